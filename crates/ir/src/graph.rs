@@ -1,0 +1,541 @@
+//! The graph: a petgraph `StableDiGraph` whose nodes are operations and whose edges carry one
+//! value from an output slot to an input slot.
+//!
+//! Graph inputs, constants and outer-scope values are nodes too ([`Op::Input`],
+//! [`Op::Const`], [`Op::Outer`]); graph outputs are an ordered list of value references.
+//! Stable indices survive rewrites; every node also carries a creation sequence number, and
+//! iteration is topological with ties broken by creation order, so the same input always
+//! gives the same order (and byte-identical output files).
+
+use std::collections::{BinaryHeap, HashMap};
+
+use petgraph::stable_graph::{EdgeIndex, NodeIndex, StableDiGraph};
+use petgraph::visit::EdgeRef;
+use petgraph::Direction;
+
+use crate::{Attrs, Layout, Op, Tensor, TypeInfo};
+
+/// Index of a node in its graph; stable across removals of other nodes.
+pub type NodeId = NodeIndex<u32>;
+
+/// One output of one node: the IR's notion of a value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ValueRef {
+    pub node: NodeId,
+    pub slot: usize,
+}
+
+impl ValueRef {
+    pub fn new(node: NodeId, slot: usize) -> ValueRef {
+        ValueRef { node, slot }
+    }
+}
+
+/// An edge: the value produced at `src_slot` of the source node feeds `dst_slot` of the
+/// target. Slots at or past the target's `num_inputs` are captures (values a sub-graph of the
+/// target reads from this graph).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Edge {
+    pub src_slot: usize,
+    pub dst_slot: usize,
+}
+
+/// String key/value pairs attached to models, graphs, nodes and values (ONNX `metadata_props`).
+pub type Metadata = Vec<(String, String)>;
+
+/// Format-specific data the IR does not interpret but keeps for a lossless round trip,
+/// keyed by the owning format (`onnx.training_info`, ...), holding that format's encoding.
+pub type Extra = Vec<(String, bytes::Bytes)>;
+
+/// A value produced by a node output.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Value {
+    /// The value's name in the source model; empty for an optional output that is not produced.
+    pub name: String,
+    /// Declared or inferred type, when known.
+    pub ty: Option<TypeInfo>,
+    pub doc: String,
+    pub meta: Metadata,
+}
+
+impl Value {
+    pub fn named(name: impl Into<String>) -> Value {
+        Value {
+            name: name.into(),
+            ..Value::default()
+        }
+    }
+
+    pub fn typed(name: impl Into<String>, ty: TypeInfo) -> Value {
+        Value {
+            name: name.into(),
+            ty: Some(ty),
+            ..Value::default()
+        }
+    }
+
+    /// An absent optional output.
+    pub fn is_absent(&self) -> bool {
+        self.name.is_empty()
+    }
+}
+
+/// An operation with its attributes and outputs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Node {
+    pub op: Op,
+    pub name: String,
+    pub attrs: Attrs,
+    /// Data layout of a layout-sensitive op; `None` for the others.
+    pub layout: Option<Layout>,
+    /// Number of explicit input slots; a slot with no incoming edge is an omitted optional input.
+    pub num_inputs: usize,
+    pub outputs: Vec<Value>,
+    pub doc: String,
+    pub meta: Metadata,
+    pub extra: Extra,
+    seq: u64,
+}
+
+impl Node {
+    /// A node with `op`, `num_inputs` input slots and the given outputs.
+    pub fn new(op: Op, num_inputs: usize, outputs: Vec<Value>) -> Node {
+        let layout = match &op {
+            Op::Onnx(o) if o.is_layout_sensitive() => Some(Layout::Nchw),
+            _ => None,
+        };
+        Node {
+            op,
+            name: String::new(),
+            attrs: Attrs::default(),
+            layout,
+            num_inputs,
+            outputs,
+            doc: String::new(),
+            meta: Vec::new(),
+            extra: Vec::new(),
+            seq: 0,
+        }
+    }
+
+    pub fn with_name(mut self, name: impl Into<String>) -> Node {
+        self.name = name.into();
+        self
+    }
+
+    pub fn with_attrs(mut self, attrs: Attrs) -> Node {
+        self.attrs = attrs;
+        self
+    }
+
+    /// The sub-graphs held in this node's attributes, in attribute order.
+    pub fn subgraphs(&self) -> impl Iterator<Item = &Graph> {
+        self.attrs.iter().flat_map(|e| e.value.graphs())
+    }
+
+    pub fn subgraphs_mut(&mut self) -> impl Iterator<Item = &mut Graph> {
+        self.attrs.0.iter_mut().flat_map(|e| e.value.graphs_mut())
+    }
+
+    /// The creation sequence number (breaks ties in the deterministic order).
+    pub fn seq(&self) -> u64 {
+        self.seq
+    }
+}
+
+/// A graph of operations.
+#[derive(Debug, Clone, Default)]
+pub struct Graph {
+    pub name: String,
+    pub doc: String,
+    pub meta: Metadata,
+    pub extra: Extra,
+    dag: StableDiGraph<Node, Edge>,
+    inputs: Vec<NodeId>,
+    outputs: Vec<ValueRef>,
+    next_seq: u64,
+}
+
+/// A cycle was found while ordering the graph.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("graph `{graph}` has a cycle through node `{node}`")]
+pub struct CycleError {
+    pub graph: String,
+    pub node: String,
+}
+
+impl Graph {
+    pub fn new(name: impl Into<String>) -> Graph {
+        Graph {
+            name: name.into(),
+            ..Graph::default()
+        }
+    }
+
+    /// Adds a node; it gets the next creation sequence number.
+    pub fn add_node(&mut self, mut node: Node) -> NodeId {
+        node.seq = self.next_seq;
+        self.next_seq += 1;
+        self.dag.add_node(node)
+    }
+
+    /// Adds a graph input (appended to the input list) and returns its node.
+    pub fn add_input(&mut self, value: Value) -> NodeId {
+        let id = self.add_node(Node::new(Op::Input { default: None }, 0, vec![value]));
+        self.inputs.push(id);
+        id
+    }
+
+    /// Adds a constant node producing `tensor` under `name`.
+    pub fn add_const(&mut self, name: impl Into<String>, tensor: Tensor) -> NodeId {
+        let ty = TypeInfo::from(crate::ValueType::tensor(tensor.dtype, &tensor.dims));
+        self.add_node(Node::new(Op::Const(tensor), 0, vec![Value::typed(name, ty)]))
+    }
+
+    /// Connects `src` to input slot `dst_slot` of `dst`, replacing what fed that slot.
+    pub fn connect(&mut self, src: ValueRef, dst: NodeId, dst_slot: usize) {
+        if let Some(e) = self.input_edge(dst, dst_slot) {
+            self.dag.remove_edge(e);
+        }
+        self.dag.add_edge(
+            src.node,
+            dst,
+            Edge {
+                src_slot: src.slot,
+                dst_slot,
+            },
+        );
+    }
+
+    /// Removes whatever feeds `dst_slot` of `dst`.
+    pub fn disconnect(&mut self, dst: NodeId, dst_slot: usize) {
+        if let Some(e) = self.input_edge(dst, dst_slot) {
+            self.dag.remove_edge(e);
+        }
+    }
+
+    fn input_edge(&self, dst: NodeId, dst_slot: usize) -> Option<EdgeIndex<u32>> {
+        self.dag
+            .edges_directed(dst, Direction::Incoming)
+            .find(|e| e.weight().dst_slot == dst_slot)
+            .map(|e| e.id())
+    }
+
+    /// The value feeding slot `slot` of `node`, if any.
+    pub fn input(&self, node: NodeId, slot: usize) -> Option<ValueRef> {
+        self.dag
+            .edges_directed(node, Direction::Incoming)
+            .find(|e| e.weight().dst_slot == slot)
+            .map(|e| ValueRef::new(e.source(), e.weight().src_slot))
+    }
+
+    /// The values feeding the explicit input slots of `node` (`None` = omitted optional input).
+    pub fn inputs_of(&self, node: NodeId) -> Vec<Option<ValueRef>> {
+        let n = self.dag[node].num_inputs;
+        let mut out = vec![None; n];
+        for e in self.dag.edges_directed(node, Direction::Incoming) {
+            if let Some(s) = out.get_mut(e.weight().dst_slot) {
+                *s = Some(ValueRef::new(e.source(), e.weight().src_slot));
+            }
+        }
+        out
+    }
+
+    /// The values `node` captures for its sub-graphs, in capture-slot order.
+    pub fn captures_of(&self, node: NodeId) -> Vec<ValueRef> {
+        let n = self.dag[node].num_inputs;
+        let mut caps: Vec<(usize, ValueRef)> = self
+            .dag
+            .edges_directed(node, Direction::Incoming)
+            .filter(|e| e.weight().dst_slot >= n)
+            .map(|e| (e.weight().dst_slot, ValueRef::new(e.source(), e.weight().src_slot)))
+            .collect();
+        caps.sort();
+        caps.into_iter().map(|c| c.1).collect()
+    }
+
+    /// Every (node, slot) that reads `value`, in deterministic order.
+    pub fn users(&self, value: ValueRef) -> Vec<(NodeId, usize)> {
+        let mut users: Vec<(u64, NodeId, usize)> = self
+            .dag
+            .edges_directed(value.node, Direction::Outgoing)
+            .filter(|e| e.weight().src_slot == value.slot)
+            .map(|e| (self.dag[e.target()].seq, e.target(), e.weight().dst_slot))
+            .collect();
+        users.sort();
+        users.into_iter().map(|u| (u.1, u.2)).collect()
+    }
+
+    /// Makes every reader of `old` (including graph outputs) read `new` instead.
+    pub fn replace_uses(&mut self, old: ValueRef, new: ValueRef) {
+        for (user, slot) in self.users(old) {
+            self.connect(new, user, slot);
+        }
+        for o in &mut self.outputs {
+            if *o == old {
+                *o = new;
+            }
+        }
+    }
+
+    pub fn node(&self, id: NodeId) -> &Node {
+        &self.dag[id]
+    }
+
+    pub fn node_mut(&mut self, id: NodeId) -> &mut Node {
+        &mut self.dag[id]
+    }
+
+    pub fn try_node(&self, id: NodeId) -> Option<&Node> {
+        self.dag.node_weight(id)
+    }
+
+    /// The value a reference names.
+    pub fn value(&self, v: ValueRef) -> Option<&Value> {
+        self.dag.node_weight(v.node)?.outputs.get(v.slot)
+    }
+
+    pub fn value_mut(&mut self, v: ValueRef) -> Option<&mut Value> {
+        self.dag.node_weight_mut(v.node)?.outputs.get_mut(v.slot)
+    }
+
+    /// Removes a node, its edges, and its place in the input and output lists.
+    pub fn remove_node(&mut self, id: NodeId) -> Option<Node> {
+        self.inputs.retain(|&i| i != id);
+        self.outputs.retain(|o| o.node != id);
+        self.dag.remove_node(id)
+    }
+
+    pub fn node_count(&self) -> usize {
+        self.dag.node_count()
+    }
+
+    /// Node ids in index order (not topological; see [`Graph::topo_order`]).
+    pub fn node_ids(&self) -> impl Iterator<Item = NodeId> + '_ {
+        self.dag.node_indices()
+    }
+
+    /// Graph inputs in order.
+    pub fn inputs(&self) -> &[NodeId] {
+        &self.inputs
+    }
+
+    /// Replaces the input order; every id must be an [`Op::Input`] node of this graph.
+    pub fn set_inputs(&mut self, inputs: Vec<NodeId>) {
+        self.inputs = inputs;
+    }
+
+    /// Graph outputs in order.
+    pub fn outputs(&self) -> &[ValueRef] {
+        &self.outputs
+    }
+
+    pub fn set_outputs(&mut self, outputs: Vec<ValueRef>) {
+        self.outputs = outputs;
+    }
+
+    pub fn push_output(&mut self, v: ValueRef) {
+        self.outputs.push(v);
+    }
+
+    /// The underlying petgraph, for algorithms.
+    pub fn dag(&self) -> &StableDiGraph<Node, Edge> {
+        &self.dag
+    }
+
+    /// Nodes in topological order, ties broken by creation order. Nodes not reachable from
+    /// anything are included too; the order depends only on the graph's content and history
+    /// of creation, never on index reuse.
+    pub fn topo_order(&self) -> Result<Vec<NodeId>, CycleError> {
+        let mut indegree: HashMap<NodeId, usize> = HashMap::with_capacity(self.dag.node_count());
+        for id in self.dag.node_indices() {
+            // Count distinct predecessors' edges; parallel edges each count.
+            indegree.insert(id, self.dag.edges_directed(id, Direction::Incoming).count());
+        }
+        let mut ready: BinaryHeap<std::cmp::Reverse<(u64, NodeId)>> = indegree
+            .iter()
+            .filter(|(_, &d)| d == 0)
+            .map(|(&id, _)| std::cmp::Reverse((self.dag[id].seq, id)))
+            .collect();
+        let mut order = Vec::with_capacity(self.dag.node_count());
+        while let Some(std::cmp::Reverse((_, id))) = ready.pop() {
+            order.push(id);
+            for e in self.dag.edges_directed(id, Direction::Outgoing) {
+                let d = indegree.get_mut(&e.target()).expect("edge target is a node");
+                *d -= 1;
+                if *d == 0 {
+                    ready.push(std::cmp::Reverse((self.dag[e.target()].seq, e.target())));
+                }
+            }
+        }
+        if order.len() != self.dag.node_count() {
+            let stuck = self
+                .dag
+                .node_indices()
+                .filter(|id| indegree[id] > 0)
+                .min_by_key(|id| self.dag[*id].seq)
+                .expect("a node is left");
+            return Err(CycleError {
+                graph: self.name.clone(),
+                node: node_label(&self.dag[stuck]),
+            });
+        }
+        Ok(order)
+    }
+
+    /// Renumbers creation order to follow the topological order, so that a graph rebuilt by
+    /// different rewrites but with the same content orders (and prints) the same way.
+    pub fn renumber(&mut self) -> Result<(), CycleError> {
+        let order = self.topo_order()?;
+        for (i, id) in order.iter().enumerate() {
+            self.dag[*id].seq = i as u64;
+        }
+        self.next_seq = order.len() as u64;
+        for id in order {
+            for g in self.dag[id].subgraphs_mut() {
+                g.renumber()?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Finds the value with `name` among all node outputs (linear; for tests and tools).
+    pub fn find_value(&self, name: &str) -> Option<ValueRef> {
+        let mut found: Option<(u64, ValueRef)> = None;
+        for id in self.dag.node_indices() {
+            let node = &self.dag[id];
+            for (slot, v) in node.outputs.iter().enumerate() {
+                if v.name == name && found.is_none_or(|(s, _)| node.seq < s) {
+                    found = Some((node.seq, ValueRef::new(id, slot)));
+                }
+            }
+        }
+        found.map(|f| f.1)
+    }
+
+    /// A structural comparison independent of node indices: same nodes in the same
+    /// deterministic order with the same connections, inputs, outputs and metadata.
+    pub fn same_as(&self, other: &Graph) -> bool {
+        if self.name != other.name
+            || self.doc != other.doc
+            || self.meta != other.meta
+            || self.extra != other.extra
+            || self.dag.node_count() != other.dag.node_count()
+        {
+            return false;
+        }
+        let (Ok(a), Ok(b)) = (self.topo_order(), other.topo_order()) else {
+            return false;
+        };
+        let pos_a: HashMap<NodeId, usize> = a.iter().enumerate().map(|(i, &id)| (id, i)).collect();
+        let pos_b: HashMap<NodeId, usize> = b.iter().enumerate().map(|(i, &id)| (id, i)).collect();
+        let edges = |g: &Graph, pos: &HashMap<NodeId, usize>, id: NodeId| {
+            let mut e: Vec<(usize, usize, usize)> = g
+                .dag
+                .edges_directed(id, Direction::Incoming)
+                .map(|e| (e.weight().dst_slot, pos[&e.source()], e.weight().src_slot))
+                .collect();
+            e.sort();
+            e
+        };
+        for (&ia, &ib) in a.iter().zip(&b) {
+            let (na, nb) = (&self.dag[ia], &other.dag[ib]);
+            let same_node = na.op == nb.op
+                && na.name == nb.name
+                && na.attrs == nb.attrs
+                && na.layout == nb.layout
+                && na.num_inputs == nb.num_inputs
+                && na.outputs == nb.outputs
+                && na.doc == nb.doc
+                && na.meta == nb.meta
+                && na.extra == nb.extra;
+            if !same_node || edges(self, &pos_a, ia) != edges(other, &pos_b, ib) {
+                return false;
+            }
+        }
+        let map_inputs = |g: &[NodeId], pos: &HashMap<NodeId, usize>| -> Vec<usize> {
+            g.iter().map(|id| pos[id]).collect()
+        };
+        let map_outputs = |g: &[ValueRef], pos: &HashMap<NodeId, usize>| -> Vec<(usize, usize)> {
+            g.iter().map(|v| (pos[&v.node], v.slot)).collect()
+        };
+        map_inputs(&self.inputs, &pos_a) == map_inputs(&other.inputs, &pos_b)
+            && map_outputs(&self.outputs, &pos_a) == map_outputs(&other.outputs, &pos_b)
+    }
+}
+
+impl PartialEq for Graph {
+    fn eq(&self, other: &Graph) -> bool {
+        self.same_as(other)
+    }
+}
+
+/// `Conv "conv1"` or the first output's name: how messages refer to a node.
+pub fn node_label(node: &Node) -> String {
+    let what = node.op.display_name();
+    if !node.name.is_empty() {
+        format!("{what} \"{}\"", node.name)
+    } else if let Some(v) = node.outputs.iter().find(|v| !v.is_absent()) {
+        format!("{what} -> {}", v.name)
+    } else {
+        what
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{DType, OnnxOp, ValueType};
+
+    fn relu_chain() -> (Graph, NodeId, NodeId) {
+        let mut g = Graph::new("main");
+        let x = g.add_input(Value::typed("x", ValueType::tensor(DType::F32, &[4]).into()));
+        let r1 = g.add_node(Node::new(Op::Onnx(OnnxOp::Relu), 1, vec![Value::named("a")]));
+        let r2 = g.add_node(Node::new(Op::Onnx(OnnxOp::Relu), 1, vec![Value::named("b")]));
+        g.connect(ValueRef::new(x, 0), r1, 0);
+        g.connect(ValueRef::new(r1, 0), r2, 0);
+        g.push_output(ValueRef::new(r2, 0));
+        (g, r1, r2)
+    }
+
+    #[test]
+    fn topo_order_is_deterministic_and_ignores_index_reuse() {
+        let (mut g, r1, r2) = relu_chain();
+        let order: Vec<String> = g
+            .topo_order()
+            .unwrap()
+            .iter()
+            .map(|&id| g.node(id).outputs[0].name.clone())
+            .collect();
+        assert_eq!(order, ["x", "a", "b"]);
+        // Remove r1, then add a node that may reuse its index: it must still sort last.
+        g.replace_uses(ValueRef::new(r1, 0), ValueRef::new(g.inputs()[0], 0));
+        g.remove_node(r1);
+        let r3 = g.add_node(Node::new(Op::Onnx(OnnxOp::Relu), 1, vec![Value::named("c")]));
+        g.connect(ValueRef::new(r2, 0), r3, 0);
+        let order: Vec<String> = g
+            .topo_order()
+            .unwrap()
+            .iter()
+            .map(|&id| g.node(id).outputs[0].name.clone())
+            .collect();
+        assert_eq!(order, ["x", "b", "c"]);
+    }
+
+    #[test]
+    fn cycles_are_reported() {
+        let (mut g, r1, r2) = relu_chain();
+        g.connect(ValueRef::new(r2, 0), r1, 0);
+        let err = g.topo_order().unwrap_err();
+        assert_eq!(err.to_string(), "graph `main` has a cycle through node `Relu -> a`");
+    }
+
+    #[test]
+    fn structural_equality_ignores_indices() {
+        let (a, _, _) = relu_chain();
+        let (mut b, r1, _) = relu_chain();
+        assert!(a == b);
+        b.node_mut(r1).name = "renamed".into();
+        assert!(a != b);
+    }
+}

@@ -1,0 +1,24 @@
+//! modelc's intermediate representation.
+//!
+//! A [`Model`] holds a [`Graph`]: operations ([`Node`], with an [`Op`] from ONNX's vocabulary
+//! or [`Op::Custom`]) connected by edges that carry values from output slots to input slots.
+//! Constants are shared [`Tensor`]s that may point into a memory-mapped file. The text form
+//! ([`text`]) prints and parses graphs; [`validate`] checks them.
+
+mod attr;
+mod dtype;
+mod graph;
+mod model;
+mod op;
+mod tensor;
+pub mod text;
+mod types;
+pub mod validate;
+
+pub use attr::{Attr, AttrEntry, AttrKind, AttrTypeError, Attrs};
+pub use dtype::DType;
+pub use graph::{node_label, CycleError, Edge, Extra, Graph, Metadata, Node, NodeId, Value, ValueRef};
+pub use model::{Function, Model, OpsetImport};
+pub use op::{AttrSchema, Layout, OnnxOp, Op, OpSchema};
+pub use tensor::{element_count, SparseTensor, Tensor, TensorData, TensorError};
+pub use types::{Dim, Shape, TensorType, TypeInfo, ValueType};

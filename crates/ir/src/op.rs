@@ -1,0 +1,202 @@
+//! The op vocabulary: ONNX's operators (generated from the ONNX schemas), the structural
+//! nodes of a graph (inputs, constants, values of an enclosing graph) and `Custom` for
+//! anything else, which round-trips through its own format unchanged.
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::{AttrKind, SparseTensor, Tensor};
+
+#[rustfmt::skip]
+mod onnx_ops;
+
+pub use onnx_ops::OnnxOp;
+
+/// Arity and attributes of an ONNX operator, merged over all its opset versions.
+#[derive(Debug)]
+pub struct OpSchema {
+    pub op: OnnxOp,
+    pub name: &'static str,
+    /// `ai.onnx`, `ai.onnx.ml`, `ai.onnx.preview.training` or `ai.onnx.preview`.
+    pub domain: &'static str,
+    /// Opset versions in which the operator's definition changed.
+    pub since_versions: &'static [i32],
+    /// Inclusive (min, max) count of inputs; `usize::MAX` when variadic.
+    pub inputs: (usize, usize),
+    pub outputs: (usize, usize),
+    /// Attributes any version defines; a name may appear with several kinds across versions.
+    pub attrs: &'static [AttrSchema],
+}
+
+#[derive(Debug)]
+pub struct AttrSchema {
+    pub name: &'static str,
+    pub kind: AttrKind,
+    pub required: bool,
+}
+
+impl OnnxOp {
+    pub fn schema(self) -> &'static OpSchema {
+        &onnx_ops::SCHEMAS[self as usize]
+    }
+
+    pub fn name(self) -> &'static str {
+        self.schema().name
+    }
+
+    pub fn domain(self) -> &'static str {
+        self.schema().domain
+    }
+
+    /// The operator `name` of `domain` (`""` and `ai.onnx` are the same domain).
+    pub fn lookup(domain: &str, name: &str) -> Option<OnnxOp> {
+        let domain = if domain.is_empty() { "ai.onnx" } else { domain };
+        onnx_ops::SCHEMAS
+            .iter()
+            .find(|s| s.domain == domain && s.name == name)
+            .map(|s| s.op)
+    }
+
+    /// Every known operator.
+    pub fn all() -> impl Iterator<Item = OnnxOp> {
+        onnx_ops::SCHEMAS.iter().map(|s| s.op)
+    }
+
+    /// Whether the op's meaning depends on where the channel dimension is, so that it
+    /// carries a [`Layout`].
+    pub fn is_layout_sensitive(self) -> bool {
+        use OnnxOp::*;
+        matches!(
+            self,
+            Conv | ConvTranspose
+                | ConvInteger
+                | QLinearConv
+                | DeformConv
+                | MaxPool
+                | AveragePool
+                | LpPool
+                | GlobalAveragePool
+                | GlobalMaxPool
+                | GlobalLpPool
+                | MaxUnpool
+                | MaxRoiPool
+                | RoiAlign
+                | BatchNormalization
+                | InstanceNormalization
+                | GroupNormalization
+                | LRN
+                | Resize
+                | Upsample
+                | DepthToSpace
+                | SpaceToDepth
+                | GridSample
+                | Col2Im
+        )
+    }
+}
+
+impl fmt::Display for OnnxOp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.domain() {
+            "ai.onnx" => f.write_str(self.name()),
+            d => write!(f, "{d}.{}", self.name()),
+        }
+    }
+}
+
+/// Where the channel dimension of a layout-sensitive op's data is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Layout {
+    /// Channels first (`[N, C, spatial...]`): ONNX's and PyTorch's layout.
+    Nchw,
+    /// Channels last (`[N, spatial..., C]`): TFLite's layout.
+    Nhwc,
+}
+
+impl fmt::Display for Layout {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Layout::Nchw => "NCHW",
+            Layout::Nhwc => "NHWC",
+        })
+    }
+}
+
+impl FromStr for Layout {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Layout, String> {
+        match s {
+            "NCHW" => Ok(Layout::Nchw),
+            "NHWC" => Ok(Layout::Nhwc),
+            _ => Err(format!("unknown layout `{s}` (expected NCHW or NHWC)")),
+        }
+    }
+}
+
+/// What a node does.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Op {
+    /// A graph input. `default` is an initializer that also appears as an input (ONNX: an
+    /// overridable default value).
+    Input { default: Option<Tensor> },
+    /// A constant (an ONNX initializer).
+    Const(Tensor),
+    /// A sparse constant (an ONNX sparse initializer).
+    SparseConst(SparseTensor),
+    /// In a sub-graph: a value of an enclosing graph, referenced by the name of its single
+    /// output. The node that owns the sub-graph receives that value as a capture input.
+    Outer,
+    /// An ONNX operator.
+    Onnx(OnnxOp),
+    /// An operator the IR does not know, kept with its domain and name.
+    Custom { domain: String, name: String },
+}
+
+impl Op {
+    /// The ONNX operator, if this is one.
+    pub fn onnx(&self) -> Option<OnnxOp> {
+        match self {
+            Op::Onnx(op) => Some(*op),
+            _ => None,
+        }
+    }
+
+    /// Whether this is a structural node (input, constant, outer value) rather than a computation.
+    pub fn is_structural(&self) -> bool {
+        matches!(
+            self,
+            Op::Input { .. } | Op::Const(_) | Op::SparseConst(_) | Op::Outer
+        )
+    }
+
+    /// A short name for messages and histograms: `Conv`, `ai.onnx.ml.Scaler`, `com.example.Foo`.
+    pub fn display_name(&self) -> String {
+        match self {
+            Op::Input { .. } => "input".into(),
+            Op::Const(_) => "const".into(),
+            Op::SparseConst(_) => "sparse_const".into(),
+            Op::Outer => "outer".into(),
+            Op::Onnx(op) => op.to_string(),
+            Op::Custom { domain, name } if domain.is_empty() => name.clone(),
+            Op::Custom { domain, name } => format!("{domain}.{name}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schema_table_is_indexed_by_variant() {
+        for op in OnnxOp::all() {
+            assert_eq!(op.schema().op, op);
+            assert_eq!(OnnxOp::lookup(op.domain(), op.name()), Some(op));
+        }
+        assert_eq!(OnnxOp::lookup("", "Conv"), Some(OnnxOp::Conv));
+        assert_eq!(OnnxOp::lookup("ai.onnx", "Conv"), Some(OnnxOp::Conv));
+        assert_eq!(OnnxOp::lookup("com.example", "Conv"), None);
+        assert_eq!(OnnxOp::Conv.schema().inputs, (2, 3));
+        assert_eq!(OnnxOp::Concat.schema().inputs.1, usize::MAX);
+    }
+}
