@@ -1,1 +1,848 @@
-fn main() {}
+//! `cargo xtask`: the project's own build and test tasks.
+//!
+//! Everything that needs Python goes through the virtual environment that
+//! `cargo xtask pyenv` creates at `target/pyenv` from the pinned
+//! `xtask/requirements.txt`; nothing relies on a package installed by hand.
+
+use std::ffi::OsStr;
+use std::fmt::Write as _;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Stdio};
+use std::time::{Duration, Instant};
+
+use clap::{Parser, Subcommand};
+
+type Result<T, E = Box<dyn std::error::Error>> = std::result::Result<T, E>;
+
+#[derive(Parser)]
+#[command(
+    name = "cargo xtask",
+    bin_name = "cargo xtask",
+    about = "modelc's build and test tasks",
+    long_about = "modelc's build and test tasks.\n\n\
+        Generated files go under target/: the Python environment (target/pyenv), \
+        the ONNX node suite (target/onnx-node-suite), test models (target/testdata), \
+        conformance and benchmark reports (target/conformance, target/bench).\n\n\
+        On a fresh machine: `cargo xtask demo` runs modelc on the bundled example, \
+        `cargo xtask ci` runs every test."
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Create or update the Python virtualenv at target/pyenv
+    ///
+    /// Runs `python3 -m venv target/pyenv` and installs the pinned packages of
+    /// xtask/requirements.txt (onnx, onnxruntime, numpy and their
+    /// dependencies) with pip. A stamp file holding a hash of
+    /// requirements.txt makes a second call instant; editing the file makes
+    /// the next call reinstall. Set MODELC_SYSTEM_PYTHON to use another
+    /// interpreter than python3 to create the environment.
+    Pyenv,
+    /// Generate the ONNX backend node test suite into target/onnx-node-suite
+    ///
+    /// Uses the generators of the pinned onnx package
+    /// (onnx.backend.test.case.node) through xtask/py/gen_node_suite.py and
+    /// writes target/onnx-node-suite/node/<case>/model.onnx with
+    /// test_data_set_0/input_*.pb and output_*.pb. Skipped when the stamp
+    /// (hash of requirements.txt and the generator script) is current.
+    NodeSuite,
+    /// Make the test models into target/testdata and check testdata/
+    ///
+    /// Runs testdata/make_resnet50.py (a ResNet-50 v1.5 of about 100 MB,
+    /// seeded random weights, checked and run once in onnxruntime) into
+    /// target/testdata, skipped when its stamp is current. Then runs
+    /// testdata/make_examples.py into target/testdata/examples and fails if
+    /// the committed files under testdata/models and testdata/bad differ
+    /// from what it makes.
+    Testdata,
+    /// Round-trip the node suite through `modelc convert` and onnxruntime
+    ///
+    /// Builds modelc in release, makes sure of pyenv and node-suite, then runs
+    /// tests/onnx_roundtrip.py: every case that onnxruntime runs in its
+    /// original form must also run after `modelc convert` with bit-identical
+    /// outputs. Prints "conformance: N of M ...", writes
+    /// target/conformance/report.json and fails if N < M.
+    Conformance {
+        /// Run only the first N cases (after --filter)
+        #[arg(long, value_name = "N")]
+        limit: Option<usize>,
+        /// Run only the cases whose name contains SUBSTR
+        #[arg(long, value_name = "SUBSTR")]
+        filter: Option<String>,
+    },
+    /// Measure `modelc convert` on the ResNet-50 against Python onnx.load/onnx.save
+    ///
+    /// Builds modelc in release and makes target/testdata/resnet50.onnx if
+    /// needed, then runs `modelc convert resnet50.onnx target/bench/out.onnx`
+    /// and `python -c "onnx.load(...); onnx.save(...)"` (one warm-up, then
+    /// --runs measured runs each) and reports the medians of wall time,
+    /// user+sys CPU time and peak RSS of the child process (wait4). Prints a
+    /// table and writes target/bench/convert.json.
+    Bench {
+        /// Measured runs per tool (the median is reported)
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+    },
+    /// Run every test: the one command CI runs (.ci/run)
+    ///
+    /// In order, stopping at the first failure: pyenv, node-suite, testdata,
+    /// cargo fmt --check, cargo clippy -D warnings, cargo test --workspace
+    /// (with MODELC_NODE_SUITE, MODELC_TESTDATA and MODELC_PYTHON set to
+    /// absolute paths), conformance. Prints the time of each step.
+    Ci,
+    /// Build modelc and run it on the bundled example model
+    ///
+    /// Runs `modelc inspect testdata/models/tiny_cnn.onnx`, `modelc convert
+    /// testdata/models/tiny_cnn.onnx target/demo/tiny_cnn.onnx` and `modelc
+    /// dump target/demo/tiny_cnn.onnx`.
+    Demo,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let x = Xtask::new();
+    let result = match cli.cmd {
+        Cmd::Pyenv => x.pyenv(),
+        Cmd::NodeSuite => x.node_suite().map(|_| ()),
+        Cmd::Testdata => x.testdata(),
+        Cmd::Conformance { limit, filter } => x.conformance(limit, filter.as_deref()),
+        Cmd::Bench { runs } => x.bench(runs),
+        Cmd::Ci => x.ci(),
+        Cmd::Demo => x.demo(),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+struct Xtask {
+    root: PathBuf,
+    target: PathBuf,
+    cargo: String,
+}
+
+impl Xtask {
+    fn new() -> Self {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .expect("xtask lives in a workspace")
+            .to_path_buf();
+        let target = match std::env::var_os("CARGO_TARGET_DIR") {
+            Some(dir) => root.join(dir),
+            None => root.join("target"),
+        };
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
+        Xtask {
+            root,
+            target,
+            cargo,
+        }
+    }
+
+    fn requirements(&self) -> PathBuf {
+        self.root.join("xtask/requirements.txt")
+    }
+
+    fn pyenv_dir(&self) -> PathBuf {
+        self.target.join("pyenv")
+    }
+
+    fn python(&self) -> PathBuf {
+        self.pyenv_dir().join("bin/python")
+    }
+
+    fn node_suite_dir(&self) -> PathBuf {
+        self.target.join("onnx-node-suite")
+    }
+
+    fn testdata_dir(&self) -> PathBuf {
+        self.target.join("testdata")
+    }
+
+    fn modelc_release(&self) -> PathBuf {
+        self.target.join("release/modelc")
+    }
+
+    /// A path relative to the workspace root, for messages.
+    fn rel<'a>(&self, p: &'a Path) -> std::borrow::Cow<'a, str> {
+        match p.strip_prefix(&self.root) {
+            Ok(r) => r.to_string_lossy(),
+            Err(_) => p.to_string_lossy(),
+        }
+    }
+
+    fn cargo(&self) -> Command {
+        let mut c = Command::new(&self.cargo);
+        c.current_dir(&self.root);
+        c
+    }
+
+    fn py(&self) -> Command {
+        let mut c = Command::new(self.python());
+        c.current_dir(&self.root);
+        c
+    }
+
+    // ---------------------------------------------------------------- pyenv
+
+    fn pyenv(&self) -> Result<()> {
+        let venv = self.pyenv_dir();
+        let python = self.python();
+        let stamp_path = venv.join(".xtask-stamp");
+        let reqs = read(&self.requirements())?;
+        let stamp = format!("requirements.txt fnv1a64 {:016x}\n", fnv1a64(&[&reqs]));
+        if python.exists() && fs::read_to_string(&stamp_path).ok().as_deref() == Some(&stamp) {
+            println!(
+                "pyenv: {} is up to date with xtask/requirements.txt",
+                self.rel(&venv)
+            );
+            return Ok(());
+        }
+        let started = Instant::now();
+        let system_python =
+            std::env::var("MODELC_SYSTEM_PYTHON").unwrap_or_else(|_| "python3".to_string());
+        if venv.exists() && !python.exists() {
+            println!(
+                "pyenv: {} exists without a working python; recreating it",
+                self.rel(&venv)
+            );
+            fs::remove_dir_all(&venv)?;
+        }
+        println!(
+            "pyenv: creating/updating {} from xtask/requirements.txt",
+            self.rel(&venv)
+        );
+        fs::create_dir_all(&self.target)?;
+        let _ = fs::remove_file(&stamp_path);
+        run(Command::new(&system_python)
+            .args(["-m", "venv"])
+            .arg(&venv)
+            .current_dir(&self.root))
+        .map_err(|e| {
+            format!("{e}\n(creating the environment needs Python 3 with the venv module; set MODELC_SYSTEM_PYTHON to choose the interpreter)")
+        })?;
+        run(self.py().args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--no-input",
+            "-r",
+            "xtask/requirements.txt",
+        ]))?;
+        run(self.py().args([
+            "-c",
+            "import numpy, onnx, onnxruntime; print(\"pyenv: onnx\", onnx.__version__, \"onnxruntime\", onnxruntime.__version__, \"numpy\", numpy.__version__)",
+        ]))?;
+        fs::write(&stamp_path, stamp)?;
+        println!(
+            "pyenv: ready in {:.1} s; Python is {}",
+            started.elapsed().as_secs_f64(),
+            self.rel(&python)
+        );
+        Ok(())
+    }
+
+    // ----------------------------------------------------------- node-suite
+
+    /// Returns the number of cases.
+    fn node_suite(&self) -> Result<usize> {
+        self.pyenv()?;
+        let out = self.node_suite_dir();
+        let node = out.join("node");
+        let script = self.root.join("xtask/py/gen_node_suite.py");
+        let stamp_path = out.join(".xtask-stamp");
+        let stamp = format!(
+            "requirements.txt + gen_node_suite.py fnv1a64 {:016x}\n",
+            fnv1a64(&[&read(&self.requirements())?, &read(&script)?])
+        );
+        if node.is_dir() && fs::read_to_string(&stamp_path).ok().as_deref() == Some(&stamp) {
+            let n = count_cases(&node)?;
+            println!("node-suite: {} is up to date ({n} cases)", self.rel(&node));
+            return Ok(n);
+        }
+        println!("node-suite: generating into {}", self.rel(&out));
+        let started = Instant::now();
+        run(self.py().arg(&script).arg(&out))?;
+        fs::write(&stamp_path, stamp)?;
+        let n = count_cases(&node)?;
+        println!(
+            "node-suite: {n} cases in {} ({:.1} s)",
+            self.rel(&node),
+            started.elapsed().as_secs_f64()
+        );
+        Ok(n)
+    }
+
+    // ------------------------------------------------------------- testdata
+
+    fn testdata(&self) -> Result<()> {
+        self.pyenv()?;
+        let out = self.testdata_dir();
+        fs::create_dir_all(&out)?;
+
+        // ResNet-50: about 100 MB, so made once per requirements/script.
+        let script = self.root.join("testdata/make_resnet50.py");
+        let model = out.join("resnet50.onnx");
+        let stamp_path = out.join(".resnet50-stamp");
+        let stamp = format!(
+            "requirements.txt + make_resnet50.py fnv1a64 {:016x}\n",
+            fnv1a64(&[&read(&self.requirements())?, &read(&script)?])
+        );
+        if model.exists() && fs::read_to_string(&stamp_path).ok().as_deref() == Some(&stamp) {
+            println!(
+                "testdata: {} is up to date ({:.1} MiB)",
+                self.rel(&model),
+                mib(fs::metadata(&model)?.len())
+            );
+        } else {
+            println!("testdata: making {}", self.rel(&model));
+            let _ = fs::remove_file(&stamp_path);
+            run(self.py().arg(&script).arg("--out").arg(&out))?;
+            fs::write(&stamp_path, stamp)?;
+        }
+
+        // The committed examples must be exactly what their script makes.
+        let examples = out.join("examples");
+        if examples.exists() {
+            fs::remove_dir_all(&examples)?;
+        }
+        println!(
+            "testdata: checking testdata/models and testdata/bad against testdata/make_examples.py"
+        );
+        run(self
+            .py()
+            .arg("testdata/make_examples.py")
+            .arg("--out")
+            .arg(&examples)
+            .stdout(Stdio::null()))?;
+        let mut problems = Vec::new();
+        for sub in ["models", "bad"] {
+            let made = list_files(&examples.join(sub))?;
+            for f in &made {
+                let ours = self.root.join("testdata").join(sub).join(f);
+                if !ours.exists() {
+                    problems.push(format!("testdata/{sub}/{} is missing", f.display()));
+                } else if read(&ours)? != read(&examples.join(sub).join(f))? {
+                    problems.push(format!(
+                        "testdata/{sub}/{} differs from what the script makes",
+                        f.display()
+                    ));
+                }
+            }
+        }
+        if !problems.is_empty() {
+            return Err(format!(
+                "the committed examples are stale:\n  {}\nrun `target/pyenv/bin/python testdata/make_examples.py` and commit the result",
+                problems.join("\n  ")
+            )
+            .into());
+        }
+        println!("testdata: committed examples match testdata/make_examples.py");
+        Ok(())
+    }
+
+    // ---------------------------------------------------------- conformance
+
+    fn build_modelc(&self) -> Result<PathBuf> {
+        println!("build: cargo build --release -p modelc");
+        run(self.cargo().args(["build", "--release", "-p", "modelc"]))?;
+        let bin = self.modelc_release();
+        if !bin.exists() {
+            return Err(format!("{} was not built", bin.display()).into());
+        }
+        Ok(bin)
+    }
+
+    fn conformance(&self, limit: Option<usize>, filter: Option<&str>) -> Result<()> {
+        let modelc = self.build_modelc()?;
+        self.node_suite()?;
+        let out = self.target.join("conformance");
+        fs::create_dir_all(&out)?;
+        let mut cmd = self.py();
+        cmd.arg("tests/onnx_roundtrip.py")
+            .arg("--modelc")
+            .arg(&modelc)
+            .arg("--suite")
+            .arg(self.node_suite_dir().join("node"))
+            .arg("--out")
+            .arg(&out);
+        if let Some(n) = limit {
+            cmd.arg("--limit").arg(n.to_string());
+        }
+        if let Some(f) = filter {
+            cmd.arg("--filter").arg(f);
+        }
+        run(&mut cmd).map_err(|e| {
+            format!(
+                "conformance failed ({e}); see {}",
+                self.rel(&out.join("report.json"))
+            )
+        })?;
+        Ok(())
+    }
+
+    // ---------------------------------------------------------------- bench
+
+    fn bench(&self, runs: usize) -> Result<()> {
+        if runs == 0 {
+            return Err("--runs must be at least 1".into());
+        }
+        let modelc = self.build_modelc()?;
+        self.testdata()?;
+        let model = self.testdata_dir().join("resnet50.onnx");
+        let file_bytes = fs::metadata(&model)?.len();
+        let out_dir = self.target.join("bench");
+        fs::create_dir_all(&out_dir)?;
+        let python = self.python();
+
+        struct Tool {
+            name: &'static str,
+            program: PathBuf,
+            args: Vec<std::ffi::OsString>,
+            output: Option<PathBuf>,
+        }
+        let modelc_out = out_dir.join("out.onnx");
+        let py_out = out_dir.join("out_python.onnx");
+        let tools = [
+            Tool {
+                name: "modelc convert",
+                program: modelc.clone(),
+                args: vec![
+                    "convert".into(),
+                    model.clone().into(),
+                    modelc_out.clone().into(),
+                ],
+                output: Some(modelc_out),
+            },
+            Tool {
+                name: "python onnx.load + onnx.save",
+                program: python.clone(),
+                args: vec![
+                    "-c".into(),
+                    "import sys, onnx; m = onnx.load(sys.argv[1]); onnx.save(m, sys.argv[2])"
+                        .into(),
+                    model.clone().into(),
+                    py_out.clone().into(),
+                ],
+                output: Some(py_out),
+            },
+            Tool {
+                name: "python -c 'import onnx' (baseline)",
+                program: python.clone(),
+                args: vec!["-c".into(), "import onnx".into()],
+                output: None,
+            },
+        ];
+
+        println!(
+            "bench: {} ({} bytes, {:.1} MiB), 1 warm-up + {runs} runs per tool",
+            self.rel(&model),
+            file_bytes,
+            mib(file_bytes)
+        );
+        let mut rows = Vec::new();
+        for tool in &tools {
+            let stderr_path = out_dir.join(format!("{}.stderr", slug(tool.name)));
+            let mut samples = Vec::new();
+            for i in 0..=runs {
+                let s = measure(&tool.program, &tool.args, &stderr_path).map_err(|e| {
+                    format!("{}: {e} (stderr in {})", tool.name, self.rel(&stderr_path))
+                })?;
+                if i > 0 {
+                    samples.push(s);
+                }
+            }
+            let out_bytes = match &tool.output {
+                Some(p) => Some(fs::metadata(p)?.len()),
+                None => None,
+            };
+            rows.push((tool, samples, out_bytes));
+        }
+
+        let mut table = String::new();
+        let _ = writeln!(
+            table,
+            "{:<38} {:>9} {:>9} {:>14} {:>15}",
+            "tool", "wall ms", "cpu ms", "peak RSS MiB", "RSS / file size"
+        );
+        let mut json_rows = Vec::new();
+        for (tool, samples, out_bytes) in &rows {
+            let wall = median(samples.iter().map(|s| s.wall.as_secs_f64() * 1e3));
+            let cpu = median(samples.iter().map(|s| s.cpu.as_secs_f64() * 1e3));
+            let rss = median(samples.iter().map(|s| s.max_rss_bytes as f64));
+            let ratio = rss / file_bytes as f64;
+            let _ = writeln!(
+                table,
+                "{:<38} {:>9.1} {:>9.1} {:>14.1} {:>15.2}",
+                tool.name,
+                wall,
+                cpu,
+                rss / 1048576.0,
+                ratio
+            );
+            json_rows.push(serde_json::json!({
+                "tool": tool.name,
+                "command": std::iter::once(tool.program.as_os_str())
+                    .chain(tool.args.iter().map(|a| a.as_os_str()))
+                    .map(|a| a.to_string_lossy().into_owned())
+                    .collect::<Vec<_>>(),
+                "wall_ms_median": wall,
+                "cpu_ms_median": cpu,
+                "peak_rss_bytes_median": rss,
+                "peak_rss_mib_median": rss / 1048576.0,
+                "rss_over_file_size": ratio,
+                "output_bytes": out_bytes,
+                "runs": samples.iter().map(|s| serde_json::json!({
+                    "wall_ms": s.wall.as_secs_f64() * 1e3,
+                    "user_ms": s.user.as_secs_f64() * 1e3,
+                    "sys_ms": s.sys.as_secs_f64() * 1e3,
+                    "cpu_ms": s.cpu.as_secs_f64() * 1e3,
+                    "peak_rss_bytes": s.max_rss_bytes,
+                })).collect::<Vec<_>>(),
+            }));
+        }
+        print!("{table}");
+        let report = serde_json::json!({
+            "model": model.to_string_lossy(),
+            "file_bytes": file_bytes,
+            "warmup_runs": 1,
+            "measured_runs": runs,
+            "statistic": "median",
+            "peak_rss_source": "wait4(2) ru_maxrss of the child",
+            "cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+            "results": json_rows,
+        });
+        let json_path = out_dir.join("convert.json");
+        fs::write(&json_path, serde_json::to_string_pretty(&report)? + "\n")?;
+        println!("bench: wrote {}", self.rel(&json_path));
+        Ok(())
+    }
+
+    // ------------------------------------------------------------------- ci
+
+    fn ci(&self) -> Result<()> {
+        let abs = |p: PathBuf| -> Result<PathBuf> { Ok(fs::canonicalize(&p).unwrap_or(p)) };
+        type Step<'a> = (&'static str, Box<dyn Fn() -> Result<()> + 'a>);
+        let steps: Vec<Step> = vec![
+            ("pyenv", Box::new(|| self.pyenv())),
+            ("node-suite", Box::new(|| self.node_suite().map(|_| ()))),
+            ("testdata", Box::new(|| self.testdata())),
+            (
+                "cargo fmt --check",
+                Box::new(|| run(self.cargo().args(["fmt", "--all", "--", "--check"]))),
+            ),
+            (
+                "cargo clippy",
+                Box::new(|| {
+                    run(self.cargo().args([
+                        "clippy",
+                        "--workspace",
+                        "--all-targets",
+                        "--",
+                        "-D",
+                        "warnings",
+                    ]))
+                }),
+            ),
+            (
+                "cargo test",
+                Box::new(|| {
+                    let suite = abs(self.node_suite_dir().join("node"))?;
+                    let testdata = abs(self.testdata_dir())?;
+                    let python = abs(self.pyenv_dir())?.join("bin/python");
+                    println!("  MODELC_NODE_SUITE={}", suite.display());
+                    println!("  MODELC_TESTDATA={}", testdata.display());
+                    println!("  MODELC_PYTHON={}", python.display());
+                    run(self
+                        .cargo()
+                        .args(["test", "--workspace"])
+                        .env("MODELC_NODE_SUITE", &suite)
+                        .env("MODELC_TESTDATA", &testdata)
+                        .env("MODELC_PYTHON", &python))
+                }),
+            ),
+            ("conformance", Box::new(|| self.conformance(None, None))),
+        ];
+        let total = Instant::now();
+        let mut timings = Vec::new();
+        for (i, (name, step)) in steps.iter().enumerate() {
+            println!("\n==> ci [{}/{}] {name}", i + 1, steps.len());
+            let started = Instant::now();
+            let result = step();
+            let secs = started.elapsed().as_secs_f64();
+            match result {
+                Ok(()) => {
+                    println!("ci: {name} ok ({secs:.1} s)");
+                    timings.push((*name, secs));
+                }
+                Err(e) => {
+                    return Err(format!(
+                        "ci step `{name}` failed after {secs:.1} s: {e}\n(rerun just this step to iterate; `cargo xtask --help` lists them)"
+                    )
+                    .into());
+                }
+            }
+        }
+        println!("\nci: all {} steps passed", steps.len());
+        for (name, secs) in &timings {
+            println!("  {name:<20} {secs:>8.1} s");
+        }
+        println!("  {:<20} {:>8.1} s", "total", total.elapsed().as_secs_f64());
+        Ok(())
+    }
+
+    // ----------------------------------------------------------------- demo
+
+    fn demo(&self) -> Result<()> {
+        let modelc = self.build_modelc()?;
+        let example = Path::new("testdata/models/tiny_cnn.onnx");
+        let demo_dir = self.target.join("demo");
+        fs::create_dir_all(&demo_dir)?;
+        let converted = demo_dir.join("tiny_cnn.onnx");
+        let show = |args: &[&OsStr]| -> Result<()> {
+            println!();
+            run(Command::new(&modelc).args(args).current_dir(&self.root))
+        };
+        show(&["inspect".as_ref(), example.as_os_str()])?;
+        show(&[
+            "convert".as_ref(),
+            example.as_os_str(),
+            converted.as_os_str(),
+        ])?;
+        show(&["dump".as_ref(), converted.as_os_str()])?;
+        println!(
+            "\ndemo: converted {} to {}",
+            example.display(),
+            self.rel(&converted)
+        );
+        Ok(())
+    }
+}
+
+// ------------------------------------------------------------------ helpers
+
+/// Runs a command with inherited stdio, printing it first.
+fn run(cmd: &mut Command) -> Result<()> {
+    println!("$ {}", show_command(cmd));
+    let status = cmd
+        .status()
+        .map_err(|e| format!("cannot run {}: {e}", cmd.get_program().to_string_lossy()))?;
+    if !status.success() {
+        return Err(format!("`{}` failed ({status})", show_command(cmd)).into());
+    }
+    Ok(())
+}
+
+fn show_command(cmd: &Command) -> String {
+    let mut s = String::new();
+    for (k, v) in cmd.get_envs() {
+        if let Some(v) = v {
+            let _ = write!(s, "{}={} ", k.to_string_lossy(), v.to_string_lossy());
+        }
+    }
+    s.push_str(&cmd.get_program().to_string_lossy());
+    for a in cmd.get_args() {
+        let a = a.to_string_lossy();
+        if a.contains(' ') || a.contains('\'') || a.is_empty() {
+            let _ = write!(s, " '{}'", a.replace('\'', "'\\''"));
+        } else {
+            let _ = write!(s, " {a}");
+        }
+    }
+    s
+}
+
+fn read(p: &Path) -> Result<Vec<u8>> {
+    fs::read(p).map_err(|e| format!("cannot read {}: {e}", p.display()).into())
+}
+
+/// FNV-1a, 64 bit: a stable hash for stamp files (std's hasher may change).
+fn fnv1a64(parts: &[&[u8]]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for part in parts {
+        // Length-prefix each part so that ("ab", "c") != ("a", "bc").
+        for b in (part.len() as u64).to_le_bytes().iter().chain(part.iter()) {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+    h
+}
+
+fn count_cases(node: &Path) -> Result<usize> {
+    let mut n = 0;
+    for entry in fs::read_dir(node)? {
+        if entry?.path().join("model.onnx").is_file() {
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
+/// Files under `dir`, relative to it, sorted.
+fn list_files(dir: &Path) -> Result<Vec<PathBuf>> {
+    fn walk(base: &Path, dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+        for entry in fs::read_dir(dir)? {
+            let path = entry?.path();
+            if path.is_dir() {
+                walk(base, &path, out)?;
+            } else {
+                out.push(path.strip_prefix(base)?.to_path_buf());
+            }
+        }
+        Ok(())
+    }
+    let mut out = Vec::new();
+    if dir.is_dir() {
+        walk(dir, dir, &mut out)?;
+    }
+    out.sort();
+    Ok(out)
+}
+
+fn mib(bytes: u64) -> f64 {
+    bytes as f64 / 1048576.0
+}
+
+fn slug(name: &str) -> String {
+    let s: String = name
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    s.split('-')
+        .filter(|p| !p.is_empty())
+        .collect::<Vec<_>>()
+        .join("-")
+}
+
+fn median(values: impl Iterator<Item = f64>) -> f64 {
+    let mut v: Vec<f64> = values.collect();
+    v.sort_by(|a, b| a.total_cmp(b));
+    let n = v.len();
+    if n == 0 {
+        0.0
+    } else if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+struct Sample {
+    wall: Duration,
+    user: Duration,
+    sys: Duration,
+    cpu: Duration,
+    max_rss_bytes: u64,
+}
+
+/// Runs a program to completion and measures it with wait4(2): wall time,
+/// user and system CPU time and peak resident set size of that child alone.
+fn measure(program: &Path, args: &[std::ffi::OsString], stderr_path: &Path) -> Result<Sample> {
+    let stderr = fs::File::create(stderr_path)?;
+    let started = Instant::now();
+    let child = Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(stderr)
+        .spawn()
+        .map_err(|e| format!("cannot run {}: {e}", program.display()))?;
+    let pid = child.id() as libc::pid_t;
+    let mut status: libc::c_int = 0;
+    // SAFETY: rusage is plain old data; zeroed is a valid value.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    loop {
+        // SAFETY: pid is our own child, not yet reaped (std's Child is never
+        // waited on); both pointers are valid for writes.
+        let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+        if r == pid {
+            break;
+        }
+        let err = std::io::Error::last_os_error();
+        if err.kind() != std::io::ErrorKind::Interrupted {
+            return Err(format!("wait4: {err}").into());
+        }
+    }
+    let wall = started.elapsed();
+    drop(child);
+    if !(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0) {
+        let how = if libc::WIFEXITED(status) {
+            format!("exit status {}", libc::WEXITSTATUS(status))
+        } else {
+            format!("signal {}", libc::WTERMSIG(status))
+        };
+        let msg = fs::read_to_string(stderr_path).unwrap_or_default();
+        let last = msg.lines().last().unwrap_or("").to_string();
+        return Err(format!("failed with {how}: {last}").into());
+    }
+    let tv = |t: libc::timeval| {
+        Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64)
+    };
+    let user = tv(usage.ru_utime);
+    let sys = tv(usage.ru_stime);
+    Ok(Sample {
+        wall,
+        user,
+        sys,
+        cpu: user + sys,
+        // Linux reports ru_maxrss in KiB.
+        max_rss_bytes: usage.ru_maxrss as u64 * 1024,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fnv_is_stable_and_part_aware() {
+        assert_eq!(fnv1a64(&[]), 0xcbf2_9ce4_8422_2325);
+        assert_ne!(fnv1a64(&[b"ab", b"c"]), fnv1a64(&[b"a", b"bc"]));
+        assert_eq!(fnv1a64(&[b"x"]), fnv1a64(&[b"x"]));
+    }
+
+    #[test]
+    fn median_of_odd_and_even() {
+        assert_eq!(median([3.0, 1.0, 2.0].into_iter()), 2.0);
+        assert_eq!(median([4.0, 1.0, 2.0, 3.0].into_iter()), 2.5);
+    }
+
+    #[test]
+    fn measure_reports_child_rss() {
+        let dir = std::env::temp_dir();
+        let s = measure(
+            Path::new("/bin/sh"),
+            &["-c".into(), "exit 0".into()],
+            &dir.join("xtask-measure-test.stderr"),
+        )
+        .unwrap();
+        assert!(s.max_rss_bytes > 0);
+        let e = measure(
+            Path::new("/bin/sh"),
+            &["-c".into(), "echo boom >&2; exit 3".into()],
+            &dir.join("xtask-measure-test.stderr"),
+        )
+        .err()
+        .unwrap()
+        .to_string();
+        assert!(e.contains("exit status 3") && e.contains("boom"), "{e}");
+    }
+
+    #[test]
+    fn cli_parses() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

@@ -343,28 +343,40 @@ impl Graph {
         &self.dag
     }
 
-    /// Nodes in topological order, ties broken by creation order. Nodes not reachable from
-    /// anything are included too; the order depends only on the graph's content and history
-    /// of creation, never on index reuse.
+    /// Nodes in topological order. Graph inputs come first (in input order), then outer-scope
+    /// values, then the rest with ties broken by creation order. The order depends only on the
+    /// graph's content and creation history, never on index reuse.
     pub fn topo_order(&self) -> Result<Vec<NodeId>, CycleError> {
+        let input_pos: HashMap<NodeId, u64> = self
+            .inputs
+            .iter()
+            .enumerate()
+            .map(|(i, &id)| (id, i as u64))
+            .collect();
+        let key = |id: NodeId| -> (u8, u64, NodeId) {
+            match (&self.dag[id].op, input_pos.get(&id)) {
+                (_, Some(&pos)) => (0, pos, id),
+                (Op::Outer, None) => (1, self.dag[id].seq, id),
+                _ => (2, self.dag[id].seq, id),
+            }
+        };
         let mut indegree: HashMap<NodeId, usize> = HashMap::with_capacity(self.dag.node_count());
         for id in self.dag.node_indices() {
-            // Count distinct predecessors' edges; parallel edges each count.
             indegree.insert(id, self.dag.edges_directed(id, Direction::Incoming).count());
         }
-        let mut ready: BinaryHeap<std::cmp::Reverse<(u64, NodeId)>> = indegree
+        let mut ready: BinaryHeap<std::cmp::Reverse<(u8, u64, NodeId)>> = indegree
             .iter()
             .filter(|(_, &d)| d == 0)
-            .map(|(&id, _)| std::cmp::Reverse((self.dag[id].seq, id)))
+            .map(|(&id, _)| std::cmp::Reverse(key(id)))
             .collect();
         let mut order = Vec::with_capacity(self.dag.node_count());
-        while let Some(std::cmp::Reverse((_, id))) = ready.pop() {
+        while let Some(std::cmp::Reverse((_, _, id))) = ready.pop() {
             order.push(id);
             for e in self.dag.edges_directed(id, Direction::Outgoing) {
                 let d = indegree.get_mut(&e.target()).expect("edge target is a node");
                 *d -= 1;
                 if *d == 0 {
-                    ready.push(std::cmp::Reverse((self.dag[e.target()].seq, e.target())));
+                    ready.push(std::cmp::Reverse(key(e.target())));
                 }
             }
         }

@@ -1,1 +1,84 @@
+//! modelc as a library: load a model in any supported format, inspect it, save it.
+//!
+//! ```no_run
+//! let model = modelc::load(std::path::Path::new("model.onnx"))?;
+//! modelc::save(&model, std::path::Path::new("copy.onnx"), &modelc::SaveOptions::default())?;
+//! # Ok::<(), modelc::Error>(())
+//! ```
 
+mod format;
+pub mod summary;
+
+use std::path::{Path, PathBuf};
+
+pub use format::Format;
+pub use modelc_ir as ir;
+pub use modelc_ir::Model;
+pub use modelc_onnx::{ExternalData, WriteOptions as OnnxWriteOptions};
+
+/// Why loading or saving failed; always names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{}: cannot tell the format from the extension (expected .onnx, .tflite or .pt)", .0.display())]
+    UnknownFormat(PathBuf),
+    #[error("{}: {format} is not yet supported (only ONNX is, for now)", path.display())]
+    NotYetSupported { path: PathBuf, format: Format },
+    #[error("{}", path.display())]
+    Onnx {
+        path: PathBuf,
+        #[source]
+        source: modelc_onnx::OnnxError,
+    },
+    #[error("{}: refusing to overwrite the input model", .0.display())]
+    OutputIsInput(PathBuf),
+}
+
+/// The format of `path`, from its extension.
+pub fn format_of(path: &Path) -> Result<Format, Error> {
+    Format::from_path(path).ok_or_else(|| Error::UnknownFormat(path.to_path_buf()))
+}
+
+/// Loads a model; the format comes from the extension.
+pub fn load(path: &Path) -> Result<Model, Error> {
+    match format_of(path)? {
+        Format::Onnx => modelc_onnx::read(path).map_err(|source| Error::Onnx {
+            path: path.to_path_buf(),
+            source,
+        }),
+        format => Err(Error::NotYetSupported {
+            path: path.to_path_buf(),
+            format,
+        }),
+    }
+}
+
+/// How to save.
+#[derive(Debug, Clone, Default)]
+pub struct SaveOptions {
+    pub onnx: OnnxWriteOptions,
+}
+
+/// Saves a model; the format comes from the extension. The file is written under a
+/// temporary name and renamed, so a failure leaves nothing behind.
+pub fn save(model: &Model, path: &Path, opts: &SaveOptions) -> Result<(), Error> {
+    match format_of(path)? {
+        Format::Onnx => modelc_onnx::write(model, path, &opts.onnx).map_err(|source| Error::Onnx {
+            path: path.to_path_buf(),
+            source,
+        }),
+        format => Err(Error::NotYetSupported {
+            path: path.to_path_buf(),
+            format,
+        }),
+    }
+}
+
+/// Refuses to write over the model being read (the rename would replace it mid-read).
+pub fn check_distinct(input: &Path, output: &Path) -> Result<(), Error> {
+    if let (Ok(a), Ok(b)) = (input.canonicalize(), output.canonicalize()) {
+        if a == b {
+            return Err(Error::OutputIsInput(output.to_path_buf()));
+        }
+    }
+    Ok(())
+}

@@ -1,1 +1,59 @@
+//! ONNX import and export for modelc.
+//!
+//! [`read`] memory-maps a `.onnx` file and decodes it with tensors pointing into the map (no
+//! copy of the weights), resolving external data beside the model; [`write`] streams a model
+//! back out. The round trip is lossless: opsets, metadata, doc strings, value_info, local
+//! functions, sparse initializers, sub-graphs, unknown ops and domains all survive.
+
+mod error;
+mod export;
+mod import;
 pub mod proto;
+mod tensor;
+mod types;
+mod write;
+
+use std::fs::File;
+use std::path::Path;
+
+use bytes::Bytes;
+use modelc_ir::Model;
+use prost::Message;
+
+pub use error::OnnxError;
+pub use import::MAX_DEPTH;
+pub use write::{ExternalData, WriteOptions};
+
+/// Reads an ONNX model file. External data is resolved relative to the file's directory and
+/// may not leave it.
+pub fn read(path: &Path) -> Result<Model, OnnxError> {
+    let file = File::open(path).map_err(OnnxError::Open)?;
+    let bytes = tensor::map_file(&file).map_err(OnnxError::Open)?;
+    let base = path.parent().map(|p| if p.as_os_str().is_empty() { Path::new(".") } else { p });
+    decode(bytes, base)
+}
+
+/// Decodes an ONNX model from bytes. `base_dir` is where external data is looked up; without
+/// it, a model that refers to external data is an error.
+pub fn decode(bytes: Bytes, base_dir: Option<&Path>) -> Result<Model, OnnxError> {
+    let mp = proto::ModelProto::decode(bytes)?;
+    let mut ext = tensor::ExternalFiles::new(base_dir.map(Path::to_path_buf));
+    let model = import::import_model(&mp, &mut ext)?;
+    Ok(model)
+}
+
+/// The model as an ONNX `ModelProto` (tensor bytes shared, not copied).
+pub fn to_proto(model: &Model) -> Result<proto::ModelProto, OnnxError> {
+    export::export_model(model)
+}
+
+/// Encodes the model as ONNX bytes in memory (all tensors inline).
+pub fn encode(model: &Model) -> Result<Vec<u8>, OnnxError> {
+    Ok(to_proto(model)?.encode_to_vec())
+}
+
+/// Writes the model to `path`: streamed, via a temporary file renamed into place, so a
+/// failure leaves neither half a file nor a changed target.
+pub fn write(model: &Model, path: &Path, opts: &WriteOptions) -> Result<(), OnnxError> {
+    write::write_proto(to_proto(model)?, path, opts)
+}

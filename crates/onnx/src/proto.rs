@@ -72,7 +72,9 @@ mod tests {
             name: Some("w".into()),
             dims: vec![2, 2],
             data_type: Some(DataType::Float as i32),
-            raw_data: Some(Bytes::from_static(&[0, 0, 128, 63, 0, 0, 0, 64, 0, 0, 64, 64, 0, 0, 128, 64])),
+            raw_data: Some(Bytes::from_static(&[
+                0, 0, 128, 63, 0, 0, 0, 64, 0, 0, 64, 64, 0, 0, 128, 64,
+            ])),
             ..Default::default()
         };
         let sparse = SparseTensorProto {
@@ -226,7 +228,10 @@ mod tests {
         assert_eq!(decoded.encode_to_vec(), encoded);
 
         // raw_data decoded from a `Bytes` buffer is a view into that buffer.
-        let raw = decoded.graph.as_ref().unwrap().initializer[0].raw_data.as_ref().unwrap();
+        let raw = decoded.graph.as_ref().unwrap().initializer[0]
+            .raw_data
+            .as_ref()
+            .unwrap();
         let range = encoded.as_ptr_range();
         assert!(range.contains(&raw.as_ptr()), "raw_data was copied");
     }
@@ -248,7 +253,10 @@ mod tests {
             raw_data: Some(Bytes::from_static(&[0xAB, 0xCD])),
             ..Default::default()
         };
-        assert_eq!(t.encode_to_vec(), [0x08, 0x02, 0x10, 0x01, 0x4A, 0x02, 0xAB, 0xCD]);
+        assert_eq!(
+            t.encode_to_vec(),
+            [0x08, 0x02, 0x10, 0x01, 0x4A, 0x02, 0xAB, 0xCD]
+        );
 
         // int64_data = 7 is [packed = true]: one length-delimited record.
         //   key (7 << 3) | 2 = 0x3A, length 3, varints 1, 300 (= AC 02)
@@ -278,7 +286,10 @@ mod tests {
             }],
             ..Default::default()
         };
-        assert_eq!(m.encode_to_vec(), [0x08, 0x0D, 0xD2, 0x01, 0x02, 0x10, 0x02]);
+        assert_eq!(
+            m.encode_to_vec(),
+            [0x08, 0x0D, 0xD2, 0x01, 0x02, 0x10, 0x02]
+        );
     }
 
     #[test]
@@ -291,6 +302,9 @@ mod tests {
         assert_eq!(DataType::Float8e8m0 as i32, 24);
         assert_eq!(DataType::Int2 as i32, 26);
         assert_eq!(attribute_proto::AttributeType::TypeProtos as i32, 14);
-        assert_eq!(DataType::from_str_name("FLOAT8E4M3FN"), Some(DataType::Float8e4m3fn));
+        assert_eq!(
+            DataType::from_str_name("FLOAT8E4M3FN"),
+            Some(DataType::Float8e4m3fn)
+        );
     }
 }
