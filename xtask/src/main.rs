@@ -43,6 +43,12 @@ enum Cmd {
     /// the next call reinstall. Set MODELC_SYSTEM_PYTHON to use another
     /// interpreter than python3 to create the environment.
     Pyenv,
+    /// Regenerate committed generated code from the pinned Python packages
+    ///
+    /// Runs crates/ir/gen/onnx_ops.py with target/pyenv's Python and writes
+    /// its output to crates/ir/src/op/onnx_ops.rs (the IR's ONNX op table).
+    /// A test in crates/ir fails when the committed file is stale.
+    Codegen,
     /// Generate the ONNX backend node test suite into target/onnx-node-suite
     ///
     /// Uses the generators of the pinned onnx package
@@ -108,6 +114,7 @@ fn main() -> ExitCode {
     let x = Xtask::new();
     let result = match cli.cmd {
         Cmd::Pyenv => x.pyenv(),
+        Cmd::Codegen => x.codegen(),
         Cmd::NodeSuite => x.node_suite().map(|_| ()),
         Cmd::Testdata => x.testdata(),
         Cmd::Conformance { limit, filter } => x.conformance(limit, filter.as_deref()),
@@ -250,6 +257,37 @@ impl Xtask {
             started.elapsed().as_secs_f64(),
             self.rel(&python)
         );
+        Ok(())
+    }
+
+    // -------------------------------------------------------------- codegen
+
+    fn codegen(&self) -> Result<()> {
+        self.pyenv()?;
+        // (generator script, the file its stdout becomes)
+        const GENERATED: &[(&str, &str)] =
+            &[("crates/ir/gen/onnx_ops.py", "crates/ir/src/op/onnx_ops.rs")];
+        for (script, target) in GENERATED {
+            println!("$ {} {script} > {target}", self.rel(&self.python()));
+            let out = self
+                .py()
+                .arg(script)
+                .stderr(Stdio::inherit())
+                .output()
+                .map_err(|e| format!("cannot run {script}: {e}"))?;
+            if !out.status.success() {
+                return Err(format!("{script} failed ({})", out.status).into());
+            }
+            let path = self.root.join(target);
+            if fs::read(&path).ok().as_deref() == Some(&out.stdout[..]) {
+                println!("codegen: {target} is up to date");
+                continue;
+            }
+            let tmp = path.with_extension("rs.tmp");
+            fs::write(&tmp, &out.stdout)?;
+            fs::rename(&tmp, &path)?;
+            println!("codegen: wrote {target} ({} bytes)", out.stdout.len());
+        }
         Ok(())
     }
 
@@ -513,6 +551,15 @@ impl Xtask {
             }));
         }
         print!("{table}");
+        if let Some((_, samples, _)) = rows.first() {
+            let cpu = median(samples.iter().map(|s| s.cpu.as_secs_f64()));
+            let rss = median(samples.iter().map(|s| s.max_rss_bytes as f64));
+            println!(
+                "bench: modelc convert peak RSS is {:.2}x the file size (goal: under 1.5x), CPU {:.3} s (goal: well under 1 s)",
+                rss / file_bytes as f64,
+                cpu
+            );
+        }
         let report = serde_json::json!({
             "model": model.to_string_lossy(),
             "file_bytes": file_bytes,
@@ -532,6 +579,7 @@ impl Xtask {
     // ------------------------------------------------------------------- ci
 
     fn ci(&self) -> Result<()> {
+        // Absolute paths for the tests; bin/python itself stays a venv symlink.
         let abs = |p: PathBuf| -> Result<PathBuf> { Ok(fs::canonicalize(&p).unwrap_or(p)) };
         type Step<'a> = (&'static str, Box<dyn Fn() -> Result<()> + 'a>);
         let steps: Vec<Step> = vec![
@@ -561,9 +609,6 @@ impl Xtask {
                     let suite = abs(self.node_suite_dir().join("node"))?;
                     let testdata = abs(self.testdata_dir())?;
                     let python = abs(self.pyenv_dir())?.join("bin/python");
-                    println!("  MODELC_NODE_SUITE={}", suite.display());
-                    println!("  MODELC_TESTDATA={}", testdata.display());
-                    println!("  MODELC_PYTHON={}", python.display());
                     run(self
                         .cargo()
                         .args(["test", "--workspace"])
@@ -610,6 +655,11 @@ impl Xtask {
         let demo_dir = self.target.join("demo");
         fs::create_dir_all(&demo_dir)?;
         let converted = demo_dir.join("tiny_cnn.onnx");
+        // Relative to the workspace root (the commands' working directory) when it can be.
+        let converted = converted
+            .strip_prefix(&self.root)
+            .map(Path::to_path_buf)
+            .unwrap_or(converted);
         let show = |args: &[&OsStr]| -> Result<()> {
             println!();
             run(Command::new(&modelc).args(args).current_dir(&self.root))

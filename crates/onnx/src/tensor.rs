@@ -9,6 +9,7 @@ use bytes::Bytes;
 use modelc_ir::{element_count, DType, SparseTensor, Tensor, TensorData};
 
 use crate::proto::{self, tensor_proto::DataLocation};
+use crate::error::one_line;
 use crate::OnnxError;
 
 /// Resolves external-data references of one model: the files must be inside the model's
@@ -33,8 +34,8 @@ impl ExternalFiles {
     /// in the file.
     fn slice(&mut self, tensor: &str, location: &str, offset: u64, length: Option<u64>) -> Result<Bytes, OnnxError> {
         let err = |message: String| OnnxError::ExternalData {
-            tensor: tensor.to_string(),
-            message,
+            tensor: one_line(tensor.to_string()),
+            message: one_line(message),
         };
         let base = self
             .base

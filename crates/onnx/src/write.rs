@@ -73,10 +73,7 @@ pub(crate) fn write_proto(mut mp: proto::ModelProto, path: &Path, opts: &WriteOp
             .ok_or_else(|| OnnxError::Unsupported(format!("`{}` is not a file path", path.display())))?;
         let location = format!("{}.data", file_name.to_string_lossy());
         let data_path = dir.join(&location);
-        let tmp = tempfile::Builder::new()
-            .prefix(".modelc-")
-            .tempfile_in(&dir)
-            .map_err(write_err(&data_path))?;
+        let tmp = temp_file(&dir).map_err(write_err(&data_path))?;
         let mut out = BufWriter::with_capacity(1 << 20, tmp);
         let mut offset = 0u64;
         for t in tensors_mut(&mut mp) {
@@ -109,10 +106,7 @@ pub(crate) fn write_proto(mut mp: proto::ModelProto, path: &Path, opts: &WriteOp
         )));
     }
 
-    let tmp = tempfile::Builder::new()
-        .prefix(".modelc-")
-        .tempfile_in(&dir)
-        .map_err(write_err(path))?;
+    let tmp = temp_file(&dir).map_err(write_err(path))?;
     let mut stream = StreamBuf::new(BufWriter::with_capacity(1 << 20, tmp));
     mp.encode(&mut stream).expect("StreamBuf never runs out of room");
     let tmp = stream.finish().map_err(write_err(path))?;
@@ -122,6 +116,16 @@ pub(crate) fn write_proto(mut mp: proto::ModelProto, path: &Path, opts: &WriteOp
     }
     tmp.persist(path).map_err(|e| write_err(path)(e.error))?;
     Ok(())
+}
+
+/// A hidden temporary file in `dir`, readable like any file the user creates (tempfile's
+/// default of 0600 would survive the rename).
+fn temp_file(dir: &Path) -> std::io::Result<tempfile::NamedTempFile> {
+    use std::os::unix::fs::PermissionsExt;
+    tempfile::Builder::new()
+        .prefix(".modelc-")
+        .permissions(std::fs::Permissions::from_mode(0o644))
+        .tempfile_in(dir)
 }
 
 /// Every tensor of the model whose data can move to an external file: initializers of all
