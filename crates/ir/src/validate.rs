@@ -143,6 +143,11 @@ fn check_graph(g: &Graph, path: &str, nested: bool, problems: &mut Vec<Problem>)
                 }
             }
             Op::Onnx(op) => {
+                match (op.is_layout_sensitive(), node.layout) {
+                    (true, None) => report(label(), format!("{op} needs a layout (NCHW or NHWC)")),
+                    (false, Some(l)) => report(label(), format!("{op} does not depend on layout, yet has layout {l}")),
+                    _ => {}
+                }
                 let schema = op.schema();
                 let (lo, hi) = schema.inputs;
                 if node.num_inputs < lo || node.num_inputs > hi {
@@ -167,7 +172,11 @@ fn check_graph(g: &Graph, path: &str, nested: bool, problems: &mut Vec<Problem>)
                     }
                 }
             }
-            Op::Custom { .. } => {}
+            Op::Custom { .. } => {
+                if let Some(l) = node.layout {
+                    report(label(), format!("custom op has layout {l}; only layout-sensitive ONNX ops carry one"));
+                }
+            }
         }
         for (i, sub) in node.subgraphs().enumerate() {
             let name = if sub.name.is_empty() { format!("#{i}") } else { sub.name.clone() };

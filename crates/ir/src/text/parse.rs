@@ -567,7 +567,10 @@ struct Clauses {
 impl Clauses {
     fn apply(self, node: &mut Node) {
         node.attrs = self.attrs.unwrap_or_default();
-        node.layout = self.layout;
+        // Without `layout=`, a layout-sensitive op keeps `Node::new`'s default (NCHW, ONNX's).
+        if self.layout.is_some() {
+            node.layout = self.layout;
+        }
         node.name = self.name.unwrap_or_default();
         node.doc = self.doc.unwrap_or_default();
         node.meta = self.meta.unwrap_or_default();

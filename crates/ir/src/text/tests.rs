@@ -733,7 +733,7 @@ fn node_value_and_graph_fields_round_trip() {
         n.outputs[0].meta = vec![("q".into(), "r".into())];
     }
     let pool = add(&mut g, onnx(OnnxOp::MaxPool), &[Some(v(conv))], &["p"]);
-    g.node_mut(pool).layout = None;
+    assert_eq!(g.node(pool).layout, Some(Layout::Nchw));
     let orphan = g.add_node(Node::new(
         Op::Input {
             default: Some(f32s(&[1], &[1.0])),
@@ -768,7 +768,7 @@ fn node_value_and_graph_fields_round_trip() {
         "%r: i64[] = const i64[1] [1]",
         "%c doc=\"value doc\" meta={\"q\": \"r\"} = Conv(%x, %w) layout=NHWC name=\"conv/1\" doc=\"multi\\nline\" \
          meta={\"a\": \"b\"} extra={\"tflite.options\": x\"010203\"}",
-        "%p = MaxPool(%c)\n",
+        "%p = MaxPool(%c) layout=NCHW\n",
         "%orphan = input f32[1] [1.0]",
         "%sp = const sparse[2,2] values=f32[1] [3.0] indices=i64[1,2] [0, 1]",
     ] {
@@ -932,9 +932,9 @@ fn hand_written_text_parses() {
     let k = g.input(z.node, 1).unwrap();
     assert_eq!(g.node(k.node).op, Op::Const(f32s(&[2], &[1.0, 2.5])));
     assert_eq!(g.value(k).unwrap().ty, Some(tt(DType::F32, &[2])));
-    // A layout-sensitive op without `layout=` has none (printing shows every layout).
+    // A layout-sensitive op without `layout=` gets ONNX's NCHW, as `Node::new` gives it.
     let g = Graph::parse("graph(%x) -> (%y) { %y = MaxPool(%x) }").unwrap();
-    assert_eq!(g.node(g.outputs()[0].node).layout, None);
+    assert_eq!(g.node(g.outputs()[0].node).layout, Some(Layout::Nchw));
     // Display is the printer with default options.
     assert_eq!(g.to_string(), print_graph(&g, &PrintOptions::default()));
     assert_eq!(type_to_string(&tt(DType::F32, &[2, 3])), "f32[2,3]");
