@@ -80,7 +80,10 @@ pub enum Attr {
     Types(Vec<TypeInfo>),
     /// Inside a function body: the value of the calling node's attribute `name`
     /// (ONNX `ref_attr_name`), of the given kind.
-    Ref { name: String, kind: AttrKind },
+    Ref {
+        name: String,
+        kind: AttrKind,
+    },
 }
 
 impl PartialEq for Attr {

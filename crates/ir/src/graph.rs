@@ -189,7 +189,11 @@ impl Graph {
     /// Adds a constant node producing `tensor` under `name`.
     pub fn add_const(&mut self, name: impl Into<String>, tensor: Tensor) -> NodeId {
         let ty = TypeInfo::from(crate::ValueType::tensor(tensor.dtype, &tensor.dims));
-        self.add_node(Node::new(Op::Const(tensor), 0, vec![Value::typed(name, ty)]))
+        self.add_node(Node::new(
+            Op::Const(tensor),
+            0,
+            vec![Value::typed(name, ty)],
+        ))
     }
 
     /// Connects `src` to input slot `dst_slot` of `dst`, replacing what fed that slot.
@@ -248,7 +252,12 @@ impl Graph {
             .dag
             .edges_directed(node, Direction::Incoming)
             .filter(|e| e.weight().dst_slot >= n)
-            .map(|e| (e.weight().dst_slot, ValueRef::new(e.source(), e.weight().src_slot)))
+            .map(|e| {
+                (
+                    e.weight().dst_slot,
+                    ValueRef::new(e.source(), e.weight().src_slot),
+                )
+            })
             .collect();
         caps.sort();
         caps.into_iter().map(|c| c.1).collect()
@@ -373,7 +382,9 @@ impl Graph {
         while let Some(std::cmp::Reverse((_, _, id))) = ready.pop() {
             order.push(id);
             for e in self.dag.edges_directed(id, Direction::Outgoing) {
-                let d = indegree.get_mut(&e.target()).expect("edge target is a node");
+                let d = indegree
+                    .get_mut(&e.target())
+                    .expect("edge target is a node");
                 *d -= 1;
                 if *d == 0 {
                     ready.push(std::cmp::Reverse(key(e.target())));
@@ -501,9 +512,20 @@ mod tests {
 
     fn relu_chain() -> (Graph, NodeId, NodeId) {
         let mut g = Graph::new("main");
-        let x = g.add_input(Value::typed("x", ValueType::tensor(DType::F32, &[4]).into()));
-        let r1 = g.add_node(Node::new(Op::Onnx(OnnxOp::Relu), 1, vec![Value::named("a")]));
-        let r2 = g.add_node(Node::new(Op::Onnx(OnnxOp::Relu), 1, vec![Value::named("b")]));
+        let x = g.add_input(Value::typed(
+            "x",
+            ValueType::tensor(DType::F32, &[4]).into(),
+        ));
+        let r1 = g.add_node(Node::new(
+            Op::Onnx(OnnxOp::Relu),
+            1,
+            vec![Value::named("a")],
+        ));
+        let r2 = g.add_node(Node::new(
+            Op::Onnx(OnnxOp::Relu),
+            1,
+            vec![Value::named("b")],
+        ));
         g.connect(ValueRef::new(x, 0), r1, 0);
         g.connect(ValueRef::new(r1, 0), r2, 0);
         g.push_output(ValueRef::new(r2, 0));
@@ -523,7 +545,11 @@ mod tests {
         // Remove r1, then add a node that may reuse its index: it must still sort last.
         g.replace_uses(ValueRef::new(r1, 0), ValueRef::new(g.inputs()[0], 0));
         g.remove_node(r1);
-        let r3 = g.add_node(Node::new(Op::Onnx(OnnxOp::Relu), 1, vec![Value::named("c")]));
+        let r3 = g.add_node(Node::new(
+            Op::Onnx(OnnxOp::Relu),
+            1,
+            vec![Value::named("c")],
+        ));
         g.connect(ValueRef::new(r2, 0), r3, 0);
         let order: Vec<String> = g
             .topo_order()
@@ -539,7 +565,10 @@ mod tests {
         let (mut g, r1, r2) = relu_chain();
         g.connect(ValueRef::new(r2, 0), r1, 0);
         let err = g.topo_order().unwrap_err();
-        assert_eq!(err.to_string(), "graph `main` has a cycle through node `Relu -> a`");
+        assert_eq!(
+            err.to_string(),
+            "graph `main` has a cycle through node `Relu -> a`"
+        );
     }
 
     #[test]

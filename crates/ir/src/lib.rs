@@ -17,7 +17,9 @@ pub mod validate;
 
 pub use attr::{Attr, AttrEntry, AttrKind, AttrTypeError, Attrs};
 pub use dtype::DType;
-pub use graph::{node_label, CycleError, Edge, Extra, Graph, Metadata, Node, NodeId, Value, ValueRef};
+pub use graph::{
+    node_label, CycleError, Edge, Extra, Graph, Metadata, Node, NodeId, Value, ValueRef,
+};
 pub use model::{Function, Model, OpsetImport};
 pub use op::{AttrSchema, Layout, OnnxOp, Op, OpSchema};
 pub use tensor::{element_count, SparseTensor, Tensor, TensorData, TensorError};

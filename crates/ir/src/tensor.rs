@@ -186,7 +186,10 @@ mod tests {
     fn check_catches_wrong_lengths() {
         assert!(Tensor::from_f32(vec![2, 2], &[1.0, 2.0, 3.0, 4.0]).is_ok());
         let err = Tensor::from_raw(DType::F32, vec![2, 2], Bytes::from(vec![0u8; 15])).unwrap_err();
-        assert_eq!(err.to_string(), "f32 tensor of shape [2, 2] needs 16 bytes, has 15");
+        assert_eq!(
+            err.to_string(),
+            "f32 tensor of shape [2, 2] needs 16 bytes, has 15"
+        );
         let err = Tensor::from_raw(DType::I4, vec![u64::MAX, 4], Bytes::new()).unwrap_err();
         assert!(matches!(err, TensorError::Overflow(_)));
         assert!(Tensor::from_raw(DType::I4, vec![3], Bytes::from(vec![0u8; 2])).is_ok());

@@ -62,9 +62,15 @@ pub enum ValueType {
     Tensor(TensorType),
     SparseTensor(TensorType),
     Sequence(Option<Box<ValueType>>),
-    Map { key: DType, value: Option<Box<ValueType>> },
+    Map {
+        key: DType,
+        value: Option<Box<ValueType>>,
+    },
     Optional(Option<Box<ValueType>>),
-    Opaque { domain: String, name: String },
+    Opaque {
+        domain: String,
+        name: String,
+    },
     /// A type whose kind was not given (an empty ONNX `TypeProto`).
     Unspecified,
 }

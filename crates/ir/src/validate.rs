@@ -47,7 +47,12 @@ pub fn validate_model(model: &Model) -> Result<(), ValidationError> {
     let mut problems = Vec::new();
     check_graph(&model.graph, &model.graph.name, false, &mut problems);
     for f in &model.functions {
-        check_graph(&f.body, &format!("function {}.{}", f.domain, f.name), false, &mut problems);
+        check_graph(
+            &f.body,
+            &format!("function {}.{}", f.domain, f.name),
+            false,
+            &mut problems,
+        );
     }
     if problems.is_empty() {
         Ok(())
@@ -83,15 +88,24 @@ fn check_graph(g: &Graph, path: &str, nested: bool, problems: &mut Vec<Problem>)
     for &id in g.inputs() {
         match g.try_node(id) {
             Some(n) if matches!(n.op, Op::Input { .. }) => {}
-            Some(n) => report(Some(node_label(n)), "is listed as a graph input but is not an input node".into()),
+            Some(n) => report(
+                Some(node_label(n)),
+                "is listed as a graph input but is not an input node".into(),
+            ),
             None => report(None, "graph input list names a removed node".into()),
         }
     }
     for (i, out) in g.outputs().iter().enumerate() {
         match g.value(*out) {
             Some(v) if !v.is_absent() => {}
-            Some(_) => report(None, format!("output {i} refers to an absent optional value")),
-            None => report(None, format!("output {i} refers to a value that does not exist")),
+            Some(_) => report(
+                None,
+                format!("output {i} refers to an absent optional value"),
+            ),
+            None => report(
+                None,
+                format!("output {i} refers to a value that does not exist"),
+            ),
         }
     }
     for id in g.node_ids() {
@@ -103,8 +117,23 @@ fn check_graph(g: &Graph, path: &str, nested: bool, problems: &mut Vec<Problem>)
         for e in g.dag().edges_directed(id, Direction::Incoming) {
             let w = e.weight();
             match g.node(e.source()).outputs.get(w.src_slot) {
-                None => report(label(), format!("input slot {} reads output {} of {}, which has no such output", w.dst_slot, w.src_slot, node_label(g.node(e.source())))),
-                Some(v) if v.is_absent() => report(label(), format!("input slot {} reads an absent optional output of {}", w.dst_slot, node_label(g.node(e.source())))),
+                None => report(
+                    label(),
+                    format!(
+                        "input slot {} reads output {} of {}, which has no such output",
+                        w.dst_slot,
+                        w.src_slot,
+                        node_label(g.node(e.source()))
+                    ),
+                ),
+                Some(v) if v.is_absent() => report(
+                    label(),
+                    format!(
+                        "input slot {} reads an absent optional output of {}",
+                        w.dst_slot,
+                        node_label(g.node(e.source()))
+                    ),
+                ),
                 Some(_) => {}
             }
             if !fed.insert(w.dst_slot) {
@@ -115,7 +144,10 @@ fn check_graph(g: &Graph, path: &str, nested: bool, problems: &mut Vec<Problem>)
             }
         }
         if captures > 0 && node.subgraphs().next().is_none() {
-            report(label(), format!("has {captures} capture inputs but no sub-graph"));
+            report(
+                label(),
+                format!("has {captures} capture inputs but no sub-graph"),
+            );
         }
         match &node.op {
             Op::Input { default } => {
@@ -139,23 +171,45 @@ fn check_graph(g: &Graph, path: &str, nested: bool, problems: &mut Vec<Problem>)
             }
             Op::Outer => {
                 if !nested {
-                    report(label(), "reads an enclosing graph, but this graph is not nested".into());
+                    report(
+                        label(),
+                        "reads an enclosing graph, but this graph is not nested".into(),
+                    );
                 }
             }
             Op::Onnx(op) => {
                 match (op.is_layout_sensitive(), node.layout) {
                     (true, None) => report(label(), format!("{op} needs a layout (NCHW or NHWC)")),
-                    (false, Some(l)) => report(label(), format!("{op} does not depend on layout, yet has layout {l}")),
+                    (false, Some(l)) => report(
+                        label(),
+                        format!("{op} does not depend on layout, yet has layout {l}"),
+                    ),
                     _ => {}
                 }
                 let schema = op.schema();
                 let (lo, hi) = schema.inputs;
                 if node.num_inputs < lo || node.num_inputs > hi {
-                    report(label(), format!("has {} inputs, {} takes {}", node.num_inputs, op, range(lo, hi)));
+                    report(
+                        label(),
+                        format!(
+                            "has {} inputs, {} takes {}",
+                            node.num_inputs,
+                            op,
+                            range(lo, hi)
+                        ),
+                    );
                 }
                 let (lo, hi) = schema.outputs;
                 if node.outputs.len() < lo || node.outputs.len() > hi {
-                    report(label(), format!("has {} outputs, {} produces {}", node.outputs.len(), op, range(lo, hi)));
+                    report(
+                        label(),
+                        format!(
+                            "has {} outputs, {} produces {}",
+                            node.outputs.len(),
+                            op,
+                            range(lo, hi)
+                        ),
+                    );
                 }
                 for a in schema.attrs.iter().filter(|a| a.required) {
                     if !node.attrs.contains(a.name) {
@@ -163,23 +217,52 @@ fn check_graph(g: &Graph, path: &str, nested: bool, problems: &mut Vec<Problem>)
                     }
                 }
                 for entry in node.attrs.iter() {
-                    let kinds: Vec<_> = schema.attrs.iter().filter(|a| a.name == entry.name).map(|a| a.kind).collect();
+                    let kinds: Vec<_> = schema
+                        .attrs
+                        .iter()
+                        .filter(|a| a.name == entry.name)
+                        .map(|a| a.kind)
+                        .collect();
                     let kind = entry.value.kind();
                     if kinds.is_empty() {
-                        report(label(), format!("has attribute `{}`, which {} does not define", entry.name, op));
+                        report(
+                            label(),
+                            format!(
+                                "has attribute `{}`, which {} does not define",
+                                entry.name, op
+                            ),
+                        );
                     } else if !kinds.contains(&kind) && !matches!(entry.value, Attr::Ref { .. }) {
-                        report(label(), format!("attribute `{}` is {}, {} expects {}", entry.name, kind.name(), op, kinds[0].name()));
+                        report(
+                            label(),
+                            format!(
+                                "attribute `{}` is {}, {} expects {}",
+                                entry.name,
+                                kind.name(),
+                                op,
+                                kinds[0].name()
+                            ),
+                        );
                     }
                 }
             }
             Op::Custom { .. } => {
                 if let Some(l) = node.layout {
-                    report(label(), format!("custom op has layout {l}; only layout-sensitive ONNX ops carry one"));
+                    report(
+                        label(),
+                        format!(
+                            "custom op has layout {l}; only layout-sensitive ONNX ops carry one"
+                        ),
+                    );
                 }
             }
         }
         for (i, sub) in node.subgraphs().enumerate() {
-            let name = if sub.name.is_empty() { format!("#{i}") } else { sub.name.clone() };
+            let name = if sub.name.is_empty() {
+                format!("#{i}")
+            } else {
+                sub.name.clone()
+            };
             nested_graphs.push((format!("{path}/{name}"), sub));
         }
     }
@@ -205,7 +288,10 @@ mod tests {
     #[test]
     fn reports_arity_attributes_and_dangling_outputs() {
         let mut g = Graph::new("main");
-        let x = g.add_input(Value::typed("x", ValueType::tensor(DType::F32, &[2]).into()));
+        let x = g.add_input(Value::typed(
+            "x",
+            ValueType::tensor(DType::F32, &[2]).into(),
+        ));
         let mut relu = Node::new(Op::Onnx(OnnxOp::Relu), 2, vec![Value::named("y")]);
         relu.attrs.set("alpha", Attr::Float(1.0));
         let r = g.add_node(relu);

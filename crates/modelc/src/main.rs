@@ -17,7 +17,9 @@ use modelc::{ExternalData, SaveOptions};
 /// a partial output file behind.
 #[derive(Parser)]
 #[command(name = "modelc", version, about, long_about, propagate_version = true)]
-#[command(after_help = "Examples:\n  modelc convert model.onnx copy.onnx\n  modelc inspect model.onnx --json\n  modelc dump model.onnx | less")]
+#[command(
+    after_help = "Examples:\n  modelc convert model.onnx copy.onnx\n  modelc inspect model.onnx --json\n  modelc dump model.onnx | less"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -31,7 +33,9 @@ enum Command {
     /// everything the input had (opsets, metadata, doc strings, value_info, local functions,
     /// sparse initializers, sub-graphs, unknown ops and domains). Weights are memory-mapped,
     /// never copied; models over 2 GB are written with external data.
-    #[command(after_help = "Examples:\n  modelc convert resnet50.onnx resnet50-copy.onnx\n  modelc convert big.onnx out.onnx --external-data always   # writes out.onnx + out.onnx.data")]
+    #[command(
+        after_help = "Examples:\n  modelc convert resnet50.onnx resnet50-copy.onnx\n  modelc convert big.onnx out.onnx --external-data always   # writes out.onnx + out.onnx.data"
+    )]
     Convert {
         /// The model to read.
         input: PathBuf,
@@ -44,7 +48,9 @@ enum Command {
         external_data: ExternalArg,
     },
     /// Summarize a model: format, opsets, inputs and outputs, ops, parameters.
-    #[command(after_help = "Examples:\n  modelc inspect model.onnx\n  modelc inspect model.onnx --json | jq .ops")]
+    #[command(
+        after_help = "Examples:\n  modelc inspect model.onnx\n  modelc inspect model.onnx --json | jq .ops"
+    )]
     Inspect {
         /// The model to read.
         input: PathBuf,
@@ -95,7 +101,13 @@ fn chain(e: &dyn std::error::Error) -> String {
         source = s.source();
     }
     out.chars()
-        .map(|c| if c.is_control() { c.escape_default().to_string() } else { c.to_string() })
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
         .collect()
 }
 

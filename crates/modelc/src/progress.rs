@@ -23,7 +23,10 @@ impl Progress {
                 return;
             }
             let bar = ProgressBar::new_spinner();
-            bar.set_style(ProgressStyle::with_template("{spinner} {msg} ({elapsed})").expect("valid template"));
+            bar.set_style(
+                ProgressStyle::with_template("{spinner} {msg} ({elapsed})")
+                    .expect("valid template"),
+            );
             bar.set_message(message);
             bar.enable_steady_tick(Duration::from_millis(100));
             let _ = rx.recv();

@@ -40,17 +40,32 @@ impl Summary {
         let mut s = Summary {
             format,
             ir_version: model.ir_version,
-            producer: format!("{} {}", model.producer_name, model.producer_version).trim().to_string(),
+            producer: format!("{} {}", model.producer_name, model.producer_version)
+                .trim()
+                .to_string(),
             opsets: model
                 .opset_imports
                 .iter()
-                .map(|o| (if o.domain.is_empty() { "ai.onnx".to_string() } else { o.domain.clone() }, o.version))
+                .map(|o| {
+                    (
+                        if o.domain.is_empty() {
+                            "ai.onnx".to_string()
+                        } else {
+                            o.domain.clone()
+                        },
+                        o.version,
+                    )
+                })
                 .collect(),
             inputs: Vec::new(),
             outputs: Vec::new(),
             nodes: 0,
             ops: BTreeMap::new(),
-            functions: model.functions.iter().map(|f| format!("{}.{}", f.domain, f.name)).collect(),
+            functions: model
+                .functions
+                .iter()
+                .map(|f| format!("{}.{}", f.domain, f.name))
+                .collect(),
             parameters: 0,
             parameter_bytes: 0,
             constants: 0,
@@ -60,10 +75,17 @@ impl Summary {
             let value = g.value(v).expect("outputs are live");
             Io {
                 name: value.name.clone(),
-                ty: value.ty.as_ref().map_or_else(|| "?".to_string(), modelc_ir::text::type_to_string),
+                ty: value
+                    .ty
+                    .as_ref()
+                    .map_or_else(|| "?".to_string(), modelc_ir::text::type_to_string),
             }
         };
-        s.inputs = g.inputs().iter().map(|&id| io(modelc_ir::ValueRef::new(id, 0))).collect();
+        s.inputs = g
+            .inputs()
+            .iter()
+            .map(|&id| io(modelc_ir::ValueRef::new(id, 0)))
+            .collect();
         s.outputs = g.outputs().iter().map(|&v| io(v)).collect();
         s.count(g);
         s
@@ -98,8 +120,22 @@ impl Summary {
     /// The human-readable report.
     pub fn render(&self, file: &str) -> String {
         let mut out = String::new();
-        let _ = writeln!(out, "{file}: {} model, IR version {}, produced by {}", self.format, self.ir_version, if self.producer.is_empty() { "(unknown)" } else { &self.producer });
-        let opsets: Vec<String> = self.opsets.iter().map(|(d, v)| format!("{d} {v}")).collect();
+        let _ = writeln!(
+            out,
+            "{file}: {} model, IR version {}, produced by {}",
+            self.format,
+            self.ir_version,
+            if self.producer.is_empty() {
+                "(unknown)"
+            } else {
+                &self.producer
+            }
+        );
+        let opsets: Vec<String> = self
+            .opsets
+            .iter()
+            .map(|(d, v)| format!("{d} {v}"))
+            .collect();
         let _ = writeln!(out, "opsets: {}", opsets.join(", "));
         for (title, list) in [("inputs", &self.inputs), ("outputs", &self.outputs)] {
             let _ = writeln!(out, "{title}:");
@@ -131,7 +167,7 @@ fn group_digits(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);

@@ -29,21 +29,30 @@ pub(crate) fn export_model(m: &Model) -> Result<proto::ModelProto, OnnxError> {
         doc_string: non_empty(&m.doc),
         graph: Some(export_graph(&m.graph)?),
         metadata_props: metadata(&m.meta),
-        functions: m.functions.iter().map(export_function).collect::<Result<_, _>>()?,
+        functions: m
+            .functions
+            .iter()
+            .map(export_function)
+            .collect::<Result<_, _>>()?,
         ..Default::default()
     };
     for (key, bytes) in &m.extra {
         match key.as_str() {
             "onnx.training_info" => mp.training_info.push(decode_extra(key, bytes)?),
             "onnx.configuration" => mp.configuration.push(decode_extra(key, bytes)?),
-            other => return Err(OnnxError::Unsupported(format!("model carries `{other}` data from another format"))),
+            other => {
+                return Err(OnnxError::Unsupported(format!(
+                    "model carries `{other}` data from another format"
+                )))
+            }
         }
     }
     Ok(mp)
 }
 
 fn decode_extra<M: Message + Default>(key: &str, bytes: &bytes::Bytes) -> Result<M, OnnxError> {
-    M::decode(bytes.clone()).map_err(|e| OnnxError::invalid(format!("kept `{key}` data"), e.to_string()))
+    M::decode(bytes.clone())
+        .map_err(|e| OnnxError::invalid(format!("kept `{key}` data"), e.to_string()))
 }
 
 fn non_empty(s: &str) -> Option<String> {
@@ -70,7 +79,9 @@ fn value_info(g: &Graph, v: ValueRef) -> proto::ValueInfoProto {
 }
 
 pub(crate) fn export_graph(g: &Graph) -> Result<proto::GraphProto, OnnxError> {
-    let order = g.topo_order().map_err(|e| OnnxError::Unsupported(e.to_string()))?;
+    let order = g
+        .topo_order()
+        .map_err(|e| OnnxError::Unsupported(e.to_string()))?;
     let mut gp = proto::GraphProto {
         name: Some(g.name.clone()),
         doc_string: non_empty(&g.doc),
@@ -82,7 +93,8 @@ pub(crate) fn export_graph(g: &Graph) -> Result<proto::GraphProto, OnnxError> {
         let v = ValueRef::new(id, 0);
         gp.input.push(value_info(g, v));
         if let Op::Input { default: Some(t) } = &g.node(id).op {
-            gp.initializer.push(export_tensor(t, &g.node(id).outputs[0].name));
+            gp.initializer
+                .push(export_tensor(t, &g.node(id).outputs[0].name));
         }
     }
     for id in order {
@@ -95,12 +107,15 @@ pub(crate) fn export_graph(g: &Graph) -> Result<proto::GraphProto, OnnxError> {
                 tp.metadata_props = metadata(&node.meta);
                 gp.initializer.push(tp);
             }
-            Op::SparseConst(s) => gp.sparse_initializer.push(export_sparse(s, &node.outputs[0].name)),
+            Op::SparseConst(s) => gp
+                .sparse_initializer
+                .push(export_sparse(s, &node.outputs[0].name)),
             Op::Onnx(_) | Op::Custom { .. } => {
                 gp.node.push(export_node(g, id)?);
                 for (slot, value) in node.outputs.iter().enumerate() {
                     let v = ValueRef::new(id, slot);
-                    let annotated = value.ty.is_some() || !value.doc.is_empty() || !value.meta.is_empty();
+                    let annotated =
+                        value.ty.is_some() || !value.doc.is_empty() || !value.meta.is_empty();
                     if !value.is_absent() && annotated && !outputs.contains(&v) {
                         gp.value_info.push(value_info(g, v));
                     }
@@ -114,7 +129,9 @@ pub(crate) fn export_graph(g: &Graph) -> Result<proto::GraphProto, OnnxError> {
     for (key, bytes) in &g.extra {
         match key.as_str() {
             "onnx.value_info" => gp.value_info.push(decode_extra(key, bytes)?),
-            "onnx.quantization_annotation" => gp.quantization_annotation.push(decode_extra(key, bytes)?),
+            "onnx.quantization_annotation" => {
+                gp.quantization_annotation.push(decode_extra(key, bytes)?)
+            }
             other => {
                 return Err(OnnxError::Unsupported(format!(
                     "graph `{}` carries `{other}` data from another format",
@@ -137,7 +154,14 @@ fn export_node(g: &Graph, id: modelc_ir::NodeId) -> Result<proto::NodeProto, Onn
     let (domain, op_type) = match &node.op {
         Op::Onnx(op) => {
             let d = op.domain();
-            (if d == "ai.onnx" { String::new() } else { d.to_string() }, op.name().to_string())
+            (
+                if d == "ai.onnx" {
+                    String::new()
+                } else {
+                    d.to_string()
+                },
+                op.name().to_string(),
+            )
         }
         Op::Custom { domain, name } => (domain.clone(), name.clone()),
         _ => unreachable!("structural nodes are not exported as NodeProto"),
@@ -145,7 +169,11 @@ fn export_node(g: &Graph, id: modelc_ir::NodeId) -> Result<proto::NodeProto, Onn
     let input = g
         .inputs_of(id)
         .into_iter()
-        .map(|v| v.map_or_else(String::new, |v| g.value(v).map_or_else(String::new, |x| x.name.clone())))
+        .map(|v| {
+            v.map_or_else(String::new, |v| {
+                g.value(v).map_or_else(String::new, |x| x.name.clone())
+            })
+        })
         .collect();
     let mut np = proto::NodeProto {
         input,
@@ -197,7 +225,9 @@ fn export_attr(name: &str, value: &Attr, doc: &str) -> Result<proto::AttributePr
         Attr::Strings(v) => a.strings = v.clone(),
         Attr::Tensors(v) => a.tensors = v.iter().map(|t| export_tensor(t, "")).collect(),
         Attr::Graphs(v) => a.graphs = v.iter().map(export_graph).collect::<Result<_, _>>()?,
-        Attr::SparseTensors(v) => a.sparse_tensors = v.iter().map(|s| export_sparse(s, "")).collect(),
+        Attr::SparseTensors(v) => {
+            a.sparse_tensors = v.iter().map(|s| export_sparse(s, "")).collect()
+        }
         Attr::Types(v) => a.type_protos = v.iter().map(export_type).collect(),
         Attr::Ref { name: r, kind } => {
             a.ref_attr_name = Some(r.clone());

@@ -9,8 +9,8 @@ use std::collections::HashMap;
 
 use bytes::Bytes;
 use modelc_ir::{
-    Attr, AttrEntry, AttrKind, Attrs, Function, Graph, Metadata, Model, Node, NodeId, OnnxOp, Op, OpsetImport, Value,
-    ValueRef,
+    Attr, AttrEntry, AttrKind, Attrs, Function, Graph, Metadata, Model, Node, NodeId, OnnxOp, Op,
+    OpsetImport, Value, ValueRef,
 };
 use prost::Message;
 
@@ -22,7 +22,10 @@ use crate::OnnxError;
 /// Nesting limit for sub-graphs (If inside Loop inside ...); deeper files are refused.
 pub const MAX_DEPTH: usize = 64;
 
-pub(crate) fn import_model(mp: &proto::ModelProto, ext: &mut ExternalFiles) -> Result<Model, OnnxError> {
+pub(crate) fn import_model(
+    mp: &proto::ModelProto,
+    ext: &mut ExternalFiles,
+) -> Result<Model, OnnxError> {
     let gp = mp.graph.as_ref().ok_or(OnnxError::NoGraph)?;
     let mut imp = Importer { ext };
     let (graph, free) = imp.graph(gp, 0)?;
@@ -36,10 +39,16 @@ pub(crate) fn import_model(mp: &proto::ModelProto, ext: &mut ExternalFiles) -> R
         .collect::<Result<Vec<_>, _>>()?;
     let mut extra = Vec::new();
     for t in &mp.training_info {
-        extra.push(("onnx.training_info".to_string(), Bytes::from(t.encode_to_vec())));
+        extra.push((
+            "onnx.training_info".to_string(),
+            Bytes::from(t.encode_to_vec()),
+        ));
     }
     for c in &mp.configuration {
-        extra.push(("onnx.configuration".to_string(), Bytes::from(c.encode_to_vec())));
+        extra.push((
+            "onnx.configuration".to_string(),
+            Bytes::from(c.encode_to_vec()),
+        ));
     }
     Ok(Model {
         ir_version: mp.ir_version(),
@@ -57,8 +66,15 @@ pub(crate) fn import_model(mp: &proto::ModelProto, ext: &mut ExternalFiles) -> R
 }
 
 fn undefined(graph: &Graph, name: &str) -> OnnxError {
-    let graph = if graph.name.is_empty() { "main" } else { &graph.name };
-    OnnxError::invalid(format!("graph `{graph}`"), format!("value `{name}` is read but never defined"))
+    let graph = if graph.name.is_empty() {
+        "main"
+    } else {
+        &graph.name
+    };
+    OnnxError::invalid(
+        format!("graph `{graph}`"),
+        format!("value `{name}` is read but never defined"),
+    )
 }
 
 fn opsets(list: &[proto::OperatorSetIdProto]) -> Vec<OpsetImport> {
@@ -103,7 +119,10 @@ impl Scope {
             return Ok(*v);
         }
         if !self.nested {
-            return Err(OnnxError::invalid(reader, format!("reads `{name}`, which is never defined")));
+            return Err(OnnxError::invalid(
+                reader,
+                format!("reads `{name}`, which is never defined"),
+            ));
         }
         let id = match self.outer.get(name) {
             Some(id) => *id,
@@ -122,7 +141,10 @@ impl Scope {
             return Ok(());
         }
         if self.names.insert(name.to_string(), v).is_some() {
-            return Err(OnnxError::invalid(format!("graph `{graph}`"), format!("value `{name}` is defined more than once")));
+            return Err(OnnxError::invalid(
+                format!("graph `{graph}`"),
+                format!("value `{name}` is defined more than once"),
+            ));
         }
         Ok(())
     }
@@ -131,7 +153,11 @@ impl Scope {
 fn value_from_info(vi: &proto::ValueInfoProto) -> Result<Value, OnnxError> {
     Ok(Value {
         name: vi.name().to_string(),
-        ty: vi.r#type.as_ref().map(|t| import_type(t, vi.name())).transpose()?,
+        ty: vi
+            .r#type
+            .as_ref()
+            .map(|t| import_type(t, vi.name()))
+            .transpose()?,
         doc: vi.doc_string().to_string(),
         meta: metadata(&vi.metadata_props),
     })
@@ -139,7 +165,11 @@ fn value_from_info(vi: &proto::ValueInfoProto) -> Result<Value, OnnxError> {
 
 impl Importer<'_> {
     /// Imports a graph; returns it with the names it reads from enclosing graphs.
-    fn graph(&mut self, gp: &proto::GraphProto, depth: usize) -> Result<(Graph, Vec<String>), OnnxError> {
+    fn graph(
+        &mut self,
+        gp: &proto::GraphProto,
+        depth: usize,
+    ) -> Result<(Graph, Vec<String>), OnnxError> {
         if depth > MAX_DEPTH {
             return Err(OnnxError::TooDeep(MAX_DEPTH));
         }
@@ -155,7 +185,8 @@ impl Importer<'_> {
         };
 
         // Initializers that are also listed as inputs are input defaults (IR < 4 style).
-        let input_names: std::collections::HashSet<&str> = gp.input.iter().map(|i| i.name()).collect();
+        let input_names: std::collections::HashSet<&str> =
+            gp.input.iter().map(|i| i.name()).collect();
         let mut defaults: HashMap<&str, modelc_ir::Tensor> = HashMap::new();
         for vi in &gp.input {
             let v = value_from_info(vi)?;
@@ -183,7 +214,11 @@ impl Importer<'_> {
         for s in &gp.sparse_initializer {
             let name = sparse_name(s).to_string();
             let sparse = import_sparse(s, &name, self.ext)?;
-            let id = g.add_node(Node::new(Op::SparseConst(sparse), 0, vec![Value::named(&name)]));
+            let id = g.add_node(Node::new(
+                Op::SparseConst(sparse),
+                0,
+                vec![Value::named(&name)],
+            ));
             scope.define(&name, ValueRef::new(id, 0), &gname)?;
         }
 
@@ -220,10 +255,14 @@ impl Importer<'_> {
             node.doc = np.doc_string().to_string();
             node.meta = metadata(&np.metadata_props);
             if let Some(o) = &np.overload {
-                node.extra.push(("onnx.overload".into(), Bytes::from(o.clone().into_bytes())));
+                node.extra
+                    .push(("onnx.overload".into(), Bytes::from(o.clone().into_bytes())));
             }
             for dc in &np.device_configurations {
-                node.extra.push(("onnx.device_configuration".into(), Bytes::from(dc.encode_to_vec())));
+                node.extra.push((
+                    "onnx.device_configuration".into(),
+                    Bytes::from(dc.encode_to_vec()),
+                ));
             }
             let id = g.add_node(node);
             for (slot, name) in np.output.iter().enumerate() {
@@ -263,7 +302,9 @@ impl Importer<'_> {
                     value.meta = info.meta;
                 }
                 // A type annotation for a name this graph does not define is kept as it is.
-                None => g.extra.push(("onnx.value_info".into(), Bytes::from(vi.encode_to_vec()))),
+                None => g
+                    .extra
+                    .push(("onnx.value_info".into(), Bytes::from(vi.encode_to_vec()))),
             }
         }
         for vi in &gp.output {
@@ -282,32 +323,60 @@ impl Importer<'_> {
             g.push_output(v);
         }
         for qa in &gp.quantization_annotation {
-            g.extra.push(("onnx.quantization_annotation".into(), Bytes::from(qa.encode_to_vec())));
+            g.extra.push((
+                "onnx.quantization_annotation".into(),
+                Bytes::from(qa.encode_to_vec()),
+            ));
         }
         Ok((g, scope.free))
     }
 
     /// Imports an attribute; returns it with the outer names its sub-graphs read.
-    fn attr(&mut self, a: &proto::AttributeProto, node: &str, depth: usize) -> Result<(Attr, Vec<String>), OnnxError> {
+    fn attr(
+        &mut self,
+        a: &proto::AttributeProto,
+        node: &str,
+        depth: usize,
+    ) -> Result<(Attr, Vec<String>), OnnxError> {
         let ctx = || format!("{node}, attribute `{}`", a.name());
         let kind = match a.r#type {
-            Some(code) if code != 0 => {
-                AttrKind::from_onnx_code(code).ok_or_else(|| OnnxError::invalid(ctx(), format!("unknown attribute type {code}")))?
-            }
-            _ => infer_kind(a).ok_or_else(|| OnnxError::invalid(ctx(), "has no value and no type"))?,
+            Some(code) if code != 0 => AttrKind::from_onnx_code(code).ok_or_else(|| {
+                OnnxError::invalid(ctx(), format!("unknown attribute type {code}"))
+            })?,
+            _ => infer_kind(a)
+                .ok_or_else(|| OnnxError::invalid(ctx(), "has no value and no type"))?,
         };
         if let Some(r) = &a.ref_attr_name {
-            return Ok((Attr::Ref { name: r.clone(), kind }, Vec::new()));
+            return Ok((
+                Attr::Ref {
+                    name: r.clone(),
+                    kind,
+                },
+                Vec::new(),
+            ));
         }
         let what = format!("{node}.{}", a.name());
         let mut free = Vec::new();
-        let missing = || OnnxError::invalid(ctx(), format!("is of type {} but holds no such value", kind.name()));
+        let missing = || {
+            OnnxError::invalid(
+                ctx(),
+                format!("is of type {} but holds no such value", kind.name()),
+            )
+        };
         let value = match kind {
             AttrKind::Float => Attr::Float(a.f.ok_or_else(missing)?),
             AttrKind::Int => Attr::Int(a.i.ok_or_else(missing)?),
             AttrKind::String => Attr::String(a.s.clone().ok_or_else(missing)?),
-            AttrKind::Tensor => Attr::Tensor(import_tensor(a.t.as_ref().ok_or_else(missing)?, &what, self.ext)?),
-            AttrKind::SparseTensor => Attr::SparseTensor(import_sparse(a.sparse_tensor.as_ref().ok_or_else(missing)?, &what, self.ext)?),
+            AttrKind::Tensor => Attr::Tensor(import_tensor(
+                a.t.as_ref().ok_or_else(missing)?,
+                &what,
+                self.ext,
+            )?),
+            AttrKind::SparseTensor => Attr::SparseTensor(import_sparse(
+                a.sparse_tensor.as_ref().ok_or_else(missing)?,
+                &what,
+                self.ext,
+            )?),
             AttrKind::Type => Attr::Type(import_type(a.tp.as_ref().ok_or_else(missing)?, &what)?),
             AttrKind::Graph => {
                 let (g, f) = self.graph(a.g.as_ref().ok_or_else(missing)?, depth + 1)?;

@@ -29,7 +29,13 @@ pub use write::{ExternalData, WriteOptions};
 pub fn read(path: &Path) -> Result<Model, OnnxError> {
     let file = File::open(path).map_err(OnnxError::Open)?;
     let bytes = tensor::map_file(&file).map_err(OnnxError::Open)?;
-    let base = path.parent().map(|p| if p.as_os_str().is_empty() { Path::new(".") } else { p });
+    let base = path.parent().map(|p| {
+        if p.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            p
+        }
+    });
     decode(bytes, base)
 }
 
@@ -40,6 +46,22 @@ pub fn decode(bytes: Bytes, base_dir: Option<&Path>) -> Result<Model, OnnxError>
     let mut ext = tensor::ExternalFiles::new(base_dir.map(Path::to_path_buf));
     let model = import::import_model(&mp, &mut ext)?;
     Ok(model)
+}
+
+/// Decodes a serialized `TensorProto` (the `.pb` files of the ONNX test suites and
+/// `modelc run` inputs). `base_dir` resolves external data as for models.
+pub fn decode_tensor(
+    bytes: Bytes,
+    base_dir: Option<&Path>,
+) -> Result<modelc_ir::Tensor, OnnxError> {
+    let tp = proto::TensorProto::decode(bytes)?;
+    let mut ext = tensor::ExternalFiles::new(base_dir.map(Path::to_path_buf));
+    tensor::import_tensor(&tp, "", &mut ext)
+}
+
+/// Encodes a tensor as a serialized `TensorProto` named `name`.
+pub fn encode_tensor(t: &modelc_ir::Tensor, name: &str) -> Vec<u8> {
+    tensor::export_tensor(t, name).encode_to_vec()
 }
 
 /// The model as an ONNX `ModelProto` (tensor bytes shared, not copied).

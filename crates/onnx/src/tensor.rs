@@ -8,8 +8,8 @@ use std::path::{Component, Path, PathBuf};
 use bytes::Bytes;
 use modelc_ir::{element_count, DType, SparseTensor, Tensor, TensorData};
 
-use crate::proto::{self, tensor_proto::DataLocation};
 use crate::error::one_line;
+use crate::proto::{self, tensor_proto::DataLocation};
 use crate::OnnxError;
 
 /// Resolves external-data references of one model: the files must be inside the model's
@@ -32,18 +32,30 @@ impl ExternalFiles {
 
     /// `length` bytes at `offset` of `location`, checked to stay in the model's directory and
     /// in the file.
-    fn slice(&mut self, tensor: &str, location: &str, offset: u64, length: Option<u64>) -> Result<Bytes, OnnxError> {
+    fn slice(
+        &mut self,
+        tensor: &str,
+        location: &str,
+        offset: u64,
+        length: Option<u64>,
+    ) -> Result<Bytes, OnnxError> {
         let err = |message: String| OnnxError::ExternalData {
             tensor: one_line(tensor.to_string()),
             message: one_line(message),
         };
-        let base = self
-            .base
-            .as_ref()
-            .ok_or_else(|| err(format!("`{location}` cannot be resolved for a model read from memory")))?;
+        let base = self.base.as_ref().ok_or_else(|| {
+            err(format!(
+                "`{location}` cannot be resolved for a model read from memory"
+            ))
+        })?;
         let rel = Path::new(location);
-        if location.is_empty() || rel.is_absolute() || rel.components().any(|c| !matches!(c, Component::Normal(_))) {
-            return Err(err(format!("path `{location}` leaves the model's directory")));
+        if location.is_empty()
+            || rel.is_absolute()
+            || rel.components().any(|c| !matches!(c, Component::Normal(_)))
+        {
+            return Err(err(format!(
+                "path `{location}` leaves the model's directory"
+            )));
         }
         let path = base.join(rel);
         let canonical = path
@@ -53,13 +65,17 @@ impl ExternalFiles {
             .canonicalize()
             .map_err(|e| err(format!("model directory cannot be resolved: {e}")))?;
         if !canonical.starts_with(&canonical_base) {
-            return Err(err(format!("path `{location}` leaves the model's directory (through a link)")));
+            return Err(err(format!(
+                "path `{location}` leaves the model's directory (through a link)"
+            )));
         }
         let data = match self.maps.get(&canonical) {
             Some(d) => d.clone(),
             None => {
-                let file = File::open(&canonical).map_err(|e| err(format!("file `{location}` cannot be opened: {e}")))?;
-                let data = map_file(&file).map_err(|e| err(format!("file `{location}` cannot be read: {e}")))?;
+                let file = File::open(&canonical)
+                    .map_err(|e| err(format!("file `{location}` cannot be opened: {e}")))?;
+                let data = map_file(&file)
+                    .map_err(|e| err(format!("file `{location}` cannot be read: {e}")))?;
                 self.maps.insert(canonical, data.clone());
                 data
             }
@@ -69,7 +85,11 @@ impl ExternalFiles {
         let end = offset
             .checked_add(length)
             .filter(|&end| end <= size)
-            .ok_or_else(|| err(format!("range {offset}+{length} lies outside `{location}` ({size} bytes)")))?;
+            .ok_or_else(|| {
+                err(format!(
+                    "range {offset}+{length} lies outside `{location}` ({size} bytes)"
+                ))
+            })?;
         Ok(data.slice(offset as usize..end as usize))
     }
 }
@@ -89,27 +109,45 @@ fn dims_of(t: &proto::TensorProto, name: &str) -> Result<Vec<u64>, OnnxError> {
     t.dims
         .iter()
         .map(|&d| {
-            u64::try_from(d).map_err(|_| OnnxError::invalid(format!("tensor `{name}`"), format!("negative dimension {d}")))
+            u64::try_from(d).map_err(|_| {
+                OnnxError::invalid(
+                    format!("tensor `{name}`"),
+                    format!("negative dimension {d}"),
+                )
+            })
         })
         .collect()
 }
 
 /// Imports a tensor; `what` names it in errors (its name, or the attribute it belongs to).
-pub(crate) fn import_tensor(t: &proto::TensorProto, what: &str, ext: &mut ExternalFiles) -> Result<Tensor, OnnxError> {
+pub(crate) fn import_tensor(
+    t: &proto::TensorProto,
+    what: &str,
+    ext: &mut ExternalFiles,
+) -> Result<Tensor, OnnxError> {
     let name = if t.name().is_empty() { what } else { t.name() };
     let ctx = || format!("tensor `{name}`");
-    let dtype = DType::from_onnx_code(t.data_type())
-        .ok_or_else(|| OnnxError::invalid(ctx(), format!("unknown or undefined element type code {}", t.data_type())))?;
+    let dtype = DType::from_onnx_code(t.data_type()).ok_or_else(|| {
+        OnnxError::invalid(
+            ctx(),
+            format!("unknown or undefined element type code {}", t.data_type()),
+        )
+    })?;
     let dims = dims_of(t, name)?;
-    let count = element_count(&dims).ok_or_else(|| OnnxError::invalid(ctx(), "element count overflows"))?;
+    let count =
+        element_count(&dims).ok_or_else(|| OnnxError::invalid(ctx(), "element count overflows"))?;
     let data = if t.data_location() == DataLocation::External {
         let mut location = None;
         let mut offset = 0u64;
         let mut length = None;
         for kv in &t.external_data {
             let parse = |v: &str| {
-                v.parse::<u64>()
-                    .map_err(|_| OnnxError::invalid(ctx(), format!("external data `{}` is not a number: `{v}`", kv.key())))
+                v.parse::<u64>().map_err(|_| {
+                    OnnxError::invalid(
+                        ctx(),
+                        format!("external data `{}` is not a number: `{v}`", kv.key()),
+                    )
+                })
             };
             match kv.key() {
                 "location" => location = Some(kv.value().to_string()),
@@ -118,9 +156,13 @@ pub(crate) fn import_tensor(t: &proto::TensorProto, what: &str, ext: &mut Extern
                 _ => {}
             }
         }
-        let location = location.ok_or_else(|| OnnxError::invalid(ctx(), "external data without a location"))?;
+        let location = location
+            .ok_or_else(|| OnnxError::invalid(ctx(), "external data without a location"))?;
         if dtype == DType::Str {
-            return Err(OnnxError::invalid(ctx(), "string tensors cannot be stored externally"));
+            return Err(OnnxError::invalid(
+                ctx(),
+                "string tensors cannot be stored externally",
+            ));
         }
         TensorData::Raw(ext.slice(name, &location, offset, length)?)
     } else if let Some(raw) = &t.raw_data {
@@ -132,7 +174,9 @@ pub(crate) fn import_tensor(t: &proto::TensorProto, what: &str, ext: &mut Extern
         typed_data(t, dtype, count).map_err(|m| OnnxError::invalid(ctx(), m))?
     };
     let tensor = Tensor { dtype, dims, data };
-    tensor.check().map_err(|e| OnnxError::invalid(ctx(), e.to_string()))?;
+    tensor
+        .check()
+        .map_err(|e| OnnxError::invalid(ctx(), e.to_string()))?;
     Ok(tensor)
 }
 
@@ -142,11 +186,15 @@ pub(crate) fn import_tensor(t: &proto::TensorProto, what: &str, ext: &mut Extern
 fn typed_data(t: &proto::TensorProto, dtype: DType, count: u64) -> Result<TensorData, String> {
     use DType::*;
     let want = |have: usize, per_element: u64| -> Result<(), String> {
-        let expected = count.checked_mul(per_element).ok_or("element count overflows")?;
+        let expected = count
+            .checked_mul(per_element)
+            .ok_or("element count overflows")?;
         if have as u64 == expected {
             Ok(())
         } else {
-            Err(format!("{dtype} tensor of {count} elements has {have} data values, expected {expected}"))
+            Err(format!(
+                "{dtype} tensor of {count} elements has {have} data values, expected {expected}"
+            ))
         }
     };
     let raw: Vec<u8> = match dtype {
@@ -168,7 +216,10 @@ fn typed_data(t: &proto::TensorProto, dtype: DType, count: u64) -> Result<Tensor
         }
         U32 => {
             want(t.uint64_data.len(), 1)?;
-            t.uint64_data.iter().flat_map(|&v| (v as u32).to_le_bytes()).collect()
+            t.uint64_data
+                .iter()
+                .flat_map(|&v| (v as u32).to_le_bytes())
+                .collect()
         }
         U64 => {
             want(t.uint64_data.len(), 1)?;
@@ -180,7 +231,10 @@ fn typed_data(t: &proto::TensorProto, dtype: DType, count: u64) -> Result<Tensor
         }
         I16 | U16 | F16 | BF16 => {
             want(t.int32_data.len(), 1)?;
-            t.int32_data.iter().flat_map(|&v| (v as u16).to_le_bytes()).collect()
+            t.int32_data
+                .iter()
+                .flat_map(|&v| (v as u16).to_le_bytes())
+                .collect()
         }
         I8 | U8 | Bool | F8E4M3FN | F8E4M3FNUZ | F8E5M2 | F8E5M2FNUZ | F8E8M0 => {
             want(t.int32_data.len(), 1)?;
@@ -188,7 +242,9 @@ fn typed_data(t: &proto::TensorProto, dtype: DType, count: u64) -> Result<Tensor
         }
         U4 | I4 | F4E2M1 | U2 | I2 => {
             // Sub-byte types: each int32 holds one packed byte.
-            let bytes = dtype.storage_bytes(count).ok_or("element count overflows")?;
+            let bytes = dtype
+                .storage_bytes(count)
+                .ok_or("element count overflows")?;
             if t.int32_data.len() as u64 != bytes {
                 return Err(format!(
                     "{dtype} tensor of {count} elements has {} packed data values, expected {bytes}",
@@ -217,7 +273,11 @@ pub(crate) fn export_tensor(t: &Tensor, name: &str) -> proto::TensorProto {
     tp
 }
 
-pub(crate) fn import_sparse(s: &proto::SparseTensorProto, what: &str, ext: &mut ExternalFiles) -> Result<SparseTensor, OnnxError> {
+pub(crate) fn import_sparse(
+    s: &proto::SparseTensorProto,
+    what: &str,
+    ext: &mut ExternalFiles,
+) -> Result<SparseTensor, OnnxError> {
     let values = s
         .values
         .as_ref()
@@ -229,7 +289,14 @@ pub(crate) fn import_sparse(s: &proto::SparseTensorProto, what: &str, ext: &mut 
     let dims = s
         .dims
         .iter()
-        .map(|&d| u64::try_from(d).map_err(|_| OnnxError::invalid(format!("sparse tensor `{what}`"), format!("negative dimension {d}"))))
+        .map(|&d| {
+            u64::try_from(d).map_err(|_| {
+                OnnxError::invalid(
+                    format!("sparse tensor `{what}`"),
+                    format!("negative dimension {d}"),
+                )
+            })
+        })
         .collect::<Result<_, _>>()?;
     Ok(SparseTensor {
         values: import_tensor(values, what, ext)?,

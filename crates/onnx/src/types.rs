@@ -14,12 +14,13 @@ pub(crate) fn import_type(tp: &proto::TypeProto, what: &str) -> Result<TypeInfo,
 }
 
 fn import_value_type(tp: &proto::TypeProto, what: &str) -> Result<ValueType, OnnxError> {
-    let boxed = |inner: &Option<Box<proto::TypeProto>>| -> Result<Option<Box<ValueType>>, OnnxError> {
-        inner
-            .as_deref()
-            .map(|t| import_value_type(t, what).map(Box::new))
-            .transpose()
-    };
+    let boxed =
+        |inner: &Option<Box<proto::TypeProto>>| -> Result<Option<Box<ValueType>>, OnnxError> {
+            inner
+                .as_deref()
+                .map(|t| import_value_type(t, what).map(Box::new))
+                .transpose()
+        };
     Ok(match &tp.value {
         None => ValueType::Unspecified,
         Some(type_proto::Value::TensorType(t)) => {
@@ -86,31 +87,42 @@ pub(crate) fn export_type(t: &TypeInfo) -> proto::TypeProto {
 }
 
 fn export_value_type(t: &ValueType) -> proto::TypeProto {
-    let boxed = |inner: &Option<Box<ValueType>>| inner.as_deref().map(|t| Box::new(export_value_type(t)));
+    let boxed =
+        |inner: &Option<Box<ValueType>>| inner.as_deref().map(|t| Box::new(export_value_type(t)));
     let value = match t {
         ValueType::Unspecified => None,
         ValueType::Tensor(tt) => Some(type_proto::Value::TensorType(type_proto::Tensor {
             elem_type: Some(tt.dtype.map_or(0, DType::onnx_code)),
             shape: tt.shape.as_ref().map(export_shape),
         })),
-        ValueType::SparseTensor(tt) => Some(type_proto::Value::SparseTensorType(type_proto::SparseTensor {
-            elem_type: Some(tt.dtype.map_or(0, DType::onnx_code)),
-            shape: tt.shape.as_ref().map(export_shape),
-        })),
-        ValueType::Sequence(e) => Some(type_proto::Value::SequenceType(Box::new(type_proto::Sequence {
-            elem_type: boxed(e),
-        }))),
-        ValueType::Optional(e) => Some(type_proto::Value::OptionalType(Box::new(type_proto::Optional {
-            elem_type: boxed(e),
-        }))),
-        ValueType::Map { key, value } => Some(type_proto::Value::MapType(Box::new(type_proto::Map {
-            key_type: Some(key.onnx_code()),
-            value_type: boxed(value),
-        }))),
-        ValueType::Opaque { domain, name } => Some(type_proto::Value::OpaqueType(type_proto::Opaque {
-            domain: Some(domain.clone()),
-            name: Some(name.clone()),
-        })),
+        ValueType::SparseTensor(tt) => Some(type_proto::Value::SparseTensorType(
+            type_proto::SparseTensor {
+                elem_type: Some(tt.dtype.map_or(0, DType::onnx_code)),
+                shape: tt.shape.as_ref().map(export_shape),
+            },
+        )),
+        ValueType::Sequence(e) => Some(type_proto::Value::SequenceType(Box::new(
+            type_proto::Sequence {
+                elem_type: boxed(e),
+            },
+        ))),
+        ValueType::Optional(e) => Some(type_proto::Value::OptionalType(Box::new(
+            type_proto::Optional {
+                elem_type: boxed(e),
+            },
+        ))),
+        ValueType::Map { key, value } => {
+            Some(type_proto::Value::MapType(Box::new(type_proto::Map {
+                key_type: Some(key.onnx_code()),
+                value_type: boxed(value),
+            })))
+        }
+        ValueType::Opaque { domain, name } => {
+            Some(type_proto::Value::OpaqueType(type_proto::Opaque {
+                domain: Some(domain.clone()),
+                name: Some(name.clone()),
+            }))
+        }
     };
     proto::TypeProto {
         value,

@@ -55,12 +55,19 @@ fn write_err(path: &Path) -> impl Fn(std::io::Error) -> OnnxError + '_ {
 }
 
 /// Writes `mp` to `path` atomically (temporary file, then rename).
-pub(crate) fn write_proto(mut mp: proto::ModelProto, path: &Path, opts: &WriteOptions) -> Result<(), OnnxError> {
+pub(crate) fn write_proto(
+    mut mp: proto::ModelProto,
+    path: &Path,
+    opts: &WriteOptions,
+) -> Result<(), OnnxError> {
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    let total: u64 = tensors_mut(&mut mp).iter().map(|t| t.raw_data.as_ref().map_or(0, |b| b.len() as u64)).sum();
+    let total: u64 = tensors_mut(&mut mp)
+        .iter()
+        .map(|t| t.raw_data.as_ref().map_or(0, |b| b.len() as u64))
+        .sum();
     let external = match opts.external_data {
         ExternalData::Never => false,
         ExternalData::Always => true,
@@ -68,21 +75,24 @@ pub(crate) fn write_proto(mut mp: proto::ModelProto, path: &Path, opts: &WriteOp
     };
     let mut data_file = None;
     if external {
-        let file_name = path
-            .file_name()
-            .ok_or_else(|| OnnxError::Unsupported(format!("`{}` is not a file path", path.display())))?;
+        let file_name = path.file_name().ok_or_else(|| {
+            OnnxError::Unsupported(format!("`{}` is not a file path", path.display()))
+        })?;
         let location = format!("{}.data", file_name.to_string_lossy());
         let data_path = dir.join(&location);
         let tmp = temp_file(&dir).map_err(write_err(&data_path))?;
         let mut out = BufWriter::with_capacity(1 << 20, tmp);
         let mut offset = 0u64;
         for t in tensors_mut(&mut mp) {
-            let Some(raw) = t.raw_data.as_ref() else { continue };
+            let Some(raw) = t.raw_data.as_ref() else {
+                continue;
+            };
             if raw.len() < opts.external_threshold {
                 continue;
             }
             let pad = offset.next_multiple_of(EXTERNAL_ALIGN) - offset;
-            out.write_all(&vec![0u8; pad as usize]).map_err(write_err(&data_path))?;
+            out.write_all(&vec![0u8; pad as usize])
+                .map_err(write_err(&data_path))?;
             offset += pad;
             out.write_all(raw).map_err(write_err(&data_path))?;
             let entry = |k: &str, v: String| proto::StringStringEntryProto {
@@ -98,7 +108,9 @@ pub(crate) fn write_proto(mut mp: proto::ModelProto, path: &Path, opts: &WriteOp
             t.raw_data = None;
             t.data_location = Some(DataLocation::External as i32);
         }
-        let tmp = out.into_inner().map_err(|e| write_err(&data_path)(e.into_error()))?;
+        let tmp = out
+            .into_inner()
+            .map_err(|e| write_err(&data_path)(e.into_error()))?;
         data_file = Some((tmp, data_path));
     } else if total > INLINE_LIMIT {
         return Err(OnnxError::Unsupported(format!(
@@ -108,11 +120,17 @@ pub(crate) fn write_proto(mut mp: proto::ModelProto, path: &Path, opts: &WriteOp
 
     let tmp = temp_file(&dir).map_err(write_err(path))?;
     let mut stream = StreamBuf::new(BufWriter::with_capacity(1 << 20, tmp));
-    mp.encode(&mut stream).expect("StreamBuf never runs out of room");
+    mp.encode(&mut stream)
+        .expect("StreamBuf never runs out of room");
     let tmp = stream.finish().map_err(write_err(path))?;
     if let Some((data_tmp, data_path)) = data_file {
-        data_tmp.as_file().sync_data().map_err(write_err(&data_path))?;
-        data_tmp.persist(&data_path).map_err(|e| write_err(&data_path)(e.error))?;
+        data_tmp
+            .as_file()
+            .sync_data()
+            .map_err(write_err(&data_path))?;
+        data_tmp
+            .persist(&data_path)
+            .map_err(|e| write_err(&data_path)(e.error))?;
     }
     tmp.persist(path).map_err(|e| write_err(path)(e.error))?;
     Ok(())
@@ -140,7 +158,10 @@ fn tensors_mut(mp: &mut proto::ModelProto) -> Vec<&mut proto::TensorProto> {
             nodes_attrs(&mut n.attribute, out);
         }
     }
-    fn nodes_attrs<'a>(attrs: &'a mut [proto::AttributeProto], out: &mut Vec<&'a mut proto::TensorProto>) {
+    fn nodes_attrs<'a>(
+        attrs: &'a mut [proto::AttributeProto],
+        out: &mut Vec<&'a mut proto::TensorProto>,
+    ) {
         for a in attrs {
             out.extend(a.t.as_mut());
             out.extend(a.tensors.iter_mut());

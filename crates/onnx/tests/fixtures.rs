@@ -6,7 +6,9 @@ use modelc_ir::{Attr, Op};
 use modelc_onnx::{decode, encode, read, write, ExternalData, OnnxError, WriteOptions};
 
 fn testdata(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata").join(rel)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../testdata")
+        .join(rel)
 }
 
 /// read → encode → decode gives the same IR, and encoding that again gives the same bytes.
@@ -15,8 +17,15 @@ fn assert_round_trip(rel: &str) -> modelc_ir::Model {
     let first = read(&path).unwrap_or_else(|e| panic!("{rel}: {e}"));
     let bytes = encode(&first).unwrap();
     let second = decode(bytes.clone().into(), path.parent()).unwrap();
-    assert!(first == second, "{rel}: IR differs after an ONNX round trip");
-    assert_eq!(encode(&second).unwrap(), bytes, "{rel}: encoding is not deterministic");
+    assert!(
+        first == second,
+        "{rel}: IR differs after an ONNX round trip"
+    );
+    assert_eq!(
+        encode(&second).unwrap(),
+        bytes,
+        "{rel}: encoding is not deterministic"
+    );
     first
 }
 
@@ -24,7 +33,12 @@ fn assert_round_trip(rel: &str) -> modelc_ir::Model {
 fn tiny_cnn_keeps_metadata_docs_and_value_info() {
     let m = assert_round_trip("models/tiny_cnn.onnx");
     assert!(!m.meta.is_empty(), "metadata_props lost");
-    assert!(m.graph.node_ids().any(|id| !m.graph.node(id).doc.is_empty()), "doc strings lost");
+    assert!(
+        m.graph
+            .node_ids()
+            .any(|id| !m.graph.node(id).doc.is_empty()),
+        "doc strings lost"
+    );
     let typed_intermediates = m
         .graph
         .node_ids()
@@ -45,7 +59,10 @@ fn sub_graphs_read_outer_values_through_captures() {
         .collect();
     assert!(!owners.is_empty());
     let captured: usize = owners.iter().map(|&id| m.graph.captures_of(id).len()).sum();
-    assert!(captured > 0, "the Loop body reads an outer value, so its node must capture it");
+    assert!(
+        captured > 0,
+        "the Loop body reads an outer value, so its node must capture it"
+    );
     modelc_ir::validate::validate_model(&m).unwrap();
 }
 
@@ -60,9 +77,15 @@ fn functions_custom_ops_sparse_and_small_types_survive() {
         .map(|id| m.graph.node(id))
         .find(|n| matches!(&n.op, Op::Custom { domain, .. } if domain == "com.example"))
         .expect("custom op kept");
-    assert!(custom.attrs.iter().any(|e| matches!(e.value, Attr::Graph(_))));
+    assert!(custom
+        .attrs
+        .iter()
+        .any(|e| matches!(e.value, Attr::Graph(_))));
     let m = assert_round_trip("models/sparse_init.onnx");
-    assert!(m.graph.node_ids().any(|id| matches!(m.graph.node(id).op, Op::SparseConst(_))));
+    assert!(m
+        .graph
+        .node_ids()
+        .any(|id| matches!(m.graph.node(id).op, Op::SparseConst(_))));
     assert_round_trip("models/fp16_bf16.onnx");
 }
 
@@ -95,20 +118,31 @@ fn read_err(rel: &str) -> String {
 #[test]
 fn hostile_files_are_clear_errors() {
     let truncated = read_err("bad/truncated.onnx");
-    assert!(truncated.starts_with("not a valid ONNX protobuf"), "{truncated}");
+    assert!(
+        truncated.starts_with("not a valid ONNX protobuf"),
+        "{truncated}"
+    );
     let garbage = read_err("bad/garbage.onnx");
-    assert!(garbage.starts_with("not a valid ONNX protobuf") || garbage.contains("never defined"), "{garbage}");
+    assert!(
+        garbage.starts_with("not a valid ONNX protobuf") || garbage.contains("never defined"),
+        "{garbage}"
+    );
     let escape = read_err("bad/escape_external/model.onnx");
     assert!(escape.contains("leaves the model's directory"), "{escape}");
     let huge = read_err("bad/huge_dims.onnx");
-    assert!(huge.contains("needs") || huge.contains("data values"), "{huge}");
+    assert!(
+        huge.contains("needs") || huge.contains("data values"),
+        "{huge}"
+    );
 }
 
 #[test]
 fn external_data_cannot_be_resolved_without_a_directory() {
     let bytes = std::fs::read(testdata("models/external_data/model.onnx")).unwrap();
     match decode(bytes.into(), None) {
-        Err(OnnxError::ExternalData { message, .. }) => assert!(message.contains("from memory"), "{message}"),
+        Err(OnnxError::ExternalData { message, .. }) => {
+            assert!(message.contains("from memory"), "{message}")
+        }
         other => panic!("expected an external-data error, got {other:?}"),
     }
 }
@@ -134,5 +168,8 @@ fn absolute_and_symlinked_external_paths_are_refused() {
     std::fs::rename(inner.join("m.onnx.data"), &outside).unwrap();
     std::os::unix::fs::symlink(&outside, inner.join("m.onnx.data")).unwrap();
     let err = read(&model_path).unwrap_err().to_string();
-    assert!(err.contains("leaves the model's directory (through a link)"), "{err}");
+    assert!(
+        err.contains("leaves the model's directory (through a link)"),
+        "{err}"
+    );
 }

@@ -7,7 +7,14 @@ use std::path::Path;
 fn fixtures() -> Vec<(String, Vec<u8>)> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/models");
     let mut out = Vec::new();
-    for name in ["tiny_cnn.onnx", "if_loop.onnx", "local_function.onnx", "custom_op.onnx", "sparse_init.onnx", "fp16_bf16.onnx"] {
+    for name in [
+        "tiny_cnn.onnx",
+        "if_loop.onnx",
+        "local_function.onnx",
+        "custom_op.onnx",
+        "sparse_init.onnx",
+        "fp16_bf16.onnx",
+    ] {
         out.push((name.to_string(), std::fs::read(root.join(name)).unwrap()));
     }
     out
@@ -19,7 +26,10 @@ fn check(name: &str, what: &str, bytes: Vec<u8>) {
         Ok(Ok(())) => {}
         Ok(Err(e)) => {
             let msg = e.to_string();
-            assert!(!msg.is_empty() && !msg.contains('\n'), "{name} {what}: bad message {msg:?}");
+            assert!(
+                !msg.is_empty() && !msg.contains('\n'),
+                "{name} {what}: bad message {msg:?}"
+            );
         }
         Err(_) => panic!("{name} {what}: the reader panicked"),
     }

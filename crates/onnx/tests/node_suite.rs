@@ -10,7 +10,9 @@ use modelc_ir::text::{constants, parse_model, print_model, PrintOptions};
 fn suite_dir() -> PathBuf {
     let dir = std::env::var_os("MODELC_NODE_SUITE")
         .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/onnx-node-suite/node"));
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/onnx-node-suite/node")
+        });
     assert!(
         dir.is_dir(),
         "the ONNX node suite is not at {}; generate it with `cargo xtask node-suite` (`cargo xtask ci` does)",
@@ -35,16 +37,24 @@ fn every_node_suite_model_round_trips_through_onnx_and_text() {
     let mut failures = Vec::new();
     let cases = cases();
     for path in &cases {
-        let name = path.parent().unwrap().file_name().unwrap().to_string_lossy().to_string();
+        let name = path
+            .parent()
+            .unwrap()
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .to_string();
         let result = std::panic::catch_unwind(|| -> Result<(), String> {
             let model = modelc_onnx::read(path).map_err(|e| format!("read: {e}"))?;
             let bytes = modelc_onnx::encode(&model).map_err(|e| format!("encode: {e}"))?;
-            let back = modelc_onnx::decode(bytes.into(), path.parent()).map_err(|e| format!("re-read: {e}"))?;
+            let back = modelc_onnx::decode(bytes.into(), path.parent())
+                .map_err(|e| format!("re-read: {e}"))?;
             if back != model {
                 return Err("IR differs after an ONNX round trip".into());
             }
             let text = print_model(&model, &PrintOptions::default());
-            let parsed = parse_model(&text, Some(&constants(&model))).map_err(|e| format!("text form: {e}"))?;
+            let parsed = parse_model(&text, Some(&constants(&model)))
+                .map_err(|e| format!("text form: {e}"))?;
             if parsed != model {
                 return Err("IR differs after a text round trip".into());
             }
@@ -64,5 +74,10 @@ fn every_node_suite_model_round_trips_through_onnx_and_text() {
         cases.len() - failures.len(),
         cases.len()
     );
-    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }

@@ -1,0 +1,59 @@
+//! What a kernel sees: its node, its inputs, the opset, and a way to run sub-graphs.
+
+use modelc_ir::{Attrs, Graph, Node};
+
+use crate::interpreter::run_graph;
+use crate::{Array, Data, KernelError};
+
+/// The context of one kernel call.
+pub struct OpCtx<'a> {
+    pub node: &'a Node,
+    /// Explicit inputs; `None` for an omitted optional input.
+    pub inputs: Vec<Option<&'a Data>>,
+    /// Values the node's sub-graphs read from enclosing graphs, by name.
+    pub captures: Vec<(&'a str, &'a Data)>,
+    /// The version of the node's operator-set domain the model imports.
+    pub opset: i64,
+    pub(crate) opsets: &'a [modelc_ir::OpsetImport],
+}
+
+impl<'a> OpCtx<'a> {
+    pub fn attrs(&self) -> &'a Attrs {
+        &self.node.attrs
+    }
+
+    /// Number of explicit input slots (including omitted optional ones).
+    pub fn num_inputs(&self) -> usize {
+        self.inputs.len()
+    }
+
+    /// Input `i`, which must be present and a tensor.
+    pub fn input(&self, i: usize) -> Result<&'a Array, KernelError> {
+        match self.inputs.get(i).copied().flatten() {
+            Some(Data::Tensor(a)) => Ok(a),
+            Some(_) => Err(KernelError::new(format!("input {i} is not a tensor"))),
+            None => Err(KernelError::new(format!("input {i} is missing"))),
+        }
+    }
+
+    /// Input `i` if present (optional inputs); an error if present but not a tensor.
+    pub fn opt_input(&self, i: usize) -> Result<Option<&'a Array>, KernelError> {
+        match self.inputs.get(i).copied().flatten() {
+            Some(Data::Tensor(a)) => Ok(Some(a)),
+            Some(_) => Err(KernelError::new(format!("input {i} is not a tensor"))),
+            None => Ok(None),
+        }
+    }
+
+    /// Input `i` as any value (sequences, optionals).
+    pub fn data(&self, i: usize) -> Option<&'a Data> {
+        self.inputs.get(i).copied().flatten()
+    }
+
+    /// Runs a sub-graph of this node on `inputs`, with the node's captures as its outer
+    /// values; returns the sub-graph's outputs in order.
+    pub fn run_subgraph(&self, graph: &Graph, inputs: Vec<Data>) -> Result<Vec<Data>, KernelError> {
+        run_graph(graph, self.opsets, inputs, &self.captures)
+            .map_err(|e| KernelError::new(e.to_string()))
+    }
+}

@@ -1,0 +1,345 @@
+//! Runs a graph: nodes in the graph's deterministic topological order, each by its kernel;
+//! values are dropped after their last use.
+
+use std::collections::HashMap;
+
+use modelc_ir::{node_label, Graph, Model, NodeId, Op, OpsetImport, ValueRef};
+
+use crate::ctx::OpCtx;
+use crate::ops::{lookup, Kernel};
+use crate::{Array, Data, InterpError};
+
+/// A prepared interpreter for one graph: kernels resolved and constants converted once, so
+/// repeated runs only compute.
+pub struct Interpreter<'g> {
+    graph: &'g Graph,
+    opsets: Vec<OpsetImport>,
+    consts: HashMap<NodeId, Data>,
+}
+
+impl<'g> Interpreter<'g> {
+    /// Prepares the model's main graph. Fails listing every op that has no kernel.
+    pub fn new(model: &'g Model) -> Result<Interpreter<'g>, InterpError> {
+        Interpreter::for_graph(&model.graph, &model.opset_imports)
+    }
+
+    /// Prepares a graph whose ops are read at the given opset versions.
+    pub fn for_graph(
+        graph: &'g Graph,
+        opsets: &[OpsetImport],
+    ) -> Result<Interpreter<'g>, InterpError> {
+        let mut missing = Vec::new();
+        unsupported(graph, &mut missing);
+        if !missing.is_empty() {
+            return Err(InterpError::Unsupported(missing));
+        }
+        graph
+            .topo_order()
+            .map_err(|e| InterpError::Graph(e.to_string()))?;
+        let mut consts = HashMap::new();
+        for id in graph.node_ids() {
+            if let Some(d) = const_value(graph, id)? {
+                consts.insert(id, d);
+            }
+        }
+        Ok(Interpreter {
+            graph,
+            opsets: opsets.to_vec(),
+            consts,
+        })
+    }
+
+    /// Names of the graph inputs, in order.
+    pub fn input_names(&self) -> Vec<String> {
+        self.graph
+            .inputs()
+            .iter()
+            .map(|&id| self.graph.node(id).outputs[0].name.clone())
+            .collect()
+    }
+
+    /// Names of the graph outputs, in order.
+    pub fn output_names(&self) -> Vec<String> {
+        self.graph
+            .outputs()
+            .iter()
+            .map(|&v| {
+                self.graph
+                    .value(v)
+                    .map_or_else(String::new, |x| x.name.clone())
+            })
+            .collect()
+    }
+
+    /// Runs the graph on named inputs; returns the outputs with their names, in order.
+    /// Inputs with a default value may be left out.
+    pub fn run(&self, inputs: Vec<(String, Data)>) -> Result<Vec<(String, Data)>, InterpError> {
+        let names = self.input_names();
+        let mut positional: Vec<Option<Data>> = vec![None; names.len()];
+        for (name, data) in inputs {
+            let i = names
+                .iter()
+                .position(|n| *n == name)
+                .ok_or_else(|| InterpError::UnknownInput(name.clone()))?;
+            positional[i] = Some(data);
+        }
+        let outputs = execute(
+            self.graph,
+            &self.opsets,
+            positional,
+            &[],
+            Some(&self.consts),
+        )?;
+        Ok(self.output_names().into_iter().zip(outputs).collect())
+    }
+}
+
+/// Runs a (sub-)graph on positional inputs with outer values by name: the entry point for
+/// control-flow kernels.
+pub(crate) fn run_graph(
+    graph: &Graph,
+    opsets: &[OpsetImport],
+    inputs: Vec<Data>,
+    captures: &[(&str, &Data)],
+) -> Result<Vec<Data>, InterpError> {
+    execute(
+        graph,
+        opsets,
+        inputs.into_iter().map(Some).collect(),
+        captures,
+        None,
+    )
+}
+
+fn unsupported(graph: &Graph, missing: &mut Vec<String>) {
+    for id in graph.node_ids() {
+        let node = graph.node(id);
+        let supported = match &node.op {
+            Op::Onnx(op) => lookup(*op).is_some(),
+            Op::Custom { .. } => false,
+            _ => true,
+        };
+        if !supported {
+            missing.push(node_label(node));
+        }
+        for sub in node.subgraphs() {
+            unsupported(sub, missing);
+        }
+    }
+}
+
+fn const_value(graph: &Graph, id: NodeId) -> Result<Option<Data>, InterpError> {
+    let node = graph.node(id);
+    let tensor = match &node.op {
+        Op::Const(t) => t,
+        Op::SparseConst(_) => {
+            return Err(InterpError::Graph(format!(
+                "{}: sparse constants are not supported by the interpreter",
+                node_label(node)
+            )))
+        }
+        _ => return Ok(None),
+    };
+    let a = Array::from_tensor(tensor).map_err(|source| InterpError::Kernel {
+        node: node_label(node),
+        source,
+    })?;
+    Ok(Some(Data::Tensor(a)))
+}
+
+fn check_input(
+    name: &str,
+    declared: Option<&modelc_ir::TypeInfo>,
+    data: &Data,
+) -> Result<(), InterpError> {
+    let (Some(modelc_ir::ValueType::Tensor(tt)), Data::Tensor(a)) = (declared.map(|t| &t.ty), data)
+    else {
+        return Ok(());
+    };
+    let err = |message: String| InterpError::Input {
+        name: name.to_string(),
+        message,
+    };
+    if let Some(dt) = tt.dtype {
+        if dt != a.dtype() {
+            return Err(err(format!("expected {dt}, given {}", a.dtype())));
+        }
+    }
+    if let Some(shape) = &tt.shape {
+        let given = a.shape();
+        let matches = shape.rank() == given.len()
+            && shape
+                .0
+                .iter()
+                .zip(given)
+                .all(|(d, &g)| d.known().is_none_or(|k| k == g as u64));
+        if !matches {
+            return Err(err(format!(
+                "expected shape {}, given {given:?}",
+                modelc_ir::text::type_to_string(&modelc_ir::ValueType::Tensor(tt.clone()).into())
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn execute(
+    graph: &Graph,
+    opsets: &[OpsetImport],
+    mut inputs: Vec<Option<Data>>,
+    captures: &[(&str, &Data)],
+    consts: Option<&HashMap<NodeId, Data>>,
+) -> Result<Vec<Data>, InterpError> {
+    let order = graph
+        .topo_order()
+        .map_err(|e| InterpError::Graph(e.to_string()))?;
+    if inputs.len() > graph.inputs().len() {
+        return Err(InterpError::Graph(format!(
+            "graph `{}` takes {} inputs, {} given",
+            graph.name,
+            graph.inputs().len(),
+            inputs.len()
+        )));
+    }
+    inputs.resize(graph.inputs().len(), None);
+
+    // Remaining uses of each value; graph outputs count as uses so they are kept.
+    let mut uses: HashMap<ValueRef, usize> = HashMap::new();
+    for &id in &order {
+        for v in graph
+            .inputs_of(id)
+            .into_iter()
+            .flatten()
+            .chain(graph.captures_of(id))
+        {
+            *uses.entry(v).or_default() += 1;
+        }
+    }
+    for &v in graph.outputs() {
+        *uses.entry(v).or_default() += 1;
+    }
+
+    let mut values: HashMap<ValueRef, Data> = HashMap::new();
+    let input_pos: HashMap<NodeId, usize> = graph
+        .inputs()
+        .iter()
+        .enumerate()
+        .map(|(i, &id)| (id, i))
+        .collect();
+    for id in order {
+        let node = graph.node(id);
+        let here = ValueRef::new(id, 0);
+        match &node.op {
+            Op::Input { default } => {
+                let name = &node.outputs[0].name;
+                let data = match (inputs[input_pos[&id]].take(), default) {
+                    (Some(d), _) => d,
+                    (None, Some(t)) => {
+                        Data::Tensor(Array::from_tensor(t).map_err(|e| InterpError::Input {
+                            name: name.clone(),
+                            message: e.to_string(),
+                        })?)
+                    }
+                    (None, None) => return Err(InterpError::MissingInput(name.clone())),
+                };
+                check_input(name, node.outputs[0].ty.as_ref(), &data)?;
+                values.insert(here, data);
+            }
+            Op::Const(_) | Op::SparseConst(_) => {
+                let data = match consts.and_then(|c| c.get(&id)) {
+                    Some(d) => d.clone(),
+                    None => const_value(graph, id)?.expect("a constant"),
+                };
+                values.insert(here, data);
+            }
+            Op::Outer => {
+                let name = &node.outputs[0].name;
+                let data = captures
+                    .iter()
+                    .find(|(n, _)| n == name)
+                    .map(|(_, d)| (*d).clone())
+                    .ok_or_else(|| {
+                        InterpError::Graph(format!("outer value `{name}` was not captured"))
+                    })?;
+                values.insert(here, data);
+            }
+            Op::Onnx(op) => {
+                let kernel: Kernel = lookup(*op).expect("kernels were checked");
+                let input_refs = graph.inputs_of(id);
+                let capture_refs = graph.captures_of(id);
+                let outputs = {
+                    let get = |v: &ValueRef| {
+                        values.get(v).ok_or_else(|| {
+                            InterpError::Graph(format!(
+                                "{}: an input was not computed",
+                                node_label(node)
+                            ))
+                        })
+                    };
+                    let ins = input_refs
+                        .iter()
+                        .map(|v| v.as_ref().map(get).transpose())
+                        .collect::<Result<Vec<_>, _>>()?;
+                    let caps = capture_refs
+                        .iter()
+                        .map(|v| Ok((graph.value(*v).map_or("", |x| x.name.as_str()), get(v)?)))
+                        .collect::<Result<Vec<_>, InterpError>>()?;
+                    let domain = op.domain();
+                    let opset = opsets
+                        .iter()
+                        .find(|o| {
+                            o.domain == domain || (domain == "ai.onnx" && o.domain.is_empty())
+                        })
+                        .map_or(i64::MAX, |o| o.version);
+                    let ctx = OpCtx {
+                        node,
+                        inputs: ins,
+                        captures: caps,
+                        opset,
+                        opsets,
+                    };
+                    kernel(&ctx).map_err(|source| InterpError::Kernel {
+                        node: node_label(node),
+                        source,
+                    })?
+                };
+                let mut outputs = outputs.into_iter();
+                for (slot, value) in node.outputs.iter().enumerate() {
+                    let produced = outputs.next();
+                    if value.is_absent() {
+                        continue;
+                    }
+                    let data = produced.ok_or_else(|| InterpError::Kernel {
+                        node: node_label(node),
+                        source: crate::KernelError::new(format!(
+                            "kernel produced no output {slot}"
+                        )),
+                    })?;
+                    values.insert(ValueRef::new(id, slot), data);
+                }
+                for v in input_refs.into_iter().flatten().chain(capture_refs) {
+                    let left = uses.get_mut(&v).expect("counted");
+                    *left -= 1;
+                    if *left == 0 {
+                        values.remove(&v);
+                    }
+                }
+            }
+            Op::Custom { .. } => unreachable!("custom ops were rejected"),
+        }
+    }
+    graph
+        .outputs()
+        .iter()
+        .map(|v| {
+            let left = uses.get_mut(v).expect("counted");
+            *left -= 1;
+            let data = if *left == 0 {
+                values.remove(v)
+            } else {
+                values.get(v).cloned()
+            };
+            data.ok_or_else(|| InterpError::Graph("a graph output was not computed".into()))
+        })
+        .collect()
+}
