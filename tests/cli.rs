@@ -164,7 +164,7 @@ fn dump_prints_the_text_form_that_parses_back() {
 
 #[test]
 fn help_explains_each_command_with_an_example() {
-    for cmd in ["convert", "inspect", "dump"] {
+    for cmd in ["convert", "inspect", "dump", "run", "verify"] {
         let o = modelc(&[cmd, "--help"]);
         assert!(o.status.success());
         let text = stdout(&o);
@@ -175,4 +175,92 @@ fn help_explains_each_command_with_an_example() {
     }
     let o = modelc(&["--version"]);
     assert!(stdout(&o).starts_with("modelc "));
+}
+
+fn python() -> PathBuf {
+    let p = std::env::var_os("MODELC_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/pyenv/bin/python"));
+    assert!(
+        p.exists(),
+        "no Python environment at {}; create it with `cargo xtask pyenv` (`cargo xtask ci` does)",
+        p.display()
+    );
+    p
+}
+
+/// `modelc run` on the bundled example gives onnxruntime's outputs for the same input.
+#[test]
+fn run_matches_onnxruntime() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = testdata("models/tiny_cnn.onnx");
+    let input = dir.path().join("image.npy");
+    let ort_out = dir.path().join("ort.npy");
+    let script = r#"
+import sys, numpy as np, onnxruntime as ort
+model, inp, out = sys.argv[1:4]
+x = np.random.default_rng(7).standard_normal((2, 3, 8, 8)).astype(np.float32)
+np.save(inp, x)
+sess = ort.InferenceSession(model, providers=["CPUExecutionProvider"])
+np.save(out, sess.run(None, {sess.get_inputs()[0].name: x})[0])
+"#;
+    let o = Command::new(python())
+        .args(["-c", script, &model, input.to_str().unwrap(), ort_out.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out_dir = dir.path().join("out");
+    let o = modelc(&["run", &model, input.to_str().unwrap(), "-o", out_dir.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let ours = modelc::npy::read(&out_dir.join("output_0.npy")).unwrap();
+    let theirs = modelc::npy::read(&ort_out).unwrap();
+    let d = modelc::run::compare("probs", &ours, &theirs, 1e-4, 1e-6).unwrap();
+    assert!(d.within, "modelc run differs from onnxruntime: {d:?}");
+}
+
+#[test]
+fn verify_passes_for_a_conversion_and_fails_for_a_different_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = testdata("models/tiny_cnn.onnx");
+    let b = dir.path().join("b.onnx");
+    assert!(modelc(&["convert", &a, b.to_str().unwrap()]).status.success());
+    let o = modelc(&["verify", &a, b.to_str().unwrap(), "--dim", "N=2"]);
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    assert!(stdout(&o).contains("max abs"), "{}", stdout(&o));
+
+    // Perturb one weight of B: verify must notice and exit 1.
+    let mut m = modelc::load(&b).unwrap();
+    let g = &mut m.graph;
+    let id = g
+        .node_ids()
+        .find(|&id| matches!(&g.node(id).op, modelc::ir::Op::Const(t) if t.dims.len() == 4))
+        .expect("a conv weight");
+    if let modelc::ir::Op::Const(t) = &mut g.node_mut(id).op {
+        let mut bytes = t.raw().unwrap().to_vec();
+        bytes[0..4].copy_from_slice(&(f32::from_le_bytes(bytes[0..4].try_into().unwrap()) + 0.5).to_le_bytes());
+        t.data = modelc::ir::TensorData::Raw(bytes.into());
+    }
+    let c = dir.path().join("c.onnx");
+    modelc::save(&m, &c, &modelc::SaveOptions::default()).unwrap();
+    let o = modelc(&["verify", &a, c.to_str().unwrap(), "--dim", "N=2"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    assert!(stdout(&o).contains("EXCEEDS"));
+}
+
+#[test]
+fn run_reports_bad_inputs_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = testdata("models/tiny_cnn.onnx");
+    let wrong = dir.path().join("wrong.npy");
+    let t = modelc::ir::Tensor::from_f32(vec![1, 3, 4, 4], &[0.0; 48]).unwrap();
+    std::fs::write(&wrong, modelc::npy::encode(&t).unwrap()).unwrap();
+    let o = modelc(&["run", &model, wrong.to_str().unwrap(), "-o", dir.path().to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(err.contains("input `image`") && err.contains("expected shape"), "{err}");
+    let o = modelc(&["run", &model, "-o", dir.path().to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("no value for input image"), "{}", stderr(&o));
+    let o = modelc(&["run", &model, "--random", "-o", dir.path().to_str().unwrap()]);
+    assert!(stderr(&o).contains("--dim N="), "{}", stderr(&o));
 }

@@ -7,6 +7,8 @@
 //! ```
 
 mod format;
+pub mod npy;
+pub mod run;
 pub mod summary;
 
 use std::path::{Path, PathBuf};

@@ -58,6 +58,54 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Run a model on the reference interpreter and write its outputs as .npy files.
+    ///
+    /// Inputs are .npy or ONNX TensorProto .pb files, in the model's input order (or by name
+    /// with --input NAME=PATH). Without inputs, --random makes seeded random ones of the
+    /// declared shapes. Outputs go to DIR/output_0.npy, output_1.npy, ... in output order.
+    #[command(after_help = "Examples:\n  modelc run model.onnx image.npy -o out/\n  modelc run model.onnx --random --dim batch=1 -o out/\n  modelc run model.onnx --input mask=mask.pb --input ids=ids.npy -o out/")]
+    Run {
+        /// The model to run.
+        model: PathBuf,
+        /// Input files in the model's input order.
+        inputs: Vec<PathBuf>,
+        #[command(flatten)]
+        input_opts: InputOpts,
+        /// Directory for the outputs (created if missing).
+        #[arg(short, long, default_value = ".")]
+        output_dir: PathBuf,
+        /// After one warm-up run, run N more times and print the median time per run
+        /// (the interpreter's inference latency, single-threaded).
+        #[arg(long, value_name = "N", default_value_t = 0)]
+        repeat: usize,
+    },
+    /// Run two models on the same inputs and compare their outputs.
+    ///
+    /// Prints, per output, the maximum absolute and relative error and the cosine
+    /// similarity of B's result against A's, and exits with status 1 when any element is
+    /// outside |b - a| <= atol + rtol * |a|. Inputs are given as for `run`, or random
+    /// (the default when none are given). When B takes NHWC where A takes NCHW, inputs are
+    /// transposed for B and B's outputs back, and the table says so.
+    #[command(after_help = "Examples:\n  modelc verify model.onnx converted.onnx\n  modelc verify model.onnx model-fp16.onnx --rtol 1e-2 --atol 1e-3\n  modelc verify a.onnx b.onnx image.npy")]
+    Verify {
+        /// The reference model.
+        a: PathBuf,
+        /// The model to check against it.
+        b: PathBuf,
+        /// Input files in A's input order.
+        inputs: Vec<PathBuf>,
+        #[command(flatten)]
+        input_opts: InputOpts,
+        /// Relative tolerance.
+        #[arg(long, default_value_t = 1e-4)]
+        rtol: f64,
+        /// Absolute tolerance.
+        #[arg(long, default_value_t = 1e-5)]
+        atol: f64,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Print a model in modelc's text form (the IR as a small SSA program).
     ///
     /// Constants of more than 16 elements print as a content hash (#0123abcd...); use
@@ -70,6 +118,23 @@ enum Command {
         #[arg(long)]
         full: bool,
     },
+}
+
+/// How inputs are chosen (shared by `run` and `verify`).
+#[derive(clap::Args)]
+struct InputOpts {
+    /// An input by name: NAME=PATH (.npy or .pb). May be repeated.
+    #[arg(long = "input", value_name = "NAME=PATH")]
+    named: Vec<String>,
+    /// Use seeded random inputs of the declared shapes for inputs not given.
+    #[arg(long)]
+    random: bool,
+    /// Seed for --random.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Size of a symbolic dimension for --random: NAME=VALUE. May be repeated.
+    #[arg(long = "dim", value_name = "NAME=VALUE")]
+    dims: Vec<String>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -116,6 +181,85 @@ fn load(path: &Path) -> Result<modelc::Model, modelc::Error> {
     modelc::load(path)
 }
 
+fn parse_pairs(list: &[String], what: &str) -> Result<Vec<(String, String)>, String> {
+    list.iter()
+        .map(|s| {
+            s.split_once('=')
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .ok_or_else(|| format!("{what} `{s}` is not NAME=VALUE"))
+        })
+        .collect()
+}
+
+/// Inputs from positional files, --input NAME=PATH and (when `random`) random values.
+fn gather_inputs(
+    model: &modelc::Model,
+    files: &[PathBuf],
+    opts: &InputOpts,
+    random: bool,
+) -> Result<Vec<(String, modelc::ir::Tensor)>, Box<dyn std::error::Error>> {
+    let declared = modelc::run::declared_inputs(model);
+    if files.len() > declared.len() {
+        return Err(format!("{} input files given, the model takes {}", files.len(), declared.len()).into());
+    }
+    let mut given: Vec<(String, modelc::ir::Tensor)> = Vec::new();
+    for (path, (name, _)) in files.iter().zip(&declared) {
+        given.push((name.clone(), modelc::run::read_tensor(path)?));
+    }
+    for (name, path) in parse_pairs(&opts.named, "--input")? {
+        if !declared.iter().any(|(n, _)| *n == name) {
+            let names: Vec<&str> = declared.iter().map(|(n, _)| n.as_str()).collect();
+            return Err(format!("the model has no input `{name}` (inputs: {})", names.join(", ")).into());
+        }
+        given.retain(|(n, _)| *n != name);
+        given.push((name, modelc::run::read_tensor(Path::new(&path))?));
+    }
+    if random {
+        let dims = parse_pairs(&opts.dims, "--dim")?
+            .into_iter()
+            .map(|(k, v)| v.parse::<u64>().map(|v| (k, v)).map_err(|_| format!("--dim value `{v}` is not a number")))
+            .collect::<Result<_, _>>()?;
+        for (name, t) in modelc::run::random_inputs(model, opts.seed, &dims)? {
+            if !given.iter().any(|(n, _)| *n == name) {
+                given.push((name, t));
+            }
+        }
+    }
+    let missing: Vec<&str> = declared
+        .iter()
+        .map(|(n, _)| n.as_str())
+        .filter(|n| !given.iter().any(|(g, _)| g == n))
+        .collect();
+    if !missing.is_empty() {
+        return Err(format!("no value for input {} (give files, --input NAME=PATH, or --random)", missing.join(", ")).into());
+    }
+    Ok(given)
+}
+
+/// Renames A's inputs to B's by position and transposes NCHW inputs where B declares NHWC.
+fn adapt_inputs(b: &modelc::Model, given: &[(String, modelc::ir::Tensor)]) -> (Vec<(String, modelc::ir::Tensor)>, String) {
+    let declared = modelc::run::declared_inputs(b);
+    let mut notes = Vec::new();
+    let out = given
+        .iter()
+        .zip(declared.iter().map(Some).chain(std::iter::repeat(None)))
+        .map(|((name, t), decl)| {
+            let Some((b_name, ty)) = decl else {
+                return (name.clone(), t.clone());
+            };
+            let want = ty.as_ref().and_then(|ty| ty.as_tensor()).and_then(|tt| tt.shape.as_ref()).and_then(|s| s.as_known());
+            match want {
+                Some(w) if t.dims.len() == 4 && w != t.dims && w == [t.dims[0], t.dims[2], t.dims[3], t.dims[1]] => {
+                    notes.push(format!("`{name}` transposed NCHW to NHWC for B"));
+                    (b_name.clone(), modelc::run::nchw_to_nhwc(t))
+                }
+                _ => (b_name.clone(), t.clone()),
+            }
+        })
+        .collect();
+    (out, notes.join("; "))
+}
+
 fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
     match command {
         Command::Convert {
@@ -143,6 +287,85 @@ fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
                 println!("{}", serde_json::to_string_pretty(&summary)?);
             } else {
                 print!("{}", summary.render(&input.display().to_string()));
+            }
+        }
+        Command::Run {
+            model,
+            inputs,
+            input_opts,
+            output_dir,
+            repeat,
+        } => {
+            let m = load(&model)?;
+            let given = gather_inputs(&m, &inputs, &input_opts, input_opts.random)?;
+            let (outputs, mut times) = {
+                let _p = progress::Progress::start(format!("running {}", model.display()));
+                modelc::run::run_timed(&m, &given, repeat)?
+            };
+            if !times.is_empty() {
+                times.sort();
+                let median = times[times.len() / 2];
+                eprintln!(
+                    "inference: median {:.3} ms over {} runs (min {:.3} ms, max {:.3} ms)",
+                    median.as_secs_f64() * 1e3,
+                    times.len(),
+                    times[0].as_secs_f64() * 1e3,
+                    times[times.len() - 1].as_secs_f64() * 1e3
+                );
+            }
+            std::fs::create_dir_all(&output_dir).map_err(|e| format!("{}: cannot create: {e}", output_dir.display()))?;
+            for (i, (name, t)) in outputs.iter().enumerate() {
+                let path = output_dir.join(format!("output_{i}.npy"));
+                let bytes = modelc::npy::encode(t).map_err(|e| format!("output `{name}`: {e}"))?;
+                std::fs::write(&path, bytes).map_err(|e| format!("{}: cannot write: {e}", path.display()))?;
+                println!("{}: {name} {}{:?}", path.display(), t.dtype, t.dims);
+            }
+        }
+        Command::Verify {
+            a,
+            b,
+            inputs,
+            input_opts,
+            rtol,
+            atol,
+            json,
+        } => {
+            let ma = load(&a)?;
+            let mb = load(&b)?;
+            let random = input_opts.random || (inputs.is_empty() && input_opts.named.is_empty());
+            let given = gather_inputs(&ma, &inputs, &input_opts, random)?;
+            let (for_b, note) = adapt_inputs(&mb, &given);
+            let out_a = modelc::run::run(&ma, &given)?;
+            let out_b = modelc::run::run(&mb, &for_b)?;
+            if out_a.len() != out_b.len() {
+                return Err(format!("A has {} outputs, B has {}", out_a.len(), out_b.len()).into());
+            }
+            let mut diffs = Vec::new();
+            for ((name, ta), (_, tb)) in out_a.iter().zip(&out_b) {
+                diffs.push(modelc::run::compare(name, tb, ta, rtol, atol)?);
+            }
+            let ok = diffs.iter().all(|d| d.within);
+            if json {
+                println!("{}", serde_json::to_string_pretty(&serde_json::json!({"inputs": note, "rtol": rtol, "atol": atol, "outputs": diffs, "ok": ok}))?);
+            } else {
+                if !note.is_empty() {
+                    println!("inputs: {note}");
+                }
+                println!("{:<24} {:>12} {:>12} {:>12}  result", "output", "max abs", "max rel", "cosine");
+                for d in &diffs {
+                    let extra = if d.note.is_empty() { String::new() } else { format!(" ({})", d.note) };
+                    println!(
+                        "{:<24} {:>12.3e} {:>12.3e} {:>12.8}  {}{extra}",
+                        d.name,
+                        d.max_abs,
+                        d.max_rel,
+                        d.cosine,
+                        if d.within { "ok" } else { "EXCEEDS" }
+                    );
+                }
+            }
+            if !ok {
+                return Err(format!("outputs differ beyond rtol={rtol}, atol={atol}").into());
             }
         }
         Command::Dump { input, full } => {

@@ -5,7 +5,7 @@
 //! [`Op::Outer`] node in the sub-graph and a capture input of the node owning it, all the
 //! way up to the graph that defines the name.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use bytes::Bytes;
 use modelc_ir::{
@@ -185,8 +185,7 @@ impl Importer<'_> {
         };
 
         // Initializers that are also listed as inputs are input defaults (IR < 4 style).
-        let input_names: std::collections::HashSet<&str> =
-            gp.input.iter().map(|i| i.name()).collect();
+        let input_names: HashSet<&str> = gp.input.iter().map(|i| i.name()).collect();
         let mut defaults: HashMap<&str, modelc_ir::Tensor> = HashMap::new();
         for vi in &gp.input {
             let v = value_from_info(vi)?;
@@ -233,12 +232,15 @@ impl Importer<'_> {
                     name: np.op_type().to_string(),
                 },
             };
+            // Names the node's sub-graphs read from this graph or above, in order of first
+            // use (a set beside the list: a hostile file can have very many).
             let mut captures: Vec<String> = Vec::new();
+            let mut seen = HashSet::new();
             let mut attrs = Attrs::default();
             for a in &np.attribute {
                 let (value, free) = self.attr(a, &label, depth)?;
                 for name in free {
-                    if !captures.contains(&name) {
+                    if seen.insert(name.clone()) {
                         captures.push(name);
                     }
                 }
@@ -321,6 +323,14 @@ impl Importer<'_> {
                 value.meta = info.meta;
             }
             g.push_output(v);
+        }
+        // ONNX graphs are acyclic; a file whose nodes read each other's outputs in a loop
+        // cannot be ordered, printed or written, so it is refused here.
+        if let Err(e) = g.topo_order() {
+            return Err(OnnxError::invalid(
+                format!("graph `{gname}`"),
+                format!("has a cycle through node `{}`", e.node),
+            ));
         }
         for qa in &gp.quantization_annotation {
             g.extra.push((
@@ -406,10 +416,11 @@ impl Importer<'_> {
             ),
             AttrKind::Graphs => {
                 let mut graphs = Vec::with_capacity(a.graphs.len());
+                let mut seen = HashSet::new();
                 for gp in &a.graphs {
                     let (g, f) = self.graph(gp, depth + 1)?;
                     for name in f {
-                        if !free.contains(&name) {
+                        if seen.insert(name.clone()) {
                             free.push(name);
                         }
                     }

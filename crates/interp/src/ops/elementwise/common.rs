@@ -1,0 +1,465 @@
+//! Shared machinery of the elementwise kernels: multidirectional broadcasting of two or
+//! three arrays ([`zip2`], [`try_zip2`], [`zip3`]), the element trait [`Num`] (wrapping
+//! integer arithmetic, f16/bf16 computed in f32), dispatch macros over `Array` variants,
+//! and `erf`.
+
+use half::{bf16, f16};
+use ndarray::{ArrayD, IxDyn, Zip};
+
+use crate::ops::util::broadcast_shapes;
+use crate::{bail, KernelError};
+
+/// Largest number of elements a broadcast result may have.
+pub const MAX_ELEMENTS: usize = 1 << 31;
+
+fn checked_size(shape: &[usize]) -> Result<(), KernelError> {
+    let n = shape
+        .iter()
+        .try_fold(1usize, |acc, &d| acc.checked_mul(d))
+        .filter(|&n| n <= MAX_ELEMENTS);
+    if n.is_none() {
+        bail!("broadcast result of shape {shape:?} is too large");
+    }
+    Ok(())
+}
+
+/// Applies `f` to the elements of `a` and `b` broadcast against each other.
+pub fn zip2<A, B, C>(
+    a: &ArrayD<A>,
+    b: &ArrayD<B>,
+    mut f: impl FnMut(&A, &B) -> C,
+) -> Result<ArrayD<C>, KernelError> {
+    // Fast paths: a scalar on either side that does not raise the other's rank.
+    if b.len() == 1 && b.ndim() <= a.ndim() {
+        if let Some(y) = b.iter().next() {
+            return Ok(a.map(|x| f(x, y)));
+        }
+    }
+    if a.len() == 1 && a.ndim() <= b.ndim() {
+        if let Some(x) = a.iter().next() {
+            return Ok(b.map(|y| f(x, y)));
+        }
+    }
+    let shape = broadcast_shapes(a.shape(), b.shape())?;
+    checked_size(&shape)?;
+    let dim = IxDyn(&shape);
+    let (Some(av), Some(bv)) = (a.broadcast(dim.clone()), b.broadcast(dim)) else {
+        bail!("shapes {:?} and {:?} do not broadcast", a.shape(), b.shape());
+    };
+    Ok(Zip::from(&av).and(&bv).map_collect(|x, y| f(x, y)))
+}
+
+/// [`zip2`] with a fallible element function; the first error is returned.
+pub fn try_zip2<A, B, C>(
+    a: &ArrayD<A>,
+    b: &ArrayD<B>,
+    mut f: impl FnMut(&A, &B) -> Result<C, KernelError>,
+) -> Result<ArrayD<C>, KernelError> {
+    let shape = broadcast_shapes(a.shape(), b.shape())?;
+    checked_size(&shape)?;
+    let dim = IxDyn(&shape);
+    let (Some(av), Some(bv)) = (a.broadcast(dim.clone()), b.broadcast(dim.clone())) else {
+        bail!("shapes {:?} and {:?} do not broadcast", a.shape(), b.shape());
+    };
+    let v = av
+        .iter()
+        .zip(bv.iter())
+        .map(|(x, y)| f(x, y))
+        .collect::<Result<Vec<C>, KernelError>>()?;
+    Ok(ArrayD::from_shape_vec(dim, v)?)
+}
+
+/// Applies `f` to the elements of three arrays broadcast against each other.
+pub fn zip3<A, B, C, D>(
+    a: &ArrayD<A>,
+    b: &ArrayD<B>,
+    c: &ArrayD<C>,
+    mut f: impl FnMut(&A, &B, &C) -> D,
+) -> Result<ArrayD<D>, KernelError> {
+    let shape = broadcast_shapes(&broadcast_shapes(a.shape(), b.shape())?, c.shape())?;
+    checked_size(&shape)?;
+    let dim = IxDyn(&shape);
+    let (Some(av), Some(bv), Some(cv)) = (
+        a.broadcast(dim.clone()),
+        b.broadcast(dim.clone()),
+        c.broadcast(dim),
+    ) else {
+        bail!(
+            "shapes {:?}, {:?} and {:?} do not broadcast",
+            a.shape(),
+            b.shape(),
+            c.shape()
+        );
+    };
+    Ok(Zip::from(&av)
+        .and(&bv)
+        .and(&cv)
+        .map_collect(|x, y, z| f(x, y, z)))
+}
+
+/// A numeric element. Integer arithmetic wraps (as numpy and onnxruntime do); integer
+/// division and remainder by zero are errors. f16/bf16 compute in f32 and round back.
+pub trait Num: Copy + PartialOrd + Default + 'static {
+    const FLOAT: bool;
+    fn is_nan_(self) -> bool;
+    fn to_f64_(self) -> f64;
+    /// Float to this type (`as` semantics for integers: truncation, saturation, NaN → 0).
+    fn from_f64_(v: f64) -> Self;
+    fn zero_() -> Self;
+    fn add_(self, o: Self) -> Self;
+    fn sub_(self, o: Self) -> Self;
+    fn mul_(self, o: Self) -> Self;
+    fn div_(self, o: Self) -> Result<Self, KernelError>;
+    /// Remainder with the sign of the dividend (C `fmod`).
+    fn fmod_(self, o: Self) -> Result<Self, KernelError>;
+    /// Remainder with the sign of the divisor (Python / numpy `mod`).
+    fn pymod_(self, o: Self) -> Result<Self, KernelError>;
+    fn abs_(self) -> Self;
+    fn neg_(self) -> Self;
+    fn sign_(self) -> Self;
+    /// Integer power (wrapping); only used for integer types.
+    fn powi_(self, e: u64) -> Self {
+        let (mut base, mut e, mut acc) = (self, e, Self::from_f64_(1.0));
+        while e > 0 {
+            if e & 1 == 1 {
+                acc = acc.mul_(base);
+            }
+            base = base.mul_(base);
+            e >>= 1;
+        }
+        acc
+    }
+    /// numpy `maximum`: NaN propagates.
+    fn max_(self, o: Self) -> Self {
+        if self.is_nan_() || o.is_nan_() {
+            if self.is_nan_() {
+                self
+            } else {
+                o
+            }
+        } else if o > self {
+            o
+        } else {
+            self
+        }
+    }
+    /// numpy `minimum`: NaN propagates.
+    fn min_(self, o: Self) -> Self {
+        if self.is_nan_() || o.is_nan_() {
+            if self.is_nan_() {
+                self
+            } else {
+                o
+            }
+        } else if o < self {
+            o
+        } else {
+            self
+        }
+    }
+}
+
+macro_rules! int_common {
+    ($t:ty) => {
+        const FLOAT: bool = false;
+        fn is_nan_(self) -> bool {
+            false
+        }
+        fn to_f64_(self) -> f64 {
+            self as f64
+        }
+        fn from_f64_(v: f64) -> Self {
+            v as $t
+        }
+        fn zero_() -> Self {
+            0
+        }
+        fn add_(self, o: Self) -> Self {
+            self.wrapping_add(o)
+        }
+        fn sub_(self, o: Self) -> Self {
+            self.wrapping_sub(o)
+        }
+        fn mul_(self, o: Self) -> Self {
+            self.wrapping_mul(o)
+        }
+        fn div_(self, o: Self) -> Result<Self, KernelError> {
+            if o == 0 {
+                bail!("integer division by zero");
+            }
+            Ok(self.wrapping_div(o))
+        }
+        fn fmod_(self, o: Self) -> Result<Self, KernelError> {
+            if o == 0 {
+                bail!("integer modulo by zero");
+            }
+            Ok(self.wrapping_rem(o))
+        }
+    };
+}
+
+macro_rules! signed_num {
+    ($($t:ty),*) => {$(
+        impl Num for $t {
+            int_common!($t);
+            fn pymod_(self, o: Self) -> Result<Self, KernelError> {
+                let r = self.fmod_(o)?;
+                Ok(if r != 0 && ((r < 0) != (o < 0)) { r.wrapping_add(o) } else { r })
+            }
+            fn abs_(self) -> Self {
+                self.wrapping_abs()
+            }
+            fn neg_(self) -> Self {
+                self.wrapping_neg()
+            }
+            fn sign_(self) -> Self {
+                self.signum()
+            }
+        }
+    )*};
+}
+
+macro_rules! unsigned_num {
+    ($($t:ty),*) => {$(
+        impl Num for $t {
+            int_common!($t);
+            fn pymod_(self, o: Self) -> Result<Self, KernelError> {
+                self.fmod_(o)
+            }
+            fn abs_(self) -> Self {
+                self
+            }
+            fn neg_(self) -> Self {
+                self.wrapping_neg()
+            }
+            fn sign_(self) -> Self {
+                self.min(1)
+            }
+        }
+    )*};
+}
+
+signed_num!(i8, i16, i32, i64);
+unsigned_num!(u8, u16, u32, u64);
+
+/// numpy's float remainder: sign of the divisor, `-0`/`+0` following the divisor.
+pub fn py_fmod<F: num_traits::Float>(a: F, b: F) -> F {
+    let r = a % b;
+    if r != F::zero() {
+        if (b < F::zero()) != (r < F::zero()) {
+            r + b
+        } else {
+            r
+        }
+    } else {
+        F::zero().copysign(b)
+    }
+}
+
+fn float_sign<F: num_traits::Float>(x: F) -> F {
+    if x > F::zero() {
+        F::one()
+    } else if x < F::zero() {
+        -F::one()
+    } else {
+        x
+    }
+}
+
+macro_rules! native_float_num {
+    ($($t:ty),*) => {$(
+        impl Num for $t {
+            const FLOAT: bool = true;
+            fn is_nan_(self) -> bool { self.is_nan() }
+            fn to_f64_(self) -> f64 { self as f64 }
+            fn from_f64_(v: f64) -> Self { v as $t }
+            fn zero_() -> Self { 0.0 }
+            fn add_(self, o: Self) -> Self { self + o }
+            fn sub_(self, o: Self) -> Self { self - o }
+            fn mul_(self, o: Self) -> Self { self * o }
+            fn div_(self, o: Self) -> Result<Self, KernelError> { Ok(self / o) }
+            fn fmod_(self, o: Self) -> Result<Self, KernelError> { Ok(self % o) }
+            fn pymod_(self, o: Self) -> Result<Self, KernelError> { Ok(py_fmod(self, o)) }
+            fn abs_(self) -> Self { self.abs() }
+            fn neg_(self) -> Self { -self }
+            fn sign_(self) -> Self { float_sign(self) }
+        }
+    )*};
+}
+
+native_float_num!(f32, f64);
+
+macro_rules! half_num {
+    ($($t:ty),*) => {$(
+        impl Num for $t {
+            const FLOAT: bool = true;
+            fn is_nan_(self) -> bool { self.is_nan() }
+            fn to_f64_(self) -> f64 { self.to_f64() }
+            fn from_f64_(v: f64) -> Self { <$t>::from_f64(v) }
+            fn zero_() -> Self { <$t>::ZERO }
+            fn add_(self, o: Self) -> Self { <$t>::from_f32(self.to_f32() + o.to_f32()) }
+            fn sub_(self, o: Self) -> Self { <$t>::from_f32(self.to_f32() - o.to_f32()) }
+            fn mul_(self, o: Self) -> Self { <$t>::from_f32(self.to_f32() * o.to_f32()) }
+            fn div_(self, o: Self) -> Result<Self, KernelError> {
+                Ok(<$t>::from_f32(self.to_f32() / o.to_f32()))
+            }
+            fn fmod_(self, o: Self) -> Result<Self, KernelError> {
+                Ok(<$t>::from_f32(self.to_f32() % o.to_f32()))
+            }
+            fn pymod_(self, o: Self) -> Result<Self, KernelError> {
+                Ok(<$t>::from_f32(py_fmod(self.to_f32(), o.to_f32())))
+            }
+            fn abs_(self) -> Self { <$t>::from_f32(self.to_f32().abs()) }
+            fn neg_(self) -> Self { -self }
+            fn sign_(self) -> Self { <$t>::from_f32(float_sign(self.to_f32())) }
+        }
+    )*};
+}
+
+half_num!(f16, bf16);
+
+/// Matches two arrays of the same variant among the listed ones, binding their typed
+/// arrays; `same` wraps the body's result in that variant again, `plain` returns it as is.
+macro_rules! pair_match {
+    (@w same $V:ident $e:expr) => { $crate::Array::$V($e) };
+    (@w plain $V:ident $e:expr) => { $e };
+    ($w:ident [$($V:ident),*] $a:expr, $b:expr, |$p:ident, $q:ident| $body:expr) => {
+        match ($a, $b) {
+            $( ($crate::Array::$V($p), $crate::Array::$V($q)) =>
+                $crate::ops::elementwise::common::pair_match!(@w $w $V $body), )*
+            (x, y) => $crate::bail!(
+                "unsupported input types {} and {}", x.dtype(), y.dtype()
+            ),
+        }
+    };
+}
+pub(crate) use pair_match;
+
+/// Like [`pair_match!`] for one array.
+macro_rules! one_match {
+    ($w:ident [$($V:ident),*] $a:expr, |$p:ident| $body:expr) => {
+        match $a {
+            $( $crate::Array::$V($p) =>
+                $crate::ops::elementwise::common::pair_match!(@w $w $V $body), )*
+            x => $crate::bail!("unsupported input type {}", x.dtype()),
+        }
+    };
+}
+pub(crate) use one_match;
+
+/// Same-typed numeric pair (every float and integer type), result in the same variant.
+macro_rules! num_same {
+    ($a:expr, $b:expr, |$p:ident, $q:ident| $body:expr) => {
+        $crate::ops::elementwise::common::pair_match!(
+            same [F32, F64, F16, BF16, I8, I16, I32, I64, U8, U16, U32, U64]
+            $a, $b, |$p, $q| $body
+        )
+    };
+}
+pub(crate) use num_same;
+
+/// Maps a float array (f32, f64, f16, bf16) elementwise; in `$body`, `$x` has type `$F`
+/// (f32 for f32/f16/bf16, f64 for f64).
+macro_rules! float_map {
+    ($arr:expr, $F:ident, |$x:ident| $body:expr) => {
+        match $arr {
+            $crate::Array::F32(a) => {
+                type $F = f32;
+                $crate::Array::F32(a.mapv(|$x: $F| $body))
+            }
+            $crate::Array::F64(a) => {
+                type $F = f64;
+                $crate::Array::F64(a.mapv(|$x: $F| $body))
+            }
+            $crate::Array::F16(a) => {
+                type $F = f32;
+                $crate::Array::F16(a.mapv(|v| {
+                    let $x: $F = v.to_f32();
+                    half::f16::from_f32($body)
+                }))
+            }
+            $crate::Array::BF16(a) => {
+                type $F = f32;
+                $crate::Array::BF16(a.mapv(|v| {
+                    let $x: $F = v.to_f32();
+                    half::bf16::from_f32($body)
+                }))
+            }
+            other => $crate::bail!(
+                "unsupported input type {} (expected a float type)",
+                other.dtype()
+            ),
+        }
+    };
+}
+pub(crate) use float_map;
+
+/// The error function, to about 1e-7 relative accuracy (series near 0, Chebyshev-fitted
+/// erfc elsewhere).
+pub fn erf(x: f64) -> f64 {
+    if x.is_nan() {
+        return x;
+    }
+    let z = x.abs();
+    if z < 0.5 {
+        // erf(x) = 2/sqrt(pi) * sum (-1)^n x^(2n+1) / (n! (2n+1))
+        let x2 = x * x;
+        let (mut term, mut sum) = (x, x);
+        for n in 1..20 {
+            term *= -x2 / n as f64;
+            sum += term / (2 * n + 1) as f64;
+        }
+        return sum * std::f64::consts::FRAC_2_SQRT_PI;
+    }
+    let t = 1.0 / (1.0 + 0.5 * z);
+    let erfc = t
+        * (-z * z - 1.265_512_23
+            + t * (1.000_023_68
+                + t * (0.374_091_96
+                    + t * (0.096_784_18
+                        + t * (-0.186_288_06
+                            + t * (0.278_868_07
+                                + t * (-1.135_203_98
+                                    + t * (1.488_515_87
+                                        + t * (-0.822_152_23 + t * 0.170_872_77)))))))))
+            .exp();
+    if x >= 0.0 {
+        1.0 - erfc
+    } else {
+        erfc - 1.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn erf_values() {
+        assert!((erf(0.0)).abs() < 1e-15);
+        assert!((erf(0.3) - 0.328_626_759_459_127_4).abs() < 1e-12);
+        assert!((erf(1.0) - 0.842_700_792_949_714_9).abs() < 1e-7);
+        assert!((erf(-2.0) + 0.995_322_265_018_952_7).abs() < 1e-7);
+    }
+
+    #[test]
+    fn python_modulo() {
+        assert_eq!((-7i32).pymod_(3).unwrap(), 2);
+        assert_eq!(7i32.pymod_(-3).unwrap(), -2);
+        assert_eq!((-7i32).fmod_(3).unwrap(), -1);
+        assert!(5i8.pymod_(0).is_err());
+        assert_eq!(py_fmod(-3.0f64, f64::INFINITY), f64::INFINITY);
+        assert!(py_fmod(0.0f64, -2.0).is_sign_negative());
+    }
+
+    #[test]
+    fn broadcast_zip() {
+        let a = ArrayD::from_shape_vec(IxDyn(&[2, 1]), vec![1, 2]).unwrap();
+        let b = ArrayD::from_shape_vec(IxDyn(&[3]), vec![10, 20, 30]).unwrap();
+        let c = zip2(&a, &b, |x, y| x + y).unwrap();
+        assert_eq!(c.shape(), &[2, 3]);
+        assert_eq!(c.iter().copied().collect::<Vec<_>>(), vec![11, 21, 31, 12, 22, 32]);
+        let d = try_zip2(&a, &b, |x, y| Ok(x * y)).unwrap();
+        assert_eq!(d.iter().copied().collect::<Vec<_>>(), vec![10, 20, 30, 20, 40, 60]);
+    }
+}

@@ -1,0 +1,127 @@
+//! Transpose (`perm`, default reversed axes; all opsets, every type) and the block
+//! rearrangements built on it: DepthToSpace (`blocksize`, `mode` DCR/CRD from opset 11)
+//! and SpaceToDepth (`blocksize`, `mode` DCR/CRD from opset 25). Both honour the node's
+//! layout (NHWC is transposed to NCHW and back).
+
+use modelc_ir::Layout;
+
+use crate::ops::util::one;
+use crate::{bail, Array, Data, KernelError, OpCtx};
+
+use super::common::{gather_tables, reshape, strides};
+
+/// `a` with its axes permuted: output axis `i` is input axis `perm[i]`.
+pub fn transpose_array(a: &Array, perm: &[usize]) -> Result<Array, KernelError> {
+    let rank = a.shape().len();
+    let mut seen = vec![false; rank];
+    if perm.len() != rank {
+        bail!("perm {perm:?} does not match rank {rank}");
+    }
+    for &p in perm {
+        if p >= rank || seen[p] {
+            bail!("perm {perm:?} is not a permutation of 0..{rank}");
+        }
+        seen[p] = true;
+    }
+    if let Array::Packed { .. } = a {
+        let s = a.shape();
+        let st = strides(s);
+        let tables: Vec<Vec<usize>> = perm
+            .iter()
+            .map(|&p| (0..s[p]).map(|i| i * st[p]).collect())
+            .collect();
+        return gather_tables(a, &tables, None);
+    }
+    crate::map_array!(a, x => x.view().permuted_axes(ndarray::IxDyn(perm)).as_standard_layout().into_owned())
+}
+
+pub fn transpose(ctx: &OpCtx<'_>) -> Result<Vec<Data>, KernelError> {
+    let x = ctx.input(0)?;
+    let rank = x.shape().len();
+    let perm: Vec<usize> = match ctx.attrs().get("perm") {
+        None => (0..rank).rev().collect(),
+        Some(_) => ctx
+            .attrs()
+            .ints("perm", vec![])?
+            .iter()
+            .map(|&p| {
+                if p < 0 {
+                    p + rank as i64
+                } else {
+                    p
+                }
+            })
+            .map(|p| usize::try_from(p).map_err(|_| KernelError::new("invalid perm")))
+            .collect::<Result<_, _>>()?,
+    };
+    one(transpose_array(x, &perm)?)
+}
+
+fn to_nchw(ctx: &OpCtx<'_>, x: &Array) -> Result<Array, KernelError> {
+    if ctx.node.layout == Some(Layout::Nhwc) {
+        if x.shape().len() != 4 {
+            bail!("expected a 4-D input, got {:?}", x.shape());
+        }
+        transpose_array(x, &[0, 3, 1, 2])
+    } else {
+        Ok(x.clone())
+    }
+}
+
+fn from_nchw(ctx: &OpCtx<'_>, y: Array) -> Result<Vec<Data>, KernelError> {
+    if ctx.node.layout == Some(Layout::Nhwc) {
+        one(transpose_array(&y, &[0, 2, 3, 1])?)
+    } else {
+        one(y)
+    }
+}
+
+fn block_and_dims(ctx: &OpCtx<'_>, x: &Array) -> Result<(usize, [usize; 4]), KernelError> {
+    let b = ctx.attrs().int("blocksize", 0)?;
+    if b <= 0 {
+        bail!("blocksize must be positive, got {b}");
+    }
+    let s = x.shape();
+    if s.len() != 4 {
+        bail!("expected a 4-D input, got {s:?}");
+    }
+    Ok((b as usize, [s[0], s[1], s[2], s[3]]))
+}
+
+pub fn depth_to_space(ctx: &OpCtx<'_>) -> Result<Vec<Data>, KernelError> {
+    let x = to_nchw(ctx, ctx.input(0)?)?;
+    let (b, [n, c, h, w]) = block_and_dims(ctx, &x)?;
+    if c % (b * b) != 0 {
+        bail!("channels {c} are not divisible by blocksize² {}", b * b);
+    }
+    let c2 = c / (b * b);
+    let mode = ctx.attrs().string("mode", "DCR")?;
+    let y = match mode.as_str() {
+        "DCR" => {
+            let t = reshape(&x, &[n, b, b, c2, h, w])?;
+            transpose_array(&t, &[0, 3, 4, 1, 5, 2])?
+        }
+        "CRD" => {
+            let t = reshape(&x, &[n, c2, b, b, h, w])?;
+            transpose_array(&t, &[0, 1, 4, 2, 5, 3])?
+        }
+        m => bail!("unknown mode {m:?}"),
+    };
+    from_nchw(ctx, reshape(&y, &[n, c2, h * b, w * b])?)
+}
+
+pub fn space_to_depth(ctx: &OpCtx<'_>) -> Result<Vec<Data>, KernelError> {
+    let x = to_nchw(ctx, ctx.input(0)?)?;
+    let (b, [n, c, h, w]) = block_and_dims(ctx, &x)?;
+    if h % b != 0 || w % b != 0 {
+        bail!("spatial size {h}x{w} is not divisible by blocksize {b}");
+    }
+    let t = reshape(&x, &[n, c, h / b, b, w / b, b])?;
+    let mode = ctx.attrs().string("mode", "DCR")?;
+    let y = match mode.as_str() {
+        "DCR" => transpose_array(&t, &[0, 3, 5, 1, 2, 4])?,
+        "CRD" => transpose_array(&t, &[0, 1, 3, 5, 2, 4])?,
+        m => bail!("unknown mode {m:?}"),
+    };
+    from_nchw(ctx, reshape(&y, &[n, c * b * b, h / b, w / b])?)
+}

@@ -1,0 +1,124 @@
+//! Softmax, LogSoftmax and Hardmax (opsets 1, 11, 13).
+//!
+//! Before opset 13 the input is coerced to 2-D at `axis` (default 1): rows are the
+//! product of the dimensions before `axis`, and the op works over each row of the
+//! product of the remaining dimensions. From opset 13 the op works along the single
+//! dimension `axis` (default −1). Softmax is computed stably (`exp(x − max)`); Hardmax is
+//! 1 at the first maximum of each row and 0 elsewhere. Float types (f16/bf16 in f32).
+
+use ndarray::{ArrayD, ArrayViewD, IxDyn};
+
+use super::common::{float_dispatch, map_lanes, Real};
+use crate::ops::util::{normalize_axis, one};
+use crate::{Data, KernelError, OpCtx};
+
+#[derive(Clone, Copy)]
+enum Kind {
+    Softmax,
+    LogSoftmax,
+    Hardmax,
+}
+
+fn lane<T: Real>(kind: Kind, xs: &mut [T]) {
+    let m = xs.iter().copied().fold(T::neg_infinity(), T::max);
+    match kind {
+        Kind::Softmax => {
+            let mut s = T::zero();
+            for v in xs.iter_mut() {
+                *v = (*v - m).exp();
+                s = s + *v;
+            }
+            for v in xs.iter_mut() {
+                *v = *v / s;
+            }
+        }
+        Kind::LogSoftmax => {
+            let s: T = xs.iter().map(|&v| (v - m).exp()).sum();
+            let ls = s.ln();
+            for v in xs.iter_mut() {
+                *v = *v - m - ls;
+            }
+        }
+        Kind::Hardmax => {
+            let first = xs.iter().position(|&v| v == m);
+            for (i, v) in xs.iter_mut().enumerate() {
+                *v = if Some(i) == first { T::one() } else { T::zero() };
+            }
+        }
+    }
+}
+
+fn compute<T: Real>(
+    x: ArrayViewD<'_, T>,
+    axis: i64,
+    coerce_2d: bool,
+    kind: Kind,
+) -> Result<ArrayD<T>, KernelError> {
+    let shape = x.shape().to_vec();
+    let rank = shape.len();
+    if rank == 0 {
+        let mut v = [x.iter().copied().next().unwrap_or_else(T::zero)];
+        lane(kind, &mut v);
+        return Ok(ArrayD::from_elem(IxDyn(&[]), v[0]));
+    }
+    if coerce_2d {
+        // Opset < 13: axis may equal rank (then every element is its own row).
+        let r = rank as i64;
+        if axis < -r || axis > r {
+            crate::bail!("axis {axis} is out of range for rank {rank}");
+        }
+        let a = if axis < 0 { axis + r } else { axis } as usize;
+        let outer: usize = shape[..a].iter().product();
+        let inner: usize = shape[a..].iter().product();
+        let flat = x.as_standard_layout();
+        let flat = flat.into_shape_with_order(IxDyn(&[outer, inner]))?;
+        let out = map_lanes(flat.view(), 1, |l| lane(kind, l))?;
+        Ok(out.into_shape_with_order(IxDyn(&shape))?)
+    } else {
+        let a = normalize_axis(axis, rank)?;
+        map_lanes(x, a, |l| lane(kind, l))
+    }
+}
+
+fn run<T: Real>(ctx: &OpCtx<'_>, kind: Kind) -> Result<Vec<Data>, KernelError> {
+    let x = ctx.input(0)?;
+    let coerce_2d = ctx.opset < 13;
+    let axis = ctx
+        .attrs()
+        .int("axis", if coerce_2d { 1 } else { -1 })?;
+    let xv = T::cow(x)?;
+    let out = compute::<T>(xv.view(), axis, coerce_2d, kind)?;
+    one(T::wrap(out, x.dtype())?)
+}
+
+pub fn softmax(ctx: &OpCtx<'_>) -> Result<Vec<Data>, KernelError> {
+    float_dispatch!(ctx.input(0)?.dtype(), run(ctx, Kind::Softmax))
+}
+
+pub fn log_softmax(ctx: &OpCtx<'_>) -> Result<Vec<Data>, KernelError> {
+    float_dispatch!(ctx.input(0)?.dtype(), run(ctx, Kind::LogSoftmax))
+}
+
+pub fn hardmax(ctx: &OpCtx<'_>) -> Result<Vec<Data>, KernelError> {
+    float_dispatch!(ctx.input(0)?.dtype(), run(ctx, Kind::Hardmax))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn coerced_and_axis_semantics_differ() {
+        let x = ArrayD::from_shape_vec(IxDyn(&[2, 2]), vec![0.0f64, 0.0, 0.0, 0.0]).unwrap();
+        // Opset < 13, axis 0: the whole tensor is one row of 4.
+        let a = compute(x.view(), 0, true, Kind::Softmax).unwrap();
+        assert!(a.iter().all(|&v| (v - 0.25).abs() < 1e-12));
+        // Opset 13, axis 0: columns of 2.
+        let b = compute(x.view(), 0, false, Kind::Softmax).unwrap();
+        assert!(b.iter().all(|&v| (v - 0.5).abs() < 1e-12));
+        // Hardmax picks the first maximum only.
+        let h = compute(x.view(), 1, false, Kind::Hardmax).unwrap();
+        assert_eq!(h.iter().copied().collect::<Vec<_>>(), vec![1.0, 0.0, 1.0, 0.0]);
+        assert!(compute(x.view(), 2, false, Kind::Softmax).is_err());
+    }
+}
