@@ -237,7 +237,8 @@ fn verify_passes_for_a_conversion_and_fails_for_a_different_model() {
         .expect("a conv weight");
     if let modelc::ir::Op::Const(t) = &mut g.node_mut(id).op {
         let mut bytes = t.raw().unwrap().to_vec();
-        bytes[0..4].copy_from_slice(&(f32::from_le_bytes(bytes[0..4].try_into().unwrap()) + 0.5).to_le_bytes());
+        let first = f32::from_le_bytes(bytes[0..4].try_into().unwrap());
+        bytes[0..4].copy_from_slice(&(first + 0.5).to_le_bytes());
         t.data = modelc::ir::TensorData::Raw(bytes.into());
     }
     let c = dir.path().join("c.onnx");

@@ -219,7 +219,9 @@ fn execute(
         *uses.entry(v).or_default() += 1;
     }
 
-    let mut values: HashMap<ValueRef, Data> = HashMap::new();
+    // Constants prepared once (and captured outer values) are borrowed, not copied: a run
+    // must not duplicate a model's weights.
+    let mut values: HashMap<ValueRef, std::borrow::Cow<'_, Data>> = HashMap::new();
     let input_pos: HashMap<NodeId, usize> = graph
         .inputs()
         .iter()
@@ -243,12 +245,12 @@ fn execute(
                     (None, None) => return Err(InterpError::MissingInput(name.clone())),
                 };
                 check_input(name, node.outputs[0].ty.as_ref(), &data)?;
-                values.insert(here, data);
+                values.insert(here, std::borrow::Cow::Owned(data));
             }
             Op::Const(_) | Op::SparseConst(_) => {
                 let data = match consts.and_then(|c| c.get(&id)) {
-                    Some(d) => d.clone(),
-                    None => const_value(graph, id)?.expect("a constant"),
+                    Some(d) => std::borrow::Cow::Borrowed(d),
+                    None => std::borrow::Cow::Owned(const_value(graph, id)?.expect("a constant")),
                 };
                 values.insert(here, data);
             }
@@ -257,7 +259,7 @@ fn execute(
                 let data = captures
                     .iter()
                     .find(|(n, _)| n == name)
-                    .map(|(_, d)| (*d).clone())
+                    .map(|(_, d)| std::borrow::Cow::Borrowed(*d))
                     .ok_or_else(|| {
                         InterpError::Graph(format!("outer value `{name}` was not captured"))
                     })?;
@@ -269,7 +271,7 @@ fn execute(
                 let capture_refs = graph.captures_of(id);
                 let outputs = {
                     let get = |v: &ValueRef| {
-                        values.get(v).ok_or_else(|| {
+                        values.get(v).map(|d| d.as_ref()).ok_or_else(|| {
                             InterpError::Graph(format!(
                                 "{}: an input was not computed",
                                 node_label(node)
@@ -315,7 +317,7 @@ fn execute(
                             "kernel produced no output {slot}"
                         )),
                     })?;
-                    values.insert(ValueRef::new(id, slot), data);
+                    values.insert(ValueRef::new(id, slot), std::borrow::Cow::Owned(data));
                 }
                 for v in input_refs.into_iter().flatten().chain(capture_refs) {
                     let left = uses.get_mut(&v).expect("counted");
@@ -335,9 +337,9 @@ fn execute(
             let left = uses.get_mut(v).expect("counted");
             *left -= 1;
             let data = if *left == 0 {
-                values.remove(v)
+                values.remove(v).map(std::borrow::Cow::into_owned)
             } else {
-                values.get(v).cloned()
+                values.get(v).map(|d| d.as_ref().clone())
             };
             data.ok_or_else(|| InterpError::Graph("a graph output was not computed".into()))
         })

@@ -211,6 +211,45 @@ impl Graph {
         );
     }
 
+    /// Connects several input slots of `dst` at once, each replacing what fed that slot (the
+    /// last wins when a slot is given twice). Linear in the node's edges, where [`connect`]
+    /// once per slot is quadratic: readers wiring up a node with very many inputs use this.
+    ///
+    /// [`connect`]: Graph::connect
+    pub fn connect_inputs(
+        &mut self,
+        dst: NodeId,
+        inputs: impl IntoIterator<Item = (usize, ValueRef)>,
+    ) {
+        let mut by_slot: HashMap<usize, ValueRef> = HashMap::new();
+        let mut order = Vec::new();
+        for (slot, src) in inputs {
+            if by_slot.insert(slot, src).is_none() {
+                order.push(slot);
+            }
+        }
+        let replaced: Vec<EdgeIndex<u32>> = self
+            .dag
+            .edges_directed(dst, Direction::Incoming)
+            .filter(|e| by_slot.contains_key(&e.weight().dst_slot))
+            .map(|e| e.id())
+            .collect();
+        for e in replaced {
+            self.dag.remove_edge(e);
+        }
+        for dst_slot in order {
+            let src = by_slot[&dst_slot];
+            self.dag.add_edge(
+                src.node,
+                dst,
+                Edge {
+                    src_slot: src.slot,
+                    dst_slot,
+                },
+            );
+        }
+    }
+
     /// Removes whatever feeds `dst_slot` of `dst`.
     pub fn disconnect(&mut self, dst: NodeId, dst_slot: usize) {
         if let Some(e) = self.input_edge(dst, dst_slot) {
@@ -569,6 +608,29 @@ mod tests {
             err.to_string(),
             "graph `main` has a cycle through node `Relu -> a`"
         );
+    }
+
+    #[test]
+    fn connect_inputs_replaces_like_connect() {
+        let (mut g, r1, r2) = relu_chain();
+        let x = ValueRef::new(g.inputs()[0], 0);
+        let sum = g.add_node(Node::new(Op::Onnx(OnnxOp::Sum), 3, vec![Value::named("s")]));
+        g.connect(x, sum, 0);
+        g.connect(x, sum, 2);
+        // Slot 0 is replaced, slot 1 is new, slot 2 is kept; the last of two wins.
+        g.connect_inputs(
+            sum,
+            [(0, ValueRef::new(r1, 0)), (1, x), (1, ValueRef::new(r2, 0))],
+        );
+        assert_eq!(
+            g.inputs_of(sum),
+            [
+                Some(ValueRef::new(r1, 0)),
+                Some(ValueRef::new(r2, 0)),
+                Some(x)
+            ]
+        );
+        assert_eq!(g.dag().edges_directed(sum, Direction::Incoming).count(), 3);
     }
 
     #[test]

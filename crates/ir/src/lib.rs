@@ -8,6 +8,7 @@
 mod attr;
 mod dtype;
 mod graph;
+mod message;
 mod model;
 mod op;
 mod tensor;
@@ -20,6 +21,7 @@ pub use dtype::DType;
 pub use graph::{
     node_label, CycleError, Edge, Extra, Graph, Metadata, Node, NodeId, Value, ValueRef,
 };
+pub use message::one_line;
 pub use model::{Function, Model, OpsetImport};
 pub use op::{AttrSchema, Layout, OnnxOp, Op, OpSchema};
 pub use tensor::{element_count, SparseTensor, Tensor, TensorData, TensorError};

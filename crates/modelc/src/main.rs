@@ -106,6 +106,32 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Simplify a model with graph passes and write the result.
+    ///
+    /// Runs a pipeline of passes to a fixed point: an optimization level (-O1 is the
+    /// default: every cleanup pass there is today) or an explicit list (-p identity,dce;
+    /// `modelc passes` lists them). Prints nodes per op type and bytes before and after.
+    #[command(after_help = "Examples:\n  modelc optimize model.onnx model-opt.onnx\n  modelc optimize model.onnx out.onnx -p dce --print-after dce\n  modelc optimize model.onnx out.onnx --stop-after 3   # bisect a bad rewrite")]
+    Optimize {
+        /// The model to read.
+        input: PathBuf,
+        /// Where to write the result.
+        output: PathBuf,
+        /// Optimization level, 0 to 3.
+        #[arg(short = 'O', default_value_t = 1, value_parser = clap::value_parser!(u8).range(0..=3))]
+        level: u8,
+        /// Run exactly these passes (comma-separated) instead of a level.
+        #[arg(short = 'p', long = "passes", value_name = "PASS,...")]
+        pipeline: Option<String>,
+        /// Print the text form after every run of this pass.
+        #[arg(long, value_name = "PASS")]
+        print_after: Option<String>,
+        /// Stop after this many pass steps.
+        #[arg(long, value_name = "N")]
+        stop_after: Option<usize>,
+    },
+    /// List the graph passes with what each does.
+    Passes,
     /// Print a model in modelc's text form (the IR as a small SSA program).
     ///
     /// Constants of more than 16 elements print as a content hash (#0123abcd...); use
@@ -366,6 +392,56 @@ fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
             }
             if !ok {
                 return Err(format!("outputs differ beyond rtol={rtol}, atol={atol}").into());
+            }
+        }
+        Command::Optimize {
+            input,
+            output,
+            level,
+            pipeline,
+            print_after,
+            stop_after,
+        } => {
+            modelc::check_distinct(&input, &output)?;
+            modelc::format_of(&output)?;
+            let mut model = load(&input)?;
+            let passes = match &pipeline {
+                Some(spec) => modelc_passes::registry::pipeline(spec)?,
+                None => modelc_passes::registry::level(level),
+            };
+            if let Some(name) = &print_after {
+                modelc_passes::registry::get(name)?;
+            }
+            let before = Summary::of(&model, modelc::format_of(&input)?);
+            let mut pm = modelc_passes::PassManager::new(passes);
+            pm.stop_after = stop_after;
+            if let Some(name) = print_after {
+                pm.print_after = Some((
+                    name.clone(),
+                    Box::new(move |g: &modelc::ir::Graph| {
+                        println!("// after {name}");
+                        print!("{}", modelc::ir::text::print_graph(g, &modelc::ir::text::PrintOptions::default()));
+                    }),
+                ));
+            }
+            let report = pm.run(&mut model)?;
+            let after = Summary::of(&model, modelc::format_of(&output)?);
+            {
+                let _p = progress::Progress::start(format!("writing {}", output.display()));
+                modelc::save(&model, &output, &SaveOptions::default())?;
+            }
+            eprint!("{}", modelc::summary::compare(&before, &after));
+            let changed: Vec<&str> = report.steps.iter().filter(|s| s.changed).map(|s| s.pass).collect();
+            eprintln!(
+                "{} pass steps{}, {}",
+                report.steps.len(),
+                if changed.is_empty() { String::new() } else { format!(" (changed by: {})", changed.join(", ")) },
+                if report.converged { "reached a fixed point" } else { "stopped before a fixed point" }
+            );
+        }
+        Command::Passes => {
+            for p in modelc_passes::registry::all() {
+                println!("{:<12} {}", p.name(), p.description());
             }
         }
         Command::Dump { input, full } => {

@@ -163,6 +163,26 @@ impl Summary {
     }
 }
 
+/// Nodes per op type and bytes, before → after (what `modelc optimize` prints).
+pub fn compare(before: &Summary, after: &Summary) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "{:<24} {:>8} {:>8}", "op", "before", "after");
+    let ops: std::collections::BTreeSet<&String> = before.ops.keys().chain(after.ops.keys()).collect();
+    for op in ops {
+        let (b, a) = (before.ops.get(op).copied().unwrap_or(0), after.ops.get(op).copied().unwrap_or(0));
+        let _ = writeln!(out, "{op:<24} {b:>8} {a:>8}{}", if a != b { "  *" } else { "" });
+    }
+    let _ = writeln!(out, "{:<24} {:>8} {:>8}", "nodes", before.nodes, after.nodes);
+    let _ = writeln!(
+        out,
+        "{:<24} {:>8} {:>8}",
+        "weights",
+        human_bytes(before.parameter_bytes),
+        human_bytes(after.parameter_bytes)
+    );
+    out
+}
+
 fn group_digits(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::new();

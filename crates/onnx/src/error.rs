@@ -35,25 +35,8 @@ pub enum OnnxError {
 impl OnnxError {
     pub(crate) fn invalid(context: impl Into<String>, message: impl Into<String>) -> OnnxError {
         OnnxError::Invalid {
-            context: one_line(context.into()),
-            message: one_line(message.into()),
+            context: modelc_ir::one_line(&context.into()),
+            message: modelc_ir::one_line(&message.into()),
         }
     }
-}
-
-/// Escapes control characters, so that names taken from a hostile file cannot break the
-/// one-line error message (or the terminal).
-pub(crate) fn one_line(s: String) -> String {
-    if !s.chars().any(char::is_control) {
-        return s;
-    }
-    s.chars()
-        .map(|c| {
-            if c.is_control() {
-                c.escape_default().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
 }

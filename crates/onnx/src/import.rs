@@ -280,18 +280,18 @@ impl Importer<'_> {
 
         // Second pass: connect inputs and captures by name.
         for p in pending {
+            let mut edges = Vec::with_capacity(p.inputs.len() + p.captures.len());
             for (slot, name) in p.inputs.iter().enumerate() {
                 if name.is_empty() {
                     continue;
                 }
-                let v = scope.resolve(&mut g, name, &p.label)?;
-                g.connect(v, p.id, slot);
+                edges.push((slot, scope.resolve(&mut g, name, &p.label)?));
             }
             let first_capture = p.inputs.len();
             for (k, name) in p.captures.iter().enumerate() {
-                let v = scope.resolve(&mut g, name, &p.label)?;
-                g.connect(v, p.id, first_capture + k);
+                edges.push((first_capture + k, scope.resolve(&mut g, name, &p.label)?));
             }
+            g.connect_inputs(p.id, edges);
         }
 
         for vi in &gp.value_info {

@@ -8,7 +8,6 @@ use std::path::{Component, Path, PathBuf};
 use bytes::Bytes;
 use modelc_ir::{element_count, DType, SparseTensor, Tensor, TensorData};
 
-use crate::error::one_line;
 use crate::proto::{self, tensor_proto::DataLocation};
 use crate::OnnxError;
 
@@ -40,8 +39,8 @@ impl ExternalFiles {
         length: Option<u64>,
     ) -> Result<Bytes, OnnxError> {
         let err = |message: String| OnnxError::ExternalData {
-            tensor: one_line(tensor.to_string()),
-            message: one_line(message),
+            tensor: modelc_ir::one_line(tensor),
+            message: modelc_ir::one_line(&message),
         };
         let base = self.base.as_ref().ok_or_else(|| {
             err(format!(

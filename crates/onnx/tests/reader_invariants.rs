@@ -131,3 +131,99 @@ fn cyclic_graphs_are_refused() {
     );
     read_and_round_trip(model(g)).unwrap();
 }
+
+/// A node with very many inputs (3 bytes each in the file) used to take time quadratic in
+/// their number to read and to parse back (`Graph::connect` looks for the edge it replaces):
+/// 20,000 inputs took over half a second in a release build, so a few megabytes hung the
+/// reader. Now it is linear; the bound here is generous (the quadratic version takes about
+/// a minute in a debug build).
+#[test]
+fn nodes_with_very_many_inputs_read_in_linear_time() {
+    let n = 100_000;
+    let inputs = vec!["x"; n];
+    let g = graph("g", &["x"], vec![node("Sum", &inputs, &["y"])], &["y"]);
+    let start = std::time::Instant::now();
+    read_and_round_trip(model(g)).unwrap();
+    let took = start.elapsed();
+    assert!(
+        took < std::time::Duration::from_secs(15),
+        "reading, writing, printing and parsing {n} inputs took {took:?}"
+    );
+}
+
+fn seq_type(depth: usize) -> proto::TypeProto {
+    let mut t = proto::TypeProto {
+        value: Some(proto::type_proto::Value::TensorType(
+            proto::type_proto::Tensor {
+                elem_type: Some(1),
+                shape: None,
+            },
+        )),
+        denotation: None,
+    };
+    for _ in 0..depth {
+        t = proto::TypeProto {
+            value: Some(proto::type_proto::Value::SequenceType(Box::new(
+                proto::type_proto::Sequence {
+                    elem_type: Some(Box::new(t)),
+                },
+            ))),
+            denotation: None,
+        };
+    }
+    t
+}
+
+/// `If` nodes nested `depth` deep through their then-branches, the innermost reading `c`
+/// from the main graph.
+fn nested_ifs(depth: usize) -> proto::GraphProto {
+    let mut branch = graph("b0", &[], vec![node("Neg", &["c"], &["o0"])], &["o0"]);
+    for k in 1..=depth {
+        let out = format!("o{k}");
+        let mut n = node("If", &["c"], &[&out]);
+        let other = graph("e", &[], vec![node("Neg", &["c"], &["e"])], &["e"]);
+        n.attribute = vec![
+            graph_attr("then_branch", branch),
+            graph_attr("else_branch", other),
+        ];
+        branch = graph(&format!("b{k}"), &[], vec![n], &[&out]);
+    }
+    branch.name = Some("g".into());
+    branch.input = vec![info("c")];
+    branch
+}
+
+/// The deepest types and sub-graphs the reader accepts still print and parse back (the text
+/// form bounds nesting at 64 graphs and types; the protobuf decoder's recursion limit keeps
+/// what the reader accepts below that), and deeper ones are a one-line error, not a crash.
+#[test]
+fn deepest_accepted_nesting_round_trips() {
+    let mut deepest = 0;
+    for depth in 1..200 {
+        let mut vi = info("x");
+        vi.r#type = Some(seq_type(depth));
+        let mut g = graph("g", &[], vec![], &[]);
+        g.input = vec![vi.clone()];
+        g.output = vec![vi];
+        match read_and_round_trip(model(g)) {
+            Ok(()) => deepest = depth,
+            Err(e) => {
+                assert!(!e.contains('\n'), "{e}");
+                break;
+            }
+        }
+    }
+    assert!(deepest >= 16, "only {deepest} nested sequence types read");
+
+    let mut deepest = 0;
+    for depth in 1..200 {
+        match read_and_round_trip(model(nested_ifs(depth))) {
+            Ok(()) => deepest = depth,
+            Err(e) => {
+                assert!(!e.contains('\n'), "{e}");
+                break;
+            }
+        }
+    }
+    assert!(deepest >= 8, "only {deepest} nested sub-graphs read");
+}

@@ -1,8 +1,10 @@
 //! Kernels, one per ONNX op, grouped in families. Each family module exposes
 //! `lookup(OnnxOp) -> Option<Kernel>`; [`lookup`] asks them in turn.
 
+pub mod attention;
 pub mod control;
 pub mod elementwise;
+pub mod misc;
 pub mod movement;
 pub mod nn;
 pub mod quant;
@@ -24,6 +26,8 @@ pub fn lookup(op: OnnxOp) -> Option<Kernel> {
         .or_else(|| nn::lookup(op))
         .or_else(|| quant::lookup(op))
         .or_else(|| control::lookup(op))
+        .or_else(|| attention::lookup(op))
+        .or_else(|| misc::lookup(op))
 }
 
 /// Every op with a kernel.

@@ -5,9 +5,19 @@ use modelc_ir::OnnxOp;
 
 use super::Kernel;
 
+mod causal;
 pub(crate) mod common;
 mod conv;
+mod deform;
+mod grid;
 mod matmul;
+mod pool;
+mod resize;
+mod rnn;
+mod roi;
+mod sgemm;
+#[cfg(test)]
+mod tests;
 
 pub fn lookup(op: OnnxOp) -> Option<Kernel> {
     Some(match op {
@@ -15,6 +25,24 @@ pub fn lookup(op: OnnxOp) -> Option<Kernel> {
         OnnxOp::Gemm => matmul::gemm,
         OnnxOp::Conv => conv::conv,
         OnnxOp::ConvTranspose => conv::conv_transpose,
+        OnnxOp::MaxPool => pool::max_pool,
+        OnnxOp::AveragePool => pool::average_pool,
+        OnnxOp::LpPool => pool::lp_pool,
+        OnnxOp::GlobalAveragePool => pool::global_average_pool,
+        OnnxOp::GlobalMaxPool => pool::global_max_pool,
+        OnnxOp::GlobalLpPool => pool::global_lp_pool,
+        OnnxOp::Resize => resize::resize,
+        OnnxOp::Upsample => resize::upsample,
+        OnnxOp::RNN => rnn::rnn,
+        OnnxOp::GRU => rnn::gru,
+        OnnxOp::LSTM => rnn::lstm,
+        OnnxOp::MaxUnpool => pool::max_unpool,
+        OnnxOp::RoiAlign => roi::roi_align,
+        OnnxOp::MaxRoiPool => roi::max_roi_pool,
+        OnnxOp::GridSample => grid::grid_sample,
+        OnnxOp::AffineGrid => grid::affine_grid,
+        OnnxOp::DeformConv => deform::deform_conv,
+        OnnxOp::CausalConvWithState => causal::causal_conv_with_state,
         _ => return None,
     })
 }

@@ -6,13 +6,24 @@ use modelc_ir::OnnxOp;
 
 use super::Kernel;
 
+pub mod bitcast;
 pub mod cast;
 pub mod convert;
+pub mod integer;
+pub mod qdq;
 
 pub fn lookup(op: OnnxOp) -> Option<Kernel> {
     Some(match op {
+        OnnxOp::BitCast => bitcast::bitcast,
         OnnxOp::Cast => cast::cast,
         OnnxOp::CastLike => cast::cast_like,
+        OnnxOp::QuantizeLinear => qdq::quantize_linear,
+        OnnxOp::DequantizeLinear => qdq::dequantize_linear,
+        OnnxOp::DynamicQuantizeLinear => qdq::dynamic_quantize_linear,
+        OnnxOp::MatMulInteger => integer::matmul_integer,
+        OnnxOp::QLinearMatMul => integer::qlinear_matmul,
+        OnnxOp::ConvInteger => integer::conv_integer,
+        OnnxOp::QLinearConv => integer::qlinear_conv,
         _ => return None,
     })
 }

@@ -648,14 +648,11 @@ fn add_statement(g: &mut Graph, scope: &mut Scope, rhs: Box<Rhs>, mut clauses: C
     let captures = std::mem::take(&mut clauses.captures);
     clauses.apply(&mut node);
     let id = g.add_node(node);
-    for (slot, v) in args.into_iter().enumerate() {
-        if let Some(v) = v {
-            g.connect(v, id, slot);
-        }
-    }
-    for (slot, v) in captures {
-        g.connect(v, id, slot);
-    }
+    let args = args
+        .into_iter()
+        .enumerate()
+        .filter_map(|(slot, v)| Some((slot, v?)));
+    g.connect_inputs(id, args.chain(captures));
     scope.define(g.node(id), id);
 }
 

@@ -7,22 +7,25 @@
 
 use ndarray::ArrayD;
 
-use super::common::{num_same, try_zip2, zip2, Num};
+use super::common::{legacy_rhs, num_same, try_zip2, zip2, Num};
 use crate::ops::util::one;
 use crate::{bail, Array, Data, KernelError, OpCtx};
 
 pub fn add(ctx: &OpCtx<'_>) -> Result<Vec<Data>, KernelError> {
-    let (a, b) = (ctx.input(0)?, ctx.input(1)?);
+    let a = ctx.input(0)?;
+    let b = &*legacy_rhs(ctx, a, ctx.input(1)?)?;
     one(num_same!(a, b, |p, q| zip2(p, q, |x, y| x.add_(*y))?))
 }
 
 pub fn sub(ctx: &OpCtx<'_>) -> Result<Vec<Data>, KernelError> {
-    let (a, b) = (ctx.input(0)?, ctx.input(1)?);
+    let a = ctx.input(0)?;
+    let b = &*legacy_rhs(ctx, a, ctx.input(1)?)?;
     one(num_same!(a, b, |p, q| zip2(p, q, |x, y| x.sub_(*y))?))
 }
 
 pub fn mul(ctx: &OpCtx<'_>) -> Result<Vec<Data>, KernelError> {
-    let (a, b) = (ctx.input(0)?, ctx.input(1)?);
+    let a = ctx.input(0)?;
+    let b = &*legacy_rhs(ctx, a, ctx.input(1)?)?;
     one(num_same!(a, b, |p, q| zip2(p, q, |x, y| x.mul_(*y))?))
 }
 
@@ -35,7 +38,8 @@ fn div_arrays<T: Num>(a: &ArrayD<T>, b: &ArrayD<T>) -> Result<ArrayD<T>, KernelE
 }
 
 pub fn div(ctx: &OpCtx<'_>) -> Result<Vec<Data>, KernelError> {
-    let (a, b) = (ctx.input(0)?, ctx.input(1)?);
+    let a = ctx.input(0)?;
+    let b = &*legacy_rhs(ctx, a, ctx.input(1)?)?;
     one(num_same!(a, b, |p, q| div_arrays(p, q)?))
 }
 
@@ -48,7 +52,8 @@ fn mod_arrays<T: Num>(a: &ArrayD<T>, b: &ArrayD<T>, fmod: bool) -> Result<ArrayD
 }
 
 pub fn modulo(ctx: &OpCtx<'_>) -> Result<Vec<Data>, KernelError> {
-    let (a, b) = (ctx.input(0)?, ctx.input(1)?);
+    let a = ctx.input(0)?;
+    let b = &*legacy_rhs(ctx, a, ctx.input(1)?)?;
     let fmod = match ctx.attrs().int("fmod", 0)? {
         0 => false,
         1 => true,
@@ -99,7 +104,7 @@ fn pow_arrays<T: Num>(b: &ArrayD<T>, e: &Exponent) -> Result<ArrayD<T>, KernelEr
 }
 
 pub fn pow(ctx: &OpCtx<'_>) -> Result<Vec<Data>, KernelError> {
-    let e = exponent(ctx.input(1)?)?;
+    let e = exponent(&*legacy_rhs(ctx, ctx.input(0)?, ctx.input(1)?)?)?;
     one(super::common::one_match!(
         same [F32, F64, F16, BF16, I8, I16, I32, I64, U8, U16, U32, U64]
         ctx.input(0)?, |p| pow_arrays(p, &e)?
@@ -116,7 +121,10 @@ mod tests {
         let a = ArrayD::from_shape_vec(IxDyn(&[3]), vec![-7i32, 7, i32::MIN]).unwrap();
         let b = ArrayD::from_shape_vec(IxDyn(&[3]), vec![2i32, -2, -1]).unwrap();
         let q = div_arrays(&a, &b).unwrap();
-        assert_eq!(q.iter().copied().collect::<Vec<_>>(), vec![-3, -3, i32::MIN]);
+        assert_eq!(
+            q.iter().copied().collect::<Vec<_>>(),
+            vec![-3, -3, i32::MIN]
+        );
         let z = ArrayD::from_shape_vec(IxDyn(&[1]), vec![0i32]).unwrap();
         assert!(div_arrays(&a, &z).is_err());
         assert!(mod_arrays(&a, &z, false).is_err());

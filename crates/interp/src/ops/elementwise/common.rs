@@ -44,9 +44,13 @@ pub fn zip2<A, B, C>(
     checked_size(&shape)?;
     let dim = IxDyn(&shape);
     let (Some(av), Some(bv)) = (a.broadcast(dim.clone()), b.broadcast(dim)) else {
-        bail!("shapes {:?} and {:?} do not broadcast", a.shape(), b.shape());
+        bail!(
+            "shapes {:?} and {:?} do not broadcast",
+            a.shape(),
+            b.shape()
+        );
     };
-    Ok(Zip::from(&av).and(&bv).map_collect(|x, y| f(x, y)))
+    Ok(Zip::from(&av).and(&bv).map_collect(f))
 }
 
 /// [`zip2`] with a fallible element function; the first error is returned.
@@ -59,7 +63,11 @@ pub fn try_zip2<A, B, C>(
     checked_size(&shape)?;
     let dim = IxDyn(&shape);
     let (Some(av), Some(bv)) = (a.broadcast(dim.clone()), b.broadcast(dim.clone())) else {
-        bail!("shapes {:?} and {:?} do not broadcast", a.shape(), b.shape());
+        bail!(
+            "shapes {:?} and {:?} do not broadcast",
+            a.shape(),
+            b.shape()
+        );
     };
     let v = av
         .iter()
@@ -74,7 +82,7 @@ pub fn zip3<A, B, C, D>(
     a: &ArrayD<A>,
     b: &ArrayD<B>,
     c: &ArrayD<C>,
-    mut f: impl FnMut(&A, &B, &C) -> D,
+    f: impl FnMut(&A, &B, &C) -> D,
 ) -> Result<ArrayD<D>, KernelError> {
     let shape = broadcast_shapes(&broadcast_shapes(a.shape(), b.shape())?, c.shape())?;
     checked_size(&shape)?;
@@ -91,10 +99,7 @@ pub fn zip3<A, B, C, D>(
             c.shape()
         );
     };
-    Ok(Zip::from(&av)
-        .and(&bv)
-        .and(&cv)
-        .map_collect(|x, y, z| f(x, y, z)))
+    Ok(Zip::from(&av).and(&bv).and(&cv).map_collect(f))
 }
 
 /// A numeric element. Integer arithmetic wraps (as numpy and onnxruntime do); integer
@@ -394,6 +399,11 @@ macro_rules! float_map {
 }
 pub(crate) use float_map;
 
+/// Widens a float to f64 (identity for f64; keeps generic macro bodies lint-free).
+pub fn to64<T: Into<f64>>(x: T) -> f64 {
+    x.into()
+}
+
 /// The error function, to about 1e-7 relative accuracy (series near 0, Chebyshev-fitted
 /// erfc elsewhere).
 pub fn erf(x: f64) -> f64 {
@@ -430,6 +440,38 @@ pub fn erf(x: f64) -> f64 {
     }
 }
 
+/// Before opset 7, binary ops broadcast only B onto A, and only with `broadcast=1`: B's
+/// dimensions line up with A's from `axis` (default: A's trailing dimensions). Returns B
+/// reshaped so that numpy broadcasting gives that result; B unchanged otherwise.
+pub fn legacy_rhs<'a>(
+    ctx: &crate::OpCtx<'_>,
+    a: &crate::Array,
+    b: &'a crate::Array,
+) -> Result<std::borrow::Cow<'a, crate::Array>, KernelError> {
+    use std::borrow::Cow;
+    if ctx.opset >= 7 || ctx.attrs().int("broadcast", 0)? == 0 {
+        return Ok(Cow::Borrowed(b));
+    }
+    let (ra, rb) = (a.shape().len(), b.shape().len());
+    if rb > ra {
+        bail!("B has rank {rb}, more than A's {ra}");
+    }
+    let axis = match ctx.attrs().get("axis") {
+        None => ra - rb,
+        Some(_) => crate::ops::util::normalize_axis(ctx.attrs().int("axis", 0)?, ra.max(1))?,
+    };
+    if axis + rb > ra {
+        bail!("B of rank {rb} does not fit A of rank {ra} at axis {axis}");
+    }
+    let mut shape = b.shape().to_vec();
+    shape.resize(ra - axis, 1);
+    let reshaped = crate::map_array!(b, x => x
+        .as_standard_layout()
+        .into_owned()
+        .into_shape_with_order(IxDyn(&shape))?)?;
+    Ok(Cow::Owned(reshaped))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -458,8 +500,14 @@ mod tests {
         let b = ArrayD::from_shape_vec(IxDyn(&[3]), vec![10, 20, 30]).unwrap();
         let c = zip2(&a, &b, |x, y| x + y).unwrap();
         assert_eq!(c.shape(), &[2, 3]);
-        assert_eq!(c.iter().copied().collect::<Vec<_>>(), vec![11, 21, 31, 12, 22, 32]);
+        assert_eq!(
+            c.iter().copied().collect::<Vec<_>>(),
+            vec![11, 21, 31, 12, 22, 32]
+        );
         let d = try_zip2(&a, &b, |x, y| Ok(x * y)).unwrap();
-        assert_eq!(d.iter().copied().collect::<Vec<_>>(), vec![10, 20, 30, 20, 40, 60]);
+        assert_eq!(
+            d.iter().copied().collect::<Vec<_>>(),
+            vec![10, 20, 30, 20, 40, 60]
+        );
     }
 }

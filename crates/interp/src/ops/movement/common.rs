@@ -1,23 +1,43 @@
 //! Helpers shared by the movement kernels: a typed view of [`Array`] variants ([`Elem`],
 //! [`Num`] and the `dispatch!` macros), element gathering by flat source offsets
-//! ([`take`], [`gather_tables`]), size limits and small input/attribute readers.
+//! ([`take`], [`gather_tables`]), size limits and typed constructors.
 
 use std::borrow::Cow;
 
 use bytes::Bytes;
 use half::{bf16, f16};
+use modelc_ir::DType;
 use ndarray::{ArrayD, IxDyn};
 
 use crate::ops::util::normalize_axis;
-use crate::{bail, Array, KernelError, OpCtx};
+use crate::{bail, Array, KernelError};
 
 /// Largest number of elements a kernel may create.
 pub const MAX_ELEMENTS: usize = 1 << 31;
 
 /// An element type an [`Array`] holds (every variant but `Packed`).
-pub trait Elem: Clone + Default + PartialEq + std::fmt::Debug + 'static {
+pub trait Elem: Clone + Default + PartialOrd + std::fmt::Debug + 'static {
     fn get(a: &Array) -> Option<&ArrayD<Self>>;
     fn wrap(a: ArrayD<Self>) -> Array;
+
+    /// A total order: NaN is greater than everything and equal to NaN (numpy's sort order).
+    #[allow(clippy::eq_op)]
+    fn total_cmp(&self, o: &Self) -> std::cmp::Ordering {
+        use std::cmp::Ordering;
+        match self.partial_cmp(o) {
+            Some(c) => c,
+            None => match (self != self, o != o) {
+                (true, true) => Ordering::Equal,
+                (true, false) => Ordering::Greater,
+                _ => Ordering::Less,
+            },
+        }
+    }
+
+    /// Whether this is the type's zero (false, empty string); NaN is not zero.
+    fn is_zero(&self) -> bool {
+        *self == Self::default()
+    }
 }
 
 /// A numeric element type with the conversions and arithmetic kernels need.
@@ -32,9 +52,6 @@ pub trait Num: Elem + Copy + PartialOrd {
     fn is_nan(self) -> bool;
     fn zero() -> Self {
         Self::from_f64(0.0)
-    }
-    fn one() -> Self {
-        Self::from_f64(1.0)
     }
 }
 
@@ -304,22 +321,25 @@ pub fn flat<T: Clone>(a: &ArrayD<T>) -> Cow<'_, [T]> {
     }
 }
 
-/// Checked product of dimensions, bounded by [`MAX_ELEMENTS`].
+/// Checked product of dimensions, bounded by [`MAX_ELEMENTS`]. The product of the non-zero
+/// dimensions is bounded too, so per-axis work stays small even for empty shapes.
 pub fn checked_count(shape: &[usize]) -> Result<usize, KernelError> {
-    let mut n: usize = 1;
+    let mut nonzero: usize = 1;
     for &d in shape {
-        n = match n.checked_mul(d) {
+        nonzero = match nonzero.checked_mul(d.max(1)) {
             Some(v) if v <= MAX_ELEMENTS => v,
             _ => bail!("output shape {shape:?} is too large"),
         };
     }
-    Ok(n)
+    Ok(if shape.contains(&0) { 0 } else { nonzero })
 }
 
 /// Converts i64 dimensions to usize, rejecting negatives.
 pub fn dims_usize(dims: &[i64]) -> Result<Vec<usize>, KernelError> {
     dims.iter()
-        .map(|&d| usize::try_from(d).map_err(|_| KernelError::new(format!("invalid dimension {d}"))))
+        .map(|&d| {
+            usize::try_from(d).map_err(|_| KernelError::new(format!("invalid dimension {d}")))
+        })
         .collect()
 }
 
@@ -336,7 +356,11 @@ pub fn strides(shape: &[usize]) -> Vec<usize> {
 pub fn reshape(a: &Array, shape: &[usize]) -> Result<Array, KernelError> {
     let n = checked_count(shape)?;
     if n != a.len() {
-        bail!("cannot reshape {:?} ({} elements) to {shape:?}", a.shape(), a.len());
+        bail!(
+            "cannot reshape {:?} ({} elements) to {shape:?}",
+            a.shape(),
+            a.len()
+        );
     }
     if let Array::Packed { dtype, bytes, .. } = a {
         return Ok(Array::Packed {
@@ -360,10 +384,23 @@ pub fn take(
     shape: &[usize],
     fill: Option<&Array>,
 ) -> Result<Array, KernelError> {
+    take_runs(a, offs, 1, shape, fill)
+}
+
+/// Like [`take`] with runs: the output is `run` consecutive source elements starting at
+/// each of `starts` (a whole run of fill values where the start is `FILL`).
+pub fn take_runs(
+    a: &Array,
+    starts: &[usize],
+    run: usize,
+    shape: &[usize],
+    fill: Option<&Array>,
+) -> Result<Array, KernelError> {
     let n = a.len();
+    let in_range = |o: usize| o.checked_add(run).is_some_and(|e| e <= n);
     if let Array::Packed { dtype, bytes, .. } = a {
         let bits = dtype.bits() as usize;
-        if bits == 0 || bits % 8 != 0 {
+        if bits == 0 || !bits.is_multiple_of(8) {
             bail!("element type {dtype} is not supported by this op");
         }
         let w = bits / 8;
@@ -372,15 +409,15 @@ pub fn take(
             Some(_) => bail!("fill value type does not match {dtype}"),
             None => None,
         };
-        let mut out = Vec::with_capacity(offs.len() * w);
-        for &o in offs {
+        let mut out = Vec::with_capacity(starts.len() * run * w);
+        for &o in starts {
             if o == FILL {
                 match &fill_bytes {
-                    Some(f) => out.extend_from_slice(f),
+                    Some(f) => (0..run).for_each(|_| out.extend_from_slice(f)),
                     None => bail!("internal error: fill offset without a fill value"),
                 }
-            } else if o < n {
-                out.extend_from_slice(&bytes[o * w..o * w + w]);
+            } else if in_range(o) {
+                out.extend_from_slice(&bytes[o * w..(o + run) * w]);
             } else {
                 bail!("internal error: offset {o} out of range");
             }
@@ -391,14 +428,16 @@ pub fn take(
             bytes: Bytes::from(out),
         });
     }
-    mv_dispatch!(a, T => take_t::<T>(a, offs, shape, fill))
+    mv_dispatch!(a, T => take_runs_t::<T>(a, starts, run, shape, fill, in_range))
 }
 
-fn take_t<T: Elem>(
+fn take_runs_t<T: Elem>(
     a: &Array,
-    offs: &[usize],
+    starts: &[usize],
+    run: usize,
     shape: &[usize],
     fill: Option<&Array>,
+    in_range: impl Fn(usize) -> bool,
 ) -> Result<Array, KernelError> {
     let src = flat(typed::<T>(a)?);
     let fill_v: Option<T> = match fill {
@@ -411,18 +450,17 @@ fn take_t<T: Elem>(
         ),
         None => None,
     };
-    let mut out = Vec::with_capacity(offs.len());
-    for &o in offs {
+    let mut out: Vec<T> = Vec::with_capacity(starts.len() * run);
+    for &o in starts {
         if o == FILL {
             match &fill_v {
-                Some(f) => out.push(f.clone()),
+                Some(f) => out.extend(std::iter::repeat_n(f.clone(), run)),
                 None => bail!("internal error: fill offset without a fill value"),
             }
+        } else if in_range(o) {
+            out.extend_from_slice(&src[o..o + run]);
         } else {
-            match src.get(o) {
-                Some(v) => out.push(v.clone()),
-                None => bail!("internal error: offset {o} out of range"),
-            }
+            bail!("internal error: offset {o} out of range");
         }
     }
     Ok(T::wrap(ArrayD::from_shape_vec(IxDyn(shape), out)?))
@@ -455,18 +493,22 @@ pub fn gather_tables(
     fill: Option<&Array>,
 ) -> Result<Array, KernelError> {
     let shape: Vec<usize> = tables.iter().map(|t| t.len()).collect();
+    checked_count(&shape)?;
+    // Copy the innermost axis as runs when it reads consecutive elements.
+    if let Some((last, rest)) = tables.split_last() {
+        let contiguous = last
+            .first()
+            .is_some_and(|&f| f != FILL && last.iter().enumerate().all(|(i, &v)| v == f + i));
+        if contiguous && last.len() > 1 {
+            let mut starts = table_offsets(rest)?;
+            for o in starts.iter_mut().filter(|o| **o != FILL) {
+                *o += last[0];
+            }
+            return take_runs(a, &starts, last.len(), &shape, fill);
+        }
+    }
     let offs = table_offsets(tables)?;
     take(a, &offs, &shape, fill)
-}
-
-/// Per-axis tables that select everything of `shape` (the identity gather).
-pub fn identity_tables(shape: &[usize]) -> Vec<Vec<usize>> {
-    let st = strides(shape);
-    shape
-        .iter()
-        .zip(&st)
-        .map(|(&d, &s)| (0..d).map(|i| i * s).collect())
-        .collect()
 }
 
 /// Normalizes a list of axes against `rank`, rejecting duplicates.
@@ -482,31 +524,8 @@ pub fn normalize_axes(axes: &[i64], rank: usize) -> Result<Vec<usize>, KernelErr
     Ok(out)
 }
 
-/// Integer list from input `i` (when present) or else attribute `name` (when present).
-pub fn ints_input_or_attr(
-    ctx: &OpCtx<'_>,
-    i: usize,
-    name: &str,
-) -> Result<Option<Vec<i64>>, KernelError> {
-    if let Some(a) = ctx.opt_input(i)? {
-        return Ok(Some(a.to_i64_vec()?));
-    }
-    if ctx.attrs().contains(name) {
-        return Ok(Some(ctx.attrs().ints(name, vec![])?));
-    }
-    Ok(None)
-}
-
-/// A single scalar value of `a` (its first element) as an array of shape [].
-pub fn first_as_scalar(a: &Array) -> Result<Array, KernelError> {
-    if a.is_empty() {
-        bail!("expected a value, got an empty tensor");
-    }
-    take(a, &[0], &[], None)
-}
-
-/// Integer `a` as usize indices along a dimension of size `dim` (negatives count from the
-/// end); an error for out-of-range indices.
+/// Resolves index `v` into a dimension of size `dim` (negatives count from the end); an
+/// error when out of range.
 pub fn resolve_index(v: i64, dim: usize) -> Result<usize, KernelError> {
     let d = dim as i64;
     let r = if v < 0 { v + d } else { v };
@@ -514,6 +533,65 @@ pub fn resolve_index(v: i64, dim: usize) -> Result<usize, KernelError> {
         bail!("index {v} is out of range for a dimension of size {dim}");
     }
     Ok(r as usize)
+}
+
+/// An array of `dtype` (numeric or bool) from f64 values (`as` conversions).
+pub fn from_f64_vec(dtype: DType, shape: &[usize], v: Vec<f64>) -> Result<Array, KernelError> {
+    macro_rules! mk {
+        ($t:ty) => {
+            <$t as Elem>::wrap(ArrayD::from_shape_vec(
+                IxDyn(shape),
+                v.into_iter().map(<$t as Num>::from_f64).collect(),
+            )?)
+        };
+    }
+    Ok(match dtype {
+        DType::F32 => mk!(f32),
+        DType::F64 => mk!(f64),
+        DType::F16 => mk!(f16),
+        DType::BF16 => mk!(bf16),
+        DType::I8 => mk!(i8),
+        DType::I16 => mk!(i16),
+        DType::I32 => mk!(i32),
+        DType::I64 => mk!(i64),
+        DType::U8 => mk!(u8),
+        DType::U16 => mk!(u16),
+        DType::U32 => mk!(u32),
+        DType::U64 => mk!(u64),
+        DType::Bool => mk!(bool),
+        d => bail!("element type {d} is not supported by this op"),
+    })
+}
+
+/// An array of `dtype` (integer) from i64 values (`as` conversions, exact for i64).
+pub fn from_i64_vec(dtype: DType, shape: &[usize], v: Vec<i64>) -> Result<Array, KernelError> {
+    macro_rules! mk {
+        ($t:ty) => {
+            <$t as Elem>::wrap(ArrayD::from_shape_vec(
+                IxDyn(shape),
+                v.into_iter().map(|x| x as $t).collect(),
+            )?)
+        };
+    }
+    Ok(match dtype {
+        DType::I8 => mk!(i8),
+        DType::I16 => mk!(i16),
+        DType::I32 => mk!(i32),
+        DType::I64 => mk!(i64),
+        DType::U8 => mk!(u8),
+        DType::U16 => mk!(u16),
+        DType::U32 => mk!(u32),
+        DType::U64 => mk!(u64),
+        d => from_f64_vec(d, shape, v.into_iter().map(|x| x as f64).collect())?,
+    })
+}
+
+/// A scalar zero of `a`'s type (empty string for strings).
+pub fn zero_like(a: &Array) -> Result<Array, KernelError> {
+    if let Array::Str(_) = a {
+        return Ok(Array::Str(ArrayD::from_elem(IxDyn(&[]), String::new())));
+    }
+    from_f64_vec(a.dtype(), &[], vec![0.0])
 }
 
 #[cfg(test)]

@@ -31,7 +31,11 @@ pub fn concat_arrays(inputs: &[&Array], axis: i64, first: &Array) -> Result<Arra
     for a in inputs {
         let s = a.shape();
         if a.dtype() != first.dtype() {
-            bail!("Concat inputs have different types {} and {}", first.dtype(), a.dtype());
+            bail!(
+                "Concat inputs have different types {} and {}",
+                first.dtype(),
+                a.dtype()
+            );
         }
         if s.len() != rank
             || s.iter()
@@ -39,7 +43,10 @@ pub fn concat_arrays(inputs: &[&Array], axis: i64, first: &Array) -> Result<Arra
                 .enumerate()
                 .any(|(i, (x, y))| i != axis && x != y)
         {
-            bail!("Concat inputs have incompatible shapes {:?} and {s:?}", first.shape());
+            bail!(
+                "Concat inputs have incompatible shapes {:?} and {s:?}",
+                first.shape()
+            );
         }
         out_shape[axis] += s[axis];
     }
@@ -104,7 +111,7 @@ pub fn split(ctx: &OpCtx<'_>) -> Result<Vec<Data>, KernelError> {
     let parts: Vec<usize> = match split {
         Some(s) => {
             let p = super::common::dims_usize(&s)?;
-            if p.iter().sum::<usize>() != dim {
+            if p.iter().try_fold(0usize, |a, &b| a.checked_add(b)) != Some(dim) {
                 bail!("split {s:?} does not sum to the axis size {dim}");
             }
             p
@@ -115,8 +122,11 @@ pub fn split(ctx: &OpCtx<'_>) -> Result<Vec<Data>, KernelError> {
             } else {
                 ctx.node.outputs.len() as i64
             };
-            if n <= 0 {
-                bail!("Split needs a positive number of outputs");
+            if n <= 0 || n as usize != ctx.node.outputs.len() {
+                bail!(
+                    "Split into {n} parts does not match its {} outputs",
+                    ctx.node.outputs.len()
+                );
             }
             let n = n as usize;
             if ctx.opset >= 18 && ctx.attrs().contains("num_outputs") {
@@ -125,7 +135,7 @@ pub fn split(ctx: &OpCtx<'_>) -> Result<Vec<Data>, KernelError> {
                     .map(|i| chunk.min(dim.saturating_sub(i * chunk)))
                     .collect()
             } else {
-                if dim % n != 0 {
+                if !dim.is_multiple_of(n) {
                     bail!("axis size {dim} does not split into {n} equal parts");
                 }
                 vec![dim / n; n]

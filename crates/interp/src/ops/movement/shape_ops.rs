@@ -40,7 +40,7 @@ pub fn reshape_shape(
     let total: usize = input.iter().product();
     let known = checked_count(&out)?;
     if let Some(i) = infer {
-        if known == 0 || total % known != 0 {
+        if known == 0 || !total.is_multiple_of(known) {
             bail!("cannot reshape {input:?} to {shape:?}");
         }
         out[i] = total / known;
@@ -79,7 +79,10 @@ pub fn squeeze(ctx: &OpCtx<'_>) -> Result<Vec<Data>, KernelError> {
     let x = ctx.input(0)?;
     let shape = x.shape();
     let axes = if ctx.opset < 13 {
-        ctx.attrs().get("axes").map(|_| ctx.attrs().ints("axes", vec![])).transpose()?
+        ctx.attrs()
+            .get("axes")
+            .map(|_| ctx.attrs().ints("axes", vec![]))
+            .transpose()?
     } else {
         ctx.opt_input(1)?.map(|a| a.to_i64_vec()).transpose()?
     };
@@ -192,8 +195,14 @@ mod tests {
 
     #[test]
     fn reshape_rules() {
-        assert_eq!(reshape_shape(&[2, 3, 4], &[0, -1], false).unwrap(), vec![2, 12]);
-        assert_eq!(reshape_shape(&[0, 3, 4], &[3, 4, 0], true).unwrap(), vec![3, 4, 0]);
+        assert_eq!(
+            reshape_shape(&[2, 3, 4], &[0, -1], false).unwrap(),
+            vec![2, 12]
+        );
+        assert_eq!(
+            reshape_shape(&[0, 3, 4], &[3, 4, 0], true).unwrap(),
+            vec![3, 4, 0]
+        );
         assert!(reshape_shape(&[2, 3], &[-1, -1], false).is_err());
         assert!(reshape_shape(&[2, 3], &[4, -1], false).is_err());
         assert!(reshape_shape(&[2, 3], &[0, -1], true).is_err());

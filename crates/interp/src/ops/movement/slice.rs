@@ -9,9 +9,17 @@ use super::common::{gather_tables, normalize_axes, strides};
 
 /// The indices a slice `start:end:step` selects in a dimension of size `dim`, with ONNX's
 /// clamping rules.
-pub fn slice_indices(start: i64, end: i64, step: i64, dim: usize) -> Result<Vec<usize>, KernelError> {
+pub fn slice_indices(
+    start: i64,
+    end: i64,
+    step: i64,
+    dim: usize,
+) -> Result<Vec<usize>, KernelError> {
     if step == 0 {
         bail!("Slice step cannot be 0");
+    }
+    if dim == 0 {
+        return Ok(vec![]);
     }
     let d = dim as i128;
     let (mut s, mut e) = (start as i128, end as i128);
@@ -102,7 +110,13 @@ pub fn slice(ctx: &OpCtx<'_>) -> Result<Vec<Data>, KernelError> {
     let ends = ctx.input(2)?.to_i64_vec()?;
     let axes = ctx.opt_input(3)?.map(|a| a.to_i64_vec()).transpose()?;
     let steps = ctx.opt_input(4)?.map(|a| a.to_i64_vec()).transpose()?;
-    one(slice_array(x, &starts, &ends, axes.as_deref(), steps.as_deref())?)
+    one(slice_array(
+        x,
+        &starts,
+        &ends,
+        axes.as_deref(),
+        steps.as_deref(),
+    )?)
 }
 
 #[cfg(test)]
@@ -114,7 +128,10 @@ mod tests {
         assert_eq!(slice_indices(0, i64::MAX, 1, 3).unwrap(), vec![0, 1, 2]);
         assert_eq!(slice_indices(-1, i64::MIN, -1, 3).unwrap(), vec![2, 1, 0]);
         assert_eq!(slice_indices(10, -10, -2, 4).unwrap(), vec![3, 1]);
-        assert_eq!(slice_indices(1000, 1001, 1, 4).unwrap(), Vec::<usize>::new());
+        assert_eq!(
+            slice_indices(1000, 1001, 1, 4).unwrap(),
+            Vec::<usize>::new()
+        );
         assert!(slice_indices(0, 1, 0, 4).is_err());
         assert_eq!(slice_indices(0, -1, -1, 0).unwrap(), Vec::<usize>::new());
     }

@@ -44,13 +44,7 @@ pub fn transpose(ctx: &OpCtx<'_>) -> Result<Vec<Data>, KernelError> {
             .attrs()
             .ints("perm", vec![])?
             .iter()
-            .map(|&p| {
-                if p < 0 {
-                    p + rank as i64
-                } else {
-                    p
-                }
-            })
+            .map(|&p| if p < 0 { p + rank as i64 } else { p })
             .map(|p| usize::try_from(p).map_err(|_| KernelError::new("invalid perm")))
             .collect::<Result<_, _>>()?,
     };
@@ -76,10 +70,15 @@ fn from_nchw(ctx: &OpCtx<'_>, y: Array) -> Result<Vec<Data>, KernelError> {
     }
 }
 
+fn mul(a: usize, b: usize) -> Result<usize, KernelError> {
+    a.checked_mul(b)
+        .ok_or_else(|| KernelError::new("output shape is too large"))
+}
+
 fn block_and_dims(ctx: &OpCtx<'_>, x: &Array) -> Result<(usize, [usize; 4]), KernelError> {
     let b = ctx.attrs().int("blocksize", 0)?;
-    if b <= 0 {
-        bail!("blocksize must be positive, got {b}");
+    if b <= 0 || b > 1 << 15 {
+        bail!("blocksize must be in 1..=32768, got {b}");
     }
     let s = x.shape();
     if s.len() != 4 {
@@ -91,7 +90,7 @@ fn block_and_dims(ctx: &OpCtx<'_>, x: &Array) -> Result<(usize, [usize; 4]), Ker
 pub fn depth_to_space(ctx: &OpCtx<'_>) -> Result<Vec<Data>, KernelError> {
     let x = to_nchw(ctx, ctx.input(0)?)?;
     let (b, [n, c, h, w]) = block_and_dims(ctx, &x)?;
-    if c % (b * b) != 0 {
+    if !c.is_multiple_of(b * b) {
         bail!("channels {c} are not divisible by blocksize² {}", b * b);
     }
     let c2 = c / (b * b);
@@ -107,13 +106,14 @@ pub fn depth_to_space(ctx: &OpCtx<'_>) -> Result<Vec<Data>, KernelError> {
         }
         m => bail!("unknown mode {m:?}"),
     };
-    from_nchw(ctx, reshape(&y, &[n, c2, h * b, w * b])?)
+    let (hb, wb) = (mul(h, b)?, mul(w, b)?);
+    from_nchw(ctx, reshape(&y, &[n, c2, hb, wb])?)
 }
 
 pub fn space_to_depth(ctx: &OpCtx<'_>) -> Result<Vec<Data>, KernelError> {
     let x = to_nchw(ctx, ctx.input(0)?)?;
     let (b, [n, c, h, w]) = block_and_dims(ctx, &x)?;
-    if h % b != 0 || w % b != 0 {
+    if !h.is_multiple_of(b) || !w.is_multiple_of(b) {
         bail!("spatial size {h}x{w} is not divisible by blocksize {b}");
     }
     let t = reshape(&x, &[n, c, h / b, b, w / b, b])?;
@@ -123,5 +123,6 @@ pub fn space_to_depth(ctx: &OpCtx<'_>) -> Result<Vec<Data>, KernelError> {
         "CRD" => transpose_array(&t, &[0, 1, 3, 5, 2, 4])?,
         m => bail!("unknown mode {m:?}"),
     };
-    from_nchw(ctx, reshape(&y, &[n, c * b * b, h / b, w / b])?)
+    let cbb = mul(c, b * b)?;
+    from_nchw(ctx, reshape(&y, &[n, cbb, h / b, w / b])?)
 }

@@ -6,7 +6,7 @@ use std::fmt::Debug;
 
 use half::{bf16, f16};
 use modelc_ir::DType;
-use ndarray::{ArrayD, CowArray, IxDyn, LinalgScalar};
+use ndarray::{ArrayD, ArrayView2, ArrayViewMut2, CowArray, IxDyn, LinalgScalar};
 use num_traits::{Float, FromPrimitive};
 
 use crate::{bail, Array, KernelError, OpCtx};
@@ -28,13 +28,27 @@ pub fn checked_count(shape: &[usize]) -> Result<usize, KernelError> {
 
 /// The float types the nn kernels compute in.
 pub trait Elem:
-    Float + LinalgScalar + FromPrimitive + Debug + Default + Send + Sync + std::iter::Sum + std::ops::AddAssign + std::ops::MulAssign + 'static
+    Float
+    + LinalgScalar
+    + FromPrimitive
+    + Debug
+    + Default
+    + Send
+    + Sync
+    + std::iter::Sum
+    + std::ops::AddAssign
+    + std::ops::MulAssign
+    + 'static
 {
     /// The array as this type: borrowed when it already is, converted otherwise.
     fn cow(a: &Array) -> Result<CowArray<'_, Self, IxDyn>, KernelError>;
     /// A result computed in this type, as an array of `dtype` (the input's type).
     fn wrap(out: ArrayD<Self>, dtype: DType) -> Result<Array, KernelError>;
     fn f(v: f64) -> Self;
+    /// `c = a · b` (c overwritten) with the fastest GEMM available for the type.
+    fn gemm(a: ArrayView2<Self>, b: ArrayView2<Self>, mut c: ArrayViewMut2<Self>) {
+        ndarray::linalg::general_mat_mul(Self::one(), &a, &b, Self::zero(), &mut c);
+    }
 }
 
 impl Elem for f32 {
@@ -58,6 +72,9 @@ impl Elem for f32 {
     }
     fn f(v: f64) -> f32 {
         v as f32
+    }
+    fn gemm(a: ArrayView2<f32>, b: ArrayView2<f32>, c: ArrayViewMut2<f32>) {
+        super::sgemm::sgemm(a, b, c);
     }
 }
 
@@ -239,4 +256,12 @@ pub fn strides_of(shape: &[usize]) -> Vec<usize> {
         s[i] = s[i + 1] * shape[i + 1];
     }
     s
+}
+
+/// Layout-sensitive kernels here compute channels-first; a channels-last node is an error.
+pub fn check_nchw(ctx: &OpCtx<'_>) -> Result<(), KernelError> {
+    if ctx.node.layout == Some(modelc_ir::Layout::Nhwc) {
+        bail!("NHWC layout is not supported by this kernel (channels-first only)");
+    }
+    Ok(())
 }

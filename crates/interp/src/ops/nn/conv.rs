@@ -11,7 +11,9 @@
 use ndarray::linalg::general_mat_mul;
 use ndarray::{s, ArrayD, ArrayView2, ArrayViewMut2, IxDyn};
 
-use super::common::{auto_pad, checked_count, float_dispatch, geometry, spatial_ints, AutoPad, Elem};
+use super::common::{
+    auto_pad, check_nchw, checked_count, float_dispatch, geometry, spatial_ints, AutoPad, Elem,
+};
 use crate::ops::util::one;
 use crate::{bail, Array, Data, KernelError, OpCtx};
 
@@ -29,7 +31,10 @@ pub struct Win3 {
 
 pub fn to3(v: &[usize], fill: usize) -> Result<[usize; 3], KernelError> {
     if v.len() > 3 {
-        bail!("only 1-D, 2-D and 3-D spatial ranks are supported, got {}", v.len());
+        bail!(
+            "only 1-D, 2-D and 3-D spatial ranks are supported, got {}",
+            v.len()
+        );
     }
     let mut r = [fill; 3];
     r[3 - v.len()..].copy_from_slice(v);
@@ -52,7 +57,11 @@ impl Win3 {
         let s = self.s[ax] as isize;
         let n = self.small[ax];
         let big = self.big[ax] as isize;
-        let lo = if off >= 0 { 0 } else { ((-off + s - 1) / s) as usize };
+        let lo = if off >= 0 {
+            0
+        } else {
+            ((-off + s - 1) / s) as usize
+        };
         let hi = if big - off <= 0 {
             0
         } else {
@@ -120,7 +129,12 @@ pub fn im2col<T: Copy + num_traits::Zero>(x: &[T], channels: usize, w: &Win3, co
 
 /// Adds the columns `col` (`channels * k_len` rows of `small_len`) into the image `y`
 /// (`channels` planes of `w.big`): the adjoint of [`im2col`].
-pub fn col2im_add<T: Copy + std::ops::AddAssign>(col: &[T], channels: usize, w: &Win3, y: &mut [T]) {
+pub fn col2im_add<T: Copy + std::ops::AddAssign>(
+    col: &[T],
+    channels: usize,
+    w: &Win3,
+    y: &mut [T],
+) {
     let [bd, bh, bw] = w.big;
     let [sd, sh, sw] = w.small;
     let plane = bd * bh * bw;
@@ -164,13 +178,16 @@ fn group_attr(ctx: &OpCtx<'_>) -> Result<usize, KernelError> {
 
 fn kernel_attr(ctx: &OpCtx<'_>, w_spatial: &[usize]) -> Result<Vec<usize>, KernelError> {
     let ks = ctx.attrs().ints("kernel_shape", vec![])?;
-    if !ks.is_empty() && (ks.len() != w_spatial.len() || ks.iter().zip(w_spatial).any(|(&a, &b)| a != b as i64)) {
+    if !ks.is_empty()
+        && (ks.len() != w_spatial.len() || ks.iter().zip(w_spatial).any(|(&a, &b)| a != b as i64))
+    {
         bail!("kernel_shape {ks:?} does not match the weight's spatial shape {w_spatial:?}");
     }
     Ok(w_spatial.to_vec())
 }
 
 fn conv_t<T: Elem>(ctx: &OpCtx<'_>) -> Result<Array, KernelError> {
+    check_nchw(ctx)?;
     let x0 = ctx.input(0)?;
     let x = T::cow(x0)?;
     let w = T::cow(ctx.input(1)?)?;
@@ -211,8 +228,12 @@ fn conv_t<T: Elem>(ctx: &OpCtx<'_>) -> Result<Array, KernelError> {
         checked_count(&[cgk, p])?;
         vec![T::zero(); cgk * p]
     };
-    let xv = x.as_slice().ok_or_else(|| KernelError::new("Conv: X not contiguous"))?;
-    let wv = w.as_slice().ok_or_else(|| KernelError::new("Conv: W not contiguous"))?;
+    let xv = x
+        .as_slice()
+        .ok_or_else(|| KernelError::new("Conv: X not contiguous"))?;
+    let wv = w
+        .as_slice()
+        .ok_or_else(|| KernelError::new("Conv: W not contiguous"))?;
     let w2 = ArrayView2::from_shape((m, cgk), wv)?;
     let mut out = vec![T::zero(); out_shape.iter().product()];
     if p > 0 {
@@ -227,26 +248,23 @@ fn conv_t<T: Elem>(ctx: &OpCtx<'_>) -> Result<Array, KernelError> {
                 };
                 let og = &mut out[(img * m + g * mg) * p..][..mg * p];
                 let mut ov = ArrayViewMut2::from_shape((mg, p), og)?;
-                general_mat_mul(
-                    T::one(),
-                    &w2.slice(s![g * mg..(g + 1) * mg, ..]),
-                    &colv,
-                    T::zero(),
-                    &mut ov,
-                );
+                T::gemm(w2.slice(s![g * mg..(g + 1) * mg, ..]), colv, ov.view_mut());
             }
         }
     }
     if let Some(b) = ctx.opt_input(2)? {
         let b = T::cow(b)?;
         if b.len() != m || b.ndim() != 1 {
-            bail!("Conv: bias shape {:?} does not match {m} output channels", b.shape());
+            bail!(
+                "Conv: bias shape {:?} does not match {m} output channels",
+                b.shape()
+            );
         }
         let bv: Vec<T> = b.iter().copied().collect();
         if p > 0 {
             for (i, chunk) in out.chunks_mut(p).enumerate() {
                 let bb = bv[i % m];
-                chunk.iter_mut().for_each(|v| *v = *v + bb);
+                chunk.iter_mut().for_each(|v| *v += bb);
             }
         }
     }
@@ -259,6 +277,7 @@ pub fn conv(ctx: &OpCtx<'_>) -> Result<Vec<Data>, KernelError> {
 }
 
 fn conv_transpose_t<T: Elem>(ctx: &OpCtx<'_>) -> Result<Array, KernelError> {
+    check_nchw(ctx)?;
     let x0 = ctx.input(0)?;
     let x = T::cow(x0)?;
     let w = T::cow(ctx.input(1)?)?;
@@ -289,10 +308,17 @@ fn conv_transpose_t<T: Elem>(ctx: &OpCtx<'_>) -> Result<Array, KernelError> {
         if os_attr.len() < nd || os_attr.iter().any(|&v| !(0..1 << 30).contains(&v)) {
             bail!("ConvTranspose: bad output_shape {os_attr:?}");
         }
-        Some(os_attr[os_attr.len() - nd..].iter().map(|&v| v as usize).collect())
+        Some(
+            os_attr[os_attr.len() - nd..]
+                .iter()
+                .map(|&v| v as usize)
+                .collect(),
+        )
     };
     let full: Vec<usize> = (0..nd)
-        .map(|i| strides[i] * xs[2 + i].saturating_sub(1) + opad[i] + (kernel[i].max(1) - 1) * dil[i] + 1)
+        .map(|i| {
+            strides[i] * xs[2 + i].saturating_sub(1) + opad[i] + (kernel[i].max(1) - 1) * dil[i] + 1
+        })
         .collect();
     let has_pads = ctx.attrs().contains("pads");
     let (pb, out_sp): (Vec<usize>, Vec<usize>) =
@@ -321,9 +347,9 @@ fn conv_transpose_t<T: Elem>(ctx: &OpCtx<'_>) -> Result<Array, KernelError> {
                 Some(o) => o.clone(),
                 None => (0..nd)
                     .map(|i| {
-                        full[i]
-                            .checked_sub(pads[i] + pads[nd + i])
-                            .ok_or_else(|| KernelError::new("ConvTranspose: pads larger than the output"))
+                        full[i].checked_sub(pads[i] + pads[nd + i]).ok_or_else(|| {
+                            KernelError::new("ConvTranspose: pads larger than the output")
+                        })
                     })
                     .collect::<Result<_, _>>()?,
             };
@@ -344,14 +370,19 @@ fn conv_transpose_t<T: Elem>(ctx: &OpCtx<'_>) -> Result<Array, KernelError> {
     let mgk = mg * kl;
     checked_count(&[mgk, ip])?;
     let mut col = vec![T::zero(); mgk * ip];
-    let xv = x.as_slice().ok_or_else(|| KernelError::new("X not contiguous"))?;
-    let wv = w.as_slice().ok_or_else(|| KernelError::new("W not contiguous"))?;
+    let xv = x
+        .as_slice()
+        .ok_or_else(|| KernelError::new("X not contiguous"))?;
+    let wv = w
+        .as_slice()
+        .ok_or_else(|| KernelError::new("W not contiguous"))?;
     let w2 = ArrayView2::from_shape((c, mgk), wv)?;
     let mut out = vec![T::zero(); out_shape.iter().product()];
     if ip > 0 && op > 0 {
         for img in 0..n {
             for g in 0..group {
-                let xg = ArrayView2::from_shape((cg, ip), &xv[(img * c + g * cg) * ip..][..cg * ip])?;
+                let xg =
+                    ArrayView2::from_shape((cg, ip), &xv[(img * c + g * cg) * ip..][..cg * ip])?;
                 let wg = w2.slice(s![g * cg..(g + 1) * cg, ..]);
                 let mut cv = ArrayViewMut2::from_shape((mgk, ip), &mut col[..])?;
                 general_mat_mul(T::one(), &wg.t(), &xg, T::zero(), &mut cv);
@@ -363,13 +394,16 @@ fn conv_transpose_t<T: Elem>(ctx: &OpCtx<'_>) -> Result<Array, KernelError> {
     if let Some(b) = ctx.opt_input(2)? {
         let b = T::cow(b)?;
         if b.len() != m || b.ndim() != 1 {
-            bail!("ConvTranspose: bias shape {:?} does not match {m} output channels", b.shape());
+            bail!(
+                "ConvTranspose: bias shape {:?} does not match {m} output channels",
+                b.shape()
+            );
         }
         let bv: Vec<T> = b.iter().copied().collect();
         if op > 0 {
             for (i, chunk) in out.chunks_mut(op).enumerate() {
                 let bb = bv[i % m];
-                chunk.iter_mut().for_each(|v| *v = *v + bb);
+                chunk.iter_mut().for_each(|v| *v += bb);
             }
         }
     }

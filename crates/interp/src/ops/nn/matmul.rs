@@ -36,8 +36,8 @@ fn int_gemm<T: IntElem>(a: ArrayView2<T>, b: ArrayView2<T>, mut c: ArrayViewMut2
     }
 }
 
-fn float_gemm<T: Elem>(a: ArrayView2<T>, b: ArrayView2<T>, mut c: ArrayViewMut2<T>) {
-    general_mat_mul(T::one(), &a, &b, T::zero(), &mut c);
+fn float_gemm<T: Elem>(a: ArrayView2<T>, b: ArrayView2<T>, c: ArrayViewMut2<T>) {
+    T::gemm(a, b, c);
 }
 
 /// numpy matmul of `a` and `b` with `mm` as the 2-D kernel.
@@ -91,8 +91,12 @@ pub fn matmul_nd<T: Copy + Zero>(
                 .map_err(|e| KernelError::new(e.to_string()))?;
             mm(a2.view(), b2, o2.view_mut());
         } else {
-            let a3 = a3.to_shape((nb, m, k)).map_err(|e| KernelError::new(e.to_string()))?;
-            let b3 = b3.to_shape((nb, k, n)).map_err(|e| KernelError::new(e.to_string()))?;
+            let a3 = a3
+                .to_shape((nb, m, k))
+                .map_err(|e| KernelError::new(e.to_string()))?;
+            let b3 = b3
+                .to_shape((nb, k, n))
+                .map_err(|e| KernelError::new(e.to_string()))?;
             let mut o3 = out
                 .view_mut()
                 .into_shape_with_order((nb, m, n))
@@ -128,7 +132,11 @@ pub fn matmul(ctx: &OpCtx<'_>) -> Result<Vec<Data>, KernelError> {
     let a = ctx.input(0)?;
     let b = ctx.input(1)?;
     if a.dtype() != b.dtype() {
-        bail!("MatMul operands differ in type: {} and {}", a.dtype(), b.dtype());
+        bail!(
+            "MatMul operands differ in type: {} and {}",
+            a.dtype(),
+            b.dtype()
+        );
     }
     macro_rules! int {
         ($x:expr, $y:expr, $v:ident) => {
@@ -156,12 +164,24 @@ struct GemmAttrs {
     trans_b: bool,
 }
 
-fn gemm_dims(a: &[usize], b: &[usize], at: &GemmAttrs) -> Result<(usize, usize, usize), KernelError> {
+fn gemm_dims(
+    a: &[usize],
+    b: &[usize],
+    at: &GemmAttrs,
+) -> Result<(usize, usize, usize), KernelError> {
     if a.len() != 2 || b.len() != 2 {
         bail!("Gemm operands must be 2-D, got {a:?} and {b:?}");
     }
-    let (m, k) = if at.trans_a { (a[1], a[0]) } else { (a[0], a[1]) };
-    let (k2, n) = if at.trans_b { (b[1], b[0]) } else { (b[0], b[1]) };
+    let (m, k) = if at.trans_a {
+        (a[1], a[0])
+    } else {
+        (a[0], a[1])
+    };
+    let (k2, n) = if at.trans_b {
+        (b[1], b[0])
+    } else {
+        (b[0], b[1])
+    };
     if k != k2 {
         bail!("Gemm inner dimensions differ: {a:?} x {b:?}");
     }
@@ -174,9 +194,13 @@ fn bias<T: Clone>(c: ArrayViewD<'_, T>, m: usize, n: usize) -> Result<Array2<T>,
     if c.ndim() > 2 {
         bail!("Gemm C must have rank <= 2, got {:?}", c.shape());
     }
-    Ok(c
-        .broadcast(IxDyn(&[m, n]))
-        .ok_or_else(|| KernelError::new(format!("Gemm C {:?} does not broadcast to [{m}, {n}]", c.shape())))?
+    Ok(c.broadcast(IxDyn(&[m, n]))
+        .ok_or_else(|| {
+            KernelError::new(format!(
+                "Gemm C {:?} does not broadcast to [{m}, {n}]",
+                c.shape()
+            ))
+        })?
         .into_dimensionality::<Ix2>()?
         .to_owned())
 }

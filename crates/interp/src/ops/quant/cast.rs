@@ -68,3 +68,53 @@ pub fn cast_like(ctx: &OpCtx<'_>) -> Result<Vec<Data>, KernelError> {
         },
     )?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::IxDyn;
+
+    fn strs(v: &[&str]) -> Array {
+        Array::Str(
+            ArrayD::from_shape_vec(IxDyn(&[v.len()]), v.iter().map(|s| s.to_string()).collect())
+                .unwrap(),
+        )
+    }
+
+    #[test]
+    fn strings_to_and_from_numbers() {
+        let x = strs(&["1e-5", "INF", "-inf", "NaN", "+INF", " 2.5 "]);
+        let Array::F32(y) = cast_array(&x, DType::F32, Opts::default()).unwrap() else {
+            panic!()
+        };
+        let y: Vec<f32> = y.iter().copied().collect();
+        assert_eq!(y[0], 1e-5);
+        assert_eq!(y[1], f32::INFINITY);
+        assert_eq!(y[2], f32::NEG_INFINITY);
+        assert!(y[3].is_nan());
+        assert_eq!(y[4], f32::INFINITY);
+        assert_eq!(y[5], 2.5);
+        assert!(cast_array(&strs(&["abc"]), DType::F32, Opts::default()).is_err());
+        let i = cast_array(&strs(&["-7", "300"]), DType::I8, Opts::default()).unwrap();
+        assert_eq!(
+            i,
+            Array::I8(ArrayD::from_shape_vec(IxDyn(&[2]), vec![-7, 44]).unwrap())
+        );
+        let f = Array::F32(ArrayD::from_shape_vec(IxDyn(&[3]), vec![0.1, 1e-7, -3.0]).unwrap());
+        assert_eq!(
+            cast_array(&f, DType::Str, Opts::default()).unwrap(),
+            strs(&["0.1", "1e-07", "-3.0"])
+        );
+    }
+
+    #[test]
+    fn float_to_int_truncates_and_wraps() {
+        let f = Array::F32(
+            ArrayD::from_shape_vec(IxDyn(&[4]), vec![2.7, -2.7, 300.0, f32::NAN]).unwrap(),
+        );
+        assert_eq!(
+            cast_array(&f, DType::U8, Opts::default()).unwrap(),
+            Array::U8(ArrayD::from_shape_vec(IxDyn(&[4]), vec![2, 254, 44, 0]).unwrap())
+        );
+    }
+}

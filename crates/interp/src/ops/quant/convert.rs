@@ -30,6 +30,10 @@ impl Vals {
         }
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// The values as f64 (strings are parsed).
     pub fn into_f64(self) -> Result<Vec<f64>, KernelError> {
         Ok(match self {
@@ -126,7 +130,9 @@ fn f64_to_mini(x: f64, m: Mini, saturate: bool) -> u8 {
     };
     let nan = |neg: bool| -> u8 {
         match m.special {
-            Special::Ieee => (emask << m.mbits) as u8 | (1 << (m.mbits - 1)) | if neg { sign_bit } else { 0 },
+            Special::Ieee => {
+                (emask << m.mbits) as u8 | (1 << (m.mbits - 1)) | if neg { sign_bit } else { 0 }
+            }
             Special::Fn => (sign_bit - 1) | if neg { sign_bit } else { 0 },
             Special::Fnuz => sign_bit,
             // No NaN: follows ml_dtypes (the reference), which gives -0 for +NaN.
@@ -229,7 +235,10 @@ pub fn unpack(dtype: DType, count: usize, bytes: &[u8]) -> Result<Vec<u8>, Kerne
     let bits = packed_bits(dtype)? as usize;
     let per = 8 / bits;
     if bytes.len() < count.div_ceil(per) {
-        bail!("{dtype} data has {} bytes for {count} elements", bytes.len());
+        bail!(
+            "{dtype} data has {} bytes for {count} elements",
+            bytes.len()
+        );
     }
     let mask = ((1u16 << bits) - 1) as u8;
     Ok((0..count)
@@ -353,7 +362,12 @@ fn float_to_int(x: f64) -> i128 {
 }
 
 /// Encodes wide values as an array of `dtype` and `shape`.
-pub fn encode(v: Vals, dtype: DType, shape: &[usize], opts: Opts<'_>) -> Result<Array, KernelError> {
+pub fn encode(
+    v: Vals,
+    dtype: DType,
+    shape: &[usize],
+    opts: Opts<'_>,
+) -> Result<Array, KernelError> {
     let n: usize = shape.iter().product();
     if v.len() != n {
         bail!("internal: {} values for shape {shape:?}", v.len());

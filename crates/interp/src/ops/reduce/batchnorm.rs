@@ -12,7 +12,7 @@
 
 use ndarray::{ArrayD, IxDyn};
 
-use super::common::{channel_axis, float_dispatch, Real};
+use super::common::{channel_axis, float_dispatch, rnd, Prec, Real};
 use crate::{bail, Data, KernelError, OpCtx};
 
 fn run<T: Real>(ctx: &OpCtx<'_>) -> Result<Vec<Data>, KernelError> {
@@ -67,13 +67,13 @@ fn run<T: Real>(ctx: &OpCtx<'_>) -> Result<Vec<Data>, KernelError> {
         let mut sq = vec![0f64; c];
         for (i, &v) in xs.iter().enumerate() {
             let ch = index(i);
-            sum[ch] += v.to_f64();
+            sum[ch] += v.as_f64();
         }
-        let count = if c == 0 { 0 } else { xs.len() / c };
+        let count = xs.len().checked_div(c).unwrap_or(0);
         let bm: Vec<f64> = sum.iter().map(|s| s / count as f64).collect();
         for (i, &v) in xs.iter().enumerate() {
             let ch = index(i);
-            let d = v.to_f64() - bm[ch];
+            let d = v.as_f64() - bm[ch];
             sq[ch] += d * d;
         }
         let bv: Vec<f64> = sq.iter().map(|s| s / count as f64).collect();
@@ -95,14 +95,47 @@ fn run<T: Real>(ctx: &OpCtx<'_>) -> Result<Vec<Data>, KernelError> {
         .zip(&a)
         .map(|((&bb, &m), &aa)| bb - m * aa)
         .collect();
-    let y: Vec<T> = xs
-        .iter()
-        .enumerate()
-        .map(|(i, &v)| {
-            let ch = index(i);
-            v * a[ch] + b[ch]
-        })
-        .collect();
+    let p = Prec::of(x_in.dtype());
+    let y: Vec<T> = if p != Prec::Exact {
+        // f16/bf16: the reference's step-by-step arithmetic in the input type,
+        // `scale * (x − mean) / sqrt(var + epsilon) + B`.
+        xs.iter()
+            .enumerate()
+            .map(|(i, &v)| {
+                let ch = index(i);
+                let d = rnd(p, scale[ch] * rnd(p, v - use_mean[ch]));
+                let q = rnd(p, rnd(p, use_var[ch] + rnd(p, eps)).sqrt());
+                rnd(p, rnd(p, d / q) + bias[ch])
+            })
+            .collect()
+    } else if n_params == c && c > 0 && stride > 0 {
+        // Per channel: runs of `stride` elements share a channel.
+        let mut y = Vec::with_capacity(xs.len());
+        if stride == 1 {
+            for run in xs.chunks(c) {
+                y.extend(
+                    run.iter()
+                        .zip(a.iter().zip(&b))
+                        .map(|(&v, (&aa, &bb))| v * aa + bb),
+                );
+            }
+        } else {
+            for (r, run) in xs.chunks(stride).enumerate() {
+                let ch = r % c;
+                let (aa, bb) = (a[ch], b[ch]);
+                y.extend(run.iter().map(|&v| v * aa + bb));
+            }
+        }
+        y
+    } else {
+        xs.iter()
+            .enumerate()
+            .map(|(i, &v)| {
+                let ch = index(i);
+                v * a[ch] + b[ch]
+            })
+            .collect()
+    };
     let y = ArrayD::from_shape_vec(IxDyn(&shape), y)?;
     let mut out = vec![Data::Tensor(T::wrap(y, x_in.dtype())?)];
     if training {

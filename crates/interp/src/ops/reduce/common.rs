@@ -48,7 +48,7 @@ pub trait Real:
     fn wrap(out: ArrayD<Self>, dtype: DType) -> Result<Array, KernelError>;
     /// A constant.
     fn c(v: f64) -> Self;
-    fn to_f64(self) -> f64;
+    fn as_f64(self) -> f64;
 }
 
 fn ints_as_f64(a: &Array) -> Result<ArrayD<f64>, KernelError> {
@@ -84,7 +84,7 @@ impl Real for f32 {
     fn c(v: f64) -> f32 {
         v as f32
     }
-    fn to_f64(self) -> f64 {
+    fn as_f64(self) -> f64 {
         self as f64
     }
 }
@@ -114,7 +114,7 @@ impl Real for f64 {
     fn c(v: f64) -> f64 {
         v
     }
-    fn to_f64(self) -> f64 {
+    fn as_f64(self) -> f64 {
         self
     }
 }
@@ -138,6 +138,36 @@ pub fn from_f64_array(a: ArrayD<f64>, dtype: DType) -> Result<Array, KernelError
         DType::Bool => Array::Bool(a.mapv(|v| v != 0.0)),
         other => bail!("unsupported element type {other}"),
     })
+}
+
+/// How intermediate results are rounded: not at all (f32, f64), or — to reproduce the
+/// ONNX reference, which computes f16 with numpy and bf16 with ml_dtypes step by step —
+/// to f16 after every step (sums accumulated in f32, as numpy's pairwise sum does) or to
+/// bf16 after every step including each addition of the sum.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Prec {
+    Exact,
+    Half,
+    BHalf,
+}
+
+pub fn rnd<T: Real>(p: Prec, v: T) -> T {
+    match p {
+        Prec::Exact => v,
+        Prec::Half => T::c(half::f16::from_f64(v.as_f64()).to_f64()),
+        Prec::BHalf => T::c(half::bf16::from_f64(v.as_f64()).to_f64()),
+    }
+}
+
+impl Prec {
+    /// The rounding that reproduces the reference for inputs of type `dtype`.
+    pub fn of(dtype: DType) -> Prec {
+        match dtype {
+            DType::F16 => Prec::Half,
+            DType::BF16 => Prec::BHalf,
+            _ => Prec::Exact,
+        }
+    }
 }
 
 /// Calls the generic function `$f::<T>(args..)` with `T` the compute type for `$dtype`
@@ -181,10 +211,7 @@ pub fn map_lanes<T: Clone>(
     }
     let n = a.shape()[axis];
     let (perm, inv) = axis_last_perm(rank, axis);
-    let mut b = a
-        .permuted_axes(perm)
-        .as_standard_layout()
-        .into_owned();
+    let mut b = a.permuted_axes(perm).as_standard_layout().into_owned();
     if n > 0 {
         let s = b
             .as_slice_mut()
@@ -192,6 +219,9 @@ pub fn map_lanes<T: Clone>(
         for lane in s.chunks_exact_mut(n) {
             f(lane);
         }
+    }
+    if axis + 1 == rank {
+        return Ok(b);
     }
     Ok(b.permuted_axes(inv).as_standard_layout().into_owned())
 }
@@ -274,6 +304,33 @@ pub fn param<T: Real>(a: &Array, n: usize, what: &str) -> Result<Vec<T>, KernelE
     Ok(v.iter().copied().collect())
 }
 
+/// `a` with its channel axis `cax` moved to position 1, in standard layout (a copy only
+/// when `cax != 1`).
+pub fn channels_first<T: Clone>(a: ArrayViewD<'_, T>, cax: usize) -> ArrayD<T> {
+    if cax == 1 {
+        return a.as_standard_layout().into_owned();
+    }
+    let rank = a.ndim();
+    let mut perm: Vec<usize> = vec![0, cax];
+    perm.extend((1..rank).filter(|&i| i != cax));
+    a.permuted_axes(perm).as_standard_layout().into_owned()
+}
+
+/// The inverse of [`channels_first`]: moves axis 1 back to `cax`.
+pub fn channels_back<T: Clone>(a: ArrayD<T>, cax: usize) -> ArrayD<T> {
+    if cax == 1 {
+        return a;
+    }
+    let rank = a.ndim();
+    let mut perm: Vec<usize> = vec![0, cax];
+    perm.extend((1..rank).filter(|&i| i != cax));
+    let mut inv = vec![0; rank];
+    for (i, &p) in perm.iter().enumerate() {
+        inv[p] = i;
+    }
+    a.permuted_axes(inv).as_standard_layout().into_owned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -283,7 +340,10 @@ mod tests {
     fn lanes_and_groups() {
         let a = ArrayD::from_shape_vec(IxDyn(&[2, 3]), vec![1, 2, 3, 4, 5, 6]).unwrap();
         let r = map_lanes(a.view(), 0, |l| l.reverse()).unwrap();
-        assert_eq!(r.iter().copied().collect::<Vec<_>>(), vec![4, 5, 6, 1, 2, 3]);
+        assert_eq!(
+            r.iter().copied().collect::<Vec<_>>(),
+            vec![4, 5, 6, 1, 2, 3]
+        );
         let s = reduce_groups(a.view(), &[false, true], |l| l.iter().sum::<i32>()).unwrap();
         assert_eq!(s.iter().copied().collect::<Vec<_>>(), vec![6, 15]);
         let s = reduce_groups(a.view(), &[true, false], |l| l.iter().sum::<i32>()).unwrap();

@@ -161,7 +161,12 @@ fn reduce_one<T: RElem>(kind: Kind, xs: &[T]) -> T {
         Kind::SumSquare => T::sum_sq(xs),
         Kind::L2 => {
             if T::FLOAT {
-                T::of_f64(xs.iter().map(|v| v.f64_of() * v.f64_of()).sum::<f64>().sqrt())
+                T::of_f64(
+                    xs.iter()
+                        .map(|v| v.f64_of() * v.f64_of())
+                        .sum::<f64>()
+                        .sqrt(),
+                )
             } else {
                 T::of_f64(T::sum_sq(xs).f64_of().sqrt())
             }
@@ -304,7 +309,10 @@ mod tests {
         assert_eq!(reduce_one(Kind::Mean, &[-3i32, 0]), -1);
         let ef: &[f32] = &[];
         assert_eq!(reduce_one(Kind::LogSumExp, ef), f32::NEG_INFINITY);
-        assert_eq!(reduce_one(Kind::LogSumExp, &[1000.0f32, 1000.0]), 1000.0 + 2f32.ln());
+        assert_eq!(
+            reduce_one(Kind::LogSumExp, &[1000.0f32, 1000.0]),
+            1000.0 + 2f32.ln()
+        );
         assert!(reduce_one(Kind::Max, &[1.0f32, f32::NAN]).is_nan());
         let a = ArrayD::from_shape_vec(IxDyn(&[2, 0]), Vec::<f32>::new()).unwrap();
         let r = run(&a, Kind::Sum, &[false, true], true).unwrap();

@@ -4,11 +4,12 @@
 //! product of the dimensions before `axis`, and the op works over each row of the
 //! product of the remaining dimensions. From opset 13 the op works along the single
 //! dimension `axis` (default −1). Softmax is computed stably (`exp(x − max)`); Hardmax is
-//! 1 at the first maximum of each row and 0 elsewhere. Float types (f16/bf16 in f32).
+//! 1 at the first maximum of each row and 0 elsewhere. Float types (f16/bf16 in f32,
+//! rounded after every step as the reference's numpy / ml_dtypes arithmetic does).
 
 use ndarray::{ArrayD, ArrayViewD, IxDyn};
 
-use super::common::{float_dispatch, map_lanes, Real};
+use super::common::{float_dispatch, map_lanes, rnd, Prec, Real};
 use crate::ops::util::{normalize_axis, one};
 use crate::{Data, KernelError, OpCtx};
 
@@ -19,30 +20,41 @@ enum Kind {
     Hardmax,
 }
 
-fn lane<T: Real>(kind: Kind, xs: &mut [T]) {
+fn lane<T: Real>(kind: Kind, p: Prec, xs: &mut [T]) {
     let m = xs.iter().copied().fold(T::neg_infinity(), T::max);
     match kind {
-        Kind::Softmax => {
-            let mut s = T::zero();
-            for v in xs.iter_mut() {
-                *v = (*v - m).exp();
-                s = s + *v;
-            }
-            for v in xs.iter_mut() {
-                *v = *v / s;
-            }
-        }
-        Kind::LogSoftmax => {
+        Kind::LogSoftmax if p == Prec::Exact => {
             let s: T = xs.iter().map(|&v| (v - m).exp()).sum();
             let ls = s.ln();
             for v in xs.iter_mut() {
                 *v = *v - m - ls;
             }
         }
+        Kind::Softmax | Kind::LogSoftmax => {
+            let mut s = T::zero();
+            for v in xs.iter_mut() {
+                *v = rnd(p, (rnd(p, *v - m)).exp());
+                s = s + *v;
+                if p == Prec::BHalf {
+                    s = rnd(p, s);
+                }
+            }
+            let s = rnd(p, s);
+            for v in xs.iter_mut() {
+                *v = rnd(p, *v / s);
+                if matches!(kind, Kind::LogSoftmax) {
+                    *v = rnd(p, v.ln());
+                }
+            }
+        }
         Kind::Hardmax => {
             let first = xs.iter().position(|&v| v == m);
             for (i, v) in xs.iter_mut().enumerate() {
-                *v = if Some(i) == first { T::one() } else { T::zero() };
+                *v = if Some(i) == first {
+                    T::one()
+                } else {
+                    T::zero()
+                };
             }
         }
     }
@@ -53,12 +65,13 @@ fn compute<T: Real>(
     axis: i64,
     coerce_2d: bool,
     kind: Kind,
+    p: Prec,
 ) -> Result<ArrayD<T>, KernelError> {
     let shape = x.shape().to_vec();
     let rank = shape.len();
     if rank == 0 {
         let mut v = [x.iter().copied().next().unwrap_or_else(T::zero)];
-        lane(kind, &mut v);
+        lane(kind, p, &mut v);
         return Ok(ArrayD::from_elem(IxDyn(&[]), v[0]));
     }
     if coerce_2d {
@@ -72,22 +85,21 @@ fn compute<T: Real>(
         let inner: usize = shape[a..].iter().product();
         let flat = x.as_standard_layout();
         let flat = flat.into_shape_with_order(IxDyn(&[outer, inner]))?;
-        let out = map_lanes(flat.view(), 1, |l| lane(kind, l))?;
+        let out = map_lanes(flat.view(), 1, |l| lane(kind, p, l))?;
         Ok(out.into_shape_with_order(IxDyn(&shape))?)
     } else {
         let a = normalize_axis(axis, rank)?;
-        map_lanes(x, a, |l| lane(kind, l))
+        map_lanes(x, a, |l| lane(kind, p, l))
     }
 }
 
 fn run<T: Real>(ctx: &OpCtx<'_>, kind: Kind) -> Result<Vec<Data>, KernelError> {
     let x = ctx.input(0)?;
     let coerce_2d = ctx.opset < 13;
-    let axis = ctx
-        .attrs()
-        .int("axis", if coerce_2d { 1 } else { -1 })?;
+    let axis = ctx.attrs().int("axis", if coerce_2d { 1 } else { -1 })?;
     let xv = T::cow(x)?;
-    let out = compute::<T>(xv.view(), axis, coerce_2d, kind)?;
+    let p = Prec::of(x.dtype());
+    let out = compute::<T>(xv.view(), axis, coerce_2d, kind, p)?;
     one(T::wrap(out, x.dtype())?)
 }
 
@@ -111,14 +123,17 @@ mod tests {
     fn coerced_and_axis_semantics_differ() {
         let x = ArrayD::from_shape_vec(IxDyn(&[2, 2]), vec![0.0f64, 0.0, 0.0, 0.0]).unwrap();
         // Opset < 13, axis 0: the whole tensor is one row of 4.
-        let a = compute(x.view(), 0, true, Kind::Softmax).unwrap();
+        let a = compute(x.view(), 0, true, Kind::Softmax, Prec::Exact).unwrap();
         assert!(a.iter().all(|&v| (v - 0.25).abs() < 1e-12));
         // Opset 13, axis 0: columns of 2.
-        let b = compute(x.view(), 0, false, Kind::Softmax).unwrap();
+        let b = compute(x.view(), 0, false, Kind::Softmax, Prec::Exact).unwrap();
         assert!(b.iter().all(|&v| (v - 0.5).abs() < 1e-12));
         // Hardmax picks the first maximum only.
-        let h = compute(x.view(), 1, false, Kind::Hardmax).unwrap();
-        assert_eq!(h.iter().copied().collect::<Vec<_>>(), vec![1.0, 0.0, 1.0, 0.0]);
-        assert!(compute(x.view(), 2, false, Kind::Softmax).is_err());
+        let h = compute(x.view(), 1, false, Kind::Hardmax, Prec::Exact).unwrap();
+        assert_eq!(
+            h.iter().copied().collect::<Vec<_>>(),
+            vec![1.0, 0.0, 1.0, 0.0]
+        );
+        assert!(compute(x.view(), 2, false, Kind::Softmax, Prec::Exact).is_err());
     }
 }

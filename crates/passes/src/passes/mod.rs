@@ -1,0 +1,4 @@
+//! The built-in passes, one per file.
+
+pub mod dce;
+pub mod identity;
