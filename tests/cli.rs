@@ -164,7 +164,7 @@ fn dump_prints_the_text_form_that_parses_back() {
 
 #[test]
 fn help_explains_each_command_with_an_example() {
-    for cmd in ["convert", "inspect", "dump", "run", "verify"] {
+    for cmd in ["convert", "inspect", "dump", "run", "verify", "optimize"] {
         let o = modelc(&[cmd, "--help"]);
         assert!(o.status.success());
         let text = stdout(&o);
@@ -264,4 +264,38 @@ fn run_reports_bad_inputs_by_name() {
     assert!(stderr(&o).contains("no value for input image"), "{}", stderr(&o));
     let o = modelc(&["run", &model, "--random", "-o", dir.path().to_str().unwrap()]);
     assert!(stderr(&o).contains("--dim N="), "{}", stderr(&o));
+}
+
+#[test]
+fn optimize_removes_passthroughs_and_reports() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("chain.onnx");
+    let text = r#"graph chain(%x: f32[2,3]) -> (%y) {
+  %i = Identity(%x)
+  %d, %m = Dropout(%i)
+  %y = Relu(%d)
+}"#;
+    let model = modelc::Model::new(modelc::ir::Graph::parse(text).unwrap(), 17);
+    modelc::save(&model, &src, &modelc::SaveOptions::default()).unwrap();
+    let out = dir.path().join("opt.onnx");
+    let o = modelc(&["optimize", src.to_str().unwrap(), out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let report = stderr(&o);
+    assert!(report.contains("Identity") && report.contains("reached a fixed point"), "{report}");
+    let optimized = modelc::load(&out).unwrap();
+    let ops: Vec<String> = optimized
+        .graph
+        .node_ids()
+        .map(|id| optimized.graph.node(id).op.display_name())
+        .filter(|n| n != "input")
+        .collect();
+    assert_eq!(ops, ["Relu"]);
+    let o = modelc(&["verify", src.to_str().unwrap(), out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stdout(&o));
+
+    let o = modelc(&["optimize", src.to_str().unwrap(), out.to_str().unwrap(), "-p", "dce,nope"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("unknown pass `nope`"), "{}", stderr(&o));
+    let o = modelc(&["passes"]);
+    assert!(stdout(&o).contains("dce") && stdout(&o).contains("identity"));
 }

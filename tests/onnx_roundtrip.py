@@ -321,7 +321,7 @@ def run_case_inner(req, phase, info) -> dict:
         shutil.rmtree(work_dir)
     os.makedirs(work_dir)
     out_path = os.path.join(work_dir, "model.onnx")
-    cmd = [modelc, "convert", model_path, out_path]
+    cmd = [modelc, req.get("command", "convert"), model_path, out_path]
     started = time.monotonic()
     try:
         p = subprocess.run(cmd, capture_output=True, text=True, errors="replace", timeout=CONVERT_TIMEOUT_S, stdin=subprocess.DEVNULL)
@@ -476,6 +476,12 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--modelc", help="path of the modelc binary")
+    ap.add_argument(
+        "--command",
+        default="convert",
+        choices=["convert", "optimize"],
+        help="the modelc command each model goes through (`optimize` runs its default -O1 passes)",
+    )
     ap.add_argument("--suite", help="directory holding one directory per case")
     ap.add_argument("--out", help="where report.json, logs and failing outputs go")
     ap.add_argument("--limit", type=int, help="run only the first N cases (after --filter)")
@@ -537,6 +543,7 @@ def main() -> int:
                     "case_dir": os.path.join(suite, name),
                     "work_dir": os.path.join(work_root, name),
                     "modelc": modelc,
+                    "command": args.command,
                 }
                 r = w.run(req)
                 r["seconds"] = round(time.monotonic() - t0, 3)
@@ -598,8 +605,8 @@ def main() -> int:
             print(f"  {c}: {results[c]['status']}: {results[c].get('reason', '')}")
     print(f"report: {os.path.join(out, 'report.json')} ({report['seconds']} s)")
     print(
-        f"conformance: {n} of {m} cases that onnxruntime runs in original form "
-        "also run after modelc convert with identical outputs"
+        f"conformance ({args.command}): {n} of {m} cases that onnxruntime runs in original form "
+        f"also run after modelc {args.command} with identical outputs"
     )
     if m == 0:
         print("conformance: no selected case runs in onnxruntime, so nothing was compared", file=sys.stderr)

@@ -18,6 +18,18 @@ pub struct OpCtx<'a> {
 }
 
 impl<'a> OpCtx<'a> {
+    /// A context for calling a kernel directly (unit tests, benchmarks): `inputs` in slot
+    /// order (`None` for an omitted optional input), no captures, the given opset.
+    pub fn for_test(node: &'a Node, inputs: &'a [Option<Data>], opset: i64) -> OpCtx<'a> {
+        OpCtx {
+            node,
+            inputs: inputs.iter().map(|d| d.as_ref()).collect(),
+            captures: vec![],
+            opset,
+            opsets: &[],
+        }
+    }
+
     pub fn attrs(&self) -> &'a Attrs {
         &self.node.attrs
     }

@@ -3,6 +3,7 @@
 
 pub mod attention;
 pub mod control;
+pub mod elem;
 pub mod elementwise;
 pub mod misc;
 pub mod movement;
@@ -10,6 +11,8 @@ pub mod nn;
 pub mod quant;
 pub mod reduce;
 pub mod util;
+#[cfg(test)]
+pub(crate) mod test_util;
 
 use modelc_ir::OnnxOp;
 

@@ -15,7 +15,7 @@ mod pool;
 mod resize;
 mod rnn;
 mod roi;
-mod sgemm;
+pub(crate) mod sgemm;
 #[cfg(test)]
 mod tests;
 

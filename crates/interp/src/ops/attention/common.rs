@@ -1,4 +1,4 @@
-//! Helpers shared by the attention kernels: a real-number trait over f32/f64, the
+//! Helpers shared by the attention kernels: the
 //! precision an intermediate result is rounded to ([`Prec`]), conversions between
 //! [`Array`] and `ArrayD<F>`, head splitting and 2-D matrix products.
 
@@ -7,33 +7,9 @@ use modelc_ir::DType;
 use ndarray::linalg::general_mat_mul;
 use ndarray::{Array2, Array4, ArrayD, ArrayView2, Axis, IxDyn};
 
+pub use crate::ops::elem::Real;
+use crate::ops::elem::checked_count;
 use crate::{bail, Array, KernelError};
-
-/// The element type computations run in (f32 for f32/f16/bf16 data, f64 for f64).
-pub trait Real:
-    num_traits::Float + ndarray::LinalgScalar + std::fmt::Debug + Send + Sync + 'static
-{
-    fn of(v: f64) -> Self;
-    fn f64(self) -> f64;
-}
-
-impl Real for f32 {
-    fn of(v: f64) -> Self {
-        v as f32
-    }
-    fn f64(self) -> f64 {
-        self as f64
-    }
-}
-
-impl Real for f64 {
-    fn of(v: f64) -> Self {
-        v
-    }
-    fn f64(self) -> f64 {
-        self
-    }
-}
 
 /// A floating-point storage precision that intermediate results are rounded to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,7 +53,7 @@ impl Prec {
 
     /// `v` rounded to this precision, as an `F`.
     pub fn cast<F: Real>(self, v: f64) -> F {
-        F::of(match self {
+        F::c(match self {
             Prec::F16 => f16::from_f64(v).to_f64(),
             Prec::BF16 => bf16::from_f64(v).to_f64(),
             Prec::F32 => v as f32 as f64,
@@ -91,7 +67,7 @@ impl Prec {
         match self {
             Prec::F64 => x,
             Prec::F32 if std::mem::size_of::<F>() == 4 => x,
-            _ => self.cast(x.f64()),
+            _ => self.cast(x.as_f64()),
         }
     }
 }
@@ -100,10 +76,10 @@ impl Prec {
 pub fn to_real<F: Real>(a: &Array) -> Result<ArrayD<F>, KernelError> {
     let shape = IxDyn(a.shape());
     let v: Vec<F> = match a {
-        Array::F32(x) => x.iter().map(|&v| F::of(v as f64)).collect(),
-        Array::F64(x) => x.iter().map(|&v| F::of(v)).collect(),
-        Array::F16(x) => x.iter().map(|v| F::of(v.to_f64())).collect(),
-        Array::BF16(x) => x.iter().map(|v| F::of(v.to_f64())).collect(),
+        Array::F32(x) => x.iter().map(|&v| F::c(v as f64)).collect(),
+        Array::F64(x) => x.iter().map(|&v| F::c(v)).collect(),
+        Array::F16(x) => x.iter().map(|v| F::c(v.to_f64())).collect(),
+        Array::BF16(x) => x.iter().map(|v| F::c(v.to_f64())).collect(),
         other => bail!(
             "element type {} is not supported (expected a float type)",
             other.dtype()
@@ -115,10 +91,10 @@ pub fn to_real<F: Real>(a: &Array) -> Result<ArrayD<F>, KernelError> {
 /// `a` converted (rounded) to the float type `dtype`.
 pub fn from_real<F: Real>(a: &ArrayD<F>, dtype: DType) -> Result<Array, KernelError> {
     Ok(match dtype {
-        DType::F32 => Array::F32(a.mapv(|v| v.f64() as f32)),
-        DType::F64 => Array::F64(a.mapv(|v| v.f64())),
-        DType::F16 => Array::F16(a.mapv(|v| f16::from_f64(v.f64()))),
-        DType::BF16 => Array::BF16(a.mapv(|v| bf16::from_f64(v.f64()))),
+        DType::F32 => Array::F32(a.mapv(|v| v.as_f64() as f32)),
+        DType::F64 => Array::F64(a.mapv(|v| v.as_f64())),
+        DType::F16 => Array::F16(a.mapv(|v| f16::from_f64(v.as_f64()))),
+        DType::BF16 => Array::BF16(a.mapv(|v| bf16::from_f64(v.as_f64()))),
         other => bail!("element type {other} is not supported (expected a float type)"),
     })
 }
@@ -192,14 +168,8 @@ pub fn concat_seq<F: Real>(a: &Array4<F>, b: &Array4<F>) -> Result<Array4<F>, Ke
     Ok(ndarray::concatenate(Axis(2), &[a.view(), b.view()])?)
 }
 
-/// Errors when an intermediate of shape `dims` would exceed 2^31 elements.
+/// Errors when an intermediate of shape `dims` would exceed [`MAX_ELEMS`](crate::ops::elem::MAX_ELEMS) elements.
 pub fn check_size(dims: &[usize], what: &str) -> Result<(), KernelError> {
-    let n = dims
-        .iter()
-        .try_fold(1usize, |acc, &d| acc.checked_mul(d))
-        .filter(|&n| n <= 1 << 31);
-    if n.is_none() {
-        bail!("{what} of shape {dims:?} is too large");
-    }
+    checked_count(dims).map_err(|_| KernelError::new(format!("{what} of shape {dims:?} is too large")))?;
     Ok(())
 }

@@ -145,7 +145,7 @@ fn run<F: Real>(ctx: &OpCtx<'_>, prec: Prec) -> Result<Vec<Data>, KernelError> {
                 "attn_mask shape {mshape:?} does not broadcast to ({b}, {hq}, {sq}, {skv})"
             ))
         })?;
-        bias.zip_mut_with(&view, |x, &y| *x = *x + y);
+        bias.zip_mut_with(&view, |x, &y| *x += y);
     }
     let is_causal = attrs.int("is_causal", 0)? != 0;
     let left = attrs.int("left_window_size", -1)?;

@@ -2,14 +2,11 @@
 //! computed by hand, for semantics the node suite does not cover (errors, fully masked
 //! rows, GQA head mapping).
 
-use modelc_ir::{Attr, Node, OnnxOp, Op, Value};
+use modelc_ir::{Attr, OnnxOp};
 use ndarray::{ArrayD, IxDyn};
 
-use crate::{Array, Data, KernelError, OpCtx};
-
-fn f32s(shape: &[usize], v: &[f32]) -> Array {
-    Array::F32(ArrayD::from_shape_vec(IxDyn(shape), v.to_vec()).unwrap())
-}
+use crate::ops::test_util::{f32s, run_op};
+use crate::{Array, KernelError};
 
 fn vals(a: &Array) -> Vec<f32> {
     match a {
@@ -24,29 +21,7 @@ fn run(
     inputs: &[Option<Array>],
     outputs: usize,
 ) -> Result<Vec<Array>, KernelError> {
-    let outs = (0..outputs)
-        .map(|i| Value::named(format!("y{i}")))
-        .collect();
-    let mut node = Node::new(Op::Onnx(op), inputs.len(), outs);
-    for (n, a) in attrs {
-        node.attrs.set(n, a);
-    }
-    let data: Vec<Option<Data>> = inputs.iter().map(|a| a.clone().map(Data::Tensor)).collect();
-    let ctx = OpCtx {
-        node: &node,
-        inputs: data.iter().map(|d| d.as_ref()).collect(),
-        captures: vec![],
-        opset: 24,
-        opsets: &[],
-    };
-    let kernel = super::lookup(op).expect("kernel");
-    Ok(kernel(&ctx)?
-        .into_iter()
-        .map(|d| match d {
-            Data::Tensor(a) => a,
-            other => panic!("not a tensor: {other:?}"),
-        })
-        .collect())
+    run_op(op, 24, attrs, inputs, outputs, None)
 }
 
 fn close(a: &[f32], b: &[f32]) {

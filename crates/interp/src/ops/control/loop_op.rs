@@ -100,13 +100,8 @@ mod tests {
         let m = m.map(|v| Data::Tensor(i64_scalar(v)));
         let cond = Data::Tensor(bool_array(true));
         let acc = Data::Tensor(Array::scalar_f32(5.0));
-        let ctx = OpCtx {
-            node: &node,
-            inputs: vec![m.as_ref(), Some(&cond), Some(&acc)],
-            captures: vec![],
-            opset: 16,
-            opsets: &[],
-        };
+        let inputs = [m, Some(cond), Some(acc)];
+        let ctx = OpCtx::for_test(&node, &inputs, 16);
         loop_op(&ctx)
     }
 
@@ -129,13 +124,8 @@ mod tests {
         let mut node = Node::new(Op::Onnx(OnnxOp::Loop), 2, vec![Value::named("x")]);
         node.attrs.set("body", Attr::Graph(Box::new(body())));
         let bad = Data::Tensor(Array::I64(ArrayD::zeros(IxDyn(&[2]))));
-        let ctx = OpCtx {
-            node: &node,
-            inputs: vec![Some(&bad), None],
-            captures: vec![],
-            opset: 16,
-            opsets: &[],
-        };
+        let inputs = [Some(bad), None];
+        let ctx = OpCtx::for_test(&node, &inputs, 16);
         assert!(loop_op(&ctx).is_err());
     }
 }

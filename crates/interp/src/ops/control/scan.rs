@@ -201,13 +201,8 @@ mod tests {
         let xs = Data::Tensor(Array::F32(
             ArrayD::from_shape_vec(IxDyn(&[3, 2]), vec![1., 2., 3., 4., 5., 6.]).unwrap(),
         ));
-        let ctx = OpCtx {
-            node: &node,
-            inputs: vec![Some(&state), Some(&xs)],
-            captures: vec![],
-            opset: 16,
-            opsets: &[],
-        };
+        let inputs = [Some(state), Some(xs)];
+        let ctx = OpCtx::for_test(&node, &inputs, 16);
         let out = scan(&ctx).unwrap();
         // Visited rows [5,6], [3,4], [1,2]; stacked on the last axis -> [2, 3].
         assert_eq!(

@@ -202,13 +202,7 @@ mod tests {
         for (k, v) in attrs {
             node.attrs.set(k, v.clone());
         }
-        let ctx = OpCtx {
-            node: &node,
-            inputs: inputs.iter().map(|d| d.as_ref()).collect(),
-            captures: vec![],
-            opset: 18,
-            opsets: &[],
-        };
+        let ctx = OpCtx::for_test(&node, inputs, 18);
         let k = super::super::lookup(op).unwrap();
         k(&ctx)
     }

@@ -6,22 +6,9 @@
 use half::{bf16, f16};
 use ndarray::{ArrayD, IxDyn, Zip};
 
+use crate::ops::elem::checked_count;
 use crate::ops::util::broadcast_shapes;
 use crate::{bail, KernelError};
-
-/// Largest number of elements a broadcast result may have.
-pub const MAX_ELEMENTS: usize = 1 << 31;
-
-fn checked_size(shape: &[usize]) -> Result<(), KernelError> {
-    let n = shape
-        .iter()
-        .try_fold(1usize, |acc, &d| acc.checked_mul(d))
-        .filter(|&n| n <= MAX_ELEMENTS);
-    if n.is_none() {
-        bail!("broadcast result of shape {shape:?} is too large");
-    }
-    Ok(())
-}
 
 /// Applies `f` to the elements of `a` and `b` broadcast against each other.
 pub fn zip2<A, B, C>(
@@ -41,7 +28,7 @@ pub fn zip2<A, B, C>(
         }
     }
     let shape = broadcast_shapes(a.shape(), b.shape())?;
-    checked_size(&shape)?;
+    checked_count(&shape)?;
     let dim = IxDyn(&shape);
     let (Some(av), Some(bv)) = (a.broadcast(dim.clone()), b.broadcast(dim)) else {
         bail!(
@@ -60,7 +47,7 @@ pub fn try_zip2<A, B, C>(
     mut f: impl FnMut(&A, &B) -> Result<C, KernelError>,
 ) -> Result<ArrayD<C>, KernelError> {
     let shape = broadcast_shapes(a.shape(), b.shape())?;
-    checked_size(&shape)?;
+    checked_count(&shape)?;
     let dim = IxDyn(&shape);
     let (Some(av), Some(bv)) = (a.broadcast(dim.clone()), b.broadcast(dim.clone())) else {
         bail!(
@@ -85,7 +72,7 @@ pub fn zip3<A, B, C, D>(
     f: impl FnMut(&A, &B, &C) -> D,
 ) -> Result<ArrayD<D>, KernelError> {
     let shape = broadcast_shapes(&broadcast_shapes(a.shape(), b.shape())?, c.shape())?;
-    checked_size(&shape)?;
+    checked_count(&shape)?;
     let dim = IxDyn(&shape);
     let (Some(av), Some(bv), Some(cv)) = (
         a.broadcast(dim.clone()),

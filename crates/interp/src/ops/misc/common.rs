@@ -2,7 +2,7 @@
 //! conversions (compute in f64, round back to the input's float type), broadcasting
 //! offsets.
 
-use half::{bf16, f16};
+use crate::ops::elem::from_f64_array;
 use modelc_ir::{Attr, Attrs, DType};
 use ndarray::{ArrayD, IxDyn};
 
@@ -46,32 +46,10 @@ pub fn float_values(a: &Array) -> Result<Vec<f64>, KernelError> {
 
 /// Builds an array of float type `dtype` from f64 values (rounding to the type).
 pub fn float_array(dtype: DType, shape: &[usize], v: Vec<f64>) -> Result<Array, KernelError> {
-    let sh = IxDyn(shape);
-    Ok(match dtype {
-        DType::F32 => Array::F32(ArrayD::from_shape_vec(
-            sh,
-            v.into_iter().map(|x| x as f32).collect(),
-        )?),
-        DType::F64 => Array::F64(ArrayD::from_shape_vec(sh, v)?),
-        DType::F16 => Array::F16(ArrayD::from_shape_vec(
-            sh,
-            v.into_iter().map(f16::from_f64).collect(),
-        )?),
-        DType::BF16 => Array::BF16(ArrayD::from_shape_vec(
-            sh,
-            v.into_iter().map(bf16::from_f64).collect(),
-        )?),
-        other => bail!("expected a floating-point type, got {other}"),
-    })
-}
-
-/// Row-major strides of `shape`.
-pub fn strides(shape: &[usize]) -> Vec<usize> {
-    let mut s = vec![1; shape.len()];
-    for i in (0..shape.len().saturating_sub(1)).rev() {
-        s[i] = s[i + 1] * shape[i + 1];
+    if !matches!(dtype, DType::F32 | DType::F64 | DType::F16 | DType::BF16) {
+        bail!("expected a floating-point type, got {dtype}");
     }
-    s
+    from_f64_array(ArrayD::from_shape_vec(IxDyn(shape), v)?, dtype)
 }
 
 /// For every element of `out_shape` (row-major), the flat offset of the element of an
@@ -80,7 +58,7 @@ pub fn strides(shape: &[usize]) -> Vec<usize> {
 pub fn broadcast_offsets(out_shape: &[usize], in_shape: &[usize]) -> Vec<usize> {
     let total: usize = out_shape.iter().product();
     let rank = out_shape.len();
-    let in_strides = strides(in_shape);
+    let in_strides = crate::ops::elem::strides_of(in_shape);
     // Stride of each output axis in the input (0 for broadcast axes).
     let mut st = vec![0usize; rank];
     for (k, &d) in in_shape.iter().enumerate() {

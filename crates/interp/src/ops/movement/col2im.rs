@@ -8,7 +8,8 @@ use ndarray::{ArrayD, IxDyn};
 use crate::ops::util::one;
 use crate::{bail, Array, Data, KernelError, OpCtx};
 
-use super::common::{checked_count, dims_usize, flat, mv_dispatch_num, typed, Num};
+use super::common::{dims_usize, flat, mv_dispatch_num, typed, Num};
+use crate::ops::elem::{checked_count};
 use super::gather::for_each_index;
 
 struct Geometry {
@@ -31,7 +32,7 @@ fn attr_dims(
     if v.len() != n {
         bail!("attribute `{name}` has {} values, expected {n}", v.len());
     }
-    if v.iter().any(|&x| x > super::common::MAX_ELEMENTS as i64) {
+    if v.iter().any(|&x| x > crate::ops::elem::MAX_ELEMS as i64) {
         bail!("attribute `{name}` has an out-of-range value");
     }
     dims_usize(&v)

@@ -9,11 +9,9 @@ use half::{bf16, f16};
 use modelc_ir::DType;
 use ndarray::{ArrayD, IxDyn};
 
+use crate::ops::elem::checked_count;
 use crate::ops::util::normalize_axis;
 use crate::{bail, Array, KernelError};
-
-/// Largest number of elements a kernel may create.
-pub const MAX_ELEMENTS: usize = 1 << 31;
 
 /// An element type an [`Array`] holds (every variant but `Packed`).
 pub trait Elem: Clone + Default + PartialOrd + std::fmt::Debug + 'static {
@@ -321,19 +319,6 @@ pub fn flat<T: Clone>(a: &ArrayD<T>) -> Cow<'_, [T]> {
     }
 }
 
-/// Checked product of dimensions, bounded by [`MAX_ELEMENTS`]. The product of the non-zero
-/// dimensions is bounded too, so per-axis work stays small even for empty shapes.
-pub fn checked_count(shape: &[usize]) -> Result<usize, KernelError> {
-    let mut nonzero: usize = 1;
-    for &d in shape {
-        nonzero = match nonzero.checked_mul(d.max(1)) {
-            Some(v) if v <= MAX_ELEMENTS => v,
-            _ => bail!("output shape {shape:?} is too large"),
-        };
-    }
-    Ok(if shape.contains(&0) { 0 } else { nonzero })
-}
-
 /// Converts i64 dimensions to usize, rejecting negatives.
 pub fn dims_usize(dims: &[i64]) -> Result<Vec<usize>, KernelError> {
     dims.iter()
@@ -341,15 +326,6 @@ pub fn dims_usize(dims: &[i64]) -> Result<Vec<usize>, KernelError> {
             usize::try_from(d).map_err(|_| KernelError::new(format!("invalid dimension {d}")))
         })
         .collect()
-}
-
-/// Row-major strides of `shape`.
-pub fn strides(shape: &[usize]) -> Vec<usize> {
-    let mut s = vec![1; shape.len()];
-    for i in (0..shape.len().saturating_sub(1)).rev() {
-        s[i] = s[i + 1] * shape[i + 1];
-    }
-    s
 }
 
 /// `a` with a new shape of the same element count (any type, packed included).

@@ -6,7 +6,8 @@ use ndarray::{ArrayD, IxDyn};
 use crate::ops::util::{normalize_axis, one};
 use crate::{bail, Array, Data, KernelError, OpCtx};
 
-use super::common::{checked_count, flat, gather_tables, mv_dispatch, strides, typed, Elem};
+use super::common::{flat, gather_tables, mv_dispatch, typed, Elem};
+use crate::ops::elem::{checked_count, strides_of};
 
 pub fn concat(ctx: &OpCtx<'_>) -> Result<Vec<Data>, KernelError> {
     let inputs: Vec<&Array> = (0..ctx.num_inputs())
@@ -77,7 +78,7 @@ fn concat_t<T: Elem>(
 /// Slices `x` along `axis` into consecutive parts of the given lengths.
 pub fn split_parts(x: &Array, axis: usize, parts: &[usize]) -> Result<Vec<Array>, KernelError> {
     let s = x.shape();
-    let st = strides(s);
+    let st = strides_of(s);
     let mut start = 0;
     let mut outs = Vec::with_capacity(parts.len());
     for &len in parts {

@@ -10,7 +10,8 @@ use ndarray::{ArrayD, IxDyn};
 use crate::ops::util::one;
 use crate::{bail, Array, Data, KernelError, OpCtx};
 
-use super::common::{checked_count, dims_usize, from_f64_vec, from_i64_vec, strides, take, FILL};
+use super::common::{dims_usize, from_f64_vec, from_i64_vec, take, FILL};
+use crate::ops::elem::{checked_count, strides_of};
 
 fn tensor(t: &Tensor) -> Result<Array, KernelError> {
     Array::from_tensor(t)
@@ -26,7 +27,7 @@ fn sparse(s: &SparseTensor) -> Result<Array, KernelError> {
         .collect::<Result<_, _>>()?;
     let n = checked_count(&dims)?;
     let nnz = values.len();
-    let st = strides(&dims);
+    let st = strides_of(&dims);
     let lin: Vec<usize> = if indices.len() == nnz {
         indices
             .iter()
@@ -128,7 +129,7 @@ pub fn range(ctx: &OpCtx<'_>) -> Result<Vec<Data>, KernelError> {
         } else {
             0
         };
-        if n > super::common::MAX_ELEMENTS as i128 {
+        if n > crate::ops::elem::MAX_ELEMS as i128 {
             bail!("Range would produce {n} elements");
         }
         let n = n as usize;
@@ -140,7 +141,7 @@ pub fn range(ctx: &OpCtx<'_>) -> Result<Vec<Data>, KernelError> {
         bail!("Range needs finite inputs and a non-zero delta");
     }
     let n = ((l - s) / d).ceil().max(0.0);
-    if n > super::common::MAX_ELEMENTS as f64 {
+    if n > crate::ops::elem::MAX_ELEMS as f64 {
         bail!("Range would produce {n} elements");
     }
     let n = n as usize;
@@ -190,7 +191,7 @@ pub fn one_hot(ctx: &OpCtx<'_>) -> Result<Vec<Data>, KernelError> {
         bail!("OneHot values must have two elements");
     }
     let depth = depth.to_f64_vec()?[0];
-    if !(depth >= 1.0 && depth <= super::common::MAX_ELEMENTS as f64) {
+    if !(depth >= 1.0 && depth <= crate::ops::elem::MAX_ELEMS as f64) {
         bail!("invalid OneHot depth {depth}");
     }
     let depth = depth as i64;

@@ -5,7 +5,8 @@
 use crate::ops::util::{normalize_axis, one};
 use crate::{bail, Data, KernelError, OpCtx};
 
-use super::common::{checked_count, gather_tables, reshape, resolve_index, strides, take};
+use super::common::{gather_tables, reshape, resolve_index, take};
+use crate::ops::elem::{checked_count, strides_of};
 
 pub fn gather(ctx: &OpCtx<'_>) -> Result<Vec<Data>, KernelError> {
     let x = ctx.input(0)?;
@@ -73,7 +74,7 @@ pub fn element_offsets(
             bail!("indices shape {ishape:?} exceeds data shape {dshape:?}");
         }
     }
-    let st = strides(dshape);
+    let st = strides_of(dshape);
     let mut offs = Vec::with_capacity(idx.len());
     for_each_index(ishape, |p, mi| {
         let mut o = 0;
@@ -122,7 +123,7 @@ pub fn nd_offsets(
     if ishape[..batch_dims] != dshape[..batch_dims] {
         bail!("batch dimensions of data {dshape:?} and indices {ishape:?} differ");
     }
-    let st = strides(dshape);
+    let st = strides_of(dshape);
     let inner: usize = dshape[batch_dims + k..].iter().product();
     let batch: usize = dshape[..batch_dims].iter().product();
     let batch_stride: usize = dshape[batch_dims..].iter().product();

@@ -11,7 +11,8 @@
 use crate::ops::util::one;
 use crate::{bail, Array, Data, KernelError, OpCtx};
 
-use super::common::{from_f64_vec, gather_tables, normalize_axes, strides, zero_like, FILL};
+use super::common::{from_f64_vec, gather_tables, normalize_axes, zero_like, FILL};
+use crate::ops::elem::{strides_of};
 
 #[derive(Clone, Copy, PartialEq, Debug)]
 enum Mode {
@@ -55,7 +56,7 @@ fn pad_array(x: &Array, pads: &[i64], mode: Mode, value: &Array) -> Result<Array
     if pads.len() != 2 * r {
         bail!("pads {pads:?} do not match rank {r}");
     }
-    let st = strides(s);
+    let st = strides_of(s);
     let mut tables = Vec::with_capacity(r);
     let mut total: usize = 1;
     for k in 0..r {
@@ -64,12 +65,12 @@ fn pad_array(x: &Array, pads: &[i64], mode: Mode, value: &Array) -> Result<Array
         if n < 0 {
             bail!("pads {pads:?} remove more than axis {k} holds");
         }
-        if n > super::common::MAX_ELEMENTS as i128 {
+        if n > crate::ops::elem::MAX_ELEMS as i128 {
             bail!("padded output is too large");
         }
         let n = n as i64;
         total = total.saturating_mul((n as usize).max(1));
-        if total > super::common::MAX_ELEMENTS {
+        if total > crate::ops::elem::MAX_ELEMS {
             bail!("padded output is too large");
         }
         // |b| <= n + |e| may still be huge; positions are computed in i128.

@@ -5,7 +5,8 @@
 use crate::ops::util::{normalize_axis, one};
 use crate::{bail, Array, Data, KernelError, OpCtx};
 
-use super::common::{gather_tables, reshape, strides, take, zero_like, FILL};
+use super::common::{gather_tables, reshape, take, zero_like, FILL};
+use crate::ops::elem::{strides_of};
 use super::gather::for_each_index;
 
 pub fn compress(ctx: &OpCtx<'_>) -> Result<Vec<Data>, KernelError> {
@@ -29,7 +30,7 @@ pub fn compress(ctx: &OpCtx<'_>) -> Result<Vec<Data>, KernelError> {
             s[axis]
         );
     }
-    let st = strides(s);
+    let st = strides_of(s);
     let tables: Vec<Vec<usize>> = (0..s.len())
         .map(|k| {
             if k == axis {
@@ -95,7 +96,7 @@ pub fn reverse_sequence(ctx: &OpCtx<'_>) -> Result<Vec<Data>, KernelError> {
             );
         }
     }
-    let st = strides(s);
+    let st = strides_of(s);
     let mut offs = Vec::with_capacity(x.len());
     for_each_index(s, |p, mi| {
         let l = lens[mi[b]] as usize;

@@ -5,7 +5,8 @@
 use crate::ops::util::{broadcast_shapes, one};
 use crate::{bail, Array, Data, KernelError, OpCtx};
 
-use super::common::{checked_count, gather_tables, normalize_axes, reshape as reshape_to, strides};
+use super::common::{gather_tables, normalize_axes, reshape as reshape_to};
+use crate::ops::elem::{checked_count, strides_of};
 use ndarray::{ArrayD, IxDyn};
 
 /// The output shape of Reshape for `input` and the requested `shape` (0 copies the input
@@ -160,7 +161,7 @@ pub fn broadcast_to(x: &Array, out: &[usize]) -> Result<Array, KernelError> {
     if out.len() < s.len() {
         bail!("cannot broadcast {s:?} to {out:?}");
     }
-    let st = strides(s);
+    let st = strides_of(s);
     let lead = out.len() - s.len();
     let mut tables = Vec::with_capacity(out.len());
     for (i, &d) in out.iter().enumerate() {

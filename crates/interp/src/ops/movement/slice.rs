@@ -5,7 +5,8 @@
 use crate::ops::util::one;
 use crate::{bail, Array, Data, KernelError, OpCtx};
 
-use super::common::{gather_tables, normalize_axes, strides};
+use super::common::{gather_tables, normalize_axes};
+use crate::ops::elem::{strides_of};
 
 /// The indices a slice `start:end:step` selects in a dimension of size `dim`, with ONNX's
 /// clamping rules.
@@ -82,7 +83,7 @@ pub fn slice_array(
             bail!("Slice steps and starts have different lengths");
         }
     }
-    let st = strides(shape);
+    let st = strides_of(shape);
     let mut tables: Vec<Vec<usize>> = (0..rank)
         .map(|k| (0..shape[k]).map(|i| i * st[k]).collect())
         .collect();

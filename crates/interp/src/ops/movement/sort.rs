@@ -17,7 +17,8 @@ use ndarray::{ArrayD, IxDyn};
 use crate::ops::util::{normalize_axis, one};
 use crate::{bail, Array, Data, KernelError, OpCtx};
 
-use super::common::{flat, gather_tables, mv_dispatch, strides, take, typed, Elem};
+use super::common::{flat, gather_tables, mv_dispatch, take, typed, Elem};
+use crate::ops::elem::{strides_of};
 
 fn i64_array(shape: &[usize], v: Vec<i64>) -> Result<Array, KernelError> {
     Ok(Array::I64(ArrayD::from_shape_vec(IxDyn(shape), v)?))
@@ -169,7 +170,7 @@ pub fn non_zero(ctx: &OpCtx<'_>) -> Result<Vec<Data>, KernelError> {
     });
     let r = s.len();
     let n = nz.len();
-    let st = strides(&s);
+    let st = strides_of(&s);
     let mut out = vec![0i64; r * n];
     for (c, &p) in nz.iter().enumerate() {
         for k in 0..r {
@@ -242,7 +243,7 @@ pub fn unique(ctx: &OpCtx<'_>) -> Result<Vec<Data>, KernelError> {
     let firsts = &order[..u];
     let counts = &order[u..2 * u];
     let inverse = &order[2 * u..];
-    let st = strides(&s);
+    let st = strides_of(&s);
     let tables: Vec<Vec<usize>> = (0..s.len())
         .map(|k| {
             if k == axis {

@@ -1,18 +1,10 @@
 //! Unit tests of movement kernels through a hand-built [`OpCtx`], for semantics the node
 //! suite does not cover (errors, tie-breaking, clamping, opset differences).
 
-use modelc_ir::{Attr, Node, OnnxOp, Op, Value};
-use ndarray::{ArrayD, IxDyn};
+use modelc_ir::{Attr, OnnxOp};
 
-use crate::{Array, Data, KernelError, OpCtx};
-
-fn i64s(shape: &[usize], v: &[i64]) -> Array {
-    Array::I64(ArrayD::from_shape_vec(IxDyn(shape), v.to_vec()).unwrap())
-}
-
-fn f32s(shape: &[usize], v: &[f32]) -> Array {
-    Array::F32(ArrayD::from_shape_vec(IxDyn(shape), v.to_vec()).unwrap())
-}
+use crate::ops::test_util::{f32s, i64s, run_op};
+use crate::{Array, KernelError};
 
 fn run(
     op: OnnxOp,
@@ -21,29 +13,7 @@ fn run(
     inputs: &[Option<Array>],
     outputs: usize,
 ) -> Result<Vec<Array>, KernelError> {
-    let outs = (0..outputs)
-        .map(|i| Value::named(format!("y{i}")))
-        .collect();
-    let mut node = Node::new(Op::Onnx(op), inputs.len(), outs);
-    for (n, a) in attrs {
-        node.attrs.set(n, a);
-    }
-    let data: Vec<Option<Data>> = inputs.iter().map(|a| a.clone().map(Data::Tensor)).collect();
-    let ctx = OpCtx {
-        node: &node,
-        inputs: data.iter().map(|d| d.as_ref()).collect(),
-        captures: vec![],
-        opset,
-        opsets: &[],
-    };
-    let kernel = super::lookup(op).expect("kernel");
-    Ok(kernel(&ctx)?
-        .into_iter()
-        .map(|d| match d {
-            Data::Tensor(a) => a,
-            other => panic!("not a tensor: {other:?}"),
-        })
-        .collect())
+    run_op(op, opset, attrs, inputs, outputs, None)
 }
 
 #[test]

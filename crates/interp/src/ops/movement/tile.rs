@@ -3,7 +3,8 @@
 use crate::ops::util::one;
 use crate::{bail, Data, KernelError, OpCtx};
 
-use super::common::{checked_count, gather_tables, strides};
+use super::common::{gather_tables};
+use crate::ops::elem::{checked_count, strides_of};
 
 pub fn tile(ctx: &OpCtx<'_>) -> Result<Vec<Data>, KernelError> {
     let x = ctx.input(0)?;
@@ -21,7 +22,7 @@ pub fn tile(ctx: &OpCtx<'_>) -> Result<Vec<Data>, KernelError> {
         );
     }
     checked_count(&out)?;
-    let st = strides(s);
+    let st = strides_of(s);
     let tables: Vec<Vec<usize>> = (0..s.len())
         .map(|k| (0..out[k]).map(|i| (i % s[k]) * st[k]).collect())
         .collect();

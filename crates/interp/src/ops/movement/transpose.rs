@@ -8,7 +8,8 @@ use modelc_ir::Layout;
 use crate::ops::util::one;
 use crate::{bail, Array, Data, KernelError, OpCtx};
 
-use super::common::{gather_tables, reshape, strides};
+use super::common::{gather_tables, reshape};
+use crate::ops::elem::{strides_of};
 
 /// `a` with its axes permuted: output axis `i` is input axis `perm[i]`.
 pub fn transpose_array(a: &Array, perm: &[usize]) -> Result<Array, KernelError> {
@@ -25,7 +26,7 @@ pub fn transpose_array(a: &Array, perm: &[usize]) -> Result<Array, KernelError> 
     }
     if let Array::Packed { .. } = a {
         let s = a.shape();
-        let st = strides(s);
+        let st = strides_of(s);
         let tables: Vec<Vec<usize>> = perm
             .iter()
             .map(|&p| (0..s[p]).map(|i| i * st[p]).collect())

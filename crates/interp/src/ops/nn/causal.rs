@@ -7,10 +7,10 @@
 
 use ndarray::{ArrayD, IxDyn};
 
-use super::common::{checked_count, float_dispatch, Elem};
+use crate::ops::elem::{Real, checked_count, float_dispatch};
 use crate::{bail, Data, KernelError, OpCtx};
 
-fn run<T: Elem>(ctx: &OpCtx<'_>) -> Result<Vec<Data>, KernelError> {
+fn run<T: Real>(ctx: &OpCtx<'_>) -> Result<Vec<Data>, KernelError> {
     let x0 = ctx.input(0)?;
     let x = T::cow(x0)?;
     let w = T::cow(ctx.input(1)?)?;
@@ -102,5 +102,5 @@ fn run<T: Elem>(ctx: &OpCtx<'_>) -> Result<Vec<Data>, KernelError> {
 }
 
 pub fn causal_conv_with_state(ctx: &OpCtx<'_>) -> Result<Vec<Data>, KernelError> {
-    float_dispatch!(ctx.input(0)?, run(ctx))
+    float_dispatch!(ctx.input(0)?.dtype(), run(ctx))
 }

@@ -11,9 +11,8 @@
 use ndarray::linalg::general_mat_mul;
 use ndarray::{s, ArrayD, ArrayView2, ArrayViewMut2, IxDyn};
 
-use super::common::{
-    auto_pad, check_nchw, checked_count, float_dispatch, geometry, spatial_ints, AutoPad, Elem,
-};
+use super::common::{auto_pad, check_nchw, geometry, spatial_ints, AutoPad};
+use crate::ops::elem::{Real, checked_count, float_dispatch};
 use crate::ops::util::one;
 use crate::{bail, Array, Data, KernelError, OpCtx};
 
@@ -186,7 +185,7 @@ fn kernel_attr(ctx: &OpCtx<'_>, w_spatial: &[usize]) -> Result<Vec<usize>, Kerne
     Ok(w_spatial.to_vec())
 }
 
-fn conv_t<T: Elem>(ctx: &OpCtx<'_>) -> Result<Array, KernelError> {
+fn conv_t<T: Real>(ctx: &OpCtx<'_>) -> Result<Array, KernelError> {
     check_nchw(ctx)?;
     let x0 = ctx.input(0)?;
     let x = T::cow(x0)?;
@@ -273,10 +272,10 @@ fn conv_t<T: Elem>(ctx: &OpCtx<'_>) -> Result<Array, KernelError> {
 
 pub fn conv(ctx: &OpCtx<'_>) -> Result<Vec<Data>, KernelError> {
     let x = ctx.input(0)?;
-    one(float_dispatch!(x, conv_t(ctx))?)
+    one(float_dispatch!(x.dtype(), conv_t(ctx))?)
 }
 
-fn conv_transpose_t<T: Elem>(ctx: &OpCtx<'_>) -> Result<Array, KernelError> {
+fn conv_transpose_t<T: Real>(ctx: &OpCtx<'_>) -> Result<Array, KernelError> {
     check_nchw(ctx)?;
     let x0 = ctx.input(0)?;
     let x = T::cow(x0)?;
@@ -412,5 +411,5 @@ fn conv_transpose_t<T: Elem>(ctx: &OpCtx<'_>) -> Result<Array, KernelError> {
 
 pub fn conv_transpose(ctx: &OpCtx<'_>) -> Result<Vec<Data>, KernelError> {
     let x = ctx.input(0)?;
-    one(float_dispatch!(x, conv_transpose_t(ctx))?)
+    one(float_dispatch!(x.dtype(), conv_transpose_t(ctx))?)
 }

@@ -7,11 +7,12 @@
 use ndarray::linalg::general_mat_mul;
 use ndarray::{s, ArrayD, ArrayView2, ArrayViewMut2, IxDyn};
 
-use super::common::{check_nchw, checked_count, float_dispatch, spatial_ints, Elem};
+use super::common::{check_nchw, spatial_ints};
+use crate::ops::elem::{Real, checked_count, float_dispatch};
 use crate::ops::util::one;
 use crate::{bail, Array, Data, KernelError, OpCtx};
 
-fn bilinear<T: Elem>(plane: &[T], h: usize, w: usize, y: T, x: T) -> T {
+fn bilinear<T: Real>(plane: &[T], h: usize, w: usize, y: T, x: T) -> T {
     let y0 = y.floor();
     let x0 = x.floor();
     let (ly, lx) = (y - y0, x - x0);
@@ -33,7 +34,7 @@ fn bilinear<T: Elem>(plane: &[T], h: usize, w: usize, y: T, x: T) -> T {
         + ly * lx * at(y0 + 1, x0 + 1)
 }
 
-fn deform_t<T: Elem>(ctx: &OpCtx<'_>) -> Result<Array, KernelError> {
+fn deform_t<T: Real>(ctx: &OpCtx<'_>) -> Result<Array, KernelError> {
     check_nchw(ctx)?;
     let x0 = ctx.input(0)?;
     let x = T::cow(x0)?;
@@ -115,8 +116,8 @@ fn deform_t<T: Elem>(ctx: &OpCtx<'_>) -> Result<Array, KernelError> {
                             let q = i * ow + j;
                             let dy = ov[(oy_base * oh + i) * ow + j];
                             let dx = ov[((oy_base + 1) * oh + i) * ow + j];
-                            let y = T::f((i * st[0] + a * dl[0]) as f64 - pads[0] as f64) + dy;
-                            let xx = T::f((j * st[1] + e * dl[1]) as f64 - pads[1] as f64) + dx;
+                            let y = T::c((i * st[0] + a * dl[0]) as f64 - pads[0] as f64) + dy;
+                            let xx = T::c((j * st[1] + e * dl[1]) as f64 - pads[1] as f64) + dx;
                             let mut v = bilinear(plane, ih, iw, y, xx);
                             if let Some(mv) = mv {
                                 v *= mv[((b * og + g) * k + kk) * p + q];
@@ -160,5 +161,5 @@ fn deform_t<T: Elem>(ctx: &OpCtx<'_>) -> Result<Array, KernelError> {
 }
 
 pub fn deform_conv(ctx: &OpCtx<'_>) -> Result<Vec<Data>, KernelError> {
-    one(float_dispatch!(ctx.input(0)?, deform_t(ctx))?)
+    one(float_dispatch!(ctx.input(0)?.dtype(), deform_t(ctx))?)
 }

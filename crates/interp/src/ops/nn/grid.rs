@@ -9,7 +9,8 @@
 
 use ndarray::{ArrayD, IxDyn};
 
-use super::common::{check_nchw, checked_count, float_dispatch, strides_of, Elem};
+use super::common::{check_nchw};
+use crate::ops::elem::{Real, checked_count, float_dispatch, strides_of};
 use crate::ops::util::one;
 use crate::{bail, Array, Data, KernelError, OpCtx};
 
@@ -59,7 +60,7 @@ fn cubic(t: f64) -> [f64; 4] {
     ]
 }
 
-fn grid_sample_t<T: Elem>(ctx: &OpCtx<'_>) -> Result<Array, KernelError> {
+fn grid_sample_t<T: Real>(ctx: &OpCtx<'_>) -> Result<Array, KernelError> {
     check_nchw(ctx)?;
     let x0 = ctx.input(0)?;
     let x = T::cow(x0)?;
@@ -200,7 +201,7 @@ fn grid_sample_t<T: Elem>(ctx: &OpCtx<'_>) -> Result<Array, KernelError> {
                 for &(p, w) in &combo {
                     acc += w * plane[p].to_f64().unwrap_or(0.0);
                 }
-                out[(b * c + ci) * op + o] = T::f(acc);
+                out[(b * c + ci) * op + o] = T::c(acc);
             }
         }
     }
@@ -208,10 +209,10 @@ fn grid_sample_t<T: Elem>(ctx: &OpCtx<'_>) -> Result<Array, KernelError> {
 }
 
 pub fn grid_sample(ctx: &OpCtx<'_>) -> Result<Vec<Data>, KernelError> {
-    one(float_dispatch!(ctx.input(0)?, grid_sample_t(ctx))?)
+    one(float_dispatch!(ctx.input(0)?.dtype(), grid_sample_t(ctx))?)
 }
 
-fn affine_grid_t<T: Elem>(ctx: &OpCtx<'_>) -> Result<Array, KernelError> {
+fn affine_grid_t<T: Real>(ctx: &OpCtx<'_>) -> Result<Array, KernelError> {
     let t0 = ctx.input(0)?;
     let th = T::cow(t0)?;
     let th = th.as_standard_layout();
@@ -270,7 +271,7 @@ fn affine_grid_t<T: Elem>(ctx: &OpCtx<'_>) -> Result<Array, KernelError> {
                 for (k, bv) in base.iter().enumerate() {
                     acc += m[row * (r + 1) + k].to_f64().unwrap_or(0.0) * bv;
                 }
-                out.push(T::f(acc));
+                out.push(T::c(acc));
             }
         }
     }
@@ -278,5 +279,5 @@ fn affine_grid_t<T: Elem>(ctx: &OpCtx<'_>) -> Result<Array, KernelError> {
 }
 
 pub fn affine_grid(ctx: &OpCtx<'_>) -> Result<Vec<Data>, KernelError> {
-    one(float_dispatch!(ctx.input(0)?, affine_grid_t(ctx))?)
+    one(float_dispatch!(ctx.input(0)?.dtype(), affine_grid_t(ctx))?)
 }

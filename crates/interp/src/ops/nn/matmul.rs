@@ -13,7 +13,7 @@ use ndarray::linalg::general_mat_mul;
 use ndarray::{Array2, ArrayD, ArrayView2, ArrayViewD, ArrayViewMut2, Axis, Ix2, IxDyn};
 use num_traits::{WrappingAdd, WrappingMul, Zero};
 
-use super::common::{checked_count, float_dispatch, Elem};
+use crate::ops::elem::{Real, checked_count, float_dispatch};
 use crate::ops::util::{broadcast_shapes, one};
 use crate::{bail, Array, Data, KernelError, OpCtx};
 
@@ -36,7 +36,7 @@ fn int_gemm<T: IntElem>(a: ArrayView2<T>, b: ArrayView2<T>, mut c: ArrayViewMut2
     }
 }
 
-fn float_gemm<T: Elem>(a: ArrayView2<T>, b: ArrayView2<T>, c: ArrayViewMut2<T>) {
+fn float_gemm<T: Real>(a: ArrayView2<T>, b: ArrayView2<T>, c: ArrayViewMut2<T>) {
     T::gemm(a, b, c);
 }
 
@@ -121,7 +121,7 @@ pub fn matmul_nd<T: Copy + Zero>(
     Ok(out)
 }
 
-fn matmul_float<T: Elem>(a: &Array, b: &Array) -> Result<Array, KernelError> {
+fn matmul_float<T: Real>(a: &Array, b: &Array) -> Result<Array, KernelError> {
     let av = T::cow(a)?;
     let bv = T::cow(b)?;
     let out = matmul_nd(av.view(), bv.view(), float_gemm::<T>)?;
@@ -152,7 +152,7 @@ pub fn matmul(ctx: &OpCtx<'_>) -> Result<Vec<Data>, KernelError> {
         (Array::U16(x), Array::U16(y)) => int!(x, y, U16),
         (Array::U32(x), Array::U32(y)) => int!(x, y, U32),
         (Array::U64(x), Array::U64(y)) => int!(x, y, U64),
-        _ => float_dispatch!(a, matmul_float(a, b))?,
+        _ => float_dispatch!(a.dtype(), matmul_float(a, b))?,
     };
     one(out)
 }
@@ -205,7 +205,7 @@ fn bias<T: Clone>(c: ArrayViewD<'_, T>, m: usize, n: usize) -> Result<Array2<T>,
         .to_owned())
 }
 
-fn gemm_float<T: Elem>(ctx: &OpCtx<'_>, at: &GemmAttrs) -> Result<Array, KernelError> {
+fn gemm_float<T: Real>(ctx: &OpCtx<'_>, at: &GemmAttrs) -> Result<Array, KernelError> {
     let a0 = ctx.input(0)?;
     let a = T::cow(a0)?;
     let b = T::cow(ctx.input(1)?)?;
@@ -215,10 +215,10 @@ fn gemm_float<T: Elem>(ctx: &OpCtx<'_>, at: &GemmAttrs) -> Result<Array, KernelE
     let a2 = if at.trans_a { a2.reversed_axes() } else { a2 };
     let b2 = if at.trans_b { b2.reversed_axes() } else { b2 };
     let (mut y, beta) = match ctx.opt_input(2)? {
-        Some(c) if at.beta != 0.0 => (bias(T::cow(c)?.view(), m, n)?, T::f(at.beta as f64)),
+        Some(c) if at.beta != 0.0 => (bias(T::cow(c)?.view(), m, n)?, T::c(at.beta as f64)),
         _ => (Array2::<T>::zeros((m, n)), T::zero()),
     };
-    general_mat_mul(T::f(at.alpha as f64), &a2, &b2, beta, &mut y);
+    general_mat_mul(T::c(at.alpha as f64), &a2, &b2, beta, &mut y);
     T::wrap(y.into_dyn(), a0.dtype())
 }
 
@@ -283,7 +283,7 @@ pub fn gemm(ctx: &OpCtx<'_>) -> Result<Vec<Data>, KernelError> {
         (Array::I64(x), Array::I64(y)) => int!(x, y, I64),
         (Array::U32(x), Array::U32(y)) => int!(x, y, U32),
         (Array::U64(x), Array::U64(y)) => int!(x, y, U64),
-        _ => float_dispatch!(a, gemm_float(ctx, &at))?,
+        _ => float_dispatch!(a.dtype(), gemm_float(ctx, &at))?,
     };
     one(out)
 }

@@ -11,7 +11,8 @@
 
 use ndarray::{ArrayD, IxDyn};
 
-use super::common::{check_nchw, checked_count, float_dispatch, geometry, Elem};
+use super::common::{check_nchw, geometry};
+use crate::ops::elem::{Real, checked_count, float_dispatch};
 use super::conv::{to3, Win3};
 use crate::ops::util::one;
 use crate::{bail, Array, Data, KernelError, OpCtx};
@@ -30,7 +31,7 @@ struct Pooled<T> {
 }
 
 /// Pools `x` (standard layout, N×C×spatial).
-fn pool_core<T: Elem>(
+fn pool_core<T: Real>(
     ctx: &OpCtx<'_>,
     x: &[T],
     xs: &[usize],
@@ -137,12 +138,12 @@ fn pool_core<T: Elem>(
                             values.push(if count == 0 {
                                 T::nan()
                             } else {
-                                sum / T::f(count as f64)
+                                sum / T::c(count as f64)
                             });
                         }
                         Kind::Lp(p) => {
                             let mut sum = T::zero();
-                            let pp = T::f(p);
+                            let pp = T::c(p);
                             for &z in zi {
                                 for &y in yi {
                                     for &xx in xi {
@@ -165,7 +166,7 @@ fn pool_core<T: Elem>(
     })
 }
 
-fn pool_float<T: Elem>(
+fn pool_float<T: Real>(
     ctx: &OpCtx<'_>,
     kind: Kind,
     want_idx: bool,
@@ -227,14 +228,14 @@ pub fn max_pool(ctx: &OpCtx<'_>) -> Result<Vec<Data>, KernelError> {
     match x {
         Array::I8(a) => small_int!(a, I8, i8),
         Array::U8(a) => small_int!(a, U8, u8),
-        _ => float_dispatch!(x, pool_float(ctx, Kind::Max, want)),
+        _ => float_dispatch!(x.dtype(), pool_float(ctx, Kind::Max, want)),
     }
 }
 
 pub fn average_pool(ctx: &OpCtx<'_>) -> Result<Vec<Data>, KernelError> {
     let x = ctx.input(0)?;
     let include_pad = ctx.attrs().int("count_include_pad", 0)? != 0;
-    float_dispatch!(x, pool_float(ctx, Kind::Avg { include_pad }, false))
+    float_dispatch!(x.dtype(), pool_float(ctx, Kind::Avg { include_pad }, false))
 }
 
 fn p_attr(ctx: &OpCtx<'_>) -> Result<f64, KernelError> {
@@ -248,10 +249,10 @@ fn p_attr(ctx: &OpCtx<'_>) -> Result<f64, KernelError> {
 pub fn lp_pool(ctx: &OpCtx<'_>) -> Result<Vec<Data>, KernelError> {
     let x = ctx.input(0)?;
     let p = p_attr(ctx)?;
-    float_dispatch!(x, pool_float(ctx, Kind::Lp(p), false))
+    float_dispatch!(x.dtype(), pool_float(ctx, Kind::Lp(p), false))
 }
 
-fn global_t<T: Elem>(ctx: &OpCtx<'_>, kind: Kind) -> Result<Array, KernelError> {
+fn global_t<T: Real>(ctx: &OpCtx<'_>, kind: Kind) -> Result<Array, KernelError> {
     check_nchw(ctx)?;
     let x0 = ctx.input(0)?;
     let x = T::cow(x0)?;
@@ -273,9 +274,9 @@ fn global_t<T: Elem>(ctx: &OpCtx<'_>, kind: Kind) -> Result<Array, KernelError> 
                 .iter()
                 .copied()
                 .fold(T::neg_infinity(), |a, b| if b > a { b } else { a }),
-            Kind::Avg { .. } => s.iter().copied().sum::<T>() / T::f(sp as f64),
+            Kind::Avg { .. } => s.iter().copied().sum::<T>() / T::c(sp as f64),
             Kind::Lp(p) => {
-                let pp = T::f(p);
+                let pp = T::c(p);
                 s.iter()
                     .map(|v| v.abs().powf(pp))
                     .sum::<T>()
@@ -290,26 +291,25 @@ fn global_t<T: Elem>(ctx: &OpCtx<'_>, kind: Kind) -> Result<Array, KernelError> 
 
 pub fn global_average_pool(ctx: &OpCtx<'_>) -> Result<Vec<Data>, KernelError> {
     let x = ctx.input(0)?;
-    one(float_dispatch!(
-        x,
+    one(float_dispatch!(x.dtype(),
         global_t(ctx, Kind::Avg { include_pad: false })
     )?)
 }
 
 pub fn global_max_pool(ctx: &OpCtx<'_>) -> Result<Vec<Data>, KernelError> {
     let x = ctx.input(0)?;
-    one(float_dispatch!(x, global_t(ctx, Kind::Max))?)
+    one(float_dispatch!(x.dtype(), global_t(ctx, Kind::Max))?)
 }
 
 pub fn global_lp_pool(ctx: &OpCtx<'_>) -> Result<Vec<Data>, KernelError> {
     let x = ctx.input(0)?;
     let p = p_attr(ctx)?;
-    one(float_dispatch!(x, global_t(ctx, Kind::Lp(p)))?)
+    one(float_dispatch!(x.dtype(), global_t(ctx, Kind::Lp(p)))?)
 }
 
 /// MaxUnpool (opsets 9, 11): scatters X into zeros at the flat positions I; output shape
 /// from the optional `output_shape` input or `(in - 1) * stride + kernel - pads`.
-fn max_unpool_t<T: Elem>(ctx: &OpCtx<'_>) -> Result<Array, KernelError> {
+fn max_unpool_t<T: Real>(ctx: &OpCtx<'_>) -> Result<Array, KernelError> {
     check_nchw(ctx)?;
     let x0 = ctx.input(0)?;
     let x = T::cow(x0)?;
@@ -368,5 +368,5 @@ fn max_unpool_t<T: Elem>(ctx: &OpCtx<'_>) -> Result<Array, KernelError> {
 }
 
 pub fn max_unpool(ctx: &OpCtx<'_>) -> Result<Vec<Data>, KernelError> {
-    one(float_dispatch!(ctx.input(0)?, max_unpool_t(ctx))?)
+    one(float_dispatch!(ctx.input(0)?.dtype(), max_unpool_t(ctx))?)
 }

@@ -11,7 +11,7 @@
 
 use ndarray::{s, Array2, Array3, ArrayD, ArrayView2, Axis, Ix3, IxDyn};
 
-use super::common::{float_dispatch, Elem};
+use crate::ops::elem::{Real, float_dispatch};
 use crate::{bail, Data, KernelError, OpCtx};
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -54,34 +54,34 @@ impl Act {
         })
     }
 
-    fn apply<T: Elem>(self, x: T) -> T {
+    fn apply<T: Real>(self, x: T) -> T {
         let one = T::one();
         match self {
             Act::Relu => x.max(T::zero()),
             Act::Tanh => x.tanh(),
             Act::Sigmoid => one / (one + (-x).exp()),
-            Act::Affine(a, b) => T::f(a) * x + T::f(b),
+            Act::Affine(a, b) => T::c(a) * x + T::c(b),
             Act::LeakyRelu(a) => {
                 if x >= T::zero() {
                     x
                 } else {
-                    T::f(a) * x
+                    T::c(a) * x
                 }
             }
             Act::ThresholdedRelu(a) => {
-                if x > T::f(a) {
+                if x > T::c(a) {
                     x
                 } else {
                     T::zero()
                 }
             }
-            Act::ScaledTanh(a, b) => T::f(a) * (T::f(b) * x).tanh(),
-            Act::HardSigmoid(a, b) => (T::f(a) * x + T::f(b)).max(T::zero()).min(one),
+            Act::ScaledTanh(a, b) => T::c(a) * (T::c(b) * x).tanh(),
+            Act::HardSigmoid(a, b) => (T::c(a) * x + T::c(b)).max(T::zero()).min(one),
             Act::Elu(a) => {
                 if x >= T::zero() {
                     x
                 } else {
-                    T::f(a) * (x.exp() - one)
+                    T::c(a) * (x.exp() - one)
                 }
             }
             Act::Softsign => x / (one + x.abs()),
@@ -90,7 +90,7 @@ impl Act {
     }
 }
 
-fn cow3<'a, T: Elem>(
+fn cow3<'a, T: Real>(
     ctx: &OpCtx<'a>,
     i: usize,
     what: &str,
@@ -107,7 +107,7 @@ fn cow3<'a, T: Elem>(
     }
 }
 
-fn run<T: Elem>(ctx: &OpCtx<'_>, cell: Cell) -> Result<Vec<Data>, KernelError> {
+fn run<T: Real>(ctx: &OpCtx<'_>, cell: Cell) -> Result<Vec<Data>, KernelError> {
     let at = ctx.attrs();
     let dtype = ctx.input(0)?.dtype();
     let layout = at.int("layout", 0)?;
@@ -256,7 +256,7 @@ fn run<T: Elem>(ctx: &OpCtx<'_>, cell: Cell) -> Result<Vec<Data>, KernelError> {
         )?);
     }
     let clip = match at.get("clip") {
-        Some(_) => Some(T::f(at.float("clip", 0.0)? as f64)),
+        Some(_) => Some(T::c(at.float("clip", 0.0)? as f64)),
         None => None,
     };
     let cl = |v: T| match clip {
@@ -409,13 +409,13 @@ fn run<T: Elem>(ctx: &OpCtx<'_>, cell: Cell) -> Result<Vec<Data>, KernelError> {
 }
 
 pub fn rnn(ctx: &OpCtx<'_>) -> Result<Vec<Data>, KernelError> {
-    float_dispatch!(ctx.input(0)?, run(ctx, Cell::Rnn))
+    float_dispatch!(ctx.input(0)?.dtype(), run(ctx, Cell::Rnn))
 }
 
 pub fn gru(ctx: &OpCtx<'_>) -> Result<Vec<Data>, KernelError> {
-    float_dispatch!(ctx.input(0)?, run(ctx, Cell::Gru))
+    float_dispatch!(ctx.input(0)?.dtype(), run(ctx, Cell::Gru))
 }
 
 pub fn lstm(ctx: &OpCtx<'_>) -> Result<Vec<Data>, KernelError> {
-    float_dispatch!(ctx.input(0)?, run(ctx, Cell::Lstm))
+    float_dispatch!(ctx.input(0)?.dtype(), run(ctx, Cell::Lstm))
 }

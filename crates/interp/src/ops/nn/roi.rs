@@ -10,7 +10,8 @@
 
 use ndarray::{ArrayD, IxDyn};
 
-use super::common::{check_nchw, checked_count, float_dispatch, Elem};
+use super::common::{check_nchw};
+use crate::ops::elem::{Real, checked_count, float_dispatch};
 use crate::ops::util::one;
 use crate::{bail, Array, Data, KernelError, OpCtx};
 
@@ -21,7 +22,7 @@ fn batch_index(v: f64, n: usize) -> Result<usize, KernelError> {
     Ok(v as usize)
 }
 
-fn roi_align_t<T: Elem>(ctx: &OpCtx<'_>) -> Result<Array, KernelError> {
+fn roi_align_t<T: Real>(ctx: &OpCtx<'_>) -> Result<Array, KernelError> {
     check_nchw(ctx)?;
     let x0 = ctx.input(0)?;
     let x = T::cow(x0)?;
@@ -163,7 +164,7 @@ fn roi_align_t<T: Elem>(ctx: &OpCtx<'_>) -> Result<Array, KernelError> {
                         acc += v(0) + v(1) + v(2) + v(3);
                     }
                 }
-                out.push(T::f(if max_mode { acc } else { acc / count }));
+                out.push(T::c(if max_mode { acc } else { acc / count }));
             }
         }
     }
@@ -171,10 +172,10 @@ fn roi_align_t<T: Elem>(ctx: &OpCtx<'_>) -> Result<Array, KernelError> {
 }
 
 pub fn roi_align(ctx: &OpCtx<'_>) -> Result<Vec<Data>, KernelError> {
-    one(float_dispatch!(ctx.input(0)?, roi_align_t(ctx))?)
+    one(float_dispatch!(ctx.input(0)?.dtype(), roi_align_t(ctx))?)
 }
 
-fn max_roi_pool_t<T: Elem>(ctx: &OpCtx<'_>) -> Result<Array, KernelError> {
+fn max_roi_pool_t<T: Real>(ctx: &OpCtx<'_>) -> Result<Array, KernelError> {
     check_nchw(ctx)?;
     let x0 = ctx.input(0)?;
     let x = T::cow(x0)?;
@@ -236,5 +237,5 @@ fn max_roi_pool_t<T: Elem>(ctx: &OpCtx<'_>) -> Result<Array, KernelError> {
 }
 
 pub fn max_roi_pool(ctx: &OpCtx<'_>) -> Result<Vec<Data>, KernelError> {
-    one(float_dispatch!(ctx.input(0)?, max_roi_pool_t(ctx))?)
+    one(float_dispatch!(ctx.input(0)?.dtype(), max_roi_pool_t(ctx))?)
 }

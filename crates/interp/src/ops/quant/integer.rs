@@ -19,7 +19,7 @@ use super::qdq::{int_range, round_to, saturate_int};
 use crate::ops::util::{broadcast_shapes, one};
 use crate::{bail, Array, Data, KernelError, OpCtx};
 
-const MAX_ELEMENTS: usize = 1 << 31;
+use crate::ops::elem::MAX_ELEMS as MAX_ELEMENTS;
 
 fn ints_f64(a: &Array, what: &str) -> Result<Vec<f64>, KernelError> {
     match decode(a)? {

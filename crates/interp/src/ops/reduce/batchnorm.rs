@@ -12,7 +12,8 @@
 
 use ndarray::{ArrayD, IxDyn};
 
-use super::common::{channel_axis, float_dispatch, rnd, Prec, Real};
+use super::common::{channel_axis, rnd, Prec};
+use crate::ops::elem::{Real, float_dispatch};
 use crate::{bail, Data, KernelError, OpCtx};
 
 fn run<T: Real>(ctx: &OpCtx<'_>) -> Result<Vec<Data>, KernelError> {

@@ -1,144 +1,13 @@
-//! Helpers shared by the reduce-family kernels: the float type the float-only kernels
-//! compute in (f32 and f64; f16 and bf16 are computed in f32 and rounded back), lane
+//! Helpers shared by the reduce-family kernels: the f16/bf16 rounding points, lane
 //! iteration (applying a function to every 1-D lane along an axis, or to every group of
 //! reduced elements), axis handling and size limits.
 
-use std::fmt::Debug;
-
-use half::{bf16, f16};
 use modelc_ir::DType;
-use ndarray::{ArrayD, ArrayViewD, CowArray, IxDyn, LinalgScalar, ScalarOperand};
-use num_traits::{Float, FromPrimitive};
+use ndarray::{ArrayD, ArrayViewD, IxDyn};
 
+use crate::ops::elem::{checked_count, Real};
 use crate::ops::util::normalize_axis;
 use crate::{bail, Array, KernelError};
-
-/// Largest number of elements a kernel of this family will allocate for one buffer.
-pub const MAX_ELEMS: usize = 1 << 31;
-
-/// The element count of `shape`, checked against [`MAX_ELEMS`].
-pub fn checked_count(shape: &[usize]) -> Result<usize, KernelError> {
-    let mut n: usize = 1;
-    for &d in shape {
-        n = match n.checked_mul(d) {
-            Some(v) if v <= MAX_ELEMS => v,
-            _ => bail!("shape {shape:?} is too large"),
-        };
-    }
-    Ok(n)
-}
-
-/// The float types the float-only kernels compute in.
-pub trait Real:
-    Float
-    + LinalgScalar
-    + ScalarOperand
-    + FromPrimitive
-    + Debug
-    + Default
-    + Send
-    + Sync
-    + std::iter::Sum
-    + 'static
-{
-    /// The array as this type: borrowed when it already is, converted otherwise (any
-    /// float or integer type).
-    fn cow(a: &Array) -> Result<CowArray<'_, Self, IxDyn>, KernelError>;
-    /// A result computed in this type, as an array of `dtype`.
-    fn wrap(out: ArrayD<Self>, dtype: DType) -> Result<Array, KernelError>;
-    /// A constant.
-    fn c(v: f64) -> Self;
-    fn as_f64(self) -> f64;
-}
-
-fn ints_as_f64(a: &Array) -> Result<ArrayD<f64>, KernelError> {
-    let v = match a {
-        Array::Bool(x) => return Ok(x.mapv(|b| if b { 1.0 } else { 0.0 })),
-        other => other.to_f64_vec()?,
-    };
-    Ok(ArrayD::from_shape_vec(IxDyn(a.shape()), v)?)
-}
-
-impl Real for f32 {
-    fn cow(a: &Array) -> Result<CowArray<'_, f32, IxDyn>, KernelError> {
-        Ok(match a {
-            Array::F32(x) => CowArray::from(x.view()),
-            Array::F16(x) => CowArray::from(x.mapv(f32::from)),
-            Array::BF16(x) => CowArray::from(x.mapv(f32::from)),
-            Array::F64(x) => CowArray::from(x.mapv(|v| v as f32)),
-            Array::Str(_) | Array::Packed { .. } => {
-                bail!("expected a numeric tensor, got {}", a.dtype())
-            }
-            other => CowArray::from(ints_as_f64(other)?.mapv(|v| v as f32)),
-        })
-    }
-    fn wrap(out: ArrayD<f32>, dtype: DType) -> Result<Array, KernelError> {
-        Ok(match dtype {
-            DType::F32 => Array::F32(out),
-            DType::F16 => Array::F16(out.mapv(f16::from_f32)),
-            DType::BF16 => Array::BF16(out.mapv(bf16::from_f32)),
-            DType::F64 => Array::F64(out.mapv(|v| v as f64)),
-            other => from_f64_array(out.mapv(|v| v as f64), other)?,
-        })
-    }
-    fn c(v: f64) -> f32 {
-        v as f32
-    }
-    fn as_f64(self) -> f64 {
-        self as f64
-    }
-}
-
-impl Real for f64 {
-    fn cow(a: &Array) -> Result<CowArray<'_, f64, IxDyn>, KernelError> {
-        Ok(match a {
-            Array::F64(x) => CowArray::from(x.view()),
-            Array::F32(x) => CowArray::from(x.mapv(|v| v as f64)),
-            Array::F16(x) => CowArray::from(x.mapv(f64::from)),
-            Array::BF16(x) => CowArray::from(x.mapv(f64::from)),
-            Array::Str(_) | Array::Packed { .. } => {
-                bail!("expected a numeric tensor, got {}", a.dtype())
-            }
-            other => CowArray::from(ints_as_f64(other)?),
-        })
-    }
-    fn wrap(out: ArrayD<f64>, dtype: DType) -> Result<Array, KernelError> {
-        Ok(match dtype {
-            DType::F64 => Array::F64(out),
-            DType::F32 => Array::F32(out.mapv(|v| v as f32)),
-            DType::F16 => Array::F16(out.mapv(f16::from_f64)),
-            DType::BF16 => Array::BF16(out.mapv(bf16::from_f64)),
-            other => from_f64_array(out, other)?,
-        })
-    }
-    fn c(v: f64) -> f64 {
-        v
-    }
-    fn as_f64(self) -> f64 {
-        self
-    }
-}
-
-/// An f64 array converted to `dtype` (numpy `astype`: integers truncate toward zero and
-/// saturate; NaN becomes 0).
-pub fn from_f64_array(a: ArrayD<f64>, dtype: DType) -> Result<Array, KernelError> {
-    Ok(match dtype {
-        DType::F64 => Array::F64(a),
-        DType::F32 => Array::F32(a.mapv(|v| v as f32)),
-        DType::F16 => Array::F16(a.mapv(f16::from_f64)),
-        DType::BF16 => Array::BF16(a.mapv(bf16::from_f64)),
-        DType::I8 => Array::I8(a.mapv(|v| v as i8)),
-        DType::I16 => Array::I16(a.mapv(|v| v as i16)),
-        DType::I32 => Array::I32(a.mapv(|v| v as i32)),
-        DType::I64 => Array::I64(a.mapv(|v| v as i64)),
-        DType::U8 => Array::U8(a.mapv(|v| v as u8)),
-        DType::U16 => Array::U16(a.mapv(|v| v as u16)),
-        DType::U32 => Array::U32(a.mapv(|v| v as u32)),
-        DType::U64 => Array::U64(a.mapv(|v| v as u64)),
-        DType::Bool => Array::Bool(a.mapv(|v| v != 0.0)),
-        other => bail!("unsupported element type {other}"),
-    })
-}
 
 /// How intermediate results are rounded: not at all (f32, f64), or — to reproduce the
 /// ONNX reference, which computes f16 with numpy and bf16 with ml_dtypes step by step —
@@ -169,23 +38,6 @@ impl Prec {
         }
     }
 }
-
-/// Calls the generic function `$f::<T>(args..)` with `T` the compute type for `$dtype`
-/// (f32 for f32/f16/bf16, f64 for f64); an error for other types.
-macro_rules! float_dispatch {
-    ($dtype:expr, $f:ident ( $($arg:expr),* $(,)? )) => {
-        match $dtype {
-            modelc_ir::DType::F32 | modelc_ir::DType::F16 | modelc_ir::DType::BF16 => {
-                $f::<f32>($($arg),*)
-            }
-            modelc_ir::DType::F64 => $f::<f64>($($arg),*),
-            other => Err($crate::KernelError::new(format!(
-                "element type {other} is not supported by this op (float types only)"
-            ))),
-        }
-    };
-}
-pub(crate) use float_dispatch;
 
 /// The permutation that moves `axis` last, and its inverse.
 fn axis_last_perm(rank: usize, axis: usize) -> (Vec<usize>, Vec<usize>) {

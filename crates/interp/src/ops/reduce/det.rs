@@ -3,7 +3,7 @@
 
 use ndarray::{ArrayD, IxDyn};
 
-use super::common::{float_dispatch, Real};
+use crate::ops::elem::{Real, float_dispatch};
 use crate::ops::util::one;
 use crate::{bail, Data, KernelError, OpCtx};
 

@@ -14,7 +14,8 @@ use half::{bf16, f16};
 use ndarray::linalg::general_mat_mul;
 use ndarray::{Array2, ArrayD, ArrayView2, Axis, IxDyn};
 
-use super::common::{checked_count, reduce_groups};
+use super::common::{reduce_groups};
+use crate::ops::elem::{checked_count};
 use crate::ops::util::one;
 use crate::{bail, Array, Data, KernelError, OpCtx};
 

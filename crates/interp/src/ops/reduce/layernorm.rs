@@ -10,7 +10,8 @@
 
 use ndarray::{ArrayD, ArrayViewD, IxDyn};
 
-use super::common::{float_dispatch, rnd, Prec, Real};
+use super::common::{rnd, Prec};
+use crate::ops::elem::{Real, float_dispatch};
 use crate::{bail, Array, Data, KernelError, OpCtx};
 
 /// `p` (scale or bias) as a row-pattern of length `cols` if it broadcasts to the

@@ -19,10 +19,8 @@
 
 use ndarray::{ArrayD, IxDyn};
 
-use super::common::{
-    axes_mask, channel_axis, channels_back, channels_first, float_dispatch, map_lanes, param,
-    reduce_groups, Real,
-};
+use super::common::{axes_mask, channel_axis, channels_back, channels_first, map_lanes, param, reduce_groups};
+use crate::ops::elem::{Real, float_dispatch};
 use crate::ops::util::{normalize_axis, one};
 use crate::{bail, Data, KernelError, OpCtx};
 

@@ -9,7 +9,8 @@
 
 use ndarray::{ArrayD, ArrayViewD, IxDyn};
 
-use super::common::{float_dispatch, map_lanes, rnd, Prec, Real};
+use super::common::{map_lanes, rnd, Prec};
+use crate::ops::elem::{Real, float_dispatch};
 use crate::ops::util::{normalize_axis, one};
 use crate::{Data, KernelError, OpCtx};
 
@@ -34,7 +35,7 @@ fn lane<T: Real>(kind: Kind, p: Prec, xs: &mut [T]) {
             let mut s = T::zero();
             for v in xs.iter_mut() {
                 *v = rnd(p, (rnd(p, *v - m)).exp());
-                s = s + *v;
+                s += *v;
                 if p == Prec::BHalf {
                     s = rnd(p, s);
                 }

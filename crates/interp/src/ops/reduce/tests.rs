@@ -1,52 +1,11 @@
 //! Unit tests of reduce-family kernels through a hand-built [`OpCtx`], for semantics the
 //! node suite does not cover (opset differences, empty axes, layouts, errors).
 
-use modelc_ir::{Attr, Layout, Node, OnnxOp, Op, Value};
+use modelc_ir::{Attr, Layout, OnnxOp};
 use ndarray::{ArrayD, IxDyn};
 
-use crate::{Array, Data, KernelError, OpCtx};
-
-fn i64s(shape: &[usize], v: &[i64]) -> Array {
-    Array::I64(ArrayD::from_shape_vec(IxDyn(shape), v.to_vec()).unwrap())
-}
-
-fn f32s(shape: &[usize], v: &[f32]) -> Array {
-    Array::F32(ArrayD::from_shape_vec(IxDyn(shape), v.to_vec()).unwrap())
-}
-
-fn run_layout(
-    op: OnnxOp,
-    opset: i64,
-    attrs: Vec<(&str, Attr)>,
-    inputs: &[Option<Array>],
-    outputs: usize,
-    layout: Option<Layout>,
-) -> Result<Vec<Array>, KernelError> {
-    let outs = (0..outputs)
-        .map(|i| Value::named(format!("y{i}")))
-        .collect();
-    let mut node = Node::new(Op::Onnx(op), inputs.len(), outs);
-    node.layout = layout;
-    for (n, a) in attrs {
-        node.attrs.set(n, a);
-    }
-    let data: Vec<Option<Data>> = inputs.iter().map(|a| a.clone().map(Data::Tensor)).collect();
-    let ctx = OpCtx {
-        node: &node,
-        inputs: data.iter().map(|d| d.as_ref()).collect(),
-        captures: vec![],
-        opset,
-        opsets: &[],
-    };
-    let kernel = super::lookup(op).expect("kernel");
-    Ok(kernel(&ctx)?
-        .into_iter()
-        .map(|d| match d {
-            Data::Tensor(a) => a,
-            other => panic!("not a tensor: {other:?}"),
-        })
-        .collect())
-}
+use crate::ops::test_util::{f32s, i64s, run_op};
+use crate::{Array, KernelError};
 
 fn run(
     op: OnnxOp,
@@ -55,7 +14,7 @@ fn run(
     inputs: &[Option<Array>],
     outputs: usize,
 ) -> Result<Vec<Array>, KernelError> {
-    run_layout(op, opset, attrs, inputs, outputs, None)
+    run_op(op, opset, attrs, inputs, outputs, None)
 }
 
 fn close(a: &Array, want: &[f32]) {
@@ -203,7 +162,7 @@ fn batch_norm_nhwc_and_bad_params() {
     let bias = f32s(&[2], &[0.0, 1.0]);
     let mean = f32s(&[2], &[1.0, 10.0]);
     let var = f32s(&[2], &[1.0, 4.0]);
-    let y = run_layout(
+    let y = run_op(
         OnnxOp::BatchNormalization,
         15,
         vec![("epsilon", Attr::Float(0.0))],
