@@ -107,8 +107,8 @@ enum Cmd {
     /// Build modelc and run it on the bundled example model
     ///
     /// Runs `modelc inspect testdata/models/tiny_cnn.onnx`, `modelc convert
-    /// testdata/models/tiny_cnn.onnx target/demo/tiny_cnn.onnx` and `modelc
-    /// dump target/demo/tiny_cnn.onnx`.
+    /// testdata/models/tiny_cnn.onnx target/demo/tiny_cnn.onnx`, `modelc
+    /// dump target/demo/tiny_cnn.onnx` and `modelc verify` of the two.
     Demo,
 }
 
@@ -754,8 +754,16 @@ impl Xtask {
             converted.as_os_str(),
         ])?;
         show(&["dump".as_ref(), converted.as_os_str()])?;
+        // The proof that the conversion computes the same: both run in the interpreter.
+        show(&[
+            "verify".as_ref(),
+            example.as_os_str(),
+            converted.as_os_str(),
+            "--dim".as_ref(),
+            "N=4".as_ref(),
+        ])?;
         println!(
-            "\ndemo: converted {} to {}",
+            "\ndemo: converted {} to {} (and verified it computes the same)",
             example.display(),
             self.rel(&converted)
         );

@@ -15,7 +15,6 @@ mod pool;
 mod resize;
 mod rnn;
 mod roi;
-pub(crate) mod sgemm;
 #[cfg(test)]
 mod tests;
 

@@ -4,7 +4,6 @@
 
 use half::{bf16, f16};
 use modelc_ir::DType;
-use ndarray::linalg::general_mat_mul;
 use ndarray::{Array2, Array4, ArrayD, ArrayView2, Axis, IxDyn};
 
 pub use crate::ops::elem::Real;
@@ -142,7 +141,7 @@ pub fn rank4<F: Real>(x: ArrayD<F>, what: &str) -> Result<Array4<F>, KernelError
 /// `a · b`, each element of the result rounded to `prec`.
 pub fn matmul<F: Real>(a: ArrayView2<F>, b: ArrayView2<F>, prec: Prec) -> Array2<F> {
     let mut c = Array2::<F>::zeros((a.nrows(), b.ncols()));
-    general_mat_mul(F::one(), &a, &b, F::zero(), &mut c);
+    F::gemm(a, b, c.view_mut());
     if !matches!(prec, Prec::F64) {
         c.mapv_inplace(|v| prec.r(v));
     }

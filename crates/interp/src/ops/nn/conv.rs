@@ -8,7 +8,6 @@
 //! ConvTranspose: the same attributes plus `output_padding` and `output_shape`; computed
 //! as one GEMM (Wᵀ·X) per image and group followed by col2im scatter-add.
 
-use ndarray::linalg::general_mat_mul;
 use ndarray::{s, ArrayD, ArrayView2, ArrayViewMut2, IxDyn};
 
 use super::common::{auto_pad, check_nchw, geometry, spatial_ints, AutoPad};
@@ -384,7 +383,7 @@ fn conv_transpose_t<T: Real>(ctx: &OpCtx<'_>) -> Result<Array, KernelError> {
                     ArrayView2::from_shape((cg, ip), &xv[(img * c + g * cg) * ip..][..cg * ip])?;
                 let wg = w2.slice(s![g * cg..(g + 1) * cg, ..]);
                 let mut cv = ArrayViewMut2::from_shape((mgk, ip), &mut col[..])?;
-                general_mat_mul(T::one(), &wg.t(), &xg, T::zero(), &mut cv);
+                T::gemm(wg.t(), xg, cv.view_mut());
                 let og = &mut out[(img * m + g * mg) * op..][..mg * op];
                 col2im_add(&col, mg, &win, og);
             }

@@ -4,7 +4,6 @@
 //! zeros outside the image. Attributes `dilations`, `group`, `kernel_shape`,
 //! `offset_group`, `pads`, `strides`. Computed as a sampled im2col + one GEMM per group.
 
-use ndarray::linalg::general_mat_mul;
 use ndarray::{s, ArrayD, ArrayView2, ArrayViewMut2, IxDyn};
 
 use super::common::{check_nchw, spatial_ints};
@@ -132,13 +131,7 @@ fn deform_t<T: Real>(ctx: &OpCtx<'_>) -> Result<Array, KernelError> {
             let colv = ArrayView2::from_shape((cg * k, p), &col[g * cg * k * p..][..cg * k * p])?;
             let mut o =
                 ArrayViewMut2::from_shape((mg, p), &mut out[(b * m + g * mg) * p..][..mg * p])?;
-            general_mat_mul(
-                T::one(),
-                &w2.slice(s![g * mg..(g + 1) * mg, ..]),
-                &colv,
-                T::zero(),
-                &mut o,
-            );
+            T::gemm(w2.slice(s![g * mg..(g + 1) * mg, ..]), colv, o.view_mut());
         }
     }
     if let Some(bias) = ctx.opt_input(3)? {

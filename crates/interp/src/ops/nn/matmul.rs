@@ -2,18 +2,17 @@
 //!
 //! MatMul: numpy `matmul` — 1-D operands are promoted (a leading / trailing 1 that is
 //! removed from the result), the batch dimensions broadcast. Float types go through
-//! ndarray's `general_mat_mul` (matrixmultiply); f16/bf16 compute in f32; integer types
+//! the `gemm` crate ([`mat_mul`]); f16/bf16 compute in f32; integer types
 //! use a wrapping triple loop.
 //!
 //! Gemm: `Y = alpha * A' * B' + beta * C` with attributes `alpha` (1.0), `beta` (1.0),
 //! `transA` (0), `transB` (0); `C` is optional (since opset 11) and broadcasts
 //! unidirectionally to (M, N).
 
-use ndarray::linalg::general_mat_mul;
 use ndarray::{Array2, ArrayD, ArrayView2, ArrayViewD, ArrayViewMut2, Axis, Ix2, IxDyn};
 use num_traits::{WrappingAdd, WrappingMul, Zero};
 
-use crate::ops::elem::{Real, checked_count, float_dispatch};
+use crate::ops::elem::{mat_mul, Real, checked_count, float_dispatch};
 use crate::ops::util::{broadcast_shapes, one};
 use crate::{bail, Array, Data, KernelError, OpCtx};
 
@@ -218,7 +217,7 @@ fn gemm_float<T: Real>(ctx: &OpCtx<'_>, at: &GemmAttrs) -> Result<Array, KernelE
         Some(c) if at.beta != 0.0 => (bias(T::cow(c)?.view(), m, n)?, T::c(at.beta as f64)),
         _ => (Array2::<T>::zeros((m, n)), T::zero()),
     };
-    general_mat_mul(T::c(at.alpha as f64), &a2, &b2, beta, &mut y);
+    mat_mul(T::c(at.alpha as f64), a2, b2, beta, y.view_mut());
     T::wrap(y.into_dyn(), a0.dtype())
 }
 

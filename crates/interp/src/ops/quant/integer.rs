@@ -11,7 +11,7 @@
 //! or per tensor). Products are computed exactly in f64 GEMMs (exact below 2^53).
 
 use modelc_ir::DType;
-use ndarray::linalg::general_mat_mul;
+use crate::ops::elem::mat_mul;
 use ndarray::{ArrayView2, ArrayViewMut2};
 
 use super::convert::{decode, encode, Opts, Vals};
@@ -90,7 +90,7 @@ pub fn matmul(
         let av = ArrayView2::from_shape((m, k), &a[ao..ao + m * k])?;
         let bv = ArrayView2::from_shape((k, n), &b[bo..bo + k * n])?;
         let mut cv = ArrayViewMut2::from_shape((m, n), &mut out[bi * m * n..(bi + 1) * m * n])?;
-        general_mat_mul(1.0, &av, &bv, 0.0, &mut cv);
+        mat_mul(1.0, av, bv, 0.0, cv.view_mut());
     }
     let mut shape = batch;
     if ashape.len() > 1 {
@@ -412,7 +412,7 @@ impl Conv {
                 let cv = ArrayView2::from_shape((rows, osz), &col[..])?;
                 let ob = (b * self.m + g * mg) * osz;
                 let mut ov = ArrayViewMut2::from_shape((mg, osz), &mut out[ob..ob + mg * osz])?;
-                general_mat_mul(1.0, &wv, &cv, 0.0, &mut ov);
+                mat_mul(1.0, wv, cv, 0.0, ov.view_mut());
             }
         }
         let mut shape = vec![self.n, self.m];

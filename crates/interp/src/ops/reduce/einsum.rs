@@ -5,13 +5,12 @@
 //! operand (diagonals, e.g. `ii->i`, `bii->bi`), `...` (broadcasting the ellipsis
 //! dimensions, and size-1 dimensions of a label shared with a larger one), and labels
 //! summed away. Operands are reduced pairwise, left to right: each pair is permuted and
-//! reshaped to a batched matrix product (ndarray's `general_mat_mul` for floats, a
+//! reshaped to a batched matrix product (the `gemm` crate for floats, a
 //! wrapping loop for integers). Every numeric type (f16/bf16 computed in f32).
 
 use std::collections::BTreeMap;
 
 use half::{bf16, f16};
-use ndarray::linalg::general_mat_mul;
 use ndarray::{Array2, ArrayD, ArrayView2, Axis, IxDyn};
 
 use super::common::{reduce_groups};
@@ -41,7 +40,7 @@ macro_rules! float_ein {
             }
             fn matmul(a: ArrayView2<'_, Self>, b: ArrayView2<'_, Self>) -> Array2<Self> {
                 let mut c = Array2::<$t>::zeros((a.nrows(), b.ncols()));
-                general_mat_mul(1.0, &a, &b, 0.0, &mut c);
+                crate::ops::elem::mat_mul(1.0, a, b, 0.0, c.view_mut());
                 c
             }
         }
