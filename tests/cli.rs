@@ -180,7 +180,9 @@ fn help_explains_each_command_with_an_example() {
 fn python() -> PathBuf {
     let p = std::env::var_os("MODELC_PYTHON")
         .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/pyenv/bin/python"));
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/pyenv/bin/python")
+        });
     assert!(
         p.exists(),
         "no Python environment at {}; create it with `cargo xtask pyenv` (`cargo xtask ci` does)",
@@ -205,12 +207,24 @@ sess = ort.InferenceSession(model, providers=["CPUExecutionProvider"])
 np.save(out, sess.run(None, {sess.get_inputs()[0].name: x})[0])
 "#;
     let o = Command::new(python())
-        .args(["-c", script, &model, input.to_str().unwrap(), ort_out.to_str().unwrap()])
+        .args([
+            "-c",
+            script,
+            &model,
+            input.to_str().unwrap(),
+            ort_out.to_str().unwrap(),
+        ])
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
     let out_dir = dir.path().join("out");
-    let o = modelc(&["run", &model, input.to_str().unwrap(), "-o", out_dir.to_str().unwrap()]);
+    let o = modelc(&[
+        "run",
+        &model,
+        input.to_str().unwrap(),
+        "-o",
+        out_dir.to_str().unwrap(),
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let ours = modelc::npy::read(&out_dir.join("output_0.npy")).unwrap();
     let theirs = modelc::npy::read(&ort_out).unwrap();
@@ -223,7 +237,9 @@ fn verify_passes_for_a_conversion_and_fails_for_a_different_model() {
     let dir = tempfile::tempdir().unwrap();
     let a = testdata("models/tiny_cnn.onnx");
     let b = dir.path().join("b.onnx");
-    assert!(modelc(&["convert", &a, b.to_str().unwrap()]).status.success());
+    assert!(modelc(&["convert", &a, b.to_str().unwrap()])
+        .status
+        .success());
     let o = modelc(&["verify", &a, b.to_str().unwrap(), "--dim", "N=2"]);
     assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
     assert!(stdout(&o).contains("max abs"), "{}", stdout(&o));
@@ -255,14 +271,33 @@ fn run_reports_bad_inputs_by_name() {
     let wrong = dir.path().join("wrong.npy");
     let t = modelc::ir::Tensor::from_f32(vec![1, 3, 4, 4], &[0.0; 48]).unwrap();
     std::fs::write(&wrong, modelc::npy::encode(&t).unwrap()).unwrap();
-    let o = modelc(&["run", &model, wrong.to_str().unwrap(), "-o", dir.path().to_str().unwrap()]);
+    let o = modelc(&[
+        "run",
+        &model,
+        wrong.to_str().unwrap(),
+        "-o",
+        dir.path().to_str().unwrap(),
+    ]);
     assert_eq!(o.status.code(), Some(1));
     let err = stderr(&o);
-    assert!(err.contains("input `image`") && err.contains("expected shape"), "{err}");
+    assert!(
+        err.contains("input `image`") && err.contains("expected shape"),
+        "{err}"
+    );
     let o = modelc(&["run", &model, "-o", dir.path().to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(1));
-    assert!(stderr(&o).contains("no value for input image"), "{}", stderr(&o));
-    let o = modelc(&["run", &model, "--random", "-o", dir.path().to_str().unwrap()]);
+    assert!(
+        stderr(&o).contains("no value for input image"),
+        "{}",
+        stderr(&o)
+    );
+    let o = modelc(&[
+        "run",
+        &model,
+        "--random",
+        "-o",
+        dir.path().to_str().unwrap(),
+    ]);
     assert!(stderr(&o).contains("--dim N="), "{}", stderr(&o));
 }
 
@@ -281,7 +316,10 @@ fn optimize_removes_passthroughs_and_reports() {
     let o = modelc(&["optimize", src.to_str().unwrap(), out.to_str().unwrap()]);
     assert!(o.status.success(), "{}", stderr(&o));
     let report = stderr(&o);
-    assert!(report.contains("Identity") && report.contains("reached a fixed point"), "{report}");
+    assert!(
+        report.contains("Identity") && report.contains("reached a fixed point"),
+        "{report}"
+    );
     let optimized = modelc::load(&out).unwrap();
     let ops: Vec<String> = optimized
         .graph
@@ -293,7 +331,13 @@ fn optimize_removes_passthroughs_and_reports() {
     let o = modelc(&["verify", src.to_str().unwrap(), out.to_str().unwrap()]);
     assert!(o.status.success(), "{}", stdout(&o));
 
-    let o = modelc(&["optimize", src.to_str().unwrap(), out.to_str().unwrap(), "-p", "dce,nope"]);
+    let o = modelc(&[
+        "optimize",
+        src.to_str().unwrap(),
+        out.to_str().unwrap(),
+        "-p",
+        "dce,nope",
+    ]);
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("unknown pass `nope`"), "{}", stderr(&o));
     let o = modelc(&["passes"]);

@@ -361,7 +361,9 @@ impl Xtask {
             "requirements.txt + make_transformer.py fnv1a64 {:016x}\n",
             fnv1a64(&[&read(&self.requirements())?, &read(&t_script)?])
         );
-        if !(transformer.exists() && fs::read_to_string(&t_stamp_path).ok().as_deref() == Some(&t_stamp)) {
+        if !(transformer.exists()
+            && fs::read_to_string(&t_stamp_path).ok().as_deref() == Some(&t_stamp))
+        {
             println!("testdata: making {}", self.rel(&transformer));
             run(self.py().arg(&t_script).arg("--out").arg(&out))?;
             fs::write(&t_stamp_path, t_stamp)?;
@@ -452,7 +454,6 @@ impl Xtask {
         }
         Ok(())
     }
-
 
     // ---------------------------------------------------------------- bench
 
@@ -609,43 +610,73 @@ impl Xtask {
             ("transformer.onnx", &["batch=1", "seq=128"]),
         ];
         let median_of = |text: &str, key: &str| -> Option<f64> {
-            text.lines()
-                .rev()
-                .find_map(|l| l.split_once(key).and_then(|(_, rest)| rest.split_whitespace().next()?.parse().ok()))
+            text.lines().rev().find_map(|l| {
+                l.split_once(key)
+                    .and_then(|(_, rest)| rest.split_whitespace().next()?.parse().ok())
+            })
         };
         println!("\nbench: inference, single-threaded, median of {runs} runs after one warm-up");
-        let mut table = format!("{:<20} {:>14} {:>16} {:>8}\n", "model", "modelc ms", "onnxruntime ms", "ratio");
+        let mut table = format!(
+            "{:<20} {:>14} {:>16} {:>8}\n",
+            "model", "modelc ms", "onnxruntime ms", "ratio"
+        );
         let mut json_rows = Vec::new();
         for (name, dims) in cases {
             let model = self.testdata_dir().join(name);
             let mut cmd = Command::new(modelc);
-            cmd.arg("run").arg(&model).arg("--random").arg("--repeat").arg(runs.to_string());
-            cmd.arg("-o").arg(out_dir.join(format!("run-{}", slug(name))));
+            cmd.arg("run")
+                .arg(&model)
+                .arg("--random")
+                .arg("--repeat")
+                .arg(runs.to_string());
+            cmd.arg("-o")
+                .arg(out_dir.join(format!("run-{}", slug(name))));
             for d in dims {
                 cmd.arg("--dim").arg(d);
             }
             let ours = cmd.output()?;
             let ours_err = String::from_utf8_lossy(&ours.stderr).into_owned();
-            let ours_ms = if ours.status.success() { median_of(&ours_err, "median ") } else { None };
+            let ours_ms = if ours.status.success() {
+                median_of(&ours_err, "median ")
+            } else {
+                None
+            };
             let mut ort = self.py();
-            ort.arg(self.root.join("xtask/py/ort_latency.py")).arg(&model).arg("--repeat").arg(runs.to_string());
+            ort.arg(self.root.join("xtask/py/ort_latency.py"))
+                .arg(&model)
+                .arg("--repeat")
+                .arg(runs.to_string());
             for d in dims {
                 ort.arg("--dim").arg(d);
             }
             let theirs = ort.output()?;
             if !theirs.status.success() {
-                return Err(format!("onnxruntime failed on {name}: {}", String::from_utf8_lossy(&theirs.stderr)).into());
+                return Err(format!(
+                    "onnxruntime failed on {name}: {}",
+                    String::from_utf8_lossy(&theirs.stderr)
+                )
+                .into());
             }
             let ort_ms = median_of(&String::from_utf8_lossy(&theirs.stdout), "median_ms ")
                 .ok_or("ort_latency.py printed no median")?;
             let (ours_cell, ratio_cell) = match ours_ms {
                 Some(ms) => (format!("{ms:.1}"), format!("{:.2}x", ms / ort_ms)),
                 None => (
-                    format!("fails: {}", ours_err.lines().last().unwrap_or("").trim_start_matches("modelc: error: ")),
+                    format!(
+                        "fails: {}",
+                        ours_err
+                            .lines()
+                            .last()
+                            .unwrap_or("")
+                            .trim_start_matches("modelc: error: ")
+                    ),
                     "-".into(),
                 ),
             };
-            let _ = writeln!(table, "{name:<20} {ours_cell:>14} {ort_ms:>16.1} {ratio_cell:>8}");
+            let _ = writeln!(
+                table,
+                "{name:<20} {ours_cell:>14} {ort_ms:>16.1} {ratio_cell:>8}"
+            );
             json_rows.push(serde_json::json!({
                 "model": name, "dims": dims, "modelc_ms_median": ours_ms, "onnxruntime_ms_median": ort_ms,
                 "modelc_error": if ours_ms.is_none() { Some(ours_err) } else { None },
@@ -653,7 +684,12 @@ impl Xtask {
         }
         print!("{table}");
         let json_path = out_dir.join("inference.json");
-        fs::write(&json_path, serde_json::to_string_pretty(&serde_json::json!({"runs": runs, "threads": 1, "results": json_rows}))? + "\n")?;
+        fs::write(
+            &json_path,
+            serde_json::to_string_pretty(
+                &serde_json::json!({"runs": runs, "threads": 1, "results": json_rows}),
+            )? + "\n",
+        )?;
         println!("bench: wrote {}", self.rel(&json_path));
         Ok(())
     }

@@ -63,7 +63,9 @@ enum Command {
     /// Inputs are .npy or ONNX TensorProto .pb files, in the model's input order (or by name
     /// with --input NAME=PATH). Without inputs, --random makes seeded random ones of the
     /// declared shapes. Outputs go to DIR/output_0.npy, output_1.npy, ... in output order.
-    #[command(after_help = "Examples:\n  modelc run model.onnx image.npy -o out/\n  modelc run model.onnx --random --dim batch=1 -o out/\n  modelc run model.onnx --input mask=mask.pb --input ids=ids.npy -o out/")]
+    #[command(
+        after_help = "Examples:\n  modelc run model.onnx image.npy -o out/\n  modelc run model.onnx --random --dim batch=1 -o out/\n  modelc run model.onnx --input mask=mask.pb --input ids=ids.npy -o out/"
+    )]
     Run {
         /// The model to run.
         model: PathBuf,
@@ -86,7 +88,9 @@ enum Command {
     /// outside |b - a| <= atol + rtol * |a|. Inputs are given as for `run`, or random
     /// (the default when none are given). When B takes NHWC where A takes NCHW, inputs are
     /// transposed for B and B's outputs back, and the table says so.
-    #[command(after_help = "Examples:\n  modelc verify model.onnx converted.onnx\n  modelc verify model.onnx model-fp16.onnx --rtol 1e-2 --atol 1e-3\n  modelc verify a.onnx b.onnx image.npy")]
+    #[command(
+        after_help = "Examples:\n  modelc verify model.onnx converted.onnx\n  modelc verify model.onnx model-fp16.onnx --rtol 1e-2 --atol 1e-3\n  modelc verify a.onnx b.onnx image.npy"
+    )]
     Verify {
         /// The reference model.
         a: PathBuf,
@@ -111,7 +115,9 @@ enum Command {
     /// Runs a pipeline of passes to a fixed point: an optimization level (-O1 is the
     /// default: every cleanup pass there is today) or an explicit list (-p identity,dce;
     /// `modelc passes` lists them). Prints nodes per op type and bytes before and after.
-    #[command(after_help = "Examples:\n  modelc optimize model.onnx model-opt.onnx\n  modelc optimize model.onnx out.onnx -p dce --print-after dce\n  modelc optimize model.onnx out.onnx --stop-after 3   # bisect a bad rewrite")]
+    #[command(
+        after_help = "Examples:\n  modelc optimize model.onnx model-opt.onnx\n  modelc optimize model.onnx out.onnx -p dce --print-after dce\n  modelc optimize model.onnx out.onnx --stop-after 3   # bisect a bad rewrite"
+    )]
     Optimize {
         /// The model to read.
         input: PathBuf,
@@ -226,7 +232,12 @@ fn gather_inputs(
 ) -> Result<Vec<(String, modelc::ir::Tensor)>, Box<dyn std::error::Error>> {
     let declared = modelc::run::declared_inputs(model);
     if files.len() > declared.len() {
-        return Err(format!("{} input files given, the model takes {}", files.len(), declared.len()).into());
+        return Err(format!(
+            "{} input files given, the model takes {}",
+            files.len(),
+            declared.len()
+        )
+        .into());
     }
     let mut given: Vec<(String, modelc::ir::Tensor)> = Vec::new();
     for (path, (name, _)) in files.iter().zip(&declared) {
@@ -235,7 +246,11 @@ fn gather_inputs(
     for (name, path) in parse_pairs(&opts.named, "--input")? {
         if !declared.iter().any(|(n, _)| *n == name) {
             let names: Vec<&str> = declared.iter().map(|(n, _)| n.as_str()).collect();
-            return Err(format!("the model has no input `{name}` (inputs: {})", names.join(", ")).into());
+            return Err(format!(
+                "the model has no input `{name}` (inputs: {})",
+                names.join(", ")
+            )
+            .into());
         }
         given.retain(|(n, _)| *n != name);
         given.push((name, modelc::run::read_tensor(Path::new(&path))?));
@@ -243,7 +258,11 @@ fn gather_inputs(
     if random {
         let dims = parse_pairs(&opts.dims, "--dim")?
             .into_iter()
-            .map(|(k, v)| v.parse::<u64>().map(|v| (k, v)).map_err(|_| format!("--dim value `{v}` is not a number")))
+            .map(|(k, v)| {
+                v.parse::<u64>()
+                    .map(|v| (k, v))
+                    .map_err(|_| format!("--dim value `{v}` is not a number"))
+            })
             .collect::<Result<_, _>>()?;
         for (name, t) in modelc::run::random_inputs(model, opts.seed, &dims)? {
             if !given.iter().any(|(n, _)| *n == name) {
@@ -257,13 +276,20 @@ fn gather_inputs(
         .filter(|n| !given.iter().any(|(g, _)| g == n))
         .collect();
     if !missing.is_empty() {
-        return Err(format!("no value for input {} (give files, --input NAME=PATH, or --random)", missing.join(", ")).into());
+        return Err(format!(
+            "no value for input {} (give files, --input NAME=PATH, or --random)",
+            missing.join(", ")
+        )
+        .into());
     }
     Ok(given)
 }
 
 /// Renames A's inputs to B's by position and transposes NCHW inputs where B declares NHWC.
-fn adapt_inputs(b: &modelc::Model, given: &[(String, modelc::ir::Tensor)]) -> (Vec<(String, modelc::ir::Tensor)>, String) {
+fn adapt_inputs(
+    b: &modelc::Model,
+    given: &[(String, modelc::ir::Tensor)],
+) -> (Vec<(String, modelc::ir::Tensor)>, String) {
     let declared = modelc::run::declared_inputs(b);
     let mut notes = Vec::new();
     let out = given
@@ -273,9 +299,17 @@ fn adapt_inputs(b: &modelc::Model, given: &[(String, modelc::ir::Tensor)]) -> (V
             let Some((b_name, ty)) = decl else {
                 return (name.clone(), t.clone());
             };
-            let want = ty.as_ref().and_then(|ty| ty.as_tensor()).and_then(|tt| tt.shape.as_ref()).and_then(|s| s.as_known());
+            let want = ty
+                .as_ref()
+                .and_then(|ty| ty.as_tensor())
+                .and_then(|tt| tt.shape.as_ref())
+                .and_then(|s| s.as_known());
             match want {
-                Some(w) if t.dims.len() == 4 && w != t.dims && w == [t.dims[0], t.dims[2], t.dims[3], t.dims[1]] => {
+                Some(w)
+                    if t.dims.len() == 4
+                        && w != t.dims
+                        && w == [t.dims[0], t.dims[2], t.dims[3], t.dims[1]] =>
+                {
                     notes.push(format!("`{name}` transposed NCHW to NHWC for B"));
                     (b_name.clone(), modelc::run::nchw_to_nhwc(t))
                 }
@@ -339,11 +373,13 @@ fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
                     times[times.len() - 1].as_secs_f64() * 1e3
                 );
             }
-            std::fs::create_dir_all(&output_dir).map_err(|e| format!("{}: cannot create: {e}", output_dir.display()))?;
+            std::fs::create_dir_all(&output_dir)
+                .map_err(|e| format!("{}: cannot create: {e}", output_dir.display()))?;
             for (i, (name, t)) in outputs.iter().enumerate() {
                 let path = output_dir.join(format!("output_{i}.npy"));
                 let bytes = modelc::npy::encode(t).map_err(|e| format!("output `{name}`: {e}"))?;
-                std::fs::write(&path, bytes).map_err(|e| format!("{}: cannot write: {e}", path.display()))?;
+                std::fs::write(&path, bytes)
+                    .map_err(|e| format!("{}: cannot write: {e}", path.display()))?;
                 println!("{}: {name} {}{:?}", path.display(), t.dtype, t.dims);
             }
         }
@@ -372,14 +408,26 @@ fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
             }
             let ok = diffs.iter().all(|d| d.within);
             if json {
-                println!("{}", serde_json::to_string_pretty(&serde_json::json!({"inputs": note, "rtol": rtol, "atol": atol, "outputs": diffs, "ok": ok}))?);
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(
+                        &serde_json::json!({"inputs": note, "rtol": rtol, "atol": atol, "outputs": diffs, "ok": ok})
+                    )?
+                );
             } else {
                 if !note.is_empty() {
                     println!("inputs: {note}");
                 }
-                println!("{:<24} {:>12} {:>12} {:>12}  result", "output", "max abs", "max rel", "cosine");
+                println!(
+                    "{:<24} {:>12} {:>12} {:>12}  result",
+                    "output", "max abs", "max rel", "cosine"
+                );
                 for d in &diffs {
-                    let extra = if d.note.is_empty() { String::new() } else { format!(" ({})", d.note) };
+                    let extra = if d.note.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ({})", d.note)
+                    };
                     println!(
                         "{:<24} {:>12.3e} {:>12.3e} {:>12.8}  {}{extra}",
                         d.name,
@@ -420,7 +468,13 @@ fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
                     name.clone(),
                     Box::new(move |g: &modelc::ir::Graph| {
                         println!("// after {name}");
-                        print!("{}", modelc::ir::text::print_graph(g, &modelc::ir::text::PrintOptions::default()));
+                        print!(
+                            "{}",
+                            modelc::ir::text::print_graph(
+                                g,
+                                &modelc::ir::text::PrintOptions::default()
+                            )
+                        );
                     }),
                 ));
             }
@@ -431,12 +485,25 @@ fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
                 modelc::save(&model, &output, &SaveOptions::default())?;
             }
             eprint!("{}", modelc::summary::compare(&before, &after));
-            let changed: Vec<&str> = report.steps.iter().filter(|s| s.changed).map(|s| s.pass).collect();
+            let changed: Vec<&str> = report
+                .steps
+                .iter()
+                .filter(|s| s.changed)
+                .map(|s| s.pass)
+                .collect();
             eprintln!(
                 "{} pass steps{}, {}",
                 report.steps.len(),
-                if changed.is_empty() { String::new() } else { format!(" (changed by: {})", changed.join(", ")) },
-                if report.converged { "reached a fixed point" } else { "stopped before a fixed point" }
+                if changed.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (changed by: {})", changed.join(", "))
+                },
+                if report.converged {
+                    "reached a fixed point"
+                } else {
+                    "stopped before a fixed point"
+                }
             );
         }
         Command::Passes => {

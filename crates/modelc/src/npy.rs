@@ -16,7 +16,10 @@ pub enum NpyError {
         source: std::io::Error,
     },
     #[error("{}: not a valid .npy file: {message}", path.display())]
-    Invalid { path: std::path::PathBuf, message: String },
+    Invalid {
+        path: std::path::PathBuf,
+        message: String,
+    },
 }
 
 const MAGIC: &[u8] = b"\x93NUMPY";
@@ -83,15 +86,24 @@ pub fn parse(bytes: &[u8]) -> Result<Tensor, String> {
             if bytes.len() < 12 {
                 return Err("truncated header".into());
             }
-            (u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize, 12)
+            (
+                u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize,
+                12,
+            )
         }
         v => return Err(format!("unsupported format version {v}")),
     };
-    let end = start.checked_add(header_len).filter(|&e| e <= bytes.len()).ok_or("truncated header")?;
+    let end = start
+        .checked_add(header_len)
+        .filter(|&e| e <= bytes.len())
+        .ok_or("truncated header")?;
     let header = std::str::from_utf8(&bytes[start..end]).map_err(|_| "header is not text")?;
     let field = |key: &str| -> Result<&str, String> {
         let k = format!("'{key}':");
-        let at = header.find(&k).ok_or_else(|| format!("header lacks '{key}'"))? + k.len();
+        let at = header
+            .find(&k)
+            .ok_or_else(|| format!("header lacks '{key}'"))?
+            + k.len();
         Ok(header[at..].trim_start())
     };
     let descr_str = field("descr")?;
@@ -99,7 +111,8 @@ pub fn parse(bytes: &[u8]) -> Result<Tensor, String> {
         .strip_prefix('\'')
         .and_then(|s| s.split('\'').next())
         .ok_or("bad 'descr'")?;
-    let dtype = dtype_of(descr_str).ok_or_else(|| format!("unsupported element type '{descr_str}'"))?;
+    let dtype =
+        dtype_of(descr_str).ok_or_else(|| format!("unsupported element type '{descr_str}'"))?;
     if descr_str.starts_with('>') {
         return Err("big-endian data is not supported".into());
     }
@@ -118,10 +131,15 @@ pub fn parse(bytes: &[u8]) -> Result<Tensor, String> {
         .map(|s| s.parse::<u64>().map_err(|_| format!("bad dimension '{s}'")))
         .collect::<Result<_, _>>()?;
     let count = element_count(&dims).ok_or("element count overflows")?;
-    let need = dtype.storage_bytes(count).ok_or("element count overflows")?;
+    let need = dtype
+        .storage_bytes(count)
+        .ok_or("element count overflows")?;
     let data = &bytes[end..];
     if data.len() as u64 != need {
-        return Err(format!("shape {dims:?} of {dtype} needs {need} data bytes, the file has {}", data.len()));
+        return Err(format!(
+            "shape {dims:?} of {dtype} needs {need} data bytes, the file has {}",
+            data.len()
+        ));
     }
     let tensor = Tensor {
         dtype,
@@ -134,11 +152,19 @@ pub fn parse(bytes: &[u8]) -> Result<Tensor, String> {
 
 /// Encodes a tensor as `.npy` bytes (format version 1.0).
 pub fn encode(t: &Tensor) -> Result<Vec<u8>, String> {
-    let d = descr(t.dtype).ok_or_else(|| format!("{} tensors cannot be stored as .npy", t.dtype))?;
+    let d =
+        descr(t.dtype).ok_or_else(|| format!("{} tensors cannot be stored as .npy", t.dtype))?;
     let raw = t.raw().ok_or("string tensors cannot be stored as .npy")?;
     let shape = match t.dims.len() {
         1 => format!("({},)", t.dims[0]),
-        _ => format!("({})", t.dims.iter().map(u64::to_string).collect::<Vec<_>>().join(", ")),
+        _ => format!(
+            "({})",
+            t.dims
+                .iter()
+                .map(u64::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
     };
     let mut header = format!("{{'descr': '{d}', 'fortran_order': False, 'shape': {shape}, }}");
     // Pad so that the data starts on a 64-byte boundary, ending the header with '\n'.
@@ -173,7 +199,9 @@ mod tests {
     fn bad_files_are_errors() {
         let t = Tensor::from_f32(vec![4], &[1.0; 4]).unwrap();
         let bytes = encode(&t).unwrap();
-        assert!(parse(&bytes[..bytes.len() - 1]).unwrap_err().contains("needs 16 data bytes"));
+        assert!(parse(&bytes[..bytes.len() - 1])
+            .unwrap_err()
+            .contains("needs 16 data bytes"));
         for len in 0..bytes.len() {
             let _ = parse(&bytes[..len]);
         }

@@ -16,7 +16,10 @@ pub enum RunError {
     #[error(transparent)]
     Npy(#[from] npy::NpyError),
     #[error("{}: {message}", path.display())]
-    TensorFile { path: std::path::PathBuf, message: String },
+    TensorFile {
+        path: std::path::PathBuf,
+        message: String,
+    },
     #[error("{0}")]
     Inputs(String),
     #[error(transparent)]
@@ -32,9 +35,11 @@ pub fn read_tensor(path: &Path) -> Result<Tensor, RunError> {
                 path: path.to_path_buf(),
                 message: format!("cannot read: {e}"),
             })?;
-            modelc_onnx::decode_tensor(bytes.into(), path.parent()).map_err(|e| RunError::TensorFile {
-                path: path.to_path_buf(),
-                message: e.to_string(),
+            modelc_onnx::decode_tensor(bytes.into(), path.parent()).map_err(|e| {
+                RunError::TensorFile {
+                    path: path.to_path_buf(),
+                    message: e.to_string(),
+                }
             })
         }
         _ => Err(RunError::TensorFile {
@@ -60,16 +65,22 @@ pub fn declared_inputs(model: &Model) -> Vec<(String, Option<ValueType>)> {
 /// Seeded random inputs of the declared shapes; symbolic dimensions come from `dims`
 /// (unknown ones are an error naming them). Floats are uniform in [-1, 1), integers in
 /// [0, 10), bools fair coins.
-pub fn random_inputs(model: &Model, seed: u64, dims: &HashMap<String, u64>) -> Result<Vec<(String, Tensor)>, RunError> {
+pub fn random_inputs(
+    model: &Model,
+    seed: u64,
+    dims: &HashMap<String, u64>,
+) -> Result<Vec<(String, Tensor)>, RunError> {
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     let mut out = Vec::new();
     for (name, ty) in declared_inputs(model) {
         let Some(ValueType::Tensor(tt)) = ty else {
-            return Err(RunError::Inputs(format!("input `{name}` is not a tensor; give it with --input")));
+            return Err(RunError::Inputs(format!(
+                "input `{name}` is not a tensor; give it with --input"
+            )));
         };
-        let dtype = tt
-            .dtype
-            .ok_or_else(|| RunError::Inputs(format!("input `{name}` has no declared element type")))?;
+        let dtype = tt.dtype.ok_or_else(|| {
+            RunError::Inputs(format!("input `{name}` has no declared element type"))
+        })?;
         let shape = tt
             .shape
             .ok_or_else(|| RunError::Inputs(format!("input `{name}` has no declared shape")))?;
@@ -78,20 +89,28 @@ pub fn random_inputs(model: &Model, seed: u64, dims: &HashMap<String, u64>) -> R
             .iter()
             .map(|d| match d {
                 Dim::Known(n) => Ok(*n),
-                Dim::Sym(s) => dims
-                    .get(s)
-                    .copied()
-                    .ok_or_else(|| RunError::Inputs(format!("input `{name}`: set symbolic dimension `{s}` with --dim {s}=N"))),
-                Dim::Unknown => Err(RunError::Inputs(format!("input `{name}` has a dimension of unknown size"))),
+                Dim::Sym(s) => dims.get(s).copied().ok_or_else(|| {
+                    RunError::Inputs(format!(
+                        "input `{name}`: set symbolic dimension `{s}` with --dim {s}=N"
+                    ))
+                }),
+                Dim::Unknown => Err(RunError::Inputs(format!(
+                    "input `{name}` has a dimension of unknown size"
+                ))),
             })
             .collect::<Result<_, _>>()?;
         let count = modelc_ir::element_count(&shape)
             .filter(|&c| c <= 1 << 31)
-            .ok_or_else(|| RunError::Inputs(format!("input `{name}` of shape {shape:?} is too large")))?
-            as usize;
+            .ok_or_else(|| {
+                RunError::Inputs(format!("input `{name}` of shape {shape:?} is too large"))
+            })? as usize;
         let bytes: Vec<u8> = match dtype {
-            DType::F32 => (0..count).flat_map(|_| rng.random_range(-1.0f32..1.0).to_le_bytes()).collect(),
-            DType::F64 => (0..count).flat_map(|_| rng.random_range(-1.0f64..1.0).to_le_bytes()).collect(),
+            DType::F32 => (0..count)
+                .flat_map(|_| rng.random_range(-1.0f32..1.0).to_le_bytes())
+                .collect(),
+            DType::F64 => (0..count)
+                .flat_map(|_| rng.random_range(-1.0f64..1.0).to_le_bytes())
+                .collect(),
             DType::F16 => (0..count)
                 .flat_map(|_| half::f16::from_f32(rng.random_range(-1.0f32..1.0)).to_le_bytes())
                 .collect(),
@@ -99,16 +118,28 @@ pub fn random_inputs(model: &Model, seed: u64, dims: &HashMap<String, u64>) -> R
                 .flat_map(|_| half::bf16::from_f32(rng.random_range(-1.0f32..1.0)).to_le_bytes())
                 .collect(),
             DType::Bool => (0..count).map(|_| rng.random::<bool>() as u8).collect(),
-            DType::I64 => (0..count).flat_map(|_| rng.random_range(0i64..10).to_le_bytes()).collect(),
-            DType::I32 => (0..count).flat_map(|_| rng.random_range(0i32..10).to_le_bytes()).collect(),
+            DType::I64 => (0..count)
+                .flat_map(|_| rng.random_range(0i64..10).to_le_bytes())
+                .collect(),
+            DType::I32 => (0..count)
+                .flat_map(|_| rng.random_range(0i32..10).to_le_bytes())
+                .collect(),
             DType::I8 | DType::U8 => (0..count).map(|_| rng.random_range(0u8..10)).collect(),
-            other => return Err(RunError::Inputs(format!("input `{name}`: random {other} values are not supported"))),
+            other => {
+                return Err(RunError::Inputs(format!(
+                    "input `{name}`: random {other} values are not supported"
+                )))
+            }
         };
-        let t = Tensor::from_raw(dtype, shape, bytes.into()).map_err(|e| RunError::Inputs(e.to_string()))?;
+        let t = Tensor::from_raw(dtype, shape, bytes.into())
+            .map_err(|e| RunError::Inputs(e.to_string()))?;
         out.push((name, t));
     }
     Ok(out)
 }
+
+/// Named tensors, in order (a model's inputs or outputs).
+pub type Named = Vec<(String, Tensor)>;
 
 /// Runs the model's main graph on named inputs; returns the named outputs.
 pub fn run(model: &Model, inputs: &[(String, Tensor)]) -> Result<Vec<(String, Tensor)>, RunError> {
@@ -122,7 +153,7 @@ pub fn run_timed(
     model: &Model,
     inputs: &[(String, Tensor)],
     repeat: usize,
-) -> Result<(Vec<(String, Tensor)>, Vec<std::time::Duration>), RunError> {
+) -> Result<(Named, Vec<std::time::Duration>), RunError> {
     let interp = Interpreter::new(model)?;
     let data: Vec<(String, Data)> = inputs
         .iter()
@@ -169,23 +200,39 @@ fn values(t: &Tensor) -> Result<Vec<f64>, String> {
 }
 
 /// Compares `got` (from the model under test) with `want` (the reference).
-pub fn compare(name: &str, got: &Tensor, want: &Tensor, rtol: f64, atol: f64) -> Result<Difference, String> {
+pub fn compare(
+    name: &str,
+    got: &Tensor,
+    want: &Tensor,
+    rtol: f64,
+    atol: f64,
+) -> Result<Difference, String> {
     let mut note = String::new();
     let mut got_v = values(got)?;
     let want_v = values(want)?;
     if got.dims != want.dims {
         // Same data in the other layout (NHWC vs NCHW)?
-        let nhwc_to_nchw = got.dims.len() == 4 && [got.dims[0], got.dims[3], got.dims[1], got.dims[2]] == want.dims[..];
+        let nhwc_to_nchw = got.dims.len() == 4
+            && [got.dims[0], got.dims[3], got.dims[1], got.dims[2]] == want.dims[..];
         if !nhwc_to_nchw {
-            return Err(format!("output `{name}`: shape {:?} vs {:?}", got.dims, want.dims));
+            return Err(format!(
+                "output `{name}`: shape {:?} vs {:?}",
+                got.dims, want.dims
+            ));
         }
-        let (n, h, w, c) = (got.dims[0] as usize, got.dims[1] as usize, got.dims[2] as usize, got.dims[3] as usize);
+        let (n, h, w, c) = (
+            got.dims[0] as usize,
+            got.dims[1] as usize,
+            got.dims[2] as usize,
+            got.dims[3] as usize,
+        );
         let mut t = vec![0.0; got_v.len()];
         for ni in 0..n {
             for hi in 0..h {
                 for wi in 0..w {
                     for ci in 0..c {
-                        t[((ni * c + ci) * h + hi) * w + wi] = got_v[((ni * h + hi) * w + wi) * c + ci];
+                        t[((ni * c + ci) * h + hi) * w + wi] =
+                            got_v[((ni * h + hi) * w + wi) * c + ci];
                     }
                 }
             }
@@ -194,7 +241,12 @@ pub fn compare(name: &str, got: &Tensor, want: &Tensor, rtol: f64, atol: f64) ->
         note = "transposed NHWC to NCHW".into();
     }
     if got.dtype != want.dtype {
-        note = format!("{note}{}compared {} with {} as numbers", if note.is_empty() { "" } else { "; " }, got.dtype, want.dtype);
+        note = format!(
+            "{note}{}compared {} with {} as numbers",
+            if note.is_empty() { "" } else { "; " },
+            got.dtype,
+            want.dtype
+        );
     }
     let (mut max_abs, mut max_rel, mut dot, mut na, mut nb) = (0f64, 0f64, 0f64, 0f64, 0f64);
     let mut within = true;
@@ -204,13 +256,23 @@ pub fn compare(name: &str, got: &Tensor, want: &Tensor, rtol: f64, atol: f64) ->
         }
         let d = (a - b).abs();
         max_abs = max_abs.max(d);
-        max_rel = max_rel.max(if b != 0.0 { d / b.abs() } else if d == 0.0 { 0.0 } else { f64::INFINITY });
+        max_rel = max_rel.max(if b != 0.0 {
+            d / b.abs()
+        } else if d == 0.0 {
+            0.0
+        } else {
+            f64::INFINITY
+        });
         within &= d <= atol + rtol * b.abs();
         dot += a * b;
         na += a * a;
         nb += b * b;
     }
-    let cosine = if na == 0.0 && nb == 0.0 { 1.0 } else { dot / (na.sqrt() * nb.sqrt()) };
+    let cosine = if na == 0.0 && nb == 0.0 {
+        1.0
+    } else {
+        dot / (na.sqrt() * nb.sqrt())
+    };
     Ok(Difference {
         name: name.to_string(),
         max_abs,
@@ -223,7 +285,12 @@ pub fn compare(name: &str, got: &Tensor, want: &Tensor, rtol: f64, atol: f64) ->
 
 /// The same 4-D tensor in NHWC order (for models that take channels last).
 pub fn nchw_to_nhwc(t: &Tensor) -> Tensor {
-    let (n, c, h, w) = (t.dims[0] as usize, t.dims[1] as usize, t.dims[2] as usize, t.dims[3] as usize);
+    let (n, c, h, w) = (
+        t.dims[0] as usize,
+        t.dims[1] as usize,
+        t.dims[2] as usize,
+        t.dims[3] as usize,
+    );
     let size = (t.dtype.bits() / 8).max(1) as usize;
     let raw = t.raw().expect("numeric tensor");
     let mut out = vec![0u8; raw.len()];

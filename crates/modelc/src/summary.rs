@@ -167,12 +167,24 @@ impl Summary {
 pub fn compare(before: &Summary, after: &Summary) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "{:<24} {:>8} {:>8}", "op", "before", "after");
-    let ops: std::collections::BTreeSet<&String> = before.ops.keys().chain(after.ops.keys()).collect();
+    let ops: std::collections::BTreeSet<&String> =
+        before.ops.keys().chain(after.ops.keys()).collect();
     for op in ops {
-        let (b, a) = (before.ops.get(op).copied().unwrap_or(0), after.ops.get(op).copied().unwrap_or(0));
-        let _ = writeln!(out, "{op:<24} {b:>8} {a:>8}{}", if a != b { "  *" } else { "" });
+        let (b, a) = (
+            before.ops.get(op).copied().unwrap_or(0),
+            after.ops.get(op).copied().unwrap_or(0),
+        );
+        let _ = writeln!(
+            out,
+            "{op:<24} {b:>8} {a:>8}{}",
+            if a != b { "  *" } else { "" }
+        );
     }
-    let _ = writeln!(out, "{:<24} {:>8} {:>8}", "nodes", before.nodes, after.nodes);
+    let _ = writeln!(
+        out,
+        "{:<24} {:>8} {:>8}",
+        "nodes", before.nodes, after.nodes
+    );
     let _ = writeln!(
         out,
         "{:<24} {:>8} {:>8}",

@@ -181,9 +181,19 @@ fn models_over_two_gigabytes_go_external_automatically() {
     use modelc_ir::{DType, Graph, Model, Node, OnnxOp, Tensor, Value, ValueRef, ValueType};
     let n: u64 = (1 << 31) + (64 << 20); // 2.06 GiB of f32 zeros
     let mut g = Graph::new("big");
-    let x = g.add_input(Value::typed("x", ValueType::tensor(DType::F32, &[n / 4]).into()));
-    let w = g.add_const("w", Tensor::from_raw(DType::F32, vec![n / 4], vec![0u8; n as usize].into()).unwrap());
-    let add = g.add_node(Node::new(modelc_ir::Op::Onnx(OnnxOp::Add), 2, vec![Value::named("y")]));
+    let x = g.add_input(Value::typed(
+        "x",
+        ValueType::tensor(DType::F32, &[n / 4]).into(),
+    ));
+    let w = g.add_const(
+        "w",
+        Tensor::from_raw(DType::F32, vec![n / 4], vec![0u8; n as usize].into()).unwrap(),
+    );
+    let add = g.add_node(Node::new(
+        modelc_ir::Op::Onnx(OnnxOp::Add),
+        2,
+        vec![Value::named("y")],
+    ));
     g.connect(ValueRef::new(x, 0), add, 0);
     g.connect(ValueRef::new(w, 0), add, 1);
     g.push_output(ValueRef::new(add, 0));
@@ -192,12 +202,25 @@ fn models_over_two_gigabytes_go_external_automatically() {
     let out = dir.path().join("big.onnx");
     write(&m, &out, &WriteOptions::default()).unwrap();
     let model_len = std::fs::metadata(&out).unwrap().len();
-    let data_len = std::fs::metadata(dir.path().join("big.onnx.data")).unwrap().len();
-    assert!(model_len < 4096, "the model file holds only the graph ({model_len} bytes)");
+    let data_len = std::fs::metadata(dir.path().join("big.onnx.data"))
+        .unwrap()
+        .len();
+    assert!(
+        model_len < 4096,
+        "the model file holds only the graph ({model_len} bytes)"
+    );
     assert_eq!(data_len, n);
     assert!(read(&out).unwrap() == m);
     // Refusing to inline it is an error, not a corrupt file.
-    let err = write(&m, &dir.path().join("inline.onnx"), &WriteOptions { external_data: ExternalData::Never, ..WriteOptions::default() }).unwrap_err();
+    let err = write(
+        &m,
+        &dir.path().join("inline.onnx"),
+        &WriteOptions {
+            external_data: ExternalData::Never,
+            ..WriteOptions::default()
+        },
+    )
+    .unwrap_err();
     assert!(err.to_string().contains("external data"), "{err}");
     assert!(!dir.path().join("inline.onnx").exists());
 }

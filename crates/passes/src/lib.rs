@@ -89,6 +89,9 @@ impl Report {
     }
 }
 
+/// A hook that sees the graph after a pass (`--print-after`).
+pub type GraphHook = Box<dyn Fn(&Graph)>;
+
 /// Runs a pipeline of passes repeatedly until none changes the graph.
 pub struct PassManager {
     passes: Vec<Box<dyn Pass>>,
@@ -100,7 +103,7 @@ pub struct PassManager {
     /// Validate after every step (on by default in debug builds).
     pub validate: bool,
     /// Called after each step of the named pass with the graph (`--print-after`).
-    pub print_after: Option<(String, Box<dyn Fn(&Graph)>)>,
+    pub print_after: Option<(String, GraphHook)>,
 }
 
 impl PassManager {

@@ -18,7 +18,11 @@ pub fn get(name: &str) -> Result<Box<dyn Pass>, PassError> {
 
 /// A pipeline from a comma-separated list of pass names (`identity,dce`).
 pub fn pipeline(spec: &str) -> Result<Vec<Box<dyn Pass>>, PassError> {
-    spec.split(',').map(str::trim).filter(|s| !s.is_empty()).map(get).collect()
+    spec.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(get)
+        .collect()
 }
 
 /// The pipeline of optimization level `level` (0 to 3). Levels above what exists today

@@ -27,7 +27,10 @@ pub fn assert_same_outputs(before: &Graph, after: &Graph, inputs: &[(&str, Array
     }];
     let run = |g: &Graph| {
         let interp = Interpreter::for_graph(g, &opsets).unwrap_or_else(|e| panic!("{e}"));
-        let named = inputs.iter().map(|(n, a)| (n.to_string(), Data::Tensor(a.clone()))).collect();
+        let named = inputs
+            .iter()
+            .map(|(n, a)| (n.to_string(), Data::Tensor(a.clone())))
+            .collect();
         interp.run(named).unwrap_or_else(|e| panic!("{e}"))
     };
     let (a, b) = (run(before), run(after));
@@ -41,7 +44,10 @@ pub fn assert_same_outputs(before: &Graph, after: &Graph, inputs: &[(&str, Array
         assert_eq!(x.shape(), y.shape(), "output `{na}` changed shape");
         let (xv, yv) = (x.to_f64_vec().unwrap(), y.to_f64_vec().unwrap());
         for (i, (p, q)) in xv.iter().zip(&yv).enumerate() {
-            assert!((p - q).abs() <= rtol * p.abs().max(1e-6), "output `{na}` element {i}: {p} vs {q}");
+            assert!(
+                (p - q).abs() <= rtol * p.abs().max(1e-6),
+                "output `{na}` element {i}: {p} vs {q}"
+            );
         }
     }
 }

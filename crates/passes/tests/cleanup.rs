@@ -20,7 +20,11 @@ const CHAIN: &str = r#"graph main(%x: f32[2,3]) -> (%y, %z) {
 }"#;
 
 fn input() -> Vec<(&'static str, Array)> {
-    let x = ndarray::ArrayD::from_shape_vec(ndarray::IxDyn(&[2, 3]), vec![-1.0f32, 0.5, 2.0, -3.0, 4.0, 0.0]).unwrap();
+    let x = ndarray::ArrayD::from_shape_vec(
+        ndarray::IxDyn(&[2, 3]),
+        vec![-1.0f32, 0.5, 2.0, -3.0, 4.0, 0.0],
+    )
+    .unwrap();
     vec![("x", Array::F32(x))]
 }
 
@@ -36,7 +40,12 @@ fn identity_then_dce() {
 fn dce_alone_keeps_passthroughs() {
     let after = run_passes(CHAIN, pipeline("dce").unwrap());
     insta::assert_snapshot!(after);
-    assert_same_outputs(&Graph::parse(CHAIN).unwrap(), &Graph::parse(&after).unwrap(), &input(), 0.0);
+    assert_same_outputs(
+        &Graph::parse(CHAIN).unwrap(),
+        &Graph::parse(&after).unwrap(),
+        &input(),
+        0.0,
+    );
 }
 
 /// Sub-graphs are cleaned too, but a value a sub-graph reads by name is left alone.
@@ -69,7 +78,10 @@ fn sub_graphs_and_captured_values() {
 #[test]
 fn unknown_pass_names_are_errors() {
     let err = pipeline("dce,frobnicate").err().expect("an error");
-    assert_eq!(err.to_string(), "unknown pass `frobnicate` (`modelc passes` lists them)");
+    assert_eq!(
+        err.to_string(),
+        "unknown pass `frobnicate` (`modelc passes` lists them)"
+    );
 }
 
 #[test]

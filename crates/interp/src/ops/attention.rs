@@ -1,6 +1,6 @@
 //! Kernels: the attention family — Attention (opset 23/24/25), RotaryEmbedding (23),
 //! SwiGLU (28), LinearAttention (27) and `ai.onnx.preview.FlexAttention` (1). Batched
-//! matrix products use ndarray's `general_mat_mul`; f16/bf16 compute in f32 and round back
+//! matrix products use the `gemm` crate; f16/bf16 compute in f32 and round back
 //! at the points the ONNX reference implementation rounds (see `common.rs`).
 
 use modelc_ir::OnnxOp;

@@ -248,7 +248,14 @@ mod tests {
     #[test]
     fn mat_mul_matches_naive_on_odd_shapes_and_strides() {
         use ndarray::{s, Array2};
-        for &(m, k, n) in &[(1, 1, 1), (3, 5, 7), (13, 33, 17), (40, 1, 3), (2, 0, 4), (64, 70, 65)] {
+        for &(m, k, n) in &[
+            (1, 1, 1),
+            (3, 5, 7),
+            (13, 33, 17),
+            (40, 1, 3),
+            (2, 0, 4),
+            (64, 70, 65),
+        ] {
             let a = Array2::from_shape_fn((m, k), |(i, j)| ((i * 7 + j * 3) % 11) as f64 - 5.0);
             let bt = Array2::from_shape_fn((n, k), |(i, j)| ((i * 5 + j) % 13) as f64 - 6.0);
             let b = bt.t(); // column-major operand
@@ -265,7 +272,13 @@ mod tests {
             let mut big = Array2::<f32>::from_elem((m, 2 * n), f32::NAN);
             let a32 = a.mapv(|v| v as f32);
             let b32 = b.mapv(|v| v as f32);
-            mat_mul(1.0, a32.view(), b32.view(), 0.0, big.slice_mut(s![.., ..;2]));
+            mat_mul(
+                1.0,
+                a32.view(),
+                b32.view(),
+                0.0,
+                big.slice_mut(s![.., ..;2]),
+            );
             let got = big.slice(s![.., ..;2]).mapv(|v| v as f64);
             let want0 = (want - 0.5) / 2.0;
             assert_eq!(got, want0, "f32 {m}x{k}x{n}");

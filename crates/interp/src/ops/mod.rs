@@ -10,9 +10,9 @@ pub mod movement;
 pub mod nn;
 pub mod quant;
 pub mod reduce;
-pub mod util;
 #[cfg(test)]
 pub(crate) mod test_util;
+pub mod util;
 
 use modelc_ir::OnnxOp;
 

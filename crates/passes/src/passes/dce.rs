@@ -33,7 +33,12 @@ fn eliminate(g: &mut Graph) -> bool {
         if !live.insert(id) {
             continue;
         }
-        for v in g.inputs_of(id).into_iter().flatten().chain(g.captures_of(id)) {
+        for v in g
+            .inputs_of(id)
+            .into_iter()
+            .flatten()
+            .chain(g.captures_of(id))
+        {
             stack.push(v.node);
         }
     }

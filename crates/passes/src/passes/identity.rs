@@ -33,7 +33,8 @@ fn is_passthrough(g: &Graph, id: NodeId) -> bool {
             let training = g.inputs_of(id).get(2).copied().flatten().is_some();
             let mask_used = node.outputs.len() > 1
                 && !node.outputs[1].is_absent()
-                && (!g.users(ValueRef::new(id, 1)).is_empty() || g.outputs().contains(&ValueRef::new(id, 1)));
+                && (!g.users(ValueRef::new(id, 1)).is_empty()
+                    || g.outputs().contains(&ValueRef::new(id, 1)));
             !training && !mask_used
         }
         _ => false,
@@ -43,7 +44,9 @@ fn is_passthrough(g: &Graph, id: NodeId) -> bool {
 /// Whether a value is read by a sub-graph (through a capture, matched by name): renaming or
 /// replacing it would break that link.
 fn captured(g: &Graph, v: ValueRef) -> bool {
-    g.users(v).iter().any(|&(user, slot)| slot >= g.node(user).num_inputs)
+    g.users(v)
+        .iter()
+        .any(|&(user, slot)| slot >= g.node(user).num_inputs)
 }
 
 fn eliminate(g: &mut Graph) -> bool {

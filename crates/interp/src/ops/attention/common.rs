@@ -6,8 +6,8 @@ use half::{bf16, f16};
 use modelc_ir::DType;
 use ndarray::{Array2, Array4, ArrayD, ArrayView2, Axis, IxDyn};
 
-pub use crate::ops::elem::Real;
 use crate::ops::elem::checked_count;
+pub use crate::ops::elem::Real;
 use crate::{bail, Array, KernelError};
 
 /// A floating-point storage precision that intermediate results are rounded to.
@@ -169,6 +169,7 @@ pub fn concat_seq<F: Real>(a: &Array4<F>, b: &Array4<F>) -> Result<Array4<F>, Ke
 
 /// Errors when an intermediate of shape `dims` would exceed [`MAX_ELEMS`](crate::ops::elem::MAX_ELEMS) elements.
 pub fn check_size(dims: &[usize], what: &str) -> Result<(), KernelError> {
-    checked_count(dims).map_err(|_| KernelError::new(format!("{what} of shape {dims:?} is too large")))?;
+    checked_count(dims)
+        .map_err(|_| KernelError::new(format!("{what} of shape {dims:?} is too large")))?;
     Ok(())
 }

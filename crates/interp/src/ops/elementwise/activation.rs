@@ -8,7 +8,7 @@
 
 use ndarray::ArrayD;
 
-use super::common::{erf, float_map, num_same, one_match, to64, zip2, Num};
+use super::common::{float_map, num_same, one_match, to64, zip2, Erf, Num};
 use crate::ops::util::one;
 use crate::{bail, Data, KernelError, OpCtx};
 
@@ -124,8 +124,8 @@ pub fn tanh(ctx: &OpCtx<'_>) -> Result<Vec<Data>, KernelError> {
 pub fn gelu(ctx: &OpCtx<'_>) -> Result<Vec<Data>, KernelError> {
     match ctx.attrs().string("approximate", "none")?.as_str() {
         "none" => one(float_map!(ctx.input(0)?, F, |x| {
-            let v = to64(x);
-            (0.5 * v * (1.0 + erf(v * std::f64::consts::FRAC_1_SQRT_2))) as F
+            let r: F = std::f64::consts::FRAC_1_SQRT_2 as F;
+            0.5 * x * (1.0 + Erf::erf(x * r))
         })),
         "tanh" => one(float_map!(ctx.input(0)?, F, |x| {
             let v = to64(x);

@@ -4,7 +4,7 @@
 //! IsNaN and IsInf (float types → bool; IsInf attributes `detect_negative` and
 //! `detect_positive`, both default 1).
 
-use super::common::{erf, float_map, one_match, to64, Num};
+use super::common::{float_map, one_match, Erf, Num};
 use crate::ops::util::one;
 use crate::{bail, Array, Data, KernelError, OpCtx};
 
@@ -45,7 +45,7 @@ float_unary! {
     sqrt => |x| x.sqrt();
     exp => |x| x.exp();
     log => |x| x.ln();
-    erf_ => |x| erf(to64(x)) as F;
+    erf_ => |x| Erf::erf(x);
     sin => |x| x.sin();
     cos => |x| x.cos();
     tan => |x| x.tan();

@@ -9,8 +9,8 @@ use crate::ops::util::one;
 use crate::{bail, Array, Data, KernelError, OpCtx};
 
 use super::common::{dims_usize, flat, mv_dispatch_num, typed, Num};
-use crate::ops::elem::{checked_count};
 use super::gather::for_each_index;
+use crate::ops::elem::checked_count;
 
 struct Geometry {
     image: Vec<usize>,

@@ -12,7 +12,7 @@ use crate::ops::util::one;
 use crate::{bail, Array, Data, KernelError, OpCtx};
 
 use super::common::{from_f64_vec, gather_tables, normalize_axes, zero_like, FILL};
-use crate::ops::elem::{strides_of};
+use crate::ops::elem::strides_of;
 
 #[derive(Clone, Copy, PartialEq, Debug)]
 enum Mode {

@@ -6,8 +6,8 @@ use crate::ops::util::{normalize_axis, one};
 use crate::{bail, Array, Data, KernelError, OpCtx};
 
 use super::common::{gather_tables, reshape, take, zero_like, FILL};
-use crate::ops::elem::{strides_of};
 use super::gather::for_each_index;
+use crate::ops::elem::strides_of;
 
 pub fn compress(ctx: &OpCtx<'_>) -> Result<Vec<Data>, KernelError> {
     let x = ctx.input(0)?;

@@ -6,7 +6,7 @@ use crate::ops::util::one;
 use crate::{bail, Array, Data, KernelError, OpCtx};
 
 use super::common::{gather_tables, normalize_axes};
-use crate::ops::elem::{strides_of};
+use crate::ops::elem::strides_of;
 
 /// The indices a slice `start:end:step` selects in a dimension of size `dim`, with ONNX's
 /// clamping rules.

@@ -18,7 +18,7 @@ use crate::ops::util::{normalize_axis, one};
 use crate::{bail, Array, Data, KernelError, OpCtx};
 
 use super::common::{flat, gather_tables, mv_dispatch, take, typed, Elem};
-use crate::ops::elem::{strides_of};
+use crate::ops::elem::strides_of;
 
 fn i64_array(shape: &[usize], v: Vec<i64>) -> Result<Array, KernelError> {
     Ok(Array::I64(ArrayD::from_shape_vec(IxDyn(shape), v)?))

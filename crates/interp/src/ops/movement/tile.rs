@@ -3,7 +3,7 @@
 use crate::ops::util::one;
 use crate::{bail, Data, KernelError, OpCtx};
 
-use super::common::{gather_tables};
+use super::common::gather_tables;
 use crate::ops::elem::{checked_count, strides_of};
 
 pub fn tile(ctx: &OpCtx<'_>) -> Result<Vec<Data>, KernelError> {

@@ -9,7 +9,7 @@ use crate::ops::util::one;
 use crate::{bail, Array, Data, KernelError, OpCtx};
 
 use super::common::{gather_tables, reshape};
-use crate::ops::elem::{strides_of};
+use crate::ops::elem::strides_of;
 
 /// `a` with its axes permuted: output axis `i` is input axis `perm[i]`.
 pub fn transpose_array(a: &Array, perm: &[usize]) -> Result<Array, KernelError> {

@@ -7,7 +7,7 @@
 
 use ndarray::{ArrayD, IxDyn};
 
-use crate::ops::elem::{Real, checked_count, float_dispatch};
+use crate::ops::elem::{checked_count, float_dispatch, Real};
 use crate::{bail, Data, KernelError, OpCtx};
 
 fn run<T: Real>(ctx: &OpCtx<'_>) -> Result<Vec<Data>, KernelError> {

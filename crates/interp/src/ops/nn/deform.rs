@@ -7,7 +7,7 @@
 use ndarray::{s, ArrayD, ArrayView2, ArrayViewMut2, IxDyn};
 
 use super::common::{check_nchw, spatial_ints};
-use crate::ops::elem::{Real, checked_count, float_dispatch};
+use crate::ops::elem::{checked_count, float_dispatch, Real};
 use crate::ops::util::one;
 use crate::{bail, Array, Data, KernelError, OpCtx};
 

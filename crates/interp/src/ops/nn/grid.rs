@@ -9,8 +9,8 @@
 
 use ndarray::{ArrayD, IxDyn};
 
-use super::common::{check_nchw};
-use crate::ops::elem::{Real, checked_count, float_dispatch, strides_of};
+use super::common::check_nchw;
+use crate::ops::elem::{checked_count, float_dispatch, strides_of, Real};
 use crate::ops::util::one;
 use crate::{bail, Array, Data, KernelError, OpCtx};
 

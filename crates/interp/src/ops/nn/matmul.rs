@@ -12,7 +12,7 @@
 use ndarray::{Array2, ArrayD, ArrayView2, ArrayViewD, ArrayViewMut2, Axis, Ix2, IxDyn};
 use num_traits::{WrappingAdd, WrappingMul, Zero};
 
-use crate::ops::elem::{mat_mul, Real, checked_count, float_dispatch};
+use crate::ops::elem::{checked_count, float_dispatch, mat_mul, Real};
 use crate::ops::util::{broadcast_shapes, one};
 use crate::{bail, Array, Data, KernelError, OpCtx};
 

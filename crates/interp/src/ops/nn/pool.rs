@@ -12,8 +12,8 @@
 use ndarray::{ArrayD, IxDyn};
 
 use super::common::{check_nchw, geometry};
-use crate::ops::elem::{Real, checked_count, float_dispatch};
 use super::conv::{to3, Win3};
+use crate::ops::elem::{checked_count, float_dispatch, Real};
 use crate::ops::util::one;
 use crate::{bail, Array, Data, KernelError, OpCtx};
 
@@ -96,6 +96,25 @@ fn pool_core<T: Real>(
             for (yi, yp) in &ty {
                 for (xi, xpad) in &tx {
                     match kind {
+                        Kind::Max if indices.is_none() => {
+                            // Same comparisons as below (the first element, then each
+                            // greater one), without tracking where the maximum is.
+                            let mut best = None;
+                            for &z in zi {
+                                for &y in yi {
+                                    let row = &xp[(z * bh + y) * bw..][..bw];
+                                    for &xx in xi {
+                                        let v = row[xx];
+                                        best = match best {
+                                            Some(b) if v > b => Some(v),
+                                            Some(b) => Some(b),
+                                            None => Some(v),
+                                        };
+                                    }
+                                }
+                            }
+                            values.push(best.unwrap_or_else(T::neg_infinity));
+                        }
                         Kind::Max => {
                             let mut best = T::neg_infinity();
                             let mut arg = None;
@@ -291,7 +310,8 @@ fn global_t<T: Real>(ctx: &OpCtx<'_>, kind: Kind) -> Result<Array, KernelError> 
 
 pub fn global_average_pool(ctx: &OpCtx<'_>) -> Result<Vec<Data>, KernelError> {
     let x = ctx.input(0)?;
-    one(float_dispatch!(x.dtype(),
+    one(float_dispatch!(
+        x.dtype(),
         global_t(ctx, Kind::Avg { include_pad: false })
     )?)
 }

@@ -17,7 +17,7 @@
 
 use ndarray::{ArrayD, IxDyn};
 
-use crate::ops::elem::{checked_count};
+use crate::ops::elem::checked_count;
 use crate::ops::util::{normalize_axis, one};
 use crate::{bail, Array, Data, KernelError, OpCtx};
 

@@ -11,7 +11,7 @@
 
 use ndarray::{s, Array2, Array3, ArrayD, ArrayView2, Axis, Ix3, IxDyn};
 
-use crate::ops::elem::{Real, float_dispatch};
+use crate::ops::elem::{float_dispatch, Real};
 use crate::{bail, Data, KernelError, OpCtx};
 
 #[derive(Debug, Clone, Copy, PartialEq)]

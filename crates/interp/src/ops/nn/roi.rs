@@ -10,8 +10,8 @@
 
 use ndarray::{ArrayD, IxDyn};
 
-use super::common::{check_nchw};
-use crate::ops::elem::{Real, checked_count, float_dispatch};
+use super::common::check_nchw;
+use crate::ops::elem::{checked_count, float_dispatch, Real};
 use crate::ops::util::one;
 use crate::{bail, Array, Data, KernelError, OpCtx};
 

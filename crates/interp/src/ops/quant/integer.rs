@@ -10,8 +10,8 @@
 //! int32 bias `B` and rescales by `x_scale * w_scale / y_scale` (w_scale per output channel
 //! or per tensor). Products are computed exactly in f64 GEMMs (exact below 2^53).
 
-use modelc_ir::DType;
 use crate::ops::elem::mat_mul;
+use modelc_ir::DType;
 use ndarray::{ArrayView2, ArrayViewMut2};
 
 use super::convert::{decode, encode, Opts, Vals};

@@ -13,7 +13,7 @@
 use ndarray::{ArrayD, IxDyn};
 
 use super::common::{channel_axis, rnd, Prec};
-use crate::ops::elem::{Real, float_dispatch};
+use crate::ops::elem::{float_dispatch, Real};
 use crate::{bail, Data, KernelError, OpCtx};
 
 fn run<T: Real>(ctx: &OpCtx<'_>) -> Result<Vec<Data>, KernelError> {

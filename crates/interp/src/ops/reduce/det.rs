@@ -3,7 +3,7 @@
 
 use ndarray::{ArrayD, IxDyn};
 
-use crate::ops::elem::{Real, float_dispatch};
+use crate::ops::elem::{float_dispatch, Real};
 use crate::ops::util::one;
 use crate::{bail, Data, KernelError, OpCtx};
 

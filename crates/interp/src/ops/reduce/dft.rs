@@ -22,7 +22,7 @@ use std::f64::consts::PI;
 
 use ndarray::{ArrayD, Axis, IxDyn};
 
-use crate::ops::elem::{Real, checked_count, float_dispatch};
+use crate::ops::elem::{checked_count, float_dispatch, Real};
 use crate::ops::util::one;
 use crate::{bail, Array, Data, KernelError, OpCtx};
 

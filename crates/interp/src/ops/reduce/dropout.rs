@@ -11,7 +11,7 @@
 
 use ndarray::{ArrayD, IxDyn};
 
-use crate::ops::elem::{Real, float_dispatch};
+use crate::ops::elem::{float_dispatch, Real};
 use crate::{bail, Array, Data, KernelError, OpCtx};
 
 /// numpy's legacy MT19937 generator.

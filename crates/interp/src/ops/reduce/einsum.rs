@@ -13,8 +13,8 @@ use std::collections::BTreeMap;
 use half::{bf16, f16};
 use ndarray::{Array2, ArrayD, ArrayView2, Axis, IxDyn};
 
-use super::common::{reduce_groups};
-use crate::ops::elem::{checked_count};
+use super::common::reduce_groups;
+use crate::ops::elem::checked_count;
 use crate::ops::util::one;
 use crate::{bail, Array, Data, KernelError, OpCtx};
 

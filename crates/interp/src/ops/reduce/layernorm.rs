@@ -11,7 +11,7 @@
 use ndarray::{ArrayD, ArrayViewD, IxDyn};
 
 use super::common::{rnd, Prec};
-use crate::ops::elem::{Real, float_dispatch};
+use crate::ops::elem::{float_dispatch, Real};
 use crate::{bail, Array, Data, KernelError, OpCtx};
 
 /// `p` (scale or bias) as a row-pattern of length `cols` if it broadcasts to the
@@ -95,6 +95,27 @@ fn run<T: Real>(ctx: &OpCtx<'_>, rms: bool) -> Result<Vec<Data>, KernelError> {
             let inv = 1.0 / (var + eps).sqrt();
             means.push(mean);
             invs.push(inv);
+            if let (Prec::Exact, Param::Row(sc)) = (p, &scale) {
+                // The common case without rounding steps or per-element index arithmetic
+                // (same operations in the same order as the general loop).
+                match &bias {
+                    Some(Param::Row(b)) => y.extend(
+                        row.iter()
+                            .zip(sc)
+                            .zip(b)
+                            .map(|((&v, &s), &b)| T::c((v.as_f64() - mean) * inv) * s + b),
+                    ),
+                    None => y.extend(
+                        row.iter()
+                            .zip(sc)
+                            .map(|(&v, &s)| T::c((v.as_f64() - mean) * inv) * s),
+                    ),
+                    Some(Param::Full(_)) => {}
+                }
+                if !matches!(bias, Some(Param::Full(_))) {
+                    continue;
+                }
+            }
             for (j, &v) in row.iter().enumerate() {
                 let i = r * cols + j;
                 let mut o = rnd(

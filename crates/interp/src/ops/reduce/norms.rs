@@ -19,8 +19,10 @@
 
 use ndarray::{ArrayD, IxDyn};
 
-use super::common::{axes_mask, channel_axis, channels_back, channels_first, map_lanes, param, reduce_groups};
-use crate::ops::elem::{Real, float_dispatch};
+use super::common::{
+    axes_mask, channel_axis, channels_back, channels_first, map_lanes, param, reduce_groups,
+};
+use crate::ops::elem::{float_dispatch, Real};
 use crate::ops::util::{normalize_axis, one};
 use crate::{bail, Data, KernelError, OpCtx};
 

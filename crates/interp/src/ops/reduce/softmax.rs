@@ -10,7 +10,7 @@
 use ndarray::{ArrayD, ArrayViewD, IxDyn};
 
 use super::common::{map_lanes, rnd, Prec};
-use crate::ops::elem::{Real, float_dispatch};
+use crate::ops::elem::{float_dispatch, Real};
 use crate::ops::util::{normalize_axis, one};
 use crate::{Data, KernelError, OpCtx};
 
@@ -29,6 +29,17 @@ fn lane<T: Real>(kind: Kind, p: Prec, xs: &mut [T]) {
             let ls = s.ln();
             for v in xs.iter_mut() {
                 *v = *v - m - ls;
+            }
+        }
+        Kind::Softmax if p == Prec::Exact => {
+            // Same arithmetic as below without the rounding steps, so it vectorizes.
+            let mut s = T::zero();
+            for v in xs.iter_mut() {
+                *v = (*v - m).exp();
+                s += *v;
+            }
+            for v in xs.iter_mut() {
+                *v = *v / s;
             }
         }
         Kind::Softmax | Kind::LogSoftmax => {

@@ -11,7 +11,7 @@ use std::f64::consts::PI;
 use modelc_ir::DType;
 use ndarray::{ArrayD, IxDyn};
 
-use crate::ops::elem::{MAX_ELEMS, from_f64_array};
+use crate::ops::elem::{from_f64_array, MAX_ELEMS};
 use crate::ops::util::one;
 use crate::{bail, Data, KernelError, OpCtx};
 
