@@ -306,7 +306,8 @@ fn adapt_inputs(
                 .and_then(|s| s.as_known());
             match want {
                 Some(w)
-                    if t.dims.len() == 4
+                    if t.raw().is_some()
+                        && t.dims.len() == 4
                         && w != t.dims
                         && w == [t.dims[0], t.dims[2], t.dims[3], t.dims[1]] =>
                 {

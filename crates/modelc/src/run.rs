@@ -283,7 +283,8 @@ pub fn compare(
     })
 }
 
-/// The same 4-D tensor in NHWC order (for models that take channels last).
+/// The same 4-D tensor in NHWC order (for models that take channels last). Callers pass
+/// numeric (non-string) tensors.
 pub fn nchw_to_nhwc(t: &Tensor) -> Tensor {
     let (n, c, h, w) = (
         t.dims[0] as usize,
