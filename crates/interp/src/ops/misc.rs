@@ -1,7 +1,8 @@
 //! Kernels: misc family — losses (NegativeLogLikelihoodLoss, SoftmaxCrossEntropyLoss),
 //! text ops (TfIdfVectorizer, StringSplit, StringNormalizer, StringConcat), a few
 //! `ai.onnx.ml` ops (LabelEncoder, TreeEnsemble, Binarizer, ArrayFeatureExtractor), the
-//! `ai.onnx.preview.training` optimizers (Momentum, Adam, Adagrad) and MelWeightMatrix.
+//! `ai.onnx.preview.training` optimizers (Momentum, Adam, Adagrad), MelWeightMatrix and
+//! RegexFullMatch.
 
 use modelc_ir::OnnxOp;
 
@@ -11,6 +12,7 @@ mod common;
 mod loss;
 mod mel;
 mod ml;
+mod regex_match;
 mod strings;
 mod tfidf;
 mod training;
@@ -32,6 +34,7 @@ pub fn lookup(op: OnnxOp) -> Option<Kernel> {
         OnnxOp::TrainingAdagrad => training::adagrad,
         OnnxOp::MlTreeEnsemble => tree_ensemble::tree_ensemble,
         OnnxOp::MelWeightMatrix => mel::mel_weight_matrix,
+        OnnxOp::RegexFullMatch => regex_match::regex_full_match,
         _ => return None,
     })
 }
