@@ -37,6 +37,9 @@ impl Changed {
 /// State shared by the passes of one run (room for shape facts, the target, statistics).
 #[derive(Debug, Default)]
 pub struct PassContext {
+    /// The model's operator-set imports (empty: the newest versions), for passes that run
+    /// kernels.
+    pub opsets: Vec<modelc_ir::OpsetImport>,
     /// Nodes each pass removed or added, for the report.
     pub notes: Vec<String>,
 }
@@ -119,13 +122,20 @@ impl PassManager {
 
     /// Runs the pipeline on a model's main graph.
     pub fn run(&self, model: &mut Model) -> Result<Report, PassError> {
-        self.run_graph(&mut model.graph)
+        let mut cx = PassContext {
+            opsets: model.opset_imports.clone(),
+            ..PassContext::default()
+        };
+        self.run_with(&mut model.graph, &mut cx)
     }
 
-    /// Runs the pipeline on a graph.
+    /// Runs the pipeline on a graph (ops read at their newest opset versions).
     pub fn run_graph(&self, g: &mut Graph) -> Result<Report, PassError> {
+        self.run_with(g, &mut PassContext::default())
+    }
+
+    fn run_with(&self, g: &mut Graph, cx: &mut PassContext) -> Result<Report, PassError> {
         let mut report = Report::default();
-        let mut cx = PassContext::default();
         for _ in 0..self.max_rounds {
             let mut round_changed = false;
             for pass in &self.passes {
@@ -133,7 +143,7 @@ impl PassManager {
                     return Ok(report);
                 }
                 let nodes_before = g.node_count();
-                let changed = pass.run(g, &mut cx)? == Changed::Yes;
+                let changed = pass.run(g, cx)? == Changed::Yes;
                 if self.validate {
                     validate_graph(g, false).map_err(|source| PassError::Invalid {
                         pass: pass.name(),

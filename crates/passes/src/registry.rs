@@ -1,11 +1,11 @@
 //! The built-in passes by name, and the optimization levels.
 
-use crate::passes::{dce::Dce, identity::IdentityElim};
+use crate::passes::{dce::Dce, fold::Fold, identity::IdentityElim};
 use crate::{Pass, PassError};
 
 /// Every built-in pass, in the order `modelc passes` lists them.
 pub fn all() -> Vec<Box<dyn Pass>> {
-    vec![Box::new(IdentityElim), Box::new(Dce)]
+    vec![Box::new(IdentityElim), Box::new(Fold), Box::new(Dce)]
 }
 
 /// The built-in pass `name`.
@@ -25,11 +25,14 @@ pub fn pipeline(spec: &str) -> Result<Vec<Box<dyn Pass>>, PassError> {
         .collect()
 }
 
-/// The pipeline of optimization level `level` (0 to 3). Levels above what exists today
-/// run the strongest pipeline there is.
+/// The pipeline of optimization level `level` (0 to 3): 1 removes pass-through and dead
+/// nodes (bit-exact: results computed by the same runtime are identical); 2 also folds
+/// constants (computed by modelc's kernels, so the last bits of float results may differ
+/// from what a runtime would compute). Level 3 is level 2 until more passes exist.
 pub fn level(level: u8) -> Vec<Box<dyn Pass>> {
     match level {
         0 => Vec::new(),
-        _ => vec![Box::new(IdentityElim), Box::new(Dce)],
+        1 => vec![Box::new(IdentityElim), Box::new(Dce)],
+        _ => vec![Box::new(IdentityElim), Box::new(Fold), Box::new(Dce)],
     }
 }

@@ -1,0 +1,51 @@
+//! Constant folding: snapshots of what folds and what stays, and the interpreter's outputs
+//! unchanged.
+
+use modelc_interp::Array;
+use modelc_ir::Graph;
+use modelc_passes::registry::pipeline;
+use modelc_passes::testing::{assert_same_outputs, run_passes};
+
+const GRAPH: &str = r#"graph main(%x: f32[3]) -> (%y, %big, %bad, %k2) {
+  %c = const f32[3] [0.0, 1.0, 2.0]
+  %e = Exp(%c)
+  %y = Add(%x, %e)
+  %shape = const i64[1] [1000]
+  %big = ConstantOfShape(%shape) {value=f32[1] [1.5]}
+  %idx = const i64[1] [7]
+  %bad = Gather(%c, %idx)
+  %k = Constant() {value=f32[2] [1.0, 2.0]}
+  %k2 = Mul(%k, %k)
+}"#;
+
+#[test]
+fn folds_small_results_and_keeps_growth_and_errors() {
+    let after = run_passes(GRAPH, pipeline("fold,dce").unwrap());
+    // Exp and Mul of constants, and the Constant op, become constants; ConstantOfShape
+    // (4000 bytes from 8) and the out-of-range Gather stay.
+    insta::assert_snapshot!(after);
+    let g = Graph::parse(&after).unwrap();
+    let ops: Vec<String> = g
+        .node_ids()
+        .map(|id| g.node(id).op.display_name())
+        .collect();
+    assert!(ops.contains(&"ConstantOfShape".to_string()) && ops.contains(&"Gather".to_string()));
+    assert!(!ops.contains(&"Exp".to_string()) && !ops.contains(&"Constant".to_string()));
+}
+
+#[test]
+fn folding_keeps_the_results() {
+    let after = run_passes(GRAPH, pipeline("fold,dce").unwrap());
+    // The out-of-range Gather fails at run time either way, so compare a graph without it.
+    let strip = |t: &str| {
+        t.replace(", %bad, %k2)", ", %k2)")
+            .replace("  %bad = Gather(%c, %idx)\n", "")
+    };
+    let x = ndarray::ArrayD::from_shape_vec(ndarray::IxDyn(&[3]), vec![0.5f32, -1.0, 3.0]).unwrap();
+    assert_same_outputs(
+        &Graph::parse(&strip(GRAPH)).unwrap(),
+        &Graph::parse(&strip(&after)).unwrap(),
+        &[("x", Array::F32(x))],
+        0.0,
+    );
+}
