@@ -183,54 +183,6 @@ impl Num for bool {
 macro_rules! mv_dispatch {
     ($arr:expr, $T:ident => $body:expr) => {
         match $arr {
-            $crate::Array::F32(_) => {
-                type $T = f32;
-                $body
-            }
-            $crate::Array::F64(_) => {
-                type $T = f64;
-                $body
-            }
-            $crate::Array::F16(_) => {
-                type $T = half::f16;
-                $body
-            }
-            $crate::Array::BF16(_) => {
-                type $T = half::bf16;
-                $body
-            }
-            $crate::Array::I8(_) => {
-                type $T = i8;
-                $body
-            }
-            $crate::Array::I16(_) => {
-                type $T = i16;
-                $body
-            }
-            $crate::Array::I32(_) => {
-                type $T = i32;
-                $body
-            }
-            $crate::Array::I64(_) => {
-                type $T = i64;
-                $body
-            }
-            $crate::Array::U8(_) => {
-                type $T = u8;
-                $body
-            }
-            $crate::Array::U16(_) => {
-                type $T = u16;
-                $body
-            }
-            $crate::Array::U32(_) => {
-                type $T = u32;
-                $body
-            }
-            $crate::Array::U64(_) => {
-                type $T = u64;
-                $body
-            }
             $crate::Array::Bool(_) => {
                 type $T = bool;
                 $body
@@ -242,6 +194,7 @@ macro_rules! mv_dispatch {
             $crate::Array::Packed { dtype, .. } => {
                 $crate::bail!("element type {dtype} is not supported by this op")
             }
+            numeric => $crate::ops::movement::common::mv_dispatch_num!(numeric, $T => $body),
         }
     };
 }
