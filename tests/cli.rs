@@ -97,12 +97,12 @@ fn unsupported_formats_are_named() {
     expect_convert_error(
         &tiny,
         &dir.path().join("m.tflite"),
-        "TFLite is not yet supported",
+        "TFLite export is not written yet",
     );
     expect_convert_error(
         &tiny,
         &dir.path().join("m.pt"),
-        "TorchScript is not yet supported",
+        "TorchScript export is not written yet",
     );
     expect_convert_error(&tiny, &dir.path().join("m.txt"), "cannot tell the format");
 }

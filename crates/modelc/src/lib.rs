@@ -23,13 +23,23 @@ pub use modelc_onnx::{ExternalData, WriteOptions as OnnxWriteOptions};
 pub enum Error {
     #[error("{}: cannot tell the format from the extension (expected .onnx, .tflite or .pt)", .0.display())]
     UnknownFormat(PathBuf),
-    #[error("{}: {format} is not yet supported (only ONNX is, for now)", path.display())]
-    NotYetSupported { path: PathBuf, format: Format },
     #[error("{}", path.display())]
     Onnx {
         path: PathBuf,
         #[source]
         source: modelc_onnx::OnnxError,
+    },
+    #[error("{}", path.display())]
+    Tflite {
+        path: PathBuf,
+        #[source]
+        source: modelc_tflite::TfliteError,
+    },
+    #[error("{}", path.display())]
+    TorchScript {
+        path: PathBuf,
+        #[source]
+        source: modelc_torchscript::TorchScriptError,
     },
     #[error("{}: refusing to overwrite the input model", .0.display())]
     OutputIsInput(PathBuf),
@@ -47,10 +57,16 @@ pub fn load(path: &Path) -> Result<Model, Error> {
             path: path.to_path_buf(),
             source,
         }),
-        format => Err(Error::NotYetSupported {
+        Format::Tflite => modelc_tflite::read(path).map_err(|source| Error::Tflite {
             path: path.to_path_buf(),
-            format,
+            source,
         }),
+        Format::TorchScript => {
+            modelc_torchscript::read(path).map_err(|source| Error::TorchScript {
+                path: path.to_path_buf(),
+                source,
+            })
+        }
     }
 }
 
@@ -58,6 +74,8 @@ pub fn load(path: &Path) -> Result<Model, Error> {
 #[derive(Debug, Clone, Default)]
 pub struct SaveOptions {
     pub onnx: OnnxWriteOptions,
+    pub tflite: modelc_tflite::WriteOptions,
+    pub torchscript: modelc_torchscript::WriteOptions,
 }
 
 /// Saves a model; the format comes from the extension. The file is written under a
@@ -68,10 +86,20 @@ pub fn save(model: &Model, path: &Path, opts: &SaveOptions) -> Result<(), Error>
             path: path.to_path_buf(),
             source,
         }),
-        format => Err(Error::NotYetSupported {
-            path: path.to_path_buf(),
-            format,
-        }),
+        Format::Tflite => {
+            modelc_tflite::write(model, path, &opts.tflite).map_err(|source| Error::Tflite {
+                path: path.to_path_buf(),
+                source,
+            })
+        }
+        Format::TorchScript => {
+            modelc_torchscript::write(model, path, &opts.torchscript).map_err(|source| {
+                Error::TorchScript {
+                    path: path.to_path_buf(),
+                    source,
+                }
+            })
+        }
     }
 }
 

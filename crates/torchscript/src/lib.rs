@@ -1,0 +1,33 @@
+//! TorchScript import and export for modelc, without libtorch.
+//!
+//! [`read`] opens a `.pt` archive (zip), reads `data.pkl`/`constants.pkl` with a restricted
+//! unpickler (nothing is executed), parses the TorchScript code in `code/` and inlines it into
+//! one IR graph; [`write`] produces an archive that `torch.jit.load` accepts.
+
+mod error;
+
+use std::path::Path;
+
+use modelc_ir::Model;
+
+pub use error::TorchScriptError;
+
+/// How to write a TorchScript archive.
+#[derive(Debug, Clone, Default)]
+pub struct WriteOptions {}
+
+/// Reads a TorchScript `.pt` archive.
+pub fn read(path: &Path) -> Result<Model, TorchScriptError> {
+    let _ = path;
+    Err(TorchScriptError::Unsupported(
+        "TorchScript import is not written yet".into(),
+    ))
+}
+
+/// Writes the model to `path` as a TorchScript archive, via a temporary file renamed into place.
+pub fn write(model: &Model, path: &Path, opts: &WriteOptions) -> Result<(), TorchScriptError> {
+    let _ = (model, path, opts);
+    Err(TorchScriptError::Unsupported(
+        "TorchScript export is not written yet".into(),
+    ))
+}
