@@ -5,6 +5,7 @@
 //! one IR graph; [`write`] produces an archive that `torch.jit.load` accepts.
 
 mod error;
+pub mod pickle;
 
 use std::path::Path;
 

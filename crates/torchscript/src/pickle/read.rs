@@ -1,0 +1,1 @@
+//! Restricted unpickler (being written).
