@@ -74,6 +74,25 @@ impl<'g> Interpreter<'g> {
     /// Runs the graph on named inputs; returns the outputs with their names, in order.
     /// Inputs with a default value may be left out.
     pub fn run(&self, inputs: Vec<(String, Data)>) -> Result<Vec<(String, Data)>, InterpError> {
+        self.run_inner(inputs, None)
+    }
+
+    /// Like [`Interpreter::run`], and calls `observer` with every value of the main graph as
+    /// soon as it is computed (graph inputs included, constants not), before it can be
+    /// dropped: calibration and debugging see intermediate values without keeping them all.
+    pub fn run_observed(
+        &self,
+        inputs: Vec<(String, Data)>,
+        observer: &mut dyn FnMut(ValueRef, &Data),
+    ) -> Result<Vec<(String, Data)>, InterpError> {
+        self.run_inner(inputs, Some(observer))
+    }
+
+    fn run_inner(
+        &self,
+        inputs: Vec<(String, Data)>,
+        observer: Option<&mut dyn FnMut(ValueRef, &Data)>,
+    ) -> Result<Vec<(String, Data)>, InterpError> {
         let names = self.input_names();
         let mut positional: Vec<Option<Data>> = vec![None; names.len()];
         for (name, data) in inputs {
@@ -89,6 +108,7 @@ impl<'g> Interpreter<'g> {
             positional,
             &[],
             Some(&self.consts),
+            observer,
         )?;
         Ok(self.output_names().into_iter().zip(outputs).collect())
     }
@@ -107,6 +127,7 @@ pub(crate) fn run_graph(
         opsets,
         inputs.into_iter().map(Some).collect(),
         captures,
+        None,
         None,
     )
 }
@@ -189,6 +210,7 @@ fn execute(
     mut inputs: Vec<Option<Data>>,
     captures: &[(&str, &Data)],
     consts: Option<&HashMap<NodeId, Data>>,
+    mut observer: Option<&mut dyn FnMut(ValueRef, &Data)>,
 ) -> Result<Vec<Data>, InterpError> {
     let order = graph
         .topo_order()
@@ -245,6 +267,9 @@ fn execute(
                     (None, None) => return Err(InterpError::MissingInput(name.clone())),
                 };
                 check_input(name, node.outputs[0].ty.as_ref(), &data)?;
+                if let Some(obs) = observer.as_mut() {
+                    obs(here, &data);
+                }
                 values.insert(here, std::borrow::Cow::Owned(data));
             }
             Op::Const(_) | Op::SparseConst(_) => {
@@ -317,6 +342,9 @@ fn execute(
                             "kernel produced no output {slot}"
                         )),
                     })?;
+                    if let Some(obs) = observer.as_mut() {
+                        obs(ValueRef::new(id, slot), &data);
+                    }
                     values.insert(ValueRef::new(id, slot), std::borrow::Cow::Owned(data));
                 }
                 for v in input_refs.into_iter().flatten().chain(capture_refs) {
