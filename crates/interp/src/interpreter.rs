@@ -325,9 +325,11 @@ fn execute(
                         opset,
                         opsets,
                     };
-                    kernel(&ctx).map_err(|source| InterpError::Kernel {
-                        node: node_label(node),
-                        source,
+                    crate::ops::nn::layout::call(kernel, &ctx).map_err(|source| {
+                        InterpError::Kernel {
+                            node: node_label(node),
+                            source,
+                        }
                     })?
                 };
                 let mut outputs = outputs.into_iter();

@@ -105,6 +105,33 @@ impl fmt::Display for OnnxOp {
 }
 
 /// Where the channel dimension of a layout-sensitive op's data is.
+///
+/// [`Node::layout`](crate::Node::layout) is set on layout-sensitive ops
+/// ([`OnnxOp::is_layout_sensitive`]): `Nchw` (ONNX's default) or `Nhwc`. With `Nhwc`:
+///
+/// - Data inputs and outputs are channels-last: `[N, spatial..., C]`. Attributes that are
+///   per spatial axis (`kernel_shape`, `strides`, `pads`, `dilations`, `output_padding`,
+///   `output_shape`) keep their ONNX meaning and order (spatial axes in order, `pads` =
+///   `[begins..., ends...]`).
+/// - Conv: the weight is `[M, k_spatial..., C/group]` ("OHWI", TFLite `CONV_2D` order); bias
+///   `[M]`. A depthwise conv (`group == C`) follows the same rule: weight `[M, kH, kW, 1]`.
+///   (TFLite's `DEPTHWISE_CONV_2D` weight is `[1, kH, kW, M]`; the TFLite reader transposes
+///   it to `[M, kH, kW, 1]`, the writer transposes back.) ConvInteger, QLinearConv and
+///   DeformConv weights follow Conv.
+/// - ConvTranspose: the weight is `[M_out, k_spatial..., C_in/group]` (TFLite
+///   `TRANSPOSE_CONV` order `[out, kH, kW, in]` for group 1); bias `[M_out]`.
+/// - BatchNormalization / InstanceNormalization / GroupNormalization / LRN: the channel axis
+///   is the last.
+/// - MaxPool / AveragePool / LpPool / Global*Pool: only the data layout changes (MaxPool's
+///   Indices are flat row-major indices into the NHWC input).
+/// - DepthToSpace / SpaceToDepth: blocks are taken from / put into the last (channel) axis;
+///   the DCR/CRD `mode` keeps its ONNX meaning relative to the channel axis (TF's
+///   `depth_to_space` is DCR).
+/// - Resize / Upsample: the `roi`, `scales` and `sizes` inputs (and Resize's `axes`) are per
+///   axis of the actual (NHWC) tensor.
+/// - Quantized ops with per-axis scales (QuantizeLinear / DequantizeLinear) are not
+///   layout-sensitive: their `axis` attribute names the real axis (e.g. axis 0 for OHWI conv
+///   weights per output channel, axis 3 for per-channel NHWC activations).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Layout {
     /// Channels first (`[N, C, spatial...]`): ONNX's and PyTorch's layout.

@@ -27,6 +27,10 @@ mod tests;
 mod tile;
 mod transpose;
 
+/// Data-movement helpers the layout wrapper (`nn/layout.rs`) reuses.
+pub(crate) use common::{from_i64_vec, gather_tables, reshape};
+pub(crate) use transpose::transpose_array;
+
 pub fn lookup(op: OnnxOp) -> Option<Kernel> {
     Some(match op {
         OnnxOp::Identity => identity::identity,

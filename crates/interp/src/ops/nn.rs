@@ -10,6 +10,9 @@ pub(crate) mod common;
 mod conv;
 mod deform;
 mod grid;
+pub mod layout;
+#[cfg(test)]
+mod layout_tests;
 mod matmul;
 mod pool;
 mod resize;

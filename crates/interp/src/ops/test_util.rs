@@ -26,7 +26,7 @@ pub fn run_op(
     let data: Vec<Option<Data>> = inputs.iter().map(|a| a.clone().map(Data::Tensor)).collect();
     let ctx = OpCtx::for_test(&node, &data, opset);
     let kernel = super::lookup(op).expect("kernel");
-    kernel(&ctx)?
+    crate::ops::nn::layout::call(kernel, &ctx)?
         .into_iter()
         .map(|d| match d {
             Data::Tensor(a) => Ok(a),

@@ -1,9 +1,7 @@
 //! Transpose (`perm`, default reversed axes; all opsets, every type) and the block
 //! rearrangements built on it: DepthToSpace (`blocksize`, `mode` DCR/CRD from opset 11)
-//! and SpaceToDepth (`blocksize`, `mode` DCR/CRD from opset 25). Both honour the node's
-//! layout (NHWC is transposed to NCHW and back).
-
-use modelc_ir::Layout;
+//! and SpaceToDepth (`blocksize`, `mode` DCR/CRD from opset 25). Both compute
+//! channels-first; NHWC nodes are converted by the shared wrapper in `nn/layout.rs`.
 
 use crate::ops::util::one;
 use crate::{bail, Array, Data, KernelError, OpCtx};
@@ -52,25 +50,6 @@ pub fn transpose(ctx: &OpCtx<'_>) -> Result<Vec<Data>, KernelError> {
     one(transpose_array(x, &perm)?)
 }
 
-fn to_nchw(ctx: &OpCtx<'_>, x: &Array) -> Result<Array, KernelError> {
-    if ctx.node.layout == Some(Layout::Nhwc) {
-        if x.shape().len() != 4 {
-            bail!("expected a 4-D input, got {:?}", x.shape());
-        }
-        transpose_array(x, &[0, 3, 1, 2])
-    } else {
-        Ok(x.clone())
-    }
-}
-
-fn from_nchw(ctx: &OpCtx<'_>, y: Array) -> Result<Vec<Data>, KernelError> {
-    if ctx.node.layout == Some(Layout::Nhwc) {
-        one(transpose_array(&y, &[0, 2, 3, 1])?)
-    } else {
-        one(y)
-    }
-}
-
 fn mul(a: usize, b: usize) -> Result<usize, KernelError> {
     a.checked_mul(b)
         .ok_or_else(|| KernelError::new("output shape is too large"))
@@ -89,8 +68,8 @@ fn block_and_dims(ctx: &OpCtx<'_>, x: &Array) -> Result<(usize, [usize; 4]), Ker
 }
 
 pub fn depth_to_space(ctx: &OpCtx<'_>) -> Result<Vec<Data>, KernelError> {
-    let x = to_nchw(ctx, ctx.input(0)?)?;
-    let (b, [n, c, h, w]) = block_and_dims(ctx, &x)?;
+    let x = ctx.input(0)?;
+    let (b, [n, c, h, w]) = block_and_dims(ctx, x)?;
     if !c.is_multiple_of(b * b) {
         bail!("channels {c} are not divisible by blocksize² {}", b * b);
     }
@@ -98,26 +77,26 @@ pub fn depth_to_space(ctx: &OpCtx<'_>) -> Result<Vec<Data>, KernelError> {
     let mode = ctx.attrs().string("mode", "DCR")?;
     let y = match mode.as_str() {
         "DCR" => {
-            let t = reshape(&x, &[n, b, b, c2, h, w])?;
+            let t = reshape(x, &[n, b, b, c2, h, w])?;
             transpose_array(&t, &[0, 3, 4, 1, 5, 2])?
         }
         "CRD" => {
-            let t = reshape(&x, &[n, c2, b, b, h, w])?;
+            let t = reshape(x, &[n, c2, b, b, h, w])?;
             transpose_array(&t, &[0, 1, 4, 2, 5, 3])?
         }
         m => bail!("unknown mode {m:?}"),
     };
     let (hb, wb) = (mul(h, b)?, mul(w, b)?);
-    from_nchw(ctx, reshape(&y, &[n, c2, hb, wb])?)
+    one(reshape(&y, &[n, c2, hb, wb])?)
 }
 
 pub fn space_to_depth(ctx: &OpCtx<'_>) -> Result<Vec<Data>, KernelError> {
-    let x = to_nchw(ctx, ctx.input(0)?)?;
-    let (b, [n, c, h, w]) = block_and_dims(ctx, &x)?;
+    let x = ctx.input(0)?;
+    let (b, [n, c, h, w]) = block_and_dims(ctx, x)?;
     if !h.is_multiple_of(b) || !w.is_multiple_of(b) {
         bail!("spatial size {h}x{w} is not divisible by blocksize {b}");
     }
-    let t = reshape(&x, &[n, c, h / b, b, w / b, b])?;
+    let t = reshape(x, &[n, c, h / b, b, w / b, b])?;
     let mode = ctx.attrs().string("mode", "DCR")?;
     let y = match mode.as_str() {
         "DCR" => transpose_array(&t, &[0, 3, 5, 1, 2, 4])?,
@@ -125,5 +104,5 @@ pub fn space_to_depth(ctx: &OpCtx<'_>) -> Result<Vec<Data>, KernelError> {
         m => bail!("unknown mode {m:?}"),
     };
     let cbb = mul(c, b * b)?;
-    from_nchw(ctx, reshape(&y, &[n, cbb, h / b, w / b])?)
+    one(reshape(&y, &[n, cbb, h / b, w / b])?)
 }

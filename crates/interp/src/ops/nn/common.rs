@@ -124,7 +124,8 @@ pub fn geometry(
     })
 }
 
-/// Layout-sensitive kernels here compute channels-first; a channels-last node is an error.
+/// Layout-sensitive kernels compute channels-first; the interpreter converts NHWC nodes in
+/// `layout::call` before they get here, so an NHWC node here was called around it.
 pub fn check_nchw(ctx: &OpCtx<'_>) -> Result<(), KernelError> {
     if ctx.node.layout == Some(modelc_ir::Layout::Nhwc) {
         bail!("NHWC layout is not supported by this kernel (channels-first only)");
