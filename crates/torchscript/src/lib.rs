@@ -4,6 +4,7 @@
 //! unpickler (nothing is executed), parses the TorchScript code in `code/` and inlines it into
 //! one IR graph; [`write`] produces an archive that `torch.jit.load` accepts.
 
+pub mod archive;
 mod error;
 pub mod pickle;
 

@@ -6,6 +6,7 @@
 //! global is only a name that the reader matches against an allowlist.
 
 pub mod read;
+pub mod write;
 
 use bytes::Bytes;
 use modelc_ir::DType;

@@ -1,0 +1,233 @@
+//! The `.pt` zip archive `torch.jit.save` writes, opened over a memory map.
+//!
+//! Layout: every entry sits under one top-level directory (the archive's name, e.g.
+//! `model/`): `data.pkl` (the module tree), `constants.pkl` (tensor constants of the code),
+//! `code/__torch__/….py` (TorchScript source), `data/<key>` (tensor storages), `version`,
+//! `.data/…`. torch stores storages uncompressed and 64-byte aligned, so those entries are
+//! sliced out of the map without copying; compressed entries are inflated with a size cap.
+//!
+//! Every name is normalized and refused if it could leave the archive (`..`, absolute
+//! paths); entry counts and sizes are checked against the file's length before anything is
+//! allocated.
+
+use std::collections::HashMap;
+use std::io::{Cursor, Read};
+use std::path::Path;
+
+use bytes::Bytes;
+use zip::CompressionMethod;
+
+use crate::TorchScriptError;
+
+/// Most entries an archive may have (a ResNet-152 has about 1,000).
+pub const MAX_ENTRIES: usize = 200_000;
+/// Largest inflated size of one compressed entry (code, pickles).
+pub const MAX_INFLATED: u64 = 256 << 20;
+/// Largest inflate ratio accepted for a compressed entry; beyond it the entry is a bomb.
+pub const MAX_RATIO: u64 = 200;
+
+#[derive(Debug, Clone)]
+struct Entry {
+    index: usize,
+    stored: bool,
+    size: u64,
+    compressed: u64,
+}
+
+/// An opened archive.
+pub struct Archive {
+    map: Bytes,
+    zip: zip::ZipArchive<Cursor<Bytes>>,
+    /// Normalized name → entry.
+    entries: HashMap<String, Entry>,
+    /// The top-level directory holding `data.pkl`, with its trailing `/` (may be empty).
+    prefix: String,
+    /// The file name for messages.
+    label: String,
+}
+
+fn bad(label: &str, what: impl std::fmt::Display) -> TorchScriptError {
+    TorchScriptError::Archive(format!("{label}: {what}"))
+}
+
+/// Normalizes an entry name (`a/./b` → `a/b`, `\` → `/`), refusing names that could escape
+/// the archive's directory.
+pub fn normalize_name(raw: &str) -> Result<String, String> {
+    if raw.contains('\0') {
+        return Err(format!("entry name {raw:?} contains NUL"));
+    }
+    let s = raw.replace('\\', "/");
+    if s.starts_with('/') || s.as_bytes().get(1) == Some(&b':') {
+        return Err(format!("entry name {raw:?} is an absolute path"));
+    }
+    let mut parts = Vec::new();
+    for p in s.split('/') {
+        match p {
+            "" | "." => {}
+            ".." => return Err(format!("entry name {raw:?} leaves the archive (`..`)")),
+            p => parts.push(p),
+        }
+    }
+    Ok(parts.join("/"))
+}
+
+impl Archive {
+    /// Opens `path` through a memory map.
+    pub fn open(path: &Path) -> Result<Archive, TorchScriptError> {
+        let file = std::fs::File::open(path).map_err(TorchScriptError::Open)?;
+        let len = file.metadata().map_err(TorchScriptError::Open)?.len();
+        let map = if len == 0 {
+            Bytes::new()
+        } else {
+            // SAFETY: the map is read-only; like every mmap-based reader we assume the file
+            // is not truncated by another process while the model is in use.
+            let mmap = unsafe { memmap2::Mmap::map(&file) }.map_err(TorchScriptError::Open)?;
+            Bytes::from_owner(mmap)
+        };
+        Archive::from_bytes(map, &path.display().to_string())
+    }
+
+    /// Opens an archive held in memory.
+    pub fn from_bytes(map: Bytes, label: &str) -> Result<Archive, TorchScriptError> {
+        let zip = zip::ZipArchive::new(Cursor::new(map.clone()))
+            .map_err(|e| bad(label, format!("not a zip archive: {e}")))?;
+        let file_len = map.len() as u64;
+        if zip.len() > MAX_ENTRIES {
+            return Err(bad(label, format!("{} entries (limit {MAX_ENTRIES})", zip.len())));
+        }
+        let mut a = Archive {
+            map,
+            zip,
+            entries: HashMap::new(),
+            prefix: String::new(),
+            label: label.to_string(),
+        };
+        for index in 0..a.zip.len() {
+            let f = a
+                .zip
+                .by_index_raw(index)
+                .map_err(|e| bad(label, format!("entry {index}: {e}")))?;
+            let raw = String::from_utf8_lossy(f.name_raw()).into_owned();
+            let name = normalize_name(&raw).map_err(|e| bad(label, e))?;
+            let stored = f.compression() == CompressionMethod::Stored;
+            let (size, compressed) = (f.size(), f.compressed_size());
+            if compressed > file_len || (stored && size != compressed) {
+                return Err(bad(
+                    label,
+                    format!("entry {name:?} claims {compressed} bytes in a {file_len}-byte file"),
+                ));
+            }
+            if !stored && (size > MAX_INFLATED || size > compressed.saturating_mul(MAX_RATIO) + 4096)
+            {
+                return Err(bad(
+                    label,
+                    format!("entry {name:?} inflates {compressed} bytes to {size} (zip bomb?)"),
+                ));
+            }
+            let e = Entry {
+                index,
+                stored,
+                size,
+                compressed,
+            };
+            if a.entries.insert(name.clone(), e).is_some() {
+                return Err(bad(label, format!("entry {name:?} appears twice")));
+            }
+        }
+        // The prefix is the directory of the shallowest `data.pkl`.
+        let pkl = a
+            .entries
+            .keys()
+            .filter(|n| *n == "data.pkl" || n.ends_with("/data.pkl"))
+            .min_by_key(|n| (n.matches('/').count(), n.to_string()))
+            .cloned()
+            .ok_or_else(|| bad(label, "no data.pkl: not a TorchScript archive"))?;
+        a.prefix = pkl[..pkl.len() - "data.pkl".len()].to_string();
+        Ok(a)
+    }
+
+    /// The file name, for messages.
+    pub fn label(&self) -> &str {
+        &self.label
+    }
+
+    /// Whether `name` (relative to the prefix) exists.
+    pub fn contains(&self, name: &str) -> bool {
+        self.entries.contains_key(&format!("{}{name}", self.prefix))
+    }
+
+    /// Names (relative to the prefix) under `dir/`, sorted.
+    pub fn names_under(&self, dir: &str) -> Vec<String> {
+        let full = format!("{}{dir}", self.prefix);
+        let mut v: Vec<String> = self
+            .entries
+            .keys()
+            .filter(|n| n.starts_with(&full))
+            .map(|n| n[self.prefix.len()..].to_string())
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// The bytes of entry `name` (relative to the prefix). Stored entries are slices of the
+    /// map; compressed ones are inflated (at most their declared size, itself capped).
+    pub fn read(&mut self, name: &str) -> Result<Bytes, TorchScriptError> {
+        let full = format!("{}{name}", self.prefix);
+        let e = self
+            .entries
+            .get(&full)
+            .cloned()
+            .ok_or_else(|| bad(&self.label, format!("missing entry {full:?}")))?;
+        let label = self.label.clone();
+        if e.stored {
+            let f = self
+                .zip
+                .by_index_raw(e.index)
+                .map_err(|err| bad(&label, format!("entry {full:?}: {err}")))?;
+            let start = f
+                .data_start()
+                .ok_or_else(|| bad(&label, format!("entry {full:?}: no data offset")))?;
+            let end = start
+                .checked_add(e.size)
+                .filter(|&end| end <= self.map.len() as u64)
+                .ok_or_else(|| bad(&label, format!("entry {full:?} runs past the end of the file")))?;
+            return Ok(self.map.slice(start as usize..end as usize));
+        }
+        let f = self
+            .zip
+            .by_index(e.index)
+            .map_err(|err| bad(&label, format!("entry {full:?}: {err}")))?;
+        let mut out = Vec::with_capacity(e.size.min(e.compressed.saturating_mul(8)) as usize);
+        f.take(e.size + 1)
+            .read_to_end(&mut out)
+            .map_err(|err| bad(&label, format!("entry {full:?}: {err}")))?;
+        if out.len() as u64 != e.size {
+            return Err(bad(
+                &label,
+                format!("entry {full:?} inflates to {} bytes, header says {}", out.len(), e.size),
+            ));
+        }
+        Ok(Bytes::from(out))
+    }
+
+    /// Entry `name` as UTF-8 text.
+    pub fn read_text(&mut self, name: &str) -> Result<String, TorchScriptError> {
+        let b = self.read(name)?;
+        String::from_utf8(b.to_vec())
+            .map_err(|_| bad(&self.label, format!("entry {name:?} is not UTF-8")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::normalize_name;
+
+    #[test]
+    fn names_are_normalized_and_escapes_refused() {
+        assert_eq!(normalize_name("m/./code//a.py").unwrap(), "m/code/a.py");
+        assert_eq!(normalize_name("m\\data\\0").unwrap(), "m/data/0");
+        assert!(normalize_name("m/../../etc/passwd").unwrap_err().contains(".."));
+        assert!(normalize_name("/etc/passwd").unwrap_err().contains("absolute"));
+        assert!(normalize_name("C:/x").unwrap_err().contains("absolute"));
+    }
+}
