@@ -11,6 +11,7 @@
 //! ```
 
 pub mod passes;
+pub mod pattern;
 pub mod registry;
 pub mod testing;
 

@@ -1,11 +1,19 @@
 //! The built-in passes by name, and the optimization levels.
 
 use crate::passes::{dce::Dce, fold::Fold, identity::IdentityElim};
+use crate::passes::{fuse_bias::FuseBias, fuse_conv_bn::FuseConvBn, fuse_gemm::FuseGemm};
 use crate::{Pass, PassError};
 
 /// Every built-in pass, in the order `modelc passes` lists them.
 pub fn all() -> Vec<Box<dyn Pass>> {
-    vec![Box::new(IdentityElim), Box::new(Fold), Box::new(Dce)]
+    vec![
+        Box::new(IdentityElim),
+        Box::new(Fold),
+        Box::new(Dce),
+        Box::new(FuseConvBn),
+        Box::new(FuseBias),
+        Box::new(FuseGemm),
+    ]
 }
 
 /// The built-in pass `name`.
@@ -33,6 +41,14 @@ pub fn level(level: u8) -> Vec<Box<dyn Pass>> {
     match level {
         0 => Vec::new(),
         1 => vec![Box::new(IdentityElim), Box::new(Dce)],
-        _ => vec![Box::new(IdentityElim), Box::new(Fold), Box::new(Dce)],
+        _ => vec![
+            Box::new(IdentityElim),
+            Box::new(Fold),
+            // Fusions after folding, so weights reach them as constants.
+            Box::new(FuseConvBn),
+            Box::new(FuseBias),
+            Box::new(FuseGemm),
+            Box::new(Dce),
+        ],
     }
 }

@@ -2,4 +2,7 @@
 
 pub mod dce;
 pub mod fold;
+pub mod fuse_bias;
+pub mod fuse_conv_bn;
+pub mod fuse_gemm;
 pub mod identity;

@@ -1,0 +1,75 @@
+//! `fuse-gemm`: `MatMul(A, B) + C` → `Gemm(A, B, C)` when A is known to be 2-D (from its
+//! type, or its producer: Flatten, Gemm, Reshape to a constant 2-element shape), B is a 2-D
+//! constant `[K, M]` and C a constant of shape `[M]` or `[1, M]` of B's dtype (f32/f64).
+//! Either Add operand order. A MatMul whose A has another rank stays: Gemm is 2-D only.
+//! (A Transpose of a constant weight before the MatMul is constant folding's job.)
+
+use modelc_ir::{Graph, NodeId, OnnxOp, Op, ValueRef};
+
+use crate::pattern::{
+    float_const, for_each_graph, is_op, rank_of, remove_with_dead_consts, single_use, take_over,
+};
+use crate::{Changed, Pass, PassContext, PassError};
+
+pub struct FuseGemm;
+
+impl Pass for FuseGemm {
+    fn name(&self) -> &'static str {
+        "fuse-gemm"
+    }
+
+    fn description(&self) -> &'static str {
+        "turn a 2-D MatMul with a constant weight plus a constant bias Add into Gemm"
+    }
+
+    fn run(&self, g: &mut Graph, _cx: &mut PassContext) -> Result<Changed, PassError> {
+        Ok(Changed::from_bool(for_each_graph(g, &mut fuse_all)))
+    }
+}
+
+fn fuse_all(g: &mut Graph) -> bool {
+    let mut changed = false;
+    for id in g.topo_order().unwrap_or_default() {
+        if g.try_node(id).is_some() && is_op(g, id, OnnxOp::Add) {
+            changed |= fuse_one(g, id);
+        }
+    }
+    changed
+}
+
+fn fuse_one(g: &mut Graph, add: NodeId) -> bool {
+    let (Some(a), Some(b)) = (g.input(add, 0), g.input(add, 1)) else {
+        return false;
+    };
+    for (y, c) in [(a, b), (b, a)] {
+        if y.slot != 0 || !is_op(g, y.node, OnnxOp::MatMul) || !single_use(g, y) {
+            continue;
+        }
+        if !matches_gemm(g, y.node, c) {
+            continue;
+        }
+        let mm = y.node;
+        let node = g.node_mut(mm);
+        node.op = Op::Onnx(OnnxOp::Gemm);
+        node.num_inputs = 3;
+        g.connect(c, mm, 2);
+        take_over(g, ValueRef::new(add, 0), y);
+        remove_with_dead_consts(g, &[add]);
+        return true;
+    }
+    false
+}
+
+fn matches_gemm(g: &Graph, mm: NodeId, c: ValueRef) -> bool {
+    let (Some(a), Some(b)) = (g.input(mm, 0), g.input(mm, 1)) else {
+        return false;
+    };
+    let (Some(w), Some(bias)) = (float_const(g, b), float_const(g, c)) else {
+        return false;
+    };
+    let per_column = match bias.dims.as_slice() {
+        [d] | [1, d] => w.dims.len() == 2 && *d == w.dims[1],
+        _ => false,
+    };
+    per_column && bias.dtype == w.dtype && rank_of(g, a) == Some(2)
+}

@@ -1,0 +1,233 @@
+//! Small pattern-matching helpers for the fusion passes: "is this value produced by op X",
+//! "is it read by exactly one node", "is it a float constant, and what are its values", and
+//! the rewiring every fusion ends with (the fused node's result takes over the name and
+//! readers of the last node of the pattern).
+//!
+//! Matching is always on the main graph of a call; [`for_each_graph`] applies a rewrite to
+//! sub-graphs too.
+
+use modelc_interp::Array;
+use modelc_ir::{DType, Graph, NodeId, OnnxOp, Op, Tensor, ValueRef};
+
+use crate::PassContext;
+
+/// Applies `f` to `g` and to every sub-graph nested in it; true when any call changed something.
+pub fn for_each_graph(g: &mut Graph, f: &mut dyn FnMut(&mut Graph) -> bool) -> bool {
+    let mut changed = f(g);
+    let ids: Vec<NodeId> = g.node_ids().collect();
+    for id in ids {
+        for sub in g.node_mut(id).subgraphs_mut() {
+            changed |= for_each_graph(sub, f);
+        }
+    }
+    changed
+}
+
+/// The version of the default ONNX domain the model imports; `i64::MAX` when the context
+/// names no opsets (a bare graph: every op at its newest version).
+pub fn default_opset(cx: &PassContext) -> i64 {
+    if cx.opsets.is_empty() {
+        return i64::MAX;
+    }
+    cx.opsets
+        .iter()
+        .find(|o| o.domain.is_empty() || o.domain == "ai.onnx")
+        .map_or(0, |o| o.version)
+}
+
+/// The ONNX op of node `id`, if it is one.
+pub fn onnx_op(g: &Graph, id: NodeId) -> Option<OnnxOp> {
+    g.node(id).op.onnx()
+}
+
+/// Whether node `id` is the ONNX op `op`.
+pub fn is_op(g: &Graph, id: NodeId, op: OnnxOp) -> bool {
+    onnx_op(g, id) == Some(op)
+}
+
+/// The node producing `v` when it is the ONNX op `op`.
+pub fn producer(g: &Graph, v: ValueRef, op: OnnxOp) -> Option<NodeId> {
+    is_op(g, v.node, op).then_some(v.node)
+}
+
+/// Whether `v` has exactly one reader, which is a plain input slot (not a sub-graph
+/// capture), and is not a graph output: the value can disappear into a fused node.
+pub fn single_use(g: &Graph, v: ValueRef) -> bool {
+    let users = g.users(v);
+    users.len() == 1 && users[0].1 < g.node(users[0].0).num_inputs && !g.outputs().contains(&v)
+}
+
+/// The only reader of `v` (node and slot) when [`single_use`] holds.
+pub fn only_user(g: &Graph, v: ValueRef) -> Option<(NodeId, usize)> {
+    single_use(g, v).then(|| g.users(v)[0])
+}
+
+/// Whether every output of node `id` past the first is absent or unread, so that the node
+/// can be replaced by something producing only its first output.
+pub fn extra_outputs_unused(g: &Graph, id: NodeId) -> bool {
+    let node = g.node(id);
+    (1..node.outputs.len()).all(|slot| {
+        let v = ValueRef::new(id, slot);
+        node.outputs[slot].is_absent() || (g.users(v).is_empty() && !g.outputs().contains(&v))
+    })
+}
+
+/// The constant tensor behind `v` (a `Const` node; an overridable graph-input default is not
+/// a constant).
+pub fn const_tensor(g: &Graph, v: ValueRef) -> Option<&Tensor> {
+    match &g.node(v.node).op {
+        Op::Const(t) => Some(t),
+        _ => None,
+    }
+}
+
+/// A float constant's values widened to f64, with its dtype and shape. Only f32 and f64:
+/// the dtypes a fused constant can be written back in exactly the precision it had.
+#[derive(Debug, Clone)]
+pub struct FloatConst {
+    pub dtype: DType,
+    pub dims: Vec<u64>,
+    pub values: Vec<f64>,
+}
+
+impl FloatConst {
+    pub fn from_tensor(t: &Tensor) -> Option<FloatConst> {
+        if !matches!(t.dtype, DType::F32 | DType::F64) {
+            return None;
+        }
+        let values = Array::from_tensor(t).ok()?.to_f64_vec().ok()?;
+        Some(FloatConst {
+            dtype: t.dtype,
+            dims: t.dims.clone(),
+            values,
+        })
+    }
+
+    /// The single value of a one-element constant (any rank: `[]`, `[1]`, `[1,1]`).
+    pub fn scalar(&self) -> Option<f64> {
+        (self.values.len() == 1).then(|| self.values[0])
+    }
+}
+
+/// The f32/f64 constant behind `v`.
+pub fn float_const(g: &Graph, v: ValueRef) -> Option<FloatConst> {
+    FloatConst::from_tensor(const_tensor(g, v)?)
+}
+
+/// The value of a one-element f32/f64 constant behind `v`.
+pub fn scalar_const(g: &Graph, v: ValueRef) -> Option<f64> {
+    float_const(g, v)?.scalar()
+}
+
+/// Whether `x` equals `want` to within a relative `tol` (exporters write constants such as
+/// 1/√2 rounded to f32, or as 1.4142 typed by hand).
+pub fn close(x: f64, want: f64, tol: f64) -> bool {
+    (x - want).abs() <= tol * want.abs().max(1e-12)
+}
+
+/// A tensor of `dtype` (f32 or f64) holding `values` (computed in f64, rounded once).
+pub fn float_tensor(dtype: DType, dims: Vec<u64>, values: &[f64]) -> Tensor {
+    let bytes: Vec<u8> = match dtype {
+        DType::F64 => values.iter().flat_map(|v| v.to_le_bytes()).collect(),
+        _ => values
+            .iter()
+            .flat_map(|&v| (v as f32).to_le_bytes())
+            .collect(),
+    };
+    let dtype = if dtype == DType::F64 {
+        DType::F64
+    } else {
+        DType::F32
+    };
+    Tensor::from_raw(dtype, dims, bytes.into()).expect("byte length matches the shape")
+}
+
+/// Replaces the constant feeding `v` in place when nothing else reads it, so a fusion never
+/// duplicates a weight. Returns false (and changes nothing) when the constant is shared or a
+/// graph output.
+pub fn set_const_if_unshared(g: &mut Graph, v: ValueRef, t: Tensor) -> bool {
+    if !single_use(g, v) || const_tensor(g, v).is_none() {
+        return false;
+    }
+    let ty = modelc_ir::TypeInfo::from(modelc_ir::ValueType::tensor(t.dtype, &t.dims));
+    let node = g.node_mut(v.node);
+    node.outputs[0].ty = Some(ty);
+    node.op = Op::Const(t);
+    true
+}
+
+/// A value name not used in `g`, from `base` (`base`, `base_1`, `base_2`, ...).
+pub fn fresh_name(g: &Graph, base: &str) -> String {
+    if g.find_value(base).is_none() {
+        return base.to_string();
+    }
+    (1..)
+        .map(|i| format!("{base}_{i}"))
+        .find(|n| g.find_value(n).is_none())
+        .expect("an unused name exists")
+}
+
+/// Adds a constant named after `base` (made unique) and returns its value.
+pub fn add_const(g: &mut Graph, base: &str, t: Tensor) -> ValueRef {
+    let name = fresh_name(g, base);
+    ValueRef::new(g.add_const(name, t), 0)
+}
+
+/// Ends a fusion: `fused` (the new result) takes over the name, type and readers of `last`
+/// (the result of the pattern's last node), including its place among the graph outputs.
+/// The caller then removes the pattern's nodes.
+pub fn take_over(g: &mut Graph, last: ValueRef, fused: ValueRef) {
+    let old = g.value(last).cloned().expect("live value");
+    let v = g.value_mut(fused).expect("live value");
+    v.name = old.name;
+    if old.ty.is_some() {
+        v.ty = old.ty;
+    }
+    v.doc = old.doc;
+    v.meta = old.meta;
+    g.replace_uses(last, fused);
+}
+
+/// Removes `nodes`, then every constant they read that nothing reads any more.
+pub fn remove_with_dead_consts(g: &mut Graph, nodes: &[NodeId]) {
+    let mut consts = Vec::new();
+    for &id in nodes {
+        if g.try_node(id).is_none() {
+            continue;
+        }
+        for v in g.inputs_of(id).into_iter().flatten() {
+            if matches!(g.node(v.node).op, Op::Const(_)) && !consts.contains(&v.node) {
+                consts.push(v.node);
+            }
+        }
+        g.remove_node(id);
+    }
+    for c in consts {
+        let v = ValueRef::new(c, 0);
+        let unread = g.try_node(c).is_some() && g.users(v).is_empty() && !g.outputs().contains(&v);
+        if unread {
+            g.remove_node(c);
+        }
+    }
+}
+
+/// The rank of `v` when known: from its declared or inferred type, else from producers whose
+/// result rank does not depend on their input (Flatten, Gemm, Reshape to a constant shape).
+pub fn rank_of(g: &Graph, v: ValueRef) -> Option<usize> {
+    if let Some(shape) = g
+        .value(v)
+        .and_then(|val| val.ty.as_ref())
+        .and_then(|t| t.ty.as_tensor())
+        .and_then(|t| t.shape.as_ref())
+    {
+        return Some(shape.rank());
+    }
+    match onnx_op(g, v.node)? {
+        OnnxOp::Flatten | OnnxOp::Gemm if v.slot == 0 => Some(2),
+        OnnxOp::Reshape if v.slot == 0 => {
+            let shape = g.input(v.node, 1)?;
+            const_tensor(g, shape)?.dims.first().map(|&n| n as usize)
+        }
+        _ => None,
+    }
+}
