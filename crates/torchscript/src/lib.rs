@@ -6,6 +6,7 @@
 
 pub mod archive;
 mod error;
+mod export;
 pub mod pickle;
 
 use std::path::Path;
@@ -28,8 +29,5 @@ pub fn read(path: &Path) -> Result<Model, TorchScriptError> {
 
 /// Writes the model to `path` as a TorchScript archive, via a temporary file renamed into place.
 pub fn write(model: &Model, path: &Path, opts: &WriteOptions) -> Result<(), TorchScriptError> {
-    let _ = (model, path, opts);
-    Err(TorchScriptError::Unsupported(
-        "TorchScript export is not written yet".into(),
-    ))
+    export::write(model, path, opts)
 }

@@ -1,0 +1,210 @@
+//! TorchScript export: the IR graph becomes one module class `__torch__.Model` whose
+//! `forward` is straight-line TorchScript calling aten ops (`torch.*`), with every constant
+//! the code reads as a tensor stored as a module buffer in `data.pkl`; constants that are
+//! really arguments (shapes, axes, pads) are written inline as literals.
+//!
+//! One file per op family translates IR (ONNX-vocabulary) nodes; every node that cannot be
+//! translated is reported at once, by name, in one error.
+
+mod archive;
+mod conv;
+mod elementwise;
+mod emit;
+mod linear;
+mod norm;
+mod resize;
+mod shape;
+
+use std::path::Path;
+
+use modelc_ir::{node_label, Graph, Layout, Model, OnnxOp, Op, Tensor, ValueRef};
+
+use crate::pickle::write::to_pickle;
+use crate::pickle::{PickleValue, Storage, TensorValue};
+use crate::{TorchScriptError, WriteOptions};
+use emit::{Emitter, Info};
+
+/// The generated module: its class source and its buffers.
+pub(crate) struct Generated {
+    /// Contents of `code/__torch__.py`.
+    pub source: String,
+    pub buffers: Vec<(String, Tensor)>,
+}
+
+/// The module's class name (`__torch__.Model`).
+const CLASS: &str = "Model";
+
+/// Writes `model` as a TorchScript archive at `path`.
+pub(crate) fn write(
+    model: &Model,
+    path: &Path,
+    _opts: &WriteOptions,
+) -> Result<(), TorchScriptError> {
+    let opset = model.opset("").unwrap_or(21);
+    let generated = generate(&model.graph, opset)?;
+    let data = to_pickle(&module_state(&generated.buffers))?;
+    let constants = to_pickle(&PickleValue::Tuple(Vec::new()))?;
+    archive::write(
+        path,
+        &archive::Contents {
+            code: vec![("__torch__.py".into(), generated.source)],
+            data: &data,
+            constants: &constants,
+        },
+    )
+}
+
+/// `data.pkl`'s root: the module object with its buffers and `training = False`.
+fn module_state(buffers: &[(String, Tensor)]) -> PickleValue {
+    let mut state: Vec<(PickleValue, PickleValue)> = buffers
+        .iter()
+        .enumerate()
+        .map(|(i, (name, t))| {
+            let numel = t.element_count().unwrap_or(0);
+            let tensor = TensorValue {
+                storage: Storage {
+                    key: i.to_string(),
+                    dtype: t.dtype,
+                    location: "cpu".into(),
+                    numel,
+                    // Shared, not copied: the archive writer streams these bytes.
+                    data: t.raw().cloned().unwrap_or_default(),
+                },
+                offset: 0,
+                size: t.dims.clone(),
+                stride: contiguous_strides(&t.dims),
+                requires_grad: false,
+            };
+            (PickleValue::Str(name.clone()), PickleValue::Tensor(tensor))
+        })
+        .collect();
+    state.push((
+        PickleValue::Str("training".into()),
+        PickleValue::Bool(false),
+    ));
+    PickleValue::Object {
+        module: "__torch__".into(),
+        name: CLASS.into(),
+        state: Box::new(PickleValue::Dict(state)),
+    }
+}
+
+fn contiguous_strides(dims: &[u64]) -> Vec<u64> {
+    let mut strides = vec![1u64; dims.len()];
+    for i in (0..dims.len().saturating_sub(1)).rev() {
+        strides[i] = strides[i + 1].saturating_mul(dims[i + 1].max(1));
+    }
+    strides
+}
+
+/// Translates the graph into the module's source and buffers.
+pub(crate) fn generate(g: &Graph, opset: i64) -> Result<Generated, TorchScriptError> {
+    let order = g
+        .topo_order()
+        .map_err(|e| TorchScriptError::Unsupported(e.to_string()))?;
+    let mut e = Emitter::new(g, opset);
+    let mut args = Vec::new();
+    for &id in g.inputs() {
+        let v = ValueRef::new(id, 0);
+        let name = e.fresh(g.value(v).map_or("input", |x| x.name.as_str()));
+        e.bind(v, name.clone());
+        args.push(name);
+    }
+    let mut errors = Vec::new();
+    for id in order {
+        let node = g.node(id);
+        let result = match &node.op {
+            Op::Input { .. } if g.inputs().contains(&id) => continue,
+            Op::Const(_) => continue,
+            Op::Onnx(_) if node.layout == Some(Layout::Nhwc) => Err(
+                "NHWC layout; TorchScript ops are channels-first (convert the graph to NCHW first)"
+                    .to_string(),
+            ),
+            Op::Onnx(op) if node.subgraphs().next().is_some() => {
+                Err(format!("{op} with sub-graphs is not exported"))
+            }
+            Op::Onnx(op) => emit_op(&mut e, id, *op),
+            other => Err(format!("{} has no TorchScript form", other.display_name())),
+        };
+        if let Err(msg) = result {
+            errors.push(format!("{}: {msg}", node_label(node)));
+            // Later nodes still get translated (and report their own problems) against a
+            // placeholder for this node's outputs.
+            for slot in 0..node.outputs.len() {
+                let name = e.fresh("unexported");
+                e.bind(ValueRef::new(id, slot), name);
+            }
+        }
+    }
+    let mut outs = Vec::new();
+    for (i, &v) in g.outputs().iter().enumerate() {
+        match e.value(v) {
+            Ok(x) => outs.push(x),
+            Err(msg) => errors.push(format!("graph output {i}: {msg}")),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(TorchScriptError::Unsupported(format!(
+            "{} node(s) cannot be exported: {}",
+            errors.len(),
+            errors.join("; ")
+        )));
+    }
+    let (ret_ty, ret) = match outs.len() {
+        1 => ("Tensor".to_string(), outs[0].clone()),
+        n => (
+            format!("Tuple[{}]", vec!["Tensor"; n].join(", ")),
+            format!("({})", outs.join(", ")),
+        ),
+    };
+    let mut src = String::new();
+    src.push_str(&format!("class {CLASS}(Module):\n"));
+    src.push_str("  __parameters__ = []\n");
+    let names: Vec<String> = e.buffers.iter().map(|b| format!("\"{}\", ", b.0)).collect();
+    src.push_str(&format!("  __buffers__ = [{}]\n", names.concat()));
+    for (name, _) in &e.buffers {
+        src.push_str(&format!("  {name} : Tensor\n"));
+    }
+    src.push_str("  training : bool\n");
+    src.push_str(&format!("  def forward(self: __torch__.{CLASS}"));
+    for a in &args {
+        src.push_str(&format!(",\n    {a}: Tensor"));
+    }
+    src.push_str(&format!(") -> {ret_ty}:\n"));
+    for l in &e.lines {
+        src.push_str("    ");
+        src.push_str(l);
+        src.push('\n');
+    }
+    src.push_str(&format!("    return {ret}\n"));
+    Ok(Generated {
+        source: src,
+        buffers: e.buffers,
+    })
+}
+
+/// Translates one node, trying each op family.
+fn emit_op(e: &mut Emitter<'_>, id: modelc_ir::NodeId, op: OnnxOp) -> Result<(), String> {
+    let families: [fn(&mut Emitter<'_>, modelc_ir::NodeId, OnnxOp) -> Option<Result<(), String>>;
+        5] = [
+        elementwise::emit,
+        conv::emit,
+        linear::emit,
+        norm::emit,
+        shape::emit,
+    ];
+    for f in families {
+        if let Some(r) = f(e, id, op) {
+            return r;
+        }
+    }
+    Err(format!("{op} has no TorchScript translation"))
+}
+
+/// Info for an output with the given rank and the element type of input 0.
+pub(crate) fn like_input(e: &Emitter<'_>, id: modelc_ir::NodeId, rank: Option<usize>) -> Info {
+    Info {
+        rank,
+        dtype: e.input_info(id, 0).dtype,
+    }
+}
