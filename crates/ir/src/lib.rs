@@ -8,6 +8,7 @@
 mod attr;
 mod dtype;
 mod graph;
+pub mod infer;
 mod message;
 mod model;
 mod op;

@@ -1,12 +1,13 @@
 //! The built-in passes by name, and the optimization levels.
 
-use crate::passes::{dce::Dce, fold::Fold, identity::IdentityElim};
+use crate::passes::{dce::Dce, fold::Fold, identity::IdentityElim, infer_shapes::InferShapes};
 use crate::passes::{fuse_bias::FuseBias, fuse_conv_bn::FuseConvBn, fuse_gemm::FuseGemm};
 use crate::{Pass, PassError};
 
 /// Every built-in pass, in the order `modelc passes` lists them.
 pub fn all() -> Vec<Box<dyn Pass>> {
     vec![
+        Box::new(InferShapes),
         Box::new(IdentityElim),
         Box::new(Fold),
         Box::new(Dce),
@@ -42,6 +43,8 @@ pub fn level(level: u8) -> Vec<Box<dyn Pass>> {
         0 => Vec::new(),
         1 => vec![Box::new(IdentityElim), Box::new(Dce)],
         _ => vec![
+            // Shapes first: fold turns Shape of known dims into constants.
+            Box::new(InferShapes),
             Box::new(IdentityElim),
             Box::new(Fold),
             // Fusions after folding, so weights reach them as constants.

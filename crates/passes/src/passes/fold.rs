@@ -2,7 +2,9 @@
 //! interpreter's kernel and replaced by constants holding its results — unless that would
 //! make the model bigger: results larger than the node's constant inputs plus 1 KiB (a Tile,
 //! Expand or ConstantOfShape blowing a small constant up) stay unfolded. Random ops, nodes
-//! with sub-graphs and ops without a kernel are left alone.
+//! with sub-graphs and ops without a kernel are left alone. Integer values that shape
+//! inference can compute (`Shape` of known dims and the Gather/Concat chains after it) become
+//! constants first.
 
 use modelc_interp::{Data, Interpreter};
 use modelc_ir::{Graph, Node, NodeId, OnnxOp, Op, ValueRef};
@@ -24,7 +26,7 @@ impl Pass for Fold {
     }
 
     fn run(&self, g: &mut Graph, cx: &mut PassContext) -> Result<Changed, PassError> {
-        let mut changed = false;
+        let mut changed = fold_known_ints(g, cx);
         for id in g.topo_order().map_err(|e| PassError::Failed {
             pass: "fold",
             message: e.to_string(),
@@ -36,6 +38,36 @@ impl Pass for Fold {
         }
         Ok(Changed::from_bool(changed))
     }
+}
+
+/// Replaces integer values whose contents shape inference knows — `Shape` of a value with
+/// known dims, `Size`, and what Gather/Slice/Concat/Unsqueeze/arithmetic make of them — by
+/// constants, so the chains torch exports around `x.view(x.size(0), -1)` fold away and
+/// Reshape/Expand/ConstantOfShape see constant shapes. A symbolic dim picked out of a shape
+/// stays computed at run time.
+fn fold_known_ints(g: &mut Graph, cx: &PassContext) -> bool {
+    let mut changed = false;
+    for (v, t) in modelc_ir::infer::known_int_values(g, &cx.opsets) {
+        if g.users(v).is_empty() && !g.outputs().contains(&v) {
+            continue;
+        }
+        let value = g.value(v).cloned().expect("live value");
+        let c = g.add_const(value.name.clone(), t);
+        let cv = g.value_mut(ValueRef::new(c, 0)).expect("new constant");
+        cv.doc = value.doc;
+        cv.meta = value.meta;
+        g.replace_uses(v, ValueRef::new(c, 0));
+        changed = true;
+        let node = g.node(v.node);
+        let used = (0..node.outputs.len()).any(|s| {
+            let r = ValueRef::new(v.node, s);
+            !g.users(r).is_empty() || g.outputs().contains(&r)
+        });
+        if !used {
+            g.remove_node(v.node);
+        }
+    }
+    changed
 }
 
 fn deterministic(op: OnnxOp) -> bool {

@@ -6,3 +6,4 @@ pub mod fuse_bias;
 pub mod fuse_conv_bn;
 pub mod fuse_gemm;
 pub mod identity;
+pub mod infer_shapes;

@@ -1,0 +1,228 @@
+//! Elementwise ops: unary ops and activations (output = input's type), numpy-broadcasting
+//! binary and variadic ops, comparisons and logic (bool results), `Where`, `Cast`/`CastLike`,
+//! `Clip`, `Identity`, `Dropout` (with its mask), `IsNaN`/`IsInf`, `BitShift`, `Mod`, `Pow`
+//! (result has the base's type), `PRelu`. All opset versions: none of these changed shape
+//! rules across versions; inputs that became optional (Clip's min/max) do not matter.
+
+use crate::{DType, OnnxOp};
+
+use super::ctx::{InferCtx, InferError, Outputs};
+use super::dims::{broadcast, SymInt};
+use super::InferFn;
+
+pub fn rule(op: OnnxOp) -> Option<InferFn> {
+    use OnnxOp::*;
+    Some(match op {
+        Abs
+        | Acos
+        | Acosh
+        | Asin
+        | Asinh
+        | Atan
+        | Atanh
+        | Ceil
+        | Cos
+        | Cosh
+        | Elu
+        | Erf
+        | Exp
+        | Floor
+        | HardSigmoid
+        | HardSwish
+        | Hardmax
+        | LeakyRelu
+        | Log
+        | LogSoftmax
+        | Mish
+        | Neg
+        | Reciprocal
+        | Relu
+        | Round
+        | Selu
+        | Sigmoid
+        | Sign
+        | Sin
+        | Sinh
+        | Softmax
+        | Softplus
+        | Softsign
+        | Sqrt
+        | Tan
+        | Tanh
+        | ThresholdedRelu
+        | Celu
+        | Gelu
+        | Shrink
+        | BitwiseNot
+        | Not
+        | LpNormalization
+        | MeanVarianceNormalization
+        | CumSum
+        | CumProd
+        | Trilu
+        | ReverseSequence
+        | Swish
+        | Clip
+        | LRN
+        | InstanceNormalization
+        | GroupNormalization
+        | RMSNormalization
+        | Det
+        | Scatter
+        | ScatterElements
+        | ScatterND
+        | TensorScatter
+        | RotaryEmbedding => same_as_first,
+        Identity => identity,
+        Dropout => dropout,
+        IsNaN | IsInf => unary_bool,
+        Add | Sub | Mul | Div | Pow | Mod | BitShift | BitwiseAnd | BitwiseOr | BitwiseXor
+        | PRelu | Max | Min | Sum | Mean => broadcast_first_dtype,
+        Equal | Less | LessOrEqual | Greater | GreaterOrEqual | And | Or | Xor => broadcast_bool,
+        Where => where_,
+        Cast => cast,
+        CastLike => cast_like,
+        _ => return None,
+    })
+}
+
+/// Output 0 has input 0's type (Det drops the last two dims).
+fn same_as_first(cx: &InferCtx<'_>, out: &mut Outputs) -> Result<(), InferError> {
+    let mut shape = cx.shape(0).map(<[_]>::to_vec);
+    if cx.op == OnnxOp::Det {
+        shape = shape.and_then(|s| (s.len() >= 2).then(|| s[..s.len() - 2].to_vec()));
+    }
+    out.set(0, cx.dtype(0), shape);
+    Ok(())
+}
+
+fn identity(cx: &InferCtx<'_>, out: &mut Outputs) -> Result<(), InferError> {
+    if let Some(ty) = cx.input(0).and_then(|i| i.ty) {
+        out.set_type(0, ty.clone());
+    }
+    if let Some(s) = cx.sym_ints(0) {
+        out.set_sym(0, s);
+    }
+    Ok(())
+}
+
+fn dropout(cx: &InferCtx<'_>, out: &mut Outputs) -> Result<(), InferError> {
+    let shape = cx.shape(0).map(<[_]>::to_vec);
+    out.set(0, cx.dtype(0), shape.clone());
+    out.set(1, Some(DType::Bool), shape);
+    Ok(())
+}
+
+fn unary_bool(cx: &InferCtx<'_>, out: &mut Outputs) -> Result<(), InferError> {
+    out.set(0, Some(DType::Bool), cx.shape(0).map(<[_]>::to_vec));
+    Ok(())
+}
+
+/// The broadcast shape of every present input, `None` when one has unknown rank.
+fn broadcast_inputs(
+    cx: &InferCtx<'_>,
+    range: std::ops::Range<usize>,
+) -> Result<Option<Vec<crate::Dim>>, InferError> {
+    let mut shapes = Vec::new();
+    for i in range {
+        if !cx.has(i) {
+            continue;
+        }
+        match cx.shape(i) {
+            Some(s) => shapes.push(s),
+            None => return Ok(None),
+        }
+    }
+    if shapes.is_empty() {
+        return Ok(None);
+    }
+    broadcast(&shapes).map(Some)
+}
+
+fn broadcast_first_dtype(cx: &InferCtx<'_>, out: &mut Outputs) -> Result<(), InferError> {
+    let shape = broadcast_inputs(cx, 0..cx.inputs.len())?;
+    let dtype = cx.dtype(0).or_else(|| {
+        // Pow's exponent may differ in type; the other ops have one type for all inputs.
+        (cx.op != OnnxOp::Pow)
+            .then(|| (1..cx.inputs.len()).find_map(|i| cx.dtype(i)))
+            .flatten()
+    });
+    out.set(0, dtype, shape.clone());
+    // Arithmetic on shape values (`Shape(x)[0] * 2`): numbers combine, and `x * 1`, `x + 0`
+    // keep a symbol.
+    if cx.inputs.len() == 2
+        && matches!(cx.op, OnnxOp::Add | OnnxOp::Sub | OnnxOp::Mul | OnnxOp::Div)
+    {
+        if let (Some(a), Some(b)) = (cx.sym_ints(0), cx.sym_ints(1)) {
+            if let Some(s) = sym_arith(cx.op, &a, &b) {
+                if shape.as_ref().is_some_and(|sh| sh.len() <= 1) {
+                    out.set_sym(0, s);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn sym_arith(op: OnnxOp, a: &[SymInt], b: &[SymInt]) -> Option<Vec<SymInt>> {
+    let n = a.len().max(b.len());
+    if !(a.len() == n || a.len() == 1) || !(b.len() == n || b.len() == 1) {
+        return None;
+    }
+    let pick = |v: &[SymInt], i: usize| v[if v.len() == 1 { 0 } else { i }].clone();
+    Some(
+        (0..n)
+            .map(|i| match (pick(a, i), pick(b, i)) {
+                (SymInt::Int(x), SymInt::Int(y)) => match op {
+                    OnnxOp::Add => x.checked_add(y),
+                    OnnxOp::Sub => x.checked_sub(y),
+                    OnnxOp::Mul => x.checked_mul(y),
+                    _ => (y != 0)
+                        .then(|| x.div_euclid(y))
+                        .filter(|_| x >= 0 && y > 0),
+                }
+                .map_or(SymInt::Unknown, SymInt::Int),
+                (s, SymInt::Int(1)) if matches!(op, OnnxOp::Mul | OnnxOp::Div) => s,
+                (SymInt::Int(1), s) if op == OnnxOp::Mul => s,
+                (s, SymInt::Int(0)) if matches!(op, OnnxOp::Add | OnnxOp::Sub) => s,
+                (SymInt::Int(0), s) if op == OnnxOp::Add => s,
+                _ => SymInt::Unknown,
+            })
+            .collect(),
+    )
+}
+
+fn broadcast_bool(cx: &InferCtx<'_>, out: &mut Outputs) -> Result<(), InferError> {
+    out.set(
+        0,
+        Some(DType::Bool),
+        broadcast_inputs(cx, 0..cx.inputs.len())?,
+    );
+    Ok(())
+}
+
+fn where_(cx: &InferCtx<'_>, out: &mut Outputs) -> Result<(), InferError> {
+    out.set(
+        0,
+        cx.dtype(1).or_else(|| cx.dtype(2)),
+        broadcast_inputs(cx, 0..3)?,
+    );
+    Ok(())
+}
+
+fn cast(cx: &InferCtx<'_>, out: &mut Outputs) -> Result<(), InferError> {
+    let to = cx.attr_dtype("to")?;
+    out.set(0, to, cx.shape(0).map(<[_]>::to_vec));
+    // Casting a shape between integer types keeps its elements.
+    if to.is_some_and(|d| d.is_int()) && cx.dtype(0).is_some_and(|d| d.is_int()) {
+        if let Some(s) = cx.sym_ints(0) {
+            out.set_sym(0, s);
+        }
+    }
+    Ok(())
+}
+
+fn cast_like(cx: &InferCtx<'_>, out: &mut Outputs) -> Result<(), InferError> {
+    out.set(0, cx.dtype(1), cx.shape(0).map(<[_]>::to_vec));
+    Ok(())
+}

@@ -1,0 +1,292 @@
+//! Shape inference: snapshots of the inferred types on small CNN and transformer graphs
+//! (symbolic batch and sequence dims), declared types refined but never overridden, and
+//! folding of the Shape→Gather→Unsqueeze→Concat→Reshape chain torch's classic exporter emits
+//! for `x.view(x.size(0), -1)`, checked numerically through the interpreter.
+
+use modelc_interp::Array;
+use modelc_ir::{infer, DType, Dim, Graph};
+use modelc_passes::registry::pipeline;
+use modelc_passes::testing::{assert_same_outputs, run_passes};
+
+const CNN: &str = r#"graph main(%x: f32[N,3,32,32]) -> (%y) {
+  %w = const f32[8,3,3,3] #0
+  %b = const f32[8] #1
+  %c = Conv(%x, %w, %b) {strides=[2,2], pads=[1,1,1,1]}
+  %r = Relu(%c)
+  %p = MaxPool(%r) {kernel_shape=[3,3], strides=[2,2], ceil_mode=1}
+  %q = AveragePool(%p) {kernel_shape=[2,2], auto_pad="SAME_UPPER", strides=[2,2]}
+  %g = GlobalAveragePool(%q)
+  %f = Flatten(%g)
+  %fw = const f32[10,8] #2
+  %fb = const f32[10] #3
+  %y = Gemm(%f, %fw, %fb) {transB=1}
+}"#;
+
+/// `text` with each `const f32[dims] #k` placeholder written out as small values, so it
+/// parses and runs.
+fn fill_consts(text: &str) -> String {
+    text.lines()
+        .map(|line| {
+            let Some((head, _hash)) = line.split_once(" #") else {
+                return line.to_string();
+            };
+            let dims = head.rsplit_once('[').unwrap().1.trim_end_matches(']');
+            let n: usize = dims
+                .split(',')
+                .map(|d| d.trim().parse::<usize>().unwrap())
+                .product();
+            let vals: Vec<String> = (0..n)
+                .map(|i| format!("{:.3}", ((i * 7 % 13) as f32 - 6.0) / 10.0))
+                .collect();
+            format!("{head} [{}]", vals.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn cnn_text() -> String {
+    fill_consts(CNN)
+}
+
+fn infer_text(text: &str) -> (Graph, infer::InferReport) {
+    let mut g = Graph::parse(&fill_consts(text)).unwrap();
+    let report = infer::infer_graph(&mut g, &[]);
+    (g, report)
+}
+
+/// `%name`'s type as the text form prints it.
+fn ty(g: &Graph, name: &str) -> String {
+    for id in g.node_ids() {
+        for v in &g.node(id).outputs {
+            if v.name == name {
+                return v
+                    .ty
+                    .as_ref()
+                    .map_or("_".into(), modelc_ir::text::type_to_string);
+            }
+        }
+    }
+    panic!("no value `{name}`")
+}
+
+#[test]
+fn cnn_with_symbolic_batch() {
+    let (g, report) = infer_text(&cnn_text());
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+    assert_eq!(ty(&g, "c"), "f32[N,8,16,16]");
+    // ceil_mode: (16 - 3) / 2 rounded up + 1 = 8.
+    assert_eq!(ty(&g, "p"), "f32[N,8,8,8]");
+    assert_eq!(ty(&g, "q"), "f32[N,8,4,4]");
+    assert_eq!(ty(&g, "g"), "f32[N,8,1,1]");
+    assert_eq!(ty(&g, "f"), "f32[N,8]");
+    assert_eq!(ty(&g, "y"), "f32[N,10]");
+    let after = run_passes(&cnn_text(), pipeline("infer-shapes").unwrap());
+    let lines: Vec<&str> = after.lines().filter(|l| !l.contains("const")).collect();
+    insta::assert_snapshot!(lines.join("\n"));
+}
+
+const TRANSFORMER: &str = r#"graph main(%x: f32[B,S,16], %mask: bool[B,1,1,S]) -> (%out) {
+  %wq = const f32[16,16] #0
+  %q = MatMul(%x, %wq)
+  %shape = Shape(%x)
+  %i0 = const i64[] [0]
+  %i1 = const i64[] [1]
+  %b = Gather(%shape, %i0)
+  %s = Gather(%shape, %i1)
+  %ub = Unsqueeze(%b, %i0)
+  %us = Unsqueeze(%s, %i0)
+  %heads = const i64[2] [2, -1]
+  %cat = Concat(%ub, %us, %heads) {axis=0}
+  %q4 = Reshape(%q, %cat)
+  %qt = Transpose(%q4) {perm=[0,2,1,3]}
+  %kt = Transpose(%q4) {perm=[0,2,3,1]}
+  %att = MatMul(%qt, %kt)
+  %scale = const f32[] [0.35]
+  %sc = Mul(%att, %scale)
+  %neg = const f32[] [-10000.0]
+  %masked = Where(%mask, %sc, %neg)
+  %sm = Softmax(%masked) {axis=-1}
+  %ctx = MatMul(%sm, %qt)
+  %back = Transpose(%ctx) {perm=[0,2,1,3]}
+  %flat = const i64[3] [0, 0, -1]
+  %merged = Reshape(%back, %flat)
+  %g = const f32[16] #1
+  %be = const f32[16] #2
+  %ln, %mean, %inv = LayerNormalization(%merged, %g, %be) {axis=-1}
+  %axes = const i64[1] [-1]
+  %red = ReduceMean(%ln, %axes) {keepdims=0}
+  %cast = Cast(%red) {to=10}
+  %out = Unsqueeze(%cast, %axes)
+}"#;
+
+#[test]
+fn transformer_block_with_symbolic_batch_and_sequence() {
+    let (g, report) = infer_text(TRANSFORMER);
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+    assert_eq!(ty(&g, "q"), "f32[B,S,16]");
+    assert_eq!(ty(&g, "shape"), "i64[3]");
+    assert_eq!(ty(&g, "cat"), "i64[4]");
+    // The shape computed from Shape(x) is tracked: [B, S, 2, -1] with -1 = 16 / 2.
+    assert_eq!(ty(&g, "q4"), "f32[B,S,2,8]");
+    assert_eq!(ty(&g, "att"), "f32[B,2,S,S]");
+    assert_eq!(ty(&g, "masked"), "f32[B,2,S,S]");
+    assert_eq!(ty(&g, "ctx"), "f32[B,2,S,8]");
+    // [0, 0, -1] copies B and S and cancels them against the input: -1 = 16.
+    assert_eq!(ty(&g, "merged"), "f32[B,S,16]");
+    assert_eq!(ty(&g, "mean"), "f32[B,S,1]");
+    assert_eq!(ty(&g, "red"), "f32[B,S]");
+    assert_eq!(ty(&g, "out"), "f16[B,S,1]");
+    assert_eq!(report.shaped, report.values);
+}
+
+#[test]
+fn declared_types_are_refined_never_overridden() {
+    let text = r#"graph main(%x: f32[2,3]) -> (%z) {
+  %y: f32[?,N] = Relu(%x)
+  %z: f32[2,4] = Exp(%y)
+}"#;
+    let (g, report) = infer_text(text);
+    // Unknown and symbolic dims become the known sizes.
+    assert_eq!(ty(&g, "y"), "f32[2,3]");
+    // A declared size that disagrees stays and is reported.
+    assert_eq!(ty(&g, "z"), "f32[2,4]");
+    assert_eq!(report.problems.len(), 1, "{:?}", report.problems);
+    assert!(
+        report.problems[0].contains("dimension 1: declared 4, inferred 3"),
+        "{}",
+        report.problems[0]
+    );
+    // A second run changes nothing (the pass reaches a fixed point).
+    let mut g2 = g.clone();
+    assert_eq!(infer::infer_graph(&mut g2, &[]).refined, 0);
+}
+
+#[test]
+fn broadcasting_errors_are_reported_not_fatal() {
+    let (g, report) = infer_text(
+        "graph main(%a: f32[2,3], %b: f32[4,3]) -> (%c, %d) { %c = Add(%a, %b)  %d = Neg(%a) }",
+    );
+    assert_eq!(ty(&g, "c"), "_");
+    assert_eq!(ty(&g, "d"), "f32[2,3]");
+    assert!(
+        report.problems[0].contains("dimensions 2 and 4 do not broadcast"),
+        "{:?}",
+        report.problems
+    );
+}
+
+#[test]
+fn if_branches_merge_and_loop_scan_outputs_stack() {
+    let text = r#"graph main(%c: bool[], %x: f32[4,5], %n: i64[]) -> (%r, %final, %scan) {
+  %r = If(%c) {
+    then_branch=graph then() outer(%x) -> (%t) { %t = Relu(%x) },
+    else_branch=graph else() outer(%x) -> (%e) { %k = const i64[2] [5, 4]  %e = Reshape(%x, %k) }
+  } captures(%x)
+  %true = const bool[] [true]
+  %final, %scan = Loop(%n, %true, %x) {
+    body=graph body(%i, %cond, %acc) -> (%cond, %acc2, %row) {
+      %acc2 = Add(%acc, %acc)
+      %i0 = const i64[1] [0]
+      %row = ReduceSum(%acc, %i0) {keepdims=0}
+    }
+  }
+}"#;
+    let (g, report) = infer_text(text);
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+    // [4,5] and [5,4] merge to two unknown dims.
+    assert_eq!(ty(&g, "r"), "f32[?,?]");
+    assert_eq!(ty(&g, "final"), "f32[4,5]");
+    assert_eq!(ty(&g, "scan"), "f32[?,5]");
+    let after = run_passes(text, pipeline("infer-shapes").unwrap());
+    insta::assert_snapshot!(after);
+}
+
+#[test]
+fn value_ty_is_the_public_query() {
+    let (g, _) = infer_text("graph main(%x: u8[1,2,3]) -> (%y) { %y = Cast(%x) {to=1} }");
+    let y = g.outputs()[0];
+    assert_eq!(g.dtype_of(y), Some(DType::F32));
+    assert_eq!(g.known_dims(y), Some(vec![1, 2, 3]));
+    assert_eq!(g.shape_of(y).unwrap().0[0], Dim::Known(1));
+}
+
+/// torch's classic export of `x.view(x.size(0), -1)`.
+const VIEW: &str = r#"graph main(%x: f32[2,3,4,5]) -> (%y) {
+  %shape = Shape(%x)
+  %zero = const i64[] [0]
+  %n = Gather(%shape, %zero) {axis=0}
+  %axes = const i64[1] [0]
+  %un = Unsqueeze(%n, %axes)
+  %minus1 = const i64[1] [-1]
+  %cat = Concat(%un, %minus1) {axis=0}
+  %y = Reshape(%x, %cat)
+}"#;
+
+#[test]
+fn shape_chain_folds_once_shapes_are_known() {
+    let after = run_passes(VIEW, pipeline("infer-shapes,fold,dce").unwrap());
+    insta::assert_snapshot!(after);
+    let g = Graph::parse(&after).unwrap();
+    let ops: Vec<String> = g
+        .node_ids()
+        .map(|id| g.node(id).op.display_name())
+        .collect();
+    assert_eq!(
+        ops.iter()
+            .filter(|o| *o != "const" && *o != "input")
+            .count(),
+        1,
+        "{ops:?}"
+    );
+    let x = ndarray::ArrayD::from_shape_fn(ndarray::IxDyn(&[2, 3, 4, 5]), |i| {
+        (i[0] * 60 + i[1] * 20 + i[2] * 5 + i[3]) as f32 * 0.5 - 7.0
+    });
+    assert_same_outputs(
+        &Graph::parse(VIEW).unwrap(),
+        &g,
+        &[("x", Array::F32(x))],
+        0.0,
+    );
+}
+
+#[test]
+fn shape_chain_with_symbolic_batch_keeps_the_batch_computation() {
+    let text = VIEW.replace("f32[2,3,4,5]", "f32[N,3,4,5]");
+    let after = run_passes(&text, pipeline("infer-shapes,fold,dce").unwrap());
+    // N is only known at run time: the Gather stays, the Reshape is typed [N,60].
+    assert!(after.contains("Gather"), "{after}");
+    assert!(after.contains("%y: f32[N,60] = Reshape"), "{after}");
+    let x = ndarray::ArrayD::from_shape_fn(ndarray::IxDyn(&[3, 3, 4, 5]), |i| {
+        (i[1] * 20 + i[3]) as f32
+    });
+    assert_same_outputs(
+        &Graph::parse(&text).unwrap(),
+        &Graph::parse(&after).unwrap(),
+        &[("x", Array::F32(x))],
+        0.0,
+    );
+}
+
+#[test]
+fn partly_known_shapes_fold_the_known_dims() {
+    // Shape(x)[1] of x: f32[N,3,4,5] is 3 whatever N is.
+    let text = r#"graph main(%x: f32[N,3,4,5]) -> (%y) {
+  %shape = Shape(%x)
+  %one = const i64[1] [1]
+  %c = Gather(%shape, %one)
+  %minus1 = const i64[1] [-1]
+  %cat = Concat(%minus1, %c) {axis=0}
+  %y = Reshape(%x, %cat)
+}"#;
+    let after = run_passes(text, pipeline("infer-shapes,fold,dce").unwrap());
+    insta::assert_snapshot!(after);
+    assert!(!after.contains("Shape("), "{after}");
+    let x =
+        ndarray::ArrayD::from_shape_fn(ndarray::IxDyn(&[2, 3, 4, 5]), |i| (i[0] + i[2] * 3) as f32);
+    assert_same_outputs(
+        &Graph::parse(text).unwrap(),
+        &Graph::parse(&after).unwrap(),
+        &[("x", Array::F32(x))],
+        0.0,
+    );
+}
