@@ -231,3 +231,111 @@ pub fn rank_of(g: &Graph, v: ValueRef) -> Option<usize> {
         _ => None,
     }
 }
+
+/// For a binary node with inputs `(a, b)`, the operand that is not `v` (either order).
+pub fn other_operand(g: &Graph, id: NodeId, v: ValueRef) -> Option<ValueRef> {
+    let (a, b) = (g.input(id, 0)?, g.input(id, 1)?);
+    if a == v {
+        Some(b)
+    } else if b == v {
+        Some(a)
+    } else {
+        None
+    }
+}
+
+/// For a binary node, `(value, k)` where one operand is a one-element float constant `k`
+/// and the other is `value` (either order). When both are constants, the second is `k`.
+pub fn with_scalar(g: &Graph, id: NodeId) -> Option<(ValueRef, f64)> {
+    let (a, b) = (g.input(id, 0)?, g.input(id, 1)?);
+    if let Some(k) = scalar_const(g, b) {
+        return Some((a, k));
+    }
+    scalar_const(g, a).map(|k| (b, k))
+}
+
+/// The only reader of `v` when it is the ONNX op `op` (and `v` is [`single_use`]).
+pub fn sole_user_op(g: &Graph, v: ValueRef, op: OnnxOp) -> Option<NodeId> {
+    let (user, _) = only_user(g, v)?;
+    is_op(g, user, op).then_some(user)
+}
+
+/// The axes a Reduce* node reduces over, when given explicitly and `keepdims` is 1: the
+/// `axes` attribute before opset 18 (`opset`: the default domain's version), the constant
+/// second input from 18 on (ReduceSum: from 13).
+pub fn reduce_axes_keepdims(g: &Graph, id: NodeId, opset: i64) -> Option<Vec<i64>> {
+    let node = g.node(id);
+    if node.attrs.int("keepdims", 1).ok()? != 1 {
+        return None;
+    }
+    let from_input = if is_op(g, id, OnnxOp::ReduceSum) {
+        opset >= 13
+    } else {
+        opset >= 18
+    };
+    if !from_input {
+        return match node.attrs.get("axes")? {
+            modelc_ir::Attr::Ints(a) if !a.is_empty() => Some(a.clone()),
+            _ => None,
+        };
+    }
+    if node.attrs.contains("axes") {
+        return None;
+    }
+    let axes = g.input(id, 1)?;
+    let t = const_tensor(g, axes)?;
+    let v = Array::from_tensor(t).ok()?.to_i64_vec().ok()?;
+    (!v.is_empty()).then_some(v)
+}
+
+/// Whether `axes` names exactly the last axis of a value of rank `rank` (when known): `[-1]`,
+/// or `[rank - 1]`.
+pub fn is_last_axis(axes: &[i64], rank: Option<usize>) -> bool {
+    match axes {
+        [-1] => true,
+        [a] => rank.is_some_and(|r| r >= 1 && *a == r as i64 - 1),
+        _ => false,
+    }
+}
+
+/// The size of the last dimension of `v`, when its type knows it.
+pub fn last_dim(g: &Graph, v: ValueRef) -> Option<u64> {
+    g.value(v)?
+        .ty
+        .as_ref()?
+        .ty
+        .as_tensor()?
+        .shape
+        .as_ref()?
+        .0
+        .last()?
+        .known()
+}
+
+/// Adds an ONNX node `op` reading `inputs` with one output (named later by [`take_over`]),
+/// named `name`, and returns its result.
+pub fn add_onnx_node(
+    g: &mut Graph,
+    op: OnnxOp,
+    name: &str,
+    inputs: &[ValueRef],
+    attrs: modelc_ir::Attrs,
+) -> ValueRef {
+    let node = modelc_ir::Node::new(
+        Op::Onnx(op),
+        inputs.len(),
+        vec![modelc_ir::Value::named("fused")],
+    )
+    .with_name(name)
+    .with_attrs(attrs);
+    let id = g.add_node(node);
+    for (slot, &v) in inputs.iter().enumerate() {
+        g.connect(v, id, slot);
+    }
+    ValueRef::new(id, 0)
+}
+
+/// The element type of `v`, when its type declares it.
+pub fn dtype_of(g: &Graph, v: ValueRef) -> Option<DType> {
+    g.value(v)?.ty.as_ref()?.ty.as_tensor()?.dtype
+}

@@ -2,6 +2,7 @@
 
 use crate::passes::{dce::Dce, fold::Fold, identity::IdentityElim, infer_shapes::InferShapes};
 use crate::passes::{fuse_bias::FuseBias, fuse_conv_bn::FuseConvBn, fuse_gemm::FuseGemm};
+use crate::passes::{fuse_gelu::FuseGelu, fuse_layernorm::FuseLayerNorm};
 use crate::{Pass, PassError};
 
 /// Every built-in pass, in the order `modelc passes` lists them.
@@ -14,6 +15,8 @@ pub fn all() -> Vec<Box<dyn Pass>> {
         Box::new(FuseConvBn),
         Box::new(FuseBias),
         Box::new(FuseGemm),
+        Box::new(FuseGelu),
+        Box::new(FuseLayerNorm),
     ]
 }
 
@@ -51,6 +54,8 @@ pub fn level(level: u8) -> Vec<Box<dyn Pass>> {
             Box::new(FuseConvBn),
             Box::new(FuseBias),
             Box::new(FuseGemm),
+            Box::new(FuseGelu),
+            Box::new(FuseLayerNorm),
             Box::new(Dce),
         ],
     }

@@ -4,6 +4,8 @@ pub mod dce;
 pub mod fold;
 pub mod fuse_bias;
 pub mod fuse_conv_bn;
+pub mod fuse_gelu;
 pub mod fuse_gemm;
+pub mod fuse_layernorm;
 pub mod identity;
 pub mod infer_shapes;
