@@ -54,6 +54,156 @@ def export_torchvision(name: str, path: str) -> None:
         )
 
 
+def op_models(out_dir: str) -> dict[str, str]:
+    """Small ONNX graphs (opset 17) covering the op translations the big models do not use.
+    Each is checked with onnx.checker and written to OUT/ops_<name>.onnx."""
+    import onnx
+    from onnx import TensorProto as T
+    from onnx import helper as h
+    from onnx import numpy_helper
+
+    rng = np.random.default_rng(1)
+
+    def init(name, array):
+        return numpy_helper.from_array(np.asarray(array), name)
+
+    def f32(*shape):
+        return (rng.standard_normal(shape)).astype(np.float32)
+
+    def model(name, nodes, inputs, outputs, inits=(), opset=17):
+        g = h.make_graph(
+            nodes,
+            name,
+            [h.make_tensor_value_info(n, T.FLOAT, s) for n, s in inputs],
+            [h.make_tensor_value_info(n, T.FLOAT, None) for n in outputs],
+            list(inits),
+        )
+        m = h.make_model(g, opset_imports=[h.make_opsetid("", opset)])
+        m.ir_version = 8
+        # Output types from ONNX's own shape inference (the checker wants them declared).
+        inferred = onnx.shape_inference.infer_shapes(m)
+        types = {v.name: v.type for v in list(inferred.graph.value_info) + list(inferred.graph.output)}
+        for o in m.graph.output:
+            o.type.CopyFrom(types[o.name])
+        onnx.checker.check_model(m, full_check=True)
+        path = os.path.join(out_dir, f"ops_{name}.onnx")
+        onnx.save(m, path)
+        return path
+
+    n = h.make_node
+    specs = {
+        # Convolutions and pooling beyond ResNet's: asymmetric pads, groups, dilation,
+        # SAME padding, transposed conv, average pooling.
+        "conv_variants": (
+            [
+                n("Conv", ["x", "w1"], ["c1"], pads=[0, 1, 2, 1], strides=[2, 1]),
+                n("Conv", ["x", "w2", "b2"], ["c2"], group=2, strides=[2, 2], auto_pad="SAME_UPPER"),
+                n("Conv", ["x", "w2"], ["c3"], group=2, dilations=[2, 2], pads=[2, 1, 2, 1]),
+                n("ConvTranspose", ["c2", "wt"], ["ct"], strides=[2, 2], pads=[1, 1, 1, 1], output_padding=[1, 1]),
+                n("AveragePool", ["ct"], ["ap"], kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1]),
+                n("MaxPool", ["c1"], ["mp"], kernel_shape=[2, 2], pads=[0, 0, 1, 1]),
+                n("GlobalMaxPool", ["mp"], ["gm"]),
+                n("InstanceNormalization", ["ap", "s4", "b4"], ["inorm"]),
+            ],
+            [("x", [1, 4, 9, 9])],
+            ["ct", "ap", "gm", "inorm", "c3"],
+            [init("w1", f32(3, 4, 3, 3)), init("w2", f32(4, 2, 3, 3)), init("b2", f32(4)),
+             init("wt", f32(4, 4, 3, 3)), init("s4", f32(4)), init("b4", f32(4))],
+        ),
+        "activations": (
+            [
+                n("LeakyRelu", ["x"], ["a"], alpha=0.2),
+                n("HardSigmoid", ["a"], ["b"], alpha=0.3, beta=0.4),
+                n("HardSwish", ["x"], ["c"]),
+                n("Elu", ["c"], ["d"], alpha=0.7),
+                n("Clip", ["x", "lo", "hi"], ["e"]),
+                n("Sigmoid", ["x"], ["g"]),
+                n("Tanh", ["g"], ["t"]),
+                n("Sqrt", ["b"], ["sq"]),
+                n("Pow", ["sq", "two"], ["pw"]),
+                n("Neg", ["pw"], ["ng"]),
+                n("Exp", ["ng"], ["ex"]),
+                n("Log", ["ex"], ["lg"]),
+                n("Sub", ["lg", "t"], ["sb"]),
+                n("Max", ["sb", "d", "e"], ["mx"]),
+                n("PRelu", ["x", "slope"], ["pr"]),
+                n("Softplus", ["pr"], ["sp"]),
+            ],
+            [("x", [2, 3, 4, 5])],
+            ["mx", "sp"],
+            [init("lo", np.float32(-0.5)), init("hi", np.float32(0.7)), init("two", np.float32(2.0)),
+             init("slope", f32(3, 1, 1))],
+        ),
+        "shapes": (
+            [
+                n("Slice", ["x", "st", "en", "ax", "sp"], ["sl"]),
+                n("Pad", ["sl", "pads", "pv"], ["pd"], mode="constant"),
+                n("Pad", ["sl", "pads"], ["pr"], mode="reflect"),
+                n("Concat", ["pd", "pr"], ["cc"], axis=1),
+                n("Split", ["cc", "splits"], ["s1", "s2"], axis=1),
+                n("Unsqueeze", ["s1", "uax"], ["u"]),
+                n("Squeeze", ["u", "uax"], ["q"]),
+                n("Transpose", ["q"], ["tr"], perm=[0, 3, 1, 2]),
+                n("Flatten", ["tr"], ["fl"], axis=2),
+                n("ReduceMean", ["s2"], ["rm"], axes=[1, -1], keepdims=1),
+                n("ReduceSum", ["s2", "rax"], ["rs"], keepdims=0),
+                n("ReduceMax", ["s2"], ["rx"], axes=[2], keepdims=0),
+                n("Expand", ["rm", "eshape"], ["ex"]),
+                n("Gather", ["x", "gidx"], ["ga"], axis=3),
+                n("Gather", ["x", "gidx2"], ["gb"], axis=1),
+                n("Shape", ["x"], ["shp"]),
+                n("Cast", ["shp"], ["shpf"], to=T.FLOAT),
+                n("Greater", ["ga", "zero"], ["gt"]),
+                n("Where", ["gt", "ga", "zero"], ["wh"]),
+                n("Softmax", ["wh"], ["sm"], axis=1),
+                n("LogSoftmax", ["sm"], ["lsm"], axis=-1),
+                n("Resize", ["x", "", "scales"], ["rz"], mode="nearest",
+                  coordinate_transformation_mode="asymmetric", nearest_mode="floor"),
+                n("Resize", ["x", "", "", "sizes"], ["rl"], mode="linear"),
+                n("ConstantOfShape", ["cshape"], ["cos"], value=numpy_helper.from_array(np.array([1.5], np.float32))),
+                n("Add", ["rl", "cos"], ["rla"]),
+            ],
+            [("x", [2, 3, 6, 7])],
+            ["fl", "rs", "rx", "ex", "gb", "shpf", "lsm", "rz", "rla"],
+            [init("st", np.array([0, 1], np.int64)), init("en", np.array([3, -1], np.int64)),
+             init("ax", np.array([1, 3], np.int64)), init("sp", np.array([1, 2], np.int64)),
+             init("pads", np.array([0, 0, 1, 2, 0, 0, 2, 1], np.int64)), init("pv", np.float32(0.25)),
+             init("splits", np.array([2, 4], np.int64)), init("uax", np.array([0, -1], np.int64)),
+             init("rax", np.array([2, 3], np.int64)), init("eshape", np.array([1, 3, 1, 5], np.int64)),
+             init("gidx", np.array(-2, np.int64)), init("gidx2", np.array([[2, 0], [1, -1]], np.int64)),
+             init("zero", np.float32(0.0)), init("scales", np.array([1, 1, 2, 3], np.float32)),
+             init("sizes", np.array([2, 3, 9, 5], np.int64)),
+             init("cshape", np.array([2, 3, 9, 5], np.int64))],
+        ),
+        "gelu_opset20": (
+            [
+                n("Gelu", ["x"], ["a"]),
+                n("Gelu", ["a"], ["b"], approximate="tanh"),
+            ],
+            [("x", [3, 7])],
+            ["b"],
+            [],
+            20,
+        ),
+        "gemm_variants": (
+            [
+                n("Gemm", ["a", "b", "c"], ["g1"], alpha=0.5, beta=2.0, transA=1),
+                n("Gemm", ["g1", "w"], ["g2"], transB=1),
+                n("MatMul", ["g2", "m"], ["mm"]),
+                n("Div", ["mm", "dv"], ["dd"]),
+                n("ArgMax", ["dd"], ["am"], axis=1, keepdims=1),
+                n("Cast", ["am"], ["amf"], to=T.FLOAT),
+                n("Mul", ["dd", "amf"], ["out"]),
+            ],
+            [("a", [5, 4])],
+            ["out"],
+            [init("b", f32(5, 6)), init("c", f32(1, 6)), init("w", f32(3, 6)), init("m", f32(3, 2)),
+             init("dv", np.float32(3.0))],
+        ),
+    }
+    return {f"ops_{k}": model(k, *v) for k, v in specs.items()}
+
+
 def inputs_for(model_path: str, rng: np.random.Generator) -> dict[str, np.ndarray]:
     import onnx
 
@@ -129,6 +279,7 @@ def main() -> int:
         "mobilenet_v2": os.path.join(args.out, "mobilenet_v2.onnx"),
         "transformer": os.path.join(args.testdata, "transformer.onnx"),
     }
+    models.update(op_models(args.out))
     if args.only:
         wanted = args.only.split(",")
         unknown = [w for w in wanted if w not in models]
