@@ -736,6 +736,22 @@ impl Xtask {
                 }),
             ),
             ("conformance", Box::new(|| self.conformance(None, None))),
+            (
+                "torchscript export",
+                Box::new(|| {
+                    // ONNX -> TorchScript archives loaded by torch.jit.load, against onnxruntime.
+                    let modelc = self.build_modelc()?;
+                    run(self
+                        .py()
+                        .arg("tests/torchscript_export.py")
+                        .arg("--modelc")
+                        .arg(&modelc)
+                        .arg("--out")
+                        .arg(self.target.join("torchscript-export"))
+                        .arg("--testdata")
+                        .arg(self.testdata_dir()))
+                }),
+            ),
         ];
         let total = Instant::now();
         let mut timings = Vec::new();
