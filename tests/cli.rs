@@ -99,10 +99,11 @@ fn unsupported_formats_are_named() {
         &dir.path().join("m.tflite"),
         "TFLite export is not written yet",
     );
+    // TorchScript export names every node it cannot translate.
     expect_convert_error(
-        &tiny,
+        &testdata("models/custom_op.onnx"),
         &dir.path().join("m.pt"),
-        "TorchScript export is not written yet",
+        "com.example.FancyOp \"fancy\": custom op, no TorchScript translation",
     );
     expect_convert_error(&tiny, &dir.path().join("m.txt"), "cannot tell the format");
 }

@@ -253,7 +253,7 @@ impl<'g> Emitter<'g> {
                     return Err("string constants cannot be TorchScript tensors".into());
                 }
                 let hint = node.outputs.first().map_or("const", |o| o.name.as_str());
-                let expr = self.buffer(hint, t.clone());
+                let expr = self.buffer(hint, t.clone())?;
                 let name = expr.trim_start_matches("self.").to_string();
                 self.buffer_of.insert(v.node, name);
                 Ok(expr)
@@ -266,7 +266,13 @@ impl<'g> Emitter<'g> {
     }
 
     /// Stores `t` as a new module buffer named after `hint`; returns `self.<name>`.
-    pub fn buffer(&mut self, hint: &str, t: Tensor) -> String {
+    pub fn buffer(&mut self, hint: &str, t: Tensor) -> Result<String, String> {
+        if crate::pickle::storage_class(t.dtype).is_none() {
+            return Err(format!(
+                "constant `{hint}` is {}, an element type torch has no tensors of",
+                t.dtype
+            ));
+        }
         let base = sanitize(if hint.is_empty() { "const" } else { hint });
         let mut name = base.clone();
         let mut i = 1;
@@ -276,7 +282,7 @@ impl<'g> Emitter<'g> {
         }
         self.buffer_names.insert(name.clone());
         self.buffers.push((name.clone(), t));
-        format!("self.{name}")
+        Ok(format!("self.{name}"))
     }
 
     /// Everything known about `v`: what the emitter recorded, else its declared type.

@@ -120,11 +120,12 @@ pub(crate) fn generate(g: &Graph, opset: i64) -> Result<Generated, TorchScriptEr
                 "NHWC layout; TorchScript ops are channels-first (convert the graph to NCHW first)"
                     .to_string(),
             ),
-            Op::Onnx(op) if node.subgraphs().next().is_some() => {
-                Err(format!("{op} with sub-graphs is not exported"))
+            Op::Onnx(_) if node.subgraphs().next().is_some() => {
+                Err("control flow (sub-graphs) is not exported".to_string())
             }
             Op::Onnx(op) => emit_op(&mut e, id, *op),
-            other => Err(format!("{} has no TorchScript form", other.display_name())),
+            Op::Custom { .. } => Err("custom op, no TorchScript translation".to_string()),
+            _ => Err("no TorchScript form".to_string()),
         };
         if let Err(msg) = result {
             errors.push(format!("{}: {msg}", node_label(node)));
@@ -198,7 +199,7 @@ fn emit_op(e: &mut Emitter<'_>, id: modelc_ir::NodeId, op: OnnxOp) -> Result<(),
             return r;
         }
     }
-    Err(format!("{op} has no TorchScript translation"))
+    Err("no TorchScript translation".to_string())
 }
 
 /// Info for an output with the given rank and the element type of input 0.

@@ -370,7 +370,7 @@ fn constant(e: &mut Emitter<'_>, id: NodeId) -> Result<(), String> {
         rank: Some(t.dims.len()),
         dtype: Some(t.dtype),
     };
-    let expr = e.buffer(&hint, t);
+    let expr = e.buffer(&hint, t)?;
     let v = ValueRef::new(id, 0);
     e.bind(v, expr);
     e.set_info(v, info);

@@ -133,8 +133,7 @@ impl Writer {
     fn str(&mut self, s: &str) {
         self.out.push(BINUNICODE);
         // Strings written here are names and keys, far below 4 GiB.
-        self.out
-            .extend_from_slice(&(s.len() as u32).to_le_bytes());
+        self.out.extend_from_slice(&(s.len() as u32).to_le_bytes());
         self.out.extend_from_slice(s.as_bytes());
     }
 
@@ -200,7 +199,8 @@ impl Writer {
     }
 
     fn tensor(&mut self, t: &TensorValue) -> Result<(), TorchScriptError> {
-        let ints = |v: &[u64]| PickleValue::Tuple(v.iter().map(|&d| PickleValue::Int(d as i64)).collect());
+        let ints =
+            |v: &[u64]| PickleValue::Tuple(v.iter().map(|&d| PickleValue::Int(d as i64)).collect());
         self.global("torch._utils", "_rebuild_tensor_v2");
         self.out.push(MARK);
         self.storage(&t.storage)?;
@@ -268,7 +268,10 @@ mod tests {
         let p = to_pickle(&PickleValue::Tuple(vec![t(0), t(1)])).unwrap();
         assert_eq!(p.storages.len(), 1);
         let text = String::from_utf8_lossy(&p.bytes);
-        assert_eq!(text.matches("ctorch._utils\n_rebuild_tensor_v2\n").count(), 2);
+        assert_eq!(
+            text.matches("ctorch._utils\n_rebuild_tensor_v2\n").count(),
+            2
+        );
         assert!(text.contains("ctorch\nFloatStorage\n"));
     }
 
