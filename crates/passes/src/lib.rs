@@ -14,6 +14,7 @@ pub mod passes;
 pub mod pattern;
 pub mod registry;
 pub mod testing;
+pub mod util;
 
 use modelc_ir::validate::{validate_graph, ValidationError};
 use modelc_ir::{Graph, Model};

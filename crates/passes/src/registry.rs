@@ -1,5 +1,6 @@
 //! The built-in passes by name, and the optimization levels.
 
+use crate::passes::{cse::Cse, noop::NoopElim, reshape_merge::ReshapeMerge};
 use crate::passes::{dce::Dce, fold::Fold, identity::IdentityElim, infer_shapes::InferShapes};
 use crate::passes::{fuse_bias::FuseBias, fuse_conv_bn::FuseConvBn, fuse_gemm::FuseGemm};
 use crate::passes::{fuse_gelu::FuseGelu, fuse_layernorm::FuseLayerNorm};
@@ -12,6 +13,9 @@ pub fn all() -> Vec<Box<dyn Pass>> {
         Box::new(IdentityElim),
         Box::new(Fold),
         Box::new(Dce),
+        Box::new(Cse),
+        Box::new(NoopElim),
+        Box::new(ReshapeMerge),
         Box::new(FuseConvBn),
         Box::new(FuseBias),
         Box::new(FuseGemm),
@@ -49,7 +53,10 @@ pub fn level(level: u8) -> Vec<Box<dyn Pass>> {
             // Shapes first: fold turns Shape of known dims into constants.
             Box::new(InferShapes),
             Box::new(IdentityElim),
+            Box::new(Cse),
             Box::new(Fold),
+            Box::new(NoopElim),
+            Box::new(ReshapeMerge),
             // Fusions after folding, so weights reach them as constants.
             Box::new(FuseConvBn),
             Box::new(FuseBias),

@@ -6,6 +6,7 @@
 
 use modelc_ir::{Graph, NodeId, OnnxOp, Op, ValueRef};
 
+use crate::util::bypass;
 use crate::{Changed, Pass, PassContext, PassError};
 
 pub struct IdentityElim;
@@ -41,14 +42,6 @@ fn is_passthrough(g: &Graph, id: NodeId) -> bool {
     }
 }
 
-/// Whether a value is read by a sub-graph (through a capture, matched by name): renaming or
-/// replacing it would break that link.
-fn captured(g: &Graph, v: ValueRef) -> bool {
-    g.users(v)
-        .iter()
-        .any(|&(user, slot)| slot >= g.node(user).num_inputs)
-}
-
 fn eliminate(g: &mut Graph) -> bool {
     let mut changed = false;
     let order = g.topo_order().unwrap_or_default();
@@ -57,30 +50,9 @@ fn eliminate(g: &mut Graph) -> bool {
             continue;
         }
         let Some(src) = g.input(id, 0) else { continue };
-        let out = ValueRef::new(id, 0);
-        if captured(g, out) || captured(g, src) {
+        if !bypass(g, id, src) {
             continue;
         }
-        if g.outputs().contains(&out) {
-            // The producer's value must take the output's name: only for a computed
-            // value that nothing else reads and that is not itself an output.
-            let producer_is_op = matches!(g.node(src.node).op, Op::Onnx(_) | Op::Custom { .. });
-            let only_reader = g.users(src).len() == 1;
-            if !producer_is_op || !only_reader || g.outputs().contains(&src) {
-                continue;
-            }
-            let taken = g.value(out).cloned().expect("live value");
-            let value = g.value_mut(src).expect("live value");
-            value.name = taken.name;
-            if taken.ty.is_some() {
-                value.ty = taken.ty;
-            }
-            if !taken.doc.is_empty() {
-                value.doc = taken.doc;
-            }
-        }
-        g.replace_uses(out, src);
-        g.remove_node(id);
         changed = true;
     }
     let ids: Vec<NodeId> = g.node_ids().collect();

@@ -1,5 +1,6 @@
 //! The built-in passes, one per file.
 
+pub mod cse;
 pub mod dce;
 pub mod fold;
 pub mod fuse_bias;
@@ -9,3 +10,5 @@ pub mod fuse_gemm;
 pub mod fuse_layernorm;
 pub mod identity;
 pub mod infer_shapes;
+pub mod noop;
+pub mod reshape_merge;

@@ -1,0 +1,170 @@
+//! `cse`: common-subexpression elimination and duplicate-constant sharing. Two nodes with
+//! the same op, attributes, layout and inputs compute the same values, so the later one's
+//! readers read the earlier one's results and it goes; two constants with the same element
+//! type, shape and bytes become one. Done in topological order, so whole duplicated chains
+//! collapse in one run (a node's inputs are already merged when it is looked at), and in
+//! every sub-graph.
+//!
+//! Not merged: random ops (each draw differs), custom ops (their side effects are unknown),
+//! nodes with sub-graphs, graph inputs and outer values; nor a node whose result is a graph
+//! output (the output would change its name) or is read by a sub-graph (captures are by
+//! name).
+//!
+//! Constants are bucketed by element type, shape and a hash of a sample of their bytes (at
+//! most 256: hashing every byte of a 300 MB model would cost more than the rest of the
+//! optimization together), then compared byte for byte.
+
+use std::collections::HashMap;
+
+use modelc_ir::{DType, Graph, NodeId, OnnxOp, Op, Tensor, TensorData, ValueRef};
+
+use crate::pattern::for_each_graph;
+use crate::util::captured;
+use crate::{Changed, Pass, PassContext, PassError};
+
+pub struct Cse;
+
+impl Pass for Cse {
+    fn name(&self) -> &'static str {
+        "cse"
+    }
+
+    fn description(&self) -> &'static str {
+        "merge nodes computing the same thing from the same inputs, and identical constants"
+    }
+
+    fn run(&self, g: &mut Graph, _cx: &mut PassContext) -> Result<Changed, PassError> {
+        Ok(Changed::from_bool(for_each_graph(g, &mut merge)))
+    }
+}
+
+/// What two computing nodes must share before their attributes are compared.
+#[derive(PartialEq, Eq, Hash)]
+struct NodeKey {
+    op: OnnxOp,
+    inputs: Vec<Option<ValueRef>>,
+    outputs: Vec<bool>,
+}
+
+#[derive(PartialEq, Eq, Hash)]
+struct ConstKey {
+    dtype: DType,
+    dims: Vec<u64>,
+    sample: u64,
+}
+
+fn merge(g: &mut Graph) -> bool {
+    let mut changed = false;
+    let mut nodes: HashMap<NodeKey, Vec<NodeId>> = HashMap::new();
+    let mut consts: HashMap<ConstKey, Vec<NodeId>> = HashMap::new();
+    for id in g.topo_order().unwrap_or_default() {
+        if !kind_mergeable(g, id) {
+            continue;
+        }
+        let removable = removable(g, id);
+        let earlier = match &g.node(id).op {
+            Op::Const(t) => {
+                let bucket = consts.entry(const_key(t)).or_default();
+                let same = bucket.iter().copied().find(|&c| match &g.node(c).op {
+                    Op::Const(u) => u == t,
+                    _ => false,
+                });
+                if same.is_none() {
+                    bucket.push(id);
+                }
+                same.filter(|_| removable)
+            }
+            Op::Onnx(op) => {
+                let node = g.node(id);
+                let key = NodeKey {
+                    op: *op,
+                    inputs: g.inputs_of(id),
+                    outputs: node.outputs.iter().map(|v| !v.is_absent()).collect(),
+                };
+                let bucket = nodes.entry(key).or_default();
+                let same = bucket.iter().copied().find(|&c| {
+                    let other = g.node(c);
+                    other.attrs == node.attrs && other.layout == node.layout
+                });
+                if same.is_none() {
+                    bucket.push(id);
+                }
+                same.filter(|_| removable)
+            }
+            _ => None,
+        };
+        if let Some(keep) = earlier {
+            for slot in 0..g.node(id).outputs.len() {
+                g.replace_uses(ValueRef::new(id, slot), ValueRef::new(keep, slot));
+            }
+            g.remove_node(id);
+            changed = true;
+        }
+    }
+    changed
+}
+
+/// Whether node `id` is of a kind that can be merged with an equal node.
+fn kind_mergeable(g: &Graph, id: NodeId) -> bool {
+    let node = g.node(id);
+    match &node.op {
+        Op::Const(_) => true,
+        Op::Onnx(op) => !random(*op) && node.subgraphs().next().is_none(),
+        _ => false,
+    }
+}
+
+/// Whether node `id` may be removed in favour of an equal earlier one: none of its results
+/// is a graph output or read by a sub-graph (the earlier node may be either).
+fn removable(g: &Graph, id: NodeId) -> bool {
+    (0..g.node(id).outputs.len()).all(|slot| {
+        let v = ValueRef::new(id, slot);
+        !g.outputs().contains(&v) && !captured(g, v)
+    })
+}
+
+fn random(op: OnnxOp) -> bool {
+    matches!(
+        op,
+        OnnxOp::RandomNormal
+            | OnnxOp::RandomNormalLike
+            | OnnxOp::RandomUniform
+            | OnnxOp::RandomUniformLike
+            | OnnxOp::Multinomial
+            | OnnxOp::Bernoulli
+            | OnnxOp::Dropout
+    )
+}
+
+/// Element type, shape and an FNV-1a hash of up to 256 bytes spread over the data.
+fn const_key(t: &Tensor) -> ConstKey {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut feed = |b: u8| {
+        h ^= b as u64;
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    };
+    match &t.data {
+        TensorData::Raw(b) => {
+            let step = (b.len() / 256).max(1);
+            for &byte in b.iter().step_by(step).take(256) {
+                feed(byte);
+            }
+            // The last bytes too: biases and tables often differ only at the end.
+            for &byte in b.iter().rev().take(32) {
+                feed(byte);
+            }
+        }
+        TensorData::Strings(items) => {
+            for s in items.iter().take(16) {
+                for &byte in s.iter().take(16) {
+                    feed(byte);
+                }
+            }
+        }
+    }
+    ConstKey {
+        dtype: t.dtype,
+        dims: t.dims.clone(),
+        sample: h,
+    }
+}
