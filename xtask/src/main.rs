@@ -97,12 +97,37 @@ enum Cmd {
         #[arg(long, default_value_t = 5)]
         runs: usize,
     },
+    /// Compare `modelc optimize -O2` with onnxsim on torchvision models
+    ///
+    /// Builds modelc in release, exports the models of
+    /// testdata/make_torchvision.py (ResNet-18/50, MobileNetV2/V3-Large,
+    /// EfficientNet-B0, DenseNet-121, ConvNeXt-T, ViT-B/16, an
+    /// nn.TransformerEncoder; seeded random weights, classic exporter) into
+    /// target/testdata/torchvision (skipped when its stamp is current), then
+    /// runs tests/onnxsim_parity.py: node counts of both tools, onnxruntime
+    /// outputs of modelc's result against the original (1e-4 relative), no
+    /// vendor domains, and wall time of both. Prints the table and the op
+    /// types modelc leaves more of than onnxsim, writes
+    /// target/parity/report.json, and fails if modelc leaves more nodes,
+    /// mismatches or is not 10x faster on any model.
+    Parity {
+        /// Only these models (comma-separated names, e.g. resnet50,vit_b_16)
+        #[arg(long, value_name = "NAMES")]
+        only: Option<String>,
+        /// Timed runs of each tool (the fastest is kept)
+        #[arg(long, default_value_t = 1)]
+        runs: usize,
+        /// Print the table but do not fail
+        #[arg(long)]
+        no_fail: bool,
+    },
     /// Run every test: the one command CI runs (.ci/run)
     ///
     /// In order, stopping at the first failure: pyenv, node-suite, testdata,
     /// cargo fmt --check, cargo clippy -D warnings, cargo test --workspace
     /// (with MODELC_NODE_SUITE, MODELC_TESTDATA and MODELC_PYTHON set to
-    /// absolute paths), conformance. Prints the time of each step.
+    /// absolute paths), conformance, onnxsim parity. Prints the time of
+    /// each step.
     Ci,
     /// Build modelc and run it on the bundled example model
     ///
@@ -122,6 +147,11 @@ fn main() -> ExitCode {
         Cmd::Testdata => x.testdata(),
         Cmd::Conformance { limit, filter } => x.conformance(limit, filter.as_deref()),
         Cmd::Bench { runs } => x.bench(runs),
+        Cmd::Parity {
+            only,
+            runs,
+            no_fail,
+        } => x.parity(only.as_deref(), runs, no_fail),
         Cmd::Ci => x.ci(),
         Cmd::Demo => x.demo(),
     };
@@ -455,6 +485,64 @@ impl Xtask {
         Ok(())
     }
 
+    // --------------------------------------------------------------- parity
+
+    /// Exports the torchvision models (a few seconds each) unless their stamp is current.
+    fn torchvision(&self) -> Result<PathBuf> {
+        self.pyenv()?;
+        let out = self.testdata_dir().join("torchvision");
+        let script = self.root.join("testdata/make_torchvision.py");
+        let stamp_path = out.join(".stamp");
+        let stamp = format!(
+            "requirements.txt + make_torchvision.py fnv1a64 {:016x}\n",
+            fnv1a64(&[&read(&self.requirements())?, &read(&script)?])
+        );
+        if fs::read_to_string(&stamp_path).ok().as_deref() == Some(&stamp) {
+            println!("testdata: {} is up to date", self.rel(&out));
+        } else {
+            println!(
+                "testdata: exporting torchvision models into {}",
+                self.rel(&out)
+            );
+            if out.exists() {
+                fs::remove_dir_all(&out)?;
+            }
+            fs::create_dir_all(&out)?;
+            run(self.py().arg(&script).arg("--out").arg(&out))?;
+            fs::write(&stamp_path, stamp)?;
+        }
+        Ok(out)
+    }
+
+    fn parity(&self, only: Option<&str>, runs: usize, no_fail: bool) -> Result<()> {
+        let modelc = self.build_modelc()?;
+        let models = self.torchvision()?;
+        let out = self.target.join("parity");
+        let mut cmd = self.py();
+        cmd.arg("tests/onnxsim_parity.py")
+            .arg("--modelc")
+            .arg(&modelc)
+            .arg("--models")
+            .arg(&models)
+            .arg("--out")
+            .arg(&out)
+            .arg("--runs")
+            .arg(runs.max(1).to_string());
+        if let Some(only) = only {
+            cmd.arg("--only").arg(only);
+        }
+        if no_fail {
+            cmd.arg("--no-fail");
+        }
+        run(&mut cmd).map_err(|e| {
+            format!(
+                "onnxsim parity failed ({e}); see {}",
+                self.rel(&out.join("report.json"))
+            )
+            .into()
+        })
+    }
+
     // ---------------------------------------------------------------- bench
 
     fn bench(&self, runs: usize) -> Result<()> {
@@ -598,7 +686,13 @@ impl Xtask {
         let json_path = out_dir.join("convert.json");
         fs::write(&json_path, serde_json::to_string_pretty(&report)? + "\n")?;
         println!("bench: wrote {}", self.rel(&json_path));
-        self.bench_inference(&modelc, runs)
+        self.bench_inference(&modelc, runs)?;
+        // `modelc optimize -O2` next to onnxsim: the table, without failing the benchmark.
+        println!(
+            "\nbench: modelc optimize -O2 vs onnxsim (fastest of {} runs)",
+            runs.min(3)
+        );
+        self.parity(None, runs.min(3), true)
     }
 
     /// Inference latency of the interpreter (`modelc run --repeat`) next to onnxruntime's,
@@ -736,6 +830,7 @@ impl Xtask {
                 }),
             ),
             ("conformance", Box::new(|| self.conformance(None, None))),
+            ("onnxsim parity", Box::new(|| self.parity(None, 1, false))),
             (
                 "torchscript export",
                 Box::new(|| {
