@@ -5,8 +5,10 @@
 //! one IR graph; [`write`] produces an archive that `torch.jit.load` accepts.
 
 pub mod archive;
+pub mod code;
 mod error;
 mod export;
+pub mod import;
 pub mod pickle;
 
 use std::path::Path;
@@ -21,10 +23,8 @@ pub struct WriteOptions {}
 
 /// Reads a TorchScript `.pt` archive.
 pub fn read(path: &Path) -> Result<Model, TorchScriptError> {
-    let _ = path;
-    Err(TorchScriptError::Unsupported(
-        "TorchScript import is not written yet".into(),
-    ))
+    let mut archive = archive::Archive::open(path)?;
+    import::import(&mut archive)
 }
 
 /// Writes the model to `path` as a TorchScript archive, via a temporary file renamed into place.

@@ -66,7 +66,19 @@ pub fn allowed_global(module: &str, name: &str) -> bool {
 
 /// Reads one pickle. `storages` resolves the persistent ids of tensor storages.
 pub fn unpickle(data: &[u8], storages: &mut StorageSource<'_>) -> Result<PickleValue, PickleError> {
+    unpickle_with(data, storages, true)
+}
+
+/// Like [`unpickle`]; with `need_data` false a storage whose bytes are missing is accepted
+/// with empty data (torch writes `traced_inputs.pkl` with empty storages: only the shapes
+/// are meant to be read).
+pub fn unpickle_with(
+    data: &[u8],
+    storages: &mut StorageSource<'_>,
+    need_data: bool,
+) -> Result<PickleValue, PickleError> {
     let mut r = Reader {
+        need_data,
         data,
         pos: 0,
         stack: Vec::new(),
@@ -92,6 +104,7 @@ struct Reader<'a, 'b> {
     copied: usize,
     copy_budget: usize,
     storages: &'a mut StorageSource<'b>,
+    need_data: bool,
 }
 
 type R<T> = Result<T, String>;
@@ -165,7 +178,9 @@ impl Reader<'_, '_> {
         if self.marks.last().is_some_and(|&m| m >= self.stack.len()) {
             return Err("stack empty above MARK".into());
         }
-        self.stack.last_mut().ok_or_else(|| "stack underflow".into())
+        self.stack
+            .last_mut()
+            .ok_or_else(|| "stack underflow".into())
     }
 
     fn memo_put(&mut self, idx: u32) -> R<()> {
@@ -488,12 +503,22 @@ impl Reader<'_, '_> {
             return Err(format!("persistent id of kind {tag:?} is not supported"));
         }
         let dtype = storage_dtype(name).ok_or_else(|| format!("unknown storage torch.{name}"))?;
-        let numel = u64::try_from(*numel).map_err(|_| format!("storage {key} has {numel} elements"))?;
+        let numel =
+            u64::try_from(*numel).map_err(|_| format!("storage {key} has {numel} elements"))?;
         let need = dtype
             .storage_bytes(numel)
             .filter(|&n| n <= usize::MAX as u64)
             .ok_or_else(|| format!("storage {key} size overflows"))?;
         let bytes = (self.storages)(key)?;
+        if !self.need_data && (bytes.len() as u64) < need {
+            return Ok(Storage {
+                key: key.clone(),
+                dtype,
+                location: location.clone(),
+                numel,
+                data: Bytes::new(),
+            });
+        }
         if (bytes.len() as u64) < need {
             return Err(format!(
                 "storage data/{key} holds {} bytes, needs {need} ({numel} x {})",
@@ -530,7 +555,8 @@ impl Reader<'_, '_> {
                     .as_int()
                     .and_then(|o| u64::try_from(o).ok())
                     .ok_or("tensor storage offset is not a non-negative int")?;
-                let PickleValue::Storage(storage) = std::mem::replace(&mut args[0], PickleValue::None)
+                let PickleValue::Storage(storage) =
+                    std::mem::replace(&mut args[0], PickleValue::None)
                 else {
                     return Err("tensor built from something that is not a storage".into());
                 };
@@ -562,7 +588,10 @@ impl Reader<'_, '_> {
                 _ => Err("torch.device of something that is not a string".into()),
             },
             ("torch.jit._pickle", "restore_type_tag") => {
-                let v = args.into_iter().next().ok_or("restore_type_tag without a value")?;
+                let v = args
+                    .into_iter()
+                    .next()
+                    .ok_or("restore_type_tag without a value")?;
                 let d = depth_shallow(&v);
                 Ok((v, d))
             }
@@ -748,8 +777,14 @@ mod tests {
 
     #[test]
     fn unknown_opcode_and_truncation() {
-        assert!(run(b"\x80\x02\xff.").unwrap_err().msg.contains("opcode 0xff"));
-        assert!(run(b"\x80\x02X\xff\xff\xff\x7fab").unwrap_err().msg.contains("bytes"));
+        assert!(run(b"\x80\x02\xff.")
+            .unwrap_err()
+            .msg
+            .contains("opcode 0xff"));
+        assert!(run(b"\x80\x02X\xff\xff\xff\x7fab")
+            .unwrap_err()
+            .msg
+            .contains("bytes"));
         assert!(run(b"\x80\x02K\x01").unwrap_err().msg.contains("STOP"));
     }
 
@@ -770,7 +805,10 @@ mod tests {
         }
         data.push(b'.');
         let e = run(&data).unwrap_err();
-        assert!(e.msg.contains("copy too much") || e.msg.contains("nest"), "{e}");
+        assert!(
+            e.msg.contains("copy too much") || e.msg.contains("nest"),
+            "{e}"
+        );
     }
 
     #[test]

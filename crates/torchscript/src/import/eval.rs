@@ -1,0 +1,758 @@
+//! Symbolic evaluation of TorchScript code into one IR graph.
+//!
+//! `forward` of the root module is run with its tensor arguments bound to graph inputs.
+//! Python-level values (ints, bools, lists, `self.training`, `is None` tests, …) are computed
+//! here, so branches on them disappear; submodule `forward` calls and `__torch__` functions
+//! are inlined; aten ops become IR nodes ([`super::ops`]). An `if` on a run-time value whose
+//! one branch only raises is resolved to the other branch (the model is assumed to be used
+//! on valid inputs, as the tracer assumes). Ops that cannot be translated are recorded with
+//! their line and replaced by placeholders so that every problem is reported at once.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use modelc_ir::{element_count, Tensor, ValueRef};
+
+use super::args::Args;
+use super::builder::Builder;
+use super::value::{Obj, T, V};
+use crate::code::{BinOp, ClassDef, Expr, FuncDef, Stmt, StmtKind};
+use crate::pickle::{PickleValue, TensorValue};
+
+/// Deepest inlining of calls (module → submodule → function …).
+pub const MAX_CALL_DEPTH: usize = 64;
+/// Most loop iterations unrolled in all.
+pub const MAX_UNROLL: usize = 100_000;
+
+/// Why evaluation stopped.
+#[derive(Debug)]
+pub enum Stop {
+    /// The code raised (`ops.prim.RaiseException`) on a path known at import time.
+    Raise(String),
+    /// Something the importer cannot continue past.
+    Fatal(String),
+}
+
+pub type Ev<T> = Result<T, Stop>;
+
+fn fatal<X>(msg: impl Into<String>) -> Ev<X> {
+    Err(Stop::Fatal(msg.into()))
+}
+
+enum Flow {
+    Next,
+    Return(V),
+    Break,
+    Continue,
+}
+
+/// A class or function together with the source file it came from.
+pub struct Code {
+    pub classes: HashMap<String, (ClassDef, String)>,
+    pub funcs: HashMap<String, (FuncDef, String)>,
+}
+
+pub struct Cx<'a> {
+    pub b: Builder,
+    pub code: &'a Code,
+    pub constants: Vec<PickleValue>,
+    /// Untranslatable ops, `file:line: message`.
+    pub errors: Vec<String>,
+    tensors: HashMap<(String, u64, Vec<u64>), ValueRef>,
+    depth: usize,
+    unrolled: usize,
+    /// Where evaluation is, for messages.
+    pub file: String,
+    pub line: usize,
+}
+
+type Env = HashMap<String, V>;
+
+impl<'a> Cx<'a> {
+    pub fn new(b: Builder, code: &'a Code, constants: Vec<PickleValue>) -> Cx<'a> {
+        Cx {
+            b,
+            code,
+            constants,
+            errors: Vec::new(),
+            tensors: HashMap::new(),
+            depth: 0,
+            unrolled: 0,
+            file: String::new(),
+            line: 0,
+        }
+    }
+
+    pub fn at(&self) -> String {
+        format!("{}:{}", self.file, self.line)
+    }
+
+    /// Records an untranslatable construct (import continues).
+    pub fn report(&mut self, msg: impl std::fmt::Display) {
+        let e = format!("{}: {msg}", self.at());
+        if !self.errors.contains(&e) {
+            self.errors.push(e);
+        }
+    }
+
+    /// A tensor from a pickle as a graph constant (one node per distinct view).
+    pub fn tensor_const(&mut self, name: &str, t: &TensorValue) -> Ev<T> {
+        let key = (t.storage.key.clone(), t.offset, t.size.clone());
+        let rank = Some(t.size.len());
+        let dtype = t.storage.dtype;
+        if let Some(v) = self.tensors.get(&key) {
+            return Ok(T::new(*v, rank, dtype));
+        }
+        let tensor = to_ir_tensor(t).map_err(Stop::Fatal)?;
+        let name = if self.b.g.find_value(name).is_some() || name.is_empty() {
+            self.b.fresh(if name.is_empty() { "const" } else { name })
+        } else {
+            name.to_string()
+        };
+        let v = ValueRef::new(self.b.g.add_const(name, tensor), 0);
+        self.tensors.insert(key, v);
+        Ok(T::new(v, rank, dtype))
+    }
+
+    /// Converts an unpickled value (module attribute or constant) to an evaluation value.
+    pub fn from_pickle(&mut self, name: &str, p: &PickleValue) -> Ev<V> {
+        Ok(match p {
+            PickleValue::None => V::None,
+            PickleValue::Bool(b) => V::Bool(*b),
+            PickleValue::Int(i) => V::Int(*i),
+            PickleValue::Float(f) => V::Float(*f),
+            PickleValue::Str(s) => V::Str(s.clone()),
+            PickleValue::Tensor(t) => V::Tensor(self.tensor_const(name, t)?),
+            PickleValue::List(v) | PickleValue::Tuple(v) => {
+                let mut out = Vec::with_capacity(v.len());
+                for (k, x) in v.iter().enumerate() {
+                    out.push(self.from_pickle(&format!("{name}.{k}"), x)?);
+                }
+                if matches!(p, PickleValue::List(_)) {
+                    V::List(out)
+                } else {
+                    V::Tuple(out)
+                }
+            }
+            PickleValue::Object {
+                module,
+                name: cls,
+                state,
+            } => {
+                let items = match state.as_ref() {
+                    PickleValue::Dict(items) => items
+                        .iter()
+                        .filter_map(|(k, v)| Some((k.as_str()?.to_string(), v.clone())))
+                        .collect(),
+                    _ => Vec::new(),
+                };
+                V::Obj(Rc::new(RefCell::new(Obj {
+                    class: format!("{module}.{cls}"),
+                    state: items,
+                    set: vec![("__name__".into(), V::Str(name.to_string()))],
+                })))
+            }
+            other => return fatal(format!("attribute `{name}` holds an unsupported {other:?}")),
+        })
+    }
+
+    // ------------------------------------------------------------ functions
+
+    /// Calls `f` (from `file`) with `args`, binding `self` first when given.
+    pub fn call_func(
+        &mut self,
+        f: &FuncDef,
+        file: &str,
+        this: Option<V>,
+        args: Vec<V>,
+        kwargs: Vec<(String, V)>,
+    ) -> Ev<V> {
+        if self.depth >= MAX_CALL_DEPTH {
+            return fatal(format!("calls nest deeper than {MAX_CALL_DEPTH}"));
+        }
+        let (saved_file, saved_line) = (
+            std::mem::replace(&mut self.file, file.to_string()),
+            self.line,
+        );
+        self.line = f.line;
+        let mut env = Env::new();
+        let mut pos = this.into_iter().chain(args);
+        for p in &f.params {
+            let v = match pos.next() {
+                Some(v) => v,
+                None => match kwargs.iter().find(|(k, _)| *k == p.name) {
+                    Some((_, v)) => v.clone(),
+                    None => match &p.default {
+                        Some(d) => self.expr(&mut Env::new(), d)?,
+                        None => {
+                            return fatal(format!(
+                                "{}: call of {} without argument `{}`",
+                                self.at(),
+                                f.name,
+                                p.name
+                            ))
+                        }
+                    },
+                },
+            };
+            env.insert(p.name.clone(), v);
+        }
+        self.depth += 1;
+        let r = self.block(&mut env, &f.body);
+        self.depth -= 1;
+        let out = match r? {
+            Flow::Return(v) => v,
+            _ => V::None,
+        };
+        self.file = saved_file;
+        self.line = saved_line;
+        Ok(out)
+    }
+
+    fn method(&mut self, obj: &Rc<RefCell<Obj>>, name: &str) -> Option<(&'a FuncDef, &'a str)> {
+        let class = obj.borrow().class.clone();
+        let (c, file) = self.code.classes.get(&class)?;
+        c.methods
+            .iter()
+            .find(|m| m.name == name)
+            .map(|m| (m, file.as_str()))
+    }
+
+    /// `obj.name` for a module.
+    pub fn getattr(&mut self, obj: &Rc<RefCell<Obj>>, name: &str) -> Ev<V> {
+        if name == "training" {
+            // Import is for inference: modules are in eval mode.
+            return Ok(V::Bool(false));
+        }
+        if let Some((_, v)) = obj.borrow().set.iter().find(|(k, _)| k == name) {
+            return Ok(v.clone());
+        }
+        let p = obj
+            .borrow()
+            .state
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone());
+        let prefix = match obj.borrow().set.iter().find(|(k, _)| k == "__name__") {
+            Some((_, V::Str(s))) if !s.is_empty() => format!("{s}."),
+            _ => String::new(),
+        };
+        let v = match p {
+            Some(p) => self.from_pickle(&format!("{prefix}{name}"), &p)?,
+            None => {
+                // Class-level constants (`stride : Final[int] = 2`).
+                let class = obj.borrow().class.clone();
+                let decl = self
+                    .code
+                    .classes
+                    .get(&class)
+                    .and_then(|(c, _)| c.attrs.iter().find(|a| a.0 == name))
+                    .and_then(|a| a.2.clone());
+                match decl {
+                    Some(e) => self.expr(&mut Env::new(), &e)?,
+                    None => {
+                        return fatal(format!(
+                            "{}: module {class} has no attribute `{name}`",
+                            self.at()
+                        ))
+                    }
+                }
+            }
+        };
+        obj.borrow_mut().set.push((name.to_string(), v.clone()));
+        Ok(v)
+    }
+
+    // ----------------------------------------------------------- statements
+
+    fn block(&mut self, env: &mut Env, stmts: &[Stmt]) -> Ev<Flow> {
+        for s in stmts {
+            self.line = s.line;
+            match self.stmt(env, s)? {
+                Flow::Next => {}
+                f => return Ok(f),
+            }
+        }
+        Ok(Flow::Next)
+    }
+
+    fn stmt(&mut self, env: &mut Env, s: &Stmt) -> Ev<Flow> {
+        match &s.kind {
+            StmtKind::Pass => Ok(Flow::Next),
+            StmtKind::Break => Ok(Flow::Break),
+            StmtKind::Continue => Ok(Flow::Continue),
+            StmtKind::Return(e) => Ok(Flow::Return(match e {
+                Some(e) => self.expr(env, e)?,
+                None => V::None,
+            })),
+            StmtKind::Expr(e) => {
+                self.expr(env, e)?;
+                Ok(Flow::Next)
+            }
+            StmtKind::Assign(targets, value) => {
+                let v = self.expr(env, value)?;
+                if targets.len() == 1 {
+                    self.assign(env, &targets[0], v)?;
+                } else {
+                    self.assign(env, &Expr::Tuple(targets.clone()), v)?;
+                }
+                Ok(Flow::Next)
+            }
+            StmtKind::AnnAssign(name, _, value) => {
+                if let Some(e) = value {
+                    let v = self.expr(env, e)?;
+                    env.insert(name.clone(), v);
+                }
+                Ok(Flow::Next)
+            }
+            StmtKind::Raise(_) => Err(Stop::Raise(format!("{}: raise", self.at()))),
+            StmtKind::Assert(c) => {
+                let v = self.expr(env, c)?;
+                if v.as_bool() == Some(false) {
+                    return Err(Stop::Raise(format!("{}: assertion fails", self.at())));
+                }
+                Ok(Flow::Next)
+            }
+            StmtKind::If(c, then, otherwise) => {
+                let v = self.expr(env, c)?;
+                match v.as_bool() {
+                    Some(true) => self.block(env, then),
+                    Some(false) => self.block(env, otherwise),
+                    None => {
+                        // A run-time condition: the branch that only raises is not taken.
+                        if raises(then) {
+                            self.block(env, otherwise)
+                        } else if raises(otherwise) {
+                            self.block(env, then)
+                        } else {
+                            self.report(format!(
+                                "`if` on a run-time {} is not supported",
+                                v.kind()
+                            ));
+                            // Continue on the else-branch to find further problems.
+                            self.block(env, otherwise)
+                        }
+                    }
+                }
+            }
+            StmtKind::For(targets, iter, body) => {
+                let it = self.expr(env, iter)?;
+                let items: Vec<V> = match it {
+                    V::List(v) | V::Tuple(v) => v,
+                    other => {
+                        return fatal(format!(
+                            "{}: `for` over a run-time {} is not supported",
+                            self.at(),
+                            other.kind()
+                        ))
+                    }
+                };
+                let target = if targets.len() == 1 {
+                    targets[0].clone()
+                } else {
+                    Expr::Tuple(targets.clone())
+                };
+                for item in items {
+                    self.unrolled += 1;
+                    if self.unrolled > MAX_UNROLL {
+                        return fatal(format!("more than {MAX_UNROLL} loop iterations"));
+                    }
+                    self.assign(env, &target, item)?;
+                    match self.block(env, body)? {
+                        Flow::Break => break,
+                        Flow::Return(v) => return Ok(Flow::Return(v)),
+                        Flow::Next | Flow::Continue => {}
+                    }
+                }
+                Ok(Flow::Next)
+            }
+            StmtKind::While(c, body) => loop {
+                self.unrolled += 1;
+                if self.unrolled > MAX_UNROLL {
+                    return fatal(format!("more than {MAX_UNROLL} loop iterations"));
+                }
+                let v = self.expr(env, c)?;
+                match v.as_bool() {
+                    Some(true) => match self.block(env, body)? {
+                        Flow::Break => return Ok(Flow::Next),
+                        Flow::Return(v) => return Ok(Flow::Return(v)),
+                        _ => {}
+                    },
+                    Some(false) => return Ok(Flow::Next),
+                    None => {
+                        return fatal(format!(
+                            "{}: `while` on a run-time value is not supported",
+                            self.at()
+                        ))
+                    }
+                }
+            },
+        }
+    }
+
+    fn assign(&mut self, env: &mut Env, target: &Expr, v: V) -> Ev<()> {
+        match target {
+            Expr::Name(n) => {
+                env.insert(n.clone(), v);
+                Ok(())
+            }
+            Expr::Tuple(ts) | Expr::List(ts) => {
+                let items = match v {
+                    V::Tuple(x) | V::List(x) if x.len() == ts.len() => x,
+                    other => {
+                        return fatal(format!(
+                            "{}: cannot unpack a {} into {} names",
+                            self.at(),
+                            other.kind(),
+                            ts.len()
+                        ))
+                    }
+                };
+                for (t, x) in ts.iter().zip(items) {
+                    self.assign(env, t, x)?;
+                }
+                Ok(())
+            }
+            Expr::Attr(o, name) => match self.expr(env, o)? {
+                V::Obj(obj) => {
+                    let mut o = obj.borrow_mut();
+                    o.set.retain(|(k, _)| k != name);
+                    o.set.push((name.clone(), v));
+                    Ok(())
+                }
+                other => fatal(format!(
+                    "{}: attribute assignment on a {}",
+                    self.at(),
+                    other.kind()
+                )),
+            },
+            _ => fatal(format!("{}: unsupported assignment target", self.at())),
+        }
+    }
+
+    // ---------------------------------------------------------- expressions
+
+    pub fn expr(&mut self, env: &mut Env, e: &Expr) -> Ev<V> {
+        Ok(match e {
+            Expr::Int(i) => V::Int(*i),
+            Expr::Float(f) => V::Float(*f),
+            Expr::Str(s) => V::Str(s.clone()),
+            Expr::Bool(b) => V::Bool(*b),
+            Expr::None => V::None,
+            Expr::Ellipsis => V::None,
+            Expr::Name(n) => match env.get(n) {
+                Some(v) => v.clone(),
+                None => match n.as_str() {
+                    "inf" => V::Float(f64::INFINITY),
+                    "nan" => V::Float(f64::NAN),
+                    _ => V::Path(n.clone()),
+                },
+            },
+            Expr::Attr(o, a) => {
+                let base = self.expr(env, o)?;
+                match base {
+                    V::Obj(obj) => self.getattr(&obj, a)?,
+                    V::Path(p) if p == "CONSTANTS" => {
+                        let i: usize = a
+                            .strip_prefix('c')
+                            .and_then(|n| n.parse().ok())
+                            .ok_or_else(|| {
+                                Stop::Fatal(format!("{}: bad constant {a}", self.at()))
+                            })?;
+                        let p = self.constants.get(i).cloned().ok_or_else(|| {
+                            Stop::Fatal(format!("{}: constants.pkl has no c{i}", self.at()))
+                        })?;
+                        self.from_pickle(&format!("CONSTANTS.c{i}"), &p)?
+                    }
+                    V::Path(p) => V::Path(format!("{p}.{a}")),
+                    other => {
+                        return fatal(format!(
+                            "{}: attribute `{a}` of a {}",
+                            self.at(),
+                            other.kind()
+                        ))
+                    }
+                }
+            }
+            Expr::Tuple(items) | Expr::List(items) => {
+                let mut v = Vec::with_capacity(items.len());
+                for x in items {
+                    v.push(self.expr(env, x)?);
+                }
+                if matches!(e, Expr::Tuple(_)) {
+                    V::Tuple(v)
+                } else {
+                    V::List(v)
+                }
+            }
+            Expr::Dict(_) => {
+                return fatal(format!("{}: dict literals are not supported", self.at()))
+            }
+            Expr::Not(x) => {
+                let v = self.expr(env, x)?;
+                self.aten(
+                    "__not__",
+                    Args {
+                        pos: vec![v],
+                        kw: vec![],
+                    },
+                )?
+            }
+            Expr::Neg(x) => {
+                let v = self.expr(env, x)?;
+                self.aten(
+                    "neg",
+                    Args {
+                        pos: vec![v],
+                        kw: vec![],
+                    },
+                )?
+            }
+            Expr::IfExp(c, a, b) => {
+                let cv = self.expr(env, c)?;
+                match cv.as_bool() {
+                    Some(true) => self.expr(env, a)?,
+                    Some(false) => self.expr(env, b)?,
+                    None => {
+                        let (av, bv) = (self.expr(env, a)?, self.expr(env, b)?);
+                        self.aten(
+                            "where",
+                            Args {
+                                pos: vec![cv, av, bv],
+                                kw: vec![],
+                            },
+                        )?
+                    }
+                }
+            }
+            Expr::Bin(op, l, r) => {
+                // `and`/`or` short-circuit on values known at import time.
+                if matches!(op, BinOp::And | BinOp::Or) {
+                    let lv = self.expr(env, l)?;
+                    match (op, lv.as_bool()) {
+                        (BinOp::And, Some(false)) | (BinOp::Or, Some(true)) => return Ok(lv),
+                        (_, Some(_)) => return self.expr(env, r),
+                        _ => {
+                            let rv = self.expr(env, r)?;
+                            let name = if *op == BinOp::And {
+                                "__and__"
+                            } else {
+                                "__or__"
+                            };
+                            return self.aten(
+                                name,
+                                Args {
+                                    pos: vec![lv, rv],
+                                    kw: vec![],
+                                },
+                            );
+                        }
+                    }
+                }
+                let lv = self.expr(env, l)?;
+                let rv = self.expr(env, r)?;
+                let name = match op {
+                    BinOp::Add => "add",
+                    BinOp::Sub => "sub",
+                    BinOp::Mul => "mul",
+                    BinOp::Div => "div",
+                    BinOp::FloorDiv => "floordiv",
+                    BinOp::Mod => "remainder",
+                    BinOp::Pow => "pow",
+                    BinOp::Eq => "eq",
+                    BinOp::Ne => "ne",
+                    BinOp::Lt => "lt",
+                    BinOp::Le => "le",
+                    BinOp::Gt => "gt",
+                    BinOp::Ge => "ge",
+                    BinOp::Is => "__is__",
+                    BinOp::IsNot => "__isnot__",
+                    BinOp::In => "__contains__",
+                    BinOp::NotIn => {
+                        let v = self.aten(
+                            "__contains__",
+                            Args {
+                                pos: vec![rv, lv],
+                                kw: vec![],
+                            },
+                        )?;
+                        return self.aten(
+                            "__not__",
+                            Args {
+                                pos: vec![v],
+                                kw: vec![],
+                            },
+                        );
+                    }
+                    BinOp::And | BinOp::Or => unreachable!("handled above"),
+                };
+                let pos = if *op == BinOp::In {
+                    vec![rv, lv]
+                } else {
+                    vec![lv, rv]
+                };
+                self.aten(name, Args { pos, kw: vec![] })?
+            }
+            Expr::Index(o, i) => {
+                let ov = self.expr(env, o)?;
+                if let V::Path(p) = &ov {
+                    // A type expression (`List[int]` in `annotate(List[int], [])`).
+                    return Ok(V::Path(format!("{p}[]")));
+                }
+                let iv = self.expr(env, i)?;
+                match (&ov, &iv) {
+                    (V::List(v) | V::Tuple(v), V::Int(k)) => {
+                        let n = v.len() as i64;
+                        let k = if *k < 0 { k + n } else { *k };
+                        v.get(k as usize).cloned().ok_or_else(|| {
+                            Stop::Raise(format!("{}: index {k} out of range", self.at()))
+                        })?
+                    }
+                    _ => self.aten(
+                        "__getitem__",
+                        Args {
+                            pos: vec![ov, iv],
+                            kw: vec![],
+                        },
+                    )?,
+                }
+            }
+            Expr::Slice(..) => return fatal(format!("{}: slices are not supported", self.at())),
+            Expr::Call(f, args, kwargs) => {
+                let mut pos = Vec::with_capacity(args.len());
+                for a in args {
+                    pos.push(self.expr(env, a)?);
+                }
+                let mut kw = Vec::with_capacity(kwargs.len());
+                for (k, a) in kwargs {
+                    kw.push((k.clone(), self.expr(env, a)?));
+                }
+                // Method call on a module: `(conv1).forward(x)`, `self._conv_forward(…)`.
+                if let Expr::Attr(recv, m) = f.as_ref() {
+                    let r = self.expr(env, recv)?;
+                    match r {
+                        V::Obj(obj) => {
+                            let (func, file) = self.method(&obj, m).ok_or_else(|| {
+                                Stop::Fatal(format!(
+                                    "{}: module {} has no method `{m}`",
+                                    self.at(),
+                                    obj.borrow().class
+                                ))
+                            })?;
+                            return self.call_func(func, file, Some(V::Obj(obj)), pos, kw);
+                        }
+                        V::Tensor(_) => {
+                            let mut all = vec![r];
+                            all.extend(pos);
+                            return self.aten(m, Args { pos: all, kw });
+                        }
+                        V::Path(p) => return self.call_path(&format!("{p}.{m}"), pos, kw),
+                        other => {
+                            return fatal(format!(
+                                "{}: method `{m}` of a {}",
+                                self.at(),
+                                other.kind()
+                            ))
+                        }
+                    }
+                }
+                match self.expr(env, f)? {
+                    V::Path(p) => self.call_path(&p, pos, kw)?,
+                    other => return fatal(format!("{}: call of a {}", self.at(), other.kind())),
+                }
+            }
+        })
+    }
+
+    /// Calls a dotted name: aten/prim ops, `__torch__` functions, builtins.
+    fn call_path(&mut self, p: &str, pos: Vec<V>, kw: Vec<(String, V)>) -> Ev<V> {
+        if let Some((func, file)) = self.code.funcs.get(p) {
+            return self.call_func(func, file, None, pos, kw);
+        }
+        let args = Args { pos, kw };
+        if let Some(op) = p.strip_prefix("ops.aten.") {
+            return self.aten(op, args);
+        }
+        if let Some(op) = p.strip_prefix("ops.prim.") {
+            return self.prim(op, args);
+        }
+        if let Some(op) = p.strip_prefix("torch.") {
+            return self.aten(op, args);
+        }
+        if p.starts_with("__torch__.") {
+            return fatal(format!("{}: unknown function {p}", self.at()));
+        }
+        self.builtin(p, args)
+    }
+
+    pub fn aten(&mut self, op: &str, args: Args) -> Ev<V> {
+        super::ops::aten(self, op, args)
+    }
+
+    fn prim(&mut self, op: &str, args: Args) -> Ev<V> {
+        super::ops::prim(self, op, args)
+    }
+
+    fn builtin(&mut self, name: &str, args: Args) -> Ev<V> {
+        super::ops::builtin(self, name, args)
+    }
+}
+
+/// Whether a branch raises unconditionally at its top level.
+fn raises(stmts: &[Stmt]) -> bool {
+    stmts.iter().any(|s| match &s.kind {
+        StmtKind::Raise(_) => true,
+        StmtKind::Expr(Expr::Call(f, _, _)) => {
+            f.dotted().as_deref() == Some("ops.prim.RaiseException")
+        }
+        _ => false,
+    })
+}
+
+/// A strided pickle tensor → contiguous IR tensor; zero-copy when already contiguous.
+pub fn to_ir_tensor(t: &TensorValue) -> Result<Tensor, String> {
+    let es = (t.storage.dtype.bits() / 8).max(1) as u64;
+    let n = element_count(&t.size).ok_or("tensor size overflows")?;
+    let mut contiguous = true;
+    let mut expect = 1u64;
+    for (&d, &s) in t.size.iter().zip(&t.stride).rev() {
+        if d != 1 && s != expect {
+            contiguous = false;
+        }
+        expect = expect.saturating_mul(d);
+    }
+    let data = &t.storage.data;
+    let bytes = if n == 0 {
+        bytes::Bytes::new()
+    } else if contiguous {
+        let start = (t.offset * es) as usize;
+        let end = start + (n * es) as usize;
+        if end > data.len() {
+            return Err(format!("tensor reaches past storage {}", t.storage.key));
+        }
+        data.slice(start..end)
+    } else {
+        // Strided views (e.g. a transposed weight) are gathered into a new buffer.
+        let mut out = Vec::with_capacity((n * es) as usize);
+        let rank = t.size.len();
+        let mut idx = vec![0u64; rank];
+        for _ in 0..n {
+            let off = t.offset + idx.iter().zip(&t.stride).map(|(i, s)| i * s).sum::<u64>();
+            let s = (off * es) as usize;
+            out.extend_from_slice(
+                data.get(s..s + es as usize)
+                    .ok_or("tensor view out of range")?,
+            );
+            for k in (0..rank).rev() {
+                idx[k] += 1;
+                if idx[k] < t.size[k] {
+                    break;
+                }
+                idx[k] = 0;
+            }
+        }
+        bytes::Bytes::from(out)
+    };
+    Tensor::from_raw(t.storage.dtype, t.size.clone(), bytes).map_err(|e| e.to_string())
+}

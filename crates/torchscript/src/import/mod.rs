@@ -1,0 +1,320 @@
+//! TorchScript archive → IR [`Model`].
+//!
+//! 1. `data.pkl` gives the module tree (objects of `__torch__` classes whose attributes are
+//!    parameters, buffers, submodules and constants); `constants.pkl` the tensors the code
+//!    names `CONSTANTS.cN`.
+//! 2. Every `code/**/*.py` is parsed ([`crate::code`]); classes and functions are indexed by
+//!    qualified name (`__torch__.torch.nn.modules.conv.Conv2d`).
+//! 3. The root module's `forward` is evaluated symbolically ([`eval`]) with its tensor
+//!    parameters as graph inputs, inlining every call, into one graph.
+//!
+//! Input ranks come from `traced_inputs.pkl` when torch stored it (traced modules). For
+//! scripted modules, whose code branches on `input.dim()`, the importer tries ranks 4, 3, 2,
+//! 1, 5 when the code needs a rank and keeps the first rank the code accepts (does not
+//! raise for). The IR uses ONNX opset 18.
+
+pub mod args;
+pub mod builder;
+pub mod eval;
+pub mod ops;
+pub mod value;
+
+use std::collections::HashMap;
+
+use modelc_ir::{
+    DType, Dim, Model, Node, OnnxOp, Op, Shape, TensorType, TypeInfo, Value, ValueRef, ValueType,
+};
+
+use crate::archive::Archive;
+use crate::code::{parse_source, Expr, Item};
+use crate::pickle::read::{unpickle, unpickle_with};
+use crate::pickle::PickleValue;
+use crate::TorchScriptError;
+use builder::Builder;
+use eval::{Code, Cx, Stop};
+use value::{T, V};
+
+/// The opset of the IR the importer produces.
+pub const OPSET: i64 = 18;
+
+fn pickle(
+    archive: &mut Archive,
+    name: &str,
+    need_data: bool,
+) -> Result<PickleValue, TorchScriptError> {
+    let data = archive.read(name)?;
+    let file = format!("{}:{name}", archive.label());
+    let mut storages = |key: &str| -> Result<bytes::Bytes, String> {
+        // traced_inputs.pkl keeps its (empty) storages under traced_inputs/.
+        let dir = if name == "traced_inputs.pkl" {
+            "traced_inputs"
+        } else {
+            "data"
+        };
+        archive
+            .read(&format!("{dir}/{key}"))
+            .map_err(|e| e.to_string())
+    };
+    let r = if need_data {
+        unpickle(&data, &mut storages)
+    } else {
+        unpickle_with(&data, &mut storages, false)
+    };
+    r.map_err(|e| TorchScriptError::Pickle {
+        file,
+        msg: e.to_string(),
+    })
+}
+
+/// Parses every source file under `code/`.
+fn load_code(archive: &mut Archive) -> Result<Code, TorchScriptError> {
+    let mut code = Code {
+        classes: HashMap::new(),
+        funcs: HashMap::new(),
+    };
+    for name in archive.names_under("code/") {
+        let Some(module) = name
+            .strip_prefix("code/")
+            .and_then(|n| n.strip_suffix(".py"))
+        else {
+            continue;
+        };
+        let module = module.replace('/', ".");
+        let src = archive.read_text(&name)?;
+        let items = parse_source(&src).map_err(|e| TorchScriptError::Code {
+            file: name.clone(),
+            line: e.line,
+            msg: e.msg,
+        })?;
+        for item in items {
+            match item {
+                Item::Class(c) => {
+                    code.classes
+                        .insert(format!("{module}.{}", c.name), (c, name.clone()));
+                }
+                Item::Func(f) => {
+                    code.funcs
+                        .insert(format!("{module}.{}", f.name), (f, name.clone()));
+                }
+                Item::Stmt(_) => {}
+            }
+        }
+    }
+    Ok(code)
+}
+
+/// Shapes of the example inputs torch stored for a traced module.
+fn traced_shapes(archive: &mut Archive) -> Option<Vec<Vec<u64>>> {
+    if !archive.contains("traced_inputs.pkl") {
+        return None;
+    }
+    let v = pickle(archive, "traced_inputs.pkl", false).ok()?;
+    let list = v.get("forward")?.as_seq()?;
+    list.iter()
+        .map(|t| match t {
+            PickleValue::Tensor(t) => Some(t.size.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Reads the archive into a model.
+pub fn import(archive: &mut Archive) -> Result<Model, TorchScriptError> {
+    let root = pickle(archive, "data.pkl", true)?;
+    let constants = if archive.contains("constants.pkl") {
+        match pickle(archive, "constants.pkl", true)? {
+            PickleValue::Tuple(v) | PickleValue::List(v) => v,
+            _ => Vec::new(),
+        }
+    } else {
+        Vec::new()
+    };
+    let code = load_code(archive)?;
+    let (module, class) = match &root {
+        PickleValue::Object { module, name, .. } => (module.clone(), name.clone()),
+        _ => {
+            return Err(TorchScriptError::Import(
+                "data.pkl does not hold a module".into(),
+            ))
+        }
+    };
+    let qual = format!("{module}.{class}");
+    let (cdef, _) = code
+        .classes
+        .get(&qual)
+        .ok_or_else(|| TorchScriptError::Import(format!("no code for the root class {qual}")))?;
+    if !cdef.methods.iter().any(|m| m.name == "forward") {
+        return Err(TorchScriptError::Import(format!(
+            "{qual} has no forward method"
+        )));
+    }
+    let shapes = traced_shapes(archive);
+    let n_inputs = cdef
+        .methods
+        .iter()
+        .find(|m| m.name == "forward")
+        .map_or(0, |f| f.params.len().saturating_sub(1));
+    let first = run(&code, &root, &constants, &qual, shapes.as_deref(), None);
+    let result = match (&first, &shapes) {
+        (Err(Attempt::NeedsRank(_)), None) => {
+            // Scripted code that branches on the input rank: try the usual ranks.
+            let mut last = first;
+            for rank in [4usize, 3, 2, 1, 5] {
+                let ranks = vec![rank; n_inputs];
+                let r = run(&code, &root, &constants, &qual, None, Some(&ranks));
+                if let Err(Attempt::NeedsRank(e) | Attempt::Failed(e)) = &r {
+                }
+                let ok = r.is_ok();
+                last = r;
+                if ok {
+                    break;
+                }
+            }
+            last
+        }
+        _ => first,
+    };
+    match result {
+        Ok(m) => Ok(m),
+        Err(Attempt::NeedsRank(e)) | Err(Attempt::Failed(e)) => Err(e),
+    }
+}
+
+enum Attempt {
+    /// Failed because an input's rank was needed (or the code raised for the rank tried).
+    NeedsRank(TorchScriptError),
+    Failed(TorchScriptError),
+}
+
+fn run(
+    code: &Code,
+    root: &PickleValue,
+    constants: &[PickleValue],
+    qual: &str,
+    shapes: Option<&[Vec<u64>]>,
+    ranks: Option<&[usize]>,
+) -> Result<Model, Attempt> {
+    let (cdef, file) = &code.classes[qual];
+    let forward = cdef
+        .methods
+        .iter()
+        .find(|m| m.name == "forward")
+        .expect("checked by the caller");
+    let mut cx = Cx::new(Builder::new("main"), code, constants.to_vec());
+    cx.file = file.clone();
+    let this = cx
+        .from_pickle("", root)
+        .map_err(|e| Attempt::Failed(stop_error(e)))?;
+    let mut args = Vec::new();
+    let mut k = 0;
+    for p in forward.params.iter().skip(1) {
+        let is_tensor = matches!(&p.ty, Some(Expr::Name(n)) if n == "Tensor");
+        if !is_tensor {
+            // Optional arguments (masks, states) keep their defaults.
+            match &p.default {
+                Some(_) => break,
+                None => {
+                    return Err(Attempt::Failed(TorchScriptError::Import(format!(
+                        "{file}:{}: forward argument `{}` is not a Tensor",
+                        forward.line, p.name
+                    ))))
+                }
+            }
+        }
+        let shape = shapes.and_then(|s| s.get(k));
+        let rank = shape
+            .map(|s| s.len())
+            .or_else(|| ranks.and_then(|r| r.get(k).copied()));
+        let ty = TypeInfo::from(ValueType::Tensor(TensorType {
+            dtype: Some(DType::F32),
+            shape: match (shape, rank) {
+                (Some(s), _) => Some(Shape::known(s)),
+                (None, Some(r)) => Some(Shape(
+                    (0..r)
+                        .map(|d| Dim::Sym(format!("{}_{d}", p.name)))
+                        .collect(),
+                )),
+                _ => None,
+            },
+        }));
+        let id = cx.b.g.add_input(Value::typed(p.name.clone(), ty));
+        args.push(V::Tensor(T::new(ValueRef::new(id, 0), rank, DType::F32)));
+        k += 1;
+    }
+    let out = match cx.call_func(forward, file, Some(this), args, Vec::new()) {
+        Ok(v) => v,
+        Err(e) => {
+            let needs = ranks.is_some() || matches!(&e, Stop::Raise(_));
+            let err = stop_error(e);
+            return Err(if needs {
+                Attempt::NeedsRank(err)
+            } else {
+                Attempt::Failed(err)
+            });
+        }
+    };
+    if !cx.errors.is_empty() {
+        let needs_rank = cx
+            .errors
+            .iter()
+            .any(|e| e.contains("rank is unknown") || e.contains("needs the input's rank"));
+        let err = TorchScriptError::Import(cx.errors.join("; "));
+        return Err(if needs_rank && shapes.is_none() {
+            Attempt::NeedsRank(err)
+        } else {
+            Attempt::Failed(err)
+        });
+    }
+    let mut outs = Vec::new();
+    flatten_outputs(&out, &mut outs).map_err(|m| Attempt::Failed(TorchScriptError::Import(m)))?;
+    let n = outs.len();
+    for (i, v) in outs.into_iter().enumerate() {
+        let name = if n == 1 {
+            "output".to_string()
+        } else {
+            format!("output_{i}")
+        };
+        // Outputs get their own names; an input or constant returned as is goes through
+        // Identity so that names stay unique.
+        let node = cx.b.g.node(v.node);
+        let reuse = !node.op.is_structural()
+            && node.outputs.len() > v.slot
+            && !cx.b.g.outputs().contains(&v);
+        let v = if reuse {
+            v
+        } else {
+            let id = cx.b.g.add_node(Node::new(
+                Op::Onnx(OnnxOp::Identity),
+                1,
+                vec![Value::named("")],
+            ));
+            cx.b.g.connect(v, id, 0);
+            ValueRef::new(id, 0)
+        };
+        if let Some(val) = cx.b.g.value_mut(v) {
+            val.name = name;
+        }
+        cx.b.g.push_output(v);
+    }
+    Ok(Model::new(cx.b.g, OPSET))
+}
+
+fn flatten_outputs(v: &V, out: &mut Vec<ValueRef>) -> Result<(), String> {
+    match v {
+        V::Tensor(t) => out.push(t.v),
+        V::SymInt(s) => out.push(*s),
+        V::Tuple(items) | V::List(items) => {
+            for it in items {
+                flatten_outputs(it, out)?;
+            }
+        }
+        other => return Err(format!("forward returns a {}, not tensors", other.kind())),
+    }
+    Ok(())
+}
+
+fn stop_error(e: Stop) -> TorchScriptError {
+    match e {
+        Stop::Raise(m) | Stop::Fatal(m) => TorchScriptError::Import(m),
+    }
+}

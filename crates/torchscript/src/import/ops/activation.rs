@@ -1,0 +1,160 @@
+//! Activations: relu, relu6/hardtanh (→ Clip), leaky_relu, elu, gelu (`approximate` none →
+//! Gelu-20 is avoided: erf form; `tanh` → tanh form), silu (x·sigmoid), sigmoid, tanh,
+//! hardswish, hardsigmoid, softplus, mish; softmax / log_softmax (`dim`, opset-13 axis
+//! semantics match torch).
+
+use modelc_ir::{Attr, Attrs, OnnxOp};
+
+use super::super::args::Args;
+use super::super::builder::attrs;
+use super::super::eval::{Cx, Ev};
+use super::super::value::V;
+use super::{arg, operand, unary};
+
+pub fn call(cx: &mut Cx, op: &str, a: &Args) -> Option<Ev<V>> {
+    let known = matches!(
+        op,
+        "relu"
+            | "relu6"
+            | "hardtanh"
+            | "leaky_relu"
+            | "elu"
+            | "gelu"
+            | "silu"
+            | "sigmoid"
+            | "tanh"
+            | "hardswish"
+            | "hardsigmoid"
+            | "softplus"
+            | "mish"
+            | "softmax"
+            | "log_softmax"
+            | "prelu"
+    );
+    if !known || !matches!(a.get(0, "self"), Some(V::Tensor(_))) {
+        return None;
+    }
+    Some((|| -> Ev<V> {
+        let x = arg(op, operand(cx, a.get(0, "self").unwrap_or(&V::None), None))?;
+        Ok(match op {
+            "relu" => unary(cx, OnnxOp::Relu, x, vec![]),
+            "sigmoid" => unary(cx, OnnxOp::Sigmoid, x, vec![]),
+            "tanh" => unary(cx, OnnxOp::Tanh, x, vec![]),
+            "hardswish" => unary(cx, OnnxOp::HardSwish, x, vec![]),
+            // torch: relu6(x + 3) / 6, i.e. alpha 1/6, beta 0.5.
+            "hardsigmoid" => unary(
+                cx,
+                OnnxOp::HardSigmoid,
+                x,
+                vec![
+                    ("alpha", Attr::Float(1.0 / 6.0)),
+                    ("beta", Attr::Float(0.5)),
+                ],
+            ),
+            "softplus" => {
+                let beta = arg(op, a.f64(1, "beta", Some(1.0)))?;
+                if beta != 1.0 {
+                    return Err(super::super::eval::Stop::Fatal(format!(
+                        "aten::softplus: beta {beta} is not supported"
+                    )));
+                }
+                unary(cx, OnnxOp::Softplus, x, vec![])
+            }
+            "mish" => unary(cx, OnnxOp::Mish, x, vec![]),
+            "elu" => {
+                let alpha = arg(op, a.f64(1, "alpha", Some(1.0)))?;
+                unary(
+                    cx,
+                    OnnxOp::Elu,
+                    x,
+                    vec![("alpha", Attr::Float(alpha as f32))],
+                )
+            }
+            "leaky_relu" => {
+                let s = arg(op, a.f64(1, "negative_slope", Some(0.01)))?;
+                unary(
+                    cx,
+                    OnnxOp::LeakyRelu,
+                    x,
+                    vec![("alpha", Attr::Float(s as f32))],
+                )
+            }
+            "relu6" | "hardtanh" => {
+                let (lo, hi) = if op == "relu6" {
+                    (0.0, 6.0)
+                } else {
+                    (
+                        arg(op, a.f64(1, "min_val", Some(-1.0)))?,
+                        arg(op, a.f64(2, "max_val", Some(1.0)))?,
+                    )
+                };
+                let l = cx.b.scalar(x.dtype, lo);
+                let h = cx.b.scalar(x.dtype, hi);
+                let v = cx.b.op(OnnxOp::Clip, &[x.v, l, h], Attrs::default());
+                V::Tensor(x.with(v))
+            }
+            "silu" => {
+                let s = cx.b.op(OnnxOp::Sigmoid, &[x.v], Attrs::default());
+                let v = cx.b.op(OnnxOp::Mul, &[x.v, s], Attrs::default());
+                V::Tensor(x.with(v))
+            }
+            "gelu" => {
+                let approx = arg(op, a.str(1, "approximate", "none"))?;
+                gelu(cx, x, &approx)
+            }
+            "prelu" => {
+                let w = arg(
+                    op,
+                    operand(cx, a.get(1, "weight").unwrap_or(&V::None), None),
+                )?;
+                // torch's weight is per channel (dim 1); ONNX broadcasts from the right.
+                let w = match x.rank {
+                    Some(r) if r > 2 => {
+                        let axes: Vec<i64> = (1..r as i64 - 1).collect();
+                        let ax = cx.b.ints(&axes);
+                        cx.b.op(OnnxOp::Unsqueeze, &[w.v, ax], Attrs::default())
+                    }
+                    _ => w.v,
+                };
+                let v = cx.b.op(OnnxOp::PRelu, &[x.v, w], Attrs::default());
+                V::Tensor(x.with(v))
+            }
+            _ => {
+                let dim = arg(op, a.int(1, "dim", None))?;
+                let onnx = if op == "softmax" {
+                    OnnxOp::Softmax
+                } else {
+                    OnnxOp::LogSoftmax
+                };
+                let v = cx.b.op(onnx, &[x.v], attrs(vec![("axis", Attr::Int(dim))]));
+                V::Tensor(x.with(v))
+            }
+        })
+    })())
+}
+
+/// GELU in elementary ops (valid at every opset): erf form, or the tanh approximation.
+fn gelu(cx: &mut Cx, x: super::super::value::T, approx: &str) -> V {
+    let half = cx.b.scalar(x.dtype, 0.5);
+    let one = cx.b.scalar(x.dtype, 1.0);
+    let inner = if approx == "tanh" {
+        // 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))
+        let c = cx.b.scalar(x.dtype, 0.044715);
+        let k = cx.b.scalar(x.dtype, (2.0 / std::f64::consts::PI).sqrt());
+        let three = cx.b.scalar(x.dtype, 3.0);
+        let x3 = cx.b.op(OnnxOp::Pow, &[x.v, three], Attrs::default());
+        let cx3 = cx.b.op(OnnxOp::Mul, &[x3, c], Attrs::default());
+        let s = cx.b.op(OnnxOp::Add, &[x.v, cx3], Attrs::default());
+        let ks = cx.b.op(OnnxOp::Mul, &[s, k], Attrs::default());
+        cx.b.op(OnnxOp::Tanh, &[ks], Attrs::default())
+    } else {
+        // 0.5·x·(1 + erf(x/√2))
+        let r2 = cx.b.scalar(x.dtype, std::f64::consts::SQRT_2);
+        let d = cx.b.op(OnnxOp::Div, &[x.v, r2], Attrs::default());
+        cx.b.op(OnnxOp::Erf, &[d], Attrs::default())
+    };
+    let p = cx.b.op(OnnxOp::Add, &[inner, one], Attrs::default());
+    let xm = cx.b.op(OnnxOp::Mul, &[x.v, p], Attrs::default());
+    let v = cx.b.op(OnnxOp::Mul, &[xm, half], Attrs::default());
+    V::Tensor(x.with(v))
+}

@@ -1,0 +1,102 @@
+//! Convolutions: `_convolution` (what tracing records), `conv1d/2d/3d` (scripting),
+//! `conv_transpose1d/2d/3d` → ONNX Conv / ConvTranspose (NCHW). Attributes: stride,
+//! padding (ints or `"valid"` / `"same"`), dilation, groups, output_padding. The spatial
+//! rank comes from the weight (rank − 2).
+
+use modelc_ir::{Attr, DType, OnnxOp};
+
+use super::super::args::Args;
+use super::super::builder::attrs;
+use super::super::eval::{Cx, Ev, Stop};
+use super::super::value::V;
+use super::{arg, operand};
+
+fn expand(v: Vec<i64>, n: usize) -> Vec<i64> {
+    if v.len() == 1 {
+        vec![v[0]; n]
+    } else {
+        v
+    }
+}
+
+pub fn call(cx: &mut Cx, op: &str, a: &Args) -> Option<Ev<V>> {
+    let transposed_op = op.starts_with("conv_transpose");
+    if !(op == "_convolution"
+        || op == "convolution"
+        || matches!(op, "conv1d" | "conv2d" | "conv3d")
+        || transposed_op)
+    {
+        return None;
+    }
+    Some((|| -> Ev<V> {
+        let x = arg(op, operand(cx, a.get(0, "input").unwrap_or(&V::None), None))?;
+        let w = arg(op, a.t(1, "weight"))?;
+        let bias = arg(op, a.opt_t(2, "bias"))?;
+        let n = w
+            .rank
+            .ok_or_else(|| Stop::Fatal(format!("aten::{op}: weight rank unknown")))?
+            - 2;
+        let stride = expand(arg(op, a.ints(3, "stride", Some(&[1])))?, n);
+        let (pads, auto_pad) = match a.some(4, "padding") {
+            Some(V::Str(s)) if s == "valid" => (vec![0; n], None),
+            Some(V::Str(s)) if s == "same" => (vec![0; n], Some("SAME_UPPER")),
+            _ => (expand(arg(op, a.ints(4, "padding", Some(&[0])))?, n), None),
+        };
+        let (dilation, transposed, out_pad, groups) = if op == "_convolution" || op == "convolution"
+        {
+            (
+                expand(arg(op, a.ints(5, "dilation", Some(&[1])))?, n),
+                arg(op, a.bool(6, "transposed", false))?,
+                expand(arg(op, a.ints(7, "output_padding", Some(&[0])))?, n),
+                arg(op, a.int(8, "groups", Some(1)))?,
+            )
+        } else if transposed_op {
+            // conv_transpose2d(input, weight, bias, stride, padding, output_padding, groups, dilation)
+            (
+                expand(arg(op, a.ints(7, "dilation", Some(&[1])))?, n),
+                true,
+                expand(arg(op, a.ints(5, "output_padding", Some(&[0])))?, n),
+                arg(op, a.int(6, "groups", Some(1)))?,
+            )
+        } else {
+            (
+                expand(arg(op, a.ints(5, "dilation", Some(&[1])))?, n),
+                false,
+                vec![0; n],
+                arg(op, a.int(6, "groups", Some(1)))?,
+            )
+        };
+        let mut at = vec![
+            ("strides", Attr::Ints(stride)),
+            ("dilations", Attr::Ints(dilation)),
+            ("group", Attr::Int(groups)),
+        ];
+        match auto_pad {
+            Some(p) => at.push(("auto_pad", Attr::String(p.into()))),
+            None => at.push((
+                "pads",
+                Attr::Ints(pads.iter().chain(&pads).copied().collect()),
+            )),
+        }
+        if transposed && out_pad.iter().any(|&p| p != 0) {
+            at.push(("output_padding", Attr::Ints(out_pad)));
+        }
+        if w.dtype != x.dtype && x.dtype != DType::F32 {
+            return Err(Stop::Fatal(format!(
+                "aten::{op}: input and weight types differ"
+            )));
+        }
+        let onnx = if transposed {
+            OnnxOp::ConvTranspose
+        } else {
+            OnnxOp::Conv
+        };
+        let v = cx.b.node(
+            onnx,
+            &[Some(x.v), Some(w.v), bias.map(|b| b.v)],
+            attrs(at),
+            1,
+        )[0];
+        Ok(V::Tensor(x.with(v)))
+    })())
+}

@@ -1,0 +1,277 @@
+//! Element-wise arithmetic and comparisons on tensors: add/sub (with `alpha`), mul, div
+//! (`rounding_mode` none / trunc / floor), rsub, pow, neg, sqrt/rsqrt/exp/log/abs/erf,
+//! eq/ne/lt/le/gt/ge, where, masked_fill, logical_not/and/or, clamp; casts (`to`,
+//! `type_as`, `float`); identities (`contiguous`, `detach`, `clone`, `dropout` in eval).
+//! Results broadcast like ONNX (numpy rules, same as torch).
+
+use modelc_ir::{Attr, Attrs, DType, OnnxOp};
+
+use super::super::args::{scalar_type, Args};
+use super::super::builder::attrs;
+use super::super::eval::{Cx, Ev};
+use super::super::value::{T, V};
+use super::{arg, operand, unary};
+
+fn rank2(a: T, b: T) -> Option<usize> {
+    Some(a.rank?.max(b.rank?))
+}
+
+/// Both operands as tensors of one element type (Python scalars take the tensor's type).
+fn pair(cx: &mut Cx, op: &str, x: &V, y: &V) -> Ev<(T, T)> {
+    let like = x.as_tensor().or(y.as_tensor());
+    let mut a = arg(op, operand(cx, x, like))?;
+    let mut b = arg(op, operand(cx, y, like))?;
+    if a.dtype != b.dtype {
+        // torch promotes int to float; cast the non-float side.
+        if a.dtype.is_float() && !b.dtype.is_float() {
+            b = b.with(cx.b.cast(b.v, a.dtype));
+            b.dtype = a.dtype;
+        } else if b.dtype.is_float() && !a.dtype.is_float() {
+            a = a.with(cx.b.cast(a.v, b.dtype));
+            a.dtype = b.dtype;
+        } else if a.rank == Some(0) && b.rank != Some(0) {
+            a = a.with(cx.b.cast(a.v, b.dtype));
+            a.dtype = b.dtype;
+        } else {
+            b = b.with(cx.b.cast(b.v, a.dtype));
+            b.dtype = a.dtype;
+        }
+    }
+    Ok((a, b))
+}
+
+fn binary(cx: &mut Cx, op: &str, onnx: OnnxOp, x: &V, y: &V) -> Ev<V> {
+    let (a, b) = pair(cx, op, x, y)?;
+    let v = cx.b.op(onnx, &[a.v, b.v], Attrs::default());
+    let dtype = match onnx {
+        OnnxOp::Equal
+        | OnnxOp::Less
+        | OnnxOp::LessOrEqual
+        | OnnxOp::Greater
+        | OnnxOp::GreaterOrEqual
+        | OnnxOp::And
+        | OnnxOp::Or
+        | OnnxOp::Xor => DType::Bool,
+        _ => a.dtype,
+    };
+    Ok(V::Tensor(T::new(v, rank2(a, b), dtype)))
+}
+
+fn has_tensor(a: &Args) -> bool {
+    a.pos
+        .iter()
+        .chain(a.kw.iter().map(|k| &k.1))
+        .any(|v| matches!(v, V::Tensor(_)))
+}
+
+pub fn call(cx: &mut Cx, op: &str, a: &Args) -> Option<Ev<V>> {
+    if !has_tensor(a) {
+        return None;
+    }
+    Some(run(cx, op, a)?)
+}
+
+fn run(cx: &mut Cx, op: &str, a: &Args) -> Option<Ev<V>> {
+    let x = a.get(0, "self")?;
+    let y = a.get(1, "other");
+    Some((|| -> Ev<V> {
+        match op {
+            "add" | "sub" => {
+                let y = y.ok_or_else(|| {
+                    super::super::eval::Stop::Fatal(format!("aten::{op}: missing operand"))
+                })?;
+                let alpha = arg(op, a.f64(2, "alpha", Some(1.0)))?;
+                let y = if alpha != 1.0 {
+                    let yt = binary(cx, "mul", OnnxOp::Mul, y, &V::Float(alpha))?;
+                    yt
+                } else {
+                    y.clone()
+                };
+                let onnx = if op == "add" {
+                    OnnxOp::Add
+                } else {
+                    OnnxOp::Sub
+                };
+                binary(cx, op, onnx, x, &y)
+            }
+            "rsub" => {
+                let y = y.cloned().unwrap_or(V::Int(0));
+                let alpha = arg(op, a.f64(2, "alpha", Some(1.0)))?;
+                let x = if alpha != 1.0 {
+                    binary(cx, "mul", OnnxOp::Mul, x, &V::Float(alpha))?
+                } else {
+                    x.clone()
+                };
+                binary(cx, op, OnnxOp::Sub, &y, &x)
+            }
+            "mul" => binary(cx, op, OnnxOp::Mul, x, y.unwrap_or(&V::Int(1))),
+            "div" | "true_divide" => {
+                let y = y.unwrap_or(&V::Int(1));
+                let mode = arg(op, a.str(2, "rounding_mode", ""))?;
+                // True division is float division even of ints.
+                let (mut p, mut q) = pair(cx, op, x, y)?;
+                if !p.dtype.is_float() && mode.is_empty() {
+                    p = T::new(cx.b.cast(p.v, DType::F32), p.rank, DType::F32);
+                    q = T::new(cx.b.cast(q.v, DType::F32), q.rank, DType::F32);
+                }
+                let d = cx.b.op(OnnxOp::Div, &[p.v, q.v], Attrs::default());
+                let v = match mode.as_str() {
+                    "floor" if p.dtype.is_float() => cx.b.op(OnnxOp::Floor, &[d], Attrs::default()),
+                    "trunc" if p.dtype.is_float() => {
+                        // trunc(x) = sign(x) * floor(|x|)
+                        let s = cx.b.op(OnnxOp::Sign, &[d], Attrs::default());
+                        let ab = cx.b.op(OnnxOp::Abs, &[d], Attrs::default());
+                        let f = cx.b.op(OnnxOp::Floor, &[ab], Attrs::default());
+                        cx.b.op(OnnxOp::Mul, &[s, f], Attrs::default())
+                    }
+                    _ => d,
+                };
+                Ok(V::Tensor(T::new(v, rank2(p, q), p.dtype)))
+            }
+            "floor_divide" | "floordiv" => {
+                let (p, q) = pair(cx, op, x, y.unwrap_or(&V::Int(1)))?;
+                let d = cx.b.op(OnnxOp::Div, &[p.v, q.v], Attrs::default());
+                let v = if p.dtype.is_float() {
+                    cx.b.op(OnnxOp::Floor, &[d], Attrs::default())
+                } else {
+                    d
+                };
+                Ok(V::Tensor(T::new(v, rank2(p, q), p.dtype)))
+            }
+            "remainder" | "fmod" => {
+                let (p, q) = pair(cx, op, x, y.unwrap_or(&V::Int(1)))?;
+                let fmod = (op == "fmod" || p.dtype.is_float()) as i64;
+                let v = cx.b.op(
+                    OnnxOp::Mod,
+                    &[p.v, q.v],
+                    attrs(vec![("fmod", Attr::Int(fmod))]),
+                );
+                Ok(V::Tensor(T::new(v, rank2(p, q), p.dtype)))
+            }
+            "pow" => binary(cx, op, OnnxOp::Pow, x, y.unwrap_or(&V::Int(1))),
+            "eq" => binary(cx, op, OnnxOp::Equal, x, y.unwrap_or(&V::None)),
+            "lt" => binary(cx, op, OnnxOp::Less, x, y.unwrap_or(&V::None)),
+            "le" => binary(cx, op, OnnxOp::LessOrEqual, x, y.unwrap_or(&V::None)),
+            "gt" => binary(cx, op, OnnxOp::Greater, x, y.unwrap_or(&V::None)),
+            "ge" => binary(cx, op, OnnxOp::GreaterOrEqual, x, y.unwrap_or(&V::None)),
+            "ne" => {
+                let e = binary(cx, op, OnnxOp::Equal, x, y.unwrap_or(&V::None))?;
+                let t = e.as_tensor().expect("binary gives a tensor");
+                Ok(unary(cx, OnnxOp::Not, t, vec![]))
+            }
+            "logical_and" | "__and__" | "bitwise_and" => {
+                binary(cx, op, OnnxOp::And, x, y.unwrap_or(&V::None))
+            }
+            "logical_or" | "__or__" | "bitwise_or" => {
+                binary(cx, op, OnnxOp::Or, x, y.unwrap_or(&V::None))
+            }
+            "logical_xor" | "__xor__" => binary(cx, op, OnnxOp::Xor, x, y.unwrap_or(&V::None)),
+            "logical_not" | "__not__" | "bitwise_not" => {
+                let t = arg(op, operand(cx, x, None))?;
+                Ok(unary(cx, OnnxOp::Not, t, vec![]))
+            }
+            "neg" | "sqrt" | "exp" | "log" | "abs" | "erf" | "floor" | "ceil" | "round" | "sin"
+            | "cos" | "reciprocal" | "sign" => {
+                let t = arg(op, operand(cx, x, None))?;
+                let onnx = match op {
+                    "neg" => OnnxOp::Neg,
+                    "sqrt" => OnnxOp::Sqrt,
+                    "exp" => OnnxOp::Exp,
+                    "log" => OnnxOp::Log,
+                    "abs" => OnnxOp::Abs,
+                    "erf" => OnnxOp::Erf,
+                    "floor" => OnnxOp::Floor,
+                    "ceil" => OnnxOp::Ceil,
+                    "round" => OnnxOp::Round,
+                    "sin" => OnnxOp::Sin,
+                    "cos" => OnnxOp::Cos,
+                    "sign" => OnnxOp::Sign,
+                    _ => OnnxOp::Reciprocal,
+                };
+                Ok(unary(cx, onnx, t, vec![]))
+            }
+            "rsqrt" => {
+                let t = arg(op, operand(cx, x, None))?;
+                let s = cx.b.op(OnnxOp::Sqrt, &[t.v], Attrs::default());
+                let v = cx.b.op(OnnxOp::Reciprocal, &[s], Attrs::default());
+                Ok(V::Tensor(t.with(v)))
+            }
+            "where" => {
+                let c = arg(op, operand(cx, x, None))?;
+                let (p, q) = pair(
+                    cx,
+                    op,
+                    a.get(1, "self").unwrap_or(&V::None),
+                    a.get(2, "other").unwrap_or(&V::None),
+                )?;
+                let v = cx.b.op(OnnxOp::Where, &[c.v, p.v, q.v], Attrs::default());
+                let r = rank2(c, p).zip(q.rank).map(|(r, s)| r.max(s));
+                Ok(V::Tensor(T::new(v, r, p.dtype)))
+            }
+            "masked_fill" => {
+                let t = arg(op, operand(cx, x, None))?;
+                let mask = arg(op, operand(cx, a.get(1, "mask").unwrap_or(&V::None), None))?;
+                let fill = arg(
+                    op,
+                    operand(cx, a.get(2, "value").unwrap_or(&V::None), Some(t)),
+                )?;
+                let v =
+                    cx.b.op(OnnxOp::Where, &[mask.v, fill.v, t.v], Attrs::default());
+                Ok(V::Tensor(T::new(v, rank2(t, mask), t.dtype)))
+            }
+            "clamp" | "clip" => {
+                let t = arg(op, operand(cx, x, None))?;
+                let lo = match a.some(1, "min") {
+                    Some(v) => Some(arg(op, operand(cx, v, Some(t)))?.v),
+                    None => None,
+                };
+                let hi = match a.some(2, "max") {
+                    Some(v) => Some(arg(op, operand(cx, v, Some(t)))?.v),
+                    None => None,
+                };
+                let v =
+                    cx.b.node(OnnxOp::Clip, &[Some(t.v), lo, hi], Attrs::default(), 1)[0];
+                Ok(V::Tensor(t.with(v)))
+            }
+            "contiguous"
+            | "detach"
+            | "clone"
+            | "dropout"
+            | "feature_dropout"
+            | "alpha_dropout"
+            | "feature_alpha_dropout"
+            | "requires_grad" => Ok(V::Tensor(arg(op, operand(cx, x, None))?)),
+            "to" | "type" | "type_as" | "float" | "double" | "long" | "int" | "half" | "bool" => {
+                let t = arg(op, operand(cx, x, None))?;
+                let target = match op {
+                    "float" => Some(DType::F32),
+                    "double" => Some(DType::F64),
+                    "long" => Some(DType::I64),
+                    "int" => Some(DType::I32),
+                    "half" => Some(DType::F16),
+                    "bool" => Some(DType::Bool),
+                    "type_as" => a.get(1, "other").and_then(V::as_tensor).map(|o| o.dtype),
+                    _ => a
+                        .pos
+                        .iter()
+                        .skip(1)
+                        .chain(a.kw.iter().filter(|k| k.0 == "dtype").map(|k| &k.1))
+                        .find_map(|v| match v {
+                            V::Int(c) => scalar_type(*c),
+                            V::Tensor(o) => Some(o.dtype),
+                            _ => None,
+                        }),
+                };
+                match target {
+                    Some(d) if d != t.dtype => {
+                        let v = cx.b.cast(t.v, d);
+                        Ok(V::Tensor(T::new(v, t.rank, d)))
+                    }
+                    _ => Ok(V::Tensor(t)),
+                }
+            }
+            _ => Err(super::super::eval::Stop::Fatal(String::new())),
+        }
+    })())
+    .filter(|r| !matches!(r, Err(super::super::eval::Stop::Fatal(m)) if m.is_empty()))
+}

@@ -1,0 +1,161 @@
+//! aten / prim ops and Python builtins → IR, one file per op family.
+//!
+//! Every family has `call(cx, op, args) -> Option<Ev<V>>`: `None` when it does not know the
+//! op. In-place variants (`relu_`, `add_`) are the same as their functional forms: the
+//! evaluation is in SSA form and the printed code uses each op's result. Ops no family knows
+//! are reported (with their line) and replaced by a placeholder so import goes on and
+//! lists every problem at once. The IR produced uses ONNX ops valid at opset 18.
+
+pub mod activation;
+pub mod conv;
+pub mod elementwise;
+pub mod linear;
+pub mod norm;
+pub mod pool;
+pub mod prim;
+pub mod reduce;
+pub mod scalar;
+pub mod shape;
+
+use modelc_ir::{Attr, DType, OnnxOp, ValueRef};
+
+use super::args::Args;
+use super::builder::attrs;
+use super::eval::{Cx, Ev, Stop};
+use super::value::{T, V};
+
+type Family = fn(&mut Cx, &str, &Args) -> Option<Ev<V>>;
+
+const FAMILIES: &[Family] = &[
+    scalar::call,
+    elementwise::call,
+    activation::call,
+    conv::call,
+    norm::call,
+    pool::call,
+    linear::call,
+    shape::call,
+    reduce::call,
+];
+
+/// An aten op (`torch.X` / `ops.aten.X`).
+pub fn aten(cx: &mut Cx, op: &str, args: Args) -> Ev<V> {
+    let base = op
+        .strip_suffix('_')
+        .filter(|b| !b.ends_with('_'))
+        .unwrap_or(op);
+    for f in FAMILIES {
+        if let Some(r) = f(cx, base, &args) {
+            return r.or_else(|e| match e {
+                Stop::Fatal(m) if !m.contains(':') || m.starts_with("aten::") => {
+                    untranslatable(cx, op, &args, &m)
+                }
+                e => Err(e),
+            });
+        }
+    }
+    untranslatable(cx, op, &args, "is not supported")
+}
+
+/// Records `aten::op` as untranslatable and returns a placeholder tensor.
+pub fn untranslatable(cx: &mut Cx, op: &str, args: &Args, why: &str) -> Ev<V> {
+    let why = why.strip_prefix(&format!("aten::{op}: ")).unwrap_or(why);
+    cx.report(format!("aten::{op}: {why}"));
+    let ins: Vec<ValueRef> = args
+        .pos
+        .iter()
+        .chain(args.kw.iter().map(|(_, v)| v))
+        .filter_map(|v| v.as_tensor().map(|t| t.v))
+        .collect();
+    let out = cx.b.custom(op, &ins, 1)[0];
+    Ok(V::Tensor(T::new(out, None, DType::F32)))
+}
+
+pub fn prim(cx: &mut Cx, op: &str, args: Args) -> Ev<V> {
+    match prim::call(cx, op, &args) {
+        Some(r) => r,
+        None => {
+            cx.report(format!("prim::{op} is not supported"));
+            Ok(V::None)
+        }
+    }
+}
+
+pub fn builtin(cx: &mut Cx, name: &str, args: Args) -> Ev<V> {
+    match prim::builtin(cx, name, &args) {
+        Some(r) => r,
+        None => Err(Stop::Fatal(format!(
+            "{}: unknown function `{name}`",
+            cx.at()
+        ))),
+    }
+}
+
+/// An op error as a [`Stop`] (reported as untranslatable by [`aten`]).
+pub fn bad<X>(op: &str, msg: impl std::fmt::Display) -> Option<Ev<X>> {
+    Some(Err(Stop::Fatal(format!("aten::{op}: {msg}"))))
+}
+
+/// Turns an argument error into a [`Stop`].
+pub fn arg<X>(op: &str, r: Result<X, String>) -> Ev<X> {
+    r.map_err(|m| Stop::Fatal(format!("aten::{op}: {m}")))
+}
+
+/// A tensor operand: tensors as they are, Python numbers and run-time ints as scalar
+/// constants/values of `like`'s element type.
+pub fn operand(cx: &mut Cx, v: &V, like: Option<T>) -> Result<T, String> {
+    let dt = like.map(|t| t.dtype);
+    match v {
+        V::Tensor(t) => Ok(*t),
+        V::Bool(b) => Ok(T::new(
+            cx.b.scalar(dt.unwrap_or(DType::Bool), *b as i64 as f64),
+            Some(0),
+            dt.unwrap_or(DType::Bool),
+        )),
+        V::Int(i) => {
+            let d = dt.unwrap_or(DType::I64);
+            Ok(T::new(cx.b.scalar(d, *i as f64), Some(0), d))
+        }
+        V::Float(f) => {
+            let d = match dt {
+                Some(d) if d.is_float() => d,
+                _ => DType::F32,
+            };
+            Ok(T::new(cx.b.scalar(d, *f), Some(0), d))
+        }
+        V::SymInt(s) => {
+            let d = dt.unwrap_or(DType::I64);
+            let v = if d == DType::I64 {
+                *s
+            } else {
+                cx.b.cast(*s, d)
+            };
+            Ok(T::new(v, Some(0), d))
+        }
+        other => Err(format!("expected a tensor or number, got {}", other.kind())),
+    }
+}
+
+/// Normalizes a possibly negative axis against `rank`.
+pub fn axis(op: &str, a: i64, rank: Option<usize>) -> Result<i64, String> {
+    if a >= 0 {
+        return Ok(a);
+    }
+    let r = rank.ok_or_else(|| {
+        format!("aten::{op}: negative axis needs the input's rank, which is unknown")
+    })? as i64;
+    if a + r < 0 {
+        return Err(format!("aten::{op}: axis {a} out of range for rank {r}"));
+    }
+    Ok(a + r)
+}
+
+pub fn int_attr(name: &str, v: i64) -> (&str, Attr) {
+    (name, Attr::Int(v))
+}
+
+/// A one-input op with attributes, same rank and type out.
+pub fn unary(cx: &mut Cx, op: OnnxOp, x: T, a: Vec<(&str, Attr)>) -> V {
+    let v = cx.b.op(op, &[x.v], attrs(a));
+    V::Tensor(x.with(v))
+}

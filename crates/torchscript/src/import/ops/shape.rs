@@ -1,0 +1,502 @@
+//! Shape and data-movement ops: size / dim, flatten, view / reshape (sizes may be run-time
+//! ints), unflatten, permute, transpose / t, unsqueeze / squeeze, select / slice /
+//! `__getitem__`, expand / repeat, cat / stack, chunk / split / unbind, embedding /
+//! index_select (Gather), zeros / ones / full (+ `_like`), constant pad.
+
+use modelc_ir::{Attr, Attrs, DType, OnnxOp, Tensor, ValueRef};
+
+use super::super::args::{scalar_type, Args};
+use super::super::builder::attrs;
+use super::super::eval::{Cx, Ev, Stop};
+use super::super::value::{T, V};
+use super::{arg, axis, operand};
+
+fn need_rank(op: &str, t: T) -> Ev<usize> {
+    t.rank
+        .ok_or_else(|| Stop::Fatal(format!("aten::{op}: the input's rank is unknown")))
+}
+
+/// A shape argument (static ints and run-time ints) as a 1-D int64 tensor.
+fn shape_tensor(cx: &mut Cx, op: &str, v: &V) -> Ev<(ValueRef, usize)> {
+    if let Some(ints) = v.as_ints() {
+        return Ok((cx.b.ints(&ints), ints.len()));
+    }
+    if let V::Tensor(t) = v {
+        return Ok((t.v, 0));
+    }
+    let items = v
+        .as_list()
+        .ok_or_else(|| Stop::Fatal(format!("aten::{op}: sizes are a {}", v.kind())))?;
+    let mut parts = Vec::with_capacity(items.len());
+    for it in items {
+        parts.push(match it {
+            V::Int(i) => cx.b.scalar_i64(*i),
+            V::SymInt(s) => *s,
+            V::Tensor(t) => *(&t.v),
+            other => {
+                return Err(Stop::Fatal(format!(
+                    "aten::{op}: size is a {}",
+                    other.kind()
+                )))
+            }
+        });
+    }
+    Ok((cx.b.concat_scalars(&parts), items.len()))
+}
+
+fn reshape(cx: &mut Cx, x: T, shape: ValueRef, rank: Option<usize>) -> V {
+    let v = cx.b.op(OnnxOp::Reshape, &[x.v, shape], Attrs::default());
+    V::Tensor(T::new(v, rank, x.dtype))
+}
+
+fn slice_shape(cx: &mut Cx, x: T, start: i64, end: i64) -> ValueRef {
+    let s = cx.b.op(OnnxOp::Shape, &[x.v], Attrs::default());
+    let st = cx.b.ints(&[start]);
+    let en = cx.b.ints(&[end]);
+    cx.b.op(OnnxOp::Slice, &[s, st, en], Attrs::default())
+}
+
+fn fill(
+    cx: &mut Cx,
+    op: &str,
+    a: &Args,
+    shape: ValueRef,
+    rank: Option<usize>,
+    value: f64,
+    dtype_pos: usize,
+) -> Ev<V> {
+    let dt = match a.some(dtype_pos, "dtype") {
+        Some(V::Int(c)) => scalar_type(*c).unwrap_or(DType::F32),
+        _ => DType::F32,
+    };
+    let t = match dt {
+        DType::I64 => Tensor::from_i64(vec![1], &[value as i64]),
+        DType::F32 => Tensor::from_f32(vec![1], &[value as f32]),
+        other => {
+            return Err(Stop::Fatal(format!(
+                "aten::{op}: dtype {} is not supported",
+                other.name()
+            )))
+        }
+    }
+    .map_err(|e| Stop::Fatal(e.to_string()))?;
+    let v = cx.b.op(
+        OnnxOp::ConstantOfShape,
+        &[shape],
+        attrs(vec![("value", Attr::Tensor(t))]),
+    );
+    Ok(V::Tensor(T::new(v, rank, dt)))
+}
+
+pub fn call(cx: &mut Cx, op: &str, a: &Args) -> Option<Ev<V>> {
+    const OPS: &[&str] = &[
+        "size",
+        "dim",
+        "flatten",
+        "view",
+        "reshape",
+        "unflatten",
+        "permute",
+        "transpose",
+        "t",
+        "unsqueeze",
+        "squeeze",
+        "select",
+        "slice",
+        "__getitem__",
+        "expand",
+        "expand_as",
+        "repeat",
+        "cat",
+        "concat",
+        "stack",
+        "chunk",
+        "split",
+        "split_with_sizes",
+        "unbind",
+        "embedding",
+        "index_select",
+        "zeros",
+        "ones",
+        "full",
+        "zeros_like",
+        "ones_like",
+        "full_like",
+        "constant_pad_nd",
+        "pad",
+        "view_as",
+        "reshape_as",
+    ];
+    if !OPS.contains(&op) {
+        return None;
+    }
+    Some(run(cx, op, a))
+}
+
+fn run(cx: &mut Cx, op: &str, a: &Args) -> Ev<V> {
+    let first = a.get(0, "self").cloned().unwrap_or(V::None);
+    match op {
+        "zeros" | "ones" | "full" => {
+            let (shape, n) = shape_tensor(cx, op, &first)?;
+            let (value, dpos) = if op == "full" {
+                (arg(op, a.f64(1, "fill_value", None))?, 2)
+            } else {
+                (if op == "ones" { 1.0 } else { 0.0 }, 1)
+            };
+            return fill(cx, op, a, shape, Some(n), value, dpos);
+        }
+        "cat" | "concat" | "stack" => {
+            let items = first
+                .as_list()
+                .ok_or_else(|| Stop::Fatal(format!("aten::{op}: tensors are a {}", first.kind())))?
+                .to_vec();
+            let dim = arg(op, a.int(1, "dim", Some(0)))?;
+            let mut ts = Vec::new();
+            for it in &items {
+                ts.push(arg(op, operand(cx, it, None))?);
+            }
+            let t0 = *ts
+                .first()
+                .ok_or_else(|| Stop::Fatal(format!("aten::{op}: no tensors")))?;
+            let (vals, rank) = if op == "stack" {
+                let ax = cx.b.ints(&[dim]);
+                let v: Vec<ValueRef> = ts
+                    .iter()
+                    .map(|t| cx.b.op(OnnxOp::Unsqueeze, &[t.v, ax], Attrs::default()))
+                    .collect();
+                (v, t0.rank.map(|r| r + 1))
+            } else {
+                (ts.iter().map(|t| t.v).collect(), t0.rank)
+            };
+            let v =
+                cx.b.op(OnnxOp::Concat, &vals, attrs(vec![("axis", Attr::Int(dim))]));
+            return Ok(V::Tensor(T::new(v, rank, t0.dtype)));
+        }
+        _ => {}
+    }
+    let x = arg(op, operand(cx, &first, None))?;
+    Ok(match op {
+        "size" => match a.some(1, "dim") {
+            Some(d) => {
+                let d = d
+                    .as_int()
+                    .ok_or_else(|| Stop::Fatal("aten::size: dim is not constant".into()))?;
+                V::SymInt(cx.b.dim(x.v, d))
+            }
+            None => {
+                let r = need_rank(op, x)?;
+                V::List((0..r as i64).map(|i| V::SymInt(cx.b.dim(x.v, i))).collect())
+            }
+        },
+        "dim" => V::Int(need_rank(op, x)? as i64),
+        "flatten" => {
+            let start = arg(op, a.int(1, "start_dim", Some(0)))?;
+            let end = arg(op, a.int(2, "end_dim", Some(-1)))?;
+            let r = need_rank(op, x)? as i64;
+            let (s, e) = (
+                if start < 0 { start + r } else { start },
+                if end < 0 { end + r } else { end },
+            );
+            if r == 0 {
+                let shape = cx.b.ints(&[1]);
+                return Ok(reshape(cx, x, shape, Some(1)));
+            }
+            if s >= e {
+                return Ok(V::Tensor(x));
+            }
+            let mut parts = Vec::new();
+            if s > 0 {
+                parts.push(slice_shape(cx, x, 0, s));
+            }
+            parts.push(cx.b.ints(&[-1]));
+            if e + 1 < r {
+                parts.push(slice_shape(cx, x, e + 1, r));
+            }
+            let shape = if parts.len() == 1 {
+                parts[0]
+            } else {
+                cx.b.op(OnnxOp::Concat, &parts, attrs(vec![("axis", Attr::Int(0))]))
+            };
+            reshape(cx, x, shape, Some((r - (e - s)) as usize))
+        }
+        "view" | "reshape" => {
+            let sizes = a
+                .get(1, "size")
+                .or(a.get(1, "shape"))
+                .cloned()
+                .unwrap_or(V::None);
+            let (shape, n) = shape_tensor(cx, op, &sizes)?;
+            reshape(cx, x, shape, if n > 0 { Some(n) } else { None })
+        }
+        "view_as" | "reshape_as" => {
+            let o = arg(op, a.t(1, "other"))?;
+            let s = cx.b.op(OnnxOp::Shape, &[o.v], Attrs::default());
+            reshape(cx, x, s, o.rank)
+        }
+        "unflatten" => {
+            let r = need_rank(op, x)? as i64;
+            let d = arg(
+                op,
+                axis(op, arg(op, a.int(1, "dim", None))?, Some(r as usize)),
+            )?;
+            let sizes = a.get(2, "sizes").cloned().unwrap_or(V::None);
+            let (mid, n) = shape_tensor(cx, op, &sizes)?;
+            let mut parts = Vec::new();
+            if d > 0 {
+                parts.push(slice_shape(cx, x, 0, d));
+            }
+            parts.push(mid);
+            if d + 1 < r {
+                parts.push(slice_shape(cx, x, d + 1, r));
+            }
+            let shape =
+                cx.b.op(OnnxOp::Concat, &parts, attrs(vec![("axis", Attr::Int(0))]));
+            reshape(cx, x, shape, Some(r as usize - 1 + n))
+        }
+        "permute" => {
+            let dims = arg(op, a.ints(1, "dims", None))?;
+            let r = dims.len();
+            let perm: Vec<i64> = dims
+                .iter()
+                .map(|&d| if d < 0 { d + r as i64 } else { d })
+                .collect();
+            let v = cx.b.op(
+                OnnxOp::Transpose,
+                &[x.v],
+                attrs(vec![("perm", Attr::Ints(perm))]),
+            );
+            V::Tensor(T::new(v, Some(r), x.dtype))
+        }
+        "transpose" | "t" => {
+            let r = need_rank(op, x)?;
+            let (d0, d1) = if op == "t" {
+                (0, if r > 1 { 1 } else { 0 })
+            } else {
+                (
+                    arg(op, axis(op, arg(op, a.int(1, "dim0", None))?, Some(r)))?,
+                    arg(op, axis(op, arg(op, a.int(2, "dim1", None))?, Some(r)))?,
+                )
+            };
+            let mut perm: Vec<i64> = (0..r as i64).collect();
+            perm.swap(d0 as usize, d1 as usize);
+            let v = cx.b.op(
+                OnnxOp::Transpose,
+                &[x.v],
+                attrs(vec![("perm", Attr::Ints(perm))]),
+            );
+            V::Tensor(x.with(v))
+        }
+        "unsqueeze" => {
+            let d = arg(op, a.int(1, "dim", None))?;
+            let ax = cx.b.ints(&[d]);
+            let v = cx.b.op(OnnxOp::Unsqueeze, &[x.v, ax], Attrs::default());
+            V::Tensor(T::new(v, x.rank.map(|r| r + 1), x.dtype))
+        }
+        "squeeze" => match a.some(1, "dim") {
+            Some(d) => {
+                let dims = d
+                    .as_ints()
+                    .ok_or_else(|| Stop::Fatal("aten::squeeze: dim is not constant".into()))?;
+                let ax = cx.b.ints(&dims);
+                let v = cx.b.op(OnnxOp::Squeeze, &[x.v, ax], Attrs::default());
+                V::Tensor(T::new(
+                    v,
+                    x.rank.map(|r| r.saturating_sub(dims.len())),
+                    x.dtype,
+                ))
+            }
+            None => {
+                let v = cx.b.op(OnnxOp::Squeeze, &[x.v], Attrs::default());
+                V::Tensor(T::new(v, None, x.dtype))
+            }
+        },
+        "select" | "__getitem__" => {
+            let (d, idx) = if op == "select" {
+                (
+                    arg(op, a.int(1, "dim", None))?,
+                    a.get(2, "index").cloned().unwrap_or(V::None),
+                )
+            } else {
+                (0, a.get(1, "idx").cloned().unwrap_or(V::None))
+            };
+            let i = match idx {
+                V::Int(i) => cx.b.scalar_i64(i),
+                V::SymInt(s) => s,
+                other => {
+                    return Err(Stop::Fatal(format!(
+                        "aten::{op}: index is a {}",
+                        other.kind()
+                    )))
+                }
+            };
+            let v = cx.b.op(
+                OnnxOp::Gather,
+                &[x.v, i],
+                attrs(vec![("axis", Attr::Int(d))]),
+            );
+            V::Tensor(T::new(v, x.rank.map(|r| r.saturating_sub(1)), x.dtype))
+        }
+        "slice" => {
+            let d = arg(op, a.int(1, "dim", Some(0)))?;
+            let start = a.some(2, "start").cloned().unwrap_or(V::Int(0));
+            let end = a.some(3, "end").cloned().unwrap_or(V::Int(i64::MAX));
+            let step = arg(op, a.int(4, "step", Some(1)))?;
+            let mut one = |v: &V| -> Ev<ValueRef> {
+                Ok(match v {
+                    V::Int(i) => cx.b.ints(&[*i]),
+                    V::SymInt(s) => cx.b.concat_scalars(&[*s]),
+                    other => {
+                        return Err(Stop::Fatal(format!(
+                            "aten::slice: bound is a {}",
+                            other.kind()
+                        )))
+                    }
+                })
+            };
+            let (s, e) = (one(&start)?, one(&end)?);
+            let ax = cx.b.ints(&[d]);
+            let st = cx.b.ints(&[step]);
+            let v =
+                cx.b.op(OnnxOp::Slice, &[x.v, s, e, ax, st], Attrs::default());
+            V::Tensor(x.with(v))
+        }
+        "expand" => {
+            let sizes = a.get(1, "size").cloned().unwrap_or(V::None);
+            // torch's -1 keeps a dimension; ONNX Expand broadcasts, so 1 does the same.
+            let sizes = match sizes {
+                V::List(l) | V::Tuple(l) => V::List(
+                    l.into_iter()
+                        .map(|s| if s.as_int() == Some(-1) { V::Int(1) } else { s })
+                        .collect(),
+                ),
+                s => s,
+            };
+            let (shape, n) = shape_tensor(cx, op, &sizes)?;
+            let v = cx.b.op(OnnxOp::Expand, &[x.v, shape], Attrs::default());
+            V::Tensor(T::new(v, Some(n).filter(|&n| n > 0).or(x.rank), x.dtype))
+        }
+        "expand_as" => {
+            let o = arg(op, a.t(1, "other"))?;
+            let s = cx.b.op(OnnxOp::Shape, &[o.v], Attrs::default());
+            let v = cx.b.op(OnnxOp::Expand, &[x.v, s], Attrs::default());
+            V::Tensor(T::new(v, o.rank, x.dtype))
+        }
+        "repeat" => {
+            let reps = arg(op, a.ints(1, "repeats", None))?;
+            let mut xv = x.v;
+            if let Some(r) = x.rank {
+                if reps.len() > r {
+                    let axes: Vec<i64> = (0..(reps.len() - r) as i64).collect();
+                    let ax = cx.b.ints(&axes);
+                    xv = cx.b.op(OnnxOp::Unsqueeze, &[xv, ax], Attrs::default());
+                }
+            }
+            let rp = cx.b.ints(&reps);
+            let v = cx.b.op(OnnxOp::Tile, &[xv, rp], Attrs::default());
+            V::Tensor(T::new(v, Some(reps.len()), x.dtype))
+        }
+        "chunk" => {
+            let n = arg(op, a.int(1, "chunks", None))?;
+            let d = arg(op, a.int(2, "dim", Some(0)))?;
+            let outs = cx.b.node(
+                OnnxOp::Split,
+                &[Some(x.v)],
+                attrs(vec![("axis", Attr::Int(d)), ("num_outputs", Attr::Int(n))]),
+                n.clamp(1, 4096) as usize,
+            );
+            V::List(outs.into_iter().map(|v| V::Tensor(x.with(v))).collect())
+        }
+        "split" | "split_with_sizes" | "unbind" => {
+            let d = arg(
+                op,
+                a.int(if op == "unbind" { 1 } else { 2 }, "dim", Some(0)),
+            )?;
+            if op == "unbind" {
+                return Err(Stop::Fatal(
+                    "aten::unbind: needs the dimension's size".into(),
+                ));
+            }
+            let sizes = arg(op, a.ints(1, "split_size", None))?;
+            if sizes.len() == 1 && op == "split" {
+                return Err(Stop::Fatal(
+                    "aten::split: an int split size needs the dimension's size".into(),
+                ));
+            }
+            let sp = cx.b.ints(&sizes);
+            let outs = cx.b.node(
+                OnnxOp::Split,
+                &[Some(x.v), Some(sp)],
+                attrs(vec![("axis", Attr::Int(d))]),
+                sizes.len(),
+            );
+            V::List(outs.into_iter().map(|v| V::Tensor(x.with(v))).collect())
+        }
+        "embedding" => {
+            // embedding(weight, indices, padding_idx, scale_grad_by_freq, sparse)
+            let idx = arg(op, a.t(1, "indices"))?;
+            let v = cx.b.op(
+                OnnxOp::Gather,
+                &[x.v, idx.v],
+                attrs(vec![("axis", Attr::Int(0))]),
+            );
+            V::Tensor(T::new(v, idx.rank.map(|r| r + 1), x.dtype))
+        }
+        "index_select" => {
+            let d = arg(op, a.int(1, "dim", None))?;
+            let idx = arg(op, a.t(2, "index"))?;
+            let v = cx.b.op(
+                OnnxOp::Gather,
+                &[x.v, idx.v],
+                attrs(vec![("axis", Attr::Int(d))]),
+            );
+            V::Tensor(x.with(v))
+        }
+        "zeros_like" | "ones_like" | "full_like" => {
+            let s = cx.b.op(OnnxOp::Shape, &[x.v], Attrs::default());
+            let value = match op {
+                "zeros_like" => 0.0,
+                "ones_like" => 1.0,
+                _ => arg(op, a.f64(1, "fill_value", None))?,
+            };
+            let dpos = if op == "full_like" { 2 } else { 1 };
+            let r = fill(cx, op, a, s, x.rank, value, dpos)?;
+            match (r, a.some(dpos, "dtype")) {
+                (V::Tensor(t), None) if t.dtype != x.dtype => {
+                    V::Tensor(T::new(cx.b.cast(t.v, x.dtype), x.rank, x.dtype))
+                }
+                (r, _) => r,
+            }
+        }
+        "constant_pad_nd" | "pad" => {
+            let pad = arg(op, a.ints(1, "pad", None))?;
+            let mode = if op == "pad" {
+                arg(op, a.str(2, "mode", "constant"))?
+            } else {
+                "constant".into()
+            };
+            if mode != "constant" {
+                return Err(Stop::Fatal(format!(
+                    "aten::pad: mode {mode} is not supported"
+                )));
+            }
+            let value = arg(
+                op,
+                a.f64(if op == "pad" { 3 } else { 2 }, "value", Some(0.0)),
+            )?;
+            let r = need_rank(op, x)?;
+            // torch lists (begin, end) pairs from the last dimension backwards.
+            let mut begins = vec![0i64; r];
+            let mut ends = vec![0i64; r];
+            for (k, pair) in pad.chunks(2).enumerate() {
+                let d = r - 1 - k;
+                begins[d] = pair[0];
+                ends[d] = *pair.get(1).unwrap_or(&0);
+            }
+            let p = cx.b.ints(&[begins, ends].concat());
+            let c = cx.b.scalar(x.dtype, value);
+            let v = cx.b.op(OnnxOp::Pad, &[x.v, p, c], Attrs::default());
+            V::Tensor(x.with(v))
+        }
+        _ => return Err(Stop::Fatal(format!("aten::{op} is not supported"))),
+    })
+}

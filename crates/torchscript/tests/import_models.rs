@@ -1,0 +1,112 @@
+//! TorchScript models made by torch (testdata/make_torchscript.py: traced and scripted)
+//! import into one IR graph whose outputs, run by modelc's interpreter, match torch's
+//! outputs stored next to each model.
+//!
+//! The small models are committed under testdata/torchscript; the torchvision ones
+//! (ResNet-18, MobileNetV2, TransformerEncoder) are made at test time under
+//! target/testdata/torchscript by the same script when MODELC_PYTHON is set (CI sets it).
+
+use std::path::{Path, PathBuf};
+
+use bytes::Bytes;
+use modelc_interp::{Array, Data, Interpreter};
+use modelc_ir::{DType, Tensor};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Reads a little-endian float32 `.npy` (what the generator writes).
+fn read_npy(path: &Path) -> Tensor {
+    let b = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    assert_eq!(&b[..6], b"\x93NUMPY", "{}", path.display());
+    let hlen = u16::from_le_bytes([b[8], b[9]]) as usize;
+    let header = std::str::from_utf8(&b[10..10 + hlen]).unwrap();
+    assert!(header.contains("'descr': '<f4'"), "{header}");
+    assert!(header.contains("'fortran_order': False"), "{header}");
+    let shape_s = header
+        .split("'shape': (")
+        .nth(1)
+        .unwrap()
+        .split(')')
+        .next()
+        .unwrap();
+    let dims: Vec<u64> = shape_s
+        .split(',')
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| s.trim().parse().unwrap())
+        .collect();
+    Tensor::from_raw(DType::F32, dims, Bytes::copy_from_slice(&b[10 + hlen..])).unwrap()
+}
+
+fn f32s(t: &Tensor) -> Vec<f32> {
+    t.raw()
+        .unwrap()
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect()
+}
+
+/// Imports DIR/model.pt, runs it on DIR/input_*.npy, compares with DIR/output_*.npy.
+fn check(dir: &Path) {
+    let model = modelc_torchscript::read(&dir.join("model.pt"))
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+    modelc_ir::validate::validate_model(&model)
+        .unwrap_or_else(|e| panic!("{}: invalid IR: {e}", dir.display()));
+    let interp = Interpreter::new(&model).unwrap();
+    let names = interp.input_names();
+    let inputs: Vec<(String, Data)> = names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| {
+            let t = read_npy(&dir.join(format!("input_{i}.npy")));
+            (n.clone(), Data::Tensor(Array::from_tensor(&t).unwrap()))
+        })
+        .collect();
+    let outs = interp
+        .run(inputs)
+        .unwrap_or_else(|e| panic!("{}: run: {e}", dir.display()));
+    for (i, (name, got)) in outs.iter().enumerate() {
+        let want = read_npy(&dir.join(format!("output_{i}.npy")));
+        let Data::Tensor(got) = got else {
+            panic!("{name} is not a tensor")
+        };
+        let got = got.to_tensor();
+        assert_eq!(
+            got.dims,
+            want.dims,
+            "{}: output {name} shape",
+            dir.display()
+        );
+        let (g, w) = (f32s(&got), f32s(&want));
+        let scale = w.iter().fold(0f32, |m, v| m.max(v.abs())).max(1e-6);
+        let err = g
+            .iter()
+            .zip(&w)
+            .fold(0f32, |m, (a, b)| m.max((a - b).abs()));
+        assert!(
+            err / scale <= 1e-4,
+            "{}: output {name} max error {err} (relative {})",
+            dir.display(),
+            err / scale
+        );
+    }
+}
+
+macro_rules! small {
+    ($($name:ident),* $(,)?) => {$(
+        #[test]
+        fn $name() {
+            check(&root().join("testdata/torchscript").join(stringify!($name)));
+        }
+    )*};
+}
+
+small!(
+    cnn_bn_traced,
+    cnn_bn_scripted,
+    resblock_traced,
+    resblock_scripted,
+    mlp_dropout_traced,
+    mlp_dropout_scripted,
+);
