@@ -1,5 +1,5 @@
 //! Layout-sensitive spatial ops: Conv, ConvInteger, QLinearConv, DeformConv, ConvTranspose,
-//! MaxPool (with Indices), AveragePool, LpPool, the Global pools, BatchNormalization (all
+//! MaxPool (with Indices), MaxUnpool (`output_shape` input or the pool's inverse), AveragePool, LpPool, the Global pools, BatchNormalization (all
 //! versions' extra outputs), DepthToSpace, SpaceToDepth, Resize (opset 10's scales-only form,
 //! 11+ roi/scales/sizes, 18's `axes` and `keep_aspect_ratio_policy`), Upsample (scales
 //! attribute or input), RoiAlign, MaxRoiPool, GridSample.
@@ -22,6 +22,7 @@ pub fn rule(op: OnnxOp) -> Option<InferFn> {
         ConvTranspose => conv_transpose,
         MaxPool | AveragePool | LpPool => pool,
         GlobalAveragePool | GlobalMaxPool | GlobalLpPool => global_pool,
+        MaxUnpool => max_unpool,
         BatchNormalization => batch_norm,
         DepthToSpace | SpaceToDepth => depth_space,
         Resize | Upsample => resize,
@@ -452,5 +453,48 @@ fn grid_sample(cx: &InferCtx<'_>, out: &mut Outputs) -> Result<(), InferError> {
         _ => None,
     };
     out.set(0, cx.dtype(0), shape);
+    Ok(())
+}
+
+fn max_unpool(cx: &InferCtx<'_>, out: &mut Outputs) -> Result<(), InferError> {
+    let dtype = cx.dtype(0);
+    if cx.has(2) {
+        let dims = cx.sym_ints(2).map(|v| {
+            v.iter()
+                .map(super::dims::SymInt::to_dim)
+                .collect::<Vec<_>>()
+        });
+        out.set(0, dtype, dims.map(|d| from_nchw(cx, d)));
+        return Ok(());
+    }
+    let Some(x) = cx.shape(0) else {
+        out.set(0, dtype, None);
+        return Ok(());
+    };
+    if x.len() < 3 {
+        fail!("MaxUnpool input has rank {}, expected at least 3", x.len());
+    }
+    let x = to_nchw(cx, x);
+    let n = x.len() - 2;
+    let kernel = match cx.attr_ints("kernel_shape")? {
+        Some(k) if k.len() == n => k,
+        _ => fail!("MaxUnpool needs kernel_shape with {n} values"),
+    };
+    let strides = spatial(cx, "strides", n, 1)?;
+    let pads = spatial(cx, "pads", 2 * n, 0)?;
+    let mut shape = vec![x[0].clone(), x[1].clone()];
+    for i in 0..n {
+        shape.push(match x[2 + i] {
+            Dim::Known(d) => {
+                let o = (d as i64 - 1) * strides[i] + kernel[i] - pads[i] - pads[i + n];
+                if o < 0 {
+                    fail!("MaxUnpool output size {o}");
+                }
+                Dim::Known(o as u64)
+            }
+            _ => Dim::Unknown,
+        });
+    }
+    out.set(0, dtype, Some(from_nchw(cx, shape)));
     Ok(())
 }

@@ -77,9 +77,13 @@ impl<'a> InferCtx<'a> {
         self.input(i)?.value
     }
 
-    /// A constant integer input's elements.
+    /// A constant integer input's elements (from a constant, or tracked through a shape
+    /// computation when every element is known).
     pub fn ints(&self, i: usize) -> Option<Vec<i64>> {
-        tensor_ints(self.value(i)?)
+        match self.value(i) {
+            Some(t) => tensor_ints(t),
+            None => self.input(i)?.sym?.iter().map(SymInt::int).collect(),
+        }
     }
 
     /// A constant float (or integer) input's elements.

@@ -1,6 +1,6 @@
 //! Elementwise ops: unary ops and activations (output = input's type), numpy-broadcasting
 //! binary and variadic ops, comparisons and logic (bool results), `Where`, `Cast`/`CastLike`,
-//! `Clip`, `Identity`, `Dropout` (with its mask), `IsNaN`/`IsInf`, `BitShift`, `Mod`, `Pow`
+//! `Clip`, `Identity`, `Dropout` (with its mask), `IsNaN`/`IsInf`, `SwiGLU`, `BitShift`, `Mod`, `Pow`
 //! (result has the base's type), `PRelu`. All opset versions: none of these changed shape
 //! rules across versions; inputs that became optional (Clip's min/max) do not matter.
 
@@ -72,7 +72,8 @@ pub fn rule(op: OnnxOp) -> Option<InferFn> {
         | ScatterElements
         | ScatterND
         | TensorScatter
-        | RotaryEmbedding => same_as_first,
+        | RotaryEmbedding
+        | SwiGLU => same_as_first,
         Identity => identity,
         Dropout => dropout,
         IsNaN | IsInf => unary_bool,

@@ -5,7 +5,8 @@
 use std::collections::HashMap;
 
 use crate::{
-    node_label, Attrs, DType, Graph, NodeId, Op, OpsetImport, Tensor, TypeInfo, ValueRef, ValueType,
+    node_label, Attr, Attrs, DType, Graph, NodeId, OnnxOp, Op, OpsetImport, Tensor, TypeInfo,
+    ValueRef, ValueType,
 };
 
 use super::ctx::{InferCtx, InputInfo, Outputs};
@@ -135,6 +136,19 @@ pub(super) fn infer_in(
     outputs
 }
 
+/// The tensor a value always holds: a constant's, or a `Constant` op's `value`.
+fn const_tensor(g: &Graph, v: ValueRef) -> Option<&Tensor> {
+    let node = g.node(v.node);
+    match &node.op {
+        Op::Const(t) => Some(t),
+        Op::Onnx(OnnxOp::Constant) => match node.attrs.get("value") {
+            Some(Attr::Tensor(t)) => Some(t),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
 /// One pass over a graph, keeping inferred types beside it.
 pub(super) struct Walk<'g> {
     pub g: &'g Graph,
@@ -235,7 +249,7 @@ impl<'g> Walk<'g> {
 
     /// The symbolic elements of a value (tracked, or read from a constant).
     pub fn sym_of(&self, v: ValueRef) -> Option<Vec<SymInt>> {
-        if let Op::Const(t) = &self.g.node(v.node).op {
+        if let Some(t) = const_tensor(self.g, v) {
             return super::dims::tensor_ints(t)
                 .filter(|x| x.len() <= 64)
                 .map(|x| x.into_iter().map(SymInt::Int).collect());
@@ -254,10 +268,7 @@ impl<'g> Walk<'g> {
             .map(|v| {
                 v.map(|v| InputInfo {
                     ty: self.ty_of(v),
-                    value: match &self.g.node(v.node).op {
-                        Op::Const(t) => Some(t),
-                        _ => None,
-                    },
+                    value: const_tensor(self.g, v),
                     sym: self.syms.get(&v).map(Vec::as_slice),
                 })
             })

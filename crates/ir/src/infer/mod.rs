@@ -32,6 +32,7 @@ mod dims;
 mod elementwise;
 mod graph;
 mod matmul;
+mod other;
 mod quant;
 mod reduce;
 mod shape_ops;
@@ -53,6 +54,7 @@ pub fn rule(op: OnnxOp) -> Option<InferFn> {
         .or_else(|| shape_ops::rule(op))
         .or_else(|| reduce::rule(op))
         .or_else(|| quant::rule(op))
+        .or_else(|| other::rule(op))
 }
 
 impl Graph {

@@ -1,0 +1,167 @@
+//! Ops outside the big families: the losses (NegativeLogLikelihoodLoss,
+//! SoftmaxCrossEntropyLoss with its log-prob output), DFT (opset 17's `axis` attribute, 20's
+//! axis input; `onesided`), BitCast between types of one width, the string ops
+//! (StringConcat, RegexFullMatch, StringSplit's lengths), optionals (OptionalHasElement,
+//! OptionalGetElement) and the training optimizers Adagrad/Adam/Momentum (each new value has
+//! the type of the value it updates).
+
+use crate::{DType, Dim, OnnxOp, ValueType};
+
+use super::ctx::{fail, InferCtx, InferError, Outputs};
+use super::dims::{axis, broadcast, dim_div};
+use super::InferFn;
+
+pub fn rule(op: OnnxOp) -> Option<InferFn> {
+    use OnnxOp::*;
+    Some(match op {
+        NegativeLogLikelihoodLoss | SoftmaxCrossEntropyLoss => loss,
+        DFT => dft,
+        BitCast => bitcast,
+        StringConcat => string_concat,
+        RegexFullMatch => regex,
+        StringSplit => string_split,
+        OptionalHasElement => has_element,
+        OptionalGetElement => get_element,
+        TrainingAdagrad | TrainingAdam | TrainingMomentum => optimizer,
+        _ => return None,
+    })
+}
+
+fn loss(cx: &InferCtx<'_>, out: &mut Outputs) -> Result<(), InferError> {
+    let dtype = cx.dtype(0);
+    let shape = match cx.attr_string("reduction", "mean")?.as_str() {
+        "none" => cx.shape(1).map(<[_]>::to_vec),
+        _ => Some(vec![]),
+    };
+    out.set(0, dtype, shape);
+    out.set(1, dtype, cx.shape(0).map(<[_]>::to_vec));
+    Ok(())
+}
+
+fn dft(cx: &InferCtx<'_>, out: &mut Outputs) -> Result<(), InferError> {
+    let dtype = cx.dtype(0);
+    let Some(x) = cx.shape(0) else {
+        out.set(0, dtype, None);
+        return Ok(());
+    };
+    let r = x.len();
+    if r < 2 {
+        fail!("DFT input has rank {r}");
+    }
+    let a = if cx.opset >= 20 {
+        if cx.has(2) {
+            match cx.ints(2).as_deref() {
+                Some([a]) => *a,
+                _ => {
+                    out.set(0, dtype, Some(vec![Dim::Unknown; r]));
+                    return Ok(());
+                }
+            }
+        } else {
+            -2
+        }
+    } else {
+        cx.attr_int("axis", 1)?
+    };
+    // The last dim is the real/imaginary pair; the axis counts among the others.
+    let a = axis(a, r)?;
+    if a == r - 1 {
+        fail!("DFT axis is the complex dim");
+    }
+    let mut s = x.to_vec();
+    if cx.has(1) {
+        s[a] = match cx.ints(1).as_deref() {
+            Some([n]) if *n > 0 => Dim::Known(*n as u64),
+            _ => Dim::Unknown,
+        };
+    }
+    let inverse = cx.attr_int("inverse", 0)? != 0;
+    let onesided = cx.attr_int("onesided", 0)? != 0;
+    if onesided {
+        if inverse {
+            out.set(0, dtype, None);
+            return Ok(());
+        }
+        s[a] = match &s[a] {
+            Dim::Known(n) => Dim::Known(n / 2 + 1),
+            _ => Dim::Unknown,
+        };
+    }
+    s[r - 1] = Dim::Known(2);
+    out.set(0, dtype, Some(s));
+    Ok(())
+}
+
+fn bitcast(cx: &InferCtx<'_>, out: &mut Outputs) -> Result<(), InferError> {
+    let to = cx.attr_dtype("to")?;
+    let shape = match (to, cx.dtype(0), cx.shape(0)) {
+        (Some(t), Some(f), Some(s)) if t.bits() == f.bits() => Some(s.to_vec()),
+        (Some(t), Some(f), Some(s)) if t.bits() > 0 && f.bits() > t.bits() => {
+            let mut v = s.to_vec();
+            v.push(Dim::Known((f.bits() / t.bits()) as u64));
+            Some(v)
+        }
+        (Some(t), Some(f), Some(s)) if f.bits() > 0 && t.bits() > f.bits() && !s.is_empty() => {
+            let last = dim_div(&s[s.len() - 1], (t.bits() / f.bits()) as u64);
+            if last != Dim::Known(1) && last != Dim::Unknown {
+                fail!("BitCast to a wider type needs the last dim to be the width ratio");
+            }
+            Some(s[..s.len() - 1].to_vec())
+        }
+        _ => None,
+    };
+    out.set(0, to, shape);
+    Ok(())
+}
+
+fn string_concat(cx: &InferCtx<'_>, out: &mut Outputs) -> Result<(), InferError> {
+    let shape = match (cx.shape(0), cx.shape(1)) {
+        (Some(a), Some(b)) => Some(broadcast(&[a, b])?),
+        _ => None,
+    };
+    out.set(0, Some(DType::Str), shape);
+    Ok(())
+}
+
+fn regex(cx: &InferCtx<'_>, out: &mut Outputs) -> Result<(), InferError> {
+    out.set(0, Some(DType::Bool), cx.shape(0).map(<[_]>::to_vec));
+    Ok(())
+}
+
+fn string_split(cx: &InferCtx<'_>, out: &mut Outputs) -> Result<(), InferError> {
+    let s = cx.shape(0).map(<[_]>::to_vec);
+    out.set(
+        0,
+        Some(DType::Str),
+        s.clone().map(|mut v| {
+            v.push(Dim::Unknown);
+            v
+        }),
+    );
+    out.set(1, Some(DType::I64), s);
+    Ok(())
+}
+
+fn has_element(_cx: &InferCtx<'_>, out: &mut Outputs) -> Result<(), InferError> {
+    out.set(0, Some(DType::Bool), Some(vec![]));
+    Ok(())
+}
+
+fn get_element(cx: &InferCtx<'_>, out: &mut Outputs) -> Result<(), InferError> {
+    match cx.input(0).and_then(|i| i.ty) {
+        Some(ValueType::Optional(Some(t))) => out.set_type(0, (**t).clone()),
+        Some(t @ ValueType::Tensor(_)) => out.set_type(0, t.clone()),
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Optimizers: inputs R, T, then the tensors they update; output k is input 2 + k updated.
+fn optimizer(cx: &InferCtx<'_>, out: &mut Outputs) -> Result<(), InferError> {
+    for k in 0..cx.num_outputs {
+        if let Some(t) = cx.input(2 + k).and_then(|i| i.ty) {
+            out.set_type(k, t.clone());
+        }
+    }
+    Ok(())
+}

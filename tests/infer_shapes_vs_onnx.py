@@ -1,0 +1,201 @@
+"""Compare modelc's shape inference with onnx's reference (onnx.shape_inference).
+
+For every model (the ONNX backend node suite, and torchvision / torch models exported here
+with the classic exporter), the declared types of intermediate values and graph outputs are
+removed, then both tools infer them again from the inputs:
+
+  onnx:   onnx.shape_inference.infer_shapes(model, strict_mode=False)
+  modelc: modelc optimize stripped.onnx out.onnx -p infer-shapes   (types land in value_info)
+
+Every main-graph value onnx infers fully (element type and every dim a number or a named
+symbol, not onnx's own `unk__` placeholders) is compared with modelc's type for it:
+agree / disagree / missing (modelc left it untyped or less precise). Disagreements are
+printed with the model and value; the exit code is 1 when there is any disagreement not in
+EXPECTED_DISAGREEMENTS, or when agreement falls below --min-agree.
+
+Usage: python tests/infer_shapes_vs_onnx.py --modelc target/debug/modelc
+         [--node-suite target/onnx-node-suite/node] [--torch] [--json out.json]
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+import onnx
+from onnx import shape_inference
+
+# Cases where onnx's reference is not what the ONNX specification says, each with why.
+EXPECTED_DISAGREEMENTS = {}
+
+
+def strip(model):
+    """The model with no declared types on intermediate values or graph outputs."""
+    m = onnx.ModelProto()
+    m.CopyFrom(model)
+    del m.graph.value_info[:]
+    for o in m.graph.output:
+        o.ClearField("type")
+    return m
+
+
+def dims_of(tt):
+    if not tt.HasField("shape"):
+        return None
+    out = []
+    for d in tt.shape.dim:
+        if d.HasField("dim_value"):
+            out.append(d.dim_value)
+        elif d.HasField("dim_param") and d.dim_param:
+            out.append(d.dim_param)
+        else:
+            out.append(None)
+    return out
+
+
+def tensor_types(graph):
+    """name -> (elem_type, dims or None) for tensor-typed value infos and outputs."""
+    out = {}
+    for vi in list(graph.value_info) + list(graph.output):
+        if vi.type.HasField("tensor_type"):
+            tt = vi.type.tensor_type
+            out[vi.name] = (tt.elem_type, dims_of(tt))
+    return out
+
+
+def fully_known(t):
+    elem, dims = t
+    if elem == 0 or dims is None:
+        return False
+    return all(d is not None and not (isinstance(d, str) and d.startswith("unk__")) for d in dims)
+
+
+def compare(path, modelc, tmp):
+    model = onnx.load(path)
+    stripped = strip(model)
+    src = os.path.join(tmp, "stripped.onnx")
+    onnx.save(stripped, src)
+    try:
+        ref = shape_inference.infer_shapes(stripped, strict_mode=False)
+    except Exception as e:  # onnx itself cannot infer this model
+        return {"skipped": f"onnx: {e}".splitlines()[0]}
+    expected = {k: v for k, v in tensor_types(ref.graph).items() if fully_known(v)}
+    out = os.path.join(tmp, "inferred.onnx")
+    r = subprocess.run([modelc, "optimize", src, out, "-p", "infer-shapes"], capture_output=True, text=True)
+    if r.returncode != 0:
+        return {"error": r.stderr.strip().splitlines()[-1] if r.stderr.strip() else "modelc failed",
+                "expected": len(expected)}
+    ours = tensor_types(onnx.load(out).graph)
+    res = {"agree": 0, "disagree": [], "missing": [], "expected": len(expected)}
+    for name, (elem, dims) in sorted(expected.items()):
+        got = ours.get(name)
+        if got is None or not fully_known(got):
+            res["missing"].append((name, [elem, dims], got and [got[0], got[1]]))
+        elif got == (elem, dims):
+            res["agree"] += 1
+        else:
+            res["disagree"].append((name, [elem, dims], [got[0], got[1]]))
+    return res
+
+
+def export_torch(outdir):
+    """torchvision ResNet-18 and MobileNetV2, and a small nn.TransformerEncoder with dynamic
+    batch and sequence axes, exported with the classic exporter; returns their paths."""
+    import torch
+    import torchvision
+
+    torch.manual_seed(0)
+    paths = []
+    x = torch.randn(1, 3, 224, 224)
+    for name in ["resnet18", "mobilenet_v2"]:
+        m = getattr(torchvision.models, name)(weights=None).eval()
+        p = os.path.join(outdir, f"{name}.onnx")
+        torch.onnx.export(m, (x,), p, dynamo=False, opset_version=17,
+                          input_names=["x"], output_names=["y"])
+        paths.append(p)
+    for name, dyn in [("resnet18_dynbatch", True)]:
+        m = torchvision.models.resnet18(weights=None).eval()
+        p = os.path.join(outdir, f"{name}.onnx")
+        torch.onnx.export(m, (x,), p, dynamo=False, opset_version=17, input_names=["x"],
+                          output_names=["y"], dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}})
+        paths.append(p)
+    layer = torch.nn.TransformerEncoderLayer(d_model=64, nhead=4, dim_feedforward=128,
+                                             batch_first=True, dropout=0.0)
+    enc = torch.nn.TransformerEncoder(layer, num_layers=2, enable_nested_tensor=False).eval()
+    src = torch.randn(2, 10, 64)
+    for name, dyn in [("transformer_encoder", None),
+                      ("transformer_encoder_dyn", {"src": {0: "batch", 1: "seq"}})]:
+        p = os.path.join(outdir, f"{name}.onnx")
+        kw = {"dynamic_axes": dyn} if dyn else {}
+        torch.onnx.export(enc, (src,), p, dynamo=False, opset_version=17,
+                          input_names=["src"], output_names=["out"], **kw)
+        paths.append(p)
+    return paths
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--modelc", required=True)
+    ap.add_argument("--node-suite", default=None)
+    ap.add_argument("--torch", action="store_true", help="also export and compare torch models")
+    ap.add_argument("--json", default=None)
+    ap.add_argument("--min-agree", type=int, default=0)
+    ap.add_argument("--verbose", action="store_true")
+    a = ap.parse_args()
+
+    models = []
+    if a.node_suite:
+        for case in sorted(os.listdir(a.node_suite)):
+            p = os.path.join(a.node_suite, case, "model.onnx")
+            if os.path.exists(p):
+                models.append((case, p))
+    totals = {"models": 0, "agree": 0, "disagree": 0, "missing": 0, "expected": 0,
+              "skipped": 0, "errors": 0}
+    report = {}
+    unexpected = []
+    with tempfile.TemporaryDirectory() as tmp:
+        if a.torch:
+            tdir = os.path.join(tmp, "torch")
+            os.makedirs(tdir)
+            models += [(os.path.basename(p)[:-5], p) for p in export_torch(tdir)]
+        for name, path in models:
+            r = compare(path, a.modelc, tmp)
+            report[name] = r
+            totals["models"] += 1
+            if "skipped" in r:
+                totals["skipped"] += 1
+                continue
+            totals["expected"] += r["expected"]
+            if "error" in r:
+                totals["errors"] += 1
+                print(f"{name}: modelc error: {r['error']}")
+                continue
+            totals["agree"] += r["agree"]
+            totals["disagree"] += len(r["disagree"])
+            totals["missing"] += len(r["missing"])
+            for d in r["disagree"]:
+                print(f"{name}: DISAGREE {d[0]}: onnx {d[1]}, modelc {d[2]}")
+                if name not in EXPECTED_DISAGREEMENTS:
+                    unexpected.append((name, d))
+            if a.verbose:
+                for m in r["missing"]:
+                    print(f"{name}: missing {m[0]}: onnx {m[1]}, modelc {m[2]}")
+    print("infer-shapes vs onnx.shape_inference: " + ", ".join(f"{k} {v}" for k, v in totals.items()))
+    for name in [n for n, _ in models if not n.startswith("test_")]:
+        r = report[name]
+        print(f"  {name}: agree {r.get('agree', 0)} of {r.get('expected', 0)}, "
+              f"disagree {len(r.get('disagree', []))}, missing {len(r.get('missing', []))}")
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump({"totals": totals, "models": report}, f, indent=1)
+    if unexpected or totals["agree"] < a.min_agree:
+        print(f"FAIL: {len(unexpected)} unexpected disagreements, agree {totals['agree']} "
+              f"(need {a.min_agree})")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
