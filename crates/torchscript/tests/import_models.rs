@@ -110,3 +110,41 @@ small!(
     mlp_dropout_traced,
     mlp_dropout_scripted,
 );
+
+/// Makes (once) and checks the torchvision / large models under target/testdata/torchscript.
+fn large(name: &str, variants: &[&str]) {
+    let out = root().join("target/testdata/torchscript");
+    let missing = variants
+        .iter()
+        .any(|v| !out.join(format!("{name}_{v}/output_0.npy")).exists());
+    if missing {
+        let python = std::env::var_os("MODELC_PYTHON")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| root().join("target/pyenv/bin/python"));
+        assert!(
+            python.exists(),
+            "{} does not exist: these tests need torch (run `cargo xtask pyenv`)",
+            python.display()
+        );
+        let st = std::process::Command::new(&python)
+            .arg(root().join("testdata/make_torchscript.py"))
+            .args(["--large-only", "--only", name, "--out"])
+            .arg(&out)
+            .status()
+            .unwrap();
+        assert!(st.success(), "make_torchscript.py --only {name} failed");
+    }
+    for v in variants {
+        check(&out.join(format!("{name}_{v}")));
+    }
+}
+
+#[test]
+fn resnet18() {
+    large("resnet18", &["traced", "scripted"]);
+}
+
+#[test]
+fn mobilenet_v2() {
+    large("mobilenet_v2", &["traced", "scripted"]);
+}
