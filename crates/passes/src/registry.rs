@@ -2,8 +2,10 @@
 
 use crate::passes::{cse::Cse, noop::NoopElim, reshape_merge::ReshapeMerge};
 use crate::passes::{dce::Dce, fold::Fold, identity::IdentityElim, infer_shapes::InferShapes};
+use crate::passes::{
+    fuse_attention::FuseAttention, fuse_gelu::FuseGelu, fuse_layernorm::FuseLayerNorm,
+};
 use crate::passes::{fuse_bias::FuseBias, fuse_conv_bn::FuseConvBn, fuse_gemm::FuseGemm};
-use crate::passes::{fuse_gelu::FuseGelu, fuse_layernorm::FuseLayerNorm};
 use crate::{Pass, PassError};
 
 /// Every built-in pass, in the order `modelc passes` lists them.
@@ -21,6 +23,7 @@ pub fn all() -> Vec<Box<dyn Pass>> {
         Box::new(FuseGemm),
         Box::new(FuseGelu),
         Box::new(FuseLayerNorm),
+        Box::new(FuseAttention),
     ]
 }
 
@@ -63,6 +66,7 @@ pub fn level(level: u8) -> Vec<Box<dyn Pass>> {
             Box::new(FuseGemm),
             Box::new(FuseGelu),
             Box::new(FuseLayerNorm),
+            Box::new(FuseAttention),
             Box::new(Dce),
         ],
     }

@@ -3,6 +3,7 @@
 pub mod cse;
 pub mod dce;
 pub mod fold;
+pub mod fuse_attention;
 pub mod fuse_bias;
 pub mod fuse_conv_bn;
 pub mod fuse_gelu;
