@@ -136,6 +136,13 @@ enum Command {
         /// Stop after this many pass steps.
         #[arg(long, value_name = "N")]
         stop_after: Option<usize>,
+        /// Fix an input's shape before the passes run: NAME:D1,D2,... May be repeated.
+        #[arg(long = "input-shape", value_name = "NAME:DIMS")]
+        input_shapes: Vec<String>,
+        /// Fix a symbolic dimension everywhere before the passes run: NAME=VALUE. May be
+        /// repeated.
+        #[arg(long = "dim", value_name = "NAME=VALUE")]
+        dims: Vec<String>,
     },
     /// List the graph passes with what each does.
     Passes,
@@ -451,10 +458,15 @@ fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
             pipeline,
             print_after,
             stop_after,
+            input_shapes,
+            dims,
         } => {
             modelc::check_distinct(&input, &output)?;
             modelc::format_of(&output)?;
+            let fixed =
+                modelc_passes::passes::infer_shapes::InputShapes::parse(&input_shapes, &dims)?;
             let mut model = load(&input)?;
+            fixed.apply(&mut model.graph)?;
             let passes = match &pipeline {
                 Some(spec) => modelc_passes::registry::pipeline(spec)?,
                 None => modelc_passes::registry::level(level),

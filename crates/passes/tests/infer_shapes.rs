@@ -290,3 +290,61 @@ fn partly_known_shapes_fold_the_known_dims() {
         0.0,
     );
 }
+
+#[test]
+fn fixing_input_dims_lets_the_chain_fold() {
+    use modelc_passes::passes::infer_shapes::{InputShapeError, InputShapes};
+    let text = VIEW.replace("f32[2,3,4,5]", "f32[N,3,4,5]");
+    let x =
+        ndarray::ArrayD::from_shape_fn(ndarray::IxDyn(&[2, 3, 4, 5]), |i| (i[0] * 5 + i[3]) as f32);
+    for (shapes, dims) in [(vec!["x:2,3,4,5"], vec![]), (vec![], vec!["N=2"])] {
+        let strings = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let fix = InputShapes::parse(&strings(&shapes), &strings(&dims)).unwrap();
+        let mut g = Graph::parse(&text).unwrap();
+        fix.apply(&mut g).unwrap();
+        let pm = modelc_passes::PassManager::new(pipeline("infer-shapes,fold,dce").unwrap());
+        pm.run_graph(&mut g).unwrap();
+        let printed = modelc_ir::text::print_graph(&g, &Default::default());
+        assert!(
+            printed.starts_with("graph main(%x: f32[2,3,4,5])"),
+            "{printed}"
+        );
+        assert!(printed.contains("%cat = const i64[2] [2, -1]"), "{printed}");
+        assert!(!printed.contains("Gather"), "{printed}");
+        assert_same_outputs(
+            &Graph::parse(&text).unwrap(),
+            &g,
+            &[("x", Array::F32(x.clone()))],
+            0.0,
+        );
+    }
+    let strings = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let mut g = Graph::parse(&text).unwrap();
+    let err = InputShapes::parse(&strings(&["x:2,4,4,5"]), &[])
+        .unwrap()
+        .apply(&mut g)
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "input `x` dimension 1 is 3, --input-shape says 4"
+    );
+    let err = InputShapes::parse(&strings(&["x:2,3"]), &[])
+        .unwrap()
+        .apply(&mut g)
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        InputShapeError::Rank {
+            declared: 4,
+            given: 2,
+            ..
+        }
+    ));
+    let err = InputShapes::parse(&strings(&["y:1"]), &[])
+        .unwrap()
+        .apply(&mut g)
+        .unwrap_err();
+    assert_eq!(err.to_string(), "the model has no input `y` (inputs: x)");
+    assert!(InputShapes::parse(&[], &strings(&["N=two"])).is_err());
+    assert!(InputShapes::parse(&strings(&["x=1,2"]), &[]).is_err());
+}

@@ -4,7 +4,7 @@
 //! type stays and the disagreement goes to the run's notes. Passes that run later read the
 //! types with `Graph::tensor_type` / `shape_of` / `dtype_of` / `known_dims`.
 
-use modelc_ir::{infer, Graph};
+use modelc_ir::{infer, Dim, Graph, Shape, TensorType, TypeInfo, ValueType};
 
 use crate::{Changed, Pass, PassContext, PassError};
 
@@ -29,5 +29,165 @@ impl Pass for InferShapes {
             }
         }
         Ok(Changed::from_bool(report.refined > 0))
+    }
+}
+
+/// Why fixing input dims (`--input-shape`, `--dim`) failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InputShapeError {
+    #[error("--input-shape `{0}` is not NAME:D1,D2,... (numbers)")]
+    BadShapeSpec(String),
+    #[error("--dim `{0}` is not NAME=VALUE (a number)")]
+    BadDimSpec(String),
+    #[error("the model has no input `{name}` (inputs: {inputs})")]
+    NoSuchInput { name: String, inputs: String },
+    #[error("input `{name}` has rank {declared}, --input-shape gives {given} dims")]
+    Rank {
+        name: String,
+        declared: usize,
+        given: usize,
+    },
+    #[error("input `{name}` dimension {axis} is {declared}, --input-shape says {given}")]
+    Conflict {
+        name: String,
+        axis: usize,
+        declared: u64,
+        given: u64,
+    },
+    #[error("input `{0}` is not a tensor")]
+    NotTensor(String),
+}
+
+/// Input dims to fix before optimizing: whole shapes by input name, and sizes of symbolic
+/// dims by symbol.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InputShapes {
+    pub shapes: Vec<(String, Vec<u64>)>,
+    pub dims: Vec<(String, u64)>,
+}
+
+impl InputShapes {
+    /// Parses `--input-shape NAME:1,3,224,224` and `--dim batch=1` arguments.
+    pub fn parse(shapes: &[String], dims: &[String]) -> Result<InputShapes, InputShapeError> {
+        let shapes = shapes
+            .iter()
+            .map(|s| {
+                let bad = || InputShapeError::BadShapeSpec(s.clone());
+                let (name, list) = s.rsplit_once(':').ok_or_else(bad)?;
+                let dims = if list.trim().is_empty() {
+                    Vec::new()
+                } else {
+                    list.split(',')
+                        .map(|d| d.trim().parse::<u64>().map_err(|_| bad()))
+                        .collect::<Result<_, _>>()?
+                };
+                Ok((name.to_string(), dims))
+            })
+            .collect::<Result<_, _>>()?;
+        let dims = dims
+            .iter()
+            .map(|s| {
+                let bad = || InputShapeError::BadDimSpec(s.clone());
+                let (name, v) = s.split_once('=').ok_or_else(bad)?;
+                Ok((
+                    name.to_string(),
+                    v.trim().parse::<u64>().map_err(|_| bad())?,
+                ))
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(InputShapes { shapes, dims })
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.shapes.is_empty() && self.dims.is_empty()
+    }
+
+    /// Fixes the dims: each named input gets its shape (a symbol it had is bound to the
+    /// given size), and every symbol bound here becomes that size in every declared type of
+    /// the graph and its sub-graphs.
+    pub fn apply(&self, g: &mut Graph) -> Result<(), InputShapeError> {
+        let mut bind: std::collections::HashMap<String, u64> = self.dims.iter().cloned().collect();
+        for (name, dims) in &self.shapes {
+            let id = g
+                .inputs()
+                .iter()
+                .copied()
+                .find(|&id| g.node(id).outputs[0].name == *name)
+                .ok_or_else(|| InputShapeError::NoSuchInput {
+                    name: name.clone(),
+                    inputs: g
+                        .inputs()
+                        .iter()
+                        .map(|&id| g.node(id).outputs[0].name.clone())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                })?;
+            let value = &mut g.node_mut(id).outputs[0];
+            let ty = value.ty.get_or_insert_with(|| {
+                TypeInfo::from(ValueType::Tensor(TensorType {
+                    dtype: None,
+                    shape: None,
+                }))
+            });
+            let ValueType::Tensor(t) = &mut ty.ty else {
+                return Err(InputShapeError::NotTensor(name.clone()));
+            };
+            if let Some(s) = &t.shape {
+                if s.rank() != dims.len() {
+                    return Err(InputShapeError::Rank {
+                        name: name.clone(),
+                        declared: s.rank(),
+                        given: dims.len(),
+                    });
+                }
+                for (axis, (d, &n)) in s.0.iter().zip(dims).enumerate() {
+                    match d {
+                        Dim::Known(k) if *k != n => {
+                            return Err(InputShapeError::Conflict {
+                                name: name.clone(),
+                                axis,
+                                declared: *k,
+                                given: n,
+                            })
+                        }
+                        Dim::Sym(sym) => {
+                            bind.insert(sym.clone(), n);
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            t.shape = Some(Shape::known(dims));
+        }
+        if !bind.is_empty() {
+            bind_symbols(g, &bind);
+        }
+        Ok(())
+    }
+}
+
+/// Replaces bound symbols by their sizes in every value type of `g` and its sub-graphs.
+fn bind_symbols(g: &mut Graph, bind: &std::collections::HashMap<String, u64>) {
+    let ids: Vec<_> = g.node_ids().collect();
+    for id in ids {
+        let node = g.node_mut(id);
+        for v in &mut node.outputs {
+            if let Some(TypeInfo {
+                ty: ValueType::Tensor(TensorType { shape: Some(s), .. }),
+                ..
+            }) = &mut v.ty
+            {
+                for d in &mut s.0 {
+                    if let Dim::Sym(name) = d {
+                        if let Some(&n) = bind.get(name.as_str()) {
+                            *d = Dim::Known(n);
+                        }
+                    }
+                }
+            }
+        }
+        for sub in node.subgraphs_mut() {
+            bind_symbols(sub, bind);
+        }
     }
 }
