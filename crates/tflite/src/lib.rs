@@ -1,16 +1,23 @@
 //! TFLite import and export for modelc.
 //!
 //! [`read`] memory-maps a `.tflite` file, verifies the flatbuffer and imports it into the IR
-//! (NHWC layout kept as the layout attribute, quantized tensors as QDQ); [`write`] exports a
-//! model as a `.tflite` flatbuffer, moving NCHW regions to NHWC first.
+//! (NHWC layout kept as the layout attribute, quantized tensors as QDQ, constant tensors
+//! pointing into the map); [`write`] exports a model as a `.tflite` flatbuffer, moving NCHW
+//! regions to NHWC first.
 
+mod dtype;
 mod error;
+mod export;
+mod fb;
+mod import;
+mod read;
 
 use std::path::Path;
 
 use modelc_ir::Model;
 
 pub use error::TfliteError;
+pub use read::decode;
 
 /// How to write a `.tflite` file.
 #[derive(Debug, Clone, Default)]
@@ -21,16 +28,10 @@ pub struct WriteOptions {
 
 /// Reads a `.tflite` file.
 pub fn read(path: &Path) -> Result<Model, TfliteError> {
-    let _ = path;
-    Err(TfliteError::Unsupported(
-        "TFLite import is not written yet".into(),
-    ))
+    read::read(path)
 }
 
 /// Writes the model to `path` as TFLite, via a temporary file renamed into place.
 pub fn write(model: &Model, path: &Path, opts: &WriteOptions) -> Result<(), TfliteError> {
-    let _ = (model, path, opts);
-    Err(TfliteError::Unsupported(
-        "TFLite export is not written yet".into(),
-    ))
+    export::write(model, path, opts)
 }

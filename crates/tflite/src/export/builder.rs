@@ -1,0 +1,370 @@
+//! The export state: one flatbuffers builder, the TFLite tensors, buffers, operator codes
+//! and operators made so far, and which IR value each tensor stands for.
+//!
+//! Tensor data goes into the flatbuffer 16-byte aligned, or, for models past the 2 GB
+//! flatbuffer limit, after it (Buffer.offset/size); see [`super::file`].
+
+use std::collections::HashMap;
+
+use bytes::Bytes;
+use flatbuffers::{FlatBufferBuilder, Push, PushAlignment, UnionWIPOffset, WIPOffset};
+use modelc_ir::{DType, Dim, Graph, Op, Tensor, ValueRef};
+
+use crate::dtype::to_tflite;
+use crate::fb::{self, BuiltinOperator, BuiltinOptions};
+use crate::import::Quant;
+use crate::TfliteError;
+
+/// A byte that the flatbuffers builder aligns to 16 (Buffer.data is `force_align: 16`, and
+/// LiteRT maps weights in place).
+#[derive(Clone, Copy)]
+#[repr(transparent)]
+struct Aligned16(u8);
+
+impl Push for Aligned16 {
+    type Output = u8;
+    unsafe fn push(&self, dst: &mut [u8], _written_len: usize) {
+        dst[0] = self.0;
+    }
+    fn size() -> usize {
+        1
+    }
+    fn alignment() -> PushAlignment {
+        PushAlignment::new(16)
+    }
+}
+
+/// Where a buffer's bytes go.
+pub(crate) enum BufferData {
+    Empty,
+    Inline(WIPOffset<flatbuffers::Vector<'static, u8>>),
+    /// Appended after the flatbuffer: (offset relative to the data section, bytes).
+    External(u64, Bytes),
+}
+
+pub(crate) struct TensorOut {
+    pub name: String,
+    pub dtype: DType,
+    pub shape: Vec<i64>,
+    pub buffer: u32,
+    pub quant: Option<Quant>,
+}
+
+pub(crate) struct OperatorOut {
+    pub opcode: u32,
+    pub inputs: Vec<i32>,
+    pub outputs: Vec<i32>,
+    pub options_type: BuiltinOptions,
+    pub options: Option<WIPOffset<UnionWIPOffset>>,
+    pub custom_options: Option<Bytes>,
+}
+
+pub(crate) struct Builder<'g> {
+    pub fbb: FlatBufferBuilder<'static>,
+    pub g: &'g Graph,
+    pub tensors: Vec<TensorOut>,
+    pub buffers: Vec<BufferData>,
+    /// (builtin code, custom code, version) → index.
+    opcodes: Vec<(BuiltinOperator, Option<String>, i32)>,
+    pub operators: Vec<OperatorOut>,
+    /// IR value → TFLite tensor.
+    pub map: HashMap<ValueRef, usize>,
+    /// Values that stand for others (Identity, absorbed activations): value → source.
+    pub alias: HashMap<ValueRef, ValueRef>,
+    /// Cached int32 copies of int64 constants and dequantized copies of values.
+    pub derived: HashMap<(ValueRef, &'static str), usize>,
+    /// Data past this many bytes goes after the flatbuffer.
+    external: bool,
+    external_len: u64,
+}
+
+impl<'g> Builder<'g> {
+    pub fn new(g: &'g Graph, external: bool) -> Builder<'g> {
+        let mut fbb = FlatBufferBuilder::with_capacity(1 << 16);
+        // Offsets and sizes of external buffers must be present even when 0-valued.
+        fbb.force_defaults(false);
+        Builder {
+            fbb,
+            g,
+            tensors: Vec::new(),
+            buffers: vec![BufferData::Empty],
+            opcodes: Vec::new(),
+            operators: Vec::new(),
+            map: HashMap::new(),
+            alias: HashMap::new(),
+            derived: HashMap::new(),
+            external,
+            external_len: 0,
+        }
+    }
+
+    pub fn opcodes(&self) -> &[(BuiltinOperator, Option<String>, i32)] {
+        &self.opcodes
+    }
+
+    /// Follows aliases to the value that really holds the data.
+    pub fn resolve(&self, mut v: ValueRef) -> ValueRef {
+        while let Some(&s) = self.alias.get(&v) {
+            v = s;
+        }
+        v
+    }
+
+    pub fn value_name(&self, v: ValueRef) -> String {
+        self.g
+            .value(v)
+            .map(|x| x.name.clone())
+            .filter(|n| !n.is_empty())
+            .unwrap_or_else(|| format!("t{}_{}", v.node.index(), v.slot))
+    }
+
+    /// The static shape of a value: known dimensions, -1 for the others.
+    pub fn shape_of(&self, v: ValueRef) -> Option<Vec<i64>> {
+        let s = self.g.shape_of(v)?;
+        Some(
+            s.0.iter()
+                .map(|d| match d {
+                    Dim::Known(n) => *n as i64,
+                    _ => -1,
+                })
+                .collect(),
+        )
+    }
+
+    pub fn dtype_of(&self, v: ValueRef) -> Option<DType> {
+        if let Op::Const(t) = &self.g.node(v.node).op {
+            return Some(t.dtype);
+        }
+        self.g.dtype_of(v)
+    }
+
+    /// The constant a value is (through aliases), if any.
+    pub fn const_of(&self, v: ValueRef) -> Option<&'g Tensor> {
+        let v = self.resolve(v);
+        match &self.g.node(v.node).op {
+            Op::Const(t) => Some(t),
+            _ => None,
+        }
+    }
+
+    /// The integer contents of a constant value.
+    pub fn const_ints(&self, v: ValueRef) -> Option<Vec<i64>> {
+        let t = self.const_of(v)?;
+        let raw = t.raw()?;
+        Some(match t.dtype {
+            DType::I64 => raw
+                .chunks_exact(8)
+                .map(|c| i64::from_le_bytes(c.try_into().expect("8 bytes")))
+                .collect(),
+            DType::I32 => raw
+                .chunks_exact(4)
+                .map(|c| i32::from_le_bytes(c.try_into().expect("4 bytes")) as i64)
+                .collect(),
+            _ => return None,
+        })
+    }
+
+    /// The float contents of a small f32 constant (scales, clip bounds).
+    pub fn const_floats(&self, v: ValueRef) -> Option<Vec<f32>> {
+        let t = self.const_of(v)?;
+        if t.dtype != DType::F32 {
+            return None;
+        }
+        Some(
+            t.raw()?
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes")))
+                .collect(),
+        )
+    }
+
+    pub fn add_buffer(&mut self, data: &Bytes) -> u32 {
+        if data.is_empty() {
+            return 0;
+        }
+        let entry = if self.external {
+            let off = self.external_len.next_multiple_of(16);
+            self.external_len = off + data.len() as u64;
+            BufferData::External(off, data.clone())
+        } else {
+            // SAFETY: Aligned16 is a repr(transparent) u8, so the slices have the same layout.
+            let items: &[Aligned16] =
+                unsafe { std::slice::from_raw_parts(data.as_ptr().cast(), data.len()) };
+            let v = self.fbb.create_vector(items);
+            BufferData::Inline(WIPOffset::new(v.value()))
+        };
+        self.buffers.push(entry);
+        (self.buffers.len() - 1) as u32
+    }
+
+    /// Adds a tensor; `data` makes it a constant.
+    pub fn add_tensor(
+        &mut self,
+        name: String,
+        dtype: DType,
+        shape: Vec<i64>,
+        data: Option<&Bytes>,
+        quant: Option<Quant>,
+    ) -> Result<usize, TfliteError> {
+        if to_tflite(dtype).is_none() {
+            return Err(TfliteError::Unsupported(format!(
+                "tensor `{name}` has element type {dtype}, which TFLite does not have"
+            )));
+        }
+        let buffer = match data {
+            Some(d) => self.add_buffer(d),
+            None => 0,
+        };
+        self.tensors.push(TensorOut {
+            name,
+            dtype,
+            shape,
+            buffer,
+            quant,
+        });
+        Ok(self.tensors.len() - 1)
+    }
+
+    /// A constant tensor of `t`'s contents.
+    pub fn const_tensor(
+        &mut self,
+        name: String,
+        t: &Tensor,
+        quant: Option<Quant>,
+    ) -> Result<usize, TfliteError> {
+        let raw = match t.raw() {
+            Some(r) => r.clone(),
+            None => encode_strings(t),
+        };
+        let shape = t.dims.iter().map(|&d| d as i64).collect();
+        self.add_tensor(name, t.dtype, shape, Some(&raw), quant)
+    }
+
+    pub fn const_i32(
+        &mut self,
+        name: &str,
+        vals: &[i32],
+        shape: Vec<i64>,
+    ) -> Result<usize, TfliteError> {
+        let bytes: Vec<u8> = vals.iter().flat_map(|v| v.to_le_bytes()).collect();
+        let name = format!("{name}_{}", self.tensors.len());
+        self.add_tensor(name, DType::I32, shape, Some(&Bytes::from(bytes)), None)
+    }
+
+    pub fn const_f32(
+        &mut self,
+        name: &str,
+        vals: &[f32],
+        shape: Vec<i64>,
+    ) -> Result<usize, TfliteError> {
+        let bytes: Vec<u8> = vals.iter().flat_map(|v| v.to_le_bytes()).collect();
+        let name = format!("{name}_{}", self.tensors.len());
+        self.add_tensor(name, DType::F32, shape, Some(&Bytes::from(bytes)), None)
+    }
+
+    /// A fresh non-constant tensor for value `v` (its name, type and shape).
+    pub fn value_tensor(
+        &mut self,
+        v: ValueRef,
+        quant: Option<Quant>,
+    ) -> Result<usize, TfliteError> {
+        let dtype = self.dtype_of(v).ok_or_else(|| {
+            TfliteError::Unsupported(format!(
+                "the element type of `{}` is unknown",
+                self.value_name(v)
+            ))
+        })?;
+        let shape = self.shape_of(v).ok_or_else(|| {
+            TfliteError::Unsupported(format!("the shape of `{}` is unknown", self.value_name(v)))
+        })?;
+        let name = self.value_name(v);
+        let t = self.add_tensor(name, dtype, shape, None, quant)?;
+        self.map.insert(v, t);
+        Ok(t)
+    }
+
+    pub fn opcode(&mut self, code: BuiltinOperator, custom: Option<String>, version: i32) -> u32 {
+        if let Some(i) = self
+            .opcodes
+            .iter()
+            .position(|(c, cc, v)| *c == code && *cc == custom && *v == version)
+        {
+            return i as u32;
+        }
+        self.opcodes.push((code, custom, version));
+        (self.opcodes.len() - 1) as u32
+    }
+
+    /// Appends an operator.
+    pub fn emit(
+        &mut self,
+        code: BuiltinOperator,
+        version: i32,
+        inputs: &[Option<usize>],
+        outputs: &[usize],
+        options: Option<(BuiltinOptions, WIPOffset<UnionWIPOffset>)>,
+    ) {
+        let opcode = self.opcode(code, None, version);
+        let (options_type, options) = match options {
+            Some((t, o)) => (t, Some(o)),
+            None => (BuiltinOptions::NONE, None),
+        };
+        self.operators.push(OperatorOut {
+            opcode,
+            inputs: inputs.iter().map(|t| t.map_or(-1, |t| t as i32)).collect(),
+            outputs: outputs.iter().map(|&t| t as i32).collect(),
+            options_type,
+            options,
+            custom_options: None,
+        });
+    }
+
+    pub fn emit_custom(
+        &mut self,
+        code: BuiltinOperator,
+        custom: Option<String>,
+        version: i32,
+        inputs: &[Option<usize>],
+        outputs: &[usize],
+        custom_options: Option<Bytes>,
+    ) {
+        let opcode = self.opcode(code, custom, version);
+        self.operators.push(OperatorOut {
+            opcode,
+            inputs: inputs.iter().map(|t| t.map_or(-1, |t| t as i32)).collect(),
+            outputs: outputs.iter().map(|&t| t as i32).collect(),
+            options_type: BuiltinOptions::NONE,
+            options: None,
+            custom_options,
+        });
+    }
+
+    pub fn external_len(&self) -> u64 {
+        self.external_len
+    }
+}
+
+/// TFLite's string tensor encoding: count, count + 1 offsets, then the bytes.
+fn encode_strings(t: &Tensor) -> Bytes {
+    let modelc_ir::TensorData::Strings(items) = &t.data else {
+        return Bytes::new();
+    };
+    let header = 4 * (items.len() + 2);
+    let mut out = Vec::with_capacity(header + items.iter().map(|s| s.len()).sum::<usize>());
+    out.extend_from_slice(&(items.len() as u32).to_le_bytes());
+    let mut off = header;
+    for s in items {
+        out.extend_from_slice(&(off as u32).to_le_bytes());
+        off += s.len();
+    }
+    out.extend_from_slice(&(off as u32).to_le_bytes());
+    for s in items {
+        out.extend_from_slice(s);
+    }
+    Bytes::from(out)
+}
+
+/// The TFLite tensor type of `d` (callers checked it exists).
+pub(crate) fn tensor_type(d: DType) -> fb::TensorType {
+    to_tflite(d).unwrap_or(fb::TensorType::FLOAT32)
+}

@@ -1,0 +1,279 @@
+//! Finishing the flatbuffer (tensors, subgraph, signature, buffers, model) and writing the
+//! file: streamed to a temporary file beside the target and renamed into place, with the
+//! external buffers (models over 2 GB) appended after the flatbuffer, 16-byte aligned.
+
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use flatbuffers::WIPOffset;
+use modelc_ir::Model;
+
+use super::builder::{tensor_type, BufferData, Builder};
+use crate::fb;
+use crate::import::{EXTRA_METADATA, META_SIGNATURE_KEY};
+use crate::TfliteError;
+
+/// The graph's inputs and outputs as tensor indices with their signature names.
+pub(crate) struct Io {
+    pub inputs: Vec<(String, usize)>,
+    pub outputs: Vec<(String, usize)>,
+}
+
+/// Builds the model table and returns the finished flatbuffer bytes. `data_base` is the
+/// file offset where external buffers start (0 when all data is inline).
+pub(crate) fn finish(mut b: Builder<'_>, model: &Model, io: &Io, data_base: u64) -> Vec<u8> {
+    let opcodes = b.opcodes().to_vec();
+    let fbb = &mut b.fbb;
+    // Metadata buffers (kept from a TFLite source) go in as buffers of their own.
+    let mut metadata = Vec::new();
+    for (key, bytes) in &model.extra {
+        if let Some(name) = key.strip_prefix(EXTRA_METADATA) {
+            let items: Vec<u8> = bytes.to_vec();
+            let v = fbb.create_vector(&items);
+            b.buffers
+                .push(BufferData::Inline(WIPOffset::new(v.value())));
+            metadata.push((name.to_string(), (b.buffers.len() - 1) as u32));
+        }
+    }
+    if !metadata.iter().any(|(n, _)| n == "min_runtime_version") {
+        let mut v = b"1.14.0".to_vec();
+        v.resize(16, 0);
+        let v = fbb.create_vector(&v);
+        b.buffers
+            .push(BufferData::Inline(WIPOffset::new(v.value())));
+        metadata.push(("min_runtime_version".into(), (b.buffers.len() - 1) as u32));
+    }
+
+    let mut tensors = Vec::with_capacity(b.tensors.len());
+    for t in &b.tensors {
+        let shape =
+            fbb.create_vector(&t.shape.iter().map(|&d| d.max(1) as i32).collect::<Vec<_>>());
+        let signature = t
+            .shape
+            .iter()
+            .any(|&d| d < 0)
+            .then(|| fbb.create_vector(&t.shape.iter().map(|&d| d as i32).collect::<Vec<_>>()));
+        let name = fbb.create_string(&t.name);
+        let quantization = t.quant.as_ref().map(|q| {
+            let scale = fbb.create_vector(&q.scale);
+            let mut zp = q.zero_point.clone();
+            zp.resize(q.scale.len(), 0);
+            let zero_point = fbb.create_vector(&zp);
+            fb::QuantizationParameters::create(
+                fbb,
+                &fb::QuantizationParametersArgs {
+                    scale: Some(scale),
+                    zero_point: Some(zero_point),
+                    quantized_dimension: q.axis as i32,
+                    ..Default::default()
+                },
+            )
+        });
+        tensors.push(fb::Tensor::create(
+            fbb,
+            &fb::TensorArgs {
+                shape: Some(shape),
+                type_: tensor_type(t.dtype),
+                buffer: t.buffer,
+                name: Some(name),
+                quantization,
+                shape_signature: signature,
+                has_rank: true,
+                ..Default::default()
+            },
+        ));
+    }
+    let tensors = fbb.create_vector(&tensors);
+
+    let mut operators = Vec::with_capacity(b.operators.len());
+    for op in &b.operators {
+        let inputs = fbb.create_vector(&op.inputs);
+        let outputs = fbb.create_vector(&op.outputs);
+        let custom_options = op
+            .custom_options
+            .as_ref()
+            .map(|c| fbb.create_vector(&c[..]));
+        operators.push(fb::Operator::create(
+            fbb,
+            &fb::OperatorArgs {
+                opcode_index: op.opcode,
+                inputs: Some(inputs),
+                outputs: Some(outputs),
+                builtin_options_type: op.options_type,
+                builtin_options: op.options,
+                custom_options,
+                ..Default::default()
+            },
+        ));
+    }
+    let operators = fbb.create_vector(&operators);
+    let in_idx: Vec<i32> = io.inputs.iter().map(|(_, t)| *t as i32).collect();
+    let out_idx: Vec<i32> = io.outputs.iter().map(|(_, t)| *t as i32).collect();
+    let sg_inputs = fbb.create_vector(&in_idx);
+    let sg_outputs = fbb.create_vector(&out_idx);
+    let sg_name = fbb.create_string(if model.graph.name.is_empty() {
+        "main"
+    } else {
+        &model.graph.name
+    });
+    let subgraph = fb::SubGraph::create(
+        fbb,
+        &fb::SubGraphArgs {
+            tensors: Some(tensors),
+            inputs: Some(sg_inputs),
+            outputs: Some(sg_outputs),
+            operators: Some(operators),
+            name: Some(sg_name),
+        },
+    );
+    let subgraphs = fbb.create_vector(&[subgraph]);
+
+    let mut maps = |list: &[(String, usize)]| {
+        let items: Vec<_> = list
+            .iter()
+            .map(|(n, t)| {
+                let name = fbb.create_string(n);
+                fb::TensorMap::create(
+                    fbb,
+                    &fb::TensorMapArgs {
+                        name: Some(name),
+                        tensor_index: *t as u32,
+                    },
+                )
+            })
+            .collect();
+        fbb.create_vector(&items)
+    };
+    let sig_in = maps(&io.inputs);
+    let sig_out = maps(&io.outputs);
+    let key = model
+        .meta
+        .iter()
+        .find(|(k, _)| k == META_SIGNATURE_KEY)
+        .map_or("serving_default", |(_, v)| v.as_str());
+    let key = fbb.create_string(key);
+    let signature = fb::SignatureDef::create(
+        fbb,
+        &fb::SignatureDefArgs {
+            inputs: Some(sig_in),
+            outputs: Some(sig_out),
+            signature_key: Some(key),
+            subgraph_index: 0,
+        },
+    );
+    let signatures = fbb.create_vector(&[signature]);
+
+    let mut codes = Vec::new();
+    for (code, custom, version) in &opcodes {
+        let custom = custom.as_ref().map(|c| fbb.create_string(c));
+        codes.push(fb::OperatorCode::create(
+            fbb,
+            &fb::OperatorCodeArgs {
+                // Readers older than schema 3a look only at the byte-sized code.
+                deprecated_builtin_code: code.0.min(127) as i8,
+                custom_code: custom,
+                version: *version,
+                builtin_code: *code,
+            },
+        ));
+    }
+    let codes = fbb.create_vector(&codes);
+
+    let mut buffers = Vec::with_capacity(b.buffers.len());
+    for buf in &b.buffers {
+        let args = match buf {
+            BufferData::Empty => fb::BufferArgs::default(),
+            BufferData::Inline(v) => fb::BufferArgs {
+                data: Some(*v),
+                ..Default::default()
+            },
+            BufferData::External(off, data) => fb::BufferArgs {
+                data: None,
+                offset: data_base + off,
+                size: data.len() as u64,
+            },
+        };
+        buffers.push(fb::Buffer::create(fbb, &args));
+    }
+    let buffers = fbb.create_vector(&buffers);
+
+    let md: Vec<_> = metadata
+        .iter()
+        .map(|(n, buf)| {
+            let name = fbb.create_string(n);
+            fb::Metadata::create(
+                fbb,
+                &fb::MetadataArgs {
+                    name: Some(name),
+                    buffer: *buf,
+                },
+            )
+        })
+        .collect();
+    let md = fbb.create_vector(&md);
+    let description = fbb.create_string(if model.doc.is_empty() {
+        "modelc"
+    } else {
+        &model.doc
+    });
+    let root = fb::Model::create(
+        fbb,
+        &fb::ModelArgs {
+            version: 3,
+            operator_codes: Some(codes),
+            subgraphs: Some(subgraphs),
+            description: Some(description),
+            buffers: Some(buffers),
+            metadata_buffer: None,
+            metadata: Some(md),
+            signature_defs: Some(signatures),
+        },
+    );
+    fb::finish_model_buffer(fbb, root);
+    fbb.finished_data().to_vec()
+}
+
+fn write_err(path: &Path) -> impl Fn(std::io::Error) -> TfliteError + '_ {
+    move |source| TfliteError::Write {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Writes the flatbuffer and then the external buffers (at their offsets) to `path`, via a
+/// temporary file in the same directory.
+pub(crate) fn write_file(
+    path: &Path,
+    flatbuffer: &[u8],
+    external: &[(u64, bytes::Bytes)],
+    data_base: u64,
+) -> Result<(), TfliteError> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let err = write_err(path);
+    let tmp = tempfile::NamedTempFile::new_in(&dir).map_err(&err)?;
+    {
+        let mut w = BufWriter::with_capacity(1 << 20, tmp.as_file());
+        w.write_all(flatbuffer).map_err(&err)?;
+        let mut pos = flatbuffer.len() as u64;
+        for (off, data) in external {
+            let at = data_base + off;
+            w.write_all(&vec![0u8; (at - pos) as usize]).map_err(&err)?;
+            w.write_all(data).map_err(&err)?;
+            pos = at + data.len() as u64;
+        }
+        w.flush().map_err(&err)?;
+    }
+    // Temporary files are created private; a model file gets the usual permissions.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        tmp.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(0o644))
+            .map_err(&err)?;
+    }
+    tmp.persist(path).map_err(|e| err(e.error))?;
+    Ok(())
+}

@@ -1,0 +1,478 @@
+//! Walks the (NHWC) graph in topological order and emits TFLite operators.
+//!
+//! Per node it decides two things before the op file for the node's op runs:
+//! - **fusion**: a Relu / Clip(0,6) / Clip(-1,1) that is the only reader of an op TFLite can
+//!   fuse it into becomes that op's `fused_activation_function` (not Tanh: TFLite kernels
+//!   apply fused activations as a clamp and silently ignore TANH);
+//! - **quantized or float**: when every float input comes from a DequantizeLinear and every
+//!   output only feeds one QuantizeLinear, the op is emitted on the quantized tensors (with
+//!   the QDQ scales) and the Q/DQ nodes disappear; otherwise it runs in float, a
+//!   DequantizeLinear it reads becomes a DEQUANTIZE op and a QuantizeLinear a QUANTIZE op.
+
+use std::collections::HashSet;
+
+use modelc_ir::{node_label, Attr, DType, Graph, NodeId, OnnxOp, Op, ValueRef};
+
+use super::builder::Builder;
+use super::ops;
+use crate::fb::{ActivationFunctionType, BuiltinOperator};
+use crate::import::Quant;
+use crate::TfliteError;
+
+pub(crate) struct Lower<'g> {
+    pub b: Builder<'g>,
+    pub g: &'g Graph,
+    /// Nodes folded into another (fused activations, absorbed Q nodes, skipped reshapes).
+    pub absorbed: HashSet<NodeId>,
+    /// Nodes that cannot be exported, with the reason.
+    pub unsupported: Vec<String>,
+    /// The current node's mode and fused activation.
+    pub quantized: bool,
+    pub act: ActivationFunctionType,
+    /// The value each output slot of the current node really produces (after fusion).
+    pub outs: Vec<ValueRef>,
+    graph_outputs: HashSet<ValueRef>,
+}
+
+/// An activation TFLite can fuse, and the value it produces.
+fn fusable_activation(g: &Graph, b: &Builder, id: NodeId) -> Option<ActivationFunctionType> {
+    let node = g.node(id);
+    match node.op.onnx()? {
+        OnnxOp::Relu => Some(ActivationFunctionType::RELU),
+        OnnxOp::Clip => {
+            let ins = g.inputs_of(id);
+            let lo = ins
+                .get(1)
+                .copied()
+                .flatten()
+                .and_then(|v| b.const_floats(v))?;
+            let hi = ins
+                .get(2)
+                .copied()
+                .flatten()
+                .and_then(|v| b.const_floats(v))?;
+            match (lo.as_slice(), hi.as_slice()) {
+                ([l], [h]) if *l == 0.0 && *h == 6.0 => Some(ActivationFunctionType::RELU6),
+                ([l], [h]) if *l == -1.0 && *h == 1.0 => Some(ActivationFunctionType::RELU_N1_TO_1),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}
+
+/// Ops whose TFLite form has a fused activation.
+fn can_fuse(op: OnnxOp) -> bool {
+    use OnnxOp::*;
+    matches!(
+        op,
+        Conv | ConvTranspose
+            | Add
+            | Sub
+            | Mul
+            | Div
+            | Gemm
+            | MatMul
+            | Concat
+            | MaxPool
+            | AveragePool
+    )
+}
+
+impl<'g> Lower<'g> {
+    pub fn new(g: &'g Graph, b: Builder<'g>) -> Lower<'g> {
+        Lower {
+            b,
+            g,
+            absorbed: HashSet::new(),
+            unsupported: Vec::new(),
+            quantized: false,
+            act: ActivationFunctionType::NONE,
+            outs: Vec::new(),
+            graph_outputs: g.outputs().iter().copied().collect(),
+        }
+    }
+
+    fn op_of(&self, v: ValueRef) -> Option<OnnxOp> {
+        self.g.node(v.node).op.onnx()
+    }
+
+    /// The only reader of `v`, when there is exactly one and `v` is not a graph output.
+    fn only_user(&self, v: ValueRef) -> Option<(NodeId, usize)> {
+        if self.graph_outputs.contains(&v) {
+            return None;
+        }
+        match self.g.users(v).as_slice() {
+            [u] => Some(*u),
+            _ => None,
+        }
+    }
+
+    /// Quantization parameters of a QuantizeLinear / DequantizeLinear node.
+    pub fn qdq_params(&self, id: NodeId) -> Option<Quant> {
+        let ins = self.g.inputs_of(id);
+        let scale = self.b.const_floats(ins.get(1).copied().flatten()?)?;
+        let zero_point = match ins.get(2).copied().flatten() {
+            Some(z) => self.b.const_ints(z).or_else(|| {
+                let t = self.b.const_of(z)?;
+                let raw = t.raw()?;
+                Some(match t.dtype {
+                    DType::I8 => raw.iter().map(|&x| x as i8 as i64).collect(),
+                    DType::U8 => raw.iter().map(|&x| x as i64).collect(),
+                    DType::I16 => raw
+                        .chunks_exact(2)
+                        .map(|c| i16::from_le_bytes([c[0], c[1]]) as i64)
+                        .collect(),
+                    _ => return None,
+                })
+            })?,
+            None => vec![0; scale.len()],
+        };
+        let node = self.g.node(id);
+        let mut axis = node.attrs.int("axis", 1).ok()?;
+        if scale.len() <= 1 {
+            axis = 0;
+        } else if axis < 0 {
+            let x = ins.first().copied().flatten()?;
+            axis += self.b.shape_of(x)?.len() as i64;
+        }
+        if node.attrs.int("block_size", 0).ok()? != 0 {
+            return None;
+        }
+        Some(Quant {
+            scale,
+            zero_point,
+            axis: axis as usize,
+        })
+    }
+
+    /// The DequantizeLinear node producing `v` (through aliases), if any.
+    pub fn dq_source(&self, v: ValueRef) -> Option<NodeId> {
+        let v = self.b.resolve(v);
+        (self.op_of(v) == Some(OnnxOp::DequantizeLinear)).then_some(v.node)
+    }
+
+    /// The tensor holding the integers behind DequantizeLinear output `v`, carrying the
+    /// DQ's scales.
+    pub fn qtensor(&mut self, v: ValueRef) -> Result<Option<usize>, TfliteError> {
+        let Some(dq) = self.dq_source(v) else {
+            return Ok(None);
+        };
+        let Some(q) = self.qdq_params(dq) else {
+            return Ok(None);
+        };
+        let Some(x) = self.g.input(dq, 0) else {
+            return Ok(None);
+        };
+        let x = self.b.resolve(x);
+        if let Some(&t) = self.b.map.get(&x) {
+            if self.b.tensors[t].quant.is_none() {
+                self.b.tensors[t].quant = Some(q);
+            }
+            return Ok(Some(t));
+        }
+        if let Some(c) = self.b.const_of(x) {
+            let name = self.b.value_name(x);
+            let t = self.b.const_tensor(name, c, Some(q))?;
+            self.b.map.insert(x, t);
+            return Ok(Some(t));
+        }
+        Ok(None)
+    }
+
+    /// The tensor holding value `v` as it is (float for float values).
+    pub fn tensor(&mut self, v: ValueRef) -> Result<usize, TfliteError> {
+        let v = self.b.resolve(v);
+        if let Some(&t) = self.b.map.get(&v) {
+            return Ok(t);
+        }
+        if let Some(c) = self.b.const_of(v) {
+            let name = self.b.value_name(v);
+            let t = self.b.const_tensor(name, c, None)?;
+            self.b.map.insert(v, t);
+            return Ok(t);
+        }
+        if self.op_of(v) == Some(OnnxOp::DequantizeLinear) {
+            if let Some(q) = self.qtensor(v)? {
+                let out = self.b.value_tensor(v, None)?;
+                self.b.emit(
+                    BuiltinOperator::DEQUANTIZE,
+                    dq_version(&self.b, q),
+                    &[Some(q)],
+                    &[out],
+                    None,
+                );
+                return Ok(out);
+            }
+        }
+        if let Some(c) = self.f16_source(v) {
+            // fp16 weights: stored in half precision, DEQUANTIZE to float on load.
+            let name = self
+                .b
+                .value_name(ValueRef::new(self.g.input(v.node, 0).unwrap_or(v).node, 0));
+            let h = self.b.const_tensor(name, c, None)?;
+            let out = self.b.value_tensor(v, None)?;
+            self.b
+                .emit(BuiltinOperator::DEQUANTIZE, 3, &[Some(h)], &[out], None);
+            return Ok(out);
+        }
+        Err(TfliteError::Unsupported(format!(
+            "value `{}` is read before it is produced",
+            self.b.value_name(v)
+        )))
+    }
+
+    /// The float16 constant a `Cast` to float producing `v` reads (fp16 models), if any.
+    pub fn f16_source(&self, v: ValueRef) -> Option<&'g modelc_ir::Tensor> {
+        let v = self.b.resolve(v);
+        if self.op_of(v) != Some(OnnxOp::Cast) {
+            return None;
+        }
+        let c = self.b.const_of(self.g.input(v.node, 0)?)?;
+        (c.dtype == DType::F16 && self.b.dtype_of(v) == Some(DType::F32)).then_some(c)
+    }
+
+    /// Input `i` of node `id` in the current mode; `None` when omitted.
+    pub fn input(&mut self, id: NodeId, i: usize) -> Result<Option<usize>, TfliteError> {
+        let Some(v) = self.g.input(id, i) else {
+            return Ok(None);
+        };
+        self.input_value(v).map(Some)
+    }
+
+    /// The tensor for value `v` read by the current node, in its mode.
+    pub fn input_value(&mut self, v: ValueRef) -> Result<usize, TfliteError> {
+        if self.quantized {
+            if let Some(t) = self.qtensor(v)? {
+                return Ok(t);
+            }
+        }
+        self.tensor(v)
+    }
+
+    pub fn req(&mut self, id: NodeId, i: usize) -> Result<usize, TfliteError> {
+        self.input(id, i)?.ok_or_else(|| {
+            TfliteError::Unsupported(format!(
+                "{}: input {i} is missing",
+                node_label(self.g.node(id))
+            ))
+        })
+    }
+
+    /// The output tensor for slot `slot` of the current node.
+    pub fn output(&mut self, slot: usize) -> Result<usize, TfliteError> {
+        let v = self.outs[slot];
+        if self.quantized {
+            let (q, _) = self.g.users(v)[0];
+            let qv = ValueRef::new(q, 0);
+            let params = self.qdq_params(q);
+            let t = self.b.value_tensor(qv, params)?;
+            self.b.map.insert(v, t);
+            return Ok(t);
+        }
+        self.b.value_tensor(v, None)
+    }
+
+    /// Shape of input `i` of node `id`.
+    pub fn in_shape(&self, id: NodeId, i: usize) -> Option<Vec<i64>> {
+        self.b.shape_of(self.g.input(id, i)?)
+    }
+
+    pub fn out_shape(&self, slot: usize) -> Option<Vec<i64>> {
+        self.b.shape_of(self.outs[slot])
+    }
+
+    pub fn unsupported(&mut self, id: NodeId, why: impl std::fmt::Display) {
+        self.unsupported
+            .push(format!("{} ({why})", node_label(self.g.node(id))));
+    }
+
+    /// Marks Reshape/Flatten nodes whose only reader is a Gemm's data input: FULLY_CONNECTED
+    /// flattens its input itself, so they need no op (ResNet's Flatten before the classifier).
+    fn skip_flatten_before_fc(&mut self, order: &[NodeId]) {
+        for &id in order {
+            let op = self.g.node(id).op.onnx();
+            if !matches!(op, Some(OnnxOp::Reshape | OnnxOp::Flatten)) {
+                continue;
+            }
+            let out = ValueRef::new(id, 0);
+            let Some((user, 0)) = self.only_user(out) else {
+                continue;
+            };
+            if self.g.node(user).op.onnx() != Some(OnnxOp::Gemm)
+                || self.g.node(user).attrs.int("transA", 0).unwrap_or(0) != 0
+                || self
+                    .b
+                    .shape_of(out)
+                    .is_none_or(|s| s.len() != 2 || s[1] < 0)
+            {
+                continue;
+            }
+            let Some(src) = self.g.input(id, 0) else {
+                continue;
+            };
+            if self.b.dtype_of(src).is_some_and(|d| d.is_float()) {
+                self.b.alias.insert(out, src);
+                self.absorbed.insert(id);
+            }
+        }
+    }
+
+    pub fn run(&mut self) -> Result<(), TfliteError> {
+        let order = self
+            .g
+            .topo_order()
+            .map_err(|e| TfliteError::Unsupported(e.to_string()))?;
+        for &id in self.g.inputs() {
+            self.b.value_tensor(ValueRef::new(id, 0), None)?;
+        }
+        self.skip_flatten_before_fc(&order);
+        for id in order {
+            if self.absorbed.contains(&id) {
+                continue;
+            }
+            let node = self.g.node(id);
+            match &node.op {
+                Op::Input { .. } | Op::Const(_) => {}
+                Op::Custom { domain, .. } if domain == crate::import::DOMAIN => {
+                    self.prepare(id, None);
+                    if let Err(e) = ops::custom::lower(self, id) {
+                        self.unsupported(id, e);
+                    }
+                }
+                Op::Onnx(op) => {
+                    let op = *op;
+                    self.prepare(id, Some(op));
+                    if let Err(e) = self.lower_onnx(id, op) {
+                        match e {
+                            TfliteError::Unsupported(m) => self.unsupported(id, m),
+                            other => return Err(other),
+                        }
+                    }
+                }
+                _ => self.unsupported(id, "no TFLite equivalent"),
+            }
+        }
+        Ok(())
+    }
+
+    fn lower_onnx(&mut self, id: NodeId, op: OnnxOp) -> Result<(), TfliteError> {
+        match op {
+            // Identities: readers see the input.
+            OnnxOp::Identity | OnnxOp::Dropout => {
+                let src = self
+                    .g
+                    .input(id, 0)
+                    .ok_or_else(|| TfliteError::Unsupported("no input".into()))?;
+                self.b.alias.insert(ValueRef::new(id, 0), src);
+                Ok(())
+            }
+            // Made on demand by readers (see `tensor` / `qtensor`).
+            OnnxOp::DequantizeLinear => Ok(()),
+            OnnxOp::Cast if self.f16_source(ValueRef::new(id, 0)).is_some() => Ok(()),
+            _ => ops::lower(self, id, op),
+        }
+    }
+
+    /// Decides fusion and mode for node `id` and sets `outs`.
+    fn prepare(&mut self, id: NodeId, op: Option<OnnxOp>) {
+        let n_out = self.g.node(id).outputs.len();
+        self.outs = (0..n_out).map(|s| ValueRef::new(id, s)).collect();
+        self.act = ActivationFunctionType::NONE;
+        self.quantized = false;
+        let Some(op) = op else { return };
+        if can_fuse(op) && n_out == 1 {
+            if let Some((user, _)) = self.only_user(self.outs[0]) {
+                if let Some(act) = fusable_activation(self.g, &self.b, user) {
+                    self.act = act;
+                    self.outs[0] = ValueRef::new(user, 0);
+                    self.absorbed.insert(user);
+                }
+            }
+        }
+        if matches!(
+            op,
+            OnnxOp::QuantizeLinear | OnnxOp::DequantizeLinear | OnnxOp::Identity | OnnxOp::Dropout
+        ) {
+            return;
+        }
+        let ins = self.g.inputs_of(id);
+        let float_inputs: Vec<ValueRef> = ins
+            .iter()
+            .flatten()
+            .copied()
+            .filter(|&v| {
+                self.b
+                    .dtype_of(self.b.resolve(v))
+                    .is_some_and(|d| d.is_float())
+            })
+            .collect();
+        let all_dq = !float_inputs.is_empty()
+            && float_inputs.iter().all(|&v| {
+                self.dq_source(v)
+                    .is_some_and(|dq| self.qdq_params(dq).is_some())
+            });
+        let all_q = self.outs.iter().all(|&v| {
+            self.only_user(v).is_some_and(|(u, _)| {
+                self.g.node(u).op.onnx() == Some(OnnxOp::QuantizeLinear)
+                    && self.qdq_params(u).is_some()
+            })
+        });
+        if all_dq && all_q {
+            self.quantized = true;
+            for &v in &self.outs.clone() {
+                let (q, _) = self.g.users(v)[0];
+                self.absorbed.insert(q);
+            }
+            // A quantized op's output tensor is the QuantizeLinear's output.
+            for v in self.outs.clone() {
+                let (q, _) = self.g.users(v)[0];
+                self.b.alias.insert(ValueRef::new(q, 0), v);
+            }
+        }
+    }
+
+    /// The TFLite tensors of the graph outputs.
+    pub fn graph_output_tensors(&mut self) -> Result<Vec<(String, usize)>, TfliteError> {
+        let mut out = Vec::new();
+        for v in self.g.outputs().to_vec() {
+            let t = self.tensor(v)?;
+            // The signature names the tensor by the IR output's name.
+            out.push((self.b.value_name(v), t));
+        }
+        Ok(out)
+    }
+}
+
+/// DEQUANTIZE version by input type (int8 needs version 2, float16 version 3).
+fn dq_version(b: &Builder, t: usize) -> i32 {
+    match b.tensors[t].dtype {
+        DType::F16 => 3,
+        DType::I8 => 2,
+        DType::I16 => 4,
+        _ => 1,
+    }
+}
+
+/// The float attribute or default; for the ops files.
+pub(crate) fn attr_f(g: &Graph, id: NodeId, name: &str, default: f32) -> f32 {
+    g.node(id).attrs.float(name, default).unwrap_or(default)
+}
+
+pub(crate) fn attr_i(g: &Graph, id: NodeId, name: &str, default: i64) -> i64 {
+    g.node(id).attrs.int(name, default).unwrap_or(default)
+}
+
+pub(crate) fn attr_ints(g: &Graph, id: NodeId, name: &str) -> Option<Vec<i64>> {
+    match g.node(id).attrs.get(name) {
+        Some(Attr::Ints(v)) => Some(v.clone()),
+        _ => None,
+    }
+}
+
+pub(crate) fn attr_s(g: &Graph, id: NodeId, name: &str, default: &str) -> String {
+    g.node(id)
+        .attrs
+        .string(name, default)
+        .unwrap_or_else(|_| default.to_string())
+}

@@ -1,0 +1,110 @@
+//! IR → TFLite flatbuffer: layout conversion to NHWC when the model has NCHW ops, shape
+//! inference, lowering ([`lower`], one file per op family under [`ops`]), then the file.
+
+mod builder;
+mod file;
+mod lower;
+mod ops;
+
+use std::path::Path;
+
+use modelc_ir::{Layout, Model};
+
+use crate::{TfliteError, WriteOptions};
+
+/// The flatbuffer is limited to 2 GB; past this much tensor data, buffers go after it.
+const INLINE_LIMIT: u64 = (1 << 31) - (64 << 20);
+
+pub(crate) fn write(model: &Model, path: &Path, opts: &WriteOptions) -> Result<(), TfliteError> {
+    write_with_limit(model, path, opts, INLINE_LIMIT)
+}
+
+/// [`write`] with the inline-data limit as a parameter (tests use a small one to exercise the
+/// offset-buffer form).
+pub(crate) fn write_with_limit(
+    model: &Model,
+    path: &Path,
+    opts: &WriteOptions,
+    inline_limit: u64,
+) -> Result<(), TfliteError> {
+    let mut m = model.clone();
+    prepare(&mut m, opts)?;
+    let g = &m.graph;
+    let total: u64 = g
+        .node_ids()
+        .filter_map(|id| match &g.node(id).op {
+            modelc_ir::Op::Const(t) => Some(t.byte_len()),
+            _ => None,
+        })
+        .sum();
+    let external = total > inline_limit;
+    let mut x = lower::Lower::new(g, builder::Builder::new(g, external));
+    x.run()?;
+    let outputs = x.graph_output_tensors();
+    if !x.unsupported.is_empty() {
+        return Err(TfliteError::Unsupported(format!(
+            "{} node(s) have no TFLite form: {}",
+            x.unsupported.len(),
+            x.unsupported.join("; ")
+        )));
+    }
+    let outputs = outputs?;
+    let inputs: Vec<(String, usize)> = g
+        .inputs()
+        .iter()
+        .map(|&id| {
+            let v = modelc_ir::ValueRef::new(id, 0);
+            (x.b.value_name(v), x.b.map[&v])
+        })
+        .collect();
+    let io = file::Io { inputs, outputs };
+    let ext: Vec<(u64, bytes::Bytes)> =
+        x.b.buffers
+            .iter()
+            .filter_map(|b| match b {
+                builder::BufferData::External(o, d) => Some((*o, d.clone())),
+                _ => None,
+            })
+            .collect();
+    let b = x.b;
+    if !external {
+        let fbuf = file::finish(b, &m, &io, 0);
+        return file::write_file(path, &fbuf, &[], 0);
+    }
+    // External data: the flatbuffer's length does not depend on the offset values (every
+    // offset field is written), so build once to learn it, then again with real offsets.
+    let probe = file::finish(rebuild(&m, external)?, &m, &io, 1 << 40);
+    let base = (probe.len() as u64).next_multiple_of(16);
+    let _ = b;
+    let fbuf = file::finish(rebuild(&m, external)?, &m, &io, base);
+    if fbuf.len() as u64 > base {
+        return Err(TfliteError::Unsupported(
+            "flatbuffer size changed between passes".into(),
+        ));
+    }
+    file::write_file(path, &fbuf, &ext, base)
+}
+
+fn rebuild<'g>(m: &'g Model, external: bool) -> Result<builder::Builder<'g>, TfliteError> {
+    let mut x = lower::Lower::new(&m.graph, builder::Builder::new(&m.graph, external));
+    x.run()?;
+    x.graph_output_tensors()?;
+    Ok(x.b)
+}
+
+/// Brings the graph into the form the lowering expects: NHWC layout-sensitive ops and types
+/// on every value.
+fn prepare(m: &mut Model, opts: &WriteOptions) -> Result<(), TfliteError> {
+    let _ = opts;
+    let nchw = m
+        .graph
+        .node_ids()
+        .any(|id| m.graph.node(id).layout == Some(Layout::Nchw));
+    if nchw {
+        return Err(TfliteError::Unsupported(
+            "the model has NCHW ops and the layout pass is not available yet".into(),
+        ));
+    }
+    modelc_ir::infer::infer_graph(&mut m.graph, &m.opset_imports);
+    Ok(())
+}

@@ -1,0 +1,584 @@
+//! Convolution, pooling and dense layers.
+//! - `Conv` (NHWC; group 1 → CONV_2D; group = channels with a [M, kH, kW, 1] filter →
+//!   DEPTHWISE_CONV_2D, filter transposed to [1, kH, kW, M] and per-channel scales to axis 3);
+//! - `MaxPool` / `AveragePool` (NHWC) → MAX_POOL_2D / AVERAGE_POOL_2D;
+//!   `GlobalAveragePool` / `GlobalMaxPool` → MEAN / REDUCE_MAX over axes [1, 2], kept;
+//! - `Gemm` (constant B, no transA, alpha = beta = 1) and `MatMul` with a constant 2-D right
+//!   side → FULLY_CONNECTED (weights [O, I]); other `MatMul`s → BATCH_MATMUL.
+//!
+//! Padding: `auto_pad` SAME_UPPER and explicit pads equal to TensorFlow's SAME split give
+//! SAME, zero pads VALID; any other explicit pads become a PAD (PADV2 with the lowest value
+//! for max pooling) in front of a VALID op.
+
+use bytes::Bytes;
+use modelc_ir::{DType, Layout, NodeId, OnnxOp, Tensor, ValueRef};
+
+use crate::export::lower::{attr_f, attr_i, attr_ints, attr_s, Lower};
+use crate::fb::{self, BuiltinOperator as B, BuiltinOptions, Padding};
+use crate::import::Quant;
+use crate::TfliteError;
+
+fn unsupported(m: impl Into<String>) -> TfliteError {
+    TfliteError::Unsupported(m.into())
+}
+
+/// TFLite padding for a 2-D window op, or the explicit pads [t, l, b, r] to apply first.
+fn padding(
+    x: &Lower,
+    id: NodeId,
+    in_hw: [i64; 2],
+    kernel: [i64; 2],
+    strides: [i64; 2],
+    dilations: [i64; 2],
+) -> Result<(Padding, Option<[i64; 4]>), TfliteError> {
+    let auto = attr_s(x.g, id, "auto_pad", "NOTSET");
+    match auto.as_str() {
+        "SAME_UPPER" => return Ok((Padding::SAME, None)),
+        "VALID" => return Ok((Padding::VALID, None)),
+        "NOTSET" => {}
+        other => return Err(unsupported(format!("auto_pad {other}"))),
+    }
+    let pads = attr_ints(x.g, id, "pads").unwrap_or(vec![0; 4]);
+    if pads.len() != 4 {
+        return Err(unsupported("pads must have 4 entries"));
+    }
+    if pads.iter().all(|&p| p == 0) {
+        return Ok((Padding::VALID, None));
+    }
+    let mut same = true;
+    for a in 0..2 {
+        if in_hw[a] < 0 {
+            same = false;
+            break;
+        }
+        let out = (in_hw[a] + strides[a] - 1) / strides[a];
+        let eff_k = (kernel[a] - 1) * dilations[a] + 1;
+        let total = ((out - 1) * strides[a] + eff_k - in_hw[a]).max(0);
+        if pads[a] != total / 2 || pads[a + 2] != total - total / 2 {
+            same = false;
+        }
+    }
+    if same {
+        return Ok((Padding::SAME, None));
+    }
+    Ok((Padding::VALID, Some([pads[0], pads[1], pads[2], pads[3]])))
+}
+
+/// Emits PAD (or PADV2 with `value`) of an NHWC tensor by [t, l, b, r]; returns the result.
+fn pad_input(
+    x: &mut Lower,
+    input: usize,
+    pads: [i64; 4],
+    value: Option<f32>,
+) -> Result<usize, TfliteError> {
+    let it = &x.b.tensors[input];
+    let mut shape = it.shape.clone();
+    if shape.len() != 4 {
+        return Err(unsupported("padding needs a 4-D input"));
+    }
+    let (dtype, quant, name) = (it.dtype, it.quant.clone(), format!("{}/pad", it.name));
+    shape[1] += pads[0] + pads[2];
+    shape[2] += pads[1] + pads[3];
+    let p: Vec<i32> = [0, 0, pads[0], pads[2], pads[1], pads[3], 0, 0]
+        .iter()
+        .map(|&v| v as i32)
+        .collect();
+    let pt = x.b.const_i32("paddings", &p, vec![4, 2])?;
+    let out = x.b.add_tensor(name, dtype, shape, None, quant.clone())?;
+    match value {
+        Some(v) => {
+            let vt = match (&quant, dtype) {
+                (Some(q), DType::I8) => {
+                    let lowest = Bytes::from(vec![i8::MIN as u8]);
+                    x.b.add_tensor(
+                        "pad_value".into(),
+                        DType::I8,
+                        vec![],
+                        Some(&lowest),
+                        Some(q.clone()),
+                    )?
+                }
+                (None, DType::F32) => x.b.const_f32("pad_value", &[v], vec![])?,
+                _ => return Err(unsupported(format!("max-pool padding of {dtype}"))),
+            };
+            let o =
+                fb::PadV2Options::create(&mut x.b.fbb, &fb::PadV2OptionsArgs {}).as_union_value();
+            x.b.emit(
+                B::PADV2,
+                1,
+                &[Some(input), Some(pt), Some(vt)],
+                &[out],
+                Some((BuiltinOptions::PadV2Options, o)),
+            );
+        }
+        None => {
+            let o = fb::PadOptions::create(&mut x.b.fbb, &fb::PadOptionsArgs {}).as_union_value();
+            x.b.emit(
+                B::PAD,
+                1,
+                &[Some(input), Some(pt)],
+                &[out],
+                Some((BuiltinOptions::PadOptions, o)),
+            );
+        }
+    }
+    Ok(out)
+}
+
+fn two(v: Option<Vec<i64>>, default: i64) -> Result<[i64; 2], TfliteError> {
+    match v.as_deref() {
+        None => Ok([default, default]),
+        Some([a, b]) => Ok([*a, *b]),
+        Some(_) => Err(unsupported("only 2-D windows are supported")),
+    }
+}
+
+fn need_nhwc(x: &Lower, id: NodeId) -> Result<(), TfliteError> {
+    if x.g.node(id).layout == Some(Layout::Nhwc) {
+        Ok(())
+    } else {
+        Err(unsupported(
+            "layout is NCHW; the layout pass did not convert it",
+        ))
+    }
+}
+
+pub(crate) fn conv(x: &mut Lower, id: NodeId) -> Result<(), TfliteError> {
+    need_nhwc(x, id)?;
+    let ins = x.g.inputs_of(id);
+    let wv = ins
+        .get(1)
+        .copied()
+        .flatten()
+        .ok_or_else(|| unsupported("no weights"))?;
+    let wshape =
+        x.b.shape_of(wv)
+            .or_else(|| const_dims(x, wv))
+            .ok_or_else(|| unsupported("weight shape unknown"))?;
+    let xshape = x
+        .in_shape(id, 0)
+        .ok_or_else(|| unsupported("input shape unknown"))?;
+    if wshape.len() != 4 || xshape.len() != 4 {
+        return Err(unsupported("only 2-D convolutions are supported"));
+    }
+    let group = attr_i(x.g, id, "group", 1);
+    let strides = two(attr_ints(x.g, id, "strides"), 1)?;
+    let dil = two(attr_ints(x.g, id, "dilations"), 1)?;
+    let (pad, explicit) = padding(
+        x,
+        id,
+        [xshape[1], xshape[2]],
+        [wshape[1], wshape[2]],
+        strides,
+        dil,
+    )?;
+    let depthwise = group > 1 && group == xshape[3] && wshape[3] == 1;
+    if group != 1 && !depthwise {
+        return Err(unsupported(format!("grouped convolution (group {group})")));
+    }
+    let mut input = x.req(id, 0)?;
+    if let Some(p) = explicit {
+        input = pad_input(x, input, p, None)?;
+    }
+    let w = if depthwise {
+        depthwise_filter(x, wv)?
+    } else {
+        x.req(id, 1)?
+    };
+    let bias = match x.input(id, 2)? {
+        Some(b) => Some(b),
+        None if !x.quantized => {
+            Some(x.b.const_f32("bias", &vec![0.0; wshape[0] as usize], vec![wshape[0]])?)
+        }
+        None => None,
+    };
+    let out = x.output(0)?;
+    let act = x.act;
+    if depthwise {
+        let o = fb::DepthwiseConv2DOptions::create(
+            &mut x.b.fbb,
+            &fb::DepthwiseConv2DOptionsArgs {
+                padding: pad,
+                stride_w: strides[1] as i32,
+                stride_h: strides[0] as i32,
+                depth_multiplier: (wshape[0] / xshape[3]) as i32,
+                fused_activation_function: act,
+                dilation_w_factor: dil[1] as i32,
+                dilation_h_factor: dil[0] as i32,
+            },
+        )
+        .as_union_value();
+        let v = if x.quantized { 3 } else { 2 };
+        x.b.emit(
+            B::DEPTHWISE_CONV_2D,
+            v,
+            &[Some(input), Some(w), bias],
+            &[out],
+            Some((BuiltinOptions::DepthwiseConv2DOptions, o)),
+        );
+    } else {
+        let o = fb::Conv2DOptions::create(
+            &mut x.b.fbb,
+            &fb::Conv2DOptionsArgs {
+                padding: pad,
+                stride_w: strides[1] as i32,
+                stride_h: strides[0] as i32,
+                fused_activation_function: act,
+                dilation_w_factor: dil[1] as i32,
+                dilation_h_factor: dil[0] as i32,
+                ..Default::default()
+            },
+        )
+        .as_union_value();
+        let v = if x.quantized { 3 } else { 1 };
+        x.b.emit(
+            B::CONV_2D,
+            v,
+            &[Some(input), Some(w), bias],
+            &[out],
+            Some((BuiltinOptions::Conv2DOptions, o)),
+        );
+    }
+    Ok(())
+}
+
+fn const_dims(x: &Lower, v: ValueRef) -> Option<Vec<i64>> {
+    let c = match x.dq_source(v) {
+        Some(dq) => x.b.const_of(x.g.input(dq, 0)?)?,
+        None => x.b.const_of(v).or_else(|| x.f16_source(v))?,
+    };
+    Some(c.dims.iter().map(|&d| d as i64).collect())
+}
+
+/// [M, kH, kW, 1] → TFLite's [1, kH, kW, M] for a constant (or dequantized constant) filter.
+fn depthwise_filter(x: &mut Lower, wv: ValueRef) -> Result<usize, TfliteError> {
+    // A filter that is Transpose([1, kH, kW, M], perm [3, 1, 2, 0]) (how the importer brings a
+    // non-constant TFLite filter to OHWI) is the TFLite filter itself.
+    let src = x.b.resolve(wv);
+    if x.g.node(src.node).op.onnx() == Some(OnnxOp::Transpose)
+        && attr_ints(x.g, src.node, "perm").as_deref() == Some(&[3, 1, 2, 0])
+    {
+        if let Some(inner) = x.g.input(src.node, 0) {
+            return x.input_value(inner);
+        }
+    }
+    let (c, quant) = match x.dq_source(wv) {
+        Some(dq) => {
+            let q = x
+                .qdq_params(dq)
+                .ok_or_else(|| unsupported("filter quantization"))?;
+            let src = x.g.input(dq, 0).ok_or_else(|| unsupported("filter"))?;
+            let c =
+                x.b.const_of(src)
+                    .ok_or_else(|| unsupported("depthwise filter must be constant"))?;
+            (c, Some(q))
+        }
+        _ => (
+            x.b.const_of(wv)
+                .ok_or_else(|| unsupported("depthwise filter must be constant"))?,
+            None,
+        ),
+    };
+    let [m, kh, kw, 1] = c.dims[..] else {
+        return Err(unsupported("depthwise filter must be [M, kH, kW, 1]"));
+    };
+    let raw = c.raw().ok_or_else(|| unsupported("string filter"))?;
+    let es = c.dtype.storage_bytes(1).unwrap_or(1) as usize;
+    let (m, hw) = (m as usize, (kh * kw) as usize);
+    let mut out = vec![0u8; raw.len()];
+    for ch in 0..m {
+        for p in 0..hw {
+            let src = (ch * hw + p) * es;
+            let dst = (p * m + ch) * es;
+            out[dst..dst + es].copy_from_slice(&raw[src..src + es]);
+        }
+    }
+    let t = Tensor::from_raw(c.dtype, vec![1, kh, kw, m as u64], Bytes::from(out))
+        .map_err(|e| unsupported(e.to_string()))?;
+    let name = format!("{}/hwcm", x.b.value_name(wv));
+    if x.quantized {
+        let quant = quant.map(|q| Quant {
+            axis: if q.scale.len() > 1 { 3 } else { 0 },
+            ..q
+        });
+        return x.b.const_tensor(name, &t, quant);
+    }
+    if c.dtype == DType::F16 {
+        let h = x.b.const_tensor(name.clone(), &t, None)?;
+        let shape = vec![1, kh as i64, kw as i64, m as i64];
+        let out =
+            x.b.add_tensor(format!("{name}/f32"), DType::F32, shape, None, None)?;
+        x.b.emit(B::DEQUANTIZE, 3, &[Some(h)], &[out], None);
+        return Ok(out);
+    }
+    match quant {
+        // Float op reading a quantized filter: dequantize it in the file.
+        Some(q) => {
+            let wq = x.b.const_tensor(
+                name.clone(),
+                &t,
+                Some(Quant {
+                    axis: if q.scale.len() > 1 { 3 } else { 0 },
+                    ..q
+                }),
+            )?;
+            let shape = vec![1, kh as i64, kw as i64, m as i64];
+            let out =
+                x.b.add_tensor(format!("{name}/dq"), DType::F32, shape, None, None)?;
+            x.b.emit(B::DEQUANTIZE, 2, &[Some(wq)], &[out], None);
+            Ok(out)
+        }
+        None => x.b.const_tensor(name, &t, None),
+    }
+}
+
+pub(crate) fn pool(x: &mut Lower, id: NodeId, op: OnnxOp) -> Result<(), TfliteError> {
+    need_nhwc(x, id)?;
+    let xshape = x
+        .in_shape(id, 0)
+        .ok_or_else(|| unsupported("input shape unknown"))?;
+    if xshape.len() != 4 {
+        return Err(unsupported("only 2-D pooling is supported"));
+    }
+    if attr_i(x.g, id, "ceil_mode", 0) != 0 {
+        return Err(unsupported("ceil_mode"));
+    }
+    let k = two(attr_ints(x.g, id, "kernel_shape"), 1)?;
+    let s = two(attr_ints(x.g, id, "strides"), 1)?;
+    let d = two(attr_ints(x.g, id, "dilations"), 1)?;
+    if d != [1, 1] {
+        return Err(unsupported("dilated pooling"));
+    }
+    let (pad, explicit) = padding(x, id, [xshape[1], xshape[2]], k, s, d)?;
+    let mut input = x.req(id, 0)?;
+    let is_max = op == OnnxOp::MaxPool;
+    if let Some(p) = explicit {
+        if !is_max && attr_i(x.g, id, "count_include_pad", 0) == 0 {
+            return Err(unsupported(
+                "average pooling with explicit pads that exclude padding",
+            ));
+        }
+        input = pad_input(x, input, p, is_max.then_some(f32::MIN))?;
+    }
+    if is_max && x.outs.len() > 1 {
+        return Err(unsupported("MaxPool indices output"));
+    }
+    let out = x.output(0)?;
+    let o = fb::Pool2DOptions::create(
+        &mut x.b.fbb,
+        &fb::Pool2DOptionsArgs {
+            padding: pad,
+            stride_w: s[1] as i32,
+            stride_h: s[0] as i32,
+            filter_width: k[1] as i32,
+            filter_height: k[0] as i32,
+            fused_activation_function: x.act,
+        },
+    )
+    .as_union_value();
+    let code = if is_max {
+        B::MAX_POOL_2D
+    } else {
+        B::AVERAGE_POOL_2D
+    };
+    let v = if x.quantized { 2 } else { 1 };
+    x.b.emit(
+        code,
+        v,
+        &[Some(input)],
+        &[out],
+        Some((BuiltinOptions::Pool2DOptions, o)),
+    );
+    Ok(())
+}
+
+pub(crate) fn global_pool(x: &mut Lower, id: NodeId, op: OnnxOp) -> Result<(), TfliteError> {
+    need_nhwc(x, id)?;
+    let input = x.req(id, 0)?;
+    let axes = x.b.const_i32("axes", &[1, 2], vec![2])?;
+    let out = x.output(0)?;
+    let o = fb::ReducerOptions::create(&mut x.b.fbb, &fb::ReducerOptionsArgs { keep_dims: true })
+        .as_union_value();
+    let code = if op == OnnxOp::GlobalAveragePool {
+        B::MEAN
+    } else {
+        B::REDUCE_MAX
+    };
+    let v = if x.quantized { 2 } else { 1 };
+    x.b.emit(
+        code,
+        v,
+        &[Some(input), Some(axes)],
+        &[out],
+        Some((BuiltinOptions::ReducerOptions, o)),
+    );
+    Ok(())
+}
+
+/// Transposes a 2-D f32 constant.
+fn transpose_2d(c: &Tensor) -> Option<Tensor> {
+    let [r, k] = c.dims[..] else { return None };
+    let es = c.dtype.storage_bytes(1)? as usize;
+    let raw = c.raw()?;
+    let (r, k) = (r as usize, k as usize);
+    let mut out = vec![0u8; raw.len()];
+    for i in 0..r {
+        for j in 0..k {
+            let s = (i * k + j) * es;
+            let d = (j * r + i) * es;
+            out[d..d + es].copy_from_slice(&raw[s..s + es]);
+        }
+    }
+    Tensor::from_raw(c.dtype, vec![k as u64, r as u64], Bytes::from(out)).ok()
+}
+
+/// FULLY_CONNECTED weights [O, I] from a right-hand side that is [I, O] (`transposed` = false)
+/// or already [O, I].
+fn fc_weights(x: &mut Lower, bv: ValueRef, transposed: bool) -> Result<usize, TfliteError> {
+    if transposed {
+        return x.input_value(bv);
+    }
+    if let Some(dq) = x.dq_source(bv) {
+        let q = x
+            .qdq_params(dq)
+            .ok_or_else(|| unsupported("weight quantization"))?;
+        if q.scale.len() > 1 {
+            return Err(unsupported("per-channel weights given as [I, O]"));
+        }
+        let src = x.g.input(dq, 0).ok_or_else(|| unsupported("weights"))?;
+        let c =
+            x.b.const_of(src)
+                .ok_or_else(|| unsupported("weights must be constant"))?;
+        let t = transpose_2d(c).ok_or_else(|| unsupported("weights must be 2-D"))?;
+        let name = format!("{}/t", x.b.value_name(bv));
+        if x.quantized {
+            return x.b.const_tensor(name, &t, Some(q));
+        }
+        let wq = x.b.const_tensor(name.clone(), &t, Some(q))?;
+        let shape = t.dims.iter().map(|&d| d as i64).collect();
+        let out =
+            x.b.add_tensor(format!("{name}/dq"), DType::F32, shape, None, None)?;
+        x.b.emit(B::DEQUANTIZE, 2, &[Some(wq)], &[out], None);
+        return Ok(out);
+    }
+    let c =
+        x.b.const_of(bv)
+            .ok_or_else(|| unsupported("weights must be constant"))?;
+    let t = transpose_2d(c).ok_or_else(|| unsupported("weights must be 2-D"))?;
+    let name = format!("{}/t", x.b.value_name(bv));
+    x.b.const_tensor(name, &t, None)
+}
+
+fn is_const_2d(x: &Lower, v: ValueRef) -> bool {
+    let c = match x.dq_source(v) {
+        Some(dq) => x.g.input(dq, 0).and_then(|s| x.b.const_of(s)),
+        None => x.b.const_of(v).or_else(|| x.f16_source(v)),
+    };
+    c.is_some_and(|c| c.dims.len() == 2)
+}
+
+fn emit_fc(
+    x: &mut Lower,
+    input: usize,
+    w: usize,
+    bias: Option<usize>,
+    keep: bool,
+) -> Result<(), TfliteError> {
+    let out = x.output(0)?;
+    let o = fb::FullyConnectedOptions::create(
+        &mut x.b.fbb,
+        &fb::FullyConnectedOptionsArgs {
+            fused_activation_function: x.act,
+            keep_num_dims: keep,
+            ..Default::default()
+        },
+    )
+    .as_union_value();
+    let v = if x.quantized {
+        4
+    } else if keep {
+        5
+    } else {
+        1
+    };
+    x.b.emit(
+        B::FULLY_CONNECTED,
+        v,
+        &[Some(input), Some(w), bias],
+        &[out],
+        Some((BuiltinOptions::FullyConnectedOptions, o)),
+    );
+    Ok(())
+}
+
+pub(crate) fn gemm(x: &mut Lower, id: NodeId) -> Result<(), TfliteError> {
+    if attr_i(x.g, id, "transA", 0) != 0 || attr_f(x.g, id, "alpha", 1.0) != 1.0 {
+        return Err(unsupported("Gemm with transA or alpha"));
+    }
+    let ins = x.g.inputs_of(id);
+    let bv = ins
+        .get(1)
+        .copied()
+        .flatten()
+        .ok_or_else(|| unsupported("no B"))?;
+    if !is_const_2d(x, bv) {
+        return Err(unsupported("Gemm with a non-constant B"));
+    }
+    let input = x.req(id, 0)?;
+    let w = fc_weights(x, bv, attr_i(x.g, id, "transB", 0) != 0)?;
+    let bias = match ins.get(2).copied().flatten() {
+        None => None,
+        Some(cv) => {
+            if attr_f(x.g, id, "beta", 1.0) != 1.0 {
+                return Err(unsupported("Gemm with beta"));
+            }
+            let n = x.b.tensors[w].shape[0];
+            match x.b.const_of(cv) {
+                // [1, N] or [N]: FULLY_CONNECTED wants [N].
+                Some(c) if c.dtype == DType::F32 && c.dims.iter().product::<u64>() == n as u64 => {
+                    let t = Tensor::from_raw(
+                        DType::F32,
+                        vec![n as u64],
+                        c.raw().cloned().unwrap_or_default(),
+                    )
+                    .map_err(|e| unsupported(e.to_string()))?;
+                    let name = x.b.value_name(cv);
+                    Some(x.b.const_tensor(name, &t, None)?)
+                }
+                _ => Some(x.input_value(cv)?),
+            }
+        }
+    };
+    emit_fc(x, input, w, bias, false)
+}
+
+pub(crate) fn matmul(x: &mut Lower, id: NodeId) -> Result<(), TfliteError> {
+    let ins = x.g.inputs_of(id);
+    let bv = ins
+        .get(1)
+        .copied()
+        .flatten()
+        .ok_or_else(|| unsupported("no B"))?;
+    if is_const_2d(x, bv) {
+        let input = x.req(id, 0)?;
+        let rank = x.b.tensors[input].shape.len();
+        let w = fc_weights(x, bv, false)?;
+        return emit_fc(x, input, w, None, rank != 2);
+    }
+    if x.act != crate::fb::ActivationFunctionType::NONE {
+        return Err(unsupported("BATCH_MATMUL cannot fuse an activation"));
+    }
+    let a = x.req(id, 0)?;
+    let b = x.req(id, 1)?;
+    let out = x.output(0)?;
+    let o = fb::BatchMatMulOptions::create(&mut x.b.fbb, &fb::BatchMatMulOptionsArgs::default())
+        .as_union_value();
+    x.b.emit(
+        B::BATCH_MATMUL,
+        1,
+        &[Some(a), Some(b)],
+        &[out],
+        Some((BuiltinOptions::BatchMatMulOptions, o)),
+    );
+    Ok(())
+}

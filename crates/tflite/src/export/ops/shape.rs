@@ -1,0 +1,483 @@
+//! Data-movement and reduction ops.
+//! - `Reshape` / `Flatten` / `Squeeze` / `Unsqueeze` → RESHAPE to the (inferred) output shape;
+//! - `Transpose` → TRANSPOSE; `Concat` → CONCATENATION; `Pad` (constant pads; constant /
+//!   reflect mode) → PAD / PADV2 / MIRROR_PAD;
+//! - `ReduceMean`/`Sum`/`Max`/`Min`/`Prod` (constant axes) → MEAN / SUM / REDUCE_*;
+//! - `Slice` (constant starts/ends/axes/steps) → STRIDED_SLICE; `Gather` → GATHER;
+//!   `Split` → SPLIT / SPLIT_V;
+//! - `Resize` (NHWC, 2-D) → RESIZE_BILINEAR / RESIZE_NEAREST_NEIGHBOR;
+//!   `DepthToSpace` (DCR) / `SpaceToDepth` (NHWC) → DEPTH_TO_SPACE / SPACE_TO_DEPTH;
+//! - `Expand` → BROADCAST_TO, `Tile` → TILE, `Shape` → SHAPE.
+
+use modelc_ir::{DType, Layout, NodeId, OnnxOp};
+
+use crate::export::lower::{attr_i, attr_ints, attr_s, Lower};
+use crate::fb::{self, BuiltinOperator as B, BuiltinOptions, MirrorPadMode};
+use crate::TfliteError;
+
+fn unsupported(m: impl Into<String>) -> TfliteError {
+    TfliteError::Unsupported(m.into())
+}
+
+fn norm_axis(a: i64, rank: usize) -> Result<i64, TfliteError> {
+    let r = rank as i64;
+    if a < -r || a >= r {
+        return Err(unsupported(format!(
+            "axis {a} out of range for rank {rank}"
+        )));
+    }
+    Ok(if a < 0 { a + r } else { a })
+}
+
+fn i32s(v: &[i64]) -> Vec<i32> {
+    v.iter()
+        .map(|&d| d.clamp(i32::MIN as i64, i32::MAX as i64) as i32)
+        .collect()
+}
+
+pub(crate) fn lower(x: &mut Lower, id: NodeId, op: OnnxOp) -> Result<(), TfliteError> {
+    let v = if x.quantized { 2 } else { 1 };
+    match op {
+        OnnxOp::Reshape | OnnxOp::Flatten | OnnxOp::Squeeze | OnnxOp::Unsqueeze => {
+            let shape = x
+                .out_shape(0)
+                .ok_or_else(|| unsupported("output shape unknown"))?;
+            if shape.iter().filter(|&&d| d < 0).count() > 1 {
+                return Err(unsupported("more than one unknown dimension"));
+            }
+            let a = x.req(id, 0)?;
+            let s = i32s(&shape);
+            let st = x.b.const_i32("shape", &s, vec![s.len() as i64])?;
+            let out = x.output(0)?;
+            let ns = x.b.fbb.create_vector(&s);
+            let o = fb::ReshapeOptions::create(
+                &mut x.b.fbb,
+                &fb::ReshapeOptionsArgs {
+                    new_shape: Some(ns),
+                },
+            )
+            .as_union_value();
+            x.b.emit(
+                B::RESHAPE,
+                1,
+                &[Some(a), Some(st)],
+                &[out],
+                Some((BuiltinOptions::ReshapeOptions, o)),
+            );
+        }
+        OnnxOp::Transpose => {
+            let a = x.req(id, 0)?;
+            let rank = x.b.tensors[a].shape.len() as i64;
+            let perm = attr_ints(x.g, id, "perm").unwrap_or_else(|| (0..rank).rev().collect());
+            let pt =
+                x.b.const_i32("perm", &i32s(&perm), vec![perm.len() as i64])?;
+            let out = x.output(0)?;
+            let o = fb::TransposeOptions::create(&mut x.b.fbb, &fb::TransposeOptionsArgs {})
+                .as_union_value();
+            x.b.emit(
+                B::TRANSPOSE,
+                v,
+                &[Some(a), Some(pt)],
+                &[out],
+                Some((BuiltinOptions::TransposeOptions, o)),
+            );
+        }
+        OnnxOp::Concat => {
+            let n = x.g.node(id).num_inputs;
+            let mut ins = Vec::new();
+            for i in 0..n {
+                ins.push(Some(x.req(id, i)?));
+            }
+            let out = x.output(0)?;
+            let rank = x.b.tensors[out].shape.len();
+            let axis = norm_axis(attr_i(x.g, id, "axis", 0), rank)? as i32;
+            let o = fb::ConcatenationOptions::create(
+                &mut x.b.fbb,
+                &fb::ConcatenationOptionsArgs {
+                    axis,
+                    fused_activation_function: x.act,
+                },
+            )
+            .as_union_value();
+            x.b.emit(
+                B::CONCATENATION,
+                v,
+                &ins,
+                &[out],
+                Some((BuiltinOptions::ConcatenationOptions, o)),
+            );
+        }
+        OnnxOp::Pad => {
+            let ins = x.g.inputs_of(id);
+            if ins.get(3).copied().flatten().is_some() {
+                return Err(unsupported("Pad with axes"));
+            }
+            let pads = ins
+                .get(1)
+                .copied()
+                .flatten()
+                .and_then(|p| x.b.const_ints(p))
+                .ok_or_else(|| unsupported("pads must be constant"))?;
+            let r = pads.len() / 2;
+            let mut p = Vec::with_capacity(pads.len());
+            for i in 0..r {
+                p.push(pads[i]);
+                p.push(pads[i + r]);
+            }
+            let a = x.req(id, 0)?;
+            let pt = x.b.const_i32("paddings", &i32s(&p), vec![r as i64, 2])?;
+            let mode = attr_s(x.g, id, "mode", "constant");
+            let value = match mode.as_str() {
+                "constant" => x.input(id, 2)?,
+                "reflect" => None,
+                other => return Err(unsupported(format!("Pad mode {other}"))),
+            };
+            let out = x.output(0)?;
+            if mode == "reflect" {
+                let o = fb::MirrorPadOptions::create(
+                    &mut x.b.fbb,
+                    &fb::MirrorPadOptionsArgs {
+                        mode: MirrorPadMode::REFLECT,
+                    },
+                )
+                .as_union_value();
+                x.b.emit(
+                    B::MIRROR_PAD,
+                    1,
+                    &[Some(a), Some(pt)],
+                    &[out],
+                    Some((BuiltinOptions::MirrorPadOptions, o)),
+                );
+            } else if let Some(val) = value {
+                let o = fb::PadV2Options::create(&mut x.b.fbb, &fb::PadV2OptionsArgs {})
+                    .as_union_value();
+                x.b.emit(
+                    B::PADV2,
+                    1,
+                    &[Some(a), Some(pt), Some(val)],
+                    &[out],
+                    Some((BuiltinOptions::PadV2Options, o)),
+                );
+            } else {
+                let o =
+                    fb::PadOptions::create(&mut x.b.fbb, &fb::PadOptionsArgs {}).as_union_value();
+                x.b.emit(
+                    B::PAD,
+                    v,
+                    &[Some(a), Some(pt)],
+                    &[out],
+                    Some((BuiltinOptions::PadOptions, o)),
+                );
+            }
+        }
+        OnnxOp::ReduceMean
+        | OnnxOp::ReduceSum
+        | OnnxOp::ReduceMax
+        | OnnxOp::ReduceMin
+        | OnnxOp::ReduceProd => {
+            let a = x.req(id, 0)?;
+            let rank = x.b.tensors[a].shape.len();
+            let axes = match x.g.input(id, 1) {
+                Some(av) => {
+                    x.b.const_ints(av)
+                        .ok_or_else(|| unsupported("axes must be constant"))?
+                }
+                None => attr_ints(x.g, id, "axes").unwrap_or_else(|| (0..rank as i64).collect()),
+            };
+            let axes: Vec<i64> = axes
+                .iter()
+                .map(|&a| norm_axis(a, rank))
+                .collect::<Result<_, _>>()?;
+            let at =
+                x.b.const_i32("axes", &i32s(&axes), vec![axes.len() as i64])?;
+            let keep = attr_i(x.g, id, "keepdims", 1) != 0;
+            let out = x.output(0)?;
+            let code = match op {
+                OnnxOp::ReduceMean => B::MEAN,
+                OnnxOp::ReduceSum => B::SUM,
+                OnnxOp::ReduceMax => B::REDUCE_MAX,
+                OnnxOp::ReduceMin => B::REDUCE_MIN,
+                _ => B::REDUCE_PROD,
+            };
+            let o = fb::ReducerOptions::create(
+                &mut x.b.fbb,
+                &fb::ReducerOptionsArgs { keep_dims: keep },
+            )
+            .as_union_value();
+            x.b.emit(
+                code,
+                v,
+                &[Some(a), Some(at)],
+                &[out],
+                Some((BuiltinOptions::ReducerOptions, o)),
+            );
+        }
+        OnnxOp::Slice => {
+            let ins = x.g.inputs_of(id);
+            let get = |i: usize| ins.get(i).copied().flatten().map(|v| x.b.const_ints(v));
+            let starts = get(1)
+                .flatten()
+                .ok_or_else(|| unsupported("starts must be constant"))?;
+            let ends = get(2)
+                .flatten()
+                .ok_or_else(|| unsupported("ends must be constant"))?;
+            let axes_in = get(3);
+            let steps_in = get(4);
+            let a = x.req(id, 0)?;
+            let rank = x.b.tensors[a].shape.len();
+            let axes = match axes_in {
+                Some(Some(v)) => v,
+                Some(None) => return Err(unsupported("axes must be constant")),
+                None => (0..starts.len() as i64).collect(),
+            };
+            let steps = match steps_in {
+                Some(Some(v)) => v,
+                Some(None) => return Err(unsupported("steps must be constant")),
+                None => vec![1; starts.len()],
+            };
+            let (mut b, mut e, mut s) = (vec![0i64; rank], vec![0i64; rank], vec![1i64; rank]);
+            let (mut bm, mut em) = ((1i32 << rank) - 1, (1i32 << rank) - 1);
+            for (k, &ax) in axes.iter().enumerate() {
+                let ax = norm_axis(ax, rank)? as usize;
+                let bit = 1 << ax;
+                s[ax] = steps[k];
+                let big = |v: i64| v >= i32::MAX as i64 || v <= i32::MIN as i64;
+                if !big(starts[k]) {
+                    b[ax] = starts[k];
+                    bm &= !bit;
+                }
+                if !big(ends[k]) {
+                    e[ax] = ends[k];
+                    em &= !bit;
+                }
+            }
+            let (bt, et, st) = (
+                x.b.const_i32("begin", &i32s(&b), vec![rank as i64])?,
+                x.b.const_i32("end", &i32s(&e), vec![rank as i64])?,
+                x.b.const_i32("strides", &i32s(&s), vec![rank as i64])?,
+            );
+            let out = x.output(0)?;
+            let o = fb::StridedSliceOptions::create(
+                &mut x.b.fbb,
+                &fb::StridedSliceOptionsArgs {
+                    begin_mask: bm,
+                    end_mask: em,
+                    ..Default::default()
+                },
+            )
+            .as_union_value();
+            x.b.emit(
+                B::STRIDED_SLICE,
+                v,
+                &[Some(a), Some(bt), Some(et), Some(st)],
+                &[out],
+                Some((BuiltinOptions::StridedSliceOptions, o)),
+            );
+        }
+        OnnxOp::Gather => {
+            let a = x.req(id, 0)?;
+            let i = x.req(id, 1)?;
+            let rank = x.b.tensors[a].shape.len();
+            let axis = norm_axis(attr_i(x.g, id, "axis", 0), rank)? as i32;
+            let out = x.output(0)?;
+            let o = fb::GatherOptions::create(
+                &mut x.b.fbb,
+                &fb::GatherOptionsArgs {
+                    axis,
+                    batch_dims: 0,
+                },
+            )
+            .as_union_value();
+            x.b.emit(
+                B::GATHER,
+                v,
+                &[Some(a), Some(i)],
+                &[out],
+                Some((BuiltinOptions::GatherOptions, o)),
+            );
+        }
+        OnnxOp::Split => {
+            let a = x.req(id, 0)?;
+            let rank = x.b.tensors[a].shape.len();
+            let axis = norm_axis(attr_i(x.g, id, "axis", 0), rank)?;
+            let n = x.outs.len();
+            let mut outs = Vec::new();
+            for s in 0..n {
+                outs.push(x.output(s)?);
+            }
+            let at = x.b.const_i32("axis", &[axis as i32], vec![])?;
+            let sizes: Vec<i64> = outs
+                .iter()
+                .map(|&t| x.b.tensors[t].shape[axis as usize])
+                .collect();
+            if sizes.windows(2).all(|w| w[0] == w[1]) {
+                let o = fb::SplitOptions::create(
+                    &mut x.b.fbb,
+                    &fb::SplitOptionsArgs {
+                        num_splits: n as i32,
+                    },
+                )
+                .as_union_value();
+                x.b.emit(
+                    B::SPLIT,
+                    v,
+                    &[Some(at), Some(a)],
+                    &outs,
+                    Some((BuiltinOptions::SplitOptions, o)),
+                );
+            } else {
+                let szt =
+                    x.b.const_i32("size_splits", &i32s(&sizes), vec![n as i64])?;
+                let o = fb::SplitVOptions::create(
+                    &mut x.b.fbb,
+                    &fb::SplitVOptionsArgs {
+                        num_splits: n as i32,
+                    },
+                )
+                .as_union_value();
+                x.b.emit(
+                    B::SPLIT_V,
+                    v,
+                    &[Some(a), Some(szt), Some(at)],
+                    &outs,
+                    Some((BuiltinOptions::SplitVOptions, o)),
+                );
+            }
+        }
+        OnnxOp::Resize => {
+            if x.g.node(id).layout != Some(Layout::Nhwc) {
+                return Err(unsupported("layout is NCHW"));
+            }
+            let shape = x
+                .out_shape(0)
+                .ok_or_else(|| unsupported("output shape unknown"))?;
+            if shape.len() != 4 || shape[1] < 0 || shape[2] < 0 {
+                return Err(unsupported("only 2-D resizes of known size"));
+            }
+            let mode = attr_s(x.g, id, "mode", "nearest");
+            let coord = attr_s(x.g, id, "coordinate_transformation_mode", "half_pixel");
+            let nearest = attr_s(x.g, id, "nearest_mode", "round_prefer_floor");
+            let a = x.req(id, 0)?;
+            let size =
+                x.b.const_i32("size", &[shape[1] as i32, shape[2] as i32], vec![2])?;
+            let out = x.output(0)?;
+            let (align, half) = match (mode.as_str(), coord.as_str(), nearest.as_str()) {
+                ("linear", "align_corners", _) => (true, false),
+                ("linear", "half_pixel" | "pytorch_half_pixel", _) => (false, true),
+                ("linear", "asymmetric", _) => (false, false),
+                ("nearest", "align_corners", "round_prefer_ceil") => (true, false),
+                ("nearest", "half_pixel", "round_prefer_ceil") => (false, true),
+                ("nearest", "asymmetric", "floor") => (false, false),
+                _ => return Err(unsupported(format!("Resize {mode}/{coord}/{nearest}"))),
+            };
+            if mode == "linear" {
+                let o = fb::ResizeBilinearOptions::create(
+                    &mut x.b.fbb,
+                    &fb::ResizeBilinearOptionsArgs {
+                        align_corners: align,
+                        half_pixel_centers: half,
+                    },
+                )
+                .as_union_value();
+                x.b.emit(
+                    B::RESIZE_BILINEAR,
+                    3,
+                    &[Some(a), Some(size)],
+                    &[out],
+                    Some((BuiltinOptions::ResizeBilinearOptions, o)),
+                );
+            } else {
+                let o = fb::ResizeNearestNeighborOptions::create(
+                    &mut x.b.fbb,
+                    &fb::ResizeNearestNeighborOptionsArgs {
+                        align_corners: align,
+                        half_pixel_centers: half,
+                    },
+                )
+                .as_union_value();
+                x.b.emit(
+                    B::RESIZE_NEAREST_NEIGHBOR,
+                    3,
+                    &[Some(a), Some(size)],
+                    &[out],
+                    Some((BuiltinOptions::ResizeNearestNeighborOptions, o)),
+                );
+            }
+        }
+        OnnxOp::DepthToSpace | OnnxOp::SpaceToDepth => {
+            if x.g.node(id).layout != Some(Layout::Nhwc) {
+                return Err(unsupported("layout is NCHW"));
+            }
+            if op == OnnxOp::DepthToSpace && attr_s(x.g, id, "mode", "DCR") != "DCR" {
+                return Err(unsupported("DepthToSpace CRD mode"));
+            }
+            let a = x.req(id, 0)?;
+            let out = x.output(0)?;
+            let block_size = attr_i(x.g, id, "blocksize", 1) as i32;
+            if op == OnnxOp::DepthToSpace {
+                let o = fb::DepthToSpaceOptions::create(
+                    &mut x.b.fbb,
+                    &fb::DepthToSpaceOptionsArgs { block_size },
+                )
+                .as_union_value();
+                x.b.emit(
+                    B::DEPTH_TO_SPACE,
+                    v,
+                    &[Some(a)],
+                    &[out],
+                    Some((BuiltinOptions::DepthToSpaceOptions, o)),
+                );
+            } else {
+                let o = fb::SpaceToDepthOptions::create(
+                    &mut x.b.fbb,
+                    &fb::SpaceToDepthOptionsArgs { block_size },
+                )
+                .as_union_value();
+                x.b.emit(
+                    B::SPACE_TO_DEPTH,
+                    v,
+                    &[Some(a)],
+                    &[out],
+                    Some((BuiltinOptions::SpaceToDepthOptions, o)),
+                );
+            }
+        }
+        OnnxOp::Expand | OnnxOp::Tile => {
+            let a = x.req(id, 0)?;
+            let s = x.req(id, 1)?;
+            let out = x.output(0)?;
+            let code = if op == OnnxOp::Expand {
+                B::BROADCAST_TO
+            } else {
+                B::TILE
+            };
+            x.b.emit(
+                code,
+                if op == OnnxOp::Expand { 2 } else { 1 },
+                &[Some(a), Some(s)],
+                &[out],
+                None,
+            );
+        }
+        OnnxOp::Shape => {
+            let a = x.req(id, 0)?;
+            let out = x.output(0)?;
+            let o = fb::ShapeOptions::create(
+                &mut x.b.fbb,
+                &fb::ShapeOptionsArgs {
+                    out_type: crate::export::builder::tensor_type(DType::I64),
+                },
+            )
+            .as_union_value();
+            x.b.emit(
+                B::SHAPE,
+                1,
+                &[Some(a)],
+                &[out],
+                Some((BuiltinOptions::ShapeOptions, o)),
+            );
+        }
+        _ => return Err(unsupported("no TFLite translation")),
+    }
+    Ok(())
+}

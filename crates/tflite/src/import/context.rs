@@ -1,0 +1,815 @@
+//! The import state: the graph under construction, what each TFLite tensor became in it,
+//! and the helpers every operator translation uses (constants, QDQ, fused activations).
+
+use std::collections::HashSet;
+
+use bytes::Bytes;
+use flatbuffers::{ForwardsUOffset, Vector};
+use modelc_ir::{
+    Attr, Attrs, DType, Dim, Graph, Layout, Node, NodeId, OnnxOp, Op, Shape, Tensor, TensorType,
+    TypeInfo, Value, ValueRef, ValueType,
+};
+
+use crate::dtype::from_tflite;
+use crate::fb::{self, ActivationFunctionType, BuiltinOperator};
+use crate::TfliteError;
+
+/// Affine quantization of a tensor: `real = scale * (q - zero_point)`, per tensor (one
+/// scale) or per channel along `axis`.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Quant {
+    pub scale: Vec<f32>,
+    pub zero_point: Vec<i64>,
+    pub axis: usize,
+}
+
+/// What the importer knows about one TFLite tensor.
+pub(crate) struct TensorInfo {
+    pub name: String,
+    pub dtype: DType,
+    /// Shape with -1 for dimensions unknown until run time (`shape_signature` when given).
+    pub shape: Vec<i64>,
+    pub has_shape: bool,
+    pub quant: Option<Quant>,
+    /// The constant data, for tensors with a non-empty buffer.
+    pub data: Option<Bytes>,
+}
+
+/// One operator, decoded: its code, tensor indices (`None` = omitted optional input) and
+/// the flatbuffer table for its options.
+pub(crate) struct OpIn<'a> {
+    pub index: usize,
+    pub code: BuiltinOperator,
+    pub custom_code: Option<String>,
+    pub version: i32,
+    pub inputs: Vec<Option<usize>>,
+    pub outputs: Vec<usize>,
+    pub raw: fb::Operator<'a>,
+}
+
+impl OpIn<'_> {
+    /// `CONV_2D #3` or the custom code: how messages name an operator.
+    pub fn label(&self) -> String {
+        match &self.custom_code {
+            Some(c) => format!("custom op `{c}` #{}", self.index),
+            None => format!(
+                "{} #{}",
+                self.code.variant_name().unwrap_or("builtin"),
+                self.index
+            ),
+        }
+    }
+}
+
+pub(crate) struct Ctx<'a> {
+    g: Graph,
+    file: &'a Bytes,
+    op_codes: Vec<(BuiltinOperator, Option<String>, i32)>,
+    tensors: Vec<TensorInfo>,
+    /// The float (dequantized) value each tensor stands for in the IR, once made.
+    views: Vec<Option<ValueRef>>,
+    /// For quantized tensors: the value holding the integers (QuantizeLinear output or the
+    /// quantized input / constant).
+    raws: Vec<Option<ValueRef>>,
+    names: HashSet<String>,
+    /// Name for the nodes made for the current operator.
+    node_name: String,
+    nodes_for_op: usize,
+    used_custom: bool,
+}
+
+/// The bytes of buffer `index`: a slice of the file (inline data or the >2 GB
+/// offset/size form), `None` when the buffer is empty.
+pub(crate) fn buffer_bytes(
+    buffers: Option<Vector<'_, ForwardsUOffset<fb::Buffer<'_>>>>,
+    index: usize,
+    file: &Bytes,
+) -> Result<Option<Bytes>, String> {
+    let Some(buffers) = buffers else {
+        return if index == 0 {
+            Ok(None)
+        } else {
+            Err(format!("buffer {index} is missing (the model has none)"))
+        };
+    };
+    if index >= buffers.len() {
+        return Err(format!(
+            "buffer {index} is missing (the model has {})",
+            buffers.len()
+        ));
+    }
+    let b = buffers.get(index);
+    if b.offset() > 1 {
+        let (off, size) = (b.offset(), b.size());
+        let end = off
+            .checked_add(size)
+            .filter(|&e| e <= file.len() as u64)
+            .ok_or_else(|| {
+                format!(
+                    "buffer {index} at offset {off} size {size} lies outside the {}-byte file",
+                    file.len()
+                )
+            })?;
+        return Ok(Some(file.slice(off as usize..end as usize)));
+    }
+    match b.data() {
+        Some(d) if !d.is_empty() => {
+            let bytes = d.bytes();
+            // The vector lies inside the verified file; share the file's bytes.
+            let start = bytes.as_ptr() as usize - file.as_ptr() as usize;
+            Ok(Some(file.slice(start..start + bytes.len())))
+        }
+        _ => Ok(None),
+    }
+}
+
+impl<'a> Ctx<'a> {
+    pub fn new(
+        m: fb::Model<'a>,
+        sg: fb::SubGraph<'a>,
+        file: &'a Bytes,
+    ) -> Result<Ctx<'a>, TfliteError> {
+        let mut op_codes = Vec::new();
+        for oc in m.operator_codes().into_iter().flatten() {
+            // Files before schema 3a only set the byte-sized code.
+            let code =
+                BuiltinOperator(oc.builtin_code().0.max(oc.deprecated_builtin_code() as i32));
+            op_codes.push((code, oc.custom_code().map(str::to_string), oc.version()));
+        }
+        let mut tensors = Vec::new();
+        for (i, t) in sg.tensors().into_iter().flatten().enumerate() {
+            let name = t.name().unwrap_or_default().to_string();
+            let ctx = || format!("tensor {i} `{name}`");
+            let dtype = from_tflite(t.type_()).ok_or_else(|| {
+                TfliteError::invalid(
+                    ctx(),
+                    format!("element type {:?} has no IR equivalent", t.type_()),
+                )
+            })?;
+            let shape: Vec<i64> = match (t.shape_signature(), t.shape()) {
+                (Some(s), _) if !s.is_empty() => s.iter().map(i64::from).collect(),
+                (_, Some(s)) => s.iter().map(i64::from).collect(),
+                _ => Vec::new(),
+            };
+            if let Some(d) = shape.iter().find(|&&d| d < -1) {
+                return Err(TfliteError::invalid(ctx(), format!("dimension {d}")));
+            }
+            let has_shape = t.shape().is_some() || t.has_rank();
+            let data = buffer_bytes(m.buffers(), t.buffer() as usize, file)
+                .map_err(|e| TfliteError::invalid(ctx(), e))?;
+            // Float tensors may carry min/max for tooling; only integer tensors are quantized.
+            let quant = quant_of(&t, &shape)
+                .map_err(|e| TfliteError::invalid(ctx(), e))?
+                .filter(|_| is_quantized_type(dtype));
+            if t.sparsity().is_some() {
+                return Err(TfliteError::invalid(
+                    ctx(),
+                    "sparse tensors are not supported",
+                ));
+            }
+            if let Some(d) = &data {
+                let dims: Vec<u64> = shape.iter().map(|&d| d.max(0) as u64).collect();
+                if dtype != DType::Str {
+                    let want = modelc_ir::element_count(&dims)
+                        .and_then(|n| dtype.storage_bytes(n))
+                        .ok_or_else(|| TfliteError::invalid(ctx(), "shape overflows"))?;
+                    if want != d.len() as u64 {
+                        return Err(TfliteError::invalid(
+                            ctx(),
+                            format!(
+                                "{dtype}{shape:?} needs {want} bytes, its buffer has {}",
+                                d.len()
+                            ),
+                        ));
+                    }
+                }
+            }
+            tensors.push(TensorInfo {
+                name,
+                dtype,
+                shape,
+                has_shape,
+                quant,
+                data,
+            });
+        }
+        let n = tensors.len();
+        Ok(Ctx {
+            g: Graph::new("main"),
+            file,
+            op_codes,
+            tensors,
+            views: vec![None; n],
+            raws: vec![None; n],
+            names: HashSet::new(),
+            node_name: String::new(),
+            nodes_for_op: 0,
+            used_custom: false,
+        })
+    }
+
+    pub fn finish(self) -> (Graph, bool) {
+        (self.g, self.used_custom)
+    }
+
+    pub fn mark_custom(&mut self) {
+        self.used_custom = true;
+    }
+
+    pub fn file(&self) -> &Bytes {
+        self.file
+    }
+
+    pub fn tensor_index(&self, t: i32, what: &str) -> Result<usize, TfliteError> {
+        usize::try_from(t)
+            .ok()
+            .filter(|&t| t < self.tensors.len())
+            .ok_or_else(|| {
+                TfliteError::invalid(
+                    what.to_string(),
+                    format!(
+                        "tensor index {t} out of range (the subgraph has {})",
+                        self.tensors.len()
+                    ),
+                )
+            })
+    }
+
+    pub fn info(&self, t: usize) -> &TensorInfo {
+        &self.tensors[t]
+    }
+
+    /// Decodes operator `index` and points node naming at it.
+    pub fn operator(
+        &mut self,
+        index: usize,
+        raw: fb::Operator<'a>,
+    ) -> Result<OpIn<'a>, TfliteError> {
+        let label = || format!("operator #{index}");
+        let (code, custom_code, version) = self
+            .op_codes
+            .get(raw.opcode_index() as usize)
+            .cloned()
+            .ok_or_else(|| {
+                TfliteError::invalid(
+                    label(),
+                    format!("opcode index {} out of range", raw.opcode_index()),
+                )
+            })?;
+        let mut inputs = Vec::new();
+        for t in raw.inputs().into_iter().flatten() {
+            inputs.push(if t < 0 {
+                None
+            } else {
+                Some(self.tensor_index(t, &label())?)
+            });
+        }
+        let mut outputs = Vec::new();
+        for t in raw.outputs().into_iter().flatten() {
+            outputs.push(self.tensor_index(t, &label())?);
+        }
+        self.node_name = match outputs.first() {
+            Some(&t) if !self.tensors[t].name.is_empty() => self.tensors[t].name.clone(),
+            _ => format!("op{index}"),
+        };
+        self.nodes_for_op = 0;
+        Ok(OpIn {
+            index,
+            code,
+            custom_code: if code == BuiltinOperator::CUSTOM {
+                custom_code
+            } else {
+                None
+            },
+            version,
+            inputs,
+            outputs,
+            raw,
+        })
+    }
+
+    fn unique(&mut self, base: &str) -> String {
+        let base = if base.is_empty() { "t" } else { base };
+        if self.names.insert(base.to_string()) {
+            return base.to_string();
+        }
+        let mut i = 1;
+        loop {
+            let n = format!("{base}_{i}");
+            if self.names.insert(n.clone()) {
+                return n;
+            }
+            i += 1;
+        }
+    }
+
+    fn tensor_type(&self, t: usize, dtype: DType) -> Option<TypeInfo> {
+        let info = &self.tensors[t];
+        if !info.has_shape {
+            return Some(
+                ValueType::Tensor(TensorType {
+                    dtype: Some(dtype),
+                    shape: None,
+                })
+                .into(),
+            );
+        }
+        let dims = info
+            .shape
+            .iter()
+            .map(|&d| {
+                if d < 0 {
+                    Dim::Unknown
+                } else {
+                    Dim::Known(d as u64)
+                }
+            })
+            .collect();
+        Some(
+            ValueType::Tensor(TensorType {
+                dtype: Some(dtype),
+                shape: Some(Shape(dims)),
+            })
+            .into(),
+        )
+    }
+
+    // ------------------------------------------------------------------ nodes
+
+    /// Adds a node of `op` with `outputs` fresh values; returns its id.
+    pub fn node(
+        &mut self,
+        op: Op,
+        inputs: &[Option<ValueRef>],
+        attrs: Vec<(&str, Attr)>,
+        outputs: usize,
+    ) -> NodeId {
+        let name = if self.nodes_for_op == 0 {
+            self.node_name.clone()
+        } else {
+            format!("{}/{}", self.node_name, self.nodes_for_op)
+        };
+        self.nodes_for_op += 1;
+        let base = format!("{name}/{}", op.display_name());
+        let values = (0..outputs)
+            .map(|i| {
+                let n = if outputs == 1 {
+                    base.clone()
+                } else {
+                    format!("{base}:{i}")
+                };
+                Value::named(self.unique(&n))
+            })
+            .collect();
+        let node = Node::new(op, inputs.len(), values)
+            .with_name(name)
+            .with_attrs(
+                attrs
+                    .into_iter()
+                    .map(|(k, v)| (k.to_string(), v))
+                    .collect::<Attrs>(),
+            );
+        let id = self.g.add_node(node);
+        self.g.connect_inputs(
+            id,
+            inputs
+                .iter()
+                .enumerate()
+                .filter_map(|(i, v)| v.map(|v| (i, v))),
+        );
+        id
+    }
+
+    /// A single-output ONNX op.
+    pub fn op(
+        &mut self,
+        op: OnnxOp,
+        inputs: &[Option<ValueRef>],
+        attrs: Vec<(&str, Attr)>,
+    ) -> ValueRef {
+        ValueRef::new(self.node(Op::Onnx(op), inputs, attrs, 1), 0)
+    }
+
+    /// A single-output layout-sensitive ONNX op in NHWC.
+    pub fn op_nhwc(
+        &mut self,
+        op: OnnxOp,
+        inputs: &[Option<ValueRef>],
+        attrs: Vec<(&str, Attr)>,
+    ) -> ValueRef {
+        let v = self.op(op, inputs, attrs);
+        self.g.node_mut(v.node).layout = Some(Layout::Nhwc);
+        v
+    }
+
+    pub fn graph_mut(&mut self) -> &mut Graph {
+        &mut self.g
+    }
+
+    pub fn constant(&mut self, base: &str, t: Tensor) -> ValueRef {
+        let name = self.unique(&format!("{}/{base}", self.node_name));
+        ValueRef::new(self.g.add_const(name, t), 0)
+    }
+
+    pub fn const_i64(&mut self, vals: &[i64], dims: &[u64]) -> ValueRef {
+        let t = Tensor::from_i64(dims.to_vec(), vals).expect("length matches dims");
+        self.constant("c", t)
+    }
+
+    pub fn const_1d(&mut self, vals: &[i64]) -> ValueRef {
+        self.const_i64(vals, &[vals.len() as u64])
+    }
+
+    pub fn const_f32(&mut self, vals: &[f32], dims: &[u64]) -> ValueRef {
+        let t = Tensor::from_f32(dims.to_vec(), vals).expect("length matches dims");
+        self.constant("c", t)
+    }
+
+    // ----------------------------------------------------------------- tensors
+
+    /// The float value tensor `t` stands for (constants are made on first use).
+    pub fn view(&mut self, t: usize) -> Result<ValueRef, TfliteError> {
+        if let Some(v) = self.views[t] {
+            return Ok(v);
+        }
+        let info = &self.tensors[t];
+        let Some(data) = info.data.clone() else {
+            return Err(TfliteError::invalid(
+                format!("tensor {t} `{}`", info.name),
+                "is read before any operator writes it",
+            ));
+        };
+        let dims: Vec<u64> = info.shape.iter().map(|&d| d.max(0) as u64).collect();
+        let tensor = if info.dtype == DType::Str {
+            decode_strings(&data, &dims)
+                .map_err(|e| TfliteError::invalid(format!("tensor {t} `{}`", info.name), e))?
+        } else {
+            Tensor::from_raw(info.dtype, dims, data).map_err(|e| {
+                TfliteError::invalid(format!("tensor {t} `{}`", info.name), e.to_string())
+            })?
+        };
+        let name = self.unique(&info.name.clone());
+        let raw = ValueRef::new(self.g.add_const(name, tensor), 0);
+        let view = match self.tensors[t].quant.clone() {
+            Some(q) => {
+                self.raws[t] = Some(raw);
+                let dq = self.dequantize(raw, &q, self.tensors[t].dtype);
+                self.name_value(dq, &format!("{}/dq", self.tensors[t].name));
+                dq
+            }
+            None => raw,
+        };
+        self.views[t] = Some(view);
+        Ok(view)
+    }
+
+    /// Float value of input `i` of `op`, `None` when omitted.
+    pub fn input(&mut self, op: &OpIn, i: usize) -> Result<Option<ValueRef>, TfliteError> {
+        match op.inputs.get(i).copied().flatten() {
+            Some(t) => self.view(t).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Float value of a required input of `op`.
+    pub fn req(&mut self, op: &OpIn, i: usize) -> Result<ValueRef, TfliteError> {
+        self.input(op, i)?
+            .ok_or_else(|| TfliteError::invalid(op.label(), format!("input {i} is missing")))
+    }
+
+    /// Tensor index of input `i`, required.
+    pub fn in_tensor(&self, op: &OpIn, i: usize) -> Result<usize, TfliteError> {
+        op.inputs
+            .get(i)
+            .copied()
+            .flatten()
+            .ok_or_else(|| TfliteError::invalid(op.label(), format!("input {i} is missing")))
+    }
+
+    pub fn out_tensor(&self, op: &OpIn, i: usize) -> Result<usize, TfliteError> {
+        op.outputs
+            .get(i)
+            .copied()
+            .ok_or_else(|| TfliteError::invalid(op.label(), format!("output {i} is missing")))
+    }
+
+    /// The integer contents of constant input `i` (int32 or int64), `None` when the input
+    /// is not a constant.
+    pub fn const_ints(&self, op: &OpIn, i: usize) -> Result<Option<Vec<i64>>, TfliteError> {
+        let Some(t) = op.inputs.get(i).copied().flatten() else {
+            return Ok(None);
+        };
+        let info = &self.tensors[t];
+        let Some(data) = &info.data else {
+            return Ok(None);
+        };
+        Ok(Some(match info.dtype {
+            DType::I32 => data
+                .chunks_exact(4)
+                .map(|c| i32::from_le_bytes(c.try_into().expect("4 bytes")) as i64)
+                .collect(),
+            DType::I64 => data
+                .chunks_exact(8)
+                .map(|c| i64::from_le_bytes(c.try_into().expect("8 bytes")))
+                .collect(),
+            other => {
+                return Err(TfliteError::invalid(
+                    op.label(),
+                    format!("input {i} is {other}, expected int32 or int64"),
+                ))
+            }
+        }))
+    }
+
+    /// Input `i` as an int64 value (shape-like operands: ONNX wants int64 where TFLite has
+    /// int32). Constants are converted at import; others get a Cast.
+    pub fn input_i64(&mut self, op: &OpIn, i: usize) -> Result<ValueRef, TfliteError> {
+        if let Some(vals) = self.const_ints(op, i)? {
+            let t = self.in_tensor(op, i)?;
+            let dims: Vec<u64> = self.tensors[t]
+                .shape
+                .iter()
+                .map(|&d| d.max(0) as u64)
+                .collect();
+            return Ok(self.const_i64(&vals, &dims));
+        }
+        let v = self.req(op, i)?;
+        let t = self.in_tensor(op, i)?;
+        if self.tensors[t].dtype == DType::I64 {
+            return Ok(v);
+        }
+        Ok(self.op(
+            OnnxOp::Cast,
+            &[Some(v)],
+            vec![("to", Attr::Int(DType::I64.onnx_code() as i64))],
+        ))
+    }
+
+    /// Static rank of tensor `t`, when known.
+    pub fn rank(&self, t: usize) -> Option<usize> {
+        self.tensors[t]
+            .has_shape
+            .then_some(self.tensors[t].shape.len())
+    }
+
+    fn name_value(&mut self, v: ValueRef, name: &str) {
+        let n = self.unique(name);
+        if let Some(val) = self.g.value_mut(v) {
+            val.name = n;
+        }
+    }
+
+    /// `DequantizeLinear(raw)` with the tensor's scale and zero point.
+    pub fn dequantize(&mut self, raw: ValueRef, q: &Quant, dtype: DType) -> ValueRef {
+        let (scale, zp) = self.qparams(q, dtype);
+        let attrs = if q.scale.len() > 1 {
+            vec![("axis", Attr::Int(q.axis as i64))]
+        } else {
+            vec![]
+        };
+        self.op(
+            OnnxOp::DequantizeLinear,
+            &[Some(raw), Some(scale), Some(zp)],
+            attrs,
+        )
+    }
+
+    fn qparams(&mut self, q: &Quant, dtype: DType) -> (ValueRef, ValueRef) {
+        let dims: Vec<u64> = if q.scale.len() > 1 {
+            vec![q.scale.len() as u64]
+        } else {
+            vec![]
+        };
+        let scale = self.const_f32(&q.scale, &dims);
+        let mut zps: Vec<i64> = q.zero_point.clone();
+        zps.resize(q.scale.len(), 0);
+        let zp_bytes: Vec<u8> = match dtype {
+            DType::I8 => zps.iter().map(|&z| z as i8 as u8).collect(),
+            DType::U8 => zps.iter().map(|&z| z as u8).collect(),
+            DType::I16 => zps.iter().flat_map(|&z| (z as i16).to_le_bytes()).collect(),
+            DType::U16 => zps.iter().flat_map(|&z| (z as u16).to_le_bytes()).collect(),
+            DType::I64 => zps.iter().flat_map(|&z| z.to_le_bytes()).collect(),
+            DType::I4 => {
+                // Two 4-bit values per byte, first in the low bits.
+                let mut b = vec![0u8; zps.len().div_ceil(2)];
+                for (i, &z) in zps.iter().enumerate() {
+                    b[i / 2] |= ((z as u8) & 0xf) << ((i % 2) * 4);
+                }
+                b
+            }
+            _ => zps.iter().flat_map(|&z| (z as i32).to_le_bytes()).collect(),
+        };
+        let zp = Tensor::from_raw(dtype, dims, Bytes::from(zp_bytes)).expect("zero point size");
+        let zp = self.constant("zero_point", zp);
+        (scale, zp)
+    }
+
+    /// Records that op output tensor `t` is the float value `v`: names it, and for a
+    /// quantized tensor inserts QuantizeLinear (the quantized tensor) + DequantizeLinear.
+    pub fn define(&mut self, t: usize, v: ValueRef) -> Result<(), TfliteError> {
+        if self.views[t].is_some() || self.tensors[t].data.is_some() {
+            return Err(TfliteError::invalid(
+                format!("tensor {t} `{}`", self.tensors[t].name),
+                "is written twice (or is a constant)",
+            ));
+        }
+        let name = self.tensors[t].name.clone();
+        let dtype = self.tensors[t].dtype;
+        match self.tensors[t].quant.clone() {
+            Some(q) if is_quantized_type(dtype) => {
+                self.name_value(v, &format!("{name}/float"));
+                let (scale, zp) = self.qparams(&q, dtype);
+                let attrs = if q.scale.len() > 1 {
+                    vec![("axis", Attr::Int(q.axis as i64))]
+                } else {
+                    vec![]
+                };
+                let raw = self.op(
+                    OnnxOp::QuantizeLinear,
+                    &[Some(v), Some(scale), Some(zp)],
+                    attrs,
+                );
+                self.name_value(raw, &name);
+                self.set_type(raw, t, dtype);
+                let dq = self.dequantize(raw, &q, dtype);
+                self.name_value(dq, &format!("{name}/dq"));
+                self.raws[t] = Some(raw);
+                self.views[t] = Some(dq);
+            }
+            _ => {
+                self.name_value(v, &name);
+                self.set_type(v, t, dtype);
+                self.views[t] = Some(v);
+            }
+        }
+        Ok(())
+    }
+
+    fn set_type(&mut self, v: ValueRef, t: usize, dtype: DType) {
+        let ty = self.tensor_type(t, dtype);
+        if let Some(val) = self.g.value_mut(v) {
+            val.ty = ty;
+        }
+    }
+
+    pub fn add_graph_input(
+        &mut self,
+        t: usize,
+        sig_name: Option<String>,
+    ) -> Result<(), TfliteError> {
+        let base = sig_name.unwrap_or_else(|| self.tensors[t].name.clone());
+        let name = self.unique(&base);
+        let dtype = self.tensors[t].dtype;
+        let ty = self.tensor_type(t, dtype);
+        let id = self.g.add_input(Value {
+            name,
+            ty,
+            ..Value::default()
+        });
+        let raw = ValueRef::new(id, 0);
+        match self.tensors[t].quant.clone() {
+            Some(q) if is_quantized_type(dtype) => {
+                self.raws[t] = Some(raw);
+                self.node_name = self.tensors[t].name.clone();
+                self.nodes_for_op = 1;
+                let dq = self.dequantize(raw, &q, dtype);
+                self.name_value(dq, &format!("{}/dq", self.tensors[t].name));
+                self.views[t] = Some(dq);
+            }
+            _ => self.views[t] = Some(raw),
+        }
+        Ok(())
+    }
+
+    /// The value graph output `t` is: the quantized tensor for quantized outputs (so the
+    /// model keeps its I/O types), renamed to the signature name when there is one.
+    pub fn graph_output(
+        &mut self,
+        t: usize,
+        sig_name: Option<String>,
+    ) -> Result<ValueRef, TfliteError> {
+        let v = match self.raws[t] {
+            Some(r) => r,
+            None => self.view(t)?,
+        };
+        if let Some(s) = sig_name {
+            let current = self.g.value(v).map(|x| x.name.clone()).unwrap_or_default();
+            if current != s && !self.names.contains(&s) {
+                self.names.insert(s.clone());
+                if let Some(val) = self.g.value_mut(v) {
+                    val.name = s;
+                }
+            }
+        }
+        Ok(v)
+    }
+
+    /// Applies a fused activation to `v`.
+    pub fn activation(
+        &mut self,
+        v: ValueRef,
+        act: ActivationFunctionType,
+        op: &OpIn,
+    ) -> Result<ValueRef, TfliteError> {
+        Ok(match act {
+            ActivationFunctionType::NONE => v,
+            ActivationFunctionType::RELU => self.op(OnnxOp::Relu, &[Some(v)], vec![]),
+            ActivationFunctionType::RELU6 => self.clip(v, 0.0, 6.0),
+            ActivationFunctionType::RELU_N1_TO_1 => self.clip(v, -1.0, 1.0),
+            ActivationFunctionType::TANH => self.op(OnnxOp::Tanh, &[Some(v)], vec![]),
+            ActivationFunctionType::SIGN_BIT => self.op(OnnxOp::Sign, &[Some(v)], vec![]),
+            other => {
+                return Err(TfliteError::invalid(
+                    op.label(),
+                    format!("unknown fused activation {}", other.0),
+                ))
+            }
+        })
+    }
+
+    pub fn clip(&mut self, v: ValueRef, lo: f32, hi: f32) -> ValueRef {
+        let lo = self.const_f32(&[lo], &[]);
+        let hi = self.const_f32(&[hi], &[]);
+        self.op(OnnxOp::Clip, &[Some(v), Some(lo), Some(hi)], vec![])
+    }
+}
+
+fn is_quantized_type(d: DType) -> bool {
+    matches!(
+        d,
+        DType::I8 | DType::U8 | DType::I16 | DType::U16 | DType::I32 | DType::I64 | DType::I4
+    )
+}
+
+fn quant_of(t: &fb::Tensor<'_>, shape: &[i64]) -> Result<Option<Quant>, String> {
+    let Some(q) = t.quantization() else {
+        return Ok(None);
+    };
+    if q.details_type() != fb::QuantizationDetails::NONE {
+        return Err("custom quantization is not supported".into());
+    }
+    let Some(scale) = q.scale() else {
+        return Ok(None);
+    };
+    if scale.is_empty() {
+        return Ok(None);
+    }
+    let scale: Vec<f32> = scale.iter().collect();
+    let zero_point: Vec<i64> = q
+        .zero_point()
+        .map(|z| z.iter().collect())
+        .unwrap_or_default();
+    if !zero_point.is_empty() && zero_point.len() != scale.len() {
+        return Err(format!(
+            "{} scales but {} zero points",
+            scale.len(),
+            zero_point.len()
+        ));
+    }
+    let axis = q.quantized_dimension();
+    if scale.len() > 1 {
+        let ok = usize::try_from(axis)
+            .ok()
+            .and_then(|a| shape.get(a))
+            .is_some_and(|&d| d == scale.len() as i64);
+        if !ok {
+            return Err(format!(
+                "{} scales along dimension {axis} of shape {shape:?}",
+                scale.len()
+            ));
+        }
+    }
+    Ok(Some(Quant {
+        scale,
+        zero_point,
+        axis: axis.max(0) as usize,
+    }))
+}
+
+/// TFLite string tensors: int32 count, count+1 int32 offsets from the buffer start, bytes.
+fn decode_strings(data: &[u8], dims: &[u64]) -> Result<Tensor, String> {
+    let rd = |at: usize| -> Result<usize, String> {
+        data.get(at..at + 4)
+            .map(|b| u32::from_le_bytes(b.try_into().expect("4 bytes")) as usize)
+            .ok_or_else(|| "string buffer is truncated".to_string())
+    };
+    let n = rd(0)?;
+    if n > data.len() / 4 {
+        return Err(format!("string count {n} exceeds the buffer"));
+    }
+    let mut items = Vec::with_capacity(n);
+    for i in 0..n {
+        let (a, b) = (rd(4 + 4 * i)?, rd(8 + 4 * i)?);
+        let s = data
+            .get(a..b)
+            .ok_or_else(|| format!("string {i} lies outside the buffer"))?;
+        items.push(Bytes::copy_from_slice(s));
+    }
+    let t = Tensor {
+        dtype: DType::Str,
+        dims: dims.to_vec(),
+        data: modelc_ir::TensorData::Strings(items),
+    };
+    t.check().map_err(|e| e.to_string())?;
+    Ok(t)
+}

@@ -1,0 +1,186 @@
+//! CONV_2D (Conv2DOptions: padding, stride_w/h, dilation_w/h_factor, fused activation),
+//! DEPTHWISE_CONV_2D (DepthwiseConv2DOptions; depth_multiplier follows from the shapes) and
+//! TRANSPOSE_CONV (TransposeConvOptions; inputs output_shape, weights, input, bias) →
+//! `Conv` / `ConvTranspose` with `layout = NHWC`.
+//!
+//! Weights stay OHWI as the layout convention has it; the depthwise filter [1, kH, kW, M] is
+//! transposed to [M, kH, kW, 1] (per-channel scales move from axis 3 to axis 0 with it).
+//! SAME padding is ONNX's `auto_pad = SAME_UPPER` (TensorFlow puts the odd pixel at the end).
+
+use bytes::Bytes;
+use modelc_ir::{Attr, DType, OnnxOp, Tensor, ValueRef};
+
+use super::{Ctx, OpIn, Quant};
+use crate::fb::Padding;
+use crate::TfliteError;
+
+pub(crate) fn auto_pad(p: Padding) -> Attr {
+    Attr::String(Bytes::from_static(if p == Padding::SAME {
+        b"SAME_UPPER"
+    } else {
+        b"VALID"
+    }))
+}
+
+fn missing(op: &OpIn) -> TfliteError {
+    TfliteError::invalid(op.label(), "has no options")
+}
+
+pub(crate) fn conv_2d(cx: &mut Ctx, op: &OpIn) -> Result<bool, TfliteError> {
+    let o = op
+        .raw
+        .builtin_options_as_conv_2_doptions()
+        .ok_or_else(|| missing(op))?;
+    let x = cx.req(op, 0)?;
+    let w = cx.req(op, 1)?;
+    let b = cx.input(op, 2)?;
+    let mut attrs = vec![
+        ("auto_pad", auto_pad(o.padding())),
+        (
+            "strides",
+            Attr::Ints(vec![o.stride_h() as i64, o.stride_w() as i64]),
+        ),
+        (
+            "dilations",
+            Attr::Ints(vec![
+                o.dilation_h_factor() as i64,
+                o.dilation_w_factor() as i64,
+            ]),
+        ),
+    ];
+    // Grouped convolution: the filter's input depth divides the data's channels.
+    let (xt, wt) = (cx.in_tensor(op, 0)?, cx.in_tensor(op, 1)?);
+    let (cin, wcin) = (
+        cx.info(xt).shape.last().copied(),
+        cx.info(wt).shape.last().copied(),
+    );
+    if let (Some(c), Some(wc)) = (cin, wcin) {
+        if c > 0 && wc > 0 && c != wc && c % wc == 0 {
+            attrs.push(("group", Attr::Int(c / wc)));
+        }
+    }
+    let y = cx.op_nhwc(OnnxOp::Conv, &[Some(x), Some(w), b], attrs);
+    let y = cx.activation(y, o.fused_activation_function(), op)?;
+    cx.define(cx.out_tensor(op, 0)?, y)?;
+    Ok(true)
+}
+
+pub(crate) fn depthwise_conv_2d(cx: &mut Ctx, op: &OpIn) -> Result<bool, TfliteError> {
+    let o = op
+        .raw
+        .builtin_options_as_depthwise_conv_2_doptions()
+        .ok_or_else(|| missing(op))?;
+    let x = cx.req(op, 0)?;
+    let (xt, wt) = (cx.in_tensor(op, 0)?, cx.in_tensor(op, 1)?);
+    let cin = cx.info(xt).shape.last().copied().unwrap_or(-1);
+    if cin <= 0 {
+        return Err(TfliteError::invalid(
+            op.label(),
+            "the input's channel count must be known",
+        ));
+    }
+    let w = depthwise_filter(cx, op, wt)?;
+    let b = cx.input(op, 2)?;
+    let attrs = vec![
+        ("auto_pad", auto_pad(o.padding())),
+        (
+            "strides",
+            Attr::Ints(vec![o.stride_h() as i64, o.stride_w() as i64]),
+        ),
+        (
+            "dilations",
+            Attr::Ints(vec![
+                o.dilation_h_factor() as i64,
+                o.dilation_w_factor() as i64,
+            ]),
+        ),
+        ("group", Attr::Int(cin)),
+    ];
+    let y = cx.op_nhwc(OnnxOp::Conv, &[Some(x), Some(w), b], attrs);
+    let y = cx.activation(y, o.fused_activation_function(), op)?;
+    cx.define(cx.out_tensor(op, 0)?, y)?;
+    Ok(true)
+}
+
+/// The depthwise filter [1, kH, kW, M] as [M, kH, kW, 1]: a constant is transposed at import
+/// (with its per-channel quantization), anything else gets a Transpose node.
+fn depthwise_filter(cx: &mut Ctx, op: &OpIn, wt: usize) -> Result<ValueRef, TfliteError> {
+    let info = cx.info(wt);
+    let (Some(data), [1, kh, kw, m]) = (info.data.clone(), info.shape.as_slice()) else {
+        let w = cx.req(op, 1)?;
+        return Ok(cx.op(
+            OnnxOp::Transpose,
+            &[Some(w)],
+            vec![("perm", Attr::Ints(vec![3, 1, 2, 0]))],
+        ));
+    };
+    let (kh, kw, m) = (*kh as usize, *kw as usize, *m as usize);
+    let dtype = info.dtype;
+    let quant = info.quant.clone();
+    let esize = match dtype.storage_bytes(1) {
+        Some(n) if dtype != DType::I4 => n as usize,
+        _ => {
+            return Err(TfliteError::invalid(
+                op.label(),
+                format!("{dtype} depthwise filters are not supported"),
+            ))
+        }
+    };
+    // [kh*kw, m] → [m, kh*kw], element by element.
+    let mut out = vec![0u8; data.len()];
+    let hw = kh * kw;
+    for p in 0..hw {
+        for c in 0..m {
+            let src = (p * m + c) * esize;
+            let dst = (c * hw + p) * esize;
+            out[dst..dst + esize].copy_from_slice(&data[src..src + esize]);
+        }
+    }
+    let t = Tensor::from_raw(
+        dtype,
+        vec![m as u64, kh as u64, kw as u64, 1],
+        Bytes::from(out),
+    )
+    .map_err(|e| TfliteError::invalid(op.label(), e.to_string()))?;
+    let raw = cx.constant("filter", t);
+    Ok(match quant {
+        Some(q) => {
+            let q = Quant {
+                axis: if q.scale.len() > 1 { 0 } else { q.axis },
+                ..q
+            };
+            cx.dequantize(raw, &q, dtype)
+        }
+        None => raw,
+    })
+}
+
+pub(crate) fn transpose_conv(cx: &mut Ctx, op: &OpIn) -> Result<bool, TfliteError> {
+    let o = op
+        .raw
+        .builtin_options_as_transpose_conv_options()
+        .ok_or_else(|| missing(op))?;
+    let Some(out_shape) = cx.const_ints(op, 0)? else {
+        return Ok(false);
+    };
+    if out_shape.len() != 4 {
+        return Ok(false);
+    }
+    let w = cx.req(op, 1)?;
+    let x = cx.req(op, 2)?;
+    let b = cx.input(op, 3)?;
+    let strides = [o.stride_h() as i64, o.stride_w() as i64];
+    // The output size fixes the padding; with explicit output_shape ONNX derives the pads
+    // the SAME_UPPER way (the odd pixel at the end), as TensorFlow does.
+    let mut attrs = vec![
+        ("strides", Attr::Ints(strides.to_vec())),
+        ("output_shape", Attr::Ints(out_shape[1..3].to_vec())),
+    ];
+    if o.padding() == Padding::SAME {
+        attrs.push(("auto_pad", auto_pad(Padding::SAME)));
+    }
+    let y = cx.op_nhwc(OnnxOp::ConvTranspose, &[Some(x), Some(w), b], attrs);
+    let y = cx.activation(y, o.fused_activation_function(), op)?;
+    cx.define(cx.out_tensor(op, 0)?, y)?;
+    Ok(true)
+}

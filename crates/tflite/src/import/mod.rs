@@ -1,0 +1,206 @@
+//! TFLite flatbuffer → IR [`Model`].
+//!
+//! The main subgraph's operators are translated in execution order, one file per operator
+//! family. Layout-sensitive ops keep TFLite's NHWC as `layout = NHWC`; fused activations
+//! become ops of their own; quantized tensors become QDQ: a quantized constant or graph
+//! input is followed by `DequantizeLinear`, a quantized op output is produced in float and
+//! passed through `QuantizeLinear` (the quantized tensor, with the TFLite tensor's name) and
+//! `DequantizeLinear` (what readers consume), so the exporter can recover the quantized op.
+//! Operators without a translation become `Custom { domain: "tflite" }` nodes.
+
+mod activation;
+mod binary;
+mod context;
+mod conv;
+pub(crate) mod custom;
+mod fully_connected;
+mod pool;
+mod quant;
+mod reduce;
+mod resize;
+mod shape;
+mod slice;
+mod unary;
+
+use std::collections::HashMap;
+
+use bytes::Bytes;
+use modelc_ir::{Model, OpsetImport, ValueRef};
+
+use crate::fb::{self, BuiltinOperator};
+use crate::TfliteError;
+
+pub(crate) use context::{Ctx, OpIn, Quant};
+
+/// ONNX opset of imported models: QuantizeLinear/DequantizeLinear of int16 (and the axes
+/// inputs of Reduce*, Resize's `axes`) are legal from 21 on.
+pub(crate) const OPSET: i64 = 21;
+
+/// Domain of the custom nodes TFLite operators without a translation become.
+pub(crate) const DOMAIN: &str = "tflite";
+
+/// Model-level keys in the IR: where the TFLite description and signature key go.
+pub(crate) const META_SIGNATURE_KEY: &str = "tflite.signature_key";
+/// Prefix of [`modelc_ir::Model::extra`] entries holding TFLite metadata buffers by name.
+pub(crate) const EXTRA_METADATA: &str = "tflite.metadata.";
+
+pub(crate) fn import_model(m: fb::Model<'_>, file: &Bytes) -> Result<Model, TfliteError> {
+    let subgraphs = m
+        .subgraphs()
+        .ok_or_else(|| TfliteError::invalid("model", "has no subgraphs"))?;
+    if subgraphs.is_empty() {
+        return Err(TfliteError::invalid("model", "has no subgraphs"));
+    }
+    let sg = subgraphs.get(0);
+    let mut cx = Ctx::new(m, sg, file)?;
+
+    // Signature names for the main subgraph's inputs and outputs.
+    let mut sig_names: HashMap<usize, String> = HashMap::new();
+    let mut sig_key = None;
+    if let Some(sigs) = m.signature_defs() {
+        if let Some(sig) = sigs.iter().find(|s| s.subgraph_index() == 0) {
+            sig_key = sig.signature_key().map(str::to_string);
+            for map in sig.inputs().into_iter().chain(sig.outputs()).flatten() {
+                if let Some(name) = map.name() {
+                    sig_names.insert(map.tensor_index() as usize, name.to_string());
+                }
+            }
+        }
+    }
+
+    for t in sg.inputs().into_iter().flatten() {
+        let t = cx.tensor_index(t, "subgraph input")?;
+        cx.add_graph_input(t, sig_names.get(&t).cloned())?;
+    }
+    if let Some(ops) = sg.operators() {
+        for (i, op) in ops.iter().enumerate() {
+            let op = cx.operator(i, op)?;
+            import_op(&mut cx, &op)?;
+        }
+    }
+    let mut outputs: Vec<ValueRef> = Vec::new();
+    for t in sg.outputs().into_iter().flatten() {
+        let t = cx.tensor_index(t, "subgraph output")?;
+        outputs.push(cx.graph_output(t, sig_names.get(&t).cloned())?);
+    }
+    let (mut graph, used_custom) = cx.finish();
+    graph.set_outputs(outputs);
+    graph.name = sg.name().unwrap_or("main").to_string();
+
+    let mut model = Model::new(graph, OPSET);
+    if used_custom {
+        model.opset_imports.push(OpsetImport {
+            domain: DOMAIN.into(),
+            version: 1,
+        });
+    }
+    model.producer_name = "modelc (from TFLite)".into();
+    model.doc = m.description().unwrap_or_default().to_string();
+    if let Some(key) = sig_key {
+        model.meta.push((META_SIGNATURE_KEY.into(), key));
+    }
+    if let Some(md) = m.metadata() {
+        let buffers = m.buffers();
+        for entry in md.iter() {
+            let name = entry.name().unwrap_or_default();
+            let data = context::buffer_bytes(buffers, entry.buffer() as usize, file)
+                .map_err(|e| TfliteError::invalid(format!("metadata `{name}`"), e))?
+                .unwrap_or_default();
+            model.extra.push((format!("{EXTRA_METADATA}{name}"), data));
+        }
+    }
+    Ok(model)
+}
+
+/// Translates one operator by its builtin code.
+fn import_op(cx: &mut Ctx, op: &OpIn) -> Result<(), TfliteError> {
+    use BuiltinOperator as B;
+    let handled = match op.code {
+        B::CONV_2D => conv::conv_2d(cx, op)?,
+        B::DEPTHWISE_CONV_2D => conv::depthwise_conv_2d(cx, op)?,
+        B::TRANSPOSE_CONV => conv::transpose_conv(cx, op)?,
+        B::FULLY_CONNECTED => fully_connected::fully_connected(cx, op)?,
+        B::BATCH_MATMUL => fully_connected::batch_matmul(cx, op)?,
+        B::MAX_POOL_2D | B::AVERAGE_POOL_2D => pool::pool_2d(cx, op)?,
+        B::ADD | B::SUB | B::MUL | B::DIV => binary::arith(cx, op)?,
+        B::MAXIMUM
+        | B::MINIMUM
+        | B::POW
+        | B::LESS
+        | B::LESS_EQUAL
+        | B::GREATER
+        | B::GREATER_EQUAL
+        | B::EQUAL
+        | B::NOT_EQUAL
+        | B::LOGICAL_AND
+        | B::LOGICAL_OR
+        | B::FLOOR_DIV
+        | B::FLOOR_MOD
+        | B::SQUARED_DIFFERENCE
+        | B::PRELU
+        | B::SELECT
+        | B::SELECT_V2 => binary::elementwise(cx, op)?,
+        B::RELU
+        | B::RELU6
+        | B::RELU_N1_TO_1
+        | B::RELU_0_TO_1
+        | B::LOGISTIC
+        | B::TANH
+        | B::LEAKY_RELU
+        | B::HARD_SWISH
+        | B::ELU
+        | B::GELU
+        | B::SOFTMAX
+        | B::LOG_SOFTMAX => activation::activation(cx, op)?,
+        B::EXP
+        | B::LOG
+        | B::SQRT
+        | B::RSQRT
+        | B::ABS
+        | B::NEG
+        | B::FLOOR
+        | B::CEIL
+        | B::ROUND
+        | B::SIN
+        | B::COS
+        | B::SQUARE
+        | B::LOGICAL_NOT
+        | B::SIGN
+        | B::CAST
+        | B::ZEROS_LIKE
+        | B::L2_NORMALIZATION => unary::unary(cx, op)?,
+        B::QUANTIZE | B::DEQUANTIZE => quant::quantize_dequantize(cx, op)?,
+        B::RESHAPE
+        | B::SQUEEZE
+        | B::EXPAND_DIMS
+        | B::TRANSPOSE
+        | B::CONCATENATION
+        | B::PACK
+        | B::UNPACK
+        | B::SPLIT
+        | B::SPLIT_V
+        | B::PAD
+        | B::PADV2
+        | B::MIRROR_PAD
+        | B::TILE
+        | B::BROADCAST_TO
+        | B::SHAPE
+        | B::FILL
+        | B::SPACE_TO_DEPTH
+        | B::DEPTH_TO_SPACE => shape::shape_op(cx, op)?,
+        B::STRIDED_SLICE | B::SLICE | B::GATHER | B::GATHER_ND => slice::slice_op(cx, op)?,
+        B::MEAN
+        | B::SUM
+        | B::REDUCE_MAX
+        | B::REDUCE_MIN
+        | B::REDUCE_PROD
+        | B::ARG_MAX
+        | B::ARG_MIN => reduce::reduce(cx, op)?,
+        B::RESIZE_BILINEAR | B::RESIZE_NEAREST_NEIGHBOR => resize::resize(cx, op)?,
+        _ => false,
+    };
+    if !handled {
+        custom::custom(cx, op)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,132 @@
+//! Indexing operators. STRIDED_SLICE (StridedSliceOptions: begin/end masks and
+//! shrink_axis_mask; constant begin/end/strides; ellipsis and new-axis masks and `offset` are
+//! not translated) → `Slice` (+ `Squeeze` for shrunk axes); SLICE (begin, size; size -1 =
+//! to the end) → `Slice`; GATHER (GatherOptions: axis; batch_dims 0) → `Gather`;
+//! GATHER_ND → `GatherND`.
+
+use modelc_ir::{Attr, OnnxOp};
+
+use super::{Ctx, OpIn};
+use crate::fb::BuiltinOperator as B;
+use crate::TfliteError;
+
+pub(crate) fn slice_op(cx: &mut Ctx, op: &OpIn) -> Result<bool, TfliteError> {
+    let yt = cx.out_tensor(op, 0)?;
+    let y = match op.code {
+        B::STRIDED_SLICE => {
+            let Some(o) = op.raw.builtin_options_as_strided_slice_options() else {
+                return Ok(false);
+            };
+            if o.ellipsis_mask() != 0 || o.new_axis_mask() != 0 || o.offset() {
+                return Ok(false);
+            }
+            let (Some(begin), Some(end), Some(strides)) = (
+                cx.const_ints(op, 1)?,
+                cx.const_ints(op, 2)?,
+                cx.const_ints(op, 3)?,
+            ) else {
+                return Ok(false);
+            };
+            if begin.len() != end.len() || begin.len() != strides.len() {
+                return Err(TfliteError::invalid(
+                    op.label(),
+                    "begin, end and strides differ in length",
+                ));
+            }
+            let (mut starts, mut ends, mut shrink) = (Vec::new(), Vec::new(), Vec::new());
+            for i in 0..begin.len() {
+                let bit = 1i32 << i.min(31);
+                let step = strides[i];
+                if step == 0 {
+                    return Err(TfliteError::invalid(op.label(), "stride 0"));
+                }
+                let (lo, hi) = if step > 0 {
+                    (0, i64::MAX)
+                } else {
+                    (-1, i64::MIN)
+                };
+                let s = if o.begin_mask() & bit != 0 {
+                    lo
+                } else {
+                    begin[i]
+                };
+                let mut e = if o.end_mask() & bit != 0 { hi } else { end[i] };
+                if o.shrink_axis_mask() & bit != 0 {
+                    // One element at `begin`; -1 + 1 would be 0, so run to the end instead.
+                    e = if begin[i] == -1 {
+                        i64::MAX
+                    } else {
+                        begin[i] + 1
+                    };
+                    shrink.push(i as i64);
+                    starts.push(begin[i]);
+                    ends.push(e);
+                    continue;
+                }
+                starts.push(s);
+                ends.push(e);
+            }
+            let x = cx.req(op, 0)?;
+            let axes: Vec<i64> = (0..begin.len() as i64).collect();
+            let (s, e, a, st) = (
+                cx.const_1d(&starts),
+                cx.const_1d(&ends),
+                cx.const_1d(&axes),
+                cx.const_1d(&strides),
+            );
+            let y = cx.op(
+                OnnxOp::Slice,
+                &[Some(x), Some(s), Some(e), Some(a), Some(st)],
+                vec![],
+            );
+            if shrink.is_empty() {
+                y
+            } else {
+                let a = cx.const_1d(&shrink);
+                cx.op(OnnxOp::Squeeze, &[Some(y), Some(a)], vec![])
+            }
+        }
+        B::SLICE => {
+            let (Some(begin), Some(size)) = (cx.const_ints(op, 1)?, cx.const_ints(op, 2)?) else {
+                return Ok(false);
+            };
+            if begin.len() != size.len() {
+                return Err(TfliteError::invalid(
+                    op.label(),
+                    "begin and size differ in length",
+                ));
+            }
+            let ends: Vec<i64> = begin
+                .iter()
+                .zip(&size)
+                .map(|(&b, &s)| if s < 0 { i64::MAX } else { b + s })
+                .collect();
+            let x = cx.req(op, 0)?;
+            let axes: Vec<i64> = (0..begin.len() as i64).collect();
+            let (s, e, a) = (cx.const_1d(&begin), cx.const_1d(&ends), cx.const_1d(&axes));
+            cx.op(OnnxOp::Slice, &[Some(x), Some(s), Some(e), Some(a)], vec![])
+        }
+        B::GATHER => {
+            let o = op.raw.builtin_options_as_gather_options();
+            if o.is_some_and(|o| o.batch_dims() != 0) {
+                return Ok(false);
+            }
+            let x = cx.req(op, 0)?;
+            let i = cx.req(op, 1)?;
+            let a = o.map_or(0, |o| o.axis() as i64);
+            cx.op(
+                OnnxOp::Gather,
+                &[Some(x), Some(i)],
+                vec![("axis", Attr::Int(a))],
+            )
+        }
+        B::GATHER_ND => {
+            let x = cx.req(op, 0)?;
+            let i = cx.input_i64(op, 1)?;
+            cx.op(OnnxOp::GatherND, &[Some(x), Some(i)], vec![])
+        }
+        _ => return Ok(false),
+    };
+    cx.define(yt, y)?;
+    Ok(true)
+}
