@@ -61,19 +61,8 @@ fn merge(g: &mut Graph) -> bool {
         if !kind_mergeable(g, id) {
             continue;
         }
-        let removable = removable(g, id);
-        let earlier = match &g.node(id).op {
-            Op::Const(t) => {
-                let bucket = consts.entry(const_key(t)).or_default();
-                let same = bucket.iter().copied().find(|&c| match &g.node(c).op {
-                    Op::Const(u) => u == t,
-                    _ => false,
-                });
-                if same.is_none() {
-                    bucket.push(id);
-                }
-                same.filter(|_| removable)
-            }
+        let bucket = match &g.node(id).op {
+            Op::Const(t) => consts.entry(const_key(t)).or_default(),
             Op::Onnx(op) => {
                 let node = g.node(id);
                 let key = NodeKey {
@@ -81,27 +70,44 @@ fn merge(g: &mut Graph) -> bool {
                     inputs: g.inputs_of(id),
                     outputs: node.outputs.iter().map(|v| !v.is_absent()).collect(),
                 };
-                let bucket = nodes.entry(key).or_default();
-                let same = bucket.iter().copied().find(|&c| {
-                    let other = g.node(c);
-                    other.attrs == node.attrs && other.layout == node.layout
-                });
-                if same.is_none() {
-                    bucket.push(id);
-                }
-                same.filter(|_| removable)
+                nodes.entry(key).or_default()
             }
-            _ => None,
+            _ => continue,
         };
-        if let Some(keep) = earlier {
-            for slot in 0..g.node(id).outputs.len() {
-                g.replace_uses(ValueRef::new(id, slot), ValueRef::new(keep, slot));
-            }
-            g.remove_node(id);
-            changed = true;
+        let Some(pos) = bucket.iter().position(|&c| same_computation(g, c, id)) else {
+            bucket.push(id);
+            continue;
+        };
+        let earlier = bucket[pos];
+        // Keep the earlier node unless only the later one may not go (a graph output or a
+        // captured value): then the later one stays and takes the earlier one's readers.
+        // Both read the same inputs, so either can serve the other's readers.
+        let (gone, kept) = if removable(g, id) {
+            (id, earlier)
+        } else if removable(g, earlier) {
+            bucket[pos] = id;
+            (earlier, id)
+        } else {
+            continue;
+        };
+        for slot in 0..g.node(gone).outputs.len() {
+            g.replace_uses(ValueRef::new(gone, slot), ValueRef::new(kept, slot));
         }
+        g.remove_node(gone);
+        changed = true;
     }
     changed
+}
+
+/// Whether nodes `a` and `b`, already known to share op and inputs (or to be constants of
+/// the same type, shape and sample), compute the same values.
+fn same_computation(g: &Graph, a: NodeId, b: NodeId) -> bool {
+    let (na, nb) = (g.node(a), g.node(b));
+    match (&na.op, &nb.op) {
+        (Op::Const(x), Op::Const(y)) => x == y,
+        (Op::Onnx(_), Op::Onnx(_)) => na.attrs == nb.attrs && na.layout == nb.layout,
+        _ => false,
+    }
 }
 
 /// Whether node `id` is of a kind that can be merged with an equal node.
