@@ -6,6 +6,7 @@ use crate::passes::{
     fuse_attention::FuseAttention, fuse_gelu::FuseGelu, fuse_layernorm::FuseLayerNorm,
 };
 use crate::passes::{fuse_bias::FuseBias, fuse_conv_bn::FuseConvBn, fuse_gemm::FuseGemm};
+use crate::passes::{layout::ToNchw, layout::ToNhwc, transpose::TransposeOpt};
 use crate::{Pass, PassError};
 
 /// Every built-in pass, in the order `modelc passes` lists them.
@@ -24,6 +25,9 @@ pub fn all() -> Vec<Box<dyn Pass>> {
         Box::new(FuseGelu),
         Box::new(FuseLayerNorm),
         Box::new(FuseAttention),
+        Box::new(TransposeOpt),
+        Box::new(ToNhwc::default()),
+        Box::new(ToNchw::default()),
     ]
 }
 
@@ -60,6 +64,7 @@ pub fn level(level: u8) -> Vec<Box<dyn Pass>> {
             Box::new(Fold),
             Box::new(NoopElim),
             Box::new(ReshapeMerge),
+            Box::new(TransposeOpt),
             // Fusions after folding, so weights reach them as constants.
             Box::new(FuseConvBn),
             Box::new(FuseBias),

@@ -11,5 +11,7 @@ pub mod fuse_gemm;
 pub mod fuse_layernorm;
 pub mod identity;
 pub mod infer_shapes;
+pub mod layout;
 pub mod noop;
 pub mod reshape_merge;
+pub mod transpose;

@@ -1,0 +1,116 @@
+//! `to-nhwc` and `to-nchw`: move a whole graph between channels-first (ONNX) and
+//! channels-last (TFLite) layout, the way an exporter needs it: every layout-sensitive node
+//! switches its [`Layout`](modelc_ir::Layout) (weights of Conv/ConvTranspose become new
+//! constants in the convention documented on `Layout`; BatchNormalization parameters stay),
+//! and the permutation is carried through layout-agnostic ops (elementwise ops with their
+//! constants permuted, Concat/Split/Pad/Reduce*/Softmax/Slice/Squeeze/Unsqueeze with their
+//! axes remapped, QDQ with its per-axis `axis` remapped, Flatten/Reshape where only unit axes
+//! move), so Transposes appear only where a region of one layout meets the other and are
+//! then merged and cancelled by the [`transpose`](super::transpose) rewrites.
+//!
+//! Graph inputs and outputs: by default a rank-3..5 image input (one that reaches a
+//! layout-sensitive op through layout-agnostic ops) and an output left in the data layout
+//! change layout, keeping their names, with their declared types updated. With
+//! [`LayoutOptions::keep_io_layout`] they keep their layout and a Transpose sits at the
+//! boundary.
+//!
+//! The engine is in `layout/engine.rs`, the per-op rules in `layout/rules.rs`, shape facts
+//! in `layout/facts.rs`.
+
+mod engine;
+mod facts;
+pub mod perm;
+mod rules;
+
+use modelc_ir::Graph;
+
+use crate::pattern::default_opset;
+use crate::{Changed, Pass, PassContext, PassError};
+
+pub(crate) use engine::permute_type;
+pub use engine::Direction;
+pub(crate) use rules::{broadcasting, same_shape};
+
+/// Options of the layout passes.
+#[derive(Debug, Clone, Default)]
+pub struct LayoutOptions {
+    /// Keep the graph's inputs and outputs in their current layout (a Transpose at the
+    /// boundary) instead of switching image inputs/outputs to the new layout.
+    pub keep_io_layout: bool,
+    /// Version of the default ONNX domain the graph is read at (`None`: the newest); it
+    /// decides e.g. whether Softmax's `axis` is a single axis (opset 13+).
+    pub opset: Option<i64>,
+}
+
+/// Converts an NCHW graph to NHWC (see the module docs). The TFLite exporter calls this.
+pub fn to_nhwc(g: &mut Graph, opts: &LayoutOptions) -> Result<Changed, PassError> {
+    convert(g, opts, Direction::ToNhwc, "to-nhwc")
+}
+
+/// Converts an NHWC graph (e.g. one imported from TFLite) to NCHW, for ONNX or TorchScript.
+pub fn to_nchw(g: &mut Graph, opts: &LayoutOptions) -> Result<Changed, PassError> {
+    convert(g, opts, Direction::ToNchw, "to-nchw")
+}
+
+fn convert(
+    g: &mut Graph,
+    opts: &LayoutOptions,
+    dir: Direction,
+    pass: &'static str,
+) -> Result<Changed, PassError> {
+    let mut engine = engine::Engine::new(g, dir, opts.opset.unwrap_or(i64::MAX));
+    engine
+        .run(opts.keep_io_layout)
+        .map_err(|message| PassError::Failed { pass, message })?;
+    let mut changed = engine.changed;
+    changed |= super::transpose::optimize(g);
+    Ok(Changed::from_bool(changed))
+}
+
+/// The `to-nhwc` pass (graph I/O switched to NHWC; `ToNhwc::keep_io_layout` keeps it).
+#[derive(Debug, Clone, Default)]
+pub struct ToNhwc {
+    pub keep_io_layout: bool,
+}
+
+/// The `to-nchw` pass.
+#[derive(Debug, Clone, Default)]
+pub struct ToNchw {
+    pub keep_io_layout: bool,
+}
+
+impl Pass for ToNhwc {
+    fn name(&self) -> &'static str {
+        "to-nhwc"
+    }
+
+    fn description(&self) -> &'static str {
+        "convert an NCHW graph to NHWC (TFLite layout), with transposes only at region boundaries"
+    }
+
+    fn run(&self, g: &mut Graph, cx: &mut PassContext) -> Result<Changed, PassError> {
+        let opts = LayoutOptions {
+            keep_io_layout: self.keep_io_layout,
+            opset: Some(default_opset(cx)),
+        };
+        to_nhwc(g, &opts)
+    }
+}
+
+impl Pass for ToNchw {
+    fn name(&self) -> &'static str {
+        "to-nchw"
+    }
+
+    fn description(&self) -> &'static str {
+        "convert an NHWC graph (e.g. from TFLite) to NCHW, with transposes only at region boundaries"
+    }
+
+    fn run(&self, g: &mut Graph, cx: &mut PassContext) -> Result<Changed, PassError> {
+        let opts = LayoutOptions {
+            keep_io_layout: self.keep_io_layout,
+            opset: Some(default_opset(cx)),
+        };
+        to_nchw(g, &opts)
+    }
+}

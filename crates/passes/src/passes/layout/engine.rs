@@ -1,0 +1,440 @@
+//! The propagation engine of the layout passes.
+//!
+//! Every value has a *state*: the permutation by which the tensor the rewritten graph
+//! computes differs from the value of the original graph (absent = identity). Nodes are
+//! visited once in topological order; a layout-sensitive node switches layout and asks for
+//! its data in the target layout, a layout-agnostic node adapts its attributes and constants
+//! to the permutation its inputs arrive in and passes it on ([`super::rules`]), and any other
+//! node gets its inputs back in the original layout. Asking for a value in a state it is not
+//! in inserts one Transpose (shared by all readers), or, for a constant, a transposed copy —
+//! so transposes appear only where a region of one layout meets the other.
+
+use std::collections::{HashMap, HashSet};
+
+use modelc_ir::{
+    Attr, Dim, Graph, Layout, Node, NodeId, OnnxOp, Op, Shape, Tensor, TensorType, Value, ValueRef,
+    ValueType,
+};
+
+use super::facts::{self, Dims};
+use super::perm;
+use super::rules;
+
+/// Which way a layout pass converts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    ToNhwc,
+    ToNchw,
+}
+
+impl Direction {
+    pub fn source(self) -> Layout {
+        match self {
+            Direction::ToNhwc => Layout::Nchw,
+            Direction::ToNchw => Layout::Nhwc,
+        }
+    }
+
+    pub fn target(self) -> Layout {
+        match self {
+            Direction::ToNhwc => Layout::Nhwc,
+            Direction::ToNchw => Layout::Nchw,
+        }
+    }
+
+    /// The state a rank-`r` data tensor of a converted node is in.
+    pub fn data_perm(self, r: usize) -> Vec<usize> {
+        match self {
+            Direction::ToNhwc => perm::to_channels_last(r),
+            Direction::ToNchw => perm::to_channels_first(r),
+        }
+    }
+
+    fn reverse(self) -> Direction {
+        match self {
+            Direction::ToNhwc => Direction::ToNchw,
+            Direction::ToNchw => Direction::ToNhwc,
+        }
+    }
+
+    fn suffix(self) -> &'static str {
+        match self {
+            Direction::ToNhwc => "nhwc",
+            Direction::ToNchw => "nchw",
+        }
+    }
+}
+
+/// The constant behind `v` (a `Const` node, a `Constant` op, or either through `Identity`
+/// nodes, as torch exports shared weights) with its values as i64 when it is an integer
+/// tensor of at most 64 elements (axes, pads, shapes).
+pub fn const_of(g: &Graph, v: ValueRef) -> Option<(Tensor, Vec<i64>)> {
+    let t = const_tensor(g, v, 0)?;
+    let ints = small_ints(&t).unwrap_or_default();
+    Some((t, ints))
+}
+
+fn const_tensor(g: &Graph, v: ValueRef, depth: usize) -> Option<Tensor> {
+    let node = g.node(v.node);
+    match &node.op {
+        Op::Const(t) => Some(t.clone()),
+        Op::Onnx(OnnxOp::Constant) => match node.attrs.get("value") {
+            Some(Attr::Tensor(t)) => Some(t.clone()),
+            _ => None,
+        },
+        Op::Onnx(OnnxOp::Identity) if depth < 16 => const_tensor(g, g.input(v.node, 0)?, depth + 1),
+        _ => None,
+    }
+}
+
+fn small_ints(t: &Tensor) -> Option<Vec<i64>> {
+    let raw = t.raw()?;
+    if t.element_count()? > 64 {
+        return None;
+    }
+    match t.dtype {
+        modelc_ir::DType::I64 => Some(
+            raw.chunks_exact(8)
+                .map(|c| i64::from_le_bytes(c.try_into().expect("8 bytes")))
+                .collect(),
+        ),
+        modelc_ir::DType::I32 => Some(
+            raw.chunks_exact(4)
+                .map(|c| i32::from_le_bytes(c.try_into().expect("4 bytes")) as i64)
+                .collect(),
+        ),
+        _ => None,
+    }
+}
+
+pub struct Engine<'g> {
+    pub g: &'g mut Graph,
+    pub dir: Direction,
+    /// Version of the default ONNX domain (`i64::MAX`: newest).
+    pub opset: i64,
+    state: HashMap<ValueRef, Vec<usize>>,
+    dims: HashMap<ValueRef, Dims>,
+    /// Values already materialized in a state: (value, state) → the value holding it.
+    views: HashMap<(ValueRef, Vec<usize>), ValueRef>,
+    /// Nodes whose readers were moved away; removed at the end if nothing reads them.
+    maybe_dead: Vec<NodeId>,
+    names: HashSet<String>,
+    pub changed: bool,
+}
+
+impl<'g> Engine<'g> {
+    pub fn new(g: &'g mut Graph, dir: Direction, opset: i64) -> Engine<'g> {
+        let mut names = HashSet::new();
+        for id in g.node_ids() {
+            for v in &g.node(id).outputs {
+                names.insert(v.name.clone());
+            }
+        }
+        Engine {
+            g,
+            dir,
+            opset,
+            state: HashMap::new(),
+            dims: HashMap::new(),
+            views: HashMap::new(),
+            maybe_dead: Vec::new(),
+            names,
+            changed: false,
+        }
+    }
+
+    /// Runs the conversion over the graph.
+    pub fn run(&mut self, keep_io_layout: bool) -> Result<(), String> {
+        let order = self.g.topo_order().map_err(|e| e.to_string())?;
+        for &id in &order {
+            if self.g.node(id).op.is_structural() {
+                let v = ValueRef::new(id, 0);
+                if let Some(d) = facts::declared(self.g, v).or_else(|| {
+                    const_of(self.g, v).map(|c| c.0.dims.iter().map(|&d| Some(d)).collect())
+                }) {
+                    self.dims.insert(v, d);
+                }
+            }
+        }
+        if !keep_io_layout {
+            self.convert_inputs();
+        }
+        for id in order {
+            if self.g.node(id).op.is_structural() {
+                continue;
+            }
+            let dims = {
+                let get = |v: ValueRef| self.dims_of(v);
+                facts::infer(self.g, id, &get)
+            };
+            for (slot, d) in dims.into_iter().enumerate() {
+                if let Some(d) = d {
+                    self.dims.insert(ValueRef::new(id, slot), d);
+                }
+            }
+            let pinned = self.g.node(id).subgraphs().next().is_some()
+                || (0..self.g.node(id).outputs.len()).any(|s| self.captured(ValueRef::new(id, s)));
+            let handled = !pinned && rules::apply(self, id);
+            if !handled {
+                self.fallback(id);
+            }
+        }
+        self.finish_outputs(keep_io_layout);
+        self.remove_dead();
+        Ok(())
+    }
+
+    /// The dims of `v` in original coordinates, when its rank is known.
+    pub fn dims_of(&self, v: ValueRef) -> Option<Dims> {
+        self.dims
+            .get(&v)
+            .cloned()
+            .or_else(|| const_of(self.g, v).map(|(t, _)| t.dims.iter().map(|&d| Some(d)).collect()))
+    }
+
+    pub fn rank_of(&self, v: ValueRef) -> Option<usize> {
+        self.state
+            .get(&v)
+            .map(Vec::len)
+            .or_else(|| self.dims.get(&v).map(Vec::len))
+    }
+
+    /// The state of `v` (`None`: as in the original graph).
+    pub fn state(&self, v: ValueRef) -> Option<&Vec<usize>> {
+        self.state.get(&v)
+    }
+
+    /// Records that the rewritten graph computes `v` transposed by `p`, and updates its
+    /// declared type to match.
+    pub fn set_state(&mut self, v: ValueRef, p: Vec<usize>) {
+        if perm::is_identity(&p) {
+            self.state.remove(&v);
+            return;
+        }
+        if let Some(val) = self.g.value_mut(v) {
+            permute_type(val, &p);
+        }
+        self.state.insert(v, p);
+        self.changed = true;
+    }
+
+    fn captured(&self, v: ValueRef) -> bool {
+        self.g
+            .users(v)
+            .iter()
+            .any(|&(u, slot)| slot >= self.g.node(u).num_inputs)
+    }
+
+    pub fn fresh(&mut self, base: &str) -> String {
+        let mut name = base.to_string();
+        let mut i = 1;
+        while self.names.contains(&name) {
+            name = format!("{base}_{i}");
+            i += 1;
+        }
+        self.names.insert(name.clone());
+        name
+    }
+
+    /// A value holding `v` in state `want` (a permutation of `v`'s rank): `v` itself when it
+    /// is already in that state, else a transposed constant or a (shared) Transpose node.
+    pub fn request(&mut self, v: ValueRef, want: &[usize]) -> ValueRef {
+        let cur = self
+            .state
+            .get(&v)
+            .cloned()
+            .unwrap_or_else(|| perm::identity(want.len()));
+        if cur == want {
+            return v;
+        }
+        if let Some(&done) = self.views.get(&(v, want.to_vec())) {
+            return done;
+        }
+        let t = perm::compose(&perm::inverse(&cur), want);
+        let name = self.g.value(v).map(|x| x.name.clone()).unwrap_or_default();
+        let new = match const_of(self.g, v).and_then(|(c, _)| perm::transpose_tensor(&c, &t)) {
+            Some(tc) if cur.len() == tc.dims.len() => self.add_const(&name, tc),
+            _ => {
+                let mut val = self.g.value(v).cloned().unwrap_or_default();
+                // Named after the layout it holds: a copy back to the original layout
+                // carries the source layout's name.
+                let suffix = if perm::is_identity(want) {
+                    self.dir.reverse().suffix()
+                } else {
+                    self.dir.suffix()
+                };
+                val.name = self.fresh(&format!("{name}_{suffix}"));
+                val.doc.clear();
+                val.meta.clear();
+                permute_type(&mut val, &t);
+                let node = Node::new(Op::Onnx(OnnxOp::Transpose), 1, vec![val]).with_attrs(
+                    [(
+                        "perm".to_string(),
+                        Attr::Ints(t.iter().map(|&x| x as i64).collect()),
+                    )]
+                    .into_iter()
+                    .collect(),
+                );
+                let id = self.g.add_node(node);
+                self.g.connect(v, id, 0);
+                ValueRef::new(id, 0)
+            }
+        };
+        self.views.insert((v, want.to_vec()), new);
+        self.changed = true;
+        new
+    }
+
+    /// Adds a constant named after `base` in this pass's style.
+    pub fn add_const(&mut self, base: &str, t: Tensor) -> ValueRef {
+        let name = self.fresh(&format!("{base}_{}", self.dir.suffix()));
+        ValueRef::new(self.g.add_const(name, t), 0)
+    }
+
+    /// Feeds input `slot` of `id` from `v`, noting the old producer as possibly dead.
+    pub fn rewire(&mut self, id: NodeId, slot: usize, v: ValueRef) {
+        if let Some(old) = self.g.input(id, slot) {
+            if old == v {
+                return;
+            }
+            self.maybe_dead.push(old.node);
+        }
+        self.g.connect(v, id, slot);
+        self.changed = true;
+    }
+
+    /// Gives node `id` all its inputs in the original layout; its outputs stay original.
+    pub fn fallback(&mut self, id: NodeId) {
+        let n = self.g.node(id).num_inputs;
+        let mut slots: Vec<(usize, ValueRef)> = self
+            .g
+            .inputs_of(id)
+            .into_iter()
+            .enumerate()
+            .filter_map(|(s, v)| v.map(|v| (s, v)))
+            .collect();
+        let caps = self.g.captures_of(id);
+        slots.extend(caps.into_iter().enumerate().map(|(i, v)| (n + i, v)));
+        for (slot, v) in slots {
+            if let Some(p) = self.state.get(&v) {
+                let r = p.len();
+                let orig = self.request(v, &perm::identity(r));
+                if slot >= n {
+                    // A sub-graph reads the value by name: the original-layout copy takes it.
+                    self.swap_names(v, orig);
+                }
+                self.rewire(id, slot, orig);
+            }
+        }
+    }
+
+    /// Exchanges the names of two values (the original-layout one keeps the source name).
+    fn swap_names(&mut self, a: ValueRef, b: ValueRef) {
+        let na = self.g.value(a).map(|v| v.name.clone()).unwrap_or_default();
+        let nb = self.g.value(b).map(|v| v.name.clone()).unwrap_or_default();
+        if let Some(v) = self.g.value_mut(a) {
+            v.name = nb;
+        }
+        if let Some(v) = self.g.value_mut(b) {
+            v.name = na;
+        }
+    }
+
+    /// Switches image inputs (rank 3 to 5, read by a layout-sensitive op of the source
+    /// layout through layout-agnostic ops) to the target layout.
+    fn convert_inputs(&mut self) {
+        let inputs: Vec<NodeId> = self.g.inputs().to_vec();
+        for id in inputs {
+            let v = ValueRef::new(id, 0);
+            let Some(r) = facts::declared(self.g, v).map(|d| d.len()) else {
+                continue;
+            };
+            if (3..=5).contains(&r) && !self.captured(v) && self.feeds_sensitive(v, 0) {
+                let p = self.dir.data_perm(r);
+                self.set_state(v, p);
+            }
+        }
+    }
+
+    fn feeds_sensitive(&self, v: ValueRef, depth: usize) -> bool {
+        if depth > 8 {
+            return false;
+        }
+        self.g.users(v).into_iter().any(|(u, slot)| {
+            let node = self.g.node(u);
+            let Some(op) = node.op.onnx() else {
+                return false;
+            };
+            if op.is_layout_sensitive() {
+                return slot == 0 && node.layout == Some(self.dir.source());
+            }
+            (rules::same_shape(op) || rules::broadcasting(op) || op == OnnxOp::Pad)
+                && self.feeds_sensitive(ValueRef::new(u, 0), depth + 1)
+        })
+    }
+
+    /// Graph outputs not in the original layout: image outputs in the data layout stay so
+    /// (their declared types say so) unless `keep_io_layout`; the rest get a Transpose back,
+    /// which takes over the output's name.
+    fn finish_outputs(&mut self, keep_io_layout: bool) {
+        let outputs: Vec<ValueRef> = self.g.outputs().to_vec();
+        let mut new_outputs = outputs.clone();
+        let mut done: HashMap<ValueRef, ValueRef> = HashMap::new();
+        for (i, v) in outputs.into_iter().enumerate() {
+            if let Some(&o) = done.get(&v) {
+                new_outputs[i] = o;
+                continue;
+            }
+            let Some(p) = self.state.get(&v).cloned() else {
+                continue;
+            };
+            let r = p.len();
+            if !keep_io_layout && (3..=5).contains(&r) && p == self.dir.data_perm(r) {
+                continue;
+            }
+            let orig = self.request(v, &perm::identity(r));
+            self.swap_names(v, orig);
+            done.insert(v, orig);
+            new_outputs[i] = orig;
+        }
+        self.g.set_outputs(new_outputs);
+    }
+
+    /// Removes constants (and the Identity / Constant nodes torch puts before shared
+    /// weights) whose readers this pass moved to transposed copies.
+    fn remove_dead(&mut self) {
+        let mut stack = std::mem::take(&mut self.maybe_dead);
+        while let Some(id) = stack.pop() {
+            let Some(node) = self.g.try_node(id) else {
+                continue;
+            };
+            let removable = matches!(
+                node.op,
+                Op::Const(_) | Op::Onnx(OnnxOp::Identity) | Op::Onnx(OnnxOp::Constant)
+            );
+            let unread = (0..node.outputs.len()).all(|s| {
+                let v = ValueRef::new(id, s);
+                self.g.users(v).is_empty() && !self.g.outputs().contains(&v)
+            });
+            if removable && unread {
+                stack.extend(self.g.inputs_of(id).into_iter().flatten().map(|v| v.node));
+                self.g.remove_node(id);
+            }
+        }
+    }
+}
+
+/// Permutes the declared shape of `val` by `p` (when its rank matches).
+pub fn permute_type(val: &mut Value, p: &[usize]) {
+    let Some(ti) = val.ty.as_mut() else { return };
+    if let ValueType::Tensor(TensorType {
+        shape: Some(Shape(dims)),
+        ..
+    }) = &mut ti.ty
+    {
+        if dims.len() == p.len() {
+            let old: Vec<Dim> = dims.clone();
+            *dims = perm::permute_list(&old, p);
+        }
+    }
+}

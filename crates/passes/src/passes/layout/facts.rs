@@ -1,0 +1,187 @@
+//! What the layout passes know about value shapes: the rank, and each dimension when it is
+//! known, always in the graph's *original* coordinates (before any value was permuted).
+//!
+//! Declared types win; otherwise a few rules cover what CNN graphs need: ranks through
+//! convolutions, pools and elementwise ops, and the unit spatial axes of a global pool, which
+//! decide whether a following Flatten or Reshape is layout-free.
+
+use modelc_ir::{Graph, Layout, NodeId, OnnxOp, Op, ValueRef};
+
+use super::engine::const_of;
+
+/// Dimensions of a value of known rank; `None` entries are unknown sizes.
+pub type Dims = Vec<Option<u64>>;
+
+/// Declared shape of `v`, if its type gives one.
+pub fn declared(g: &Graph, v: ValueRef) -> Option<Dims> {
+    let shape = g.value(v)?.ty.as_ref()?.ty.as_tensor()?.shape.as_ref()?;
+    Some(shape.0.iter().map(|d| d.known()).collect())
+}
+
+fn dim(d: &Dims, i: usize) -> Option<u64> {
+    d.get(i).copied().flatten()
+}
+
+fn ints(g: &Graph, id: NodeId, name: &str) -> Vec<i64> {
+    g.node(id).attrs.ints(name, vec![]).unwrap_or_default()
+}
+
+/// Numpy-style broadcast of known dims: a known size > 1 wins, all-ones stay 1.
+fn broadcast(all: &[Dims]) -> Option<Dims> {
+    let r = all.iter().map(Vec::len).max()?;
+    let mut out = vec![Some(1u64); r];
+    for d in all {
+        let off = r - d.len();
+        for (i, x) in d.iter().enumerate() {
+            out[off + i] = match (out[off + i], *x) {
+                (Some(1), x) => x,
+                (o, Some(1)) => o,
+                (Some(a), Some(b)) if a == b => Some(a),
+                _ => None,
+            };
+        }
+    }
+    Some(out)
+}
+
+/// Output dims of node `id` (per output slot) from its inputs' dims (`get`) in original
+/// coordinates; only slot 0 unless stated.
+pub fn infer(g: &Graph, id: NodeId, get: &dyn Fn(ValueRef) -> Option<Dims>) -> Vec<Option<Dims>> {
+    let node = g.node(id);
+    let n_out = node.outputs.len();
+    let mut out: Vec<Option<Dims>> = (0..n_out)
+        .map(|s| declared(g, ValueRef::new(id, s)))
+        .collect();
+    if out.first().is_some_and(Option::is_some) || n_out == 0 {
+        return out;
+    }
+    let ins = g.inputs_of(id);
+    let input = |i: usize| ins.get(i).copied().flatten().and_then(get);
+    let Op::Onnx(op) = &node.op else {
+        return out;
+    };
+    let chan_last = node.layout == Some(Layout::Nhwc);
+    use OnnxOp::*;
+    let d0 = input(0);
+    let first = match op {
+        Conv | ConvInteger | QLinearConv | ConvTranspose => {
+            let w = input(if *op == QLinearConv { 3 } else { 1 });
+            let r = d0.as_ref().map(Vec::len).or(w.as_ref().map(Vec::len));
+            r.map(|r| {
+                let mut d = vec![None; r];
+                d[0] = d0.as_ref().and_then(|x| dim(x, 0));
+                let group = node.attrs.int("group", 1).unwrap_or(1).max(1) as u64;
+                let m = match (op, chan_last) {
+                    (ConvTranspose, false) => w.as_ref().and_then(|w| dim(w, 1)).map(|m| m * group),
+                    _ => w.as_ref().and_then(|w| dim(w, 0)),
+                };
+                d[if chan_last { r - 1 } else { 1 }] = m;
+                d
+            })
+        }
+        MaxPool | AveragePool | LpPool | GlobalAveragePool | GlobalMaxPool | GlobalLpPool => {
+            let r = d0
+                .as_ref()
+                .map(Vec::len)
+                .or_else(|| Some(ints(g, id, "kernel_shape").len() + 2).filter(|&r| r > 2));
+            r.map(|r| {
+                let c = if chan_last { r - 1 } else { 1 };
+                let global = matches!(op, GlobalAveragePool | GlobalMaxPool | GlobalLpPool);
+                (0..r)
+                    .map(|i| {
+                        if i == 0 || i == c {
+                            d0.as_ref().and_then(|x| dim(x, i))
+                        } else if global {
+                            Some(1)
+                        } else {
+                            None
+                        }
+                    })
+                    .collect()
+            })
+        }
+        Resize | Upsample | DepthToSpace | SpaceToDepth => d0.map(|d| vec![None; d.len()]),
+        BatchNormalization
+        | InstanceNormalization
+        | GroupNormalization
+        | LRN
+        | MeanVarianceNormalization
+        | LpNormalization
+        | LayerNormalization
+        | Softmax
+        | LogSoftmax
+        | Hardmax => d0,
+        Concat => {
+            let all: Option<Vec<Dims>> = (0..ins.len()).map(input).collect();
+            all.and_then(|all| {
+                let r = all.first()?.len();
+                let axis = node.attrs.int("axis", 0).ok()?;
+                let axis = if axis < 0 { axis + r as i64 } else { axis } as usize;
+                let mut d = all[0].clone();
+                if axis < r {
+                    d[axis] = all.iter().map(|x| dim(x, axis)).sum();
+                }
+                Some(d)
+            })
+        }
+        Flatten => d0.map(|d| {
+            let r = d.len() as i64;
+            let a = node.attrs.int("axis", 1).unwrap_or(1);
+            let a = if a < 0 { a + r } else { a }.clamp(0, r) as usize;
+            let prod = |s: &[Option<u64>]| s.iter().copied().product::<Option<u64>>();
+            vec![prod(&d[..a]), prod(&d[a..])]
+        }),
+        Reshape => ins.get(1).copied().flatten().and_then(|s| {
+            let shape = const_of(g, s)?.1;
+            let allowzero = node.attrs.int("allowzero", 0).unwrap_or(0) != 0;
+            let total = d0
+                .as_ref()
+                .and_then(|d| d.iter().copied().product::<Option<u64>>());
+            let mut d: Dims = shape
+                .iter()
+                .enumerate()
+                .map(|(i, &x)| match x {
+                    x if x > 0 => Some(x as u64),
+                    0 if !allowzero => d0.as_ref().and_then(|d| dim(d, i)),
+                    0 => Some(0),
+                    _ => None,
+                })
+                .collect();
+            if let (Some(total), Some(pos)) = (total, shape.iter().position(|&x| x == -1)) {
+                let rest: Option<u64> = d
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| *i != pos)
+                    .map(|(_, x)| *x)
+                    .product();
+                d[pos] = rest.filter(|&r| r > 0).map(|r| total / r);
+            }
+            Some(d)
+        }),
+        Transpose => d0.map(|d| {
+            let p = ints(g, id, "perm");
+            if p.len() == d.len() {
+                p.iter()
+                    .map(|&i| d.get(i as usize).copied().flatten())
+                    .collect()
+            } else {
+                d.iter().rev().copied().collect()
+            }
+        }),
+        Gemm => Some(vec![None, None]),
+        _ if super::rules::same_shape(*op) => d0,
+        _ if super::rules::broadcasting(*op) => {
+            let all: Option<Vec<Dims>> = (0..ins.len())
+                .filter(|&i| ins[i].is_some())
+                .map(input)
+                .collect();
+            all.and_then(|a| broadcast(&a))
+        }
+        _ => None,
+    };
+    out[0] = first;
+    if *op == Dropout && n_out > 1 {
+        out[1] = out[0].clone();
+    }
+    out
+}

@@ -1,0 +1,271 @@
+//! `to-nhwc` / `to-nchw`: snapshots of the text form before and after on small graphs, and
+//! the interpreter's outputs unchanged (inputs and outputs transposed where the pass changed
+//! the graph's I/O layout). The NHWC kernels are the verified NCHW ones behind a layout
+//! wrapper, so equal outputs mean the rewritten graph computes the same function.
+
+mod fuse_util;
+
+use fuse_util::{count_in, input, pos_vals, vals};
+use modelc_interp::{Array, Data, Interpreter};
+use modelc_ir::text::print_graph;
+use modelc_ir::{Graph, Layout, OpsetImport};
+use modelc_passes::passes::layout::{to_nchw, to_nhwc, LayoutOptions};
+use modelc_passes::registry::pipeline;
+use modelc_passes::testing::assert_same_outputs;
+use modelc_passes::{Changed, PassManager};
+
+fn convert(text: &str, keep_io_layout: bool) -> (Graph, Graph, String) {
+    let before = Graph::parse(text).unwrap_or_else(|e| panic!("test graph does not parse: {e}"));
+    let mut after = before.clone();
+    let opts = LayoutOptions {
+        keep_io_layout,
+        opset: None,
+    };
+    assert_eq!(to_nhwc(&mut after, &opts).unwrap(), Changed::Yes);
+    modelc_ir::validate::validate_graph(&after, false).unwrap_or_else(|e| panic!("{e}"));
+    after.renumber().unwrap();
+    let printed = print_graph(&after, &Default::default());
+    (before, after, printed)
+}
+
+fn snapshot(before: &Graph, after: &str) -> String {
+    format!(
+        "// before\n{}\n// after\n{after}",
+        print_graph(before, &Default::default())
+    )
+}
+
+fn nhwc(a: &Array) -> Array {
+    permute(a, &[0, 2, 3, 1])
+}
+
+fn permute(a: &Array, p: &[usize]) -> Array {
+    let Array::F32(x) = a else {
+        panic!("f32 expected")
+    };
+    Array::F32(
+        x.view()
+            .permuted_axes(ndarray::IxDyn(p))
+            .as_standard_layout()
+            .into_owned(),
+    )
+}
+
+fn run(g: &Graph, inputs: &[(&str, Array)]) -> Vec<(String, Array)> {
+    let opsets = [OpsetImport {
+        domain: String::new(),
+        version: 21,
+    }];
+    let interp = Interpreter::for_graph(g, &opsets).unwrap_or_else(|e| panic!("{e}"));
+    let named = inputs
+        .iter()
+        .map(|(n, a)| (n.to_string(), Data::Tensor(a.clone())))
+        .collect();
+    interp
+        .run(named)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .into_iter()
+        .map(|(n, d)| match d {
+            Data::Tensor(a) => (n, a),
+            other => panic!("not a tensor: {other:?}"),
+        })
+        .collect()
+}
+
+/// Compares outputs of `before` on `x` with those of `after` on `x` in NHWC; outputs named
+/// in `nhwc_outputs` are compared after transposing `before`'s to NHWC.
+fn assert_same_nhwc(before: &Graph, after: &Graph, x: &(&str, Array), nhwc_outputs: &[&str]) {
+    let a = run(before, std::slice::from_ref(x));
+    let b = run(after, &[(x.0, nhwc(&x.1))]);
+    assert_eq!(a.len(), b.len());
+    for ((na, va), (nb, vb)) in a.iter().zip(&b) {
+        assert_eq!(na, nb);
+        let want = if nhwc_outputs.contains(&na.as_str()) {
+            nhwc(va)
+        } else {
+            va.clone()
+        };
+        assert_eq!(want.shape(), vb.shape(), "output {na}");
+        let (p, q) = (want.to_f64_vec().unwrap(), vb.to_f64_vec().unwrap());
+        for (i, (u, v)) in p.iter().zip(&q).enumerate() {
+            assert!(
+                (u - v).abs() <= 1e-5 * u.abs().max(1.0),
+                "output {na} element {i}: {u} vs {v}"
+            );
+        }
+    }
+}
+
+fn layouts(g: &Graph) -> Vec<Layout> {
+    g.node_ids().filter_map(|id| g.node(id).layout).collect()
+}
+
+/// A small CNN: conv, relu, pool, depthwise conv, residual add, per-channel scale, batch
+/// norm, global pool, flatten, gemm.
+fn cnn() -> String {
+    format!(
+        r#"graph main(%x: f32[1,3,8,8]) -> (%y) {{
+  %w1 = const f32[4,3,3,3] {}
+  %b1 = const f32[4] {}
+  %c1 = Conv(%x, %w1, %b1) {{pads=[1,1,1,1]}}
+  %r1 = Relu(%c1)
+  %p1 = MaxPool(%r1) {{kernel_shape=[2,2], strides=[2,2]}}
+  %w2 = const f32[4,1,3,3] {}
+  %c2 = Conv(%p1, %w2) {{group=4, pads=[1,1,1,1]}}
+  %a = Add(%c2, %p1)
+  %s = const f32[4,1,1] [0.5, 1.0, 1.5, 2.0]
+  %m = Mul(%a, %s)
+  %g = const f32[4] {}
+  %be = const f32[4] {}
+  %mu = const f32[4] {}
+  %var = const f32[4] {}
+  %bn = BatchNormalization(%m, %g, %be, %mu, %var)
+  %lo = const f32[] [0.0]
+  %hi = const f32[] [6.0]
+  %clip = Clip(%bn, %lo, %hi)
+  %gap = GlobalAveragePool(%clip)
+  %f = Flatten(%gap) {{axis=1}}
+  %fw = const f32[5,4] {}
+  %fb = const f32[5] {}
+  %y = Gemm(%f, %fw, %fb) {{transB=1}}
+}}"#,
+        vals(108, 1),
+        vals(4, 2),
+        vals(36, 3),
+        pos_vals(4, 4),
+        vals(4, 5),
+        vals(4, 6),
+        pos_vals(4, 7),
+        vals(20, 8),
+        vals(5, 9)
+    )
+}
+
+#[test]
+fn cnn_to_nhwc_has_no_transposes() {
+    let text = cnn();
+    let (before, after, printed) = convert(&text, false);
+    insta::assert_snapshot!(snapshot(&before, &printed));
+    assert_eq!(count_in(&after, "Transpose"), 0);
+    assert!(layouts(&after).iter().all(|&l| l == Layout::Nhwc));
+    assert!(printed.contains("graph main(%x: f32[1,8,8,3]) -> (%y)"));
+    let x = ("x", input(&[1, 3, 8, 8], 11, 1.0));
+    assert_same_nhwc(&before, &after, &x, &[]);
+}
+
+#[test]
+fn cnn_keep_io_layout_transposes_at_the_input_only() {
+    let text = cnn();
+    let (before, after, printed) = convert(&text, true);
+    insta::assert_snapshot!(printed);
+    assert_eq!(count_in(&after, "Transpose"), 1);
+    assert!(printed.contains("graph main(%x: f32[1,3,8,8]) -> (%y)"));
+    let x = input(&[1, 3, 8, 8], 12, 1.0);
+    assert_same_outputs(&before, &after, &[("x", x)], 1e-5);
+}
+
+/// Axis-bearing ops remap their axes; a Reshape that really moves data keeps one
+/// Transpose before it; image outputs become NHWC, others keep their layout.
+#[test]
+fn axis_ops_are_remapped() {
+    let text = format!(
+        r#"graph main(%x: f32[1,2,6,6]) -> (%img, %vec, %flat, %parts0) {{
+  %w = const f32[3,2,1,1] {}
+  %c = Conv(%x, %w)
+  %r = Relu(%c)
+  %cat = Concat(%c, %r) {{axis=1}}
+  %pads = const i64[8] [0, 0, 1, 0, 0, 0, 0, 2]
+  %pad = Pad(%cat, %pads)
+  %sl_s = const i64[1] [1]
+  %sl_e = const i64[1] [5]
+  %sl_a = const i64[1] [1]
+  %sl = Slice(%pad, %sl_s, %sl_e, %sl_a)
+  %sm = Softmax(%sl) {{axis=1}}
+  %img = Sigmoid(%sm)
+  %ax = const i64[2] [2, 3]
+  %mean = ReduceMean(%sm, %ax) {{keepdims=0}}
+  %vec = Neg(%mean)
+  %shape = const i64[3] [1, 4, 56]
+  %flat = Reshape(%sl, %shape)
+  %parts0, %parts1 = Split(%cat) {{axis=1, num_outputs=2}}
+}}"#,
+        vals(6, 21)
+    );
+    let (before, after, printed) = convert(&text, false);
+    insta::assert_snapshot!(snapshot(&before, &printed));
+    // Only the data-moving Reshape needs its input back in NCHW.
+    assert_eq!(count_in(&after, "Transpose"), 1);
+    let x = ("x", input(&[1, 2, 6, 6], 22, 1.0));
+    assert_same_nhwc(&before, &after, &x, &["img", "parts0"]);
+}
+
+/// QDQ weights (per output channel), ConvTranspose with groups, Resize with constant
+/// scales, DepthToSpace, InstanceNormalization.
+#[test]
+fn qdq_conv_transpose_resize_depth_to_space() {
+    let wq: Vec<String> = (0..4 * 2 * 3 * 3)
+        .map(|i| ((i * 37 % 255) as i32 - 127).to_string())
+        .collect();
+    let text = format!(
+        r#"graph main(%x: f32[1,2,5,5]) -> (%y) {{
+  %xs = const f32[] [0.02]
+  %xz = const i8[] [0]
+  %xq = QuantizeLinear(%x, %xs, %xz)
+  %xd = DequantizeLinear(%xq, %xs, %xz)
+  %wq = const i8[4,2,3,3] [{}]
+  %ws = const f32[4] [0.01, 0.02, 0.015, 0.005]
+  %wz = const i8[4] [0, 0, 0, 0]
+  %wd = DequantizeLinear(%wq, %ws, %wz) {{axis=0}}
+  %c = Conv(%xd, %wd) {{pads=[1,1,1,1]}}
+  %tw = const f32[4,4,2,2] {}
+  %t = ConvTranspose(%c, %tw) {{group=2, strides=[2,2]}}
+  %scales = const f32[4] [1.0, 1.0, 2.0, 2.0]
+  %rs = Resize(%t, _, %scales) {{mode="linear"}}
+  %d2s = DepthToSpace(%rs) {{blocksize=2, mode="CRD"}}
+  %is = const f32[2] [1.5, 0.5]
+  %ib = const f32[2] [0.25, -0.5]
+  %y = InstanceNormalization(%d2s, %is, %ib)
+}}"#,
+        wq.join(", "),
+        vals(64, 31)
+    );
+    let (before, after, printed) = convert(&text, false);
+    insta::assert_snapshot!(snapshot(&before, &printed));
+    assert_eq!(count_in(&after, "Transpose"), 0);
+    // The quantized weight is transposed in place (OHWI), its per-channel axis stays 0.
+    assert!(printed.contains("%wq = const i8[4,3,3,2]"));
+    let x = ("x", input(&[1, 2, 5, 5], 32, 1.0));
+    assert_same_nhwc(&before, &after, &x, &["y"]);
+}
+
+/// `to-nchw` undoes `to-nhwc`: the same results, no transposes, NCHW layouts again.
+#[test]
+fn to_nchw_round_trip() {
+    let text = cnn();
+    let (before, nhwc_graph, _) = convert(&text, false);
+    let mut back = nhwc_graph.clone();
+    let opts = LayoutOptions::default();
+    assert_eq!(to_nchw(&mut back, &opts).unwrap(), Changed::Yes);
+    back.renumber().unwrap();
+    let printed = print_graph(&back, &Default::default());
+    insta::assert_snapshot!(printed);
+    assert_eq!(count_in(&back, "Transpose"), 0);
+    assert!(layouts(&back).iter().all(|&l| l == Layout::Nchw));
+    assert!(printed.contains("graph main(%x: f32[1,3,8,8]) -> (%y)"));
+    let x = input(&[1, 3, 8, 8], 13, 1.0);
+    assert_same_outputs(&before, &back, &[("x", x)], 1e-5);
+}
+
+/// The pass through the registry, as `modelc optimize -p to-nhwc` runs it: a second run
+/// changes nothing.
+#[test]
+fn registered_and_idempotent() {
+    let mut g = Graph::parse(&cnn()).unwrap();
+    let pm = PassManager::new(pipeline("to-nhwc").unwrap());
+    assert!(pm.run_graph(&mut g).unwrap().changed());
+    let report = PassManager::new(pipeline("to-nhwc").unwrap())
+        .run_graph(&mut g)
+        .unwrap();
+    assert!(!report.changed());
+    assert_eq!(count_in(&g, "Transpose"), 0);
+}
