@@ -34,19 +34,26 @@ fn models() -> &'static Path {
     DIR.get_or_init(|| {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
         let dir = root.join("target/layout-cnn");
-        let have = MODELS.iter().all(|m| {
-            ["onnx", "input.bin", "output.bin"]
-                .iter()
-                .all(|ext| dir.join(format!("{m}.{ext}")).exists())
-        });
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/layout_cnn_models.py");
+        let source = std::fs::read(&script).expect("read the export script");
+        // The models are regenerated when the script that made them changed.
+        let stamp = dir.join("layout_cnn_models.py");
+        let fresh = std::fs::read(&stamp).is_ok_and(|s| s == source);
+        let have = fresh
+            && MODELS.iter().all(|m| {
+                ["onnx", "input.bin", "output.bin"]
+                    .iter()
+                    .all(|ext| dir.join(format!("{m}.{ext}")).exists())
+            });
         if !have {
             let status = Command::new(python())
-                .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/layout_cnn_models.py"))
+                .arg(&script)
                 .arg(&dir)
                 .args(MODELS)
                 .status()
                 .expect("run the model export script");
             assert!(status.success(), "layout_cnn_models.py failed: {status}");
+            std::fs::write(&stamp, &source).expect("write the stamp");
         }
         dir
     })

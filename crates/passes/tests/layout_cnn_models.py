@@ -4,6 +4,10 @@ outputs on a fixed input, for the `to-nhwc` end-to-end test (crates/passes/tests
 usage: layout_cnn_models.py OUT_DIR NAME...   (NAME: resnet18, mobilenet_v2)
 Writes OUT_DIR/NAME.onnx, NAME.input.bin and NAME.output.bin (raw little-endian f32,
 input [1, 3, 224, 224] NCHW, output [1, 1000]).
+
+The BatchNorm statistics and affine parameters are randomized (seeded): with torchvision's
+initialization MobileNetV2's outputs vanish (max |y| ~ 3e-9), which would make the
+comparison meaningless. The exporter folds them into the convolutions.
 """
 
 import os
@@ -21,6 +25,15 @@ def main() -> None:
     for name in names:
         torch.manual_seed(0)
         model = getattr(torchvision.models, name)(weights=None).eval()
+        g = torch.Generator().manual_seed(2)
+        with torch.no_grad():
+            for m in model.modules():
+                if isinstance(m, torch.nn.BatchNorm2d):
+                    n = m.num_features
+                    m.running_mean.copy_(torch.randn(n, generator=g) * 0.1)
+                    m.running_var.copy_(torch.rand(n, generator=g) + 0.5)
+                    m.weight.copy_(torch.rand(n, generator=g) + 0.5)
+                    m.bias.copy_(torch.randn(n, generator=g) * 0.1)
         x = torch.randn(1, 3, 224, 224, generator=torch.Generator().manual_seed(1))
         path = os.path.join(out_dir, f"{name}.onnx")
         tmp = path + ".tmp"
