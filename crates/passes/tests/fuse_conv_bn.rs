@@ -1,5 +1,5 @@
 //! `fuse-conv-bn`: BatchNormalization folded into Conv (with and without bias, NCHW and
-//! NHWC), grouped ConvTranspose and Gemm; the cases that must stay; outputs unchanged.
+//! NHWC), grouped ConvTranspose, Gemm and 2-D MatMul; the cases that must stay; outputs unchanged.
 
 mod fuse_util;
 
@@ -18,7 +18,7 @@ fn bn_params(m: usize, seed: u64) -> String {
 
 fn fusable() -> String {
     format!(
-        r#"graph main(%x: f32[1,2,5,5], %t: f32[1,4,3,3], %h: f32[1,5,5,2], %a: f32[2,3]) -> (%y1, %y2, %y3, %y4, %y5) {{
+        r#"graph main(%x: f32[1,2,5,5], %t: f32[1,4,3,3], %h: f32[1,5,5,2], %a: f32[2,3]) -> (%y1, %y2, %y3, %y4, %y5, %y6) {{
   %w1 = const f32[3,2,2,2] {w1}
   %c1 = const f32[3] {c1}
   %conv1 = Conv(%x, %w1, %c1) {{pads=[1,1,0,0]}} layout=NCHW
@@ -36,6 +36,9 @@ fn fusable() -> String {
   %c5 = const f32[4] {c5}
   %gemm = Gemm(%a, %w5, %c5) {{transB=1, beta=0.5}}
 {p5}  %y5 = BatchNormalization(%gemm, %s41, %b41, %m41, %v41) layout=NCHW
+  %w6 = const f32[3,4] {w6}
+  %mm = MatMul(%a, %w6)
+{p6}  %y6 = BatchNormalization(%mm, %s51, %b51, %m51, %v51) layout=NCHW
 }}"#,
         w1 = vals(24, 100),
         c1 = vals(3, 101),
@@ -49,17 +52,20 @@ fn fusable() -> String {
         w5 = vals(12, 105),
         c5 = vals(4, 106),
         p5 = bn_params(4, 41),
+        w6 = vals(12, 107),
+        p6 = bn_params(4, 51),
     )
 }
 
 #[test]
-fn folds_bn_into_conv_conv_transpose_and_gemm() {
+fn folds_bn_into_conv_conv_transpose_gemm_and_matmul() {
     let (before, after, text) = run(&fusable(), "fuse-conv-bn");
     insta::assert_snapshot!(text);
     assert_eq!(count_in(&after, "BatchNormalization"), 0);
     assert_eq!(count_in(&after, "Conv"), 3);
     assert_eq!(count_in(&after, "ConvTranspose"), 1);
-    assert_eq!(count_in(&after, "Gemm"), 1);
+    assert_eq!(count_in(&after, "Gemm"), 2);
+    assert_eq!(count_in(&after, "MatMul"), 0);
     assert_same_outputs(
         &before,
         &after,

@@ -1,5 +1,6 @@
 //! `fuse-conv-bn`: folds an inference-mode `BatchNormalization` into the `Conv`,
-//! `ConvTranspose` or `Gemm` that feeds it.
+//! `ConvTranspose` or `Gemm` that feeds it, or into a 2-D `MatMul` with a constant weight
+//! (which becomes a `Gemm`).
 //!
 //! BN computes `y = (x - mean) * s + beta` with `s = scale / sqrt(var + epsilon)` per channel.
 //! After a Conv/ConvTranspose (NCHW or NHWC, per the IR's layout convention: the weight's
@@ -13,10 +14,10 @@
 //! result read only by the BN, the weight read only by the producer (a shared weight would
 //! be duplicated, making the model bigger), and the BN's layout equal to the producer's.
 
-use modelc_ir::{Attr, DType, Graph, Layout, NodeId, OnnxOp, ValueRef};
+use modelc_ir::{Attr, DType, Graph, Layout, NodeId, OnnxOp, Op, ValueRef};
 
 use crate::pattern::{
-    add_const, extra_outputs_unused, float_const, float_tensor, for_each_graph, is_op,
+    add_const, extra_outputs_unused, float_const, float_tensor, for_each_graph, is_op, rank_of,
     remove_with_dead_consts, set_const_if_unshared, single_use, take_over, FloatConst,
 };
 use crate::{Changed, Pass, PassContext, PassError};
@@ -29,7 +30,7 @@ impl Pass for FuseConvBn {
     }
 
     fn description(&self) -> &'static str {
-        "fold inference BatchNormalization into the Conv, ConvTranspose or Gemm before it"
+        "fold inference BatchNormalization into the Conv, ConvTranspose, Gemm or MatMul before it"
     }
 
     fn run(&self, g: &mut Graph, _cx: &mut PassContext) -> Result<Changed, PassError> {
@@ -95,7 +96,10 @@ fn fuse_one(g: &mut Graph, bn: NodeId) -> bool {
     let Some(op) = g.node(prod).op.onnx() else {
         return false;
     };
-    if !matches!(op, OnnxOp::Conv | OnnxOp::ConvTranspose | OnnxOp::Gemm) {
+    if !matches!(
+        op,
+        OnnxOp::Conv | OnnxOp::ConvTranspose | OnnxOp::Gemm | OnnxOp::MatMul
+    ) {
         return false;
     }
     let Some(aff) = bn_affine(g, bn) else {
@@ -103,6 +107,7 @@ fn fuse_one(g: &mut Graph, bn: NodeId) -> bool {
     };
     let ok = match op {
         OnnxOp::Gemm => fold_into_gemm(g, prod, &aff),
+        OnnxOp::MatMul => fold_into_matmul(g, prod, &aff),
         _ => fold_into_conv(g, prod, op, bn, &aff),
     };
     if ok {
@@ -235,6 +240,24 @@ pub(crate) fn set_bias(
         n.num_inputs = slot + 1;
     }
     g.connect(c, node, slot);
+}
+
+/// A 2-D `MatMul(A, B)` with a constant B is a `Gemm` without C: it becomes one, with the
+/// BN folded into B and a new C.
+fn fold_into_matmul(g: &mut Graph, mm: NodeId, aff: &Affine) -> bool {
+    let (Some(a), Some(b)) = (g.input(mm, 0), g.input(mm, 1)) else {
+        return false;
+    };
+    let b_is_matrix = float_const(g, b).is_some_and(|b| b.dims.len() == 2);
+    if rank_of(g, a) != Some(2) || !b_is_matrix {
+        return false;
+    }
+    g.node_mut(mm).op = Op::Onnx(OnnxOp::Gemm);
+    if fold_into_gemm(g, mm, aff) {
+        return true;
+    }
+    g.node_mut(mm).op = Op::Onnx(OnnxOp::MatMul);
+    false
 }
 
 fn fold_into_gemm(g: &mut Graph, gemm: NodeId, aff: &Affine) -> bool {
