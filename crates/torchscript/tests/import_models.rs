@@ -109,6 +109,10 @@ small!(
     resblock_scripted,
     mlp_dropout_traced,
     mlp_dropout_scripted,
+    lstm_traced,
+    lstm_scripted,
+    encoder_layer_traced,
+    encoder_layer_scripted,
 );
 
 /// Makes (once) and checks the torchvision / large models under target/testdata/torchscript.
@@ -147,4 +151,9 @@ fn resnet18() {
 #[test]
 fn mobilenet_v2() {
     large("mobilenet_v2", &["traced", "scripted"]);
+}
+
+#[test]
+fn transformer_encoder() {
+    large("transformer_encoder", &["traced", "scripted"]);
 }

@@ -486,8 +486,16 @@ impl<'a> Cx<'a> {
                     V::List(v)
                 }
             }
-            Expr::Dict(_) => {
-                return fatal(format!("{}: dict literals are not supported", self.at()))
+            Expr::Dict(items) => {
+                // Only empty dicts occur (annotated `{}` whose length is taken); pairs are
+                // kept as tuples so `len` works.
+                let mut v = Vec::with_capacity(items.len());
+                for (k, x) in items {
+                    let kv = self.expr(env, k)?;
+                    let xv = self.expr(env, x)?;
+                    v.push(V::Tuple(vec![kv, xv]));
+                }
+                V::List(v)
             }
             Expr::Not(x) => {
                 let v = self.expr(env, x)?;
@@ -657,10 +665,23 @@ impl<'a> Cx<'a> {
                         }
                     }
                 }
-                match self.expr(env, f)? {
-                    V::Path(p) => self.call_path(&p, pos, kw)?,
+                let r = match self.expr(env, f)? {
+                    V::Path(p) => {
+                        let r = self.call_path(&p, pos, kw)?;
+                        // In-place ops (`torch.append(l, x)`, `torch.add_(t, 1)`) mutate their
+                        // first argument: rebind the name to the result (SSA form).
+                        let mutates = p == "torch.append"
+                            || (p.starts_with("torch.") && p.ends_with('_') && !p.ends_with("__"));
+                        if let (true, Some(Expr::Name(n))) = (mutates, args.first()) {
+                            if env.contains_key(n) {
+                                env.insert(n.clone(), r.clone());
+                            }
+                        }
+                        r
+                    }
                     other => return fatal(format!("{}: call of a {}", self.at(), other.kind())),
-                }
+                };
+                r
             }
         })
     }

@@ -158,19 +158,27 @@ pub fn import(archive: &mut Archive) -> Result<Model, TorchScriptError> {
     let result = match (&first, &shapes) {
         (Err(Attempt::NeedsRank(_)), None) => {
             // Scripted code that branches on the input rank: try the usual ranks.
+            // Report the attempt that got furthest: one that failed for another reason than
+            // the code raising for the rank tried.
             let mut last = first;
+            let mut best: Option<Result<Model, Attempt>> = None;
             for rank in [4usize, 3, 2, 1, 5] {
                 let ranks = vec![rank; n_inputs];
                 let r = run(&code, &root, &constants, &qual, None, Some(&ranks));
-                if let Err(Attempt::NeedsRank(e) | Attempt::Failed(e)) = &r {
-                }
                 let ok = r.is_ok();
-                last = r;
+                let raised = matches!(&r, Err(Attempt::NeedsRank(e) | Attempt::Failed(e)) if e.to_string().contains("the model raises"));
                 if ok {
+                    last = r;
+                    best = None;
                     break;
                 }
+                if !raised && best.is_none() {
+                    best = Some(r);
+                } else {
+                    last = r;
+                }
             }
-            last
+            best.unwrap_or(last)
         }
         _ => first,
     };
@@ -244,8 +252,15 @@ fn run(
     let out = match cx.call_func(forward, file, Some(this), args, Vec::new()) {
         Ok(v) => v,
         Err(e) => {
-            let needs = ranks.is_some() || matches!(&e, Stop::Raise(_));
-            let err = stop_error(e);
+            let rank_problem = cx.errors.iter().any(|m| m.contains("rank is unknown"));
+            let needs = ranks.is_some() || rank_problem || matches!(&e, Stop::Raise(_));
+            // Problems recorded before the one that stopped evaluation come first.
+            let err = match (stop_error(e), cx.errors.is_empty()) {
+                (TorchScriptError::Import(m), false) => {
+                    TorchScriptError::Import(format!("{}; {m}", cx.errors.join("; ")))
+                }
+                (e, _) => e,
+            };
             return Err(if needs {
                 Attempt::NeedsRank(err)
             } else {

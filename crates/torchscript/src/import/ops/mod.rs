@@ -7,6 +7,7 @@
 //! lists every problem at once. The IR produced uses ONNX ops valid at opset 18.
 
 pub mod activation;
+pub mod attention;
 pub mod conv;
 pub mod elementwise;
 pub mod linear;
@@ -14,6 +15,7 @@ pub mod norm;
 pub mod pool;
 pub mod prim;
 pub mod reduce;
+pub mod rnn;
 pub mod scalar;
 pub mod shape;
 
@@ -36,6 +38,8 @@ const FAMILIES: &[Family] = &[
     linear::call,
     shape::call,
     reduce::call,
+    attention::call,
+    rnn::call,
 ];
 
 /// An aten op (`torch.X` / `ops.aten.X`).
@@ -158,4 +162,12 @@ pub fn int_attr(name: &str, v: i64) -> (&str, Attr) {
 pub fn unary(cx: &mut Cx, op: OnnxOp, x: T, a: Vec<(&str, Attr)>) -> V {
     let v = cx.b.op(op, &[x.v], attrs(a));
     V::Tensor(x.with(v))
+}
+
+/// The static shape of a constant value (weights), if it is one.
+pub fn const_dims(cx: &Cx, t: T) -> Option<Vec<u64>> {
+    match &cx.b.g.node(t.v.node).op {
+        modelc_ir::Op::Const(c) => Some(c.dims.clone()),
+        _ => None,
+    }
 }

@@ -8,15 +8,7 @@ use super::super::args::Args;
 use super::super::builder::attrs;
 use super::super::eval::{Cx, Ev, Stop};
 use super::super::value::{T, V};
-use super::{arg, operand};
-
-/// The static shape of a constant value (weights), if it is one.
-fn const_dims(cx: &Cx, t: T) -> Option<Vec<u64>> {
-    match &cx.b.g.node(t.v.node).op {
-        modelc_ir::Op::Const(c) => Some(c.dims.clone()),
-        _ => None,
-    }
-}
+use super::{arg, const_dims, operand};
 
 fn filled(cx: &mut Cx, like: T, value: f32) -> Result<T, String> {
     let dims = const_dims(cx, like).ok_or("needs constant statistics")?;

@@ -133,8 +133,8 @@ pub fn call(cx: &mut Cx, op: &str, a: &Args) -> Option<Ev<V>> {
             Some(Ok(V::Str(s)))
         }
         "append" => match p0? {
-            // Lists are values here: the printed code never reads a list it appended to
-            // through another name, so returning the new list is enough.
+            // Lists are values here: the evaluator rebinds the appended-to name to the
+            // returned list (see the in-place rule in eval.rs).
             V::List(l) => {
                 let mut l = l.clone();
                 l.push(p1?.clone());
@@ -147,6 +147,23 @@ pub fn call(cx: &mut Cx, op: &str, a: &Args) -> Option<Ev<V>> {
             _ => None,
         },
         "warn" => Some(Ok(V::None)),
+        "any" | "all" => match p0? {
+            V::List(l) | V::Tuple(l) => {
+                let bools: Option<Vec<bool>> = l.iter().map(V::as_bool).collect();
+                let b = bools?;
+                Some(Ok(V::Bool(if op == "any" {
+                    b.iter().any(|&x| x)
+                } else {
+                    b.iter().all(|&x| x)
+                })))
+            }
+            _ => None,
+        },
+        "device" => match p0? {
+            V::Str(s) => Some(Ok(V::Device(s.clone()))),
+            V::Device(d) => Some(Ok(V::Device(d.clone()))),
+            _ => None,
+        },
         // Import is for inference. "Grad enabled" picks the composite (non-fused) paths of
         // modules like MultiheadAttention, which compute the same thing op by op.
         "is_grad_enabled" => Some(Ok(V::Bool(true))),
@@ -178,6 +195,29 @@ pub fn call(cx: &mut Cx, op: &str, a: &Args) -> Option<Ev<V>> {
         "eq" | "ne" if p0.zip(p1).and_then(|(x, y)| same(x, y)).is_some() => {
             let r = same(p0?, p1?)?;
             Some(Ok(V::Bool(if op == "eq" { r } else { !r })))
+        }
+        "eq" | "ne" if matches!((p0, p1), (Some(V::List(_) | V::Tuple(_)), Some(V::List(_) | V::Tuple(_)))) => {
+            // Lists holding run-time sizes: equal when every element is.
+            let (x, y) = (p0?.as_list()?, p1?.as_list()?);
+            if x.len() != y.len() {
+                return Some(Ok(V::Bool(op == "ne")));
+            }
+            let mut acc: Option<modelc_ir::ValueRef> = None;
+            for (p, q) in x.iter().zip(y) {
+                let (l, r) = (sym(cx, p)?, sym(cx, q)?);
+                let e = cx.b.op(OnnxOp::Equal, &[l, r], Attrs::default());
+                acc = Some(match acc {
+                    Some(a) => cx.b.op(OnnxOp::And, &[a, e], Attrs::default()),
+                    None => e,
+                });
+            }
+            let Some(mut v) = acc else {
+                return Some(Ok(V::Bool(op == "eq")));
+            };
+            if op == "ne" {
+                v = cx.b.op(OnnxOp::Not, &[v], Attrs::default());
+            }
+            Some(Ok(V::Tensor(super::super::value::T::new(v, Some(0), modelc_ir::DType::Bool))))
         }
         "neg" => match p0? {
             V::Int(i) => Some(Ok(V::Int(-i))),
@@ -221,6 +261,9 @@ pub fn call(cx: &mut Cx, op: &str, a: &Args) -> Option<Ev<V>> {
                 };
             }
             if op == "add" {
+                if let (V::Str(l), V::Str(r)) = (x, y) {
+                    return Some(Ok(V::Str(format!("{l}{r}"))));
+                }
                 if let (V::List(l), V::List(r)) = (x, y) {
                     let mut l = l.clone();
                     l.extend(r.iter().cloned());
@@ -240,7 +283,7 @@ pub fn call(cx: &mut Cx, op: &str, a: &Args) -> Option<Ev<V>> {
                     // Sizes are non-negative, so truncating division is floor division.
                     "floordiv" => OnnxOp::Div,
                     "remainder" => OnnxOp::Mod,
-                    "eq" => OnnxOp::Equal,
+                    "eq" | "ne" => OnnxOp::Equal,
                     "lt" => OnnxOp::Less,
                     "gt" => OnnxOp::Greater,
                     "le" => OnnxOp::LessOrEqual,
@@ -249,7 +292,10 @@ pub fn call(cx: &mut Cx, op: &str, a: &Args) -> Option<Ev<V>> {
                     "max" => OnnxOp::Max,
                     _ => return None,
                 };
-                let v = cx.b.op(onnx, &[l, r], Attrs::default());
+                let mut v = cx.b.op(onnx, &[l, r], Attrs::default());
+                if op == "ne" {
+                    v = cx.b.op(OnnxOp::Not, &[v], Attrs::default());
+                }
                 return Some(Ok(match onnx {
                     OnnxOp::Equal
                     | OnnxOp::Less
