@@ -31,7 +31,10 @@ const NOOPS: &str = r#"graph main(%x: f32[2,4], %s: f32[N,4]) -> (%y, %kept, %sy
   %m = Mul(%a, %ones)
   %d = Div(%m, %one)
   %q = Squeeze(%d)
-  %t = Tanh(%q)
+  %ratio = const f32[] [0.5]
+  %train = const bool[] [false]
+  %dr, %mask = Dropout(%q, %ratio, %train)
+  %t = Tanh(%dr)
   %y = Reshape(%t, %shape0)
   %sr = Reshape(%s, %shape0)
   %ss = Slice(%sr, %starts, %ends, %axes)
@@ -55,7 +58,7 @@ fn removes_no_ops_and_keeps_look_alikes() {
     // goes too: Reshape [0,4] and a full Slice need no known batch size.
     assert_eq!(count_in(&after, "Tanh"), 1);
     for op in [
-        "Flatten", "Pad", "Expand", "Concat", "Split", "Div", "Squeeze",
+        "Flatten", "Pad", "Expand", "Concat", "Split", "Div", "Squeeze", "Dropout",
     ] {
         assert_eq!(count_in(&after, op), 0, "{op} is a no-op here");
     }

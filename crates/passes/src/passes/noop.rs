@@ -8,6 +8,7 @@
 //! - `Pad` with all-zero pads (attribute before opset 11, input after);
 //! - `Slice` that keeps every element (start 0, end past the dimension, step 1);
 //! - `Concat` of a single input, `Split` into a single output;
+//! - `Dropout` whose `training_mode` is a constant false (and whose mask is unused);
 //! - `Add`/`Sub` of zero, `Mul`/`Div`/`Pow` by one, when the constant does not broadcast
 //!   the other operand to a bigger shape (`x + 0` turns `-0.0` into `+0.0`, which compares
 //!   equal; every other case is bit-exact).
@@ -73,6 +74,8 @@ fn same_as_input(g: &Graph, id: NodeId) -> Option<ValueRef> {
         Slice => slice_keeps_all(g, id, x)?,
         Concat => g.inputs_of(id).iter().flatten().count() == 1,
         Split => node.outputs.len() == 1,
+        // Without training_mode it is the `identity` pass's; a constant false is inference.
+        Dropout => const_ints(g, g.input(id, 2)?)? == [0],
         Add | Sub | Mul | Div | Pow => return arithmetic_identity(g, id, op),
         _ => false,
     };
