@@ -82,10 +82,14 @@ pub struct SaveOptions {
 /// temporary name and renamed, so a failure leaves nothing behind.
 pub fn save(model: &Model, path: &Path, opts: &SaveOptions) -> Result<(), Error> {
     match format_of(path)? {
-        Format::Onnx => modelc_onnx::write(model, path, &opts.onnx).map_err(|source| Error::Onnx {
-            path: path.to_path_buf(),
-            source,
-        }),
+        Format::Onnx => {
+            let nchw = onnx_layout(model, opts.tflite.keep_io_layout);
+            let model = nchw.as_ref().unwrap_or(model);
+            modelc_onnx::write(model, path, &opts.onnx).map_err(|source| Error::Onnx {
+                path: path.to_path_buf(),
+                source,
+            })
+        }
         Format::Tflite => {
             modelc_tflite::write(model, path, &opts.tflite).map_err(|source| Error::Tflite {
                 path: path.to_path_buf(),
@@ -101,6 +105,36 @@ pub fn save(model: &Model, path: &Path, opts: &SaveOptions) -> Result<(), Error>
             })
         }
     }
+}
+
+/// ONNX has no NHWC ops: a model that has some (imported from TFLite) is moved to NCHW
+/// first. `None` when there is nothing to move or the move fails (the ONNX writer then names
+/// the NHWC node it cannot write).
+fn onnx_layout(model: &Model, keep_io_layout: bool) -> Option<Model> {
+    let g = &model.graph;
+    if !g.node_ids().any(|id| g.node(id).layout == Some(ir::Layout::Nhwc)) {
+        return None;
+    }
+    let mut m = model.clone();
+    ir::infer::infer_graph(&mut m.graph, &m.opset_imports);
+    let opts = modelc_passes::passes::layout::LayoutOptions {
+        keep_io_layout,
+        opset: m.opset(""),
+    };
+    modelc_passes::passes::layout::to_nchw(&mut m.graph, &opts).ok()?;
+    ir::infer::infer_graph(&mut m.graph, &m.opset_imports);
+    // A type that says nothing (no element type, no shape) is not a valid ONNX type.
+    let ids: Vec<_> = m.graph.node_ids().collect();
+    for id in ids {
+        for v in &mut m.graph.node_mut(id).outputs {
+            let empty = matches!(&v.ty, Some(t) if matches!(&t.ty,
+                ir::ValueType::Tensor(tt) if tt.dtype.is_none() && tt.shape.is_none()));
+            if empty {
+                v.ty = None;
+            }
+        }
+    }
+    Some(m)
 }
 
 /// Refuses to write over the model being read (the rename would replace it mid-read).

@@ -26,9 +26,9 @@ pub(crate) fn finish(mut b: Builder<'_>, model: &Model, io: &Io, data_base: u64)
     let fbb = &mut b.fbb;
     // Metadata buffers (kept from a TFLite source) go in as buffers of their own.
     let mut metadata = Vec::new();
-    for (key, bytes) in &model.extra {
+    for (key, hex) in &model.meta {
         if let Some(name) = key.strip_prefix(EXTRA_METADATA) {
-            let items: Vec<u8> = bytes.to_vec();
+            let Some(items) = unhex(hex) else { continue };
             let v = fbb.create_vector(&items);
             b.buffers
                 .push(BufferData::Inline(WIPOffset::new(v.value())));
@@ -231,6 +231,16 @@ pub(crate) fn finish(mut b: Builder<'_>, model: &Model, io: &Io, data_base: u64)
     );
     fb::finish_model_buffer(fbb, root);
     fbb.finished_data().to_vec()
+}
+
+fn unhex(s: &str) -> Option<Vec<u8>> {
+    if s.len() % 2 != 0 {
+        return None;
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+        .collect()
 }
 
 fn write_err(path: &Path) -> impl Fn(std::io::Error) -> TfliteError + '_ {

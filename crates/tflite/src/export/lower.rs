@@ -32,7 +32,13 @@ pub(crate) struct Lower<'g> {
     /// The value each output slot of the current node really produces (after fusion).
     pub outs: Vec<ValueRef>,
     graph_outputs: HashSet<ValueRef>,
+    /// Nodes that could not be exported; readers of their values fail quietly (only the
+    /// first failure of a chain is reported).
+    failed: HashSet<NodeId>,
 }
+
+/// The message of a failure caused by an earlier one (not reported again).
+const CASCADE: &str = "reads the output of a node that failed";
 
 /// An activation TFLite can fuse, and the value it produces.
 fn fusable_activation(g: &Graph, b: &Builder, id: NodeId) -> Option<ActivationFunctionType> {
@@ -90,6 +96,7 @@ impl<'g> Lower<'g> {
             act: ActivationFunctionType::NONE,
             outs: Vec::new(),
             graph_outputs: g.outputs().iter().copied().collect(),
+            failed: HashSet::new(),
         }
     }
 
@@ -186,6 +193,9 @@ impl<'g> Lower<'g> {
         if let Some(&t) = self.b.map.get(&v) {
             return Ok(t);
         }
+        if self.failed.contains(&v.node) {
+            return Err(TfliteError::Unsupported(CASCADE.into()));
+        }
         if let Some(c) = self.b.const_of(v) {
             let name = self.b.value_name(v);
             let t = self.b.const_tensor(name, c, None)?;
@@ -248,6 +258,50 @@ impl<'g> Lower<'g> {
             }
         }
         self.tensor(v)
+    }
+
+    /// The bias for a quantized op on `input`: int16 activations take int64 biases, which the
+    /// importer narrowed to int32 for ONNX; widen them back.
+    pub fn bias(
+        &mut self,
+        id: NodeId,
+        i: usize,
+        input: usize,
+    ) -> Result<Option<usize>, TfliteError> {
+        let Some(b) = self.input(id, i)? else {
+            return Ok(None);
+        };
+        let (bt, it) = (&self.b.tensors[b], &self.b.tensors[input]);
+        if !(self.quantized && it.dtype == DType::I16 && bt.dtype == DType::I32 && bt.buffer != 0) {
+            return Ok(Some(b));
+        }
+        let Some(bv) = self.g.input(id, i) else {
+            return Ok(Some(b));
+        };
+        let src = self.dq_source(bv).and_then(|dq| self.g.input(dq, 0));
+        let Some(c) = src.and_then(|s| self.b.const_of(s)) else {
+            return Ok(Some(b));
+        };
+        let Some(raw) = c.raw() else {
+            return Ok(Some(b));
+        };
+        let wide: Vec<u8> = raw
+            .chunks_exact(4)
+            .flat_map(|w| (i32::from_le_bytes([w[0], w[1], w[2], w[3]]) as i64).to_le_bytes())
+            .collect();
+        let (name, shape, quant) = (
+            format!("{}/i64", bt.name),
+            bt.shape.clone(),
+            bt.quant.clone(),
+        );
+        let t = self.b.add_tensor(
+            name,
+            DType::I64,
+            shape,
+            Some(&bytes::Bytes::from(wide)),
+            quant,
+        )?;
+        Ok(Some(t))
     }
 
     pub fn req(&mut self, id: NodeId, i: usize) -> Result<usize, TfliteError> {
@@ -336,24 +390,40 @@ impl<'g> Lower<'g> {
                 Op::Input { .. } | Op::Const(_) => {}
                 Op::Custom { domain, .. } if domain == crate::import::DOMAIN => {
                     self.prepare(id, None);
-                    if let Err(e) = ops::custom::lower(self, id) {
-                        self.unsupported(id, e);
-                    }
+                    let r = ops::custom::lower(self, id);
+                    self.fail_on(id, r)?;
                 }
                 Op::Onnx(op) => {
                     let op = *op;
                     self.prepare(id, Some(op));
-                    if let Err(e) = self.lower_onnx(id, op) {
-                        match e {
-                            TfliteError::Unsupported(m) => self.unsupported(id, m),
-                            other => return Err(other),
-                        }
-                    }
+                    let r = self.lower_onnx(id, op);
+                    self.fail_on(id, r)?;
                 }
-                _ => self.unsupported(id, "no TFLite equivalent"),
+                _ => {
+                    self.failed.insert(id);
+                    self.unsupported(id, "no TFLite equivalent");
+                }
             }
         }
         Ok(())
+    }
+
+    /// Records a node that could not be lowered (and the activation fused into it).
+    fn fail_on(&mut self, id: NodeId, r: Result<(), TfliteError>) -> Result<(), TfliteError> {
+        match r {
+            Ok(()) => Ok(()),
+            Err(TfliteError::Unsupported(m)) => {
+                self.failed.insert(id);
+                for v in self.outs.clone() {
+                    self.failed.insert(v.node);
+                }
+                if m != CASCADE {
+                    self.unsupported(id, m);
+                }
+                Ok(())
+            }
+            Err(other) => Err(other),
+        }
     }
 
     fn lower_onnx(&mut self, id: NodeId, op: OnnxOp) -> Result<(), TfliteError> {

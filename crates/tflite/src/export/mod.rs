@@ -9,6 +9,7 @@ mod ops;
 use std::path::Path;
 
 use modelc_ir::{Layout, Model};
+use modelc_passes::passes::layout::{to_nhwc, LayoutOptions};
 
 use crate::{TfliteError, WriteOptions};
 
@@ -85,6 +86,24 @@ pub(crate) fn write_with_limit(
     file::write_file(path, &fbuf, &ext, base)
 }
 
+/// ONNX `Constant` nodes become constants (TFLite has only constant tensors).
+fn constants_to_initializers(g: &mut modelc_ir::Graph) {
+    let ids: Vec<_> = g.node_ids().collect();
+    for id in ids {
+        let node = g.node(id);
+        if node.op.onnx() != Some(modelc_ir::OnnxOp::Constant) {
+            continue;
+        }
+        if let Some(modelc_ir::Attr::Tensor(t)) = node.attrs.get("value") {
+            let t = t.clone();
+            let n = g.node_mut(id);
+            n.op = modelc_ir::Op::Const(t);
+            n.attrs = modelc_ir::Attrs::default();
+            n.layout = None;
+        }
+    }
+}
+
 fn rebuild<'g>(m: &'g Model, external: bool) -> Result<builder::Builder<'g>, TfliteError> {
     let mut x = lower::Lower::new(&m.graph, builder::Builder::new(&m.graph, external));
     x.run()?;
@@ -95,16 +114,20 @@ fn rebuild<'g>(m: &'g Model, external: bool) -> Result<builder::Builder<'g>, Tfl
 /// Brings the graph into the form the lowering expects: NHWC layout-sensitive ops and types
 /// on every value.
 fn prepare(m: &mut Model, opts: &WriteOptions) -> Result<(), TfliteError> {
-    let _ = opts;
     let nchw = m
         .graph
         .node_ids()
         .any(|id| m.graph.node(id).layout == Some(Layout::Nchw));
-    if nchw {
-        return Err(TfliteError::Unsupported(
-            "the model has NCHW ops and the layout pass is not available yet".into(),
-        ));
-    }
+    constants_to_initializers(&mut m.graph);
+    // Types first: the layout pass reads shapes (which inputs are images, Flatten/Reshape).
     modelc_ir::infer::infer_graph(&mut m.graph, &m.opset_imports);
+    if nchw {
+        let lo = LayoutOptions {
+            keep_io_layout: opts.keep_io_layout,
+            opset: m.opset(""),
+        };
+        to_nhwc(&mut m.graph, &lo).map_err(|e| TfliteError::Unsupported(e.to_string()))?;
+        modelc_ir::infer::infer_graph(&mut m.graph, &m.opset_imports);
+    }
     Ok(())
 }

@@ -448,12 +448,18 @@ impl<'a> Ctx<'a> {
                 TfliteError::invalid(format!("tensor {t} `{}`", info.name), e.to_string())
             })?
         };
+        let tensor = if tensor.dtype == DType::I64 && info.quant.is_some() {
+            narrow_i64(&tensor).unwrap_or(tensor)
+        } else {
+            tensor
+        };
+        let qdtype = tensor.dtype;
         let name = self.unique(&info.name.clone());
         let raw = ValueRef::new(self.g.add_const(name, tensor), 0);
         let view = match self.tensors[t].quant.clone() {
             Some(q) => {
                 self.raws[t] = Some(raw);
-                let dq = self.dequantize(raw, &q, self.tensors[t].dtype);
+                let dq = self.dequantize(raw, &q, qdtype);
                 self.name_value(dq, &format!("{}/dq", self.tensors[t].name));
                 dq
             }
@@ -732,6 +738,18 @@ impl<'a> Ctx<'a> {
         let hi = self.const_f32(&[hi], &[]);
         self.op(OnnxOp::Clip, &[Some(v), Some(lo), Some(hi)], vec![])
     }
+}
+
+/// An int64 tensor as int32 when every value fits (int16x8 biases: ONNX's
+/// DequantizeLinear has no int64 input).
+fn narrow_i64(t: &Tensor) -> Option<Tensor> {
+    let raw = t.raw()?;
+    let mut out = Vec::with_capacity(raw.len() / 2);
+    for c in raw.chunks_exact(8) {
+        let v = i64::from_le_bytes(c.try_into().ok()?);
+        out.extend_from_slice(&i32::try_from(v).ok()?.to_le_bytes());
+    }
+    Tensor::from_raw(DType::I32, t.dims.clone(), Bytes::from(out)).ok()
 }
 
 fn is_quantized_type(d: DType) -> bool {

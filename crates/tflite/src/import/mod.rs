@@ -41,7 +41,8 @@ pub(crate) const DOMAIN: &str = "tflite";
 
 /// Model-level keys in the IR: where the TFLite description and signature key go.
 pub(crate) const META_SIGNATURE_KEY: &str = "tflite.signature_key";
-/// Prefix of [`modelc_ir::Model::extra`] entries holding TFLite metadata buffers by name.
+/// Prefix of [`modelc_ir::Model::meta`] keys holding TFLite metadata buffers by name; the
+/// value is the buffer in hex (metadata is binary; model metadata is text in ONNX).
 pub(crate) const EXTRA_METADATA: &str = "tflite.metadata.";
 
 pub(crate) fn import_model(m: fb::Model<'_>, file: &Bytes) -> Result<Model, TfliteError> {
@@ -106,7 +107,8 @@ pub(crate) fn import_model(m: fb::Model<'_>, file: &Bytes) -> Result<Model, Tfli
             let data = context::buffer_bytes(buffers, entry.buffer() as usize, file)
                 .map_err(|e| TfliteError::invalid(format!("metadata `{name}`"), e))?
                 .unwrap_or_default();
-            model.extra.push((format!("{EXTRA_METADATA}{name}"), data));
+            let hex: String = data.iter().map(|b| format!("{b:02x}")).collect();
+            model.meta.push((format!("{EXTRA_METADATA}{name}"), hex));
         }
     }
     Ok(model)

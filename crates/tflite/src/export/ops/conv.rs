@@ -185,7 +185,7 @@ pub(crate) fn conv(x: &mut Lower, id: NodeId) -> Result<(), TfliteError> {
     } else {
         x.req(id, 1)?
     };
-    let bias = match x.input(id, 2)? {
+    let bias = match x.bias(id, 2, input)? {
         Some(b) => Some(b),
         None if !x.quantized => {
             Some(x.b.const_f32("bias", &vec![0.0; wshape[0] as usize], vec![wshape[0]])?)
@@ -545,7 +545,7 @@ pub(crate) fn gemm(x: &mut Lower, id: NodeId) -> Result<(), TfliteError> {
                     let name = x.b.value_name(cv);
                     Some(x.b.const_tensor(name, &t, None)?)
                 }
-                _ => Some(x.input_value(cv)?),
+                _ => x.bias(id, 2, input)?,
             }
         }
     };

@@ -1,0 +1,214 @@
+"""TFLite interop: converted models run in the real runtimes and match the source's outputs.
+
+    python tests/tflite_interop.py --modelc target/debug/modelc --out target/tflite-interop \
+        [--only NAMES]
+
+Directions, every model each way this crate adds:
+  ONNX -> TFLite    torchvision ResNet-18 and MobileNetV2 (weights=None, seeded; exported
+                    here with the classic exporter, opset 17) and testdata/models/tiny_cnn.onnx:
+                    LiteRT on the .tflite vs onnxruntime on the .onnx. The .tflite takes and
+                    gives NHWC, so the input is transposed for LiteRT. ResNet-18 must have at
+                    most 36 operators (what onnx2tf makes) and no TRANSPOSE.
+  TFLite -> TFLite  testdata/tflite/*.tflite (made by testdata/make_tflite.py with Keras):
+                    LiteRT on the converted file vs the stored LiteRT reference output.
+  TFLite -> ONNX    the same models: onnxruntime on the .onnx vs the stored reference (the
+                    ONNX input is NCHW when the model's image input was switched).
+  TFLite -> ONNX -> TFLite  the quantized models: back to TFLite via QDQ, in LiteRT.
+
+Float models: relative error max|y - ref| / max|ref| <= 1e-4. Quantized (int8/int16 I/O or
+inside): at least 99% of the elements within one quantization step of the output (or 1%
+of the output range for float outputs of quantized models). Exits 1 on any failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import os
+import subprocess
+import sys
+
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TOLERANCE = 1e-4
+RESNET_MAX_OPS = 36
+
+
+def export_torchvision(name: str, path: str) -> None:
+    import torch
+    import torchvision
+
+    torch.manual_seed(0)
+    model = getattr(torchvision.models, name)(weights=None).eval()
+    x = torch.randn(1, 3, 224, 224)
+    torch.onnx.export(model, (x,), path, opset_version=17, dynamo=False,
+                      input_names=["input"], output_names=["logits"])
+
+
+def convert(modelc: str, src: str, dst: str) -> None:
+    r = subprocess.run([modelc, "convert", src, dst], capture_output=True, text=True)
+    if r.returncode != 0:
+        raise RuntimeError(f"modelc convert {os.path.basename(src)} -> {os.path.basename(dst)}: {r.stderr.strip()}")
+
+
+def litert(path: str, x: np.ndarray):
+    from ai_edge_litert.interpreter import Interpreter
+
+    it = Interpreter(model_path=path)
+    it.allocate_tensors()
+    inp = it.get_input_details()[0]
+    out = it.get_output_details()[0]
+    if tuple(inp["shape"]) != x.shape:
+        raise RuntimeError(f"LiteRT input shape {tuple(inp['shape'])} != {x.shape}")
+    it.set_tensor(inp["index"], x.astype(inp["dtype"]))
+    it.invoke()
+    return it.get_tensor(out["index"]), it._get_ops_details(), out.get("quantization", (0.0, 0))
+
+
+def ort(path: str, x: np.ndarray) -> np.ndarray:
+    import onnxruntime as rt
+
+    s = rt.InferenceSession(path, providers=["CPUExecutionProvider"])
+    i = s.get_inputs()[0]
+    want = [d if isinstance(d, int) else None for d in i.shape]
+
+    def fits(shape):
+        return len(shape) == len(want) and all(w is None or w == d for w, d in zip(want, shape))
+
+    if not fits(x.shape):
+        # The image input was switched to NCHW by the conversion.
+        if len(x.shape) == 4 and fits((x.shape[0], x.shape[3], x.shape[1], x.shape[2])):
+            x = x.transpose(0, 3, 1, 2)
+        else:
+            raise RuntimeError(f"onnxruntime input shape {i.shape} != {x.shape}")
+    return s.run(None, {i.name: np.ascontiguousarray(x)})[0]
+
+
+def rel_err(y: np.ndarray, ref: np.ndarray) -> float:
+    y, ref = y.astype(np.float64), ref.astype(np.float64)
+    if y.shape != ref.shape:
+        raise RuntimeError(f"output shape {y.shape} != {ref.shape}")
+    return float(np.abs(y - ref).max() / max(np.abs(ref).max(), 1e-12))
+
+
+def quant_ok(y: np.ndarray, ref: np.ndarray) -> tuple[bool, str]:
+    """Integer outputs: within one step; float outputs: within 1% of the range."""
+    if y.shape != ref.shape:
+        return False, f"shape {y.shape} != {ref.shape}"
+    d = np.abs(y.astype(np.float64) - ref.astype(np.float64))
+    if np.issubdtype(ref.dtype, np.integer):
+        frac = float((d <= 1).mean())
+        return frac >= 0.99, f"{frac:.1%} within 1 step, max diff {d.max():.0f}"
+    span = float(ref.max() - ref.min()) or 1.0
+    frac = float((d <= 0.01 * span).mean())
+    return frac >= 0.99, f"{frac:.1%} within 1% of range, max diff {d.max():.3g}"
+
+
+def check(results: list, name: str, fn) -> None:
+    try:
+        ok, msg = fn()
+    except Exception as e:  # noqa: BLE001 - every failure is reported, then counted
+        ok, msg = False, f"error: {e}"
+    results.append(ok)
+    print(f"{'ok  ' if ok else 'FAIL'} {name}: {msg}", flush=True)
+
+
+def onnx_to_tflite(modelc: str, out: str, results: list, only) -> None:
+    models = [("tiny_cnn", os.path.join(ROOT, "testdata/models/tiny_cnn.onnx"))]
+    for tv in ["resnet18", "mobilenet_v2"]:
+        models.append((tv, os.path.join(out, f"{tv}.onnx")))
+    for name, path in models:
+        if only and name not in only:
+            continue
+
+        def run(name=name, path=path):
+            import onnxruntime as rt
+
+            if not os.path.exists(path):
+                export_torchvision(name, path)
+            s = rt.InferenceSession(path, providers=["CPUExecutionProvider"])
+            i = s.get_inputs()[0]
+            shape = [d if isinstance(d, int) else 1 for d in i.shape]
+            x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+            ref = s.run(None, {i.name: x})[0]
+            tfl = os.path.join(out, f"{name}.tflite")
+            convert(modelc, path, tfl)
+            xl = x.transpose(0, 2, 3, 1) if x.ndim == 4 else x
+            y, ops, _ = litert(tfl, np.ascontiguousarray(xl))
+            if ref.ndim == 4:
+                ref = ref.transpose(0, 2, 3, 1)
+            err = rel_err(y, ref)
+            names = [o["op_name"] for o in ops if o["op_name"] != "DELEGATE"]
+            msg = f"rel err {err:.2e}, {len(names)} ops"
+            ok = err <= TOLERANCE
+            # tiny_cnn flattens NCHW data into a dense layer: that needs one TRANSPOSE.
+            if "TRANSPOSE" in names and name != "tiny_cnn":
+                ok, msg = False, msg + " (has TRANSPOSE)"
+            if name == "resnet18" and len(names) > RESNET_MAX_OPS:
+                ok, msg = False, msg + f" (more than {RESNET_MAX_OPS})"
+            return ok, msg
+
+        check(results, f"onnx->tflite {name}", run)
+
+
+def tflite_sources(modelc: str, out: str, results: list, only) -> None:
+    for path in sorted(glob.glob(os.path.join(ROOT, "testdata/tflite/*.tflite"))):
+        name = os.path.basename(path)[: -len(".tflite")]
+        if only and name not in only:
+            continue
+        x = np.load(path[: -len(".tflite")] + ".input.npy")
+        ref = np.load(path[: -len(".tflite")] + ".output.npy")
+        quantized = not name.endswith("_float")
+
+        def judge(y):
+            if quantized:
+                return quant_ok(y, ref)
+            err = rel_err(y, ref)
+            return err <= TOLERANCE, f"rel err {err:.2e}"
+
+        def to_tflite(path=path, name=name):
+            dst = os.path.join(out, f"{name}.rt.tflite")
+            convert(modelc, path, dst)
+            y, ops, _ = litert(dst, x)
+            ok, msg = judge(y)
+            return ok, msg + f", {len(ops)} ops"
+
+        def to_onnx(path=path, name=name):
+            dst = os.path.join(out, f"{name}.onnx")
+            convert(modelc, path, dst)
+            y = ort(dst, x)
+            if y.ndim == 4 and y.shape != ref.shape:
+                y = y.transpose(0, 2, 3, 1)
+            return judge(y)
+
+        def via_onnx(path=path, name=name):
+            mid = os.path.join(out, f"{name}.via.onnx")
+            dst = os.path.join(out, f"{name}.via.tflite")
+            convert(modelc, path, mid)
+            convert(modelc, mid, dst)
+            y, ops, _ = litert(dst, x)
+            ok, msg = judge(y)
+            return ok, msg + f", {len(ops)} ops"
+
+        check(results, f"tflite->tflite {name}", to_tflite)
+        check(results, f"tflite->onnx {name}", to_onnx)
+        check(results, f"tflite->onnx->tflite {name}", via_onnx)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--modelc", required=True)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--only", nargs="*")
+    a = ap.parse_args()
+    os.makedirs(a.out, exist_ok=True)
+    results: list = []
+    onnx_to_tflite(a.modelc, a.out, results, a.only)
+    tflite_sources(a.modelc, a.out, results, a.only)
+    print(f"tflite interop: {sum(results)} of {len(results)} passed")
+    return 0 if results and all(results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
