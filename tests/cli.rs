@@ -94,10 +94,11 @@ fn bad_inputs_fail_with_one_line_and_no_output() {
 fn unsupported_formats_are_named() {
     let dir = tempfile::tempdir().unwrap();
     let tiny = testdata("models/tiny_cnn.onnx");
+    // TFLite export lists every node it cannot translate.
     expect_convert_error(
-        &tiny,
+        &testdata("models/custom_op.onnx"),
         &dir.path().join("m.tflite"),
-        "TFLite export is not written yet",
+        "1 node(s) have no TFLite form: com.example.FancyOp \"fancy\" (no TFLite equivalent)",
     );
     // TorchScript export names every node it cannot translate.
     expect_convert_error(

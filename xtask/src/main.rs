@@ -870,6 +870,20 @@ impl Xtask {
                         .arg(self.testdata_dir()))
                 }),
             ),
+            (
+                "tflite interop",
+                Box::new(|| {
+                    // ONNX <-> TFLite conversions run in LiteRT / onnxruntime.
+                    let modelc = self.build_modelc()?;
+                    run(self
+                        .py()
+                        .arg("tests/tflite_interop.py")
+                        .arg("--modelc")
+                        .arg(&modelc)
+                        .arg("--out")
+                        .arg(self.target.join("tflite-interop")))
+                }),
+            ),
             ("onnxsim parity", Box::new(|| self.parity(None, 1, false))),
         ];
         let total = Instant::now();
