@@ -280,11 +280,13 @@ fn sink(g: &mut Graph, id: NodeId, p: &[usize]) -> bool {
 }
 
 /// Rewires `t` (a Transpose by `p`) from above `user` to below it: `user` reads `feeds`
-/// (slot, value) directly and `t` reads `user`'s result. `t`'s result takes over the name,
-/// type and readers of `user`'s result (so graph outputs keep their names).
+/// (slot, value) directly and `t` reads `user`'s result. When that result is a graph output,
+/// `t`'s result takes over its name (graph outputs keep their names); otherwise the values
+/// keep their names and only their types change.
 fn move_below(g: &mut Graph, t: NodeId, user: NodeId, feeds: &[(usize, ValueRef)], p: &[usize]) {
     let u_out = ValueRef::new(user, 0);
     let t_out = ValueRef::new(t, 0);
+    let is_output = g.outputs().contains(&u_out);
     let readers = g.users(u_out);
     for &(slot, v) in feeds {
         g.connect(v, user, slot);
@@ -299,20 +301,17 @@ fn move_below(g: &mut Graph, t: NodeId, user: NodeId, feeds: &[(usize, ValueRef)
         .map(|&o| if o == u_out { t_out } else { o })
         .collect();
     g.set_outputs(outs);
-    // Swap the values: the Transpose now produces the user's result.
+    // The user's result is now the untransposed one: its type un-permuted; the
+    // Transpose's result has the type the user's result had.
     let mut tv = std::mem::take(&mut g.node_mut(t).outputs[0]);
-    let uv = std::mem::take(&mut g.node_mut(user).outputs[0]);
+    let mut uv = std::mem::take(&mut g.node_mut(user).outputs[0]);
     tv.ty = uv.ty.clone();
-    let mut inner = tv;
-    // The inner value is the user's result before the transpose: its type un-permuted.
-    if let Some(ty) = uv.ty.clone() {
-        let mut tmp = modelc_ir::Value {
-            ty: Some(ty),
-            ..Default::default()
-        };
-        super::layout::permute_type(&mut tmp, &perm::inverse(p));
-        inner.ty = tmp.ty;
+    super::layout::permute_type(&mut uv, &perm::inverse(p));
+    if is_output {
+        std::mem::swap(&mut tv.name, &mut uv.name);
+        std::mem::swap(&mut tv.doc, &mut uv.doc);
+        std::mem::swap(&mut tv.meta, &mut uv.meta);
     }
-    g.node_mut(t).outputs[0] = uv;
-    g.node_mut(user).outputs[0] = inner;
+    g.node_mut(t).outputs[0] = tv;
+    g.node_mut(user).outputs[0] = uv;
 }
