@@ -311,7 +311,14 @@ fn run(
         }
         cx.b.g.push_output(v);
     }
-    Ok(Model::new(cx.b.g, OPSET))
+    // Checks of the printed code (sizes compared before a raise that is never taken) leave
+    // nodes nothing uses.
+    let mut g = cx.b.g;
+    use modelc_passes::Pass;
+    modelc_passes::passes::dce::Dce
+        .run(&mut g, &mut modelc_passes::PassContext::default())
+        .map_err(|e| Attempt::Failed(TorchScriptError::Import(e.to_string())))?;
+    Ok(Model::new(g, OPSET))
 }
 
 fn flatten_outputs(v: &V, out: &mut Vec<ValueRef>) -> Result<(), String> {
