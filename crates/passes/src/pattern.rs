@@ -339,3 +339,23 @@ pub fn add_onnx_node(
 pub fn dtype_of(g: &Graph, v: ValueRef) -> Option<DType> {
     g.value(v)?.ty.as_ref()?.ty.as_tensor()?.dtype
 }
+
+/// Calls `f` on `g` and every nested sub-graph, summing what it returns (read-only walks,
+/// such as counting patterns a pass cannot rewrite).
+pub fn sum_over_graphs(g: &Graph, f: &dyn Fn(&Graph) -> usize) -> usize {
+    let mut n = f(g);
+    for id in g.node_ids() {
+        for sub in g.node(id).subgraphs() {
+            n += sum_over_graphs(sub, f);
+        }
+    }
+    n
+}
+
+/// Adds `note` to the run's notes unless it is there already (passes run repeatedly until
+/// a fixed point).
+pub fn note_once(cx: &mut PassContext, note: String) {
+    if !cx.notes.contains(&note) {
+        cx.notes.push(note);
+    }
+}

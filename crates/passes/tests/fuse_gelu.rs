@@ -109,5 +109,10 @@ fn nothing_fuses_below_opset_20() {
     let changed = FuseGelu.run(&mut g, &mut cx).unwrap();
     assert_eq!(changed, modelc_passes::Changed::No);
     assert!(g == Graph::parse(FORMS).unwrap());
-    assert!(cx.notes.iter().any(|n| n.contains("opset below 20")));
+    // Said once, however often the pass runs, with the count of patterns left.
+    FuseGelu.run(&mut g, &mut cx).unwrap();
+    assert_eq!(
+        cx.notes,
+        ["fuse-gelu: 5 GELU pattern(s) left decomposed: Gelu needs opset 20, the model imports 17"]
+    );
 }

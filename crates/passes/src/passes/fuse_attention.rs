@@ -15,8 +15,8 @@
 use modelc_ir::{Attr, Attrs, Graph, NodeId, OnnxOp, ValueRef};
 
 use crate::pattern::{
-    add_onnx_node, default_opset, for_each_graph, producer, rank_of, remove_with_dead_consts,
-    single_use, sole_user_op, take_over, with_scalar,
+    add_onnx_node, default_opset, for_each_graph, note_once, producer, rank_of,
+    remove_with_dead_consts, single_use, sole_user_op, sum_over_graphs, take_over, with_scalar,
 };
 use crate::{Changed, Pass, PassContext, PassError};
 
@@ -32,9 +32,22 @@ impl Pass for FuseAttention {
     }
 
     fn run(&self, g: &mut Graph, cx: &mut PassContext) -> Result<Changed, PassError> {
-        if default_opset(cx) < 23 {
-            cx.notes
-                .push("fuse-attention: opset below 23 has no Attention; left decomposed".into());
+        let opset = default_opset(cx);
+        if opset < 23 {
+            let found = sum_over_graphs(g, &|g| {
+                g.node_ids()
+                    .filter(|&id| {
+                        g.node(id).op.onnx() == Some(OnnxOp::Softmax)
+                            && match_attention(g, id).is_some()
+                    })
+                    .count()
+            });
+            if found > 0 {
+                let note = format!(
+                    "fuse-attention: {found} attention pattern(s) left decomposed: Attention needs opset 23, the model imports {opset}"
+                );
+                note_once(cx, note);
+            }
             return Ok(Changed::No);
         }
         Ok(Changed::from_bool(for_each_graph(g, &mut fuse_all)))

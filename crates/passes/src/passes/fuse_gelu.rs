@@ -14,8 +14,9 @@
 use modelc_ir::{Attr, Attrs, Graph, NodeId, OnnxOp, ValueRef};
 
 use crate::pattern::{
-    add_onnx_node, close, default_opset, for_each_graph, other_operand, producer,
-    remove_with_dead_consts, scalar_const, single_use, sole_user_op, take_over, with_scalar,
+    add_onnx_node, close, default_opset, for_each_graph, note_once, other_operand, producer,
+    remove_with_dead_consts, scalar_const, single_use, sole_user_op, sum_over_graphs, take_over,
+    with_scalar,
 };
 use crate::{Changed, Pass, PassContext, PassError};
 
@@ -31,9 +32,23 @@ impl Pass for FuseGelu {
     }
 
     fn run(&self, g: &mut Graph, cx: &mut PassContext) -> Result<Changed, PassError> {
-        if default_opset(cx) < 20 {
-            cx.notes
-                .push("fuse-gelu: opset below 20 has no Gelu; left decomposed".into());
+        let opset = default_opset(cx);
+        if opset < 20 {
+            let found = sum_over_graphs(g, &|g| {
+                g.node_ids()
+                    .filter(|&id| match g.node(id).op.onnx() {
+                        Some(OnnxOp::Erf) => match_erf(g, id).is_some(),
+                        Some(OnnxOp::Tanh) => match_tanh(g, id).is_some(),
+                        _ => false,
+                    })
+                    .count()
+            });
+            if found > 0 {
+                let note = format!(
+                    "fuse-gelu: {found} GELU pattern(s) left decomposed: Gelu needs opset 20, the model imports {opset}"
+                );
+                note_once(cx, note);
+            }
             return Ok(Changed::No);
         }
         Ok(Changed::from_bool(for_each_graph(g, &mut fuse_all)))

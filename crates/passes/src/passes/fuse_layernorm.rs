@@ -17,9 +17,9 @@ use modelc_ir::{Attr, Attrs, DType, Graph, NodeId, OnnxOp, ValueRef};
 
 use crate::pattern::{
     add_const, add_onnx_node, default_opset, float_const, float_tensor, for_each_graph,
-    is_last_axis, last_dim, only_user, other_operand, producer, rank_of, reduce_axes_keepdims,
-    remove_with_dead_consts, scalar_const, single_use, sole_user_op, take_over, with_scalar,
-    FloatConst,
+    is_last_axis, last_dim, note_once, only_user, other_operand, producer, rank_of,
+    reduce_axes_keepdims, remove_with_dead_consts, scalar_const, single_use, sole_user_op,
+    sum_over_graphs, take_over, with_scalar, FloatConst,
 };
 use crate::{Changed, Pass, PassContext, PassError};
 
@@ -36,17 +36,32 @@ impl Pass for FuseLayerNorm {
 
     fn run(&self, g: &mut Graph, cx: &mut PassContext) -> Result<Changed, PassError> {
         let opset = default_opset(cx);
+        for (rms, needs, op) in [
+            (false, 17, "LayerNormalization"),
+            (true, 23, "RMSNormalization"),
+        ] {
+            if opset >= needs {
+                continue;
+            }
+            let found = sum_over_graphs(g, &|g| {
+                g.node_ids()
+                    .filter(|&id| {
+                        g.node(id).op.onnx() == Some(OnnxOp::Sqrt)
+                            && match_norm(g, id, true, opset).is_some_and(|m| m.rms == rms)
+                    })
+                    .count()
+            });
+            if found > 0 {
+                let note = format!(
+                    "fuse-layernorm: {found} pattern(s) left decomposed: {op} needs opset {needs}, the model imports {opset}"
+                );
+                note_once(cx, note);
+            }
+        }
         if opset < 17 {
-            cx.notes
-                .push("fuse-layernorm: opset below 17 has no LayerNormalization".into());
             return Ok(Changed::No);
         }
         let rms = opset >= 23;
-        if !rms {
-            cx.notes.push(
-                "fuse-layernorm: RMSNorm left decomposed (RMSNormalization needs opset 23)".into(),
-            );
-        }
         Ok(Changed::from_bool(for_each_graph(g, &mut |g| {
             fuse_all(g, rms, opset)
         })))
