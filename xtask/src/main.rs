@@ -855,6 +855,20 @@ impl Xtask {
             ),
             ("conformance", Box::new(|| self.conformance(None, None))),
             (
+                "torchscript interop",
+                Box::new(|| {
+                    // Traced/scripted torch models -> ONNX via modelc convert, run in onnxruntime.
+                    let modelc = self.build_modelc()?;
+                    run(self
+                        .py()
+                        .arg("tests/torchscript_interop.py")
+                        .arg("--modelc")
+                        .arg(&modelc)
+                        .arg("--out")
+                        .arg(self.target.join("torchscript-interop")))
+                }),
+            ),
+            (
                 "torchscript export",
                 Box::new(|| {
                     // ONNX -> TorchScript archives loaded by torch.jit.load, against onnxruntime.
