@@ -8,6 +8,7 @@
 
 mod format;
 pub mod npy;
+pub mod quantize;
 pub mod run;
 pub mod summary;
 

@@ -12,6 +12,7 @@
 
 pub mod passes;
 pub mod pattern;
+pub mod quant;
 pub mod registry;
 pub mod testing;
 pub mod util;
@@ -86,6 +87,9 @@ pub struct Report {
     pub steps: Vec<Step>,
     /// Whether the pipeline reached a fixed point (false when stopped early).
     pub converged: bool,
+    /// What the passes noted (e.g. patterns left alone because the opset lacks the fused
+    /// op), once each.
+    pub notes: Vec<String>,
 }
 
 impl Report {
@@ -128,12 +132,17 @@ impl PassManager {
             opsets: model.opset_imports.clone(),
             ..PassContext::default()
         };
-        self.run_with(&mut model.graph, &mut cx)
+        let mut report = self.run_with(&mut model.graph, &mut cx)?;
+        report.notes = cx.notes;
+        Ok(report)
     }
 
     /// Runs the pipeline on a graph (ops read at their newest opset versions).
     pub fn run_graph(&self, g: &mut Graph) -> Result<Report, PassError> {
-        self.run_with(g, &mut PassContext::default())
+        let mut cx = PassContext::default();
+        let mut report = self.run_with(g, &mut cx)?;
+        report.notes = cx.notes;
+        Ok(report)
     }
 
     fn run_with(&self, g: &mut Graph, cx: &mut PassContext) -> Result<Report, PassError> {

@@ -1,0 +1,434 @@
+//! `modelc quantize`: loads calibration inputs (.npy / .npz files, or seeded random ones),
+//! runs the quantizer of `modelc-passes`, writes the result (any output format) and prints
+//! the report.
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use modelc_interp::{Array, Data};
+use modelc_ir::{Dim, Model, Tensor, ValueType};
+use modelc_passes::quant::{self, Method, Metric, Mode, QuantConfig, Sample};
+
+/// Why calibration or evaluation inputs could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum InputError {
+    #[error("{}: {message}", path.display())]
+    File { path: PathBuf, message: String },
+    #[error("{0}")]
+    Other(String),
+}
+
+fn file_err(path: &Path, message: impl Into<String>) -> InputError {
+    InputError::File {
+        path: path.to_path_buf(),
+        message: message.into(),
+    }
+}
+
+/// The model's inputs: name, element type and shape (symbolic dims `None`).
+fn signature(model: &Model) -> Vec<(String, Option<modelc_ir::DType>, Option<Vec<Option<u64>>>)> {
+    crate::run::declared_inputs(model)
+        .into_iter()
+        .map(|(name, ty)| match ty {
+            Some(ValueType::Tensor(tt)) => (
+                name,
+                tt.dtype,
+                tt.shape.map(|s| {
+                    s.0.iter()
+                        .map(|d| match d {
+                            Dim::Known(n) => Some(*n),
+                            _ => None,
+                        })
+                        .collect()
+                }),
+            ),
+            _ => (name, None, None),
+        })
+        .collect()
+}
+
+/// Checks `t` against the declared input; a tensor with one more leading axis than declared
+/// (a batch of samples) is split along it.
+fn fit(
+    path: &Path,
+    name: &str,
+    dtype: Option<modelc_ir::DType>,
+    shape: &Option<Vec<Option<u64>>>,
+    t: Tensor,
+) -> Result<Vec<Tensor>, InputError> {
+    if let Some(dt) = dtype {
+        if t.dtype != dt {
+            return Err(file_err(
+                path,
+                format!("input `{name}` is {dt}, the file holds {}", t.dtype),
+            ));
+        }
+    }
+    let Some(shape) = shape else {
+        return Ok(vec![t]);
+    };
+    let matches = |dims: &[u64]| {
+        dims.len() == shape.len()
+            && dims
+                .iter()
+                .zip(shape)
+                .all(|(d, s)| s.is_none_or(|s| s == *d))
+    };
+    if matches(&t.dims) {
+        return Ok(vec![t]);
+    }
+    if t.dims.len() == shape.len() + 1 && matches(&t.dims[1..])
+        || (t.dims.len() == shape.len()
+            && shape.first() == Some(&Some(1))
+            && matches(&[&[1], &t.dims[1..]].concat()))
+    {
+        // A batch: one sample per leading index.
+        let n = t.dims[0] as usize;
+        let raw = t
+            .raw()
+            .ok_or_else(|| file_err(path, "string tensors are not supported"))?;
+        let per = raw.len() / n.max(1);
+        let dims: Vec<u64> = shape
+            .iter()
+            .zip(t.dims.iter().skip(t.dims.len() - shape.len()))
+            .map(|(s, d)| s.unwrap_or(*d))
+            .collect();
+        return (0..n)
+            .map(|i| {
+                Tensor::from_raw(t.dtype, dims.clone(), raw.slice(i * per..(i + 1) * per))
+                    .map_err(|e| file_err(path, e.to_string()))
+            })
+            .collect();
+    }
+    let want: Vec<String> = shape
+        .iter()
+        .map(|d| d.map_or("?".into(), |d| d.to_string()))
+        .collect();
+    Err(file_err(
+        path,
+        format!(
+            "input `{name}` has shape [{}], the file holds {:?}",
+            want.join(","),
+            t.dims
+        ),
+    ))
+}
+
+/// Reads every .npy / .npz file of `dir` (sorted by name) as samples.
+pub fn load_dir(model: &Model, dir: &Path) -> Result<Vec<Sample>, InputError> {
+    let sig = signature(model);
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| file_err(dir, format!("cannot read the directory: {e}")))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("npy" | "npz")))
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        return Err(file_err(dir, "no .npy or .npz files"));
+    }
+    let mut samples = Vec::new();
+    for path in files {
+        if path.extension().and_then(|e| e.to_str()) == Some("npy") {
+            if sig.len() != 1 {
+                return Err(file_err(&path, format!(
+                    "the model takes {} inputs; give each sample as an .npz with arrays named after them",
+                    sig.len()
+                )));
+            }
+            let (name, dt, shape) = &sig[0];
+            let t = crate::npy::read(&path).map_err(|e| InputError::Other(e.to_string()))?;
+            for t in fit(&path, name, *dt, shape, t)? {
+                samples.push(vec![(name.clone(), to_data(&path, t)?)]);
+            }
+        } else {
+            let arrays = read_npz(&path)?;
+            let mut per_input = Vec::new();
+            for (name, dt, shape) in &sig {
+                let t = arrays
+                    .iter()
+                    .find(|(n, _)| n == name)
+                    .map(|(_, t)| t.clone())
+                    .or_else(|| (sig.len() == 1 && arrays.len() == 1).then(|| arrays[0].1.clone()))
+                    .ok_or_else(|| file_err(&path, format!("no array named `{name}`")))?;
+                per_input.push((name.clone(), fit(&path, name, *dt, shape, t)?));
+            }
+            let n = per_input.first().map_or(0, |(_, v)| v.len());
+            if per_input.iter().any(|(_, v)| v.len() != n) {
+                return Err(file_err(&path, "arrays hold different numbers of samples"));
+            }
+            for i in 0..n {
+                let mut s = Vec::new();
+                for (name, ts) in &per_input {
+                    s.push((name.clone(), to_data(&path, ts[i].clone())?));
+                }
+                samples.push(s);
+            }
+        }
+    }
+    Ok(samples)
+}
+
+fn to_data(path: &Path, t: Tensor) -> Result<Data, InputError> {
+    Array::from_tensor(&t)
+        .map(Data::Tensor)
+        .map_err(|e| file_err(path, e.to_string()))
+}
+
+/// The arrays of an .npz (a zip of .npy files, stored or deflated), by name.
+fn read_npz(path: &Path) -> Result<Vec<(String, Tensor)>, InputError> {
+    let f = std::fs::File::open(path).map_err(|e| file_err(path, format!("cannot read: {e}")))?;
+    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+    let mut zip =
+        zip::ZipArchive::new(f).map_err(|e| file_err(path, format!("not a valid .npz: {e}")))?;
+    let mut out = Vec::new();
+    for i in 0..zip.len() {
+        let mut entry = zip
+            .by_index(i)
+            .map_err(|e| file_err(path, format!("not a valid .npz: {e}")))?;
+        let name = entry
+            .name()
+            .map_err(|e| file_err(path, format!("not a valid .npz: {e}")))?
+            .trim_end_matches(".npy")
+            .to_string();
+        // Bound what an entry may inflate to (a .npz of images is not a zip bomb).
+        let limit = (len.saturating_mul(1100)).min(1 << 32);
+        if entry.size() > limit {
+            return Err(file_err(
+                path,
+                format!("entry `{name}` claims {} bytes", entry.size()),
+            ));
+        }
+        let mut bytes = Vec::new();
+        entry
+            .by_ref()
+            .take(limit)
+            .read_to_end(&mut bytes)
+            .map_err(|e| file_err(path, format!("entry `{name}`: {e}")))?;
+        let t = crate::npy::parse(&bytes)
+            .map_err(|m| file_err(path, format!("entry `{name}`: {m}")))?;
+        out.push((name, t));
+    }
+    Ok(out)
+}
+
+/// `n` seeded random samples of the declared input shapes.
+pub fn random_samples(
+    model: &Model,
+    n: usize,
+    seed: u64,
+    dims: &HashMap<String, u64>,
+) -> Result<Vec<Sample>, InputError> {
+    (0..n)
+        .map(|i| {
+            let ts = crate::run::random_inputs(model, seed.wrapping_add(i as u64), dims)
+                .map_err(|e| InputError::Other(e.to_string()))?;
+            ts.into_iter()
+                .map(|(name, t)| Ok((name, to_data(Path::new("random"), t)?)))
+                .collect()
+        })
+        .collect()
+}
+
+/// Arguments of `modelc quantize`.
+#[derive(clap::Args, Debug)]
+pub struct QuantizeArgs {
+    /// The float model to read.
+    pub input: PathBuf,
+    /// Where to write the quantized model (.onnx: QDQ; .tflite: the TFLite exporter's form).
+    pub output: PathBuf,
+    /// int8 (static, calibrated QDQ), int8-dynamic, int4-weight, fp16, bf16.
+    #[arg(long, default_value = "int8")]
+    pub mode: String,
+    /// Directory of calibration inputs: .npy files (one input, one sample or a batch per
+    /// file) or .npz files (arrays named after the inputs).
+    #[arg(long, value_name = "DIR")]
+    pub calibration: Option<PathBuf>,
+    /// Calibrate on N seeded random inputs instead (a poor substitute for real data).
+    #[arg(long, value_name = "N")]
+    pub calibration_random: Option<usize>,
+    /// Held-out inputs (same layout as --calibration) for the error report.
+    #[arg(long, value_name = "DIR")]
+    pub eval: Option<PathBuf>,
+    /// Range method: minmax, percentile, entropy.
+    #[arg(long, default_value = "minmax")]
+    pub method: String,
+    /// Percentile of |x| kept by --method percentile.
+    #[arg(long, default_value_t = 99.99)]
+    pub percentile: f64,
+    /// Activation type of int8 QDQ: u8 (asymmetric, fastest on x86 onnxruntime) or i8.
+    #[arg(long, default_value = "u8")]
+    pub activation_type: String,
+    /// Per-tensor weights instead of per-channel.
+    #[arg(long)]
+    pub per_tensor: bool,
+    /// Keep Conv/Gemm biases float (onnxruntime quantizes them when it loads the model)
+    /// instead of int32 behind a DequantizeLinear.
+    #[arg(long)]
+    pub float_bias: bool,
+    /// Quantize the model's outputs too (by default they stay float: a last
+    /// requantization only adds error).
+    #[arg(long)]
+    pub quantize_outputs: bool,
+    /// Keep ops of this type (Conv) or nodes whose name matches this glob in float. Repeatable.
+    #[arg(long, value_name = "OP|GLOB")]
+    pub exclude: Vec<String>,
+    /// Keep the first and last Conv/Gemm/MatMul in float.
+    #[arg(long)]
+    pub exclude_first_last: bool,
+    /// Block size of int4-weight.
+    #[arg(long, default_value_t = 32)]
+    pub block_size: usize,
+    /// Accuracy budget: keep the most sensitive layers float until the error is at most E.
+    #[arg(long, value_name = "E")]
+    pub max_error: Option<f64>,
+    /// Error measure of --max-error: cosine (1 - cosine similarity), max-rel, top1.
+    #[arg(long, default_value = "cosine")]
+    pub metric: String,
+    /// Seed of --calibration-random.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Size of a symbolic dimension for random inputs: NAME=VALUE. May be repeated.
+    #[arg(long = "dim", value_name = "NAME=VALUE")]
+    pub dims: Vec<String>,
+    /// Print the report as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn parse_mode(s: &str) -> Result<Mode, String> {
+    Ok(match s {
+        "int8" => Mode::Int8,
+        "int8-dynamic" => Mode::Int8Dynamic,
+        "int4-weight" => Mode::Int4Weight,
+        "fp16" => Mode::Fp16,
+        "bf16" => Mode::Bf16,
+        _ => {
+            return Err(format!(
+                "unknown --mode `{s}` (int8, int8-dynamic, int4-weight, fp16, bf16)"
+            ))
+        }
+    })
+}
+
+/// Runs `modelc quantize`.
+pub fn run(args: QuantizeArgs) -> Result<(), Box<dyn std::error::Error>> {
+    crate::check_distinct(&args.input, &args.output)?;
+    crate::format_of(&args.output)?;
+    let mode = parse_mode(&args.mode)?;
+    let method = match args.method.as_str() {
+        "minmax" => Method::MinMax,
+        "percentile" if args.percentile > 0.0 && args.percentile <= 100.0 => {
+            Method::Percentile(args.percentile)
+        }
+        "percentile" => {
+            return Err(format!("--percentile {} is not in (0, 100]", args.percentile).into())
+        }
+        "entropy" => Method::Entropy,
+        m => return Err(format!("unknown --method `{m}` (minmax, percentile, entropy)").into()),
+    };
+    let metric = match args.metric.as_str() {
+        "cosine" => Metric::Cosine,
+        "max-rel" => Metric::MaxRel,
+        "top1" => Metric::Top1,
+        m => return Err(format!("unknown --metric `{m}` (cosine, max-rel, top1)").into()),
+    };
+    let activation = match args.activation_type.as_str() {
+        "u8" => modelc_ir::DType::U8,
+        "i8" => modelc_ir::DType::I8,
+        t => return Err(format!("unknown --activation-type `{t}` (u8, i8)").into()),
+    };
+    let dims: HashMap<String, u64> = args
+        .dims
+        .iter()
+        .map(|s| {
+            let (k, v) = s
+                .split_once('=')
+                .ok_or_else(|| format!("--dim `{s}` is not NAME=VALUE"))?;
+            let v = v
+                .parse::<u64>()
+                .map_err(|_| format!("--dim value `{v}` is not a number"))?;
+            Ok::<_, String>((k.to_string(), v))
+        })
+        .collect::<Result<_, _>>()?;
+    let model = crate::load(&args.input)?;
+    let calibration = match (&args.calibration, args.calibration_random) {
+        (Some(_), Some(_)) => {
+            return Err("give --calibration or --calibration-random, not both".into())
+        }
+        (Some(dir), None) => load_dir(&model, dir)?,
+        (None, Some(n)) => {
+            if n == 0 {
+                return Err("--calibration-random needs at least 1 input".into());
+            }
+            if mode == Mode::Int8 {
+                eprintln!("modelc: WARNING: calibrating on {n} RANDOM inputs: activation ranges will not match real data and accuracy will suffer; use --calibration DIR with real inputs");
+            }
+            random_samples(&model, n, args.seed, &dims)?
+        }
+        (None, None) if mode == Mode::Int8 => return Err(
+            "static int8 needs calibration inputs: --calibration DIR (or --calibration-random N)"
+                .into(),
+        ),
+        // Other modes need one run for value types only.
+        (None, None) => random_samples(&model, 1, args.seed, &dims)?,
+    };
+    let eval = match &args.eval {
+        Some(dir) => load_dir(&model, dir)?,
+        None => Vec::new(),
+    };
+    let mut cfg = QuantConfig {
+        mode,
+        method,
+        exclude: args
+            .exclude
+            .iter()
+            .flat_map(|e| e.split(','))
+            .map(str::to_string)
+            .filter(|s| !s.is_empty())
+            .collect(),
+        exclude_first_last: args.exclude_first_last,
+        block_size: args.block_size,
+        max_error: args.max_error.map(|e| (metric, e)),
+        ..QuantConfig::default()
+    };
+    cfg.static_opts.activation = activation;
+    cfg.static_opts.per_channel = !args.per_tensor;
+    cfg.static_opts.int32_bias = !args.float_bias;
+    cfg.static_opts.quantize_outputs = args.quantize_outputs;
+    let start = Instant::now();
+    let (quantized, report) = quant::quantize(&model, &cfg, &calibration, &eval)?;
+    if mode == Mode::Int8 {
+        eprintln!(
+            "calibration: {} inputs through the interpreter in {:.2} s",
+            report.calibration_inputs, report.calibration_seconds
+        );
+    }
+    crate::save(&quantized, &args.output, &crate::SaveOptions::default())?;
+    let before = std::fs::metadata(&args.input).map(|m| m.len()).unwrap_or(0);
+    let after = std::fs::metadata(&args.output)
+        .map(|m| m.len())
+        .unwrap_or(0);
+    if args.json {
+        let mut v = serde_json::to_value(&report)?;
+        v["file_bytes_before"] = before.into();
+        v["file_bytes_after"] = after.into();
+        v["seconds"] = start.elapsed().as_secs_f64().into();
+        println!("{}", serde_json::to_string_pretty(&v)?);
+    } else {
+        eprint!("{}", report.render());
+        eprintln!(
+            "file: {} bytes -> {} bytes ({:.1}%), {:.2} s",
+            before,
+            after,
+            if before > 0 {
+                100.0 * after as f64 / before as f64
+            } else {
+                0.0
+            },
+            start.elapsed().as_secs_f64()
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,147 @@
+//! The accuracy budget (`--max-error E --metric M`): mixed precision chosen automatically.
+//!
+//! 1. Quantize everything; if the error on the calibration inputs is within the budget, done.
+//! 2. Otherwise measure each quantizable compute layer's sensitivity: the output error when
+//!    only that layer is quantized (the rest float).
+//! 3. Keep the k most sensitive layers in float, with k found by binary search (the error
+//!    falls as k grows), and return the smallest such model within the budget.
+
+use std::collections::HashMap;
+
+use modelc_ir::{Model, NodeId, OnnxOp};
+
+use super::calibrate::{Sample, Stats};
+use super::metrics::Metric;
+use super::report::{BudgetReport, Layer};
+use super::{edit, evaluate, static_int8, QuantConfig, QuantError};
+
+/// Sensitivity is measured on at most this many inputs (each layer costs one run per input).
+const SENSITIVITY_INPUTS: usize = 4;
+/// The budget is checked on at most this many inputs.
+const CHECK_INPUTS: usize = 16;
+
+/// Layers the search may keep in float: ops that compute (not data movement or activations
+/// folded into their producer).
+fn candidate(op: OnnxOp) -> bool {
+    use OnnxOp::*;
+    static_int8::weighted(op)
+        || matches!(
+            op,
+            Add | Mul | Sigmoid | GlobalAveragePool | Concat | Softmax | LeakyRelu
+        )
+}
+
+pub fn search(
+    float: &Model,
+    stats: &Stats,
+    cfg: &QuantConfig,
+    excluded: &HashMap<NodeId, String>,
+    calibration: &[Sample],
+    metric: Metric,
+    bound: f64,
+) -> Result<(Model, Vec<Layer>, BudgetReport), QuantError> {
+    let check = &calibration[..calibration.len().min(CHECK_INPUTS)];
+    let sens_set = &calibration[..calibration.len().min(SENSITIVITY_INPUTS)];
+    let mut evaluations = 0;
+    let build = |keep: &HashMap<NodeId, String>| -> Result<(Model, Vec<Layer>), QuantError> {
+        let mut m = float.clone();
+        let layers = static_int8::quantize_static(&mut m.graph, stats, &cfg.static_opts, keep)
+            .map_err(QuantError::Unsupported)?;
+        super::require_opset(&mut m, 13, "per-channel QDQ")?;
+        Ok((m, layers))
+    };
+    let error = |m: &Model, set: &[Sample]| -> Result<f64, QuantError> {
+        let errs = evaluate(float, m, set)?;
+        Ok(errs.iter().map(|e| e.error(metric)).fold(0.0, f64::max))
+    };
+
+    let (all, all_layers) = build(excluded)?;
+    let err_all = error(&all, check)?;
+    evaluations += 1;
+    let candidates: Vec<NodeId> = float
+        .graph
+        .topo_order()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|id| !excluded.contains_key(id))
+        .filter(|&id| float.graph.node(id).op.onnx().is_some_and(candidate))
+        .collect();
+    if err_all <= bound || candidates.is_empty() {
+        let report = BudgetReport {
+            metric,
+            max_error: bound,
+            error_all_quantized: err_all,
+            error_final: err_all,
+            kept_float: Vec::new(),
+            evaluations,
+        };
+        return Ok((all, all_layers, report));
+    }
+
+    // Sensitivity of each layer alone.
+    let mut sens: Vec<(NodeId, f64)> = Vec::new();
+    for &c in &candidates {
+        let mut keep = excluded.clone();
+        for &o in &candidates {
+            if o != c {
+                keep.insert(o, String::new());
+            }
+        }
+        let (m, _) = build(&keep)?;
+        sens.push((c, error(&m, sens_set)?));
+        evaluations += 1;
+    }
+    sens.sort_by(|a, b| b.1.total_cmp(&a.1));
+
+    let with_float = |k: usize| {
+        let mut keep = excluded.clone();
+        for (id, s) in &sens[..k] {
+            keep.insert(
+                *id,
+                format!("kept in float by --max-error (sensitivity {s:.3e})"),
+            );
+        }
+        keep
+    };
+    // Smallest k within the budget; k = all candidates is float everywhere they are.
+    let (mut lo, mut hi) = (0usize, sens.len());
+    let mut best: Option<(usize, Model, Vec<Layer>, f64)> = None;
+    while lo < hi {
+        let mid = (lo + hi) / 2;
+        let (m, layers) = build(&with_float(mid))?;
+        let e = error(&m, check)?;
+        evaluations += 1;
+        if e <= bound {
+            hi = mid;
+            best = Some((mid, m, layers, e));
+        } else {
+            lo = mid + 1;
+        }
+    }
+    let (k, m, layers, e) = match best {
+        Some(b) if b.0 == lo => b,
+        _ => {
+            let (m, layers) = build(&with_float(lo))?;
+            let e = error(&m, check)?;
+            evaluations += 1;
+            (lo, m, layers, e)
+        }
+    };
+    if e > bound {
+        return Err(QuantError::Budget(format!(
+            "{metric:?} error {e:.4e} exceeds {bound} even with every quantizable layer in float"
+        )));
+    }
+    let report = BudgetReport {
+        metric,
+        max_error: bound,
+        error_all_quantized: err_all,
+        error_final: e,
+        kept_float: sens[..k]
+            .iter()
+            .map(|(id, s)| (edit::label(&float.graph, *id), *s))
+            .collect(),
+        evaluations,
+    };
+    Ok((m, layers, report))
+}

@@ -1,0 +1,248 @@
+//! `int8-dynamic`: weights stored as int8 (symmetric, per output channel), activations
+//! quantized at run time — ONNX Runtime's `quantize_dynamic` form, which its CPU kernels run
+//! as integer products:
+//!
+//! ```text
+//! x ─ DynamicQuantizeLinear ─ x_q, x_scale, x_zp
+//! MatMulInteger(x_q, W_q, x_zp, 0) / ConvInteger(...) ─ Cast(float) ─ Mul(x_scale · w_scale) ─ Add(bias)
+//! ```
+//!
+//! MatMul with a constant 2-D right operand, Gemm (transA = 0, constant B) and Conv with a
+//! constant weight are rewritten; everything else stays float.
+
+use std::collections::HashMap;
+
+use modelc_ir::{Attr, DType, Graph, NodeId, OnnxOp, Tensor, ValueRef};
+
+use super::calibrate::Stats;
+use super::edit::{add_const, add_op, const_input, label, value_name, Names};
+use super::params::{f32_elements, f32_tensor, quantize_weight, zero_point_tensor};
+use super::report::Layer;
+
+/// Transposes a 2-D float32 constant.
+fn transpose2(t: &Tensor) -> Option<Tensor> {
+    let v = f32_elements(t)?;
+    let (r, c) = (t.dims[0] as usize, t.dims[1] as usize);
+    let mut out = vec![0f32; v.len()];
+    for i in 0..r {
+        for j in 0..c {
+            out[j * r + i] = v[i * c + j];
+        }
+    }
+    Some(f32_tensor(vec![c as u64, r as u64], &out))
+}
+
+pub fn quantize_dynamic(
+    g: &mut Graph,
+    stats: &Stats,
+    excluded: &HashMap<NodeId, String>,
+) -> Result<Vec<Layer>, String> {
+    let order = g.topo_order().map_err(|e| e.to_string())?;
+    let mut names = Names::of(g);
+    let mut layers = Vec::new();
+    for id in order {
+        let Some(op) = g.node(id).op.onnx() else {
+            continue;
+        };
+        if !matches!(op, OnnxOp::MatMul | OnnxOp::Gemm | OnnxOp::Conv) {
+            continue;
+        }
+        let name = label(g, id);
+        if let Some(r) = excluded.get(&id) {
+            layers.push(Layer::float(op, &name, r));
+            continue;
+        }
+        match rewrite(g, &mut names, stats, id, op) {
+            Ok(()) => layers.push(Layer::quantized(op, &name, "")),
+            Err(why) => layers.push(Layer::float(op, &name, why)),
+        }
+    }
+    Ok(layers)
+}
+
+fn rewrite(
+    g: &mut Graph,
+    names: &mut Names,
+    stats: &Stats,
+    id: NodeId,
+    op: OnnxOp,
+) -> Result<(), &'static str> {
+    let inputs = g.inputs_of(id);
+    let x = inputs[0].ok_or("no input")?;
+    if stats.dtypes.get(&x) != Some(&DType::F32) {
+        return Err("input is not float32");
+    }
+    let (_, w) = const_input(g, id, 1).ok_or("weight is not a constant")?;
+    if w.dtype != DType::F32 {
+        return Err("weight is not float32");
+    }
+    let attrs = &g.node(id).attrs;
+    // The weight in the layout the integer op wants ([K, N] for MatMul) and its channel axis.
+    let (w, axis, alpha) = match op {
+        OnnxOp::MatMul if w.dims.len() == 2 => (w.clone(), 1, 1.0),
+        OnnxOp::Gemm => {
+            if attrs.int("transA", 0).unwrap_or(1) != 0 || w.dims.len() != 2 {
+                return Err("Gemm with transA is left in float");
+            }
+            let wt = if attrs.int("transB", 0).unwrap_or(0) != 0 {
+                transpose2(w).ok_or("bad weight")?
+            } else {
+                w.clone()
+            };
+            (wt, 1, attrs.float("alpha", 1.0).unwrap_or(1.0))
+        }
+        OnnxOp::Conv if g.node(id).num_inputs >= 2 => (w.clone(), 0, 1.0),
+        _ => return Err("weight layout not supported"),
+    };
+    let beta = attrs.float("beta", 1.0).unwrap_or(1.0);
+    let qw = quantize_weight(&w, Some(axis)).ok_or("cannot quantize the weight")?;
+    let base = g.node(id).name.clone();
+    let base = if base.is_empty() {
+        value_name(g, ValueRef::new(id, 0))
+    } else {
+        base
+    };
+    let bias = match inputs.get(2).copied().flatten() {
+        None => None,
+        Some(_) => {
+            let (_, t) = const_input(g, id, 2).ok_or("bias is not a constant")?;
+            let v = f32_elements(t).ok_or("bias is not float32")?;
+            if op == OnnxOp::Conv && t.dims.len() != 1 {
+                return Err("bias shape");
+            }
+            Some((t.dims.clone(), v))
+        }
+    };
+    let out = ValueRef::new(id, 0);
+    let users = g.users(out);
+    let graph_out = g.outputs().contains(&out);
+
+    let dql = add_op(
+        g,
+        names,
+        OnnxOp::DynamicQuantizeLinear,
+        &format!("{base}_DynamicQuantizeLinear"),
+        &[Some(x)],
+        vec![],
+        3,
+    );
+    let (xq, xs, xz) = (
+        ValueRef::new(dql, 0),
+        ValueRef::new(dql, 1),
+        ValueRef::new(dql, 2),
+    );
+    let wq = add_const(g, names, &format!("{base}_weight_quantized"), qw.data);
+    let wz = add_const(
+        g,
+        names,
+        &format!("{base}_weight_zero_point"),
+        zero_point_tensor(DType::I8, vec![], &[0]),
+    );
+    let integer = if op == OnnxOp::Conv {
+        let c = add_op(
+            g,
+            names,
+            OnnxOp::ConvInteger,
+            &format!("{base}_ConvInteger"),
+            &[Some(xq), Some(wq), Some(xz), Some(wz)],
+            vec![],
+            1,
+        );
+        g.node_mut(c).attrs = g.node(id).attrs.clone();
+        g.node_mut(c).layout = g.node(id).layout;
+        c
+    } else {
+        add_op(
+            g,
+            names,
+            OnnxOp::MatMulInteger,
+            &format!("{base}_MatMulInteger"),
+            &[Some(xq), Some(wq), Some(xz), Some(wz)],
+            vec![],
+            1,
+        )
+    };
+    let cast = add_op(
+        g,
+        names,
+        OnnxOp::Cast,
+        &format!("{base}_Cast"),
+        &[Some(ValueRef::new(integer, 0))],
+        vec![("to", Attr::Int(DType::F32.onnx_code() as i64))],
+        1,
+    );
+    // Per-channel weight scale shaped to broadcast over the output's channel axis.
+    let c = qw.scales.len() as u64;
+    let scale_dims = if op == OnnxOp::Conv {
+        let mut d = vec![1u64; w.dims.len()];
+        d[1] = c;
+        d
+    } else {
+        vec![c]
+    };
+    let scales: Vec<f32> = qw.scales.iter().map(|s| s * alpha).collect();
+    let ws = add_const(
+        g,
+        names,
+        &format!("{base}_weight_scale"),
+        f32_tensor(scale_dims, &scales),
+    );
+    let prod = add_op(
+        g,
+        names,
+        OnnxOp::Mul,
+        &format!("{base}_scale_product"),
+        &[Some(xs), Some(ws)],
+        vec![],
+        1,
+    );
+    let mul = add_op(
+        g,
+        names,
+        OnnxOp::Mul,
+        &format!("{base}_rescale"),
+        &[Some(ValueRef::new(cast, 0)), Some(ValueRef::new(prod, 0))],
+        vec![],
+        1,
+    );
+    let mut result = ValueRef::new(mul, 0);
+    if let Some((dims, v)) = bias {
+        let dims = if op == OnnxOp::Conv {
+            let mut d = vec![1u64; w.dims.len()];
+            d[1] = v.len() as u64;
+            d
+        } else {
+            dims
+        };
+        let v: Vec<f32> = v.iter().map(|b| b * beta).collect();
+        let bc = add_const(g, names, &format!("{base}_bias"), f32_tensor(dims, &v));
+        let add = add_op(
+            g,
+            names,
+            OnnxOp::Add,
+            &format!("{base}_bias_add"),
+            &[Some(result), Some(bc)],
+            vec![],
+            1,
+        );
+        result = ValueRef::new(add, 0);
+    }
+    for (n, slot) in users {
+        g.connect(result, n, slot);
+    }
+    // The result takes the original output's name (and type).
+    let old = g.value(out).cloned().unwrap_or_default();
+    if graph_out {
+        let outs: Vec<ValueRef> = g
+            .outputs()
+            .iter()
+            .map(|&o| if o == out { result } else { o })
+            .collect();
+        g.set_outputs(outs);
+    }
+    g.remove_node(id);
+    let rv = g.value_mut(result).expect("new");
+    rv.name = old.name;
+    rv.ty = old.ty;
+    Ok(())
+}

@@ -1,0 +1,326 @@
+//! Quantization: the modes behind `modelc quantize`.
+//!
+//! - `int8`: static QDQ ([`static_int8`]), activations calibrated by running the float
+//!   model in the interpreter ([`calibrate`]) with `minmax`, `percentile` or `entropy`
+//!   ranges, weights per-channel symmetric int8, biases int32;
+//! - `int8-dynamic` ([`dynamic`]): int8 weights, activations quantized at run time;
+//! - `int4-weight` ([`int4`]): block-wise int4 weights for MatMul and Gather;
+//! - `fp16` / `bf16` ([`float16`]): half-precision weights and compute, sensitive ops and
+//!   the model's inputs and outputs kept in float32;
+//! - an accuracy budget ([`budget`]): keep the most sensitive layers in float until the
+//!   output error is within `--max-error`.
+//!
+//! Every mode returns the rewritten model and a [`QuantReport`].
+
+pub mod budget;
+pub mod calibrate;
+pub mod dynamic;
+pub mod edit;
+mod error;
+pub mod float16;
+pub mod histogram;
+pub mod int4;
+pub mod metrics;
+pub mod params;
+pub mod report;
+pub mod static_int8;
+
+use std::collections::HashMap;
+
+use modelc_interp::{Data, Interpreter};
+use modelc_ir::{DType, Graph, Model, NodeId, Op};
+
+pub use calibrate::{Method, Sample};
+pub use error::QuantError;
+pub use metrics::{Metric, OutputError};
+pub use report::{Layer, QuantReport};
+pub use static_int8::StaticOptions;
+
+use crate::PassManager;
+
+/// Which quantization.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Fp16,
+    Bf16,
+    Int8Dynamic,
+    Int8,
+    Int4Weight,
+}
+
+impl Mode {
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Fp16 => "fp16",
+            Mode::Bf16 => "bf16",
+            Mode::Int8Dynamic => "int8-dynamic",
+            Mode::Int8 => "int8",
+            Mode::Int4Weight => "int4-weight",
+        }
+    }
+
+    /// Whether the mode needs calibration data (activation ranges).
+    pub fn needs_calibration(self) -> bool {
+        self == Mode::Int8
+    }
+}
+
+/// Everything `quantize` needs to know.
+#[derive(Debug, Clone)]
+pub struct QuantConfig {
+    pub mode: Mode,
+    pub method: Method,
+    pub static_opts: StaticOptions,
+    /// Op types (`Conv`) or node-name globs (`*/fc*`) to keep in float.
+    pub exclude: Vec<String>,
+    /// Keep the first and the last Conv/Gemm/MatMul in float.
+    pub exclude_first_last: bool,
+    /// Block size of `int4-weight` (elements per scale along the blocked axis).
+    pub block_size: usize,
+    /// `--max-error`: the metric and the bound.
+    pub max_error: Option<(Metric, f64)>,
+    /// Run the cleanup pipeline (identity, fold, dce) first.
+    pub optimize_first: bool,
+}
+
+impl Default for QuantConfig {
+    fn default() -> Self {
+        QuantConfig {
+            mode: Mode::Int8,
+            method: Method::MinMax,
+            static_opts: StaticOptions::default(),
+            exclude: Vec::new(),
+            exclude_first_last: false,
+            block_size: 32,
+            max_error: None,
+            optimize_first: true,
+        }
+    }
+}
+
+/// Quantizes `model`. `calibration` gives activation ranges (int8) and value types (every
+/// mode); `eval` are held-out inputs for the report (empty: the calibration inputs are
+/// used and the report says so).
+pub fn quantize(
+    model: &Model,
+    cfg: &QuantConfig,
+    calibration: &[Sample],
+    eval: &[Sample],
+) -> Result<(Model, QuantReport), QuantError> {
+    if calibration.is_empty() {
+        return Err(QuantError::Calibration("no calibration inputs".into()));
+    }
+    let mut float = model.clone();
+    if cfg.optimize_first {
+        PassManager::new(crate::registry::level(2)).run(&mut float)?;
+    }
+    let method = if cfg.mode.needs_calibration() {
+        cfg.method
+    } else {
+        Method::MinMax
+    };
+    // Modes without activation ranges only need value types: one run is enough.
+    let calib_set = if cfg.mode.needs_calibration() {
+        calibration
+    } else {
+        &calibration[..1]
+    };
+    let stats = calibrate::calibrate(&float, calib_set, method)?;
+    let excluded = excluded_nodes(&float.graph, cfg);
+
+    let mut report = QuantReport {
+        mode: cfg.mode.name().to_string(),
+        weight_bytes_before: weight_bytes(&float.graph),
+        calibration_inputs: if cfg.mode.needs_calibration() {
+            calibration.len()
+        } else {
+            0
+        },
+        calibration_seconds: stats.elapsed.as_secs_f64(),
+        ..QuantReport::default()
+    };
+
+    let quantized = match (cfg.mode, cfg.max_error) {
+        (Mode::Int8, Some((metric, bound))) => {
+            let (m, layers, b) =
+                budget::search(&float, &stats, cfg, &excluded, calibration, metric, bound)?;
+            report.layers = layers;
+            report.budget = Some(b);
+            m
+        }
+        (_, Some(_)) => {
+            return Err(QuantError::Unsupported(
+                "--max-error works with --mode int8".into(),
+            ))
+        }
+        (Mode::Int8, None) => {
+            let mut m = float.clone();
+            report.layers =
+                static_int8::quantize_static(&mut m.graph, &stats, &cfg.static_opts, &excluded)
+                    .map_err(QuantError::Unsupported)?;
+            require_opset(&mut m, 13, "per-channel QDQ")?;
+            m
+        }
+        (Mode::Fp16 | Mode::Bf16, None) => {
+            let mut m = float.clone();
+            let dt = if cfg.mode == Mode::Fp16 {
+                DType::F16
+            } else {
+                DType::BF16
+            };
+            report.layers = float16::convert(&mut m.graph, &stats, dt, &excluded)
+                .map_err(QuantError::Unsupported)?;
+            m
+        }
+        (Mode::Int8Dynamic, None) => {
+            let mut m = float.clone();
+            report.layers = dynamic::quantize_dynamic(&mut m.graph, &stats, &excluded)
+                .map_err(QuantError::Unsupported)?;
+            m
+        }
+        (Mode::Int4Weight, None) => {
+            let mut m = float.clone();
+            report.layers = int4::quantize_int4(&mut m.graph, cfg.block_size, &excluded)
+                .map_err(QuantError::Unsupported)?;
+            require_opset(&mut m, 21, "block-wise int4 DequantizeLinear")?;
+            m
+        }
+    };
+    if !report.layers.iter().any(|l| l.quantized) {
+        return Err(QuantError::NothingToQuantize(format!(
+            "no op the {} mode quantizes was found (or all were excluded)",
+            cfg.mode.name()
+        )));
+    }
+    let mut quantized = quantized;
+    PassManager::new(crate::registry::pipeline("dce")?).run(&mut quantized)?;
+    report.weight_bytes_after = weight_bytes(&quantized.graph);
+    let (eval_set, on) = if eval.is_empty() {
+        (calibration, "calibration")
+    } else {
+        (eval, "held-out")
+    };
+    report.evaluated_on = on.to_string();
+    report.evaluation_inputs = eval_set.len();
+    report.outputs = evaluate(&float, &quantized, eval_set)?;
+    Ok((quantized, report))
+}
+
+/// Raises the default-domain opset to at least `min` (the ops modelc emits need it).
+/// Opsets 13 to 21 changed no semantics of the ops torch and TF exporters emit beyond
+/// adding types; below 13 several ops moved attributes to inputs, so that is refused.
+fn require_opset(m: &mut Model, min: i64, why: &str) -> Result<(), QuantError> {
+    let v = m.opset("").unwrap_or(min);
+    if v >= min {
+        return Ok(());
+    }
+    if v < 13 {
+        return Err(QuantError::Unsupported(format!(
+            "{why} needs opset {min}; the model imports opset {v} (convert it to 13 or newer first)"
+        )));
+    }
+    for o in &mut m.opset_imports {
+        if o.domain.is_empty() || o.domain == "ai.onnx" {
+            o.version = min;
+        }
+    }
+    Ok(())
+}
+
+/// Bytes held in the graph's constants.
+pub fn weight_bytes(g: &Graph) -> u64 {
+    g.node_ids()
+        .map(|id| match &g.node(id).op {
+            Op::Const(t) => t.byte_len(),
+            Op::Input { default: Some(t) } => t.byte_len(),
+            _ => 0,
+        })
+        .sum()
+}
+
+/// Runs both models on `samples` and measures each output's error.
+pub fn evaluate(
+    float: &Model,
+    quantized: &Model,
+    samples: &[Sample],
+) -> Result<Vec<OutputError>, QuantError> {
+    let a = Interpreter::new(float)?;
+    let b = Interpreter::new(quantized)?;
+    let names = a.output_names();
+    let mut acc: Vec<metrics::Accumulator> = names.iter().map(|_| Default::default()).collect();
+    for s in samples {
+        let ra = a.run(s.clone())?;
+        let rb = b.run(s.clone())?;
+        for (i, ((_, da), (_, db))) in ra.iter().zip(&rb).enumerate() {
+            if let (Data::Tensor(x), Data::Tensor(y)) = (da, db) {
+                if let (Ok(xv), Ok(yv)) = (x.to_f64_vec(), y.to_f64_vec()) {
+                    acc[i].add(&xv, &yv, x.shape());
+                }
+            }
+        }
+    }
+    Ok(names.iter().zip(&acc).map(|(n, a)| a.finish(n)).collect())
+}
+
+/// Nodes the configuration keeps in float, with the reason.
+pub fn excluded_nodes(g: &Graph, cfg: &QuantConfig) -> HashMap<NodeId, String> {
+    let mut out = HashMap::new();
+    let order = g.topo_order().unwrap_or_default();
+    for &id in &order {
+        let n = g.node(id);
+        let Some(op) = n.op.onnx() else { continue };
+        let label = edit::label(g, id);
+        for pat in &cfg.exclude {
+            if pat == op.name() || glob(pat, &label) {
+                out.insert(id, format!("excluded by --exclude {pat}"));
+            }
+        }
+    }
+    if cfg.exclude_first_last {
+        let weighted: Vec<NodeId> = order
+            .iter()
+            .copied()
+            .filter(|&id| g.node(id).op.onnx().is_some_and(static_int8::weighted))
+            .collect();
+        for id in [weighted.first(), weighted.last()].into_iter().flatten() {
+            out.insert(*id, "excluded by --exclude-first-last".into());
+        }
+    }
+    out
+}
+
+/// Shell-style glob: `*` any run of characters, `?` one character.
+pub fn glob(pattern: &str, text: &str) -> bool {
+    let p: Vec<char> = pattern.chars().collect();
+    let t: Vec<char> = text.chars().collect();
+    let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some(pi);
+            mark = ti;
+            pi += 1;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            ti = mark;
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|&c| c == '*')
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn glob_matches_like_a_shell() {
+        assert!(super::glob("/layer1/*", "/layer1/conv1/Conv"));
+        assert!(super::glob("*Conv", "/a/Conv"));
+        assert!(super::glob("c?nv", "conv"));
+        assert!(!super::glob("/layer1/*", "/layer2/conv"));
+        assert!(!super::glob("conv", "conv1"));
+    }
+}

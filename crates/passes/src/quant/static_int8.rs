@@ -1,0 +1,488 @@
+//! Static int8: QDQ around ops, placed the way ONNX Runtime's `quantize_static` (QDQ
+//! format) places them, so onnxruntime's QDQ fusions turn the result into its integer
+//! kernels (QLinearConv, QLinearMatMul, QLinearAdd, ...):
+//!
+//! - every float input and output of a quantized op gets one QuantizeLinear →
+//!   DequantizeLinear pair right after its producer, shared by all readers, with a
+//!   per-tensor scale and zero point from calibration;
+//! - Conv / ConvTranspose / Gemm / MatMul weights become int8 constants (symmetric, per
+//!   output channel: axis 0, 1 for ConvTranspose and Gemm without transB) read through a
+//!   DequantizeLinear; their biases int32 constants with scale = input scale × weight scale;
+//! - data-movement ops (Reshape, Transpose, MaxPool, ...) give their output the parameters of
+//!   their input, so the pair on each side agrees and the runtime drops both;
+//! - a Relu (or Clip from 0) right after a quantized op is removed and the op's output is
+//!   quantized with the activation's range, which clamps exactly like the activation did;
+//! - graph outputs stay float (a last requantization only adds error; the runtime's fused
+//!   kernels accept a float output for Gemm / MatMul).
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use modelc_ir::{Attr, DType, Graph, NodeId, OnnxOp, Op, ValueRef};
+
+use super::calibrate::{Range, Stats};
+use super::edit::{add_const, add_op, const_input, label, redirect, value_name, Names};
+use super::params::{
+    activation_params, f32_tensor, quantize_bias, quantize_weight, zero_point_tensor, QParams,
+};
+use super::report::Layer;
+
+/// Options of the static rewrite.
+#[derive(Debug, Clone)]
+pub struct StaticOptions {
+    /// Activation type: u8 (asymmetric) or i8.
+    pub activation: DType,
+    pub symmetric_activations: bool,
+    /// Per-channel weights (else per tensor).
+    pub per_channel: bool,
+    /// Quantize graph outputs too.
+    pub quantize_outputs: bool,
+    /// Biases as int32 behind a DequantizeLinear (else kept float, which onnxruntime
+    /// quantizes itself when it loads the model).
+    pub int32_bias: bool,
+}
+
+impl Default for StaticOptions {
+    fn default() -> Self {
+        StaticOptions {
+            activation: DType::U8,
+            symmetric_activations: false,
+            per_channel: true,
+            quantize_outputs: false,
+            int32_bias: true,
+        }
+    }
+}
+
+/// Ops quantized with QDQ on their inputs and outputs (ONNX Runtime's QDQ and QLinear
+/// registries).
+pub fn quantizable(op: OnnxOp) -> bool {
+    use OnnxOp::*;
+    weighted(op)
+        || direct(op)
+        || matches!(
+            op,
+            Add | Mul
+                | Relu
+                | Clip
+                | LeakyRelu
+                | Sigmoid
+                | GlobalAveragePool
+                | Concat
+                | Softmax
+                | Where
+                | ArgMax
+                | InstanceNormalization
+                | LayerNormalization
+                | BatchNormalization
+        )
+}
+
+/// Ops with a weight input (slot 1) and optional bias (slot 2).
+pub fn weighted(op: OnnxOp) -> bool {
+    matches!(
+        op,
+        OnnxOp::Conv | OnnxOp::ConvTranspose | OnnxOp::Gemm | OnnxOp::MatMul
+    )
+}
+
+/// Ops that only move or select elements: output quantized like the input.
+fn direct(op: OnnxOp) -> bool {
+    use OnnxOp::*;
+    matches!(
+        op,
+        Reshape
+            | Transpose
+            | Squeeze
+            | Unsqueeze
+            | Flatten
+            | MaxPool
+            | AveragePool
+            | Slice
+            | Pad
+            | Resize
+            | Split
+            | Gather
+            | GatherElements
+            | TopK
+    )
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Act {
+    Own(Range),
+    Same(ValueRef),
+}
+
+/// Rewrites `g` to static QDQ form. `float_nodes` are nodes to keep in float (with the
+/// reason). Returns the per-layer decisions.
+pub fn quantize_static(
+    g: &mut Graph,
+    stats: &Stats,
+    opts: &StaticOptions,
+    float_nodes: &HashMap<NodeId, String>,
+) -> Result<Vec<Layer>, String> {
+    let order = g.topo_order().map_err(|e| e.to_string())?;
+    let outputs: HashSet<ValueRef> = g.outputs().iter().copied().collect();
+    let is_float = |g: &Graph, v: ValueRef| match &g.node(v.node).op {
+        Op::Const(t) => t.dtype == DType::F32,
+        _ => stats.dtypes.get(&v) == Some(&DType::F32),
+    };
+    let mut act: BTreeMap<ValueRef, Act> = BTreeMap::new();
+    // (node, slot, axis) of weights to quantize; biases by node.
+    let mut weights: Vec<(NodeId, usize, Option<usize>)> = Vec::new();
+    let mut biases: Vec<NodeId> = Vec::new();
+    let mut layers = Vec::new();
+    let mut removed = HashSet::new();
+
+    let own = |act: &mut BTreeMap<ValueRef, Act>, g: &Graph, v: ValueRef| -> bool {
+        if act.contains_key(&v) {
+            return true;
+        }
+        if (outputs.contains(&v) && !opts.quantize_outputs) || !is_float(g, v) {
+            return false;
+        }
+        match stats.ranges.get(&v) {
+            Some(r) => {
+                act.insert(v, Act::Own(*r));
+                true
+            }
+            None => false,
+        }
+    };
+
+    for id in order {
+        if removed.contains(&id) {
+            continue;
+        }
+        let Some(op) = g.node(id).op.onnx() else {
+            continue;
+        };
+        if !quantizable(op) {
+            continue;
+        }
+        let name = label(g, id);
+        if let Some(reason) = float_nodes.get(&id) {
+            layers.push(Layer::float(op, &name, reason));
+            continue;
+        }
+        let inputs = g.inputs_of(id);
+        let out0 = ValueRef::new(id, 0);
+        match op {
+            OnnxOp::Relu | OnnxOp::Clip if removable(g, id, op, &act, &outputs, opts) => {
+                let x = inputs[0].expect("checked");
+                if let Some(r) = stats.ranges.get(&out0) {
+                    act.insert(x, Act::Own(*r));
+                }
+                g.replace_uses(out0, x);
+                g.remove_node(id);
+                removed.insert(id);
+                layers.push(Layer::quantized(
+                    op,
+                    &name,
+                    "folded into the quantization of its input",
+                ));
+            }
+            _ if direct(op) => {
+                let Some(x) = inputs[0] else { continue };
+                if !act.contains_key(&x) {
+                    layers.push(Layer::float(op, &name, "input not quantized"));
+                    continue;
+                }
+                for slot in 0..g.node(id).outputs.len() {
+                    let o = ValueRef::new(id, slot);
+                    let skip = g.node(id).outputs[slot].is_absent()
+                        || !is_float(g, o)
+                        || (outputs.contains(&o) && !opts.quantize_outputs);
+                    if !skip {
+                        act.insert(o, Act::Same(x));
+                    }
+                }
+                layers.push(Layer::quantized(op, &name, "same parameters as its input"));
+            }
+            _ => {
+                let mut any = false;
+                for (slot, v) in inputs.iter().enumerate() {
+                    let Some(v) = *v else { continue };
+                    if !is_float(g, v) {
+                        continue;
+                    }
+                    let is_const = matches!(g.node(v.node).op, Op::Const(_));
+                    if weighted(op) && slot == 2 {
+                        if is_const && opts.int32_bias {
+                            biases.push(id);
+                        }
+                        continue;
+                    }
+                    if is_const {
+                        let axis = if weighted(op) && opts.per_channel {
+                            weight_axis(g, id, op, slot)
+                        } else {
+                            None
+                        };
+                        weights.push((id, slot, axis));
+                        any = true;
+                    } else {
+                        any |= own(&mut act, g, v);
+                    }
+                }
+                for slot in 0..g.node(id).outputs.len() {
+                    if !g.node(id).outputs[slot].is_absent() {
+                        own(&mut act, g, ValueRef::new(id, slot));
+                    }
+                }
+                if any {
+                    layers.push(Layer::quantized(op, &name, ""));
+                } else {
+                    layers.push(Layer::float(op, &name, "no float input to quantize"));
+                }
+            }
+        }
+    }
+
+    let mut names = Names::of(g);
+    // Parameters, resolving shared ones.
+    let mut params: HashMap<ValueRef, QParams> = HashMap::new();
+    for &v in act.keys() {
+        // Follow `Same` links to the value that owns the range (chains are acyclic: each
+        // link points to an earlier op's input).
+        let mut at = v;
+        let mut hops = 0;
+        let range = loop {
+            match act.get(&at) {
+                Some(Act::Own(r)) => break Some(*r),
+                Some(Act::Same(u)) if hops <= act.len() => {
+                    at = *u;
+                    hops += 1;
+                }
+                _ => break None,
+            }
+        };
+        if let Some(r) = range {
+            params.insert(
+                v,
+                activation_params(r, opts.activation, opts.symmetric_activations),
+            );
+        }
+    }
+    // QDQ pairs, in value order (deterministic).
+    let mut pairs: Vec<(ValueRef, QParams)> = params.iter().map(|(v, p)| (*v, *p)).collect();
+    pairs.sort_by_key(|(v, _)| (g.node(v.node).seq(), v.slot));
+    for (v, p) in pairs {
+        let users = g.users(v);
+        let base = value_name(g, v);
+        let scale = add_const(
+            g,
+            &mut names,
+            &format!("{base}_s"),
+            f32_tensor(vec![], &[p.scale]),
+        );
+        let zp = add_const(
+            g,
+            &mut names,
+            &format!("{base}_z"),
+            zero_point_tensor(p.dtype, vec![], &[p.zero_point]),
+        );
+        let q = add_op(
+            g,
+            &mut names,
+            OnnxOp::QuantizeLinear,
+            &format!("{base}_Q"),
+            &[Some(v), Some(scale), Some(zp)],
+            vec![],
+            1,
+        );
+        let dq = add_op(
+            g,
+            &mut names,
+            OnnxOp::DequantizeLinear,
+            &format!("{base}_DQ"),
+            &[Some(ValueRef::new(q, 0)), Some(scale), Some(zp)],
+            vec![],
+            1,
+        );
+        redirect(g, &users, ValueRef::new(dq, 0));
+        if opts.quantize_outputs && outputs.contains(&v) {
+            let outs: Vec<ValueRef> = g
+                .outputs()
+                .iter()
+                .map(|&o| if o == v { ValueRef::new(dq, 0) } else { o })
+                .collect();
+            g.set_outputs(outs);
+            // The graph output keeps its name.
+            let old = std::mem::take(&mut g.value_mut(v).expect("live").name);
+            g.value_mut(v).expect("live").name = names.fresh(&format!("{old}_float"));
+            g.value_mut(ValueRef::new(dq, 0)).expect("live").name = old;
+        }
+    }
+
+    // Weights: int8 constants behind a DequantizeLinear, shared per (constant, axis).
+    let mut done: HashMap<(NodeId, Option<usize>), (ValueRef, Vec<f32>)> = HashMap::new();
+    let mut weight_scales: HashMap<NodeId, Vec<f32>> = HashMap::new();
+    for (id, slot, axis) in weights {
+        let Some((cid, t)) = const_input(g, id, slot) else {
+            continue;
+        };
+        let key = (cid, axis);
+        if !done.contains_key(&key) {
+            let Some(qw) = quantize_weight(t, axis) else {
+                continue;
+            };
+            let base = value_name(g, ValueRef::new(cid, 0));
+            let n = qw.scales.len() as u64;
+            let dims = if axis.is_some() { vec![n] } else { vec![] };
+            let data = add_const(g, &mut names, &format!("{base}_i8"), qw.data);
+            let scale = add_const(
+                g,
+                &mut names,
+                &format!("{base}_s"),
+                f32_tensor(dims.clone(), &qw.scales),
+            );
+            // Zero points are all 0: the optional input is left out (its default).
+            let attrs = axis
+                .map(|a| vec![("axis", Attr::Int(a as i64))])
+                .unwrap_or_default();
+            let dq = add_op(
+                g,
+                &mut names,
+                OnnxOp::DequantizeLinear,
+                &format!("{base}_DQ"),
+                &[Some(data), Some(scale)],
+                attrs,
+                1,
+            );
+            done.insert(key, (ValueRef::new(dq, 0), qw.scales));
+        }
+        let (dq, scales) = &done[&key];
+        g.connect(*dq, id, slot);
+        if slot == 1 {
+            weight_scales.insert(id, scales.clone());
+        }
+    }
+
+    // Biases: int32 with scale = input scale × weight scale.
+    for id in biases {
+        let (Some(x), Some(ws)) = (g.inputs_of(id)[0], weight_scales.get(&id)) else {
+            continue;
+        };
+        // The input now reads a DequantizeLinear; its scale is that pair's.
+        let Some(xp) = dq_params(g, x, &params) else {
+            continue;
+        };
+        let Some((cid, b)) = const_input(g, id, 2) else {
+            continue;
+        };
+        let mut b = b.clone();
+        if g.node(id).op.onnx() == Some(OnnxOp::Gemm) {
+            let beta = g.node(id).attrs.float("beta", 1.0).unwrap_or(1.0);
+            if beta != 1.0 {
+                let vals: Vec<f32> = super::params::f32_elements(&b)
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|v| v * beta)
+                    .collect();
+                b = f32_tensor(b.dims.clone(), &vals);
+            }
+        }
+        let scales: Vec<f32> = ws.iter().map(|w| w * xp.scale).collect();
+        if b.dims.len() != 1 {
+            continue;
+        }
+        let Some(qb) = quantize_bias(&b, &scales) else {
+            continue;
+        };
+        let base = value_name(g, ValueRef::new(cid, 0));
+        let n = scales.len() as u64;
+        let per_channel = scales.len() > 1;
+        let dims = if per_channel { vec![n] } else { vec![] };
+        let data = add_const(g, &mut names, &format!("{base}_i32"), qb);
+        let scale = add_const(
+            g,
+            &mut names,
+            &format!("{base}_s"),
+            f32_tensor(dims.clone(), &scales),
+        );
+        // Zero points are all 0: the optional input is left out (its default).
+        let attrs = if per_channel {
+            vec![("axis", Attr::Int(0))]
+        } else {
+            vec![]
+        };
+        let dq = add_op(
+            g,
+            &mut names,
+            OnnxOp::DequantizeLinear,
+            &format!("{base}_DQ"),
+            &[Some(data), Some(scale)],
+            attrs,
+            1,
+        );
+        g.connect(ValueRef::new(dq, 0), id, 2);
+        if g.node(id).op.onnx() == Some(OnnxOp::Gemm) && g.node(id).attrs.contains("beta") {
+            g.node_mut(id).attrs.set("beta", Attr::Float(1.0));
+        }
+    }
+    Ok(layers)
+}
+
+/// The parameters of the QDQ pair whose DequantizeLinear produces `x`.
+fn dq_params(g: &Graph, x: ValueRef, params: &HashMap<ValueRef, QParams>) -> Option<QParams> {
+    if g.node(x.node).op.onnx() != Some(OnnxOp::DequantizeLinear) {
+        return None;
+    }
+    let q = g.input(x.node, 0)?;
+    let orig = g.input(q.node, 0)?;
+    params.get(&orig).copied()
+}
+
+/// The per-channel axis of the weight at `slot` of `id`.
+fn weight_axis(g: &Graph, id: NodeId, op: OnnxOp, slot: usize) -> Option<usize> {
+    let (_, t) = const_input(g, id, slot)?;
+    let rank = t.dims.len();
+    let axis = match op {
+        OnnxOp::Conv => 0,
+        OnnxOp::ConvTranspose => 1,
+        OnnxOp::Gemm if slot == 1 => {
+            if g.node(id).attrs.int("transB", 0).unwrap_or(0) != 0 {
+                0
+            } else {
+                1
+            }
+        }
+        OnnxOp::MatMul if slot == 1 && rank == 2 => 1,
+        _ => return None,
+    };
+    (axis < rank).then_some(axis)
+}
+
+/// Whether a Relu / Clip can be folded into the quantization of its input.
+fn removable(
+    g: &Graph,
+    id: NodeId,
+    op: OnnxOp,
+    act: &BTreeMap<ValueRef, Act>,
+    outputs: &HashSet<ValueRef>,
+    opts: &StaticOptions,
+) -> bool {
+    if opts.symmetric_activations {
+        return false;
+    }
+    let Some(x) = g.inputs_of(id)[0] else {
+        return false;
+    };
+    if !matches!(act.get(&x), Some(Act::Own(_))) || outputs.contains(&x) || g.users(x).len() != 1 {
+        return false;
+    }
+    if outputs.contains(&ValueRef::new(id, 0)) {
+        return false;
+    }
+    if op == OnnxOp::Clip {
+        // Clip from exactly 0 (opset 11+: the min input; before: the attribute).
+        let min = match const_input(g, id, 1) {
+            Some((_, t)) => super::params::f32_elements(t).and_then(|v| v.first().copied()),
+            None if g.node(id).num_inputs > 1 && g.input(id, 1).is_some() => None,
+            None => g.node(id).attrs.float("min", f32::MIN).ok(),
+        };
+        return min == Some(0.0);
+    }
+    true
+}

@@ -1,0 +1,292 @@
+//! Quantization modes on small text-form graphs: where QDQ goes (snapshots), and the
+//! quantized graphs computing close to the float ones in the interpreter.
+
+use modelc_interp::{Array, Data, Interpreter};
+use modelc_ir::text::{print_graph, PrintOptions};
+use modelc_ir::{DType, Graph, Model, OnnxOp, Op};
+use modelc_passes::quant::{self, Method, Metric, Mode, QuantConfig, QuantError, Sample};
+use ndarray::{ArrayD, IxDyn};
+
+/// Conv (+bias) → Relu → MaxPool → Reshape → Gemm, and a residual Add.
+const CNN: &str = r#"graph main(%x: f32[1,2,4,4]) -> (%y) {
+  %w = const f32[3,2,1,1] [0.5, -0.25, 1.0, 0.75, -0.5, 0.125]
+  %b = const f32[3] [0.1, -0.2, 0.3]
+  %c = Conv(%x, %w, %b) {kernel_shape=[1,1]}
+  %r = Relu(%c)
+  %w2 = const f32[3,3,1,1] [0.2, 0.1, -0.3, 0.4, 0.5, 0.6, -0.7, 0.8, 0.9]
+  %c2 = Conv(%r, %w2) {kernel_shape=[1,1]}
+  %a = Add(%c2, %r)
+  %p = MaxPool(%a) {kernel_shape=[2,2], strides=[2,2]}
+  %s = const i64[2] [1, 12]
+  %f = Reshape(%p, %s)
+  %gw = const f32[4,12] [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.1, 1.2, -0.1, -0.2, -0.3, -0.4, -0.5, -0.6, -0.7, -0.8, -0.9, -1.0, -1.1, -1.2, 0.3, -0.3, 0.3, -0.3, 0.3, -0.3, 0.3, -0.3, 0.3, -0.3, 0.3, -0.3, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0]
+  %gb = const f32[4] [0.01, 0.02, 0.03, 0.04]
+  %y = Gemm(%f, %gw, %gb) {transB=1}
+}"#;
+
+fn model(text: &str, opset: i64) -> Model {
+    Model::new(Graph::parse(text).unwrap(), opset)
+}
+
+/// Seeded pseudo-random f32 values in [-1, 1) (a fixed LCG: tests need no rand crate).
+fn values(n: usize, seed: u64) -> Vec<f32> {
+    let mut s = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    (0..n)
+        .map(|_| {
+            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+        })
+        .collect()
+}
+
+fn samples(name: &str, shape: &[usize], n: usize, seed: u64) -> Vec<Sample> {
+    let count: usize = shape.iter().product();
+    (0..n)
+        .map(|i| {
+            let a = ArrayD::from_shape_vec(IxDyn(shape), values(count, seed + i as u64)).unwrap();
+            vec![(name.to_string(), Data::Tensor(Array::F32(a)))]
+        })
+        .collect()
+}
+
+fn printed(m: &Model) -> String {
+    print_graph(&m.graph, &PrintOptions::default())
+}
+
+fn count(m: &Model, op: OnnxOp) -> usize {
+    m.graph
+        .node_ids()
+        .filter(|&id| m.graph.node(id).op.onnx() == Some(op))
+        .count()
+}
+
+/// Cosine similarity of the first output of two models over `inputs`, computed in the
+/// interpreter.
+fn cosine(a: &Model, b: &Model, inputs: &[Sample]) -> f64 {
+    let (ia, ib) = (Interpreter::new(a).unwrap(), Interpreter::new(b).unwrap());
+    let (mut dot, mut na, mut nb) = (0.0, 0.0, 0.0);
+    for s in inputs {
+        let ra = ia.run(s.clone()).unwrap();
+        let rb = ib.run(s.clone()).unwrap();
+        let (Data::Tensor(x), Data::Tensor(y)) = (&ra[0].1, &rb[0].1) else { panic!() };
+        for (p, q) in x.to_f64_vec().unwrap().iter().zip(y.to_f64_vec().unwrap()) {
+            dot += p * q;
+            na += p * p;
+            nb += q * q;
+        }
+    }
+    dot / (na.sqrt() * nb.sqrt())
+}
+
+#[test]
+fn static_int8_places_qdq_like_onnxruntime() {
+    let m = model(CNN, 17);
+    let calib = samples("x", &[1, 2, 4, 4], 16, 1);
+    let (q, report) = quant::quantize(&m, &QuantConfig::default(), &calib, &[]).unwrap();
+    let text = printed(&q);
+    insta::assert_snapshot!(text);
+    // The Relu is folded into the Conv output's quantization, weights are int8 behind a
+    // per-channel DequantizeLinear, the bias int32, the graph output stays float.
+    assert_eq!(count(&q, OnnxOp::Relu), 0);
+    assert!(text.contains("%w_i8 = const i8[3,2,1,1]"));
+    assert!(text.contains("%b_i32 = const i32[3]"));
+    assert!(text.contains("DequantizeLinear(%w_i8, %w_s) {axis=0}"));
+    assert!(text.contains("%y = Gemm("));
+    // Reshape and MaxPool are quantized with their input's parameters.
+    let scale_of = |v: &str| {
+        let line = text.lines().find(|l| l.trim_start().starts_with(&format!("%{v}_s = const"))).unwrap();
+        line.split_once('[').unwrap().1.to_string()
+    };
+    assert_eq!(scale_of("p"), scale_of("a"));
+    assert_eq!(scale_of("f"), scale_of("a"));
+    assert!(report.layers.iter().all(|l| l.quantized), "{:?}", report.layers);
+    // Numerically close to the float model on inputs not used for calibration.
+    let held = samples("x", &[1, 2, 4, 4], 8, 100);
+    let c = cosine(&m, &q, &held);
+    assert!(c > 0.999, "cosine {c}");
+    assert!(report.outputs[0].cosine > 0.999);
+}
+
+#[test]
+fn signed_activations_and_per_tensor_weights() {
+    let m = model(CNN, 17);
+    let calib = samples("x", &[1, 2, 4, 4], 4, 1);
+    let mut cfg = QuantConfig::default();
+    cfg.static_opts.activation = DType::I8;
+    cfg.static_opts.per_channel = false;
+    let (q, _) = quant::quantize(&m, &cfg, &calib, &[]).unwrap();
+    let text = printed(&q);
+    assert!(text.contains("%x_z = const i8[] [-"), "{text}");
+    assert!(text.contains("DequantizeLinear(%w_i8, %w_s)\n"), "{text}");
+    assert!(cosine(&m, &q, &samples("x", &[1, 2, 4, 4], 4, 50)) > 0.999);
+}
+
+#[test]
+fn exclusions_keep_layers_float() {
+    let m = model(CNN, 17);
+    let calib = samples("x", &[1, 2, 4, 4], 4, 1);
+    let cfg = QuantConfig {
+        exclude: vec!["Gemm".into(), "c2*".into()],
+        ..QuantConfig::default()
+    };
+    let (q, report) = quant::quantize(&m, &cfg, &calib, &[]).unwrap();
+    let float: Vec<&str> = report.layers.iter().filter(|l| !l.quantized).map(|l| l.name.as_str()).collect();
+    assert_eq!(float, vec!["c2", "y"]);
+    // The excluded Gemm reads its float weight directly.
+    let text = printed(&q);
+    assert!(text.contains("%y = Gemm(%f_DQ.0, %gw, %gb)"), "{text}");
+
+    let cfg = QuantConfig {
+        exclude_first_last: true,
+        ..QuantConfig::default()
+    };
+    let (_, report) = quant::quantize(&m, &cfg, &calib, &[]).unwrap();
+    let float: Vec<&str> = report.layers.iter().filter(|l| !l.quantized).map(|l| l.name.as_str()).collect();
+    assert_eq!(float, vec!["c", "y"]);
+}
+
+#[test]
+fn nothing_to_quantize_is_an_error() {
+    let m = model("graph main(%x: f32[4]) -> (%y) {\n  %y = Exp(%x)\n}", 17);
+    let err = quant::quantize(&m, &QuantConfig::default(), &samples("x", &[4], 2, 1), &[]).unwrap_err();
+    assert!(matches!(err, QuantError::NothingToQuantize(_)));
+    assert_eq!(
+        err.to_string(),
+        "nothing to quantize: no op the int8 mode quantizes was found (or all were excluded)"
+    );
+    let err = quant::quantize(&m, &QuantConfig::default(), &[], &[]).unwrap_err();
+    assert_eq!(err.to_string(), "calibration: no calibration inputs");
+}
+
+#[test]
+fn percentile_and_entropy_clip_an_outlier() {
+    // One huge value among many small ones: minmax spends the range on it, the histogram
+    // methods clip it (so the input's scale is much smaller).
+    let text = "graph main(%x: f32[1,1,1,256]) -> (%y) {\n  %w = const f32[1,1,1,1] [1.0]\n  %c = Conv(%x, %w)\n  %y = Relu(%c)\n}";
+    let m = model(text, 17);
+    let mut calib = samples("x", &[1, 1, 1, 256], 8, 3);
+    if let Data::Tensor(Array::F32(a)) = &mut calib[0][0].1 {
+        a[[0, 0, 0, 7]] = 1000.0;
+    }
+    let scale = |method| {
+        let cfg = QuantConfig { method, ..QuantConfig::default() };
+        let (q, _) = quant::quantize(&m, &cfg, &calib, &[]).unwrap();
+        let g = &q.graph;
+        let found = g
+            .node_ids()
+            .find_map(|id| {
+                let n = g.node(id);
+                match &n.op {
+                    Op::Const(t) if n.outputs[0].name == "x_s" => {
+                        Some(f32::from_le_bytes(t.raw().unwrap()[..4].try_into().unwrap()))
+                    }
+                    _ => None,
+                }
+            })
+            .unwrap();
+        found
+    };
+    let mm = scale(Method::MinMax);
+    let pc = scale(Method::Percentile(99.9));
+    let en = scale(Method::Entropy);
+    assert!((mm - 1001.0 / 255.0).abs() < 0.05, "minmax {mm}");
+    assert!(pc < mm / 50.0, "percentile {pc} vs {mm}");
+    assert!(en < mm / 50.0, "entropy {en} vs {mm}");
+}
+
+const ATTN: &str = r#"graph main(%x: f32[2,8]) -> (%y) {
+  %w = const f32[8,8] [0.1, -0.2, 0.3, -0.4, 0.5, -0.6, 0.7, -0.8, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1, -0.1, 0.2, -0.3, 0.4, -0.5, 0.6, -0.7, 0.8, 0.25, 0.25, 0.25, 0.25, -0.25, -0.25, -0.25, -0.25, 0.9, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, -0.9, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, -0.5, 0.5, -0.5, 0.5, -0.5, 0.5, -0.5, 0.5, 0.3, 0.3, -0.3, -0.3, 0.3, 0.3, -0.3, -0.3]
+  %m = MatMul(%x, %w)
+  %b = const f32[8] [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8]
+  %a = Add(%m, %b)
+  %y = Softmax(%a) {axis=-1}
+}"#;
+
+#[test]
+fn fp16_keeps_softmax_and_io_in_float32() {
+    let m = model(ATTN, 17);
+    let cfg = QuantConfig { mode: Mode::Fp16, ..QuantConfig::default() };
+    let calib = samples("x", &[2, 8], 1, 1);
+    let (q, report) = quant::quantize(&m, &cfg, &calib, &[]).unwrap();
+    let text = printed(&q);
+    insta::assert_snapshot!(text);
+    assert!(text.starts_with("graph main(%x: f32[2,8]) -> (%y)"));
+    assert!(text.contains("= const f16[8,8]"));
+    assert!(report.layers.iter().any(|l| l.op == "Softmax" && !l.quantized));
+    assert!(cosine(&m, &q, &samples("x", &[2, 8], 4, 9)) > 0.9999);
+
+    let cfg = QuantConfig { mode: Mode::Bf16, ..QuantConfig::default() };
+    let (q, _) = quant::quantize(&m, &cfg, &calib, &[]).unwrap();
+    assert!(printed(&q).contains("= const bf16[8,8]"));
+    assert!(cosine(&m, &q, &samples("x", &[2, 8], 4, 9)) > 0.999);
+}
+
+#[test]
+fn int8_dynamic_uses_integer_matmul() {
+    let m = model(ATTN, 17);
+    let cfg = QuantConfig { mode: Mode::Int8Dynamic, ..QuantConfig::default() };
+    let (q, _) = quant::quantize(&m, &cfg, &samples("x", &[2, 8], 1, 1), &[]).unwrap();
+    insta::assert_snapshot!(printed(&q));
+    assert_eq!(count(&q, OnnxOp::DynamicQuantizeLinear), 1);
+    assert_eq!(count(&q, OnnxOp::MatMulInteger), 1);
+    assert_eq!(count(&q, OnnxOp::MatMul), 0);
+    assert!(cosine(&m, &q, &samples("x", &[2, 8], 4, 9)) > 0.999);
+
+    // Conv: ConvInteger with the per-channel scale broadcast over channels.
+    let m = model(CNN, 17);
+    let (q, _) = quant::quantize(&m, &cfg, &samples("x", &[1, 2, 4, 4], 1, 1), &[]).unwrap();
+    assert_eq!(count(&q, OnnxOp::ConvInteger), 2);
+    assert_eq!(count(&q, OnnxOp::MatMulInteger), 1, "the Gemm");
+    assert!(cosine(&m, &q, &samples("x", &[1, 2, 4, 4], 4, 9)) > 0.999);
+}
+
+#[test]
+fn int4_weights_in_blocks() {
+    let w = values(64 * 16, 5).iter().map(|v| format!("{v:?}")).collect::<Vec<_>>().join(", ");
+    let e = values(10 * 16, 6).iter().map(|v| format!("{v:?}")).collect::<Vec<_>>().join(", ");
+    let text = format!(
+        "graph main(%x: f32[3,64], %ids: i64[3]) -> (%y, %z) {{\n  %w = const f32[64,16] [{w}]\n  %y = MatMul(%x, %w)\n  %e = const f32[10,16] [{e}]\n  %z = Gather(%e, %ids)\n}}"
+    );
+    let m = model(&text, 17);
+    let ids = Data::Tensor(Array::I64(ArrayD::from_shape_vec(IxDyn(&[3]), vec![0, 9, 4]).unwrap()));
+    let mut calib = samples("x", &[3, 64], 2, 1);
+    for s in &mut calib {
+        s.push(("ids".into(), ids.clone()));
+    }
+    let cfg = QuantConfig { mode: Mode::Int4Weight, block_size: 16, ..QuantConfig::default() };
+    let (q, report) = quant::quantize(&m, &cfg, &calib, &[]).unwrap();
+    let text = printed(&q);
+    assert!(text.contains("%w_int4 = const i4[64,16]"), "{text}");
+    assert!(text.contains("%w_scale = const f32[4,16]"), "{text}");
+    assert!(text.contains("%e_scale = const f32[10,1]"), "{text}");
+    assert!(text.contains("{axis=0, block_size=16}"), "{text}");
+    assert_eq!(q.opset(""), Some(21));
+    // int4 keeps about 2 significant bits: close, not exact.
+    assert!(report.outputs[0].cosine > 0.99, "{:?}", report.outputs);
+    assert!(report.outputs[1].cosine > 0.99, "{:?}", report.outputs);
+    assert!(report.weight_bytes_after * 5 < report.weight_bytes_before);
+}
+
+#[test]
+fn max_error_keeps_the_most_sensitive_layers_float() {
+    // A small CNN calibrated on data with an outlier: some layers lose precision.
+    let m = model(CNN, 17);
+    let calib = samples("x", &[1, 2, 4, 4], 8, 1);
+    let loose = QuantConfig { max_error: Some((Metric::Cosine, 0.5)), ..QuantConfig::default() };
+    let (_, report) = quant::quantize(&m, &loose, &calib, &[]).unwrap();
+    let b = report.budget.unwrap();
+    assert!(b.kept_float.is_empty() && b.error_final <= 0.5);
+
+    let tight = QuantConfig { max_error: Some((Metric::MaxRel, 1e-4)), ..QuantConfig::default() };
+    let (q, report) = quant::quantize(&m, &tight, &calib, &[]).unwrap();
+    let b = report.budget.unwrap();
+    assert!(b.error_all_quantized > 1e-4, "{b:?}");
+    assert!(b.error_final <= 1e-4, "{b:?}");
+    assert!(!b.kept_float.is_empty());
+    // The kept layers are float in the result, and the report says why.
+    for (name, _) in &b.kept_float {
+        let l = report.layers.iter().find(|l| &l.name == name).unwrap();
+        assert!(!l.quantized && l.note.contains("--max-error"), "{l:?}");
+    }
+    assert!(cosine(&m, &q, &calib) > 0.99999);
+}

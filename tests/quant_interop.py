@@ -1,0 +1,195 @@
+"""Static int8 quantization by modelc against onnxruntime's own quantize_static.
+
+For each model (exported by tests/quant_models.py): `modelc quantize` (static int8 QDQ,
+minmax, per-channel weights) and onnxruntime.quantization.quantize_static (QDQ format,
+per-channel, the same calibration .npy files, same activation type) are both run; then both
+quantized models and the fp32 model run in onnxruntime on held-out inputs. Reported per
+model: file size relative to fp32, mean cosine similarity and top-1 agreement with fp32,
+single-threaded latency (median), and the calibration time of each tool.
+
+With --check the script exits 1 unless, for every model, modelc's file is at most
+--max-size-ratio of fp32, its outputs are at least as close to fp32 as onnxruntime's
+(cosine within --cos-slack, top-1 not lower), and it runs no slower than onnxruntime's
+model (within --speed-slack).
+
+usage: quant_interop.py MODELC DATA_DIR OUT_JSON [--models a,b] [--check] [--runs N]
+"""
+
+import argparse
+import glob
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+
+import numpy as np
+import onnxruntime as ort
+from onnxruntime.quantization.shape_inference import quant_pre_process
+from onnxruntime.quantization import (
+    CalibrationDataReader,
+    QuantFormat,
+    QuantType,
+    quantize_static,
+)
+
+
+class NpyReader(CalibrationDataReader):
+    def __init__(self, files, name):
+        self.items = iter([{name: np.load(f)} for f in files])
+
+    def get_next(self):
+        return next(self.items, None)
+
+
+def session(path):
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = 1
+    so.inter_op_num_threads = 1
+    so.log_severity_level = 3
+    return ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
+
+
+def outputs(path, inputs):
+    s = session(path)
+    name = s.get_inputs()[0].name
+    return [s.run(None, {name: x})[0] for x in inputs]
+
+
+def latency(path, x, runs):
+    s = session(path)
+    name = s.get_inputs()[0].name
+    for _ in range(3):
+        s.run(None, {name: x})
+    times = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        s.run(None, {name: x})
+        times.append(time.perf_counter() - t)
+    return float(np.median(times)) * 1e3
+
+
+def closeness(ref, got):
+    cos, agree, maxrel = [], 0, 0.0
+    for a, b in zip(ref, got):
+        a = a.astype(np.float64).ravel()
+        b = b.astype(np.float64).ravel()
+        cos.append(float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b) + 1e-30)))
+        agree += int(np.argmax(a) == np.argmax(b))
+        maxrel = max(maxrel, float(np.abs(a - b).max() / (np.abs(a).max() + 1e-30)))
+    return {
+        "cosine": float(np.mean(cos)),
+        "cosine_min": float(np.min(cos)),
+        "top1": agree / len(ref),
+        "max_rel": maxrel,
+    }
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("modelc")
+    ap.add_argument("data")
+    ap.add_argument("out_json")
+    ap.add_argument("--models", default="resnet50,mobilenet_v2,efficientnet_b0")
+    ap.add_argument("--calib", type=int, default=16)
+    ap.add_argument("--runs", type=int, default=20)
+    ap.add_argument("--activation-type", default="u8", choices=["u8", "i8"])
+    ap.add_argument("--check", action="store_true")
+    ap.add_argument("--max-size-ratio", type=float, default=0.27)
+    ap.add_argument("--cos-slack", type=float, default=1e-4)
+    ap.add_argument("--speed-slack", type=float, default=0.10)
+    a = ap.parse_args()
+
+    calib_files = sorted(glob.glob(os.path.join(a.data, "calib", "*.npy")))[: a.calib]
+    held = [np.load(f) for f in sorted(glob.glob(os.path.join(a.data, "heldout", "*.npy")))]
+    if len(calib_files) < a.calib or not held:
+        sys.exit(f"quant_interop: need {a.calib} calibration and some held-out .npy files under {a.data}")
+    work = os.path.join(os.path.dirname(os.path.abspath(a.out_json)), "quant")
+    os.makedirs(work, exist_ok=True)
+    calib_dir = os.path.join(work, f"calib{a.calib}")
+    os.makedirs(calib_dir, exist_ok=True)
+    for f in calib_files:
+        dst = os.path.join(calib_dir, os.path.basename(f))
+        if not os.path.exists(dst):
+            np.save(dst, np.load(f))
+
+    results, failures = [], []
+    for name in a.models.split(","):
+        fp32 = os.path.join(a.data, f"{name}.onnx")
+        ours = os.path.join(work, f"{name}.modelc-int8.onnx")
+        theirs = os.path.join(work, f"{name}.ort-int8.onnx")
+
+        t = time.perf_counter()
+        p = subprocess.run(
+            [a.modelc, "quantize", fp32, ours, "--calibration", calib_dir,
+             "--activation-type", a.activation_type],
+            capture_output=True, text=True,
+        )
+        ours_s = time.perf_counter() - t
+        if p.returncode != 0:
+            sys.exit(f"modelc quantize {name} failed:\n{p.stderr}")
+        m = re.search(r"calibration: \d+ inputs through the interpreter in ([0-9.]+) s", p.stderr)
+        ours_calib = float(m.group(1)) if m else None
+
+        sess_in = session(fp32).get_inputs()[0].name
+        t = time.perf_counter()
+        # onnxruntime's recommended pre-processing (shape inference, its graph optimizer:
+        # Identity removal, constant folding), without which its quantizer leaves the
+        # exporter's Identity-fed biases in float and most of its fusions fail.
+        pre = os.path.join(work, f"{name}.ort-pre.onnx")
+        quant_pre_process(fp32, pre, skip_symbolic_shape=True)
+        qt = QuantType.QUInt8 if a.activation_type == "u8" else QuantType.QInt8
+        quantize_static(
+            pre, theirs, NpyReader(calib_files, sess_in),
+            quant_format=QuantFormat.QDQ, per_channel=True,
+            activation_type=qt, weight_type=QuantType.QInt8,
+        )
+        theirs_s = time.perf_counter() - t
+
+        ref = outputs(fp32, held)
+        row = {
+            "model": name,
+            "fp32_bytes": os.path.getsize(fp32),
+            "calibration_inputs": len(calib_files),
+            "heldout_inputs": len(held),
+        }
+        x = held[0]
+        row["fp32_ms"] = latency(fp32, x, a.runs)
+        for tag, path, secs in (("modelc", ours, ours_s), ("ort", theirs, theirs_s)):
+            row[tag] = {
+                "bytes": os.path.getsize(path),
+                "size_ratio": os.path.getsize(path) / row["fp32_bytes"],
+                **closeness(ref, outputs(path, held)),
+                "ms": latency(path, x, a.runs),
+                "quantize_seconds": secs,
+            }
+        row["modelc"]["calibration_seconds"] = ours_calib
+        results.append(row)
+        o, r = row["modelc"], row["ort"]
+        print(
+            f"{name:<16} size {o['size_ratio']:.3f} (ort {r['size_ratio']:.3f})  "
+            f"cosine {o['cosine']:.5f} (ort {r['cosine']:.5f})  "
+            f"top-1 {o['top1']:.3f} (ort {r['top1']:.3f})  "
+            f"ms {o['ms']:.2f} (ort {r['ms']:.2f}, fp32 {row['fp32_ms']:.2f})  "
+            f"quantize {o['quantize_seconds']:.1f}s [calib {ours_calib}s] (ort {r['quantize_seconds']:.1f}s)",
+            flush=True,
+        )
+        if a.check:
+            if o["size_ratio"] > a.max_size_ratio:
+                failures.append(f"{name}: size ratio {o['size_ratio']:.3f} > {a.max_size_ratio}")
+            if o["cosine"] < r["cosine"] - a.cos_slack:
+                failures.append(f"{name}: cosine {o['cosine']:.5f} < onnxruntime's {r['cosine']:.5f}")
+            if o["top1"] < r["top1"]:
+                failures.append(f"{name}: top-1 {o['top1']:.3f} < onnxruntime's {r['top1']:.3f}")
+            if o["ms"] > r["ms"] * (1 + a.speed_slack):
+                failures.append(f"{name}: {o['ms']:.2f} ms slower than onnxruntime's {r['ms']:.2f} ms")
+    with open(a.out_json, "w") as f:
+        json.dump({"activation_type": a.activation_type, "results": results}, f, indent=2)
+    for msg in failures:
+        print(f"FAIL {msg}", file=sys.stderr)
+    sys.exit(1 if failures else 0)
+
+
+if __name__ == "__main__":
+    main()
