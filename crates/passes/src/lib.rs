@@ -12,7 +12,6 @@
 
 pub mod passes;
 pub mod pattern;
-pub mod quant;
 pub mod registry;
 pub mod testing;
 pub mod util;
