@@ -146,6 +146,19 @@ enum Command {
     },
     /// List the graph passes with what each does.
     Passes,
+    /// Quantize a model: static int8 QDQ (calibrated), int8-dynamic, int4-weight, fp16, bf16.
+    ///
+    /// Static int8 runs the float model in the interpreter over the calibration inputs
+    /// (--calibration DIR of .npy/.npz files) to choose activation ranges (--method minmax,
+    /// percentile or entropy), quantizes weights per channel (symmetric int8) and writes QDQ
+    /// that onnxruntime fuses into its integer kernels. --max-error keeps the most sensitive
+    /// layers in float until the output error is within the budget. Prints sizes, the error
+    /// against the float model (on --eval inputs, else the calibration inputs) and which
+    /// layers stayed float and why.
+    #[command(
+        after_help = "Examples:\n  modelc quantize resnet50.onnx resnet50-int8.onnx --calibration calib/\n  modelc quantize model.onnx model-int8.onnx --calibration calib/ --eval heldout/ --method entropy\n  modelc quantize mobilenet.onnx m.onnx --calibration calib/ --max-error 0.01 --metric cosine\n  modelc quantize model.onnx model-fp16.onnx --mode fp16\n  modelc quantize llm.onnx llm-int4.onnx --mode int4-weight --block-size 32"
+    )]
+    Quantize(modelc::quantize::QuantizeArgs),
     /// Print a model in modelc's text form (the IR as a small SSA program).
     ///
     /// Constants of more than 16 elements print as a content hash (#0123abcd...); use
@@ -523,6 +536,7 @@ fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
                 eprintln!("note: {note}");
             }
         }
+        Command::Quantize(args) => modelc::quantize::run(args)?,
         Command::Passes => {
             for p in modelc_passes::registry::all() {
                 println!("{:<16} {}", p.name(), p.description());

@@ -12,6 +12,7 @@
 
 pub mod passes;
 pub mod pattern;
+pub mod quant;
 pub mod registry;
 pub mod testing;
 pub mod util;
