@@ -6,10 +6,13 @@ that torch.jit.load accepts and that computes what onnxruntime computes on the O
 
 Models:
   tiny_cnn       testdata/models/tiny_cnn.onnx
-  resnet18       torchvision ResNet-18 (weights=None, seeded), exported here by
-                 torch.onnx.export (classic exporter, dynamo=False, opset 17)
-  mobilenet_v2   torchvision MobileNetV2, the same way
   transformer    TESTDATA/transformer.onnx (`cargo xtask testdata` makes it)
+  resnet18, mobilenet_v2, transformer_encoder (nn.TransformerEncoder, 4 layers),
+  convnext_tiny, vit_b_16
+                 testdata/make_torchvision.py's models (weights=None, seeded, random
+                 BatchNorm statistics), exported here by torch.onnx.export (classic
+                 exporter, dynamo=False, opset 17) with a symbolic batch
+  ops_*          small graphs built here with onnx.helper, one per op family
 
 For each: run `modelc convert`, load the .pt with torch.jit.load (no Python code of ours
 is involved in loading), run it on seeded random inputs (symbolic dimensions: batch 2,
@@ -30,16 +33,37 @@ import warnings
 import numpy as np
 
 TOLERANCE = 1e-4
+# Exported here from testdata/make_torchvision.py's definitions, with a symbolic batch.
+TORCHVISION = ["resnet18", "mobilenet_v2", "transformer_encoder", "convnext_tiny", "vit_b_16"]
 SYMBOLIC = {"batch": 2, "N": 2, "seq": 16}
 
 
-def export_torchvision(name: str, path: str) -> None:
-    import torch
-    import torchvision
+def make_torchvision():
+    """testdata/make_torchvision.py, the models the onnxsim parity harness uses."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    sys.path.insert(0, os.path.join(root, "testdata"))
+    import make_torchvision
 
-    torch.manual_seed(0)
-    model = getattr(torchvision.models, name)(weights=None).eval()
-    x = torch.randn(1, 3, 224, 224)
+    return make_torchvision
+
+
+def export_dynamic_batch(name: str, path: str) -> None:
+    """A model of testdata/make_torchvision.py (seeded, random BatchNorm statistics),
+    exported with a symbolic batch so the TorchScript code must take sizes at run time.
+    Linear layers torchvision initializes to zero (ViT's head) get seeded random weights:
+    an all-zero output would compare equal whatever the code computed."""
+    import torch
+
+    mt = make_torchvision()
+    torch.manual_seed(mt.SEED)
+    model = mt.MODELS[name]().eval()
+    gen = torch.Generator().manual_seed(mt.SEED + 1)
+    mt.randomize_batchnorm(model, gen)
+    for m in model.modules():
+        if isinstance(m, torch.nn.Linear) and not m.weight.detach().any():
+            m.weight.data.copy_(torch.randn(m.weight.shape, generator=gen) * 0.02)
+    shape = mt.SEQ_INPUT if name == "transformer_encoder" else mt.IMAGE
+    x = torch.randn(*shape, generator=gen)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.onnx.export(
@@ -47,10 +71,10 @@ def export_torchvision(name: str, path: str) -> None:
             (x,),
             path,
             dynamo=False,
-            opset_version=17,
+            opset_version=mt.OPSET,
             input_names=["input"],
-            output_names=["logits"],
-            dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}},
+            output_names=["output"],
+            dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}},
         )
 
 
@@ -193,7 +217,7 @@ def op_models(out_dir: str) -> dict[str, str]:
                 n("Div", ["mm", "dv"], ["dd"]),
                 n("ArgMax", ["dd"], ["am"], axis=1, keepdims=1),
                 n("Cast", ["am"], ["amf"], to=T.FLOAT),
-                n("Mul", ["dd", "amf"], ["out"]),
+                n("Add", ["dd", "amf"], ["out"]),
             ],
             [("a", [5, 4])],
             ["out"],
@@ -258,6 +282,8 @@ def check(name: str, onnx_path: str, modelc: str, out_dir: str) -> tuple[bool, s
     got = list(got) if isinstance(got, (tuple, list)) else [got]
     if len(got) != len(want):
         return False, f"{len(got)} outputs from torch, {len(want)} from onnxruntime"
+    if any(not np.any(w) for w in want):
+        return False, "an onnxruntime output is all zeros: the comparison would prove nothing"
     errs = [rel_err(g.numpy(), w) for g, w in zip(got, want)]
     worst = max(errs)
     detail = f"rel err {worst:.2e}, convert {convert_s:.2f} s, {os.path.getsize(pt)} bytes"
@@ -275,10 +301,9 @@ def main() -> int:
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     models = {
         "tiny_cnn": os.path.join(root, "testdata/models/tiny_cnn.onnx"),
-        "resnet18": os.path.join(args.out, "resnet18.onnx"),
-        "mobilenet_v2": os.path.join(args.out, "mobilenet_v2.onnx"),
         "transformer": os.path.join(args.testdata, "transformer.onnx"),
     }
+    models.update({n: os.path.join(args.out, n + ".onnx") for n in TORCHVISION})
     models.update(op_models(args.out))
     if args.only:
         wanted = args.only.split(",")
@@ -289,8 +314,8 @@ def main() -> int:
         models = {k: v for k, v in models.items() if k in wanted}
     failed = 0
     for name, path in models.items():
-        if name in ("resnet18", "mobilenet_v2") and not os.path.exists(path):
-            export_torchvision(name, path)
+        if not os.path.exists(path) and name in TORCHVISION:
+            export_dynamic_batch(name, path)
         if not os.path.exists(path):
             print(f"FAIL {name}: {path} is missing (`cargo xtask testdata` makes it)")
             failed += 1

@@ -5,7 +5,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use modelc_ir::{DType, Graph, Node, NodeId, Op, Tensor, TensorData, ValueRef};
+use modelc_ir::{Attr, DType, Graph, Node, NodeId, OnnxOp, Op, Tensor, TensorData, ValueRef};
 
 /// Names a generated identifier may not take: Python keywords, the names TorchScript's
 /// serialized-code parser resolves specially, and builtins the generated code calls.
@@ -143,6 +143,14 @@ pub(crate) fn int_list(v: &[i64]) -> String {
     format!("[{}]", items.join(", "))
 }
 
+/// A shape-like integer value as TorchScript int expressions (see `symbolic`): a list, or a
+/// scalar (`scalar`, one item).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Sym {
+    pub items: Vec<String>,
+    pub scalar: bool,
+}
+
 /// What is known about a value.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct Info {
@@ -157,6 +165,7 @@ pub(crate) struct Emitter<'g> {
     pub lines: Vec<String>,
     names: HashMap<ValueRef, String>,
     info: HashMap<ValueRef, Info>,
+    sym: HashMap<ValueRef, Sym>,
     used: HashSet<String>,
     /// Constants stored as module buffers: attribute name and tensor.
     pub buffers: Vec<(String, Tensor)>,
@@ -172,6 +181,7 @@ impl<'g> Emitter<'g> {
             lines: Vec::new(),
             names: HashMap::new(),
             info: HashMap::new(),
+            sym: HashMap::new(),
             used: HashSet::new(),
             buffers: Vec::new(),
             buffer_names: HashSet::new(),
@@ -202,23 +212,52 @@ impl<'g> Emitter<'g> {
         self.g.input(node, slot)
     }
 
-    /// The constant feeding `slot` of `node`, if that input is a constant.
-    pub fn const_input(&self, node: NodeId, slot: usize) -> Option<&'g Tensor> {
+    /// The constant feeding `slot` of `node`, if that input is a constant (an initializer or
+    /// a `Constant` node). Cheap: the bytes are shared.
+    pub fn const_input(&self, node: NodeId, slot: usize) -> Option<Tensor> {
         let v = self.g.input(node, slot)?;
-        match &self.g.node(v.node).op {
-            Op::Const(t) => Some(t),
-            _ => None,
-        }
+        constant_of(self.g.node(v.node))
     }
 
     /// A constant integer input as a list (any integer element type).
     pub fn ints_input(&self, node: NodeId, slot: usize) -> Option<Vec<i64>> {
-        tensor_ints(self.const_input(node, slot)?)
+        tensor_ints(&self.const_input(node, slot)?)
+    }
+
+    /// The TorchScript name bound to `v`, if it has been computed.
+    pub fn name_of(&self, v: ValueRef) -> Option<String> {
+        self.names.get(&v).cloned()
+    }
+
+    pub fn set_sym(&mut self, v: ValueRef, s: Sym) {
+        self.sym.insert(v, s);
+    }
+
+    /// Input `slot` as int expressions: a constant's values as literals, or a tracked
+    /// shape computation.
+    pub fn sym_input(&self, node: NodeId, slot: usize) -> Option<Sym> {
+        if let Some(t) = self.const_input(node, slot) {
+            if !(t.dtype.is_int()) || t.dims.len() > 1 {
+                return None;
+            }
+            let items = tensor_ints(&t)?.iter().map(|v| v.to_string()).collect();
+            return Some(Sym {
+                items,
+                scalar: t.dims.is_empty(),
+            });
+        }
+        self.sym.get(&self.g.input(node, slot)?).cloned()
+    }
+
+    /// A 1-D shape-like input as int expressions (constant or tracked).
+    pub fn int_exprs_input(&self, node: NodeId, slot: usize) -> Option<Vec<String>> {
+        let s = self.sym_input(node, slot)?;
+        (!s.scalar).then_some(s.items)
     }
 
     /// A constant input as a list of floats (float or integer element types).
     pub fn floats_input(&self, node: NodeId, slot: usize) -> Option<Vec<f64>> {
-        tensor_floats(self.const_input(node, slot)?)
+        tensor_floats(&self.const_input(node, slot)?)
     }
 
     /// The TorchScript expression for the tensor at input `slot`; a constant becomes a module
@@ -244,21 +283,21 @@ impl<'g> Emitter<'g> {
             return Ok(n.clone());
         }
         let node = self.g.node(v.node);
-        match &node.op {
-            Op::Const(t) => {
-                if let Some(name) = self.buffer_of.get(&v.node) {
-                    return Ok(format!("self.{name}"));
-                }
+        if let Some(name) = self.buffer_of.get(&v.node) {
+            return Ok(format!("self.{name}"));
+        }
+        match constant_of(node) {
+            Some(t) => {
                 if matches!(t.data, TensorData::Strings(_)) {
                     return Err("string constants cannot be TorchScript tensors".into());
                 }
                 let hint = node.outputs.first().map_or("const", |o| o.name.as_str());
-                let expr = self.buffer(hint, t.clone())?;
+                let expr = self.buffer(hint, t)?;
                 let name = expr.trim_start_matches("self.").to_string();
                 self.buffer_of.insert(v.node, name);
                 Ok(expr)
             }
-            _ => Err(format!(
+            None => Err(format!(
                 "value `{}` is used before it is computed",
                 self.g.value(v).map_or("?", |x| x.name.as_str())
             )),
@@ -289,7 +328,7 @@ impl<'g> Emitter<'g> {
     pub fn info(&self, v: ValueRef) -> Info {
         let mut info = self.info.get(&v).copied().unwrap_or_default();
         let node = self.g.node(v.node);
-        if let Op::Const(t) = &node.op {
+        if let Some(t) = constant_of(node) {
             return Info {
                 rank: Some(t.dims.len()),
                 dtype: Some(t.dtype),
@@ -376,6 +415,22 @@ impl<'g> Emitter<'g> {
             self.info
                 .insert(v, infos.get(slot).copied().unwrap_or_default());
         }
+    }
+}
+
+/// The value of a constant node: an initializer, or a `Constant` op's `value*` attribute.
+pub(crate) fn constant_of(node: &Node) -> Option<Tensor> {
+    match &node.op {
+        Op::Const(t) => Some(t.clone()),
+        Op::Onnx(OnnxOp::Constant) => match &node.attrs.iter().next()?.value {
+            Attr::Tensor(t) => Some(t.clone()),
+            Attr::Float(v) => Tensor::from_f32(vec![], &[*v]).ok(),
+            Attr::Floats(v) => Tensor::from_f32(vec![v.len() as u64], v).ok(),
+            Attr::Int(v) => Tensor::from_i64(vec![], &[*v]).ok(),
+            Attr::Ints(v) => Tensor::from_i64(vec![v.len() as u64], v).ok(),
+            _ => None,
+        },
+        _ => None,
     }
 }
 

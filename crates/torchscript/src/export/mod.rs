@@ -14,6 +14,7 @@ mod linear;
 mod norm;
 mod resize;
 mod shape;
+mod symbolic;
 
 use std::path::Path;
 
@@ -41,7 +42,8 @@ pub(crate) fn write(
     _opts: &WriteOptions,
 ) -> Result<(), TorchScriptError> {
     let opset = model.opset("").unwrap_or(21);
-    let generated = generate(&model.graph, opset)?;
+    let prepared = prepare(model)?;
+    let generated = generate(&prepared.graph, opset)?;
     let data = to_pickle(&module_state(&generated.buffers))?;
     let constants = to_pickle(&PickleValue::Tuple(Vec::new()))?;
     archive::write(
@@ -52,6 +54,31 @@ pub(crate) fn write(
             constants: &constants,
         },
     )
+}
+
+/// A copy of the model (tensor bytes shared) made ready for translation: shapes inferred,
+/// constant sub-computations folded (exporters compute shape constants with small ONNX
+/// graphs that torch wants as literals), dead nodes dropped, and an NHWC graph moved to
+/// NCHW when the layout pass is available.
+fn prepare(model: &Model) -> Result<Model, TorchScriptError> {
+    let mut m = model.clone();
+    let nhwc = m
+        .graph
+        .node_ids()
+        .any(|id| m.graph.node(id).layout == Some(Layout::Nhwc));
+    let mut names = vec!["infer-shapes", "fold", "dce"];
+    if nhwc {
+        names.insert(0, "to-nchw");
+    }
+    // A pass this build lacks is skipped: translation then reports what it cannot take.
+    let passes = names
+        .iter()
+        .filter_map(|n| modelc_passes::registry::get(n).ok())
+        .collect();
+    modelc_passes::PassManager::new(passes)
+        .run(&mut m)
+        .map_err(|e| TorchScriptError::Unsupported(format!("preparing the graph: {e}")))?;
+    Ok(m)
 }
 
 /// `data.pkl`'s root: the module object with its buffers and `training = False`.
@@ -115,7 +142,8 @@ pub(crate) fn generate(g: &Graph, opset: i64) -> Result<Generated, TorchScriptEr
         let node = g.node(id);
         let result = match &node.op {
             Op::Input { .. } if g.inputs().contains(&id) => continue,
-            Op::Const(_) => continue,
+            // Constants become buffers or literals where they are used.
+            Op::Const(_) | Op::Onnx(OnnxOp::Constant) => continue,
             Op::Onnx(_) if node.layout == Some(Layout::Nhwc) => Err(
                 "NHWC layout; TorchScript ops are channels-first (convert the graph to NCHW first)"
                     .to_string(),
@@ -123,7 +151,7 @@ pub(crate) fn generate(g: &Graph, opset: i64) -> Result<Generated, TorchScriptEr
             Op::Onnx(_) if node.subgraphs().next().is_some() => {
                 Err("control flow (sub-graphs) is not exported".to_string())
             }
-            Op::Onnx(op) => emit_op(&mut e, id, *op),
+            Op::Onnx(op) => emit_op(&mut e, id, *op).map(|()| symbolic::propagate(&mut e, id, *op)),
             Op::Custom { .. } => Err("custom op, no TorchScript translation".to_string()),
             _ => Err("no TorchScript form".to_string()),
         };

@@ -95,22 +95,19 @@ fn layer_norm(e: &mut Emitter<'_>, id: NodeId) -> Result<(), String> {
         .const_input(id, 1)
         .filter(|t| t.dims.len() == count)
         .map(|t| t.dims.clone());
-    let shape = match from_scale {
-        Some(s) => s,
-        None => {
-            let s = e
-                .input_shape(id, 0)
-                .ok_or("the normalized dimensions' sizes are unknown")?;
-            s[s.len().saturating_sub(count)..].to_vec()
-        }
-    };
-    let shape: Vec<i64> = shape.iter().map(|&d| d as i64).collect();
     let x = e.tensor(id, 0)?;
+    let shape = match from_scale.or_else(|| {
+        e.input_shape(id, 0)
+            .map(|s| s[s.len().saturating_sub(count)..].to_vec())
+    }) {
+        Some(s) => int_list(&s.iter().map(|&d| d as i64).collect::<Vec<_>>()),
+        // Sizes known only at run time: the input's trailing sizes.
+        None => format!("torch.size({x})[-{count}:]"),
+    };
     let w = e.tensor(id, 1)?;
     let b = e.opt_tensor(id, 2)?;
     let expr = format!(
-        "torch.layer_norm({x}, {}, {w}, {b}, {}, True)",
-        int_list(&shape),
+        "torch.layer_norm({x}, {shape}, {w}, {b}, {}, True)",
         float_lit(eps)
     );
     let info = like_input(e, id, rank);

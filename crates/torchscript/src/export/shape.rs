@@ -1,5 +1,5 @@
 //! Shape and data-movement ops: Reshape (ONNX's `0` = copy the input's size, `allowzero`),
-//! Flatten, Transpose, Concat, Split, Slice, Squeeze, Unsqueeze, Gather, Shape, Constant,
+//! Flatten, Transpose, Concat, Split, Slice, Squeeze, Unsqueeze, Gather, Shape,
 //! ConstantOfShape, Expand (bidirectional broadcast), Cast/CastLike, Pad.
 //!
 //! Shapes, axes, pads and split sizes must be constants (initializers or attributes): they
@@ -7,7 +7,7 @@
 //! became inputs in opset 13 (Squeeze, Unsqueeze, Split, ReduceSum) and Slice's bounds in
 //! opset 10; both forms are read.
 
-use modelc_ir::{Attr, DType, NodeId, OnnxOp, Tensor, ValueRef};
+use modelc_ir::{Attr, DType, NodeId, OnnxOp};
 
 use super::emit::{float_lit, int_list, scalar_type, tensor_ints, Emitter, Info};
 use super::like_input;
@@ -25,7 +25,6 @@ pub(crate) fn emit(e: &mut Emitter<'_>, id: NodeId, op: OnnxOp) -> Option<Result
         Unsqueeze => unsqueeze(e, id),
         Gather => gather(e, id),
         Shape => shape(e, id),
-        Constant => constant(e, id),
         ConstantOfShape => constant_of_shape(e, id),
         Expand => expand(e, id),
         Cast => cast(e, id, None),
@@ -62,19 +61,19 @@ fn axes(e: &Emitter<'_>, id: NodeId, slot: usize) -> Result<Option<Vec<i64>>, St
 }
 
 fn reshape(e: &mut Emitter<'_>, id: NodeId) -> Result<(), String> {
-    let shape = e
-        .ints_input(id, 1)
-        .ok_or("the target shape is computed at run time (a constant is needed)")?;
+    let shape = e.int_exprs_input(id, 1).ok_or(
+        "the target shape is computed in a way not followed (Shape/Gather/Concat/arithmetic are)",
+    )?;
     let allowzero = e.g.node(id).attrs.int("allowzero", 0).map_err(err)? != 0;
     let x = e.tensor(id, 0)?;
     let static_shape = e.input_shape(id, 0);
     let dims: Vec<String> = shape
         .iter()
         .enumerate()
-        .map(|(i, &d)| match (d, allowzero, &static_shape) {
-            (0, false, Some(s)) if i < s.len() => s[i].to_string(),
-            (0, false, _) => format!("torch.size({x}, {i})"),
-            _ => d.to_string(),
+        .map(|(i, d)| match (d.as_str(), allowzero, &static_shape) {
+            ("0", false, Some(s)) if i < s.len() => s[i].to_string(),
+            ("0", false, _) => format!("torch.size({x}, {i})"),
+            _ => d.clone(),
         })
         .collect();
     let info = like_input(e, id, Some(shape.len()));
@@ -174,8 +173,9 @@ fn slice(e: &mut Emitter<'_>, id: NodeId) -> Result<(), String> {
     let node = e.g.node(id);
     let (starts, ends, axes, steps) = if e.opset < 10 || node.num_inputs < 3 {
         let a = &node.attrs;
-        let starts = a.ints("starts", Vec::new()).map_err(err)?;
-        let ends = a.ints("ends", Vec::new()).map_err(err)?;
+        let text = |v: Vec<i64>| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        let starts = text(a.ints("starts", Vec::new()).map_err(err)?);
+        let ends = text(a.ints("ends", Vec::new()).map_err(err)?);
         let axes = a
             .ints("axes", (0..starts.len() as i64).collect())
             .map_err(err)?;
@@ -186,8 +186,13 @@ fn slice(e: &mut Emitter<'_>, id: NodeId) -> Result<(), String> {
             e.ints_input(id, slot)
                 .ok_or_else(|| format!("{what} are computed at run time (a constant is needed)"))
         };
-        let starts = need(1, "starts")?;
-        let ends = need(2, "ends")?;
+        let exprs = |slot: usize, what: &str| {
+            e.int_exprs_input(id, slot).ok_or_else(|| {
+                format!("{what} are computed in a way not followed (Shape/Gather/arithmetic are)")
+            })
+        };
+        let starts = exprs(1, "starts")?;
+        let ends = exprs(2, "ends")?;
         let axes = if e.input(id, 3).is_some() {
             need(3, "axes")?
         } else {
@@ -205,10 +210,14 @@ fn slice(e: &mut Emitter<'_>, id: NodeId) -> Result<(), String> {
     }
     let mut expr = e.tensor(id, 0)?;
     for i in 0..starts.len() {
-        let (s, en, a, st) = (starts[i], ends[i], axes[i], steps[i]);
+        let (s, en, a, st) = (&starts[i], &ends[i], axes[i], steps[i]);
+        let (sn, enn) = (s.parse::<i64>().ok(), en.parse::<i64>().ok());
         if st > 0 {
             expr = format!("torch.slice({expr}, {a}, {s}, {en}, {st})");
-        } else if st == -1 && (s == -1 || s >= i64::MAX / 2) && en <= i64::MIN / 2 {
+        } else if st == -1
+            && sn.is_some_and(|s| s == -1 || s >= i64::MAX / 2)
+            && enn.is_some_and(|en| en <= i64::MIN / 2)
+        {
             // The whole axis reversed: torch slices only forwards.
             expr = format!("torch.flip({expr}, [{a}])");
         } else {
@@ -285,7 +294,7 @@ fn gather(e: &mut Emitter<'_>, id: NodeId) -> Result<(), String> {
     let axis = e.g.node(id).attrs.int("axis", 0).map_err(err)?;
     let x_rank = e.input_info(id, 0).rank;
     let idx_info = e.input_info(id, 1);
-    let const_idx = e.const_input(id, 1).and_then(tensor_ints);
+    let const_idx = e.const_input(id, 1).and_then(|t| tensor_ints(&t));
     let x = e.tensor(id, 0)?;
     let out_rank = x_rank
         .zip(idx_info.rank)
@@ -347,40 +356,10 @@ fn shape(e: &mut Emitter<'_>, id: NodeId) -> Result<(), String> {
     Ok(())
 }
 
-fn constant(e: &mut Emitter<'_>, id: NodeId) -> Result<(), String> {
-    let node = e.g.node(id);
-    let attr = node.attrs.iter().next().ok_or("Constant without a value")?;
-    let t = match &attr.value {
-        Attr::Tensor(t) => t.clone(),
-        Attr::Float(v) => Tensor::from_f32(vec![], &[*v]).map_err(|x| x.to_string())?,
-        Attr::Floats(v) => Tensor::from_f32(vec![v.len() as u64], v).map_err(|x| x.to_string())?,
-        Attr::Int(v) => Tensor::from_i64(vec![], &[*v]).map_err(|x| x.to_string())?,
-        Attr::Ints(v) => Tensor::from_i64(vec![v.len() as u64], v).map_err(|x| x.to_string())?,
-        other => return Err(format!("a {} constant", other.kind().name())),
-    };
-    if t.raw().is_none() {
-        return Err("string constants cannot be TorchScript tensors".into());
-    }
-    let hint = node
-        .outputs
-        .first()
-        .map_or("const", |o| o.name.as_str())
-        .to_string();
-    let info = Info {
-        rank: Some(t.dims.len()),
-        dtype: Some(t.dtype),
-    };
-    let expr = e.buffer(&hint, t)?;
-    let v = ValueRef::new(id, 0);
-    e.bind(v, expr);
-    e.set_info(v, info);
-    Ok(())
-}
-
 fn constant_of_shape(e: &mut Emitter<'_>, id: NodeId) -> Result<(), String> {
     let shape = e
-        .ints_input(id, 0)
-        .ok_or("the shape is computed at run time (a constant is needed)")?;
+        .int_exprs_input(id, 0)
+        .ok_or("the shape is computed in a way not followed (Shape/Gather/Concat are)")?;
     let (value, dtype) = match e.g.node(id).attrs.get("value") {
         Some(Attr::Tensor(t)) => {
             let v = super::emit::tensor_floats(t)
@@ -400,7 +379,7 @@ fn constant_of_shape(e: &mut Emitter<'_>, id: NodeId) -> Result<(), String> {
     };
     e.assign(
         id,
-        format!("torch.full({}, {lit}, dtype={code})", int_list(&shape)),
+        format!("torch.full([{}], {lit}, dtype={code})", shape.join(", ")),
         Info {
             rank: Some(shape.len()),
             dtype: Some(dtype),
@@ -410,9 +389,33 @@ fn constant_of_shape(e: &mut Emitter<'_>, id: NodeId) -> Result<(), String> {
 }
 
 fn expand(e: &mut Emitter<'_>, id: NodeId) -> Result<(), String> {
-    let shape = e
-        .ints_input(id, 1)
-        .ok_or("the target shape is computed at run time (a constant is needed)")?;
+    let Some(shape) = e.ints_input(id, 1) else {
+        // A computed shape: its sizes are used as they are, which is right unless one of
+        // them is a 1 meant to keep a larger input dimension (ONNX's two-way broadcast).
+        let mut items = e.int_exprs_input(id, 1).ok_or(
+            "the target shape is computed in a way not followed (Shape/Gather/Concat are)",
+        )?;
+        // Where the input's size is known and not 1, ONNX's result is that size whatever
+        // the target says (it must be 1 or equal): torch's -1.
+        if let Some(s) = e.input_shape(id, 0) {
+            let n = items.len();
+            for (j, &d) in s.iter().enumerate() {
+                if let Some(i) = (j + n).checked_sub(s.len()) {
+                    if d != 1 {
+                        items[i] = "-1".into();
+                    }
+                }
+            }
+        }
+        let x = e.tensor(id, 0)?;
+        let info = like_input(e, id, Some(items.len()));
+        e.assign(
+            id,
+            format!("torch.expand({x}, [{}])", items.join(", ")),
+            info,
+        );
+        return Ok(());
+    };
     let rank = e.input_info(id, 0).rank;
     let target: Vec<i64> = if let Some(s) = e.input_shape(id, 0) {
         // Both shapes known: the broadcast result exactly.
