@@ -13,8 +13,13 @@ agree / disagree / missing (modelc left it untyped or less precise). Disagreemen
 printed with the model and value; the exit code is 1 when there is any disagreement not in
 EXPECTED_DISAGREEMENTS, or when agreement falls below --min-agree.
 
+With --fold-check, every node-suite model that has a Shape or Size node also goes through
+`modelc optimize -p infer-shapes,fold,dce` (which turns shapes it knows into constants and
+folds what follows), and onnxruntime runs the original and the result on the case's inputs:
+their outputs must agree.
+
 Usage: python tests/infer_shapes_vs_onnx.py --modelc target/debug/modelc
-         [--node-suite target/onnx-node-suite/node] [--torch] [--json out.json]
+         [--node-suite target/onnx-node-suite/node] [--torch] [--fold-check] [--json out.json]
 """
 
 import argparse
@@ -100,6 +105,59 @@ def compare(path, modelc, tmp):
     return res
 
 
+def fold_check(case_dir, modelc, tmp):
+    """None when the model has no Shape/Size; else (ok, message) from running the original
+    and `-p infer-shapes,fold,dce`'s result in onnxruntime on the case's inputs."""
+    import numpy as np
+    import onnxruntime as ort
+    from onnx import numpy_helper
+
+    path = os.path.join(case_dir, "model.onnx")
+    model = onnx.load(path)
+    if not any(n.op_type in ("Shape", "Size") for n in model.graph.node):
+        return None
+    data = os.path.join(case_dir, "test_data_set_0")
+    feeds = {}
+    for i, vi in enumerate(model.graph.input):
+        f = os.path.join(data, f"input_{i}.pb")
+        if not os.path.exists(f):
+            break
+        t = onnx.TensorProto()
+        with open(f, "rb") as fh:
+            t.ParseFromString(fh.read())
+        feeds[vi.name] = numpy_helper.to_array(t)
+    out = os.path.join(tmp, "folded.onnx")
+    r = subprocess.run([modelc, "optimize", path, out, "-p", "infer-shapes,fold,dce"],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        return (False, "modelc: " + r.stderr.strip())
+    try:
+        so = ort.SessionOptions()
+        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+        so.log_severity_level = 3
+        a = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"]).run(None, feeds)
+    except Exception:
+        return None  # onnxruntime cannot run the original; nothing to compare with
+    try:
+        b = ort.InferenceSession(out, so, providers=["CPUExecutionProvider"]).run(None, feeds)
+    except Exception as e:
+        return (False, f"onnxruntime rejects the folded model: {str(e).splitlines()[0]}")
+    for k, (x, y) in enumerate(zip(a, b)):
+        x, y = np.asarray(x), np.asarray(y)
+        if x.shape != y.shape or x.dtype != y.dtype:
+            return (False, f"output {k}: {x.dtype}{list(x.shape)} vs {y.dtype}{list(y.shape)}")
+        if x.dtype.kind in "fc":
+            # fold computes constants with modelc's kernels: the last bit of a float16
+            # result may differ from onnxruntime's.
+            rtol, atol = (1e-2, 1e-3) if x.dtype == np.float16 else (1e-5, 1e-6)
+            if not np.allclose(x, y, rtol=rtol, atol=atol, equal_nan=True):
+                return (False, f"output {k} values differ")
+        elif not np.array_equal(x, y):
+            return (False, f"output {k} values differ")
+    n_before, n_after = len(model.graph.node), len(onnx.load(out).graph.node)
+    return (True, f"{n_before} -> {n_after} nodes")
+
+
 def export_torch(outdir):
     """torchvision ResNet-18 and MobileNetV2, and a small nn.TransformerEncoder with dynamic
     batch and sequence axes, exported with the classic exporter; returns their paths."""
@@ -142,10 +200,15 @@ def main():
     ap.add_argument("--torch", action="store_true", help="also export and compare torch models")
     ap.add_argument("--json", default=None)
     ap.add_argument("--min-agree", type=int, default=0)
+    ap.add_argument("--min-fold-checked", type=int, default=0)
+    ap.add_argument("--fold-check", action="store_true",
+                    help="run node-suite models with Shape/Size through infer-shapes,fold,dce "
+                         "and compare onnxruntime outputs")
     ap.add_argument("--verbose", action="store_true")
     a = ap.parse_args()
 
     models = []
+    fold = {"checked": 0, "ok": 0, "failed": []}
     if a.node_suite:
         for case in sorted(os.listdir(a.node_suite)):
             p = os.path.join(a.node_suite, case, "model.onnx")
@@ -161,6 +224,15 @@ def main():
             os.makedirs(tdir)
             models += [(os.path.basename(p)[:-5], p) for p in export_torch(tdir)]
         for name, path in models:
+            if a.fold_check and name.startswith("test_"):
+                fc = fold_check(os.path.dirname(path), a.modelc, tmp)
+                if fc is not None:
+                    fold["checked"] += 1
+                    if fc[0]:
+                        fold["ok"] += 1
+                    else:
+                        fold["failed"].append((name, fc[1]))
+                        print(f"{name}: FOLD MISMATCH {fc[1]}")
             r = compare(path, a.modelc, tmp)
             report[name] = r
             totals["models"] += 1
@@ -187,12 +259,17 @@ def main():
         r = report[name]
         print(f"  {name}: agree {r.get('agree', 0)} of {r.get('expected', 0)}, "
               f"disagree {len(r.get('disagree', []))}, missing {len(r.get('missing', []))}")
+    if a.fold_check:
+        print(f"fold after infer-shapes vs onnxruntime: {fold['checked']} models with Shape/Size, "
+              f"{fold['ok']} agree, {len(fold['failed'])} differ")
     if a.json:
         with open(a.json, "w") as f:
-            json.dump({"totals": totals, "models": report}, f, indent=1)
-    if unexpected or totals["agree"] < a.min_agree:
+            json.dump({"totals": totals, "fold": fold, "models": report}, f, indent=1)
+    if unexpected or totals["agree"] < a.min_agree or fold["failed"] \
+            or fold["ok"] < a.min_fold_checked:
         print(f"FAIL: {len(unexpected)} unexpected disagreements, agree {totals['agree']} "
-              f"(need {a.min_agree})")
+              f"(need {a.min_agree}), folded models agreeing {fold['ok']} "
+              f"(need {a.min_fold_checked})")
         return 1
     return 0
 

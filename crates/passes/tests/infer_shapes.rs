@@ -348,3 +348,40 @@ fn fixing_input_dims_lets_the_chain_fold() {
     assert!(InputShapes::parse(&[], &strings(&["N=two"])).is_err());
     assert!(InputShapes::parse(&strings(&["x=1,2"]), &[]).is_err());
 }
+
+/// torch's export of `x.expand(y.size(0), -1, -1)`: the shape goes through
+/// `Where(Equal(shape, -1), ConstantOfShape(1s), shape)`.
+const EXPAND: &str = r#"graph main(%x: f32[1,3,4], %y: f32[B,7]) -> (%z) {
+  %shape = Shape(%y)
+  %zero = const i64[] [0]
+  %b = Gather(%shape, %zero) {axis=0}
+  %axes = const i64[1] [0]
+  %ub = Unsqueeze(%b, %axes)
+  %rest = const i64[2] [-1, -1]
+  %cat = Concat(%ub, %rest) {axis=0}
+  %three = const i64[1] [3]
+  %ones = ConstantOfShape(%three) {value=i64[1] [1]}
+  %minus1 = const i64[] [-1]
+  %eq = Equal(%cat, %minus1)
+  %target = Where(%eq, %ones, %cat)
+  %z = Expand(%x, %target)
+}"#;
+
+#[test]
+fn torch_expand_pattern_is_tracked_and_folds() {
+    let (g, report) = infer_text(EXPAND);
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+    assert_eq!(ty(&g, "z"), "f32[B,3,4]");
+    let fixed = EXPAND.replace("f32[B,7]", "f32[2,7]");
+    let after = run_passes(&fixed, pipeline("infer-shapes,fold,dce").unwrap());
+    insta::assert_snapshot!(after);
+    let x =
+        ndarray::ArrayD::from_shape_fn(ndarray::IxDyn(&[1, 3, 4]), |i| (i[1] * 4 + i[2]) as f32);
+    let y = ndarray::ArrayD::<f32>::zeros(ndarray::IxDyn(&[2, 7]));
+    assert_same_outputs(
+        &Graph::parse(&fixed).unwrap(),
+        &Graph::parse(&after).unwrap(),
+        &[("x", Array::F32(x)), ("y", Array::F32(y))],
+        0.0,
+    );
+}

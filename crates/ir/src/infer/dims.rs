@@ -351,3 +351,80 @@ pub fn dim_add(a: &Dim, b: &Dim) -> Dim {
         _ => Dim::Unknown,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> Vec<Dim> {
+        s.split(',')
+            .filter(|x| !x.is_empty())
+            .map(|x| match x.parse::<u64>() {
+                Ok(n) => Dim::Known(n),
+                Err(_) if x == "?" => Dim::Unknown,
+                Err(_) => Dim::Sym(x.to_string()),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn broadcasting_known_and_symbolic_dims() {
+        assert_eq!(broadcast(&[&d("N,1,5"), &d("3,1")]).unwrap(), d("N,3,5"));
+        assert_eq!(broadcast(&[&d("N,4"), &d("1,4")]).unwrap(), d("N,4"));
+        // A symbol against a size > 1 must be that size.
+        assert_eq!(broadcast(&[&d("N"), &d("7")]).unwrap(), d("7"));
+        assert_eq!(broadcast(&[&d("N"), &d("M")]).unwrap(), d("?"));
+        assert_eq!(broadcast(&[&d("N"), &d("N")]).unwrap(), d("N"));
+        assert_eq!(broadcast(&[&d(""), &d("2,3")]).unwrap(), d("2,3"));
+        assert!(broadcast(&[&d("2"), &d("3")]).is_err());
+    }
+
+    #[test]
+    fn reshape_cancels_symbols_for_minus_one() {
+        let s = |v: &[i64]| v.iter().map(|&x| SymInt::Int(x)).collect::<Vec<_>>();
+        assert_eq!(
+            reshape_dims(Some(&d("N,3,4")), &s(&[0, -1]), false).unwrap(),
+            d("N,12")
+        );
+        assert_eq!(
+            reshape_dims(Some(&d("2,3,4")), &s(&[-1, 6]), false).unwrap(),
+            d("4,6")
+        );
+        assert_eq!(
+            reshape_dims(Some(&d("N,12")), &[SymInt::Int(-1), SymInt::Int(12)], false).unwrap(),
+            d("N,12")
+        );
+        // N*3*4 / 3 is not a product we can name.
+        assert_eq!(
+            reshape_dims(Some(&d("N,3,4")), &s(&[-1, 3]), false).unwrap(),
+            d("?,3")
+        );
+        // allowzero keeps a literal 0.
+        assert_eq!(
+            reshape_dims(Some(&d("0,3")), &s(&[0, 3]), true).unwrap(),
+            d("0,3")
+        );
+        assert!(reshape_dims(Some(&d("2,3")), &s(&[4, -1]), false).is_err());
+        assert!(reshape_dims(Some(&d("2,3")), &s(&[5]), false).is_err());
+        assert!(reshape_dims(Some(&d("2,3")), &s(&[-1, -1]), false).is_err());
+    }
+
+    #[test]
+    fn refine_fills_gaps_and_reports_conflicts() {
+        let t = |s: &str| {
+            ValueType::Tensor(TensorType {
+                dtype: Some(DType::F32),
+                shape: Some(Shape(d(s))),
+            })
+        };
+        assert_eq!(refine(&t("?,N,3"), &t("2,5,M")), (t("2,5,3"), vec![]));
+        let (ty, conflicts) = refine(&t("2,3"), &t("2,4"));
+        assert_eq!(ty, t("2,3"));
+        assert_eq!(conflicts, ["dimension 1: declared 3, inferred 4"]);
+        assert_eq!(
+            refine(&t("2,3"), &t("2")).1,
+            ["declared rank 2, inferred rank 1"]
+        );
+        assert_eq!(merge_dims(&t("2,N"), &t("3,N")), t("?,N"));
+    }
+}

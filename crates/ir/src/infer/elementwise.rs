@@ -166,48 +166,81 @@ fn broadcast_first_dtype(cx: &InferCtx<'_>, out: &mut Outputs) -> Result<(), Inf
 }
 
 fn sym_arith(op: OnnxOp, a: &[SymInt], b: &[SymInt]) -> Option<Vec<SymInt>> {
+    zip_sym(a, b, |p, q| match (p, q) {
+        (SymInt::Int(x), SymInt::Int(y)) => match op {
+            OnnxOp::Add => x.checked_add(*y),
+            OnnxOp::Sub => x.checked_sub(*y),
+            OnnxOp::Mul => x.checked_mul(*y),
+            // Integer Div truncates; for non-negative operands that is floor.
+            _ => (*x >= 0 && *y > 0).then(|| x / y),
+        }
+        .map_or(SymInt::Unknown, SymInt::Int),
+        (s, SymInt::Int(1)) if matches!(op, OnnxOp::Mul | OnnxOp::Div) => s.clone(),
+        (SymInt::Int(1), s) if op == OnnxOp::Mul => s.clone(),
+        (s, SymInt::Int(0)) if matches!(op, OnnxOp::Add | OnnxOp::Sub) => s.clone(),
+        (SymInt::Int(0), s) if op == OnnxOp::Add => s.clone(),
+        _ => SymInt::Unknown,
+    })
+}
+
+fn broadcast_bool(cx: &InferCtx<'_>, out: &mut Outputs) -> Result<(), InferError> {
+    let shape = broadcast_inputs(cx, 0..cx.inputs.len())?;
+    // torch's `expand` exports `Where(Equal(shape, -1), ones, shape)`: compare shape values.
+    if cx.op == OnnxOp::Equal && shape.as_ref().is_some_and(|s| s.len() <= 1) {
+        if let (Some(a), Some(b)) = (cx.sym_ints(0), cx.sym_ints(1)) {
+            if let Some(v) = zip_sym(&a, &b, |x, y| match (x, y) {
+                (SymInt::Int(p), SymInt::Int(q)) => SymInt::Int((p == q) as i64),
+                (SymInt::Sym(p), SymInt::Sym(q)) if p == q => SymInt::Int(1),
+                // A dimension is never negative.
+                (SymInt::Sym(_), SymInt::Int(n)) | (SymInt::Int(n), SymInt::Sym(_)) if *n < 0 => {
+                    SymInt::Int(0)
+                }
+                _ => SymInt::Unknown,
+            }) {
+                out.set_sym(0, v);
+            }
+        }
+    }
+    out.set(0, Some(DType::Bool), shape);
+    Ok(())
+}
+
+/// Element `i` of a shape value that broadcasts (length 1 or the full length).
+fn pick(v: &[SymInt], i: usize) -> &SymInt {
+    &v[if v.len() == 1 { 0 } else { i }]
+}
+
+/// Elementwise `f` over two shape values of equal length (or one of length 1).
+fn zip_sym(
+    a: &[SymInt],
+    b: &[SymInt],
+    f: impl Fn(&SymInt, &SymInt) -> SymInt,
+) -> Option<Vec<SymInt>> {
     let n = a.len().max(b.len());
     if !(a.len() == n || a.len() == 1) || !(b.len() == n || b.len() == 1) {
         return None;
     }
-    let pick = |v: &[SymInt], i: usize| v[if v.len() == 1 { 0 } else { i }].clone();
-    Some(
-        (0..n)
-            .map(|i| match (pick(a, i), pick(b, i)) {
-                (SymInt::Int(x), SymInt::Int(y)) => match op {
-                    OnnxOp::Add => x.checked_add(y),
-                    OnnxOp::Sub => x.checked_sub(y),
-                    OnnxOp::Mul => x.checked_mul(y),
-                    _ => (y != 0)
-                        .then(|| x.div_euclid(y))
-                        .filter(|_| x >= 0 && y > 0),
-                }
-                .map_or(SymInt::Unknown, SymInt::Int),
-                (s, SymInt::Int(1)) if matches!(op, OnnxOp::Mul | OnnxOp::Div) => s,
-                (SymInt::Int(1), s) if op == OnnxOp::Mul => s,
-                (s, SymInt::Int(0)) if matches!(op, OnnxOp::Add | OnnxOp::Sub) => s,
-                (SymInt::Int(0), s) if op == OnnxOp::Add => s,
-                _ => SymInt::Unknown,
-            })
-            .collect(),
-    )
-}
-
-fn broadcast_bool(cx: &InferCtx<'_>, out: &mut Outputs) -> Result<(), InferError> {
-    out.set(
-        0,
-        Some(DType::Bool),
-        broadcast_inputs(cx, 0..cx.inputs.len())?,
-    );
-    Ok(())
+    Some((0..n).map(|i| f(pick(a, i), pick(b, i))).collect())
 }
 
 fn where_(cx: &InferCtx<'_>, out: &mut Outputs) -> Result<(), InferError> {
-    out.set(
-        0,
-        cx.dtype(1).or_else(|| cx.dtype(2)),
-        broadcast_inputs(cx, 0..3)?,
-    );
+    let shape = broadcast_inputs(cx, 0..3)?;
+    if shape.as_ref().is_some_and(|s| s.len() <= 1) {
+        if let (Some(c), Some(x), Some(y)) = (cx.sym_ints(0), cx.sym_ints(1), cx.sym_ints(2)) {
+            let n = c.len().max(x.len()).max(y.len());
+            if [&c, &x, &y].iter().all(|v| v.len() == n || v.len() == 1) {
+                let v = (0..n)
+                    .map(|i| match pick(&c, i) {
+                        SymInt::Int(0) => pick(&y, i).clone(),
+                        SymInt::Int(_) => pick(&x, i).clone(),
+                        _ => SymInt::Unknown,
+                    })
+                    .collect();
+                out.set_sym(0, v);
+            }
+        }
+    }
+    out.set(0, cx.dtype(1).or_else(|| cx.dtype(2)), shape);
     Ok(())
 }
 
