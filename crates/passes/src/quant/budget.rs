@@ -20,15 +20,10 @@ const SENSITIVITY_INPUTS: usize = 4;
 /// The budget is checked on at most this many inputs.
 const CHECK_INPUTS: usize = 16;
 
-/// Layers the search may keep in float: ops that compute (not data movement or activations
-/// folded into their producer).
+/// Layers the search may keep in float: every quantizable op except data movement (which
+/// follows its input's quantization).
 fn candidate(op: OnnxOp) -> bool {
-    use OnnxOp::*;
-    static_int8::weighted(op)
-        || matches!(
-            op,
-            Add | Mul | Sigmoid | GlobalAveragePool | Concat | Softmax | LeakyRelu
-        )
+    static_int8::quantizable(op) && !static_int8::direct(op)
 }
 
 pub fn search(

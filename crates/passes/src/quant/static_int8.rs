@@ -86,7 +86,7 @@ pub fn weighted(op: OnnxOp) -> bool {
 }
 
 /// Ops that only move or select elements: output quantized like the input.
-fn direct(op: OnnxOp) -> bool {
+pub fn direct(op: OnnxOp) -> bool {
     use OnnxOp::*;
     matches!(
         op,
