@@ -269,3 +269,85 @@ fn registered_and_idempotent() {
     assert!(!report.changed());
     assert_eq!(count_in(&g, "Transpose"), 0);
 }
+
+/// Shape ops: Squeeze/Unsqueeze carry the permutation, an explicit NHWC Transpose in the
+/// source graph is absorbed, ArgMax and a keepdims Reduce remap their axes.
+#[test]
+fn shape_ops_and_explicit_transposes() {
+    let text = format!(
+        r#"graph main(%x: f32[1,2,5,5]) -> (%pooled, %idx, %seq) {{
+  %w = const f32[4,2,3,3] {}
+  %c = Conv(%x, %w) {{pads=[1,1,1,1]}}
+  %ax = const i64[1] [1]
+  %sum = ReduceSum(%c, %ax) {{keepdims=1}}
+  %u = Unsqueeze(%sum, %ax)
+  %sq = Squeeze(%u, %ax)
+  %pooled = Relu(%sq)
+  %idx = ArgMax(%c) {{axis=1, keepdims=0}}
+  %t = Transpose(%c) {{perm=[0,2,3,1]}}
+  %shape = const i64[3] [1, 25, 4]
+  %seq = Reshape(%t, %shape)
+}}"#,
+        vals(72, 41)
+    );
+    let (before, after, printed) = convert(&text, false);
+    insta::assert_snapshot!(snapshot(&before, &printed));
+    // The graph's own Transpose to NHWC is now the identity and goes.
+    assert_eq!(count_in(&after, "Transpose"), 0);
+    let x = ("x", input(&[1, 2, 5, 5], 42, 1.0));
+    let a = run(&before, std::slice::from_ref(&x));
+    let b = run(&after, &[(x.0, nhwc(&x.1))]);
+    // pooled [1,1,5,5] is NHWC now; idx [1,5,5] and seq keep their layout.
+    assert_eq!(nhwc(&a[0].1), b[0].1);
+    assert_eq!(a[1].1, b[1].1);
+    assert_eq!(a[2].1, b[2].1);
+}
+
+/// A graph as the TFLite reader produces it (NHWC convolutions with OHWI and [M,kH,kW,1]
+/// weights, channel-last Pad/Concat/Mean) converted to NCHW for ONNX: no transposes, the
+/// same results on the transposed input.
+#[test]
+fn tflite_style_graph_to_nchw() {
+    let text = format!(
+        r#"graph main(%x: f32[1,6,6,3]) -> (%y) {{
+  %pads = const i64[8] [0, 1, 1, 0, 0, 1, 1, 0]
+  %p = Pad(%x, %pads)
+  %w = const f32[4,3,3,3] {}
+  %b = const f32[4] {}
+  %c = Conv(%p, %w, %b) {{strides=[2,2]}} layout=NHWC
+  %r = Relu(%c)
+  %dw = const f32[4,3,3,1] {}
+  %d = Conv(%r, %dw) {{group=4, pads=[1,1,1,1]}} layout=NHWC
+  %cat = Concat(%r, %d) {{axis=3}}
+  %ax = const i64[2] [1, 2]
+  %m = ReduceMean(%cat, %ax) {{keepdims=1}}
+  %shape = const i64[2] [1, 8]
+  %flat = Reshape(%m, %shape)
+  %fw = const f32[8,5] {}
+  %y = MatMul(%flat, %fw)
+}}"#,
+        vals(108, 51),
+        vals(4, 52),
+        vals(36, 53),
+        vals(40, 54)
+    );
+    let before = Graph::parse(&text).unwrap();
+    let mut after = before.clone();
+    assert_eq!(
+        to_nchw(&mut after, &LayoutOptions::default()).unwrap(),
+        Changed::Yes
+    );
+    modelc_ir::validate::validate_graph(&after, false).unwrap();
+    after.renumber().unwrap();
+    let printed = print_graph(&after, &Default::default());
+    insta::assert_snapshot!(snapshot(&before, &printed));
+    assert_eq!(count_in(&after, "Transpose"), 0);
+    assert!(printed.contains("graph main(%x: f32[1,3,6,6]) -> (%y)"));
+    let x = input(&[1, 6, 6, 3], 55, 1.0);
+    let a = run(&before, &[("x", x.clone())]);
+    let b = run(&after, &[("x", permute(&x, &[0, 3, 1, 2]))]);
+    let (p, q) = (a[0].1.to_f64_vec().unwrap(), b[0].1.to_f64_vec().unwrap());
+    for (u, v) in p.iter().zip(&q) {
+        assert!((u - v).abs() <= 1e-5 * u.abs().max(1.0), "{u} vs {v}");
+    }
+}

@@ -169,6 +169,37 @@ pub fn infer(g: &Graph, id: NodeId, get: &dyn Fn(ValueRef) -> Option<Dims>) -> V
             }
         }),
         Gemm => Some(vec![None, None]),
+        ReduceMean | ReduceSum | ReduceMax | ReduceMin | ReduceProd | ReduceL1 | ReduceL2
+        | ReduceLogSum | ReduceLogSumExp | ReduceSumSquare | ArgMax | ArgMin => d0.and_then(|d| {
+            let r = d.len() as i64;
+            let axes: Vec<i64> = if matches!(op, ArgMax | ArgMin) {
+                vec![node.attrs.int("axis", 0).ok()?]
+            } else if node.attrs.contains("axes") {
+                ints(g, id, "axes")
+            } else {
+                match ins.get(1).copied().flatten() {
+                    Some(v) => const_of(g, v)?.1,
+                    None => (0..r).collect(),
+                }
+            };
+            let axes: Vec<usize> = axes
+                .iter()
+                .map(|&a| if a < 0 { a + r } else { a })
+                .filter(|a| (0..r).contains(a))
+                .map(|a| a as usize)
+                .collect();
+            let keep = node.attrs.int("keepdims", 1).ok()? != 0;
+            Some(
+                d.iter()
+                    .enumerate()
+                    .filter_map(|(i, &x)| match (axes.contains(&i), keep) {
+                        (true, true) => Some(Some(1)),
+                        (true, false) => None,
+                        (false, _) => Some(x),
+                    })
+                    .collect(),
+            )
+        }),
         _ if super::rules::same_shape(*op) => d0,
         _ if super::rules::broadcasting(*op) => {
             let all: Option<Vec<Dims>> = (0..ins.len())
