@@ -385,3 +385,50 @@ fn torch_expand_pattern_is_tracked_and_folds() {
         0.0,
     );
 }
+
+/// Channels-last nodes, in the convention documented on `modelc_ir::Layout`.
+const NHWC: &str = r#"graph main(%x: f32[1,9,9,4]) -> (%c, %ct, %p, %g, %r, %s) {
+  %w = const f32[6,3,3,4] #0
+  %c = Conv(%x, %w) {strides=[2,2], pads=[1,1,1,1]} layout=NHWC
+  %wt = const f32[5,2,2,4] #1
+  %ct = ConvTranspose(%x, %wt) {strides=[2,2]} layout=NHWC
+  %p = MaxPool(%x) {kernel_shape=[2,2], strides=[2,2], ceil_mode=1} layout=NHWC
+  %g = GlobalAveragePool(%x) layout=NHWC
+  %scales = const f32[4] [1.0, 2.0, 2.0, 1.0]
+  %r = Resize(%x, _, %scales) {mode="nearest"} layout=NHWC
+  %s = SpaceToDepth(%c) {blocksize=5} layout=NHWC
+}"#;
+
+#[test]
+fn channels_last_nodes() {
+    let (g, report) = infer_text(NHWC);
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+    assert_eq!(ty(&g, "c"), "f32[1,5,5,6]");
+    assert_eq!(ty(&g, "ct"), "f32[1,18,18,5]");
+    assert_eq!(ty(&g, "p"), "f32[1,5,5,4]");
+    assert_eq!(ty(&g, "g"), "f32[1,1,1,4]");
+    assert_eq!(ty(&g, "r"), "f32[1,18,18,4]");
+    assert_eq!(ty(&g, "s"), "f32[1,1,1,150]");
+    // The interpreter (its own NHWC wrapper) computes tensors of those shapes.
+    let interp = modelc_interp::Interpreter::for_graph(&g, &[]).unwrap();
+    let x = ndarray::ArrayD::from_shape_fn(ndarray::IxDyn(&[1, 9, 9, 4]), |i| (i[1] + i[3]) as f32);
+    let outs = interp
+        .run(vec![(
+            "x".into(),
+            modelc_interp::Data::Tensor(Array::F32(x)),
+        )])
+        .unwrap();
+    for (name, data) in outs {
+        let modelc_interp::Data::Tensor(a) = data else {
+            panic!("{name} is not a tensor")
+        };
+        let want = g.known_dims(
+            g.outputs()[["c", "ct", "p", "g", "r", "s"]
+                .iter()
+                .position(|n| *n == name)
+                .unwrap()],
+        );
+        let got: Vec<u64> = a.shape().iter().map(|&d| d as u64).collect();
+        assert_eq!(Some(got), want, "{name}");
+    }
+}

@@ -1,13 +1,14 @@
 //! Layout-sensitive spatial ops: Conv, ConvInteger, QLinearConv, DeformConv, ConvTranspose,
-//! MaxPool (with Indices), MaxUnpool (`output_shape` input or the pool's inverse), AveragePool, LpPool, the Global pools, BatchNormalization (all
-//! versions' extra outputs), DepthToSpace, SpaceToDepth, Resize (opset 10's scales-only form,
+//! MaxPool (with Indices), MaxUnpool (`output_shape` input or the pool's inverse),
+//! AveragePool, LpPool, the Global pools, BatchNormalization (all versions' extra outputs), DepthToSpace, SpaceToDepth, Resize (opset 10's scales-only form,
 //! 11+ roi/scales/sizes, 18's `axes` and `keep_aspect_ratio_policy`), Upsample (scales
 //! attribute or input), RoiAlign, MaxRoiPool, GridSample.
 //!
 //! `auto_pad`, `pads`, `strides`, `dilations`, `ceil_mode` follow the ONNX rules (with the
 //! rule that a ceil-mode window must start inside the input or its begin pad). A node with
-//! `layout=NHWC` has channels-last data (`[N, spatial..., C]`); its weights and per-axis
-//! parameters (kernel shape, Resize scales) stay in ONNX's channels-first order.
+//! `layout=NHWC` follows the convention documented on [`Layout`]: channels-last data
+//! (`[N, spatial..., C]`), Conv weights `[M, k..., C/g]`, ConvTranspose weights
+//! `[M_out, k..., C_in/g]`, and Resize scales/sizes/axes per axis of the NHWC tensor.
 
 use crate::{DType, Dim, Layout, OnnxOp};
 
@@ -63,6 +64,29 @@ fn spatial(cx: &InferCtx<'_>, name: &str, n: usize, default: i64) -> Result<Vec<
         Some(v) if v.len() == n => Ok(v),
         Some(v) => fail!("attribute `{name}` has {} values, expected {n}", v.len()),
     }
+}
+
+/// The kernel's spatial sizes: the `kernel_shape` attribute, else the weight's spatial dims
+/// (`[M, C/g, k...]`, or `[M, k..., C/g]` for NHWC).
+fn kernel_shape(
+    cx: &InferCtx<'_>,
+    w: Option<&[Dim]>,
+    n: usize,
+) -> Result<Vec<Option<u64>>, InferError> {
+    Ok(match cx.attr_ints("kernel_shape")? {
+        Some(k) if k.len() == n => k.iter().map(|&v| u64::try_from(v).ok()).collect(),
+        _ => match w {
+            Some(w) if w.len() == n + 2 => {
+                let sp = if cx.layout == Some(Layout::Nhwc) {
+                    &w[1..=n]
+                } else {
+                    &w[2..]
+                };
+                sp.iter().map(Dim::known).collect()
+            }
+            _ => vec![None; n],
+        },
+    })
 }
 
 /// Output spatial sizes of a convolution or pool over `input` with `kernel` (ONNX rules).
@@ -137,13 +161,7 @@ fn conv(cx: &InferCtx<'_>, out: &mut Outputs) -> Result<(), InferError> {
     let x = to_nchw(cx, x);
     let n = x.len() - 2;
     let w = cx.shape(w_slot);
-    let kernel: Vec<Option<u64>> = match cx.attr_ints("kernel_shape")? {
-        Some(k) if k.len() == n => k.iter().map(|&v| u64::try_from(v).ok()).collect(),
-        _ => match w {
-            Some(w) if w.len() == n + 2 => w[2..].iter().map(Dim::known).collect(),
-            _ => vec![None; n],
-        },
-    };
+    let kernel = kernel_shape(cx, w, n)?;
     let channels = w.and_then(|w| w.first().cloned()).unwrap_or(Dim::Unknown);
     let mut shape = vec![x[0].clone(), channels];
     shape.extend(spatial_out(cx, &x[2..], &kernel, false)?);
@@ -167,16 +185,13 @@ fn conv_transpose(cx: &InferCtx<'_>, out: &mut Outputs) -> Result<(), InferError
     let n = x.len() - 2;
     let w = cx.shape(1);
     let group = cx.attr_int("group", 1)?.max(1) as u64;
-    let kernel: Vec<Option<u64>> = match cx.attr_ints("kernel_shape")? {
-        Some(k) if k.len() == n => k.iter().map(|&v| u64::try_from(v).ok()).collect(),
-        _ => match w {
-            Some(w) if w.len() == n + 2 => w[2..].iter().map(Dim::known).collect(),
-            _ => vec![None; n],
-        },
+    let kernel = kernel_shape(cx, w, n)?;
+    // ONNX weight [C_in, M_out/g, k...]; NHWC weight [M_out, k..., C_in/g].
+    let channels = match (w, cx.layout) {
+        (Some(w), Some(Layout::Nhwc)) => w.first().cloned().unwrap_or(Dim::Unknown),
+        (Some(w), _) => w.get(1).map_or(Dim::Unknown, |d| dim_mul(d, group)),
+        (None, _) => Dim::Unknown,
     };
-    let channels = w
-        .and_then(|w| w.get(1))
-        .map_or(Dim::Unknown, |d| dim_mul(d, group));
     let mut shape = vec![x[0].clone(), channels];
     if let Some(os) = cx.attr_ints("output_shape")?.filter(|v| !v.is_empty()) {
         // `output_shape` may list only the spatial dims or all of them.
@@ -309,7 +324,8 @@ fn resize(cx: &InferCtx<'_>, out: &mut Outputs) -> Result<(), InferError> {
         out.set(0, dtype, None);
         return Ok(());
     };
-    let x = to_nchw(cx, x);
+    // Scales, sizes and axes are per axis of the tensor as it is, in either layout.
+    let x = x.to_vec();
     let r = x.len();
     // Where scales and sizes are: Upsample-7 has a `scales` attribute, Upsample-9 and
     // Resize-10 a scales input at 1, Resize-11+ (X, roi, scales, sizes).
@@ -331,7 +347,7 @@ fn resize(cx: &InferCtx<'_>, out: &mut Outputs) -> Result<(), InferError> {
                 .filter(|s| s.len() == r && cx.attr_ints("axes").ok().flatten().is_none())
             {
                 let dims = s.iter().map(super::dims::SymInt::to_dim).collect();
-                out.set(0, dtype, Some(from_nchw(cx, dims)));
+                out.set(0, dtype, Some(dims));
                 return Ok(());
             }
         }
@@ -362,7 +378,7 @@ fn resize(cx: &InferCtx<'_>, out: &mut Outputs) -> Result<(), InferError> {
             let mut scale: Option<f64> = None;
             for (&a, &s) in axes.iter().zip(&sizes) {
                 let Dim::Known(xi) = x[a] else {
-                    out.set(0, dtype, Some(from_nchw(cx, axes_unknown(&x, &axes))));
+                    out.set(0, dtype, Some(axes_unknown(&x, &axes)));
                     return Ok(());
                 };
                 let f = s as f64 / xi as f64;
@@ -398,7 +414,7 @@ fn resize(cx: &InferCtx<'_>, out: &mut Outputs) -> Result<(), InferError> {
     } else {
         shape = axes_unknown(&x, &axes);
     }
-    out.set(0, dtype, Some(from_nchw(cx, shape)));
+    out.set(0, dtype, Some(shape));
     Ok(())
 }
 
