@@ -20,6 +20,7 @@ their outputs must agree.
 
 Usage: python tests/infer_shapes_vs_onnx.py --modelc target/debug/modelc
          [--node-suite target/onnx-node-suite/node] [--torch] [--fold-check] [--json out.json]
+         [--model extra.onnx ...]
 """
 
 import argparse
@@ -93,7 +94,9 @@ def compare(path, modelc, tmp):
         return {"error": r.stderr.strip().splitlines()[-1] if r.stderr.strip() else "modelc failed",
                 "expected": len(expected)}
     ours = tensor_types(onnx.load(out).graph)
-    res = {"agree": 0, "disagree": [], "missing": [], "expected": len(expected)}
+    # Values modelc types fully where onnx does not (it tracks shape values symbolically).
+    extra = sum(1 for k, v in ours.items() if fully_known(v) and k not in expected)
+    res = {"agree": 0, "disagree": [], "missing": [], "expected": len(expected), "extra": extra}
     for name, (elem, dims) in sorted(expected.items()):
         got = ours.get(name)
         if got is None or not fully_known(got):
@@ -198,6 +201,7 @@ def main():
     ap.add_argument("--modelc", required=True)
     ap.add_argument("--node-suite", default=None)
     ap.add_argument("--torch", action="store_true", help="also export and compare torch models")
+    ap.add_argument("--model", action="append", default=[], help="also compare this .onnx file")
     ap.add_argument("--json", default=None)
     ap.add_argument("--min-agree", type=int, default=0)
     ap.add_argument("--min-fold-checked", type=int, default=0)
@@ -209,13 +213,14 @@ def main():
 
     models = []
     fold = {"checked": 0, "ok": 0, "failed": []}
+    models += [(os.path.basename(p)[:-5], p) for p in a.model]
     if a.node_suite:
         for case in sorted(os.listdir(a.node_suite)):
             p = os.path.join(a.node_suite, case, "model.onnx")
             if os.path.exists(p):
                 models.append((case, p))
     totals = {"models": 0, "agree": 0, "disagree": 0, "missing": 0, "expected": 0,
-              "skipped": 0, "errors": 0}
+              "skipped": 0, "errors": 0, "modelc_only": 0}
     report = {}
     unexpected = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -247,6 +252,7 @@ def main():
             totals["agree"] += r["agree"]
             totals["disagree"] += len(r["disagree"])
             totals["missing"] += len(r["missing"])
+            totals["modelc_only"] += r["extra"]
             for d in r["disagree"]:
                 print(f"{name}: DISAGREE {d[0]}: onnx {d[1]}, modelc {d[2]}")
                 if name not in EXPECTED_DISAGREEMENTS:
@@ -258,7 +264,8 @@ def main():
     for name in [n for n, _ in models if not n.startswith("test_")]:
         r = report[name]
         print(f"  {name}: agree {r.get('agree', 0)} of {r.get('expected', 0)}, "
-              f"disagree {len(r.get('disagree', []))}, missing {len(r.get('missing', []))}")
+              f"disagree {len(r.get('disagree', []))}, missing {len(r.get('missing', []))}, "
+              f"typed only by modelc {r.get('extra', 0)}")
     if a.fold_check:
         print(f"fold after infer-shapes vs onnxruntime: {fold['checked']} models with Shape/Size, "
               f"{fold['ok']} agree, {len(fold['failed'])} differ")
