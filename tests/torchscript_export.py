@@ -12,6 +12,8 @@ Models:
                  testdata/make_torchvision.py's models (weights=None, seeded, random
                  BatchNorm statistics), exported here by torch.onnx.export (classic
                  exporter, dynamo=False, opset 17) with a symbolic batch
+  lstm           a 2-layer bidirectional nn.LSTM and an nn.GRU with a linear head,
+                 exported the same way (symbolic batch and sequence length)
   ops_*          small graphs built here with onnx.helper, one per op family
 
 For each: run `modelc convert`, load the .pt with torch.jit.load (no Python code of ours
@@ -75,6 +77,40 @@ def export_dynamic_batch(name: str, path: str) -> None:
             input_names=["input"],
             output_names=["output"],
             dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}},
+        )
+
+
+def export_lstm(path: str) -> None:
+    """A 2-layer bidirectional nn.LSTM, then an nn.GRU (sequence-first), returning the
+    output and final states, exported with symbolic batch and sequence length."""
+    import torch
+
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lstm = torch.nn.LSTM(16, 32, num_layers=2, bidirectional=True)
+            self.gru = torch.nn.GRU(64, 24)
+            self.head = torch.nn.Linear(24, 8)
+
+        def forward(self, x):
+            y, (h, c) = self.lstm(x)
+            z, g = self.gru(y)
+            return self.head(z), h, c, g
+
+    torch.manual_seed(0)
+    model = Net().eval()
+    x = torch.randn(10, 2, 16)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            model,
+            (x,),
+            path,
+            dynamo=False,
+            opset_version=17,
+            input_names=["x"],
+            output_names=["y", "h", "c", "g"],
+            dynamic_axes={"x": {0: "seq", 1: "batch"}, "y": {0: "seq", 1: "batch"}},
         )
 
 
@@ -303,7 +339,7 @@ def main() -> int:
         "tiny_cnn": os.path.join(root, "testdata/models/tiny_cnn.onnx"),
         "transformer": os.path.join(args.testdata, "transformer.onnx"),
     }
-    models.update({n: os.path.join(args.out, n + ".onnx") for n in TORCHVISION})
+    models.update({n: os.path.join(args.out, n + ".onnx") for n in TORCHVISION + ["lstm"]})
     models.update(op_models(args.out))
     if args.only:
         wanted = args.only.split(",")
@@ -316,6 +352,8 @@ def main() -> int:
     for name, path in models.items():
         if not os.path.exists(path) and name in TORCHVISION:
             export_dynamic_batch(name, path)
+        if not os.path.exists(path) and name == "lstm":
+            export_lstm(path)
         if not os.path.exists(path):
             print(f"FAIL {name}: {path} is missing (`cargo xtask testdata` makes it)")
             failed += 1

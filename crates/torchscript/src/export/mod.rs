@@ -13,6 +13,7 @@ mod emit;
 mod linear;
 mod norm;
 mod resize;
+mod rnn;
 mod shape;
 mod symbolic;
 
@@ -215,12 +216,13 @@ pub(crate) fn generate(g: &Graph, opset: i64) -> Result<Generated, TorchScriptEr
 /// Translates one node, trying each op family.
 fn emit_op(e: &mut Emitter<'_>, id: modelc_ir::NodeId, op: OnnxOp) -> Result<(), String> {
     let families: [fn(&mut Emitter<'_>, modelc_ir::NodeId, OnnxOp) -> Option<Result<(), String>>;
-        5] = [
+        6] = [
         elementwise::emit,
         conv::emit,
         linear::emit,
         norm::emit,
         shape::emit,
+        rnn::emit,
     ];
     for f in families {
         if let Some(r) = f(e, id, op) {
