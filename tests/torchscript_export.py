@@ -36,7 +36,16 @@ import numpy as np
 
 TOLERANCE = 1e-4
 # Exported here from testdata/make_torchvision.py's definitions, with a symbolic batch.
-TORCHVISION = ["resnet18", "mobilenet_v2", "transformer_encoder", "convnext_tiny", "vit_b_16"]
+TORCHVISION = [
+    "resnet18",
+    "mobilenet_v2",
+    "mobilenet_v3_large",
+    "efficientnet_b0",
+    "densenet121",
+    "transformer_encoder",
+    "convnext_tiny",
+    "vit_b_16",
+]
 SYMBOLIC = {"batch": 2, "N": 2, "seq": 16}
 
 
