@@ -432,3 +432,46 @@ fn channels_last_nodes() {
         assert_eq!(Some(got), want, "{name}");
     }
 }
+
+#[test]
+fn hostile_attributes_give_errors_or_unknowns_never_panics() {
+    let text = r#"graph main(%x: f32[1,2,8,8], %v: f32[4]) -> (%a, %b, %c, %d, %e, %f, %g, %h, %i) {
+  %w = const f32[2,2,1,1] [1.0, 0.0, 0.0, 1.0]
+  %a = Conv(%x, %w) {strides=[9223372036854775807,9223372036854775807], pads=[9223372036854775807,0,9223372036854775807,0], dilations=[9223372036854775807,9223372036854775807]}
+  %b = ConvTranspose(%x, %w) {strides=[9223372036854775807,9223372036854775807], output_padding=[9223372036854775807,9223372036854775807]}
+  %st = const i64[1] [-9223372036854775808]
+  %en = const i64[1] [9223372036854775807]
+  %ax = const i64[1] [0]
+  %sp = const i64[1] [-9223372036854775808]
+  %c = Slice(%v, %st, %en, %ax, %sp)
+  %pads = const i64[8] [9223372036854775807, 0, 0, 0, 9223372036854775807, 0, 0, 0]
+  %d = Pad(%x, %pads)
+  %e = SpaceToDepth(%x) {blocksize=9223372036854775807} layout=NCHW
+  %sz = const i64[2] [9223372036854775807, 9223372036854775807]
+  %f, %f2 = Split(%v, %sz)
+  %g = Shape(%x) {start=-9223372036854775808, end=9223372036854775807}
+  %h = MaxPool(%x) {kernel_shape=[9223372036854775807,1], ceil_mode=1}
+  %big = const i64[2] [-1, -1]
+  %i = Reshape(%x, %big)
+}"#;
+    let (g, report) = infer_text(text);
+    // Each bad node is reported by name; the others get types.
+    let labels: Vec<&str> = report
+        .problems
+        .iter()
+        .map(|p| p.split(':').next().unwrap())
+        .collect();
+    assert_eq!(
+        labels,
+        [
+            "SpaceToDepth -> e",
+            "Split -> f",
+            "MaxPool -> h",
+            "Reshape -> i"
+        ],
+        "{:?}",
+        report.problems
+    );
+    assert_eq!(ty(&g, "g"), "i64[4]");
+    assert_eq!(ty(&g, "c"), "f32[0]");
+}

@@ -123,17 +123,18 @@ fn spatial_out(
                 } else {
                     (pads[i] as u64, pads[i + n] as u64)
                 };
-                let ek = (k.max(1) - 1) * dilations[i] as u64 + 1;
-                let padded = x + pb + pe;
+                // u128: sizes and attributes come from files and must not overflow.
+                let ek = (k.max(1) as u128 - 1) * dilations[i] as u128 + 1;
+                let padded = x as u128 + pb as u128 + pe as u128;
                 if padded < ek {
                     fail!("kernel extent {ek} is larger than the padded input {padded} on spatial axis {i}");
                 }
-                let span = padded - ek;
+                let (span, s) = (padded - ek, s as u128);
                 let mut o = if ceil_mode { span.div_ceil(s) + 1 } else { span / s + 1 };
-                if ceil_mode && (o - 1) * s >= x + pb {
+                if ceil_mode && (o - 1) * s >= x as u128 + pb as u128 {
                     o -= 1;
                 }
-                Dim::Known(o)
+                u64::try_from(o).map_or(Dim::Unknown, Dim::Known)
             }
             other => fail!("unknown auto_pad `{other}`"),
         });
@@ -214,17 +215,18 @@ fn conv_transpose(cx: &InferCtx<'_>, out: &mut Outputs) -> Result<(), InferError
                 shape.push(Dim::Unknown);
                 continue;
             };
-            let s = strides[i];
-            let full = s * (*xi as i64 - 1) + opad[i] + (k as i64 - 1) * dilations[i] + 1;
+            // i128: sizes and attributes come from files and must not overflow.
+            let (s, xi, k) = (strides[i] as i128, *xi as i128, k as i128);
+            let full = s * (xi - 1) + opad[i] as i128 + (k - 1) * dilations[i] as i128 + 1;
             let o = match auto_pad.as_str() {
-                "SAME_UPPER" | "SAME_LOWER" => *xi as i64 * s,
+                "SAME_UPPER" | "SAME_LOWER" => xi * s,
                 "VALID" => full,
-                _ => full - pads[i] - pads[i + n],
+                _ => full - pads[i] as i128 - pads[i + n] as i128,
             };
             if o < 0 {
                 fail!("ConvTranspose output size {o} on spatial axis {i}");
             }
-            shape.push(Dim::Known(o as u64));
+            shape.push(u64::try_from(o).map_or(Dim::Unknown, Dim::Known));
         }
     }
     out.set(0, dtype, Some(from_nchw(cx, shape)));
@@ -290,21 +292,24 @@ fn depth_space(cx: &InferCtx<'_>, out: &mut Outputs) -> Result<(), InferError> {
     if b < 1 {
         fail!("blocksize must be positive, got {b}");
     }
-    let b = b as u64;
+    let (b, bb) = match (b as u64).checked_mul(b as u64) {
+        Some(bb) => (b as u64, bb),
+        None => fail!("blocksize {b} is too large"),
+    };
     let shape = match cx.shape(0) {
         Some(x) if x.len() == 4 => {
             let x = to_nchw(cx, x);
             let s = if cx.op == OnnxOp::DepthToSpace {
                 vec![
                     x[0].clone(),
-                    dim_div(&x[1], b * b),
+                    dim_div(&x[1], bb),
                     dim_mul(&x[2], b),
                     dim_mul(&x[3], b),
                 ]
             } else {
                 vec![
                     x[0].clone(),
-                    dim_mul(&x[1], b * b),
+                    dim_mul(&x[1], bb),
                     dim_div(&x[2], b),
                     dim_div(&x[3], b),
                 ]
@@ -502,11 +507,13 @@ fn max_unpool(cx: &InferCtx<'_>, out: &mut Outputs) -> Result<(), InferError> {
     for i in 0..n {
         shape.push(match x[2 + i] {
             Dim::Known(d) => {
-                let o = (d as i64 - 1) * strides[i] + kernel[i] - pads[i] - pads[i + n];
+                let o = (d as i128 - 1) * strides[i] as i128 + kernel[i] as i128
+                    - pads[i] as i128
+                    - pads[i + n] as i128;
                 if o < 0 {
                     fail!("MaxUnpool output size {o}");
                 }
-                Dim::Known(o as u64)
+                u64::try_from(o).map_or(Dim::Unknown, Dim::Known)
             }
             _ => Dim::Unknown,
         });

@@ -239,7 +239,7 @@ fn split(cx: &InferCtx<'_>, out: &mut Outputs) -> Result<(), InferError> {
                 fail!("Split has {} sizes for {n} outputs", sizes.len());
             }
             if let Dim::Known(total) = d {
-                if sizes.iter().sum::<i64>() != *total as i64 {
+                if sizes.iter().try_fold(0i64, |a, &b| a.checked_add(b)) != Some(*total as i64) {
                     fail!("Split sizes {sizes:?} do not add up to {total}");
                 }
             }
@@ -273,34 +273,32 @@ fn split(cx: &InferCtx<'_>, out: &mut Outputs) -> Result<(), InferError> {
     Ok(())
 }
 
-/// Length of `x[start:end:step]` along a dim of size `d` (ONNX Slice clamping rules).
-fn slice_len(d: i64, start: i64, end: i64, step: i64) -> i64 {
-    let clampi = |v: i64, lo: i64, hi: i64| v.max(lo).min(hi);
-    if step > 0 {
-        let s = clampi(
-            if start < 0 {
-                start.saturating_add(d)
-            } else {
-                start
-            },
-            0,
-            d,
-        );
-        let e = clampi(if end < 0 { end.saturating_add(d) } else { end }, 0, d);
-        ((e - s).max(0) + step - 1) / step
+/// The first index and the length of `x[start:end:step]` along a dim of size `d` (ONNX
+/// Slice clamping rules; `step` is not 0).
+fn slice_range(d: i64, start: i64, end: i64, step: i64) -> (i64, i64) {
+    let wrap = |v: i64| if v < 0 { v.saturating_add(d) } else { v };
+    let (s, e) = if step > 0 {
+        (wrap(start).clamp(0, d), wrap(end).clamp(0, d))
     } else {
-        let s = clampi(
-            if start < 0 {
-                start.saturating_add(d)
-            } else {
-                start
-            },
-            0,
-            d - 1,
-        );
-        let e = clampi(if end < 0 { end.saturating_add(d) } else { end }, -1, d - 1);
-        ((s - e).max(0) + (-step) - 1) / (-step)
-    }
+        // Start in [0, d-1] (nothing to take from an empty dim), end in [-1, d-1].
+        let s = if d == 0 {
+            -1
+        } else {
+            wrap(start).clamp(0, d - 1)
+        };
+        (s, wrap(end).clamp(-1, d - 1))
+    };
+    // In i128: steps near i64::MAX must not overflow.
+    let (span, step) = (
+        (e as i128 - s as i128) * step.signum() as i128,
+        step.unsigned_abs() as i128,
+    );
+    let len = if span <= 0 {
+        0
+    } else {
+        (span + step - 1) / step
+    };
+    (s, len as i64)
 }
 
 fn slice(cx: &InferCtx<'_>, out: &mut Outputs) -> Result<(), InferError> {
@@ -364,37 +362,23 @@ fn slice(cx: &InferCtx<'_>, out: &mut Outputs) -> Result<(), InferError> {
             fail!("Slice step is 0");
         }
         sh[a] = match &s[a] {
-            Dim::Known(d) => Dim::Known(slice_len(*d as i64, starts[i], ends[i], steps[i]) as u64),
+            Dim::Known(d) => match i64::try_from(*d) {
+                Ok(d) => Dim::Known(slice_range(d, starts[i], ends[i], steps[i]).1 as u64),
+                Err(_) => Dim::Unknown,
+            },
             // Everything along an axis of unknown size: the same size.
             d if starts[i] == 0 && steps[i] == 1 && ends[i] >= i32::MAX as i64 => d.clone(),
             _ => Dim::Unknown,
         };
         if let Some(v) = sym.take() {
-            let d = v.len() as i64;
-            let (st, step) = (steps[i], steps[i]);
-            let _ = st;
-            let len = slice_len(d, starts[i], ends[i], step);
-            let mut k = if step > 0 {
-                (if starts[i] < 0 {
-                    starts[i].saturating_add(d)
-                } else {
-                    starts[i]
+            let (first, len) = slice_range(v.len() as i64, starts[i], ends[i], steps[i]);
+            let picked: Option<Vec<SymInt>> = (0..len)
+                .map(|k| {
+                    let at = first.checked_add(k.checked_mul(steps[i])?)?;
+                    v.get(usize::try_from(at).ok()?).cloned()
                 })
-                .clamp(0, d)
-            } else {
-                (if starts[i] < 0 {
-                    starts[i].saturating_add(d)
-                } else {
-                    starts[i]
-                })
-                .clamp(0, d - 1)
-            };
-            let mut picked = Vec::new();
-            for _ in 0..len {
-                picked.push(v[k as usize].clone());
-                k += step;
-            }
-            sym = Some(picked);
+                .collect();
+            sym = picked;
         }
     }
     out.set(0, dtype, Some(sh));
@@ -551,7 +535,7 @@ fn shape(cx: &InferCtx<'_>, out: &mut Outputs) -> Result<(), InferError> {
         return Ok(());
     };
     let r = s.len() as i64;
-    let norm = |v: i64| if v < 0 { (v + r).max(0) } else { v.min(r) } as usize;
+    let norm = |v: i64| if v < 0 { v.saturating_add(r).max(0) } else { v.min(r) } as usize;
     let start = norm(cx.attr_int("start", 0)?);
     let end = norm(cx.attr_int("end", r)?);
     let dims: &[Dim] = if start < end { &s[start..end] } else { &[] };
@@ -690,14 +674,14 @@ fn pad(cx: &InferCtx<'_>, out: &mut Outputs) -> Result<(), InferError> {
             let n = axes.len();
             let mut sh = s.to_vec();
             for (k, &a) in axes.iter().enumerate() {
-                let total = p[k] + p[k + n];
+                let total = p[k] as i128 + p[k + n] as i128;
                 sh[a] = match &s[a] {
                     Dim::Known(d) => {
-                        let v = *d as i64 + total;
+                        let v = *d as i128 + total;
                         if v < 0 {
                             fail!("Pad makes axis {a} negative");
                         }
-                        Dim::Known(v as u64)
+                        u64::try_from(v).map_or(Dim::Unknown, Dim::Known)
                     }
                     d if total == 0 => d.clone(),
                     _ => Dim::Unknown,
