@@ -112,13 +112,13 @@ impl InputShapes {
                 .inputs()
                 .iter()
                 .copied()
-                .find(|&id| g.node(id).outputs[0].name == *name)
+                .find(|&id| g.node(id).outputs.first().is_some_and(|v| v.name == *name))
                 .ok_or_else(|| InputShapeError::NoSuchInput {
                     name: name.clone(),
                     inputs: g
                         .inputs()
                         .iter()
-                        .map(|&id| g.node(id).outputs[0].name.clone())
+                        .filter_map(|&id| g.node(id).outputs.first().map(|v| v.name.clone()))
                         .collect::<Vec<_>>()
                         .join(", "),
                 })?;
