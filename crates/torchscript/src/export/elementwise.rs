@@ -137,8 +137,9 @@ pub(crate) fn emit(e: &mut Emitter<'_>, id: NodeId, op: OnnxOp) -> Option<Result
             Ok(format!("torch.celu({x}, {})", float_lit(a)))
         }),
         Selu => with_attrs(e, id, |e, x| {
-            let a = attr_f(e, id, "alpha", 1.673_263_192_176_818_8)?;
-            let g = attr_f(e, id, "gamma", 1.050_701_022_148_132_3)?;
+            // ONNX's defaults, the f32 nearest to torch's SELU constants.
+            let a = attr_f(e, id, "alpha", 1.673_263_2)?;
+            let g = attr_f(e, id, "gamma", 1.050_701)?;
             Ok(format!(
                 "torch.mul(torch.elu({x}, {}), {})",
                 float_lit(a),

@@ -213,10 +213,12 @@ pub(crate) fn generate(g: &Graph, opset: i64) -> Result<Generated, TorchScriptEr
     })
 }
 
+/// An op family's translator: `None` when the op is not of that family.
+type Family = fn(&mut Emitter<'_>, modelc_ir::NodeId, OnnxOp) -> Option<Result<(), String>>;
+
 /// Translates one node, trying each op family.
 fn emit_op(e: &mut Emitter<'_>, id: modelc_ir::NodeId, op: OnnxOp) -> Result<(), String> {
-    let families: [fn(&mut Emitter<'_>, modelc_ir::NodeId, OnnxOp) -> Option<Result<(), String>>;
-        6] = [
+    let families: [Family; 6] = [
         elementwise::emit,
         conv::emit,
         linear::emit,

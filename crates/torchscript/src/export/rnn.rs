@@ -186,14 +186,14 @@ fn gates(
 ) -> Result<Tensor, String> {
     let raw = t.raw().ok_or("string weights")?;
     let elem = (t.dtype.bits() / 8) as usize;
-    if elem == 0 || t.dtype.bits() % 8 != 0 || t.dims.len() < 2 {
+    if elem == 0 || !t.dtype.bits().is_multiple_of(8) || t.dims.len() < 2 {
         return Err(format!("{} weights of shape {:?}", t.dtype, t.dims));
     }
     let rows = t.dims[1] as usize;
     let row_elems: usize = t.dims[2..].iter().map(|&x| x as usize).product();
     let row_bytes = row_elems * elem;
     let dir_bytes = rows * row_bytes;
-    if start + len > rows || raw.len() < (d + 1) * dir_bytes || len % order.len() != 0 {
+    if start + len > rows || raw.len() < (d + 1) * dir_bytes || !len.is_multiple_of(order.len()) {
         return Err(format!("weights of shape {:?} are too small", t.dims));
     }
     let block = len / order.len() * row_bytes;
