@@ -318,7 +318,7 @@ impl<'g> Walk<'g> {
             for c in conflicts {
                 report
                     .problems
-                    .push(format!("{} output `{name}`: {c}", node_label(node)));
+                    .push(format!("{}: output `{name}`: {c}", node_label(node)));
             }
         }
         if self.ty_of(v) != Some(&new) {

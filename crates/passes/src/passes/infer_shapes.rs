@@ -6,6 +6,7 @@
 
 use modelc_ir::{infer, Dim, Graph, Shape, TensorType, TypeInfo, ValueType};
 
+use crate::pattern::note_once;
 use crate::{Changed, Pass, PassContext, PassError};
 
 pub struct InferShapes;
@@ -22,11 +23,8 @@ impl Pass for InferShapes {
     fn run(&self, g: &mut Graph, cx: &mut PassContext) -> Result<Changed, PassError> {
         let report = infer::infer_graph(g, &cx.opsets);
         for p in report.problems {
-            let note = format!("infer-shapes: {p}");
             // The same disagreement is found again on every round; note it once.
-            if !cx.notes.contains(&note) {
-                cx.notes.push(note);
-            }
+            note_once(cx, format!("infer-shapes: {p}"));
         }
         Ok(Changed::from_bool(report.refined > 0))
     }
