@@ -224,4 +224,7 @@ graph main(%x: f32[N,3,4,4]) -> (%y) {
         code.contains("y = torch.reshape(x, [torch.size(x, 0), -1])"),
         "{code}"
     );
+    // The tensor form of the shape computation is dead and dropped, with its constants.
+    assert!(!code.contains("_shape_as_tensor"), "{code}");
+    assert!(code.contains("__buffers__ = []"), "{code}");
 }

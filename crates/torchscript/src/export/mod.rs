@@ -187,12 +187,13 @@ pub(crate) fn generate(g: &Graph, opset: i64) -> Result<Generated, TorchScriptEr
             format!("({})", outs.join(", ")),
         ),
     };
+    let (lines, buffers) = drop_dead_lines(&e.lines, &ret, e.buffers);
     let mut src = String::new();
     src.push_str(&format!("class {CLASS}(Module):\n"));
     src.push_str("  __parameters__ = []\n");
-    let names: Vec<String> = e.buffers.iter().map(|b| format!("\"{}\", ", b.0)).collect();
+    let names: Vec<String> = buffers.iter().map(|b| format!("\"{}\", ", b.0)).collect();
     src.push_str(&format!("  __buffers__ = [{}]\n", names.concat()));
-    for (name, _) in &e.buffers {
+    for (name, _) in &buffers {
         src.push_str(&format!("  {name} : Tensor\n"));
     }
     src.push_str("  training : bool\n");
@@ -201,7 +202,7 @@ pub(crate) fn generate(g: &Graph, opset: i64) -> Result<Generated, TorchScriptEr
         src.push_str(&format!(",\n    {a}: Tensor"));
     }
     src.push_str(&format!(") -> {ret_ty}:\n"));
-    for l in &e.lines {
+    for l in &lines {
         src.push_str("    ");
         src.push_str(l);
         src.push('\n');
@@ -209,8 +210,45 @@ pub(crate) fn generate(g: &Graph, opset: i64) -> Result<Generated, TorchScriptEr
     src.push_str(&format!("    return {ret}\n"));
     Ok(Generated {
         source: src,
-        buffers: e.buffers,
+        buffers,
     })
+}
+
+/// Drops the assignments nothing reads (tensor code for shape computations that were
+/// written as int expressions instead) and the buffers only they used. Each line is
+/// `names = expr`; liveness flows back from the return expression.
+fn drop_dead_lines(
+    lines: &[String],
+    ret: &str,
+    buffers: Vec<(String, Tensor)>,
+) -> (Vec<String>, Vec<(String, Tensor)>) {
+    fn idents(text: &str) -> impl Iterator<Item = &str> {
+        text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '.'))
+            .filter(|t| !t.is_empty())
+    }
+    let mut live: std::collections::HashSet<&str> = idents(ret).collect();
+    let mut keep = vec![false; lines.len()];
+    for (i, line) in lines.iter().enumerate().rev() {
+        let Some((lhs, rhs)) = line.split_once(" = ") else {
+            keep[i] = true;
+            continue;
+        };
+        if lhs.split(", ").any(|n| live.contains(n.trim())) {
+            keep[i] = true;
+            live.extend(idents(rhs));
+        }
+    }
+    let kept: Vec<String> = lines
+        .iter()
+        .zip(&keep)
+        .filter(|(_, &k)| k)
+        .map(|(l, _)| l.clone())
+        .collect();
+    let buffers = buffers
+        .into_iter()
+        .filter(|(name, _)| live.contains(format!("self.{name}").as_str()))
+        .collect();
+    (kept, buffers)
 }
 
 /// An op family's translator: `None` when the op is not of that family.
