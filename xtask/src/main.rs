@@ -710,6 +710,7 @@ impl Xtask {
         let json_path = out_dir.join("convert.json");
         fs::write(&json_path, serde_json::to_string_pretty(&report)? + "\n")?;
         println!("bench: wrote {}", self.rel(&json_path));
+        self.bench_torchscript(&modelc, runs)?;
         self.bench_inference(&modelc, runs)?;
         // `modelc optimize -O2` next to onnxsim: the table, without failing the benchmark.
         println!(
@@ -717,6 +718,74 @@ impl Xtask {
             runs.min(3)
         );
         self.parity(None, runs.min(3), true)
+    }
+
+    /// Loading a ~100 MB TorchScript archive (a traced torchvision ResNet-50, made by
+    /// testdata/make_torchscript.py): `modelc inspect` (read only) and `modelc convert` to
+    /// ONNX (every weight byte read), median wall/CPU time and peak RSS against the file size.
+    fn bench_torchscript(&self, modelc: &Path, runs: usize) -> Result<()> {
+        let dir = self.testdata_dir().join("torchscript");
+        let pt = dir.join("resnet50_traced/model.pt");
+        if !pt.exists() {
+            run(self
+                .py()
+                .arg("testdata/make_torchscript.py")
+                .args(["--large-only", "--only", "resnet50", "--out"])
+                .arg(&dir))?;
+        }
+        let file_bytes = fs::metadata(&pt)?.len();
+        let out_dir = self.target.join("bench");
+        let onnx = out_dir.join("resnet50_from_pt.onnx");
+        println!(
+            "\nbench: TorchScript load, {} ({:.1} MiB), 1 warm-up + {runs} runs",
+            self.rel(&pt),
+            mib(file_bytes)
+        );
+        let mut json_rows = Vec::new();
+        for (name, args) in [
+            (
+                "modelc inspect x.pt",
+                vec!["inspect".into(), pt.clone().into_os_string()],
+            ),
+            (
+                "modelc convert x.pt x.onnx",
+                vec![
+                    "convert".into(),
+                    pt.clone().into_os_string(),
+                    onnx.clone().into_os_string(),
+                ],
+            ),
+        ] {
+            let stderr_path = out_dir.join(format!("{}.stderr", slug(name)));
+            let mut samples = Vec::new();
+            for i in 0..=runs {
+                let s = measure(modelc, &args, &stderr_path)
+                    .map_err(|e| format!("{name}: {e} (stderr in {})", self.rel(&stderr_path)))?;
+                if i > 0 {
+                    samples.push(s);
+                }
+            }
+            let wall = median(samples.iter().map(|s| s.wall.as_secs_f64() * 1e3));
+            let cpu = median(samples.iter().map(|s| s.cpu.as_secs_f64() * 1e3));
+            let rss = median(samples.iter().map(|s| s.max_rss_bytes as f64));
+            println!(
+                "{name:<38} wall {wall:>8.1} ms  cpu {cpu:>8.1} ms  peak RSS {:>7.1} MiB = {:.2}x the file (goals: well under 1 s, under 1.5x)",
+                rss / 1048576.0,
+                rss / file_bytes as f64
+            );
+            json_rows.push(serde_json::json!({
+                "tool": name, "wall_ms_median": wall, "cpu_ms_median": cpu,
+                "peak_rss_bytes_median": rss, "rss_over_file_size": rss / file_bytes as f64,
+            }));
+        }
+        let json_path = out_dir.join("torchscript_load.json");
+        let report = serde_json::json!({
+            "model": pt.to_string_lossy(), "file_bytes": file_bytes, "measured_runs": runs,
+            "statistic": "median", "results": json_rows,
+        });
+        fs::write(&json_path, serde_json::to_string_pretty(&report)? + "\n")?;
+        println!("bench: wrote {}", self.rel(&json_path));
+        Ok(())
     }
 
     /// Inference latency of the interpreter (`modelc run --repeat`) next to onnxruntime's,
