@@ -712,12 +712,42 @@ impl Xtask {
         println!("bench: wrote {}", self.rel(&json_path));
         self.bench_torchscript(&modelc, runs)?;
         self.bench_inference(&modelc, runs)?;
+        self.quant_interop(&modelc, "resnet50,mobilenet_v2,efficientnet_b0", false)?;
         // `modelc optimize -O2` next to onnxsim: the table, without failing the benchmark.
         println!(
             "\nbench: modelc optimize -O2 vs onnxsim (fastest of {} runs)",
             runs.min(3)
         );
         self.parity(None, runs.min(3), true)
+    }
+
+    /// Static int8: `modelc quantize` against onnxruntime's quantize_static on torchvision
+    /// models exported with seeded random weights (tests/quant_models.py), 16 calibration
+    /// inputs, held-out inputs run in onnxruntime: size, cosine / top-1 against fp32,
+    /// latency. `check` makes it a test (modelc at least as close and as fast as onnxruntime).
+    fn quant_interop(&self, modelc: &Path, models: &str, check: bool) -> Result<()> {
+        let data = self.target.join("quant");
+        run(self.py().arg("tests/quant_models.py").arg(&data).args([
+            "--models",
+            models,
+            "--calib",
+            "16",
+            "--heldout",
+            "16",
+        ]))?;
+        let out = self.target.join("bench").join("quant.json");
+        fs::create_dir_all(self.target.join("bench"))?;
+        println!("\nbench: static int8, modelc quantize vs onnxruntime quantize_static");
+        let mut cmd = self.py();
+        cmd.arg("tests/quant_interop.py")
+            .arg(modelc)
+            .arg(&data)
+            .arg(&out)
+            .args(["--models", models]);
+        if check {
+            cmd.arg("--check");
+        }
+        run(&mut cmd)
     }
 
     /// Loading a ~100 MB TorchScript archive (a traced torchvision ResNet-50, made by
@@ -951,6 +981,15 @@ impl Xtask {
                         .arg(self.target.join("torchscript-export"))
                         .arg("--testdata")
                         .arg(self.testdata_dir()))
+                }),
+            ),
+            (
+                "quant interop",
+                Box::new(|| {
+                    // modelc quantize (static int8 QDQ) vs onnxruntime's quantize_static,
+                    // both run in onnxruntime.
+                    let modelc = self.build_modelc()?;
+                    self.quant_interop(&modelc, "mobilenet_v2", true)
                 }),
             ),
             (

@@ -263,10 +263,12 @@ pub struct QuantizeArgs {
     /// Per-tensor weights instead of per-channel.
     #[arg(long)]
     pub per_tensor: bool,
-    /// Keep Conv/Gemm biases float (onnxruntime quantizes them when it loads the model)
-    /// instead of int32 behind a DequantizeLinear.
-    #[arg(long)]
-    pub float_bias: bool,
+    /// Conv/Gemm biases of int8: `int32` behind a DequantizeLinear (scale = input scale ×
+    /// weight scale), or `float` (onnxruntime quantizes float biases itself when it loads a
+    /// QDQ model, and its own quantize_static leaves them float: 8 bytes less per channel).
+    /// Default: float for .onnx outputs, int32 for .tflite (full-integer TFLite needs them).
+    #[arg(long, value_name = "int32|float")]
+    pub bias: Option<String>,
     /// Quantize the model's outputs too (by default they stay float: a last
     /// requantization only adds error).
     #[arg(long)]
@@ -395,7 +397,12 @@ pub fn run(args: QuantizeArgs) -> Result<(), Box<dyn std::error::Error>> {
     };
     cfg.static_opts.activation = activation;
     cfg.static_opts.per_channel = !args.per_tensor;
-    cfg.static_opts.int32_bias = !args.float_bias;
+    cfg.static_opts.int32_bias = match args.bias.as_deref() {
+        None => crate::format_of(&args.output)? != crate::Format::Onnx,
+        Some("int32") => true,
+        Some("float") => false,
+        Some(b) => return Err(format!("unknown --bias `{b}` (int32, float)").into()),
+    };
     cfg.static_opts.quantize_outputs = args.quantize_outputs;
     let start = Instant::now();
     let (quantized, report) = quant::quantize(&model, &cfg, &calibration, &eval)?;

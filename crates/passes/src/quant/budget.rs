@@ -8,17 +8,18 @@
 
 use std::collections::HashMap;
 
+use modelc_interp::Data;
 use modelc_ir::{Model, NodeId, OnnxOp};
 
 use super::calibrate::{Sample, Stats};
 use super::metrics::Metric;
 use super::report::{BudgetReport, Layer};
-use super::{edit, evaluate, static_int8, QuantConfig, QuantError};
+use super::{compare, edit, reference, static_int8, QuantConfig, QuantError};
 
 /// Sensitivity is measured on at most this many inputs (each layer costs one run per input).
-const SENSITIVITY_INPUTS: usize = 4;
+const SENSITIVITY_INPUTS: usize = 2;
 /// The budget is checked on at most this many inputs.
-const CHECK_INPUTS: usize = 16;
+const CHECK_INPUTS: usize = 8;
 
 /// Layers the search may keep in float: every quantizable op except data movement (which
 /// follows its input's quantization).
@@ -45,13 +46,16 @@ pub fn search(
         super::require_opset(&mut m, 13, "per-channel QDQ")?;
         Ok((m, layers))
     };
-    let error = |m: &Model, set: &[Sample]| -> Result<f64, QuantError> {
-        let errs = evaluate(float, m, set)?;
+    // The float outputs are computed once; each candidate model runs against them.
+    let check_ref = reference(float, check)?;
+    let sens_ref = reference(float, sens_set)?;
+    let error = |m: &Model, set: &[Sample], r: &[Vec<(String, Data)>]| -> Result<f64, QuantError> {
+        let errs = compare(r, m, set)?;
         Ok(errs.iter().map(|e| e.error(metric)).fold(0.0, f64::max))
     };
 
     let (all, all_layers) = build(excluded)?;
-    let err_all = error(&all, check)?;
+    let err_all = error(&all, check, &check_ref)?;
     evaluations += 1;
     let candidates: Vec<NodeId> = float
         .graph
@@ -83,7 +87,7 @@ pub fn search(
             }
         }
         let (m, _) = build(&keep)?;
-        sens.push((c, error(&m, sens_set)?));
+        sens.push((c, error(&m, sens_set, &sens_ref)?));
         evaluations += 1;
     }
     sens.sort_by(|a, b| b.1.total_cmp(&a.1));
@@ -104,7 +108,7 @@ pub fn search(
     while lo < hi {
         let mid = (lo + hi) / 2;
         let (m, layers) = build(&with_float(mid))?;
-        let e = error(&m, check)?;
+        let e = error(&m, check, &check_ref)?;
         evaluations += 1;
         if e <= bound {
             hi = mid;
@@ -117,11 +121,16 @@ pub fn search(
         Some(b) if b.0 == lo => b,
         _ => {
             let (m, layers) = build(&with_float(lo))?;
-            let e = error(&m, check)?;
+            let e = error(&m, check, &check_ref)?;
             evaluations += 1;
             (lo, m, layers, e)
         }
     };
+    if k == sens.len() {
+        return Err(QuantError::Budget(format!(
+            "{metric:?} error is within {bound} only with every quantizable layer in float (fully quantized: {err_all:.4e})"
+        )));
+    }
     if e > bound {
         return Err(QuantError::Budget(format!(
             "{metric:?} error {e:.4e} exceeds {bound} even with every quantizable layer in float"

@@ -244,12 +244,28 @@ pub fn evaluate(
     quantized: &Model,
     samples: &[Sample],
 ) -> Result<Vec<OutputError>, QuantError> {
+    compare(&reference(float, samples)?, quantized, samples)
+}
+
+/// The float model's outputs on `samples` (computed once when many candidates are compared).
+pub fn reference(
+    float: &Model,
+    samples: &[Sample],
+) -> Result<Vec<Vec<(String, Data)>>, QuantError> {
     let a = Interpreter::new(float)?;
+    samples.iter().map(|s| Ok(a.run(s.clone())?)).collect()
+}
+
+/// Measures each output's error of `quantized` on `samples` against `reference`.
+pub fn compare(
+    reference: &[Vec<(String, Data)>],
+    quantized: &Model,
+    samples: &[Sample],
+) -> Result<Vec<OutputError>, QuantError> {
     let b = Interpreter::new(quantized)?;
-    let names = a.output_names();
+    let names = b.output_names();
     let mut acc: Vec<metrics::Accumulator> = names.iter().map(|_| Default::default()).collect();
-    for s in samples {
-        let ra = a.run(s.clone())?;
+    for (s, ra) in samples.iter().zip(reference) {
         let rb = b.run(s.clone())?;
         for (i, ((_, da), (_, db))) in ra.iter().zip(&rb).enumerate() {
             if let (Data::Tensor(x), Data::Tensor(y)) = (da, db) {
