@@ -1,7 +1,8 @@
 //! modelc's shape inference against onnx's reference: tests/infer_shapes_vs_onnx.py strips
 //! the declared types from every ONNX node-suite model and from torchvision / torch models it
 //! exports, lets `onnx.shape_inference` and `modelc optimize -p infer-shapes` infer them
-//! again, and compares every value onnx infers fully. Fails on any disagreement or when
+//! again, and compares every value onnx infers fully (values only modelc types fully —
+//! it tracks shape values symbolically — are compared with onnx's `data_prop=True` run). Fails on any disagreement or when
 //! fewer values agree than modelc reached when this test was written. It also runs every
 //! node-suite model with a Shape or Size node through `infer-shapes,fold,dce` and checks
 //! with onnxruntime that the folded model computes what the original does.
@@ -46,7 +47,7 @@ fn inferred_shapes_match_onnx_shape_inference() {
         .arg("--node-suite")
         .arg(node_suite())
         .arg("--torch")
-        // 9,970 of 10,062 node-suite values and all 736 of the torch models' agreed when
+        // 9,976 of 10,062 node-suite values and all 736 of the torch models' agreed when
         // this was written; the rest are ops modelc does not infer (LinearAttention,
         // CausalConvWithState, FlexAttention, ai.onnx.ml, TfIdfVectorizer, SequenceMap).
         .args(["--min-agree", "10700"])

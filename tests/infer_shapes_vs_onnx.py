@@ -9,7 +9,9 @@ removed, then both tools infer them again from the inputs:
 
 Every main-graph value onnx infers fully (element type and every dim a number or a named
 symbol, not onnx's own `unk__` placeholders) is compared with modelc's type for it:
-agree / disagree / missing (modelc left it untyped or less precise). Disagreements are
+agree / disagree / missing (modelc left it untyped or less precise). Values modelc types
+fully and onnx does not are compared with onnx's `data_prop=True` inference where that
+types them. Disagreements are
 printed with the model and value; the exit code is 1 when there is any disagreement not in
 EXPECTED_DISAGREEMENTS, or when agreement falls below --min-agree.
 
@@ -94,9 +96,21 @@ def compare(path, modelc, tmp):
         return {"error": r.stderr.strip().splitlines()[-1] if r.stderr.strip() else "modelc failed",
                 "expected": len(expected)}
     ours = tensor_types(onnx.load(out).graph)
-    # Values modelc types fully where onnx does not (it tracks shape values symbolically).
-    extra = sum(1 for k, v in ours.items() if fully_known(v) and k not in expected)
-    res = {"agree": 0, "disagree": [], "missing": [], "expected": len(expected), "extra": extra}
+    # Values modelc types fully where onnx does not (it tracks shape values symbolically):
+    # those onnx's data propagation types too are compared with that.
+    extra = {k: v for k, v in ours.items() if fully_known(v) and k not in expected}
+    try:
+        ref_dp = shape_inference.infer_shapes(stripped, strict_mode=False, data_prop=True)
+        dp = {k: v for k, v in tensor_types(ref_dp.graph).items() if fully_known(v)}
+    except Exception:
+        dp = {}
+    res = {"agree": 0, "disagree": [], "missing": [], "expected": len(expected),
+           "extra": len(extra), "extra_checked": 0}
+    for name, got in sorted(extra.items()):
+        if name in dp:
+            res["extra_checked"] += 1
+            if dp[name] != got:
+                res["disagree"].append((name + " (data_prop)", list(dp[name]), list(got)))
     for name, (elem, dims) in sorted(expected.items()):
         got = ours.get(name)
         if got is None or not fully_known(got):
@@ -220,7 +234,7 @@ def main():
             if os.path.exists(p):
                 models.append((case, p))
     totals = {"models": 0, "agree": 0, "disagree": 0, "missing": 0, "expected": 0,
-              "skipped": 0, "errors": 0, "modelc_only": 0}
+              "skipped": 0, "errors": 0, "modelc_only": 0, "modelc_only_checked": 0}
     report = {}
     unexpected = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -253,6 +267,7 @@ def main():
             totals["disagree"] += len(r["disagree"])
             totals["missing"] += len(r["missing"])
             totals["modelc_only"] += r["extra"]
+            totals["modelc_only_checked"] += r["extra_checked"]
             for d in r["disagree"]:
                 print(f"{name}: DISAGREE {d[0]}: onnx {d[1]}, modelc {d[2]}")
                 if name not in EXPECTED_DISAGREEMENTS:

@@ -2,13 +2,15 @@
 //! SoftmaxCrossEntropyLoss with its log-prob output), DFT (opset 17's `axis` attribute, 20's
 //! axis input; `onesided`), BitCast between types of one width, the string ops
 //! (StringConcat, RegexFullMatch, StringSplit's lengths), optionals (OptionalHasElement,
-//! OptionalGetElement) and the training optimizers Adagrad/Adam/Momentum (each new value has
+//! OptionalGetElement), sequences (SequenceEmpty, SequenceConstruct, SequenceInsert,
+//! SequenceErase, SequenceAt, SequenceLength, SplitToSequence, ConcatFromSequence) and the
+//! training optimizers Adagrad/Adam/Momentum (each new value has
 //! the type of the value it updates).
 
-use crate::{DType, Dim, OnnxOp, ValueType};
+use crate::{DType, Dim, OnnxOp, TensorType, ValueType};
 
 use super::ctx::{fail, InferCtx, InferError, Outputs};
-use super::dims::{axis, broadcast, dim_div};
+use super::dims::{axis, broadcast, dim_div, merge_dims};
 use super::InferFn;
 
 pub fn rule(op: OnnxOp) -> Option<InferFn> {
@@ -23,6 +25,13 @@ pub fn rule(op: OnnxOp) -> Option<InferFn> {
         OptionalHasElement => has_element,
         OptionalGetElement => get_element,
         TrainingAdagrad | TrainingAdam | TrainingMomentum => optimizer,
+        SequenceEmpty => sequence_empty,
+        SequenceConstruct => sequence_construct,
+        SequenceInsert | SequenceErase => sequence_same,
+        SequenceAt => sequence_at,
+        SequenceLength => sequence_length,
+        SplitToSequence => split_to_sequence,
+        ConcatFromSequence => concat_from_sequence,
         _ => return None,
     })
 }
@@ -163,5 +172,115 @@ fn optimizer(cx: &InferCtx<'_>, out: &mut Outputs) -> Result<(), InferError> {
             out.set_type(k, t.clone());
         }
     }
+    Ok(())
+}
+
+fn sequence_of(t: Option<ValueType>) -> ValueType {
+    ValueType::Sequence(t.map(Box::new))
+}
+
+/// The element type of a sequence input.
+fn element(cx: &InferCtx<'_>, i: usize) -> Option<ValueType> {
+    match cx.input(i)?.ty? {
+        ValueType::Sequence(Some(t)) => Some((**t).clone()),
+        _ => None,
+    }
+}
+
+fn sequence_empty(cx: &InferCtx<'_>, out: &mut Outputs) -> Result<(), InferError> {
+    let dtype = cx.attr_dtype("dtype")?.unwrap_or(DType::F32);
+    let t = ValueType::Tensor(TensorType {
+        dtype: Some(dtype),
+        shape: None,
+    });
+    out.set_type(0, sequence_of(Some(t)));
+    Ok(())
+}
+
+fn sequence_construct(cx: &InferCtx<'_>, out: &mut Outputs) -> Result<(), InferError> {
+    let mut types = (0..cx.inputs.len()).map(|i| cx.input(i).and_then(|x| x.ty));
+    let first = types.next().flatten().cloned();
+    let merged = types.try_fold(first, |acc, t| match (acc, t) {
+        (Some(a), Some(b)) => Some(Some(merge_dims(&a, b))),
+        _ => None,
+    });
+    out.set_type(0, sequence_of(merged.flatten()));
+    Ok(())
+}
+
+fn sequence_same(cx: &InferCtx<'_>, out: &mut Outputs) -> Result<(), InferError> {
+    let elem = match (element(cx, 0), cx.op) {
+        // An inserted tensor of another shape widens the element type.
+        (Some(e), OnnxOp::SequenceInsert) => {
+            cx.input(1).and_then(|x| x.ty).map(|t| merge_dims(&e, t))
+        }
+        (e, _) => e,
+    };
+    out.set_type(0, sequence_of(elem));
+    Ok(())
+}
+
+fn sequence_at(cx: &InferCtx<'_>, out: &mut Outputs) -> Result<(), InferError> {
+    if let Some(e) = element(cx, 0) {
+        out.set_type(0, e);
+    }
+    Ok(())
+}
+
+fn sequence_length(_cx: &InferCtx<'_>, out: &mut Outputs) -> Result<(), InferError> {
+    out.set(0, Some(DType::I64), Some(vec![]));
+    Ok(())
+}
+
+fn split_to_sequence(cx: &InferCtx<'_>, out: &mut Outputs) -> Result<(), InferError> {
+    let dtype = cx.dtype(0);
+    let shape = match cx.shape(0) {
+        Some(s) => {
+            let a = axis(cx.attr_int("axis", 0)?, s.len())?;
+            let mut v = s.to_vec();
+            // Without `split`, pieces of size 1 that `keepdims=0` may drop; with it, sizes
+            // may differ.
+            if !cx.has(1) && cx.attr_int("keepdims", 1)? == 0 {
+                v.remove(a);
+            } else if !cx.has(1) {
+                v[a] = Dim::Known(1);
+            } else {
+                // A scalar split gives pieces of that size (the last may be shorter).
+                v[a] = match (cx.ints(1).as_deref(), cx.rank(1), &s[a]) {
+                    (Some([k]), Some(0), Dim::Known(n)) if *k > 0 && n % (*k as u64) == 0 => {
+                        Dim::Known(*k as u64)
+                    }
+                    _ => Dim::Unknown,
+                };
+            }
+            Some(v)
+        }
+        None => None,
+    };
+    let t = ValueType::Tensor(TensorType {
+        dtype,
+        shape: shape.map(crate::Shape),
+    });
+    out.set_type(0, sequence_of(Some(t)));
+    Ok(())
+}
+
+fn concat_from_sequence(cx: &InferCtx<'_>, out: &mut Outputs) -> Result<(), InferError> {
+    let Some(ValueType::Tensor(e)) = element(cx, 0) else {
+        return Ok(());
+    };
+    let new_axis = cx.attr_int("new_axis", 0)? != 0;
+    let shape = e.shape.as_ref().map(|s| -> Result<Vec<Dim>, InferError> {
+        let mut v = s.0.clone();
+        if new_axis {
+            let a = axis(cx.attr_int("axis", 0)?, v.len() + 1)?;
+            v.insert(a, Dim::Unknown);
+        } else {
+            let a = axis(cx.attr_int("axis", 0)?, v.len())?;
+            v[a] = Dim::Unknown;
+        }
+        Ok(v)
+    });
+    out.set(0, e.dtype, shape.transpose()?);
     Ok(())
 }
