@@ -1,4 +1,5 @@
-//! The flatbuffers code generated from `schemas/tflite.fbs` (`cargo xtask codegen`).
+//! The flatbuffers code generated from `schemas/tflite.fbs` (`cargo xtask codegen`): the
+//! TFLite schema as Rust types, for tools and tests that build or inspect `.tflite` files.
 
 #[rustfmt::skip]
 #[allow(

@@ -8,7 +8,7 @@
 mod dtype;
 mod error;
 mod export;
-mod fb;
+pub mod fb;
 mod import;
 mod read;
 
@@ -34,4 +34,16 @@ pub fn read(path: &Path) -> Result<Model, TfliteError> {
 /// Writes the model to `path` as TFLite, via a temporary file renamed into place.
 pub fn write(model: &Model, path: &Path, opts: &WriteOptions) -> Result<(), TfliteError> {
     export::write(model, path, opts)
+}
+
+/// [`write`] with tensor data past `inline_limit` bytes stored after the flatbuffer (the
+/// form TFLite uses for models over 2 GB); tests use a small limit to exercise it.
+#[doc(hidden)]
+pub fn write_with_inline_limit(
+    model: &Model,
+    path: &Path,
+    opts: &WriteOptions,
+    inline_limit: u64,
+) -> Result<(), TfliteError> {
+    export::write_with_limit(model, path, opts, inline_limit)
 }

@@ -34,6 +34,17 @@ impl Push for Aligned16 {
     }
 }
 
+/// A byte vector whose data starts 16-byte aligned in the finished buffer.
+pub(crate) fn aligned_bytes(
+    fbb: &mut FlatBufferBuilder<'static>,
+    data: &[u8],
+) -> WIPOffset<flatbuffers::Vector<'static, u8>> {
+    // SAFETY: Aligned16 is a repr(transparent) u8, so the slices have the same layout.
+    let items: &[Aligned16] =
+        unsafe { std::slice::from_raw_parts(data.as_ptr().cast(), data.len()) };
+    WIPOffset::new(fbb.create_vector(items).value())
+}
+
 /// Where a buffer's bytes go.
 pub(crate) enum BufferData {
     Empty,
@@ -71,8 +82,6 @@ pub(crate) struct Builder<'g> {
     pub map: HashMap<ValueRef, usize>,
     /// Values that stand for others (Identity, absorbed activations): value → source.
     pub alias: HashMap<ValueRef, ValueRef>,
-    /// Cached int32 copies of int64 constants and dequantized copies of values.
-    pub derived: HashMap<(ValueRef, &'static str), usize>,
     /// Data past this many bytes goes after the flatbuffer.
     external: bool,
     external_len: u64,
@@ -92,7 +101,6 @@ impl<'g> Builder<'g> {
             operators: Vec::new(),
             map: HashMap::new(),
             alias: HashMap::new(),
-            derived: HashMap::new(),
             external,
             external_len: 0,
         }
@@ -187,11 +195,7 @@ impl<'g> Builder<'g> {
             self.external_len = off + data.len() as u64;
             BufferData::External(off, data.clone())
         } else {
-            // SAFETY: Aligned16 is a repr(transparent) u8, so the slices have the same layout.
-            let items: &[Aligned16] =
-                unsafe { std::slice::from_raw_parts(data.as_ptr().cast(), data.len()) };
-            let v = self.fbb.create_vector(items);
-            BufferData::Inline(WIPOffset::new(v.value()))
+            BufferData::Inline(aligned_bytes(&mut self.fbb, data))
         };
         self.buffers.push(entry);
         (self.buffers.len() - 1) as u32
@@ -337,10 +341,6 @@ impl<'g> Builder<'g> {
             options: None,
             custom_options,
         });
-    }
-
-    pub fn external_len(&self) -> u64 {
-        self.external_len
     }
 }
 

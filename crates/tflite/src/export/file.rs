@@ -5,10 +5,9 @@
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use flatbuffers::WIPOffset;
 use modelc_ir::Model;
 
-use super::builder::{tensor_type, BufferData, Builder};
+use super::builder::{aligned_bytes, tensor_type, BufferData, Builder};
 use crate::fb;
 use crate::import::{EXTRA_METADATA, META_SIGNATURE_KEY};
 use crate::TfliteError;
@@ -29,18 +28,16 @@ pub(crate) fn finish(mut b: Builder<'_>, model: &Model, io: &Io, data_base: u64)
     for (key, hex) in &model.meta {
         if let Some(name) = key.strip_prefix(EXTRA_METADATA) {
             let Some(items) = unhex(hex) else { continue };
-            let v = fbb.create_vector(&items);
-            b.buffers
-                .push(BufferData::Inline(WIPOffset::new(v.value())));
+            let v = aligned_bytes(fbb, &items);
+            b.buffers.push(BufferData::Inline(v));
             metadata.push((name.to_string(), (b.buffers.len() - 1) as u32));
         }
     }
     if !metadata.iter().any(|(n, _)| n == "min_runtime_version") {
         let mut v = b"1.14.0".to_vec();
         v.resize(16, 0);
-        let v = fbb.create_vector(&v);
-        b.buffers
-            .push(BufferData::Inline(WIPOffset::new(v.value())));
+        let v = aligned_bytes(fbb, &v);
+        b.buffers.push(BufferData::Inline(v));
         metadata.push(("min_runtime_version".into(), (b.buffers.len() - 1) as u32));
     }
 

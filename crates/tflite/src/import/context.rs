@@ -402,10 +402,6 @@ impl<'a> Ctx<'a> {
         v
     }
 
-    pub fn graph_mut(&mut self) -> &mut Graph {
-        &mut self.g
-    }
-
     pub fn constant(&mut self, base: &str, t: Tensor) -> ValueRef {
         let name = self.unique(&format!("{}/{base}", self.node_name));
         ValueRef::new(self.g.add_const(name, t), 0)
