@@ -65,3 +65,47 @@ fn inferred_shapes_match_onnx_shape_inference() {
         String::from_utf8_lossy(&o.stderr)
     );
 }
+
+fn modelc(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_modelc"))
+        .args(args)
+        .output()
+        .expect("modelc runs")
+}
+
+#[test]
+fn optimize_fixes_input_dims_from_the_command_line() {
+    let tiny = root().join("testdata/models/tiny_cnn.onnx");
+    let tiny = tiny.to_str().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.onnx");
+    let out_s = out.to_str().unwrap();
+    for (args, batch) in [
+        (vec!["--dim", "N=2"], 2),
+        (vec!["--input-shape", "image:1,3,8,8"], 1),
+    ] {
+        let mut all = vec!["optimize", tiny, out_s, "-O2"];
+        all.extend(args);
+        let o = modelc(&all);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let m = modelc::load(&out).unwrap();
+        let g = &m.graph;
+        let input = modelc::ir::ValueRef::new(g.inputs()[0], 0);
+        assert_eq!(g.known_dims(input), Some(vec![batch, 3, 8, 8]));
+        assert_eq!(g.known_dims(g.outputs()[0]), Some(vec![batch, 10]));
+        std::fs::remove_file(&out).unwrap();
+    }
+    let o = modelc(&["optimize", tiny, out_s, "--input-shape", "image:1,3,9,8"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert_eq!(
+        err.trim(),
+        "modelc: error: input `image` dimension 2 is 8, --input-shape says 9"
+    );
+    assert!(!out.exists());
+    let o = modelc(&["optimize", tiny, out_s, "--dim", "N"]);
+    assert_eq!(
+        String::from_utf8_lossy(&o.stderr).trim(),
+        "modelc: error: --dim `N` is not NAME=VALUE (a number)"
+    );
+}
