@@ -16,6 +16,7 @@ mod resize;
 mod rnn;
 mod shape;
 mod symbolic;
+mod tensor_ops;
 
 use std::path::Path;
 
@@ -256,13 +257,14 @@ type Family = fn(&mut Emitter<'_>, modelc_ir::NodeId, OnnxOp) -> Option<Result<(
 
 /// Translates one node, trying each op family.
 fn emit_op(e: &mut Emitter<'_>, id: modelc_ir::NodeId, op: OnnxOp) -> Result<(), String> {
-    let families: [Family; 6] = [
+    let families: [Family; 7] = [
         elementwise::emit,
         conv::emit,
         linear::emit,
         norm::emit,
         shape::emit,
         rnn::emit,
+        tensor_ops::emit,
     ];
     for f in families {
         if let Some(r) = f(e, id, op) {
