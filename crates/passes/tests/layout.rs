@@ -351,3 +351,41 @@ fn tflite_style_graph_to_nchw() {
         assert!((u - v).abs() <= 1e-5 * u.abs().max(1.0), "{u} vs {v}");
     }
 }
+
+/// A ConvNeXt block: the model's own transposes around its channels-last MLP disappear (the
+/// first becomes the identity, the second is absorbed because its result feeds a conv).
+#[test]
+fn convnext_block_transposes_are_absorbed() {
+    let text = format!(
+        r#"graph main(%x: f32[1,4,6,6]) -> (%y) {{
+  %dw = const f32[4,1,3,3] {}
+  %d = Conv(%x, %dw) {{group=4, pads=[1,1,1,1]}}
+  %t1 = Transpose(%d) {{perm=[0,2,3,1]}}
+  %g = const f32[4] {}
+  %b = const f32[4] {}
+  %ln = LayerNormalization(%t1, %g, %b) {{axis=-1}}
+  %w1 = const f32[4,8] {}
+  %h = MatMul(%ln, %w1)
+  %a = Gelu(%h)
+  %w2 = const f32[8,4] {}
+  %o = MatMul(%a, %w2)
+  %t2 = Transpose(%o) {{perm=[0,3,1,2]}}
+  %ls = const f32[4,1,1] [0.5, -1.0, 2.0, 0.25]
+  %sc = Mul(%ls, %t2)
+  %res = Add(%sc, %x)
+  %pw = const f32[2,4,1,1] {}
+  %y = Conv(%res, %pw)
+}}"#,
+        vals(36, 61),
+        pos_vals(4, 62),
+        vals(4, 63),
+        vals(32, 64),
+        vals(32, 65),
+        vals(8, 66)
+    );
+    let (before, after, printed) = convert(&text, false);
+    insta::assert_snapshot!(snapshot(&before, &printed));
+    assert_eq!(count_in(&after, "Transpose"), 0);
+    let x = ("x", input(&[1, 4, 6, 6], 67, 1.0));
+    assert_same_nhwc(&before, &after, &x, &["y"]);
+}

@@ -1,6 +1,7 @@
-//! `to-nhwc` on real CNNs: torchvision ResNet-18 and MobileNetV2 exported by torch's classic
-//! ONNX exporter (`layout_cnn_models.py`, run here with the project's Python environment,
-//! which also records onnxruntime's outputs on the original model). After the pass the
+//! `to-nhwc` on real CNNs: torchvision ResNet-18, MobileNetV2 and EfficientNet-B0 (its
+//! squeeze-and-excitation scales broadcast `[N, C, 1, 1]` over the feature map), exported by
+//! torch's classic ONNX exporter (`layout_cnn_models.py`, run here with the project's Python
+//! environment, which also records onnxruntime's outputs on the original model). After the pass the
 //! graph has no Transpose (with `keep_io_layout`, exactly one: the input's), and the
 //! interpreter's outputs on the NHWC graph match onnxruntime's within 1e-4 relative.
 
@@ -26,7 +27,7 @@ fn python() -> PathBuf {
     p
 }
 
-const MODELS: [&str; 2] = ["resnet18", "mobilenet_v2"];
+const MODELS: [&str; 3] = ["resnet18", "mobilenet_v2", "efficientnet_b0"];
 
 /// The directory with the exported models, generated once per test run.
 fn models() -> &'static Path {
@@ -183,4 +184,9 @@ fn mobilenet_v2_nhwc_io() {
 #[test]
 fn mobilenet_v2_keep_io_layout() {
     check("mobilenet_v2", true);
+}
+
+#[test]
+fn efficientnet_b0_nhwc_io() {
+    check("efficientnet_b0", false);
 }

@@ -356,7 +356,9 @@ impl<'g> Engine<'g> {
         }
     }
 
-    fn feeds_sensitive(&self, v: ValueRef, depth: usize) -> bool {
+    /// Whether `v` reaches the data input of a layout-sensitive op of the source layout, or a
+    /// Transpose into the data permutation, through same-shape, broadcasting and Pad ops.
+    pub fn feeds_sensitive(&self, v: ValueRef, depth: usize) -> bool {
         if depth > 8 {
             return false;
         }
@@ -367,6 +369,14 @@ impl<'g> Engine<'g> {
             };
             if op.is_layout_sensitive() {
                 return slot == 0 && node.layout == Some(self.dir.source());
+            }
+            // A Transpose into the data permutation would take the value in that state
+            // and become the identity.
+            if op == OnnxOp::Transpose {
+                let t = node.attrs.ints("perm", vec![]).unwrap_or_default();
+                let r = t.len();
+                let d = self.dir.data_perm(r);
+                return (3..=5).contains(&r) && t.iter().zip(&d).all(|(&a, &b)| a == b as i64);
             }
             (rules::same_shape(op) || rules::broadcasting(op) || op == OnnxOp::Pad)
                 && self.feeds_sensitive(ValueRef::new(u, 0), depth + 1)

@@ -150,6 +150,9 @@ pub fn apply(e: &mut Engine<'_>, id: NodeId) -> bool {
     }
     let ins = e.g.inputs_of(id);
     let Some(p) = ins.iter().flatten().find_map(|v| e.state(*v).cloned()) else {
+        if op == OnnxOp::Transpose {
+            axes::absorb_transpose(e, id);
+        }
         return true; // Nothing arrives transposed: nothing to do.
     };
     // Rules other than the elementwise ones read the permutation from input 0 only.

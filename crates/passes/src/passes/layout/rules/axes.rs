@@ -334,3 +334,33 @@ pub(super) fn transpose(e: &mut Engine<'_>, id: NodeId, p: &[usize]) -> bool {
         .set("perm", Attr::Ints(new.iter().map(|&a| a as i64).collect()));
     true
 }
+
+/// A Transpose of an original-layout value into the layout the converted ops use (e.g.
+/// ConvNeXt's `permute(0, 3, 1, 2)` after its channels-last MLP, before the next depthwise
+/// conv): the tensor already is in that layout, so the node becomes the identity (removed
+/// later) and its result is in the data permutation. Only when the result reaches a
+/// layout-sensitive op, so the transpose is not merely moved further down.
+pub(super) fn absorb_transpose(e: &mut Engine<'_>, id: NodeId) {
+    let Ok(t) = e.g.node(id).attrs.ints("perm", vec![]) else {
+        return;
+    };
+    let r = t.len();
+    let Some(t) = t
+        .iter()
+        .map(|&a| norm_axis(a, r))
+        .collect::<Option<Vec<_>>>()
+    else {
+        return;
+    };
+    if !(3..=5).contains(&r) || !perm::is_perm(&t) || perm::inverse(&t) != e.dir.data_perm(r) {
+        return;
+    }
+    let out = ValueRef::new(id, 0);
+    if !e.feeds_sensitive(out, 0) {
+        return;
+    }
+    e.g.node_mut(id)
+        .attrs
+        .set("perm", Attr::Ints((0..r as i64).collect()));
+    e.set_state(out, perm::inverse(&t));
+}
