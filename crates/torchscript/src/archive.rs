@@ -93,7 +93,10 @@ impl Archive {
             .map_err(|e| bad(label, format!("not a zip archive: {e}")))?;
         let file_len = map.len() as u64;
         if zip.len() > MAX_ENTRIES {
-            return Err(bad(label, format!("{} entries (limit {MAX_ENTRIES})", zip.len())));
+            return Err(bad(
+                label,
+                format!("{} entries (limit {MAX_ENTRIES})", zip.len()),
+            ));
         }
         let mut a = Archive {
             map,
@@ -117,7 +120,8 @@ impl Archive {
                     format!("entry {name:?} claims {compressed} bytes in a {file_len}-byte file"),
                 ));
             }
-            if !stored && (size > MAX_INFLATED || size > compressed.saturating_mul(MAX_RATIO) + 4096)
+            if !stored
+                && (size > MAX_INFLATED || size > compressed.saturating_mul(MAX_RATIO) + 4096)
             {
                 return Err(bad(
                     label,
@@ -190,7 +194,12 @@ impl Archive {
             let end = start
                 .checked_add(e.size)
                 .filter(|&end| end <= self.map.len() as u64)
-                .ok_or_else(|| bad(&label, format!("entry {full:?} runs past the end of the file")))?;
+                .ok_or_else(|| {
+                    bad(
+                        &label,
+                        format!("entry {full:?} runs past the end of the file"),
+                    )
+                })?;
             return Ok(self.map.slice(start as usize..end as usize));
         }
         let f = self
@@ -204,7 +213,11 @@ impl Archive {
         if out.len() as u64 != e.size {
             return Err(bad(
                 &label,
-                format!("entry {full:?} inflates to {} bytes, header says {}", out.len(), e.size),
+                format!(
+                    "entry {full:?} inflates to {} bytes, header says {}",
+                    out.len(),
+                    e.size
+                ),
             ));
         }
         Ok(Bytes::from(out))
@@ -226,8 +239,12 @@ mod tests {
     fn names_are_normalized_and_escapes_refused() {
         assert_eq!(normalize_name("m/./code//a.py").unwrap(), "m/code/a.py");
         assert_eq!(normalize_name("m\\data\\0").unwrap(), "m/data/0");
-        assert!(normalize_name("m/../../etc/passwd").unwrap_err().contains(".."));
-        assert!(normalize_name("/etc/passwd").unwrap_err().contains("absolute"));
+        assert!(normalize_name("m/../../etc/passwd")
+            .unwrap_err()
+            .contains(".."));
+        assert!(normalize_name("/etc/passwd")
+            .unwrap_err()
+            .contains("absolute"));
         assert!(normalize_name("C:/x").unwrap_err().contains("absolute"));
     }
 }

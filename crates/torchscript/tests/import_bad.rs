@@ -29,8 +29,11 @@ fn write_zip(dir: &Path, entries: &[(String, Vec<u8>, CompressionMethod)]) -> Pa
     let path = dir.join("bad.pt");
     let mut z = zip::ZipWriter::new(std::fs::File::create(&path).unwrap());
     for (name, data, method) in entries {
-        z.start_file(name.as_str(), SimpleFileOptions::default().compression_method(*method))
-            .unwrap();
+        z.start_file(
+            name.as_str(),
+            SimpleFileOptions::default().compression_method(*method),
+        )
+        .unwrap();
         z.write_all(data).unwrap();
     }
     z.finish().unwrap();
@@ -38,7 +41,11 @@ fn write_zip(dir: &Path, entries: &[(String, Vec<u8>, CompressionMethod)]) -> Pa
 }
 
 /// The CNN with entry `name` replaced by `data` (or removed when `None`), plus `extra`.
-fn patched(name: &str, data: Option<Vec<u8>>, extra: &[(&str, Vec<u8>)]) -> (tempfile::TempDir, PathBuf) {
+fn patched(
+    name: &str,
+    data: Option<Vec<u8>>,
+    extra: &[(&str, Vec<u8>)],
+) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let mut es: Vec<(String, Vec<u8>, CompressionMethod)> = Vec::new();
     for (n, b) in entries() {
@@ -58,7 +65,9 @@ fn patched(name: &str, data: Option<Vec<u8>>, extra: &[(&str, Vec<u8>)]) -> (tem
 }
 
 fn err(path: &Path) -> String {
-    let e = modelc_torchscript::read(path).expect_err("must fail").to_string();
+    let e = modelc_torchscript::read(path)
+        .expect_err("must fail")
+        .to_string();
     assert!(!e.contains('\n'), "not one line: {e}");
     e
 }
@@ -117,7 +126,10 @@ fn truncated_storage_is_refused() {
     // data/0 is the first conv's weight: 8·3·3·3 floats = 864 bytes.
     let (_d, p) = patched("model/data/0", Some(vec![0u8; 100]), &[]);
     let e = err(&p);
-    assert!(e.contains("storage data/0 holds 100 bytes, needs 864"), "{e}");
+    assert!(
+        e.contains("storage data/0 holds 100 bytes, needs 864"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -146,19 +158,36 @@ fn pickle_recursion_bomb_is_refused() {
 #[test]
 fn code_recursion_bomb_is_refused_with_its_line() {
     let mut src = String::from("class CnnBn(Module):\n  training : bool\n  def forward(self: __torch__.CnnBn,\n    x: Tensor) -> Tensor:\n");
-    src.push_str(&format!("    return {}x{}\n", "(".repeat(50_000), ")".repeat(50_000)));
+    src.push_str(&format!(
+        "    return {}x{}\n",
+        "(".repeat(50_000),
+        ")".repeat(50_000)
+    ));
     let (_d, p) = patched("model/code/__torch__.py", Some(src.into_bytes()), &[]);
     let e = err(&p);
-    assert!(e.contains("code/__torch__.py:5") && e.contains("nests deeper"), "{e}");
+    assert!(
+        e.contains("code/__torch__.py:5") && e.contains("nests deeper"),
+        "{e}"
+    );
 }
 
 #[test]
 fn every_untranslatable_op_is_listed_with_its_line() {
     let src = "class CnnBn(Module):\n  training : bool\n  def forward(self: __torch__.CnnBn,\n    x: Tensor) -> Tensor:\n    y = torch.frobnicate(x)\n    z = torch.relu(y)\n    return torch.defenestrate(z, 3)\n";
-    let (_d, p) = patched("model/code/__torch__.py", Some(src.as_bytes().to_vec()), &[]);
+    let (_d, p) = patched(
+        "model/code/__torch__.py",
+        Some(src.as_bytes().to_vec()),
+        &[],
+    );
     let e = err(&p);
-    assert!(e.contains("code/__torch__.py:5: aten::frobnicate: is not supported"), "{e}");
-    assert!(e.contains("code/__torch__.py:7: aten::defenestrate: is not supported"), "{e}");
+    assert!(
+        e.contains("code/__torch__.py:5: aten::frobnicate: is not supported"),
+        "{e}"
+    );
+    assert!(
+        e.contains("code/__torch__.py:7: aten::defenestrate: is not supported"),
+        "{e}"
+    );
 }
 
 #[test]

@@ -244,7 +244,10 @@ fn subscript(i: &str, d: usize) -> Res<'_, Expr> {
     }
 }
 
-fn call_args(i: &str, d: usize) -> Res<'_, (Vec<Expr>, Vec<(String, Expr)>)> {
+/// Positional and keyword arguments of a call.
+type CallArgs = (Vec<Expr>, Vec<(String, Expr)>);
+
+fn call_args(i: &str, d: usize) -> Res<'_, CallArgs> {
     let mut args = Vec::new();
     let mut kwargs = Vec::new();
     let mut i = i;
@@ -483,7 +486,7 @@ mod tests {
         };
         assert_eq!(f.dotted().unwrap(), "torch._convolution");
         assert_eq!(args[3], Expr::List(vec![Expr::Int(1), Expr::Int(1)]));
-        assert_eq!(args[4], Expr::Float(1.0000000000000001e-05));
+        assert_eq!(args[4], Expr::Float(1e-05));
         assert_eq!(kwargs, vec![("dim".to_string(), Expr::Int(-1))]);
         assert_eq!(
             p("(torch.size(k2))[0]"),

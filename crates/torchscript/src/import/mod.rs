@@ -214,8 +214,7 @@ fn run(
         .from_pickle("", root)
         .map_err(|e| Attempt::Failed(stop_error(e)))?;
     let mut args = Vec::new();
-    let mut k = 0;
-    for p in forward.params.iter().skip(1) {
+    for (k, p) in forward.params.iter().skip(1).enumerate() {
         let is_tensor = matches!(&p.ty, Some(Expr::Name(n)) if n == "Tensor");
         if !is_tensor {
             // Optional arguments (masks, states) keep their defaults.
@@ -247,7 +246,6 @@ fn run(
         }));
         let id = cx.b.g.add_input(Value::typed(p.name.clone(), ty));
         args.push(V::Tensor(T::new(ValueRef::new(id, 0), rank, DType::F32)));
-        k += 1;
     }
     let out = match cx.call_func(forward, file, Some(this), args, Vec::new()) {
         Ok(v) => v,

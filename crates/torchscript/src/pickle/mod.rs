@@ -25,7 +25,10 @@ pub enum PickleValue {
     /// Insertion order kept (Python dicts are ordered; attribute order matters for modules).
     Dict(Vec<(PickleValue, PickleValue)>),
     /// A bare `module.name` reference (e.g. a storage class passed as an argument).
-    Global { module: String, name: String },
+    Global {
+        module: String,
+        name: String,
+    },
     /// A tensor storage named by a persistent id `('storage', <Type>Storage, key, location, numel)`.
     Storage(Storage),
     /// `torch._utils._rebuild_tensor_v2` / `_rebuild_parameter` result.

@@ -618,7 +618,7 @@ fn depth_shallow(v: &PickleValue) -> u32 {
 }
 
 fn pairs(items: Vec<Slot>) -> R<(Vec<(PickleValue, PickleValue)>, u32)> {
-    if items.len() % 2 != 0 {
+    if !items.len().is_multiple_of(2) {
         return Err("dict items are not key/value pairs".into());
     }
     let d = items.iter().map(|s| s.1).max().unwrap_or(0) + 1;

@@ -23,13 +23,10 @@ fn pair(cx: &mut Cx, op: &str, x: &V, y: &V) -> Ev<(T, T)> {
     let mut b = arg(op, operand(cx, y, like))?;
     if a.dtype != b.dtype {
         // torch promotes int to float; cast the non-float side.
-        if a.dtype.is_float() && !b.dtype.is_float() {
-            b = b.with(cx.b.cast(b.v, a.dtype));
-            b.dtype = a.dtype;
-        } else if b.dtype.is_float() && !a.dtype.is_float() {
-            a = a.with(cx.b.cast(a.v, b.dtype));
-            a.dtype = b.dtype;
-        } else if a.rank == Some(0) && b.rank != Some(0) {
+        // Otherwise a scalar takes the other side's type.
+        let cast_a = (b.dtype.is_float() && !a.dtype.is_float())
+            || (a.dtype.is_float() == b.dtype.is_float() && a.rank == Some(0) && b.rank != Some(0));
+        if cast_a {
             a = a.with(cx.b.cast(a.v, b.dtype));
             a.dtype = b.dtype;
         } else {
@@ -68,7 +65,7 @@ pub fn call(cx: &mut Cx, op: &str, a: &Args) -> Option<Ev<V>> {
     if !has_tensor(a) {
         return None;
     }
-    Some(run(cx, op, a)?)
+    run(cx, op, a)
 }
 
 fn run(cx: &mut Cx, op: &str, a: &Args) -> Option<Ev<V>> {
@@ -82,8 +79,7 @@ fn run(cx: &mut Cx, op: &str, a: &Args) -> Option<Ev<V>> {
                 })?;
                 let alpha = arg(op, a.f64(2, "alpha", Some(1.0)))?;
                 let y = if alpha != 1.0 {
-                    let yt = binary(cx, "mul", OnnxOp::Mul, y, &V::Float(alpha))?;
-                    yt
+                    binary(cx, "mul", OnnxOp::Mul, y, &V::Float(alpha))?
                 } else {
                     y.clone()
                 };

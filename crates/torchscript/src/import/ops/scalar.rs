@@ -112,10 +112,7 @@ pub fn call(cx: &mut Cx, op: &str, a: &Args) -> Option<Ev<V>> {
             };
             Some(Ok(V::Bool(if op == "__is__" { r } else { !r })))
         }
-        "__not__" => match p0?.as_bool() {
-            Some(b) => Some(Ok(V::Bool(!b))),
-            None => None,
-        },
+        "__not__" => p0?.as_bool().map(|b| Ok(V::Bool(!b))),
         "len" => match p0? {
             V::List(v) | V::Tuple(v) => Some(Ok(V::Int(v.len() as i64))),
             V::Str(s) => Some(Ok(V::Int(s.chars().count() as i64))),
@@ -196,7 +193,15 @@ pub fn call(cx: &mut Cx, op: &str, a: &Args) -> Option<Ev<V>> {
             let r = same(p0?, p1?)?;
             Some(Ok(V::Bool(if op == "eq" { r } else { !r })))
         }
-        "eq" | "ne" if matches!((p0, p1), (Some(V::List(_) | V::Tuple(_)), Some(V::List(_) | V::Tuple(_)))) => {
+        "eq" | "ne"
+            if matches!(
+                (p0, p1),
+                (
+                    Some(V::List(_) | V::Tuple(_)),
+                    Some(V::List(_) | V::Tuple(_))
+                )
+            ) =>
+        {
             // Lists holding run-time sizes: equal when every element is.
             let (x, y) = (p0?.as_list()?, p1?.as_list()?);
             if x.len() != y.len() {
@@ -217,7 +222,11 @@ pub fn call(cx: &mut Cx, op: &str, a: &Args) -> Option<Ev<V>> {
             if op == "ne" {
                 v = cx.b.op(OnnxOp::Not, &[v], Attrs::default());
             }
-            Some(Ok(V::Tensor(super::super::value::T::new(v, Some(0), modelc_ir::DType::Bool))))
+            Some(Ok(V::Tensor(super::super::value::T::new(
+                v,
+                Some(0),
+                modelc_ir::DType::Bool,
+            ))))
         }
         "neg" => match p0? {
             V::Int(i) => Some(Ok(V::Int(-i))),

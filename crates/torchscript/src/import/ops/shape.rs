@@ -32,7 +32,7 @@ fn shape_tensor(cx: &mut Cx, op: &str, v: &V) -> Ev<(ValueRef, usize)> {
         parts.push(match it {
             V::Int(i) => cx.b.scalar_i64(*i),
             V::SymInt(s) => *s,
-            V::Tensor(t) => *(&t.v),
+            V::Tensor(t) => t.v,
             other => {
                 return Err(Stop::Fatal(format!(
                     "aten::{op}: size is a {}",
