@@ -157,3 +157,19 @@ fn mobilenet_v2() {
 fn transformer_encoder() {
     large("transformer_encoder", &["traced", "scripted"]);
 }
+
+#[test]
+fn weights_point_into_the_archive_without_copying() {
+    let path = root().join("testdata/torchscript/cnn_bn_traced/model.pt");
+    let mut archive = modelc_torchscript::archive::Archive::open(&path).unwrap();
+    let model = modelc_torchscript::import::import(&mut archive).unwrap();
+    // data/0 is conv1.weight, stored uncompressed: the constant must be the same bytes.
+    let stored = archive.read("data/0").unwrap();
+    let g = &model.graph;
+    let w = g.find_value("conv1.weight").expect("conv1.weight is a constant");
+    let modelc_ir::Op::Const(t) = &g.node(w.node).op else {
+        panic!("conv1.weight is not a constant")
+    };
+    assert_eq!(t.dims, [8, 3, 3, 3]);
+    assert_eq!(t.raw().unwrap().as_ptr(), stored.as_ptr(), "weight was copied");
+}
