@@ -4,7 +4,8 @@
 //! (StringConcat, RegexFullMatch, StringSplit's lengths), optionals (OptionalHasElement,
 //! OptionalGetElement), sequences (SequenceEmpty, SequenceConstruct, SequenceInsert,
 //! SequenceErase, SequenceAt, SequenceLength, SplitToSequence, ConcatFromSequence) and the
-//! training optimizers Adagrad/Adam/Momentum (each new value has
+//! CausalConvWithState (opset 27: output like the input, present state `[B, C, k-1]`),
+//! FlexAttention (`[B, Hq, L, Ev]`) and the training optimizers Adagrad/Adam/Momentum (each new value has
 //! the type of the value it updates).
 
 use crate::{DType, Dim, OnnxOp, TensorType, ValueType};
@@ -25,6 +26,8 @@ pub fn rule(op: OnnxOp) -> Option<InferFn> {
         OptionalHasElement => has_element,
         OptionalGetElement => get_element,
         TrainingAdagrad | TrainingAdam | TrainingMomentum => optimizer,
+        CausalConvWithState => causal_conv,
+        PreviewFlexAttention => flex_attention,
         SequenceEmpty => sequence_empty,
         SequenceConstruct => sequence_construct,
         SequenceInsert | SequenceErase => sequence_same,
@@ -282,5 +285,34 @@ fn concat_from_sequence(cx: &InferCtx<'_>, out: &mut Outputs) -> Result<(), Infe
         Ok(v)
     });
     out.set(0, e.dtype, shape.transpose()?);
+    Ok(())
+}
+
+fn causal_conv(cx: &InferCtx<'_>, out: &mut Outputs) -> Result<(), InferError> {
+    let dtype = cx.dtype(0);
+    out.set(0, dtype, cx.shape(0).map(<[_]>::to_vec));
+    let state = match (cx.shape(0), cx.shape(1)) {
+        (Some([b, c, _]), Some([_, _, k])) => Some(vec![
+            b.clone(),
+            c.clone(),
+            match k {
+                Dim::Known(k) if *k >= 1 => Dim::Known(k - 1),
+                _ => Dim::Unknown,
+            },
+        ]),
+        _ => None,
+    };
+    out.set(1, dtype, state);
+    Ok(())
+}
+
+fn flex_attention(cx: &InferCtx<'_>, out: &mut Outputs) -> Result<(), InferError> {
+    let shape = match (cx.shape(0), cx.shape(2)) {
+        (Some([b, h, l, _]), Some([_, _, _, ev])) => {
+            Some(vec![b.clone(), h.clone(), l.clone(), ev.clone()])
+        }
+        _ => None,
+    };
+    out.set(0, cx.dtype(0), shape);
     Ok(())
 }
