@@ -13,7 +13,8 @@ Directions, every model each way this crate adds:
                     LiteRT on the converted file vs the stored LiteRT reference output.
   TFLite -> ONNX    the same models: onnxruntime on the .onnx vs the stored reference (the
                     ONNX input is NCHW when the model's image input was switched).
-  TFLite -> ONNX -> TFLite  the quantized models: back to TFLite via QDQ, in LiteRT.
+  TFLite -> ONNX -> TFLite  back to TFLite (quantized models via QDQ), in LiteRT.
+  modelc run        the imported TFLite model on modelc's reference interpreter vs LiteRT.
 
 Float models: relative error max|y - ref| / max|ref| <= 1e-4. Quantized (int8/int16 I/O or
 inside): at least 99% of the elements within one quantization step of the output (or 1%
@@ -191,6 +192,15 @@ def tflite_sources(modelc: str, out: str, results: list, only) -> None:
             ok, msg = judge(y)
             return ok, msg + f", {len(ops)} ops"
 
+        def interp(path=path, name=name):
+            d = os.path.join(out, f"{name}.run")
+            inp = path[: -len(".tflite")] + ".input.npy"
+            r = subprocess.run([modelc, "run", path, inp, "-o", d], capture_output=True, text=True)
+            if r.returncode != 0:
+                raise RuntimeError(r.stderr.strip())
+            return judge(np.load(os.path.join(d, "output_0.npy")))
+
+        check(results, f"modelc run {name}", interp)
         check(results, f"tflite->tflite {name}", to_tflite)
         check(results, f"tflite->onnx {name}", to_onnx)
         check(results, f"tflite->onnx->tflite {name}", via_onnx)

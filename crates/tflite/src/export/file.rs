@@ -231,7 +231,7 @@ pub(crate) fn finish(mut b: Builder<'_>, model: &Model, io: &Io, data_base: u64)
 }
 
 fn unhex(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return None;
     }
     (0..s.len())

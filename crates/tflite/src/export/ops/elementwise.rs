@@ -155,7 +155,7 @@ pub(crate) fn unary(x: &mut Lower, id: NodeId, op: OnnxOp) -> Result<(), TfliteE
                 (Some(l), Some(h)) if l == 0.0 && h == 6.0 => Some(B::RELU6),
                 (Some(l), Some(h)) if l == -1.0 && h == 1.0 => Some(B::RELU_N1_TO_1),
                 (Some(l), Some(h)) if l == 0.0 && h == 1.0 => Some(B::RELU_0_TO_1),
-                (Some(l), None) if l == 0.0 => Some(B::RELU),
+                (Some(0.0), None) => Some(B::RELU),
                 _ => None,
             };
             let a = x.req(id, 0)?;
