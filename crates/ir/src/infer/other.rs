@@ -65,7 +65,14 @@ fn dft(cx: &InferCtx<'_>, out: &mut Outputs) -> Result<(), InferError> {
             match cx.ints(2).as_deref() {
                 Some([a]) => *a,
                 _ => {
-                    out.set(0, dtype, Some(vec![Dim::Unknown; r]));
+                    // Axis unknown: only a full-length, two-sided transform keeps every
+                    // other dim.
+                    let mut s = vec![Dim::Unknown; r];
+                    if !cx.has(1) && cx.attr_int("onesided", 0)? == 0 {
+                        s = x.to_vec();
+                    }
+                    s[r - 1] = Dim::Known(2);
+                    out.set(0, dtype, Some(s));
                     return Ok(());
                 }
             }
