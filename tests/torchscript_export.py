@@ -272,6 +272,26 @@ def op_models(out_dir: str) -> dict[str, str]:
              init("zf", np.float32(0.0)), init("three", np.float32(3.0)),
              init("half", np.float32(0.5))],
         ),
+        "qdq": (
+            [
+                n("QuantizeLinear", ["x", "xs", "xz"], ["xq"]),
+                n("DequantizeLinear", ["xq", "xs", "xz"], ["xd"]),
+                n("DequantizeLinear", ["wq", "ws", "wz"], ["wd"], axis=0),
+                n("Conv", ["xd", "wd", "b"], ["c"], pads=[1, 1, 1, 1]),
+                # Unsigned, without zero point. (Re-quantizing the conv's result would
+                # compare rounding of last-bit differences, not the translation.)
+                n("QuantizeLinear", ["x", "cs"], ["uq"]),
+                n("DequantizeLinear", ["uq", "cs"], ["ud"]),
+            ],
+            [("x", [1, 3, 8, 8])],
+            ["xd", "c", "ud"],
+            [init("xs", np.float32(0.02)), init("xz", np.int8(3)),
+             # Big enough that folding would grow the model: dequantized at run time.
+             init("wq", rng.integers(-127, 128, (64, 3, 3, 3)).astype(np.int8)),
+             init("ws", (rng.random(64) * 0.01 + 0.005).astype(np.float32)),
+             init("wz", np.zeros(64, np.int8)), init("b", f32(64)),
+             init("cs", np.float32(0.05))],
+        ),
         "gelu_opset20": (
             [
                 n("Gelu", ["x"], ["a"]),

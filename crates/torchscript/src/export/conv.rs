@@ -81,6 +81,9 @@ fn geometry(e: &Emitter<'_>, id: NodeId, kernel: Vec<i64>) -> Result<Geometry, S
             if shape.len() != k + 2 {
                 return Err("input rank does not match the kernel".into());
             }
+            if kernel.contains(&-1) {
+                return Err("auto_pad SAME needs the kernel's size".into());
+            }
             for i in 0..k {
                 let size = shape[i + 2] as i64;
                 let out = (size + strides[i] - 1) / strides[i];
@@ -112,10 +115,15 @@ fn weight_kernel(e: &Emitter<'_>, id: NodeId) -> Result<Vec<i64>, String> {
     if !attr.is_empty() {
         return Ok(attr);
     }
-    if let Some(w) = e.const_input(id, 1) {
-        return Ok(w.dims.iter().skip(2).map(|&d| d as i64).collect());
+    if let Some(dims) = e.input_shape(id, 1) {
+        return Ok(dims.iter().skip(2).map(|&d| d as i64).collect());
     }
-    Err("kernel_shape is not given and the weight is not a constant".into())
+    // Only the number of spatial dimensions is needed, unless padding is SAME (then the
+    // -1 sizes are refused there).
+    match e.input_info(id, 1).rank {
+        Some(r) if r > 2 => Ok(vec![-1; r - 2]),
+        _ => Err("kernel_shape is not given and the weight's rank is unknown".into()),
+    }
 }
 
 /// Pads `x` explicitly when the pads are asymmetric; returns the input and torch's padding.

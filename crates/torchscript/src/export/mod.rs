@@ -12,6 +12,7 @@ mod elementwise;
 mod emit;
 mod linear;
 mod norm;
+mod quant;
 mod resize;
 mod rnn;
 mod shape;
@@ -257,7 +258,7 @@ type Family = fn(&mut Emitter<'_>, modelc_ir::NodeId, OnnxOp) -> Option<Result<(
 
 /// Translates one node, trying each op family.
 fn emit_op(e: &mut Emitter<'_>, id: modelc_ir::NodeId, op: OnnxOp) -> Result<(), String> {
-    let families: [Family; 7] = [
+    let families: [Family; 8] = [
         elementwise::emit,
         conv::emit,
         linear::emit,
@@ -265,6 +266,7 @@ fn emit_op(e: &mut Emitter<'_>, id: modelc_ir::NodeId, op: OnnxOp) -> Result<(),
         shape::emit,
         rnn::emit,
         tensor_ops::emit,
+        quant::emit,
     ];
     for f in families {
         if let Some(r) = f(e, id, op) {
