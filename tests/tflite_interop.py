@@ -9,6 +9,8 @@ Directions, every model each way this crate adds:
                     LiteRT on the .tflite vs onnxruntime on the .onnx. The .tflite takes and
                     gives NHWC, so the input is transposed for LiteRT. ResNet-18 must have at
                     most 36 operators (what onnx2tf makes) and no TRANSPOSE.
+  QDQ ONNX -> TFLite  ResNet-18 quantized by onnxruntime's QDQ quantizer: int8 TFLite ops,
+                    LiteRT vs onnxruntime within 3 output quantization steps on 99%.
   TFLite -> TFLite  testdata/tflite/*.tflite (made by testdata/make_tflite.py with Keras):
                     LiteRT on the converted file vs the stored LiteRT reference output.
   TFLite -> ONNX    the same models: onnxruntime on the .onnx vs the stored reference (the
@@ -153,6 +155,63 @@ def onnx_to_tflite(modelc: str, out: str, results: list, only) -> None:
         check(results, f"onnx->tflite {name}", run)
 
 
+def quantized_onnx(modelc: str, out: str, results: list, only) -> None:
+    """ResNet-18 quantized by onnxruntime's QDQ quantizer (int8, per-channel weights) -> TFLite:
+    every QDQ-wrapped op must become a quantized TFLite op, and LiteRT must agree with
+    onnxruntime on the QDQ model to within a few output quantization steps."""
+    name = "resnet18_qdq"
+    if only and name not in only:
+        return
+
+    def run():
+        import onnxruntime as rt
+        from onnxruntime.quantization import (CalibrationDataReader, QuantFormat, QuantType,
+                                              quantize_static)
+
+        src = os.path.join(out, "resnet18.onnx")
+        if not os.path.exists(src):
+            export_torchvision("resnet18", src)
+        qdq = os.path.join(out, f"{name}.onnx")
+        rng = np.random.default_rng(1)
+        calib = [rng.standard_normal((1, 3, 224, 224)).astype(np.float32) for _ in range(4)]
+
+        class Reader(CalibrationDataReader):
+            def __init__(self):
+                self.it = iter(calib)
+
+            def get_next(self):
+                x = next(self.it, None)
+                return None if x is None else {"input": x}
+
+        quantize_static(src, qdq, Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
+                        activation_type=QuantType.QInt8, weight_type=QuantType.QInt8)
+        x = calib[0]
+        opts = rt.SessionOptions()
+        # Plain QDQ semantics (no fusion into QLinear kernels with other rounding).
+        opts.graph_optimization_level = rt.GraphOptimizationLevel.ORT_DISABLE_ALL
+        ref = rt.InferenceSession(qdq, opts, providers=["CPUExecutionProvider"]).run(None, {"input": x})[0]
+        tfl = os.path.join(out, f"{name}.tflite")
+        convert(modelc, qdq, tfl)
+        y, ops, _ = litert(tfl, np.ascontiguousarray(x.transpose(0, 2, 3, 1)))
+        names = [o["op_name"] for o in ops if o["op_name"] != "DELEGATE"]
+        convs = [o for o in ops if o["op_name"] == "CONV_2D"]
+        # Quantized: the convolutions' inputs are int8 tensors.
+        from ai_edge_litert.interpreter import Interpreter
+
+        it = Interpreter(model_path=tfl)
+        it.allocate_tensors()
+        dtypes = {t["index"]: t["dtype"] for t in it.get_tensor_details()}
+        int8_convs = sum(1 for o in convs if dtypes[o["inputs"][0]] == np.int8)
+        step = float(np.abs(ref).max()) / 127
+        d = np.abs(y - ref)
+        frac = float((d <= 3 * step).mean())
+        ok = frac >= 0.99 and int8_convs == len(convs) == 20 and len(names) <= 40
+        return ok, (f"{frac:.1%} within 3 output steps (max diff {d.max() / step:.1f} steps), "
+                    f"{int8_convs}/{len(convs)} int8 convs, {len(names)} ops")
+
+    check(results, f"onnx(qdq)->tflite {name}", run)
+
+
 def tflite_sources(modelc: str, out: str, results: list, only) -> None:
     for path in sorted(glob.glob(os.path.join(ROOT, "testdata/tflite/*.tflite"))):
         name = os.path.basename(path)[: -len(".tflite")]
@@ -215,6 +274,7 @@ def main() -> int:
     os.makedirs(a.out, exist_ok=True)
     results: list = []
     onnx_to_tflite(a.modelc, a.out, results, a.only)
+    quantized_onnx(a.modelc, a.out, results, a.only)
     tflite_sources(a.modelc, a.out, results, a.only)
     print(f"tflite interop: {sum(results)} of {len(results)} passed")
     return 0 if results and all(results) else 1
