@@ -13,6 +13,7 @@ plus DIR/NAME/meta.json (input and output names). Models:
     mlp_dropout_{traced,scripted}  linear + GELU + dropout (eval: identity) + softmax
     lstm_{traced,scripted}         a 2-layer LSTM followed by a linear head
     encoder_layer_{traced,scripted} nn.TransformerEncoderLayer (batch_first)
+    gated_{pos,neg}_scripted       an `if` on a run-time value; inputs take each branch
   large (generated at test time, under target/):
     resnet18_{traced,scripted}, mobilenet_v2_{traced,scripted}   torchvision, weights=None
     transformer_encoder_{traced,scripted}                         nn.TransformerEncoder, 2 layers
@@ -94,6 +95,22 @@ class LstmHead(nn.Module):
         return self.head(out)
 
 
+class Gated(nn.Module):
+    """A branch on a run-time value (scripting keeps it; tracing would bake one branch)."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(8, 8)
+
+    def forward(self, x):
+        h = self.fc(x)
+        if bool(h.mean() > 0):
+            y = torch.relu(h) * 2.0
+        else:
+            y = torch.tanh(h) - 1.0
+        return y
+
+
 def seeded(fn):
     torch.manual_seed(0)
     m = fn()
@@ -130,6 +147,11 @@ SMALL = {
     "lstm": (lambda: LstmHead(), [(2, 5, 16)]),
     "encoder_layer": (encoder_layer, [(2, 6, 32)]),
 }
+# Scripted only, with inputs shifted so that each takes one branch of Gated's `if`.
+BRANCHES = {
+    "gated_pos": (lambda: Gated(), [(4, 8)], 5.0),
+    "gated_neg": (lambda: Gated(), [(4, 8)], -5.0),
+}
 LARGE = {
     "resnet18": (lambda: tv("resnet18"), [(1, 3, 224, 224)]),
     "mobilenet_v2": (lambda: tv("mobilenet_v2"), [(1, 3, 224, 224)]),
@@ -159,10 +181,10 @@ def save(out_dir, name, module, inputs):
     print(f"make_torchscript: {path} ({os.path.getsize(path)} bytes)")
 
 
-def make(out_dir, name, fn, shapes, variants):
+def make(out_dir, name, fn, shapes, variants, offset=0.0):
     m = seeded(fn)
     g = torch.Generator().manual_seed(1)
-    inputs = [torch.randn(*s, generator=g) for s in shapes]
+    inputs = [torch.randn(*s, generator=g) + offset for s in shapes]
     with torch.no_grad():
         if "traced" in variants:
             traced = torch.jit.trace(m, tuple(inputs), check_trace=False)
@@ -185,6 +207,7 @@ def main():
     jobs = []
     if not a.large_only:
         jobs += [(n, f, s, ("traced", "scripted")) for n, (f, s) in SMALL.items()]
+        jobs += [(n, f, s, ("scripted",), o) for n, (f, s, o) in BRANCHES.items()]
     if not a.small_only:
         jobs += [(n, f, s, ("traced", "scripted")) for n, (f, s) in LARGE.items()]
         jobs += [(n, f, s, ("traced",)) for n, (f, s) in TRACED_ONLY.items()]
@@ -193,10 +216,10 @@ def main():
         if a.small_only
         else os.path.join(here, "..", "target", "testdata", "torchscript")
     )
-    for name, fn, shapes, variants in jobs:
+    for name, fn, shapes, variants, *offset in jobs:
         if only and name not in only:
             continue
-        make(out, name, fn, shapes, variants)
+        make(out, name, fn, shapes, variants, *offset)
 
 
 if __name__ == "__main__":

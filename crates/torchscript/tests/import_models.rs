@@ -113,6 +113,8 @@ small!(
     lstm_scripted,
     encoder_layer_traced,
     encoder_layer_scripted,
+    gated_pos_scripted,
+    gated_neg_scripted,
 );
 
 /// Makes (once) and checks the torchvision / large models under target/testdata/torchscript.
@@ -166,10 +168,16 @@ fn weights_point_into_the_archive_without_copying() {
     // data/0 is conv1.weight, stored uncompressed: the constant must be the same bytes.
     let stored = archive.read("data/0").unwrap();
     let g = &model.graph;
-    let w = g.find_value("conv1.weight").expect("conv1.weight is a constant");
+    let w = g
+        .find_value("conv1.weight")
+        .expect("conv1.weight is a constant");
     let modelc_ir::Op::Const(t) = &g.node(w.node).op else {
         panic!("conv1.weight is not a constant")
     };
     assert_eq!(t.dims, [8, 3, 3, 3]);
-    assert_eq!(t.raw().unwrap().as_ptr(), stored.as_ptr(), "weight was copied");
+    assert_eq!(
+        t.raw().unwrap().as_ptr(),
+        stored.as_ptr(),
+        "weight was copied"
+    );
 }

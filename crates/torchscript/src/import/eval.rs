@@ -326,12 +326,7 @@ impl<'a> Cx<'a> {
                         } else if raises(otherwise) {
                             self.block(env, then)
                         } else {
-                            self.report(format!(
-                                "`if` on a run-time {} is not supported",
-                                v.kind()
-                            ));
-                            // Continue on the else-branch to find further problems.
-                            self.block(env, otherwise)
+                            self.select_if(env, v, then, otherwise)
                         }
                     }
                 }
@@ -388,6 +383,105 @@ impl<'a> Cx<'a> {
                     }
                 }
             },
+        }
+    }
+
+    /// An `if` on a run-time value whose branches compute values without side effects:
+    /// both branches are evaluated and every name they bind differently is merged with
+    /// `Where(cond, then, else)`. (An IR `If` with sub-graphs would compute only one branch;
+    /// the select form is what the printed code of torch modules needs and is exact for
+    /// branches that cannot fail.) Branches that return must both return.
+    fn select_if(&mut self, env: &mut Env, cond: V, then: &[Stmt], otherwise: &[Stmt]) -> Ev<Flow> {
+        let c = match &cond {
+            V::Tensor(t) if t.dtype == modelc_ir::DType::Bool => t.v,
+            V::Tensor(t) => self.b.cast(t.v, modelc_ir::DType::Bool),
+            other => {
+                self.report(format!(
+                    "`if` on a run-time {} is not supported",
+                    other.kind()
+                ));
+                return self.block(env, otherwise);
+            }
+        };
+        let line = self.line;
+        let mut env_then = env.clone();
+        let f1 = self.block(&mut env_then, then)?;
+        let mut env_else = env.clone();
+        let f2 = self.block(&mut env_else, otherwise)?;
+        self.line = line;
+        match (f1, f2) {
+            (Flow::Next, Flow::Next) => {
+                let mut names: Vec<&String> = env_then.keys().chain(env_else.keys()).collect();
+                names.sort();
+                names.dedup();
+                let mut merged = Vec::new();
+                for n in names {
+                    let v = match (env_then.get(n), env_else.get(n)) {
+                        (Some(a), Some(b)) => self.select(c, n, a, b),
+                        (Some(a), None) | (None, Some(a)) => Some(a.clone()),
+                        (None, None) => None,
+                    };
+                    if let Some(v) = v {
+                        merged.push((n.clone(), v));
+                    }
+                }
+                env.extend(merged);
+                Ok(Flow::Next)
+            }
+            (Flow::Return(a), Flow::Return(b)) => {
+                let v = self
+                    .select(c, "the returned value", &a, &b)
+                    .unwrap_or(V::None);
+                Ok(Flow::Return(v))
+            }
+            _ => {
+                self.report("`if` on a run-time value where only one branch returns or breaks");
+                Ok(Flow::Next)
+            }
+        }
+    }
+
+    /// `Where(c, a, b)` for values that differ; the value itself when both are the same.
+    fn select(&mut self, c: ValueRef, name: &str, a: &V, b: &V) -> Option<V> {
+        if same_value(a, b) {
+            return Some(a.clone());
+        }
+        match (a, b) {
+            (V::Uninit, x) | (x, V::Uninit) => Some(x.clone()),
+            (V::Tensor(x), V::Tensor(y)) => {
+                let mut yv = y.v;
+                if x.dtype != y.dtype {
+                    yv = self.b.cast(y.v, x.dtype);
+                }
+                let v = self.b.op(
+                    modelc_ir::OnnxOp::Where,
+                    &[c, x.v, yv],
+                    modelc_ir::Attrs::default(),
+                );
+                let rank = if x.rank == y.rank { x.rank } else { None };
+                Some(V::Tensor(T::new(v, rank, x.dtype)))
+            }
+            (V::Tuple(x), V::Tuple(y)) | (V::List(x), V::List(y)) if x.len() == y.len() => {
+                let items: Option<Vec<V>> = x
+                    .iter()
+                    .zip(y)
+                    .map(|(p, q)| self.select(c, name, p, q))
+                    .collect();
+                let items = items?;
+                Some(if matches!(a, V::Tuple(_)) {
+                    V::Tuple(items)
+                } else {
+                    V::List(items)
+                })
+            }
+            _ => {
+                self.report(format!(
+                    "`if` on a run-time value makes `{name}` a {} or a {}",
+                    a.kind(),
+                    b.kind()
+                ));
+                None
+            }
         }
     }
 
@@ -717,6 +811,24 @@ impl<'a> Cx<'a> {
 
     fn builtin(&mut self, name: &str, args: Args) -> Ev<V> {
         super::ops::builtin(self, name, args)
+    }
+}
+
+/// Whether two evaluation values are the same (same graph value, equal constants).
+fn same_value(a: &V, b: &V) -> bool {
+    match (a, b) {
+        (V::None, V::None) | (V::Uninit, V::Uninit) => true,
+        (V::Bool(x), V::Bool(y)) => x == y,
+        (V::Int(x), V::Int(y)) => x == y,
+        (V::Float(x), V::Float(y)) => x.to_bits() == y.to_bits(),
+        (V::Str(x), V::Str(y)) | (V::Path(x), V::Path(y)) | (V::Device(x), V::Device(y)) => x == y,
+        (V::Tensor(x), V::Tensor(y)) => x.v == y.v,
+        (V::SymInt(x), V::SymInt(y)) => x == y,
+        (V::List(x), V::List(y)) | (V::Tuple(x), V::Tuple(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(p, q)| same_value(p, q))
+        }
+        (V::Obj(x), V::Obj(y)) => Rc::ptr_eq(x, y),
+        _ => false,
     }
 }
 

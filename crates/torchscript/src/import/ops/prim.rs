@@ -97,9 +97,18 @@ pub fn builtin(cx: &mut Cx, name: &str, a: &Args) -> Option<Ev<V>> {
             }),
             _ => return None,
         },
-        "bool" => match p0?.as_bool() {
-            Some(b) => V::Bool(b),
-            None => return None,
+        "bool" => match (p0?, p0?.as_bool()) {
+            (_, Some(b)) => V::Bool(b),
+            // A run-time truth value (`if bool(x.mean() > 0):`) stays a tensor.
+            (V::Tensor(t), None) => {
+                let v = if t.dtype == DType::Bool {
+                    t.v
+                } else {
+                    cx.b.cast(t.v, DType::Bool)
+                };
+                V::Tensor(T::new(v, t.rank, DType::Bool))
+            }
+            _ => return None,
         },
         "str" => match p0? {
             V::Str(s) => V::Str(s.clone()),
