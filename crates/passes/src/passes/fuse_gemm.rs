@@ -4,10 +4,11 @@
 //! Either Add operand order. A MatMul whose A has another rank stays: Gemm is 2-D only.
 //! (A Transpose of a constant weight before the MatMul is constant folding's job.)
 
-use modelc_ir::{Graph, NodeId, OnnxOp, Op, ValueRef};
+use modelc_ir::{DType, Graph, NodeId, OnnxOp, Op, ValueRef};
 
 use crate::pattern::{
-    float_const, for_each_graph, is_op, rank_of, remove_with_dead_consts, single_use, take_over,
+    const_tensor, float_const, for_each_graph, is_op, rank_of, remove_with_dead_consts, single_use,
+    take_over,
 };
 use crate::{Changed, Pass, PassContext, PassError};
 
@@ -64,12 +65,20 @@ fn matches_gemm(g: &Graph, mm: NodeId, c: ValueRef) -> bool {
     let (Some(a), Some(b)) = (g.input(mm, 0), g.input(mm, 1)) else {
         return false;
     };
-    let (Some(w), Some(bias)) = (float_const(g, b), float_const(g, c)) else {
+    // Cheap checks first, and the weight only by type and shape: widening every MatMul
+    // weight to f64 just to look at it cost ViT-B/16 0.4 s.
+    if rank_of(g, a) != Some(2) {
+        return false;
+    }
+    let Some(w) = const_tensor(g, b).filter(|w| matches!(w.dtype, DType::F32 | DType::F64)) else {
+        return false;
+    };
+    let Some(bias) = float_const(g, c) else {
         return false;
     };
     let per_column = match bias.dims.as_slice() {
         [d] | [1, d] => w.dims.len() == 2 && *d == w.dims[1],
         _ => false,
     };
-    per_column && bias.dtype == w.dtype && rank_of(g, a) == Some(2)
+    per_column && bias.dtype == w.dtype
 }
