@@ -372,6 +372,26 @@ impl<'g> Lower<'g> {
         }
     }
 
+    /// Marks Transpose(perm [3, 1, 2, 0]) nodes that only feed a depthwise Conv's filter:
+    /// the importer made them from a TFLite filter, which the depthwise lowering uses as is.
+    fn skip_depthwise_filter_transposes(&mut self, order: &[NodeId]) {
+        for &id in order {
+            if self.g.node(id).op.onnx() != Some(OnnxOp::Transpose)
+                || attr_ints(self.g, id, "perm").as_deref() != Some(&[3, 1, 2, 0])
+            {
+                continue;
+            }
+            let Some((user, 1)) = self.only_user(ValueRef::new(id, 0)) else {
+                continue;
+            };
+            if self.g.node(user).op.onnx() == Some(OnnxOp::Conv)
+                && attr_i(self.g, user, "group", 1) > 1
+            {
+                self.absorbed.insert(id);
+            }
+        }
+    }
+
     pub fn run(&mut self) -> Result<(), TfliteError> {
         let order = self
             .g
@@ -381,6 +401,7 @@ impl<'g> Lower<'g> {
             self.b.value_tensor(ValueRef::new(id, 0), None)?;
         }
         self.skip_flatten_before_fc(&order);
+        self.skip_depthwise_filter_transposes(&order);
         for id in order {
             if self.absorbed.contains(&id) {
                 continue;
