@@ -282,9 +282,7 @@ pub fn reduce_axes_keepdims(g: &Graph, id: NodeId, opset: i64) -> Option<Vec<i64
     if node.attrs.contains("axes") {
         return None;
     }
-    let axes = g.input(id, 1)?;
-    let t = const_tensor(g, axes)?;
-    let v = Array::from_tensor(t).ok()?.to_i64_vec().ok()?;
+    let v = crate::util::const_ints(g, g.input(id, 1)?)?;
     (!v.is_empty()).then_some(v)
 }
 
