@@ -112,3 +112,18 @@ fn dequantized_constants_fold() {
     let printed = print_graph(&after, &Default::default());
     assert!(printed.contains("DequantizeLinear(%q, %s, %z) {axis=1}"));
 }
+
+/// A Transpose that only moves unit axes does not reorder elements: a Flatten or Reshape
+/// after it reads its input directly (Flatten's axis adjusted).
+#[test]
+fn unit_axis_transposes_before_reshapes_go() {
+    let text = r#"graph main(%x: f32[2,1,1,3]) -> (%f, %r) {
+  %t = Transpose(%x) {perm=[0,3,1,2]}
+  %f = Flatten(%t) {axis=1}
+  %shape = const i64[2] [3, 2]
+  %r = Reshape(%t, %shape)
+}"#;
+    let (snap, after) = check(text, &[("x", input(&[2, 1, 1, 3], 8, 1.0))]);
+    insta::assert_snapshot!(snap);
+    assert_eq!(count_in(&after, "Transpose"), 0);
+}

@@ -29,6 +29,7 @@ use crate::{Changed, Pass, PassContext, PassError};
 
 pub(crate) use engine::permute_type;
 pub use engine::Direction;
+pub(crate) use facts::declared_dims;
 pub(crate) use rules::{broadcasting, same_shape};
 
 /// Options of the layout passes.
@@ -63,7 +64,10 @@ fn convert(
         .run(opts.keep_io_layout)
         .map_err(|message| PassError::Failed { pass, message })?;
     let mut changed = engine.changed;
-    changed |= super::transpose::optimize(g);
+    let dims = engine.physical_dims();
+    let known =
+        |g: &Graph, v: modelc_ir::ValueRef| dims.get(&v).cloned().or_else(|| declared_dims(g, v));
+    changed |= super::transpose::optimize_with(g, &known);
     Ok(Changed::from_bool(changed))
 }
 

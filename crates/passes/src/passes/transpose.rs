@@ -6,6 +6,8 @@
 //! - a Transpose of a constant nothing else reads becomes the transposed constant, and a
 //!   Transpose of `DequantizeLinear(constant)` transposes the quantized constant and remaps
 //!   the per-axis `axis` (a weight path of a QDQ model);
+//! - a Transpose that moves only unit axes (so the element order stays), read only by
+//!   Reshape / Flatten, goes: they read its input (Flatten's axis adjusted);
 //! - a Transpose read only by a same-shape elementwise op (activations, Clip, Cast, QDQ with
 //!   its `axis` remapped) moves below it, and the Transposes (same permutation, each read
 //!   only there) feeding a broadcasting op or Concat become one below it, constants
@@ -37,8 +39,17 @@ impl Pass for TransposeOpt {
     }
 }
 
+/// Known dimensions of a value (`None` entries unknown), when its rank is known.
+pub type DimsOf<'a> = dyn Fn(&Graph, ValueRef) -> Option<Vec<Option<u64>>> + 'a;
+
 /// Applies the rewrites to `g` (not its sub-graphs) until none applies; true if any did.
+/// Shapes come from declared types.
 pub fn optimize(g: &mut Graph) -> bool {
+    optimize_with(g, &super::layout::declared_dims)
+}
+
+/// [`optimize`] with shapes from `dims` (the layout passes know more than the types say).
+pub fn optimize_with(g: &mut Graph, dims: &DimsOf<'_>) -> bool {
     let mut changed = false;
     // Each round moves a transpose down or removes a node: bounded by the graph size.
     for _ in 0..=g.node_count() {
@@ -48,7 +59,7 @@ pub fn optimize(g: &mut Graph) -> bool {
         let mut round = false;
         for id in order {
             if g.try_node(id).is_some() && g.node(id).op == Op::Onnx(OnnxOp::Transpose) {
-                round |= rewrite(g, id);
+                round |= rewrite(g, id, dims);
             }
         }
         changed |= round;
@@ -82,7 +93,7 @@ fn set_perm(g: &mut Graph, id: NodeId, p: &[usize]) {
         .set("perm", Attr::Ints(p.iter().map(|&a| a as i64).collect()));
 }
 
-fn rewrite(g: &mut Graph, id: NodeId) -> bool {
+fn rewrite(g: &mut Graph, id: NodeId, dims: &DimsOf<'_>) -> bool {
     let Some(p) = perm_of(g, id) else {
         return false;
     };
@@ -107,6 +118,9 @@ fn rewrite(g: &mut Graph, id: NodeId) -> bool {
     }
     if captured(g, out) {
         return false;
+    }
+    if into_reshapes(g, id, x, &p, dims) {
+        return true;
     }
     // Folding into a constant.
     if single_use(g, x) && !g.outputs().contains(&out) {
@@ -314,4 +328,51 @@ fn move_below(g: &mut Graph, t: NodeId, user: NodeId, feeds: &[(usize, ValueRef)
     }
     g.node_mut(t).outputs[0] = tv;
     g.node_mut(user).outputs[0] = uv;
+}
+
+/// Removes Transpose `id` of `x` by `p` when it moves only unit axes and every reader is a
+/// Reshape (constant shape without copied `0` sizes) or a Flatten: those read `x` instead.
+fn into_reshapes(g: &mut Graph, id: NodeId, x: ValueRef, p: &[usize], dims: &DimsOf<'_>) -> bool {
+    let out = ValueRef::new(id, 0);
+    let Some(xd) = dims(g, x).filter(|d| d.len() == p.len()) else {
+        return false;
+    };
+    if !perm::order_preserving(p, &xd) || g.outputs().contains(&out) {
+        return false;
+    }
+    let users = g.users(out);
+    let ok = !users.is_empty()
+        && users.iter().all(|&(u, slot)| {
+            let node = g.node(u);
+            slot == 0
+                && match node.op.onnx() {
+                    Some(OnnxOp::Flatten) => true,
+                    Some(OnnxOp::Reshape) => {
+                        let allowzero = node.attrs.int("allowzero", 0).unwrap_or(0) != 0;
+                        g.input(u, 1)
+                            .and_then(|s| crate::util::const_ints(g, s))
+                            .is_some_and(|s| allowzero || !s.contains(&0))
+                    }
+                    _ => false,
+                }
+        });
+    if !ok {
+        return false;
+    }
+    // Flatten(y, a) with y = x transposed by p equals Flatten(x, a') where x is y transposed
+    // by the inverse.
+    let yd = perm::permute_list(&xd, p);
+    let pinv = perm::inverse(p);
+    let r = p.len() as i64;
+    for (u, _) in users {
+        if g.node(u).op == Op::Onnx(OnnxOp::Flatten) {
+            let a = g.node(u).attrs.int("axis", 1).unwrap_or(1);
+            let a = if a < 0 { a + r } else { a }.clamp(0, r) as usize;
+            let a2 = perm::flatten_axis(&pinv, &yd, a);
+            g.node_mut(u).attrs.set("axis", Attr::Int(a2 as i64));
+        }
+        g.connect(x, u, 0);
+    }
+    g.remove_node(id);
+    true
 }

@@ -164,7 +164,11 @@ impl<'g> Engine<'g> {
                 continue;
             }
             let dims = {
-                let get = |v: ValueRef| self.dims_of(v);
+                // A value in a state has a known rank even when its sizes are not known.
+                let get = |v: ValueRef| {
+                    self.dims_of(v)
+                        .or_else(|| self.state.get(&v).map(|p| vec![None; p.len()]))
+                };
                 facts::infer(self.g, id, &get)
             };
             for (slot, d) in dims.into_iter().enumerate() {
@@ -182,6 +186,18 @@ impl<'g> Engine<'g> {
         self.finish_outputs(keep_io_layout);
         self.remove_dead();
         Ok(())
+    }
+
+    /// Known dims of every value as the rewritten graph computes it (original dims
+    /// permuted by the value's state).
+    pub fn physical_dims(&self) -> HashMap<ValueRef, Dims> {
+        self.dims
+            .iter()
+            .map(|(v, d)| match self.state.get(v) {
+                Some(p) if p.len() == d.len() => (*v, perm::permute_list(d, p)),
+                _ => (*v, d.clone()),
+            })
+            .collect()
     }
 
     /// The dims of `v` in original coordinates, when its rank is known.

@@ -18,6 +18,11 @@ pub fn declared(g: &Graph, v: ValueRef) -> Option<Dims> {
     Some(shape.0.iter().map(|d| d.known()).collect())
 }
 
+/// [`declared`] in the shape the transpose rewrites take.
+pub fn declared_dims(g: &Graph, v: ValueRef) -> Option<Dims> {
+    declared(g, v)
+}
+
 fn dim(d: &Dims, i: usize) -> Option<u64> {
     d.get(i).copied().flatten()
 }

@@ -55,6 +55,33 @@ pub fn permute_list<T: Clone>(values: &[T], p: &[usize]) -> Vec<T> {
     p.iter().map(|&i| values[i].clone()).collect()
 }
 
+/// Whether transposing a tensor of `dims` by `p` leaves the row-major order of its elements
+/// unchanged: the axes that may be larger than 1 keep their relative order.
+pub fn order_preserving(p: &[usize], dims: &[Option<u64>]) -> bool {
+    let big: Vec<usize> = p
+        .iter()
+        .copied()
+        .filter(|&a| dims.get(a).copied().flatten() != Some(1))
+        .collect();
+    big.windows(2).all(|w| w[0] < w[1])
+}
+
+/// For an order-preserving `p` (see [`order_preserving`]) over a tensor of `dims`: the
+/// `Flatten` axis of the transposed tensor that gives what `Flatten(axis=a)` gives on the
+/// original. Any position after the last possibly non-unit axis before `a` and up to the
+/// first one at or after `a` splits the same; `a` itself when it is one of them.
+pub fn flatten_axis(p: &[usize], dims: &[Option<u64>], a: usize) -> usize {
+    let r = p.len();
+    let big = |j: &usize| dims.get(p[*j]).copied().flatten() != Some(1);
+    let lo = (0..r)
+        .rev()
+        .filter(big)
+        .find(|&j| p[j] < a)
+        .map_or(0, |j| j + 1);
+    let hi = (0..r).filter(big).find(|&j| p[j] >= a).unwrap_or(r);
+    a.clamp(lo, hi.max(lo))
+}
+
 /// Bytes per element of a tensor whose elements are whole bytes; `None` for strings and
 /// sub-byte types.
 fn elem_bytes(t: &Tensor) -> Option<usize> {

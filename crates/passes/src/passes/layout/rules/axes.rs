@@ -157,17 +157,6 @@ pub(super) fn pad(e: &mut Engine<'_>, id: NodeId, p: &[usize]) -> bool {
     true
 }
 
-/// Whether transposing by `p` leaves the row-major order of the elements unchanged: the
-/// axes that may be larger than 1 keep their relative order.
-fn order_preserving(p: &[usize], dims: &[Option<u64>]) -> bool {
-    let big: Vec<usize> = p
-        .iter()
-        .copied()
-        .filter(|&a| dims.get(a).copied().flatten() != Some(1))
-        .collect();
-    big.windows(2).all(|w| w[0] < w[1])
-}
-
 pub(super) fn flatten(e: &mut Engine<'_>, id: NodeId, p: &[usize]) -> bool {
     let r = p.len();
     let Some(x) = e.g.input(id, 0) else {
@@ -176,7 +165,7 @@ pub(super) fn flatten(e: &mut Engine<'_>, id: NodeId, p: &[usize]) -> bool {
     let Some(dims) = e.dims_of(x) else {
         return false;
     };
-    if dims.len() != r || !order_preserving(p, &dims) {
+    if dims.len() != r || !perm::order_preserving(p, &dims) {
         return false;
     }
     let Some(a) = e.g.node(id).attrs.int("axis", 1).ok().and_then(|a| {
@@ -188,16 +177,7 @@ pub(super) fn flatten(e: &mut Engine<'_>, id: NodeId, p: &[usize]) -> bool {
     }) else {
         return false;
     };
-    // Any position after the last possibly non-unit axis before `a` and up to the first one
-    // at or after `a` splits the same; the original position when it is one of them.
-    let big = |j: &usize| dims[p[*j]] != Some(1);
-    let lo = (0..r)
-        .rev()
-        .filter(big)
-        .find(|&j| p[j] < a)
-        .map_or(0, |j| j + 1);
-    let hi = (0..r).filter(big).find(|&j| p[j] >= a).unwrap_or(r);
-    let split = a.clamp(lo, hi.max(lo));
+    let split = perm::flatten_axis(p, &dims, a);
     e.g.node_mut(id).attrs.set("axis", Attr::Int(split as i64));
     true
 }
@@ -217,7 +197,7 @@ pub(super) fn reshape(e: &mut Engine<'_>, id: NodeId, p: &[usize]) -> bool {
     let Some(dims) = e.dims_of(x) else {
         return false;
     };
-    dims.len() == p.len() && order_preserving(p, &dims)
+    dims.len() == p.len() && perm::order_preserving(p, &dims)
 }
 
 pub(super) fn squeeze(e: &mut Engine<'_>, id: NodeId, p: &[usize]) -> bool {
