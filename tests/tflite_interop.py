@@ -8,7 +8,8 @@ Directions, every model each way this crate adds:
                     here with the classic exporter, opset 17) and testdata/models/tiny_cnn.onnx:
                     LiteRT on the .tflite vs onnxruntime on the .onnx. The .tflite takes and
                     gives NHWC, so the input is transposed for LiteRT. ResNet-18 must have at
-                    most 36 operators (what onnx2tf makes) and no TRANSPOSE.
+                    most 36 operators (what onnx2tf makes) and no TRANSPOSE; with
+                    --keep-io-layout it takes NCHW with one TRANSPOSE at the boundary.
   QDQ ONNX -> TFLite  ResNet-18 quantized by onnxruntime's QDQ quantizer: int8 TFLite ops,
                     LiteRT vs onnxruntime within 3 output quantization steps on 99%.
   TFLite -> TFLite  testdata/tflite/*.tflite (made by testdata/make_tflite.py with Keras):
@@ -153,6 +154,27 @@ def onnx_to_tflite(modelc: str, out: str, results: list, only) -> None:
             return ok, msg
 
         check(results, f"onnx->tflite {name}", run)
+
+        def keep_io(name=name, path=path):
+            """--keep-io-layout: the .tflite takes NCHW like the ONNX model (one boundary TRANSPOSE)."""
+            import onnxruntime as rt
+
+            s = rt.InferenceSession(path, providers=["CPUExecutionProvider"])
+            i = s.get_inputs()[0]
+            shape = [d if isinstance(d, int) else 1 for d in i.shape]
+            x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+            ref = s.run(None, {i.name: x})[0]
+            tfl = os.path.join(out, f"{name}.keepio.tflite")
+            r = subprocess.run([modelc, "convert", "--keep-io-layout", path, tfl], capture_output=True, text=True)
+            if r.returncode != 0:
+                raise RuntimeError(r.stderr.strip())
+            y, ops, _ = litert(tfl, x)
+            err = rel_err(y, ref)
+            n_t = [o["op_name"] for o in ops].count("TRANSPOSE")
+            return err <= TOLERANCE and n_t <= 1, f"rel err {err:.2e}, {n_t} TRANSPOSE"
+
+        if name == "resnet18":
+            check(results, f"onnx->tflite --keep-io-layout {name}", keep_io)
 
 
 def quantized_onnx(modelc: str, out: str, results: list, only) -> None:

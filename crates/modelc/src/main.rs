@@ -46,6 +46,11 @@ enum Command {
         /// everything inline.
         #[arg(long, value_enum, default_value_t = ExternalArg::Auto)]
         external_data: ExternalArg,
+        /// Keep the model's image layout at the graph inputs and outputs when the layout
+        /// changes (ONNX NCHW -> TFLite NHWC and back): a Transpose sits at the boundary
+        /// instead of the inputs and outputs switching layout.
+        #[arg(long)]
+        keep_io_layout: bool,
     },
     /// Summarize a model: format, opsets, inputs and outputs, ops, parameters.
     #[command(
@@ -348,6 +353,7 @@ fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
             input,
             output,
             external_data,
+            keep_io_layout,
         } => {
             modelc::check_distinct(&input, &output)?;
             modelc::format_of(&output)?;
@@ -358,6 +364,7 @@ fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
                 ExternalArg::Always => ExternalData::Always,
                 ExternalArg::Never => ExternalData::Never,
             };
+            opts.tflite.keep_io_layout = keep_io_layout;
             let _p = progress::Progress::start(format!("writing {}", output.display()));
             modelc::save(&model, &output, &opts)?;
         }
