@@ -137,7 +137,6 @@ pub(super) fn infer(
         _ => return,
     }
     w.sub_updates.push((id, attrs));
-    let _ = ValueRef::new(id, 0);
     w.apply(id, out, report);
 }
 

@@ -633,14 +633,9 @@ fn constant_of_shape(cx: &InferCtx<'_>, out: &mut Outputs) -> Result<(), InferEr
 fn expand(cx: &InferCtx<'_>, out: &mut Outputs) -> Result<(), InferError> {
     let dtype = cx.dtype(0);
     let shape = match (cx.shape(0), dims_from_shape_input(cx, 1)) {
-        (Some(s), Some(t)) => {
-            // A -1 or an unknown target dim broadcasts as "whatever the input has".
-            let t: Vec<Dim> = t
-                .into_iter()
-                .map(|d| if d == Dim::Unknown { Dim::Unknown } else { d })
-                .collect();
-            Some(broadcast(&[s, &t])?)
-        }
+        // An unknown target dim (1 or the input's size) broadcasts to the input's size when
+        // that is known and not 1.
+        (Some(s), Some(t)) => Some(broadcast(&[s, &t])?),
         _ => None,
     };
     out.set(0, dtype, shape);
