@@ -292,6 +292,16 @@ def op_models(out_dir: str) -> dict[str, str]:
              init("wz", np.zeros(64, np.int8)), init("b", f32(64)),
              init("cs", np.float32(0.05))],
         ),
+        "upsample_opset8": (
+            [
+                n("Upsample", ["x"], ["u"], scales=[1.0, 1.0, 2.0, 3.0], mode="nearest"),
+                n("Softmax", ["u"], ["sm"], axis=2),
+            ],
+            [("x", [1, 2, 3, 4])],
+            ["sm"],
+            [],
+            8,
+        ),
         "gelu_opset20": (
             [
                 n("Gelu", ["x"], ["a"]),

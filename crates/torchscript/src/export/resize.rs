@@ -27,9 +27,13 @@ pub(crate) fn resize(e: &mut Emitter<'_>, id: NodeId, op: OnnxOp) -> Result<(), 
     let ctm = a
         .string("coordinate_transformation_mode", default_ctm)
         .map_err(err)?;
-    let nearest_mode = a
-        .string("nearest_mode", "round_prefer_floor")
-        .map_err(err)?;
+    // Upsample and Resize-10 have no nearest_mode: they take the floor.
+    let default_nearest = if default_ctm == "asymmetric" {
+        "floor"
+    } else {
+        "round_prefer_floor"
+    };
+    let nearest_mode = a.string("nearest_mode", default_nearest).map_err(err)?;
     if a.int("antialias", 0).map_err(err)? != 0 {
         return Err("antialias=1".into());
     }
@@ -55,7 +59,13 @@ pub(crate) fn resize(e: &mut Emitter<'_>, id: NodeId, op: OnnxOp) -> Result<(), 
     } else {
         (2, Some(3))
     };
+    // Upsample before opset 9 has its scales as an attribute.
+    let attr_scales = match e.g.node(id).attrs.get("scales") {
+        Some(modelc_ir::Attr::Floats(v)) => Some(v.iter().map(|&x| x as f64).collect()),
+        _ => None,
+    };
     let scales = match e.input(id, scales_slot) {
+        _ if attr_scales.is_some() => attr_scales,
         Some(_) => Some(
             e.floats_input(id, scales_slot)
                 .ok_or("scales are computed at run time (a constant is needed)")?,
