@@ -393,6 +393,28 @@ def check(name: str, onnx_path: str, modelc: str, out_dir: str) -> tuple[bool, s
     return worst <= TOLERANCE, detail
 
 
+def forget_stale_exports(out_dir: str, root: str) -> None:
+    """Models exported here are kept between runs; they are deleted when this script or
+    testdata/make_torchvision.py (or the torch version) changed since they were made."""
+    import hashlib
+
+    import torch
+
+    h = hashlib.sha256(torch.__version__.encode())
+    for rel in ("tests/torchscript_export.py", "testdata/make_torchvision.py"):
+        with open(os.path.join(root, rel), "rb") as f:
+            h.update(f.read())
+    stamp = os.path.join(out_dir, ".stamp")
+    current = h.hexdigest()
+    old = open(stamp).read().strip() if os.path.exists(stamp) else None
+    if old != current:
+        for f in os.listdir(out_dir):
+            if f.endswith(".onnx") or f.endswith(".pt"):
+                os.remove(os.path.join(out_dir, f))
+        with open(stamp, "w") as f:
+            f.write(current + "\n")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--modelc", required=True)
@@ -402,6 +424,7 @@ def main() -> int:
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    forget_stale_exports(args.out, root)
     models = {
         "tiny_cnn": os.path.join(root, "testdata/models/tiny_cnn.onnx"),
         "transformer": os.path.join(args.testdata, "transformer.onnx"),
