@@ -5,7 +5,8 @@
 //! OptionalGetElement), sequences (SequenceEmpty, SequenceConstruct, SequenceInsert,
 //! SequenceErase, SequenceAt, SequenceLength, SplitToSequence, ConcatFromSequence) and the
 //! CausalConvWithState (opset 27: output like the input, present state `[B, C, k-1]`),
-//! FlexAttention (`[B, Hq, L, Ev]`) and the training optimizers Adagrad/Adam/Momentum (each new value has
+//! FlexAttention (`[B, Hq, L, Ev]`), LinearAttention (opset 27: `[B, T, Hq*d_v]` and the
+//! state `[B, Hkv, d_k, d_v]`) and the training optimizers Adagrad/Adam/Momentum (each new value has
 //! the type of the value it updates).
 
 use crate::{DType, Dim, OnnxOp, TensorType, ValueType};
@@ -28,6 +29,7 @@ pub fn rule(op: OnnxOp) -> Option<InferFn> {
         TrainingAdagrad | TrainingAdam | TrainingMomentum => optimizer,
         CausalConvWithState => causal_conv,
         PreviewFlexAttention => flex_attention,
+        LinearAttention => linear_attention,
         SequenceEmpty => sequence_empty,
         SequenceConstruct => sequence_construct,
         SequenceInsert | SequenceErase => sequence_same,
@@ -321,5 +323,31 @@ fn flex_attention(cx: &InferCtx<'_>, out: &mut Outputs) -> Result<(), InferError
         _ => None,
     };
     out.set(0, cx.dtype(0), shape);
+    Ok(())
+}
+
+fn linear_attention(cx: &InferCtx<'_>, out: &mut Outputs) -> Result<(), InferError> {
+    let qh = cx.attr_int("q_num_heads", 0)?;
+    let kvh = cx.attr_int("kv_num_heads", 0)?;
+    if qh < 1 || kvh < 1 {
+        fail!("LinearAttention needs positive q_num_heads and kv_num_heads");
+    }
+    let (qh, kvh) = (qh as u64, kvh as u64);
+    let (q, k, v) = (cx.shape(0), cx.shape(1), cx.shape(2));
+    let d_v = v.and_then(|v| v.get(2)).map(|d| dim_div(d, kvh));
+    let y = match (q, &d_v) {
+        (Some([b, t, _]), Some(dv)) => {
+            Some(vec![b.clone(), t.clone(), super::dims::dim_mul(dv, qh)])
+        }
+        _ => None,
+    };
+    out.set(0, cx.dtype(0), y);
+    let state = match (q, k, d_v) {
+        (Some([b, _, _]), Some([_, _, kd]), Some(dv)) => {
+            Some(vec![b.clone(), Dim::Known(kvh), dim_div(kd, kvh), dv])
+        }
+        _ => None,
+    };
+    out.set(1, cx.dtype(3).or(cx.dtype(0)), state);
     Ok(())
 }
