@@ -389,3 +389,26 @@ fn convnext_block_transposes_are_absorbed() {
     let x = ("x", input(&[1, 4, 6, 6], 67, 1.0));
     assert_same_nhwc(&before, &after, &x, &["y"]);
 }
+
+/// Per-channel activation QDQ: the `axis` follows the channel axis to the end.
+#[test]
+fn per_channel_activation_qdq_axis_moves() {
+    let text = format!(
+        r#"graph main(%x: f32[1,2,4,4]) -> (%y) {{
+  %w = const f32[3,2,3,3] {}
+  %c = Conv(%x, %w) {{pads=[1,1,1,1]}}
+  %s = const f32[3] [0.01, 0.02, 0.03]
+  %z = const u8[3] [128, 120, 130]
+  %q = QuantizeLinear(%c, %s, %z) {{axis=1}}
+  %d = DequantizeLinear(%q, %s, %z) {{axis=1}}
+  %y = Relu(%d)
+}}"#,
+        vals(54, 71)
+    );
+    let (before, after, printed) = convert(&text, false);
+    insta::assert_snapshot!(snapshot(&before, &printed));
+    assert!(printed.contains("QuantizeLinear(%c, %s, %z) {axis=3}"));
+    assert!(printed.contains("DequantizeLinear(%q, %s, %z) {axis=3}"));
+    let x = ("x", input(&[1, 2, 4, 4], 72, 1.0));
+    assert_same_nhwc(&before, &after, &x, &["y"]);
+}
