@@ -61,7 +61,7 @@ fn attention_forms_fuse() {
 
 #[test]
 fn near_misses_stay() {
-    let text = r#"graph main(%q: f32[2,4,5,8], %k: f32[2,4,6,8], %v: f32[2,4,6,8], %m: f32[2,1,5,6]) -> (%y1, %s2, %y2, %y3, %y4) {
+    let text = r#"graph main(%q: f32[2,4,5,8], %k: f32[2,4,6,8], %v: f32[2,4,6,8], %m: f32[2,1,5,6], %mb: f32[2,1,5,1]) -> (%y1, %s2, %y2, %y3, %y4, %y5) {
   %kt = Transpose(%k) {perm=[0,1,3,2]}
   %s = MatMul(%q, %kt)
   %p = Softmax(%s) {axis=2}
@@ -81,9 +81,15 @@ fn near_misses_stay() {
   %s4 = MatMul(%q, %kt4)
   %p4 = Softmax(%s4) {axis=-1}
   %y4 = MatMul(%v, %p4)
+  %kt5 = Transpose(%k) {perm=[0,1,3,2]}
+  %s5 = MatMul(%q, %kt5)
+  %a5 = Add(%s5, %mb)
+  %p5 = Softmax(%a5) {axis=-1}
+  %y5 = MatMul(%p5, %v)
 }"#;
     // Softmax over another axis; scores also a graph output; mask added before scaling;
-    // probabilities on the right of the second MatMul.
+    // probabilities on the right of the second MatMul; a mask broadcast along the keys
+    // (Attention would pad it with masked entries instead).
     let (_, after, printed) = run(text, "fuse-attention");
     insta::assert_snapshot!(printed);
     assert_eq!(count_in(&after, "Attention"), 0);

@@ -8,11 +8,13 @@
 //! `(B, S, H, D)` straight to `(B, H, D, S)` needs one). Scalar constant factors on Q and K
 //! (torch multiplies both by `scale^½`) and on the scores fold into `scale`. Rank 4 uses
 //! the 4-D form; rank 3 (`(B·H, S, D)`) the 3-D form with one head. A mask must be rank ≤ 4
-//! (≤ 2 for rank 3, where the fused op's heads axis would otherwise misalign) and, when
-//! types tell, must not widen the scores. Every intermediate value is read only inside the
+//! (≤ 2 for rank 3, where the fused op's heads axis would otherwise misalign), at least 2,
+//! with its last axis known to be the key length (Attention pads a shorter mask axis with
+//! masked entries instead of broadcasting it), and, when types tell, must not widen the
+//! scores. Every intermediate value is read only inside the
 //! pattern. Below opset 23 (no `Attention`) the pattern stays; the pass notes that.
 
-use modelc_ir::{Attr, Attrs, Graph, NodeId, OnnxOp, ValueRef};
+use modelc_ir::{Attr, Attrs, Dim, Graph, NodeId, OnnxOp, ValueRef};
 
 use crate::pattern::{
     add_onnx_node, default_opset, for_each_graph, note_once, producer, rank_of,
@@ -192,8 +194,18 @@ fn match_attention(g: &Graph, sm: NodeId) -> Option<Match> {
         return None;
     }
     if let Some(m) = mask {
+        // Attention pads a mask's last axis up to the key length with masked entries rather
+        // than broadcasting it, so that axis must already be the key length.
         let max_rank = if rank == 4 { 4 } else { 2 };
-        if rank_of(g, m).is_none_or(|r| r > max_rank) {
+        let mask_shape = shape_of(g, m)?;
+        let keys = shape_of(g, v)?.0.get(rank - 2)?;
+        let last = mask_shape.0.last()?;
+        let same_len = match (last, keys) {
+            (Dim::Known(a), Dim::Known(b)) => a == b,
+            (Dim::Sym(a), Dim::Sym(b)) => a == b,
+            _ => false,
+        };
+        if !(2..=max_rank).contains(&mask_shape.rank()) || !same_len {
             return None;
         }
     }
