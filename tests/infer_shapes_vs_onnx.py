@@ -106,6 +106,7 @@ def compare(path, modelc, tmp):
         dp = {}
     res = {"agree": 0, "disagree": [], "missing": [], "expected": len(expected),
            "extra": len(extra), "extra_checked": 0}
+    res["unchecked"] = [(k, list(v)) for k, v in sorted(extra.items()) if k not in dp][:5]
     for name, got in sorted(extra.items()):
         if name in dp:
             res["extra_checked"] += 1
