@@ -160,6 +160,17 @@ def op_models(out_dir: str) -> dict[str, str]:
         return path
 
     n = h.make_node
+
+    def if_node(cond, out, tag):
+        """If(cond): relu(x) * w, else: -x; branch value names end in `tag`."""
+        then_g = h.make_graph(
+            [n("Relu", ["x"], ["r" + tag]), n("Mul", ["r" + tag, "w"], ["t" + tag])],
+            "then_" + tag, [], [h.make_tensor_value_info("t" + tag, T.FLOAT, [2, 3])])
+        else_g = h.make_graph(
+            [n("Neg", ["x"], ["e" + tag])],
+            "else_" + tag, [], [h.make_tensor_value_info("e" + tag, T.FLOAT, [2, 3])])
+        return n("If", [cond], [out], then_branch=then_g, else_branch=else_g)
+
     specs = {
         # Convolutions and pooling beyond ResNet's: asymmetric pads, groups, dilation,
         # SAME padding, transposed conv, average pooling.
@@ -291,6 +302,20 @@ def op_models(out_dir: str) -> dict[str, str]:
              init("ws", (rng.random(64) * 0.01 + 0.005).astype(np.float32)),
              init("wz", np.zeros(64, np.int8)), init("b", f32(64)),
              init("cs", np.float32(0.05))],
+        ),
+        # Two Ifs on opposite conditions: whatever the input, both kinds of branch run.
+        "if_branches": (
+            [
+                n("ReduceSum", ["x"], ["total"], keepdims=0),
+                n("Greater", ["total", "zero"], ["positive"]),
+                n("Not", ["positive"], ["negative"]),
+                if_node("positive", "picked", "a"),
+                if_node("negative", "picked2", "b"),
+                n("Add", ["picked", "picked2"], ["out"]),
+            ],
+            [("x", [2, 3])],
+            ["out"],
+            [init("zero", np.float32(0.0)), init("w", f32(2, 3))],
         ),
         "upsample_opset8": (
             [

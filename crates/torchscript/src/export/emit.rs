@@ -189,6 +189,22 @@ impl<'g> Emitter<'g> {
         }
     }
 
+    /// An emitter for a branch `sub` of a node of this graph: it shares the names taken and
+    /// the buffers (give it back with [`Emitter::absorb`]).
+    pub fn child(&self, sub: &'g Graph) -> Emitter<'g> {
+        let mut c = Emitter::new(sub, self.opset);
+        c.used = self.used.clone();
+        c.buffer_names = self.buffer_names.clone();
+        c
+    }
+
+    /// Takes back what a child emitter added: names taken and buffers.
+    pub fn absorb(&mut self, child: Emitter<'g>) {
+        self.used.extend(child.used);
+        self.buffer_names.extend(child.buffer_names);
+        self.buffers.extend(child.buffers);
+    }
+
     /// A fresh local name derived from `hint`.
     pub fn fresh(&mut self, hint: &str) -> String {
         let base = sanitize(hint);

@@ -7,6 +7,7 @@
 //! translated is reported at once, by name, in one error.
 
 mod archive;
+mod control;
 mod conv;
 mod elementwise;
 mod emit;
@@ -141,33 +142,7 @@ pub(crate) fn generate(g: &Graph, opset: i64) -> Result<Generated, TorchScriptEr
         args.push(name);
     }
     let mut errors = Vec::new();
-    for id in order {
-        let node = g.node(id);
-        let result = match &node.op {
-            Op::Input { .. } if g.inputs().contains(&id) => continue,
-            // Constants become buffers or literals where they are used.
-            Op::Const(_) | Op::Onnx(OnnxOp::Constant) => continue,
-            Op::Onnx(_) if node.layout == Some(Layout::Nhwc) => Err(
-                "NHWC layout; TorchScript ops are channels-first (convert the graph to NCHW first)"
-                    .to_string(),
-            ),
-            Op::Onnx(_) if node.subgraphs().next().is_some() => {
-                Err("control flow (sub-graphs) is not exported".to_string())
-            }
-            Op::Onnx(op) => emit_op(&mut e, id, *op).map(|()| symbolic::propagate(&mut e, id, *op)),
-            Op::Custom { .. } => Err("custom op, no TorchScript translation".to_string()),
-            _ => Err("no TorchScript form".to_string()),
-        };
-        if let Err(msg) = result {
-            errors.push(format!("{}: {msg}", node_label(node)));
-            // Later nodes still get translated (and report their own problems) against a
-            // placeholder for this node's outputs.
-            for slot in 0..node.outputs.len() {
-                let name = e.fresh("unexported");
-                e.bind(ValueRef::new(id, slot), name);
-            }
-        }
-    }
+    emit_nodes(&mut e, &order, &mut errors);
     let mut outs = Vec::new();
     for (i, &v) in g.outputs().iter().enumerate() {
         match e.value(v) {
@@ -231,8 +206,12 @@ fn drop_dead_lines(
     let mut live: std::collections::HashSet<&str> = idents(ret).collect();
     let mut keep = vec![false; lines.len()];
     for (i, line) in lines.iter().enumerate().rev() {
-        let Some((lhs, rhs)) = line.split_once(" = ") else {
+        // Control flow and the lines inside a branch are kept whole (an emptied branch
+        // would not parse); what they read stays live.
+        let split = line.split_once(" = ").filter(|_| !line.starts_with(' '));
+        let Some((lhs, rhs)) = split else {
             keep[i] = true;
+            live.extend(idents(line));
             continue;
         };
         if lhs.split(", ").any(|n| live.contains(n.trim())) {
@@ -251,6 +230,45 @@ fn drop_dead_lines(
         .filter(|(name, _)| live.contains(format!("self.{name}").as_str()))
         .collect();
     (kept, buffers)
+}
+
+/// Translates the nodes of a graph (the main one or a branch) in `order`, collecting one
+/// message per node that cannot be translated.
+pub(crate) fn emit_nodes(
+    e: &mut Emitter<'_>,
+    order: &[modelc_ir::NodeId],
+    errors: &mut Vec<String>,
+) {
+    let g = e.g;
+    for &id in order {
+        let node = g.node(id);
+        let result = match &node.op {
+            Op::Input { .. } if g.inputs().contains(&id) => continue,
+            // Constants become buffers or literals where they are used; outer values are
+            // bound by the branch's owner.
+            Op::Const(_) | Op::Onnx(OnnxOp::Constant) | Op::Outer => continue,
+            Op::Onnx(_) if node.layout == Some(Layout::Nhwc) => Err(
+                "NHWC layout; TorchScript ops are channels-first (convert the graph to NCHW first)"
+                    .to_string(),
+            ),
+            Op::Onnx(OnnxOp::If) => control::emit_if(e, id, errors),
+            Op::Onnx(_) if node.subgraphs().next().is_some() => {
+                Err("loops (sub-graphs other than If) are not exported".to_string())
+            }
+            Op::Onnx(op) => emit_op(e, id, *op).map(|()| symbolic::propagate(e, id, *op)),
+            Op::Custom { .. } => Err("custom op, no TorchScript translation".to_string()),
+            _ => Err("no TorchScript form".to_string()),
+        };
+        if let Err(msg) = result {
+            errors.push(format!("{}: {msg}", node_label(node)));
+            // Later nodes still get translated (and report their own problems) against a
+            // placeholder for this node's outputs.
+            for slot in 0..node.outputs.len() {
+                let name = e.fresh("unexported");
+                e.bind(ValueRef::new(id, slot), name);
+            }
+        }
+    }
 }
 
 /// An op family's translator: `None` when the op is not of that family.
