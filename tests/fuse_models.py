@@ -143,6 +143,60 @@ src = export("multihead_attention", Mha(), (tokens,), 17)
 verify("multihead_attention", src, (tokens,), {"Softmax": 1})
 opset23("multihead_attention_opset23", src, (tokens,), {"Attention": 1, "Softmax": 0})
 
+# ONNX's own function bodies: the node suite's `*_expanded` cases of the ops these passes
+# produce are the decomposed forms spelled by the ONNX spec itself. Each must keep its
+# outputs through -O2; the GELU and RMSNorm bodies must fuse back into one op. (float32
+# cases only: the 1e-4 tolerance is below float16's resolution.)
+import warnings
+warnings.simplefilter("ignore")
+from onnx.backend.test.case import node as node_cases
+
+so = ort.SessionOptions()
+so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+fused_cases, checked, not_run = collections.Counter(), 0, 0
+for case in node_cases.collect_testcases():
+    name = case.name
+    if "_expanded" not in name or "16" in name:
+        continue
+    family = next((k for k in ("gelu", "layer_norm", "rms_norm", "attention") if k in name), None)
+    if family is None or not case.data_sets:
+        continue
+    src = os.path.join(out_dir, f"{name}.onnx")
+    dst = os.path.join(out_dir, f"{name}.opt.onnx")
+    onnx.save(case.model, src)
+    r = subprocess.run([modelc, "optimize", "-O2", src, dst], capture_output=True, text=True)
+    if r.returncode != 0:
+        failures.append(f"{name}: modelc optimize failed: {r.stderr.strip()}")
+        continue
+    inputs = case.data_sets[0][0]
+    try:
+        s0 = ort.InferenceSession(src, so, providers=["CPUExecutionProvider"])
+        feeds = {i.name: x for i, x in zip(s0.get_inputs(), inputs)}
+        want = s0.run(None, feeds)
+    except Exception:  # onnxruntime lacks the case's ops: nothing to compare against
+        not_run += 1
+        continue
+    try:
+        got = ort.InferenceSession(dst, so, providers=["CPUExecutionProvider"]).run(None, feeds)
+    except Exception as e:
+        failures.append(f"{name}: onnxruntime rejects the optimized model: {str(e)[:300]}")
+        continue
+    checked += 1
+    for i, (a, b) in enumerate(zip(want, got)):
+        if not np.allclose(b, a, rtol=1e-4, atol=1e-5, equal_nan=True):
+            failures.append(f"{name}: output {i} differs from onnxruntime on the original")
+    after = ops(dst)
+    for op in ("Gelu", "LayerNormalization", "RMSNormalization", "Attention"):
+        if after.get(op, 0) > ops(src).get(op, 0):
+            fused_cases[op] += 1
+print(f"node_suite_expanded: {checked} cases checked ({not_run} not run by onnxruntime); "
+      f"fused: {dict(sorted(fused_cases.items()))}")
+if checked < 100:
+    failures.append(f"node_suite_expanded: only {checked} cases checked")
+for op, want in (("Gelu", 4), ("RMSNormalization", 7)):
+    if fused_cases[op] != want:
+        failures.append(f"node_suite_expanded: {fused_cases[op]} cases fused to {op}, expected {want}")
+
 for f in failures:
     print("FAIL", f)
 sys.exit(1 if failures else 0)

@@ -3,7 +3,8 @@
 //! tanh GELU, attention, at opsets 17 and 20, and lifted to 23 by onnx's version converter),
 //! `nn.TransformerEncoder` and `nn.MultiheadAttention` with the target/pyenv torch, runs
 //! this `modelc optimize -O2` on each, and checks the fused op counts and onnxruntime's
-//! outputs against the original model's.
+//! outputs against the original model's; then does the same on the ONNX node suite's
+//! `*_expanded` GELU / LayerNorm / RMSNorm / attention cases (the spec's own decompositions).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -48,6 +49,7 @@ fn fusions_on_exported_torch_models_match_onnxruntime() {
         "multihead_attention:",
         "hand_block_opset23:",
         "multihead_attention_opset23:",
+        "node_suite_expanded:",
     ] {
         assert!(stdout.contains(name), "no result for {name}\n{stdout}");
     }

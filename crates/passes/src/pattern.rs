@@ -357,3 +357,13 @@ pub fn note_once(cx: &mut PassContext, note: String) {
         cx.notes.push(note);
     }
 }
+
+/// Whether node `id` adds exactly two values: `Add`, or `Sum` of two inputs (ONNX's own
+/// function bodies, e.g. Gelu's, write `Sum`).
+pub fn is_add2(g: &Graph, id: NodeId) -> bool {
+    match onnx_op(g, id) {
+        Some(OnnxOp::Add) => true,
+        Some(OnnxOp::Sum) => g.node(id).num_inputs == 2,
+        _ => false,
+    }
+}

@@ -1,4 +1,5 @@
-//! `fuse-gelu`: the erf and tanh forms torch and hand-written code produce become `Gelu`;
+//! `fuse-gelu`: the erf and tanh forms torch, hand-written code and ONNX's own function body
+//! (two-input `Sum`) produce become `Gelu`;
 //! near misses stay; nothing fuses below opset 20; outputs unchanged.
 
 mod fuse_util;
@@ -22,7 +23,7 @@ const FORMS: &str = r#"graph main(%x: f32[2,8]) -> (%y1, %y2, %y3, %y4, %y5) {
   %isqrt2 = const f32[] [0.70710677]
   %d2 = Mul(%isqrt2, %x)
   %e2 = Erf(%d2)
-  %a2 = Add(%one, %e2)
+  %a2 = Sum(%one, %e2)
   %y2 = Mul(%h2, %a2)
   %typed = const f32[1] [1.4142]
   %d3 = Div(%x, %typed)
@@ -44,7 +45,7 @@ const FORMS: &str = r#"graph main(%x: f32[2,8]) -> (%y1, %y2, %y3, %y4, %y5) {
   %three = const f32[] [3.0]
   %cube5 = Pow(%x, %three)
   %kc5 = Mul(%cube5, %k)
-  %in5 = Add(%kc5, %x)
+  %in5 = Sum(%kc5, %x)
   %t5 = Mul(%in5, %c)
   %th5 = Tanh(%t5)
   %a5 = Add(%th5, %one)

@@ -6,6 +6,7 @@
 //! - tanh form: `x * 0.5 * (1 + tanh(√(2/π) * (x + 0.044715 * x³)))`, `x³` as `Pow(x, 3)` or
 //!   `x * (x * x)` → `Gelu` with `approximate="tanh"`.
 //!
+//! The additions may be `Add` or a two-input `Sum` (as in ONNX's own Gelu function body).
 //! Constants are compared with a relative tolerance of 1e-4 (exporters write √2 rounded or
 //! typed by hand), except 1, 2, 3 and 0.5, which must be exact. Every intermediate value
 //! must be read only inside the pattern. Only when the model imports opset 20 or newer:
@@ -14,9 +15,9 @@
 use modelc_ir::{Attr, Attrs, Graph, NodeId, OnnxOp, ValueRef};
 
 use crate::pattern::{
-    add_onnx_node, close, default_opset, for_each_graph, note_once, other_operand, producer,
-    remove_with_dead_consts, scalar_const, single_use, sole_user_op, sum_over_graphs, take_over,
-    with_scalar,
+    add_onnx_node, close, default_opset, for_each_graph, is_add2, note_once, only_user,
+    other_operand, producer, remove_with_dead_consts, scalar_const, single_use, sole_user_op,
+    sum_over_graphs, take_over, with_scalar,
 };
 use crate::{Changed, Pass, PassContext, PassError};
 
@@ -118,7 +119,10 @@ fn match_tanh(g: &Graph, tanh: NodeId) -> Option<Match> {
     if !single_use(g, t) || !close(k, (2.0 / std::f64::consts::PI).sqrt(), TOL) {
         return None;
     }
-    let add = producer(g, inner, OnnxOp::Add)?;
+    let add = inner.node;
+    if !is_add2(g, add) {
+        return None;
+    }
     if !single_use(g, inner) {
         return None;
     }
@@ -166,7 +170,10 @@ fn match_cubic_term(g: &Graph, v: ValueRef, x: ValueRef) -> Option<Vec<NodeId>> 
 /// order. Returns the product's result; pushes the nodes it walked.
 fn tail(g: &Graph, f: NodeId, x: ValueRef, nodes: &mut Vec<NodeId>) -> Option<ValueRef> {
     let fv = ValueRef::new(f, 0);
-    let add = sole_user_op(g, fv, OnnxOp::Add)?;
+    let (add, _) = only_user(g, fv)?;
+    if !is_add2(g, add) {
+        return None;
+    }
     if other_operand(g, add, fv).and_then(|o| scalar_const(g, o)) != Some(1.0) {
         return None;
     }
