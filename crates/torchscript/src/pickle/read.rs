@@ -184,6 +184,12 @@ impl Reader<'_, '_> {
     }
 
     fn memo_put(&mut self, idx: u32) -> R<()> {
+        // Storing is a copy too (values are owned), so it counts against the same budget.
+        let cap = self.copy_budget.saturating_sub(self.copied) + 1;
+        self.copied += weight(&self.top()?.0, cap);
+        if self.copied > self.copy_budget {
+            return Err("memo stores copy too much data".into());
+        }
         let v = self.top()?.clone();
         if self.memo.len() >= MAX_MEMO && !self.memo.contains_key(&idx) {
             return Err(format!("memo larger than {MAX_MEMO}"));
@@ -809,6 +815,20 @@ mod tests {
             e.msg.contains("copy too much") || e.msg.contains("nest"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn memo_store_bomb_is_refused() {
+        // A 2,000-item list stored under 2,000 memo keys would be 4M values.
+        let mut data = b"\x80\x02](".to_vec();
+        data.extend(std::iter::repeat_n(b'N', 2000));
+        data.push(b'e');
+        for i in 0..2000u32 {
+            data.push(b'r');
+            data.extend(i.to_le_bytes());
+        }
+        data.push(b'.');
+        assert!(run(&data).unwrap_err().msg.contains("too much"));
     }
 
     #[test]
