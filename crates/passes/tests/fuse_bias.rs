@@ -87,3 +87,41 @@ fn leaves_adds_that_are_not_per_channel_bias() {
     insta::assert_snapshot!(printed);
     assert_eq!(count_in(&after, "Add"), 4);
 }
+
+#[test]
+fn shared_bias_constants_are_reused_not_copied() {
+    let text = format!(
+        r#"graph main(%x: f32[1,2,4,4]) -> (%y1, %y2, %y3, %y4) {{
+  %w1 = const f32[3,2,1,1] {w1}
+  %w2 = const f32[3,2,1,1] {w2}
+  %flat = const f32[3,1,1] {k}
+  %conv1 = Conv(%x, %w1) layout=NCHW
+  %y1 = Add(%conv1, %flat)
+  %conv2 = Conv(%x, %w2) layout=NCHW
+  %y2 = Add(%conv2, %flat)
+  %k = const f32[3] {k}
+  %h = Transpose(%x) {{perm=[0,2,3,1]}}
+  %w3 = const f32[3,1,1,2] {w1}
+  %conv3 = Conv(%h, %w3) layout=NHWC
+  %y3 = Add(%conv3, %k)
+  %w4 = const f32[3,1,1,2] {w2}
+  %conv4 = Conv(%h, %w4) layout=NHWC
+  %y4 = Add(%k, %conv4)
+}}"#,
+        w1 = vals(6, 1),
+        w2 = vals(6, 2),
+        k = vals(3, 3),
+    );
+    // A shared [3,1,1] constant would need a new [3] copy per conv: those Adds stay. A
+    // shared [3] constant is already a bias: both convs read it.
+    let (before, after, printed) = run(&text, "fuse-bias,dce");
+    insta::assert_snapshot!(printed);
+    assert_eq!(count_in(&after, "Add"), 2);
+    assert!(printed.contains("Conv(%h, %w3, %k)") && printed.contains("Conv(%h, %w4, %k)"));
+    assert_same_outputs(
+        &before,
+        &after,
+        &[("x", input(&[1, 2, 4, 4], 1, 2.0))],
+        1e-6,
+    );
+}

@@ -56,10 +56,10 @@ fn fuse_one(g: &mut Graph, add: NodeId) -> bool {
         {
             continue;
         }
-        let Some(c) = float_const(g, c) else {
+        let Some(cc) = float_const(g, c) else {
             continue;
         };
-        if fold_bias(g, y.node, op, &c) {
+        if fold_bias(g, y.node, op, c, &cc) {
             take_over(g, ValueRef::new(add, 0), y);
             remove_with_dead_consts(g, &[add]);
             return true;
@@ -91,7 +91,7 @@ fn per_channel(c: &FloatConst, rank: usize, axis: usize, m: usize) -> Option<Vec
     }
 }
 
-fn fold_bias(g: &mut Graph, node: NodeId, op: OnnxOp, c: &FloatConst) -> bool {
+fn fold_bias(g: &mut Graph, node: NodeId, op: OnnxOp, cv: ValueRef, c: &FloatConst) -> bool {
     let ins = g.inputs_of(node);
     let Some(Some(wv)) = ins.get(1).copied() else {
         return false;
@@ -133,6 +133,22 @@ fn fold_bias(g: &mut Graph, node: NodeId, op: OnnxOp, c: &FloatConst) -> bool {
         return false;
     };
     let old = ins.get(2).copied().flatten();
+    if old.is_none() && c.dims == [m as u64] {
+        // The added constant is the bias as it is: read it directly (even when shared).
+        let n = g.node_mut(node);
+        n.num_inputs = n.num_inputs.max(3);
+        if op == OnnxOp::Gemm && scale != 1.0 {
+            n.attrs.set("beta", Attr::Float(1.0));
+        }
+        g.connect(cv, node, 2);
+        return true;
+    }
+    // A new bias constant is written; unless it replaces the old one or the added one in
+    // place of being an extra copy, the model would grow.
+    let old_unshared = old.is_some_and(|b| single_use(g, b));
+    if !old_unshared && !single_use(g, cv) {
+        return false;
+    }
     let bias = match old {
         None => vec![0.0; m],
         Some(b) => match float_const(g, b) {
