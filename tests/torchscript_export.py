@@ -6,6 +6,7 @@ that torch.jit.load accepts and that computes what onnxruntime computes on the O
 
 Models:
   tiny_cnn       testdata/models/tiny_cnn.onnx
+  if_loop        testdata/models/if_loop.onnx (an If, then a Loop with a scan output)
   transformer    TESTDATA/transformer.onnx (`cargo xtask testdata` makes it)
   resnet18, mobilenet_v2, transformer_encoder (nn.TransformerEncoder, 4 layers),
   convnext_tiny, vit_b_16
@@ -452,6 +453,7 @@ def main() -> int:
     forget_stale_exports(args.out, root)
     models = {
         "tiny_cnn": os.path.join(root, "testdata/models/tiny_cnn.onnx"),
+        "if_loop": os.path.join(root, "testdata/models/if_loop.onnx"),
         "transformer": os.path.join(args.testdata, "transformer.onnx"),
     }
     models.update({n: os.path.join(args.out, n + ".onnx") for n in TORCHVISION + ["lstm"]})

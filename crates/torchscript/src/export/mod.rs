@@ -252,8 +252,9 @@ pub(crate) fn emit_nodes(
                     .to_string(),
             ),
             Op::Onnx(OnnxOp::If) => control::emit_if(e, id, errors),
+            Op::Onnx(OnnxOp::Loop) => control::emit_loop(e, id, errors),
             Op::Onnx(_) if node.subgraphs().next().is_some() => {
-                Err("loops (sub-graphs other than If) are not exported".to_string())
+                Err("sub-graphs other than If and Loop bodies are not exported".to_string())
             }
             Op::Onnx(op) => emit_op(e, id, *op).map(|()| symbolic::propagate(e, id, *op)),
             Op::Custom { .. } => Err("custom op, no TorchScript translation".to_string()),
