@@ -82,25 +82,41 @@ fn folds_bn_into_conv_conv_transpose_gemm_and_matmul() {
 #[test]
 fn leaves_shared_results_shared_weights_and_training_bn() {
     let before = format!(
-        r#"graph main(%x: f32[1,2,5,5]) -> (%y1, %r, %y2, %y3, %y4) {{
+        r#"graph main(%x: f32[1,2,5,5]) -> (%y1, %r, %y2, %y3, %y4, %y5, %y6) {{
   %w1 = const f32[3,2,2,2] {w1}
   %conv1 = Conv(%x, %w1) layout=NCHW
   %r = Relu(%conv1)
 {p1}  %y1 = BatchNormalization(%conv1, %s1, %b1, %m1, %v1) layout=NCHW
   %conv2 = Conv(%x, %w1) layout=NCHW
-  %conv3 = Conv(%r, %w1) {{pads=[1,1,0,0]}} layout=NCHW
+  %conv3 = Conv(%x, %w1) {{pads=[1,1,0,0]}} layout=NCHW
   %y2 = BatchNormalization(%conv2, %s1, %b1, %m1, %v1) layout=NCHW
   %y3 = Add(%conv3, %conv3)
   %w4 = const f32[3,2,2,2] {w4}
   %conv4 = Conv(%x, %w4) layout=NCHW
   %y4, %rm, %rv = BatchNormalization(%conv4, %s1, %b1, %m1, %v1) {{training_mode=1}} layout=NCHW
+  %w5 = const f32[3,2,2,2] {w5}
+  %conv5 = Conv(%x, %w5) layout=NCHW
+  %y5 = BatchNormalization(%conv5, %s1, %b1, %m1, %v1) layout=NCHW
+  %w6 = const f32[3,2,2,2] {w6}
+  %c6 = const f32[3] {c6}
+  %conv6 = Conv(%x, %w6, %c6) layout=NCHW
+  %y6 = BatchNormalization(%conv6, %s1, %b1, %m1, %v1) layout=NCHW
 }}"#,
         w1 = vals(24, 100),
         p1 = bn_params(3, 1),
         w4 = vals(24, 104),
+        w5 = vals(24, 105),
+        w6 = vals(24, 106),
+        c6 = vals(3, 107),
     );
-    let (_, after, text) = run(&before, "fuse-conv-bn");
-    // conv1 is read twice; w1 feeds three convs (folding would copy it); the third BN trains.
+    let (orig, after, text) = run(&before, "fuse-conv-bn");
+    // conv1 is read twice; w1 feeds three convs (folding would copy it); the third BN trains;
+    // conv5 has no bias to take the fold in place while the BN parameters stay for the
+    // others. conv6's own bias takes it: that one folds.
     insta::assert_snapshot!(text);
-    assert_eq!(count_in(&after, "BatchNormalization"), 3);
+    assert_eq!(count_in(&after, "BatchNormalization"), 4);
+    assert!(text.contains("%y6 = Conv(%x, %w6, %c6)"));
+    // Relative 1e-3: an element near zero (3e-3, from cancelling terms) moves by 4e-7 when the
+    // BN is folded into the weights, float rounding.
+    assert_same_outputs(&orig, &after, &[("x", input(&[1, 2, 5, 5], 1, 2.0))], 1e-3);
 }
