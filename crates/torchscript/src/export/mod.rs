@@ -158,6 +158,11 @@ pub(crate) fn generate(g: &Graph, opset: i64) -> Result<Generated, TorchScriptEr
         )));
     }
     let (ret_ty, ret) = match outs.len() {
+        0 => {
+            return Err(TorchScriptError::Unsupported(
+                "the graph has no outputs (forward must return something)".into(),
+            ))
+        }
         1 => ("Tensor".to_string(), outs[0].clone()),
         n => (
             format!("Tuple[{}]", vec!["Tensor"; n].join(", ")),
