@@ -475,3 +475,25 @@ fn hostile_attributes_give_errors_or_unknowns_never_panics() {
     assert_eq!(ty(&g, "g"), "i64[4]");
     assert_eq!(ty(&g, "c"), "f32[0]");
 }
+
+#[test]
+fn infer_node_types_one_new_node() {
+    let mut g = Graph::parse("graph main(%x: f32[N,6]) -> (%y) { %y = Relu(%x) }").unwrap();
+    let x = modelc_ir::ValueRef::new(g.inputs()[0], 0);
+    let shape = g.add_const(
+        "s",
+        modelc_ir::Tensor::from_i64(vec![3], &[0, 2, 3]).unwrap(),
+    );
+    let r = g.add_node(modelc_ir::Node::new(
+        modelc_ir::Op::Onnx(modelc_ir::OnnxOp::Reshape),
+        2,
+        vec![modelc_ir::Value::named("r")],
+    ));
+    g.connect(x, r, 0);
+    g.connect(modelc_ir::ValueRef::new(shape, 0), r, 1);
+    let types = infer::infer_node(&g, r, &[]).unwrap().unwrap();
+    let t = modelc_ir::text::type_to_string(&types[0].clone().unwrap().into());
+    assert_eq!(t, "f32[N,2,3]");
+    // The graph itself is unchanged.
+    assert!(g.node(r).outputs[0].ty.is_none());
+}

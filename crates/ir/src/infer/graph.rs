@@ -94,6 +94,35 @@ pub fn known_int_values(g: &Graph, opsets: &[OpsetImport]) -> Vec<(ValueRef, Ten
     out
 }
 
+/// The types one node's outputs would get from the current types of its inputs (constants
+/// read as values; shape values are not tracked across nodes here), without changing the
+/// graph: for a pass that has just built a node. `None` for ops without a rule, nodes with
+/// sub-graphs, or an inconsistency (the message).
+pub fn infer_node(
+    g: &Graph,
+    id: NodeId,
+    opsets: &[OpsetImport],
+) -> Result<Option<Vec<Option<ValueType>>>, super::InferError> {
+    let node = g.node(id);
+    let Some(f) = node.op.onnx().and_then(rule) else {
+        return Ok(None);
+    };
+    if node.subgraphs().next().is_some() {
+        return Ok(None);
+    }
+    let w = Walk {
+        g,
+        opsets,
+        types: HashMap::new(),
+        syms: HashMap::new(),
+        sub_updates: Vec::new(),
+        depth: 0,
+    };
+    let mut out = Outputs::new(node.outputs.len());
+    f(&w.ctx(id), &mut out)?;
+    Ok(Some(out.types))
+}
+
 /// Infers `g` in place with what its enclosing graph's values look like; returns the types
 /// of its outputs.
 pub(super) fn infer_in(

@@ -19,6 +19,10 @@
 //! assert_eq!(g.shape_of(y).unwrap().rank(), 4);
 //! ```
 //!
+//! The types are facts later passes rely on (a Reshape is a no-op when its input and output
+//! dims agree): a rewrite that changes what a value holds must update or clear its `ty`.
+//! [`infer_node`] gives the types of a node a pass has just built.
+//!
 //! Symbolic dimensions: a `Dim::Sym` flows through ops that keep it (elementwise,
 //! broadcasting against 1, Reshape `0`, Transpose, ...); an arithmetic result on symbols is
 //! `Dim::Unknown` except where symbols cancel (Reshape's `-1`). Integer tensors that hold
@@ -39,7 +43,7 @@ mod shape_ops;
 
 pub use ctx::{InferCtx, InferError, InputInfo, Outputs};
 pub use dims::{broadcast, broadcast_dim, merge_dims, refine, tensor_floats, tensor_ints, SymInt};
-pub use graph::{infer_graph, known_int_values, InferReport};
+pub use graph::{infer_graph, infer_node, known_int_values, InferReport};
 
 use crate::{DType, Graph, OnnxOp, Shape, TensorType, ValueRef, ValueType};
 
