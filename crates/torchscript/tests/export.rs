@@ -228,3 +228,50 @@ graph main(%x: f32[N,3,4,4]) -> (%y) {
     assert!(!code.contains("_shape_as_tensor"), "{code}");
     assert!(code.contains("__buffers__ = []"), "{code}");
 }
+
+#[test]
+fn control_flow_becomes_if_and_while() {
+    let text = r#"
+graph main(%flag: bool[], %x: f32[3]) -> (%z, %last, %all) {
+  %w = const f32[3] [1.0, 2.0, 3.0]
+  %n = const i64[] [4]
+  %go = const bool[] [true]
+  %z = If(%flag) {then_branch=graph then() outer(%x, %w) -> (%s) {
+    %s = Mul(%x, %w)
+  }, else_branch=graph else() outer(%x) -> (%x) {
+  }} captures(%x, %w)
+  %last, %all = Loop(%n, %go, %z) {body=graph body(%i: i64[], %c: bool[], %v: f32[3]) outer(%w) -> (%c, %next, %next) {
+    %next = Add(%v, %w)
+  }} captures(%w)
+}
+"#;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m.pt");
+    write(&model(text), &path, &WriteOptions::default()).unwrap();
+    let all = entries(&path);
+    let code = std::str::from_utf8(entry(&all, "archive/code/__torch__.py")).unwrap();
+    let body = code
+        .split_once("-> Tuple[Tensor, Tensor, Tensor]:\n")
+        .unwrap()
+        .1;
+    let expected = r#"    if bool(flag):
+      s = torch.mul(x, self.w)
+      z = s
+    else:
+      z = x
+    i = 0
+    cond = bool(self.go)
+    last = z
+    all_items = annotate(List[Tensor], [])
+    while cond and i < int(self.n):
+      next = torch.add(last, self.w)
+      cond = bool(torch.tensor(cond))
+      last_next = next
+      last = last_next
+      all_items.append(next)
+      i = i + 1
+    all = torch.stack(all_items)
+    return (z, last, all)
+"#;
+    assert_eq!(body, expected);
+}
