@@ -67,6 +67,11 @@ with torch.no_grad():
 b, a = check("resnet18_bn", resnet, (image,), 17,
              {"BatchNormalization": 0, "Conv": 20, "Gemm": 1},
              training=torch.onnx.TrainingMode.PRESERVE, folding=False) or ({}, {})
+# Untouched initialization: every BN has the same statistics, which duplicate-constant
+# sharing merges before the fusions run; they must fold all the same.
+check("resnet18_bn_init", torchvision.models.resnet18(weights=None), (image,), 17,
+      {"BatchNormalization": 0, "Conv": 20},
+      training=torch.onnx.TrainingMode.PRESERVE, folding=False)
 if b and b.get("BatchNormalization", 0) != 20:
     failures.append(f"resnet18_bn: export has {b.get('BatchNormalization', 0)} BN, expected 20")
 

@@ -43,6 +43,7 @@ fn fusions_on_exported_torch_models_match_onnxruntime() {
     // Every model was checked (a script that stopped early would not print them all).
     for name in [
         "resnet18_bn:",
+        "resnet18_bn_init:",
         "hand_block_opset20:",
         "hand_block_opset17:",
         "transformer_encoder:",

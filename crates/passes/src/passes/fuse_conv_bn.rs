@@ -12,9 +12,10 @@
 //! Conditions: BN in inference (`training_mode` 0, `spatial` not 0, no mean/var outputs
 //! read), every BN parameter and the weight constant with the shapes above, the producer's
 //! result read only by the BN, the weight read only by the producer (a shared weight would
-//! be duplicated, making the model bigger), BN parameters read by other nodes only when the
-//! producer's own bias can take the folded one in place, and the BN's layout equal to the
-//! producer's.
+//! be duplicated, making the model bigger), and the BN's layout equal to the producer's.
+//! BN parameters may be shared (duplicate-constant sharing merges the identical statistics
+//! of untrained models): the new bias (M values) is then smaller than the four M-value
+//! parameters that BN had in the input model.
 
 use modelc_ir::{Attr, DType, Graph, Layout, NodeId, OnnxOp, Op, ValueRef};
 
@@ -107,13 +108,6 @@ fn fuse_one(g: &mut Graph, bn: NodeId) -> bool {
     let Some(aff) = bn_affine(g, bn) else {
         return false;
     };
-    // BN parameters shared with other BNs stay in the model; then the folded bias must
-    // overwrite an unshared bias in place, or the model would grow by a new one.
-    let params_shared = (1..5).any(|i| g.input(bn, i).is_none_or(|p| !single_use(g, p)));
-    let bias_in_place = g.input(prod, 2).is_some_and(|b| single_use(g, b));
-    if params_shared && !bias_in_place {
-        return false;
-    }
     let ok = match op {
         OnnxOp::Gemm => fold_into_gemm(g, prod, &aff),
         OnnxOp::MatMul => fold_into_matmul(g, prod, &aff),
