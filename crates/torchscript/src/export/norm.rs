@@ -1,5 +1,6 @@
 //! Normalizations, softmax and reductions: BatchNormalization (inference only),
-//! InstanceNormalization, LayerNormalization, Softmax/LogSoftmax (the 2-D coercion of opsets
+//! InstanceNormalization, LayerNormalization, GroupNormalization (per-group scale and bias
+//! in opsets 18-20, per-channel from 21), Softmax/LogSoftmax (the 2-D coercion of opsets
 //! before 13 included), ReduceMean/Sum/Max/Min/L2 (axes as attribute or, from opset 13 for
 //! ReduceSum and 18 for the others, as input; `keepdims`, `noop_with_empty_axes`),
 //! ArgMax/ArgMin.
@@ -15,6 +16,7 @@ pub(crate) fn emit(e: &mut Emitter<'_>, id: NodeId, op: OnnxOp) -> Option<Result
         BatchNormalization => batch_norm(e, id),
         InstanceNormalization => instance_norm(e, id),
         LayerNormalization => layer_norm(e, id),
+        GroupNormalization => group_norm(e, id),
         Softmax => softmax(e, id, "torch.softmax"),
         LogSoftmax => softmax(e, id, "torch.log_softmax"),
         ReduceMean => reduce(e, id, "torch.mean"),
@@ -111,6 +113,31 @@ fn layer_norm(e: &mut Emitter<'_>, id: NodeId) -> Result<(), String> {
         float_lit(eps)
     );
     let info = like_input(e, id, rank);
+    e.assign(id, expr, info);
+    Ok(())
+}
+
+fn group_norm(e: &mut Emitter<'_>, id: NodeId) -> Result<(), String> {
+    let attrs = &e.g.node(id).attrs;
+    let groups = attrs.int("num_groups", 0).map_err(err)?;
+    if groups < 1 {
+        return Err(format!("num_groups {groups}"));
+    }
+    let eps = attrs.float("epsilon", 1e-5).map_err(err)? as f64;
+    let x = e.tensor(id, 0)?;
+    let mut s = e.tensor(id, 1)?;
+    let mut b = e.tensor(id, 2)?;
+    if e.opset < 21 {
+        // Scale and bias per group: repeated for each channel of the group.
+        let per = format!("(torch.size({x}, 1) // {groups})");
+        s = format!("torch.repeat_interleave({s}, {per})");
+        b = format!("torch.repeat_interleave({b}, {per})");
+    }
+    let expr = format!(
+        "torch.group_norm({x}, {groups}, {s}, {b}, {}, True)",
+        float_lit(eps)
+    );
+    let info = like_input(e, id, e.input_info(id, 0).rank);
     e.assign(id, expr, info);
     Ok(())
 }
