@@ -88,8 +88,11 @@ pub(crate) struct Builder<'g> {
 }
 
 impl<'g> Builder<'g> {
-    pub fn new(g: &'g Graph, external: bool) -> Builder<'g> {
-        let mut fbb = FlatBufferBuilder::with_capacity(1 << 16);
+    /// `data_bytes`: the constant data the model holds; the builder starts that big so it
+    /// never grows by doubling (which would copy the weights and double peak memory).
+    pub fn new(g: &'g Graph, external: bool, data_bytes: u64) -> Builder<'g> {
+        let inline = if external { 0 } else { data_bytes as usize };
+        let mut fbb = FlatBufferBuilder::with_capacity(inline + inline / 16 + (1 << 20));
         // Offsets and sizes of external buffers must be present even when 0-valued.
         fbb.force_defaults(false);
         Builder {

@@ -18,9 +18,15 @@ pub(crate) struct Io {
     pub outputs: Vec<(String, usize)>,
 }
 
-/// Builds the model table and returns the finished flatbuffer bytes. `data_base` is the
-/// file offset where external buffers start (0 when all data is inline).
-pub(crate) fn finish(mut b: Builder<'_>, model: &Model, io: &Io, data_base: u64) -> Vec<u8> {
+/// Builds the model table and returns the builder holding the finished flatbuffer
+/// (`finished_data`; not copied out, the weights are in it). `data_base` is the file offset
+/// where external buffers start (0 when all data is inline).
+pub(crate) fn finish(
+    mut b: Builder<'_>,
+    model: &Model,
+    io: &Io,
+    data_base: u64,
+) -> flatbuffers::FlatBufferBuilder<'static> {
     let opcodes = b.opcodes().to_vec();
     let fbb = &mut b.fbb;
     // Metadata buffers (kept from a TFLite source) go in as buffers of their own.
@@ -227,7 +233,7 @@ pub(crate) fn finish(mut b: Builder<'_>, model: &Model, io: &Io, data_base: u64)
         },
     );
     fb::finish_model_buffer(fbb, root);
-    fbb.finished_data().to_vec()
+    b.fbb
 }
 
 fn unhex(s: &str) -> Option<Vec<u8>> {

@@ -39,7 +39,7 @@ pub(crate) fn write_with_limit(
         })
         .sum();
     let external = total > inline_limit;
-    let mut x = lower::Lower::new(g, builder::Builder::new(g, external));
+    let mut x = lower::Lower::new(g, builder::Builder::new(g, external, total));
     x.run()?;
     let outputs = x.graph_output_tensors();
     if !x.unsupported.is_empty() {
@@ -70,20 +70,22 @@ pub(crate) fn write_with_limit(
     let b = x.b;
     if !external {
         let fbuf = file::finish(b, &m, &io, 0);
-        return file::write_file(path, &fbuf, &[], 0);
+        return file::write_file(path, fbuf.finished_data(), &[], 0);
     }
     // External data: the flatbuffer's length does not depend on the offset values (every
     // offset field is written), so build once to learn it, then again with real offsets.
+    drop(b);
     let probe = file::finish(rebuild(&m, external)?, &m, &io, 1 << 40);
-    let base = (probe.len() as u64).next_multiple_of(16);
-    let _ = b;
+    let base = (probe.finished_data().len() as u64).next_multiple_of(16);
+    drop(probe);
     let fbuf = file::finish(rebuild(&m, external)?, &m, &io, base);
+    let fbuf = fbuf.finished_data();
     if fbuf.len() as u64 > base {
         return Err(TfliteError::Unsupported(
             "flatbuffer size changed between passes".into(),
         ));
     }
-    file::write_file(path, &fbuf, &ext, base)
+    file::write_file(path, fbuf, &ext, base)
 }
 
 /// ONNX `Constant` nodes become constants (TFLite has only constant tensors).
@@ -105,7 +107,7 @@ fn constants_to_initializers(g: &mut modelc_ir::Graph) {
 }
 
 fn rebuild<'g>(m: &'g Model, external: bool) -> Result<builder::Builder<'g>, TfliteError> {
-    let mut x = lower::Lower::new(&m.graph, builder::Builder::new(&m.graph, external));
+    let mut x = lower::Lower::new(&m.graph, builder::Builder::new(&m.graph, external, 0));
     x.run()?;
     x.graph_output_tensors()?;
     Ok(x.b)
