@@ -92,7 +92,9 @@ fn check(name: &str, keep_io_layout: bool) {
         keep_io_layout,
         opset,
     };
+    let start = std::time::Instant::now();
     to_nhwc(&mut model.graph, &opts).unwrap();
+    eprintln!("{name}: to-nhwc took {:?}", start.elapsed());
     modelc_ir::validate::validate_graph(&model.graph, false).unwrap_or_else(|e| panic!("{e}"));
 
     let g = &model.graph;

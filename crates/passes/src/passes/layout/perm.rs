@@ -110,12 +110,27 @@ pub fn transpose_tensor(t: &Tensor, p: &[usize]) -> Option<Tensor> {
     let out_strides: Vec<usize> = permute_list(&strides, p);
     let count: usize = dims.iter().product();
     let mut out = Vec::with_capacity(count * es);
-    let mut idx = vec![0usize; dims.len()];
+    if count == 0 {
+        return Tensor::from_raw(
+            t.dtype,
+            out_dims.iter().map(|&d| d as u64).collect(),
+            out.into(),
+        )
+        .ok();
+    }
+    // Rows of the last output axis are copied in a tight loop; the index over the other
+    // axes advances once per row.
+    let last = out_dims.len() - 1;
+    let (row_len, row_stride) = (out_dims[last], out_strides[last]);
+    let mut idx = vec![0usize; last];
     let mut off = 0usize;
-    for _ in 0..count {
-        out.extend_from_slice(&src[off * es..(off + 1) * es]);
-        // Advance the output index (row-major) and the matching source offset.
-        for ax in (0..out_dims.len()).rev() {
+    for _ in 0..count / row_len.max(1) {
+        let mut o = off;
+        for _ in 0..row_len {
+            out.extend_from_slice(&src[o * es..(o + 1) * es]);
+            o += row_stride;
+        }
+        for ax in (0..last).rev() {
             idx[ax] += 1;
             off += out_strides[ax];
             if idx[ax] < out_dims[ax] {
