@@ -412,3 +412,23 @@ fn per_channel_activation_qdq_axis_moves() {
     let x = ("x", input(&[1, 2, 4, 4], 72, 1.0));
     assert_same_nhwc(&before, &after, &x, &["y"]);
 }
+
+/// With `keep_io_layout` an image output gets a Transpose back to NCHW that takes over the
+/// output's name; the producer's value is renamed.
+#[test]
+fn keep_io_layout_image_output_keeps_its_name() {
+    let text = format!(
+        r#"graph main(%x: f32[1,2,4,4]) -> (%y) {{
+  %w = const f32[3,2,3,3] {}
+  %c = Conv(%x, %w) {{pads=[1,1,1,1]}}
+  %y = Relu(%c)
+}}"#,
+        vals(54, 81)
+    );
+    let (before, after, printed) = convert(&text, true);
+    insta::assert_snapshot!(printed);
+    assert_eq!(count_in(&after, "Transpose"), 2);
+    assert!(printed.contains("-> (%y)"));
+    let x = input(&[1, 2, 4, 4], 82, 1.0);
+    assert_same_outputs(&before, &after, &[("x", x)], 0.0);
+}

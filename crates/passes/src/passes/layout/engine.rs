@@ -420,6 +420,16 @@ impl<'g> Engine<'g> {
             }
             let orig = self.request(v, &perm::identity(r));
             self.swap_names(v, orig);
+            // The value inside holds the converted layout: name it so.
+            let name = self
+                .g
+                .value(orig)
+                .map(|x| x.name.clone())
+                .unwrap_or_default();
+            let inner = self.fresh(&format!("{name}_{}", self.dir.suffix()));
+            if let Some(val) = self.g.value_mut(v) {
+                val.name = inner;
+            }
             done.insert(v, orig);
             new_outputs[i] = orig;
         }
