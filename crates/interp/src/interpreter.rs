@@ -9,6 +9,9 @@ use crate::ctx::OpCtx;
 use crate::ops::{lookup, Kernel};
 use crate::{Array, Data, InterpError};
 
+/// A callback that sees each computed value (see [`Interpreter::run_observed`]).
+pub type Observer<'a> = dyn FnMut(ValueRef, &Data) + 'a;
+
 /// A prepared interpreter for one graph: kernels resolved and constants converted once, so
 /// repeated runs only compute.
 pub struct Interpreter<'g> {
@@ -83,7 +86,7 @@ impl<'g> Interpreter<'g> {
     pub fn run_observed(
         &self,
         inputs: Vec<(String, Data)>,
-        observer: &mut dyn FnMut(ValueRef, &Data),
+        observer: &mut Observer<'_>,
     ) -> Result<Vec<(String, Data)>, InterpError> {
         self.run_inner(inputs, Some(observer))
     }
@@ -91,7 +94,7 @@ impl<'g> Interpreter<'g> {
     fn run_inner(
         &self,
         inputs: Vec<(String, Data)>,
-        observer: Option<&mut dyn FnMut(ValueRef, &Data)>,
+        observer: Option<&mut Observer<'_>>,
     ) -> Result<Vec<(String, Data)>, InterpError> {
         let names = self.input_names();
         let mut positional: Vec<Option<Data>> = vec![None; names.len()];
@@ -210,7 +213,7 @@ fn execute(
     mut inputs: Vec<Option<Data>>,
     captures: &[(&str, &Data)],
     consts: Option<&HashMap<NodeId, Data>>,
-    mut observer: Option<&mut dyn FnMut(ValueRef, &Data)>,
+    mut observer: Option<&mut Observer<'_>>,
 ) -> Result<Vec<Data>, InterpError> {
     let order = graph
         .topo_order()

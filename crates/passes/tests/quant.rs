@@ -3,7 +3,7 @@
 
 use modelc_interp::{Array, Data, Interpreter};
 use modelc_ir::text::{print_graph, PrintOptions};
-use modelc_ir::{DType, Graph, Model, OnnxOp, Op};
+use modelc_ir::{DType, Graph, Model, OnnxOp};
 use modelc_passes::quant::{self, Method, Metric, Mode, QuantConfig, QuantError, Sample};
 use ndarray::{ArrayD, IxDyn};
 
@@ -87,6 +87,25 @@ fn cosine(a: &Model, b: &Model, inputs: &[Sample]) -> f64 {
     sum / inputs.len() as f64
 }
 
+/// The type and value of the scale (`which` = 0) or zero point (1) constant that the
+/// QuantizeLinear of value `v` reads, from the printed graph.
+fn qdq_const(text: &str, v: &str, which: usize) -> String {
+    let q = text
+        .lines()
+        .find(|l| {
+            l.trim_start()
+                .starts_with(&format!("%{v}_Q.0 = QuantizeLinear(%{v}, "))
+        })
+        .unwrap_or_else(|| panic!("no QuantizeLinear of {v} in\n{text}"));
+    let args = q.split_once('(').unwrap().1.split_once(')').unwrap().0;
+    let name = args.split(", ").nth(1 + which).unwrap();
+    let def = text
+        .lines()
+        .find(|l| l.trim_start().starts_with(&format!("{name} = const ")))
+        .unwrap();
+    def.split_once(" = const ").unwrap().1.to_string()
+}
+
 #[test]
 fn static_int8_places_qdq_like_onnxruntime() {
     let m = model(CNN, 17);
@@ -102,13 +121,7 @@ fn static_int8_places_qdq_like_onnxruntime() {
     assert!(text.contains("DequantizeLinear(%w_i8, %w_s) {axis=0}"));
     assert!(text.contains("%y: f32[1,4] = Gemm("));
     // Reshape and MaxPool are quantized with their input's parameters.
-    let scale_of = |v: &str| {
-        let line = text
-            .lines()
-            .find(|l| l.trim_start().starts_with(&format!("%{v}_s = const")))
-            .unwrap();
-        line.split_once('[').unwrap().1.to_string()
-    };
+    let scale_of = |v: &str| qdq_const(&text, v, 0);
     assert_eq!(scale_of("p"), scale_of("a"));
     assert_eq!(scale_of("f"), scale_of("a"));
     assert!(
@@ -133,7 +146,7 @@ fn signed_activations_and_per_tensor_weights() {
     let (q, _) = quant::quantize(&m, &cfg, &calib, &[]).unwrap();
     let text = printed(&q);
     // The Relu-folded Conv output covers [0, max]: zero point at the bottom of int8.
-    assert!(text.contains("%c_z = const i8[] [-128]"), "{text}");
+    assert_eq!(qdq_const(&text, "c", 1), "i8[] [-128]", "{text}");
     assert!(
         text.contains("DequantizeLinear(%w_i8, %w_s) name="),
         "{text}"
@@ -205,20 +218,11 @@ fn percentile_and_entropy_clip_an_outlier() {
             ..QuantConfig::default()
         };
         let (q, _) = quant::quantize(&m, &cfg, &calib, &[]).unwrap();
-        let g = &q.graph;
-        let found = g
-            .node_ids()
-            .find_map(|id| {
-                let n = g.node(id);
-                match &n.op {
-                    Op::Const(t) if n.outputs[0].name == "x_s" => Some(f32::from_le_bytes(
-                        t.raw().unwrap()[..4].try_into().unwrap(),
-                    )),
-                    _ => None,
-                }
-            })
-            .unwrap();
-        found
+        let v = qdq_const(&printed(&q), "x", 0);
+        v.trim_start_matches("f32[] [")
+            .trim_end_matches(']')
+            .parse::<f32>()
+            .unwrap()
     };
     let mm = scale(Method::MinMax);
     let pc = scale(Method::Percentile(99.9));

@@ -141,11 +141,11 @@ mod tests {
     #[test]
     fn blocks_along_k_with_a_short_last_block() {
         // 3x2, blocks of 2 along axis 0: rows {0,1} and {2}.
-        let t = f32_tensor(vec![3, 2], &[7.0, -1.0, 3.5, 2.0, -14.0, 0.0]);
+        let t = f32_tensor(vec![3, 2], &[7.0, -1.2, 3.5, 2.0, -14.0, 0.0]);
         let (q, s) = quantize_blocks(&t, 0, 2).unwrap();
         assert_eq!(s.dims, vec![2, 2]);
         assert_eq!(f32_elements(&s).unwrap(), vec![1.0, 2.0 / 7.0, 2.0, 1.0]);
-        // 7/1=7, -1/(2/7)=-3.5→-4, 3.5/1=3.5→4, 2/(2/7)=7, -14/2=-7, 0.
+        // 7/1=7, -1.2/(2/7)=-4.2→-4, 3.5/1=3.5→4 (ties to even), 2/(2/7)=7, -14/2=-7, 0.
         assert_eq!(q.raw().unwrap().as_ref(), &pack4(&[7, -4, 4, 7, -7, 0])[..]);
     }
 }

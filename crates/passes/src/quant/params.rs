@@ -37,7 +37,8 @@ pub fn activation_params(range: Range, dtype: DType, symmetric: bool) -> QParams
         (lo, hi) = (-m, m);
     }
     let scale = (hi - lo) / (qmax - qmin) as f64;
-    if !(scale as f32 >= f32::MIN_POSITIVE) {
+    // NaN or below the smallest normal f32: not a usable scale.
+    if scale.is_nan() || (scale as f32) < f32::MIN_POSITIVE {
         return QParams {
             scale: 1.0,
             zero_point: if symmetric { (qmin + qmax + 1) / 2 } else { 0 }.clamp(qmin, qmax),

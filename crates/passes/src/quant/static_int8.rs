@@ -267,21 +267,33 @@ pub fn quantize_static(
     // QDQ pairs, in value order (deterministic).
     let mut pairs: Vec<(ValueRef, QParams)> = params.iter().map(|(v, p)| (*v, *p)).collect();
     pairs.sort_by_key(|(v, _)| (g.node(v.node).seq(), v.slot));
+    // Scale and zero point constants are shared by every pair with the same parameters
+    // (data-movement ops reuse their input's) and get short names: names are repeated at
+    // every use and are a visible part of the file size.
+    let mut shared: HashMap<(u32, i32), (ValueRef, ValueRef)> = HashMap::new();
     for (v, p) in pairs {
         let users = g.users(v);
         let base = value_name(g, v);
-        let scale = add_const(
-            g,
-            &mut names,
-            &format!("{base}_s"),
-            f32_tensor(vec![], &[p.scale]),
-        );
-        let zp = add_const(
-            g,
-            &mut names,
-            &format!("{base}_z"),
-            zero_point_tensor(p.dtype, vec![], &[p.zero_point]),
-        );
+        let n = shared.len();
+        let (scale, zp) = match shared.get(&(p.scale.to_bits(), p.zero_point)) {
+            Some(c) => *c,
+            None => {
+                let scale = add_const(
+                    g,
+                    &mut names,
+                    &format!("q{n}_s"),
+                    f32_tensor(vec![], &[p.scale]),
+                );
+                let zp = add_const(
+                    g,
+                    &mut names,
+                    &format!("q{n}_z"),
+                    zero_point_tensor(p.dtype, vec![], &[p.zero_point]),
+                );
+                shared.insert((p.scale.to_bits(), p.zero_point), (scale, zp));
+                (scale, zp)
+            }
+        };
         let q = add_op(
             g,
             &mut names,
@@ -300,6 +312,9 @@ pub fn quantize_static(
             vec![],
             1,
         );
+        // The pair is named by its values (`x_Q.0`, `x_DQ.0`); node names are optional.
+        g.node_mut(q).name.clear();
+        g.node_mut(dq).name.clear();
         redirect(g, &users, ValueRef::new(dq, 0));
         if opts.quantize_outputs && outputs.contains(&v) {
             let outs: Vec<ValueRef> = g
@@ -323,7 +338,7 @@ pub fn quantize_static(
             continue;
         };
         let key = (cid, axis);
-        if !done.contains_key(&key) {
+        if let std::collections::hash_map::Entry::Vacant(entry) = done.entry(key) {
             let Some(qw) = quantize_weight(t, axis) else {
                 continue;
             };
@@ -350,7 +365,7 @@ pub fn quantize_static(
                 attrs,
                 1,
             );
-            done.insert(key, (ValueRef::new(dq, 0), qw.scales));
+            entry.insert((ValueRef::new(dq, 0), qw.scales));
         }
         let (dq, scales) = &done[&key];
         g.connect(*dq, id, slot);
