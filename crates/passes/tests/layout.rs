@@ -203,8 +203,8 @@ fn axis_ops_are_remapped() {
 /// scales, DepthToSpace, InstanceNormalization.
 #[test]
 fn qdq_conv_transpose_resize_depth_to_space() {
-    let wq: Vec<String> = (0..4 * 2 * 3 * 3)
-        .map(|i| ((i * 37 % 255) as i32 - 127).to_string())
+    let wq: Vec<String> = (0..4 * 2 * 3 * 3i32)
+        .map(|i| (i * 37 % 255 - 127).to_string())
         .collect();
     let text = format!(
         r#"graph main(%x: f32[1,2,5,5]) -> (%y) {{
@@ -431,4 +431,33 @@ fn keep_io_layout_image_output_keeps_its_name() {
     assert!(printed.contains("-> (%y)"));
     let x = input(&[1, 2, 4, 4], 82, 1.0);
     assert_same_outputs(&before, &after, &[("x", x)], 0.0);
+}
+
+/// A ViT patch embedding: the Reshape merging H and W moves as whole runs of axes, so the
+/// sequence comes out in the model's own `[N, HW, C]` order and its Transpose goes.
+#[test]
+fn patch_embedding_reshape_keeps_runs() {
+    let text = format!(
+        r#"graph main(%x: f32[1,3,8,8]) -> (%y) {{
+  %w = const f32[6,3,4,4] {}
+  %c = Conv(%x, %w) {{strides=[4,4]}}
+  %shape = const i64[3] [1, 6, -1]
+  %r = Reshape(%c, %shape)
+  %t = Transpose(%r) {{perm=[0,2,1]}}
+  %pos = const f32[4,6] {}
+  %a = Add(%t, %pos)
+  %g = const f32[6] {}
+  %b = const f32[6] {}
+  %y = LayerNormalization(%a, %g, %b) {{axis=-1}}
+}}"#,
+        vals(288, 91),
+        vals(24, 92),
+        pos_vals(6, 93),
+        vals(6, 94)
+    );
+    let (before, after, printed) = convert(&text, false);
+    insta::assert_snapshot!(snapshot(&before, &printed));
+    assert_eq!(count_in(&after, "Transpose"), 0);
+    let x = ("x", input(&[1, 3, 8, 8], 95, 1.0));
+    assert_same_nhwc(&before, &after, &x, &[]);
 }

@@ -87,7 +87,7 @@ fn check(name: &str, keep_io_layout: bool) {
         .opset_imports
         .iter()
         .find(|o| o.domain.is_empty())
-        .map(|o| o.version as i64);
+        .map(|o| o.version);
     let opts = LayoutOptions {
         keep_io_layout,
         opset,

@@ -23,6 +23,73 @@ pub fn declared_dims(g: &Graph, v: ValueRef) -> Option<Dims> {
     declared(g, v)
 }
 
+/// The spatial sizes of data dims in the node's layout.
+fn spatial(d: &Dims, chan_last: bool) -> Dims {
+    let r = d.len();
+    if r < 3 {
+        return vec![];
+    }
+    if chan_last {
+        d[1..r - 1].to_vec()
+    } else {
+        d[2..].to_vec()
+    }
+}
+
+/// Output sizes of a convolution or pool window over spatial sizes `xs` (ONNX rules:
+/// `pads`, `strides`, `dilations`, `auto_pad`, `ceil_mode`); unknown where `xs` is.
+fn window_out(g: &Graph, id: NodeId, xs: &Dims, k: &[u64], ceil: bool) -> Dims {
+    let n = xs.len();
+    if k.len() != n {
+        return vec![None; n];
+    }
+    let node = g.node(id);
+    let get = |name: &str, def: i64, len: usize| {
+        let v = ints(g, id, name);
+        if v.len() == len {
+            v
+        } else {
+            vec![def; len]
+        }
+    };
+    let (strides, dil, pads) = (
+        get("strides", 1, n),
+        get("dilations", 1, n),
+        get("pads", 0, 2 * n),
+    );
+    let auto = node.attrs.string("auto_pad", "NOTSET").unwrap_or_default();
+    (0..n)
+        .map(|i| {
+            let x = xs[i]? as i64;
+            let s = strides[i].max(1);
+            match auto.as_str() {
+                "SAME_UPPER" | "SAME_LOWER" => return Some(((x + s - 1) / s) as u64),
+                "VALID" => {}
+                _ => {}
+            }
+            let (pb, pe) = if auto == "VALID" {
+                (0, 0)
+            } else {
+                (pads[i], pads[n + i])
+            };
+            let ek = dil[i] * (k[i] as i64 - 1) + 1;
+            let span = x + pb + pe - ek;
+            if span < 0 {
+                return None;
+            }
+            let mut o = if ceil {
+                (span + s - 1) / s + 1
+            } else {
+                span / s + 1
+            };
+            if ceil && (o - 1) * s >= x + pb {
+                o -= 1;
+            }
+            Some(o as u64)
+        })
+        .collect()
+}
+
 fn dim(d: &Dims, i: usize) -> Option<u64> {
     d.get(i).copied().flatten()
 }
@@ -81,6 +148,19 @@ pub fn infer(g: &Graph, id: NodeId, get: &dyn Fn(ValueRef) -> Option<Dims>) -> V
                     _ => w.as_ref().and_then(|w| dim(w, 0)),
                 };
                 d[if chan_last { r - 1 } else { 1 }] = m;
+                if *op != ConvTranspose {
+                    // Spatial sizes from the kernel (weight) sizes.
+                    let k: Option<Vec<u64>> = w.as_ref().and_then(|w| {
+                        let ks = if chan_last { &w[1..r - 1] } else { &w[2..] };
+                        ks.iter().copied().collect()
+                    });
+                    let xs = d0.as_ref().map(|x| spatial(x, chan_last));
+                    if let (Some(k), Some(xs)) = (k, xs) {
+                        for (i, o) in window_out(g, id, &xs, &k, false).into_iter().enumerate() {
+                            d[if chan_last { 1 + i } else { 2 + i }] = o;
+                        }
+                    }
+                }
                 d
             })
         }
@@ -102,7 +182,23 @@ pub fn infer(g: &Graph, id: NodeId, get: &dyn Fn(ValueRef) -> Option<Dims>) -> V
                             None
                         }
                     })
-                    .collect()
+                    .collect::<Dims>()
+            })
+            .map(|mut d| {
+                let k: Vec<u64> = ints(g, id, "kernel_shape")
+                    .iter()
+                    .map(|&k| k as u64)
+                    .collect();
+                let ceil = node.attrs.int("ceil_mode", 0).unwrap_or(0) != 0;
+                if let Some(xs) = d0.as_ref().map(|x| spatial(x, chan_last)) {
+                    if !k.is_empty() && k.len() + 2 == d.len() {
+                        let first = if chan_last { 1 } else { 2 };
+                        for (i, o) in window_out(g, id, &xs, &k, ceil).into_iter().enumerate() {
+                            d[first + i] = o;
+                        }
+                    }
+                }
+                d
             })
         }
         Resize | Upsample | DepthToSpace | SpaceToDepth => d0.map(|d| vec![None; d.len()]),

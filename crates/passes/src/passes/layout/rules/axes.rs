@@ -197,7 +197,97 @@ pub(super) fn reshape(e: &mut Engine<'_>, id: NodeId, p: &[usize]) -> bool {
     let Some(dims) = e.dims_of(x) else {
         return false;
     };
-    dims.len() == p.len() && perm::order_preserving(p, &dims)
+    if dims.len() != p.len() {
+        return false;
+    }
+    if perm::order_preserving(p, &dims) {
+        return true;
+    }
+    grouped_reshape(e, id, p, &dims, &shape)
+}
+
+/// A Reshape that merges or splits runs of adjacent axes (e.g. `[N, C, H, W]` →
+/// `[N, C, H*W]` in a ViT patch embedding) of a tensor whose permutation moves those runs
+/// whole: the transposed tensor is reshaped run by run instead, and the result carries the
+/// permutation of the runs (`[N, H*W, C]`, state `[0, 2, 1]`). Needs static sizes.
+fn grouped_reshape(
+    e: &mut Engine<'_>,
+    id: NodeId,
+    p: &[usize],
+    dims: &[Option<u64>],
+    shape: &[i64],
+) -> bool {
+    let Some(xd) = dims.iter().copied().collect::<Option<Vec<u64>>>() else {
+        return false;
+    };
+    let Some(total) = modelc_ir::element_count(&xd) else {
+        return false;
+    };
+    // The output sizes, with -1 resolved.
+    let positive: Vec<u64> = shape
+        .iter()
+        .filter(|&&d| d > 0)
+        .map(|&d| d as u64)
+        .collect();
+    let Some(known) = modelc_ir::element_count(&positive) else {
+        return false;
+    };
+    let od: Vec<u64> = match shape.iter().filter(|&&d| d == -1).count() {
+        0 => shape.iter().map(|&d| d as u64).collect(),
+        1 if known > 0 && total % known == 0 => shape
+            .iter()
+            .map(|&d| if d == -1 { total / known } else { d as u64 })
+            .collect(),
+        _ => return false,
+    };
+    if modelc_ir::element_count(&od) != Some(total) || od.contains(&0) {
+        return false;
+    }
+    // Runs: input axes [a0, a1) become output axes [b0, b1) with equal products.
+    let mut runs: Vec<(Vec<usize>, Vec<usize>)> = Vec::new();
+    let (mut i, mut j) = (0, 0);
+    while i < xd.len() || j < od.len() {
+        let (mut a, mut b) = (vec![], vec![]);
+        let (mut pa, mut pb) = (1u64, 1u64);
+        // One axis from each side at least, then grow the side with the smaller product.
+        loop {
+            if a.is_empty() || pa < pb {
+                let Some(&d) = xd.get(i) else { return false };
+                pa *= d;
+                a.push(i);
+                i += 1;
+            } else if b.is_empty() || pb < pa {
+                let Some(&d) = od.get(j) else { return false };
+                pb *= d;
+                b.push(j);
+                j += 1;
+            } else {
+                break;
+            }
+        }
+        runs.push((a, b));
+    }
+    // The permutation must move whole runs, keeping each run's axes in order.
+    let mut order = Vec::new();
+    let mut k = 0;
+    while k < p.len() {
+        let Some(run) = runs.iter().position(|(a, _)| a[0] == p[k]) else {
+            return false;
+        };
+        let a = &runs[run].0;
+        if p.get(k..k + a.len()) != Some(a.as_slice()) {
+            return false;
+        }
+        order.push(run);
+        k += a.len();
+    }
+    let q: Vec<usize> = order.iter().flat_map(|&r| runs[r].1.clone()).collect();
+    let new_shape: Vec<i64> = q.iter().map(|&b| od[b] as i64).collect();
+    let name = format!("{}_shape", e.g.node(id).outputs[0].name);
+    let c = e.add_const(&name, i64_tensor(&new_shape));
+    e.rewire(id, 1, c);
+    e.set_state(ValueRef::new(id, 0), q);
+    true
 }
 
 pub(super) fn squeeze(e: &mut Engine<'_>, id: NodeId, p: &[usize]) -> bool {
