@@ -5,8 +5,16 @@
 //! and the permutation is carried through layout-agnostic ops (elementwise ops with their
 //! constants permuted, Concat/Split/Pad/Reduce*/Softmax/Slice/Squeeze/Unsqueeze with their
 //! axes remapped, QDQ with its per-axis `axis` remapped, Flatten/Reshape where only unit axes
-//! move), so Transposes appear only where a region of one layout meets the other and are
-//! then merged and cancelled by the [`transpose`](super::transpose) rewrites.
+//! or whole runs of axes move), so Transposes appear only where a region of one layout meets
+//! the other and are then merged and cancelled by the [`transpose`](super::transpose)
+//! rewrites. A model's own Transpose is absorbed when the permutation makes it the identity,
+//! or when it turns channels-last data into the converted layout on its way to a conv
+//! (ConvNeXt's blocks, TF-exported graphs with NHWC inputs).
+//!
+//! Measured (crates/passes/tests/layout_cnn.rs and the same check on more torchvision
+//! models): ResNet-18/50, MobileNetV2/V3-Small, EfficientNet-B0, DenseNet-121 and
+//! ConvNeXt-T come out with no Transpose (one at the input with `keep_io_layout`) and the
+//! interpreter's outputs match onnxruntime's on the original.
 //!
 //! Graph inputs and outputs: by default a rank-3..5 image input (one that reaches a
 //! layout-sensitive op through layout-agnostic ops) and an output left in the data layout
@@ -14,8 +22,9 @@
 //! [`LayoutOptions::keep_io_layout`] they keep their layout and a Transpose sits at the
 //! boundary.
 //!
-//! The engine is in `layout/engine.rs`, the per-op rules in `layout/rules.rs`, shape facts
-//! in `layout/facts.rs`.
+//! The engine is in `layout/engine.rs`, the per-op rules in `layout/rules.rs` (with
+//! `rules/sensitive.rs` and `rules/axes.rs`), shape facts in `layout/facts.rs`,
+//! permutations and constant transposes in `layout/perm.rs`.
 
 mod engine;
 mod facts;

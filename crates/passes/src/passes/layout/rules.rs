@@ -11,8 +11,12 @@
 //!   the permutation through;
 //! - axis-bearing ops (Concat, Split, Pad, Reduce*, ArgMax/ArgMin, Softmax family from opset
 //!   13, Slice, Squeeze, Unsqueeze, Transpose) remap their axes;
-//! - Flatten and Reshape keep the permutation out only when it moves unit axes alone (the
-//!   data order is unchanged, e.g. `[N, C, 1, 1]` → `[N, C]` after a global pool).
+//! - Flatten and Reshape let the permutation go when it moves unit axes alone (the data
+//!   order is unchanged, e.g. `[N, C, 1, 1]` → `[N, C]` after a global pool); a Reshape that
+//!   merges or splits whole runs of axes which the permutation moves whole carries the
+//!   permutation of the runs on (`[N, C, H, W]` → `[N, C, H*W]` in a ViT patch embedding);
+//! - a Transpose whose input arrives transposed composes the two; one that turns an
+//!   original-layout value into the converted layout on its way to a conv is absorbed.
 
 use modelc_ir::{Attr, NodeId, OnnxOp, Tensor, ValueRef};
 
