@@ -81,3 +81,22 @@ fn random_ops_and_sub_graphs() {
         );
     }
 }
+
+/// Constants are bucketed by a sample of their bytes, then compared in full: two 512-element
+/// constants that differ only in a byte the sample skips (1.0 vs 1.0000305, byte 1 of
+/// element 0) stay apart, and equal ones merge.
+#[test]
+fn constants_compared_in_full() {
+    let mut values: Vec<String> = (0..512).map(|i| format!("{}.0", i % 7)).collect();
+    values[0] = "1.0".into();
+    let a = values.join(", ");
+    values[0] = "1.0000305".into();
+    let b = values.join(", ");
+    let text = format!(
+        "graph main(%x: f32[512]) -> (%y) {{\n  %a = const f32[512] [{a}]\n  %b = const f32[512] [{b}]\n  %a2 = const f32[512] [{a}]\n  %p = Add(%x, %a)\n  %q = Add(%x, %b)\n  %r = Add(%x, %a2)\n  %s = Sum(%p, %q, %r)\n  %y = Identity(%s)\n}}"
+    );
+    let (before, after, _) = run(&text, "cse,dce");
+    assert_eq!(count_in(&after, "const"), 2, "%a2 merges into %a, %b stays");
+    assert_eq!(count_in(&after, "Add"), 2);
+    assert_same_outputs(&before, &after, &[("x", input(&[512], 9, 1.0))], 0.0);
+}
