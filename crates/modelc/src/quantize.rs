@@ -263,10 +263,10 @@ pub struct QuantizeArgs {
     /// Per-tensor weights instead of per-channel.
     #[arg(long)]
     pub per_tensor: bool,
-    /// Conv/Gemm biases of int8: `int32` behind a DequantizeLinear (scale = input scale ×
-    /// weight scale), or `float` (onnxruntime quantizes float biases itself when it loads a
-    /// QDQ model, and its own quantize_static leaves them float: 8 bytes less per channel).
-    /// Default: float for .onnx outputs, int32 for .tflite (full-integer TFLite needs them).
+    /// Conv/Gemm biases of int8: `int32` (the default) behind a DequantizeLinear with
+    /// scale = input scale × weight scale, which onnxruntime fuses directly and full-integer
+    /// TFLite needs; or `float` (8 bytes less per output channel; onnxruntime quantizes float
+    /// biases itself when it loads a QDQ model, as its own quantize_static leaves them).
     #[arg(long, value_name = "int32|float")]
     pub bias: Option<String>,
     /// Quantize the model's outputs too (by default they stay float: a last
@@ -398,8 +398,7 @@ pub fn run(args: QuantizeArgs) -> Result<(), Box<dyn std::error::Error>> {
     cfg.static_opts.activation = activation;
     cfg.static_opts.per_channel = !args.per_tensor;
     cfg.static_opts.int32_bias = match args.bias.as_deref() {
-        None => crate::format_of(&args.output)? != crate::Format::Onnx,
-        Some("int32") => true,
+        None | Some("int32") => true,
         Some("float") => false,
         Some(b) => return Err(format!("unknown --bias `{b}` (int32, float)").into()),
     };
