@@ -27,8 +27,11 @@ fn file_err(path: &Path, message: impl Into<String>) -> InputError {
     }
 }
 
-/// The model's inputs: name, element type and shape (symbolic dims `None`).
-fn signature(model: &Model) -> Vec<(String, Option<modelc_ir::DType>, Option<Vec<Option<u64>>>)> {
+/// A declared input: name, element type and shape (symbolic dims `None`).
+type InputSig = (String, Option<modelc_ir::DType>, Option<Vec<Option<u64>>>);
+
+/// The model's inputs.
+fn signature(model: &Model) -> Vec<InputSig> {
     crate::run::declared_inputs(model)
         .into_iter()
         .map(|(name, ty)| match ty {
