@@ -113,7 +113,10 @@ pub fn save(model: &Model, path: &Path, opts: &SaveOptions) -> Result<(), Error>
 /// the NHWC node it cannot write).
 fn onnx_layout(model: &Model, keep_io_layout: bool) -> Option<Model> {
     let g = &model.graph;
-    if !g.node_ids().any(|id| g.node(id).layout == Some(ir::Layout::Nhwc)) {
+    if !g
+        .node_ids()
+        .any(|id| g.node(id).layout == Some(ir::Layout::Nhwc))
+    {
         return None;
     }
     let mut m = model.clone();
