@@ -333,11 +333,6 @@ pub fn add_onnx_node(
     ValueRef::new(id, 0)
 }
 
-/// The element type of `v`, when its type declares it.
-pub fn dtype_of(g: &Graph, v: ValueRef) -> Option<DType> {
-    g.value(v)?.ty.as_ref()?.ty.as_tensor()?.dtype
-}
-
 /// Calls `f` on `g` and every nested sub-graph, summing what it returns (read-only walks,
 /// such as counting patterns a pass cannot rewrite).
 pub fn sum_over_graphs(g: &Graph, f: &dyn Fn(&Graph) -> usize) -> usize {

@@ -112,8 +112,25 @@ pub fn merge_dims(a: &ValueType, b: &ValueType) -> ValueType {
                 _ => None,
             },
         }),
+        (ValueType::Sequence(x), ValueType::Sequence(y)) => {
+            ValueType::Sequence(merge_elements(x.as_deref(), y.as_deref()))
+        }
+        (ValueType::Optional(x), ValueType::Optional(y)) => {
+            ValueType::Optional(merge_elements(x.as_deref(), y.as_deref()))
+        }
         _ if a == b => a.clone(),
         _ => ValueType::Unspecified,
+    }
+}
+
+/// The merged element type of two containers; none (an unspecified element) when the
+/// elements are of different kinds or a tensor's element types differ, since a container type
+/// with a half-known element (`seq<tensor of unknown dtype>`) cannot be written to ONNX.
+fn merge_elements(x: Option<&ValueType>, y: Option<&ValueType>) -> Option<Box<ValueType>> {
+    match merge_dims(x?, y?) {
+        ValueType::Unspecified => None,
+        ValueType::Tensor(TensorType { dtype: None, .. }) => None,
+        t => Some(Box::new(t)),
     }
 }
 
@@ -426,5 +443,21 @@ mod tests {
             ["declared rank 2, inferred rank 1"]
         );
         assert_eq!(merge_dims(&t("2,N"), &t("3,N")), t("?,N"));
+        // Sequences merge their elements (an If whose branches build sequences of scalars
+        // and of vectors gives a sequence of f32 tensors of unknown rank).
+        let seq = |x: ValueType| ValueType::Sequence(Some(Box::new(x)));
+        let f32_any = ValueType::Tensor(TensorType {
+            dtype: Some(DType::F32),
+            shape: None,
+        });
+        assert_eq!(merge_dims(&seq(t("")), &seq(t("3"))), seq(f32_any));
+        let i64_scalar = ValueType::Tensor(TensorType {
+            dtype: Some(DType::I64),
+            shape: Some(Shape(vec![])),
+        });
+        assert_eq!(
+            merge_dims(&seq(t("")), &seq(i64_scalar)),
+            ValueType::Sequence(None)
+        );
     }
 }
