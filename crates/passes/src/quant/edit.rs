@@ -69,11 +69,21 @@ pub fn add_op(
     attrs: Vec<(&str, Attr)>,
     outputs: usize,
 ) -> NodeId {
-    let node_name = names.fresh(base);
-    // Short derived names keep the file small (names are repeated at every use).
-    let outs = (0..outputs)
-        .map(|i| Value::named(names.fresh(&format!("{base}.{i}"))))
+    // Short derived names keep the file small (names are repeated at every use): a single
+    // output takes the base name itself (node names are a separate namespace in ONNX).
+    let outs: Vec<Value> = (0..outputs)
+        .map(|i| {
+            Value::named(names.fresh(&if outputs == 1 {
+                base.to_string()
+            } else {
+                format!("{base}.{i}")
+            }))
+        })
         .collect();
+    let node_name = match outs.as_slice() {
+        [one] => one.name.clone(),
+        _ => base.to_string(),
+    };
     let node = Node::new(Op::Onnx(op), inputs.len(), outs)
         .with_name(node_name)
         .with_attrs(

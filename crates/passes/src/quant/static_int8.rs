@@ -372,6 +372,7 @@ pub fn quantize_static(
                 attrs,
                 1,
             );
+            g.node_mut(dq).name.clear();
             entry.insert((ValueRef::new(dq, 0), qw.scales));
         }
         let (dq, scales) = &done[&key];
@@ -439,6 +440,7 @@ pub fn quantize_static(
             attrs,
             1,
         );
+        g.node_mut(dq).name.clear();
         g.connect(ValueRef::new(dq, 0), id, 2);
         if g.node(id).op.onnx() == Some(OnnxOp::Gemm) && g.node(id).attrs.contains("beta") {
             g.node_mut(id).attrs.set("beta", Attr::Float(1.0));
