@@ -118,7 +118,7 @@ fn static_int8_places_qdq_like_onnxruntime() {
     assert_eq!(count(&q, OnnxOp::Relu), 0);
     assert!(text.contains("%w_i8 = const i8[3,2,1,1]"));
     assert!(text.contains("%b_i32 = const i32[3]"));
-    assert!(text.contains("DequantizeLinear(%w_i8, %w_s, %w_z) {axis=0}"));
+    assert!(text.contains("DequantizeLinear(%w_i8, %w_s, %zero3_i8) {axis=0}"));
     assert!(text.contains("%y: f32[1,4] = Gemm("));
     // Reshape and MaxPool are quantized with their input's parameters.
     let scale_of = |v: &str| qdq_const(&text, v, 0);
@@ -148,7 +148,7 @@ fn signed_activations_and_per_tensor_weights() {
     // The Relu-folded Conv output covers [0, max]: zero point at the bottom of int8.
     assert_eq!(qdq_const(&text, "c", 1), "i8[] [-128]", "{text}");
     assert!(
-        text.contains("DequantizeLinear(%w_i8, %w_s, %w_z)\n"),
+        text.contains("DequantizeLinear(%w_i8, %w_s, %zero1_i8)\n"),
         "{text}"
     );
     assert!(cosine(&m, &q, &samples("x", &[1, 2, 4, 4], 4, 50)) > 0.999);

@@ -333,6 +333,7 @@ pub fn quantize_static(
     // Weights: int8 constants behind a DequantizeLinear, shared per (constant, axis).
     let mut done: HashMap<(NodeId, Option<usize>), (ValueRef, Vec<f32>)> = HashMap::new();
     let mut weight_scales: HashMap<NodeId, Vec<f32>> = HashMap::new();
+    let mut zeros: HashMap<Vec<u64>, ValueRef> = HashMap::new();
     for (id, slot, axis) in weights {
         let Some((cid, t)) = const_input(g, id, slot) else {
             continue;
@@ -354,12 +355,20 @@ pub fn quantize_static(
             );
             // The zero points are all 0 but given explicitly: onnxruntime's integer Conv
             // takes a slower path when the weight's zero point is left out (ResNet-50: 4%).
-            let zp = add_const(
-                g,
-                &mut names,
-                &format!("{base}_z"),
-                zero_point_tensor(DType::I8, dims, &vec![0; n as usize]),
-            );
+            // All-zero, so one constant per channel count serves every weight.
+            let zp = match zeros.get(&dims) {
+                Some(z) => *z,
+                None => {
+                    let z = add_const(
+                        g,
+                        &mut names,
+                        &format!("zero{n}_i8"),
+                        zero_point_tensor(DType::I8, dims.clone(), &vec![0; n as usize]),
+                    );
+                    zeros.insert(dims, z);
+                    z
+                }
+            };
             let attrs = axis
                 .map(|a| vec![("axis", Attr::Int(a as i64))])
                 .unwrap_or_default();
