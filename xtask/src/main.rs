@@ -4,7 +4,7 @@
 //! `cargo xtask pyenv` creates at `target/pyenv` from the pinned
 //! `xtask/requirements.txt`; nothing relies on a package installed by hand.
 
-use std::ffi::OsStr;
+use std::ffi::{OsStr, OsString};
 use std::fmt::Write as _;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -711,6 +711,7 @@ impl Xtask {
         fs::write(&json_path, serde_json::to_string_pretty(&report)? + "\n")?;
         println!("bench: wrote {}", self.rel(&json_path));
         self.bench_torchscript(&modelc, runs)?;
+        self.bench_tflite(&modelc, runs)?;
         self.bench_inference(&modelc, runs)?;
         self.quant_interop(&modelc, "resnet50,mobilenet_v2,efficientnet_b0", false)?;
         // `modelc optimize -O2` next to onnxsim: the table, without failing the benchmark.
@@ -763,33 +764,73 @@ impl Xtask {
                 .args(["--large-only", "--only", "resnet50", "--out"])
                 .arg(&dir))?;
         }
-        let file_bytes = fs::metadata(&pt)?.len();
+        let onnx = self.target.join("bench/resnet50_from_pt.onnx");
+        self.bench_commands(
+            modelc,
+            runs,
+            "TorchScript load",
+            &pt,
+            &[
+                (
+                    "modelc inspect x.pt",
+                    vec![OsString::from("inspect"), pt.clone().into()],
+                ),
+                (
+                    "modelc convert x.pt x.onnx",
+                    vec!["convert".into(), pt.clone().into(), onnx.into()],
+                ),
+            ],
+            "goals: well under 1 s, under 1.5x",
+            "torchscript_load.json",
+        )
+    }
+
+    /// ONNX -> TFLite of torchvision's ResNet-18 (issue: well under a second, under 2x the
+    /// model size in peak memory).
+    fn bench_tflite(&self, modelc: &Path, runs: usize) -> Result<()> {
+        let onnx = self.torchvision()?.join("resnet18.onnx");
+        let tflite = self.target.join("bench/resnet18.tflite");
+        self.bench_commands(
+            modelc,
+            runs,
+            "ONNX -> TFLite",
+            &onnx,
+            &[(
+                "modelc convert x.onnx x.tflite",
+                vec!["convert".into(), onnx.clone().into(), tflite.into()],
+            )],
+            "goals: well under 1 s, under 2x",
+            "tflite_convert.json",
+        )
+    }
+
+    /// Runs each modelc command on `file` 1 + `runs` times and prints the median wall time,
+    /// CPU time and peak RSS (also as a multiple of the file's size); writes `json_name`.
+    #[allow(clippy::too_many_arguments)]
+    fn bench_commands(
+        &self,
+        modelc: &Path,
+        runs: usize,
+        title: &str,
+        file: &Path,
+        commands: &[(&str, Vec<OsString>)],
+        goals: &str,
+        json_name: &str,
+    ) -> Result<()> {
+        let file_bytes = fs::metadata(file)?.len();
         let out_dir = self.target.join("bench");
-        let onnx = out_dir.join("resnet50_from_pt.onnx");
+        fs::create_dir_all(&out_dir)?;
         println!(
-            "\nbench: TorchScript load, {} ({:.1} MiB), 1 warm-up + {runs} runs",
-            self.rel(&pt),
+            "\nbench: {title}, {} ({:.1} MiB), 1 warm-up + {runs} runs",
+            self.rel(file),
             mib(file_bytes)
         );
         let mut json_rows = Vec::new();
-        for (name, args) in [
-            (
-                "modelc inspect x.pt",
-                vec!["inspect".into(), pt.clone().into_os_string()],
-            ),
-            (
-                "modelc convert x.pt x.onnx",
-                vec![
-                    "convert".into(),
-                    pt.clone().into_os_string(),
-                    onnx.clone().into_os_string(),
-                ],
-            ),
-        ] {
+        for (name, args) in commands {
             let stderr_path = out_dir.join(format!("{}.stderr", slug(name)));
             let mut samples = Vec::new();
             for i in 0..=runs {
-                let s = measure(modelc, &args, &stderr_path)
+                let s = measure(modelc, args, &stderr_path)
                     .map_err(|e| format!("{name}: {e} (stderr in {})", self.rel(&stderr_path)))?;
                 if i > 0 {
                     samples.push(s);
@@ -799,7 +840,7 @@ impl Xtask {
             let cpu = median(samples.iter().map(|s| s.cpu.as_secs_f64() * 1e3));
             let rss = median(samples.iter().map(|s| s.max_rss_bytes as f64));
             println!(
-                "{name:<38} wall {wall:>8.1} ms  cpu {cpu:>8.1} ms  peak RSS {:>7.1} MiB = {:.2}x the file (goals: well under 1 s, under 1.5x)",
+                "{name:<38} wall {wall:>8.1} ms  cpu {cpu:>8.1} ms  peak RSS {:>7.1} MiB = {:.2}x the file ({goals})",
                 rss / 1048576.0,
                 rss / file_bytes as f64
             );
@@ -808,9 +849,9 @@ impl Xtask {
                 "peak_rss_bytes_median": rss, "rss_over_file_size": rss / file_bytes as f64,
             }));
         }
-        let json_path = out_dir.join("torchscript_load.json");
+        let json_path = out_dir.join(json_name);
         let report = serde_json::json!({
-            "model": pt.to_string_lossy(), "file_bytes": file_bytes, "measured_runs": runs,
+            "model": file.to_string_lossy(), "file_bytes": file_bytes, "measured_runs": runs,
             "statistic": "median", "results": json_rows,
         });
         fs::write(&json_path, serde_json::to_string_pretty(&report)? + "\n")?;
@@ -1046,35 +1087,53 @@ impl Xtask {
         let example = Path::new("testdata/models/tiny_cnn.onnx");
         let demo_dir = self.target.join("demo");
         fs::create_dir_all(&demo_dir)?;
-        let converted = demo_dir.join("tiny_cnn.onnx");
         // Relative to the workspace root (the commands' working directory) when it can be.
-        let converted = converted
-            .strip_prefix(&self.root)
-            .map(Path::to_path_buf)
-            .unwrap_or(converted);
+        let out = |name: &str| {
+            let p = demo_dir.join(name);
+            p.strip_prefix(&self.root)
+                .map(Path::to_path_buf)
+                .unwrap_or(p)
+        };
+        let (tflite, torchscript, optimized) = (
+            out("tiny_cnn.tflite"),
+            out("tiny_cnn.pt"),
+            out("tiny_cnn.opt.onnx"),
+        );
         let show = |args: &[&OsStr]| -> Result<()> {
             println!();
             run(Command::new(&modelc).args(args).current_dir(&self.root))
         };
         show(&["inspect".as_ref(), example.as_os_str()])?;
+        // The main job: the same model in the other formats, each checked to compute the
+        // same as the original (both run in modelc's interpreter; the TFLite one is NHWC and
+        // verify transposes its inputs and outputs).
+        for converted in [&tflite, &torchscript] {
+            show(&[
+                "convert".as_ref(),
+                example.as_os_str(),
+                converted.as_os_str(),
+            ])?;
+            show(&[
+                "verify".as_ref(),
+                example.as_os_str(),
+                converted.as_os_str(),
+                "--dim".as_ref(),
+                "N=4".as_ref(),
+            ])?;
+        }
+        show(&["dump".as_ref(), tflite.as_os_str()])?;
         show(&[
-            "convert".as_ref(),
+            "optimize".as_ref(),
             example.as_os_str(),
-            converted.as_os_str(),
-        ])?;
-        show(&["dump".as_ref(), converted.as_os_str()])?;
-        // The proof that the conversion computes the same: both run in the interpreter.
-        show(&[
-            "verify".as_ref(),
-            example.as_os_str(),
-            converted.as_os_str(),
-            "--dim".as_ref(),
-            "N=4".as_ref(),
+            optimized.as_os_str(),
+            "-O2".as_ref(),
         ])?;
         println!(
-            "\ndemo: converted {} to {} (and verified it computes the same)",
+            "\ndemo: converted {} to {} and {} and optimized it to {} (conversions verified)",
             example.display(),
-            self.rel(&converted)
+            tflite.display(),
+            torchscript.display(),
+            optimized.display()
         );
         Ok(())
     }

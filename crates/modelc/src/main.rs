@@ -325,17 +325,21 @@ fn adapt_inputs(
             let Some((b_name, ty)) = decl else {
                 return (name.clone(), t.clone());
             };
-            let want = ty
+            // B's declared dims, `None` where symbolic or unknown.
+            let want: Option<Vec<Option<u64>>> = ty
                 .as_ref()
                 .and_then(|ty| ty.as_tensor())
                 .and_then(|tt| tt.shape.as_ref())
-                .and_then(|s| s.as_known());
+                .map(|s| s.0.iter().map(|d| d.known()).collect());
+            let fits = |w: &[Option<u64>], dims: &[u64]| {
+                w.len() == dims.len() && w.iter().zip(dims).all(|(w, d)| w.is_none_or(|w| w == *d))
+            };
             match want {
                 Some(w)
                     if t.raw().is_some()
                         && t.dims.len() == 4
-                        && w != t.dims
-                        && w == [t.dims[0], t.dims[2], t.dims[3], t.dims[1]] =>
+                        && !fits(&w, &t.dims)
+                        && fits(&w, &[t.dims[0], t.dims[2], t.dims[3], t.dims[1]]) =>
                 {
                     notes.push(format!("`{name}` transposed NCHW to NHWC for B"));
                     (b_name.clone(), modelc::run::nchw_to_nhwc(t))
