@@ -12,7 +12,13 @@ With --check the script exits 1 unless, for every model, modelc's file is at mos
 (cosine within --cos-slack, top-1 not lower), and it runs no slower than onnxruntime's
 model (within --speed-slack).
 
-usage: quant_interop.py MODELC DATA_DIR OUT_JSON [--models a,b] [--check] [--runs N]
+With --tflite, each model is also quantized to full-integer TFLite (`modelc quantize
+x.onnx x.tflite`: int8 activations, outputs quantized then dequantized) and run in LiteRT
+on the held-out inputs, next to modelc's int8-activation QDQ ONNX model (same calibration,
+--activation-type i8 --quantize-outputs) in onnxruntime; with --check, at least
+--tflite-agree of the output elements must agree within one output quantization step.
+
+usage: quant_interop.py MODELC DATA_DIR OUT_JSON [--models a,b] [--check] [--runs N] [--tflite]
 """
 
 import argparse
@@ -96,6 +102,41 @@ def closeness(ref, got):
     }
 
 
+def tflite_agreement(modelc, fp32, calib_dir, held, work, name):
+    """Fraction of output elements where LiteRT's run of modelc's full-int8 TFLite model and
+    onnxruntime's run of modelc's int8 QDQ model differ by at most one quantization step of
+    the output (the scale of the tensor the final DEQUANTIZE reads)."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    tfl = os.path.join(work, f"{name}.modelc-int8.tflite")
+    qdq = os.path.join(work, f"{name}.modelc-int8-i8.onnx")
+    for out, extra in ((tfl, []), (qdq, ["--activation-type", "i8", "--quantize-outputs"])):
+        p = subprocess.run([modelc, "quantize", fp32, out, "--calibration", calib_dir, *extra],
+                           capture_output=True, text=True)
+        if p.returncode != 0:
+            sys.exit(f"modelc quantize {name} -> {out} failed:\n{p.stderr}")
+    it = Interpreter(tfl)
+    it.allocate_tensors()
+    details = {d["index"]: d for d in it.get_tensor_details()}
+    out = it.get_output_details()[0]
+    last = [o for o in it._get_ops_details() if out["index"] in list(o["outputs"])][0]
+    if last["op_name"] != "DEQUANTIZE":
+        sys.exit(f"{name}: the TFLite model's output comes from {last['op_name']}, not DEQUANTIZE")
+    step = details[last["inputs"][0]]["quantization"][0]
+    sess = session(qdq)
+    within, total, worst = 0, 0, 0.0
+    for x in held:
+        ref = sess.run(None, {sess.get_inputs()[0].name: x})[0]
+        it.set_tensor(it.get_input_details()[0]["index"], np.ascontiguousarray(x.transpose(0, 2, 3, 1)))
+        it.invoke()
+        steps = np.abs(it.get_tensor(out["index"]) - ref) / step
+        within += int((steps <= 1.0 + 1e-3).sum())
+        total += steps.size
+        worst = max(worst, float(steps.max()))
+    return {"within_one_step": within / total, "max_steps": worst,
+            "tflite_bytes": os.path.getsize(tfl)}
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("modelc")
@@ -106,6 +147,8 @@ def main():
     ap.add_argument("--runs", type=int, default=10)
     ap.add_argument("--activation-type", default="u8", choices=["u8", "i8"])
     ap.add_argument("--check", action="store_true")
+    ap.add_argument("--tflite", action="store_true")
+    ap.add_argument("--tflite-agree", type=float, default=0.99)
     ap.add_argument("--max-size-ratio", type=float, default=0.27)
     ap.add_argument("--cos-slack", type=float, default=1e-4)
     ap.add_argument("--speed-slack", type=float, default=0.10)
@@ -188,6 +231,15 @@ def main():
             f"quantize {o['quantize_seconds']:.1f}s [calib {ours_calib}s] (ort {r['quantize_seconds']:.1f}s)",
             flush=True,
         )
+        if a.tflite:
+            row["tflite"] = tflite_agreement(a.modelc, fp32, calib_dir, held, work, name)
+            t = row["tflite"]
+            print(f"{name:<16} full-int8 TFLite in LiteRT vs int8 QDQ in onnxruntime: "
+                  f"{100 * t['within_one_step']:.2f}% of elements within one step "
+                  f"(worst {t['max_steps']:.1f} steps), {t['tflite_bytes']} bytes", flush=True)
+            if a.check and t["within_one_step"] < a.tflite_agree:
+                failures.append(f"{name}: TFLite agrees within one step on "
+                                f"{100 * t['within_one_step']:.2f}% < {100 * a.tflite_agree:.0f}%")
         if a.check:
             if o["size_ratio"] > a.max_size_ratio:
                 failures.append(f"{name}: size ratio {o['size_ratio']:.3f} > {a.max_size_ratio}")

@@ -748,6 +748,8 @@ impl Xtask {
         if check {
             cmd.arg("--check");
         }
+        // Full-integer TFLite of the same models, in LiteRT, against the int8 ONNX model.
+        cmd.arg("--tflite");
         run(&mut cmd)
     }
 

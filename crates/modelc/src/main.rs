@@ -282,14 +282,10 @@ fn gather_inputs(
         given.push((name, modelc::run::read_tensor(Path::new(&path))?));
     }
     if random {
-        let dims = parse_pairs(&opts.dims, "--dim")?
+        let dims = modelc_passes::passes::infer_shapes::InputShapes::parse(&[], &opts.dims)?
+            .dims
             .into_iter()
-            .map(|(k, v)| {
-                v.parse::<u64>()
-                    .map(|v| (k, v))
-                    .map_err(|_| format!("--dim value `{v}` is not a number"))
-            })
-            .collect::<Result<_, _>>()?;
+            .collect();
         for (name, t) in modelc::run::random_inputs(model, opts.seed, &dims)? {
             if !given.iter().any(|(n, _)| *n == name) {
                 given.push((name, t));

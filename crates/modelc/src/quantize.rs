@@ -260,9 +260,10 @@ pub struct QuantizeArgs {
     /// Percentile of |x| kept by --method percentile.
     #[arg(long, default_value_t = 99.99)]
     pub percentile: f64,
-    /// Activation type of int8 QDQ: u8 (asymmetric, fastest on x86 onnxruntime) or i8.
-    #[arg(long, default_value = "u8")]
-    pub activation_type: String,
+    /// Activation type of int8 QDQ: u8 (asymmetric, fastest on x86 onnxruntime; the default
+    /// for .onnx) or i8 (the default for .tflite, whose integer kernels take int8 only).
+    #[arg(long, value_name = "u8|i8")]
+    pub activation_type: Option<String>,
     /// Per-tensor weights instead of per-channel.
     #[arg(long)]
     pub per_tensor: bool,
@@ -339,24 +340,22 @@ pub fn run(args: QuantizeArgs) -> Result<(), Box<dyn std::error::Error>> {
         "top1" => Metric::Top1,
         m => return Err(format!("unknown --metric `{m}` (cosine, max-rel, top1)").into()),
     };
-    let activation = match args.activation_type.as_str() {
-        "u8" => modelc_ir::DType::U8,
-        "i8" => modelc_ir::DType::I8,
-        t => return Err(format!("unknown --activation-type `{t}` (u8, i8)").into()),
-    };
-    let dims: HashMap<String, u64> = args
-        .dims
-        .iter()
-        .map(|s| {
-            let (k, v) = s
-                .split_once('=')
-                .ok_or_else(|| format!("--dim `{s}` is not NAME=VALUE"))?;
-            let v = v
-                .parse::<u64>()
-                .map_err(|_| format!("--dim value `{v}` is not a number"))?;
-            Ok::<_, String>((k.to_string(), v))
-        })
-        .collect::<Result<_, _>>()?;
+    let tflite = crate::format_of(&args.output)? == crate::Format::Tflite;
+    let activation =
+        match args
+            .activation_type
+            .as_deref()
+            .unwrap_or(if tflite { "i8" } else { "u8" })
+        {
+            "u8" => modelc_ir::DType::U8,
+            "i8" => modelc_ir::DType::I8,
+            t => return Err(format!("unknown --activation-type `{t}` (u8, i8)").into()),
+        };
+    let dims: HashMap<String, u64> =
+        modelc_passes::passes::infer_shapes::InputShapes::parse(&[], &args.dims)?
+            .dims
+            .into_iter()
+            .collect();
     let model = crate::load(&args.input)?;
     let calibration = match (&args.calibration, args.calibration_random) {
         (Some(_), Some(_)) => {
@@ -405,7 +404,10 @@ pub fn run(args: QuantizeArgs) -> Result<(), Box<dyn std::error::Error>> {
         Some("float") => false,
         Some(b) => return Err(format!("unknown --bias `{b}` (int32, float)").into()),
     };
-    cfg.static_opts.quantize_outputs = args.quantize_outputs;
+    // Full-integer TFLite has no int8-in, float-out kernels: the last op's output is
+    // quantized too (and dequantized to the model's float output by a DEQUANTIZE op), as
+    // TensorFlow's converter does.
+    cfg.static_opts.quantize_outputs = args.quantize_outputs || tflite;
     let start = Instant::now();
     let (quantized, report) = quant::quantize(&model, &cfg, &calibration, &eval)?;
     if mode == Mode::Int8 {
