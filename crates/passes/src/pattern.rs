@@ -23,6 +23,18 @@ pub fn for_each_graph(g: &mut Graph, f: &mut dyn FnMut(&mut Graph) -> bool) -> b
     changed
 }
 
+/// Calls `rewrite` on every node of type `op` in `g` (not its sub-graphs), in topological
+/// order, skipping nodes an earlier rewrite removed; whether any rewrite changed the graph.
+pub fn rewrite_each(g: &mut Graph, op: OnnxOp, rewrite: fn(&mut Graph, NodeId) -> bool) -> bool {
+    let mut changed = false;
+    for id in g.topo_order().unwrap_or_default() {
+        if g.try_node(id).is_some() && g.node(id).op.onnx() == Some(op) {
+            changed |= rewrite(g, id);
+        }
+    }
+    changed
+}
+
 /// The version of the default ONNX domain the model imports; `i64::MAX` when the context
 /// names no opsets (a bare graph: every op at its newest version).
 pub fn default_opset(cx: &PassContext) -> i64 {

@@ -11,7 +11,7 @@ use modelc_ir::{Attr, Graph, NodeId, OnnxOp, ValueRef};
 
 use crate::passes::fuse_conv_bn::{conv_out_channels, set_bias};
 use crate::pattern::{
-    float_const, float_tensor, for_each_graph, is_op, remove_with_dead_consts, single_use,
+    float_const, float_tensor, for_each_graph, remove_with_dead_consts, rewrite_each, single_use,
     take_over, FloatConst,
 };
 use crate::{Changed, Pass, PassContext, PassError};
@@ -28,18 +28,10 @@ impl Pass for FuseBias {
     }
 
     fn run(&self, g: &mut Graph, _cx: &mut PassContext) -> Result<Changed, PassError> {
-        Ok(Changed::from_bool(for_each_graph(g, &mut fuse_all)))
+        Ok(Changed::from_bool(for_each_graph(g, &mut |g| {
+            rewrite_each(g, OnnxOp::Add, fuse_one)
+        })))
     }
-}
-
-fn fuse_all(g: &mut Graph) -> bool {
-    let mut changed = false;
-    for id in g.topo_order().unwrap_or_default() {
-        if g.try_node(id).is_some() && is_op(g, id, OnnxOp::Add) {
-            changed |= fuse_one(g, id);
-        }
-    }
-    changed
 }
 
 fn fuse_one(g: &mut Graph, add: NodeId) -> bool {

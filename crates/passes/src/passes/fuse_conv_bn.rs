@@ -20,8 +20,9 @@
 use modelc_ir::{Attr, DType, Graph, Layout, NodeId, OnnxOp, Op, ValueRef};
 
 use crate::pattern::{
-    add_const, extra_outputs_unused, float_const, float_tensor, for_each_graph, is_op, rank_of,
-    remove_with_dead_consts, set_const_if_unshared, single_use, take_over, FloatConst,
+    add_const, extra_outputs_unused, float_const, float_tensor, for_each_graph, rank_of,
+    remove_with_dead_consts, rewrite_each, set_const_if_unshared, single_use, take_over,
+    FloatConst,
 };
 use crate::{Changed, Pass, PassContext, PassError};
 
@@ -37,18 +38,10 @@ impl Pass for FuseConvBn {
     }
 
     fn run(&self, g: &mut Graph, _cx: &mut PassContext) -> Result<Changed, PassError> {
-        Ok(Changed::from_bool(for_each_graph(g, &mut fuse_all)))
+        Ok(Changed::from_bool(for_each_graph(g, &mut |g| {
+            rewrite_each(g, OnnxOp::BatchNormalization, fuse_one)
+        })))
     }
-}
-
-fn fuse_all(g: &mut Graph) -> bool {
-    let mut changed = false;
-    for id in g.topo_order().unwrap_or_default() {
-        if g.try_node(id).is_some() && is_op(g, id, OnnxOp::BatchNormalization) {
-            changed |= fuse_one(g, id);
-        }
-    }
-    changed
 }
 
 /// BN's per-channel affine map `y = x * s + t`, from constant parameters.

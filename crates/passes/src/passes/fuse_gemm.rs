@@ -7,8 +7,8 @@
 use modelc_ir::{DType, Graph, NodeId, OnnxOp, Op, ValueRef};
 
 use crate::pattern::{
-    const_tensor, float_const, for_each_graph, is_op, rank_of, remove_with_dead_consts, single_use,
-    take_over,
+    const_tensor, float_const, for_each_graph, is_op, rank_of, remove_with_dead_consts,
+    rewrite_each, single_use, take_over,
 };
 use crate::{Changed, Pass, PassContext, PassError};
 
@@ -24,18 +24,10 @@ impl Pass for FuseGemm {
     }
 
     fn run(&self, g: &mut Graph, _cx: &mut PassContext) -> Result<Changed, PassError> {
-        Ok(Changed::from_bool(for_each_graph(g, &mut fuse_all)))
+        Ok(Changed::from_bool(for_each_graph(g, &mut |g| {
+            rewrite_each(g, OnnxOp::Add, fuse_one)
+        })))
     }
-}
-
-fn fuse_all(g: &mut Graph) -> bool {
-    let mut changed = false;
-    for id in g.topo_order().unwrap_or_default() {
-        if g.try_node(id).is_some() && is_op(g, id, OnnxOp::Add) {
-            changed |= fuse_one(g, id);
-        }
-    }
-    changed
 }
 
 fn fuse_one(g: &mut Graph, add: NodeId) -> bool {
