@@ -999,7 +999,8 @@ impl Xtask {
             (
                 "torchscript interop",
                 Box::new(|| {
-                    // Traced/scripted torch models -> ONNX via modelc convert, run in onnxruntime.
+                    // Traced/scripted torch models -> ONNX (run in onnxruntime) and the image
+                    // models -> TFLite (run in LiteRT), via modelc convert, against torch.
                     let modelc = self.build_modelc()?;
                     run(self
                         .py()

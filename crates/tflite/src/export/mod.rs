@@ -113,6 +113,10 @@ fn rebuild<'g>(m: &'g Model, external: bool) -> Result<builder::Builder<'g>, Tfl
     Ok(x.b)
 }
 
+/// The passes run before lowering (see `prepare`): a TorchScript import keeps BatchNorm
+/// separate, an ONNX export from torch has usually fused it already.
+const LEGALIZE: &str = "infer-shapes,identity,fuse-conv-bn,dce";
+
 /// Brings the graph into the form the lowering expects: NHWC layout-sensitive ops and types
 /// on every value.
 fn prepare(m: &mut Model, opts: &WriteOptions) -> Result<(), TfliteError> {
@@ -121,6 +125,15 @@ fn prepare(m: &mut Model, opts: &WriteOptions) -> Result<(), TfliteError> {
         .node_ids()
         .any(|id| m.graph.node(id).layout == Some(Layout::Nchw));
     constants_to_initializers(&mut m.graph);
+    // TFLite has no inference BatchNormalization, Identity or Dropout builtin: fold
+    // BatchNormalization into the producing convolution (as TensorFlow's converter does) and
+    // drop pass-throughs before lowering. Not `fold`: it would turn a small model's
+    // dequantized int8 weights into float constants.
+    let legalize = modelc_passes::registry::pipeline(LEGALIZE)
+        .map_err(|e| TfliteError::Unsupported(e.to_string()))?;
+    modelc_passes::PassManager::new(legalize)
+        .run(m)
+        .map_err(|e| TfliteError::Unsupported(e.to_string()))?;
     // Types first: the layout pass reads shapes (which inputs are images, Flatten/Reshape).
     modelc_ir::infer::infer_graph(&mut m.graph, &m.opset_imports);
     if nchw {
