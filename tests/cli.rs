@@ -345,3 +345,36 @@ fn optimize_removes_passthroughs_and_reports() {
     let o = modelc(&["passes"]);
     assert!(stdout(&o).contains("dce") && stdout(&o).contains("identity"));
 }
+
+#[test]
+fn convert_fixes_input_shapes_and_optimizes_on_the_way() {
+    let dir = tempfile::tempdir().unwrap();
+    let scripted = testdata("torchscript/cnn_bn_scripted/model.pt");
+    // A scripted model declares no sizes; TFLite needs them.
+    let out = dir.path().join("cnn.tflite");
+    expect_convert_error(&scripted, &out, "shape");
+    let o = modelc(&[
+        "convert",
+        &scripted,
+        out.to_str().unwrap(),
+        "--input-shape",
+        "x:2,3,16,16",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = modelc(&["inspect", out.to_str().unwrap()]);
+    assert!(stdout(&o).contains("x: f32[2,16,16,3]"), "{}", stdout(&o));
+    // -O2 with a fixed batch: the shapes are static in the result.
+    let onnx = dir.path().join("tiny.onnx");
+    let tiny = testdata("models/tiny_cnn.onnx");
+    let o = modelc(&[
+        "convert",
+        &tiny,
+        onnx.to_str().unwrap(),
+        "-O2",
+        "--dim",
+        "N=1",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = modelc(&["inspect", onnx.to_str().unwrap()]);
+    assert!(stdout(&o).contains("probs: f32[1,10]"), "{}", stdout(&o));
+}

@@ -29,12 +29,15 @@ struct Cli {
 enum Command {
     /// Convert a model to another file, possibly another format.
     ///
-    /// The formats come from the extensions. ONNX → ONNX is supported now: the result keeps
-    /// everything the input had (opsets, metadata, doc strings, value_info, local functions,
-    /// sparse initializers, sub-graphs, unknown ops and domains). Weights are memory-mapped,
-    /// never copied; models over 2 GB are written with external data.
+    /// The formats come from the extensions: .onnx, .tflite, .pt (TorchScript); every pair
+    /// converts. ONNX → ONNX keeps everything the input had (opsets, metadata, doc strings,
+    /// value_info, local functions, sparse initializers, sub-graphs, unknown ops and
+    /// domains). To TFLite, NCHW graphs become NHWC (whole regions, transposes cancelled),
+    /// BatchNorm folds into convolutions, activations fuse, and QDQ regions become int8
+    /// ops. Weights are memory-mapped, never copied; ONNX models over 2 GB are written with
+    /// external data. Check a conversion with `modelc verify IN OUT`.
     #[command(
-        after_help = "Examples:\n  modelc convert resnet50.onnx resnet50-copy.onnx\n  modelc convert big.onnx out.onnx --external-data always   # writes out.onnx + out.onnx.data"
+        after_help = "Examples:\n  modelc convert resnet50.onnx resnet50.tflite\n  modelc convert model.tflite model.onnx\n  modelc convert traced.pt model.onnx -O2\n  modelc convert scripted.pt model.tflite --input-shape x:1,3,224,224\n  modelc convert big.onnx out.onnx --external-data always   # writes out.onnx + out.onnx.data"
     )]
     Convert {
         /// The model to read.
@@ -51,6 +54,11 @@ enum Command {
         /// instead of the inputs and outputs switching layout.
         #[arg(long)]
         keep_io_layout: bool,
+        /// Optimize on the way, as `modelc optimize -O<N>` does (0: none, the default).
+        #[arg(short = 'O', default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=3))]
+        level: u8,
+        #[command(flatten)]
+        shapes: ShapeOpts,
     },
     /// Summarize a model: format, opsets, inputs and outputs, ops, parameters.
     #[command(
@@ -141,13 +149,8 @@ enum Command {
         /// Stop after this many pass steps.
         #[arg(long, value_name = "N")]
         stop_after: Option<usize>,
-        /// Fix an input's shape before the passes run: NAME:D1,D2,... May be repeated.
-        #[arg(long = "input-shape", value_name = "NAME:DIMS")]
-        input_shapes: Vec<String>,
-        /// Fix a symbolic dimension everywhere before the passes run: NAME=VALUE. May be
-        /// repeated.
-        #[arg(long = "dim", value_name = "NAME=VALUE")]
-        dims: Vec<String>,
+        #[command(flatten)]
+        shapes: ShapeOpts,
     },
     /// List the graph passes with what each does.
     Passes,
@@ -176,6 +179,31 @@ enum Command {
         #[arg(long)]
         full: bool,
     },
+}
+
+/// Input shapes fixed before passes and export (shared by `convert` and `optimize`).
+#[derive(clap::Args)]
+struct ShapeOpts {
+    /// Fix an input's shape: NAME:D1,D2,... May be repeated. (Scripted TorchScript models
+    /// declare no sizes; TFLite export needs them.)
+    #[arg(long = "input-shape", value_name = "NAME:DIMS")]
+    input_shapes: Vec<String>,
+    /// Fix a symbolic dimension everywhere: NAME=VALUE. May be repeated.
+    #[arg(long = "dim", value_name = "NAME=VALUE")]
+    dims: Vec<String>,
+}
+
+impl ShapeOpts {
+    /// Loads `path` with the shapes fixed.
+    fn load(&self, path: &Path) -> Result<modelc::Model, Box<dyn std::error::Error>> {
+        let fixed = modelc_passes::passes::infer_shapes::InputShapes::parse(
+            &self.input_shapes,
+            &self.dims,
+        )?;
+        let mut model = load(path)?;
+        fixed.apply(&mut model.graph)?;
+        Ok(model)
+    }
 }
 
 /// How inputs are chosen (shared by `run` and `verify`).
@@ -354,10 +382,16 @@ fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
             output,
             external_data,
             keep_io_layout,
+            level,
+            shapes,
         } => {
             modelc::check_distinct(&input, &output)?;
             modelc::format_of(&output)?;
-            let model = load(&input)?;
+            let mut model = shapes.load(&input)?;
+            if level > 0 {
+                let pm = modelc_passes::PassManager::new(modelc_passes::registry::level(level));
+                pm.run(&mut model)?;
+            }
             let mut opts = SaveOptions::default();
             opts.onnx.external_data = match external_data {
                 ExternalArg::Auto => ExternalData::Auto,
@@ -478,15 +512,11 @@ fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
             pipeline,
             print_after,
             stop_after,
-            input_shapes,
-            dims,
+            shapes,
         } => {
             modelc::check_distinct(&input, &output)?;
             modelc::format_of(&output)?;
-            let fixed =
-                modelc_passes::passes::infer_shapes::InputShapes::parse(&input_shapes, &dims)?;
-            let mut model = load(&input)?;
-            fixed.apply(&mut model.graph)?;
+            let mut model = shapes.load(&input)?;
             let passes = match &pipeline {
                 Some(spec) => modelc_passes::registry::pipeline(spec)?,
                 None => modelc_passes::registry::level(level),
