@@ -770,38 +770,29 @@ fn non_zero(cx: &InferCtx<'_>, out: &mut Outputs) -> Result<(), InferError> {
     Ok(())
 }
 
-fn compress(cx: &InferCtx<'_>, out: &mut Outputs) -> Result<(), InferError> {
-    let shape = if cx.attrs.contains("axis") {
-        match cx.shape(0) {
-            Some(s) => {
-                let a = axis(cx.attr_int("axis", 0)?, s.len())?;
-                let mut sh = s.to_vec();
-                sh[a] = Dim::Unknown;
-                Some(sh)
-            }
-            None => None,
-        }
-    } else {
-        Some(vec![Dim::Unknown])
+/// The shape of an op that keeps an unknown number of input elements (Compress, Unique): the
+/// input's with the `axis` dimension unknown, or a flat vector of unknown length without `axis`.
+fn selected_shape(cx: &InferCtx<'_>) -> Result<Option<Vec<Dim>>, InferError> {
+    if !cx.attrs.contains("axis") {
+        return Ok(Some(vec![Dim::Unknown]));
+    }
+    let Some(s) = cx.shape(0) else {
+        return Ok(None);
     };
+    let a = axis(cx.attr_int("axis", 0)?, s.len())?;
+    let mut sh = s.to_vec();
+    sh[a] = Dim::Unknown;
+    Ok(Some(sh))
+}
+
+fn compress(cx: &InferCtx<'_>, out: &mut Outputs) -> Result<(), InferError> {
+    let shape = selected_shape(cx)?;
     out.set(0, cx.dtype(0), shape);
     Ok(())
 }
 
 fn unique(cx: &InferCtx<'_>, out: &mut Outputs) -> Result<(), InferError> {
-    let y = if cx.attrs.contains("axis") {
-        match cx.shape(0) {
-            Some(s) => {
-                let a = axis(cx.attr_int("axis", 0)?, s.len())?;
-                let mut sh = s.to_vec();
-                sh[a] = Dim::Unknown;
-                Some(sh)
-            }
-            None => None,
-        }
-    } else {
-        Some(vec![Dim::Unknown])
-    };
+    let y = selected_shape(cx)?;
     out.set(0, cx.dtype(0), y);
     out.set(1, Some(DType::I64), Some(vec![Dim::Unknown]));
     let n = if cx.attrs.contains("axis") {
