@@ -277,6 +277,10 @@ impl Xtask {
             "--quiet",
             "--disable-pip-version-check",
             "--no-input",
+            // The list pins the whole environment (see its header), and a cache would keep a
+            // second copy of ~3 GB of wheels on disk.
+            "--no-deps",
+            "--no-cache-dir",
             "-r",
             "xtask/requirements.txt",
         ]))?;
@@ -1063,7 +1067,14 @@ impl Xtask {
             let secs = started.elapsed().as_secs_f64();
             match result {
                 Ok(()) => {
-                    println!("ci: {name} ok ({secs:.1} s)");
+                    // A passing step's converted models are no longer needed (a failing one's
+                    // stay for inspection): CI machines have had little disk to spare.
+                    let freed = self.prune_step_outputs()?;
+                    println!(
+                        "ci: {name} ok ({secs:.1} s; {:.0} MiB of outputs removed, {} free)",
+                        freed as f64 / (1 << 20) as f64,
+                        self.disk_free()
+                    );
                     timings.push((*name, secs));
                 }
                 Err(e) => {
@@ -1081,6 +1092,60 @@ impl Xtask {
         }
         println!("  {:<20} {:>8.1} s", "total", total.elapsed().as_secs_f64());
         Ok(())
+    }
+
+    /// Deletes the large files (over 1 MiB: models, tensors) that the CI steps write under
+    /// their own output directories, keeping reports and small files. Returns bytes freed.
+    fn prune_step_outputs(&self) -> Result<u64> {
+        fn prune(dir: &Path, freed: &mut u64) -> std::io::Result<()> {
+            let entries = match fs::read_dir(dir) {
+                Ok(entries) => entries,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+                Err(e) => return Err(e),
+            };
+            for entry in entries {
+                let entry = entry?;
+                let kind = entry.file_type()?;
+                if kind.is_dir() {
+                    prune(&entry.path(), freed)?;
+                } else if kind.is_file() {
+                    let len = entry.metadata()?.len();
+                    if len > 1 << 20 {
+                        fs::remove_file(entry.path())?;
+                        *freed += len;
+                    }
+                }
+            }
+            Ok(())
+        }
+        let mut freed = 0;
+        for dir in [
+            "conformance",
+            "torchscript-interop",
+            "torchscript-export",
+            "quant",
+            "tflite-interop",
+            "parity",
+            "layout-cnn",
+        ] {
+            prune(&self.target.join(dir), &mut freed)?;
+        }
+        Ok(freed)
+    }
+
+    /// Free space on the target directory's file system, as `df` reports it (for CI logs).
+    fn disk_free(&self) -> String {
+        Command::new("df")
+            .args(["-Ph"])
+            .arg(&self.target)
+            .output()
+            .ok()
+            .and_then(|out| {
+                let text = String::from_utf8_lossy(&out.stdout).into_owned();
+                let line = text.lines().nth(1)?.to_owned();
+                line.split_whitespace().nth(3).map(str::to_owned)
+            })
+            .unwrap_or_else(|| "unknown".to_owned())
     }
 
     // ----------------------------------------------------------------- demo
