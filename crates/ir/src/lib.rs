@@ -25,5 +25,5 @@ pub use graph::{
 pub use message::one_line;
 pub use model::{Function, Model, OpsetImport};
 pub use op::{AttrSchema, Layout, OnnxOp, Op, OpSchema};
-pub use tensor::{element_count, SparseTensor, Tensor, TensorData, TensorError};
+pub use tensor::{element_count, release_resident, SparseTensor, Tensor, TensorData, TensorError};
 pub use types::{Dim, Shape, TensorType, TypeInfo, ValueType};

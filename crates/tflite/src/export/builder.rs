@@ -48,7 +48,12 @@ pub(crate) fn aligned_bytes(
 /// Where a buffer's bytes go.
 pub(crate) enum BufferData {
     Empty,
+    /// A vector built inside the flatbuffer (small buffers: metadata).
     Inline(WIPOffset<flatbuffers::Vector<'static, u8>>),
+    /// A `data` vector placed after the flatbuffer's tables and streamed from the IR's bytes
+    /// when the file is written (see `file::append_data`): the weights are never copied into
+    /// the builder, so a conversion holds one copy of them, not two.
+    Appended(Bytes),
     /// Appended after the flatbuffer: (offset relative to the data section, bytes).
     External(u64, Bytes),
 }
@@ -88,11 +93,11 @@ pub(crate) struct Builder<'g> {
 }
 
 impl<'g> Builder<'g> {
-    /// `data_bytes`: the constant data the model holds; the builder starts that big so it
-    /// never grows by doubling (which would copy the weights and double peak memory).
-    pub fn new(g: &'g Graph, external: bool, data_bytes: u64) -> Builder<'g> {
-        let inline = if external { 0 } else { data_bytes as usize };
-        let mut fbb = FlatBufferBuilder::with_capacity(inline + inline / 16 + (1 << 20));
+    /// `external`: buffers go after the flatbuffer in the offset/size form (models over
+    /// 2 GB); otherwise as `data` vectors appended after the tables. Either way the builder
+    /// holds only tables, never weights.
+    pub fn new(g: &'g Graph, external: bool) -> Builder<'g> {
+        let mut fbb = FlatBufferBuilder::with_capacity(1 << 20);
         // Offsets and sizes of external buffers must be present even when 0-valued.
         fbb.force_defaults(false);
         Builder {
@@ -198,7 +203,7 @@ impl<'g> Builder<'g> {
             self.external_len = off + data.len() as u64;
             BufferData::External(off, data.clone())
         } else {
-            BufferData::Inline(aligned_bytes(&mut self.fbb, data))
+            BufferData::Appended(data.clone())
         };
         self.buffers.push(entry);
         (self.buffers.len() - 1) as u32

@@ -2,9 +2,10 @@
 //! file: streamed to a temporary file beside the target and renamed into place, with the
 //! external buffers (models over 2 GB) appended after the flatbuffer, 16-byte aligned.
 
-use std::io::{BufWriter, Write};
+use std::io::{BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
+use bytes::Bytes;
 use modelc_ir::Model;
 
 use super::builder::{aligned_bytes, tensor_type, BufferData, Builder};
@@ -19,14 +20,15 @@ pub(crate) struct Io {
 }
 
 /// Builds the model table and returns the builder holding the finished flatbuffer
-/// (`finished_data`; not copied out, the weights are in it). `data_base` is the file offset
-/// where external buffers start (0 when all data is inline).
+/// (`finished_data`) with the buffers whose data is appended after it (buffer index, bytes;
+/// see [`append_data`]). `data_base` is the file offset where external buffers start (0 when
+/// there are none).
 pub(crate) fn finish(
     mut b: Builder<'_>,
     model: &Model,
     io: &Io,
     data_base: u64,
-) -> flatbuffers::FlatBufferBuilder<'static> {
+) -> (flatbuffers::FlatBufferBuilder<'static>, Vec<(usize, Bytes)>) {
     let opcodes = b.opcodes().to_vec();
     let fbb = &mut b.fbb;
     // Metadata buffers (kept from a TFLite source) go in as buffers of their own.
@@ -183,13 +185,23 @@ pub(crate) fn finish(
     let codes = fbb.create_vector(&codes);
 
     let mut buffers = Vec::with_capacity(b.buffers.len());
-    for buf in &b.buffers {
+    let mut appended = Vec::new();
+    // Every appended buffer's `data` field points here until `append_data` patches it.
+    let placeholder = fbb.create_vector::<u8>(&[]);
+    for (index, buf) in b.buffers.iter().enumerate() {
         let args = match buf {
             BufferData::Empty => fb::BufferArgs::default(),
             BufferData::Inline(v) => fb::BufferArgs {
                 data: Some(*v),
                 ..Default::default()
             },
+            BufferData::Appended(data) => {
+                appended.push((index, data.clone()));
+                fb::BufferArgs {
+                    data: Some(placeholder),
+                    ..Default::default()
+                }
+            }
             BufferData::External(off, data) => fb::BufferArgs {
                 data: None,
                 offset: data_base + off,
@@ -233,7 +245,38 @@ pub(crate) fn finish(
         },
     );
     fb::finish_model_buffer(fbb, root);
-    b.fbb
+    (b.fbb, appended)
+}
+
+/// Places the appended buffers' data after `flatbuffer`: each a `[ubyte]` vector (length,
+/// then the bytes 16-byte aligned, as TensorFlow's converter aligns them) whose `data` field
+/// in the patched copy of `flatbuffer` points forward to it. Returns the patched flatbuffer
+/// and the pieces to write after it (file position, bytes). A flatbuffer's offsets are
+/// relative and forward, so a vector may lie anywhere after the table that refers to it.
+pub(crate) fn append_data(
+    flatbuffer: &[u8],
+    appended: &[(usize, Bytes)],
+) -> Result<(Vec<u8>, Vec<(u64, Bytes)>), TfliteError> {
+    let too_big = || TfliteError::Unsupported("buffer data past 4 GB in the inline form".into());
+    let model = fb::root_as_model(flatbuffer)
+        .map_err(|e| TfliteError::Unsupported(format!("built an invalid flatbuffer: {e}")))?;
+    let buffers = model.buffers().unwrap_or_default();
+    let mut head = flatbuffer.to_vec();
+    let mut tail = Vec::with_capacity(2 * appended.len());
+    let mut pos = head.len() as u64;
+    for (index, data) in appended {
+        let table = buffers.get(*index)._tab;
+        let field = table.loc() + table.vtable().get(fb::Buffer::VT_DATA) as usize;
+        let data_at = (pos + 4).next_multiple_of(16);
+        let len_at = data_at - 4;
+        let offset = u32::try_from(len_at - field as u64).map_err(|_| too_big())?;
+        head[field..field + 4].copy_from_slice(&offset.to_le_bytes());
+        let len = u32::try_from(data.len()).map_err(|_| too_big())?;
+        tail.push((len_at, Bytes::copy_from_slice(&len.to_le_bytes())));
+        tail.push((data_at, data.clone()));
+        pos = data_at + data.len() as u64;
+    }
+    Ok((head, tail))
 }
 
 fn unhex(s: &str) -> Option<Vec<u8>> {
@@ -253,13 +296,12 @@ fn write_err(path: &Path) -> impl Fn(std::io::Error) -> TfliteError + '_ {
     }
 }
 
-/// Writes the flatbuffer and then the external buffers (at their offsets) to `path`, via a
-/// temporary file in the same directory.
+/// Writes the flatbuffer and then the data after it (file position, bytes; zero-filled
+/// between) to `path`, via a temporary file in the same directory.
 pub(crate) fn write_file(
     path: &Path,
     flatbuffer: &[u8],
-    external: &[(u64, bytes::Bytes)],
-    data_base: u64,
+    tail: &[(u64, Bytes)],
 ) -> Result<(), TfliteError> {
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
@@ -271,10 +313,11 @@ pub(crate) fn write_file(
         let mut w = BufWriter::with_capacity(1 << 20, tmp.as_file());
         w.write_all(flatbuffer).map_err(&err)?;
         let mut pos = flatbuffer.len() as u64;
-        for (off, data) in external {
-            let at = data_base + off;
-            w.write_all(&vec![0u8; (at - pos) as usize]).map_err(&err)?;
+        for (at, data) in tail {
+            std::io::copy(&mut std::io::repeat(0).take(at - pos), &mut w).map_err(&err)?;
             w.write_all(data).map_err(&err)?;
+            // Written once: a memory-mapped source's pages need not stay resident.
+            modelc_ir::release_resident(data);
             pos = at + data.len() as u64;
         }
         w.flush().map_err(&err)?;

@@ -39,7 +39,7 @@ pub(crate) fn write_with_limit(
         })
         .sum();
     let external = total > inline_limit;
-    let mut x = lower::Lower::new(g, builder::Builder::new(g, external, total));
+    let mut x = lower::Lower::new(g, builder::Builder::new(g, external));
     x.run()?;
     let outputs = x.graph_output_tensors();
     if !x.unsupported.is_empty() {
@@ -69,23 +69,25 @@ pub(crate) fn write_with_limit(
             .collect();
     let b = x.b;
     if !external {
-        let fbuf = file::finish(b, &m, &io, 0);
-        return file::write_file(path, fbuf.finished_data(), &[], 0);
+        let (fbuf, appended) = file::finish(b, &m, &io, 0);
+        let (head, tail) = file::append_data(fbuf.finished_data(), &appended)?;
+        return file::write_file(path, &head, &tail);
     }
     // External data: the flatbuffer's length does not depend on the offset values (every
     // offset field is written), so build once to learn it, then again with real offsets.
     drop(b);
-    let probe = file::finish(rebuild(&m, external)?, &m, &io, 1 << 40);
+    let (probe, _) = file::finish(rebuild(&m, external)?, &m, &io, 1 << 40);
     let base = (probe.finished_data().len() as u64).next_multiple_of(16);
     drop(probe);
-    let fbuf = file::finish(rebuild(&m, external)?, &m, &io, base);
+    let (fbuf, _) = file::finish(rebuild(&m, external)?, &m, &io, base);
     let fbuf = fbuf.finished_data();
     if fbuf.len() as u64 > base {
         return Err(TfliteError::Unsupported(
             "flatbuffer size changed between passes".into(),
         ));
     }
-    file::write_file(path, fbuf, &ext, base)
+    let tail: Vec<(u64, bytes::Bytes)> = ext.into_iter().map(|(off, d)| (base + off, d)).collect();
+    file::write_file(path, fbuf, &tail)
 }
 
 /// ONNX `Constant` nodes become constants (TFLite has only constant tensors).
@@ -107,7 +109,7 @@ fn constants_to_initializers(g: &mut modelc_ir::Graph) {
 }
 
 fn rebuild<'g>(m: &'g Model, external: bool) -> Result<builder::Builder<'g>, TfliteError> {
-    let mut x = lower::Lower::new(&m.graph, builder::Builder::new(&m.graph, external, 0));
+    let mut x = lower::Lower::new(&m.graph, builder::Builder::new(&m.graph, external));
     x.run()?;
     x.graph_output_tensors()?;
     Ok(x.b)

@@ -140,6 +140,9 @@ pub fn transpose_tensor(t: &Tensor, p: &[usize]) -> Option<Tensor> {
             idx[ax] = 0;
         }
     }
+    // A layout change reads each weight once: the source's file pages need not stay resident
+    // beside the transposed copy (see `release_resident`).
+    modelc_ir::release_resident(src);
     Tensor::from_raw(
         t.dtype,
         out_dims.iter().map(|&d| d as u64).collect(),
