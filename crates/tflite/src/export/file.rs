@@ -248,6 +248,9 @@ pub(crate) fn finish(
     (b.fbb, appended)
 }
 
+/// What goes after the flatbuffer: (file position, bytes), ascending.
+pub(crate) type Tail = Vec<(u64, Bytes)>;
+
 /// Places the appended buffers' data after `flatbuffer`: each a `[ubyte]` vector (length,
 /// then the bytes 16-byte aligned, as TensorFlow's converter aligns them) whose `data` field
 /// in the patched copy of `flatbuffer` points forward to it. Returns the patched flatbuffer
@@ -256,7 +259,7 @@ pub(crate) fn finish(
 pub(crate) fn append_data(
     flatbuffer: &[u8],
     appended: &[(usize, Bytes)],
-) -> Result<(Vec<u8>, Vec<(u64, Bytes)>), TfliteError> {
+) -> Result<(Vec<u8>, Tail), TfliteError> {
     let too_big = || TfliteError::Unsupported("buffer data past 4 GB in the inline form".into());
     let model = fb::root_as_model(flatbuffer)
         .map_err(|e| TfliteError::Unsupported(format!("built an invalid flatbuffer: {e}")))?;
