@@ -6,7 +6,8 @@ measured against onnxsim on.
 Every model is built with `weights=None` after `torch.manual_seed(SEED)` (no download), put
 in eval mode, and given seeded random BatchNorm running statistics (torchvision initializes
 them to mean 0 / variance 1, which would make a Conv+BatchNormalization fusion trivially
-exact). Each is exported with the classic TorchScript-based exporter
+exact); layers torchvision initializes to zero (ViT's classification head) get seeded random
+weights, so that no model's output is identically zero. Each is exported with the classic TorchScript-based exporter
 (`torch.onnx.export(..., dynamo=False)`) at opset OPSET with a static batch of 1, the way
 most deployed ONNX files were made, and written to OUT/<name>.onnx. Prints one line per
 model with its node count, file size and export time.
@@ -60,10 +61,17 @@ def randomize_batchnorm(model: torch.nn.Module, gen: torch.Generator) -> None:
                 m.bias.data.copy_(torch.randn(n, generator=gen) * 0.1)
 
 
+def randomize_zero_linears(model: torch.nn.Module, gen: torch.Generator) -> None:
+    for m in model.modules():
+        if isinstance(m, torch.nn.Linear) and not m.weight.data.any():
+            m.weight.data.copy_(torch.randn(m.weight.shape, generator=gen) * 0.02)
+
+
 def export(name: str, out_dir: str) -> None:
     torch.manual_seed(SEED)
     model = MODELS[name]().eval()
     randomize_batchnorm(model, torch.Generator().manual_seed(SEED + 1))
+    randomize_zero_linears(model, torch.Generator().manual_seed(SEED + 3))
     shape = SEQ_INPUT if name == "transformer_encoder" else IMAGE
     example = torch.randn(*shape, generator=torch.Generator().manual_seed(SEED + 2))
     path = os.path.join(out_dir, f"{name}.onnx")

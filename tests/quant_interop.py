@@ -1,6 +1,6 @@
 """Static int8 quantization by modelc against onnxruntime's own quantize_static.
 
-For each model (exported by tests/quant_models.py): `modelc quantize` (static int8 QDQ,
+For each model (testdata/make_torchvision.py's export, in --models-dir): `modelc quantize` (static int8 QDQ,
 minmax, per-channel weights) and onnxruntime.quantization.quantize_static (QDQ format,
 per-channel, the same calibration .npy files, same activation type) are both run; then both
 quantized models and the fp32 model run in onnxruntime on held-out inputs. Reported per
@@ -18,7 +18,9 @@ on the held-out inputs, next to modelc's int8-activation QDQ ONNX model (same ca
 --activation-type i8 --quantize-outputs) in onnxruntime; with --check, at least
 --tflite-agree of the output elements must agree within one output quantization step.
 
-usage: quant_interop.py MODELC DATA_DIR OUT_JSON [--models a,b] [--check] [--runs N] [--tflite]
+usage: quant_interop.py MODELC DATA_DIR OUT_JSON --models-dir DIR [--models a,b] [--check]
+       [--runs N] [--tflite]
+(DATA_DIR: calib/ and heldout/ from tests/quant_models.py; outputs are written there too.)
 """
 
 import argparse
@@ -143,6 +145,7 @@ def main():
     ap.add_argument("data")
     ap.add_argument("out_json")
     ap.add_argument("--models", default="resnet50,mobilenet_v2,efficientnet_b0")
+    ap.add_argument("--models-dir", required=True, help="the fp32 ONNX models (NAME.onnx)")
     ap.add_argument("--calib", type=int, default=16)
     ap.add_argument("--runs", type=int, default=10)
     ap.add_argument("--activation-type", default="u8", choices=["u8", "i8"])
@@ -169,7 +172,7 @@ def main():
 
     results, failures = [], []
     for name in a.models.split(","):
-        fp32 = os.path.join(a.data, f"{name}.onnx")
+        fp32 = os.path.join(a.models_dir, f"{name}.onnx")
         ours = os.path.join(work, f"{name}.modelc-int8.onnx")
         theirs = os.path.join(work, f"{name}.ort-int8.onnx")
 

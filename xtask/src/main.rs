@@ -731,10 +731,11 @@ impl Xtask {
     /// inputs, held-out inputs run in onnxruntime: size, cosine / top-1 against fp32,
     /// latency. `check` makes it a test (modelc at least as close and as fast as onnxruntime).
     fn quant_interop(&self, modelc: &Path, models: &str, check: bool) -> Result<()> {
+        // The fp32 models are the torchvision exports every other check uses (seeded
+        // BatchNorm statistics, so activations have realistic ranges).
+        let fp32 = self.torchvision()?;
         let data = self.target.join("quant");
         run(self.py().arg("tests/quant_models.py").arg(&data).args([
-            "--models",
-            models,
             "--calib",
             "16",
             "--heldout",
@@ -748,7 +749,9 @@ impl Xtask {
             .arg(modelc)
             .arg(&data)
             .arg(&out)
-            .args(["--models", models]);
+            .args(["--models", models])
+            .arg("--models-dir")
+            .arg(&fp32);
         if check {
             cmd.arg("--check");
         }
@@ -1051,7 +1054,18 @@ impl Xtask {
                         .arg("--modelc")
                         .arg(&modelc)
                         .arg("--out")
-                        .arg(self.target.join("tflite-interop")))
+                        .arg(self.target.join("tflite-interop")))?;
+                    // Every torchvision model (and the transformers) ONNX -> TFLite in LiteRT.
+                    let models = self.torchvision()?;
+                    run(self
+                        .py()
+                        .arg("tests/tflite_zoo.py")
+                        .arg("--modelc")
+                        .arg(&modelc)
+                        .arg("--models")
+                        .arg(&models)
+                        .arg("--out")
+                        .arg(self.target.join("tflite-interop/zoo")))
                 }),
             ),
             // Two timed runs per tool (the faster counts), so one disk or CPU hiccup

@@ -2,7 +2,8 @@
 //! interpreter's kernel and replaced by constants holding its results — unless that would
 //! make the model bigger: results larger than the node's constant inputs plus 1 KiB (a Tile,
 //! Expand or ConstantOfShape blowing a small constant up) stay unfolded. Random ops, nodes
-//! with sub-graphs and ops without a kernel are left alone. Integer values that shape
+//! with sub-graphs, ops without a kernel and `DequantizeLinear` (quantized weights stay
+//! quantized) are left alone. Integer values that shape
 //! inference can compute (`Shape` of known dims and the Gather/Concat chains after it) become
 //! constants first.
 
@@ -86,7 +87,11 @@ fn deterministic(op: OnnxOp) -> bool {
 fn try_fold(g: &Graph, id: NodeId, cx: &PassContext) -> Option<Vec<Option<modelc_ir::Tensor>>> {
     let node = g.node(id);
     let op = node.op.onnx()?;
-    if !deterministic(op)
+    // A constant behind a DequantizeLinear is a quantized weight (or bias) in QDQ form, which
+    // runtimes and the TFLite exporter turn into integer kernels: it is the representation,
+    // not a computation to do ahead of time (and folding it makes it 2-4x bigger).
+    if op == OnnxOp::DequantizeLinear
+        || !deterministic(op)
         || node.subgraphs().next().is_some()
         || modelc_interp::ops::lookup(op).is_none()
     {

@@ -45,13 +45,16 @@ impl Pass for FuseConvBn {
 }
 
 /// BN's per-channel affine map `y = x * s + t`, from constant parameters.
-struct Affine {
-    dtype: DType,
-    s: Vec<f64>,
-    t: Vec<f64>,
+pub struct Affine {
+    pub dtype: DType,
+    pub s: Vec<f64>,
+    pub t: Vec<f64>,
 }
 
-fn bn_affine(g: &Graph, bn: NodeId) -> Option<Affine> {
+/// The affine map of inference BatchNormalization `bn` with constant parameters of one
+/// dtype; `None` in training mode, when its mean/variance outputs are read, or for
+/// non-constant parameters.
+pub fn bn_affine(g: &Graph, bn: NodeId) -> Option<Affine> {
     let node = g.node(bn);
     if node.attrs.int("training_mode", 0).ok()? != 0
         || node.attrs.int("spatial", 1).ok()? == 0

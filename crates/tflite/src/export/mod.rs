@@ -3,6 +3,7 @@
 
 mod builder;
 mod file;
+mod legalize;
 mod lower;
 mod ops;
 
@@ -100,7 +101,9 @@ fn constants_to_initializers(g: &mut modelc_ir::Graph) {
         }
         if let Some(modelc_ir::Attr::Tensor(t)) = node.attrs.get("value") {
             let t = t.clone();
+            let ty = modelc_ir::TypeInfo::from(modelc_ir::ValueType::tensor(t.dtype, &t.dims));
             let n = g.node_mut(id);
+            n.outputs[0].ty = Some(ty);
             n.op = modelc_ir::Op::Const(t);
             n.attrs = modelc_ir::Attrs::default();
             n.layout = None;
@@ -117,7 +120,10 @@ fn rebuild<'g>(m: &'g Model, external: bool) -> Result<builder::Builder<'g>, Tfl
 
 /// The passes run before lowering (see `prepare`): a TorchScript import keeps BatchNorm
 /// separate, an ONNX export from torch has usually fused it already.
-const LEGALIZE: &str = "infer-shapes,identity,fuse-conv-bn,dce";
+/// `fold` computes the shape arithmetic dynamic-shape exports carry (Shape → Gather → ...),
+/// which TFLite's static shapes do not need; it leaves quantized weights behind their
+/// DequantizeLinear.
+const LEGALIZE: &str = "infer-shapes,identity,fold,fuse-conv-bn,dce";
 
 /// Brings the graph into the form the lowering expects: NHWC layout-sensitive ops and types
 /// on every value.
@@ -129,13 +135,14 @@ fn prepare(m: &mut Model, opts: &WriteOptions) -> Result<(), TfliteError> {
     constants_to_initializers(&mut m.graph);
     // TFLite has no inference BatchNormalization, Identity or Dropout builtin: fold
     // BatchNormalization into the producing convolution (as TensorFlow's converter does) and
-    // drop pass-throughs before lowering. Not `fold`: it would turn a small model's
-    // dequantized int8 weights into float constants.
+    // drop pass-throughs before lowering; then ops without a builtin are decomposed.
     let legalize = modelc_passes::registry::pipeline(LEGALIZE)
         .map_err(|e| TfliteError::Unsupported(e.to_string()))?;
     modelc_passes::PassManager::new(legalize)
         .run(m)
         .map_err(|e| TfliteError::Unsupported(e.to_string()))?;
+    let opset = m.opset("").unwrap_or(21);
+    legalize::decompose(&mut m.graph, opset);
     // Types first: the layout pass reads shapes (which inputs are images, Flatten/Reshape).
     modelc_ir::infer::infer_graph(&mut m.graph, &m.opset_imports);
     if nchw {

@@ -1,0 +1,252 @@
+//! Rewrites, on the exporter's private copy of the graph, of ops TFLite has no builtin for
+//! into ops it has — the forms TensorFlow's converter emits for them:
+//! - `BatchNormalization` not folded into a convolution (DenseNet's pre-activation BN) →
+//!   `Mul` + `Add` with per-channel constants (MUL, ADD);
+//! - `HardSigmoid` (MobileNetV3's squeeze-excitation gate) → `Mul` + `Add` + `Clip(0, 1)`
+//!   (MUL, ADD, RELU_0_TO_1);
+//! - `LayerNormalization` (opset 17+) → mean and variance over the normalized axes with
+//!   `ReduceMean`, then `Sub`, `Div` by `Sqrt(var + epsilon)`, `Mul` by the scale and `Add`
+//!   of the bias (MEAN, SUB, MUL, ADD, SQRT, DIV);
+//! - the erf form of GELU that opsets before 20 export → `Gelu` (GELU): the `fuse-gelu`
+//!   pattern, run whatever opset the model imports, since this graph is only lowered.
+//!
+//! Each rewrite keeps the op when its inputs are not what it needs (non-constant BN
+//! statistics, unknown rank), so lowering reports it as unsupported with its name.
+
+use modelc_ir::{Attr, Attrs, DType, Graph, Layout, NodeId, OnnxOp, OpsetImport, ValueRef};
+use modelc_passes::passes::fuse_conv_bn::bn_affine;
+use modelc_passes::passes::fuse_gelu::FuseGelu;
+use modelc_passes::pattern::{
+    add_const, add_onnx_node, extra_outputs_unused, float_tensor, fresh_name, rank_of,
+    remove_with_dead_consts, take_over,
+};
+use modelc_passes::{Pass, PassContext};
+
+/// Applies every rewrite to the top-level graph (TFLite export has no sub-graphs).
+pub(crate) fn decompose(g: &mut Graph, opset: i64) {
+    let ids: Vec<NodeId> = g.node_ids().collect();
+    for id in ids {
+        let Some(op) = g.try_node(id).and_then(|n| n.op.onnx()) else {
+            continue;
+        };
+        match op {
+            OnnxOp::BatchNormalization => batch_norm(g, id),
+            OnnxOp::HardSigmoid if opset >= 11 => hard_sigmoid(g, id),
+            OnnxOp::LayerNormalization => layer_norm(g, id, opset),
+            _ => {}
+        }
+    }
+    let mut cx = PassContext {
+        opsets: vec![OpsetImport {
+            domain: String::new(),
+            version: opset.max(20),
+        }],
+        notes: Vec::new(),
+    };
+    // Cannot fail: the pass only matches patterns.
+    let _ = FuseGelu.run(g, &mut cx);
+}
+
+fn scalar(g: &mut Graph, name: &str, v: f64) -> ValueRef {
+    add_const(g, name, float_tensor(DType::F32, vec![], &[v]))
+}
+
+/// [`add_onnx_node`] with its result named `name` (made unique): lowering names TFLite
+/// tensors after values.
+fn op_node(g: &mut Graph, op: OnnxOp, name: &str, inputs: &[ValueRef], attrs: Attrs) -> ValueRef {
+    let v = add_onnx_node(g, op, name, inputs, attrs);
+    let unique = fresh_name(g, name);
+    g.value_mut(v).expect("just added").name = unique;
+    v
+}
+
+/// Replaces node `old`'s first result by `new` and removes `old`.
+fn finish(g: &mut Graph, old: NodeId, new: ValueRef) {
+    take_over(g, ValueRef::new(old, 0), new);
+    remove_with_dead_consts(g, &[old]);
+}
+
+fn batch_norm(g: &mut Graph, id: NodeId) {
+    let node = g.node(id);
+    if !matches!(node.layout, None | Some(Layout::Nchw)) {
+        return;
+    }
+    let (Some(x), Some(affine)) = (g.input(id, 0), bn_affine(g, id)) else {
+        return;
+    };
+    let Some(rank) = rank_of(g, x).filter(|&r| r >= 2) else {
+        return;
+    };
+    let name = node.name.clone();
+    // Per-channel constants broadcast over [N, C, spatial...].
+    let mut dims = vec![affine.s.len() as u64];
+    dims.resize(rank - 1, 1);
+    let s = add_const(
+        g,
+        &format!("{name}_scale"),
+        float_tensor(affine.dtype, dims.clone(), &affine.s),
+    );
+    let t = add_const(
+        g,
+        &format!("{name}_shift"),
+        float_tensor(affine.dtype, dims, &affine.t),
+    );
+    let mul = op_node(
+        g,
+        OnnxOp::Mul,
+        &format!("{name}_mul"),
+        &[x, s],
+        Attrs::default(),
+    );
+    let add = op_node(g, OnnxOp::Add, &name, &[mul, t], Attrs::default());
+    finish(g, id, add);
+}
+
+fn hard_sigmoid(g: &mut Graph, id: NodeId) {
+    let node = g.node(id);
+    let (Ok(alpha), Ok(beta)) = (
+        node.attrs.float("alpha", 0.2),
+        node.attrs.float("beta", 0.5),
+    ) else {
+        return;
+    };
+    let Some(x) = g.input(id, 0) else {
+        return;
+    };
+    if g.dtype_of(x) != Some(DType::F32) {
+        return;
+    }
+    let name = node.name.clone();
+    let a = scalar(g, &format!("{name}_alpha"), alpha as f64);
+    let b = scalar(g, &format!("{name}_beta"), beta as f64);
+    let (lo, hi) = (
+        scalar(g, &format!("{name}_lo"), 0.0),
+        scalar(g, &format!("{name}_hi"), 1.0),
+    );
+    let mul = op_node(
+        g,
+        OnnxOp::Mul,
+        &format!("{name}_mul"),
+        &[x, a],
+        Attrs::default(),
+    );
+    let add = op_node(
+        g,
+        OnnxOp::Add,
+        &format!("{name}_add"),
+        &[mul, b],
+        Attrs::default(),
+    );
+    let clip = op_node(g, OnnxOp::Clip, &name, &[add, lo, hi], Attrs::default());
+    finish(g, id, clip);
+}
+
+fn layer_norm(g: &mut Graph, id: NodeId, opset: i64) {
+    let node = g.node(id);
+    let (Ok(axis), Ok(eps)) = (
+        node.attrs.int("axis", -1),
+        node.attrs.float("epsilon", 1e-5),
+    ) else {
+        return;
+    };
+    if !extra_outputs_unused(g, id) {
+        return;
+    }
+    let ins = g.inputs_of(id);
+    let (Some(x), Some(scale)) = (
+        ins.first().copied().flatten(),
+        ins.get(1).copied().flatten(),
+    ) else {
+        return;
+    };
+    let bias = ins.get(2).copied().flatten();
+    let Some(rank) = rank_of(g, x) else {
+        return;
+    };
+    if g.dtype_of(x) != Some(DType::F32) {
+        return;
+    }
+    let first = if axis < 0 { axis + rank as i64 } else { axis };
+    if first < 0 || first >= rank as i64 {
+        return;
+    }
+    let axes: Vec<i64> = (first..rank as i64).collect();
+    let name = node.name.clone();
+    let axes_const = (opset >= 18).then(|| {
+        let t = modelc_ir::Tensor::from_raw(
+            DType::I64,
+            vec![axes.len() as u64],
+            axes.iter()
+                .flat_map(|a| a.to_le_bytes())
+                .collect::<Vec<u8>>()
+                .into(),
+        )
+        .expect("byte length matches");
+        add_const(g, &format!("{name}_axes"), t)
+    });
+    let mean_of = |g: &mut Graph, v: ValueRef, suffix: &str| {
+        let mut attrs = Attrs::default();
+        attrs.set("keepdims", Attr::Int(1));
+        let mut inputs = vec![v];
+        match axes_const {
+            Some(a) => inputs.push(a),
+            None => attrs.set("axes", Attr::Ints(axes.clone())),
+        }
+        op_node(
+            g,
+            OnnxOp::ReduceMean,
+            &format!("{name}_{suffix}"),
+            &inputs,
+            attrs,
+        )
+    };
+    let mean = mean_of(g, x, "mean");
+    let d = op_node(
+        g,
+        OnnxOp::Sub,
+        &format!("{name}_centered"),
+        &[x, mean],
+        Attrs::default(),
+    );
+    let sq = op_node(
+        g,
+        OnnxOp::Mul,
+        &format!("{name}_square"),
+        &[d, d],
+        Attrs::default(),
+    );
+    let var = mean_of(g, sq, "variance");
+    let e = scalar(g, &format!("{name}_epsilon"), eps as f64);
+    let ve = op_node(
+        g,
+        OnnxOp::Add,
+        &format!("{name}_add_epsilon"),
+        &[var, e],
+        Attrs::default(),
+    );
+    let sd = op_node(
+        g,
+        OnnxOp::Sqrt,
+        &format!("{name}_std"),
+        &[ve],
+        Attrs::default(),
+    );
+    let n = op_node(
+        g,
+        OnnxOp::Div,
+        &format!("{name}_normalized"),
+        &[d, sd],
+        Attrs::default(),
+    );
+    let mut y = op_node(
+        g,
+        OnnxOp::Mul,
+        &format!("{name}_scaled"),
+        &[n, scale],
+        Attrs::default(),
+    );
+    if let Some(b) = bias {
+        y = op_node(g, OnnxOp::Add, &name, &[y, b], Attrs::default());
+    }
+    finish(g, id, y);
+}
