@@ -18,6 +18,13 @@ Directions, every model each way this crate adds:
                     ONNX input is NCHW when the model's image input was switched).
   TFLite -> ONNX -> TFLite  back to TFLite (quantized models via QDQ), in LiteRT.
   modelc run        the imported TFLite model on modelc's reference interpreter vs LiteRT.
+  LSTM              torch nn.LSTM models (1 and 2 layers, batch_first or not, bidirectional;
+                    exported here with the classic exporter, opset 17) and hand-built ONNX
+                    LSTMs (peepholes, reverse direction, layout 1, zero initial state):
+                    ONNX -> TFLite in LiteRT vs onnxruntime (onnx's reference evaluator for
+                    layout 1, which onnxruntime lacks), every output by name; then that
+                    .tflite -> ONNX in onnxruntime vs LiteRT on the .tflite. A model that reads
+                    LSTM's Y_c must be refused with a message naming it.
 
 Float models: relative error max|y - ref| / max|ref| <= 1e-4. Quantized (int8/int16 I/O or
 inside): at least 99% of the elements within one quantization step of the output (or 1%
@@ -287,6 +294,266 @@ def tflite_sources(modelc: str, out: str, results: list, only) -> None:
         check(results, f"tflite->onnx->tflite {name}", via_onnx)
 
 
+# ----------------------------------------------------------------------------- LSTM
+
+def export_torch_lstm(path: str, x_shape, outputs: str, **kw) -> None:
+    """nn.LSTM(**kw) returning `outputs` ("y", "yh" = (y, h_n), "yc" = (y, c_n))."""
+    import torch
+
+    torch.manual_seed(0)
+    lstm = torch.nn.LSTM(**kw).eval()
+
+    class Wrap(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lstm = lstm
+
+        def forward(self, x):
+            y, (h, c) = self.lstm(x)
+            return {"y": (y,), "yh": (y, h), "yc": (y, c)}[outputs]
+
+    names = {"y": ["y"], "yh": ["y", "h"], "yc": ["y", "c"]}[outputs]
+    torch.onnx.export(Wrap(), (torch.randn(*x_shape),), path, opset_version=17, dynamo=False,
+                      input_names=["x"], output_names=names)
+
+
+def hand_lstm(path: str, *, seq: int, batch: int, inp: int, hidden: int, direction: str,
+              layout: int, peepholes: bool, zero_state: bool, with_h: bool = True) -> None:
+    """One ONNX LSTM node (Y and, `with_h`, Y_h outputs) with random weights, built with
+    onnx.helper."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(7)
+    nd = 2 if direction == "bidirectional" else 1
+    f = lambda *s: (0.3 * rng.standard_normal(s)).astype(np.float32)  # noqa: E731
+    inits = [numpy_helper.from_array(f(nd, 4 * hidden, inp), "W"),
+             numpy_helper.from_array(f(nd, 4 * hidden, hidden), "R"),
+             numpy_helper.from_array(f(nd, 8 * hidden), "B")]
+    ins = ["x", "W", "R", "B", ""]
+    if zero_state:
+        shape = (batch, nd, hidden) if layout else (nd, batch, hidden)
+        inits += [numpy_helper.from_array(np.zeros(shape, np.float32), "h0"),
+                  numpy_helper.from_array(np.zeros(shape, np.float32), "c0")]
+        ins += ["h0", "c0"]
+    else:
+        ins += ["", ""]
+    if peepholes:
+        inits.append(numpy_helper.from_array(f(nd, 3 * hidden), "P"))
+        ins.append("P")
+    node = helper.make_node("LSTM", ins, ["y", "h"] if with_h else ["y"], hidden_size=hidden,
+                            direction=direction, layout=layout)
+    x_shape = [batch, seq, inp] if layout else [seq, batch, inp]
+    y_shape = [batch, seq, nd, hidden] if layout else [seq, nd, batch, hidden]
+    h_shape = [batch, nd, hidden] if layout else [nd, batch, hidden]
+    g = helper.make_graph([node], "lstm", [helper.make_tensor_value_info("x", TensorProto.FLOAT, x_shape)],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, y_shape)]
+                          + [helper.make_tensor_value_info("h", TensorProto.FLOAT, h_shape)] * with_h,
+                          inits)
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    onnx.checker.check_model(m)
+    onnx.save(m, path)
+
+
+def onnx_outputs(path: str, x: np.ndarray) -> dict:
+    """Every output of the ONNX model by name: onnxruntime, or onnx's reference evaluator
+    for LSTM layout 1 (onnxruntime has only layout 0)."""
+    import onnx
+
+    m = onnx.load(path)
+    names = [o.name for o in m.graph.output]
+    iname = m.graph.input[0].name
+    if any(a.name == "layout" and a.i == 1 for n in m.graph.node for a in n.attribute):
+        from onnx.reference import ReferenceEvaluator
+
+        ys = ReferenceEvaluator(m).run(None, {iname: x})
+    else:
+        import onnxruntime as rt
+
+        ys = rt.InferenceSession(path, providers=["CPUExecutionProvider"]).run(None, {iname: x})
+    return dict(zip(names, ys))
+
+
+def litert_outputs(path: str, x: np.ndarray):
+    """Every output of the .tflite by tensor name, and the operator names (one invoke on a
+    fresh interpreter: the LSTM state is in variable tensors that start at zero)."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    it = Interpreter(model_path=path)
+    it.allocate_tensors()
+    inp = it.get_input_details()[0]
+    if tuple(inp["shape"]) != x.shape:
+        raise RuntimeError(f"LiteRT input shape {tuple(inp['shape'])} != {x.shape}")
+    it.set_tensor(inp["index"], x)
+    it.invoke()
+    outs = {o["name"]: it.get_tensor(o["index"]) for o in it.get_output_details()}
+    ops = [o["op_name"] for o in it._get_ops_details() if o["op_name"] != "DELEGATE"]
+    return outs, ops
+
+
+def compare(ys: dict, refs: dict) -> tuple[bool, str]:
+    if set(ys) != set(refs):
+        raise RuntimeError(f"outputs {sorted(ys)} != {sorted(refs)}")
+    errs = {n: rel_err(ys[n], refs[n]) for n in refs}
+    return all(e <= TOLERANCE for e in errs.values()), ", ".join(f"{n} rel err {e:.2e}" for n, e in errs.items())
+
+
+def to_bidirectional_op(src: str, dst: str, merge: bool) -> None:
+    """Rewrites modelc's form of a bidirectional LSTM (UNIDIRECTIONAL_SEQUENCE_LSTM forward,
+    REVERSE_V2 / UNIDIRECTIONAL_SEQUENCE_LSTM / REVERSE_V2 backward) into one
+    BIDIRECTIONAL_SEQUENCE_LSTM with LiteRT's own schema classes: a file as TensorFlow's
+    converter may write it, for the importer. `merge`: the op replaces the CONCATENATION of
+    the two outputs on the last axis (merge_outputs); else it has two outputs."""
+    import flatbuffers
+    from ai_edge_litert import schema_py_generated as s
+
+    with open(src, "rb") as f:
+        m = s.ModelT.InitFromPackedBuf(bytearray(f.read()), 0)
+    g = m.subgraphs[0]
+    code = lambda op: m.operatorCodes[op.opcodeIndex].builtinCode  # noqa: E731
+    BO = s.BuiltinOperator
+    writer = {t: op for op in g.operators for t in op.outputs}
+    readers = lambda t: [op for op in g.operators if t in list(op.inputs)]  # noqa: E731
+    lstms = [op for op in g.operators if code(op) == BO.UNIDIRECTIONAL_SEQUENCE_LSTM]
+    if len(lstms) != 2:
+        raise RuntimeError(f"expected 2 LSTM ops, found {len(lstms)}")
+    bw = next(op for op in lstms if op.inputs[0] in writer and code(writer[op.inputs[0]]) == BO.REVERSE_V2)
+    fw = next(op for op in lstms if op is not bw)
+    rev_in = writer[bw.inputs[0]]
+    (rev_out,) = readers(bw.outputs[0])
+    gone = [fw, bw, rev_in, rev_out]
+    opts = s.BidirectionalSequenceLSTMOptionsT(
+        fusedActivationFunction=s.ActivationFunctionType.TANH, mergeOutputs=merge,
+        timeMajor=fw.builtinOptions.timeMajor)
+    if merge:
+        (cat,) = readers(fw.outputs[0])
+        if code(cat) != BO.CONCATENATION or list(cat.inputs) != [fw.outputs[0], rev_out.outputs[0]]:
+            raise RuntimeError("the LSTM outputs do not meet in one CONCATENATION")
+        gone.append(cat)
+        outputs = list(cat.outputs)
+    else:
+        outputs = [fw.outputs[0], rev_out.outputs[0]]
+    m.operatorCodes.append(s.OperatorCodeT())
+    oc = m.operatorCodes[-1]
+    oc.builtinCode = oc.deprecatedBuiltinCode = BO.BIDIRECTIONAL_SEQUENCE_LSTM
+    oc.version = 1
+    op = s.OperatorT()
+    op.opcodeIndex = len(m.operatorCodes) - 1
+    op.inputs = ([fw.inputs[0]] + list(fw.inputs[1:18]) + list(bw.inputs[1:18])
+                 + list(fw.inputs[18:20]) + list(bw.inputs[18:20]) + [-1] * 9)
+    op.outputs = outputs
+    op.builtinOptionsType = s.BuiltinOptions.BidirectionalSequenceLSTMOptions
+    op.builtinOptions = opts
+    at = min(g.operators.index(o) for o in gone)
+    g.operators = [o for o in g.operators if not any(o is x for x in gone)]
+    g.operators.insert(at, op)
+    b = flatbuffers.Builder(1 << 16)
+    b.Finish(m.Pack(b), file_identifier=b"TFL3")
+    with open(dst, "wb") as f:
+        f.write(b.Output())
+
+
+# name -> how to make the ONNX model (path) and the input shape.
+LSTM_CASES = {
+    "lstm_1layer": (lambda p: export_torch_lstm(p, (6, 2, 8), "yh", input_size=8, hidden_size=16), (6, 2, 8)),
+    "lstm_2layer_batch_first": (lambda p: export_torch_lstm(p, (2, 6, 8), "y", input_size=8, hidden_size=16,
+                                                            num_layers=2, batch_first=True), (2, 6, 8)),
+    "lstm_bidirectional": (lambda p: export_torch_lstm(p, (6, 2, 8), "yh", input_size=8, hidden_size=16,
+                                                       bidirectional=True), (6, 2, 8)),
+    "lstm_2layer_bidirectional_batch_first": (
+        lambda p: export_torch_lstm(p, (3, 7, 5), "yh", input_size=5, hidden_size=12, num_layers=2,
+                                    bidirectional=True, batch_first=True), (3, 7, 5)),
+    "lstm_peephole_reverse": (lambda p: hand_lstm(p, seq=5, batch=2, inp=4, hidden=6, direction="reverse",
+                                                  layout=0, peepholes=True, zero_state=False), (5, 2, 4)),
+    "lstm_bidirectional_layout1_peephole": (
+        lambda p: hand_lstm(p, seq=5, batch=3, inp=4, hidden=6, direction="bidirectional", layout=1,
+                            peepholes=True, zero_state=True), (3, 5, 4)),
+}
+
+
+def lstm_models(modelc: str, out: str, results: list, only) -> None:
+    for name, (make, shape) in LSTM_CASES.items():
+        if only and name not in only and "lstm" not in only:
+            continue
+        src = os.path.join(out, f"{name}.onnx")
+        tfl = os.path.join(out, f"{name}.tflite")
+        x = np.random.default_rng(3).standard_normal(shape).astype(np.float32)
+
+        def to_tflite(make=make, src=src, tfl=tfl, x=x):
+            make(src)
+            refs = onnx_outputs(src, x)
+            convert(modelc, src, tfl)
+            ys, ops = litert_outputs(tfl, x)
+            ok, msg = compare(ys, refs)
+            n_lstm = ops.count("UNIDIRECTIONAL_SEQUENCE_LSTM")
+            return ok and n_lstm > 0, f"{msg}; {len(ops)} ops: {' '.join(ops)}"
+
+        def to_onnx(name=name, tfl=tfl, x=x):
+            if not os.path.exists(tfl):
+                raise RuntimeError("no .tflite (the ONNX -> TFLite step failed)")
+            ref, _ = litert_outputs(tfl, x)
+            dst = os.path.join(out, f"{name}.back.onnx")
+            convert(modelc, tfl, dst)
+            import onnx
+
+            ops = [n.op_type for n in onnx.load(dst).graph.node]
+            ok, msg = compare(onnx_outputs(dst, x), ref)
+            return ok and "LSTM" in ops, f"{msg}; {len(ops)} nodes: {' '.join(ops)}"
+
+        if os.path.exists(tfl):
+            os.remove(tfl)
+        check(results, f"onnx->tflite {name}", to_tflite)
+        check(results, f"tflite->onnx {name}", to_onnx)
+
+    # BIDIRECTIONAL_SEQUENCE_LSTM (modelc writes two unidirectional ops): TFLite -> ONNX only.
+    bidi = {
+        "lstm_bidirectional_op_merged": (
+            lambda p: export_torch_lstm(p, (6, 2, 8), "y", input_size=8, hidden_size=16,
+                                        bidirectional=True), (6, 2, 8), True),
+        "lstm_bidirectional_op_batch_major": (
+            lambda p: hand_lstm(p, seq=5, batch=3, inp=4, hidden=6, direction="bidirectional", layout=1,
+                                peepholes=True, zero_state=False, with_h=False), (3, 5, 4), False),
+    }
+    for name, (make, shape, merge) in bidi.items():
+        if only and name not in only and "lstm" not in only:
+            continue
+
+        def from_bidi(name=name, make=make, shape=shape, merge=merge):
+            import onnx
+
+            src = os.path.join(out, f"{name}.onnx")
+            uni = os.path.join(out, f"{name}.uni.tflite")
+            tfl = os.path.join(out, f"{name}.tflite")
+            make(src)
+            convert(modelc, src, uni)
+            to_bidirectional_op(uni, tfl, merge)
+            x = np.random.default_rng(3).standard_normal(shape).astype(np.float32)
+            ref, ops = litert_outputs(tfl, x)
+            if "BIDIRECTIONAL_SEQUENCE_LSTM" not in ops:
+                raise RuntimeError(f"the rewritten file has ops {ops}")
+            dst = os.path.join(out, f"{name}.onnx.back.onnx")
+            convert(modelc, tfl, dst)
+            nodes = [n.op_type for n in onnx.load(dst).graph.node]
+            ok, msg = compare(onnx_outputs(dst, x), ref)
+            return ok and "LSTM" in nodes, f"{msg}; LiteRT ops: {' '.join(ops)}; {len(nodes)} nodes: {' '.join(nodes)}"
+
+        check(results, f"tflite->onnx {name}", from_bidi)
+
+    name = "lstm_reads_cell_state"
+    if only and name not in only and "lstm" not in only:
+        return
+
+    def refused():
+        src = os.path.join(out, f"{name}.onnx")
+        export_torch_lstm(src, (6, 2, 8), "yc", input_size=8, hidden_size=16)
+        r = subprocess.run([modelc, "convert", src, os.path.join(out, f"{name}.tflite")],
+                           capture_output=True, text=True)
+        msg = r.stderr.strip().splitlines()[-1] if r.stderr.strip() else ""
+        return r.returncode != 0 and "Y_c" in msg, msg
+
+    check(results, f"onnx->tflite {name} (refused)", refused)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--modelc", required=True)
@@ -298,6 +565,7 @@ def main() -> int:
     onnx_to_tflite(a.modelc, a.out, results, a.only)
     quantized_onnx(a.modelc, a.out, results, a.only)
     tflite_sources(a.modelc, a.out, results, a.only)
+    lstm_models(a.modelc, a.out, results, a.only)
     print(f"tflite interop: {sum(results)} of {len(results)} passed")
     return 0 if results and all(results) else 1
 

@@ -64,6 +64,8 @@ pub(crate) struct TensorOut {
     pub shape: Vec<i64>,
     pub buffer: u32,
     pub quant: Option<Quant>,
+    /// State a stateful op (LSTM) reads and updates in place between invocations.
+    pub is_variable: bool,
 }
 
 pub(crate) struct OperatorOut {
@@ -233,8 +235,21 @@ impl<'g> Builder<'g> {
             shape,
             buffer,
             quant,
+            is_variable: false,
         });
         Ok(self.tensors.len() - 1)
+    }
+
+    /// A variable tensor (no data; the runtime zeroes it and the op keeps its state there).
+    pub fn variable_tensor(
+        &mut self,
+        name: String,
+        dtype: DType,
+        shape: Vec<i64>,
+    ) -> Result<usize, TfliteError> {
+        let t = self.add_tensor(name, dtype, shape, None, None)?;
+        self.tensors[t].is_variable = true;
+        Ok(t)
     }
 
     /// A constant tensor of `t`'s contents.

@@ -82,6 +82,7 @@ pub(crate) fn finish(
                 buffer: t.buffer,
                 name: Some(name),
                 quantization,
+                is_variable: t.is_variable,
                 shape_signature: signature,
                 has_rank: true,
                 ..Default::default()

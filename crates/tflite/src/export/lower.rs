@@ -402,6 +402,9 @@ impl<'g> Lower<'g> {
         }
         self.skip_flatten_before_fc(&order);
         self.skip_depthwise_filter_transposes(&order);
+        // LSTM initial states that are zeros are TFLite's variable tensors: no ops for them.
+        let zero_states = ops::lstm::zero_state_producers(self, &order);
+        self.absorbed.extend(zero_states);
         for id in order {
             if self.absorbed.contains(&id) {
                 continue;

@@ -14,6 +14,7 @@ mod context;
 mod conv;
 pub(crate) mod custom;
 mod fully_connected;
+mod lstm;
 mod pool;
 mod quant;
 mod reduce;
@@ -199,6 +200,9 @@ fn import_op(cx: &mut Ctx, op: &OpIn) -> Result<(), TfliteError> {
         | B::ARG_MAX
         | B::ARG_MIN => reduce::reduce(cx, op)?,
         B::RESIZE_BILINEAR | B::RESIZE_NEAREST_NEIGHBOR => resize::resize(cx, op)?,
+        B::UNIDIRECTIONAL_SEQUENCE_LSTM => lstm::unidirectional(cx, op)?,
+        B::BIDIRECTIONAL_SEQUENCE_LSTM => lstm::bidirectional(cx, op)?,
+        B::REVERSE_V2 => lstm::reverse_v2(cx, op)?,
         _ => false,
     };
     if !handled {

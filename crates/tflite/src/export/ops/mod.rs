@@ -3,6 +3,7 @@
 pub(crate) mod conv;
 pub(crate) mod custom;
 pub(crate) mod elementwise;
+pub(crate) mod lstm;
 pub(crate) mod shape;
 
 use modelc_ir::{NodeId, OnnxOp};
@@ -24,6 +25,7 @@ pub(crate) fn lower(x: &mut Lower, id: NodeId, op: OnnxOp) -> Result<(), TfliteE
         | Neg | Floor | Ceil | Round | Sin | Cos | Not | Sign | Reciprocal | Gelu | Softmax
         | LogSoftmax | Cast => elementwise::unary(x, id, op),
         QuantizeLinear => elementwise::quantize(x, id),
+        LSTM => lstm::lstm(x, id),
         Reshape | Flatten | Squeeze | Unsqueeze | Transpose | Concat | Pad | ReduceMean
         | ReduceSum | ReduceMax | ReduceMin | ReduceProd | Slice | Gather | Split | Resize
         | DepthToSpace | SpaceToDepth | Expand | Tile | Shape => shape::lower(x, id, op),

@@ -1,0 +1,678 @@
+//! ONNX `LSTM` → TFLite UNIDIRECTIONAL_SEQUENCE_LSTM, one per direction.
+//!
+//! Supported: float32, `direction` forward / reverse / bidirectional, `layout` 0 (time
+//! major) or 1 (batch major), the default activations (Sigmoid, Tanh, Tanh), constant W, R
+//! and optional B and P (peepholes), no `sequence_lens` (or a constant one equal to the
+//! sequence length), and an initial state that is absent or zeros (TFLite keeps the state in
+//! variable tensors the runtime zeroes). The ONNX gate order i, o, f, c becomes TFLite's
+//! separate i, f, c, o tensors, and the two ONNX biases (W's and R's) are added.
+//!
+//! A reverse direction runs on the input reversed in time (REVERSE_V2) and its output is
+//! reversed back. `Y` is the per-direction outputs with the direction axis (RESHAPE, and
+//! CONCATENATION for two directions) unless its only reader drops that axis: a Squeeze of
+//! the direction axis (one direction; torch's export) reads the LSTM output directly, and
+//! torch's bidirectional Transpose + Reshape to `[seq, batch, 2 * hidden]` becomes one
+//! CONCATENATION. `Y_h` is each direction's last step (STRIDED_SLICE). `Y_c` has no TFLite
+//! form: a model that reads it is reported.
+
+use std::collections::HashSet;
+
+use bytes::Bytes;
+use modelc_ir::{Attr, DType, NodeId, OnnxOp, Op, ValueRef};
+
+use crate::export::lower::{attr_i, attr_ints, attr_s, Lower};
+use crate::fb::{self, ActivationFunctionType, BuiltinOperator as B, BuiltinOptions};
+use crate::TfliteError;
+
+fn unsupported(m: impl Into<String>) -> TfliteError {
+    TfliteError::Unsupported(m.into())
+}
+
+/// Input slots of ONNX LSTM.
+const X: usize = 0;
+const W: usize = 1;
+const R: usize = 2;
+const BIAS: usize = 3;
+const SEQ_LENS: usize = 4;
+const INITIAL_H: usize = 5;
+const INITIAL_C: usize = 6;
+const P: usize = 7;
+
+/// ONNX gate index (i, o, f, c) of TFLite's gates in TFLite's order i, f, c, o.
+const GATES: [usize; 4] = [0, 2, 3, 1];
+/// ONNX peephole index (i, o, f) of TFLite's cell_to_input, cell_to_forget, cell_to_output.
+const PEEPHOLES: [usize; 3] = [0, 2, 1];
+
+/// How deep [`is_zero`] follows shape-only ops back to a constant.
+const ZERO_DEPTH: usize = 16;
+
+/// Whether `v` is all zeros: a zero constant, or a zero constant passed through shape-only
+/// ops (torch exports the default state as `Expand(0, Concat(..Shape(x)..))`).
+pub(crate) fn is_zero(x: &Lower, v: ValueRef, depth: usize) -> bool {
+    let v = x.b.resolve(v);
+    let node = x.g.node(v.node);
+    match &node.op {
+        Op::Const(t) => {
+            let Some(raw) = t.raw() else { return false };
+            match t.dtype {
+                DType::F32 => raw
+                    .chunks_exact(4)
+                    .all(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]) == 0.0),
+                _ => raw.iter().all(|&b| b == 0),
+            }
+        }
+        Op::Onnx(op) if depth > 0 => match op {
+            OnnxOp::ConstantOfShape => match node.attrs.get("value") {
+                None => true,
+                Some(Attr::Tensor(t)) => t.raw().is_some_and(|r| r.iter().all(|&b| b == 0)),
+                Some(_) => false,
+            },
+            OnnxOp::Expand
+            | OnnxOp::Tile
+            | OnnxOp::Reshape
+            | OnnxOp::Unsqueeze
+            | OnnxOp::Squeeze
+            | OnnxOp::Flatten
+            | OnnxOp::Identity
+            | OnnxOp::Cast => {
+                x.g.input(v.node, 0)
+                    .is_some_and(|s| is_zero(x, s, depth - 1))
+            }
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
+/// Nodes that only compute LSTM initial states that are zeros (the state is the TFLite
+/// variable tensor's, so they need no op): every node all of whose readers are such an
+/// LSTM state input or another node of the set. `order` is topological.
+pub(crate) fn zero_state_producers(x: &Lower, order: &[NodeId]) -> HashSet<NodeId> {
+    let outputs: HashSet<ValueRef> = x.g.outputs().iter().copied().collect();
+    let mut dead: HashSet<NodeId> = HashSet::new();
+    for &id in order.iter().rev() {
+        let node = x.g.node(id);
+        if !matches!(node.op, Op::Onnx(_)) {
+            continue;
+        }
+        let mut readers = 0;
+        let all_dead = (0..node.outputs.len()).all(|s| {
+            let v = ValueRef::new(id, s);
+            if outputs.contains(&v) {
+                return false;
+            }
+            x.g.users(v).into_iter().all(|(u, slot)| {
+                readers += 1;
+                dead.contains(&u)
+                    || (x.g.node(u).op.onnx() == Some(OnnxOp::LSTM)
+                        && matches!(slot, INITIAL_H | INITIAL_C)
+                        && is_zero(x, v, ZERO_DEPTH))
+            })
+        });
+        if all_dead && readers > 0 {
+            dead.insert(id);
+        }
+    }
+    dead
+}
+
+/// Whether output `slot` of `id` is read (by a node or as a graph output).
+fn is_used(x: &Lower, id: NodeId, slot: usize) -> bool {
+    let v = ValueRef::new(id, slot);
+    let present = x.g.value(v).is_some_and(|val| !val.is_absent());
+    present && (!x.g.users(v).is_empty() || x.g.outputs().contains(&v))
+}
+
+/// The only reader of `v` when `v` is not a graph output.
+fn only_reader(x: &Lower, v: ValueRef) -> Option<NodeId> {
+    if x.g.outputs().contains(&v) {
+        return None;
+    }
+    match x.g.users(v).as_slice() {
+        [(u, 0)] => Some(*u),
+        _ => None,
+    }
+}
+
+/// The f32 contents of constant input `i`, with its dims.
+fn const_f32(
+    x: &Lower,
+    id: NodeId,
+    i: usize,
+    what: &str,
+) -> Result<(Vec<f32>, Vec<u64>), TfliteError> {
+    let v =
+        x.g.input(id, i)
+            .ok_or_else(|| unsupported(format!("{what} is missing")))?;
+    let t =
+        x.b.const_of(v)
+            .ok_or_else(|| unsupported(format!("{what} must be a constant")))?;
+    if t.dtype != DType::F32 {
+        return Err(unsupported(format!(
+            "{what} is {}, only float32 is supported",
+            t.dtype
+        )));
+    }
+    let raw = t
+        .raw()
+        .ok_or_else(|| unsupported(format!("{what} has no data")))?;
+    let vals = raw
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect();
+    Ok((vals, t.dims.clone()))
+}
+
+fn f32_bytes(v: &[f32]) -> Bytes {
+    Bytes::from(v.iter().flat_map(|f| f.to_le_bytes()).collect::<Vec<u8>>())
+}
+
+/// What one direction needs, checked before anything is emitted.
+struct Direction {
+    reverse: bool,
+    /// input_to_{i,f,c,o}, recurrent_to_{i,f,c,o}, biases {i,f,c,o}: row-major data.
+    input_w: [Vec<f32>; 4],
+    recurrent_w: [Vec<f32>; 4],
+    bias: [Vec<f32>; 4],
+    peephole: Option<[Vec<f32>; 3]>,
+}
+
+pub(crate) fn lstm(x: &mut Lower, id: NodeId) -> Result<(), TfliteError> {
+    if x.quantized {
+        return Err(unsupported("quantized LSTM (only float32 is supported)"));
+    }
+    // ---------------------------------------------------------------- checks
+    let direction = attr_s(x.g, id, "direction", "forward");
+    let num_dir = match direction.as_str() {
+        "forward" | "reverse" => 1,
+        "bidirectional" => 2,
+        other => return Err(unsupported(format!("direction `{other}`"))),
+    };
+    let layout = attr_i(x.g, id, "layout", 0);
+    if !matches!(layout, 0 | 1) {
+        return Err(unsupported(format!("layout {layout}")));
+    }
+    let time_major = layout == 0;
+    if x.g.node(id).attrs.contains("clip") {
+        return Err(unsupported(
+            "`clip` (TFLite clips the cell state, not the gate inputs)",
+        ));
+    }
+    if attr_i(x.g, id, "input_forget", 0) != 0 {
+        return Err(unsupported(
+            "input_forget = 1 (coupled input and forget gates)",
+        ));
+    }
+    if let Some(Attr::Strings(acts)) = x.g.node(id).attrs.get("activations") {
+        let want = ["sigmoid", "tanh", "tanh"];
+        let default = acts.len() == 3 * num_dir
+            && acts
+                .iter()
+                .enumerate()
+                .all(|(k, a)| String::from_utf8_lossy(a).eq_ignore_ascii_case(want[k % 3]));
+        if !default {
+            let names: Vec<_> = acts.iter().map(|a| String::from_utf8_lossy(a)).collect();
+            return Err(unsupported(format!(
+                "activations {names:?} (TFLite's LSTM has Sigmoid, Tanh, Tanh)"
+            )));
+        }
+    }
+    let xv =
+        x.g.input(id, X)
+            .ok_or_else(|| unsupported("input X is missing"))?;
+    if x.b.dtype_of(xv) != Some(DType::F32) {
+        return Err(unsupported("only float32 LSTMs are supported"));
+    }
+    let xs =
+        x.b.shape_of(xv)
+            .filter(|s| s.len() == 3)
+            .ok_or_else(|| unsupported("input X needs a known rank-3 shape"))?;
+    let (seq, batch, input_size) = if time_major {
+        (xs[0], xs[1], xs[2])
+    } else {
+        (xs[1], xs[0], xs[2])
+    };
+    if batch <= 0 {
+        return Err(unsupported(
+            "the batch size must be static (TFLite's LSTM state tensors have a fixed shape)",
+        ));
+    }
+    if let Some(sl) = x.g.input(id, SEQ_LENS) {
+        let all_full =
+            x.b.const_ints(sl)
+                .is_some_and(|v| seq > 0 && v.iter().all(|&l| l == seq));
+        if !all_full {
+            return Err(unsupported(
+                "sequence_lens (only absent or a constant equal to the sequence length)",
+            ));
+        }
+    }
+    for (slot, what) in [(INITIAL_H, "initial_h"), (INITIAL_C, "initial_c")] {
+        if let Some(v) = x.g.input(id, slot) {
+            if !is_zero(x, v, ZERO_DEPTH) {
+                return Err(unsupported(format!(
+                    "{what} is not constant zeros (TFLite keeps the LSTM state in variable \
+                     tensors that start at zero)"
+                )));
+            }
+        }
+    }
+    if is_used(x, id, 2) {
+        return Err(unsupported(
+            "Y_c (the last cell state) is read, and TFLite's LSTM has no such output",
+        ));
+    }
+    let (w, wd) = const_f32(x, id, W, "W")?;
+    let (r, rd) = const_f32(x, id, R, "R")?;
+    let hidden = rd.get(2).copied().unwrap_or(0) as usize;
+    if hidden == 0 {
+        return Err(unsupported(format!(
+            "R has shape {rd:?}, expected [num_directions, 4*hidden, hidden]"
+        )));
+    }
+    let h_attr = attr_i(x.g, id, "hidden_size", hidden as i64);
+    if h_attr != hidden as i64 {
+        return Err(unsupported(format!(
+            "hidden_size {h_attr} but R has shape {rd:?}"
+        )));
+    }
+    let n_in = if input_size > 0 {
+        input_size as usize
+    } else {
+        wd.get(2).copied().unwrap_or(0) as usize
+    };
+    if wd != [num_dir as u64, 4 * hidden as u64, n_in as u64] {
+        return Err(unsupported(format!(
+            "W has shape {wd:?}, expected [{num_dir}, {}, {n_in}]",
+            4 * hidden
+        )));
+    }
+    if rd != [num_dir as u64, 4 * hidden as u64, hidden as u64] {
+        return Err(unsupported(format!(
+            "R has shape {rd:?}, expected [{num_dir}, {}, {hidden}]",
+            4 * hidden
+        )));
+    }
+    let bias = match x.g.input(id, BIAS) {
+        Some(_) => {
+            let (b, bd) = const_f32(x, id, BIAS, "B")?;
+            if bd != [num_dir as u64, 8 * hidden as u64] {
+                return Err(unsupported(format!(
+                    "B has shape {bd:?}, expected [{num_dir}, {}]",
+                    8 * hidden
+                )));
+            }
+            Some(b)
+        }
+        None => None,
+    };
+    let peep = match x.g.input(id, P) {
+        Some(_) => {
+            let (p, pd) = const_f32(x, id, P, "P")?;
+            if pd != [num_dir as u64, 3 * hidden as u64] {
+                return Err(unsupported(format!(
+                    "P has shape {pd:?}, expected [{num_dir}, {}]",
+                    3 * hidden
+                )));
+            }
+            Some(p)
+        }
+        None => None,
+    };
+    let h = hidden;
+    let dirs: Vec<Direction> = (0..num_dir)
+        .map(|d| {
+            let w = &w[d * 4 * h * n_in..(d + 1) * 4 * h * n_in];
+            let r = &r[d * 4 * h * h..(d + 1) * 4 * h * h];
+            let gate =
+                |m: &[f32], k: usize, cols: usize| m[k * h * cols..(k + 1) * h * cols].to_vec();
+            let bias = |k: usize| match &bias {
+                Some(b) => {
+                    let b = &b[d * 8 * h..(d + 1) * 8 * h];
+                    (0..h).map(|j| b[k * h + j] + b[(4 + k) * h + j]).collect()
+                }
+                None => vec![0.0; h],
+            };
+            Direction {
+                reverse: direction == "reverse" || d == 1,
+                input_w: GATES.map(|k| gate(w, k, n_in)),
+                recurrent_w: GATES.map(|k| gate(r, k, h)),
+                bias: GATES.map(bias),
+                peephole: peep.as_ref().map(|p| {
+                    let p = &p[d * 3 * h..(d + 1) * 3 * h];
+                    PEEPHOLES.map(|k| p[k * h..(k + 1) * h].to_vec())
+                }),
+            }
+        })
+        .collect();
+
+    // ---------------------------------------------------------------- emit
+    let input = x.req(id, X)?;
+    let name = x.b.value_name(ValueRef::new(id, 0));
+    let time_axis = if time_major { 0 } else { 1 };
+    let seq_shape = if time_major {
+        vec![seq, batch, h as i64]
+    } else {
+        vec![batch, seq, h as i64]
+    };
+    // Y: [seq, num_dir, batch, hidden] (layout 0) or [batch, seq, num_dir, hidden].
+    let y_used = is_used(x, id, 0);
+    let dir_axis = if time_major { 1 } else { 2 };
+    let direct = if y_used {
+        direct_reader(x, ValueRef::new(id, 0), num_dir, dir_axis, &seq_shape)
+    } else {
+        None
+    };
+    // One direction read directly: its output (in the original time order) is the reader's.
+    let direct_out = match &direct {
+        Some((readers, last)) if num_dir == 1 => {
+            x.absorbed.extend(readers.iter().copied());
+            Some(x.b.value_tensor(*last, None)?)
+        }
+        _ => None,
+    };
+    // The per-direction outputs in the original time order (`ys`), and as computed (`zs`).
+    let mut ys = Vec::new();
+    let mut zs = Vec::new();
+    for dir in &dirs {
+        let tag = if dir.reverse { "bw" } else { "fw" };
+        let base = format!("{name}/{tag}");
+        let src = if dir.reverse {
+            let t = x.b.add_tensor(
+                format!("{base}/input_reversed"),
+                DType::F32,
+                xs.clone(),
+                None,
+                None,
+            )?;
+            reverse(x, input, t, time_axis)?;
+            t
+        } else {
+            input
+        };
+        let mut ins: Vec<Option<usize>> = vec![Some(src)];
+        let gates = ["input", "forget", "cell", "output"];
+        for (k, g) in gates.iter().enumerate() {
+            let shape = vec![h as i64, n_in as i64];
+            let t = weight(
+                x,
+                &format!("{base}/input_to_{g}_weights"),
+                &dir.input_w[k],
+                shape,
+            )?;
+            ins.push(Some(t));
+        }
+        for (k, g) in gates.iter().enumerate() {
+            let shape = vec![h as i64, h as i64];
+            let t = weight(
+                x,
+                &format!("{base}/recurrent_to_{g}_weights"),
+                &dir.recurrent_w[k],
+                shape,
+            )?;
+            ins.push(Some(t));
+        }
+        for (k, g) in ["input", "forget", "output"].iter().enumerate() {
+            match &dir.peephole {
+                Some(p) => {
+                    let shape = vec![h as i64];
+                    let t = weight(x, &format!("{base}/cell_to_{g}_weights"), &p[k], shape)?;
+                    ins.push(Some(t));
+                }
+                None => ins.push(None),
+            }
+        }
+        for (k, g) in gates.iter().enumerate() {
+            let t = weight(
+                x,
+                &format!("{base}/{g}_gate_bias"),
+                &dir.bias[k],
+                vec![h as i64],
+            )?;
+            ins.push(Some(t));
+        }
+        // Projection weights and bias.
+        ins.extend([None, None]);
+        let state = vec![batch, h as i64];
+        let hs =
+            x.b.variable_tensor(format!("{base}/output_state"), DType::F32, state.clone())?;
+        let cs =
+            x.b.variable_tensor(format!("{base}/cell_state"), DType::F32, state)?;
+        ins.extend([Some(hs), Some(cs)]);
+        // Layer-norm coefficients.
+        ins.extend([None, None, None, None]);
+        let z = match direct_out {
+            Some(t) if !dir.reverse => t,
+            _ => x.b.add_tensor(
+                format!("{base}/output"),
+                DType::F32,
+                seq_shape.clone(),
+                None,
+                None,
+            )?,
+        };
+        let o = fb::UnidirectionalSequenceLSTMOptions::create(
+            &mut x.b.fbb,
+            &fb::UnidirectionalSequenceLSTMOptionsArgs {
+                fused_activation_function: ActivationFunctionType::TANH,
+                cell_clip: 0.0,
+                proj_clip: 0.0,
+                time_major,
+                asymmetric_quantize_inputs: false,
+                diagonal_recurrent_tensors: false,
+            },
+        )
+        .as_union_value();
+        x.b.emit(
+            B::UNIDIRECTIONAL_SEQUENCE_LSTM,
+            1,
+            &ins,
+            &[z],
+            Some((BuiltinOptions::UnidirectionalSequenceLSTMOptions, o)),
+        );
+        zs.push(z);
+        if dir.reverse && y_used {
+            let t = match direct_out {
+                Some(t) => t,
+                None => x.b.add_tensor(
+                    format!("{base}/output_reversed"),
+                    DType::F32,
+                    seq_shape.clone(),
+                    None,
+                    None,
+                )?,
+            };
+            reverse(x, z, t, time_axis)?;
+            ys.push(t);
+        } else {
+            ys.push(z);
+        }
+    }
+
+    if y_used && direct_out.is_none() {
+        if let Some((readers, last)) = direct {
+            // torch's bidirectional Transpose + Reshape: the two outputs side by side.
+            x.absorbed.extend(readers);
+            let out = x.b.value_tensor(last, None)?;
+            concat(x, &ys, out, 2)?;
+        } else {
+            let out = x.output(0)?;
+            let mut with_axis = seq_shape.clone();
+            with_axis.insert(dir_axis, 1);
+            if num_dir == 1 {
+                reshape(x, ys[0], out, &with_axis)?;
+            } else {
+                let mut parts = Vec::new();
+                for (d, &t) in ys.iter().enumerate() {
+                    let p = x.b.add_tensor(
+                        format!("{name}/dir{d}"),
+                        DType::F32,
+                        with_axis.clone(),
+                        None,
+                        None,
+                    )?;
+                    reshape(x, t, p, &with_axis)?;
+                    parts.push(p);
+                }
+                concat(x, &parts, out, dir_axis as i32)?;
+            }
+        }
+    }
+    // Y_h: [num_dir, batch, hidden] (layout 0) or [batch, num_dir, hidden]: the last step
+    // each direction computed.
+    if is_used(x, id, 1) {
+        let out = x.output(1)?;
+        let mut step = seq_shape.clone();
+        step[time_axis] = 1;
+        if num_dir == 1 {
+            last_step(x, zs[0], out, time_axis)?;
+        } else {
+            let mut parts = Vec::new();
+            for (d, &z) in zs.iter().enumerate() {
+                let p =
+                    x.b.add_tensor(format!("{name}/h{d}"), DType::F32, step.clone(), None, None)?;
+                last_step(x, z, p, time_axis)?;
+                parts.push(p);
+            }
+            concat(x, &parts, out, time_axis as i32)?;
+        }
+    }
+    Ok(())
+}
+
+/// A float32 constant tensor.
+fn weight(x: &mut Lower, name: &str, vals: &[f32], shape: Vec<i64>) -> Result<usize, TfliteError> {
+    x.b.add_tensor(
+        name.to_string(),
+        DType::F32,
+        shape,
+        Some(&f32_bytes(vals)),
+        None,
+    )
+}
+
+/// When the only reader of Y drops the direction axis, the nodes to skip and the value that
+/// the LSTM outputs then are:
+/// - one direction: `Squeeze(Y, [dir_axis])`;
+/// - two directions, layout 0: `Reshape(Transpose(Y, [0, 2, 1, 3]), [seq, batch, 2*hidden])`
+///   (torch's bidirectional export), a concatenation of the two on the last axis.
+fn direct_reader(
+    x: &Lower,
+    y: ValueRef,
+    num_dir: usize,
+    dir_axis: usize,
+    seq_shape: &[i64],
+) -> Option<(Vec<NodeId>, ValueRef)> {
+    let u = only_reader(x, y)?;
+    let node = x.g.node(u);
+    if num_dir == 1 {
+        if node.op.onnx() != Some(OnnxOp::Squeeze) {
+            return None;
+        }
+        let axes = match x.g.input(u, 1) {
+            Some(a) => x.b.const_ints(a)?,
+            None => attr_ints(x.g, u, "axes")?,
+        };
+        let ok =
+            matches!(axes.as_slice(), [a] if *a == dir_axis as i64 || *a == dir_axis as i64 - 4);
+        let out = ValueRef::new(u, 0);
+        return (ok && x.b.shape_of(out).as_deref() == Some(seq_shape)).then_some((vec![u], out));
+    }
+    if dir_axis != 1
+        || node.op.onnx() != Some(OnnxOp::Transpose)
+        || attr_ints(x.g, u, "perm").as_deref() != Some(&[0, 2, 1, 3])
+    {
+        return None;
+    }
+    let t = ValueRef::new(u, 0);
+    let rs = only_reader(x, t)?;
+    if x.g.node(rs).op.onnx() != Some(OnnxOp::Reshape) {
+        return None;
+    }
+    let out = ValueRef::new(rs, 0);
+    let want = [seq_shape[0], seq_shape[1], 2 * seq_shape[2]];
+    let shape = x.b.shape_of(out)?;
+    (shape == want && want.iter().all(|&d| d > 0)).then_some((vec![u, rs], out))
+}
+
+fn reverse(x: &mut Lower, input: usize, out: usize, axis: usize) -> Result<(), TfliteError> {
+    let a = x.b.const_i32("axis", &[axis as i32], vec![1])?;
+    let o =
+        fb::ReverseV2Options::create(&mut x.b.fbb, &fb::ReverseV2OptionsArgs {}).as_union_value();
+    x.b.emit(
+        B::REVERSE_V2,
+        1,
+        &[Some(input), Some(a)],
+        &[out],
+        Some((BuiltinOptions::ReverseV2Options, o)),
+    );
+    Ok(())
+}
+
+fn reshape(x: &mut Lower, input: usize, out: usize, shape: &[i64]) -> Result<(), TfliteError> {
+    let s: Vec<i32> = shape.iter().map(|&d| d as i32).collect();
+    let st = x.b.const_i32("shape", &s, vec![s.len() as i64])?;
+    let ns = x.b.fbb.create_vector(&s);
+    let o = fb::ReshapeOptions::create(
+        &mut x.b.fbb,
+        &fb::ReshapeOptionsArgs {
+            new_shape: Some(ns),
+        },
+    )
+    .as_union_value();
+    x.b.emit(
+        B::RESHAPE,
+        1,
+        &[Some(input), Some(st)],
+        &[out],
+        Some((BuiltinOptions::ReshapeOptions, o)),
+    );
+    Ok(())
+}
+
+fn concat(x: &mut Lower, parts: &[usize], out: usize, axis: i32) -> Result<(), TfliteError> {
+    let o = fb::ConcatenationOptions::create(
+        &mut x.b.fbb,
+        &fb::ConcatenationOptionsArgs {
+            axis,
+            fused_activation_function: ActivationFunctionType::NONE,
+        },
+    )
+    .as_union_value();
+    let ins: Vec<Option<usize>> = parts.iter().map(|&p| Some(p)).collect();
+    x.b.emit(
+        B::CONCATENATION,
+        1,
+        &ins,
+        &[out],
+        Some((BuiltinOptions::ConcatenationOptions, o)),
+    );
+    Ok(())
+}
+
+/// `out = input[..., -1:, ...]` along `axis` of a rank-3 tensor (the dimension kept).
+fn last_step(x: &mut Lower, input: usize, out: usize, axis: usize) -> Result<(), TfliteError> {
+    let mut begin = [0i32; 3];
+    begin[axis] = -1;
+    let all = (1 << 3) - 1;
+    let bt = x.b.const_i32("begin", &begin, vec![3])?;
+    let et = x.b.const_i32("end", &[0, 0, 0], vec![3])?;
+    let st = x.b.const_i32("strides", &[1, 1, 1], vec![3])?;
+    let o = fb::StridedSliceOptions::create(
+        &mut x.b.fbb,
+        &fb::StridedSliceOptionsArgs {
+            begin_mask: all & !(1 << axis),
+            end_mask: all,
+            ..Default::default()
+        },
+    )
+    .as_union_value();
+    x.b.emit(
+        B::STRIDED_SLICE,
+        1,
+        &[Some(input), Some(bt), Some(et), Some(st)],
+        &[out],
+        Some((BuiltinOptions::StridedSliceOptions, o)),
+    );
+    Ok(())
+}

@@ -1,0 +1,662 @@
+//! LSTM export and import: an ONNX `LSTM` becomes UNIDIRECTIONAL_SEQUENCE_LSTM with TFLite's
+//! 24 inputs (gates split and reordered, biases added, variable state tensors) and reads back
+//! as the same ONNX weights; what TFLite cannot express is refused with the reason; malformed
+//! or unsupported TFLite LSTMs give one-line errors naming the op and the problem, and a
+//! byte-flip sweep of a written LSTM file never panics. (Numbers against LiteRT and
+//! onnxruntime: tests/tflite_interop.py.)
+
+use bytes::Bytes;
+use flatbuffers::FlatBufferBuilder;
+use modelc_ir::{
+    Attr, Attrs, DType, Dim, Graph, Model, Node, OnnxOp, Op, Shape, Tensor, TensorType, Value,
+    ValueRef, ValueType,
+};
+use modelc_tflite::fb;
+
+const SEQ: u64 = 3;
+const BATCH: u64 = 2;
+const IN: u64 = 4;
+const H: u64 = 5;
+
+/// Deterministic values: element k of tensor `seed` is distinct from every other's.
+fn values(n: u64, seed: u64) -> Vec<f32> {
+    (0..n).map(|k| (seed * 1000 + k) as f32 / 1000.0).collect()
+}
+
+fn floats(t: &Tensor) -> Vec<f32> {
+    t.raw()
+        .unwrap()
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
+        .collect()
+}
+
+struct Spec {
+    direction: &'static str,
+    peepholes: bool,
+    /// initial_h contents (all of it), when given.
+    initial_h: Option<f32>,
+    read_y_c: bool,
+}
+
+const DEFAULT: Spec = Spec {
+    direction: "forward",
+    peepholes: true,
+    initial_h: Some(0.0),
+    read_y_c: false,
+};
+
+/// x: f32[SEQ, BATCH, IN] → LSTM → (Y, Y_h[, Y_c]).
+fn lstm_model(s: &Spec) -> (Model, [Vec<f32>; 4]) {
+    let nd = if s.direction == "bidirectional" { 2 } else { 1 };
+    let mut g = Graph::new("main");
+    let ty = ValueType::Tensor(TensorType {
+        dtype: Some(DType::F32),
+        shape: Some(Shape(vec![
+            Dim::Known(SEQ),
+            Dim::Known(BATCH),
+            Dim::Known(IN),
+        ])),
+    });
+    let x = g.add_input(Value::typed("x", ty.into()));
+    let w = values(nd * 4 * H * IN, 1);
+    let r = values(nd * 4 * H * H, 2);
+    let b = values(nd * 8 * H, 3);
+    let p = values(nd * 3 * H, 4);
+    let c = |g: &mut Graph, name: &str, dims: Vec<u64>, v: &[f32]| {
+        ValueRef::new(g.add_const(name, Tensor::from_f32(dims, v).unwrap()), 0)
+    };
+    let mut ins = vec![
+        (0, ValueRef::new(x, 0)),
+        (1, c(&mut g, "W", vec![nd, 4 * H, IN], &w)),
+        (2, c(&mut g, "R", vec![nd, 4 * H, H], &r)),
+        (3, c(&mut g, "B", vec![nd, 8 * H], &b)),
+    ];
+    if let Some(v) = s.initial_h {
+        let n = (nd * BATCH * H) as usize;
+        ins.push((5, c(&mut g, "h0", vec![nd, BATCH, H], &vec![v; n])));
+    }
+    if s.peepholes {
+        ins.push((7, c(&mut g, "P", vec![nd, 3 * H], &p)));
+    }
+    let attrs: Attrs = [
+        ("hidden_size".to_string(), Attr::Int(H as i64)),
+        (
+            "direction".to_string(),
+            Attr::String(Bytes::from_static(s.direction.as_bytes())),
+        ),
+    ]
+    .into_iter()
+    .collect();
+    let node = Node::new(
+        Op::Onnx(OnnxOp::LSTM),
+        8,
+        vec![Value::named("y"), Value::named("y_h"), Value::named("y_c")],
+    )
+    .with_name("lstm")
+    .with_attrs(attrs);
+    let id = g.add_node(node);
+    g.connect_inputs(id, ins);
+    let mut outs = vec![ValueRef::new(id, 0), ValueRef::new(id, 1)];
+    if s.read_y_c {
+        outs.push(ValueRef::new(id, 2));
+    }
+    g.set_outputs(outs);
+    (Model::new(g, 17), [w, r, b, p])
+}
+
+fn write(m: &Model) -> Result<Vec<u8>, String> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("lstm.tflite");
+    modelc_tflite::write(m, &path, &Default::default()).map_err(|e| e.to_string())?;
+    Ok(std::fs::read(&path).unwrap())
+}
+
+/// The float contents of tensor `t` of subgraph 0.
+fn tensor_data(m: &fb::Model, t: i32) -> Vec<f32> {
+    let sg = m.subgraphs().unwrap().get(0);
+    let tensor = sg.tensors().unwrap().get(t as usize);
+    let buf = m.buffers().unwrap().get(tensor.buffer() as usize);
+    buf.data()
+        .map(|d| {
+            d.bytes()
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn rows(v: &[f32], from: u64, n: u64, cols: u64) -> Vec<f32> {
+    v[(from * cols) as usize..((from + n) * cols) as usize].to_vec()
+}
+
+#[test]
+fn exports_tflite_lstm_layout() {
+    let (model, [w, r, b, p]) = lstm_model(&DEFAULT);
+    let bytes = write(&model).unwrap();
+    let m = fb::root_as_model(&bytes).unwrap();
+    let sg = m.subgraphs().unwrap().get(0);
+    let ops = sg.operators().unwrap();
+    let codes = m.operator_codes().unwrap();
+    let names: Vec<_> = ops
+        .iter()
+        .map(|o| {
+            codes
+                .get(o.opcode_index() as usize)
+                .builtin_code()
+                .variant_name()
+                .unwrap()
+        })
+        .collect();
+    // Y (a RESHAPE adds the direction axis) and Y_h (the last step).
+    assert_eq!(
+        names,
+        ["UNIDIRECTIONAL_SEQUENCE_LSTM", "RESHAPE", "STRIDED_SLICE"]
+    );
+    let op = ops.get(0);
+    let ins: Vec<i32> = op.inputs().unwrap().iter().collect();
+    assert_eq!(ins.len(), 24);
+    for absent in [16, 17, 20, 21, 22, 23] {
+        assert_eq!(ins[absent], -1, "input {absent}");
+    }
+    let o = op
+        .builtin_options_as_unidirectional_sequence_lstmoptions()
+        .unwrap();
+    assert_eq!(
+        o.fused_activation_function(),
+        fb::ActivationFunctionType::TANH
+    );
+    assert!(o.time_major());
+    assert_eq!((o.cell_clip(), o.proj_clip()), (0.0, 0.0));
+    assert!(!o.asymmetric_quantize_inputs());
+    // State: variable tensors without data, [batch, hidden].
+    let tensors = sg.tensors().unwrap();
+    for s in [18, 19] {
+        let t = tensors.get(ins[s] as usize);
+        assert!(t.is_variable(), "input {s} is not variable");
+        assert!(tensor_data(&m, ins[s]).is_empty());
+        assert_eq!(
+            t.shape().unwrap().iter().collect::<Vec<_>>(),
+            [BATCH as i32, H as i32]
+        );
+    }
+    // ONNX gates i, o, f, c → TFLite i, f, c, o; the two ONNX biases added.
+    for (k, onnx_gate) in [0u64, 2, 3, 1].into_iter().enumerate() {
+        assert_eq!(
+            tensor_data(&m, ins[1 + k]),
+            rows(&w, onnx_gate * H, H, IN),
+            "input_to weights {k}"
+        );
+        assert_eq!(
+            tensor_data(&m, ins[5 + k]),
+            rows(&r, onnx_gate * H, H, H),
+            "recurrent_to weights {k}"
+        );
+        let bias: Vec<f32> = (0..H as usize)
+            .map(|j| b[(onnx_gate * H) as usize + j] + b[((4 + onnx_gate) * H) as usize + j])
+            .collect();
+        assert_eq!(tensor_data(&m, ins[12 + k]), bias, "bias {k}");
+    }
+    // Peepholes: ONNX i, o, f → TFLite cell_to_input, cell_to_forget, cell_to_output.
+    for (k, onnx_gate) in [0u64, 2, 1].into_iter().enumerate() {
+        assert_eq!(
+            tensor_data(&m, ins[9 + k]),
+            rows(&p, onnx_gate, 1, H),
+            "peephole {k}"
+        );
+    }
+}
+
+#[test]
+fn imports_back_to_the_same_onnx_weights() {
+    let (model, [w, r, b, p]) = lstm_model(&DEFAULT);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("lstm.tflite");
+    modelc_tflite::write(&model, &path, &Default::default()).unwrap();
+    let back = modelc_tflite::read(&path).unwrap();
+    let g = &back.graph;
+    let lstm: Vec<_> = g
+        .node_ids()
+        .filter(|&id| g.node(id).op.onnx() == Some(OnnxOp::LSTM))
+        .collect();
+    assert_eq!(lstm.len(), 1);
+    let id = lstm[0];
+    let input = |i: usize| match g.input(id, i) {
+        Some(v) => match &g.node(v.node).op {
+            Op::Const(t) => Some(floats(t)),
+            other => panic!("input {i} is {other:?}"),
+        },
+        None => None,
+    };
+    assert_eq!(input(1).unwrap(), w);
+    assert_eq!(input(2).unwrap(), r);
+    // TFLite has one bias per gate: W's half is the sum, R's half zero.
+    let sum: Vec<f32> = (0..(4 * H) as usize)
+        .map(|j| b[j] + b[(4 * H) as usize + j])
+        .collect();
+    let mut want = sum;
+    want.resize((8 * H) as usize, 0.0);
+    assert_eq!(input(3).unwrap(), want);
+    assert_eq!(input(7).unwrap(), p);
+    // The variable state tensors are the zero initial state.
+    assert!(g.input(id, 5).is_none() && g.input(id, 6).is_none());
+    assert_eq!(g.node(id).attrs.int("hidden_size", 0).unwrap(), H as i64);
+}
+
+#[test]
+fn what_tflite_cannot_express_is_refused_with_the_reason() {
+    let refused = |s: &Spec| {
+        let (m, _) = lstm_model(s);
+        let e = write(&m).unwrap_err();
+        assert!(!e.contains('\n'), "{e}");
+        e
+    };
+    let e = refused(&Spec {
+        read_y_c: true,
+        ..DEFAULT
+    });
+    assert!(e.contains("LSTM \"lstm\"") && e.contains("Y_c"), "{e}");
+    let e = refused(&Spec {
+        initial_h: Some(1.0),
+        ..DEFAULT
+    });
+    assert!(e.contains("initial_h is not constant zeros"), "{e}");
+}
+
+#[test]
+fn bidirectional_and_reverse_export() {
+    for (direction, lstms, reverses) in [("reverse", 1, 2), ("bidirectional", 2, 2)] {
+        let (m, _) = lstm_model(&Spec {
+            direction,
+            peepholes: false,
+            initial_h: None,
+            read_y_c: false,
+        });
+        let bytes = write(&m).unwrap();
+        let m = fb::root_as_model(&bytes).unwrap();
+        let codes = m.operator_codes().unwrap();
+        let ops = m.subgraphs().unwrap().get(0).operators().unwrap();
+        let count = |c: fb::BuiltinOperator| {
+            ops.iter()
+                .filter(|o| codes.get(o.opcode_index() as usize).builtin_code() == c)
+                .count()
+        };
+        assert_eq!(
+            count(fb::BuiltinOperator::UNIDIRECTIONAL_SEQUENCE_LSTM),
+            lstms,
+            "{direction}"
+        );
+        assert_eq!(
+            count(fb::BuiltinOperator::REVERSE_V2),
+            reverses,
+            "{direction}"
+        );
+        for o in ops.iter() {
+            if let Some(ins) = o.inputs() {
+                if ins.len() == 24 {
+                    // No peepholes: cell_to_* absent.
+                    assert_eq!(ins.iter().skip(9).take(3).collect::<Vec<_>>(), [-1; 3]);
+                }
+            }
+        }
+    }
+}
+
+// ------------------------------------------------------------ hand-built TFLite LSTMs
+
+/// What to break in [`tflite_lstm`].
+#[derive(Default, Clone, Copy)]
+struct Defect {
+    inputs: Option<usize>,
+    projection: bool,
+    layer_norm: bool,
+    wrong_shape: bool,
+    no_input_gate: bool,
+    no_options: bool,
+    activation: Option<fb::ActivationFunctionType>,
+    cell_clip: f32,
+    int8_weights: bool,
+}
+
+/// One UNIDIRECTIONAL_SEQUENCE_LSTM, time major, x [3, 1, 2], 2 cells, with `d` broken.
+fn tflite_lstm(d: Defect) -> Vec<u8> {
+    let (seq, batch, n_in, h) = (3i32, 1i32, 2i32, 2i32);
+    let mut b = FlatBufferBuilder::new();
+    let mut buffers = vec![fb::Buffer::create(&mut b, &fb::BufferArgs::default())];
+    let mut tensors = Vec::new();
+    let mut tensor = |b: &mut FlatBufferBuilder<'static>,
+                      buffers: &mut Vec<_>,
+                      name: &str,
+                      shape: &[i32],
+                      data: bool,
+                      variable: bool,
+                      int8: bool| {
+        let n: i32 = shape.iter().product();
+        let buffer = if data {
+            let bytes: Vec<u8> = if int8 {
+                vec![1u8; n as usize]
+            } else {
+                (0..n)
+                    .flat_map(|k| (k as f32 * 0.1).to_le_bytes())
+                    .collect()
+            };
+            let v = b.create_vector(&bytes);
+            buffers.push(fb::Buffer::create(
+                b,
+                &fb::BufferArgs {
+                    data: Some(v),
+                    ..Default::default()
+                },
+            ));
+            (buffers.len() - 1) as u32
+        } else {
+            0
+        };
+        let shape = b.create_vector(shape);
+        let name = b.create_string(name);
+        tensors.push(fb::Tensor::create(
+            b,
+            &fb::TensorArgs {
+                shape: Some(shape),
+                type_: if int8 {
+                    fb::TensorType::INT8
+                } else {
+                    fb::TensorType::FLOAT32
+                },
+                buffer,
+                name: Some(name),
+                is_variable: variable,
+                ..Default::default()
+            },
+        ));
+        (tensors.len() - 1) as i32
+    };
+    let x = tensor(
+        &mut b,
+        &mut buffers,
+        "x",
+        &[seq, batch, n_in],
+        false,
+        false,
+        false,
+    );
+    let mut ins = vec![x];
+    for g in ["input", "forget", "cell", "output"] {
+        let shape = if d.wrong_shape && g == "cell" {
+            vec![h, n_in + 1]
+        } else {
+            vec![h, n_in]
+        };
+        let t = tensor(
+            &mut b,
+            &mut buffers,
+            &format!("input_to_{g}"),
+            &shape,
+            true,
+            false,
+            d.int8_weights,
+        );
+        ins.push(if d.no_input_gate && g == "input" {
+            -1
+        } else {
+            t
+        });
+    }
+    for g in ["input", "forget", "cell", "output"] {
+        ins.push(tensor(
+            &mut b,
+            &mut buffers,
+            &format!("recurrent_to_{g}"),
+            &[h, h],
+            true,
+            false,
+            false,
+        ));
+    }
+    ins.extend([-1, -1, -1]);
+    for g in ["input", "forget", "cell", "output"] {
+        ins.push(tensor(
+            &mut b,
+            &mut buffers,
+            &format!("{g}_bias"),
+            &[h],
+            true,
+            false,
+            false,
+        ));
+    }
+    if d.projection {
+        ins.push(tensor(
+            &mut b,
+            &mut buffers,
+            "proj",
+            &[h, h],
+            true,
+            false,
+            false,
+        ));
+    } else {
+        ins.push(-1);
+    }
+    ins.push(-1);
+    ins.push(tensor(
+        &mut b,
+        &mut buffers,
+        "h_state",
+        &[batch, h],
+        false,
+        true,
+        false,
+    ));
+    ins.push(tensor(
+        &mut b,
+        &mut buffers,
+        "c_state",
+        &[batch, h],
+        false,
+        true,
+        false,
+    ));
+    if d.layer_norm {
+        ins.push(tensor(&mut b, &mut buffers, "ln", &[h], true, false, false));
+        ins.extend([-1, -1, -1]);
+    } else {
+        ins.extend([-1, -1, -1, -1]);
+    }
+    if let Some(n) = d.inputs {
+        ins.truncate(n);
+    }
+    let y = tensor(
+        &mut b,
+        &mut buffers,
+        "y",
+        &[seq, batch, h],
+        false,
+        false,
+        false,
+    );
+    let tensors = b.create_vector(&tensors);
+    let opts = fb::UnidirectionalSequenceLSTMOptions::create(
+        &mut b,
+        &fb::UnidirectionalSequenceLSTMOptionsArgs {
+            fused_activation_function: d.activation.unwrap_or(fb::ActivationFunctionType::TANH),
+            cell_clip: d.cell_clip,
+            time_major: true,
+            ..Default::default()
+        },
+    );
+    let (iv, ov) = (b.create_vector(&ins), b.create_vector(&[y]));
+    let op = fb::Operator::create(
+        &mut b,
+        &fb::OperatorArgs {
+            opcode_index: 0,
+            inputs: Some(iv),
+            outputs: Some(ov),
+            builtin_options_type: if d.no_options {
+                fb::BuiltinOptions::NONE
+            } else {
+                fb::BuiltinOptions::UnidirectionalSequenceLSTMOptions
+            },
+            builtin_options: (!d.no_options).then(|| opts.as_union_value()),
+            ..Default::default()
+        },
+    );
+    let ops = b.create_vector(&[op]);
+    let (gi, go) = (b.create_vector(&[x]), b.create_vector(&[y]));
+    let sg = fb::SubGraph::create(
+        &mut b,
+        &fb::SubGraphArgs {
+            tensors: Some(tensors),
+            inputs: Some(gi),
+            outputs: Some(go),
+            operators: Some(ops),
+            name: None,
+        },
+    );
+    let sgs = b.create_vector(&[sg]);
+    let code = fb::OperatorCode::create(
+        &mut b,
+        &fb::OperatorCodeArgs {
+            deprecated_builtin_code: 44,
+            builtin_code: fb::BuiltinOperator::UNIDIRECTIONAL_SEQUENCE_LSTM,
+            version: 1,
+            custom_code: None,
+        },
+    );
+    let codes = b.create_vector(&[code]);
+    let buffers = b.create_vector(&buffers);
+    let model = fb::Model::create(
+        &mut b,
+        &fb::ModelArgs {
+            version: 3,
+            operator_codes: Some(codes),
+            subgraphs: Some(sgs),
+            buffers: Some(buffers),
+            ..Default::default()
+        },
+    );
+    fb::finish_model_buffer(&mut b, model);
+    b.finished_data().to_vec()
+}
+
+fn import_err(d: Defect) -> String {
+    let e = modelc_tflite::decode(tflite_lstm(d).into())
+        .map(|_| ())
+        .unwrap_err()
+        .to_string();
+    assert!(!e.contains('\n'), "{e}");
+    assert!(e.starts_with("UNIDIRECTIONAL_SEQUENCE_LSTM #0: "), "{e}");
+    e
+}
+
+#[test]
+fn a_well_formed_tflite_lstm_imports() {
+    let m = modelc_tflite::decode(tflite_lstm(Defect::default()).into()).unwrap();
+    let ops: Vec<_> = m
+        .graph
+        .node_ids()
+        .filter_map(|id| m.graph.node(id).op.onnx())
+        .collect();
+    assert_eq!(ops, [OnnxOp::LSTM, OnnxOp::Squeeze]);
+    // No layer-norm inputs at all (20 inputs) is the older form of the op.
+    modelc_tflite::decode(
+        tflite_lstm(Defect {
+            inputs: Some(20),
+            ..Default::default()
+        })
+        .into(),
+    )
+    .unwrap();
+}
+
+#[test]
+fn unsupported_or_malformed_tflite_lstms_are_named() {
+    let cases: [(Defect, &str); 9] = [
+        (
+            Defect {
+                inputs: Some(12),
+                ..Default::default()
+            },
+            "has 12 inputs, expected 20 or 24",
+        ),
+        (
+            Defect {
+                projection: true,
+                ..Default::default()
+            },
+            "projection is not supported",
+        ),
+        (
+            Defect {
+                layer_norm: true,
+                ..Default::default()
+            },
+            "layer normalization is not supported",
+        ),
+        (
+            Defect {
+                wrong_shape: true,
+                ..Default::default()
+            },
+            "input_to_cell_weights (input 3) has shape [2, 3], expected [2, 2]",
+        ),
+        (
+            Defect {
+                no_input_gate: true,
+                ..Default::default()
+            },
+            "CIFG",
+        ),
+        (
+            Defect {
+                no_options: true,
+                ..Default::default()
+            },
+            "has no UnidirectionalSequenceLSTMOptions",
+        ),
+        (
+            Defect {
+                activation: Some(fb::ActivationFunctionType::RELU6),
+                ..Default::default()
+            },
+            "fused activation RELU6 is not supported",
+        ),
+        (
+            Defect {
+                cell_clip: 3.0,
+                ..Default::default()
+            },
+            "cell_clip 3 is not supported",
+        ),
+        (
+            Defect {
+                int8_weights: true,
+                ..Default::default()
+            },
+            "quantized (hybrid) LSTMs are not supported",
+        ),
+    ];
+    for (d, want) in cases {
+        let e = import_err(d);
+        assert!(e.contains(want), "{e:?} does not say {want:?}");
+    }
+}
+
+#[test]
+fn byte_flips_of_an_lstm_file_never_panic() {
+    let (model, _) = lstm_model(&DEFAULT);
+    let bytes = write(&model).unwrap();
+    for pos in 0..bytes.len() {
+        for pattern in [0xffu8, 0x80, 0x01] {
+            let mut b = bytes.clone();
+            b[pos] ^= pattern;
+            let r = std::panic::catch_unwind(|| modelc_tflite::decode(b.into()).map(|_| ()));
+            match r {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => assert!(!e.to_string().contains('\n')),
+                Err(_) => panic!("byte {pos} ^ {pattern:#x}: the reader panicked"),
+            }
+        }
+    }
+}
