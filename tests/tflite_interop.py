@@ -463,6 +463,9 @@ LSTM_CASES = {
     "lstm_2layer_bidirectional_batch_first": (
         lambda p: export_torch_lstm(p, (3, 7, 5), "yh", input_size=5, hidden_size=12, num_layers=2,
                                     bidirectional=True, batch_first=True), (3, 7, 5)),
+    "lstm_bidirectional_batch_first": (
+        lambda p: export_torch_lstm(p, (3, 7, 5), "y", input_size=5, hidden_size=12, num_layers=2,
+                                    bidirectional=True, batch_first=True), (3, 7, 5)),
     "lstm_peephole_reverse": (lambda p: hand_lstm(p, seq=5, batch=2, inp=4, hidden=6, direction="reverse",
                                                   layout=0, peepholes=True, zero_state=False), (5, 2, 4)),
     "lstm_bidirectional_layout1_peephole": (

@@ -660,3 +660,85 @@ fn byte_flips_of_an_lstm_file_never_panic() {
         }
     }
 }
+
+/// x [BATCH, SEQ, IN] → Transpose → LSTM → Squeeze → Transpose (torch's batch_first form).
+fn batch_first_model() -> Model {
+    let mut g = Graph::new("main");
+    let ty = ValueType::Tensor(TensorType {
+        dtype: Some(DType::F32),
+        shape: Some(Shape(vec![
+            Dim::Known(BATCH),
+            Dim::Known(SEQ),
+            Dim::Known(IN),
+        ])),
+    });
+    let x = ValueRef::new(g.add_input(Value::typed("x", ty.into())), 0);
+    let swap = |g: &mut Graph, v: ValueRef, name: &str| {
+        let attrs: Attrs = [("perm".to_string(), Attr::Ints(vec![1, 0, 2]))]
+            .into_iter()
+            .collect();
+        let n =
+            Node::new(Op::Onnx(OnnxOp::Transpose), 1, vec![Value::named(name)]).with_attrs(attrs);
+        let id = g.add_node(n);
+        g.connect_inputs(id, [(0, v)]);
+        ValueRef::new(id, 0)
+    };
+    let xt = swap(&mut g, x, "xt");
+    let c = |g: &mut Graph, name: &str, dims: Vec<u64>, seed: u64| {
+        let n = dims.iter().product();
+        let t = Tensor::from_f32(dims, &values(n, seed)).unwrap();
+        ValueRef::new(g.add_const(name, t), 0)
+    };
+    let w = c(&mut g, "W", vec![1, 4 * H, IN], 1);
+    let r = c(&mut g, "R", vec![1, 4 * H, H], 2);
+    let attrs: Attrs = [("hidden_size".to_string(), Attr::Int(H as i64))]
+        .into_iter()
+        .collect();
+    let lstm =
+        g.add_node(Node::new(Op::Onnx(OnnxOp::LSTM), 3, vec![Value::named("y")]).with_attrs(attrs));
+    g.connect_inputs(lstm, [(0, xt), (1, w), (2, r)]);
+    let axes = ValueRef::new(
+        g.add_const("axes", Tensor::from_i64(vec![1], &[1]).unwrap()),
+        0,
+    );
+    let sq = g.add_node(Node::new(
+        Op::Onnx(OnnxOp::Squeeze),
+        2,
+        vec![Value::named("ys")],
+    ));
+    g.connect_inputs(sq, [(0, ValueRef::new(lstm, 0)), (1, axes)]);
+    let out = swap(&mut g, ValueRef::new(sq, 0), "out");
+    g.set_outputs(vec![out]);
+    Model::new(g, 17)
+}
+
+#[test]
+fn batch_first_runs_batch_major_without_transposes() {
+    let bytes = write(&batch_first_model()).unwrap();
+    let m = fb::root_as_model(&bytes).unwrap();
+    let sg = m.subgraphs().unwrap().get(0);
+    let ops = sg.operators().unwrap();
+    assert_eq!(ops.len(), 1);
+    let op = ops.get(0);
+    let code = m
+        .operator_codes()
+        .unwrap()
+        .get(op.opcode_index() as usize)
+        .builtin_code();
+    assert_eq!(code, fb::BuiltinOperator::UNIDIRECTIONAL_SEQUENCE_LSTM);
+    let o = op
+        .builtin_options_as_unidirectional_sequence_lstmoptions()
+        .unwrap();
+    assert!(!o.time_major());
+    // It reads the graph input and writes the graph output, both [batch, seq, ...].
+    assert_eq!(op.inputs().unwrap().get(0), sg.inputs().unwrap().get(0));
+    assert_eq!(op.outputs().unwrap().get(0), sg.outputs().unwrap().get(0));
+    let out = sg
+        .tensors()
+        .unwrap()
+        .get(sg.outputs().unwrap().get(0) as usize);
+    assert_eq!(
+        out.shape().unwrap().iter().collect::<Vec<_>>(),
+        [BATCH as i32, SEQ as i32, H as i32]
+    );
+}

@@ -402,9 +402,8 @@ impl<'g> Lower<'g> {
         }
         self.skip_flatten_before_fc(&order);
         self.skip_depthwise_filter_transposes(&order);
-        // LSTM initial states that are zeros are TFLite's variable tensors: no ops for them.
-        let zero_states = ops::lstm::zero_state_producers(self, &order);
-        self.absorbed.extend(zero_states);
+        // LSTM zero initial states (TFLite's variable tensors) and batch_first Transposes.
+        ops::lstm::prepare(self, &order);
         for id in order {
             if self.absorbed.contains(&id) {
                 continue;

@@ -14,6 +14,11 @@
 //! torch's bidirectional Transpose + Reshape to `[seq, batch, 2 * hidden]` becomes one
 //! CONCATENATION. `Y_h` is each direction's last step (STRIDED_SLICE). `Y_c` has no TFLite
 //! form: a model that reads it is reported.
+//!
+//! torch's `batch_first` form, `Transpose([1, 0, 2]) → LSTM → … → LSTM → Transpose([1, 0,
+//! 2])` with each LSTM's Y read directly by the next, runs batch major (time_major = false)
+//! without the Transposes ([`prepare`] finds these chains and the zero-state computations
+//! that need no op before lowering starts).
 
 use std::collections::HashSet;
 
@@ -87,7 +92,7 @@ pub(crate) fn is_zero(x: &Lower, v: ValueRef, depth: usize) -> bool {
 /// Nodes that only compute LSTM initial states that are zeros (the state is the TFLite
 /// variable tensor's, so they need no op): every node all of whose readers are such an
 /// LSTM state input or another node of the set. `order` is topological.
-pub(crate) fn zero_state_producers(x: &Lower, order: &[NodeId]) -> HashSet<NodeId> {
+fn zero_state_producers(x: &Lower, order: &[NodeId]) -> HashSet<NodeId> {
     let outputs: HashSet<ValueRef> = x.g.outputs().iter().copied().collect();
     let mut dead: HashSet<NodeId> = HashSet::new();
     for &id in order.iter().rev() {
@@ -347,6 +352,15 @@ pub(crate) fn lstm(x: &mut Lower, id: NodeId) -> Result<(), TfliteError> {
         .collect();
 
     // ---------------------------------------------------------------- emit
+    // In a batch-major chain the LSTM runs with time_major = false on the batch-major data
+    // its absorbed Transpose (or the previous LSTM of the chain) provides.
+    let chain = if time_major { chain_of(x, id) } else { None };
+    let time_major = time_major && chain.is_none();
+    let xs = if chain.is_some() {
+        vec![xs[1], xs[0], xs[2]]
+    } else {
+        xs
+    };
     let input = x.req(id, X)?;
     let name = x.b.value_name(ValueRef::new(id, 0));
     let time_axis = if time_major { 0 } else { 1 };
@@ -357,19 +371,39 @@ pub(crate) fn lstm(x: &mut Lower, id: NodeId) -> Result<(), TfliteError> {
     };
     // Y: [seq, num_dir, batch, hidden] (layout 0) or [batch, seq, num_dir, hidden].
     let y_used = is_used(x, id, 0);
-    let dir_axis = if time_major { 1 } else { 2 };
-    let direct = if y_used {
-        direct_reader(x, ValueRef::new(id, 0), num_dir, dir_axis, &seq_shape)
-    } else {
-        None
-    };
-    // One direction read directly: its output (in the original time order) is the reader's.
-    let direct_out = match &direct {
-        Some((readers, last)) if num_dir == 1 => {
-            x.absorbed.extend(readers.iter().copied());
-            Some(x.b.value_tensor(*last, None)?)
+    let dir_axis = if layout == 0 { 1 } else { 2 };
+    // When Y's reader(s) drop the direction axis, the tensor the directions' outputs go
+    // into, side by side ([seq, batch, num_dir * hidden], batch first in a chain).
+    let direct_out = match &chain {
+        Some(c) => {
+            let (_, last) = c
+                .links
+                .iter()
+                .zip(&c.lstms)
+                .find(|(_, &l)| l == id)
+                .map(|(link, _)| link.clone())
+                .ok_or_else(|| unsupported("LSTM chain without this LSTM"))?;
+            let mut shape = seq_shape.clone();
+            shape[2] *= num_dir as i64;
+            let t = if c.lstms.last() == Some(&id) {
+                // The chain's closing Transpose produces the model's batch-major value.
+                x.b.value_tensor(ValueRef::new(c.last, 0), None)?
+            } else {
+                let t =
+                    x.b.add_tensor(x.b.value_name(last), DType::F32, shape, None, None)?;
+                x.b.map.insert(last, t);
+                t
+            };
+            Some(t)
         }
-        _ => None,
+        None if y_used => match direct_reader(x, ValueRef::new(id, 0), num_dir, dir_axis) {
+            Some((readers, last)) => {
+                x.absorbed.extend(readers);
+                Some(x.b.value_tensor(last, None)?)
+            }
+            None => None,
+        },
+        None => None,
     };
     // The per-direction outputs in the original time order (`ys`), and as computed (`zs`).
     let mut ys = Vec::new();
@@ -442,7 +476,7 @@ pub(crate) fn lstm(x: &mut Lower, id: NodeId) -> Result<(), TfliteError> {
         // Layer-norm coefficients.
         ins.extend([None, None, None, None]);
         let z = match direct_out {
-            Some(t) if !dir.reverse => t,
+            Some(t) if !dir.reverse && num_dir == 1 => t,
             _ => x.b.add_tensor(
                 format!("{base}/output"),
                 DType::F32,
@@ -473,8 +507,8 @@ pub(crate) fn lstm(x: &mut Lower, id: NodeId) -> Result<(), TfliteError> {
         zs.push(z);
         if dir.reverse && y_used {
             let t = match direct_out {
-                Some(t) => t,
-                None => x.b.add_tensor(
+                Some(t) if num_dir == 1 => t,
+                _ => x.b.add_tensor(
                     format!("{base}/output_reversed"),
                     DType::F32,
                     seq_shape.clone(),
@@ -489,33 +523,29 @@ pub(crate) fn lstm(x: &mut Lower, id: NodeId) -> Result<(), TfliteError> {
         }
     }
 
-    if y_used && direct_out.is_none() {
-        if let Some((readers, last)) = direct {
-            // torch's bidirectional Transpose + Reshape: the two outputs side by side.
-            x.absorbed.extend(readers);
-            let out = x.b.value_tensor(last, None)?;
-            concat(x, &ys, out, 2)?;
+    if let (Some(out), 2) = (direct_out, num_dir) {
+        // torch's bidirectional Transpose + Reshape: the two outputs side by side.
+        concat(x, &ys, out, 2)?;
+    } else if y_used && direct_out.is_none() {
+        let out = x.output(0)?;
+        let mut with_axis = seq_shape.clone();
+        with_axis.insert(dir_axis, 1);
+        if num_dir == 1 {
+            reshape(x, ys[0], out, &with_axis)?;
         } else {
-            let out = x.output(0)?;
-            let mut with_axis = seq_shape.clone();
-            with_axis.insert(dir_axis, 1);
-            if num_dir == 1 {
-                reshape(x, ys[0], out, &with_axis)?;
-            } else {
-                let mut parts = Vec::new();
-                for (d, &t) in ys.iter().enumerate() {
-                    let p = x.b.add_tensor(
-                        format!("{name}/dir{d}"),
-                        DType::F32,
-                        with_axis.clone(),
-                        None,
-                        None,
-                    )?;
-                    reshape(x, t, p, &with_axis)?;
-                    parts.push(p);
-                }
-                concat(x, &parts, out, dir_axis as i32)?;
+            let mut parts = Vec::new();
+            for (d, &t) in ys.iter().enumerate() {
+                let p = x.b.add_tensor(
+                    format!("{name}/dir{d}"),
+                    DType::F32,
+                    with_axis.clone(),
+                    None,
+                    None,
+                )?;
+                reshape(x, t, p, &with_axis)?;
+                parts.push(p);
             }
+            concat(x, &parts, out, dir_axis as i32)?;
         }
     }
     // Y_h: [num_dir, batch, hidden] (layout 0) or [batch, num_dir, hidden]: the last step
@@ -551,8 +581,8 @@ fn weight(x: &mut Lower, name: &str, vals: &[f32], shape: Vec<i64>) -> Result<us
     )
 }
 
-/// When the only reader of Y drops the direction axis, the nodes to skip and the value that
-/// the LSTM outputs then are:
+/// When the only reader of Y drops the direction axis, the nodes to skip and the value
+/// they produce, which the LSTM outputs then give directly:
 /// - one direction: `Squeeze(Y, [dir_axis])`;
 /// - two directions, layout 0: `Reshape(Transpose(Y, [0, 2, 1, 3]), [seq, batch, 2*hidden])`
 ///   (torch's bidirectional export), a concatenation of the two on the last axis.
@@ -561,8 +591,11 @@ fn direct_reader(
     y: ValueRef,
     num_dir: usize,
     dir_axis: usize,
-    seq_shape: &[i64],
 ) -> Option<(Vec<NodeId>, ValueRef)> {
+    let mut y_shape = x.b.shape_of(y)?;
+    if y_shape.len() != 4 {
+        return None;
+    }
     let u = only_reader(x, y)?;
     let node = x.g.node(u);
     if num_dir == 1 {
@@ -576,7 +609,8 @@ fn direct_reader(
         let ok =
             matches!(axes.as_slice(), [a] if *a == dir_axis as i64 || *a == dir_axis as i64 - 4);
         let out = ValueRef::new(u, 0);
-        return (ok && x.b.shape_of(out).as_deref() == Some(seq_shape)).then_some((vec![u], out));
+        y_shape.remove(dir_axis);
+        return (ok && x.b.shape_of(out) == Some(y_shape)).then_some((vec![u], out));
     }
     if dir_axis != 1
         || node.op.onnx() != Some(OnnxOp::Transpose)
@@ -590,9 +624,119 @@ fn direct_reader(
         return None;
     }
     let out = ValueRef::new(rs, 0);
-    let want = [seq_shape[0], seq_shape[1], 2 * seq_shape[2]];
+    let want = [y_shape[0], y_shape[2], 2 * y_shape[3]];
     let shape = x.b.shape_of(out)?;
     (shape == want && want.iter().all(|&d| d > 0)).then_some((vec![u, rs], out))
+}
+
+/// Whether node `id` is a Transpose swapping the first two axes of a rank-3 tensor.
+fn is_swap01(x: &Lower, id: NodeId) -> bool {
+    x.g.node(id).op.onnx() == Some(OnnxOp::Transpose)
+        && attr_ints(x.g, id, "perm").as_deref() == Some(&[1, 0, 2])
+}
+
+/// A run of time-major LSTMs between two `[1, 0, 2]` Transposes (torch's `batch_first`):
+/// `Transpose → LSTM → (direct reader) → LSTM → … → (direct reader) → Transpose`. Each LSTM
+/// runs batch major (time_major = false) and the Transposes and direct readers need no op.
+#[derive(Clone)]
+pub(crate) struct Chain {
+    first: NodeId,
+    lstms: Vec<NodeId>,
+    /// Per LSTM: the direct reader nodes of its Y and the value they produce.
+    links: Vec<(Vec<NodeId>, ValueRef)>,
+    last: NodeId,
+}
+
+/// LSTM `id` as a chain member: layout 0, Y_h and Y_c unread, Y read directly.
+fn link(x: &Lower, id: NodeId) -> Option<(Vec<NodeId>, ValueRef)> {
+    if x.g.node(id).op.onnx() != Some(OnnxOp::LSTM)
+        || attr_i(x.g, id, "layout", 0) != 0
+        || is_used(x, id, 1)
+        || is_used(x, id, 2)
+    {
+        return None;
+    }
+    let num_dir = match attr_s(x.g, id, "direction", "forward").as_str() {
+        "bidirectional" => 2,
+        _ => 1,
+    };
+    direct_reader(x, ValueRef::new(id, 0), num_dir, 1)
+}
+
+/// The chain starting at Transpose `first`, if it is one.
+fn chain_from(x: &Lower, first: NodeId) -> Option<Chain> {
+    if !is_swap01(x, first) {
+        return None;
+    }
+    let mut c = Chain {
+        first,
+        lstms: Vec::new(),
+        links: Vec::new(),
+        last: first,
+    };
+    let mut cur = only_reader(x, ValueRef::new(first, 0))?;
+    // Each step takes a new LSTM; a graph has finitely many.
+    for _ in 0..x.g.node_count() {
+        let l = link(x, cur)?;
+        let next = only_reader(x, l.1)?;
+        c.lstms.push(cur);
+        c.links.push(l);
+        if is_swap01(x, next) {
+            c.last = next;
+            return Some(c);
+        }
+        cur = next;
+    }
+    None
+}
+
+/// The chain LSTM `id` belongs to: back along X inputs to the opening Transpose.
+fn chain_of(x: &Lower, id: NodeId) -> Option<Chain> {
+    let mut cur = id;
+    for _ in 0..x.g.node_count() {
+        let p = x.g.input(cur, X)?.node;
+        if is_swap01(x, p) {
+            return chain_from(x, p).filter(|c| c.lstms.contains(&id));
+        }
+        // A direct reader (one or two nodes) of the previous LSTM's Y.
+        let mut q = p;
+        let mut prev = None;
+        for _ in 0..2 {
+            let src = x.g.input(q, 0)?;
+            if x.g.node(src.node).op.onnx() == Some(OnnxOp::LSTM) && src.slot == 0 {
+                prev = Some(src.node);
+                break;
+            }
+            q = src.node;
+        }
+        cur = prev?;
+    }
+    None
+}
+
+/// Before lowering: skips the nodes that only compute zero LSTM initial states and the
+/// Transposes and direct readers of batch-major chains (the opening Transpose's readers
+/// see its input).
+pub(crate) fn prepare(x: &mut Lower, order: &[NodeId]) {
+    let dead = zero_state_producers(x, order);
+    x.absorbed.extend(dead);
+    for &id in order {
+        if !is_swap01(x, id) || x.absorbed.contains(&id) {
+            continue;
+        }
+        let Some(c) = chain_from(x, id) else {
+            continue;
+        };
+        let Some(src) = x.g.input(c.first, 0) else {
+            continue;
+        };
+        x.b.alias.insert(ValueRef::new(c.first, 0), src);
+        x.absorbed.insert(c.first);
+        x.absorbed.insert(c.last);
+        for (readers, _) in &c.links {
+            x.absorbed.extend(readers.iter().copied());
+        }
+    }
 }
 
 fn reverse(x: &mut Lower, input: usize, out: usize, axis: usize) -> Result<(), TfliteError> {
