@@ -23,8 +23,11 @@ Directions, every model each way this crate adds:
                     LSTMs (peepholes, reverse direction, layout 1, zero initial state):
                     ONNX -> TFLite in LiteRT vs onnxruntime (onnx's reference evaluator for
                     layout 1, which onnxruntime lacks), every output by name; then that
-                    .tflite -> ONNX in onnxruntime vs LiteRT on the .tflite. A model that reads
-                    LSTM's Y_c must be refused with a message naming it.
+                    .tflite -> ONNX in onnxruntime vs LiteRT on the .tflite, that ONNX back
+                    to TFLite and modelc run on the .tflite, both vs LiteRT. A hand-made
+                    BIDIRECTIONAL_SEQUENCE_LSTM file (modelc's two unidirectional ops
+                    rewritten with LiteRT's schema classes) -> ONNX vs LiteRT. A model that
+                    reads LSTM's Y_c must be refused with a message naming it.
 
 Float models: relative error max|y - ref| / max|ref| <= 1e-4. Quantized (int8/int16 I/O or
 inside): at least 99% of the elements within one quantization step of the output (or 1%
@@ -453,6 +456,22 @@ def to_bidirectional_op(src: str, dst: str, merge: bool) -> None:
         f.write(b.Output())
 
 
+def modelc_run_vs_litert(modelc: str, out: str, name: str, tfl: str, x: np.ndarray):
+    """modelc's interpreter on the imported .tflite vs LiteRT (outputs in order)."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    ref, _ = litert_outputs(tfl, x)
+    names = [o["name"] for o in Interpreter(model_path=tfl).get_output_details()]
+    inp = os.path.join(out, f"{name}.input.npy")
+    np.save(inp, x)
+    d = os.path.join(out, f"{name}.run")
+    r = subprocess.run([modelc, "run", tfl, inp, "-o", d], capture_output=True, text=True)
+    if r.returncode != 0:
+        raise RuntimeError(r.stderr.strip())
+    ys = {n: np.load(os.path.join(d, f"output_{i}.npy")) for i, n in enumerate(names)}
+    return compare(ys, ref)
+
+
 # name -> how to make the ONNX model (path) and the input shape.
 LSTM_CASES = {
     "lstm_1layer": (lambda p: export_torch_lstm(p, (6, 2, 8), "yh", input_size=8, hidden_size=16), (6, 2, 8)),
@@ -503,10 +522,25 @@ def lstm_models(modelc: str, out: str, results: list, only) -> None:
             ok, msg = compare(onnx_outputs(dst, x), ref)
             return ok and "LSTM" in ops, f"{msg}; {len(ops)} nodes: {' '.join(ops)}"
 
+        def via_onnx(name=name, tfl=tfl, x=x):
+            """The imported ONNX written back to TFLite, in LiteRT vs the .tflite."""
+            ref, _ = litert_outputs(tfl, x)
+            mid = os.path.join(out, f"{name}.back.onnx")
+            dst = os.path.join(out, f"{name}.via.tflite")
+            convert(modelc, mid, dst)
+            ys, ops = litert_outputs(dst, x)
+            ok, msg = compare(ys, ref)
+            return ok, f"{msg}; {len(ops)} ops"
+
+        def interp(name=name, tfl=tfl, x=x):
+            return modelc_run_vs_litert(modelc, out, name, tfl, x)
+
         if os.path.exists(tfl):
             os.remove(tfl)
         check(results, f"onnx->tflite {name}", to_tflite)
         check(results, f"tflite->onnx {name}", to_onnx)
+        check(results, f"tflite->onnx->tflite {name}", via_onnx)
+        check(results, f"modelc run {name}", interp)
 
     # BIDIRECTIONAL_SEQUENCE_LSTM (modelc writes two unidirectional ops): TFLite -> ONNX only.
     bidi = {
@@ -540,7 +574,15 @@ def lstm_models(modelc: str, out: str, results: list, only) -> None:
             ok, msg = compare(onnx_outputs(dst, x), ref)
             return ok and "LSTM" in nodes, f"{msg}; LiteRT ops: {' '.join(ops)}; {len(nodes)} nodes: {' '.join(nodes)}"
 
+        def interp(name=name, shape=shape):
+            tfl = os.path.join(out, f"{name}.tflite")
+            if not os.path.exists(tfl):
+                raise RuntimeError("no .tflite (the rewrite failed)")
+            x = np.random.default_rng(3).standard_normal(shape).astype(np.float32)
+            return modelc_run_vs_litert(modelc, out, name, tfl, x)
+
         check(results, f"tflite->onnx {name}", from_bidi)
+        check(results, f"modelc run {name}", interp)
 
     name = "lstm_reads_cell_state"
     if only and name not in only and "lstm" not in only:
