@@ -317,6 +317,8 @@ struct Defect {
     activation: Option<fb::ActivationFunctionType>,
     cell_clip: f32,
     int8_weights: bool,
+    /// The output state is a graph input (not a variable tensor).
+    state_input: bool,
 }
 
 /// One UNIDIRECTIONAL_SEQUENCE_LSTM, time major, x [3, 1, 2], 2 cells, with `d` broken.
@@ -440,15 +442,16 @@ fn tflite_lstm(d: Defect) -> Vec<u8> {
         ins.push(-1);
     }
     ins.push(-1);
-    ins.push(tensor(
+    let h_state = tensor(
         &mut b,
         &mut buffers,
         "h_state",
         &[batch, h],
         false,
-        true,
+        !d.state_input,
         false,
-    ));
+    );
+    ins.push(h_state);
     ins.push(tensor(
         &mut b,
         &mut buffers,
@@ -503,7 +506,12 @@ fn tflite_lstm(d: Defect) -> Vec<u8> {
         },
     );
     let ops = b.create_vector(&[op]);
-    let (gi, go) = (b.create_vector(&[x]), b.create_vector(&[y]));
+    let graph_inputs = if d.state_input {
+        vec![x, h_state]
+    } else {
+        vec![x]
+    };
+    let (gi, go) = (b.create_vector(&graph_inputs), b.create_vector(&[y]));
     let sg = fb::SubGraph::create(
         &mut b,
         &fb::SubGraphArgs {
@@ -741,4 +749,28 @@ fn batch_first_runs_batch_major_without_transposes() {
         out.shape().unwrap().iter().collect::<Vec<_>>(),
         [BATCH as i32, SEQ as i32, H as i32]
     );
+}
+
+#[test]
+fn a_state_that_is_a_graph_input_is_the_initial_state() {
+    let m = modelc_tflite::decode(
+        tflite_lstm(Defect {
+            state_input: true,
+            ..Default::default()
+        })
+        .into(),
+    )
+    .unwrap();
+    let g = &m.graph;
+    let lstm = g
+        .node_ids()
+        .find(|&id| g.node(id).op.onnx() == Some(OnnxOp::LSTM))
+        .unwrap();
+    // initial_h = Unsqueeze(h_state, [0]).
+    let h0 = g.input(lstm, 5).unwrap();
+    assert_eq!(g.node(h0.node).op.onnx(), Some(OnnxOp::Unsqueeze));
+    let src = g.input(h0.node, 0).unwrap();
+    assert!(matches!(g.node(src.node).op, Op::Input { .. }));
+    // The cell state is a variable tensor: zeros, so no initial_c.
+    assert!(g.input(lstm, 6).is_none());
 }

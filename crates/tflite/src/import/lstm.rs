@@ -262,7 +262,11 @@ fn stacked_state(
     for s in states {
         let s = match s {
             Some(v) => v,
-            None => cx.const_f32(&vec![0.0; (batch * h) as usize], &[batch as u64, h as u64]),
+            None => {
+                // ConstantOfShape's default value is a float32 zero.
+                let shape = cx.const_1d(&[batch, h]);
+                cx.op(OnnxOp::ConstantOfShape, &[Some(shape)], vec![])
+            }
         };
         parts.push(Some(cx.op(
             OnnxOp::Unsqueeze,

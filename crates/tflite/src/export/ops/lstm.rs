@@ -53,7 +53,7 @@ const ZERO_DEPTH: usize = 16;
 
 /// Whether `v` is all zeros: a zero constant, or a zero constant passed through shape-only
 /// ops (torch exports the default state as `Expand(0, Concat(..Shape(x)..))`).
-pub(crate) fn is_zero(x: &Lower, v: ValueRef, depth: usize) -> bool {
+fn is_zero(x: &Lower, v: ValueRef, depth: usize) -> bool {
     let v = x.b.resolve(v);
     let node = x.g.node(v.node);
     match &node.op {
@@ -139,7 +139,8 @@ fn only_reader(x: &Lower, v: ValueRef) -> Option<NodeId> {
     }
 }
 
-/// The f32 contents of constant input `i`, with its dims.
+/// The f32 contents of constant input `i`, with its dims: a float32 constant, or a float16
+/// constant cast to float (fp16 weights).
 fn const_f32(
     x: &Lower,
     id: NodeId,
@@ -151,20 +152,34 @@ fn const_f32(
             .ok_or_else(|| unsupported(format!("{what} is missing")))?;
     let t =
         x.b.const_of(v)
+            .or_else(|| x.f16_source(v))
             .ok_or_else(|| unsupported(format!("{what} must be a constant")))?;
-    if t.dtype != DType::F32 {
-        return Err(unsupported(format!(
-            "{what} is {}, only float32 is supported",
-            t.dtype
-        )));
-    }
     let raw = t
         .raw()
         .ok_or_else(|| unsupported(format!("{what} has no data")))?;
-    let vals = raw
-        .chunks_exact(4)
-        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-        .collect();
+    let vals: Vec<f32> = match t.dtype {
+        DType::F32 => raw
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect(),
+        DType::F16 => raw
+            .chunks_exact(2)
+            .map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f32())
+            .collect(),
+        other => {
+            return Err(unsupported(format!(
+                "{what} is {other}, only float32 is supported"
+            )))
+        }
+    };
+    let n = modelc_ir::element_count(&t.dims);
+    if n != Some(vals.len() as u64) {
+        return Err(unsupported(format!(
+            "{what} has {} values for shape {:?}",
+            vals.len(),
+            t.dims
+        )));
+    }
     Ok((vals, t.dims.clone()))
 }
 
