@@ -321,9 +321,11 @@ def export_torch_lstm(path: str, x_shape, outputs: str, **kw) -> None:
 
 
 def hand_lstm(path: str, *, seq: int, batch: int, inp: int, hidden: int, direction: str,
-              layout: int, peepholes: bool, zero_state: bool, with_h: bool = True) -> None:
-    """One ONNX LSTM node (Y and, `with_h`, Y_h outputs) with random weights, built with
-    onnx.helper."""
+              layout: int, peepholes: bool, zero_state: bool, outputs: str = "yh",
+              keras: bool = False) -> None:
+    """One ONNX LSTM node with random weights, built with onnx.helper; `outputs` "yh" (Y and
+    Y_h), "y" or "h". `keras`: the explicit forms tf2onnx writes, the default activations
+    spelled out and a constant sequence_lens equal to the sequence length."""
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
@@ -334,6 +336,9 @@ def hand_lstm(path: str, *, seq: int, batch: int, inp: int, hidden: int, directi
              numpy_helper.from_array(f(nd, 4 * hidden, hidden), "R"),
              numpy_helper.from_array(f(nd, 8 * hidden), "B")]
     ins = ["x", "W", "R", "B", ""]
+    if keras:
+        inits.append(numpy_helper.from_array(np.full(batch, seq, np.int32), "seq_lens"))
+        ins[4] = "seq_lens"
     if zero_state:
         shape = (batch, nd, hidden) if layout else (nd, batch, hidden)
         inits += [numpy_helper.from_array(np.zeros(shape, np.float32), "h0"),
@@ -344,14 +349,15 @@ def hand_lstm(path: str, *, seq: int, batch: int, inp: int, hidden: int, directi
     if peepholes:
         inits.append(numpy_helper.from_array(f(nd, 3 * hidden), "P"))
         ins.append("P")
-    node = helper.make_node("LSTM", ins, ["y", "h"] if with_h else ["y"], hidden_size=hidden,
-                            direction=direction, layout=layout)
+    attrs = {"activations": ["Sigmoid", "Tanh", "Tanh"] * nd} if keras else {}
+    node = helper.make_node("LSTM", ins, ["y" if "y" in outputs else "", "h" if "h" in outputs else ""],
+                            hidden_size=hidden, direction=direction, layout=layout, **attrs)
     x_shape = [batch, seq, inp] if layout else [seq, batch, inp]
     y_shape = [batch, seq, nd, hidden] if layout else [seq, nd, batch, hidden]
     h_shape = [batch, nd, hidden] if layout else [nd, batch, hidden]
     g = helper.make_graph([node], "lstm", [helper.make_tensor_value_info("x", TensorProto.FLOAT, x_shape)],
-                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, y_shape)]
-                          + [helper.make_tensor_value_info("h", TensorProto.FLOAT, h_shape)] * with_h,
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, y_shape)] * ("y" in outputs)
+                          + [helper.make_tensor_value_info("h", TensorProto.FLOAT, h_shape)] * ("h" in outputs),
                           inits)
     m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
     onnx.checker.check_model(m)
@@ -490,6 +496,12 @@ LSTM_CASES = {
     "lstm_bidirectional_layout1_peephole": (
         lambda p: hand_lstm(p, seq=5, batch=3, inp=4, hidden=6, direction="bidirectional", layout=1,
                             peepholes=True, zero_state=True), (3, 5, 4)),
+    "lstm_keras_style_last_state": (
+        lambda p: hand_lstm(p, seq=7, batch=2, inp=3, hidden=8, direction="forward", layout=0,
+                            peepholes=False, zero_state=True, outputs="h", keras=True), (7, 2, 3)),
+    "lstm_bidirectional_last_state": (
+        lambda p: hand_lstm(p, seq=7, batch=2, inp=3, hidden=8, direction="bidirectional", layout=0,
+                            peepholes=False, zero_state=False, outputs="h"), (7, 2, 3)),
 }
 
 
@@ -549,7 +561,7 @@ def lstm_models(modelc: str, out: str, results: list, only) -> None:
                                         bidirectional=True), (6, 2, 8), True),
         "lstm_bidirectional_op_batch_major": (
             lambda p: hand_lstm(p, seq=5, batch=3, inp=4, hidden=6, direction="bidirectional", layout=1,
-                                peepholes=True, zero_state=False, with_h=False), (3, 5, 4), False),
+                                peepholes=True, zero_state=False, outputs="y"), (3, 5, 4), False),
     }
     for name, (make, shape, merge) in bidi.items():
         if only and name not in only and "lstm" not in only:
