@@ -366,12 +366,17 @@ def hand_lstm(path: str, *, seq: int, batch: int, inp: int, hidden: int, directi
 
 def onnx_outputs(path: str, x: np.ndarray) -> dict:
     """Every output of the ONNX model by name: onnxruntime, or onnx's reference evaluator
-    for LSTM layout 1 (onnxruntime has only layout 0)."""
+    for LSTM layout 1 (onnxruntime has only layout 0). An NHWC `x` is transposed for a
+    model that takes NCHW."""
     import onnx
 
     m = onnx.load(path)
     names = [o.name for o in m.graph.output]
     iname = m.graph.input[0].name
+    dims = [d.dim_value for d in m.graph.input[0].type.tensor_type.shape.dim]
+    if x.ndim == 4 and list(x.shape) != dims and dims == [x.shape[0], x.shape[3], x.shape[1], x.shape[2]]:
+        # The image input was switched back to NCHW by the import.
+        x = np.ascontiguousarray(x.transpose(0, 3, 1, 2))
     if any(a.name == "layout" and a.i == 1 for n in m.graph.node for a in n.attribute):
         from onnx.reference import ReferenceEvaluator
 
@@ -462,6 +467,41 @@ def to_bidirectional_op(src: str, dst: str, merge: bool) -> None:
         f.write(b.Output())
 
 
+def for_tflite(path: str, x: np.ndarray) -> np.ndarray:
+    """`x` for the .tflite: an NCHW image input becomes NHWC when the conversion switched it."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    shape = tuple(Interpreter(model_path=path).get_input_details()[0]["shape"])
+    if shape != x.shape and x.ndim == 4 and shape == (x.shape[0], x.shape[2], x.shape[3], x.shape[1]):
+        return np.ascontiguousarray(x.transpose(0, 2, 3, 1))
+    return x
+
+
+def export_crnn(path: str) -> None:
+    """A small CRNN (convolutions over an NCHW image, then its columns through a
+    bidirectional LSTM and a linear layer): the layout pass and the LSTM together."""
+    import torch
+
+    torch.manual_seed(0)
+    nn = torch.nn
+
+    class CRNN(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                                      nn.Conv2d(8, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d((8, 1)))
+            self.rnn = nn.LSTM(16, 24, bidirectional=True)
+            self.fc = nn.Linear(48, 10)
+
+        def forward(self, x):
+            f = self.conv(x).squeeze(2).permute(2, 0, 1)  # [width, batch, channels]
+            y, _ = self.rnn(f)
+            return self.fc(y)
+
+    torch.onnx.export(CRNN().eval(), (torch.randn(1, 1, 16, 20),), path, opset_version=17,
+                      dynamo=False, input_names=["x"], output_names=["y"])
+
+
 def modelc_run_vs_litert(modelc: str, out: str, name: str, tfl: str, x: np.ndarray):
     """modelc's interpreter on the imported .tflite vs LiteRT (outputs in order)."""
     from ai_edge_litert.interpreter import Interpreter
@@ -496,6 +536,7 @@ LSTM_CASES = {
     "lstm_bidirectional_layout1_peephole": (
         lambda p: hand_lstm(p, seq=5, batch=3, inp=4, hidden=6, direction="bidirectional", layout=1,
                             peepholes=True, zero_state=True), (3, 5, 4)),
+    "lstm_crnn": (export_crnn, (1, 1, 16, 20)),
     "lstm_keras_style_last_state": (
         lambda p: hand_lstm(p, seq=7, batch=2, inp=3, hidden=8, direction="forward", layout=0,
                             peepholes=False, zero_state=True, outputs="h", keras=True), (7, 2, 3)),
@@ -517,7 +558,7 @@ def lstm_models(modelc: str, out: str, results: list, only) -> None:
             make(src)
             refs = onnx_outputs(src, x)
             convert(modelc, src, tfl)
-            ys, ops = litert_outputs(tfl, x)
+            ys, ops = litert_outputs(tfl, for_tflite(tfl, x))
             ok, msg = compare(ys, refs)
             n_lstm = ops.count("UNIDIRECTIONAL_SEQUENCE_LSTM")
             return ok and n_lstm > 0, f"{msg}; {len(ops)} ops: {' '.join(ops)}"
@@ -525,6 +566,7 @@ def lstm_models(modelc: str, out: str, results: list, only) -> None:
         def to_onnx(name=name, tfl=tfl, x=x):
             if not os.path.exists(tfl):
                 raise RuntimeError("no .tflite (the ONNX -> TFLite step failed)")
+            x = for_tflite(tfl, x)
             ref, _ = litert_outputs(tfl, x)
             dst = os.path.join(out, f"{name}.back.onnx")
             convert(modelc, tfl, dst)
@@ -536,6 +578,7 @@ def lstm_models(modelc: str, out: str, results: list, only) -> None:
 
         def via_onnx(name=name, tfl=tfl, x=x):
             """The imported ONNX written back to TFLite, in LiteRT vs the .tflite."""
+            x = for_tflite(tfl, x)
             ref, _ = litert_outputs(tfl, x)
             mid = os.path.join(out, f"{name}.back.onnx")
             dst = os.path.join(out, f"{name}.via.tflite")
@@ -545,7 +588,7 @@ def lstm_models(modelc: str, out: str, results: list, only) -> None:
             return ok, f"{msg}; {len(ops)} ops"
 
         def interp(name=name, tfl=tfl, x=x):
-            return modelc_run_vs_litert(modelc, out, name, tfl, x)
+            return modelc_run_vs_litert(modelc, out, name, tfl, for_tflite(tfl, x))
 
         if os.path.exists(tfl):
             os.remove(tfl)
