@@ -11,8 +11,9 @@
 //! REVERSE_V2, which reverse-direction LSTMs are wrapped in, becomes `Slice` with step -1.
 //!
 //! Not supported, each with an error naming the op and the feature: quantized or hybrid
-//! LSTMs, CIFG (no input gate), projection, layer normalization, cell clipping, auxiliary
-//! inputs, and fused activations other than TANH and RELU.
+//! LSTMs, weights that are not constants (float16 weights behind DEQUANTIZE), CIFG (no input
+//! gate), projection, layer normalization, cell clipping, diagonal recurrent weights,
+//! auxiliary inputs, and fused activations other than TANH and RELU.
 
 use bytes::Bytes;
 use modelc_ir::{Attr, DType, OnnxOp, Tensor, ValueRef};
@@ -65,7 +66,10 @@ fn weights(
     let Some(data) = &info.data else {
         return Err(bad(
             op,
-            format!("{what} (input {i}) is not a constant, which is not supported"),
+            format!(
+                "{what} (input {i}) is not a constant: computed weights (such as float16 \
+                 weights behind DEQUANTIZE) are not supported"
+            ),
         ));
     };
     if info.dtype != DType::F32 || info.quant.is_some() {
