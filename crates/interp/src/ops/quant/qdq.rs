@@ -97,6 +97,40 @@ impl ParamIndex {
     }
 }
 
+/// `f(x, parameter index)` over `xs` (x's elements in row-major order), walking per-axis
+/// parameters a contiguous run at a time instead of dividing per element.
+fn map_params<T: Copy, U>(xs: &[T], idx: &ParamIndex, mut f: impl FnMut(T, usize) -> U) -> Vec<U> {
+    match idx.mode {
+        Mode::PerTensor => xs.iter().map(|&v| f(v, 0)).collect(),
+        Mode::PerAxis => {
+            let mut out = Vec::with_capacity(xs.len());
+            for (run, chunk) in xs.chunks(idx.inner.max(1)).enumerate() {
+                let p = run % idx.axis_len.max(1);
+                out.extend(chunk.iter().map(|&v| f(v, p)));
+            }
+            out
+        }
+        Mode::Blocked { .. } => xs
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| f(v, idx.index(i)))
+            .collect(),
+    }
+}
+
+/// Round half to even for f32 without a libm call: adding and subtracting 1.5 * 2^23 rounds
+/// in the current (nearest-even) mode; values this far out are integers already or saturate
+/// any 8-bit range. NaN stays NaN.
+#[inline]
+fn round_even_f32(v: f32) -> f32 {
+    const MAGIC: f32 = 12_582_912.0;
+    if v.abs() < 4_194_304.0 {
+        (v + MAGIC) - MAGIC
+    } else {
+        v
+    }
+}
+
 /// Rounds an f64 to the precision of float type `dt` (others: unchanged).
 pub fn round_to(dt: DType, v: f64) -> f64 {
     match dt {
@@ -205,6 +239,11 @@ pub fn quantize_linear(ctx: &OpCtx<'_>) -> Result<Vec<Data>, KernelError> {
             );
         }
     }
+    if precision.is_none() {
+        if let Some(y) = quantize_f32_to_8bit(x, scale, zp, out_dt, &idx) {
+            return Ok(vec![Data::Tensor(y)]);
+        }
+    }
     let xs = decode(x)?.into_f64()?;
     let ss = decode(scale)?.into_f64()?;
     let calc = precision.unwrap_or_else(|| promote(x.dtype(), scale.dtype()));
@@ -284,6 +323,11 @@ pub fn dequantize_linear(ctx: &OpCtx<'_>) -> Result<Vec<Data>, KernelError> {
         bail!("DequantizeLinear cannot produce {out_dt}");
     }
     let idx = ParamIndex::new(x.shape(), scale.shape(), axis, block_size)?;
+    if out_dt == DType::F32 {
+        if let Some(y) = dequantize_int_to_f32(x, scale, zp, &idx) {
+            return Ok(vec![Data::Tensor(y)]);
+        }
+    }
     let xs: Vec<f64> = match decode(x)? {
         // The reference converts x to float32 first.
         Vals::I(v) => v.into_iter().map(|i| i as f32 as f64).collect(),
@@ -341,6 +385,109 @@ pub fn dequantize_linear(ctx: &OpCtx<'_>) -> Result<Vec<Data>, KernelError> {
         x.shape(),
         Opts::default(),
     )?)])
+}
+
+/// The common static-quantization case without the general path's i128/f64 detour: f32
+/// input and scale, u8 or i8 output. Bit-identical to the general path: an f32 division
+/// equals the f64 division of the same operands rounded to f32, and for an 8-bit range
+/// clamping before or after adding the zero point gives the same result.
+fn quantize_f32_to_8bit(
+    x: &Array,
+    scale: &Array,
+    zp: Option<&Array>,
+    out_dt: DType,
+    idx: &ParamIndex,
+) -> Option<Array> {
+    let (Array::F32(xa), Array::F32(sa)) = (x, scale) else {
+        return None;
+    };
+    let ss: Vec<f32> = sa.iter().copied().collect();
+    let zs: Vec<f32> = match zp {
+        None => vec![0.0; ss.len()],
+        Some(Array::U8(z)) if out_dt == DType::U8 => z.iter().map(|&v| v as f32).collect(),
+        Some(Array::I8(z)) if out_dt == DType::I8 => z.iter().map(|&v| v as f32).collect(),
+        Some(_) => return None,
+    };
+    if zs.len() != ss.len() {
+        return None;
+    }
+    let (lo, hi) = match out_dt {
+        DType::U8 => (0f32, 255f32),
+        DType::I8 => (-128f32, 127f32),
+        _ => return None,
+    };
+    let xc = xa.as_standard_layout();
+    let xs = xc.as_slice()?;
+    let q = |v: f32, p: usize| -> f32 {
+        let r = round_even_f32(v / ss[p]);
+        // NaN saturates to the low end, as in the general path.
+        if r.is_nan() {
+            lo
+        } else {
+            (r + zs[p]).clamp(lo, hi)
+        }
+    };
+    let shape = IxDyn(xa.shape());
+    Some(match out_dt {
+        DType::U8 => Array::U8(
+            ArrayD::from_shape_vec(shape, map_params(xs, idx, |v, p| q(v, p) as u8)).ok()?,
+        ),
+        _ => Array::I8(
+            ArrayD::from_shape_vec(shape, map_params(xs, idx, |v, p| q(v, p) as i8)).ok()?,
+        ),
+    })
+}
+
+/// The common dequantization case: u8, i8 or i32 input with an f32 scale and output, in the
+/// same f64 arithmetic as the general path (so bit-identical) without its conversions.
+fn dequantize_int_to_f32(
+    x: &Array,
+    scale: &Array,
+    zp: Option<&Array>,
+    idx: &ParamIndex,
+) -> Option<Array> {
+    let Array::F32(sa) = scale else {
+        return None;
+    };
+    let ss: Vec<f64> = sa.iter().map(|&v| v as f64).collect();
+    fn zeros<T: Copy + Into<f64>>(z: Option<&ArrayD<T>>, n: usize) -> Option<Vec<f64>> {
+        match z {
+            None => Some(vec![0.0; n]),
+            Some(z) if z.len() == n => Some(z.iter().map(|&v| v.into()).collect()),
+            Some(_) => None,
+        }
+    }
+    fn run<T: Copy>(
+        xa: &ArrayD<T>,
+        ss: &[f64],
+        zs: &[f64],
+        idx: &ParamIndex,
+        to_f32: impl Fn(T) -> f32,
+    ) -> Option<Array> {
+        let xc = xa.as_standard_layout();
+        // The reference converts x to float32 first.
+        let y = map_params(xc.as_slice()?, idx, |v, p| {
+            ((to_f32(v) as f64 - zs[p]) * ss[p]) as f32
+        });
+        Some(Array::F32(
+            ArrayD::from_shape_vec(IxDyn(xa.shape()), y).ok()?,
+        ))
+    }
+    match (x, zp) {
+        (Array::U8(xa), Some(Array::U8(z))) => {
+            run(xa, &ss, &zeros(Some(z), ss.len())?, idx, |v| v as f32)
+        }
+        (Array::U8(xa), None) => run(xa, &ss, &zeros::<u8>(None, ss.len())?, idx, |v| v as f32),
+        (Array::I8(xa), Some(Array::I8(z))) => {
+            run(xa, &ss, &zeros(Some(z), ss.len())?, idx, |v| v as f32)
+        }
+        (Array::I8(xa), None) => run(xa, &ss, &zeros::<i8>(None, ss.len())?, idx, |v| v as f32),
+        (Array::I32(xa), Some(Array::I32(z))) => {
+            run(xa, &ss, &zeros(Some(z), ss.len())?, idx, |v| v as f32)
+        }
+        (Array::I32(xa), None) => run(xa, &ss, &zeros::<i32>(None, ss.len())?, idx, |v| v as f32),
+        _ => None,
+    }
 }
 
 pub fn dynamic_quantize_linear(ctx: &OpCtx<'_>) -> Result<Vec<Data>, KernelError> {
