@@ -518,6 +518,56 @@ def modelc_run_vs_litert(modelc: str, out: str, name: str, tfl: str, x: np.ndarr
     return compare(ys, ref)
 
 
+def to_float16_weights(src: str, dst: str) -> None:
+    """Rewrites every LSTM weight of a .tflite as float16 behind a DEQUANTIZE op, as
+    TensorFlow's converter writes float16-quantized models (LiteRT's schema classes)."""
+    import flatbuffers
+    from ai_edge_litert import schema_py_generated as s
+
+    with open(src, "rb") as f:
+        m = s.ModelT.InitFromPackedBuf(bytearray(f.read()), 0)
+    g = m.subgraphs[0]
+    BO = s.BuiltinOperator
+    m.operatorCodes.append(s.OperatorCodeT())
+    oc = m.operatorCodes[-1]
+    oc.builtinCode = oc.deprecatedBuiltinCode = BO.DEQUANTIZE
+    oc.version = 3
+    dq = []
+    for op in g.operators:
+        if m.operatorCodes[op.opcodeIndex].builtinCode != BO.UNIDIRECTIONAL_SEQUENCE_LSTM:
+            continue
+        for t in op.inputs[1:18]:
+            if t < 0:
+                continue
+            tensor = g.tensors[t]
+            data = m.buffers[tensor.buffer].data
+            if data is None or len(data) == 0:
+                continue
+            half = np.frombuffer(bytes(bytearray(data)), np.float32).astype(np.float16)
+            buf = s.BufferT()
+            buf.data = np.frombuffer(half.tobytes(), np.uint8)
+            m.buffers.append(buf)
+            h = s.TensorT()
+            h.shape = list(tensor.shape)
+            h.type = s.TensorType.FLOAT16
+            h.buffer = len(m.buffers) - 1
+            h.name = (tensor.name or b"w") + b"/fp16"
+            g.tensors.append(h)
+            tensor.buffer = 0
+            op_dq = s.OperatorT()
+            op_dq.opcodeIndex = len(m.operatorCodes) - 1
+            op_dq.inputs = [len(g.tensors) - 1]
+            op_dq.outputs = [t]
+            dq.append(op_dq)
+    if not dq:
+        raise RuntimeError("no LSTM weights to rewrite")
+    g.operators = dq + list(g.operators)
+    b = flatbuffers.Builder(1 << 16)
+    b.Finish(m.Pack(b), file_identifier=b"TFL3")
+    with open(dst, "wb") as f:
+        f.write(b.Output())
+
+
 # name -> how to make the ONNX model (path) and the input shape.
 LSTM_CASES = {
     "lstm_1layer": (lambda p: export_torch_lstm(p, (6, 2, 8), "yh", input_size=8, hidden_size=16), (6, 2, 8)),
@@ -638,6 +688,42 @@ def lstm_models(modelc: str, out: str, results: list, only) -> None:
 
         check(results, f"tflite->onnx {name}", from_bidi)
         check(results, f"modelc run {name}", interp)
+
+    # Float16 weights behind DEQUANTIZE (TensorFlow's float16 quantization): TFLite -> ONNX
+    # and TFLite -> TFLite, each vs LiteRT on the float16 file.
+    name = "lstm_fp16_weights"
+    if not only or name in only or "lstm" in only:
+        tfl = os.path.join(out, f"{name}.tflite")
+        x = np.random.default_rng(3).standard_normal((6, 2, 8)).astype(np.float32)
+
+        def fp16_to_onnx():
+            import onnx
+
+            src = os.path.join(out, f"{name}.onnx")
+            uni = os.path.join(out, f"{name}.f32.tflite")
+            export_torch_lstm(src, (6, 2, 8), "yh", input_size=8, hidden_size=16, bidirectional=True)
+            convert(modelc, src, uni)
+            to_float16_weights(uni, tfl)
+            ref, ops = litert_outputs(tfl, x)
+            dst = os.path.join(out, f"{name}.back.onnx")
+            convert(modelc, tfl, dst)
+            nodes = [n.op_type for n in onnx.load(dst).graph.node]
+            ok, msg = compare(onnx_outputs(dst, x), ref)
+            return ok and "LSTM" in nodes, f"{msg}; LiteRT ops: {ops.count('DEQUANTIZE')} DEQUANTIZE + {len(ops) - ops.count('DEQUANTIZE')}"
+
+        def fp16_to_tflite():
+            ref, _ = litert_outputs(tfl, x)
+            dst = os.path.join(out, f"{name}.rt.tflite")
+            convert(modelc, tfl, dst)
+            ys, ops = litert_outputs(dst, x)
+            ok, msg = compare(ys, ref)
+            return ok, f"{msg}; {len(ops)} ops: {' '.join(ops)}"
+
+        if os.path.exists(tfl):
+            os.remove(tfl)
+        check(results, f"tflite->onnx {name}", fp16_to_onnx)
+        check(results, f"tflite->tflite {name}", fp16_to_tflite)
+        check(results, f"modelc run {name}", lambda: modelc_run_vs_litert(modelc, out, name, tfl, x))
 
     name = "lstm_reads_cell_state"
     if only and name not in only and "lstm" not in only:

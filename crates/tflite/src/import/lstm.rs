@@ -10,9 +10,11 @@
 //!
 //! REVERSE_V2, which reverse-direction LSTMs are wrapped in, becomes `Slice` with step -1.
 //!
+//! Weights that are not constants (float16 weights behind DEQUANTIZE) are flattened,
+//! concatenated and reshaped into W, R, B and P in the graph.
+//!
 //! Not supported, each with an error naming the op and the feature: quantized or hybrid
-//! LSTMs, weights that are not constants (float16 weights behind DEQUANTIZE), CIFG (no input
-//! gate), projection, layer normalization, cell clipping, diagonal recurrent weights,
+//! LSTMs, CIFG (no input gate), projection, layer normalization, cell clipping, diagonal recurrent weights,
 //! auxiliary inputs, and fused activations other than TANH and RELU.
 
 use bytes::Bytes;
@@ -31,12 +33,19 @@ struct Slots {
     cell_state: usize,
 }
 
+/// One TFLite weight tensor: its data, or, for computed weights (float16 weights behind
+/// DEQUANTIZE), the tensor whose IR value is read.
+enum Part {
+    Data(Vec<f32>),
+    Tensor(usize),
+}
+
 /// One direction's ONNX weights, in ONNX order.
 struct DirWeights {
-    w: Vec<f32>,
-    r: Vec<f32>,
-    b: Vec<f32>,
-    p: Option<Vec<f32>>,
+    w: Vec<Part>,
+    r: Vec<Part>,
+    b: Vec<Part>,
+    p: Option<Vec<Part>>,
 }
 
 /// TFLite offsets (within a direction's 17) of the gates in ONNX order i, o, f, c.
@@ -48,14 +57,8 @@ fn bad(op: &OpIn, msg: impl Into<String>) -> TfliteError {
     TfliteError::invalid(op.label(), msg)
 }
 
-/// The float32 data of constant input `i` with shape `shape`.
-fn weights(
-    cx: &Ctx,
-    op: &OpIn,
-    i: usize,
-    what: &str,
-    shape: &[i64],
-) -> Result<Vec<f32>, TfliteError> {
+/// Float32 input `i` with shape `shape`: its data when it is a constant.
+fn weights(cx: &Ctx, op: &OpIn, i: usize, what: &str, shape: &[i64]) -> Result<Part, TfliteError> {
     let t = op
         .inputs
         .get(i)
@@ -63,15 +66,6 @@ fn weights(
         .flatten()
         .ok_or_else(|| bad(op, format!("{what} (input {i}) is missing")))?;
     let info = cx.info(t);
-    let Some(data) = &info.data else {
-        return Err(bad(
-            op,
-            format!(
-                "{what} (input {i}) is not a constant: computed weights (such as float16 \
-                 weights behind DEQUANTIZE) are not supported"
-            ),
-        ));
-    };
     if info.dtype != DType::F32 || info.quant.is_some() {
         return Err(bad(
             op,
@@ -90,10 +84,51 @@ fn weights(
             ),
         ));
     }
-    Ok(data
-        .chunks_exact(4)
-        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-        .collect())
+    Ok(match &info.data {
+        Some(data) => Part::Data(
+            data.chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect(),
+        ),
+        None => Part::Tensor(t),
+    })
+}
+
+/// The parts (every direction's, in order) as one ONNX input of shape `dims`: a constant
+/// when every part is one, else flattened, concatenated and reshaped in the graph.
+fn stack(
+    cx: &mut Ctx,
+    op: &OpIn,
+    parts: Vec<Part>,
+    dims: &[u64],
+    name: &str,
+) -> Result<ValueRef, TfliteError> {
+    if parts.iter().all(|p| matches!(p, Part::Data(_))) {
+        let vals: Vec<f32> = parts
+            .into_iter()
+            .flat_map(|p| match p {
+                Part::Data(v) => v,
+                Part::Tensor(_) => Vec::new(),
+            })
+            .collect();
+        let t = Tensor::from_f32(dims.to_vec(), &vals).map_err(|e| bad(op, e.to_string()))?;
+        return Ok(cx.constant(name, t));
+    }
+    let flat = cx.const_1d(&[-1]);
+    let mut items = Vec::new();
+    for p in parts {
+        items.push(Some(match p {
+            Part::Data(v) => cx.const_f32(&v, &[v.len() as u64]),
+            Part::Tensor(t) => {
+                let v = cx.view(t)?;
+                cx.op(OnnxOp::Reshape, &[Some(v), Some(flat)], vec![])
+            }
+        }));
+    }
+    let all = cx.op(OnnxOp::Concat, &items, vec![("axis", Attr::Int(0))]);
+    let dims: Vec<i64> = dims.iter().map(|&d| d as i64).collect();
+    let shape = cx.const_1d(&dims);
+    Ok(cx.op(OnnxOp::Reshape, &[Some(all), Some(shape)], vec![]))
 }
 
 fn present(op: &OpIn, i: usize) -> bool {
@@ -141,7 +176,7 @@ fn direction(
     let mut r = Vec::new();
     let mut b = Vec::new();
     for k in GATES {
-        w.extend(weights(
+        w.push(weights(
             cx,
             op,
             f + k,
@@ -150,7 +185,7 @@ fn direction(
         )?);
     }
     for k in GATES {
-        r.extend(weights(
+        r.push(weights(
             cx,
             op,
             f + 4 + k,
@@ -159,7 +194,7 @@ fn direction(
         )?);
     }
     for k in GATES {
-        b.extend(weights(
+        b.push(weights(
             cx,
             op,
             f + 11 + k,
@@ -168,7 +203,7 @@ fn direction(
         )?);
     }
     // ONNX adds W's and R's biases: R's half is zero.
-    b.resize(8 * h as usize, 0.0);
+    b.push(Part::Data(vec![0.0; 4 * h as usize]));
     let peepholes = PEEPHOLES.map(|k| present(op, f + k));
     let p = match peepholes {
         [false, false, false] => None,
@@ -176,7 +211,7 @@ fn direction(
             let mut p = Vec::new();
             for k in PEEPHOLES {
                 let g = ["input", "forget", "output"][k - 8];
-                p.extend(weights(
+                p.push(weights(
                     cx,
                     op,
                     f + k,
@@ -366,20 +401,24 @@ fn build(
     let h = hidden.ok_or_else(|| bad(op, "has no direction"))?;
     let n = dirs.len() as u64;
     let (hu, iu) = (h as u64, n_in as u64);
-    let cat =
-        |f: &dyn Fn(&DirWeights) -> Vec<f32>| -> Vec<f32> { dirs.iter().flat_map(f).collect() };
-    let tensor = |vals: Vec<f32>, dims: Vec<u64>| {
-        Tensor::from_f32(dims, &vals).map_err(|e| bad(op, e.to_string()))
-    };
-    let w = tensor(cat(&|d| d.w.clone()), vec![n, 4 * hu, iu])?;
-    let r = tensor(cat(&|d| d.r.clone()), vec![n, 4 * hu, hu])?;
-    let b = tensor(cat(&|d| d.b.clone()), vec![n, 8 * hu])?;
-    let p = match dirs.iter().map(|d| d.p.clone()).collect::<Option<Vec<_>>>() {
-        Some(ps) => Some(tensor(ps.concat(), vec![n, 3 * hu])?),
-        None if dirs.iter().any(|d| d.p.is_some()) => {
-            return Err(bad(op, "only one direction has peephole weights"))
-        }
-        None => None,
+    let peepholes = dirs.iter().filter(|d| d.p.is_some()).count();
+    if peepholes != 0 && peepholes != dirs.len() {
+        return Err(bad(op, "only one direction has peephole weights"));
+    }
+    let (mut ws, mut rs, mut bs, mut ps) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for d in dirs {
+        ws.extend(d.w);
+        rs.extend(d.r);
+        bs.extend(d.b);
+        ps.extend(d.p.into_iter().flatten());
+    }
+    let w = stack(cx, op, ws, &[n, 4 * hu, iu], "W")?;
+    let r = stack(cx, op, rs, &[n, 4 * hu, hu], "R")?;
+    let b = stack(cx, op, bs, &[n, 8 * hu], "B")?;
+    let p = if peepholes > 0 {
+        Some(stack(cx, op, ps, &[n, 3 * hu], "P")?)
+    } else {
+        None
     };
     let initial_h = stacked_state(
         cx,
@@ -411,10 +450,6 @@ fn build(
     } else {
         transpose(cx, x, vec![1, 0, 2])
     };
-    let w = cx.constant("W", w);
-    let r = cx.constant("R", r);
-    let b = cx.constant("B", b);
-    let p = p.map(|p| cx.constant("P", p));
     let node = cx.node(
         modelc_ir::Op::Onnx(OnnxOp::LSTM),
         &[

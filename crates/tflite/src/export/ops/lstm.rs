@@ -5,7 +5,9 @@
 //! and optional B and P (peepholes), no `sequence_lens` (or a constant one equal to the
 //! sequence length), and an initial state that is absent or zeros (TFLite keeps the state in
 //! variable tensors the runtime zeroes). The ONNX gate order i, o, f, c becomes TFLite's
-//! separate i, f, c, o tensors, and the two ONNX biases (W's and R's) are added.
+//! separate i, f, c, o tensors, and the two ONNX biases (W's and R's) are added. Constant
+//! weights may be float16 cast to float, and stacked from pieces by data-movement ops (as a
+//! TFLite import of float16 weights is); they are written as float32.
 //!
 //! A reverse direction runs on the input reversed in time (REVERSE_V2) and its output is
 //! reversed back. `Y` is the per-direction outputs with the direction axis (RESHAPE, and
@@ -17,8 +19,8 @@
 //!
 //! torch's `batch_first` form, `Transpose([1, 0, 2]) → LSTM → … → LSTM → Transpose([1, 0,
 //! 2])` with each LSTM's Y read directly by the next, runs batch major (time_major = false)
-//! without the Transposes ([`prepare`] finds these chains and the zero-state computations
-//! that need no op before lowering starts).
+//! without the Transposes ([`prepare`] finds these chains, and the zero-state and weight
+//! computations that need no op, before lowering starts).
 
 use std::collections::HashSet;
 
@@ -89,10 +91,11 @@ fn is_zero(x: &Lower, v: ValueRef, depth: usize) -> bool {
     }
 }
 
-/// Nodes that only compute LSTM initial states that are zeros (the state is the TFLite
-/// variable tensor's, so they need no op): every node all of whose readers are such an
-/// LSTM state input or another node of the set. `order` is topological.
-fn zero_state_producers(x: &Lower, order: &[NodeId]) -> HashSet<NodeId> {
+/// Nodes that only compute LSTM inputs the lowering takes as constants: initial states that
+/// are zeros (the state is the TFLite variable tensor's) and weights computed from constants
+/// (see [`eval_f32`]). Every node all of whose readers are such an LSTM input or another
+/// node of the set needs no op. `order` is topological.
+fn constant_input_producers(x: &Lower, order: &[NodeId]) -> HashSet<NodeId> {
     let outputs: HashSet<ValueRef> = x.g.outputs().iter().copied().collect();
     let mut dead: HashSet<NodeId> = HashSet::new();
     for &id in order.iter().rev() {
@@ -110,8 +113,11 @@ fn zero_state_producers(x: &Lower, order: &[NodeId]) -> HashSet<NodeId> {
                 readers += 1;
                 dead.contains(&u)
                     || (x.g.node(u).op.onnx() == Some(OnnxOp::LSTM)
-                        && matches!(slot, INITIAL_H | INITIAL_C)
-                        && is_zero(x, v, ZERO_DEPTH))
+                        && match slot {
+                            INITIAL_H | INITIAL_C => is_zero(x, v, ZERO_DEPTH),
+                            W | R | BIAS | P => eval_f32(x, v, EVAL_DEPTH).is_some(),
+                            _ => false,
+                        })
             })
         });
         if all_dead && readers > 0 {
@@ -139,8 +145,85 @@ fn only_reader(x: &Lower, v: ValueRef) -> Option<NodeId> {
     }
 }
 
-/// The f32 contents of constant input `i`, with its dims: a float32 constant, or a float16
-/// constant cast to float (fp16 weights).
+/// How deep [`eval_f32`] follows data-movement ops back to constants.
+const EVAL_DEPTH: usize = 8;
+
+/// The float contents and dims of `v` when it is computed from constants only by moving
+/// data: a float32 constant, a float16 one cast to float (fp16 weights), and Reshape /
+/// Unsqueeze / Squeeze / Flatten / Identity / Concat of such values (a TFLite import's
+/// stacked float16 weights).
+fn eval_f32(x: &Lower, v: ValueRef, depth: usize) -> Option<(Vec<f32>, Vec<u64>)> {
+    let v = x.b.resolve(v);
+    let node = x.g.node(v.node);
+    let (vals, dims): (Vec<f32>, Vec<u64>) = match &node.op {
+        Op::Const(t) => {
+            let raw = t.raw()?;
+            let vals = match t.dtype {
+                DType::F32 => raw
+                    .chunks_exact(4)
+                    .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                    .collect(),
+                DType::F16 => raw
+                    .chunks_exact(2)
+                    .map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f32())
+                    .collect(),
+                _ => return None,
+            };
+            (vals, t.dims.clone())
+        }
+        Op::Onnx(op) if depth > 0 => match op {
+            OnnxOp::Cast if x.b.dtype_of(v) == Some(DType::F32) => {
+                eval_f32(x, x.g.input(v.node, 0)?, depth - 1)?
+            }
+            OnnxOp::Reshape
+            | OnnxOp::Unsqueeze
+            | OnnxOp::Squeeze
+            | OnnxOp::Flatten
+            | OnnxOp::Identity => {
+                let (vals, _) = eval_f32(x, x.g.input(v.node, 0)?, depth - 1)?;
+                let dims = x.b.shape_of(v)?;
+                if dims.iter().any(|&d| d < 0) {
+                    return None;
+                }
+                (vals, dims.iter().map(|&d| d as u64).collect())
+            }
+            OnnxOp::Concat => {
+                let parts: Vec<(Vec<f32>, Vec<u64>)> =
+                    x.g.inputs_of(v.node)
+                        .into_iter()
+                        .map(|i| eval_f32(x, i?, depth - 1))
+                        .collect::<Option<_>>()?;
+                let rank = parts.first()?.1.len();
+                let axis = attr_i(x.g, v.node, "axis", 0);
+                let axis = if axis < 0 { axis + rank as i64 } else { axis };
+                let axis = usize::try_from(axis).ok().filter(|&a| a < rank)?;
+                let mut dims = parts[0].1.clone();
+                dims[axis] = 0;
+                for (_, d) in &parts {
+                    if d.len() != rank || (0..rank).any(|k| k != axis && d[k] != parts[0].1[k]) {
+                        return None;
+                    }
+                    dims[axis] += d[axis];
+                }
+                let outer: u64 = dims[..axis].iter().product();
+                let mut vals = Vec::new();
+                for o in 0..outer as usize {
+                    for (pv, pd) in &parts {
+                        let chunk: u64 = pd[axis..].iter().product();
+                        let chunk = chunk as usize;
+                        vals.extend_from_slice(pv.get(o * chunk..(o + 1) * chunk)?);
+                    }
+                }
+                (vals, dims)
+            }
+            _ => return None,
+        },
+        _ => return None,
+    };
+    (modelc_ir::element_count(&dims) == Some(vals.len() as u64)).then_some((vals, dims))
+}
+
+/// The f32 contents of input `i`, with its dims, when it is a constant (see [`eval_f32`]).
 fn const_f32(
     x: &Lower,
     id: NodeId,
@@ -150,37 +233,10 @@ fn const_f32(
     let v =
         x.g.input(id, i)
             .ok_or_else(|| unsupported(format!("{what} is missing")))?;
-    let t =
-        x.b.const_of(v)
-            .or_else(|| x.f16_source(v))
-            .ok_or_else(|| unsupported(format!("{what} must be a constant")))?;
-    let raw = t
-        .raw()
-        .ok_or_else(|| unsupported(format!("{what} has no data")))?;
-    let vals: Vec<f32> = match t.dtype {
-        DType::F32 => raw
-            .chunks_exact(4)
-            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-            .collect(),
-        DType::F16 => raw
-            .chunks_exact(2)
-            .map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f32())
-            .collect(),
-        other => {
-            return Err(unsupported(format!(
-                "{what} is {other}, only float32 is supported"
-            )))
-        }
-    };
-    let n = modelc_ir::element_count(&t.dims);
-    if n != Some(vals.len() as u64) {
-        return Err(unsupported(format!(
-            "{what} has {} values for shape {:?}",
-            vals.len(),
-            t.dims
-        )));
+    if x.b.dtype_of(v) != Some(DType::F32) {
+        return Err(unsupported(format!("{what}: only float32 is supported")));
     }
-    Ok((vals, t.dims.clone()))
+    eval_f32(x, v, EVAL_DEPTH).ok_or_else(|| unsupported(format!("{what} must be a constant")))
 }
 
 fn f32_bytes(v: &[f32]) -> Bytes {
@@ -729,11 +785,12 @@ fn chain_of(x: &Lower, id: NodeId) -> Option<Chain> {
     None
 }
 
-/// Before lowering: skips the nodes that only compute zero LSTM initial states and the
+/// Before lowering: skips the nodes that only compute zero LSTM initial states or weights
+/// from constants, and the
 /// Transposes and direct readers of batch-major chains (the opening Transpose's readers
 /// see its input).
 pub(crate) fn prepare(x: &mut Lower, order: &[NodeId]) {
-    let dead = zero_state_producers(x, order);
+    let dead = constant_input_producers(x, order);
     x.absorbed.extend(dead);
     for &id in order {
         if !is_swap01(x, id) || x.absorbed.contains(&id) {
