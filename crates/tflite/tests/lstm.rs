@@ -774,3 +774,40 @@ fn a_state_that_is_a_graph_input_is_the_initial_state() {
     // The cell state is a variable tensor: zeros, so no initial_c.
     assert!(g.input(lstm, 6).is_none());
 }
+
+#[test]
+fn float16_weights_are_written_as_float32() {
+    let (mut model, [w, ..]) = lstm_model(&DEFAULT);
+    let g = &mut model.graph;
+    let lstm = g
+        .node_ids()
+        .find(|&id| g.node(id).op.onnx() == Some(OnnxOp::LSTM))
+        .unwrap();
+    // W as fp16 models store it: a float16 constant and a Cast to float.
+    let half: Vec<u8> = w
+        .iter()
+        .flat_map(|&v| half::f16::from_f32(v).to_le_bytes())
+        .collect();
+    let w16 = Tensor::from_raw(DType::F16, vec![1, 4 * H, IN], Bytes::from(half)).unwrap();
+    let w16 = ValueRef::new(g.add_const("W16", w16), 0);
+    let attrs: Attrs = [("to".to_string(), Attr::Int(DType::F32.onnx_code() as i64))]
+        .into_iter()
+        .collect();
+    let cast = g.add_node(
+        Node::new(Op::Onnx(OnnxOp::Cast), 1, vec![Value::named("w32")]).with_attrs(attrs),
+    );
+    g.connect_inputs(cast, [(0, w16)]);
+    g.connect(ValueRef::new(cast, 0), lstm, 1);
+    let bytes = write(&model).unwrap();
+    let m = fb::root_as_model(&bytes).unwrap();
+    let sg = m.subgraphs().unwrap().get(0);
+    let ops = sg.operators().unwrap();
+    // No DEQUANTIZE or CAST: the weights are float32 constants of the rounded values.
+    assert_eq!(ops.len(), 3);
+    let input_to_input = ops.get(0).inputs().unwrap().get(1);
+    let rounded: Vec<f32> = w[..(H * IN) as usize]
+        .iter()
+        .map(|&v| half::f16::from_f32(v).to_f32())
+        .collect();
+    assert_eq!(tensor_data(&m, input_to_input), rounded);
+}
