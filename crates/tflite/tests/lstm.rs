@@ -1,9 +1,10 @@
 //! LSTM export and import: an ONNX `LSTM` becomes UNIDIRECTIONAL_SEQUENCE_LSTM with TFLite's
 //! 24 inputs (gates split and reordered, biases added, variable state tensors) and reads back
-//! as the same ONNX weights; what TFLite cannot express is refused with the reason; malformed
-//! or unsupported TFLite LSTMs give one-line errors naming the op and the problem, and a
-//! byte-flip sweep of a written LSTM file never panics. (Numbers against LiteRT and
-//! onnxruntime: tests/tflite_interop.py.)
+//! as the same ONNX weights; reverse and bidirectional LSTMs, torch's batch_first form (batch
+//! major, no TRANSPOSE) and float16 weights; what TFLite cannot express is refused with the
+//! reason; malformed or unsupported TFLite LSTMs give one-line errors naming the op and the
+//! problem, and a byte-flip sweep of a written LSTM file never panics. (Numbers against
+//! LiteRT and onnxruntime: tests/tflite_interop.py.)
 
 use bytes::Bytes;
 use flatbuffers::FlatBufferBuilder;
