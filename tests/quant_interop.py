@@ -17,6 +17,9 @@ x.onnx x.tflite`: int8 activations, outputs quantized then dequantized) and run 
 on the held-out inputs, next to modelc's int8-activation QDQ ONNX model (same calibration,
 --activation-type i8 --quantize-outputs) in onnxruntime; with --check, at least
 --tflite-agree of the output elements must agree within one output quantization step.
+Also with --tflite: the dynamic-range TFLite (`--mode int8-dynamic` to .tflite: int8 weights,
+float compute) in LiteRT against the fp32 model in onnxruntime; with --check its cosine must
+be at least --dynamic-cosine and its size at most --max-size-ratio plus 0.01.
 
 usage: quant_interop.py MODELC DATA_DIR OUT_JSON --models-dir DIR [--models a,b] [--check]
        [--runs N] [--tflite]
@@ -104,6 +107,29 @@ def closeness(ref, got):
     }
 
 
+def tflite_dynamic(modelc, fp32, held, work, name, fp32_size):
+    """modelc's dynamic-range TFLite model in LiteRT vs the fp32 model in onnxruntime: mean
+    cosine on the held-out inputs and file size relative to fp32."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    tfl = os.path.join(work, f"{name}.modelc-int8-dynamic.tflite")
+    p = subprocess.run([modelc, "quantize", "--mode", "int8-dynamic", fp32, tfl],
+                       capture_output=True, text=True)
+    if p.returncode != 0:
+        sys.exit(f"modelc quantize --mode int8-dynamic {name} -> {tfl} failed:\n{p.stderr}")
+    it = Interpreter(tfl)
+    it.allocate_tensors()
+    sess = session(fp32)
+    cos = []
+    for x in held:
+        ref = sess.run(None, {sess.get_inputs()[0].name: x})[0].ravel().astype(np.float64)
+        it.set_tensor(it.get_input_details()[0]["index"], np.ascontiguousarray(x.transpose(0, 2, 3, 1)))
+        it.invoke()
+        got = it.get_tensor(it.get_output_details()[0]["index"]).ravel().astype(np.float64)
+        cos.append(float(got @ ref / (np.linalg.norm(got) * np.linalg.norm(ref))))
+    return {"cosine": float(np.mean(cos)), "size_ratio": os.path.getsize(tfl) / fp32_size}
+
+
 def tflite_agreement(modelc, fp32, calib_dir, held, work, name):
     """Fraction of output elements where LiteRT's run of modelc's full-int8 TFLite model and
     onnxruntime's run of modelc's int8 QDQ model differ by at most one quantization step of
@@ -152,6 +178,7 @@ def main():
     ap.add_argument("--check", action="store_true")
     ap.add_argument("--tflite", action="store_true")
     ap.add_argument("--tflite-agree", type=float, default=0.99)
+    ap.add_argument("--dynamic-cosine", type=float, default=0.999)
     ap.add_argument("--max-size-ratio", type=float, default=0.27)
     ap.add_argument("--cos-slack", type=float, default=1e-4)
     ap.add_argument("--speed-slack", type=float, default=0.10)
@@ -243,6 +270,14 @@ def main():
             if a.check and t["within_one_step"] < a.tflite_agree:
                 failures.append(f"{name}: TFLite agrees within one step on "
                                 f"{100 * t['within_one_step']:.2f}% < {100 * a.tflite_agree:.0f}%")
+            row["tflite_dynamic"] = d = tflite_dynamic(a.modelc, fp32, held, work, name,
+                                                       os.path.getsize(fp32))
+            print(f"{name:<16} dynamic-range TFLite in LiteRT vs fp32: cosine {d['cosine']:.5f}, "
+                  f"size {d['size_ratio']:.3f}", flush=True)
+            if a.check and d["cosine"] < a.dynamic_cosine:
+                failures.append(f"{name}: dynamic-range TFLite cosine {d['cosine']:.5f} < {a.dynamic_cosine}")
+            if a.check and d["size_ratio"] > a.max_size_ratio + 0.01:
+                failures.append(f"{name}: dynamic-range TFLite size {d['size_ratio']:.3f}")
         if a.check:
             if o["size_ratio"] > a.max_size_ratio:
                 failures.append(f"{name}: size ratio {o['size_ratio']:.3f} > {a.max_size_ratio}")

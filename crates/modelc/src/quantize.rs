@@ -241,7 +241,9 @@ pub struct QuantizeArgs {
     pub input: PathBuf,
     /// Where to write the quantized model (.onnx: QDQ; .tflite: the TFLite exporter's form).
     pub output: PathBuf,
-    /// int8 (static, calibrated QDQ), int8-dynamic, int4-weight, fp16, bf16.
+    /// int8 (static, calibrated QDQ), int8-dynamic (int8 weights, activations quantized at
+    /// run time; to .tflite: int8-weight), int8-weight (int8 weights, float compute),
+    /// int4-weight, fp16, bf16.
     #[arg(long, default_value = "int8")]
     pub mode: String,
     /// Directory of calibration inputs: .npy files (one input, one sample or a batch per
@@ -307,12 +309,13 @@ fn parse_mode(s: &str) -> Result<Mode, String> {
     Ok(match s {
         "int8" => Mode::Int8,
         "int8-dynamic" => Mode::Int8Dynamic,
+        "int8-weight" => Mode::Int8Weight,
         "int4-weight" => Mode::Int4Weight,
         "fp16" => Mode::Fp16,
         "bf16" => Mode::Bf16,
         _ => {
             return Err(format!(
-                "unknown --mode `{s}` (int8, int8-dynamic, int4-weight, fp16, bf16)"
+                "unknown --mode `{s}` (int8, int8-dynamic, int8-weight, int4-weight, fp16, bf16)"
             ))
         }
     })
@@ -341,6 +344,17 @@ pub fn run(args: QuantizeArgs) -> Result<(), Box<dyn std::error::Error>> {
         m => return Err(format!("unknown --metric `{m}` (cosine, max-rel, top1)").into()),
     };
     let tflite = crate::format_of(&args.output)? == crate::Format::Tflite;
+    // TFLite has no builtins for ONNX's run-time-quantized integer ops (DynamicQuantizeLinear,
+    // ConvInteger, MatMulInteger): a dynamic-range TFLite file gets int8 weights that its
+    // float kernels read through DEQUANTIZE.
+    let mode = if tflite && mode == Mode::Int8Dynamic {
+        eprintln!(
+            "modelc: int8-dynamic to TFLite: int8 weights, float compute (--mode int8-weight)"
+        );
+        Mode::Int8Weight
+    } else {
+        mode
+    };
     let activation =
         match args
             .activation_type

@@ -20,6 +20,7 @@ mod error;
 pub mod float16;
 pub mod histogram;
 pub mod int4;
+pub mod int8_weight;
 pub mod metrics;
 pub mod params;
 pub mod report;
@@ -45,6 +46,7 @@ pub enum Mode {
     Bf16,
     Int8Dynamic,
     Int8,
+    Int8Weight,
     Int4Weight,
 }
 
@@ -55,6 +57,7 @@ impl Mode {
             Mode::Bf16 => "bf16",
             Mode::Int8Dynamic => "int8-dynamic",
             Mode::Int8 => "int8",
+            Mode::Int8Weight => "int8-weight",
             Mode::Int4Weight => "int4-weight",
         }
     }
@@ -176,6 +179,13 @@ pub fn quantize(
             let mut m = float.clone();
             report.layers = dynamic::quantize_dynamic(&mut m.graph, &stats, &excluded)
                 .map_err(QuantError::Unsupported)?;
+            m
+        }
+        (Mode::Int8Weight, None) => {
+            let mut m = float.clone();
+            report.layers = int8_weight::quantize_weights(&mut m.graph, &excluded)
+                .map_err(QuantError::Unsupported)?;
+            require_opset(&mut m, 13, "per-channel DequantizeLinear")?;
             m
         }
         (Mode::Int4Weight, None) => {

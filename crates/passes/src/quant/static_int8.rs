@@ -330,66 +330,7 @@ pub fn quantize_static(
         }
     }
 
-    // Weights: int8 constants behind a DequantizeLinear, shared per (constant, axis).
-    let mut done: HashMap<(NodeId, Option<usize>), (ValueRef, Vec<f32>)> = HashMap::new();
-    let mut weight_scales: HashMap<NodeId, Vec<f32>> = HashMap::new();
-    let mut zeros: HashMap<Vec<u64>, ValueRef> = HashMap::new();
-    for (id, slot, axis) in weights {
-        let Some((cid, t)) = const_input(g, id, slot) else {
-            continue;
-        };
-        let key = (cid, axis);
-        if let std::collections::hash_map::Entry::Vacant(entry) = done.entry(key) {
-            let Some(qw) = quantize_weight(t, axis) else {
-                continue;
-            };
-            let base = value_name(g, ValueRef::new(cid, 0));
-            let n = qw.scales.len() as u64;
-            let dims = if axis.is_some() { vec![n] } else { vec![] };
-            let data = add_const(g, &mut names, &format!("{base}_i8"), qw.data);
-            let scale = add_const(
-                g,
-                &mut names,
-                &format!("{base}_s"),
-                f32_tensor(dims.clone(), &qw.scales),
-            );
-            // The zero points are all 0 but given explicitly: onnxruntime's integer Conv
-            // takes a slower path when the weight's zero point is left out (ResNet-50: 4%).
-            // All-zero, so one constant per channel count serves every weight.
-            let zp = match zeros.get(&dims) {
-                Some(z) => *z,
-                None => {
-                    let z = add_const(
-                        g,
-                        &mut names,
-                        &format!("zero{n}_i8"),
-                        zero_point_tensor(DType::I8, dims.clone(), &vec![0; n as usize]),
-                    );
-                    zeros.insert(dims, z);
-                    z
-                }
-            };
-            let attrs = axis
-                .map(|a| vec![("axis", Attr::Int(a as i64))])
-                .unwrap_or_default();
-            let dq = add_op(
-                g,
-                &mut names,
-                OnnxOp::DequantizeLinear,
-                &format!("{base}_DQ"),
-                &[Some(data), Some(scale), Some(zp)],
-                attrs,
-                1,
-            );
-            g.node_mut(dq).name.clear();
-            entry.insert((ValueRef::new(dq, 0), qw.scales));
-        }
-        let (dq, scales) = &done[&key];
-        g.connect(*dq, id, slot);
-        if slot == 1 {
-            weight_scales.insert(id, scales.clone());
-        }
-    }
+    let weight_scales = dequantized_weights(g, &mut names, &weights);
 
     // Biases: int32 with scale = input scale × weight scale.
     for id in biases {
@@ -458,6 +399,76 @@ pub fn quantize_static(
     Ok(layers)
 }
 
+/// Puts each listed weight `(node, input slot, per-channel axis)` behind a DequantizeLinear
+/// of its int8 form (symmetric, per channel along the axis, or per tensor), shared per
+/// (constant, axis). Returns the weight scales of slot-1 weights per node (for int32 biases).
+pub(super) fn dequantized_weights(
+    g: &mut Graph,
+    names: &mut Names,
+    weights: &[(NodeId, usize, Option<usize>)],
+) -> HashMap<NodeId, Vec<f32>> {
+    let mut done: HashMap<(NodeId, Option<usize>), (ValueRef, Vec<f32>)> = HashMap::new();
+    let mut weight_scales: HashMap<NodeId, Vec<f32>> = HashMap::new();
+    let mut zeros: HashMap<Vec<u64>, ValueRef> = HashMap::new();
+    for &(id, slot, axis) in weights {
+        let Some((cid, t)) = const_input(g, id, slot) else {
+            continue;
+        };
+        let key = (cid, axis);
+        if let std::collections::hash_map::Entry::Vacant(entry) = done.entry(key) {
+            let Some(qw) = quantize_weight(t, axis) else {
+                continue;
+            };
+            let base = value_name(g, ValueRef::new(cid, 0));
+            let n = qw.scales.len() as u64;
+            let dims = if axis.is_some() { vec![n] } else { vec![] };
+            let data = add_const(g, names, &format!("{base}_i8"), qw.data);
+            let scale = add_const(
+                g,
+                names,
+                &format!("{base}_s"),
+                f32_tensor(dims.clone(), &qw.scales),
+            );
+            // The zero points are all 0 but given explicitly: onnxruntime's integer Conv
+            // takes a slower path when the weight's zero point is left out (ResNet-50: 4%).
+            // All-zero, so one constant per channel count serves every weight.
+            let zp = match zeros.get(&dims) {
+                Some(z) => *z,
+                None => {
+                    let z = add_const(
+                        g,
+                        names,
+                        &format!("zero{n}_i8"),
+                        zero_point_tensor(DType::I8, dims.clone(), &vec![0; n as usize]),
+                    );
+                    zeros.insert(dims, z);
+                    z
+                }
+            };
+            let attrs = axis
+                .map(|a| vec![("axis", Attr::Int(a as i64))])
+                .unwrap_or_default();
+            let dq = add_op(
+                g,
+                names,
+                OnnxOp::DequantizeLinear,
+                &format!("{base}_DQ"),
+                &[Some(data), Some(scale), Some(zp)],
+                attrs,
+                1,
+            );
+            g.node_mut(dq).name.clear();
+            entry.insert((ValueRef::new(dq, 0), qw.scales));
+        }
+        let (dq, scales) = &done[&key];
+        g.connect(*dq, id, slot);
+        if slot == 1 {
+            weight_scales.insert(id, scales.clone());
+        }
+    }
+    weight_scales
+}
+
 /// The parameters of the QDQ pair whose DequantizeLinear produces `x`.
 fn dq_params(g: &Graph, x: ValueRef, params: &HashMap<ValueRef, QParams>) -> Option<QParams> {
     if g.node(x.node).op.onnx() != Some(OnnxOp::DequantizeLinear) {
@@ -469,7 +480,7 @@ fn dq_params(g: &Graph, x: ValueRef, params: &HashMap<ValueRef, QParams>) -> Opt
 }
 
 /// The per-channel axis of the weight at `slot` of `id`.
-fn weight_axis(g: &Graph, id: NodeId, op: OnnxOp, slot: usize) -> Option<usize> {
+pub(super) fn weight_axis(g: &Graph, id: NodeId, op: OnnxOp, slot: usize) -> Option<usize> {
     let (_, t) = const_input(g, id, slot)?;
     let rank = t.dims.len();
     let axis = match op {
