@@ -4,6 +4,7 @@
 use modelc_interp::{Array, Data, Interpreter};
 use modelc_ir::text::{print_graph, PrintOptions};
 use modelc_ir::{DType, Graph, Model, OnnxOp};
+use modelc_passes::quant::params::f32_elements;
 use modelc_passes::quant::{self, Method, Metric, Mode, QuantConfig, QuantError, Sample};
 use ndarray::{ArrayD, IxDyn};
 
@@ -393,4 +394,194 @@ fn max_error_keeps_the_most_sensitive_layers_float() {
         }
     }
     assert!(diff / big <= bound, "{} > {bound}", diff / big);
+}
+
+/// A bidirectional LSTM, a GRU and an RNN on one input, and a second LSTM that the tests
+/// exclude; random weights (seeded).
+fn recurrent_graph() -> String {
+    let list = |n: usize, seed: u64, scale: f32| {
+        values(n, seed)
+            .iter()
+            .map(|v| format!("{:?}", v * scale))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let (i, h) = (4, 3);
+    format!(
+        r#"graph main(%x: f32[5,1,{i}]) -> (%y, %gy, %ry, %y2h) {{
+  %lw = const f32[2,{g4},{i}] [{lw}]
+  %lr = const f32[2,{g4},{h}] [{lr}]
+  %lb = const f32[2,{b4}] [{lb}]
+  %y, %yh, %yc = LSTM(%x, %lw, %lr, %lb) {{hidden_size={h}, direction="bidirectional"}}
+  %gw = const f32[1,{g3},{i}] [{gw}]
+  %gr = const f32[1,{g3},{h}] [{gr}]
+  %gb = const f32[1,{b3}] [{gb}]
+  %gy, %gyh = GRU(%x, %gw, %gr, %gb) {{hidden_size={h}, linear_before_reset=1}}
+  %rw = const f32[1,{h},{i}] [{rw}]
+  %rr = const f32[1,{h},{h}] [{rr}]
+  %ry, %ryh = RNN(%x, %rw, %rr) {{hidden_size={h}}}
+  %lw2 = const f32[1,{g4},{i}] [{lw2}]
+  %lr2 = const f32[1,{g4},{h}] [{lr2}]
+  %y2, %y2h = LSTM(%x, %lw2, %lr2) {{hidden_size={h}}}
+}}"#,
+        g4 = 4 * h,
+        b4 = 8 * h,
+        g3 = 3 * h,
+        b3 = 6 * h,
+        lw = list(2 * 4 * h * i, 11, 1.0),
+        lr = list(2 * 4 * h * h, 12, 1.0),
+        lb = list(2 * 8 * h, 13, 0.5),
+        gw = list(3 * h * i, 14, 1.0),
+        gr = list(3 * h * h, 15, 1.0),
+        gb = list(6 * h, 16, 0.5),
+        rw = list(h * i, 17, 1.0),
+        rr = list(h * h, 18, 1.0),
+        lw2 = list(4 * h * i, 19, 1.0),
+        lr2 = list(4 * h * h, 20, 1.0),
+    )
+}
+
+/// The constant named `name` in `m`.
+fn constant<'a>(m: &'a Model, name: &str) -> &'a modelc_ir::Tensor {
+    let v = m
+        .graph
+        .find_value(name)
+        .unwrap_or_else(|| panic!("no value {name}"));
+    match &m.graph.node(v.node).op {
+        modelc_ir::Op::Const(t) => t,
+        other => panic!("{name} is {other:?}, not a constant"),
+    }
+}
+
+#[test]
+fn int8_dynamic_stores_recurrent_weights_as_int8() {
+    let m = model(&recurrent_graph(), 17);
+    let cfg = QuantConfig {
+        mode: Mode::Int8Dynamic,
+        exclude: vec!["y2*".into()],
+        ..QuantConfig::default()
+    };
+    let calib = samples("x", &[5, 1, 4], 1, 1);
+    let (q, report) = quant::quantize(&m, &cfg, &calib, &[]).unwrap();
+    let text = printed(&q);
+    // W and R of the LSTM, GRU and RNN: six int8 weights, each behind a per-row
+    // DequantizeLinear with an explicit int8 zero point; no vendor op, no integer compute.
+    assert_eq!(count(&q, OnnxOp::DequantizeLinear), 6, "{text}");
+    assert_eq!(count(&q, OnnxOp::DynamicQuantizeLinear), 0, "{text}");
+    for (w, dims, rows) in [
+        ("lw", "2,12,4", 12),
+        ("lr", "2,12,3", 12),
+        ("gw", "1,9,4", 9),
+        ("gr", "1,9,3", 9),
+        ("rw", "1,3,4", 3),
+        ("rr", "1,3,3", 3),
+    ] {
+        assert!(
+            text.contains(&format!("%{w}_quantized = const i8[{dims}]")),
+            "{w}: {text}"
+        );
+        assert!(
+            text.contains(&format!(
+                "%{w}_DequantizeLinear = DequantizeLinear(%{w}_quantized, %{w}_scale, %zero{rows}_i8) {{axis=1}}"
+            )),
+            "{w}: {text}"
+        );
+        assert!(
+            text.contains(&format!("%{w}_scale = const f32[{rows}]")),
+            "{text}"
+        );
+    }
+    assert!(text.contains("%zero12_i8 = const i8[12] [0, 0,"), "{text}");
+    assert!(
+        text.contains("= LSTM(%x, %lw_DequantizeLinear, %lr_DequantizeLinear, %lb)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("= GRU(%x, %gw_DequantizeLinear, %gr_DequantizeLinear, %gb)"),
+        "{text}"
+    );
+    // Biases stay float; the excluded LSTM reads its float weights.
+    assert!(text.contains("%lb = const f32[2,24]"), "{text}");
+    assert!(text.contains("= LSTM(%x, %lw2, %lr2)"), "{text}");
+    assert!(text.contains("%lw2 = const f32[1,12,4]"), "{text}");
+
+    // Symmetric per gate row, the scale shared by both directions: every value within half
+    // a step of the float weight, and each row's largest |w| (over both directions) at ±127.
+    let f = f32_elements(constant(&m, "lw")).unwrap();
+    let qi: Vec<i8> = constant(&q, "lw_quantized")
+        .raw()
+        .unwrap()
+        .iter()
+        .map(|&b| b as i8)
+        .collect();
+    let s = f32_elements(constant(&q, "lw_scale")).unwrap();
+    assert_eq!(s.len(), 12);
+    for (row, &scale) in s.iter().enumerate() {
+        let idx: Vec<usize> = (0..2)
+            .flat_map(|d| (0..4).map(move |k| d * 48 + row * 4 + k))
+            .collect();
+        assert_eq!(idx.iter().map(|&j| qi[j].unsigned_abs()).max(), Some(127));
+        let absmax = idx.iter().map(|&j| f[j].abs()).fold(0f32, f32::max);
+        assert!((scale - absmax / 127.0).abs() <= 1e-6 * absmax, "row {row}");
+        for &j in &idx {
+            assert!((qi[j] as f32 * scale - f[j]).abs() <= scale * 0.5001);
+        }
+    }
+
+    // The report: weight-only for the recurrent layers, the excluded one in float.
+    let layer = |n: &str| report.layers.iter().find(|l| l.name == n).unwrap();
+    for (n, op) in [("y", "LSTM"), ("gy", "GRU"), ("ry", "RNN")] {
+        let l = layer(n);
+        assert!(
+            l.quantized && l.op == op && l.note.contains("weight-only"),
+            "{l:?}"
+        );
+    }
+    let l = layer("y2");
+    assert!(!l.quantized && l.note.contains("--exclude y2*"), "{l:?}");
+    // Six int8 weights instead of float32 ones (+ scales and zero points).
+    let w8: u64 = [96 + 72, 36 + 27, 12 + 9].iter().sum();
+    let float_left: u64 = (48 + 36) * 4 + (48 + 18) * 4; // lw2, lr2; lb, gb
+    let scales = (12 + 12 + 9 + 9 + 3 + 3) * 4 + 12 + 9 + 3;
+    assert_eq!(report.weight_bytes_after, w8 + float_left + scales);
+
+    // Computes like the float model (in the interpreter; tests/quant_cli.rs checks
+    // onnxruntime on torch-exported models).
+    let held = samples("x", &[5, 1, 4], 4, 40);
+    let (fi, qi) = (Interpreter::new(&m).unwrap(), Interpreter::new(&q).unwrap());
+    for s in &held {
+        let (a, b) = (fi.run(s.clone()).unwrap(), qi.run(s.clone()).unwrap());
+        for ((name, x), (_, y)) in a.iter().zip(&b) {
+            let (Data::Tensor(x), Data::Tensor(y)) = (x, y) else {
+                panic!()
+            };
+            let (x, y) = (x.to_f64_vec().unwrap(), y.to_f64_vec().unwrap());
+            let dot: f64 = x.iter().zip(&y).map(|(p, q)| p * q).sum();
+            let n = |v: &[f64]| v.iter().map(|p| p * p).sum::<f64>().sqrt();
+            let c = dot / (n(&x) * n(&y));
+            assert!(c > 0.999, "{name}: cosine {c}");
+            // Quantized weights change the numbers a little; the excluded LSTM's not at all.
+            assert_eq!(x == y, name == "y2h", "{name}");
+        }
+    }
+}
+
+#[test]
+fn recurrent_weights_stay_float_below_opset_13() {
+    // Opsets 10 to 12 have DequantizeLinear but not its per-axis form.
+    let m = model(&recurrent_graph(), 11);
+    let mut g = m.graph.clone();
+    let stats =
+        quant::calibrate::calibrate(&m, &samples("x", &[5, 1, 4], 1, 1), Method::MinMax).unwrap();
+    let layers =
+        quant::dynamic::quantize_dynamic_at(&mut g, &stats, &Default::default(), Some(11)).unwrap();
+    assert_eq!(layers.len(), 4);
+    for l in &layers {
+        assert!(!l.quantized && l.note.contains("opset 11"), "{l:?}");
+    }
+    assert!(g.same_as(&m.graph), "the graph was changed");
+    // At 13 the same call quantizes them.
+    let layers =
+        quant::dynamic::quantize_dynamic_at(&mut g, &stats, &Default::default(), Some(13)).unwrap();
+    assert!(layers.iter().all(|l| l.quantized), "{layers:?}");
 }

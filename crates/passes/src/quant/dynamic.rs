@@ -8,7 +8,21 @@
 //! ```
 //!
 //! MatMul with a constant 2-D right operand, Gemm (transA = 0, constant B) and Conv with a
-//! constant weight are rewritten; everything else stays float.
+//! constant weight are rewritten.
+//!
+//! Standard ONNX has no integer recurrent op (onnxruntime's `DynamicQuantizeLSTM` is a
+//! `com.microsoft` contrib op, which modelc does not emit), so LSTM, GRU and RNN are
+//! quantized weight-only: their constant W and R (inputs 1 and 2, `[num_directions,
+//! gates·hidden, input|hidden]`) are stored as int8, symmetric, one scale per gate row
+//! (axis 1, shared by the directions), behind a standard per-axis `DequantizeLinear`; the
+//! cell computes in float and the biases B stay float:
+//!
+//! ```text
+//! W_i8, W_scale[gates·hidden], zero_i8 ─ DequantizeLinear{axis=1} ─┐
+//! R_i8, R_scale[gates·hidden], zero_i8 ─ DequantizeLinear{axis=1} ─ LSTM(X, W, R, B, ...)
+//! ```
+//!
+//! Everything else stays float.
 
 use std::collections::HashMap;
 
@@ -32,24 +46,60 @@ fn transpose2(t: &Tensor) -> Option<Tensor> {
     Some(f32_tensor(vec![c as u64, r as u64], &out))
 }
 
+/// The first opset with per-axis DequantizeLinear, which the recurrent weights need.
+pub const RECURRENT_MIN_OPSET: i64 = 13;
+
+/// [`quantize_dynamic_at`] for a model of opset 13 or newer.
 pub fn quantize_dynamic(
     g: &mut Graph,
     stats: &Stats,
     excluded: &HashMap<NodeId, String>,
 ) -> Result<Vec<Layer>, String> {
+    quantize_dynamic_at(g, stats, excluded, None)
+}
+
+/// Rewrites `g` to the dynamic form. `opset` is the model's default-domain opset (`None`:
+/// 13 or newer); below 13 there is no per-axis DequantizeLinear, so LSTM/GRU/RNN stay
+/// float (and say why) rather than making an invalid model.
+pub fn quantize_dynamic_at(
+    g: &mut Graph,
+    stats: &Stats,
+    excluded: &HashMap<NodeId, String>,
+    opset: Option<i64>,
+) -> Result<Vec<Layer>, String> {
+    let old_opset = opset
+        .filter(|&v| v < RECURRENT_MIN_OPSET)
+        .map(|v| {
+            format!(
+                "weight-only int8 needs per-axis DequantizeLinear (opset {RECURRENT_MIN_OPSET}); the model imports opset {v}"
+            )
+        });
     let order = g.topo_order().map_err(|e| e.to_string())?;
     let mut names = Names::of(g);
     let mut layers = Vec::new();
+    let mut recurrent = Recurrent::default();
     for id in order {
         let Some(op) = g.node(id).op.onnx() else {
             continue;
         };
-        if !matches!(op, OnnxOp::MatMul | OnnxOp::Gemm | OnnxOp::Conv) {
+        let is_recurrent = matches!(op, OnnxOp::LSTM | OnnxOp::GRU | OnnxOp::RNN);
+        if !is_recurrent && !matches!(op, OnnxOp::MatMul | OnnxOp::Gemm | OnnxOp::Conv) {
             continue;
         }
         let name = label(g, id);
         if let Some(r) = excluded.get(&id) {
             layers.push(Layer::float(op, &name, r));
+            continue;
+        }
+        if is_recurrent {
+            if let Some(why) = &old_opset {
+                layers.push(Layer::float(op, &name, why));
+                continue;
+            }
+            layers.push(match recurrent.rewrite(g, &mut names, id) {
+                Ok(note) => Layer::quantized(op, &name, &note),
+                Err(why) => Layer::float(op, &name, why),
+            });
             continue;
         }
         match rewrite(g, &mut names, stats, id, op) {
@@ -58,6 +108,82 @@ pub fn quantize_dynamic(
         }
     }
     Ok(layers)
+}
+
+/// Weight-only int8 for the recurrent ops, with what is shared between them: one
+/// DequantizeLinear per constant, one all-zero zero point per row count.
+#[derive(Default)]
+struct Recurrent {
+    done: HashMap<NodeId, ValueRef>,
+    zeros: HashMap<u64, ValueRef>,
+}
+
+impl Recurrent {
+    /// Puts the constant float32 W (slot 1) and R (slot 2) of the LSTM/GRU/RNN `id` behind
+    /// a DequantizeLinear of int8 values; returns the report's note.
+    fn rewrite(
+        &mut self,
+        g: &mut Graph,
+        names: &mut Names,
+        id: NodeId,
+    ) -> Result<String, &'static str> {
+        let mut done = Vec::new();
+        let mut why = "W and R are not constants";
+        for (slot, which) in [(1, "W"), (2, "R")] {
+            let Some((cid, t)) = const_input(g, id, slot) else {
+                continue;
+            };
+            if t.dtype != DType::F32 || t.dims.len() != 3 {
+                why = "W and R are not 3-D float32 constants";
+                continue;
+            }
+            let dq = match self.done.get(&cid) {
+                Some(&dq) => dq,
+                None => {
+                    let qw = quantize_weight(t, Some(1)).ok_or("cannot quantize the weights")?;
+                    let rows = qw.scales.len() as u64;
+                    let base = value_name(g, ValueRef::new(cid, 0));
+                    let data = add_const(g, names, &format!("{base}_quantized"), qw.data);
+                    let scale = add_const(
+                        g,
+                        names,
+                        &format!("{base}_scale"),
+                        f32_tensor(vec![rows], &qw.scales),
+                    );
+                    // Explicit all-zero int8 zero points, as the other weights have.
+                    let zp = *self.zeros.entry(rows).or_insert_with(|| {
+                        add_const(
+                            g,
+                            names,
+                            &format!("zero{rows}_i8"),
+                            zero_point_tensor(DType::I8, vec![rows], &vec![0; rows as usize]),
+                        )
+                    });
+                    let n = add_op(
+                        g,
+                        names,
+                        OnnxOp::DequantizeLinear,
+                        &format!("{base}_DequantizeLinear"),
+                        &[Some(data), Some(scale), Some(zp)],
+                        vec![("axis", Attr::Int(1))],
+                        1,
+                    );
+                    let dq = ValueRef::new(n, 0);
+                    self.done.insert(cid, dq);
+                    dq
+                }
+            };
+            g.connect(dq, id, slot);
+            done.push(which);
+        }
+        if done.is_empty() {
+            return Err(why);
+        }
+        Ok(format!(
+            "weight-only int8 ({} per gate row, DequantizeLinear), float compute",
+            done.join(", ")
+        ))
+    }
 }
 
 fn rewrite(
