@@ -574,7 +574,7 @@ fn recurrent_weights_stay_float_below_opset_13() {
     let stats =
         quant::calibrate::calibrate(&m, &samples("x", &[5, 1, 4], 1, 1), Method::MinMax).unwrap();
     let layers =
-        quant::dynamic::quantize_dynamic_at(&mut g, &stats, &Default::default(), Some(11)).unwrap();
+        quant::dynamic::quantize_dynamic(&mut g, &stats, &Default::default(), Some(11)).unwrap();
     assert_eq!(layers.len(), 4);
     for l in &layers {
         assert!(!l.quantized && l.note.contains("opset 11"), "{l:?}");
@@ -582,6 +582,6 @@ fn recurrent_weights_stay_float_below_opset_13() {
     assert!(g.same_as(&m.graph), "the graph was changed");
     // At 13 the same call quantizes them.
     let layers =
-        quant::dynamic::quantize_dynamic_at(&mut g, &stats, &Default::default(), Some(13)).unwrap();
+        quant::dynamic::quantize_dynamic(&mut g, &stats, &Default::default(), Some(13)).unwrap();
     assert!(layers.iter().all(|l| l.quantized), "{layers:?}");
 }

@@ -49,19 +49,10 @@ fn transpose2(t: &Tensor) -> Option<Tensor> {
 /// The first opset with per-axis DequantizeLinear, which the recurrent weights need.
 pub const RECURRENT_MIN_OPSET: i64 = 13;
 
-/// [`quantize_dynamic_at`] for a model of opset 13 or newer.
-pub fn quantize_dynamic(
-    g: &mut Graph,
-    stats: &Stats,
-    excluded: &HashMap<NodeId, String>,
-) -> Result<Vec<Layer>, String> {
-    quantize_dynamic_at(g, stats, excluded, None)
-}
-
 /// Rewrites `g` to the dynamic form. `opset` is the model's default-domain opset (`None`:
 /// 13 or newer); below 13 there is no per-axis DequantizeLinear, so LSTM/GRU/RNN stay
 /// float (and say why) rather than making an invalid model.
-pub fn quantize_dynamic_at(
+pub fn quantize_dynamic(
     g: &mut Graph,
     stats: &Stats,
     excluded: &HashMap<NodeId, String>,

@@ -177,7 +177,10 @@ pub fn quantize(
         }
         (Mode::Int8Dynamic, None) => {
             let mut m = float.clone();
-            report.layers = dynamic::quantize_dynamic(&mut m.graph, &stats, &excluded)
+            // Recurrent weights need per-axis DequantizeLinear (opset 13); older models
+            // keep them float.
+            let opset = m.opset("");
+            report.layers = dynamic::quantize_dynamic(&mut m.graph, &stats, &excluded, opset)
                 .map_err(QuantError::Unsupported)?;
             m
         }
