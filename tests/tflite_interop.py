@@ -128,9 +128,28 @@ def check(results: list, name: str, fn) -> None:
     print(f"{'ok  ' if ok else 'FAIL'} {name}: {msg}", flush=True)
 
 
+def export_grouped_conv(name: str, path: str) -> None:
+    """Grouped (not depthwise) convolutions, as in ResNeXt and RegNet: CONV_2D with a filter
+    of C / group input channels."""
+    import torch
+
+    class Grouped(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a = torch.nn.Conv2d(8, 16, 3, padding=1, groups=4)
+            self.b = torch.nn.Conv2d(16, 16, 3, stride=2, padding=1, groups=2)
+
+        def forward(self, x):
+            return self.b(torch.relu(self.a(x)))
+
+    torch.manual_seed(0)
+    torch.onnx.export(Grouped().eval(), (torch.randn(1, 8, 12, 12),), path, opset_version=17,
+                      input_names=["x"], dynamo=False)
+
+
 def onnx_to_tflite(modelc: str, out: str, results: list, only) -> None:
     models = [("tiny_cnn", os.path.join(ROOT, "testdata/models/tiny_cnn.onnx"))]
-    for tv in ["resnet18", "mobilenet_v2"]:
+    for tv in ["resnet18", "mobilenet_v2", "grouped_conv"]:
         models.append((tv, os.path.join(out, f"{tv}.onnx")))
     for name, path in models:
         if only and name not in only:
@@ -140,7 +159,8 @@ def onnx_to_tflite(modelc: str, out: str, results: list, only) -> None:
             import onnxruntime as rt
 
             if not os.path.exists(path):
-                export_torchvision(name, path)
+                make = export_grouped_conv if name == "grouped_conv" else export_torchvision
+                make(name, path)
             s = rt.InferenceSession(path, providers=["CPUExecutionProvider"])
             i = s.get_inputs()[0]
             shape = [d if isinstance(d, int) else 1 for d in i.shape]

@@ -143,6 +143,9 @@ fn need_nhwc(x: &Lower, id: NodeId) -> Result<(), TfliteError> {
     }
 }
 
+/// CONV_2D's op version for a grouped convolution.
+const GROUPED_CONV_VERSION: i32 = 6;
+
 pub(crate) fn conv(x: &mut Lower, id: NodeId) -> Result<(), TfliteError> {
     need_nhwc(x, id)?;
     let ins = x.g.inputs_of(id);
@@ -173,8 +176,14 @@ pub(crate) fn conv(x: &mut Lower, id: NodeId) -> Result<(), TfliteError> {
         dil,
     )?;
     let depthwise = group > 1 && group == xshape[3] && wshape[3] == 1;
-    if group != 1 && !depthwise {
-        return Err(unsupported(format!("grouped convolution (group {group})")));
+    // A grouped convolution is a CONV_2D whose filter has C / group input channels (the
+    // OHWI weight as it is); the kernel takes the group count from the two channel sizes.
+    let grouped = group > 1 && !depthwise;
+    if grouped && wshape[3] * group != xshape[3] {
+        return Err(unsupported(format!(
+            "grouped convolution (group {group}) with a {}-channel filter on {} channels",
+            wshape[3], xshape[3]
+        )));
     }
     let mut input = x.req(id, 0)?;
     if let Some(p) = explicit {
@@ -230,7 +239,12 @@ pub(crate) fn conv(x: &mut Lower, id: NodeId) -> Result<(), TfliteError> {
             },
         )
         .as_union_value();
-        let v = if x.quantized { 3 } else { 1 };
+        // Version 6 marks grouped convolutions (LiteRT's op versioning).
+        let v = match (grouped, x.quantized) {
+            (true, _) => GROUPED_CONV_VERSION,
+            (false, true) => 3,
+            (false, false) => 1,
+        };
         x.b.emit(
             B::CONV_2D,
             v,
