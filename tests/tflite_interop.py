@@ -147,9 +147,33 @@ def export_grouped_conv(name: str, path: str) -> None:
                       input_names=["x"], dynamo=False)
 
 
+def export_ceil_pool(name: str, path: str) -> None:
+    """ceil_mode max pooling (GoogLeNet/Inception), with and without pads: explicit PADV2
+    with the lowest float, then VALID pooling."""
+    import torch
+    import torch.nn.functional as F
+
+    class CeilPool(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = torch.nn.Conv2d(3, 8, 3)
+
+        def forward(self, x):
+            y = F.max_pool2d(self.conv(x), 3, 2, ceil_mode=True)
+            return F.max_pool2d(y, 2, 2, padding=1, ceil_mode=True)
+
+    torch.manual_seed(0)
+    torch.onnx.export(CeilPool().eval(), (torch.randn(1, 3, 16, 16),), path, opset_version=17,
+                      input_names=["x"], dynamo=False)
+
+
+# Small torch models made at test time, by name.
+MADE_HERE = {"grouped_conv": export_grouped_conv, "ceil_pool": export_ceil_pool}
+
+
 def onnx_to_tflite(modelc: str, out: str, results: list, only) -> None:
     models = [("tiny_cnn", os.path.join(ROOT, "testdata/models/tiny_cnn.onnx"))]
-    for tv in ["resnet18", "mobilenet_v2", "grouped_conv"]:
+    for tv in ["resnet18", "mobilenet_v2", *MADE_HERE]:
         models.append((tv, os.path.join(out, f"{tv}.onnx")))
     for name, path in models:
         if only and name not in only:
@@ -159,8 +183,7 @@ def onnx_to_tflite(modelc: str, out: str, results: list, only) -> None:
             import onnxruntime as rt
 
             if not os.path.exists(path):
-                make = export_grouped_conv if name == "grouped_conv" else export_torchvision
-                make(name, path)
+                MADE_HERE.get(name, export_torchvision)(name, path)
             s = rt.InferenceSession(path, providers=["CPUExecutionProvider"])
             i = s.get_inputs()[0]
             shape = [d if isinstance(d, int) else 1 for d in i.shape]

@@ -64,6 +64,43 @@ fn padding(
     Ok((Padding::VALID, Some([pads[0], pads[1], pads[2], pads[3]])))
 }
 
+/// The explicit [t, l, b, r] pads under which VALID max pooling yields ONNX's ceil_mode
+/// output size: `ceil((H + pads - k) / s) + 1` windows, less one if the last would start
+/// past the input and its leading pad, with the bottom/right padding grown to hold the last
+/// window (the lowest float, so it never wins the max).
+fn ceil_mode_pads(
+    x: &Lower,
+    id: NodeId,
+    in_hw: [i64; 2],
+    kernel: [i64; 2],
+    strides: [i64; 2],
+) -> Result<[i64; 4], TfliteError> {
+    if attr_s(x.g, id, "auto_pad", "NOTSET") != "NOTSET" {
+        return Err(unsupported("ceil_mode with auto_pad"));
+    }
+    let mut pads = attr_ints(x.g, id, "pads").unwrap_or(vec![0; 4]);
+    if pads.len() != 4 {
+        return Err(unsupported("pads must have 4 entries"));
+    }
+    for a in 0..2 {
+        let (h, k, s) = (in_hw[a], kernel[a], strides[a]);
+        if h < 0 || s < 1 {
+            return Err(unsupported("ceil_mode pooling needs a known input size"));
+        }
+        let span = h + pads[a] + pads[a + 2] - k;
+        if span < 0 {
+            return Err(unsupported("pooling window larger than the padded input"));
+        }
+        let mut out = (span + s - 1) / s + 1;
+        if (out - 1) * s >= h + pads[a] {
+            out -= 1;
+        }
+        let needed = (out - 1) * s + k;
+        pads[a + 2] += (needed - (h + pads[a] + pads[a + 2])).max(0);
+    }
+    Ok([pads[0], pads[1], pads[2], pads[3]])
+}
+
 /// Emits PAD (or PADV2 with `value`) of an NHWC tensor by [t, l, b, r]; returns the result.
 fn pad_input(
     x: &mut Lower,
@@ -354,18 +391,25 @@ pub(crate) fn pool(x: &mut Lower, id: NodeId, op: OnnxOp) -> Result<(), TfliteEr
     if xshape.len() != 4 {
         return Err(unsupported("only 2-D pooling is supported"));
     }
-    if attr_i(x.g, id, "ceil_mode", 0) != 0 {
-        return Err(unsupported("ceil_mode"));
-    }
     let k = two(attr_ints(x.g, id, "kernel_shape"), 1)?;
     let s = two(attr_ints(x.g, id, "strides"), 1)?;
     let d = two(attr_ints(x.g, id, "dilations"), 1)?;
     if d != [1, 1] {
         return Err(unsupported("dilated pooling"));
     }
-    let (pad, explicit) = padding(x, id, [xshape[1], xshape[2]], k, s, d)?;
-    let mut input = x.req(id, 0)?;
     let is_max = op == OnnxOp::MaxPool;
+    let (pad, explicit) = if attr_i(x.g, id, "ceil_mode", 0) != 0 {
+        if !is_max {
+            return Err(unsupported("average pooling with ceil_mode"));
+        }
+        (
+            Padding::VALID,
+            Some(ceil_mode_pads(x, id, [xshape[1], xshape[2]], k, s)?),
+        )
+    } else {
+        padding(x, id, [xshape[1], xshape[2]], k, s, d)?
+    };
+    let mut input = x.req(id, 0)?;
     if let Some(p) = explicit {
         if !is_max && attr_i(x.g, id, "count_include_pad", 0) == 0 {
             return Err(unsupported(
