@@ -2,6 +2,8 @@
 //! and one-line errors.
 
 use std::path::{Path, PathBuf};
+
+use modelc_testkit::python;
 use std::process::{Command, Output};
 
 fn modelc(args: &[&str]) -> Output {
@@ -177,20 +179,6 @@ fn help_explains_each_command_with_an_example() {
     }
     let o = modelc(&["--version"]);
     assert!(stdout(&o).starts_with("modelc "));
-}
-
-fn python() -> PathBuf {
-    let p = std::env::var_os("MODELC_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/pyenv/bin/python")
-        });
-    assert!(
-        p.exists(),
-        "no Python environment at {}; create it with `cargo xtask pyenv` (`cargo xtask ci` does)",
-        p.display()
-    );
-    p
 }
 
 /// `modelc run` on the bundled example gives onnxruntime's outputs for the same input.

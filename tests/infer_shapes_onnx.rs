@@ -8,22 +8,12 @@
 //! with onnxruntime that the folded model computes what the original does.
 
 use std::path::{Path, PathBuf};
+
+use modelc_testkit::python;
 use std::process::Command;
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn python() -> PathBuf {
-    let p = std::env::var_os("MODELC_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root().join("target/pyenv/bin/python"));
-    assert!(
-        p.exists(),
-        "no Python environment at {}; create it with `cargo xtask pyenv` (`cargo xtask ci` does)",
-        p.display()
-    );
-    p
 }
 
 fn node_suite() -> PathBuf {

@@ -3,6 +3,8 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+
+use modelc_testkit::python;
 use std::process::{Command, Output};
 
 use modelc::ir::{DType, Graph, Model, Tensor};
@@ -255,20 +257,6 @@ fn bad_calibration_input_is_one_line_and_no_output() {
         &out,
         "nothing to quantize",
     );
-}
-
-fn python() -> PathBuf {
-    let p = std::env::var_os("MODELC_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/pyenv/bin/python")
-        });
-    assert!(
-        p.exists(),
-        "no Python environment at {}; create it with `cargo xtask pyenv` (`cargo xtask ci` does)",
-        p.display()
-    );
-    p
 }
 
 fn run_python(script: &str, args: &[&str]) -> String {

@@ -1,22 +1,10 @@
 //! The committed op table (`src/op/onnx_ops.rs`) is what the generator makes from the pinned
 //! `onnx` package. Regenerate with `cargo xtask codegen`.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 
-fn python() -> PathBuf {
-    let p = std::env::var_os("MODELC_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/pyenv/bin/python")
-        });
-    assert!(
-        p.exists(),
-        "no Python environment at {}; create it with `cargo xtask pyenv` (`cargo xtask ci` does)",
-        p.display()
-    );
-    p
-}
+use modelc_testkit::python;
+use std::process::Command;
 
 #[test]
 fn onnx_op_table_is_fresh() {

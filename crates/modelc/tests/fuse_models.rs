@@ -6,22 +6,10 @@
 //! outputs against the original model's; then does the same on the ONNX node suite's
 //! `*_expanded` GELU / LayerNorm / RMSNorm / attention cases (the spec's own decompositions).
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 
-fn python() -> PathBuf {
-    let p = std::env::var_os("MODELC_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/pyenv/bin/python")
-        });
-    assert!(
-        p.exists(),
-        "no Python environment at {}; create it with `cargo xtask pyenv` (`cargo xtask ci` does)",
-        p.display()
-    );
-    p
-}
+use modelc_testkit::python;
+use std::process::Command;
 
 #[test]
 fn fusions_on_exported_torch_models_match_onnxruntime() {

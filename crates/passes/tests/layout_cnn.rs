@@ -6,26 +6,14 @@
 //! interpreter's outputs on the NHWC graph match onnxruntime's within 1e-4 relative.
 
 use std::path::{Path, PathBuf};
+
+use modelc_testkit::python;
 use std::process::Command;
 use std::sync::OnceLock;
 
 use modelc_interp::{Array, Data, Interpreter};
 use modelc_ir::{Layout, Model, OnnxOp, Op};
 use modelc_passes::passes::layout::{to_nhwc, LayoutOptions};
-
-fn python() -> PathBuf {
-    let p = std::env::var_os("MODELC_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/pyenv/bin/python")
-        });
-    assert!(
-        p.exists(),
-        "no Python environment at {}; create it with `cargo xtask pyenv` (`cargo xtask ci` does)",
-        p.display()
-    );
-    p
-}
 
 const MODELS: [&str; 3] = ["resnet18", "mobilenet_v2", "efficientnet_b0"];
 

@@ -124,15 +124,7 @@ fn large(name: &str, variants: &[&str]) {
         .iter()
         .any(|v| !out.join(format!("{name}_{v}/output_0.npy")).exists());
     if missing {
-        let python = std::env::var_os("MODELC_PYTHON")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| root().join("target/pyenv/bin/python"));
-        assert!(
-            python.exists(),
-            "{} does not exist: these tests need torch (run `cargo xtask pyenv`)",
-            python.display()
-        );
-        let st = std::process::Command::new(&python)
+        let st = std::process::Command::new(modelc_testkit::python())
             .arg(root().join("testdata/make_torchscript.py"))
             .args(["--large-only", "--only", name, "--out"])
             .arg(&out)
