@@ -292,6 +292,39 @@ fn run_reports_bad_inputs_by_name() {
 }
 
 #[test]
+fn run_takes_input_shapes_for_unnamed_dynamic_dims() {
+    // TFLite names no dimensions: the batch of the converted example is just dynamic.
+    let dir = tempfile::tempdir().unwrap();
+    let tfl = dir.path().join("tiny.tflite");
+    let o = modelc(&[
+        "convert",
+        &testdata("models/tiny_cnn.onnx"),
+        tfl.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = dir.path().to_str().unwrap();
+    let o = modelc(&["run", tfl.to_str().unwrap(), "--random", "-o", out]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("--input-shape image:"),
+        "{}",
+        stderr(&o)
+    );
+    let o = modelc(&[
+        "run",
+        tfl.to_str().unwrap(),
+        "--random",
+        "--input-shape",
+        "image:3,8,8,3",
+        "-o",
+        out,
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let y = modelc::run::read_tensor(&dir.path().join("output_0.npy")).unwrap();
+    assert_eq!(y.dims, vec![3, 10]);
+}
+
+#[test]
 fn optimize_removes_passthroughs_and_reports() {
     let dir = tempfile::tempdir().unwrap();
     let src = dir.path().join("chain.onnx");

@@ -221,6 +221,10 @@ struct InputOpts {
     /// Size of a symbolic dimension for --random: NAME=VALUE. May be repeated.
     #[arg(long = "dim", value_name = "NAME=VALUE")]
     dims: Vec<String>,
+    /// Shape of a random input: NAME:D1,D2,... (for dimensions without a name, as TFLite's
+    /// dynamic ones). May be repeated.
+    #[arg(long = "input-shape", value_name = "NAME:DIMS")]
+    input_shapes: Vec<String>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -310,6 +314,17 @@ fn gather_inputs(
         given.push((name, modelc::run::read_tensor(Path::new(&path))?));
     }
     if random {
+        let fixed =
+            modelc_passes::passes::infer_shapes::InputShapes::parse(&opts.input_shapes, &[])?;
+        let shaped;
+        let model = if opts.input_shapes.is_empty() {
+            model
+        } else {
+            let mut m = model.clone();
+            fixed.apply(&mut m.graph)?;
+            shaped = m;
+            &shaped
+        };
         let dims = modelc_passes::passes::infer_shapes::InputShapes::parse(&[], &opts.dims)?
             .dims
             .into_iter()

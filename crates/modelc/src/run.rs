@@ -95,7 +95,7 @@ pub fn random_inputs(
                     ))
                 }),
                 Dim::Unknown => Err(RunError::Inputs(format!(
-                    "input `{name}` has a dimension of unknown size"
+                    "input `{name}` has a dimension of unknown size; give its shape with --input-shape {name}:D1,D2,..."
                 ))),
             })
             .collect::<Result<_, _>>()?;
