@@ -199,8 +199,9 @@ def onnx_to_tflite(modelc: str, out: str, results: list, only) -> None:
             names = [o["op_name"] for o in ops if o["op_name"] != "DELEGATE"]
             msg = f"rel err {err:.2e}, {len(names)} ops"
             ok = err <= TOLERANCE
-            # tiny_cnn flattens NCHW data into a dense layer: that needs one TRANSPOSE.
-            if "TRANSPOSE" in names and name != "tiny_cnn":
+            # tiny_cnn flattens its feature map into a dense layer: the exporter permutes the
+            # dense weight instead of transposing the map back to NCHW.
+            if "TRANSPOSE" in names:
                 ok, msg = False, msg + " (has TRANSPOSE)"
             if name == "resnet18" and len(names) > RESNET_MAX_OPS:
                 ok, msg = False, msg + f" (more than {RESNET_MAX_OPS})"

@@ -10,6 +10,9 @@
 //! - the erf form of GELU that opsets before 20 export → `Gelu` (GELU): the `fuse-gelu`
 //!   pattern, run whatever opset the model imports, since this graph is only lowered.
 //!
+//! After the layout pass, [`flatten_nhwc`] lets a dense layer read an NHWC feature map
+//! directly (its weight permuted) instead of through a TRANSPOSE back to NCHW.
+//!
 //! Each rewrite keeps the op when its inputs are not what it needs (non-constant BN
 //! statistics, unknown rank), so lowering reports it as unsupported with its name.
 
@@ -17,9 +20,10 @@ use modelc_ir::{Attr, Attrs, DType, Graph, Layout, NodeId, OnnxOp, OpsetImport, 
 use modelc_passes::passes::fuse_conv_bn::bn_affine;
 use modelc_passes::passes::fuse_gelu::FuseGelu;
 use modelc_passes::pattern::{
-    add_const, add_onnx_node, extra_outputs_unused, float_tensor, fresh_name, rank_of,
-    remove_with_dead_consts, take_over,
+    add_const, add_onnx_node, const_tensor, extra_outputs_unused, float_tensor, fresh_name,
+    only_user, rank_of, remove_with_dead_consts, set_const_if_unshared, take_over,
 };
+use modelc_passes::util::const_ints;
 use modelc_passes::{Pass, PassContext};
 
 /// Applies every rewrite to the top-level graph (TFLite export has no sub-graphs).
@@ -249,4 +253,122 @@ fn layer_norm(g: &mut Graph, id: NodeId, opset: i64) {
         y = op_node(g, OnnxOp::Add, &name, &[y, b], Attrs::default());
     }
     finish(g, id, y);
+}
+
+/// `Transpose(perm [0, 3, 1, 2]) → Flatten / Reshape to [N, C·H·W] → Gemm / MatMul` with a
+/// constant f32 weight read by nothing else: the weight's C·H·W axis is permuted to H·W·C
+/// order and the flatten reads the NHWC tensor itself, so the TRANSPOSE the layout pass left
+/// at the border of the NHWC region disappears (a classifier over a flattened feature map).
+pub(crate) fn flatten_nhwc(g: &mut Graph) {
+    let ids: Vec<NodeId> = g.node_ids().collect();
+    for id in ids {
+        if g.try_node(id).and_then(|n| n.op.onnx()) != Some(OnnxOp::Transpose) {
+            continue;
+        }
+        let _ = flatten_one(g, id);
+    }
+}
+
+fn flatten_one(g: &mut Graph, t: NodeId) -> Option<()> {
+    let perm = g.node(t).attrs.ints("perm", vec![]).ok()?;
+    if perm != [0, 3, 1, 2] {
+        return None;
+    }
+    let x = g.input(t, 0)?;
+    let dims = g.shape_of(x)?.0.clone();
+    let known = |d: &modelc_ir::Dim| match d {
+        modelc_ir::Dim::Known(n) => Some(*n as usize),
+        _ => None,
+    };
+    let [_, h, w, c] = &dims[..] else {
+        return None;
+    };
+    let (h, w, c) = (known(h)?, known(w)?, known(c)?);
+    let chw = c * h * w;
+    let (flat, _) = only_user(g, ValueRef::new(t, 0))?;
+    match g.node(flat).op.onnx()? {
+        OnnxOp::Flatten if g.node(flat).attrs.int("axis", 1).ok()? == 1 => {}
+        OnnxOp::Reshape => {
+            let shape = const_ints(g, g.input(flat, 1)?)?;
+            let ok = shape.len() == 2
+                && (-1..=1).contains(&shape[0])
+                && (shape[1] == -1 || shape[1] == chw as i64)
+                && !(shape[0] == -1 && shape[1] == -1);
+            if !ok {
+                return None;
+            }
+        }
+        _ => return None,
+    }
+    let (dense, slot) = only_user(g, ValueRef::new(flat, 0))?;
+    if slot != 0 {
+        return None;
+    }
+    let op = g.node(dense).op.onnx()?;
+    let wv = g.input(dense, 1)?;
+    let weight = const_tensor(g, wv)?;
+    if weight.dtype != DType::F32 {
+        return None;
+    }
+    // Which axis of the weight runs over C·H·W.
+    let axis = match op {
+        OnnxOp::Gemm if g.node(dense).attrs.int("transA", 0).ok()? == 0 => {
+            if g.node(dense).attrs.int("transB", 0).ok()? != 0 {
+                1
+            } else {
+                0
+            }
+        }
+        OnnxOp::MatMul => 0,
+        _ => return None,
+    };
+    if weight.dims.len() != 2 || weight.dims[axis] as usize != chw {
+        return None;
+    }
+    let src = weight.raw()?;
+    let k = weight.dims[1 - axis] as usize;
+    // The NHWC-flat position of each NCHW-flat position (c, y, x).
+    let mut to = vec![0usize; chw];
+    for ch in 0..c {
+        for y in 0..h {
+            for xx in 0..w {
+                to[(ch * h + y) * w + xx] = (y * w + xx) * c + ch;
+            }
+        }
+    }
+    // Elements are moved as 4-byte groups (bit patterns kept, NaN payloads included).
+    let mut out = vec![0u8; src.len()];
+    if axis == 1 {
+        // Each source row is read once: a memory-mapped weight need not stay resident beside
+        // its permuted copy, so what has been read is released every few MiB.
+        let row = chw * 4;
+        let mut released = 0;
+        for (r, (row_in, row_out)) in src
+            .chunks_exact(row)
+            .zip(out.chunks_exact_mut(row))
+            .enumerate()
+        {
+            for (from, &dst) in to.iter().enumerate() {
+                row_out[dst * 4..dst * 4 + 4].copy_from_slice(&row_in[from * 4..from * 4 + 4]);
+            }
+            let done = (r + 1) * row;
+            if done - released >= 8 << 20 {
+                modelc_ir::release_resident(&src[released..done]);
+                released = done;
+            }
+        }
+    } else {
+        for (from, &dst) in to.iter().enumerate() {
+            out[dst * k * 4..(dst + 1) * k * 4]
+                .copy_from_slice(&src[from * k * 4..(from + 1) * k * 4]);
+        }
+    }
+    modelc_ir::release_resident(src);
+    let permuted = modelc_ir::Tensor::from_raw(DType::F32, weight.dims.clone(), out.into()).ok()?;
+    if !set_const_if_unshared(g, wv, permuted) {
+        return None;
+    }
+    g.connect(x, flat, 0);
+    remove_with_dead_consts(g, &[t]);
+    Some(())
 }

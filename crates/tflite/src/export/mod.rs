@@ -151,6 +151,7 @@ fn prepare(m: &mut Model, opts: &WriteOptions) -> Result<(), TfliteError> {
             opset: m.opset(""),
         };
         to_nhwc(&mut m.graph, &lo).map_err(|e| TfliteError::Unsupported(e.to_string()))?;
+        legalize::flatten_nhwc(&mut m.graph);
         modelc_ir::infer::infer_graph(&mut m.graph, &m.opset_imports);
     }
     Ok(())
