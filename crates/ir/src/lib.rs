@@ -9,6 +9,7 @@ mod attr;
 mod dtype;
 mod graph;
 pub mod infer;
+pub mod mapped;
 mod message;
 mod model;
 mod op;
@@ -22,8 +23,9 @@ pub use dtype::DType;
 pub use graph::{
     node_label, CycleError, Edge, Extra, Graph, Metadata, Node, NodeId, Value, ValueRef,
 };
+pub use mapped::{map_file, release_resident};
 pub use message::one_line;
 pub use model::{Function, Model, OpsetImport};
 pub use op::{AttrSchema, Layout, OnnxOp, Op, OpSchema};
-pub use tensor::{element_count, release_resident, SparseTensor, Tensor, TensorData, TensorError};
+pub use tensor::{element_count, SparseTensor, Tensor, TensorData, TensorError};
 pub use types::{Dim, Shape, TensorType, TypeInfo, ValueType};

@@ -7,37 +7,6 @@ use bytes::Bytes;
 
 use crate::DType;
 
-/// Hints that `bytes` will not be read again soon, so that pages of a memory-mapped model file
-/// leave this process's resident set (they are read back from the file if touched again).
-///
-/// Converting a model reads each weight once and writes it once, transposed or as it is;
-/// without this, the source file's pages stay resident beside the converted copy and peak
-/// memory doubles. Only whole pages inside `bytes` are affected, and the advice used
-/// (`MADV_PAGEOUT`) never changes contents: anonymous (heap) memory stays as it is unless
-/// the system swaps. A no-op where the advice is unsupported.
-pub fn release_resident(bytes: &[u8]) {
-    #[cfg(target_os = "linux")]
-    {
-        // SAFETY: sysconf has no preconditions.
-        let page = match unsafe { libc::sysconf(libc::_SC_PAGESIZE) } {
-            p if p > 0 => p as usize,
-            _ => return,
-        };
-        let start = (bytes.as_ptr() as usize).next_multiple_of(page);
-        let end = (bytes.as_ptr() as usize + bytes.len()) / page * page;
-        if end > start {
-            // SAFETY: the range lies inside `bytes`, which is mapped for the duration of the
-            // call; MADV_PAGEOUT only reclaims pages and never alters what they read as.
-            // Errors (kernels before 5.4) are ignored: this is advice.
-            unsafe {
-                libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_PAGEOUT);
-            }
-        }
-    }
-    #[cfg(not(target_os = "linux"))]
-    let _ = bytes;
-}
-
 /// The elements of a tensor.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum TensorData {

@@ -28,7 +28,7 @@ pub use write::{ExternalData, WriteOptions};
 /// may not leave it.
 pub fn read(path: &Path) -> Result<Model, OnnxError> {
     let file = File::open(path).map_err(OnnxError::Open)?;
-    let bytes = tensor::map_file(&file).map_err(OnnxError::Open)?;
+    let bytes = modelc_ir::map_file(&file).map_err(OnnxError::Open)?;
     let base = path.parent().map(|p| {
         if p.as_os_str().is_empty() {
             Path::new(".")

@@ -73,7 +73,7 @@ impl ExternalFiles {
             None => {
                 let file = File::open(&canonical)
                     .map_err(|e| err(format!("file `{location}` cannot be opened: {e}")))?;
-                let data = map_file(&file)
+                let data = modelc_ir::map_file(&file)
                     .map_err(|e| err(format!("file `{location}` cannot be read: {e}")))?;
                 self.maps.insert(canonical, data.clone());
                 data
@@ -91,17 +91,6 @@ impl ExternalFiles {
             })?;
         Ok(data.slice(offset as usize..end as usize))
     }
-}
-
-/// Memory-maps a file as shared bytes (empty files cannot be mapped and read as empty).
-pub(crate) fn map_file(file: &File) -> std::io::Result<Bytes> {
-    if file.metadata()?.len() == 0 {
-        return Ok(Bytes::new());
-    }
-    // SAFETY: the map is read-only. Like every tool that maps model files, we rely on the
-    // file not being truncated or rewritten while the model is in use.
-    let map = unsafe { memmap2::Mmap::map(file)? };
-    Ok(Bytes::from_owner(map))
 }
 
 fn dims_of(t: &proto::TensorProto, name: &str) -> Result<Vec<u64>, OnnxError> {

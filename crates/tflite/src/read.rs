@@ -14,17 +14,7 @@ const MAX_DEPTH: usize = 32;
 
 pub(crate) fn read(path: &Path) -> Result<Model, TfliteError> {
     let file = File::open(path).map_err(TfliteError::Open)?;
-    decode(map_file(&file).map_err(TfliteError::Open)?)
-}
-
-fn map_file(file: &File) -> std::io::Result<Bytes> {
-    if file.metadata()?.len() == 0 {
-        return Ok(Bytes::new());
-    }
-    // SAFETY: the map is read-only. Like every tool that maps model files, we rely on the
-    // file not being truncated or rewritten while the model is in use.
-    let map = unsafe { memmap2::Mmap::map(file)? };
-    Ok(Bytes::from_owner(map))
+    decode(modelc_ir::map_file(&file).map_err(TfliteError::Open)?)
 }
 
 /// Decodes a TFLite model from the bytes of a whole `.tflite` file. Constant tensors share

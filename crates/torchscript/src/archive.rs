@@ -75,15 +75,7 @@ impl Archive {
     /// Opens `path` through a memory map.
     pub fn open(path: &Path) -> Result<Archive, TorchScriptError> {
         let file = std::fs::File::open(path).map_err(TorchScriptError::Open)?;
-        let len = file.metadata().map_err(TorchScriptError::Open)?.len();
-        let map = if len == 0 {
-            Bytes::new()
-        } else {
-            // SAFETY: the map is read-only; like every mmap-based reader we assume the file
-            // is not truncated by another process while the model is in use.
-            let mmap = unsafe { memmap2::Mmap::map(&file) }.map_err(TorchScriptError::Open)?;
-            Bytes::from_owner(mmap)
-        };
+        let map = modelc_ir::map_file(&file).map_err(TorchScriptError::Open)?;
         Archive::from_bytes(map, &path.display().to_string())
     }
 
