@@ -167,8 +167,24 @@ def export_ceil_pool(name: str, path: str) -> None:
                       input_names=["x"], dynamo=False)
 
 
+def export_slices(name: str, path: str) -> None:
+    """Slices with steps, negative starts and ends past the axis: STRIDED_SLICE."""
+    import torch
+
+    class Slices(torch.nn.Module):
+        def forward(self, x):
+            return x[:, 1:5, ::2] * 2 + x[:, -3:, 1:12:2].sum(1, keepdim=True)
+
+    torch.onnx.export(Slices(), (torch.randn(2, 8, 12),), path, opset_version=17,
+                      input_names=["x"], dynamo=False)
+
+
 # Small torch models made at test time, by name.
-MADE_HERE = {"grouped_conv": export_grouped_conv, "ceil_pool": export_ceil_pool}
+MADE_HERE = {
+    "grouped_conv": export_grouped_conv,
+    "ceil_pool": export_ceil_pool,
+    "slices": export_slices,
+}
 
 
 def onnx_to_tflite(modelc: str, out: str, results: list, only) -> None:

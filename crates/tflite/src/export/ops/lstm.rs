@@ -868,27 +868,9 @@ fn concat(x: &mut Lower, parts: &[usize], out: usize, axis: i32) -> Result<(), T
 
 /// `out = input[..., -1:, ...]` along `axis` of a rank-3 tensor (the dimension kept).
 fn last_step(x: &mut Lower, input: usize, out: usize, axis: usize) -> Result<(), TfliteError> {
-    let mut begin = [0i32; 3];
+    let mut begin = vec![0i32; 3];
     begin[axis] = -1;
     let all = (1 << 3) - 1;
-    let bt = x.b.const_i32("begin", &begin, vec![3])?;
-    let et = x.b.const_i32("end", &[0, 0, 0], vec![3])?;
-    let st = x.b.const_i32("strides", &[1, 1, 1], vec![3])?;
-    let o = fb::StridedSliceOptions::create(
-        &mut x.b.fbb,
-        &fb::StridedSliceOptionsArgs {
-            begin_mask: all & !(1 << axis),
-            end_mask: all,
-            ..Default::default()
-        },
-    )
-    .as_union_value();
-    x.b.emit(
-        B::STRIDED_SLICE,
-        1,
-        &[Some(input), Some(bt), Some(et), Some(st)],
-        &[out],
-        Some((BuiltinOptions::StridedSliceOptions, o)),
-    );
-    Ok(())
+    let window = [begin, vec![0; 3], vec![1; 3]];
+    super::shape::strided_slice(x, 1, input, out, &window, (all & !(1 << axis), all))
 }

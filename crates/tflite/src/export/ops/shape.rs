@@ -35,6 +35,42 @@ fn i32s(v: &[i64]) -> Vec<i32> {
         .collect()
 }
 
+/// Emits STRIDED_SLICE (op version `version`) of tensor `input` into `out`: `window` is
+/// [begin, end, strides] per axis; a set bit of the (begin, end) masks takes that end of the
+/// axis's whole range.
+pub(crate) fn strided_slice(
+    x: &mut Lower,
+    version: i32,
+    input: usize,
+    out: usize,
+    window: &[Vec<i32>; 3],
+    (begin_mask, end_mask): (i32, i32),
+) -> Result<(), TfliteError> {
+    let rank = window[0].len() as i64;
+    let (bt, et, st) = (
+        x.b.const_i32("begin", &window[0], vec![rank])?,
+        x.b.const_i32("end", &window[1], vec![rank])?,
+        x.b.const_i32("strides", &window[2], vec![rank])?,
+    );
+    let o = fb::StridedSliceOptions::create(
+        &mut x.b.fbb,
+        &fb::StridedSliceOptionsArgs {
+            begin_mask,
+            end_mask,
+            ..Default::default()
+        },
+    )
+    .as_union_value();
+    x.b.emit(
+        B::STRIDED_SLICE,
+        version,
+        &[Some(input), Some(bt), Some(et), Some(st)],
+        &[out],
+        Some((BuiltinOptions::StridedSliceOptions, o)),
+    );
+    Ok(())
+}
+
 pub(crate) fn lower(x: &mut Lower, id: NodeId, op: OnnxOp) -> Result<(), TfliteError> {
     let v = if x.quantized { 2 } else { 1 };
     match op {
@@ -251,28 +287,9 @@ pub(crate) fn lower(x: &mut Lower, id: NodeId, op: OnnxOp) -> Result<(), TfliteE
                     em &= !bit;
                 }
             }
-            let (bt, et, st) = (
-                x.b.const_i32("begin", &i32s(&b), vec![rank as i64])?,
-                x.b.const_i32("end", &i32s(&e), vec![rank as i64])?,
-                x.b.const_i32("strides", &i32s(&s), vec![rank as i64])?,
-            );
             let out = x.output(0)?;
-            let o = fb::StridedSliceOptions::create(
-                &mut x.b.fbb,
-                &fb::StridedSliceOptionsArgs {
-                    begin_mask: bm,
-                    end_mask: em,
-                    ..Default::default()
-                },
-            )
-            .as_union_value();
-            x.b.emit(
-                B::STRIDED_SLICE,
-                v,
-                &[Some(a), Some(bt), Some(et), Some(st)],
-                &[out],
-                Some((BuiltinOptions::StridedSliceOptions, o)),
-            );
+            let window = [i32s(&b), i32s(&e), i32s(&s)];
+            strided_slice(x, v, a, out, &window, (bm, em))?;
         }
         OnnxOp::Gather => {
             let a = x.req(id, 0)?;
