@@ -15,8 +15,10 @@ model (within --speed-slack).
 With --tflite, each model is also quantized to full-integer TFLite (`modelc quantize
 x.onnx x.tflite`: int8 activations, outputs quantized then dequantized) and run in LiteRT
 on the held-out inputs, next to modelc's int8-activation QDQ ONNX model (same calibration,
---activation-type i8 --quantize-outputs) in onnxruntime; with --check, at least
---tflite-agree of the output elements must agree within one output quantization step.
+--activation-type i8 --quantize-outputs) in onnxruntime; that QDQ model converted to
+TFLite by `modelc convert` too. With --check, at least --tflite-agree of the output
+elements of each must agree within one output quantization step, and each may have one
+DEQUANTIZE op only (the output's: the model is full integer).
 Also with --tflite: the dynamic-range TFLite (`--mode int8-dynamic` to .tflite: int8 weights,
 float compute) in LiteRT against the fp32 model in onnxruntime; with --check its cosine must
 be at least --dynamic-cosine and its size at most --max-size-ratio plus 0.01.
@@ -133,36 +135,48 @@ def tflite_dynamic(modelc, fp32, held, work, name, fp32_size):
 def tflite_agreement(modelc, fp32, calib_dir, held, work, name):
     """Fraction of output elements where LiteRT's run of modelc's full-int8 TFLite model and
     onnxruntime's run of modelc's int8 QDQ model differ by at most one quantization step of
-    the output (the scale of the tensor the final DEQUANTIZE reads)."""
+    the output (the scale of the tensor the final DEQUANTIZE reads). Two TFLite models: the
+    one `modelc quantize` writes, and the QDQ ONNX model converted by `modelc convert` (its
+    Conv biases are float, so the exporter must give them their int32 form itself)."""
     from ai_edge_litert.interpreter import Interpreter
 
     tfl = os.path.join(work, f"{name}.modelc-int8.tflite")
     qdq = os.path.join(work, f"{name}.modelc-int8-i8.onnx")
+    converted = os.path.join(work, f"{name}.modelc-int8-converted.tflite")
     for out, extra in ((tfl, []), (qdq, ["--activation-type", "i8", "--quantize-outputs"])):
         p = subprocess.run([modelc, "quantize", fp32, out, "--calibration", calib_dir, *extra],
                            capture_output=True, text=True)
         if p.returncode != 0:
             sys.exit(f"modelc quantize {name} -> {out} failed:\n{p.stderr}")
-    it = Interpreter(tfl)
-    it.allocate_tensors()
-    details = {d["index"]: d for d in it.get_tensor_details()}
-    out = it.get_output_details()[0]
-    last = [o for o in it._get_ops_details() if out["index"] in list(o["outputs"])][0]
-    if last["op_name"] != "DEQUANTIZE":
-        sys.exit(f"{name}: the TFLite model's output comes from {last['op_name']}, not DEQUANTIZE")
-    step = details[last["inputs"][0]]["quantization"][0]
+    p = subprocess.run([modelc, "convert", qdq, converted], capture_output=True, text=True)
+    if p.returncode != 0:
+        sys.exit(f"modelc convert {qdq} -> {converted} failed:\n{p.stderr}")
     sess = session(qdq)
-    within, total, worst = 0, 0, 0.0
-    for x in held:
-        ref = sess.run(None, {sess.get_inputs()[0].name: x})[0]
-        it.set_tensor(it.get_input_details()[0]["index"], np.ascontiguousarray(x.transpose(0, 2, 3, 1)))
-        it.invoke()
-        steps = np.abs(it.get_tensor(out["index"]) - ref) / step
-        within += int((steps <= 1.0 + 1e-3).sum())
-        total += steps.size
-        worst = max(worst, float(steps.max()))
-    return {"within_one_step": within / total, "max_steps": worst,
-            "tflite_bytes": os.path.getsize(tfl)}
+    refs = [sess.run(None, {sess.get_inputs()[0].name: x})[0] for x in held]
+    result = {}
+    for key, path in (("quantize", tfl), ("convert", converted)):
+        it = Interpreter(path)
+        it.allocate_tensors()
+        details = {d["index"]: d for d in it.get_tensor_details()}
+        out = it.get_output_details()[0]
+        ops = it._get_ops_details()
+        last = [o for o in ops if out["index"] in list(o["outputs"])][0]
+        if last["op_name"] != "DEQUANTIZE":
+            sys.exit(f"{name}: {path}'s output comes from {last['op_name']}, not DEQUANTIZE")
+        # Full integer: the only float op is that last DEQUANTIZE (and the input's QUANTIZE).
+        dequantize = sum(o["op_name"] == "DEQUANTIZE" for o in ops)
+        step = details[last["inputs"][0]]["quantization"][0]
+        within, total, worst = 0, 0, 0.0
+        for x, ref in zip(held, refs):
+            it.set_tensor(it.get_input_details()[0]["index"], np.ascontiguousarray(x.transpose(0, 2, 3, 1)))
+            it.invoke()
+            steps = np.abs(it.get_tensor(out["index"]) - ref) / step
+            within += int((steps <= 1.0 + 1e-3).sum())
+            total += steps.size
+            worst = max(worst, float(steps.max()))
+        result[key] = {"within_one_step": within / total, "max_steps": worst,
+                       "dequantize_ops": dequantize, "tflite_bytes": os.path.getsize(path)}
+    return result
 
 
 def main():
@@ -263,13 +277,17 @@ def main():
         )
         if a.tflite:
             row["tflite"] = tflite_agreement(a.modelc, fp32, calib_dir, held, work, name)
-            t = row["tflite"]
-            print(f"{name:<16} full-int8 TFLite in LiteRT vs int8 QDQ in onnxruntime: "
-                  f"{100 * t['within_one_step']:.2f}% of elements within one step "
-                  f"(worst {t['max_steps']:.1f} steps), {t['tflite_bytes']} bytes", flush=True)
-            if a.check and t["within_one_step"] < a.tflite_agree:
-                failures.append(f"{name}: TFLite agrees within one step on "
-                                f"{100 * t['within_one_step']:.2f}% < {100 * a.tflite_agree:.0f}%")
+            for how, t in row["tflite"].items():
+                print(f"{name:<16} full-int8 TFLite ({how}) in LiteRT vs int8 QDQ in onnxruntime: "
+                      f"{100 * t['within_one_step']:.2f}% of elements within one step "
+                      f"(worst {t['max_steps']:.1f} steps), {t['dequantize_ops']} DEQUANTIZE, "
+                      f"{t['tflite_bytes']} bytes", flush=True)
+                if a.check and t["within_one_step"] < a.tflite_agree:
+                    failures.append(f"{name}: TFLite ({how}) agrees within one step on "
+                                    f"{100 * t['within_one_step']:.2f}% < {100 * a.tflite_agree:.0f}%")
+                if a.check and t["dequantize_ops"] != 1:
+                    failures.append(f"{name}: TFLite ({how}) has {t['dequantize_ops']} DEQUANTIZE "
+                                    "ops (full integer has one, for the output)")
             row["tflite_dynamic"] = d = tflite_dynamic(a.modelc, fp32, held, work, name,
                                                        os.path.getsize(fp32))
             print(f"{name:<16} dynamic-range TFLite in LiteRT vs fp32: cosine {d['cosine']:.5f}, "

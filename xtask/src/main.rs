@@ -1040,7 +1040,7 @@ impl Xtask {
                     // modelc quantize (static int8 QDQ) vs onnxruntime's quantize_static,
                     // both run in onnxruntime.
                     let modelc = self.build_modelc()?;
-                    self.quant_interop(&modelc, "mobilenet_v2", true)
+                    self.quant_interop(&modelc, "mobilenet_v2,efficientnet_b0", true)
                 }),
             ),
             (

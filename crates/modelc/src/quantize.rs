@@ -9,6 +9,7 @@ use std::time::Instant;
 
 use modelc_interp::{Array, Data};
 use modelc_ir::{Dim, Model, Tensor, ValueType};
+use modelc_passes::passes::quantize_bias::BiasScope;
 use modelc_passes::quant::{self, Method, Metric, Mode, QuantConfig, Sample};
 
 /// Why calibration or evaluation inputs could not be used.
@@ -269,11 +270,13 @@ pub struct QuantizeArgs {
     /// Per-tensor weights instead of per-channel.
     #[arg(long)]
     pub per_tensor: bool,
-    /// Conv/Gemm biases of int8: `int32` (the default) behind a DequantizeLinear with
-    /// scale = input scale × weight scale, which onnxruntime fuses directly and full-integer
-    /// TFLite needs; or `float` (8 bytes less per output channel; onnxruntime quantizes float
-    /// biases itself when it loads a QDQ model, as its own quantize_static leaves them).
-    #[arg(long, value_name = "int32|float")]
+    /// Conv/ConvTranspose/Gemm biases of int8. `auto` (the default for .onnx): Conv biases
+    /// stay float, since onnxruntime (checked with 1.32) turns them into the int32 bias its
+    /// QLinearConv needs when it loads the model, which saves 8 bytes per output channel;
+    /// the others int32. `int32` (the default for .tflite, whose integer kernels need it):
+    /// all int32 behind a DequantizeLinear with scale = input scale × weight scale, for
+    /// runtimes that fuse only explicit integer biases. `float`: all stay float.
+    #[arg(long, value_name = "auto|int32|float")]
     pub bias: Option<String>,
     /// Quantize the model's outputs too (by default they stay float: a last
     /// requantization only adds error).
@@ -414,9 +417,11 @@ pub fn run(args: QuantizeArgs) -> Result<(), Box<dyn std::error::Error>> {
     cfg.static_opts.activation = activation;
     cfg.static_opts.per_channel = !args.per_tensor;
     cfg.static_opts.int32_bias = match args.bias.as_deref() {
-        None | Some("int32") => true,
-        Some("float") => false,
-        Some(b) => return Err(format!("unknown --bias `{b}` (int32, float)").into()),
+        None if tflite => Some(BiasScope::All),
+        None | Some("auto") => Some(BiasScope::ExceptConv),
+        Some("int32") => Some(BiasScope::All),
+        Some("float") => None,
+        Some(b) => return Err(format!("unknown --bias `{b}` (auto, int32, float)").into()),
     };
     // Full-integer TFLite has no int8-in, float-out kernels: the last op's output is
     // quantized too (and dequantized to the model's float output by a DEQUANTIZE op), as

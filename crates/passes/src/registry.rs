@@ -1,5 +1,6 @@
 //! The built-in passes by name, and the optimization levels.
 
+use crate::passes::quantize_bias::QuantizeBias;
 use crate::passes::{cse::Cse, noop::NoopElim, reshape_merge::ReshapeMerge};
 use crate::passes::{dce::Dce, fold::Fold, identity::IdentityElim, infer_shapes::InferShapes};
 use crate::passes::{
@@ -26,6 +27,7 @@ pub fn all() -> Vec<Box<dyn Pass>> {
         Box::new(FuseLayerNorm),
         Box::new(FuseAttention),
         Box::new(TransposeOpt),
+        Box::new(QuantizeBias::default()),
         Box::new(ToNhwc::default()),
         Box::new(ToNchw::default()),
     ]

@@ -115,10 +115,12 @@ fn static_int8_places_qdq_like_onnxruntime() {
     let text = printed(&q);
     insta::assert_snapshot!(text);
     // The Relu is folded into the Conv output's quantization, weights are int8 behind a
-    // per-channel DequantizeLinear, the bias int32, the graph output stays float.
+    // per-channel DequantizeLinear, the Gemm's bias int32 (the Conv's stays float:
+    // onnxruntime quantizes it when it loads the model), the graph output stays float.
     assert_eq!(count(&q, OnnxOp::Relu), 0);
     assert!(text.contains("%w_i8 = const i8[3,2,1,1]"));
-    assert!(text.contains("%b_i32 = const i32[3]"));
+    assert!(text.contains("%gb_i32 = const i32[4]"));
+    assert!(text.contains("%b = const f32[3]"));
     assert!(text.contains("DequantizeLinear(%w_i8, %w_s, %zero3_i8) {axis=0}"));
     assert!(text.contains("%y: f32[1,4] = Gemm("));
     // Reshape and MaxPool are quantized with their input's parameters.

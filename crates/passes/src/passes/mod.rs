@@ -13,5 +13,6 @@ pub mod identity;
 pub mod infer_shapes;
 pub mod layout;
 pub mod noop;
+pub mod quantize_bias;
 pub mod reshape_merge;
 pub mod transpose;

@@ -2,7 +2,8 @@
 //!
 //! - `int8`: static QDQ ([`static_int8`]), activations calibrated by running the float
 //!   model in the interpreter ([`calibrate`]) with `minmax`, `percentile` or `entropy`
-//!   ranges, weights per-channel symmetric int8, biases int32;
+//!   ranges, weights per-channel symmetric int8, biases int32 where the runtime needs them
+//!   stored (`quantize-bias`);
 //! - `int8-dynamic` ([`dynamic`]): int8 weights, activations quantized at run time;
 //! - `int4-weight` ([`int4`]): block-wise int4 weights for MatMul and Gather;
 //! - `fp16` / `bf16` ([`float16`]): half-precision weights and compute, sensitive ops and

@@ -7,7 +7,9 @@
 //!   per-tensor scale and zero point from calibration;
 //! - Conv / ConvTranspose / Gemm / MatMul weights become int8 constants (symmetric, per
 //!   output channel: axis 0, 1 for ConvTranspose and Gemm without transB) read through a
-//!   DequantizeLinear; their biases int32 constants with scale = input scale × weight scale;
+//!   DequantizeLinear; their biases int32 constants with scale = input scale × weight scale
+//!   (the `quantize-bias` pass, for the ops `int32_bias` names; by default all but the Conv
+//!   biases onnxruntime quantizes itself when it loads the model);
 //! - data-movement ops (Reshape, Transpose, MaxPool, ...) give their output the parameters of
 //!   their input, so the pair on each side agrees and the runtime drops both;
 //! - a Relu (or Clip from 0) right after a quantized op is removed and the op's output is
@@ -21,10 +23,9 @@ use modelc_ir::{Attr, DType, Graph, NodeId, OnnxOp, Op, ValueRef};
 
 use super::calibrate::{Range, Stats};
 use super::edit::{add_const, add_op, const_input, label, redirect, value_name, Names};
-use super::params::{
-    activation_params, f32_tensor, quantize_bias, quantize_weight, zero_point_tensor, QParams,
-};
+use super::params::{activation_params, f32_tensor, quantize_weight, zero_point_tensor, QParams};
 use super::report::Layer;
+use crate::passes::quantize_bias::{quantize_biases, BiasScope};
 
 /// Options of the static rewrite.
 #[derive(Debug, Clone)]
@@ -36,9 +37,9 @@ pub struct StaticOptions {
     pub per_channel: bool,
     /// Quantize graph outputs too.
     pub quantize_outputs: bool,
-    /// Biases as int32 behind a DequantizeLinear (else kept float, which onnxruntime
-    /// quantizes itself when it loads the model).
-    pub int32_bias: bool,
+    /// Which Conv / ConvTranspose / Gemm biases become int32 behind a DequantizeLinear
+    /// (`quantize-bias`); the others stay float. `None`: all stay float.
+    pub int32_bias: Option<BiasScope>,
 }
 
 impl Default for StaticOptions {
@@ -48,7 +49,7 @@ impl Default for StaticOptions {
             symmetric_activations: false,
             per_channel: true,
             quantize_outputs: false,
-            int32_bias: true,
+            int32_bias: Some(BiasScope::ExceptConv),
         }
     }
 }
@@ -128,9 +129,8 @@ pub fn quantize_static(
         _ => stats.dtypes.get(&v) == Some(&DType::F32),
     };
     let mut act: BTreeMap<ValueRef, Act> = BTreeMap::new();
-    // (node, slot, axis) of weights to quantize; biases by node.
+    // (node, slot, axis) of weights to quantize.
     let mut weights: Vec<(NodeId, usize, Option<usize>)> = Vec::new();
-    let mut biases: Vec<NodeId> = Vec::new();
     let mut layers = Vec::new();
     let mut removed = HashSet::new();
 
@@ -207,10 +207,8 @@ pub fn quantize_static(
                         continue;
                     }
                     let is_const = matches!(g.node(v.node).op, Op::Const(_));
+                    // Biases stay float here (see `int32_bias`).
                     if weighted(op) && slot == 2 {
-                        if is_const && opts.int32_bias {
-                            biases.push(id);
-                        }
                         continue;
                     }
                     if is_const {
@@ -330,85 +328,22 @@ pub fn quantize_static(
         }
     }
 
-    let weight_scales = dequantized_weights(g, &mut names, &weights);
-
-    // Biases: int32 with scale = input scale × weight scale.
-    for id in biases {
-        let (Some(x), Some(ws)) = (g.inputs_of(id)[0], weight_scales.get(&id)) else {
-            continue;
-        };
-        // The input now reads a DequantizeLinear; its scale is that pair's.
-        let Some(xp) = dq_params(g, x, &params) else {
-            continue;
-        };
-        let Some((cid, b)) = const_input(g, id, 2) else {
-            continue;
-        };
-        let mut b = b.clone();
-        if g.node(id).op.onnx() == Some(OnnxOp::Gemm) {
-            let beta = g.node(id).attrs.float("beta", 1.0).unwrap_or(1.0);
-            if beta != 1.0 {
-                let vals: Vec<f32> = super::params::f32_elements(&b)
-                    .unwrap_or_default()
-                    .iter()
-                    .map(|v| v * beta)
-                    .collect();
-                b = f32_tensor(b.dims.clone(), &vals);
-            }
-        }
-        let scales: Vec<f32> = ws.iter().map(|w| w * xp.scale).collect();
-        if b.dims.len() != 1 {
-            continue;
-        }
-        let Some(qb) = quantize_bias(&b, &scales) else {
-            continue;
-        };
-        let base = value_name(g, ValueRef::new(cid, 0));
-        let n = scales.len() as u64;
-        let per_channel = scales.len() > 1;
-        let dims = if per_channel { vec![n] } else { vec![] };
-        let data = add_const(g, &mut names, &format!("{base}_i32"), qb);
-        let scale = add_const(
-            g,
-            &mut names,
-            &format!("{base}_s"),
-            f32_tensor(dims.clone(), &scales),
-        );
-        // Zero points are all 0: the optional input is left out (its default; unlike the
-        // weight's, its absence costs onnxruntime nothing, and int32 zeros are 4 bytes each).
-        let attrs = if per_channel {
-            vec![("axis", Attr::Int(0))]
-        } else {
-            vec![]
-        };
-        let dq = add_op(
-            g,
-            &mut names,
-            OnnxOp::DequantizeLinear,
-            &format!("{base}_DQ"),
-            &[Some(data), Some(scale)],
-            attrs,
-            1,
-        );
-        g.node_mut(dq).name.clear();
-        g.connect(ValueRef::new(dq, 0), id, 2);
-        if g.node(id).op.onnx() == Some(OnnxOp::Gemm) && g.node(id).attrs.contains("beta") {
-            g.node_mut(id).attrs.set("beta", Attr::Float(1.0));
-        }
+    dequantized_weights(g, &mut names, &weights);
+    if let Some(scope) = opts.int32_bias {
+        quantize_biases(g, scope);
     }
     Ok(layers)
 }
 
 /// Puts each listed weight `(node, input slot, per-channel axis)` behind a DequantizeLinear
 /// of its int8 form (symmetric, per channel along the axis, or per tensor), shared per
-/// (constant, axis). Returns the weight scales of slot-1 weights per node (for int32 biases).
+/// (constant, axis).
 pub(super) fn dequantized_weights(
     g: &mut Graph,
     names: &mut Names,
     weights: &[(NodeId, usize, Option<usize>)],
-) -> HashMap<NodeId, Vec<f32>> {
-    let mut done: HashMap<(NodeId, Option<usize>), (ValueRef, Vec<f32>)> = HashMap::new();
-    let mut weight_scales: HashMap<NodeId, Vec<f32>> = HashMap::new();
+) {
+    let mut done: HashMap<(NodeId, Option<usize>), ValueRef> = HashMap::new();
     let mut zeros: HashMap<Vec<u64>, ValueRef> = HashMap::new();
     for &(id, slot, axis) in weights {
         let Some((cid, t)) = const_input(g, id, slot) else {
@@ -458,25 +393,10 @@ pub(super) fn dequantized_weights(
                 1,
             );
             g.node_mut(dq).name.clear();
-            entry.insert((ValueRef::new(dq, 0), qw.scales));
+            entry.insert(ValueRef::new(dq, 0));
         }
-        let (dq, scales) = &done[&key];
-        g.connect(*dq, id, slot);
-        if slot == 1 {
-            weight_scales.insert(id, scales.clone());
-        }
+        g.connect(done[&key], id, slot);
     }
-    weight_scales
-}
-
-/// The parameters of the QDQ pair whose DequantizeLinear produces `x`.
-fn dq_params(g: &Graph, x: ValueRef, params: &HashMap<ValueRef, QParams>) -> Option<QParams> {
-    if g.node(x.node).op.onnx() != Some(OnnxOp::DequantizeLinear) {
-        return None;
-    }
-    let q = g.input(x.node, 0)?;
-    let orig = g.input(q.node, 0)?;
-    params.get(&orig).copied()
 }
 
 /// The per-channel axis of the weight at `slot` of `id`.

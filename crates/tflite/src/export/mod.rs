@@ -122,8 +122,10 @@ fn rebuild<'g>(m: &'g Model, external: bool) -> Result<builder::Builder<'g>, Tfl
 /// separate, an ONNX export from torch has usually fused it already.
 /// `fold` computes the shape arithmetic dynamic-shape exports carry (Shape → Gather → ...),
 /// which TFLite's static shapes do not need; it leaves quantized weights behind their
-/// DequantizeLinear.
-const LEGALIZE: &str = "infer-shapes,identity,fold,fuse-conv-bn,dce";
+/// DequantizeLinear. `quantize-bias` gives a QDQ model's float Conv / Gemm biases the int32
+/// form full-integer kernels take (such models keep the op in int8 instead of falling back
+/// to DEQUANTIZE + float kernel).
+const LEGALIZE: &str = "infer-shapes,identity,fold,fuse-conv-bn,quantize-bias,dce";
 
 /// Brings the graph into the form the lowering expects: NHWC layout-sensitive ops and types
 /// on every value.
