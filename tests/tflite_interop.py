@@ -167,6 +167,31 @@ def export_ceil_pool(name: str, path: str) -> None:
                       input_names=["x"], dynamo=False)
 
 
+def export_avg_pool(name: str, path: str) -> None:
+    """Average pooling with the divisors TFLite's SAME does not give: padding counted
+    (Inception's 3x3 stride-1 pool), ceil_mode without counting padding (ResNet-D's
+    downsampling), both with pads; PAD + VALID pooling, then a per-position MUL where the
+    divisor varies."""
+    import torch
+    import torch.nn.functional as F
+
+    class AvgPool(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = torch.nn.Conv2d(3, 8, 3)
+
+        def forward(self, x):
+            x = self.conv(x)
+            a = F.avg_pool2d(x, 3, 1, padding=1)
+            b = F.avg_pool2d(a, 2, 2, ceil_mode=True, count_include_pad=False)
+            c = F.avg_pool2d(b, 3, 2, padding=1, ceil_mode=True, count_include_pad=False)
+            return F.avg_pool2d(c, 3, 2, padding=1, ceil_mode=True) + c.mean()
+
+    torch.manual_seed(0)
+    torch.onnx.export(AvgPool().eval(), (torch.randn(1, 3, 17, 17),), path, opset_version=17,
+                      input_names=["x"], dynamo=False)
+
+
 def export_slices(name: str, path: str) -> None:
     """Slices with steps, negative starts and ends past the axis: STRIDED_SLICE."""
     import torch
@@ -183,6 +208,7 @@ def export_slices(name: str, path: str) -> None:
 MADE_HERE = {
     "grouped_conv": export_grouped_conv,
     "ceil_pool": export_ceil_pool,
+    "avg_pool": export_avg_pool,
     "slices": export_slices,
 }
 

@@ -1,7 +1,8 @@
 //! Convolution, pooling and dense layers.
 //! - `Conv` (NHWC; group 1 → CONV_2D; group = channels with a [M, kH, kW, 1] filter →
 //!   DEPTHWISE_CONV_2D, filter transposed to [1, kH, kW, M] and per-channel scales to axis 3);
-//! - `MaxPool` / `AveragePool` (NHWC) → MAX_POOL_2D / AVERAGE_POOL_2D;
+//! - `MaxPool` / `AveragePool` (NHWC) → MAX_POOL_2D / AVERAGE_POOL_2D, `ceil_mode` too
+//!   (average pooling's divisor rules: see `average_pool`);
 //!   `GlobalAveragePool` / `GlobalMaxPool` → MEAN / REDUCE_MAX over axes [1, 2], kept;
 //! - `Gemm` (constant B, no transA, alpha = beta = 1) and `MatMul` with a constant 2-D right
 //!   side → FULLY_CONNECTED (weights [O, I]); other `MatMul`s → BATCH_MATMUL.
@@ -87,18 +88,37 @@ fn ceil_mode_pads(
         if h < 0 || s < 1 {
             return Err(unsupported("ceil_mode pooling needs a known input size"));
         }
-        let span = h + pads[a] + pads[a + 2] - k;
-        if span < 0 {
-            return Err(unsupported("pooling window larger than the padded input"));
-        }
-        let mut out = (span + s - 1) / s + 1;
-        if (out - 1) * s >= h + pads[a] {
-            out -= 1;
-        }
+        let out = pool_out_size(h, k, s, pads[a], pads[a + 2], true)?;
         let needed = (out - 1) * s + k;
         pads[a + 2] += (needed - (h + pads[a] + pads[a + 2])).max(0);
     }
     Ok([pads[0], pads[1], pads[2], pads[3]])
+}
+
+/// ONNX's pooling output size along one axis of size `h` with pads `begin`, `end`:
+/// `floor` or `ceil((h + pads - k) / s) + 1`; with ceil_mode, less one if the last window
+/// would start past the input and its leading pad.
+fn pool_out_size(
+    h: i64,
+    k: i64,
+    s: i64,
+    begin: i64,
+    end: i64,
+    ceil: bool,
+) -> Result<i64, TfliteError> {
+    let span = h + begin + end - k;
+    if span < 0 {
+        return Err(unsupported("pooling window larger than the padded input"));
+    }
+    if !ceil {
+        return Ok(span / s + 1);
+    }
+    let out = (span + s - 1) / s + 1;
+    Ok(if (out - 1) * s >= h + begin {
+        out - 1
+    } else {
+        out
+    })
 }
 
 /// Emits PAD (or PADV2 with `value`) of an NHWC tensor by [t, l, b, r]; returns the result.
@@ -398,10 +418,10 @@ pub(crate) fn pool(x: &mut Lower, id: NodeId, op: OnnxOp) -> Result<(), TfliteEr
         return Err(unsupported("dilated pooling"));
     }
     let is_max = op == OnnxOp::MaxPool;
+    if !is_max {
+        return average_pool(x, id, [xshape[1], xshape[2]], k, s);
+    }
     let (pad, explicit) = if attr_i(x.g, id, "ceil_mode", 0) != 0 {
-        if !is_max {
-            return Err(unsupported("average pooling with ceil_mode"));
-        }
         (
             Padding::VALID,
             Some(ceil_mode_pads(x, id, [xshape[1], xshape[2]], k, s)?),
@@ -411,17 +431,28 @@ pub(crate) fn pool(x: &mut Lower, id: NodeId, op: OnnxOp) -> Result<(), TfliteEr
     };
     let mut input = x.req(id, 0)?;
     if let Some(p) = explicit {
-        if !is_max && attr_i(x.g, id, "count_include_pad", 0) == 0 {
-            return Err(unsupported(
-                "average pooling with explicit pads that exclude padding",
-            ));
-        }
-        input = pad_input(x, input, p, is_max.then_some(f32::MIN))?;
+        input = pad_input(x, input, p, Some(f32::MIN))?;
     }
-    if is_max && x.outs.len() > 1 {
+    if x.outs.len() > 1 {
         return Err(unsupported("MaxPool indices output"));
     }
     let out = x.output(0)?;
+    let act = x.act;
+    emit_pool(x, B::MAX_POOL_2D, input, out, pad, k, s, act);
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn emit_pool(
+    x: &mut Lower,
+    code: B,
+    input: usize,
+    out: usize,
+    pad: Padding,
+    k: [i64; 2],
+    s: [i64; 2],
+    act: fb::ActivationFunctionType,
+) {
     let o = fb::Pool2DOptions::create(
         &mut x.b.fbb,
         &fb::Pool2DOptionsArgs {
@@ -430,15 +461,10 @@ pub(crate) fn pool(x: &mut Lower, id: NodeId, op: OnnxOp) -> Result<(), TfliteEr
             stride_h: s[0] as i32,
             filter_width: k[1] as i32,
             filter_height: k[0] as i32,
-            fused_activation_function: x.act,
+            fused_activation_function: act,
         },
     )
     .as_union_value();
-    let code = if is_max {
-        B::MAX_POOL_2D
-    } else {
-        B::AVERAGE_POOL_2D
-    };
     let v = if x.quantized { 2 } else { 1 };
     x.b.emit(
         code,
@@ -447,7 +473,151 @@ pub(crate) fn pool(x: &mut Lower, id: NodeId, op: OnnxOp) -> Result<(), TfliteEr
         &[out],
         Some((BuiltinOptions::Pool2DOptions, o)),
     );
+}
+
+/// ONNX AveragePool divides each window's sum by its element count within the input plus,
+/// with `count_include_pad`, the explicit pads (never the extension `ceil_mode` adds).
+/// TFLite's SAME pooling divides by the count within the input, which is exact only for
+/// TensorFlow's pad split without `count_include_pad`. Every other form becomes PAD with
+/// zeros + VALID pooling (which divides by the full kH·kW), followed where ONNX's divisor
+/// differs by a MUL with kH·kW / divisor per output position (a [1, OH, OW, 1] constant).
+fn average_pool(
+    x: &mut Lower,
+    id: NodeId,
+    in_hw: [i64; 2],
+    k: [i64; 2],
+    s: [i64; 2],
+) -> Result<(), TfliteError> {
+    let include = attr_i(x.g, id, "count_include_pad", 0) != 0;
+    let ceil = attr_i(x.g, id, "ceil_mode", 0) != 0;
+    let act = x.act;
+    let pads = onnx_pool_pads(x, id, in_hw, k, s)?;
+    if !include && !ceil && same_pads(in_hw, k, s, true) == Some(pads) {
+        let input = x.req(id, 0)?;
+        let out = x.output(0)?;
+        emit_pool(x, B::AVERAGE_POOL_2D, input, out, Padding::SAME, k, s, act);
+        return Ok(());
+    }
+    // Per axis: the output size, the zeros to add after the input so VALID pooling covers
+    // the last window, and each output position's divisor.
+    let mut tail = [0i64; 2];
+    let mut divisors: [Vec<i64>; 2] = [Vec::new(), Vec::new()];
+    for a in 0..2 {
+        let (h, kk, ss, begin, end) = (in_hw[a], k[a], s[a], pads[a], pads[a + 2]);
+        if h < 0 || ss < 1 || kk < 1 {
+            return Err(unsupported("average pooling needs a known input size"));
+        }
+        let out = pool_out_size(h, kk, ss, begin, end, ceil)?;
+        tail[a] = ((out - 1) * ss + kk - h - begin).max(0);
+        for o in 0..out {
+            let start = o * ss - begin;
+            let end_padded = (start + kk).min(h + end);
+            let count = if include {
+                end_padded - start
+            } else {
+                end_padded.min(h) - start.max(0)
+            };
+            if count < 1 {
+                return Err(unsupported("an average-pooling window covers no element"));
+            }
+            divisors[a].push(count);
+        }
+    }
+    let mut input = x.req(id, 0)?;
+    if pads[0] > 0 || pads[1] > 0 || tail[0] > 0 || tail[1] > 0 {
+        input = pad_input(x, input, [pads[0], pads[1], tail[0], tail[1]], None)?;
+    }
+    let out = x.output(0)?;
+    let uniform = divisors[0].iter().all(|&c| c == k[0]) && divisors[1].iter().all(|&c| c == k[1]);
+    if uniform {
+        emit_pool(x, B::AVERAGE_POOL_2D, input, out, Padding::VALID, k, s, act);
+        return Ok(());
+    }
+    if x.quantized {
+        return Err(unsupported(
+            "quantized average pooling whose divisor varies over the output \
+             (padding not counted, or ceil_mode)",
+        ));
+    }
+    let ot = &x.b.tensors[out];
+    let (shape, name) = (ot.shape.clone(), format!("{}/window_mean", ot.name));
+    let pooled = x.b.add_tensor(name, DType::F32, shape, None, None)?;
+    emit_pool(
+        x,
+        B::AVERAGE_POOL_2D,
+        input,
+        pooled,
+        Padding::VALID,
+        k,
+        s,
+        fb::ActivationFunctionType::NONE,
+    );
+    let window = (k[0] * k[1]) as f32;
+    let factors: Vec<f32> = divisors[0]
+        .iter()
+        .flat_map(|&ch| divisors[1].iter().map(move |&cw| window / (ch * cw) as f32))
+        .collect();
+    let (oh, ow) = (divisors[0].len() as i64, divisors[1].len() as i64);
+    let f =
+        x.b.const_f32("pool_divisor", &factors, vec![1, oh, ow, 1])?;
+    let o = fb::MulOptions::create(
+        &mut x.b.fbb,
+        &fb::MulOptionsArgs {
+            fused_activation_function: act,
+        },
+    )
+    .as_union_value();
+    x.b.emit(
+        B::MUL,
+        1,
+        &[Some(pooled), Some(f)],
+        &[out],
+        Some((BuiltinOptions::MulOptions, o)),
+    );
     Ok(())
+}
+
+/// The pads [top, left, bottom, right] of SAME padding (`ceil(h / s)` outputs), the odd
+/// one after (SAME_UPPER, TensorFlow's split) or before.
+fn same_pads(in_hw: [i64; 2], k: [i64; 2], s: [i64; 2], upper: bool) -> Option<[i64; 4]> {
+    let mut p = [0; 4];
+    for a in 0..2 {
+        if in_hw[a] < 0 || s[a] < 1 {
+            return None;
+        }
+        let out = (in_hw[a] + s[a] - 1) / s[a];
+        let total = ((out - 1) * s[a] + k[a] - in_hw[a]).max(0);
+        let small = total / 2;
+        (p[a], p[a + 2]) = if upper {
+            (small, total - small)
+        } else {
+            (total - small, small)
+        };
+    }
+    Some(p)
+}
+
+/// A pooling node's pads [top, left, bottom, right], `auto_pad` resolved.
+fn onnx_pool_pads(
+    x: &Lower,
+    id: NodeId,
+    in_hw: [i64; 2],
+    k: [i64; 2],
+    s: [i64; 2],
+) -> Result<[i64; 4], TfliteError> {
+    let auto = attr_s(x.g, id, "auto_pad", "NOTSET");
+    let pads = match auto.as_str() {
+        "NOTSET" => attr_ints(x.g, id, "pads").unwrap_or(vec![0; 4]),
+        "VALID" => vec![0; 4],
+        "SAME_UPPER" | "SAME_LOWER" => same_pads(in_hw, k, s, auto == "SAME_UPPER")
+            .ok_or_else(|| unsupported("auto_pad needs a known input size"))?
+            .to_vec(),
+        other => return Err(unsupported(format!("auto_pad {other}"))),
+    };
+    match pads[..] {
+        [t, l, b, r] if pads.iter().all(|&p| p >= 0) => Ok([t, l, b, r]),
+        _ => Err(unsupported("pads must be 4 non-negative entries")),
+    }
 }
 
 pub(crate) fn global_pool(x: &mut Lower, id: NodeId, op: OnnxOp) -> Result<(), TfliteError> {
