@@ -10,6 +10,8 @@ Directions, every model each way this crate adds:
                     gives NHWC, so the input is transposed for LiteRT. ResNet-18 must have at
                     most 36 operators (what onnx2tf makes) and no TRANSPOSE; with
                     --keep-io-layout it takes NCHW with one TRANSPOSE at the boundary.
+  Resize forms      every ONNX Resize mode / coordinate mode / rounding, scales up and down:
+                    exact in LiteRT vs onnxruntime, or refused with a reason (never wrong).
   QDQ ONNX -> TFLite  ResNet-18 quantized by onnxruntime's QDQ quantizer: int8 TFLite ops,
                     LiteRT vs onnxruntime within 3 output quantization steps on 99%.
   TFLite -> TFLite  testdata/tflite/*.tflite (made by testdata/make_tflite.py with Keras):
@@ -271,6 +273,92 @@ def onnx_to_tflite(modelc: str, out: str, results: list, only) -> None:
 
         if name == "resnet18":
             check(results, f"onnx->tflite --keep-io-layout {name}", keep_io)
+
+
+def resize_model(path: str, hw, scales=None, sizes=None, opset=17, **attrs) -> None:
+    """One ONNX Resize of a [1, 3, H, W] input, by scales or sizes."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    inits = [numpy_helper.from_array(np.array([], np.float32), "roi"),
+             numpy_helper.from_array(np.array(scales or [], np.float32), "scales")]
+    ins = ["x", "roi", "scales"]
+    if sizes is not None:
+        inits.append(numpy_helper.from_array(np.array(sizes, np.int64), "sizes"))
+        ins.append("sizes")
+    g = helper.make_graph(
+        [helper.make_node("Resize", ins, ["y"], **attrs)], "resize",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, *hw])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], inits)
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)]), path)
+
+
+# Resize forms that must export (what torch and TensorFlow exporters write), by case name.
+RESIZE_MUST_EXPORT = {
+    "nearest/asymmetric/floor@2", "nearest/asymmetric/floor@0.6",
+    "nearest/half_pixel/round_prefer_ceil@0.6", "nearest/half_pixel/round_prefer_floor@2",
+    "nearest/pytorch_half_pixel/round_prefer_floor@3", "nearest/align_corners/round_prefer_ceil@3",
+    "linear/half_pixel@2", "linear/pytorch_half_pixel@0.6", "linear/align_corners@3",
+    "linear/asymmetric@2", "linear/sizes", "nearest/sizes", "linear/2x3", "nearest/2x3",
+}
+
+
+def resize_cases(modelc: str, out: str, results: list, only) -> None:
+    """Every Resize mode / coordinate mode / rounding at up- and downscales, plus forms TFLite
+    cannot express (inexact scales, antialiased downscaling, channel resizes): each either
+    converts and matches onnxruntime exactly in LiteRT, or is refused with a reason. A wrong
+    result fails; so does a refusal of a form in RESIZE_MUST_EXPORT."""
+    name = "resize"
+    if only and name not in only:
+        return
+    cases = []
+    for coord in ["half_pixel", "pytorch_half_pixel", "align_corners", "asymmetric"]:
+        for sc in [2, 3, 0.6]:
+            cases.append((f"linear/{coord}@{sc}", (5, 5),
+                          dict(scales=[1, 1, sc, sc], mode="linear", coordinate_transformation_mode=coord)))
+            for rounding in ["round_prefer_floor", "round_prefer_ceil", "floor", "ceil"]:
+                cases.append((f"nearest/{coord}/{rounding}@{sc}", (5, 5),
+                              dict(scales=[1, 1, sc, sc], mode="nearest",
+                                   coordinate_transformation_mode=coord, nearest_mode=rounding)))
+    cases += [
+        ("linear/sizes", (5, 5), dict(sizes=[1, 3, 7, 7], mode="linear")),
+        ("nearest/sizes", (5, 5), dict(sizes=[1, 3, 10, 10], mode="nearest")),
+        ("linear/2x3", (4, 5), dict(scales=[1, 1, 2, 3], mode="linear")),
+        ("nearest/2x3", (4, 5), dict(scales=[1, 1, 2, 3], mode="nearest")),
+        ("linear/inexact-0.65", (5, 5), dict(scales=[1, 1, 0.65, 0.65], mode="linear")),
+        ("linear/antialias-down", (8, 8), dict(scales=[1, 1, 0.5, 0.5], mode="linear", antialias=1, opset=18)),
+        ("linear/pytorch_half_pixel-to-1", (4, 4), dict(sizes=[1, 3, 1, 1], mode="linear",
+                                                       coordinate_transformation_mode="pytorch_half_pixel")),
+        ("nearest/channels", (4, 4), dict(scales=[1, 2, 2, 2], mode="nearest",
+                                           coordinate_transformation_mode="asymmetric", nearest_mode="floor")),
+        ("cubic", (5, 5), dict(scales=[1, 1, 2, 2], mode="cubic")),
+    ]
+    d = os.path.join(out, "resize")
+    os.makedirs(d, exist_ok=True)
+
+    def run():
+        exported, refused, bad = 0, 0, []
+        for case, hw, kw in cases:
+            src = os.path.join(d, case.replace("/", "_") + ".onnx")
+            resize_model(src, hw, **kw)
+            x = np.random.default_rng(0).standard_normal((1, 3, *hw)).astype(np.float32)
+            ref = ort(src, x)
+            tfl = src[:-5] + ".tflite"
+            r = subprocess.run([modelc, "convert", src, tfl], capture_output=True, text=True)
+            if r.returncode != 0:
+                if "no TFLite form" not in r.stderr or case in RESIZE_MUST_EXPORT:
+                    bad.append(f"{case} refused: {r.stderr.strip()[-120:]}")
+                refused += 1
+                continue
+            y, _, _ = litert(tfl, np.ascontiguousarray(x.transpose(0, 2, 3, 1)))
+            y = y.transpose(0, 3, 1, 2)
+            if y.shape != ref.shape or np.abs(y - ref).max() > 1e-5 * max(1.0, np.abs(ref).max()):
+                bad.append(f"{case}: wrong result")
+            exported += 1
+        msg = f"{exported} exported exactly, {refused} refused with a reason"
+        return not bad, msg + ("; " + "; ".join(bad) if bad else "")
+
+    check(results, "onnx->tflite resize forms", run)
 
 
 def quantized_onnx(modelc: str, out: str, results: list, only) -> None:
@@ -835,6 +923,7 @@ def main() -> int:
     os.makedirs(a.out, exist_ok=True)
     results: list = []
     onnx_to_tflite(a.modelc, a.out, results, a.only)
+    resize_cases(a.modelc, a.out, results, a.only)
     quantized_onnx(a.modelc, a.out, results, a.only)
     tflite_sources(a.modelc, a.out, results, a.only)
     lstm_models(a.modelc, a.out, results, a.only)

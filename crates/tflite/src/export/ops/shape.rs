@@ -374,19 +374,11 @@ pub(crate) fn lower(x: &mut Lower, id: NodeId, op: OnnxOp) -> Result<(), TfliteE
             let mode = attr_s(x.g, id, "mode", "nearest");
             let coord = attr_s(x.g, id, "coordinate_transformation_mode", "half_pixel");
             let nearest = attr_s(x.g, id, "nearest_mode", "round_prefer_floor");
+            let (align, half) = resize_flags(x, id, &shape, &mode, &coord, &nearest)?;
             let a = x.req(id, 0)?;
             let size =
                 x.b.const_i32("size", &[shape[1] as i32, shape[2] as i32], vec![2])?;
             let out = x.output(0)?;
-            let (align, half) = match (mode.as_str(), coord.as_str(), nearest.as_str()) {
-                ("linear", "align_corners", _) => (true, false),
-                ("linear", "half_pixel" | "pytorch_half_pixel", _) => (false, true),
-                ("linear", "asymmetric", _) => (false, false),
-                ("nearest", "align_corners", "round_prefer_ceil") => (true, false),
-                ("nearest", "half_pixel", "round_prefer_ceil") => (false, true),
-                ("nearest", "asymmetric", "floor") => (false, false),
-                _ => return Err(unsupported(format!("Resize {mode}/{coord}/{nearest}"))),
-            };
             if mode == "linear" {
                 let o = fb::ResizeBilinearOptions::create(
                     &mut x.b.fbb,
@@ -497,4 +489,137 @@ pub(crate) fn lower(x: &mut Lower, id: NodeId, op: OnnxOp) -> Result<(), TfliteE
         _ => return Err(unsupported("no TFLite translation")),
     }
     Ok(())
+}
+
+/// TFLite's `(align_corners, half_pixel_centers)` computing exactly what the ONNX Resize
+/// `id` computes (NHWC output `shape`), or why none does. Bilinear: the coordinate modes
+/// map one to one (`pytorch_half_pixel` is `half_pixel` unless an axis resizes to 1), and
+/// the scales must give the sizes exactly (ONNX maps coordinates with the given scales,
+/// TFLite with output / input size). Nearest: the flags whose source index for every
+/// output position equals ONNX's (both computed here, in f32 as the runtimes do). That
+/// covers the exact correspondences (`half_pixel` with `round_prefer_ceil`, `align_corners`
+/// with `round_prefer_ceil`, `asymmetric` with `floor`) and the shapes where other modes
+/// agree (integer upscales with `half_pixel` and either round-half mode, as PyTorch's
+/// `nearest-exact` writes them).
+fn resize_flags(
+    x: &Lower,
+    id: NodeId,
+    shape: &[i64],
+    mode: &str,
+    coord: &str,
+    nearest: &str,
+) -> Result<(bool, bool), TfliteError> {
+    let input = x
+        .in_shape(id, 0)
+        .ok_or_else(|| unsupported("input shape unknown"))?;
+    if input.len() != 4 || input[0] != shape[0] || input[3] != shape[3] {
+        return Err(unsupported("Resize of axes other than height and width"));
+    }
+    let (in_hw, out_hw) = ([input[1], input[2]], [shape[1], shape[2]]);
+    if in_hw.iter().any(|&d| d < 1) {
+        return Err(unsupported("Resize of an empty or unknown input size"));
+    }
+    // The scales ONNX maps coordinates with: the given ones, else output / input.
+    let scales_slot = if x.g.node(id).num_inputs == 2 { 1 } else { 2 };
+    let given =
+        x.g.input(id, scales_slot)
+            .and_then(|v| x.b.const_floats(v))
+            .filter(|s| s.len() == 4);
+    let scale: [f32; 2] = match &given {
+        Some(s) => [s[1], s[2]],
+        None => [0, 1].map(|a| out_hw[a] as f32 / in_hw[a] as f32),
+    };
+    let fail = || unsupported(format!("Resize {mode}/{coord}/{nearest}"));
+    match mode {
+        "linear" => {
+            if attr_i(x.g, id, "antialias", 0) != 0 && (0..2).any(|a| out_hw[a] < in_hw[a]) {
+                return Err(unsupported("antialiased downscaling Resize"));
+            }
+            if coord == "pytorch_half_pixel" && out_hw.contains(&1) {
+                return Err(unsupported("pytorch_half_pixel Resize to size 1"));
+            }
+            for a in 0..2 {
+                let exact = out_hw[a] as f64 / in_hw[a] as f64;
+                if (scale[a] as f64 - exact).abs() > 1e-6 * exact {
+                    return Err(unsupported(format!(
+                        "Resize scale {} does not give the output size exactly ({} -> {})",
+                        scale[a], in_hw[a], out_hw[a]
+                    )));
+                }
+            }
+            match coord {
+                "align_corners" => Ok((true, false)),
+                "half_pixel" | "pytorch_half_pixel" => Ok((false, true)),
+                "asymmetric" => Ok((false, false)),
+                _ => Err(fail()),
+            }
+        }
+        "nearest" => {
+            let onnx: Vec<Vec<i64>> = (0..2)
+                .map(|a| onnx_nearest_indices(coord, nearest, scale[a], in_hw[a], out_hw[a]))
+                .collect::<Option<_>>()
+                .ok_or_else(fail)?;
+            [(false, false), (false, true), (true, false)]
+                .into_iter()
+                .find(|&(align, half)| {
+                    (0..2).all(|a| {
+                        tflite_nearest_indices(align, half, in_hw[a], out_hw[a]) == onnx[a]
+                    })
+                })
+                .ok_or_else(fail)
+        }
+        _ => Err(fail()),
+    }
+}
+
+/// ONNX Resize's nearest source index for each output position along one axis.
+fn onnx_nearest_indices(
+    coord: &str,
+    rounding: &str,
+    scale: f32,
+    n_in: i64,
+    n_out: i64,
+) -> Option<Vec<i64>> {
+    (0..n_out)
+        .map(|o| {
+            let x = o as f32;
+            let src = match coord {
+                "half_pixel" => (x + 0.5) / scale - 0.5,
+                "pytorch_half_pixel" if n_out > 1 => (x + 0.5) / scale - 0.5,
+                "pytorch_half_pixel" => 0.0,
+                "align_corners" if n_out > 1 => x * (n_in - 1) as f32 / (n_out - 1) as f32,
+                "align_corners" => 0.0,
+                "asymmetric" => x / scale,
+                "tf_half_pixel_for_nn" => (x + 0.5) / scale,
+                _ => return None,
+            };
+            let i = match rounding {
+                "round_prefer_floor" if src.fract().abs() == 0.5 => src.floor(),
+                "round_prefer_ceil" if src.fract().abs() == 0.5 => src.ceil(),
+                "round_prefer_floor" | "round_prefer_ceil" => src.round(),
+                "floor" => src.floor(),
+                "ceil" => src.ceil(),
+                _ => return None,
+            };
+            Some((i as i64).clamp(0, n_in - 1))
+        })
+        .collect()
+}
+
+/// TFLite RESIZE_NEAREST_NEIGHBOR's source index for each output position along one axis
+/// (LiteRT's reference kernel).
+fn tflite_nearest_indices(align: bool, half: bool, n_in: i64, n_out: i64) -> Vec<i64> {
+    let scale = if align && n_out > 1 {
+        (n_in - 1) as f32 / (n_out - 1) as f32
+    } else {
+        n_in as f32 / n_out as f32
+    };
+    let offset = if half { 0.5 } else { 0.0 };
+    (0..n_out)
+        .map(|o| {
+            let v = (o as f32 + offset) * scale;
+            let i = if align { v.round() } else { v.floor() } as i64;
+            i.clamp(0, n_in - 1)
+        })
+        .collect()
 }
