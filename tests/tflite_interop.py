@@ -12,6 +12,9 @@ Directions, every model each way this crate adds:
                     --keep-io-layout it takes NCHW with one TRANSPOSE at the boundary.
   Resize forms      every ONNX Resize mode / coordinate mode / rounding, scales up and down:
                     exact in LiteRT vs onnxruntime, or refused with a reason (never wrong).
+  Op forms          single ops in attribute forms a converter can get silently wrong
+                    (softmax before opset 13, negative Gather indices, empty Reduce axes,
+                    negative pads, ...): exact in LiteRT or refused with a reason.
   QDQ ONNX -> TFLite  ResNet-18 quantized by onnxruntime's QDQ quantizer: int8 TFLite ops,
                     LiteRT vs onnxruntime within 3 output quantization steps on 99%.
   TFLite -> TFLite  testdata/tflite/*.tflite (made by testdata/make_tflite.py with Keras):
@@ -359,6 +362,142 @@ def resize_cases(modelc: str, out: str, results: list, only) -> None:
         return not bad, msg + ("; " + "; ".join(bad) if bad else "")
 
     check(results, "onnx->tflite resize forms", run)
+
+
+def single_op_model(path: str, op: str, shape, opset: int, consts, dtype, out_dtype, attrs) -> None:
+    """An ONNX model of one `op` on input `x` (shape, dtype) and constant further inputs
+    (None: an omitted optional input)."""
+    import onnx
+    from onnx import helper, numpy_helper
+
+    inits, ins = [], ["x"]
+    for i, c in enumerate(consts):
+        if c is None:
+            ins.append("")
+            continue
+        inits.append(numpy_helper.from_array(np.asarray(c), f"c{i}"))
+        ins.append(f"c{i}")
+    tp = helper.np_dtype_to_tensor_dtype(np.dtype(dtype))
+    out_tp = helper.np_dtype_to_tensor_dtype(np.dtype(out_dtype or dtype))
+    g = helper.make_graph([helper.make_node(op, ins, ["y"], **attrs)], op,
+                          [helper.make_tensor_value_info("x", tp, list(shape))],
+                          [helper.make_tensor_value_info("y", out_tp, None)], inits)
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)]), path)
+
+
+def op_case(name, op, shape=(2, 3, 4, 5), opset=17, consts=(), dtype=np.float32, out=None, must=False, **attrs):
+    return dict(name=name, op=op, shape=shape, opset=opset, consts=consts, dtype=dtype,
+                out_dtype=out, must=must, attrs=attrs)
+
+
+# Attribute forms of single ops where a converter can silently compute something else.
+# must=True: the form has to export (the others may be refused, with a reason).
+OP_FORMS = [
+    op_case("softmax-opset11-default-axis", "Softmax", opset=11, must=True),
+    op_case("softmax-opset11-axis2", "Softmax", opset=11, axis=2, must=True),
+    op_case("logsoftmax-opset11-axis1", "LogSoftmax", opset=11, axis=1, must=True),
+    op_case("softmax-opset13-last", "Softmax", opset=13, must=True),
+    op_case("softmax-opset13-axis1", "Softmax", opset=13, axis=1),
+    op_case("pad-reflect", "Pad", consts=[np.array([0, 0, 1, 2, 0, 0, 2, 1], np.int64)], mode="reflect", must=True),
+    op_case("pad-constant-value", "Pad", consts=[np.array([0, 0, 1, 2, 0, 0, 2, 1], np.int64),
+                                                 np.array(1.5, np.float32)], must=True),
+    op_case("pad-negative", "Pad", consts=[np.array([0, 0, -1, 1, 0, 0, 1, -2], np.int64)]),
+    op_case("pad-edge", "Pad", consts=[np.array([0, 0, 1, 2, 0, 0, 2, 1], np.int64)], mode="edge"),
+    op_case("gather-negative", "Gather", consts=[np.array([-1, 0, 2], np.int64)], axis=1, must=True),
+    op_case("gather-scalar-negative", "Gather", consts=[np.array(-2, np.int64)], axis=2, must=True),
+    op_case("gather-2d-indices", "Gather", consts=[np.array([[0, 1], [3, 2]], np.int64)], axis=3, must=True),
+    op_case("reducemean-all", "ReduceMean", keepdims=0, must=True),
+    op_case("reducesum-empty-axes", "ReduceSum", opset=13, consts=[np.array([], np.int64)], must=True),
+    op_case("reducesum-empty-axes-noop", "ReduceSum", opset=13, consts=[np.array([], np.int64)],
+            noop_with_empty_axes=1),
+    op_case("reducesum-axes-input", "ReduceSum", opset=13, consts=[np.array([1, -1], np.int64)], must=True),
+    op_case("reducemax-negative-axis", "ReduceMax", opset=13, axes=[-2], keepdims=0, must=True),
+    op_case("reducemean-opset18", "ReduceMean", opset=18, consts=[np.array([2, 3], np.int64)], keepdims=0, must=True),
+    op_case("reduceprod", "ReduceProd", opset=13, axes=[3], must=True),
+    op_case("argmax-last-index", "ArgMax", axis=2, select_last_index=1, out=np.int64),
+    op_case("clip-min-only", "Clip", consts=[np.array(-1.0, np.float32)], must=True),
+    op_case("clip-max-only", "Clip", consts=[None, np.array(1.0, np.float32)], must=True),
+    op_case("leakyrelu", "LeakyRelu", alpha=0.3, must=True),
+    op_case("hardsigmoid-alpha-beta", "HardSigmoid", alpha=0.3, beta=0.4, must=True),
+    op_case("hardswish", "HardSwish", opset=14, must=True),
+    op_case("elu-alpha", "Elu", alpha=0.7),
+    op_case("prelu-last-axis", "PRelu", consts=[np.array([0.1, 0.2, 0.3, 0.4, 0.5], np.float32)], must=True),
+    op_case("prelu-channel", "PRelu", consts=[np.array([0.1, 0.2, 0.3], np.float32).reshape(3, 1, 1)], must=True),
+    op_case("div-int", "Div", consts=[np.array(3, np.int32)], dtype=np.int32, must=True),
+    op_case("mod-int", "Mod", consts=[np.array(3, np.int32)], dtype=np.int32),
+    op_case("tile", "Tile", consts=[np.array([1, 2, 1, 3], np.int64)], must=True),
+    op_case("expand", "Expand", shape=(2, 1, 4, 1), consts=[np.array([2, 3, 4, 5], np.int64)], must=True),
+    op_case("transpose-perm", "Transpose", perm=[3, 1, 0, 2], must=True),
+    op_case("transpose-default", "Transpose", must=True),
+    op_case("slice-negative-step", "Slice", consts=[np.array([-1], np.int64), np.array([-100], np.int64),
+                                                   np.array([3], np.int64), np.array([-2], np.int64)], must=True),
+    op_case("flatten-axis0", "Flatten", axis=0, must=True),
+    op_case("depthtospace-crd", "DepthToSpace", shape=(1, 8, 3, 3), blocksize=2, mode="CRD"),
+    op_case("depthtospace-dcr", "DepthToSpace", shape=(1, 8, 3, 3), blocksize=2, mode="DCR", must=True),
+    op_case("gemm-transA-alpha-beta", "Gemm", shape=(4, 3), consts=[np.full((4, 5), 0.5, np.float32),
+                                                                    np.ones(5, np.float32)],
+            transA=1, alpha=0.5, beta=2.0),
+    op_case("matmul-broadcast", "MatMul", consts=[np.linspace(-1, 1, 30, dtype=np.float32).reshape(5, 6)], must=True),
+    op_case("matmul-1d", "MatMul", shape=(3, 5), consts=[np.linspace(-1, 1, 5, dtype=np.float32)]),
+    op_case("cast-to-int32", "Cast", to=6, out=np.int32, must=True),
+    op_case("squeeze-all-ones", "Squeeze", shape=(1, 3, 1, 5), opset=13, must=True),
+    op_case("unsqueeze-negative", "Unsqueeze", opset=13, consts=[np.array([-1, 1], np.int64)], must=True),
+    op_case("gelu-tanh", "Gelu", opset=20, approximate="tanh", must=True),
+]
+
+
+def op_forms(modelc: str, out: str, results: list, only) -> None:
+    """OP_FORMS: each converts and matches onnxruntime in LiteRT (1e-5 of the output's
+    range), or is refused with a reason. A wrong result, a file LiteRT cannot load or run,
+    or a refused must-export form fails."""
+    name = "op_forms"
+    if only and name not in only:
+        return
+    d = os.path.join(out, "op_forms")
+    os.makedirs(d, exist_ok=True)
+    from ai_edge_litert.interpreter import Interpreter
+
+    def run():
+        exported, refused, bad = 0, 0, []
+        for c in OP_FORMS:
+            src = os.path.join(d, c["name"] + ".onnx")
+            single_op_model(src, c["op"], c["shape"], c["opset"], c["consts"], c["dtype"],
+                            c["out_dtype"], c["attrs"])
+            rng = np.random.default_rng(0)
+            if np.issubdtype(c["dtype"], np.floating):
+                x = (rng.standard_normal(c["shape"]) * 3).astype(c["dtype"])
+            else:
+                x = rng.integers(-5, 5, c["shape"]).astype(c["dtype"])
+            ref = ort(src, x)
+            tfl = src[:-5] + ".tflite"
+            r = subprocess.run([modelc, "convert", src, tfl], capture_output=True, text=True)
+            if r.returncode != 0:
+                if "no TFLite form" not in r.stderr or c["must"]:
+                    bad.append(f"{c['name']} refused: {r.stderr.strip()[-120:]}")
+                refused += 1
+                continue
+            try:
+                it = Interpreter(model_path=tfl)
+                it.allocate_tensors()
+                inp = it.get_input_details()[0]
+                # An image input (DepthToSpace's) is NHWC in the .tflite, and so its output.
+                nhwc = tuple(inp["shape"]) != x.shape and x.ndim == 4
+                it.set_tensor(inp["index"], np.ascontiguousarray(x.transpose(0, 2, 3, 1)) if nhwc else x)
+                it.invoke()
+                y = it.get_tensor(it.get_output_details()[0]["index"])
+                if nhwc:
+                    y = y.transpose(0, 3, 1, 2)
+            except Exception as e:  # noqa: BLE001 - LiteRT rejecting the file is the failure
+                bad.append(f"{c['name']}: LiteRT: {str(e)[:100]}")
+                continue
+            tol = 1e-5 * max(1.0, float(np.abs(ref).max()) if ref.size else 1.0)
+            if y.shape != ref.shape or (ref.size and np.abs(y.astype(np.float64) - ref).max() > tol):
+                bad.append(f"{c['name']}: wrong result")
+            exported += 1
+        msg = f"{exported} of {len(OP_FORMS)} exported exactly, {refused} refused with a reason"
+        return not bad, msg + ("; " + "; ".join(bad) if bad else "")
+
+    check(results, "onnx->tflite op forms", run)
 
 
 def quantized_onnx(modelc: str, out: str, results: list, only) -> None:
@@ -924,6 +1063,7 @@ def main() -> int:
     results: list = []
     onnx_to_tflite(a.modelc, a.out, results, a.only)
     resize_cases(a.modelc, a.out, results, a.only)
+    op_forms(a.modelc, a.out, results, a.only)
     quantized_onnx(a.modelc, a.out, results, a.only)
     tflite_sources(a.modelc, a.out, results, a.only)
     lstm_models(a.modelc, a.out, results, a.only)

@@ -7,6 +7,9 @@
 //! - `LayerNormalization` (opset 17+) → mean and variance over the normalized axes with
 //!   `ReduceMean`, then `Sub`, `Div` by `Sqrt(var + epsilon)`, `Mul` by the scale and `Add`
 //!   of the bias (MEAN, SUB, MUL, ADD, SQRT, DIV);
+//! - `Softmax` / `LogSoftmax` before opset 13, which normalize over every axis from `axis`
+//!   (default 1) on: the axis made explicit, and when it is not the last, the input
+//!   flattened there (`Reshape`, softmax over the last axis, `Reshape` back);
 //! - the erf form of GELU that opsets before 20 export → `Gelu` (GELU): the `fuse-gelu`
 //!   pattern, run whatever opset the model imports, since this graph is only lowered.
 //!
@@ -37,6 +40,7 @@ pub(crate) fn decompose(g: &mut Graph, opset: i64) {
             OnnxOp::BatchNormalization => batch_norm(g, id),
             OnnxOp::HardSigmoid if opset >= 11 => hard_sigmoid(g, id),
             OnnxOp::LayerNormalization => layer_norm(g, id, opset),
+            OnnxOp::Softmax | OnnxOp::LogSoftmax if opset < 13 => legacy_softmax(g, id, op),
             _ => {}
         }
     }
@@ -143,6 +147,72 @@ fn hard_sigmoid(g: &mut Graph, id: NodeId) {
     );
     let clip = op_node(g, OnnxOp::Clip, &name, &[add, lo, hi], Attrs::default());
     finish(g, id, clip);
+}
+
+fn legacy_softmax(g: &mut Graph, id: NodeId, op: OnnxOp) {
+    let Some(x) = g.input(id, 0) else { return };
+    let dims: Option<Vec<u64>> = g
+        .value(x)
+        .and_then(|v| v.ty.as_ref())
+        .and_then(|t| t.ty.as_tensor())
+        .and_then(|t| t.shape.as_ref())
+        .and_then(|s| s.0.iter().map(|d| d.known()).collect());
+    let rank = dims.as_ref().map(|d| d.len()).or_else(|| rank_of(g, x));
+    let Some(rank) = rank.map(|r| r as i64) else {
+        return;
+    };
+    let Ok(axis) = g.node(id).attrs.int("axis", 1) else {
+        return;
+    };
+    let axis = if axis < 0 { axis + rank } else { axis };
+    if !(0..rank).contains(&axis) {
+        return;
+    }
+    // Explicit from here on: the lowering's default is opset 13's (the last axis).
+    g.node_mut(id).attrs.set("axis", Attr::Int(axis));
+    let Some(dims) = dims else { return };
+    if axis == rank - 1 || !extra_outputs_unused(g, id) {
+        return;
+    }
+    let i64_const = |g: &mut Graph, name: &str, v: &[i64]| {
+        let t = modelc_ir::Tensor::from_raw(
+            DType::I64,
+            vec![v.len() as u64],
+            v.iter()
+                .flat_map(|a| a.to_le_bytes())
+                .collect::<Vec<u8>>()
+                .into(),
+        )
+        .expect("byte length matches");
+        add_const(g, name, t)
+    };
+    let name = g.node(id).name.clone();
+    let outer: u64 = dims[..axis as usize].iter().product();
+    let inner: u64 = dims[axis as usize..].iter().product();
+    let flat_shape = i64_const(g, &format!("{name}_2d"), &[outer as i64, inner as i64]);
+    let back_shape = i64_const(
+        g,
+        &format!("{name}_shape"),
+        &dims.iter().map(|&d| d as i64).collect::<Vec<_>>(),
+    );
+    let flat = op_node(
+        g,
+        OnnxOp::Reshape,
+        &format!("{name}_flat"),
+        &[x, flat_shape],
+        Attrs::default(),
+    );
+    let mut attrs = Attrs::default();
+    attrs.set("axis", Attr::Int(1));
+    let soft = op_node(g, op, &format!("{name}_2d"), &[flat], attrs);
+    let out = op_node(
+        g,
+        OnnxOp::Reshape,
+        &format!("{name}_nd"),
+        &[soft, back_shape],
+        Attrs::default(),
+    );
+    finish(g, id, out);
 }
 
 fn layer_norm(g: &mut Graph, id: NodeId, opset: i64) {

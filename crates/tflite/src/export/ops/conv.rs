@@ -796,6 +796,17 @@ pub(crate) fn matmul(x: &mut Lower, id: NodeId) -> Result<(), TfliteError> {
     if x.act != crate::fb::ActivationFunctionType::NONE {
         return Err(unsupported("BATCH_MATMUL cannot fuse an activation"));
     }
+    // numpy's 1-D operands (a vector on one side) have no BATCH_MATMUL form.
+    for slot in 0..2 {
+        let v =
+            x.g.input(id, slot)
+                .ok_or_else(|| unsupported("MatMul input missing"))?;
+        if x.b.shape_of(v).is_some_and(|s| s.len() < 2)
+            || const_dims(x, v).is_some_and(|d| d.len() < 2)
+        {
+            return Err(unsupported("MatMul with a 1-D operand"));
+        }
+    }
     let a = x.req(id, 0)?;
     let b = x.req(id, 1)?;
     let out = x.output(0)?;

@@ -154,6 +154,9 @@ pub(crate) fn lower(x: &mut Lower, id: NodeId, op: OnnxOp) -> Result<(), TfliteE
                 .flatten()
                 .and_then(|p| x.b.const_ints(p))
                 .ok_or_else(|| unsupported("pads must be constant"))?;
+            if pads.iter().any(|&p| p < 0) {
+                return Err(unsupported("Pad with negative pads (cropping)"));
+            }
             let r = pads.len() / 2;
             let mut p = Vec::with_capacity(pads.len());
             for i in 0..r {
@@ -218,7 +221,16 @@ pub(crate) fn lower(x: &mut Lower, id: NodeId, op: OnnxOp) -> Result<(), TfliteE
                     x.b.const_ints(av)
                         .ok_or_else(|| unsupported("axes must be constant"))?
                 }
-                None => attr_ints(x.g, id, "axes").unwrap_or_else(|| (0..rank as i64).collect()),
+                None => attr_ints(x.g, id, "axes").unwrap_or_default(),
+            };
+            // No axes: every axis, or (noop_with_empty_axes) none, which is the input itself.
+            let axes = if axes.is_empty() {
+                if attr_i(x.g, id, "noop_with_empty_axes", 0) != 0 {
+                    return Err(unsupported("Reduce with no axes and noop_with_empty_axes"));
+                }
+                (0..rank as i64).collect()
+            } else {
+                axes
             };
             let axes: Vec<i64> = axes
                 .iter()
@@ -293,9 +305,9 @@ pub(crate) fn lower(x: &mut Lower, id: NodeId, op: OnnxOp) -> Result<(), TfliteE
         }
         OnnxOp::Gather => {
             let a = x.req(id, 0)?;
-            let i = x.req(id, 1)?;
             let rank = x.b.tensors[a].shape.len();
             let axis = norm_axis(attr_i(x.g, id, "axis", 0), rank)? as i32;
+            let i = gather_indices(x, id, x.b.tensors[a].shape[axis as usize])?;
             let out = x.output(0)?;
             let o = fb::GatherOptions::create(
                 &mut x.b.fbb,
@@ -622,4 +634,33 @@ fn tflite_nearest_indices(align: bool, half: bool, n_in: i64, n_out: i64) -> Vec
             i.clamp(0, n_in - 1)
         })
         .collect()
+}
+
+/// Gather's indices: TFLite's GATHER takes only indices in [0, n); ONNX counts negative
+/// ones from the end (`x[:, -1]` exports as a constant -1). Constant indices are made
+/// non-negative here; others must already be.
+fn gather_indices(x: &mut Lower, id: NodeId, n: i64) -> Result<usize, TfliteError> {
+    let iv = x.g.input(id, 1).ok_or_else(|| unsupported("no indices"))?;
+    let Some(values) = x.b.const_ints(iv) else {
+        return x.req(id, 1);
+    };
+    if values.iter().all(|&v| v >= 0) {
+        return x.req(id, 1);
+    }
+    if n < 0 {
+        return Err(unsupported(
+            "negative Gather indices on an axis of unknown size",
+        ));
+    }
+    let fixed: Vec<i64> = values
+        .iter()
+        .map(|&v| if v < 0 { v + n } else { v })
+        .collect();
+    if fixed.iter().any(|&v| v < 0 || v >= n) {
+        return Err(unsupported("Gather index out of range"));
+    }
+    let dims = x.b.const_of(iv).map(|t| t.dims.clone()).unwrap_or_default();
+    let shape: Vec<i64> = dims.iter().map(|&d| d as i64).collect();
+    let name = format!("{}/nonneg", x.b.value_name(iv));
+    x.b.const_i32(&name, &i32s(&fixed), shape)
 }
