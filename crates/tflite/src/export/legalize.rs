@@ -59,6 +59,12 @@ fn scalar(g: &mut Graph, name: &str, v: f64) -> ValueRef {
     add_const(g, name, float_tensor(DType::F32, vec![], &[v]))
 }
 
+/// A 1-D int64 constant (shapes, axes).
+fn i64_const(g: &mut Graph, name: &str, values: &[i64]) -> ValueRef {
+    let t = modelc_ir::Tensor::from_i64(vec![values.len() as u64], values).expect("sizes match");
+    add_const(g, name, t)
+}
+
 /// [`add_onnx_node`] with its result named `name` (made unique): lowering names TFLite
 /// tensors after values.
 fn op_node(g: &mut Graph, op: OnnxOp, name: &str, inputs: &[ValueRef], attrs: Attrs) -> ValueRef {
@@ -174,18 +180,6 @@ fn legacy_softmax(g: &mut Graph, id: NodeId, op: OnnxOp) {
     if axis == rank - 1 || !extra_outputs_unused(g, id) {
         return;
     }
-    let i64_const = |g: &mut Graph, name: &str, v: &[i64]| {
-        let t = modelc_ir::Tensor::from_raw(
-            DType::I64,
-            vec![v.len() as u64],
-            v.iter()
-                .flat_map(|a| a.to_le_bytes())
-                .collect::<Vec<u8>>()
-                .into(),
-        )
-        .expect("byte length matches");
-        add_const(g, name, t)
-    };
     let name = g.node(id).name.clone();
     let outer: u64 = dims[..axis as usize].iter().product();
     let inner: u64 = dims[axis as usize..].iter().product();
@@ -246,18 +240,7 @@ fn layer_norm(g: &mut Graph, id: NodeId, opset: i64) {
     }
     let axes: Vec<i64> = (first..rank as i64).collect();
     let name = node.name.clone();
-    let axes_const = (opset >= 18).then(|| {
-        let t = modelc_ir::Tensor::from_raw(
-            DType::I64,
-            vec![axes.len() as u64],
-            axes.iter()
-                .flat_map(|a| a.to_le_bytes())
-                .collect::<Vec<u8>>()
-                .into(),
-        )
-        .expect("byte length matches");
-        add_const(g, &format!("{name}_axes"), t)
-    });
+    let axes_const = (opset >= 18).then(|| i64_const(g, &format!("{name}_axes"), &axes));
     let mean_of = |g: &mut Graph, v: ValueRef, suffix: &str| {
         let mut attrs = Attrs::default();
         attrs.set("keepdims", Attr::Int(1));
