@@ -218,7 +218,7 @@ np.save(out, sess.run(None, {sess.get_inputs()[0].name: x})[0])
     assert!(o.status.success(), "{}", stderr(&o));
     let ours = modelc::npy::read(&out_dir.join("output_0.npy")).unwrap();
     let theirs = modelc::npy::read(&ort_out).unwrap();
-    let d = modelc::run::compare("probs", &ours, &theirs, 1e-4, 1e-6).unwrap();
+    let d = modelc::run::compare("probs", &ours, &theirs, 1e-4, 1e-6, false).unwrap();
     assert!(d.within, "modelc run differs from onnxruntime: {d:?}");
 }
 
@@ -398,4 +398,35 @@ fn convert_fixes_input_shapes_and_optimizes_on_the_way() {
     assert!(o.status.success(), "{}", stderr(&o));
     let o = modelc(&["inspect", onnx.to_str().unwrap()]);
     assert!(stdout(&o).contains("probs: f32[1,10]"), "{}", stdout(&o));
+}
+
+#[test]
+fn verify_transposes_outputs_whose_dims_fit_both_layouts() {
+    // A strided 4x4 convolution from [1,3,8,8] to [1,4,4,4]: the .tflite's output is NHWC
+    // with the very same dims. The input (NHWC in the .tflite, unambiguously) tells verify
+    // the convention, so the output is compared transposed too.
+    let dir = tempfile::tempdir().unwrap();
+    let weights: Vec<String> = (0..192)
+        .map(|i| format!("{:.3}", ((i * 37 % 101) as f32 / 50.0) - 1.0))
+        .collect();
+    let text = format!(
+        r#"graph main(%x: f32[1,3,8,8]) -> (%y) {{
+  %w = const f32[4,3,4,4] [{}]
+  %y = Conv(%x, %w) {{kernel_shape=[4,4], strides=[2,2], pads=[1,1,1,1]}}
+}}"#,
+        weights.join(", ")
+    );
+    let model = modelc::Model::new(modelc::ir::Graph::parse(&text).unwrap(), 17);
+    let onnx = dir.path().join("square.onnx");
+    modelc::save(&model, &onnx, &modelc::SaveOptions::default()).unwrap();
+    let tfl = dir.path().join("square.tflite");
+    let o = modelc(&["convert", onnx.to_str().unwrap(), tfl.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = modelc(&["verify", onnx.to_str().unwrap(), tfl.to_str().unwrap()]);
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    assert!(
+        stdout(&o).contains("transposed NHWC to NCHW"),
+        "{}",
+        stdout(&o)
+    );
 }

@@ -351,43 +351,56 @@ fn gather_inputs(
 }
 
 /// Renames A's inputs to B's by position and transposes NCHW inputs where B declares NHWC.
+/// Returns whether B takes channels last (some 4-D input fits B only transposed): then a
+/// 4-D input whose dims fit either way (C = H = W) is transposed too, and so are such
+/// outputs (see `run::compare`), since one model has one convention.
 fn adapt_inputs(
     b: &modelc::Model,
     given: &[(String, modelc::ir::Tensor)],
-) -> (Vec<(String, modelc::ir::Tensor)>, String) {
+) -> (Vec<(String, modelc::ir::Tensor)>, String, bool) {
     let declared = modelc::run::declared_inputs(b);
+    // B's declared dims per input, `None` where symbolic or unknown.
+    let wants: Vec<Option<Vec<Option<u64>>>> = declared
+        .iter()
+        .map(|(_, ty)| {
+            ty.as_ref()
+                .and_then(|ty| ty.as_tensor())
+                .and_then(|tt| tt.shape.as_ref())
+                .map(|s| s.0.iter().map(|d| d.known()).collect())
+        })
+        .collect();
+    let fits = |w: &[Option<u64>], dims: &[u64]| {
+        w.len() == dims.len() && w.iter().zip(dims).all(|(w, d)| w.is_none_or(|w| w == *d))
+    };
+    let nhwc = |d: &[u64]| [d[0], d[2], d[3], d[1]];
+    let fits_nhwc = |t: &modelc::ir::Tensor, w: &Option<Vec<Option<u64>>>| {
+        t.raw().is_some()
+            && t.dims.len() == 4
+            && w.as_ref().is_some_and(|w| fits(w, &nhwc(&t.dims)))
+    };
+    let channels_last = given
+        .iter()
+        .zip(&wants)
+        .any(|((_, t), w)| fits_nhwc(t, w) && w.as_ref().is_some_and(|w| !fits(w, &t.dims)));
     let mut notes = Vec::new();
     let out = given
         .iter()
-        .zip(declared.iter().map(Some).chain(std::iter::repeat(None)))
-        .map(|((name, t), decl)| {
-            let Some((b_name, ty)) = decl else {
+        .enumerate()
+        .map(|(i, (name, t))| {
+            let Some((b_name, _)) = declared.get(i) else {
                 return (name.clone(), t.clone());
             };
-            // B's declared dims, `None` where symbolic or unknown.
-            let want: Option<Vec<Option<u64>>> = ty
-                .as_ref()
-                .and_then(|ty| ty.as_tensor())
-                .and_then(|tt| tt.shape.as_ref())
-                .map(|s| s.0.iter().map(|d| d.known()).collect());
-            let fits = |w: &[Option<u64>], dims: &[u64]| {
-                w.len() == dims.len() && w.iter().zip(dims).all(|(w, d)| w.is_none_or(|w| w == *d))
-            };
-            match want {
-                Some(w)
-                    if t.raw().is_some()
-                        && t.dims.len() == 4
-                        && !fits(&w, &t.dims)
-                        && fits(&w, &[t.dims[0], t.dims[2], t.dims[3], t.dims[1]]) =>
-                {
-                    notes.push(format!("`{name}` transposed NCHW to NHWC for B"));
-                    (b_name.clone(), modelc::run::nchw_to_nhwc(t))
-                }
-                _ => (b_name.clone(), t.clone()),
+            let w = &wants[i];
+            let only_nhwc = w.as_ref().is_some_and(|w| !fits(w, &t.dims));
+            if fits_nhwc(t, w) && (only_nhwc || channels_last) {
+                notes.push(format!("`{name}` transposed NCHW to NHWC for B"));
+                (b_name.clone(), modelc::run::nchw_to_nhwc(t))
+            } else {
+                (b_name.clone(), t.clone())
             }
         })
         .collect();
-    (out, notes.join("; "))
+    (out, notes.join("; "), channels_last)
 }
 
 fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
@@ -474,7 +487,7 @@ fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
             let mb = load(&b)?;
             let random = input_opts.random || (inputs.is_empty() && input_opts.named.is_empty());
             let given = gather_inputs(&ma, &inputs, &input_opts, random)?;
-            let (for_b, note) = adapt_inputs(&mb, &given);
+            let (for_b, note, channels_last) = adapt_inputs(&mb, &given);
             let out_a = modelc::run::run(&ma, &given)?;
             let out_b = modelc::run::run(&mb, &for_b)?;
             if out_a.len() != out_b.len() {
@@ -482,7 +495,14 @@ fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
             }
             let mut diffs = Vec::new();
             for ((name, ta), (_, tb)) in out_a.iter().zip(&out_b) {
-                diffs.push(modelc::run::compare(name, tb, ta, rtol, atol)?);
+                diffs.push(modelc::run::compare(
+                    name,
+                    tb,
+                    ta,
+                    rtol,
+                    atol,
+                    channels_last,
+                )?);
             }
             let ok = diffs.iter().all(|d| d.within);
             if json {

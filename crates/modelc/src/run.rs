@@ -199,21 +199,24 @@ fn values(t: &Tensor) -> Result<Vec<f64>, String> {
         .map_err(|e| format!("cannot compare {} values: {e}", t.dtype))
 }
 
-/// Compares `got` (from the model under test) with `want` (the reference).
+/// Compares `got` (from the model under test) with `want` (the reference). A 4-D `got`
+/// whose dims are `want`'s in NHWC order is compared transposed; so is one whose dims fit
+/// both orders (C = H = W) when the model under test takes `channels_last` inputs.
 pub fn compare(
     name: &str,
     got: &Tensor,
     want: &Tensor,
     rtol: f64,
     atol: f64,
+    channels_last: bool,
 ) -> Result<Difference, String> {
     let mut note = String::new();
     let mut got_v = values(got)?;
     let want_v = values(want)?;
-    if got.dims != want.dims {
+    let as_nchw = |d: &[u64]| d.len() == 4 && [d[0], d[3], d[1], d[2]] == want.dims[..];
+    if got.dims != want.dims || (channels_last && as_nchw(&got.dims)) {
         // Same data in the other layout (NHWC vs NCHW)?
-        let nhwc_to_nchw = got.dims.len() == 4
-            && [got.dims[0], got.dims[3], got.dims[1], got.dims[2]] == want.dims[..];
+        let nhwc_to_nchw = as_nchw(&got.dims);
         if !nhwc_to_nchw {
             return Err(format!(
                 "output `{name}`: shape {:?} vs {:?}",
