@@ -15,6 +15,8 @@ Directions, every model each way this crate adds:
   Op forms          single ops in attribute forms a converter can get silently wrong
                     (softmax before opset 13, negative Gather indices, empty Reduce axes,
                     negative pads, ...): exact in LiteRT or refused with a reason.
+  Layout forms      convolution / pooling attribute forms and ops reading a convolution's
+                    output along an axis: exact in LiteRT (outputs channels last) or refused.
   QDQ ONNX -> TFLite  ResNet-18 quantized by onnxruntime's QDQ quantizer: int8 TFLite ops,
                     LiteRT vs onnxruntime within 3 output quantization steps on 99%.
   TFLite -> TFLite  testdata/tflite/*.tflite (made by testdata/make_tflite.py with Keras):
@@ -498,6 +500,133 @@ def op_forms(modelc: str, out: str, results: list, only) -> None:
         return not bad, msg + ("; " + "; ".join(bad) if bad else "")
 
     check(results, "onnx->tflite op forms", run)
+
+
+def layout_forms_cases():
+    """(name, nodes, initializers, input shape, opset, must) of small graphs the layout pass
+    turns channels-last: convolution and pooling attribute forms, and the ops that read a
+    convolution's output along an axis (whose axis the pass must remap)."""
+    from onnx import helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+
+    def c(name, a):
+        return numpy_helper.from_array(np.asarray(a, np.float32), name)
+
+    def i64(name, v):
+        return numpy_helper.from_array(np.array(v, np.int64), name)
+
+    def conv(name, xshape, wshape, must=True, bias=True, **attrs):
+        inits, ins = [c("w", rng.standard_normal(wshape) * 0.3)], ["x", "w"]
+        if bias:
+            inits.append(c("b", rng.standard_normal(wshape[0])))
+            ins.append("b")
+        return (name, [helper.make_node("Conv", ins, ["y"], **attrs)], inits, xshape, 17, must)
+
+    def pool(name, op, xshape=(1, 3, 9, 9), must=True, **attrs):
+        return (name, [helper.make_node(op, ["x"], ["y"], **attrs)], [], xshape, 17, must)
+
+    def after_conv(name, node, inits=(), channels=5, opset=17, must=True, xshape=(1, 3, 4, 6)):
+        first = helper.make_node("Conv", ["x", "w"], ["a"], kernel_shape=[1, 1])
+        w = c("w", rng.standard_normal((channels, xshape[1], 1, 1)))
+        return (name, [first, node], [w, *inits], xshape, opset, must)
+
+    return [
+        conv("conv-asymmetric-pads", (1, 3, 9, 9), (4, 3, 3, 3), pads=[0, 1, 2, 1]),
+        conv("conv-same-upper-even-kernel", (1, 3, 8, 8), (5, 3, 4, 4), auto_pad="SAME_UPPER", strides=[2, 2]),
+        conv("conv-same-lower", (1, 3, 8, 8), (4, 3, 4, 4), must=False, auto_pad="SAME_LOWER", strides=[2, 2]),
+        conv("conv-dilated", (1, 3, 11, 11), (4, 3, 3, 3), dilations=[2, 3], pads=[2, 3, 2, 3]),
+        conv("conv-rect-strides", (1, 3, 11, 9), (4, 3, 3, 2), strides=[2, 3]),
+        conv("conv-no-bias", (1, 3, 9, 9), (4, 3, 3, 3), bias=False),
+        conv("conv-depthwise-multiplier-2", (1, 3, 9, 9), (6, 1, 3, 3), group=3, pads=[1, 1, 1, 1]),
+        conv("conv-grouped", (1, 4, 9, 9), (6, 2, 3, 3), group=2),
+        conv("conv-1d", (1, 3, 20), (4, 3, 5), must=False, pads=[2, 2]),
+        pool("maxpool-same-upper", "MaxPool", kernel_shape=[2, 2], strides=[2, 2], auto_pad="SAME_UPPER"),
+        pool("maxpool-asymmetric-pads", "MaxPool", kernel_shape=[3, 3], strides=[2, 2], pads=[0, 1, 1, 0]),
+        pool("maxpool-dilated", "MaxPool", must=False, kernel_shape=[3, 3], dilations=[2, 2]),
+        pool("global-average-pool", "GlobalAveragePool"),
+        pool("global-max-pool", "GlobalMaxPool"),
+        pool("global-average-pool-1d", "GlobalAveragePool", xshape=(1, 3, 20)),
+        after_conv("concat-channels", helper.make_node("Concat", ["a", "x"], ["y"], axis=1)),
+        after_conv("concat-negative-axis", helper.make_node("Concat", ["a", "x"], ["y"], axis=-3)),
+        after_conv("reshape", helper.make_node("Reshape", ["a", "s"], ["y"]), [i64("s", [1, 5, -1])]),
+        after_conv("softmax-channels", helper.make_node("Softmax", ["a"], ["y"], axis=1), opset=13),
+        after_conv("reducemean-hw", helper.make_node("ReduceMean", ["a"], ["y"], axes=[2, 3], keepdims=0), opset=13),
+        after_conv("reducemax-channels", helper.make_node("ReduceMax", ["a"], ["y"], axes=[1], keepdims=1), opset=13),
+        after_conv("transpose", helper.make_node("Transpose", ["a"], ["y"], perm=[0, 2, 1, 3])),
+        after_conv("slice-channels", helper.make_node("Slice", ["a", "st", "en", "ax"], ["y"]),
+                   [i64("st", [1]), i64("en", [4]), i64("ax", [1])]),
+        after_conv("split-channels", helper.make_node("Split", ["a", "sp"], ["y", "z"], axis=1),
+                   [i64("sp", [2, 3])], opset=13),
+        after_conv("gather-last-channel", helper.make_node("Gather", ["a", "i"], ["y"], axis=1), [i64("i", -1)]),
+        after_conv("flatten-axis2", helper.make_node("Flatten", ["a"], ["y"], axis=2)),
+        after_conv("depthtospace", helper.make_node("DepthToSpace", ["a"], ["y"], blocksize=2), channels=8),
+        after_conv("mul-per-channel", helper.make_node("Mul", ["a", "k"], ["y"]), [c("k", rng.standard_normal((5, 1, 1)))]),
+        after_conv("add-along-width", helper.make_node("Add", ["a", "k"], ["y"]), [c("k", rng.standard_normal(6))]),
+        after_conv("add-rank2", helper.make_node("Add", ["a", "k"], ["y"]), [c("k", rng.standard_normal((4, 1)))]),
+        after_conv("pad-reflect", helper.make_node("Pad", ["a", "p"], ["y"], mode="reflect"),
+                   [i64("p", [0, 0, 1, 2, 0, 0, 2, 1])]),
+        after_conv("resize-linear", helper.make_node("Resize", ["a", "", "sc"], ["y"], mode="linear"),
+                   [c("sc", [1, 1, 2, 2])]),
+    ]
+
+
+def layout_forms(modelc: str, out: str, results: list, only) -> None:
+    """layout_forms_cases(): each converts and matches onnxruntime in LiteRT, or (when not
+    must) is refused with a reason. The .tflite takes its image input channels last and
+    gives image outputs channels last."""
+    name = "layout_forms"
+    if only and name not in only:
+        return
+    import onnx
+    from ai_edge_litert.interpreter import Interpreter
+    from onnx import TensorProto, helper
+
+    d = os.path.join(out, "layout_forms")
+    os.makedirs(d, exist_ok=True)
+
+    def run():
+        exported, refused, bad = 0, 0, []
+        for case, nodes, inits, xshape, opset, must in layout_forms_cases():
+            src = os.path.join(d, case + ".onnx")
+            outs = [o for n in nodes for o in n.output if o not in {i for m in nodes for i in m.input}]
+            g = helper.make_graph(nodes, case, [helper.make_tensor_value_info("x", TensorProto.FLOAT, list(xshape))],
+                                  [helper.make_tensor_value_info(o, TensorProto.FLOAT, None) for o in outs], inits)
+            onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)]), src)
+            x = np.random.default_rng(1).standard_normal(xshape).astype(np.float32)
+            import onnxruntime as rt
+            refs = rt.InferenceSession(src, providers=["CPUExecutionProvider"]).run(None, {"x": x})
+            tfl = src[:-5] + ".tflite"
+            r = subprocess.run([modelc, "convert", src, tfl], capture_output=True, text=True)
+            if r.returncode != 0:
+                if "no TFLite form" not in r.stderr or must:
+                    bad.append(f"{case} refused: {r.stderr.strip()[-120:]}")
+                refused += 1
+                continue
+            try:
+                it = Interpreter(model_path=tfl)
+                it.allocate_tensors()
+                inp = it.get_input_details()[0]
+                last = tuple(inp["shape"]) != x.shape
+                it.set_tensor(inp["index"], np.ascontiguousarray(np.moveaxis(x, 1, -1)) if last else x)
+                it.invoke()
+                ys = [it.get_tensor(o["index"]) for o in it.get_output_details()]
+            except Exception as e:  # noqa: BLE001 - LiteRT rejecting the file is the failure
+                bad.append(f"{case}: LiteRT: {str(e)[:100]}")
+                continue
+            for y, ref in zip(ys, refs):
+                # Image outputs come channels last, others in ONNX's order; the cases keep
+                # the two apart by shape (no output has C = H = W).
+                if last and y.shape != ref.shape and y.ndim >= 3:
+                    y = np.moveaxis(y, -1, 1)
+                if y.shape != ref.shape or rel_err(y, ref) > TOLERANCE:
+                    bad.append(f"{case}: wrong result")
+                    break
+            exported += 1
+        msg = f"{exported} exported, {refused} refused with a reason"
+        return not bad, msg + ("; " + "; ".join(bad) if bad else "")
+
+    check(results, "onnx->tflite layout forms", run)
 
 
 def quantized_onnx(modelc: str, out: str, results: list, only) -> None:
@@ -1064,6 +1193,7 @@ def main() -> int:
     onnx_to_tflite(a.modelc, a.out, results, a.only)
     resize_cases(a.modelc, a.out, results, a.only)
     op_forms(a.modelc, a.out, results, a.only)
+    layout_forms(a.modelc, a.out, results, a.only)
     quantized_onnx(a.modelc, a.out, results, a.only)
     tflite_sources(a.modelc, a.out, results, a.only)
     lstm_models(a.modelc, a.out, results, a.only)

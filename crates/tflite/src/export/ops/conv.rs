@@ -3,7 +3,7 @@
 //!   DEPTHWISE_CONV_2D, filter transposed to [1, kH, kW, M] and per-channel scales to axis 3);
 //! - `MaxPool` / `AveragePool` (NHWC) → MAX_POOL_2D / AVERAGE_POOL_2D, `ceil_mode` too
 //!   (average pooling's divisor rules: see `average_pool`);
-//!   `GlobalAveragePool` / `GlobalMaxPool` → MEAN / REDUCE_MAX over axes [1, 2], kept;
+//!   `GlobalAveragePool` / `GlobalMaxPool` → MEAN / REDUCE_MAX over the spatial axes, kept;
 //! - `Gemm` (constant B, no transA, alpha = beta = 1) and `MatMul` with a constant 2-D right
 //!   side → FULLY_CONNECTED (weights [O, I]); other `MatMul`s → BATCH_MATMUL.
 //!
@@ -623,7 +623,14 @@ fn onnx_pool_pads(
 pub(crate) fn global_pool(x: &mut Lower, id: NodeId, op: OnnxOp) -> Result<(), TfliteError> {
     need_nhwc(x, id)?;
     let input = x.req(id, 0)?;
-    let axes = x.b.const_i32("axes", &[1, 2], vec![2])?;
+    // Channels last: every axis between the batch and the channels is spatial.
+    let rank = x.b.tensors[input].shape.len() as i32;
+    if rank < 3 {
+        return Err(unsupported("global pooling needs a spatial axis"));
+    }
+    let spatial: Vec<i32> = (1..rank - 1).collect();
+    let axes =
+        x.b.const_i32("axes", &spatial, vec![spatial.len() as i64])?;
     let out = x.output(0)?;
     let o = fb::ReducerOptions::create(&mut x.b.fbb, &fb::ReducerOptionsArgs { keep_dims: true })
         .as_union_value();
