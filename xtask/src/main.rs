@@ -1015,7 +1015,15 @@ impl Xtask {
                         .arg("--modelc")
                         .arg(&modelc)
                         .arg("--out")
-                        .arg(self.target.join("torchscript-interop")))
+                        .arg(self.target.join("torchscript-interop")))?;
+                    // Op forms traced by the pinned torch: exact or refused by op name.
+                    run(self
+                        .py()
+                        .arg("tests/torchscript_forms.py")
+                        .arg("--modelc")
+                        .arg(&modelc)
+                        .arg("--out")
+                        .arg(self.target.join("torchscript-interop").join("forms")))
                 }),
             ),
             (

@@ -81,7 +81,13 @@ impl Archive {
 
     /// Opens an archive held in memory.
     pub fn from_bytes(map: Bytes, label: &str) -> Result<Archive, TorchScriptError> {
-        let zip = zip::ZipArchive::new(Cursor::new(map.clone()))
+        // A .pt archive starts at byte 0 (torch writes nothing before it). The zip crate's
+        // default search for a prefix misreads some of torch's small archives (zip64 end
+        // records and 64-byte-aligned entries) as having one, and then rejects them.
+        let config = zip::read::Config {
+            archive_offset: zip::read::ArchiveOffset::Known(0),
+        };
+        let zip = zip::ZipArchive::with_config(config, Cursor::new(map.clone()))
             .map_err(|e| bad(label, format!("not a zip archive: {e}")))?;
         let file_len = map.len() as u64;
         if zip.len() > MAX_ENTRIES {

@@ -45,15 +45,17 @@ fn pickle(
     let data = archive.read(name)?;
     let file = format!("{}:{name}", archive.label());
     let mut storages = |key: &str| -> Result<bytes::Bytes, String> {
-        // traced_inputs.pkl keeps its (empty) storages under traced_inputs/.
-        let dir = if name == "traced_inputs.pkl" {
-            "traced_inputs"
-        } else {
-            "data"
-        };
-        archive
-            .read(&format!("{dir}/{key}"))
-            .map_err(|e| e.to_string())
+        // Each pickle's storages live in the directory named after it (data.pkl: data/,
+        // constants.pkl: constants/, traced_inputs.pkl: traced_inputs/); archives from
+        // older torch versions keep every storage under data/.
+        let dir = name.strip_suffix(".pkl").unwrap_or("data");
+        let own = format!("{dir}/{key}");
+        if dir != "data" && !archive.contains(&own) {
+            return archive
+                .read(&format!("data/{key}"))
+                .map_err(|e| e.to_string());
+        }
+        archive.read(&own).map_err(|e| e.to_string())
     };
     let r = if need_data {
         unpickle(&data, &mut storages)

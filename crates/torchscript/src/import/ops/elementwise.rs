@@ -17,6 +17,19 @@ fn rank2(a: T, b: T) -> Option<usize> {
 }
 
 /// Both operands as tensors of one element type (Python scalars take the tensor's type).
+/// Floor division of integers: ONNX's integer Div truncates toward zero, so divide
+/// `a - a mod b` (Mod with the divisor's sign: an exact multiple of b) instead.
+fn int_floor_div(
+    cx: &mut Cx,
+    a: modelc_ir::ValueRef,
+    b: modelc_ir::ValueRef,
+) -> modelc_ir::ValueRef {
+    let m =
+        cx.b.op(OnnxOp::Mod, &[a, b], attrs(vec![("fmod", Attr::Int(0))]));
+    let exact = cx.b.op(OnnxOp::Sub, &[a, m], Attrs::default());
+    cx.b.op(OnnxOp::Div, &[exact, b], Attrs::default())
+}
+
 fn pair(cx: &mut Cx, op: &str, x: &V, y: &V) -> Ev<(T, T)> {
     let like = x.as_tensor().or(y.as_tensor());
     let mut a = arg(op, operand(cx, x, like))?;
@@ -113,6 +126,8 @@ fn run(cx: &mut Cx, op: &str, a: &Args) -> Option<Ev<V>> {
                 let d = cx.b.op(OnnxOp::Div, &[p.v, q.v], Attrs::default());
                 let v = match mode.as_str() {
                     "floor" if p.dtype.is_float() => cx.b.op(OnnxOp::Floor, &[d], Attrs::default()),
+                    // ONNX's integer Div truncates toward zero.
+                    "floor" => int_floor_div(cx, p.v, q.v),
                     "trunc" if p.dtype.is_float() => {
                         // trunc(x) = sign(x) * floor(|x|)
                         let s = cx.b.op(OnnxOp::Sign, &[d], Attrs::default());
@@ -126,22 +141,32 @@ fn run(cx: &mut Cx, op: &str, a: &Args) -> Option<Ev<V>> {
             }
             "floor_divide" | "floordiv" => {
                 let (p, q) = pair(cx, op, x, y.unwrap_or(&V::Int(1)))?;
-                let d = cx.b.op(OnnxOp::Div, &[p.v, q.v], Attrs::default());
                 let v = if p.dtype.is_float() {
+                    let d = cx.b.op(OnnxOp::Div, &[p.v, q.v], Attrs::default());
                     cx.b.op(OnnxOp::Floor, &[d], Attrs::default())
                 } else {
-                    d
+                    int_floor_div(cx, p.v, q.v)
                 };
                 Ok(V::Tensor(T::new(v, rank2(p, q), p.dtype)))
             }
+            // torch.remainder takes the divisor's sign (Python's %), torch.fmod the
+            // dividend's (C's fmod). ONNX Mod does the first only for integers: a float
+            // remainder is a - floor(a / b) * b.
             "remainder" | "fmod" => {
                 let (p, q) = pair(cx, op, x, y.unwrap_or(&V::Int(1)))?;
-                let fmod = (op == "fmod" || p.dtype.is_float()) as i64;
-                let v = cx.b.op(
-                    OnnxOp::Mod,
-                    &[p.v, q.v],
-                    attrs(vec![("fmod", Attr::Int(fmod))]),
-                );
+                let v = if op == "remainder" && p.dtype.is_float() {
+                    let d = cx.b.op(OnnxOp::Div, &[p.v, q.v], Attrs::default());
+                    let f = cx.b.op(OnnxOp::Floor, &[d], Attrs::default());
+                    let m = cx.b.op(OnnxOp::Mul, &[f, q.v], Attrs::default());
+                    cx.b.op(OnnxOp::Sub, &[p.v, m], Attrs::default())
+                } else {
+                    let fmod = (op == "fmod") as i64;
+                    cx.b.op(
+                        OnnxOp::Mod,
+                        &[p.v, q.v],
+                        attrs(vec![("fmod", Attr::Int(fmod))]),
+                    )
+                };
                 Ok(V::Tensor(T::new(v, rank2(p, q), p.dtype)))
             }
             "pow" => binary(cx, op, OnnxOp::Pow, x, y.unwrap_or(&V::Int(1))),

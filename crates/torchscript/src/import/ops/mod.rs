@@ -15,6 +15,7 @@ pub mod norm;
 pub mod pool;
 pub mod prim;
 pub mod reduce;
+pub mod resize;
 pub mod rnn;
 pub mod scalar;
 pub mod shape;
@@ -38,6 +39,7 @@ const FAMILIES: &[Family] = &[
     linear::call,
     shape::call,
     reduce::call,
+    resize::call,
     attention::call,
     rnn::call,
 ];

@@ -1,0 +1,114 @@
+//! Upsampling → ONNX Resize over the spatial axes (`axes` = 2.., opset 18), by output size
+//! or by scale factors (torch maps coordinates with the given scales, as Resize does):
+//! - `upsample_nearest1d/2d/3d`: nearest, `asymmetric` + `floor` (torch's
+//!   `src = floor(dst · in / out)`);
+//! - `_upsample_nearest_exact1d/2d/3d`: nearest, `half_pixel` + `round_prefer_ceil`
+//!   (`src = floor((dst + 0.5) · in / out)`);
+//! - `upsample_linear1d`, `upsample_bilinear2d`, `upsample_trilinear3d`: linear,
+//!   `align_corners` or `pytorch_half_pixel`; `upsample_bicubic2d`: cubic the same way, with
+//!   torch's coefficient -0.75.
+//!
+//! Arguments as traced code passes them: `(input, output_size, [align_corners,]
+//! scale_factors)`, either list possibly None. Antialiased variants are not recognized
+//! here and are reported as unsupported.
+
+use modelc_ir::{Attr, OnnxOp, Tensor};
+
+use super::super::args::Args;
+use super::super::builder::attrs;
+use super::super::eval::{Cx, Ev};
+use super::super::value::V;
+use super::{arg, operand};
+
+pub fn call(cx: &mut Cx, op: &str, a: &Args) -> Option<Ev<V>> {
+    let (mode, n) = match op {
+        "upsample_nearest1d" => ("nearest", 1),
+        "upsample_nearest2d" => ("nearest", 2),
+        "upsample_nearest3d" => ("nearest", 3),
+        "_upsample_nearest_exact1d" => ("nearest-exact", 1),
+        "_upsample_nearest_exact2d" => ("nearest-exact", 2),
+        "_upsample_nearest_exact3d" => ("nearest-exact", 3),
+        "upsample_linear1d" => ("linear", 1),
+        "upsample_bilinear2d" => ("linear", 2),
+        "upsample_trilinear3d" => ("linear", 3),
+        "upsample_bicubic2d" => ("cubic", 2),
+        _ => return None,
+    };
+    Some((|| -> Ev<V> {
+        let x = arg(op, operand(cx, a.get(0, "input").unwrap_or(&V::None), None))?;
+        if !x.dtype.is_float() {
+            return arg(op, Err(format!("{} input", x.dtype)));
+        }
+        // Linear and cubic take align_corners before the scales.
+        let linear = mode == "linear" || mode == "cubic";
+        let align = linear && arg(op, a.bool(2, "align_corners", false))?;
+        let scale_slot = if linear { 3 } else { 2 };
+        let sizes = match a.some(1, "output_size") {
+            None | Some(V::None) => None,
+            Some(v) => Some(arg(
+                op,
+                v.as_ints().ok_or_else(|| {
+                    format!("output_size must be a constant int list, is {}", v.kind())
+                }),
+            )?),
+        };
+        let scales: Option<Vec<f64>> = match a.some(scale_slot, "scale_factors") {
+            None | Some(V::None) => None,
+            Some(v) => Some(arg(
+                op,
+                v.as_list()
+                    .and_then(|l| l.iter().map(V::as_f64).collect())
+                    .ok_or_else(|| {
+                        format!("scale_factors must be a constant list, is {}", v.kind())
+                    }),
+            )?),
+        };
+        let (coord, nearest) = match (mode, align) {
+            ("nearest", _) => ("asymmetric", "floor"),
+            ("nearest-exact", _) => ("half_pixel", "round_prefer_ceil"),
+            (_, true) => ("align_corners", "floor"),
+            (_, false) => ("pytorch_half_pixel", "floor"),
+        };
+        let axes: Vec<i64> = (2..2 + n as i64).collect();
+        let mut at = attrs(vec![
+            (
+                "mode",
+                Attr::String(
+                    if mode == "nearest-exact" {
+                        "nearest"
+                    } else {
+                        mode
+                    }
+                    .into(),
+                ),
+            ),
+            ("coordinate_transformation_mode", Attr::String(coord.into())),
+            ("axes", Attr::Ints(axes)),
+        ]);
+        if !linear {
+            at.set("nearest_mode", Attr::String(nearest.into()));
+        }
+        if mode == "cubic" {
+            // torch's bicubic kernel (A = -0.75), taps past the border clamped to it.
+            at.set("cubic_coeff_a", Attr::Float(-0.75));
+        }
+        let inputs = match (sizes, scales) {
+            (Some(s), _) if s.len() == n => {
+                vec![Some(x.v), None, None, Some(cx.b.ints(&s))]
+            }
+            (_, Some(f)) if f.len() == n => {
+                let vals: Vec<f32> = f.iter().map(|&v| v as f32).collect();
+                let t = Tensor::from_f32(vec![n as u64], &vals).expect("sizes match");
+                vec![Some(x.v), None, Some(cx.b.constant("scales", t))]
+            }
+            _ => {
+                return arg(
+                    op,
+                    Err(format!("needs {n} output sizes or {n} scale factors")),
+                )
+            }
+        };
+        let v = cx.b.node(OnnxOp::Resize, &inputs, at, 1)[0];
+        Ok(V::Tensor(x.with(v)))
+    })())
+}

@@ -1,0 +1,195 @@
+"""TorchScript op forms: small torch functions traced by the installed torch, converted by
+`modelc convert model.pt model.onnx`, run in onnxruntime against torch's own output.
+
+    python tests/torchscript_forms.py --modelc target/release/modelc [--out DIR] [--only a,b]
+
+Each form either converts and matches torch (max|ort - torch| / max|torch| <= 1e-4), or is
+refused with a message naming the op that is not supported. A wrong result, an onnxruntime
+failure on the converted file, any other refusal (an archive torch wrote that modelc cannot
+read), or a refusal of a form in MUST fails the run. The archives come from the torch in the
+pinned environment, so the reader also meets whatever its current writer produces (zip64
+end records, traced_inputs/, constants/ storages).
+
+Last line: `torchscript forms: N exported exactly, R refused by op, F failures`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+
+import numpy as np
+
+TOL = 1e-4
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def forms():
+    """(name, function or module, input shapes, must convert)."""
+    import torch
+    import torch.nn as nn
+    import torch.nn.functional as F
+
+    x4 = (2, 3, 8, 8)
+    i = lambda x: (x * 10).int()  # noqa: E731 - integer inputs from the float ones
+    return [
+        # Arithmetic whose ONNX spelling differs by dtype or sign convention.
+        ("remainder-float", lambda x: torch.remainder(x, 0.7), [x4], True),
+        ("remainder-negative-divisor", lambda x: torch.remainder(x, -0.7), [x4], True),
+        ("remainder-tensor", lambda x, y: torch.remainder(x, y), [x4, x4], True),
+        ("fmod-float", lambda x: torch.fmod(x, 0.7), [x4], True),
+        ("floor-divide-int", lambda x: torch.div(i(x), 3, rounding_mode="floor").float(), [x4], True),
+        ("floordiv-int-negative", lambda x: (i(x) // -3).float(), [x4], True),
+        ("trunc-divide-int", lambda x: torch.div(i(x), 3, rounding_mode="trunc").float(), [x4], True),
+        ("remainder-int", lambda x: torch.remainder(i(x), -3).float(), [x4], True),
+        ("fmod-int", lambda x: torch.fmod(i(x), -3).float(), [x4], True),
+        ("floordiv-float", lambda x: x // 0.3, [x4], True),
+        ("floor-divide-float", lambda x: torch.div(x, 0.7, rounding_mode="floor"), [x4], True),
+        ("trunc-divide-float", lambda x: torch.div(x, 0.7, rounding_mode="trunc"), [x4], True),
+        ("pow-scalar", lambda x: x.abs() ** 1.5, [x4], True),
+        ("rsqrt", lambda x: torch.rsqrt(x.abs() + 1), [x4], True),
+        ("masked-fill", lambda x: x.masked_fill(x < 0, -1.0), [x4], True),
+        ("where-scalar", lambda x: torch.where(x > 0, x, 0.0), [x4], True),
+        ("clamp-min", lambda x: x.clamp(min=0.1), [x4], True),
+        ("clamp-max", lambda x: torch.clamp(x, max=0.3), [x4], True),
+        # Activations.
+        ("gelu", F.gelu, [x4], True),
+        ("gelu-tanh", lambda x: F.gelu(x, approximate="tanh"), [x4], True),
+        ("silu", F.silu, [x4], True),
+        ("mish", F.mish, [x4], True),
+        ("hardswish", F.hardswish, [x4], True),
+        ("hardsigmoid", F.hardsigmoid, [x4], True),
+        ("leaky-relu", lambda x: F.leaky_relu(x, 0.2), [x4], True),
+        ("elu-alpha", lambda x: F.elu(x, 0.5), [x4], True),
+        ("relu6", F.relu6, [x4], True),
+        ("softplus-beta", lambda x: F.softplus(x, beta=2.0, threshold=5.0), [x4], False),
+        ("erf", torch.erf, [x4], True),
+        # Reductions and normalization.
+        ("softmax-dim1", lambda x: F.softmax(x, dim=1), [x4], True),
+        ("log-softmax-dim-2", lambda x: F.log_softmax(x, dim=-2), [x4], True),
+        ("mean-keepdim", lambda x: x.mean(dim=(-1, -2), keepdim=True), [x4], True),
+        ("sum-all", lambda x: x.sum(), [x4], True),
+        ("amax", lambda x: x.amax(dim=1), [x4], True),
+        ("std", lambda x: x.std(dim=1), [x4], False),
+        ("layer-norm", nn.LayerNorm(8), [x4], True),
+        ("group-norm", nn.GroupNorm(3, 6), [(2, 6, 4, 4)], False),
+        ("cumsum", lambda x: torch.cumsum(x, dim=2), [x4], False),
+        ("topk", lambda x: torch.topk(x, 3, dim=-1)[0], [x4], False),
+        ("argmax", lambda x: torch.argmax(x, dim=1, keepdim=True).float(), [x4], False),
+        # Shapes and indexing.
+        ("cat-negative-dim", lambda x: torch.cat([x, x * 2], dim=-1), [x4], True),
+        ("index-last", lambda x: x[:, -1], [x4], True),
+        ("slice-steps", lambda x: x[:, 1:, ::2, -3:], [x4], True),
+        ("permute", lambda x: x.permute(0, 2, 3, 1).contiguous(), [x4], True),
+        ("chunk", lambda x: x.chunk(3, dim=1)[2], [x4], True),
+        ("split-sizes", lambda x: torch.split(x, [1, 2], dim=1)[1], [x4], True),
+        ("flatten-1-2", lambda x: x.flatten(1, 2), [x4], True),
+        ("expand", lambda x: x[:, :1].expand(-1, 4, -1, -1), [x4], True),
+        ("repeat", lambda x: x.repeat(1, 2, 1, 3), [x4], True),
+        ("pad-constant", lambda x: F.pad(x, (1, 2), value=0.5), [x4], True),
+        ("pad-negative", lambda x: F.pad(x, (-1, 2)), [x4], True),
+        ("pad-reflect", lambda x: F.pad(x, (1, 2, 2, 1), mode="reflect"), [x4], False),
+        ("flip", lambda x: torch.flip(x, dims=[1, 3]), [x4], False),
+        # Linear algebra.
+        ("matmul-1d", torch.matmul, [(3, 5), (5,)], True),
+        ("matmul-broadcast", lambda x, y: x @ y, [x4, (8, 6)], True),
+        ("baddbmm", lambda x, y, z: torch.baddbmm(x, y, z, beta=0.5, alpha=2.0), [(2, 3, 4), (2, 3, 5), (2, 5, 4)], True),
+        ("addmm", lambda x, y, z: torch.addmm(x, y, z, beta=0.5, alpha=2.0), [(3, 4), (3, 5), (5, 4)], True),
+        ("linear-3d", nn.Linear(8, 3), [(2, 5, 8)], True),
+        ("sdpa-causal", lambda q, k, v: F.scaled_dot_product_attention(q, k, v, is_causal=True),
+         [(2, 4, 6, 8)] * 3, True),
+        ("einsum", lambda x, y: torch.einsum("bchw,bcwk->bchk", x, y), [x4, (2, 3, 8, 5)], False),
+        # Convolution and pooling.
+        ("conv1d", nn.Conv1d(3, 4, 5, stride=2, padding=2), [(2, 3, 20)], True),
+        ("conv-transpose2d", nn.ConvTranspose2d(3, 4, 3, stride=2, padding=1, output_padding=1), [x4], True),
+        ("conv-padding-same", nn.Conv2d(4, 4, 3, dilation=2, groups=2, padding="same"), [(1, 4, 9, 9)], False),
+        ("avg-pool-ceil", lambda x: F.avg_pool2d(x, 3, 2, 1, ceil_mode=True, count_include_pad=False), [x4], True),
+        ("avg-pool-count-pad", lambda x: F.avg_pool2d(x, 3, 1, 1), [x4], True),
+        ("max-pool-ceil", lambda x: F.max_pool2d(x, 3, 2, ceil_mode=True), [x4], True),
+        ("adaptive-avg-pool-2", lambda x: F.adaptive_avg_pool2d(x, 2), [x4], False),
+        ("interpolate-nearest-scale", lambda x: F.interpolate(x, scale_factor=2, mode="nearest"), [x4], True),
+        ("interpolate-nearest-size", lambda x: F.interpolate(x, size=(5, 12), mode="nearest"), [x4], True),
+        ("interpolate-nearest-exact", lambda x: F.interpolate(x, scale_factor=1.5, mode="nearest-exact"), [x4], True),
+        ("interpolate-bilinear-size", lambda x: F.interpolate(x, size=(5, 7), mode="bilinear"), [x4], True),
+        ("interpolate-bilinear-scale", lambda x: F.interpolate(x, scale_factor=1.7, mode="bilinear"), [x4], True),
+        ("interpolate-bilinear-corners", lambda x: F.interpolate(x, scale_factor=2, mode="bilinear",
+                                                                 align_corners=True), [x4], True),
+        ("interpolate-linear-1d", lambda x: F.interpolate(x, scale_factor=3, mode="linear"), [(2, 3, 8)], True),
+        ("interpolate-nearest-3d", lambda x: F.interpolate(x, scale_factor=2), [(1, 2, 3, 4, 5)], True),
+        ("interpolate-trilinear", lambda x: F.interpolate(x, size=(4, 6, 3), mode="trilinear"),
+         [(1, 2, 3, 4, 5)], True),
+        ("upsample-module", nn.Upsample(scale_factor=2, mode="bilinear"), [x4], True),
+        ("interpolate-bicubic", lambda x: F.interpolate(x, scale_factor=2, mode="bicubic"), [x4], True),
+        ("interpolate-bicubic-corners", lambda x: F.interpolate(x, size=(5, 11), mode="bicubic",
+                                                                align_corners=True), [x4], True),
+        ("interpolate-antialias", lambda x: F.interpolate(x, size=(4, 4), mode="bilinear", antialias=True),
+         [x4], False),
+        ("pixel-shuffle", lambda x: F.pixel_shuffle(x, 2), [(1, 8, 3, 3)], False),
+    ]
+
+
+def run_form(modelc, out, name, fn, shapes):
+    """(status, message): status is 'ok', 'refused' or 'fail'."""
+    import onnxruntime as ort
+    import torch
+
+    torch.manual_seed(0)
+    xs = [torch.randn(*s) for s in shapes]
+    if isinstance(fn, torch.nn.Module):
+        m = fn
+    else:
+        m = type("Form", (torch.nn.Module,), {"forward": lambda self, *a: fn(*a)})()
+    m.eval()
+    with torch.no_grad():
+        ref = m(*xs)
+        traced = torch.jit.trace(m, tuple(xs))
+    pt = os.path.join(out, f"{name}.pt")
+    onnx = os.path.join(out, f"{name}.onnx")
+    traced.save(pt)
+    r = subprocess.run([modelc, "convert", pt, onnx], capture_output=True, text=True, timeout=120)
+    if r.returncode != 0:
+        msg = r.stderr.strip().splitlines()[-1] if r.stderr.strip() else f"exit {r.returncode}"
+        ok = "is not supported" in msg or "not supported" in msg
+        return ("refused" if ok else "fail"), msg[-160:]
+    s = ort.InferenceSession(onnx, providers=["CPUExecutionProvider"])
+    got = s.run(None, {i.name: x.numpy() for i, x in zip(s.get_inputs(), xs)})
+    refs = ref if isinstance(ref, tuple) else (ref,)
+    for g, t in zip(got, refs):
+        t = t.numpy()
+        if g.shape != t.shape:
+            return "fail", f"shape {g.shape} vs torch {t.shape}"
+        err = float(np.abs(g.astype(np.float64) - t).max() / max(np.abs(t).max(), 1e-12)) if t.size else 0.0
+        if err > TOL:
+            return "fail", f"rel err {err:.3g}"
+    return "ok", "matches torch"
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--modelc", required=True)
+    ap.add_argument("--out", default=os.path.join(ROOT, "target", "torchscript-forms"))
+    ap.add_argument("--only", default="")
+    a = ap.parse_args()
+    os.makedirs(a.out, exist_ok=True)
+    only = [o for o in a.only.split(",") if o]
+    counts = {"ok": 0, "refused": 0, "fail": 0}
+    for name, fn, shapes, must in forms():
+        if only and name not in only:
+            continue
+        try:
+            status, msg = run_form(a.modelc, a.out, name, fn, shapes)
+        except Exception as e:  # noqa: BLE001 - onnxruntime failing on the file is a failure
+            status, msg = "fail", f"{type(e).__name__}: {str(e).splitlines()[0][:140] if str(e) else ''}"
+        if status == "refused" and must:
+            status, msg = "fail", f"must convert; {msg}"
+        counts[status] += 1
+        print(f"{ {'ok': 'ok  ', 'refused': 'skip', 'fail': 'FAIL'}[status]} {name:28s} {msg}", flush=True)
+    print(f"torchscript forms: {counts['ok']} exported exactly, {counts['refused']} refused by op, "
+          f"{counts['fail']} failures")
+    return 0 if counts["fail"] == 0 and counts["ok"] > 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
