@@ -305,6 +305,7 @@ RESIZE_MUST_EXPORT = {
     "nearest/pytorch_half_pixel/round_prefer_floor@3", "nearest/align_corners/round_prefer_ceil@3",
     "linear/half_pixel@2", "linear/pytorch_half_pixel@0.6", "linear/align_corners@3",
     "linear/asymmetric@2", "linear/sizes", "nearest/sizes", "linear/2x3", "nearest/2x3",
+    "linear/axes@2", "nearest/axes@1.5",
 }
 
 
@@ -337,6 +338,13 @@ def resize_cases(modelc: str, out: str, results: list, only) -> None:
         ("nearest/channels", (4, 4), dict(scales=[1, 2, 2, 2], mode="nearest",
                                            coordinate_transformation_mode="asymmetric", nearest_mode="floor")),
         ("cubic", (5, 5), dict(scales=[1, 1, 2, 2], mode="cubic")),
+        # Opset 18's axes: scales for the listed axes only (what modelc's TorchScript import writes).
+        ("linear/axes@2", (5, 5), dict(scales=[2, 2], mode="linear", axes=[2, 3], opset=18,
+                                       coordinate_transformation_mode="pytorch_half_pixel")),
+        ("linear/axes-inexact-1.7", (8, 8), dict(scales=[1.7, 1.7], mode="linear", axes=[2, 3], opset=18)),
+        ("nearest/axes@1.5", (8, 8), dict(scales=[1.5, 1.5], mode="nearest", axes=[2, 3], opset=18,
+                                          coordinate_transformation_mode="half_pixel",
+                                          nearest_mode="round_prefer_ceil")),
     ]
     d = os.path.join(out, "resize")
     os.makedirs(d, exist_ok=True)

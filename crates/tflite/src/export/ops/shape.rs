@@ -533,10 +533,22 @@ fn resize_flags(
     }
     // The scales ONNX maps coordinates with: the given ones, else output / input.
     let scales_slot = if x.g.node(id).num_inputs == 2 { 1 } else { 2 };
+    // With `axes` (opset 18) the scales list only those axes (NHWC positions by now).
     let given =
         x.g.input(id, scales_slot)
             .and_then(|v| x.b.const_floats(v))
-            .filter(|s| s.len() == 4);
+            .filter(|s| !s.is_empty())
+            .and_then(|s| match attr_ints(x.g, id, "axes") {
+                None => (s.len() == 4).then_some(s),
+                Some(axes) if axes.len() == s.len() => {
+                    let mut full = vec![1.0f32; 4];
+                    for (&a, &v) in axes.iter().zip(&s) {
+                        *full.get_mut(if a < 0 { a + 4 } else { a } as usize)? = v;
+                    }
+                    Some(full)
+                }
+                Some(_) => None,
+            });
     let scale: [f32; 2] = match &given {
         Some(s) => [s[1], s[2]],
         None => [0, 1].map(|a| out_hw[a] as f32 / in_hw[a] as f32),
