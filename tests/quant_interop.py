@@ -17,8 +17,9 @@ x.onnx x.tflite`: int8 activations, outputs quantized then dequantized) and run 
 on the held-out inputs, next to modelc's int8-activation QDQ ONNX model (same calibration,
 --activation-type i8 --quantize-outputs) in onnxruntime; that QDQ model converted to
 TFLite by `modelc convert` too. With --check, at least --tflite-agree of the output
-elements of each must agree within one output quantization step, and each may have one
-DEQUANTIZE op only (the output's: the model is full integer).
+elements of each must agree within one output quantization step, each may have one
+DEQUANTIZE op only (the output's: the model is full integer), and each must also run on
+LiteRT's builtin kernels without the XNNPACK delegate (within two steps on one input).
 Also with --tflite: the dynamic-range TFLite (`--mode int8-dynamic` to .tflite: int8 weights,
 float compute) in LiteRT against the fp32 model in onnxruntime; with --check its cosine must
 be at least --dynamic-cosine and its size at most --max-size-ratio plus 0.01.
@@ -174,8 +175,22 @@ def tflite_agreement(modelc, fp32, calib_dir, held, work, name):
             within += int((steps <= 1.0 + 1e-3).sum())
             total += steps.size
             worst = max(worst, float(steps.max()))
+        # LiteRT's own kernels (no XNNPACK, as on devices where it is not used) check what
+        # XNNPACK accepts silently, e.g. LOGISTIC's fixed output scale of 1/256.
+        try:
+            from ai_edge_litert.interpreter import OpResolverType
+            b = Interpreter(path, experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+            b.allocate_tensors()
+            b.set_tensor(b.get_input_details()[0]["index"],
+                         np.ascontiguousarray(held[0].transpose(0, 2, 3, 1)))
+            b.invoke()
+            builtin_steps = round(float((np.abs(b.get_tensor(b.get_output_details()[0]["index"])
+                                             - refs[0]) / step).max()), 3)
+        except Exception as e:  # noqa: BLE001 - a file LiteRT's kernels refuse is the failure
+            builtin_steps = f"fails: {str(e)[:120]}"
         result[key] = {"within_one_step": within / total, "max_steps": worst,
-                       "dequantize_ops": dequantize, "tflite_bytes": os.path.getsize(path)}
+                       "dequantize_ops": dequantize, "tflite_bytes": os.path.getsize(path),
+                       "builtin_kernels_max_steps": builtin_steps}
     return result
 
 
@@ -281,10 +296,15 @@ def main():
                 print(f"{name:<16} full-int8 TFLite ({how}) in LiteRT vs int8 QDQ in onnxruntime: "
                       f"{100 * t['within_one_step']:.2f}% of elements within one step "
                       f"(worst {t['max_steps']:.1f} steps), {t['dequantize_ops']} DEQUANTIZE, "
+                      f"builtin kernels {t['builtin_kernels_max_steps']} steps, "
                       f"{t['tflite_bytes']} bytes", flush=True)
                 if a.check and t["within_one_step"] < a.tflite_agree:
                     failures.append(f"{name}: TFLite ({how}) agrees within one step on "
                                     f"{100 * t['within_one_step']:.2f}% < {100 * a.tflite_agree:.0f}%")
+                if a.check and (isinstance(t["builtin_kernels_max_steps"], str)
+                                or t["builtin_kernels_max_steps"] > 2.0 + 1e-3):
+                    failures.append(f"{name}: TFLite ({how}) with LiteRT's builtin kernels: "
+                                    f"{t['builtin_kernels_max_steps']}")
                 if a.check and t["dequantize_ops"] != 1:
                     failures.append(f"{name}: TFLite ({how}) has {t['dequantize_ops']} DEQUANTIZE "
                                     "ops (full integer has one, for the output)")

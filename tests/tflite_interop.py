@@ -17,6 +17,9 @@ Directions, every model each way this crate adds:
                     negative pads, ...): exact in LiteRT or refused with a reason.
   Layout forms      convolution / pooling attribute forms and ops reading a convolution's
                     output along an axis: exact in LiteRT (outputs channels last) or refused.
+  Quantized forms   ops after a convolution, `modelc quantize` int8 then `modelc convert`:
+                    LiteRT (XNNPACK and its builtin kernels) within one step of
+                    onnxruntime on the QDQ model, or refused.
   QDQ ONNX -> TFLite  ResNet-18 quantized by onnxruntime's QDQ quantizer: int8 TFLite ops,
                     LiteRT vs onnxruntime within 3 output quantization steps on 99%.
   TFLite -> TFLite  testdata/tflite/*.tflite (made by testdata/make_tflite.py with Keras):
@@ -637,6 +640,122 @@ def layout_forms(modelc: str, out: str, results: list, only) -> None:
     check(results, "onnx->tflite layout forms", run)
 
 
+def quantized_forms(modelc: str, out: str, results: list, only) -> None:
+    """Ops after a convolution, quantized by `modelc quantize` (int8 activations, outputs
+    quantized too) and converted to TFLite by `modelc convert`: each converts to a model
+    LiteRT runs with XNNPACK and with its own builtin kernels (which check output scales
+    XNNPACK accepts silently), within one output step of onnxruntime on the QDQ model for
+    99% of the elements, or is refused with a reason."""
+    name = "quantized_forms"
+    if only and name not in only:
+        return
+    import onnx
+    import onnxruntime as rt
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+    from onnx import TensorProto, helper, numpy_helper
+
+    d = os.path.join(out, "quantized_forms")
+    calib = os.path.join(d, "calib")
+    os.makedirs(calib, exist_ok=True)
+    rng = np.random.default_rng(0)
+    for i in range(8):
+        np.save(os.path.join(calib, f"{i:03d}.npy"), rng.standard_normal((1, 3, 8, 8)).astype(np.float32))
+
+    def c(n, a, dtype=np.float32):
+        return numpy_helper.from_array(np.asarray(a, dtype), n)
+
+    H = helper.make_node
+    # (name, nodes after the convolution `a`, extra initializers, opset, must)
+    cases = [
+        ("relu", [H("Relu", ["a"], ["y"])], [], 17, True),
+        ("sigmoid", [H("Sigmoid", ["a"], ["y"])], [], 17, True),
+        ("softmax-channels", [H("Softmax", ["a"], ["y"], axis=1)], [], 13, True),
+        ("hardswish", [H("HardSwish", ["a"], ["y"])], [], 14, True),
+        ("leakyrelu", [H("LeakyRelu", ["a"], ["y"], alpha=0.1)], [], 17, True),
+        ("avgpool-pads", [H("AveragePool", ["a"], ["y"], kernel_shape=[3, 3], pads=[1, 1, 1, 1])], [], 17, True),
+        ("avgpool-ceil", [H("AveragePool", ["a"], ["y"], kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1],
+                            ceil_mode=1)], [], 17, False),
+        ("maxpool", [H("MaxPool", ["a"], ["y"], kernel_shape=[2, 2], strides=[2, 2])], [], 17, True),
+        ("global-average-pool", [H("GlobalAveragePool", ["a"], ["y"])], [], 17, True),
+        ("concat-differently-scaled", [H("Mul", ["a", "k"], ["m"]), H("Concat", ["a", "m"], ["y"], axis=1)],
+         [c("k", 3.0)], 17, True),
+        ("residual-add", [H("Relu", ["a"], ["r"]), H("Add", ["a", "r"], ["y"])], [], 17, True),
+        ("swish", [H("Sigmoid", ["a"], ["s"]), H("Mul", ["a", "s"], ["y"])], [], 17, True),
+        ("resize-nearest", [H("Resize", ["a", "", "sc"], ["y"], mode="nearest",
+                              coordinate_transformation_mode="asymmetric", nearest_mode="floor")],
+         [c("sc", [1, 1, 2, 2])], 17, True),
+        ("flatten-gemm", [H("Flatten", ["a"], ["f"]), H("Gemm", ["f", "gw", "gb"], ["y"], transB=1)],
+         [c("gw", rng.standard_normal((5, 256)) * 0.1), c("gb", rng.standard_normal(5))], 17, True),
+        ("clip-0-6", [H("Clip", ["a", "lo", "hi"], ["y"])], [c("lo", 0.0), c("hi", 6.0)], 17, True),
+        ("reducemean-hw", [H("ReduceMean", ["a"], ["y"], axes=[2, 3], keepdims=1)], [], 13, True),
+        ("depthwise-no-bias", [H("Conv", ["a", "dw"], ["y"], group=4, kernel_shape=[3, 3], pads=[1, 1, 1, 1])],
+         [c("dw", rng.standard_normal((4, 1, 3, 3)))], 17, True),
+        ("pad", [H("Pad", ["a", "p"], ["y"])], [c("p", [0, 0, 1, 1, 0, 0, 1, 1], np.int64)], 17, True),
+    ]
+
+    def run():
+        exported, refused, bad = 0, 0, []
+        for case, tail, extra, opset, must in cases:
+            src = os.path.join(d, case + ".onnx")
+            first = H("Conv", ["x", "w", "b"], ["a"], kernel_shape=[3, 3], pads=[1, 1, 1, 1])
+            inits = [c("w", rng.standard_normal((4, 3, 3, 3)) * 0.3), c("b", rng.standard_normal(4) * 0.1), *extra]
+            g = helper.make_graph([first, *tail], case,
+                                  [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8])],
+                                  [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], inits)
+            onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)]), src)
+            qdq, tfl = src[:-5] + ".q.onnx", src[:-5] + ".tflite"
+            r = subprocess.run([modelc, "quantize", src, qdq, "--calibration", calib, "--activation-type", "i8",
+                                "--quantize-outputs"], capture_output=True, text=True)
+            if r.returncode != 0:
+                bad.append(f"{case}: quantize failed: {r.stderr.strip()[-120:]}")
+                continue
+            r = subprocess.run([modelc, "convert", qdq, tfl], capture_output=True, text=True)
+            if r.returncode != 0:
+                if "no TFLite form" not in r.stderr or must:
+                    bad.append(f"{case} refused: {r.stderr.strip()[-120:]}")
+                refused += 1
+                continue
+            x = rng.standard_normal((1, 3, 8, 8)).astype(np.float32)
+            ref = rt.InferenceSession(qdq, providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+            for kernels in ("xnnpack", "builtin"):
+                try:
+                    kw = {} if kernels == "xnnpack" else {
+                        "experimental_op_resolver_type": OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES}
+                    it = Interpreter(model_path=tfl, **kw)
+                    it.allocate_tensors()
+                    it.set_tensor(it.get_input_details()[0]["index"], np.ascontiguousarray(x.transpose(0, 2, 3, 1)))
+                    it.invoke()
+                    od = it.get_output_details()[0]
+                    y = it.get_tensor(od["index"])
+                except Exception as e:  # noqa: BLE001 - LiteRT refusing the file is the failure
+                    bad.append(f"{case} ({kernels}): {str(e)[:100]}")
+                    break
+                if y.ndim == 4:
+                    y = y.transpose(0, 3, 1, 2)
+                details = {t["index"]: t for t in it.get_tensor_details()}
+                last = [o for o in it._get_ops_details() if od["index"] in list(o["outputs"])][0]
+                # The step of the output's quantization; an op the quantizer leaves in float
+                # (HardSwish, ReduceMean) reads a dequantized tensor whose elements may
+                # differ by one step of theirs, so its output by about as much.
+                ops = it._get_ops_details()
+                if last["op_name"] != "DEQUANTIZE":
+                    last = [o for o in ops if last["inputs"][0] in list(o["outputs"])][0]
+                step = details[last["inputs"][0]]["quantization"][0] if last["op_name"] == "DEQUANTIZE" else 0.0
+                if not step:
+                    bad.append(f"{case}: the output is not computed from a quantized tensor")
+                    break
+                within = float((np.abs(y - ref) / step <= 1.0 + 1e-3).mean()) if y.shape == ref.shape else 0.0
+                if within < 0.99:
+                    bad.append(f"{case} ({kernels}): {100 * within:.1f}% within one step")
+                    break
+            else:
+                exported += 1
+        msg = f"{exported} exported, {refused} refused with a reason"
+        return not bad, msg + ("; " + "; ".join(bad) if bad else "")
+
+    check(results, "quantized forms -> tflite", run)
+
+
 def quantized_onnx(modelc: str, out: str, results: list, only) -> None:
     """ResNet-18 quantized by onnxruntime's QDQ quantizer (int8, per-channel weights) -> TFLite:
     every QDQ-wrapped op must become a quantized TFLite op, and LiteRT must agree with
@@ -1202,6 +1321,7 @@ def main() -> int:
     resize_cases(a.modelc, a.out, results, a.only)
     op_forms(a.modelc, a.out, results, a.only)
     layout_forms(a.modelc, a.out, results, a.only)
+    quantized_forms(a.modelc, a.out, results, a.only)
     quantized_onnx(a.modelc, a.out, results, a.only)
     tflite_sources(a.modelc, a.out, results, a.only)
     lstm_models(a.modelc, a.out, results, a.only)

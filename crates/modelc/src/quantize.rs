@@ -427,6 +427,8 @@ pub fn run(args: QuantizeArgs) -> Result<(), Box<dyn std::error::Error>> {
     // quantized too (and dequantized to the model's float output by a DEQUANTIZE op), as
     // TensorFlow's converter does.
     cfg.static_opts.quantize_outputs = args.quantize_outputs || tflite;
+    // LiteRT's integer LOGISTIC / SOFTMAX / TANH produce fixed output ranges only.
+    cfg.static_opts.fixed_ranges = tflite;
     let start = Instant::now();
     let (quantized, report) = quant::quantize(&model, &cfg, &calibration, &eval)?;
     if mode == Mode::Int8 {

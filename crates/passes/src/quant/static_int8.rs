@@ -40,6 +40,9 @@ pub struct StaticOptions {
     /// Which Conv / ConvTranspose / Gemm biases become int32 behind a DequantizeLinear
     /// (`quantize-bias`); the others stay float. `None`: all stay float.
     pub int32_bias: Option<BiasScope>,
+    /// Sigmoid / Softmax / Tanh outputs quantized with the fixed ranges TFLite's integer
+    /// kernels produce (see [`fixed_range`]) instead of the calibrated ones.
+    pub fixed_ranges: bool,
 }
 
 impl Default for StaticOptions {
@@ -50,6 +53,7 @@ impl Default for StaticOptions {
             per_channel: true,
             quantize_outputs: false,
             int32_bias: Some(BiasScope::ExceptConv),
+            fixed_ranges: false,
         }
     }
 }
@@ -76,6 +80,23 @@ pub fn quantizable(op: OnnxOp) -> bool {
                 | LayerNormalization
                 | BatchNormalization
         )
+}
+
+/// The output range LiteRT's integer kernel of `op` has fixed: [0, 255/256] for Sigmoid and
+/// Softmax, [-1, 127/128] for Tanh, which in 8 bits are scale 1/256 and 1/128 with zero
+/// point -128 and 0 (int8).
+pub fn fixed_range(op: OnnxOp) -> Option<Range> {
+    match op {
+        OnnxOp::Sigmoid | OnnxOp::Softmax => Some(Range {
+            min: 0.0,
+            max: 255.0 / 256.0,
+        }),
+        OnnxOp::Tanh => Some(Range {
+            min: -1.0,
+            max: 127.0 / 128.0,
+        }),
+        _ => None,
+    }
 }
 
 /// Ops with a weight input (slot 1) and optional bias (slot 2).
@@ -207,8 +228,9 @@ pub fn quantize_static(
                         continue;
                     }
                     let is_const = matches!(g.node(v.node).op, Op::Const(_));
-                    // Biases stay float here (see `int32_bias`).
-                    if weighted(op) && slot == 2 {
+                    // Biases stay float here (see `int32_bias`); Clip's bounds are
+                    // parameters, not data (int8 bounds would move the clamp).
+                    if (weighted(op) && slot == 2) || (op == OnnxOp::Clip && slot > 0) {
                         continue;
                     }
                     if is_const {
@@ -226,6 +248,11 @@ pub fn quantize_static(
                 for slot in 0..g.node(id).outputs.len() {
                     if !g.node(id).outputs[slot].is_absent() {
                         own(&mut act, g, ValueRef::new(id, slot));
+                    }
+                }
+                if let (true, Some(r)) = (opts.fixed_ranges, fixed_range(op)) {
+                    if act.contains_key(&out0) {
+                        act.insert(out0, Act::Own(r));
                     }
                 }
                 if any {

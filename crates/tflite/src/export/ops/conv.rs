@@ -251,12 +251,14 @@ pub(crate) fn conv(x: &mut Lower, id: NodeId) -> Result<(), TfliteError> {
     } else {
         x.req(id, 1)?
     };
+    // LiteRT's kernels (its integer DEPTHWISE_CONV_2D at least) require a bias: zeros, of
+    // int32 with scale input scale x weight scale for a quantized op.
     let bias = match x.bias(id, 2, input)? {
         Some(b) => Some(b),
         None if !x.quantized => {
             Some(x.b.const_f32("bias", &vec![0.0; wshape[0] as usize], vec![wshape[0]])?)
         }
-        None => None,
+        None => Some(zero_int32_bias(x, input, w, wshape[0])?),
     };
     let out = x.output(0)?;
     let act = x.act;
@@ -311,6 +313,32 @@ pub(crate) fn conv(x: &mut Lower, id: NodeId) -> Result<(), TfliteError> {
         );
     }
     Ok(())
+}
+
+/// A zero int32 bias of `channels` for a quantized op on `input` with filter `w`.
+fn zero_int32_bias(
+    x: &mut Lower,
+    input: usize,
+    w: usize,
+    channels: i64,
+) -> Result<usize, TfliteError> {
+    let (Some(qi), Some(qw)) = (
+        x.b.tensors[input].quant.clone(),
+        x.b.tensors[w].quant.clone(),
+    ) else {
+        return Err(unsupported("quantized op without input or filter scales"));
+    };
+    let sx = qi.scale.first().copied().unwrap_or(1.0);
+    let scale: Vec<f32> = qw.scale.iter().map(|s| s * sx).collect();
+    let n = scale.len();
+    let quant = Quant {
+        scale,
+        zero_point: vec![0; n],
+        axis: 0,
+    };
+    let zeros = Bytes::from(vec![0u8; 4 * channels as usize]);
+    let name = format!("{}/zero_bias", x.b.tensors[w].name);
+    x.b.add_tensor(name, DType::I32, vec![channels], Some(&zeros), Some(quant))
 }
 
 fn const_dims(x: &Lower, v: ValueRef) -> Option<Vec<i64>> {

@@ -135,7 +135,9 @@ pub(crate) fn unary(x: &mut Lower, id: NodeId, op: OnnxOp) -> Result<(), TfliteE
         }
         let a = x.req(id, 0)?;
         let out = x.output(0)?;
-        x.b.emit(code, v, &[Some(a)], &[out], None);
+        let dst = fixed_range_output(x, op, out)?;
+        x.b.emit(code, v, &[Some(a)], &[dst], None);
+        requantize(x, dst, out);
         return Ok(());
     }
     match op {
@@ -254,13 +256,15 @@ pub(crate) fn unary(x: &mut Lower, id: NodeId, op: OnnxOp) -> Result<(), TfliteE
                 let o =
                     fb::SoftmaxOptions::create(&mut x.b.fbb, &fb::SoftmaxOptionsArgs { beta: 1.0 })
                         .as_union_value();
+                let dst = fixed_range_output(x, op, out)?;
                 x.b.emit(
                     B::SOFTMAX,
                     v,
                     &[Some(a)],
-                    &[out],
+                    &[dst],
                     Some((BuiltinOptions::SoftmaxOptions, o)),
                 );
+                requantize(x, dst, out);
             } else {
                 let o = fb::LogSoftmaxOptions::create(&mut x.b.fbb, &fb::LogSoftmaxOptionsArgs {})
                     .as_union_value();
@@ -286,6 +290,45 @@ pub(crate) fn unary(x: &mut Lower, id: NodeId, op: OnnxOp) -> Result<(), TfliteE
             Ok(())
         }
         _ => Err(unsupported("unary op")),
+    }
+}
+
+/// LiteRT's integer LOGISTIC and SOFTMAX write only outputs with scale 1/256 (zero point
+/// -128 for int8, 0 for uint8) and TANH only 1/128 (0, 128), and refuse to prepare others.
+/// When the model asks for other output parameters (a calibrated [0, 1] range gives 1/255),
+/// the op writes a tensor with the fixed ones, which [`requantize`] then brings to the
+/// model's. Returns the tensor the op should write.
+fn fixed_range_output(x: &mut Lower, op: OnnxOp, out: usize) -> Result<usize, TfliteError> {
+    if !x.quantized {
+        return Ok(out);
+    }
+    let t = &x.b.tensors[out];
+    let (scale, zero_point) = match (op, t.dtype) {
+        (OnnxOp::Sigmoid | OnnxOp::Softmax, DType::I8) => (1.0 / 256.0, -128),
+        (OnnxOp::Sigmoid | OnnxOp::Softmax, DType::U8) => (1.0 / 256.0, 0),
+        (OnnxOp::Tanh, DType::I8) => (1.0 / 128.0, 0),
+        (OnnxOp::Tanh, DType::U8) => (1.0 / 128.0, 128),
+        _ => return Ok(out),
+    };
+    if t.quant
+        .as_ref()
+        .is_some_and(|q| q.scale == [scale] && q.zero_point == [zero_point])
+    {
+        return Ok(out);
+    }
+    let (name, dtype, shape) = (format!("{}/fixed_range", t.name), t.dtype, t.shape.clone());
+    let quant = crate::import::Quant {
+        scale: vec![scale],
+        zero_point: vec![zero_point],
+        axis: 0,
+    };
+    x.b.add_tensor(name, dtype, shape, None, Some(quant))
+}
+
+/// QUANTIZE from `src` to `dst` (integer to integer: a requantization) when they differ.
+fn requantize(x: &mut Lower, src: usize, dst: usize) {
+    if src != dst {
+        x.b.emit(B::QUANTIZE, 2, &[Some(src)], &[dst], None);
     }
 }
 

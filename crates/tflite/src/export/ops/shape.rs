@@ -125,6 +125,27 @@ pub(crate) fn lower(x: &mut Lower, id: NodeId, op: OnnxOp) -> Result<(), TfliteE
                 ins.push(Some(x.req(id, i)?));
             }
             let out = x.output(0)?;
+            // Integer inputs quantized unlike the output are requantized to it first, as
+            // TensorFlow's converter arranges: XNNPACK refuses to prepare a CONCATENATION
+            // whose inputs and output differ (LiteRT's own kernel rescales).
+            if x.quantized {
+                let q_out = x.b.tensors[out].quant.clone();
+                for t in ins.iter_mut() {
+                    let src = t.expect("every input is given");
+                    if x.b.tensors[src].quant == q_out {
+                        continue;
+                    }
+                    let st = &x.b.tensors[src];
+                    let (name, dtype, shape) = (
+                        format!("{}/requantized", st.name),
+                        st.dtype,
+                        st.shape.clone(),
+                    );
+                    let r = x.b.add_tensor(name, dtype, shape, None, q_out.clone())?;
+                    x.b.emit(B::QUANTIZE, 2, &[Some(src)], &[r], None);
+                    *t = Some(r);
+                }
+            }
             let rank = x.b.tensors[out].shape.len();
             let axis = norm_axis(attr_i(x.g, id, "axis", 0), rank)? as i32;
             let o = fb::ConcatenationOptions::create(
