@@ -534,6 +534,16 @@ def layout_forms_cases():
             ins.append("b")
         return (name, [helper.make_node("Conv", ins, ["y"], **attrs)], inits, xshape, 17, must)
 
+    def convt(name, xshape, wshape, must=True, bias=True, relu=False, **attrs):
+        inits, ins = [c("w", rng.standard_normal(wshape) * 0.3)], ["x", "w"]
+        if bias:
+            inits.append(c("b", rng.standard_normal(wshape[1] * attrs.get("group", 1))))
+            ins.append("b")
+        nodes = [helper.make_node("ConvTranspose", ins, ["t" if relu else "y"], **attrs)]
+        if relu:
+            nodes.append(helper.make_node("Relu", ["t"], ["y"]))
+        return (name, nodes, inits, xshape, 17, must)
+
     def pool(name, op, xshape=(1, 3, 9, 9), must=True, **attrs):
         return (name, [helper.make_node(op, ["x"], ["y"], **attrs)], [], xshape, 17, must)
 
@@ -552,6 +562,16 @@ def layout_forms_cases():
         conv("conv-depthwise-multiplier-2", (1, 3, 9, 9), (6, 1, 3, 3), group=3, pads=[1, 1, 1, 1]),
         conv("conv-grouped", (1, 4, 9, 9), (6, 2, 3, 3), group=2),
         conv("conv-1d", (1, 3, 20), (4, 3, 5), must=False, pads=[2, 2]),
+        convt("convtranspose-k2-s2", (1, 4, 5, 6), (4, 3, 2, 2), strides=[2, 2]),
+        convt("convtranspose-k4-s2-p1", (1, 4, 5, 6), (4, 3, 4, 4), strides=[2, 2], pads=[1, 1, 1, 1]),
+        convt("convtranspose-output-padding", (1, 4, 5, 6), (4, 3, 3, 3), strides=[2, 2], pads=[1, 1, 1, 1],
+              output_padding=[1, 1]),
+        convt("convtranspose-asymmetric-pads", (1, 4, 5, 6), (4, 3, 4, 4), strides=[2, 2], pads=[1, 2, 2, 1]),
+        convt("convtranspose-no-bias-relu", (1, 4, 5, 6), (4, 3, 3, 3), bias=False, relu=True),
+        convt("convtranspose-dilated", (1, 4, 5, 6), (4, 3, 3, 3), must=False, dilations=[2, 2]),
+        convt("convtranspose-grouped", (1, 4, 5, 6), (4, 2, 3, 3), must=False, group=2),
+        convt("convtranspose-output-shape", (1, 4, 5, 6), (4, 3, 3, 3), must=False, strides=[2, 2],
+              output_shape=[10, 12]),
         pool("maxpool-same-upper", "MaxPool", kernel_shape=[2, 2], strides=[2, 2], auto_pad="SAME_UPPER"),
         pool("maxpool-asymmetric-pads", "MaxPool", kernel_shape=[3, 3], strides=[2, 2], pads=[0, 1, 1, 0]),
         pool("maxpool-dilated", "MaxPool", must=False, kernel_shape=[3, 3], dilations=[2, 2]),

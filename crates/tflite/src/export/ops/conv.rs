@@ -1,6 +1,7 @@
-//! Convolution, pooling and dense layers.
+//! Convolution, transposed convolution, pooling and dense layers.
 //! - `Conv` (NHWC; group 1 → CONV_2D; group = channels with a [M, kH, kW, 1] filter →
 //!   DEPTHWISE_CONV_2D, filter transposed to [1, kH, kW, M] and per-channel scales to axis 3);
+//! - `ConvTranspose` (NHWC, float) → TRANSPOSE_CONV (+ STRIDED_SLICE for pads SAME cannot give);
 //! - `MaxPool` / `AveragePool` (NHWC) → MAX_POOL_2D / AVERAGE_POOL_2D, `ceil_mode` too
 //!   (average pooling's divisor rules: see `average_pool`);
 //!   `GlobalAveragePool` / `GlobalMaxPool` → MEAN / REDUCE_MAX over the spatial axes, kept;
@@ -429,6 +430,142 @@ fn depthwise_filter(x: &mut Lower, wv: ValueRef) -> Result<usize, TfliteError> {
         }
         None => x.b.const_tensor(name, &t, None),
     }
+}
+
+/// `ConvTranspose` (NHWC, weights `[M, kH, kW, C]` from the layout pass, group 1, no
+/// dilation) → TRANSPOSE_CONV (version 3: with bias). TFLite places input row `i`, tap `k`
+/// at output row `i·s + k - pad_top`, with `pad_top` 0 (VALID) or half of
+/// `(in - 1)·s + k - out` (SAME), and drops what falls outside `out`; ONNX at
+/// `i·s + k - pads_begin`. So leading pads of 0 are VALID with ONNX's output size, leading
+/// pads equal to SAME's half are SAME, and any other pads are a VALID op over the whole
+/// `(in - 1)·s + k` followed by a STRIDED_SLICE of ONNX's window.
+pub(crate) fn conv_transpose(x: &mut Lower, id: NodeId) -> Result<(), TfliteError> {
+    need_nhwc(x, id)?;
+    if x.quantized {
+        return Err(unsupported("quantized ConvTranspose"));
+    }
+    if attr_i(x.g, id, "group", 1) != 1 {
+        return Err(unsupported("grouped ConvTranspose"));
+    }
+    if two(attr_ints(x.g, id, "dilations"), 1)? != [1, 1] {
+        return Err(unsupported("dilated ConvTranspose"));
+    }
+    if attr_s(x.g, id, "auto_pad", "NOTSET") != "NOTSET" {
+        return Err(unsupported("ConvTranspose with auto_pad"));
+    }
+    if attr_ints(x.g, id, "output_shape").is_some_and(|v| !v.is_empty()) {
+        return Err(unsupported("ConvTranspose with output_shape"));
+    }
+    let wv = x.g.input(id, 1).ok_or_else(|| unsupported("no weights"))?;
+    let wshape =
+        x.b.shape_of(wv)
+            .or_else(|| const_dims(x, wv))
+            .ok_or_else(|| unsupported("weight shape unknown"))?;
+    let xs = x
+        .in_shape(id, 0)
+        .ok_or_else(|| unsupported("input shape unknown"))?;
+    let os = x
+        .out_shape(0)
+        .ok_or_else(|| unsupported("output shape unknown"))?;
+    if wshape.len() != 4 || xs.len() != 4 || os.len() != 4 || xs.iter().chain(&os).any(|&d| d < 0) {
+        return Err(unsupported("only 2-D ConvTranspose of known size"));
+    }
+    let s = two(attr_ints(x.g, id, "strides"), 1)?;
+    let pads = attr_ints(x.g, id, "pads").unwrap_or(vec![0; 4]);
+    let [pt, pl, _, _] = pads[..] else {
+        return Err(unsupported("pads must have 4 entries"));
+    };
+    let k = [wshape[1], wshape[2]];
+    let full = [(xs[1] - 1) * s[0] + k[0], (xs[2] - 1) * s[1] + k[1]];
+    let out_hw = [os[1], os[2]];
+    let begin = [pt, pl];
+    // LiteRT sizes SAME's padding as for a convolution from the output back to
+    // ceil(out / s) positions, which is the input only when that division gives it.
+    let same = (0..2).all(|a| {
+        let total = full[a] - out_hw[a];
+        let back = (out_hw[a] + s[a] - 1) / s[a];
+        total >= 0 && total / 2 == begin[a] && back == xs[1 + a]
+    });
+    let (padding, conv_hw, crop) = if begin == [0, 0] {
+        (Padding::VALID, out_hw, false)
+    } else if same {
+        (Padding::SAME, out_hw, false)
+    } else if (0..2).all(|a| begin[a] >= 0 && begin[a] + out_hw[a] <= full[a]) {
+        (Padding::VALID, full, true)
+    } else {
+        return Err(unsupported(
+            "ConvTranspose whose output_padding reaches past the full result",
+        ));
+    };
+    if crop && x.act != fb::ActivationFunctionType::NONE {
+        return Err(unsupported(
+            "ConvTranspose with cropping and a fused activation",
+        ));
+    }
+    let input = x.req(id, 0)?;
+    let w = x.req(id, 1)?;
+    let bias = x.bias(id, 2, input)?;
+    let out = x.output(0)?;
+    let conv_out = if crop {
+        let o = &x.b.tensors[out];
+        let (name, shape) = (
+            format!("{}/uncropped", o.name),
+            vec![os[0], conv_hw[0], conv_hw[1], os[3]],
+        );
+        x.b.add_tensor(name, DType::F32, shape, None, None)?
+    } else {
+        out
+    };
+    let shape = x.b.const_i32(
+        "output_shape",
+        &[
+            os[0] as i32,
+            conv_hw[0] as i32,
+            conv_hw[1] as i32,
+            os[3] as i32,
+        ],
+        vec![4],
+    )?;
+    let o = fb::TransposeConvOptions::create(
+        &mut x.b.fbb,
+        &fb::TransposeConvOptionsArgs {
+            padding,
+            stride_w: s[1] as i32,
+            stride_h: s[0] as i32,
+            fused_activation_function: if crop {
+                fb::ActivationFunctionType::NONE
+            } else {
+                x.act
+            },
+            ..Default::default()
+        },
+    )
+    .as_union_value();
+    x.b.emit(
+        B::TRANSPOSE_CONV,
+        3,
+        &[Some(shape), Some(w), Some(input), bias],
+        &[conv_out],
+        Some((BuiltinOptions::TransposeConvOptions, o)),
+    );
+    if crop {
+        let b = [0, pt as i32, pl as i32, 0];
+        let e = [
+            os[0] as i32,
+            (pt + os[1]) as i32,
+            (pl + os[2]) as i32,
+            os[3] as i32,
+        ];
+        super::shape::strided_slice(
+            x,
+            1,
+            conv_out,
+            out,
+            &[b.to_vec(), e.to_vec(), vec![1; 4]],
+            (0, 0),
+        )?;
+    }
+    Ok(())
 }
 
 pub(crate) fn pool(x: &mut Lower, id: NodeId, op: OnnxOp) -> Result<(), TfliteError> {

@@ -15,6 +15,7 @@ pub(crate) fn lower(x: &mut Lower, id: NodeId, op: OnnxOp) -> Result<(), TfliteE
     use OnnxOp::*;
     match op {
         Conv => conv::conv(x, id),
+        ConvTranspose => conv::conv_transpose(x, id),
         MaxPool | AveragePool => conv::pool(x, id, op),
         GlobalAveragePool | GlobalMaxPool => conv::global_pool(x, id, op),
         Gemm => conv::gemm(x, id),
