@@ -18,6 +18,7 @@ pub mod reduce;
 pub mod resize;
 pub mod rnn;
 pub mod scalar;
+pub mod select;
 pub mod shape;
 
 use modelc_ir::{Attr, DType, OnnxOp, ValueRef};
@@ -40,6 +41,7 @@ const FAMILIES: &[Family] = &[
     shape::call,
     reduce::call,
     resize::call,
+    select::call,
     attention::call,
     rnn::call,
 ];

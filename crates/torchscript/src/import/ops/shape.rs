@@ -474,11 +474,17 @@ fn run(cx: &mut Cx, op: &str, a: &Args) -> Ev<V> {
             } else {
                 "constant".into()
             };
-            if mode != "constant" {
-                return Err(Stop::Fatal(format!(
-                    "aten::pad: mode {mode} is not supported"
-                )));
-            }
+            // torch's reflect / replicate are ONNX's reflect / edge; circular has no form.
+            let onnx_mode = match mode.as_str() {
+                "constant" => "constant",
+                "reflect" => "reflect",
+                "replicate" => "edge",
+                _ => {
+                    return Err(Stop::Fatal(format!(
+                        "aten::pad: mode {mode} is not supported"
+                    )))
+                }
+            };
             let value = arg(
                 op,
                 a.f64(if op == "pad" { 3 } else { 2 }, "value", Some(0.0)),
@@ -493,8 +499,13 @@ fn run(cx: &mut Cx, op: &str, a: &Args) -> Ev<V> {
                 ends[d] = *pair.get(1).unwrap_or(&0);
             }
             let p = cx.b.ints(&[begins, ends].concat());
-            let c = cx.b.scalar(x.dtype, value);
-            let v = cx.b.op(OnnxOp::Pad, &[x.v, p, c], Attrs::default());
+            let v = if onnx_mode == "constant" {
+                let c = cx.b.scalar(x.dtype, value);
+                cx.b.op(OnnxOp::Pad, &[x.v, p, c], Attrs::default())
+            } else {
+                let m = attrs(vec![("mode", Attr::String(onnx_mode.into()))]);
+                cx.b.op(OnnxOp::Pad, &[x.v, p], m)
+            };
             V::Tensor(x.with(v))
         }
         _ => return Err(Stop::Fatal(format!("aten::{op} is not supported"))),

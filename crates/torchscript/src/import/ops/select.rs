@@ -1,0 +1,207 @@
+//! Selection along an axis and reorderings:
+//! - `argmax` / `argmin` (dim, keepdim; no dim: over the flattened tensor) → ArgMax / ArgMin
+//!   (`select_last_index` 0: torch returns the first of equal values);
+//! - `max` / `min` with a dim → (ReduceMax / ReduceMin, ArgMax / ArgMin), the (values,
+//!   indices) pair torch returns; `topk` (k, dim, largest, sorted) → TopK; `sort` (dim,
+//!   descending) → TopK over the whole axis (its size read from the shape at run time);
+//! - `cumsum` (dim) → CumSum; `flip` (dims) → Slice with step -1 on each;
+//! - `pixel_shuffle` (r) → DepthToSpace in CRD order (torch's channel order);
+//! - `einsum` (equation, operands) → Einsum (explicit `->` output only).
+//!
+//! Indices come out int64, as torch's do. torch's sort is stable and TopK's order among
+//! equal values is the lower index first, which is the same.
+
+use modelc_ir::{Attr, Attrs, DType, OnnxOp};
+
+use super::super::args::Args;
+use super::super::builder::attrs;
+use super::super::eval::{Cx, Ev};
+use super::super::value::{T, V};
+use super::{arg, axis, operand};
+
+pub fn call(cx: &mut Cx, op: &str, a: &Args) -> Option<Ev<V>> {
+    if op == "einsum" {
+        return Some(einsum(cx, a));
+    }
+    let known = matches!(
+        op,
+        "argmax" | "argmin" | "topk" | "sort" | "cumsum" | "flip" | "pixel_shuffle"
+    ) || (matches!(op, "max" | "min") && matches!(a.get(1, "dim"), Some(V::Int(_))));
+    if !known || !matches!(a.get(0, "self"), Some(V::Tensor(_))) {
+        return None;
+    }
+    Some((|| -> Ev<V> {
+        let x = arg(op, operand(cx, a.get(0, "self").unwrap_or(&V::None), None))?;
+        match op {
+            "argmax" | "argmin" => {
+                let onnx = if op == "argmax" {
+                    OnnxOp::ArgMax
+                } else {
+                    OnnxOp::ArgMin
+                };
+                let keep = arg(op, a.bool(2, "keepdim", false))?;
+                let (input, dim, rank) = match a.some(1, "dim") {
+                    None | Some(V::None) => {
+                        // Over the flattened tensor: a 1-D view, one index out.
+                        let flat = cx.b.ints(&[-1]);
+                        let v = cx.b.op(OnnxOp::Reshape, &[x.v, flat], Attrs::default());
+                        (v, 0, Some(1))
+                    }
+                    Some(_) => {
+                        let d = arg(op, a.int(1, "dim", None))?;
+                        (x.v, arg(op, axis(op, d, x.rank))?, x.rank)
+                    }
+                };
+                let keep = keep && rank == x.rank;
+                let v = cx.b.op(
+                    onnx,
+                    &[input],
+                    attrs(vec![
+                        ("axis", Attr::Int(dim)),
+                        ("keepdims", Attr::Int(keep as i64)),
+                    ]),
+                );
+                let out_rank = if keep { rank } else { rank.map(|r| r - 1) };
+                Ok(V::Tensor(T::new(v, out_rank, DType::I64)))
+            }
+            "max" | "min" => {
+                let d = arg(op, a.int(1, "dim", None))?;
+                let d = arg(op, axis(op, d, x.rank))?;
+                let keep = arg(op, a.bool(2, "keepdim", false))?;
+                let (reduce, index) = if op == "max" {
+                    (OnnxOp::ReduceMax, OnnxOp::ArgMax)
+                } else {
+                    (OnnxOp::ReduceMin, OnnxOp::ArgMin)
+                };
+                let axes = cx.b.ints(&[d]);
+                let keepdims = ("keepdims", Attr::Int(keep as i64));
+                let values = cx.b.op(reduce, &[x.v, axes], attrs(vec![keepdims.clone()]));
+                let indices =
+                    cx.b.op(index, &[x.v], attrs(vec![("axis", Attr::Int(d)), keepdims]));
+                let rank = if keep { x.rank } else { x.rank.map(|r| r - 1) };
+                Ok(V::Tuple(vec![
+                    V::Tensor(T::new(values, rank, x.dtype)),
+                    V::Tensor(T::new(indices, rank, DType::I64)),
+                ]))
+            }
+            "topk" | "sort" => {
+                let (k, d, largest, sorted) = if op == "topk" {
+                    let k = match a.get(1, "k") {
+                        Some(V::SymInt(v)) => *v,
+                        _ => {
+                            let k = arg(op, a.int(1, "k", None))?;
+                            cx.b.ints(&[k])
+                        }
+                    };
+                    let one = cx.b.ints(&[1]);
+                    let k = cx.b.op(OnnxOp::Reshape, &[k, one], Attrs::default());
+                    (
+                        k,
+                        arg(op, a.int(2, "dim", Some(-1)))?,
+                        arg(op, a.bool(3, "largest", true))?,
+                        arg(op, a.bool(4, "sorted", true))?,
+                    )
+                } else {
+                    let d = arg(op, a.int(1, "dim", Some(-1)))?;
+                    let d = arg(op, axis(op, d, x.rank))?;
+                    let shape = cx.b.op(OnnxOp::Shape, &[x.v], Attrs::default());
+                    let (from, to) = (cx.b.ints(&[d]), cx.b.ints(&[d + 1]));
+                    let n = cx.b.op(OnnxOp::Slice, &[shape, from, to], Attrs::default());
+                    (n, d, arg(op, a.bool(2, "descending", false))?, true)
+                };
+                let d = arg(op, axis(op, d, x.rank))?;
+                let out = cx.b.node(
+                    OnnxOp::TopK,
+                    &[Some(x.v), Some(k)],
+                    attrs(vec![
+                        ("axis", Attr::Int(d)),
+                        ("largest", Attr::Int(largest as i64)),
+                        ("sorted", Attr::Int(sorted as i64)),
+                    ]),
+                    2,
+                );
+                Ok(V::Tuple(vec![
+                    V::Tensor(T::new(out[0], x.rank, x.dtype)),
+                    V::Tensor(T::new(out[1], x.rank, DType::I64)),
+                ]))
+            }
+            "cumsum" => {
+                let d = arg(op, a.int(1, "dim", None))?;
+                let d = arg(op, axis(op, d, x.rank))?;
+                let axis_v = cx.b.scalar_i64(d);
+                let v = cx.b.op(OnnxOp::CumSum, &[x.v, axis_v], Attrs::default());
+                Ok(V::Tensor(x.with(v)))
+            }
+            "flip" => {
+                let dims = arg(op, a.ints(1, "dims", None))?;
+                let dims: Vec<i64> = dims
+                    .iter()
+                    .map(|&d| axis(op, d, x.rank))
+                    .collect::<Result<_, _>>()
+                    .map_err(super::super::eval::Stop::Fatal)?;
+                let n = dims.len();
+                let starts = cx.b.ints(&vec![-1; n]);
+                let ends = cx.b.ints(&vec![i64::MIN; n]);
+                let axes = cx.b.ints(&dims);
+                let steps = cx.b.ints(&vec![-1; n]);
+                let v = cx.b.op(
+                    OnnxOp::Slice,
+                    &[x.v, starts, ends, axes, steps],
+                    Attrs::default(),
+                );
+                Ok(V::Tensor(x.with(v)))
+            }
+            _ => {
+                // pixel_shuffle: out[c, h·r + i, w·r + j] = in[c·r² + i·r + j, h, w].
+                let r = arg(op, a.int(1, "upscale_factor", None))?;
+                if x.rank != Some(4) {
+                    return arg(op, Err("only 4-D inputs".to_string()));
+                }
+                let v = cx.b.op(
+                    OnnxOp::DepthToSpace,
+                    &[x.v],
+                    attrs(vec![
+                        ("blocksize", Attr::Int(r)),
+                        ("mode", Attr::String("CRD".into())),
+                    ]),
+                );
+                Ok(V::Tensor(x.with(v)))
+            }
+        }
+    })())
+}
+
+fn einsum(cx: &mut Cx, a: &Args) -> Ev<V> {
+    let op = "einsum";
+    let eq = arg(op, a.str(0, "equation", ""))?;
+    let Some((_, out)) = eq.split_once("->") else {
+        return arg(
+            op,
+            Err("an equation without `->` (implicit output) is not supported".to_string()),
+        );
+    };
+    if eq.contains("...") {
+        return arg(
+            op,
+            Err("an equation with `...` is not supported".to_string()),
+        );
+    }
+    let list = a.get(1, "tensors").and_then(V::as_list).unwrap_or(&[]);
+    let mut ins = Vec::new();
+    let mut dtype = DType::F32;
+    for v in list {
+        let t = arg(op, operand(cx, v, None))?;
+        dtype = t.dtype;
+        ins.push(t.v);
+    }
+    if ins.is_empty() {
+        return arg(op, Err("no operands".to_string()));
+    }
+    let rank = out.chars().filter(|c| c.is_ascii_alphabetic()).count();
+    let v = cx.b.op(
+        OnnxOp::Einsum,
+        &ins,
+        attrs(vec![("equation", Attr::String(eq.replace(' ', "").into()))]),
+    );
+    Ok(V::Tensor(T::new(v, Some(rank), dtype)))
+}
