@@ -475,6 +475,19 @@ pub(crate) fn conv_transpose(x: &mut Lower, id: NodeId) -> Result<(), TfliteErro
     let [pt, pl, _, _] = pads[..] else {
         return Err(unsupported("pads must have 4 entries"));
     };
+    // Bounded so the size arithmetic below cannot overflow on a hostile file.
+    let sane = |v: i64| (0..1 << 31).contains(&v);
+    if !(pads
+        .iter()
+        .chain(&s)
+        .chain(&wshape)
+        .chain(&xs)
+        .chain(&os)
+        .all(|&v| sane(v)))
+        || s.contains(&0)
+    {
+        return Err(unsupported("ConvTranspose sizes out of range"));
+    }
     let k = [wshape[1], wshape[2]];
     let full = [(xs[1] - 1) * s[0] + k[0], (xs[2] - 1) * s[1] + k[1]];
     let out_hw = [os[1], os[2]];
@@ -779,9 +792,14 @@ fn onnx_pool_pads(
             .to_vec(),
         other => return Err(unsupported(format!("auto_pad {other}"))),
     };
+    // Bounded so the window arithmetic below cannot overflow on a hostile file.
+    let sane = |v: i64| (0..1 << 31).contains(&v);
+    if !(k.iter().chain(&s).chain(&in_hw).all(|&v| sane(v))) {
+        return Err(unsupported("pooling sizes out of range"));
+    }
     match pads[..] {
-        [t, l, b, r] if pads.iter().all(|&p| p >= 0) => Ok([t, l, b, r]),
-        _ => Err(unsupported("pads must be 4 non-negative entries")),
+        [t, l, b, r] if pads.iter().all(|&p| sane(p)) => Ok([t, l, b, r]),
+        _ => Err(unsupported("pads must be 4 entries in [0, 2^31)")),
     }
 }
 

@@ -61,7 +61,11 @@ pub fn call(cx: &mut Cx, op: &str, a: &Args) -> Option<Ev<V>> {
                         ("keepdims", Attr::Int(keep as i64)),
                     ]),
                 );
-                let out_rank = if keep { rank } else { rank.map(|r| r - 1) };
+                let out_rank = if keep {
+                    rank
+                } else {
+                    rank.map(|r| r.saturating_sub(1))
+                };
                 Ok(V::Tensor(T::new(v, out_rank, DType::I64)))
             }
             "max" | "min" => {
@@ -78,7 +82,11 @@ pub fn call(cx: &mut Cx, op: &str, a: &Args) -> Option<Ev<V>> {
                 let values = cx.b.op(reduce, &[x.v, axes], attrs(vec![keepdims.clone()]));
                 let indices =
                     cx.b.op(index, &[x.v], attrs(vec![("axis", Attr::Int(d)), keepdims]));
-                let rank = if keep { x.rank } else { x.rank.map(|r| r - 1) };
+                let rank = if keep {
+                    x.rank
+                } else {
+                    x.rank.map(|r| r.saturating_sub(1))
+                };
                 Ok(V::Tuple(vec![
                     V::Tensor(T::new(values, rank, x.dtype)),
                     V::Tensor(T::new(indices, rank, DType::I64)),
@@ -105,7 +113,7 @@ pub fn call(cx: &mut Cx, op: &str, a: &Args) -> Option<Ev<V>> {
                     let d = arg(op, a.int(1, "dim", Some(-1)))?;
                     let d = arg(op, axis(op, d, x.rank))?;
                     let shape = cx.b.op(OnnxOp::Shape, &[x.v], Attrs::default());
-                    let (from, to) = (cx.b.ints(&[d]), cx.b.ints(&[d + 1]));
+                    let (from, to) = (cx.b.ints(&[d]), cx.b.ints(&[d.saturating_add(1)]));
                     let n = cx.b.op(OnnxOp::Slice, &[shape, from, to], Attrs::default());
                     (n, d, arg(op, a.bool(2, "descending", false))?, true)
                 };
