@@ -1,8 +1,12 @@
 //! Normalization: batch_norm (inference: running statistics) → BatchNormalization;
-//! layer_norm → LayerNormalization (opset 17, axis = −len(normalized_shape)); group_norm
-//! and instance_norm are reported. Missing affine weight/bias become ones/zeros.
+//! layer_norm → LayerNormalization (opset 17, axis = −len(normalized_shape)); group_norm →
+//! the input reshaped to [N, groups, -1], normalized over the last axis (ReduceMean of the
+//! value and of the squared deviation, biased as torch's), reshaped back, then the
+//! per-channel affine; instance_norm with input statistics → the same over the spatial axes
+//! (with running statistics: BatchNormalization). Missing affine weight/bias become
+//! ones/zeros, or are left out.
 
-use modelc_ir::{Attr, OnnxOp, Tensor};
+use modelc_ir::{Attr, Attrs, OnnxOp, Tensor};
 
 use super::super::args::Args;
 use super::super::builder::attrs;
@@ -70,6 +74,79 @@ pub fn call(cx: &mut Cx, op: &str, a: &Args) -> Option<Ev<V>> {
                 1,
             )[0];
             Ok(V::Tensor(x.with(v)))
+        })()),
+        "group_norm" | "instance_norm" => Some((|| -> Ev<V> {
+            let x = arg(op, operand(cx, a.get(0, "input").unwrap_or(&V::None), None))?;
+            let Some(rank) = x.rank.filter(|&r| r >= 2) else {
+                return arg(op, Err("needs the input's rank (at least 2)".to_string()));
+            };
+            let (w, b, eps) = if op == "group_norm" {
+                (
+                    arg(op, a.opt_t(2, "weight"))?,
+                    arg(op, a.opt_t(3, "bias"))?,
+                    arg(op, a.f64(4, "eps", Some(1e-5)))?,
+                )
+            } else {
+                let w = arg(op, a.opt_t(1, "weight"))?;
+                let b = arg(op, a.opt_t(2, "bias"))?;
+                let eps = arg(op, a.f64(7, "eps", Some(1e-5)))?;
+                if !arg(op, a.bool(5, "use_input_stats", true))? {
+                    // Running statistics: a BatchNormalization.
+                    let mean = arg(op, a.t(3, "running_mean"))?;
+                    let var = arg(op, a.t(4, "running_var"))?;
+                    let w = match w {
+                        Some(w) => w,
+                        None => arg(op, filled(cx, mean, 1.0))?,
+                    };
+                    let b = match b {
+                        Some(b) => b,
+                        None => arg(op, filled(cx, mean, 0.0))?,
+                    };
+                    let v = cx.b.op(
+                        OnnxOp::BatchNormalization,
+                        &[x.v, w.v, b.v, mean.v, var.v],
+                        attrs(vec![("epsilon", Attr::Float(eps as f32))]),
+                    );
+                    return Ok(V::Tensor(x.with(v)));
+                }
+                (w, b, eps)
+            };
+            // The values each mean runs over: [N, groups, -1] for group_norm, the spatial
+            // axes for instance_norm.
+            let (grouped, axes) = if op == "group_norm" {
+                let g = arg(op, a.int(1, "num_groups", None))?;
+                let shape = cx.b.ints(&[0, g, -1]);
+                let r = cx.b.op(OnnxOp::Reshape, &[x.v, shape], Attrs::default());
+                (r, vec![2])
+            } else {
+                (x.v, (2..rank as i64).collect())
+            };
+            let axes = cx.b.ints(&axes);
+            let keep = || attrs(vec![("keepdims", Attr::Int(1))]);
+            let mean = cx.b.op(OnnxOp::ReduceMean, &[grouped, axes], keep());
+            let d = cx.b.op(OnnxOp::Sub, &[grouped, mean], Attrs::default());
+            let sq = cx.b.op(OnnxOp::Mul, &[d, d], Attrs::default());
+            let var = cx.b.op(OnnxOp::ReduceMean, &[sq, axes], keep());
+            let e = cx.b.scalar(x.dtype, eps);
+            let ve = cx.b.op(OnnxOp::Add, &[var, e], Attrs::default());
+            let sd = cx.b.op(OnnxOp::Sqrt, &[ve], Attrs::default());
+            let mut y = cx.b.op(OnnxOp::Div, &[d, sd], Attrs::default());
+            if op == "group_norm" {
+                let shape = cx.b.op(OnnxOp::Shape, &[x.v], Attrs::default());
+                y = cx.b.op(OnnxOp::Reshape, &[y, shape], Attrs::default());
+            }
+            // weight / bias [C] → [C, 1, ..., 1] against [N, C, spatial...].
+            let per_channel: Vec<i64> = std::iter::once(-1)
+                .chain(std::iter::repeat(1).take(rank - 2))
+                .collect();
+            for (t, onnx) in [(w, OnnxOp::Mul), (b, OnnxOp::Add)] {
+                if let Some(t) = t {
+                    let s = cx.b.ints(&per_channel);
+                    let c = cx.b.op(OnnxOp::Reshape, &[t.v, s], Attrs::default());
+                    y = cx.b.op(onnx, &[y, c], Attrs::default());
+                }
+            }
+            Ok(V::Tensor(x.with(y)))
         })()),
         _ => None,
     }

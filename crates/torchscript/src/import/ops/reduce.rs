@@ -1,6 +1,8 @@
 //! Reductions: mean / sum / amax / amin (dims, keepdim) → ReduceMean / ReduceSum /
 //! ReduceMax / ReduceMin with axes as an input (opset 18); any / all on bool tensors;
-//! numel (ReduceProd of the shape).
+//! numel (ReduceProd of the shape); var / std (dims, unbiased or correction, keepdim) →
+//! the mean squared deviation over the dims, divided by their element count less the
+//! correction (read from the shape at run time).
 
 use modelc_ir::{Attr, Attrs, DType, OnnxOp};
 
@@ -11,6 +13,9 @@ use super::super::value::{T, V};
 use super::{arg, operand};
 
 pub fn call(cx: &mut Cx, op: &str, a: &Args) -> Option<Ev<V>> {
+    if matches!(op, "var" | "std") && matches!(a.get(0, "self"), Some(V::Tensor(_))) {
+        return Some(var_std(cx, op, a));
+    }
     if !matches!(
         op,
         "mean" | "sum" | "amax" | "amin" | "numel" | "any" | "all" | "prod"
@@ -77,4 +82,78 @@ pub fn call(cx: &mut Cx, op: &str, a: &Args) -> Option<Ev<V>> {
         };
         Ok(V::Tensor(T::new(v, rank, dtype)))
     })())
+}
+
+fn var_std(cx: &mut Cx, op: &str, a: &Args) -> Ev<V> {
+    let x = arg(op, operand(cx, a.get(0, "self").unwrap_or(&V::None), None))?;
+    if !x.dtype.is_float() {
+        return arg(op, Err(format!("{} input", x.dtype)));
+    }
+    let dims = match a.some(1, "dim") {
+        None | Some(V::None) => None,
+        Some(v) => Some(arg(
+            op,
+            v.as_ints()
+                .ok_or_else(|| format!("dim must be a constant int list, is {}", v.kind())),
+        )?),
+    };
+    // var(x, dim, unbiased: bool, keepdim) or var(x, dim, *, correction, keepdim).
+    let correction = match (a.get(2, "unbiased"), a.get(usize::MAX, "correction")) {
+        (Some(V::Bool(u)), _) => *u as i64 as f64,
+        // The correction overload printed positionally.
+        (Some(V::Int(c)), _) => *c as f64,
+        (Some(V::Float(c)), _) => *c,
+        (_, Some(v)) if !matches!(v, V::None) => arg(
+            op,
+            v.as_f64()
+                .ok_or_else(|| format!("correction must be a constant, is {}", v.kind())),
+        )?,
+        _ => 1.0,
+    };
+    let keep = match a.get(3, "keepdim") {
+        Some(V::Bool(k)) => *k,
+        _ => arg(op, a.bool(usize::MAX, "keepdim", false))?,
+    };
+    let axes = dims.as_ref().map(|d| cx.b.ints(d));
+    let reduce = |cx: &mut Cx, onnx: OnnxOp, v, keepdims: bool| {
+        let mut ins = vec![Some(v)];
+        if let Some(ax) = axes {
+            ins.push(Some(ax));
+        }
+        cx.b.node(
+            onnx,
+            &ins,
+            attrs(vec![("keepdims", Attr::Int(keepdims as i64))]),
+            1,
+        )[0]
+    };
+    let mean = reduce(cx, OnnxOp::ReduceMean, x.v, true);
+    let d = cx.b.op(OnnxOp::Sub, &[x.v, mean], Attrs::default());
+    let sq = cx.b.op(OnnxOp::Mul, &[d, d], Attrs::default());
+    let ss = reduce(cx, OnnxOp::ReduceSum, sq, keep);
+    // The element count over the dims, less the correction.
+    let shape = cx.b.op(OnnxOp::Shape, &[x.v], Attrs::default());
+    let sizes = match axes {
+        Some(ax) => cx.b.op(OnnxOp::Gather, &[shape, ax], Attrs::default()),
+        None => shape,
+    };
+    let n = cx.b.node(
+        OnnxOp::ReduceProd,
+        &[Some(sizes)],
+        attrs(vec![("keepdims", Attr::Int(0))]),
+        1,
+    )[0];
+    let n = cx.b.cast(n, x.dtype);
+    let c = cx.b.scalar(x.dtype, correction);
+    let denom = cx.b.op(OnnxOp::Sub, &[n, c], Attrs::default());
+    let mut v = cx.b.op(OnnxOp::Div, &[ss, denom], Attrs::default());
+    if op == "std" {
+        v = cx.b.op(OnnxOp::Sqrt, &[v], Attrs::default());
+    }
+    let rank = match (&dims, keep) {
+        (_, true) => x.rank,
+        (Some(d), false) => x.rank.map(|r| r.saturating_sub(d.len())),
+        (None, false) => Some(0),
+    };
+    Ok(V::Tensor(T::new(v, rank, x.dtype)))
 }
