@@ -137,7 +137,7 @@ pub fn call(cx: &mut Cx, op: &str, a: &Args) -> Option<Ev<V>> {
             }
             // weight / bias [C] → [C, 1, ..., 1] against [N, C, spatial...].
             let per_channel: Vec<i64> = std::iter::once(-1)
-                .chain(std::iter::repeat(1).take(rank - 2))
+                .chain(std::iter::repeat_n(1, rank - 2))
                 .collect();
             for (t, onnx) in [(w, OnnxOp::Mul), (b, OnnxOp::Add)] {
                 if let Some(t) = t {
