@@ -283,6 +283,18 @@ def onnx_to_tflite(modelc: str, out: str, results: list, only) -> None:
             check(results, f"onnx->tflite --keep-io-layout {name}", keep_io)
 
 
+def converts(modelc: str, src: str, dst: str, case: str, must: bool, bad: list) -> bool:
+    """`modelc convert src dst` for a form test: True when it wrote the file. A refusal is
+    fine only when it names why ("no TFLite form") and the form is not a must; otherwise
+    it is recorded in `bad`."""
+    r = subprocess.run([modelc, "convert", src, dst], capture_output=True, text=True)
+    if r.returncode == 0:
+        return True
+    if "no TFLite form" not in r.stderr or must:
+        bad.append(f"{case} refused: {r.stderr.strip()[-120:]}")
+    return False
+
+
 def resize_model(path: str, hw, scales=None, sizes=None, opset=17, **attrs) -> None:
     """One ONNX Resize of a [1, 3, H, W] input, by scales or sizes."""
     import onnx
@@ -360,10 +372,7 @@ def resize_cases(modelc: str, out: str, results: list, only) -> None:
             x = np.random.default_rng(0).standard_normal((1, 3, *hw)).astype(np.float32)
             ref = ort(src, x)
             tfl = src[:-5] + ".tflite"
-            r = subprocess.run([modelc, "convert", src, tfl], capture_output=True, text=True)
-            if r.returncode != 0:
-                if "no TFLite form" not in r.stderr or case in RESIZE_MUST_EXPORT:
-                    bad.append(f"{case} refused: {r.stderr.strip()[-120:]}")
+            if not converts(modelc, src, tfl, case, case in RESIZE_MUST_EXPORT, bad):
                 refused += 1
                 continue
             y, _, _ = litert(tfl, np.ascontiguousarray(x.transpose(0, 2, 3, 1)))
@@ -483,10 +492,7 @@ def op_forms(modelc: str, out: str, results: list, only) -> None:
                 x = rng.integers(-5, 5, c["shape"]).astype(c["dtype"])
             ref = ort(src, x)
             tfl = src[:-5] + ".tflite"
-            r = subprocess.run([modelc, "convert", src, tfl], capture_output=True, text=True)
-            if r.returncode != 0:
-                if "no TFLite form" not in r.stderr or c["must"]:
-                    bad.append(f"{c['name']} refused: {r.stderr.strip()[-120:]}")
+            if not converts(modelc, src, tfl, c["name"], c["must"], bad):
                 refused += 1
                 continue
             try:
@@ -628,10 +634,7 @@ def layout_forms(modelc: str, out: str, results: list, only) -> None:
             import onnxruntime as rt
             refs = rt.InferenceSession(src, providers=["CPUExecutionProvider"]).run(None, {"x": x})
             tfl = src[:-5] + ".tflite"
-            r = subprocess.run([modelc, "convert", src, tfl], capture_output=True, text=True)
-            if r.returncode != 0:
-                if "no TFLite form" not in r.stderr or must:
-                    bad.append(f"{case} refused: {r.stderr.strip()[-120:]}")
+            if not converts(modelc, src, tfl, case, must, bad):
                 refused += 1
                 continue
             try:
@@ -729,10 +732,7 @@ def quantized_forms(modelc: str, out: str, results: list, only) -> None:
             if r.returncode != 0:
                 bad.append(f"{case}: quantize failed: {r.stderr.strip()[-120:]}")
                 continue
-            r = subprocess.run([modelc, "convert", qdq, tfl], capture_output=True, text=True)
-            if r.returncode != 0:
-                if "no TFLite form" not in r.stderr or must:
-                    bad.append(f"{case} refused: {r.stderr.strip()[-120:]}")
+            if not converts(modelc, qdq, tfl, case, must, bad):
                 refused += 1
                 continue
             x = rng.standard_normal((1, 3, 8, 8)).astype(np.float32)
