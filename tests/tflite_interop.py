@@ -283,6 +283,28 @@ def onnx_to_tflite(modelc: str, out: str, results: list, only) -> None:
             check(results, f"onnx->tflite --keep-io-layout {name}", keep_io)
 
 
+def litert_channels_last(path: str, x: np.ndarray):
+    """Runs the .tflite on `x` in LiteRT, transposed channels last when the file's input is
+    (the exporter switches image inputs). Returns every output and whether it did."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    it = Interpreter(model_path=path)
+    it.allocate_tensors()
+    inp = it.get_input_details()[0]
+    last = tuple(inp["shape"]) != x.shape and x.ndim >= 3
+    it.set_tensor(inp["index"], np.ascontiguousarray(np.moveaxis(x, 1, -1)) if last else x)
+    it.invoke()
+    return [it.get_tensor(o["index"]) for o in it.get_output_details()], last
+
+
+def from_channels_last(y: np.ndarray, ref: np.ndarray, last: bool) -> np.ndarray:
+    """An output of a channels-last model in ONNX's order: image outputs come channels last,
+    others as they are (form cases keep the two apart by shape: no output has C = H = W)."""
+    if last and y.shape != ref.shape and y.ndim >= 3:
+        return np.moveaxis(y, -1, 1)
+    return y
+
+
 def converts(modelc: str, src: str, dst: str, case: str, must: bool, bad: list) -> bool:
     """`modelc convert src dst` for a form test: True when it wrote the file. A refusal is
     fine only when it names why ("no TFLite form") and the form is not a must; otherwise
@@ -477,7 +499,6 @@ def op_forms(modelc: str, out: str, results: list, only) -> None:
         return
     d = os.path.join(out, "op_forms")
     os.makedirs(d, exist_ok=True)
-    from ai_edge_litert.interpreter import Interpreter
 
     def run():
         exported, refused, bad = 0, 0, []
@@ -496,19 +517,11 @@ def op_forms(modelc: str, out: str, results: list, only) -> None:
                 refused += 1
                 continue
             try:
-                it = Interpreter(model_path=tfl)
-                it.allocate_tensors()
-                inp = it.get_input_details()[0]
-                # An image input (DepthToSpace's) is NHWC in the .tflite, and so its output.
-                nhwc = tuple(inp["shape"]) != x.shape and x.ndim == 4
-                it.set_tensor(inp["index"], np.ascontiguousarray(x.transpose(0, 2, 3, 1)) if nhwc else x)
-                it.invoke()
-                y = it.get_tensor(it.get_output_details()[0]["index"])
-                if nhwc:
-                    y = y.transpose(0, 3, 1, 2)
+                ys, last = litert_channels_last(tfl, x)
             except Exception as e:  # noqa: BLE001 - LiteRT rejecting the file is the failure
                 bad.append(f"{c['name']}: LiteRT: {str(e)[:100]}")
                 continue
+            y = from_channels_last(ys[0], ref, last)
             tol = 1e-5 * max(1.0, float(np.abs(ref).max()) if ref.size else 1.0)
             if y.shape != ref.shape or (ref.size and np.abs(y.astype(np.float64) - ref).max() > tol):
                 bad.append(f"{c['name']}: wrong result")
@@ -616,7 +629,6 @@ def layout_forms(modelc: str, out: str, results: list, only) -> None:
     if only and name not in only:
         return
     import onnx
-    from ai_edge_litert.interpreter import Interpreter
     from onnx import TensorProto, helper
 
     d = os.path.join(out, "layout_forms")
@@ -638,21 +650,12 @@ def layout_forms(modelc: str, out: str, results: list, only) -> None:
                 refused += 1
                 continue
             try:
-                it = Interpreter(model_path=tfl)
-                it.allocate_tensors()
-                inp = it.get_input_details()[0]
-                last = tuple(inp["shape"]) != x.shape
-                it.set_tensor(inp["index"], np.ascontiguousarray(np.moveaxis(x, 1, -1)) if last else x)
-                it.invoke()
-                ys = [it.get_tensor(o["index"]) for o in it.get_output_details()]
+                ys, last = litert_channels_last(tfl, x)
             except Exception as e:  # noqa: BLE001 - LiteRT rejecting the file is the failure
                 bad.append(f"{case}: LiteRT: {str(e)[:100]}")
                 continue
             for y, ref in zip(ys, refs):
-                # Image outputs come channels last, others in ONNX's order; the cases keep
-                # the two apart by shape (no output has C = H = W).
-                if last and y.shape != ref.shape and y.ndim >= 3:
-                    y = np.moveaxis(y, -1, 1)
+                y = from_channels_last(y, ref, last)
                 if y.shape != ref.shape or rel_err(y, ref) > TOLERANCE:
                     bad.append(f"{case}: wrong result")
                     break
