@@ -2,9 +2,7 @@
 //! sub-graphs); random ops, nodes with other attributes, and graph outputs stay apart. Each
 //! case: a snapshot of the result and the interpreter's outputs unchanged.
 
-mod fuse_util;
-
-use fuse_util::{count_in, input, run};
+use crate::fuse_util::{count_in, input, run};
 use modelc_interp::Array;
 use modelc_passes::registry::pipeline;
 use modelc_passes::testing::assert_same_outputs;

@@ -2,9 +2,7 @@
 //! hand-written (scores divided, mask added, K transposed from `(B, S, H, D)`) and 3-D
 //! attention become `Attention`; near misses stay; nothing below opset 23; outputs unchanged.
 
-mod fuse_util;
-
-use fuse_util::{count_in, input, run};
+use crate::fuse_util::{count_in, input, run};
 use modelc_ir::{Graph, OpsetImport};
 use modelc_passes::passes::fuse_attention::FuseAttention;
 use modelc_passes::testing::assert_same_outputs;

@@ -1,9 +1,7 @@
 //! `fuse-bias`: constant per-channel Adds folded into Conv / ConvTranspose / Gemm biases;
 //! Adds that broadcast differently stay; outputs unchanged.
 
-mod fuse_util;
-
-use fuse_util::{count_in, input, run, vals};
+use crate::fuse_util::{count_in, input, run, vals};
 use modelc_passes::testing::assert_same_outputs;
 
 #[test]

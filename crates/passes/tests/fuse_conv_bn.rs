@@ -1,9 +1,7 @@
 //! `fuse-conv-bn`: BatchNormalization folded into Conv (with and without bias, NCHW and
 //! NHWC), grouped ConvTranspose, Gemm and 2-D MatMul; the cases that must stay; outputs unchanged.
 
-mod fuse_util;
-
-use fuse_util::{count_in, input, pos_vals, run, vals};
+use crate::fuse_util::{count_in, input, pos_vals, run, vals};
 use modelc_passes::testing::assert_same_outputs;
 
 fn bn_params(m: usize, seed: u64) -> String {

@@ -2,9 +2,7 @@
 //! (two-input `Sum`) produce become `Gelu`;
 //! near misses stay; nothing fuses below opset 20; outputs unchanged.
 
-mod fuse_util;
-
-use fuse_util::{count_in, input, run};
+use crate::fuse_util::{count_in, input, run};
 use modelc_ir::{Graph, OpsetImport};
 use modelc_passes::passes::fuse_gelu::FuseGelu;
 use modelc_passes::testing::assert_same_outputs;

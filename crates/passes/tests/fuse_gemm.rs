@@ -1,9 +1,7 @@
 //! `fuse-gemm`: 2-D MatMul with a constant weight plus a constant bias becomes Gemm; MatMuls
 //! of other ranks, or of unknown rank, stay; outputs unchanged.
 
-mod fuse_util;
-
-use fuse_util::{count_in, input, run, vals};
+use crate::fuse_util::{count_in, input, run, vals};
 use modelc_passes::testing::assert_same_outputs;
 
 #[test]

@@ -2,9 +2,7 @@
 //! code produce) become LayerNormalization / RMSNormalization; near misses stay; the opset
 //! gates; outputs unchanged.
 
-mod fuse_util;
-
-use fuse_util::{count_in, input, pos_vals, run, vals};
+use crate::fuse_util::{count_in, input, pos_vals, run, vals};
 use modelc_ir::{Graph, OpsetImport};
 use modelc_passes::passes::fuse_layernorm::FuseLayerNorm;
 use modelc_passes::testing::assert_same_outputs;

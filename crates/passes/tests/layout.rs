@@ -3,9 +3,7 @@
 //! the graph's I/O layout). The NHWC kernels are the verified NCHW ones behind a layout
 //! wrapper, so equal outputs mean the rewritten graph computes the same function.
 
-mod fuse_util;
-
-use fuse_util::{count_in, input, pos_vals, vals};
+use crate::fuse_util::{count_in, input, pos_vals, vals};
 use modelc_interp::{Array, Data, Interpreter};
 use modelc_ir::text::print_graph;
 use modelc_ir::{Graph, Layout, OpsetImport};

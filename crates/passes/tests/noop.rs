@@ -3,9 +3,7 @@
 //! Reshape to another shape, a Cast to another type) stay; a graph output keeps its name.
 //! Each case: a snapshot of the result and the interpreter's outputs unchanged.
 
-mod fuse_util;
-
-use fuse_util::{count_in, input, run};
+use crate::fuse_util::{count_in, input, run};
 use modelc_passes::testing::assert_same_outputs;
 
 const NOOPS: &str = r#"graph main(%x: f32[2,4], %s: f32[N,4]) -> (%y, %kept, %sy) {

@@ -2,9 +2,7 @@
 //! = input scale × weight scale; ops whose input or weight scales do not give that scale
 //! keep their float bias; outputs move by at most half a bias step.
 
-mod fuse_util;
-
-use fuse_util::{input, run};
+use crate::fuse_util::{input, run};
 use modelc_interp::{Data, Interpreter};
 use modelc_ir::{Graph, OpsetImport};
 use modelc_passes::passes::quantize_bias::{quantize_biases, BiasScope};

@@ -2,9 +2,7 @@
 //! output keeps its name); a shared middle value and an unknown shape stop it. Each case: a
 //! snapshot of the result and the interpreter's outputs unchanged.
 
-mod fuse_util;
-
-use fuse_util::{count_in, input, run};
+use crate::fuse_util::{count_in, input, run};
 use modelc_passes::testing::assert_same_outputs;
 
 const CHAINS: &str = r#"graph main(%x: f32[N,2,3,4], %z: f32[2,1,6]) -> (%y, %w, %v, %shared, %u) {

@@ -1,9 +1,7 @@
 //! The `transpose` cleanup pass: snapshots of the text form before and after, the node count
 //! never growing, and the interpreter's outputs unchanged.
 
-mod fuse_util;
-
-use fuse_util::{count_in, input, run, vals};
+use crate::fuse_util::{count_in, input, run, vals};
 use modelc_ir::text::print_graph;
 use modelc_passes::testing::assert_same_outputs;
 
