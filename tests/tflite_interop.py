@@ -580,7 +580,18 @@ def layout_forms_cases():
         conv("conv-no-bias", (1, 3, 9, 9), (4, 3, 3, 3), bias=False),
         conv("conv-depthwise-multiplier-2", (1, 3, 9, 9), (6, 1, 3, 3), group=3, pads=[1, 1, 1, 1]),
         conv("conv-grouped", (1, 4, 9, 9), (6, 2, 3, 3), group=2),
-        conv("conv-1d", (1, 3, 20), (4, 3, 5), must=False, pads=[2, 2]),
+        conv("conv-1d", (1, 3, 20), (4, 3, 5), pads=[2, 2]),
+        conv("conv-1d-strided-dilated", (1, 3, 23), (4, 3, 3), strides=[2], dilations=[2], pads=[1, 3]),
+        conv("conv-1d-depthwise", (1, 4, 20), (4, 1, 3), group=4, pads=[1, 1]),
+        conv("conv-1d-same-upper", (2, 3, 17), (5, 3, 4), auto_pad="SAME_UPPER", strides=[2]),
+        ("conv-1d-chain", [helper.make_node("Conv", ["x", "w1"], ["a"], pads=[1, 1]),
+                           helper.make_node("Relu", ["a"], ["r"]),
+                           helper.make_node("Conv", ["r", "w2"], ["b"]),
+                           helper.make_node("MaxPool", ["b"], ["y"], kernel_shape=[2], strides=[2])],
+         [c("w1", rng.standard_normal((6, 3, 3)) * 0.3), c("w2", rng.standard_normal((4, 6, 3)) * 0.3)],
+         (1, 3, 30), 17, True),
+        convt("convtranspose-1d", (1, 4, 10), (4, 3, 4), strides=[2], pads=[1, 1]),
+        convt("convtranspose-1d-output-padding", (1, 4, 10), (4, 3, 3), strides=[2], output_padding=[1]),
         convt("convtranspose-k2-s2", (1, 4, 5, 6), (4, 3, 2, 2), strides=[2, 2]),
         convt("convtranspose-k4-s2-p1", (1, 4, 5, 6), (4, 3, 4, 4), strides=[2, 2], pads=[1, 1, 1, 1]),
         convt("convtranspose-output-padding", (1, 4, 5, 6), (4, 3, 3, 3), strides=[2, 2], pads=[1, 1, 1, 1],
@@ -594,6 +605,10 @@ def layout_forms_cases():
         pool("maxpool-same-upper", "MaxPool", kernel_shape=[2, 2], strides=[2, 2], auto_pad="SAME_UPPER"),
         pool("maxpool-asymmetric-pads", "MaxPool", kernel_shape=[3, 3], strides=[2, 2], pads=[0, 1, 1, 0]),
         pool("maxpool-dilated", "MaxPool", must=False, kernel_shape=[3, 3], dilations=[2, 2]),
+        pool("maxpool-1d", "MaxPool", xshape=(1, 3, 20), kernel_shape=[3], strides=[2], pads=[1, 1]),
+        pool("avgpool-1d-count-pads", "AveragePool", xshape=(1, 3, 20), kernel_shape=[3], strides=[2],
+             pads=[1, 1], count_include_pad=1),
+        pool("avgpool-1d-ceil", "AveragePool", xshape=(1, 3, 20), kernel_shape=[3], strides=[2], ceil_mode=1),
         pool("global-average-pool", "GlobalAveragePool"),
         pool("global-max-pool", "GlobalMaxPool"),
         pool("global-average-pool-1d", "GlobalAveragePool", xshape=(1, 3, 20)),
@@ -684,8 +699,11 @@ def quantized_forms(modelc: str, out: str, results: list, only) -> None:
     calib = os.path.join(d, "calib")
     os.makedirs(calib, exist_ok=True)
     rng = np.random.default_rng(0)
+    calib_1d = os.path.join(d, "calib_1d")
+    os.makedirs(calib_1d, exist_ok=True)
     for i in range(8):
         np.save(os.path.join(calib, f"{i:03d}.npy"), rng.standard_normal((1, 3, 8, 8)).astype(np.float32))
+        np.save(os.path.join(calib_1d, f"{i:03d}.npy"), rng.standard_normal((1, 3, 16)).astype(np.float32))
 
     def c(n, a, dtype=np.float32):
         return numpy_helper.from_array(np.asarray(a, dtype), n)
@@ -717,20 +735,28 @@ def quantized_forms(modelc: str, out: str, results: list, only) -> None:
         ("depthwise-no-bias", [H("Conv", ["a", "dw"], ["y"], group=4, kernel_shape=[3, 3], pads=[1, 1, 1, 1])],
          [c("dw", rng.standard_normal((4, 1, 3, 3)))], 17, True),
         ("pad", [H("Pad", ["a", "p"], ["y"])], [c("p", [0, 0, 1, 1, 0, 0, 1, 1], np.int64)], 17, True),
+        # After a 1-D convolution (the cases named *-1d: input [1, 3, 16]).
+        ("relu-maxpool-1d", [H("Relu", ["a"], ["r"]), H("MaxPool", ["r"], ["y"], kernel_shape=[2], strides=[2])],
+         [], 17, True),
+        ("conv-chain-1d", [H("Relu", ["a"], ["r"]), H("Conv", ["r", "w2"], ["y"], kernel_shape=[3], group=2)],
+         [c("w2", rng.standard_normal((6, 2, 3)) * 0.3)], 17, True),
     ]
 
     def run():
         exported, refused, bad = 0, 0, []
         for case, tail, extra, opset, must in cases:
             src = os.path.join(d, case + ".onnx")
-            first = H("Conv", ["x", "w", "b"], ["a"], kernel_shape=[3, 3], pads=[1, 1, 1, 1])
-            inits = [c("w", rng.standard_normal((4, 3, 3, 3)) * 0.3), c("b", rng.standard_normal(4) * 0.1), *extra]
+            one_d = case.endswith("-1d")
+            xshape, window = ((1, 3, 16), [3]) if one_d else ((1, 3, 8, 8), [3, 3])
+            first = H("Conv", ["x", "w", "b"], ["a"], kernel_shape=window, pads=[1] * 2 * len(window))
+            inits = [c("w", rng.standard_normal((4, 3, *window)) * 0.3), c("b", rng.standard_normal(4) * 0.1), *extra]
             g = helper.make_graph([first, *tail], case,
-                                  [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8])],
+                                  [helper.make_tensor_value_info("x", TensorProto.FLOAT, list(xshape))],
                                   [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], inits)
             onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)]), src)
             qdq, tfl = src[:-5] + ".q.onnx", src[:-5] + ".tflite"
-            r = subprocess.run([modelc, "quantize", src, qdq, "--calibration", calib, "--activation-type", "i8",
+            r = subprocess.run([modelc, "quantize", src, qdq, "--calibration", calib_1d if one_d else calib,
+                                "--activation-type", "i8",
                                 "--quantize-outputs"], capture_output=True, text=True)
             if r.returncode != 0:
                 bad.append(f"{case}: quantize failed: {r.stderr.strip()[-120:]}")
@@ -738,7 +764,7 @@ def quantized_forms(modelc: str, out: str, results: list, only) -> None:
             if not converts(modelc, qdq, tfl, case, must, bad):
                 refused += 1
                 continue
-            x = rng.standard_normal((1, 3, 8, 8)).astype(np.float32)
+            x = rng.standard_normal(xshape).astype(np.float32)
             ref = rt.InferenceSession(qdq, providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
             for kernels in ("xnnpack", "builtin"):
                 try:
@@ -746,15 +772,15 @@ def quantized_forms(modelc: str, out: str, results: list, only) -> None:
                         "experimental_op_resolver_type": OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES}
                     it = Interpreter(model_path=tfl, **kw)
                     it.allocate_tensors()
-                    it.set_tensor(it.get_input_details()[0]["index"], np.ascontiguousarray(x.transpose(0, 2, 3, 1)))
+                    it.set_tensor(it.get_input_details()[0]["index"], np.ascontiguousarray(np.moveaxis(x, 1, -1)))
                     it.invoke()
                     od = it.get_output_details()[0]
                     y = it.get_tensor(od["index"])
                 except Exception as e:  # noqa: BLE001 - LiteRT refusing the file is the failure
                     bad.append(f"{case} ({kernels}): {str(e)[:100]}")
                     break
-                if y.ndim == 4:
-                    y = y.transpose(0, 3, 1, 2)
+                if y.ndim >= 3:
+                    y = np.moveaxis(y, -1, 1)
                 details = {t["index"]: t for t in it.get_tensor_details()}
                 last = [o for o in it._get_ops_details() if od["index"] in list(o["outputs"])][0]
                 # The step of the output's quantization; an op the quantizer leaves in float

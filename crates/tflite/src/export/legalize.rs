@@ -14,7 +14,8 @@
 //!   pattern, run whatever opset the model imports, since this graph is only lowered.
 //!
 //! After the layout pass, [`flatten_nhwc`] lets a dense layer read an NHWC feature map
-//! directly (its weight permuted) instead of through a TRANSPOSE back to NCHW.
+//! directly (its weight permuted) instead of through a TRANSPOSE back to NCHW, and
+//! [`lift_1d`] turns 1-D convolution and pooling into their 2-D forms.
 //!
 //! Each rewrite keeps the op when its inputs are not what it needs (non-constant BN
 //! statistics, unknown rank), so lowering reports it as unsupported with its name.
@@ -424,4 +425,255 @@ fn flatten_one(g: &mut Graph, t: NodeId) -> Option<()> {
     g.connect(x, flat, 0);
     remove_with_dead_consts(g, &[t]);
     Some(())
+}
+
+/// 1-D convolution and pooling, which TFLite has no builtin for, lifted to 2-D the way
+/// TensorFlow's `conv1d` is: on the channels-last graph (after the layout pass), `[N, L, C]`
+/// gets a unit height (`Unsqueeze` at axis 1, an EXPAND_DIMS/RESHAPE), the op runs as its
+/// 2-D form with a `[1, k]` window (the weight `[M, k, C/g]` reshaped to `[M, 1, k, C/g]`,
+/// the same bytes), and the height is squeezed off again. The squeeze then moves past unary
+/// activations and per-tensor (de)quantization, so the activation still fuses into the
+/// convolution and a quantized convolution still sees its Q/DQ pair, and an unsqueeze
+/// meeting such a squeeze cancels: a chain of 1-D convolutions stays 4-D throughout.
+pub(crate) fn lift_1d(g: &mut Graph, opset: i64) {
+    let ids: Vec<NodeId> = g.node_ids().collect();
+    let mut squeezes = Vec::new();
+    let mut unsqueezes = Vec::new();
+    for id in ids {
+        let Some(op) = g.try_node(id).and_then(|n| n.op.onnx()) else {
+            continue;
+        };
+        if matches!(
+            op,
+            OnnxOp::Conv | OnnxOp::ConvTranspose | OnnxOp::MaxPool | OnnxOp::AveragePool
+        ) {
+            if let Some((u, s)) = lift_one(g, id, op, opset) {
+                unsqueezes.extend(u);
+                squeezes.push(s);
+            }
+        }
+    }
+    for s in squeezes {
+        sink_squeeze(g, s);
+    }
+    for &u in &unsqueezes {
+        hoist_unsqueeze(g, u);
+    }
+    for u in unsqueezes {
+        cancel_unsqueeze(g, u);
+    }
+}
+
+/// `Unsqueeze` / `Squeeze` of `x` at `axis`, its axes an input from opset 13 on.
+fn unit_axis(g: &mut Graph, op: OnnxOp, name: &str, x: ValueRef, opset: i64) -> ValueRef {
+    let mut attrs = Attrs::default();
+    let mut inputs = vec![x];
+    if opset >= 13 {
+        inputs.push(i64_const(g, &format!("{name}_axes"), &[1]));
+    } else {
+        attrs.set("axes", Attr::Ints(vec![1]));
+    }
+    op_node(g, op, name, &inputs, attrs)
+}
+
+/// A per-spatial-axis attribute of a 1-D op in its 2-D form: `[v]` → `[unit, v]`, `pads`
+/// `[b, e]` → `[0, b, 0, e]`. Absent attributes stay absent (their defaults agree).
+fn lift_attrs(attrs: &Attrs) -> Option<Attrs> {
+    let mut out = attrs.clone();
+    for (key, unit) in [
+        ("kernel_shape", 1),
+        ("strides", 1),
+        ("dilations", 1),
+        ("output_padding", 0),
+        ("output_shape", 1),
+    ] {
+        if let Some(Attr::Ints(v)) = attrs.get(key) {
+            if v.len() != 1 {
+                return None;
+            }
+            out.set(key, Attr::Ints(vec![unit, v[0]]));
+        }
+    }
+    if let Some(Attr::Ints(p)) = attrs.get("pads") {
+        let [b, e] = p[..] else { return None };
+        out.set("pads", Attr::Ints(vec![0, b, 0, e]));
+    }
+    Some(out)
+}
+
+/// The weight `w` (`[M, k, C/g]`) with a unit height: the constant itself reshaped when
+/// nothing else reads it (also behind a DequantizeLinear), else an `Unsqueeze`.
+fn lift_weight(g: &mut Graph, w: ValueRef, name: &str, opset: i64) -> ValueRef {
+    let reshaped = |t: &modelc_ir::Tensor| -> Option<modelc_ir::Tensor> {
+        let [m, k, c] = t.dims[..] else { return None };
+        let mut t = t.clone();
+        t.dims = vec![m, 1, k, c];
+        Some(t)
+    };
+    let raw = match g.node(w.node).op.onnx() {
+        Some(OnnxOp::DequantizeLinear) if only_user(g, w).is_some() => g.input(w.node, 0),
+        _ => Some(w),
+    };
+    if let Some(raw) = raw {
+        if let Some(t) = const_tensor(g, raw).and_then(reshaped) {
+            if set_const_if_unshared(g, raw, t) {
+                if raw != w {
+                    // The DequantizeLinear's result changes shape with its input.
+                    if let Some(v) = g.value_mut(w) {
+                        v.ty = None;
+                    }
+                }
+                return w;
+            }
+        }
+    }
+    unit_axis(g, OnnxOp::Unsqueeze, &format!("{name}_weight_2d"), w, opset)
+}
+
+/// Lifts one node; returns the unsqueezes it made of its input and the squeeze of its result.
+fn lift_one(g: &mut Graph, id: NodeId, op: OnnxOp, opset: i64) -> Option<(Option<NodeId>, NodeId)> {
+    let node = g.node(id);
+    if node.layout != Some(Layout::Nhwc) || !extra_outputs_unused(g, id) {
+        return None;
+    }
+    let x = g.input(id, 0)?;
+    if rank_of(g, x)? != 3 {
+        return None;
+    }
+    let attrs = lift_attrs(&node.attrs)?;
+    let name = node.name.clone();
+    let ins = g.inputs_of(id);
+    let x2 = unit_axis(g, OnnxOp::Unsqueeze, &format!("{name}_2d"), x, opset);
+    let mut inputs = vec![x2];
+    if matches!(op, OnnxOp::Conv | OnnxOp::ConvTranspose) {
+        let w = ins.get(1).copied().flatten()?;
+        inputs.push(lift_weight(g, w, &name, opset));
+        if let Some(b) = ins.get(2).copied().flatten() {
+            inputs.push(b);
+        }
+    }
+    let y2 = op_node(g, op, &format!("{name}_2d"), &inputs, attrs);
+    g.node_mut(y2.node).layout = Some(Layout::Nhwc);
+    let y = unit_axis(g, OnnxOp::Squeeze, &name, y2, opset);
+    finish(g, id, y);
+    Some((Some(x2.node), y.node))
+}
+
+/// Whether `id` computes each element from the same element of its first input alone (unary
+/// activations, and Clip / Q / DQ with one-element further inputs), so a reshape commutes
+/// with it.
+fn elementwise_unary(g: &Graph, id: NodeId) -> bool {
+    let scalar_params = || {
+        g.inputs_of(id)
+            .iter()
+            .skip(1)
+            .flatten()
+            .all(|&v| const_tensor(g, v).is_some_and(|t| t.dims.iter().product::<u64>() == 1))
+    };
+    let ok = match g.node(id).op.onnx() {
+        Some(
+            OnnxOp::Relu
+            | OnnxOp::LeakyRelu
+            | OnnxOp::Sigmoid
+            | OnnxOp::Tanh
+            | OnnxOp::HardSwish
+            | OnnxOp::HardSigmoid,
+        ) => true,
+        Some(OnnxOp::Clip | OnnxOp::QuantizeLinear | OnnxOp::DequantizeLinear) => scalar_params(),
+        _ => false,
+    };
+    ok && extra_outputs_unused(g, id)
+}
+
+/// Swaps `a` and `b`, where `b` is the only reader of `a`'s result (on its first input) and
+/// both are unary on their first input: `x → a → b → readers` becomes `x → b → a → readers`.
+/// The value the readers see keeps its name and type; `b`'s result is new (its type is
+/// left to inference).
+fn swap_unary(g: &mut Graph, a: NodeId, b: NodeId) {
+    let (Some(x), a_out, b_out) = (g.input(a, 0), ValueRef::new(a, 0), ValueRef::new(b, 0)) else {
+        return;
+    };
+    let readers = g.users(b_out);
+    g.connect(x, b, 0);
+    g.connect(b_out, a, 0);
+    for (reader, slot) in readers {
+        g.connect(a_out, reader, slot);
+    }
+    let outputs = g
+        .outputs()
+        .iter()
+        .map(|&o| if o == b_out { a_out } else { o })
+        .collect();
+    g.set_outputs(outputs);
+    let (name, ty) = match g.value(b_out) {
+        Some(v) => (v.name.clone(), v.ty.clone()),
+        None => return,
+    };
+    let fresh = fresh_name(g, &format!("{name}_2d"));
+    if let Some(v) = g.value_mut(b_out) {
+        v.name = fresh;
+        v.ty = None;
+    }
+    if let Some(v) = g.value_mut(a_out) {
+        v.name = name;
+        v.ty = ty;
+    }
+}
+
+/// Moves squeeze `s` after the elementwise ops that read it alone.
+fn sink_squeeze(g: &mut Graph, s: NodeId) {
+    loop {
+        let out = ValueRef::new(s, 0);
+        if g.outputs().contains(&out) {
+            return;
+        }
+        match only_user(g, out) {
+            Some((next, 0)) if elementwise_unary(g, next) => swap_unary(g, s, next),
+            _ => return,
+        }
+    }
+}
+
+/// Moves unsqueeze `u` before the elementwise ops whose result only it reads.
+fn hoist_unsqueeze(g: &mut Graph, u: NodeId) {
+    while let Some(x) = g.input(u, 0) {
+        let prev = x.node;
+        let alone = only_user(g, x).is_some() && !g.outputs().contains(&x);
+        if !alone || !elementwise_unary(g, prev) {
+            return;
+        }
+        swap_unary(g, prev, u);
+    }
+}
+
+/// Removes an unsqueeze (at axis 1) of a squeeze's result (at axis 1): its readers read the
+/// squeeze's input instead.
+fn cancel_unsqueeze(g: &mut Graph, u: NodeId) {
+    let Some(x) = g.try_node(u).and_then(|_| g.input(u, 0)) else {
+        return;
+    };
+    if g.node(x.node).op.onnx() != Some(OnnxOp::Squeeze) {
+        return;
+    }
+    let (Some(inner), Some(ux), Some(sx)) = (g.input(x.node, 0), axes_of(g, u), axes_of(g, x.node))
+    else {
+        return;
+    };
+    if ux != [1] || sx != [1] {
+        return;
+    }
+    g.replace_uses(ValueRef::new(u, 0), inner);
+    remove_with_dead_consts(g, &[u]);
+    let sq = ValueRef::new(x.node, 0);
+    if g.users(sq).is_empty() && !g.outputs().contains(&sq) {
+        remove_with_dead_consts(g, &[x.node]);
+    }
+}
+
+/// The axes of an Unsqueeze / Squeeze (attribute or constant input).
+fn axes_of(g: &Graph, id: NodeId) -> Option<Vec<i64>> {
+    match g.input(id, 1) {
+        Some(a) => const_ints(g, a),
+        None => g.node(id).attrs.ints("axes", vec![]).ok(),
+    }
 }

@@ -154,6 +154,7 @@ fn prepare(m: &mut Model, opts: &WriteOptions) -> Result<(), TfliteError> {
         };
         to_nhwc(&mut m.graph, &lo).map_err(|e| TfliteError::Unsupported(e.to_string()))?;
         legalize::flatten_nhwc(&mut m.graph);
+        legalize::lift_1d(&mut m.graph, opset);
         modelc_ir::infer::infer_graph(&mut m.graph, &m.opset_imports);
     }
     Ok(())

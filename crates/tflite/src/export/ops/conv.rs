@@ -8,6 +8,8 @@
 //! - `Gemm` (constant B, no transA, alpha = beta = 1) and `MatMul` with a constant 2-D right
 //!   side → FULLY_CONNECTED (weights [O, I]); other `MatMul`s → BATCH_MATMUL.
 //!
+//! 1-D forms of these arrive here as 2-D with a unit height (`legalize::lift_1d`).
+//!
 //! Padding: `auto_pad` SAME_UPPER and explicit pads equal to TensorFlow's SAME split give
 //! SAME, zero pads VALID; any other explicit pads become a PAD (PADV2 with the lowest value
 //! for max pooling) in front of a VALID op.
