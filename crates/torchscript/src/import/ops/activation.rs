@@ -1,6 +1,7 @@
 //! Activations: relu, relu6/hardtanh (→ Clip), leaky_relu, elu, gelu (`approximate` none →
 //! Gelu-20 is avoided: erf form; `tanh` → tanh form), silu (x·sigmoid), sigmoid, tanh,
-//! hardswish, hardsigmoid, softplus, mish; softmax / log_softmax (`dim`, opset-13 axis
+//! hardswish, hardsigmoid, softplus (beta and threshold: Softplus of beta·x over beta, x
+//! past the threshold), mish; softmax / log_softmax (`dim`, opset-13 axis
 //! semantics match torch).
 
 use modelc_ir::{Attr, Attrs, OnnxOp};
@@ -53,12 +54,24 @@ pub fn call(cx: &mut Cx, op: &str, a: &Args) -> Option<Ev<V>> {
             ),
             "softplus" => {
                 let beta = arg(op, a.f64(1, "beta", Some(1.0)))?;
-                if beta != 1.0 {
-                    return Err(super::super::eval::Stop::Fatal(format!(
-                        "aten::softplus: beta {beta} is not supported"
-                    )));
+                let threshold = arg(op, a.f64(2, "threshold", Some(20.0)))?;
+                // torch: x where beta·x > threshold, else log(1 + exp(beta·x)) / beta. At
+                // the defaults the linear branch differs from Softplus by < 3e-9.
+                if beta == 1.0 && threshold >= 20.0 {
+                    return Ok(unary(cx, OnnxOp::Softplus, x, vec![]));
                 }
-                unary(cx, OnnxOp::Softplus, x, vec![])
+                if !x.dtype.is_float() {
+                    return arg(op, Err(format!("{} input", x.dtype)));
+                }
+                let b = cx.b.scalar(x.dtype, beta);
+                let bx = cx.b.op(OnnxOp::Mul, &[x.v, b], Attrs::default());
+                let sp = cx.b.op(OnnxOp::Softplus, &[bx], Attrs::default());
+                let curve = cx.b.op(OnnxOp::Div, &[sp, b], Attrs::default());
+                let t = cx.b.scalar(x.dtype, threshold);
+                let linear = cx.b.op(OnnxOp::Greater, &[bx, t], Attrs::default());
+                let v =
+                    cx.b.op(OnnxOp::Where, &[linear, x.v, curve], Attrs::default());
+                V::Tensor(x.with(v))
             }
             "mish" => unary(cx, OnnxOp::Mish, x, vec![]),
             "elu" => {

@@ -1,4 +1,5 @@
-//! Convolutions: `_convolution` (what tracing records), `conv1d/2d/3d` (scripting),
+//! Convolutions: `_convolution` (what tracing records; `_convolution_mode` for string
+//! padding), `conv1d/2d/3d` (scripting),
 //! `conv_transpose1d/2d/3d` → ONNX Conv / ConvTranspose (NCHW). Attributes: stride,
 //! padding (ints or `"valid"` / `"same"`), dilation, groups, output_padding. The spatial
 //! rank comes from the weight (rank − 2).
@@ -23,7 +24,7 @@ pub fn call(cx: &mut Cx, op: &str, a: &Args) -> Option<Ev<V>> {
     let transposed_op = op.starts_with("conv_transpose");
     if !(op == "_convolution"
         || op == "convolution"
-        || matches!(op, "conv1d" | "conv2d" | "conv3d")
+        || matches!(op, "conv1d" | "conv2d" | "conv3d" | "_convolution_mode")
         || transposed_op)
     {
         return None;
@@ -38,9 +39,12 @@ pub fn call(cx: &mut Cx, op: &str, a: &Args) -> Option<Ev<V>> {
             - 2;
         let stride = expand(arg(op, a.ints(3, "stride", Some(&[1])))?, n);
         let (pads, auto_pad) = match a.some(4, "padding") {
-            Some(V::Str(s)) if s == "valid" => (vec![0; n], None),
-            Some(V::Str(s)) if s == "same" => (vec![0; n], Some("SAME_UPPER")),
-            _ => (expand(arg(op, a.ints(4, "padding", Some(&[0])))?, n), None),
+            Some(V::Str(s)) if s == "valid" => (vec![0; 2 * n], None),
+            Some(V::Str(s)) if s == "same" => (vec![0; 2 * n], Some("SAME_UPPER")),
+            _ => {
+                let p = expand(arg(op, a.ints(4, "padding", Some(&[0])))?, n);
+                (p.iter().chain(&p).copied().collect(), None)
+            }
         };
         let (dilation, transposed, out_pad, groups) = if op == "_convolution" || op == "convolution"
         {
@@ -66,6 +70,19 @@ pub fn call(cx: &mut Cx, op: &str, a: &Args) -> Option<Ev<V>> {
                 arg(op, a.int(6, "groups", Some(1)))?,
             )
         };
+        // "same" (stride 1): d·(k − 1) in all, the odd one at the end. Spelled out when the
+        // weight's size is known: onnxruntime runs no dilated SAME_UPPER convolution.
+        let (pads, auto_pad) = match (auto_pad, const_dims(cx, w.v)) {
+            (Some(_), Some(wd)) if wd.len() == n + 2 && !transposed => {
+                let total: Vec<i64> = (0..n)
+                    .map(|i| dilation[i] * (wd[i + 2] as i64 - 1))
+                    .collect();
+                let begins = total.iter().map(|t| t / 2);
+                let ends = total.iter().map(|t| t - t / 2);
+                (begins.chain(ends).collect(), None)
+            }
+            other => (pads, other.0),
+        };
         let mut at = vec![
             ("strides", Attr::Ints(stride)),
             ("dilations", Attr::Ints(dilation)),
@@ -73,10 +90,7 @@ pub fn call(cx: &mut Cx, op: &str, a: &Args) -> Option<Ev<V>> {
         ];
         match auto_pad {
             Some(p) => at.push(("auto_pad", Attr::String(p.into()))),
-            None => at.push((
-                "pads",
-                Attr::Ints(pads.iter().chain(&pads).copied().collect()),
-            )),
+            None => at.push(("pads", Attr::Ints(pads))),
         }
         if transposed && out_pad.iter().any(|&p| p != 0) {
             at.push(("output_padding", Attr::Ints(out_pad)));
@@ -99,4 +113,12 @@ pub fn call(cx: &mut Cx, op: &str, a: &Args) -> Option<Ev<V>> {
         )[0];
         Ok(V::Tensor(x.with(v)))
     })())
+}
+
+/// The dims of `v` when it is a constant (a module's parameter).
+fn const_dims(cx: &Cx, v: modelc_ir::ValueRef) -> Option<Vec<u64>> {
+    match &cx.b.g.node(v.node).op {
+        modelc_ir::Op::Const(t) => Some(t.dims.clone()),
+        _ => None,
+    }
 }

@@ -1,14 +1,18 @@
 //! Pooling: max_pool1d/2d/3d → MaxPool (kernel, stride (empty = kernel), padding,
 //! dilation, ceil_mode); avg_pool1d/2d/3d → AveragePool (count_include_pad; a
 //! divisor_override is reported); adaptive_avg_pool*/adaptive_max_pool* with output size 1
-//! → GlobalAveragePool / GlobalMaxPool (other output sizes are reported).
+//! → GlobalAveragePool / GlobalMaxPool; adaptive_avg_pool* to other sizes needs the input's
+//! spatial size (traced models record their input shapes): sizes that divide it →
+//! AveragePool with kernel = stride = in / out (torch's own windows then), others → per
+//! axis, each torch window [⌊i·in/out⌋, ⌈(i+1)·in/out⌉) sliced, averaged (ReduceMean; a
+//! mean over a box window separates over its axes) and concatenated.
 
-use modelc_ir::{Attr, Attrs, OnnxOp};
+use modelc_ir::{Attr, Attrs, OnnxOp, OpsetImport, ValueRef};
 
 use super::super::args::Args;
 use super::super::builder::attrs;
 use super::super::eval::{Cx, Ev, Stop};
-use super::super::value::V;
+use super::super::value::{T, V};
 use super::{arg, operand};
 
 fn spatial(op: &str) -> usize {
@@ -40,11 +44,9 @@ pub fn call(cx: &mut Cx, op: &str, a: &Args) -> Option<Ev<V>> {
         let x = arg(op, operand(cx, a.get(0, "self").unwrap_or(&V::None), None))?;
         let n = spatial(op);
         if adaptive {
-            let out = arg(op, a.ints(1, "output_size", None))?;
+            let out = expand(arg(op, a.ints(1, "output_size", None))?, n);
             if out.iter().any(|&o| o != 1) {
-                return Err(Stop::Fatal(format!(
-                    "aten::{op}: output size {out:?} is not supported (only 1)"
-                )));
+                return adaptive_avg(cx, op, x, &out).map(|v| V::Tensor(x.with(v)));
             }
             let onnx = if op.contains("avg") {
                 OnnxOp::GlobalAveragePool
@@ -99,4 +101,79 @@ pub fn call(cx: &mut Cx, op: &str, a: &Args) -> Option<Ev<V>> {
         };
         Ok(V::Tensor(x.with(v)))
     })())
+}
+
+/// Adaptive average pooling to `out` (one size per spatial axis) of an input whose spatial size is
+/// known by now (see the module docs).
+fn adaptive_avg(cx: &mut Cx, op: &str, x: T, out: &[i64]) -> Ev<ValueRef> {
+    if op.starts_with("adaptive_max_pool") {
+        // adaptive_max_pool returns (values, indices); only the values have a form here.
+        return Err(Stop::Fatal(format!(
+            "aten::{op}: output size {out:?} is not supported (only 1)"
+        )));
+    }
+    let opsets = [OpsetImport {
+        domain: String::new(),
+        version: crate::import::OPSET,
+    }];
+    modelc_ir::infer::infer_graph(&mut cx.b.g, &opsets);
+    let dims = cx.b.g.shape_of(x.v).and_then(|s| s.as_known());
+    let Some(dims) = dims.filter(|d| d.len() == out.len() + 2) else {
+        return Err(Stop::Fatal(format!(
+            "aten::{op}: output size {out:?} needs the input's size, which is not known here \
+             (a traced model records it; a scripted one does not)"
+        )));
+    };
+    let spatial = &dims[2..];
+    if out.iter().any(|&o| o < 1) {
+        return arg(op, Err(format!("output size {out:?}")));
+    }
+    if spatial.iter().zip(out).all(|(&i, &o)| i as i64 % o == 0) {
+        let k: Vec<i64> = spatial
+            .iter()
+            .zip(out)
+            .map(|(&i, &o)| i as i64 / o)
+            .collect();
+        return Ok(cx.b.op(
+            OnnxOp::AveragePool,
+            &[x.v],
+            attrs(vec![
+                ("kernel_shape", Attr::Ints(k.clone())),
+                ("strides", Attr::Ints(k)),
+            ]),
+        ));
+    }
+    let mut v = x.v;
+    for (axis, (&size, &o)) in spatial.iter().zip(out).enumerate() {
+        let (size, axis) = (size as i64, axis as i64 + 2);
+        if size == o {
+            continue;
+        }
+        // Each window is a few nodes: a hostile size must not make millions.
+        if o > 1024 {
+            return arg(op, Err(format!("output size {o} is too large to unroll")));
+        }
+        let ax = cx.b.ints(&[axis]);
+        let parts: Vec<ValueRef> = (0..o)
+            .map(|i| {
+                // In i128: a declared size near 2^63 must not overflow.
+                let (i, n, o) = (i as i128, size as i128, o as i128);
+                let start = (i * n / o) as i64;
+                let end = (((i + 1) * n + o - 1) / o).min(i64::MAX as i128) as i64;
+                let (s, e) = (cx.b.ints(&[start]), cx.b.ints(&[end]));
+                let w = cx.b.op(OnnxOp::Slice, &[v, s, e, ax], Attrs::default());
+                cx.b.op(
+                    OnnxOp::ReduceMean,
+                    &[w, ax],
+                    attrs(vec![("keepdims", Attr::Int(1))]),
+                )
+            })
+            .collect();
+        v = cx.b.op(
+            OnnxOp::Concat,
+            &parts,
+            attrs(vec![("axis", Attr::Int(axis))]),
+        );
+    }
+    Ok(v)
 }

@@ -2,7 +2,7 @@
 //! ReduceMax / ReduceMin with axes as an input (opset 18); any / all on bool tensors;
 //! numel (ReduceProd of the shape); var / std (dims, unbiased or correction, keepdim) →
 //! the mean squared deviation over the dims, divided by their element count less the
-//! correction (read from the shape at run time).
+//! correction (read from the shape at run time); var_mean / std_mean → that and the mean.
 
 use modelc_ir::{Attr, Attrs, DType, OnnxOp};
 
@@ -13,7 +13,9 @@ use super::super::value::{T, V};
 use super::{arg, operand};
 
 pub fn call(cx: &mut Cx, op: &str, a: &Args) -> Option<Ev<V>> {
-    if matches!(op, "var" | "std") && matches!(a.get(0, "self"), Some(V::Tensor(_))) {
+    if matches!(op, "var" | "std" | "var_mean" | "std_mean")
+        && matches!(a.get(0, "self"), Some(V::Tensor(_)))
+    {
         return Some(var_std(cx, op, a));
     }
     if !matches!(
@@ -147,7 +149,7 @@ fn var_std(cx: &mut Cx, op: &str, a: &Args) -> Ev<V> {
     let c = cx.b.scalar(x.dtype, correction);
     let denom = cx.b.op(OnnxOp::Sub, &[n, c], Attrs::default());
     let mut v = cx.b.op(OnnxOp::Div, &[ss, denom], Attrs::default());
-    if op == "std" {
+    if op.starts_with("std") {
         v = cx.b.op(OnnxOp::Sqrt, &[v], Attrs::default());
     }
     let rank = match (&dims, keep) {
@@ -155,5 +157,17 @@ fn var_std(cx: &mut Cx, op: &str, a: &Args) -> Ev<V> {
         (Some(d), false) => x.rank.map(|r| r.saturating_sub(d.len())),
         (None, false) => Some(0),
     };
-    Ok(V::Tensor(T::new(v, rank, x.dtype)))
+    let spread = V::Tensor(T::new(v, rank, x.dtype));
+    if !op.ends_with("_mean") {
+        return Ok(spread);
+    }
+    let mean = if keep {
+        mean
+    } else {
+        reduce(cx, OnnxOp::ReduceMean, x.v, false)
+    };
+    Ok(V::Tuple(vec![
+        spread,
+        V::Tensor(T::new(mean, rank, x.dtype)),
+    ]))
 }

@@ -6,7 +6,10 @@
 //!   descending) → TopK over the whole axis (its size read from the shape at run time);
 //! - `cumsum` (dim) → CumSum; `flip` (dims) → Slice with step -1 on each;
 //! - `pixel_shuffle` (r) → DepthToSpace in CRD order (torch's channel order);
-//! - `einsum` (equation, operands) → Einsum (explicit `->` output only).
+//!   `pixel_unshuffle` (r) → Reshape to [N, C, H, r, W, r], Transpose, Reshape (SpaceToDepth
+//!   orders channels the other way round);
+//! - `einsum` (equation, operands) → Einsum, an implicit output (no `->`) made explicit:
+//!   the letters used once, in alphabetical order.
 //!
 //! Indices come out int64, as torch's do. torch's sort is stable and TopK's order among
 //! equal values is the lower index first, which is the same.
@@ -25,7 +28,14 @@ pub fn call(cx: &mut Cx, op: &str, a: &Args) -> Option<Ev<V>> {
     }
     let known = matches!(
         op,
-        "argmax" | "argmin" | "topk" | "sort" | "cumsum" | "flip" | "pixel_shuffle"
+        "argmax"
+            | "argmin"
+            | "topk"
+            | "sort"
+            | "cumsum"
+            | "flip"
+            | "pixel_shuffle"
+            | "pixel_unshuffle"
     ) || (matches!(op, "max" | "min") && matches!(a.get(1, "dim"), Some(V::Int(_))));
     if !known || !matches!(a.get(0, "self"), Some(V::Tensor(_))) {
         return None;
@@ -159,6 +169,34 @@ pub fn call(cx: &mut Cx, op: &str, a: &Args) -> Option<Ev<V>> {
                 );
                 Ok(V::Tensor(x.with(v)))
             }
+            "pixel_unshuffle" => {
+                // out[c·r² + i·r + j, h, w] = in[c, h·r + i, w·r + j].
+                let r = arg(op, a.int(1, "downscale_factor", None))?;
+                if x.rank != Some(4) {
+                    return arg(op, Err("only 4-D inputs".to_string()));
+                }
+                if r < 1 {
+                    return arg(op, Err(format!("downscale factor {r}")));
+                }
+                let rv = cx.b.scalar_i64(r);
+                let (n, c) = (cx.b.dim(x.v, 0), cx.b.dim(x.v, 1));
+                let h = cx.b.dim(x.v, 2);
+                let h = cx.b.op(OnnxOp::Div, &[h, rv], Attrs::default());
+                let w = cx.b.dim(x.v, 3);
+                let w = cx.b.op(OnnxOp::Div, &[w, rv], Attrs::default());
+                let split = cx.b.concat_scalars(&[n, c, h, rv, w, rv]);
+                let v = cx.b.op(OnnxOp::Reshape, &[x.v, split], Attrs::default());
+                let v = cx.b.op(
+                    OnnxOp::Transpose,
+                    &[v],
+                    attrs(vec![("perm", Attr::Ints(vec![0, 1, 3, 5, 2, 4]))]),
+                );
+                let rr = cx.b.scalar_i64(r * r);
+                let crr = cx.b.op(OnnxOp::Mul, &[c, rr], Attrs::default());
+                let merged = cx.b.concat_scalars(&[n, crr, h, w]);
+                let v = cx.b.op(OnnxOp::Reshape, &[v, merged], Attrs::default());
+                Ok(V::Tensor(x.with(v)))
+            }
             _ => {
                 // pixel_shuffle: out[c, h·r + i, w·r + j] = in[c·r² + i·r + j, h, w].
                 let r = arg(op, a.int(1, "upscale_factor", None))?;
@@ -182,18 +220,29 @@ pub fn call(cx: &mut Cx, op: &str, a: &Args) -> Option<Ev<V>> {
 fn einsum(cx: &mut Cx, a: &Args) -> Ev<V> {
     let op = "einsum";
     let eq = arg(op, a.str(0, "equation", ""))?;
-    let Some((_, out)) = eq.split_once("->") else {
-        return arg(
-            op,
-            Err("an equation without `->` (implicit output) is not supported".to_string()),
-        );
-    };
     if eq.contains("...") {
         return arg(
             op,
             Err("an equation with `...` is not supported".to_string()),
         );
     }
+    let eq = eq.replace(' ', "");
+    let eq = match eq.split_once("->") {
+        Some(_) => eq,
+        // Implicit output: the letters used exactly once, in alphabetical order.
+        None => {
+            let mut counts = [0usize; 128];
+            for c in eq.chars().filter(char::is_ascii_alphabetic) {
+                counts[c as usize] += 1;
+            }
+            let out: String = (0u8..128)
+                .filter(|&c| counts[c as usize] == 1)
+                .map(char::from)
+                .collect();
+            format!("{eq}->{out}")
+        }
+    };
+    let out = eq.split_once("->").map(|(_, o)| o).unwrap_or_default();
     let list = a.get(1, "tensors").and_then(V::as_list).unwrap_or(&[]);
     let mut ins = Vec::new();
     let mut dtype = DType::F32;
@@ -209,7 +258,7 @@ fn einsum(cx: &mut Cx, a: &Args) -> Ev<V> {
     let v = cx.b.op(
         OnnxOp::Einsum,
         &ins,
-        attrs(vec![("equation", Attr::String(eq.replace(' ', "").into()))]),
+        attrs(vec![("equation", Attr::String(eq.clone().into()))]),
     );
     Ok(V::Tensor(T::new(v, Some(rank), dtype)))
 }

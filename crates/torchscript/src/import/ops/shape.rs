@@ -1,7 +1,8 @@
 //! Shape and data-movement ops: size / dim, flatten, view / reshape (sizes may be run-time
 //! ints), unflatten, permute, transpose / t, unsqueeze / squeeze, select / slice /
 //! `__getitem__`, expand / repeat, cat / stack, chunk / split / unbind, embedding /
-//! index_select (Gather), zeros / ones / full (+ `_like`), constant pad.
+//! index_select (Gather), zeros / ones / full (+ `_like`), pad (constant, reflect,
+//! replicate, circular).
 
 use modelc_ir::{Attr, Attrs, DType, OnnxOp, Tensor, ValueRef};
 
@@ -474,11 +475,13 @@ fn run(cx: &mut Cx, op: &str, a: &Args) -> Ev<V> {
             } else {
                 "constant".into()
             };
-            // torch's reflect / replicate are ONNX's reflect / edge; circular has no form.
+            // torch's reflect / replicate are ONNX's reflect / edge; circular is opset 19's
+            // wrap, spelled here with Slice and Concat (the IR is at opset 18).
             let onnx_mode = match mode.as_str() {
                 "constant" => "constant",
                 "reflect" => "reflect",
                 "replicate" => "edge",
+                "circular" => return circular_pad(cx, op, x, &pad),
                 _ => {
                     return Err(Stop::Fatal(format!(
                         "aten::pad: mode {mode} is not supported"
@@ -510,4 +513,43 @@ fn run(cx: &mut Cx, op: &str, a: &Args) -> Ev<V> {
         }
         _ => return Err(Stop::Fatal(format!("aten::{op} is not supported"))),
     })
+}
+
+/// torch's circular padding: along each padded dimension (pairs listed from the last one
+/// backwards), the last `begin` elements are put in front and the first `end` behind, one
+/// dimension after another (so corners wrap both ways, as in torch).
+fn circular_pad(cx: &mut Cx, op: &str, x: T, pad: &[i64]) -> Ev<V> {
+    let r = need_rank(op, x)?;
+    if !pad.len().is_multiple_of(2) || pad.len() / 2 > r {
+        return arg(op, Err(format!("{} pad values for rank {r}", pad.len())));
+    }
+    if pad.iter().any(|&p| p < 0) {
+        return Err(Stop::Fatal(format!(
+            "aten::{op}: circular padding by negative amounts is not supported"
+        )));
+    }
+    let mut v = x.v;
+    for (k, pair) in pad.chunks(2).enumerate() {
+        let (begin, end) = (pair[0], pair[1]);
+        if begin == 0 && end == 0 {
+            continue;
+        }
+        let axis = cx.b.ints(&[(r - 1 - k) as i64]);
+        let mut parts = Vec::new();
+        if begin > 0 {
+            let (s, e) = (cx.b.ints(&[-begin]), cx.b.ints(&[i64::MAX]));
+            parts.push(cx.b.op(OnnxOp::Slice, &[v, s, e, axis], Attrs::default()));
+        }
+        parts.push(v);
+        if end > 0 {
+            let (s, e) = (cx.b.ints(&[0]), cx.b.ints(&[end]));
+            parts.push(cx.b.op(OnnxOp::Slice, &[v, s, e, axis], Attrs::default()));
+        }
+        v = cx.b.op(
+            OnnxOp::Concat,
+            &parts,
+            attrs(vec![("axis", Attr::Int((r - 1 - k) as i64))]),
+        );
+    }
+    Ok(V::Tensor(x.with(v)))
 }
