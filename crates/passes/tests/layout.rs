@@ -459,3 +459,35 @@ fn patch_embedding_reshape_keeps_runs() {
     let x = ("x", input(&[1, 3, 8, 8], 95, 1.0));
     assert_same_nhwc(&before, &after, &x, &[]);
 }
+
+/// An image input that reaches the first convolution through Slice, Concat and a
+/// channel-picking Gather (YOLOv5's space-to-depth "Focus" stem; a channel reorder before
+/// `DepthToSpace`) is converted too: no Transpose anywhere, the ops' axes remapped.
+#[test]
+fn input_through_slices_concat_and_gather_is_converted() {
+    let text = format!(
+        r#"graph main(%x: f32[1,3,8,8]) -> (%y) {{
+  %s0 = const i64[2] [0, 0]
+  %s1 = const i64[2] [1, 0]
+  %s2 = const i64[2] [0, 1]
+  %e = const i64[2] [8, 8]
+  %ax = const i64[2] [2, 3]
+  %st = const i64[2] [2, 2]
+  %a = Slice(%x, %s0, %e, %ax, %st)
+  %b = Slice(%x, %s1, %e, %ax, %st)
+  %c = Slice(%x, %s2, %e, %ax, %st)
+  %cat = Concat(%a, %b, %c) {{axis=1}}
+  %order = const i64[9] [8, 7, 6, 5, 4, 3, 2, 1, 0]
+  %g = Gather(%cat, %order) {{axis=1}}
+  %w = const f32[4,9,1,1] {}
+  %y = Conv(%g, %w)
+}}"#,
+        vals(36, 71)
+    );
+    let (before, after, printed) = convert(&text, false);
+    insta::assert_snapshot!(snapshot(&before, &printed));
+    assert_eq!(count_in(&after, "Transpose"), 0);
+    assert!(printed.contains("graph main(%x: f32[1,8,8,3]) -> (%y)"));
+    let x = ("x", input(&[1, 3, 8, 8], 13, 1.0));
+    assert_same_nhwc(&before, &after, &x, &["y"]);
+}

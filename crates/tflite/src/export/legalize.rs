@@ -10,6 +10,10 @@
 //! - `Softmax` / `LogSoftmax` before opset 13, which normalize over every axis from `axis`
 //!   (default 1) on: the axis made explicit, and when it is not the last, the input
 //!   flattened there (`Reshape`, softmax over the last axis, `Reshape` back);
+//! - `DepthToSpace` in CRD mode (torch's `pixel_shuffle`) → DCR mode (DEPTH_TO_SPACE) on
+//!   channels reordered: by permuting the producing convolution's filters and bias when it
+//!   has constant float ones read by nothing else (a super-resolution head), else by a
+//!   `Gather` along the channels (GATHER);
 //! - the erf form of GELU that opsets before 20 export → `Gelu` (GELU): the `fuse-gelu`
 //!   pattern, run whatever opset the model imports, since this graph is only lowered.
 //!
@@ -42,6 +46,7 @@ pub(crate) fn decompose(g: &mut Graph, opset: i64) {
             OnnxOp::HardSigmoid if opset >= 11 => hard_sigmoid(g, id),
             OnnxOp::LayerNormalization => layer_norm(g, id, opset),
             OnnxOp::Softmax | OnnxOp::LogSoftmax if opset < 13 => legacy_softmax(g, id, op),
+            OnnxOp::DepthToSpace => depth_to_space_crd(g, id),
             _ => {}
         }
     }
@@ -58,6 +63,91 @@ pub(crate) fn decompose(g: &mut Graph, opset: i64) {
 
 fn scalar(g: &mut Graph, name: &str, v: f64) -> ValueRef {
     add_const(g, name, float_tensor(DType::F32, vec![], &[v]))
+}
+
+/// `DepthToSpace` mode CRD → DCR after reordering the channels (see the module docs).
+fn depth_to_space_crd(g: &mut Graph, id: NodeId) {
+    let node = g.node(id);
+    if node.attrs.string("mode", "DCR").ok().as_deref() != Some("CRD") {
+        return;
+    }
+    let (Ok(r), Some(x)) = (node.attrs.int("blocksize", 0), g.input(id, 0)) else {
+        return;
+    };
+    let channels = g
+        .shape_of(x)
+        .and_then(|s| s.0.get(1).and_then(|d| d.known()))
+        .filter(|_| rank_of(g, x) == Some(4));
+    let Some(channels) = channels else { return };
+    let rr = match u64::try_from(r) {
+        Ok(r) if r >= 1 && r <= 1 << 16 && channels % (r * r) == 0 => r * r,
+        _ => return,
+    };
+    if channels > 1 << 24 {
+        return;
+    }
+    let c = channels / rr;
+    // DCR channel (b·C + ch) reads CRD channel (ch·r² + b), b = i·r + j.
+    let order: Vec<u64> = (0..channels).map(|k| (k % c) * rr + k / c).collect();
+    let name = node.name.clone();
+    if !permute_conv_outputs(g, x, &order) {
+        let idx: Vec<i64> = order.iter().map(|&o| o as i64).collect();
+        let idx = i64_const(g, &format!("{name}_crd_order"), &idx);
+        let mut attrs = Attrs::default();
+        attrs.set("axis", Attr::Int(1));
+        let gathered = op_node(g, OnnxOp::Gather, &format!("{name}_dcr"), &[x, idx], attrs);
+        g.connect(gathered, id, 0);
+    }
+    g.node_mut(id).attrs.set("mode", Attr::String("DCR".into()));
+}
+
+/// Reorders the output channels of the `Conv` producing `x` (output `k` becomes the old
+/// output `order[k]`) when it is `x`'s only reader's producer with constant float weight and
+/// bias read by nothing else. False (nothing changed) otherwise.
+fn permute_conv_outputs(g: &mut Graph, x: ValueRef, order: &[u64]) -> bool {
+    let conv = x.node;
+    if g.node(conv).op.onnx() != Some(OnnxOp::Conv)
+        || only_user(g, x).is_none()
+        || g.outputs().contains(&x)
+        || g.node(conv).attrs.int("group", 1).ok() != Some(1)
+    {
+        return false;
+    }
+    let ins = g.inputs_of(conv);
+    let (Some(w), b) = (ins.get(1).copied().flatten(), ins.get(2).copied().flatten()) else {
+        return false;
+    };
+    let permuted = |g: &Graph, v: ValueRef| -> Option<modelc_ir::Tensor> {
+        let t = const_tensor(g, v)?;
+        if only_user(g, v).is_none() || !matches!(t.dtype, DType::F32 | DType::F16) {
+            return None;
+        }
+        if t.dims.first() != Some(&(order.len() as u64)) {
+            return None;
+        }
+        let raw = t.raw()?;
+        let row = raw.len() / order.len();
+        let mut out = Vec::with_capacity(raw.len());
+        for &o in order {
+            out.extend_from_slice(&raw[o as usize * row..(o as usize + 1) * row]);
+        }
+        modelc_ir::Tensor::from_raw(t.dtype, t.dims.clone(), out.into()).ok()
+    };
+    let Some(new_w) = permuted(g, w) else {
+        return false;
+    };
+    let new_b = match b {
+        Some(b) => match permuted(g, b) {
+            Some(t) => Some((b, t)),
+            None => return false,
+        },
+        None => None,
+    };
+    set_const_if_unshared(g, w, new_w);
+    if let Some((b, t)) = new_b {
+        set_const_if_unshared(g, b, t);
+    }
+    true
 }
 
 /// A 1-D int64 constant (shapes, axes).

@@ -373,7 +373,8 @@ impl<'g> Engine<'g> {
     }
 
     /// Whether `v` reaches the data input of a layout-sensitive op of the source layout, or a
-    /// Transpose into the data permutation, through same-shape, broadcasting and Pad ops.
+    /// Transpose into the data permutation, through same-shape, broadcasting, Pad, Concat,
+    /// Slice and rank-keeping Gather ops.
     pub fn feeds_sensitive(&self, v: ValueRef, depth: usize) -> bool {
         if depth > 8 {
             return false;
@@ -394,8 +395,13 @@ impl<'g> Engine<'g> {
                 let d = self.dir.data_perm(r);
                 return (3..=5).contains(&r) && t.iter().zip(&d).all(|(&a, &b)| a == b as i64);
             }
-            (rules::same_shape(op) || rules::broadcasting(op) || op == OnnxOp::Pad)
-                && self.feeds_sensitive(ValueRef::new(u, 0), depth + 1)
+            let passes = rules::same_shape(op)
+                || rules::broadcasting(op)
+                || op == OnnxOp::Pad
+                || op == OnnxOp::Concat
+                || (slot == 0 && op == OnnxOp::Slice)
+                || (slot == 0 && op == OnnxOp::Gather && rules::gathers_along(self.g, u));
+            passes && self.feeds_sensitive(ValueRef::new(u, 0), depth + 1)
         })
     }
 

@@ -10,7 +10,7 @@
 //!   the per-axis `axis` remapped) and broadcasting ops (constants permuted to match) pass
 //!   the permutation through;
 //! - axis-bearing ops (Concat, Split, Pad, Reduce*, ArgMax/ArgMin, Softmax family from opset
-//!   13, Slice, Squeeze, Unsqueeze, Transpose) remap their axes;
+//!   13, Slice, Squeeze, Unsqueeze, Transpose, Gather of a 1-D index list) remap their axes;
 //! - Flatten and Reshape let the permutation go when it moves unit axes alone (the data
 //!   order is unchanged, e.g. `[N, C, 1, 1]` → `[N, C]` after a global pool); a Reshape that
 //!   merges or splits whole runs of axes which the permutation moves whole carries the
@@ -196,6 +196,12 @@ pub fn apply(e: &mut Engine<'_>, id: NodeId) -> bool {
         Unsqueeze => unsqueeze(e, id, &p),
         Slice => slice(e, id, &p),
         Transpose => transpose(e, id, &p),
+        Gather if gathers_along(e.g, id) => {
+            remap_axis_attr(e, id, "axis", 0, &p) && {
+                e.set_state(ValueRef::new(id, 0), p);
+                true
+            }
+        }
         _ => false,
     }
 }
@@ -328,4 +334,12 @@ pub(super) fn norm_axes(axes: &[i64], r: usize) -> Option<Vec<usize>> {
         s.dedup();
         s.len() == v.len()
     })
+}
+
+/// A `Gather` whose indices are a 1-D list: it picks along its axis and keeps the rank, so
+/// a permutation passes through it with the axis remapped.
+pub(crate) fn gathers_along(g: &modelc_ir::Graph, id: NodeId) -> bool {
+    g.input(id, 1)
+        .and_then(|i| super::facts::declared(g, i))
+        .is_some_and(|d| d.len() == 1)
 }

@@ -35,34 +35,39 @@ fn padding(
     strides: [i64; 2],
     dilations: [i64; 2],
 ) -> Result<(Padding, Option<[i64; 4]>), TfliteError> {
+    // Bounded so the window arithmetic cannot overflow or divide by zero on a hostile file.
+    let sane = |v: i64| (1..1 << 31).contains(&v);
+    if !kernel
+        .iter()
+        .chain(&strides)
+        .chain(&dilations)
+        .all(|&v| sane(v))
+        || in_hw.iter().any(|&v| v >= 1 << 31)
+    {
+        return Err(unsupported(
+            "window sizes, strides or dilations out of range",
+        ));
+    }
+    let eff_k = [0, 1].map(|a| (kernel[a] - 1) * dilations[a] + 1);
     let auto = attr_s(x.g, id, "auto_pad", "NOTSET");
-    match auto.as_str() {
+    let pads = match auto.as_str() {
         "SAME_UPPER" => return Ok((Padding::SAME, None)),
         "VALID" => return Ok((Padding::VALID, None)),
-        "NOTSET" => {}
+        "NOTSET" => attr_ints(x.g, id, "pads").unwrap_or(vec![0; 4]),
+        // SAME's total padding with the odd one at the start: explicit pads (SAME when
+        // the total is even).
+        "SAME_LOWER" => same_pads(in_hw, eff_k, strides, false)
+            .ok_or_else(|| unsupported("auto_pad SAME_LOWER of an unknown size"))?
+            .to_vec(),
         other => return Err(unsupported(format!("auto_pad {other}"))),
-    }
-    let pads = attr_ints(x.g, id, "pads").unwrap_or(vec![0; 4]);
-    if pads.len() != 4 {
-        return Err(unsupported("pads must have 4 entries"));
+    };
+    if pads.len() != 4 || !pads.iter().all(|&p| (0..1 << 31).contains(&p)) {
+        return Err(unsupported("pads must be 4 entries in [0, 2^31)"));
     }
     if pads.iter().all(|&p| p == 0) {
         return Ok((Padding::VALID, None));
     }
-    let mut same = true;
-    for a in 0..2 {
-        if in_hw[a] < 0 {
-            same = false;
-            break;
-        }
-        let out = (in_hw[a] + strides[a] - 1) / strides[a];
-        let eff_k = (kernel[a] - 1) * dilations[a] + 1;
-        let total = ((out - 1) * strides[a] + eff_k - in_hw[a]).max(0);
-        if pads[a] != total / 2 || pads[a + 2] != total - total / 2 {
-            same = false;
-        }
-    }
-    if same {
+    if same_pads(in_hw, eff_k, strides, true).is_some_and(|same| pads == same) {
         return Ok((Padding::SAME, None));
     }
     Ok((Padding::VALID, Some([pads[0], pads[1], pads[2], pads[3]])))
@@ -455,9 +460,6 @@ pub(crate) fn conv_transpose(x: &mut Lower, id: NodeId) -> Result<(), TfliteErro
     if attr_s(x.g, id, "auto_pad", "NOTSET") != "NOTSET" {
         return Err(unsupported("ConvTranspose with auto_pad"));
     }
-    if attr_ints(x.g, id, "output_shape").is_some_and(|v| !v.is_empty()) {
-        return Err(unsupported("ConvTranspose with output_shape"));
-    }
     let wv = x.g.input(id, 1).ok_or_else(|| unsupported("no weights"))?;
     let wshape =
         x.b.shape_of(wv)
@@ -493,7 +495,30 @@ pub(crate) fn conv_transpose(x: &mut Lower, id: NodeId) -> Result<(), TfliteErro
     let k = [wshape[1], wshape[2]];
     let full = [(xs[1] - 1) * s[0] + k[0], (xs[2] - 1) * s[1] + k[1]];
     let out_hw = [os[1], os[2]];
-    let begin = [pt, pl];
+    let begin = match attr_ints(x.g, id, "output_shape").filter(|v| !v.is_empty()) {
+        // The pads an output_shape implies (onnxruntime's rule: the odd one at the start,
+        // as auto_pad is NOTSET here); the result is a crop of the full one.
+        Some(want) => {
+            if attr_ints(x.g, id, "output_padding").is_some_and(|p| p.iter().any(|&v| v != 0)) {
+                return Err(unsupported(
+                    "ConvTranspose with output_shape and output_padding",
+                ));
+            }
+            if want.len() != 2 || want[..] != out_hw {
+                return Err(unsupported(format!(
+                    "ConvTranspose output_shape {want:?} for an output of {out_hw:?}"
+                )));
+            }
+            let total = [0, 1].map(|a| full[a] - out_hw[a]);
+            if total.iter().any(|&t| t < 0) {
+                return Err(unsupported(
+                    "ConvTranspose output_shape past the full result",
+                ));
+            }
+            total.map(|t| t - t / 2)
+        }
+        None => [pt, pl],
+    };
     // LiteRT sizes SAME's padding as for a convolution from the output back to
     // ceil(out / s) positions, which is the input only when that division gives it.
     let same = (0..2).all(|a| {
@@ -564,11 +589,12 @@ pub(crate) fn conv_transpose(x: &mut Lower, id: NodeId) -> Result<(), TfliteErro
         Some((BuiltinOptions::TransposeConvOptions, o)),
     );
     if crop {
-        let b = [0, pt as i32, pl as i32, 0];
+        let [bt, bl] = begin;
+        let b = [0, bt as i32, bl as i32, 0];
         let e = [
             os[0] as i32,
-            (pt + os[1]) as i32,
-            (pl + os[2]) as i32,
+            (bt + os[1]) as i32,
+            (bl + os[2]) as i32,
             os[3] as i32,
         ];
         super::shape::strided_slice(
