@@ -80,7 +80,7 @@ fn depth_to_space_crd(g: &mut Graph, id: NodeId) {
         .filter(|_| rank_of(g, x) == Some(4));
     let Some(channels) = channels else { return };
     let rr = match u64::try_from(r) {
-        Ok(r) if r >= 1 && r <= 1 << 16 && channels % (r * r) == 0 => r * r,
+        Ok(r) if (1..=1 << 16).contains(&r) && channels.is_multiple_of(r * r) => r * r,
         _ => return,
     };
     if channels > 1 << 24 {
