@@ -8,9 +8,14 @@
 //!   `align_corners` or `pytorch_half_pixel`; `upsample_bicubic2d`: cubic the same way, with
 //!   torch's coefficient -0.75.
 //!
+//! - `_upsample_bilinear2d_aa`, `_upsample_bicubic2d_aa` (`antialias=True`, torchvision's
+//!   resizing): the same with Resize's `antialias` (opset 18), which widens the kernel by the
+//!   downscale factor as torch does; bicubic with PIL's coefficient -0.5 and the weights of
+//!   taps outside the input dropped (`exclude_outside`), as torch's antialiased kernels have
+//!   (with `align_corners` they are reported: no coordinate mode places torch's taps).
+//!
 //! Arguments as traced code passes them: `(input, output_size, [align_corners,]
-//! scale_factors)`, either list possibly None. Antialiased variants are not recognized
-//! here and are reported as unsupported.
+//! scale_factors)`, either list possibly None.
 
 use modelc_ir::{Attr, OnnxOp, Tensor};
 
@@ -21,7 +26,10 @@ use super::super::value::V;
 use super::{arg, operand};
 
 pub fn call(cx: &mut Cx, op: &str, a: &Args) -> Option<Ev<V>> {
+    let antialias = op.ends_with("_aa");
     let (mode, n) = match op {
+        "_upsample_bilinear2d_aa" => ("linear", 2),
+        "_upsample_bicubic2d_aa" => ("cubic", 2),
         "upsample_nearest1d" => ("nearest", 1),
         "upsample_nearest2d" => ("nearest", 2),
         "upsample_nearest3d" => ("nearest", 3),
@@ -42,6 +50,13 @@ pub fn call(cx: &mut Cx, op: &str, a: &Args) -> Option<Ev<V>> {
         // Linear and cubic take align_corners before the scales.
         let linear = mode == "linear" || mode == "cubic";
         let align = linear && arg(op, a.bool(2, "align_corners", false))?;
+        if antialias && align {
+            // torch then centres taps at (i + 0.5)·(in − 1)/(out − 1): no Resize coordinate
+            // mode gives that at the requested size.
+            return Err(super::super::eval::Stop::Fatal(format!(
+                "aten::{op}: antialias with align_corners is not supported"
+            )));
+        }
         let scale_slot = if linear { 3 } else { 2 };
         let sizes = match a.some(1, "output_size") {
             None | Some(V::None) => None,
@@ -88,7 +103,13 @@ pub fn call(cx: &mut Cx, op: &str, a: &Args) -> Option<Ev<V>> {
         if !linear {
             at.set("nearest_mode", Attr::String(nearest.into()));
         }
-        if mode == "cubic" {
+        if antialias {
+            at.set("antialias", Attr::Int(1));
+            at.set("exclude_outside", Attr::Int(1));
+        }
+        if mode == "cubic" && antialias {
+            at.set("cubic_coeff_a", Attr::Float(-0.5));
+        } else if mode == "cubic" {
             // torch's bicubic kernel (A = -0.75), taps past the border clamped to it.
             at.set("cubic_coeff_a", Attr::Float(-0.75));
         }
