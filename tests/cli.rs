@@ -218,7 +218,15 @@ np.save(out, sess.run(None, {sess.get_inputs()[0].name: x})[0])
     assert!(o.status.success(), "{}", stderr(&o));
     let ours = modelc::npy::read(&out_dir.join("output_0.npy")).unwrap();
     let theirs = modelc::npy::read(&ort_out).unwrap();
-    let d = modelc::run::compare("probs", &ours, &theirs, 1e-4, 1e-6, false).unwrap();
+    let d = modelc::run::compare(
+        "probs",
+        &ours,
+        &theirs,
+        1e-4,
+        1e-6,
+        modelc::run::OutputLayout::Guess(false),
+    )
+    .unwrap();
     assert!(d.within, "modelc run differs from onnxruntime: {d:?}");
 }
 
@@ -403,9 +411,7 @@ fn convert_fixes_input_shapes_and_optimizes_on_the_way() {
 #[test]
 fn verify_transposes_outputs_whose_dims_fit_both_layouts() {
     // A strided 4x4 convolution from [1,3,8,8] to [1,4,4,4]: the .tflite's output is NHWC
-    // with the very same dims. The input (NHWC in the .tflite, unambiguously) tells verify
-    // the convention, so the output is compared transposed too.
-    let dir = tempfile::tempdir().unwrap();
+    // with the very same dims; the file records that it is channels last.
     let weights: Vec<String> = (0..192)
         .map(|i| format!("{:.3}", ((i * 37 % 101) as f32 / 50.0) - 1.0))
         .collect();
@@ -416,16 +422,77 @@ fn verify_transposes_outputs_whose_dims_fit_both_layouts() {
 }}"#,
         weights.join(", ")
     );
-    let model = modelc::Model::new(modelc::ir::Graph::parse(&text).unwrap(), 17);
-    let onnx = dir.path().join("square.onnx");
-    modelc::save(&model, &onnx, &modelc::SaveOptions::default()).unwrap();
-    let tfl = dir.path().join("square.tflite");
-    let o = modelc(&["convert", onnx.to_str().unwrap(), tfl.to_str().unwrap()]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let o = modelc(&["verify", onnx.to_str().unwrap(), tfl.to_str().unwrap()]);
+    let o = verify_onnx_against_tflite(&text);
     assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
     assert!(
-        stdout(&o).contains("transposed NHWC to NCHW"),
+        stdout(&o).contains("transposed channels last to first"),
+        "{}",
+        stdout(&o)
+    );
+}
+
+/// Writes `text` as ONNX, converts it to .tflite and runs `modelc verify` on the pair.
+fn verify_onnx_against_tflite(text: &str) -> std::process::Output {
+    let dir = tempfile::tempdir().unwrap();
+    let model = modelc::Model::new(modelc::ir::Graph::parse(text).unwrap(), 17);
+    let onnx = dir.path().join("m.onnx");
+    modelc::save(&model, &onnx, &modelc::SaveOptions::default()).unwrap();
+    let tfl = dir.path().join("m.tflite");
+    let o = modelc(&["convert", onnx.to_str().unwrap(), tfl.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    modelc(&["verify", onnx.to_str().unwrap(), tfl.to_str().unwrap()])
+}
+
+#[test]
+fn verify_follows_the_layouts_the_tflite_records() {
+    // `cube` is [1,4,4,4] in both files, but only `img` was made channels last: the .tflite
+    // lists its channels-last inputs and outputs, so verify transposes `img` and not `cube`
+    // (guessing from shapes, it transposed both and failed a correct conversion).
+    let weights: Vec<String> = (0..108)
+        .map(|i| format!("{:.3}", ((i * 37 % 101) as f32 / 50.0) - 1.0))
+        .collect();
+    let text = format!(
+        r#"graph main(%x: f32[1,3,4,4]) -> (%img, %cube) {{
+  %w = const f32[4,3,3,3] [{}]
+  %img = Conv(%x, %w) {{pads=[1,1,1,1]}}
+  %s2 = const i64[2] [1, -1]
+  %flat = Reshape(%img, %s2)
+  %r = Relu(%flat)
+  %s = const i64[4] [1, 4, 4, 4]
+  %cube = Reshape(%r, %s)
+}}"#,
+        weights.join(", ")
+    );
+    let o = verify_onnx_against_tflite(&text);
+    let out = stdout(&o);
+    assert!(o.status.success(), "{out}{}", stderr(&o));
+    let line = |name: &str| {
+        out.lines()
+            .find(|l| l.starts_with(name))
+            .unwrap_or("")
+            .to_string()
+    };
+    assert!(line("img ").contains("transposed"), "{out}");
+    assert!(!line("cube ").contains("transposed"), "{out}");
+}
+
+#[test]
+fn verify_compares_1d_models_channels_last() {
+    // A 1-D convolution: the .tflite takes and gives [N, L, C].
+    let weights: Vec<String> = (0..60)
+        .map(|i| format!("{:.3}", ((i * 37 % 101) as f32 / 50.0) - 1.0))
+        .collect();
+    let text = format!(
+        r#"graph main(%x: f32[2,3,20]) -> (%y) {{
+  %w = const f32[4,3,5] [{}]
+  %y = Conv(%x, %w) {{pads=[2,2]}}
+}}"#,
+        weights.join(", ")
+    );
+    let o = verify_onnx_against_tflite(&text);
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    assert!(
+        stdout(&o).contains("`x` transposed channels first to last"),
         "{}",
         stdout(&o)
     );

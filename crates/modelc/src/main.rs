@@ -350,13 +350,17 @@ fn gather_inputs(
     Ok(given)
 }
 
-/// Renames A's inputs to B's by position and transposes NCHW inputs where B declares NHWC.
-/// Returns whether B takes channels last (some 4-D input fits B only transposed): then a
-/// 4-D input whose dims fit either way (C = H = W) is transposed too, and so are such
-/// outputs (see `run::compare`), since one model has one convention.
+/// Renames A's inputs to B's by position and transposes channels-first inputs to channels
+/// last where B takes them so. `recorded`: the inputs and outputs B's file lists as made
+/// channels last (a .tflite modelc wrote); they are transposed, and nothing else. Without
+/// it, shapes decide: a 4-D input that fits B only transposed is transposed, and then B
+/// "takes channels last", so a 4-D input whose dims fit either way (C = H = W) is transposed
+/// too (and so are such outputs, see `run::OutputLayout::Guess`). Returns B's inputs, a note
+/// of what was done, and whether B takes channels last.
 fn adapt_inputs(
     b: &modelc::Model,
     given: &[(String, modelc::ir::Tensor)],
+    recorded: Option<&[String]>,
 ) -> (Vec<(String, modelc::ir::Tensor)>, String, bool) {
     let declared = modelc::run::declared_inputs(b);
     // B's declared dims per input, `None` where symbolic or unknown.
@@ -378,10 +382,13 @@ fn adapt_inputs(
             && t.dims.len() == 4
             && w.as_ref().is_some_and(|w| fits(w, &nhwc(&t.dims)))
     };
-    let channels_last = given
-        .iter()
-        .zip(&wants)
-        .any(|((_, t), w)| fits_nhwc(t, w) && w.as_ref().is_some_and(|w| !fits(w, &t.dims)));
+    let channels_last = match recorded {
+        Some(names) => declared.iter().any(|(n, _)| names.contains(n)),
+        None => given
+            .iter()
+            .zip(&wants)
+            .any(|((_, t), w)| fits_nhwc(t, w) && w.as_ref().is_some_and(|w| !fits(w, &t.dims))),
+    };
     let mut notes = Vec::new();
     let out = given
         .iter()
@@ -390,11 +397,17 @@ fn adapt_inputs(
             let Some((b_name, _)) = declared.get(i) else {
                 return (name.clone(), t.clone());
             };
-            let w = &wants[i];
-            let only_nhwc = w.as_ref().is_some_and(|w| !fits(w, &t.dims));
-            if fits_nhwc(t, w) && (only_nhwc || channels_last) {
-                notes.push(format!("`{name}` transposed NCHW to NHWC for B"));
-                (b_name.clone(), modelc::run::nchw_to_nhwc(t))
+            let transpose = match recorded {
+                Some(names) => names.contains(b_name) && t.dims.len() >= 3 && t.raw().is_some(),
+                None => {
+                    let w = &wants[i];
+                    let only_nhwc = w.as_ref().is_some_and(|w| !fits(w, &t.dims));
+                    fits_nhwc(t, w) && (only_nhwc || channels_last)
+                }
+            };
+            if transpose {
+                notes.push(format!("`{name}` transposed channels first to last for B"));
+                (b_name.clone(), modelc::run::channels_to_last(t))
             } else {
                 (b_name.clone(), t.clone())
             }
@@ -487,22 +500,25 @@ fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
             let mb = load(&b)?;
             let random = input_opts.random || (inputs.is_empty() && input_opts.named.is_empty());
             let given = gather_inputs(&ma, &inputs, &input_opts, random)?;
-            let (for_b, note, channels_last) = adapt_inputs(&mb, &given);
+            // Only a .tflite's own record describes its layouts (one carried into another
+            // format by a conversion describes the file it came from).
+            let recorded = match modelc::format_of(&b)? {
+                modelc::Format::Tflite => modelc_tflite::channels_last_io(&mb),
+                _ => None,
+            };
+            let (for_b, note, channels_last) = adapt_inputs(&mb, &given, recorded.as_deref());
             let out_a = modelc::run::run(&ma, &given)?;
             let out_b = modelc::run::run(&mb, &for_b)?;
             if out_a.len() != out_b.len() {
                 return Err(format!("A has {} outputs, B has {}", out_a.len(), out_b.len()).into());
             }
             let mut diffs = Vec::new();
-            for ((name, ta), (_, tb)) in out_a.iter().zip(&out_b) {
-                diffs.push(modelc::run::compare(
-                    name,
-                    tb,
-                    ta,
-                    rtol,
-                    atol,
-                    channels_last,
-                )?);
+            for ((name, ta), (b_name, tb)) in out_a.iter().zip(&out_b) {
+                let layout = match &recorded {
+                    Some(names) => modelc::run::OutputLayout::Recorded(names.contains(b_name)),
+                    None => modelc::run::OutputLayout::Guess(channels_last),
+                };
+                diffs.push(modelc::run::compare(name, tb, ta, rtol, atol, layout)?);
             }
             let ok = diffs.iter().all(|d| d.within);
             if json {

@@ -199,49 +199,49 @@ fn values(t: &Tensor) -> Result<Vec<f64>, String> {
         .map_err(|e| format!("cannot compare {} values: {e}", t.dtype))
 }
 
-/// Compares `got` (from the model under test) with `want` (the reference). A 4-D `got`
-/// whose dims are `want`'s in NHWC order is compared transposed; so is one whose dims fit
-/// both orders (C = H = W) when the model under test takes `channels_last` inputs.
+/// How an output of the model under test is laid out relative to the reference's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputLayout {
+    /// The file says: channels last (`true`) or as the reference (`false`).
+    Recorded(bool),
+    /// Not recorded: a rank-3+ output whose dims are the reference's with the channels
+    /// moved last is compared transposed; so is one whose dims fit both orders (C = H = W)
+    /// when the model under test takes channels-last inputs (the `bool`).
+    Guess(bool),
+}
+
+/// Compares `got` (from the model under test) with `want` (the reference), transposing a
+/// channels-last `got` first where `layout` says or suggests it is one.
 pub fn compare(
     name: &str,
     got: &Tensor,
     want: &Tensor,
     rtol: f64,
     atol: f64,
-    channels_last: bool,
+    layout: OutputLayout,
 ) -> Result<Difference, String> {
     let mut note = String::new();
     let mut got_v = values(got)?;
     let want_v = values(want)?;
-    let as_nchw = |d: &[u64]| d.len() == 4 && [d[0], d[3], d[1], d[2]] == want.dims[..];
-    if got.dims != want.dims || (channels_last && as_nchw(&got.dims)) {
-        // Same data in the other layout (NHWC vs NCHW)?
-        let nhwc_to_nchw = as_nchw(&got.dims);
-        if !nhwc_to_nchw {
+    let fits_last = got.dims.len() >= 3 && channels_last_dims(&want.dims) == got.dims;
+    let transpose = match layout {
+        OutputLayout::Recorded(last) => last,
+        OutputLayout::Guess(inputs_last) => fits_last && (got.dims != want.dims || inputs_last),
+    };
+    if transpose {
+        if !fits_last {
             return Err(format!(
-                "output `{name}`: shape {:?} vs {:?}",
+                "output `{name}`: shape {:?} is not {:?} channels last",
                 got.dims, want.dims
             ));
         }
-        let (n, h, w, c) = (
-            got.dims[0] as usize,
-            got.dims[1] as usize,
-            got.dims[2] as usize,
-            got.dims[3] as usize,
-        );
-        let mut t = vec![0.0; got_v.len()];
-        for ni in 0..n {
-            for hi in 0..h {
-                for wi in 0..w {
-                    for ci in 0..c {
-                        t[((ni * c + ci) * h + hi) * w + wi] =
-                            got_v[((ni * h + hi) * w + wi) * c + ci];
-                    }
-                }
-            }
-        }
-        got_v = t;
-        note = "transposed NHWC to NCHW".into();
+        got_v = channels_to_first(&got_v, &want.dims);
+        note = "transposed channels last to first".into();
+    } else if got.dims != want.dims {
+        return Err(format!(
+            "output `{name}`: shape {:?} vs {:?}",
+            got.dims, want.dims
+        ));
     }
     if got.dtype != want.dtype {
         note = format!(
@@ -286,32 +286,55 @@ pub fn compare(
     })
 }
 
-/// The same 4-D tensor in NHWC order (for models that take channels last). Callers pass
-/// numeric (non-string) tensors.
-pub fn nchw_to_nhwc(t: &Tensor) -> Tensor {
-    let (n, c, h, w) = (
-        t.dims[0] as usize,
-        t.dims[1] as usize,
-        t.dims[2] as usize,
-        t.dims[3] as usize,
-    );
+/// `dims` ([N, C, spatial...]) with the channels moved last.
+fn channels_last_dims(dims: &[u64]) -> Vec<u64> {
+    match dims {
+        [n, c, spatial @ ..] if !spatial.is_empty() => {
+            let mut d = vec![*n];
+            d.extend_from_slice(spatial);
+            d.push(*c);
+            d
+        }
+        _ => dims.to_vec(),
+    }
+}
+
+/// The channels-last form of a channels-first tensor of rank 3 or more ([N, C, S...] →
+/// [N, S..., C]), element bytes moved as they are. Callers pass numeric (non-string)
+/// tensors.
+pub fn channels_to_last(t: &Tensor) -> Tensor {
+    let (n, c) = (t.dims[0] as usize, t.dims[1] as usize);
+    let s: usize = t.dims[2..].iter().map(|&d| d as usize).product();
     let size = (t.dtype.bits() / 8).max(1) as usize;
     let raw = t.raw().expect("numeric tensor");
     let mut out = vec![0u8; raw.len()];
     for ni in 0..n {
         for ci in 0..c {
-            for hi in 0..h {
-                for wi in 0..w {
-                    let src = (((ni * c + ci) * h + hi) * w + wi) * size;
-                    let dst = (((ni * h + hi) * w + wi) * c + ci) * size;
-                    out[dst..dst + size].copy_from_slice(&raw[src..src + size]);
-                }
+            for si in 0..s {
+                let src = ((ni * c + ci) * s + si) * size;
+                let dst = ((ni * s + si) * c + ci) * size;
+                out[dst..dst + size].copy_from_slice(&raw[src..src + size]);
             }
         }
     }
     Tensor {
         dtype: t.dtype,
-        dims: vec![t.dims[0], t.dims[2], t.dims[3], t.dims[1]],
+        dims: channels_last_dims(&t.dims),
         data: modelc_ir::TensorData::Raw(out.into()),
     }
+}
+
+/// Values of a channels-last tensor in the order of `first` ([N, C, S...]).
+fn channels_to_first(v: &[f64], first: &[u64]) -> Vec<f64> {
+    let (n, c) = (first[0] as usize, first[1] as usize);
+    let s: usize = first[2..].iter().map(|&d| d as usize).product();
+    let mut out = vec![0.0; v.len()];
+    for ni in 0..n {
+        for si in 0..s {
+            for ci in 0..c {
+                out[(ni * c + ci) * s + si] = v[(ni * s + si) * c + ci];
+            }
+        }
+    }
+    out
 }

@@ -9,6 +9,7 @@ mod dtype;
 mod error;
 mod export;
 pub mod fb;
+mod hex;
 mod import;
 mod read;
 
@@ -24,6 +25,39 @@ pub use read::decode;
 pub struct WriteOptions {
     /// Keep the model's own layout at the graph inputs and outputs instead of NHWC.
     pub keep_io_layout: bool,
+}
+
+/// Name of the metadata buffer in which the exporter lists (one per line) the graph inputs
+/// and outputs it made channels last, when it moved an NCHW model to NHWC.
+pub const CHANNELS_LAST_IO: &str = "modelc_channels_last";
+
+/// The graph inputs and outputs a model written by modelc has channels last relative to the
+/// model it was converted from (see [`CHANNELS_LAST_IO`]); `None` when the file does not
+/// say (not written by modelc, or no layout change).
+pub fn channels_last_io(model: &Model) -> Option<Vec<String>> {
+    let key = format!("{}{CHANNELS_LAST_IO}", import::EXTRA_METADATA);
+    let hex = &model.meta.iter().find(|(k, _)| *k == key)?.1;
+    let bytes = hex::unhex(hex)?;
+    let text = String::from_utf8(bytes).ok()?;
+    Some(
+        text.lines()
+            .filter(|l| !l.is_empty())
+            .map(String::from)
+            .collect(),
+    )
+}
+
+/// Records `names` as the model's channels-last inputs and outputs, or with `None` that no
+/// layout changed; either way a record a TFLite source carried goes (it described that
+/// file's conversion, not this one).
+pub(crate) fn set_channels_last_io(model: &mut Model, names: Option<&[String]>) {
+    let key = format!("{}{CHANNELS_LAST_IO}", import::EXTRA_METADATA);
+    model.meta.retain(|(k, _)| *k != key);
+    if let Some(names) = names {
+        model
+            .meta
+            .push((key, hex::hex(names.join("\n").as_bytes())));
+    }
 }
 
 /// Reads a `.tflite` file.

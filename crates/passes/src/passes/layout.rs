@@ -52,14 +52,24 @@ pub struct LayoutOptions {
     pub opset: Option<i64>,
 }
 
-/// Converts an NCHW graph to NHWC (see the module docs). The TFLite exporter calls this.
+/// Converts an NCHW graph to NHWC (see the module docs).
 pub fn to_nhwc(g: &mut Graph, opts: &LayoutOptions) -> Result<Changed, PassError> {
+    convert(g, opts, Direction::ToNhwc, "to-nhwc").map(|(c, _)| c)
+}
+
+/// [`to_nhwc`], also returning the names of the graph inputs and outputs that are now
+/// channels last (the TFLite exporter records them in the file, so a comparison with the
+/// source model need not guess layouts from shapes).
+pub fn to_nhwc_io(
+    g: &mut Graph,
+    opts: &LayoutOptions,
+) -> Result<(Changed, Vec<String>), PassError> {
     convert(g, opts, Direction::ToNhwc, "to-nhwc")
 }
 
 /// Converts an NHWC graph (e.g. one imported from TFLite) to NCHW, for ONNX or TorchScript.
 pub fn to_nchw(g: &mut Graph, opts: &LayoutOptions) -> Result<Changed, PassError> {
-    convert(g, opts, Direction::ToNchw, "to-nchw")
+    convert(g, opts, Direction::ToNchw, "to-nchw").map(|(c, _)| c)
 }
 
 fn convert(
@@ -67,17 +77,18 @@ fn convert(
     opts: &LayoutOptions,
     dir: Direction,
     pass: &'static str,
-) -> Result<Changed, PassError> {
+) -> Result<(Changed, Vec<String>), PassError> {
     let mut engine = engine::Engine::new(g, dir, opts.opset.unwrap_or(i64::MAX));
     engine
         .run(opts.keep_io_layout)
         .map_err(|message| PassError::Failed { pass, message })?;
     let mut changed = engine.changed;
+    let switched_io = std::mem::take(&mut engine.switched_io);
     let dims = engine.physical_dims();
     let known =
         |g: &Graph, v: modelc_ir::ValueRef| dims.get(&v).cloned().or_else(|| declared_dims(g, v));
     changed |= super::transpose::optimize_with(g, &known);
-    Ok(Changed::from_bool(changed))
+    Ok((Changed::from_bool(changed), switched_io))
 }
 
 /// The `to-nhwc` pass (graph I/O switched to NHWC; `ToNhwc::keep_io_layout` keeps it).

@@ -10,6 +10,7 @@ use modelc_ir::Model;
 
 use super::builder::{aligned_bytes, tensor_type, BufferData, Builder};
 use crate::fb;
+use crate::hex::unhex;
 use crate::import::{EXTRA_METADATA, META_SIGNATURE_KEY};
 use crate::TfliteError;
 
@@ -281,16 +282,6 @@ pub(crate) fn append_data(
         pos = data_at + data.len() as u64;
     }
     Ok((head, tail))
-}
-
-fn unhex(s: &str) -> Option<Vec<u8>> {
-    if !s.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
-        .collect()
 }
 
 fn write_err(path: &Path) -> impl Fn(std::io::Error) -> TfliteError + '_ {

@@ -10,7 +10,7 @@ mod ops;
 use std::path::Path;
 
 use modelc_ir::{Layout, Model};
-use modelc_passes::passes::layout::{to_nhwc, LayoutOptions};
+use modelc_passes::passes::layout::{to_nhwc_io, LayoutOptions};
 
 use crate::{TfliteError, WriteOptions};
 
@@ -134,6 +134,7 @@ fn prepare(m: &mut Model, opts: &WriteOptions) -> Result<(), TfliteError> {
         .graph
         .node_ids()
         .any(|id| m.graph.node(id).layout == Some(Layout::Nchw));
+    crate::set_channels_last_io(m, None);
     constants_to_initializers(&mut m.graph);
     // TFLite has no inference BatchNormalization, Identity or Dropout builtin: fold
     // BatchNormalization into the producing convolution (as TensorFlow's converter does) and
@@ -152,7 +153,9 @@ fn prepare(m: &mut Model, opts: &WriteOptions) -> Result<(), TfliteError> {
             keep_io_layout: opts.keep_io_layout,
             opset: m.opset(""),
         };
-        to_nhwc(&mut m.graph, &lo).map_err(|e| TfliteError::Unsupported(e.to_string()))?;
+        let (_, switched) =
+            to_nhwc_io(&mut m.graph, &lo).map_err(|e| TfliteError::Unsupported(e.to_string()))?;
+        crate::set_channels_last_io(m, Some(&switched));
         legalize::flatten_nhwc(&mut m.graph);
         legalize::lift_1d(&mut m.graph, opset);
         modelc_ir::infer::infer_graph(&mut m.graph, &m.opset_imports);

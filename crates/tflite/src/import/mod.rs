@@ -108,8 +108,9 @@ pub(crate) fn import_model(m: fb::Model<'_>, file: &Bytes) -> Result<Model, Tfli
             let data = context::buffer_bytes(buffers, entry.buffer() as usize, file)
                 .map_err(|e| TfliteError::invalid(format!("metadata `{name}`"), e))?
                 .unwrap_or_default();
-            let hex: String = data.iter().map(|b| format!("{b:02x}")).collect();
-            model.meta.push((format!("{EXTRA_METADATA}{name}"), hex));
+            model
+                .meta
+                .push((format!("{EXTRA_METADATA}{name}"), crate::hex::hex(&data)));
         }
     }
     Ok(model)

@@ -120,6 +120,8 @@ pub struct Engine<'g> {
     maybe_dead: Vec<NodeId>,
     names: HashSet<String>,
     pub changed: bool,
+    /// Names of the graph inputs and outputs the run left in the target layout.
+    pub switched_io: Vec<String>,
 }
 
 impl<'g> Engine<'g> {
@@ -140,6 +142,7 @@ impl<'g> Engine<'g> {
             maybe_dead: Vec::new(),
             names,
             changed: false,
+            switched_io: Vec::new(),
         }
     }
 
@@ -368,6 +371,8 @@ impl<'g> Engine<'g> {
             if (3..=5).contains(&r) && !self.captured(v) && self.feeds_sensitive(v, 0) {
                 let p = self.dir.data_perm(r);
                 self.set_state(v, p);
+                let name = self.g.node(id).outputs[0].name.clone();
+                self.switched_io.push(name);
             }
         }
     }
@@ -422,6 +427,11 @@ impl<'g> Engine<'g> {
             };
             let r = p.len();
             if !keep_io_layout && (3..=5).contains(&r) && p == self.dir.data_perm(r) {
+                if let Some(val) = self.g.value(v) {
+                    if !self.switched_io.contains(&val.name) {
+                        self.switched_io.push(val.name.clone());
+                    }
+                }
                 continue;
             }
             let orig = self.request(v, &perm::identity(r));
