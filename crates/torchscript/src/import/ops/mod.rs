@@ -62,6 +62,21 @@ pub fn aten(cx: &mut Cx, op: &str, args: Args) -> Ev<V> {
             });
         }
     }
+    // No family took it: say why when it reads a value the import could not give.
+    if args
+        .pos
+        .iter()
+        .chain(args.kw.iter().map(|(_, v)| v))
+        .any(|v| matches!(v, V::Uninit))
+    {
+        return untranslatable(
+            cx,
+            op,
+            &args,
+            "is not supported on a value modelc does not compute (an `uninitialized` one, or \
+             the indices of adaptive max pooling with uneven windows)",
+        );
+    }
     untranslatable(cx, op, &args, "is not supported")
 }
 

@@ -1,11 +1,13 @@
 //! Pooling: max_pool1d/2d/3d → MaxPool (kernel, stride (empty = kernel), padding,
 //! dilation, ceil_mode); avg_pool1d/2d/3d → AveragePool (count_include_pad; a
 //! divisor_override is reported); adaptive_avg_pool*/adaptive_max_pool* with output size 1
-//! → GlobalAveragePool / GlobalMaxPool; adaptive_avg_pool* to other sizes needs the input's
-//! spatial size (traced models record their input shapes): sizes that divide it →
-//! AveragePool with kernel = stride = in / out (torch's own windows then), others → per
-//! axis, each torch window [⌊i·in/out⌋, ⌈(i+1)·in/out⌉) sliced, averaged (ReduceMean; a
-//! mean over a box window separates over its axes) and concatenated.
+//! → GlobalAveragePool / GlobalMaxPool; other output sizes need the input's spatial size
+//! (traced models record their input shapes): sizes that divide it → AveragePool / MaxPool
+//! with kernel = stride = in / out (torch's own windows then), others → per axis, each
+//! torch window [⌊i·in/out⌋, ⌈(i+1)·in/out⌉) sliced, reduced (ReduceMean / ReduceMax: a
+//! mean or max over a box window separates over its axes) and concatenated. adaptive max
+//! pooling returns torch's (values, indices) pair, the indices flat per plane (not for
+//! uneven windows).
 
 use modelc_ir::{Attr, Attrs, OnnxOp, OpsetImport, ValueRef};
 
@@ -45,16 +47,29 @@ pub fn call(cx: &mut Cx, op: &str, a: &Args) -> Option<Ev<V>> {
         let n = spatial(op);
         if adaptive {
             let out = expand(arg(op, a.ints(1, "output_size", None))?, n);
-            if out.iter().any(|&o| o != 1) {
-                return adaptive_avg(cx, op, x, &out).map(|v| V::Tensor(x.with(v)));
-            }
-            let onnx = if op.contains("avg") {
-                OnnxOp::GlobalAveragePool
+            let avg = op.starts_with("adaptive_avg_pool");
+            let (values, indices) = if out.iter().all(|&o| o == 1) {
+                let onnx = if avg {
+                    OnnxOp::GlobalAveragePool
+                } else {
+                    OnnxOp::GlobalMaxPool
+                };
+                let v = cx.b.op(onnx, &[x.v], Attrs::default());
+                (v, (!avg).then(|| global_argmax(cx, x.v, n)))
             } else {
-                OnnxOp::GlobalMaxPool
+                adaptive_pool(cx, op, x, &out, avg)?
             };
-            let v = cx.b.op(onnx, &[x.v], Attrs::default());
-            return Ok(V::Tensor(x.with(v)));
+            let values = V::Tensor(x.with(values));
+            if avg {
+                return Ok(values);
+            }
+            // adaptive_max_pool returns (values, indices); where there are no indices
+            // (uneven windows) they are uninitialized, and reading them fails the import.
+            let indices = match indices {
+                Some(i) => V::Tensor(T::new(i, x.rank, modelc_ir::DType::I64)),
+                None => V::Uninit,
+            };
+            return Ok(V::Tuple(vec![values, indices]));
         }
         let kernel = expand(arg(op, a.ints(1, "kernel_size", None))?, n);
         let stride = arg(op, a.ints(2, "stride", Some(&[])))?;
@@ -103,15 +118,33 @@ pub fn call(cx: &mut Cx, op: &str, a: &Args) -> Option<Ev<V>> {
     })())
 }
 
-/// Adaptive average pooling to `out` (one size per spatial axis) of an input whose spatial size is
-/// known by now (see the module docs).
-fn adaptive_avg(cx: &mut Cx, op: &str, x: T, out: &[i64]) -> Ev<ValueRef> {
-    if op.starts_with("adaptive_max_pool") {
-        // adaptive_max_pool returns (values, indices); only the values have a form here.
-        return Err(Stop::Fatal(format!(
-            "aten::{op}: output size {out:?} is not supported (only 1)"
-        )));
-    }
+/// torch's index of each plane's maximum, flat over the `n` spatial axes, shaped
+/// [N, C, 1, ...] like the pooled values.
+fn global_argmax(cx: &mut Cx, x: ValueRef, n: usize) -> ValueRef {
+    let flat = cx.b.ints(&[0, 0, -1]);
+    let planes = cx.b.op(OnnxOp::Reshape, &[x, flat], Attrs::default());
+    let at = cx.b.op(
+        OnnxOp::ArgMax,
+        &[planes],
+        attrs(vec![("axis", Attr::Int(2)), ("keepdims", Attr::Int(1))]),
+    );
+    let mut shape = vec![0, 0];
+    shape.resize(n + 2, 1);
+    let shape = cx.b.ints(&shape);
+    cx.b.op(OnnxOp::Reshape, &[at, shape], Attrs::default())
+}
+
+/// Adaptive pooling (average, or max with `avg` false) to `out` (one size per spatial axis)
+/// of an input whose spatial size is known by now (see the module docs).
+/// Returns the pooled values and, for max pooling to sizes that divide the input, torch's
+/// indices (flat per plane: MaxPool's flat index modulo the plane size).
+fn adaptive_pool(
+    cx: &mut Cx,
+    op: &str,
+    x: T,
+    out: &[i64],
+    avg: bool,
+) -> Ev<(ValueRef, Option<ValueRef>)> {
     let opsets = [OpsetImport {
         domain: String::new(),
         version: crate::import::OPSET,
@@ -134,14 +167,18 @@ fn adaptive_avg(cx: &mut Cx, op: &str, x: T, out: &[i64]) -> Ev<ValueRef> {
             .zip(out)
             .map(|(&i, &o)| i as i64 / o)
             .collect();
-        return Ok(cx.b.op(
-            OnnxOp::AveragePool,
-            &[x.v],
-            attrs(vec![
-                ("kernel_shape", Attr::Ints(k.clone())),
-                ("strides", Attr::Ints(k)),
-            ]),
-        ));
+        let window = attrs(vec![
+            ("kernel_shape", Attr::Ints(k.clone())),
+            ("strides", Attr::Ints(k)),
+        ]);
+        if avg {
+            return Ok((cx.b.op(OnnxOp::AveragePool, &[x.v], window), None));
+        }
+        let vi = cx.b.node(OnnxOp::MaxPool, &[Some(x.v)], window, 2);
+        let plane: u64 = spatial.iter().product();
+        let plane = cx.b.scalar_i64(plane as i64);
+        let idx = cx.b.op(OnnxOp::Mod, &[vi[1], plane], Attrs::default());
+        return Ok((vi[0], Some(idx)));
     }
     let mut v = x.v;
     for (axis, (&size, &o)) in spatial.iter().zip(out).enumerate() {
@@ -163,7 +200,11 @@ fn adaptive_avg(cx: &mut Cx, op: &str, x: T, out: &[i64]) -> Ev<ValueRef> {
                 let (s, e) = (cx.b.ints(&[start]), cx.b.ints(&[end]));
                 let w = cx.b.op(OnnxOp::Slice, &[v, s, e, ax], Attrs::default());
                 cx.b.op(
-                    OnnxOp::ReduceMean,
+                    if avg {
+                        OnnxOp::ReduceMean
+                    } else {
+                        OnnxOp::ReduceMax
+                    },
                     &[w, ax],
                     attrs(vec![("keepdims", Attr::Int(1))]),
                 )
@@ -175,5 +216,5 @@ fn adaptive_avg(cx: &mut Cx, op: &str, x: T, out: &[i64]) -> Ev<ValueRef> {
             attrs(vec![("axis", Attr::Int(axis))]),
         );
     }
-    Ok(v)
+    Ok((v, None))
 }
