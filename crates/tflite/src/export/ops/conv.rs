@@ -639,7 +639,8 @@ pub(crate) fn pool(x: &mut Lower, id: NodeId, op: OnnxOp) -> Result<(), TfliteEr
     if let Some(p) = explicit {
         input = pad_input(x, input, p, Some(f32::MIN))?;
     }
-    if x.outs.len() > 1 {
+    // An Indices output nothing reads (torch's adaptive max pooling always has one) is fine.
+    if !modelc_passes::pattern::extra_outputs_unused(x.g, id) {
         return Err(unsupported("MaxPool indices output"));
     }
     let out = x.output(0)?;
