@@ -412,15 +412,13 @@ fn convert_fixes_input_shapes_and_optimizes_on_the_way() {
 fn verify_transposes_outputs_whose_dims_fit_both_layouts() {
     // A strided 4x4 convolution from [1,3,8,8] to [1,4,4,4]: the .tflite's output is NHWC
     // with the very same dims; the file records that it is channels last.
-    let weights: Vec<String> = (0..192)
-        .map(|i| format!("{:.3}", ((i * 37 % 101) as f32 / 50.0) - 1.0))
-        .collect();
+    let weights = weights(192);
     let text = format!(
         r#"graph main(%x: f32[1,3,8,8]) -> (%y) {{
   %w = const f32[4,3,4,4] [{}]
   %y = Conv(%x, %w) {{kernel_shape=[4,4], strides=[2,2], pads=[1,1,1,1]}}
 }}"#,
-        weights.join(", ")
+        weights
     );
     let o = verify_onnx_against_tflite(&text);
     assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
@@ -429,6 +427,14 @@ fn verify_transposes_outputs_whose_dims_fit_both_layouts() {
         "{}",
         stdout(&o)
     );
+}
+
+/// `n` deterministic text-form weights in [-1, 1), comma separated.
+fn weights(n: usize) -> String {
+    let w: Vec<String> = (0..n)
+        .map(|i| format!("{:.3}", ((i * 37 % 101) as f32 / 50.0) - 1.0))
+        .collect();
+    w.join(", ")
 }
 
 /// Writes `text` as ONNX, converts it to .tflite and runs `modelc verify` on the pair.
@@ -448,9 +454,7 @@ fn verify_follows_the_layouts_the_tflite_records() {
     // `cube` is [1,4,4,4] in both files, but only `img` was made channels last: the .tflite
     // lists its channels-last inputs and outputs, so verify transposes `img` and not `cube`
     // (guessing from shapes, it transposed both and failed a correct conversion).
-    let weights: Vec<String> = (0..108)
-        .map(|i| format!("{:.3}", ((i * 37 % 101) as f32 / 50.0) - 1.0))
-        .collect();
+    let weights = weights(108);
     let text = format!(
         r#"graph main(%x: f32[1,3,4,4]) -> (%img, %cube) {{
   %w = const f32[4,3,3,3] [{}]
@@ -461,7 +465,7 @@ fn verify_follows_the_layouts_the_tflite_records() {
   %s = const i64[4] [1, 4, 4, 4]
   %cube = Reshape(%r, %s)
 }}"#,
-        weights.join(", ")
+        weights
     );
     let o = verify_onnx_against_tflite(&text);
     let out = stdout(&o);
@@ -479,15 +483,13 @@ fn verify_follows_the_layouts_the_tflite_records() {
 #[test]
 fn verify_compares_1d_models_channels_last() {
     // A 1-D convolution: the .tflite takes and gives [N, L, C].
-    let weights: Vec<String> = (0..60)
-        .map(|i| format!("{:.3}", ((i * 37 % 101) as f32 / 50.0) - 1.0))
-        .collect();
+    let weights = weights(60);
     let text = format!(
         r#"graph main(%x: f32[2,3,20]) -> (%y) {{
   %w = const f32[4,3,5] [{}]
   %y = Conv(%x, %w) {{pads=[2,2]}}
 }}"#,
-        weights.join(", ")
+        weights
     );
     let o = verify_onnx_against_tflite(&text);
     assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
