@@ -448,9 +448,6 @@ fn depthwise_filter(x: &mut Lower, wv: ValueRef) -> Result<usize, TfliteError> {
 /// `(in - 1)·s + k` followed by a STRIDED_SLICE of ONNX's window.
 pub(crate) fn conv_transpose(x: &mut Lower, id: NodeId) -> Result<(), TfliteError> {
     need_nhwc(x, id)?;
-    if x.quantized {
-        return Err(unsupported("quantized ConvTranspose"));
-    }
     if attr_i(x.g, id, "group", 1) != 1 {
         return Err(unsupported("grouped ConvTranspose"));
     }
@@ -547,12 +544,15 @@ pub(crate) fn conv_transpose(x: &mut Lower, id: NodeId) -> Result<(), TfliteErro
     let bias = x.bias(id, 2, input)?;
     let out = x.output(0)?;
     let conv_out = if crop {
+        // The full result, typed (and quantized) as the cropped one.
         let o = &x.b.tensors[out];
-        let (name, shape) = (
+        let (name, shape, dtype, quant) = (
             format!("{}/uncropped", o.name),
             vec![os[0], conv_hw[0], conv_hw[1], os[3]],
+            o.dtype,
+            o.quant.clone(),
         );
-        x.b.add_tensor(name, DType::F32, shape, None, None)?
+        x.b.add_tensor(name, dtype, shape, None, quant)?
     } else {
         out
     };
