@@ -14,6 +14,9 @@
 //!   channels reordered: by permuting the producing convolution's filters and bias when it
 //!   has constant float ones read by nothing else (a super-resolution head), else by a
 //!   `Gather` along the channels (GATHER);
+//! - grouped `ConvTranspose` (TRANSPOSE_CONV has no groups; FCN-style learned upsampling
+//!   is one per channel) with constant float weights → per group a `Slice` of the input
+//!   channels and a `ConvTranspose` with that group's weights and bias, then `Concat`;
 //! - the erf form of GELU that opsets before 20 export → `Gelu` (GELU): the `fuse-gelu`
 //!   pattern, run whatever opset the model imports, since this graph is only lowered.
 //!
@@ -47,6 +50,7 @@ pub(crate) fn decompose(g: &mut Graph, opset: i64) {
             OnnxOp::LayerNormalization => layer_norm(g, id, opset),
             OnnxOp::Softmax | OnnxOp::LogSoftmax if opset < 13 => legacy_softmax(g, id, op),
             OnnxOp::DepthToSpace => depth_to_space_crd(g, id),
+            OnnxOp::ConvTranspose if opset >= 10 => grouped_conv_transpose(g, id),
             _ => {}
         }
     }
@@ -83,7 +87,8 @@ fn depth_to_space_crd(g: &mut Graph, id: NodeId) {
         Ok(r) if (1..=1 << 16).contains(&r) && channels.is_multiple_of(r * r) => r * r,
         _ => return,
     };
-    if channels > 1 << 24 {
+    // The channel order is materialized: a hostile declared size must stay small.
+    if channels > 1 << 20 {
         return;
     }
     let c = channels / rr;
@@ -148,6 +153,93 @@ fn permute_conv_outputs(g: &mut Graph, x: ValueRef, order: &[u64]) -> bool {
         set_const_if_unshared(g, b, t);
     }
     true
+}
+
+/// Grouped `ConvTranspose` → one per group (see the module docs).
+fn grouped_conv_transpose(g: &mut Graph, id: NodeId) {
+    let node = g.node(id);
+    let Ok(groups) = node.attrs.int("group", 1) else {
+        return;
+    };
+    if !(2..=4096).contains(&groups) || !matches!(node.layout, None | Some(Layout::Nchw)) {
+        return;
+    }
+    let groups = groups as u64;
+    let ins = g.inputs_of(id);
+    let (Some(x), Some(wv)) = (
+        ins.first().copied().flatten(),
+        ins.get(1).copied().flatten(),
+    ) else {
+        return;
+    };
+    let bias = ins.get(2).copied().flatten();
+    let Some(w) = const_tensor(g, wv).filter(|t| matches!(t.dtype, DType::F32 | DType::F16)) else {
+        return;
+    };
+    // W is [C_in, C_out / groups, k...]: group i's filters are rows [i·C_in/g, (i+1)·C_in/g).
+    let Some(&c_in) = w.dims.first() else { return };
+    if w.dims.len() < 3 || c_in % groups != 0 {
+        return;
+    }
+    let Some(w_raw) = w.raw() else { return };
+    let per_group = c_in / groups;
+    let w_bytes = w_raw.len() / groups as usize;
+    let mut w_dims = w.dims.clone();
+    w_dims[0] = per_group;
+    let (w_dtype, c_out_g) = (w.dtype, w.dims[1]);
+    let b = match bias {
+        Some(b) => match const_tensor(g, b) {
+            Some(t) if t.dims == [c_out_g * groups] && t.raw().is_some() => Some(t.clone()),
+            _ => return,
+        },
+        None => None,
+    };
+    let w_raw = w_raw.clone();
+    let node = g.node(id);
+    let name = node.name.clone();
+    let mut attrs = node.attrs.clone();
+    attrs.remove("group");
+    let axis = i64_const(g, &format!("{name}_channels"), &[1]);
+    let mut parts = Vec::with_capacity(groups as usize);
+    for i in 0..groups {
+        let lo = (i * per_group) as i64;
+        let starts = i64_const(g, &format!("{name}_g{i}_start"), &[lo]);
+        let ends = i64_const(g, &format!("{name}_g{i}_end"), &[lo + per_group as i64]);
+        let xi = op_node(
+            g,
+            OnnxOp::Slice,
+            &format!("{name}_g{i}_in"),
+            &[x, starts, ends, axis],
+            Attrs::default(),
+        );
+        let at = i as usize * w_bytes;
+        let wi =
+            modelc_ir::Tensor::from_raw(w_dtype, w_dims.clone(), w_raw.slice(at..at + w_bytes))
+                .expect("a whole group's rows");
+        let mut inputs = vec![xi, add_const(g, &format!("{name}_g{i}_weight"), wi)];
+        if let Some(b) = &b {
+            let raw = b.raw().expect("checked");
+            let n = raw.len() / groups as usize;
+            let bi = modelc_ir::Tensor::from_raw(
+                b.dtype,
+                vec![c_out_g],
+                raw.slice(i as usize * n..(i as usize + 1) * n),
+            )
+            .expect("a whole group's biases");
+            inputs.push(add_const(g, &format!("{name}_g{i}_bias"), bi));
+        }
+        parts.push(op_node(
+            g,
+            OnnxOp::ConvTranspose,
+            &format!("{name}_g{i}"),
+            &inputs,
+            attrs.clone(),
+        ));
+    }
+    let mut cat = Attrs::default();
+    cat.set("axis", Attr::Int(1));
+    let y = op_node(g, OnnxOp::Concat, &name, &parts, cat);
+    finish(g, id, y);
 }
 
 /// A 1-D int64 constant (shapes, axes).
