@@ -471,6 +471,8 @@ OP_FORMS = [
     op_case("mod-int", "Mod", consts=[np.array(3, np.int32)], dtype=np.int32),
     op_case("tile", "Tile", consts=[np.array([1, 2, 1, 3], np.int64)], must=True),
     op_case("expand", "Expand", shape=(2, 1, 4, 1), consts=[np.array([2, 3, 4, 5], np.int64)], must=True),
+    op_case("expand-broadcast-shape", "Expand", shape=(2, 1, 4, 1), consts=[np.array([1, 3, 1, 5], np.int64)],
+            must=True),
     op_case("transpose-perm", "Transpose", perm=[3, 1, 0, 2], must=True),
     op_case("transpose-default", "Transpose", must=True),
     op_case("slice-negative-step", "Slice", consts=[np.array([-1], np.int64), np.array([-100], np.int64),

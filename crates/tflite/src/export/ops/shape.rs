@@ -486,7 +486,15 @@ pub(crate) fn lower(x: &mut Lower, id: NodeId, op: OnnxOp) -> Result<(), TfliteE
         }
         OnnxOp::Expand | OnnxOp::Tile => {
             let a = x.req(id, 0)?;
-            let s = x.req(id, 1)?;
+            // BROADCAST_TO takes the output's shape; ONNX's Expand shape is only broadcast
+            // with the input's (`[1, 4, 1, 1]` expands [2, 1, 8, 8] to [2, 4, 8, 8]).
+            let s = match x.out_shape(0) {
+                Some(d) if op == OnnxOp::Expand && d.iter().all(|&v| (0..1 << 31).contains(&v)) => {
+                    let d32: Vec<i32> = d.iter().map(|&v| v as i32).collect();
+                    x.b.const_i32("shape", &d32, vec![d.len() as i64])?
+                }
+                _ => x.req(id, 1)?,
+            };
             let out = x.output(0)?;
             let code = if op == OnnxOp::Expand {
                 B::BROADCAST_TO
