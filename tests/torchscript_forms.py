@@ -10,7 +10,13 @@ read), or a refusal of a form in MUST fails the run. The archives come from the 
 pinned environment, so the reader also meets whatever its current writer produces (zip64
 end records, traced_inputs/, constants/ storages).
 
-Last line: `torchscript forms: N exported exactly, R refused by op, F failures`.
+With `--tflite`, every form that converts to ONNX is also converted `model.pt model.tflite`
+and run in LiteRT (channels-last inputs and outputs transposed by shape): it must match torch
+the same way, or be refused with "no TFLite form"; a file LiteRT cannot load or run, or a
+wrong result, fails the run.
+
+Last line: `torchscript forms: N exported exactly, R refused by op, F failures` (and, with
+`--tflite`, a line `tflite: N exact in LiteRT, R without a TFLite form`).
 """
 
 from __future__ import annotations
@@ -210,15 +216,51 @@ def run_form(modelc, out, name, fn, shapes):
         return ("refused" if ok else "fail"), msg[-160:]
     s = ort.InferenceSession(onnx, providers=["CPUExecutionProvider"])
     got = s.run(None, {i.name: x.numpy() for i, x in zip(s.get_inputs(), xs)})
-    refs = ref if isinstance(ref, tuple) else (ref,)
+    bad = close(got, ref if isinstance(ref, tuple) else (ref,))
+    return ("fail", bad) if bad else ("ok", "matches torch")
+
+
+def close(got, refs):
+    """None when every output matches torch's within TOL (relative to the largest |torch|),
+    else what differs. Outputs in another layout are moved channels first by shape."""
     for g, t in zip(got, refs):
         t = t.numpy()
+        if g.shape != t.shape and g.ndim >= 3 and np.moveaxis(g, -1, 1).shape == t.shape:
+            g = np.moveaxis(g, -1, 1)
         if g.shape != t.shape:
-            return "fail", f"shape {g.shape} vs torch {t.shape}"
+            return f"shape {g.shape} vs torch {t.shape}"
         err = float(np.abs(g.astype(np.float64) - t).max() / max(np.abs(t).max(), 1e-12)) if t.size else 0.0
         if err > TOL:
-            return "fail", f"rel err {err:.3g}"
-    return "ok", "matches torch"
+            return f"rel err {err:.3g}"
+    return None
+
+
+def run_tflite(modelc, out, name, shapes):
+    """The TFLite leg (see the module docs) for a form whose .pt `run_form` wrote."""
+    import torch
+    from ai_edge_litert.interpreter import Interpreter
+
+    torch.manual_seed(0)
+    xs = [torch.randn(*s) for s in shapes]
+    pt = os.path.join(out, f"{name}.pt")
+    with torch.no_grad():
+        ref = torch.jit.load(pt)(*xs)
+    tfl = os.path.join(out, f"{name}.tflite")
+    r = subprocess.run([modelc, "convert", pt, tfl], capture_output=True, text=True, timeout=120)
+    if r.returncode != 0:
+        msg = r.stderr.strip().splitlines()[-1] if r.stderr.strip() else f"exit {r.returncode}"
+        return ("refused" if "no TFLite form" in msg else "fail"), msg[-160:]
+    it = Interpreter(model_path=tfl)
+    it.allocate_tensors()
+    for d, x in zip(it.get_input_details(), xs):
+        v = x.numpy()
+        if tuple(d["shape"]) != v.shape and v.ndim >= 3:
+            v = np.moveaxis(v, 1, -1)
+        it.set_tensor(d["index"], np.ascontiguousarray(v.astype(d["dtype"])))
+    it.invoke()
+    got = [it.get_tensor(o["index"]) for o in it.get_output_details()]
+    bad = close(got, ref if isinstance(ref, tuple) else (ref,))
+    return ("fail", bad) if bad else ("ok", "matches torch in LiteRT")
 
 
 def main():
@@ -226,10 +268,12 @@ def main():
     ap.add_argument("--modelc", required=True)
     ap.add_argument("--out", default=os.path.join(ROOT, "target", "torchscript-forms"))
     ap.add_argument("--only", default="")
+    ap.add_argument("--tflite", action="store_true", help="also convert each form to .tflite and run it in LiteRT")
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
     only = [o for o in a.only.split(",") if o]
     counts = {"ok": 0, "refused": 0, "fail": 0}
+    tfl = {"ok": 0, "refused": 0, "fail": 0}
     for name, fn, shapes, must in forms():
         if only and name not in only:
             continue
@@ -241,9 +285,20 @@ def main():
             status, msg = "fail", f"must convert; {msg}"
         counts[status] += 1
         print(f"{ {'ok': 'ok  ', 'refused': 'skip', 'fail': 'FAIL'}[status]} {name:28s} {msg}", flush=True)
+        if a.tflite and status == "ok":
+            try:
+                t_status, t_msg = run_tflite(a.modelc, a.out, name, shapes)
+            except Exception as e:  # noqa: BLE001 - LiteRT refusing the file is a failure
+                t_status, t_msg = "fail", f"LiteRT: {str(e).splitlines()[0][:140] if str(e) else type(e).__name__}"
+            tfl[t_status] += 1
+            if t_status != "ok":
+                print(f"  {'no tflite' if t_status == 'refused' else 'TFLITE FAIL'}: {t_msg}", flush=True)
     print(f"torchscript forms: {counts['ok']} exported exactly, {counts['refused']} refused by op, "
           f"{counts['fail']} failures")
-    return 0 if counts["fail"] == 0 and counts["ok"] > 0 else 1
+    if a.tflite:
+        print(f"tflite: {tfl['ok']} exact in LiteRT, {tfl['refused']} without a TFLite form, {tfl['fail']} failures")
+    failed = counts["fail"] or tfl["fail"]
+    return 0 if not failed and counts["ok"] > 0 else 1
 
 
 if __name__ == "__main__":

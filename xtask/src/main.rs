@@ -1016,12 +1016,14 @@ impl Xtask {
                         .arg(&modelc)
                         .arg("--out")
                         .arg(self.target.join("torchscript-interop")))?;
-                    // Op forms traced by the pinned torch: exact or refused by op name.
+                    // Op forms traced by the pinned torch: exact (in onnxruntime, and in
+                    // LiteRT through .tflite) or refused by op name.
                     run(self
                         .py()
                         .arg("tests/torchscript_forms.py")
                         .arg("--modelc")
                         .arg(&modelc)
+                        .arg("--tflite")
                         .arg("--out")
                         .arg(self.target.join("torchscript-interop").join("forms")))
                 }),
