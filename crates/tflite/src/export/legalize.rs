@@ -17,6 +17,9 @@
 //! - grouped `ConvTranspose` (TRANSPOSE_CONV has no groups; FCN-style learned upsampling
 //!   is one per channel) with constant float weights → per group a `Slice` of the input
 //!   channels and a `ConvTranspose` with that group's weights and bias, then `Concat`;
+//! - `Softplus` → `Relu(x) + Log(1 + Exp(-Abs(x)))` (no overflow for large x), `Mish` →
+//!   `x · Tanh(softplus(x))`, `Elu` with alpha ≠ 1 → `Relu(x) + alpha · (Exp(Min(x, 0)) − 1)`
+//!   (float32; RELU, ABS, NEG, EXP, LOG, TANH, MINIMUM, ADD, SUB, MUL);
 //! - the erf form of GELU that opsets before 20 export → `Gelu` (GELU): the `fuse-gelu`
 //!   pattern, run whatever opset the model imports, since this graph is only lowered.
 //!
@@ -51,6 +54,8 @@ pub(crate) fn decompose(g: &mut Graph, opset: i64) {
             OnnxOp::Softmax | OnnxOp::LogSoftmax if opset < 13 => legacy_softmax(g, id, op),
             OnnxOp::DepthToSpace => depth_to_space_crd(g, id),
             OnnxOp::ConvTranspose if opset >= 10 => grouped_conv_transpose(g, id),
+            OnnxOp::Softplus | OnnxOp::Mish => softplus(g, id, op),
+            OnnxOp::Elu => elu(g, id),
             _ => {}
         }
     }
@@ -153,6 +158,116 @@ fn permute_conv_outputs(g: &mut Graph, x: ValueRef, order: &[u64]) -> bool {
         set_const_if_unshared(g, b, t);
     }
     true
+}
+
+/// `Softmax` / `LogSoftmax` (opset 13+) over an axis other than the last, which SOFTMAX
+/// cannot do (after the layout pass, which moves a channel softmax last itself): TRANSPOSE
+/// the axis last, softmax, TRANSPOSE back. Not for dequantized inputs (the int8 softmax
+/// must read its quantized input directly). Returns whether anything changed.
+pub(crate) fn softmax_last_axis(g: &mut Graph, opset: i64) -> bool {
+    if opset < 13 {
+        return false; // `legacy_softmax` made these 2-D.
+    }
+    let mut changed = false;
+    let ids: Vec<NodeId> = g.node_ids().collect();
+    for id in ids {
+        let Some(op @ (OnnxOp::Softmax | OnnxOp::LogSoftmax)) =
+            g.try_node(id).and_then(|n| n.op.onnx())
+        else {
+            continue;
+        };
+        let Some(x) = g.input(id, 0) else { continue };
+        let Some(rank) = rank_of(g, x) else { continue };
+        let Ok(axis) = g.node(id).attrs.int("axis", -1) else {
+            continue;
+        };
+        let r = rank as i64;
+        let axis = if axis < 0 { axis + r } else { axis };
+        let from_dq = g.node(x.node).op.onnx() == Some(OnnxOp::DequantizeLinear);
+        if !(0..r - 1).contains(&axis) || from_dq {
+            continue;
+        }
+        let mut perm: Vec<i64> = (0..r).filter(|&a| a != axis).collect();
+        perm.push(axis);
+        let mut back = vec![0i64; rank];
+        for (i, &p) in perm.iter().enumerate() {
+            back[p as usize] = i as i64;
+        }
+        let name = g.node(id).name.clone();
+        let mut to_last = Attrs::default();
+        to_last.set("perm", Attr::Ints(perm));
+        let t = op_node(
+            g,
+            OnnxOp::Transpose,
+            &format!("{name}_to_last"),
+            &[x],
+            to_last,
+        );
+        let mut last = Attrs::default();
+        last.set("axis", Attr::Int(-1));
+        let sm = op_node(g, op, &format!("{name}_last"), &[t], last);
+        let mut from_last = Attrs::default();
+        from_last.set("perm", Attr::Ints(back));
+        let y = op_node(g, OnnxOp::Transpose, &name, &[sm], from_last);
+        finish(g, id, y);
+        changed = true;
+    }
+    changed
+}
+
+/// The float32 input of a unary op, when that is what it reads.
+fn f32_input(g: &Graph, id: NodeId) -> Option<ValueRef> {
+    g.input(id, 0)
+        .filter(|&x| g.dtype_of(x) == Some(DType::F32))
+}
+
+/// An elementwise op of the decompositions below, named after the node it replaces.
+fn step(g: &mut Graph, op: OnnxOp, name: &str, suffix: &str, inputs: &[ValueRef]) -> ValueRef {
+    op_node(g, op, &format!("{name}_{suffix}"), inputs, Attrs::default())
+}
+
+/// `Softplus` / `Mish` (see the module docs).
+fn softplus(g: &mut Graph, id: NodeId, op: OnnxOp) {
+    let Some(x) = f32_input(g, id) else { return };
+    let name = g.node(id).name.clone();
+    let one = scalar(g, &format!("{name}_one"), 1.0);
+    let pos = step(g, OnnxOp::Relu, &name, "pos", &[x]);
+    let abs = step(g, OnnxOp::Abs, &name, "abs", &[x]);
+    let neg = step(g, OnnxOp::Neg, &name, "neg", &[abs]);
+    let exp = step(g, OnnxOp::Exp, &name, "exp", &[neg]);
+    let sum = step(g, OnnxOp::Add, &name, "one_plus", &[exp, one]);
+    let log = step(g, OnnxOp::Log, &name, "log", &[sum]);
+    let sp = step(g, OnnxOp::Add, &name, "softplus", &[pos, log]);
+    let y = if op == OnnxOp::Mish {
+        let t = step(g, OnnxOp::Tanh, &name, "tanh", &[sp]);
+        step(g, OnnxOp::Mul, &name, "mish", &[x, t])
+    } else {
+        sp
+    };
+    finish(g, id, y);
+}
+
+/// `Elu` with alpha ≠ 1 (ELU has no alpha; see the module docs).
+fn elu(g: &mut Graph, id: NodeId) {
+    let Ok(alpha) = g.node(id).attrs.float("alpha", 1.0) else {
+        return;
+    };
+    let Some(x) = f32_input(g, id).filter(|_| alpha != 1.0) else {
+        return;
+    };
+    let name = g.node(id).name.clone();
+    let (zero, one) = (
+        scalar(g, &format!("{name}_zero"), 0.0),
+        scalar(g, &format!("{name}_one"), 1.0),
+    );
+    let a = scalar(g, &format!("{name}_alpha"), alpha as f64);
+    let pos = step(g, OnnxOp::Relu, &name, "pos", &[x]);
+    let low = step(g, OnnxOp::Min, &name, "low", &[x, zero]);
+    let exp = step(g, OnnxOp::Exp, &name, "exp", &[low]);
+    let em1 = step(g, OnnxOp::Sub, &name, "expm1", &[exp, one]);
+    let neg = step(g, OnnxOp::Mul, &name, "scaled", &[em1, a]);
+    let y = step(g, OnnxOp::Add, &name, "elu", &[pos, neg]);
+    finish(g, id, y);
 }
 
 /// Grouped `ConvTranspose` → one per group (see the module docs).

@@ -160,5 +160,8 @@ fn prepare(m: &mut Model, opts: &WriteOptions) -> Result<(), TfliteError> {
         legalize::lift_1d(&mut m.graph, opset);
         modelc_ir::infer::infer_graph(&mut m.graph, &m.opset_imports);
     }
+    if legalize::softmax_last_axis(&mut m.graph, opset) {
+        modelc_ir::infer::infer_graph(&mut m.graph, &m.opset_imports);
+    }
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! Element-wise ops.
 //! - binary: `Add`/`Sub`/`Mul`/`Div` → ADD/SUB/MUL/DIV (with fused activation), `Max`/`Min`
-//!   → MAXIMUM/MINIMUM, `Pow`, comparisons, `And`/`Or`, `Where` → SELECT_V2, `PRelu`;
+//!   → MAXIMUM/MINIMUM, `Pow`, comparisons, `And`/`Or`, `Where` → SELECT_V2, `PRelu`,
+//!   `Mod` (fmod 0) → FLOOR_MOD;
 //! - unary: `Relu` → RELU, `Clip` (constant bounds) → RELU6 / RELU_N1_TO_1 / RELU_0_TO_1 or
 //!   MAXIMUM + MINIMUM, `Tanh`, `Sigmoid` → LOGISTIC, `HardSwish`, `LeakyRelu`, `Elu`,
 //!   `Gelu`, math functions, `Reciprocal` → DIV(1, x), `Softmax`/`LogSoftmax` over the
@@ -89,6 +90,10 @@ pub(crate) fn binary(x: &mut Lower, id: NodeId, op: OnnxOp) -> Result<(), Tflite
         OnnxOp::And => (B::LOGICAL_AND, None),
         OnnxOp::Or => (B::LOGICAL_OR, None),
         OnnxOp::PRelu => (B::PRELU, None),
+        // ONNX Mod with fmod 0 takes the divisor's sign, as FLOOR_MOD does; C's fmod has no
+        // builtin.
+        OnnxOp::Mod if attr_i(x.g, id, "fmod", 0) == 0 => (B::FLOOR_MOD, None),
+        OnnxOp::Mod => return Err(unsupported("Mod with fmod 1")),
         OnnxOp::Where => {
             let c = x.req(id, 2)?;
             let out = x.output(0)?;

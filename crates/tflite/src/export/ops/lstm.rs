@@ -825,7 +825,13 @@ fn reverse(x: &mut Lower, input: usize, out: usize, axis: usize) -> Result<(), T
     Ok(())
 }
 
-fn reshape(x: &mut Lower, input: usize, out: usize, shape: &[i64]) -> Result<(), TfliteError> {
+/// RESHAPE of tensor `input` into `out` (shared by the ops that need one).
+pub(crate) fn reshape(
+    x: &mut Lower,
+    input: usize,
+    out: usize,
+    shape: &[i64],
+) -> Result<(), TfliteError> {
     let s: Vec<i32> = shape.iter().map(|&d| d as i32).collect();
     let st = x.b.const_i32("shape", &s, vec![s.len() as i64])?;
     let ns = x.b.fbb.create_vector(&s);

@@ -19,7 +19,7 @@ fn unsupported(m: impl Into<String>) -> TfliteError {
     TfliteError::Unsupported(m.into())
 }
 
-fn norm_axis(a: i64, rank: usize) -> Result<i64, TfliteError> {
+pub(crate) fn norm_axis(a: i64, rank: usize) -> Result<i64, TfliteError> {
     let r = rank as i64;
     if a < -r || a >= r {
         return Err(unsupported(format!(

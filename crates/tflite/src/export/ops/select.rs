@@ -1,0 +1,181 @@
+//! Selection along an axis:
+//! - `ArgMax` / `ArgMin` (axis, keepdims; `select_last_index` 0: the first of equal values,
+//!   as TFLite's kernels) → ARG_MAX / ARG_MIN with int64 output, a RESHAPE restoring the
+//!   axis for keepdims;
+//! - `TopK` over the last axis (`largest` 1; `largest` 0 as TOPK_V2 of the negated input,
+//!   values negated back; constant `k`) → TOPK_V2, int32 indices cast to int64;
+//! - `CumSum` (constant axis, `exclusive`, `reverse`) → CUMSUM.
+
+use modelc_ir::{DType, NodeId, OnnxOp};
+
+use super::lstm::reshape;
+use super::shape::norm_axis;
+use crate::export::builder::tensor_type;
+use crate::export::lower::{attr_i, Lower};
+use crate::fb::{self, BuiltinOperator as B, BuiltinOptions};
+use crate::TfliteError;
+
+fn unsupported(m: impl Into<String>) -> TfliteError {
+    TfliteError::Unsupported(m.into())
+}
+
+pub(crate) fn arg_extreme(x: &mut Lower, id: NodeId, op: OnnxOp) -> Result<(), TfliteError> {
+    if attr_i(x.g, id, "select_last_index", 0) != 0 {
+        return Err(unsupported("ArgMax/ArgMin with select_last_index"));
+    }
+    let a = x.req(id, 0)?;
+    let shape = x.b.tensors[a].shape.clone();
+    let axis = norm_axis(attr_i(x.g, id, "axis", 0), shape.len())?;
+    let keep = attr_i(x.g, id, "keepdims", 1) != 0;
+    let out = x.output(0)?;
+    let at = x.b.const_i32("axis", &[axis as i32], vec![1])?;
+    let reduced = if keep {
+        let mut s = shape.clone();
+        s.remove(axis as usize);
+        let name = format!("{}/reduced", x.b.tensors[out].name);
+        x.b.add_tensor(name, DType::I64, s, None, None)?
+    } else {
+        out
+    };
+    let (code, opts) = if op == OnnxOp::ArgMax {
+        let o = fb::ArgMaxOptions::create(
+            &mut x.b.fbb,
+            &fb::ArgMaxOptionsArgs {
+                output_type: tensor_type(DType::I64),
+            },
+        );
+        (
+            B::ARG_MAX,
+            (BuiltinOptions::ArgMaxOptions, o.as_union_value()),
+        )
+    } else {
+        let o = fb::ArgMinOptions::create(
+            &mut x.b.fbb,
+            &fb::ArgMinOptionsArgs {
+                output_type: tensor_type(DType::I64),
+            },
+        );
+        (
+            B::ARG_MIN,
+            (BuiltinOptions::ArgMinOptions, o.as_union_value()),
+        )
+    };
+    x.b.emit(code, 1, &[Some(a), Some(at)], &[reduced], Some(opts));
+    if keep {
+        let mut s = shape;
+        s[axis as usize] = 1;
+        reshape(x, reduced, out, &s)?;
+    }
+    Ok(())
+}
+
+pub(crate) fn top_k(x: &mut Lower, id: NodeId) -> Result<(), TfliteError> {
+    let a = x.req(id, 0)?;
+    let shape = x.b.tensors[a].shape.clone();
+    let rank = shape.len();
+    if norm_axis(attr_i(x.g, id, "axis", -1), rank)? != rank as i64 - 1 {
+        return Err(unsupported("TopK over an axis other than the last"));
+    }
+    if attr_i(x.g, id, "sorted", 1) == 0 {
+        return Err(unsupported("unsorted TopK"));
+    }
+    let k =
+        x.g.input(id, 1)
+            .and_then(|v| x.b.const_ints(v))
+            .and_then(|k| (k.len() == 1).then_some(k[0]))
+            .filter(|&k| (0..1 << 31).contains(&k))
+            .ok_or_else(|| unsupported("TopK needs a constant k"))?;
+    let largest = attr_i(x.g, id, "largest", 1) != 0;
+    let dtype = x.b.tensors[a].dtype;
+    if !largest && !dtype.is_float() {
+        return Err(unsupported("smallest-first TopK of integers"));
+    }
+    let (values, indices) = (x.output(0)?, x.output(1)?);
+    let kt = x.b.const_i32("k", &[k as i32], vec![])?;
+    let mut out_shape = shape;
+    out_shape[rank - 1] = k;
+    let base = x.b.tensors[values].name.clone();
+    // Smallest first: the largest of the negated input, negated back.
+    let (input, raw_values) = if largest {
+        (a, values)
+    } else {
+        let neg = x.b.add_tensor(
+            format!("{base}/negated_input"),
+            dtype,
+            x.b.tensors[a].shape.clone(),
+            None,
+            None,
+        )?;
+        x.b.emit(B::NEG, 1, &[Some(a)], &[neg], None);
+        let t = x.b.add_tensor(
+            format!("{base}/negated"),
+            dtype,
+            out_shape.clone(),
+            None,
+            None,
+        )?;
+        (neg, t)
+    };
+    let idx32 = x.b.add_tensor(
+        format!("{base}/indices_i32"),
+        DType::I32,
+        out_shape,
+        None,
+        None,
+    )?;
+    x.b.emit(
+        B::TOPK_V2,
+        1,
+        &[Some(input), Some(kt)],
+        &[raw_values, idx32],
+        None,
+    );
+    if !largest {
+        x.b.emit(B::NEG, 1, &[Some(raw_values)], &[values], None);
+    }
+    let o = fb::CastOptions::create(
+        &mut x.b.fbb,
+        &fb::CastOptionsArgs {
+            in_data_type: tensor_type(DType::I32),
+            out_data_type: tensor_type(DType::I64),
+        },
+    )
+    .as_union_value();
+    x.b.emit(
+        B::CAST,
+        1,
+        &[Some(idx32)],
+        &[indices],
+        Some((BuiltinOptions::CastOptions, o)),
+    );
+    Ok(())
+}
+
+pub(crate) fn cumsum(x: &mut Lower, id: NodeId) -> Result<(), TfliteError> {
+    let a = x.req(id, 0)?;
+    let rank = x.b.tensors[a].shape.len();
+    let axis =
+        x.g.input(id, 1)
+            .and_then(|v| x.b.const_ints(v))
+            .and_then(|v| (v.len() == 1).then_some(v[0]))
+            .ok_or_else(|| unsupported("CumSum needs a constant axis"))?;
+    let axis = norm_axis(axis, rank)?;
+    let at = x.b.const_i32("axis", &[axis as i32], vec![])?;
+    let out = x.output(0)?;
+    let o = fb::CumsumOptions::create(
+        &mut x.b.fbb,
+        &fb::CumsumOptionsArgs {
+            exclusive: attr_i(x.g, id, "exclusive", 0) != 0,
+            reverse: attr_i(x.g, id, "reverse", 0) != 0,
+        },
+    )
+    .as_union_value();
+    x.b.emit(
+        B::CUMSUM,
+        1,
+        &[Some(a), Some(at)],
+        &[out],
+        Some((BuiltinOptions::CumsumOptions, o)),
+    );
+    Ok(())
+}
