@@ -132,6 +132,12 @@ def forms():
         ("einsum", lambda x, y: torch.einsum("bchw,bcwk->bchk", x, y), [x4, (2, 3, 8, 5)], True),
         ("einsum-transpose-sum", lambda x: torch.einsum("bchw->bwc", x), [x4], True),
         ("einsum-implicit", lambda x, y: torch.einsum("ij,jk", x, y), [(3, 4), (4, 5)], True),
+        ("einsum-attention", lambda q, k: torch.einsum("bhqd,bhkd->bhqk", q, k), [(2, 3, 5, 4), (2, 3, 6, 4)], True),
+        ("einsum-outer", lambda x, y: torch.einsum("i,j->ij", x, y), [(5,), (3,)], True),
+        ("einsum-sum-all", lambda x: torch.einsum("ij->", x), [(3, 4)], True),
+        ("einsum-weights", lambda x, w: torch.einsum("abc,cd->dba", x, w), [(2, 3, 4), (4, 5)], True),
+        ("einsum-drop-one-side", lambda x, y: torch.einsum("bij,bk->bi", x, y), [(2, 3, 4), (2, 5)], True),
+        ("einsum-three", lambda x, y, z: torch.einsum("bn,anm,bm->ba", x, y, z), [(2, 3), (4, 3, 5), (2, 5)], True),
         ("einsum-implicit-order", lambda x, y: torch.einsum("bk,ka", x, y), [(3, 4), (4, 5)], True),
         # Convolution and pooling.
         ("conv1d", nn.Conv1d(3, 4, 5, stride=2, padding=2), [(2, 3, 20)], True),

@@ -17,6 +17,8 @@
 //! - grouped `ConvTranspose` (TRANSPOSE_CONV has no groups; FCN-style learned upsampling
 //!   is one per channel) with constant float weights → per group a `Slice` of the input
 //!   channels and a `ConvTranspose` with that group's weights and bias, then `Concat`;
+//! - `Einsum` of one or two operands → `ReduceSum`, `Transpose`, `Reshape`, `MatMul` (see
+//!   `einsum.rs`);
 //! - `Softplus` → `Relu(x) + Log(1 + Exp(-Abs(x)))` (no overflow for large x), `Mish` →
 //!   `x · Tanh(softplus(x))`, `Elu` with alpha ≠ 1 → `Relu(x) + alpha · (Exp(Min(x, 0)) − 1)`
 //!   (float32; RELU, ABS, NEG, EXP, LOG, TANH, MINIMUM, ADD, SUB, MUL);
@@ -29,6 +31,8 @@
 //!
 //! Each rewrite keeps the op when its inputs are not what it needs (non-constant BN
 //! statistics, unknown rank), so lowering reports it as unsupported with its name.
+
+mod einsum;
 
 use modelc_ir::{Attr, Attrs, DType, Graph, Layout, NodeId, OnnxOp, OpsetImport, ValueRef};
 use modelc_passes::passes::fuse_conv_bn::bn_affine;
@@ -56,6 +60,7 @@ pub(crate) fn decompose(g: &mut Graph, opset: i64) {
             OnnxOp::ConvTranspose if opset >= 10 => grouped_conv_transpose(g, id),
             OnnxOp::Softplus | OnnxOp::Mish => softplus(g, id, op),
             OnnxOp::Elu => elu(g, id),
+            OnnxOp::Einsum => einsum::einsum(g, id, opset),
             _ => {}
         }
     }
