@@ -19,6 +19,10 @@
 //!   channels and a `ConvTranspose` with that group's weights and bias, then `Concat`;
 //! - `Einsum` of one or two operands → `ReduceSum`, `Transpose`, `Reshape`, `MatMul` (see
 //!   `einsum.rs`);
+//! - `Gemm` that FULLY_CONNECTED cannot take (transA, alpha ≠ 1, a B that is not constant,
+//!   a C that is not one bias per column or has beta ≠ 1) → `Transpose`s, `MatMul`, `Mul`
+//!   by alpha, `Add` of beta · C; `MatMul` with a 1-D operand (numpy's vector rule) → the
+//!   vector made a 1-row / 1-column matrix (`Unsqueeze`), `MatMul`, `Squeeze`;
 //! - `Softplus` → `Relu(x) + Log(1 + Exp(-Abs(x)))` (no overflow for large x), `Mish` →
 //!   `x · Tanh(softplus(x))`, `Elu` with alpha ≠ 1 → `Relu(x) + alpha · (Exp(Min(x, 0)) − 1)`
 //!   (float32; RELU, ABS, NEG, EXP, LOG, TANH, MINIMUM, ADD, SUB, MUL);
@@ -61,6 +65,8 @@ pub(crate) fn decompose(g: &mut Graph, opset: i64) {
             OnnxOp::Softplus | OnnxOp::Mish => softplus(g, id, op),
             OnnxOp::Elu => elu(g, id),
             OnnxOp::Einsum => einsum::einsum(g, id, opset),
+            OnnxOp::Gemm => general_gemm(g, id),
+            OnnxOp::MatMul => vector_matmul(g, id, opset),
             _ => {}
         }
     }
@@ -218,6 +224,139 @@ pub(crate) fn softmax_last_axis(g: &mut Graph, opset: i64) -> bool {
         changed = true;
     }
     changed
+}
+
+/// A constant, or a DequantizeLinear of one (a quantized weight or int32 bias).
+fn const_or_dq(g: &Graph, v: ValueRef) -> Option<&modelc_ir::Tensor> {
+    match g.node(v.node).op.onnx() {
+        Some(OnnxOp::DequantizeLinear) => const_tensor(g, g.input(v.node, 0)?),
+        _ => const_tensor(g, v),
+    }
+}
+
+/// `Gemm` → `MatMul` and elementwise ops when FULLY_CONNECTED cannot express it.
+fn general_gemm(g: &mut Graph, id: NodeId) {
+    let node = g.node(id);
+    let (Ok(ta), Ok(tb), Ok(alpha), Ok(beta)) = (
+        node.attrs.int("transA", 0),
+        node.attrs.int("transB", 0),
+        node.attrs.float("alpha", 1.0),
+        node.attrs.float("beta", 1.0),
+    ) else {
+        return;
+    };
+    let ins = g.inputs_of(id);
+    let (Some(a), Some(b)) = (
+        ins.first().copied().flatten(),
+        ins.get(1).copied().flatten(),
+    ) else {
+        return;
+    };
+    let c = ins.get(2).copied().flatten();
+    let b_const = const_or_dq(g, b).is_some_and(|t| t.dims.len() == 2);
+    let columns = const_or_dq(g, b).and_then(|t| t.dims.get(if tb != 0 { 0 } else { 1 }).copied());
+    let c_is_bias = c.is_none_or(|c| {
+        beta == 1.0
+            && const_or_dq(g, c).is_some_and(|t| Some(t.dims.iter().product::<u64>()) == columns)
+    });
+    if ta == 0 && alpha == 1.0 && b_const && c_is_bias {
+        return; // FULLY_CONNECTED.
+    }
+    if g.dtype_of(a) != Some(DType::F32) {
+        return;
+    }
+    let name = node.name.clone();
+    let transposed = |g: &mut Graph, v: ValueRef, t: i64, what: &str| {
+        if t == 0 {
+            return v;
+        }
+        let mut attrs = Attrs::default();
+        attrs.set("perm", Attr::Ints(vec![1, 0]));
+        op_node(
+            g,
+            OnnxOp::Transpose,
+            &format!("{name}_{what}_t"),
+            &[v],
+            attrs,
+        )
+    };
+    let a2 = transposed(g, a, ta, "a");
+    let b2 = transposed(g, b, tb, "b");
+    let mut y = step(g, OnnxOp::MatMul, &name, "matmul", &[a2, b2]);
+    if alpha != 1.0 {
+        let s = scalar(g, &format!("{name}_alpha"), alpha as f64);
+        y = step(g, OnnxOp::Mul, &name, "scaled", &[y, s]);
+    }
+    if let Some(c) = c {
+        let c = if beta != 1.0 {
+            let s = scalar(g, &format!("{name}_beta"), beta as f64);
+            step(g, OnnxOp::Mul, &name, "c_scaled", &[c, s])
+        } else {
+            c
+        };
+        y = step(g, OnnxOp::Add, &name, "sum", &[y, c]);
+    }
+    finish(g, id, y);
+}
+
+/// `MatMul` with a 1-D operand (see the module docs).
+fn vector_matmul(g: &mut Graph, id: NodeId, opset: i64) {
+    let ins = g.inputs_of(id);
+    let (Some(a), Some(b)) = (
+        ins.first().copied().flatten(),
+        ins.get(1).copied().flatten(),
+    ) else {
+        return;
+    };
+    let (ra, rb) = (rank_of(g, a), rank_of(g, b));
+    if ra != Some(1) && rb != Some(1) || ra.is_none() || rb.is_none() {
+        return;
+    }
+    let name = g.node(id).name.clone();
+    let axes_of = |g: &mut Graph, op: OnnxOp, v: ValueRef, axis: i64, what: &str| {
+        let mut attrs = Attrs::default();
+        let mut inputs = vec![v];
+        if opset >= 13 {
+            inputs.push(i64_const(g, &format!("{name}_{what}_axes"), &[axis]));
+        } else {
+            attrs.set("axes", Attr::Ints(vec![axis]));
+        }
+        op_node(g, op, &format!("{name}_{what}"), &inputs, attrs)
+    };
+    // [K] · [.., K, N]: a row [1, K]; [.., M, K] · [K]: a column [K, 1]. A constant vector
+    // becomes a constant matrix (same bytes), so a FULLY_CONNECTED can take it as weights.
+    let matrix = |g: &mut Graph, v: ValueRef, axis: i64, what: &str| match const_tensor(g, v) {
+        Some(t) if t.dims.len() == 1 => {
+            let mut m = t.clone();
+            m.dims = if axis == 0 {
+                vec![1, t.dims[0]]
+            } else {
+                vec![t.dims[0], 1]
+            };
+            add_const(g, &format!("{name}_{what}"), m)
+        }
+        _ => axes_of(g, OnnxOp::Unsqueeze, v, axis, what),
+    };
+    let a2 = if ra == Some(1) {
+        matrix(g, a, 0, "row")
+    } else {
+        a
+    };
+    let b2 = if rb == Some(1) {
+        matrix(g, b, 1, "column")
+    } else {
+        b
+    };
+    let mut y = step(g, OnnxOp::MatMul, &name, "matrix", &[a2, b2]);
+    if rb == Some(1) {
+        y = axes_of(g, OnnxOp::Squeeze, y, -1, "squeeze_column");
+    }
+    if ra == Some(1) {
+        // The row's axis is second to last now, or last when B was a column too.
+        let axis = if rb == Some(1) { -1 } else { -2 };
+        y = axes_of(g, OnnxOp::Squeeze, y, axis, "squeeze_row");
+    }
+    finish(g, id, y);
 }
 
 /// The float32 input of a unary op, when that is what it reads.

@@ -27,6 +27,7 @@ use std::collections::HashSet;
 use bytes::Bytes;
 use modelc_ir::{Attr, DType, NodeId, OnnxOp, Op, ValueRef};
 
+use super::shape::reshape;
 use crate::export::lower::{attr_i, attr_ints, attr_s, Lower};
 use crate::fb::{self, ActivationFunctionType, BuiltinOperator as B, BuiltinOptions};
 use crate::TfliteError;
@@ -821,33 +822,6 @@ fn reverse(x: &mut Lower, input: usize, out: usize, axis: usize) -> Result<(), T
         &[Some(input), Some(a)],
         &[out],
         Some((BuiltinOptions::ReverseV2Options, o)),
-    );
-    Ok(())
-}
-
-/// RESHAPE of tensor `input` into `out` (shared by the ops that need one).
-pub(crate) fn reshape(
-    x: &mut Lower,
-    input: usize,
-    out: usize,
-    shape: &[i64],
-) -> Result<(), TfliteError> {
-    let s: Vec<i32> = shape.iter().map(|&d| d as i32).collect();
-    let st = x.b.const_i32("shape", &s, vec![s.len() as i64])?;
-    let ns = x.b.fbb.create_vector(&s);
-    let o = fb::ReshapeOptions::create(
-        &mut x.b.fbb,
-        &fb::ReshapeOptionsArgs {
-            new_shape: Some(ns),
-        },
-    )
-    .as_union_value();
-    x.b.emit(
-        B::RESHAPE,
-        1,
-        &[Some(input), Some(st)],
-        &[out],
-        Some((BuiltinOptions::ReshapeOptions, o)),
     );
     Ok(())
 }

@@ -8,8 +8,7 @@
 
 use modelc_ir::{DType, NodeId, OnnxOp};
 
-use super::lstm::reshape;
-use super::shape::norm_axis;
+use super::shape::{norm_axis, reshape};
 use crate::export::builder::tensor_type;
 use crate::export::lower::{attr_i, Lower};
 use crate::fb::{self, BuiltinOperator as B, BuiltinOptions};

@@ -35,6 +35,40 @@ fn i32s(v: &[i64]) -> Vec<i32> {
         .collect()
 }
 
+/// RESHAPE of tensor `input` into `out` of `shape` (every op that needs one emits it here).
+/// A scalar result has no shape tensor and `new_shape` [0], the form LiteRT reads as rank
+/// 0 (an empty shape tensor has no data, which it refuses to prepare).
+pub(crate) fn reshape(
+    x: &mut Lower,
+    input: usize,
+    out: usize,
+    shape: &[i64],
+) -> Result<(), TfliteError> {
+    let s = i32s(shape);
+    let (inputs, option) = if s.is_empty() {
+        (vec![Some(input)], vec![0])
+    } else {
+        let st = x.b.const_i32("shape", &s, vec![s.len() as i64])?;
+        (vec![Some(input), Some(st)], s)
+    };
+    let ns = x.b.fbb.create_vector(&option);
+    let o = fb::ReshapeOptions::create(
+        &mut x.b.fbb,
+        &fb::ReshapeOptionsArgs {
+            new_shape: Some(ns),
+        },
+    )
+    .as_union_value();
+    x.b.emit(
+        B::RESHAPE,
+        1,
+        &inputs,
+        &[out],
+        Some((BuiltinOptions::ReshapeOptions, o)),
+    );
+    Ok(())
+}
+
 /// Emits STRIDED_SLICE (op version `version`) of tensor `input` into `out`: `window` is
 /// [begin, end, strides] per axis; a set bit of the (begin, end) masks takes that end of the
 /// axis's whole range.
@@ -82,24 +116,8 @@ pub(crate) fn lower(x: &mut Lower, id: NodeId, op: OnnxOp) -> Result<(), TfliteE
                 return Err(unsupported("more than one unknown dimension"));
             }
             let a = x.req(id, 0)?;
-            let s = i32s(&shape);
-            let st = x.b.const_i32("shape", &s, vec![s.len() as i64])?;
             let out = x.output(0)?;
-            let ns = x.b.fbb.create_vector(&s);
-            let o = fb::ReshapeOptions::create(
-                &mut x.b.fbb,
-                &fb::ReshapeOptionsArgs {
-                    new_shape: Some(ns),
-                },
-            )
-            .as_union_value();
-            x.b.emit(
-                B::RESHAPE,
-                1,
-                &[Some(a), Some(st)],
-                &[out],
-                Some((BuiltinOptions::ReshapeOptions, o)),
-            );
+            reshape(x, a, out, &shape)?;
         }
         OnnxOp::Transpose => {
             let a = x.req(id, 0)?;
