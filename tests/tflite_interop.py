@@ -446,7 +446,7 @@ OP_FORMS = [
     op_case("pad-constant-value", "Pad", consts=[np.array([0, 0, 1, 2, 0, 0, 2, 1], np.int64),
                                                  np.array(1.5, np.float32)], must=True),
     op_case("pad-negative", "Pad", consts=[np.array([0, 0, -1, 1, 0, 0, 1, -2], np.int64)]),
-    op_case("pad-edge", "Pad", consts=[np.array([0, 0, 1, 2, 0, 0, 2, 1], np.int64)], mode="edge"),
+    op_case("pad-edge", "Pad", consts=[np.array([0, 0, 1, 2, 0, 0, 2, 1], np.int64)], mode="edge", must=True),
     op_case("gather-negative", "Gather", consts=[np.array([-1, 0, 2], np.int64)], axis=1, must=True),
     op_case("gather-scalar-negative", "Gather", consts=[np.array(-2, np.int64)], axis=2, must=True),
     op_case("gather-2d-indices", "Gather", consts=[np.array([[0, 1], [3, 2]], np.int64)], axis=3, must=True),

@@ -23,6 +23,9 @@
 //!   a C that is not one bias per column or has beta ≠ 1) → `Transpose`s, `MatMul`, `Mul`
 //!   by alpha, `Add` of beta · C; `MatMul` with a 1-D operand (numpy's vector rule) → the
 //!   vector made a 1-row / 1-column matrix (`Unsqueeze`), `MatMul`, `Squeeze`;
+//! - `Pad` in edge mode (torch's replicate; MIRROR_PAD has no such mode) of known shape →
+//!   per padded axis the first / last slice `Expand`ed to the pad's width and `Concat`ed
+//!   around the input (STRIDED_SLICE, BROADCAST_TO, CONCATENATION);
 //! - `Softplus` → `Relu(x) + Log(1 + Exp(-Abs(x)))` (no overflow for large x), `Mish` →
 //!   `x · Tanh(softplus(x))`, `Elu` with alpha ≠ 1 → `Relu(x) + alpha · (Exp(Min(x, 0)) − 1)`
 //!   (float32; RELU, ABS, NEG, EXP, LOG, TANH, MINIMUM, ADD, SUB, MUL);
@@ -66,6 +69,7 @@ pub(crate) fn decompose(g: &mut Graph, opset: i64) {
             OnnxOp::Elu => elu(g, id),
             OnnxOp::Einsum => einsum::einsum(g, id, opset),
             OnnxOp::Gemm => general_gemm(g, id),
+            OnnxOp::Pad if opset >= 11 => edge_pad(g, id),
             OnnxOp::MatMul => vector_matmul(g, id, opset),
             _ => {}
         }
@@ -231,6 +235,94 @@ fn const_or_dq(g: &Graph, v: ValueRef) -> Option<&modelc_ir::Tensor> {
     match g.node(v.node).op.onnx() {
         Some(OnnxOp::DequantizeLinear) => const_tensor(g, g.input(v.node, 0)?),
         _ => const_tensor(g, v),
+    }
+}
+
+/// `Pad` mode edge → slices, expands and concats (see the module docs).
+fn edge_pad(g: &mut Graph, id: NodeId) {
+    if g.node(id).attrs.string("mode", "constant").ok().as_deref() != Some("edge") {
+        return;
+    }
+    let ins = g.inputs_of(id);
+    let (Some(x), Some(pv)) = (
+        ins.first().copied().flatten(),
+        ins.get(1).copied().flatten(),
+    ) else {
+        return;
+    };
+    // An `axes` input (opset 18) is not handled: all axes' pads are expected.
+    if ins.get(3).copied().flatten().is_some() {
+        return;
+    }
+    let (Some(mut dims), Some(pads)) =
+        (g.shape_of(x).and_then(|s| s.as_known()), const_ints(g, pv))
+    else {
+        return;
+    };
+    let rank = dims.len();
+    // Bounded: each padded axis is one BROADCAST_TO of the pad's width.
+    if pads.len() != 2 * rank || pads.iter().any(|&p| !(0..1 << 20).contains(&p)) {
+        return;
+    }
+    if dims.iter().any(|&d| d == 0 || d >= 1 << 31) {
+        return;
+    }
+    let name = g.node(id).name.clone();
+    let mut v = x;
+    for axis in 0..rank {
+        let (begin, end) = (pads[axis], pads[axis + rank]);
+        if begin == 0 && end == 0 {
+            continue;
+        }
+        let ax = i64_const(g, &format!("{name}_axis{axis}"), &[axis as i64]);
+        let mut parts = Vec::new();
+        for (width, start, stop, side) in [
+            (begin, 0, 1, "begin"),
+            (0, 0, 0, "input"),
+            (end, -1, i64::MAX, "end"),
+        ] {
+            if side == "input" {
+                parts.push(v);
+                continue;
+            }
+            if width == 0 {
+                continue;
+            }
+            let (st, sp) = (
+                i64_const(g, &format!("{name}_{side}{axis}_start"), &[start]),
+                i64_const(g, &format!("{name}_{side}{axis}_stop"), &[stop]),
+            );
+            let edge = op_node(
+                g,
+                OnnxOp::Slice,
+                &format!("{name}_{side}{axis}"),
+                &[v, st, sp, ax],
+                Attrs::default(),
+            );
+            let mut shape: Vec<i64> = dims.iter().map(|&d| d as i64).collect();
+            shape[axis] = width;
+            let shape = i64_const(g, &format!("{name}_{side}{axis}_shape"), &shape);
+            parts.push(op_node(
+                g,
+                OnnxOp::Expand,
+                &format!("{name}_{side}{axis}_repeated"),
+                &[edge, shape],
+                Attrs::default(),
+            ));
+        }
+        let mut cat = Attrs::default();
+        cat.set("axis", Attr::Int(axis as i64));
+        v = op_node(
+            g,
+            OnnxOp::Concat,
+            &format!("{name}_axis{axis}_padded"),
+            &parts,
+            cat,
+        );
+        dims[axis] += (begin + end) as u64;
+    }
+    if v != x {
+        finish(g, id, v);
     }
 }
 
