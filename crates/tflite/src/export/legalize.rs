@@ -45,8 +45,8 @@ use modelc_ir::{Attr, Attrs, DType, Graph, Layout, NodeId, OnnxOp, OpsetImport, 
 use modelc_passes::passes::fuse_conv_bn::bn_affine;
 use modelc_passes::passes::fuse_gelu::FuseGelu;
 use modelc_passes::pattern::{
-    add_const, add_onnx_node, const_tensor, extra_outputs_unused, float_tensor, fresh_name,
-    only_user, rank_of, remove_with_dead_consts, set_const_if_unshared, take_over,
+    add_const, add_onnx_node, const_tensor, extra_outputs_unused, float_const, float_tensor,
+    fresh_name, only_user, rank_of, remove_with_dead_consts, set_const_if_unshared, take_over,
 };
 use modelc_passes::util::const_ints;
 use modelc_passes::{Pass, PassContext};
@@ -978,7 +978,11 @@ pub(crate) fn lift_1d(g: &mut Graph, opset: i64) {
         };
         if matches!(
             op,
-            OnnxOp::Conv | OnnxOp::ConvTranspose | OnnxOp::MaxPool | OnnxOp::AveragePool
+            OnnxOp::Conv
+                | OnnxOp::ConvTranspose
+                | OnnxOp::MaxPool
+                | OnnxOp::AveragePool
+                | OnnxOp::Resize
         ) {
             if let Some((u, s)) = lift_one(g, id, op, opset) {
                 unsqueezes.extend(u);
@@ -1076,6 +1080,9 @@ fn lift_one(g: &mut Graph, id: NodeId, op: OnnxOp, opset: i64) -> Option<(Option
     let attrs = lift_attrs(&node.attrs)?;
     let name = node.name.clone();
     let ins = g.inputs_of(id);
+    if op == OnnxOp::Resize {
+        return lift_resize(g, id, x, opset);
+    }
     let x2 = unit_axis(g, OnnxOp::Unsqueeze, &format!("{name}_2d"), x, opset);
     let mut inputs = vec![x2];
     if matches!(op, OnnxOp::Conv | OnnxOp::ConvTranspose) {
@@ -1090,6 +1097,109 @@ fn lift_one(g: &mut Graph, id: NodeId, op: OnnxOp, opset: i64) -> Option<(Option
     let y = unit_axis(g, OnnxOp::Squeeze, &name, y2, opset);
     finish(g, id, y);
     Some((Some(x2.node), y.node))
+}
+
+/// A 1-D `Resize` ([N, L, C] after the layout pass; constant scales or sizes, no roi, no
+/// `axes`) as a 2-D one over [N, 1, L, C]: the unit axis gets scale 1 / size 1.
+fn lift_resize(
+    g: &mut Graph,
+    id: NodeId,
+    x: ValueRef,
+    opset: i64,
+) -> Option<(Option<NodeId>, NodeId)> {
+    let node = g.node(id);
+    let (name, mut attrs) = (node.name.clone(), node.attrs.clone());
+    let ins = g.inputs_of(id);
+    let given = |i: usize| ins.get(i).copied().flatten();
+    let empty = |v: Option<ValueRef>| {
+        v.is_none_or(|v| const_tensor(g, v).is_some_and(|t| t.dims.iter().product::<u64>() == 0))
+    };
+    if !empty(given(1)) {
+        return None;
+    }
+    let scales = given(2).filter(|&v| !empty(Some(v)));
+    let sizes = given(3);
+    // With `axes` (opset 18) the lists are per listed axis: only the axes move.
+    if let Some(Attr::Ints(axes)) = node.attrs.get("axes") {
+        let moved: Option<Vec<i64>> = axes
+            .iter()
+            .map(|&a| match if a < 0 { a + 3 } else { a } {
+                0 => Some(0),
+                a @ 1..=2 => Some(a + 1),
+                _ => None,
+            })
+            .collect();
+        attrs.set("axes", Attr::Ints(moved?));
+        let x2 = unit_axis(g, OnnxOp::Unsqueeze, &format!("{name}_2d"), x, opset);
+        let slots = [Some(x2), given(1), scales, sizes];
+        let used = if sizes.is_some() { 4 } else { 3 };
+        let y2 = node_with_slots(
+            g,
+            OnnxOp::Resize,
+            &format!("{name}_2d"),
+            &slots[..used],
+            attrs,
+        );
+        g.node_mut(y2.node).layout = Some(Layout::Nhwc);
+        let y = unit_axis(g, OnnxOp::Squeeze, &name, y2, opset);
+        finish(g, id, y);
+        return Some((Some(x2.node), y.node));
+    }
+    let lifted = match (scales, sizes) {
+        (Some(v), None) => {
+            let f = float_const(g, v)?;
+            let [n, l, c] = f.values[..] else { return None };
+            (
+                2,
+                add_const(
+                    g,
+                    &format!("{name}_scales_2d"),
+                    float_tensor(f.dtype, vec![4], &[n, 1.0, l, c]),
+                ),
+            )
+        }
+        (None, Some(v)) => {
+            let [n, l, c] = const_ints(g, v)?[..] else {
+                return None;
+            };
+            (3, i64_const(g, &format!("{name}_sizes_2d"), &[n, 1, l, c]))
+        }
+        _ => return None,
+    };
+    let x2 = unit_axis(g, OnnxOp::Unsqueeze, &format!("{name}_2d"), x, opset);
+    let mut slots: Vec<Option<ValueRef>> = vec![Some(x2), None, None, None];
+    slots[lifted.0] = Some(lifted.1);
+    slots.truncate(lifted.0 + 1);
+    let y2 = node_with_slots(g, OnnxOp::Resize, &format!("{name}_2d"), &slots, attrs);
+    g.node_mut(y2.node).layout = Some(Layout::Nhwc);
+    let y = unit_axis(g, OnnxOp::Squeeze, &name, y2, opset);
+    finish(g, id, y);
+    Some((Some(x2.node), y.node))
+}
+
+/// [`op_node`] for a node whose optional inputs may be omitted (`None` slots).
+fn node_with_slots(
+    g: &mut Graph,
+    op: OnnxOp,
+    name: &str,
+    inputs: &[Option<ValueRef>],
+    attrs: Attrs,
+) -> ValueRef {
+    let unique = fresh_name(g, name);
+    let node = modelc_ir::Node::new(
+        modelc_ir::Op::Onnx(op),
+        inputs.len(),
+        vec![modelc_ir::Value::named(unique)],
+    )
+    .with_name(name)
+    .with_attrs(attrs);
+    let id = g.add_node(node);
+    for (slot, v) in inputs.iter().enumerate() {
+        if let Some(v) = *v {
+            g.connect(v, id, slot);
+        }
+    }
+    ValueRef::new(id, 0)
 }
 
 /// Whether `id` computes each element from the same element of its first input alone (unary

@@ -606,7 +606,9 @@ fn resize_flags(
             if attr_i(x.g, id, "antialias", 0) != 0 && (0..2).any(|a| out_hw[a] < in_hw[a]) {
                 return Err(unsupported("antialiased downscaling Resize"));
             }
-            if coord == "pytorch_half_pixel" && out_hw.contains(&1) {
+            // (An axis of size 1 kept so — a lifted 1-D resize's — reads its one row either
+            // way.)
+            if coord == "pytorch_half_pixel" && (0..2).any(|a| out_hw[a] == 1 && in_hw[a] != 1) {
                 return Err(unsupported("pytorch_half_pixel Resize to size 1"));
             }
             for a in 0..2 {
