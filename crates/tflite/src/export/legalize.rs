@@ -26,6 +26,9 @@
 //! - `Pad` in edge mode (torch's replicate; MIRROR_PAD has no such mode) of known shape →
 //!   per padded axis the first / last slice `Expand`ed to the pad's width and `Concat`ed
 //!   around the input (STRIDED_SLICE, BROADCAST_TO, CONCATENATION);
+//! - `Mod` with fmod 1 (C's fmod: the dividend's sign) → the floor modulo (`Mod` fmod 0,
+//!   FLOOR_MOD) less the divisor where it is non-zero and its sign differs from the
+//!   dividend's (EQUAL, LESS, LOGICAL_NOT/AND, SUB, SELECT_V2): exact, as both are;
 //! - `Softplus` → `Relu(x) + Log(1 + Exp(-Abs(x)))` (no overflow for large x), `Mish` →
 //!   `x · Tanh(softplus(x))`, `Elu` with alpha ≠ 1 → `Relu(x) + alpha · (Exp(Min(x, 0)) − 1)`
 //!   (float32; RELU, ABS, NEG, EXP, LOG, TANH, MINIMUM, ADD, SUB, MUL);
@@ -70,6 +73,7 @@ pub(crate) fn decompose(g: &mut Graph, opset: i64) {
             OnnxOp::Einsum => einsum::einsum(g, id, opset),
             OnnxOp::Gemm => general_gemm(g, id),
             OnnxOp::Pad if opset >= 11 => edge_pad(g, id),
+            OnnxOp::Mod => c_fmod(g, id),
             OnnxOp::MatMul => vector_matmul(g, id, opset),
             _ => {}
         }
@@ -236,6 +240,40 @@ fn const_or_dq(g: &Graph, v: ValueRef) -> Option<&modelc_ir::Tensor> {
         Some(OnnxOp::DequantizeLinear) => const_tensor(g, g.input(v.node, 0)?),
         _ => const_tensor(g, v),
     }
+}
+
+/// `Mod` fmod 1 → floor modulo and a sign fix (see the module docs).
+fn c_fmod(g: &mut Graph, id: NodeId) {
+    if g.node(id).attrs.int("fmod", 0).ok() != Some(1) {
+        return;
+    }
+    let (Some(a), Some(b)) = (g.input(id, 0), g.input(id, 1)) else {
+        return;
+    };
+    let Some(dtype) = g
+        .dtype_of(a)
+        .filter(|d| matches!(d, DType::F32 | DType::I32 | DType::I64))
+    else {
+        return;
+    };
+    let name = g.node(id).name.clone();
+    // All-zero bytes are 0 in each of these dtypes.
+    let width = (dtype.bits() / 8) as usize;
+    let zero = modelc_ir::Tensor::from_raw(dtype, vec![], vec![0u8; width].into()).expect("scalar");
+    let zero = add_const(g, &format!("{name}_zero"), zero);
+    let mut floor = Attrs::default();
+    floor.set("fmod", Attr::Int(0));
+    let r = op_node(g, OnnxOp::Mod, &format!("{name}_floor_mod"), &[a, b], floor);
+    let is_zero = step(g, OnnxOp::Equal, &name, "is_zero", &[r, zero]);
+    let nonzero = step(g, OnnxOp::Not, &name, "nonzero", &[is_zero]);
+    let r_neg = step(g, OnnxOp::Less, &name, "r_negative", &[r, zero]);
+    let a_neg = step(g, OnnxOp::Less, &name, "a_negative", &[a, zero]);
+    let same = step(g, OnnxOp::Equal, &name, "same_sign", &[r_neg, a_neg]);
+    let differ = step(g, OnnxOp::Not, &name, "sign_differs", &[same]);
+    let fix = step(g, OnnxOp::And, &name, "fix", &[nonzero, differ]);
+    let shifted = step(g, OnnxOp::Sub, &name, "shifted", &[r, b]);
+    let y = step(g, OnnxOp::Where, &name, "fmod", &[fix, shifted, r]);
+    finish(g, id, y);
 }
 
 /// `Pad` mode edge → slices, expands and concats (see the module docs).

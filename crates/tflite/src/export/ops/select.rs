@@ -2,8 +2,9 @@
 //! - `ArgMax` / `ArgMin` (axis, keepdims; `select_last_index` 0: the first of equal values,
 //!   as TFLite's kernels) → ARG_MAX / ARG_MIN with int64 output, a RESHAPE restoring the
 //!   axis for keepdims;
-//! - `TopK` over the last axis (`largest` 1; `largest` 0 as TOPK_V2 of the negated input,
-//!   values negated back; constant `k`) → TOPK_V2, int32 indices cast to int64;
+//! - `TopK` (constant `k`, sorted) → TOPK_V2 on the last axis (another axis TRANSPOSEd there
+//!   and back; `largest` 0 as the largest of the negated input, negated back), int32 indices
+//!   cast to int64;
 //! - `CumSum` (constant axis, `exclusive`, `reverse`) → CUMSUM.
 
 use modelc_ir::{DType, NodeId, OnnxOp};
@@ -72,9 +73,7 @@ pub(crate) fn top_k(x: &mut Lower, id: NodeId) -> Result<(), TfliteError> {
     let a = x.req(id, 0)?;
     let shape = x.b.tensors[a].shape.clone();
     let rank = shape.len();
-    if norm_axis(attr_i(x.g, id, "axis", -1), rank)? != rank as i64 - 1 {
-        return Err(unsupported("TopK over an axis other than the last"));
-    }
+    let axis = norm_axis(attr_i(x.g, id, "axis", -1), rank)? as usize;
     if attr_i(x.g, id, "sorted", 1) == 0 {
         return Err(unsupported("unsorted TopK"));
     }
@@ -90,38 +89,43 @@ pub(crate) fn top_k(x: &mut Lower, id: NodeId) -> Result<(), TfliteError> {
         return Err(unsupported("smallest-first TopK of integers"));
     }
     let (values, indices) = (x.output(0)?, x.output(1)?);
-    let kt = x.b.const_i32("k", &[k as i32], vec![])?;
-    let mut out_shape = shape;
-    out_shape[rank - 1] = k;
     let base = x.b.tensors[values].name.clone();
-    // Smallest first: the largest of the negated input, negated back.
-    let (input, raw_values) = if largest {
-        (a, values)
-    } else {
-        let neg = x.b.add_tensor(
-            format!("{base}/negated_input"),
-            dtype,
-            x.b.tensors[a].shape.clone(),
-            None,
-            None,
-        )?;
-        x.b.emit(B::NEG, 1, &[Some(a)], &[neg], None);
-        let t = x.b.add_tensor(
-            format!("{base}/negated"),
-            dtype,
-            out_shape.clone(),
-            None,
-            None,
-        )?;
-        (neg, t)
+    // TOPK_V2 works on the last axis: another axis is transposed there and back.
+    let perm: Vec<i64> = (0..rank as i64)
+        .filter(|&i| i != axis as i64)
+        .chain([axis as i64])
+        .collect();
+    let mut inverse = vec![0i64; rank];
+    for (i, &p) in perm.iter().enumerate() {
+        inverse[p as usize] = i as i64;
+    }
+    let last = axis == rank - 1;
+    let in_shape: Vec<i64> = perm.iter().map(|&p| shape[p as usize]).collect();
+    let mut out_shape = in_shape.clone();
+    out_shape[rank - 1] = k;
+    let temp = |x: &mut Lower, what: &str, dtype: DType, shape: &[i64]| {
+        x.b.add_tensor(format!("{base}/{what}"), dtype, shape.to_vec(), None, None)
     };
-    let idx32 = x.b.add_tensor(
-        format!("{base}/indices_i32"),
-        DType::I32,
-        out_shape,
-        None,
-        None,
-    )?;
+    let mut input = a;
+    if !last {
+        let t = temp(x, "axis_last", dtype, &in_shape)?;
+        transpose(x, input, &perm, t)?;
+        input = t;
+    }
+    // Smallest first: the largest of the negated input, negated back.
+    if !largest {
+        let t = temp(x, "negated_input", dtype, &in_shape)?;
+        x.b.emit(B::NEG, 1, &[Some(input)], &[t], None);
+        input = t;
+    }
+    let kt = x.b.const_i32("k", &[k as i32], vec![])?;
+    let direct = largest && last;
+    let raw_values = if direct {
+        values
+    } else {
+        temp(x, "top_values", dtype, &out_shape)?
+    };
+    let idx32 = temp(x, "indices_i32", DType::I32, &out_shape)?;
     x.b.emit(
         B::TOPK_V2,
         1,
@@ -129,9 +133,21 @@ pub(crate) fn top_k(x: &mut Lower, id: NodeId) -> Result<(), TfliteError> {
         &[raw_values, idx32],
         None,
     );
+    let mut vals = raw_values;
     if !largest {
-        x.b.emit(B::NEG, 1, &[Some(raw_values)], &[values], None);
+        let t = if last {
+            values
+        } else {
+            temp(x, "top_values_back", dtype, &out_shape)?
+        };
+        x.b.emit(B::NEG, 1, &[Some(vals)], &[t], None);
+        vals = t;
     }
+    let idx64 = if last {
+        indices
+    } else {
+        temp(x, "indices_axis_last", DType::I64, &out_shape)?
+    };
     let o = fb::CastOptions::create(
         &mut x.b.fbb,
         &fb::CastOptionsArgs {
@@ -144,8 +160,28 @@ pub(crate) fn top_k(x: &mut Lower, id: NodeId) -> Result<(), TfliteError> {
         B::CAST,
         1,
         &[Some(idx32)],
-        &[indices],
+        &[idx64],
         Some((BuiltinOptions::CastOptions, o)),
+    );
+    if !last {
+        transpose(x, vals, &inverse, values)?;
+        transpose(x, idx64, &inverse, indices)?;
+    }
+    Ok(())
+}
+
+/// TRANSPOSE of tensor `input` by `perm` into `out`.
+fn transpose(x: &mut Lower, input: usize, perm: &[i64], out: usize) -> Result<(), TfliteError> {
+    let p: Vec<i32> = perm.iter().map(|&v| v as i32).collect();
+    let pt = x.b.const_i32("perm", &p, vec![p.len() as i64])?;
+    let o =
+        fb::TransposeOptions::create(&mut x.b.fbb, &fb::TransposeOptionsArgs {}).as_union_value();
+    x.b.emit(
+        B::TRANSPOSE,
+        1,
+        &[Some(input), Some(pt)],
+        &[out],
+        Some((BuiltinOptions::TransposeOptions, o)),
     );
     Ok(())
 }
