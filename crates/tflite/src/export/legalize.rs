@@ -26,6 +26,8 @@
 //! - `Pad` in edge mode (torch's replicate; MIRROR_PAD has no such mode) of known shape →
 //!   per padded axis the first / last slice `Expand`ed to the pad's width and `Concat`ed
 //!   around the input (STRIDED_SLICE, BROADCAST_TO, CONCATENATION);
+//! - `Pad` with negative pads (torch's cropping `F.pad`) → a `Slice` of the cropped sides,
+//!   then the `Pad` of the positive ones, if any;
 //! - `Mod` with fmod 1 (C's fmod: the dividend's sign) → the floor modulo (`Mod` fmod 0,
 //!   FLOOR_MOD) less the divisor where it is non-zero and its sign differs from the
 //!   dividend's (EQUAL, LESS, LOGICAL_NOT/AND, SUB, SELECT_V2): exact, as both are;
@@ -72,7 +74,11 @@ pub(crate) fn decompose(g: &mut Graph, opset: i64) {
             OnnxOp::Elu => elu(g, id),
             OnnxOp::Einsum => einsum::einsum(g, id, opset),
             OnnxOp::Gemm => general_gemm(g, id),
-            OnnxOp::Pad if opset >= 11 => edge_pad(g, id),
+            OnnxOp::Pad if opset >= 11 => {
+                if let Some(id) = crop_negative_pads(g, id) {
+                    edge_pad(g, id);
+                }
+            }
             OnnxOp::Mod => c_fmod(g, id),
             OnnxOp::MatMul => vector_matmul(g, id, opset),
             _ => {}
@@ -274,6 +280,77 @@ fn c_fmod(g: &mut Graph, id: NodeId) {
     let shifted = step(g, OnnxOp::Sub, &name, "shifted", &[r, b]);
     let y = step(g, OnnxOp::Where, &name, "fmod", &[fix, shifted, r]);
     finish(g, id, y);
+}
+
+/// Negative pads → a crop first (see the module docs). Returns the Pad node left to do the
+/// rest (`id` itself), or `None` when the crop was all of it.
+fn crop_negative_pads(g: &mut Graph, id: NodeId) -> Option<NodeId> {
+    let ins = g.inputs_of(id);
+    let (Some(x), Some(pv)) = (
+        ins.first().copied().flatten(),
+        ins.get(1).copied().flatten(),
+    ) else {
+        return Some(id);
+    };
+    if ins.get(3).copied().flatten().is_some() {
+        return Some(id);
+    }
+    let (Some(dims), Some(pads)) = (g.shape_of(x).and_then(|s| s.as_known()), const_ints(g, pv))
+    else {
+        return Some(id);
+    };
+    let rank = dims.len();
+    if pads.len() != 2 * rank || pads.iter().all(|&p| p >= 0) {
+        return Some(id);
+    }
+    let (mut axes, mut starts, mut ends) = (Vec::new(), Vec::new(), Vec::new());
+    for (axis, &d) in dims.iter().enumerate() {
+        let (b, e) = (pads[axis].min(0), pads[axis + rank].min(0));
+        if b == 0 && e == 0 {
+            continue;
+        }
+        // Cropping more than the axis holds is refused (ONNX leaves that undefined).
+        if (-b).saturating_add(-e) > d as i64 {
+            return Some(id);
+        }
+        axes.push(axis as i64);
+        starts.push(-b);
+        ends.push(d as i64 + e);
+    }
+    let name = g.node(id).name.clone();
+    let (st, en, ax) = (
+        i64_const(g, &format!("{name}_crop_starts"), &starts),
+        i64_const(g, &format!("{name}_crop_ends"), &ends),
+        i64_const(g, &format!("{name}_crop_axes"), &axes),
+    );
+    let cropped = op_node(
+        g,
+        OnnxOp::Slice,
+        &format!("{name}_crop"),
+        &[x, st, en, ax],
+        Attrs::default(),
+    );
+    if pads.iter().all(|&p| p <= 0) {
+        finish(g, id, cropped);
+        return None;
+    }
+    // The positive pads stay with the Pad, now reading the cropped input.
+    let rest: Vec<i64> = pads.iter().map(|&p| p.max(0)).collect();
+    let rest = i64_const(g, &format!("{name}_pads"), &rest);
+    g.connect(cropped, id, 0);
+    g.connect(rest, id, 1);
+    // The crop's type, so the edge-mode rewrite can read its shape.
+    let mut cropped_dims = dims.clone();
+    for ((&a, &s), &e) in axes.iter().zip(&starts).zip(&ends) {
+        cropped_dims[a as usize] = (e - s) as u64;
+    }
+    if let Some(dtype) = g.dtype_of(x) {
+        let ty = modelc_ir::TypeInfo::from(modelc_ir::ValueType::tensor(dtype, &cropped_dims));
+        if let Some(v) = g.value_mut(cropped) {
+            v.ty = Some(ty);
+        }
+    }
+    Some(id)
 }
 
 /// `Pad` mode edge → slices, expands and concats (see the module docs).
