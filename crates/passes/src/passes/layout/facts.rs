@@ -138,8 +138,9 @@ pub fn infer(g: &Graph, id: NodeId, get: &dyn Fn(ValueRef) -> Option<Dims>) -> V
     let first = match op {
         Conv | ConvInteger | QLinearConv | ConvTranspose => {
             let w = input(if *op == QLinearConv { 3 } else { 1 });
+            // Ranks below 3 or a weight of another rank are malformed: nothing is known.
             let r = d0.as_ref().map(Vec::len).or(w.as_ref().map(Vec::len));
-            r.map(|r| {
+            r.filter(|&r| r >= 3).map(|r| {
                 let mut d = vec![None; r];
                 d[0] = d0.as_ref().and_then(|x| dim(x, 0));
                 let group = node.attrs.int("group", 1).unwrap_or(1).max(1) as u64;
@@ -150,7 +151,7 @@ pub fn infer(g: &Graph, id: NodeId, get: &dyn Fn(ValueRef) -> Option<Dims>) -> V
                 d[if chan_last { r - 1 } else { 1 }] = m;
                 if *op != ConvTranspose {
                     // Spatial sizes from the kernel (weight) sizes.
-                    let k: Option<Vec<u64>> = w.as_ref().and_then(|w| {
+                    let k: Option<Vec<u64>> = w.as_ref().filter(|w| w.len() == r).and_then(|w| {
                         let ks = if chan_last { &w[1..r - 1] } else { &w[2..] };
                         ks.iter().copied().collect()
                     });

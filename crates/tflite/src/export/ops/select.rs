@@ -80,7 +80,7 @@ pub(crate) fn top_k(x: &mut Lower, id: NodeId) -> Result<(), TfliteError> {
     let k =
         x.g.input(id, 1)
             .and_then(|v| x.b.const_ints(v))
-            .and_then(|k| (k.len() == 1).then_some(k[0]))
+            .and_then(|k| (k.len() == 1).then(|| k[0]))
             .filter(|&k| (0..1 << 31).contains(&k))
             .ok_or_else(|| unsupported("TopK needs a constant k"))?;
     let largest = attr_i(x.g, id, "largest", 1) != 0;
@@ -192,7 +192,7 @@ pub(crate) fn cumsum(x: &mut Lower, id: NodeId) -> Result<(), TfliteError> {
     let axis =
         x.g.input(id, 1)
             .and_then(|v| x.b.const_ints(v))
-            .and_then(|v| (v.len() == 1).then_some(v[0]))
+            .and_then(|v| (v.len() == 1).then(|| v[0]))
             .ok_or_else(|| unsupported("CumSum needs a constant axis"))?;
     let axis = norm_axis(axis, rank)?;
     let at = x.b.const_i32("axis", &[axis as i32], vec![])?;
