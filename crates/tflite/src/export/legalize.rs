@@ -1208,10 +1208,23 @@ fn lift_one(g: &mut Graph, id: NodeId, op: OnnxOp, opset: i64) -> Option<(Option
         }
     }
     let y2 = op_node(g, op, &format!("{name}_2d"), &inputs, attrs);
+    Some(finish_lift(g, id, x2, y2, opset))
+}
+
+/// Ends a lift: `y2` (the 2-D op, channels last) squeezed back to 1-D takes over node `id`'s
+/// result. Returns the unsqueeze of the input and the squeeze made.
+fn finish_lift(
+    g: &mut Graph,
+    id: NodeId,
+    x2: ValueRef,
+    y2: ValueRef,
+    opset: i64,
+) -> (Option<NodeId>, NodeId) {
     g.node_mut(y2.node).layout = Some(Layout::Nhwc);
+    let name = g.node(id).name.clone();
     let y = unit_axis(g, OnnxOp::Squeeze, &name, y2, opset);
     finish(g, id, y);
-    Some((Some(x2.node), y.node))
+    (Some(x2.node), y.node)
 }
 
 /// A 1-D `Resize` ([N, L, C] after the layout pass; constant scales or sizes, no roi, no
@@ -1255,10 +1268,7 @@ fn lift_resize(
             &slots[..used],
             attrs,
         );
-        g.node_mut(y2.node).layout = Some(Layout::Nhwc);
-        let y = unit_axis(g, OnnxOp::Squeeze, &name, y2, opset);
-        finish(g, id, y);
-        return Some((Some(x2.node), y.node));
+        return Some(finish_lift(g, id, x2, y2, opset));
     }
     let lifted = match (scales, sizes) {
         (Some(v), None) => {
@@ -1286,10 +1296,7 @@ fn lift_resize(
     slots[lifted.0] = Some(lifted.1);
     slots.truncate(lifted.0 + 1);
     let y2 = node_with_slots(g, OnnxOp::Resize, &format!("{name}_2d"), &slots, attrs);
-    g.node_mut(y2.node).layout = Some(Layout::Nhwc);
-    let y = unit_axis(g, OnnxOp::Squeeze, &name, y2, opset);
-    finish(g, id, y);
-    Some((Some(x2.node), y.node))
+    Some(finish_lift(g, id, x2, y2, opset))
 }
 
 /// [`op_node`] for a node whose optional inputs may be omitted (`None` slots).

@@ -9,7 +9,7 @@
 
 use modelc_ir::{DType, NodeId, OnnxOp};
 
-use super::shape::{norm_axis, reshape};
+use super::shape::{norm_axis, reshape, transpose};
 use crate::export::builder::tensor_type;
 use crate::export::lower::{attr_i, Lower};
 use crate::fb::{self, BuiltinOperator as B, BuiltinOptions};
@@ -109,7 +109,7 @@ pub(crate) fn top_k(x: &mut Lower, id: NodeId) -> Result<(), TfliteError> {
     let mut input = a;
     if !last {
         let t = temp(x, "axis_last", dtype, &in_shape)?;
-        transpose(x, input, &perm, t)?;
+        transpose(x, input, &perm, t, 1)?;
         input = t;
     }
     // Smallest first: the largest of the negated input, negated back.
@@ -164,25 +164,9 @@ pub(crate) fn top_k(x: &mut Lower, id: NodeId) -> Result<(), TfliteError> {
         Some((BuiltinOptions::CastOptions, o)),
     );
     if !last {
-        transpose(x, vals, &inverse, values)?;
-        transpose(x, idx64, &inverse, indices)?;
+        transpose(x, vals, &inverse, values, 1)?;
+        transpose(x, idx64, &inverse, indices, 1)?;
     }
-    Ok(())
-}
-
-/// TRANSPOSE of tensor `input` by `perm` into `out`.
-fn transpose(x: &mut Lower, input: usize, perm: &[i64], out: usize) -> Result<(), TfliteError> {
-    let p: Vec<i32> = perm.iter().map(|&v| v as i32).collect();
-    let pt = x.b.const_i32("perm", &p, vec![p.len() as i64])?;
-    let o =
-        fb::TransposeOptions::create(&mut x.b.fbb, &fb::TransposeOptionsArgs {}).as_union_value();
-    x.b.emit(
-        B::TRANSPOSE,
-        1,
-        &[Some(input), Some(pt)],
-        &[out],
-        Some((BuiltinOptions::TransposeOptions, o)),
-    );
     Ok(())
 }
 

@@ -35,6 +35,28 @@ fn i32s(v: &[i64]) -> Vec<i32> {
         .collect()
 }
 
+/// TRANSPOSE (op version `version`) of tensor `input` by `perm` into `out`.
+pub(crate) fn transpose(
+    x: &mut Lower,
+    input: usize,
+    perm: &[i64],
+    out: usize,
+    version: i32,
+) -> Result<(), TfliteError> {
+    let pt =
+        x.b.const_i32("perm", &i32s(perm), vec![perm.len() as i64])?;
+    let o =
+        fb::TransposeOptions::create(&mut x.b.fbb, &fb::TransposeOptionsArgs {}).as_union_value();
+    x.b.emit(
+        B::TRANSPOSE,
+        version,
+        &[Some(input), Some(pt)],
+        &[out],
+        Some((BuiltinOptions::TransposeOptions, o)),
+    );
+    Ok(())
+}
+
 /// RESHAPE of tensor `input` into `out` of `shape` (every op that needs one emits it here).
 /// A scalar result has no shape tensor and `new_shape` [0], the form LiteRT reads as rank
 /// 0 (an empty shape tensor has no data, which it refuses to prepare).
@@ -123,18 +145,8 @@ pub(crate) fn lower(x: &mut Lower, id: NodeId, op: OnnxOp) -> Result<(), TfliteE
             let a = x.req(id, 0)?;
             let rank = x.b.tensors[a].shape.len() as i64;
             let perm = attr_ints(x.g, id, "perm").unwrap_or_else(|| (0..rank).rev().collect());
-            let pt =
-                x.b.const_i32("perm", &i32s(&perm), vec![perm.len() as i64])?;
             let out = x.output(0)?;
-            let o = fb::TransposeOptions::create(&mut x.b.fbb, &fb::TransposeOptionsArgs {})
-                .as_union_value();
-            x.b.emit(
-                B::TRANSPOSE,
-                v,
-                &[Some(a), Some(pt)],
-                &[out],
-                Some((BuiltinOptions::TransposeOptions, o)),
-            );
+            transpose(x, a, &perm, out, v)?;
         }
         OnnxOp::Concat => {
             let n = x.g.node(id).num_inputs;
