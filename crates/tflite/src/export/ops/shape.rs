@@ -590,6 +590,15 @@ fn resize_flags(
     if in_hw.iter().any(|&d| d < 1) {
         return Err(unsupported("Resize of an empty or unknown input size"));
     }
+    // The flag search below maps every output row and column: a hostile size must not make
+    // that (or the tensor) unbounded.
+    if in_hw
+        .iter()
+        .chain(&out_hw)
+        .any(|&d| !(1..=1 << 24).contains(&d))
+    {
+        return Err(unsupported("Resize sizes out of range"));
+    }
     // The scales ONNX maps coordinates with: the given ones, else output / input.
     let scales_slot = if x.g.node(id).num_inputs == 2 { 1 } else { 2 };
     // With `axes` (opset 18) the scales list only those axes (NHWC positions by now).
