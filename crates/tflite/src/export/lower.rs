@@ -139,9 +139,21 @@ impl<'g> Lower<'g> {
         let mut axis = node.attrs.int("axis", 1).ok()?;
         if scale.len() <= 1 {
             axis = 0;
-        } else if axis < 0 {
+        } else {
+            // Per-axis: one scale (and zero point) per element of an existing axis, else the
+            // file would say something its readers refuse.
             let x = ins.first().copied().flatten()?;
-            axis += self.b.shape_of(x)?.len() as i64;
+            let shape = self.b.shape_of(x)?;
+            if axis < 0 {
+                axis += shape.len() as i64;
+            }
+            let size = usize::try_from(axis)
+                .ok()
+                .and_then(|a| shape.get(a))
+                .copied();
+            if size != Some(scale.len() as i64) || zero_point.len() != scale.len() {
+                return None;
+            }
         }
         if node.attrs.int("block_size", 0).ok()? != 0 {
             return None;
