@@ -225,6 +225,12 @@ impl<'g> Builder<'g> {
                 "tensor `{name}` has element type {dtype}, which TFLite does not have"
             )));
         }
+        // TFLite shapes are int32; -1 marks an unknown size.
+        if shape.iter().any(|&d| !(-1..=i32::MAX as i64).contains(&d)) {
+            return Err(TfliteError::Unsupported(format!(
+                "tensor `{name}` has shape {shape:?}, beyond TFLite's int32 sizes"
+            )));
+        }
         let buffer = match data {
             Some(d) => self.add_buffer(d),
             None => 0,
