@@ -310,7 +310,7 @@ fn crop_negative_pads(g: &mut Graph, id: NodeId) -> Option<NodeId> {
             continue;
         }
         // Cropping more than the axis holds is refused (ONNX leaves that undefined).
-        if (-b).saturating_add(-e) > d as i64 {
+        if b.saturating_neg().saturating_add(e.saturating_neg()) > d as i64 {
             return Some(id);
         }
         axes.push(axis as i64);
@@ -655,7 +655,16 @@ fn grouped_conv_transpose(g: &mut Graph, id: NodeId) {
     let (w_dtype, c_out_g) = (w.dtype, w.dims[1]);
     let b = match bias {
         Some(b) => match const_tensor(g, b) {
-            Some(t) if t.dims == [c_out_g * groups] && t.raw().is_some() => Some(t.clone()),
+            Some(t)
+                if Some(t.dims.as_slice())
+                    == c_out_g
+                        .checked_mul(groups)
+                        .as_ref()
+                        .map(std::slice::from_ref)
+                    && t.raw().is_some() =>
+            {
+                Some(t.clone())
+            }
             _ => return,
         },
         None => None,
