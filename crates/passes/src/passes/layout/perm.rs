@@ -103,21 +103,22 @@ pub fn transpose_tensor(t: &Tensor, p: &[usize]) -> Option<Tensor> {
     }
     let dims: Vec<usize> = t.dims.iter().map(|&d| d as usize).collect();
     let out_dims: Vec<usize> = permute_list(&dims, p);
-    let mut strides = vec![1usize; dims.len()];
-    for i in (0..dims.len().saturating_sub(1)).rev() {
-        strides[i] = strides[i + 1] * dims[i + 1];
-    }
-    let out_strides: Vec<usize> = permute_list(&strides, p);
-    let count: usize = dims.iter().product();
-    let mut out = Vec::with_capacity(count * es);
-    if count == 0 {
+    // An empty tensor first: its other dims may be anything (their products overflow).
+    if dims.contains(&0) {
         return Tensor::from_raw(
             t.dtype,
             out_dims.iter().map(|&d| d as u64).collect(),
-            out.into(),
+            Vec::new().into(),
         )
         .ok();
     }
+    let mut strides = vec![1usize; dims.len()];
+    for i in (0..dims.len().saturating_sub(1)).rev() {
+        strides[i] = strides[i + 1].checked_mul(dims[i + 1])?;
+    }
+    let out_strides: Vec<usize> = permute_list(&strides, p);
+    let count = dims.iter().try_fold(1usize, |c, &d| c.checked_mul(d))?;
+    let mut out = Vec::with_capacity(count.checked_mul(es)?);
     // Rows of the last output axis are copied in a tight loop; the index over the other
     // axes advances once per row.
     let last = out_dims.len() - 1;
