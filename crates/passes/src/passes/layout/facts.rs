@@ -230,15 +230,13 @@ pub fn infer(g: &Graph, id: NodeId, get: &dyn Fn(ValueRef) -> Option<Dims>) -> V
             let r = d.len() as i64;
             let a = node.attrs.int("axis", 1).unwrap_or(1);
             let a = if a < 0 { a + r } else { a }.clamp(0, r) as usize;
-            let prod = |s: &[Option<u64>]| s.iter().copied().product::<Option<u64>>();
+            let prod = |s: &[Option<u64>]| checked_product(s.iter().copied());
             vec![prod(&d[..a]), prod(&d[a..])]
         }),
         Reshape => ins.get(1).copied().flatten().and_then(|s| {
             let shape = const_of(g, s)?.1;
             let allowzero = node.attrs.int("allowzero", 0).unwrap_or(0) != 0;
-            let total = d0
-                .as_ref()
-                .and_then(|d| d.iter().copied().product::<Option<u64>>());
+            let total = d0.as_ref().and_then(|d| checked_product(d.iter().copied()));
             let mut d: Dims = shape
                 .iter()
                 .enumerate()
@@ -250,12 +248,12 @@ pub fn infer(g: &Graph, id: NodeId, get: &dyn Fn(ValueRef) -> Option<Dims>) -> V
                 })
                 .collect();
             if let (Some(total), Some(pos)) = (total, shape.iter().position(|&x| x == -1)) {
-                let rest: Option<u64> = d
-                    .iter()
-                    .enumerate()
-                    .filter(|(i, _)| *i != pos)
-                    .map(|(_, x)| *x)
-                    .product();
+                let rest = checked_product(
+                    d.iter()
+                        .enumerate()
+                        .filter(|(i, _)| *i != pos)
+                        .map(|(_, x)| *x),
+                );
                 d[pos] = rest.filter(|&r| r > 0).map(|r| total / r);
             }
             Some(d)
@@ -317,4 +315,9 @@ pub fn infer(g: &Graph, id: NodeId, get: &dyn Fn(ValueRef) -> Option<Dims>) -> V
         out[1] = out[0].clone();
     }
     out
+}
+
+/// The product of known sizes; `None` if one is unknown or it overflows (a hostile shape).
+fn checked_product(mut sizes: impl Iterator<Item = Option<u64>>) -> Option<u64> {
+    sizes.try_fold(1u64, |p, x| p.checked_mul(x?))
 }
