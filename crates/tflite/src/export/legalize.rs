@@ -148,8 +148,7 @@ fn permute_conv_outputs(g: &mut Graph, x: ValueRef, order: &[u64]) -> bool {
     {
         return false;
     }
-    let ins = g.inputs_of(conv);
-    let (Some(w), b) = (ins.get(1).copied().flatten(), ins.get(2).copied().flatten()) else {
+    let (Some(w), b) = (g.input(conv, 1), g.input(conv, 2)) else {
         return false;
     };
     let permuted = |g: &Graph, v: ValueRef| -> Option<modelc_ir::Tensor> {
@@ -285,14 +284,10 @@ fn c_fmod(g: &mut Graph, id: NodeId) {
 /// Negative pads → a crop first (see the module docs). Returns the Pad node left to do the
 /// rest (`id` itself), or `None` when the crop was all of it.
 fn crop_negative_pads(g: &mut Graph, id: NodeId) -> Option<NodeId> {
-    let ins = g.inputs_of(id);
-    let (Some(x), Some(pv)) = (
-        ins.first().copied().flatten(),
-        ins.get(1).copied().flatten(),
-    ) else {
+    let (Some(x), Some(pv)) = (g.input(id, 0), g.input(id, 1)) else {
         return Some(id);
     };
-    if ins.get(3).copied().flatten().is_some() {
+    if g.input(id, 3).is_some() {
         return Some(id);
     }
     let (Some(dims), Some(pads)) = (g.shape_of(x).and_then(|s| s.as_known()), const_ints(g, pv))
@@ -358,15 +353,11 @@ fn edge_pad(g: &mut Graph, id: NodeId) {
     if g.node(id).attrs.string("mode", "constant").ok().as_deref() != Some("edge") {
         return;
     }
-    let ins = g.inputs_of(id);
-    let (Some(x), Some(pv)) = (
-        ins.first().copied().flatten(),
-        ins.get(1).copied().flatten(),
-    ) else {
+    let (Some(x), Some(pv)) = (g.input(id, 0), g.input(id, 1)) else {
         return;
     };
     // An `axes` input (opset 18) is not handled: all axes' pads are expected.
-    if ins.get(3).copied().flatten().is_some() {
+    if g.input(id, 3).is_some() {
         return;
     }
     let (Some(mut dims), Some(pads)) =
@@ -452,14 +443,10 @@ fn general_gemm(g: &mut Graph, id: NodeId) {
     ) else {
         return;
     };
-    let ins = g.inputs_of(id);
-    let (Some(a), Some(b)) = (
-        ins.first().copied().flatten(),
-        ins.get(1).copied().flatten(),
-    ) else {
+    let (Some(a), Some(b)) = (g.input(id, 0), g.input(id, 1)) else {
         return;
     };
-    let c = ins.get(2).copied().flatten();
+    let c = g.input(id, 2);
     let b_const = const_or_dq(g, b).is_some_and(|t| t.dims.len() == 2);
     let columns = const_or_dq(g, b).and_then(|t| t.dims.get(if tb != 0 { 0 } else { 1 }).copied());
     let c_is_bias = c.is_none_or(|c| {
@@ -508,11 +495,7 @@ fn general_gemm(g: &mut Graph, id: NodeId) {
 
 /// `MatMul` with a 1-D operand (see the module docs).
 fn vector_matmul(g: &mut Graph, id: NodeId, opset: i64) {
-    let ins = g.inputs_of(id);
-    let (Some(a), Some(b)) = (
-        ins.first().copied().flatten(),
-        ins.get(1).copied().flatten(),
-    ) else {
+    let (Some(a), Some(b)) = (g.input(id, 0), g.input(id, 1)) else {
         return;
     };
     let (ra, rb) = (rank_of(g, a), rank_of(g, b));
@@ -631,14 +614,10 @@ fn grouped_conv_transpose(g: &mut Graph, id: NodeId) {
         return;
     }
     let groups = groups as u64;
-    let ins = g.inputs_of(id);
-    let (Some(x), Some(wv)) = (
-        ins.first().copied().flatten(),
-        ins.get(1).copied().flatten(),
-    ) else {
+    let (Some(x), Some(wv)) = (g.input(id, 0), g.input(id, 1)) else {
         return;
     };
-    let bias = ins.get(2).copied().flatten();
+    let bias = g.input(id, 2);
     let Some(w) = const_tensor(g, wv).filter(|t| matches!(t.dtype, DType::F32 | DType::F16)) else {
         return;
     };
@@ -878,14 +857,10 @@ fn layer_norm(g: &mut Graph, id: NodeId, opset: i64) {
     if !extra_outputs_unused(g, id) {
         return;
     }
-    let ins = g.inputs_of(id);
-    let (Some(x), Some(scale)) = (
-        ins.first().copied().flatten(),
-        ins.get(1).copied().flatten(),
-    ) else {
+    let (Some(x), Some(scale)) = (g.input(id, 0), g.input(id, 1)) else {
         return;
     };
-    let bias = ins.get(2).copied().flatten();
+    let bias = g.input(id, 2);
     let Some(rank) = rank_of(g, x) else {
         return;
     };
@@ -1203,16 +1178,15 @@ fn lift_one(g: &mut Graph, id: NodeId, op: OnnxOp, opset: i64) -> Option<(Option
     }
     let attrs = lift_attrs(&node.attrs)?;
     let name = node.name.clone();
-    let ins = g.inputs_of(id);
     if op == OnnxOp::Resize {
         return lift_resize(g, id, x, opset);
     }
     let x2 = unit_axis(g, OnnxOp::Unsqueeze, &format!("{name}_2d"), x, opset);
     let mut inputs = vec![x2];
     if matches!(op, OnnxOp::Conv | OnnxOp::ConvTranspose) {
-        let w = ins.get(1).copied().flatten()?;
+        let w = g.input(id, 1)?;
         inputs.push(lift_weight(g, w, &name, opset));
-        if let Some(b) = ins.get(2).copied().flatten() {
+        if let Some(b) = g.input(id, 2) {
             inputs.push(b);
         }
     }
@@ -1246,16 +1220,14 @@ fn lift_resize(
 ) -> Option<(Option<NodeId>, NodeId)> {
     let node = g.node(id);
     let (name, mut attrs) = (node.name.clone(), node.attrs.clone());
-    let ins = g.inputs_of(id);
-    let given = |i: usize| ins.get(i).copied().flatten();
+    let (roi, scales, sizes) = (g.input(id, 1), g.input(id, 2), g.input(id, 3));
     let empty = |v: Option<ValueRef>| {
         v.is_none_or(|v| const_tensor(g, v).is_some_and(|t| t.dims.iter().product::<u64>() == 0))
     };
-    if !empty(given(1)) {
+    if !empty(roi) {
         return None;
     }
-    let scales = given(2).filter(|&v| !empty(Some(v)));
-    let sizes = given(3);
+    let scales = scales.filter(|&v| !empty(Some(v)));
     // With `axes` (opset 18) the lists are per listed axis: only the axes move.
     if let Some(Attr::Ints(axes)) = node.attrs.get("axes") {
         let moved: Option<Vec<i64>> = axes
@@ -1268,7 +1240,7 @@ fn lift_resize(
             .collect();
         attrs.set("axes", Attr::Ints(moved?));
         let x2 = unit_axis(g, OnnxOp::Unsqueeze, &format!("{name}_2d"), x, opset);
-        let slots = [Some(x2), given(1), scales, sizes];
+        let slots = [Some(x2), roi, scales, sizes];
         let used = if sizes.is_some() { 4 } else { 3 };
         let y2 = node_with_slots(
             g,
