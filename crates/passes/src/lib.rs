@@ -14,6 +14,7 @@ pub mod passes;
 pub mod pattern;
 pub mod quant;
 pub mod registry;
+#[cfg(feature = "testing")]
 pub mod testing;
 pub mod util;
 

@@ -2,11 +2,9 @@
 //! code produce) become LayerNormalization / RMSNormalization; near misses stay; the opset
 //! gates; outputs unchanged.
 
-use crate::fuse_util::{count_in, input, pos_vals, run, vals};
-use modelc_ir::{Graph, OpsetImport};
+use modelc_passes::check;
 use modelc_passes::passes::fuse_layernorm::FuseLayerNorm;
-use modelc_passes::testing::assert_same_outputs;
-use modelc_passes::{Pass, PassContext};
+use modelc_passes::testing::{check_unchanged, input, pos_vals, run, vals, Check};
 
 fn forms() -> String {
     format!(
@@ -59,44 +57,26 @@ fn inputs() -> Vec<(&'static str, modelc_interp::Array)> {
 
 #[test]
 fn layernorm_and_rmsnorm_forms_fuse() {
-    let (before, after, printed) = run(&forms(), "fuse-layernorm,dce");
-    insta::assert_snapshot!(printed);
-    assert_eq!(count_in(&after, "LayerNormalization"), 2);
-    assert_eq!(count_in(&after, "RMSNormalization"), 2);
-    assert_eq!(count_in(&after, "ReduceMean"), 0);
-    assert_same_outputs(&before, &after, &inputs(), 1e-4);
-}
-
-fn with_opset(version: i64) -> (Graph, PassContext) {
-    let g = Graph::parse(&forms()).unwrap();
-    let cx = PassContext {
-        opsets: vec![OpsetImport {
-            domain: String::new(),
-            version,
-        }],
-        ..PassContext::default()
-    };
-    (g, cx)
+    let out = check!("fuse-layernorm,dce", &forms());
+    assert_eq!(out.count("LayerNormalization"), 2);
+    assert_eq!(out.count("RMSNormalization"), 2);
+    assert_eq!(out.count("ReduceMean"), 0);
+    out.assert_same_outputs(&inputs(), 1e-4);
 }
 
 #[test]
 fn opset_gates_each_form() {
     // Opset 17..22: LayerNormalization exists, RMSNormalization does not.
-    let (mut g, mut cx) = with_opset(20);
-    let before = g.clone();
-    FuseLayerNorm.run(&mut g, &mut cx).unwrap();
-    assert_eq!(count_in(&g, "LayerNormalization"), 2);
-    assert_eq!(count_in(&g, "RMSNormalization"), 0);
+    let out = run(Check::new(FuseLayerNorm).opset(20), &forms());
+    assert_eq!(out.count("LayerNormalization"), 2);
+    assert_eq!(out.count("RMSNormalization"), 0);
     assert_eq!(
-        cx.notes,
+        out.report.notes,
         ["fuse-layernorm: 2 pattern(s) left decomposed: RMSNormalization needs opset 23, the model imports 20"]
     );
-    assert_same_outputs(&before, &g, &inputs(), 1e-4);
+    out.assert_same_outputs(&inputs(), 1e-4);
     // Below 17 nothing changes.
-    let (mut g, mut cx) = with_opset(16);
-    let changed = FuseLayerNorm.run(&mut g, &mut cx).unwrap();
-    assert_eq!(changed, modelc_passes::Changed::No);
-    assert!(g == Graph::parse(&forms()).unwrap());
+    check_unchanged(Check::new(FuseLayerNorm).opset(16), &forms());
 }
 
 #[test]
@@ -133,8 +113,7 @@ fn near_misses_stay() {
   %y4 = Div(%d4, %s4)
 }"#;
     // Middle axis; cube; eps not a constant; the centred value is also a graph output.
-    let (_, after, printed) = run(text, "fuse-layernorm");
-    insta::assert_snapshot!(printed);
-    assert_eq!(count_in(&after, "LayerNormalization"), 0);
-    assert_eq!(count_in(&after, "RMSNormalization"), 0);
+    let out = check!("fuse-layernorm", text);
+    assert_eq!(out.count("LayerNormalization"), 0);
+    assert_eq!(out.count("RMSNormalization"), 0);
 }

@@ -6,6 +6,7 @@ use modelc_ir::text::{print_graph, PrintOptions};
 use modelc_ir::{DType, Graph, Model, OnnxOp};
 use modelc_passes::quant::params::f32_elements;
 use modelc_passes::quant::{self, Method, Metric, Mode, QuantConfig, QuantError, Sample};
+use modelc_passes::testing::Lcg;
 use ndarray::{ArrayD, IxDyn};
 
 /// Conv (+bias) → Relu → MaxPool → Reshape → Gemm, and a residual Add.
@@ -29,19 +30,10 @@ fn model(text: &str, opset: i64) -> Model {
     Model::new(Graph::parse(text).unwrap(), opset)
 }
 
-/// Seeded pseudo-random f32 values in [-1, 1) (a fixed LCG: tests need no rand crate).
+/// Seeded pseudo-random f32 values in [-1, 1).
 fn values(n: usize, seed: u64) -> Vec<f32> {
-    let mut s = seed
-        .wrapping_mul(6364136223846793005)
-        .wrapping_add(1442695040888963407);
-    (0..n)
-        .map(|_| {
-            s = s
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
-        })
-        .collect()
+    let mut r = Lcg::new(seed);
+    (0..n).map(|_| r.next_f32()).collect()
 }
 
 fn samples(name: &str, shape: &[usize], n: usize, seed: u64) -> Vec<Sample> {
