@@ -22,7 +22,18 @@ const GRAPH: &str = r#"graph main(%x: f32[3]) -> (%y, %big, %bad, %k2) {
 fn folds_small_results_and_keeps_growth_and_errors() {
     // Exp and Mul of constants, and the Constant op, become constants; ConstantOfShape
     // (4000 bytes from 8) and the out-of-range Gather stay.
-    let out = check!("fold,dce", GRAPH);
+    let out = check!("fold,dce", GRAPH, @r"
+    graph main(%x: f32[3]) -> (%y, %big, %bad, %k2) {
+      %c = const f32[3] [0.0, 1.0, 2.0]
+      %shape = const i64[1] [1000]
+      %big = ConstantOfShape(%shape) {value=f32[1] [1.5]}
+      %idx = const i64[1] [7]
+      %bad = Gather(%c, %idx)
+      %e = const f32[3] [1.0, 2.7182817, 7.389056]
+      %y = Add(%x, %e)
+      %k2 = const f32[2] [1.0, 4.0]
+    }
+    ");
     assert!(out.count("ConstantOfShape") == 1 && out.count("Gather") == 1);
     assert!(out.count("Exp") == 0 && out.count("Constant") == 0);
 }

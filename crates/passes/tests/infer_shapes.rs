@@ -224,7 +224,12 @@ const VIEW: &str = r#"graph main(%x: f32[2,3,4,5]) -> (%y) {
 
 #[test]
 fn shape_chain_folds_once_shapes_are_known() {
-    let out = check!("infer-shapes,fold,dce", VIEW);
+    let out = check!("infer-shapes,fold,dce", VIEW, @r"
+    graph main(%x: f32[2,3,4,5]) -> (%y) {
+      %cat = const i64[2] [2, -1]
+      %y: f32[2,60] = Reshape(%x, %cat)
+    }
+    ");
     let g = &out.after;
     let ops: Vec<String> = g
         .node_ids()
@@ -268,7 +273,12 @@ fn partly_known_shapes_fold_the_known_dims() {
   %cat = Concat(%minus1, %c) {axis=0}
   %y = Reshape(%x, %cat)
 }"#;
-    let out = check!("infer-shapes,fold,dce", text);
+    let out = check!("infer-shapes,fold,dce", text, @r"
+    graph main(%x: f32[N,3,4,5]) -> (%y) {
+      %cat = const i64[2] [-1, 3]
+      %y: f32[?,3] = Reshape(%x, %cat)
+    }
+    ");
     let after = &out.printed;
     assert!(!after.contains("Shape("), "{after}");
     let x =
@@ -358,7 +368,12 @@ fn torch_expand_pattern_is_tracked_and_folds() {
     assert!(report.problems.is_empty(), "{:?}", report.problems);
     assert_eq!(ty(&g, "z"), "f32[B,3,4]");
     let fixed = EXPAND.replace("f32[B,7]", "f32[2,7]");
-    let out = check!("infer-shapes,fold,dce", &fixed);
+    let out = check!("infer-shapes,fold,dce", &fixed, @r"
+    graph main(%x: f32[1,3,4], %y: f32[2,7]) -> (%z) {
+      %target = const i64[3] [2, 1, 1]
+      %z: f32[2,3,4] = Expand(%x, %target)
+    }
+    ");
     let x =
         ndarray::ArrayD::from_shape_fn(ndarray::IxDyn(&[1, 3, 4]), |i| (i[1] * 4 + i[2]) as f32);
     let y = ndarray::ArrayD::<f32>::zeros(ndarray::IxDyn(&[2, 7]));

@@ -60,7 +60,16 @@ fn unknown_shapes_merge_only_fixed_targets() {
   %u2 = Unsqueeze(%x, %ax)
   %w = Reshape(%u2, %s0)
 }"#;
-    let out = check!("reshape-merge,dce", text);
+    let out = check!("reshape-merge,dce", text, @r"
+    graph main(%x) -> (%y, %w) {
+      %s = const i64[2] [-1, 4]
+      %s0 = const i64[2] [0, -1]
+      %ax = const i64[1] [0]
+      %y = Reshape(%x, %s)
+      %u2 = Unsqueeze(%x, %ax)
+      %w = Reshape(%u2, %s0)
+    }
+    ");
     assert_eq!(out.count("Unsqueeze"), 1);
     out.assert_same_outputs(&[("x", input(&[2, 4], 3, 1.0))], 0.0);
 }
