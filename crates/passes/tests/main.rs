@@ -18,4 +18,5 @@ mod noop;
 mod quant;
 mod quantize_bias;
 mod reshape_merge;
+mod testing;
 mod transpose;
