@@ -6,25 +6,22 @@
 use modelc_interp::{Array, Data};
 use modelc_ir::text::print_graph;
 use modelc_ir::{Graph, Layout};
-use modelc_passes::passes::layout::{to_nchw, to_nhwc, LayoutOptions};
+use modelc_passes::passes::layout::{to_nchw, LayoutOptions, ToNchw, ToNhwc};
 use modelc_passes::registry::pipeline;
 use modelc_passes::testing::{
-    assert_same_outputs, before_and_after, count_ops, input, interpret, pos_vals, vals,
+    assert_same_outputs, before_and_after, count_ops, input, interpret, pos_vals, run, vals,
 };
 use modelc_passes::{Changed, PassManager};
 
+/// Runs `to-nhwc` on `text` (to a fixed point, validating: a second run must change nothing)
+/// and returns the graphs before and after and the result printed, renumbered.
 fn convert(text: &str, keep_io_layout: bool) -> (Graph, Graph, String) {
-    let before = Graph::parse(text).unwrap_or_else(|e| panic!("test graph does not parse: {e}"));
-    let mut after = before.clone();
-    let opts = LayoutOptions {
-        keep_io_layout,
-        opset: None,
-    };
-    assert_eq!(to_nhwc(&mut after, &opts).unwrap(), Changed::Yes);
-    modelc_ir::validate::validate_graph(&after, false).unwrap_or_else(|e| panic!("{e}"));
+    let out = run(ToNhwc { keep_io_layout }, text);
+    assert!(out.report.steps[0].changed, "to-nhwc changed nothing");
+    let mut after = out.after;
     after.renumber().unwrap();
     let printed = print_graph(&after, &Default::default());
-    (before, after, printed)
+    (out.before, after, printed)
 }
 
 fn nhwc(a: &Array) -> Array {
@@ -43,7 +40,7 @@ fn permute(a: &Array, p: &[usize]) -> Array {
     )
 }
 
-fn run(g: &Graph, inputs: &[(&str, Array)]) -> Vec<(String, Array)> {
+fn tensor_outputs(g: &Graph, inputs: &[(&str, Array)]) -> Vec<(String, Array)> {
     interpret(g, inputs, None)
         .into_iter()
         .map(|(n, d)| match d {
@@ -56,8 +53,8 @@ fn run(g: &Graph, inputs: &[(&str, Array)]) -> Vec<(String, Array)> {
 /// Compares outputs of `before` on `x` with those of `after` on `x` in NHWC; outputs named
 /// in `nhwc_outputs` are compared after transposing `before`'s to NHWC.
 fn assert_same_nhwc(before: &Graph, after: &Graph, x: &(&str, Array), nhwc_outputs: &[&str]) {
-    let a = run(before, std::slice::from_ref(x));
-    let b = run(after, &[(x.0, nhwc(&x.1))]);
+    let a = tensor_outputs(before, std::slice::from_ref(x));
+    let b = tensor_outputs(after, &[(x.0, nhwc(&x.1))]);
     assert_eq!(a.len(), b.len());
     for ((na, va), (nb, vb)) in a.iter().zip(&b) {
         assert_eq!(na, nb);
@@ -276,8 +273,8 @@ fn shape_ops_and_explicit_transposes() {
     // The graph's own Transpose to NHWC is now the identity and goes.
     assert_eq!(count_ops(&after, "Transpose"), 0);
     let x = ("x", input(&[1, 2, 5, 5], 42, 1.0));
-    let a = run(&before, std::slice::from_ref(&x));
-    let b = run(&after, &[(x.0, nhwc(&x.1))]);
+    let a = tensor_outputs(&before, std::slice::from_ref(&x));
+    let b = tensor_outputs(&after, &[(x.0, nhwc(&x.1))]);
     // pooled [1,1,5,5] is NHWC now; idx [1,5,5] and seq keep their layout.
     assert_eq!(nhwc(&a[0].1), b[0].1);
     assert_eq!(a[1].1, b[1].1);
@@ -312,21 +309,17 @@ fn tflite_style_graph_to_nchw() {
         vals(36, 53),
         vals(40, 54)
     );
-    let before = Graph::parse(&text).unwrap();
-    let mut after = before.clone();
-    assert_eq!(
-        to_nchw(&mut after, &LayoutOptions::default()).unwrap(),
-        Changed::Yes
-    );
-    modelc_ir::validate::validate_graph(&after, false).unwrap();
+    let out = run(ToNchw::default(), &text);
+    assert!(out.report.steps[0].changed, "to-nchw changed nothing");
+    let (before, mut after) = (out.before, out.after);
     after.renumber().unwrap();
     let printed = print_graph(&after, &Default::default());
     insta::assert_snapshot!(before_and_after(&before, &printed));
     assert_eq!(count_ops(&after, "Transpose"), 0);
     assert!(printed.contains("graph main(%x: f32[1,3,6,6]) -> (%y)"));
     let x = input(&[1, 6, 6, 3], 55, 1.0);
-    let a = run(&before, &[("x", x.clone())]);
-    let b = run(&after, &[("x", permute(&x, &[0, 3, 1, 2]))]);
+    let a = tensor_outputs(&before, &[("x", x.clone())]);
+    let b = tensor_outputs(&after, &[("x", permute(&x, &[0, 3, 1, 2]))]);
     let (p, q) = (a[0].1.to_f64_vec().unwrap(), b[0].1.to_f64_vec().unwrap());
     for (u, v) in p.iter().zip(&q) {
         assert!((u - v).abs() <= 1e-5 * u.abs().max(1.0), "{u} vs {v}");
