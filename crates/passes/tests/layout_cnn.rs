@@ -12,8 +12,9 @@ use std::process::Command;
 use std::sync::OnceLock;
 
 use modelc_interp::{Array, Data, Interpreter};
-use modelc_ir::{Layout, Model, OnnxOp, Op};
+use modelc_ir::{Layout, OnnxOp, Op};
 use modelc_passes::passes::layout::{to_nhwc, LayoutOptions};
+use modelc_passes::testing::count_ops;
 
 const MODELS: [&str; 3] = ["resnet18", "mobilenet_v2", "efficientnet_b0"];
 
@@ -57,19 +58,12 @@ fn read_f32(path: &Path, shape: &[usize]) -> Array {
     Array::F32(ndarray::ArrayD::from_shape_vec(ndarray::IxDyn(shape), v).unwrap())
 }
 
-fn count(m: &Model, op: OnnxOp) -> usize {
-    let g = &m.graph;
-    g.node_ids()
-        .filter(|&id| g.node(id).op == Op::Onnx(op))
-        .count()
-}
-
 /// Converts `name` and checks transposes, layouts and outputs against onnxruntime.
 fn check(name: &str, keep_io_layout: bool) {
     let dir = models();
     let mut model = modelc_onnx::read(&dir.join(format!("{name}.onnx")))
         .unwrap_or_else(|e| panic!("{name}: {e}"));
-    let convs = count(&model, OnnxOp::Conv);
+    let convs = count_ops(&model.graph, "Conv");
     assert!(convs > 10, "{name} has {convs} convolutions");
     let opset = model
         .opset_imports
