@@ -1,5 +1,7 @@
-//! Element-wise ops: activations, unary math, binary arithmetic and comparisons, variadic
-//! Max/Min/Sum/Mean, Where, Clip, Identity/Dropout (inference: the input).
+//! Element-wise ops: the one-to-one forms of [`aten`]'s table (unary math, activations
+//! without parameters, binary arithmetic, comparisons: `torch.<aten>(…)`), and the others:
+//! activations with parameters, Div, Mod, variadic Max/Min/Sum/Mean, Where, Clip,
+//! Identity/Dropout (inference: the input).
 //!
 //! Attributes: LeakyRelu/Elu/Celu `alpha`, Selu `alpha`/`gamma`, HardSigmoid `alpha`/`beta`,
 //! Gelu `approximate` (opset 20), Clip `min`/`max` (attributes before opset 11, optional
@@ -8,85 +10,14 @@
 use modelc_ir::{DType, NodeId, OnnxOp};
 
 use super::emit::{float_lit, Emitter, Info};
+use crate::aten;
 
 pub(crate) fn emit(e: &mut Emitter<'_>, id: NodeId, op: OnnxOp) -> Option<Result<(), String>> {
     use OnnxOp::*;
-    let unary = match op {
-        Relu => Some("torch.relu"),
-        Sigmoid => Some("torch.sigmoid"),
-        Tanh => Some("torch.tanh"),
-        Sqrt => Some("torch.sqrt"),
-        Neg => Some("torch.neg"),
-        Exp => Some("torch.exp"),
-        Log => Some("torch.log"),
-        Abs => Some("torch.abs"),
-        Erf => Some("torch.erf"),
-        Reciprocal => Some("torch.reciprocal"),
-        Floor => Some("torch.floor"),
-        Ceil => Some("torch.ceil"),
-        Round => Some("torch.round"),
-        Sin => Some("torch.sin"),
-        Cos => Some("torch.cos"),
-        Sign => Some("torch.sign"),
-        HardSwish => Some("torch.hardswish"),
-        Mish => Some("torch.mish"),
-        _ => None,
-    };
-    if let Some(f) = unary {
-        return Some(call(
-            e,
-            id,
-            |e| Ok(format!("{f}({})", e.tensor(id, 0)?)),
-            None,
-        ));
-    }
-    let binary = match op {
-        Add => Some("torch.add"),
-        Sub => Some("torch.sub"),
-        Mul => Some("torch.mul"),
-        Pow => Some("torch.pow"),
-        _ => None,
-    };
-    if let Some(f) = binary {
-        return Some(call(
-            e,
-            id,
-            |e| Ok(format!("{f}({}, {})", e.tensor(id, 0)?, e.tensor(id, 1)?)),
-            None,
-        ));
-    }
-    let compare = match op {
-        Equal => Some("torch.eq"),
-        Less => Some("torch.lt"),
-        LessOrEqual => Some("torch.le"),
-        Greater => Some("torch.gt"),
-        GreaterOrEqual => Some("torch.ge"),
-        And => Some("torch.logical_and"),
-        Or => Some("torch.logical_or"),
-        Xor => Some("torch.logical_xor"),
-        _ => None,
-    };
-    if let Some(f) = compare {
-        return Some(call(
-            e,
-            id,
-            |e| Ok(format!("{f}({}, {})", e.tensor(id, 0)?, e.tensor(id, 1)?)),
-            Some(DType::Bool),
-        ));
+    if let Some(row) = aten::by_op(op) {
+        return Some(table(e, id, row));
     }
     let r = match op {
-        Not => call(
-            e,
-            id,
-            |e| Ok(format!("torch.logical_not({})", e.tensor(id, 0)?)),
-            Some(DType::Bool),
-        ),
-        IsNaN => call(
-            e,
-            id,
-            |e| Ok(format!("torch.isnan({})", e.tensor(id, 0)?)),
-            Some(DType::Bool),
-        ),
         Div => div(e, id),
         Mod => call(
             e,
@@ -187,6 +118,25 @@ pub(crate) fn emit(e: &mut Emitter<'_>, id: NodeId, op: OnnxOp) -> Option<Result
         _ => return None,
     };
     Some(r)
+}
+
+/// A one-to-one form of [`aten`]'s table: `torch.<aten>(operands…)`.
+fn table(e: &mut Emitter<'_>, id: NodeId, row: &aten::Row) -> Result<(), String> {
+    let n = e.g.node(id).num_inputs;
+    if n > row.kind.arity() {
+        return Err(format!(
+            "{n} inputs; torch.{} takes {}",
+            row.aten,
+            row.kind.arity()
+        ));
+    }
+    let mut operands = Vec::with_capacity(row.kind.arity());
+    for slot in 0..row.kind.arity() {
+        operands.push(e.tensor(id, slot)?);
+    }
+    let expr = format!("torch.{}({})", row.aten, operands.join(", "));
+    let dtype = row.kind.is_predicate().then_some(DType::Bool);
+    call(e, id, |_| Ok(expr), dtype)
 }
 
 /// Emits the node's single output as `expr`, with the broadcast rank of its inputs and the
