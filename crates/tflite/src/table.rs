@@ -57,6 +57,8 @@ pub enum Options {
     Softmax,
     /// LogSoftmaxOptions ↔ `axis` = the last (-1 on read).
     LogSoftmax,
+    /// L2NormOptions (no fused activation) ↔ `p` = 2, `axis` = the last (-1 on read).
+    L2Norm,
 }
 
 /// What a builtin's options say in IR terms.
@@ -145,6 +147,15 @@ const UNARY: &[Row] = &[
     unary(B::COS, OnnxOp::Cos),
     unary(B::LOGICAL_NOT, OnnxOp::Not),
     unary(B::SIGN, OnnxOp::Sign),
+    Row {
+        quantized_version: 1,
+        ..row(
+            B::L2_NORMALIZATION,
+            OnnxOp::LpNormalization,
+            1,
+            Options::L2Norm,
+        )
+    },
 ];
 
 const FAMILIES: &[&[Row]] = &[ARITHMETIC, BINARY, ACTIVATION, UNARY];
@@ -233,6 +244,10 @@ impl Options {
                 attrs.push(("axis", Attr::Int(-1)));
             }
             Options::LogSoftmax => attrs.push(("axis", Attr::Int(-1))),
+            Options::L2Norm => {
+                attrs.push(("axis", Attr::Int(-1)));
+                attrs.push(("p", Attr::Int(2)));
+            }
         }
         Some(ReadOptions {
             attrs,
@@ -256,7 +271,10 @@ impl Options {
         let last_axis = || {
             let axis = node.attrs.int("axis", -1).unwrap_or(-1);
             if axis != -1 && axis != rank as i64 - 1 {
-                return Err("softmax over an axis other than the last".to_string());
+                return Err(format!(
+                    "{} over an axis other than the last",
+                    node.op.display_name()
+                ));
             }
             Ok(())
         };
@@ -319,6 +337,14 @@ impl Options {
                 last_axis()?;
                 let o = LogSoftmaxOptions::create(fbb, &LogSoftmaxOptionsArgs {});
                 Some((BuiltinOptions::LogSoftmaxOptions, o.as_union_value()))
+            }
+            Options::L2Norm => {
+                last_axis()?;
+                if node.attrs.int("p", 2).unwrap_or(2) != 2 {
+                    return Err("LpNormalization with p other than 2".into());
+                }
+                let o = L2NormOptions::create(fbb, &L2NormOptionsArgs::default());
+                Some((BuiltinOptions::L2NormOptions, o.as_union_value()))
             }
         };
         Ok(written)

@@ -6,3 +6,4 @@ mod export_1d;
 mod lstm;
 mod mutations;
 mod read_write;
+mod table;

@@ -136,9 +136,7 @@ fn import_op(cx: &mut Ctx, op: &OpIn) -> Result<(), TfliteError> {
             binary::elementwise(cx, op)?
         }
         B::RELU6 | B::RELU_N1_TO_1 | B::RELU_0_TO_1 | B::SOFTMAX => activation::activation(cx, op)?,
-        B::RSQRT | B::SQUARE | B::CAST | B::ZEROS_LIKE | B::L2_NORMALIZATION => {
-            unary::unary(cx, op)?
-        }
+        B::RSQRT | B::SQUARE | B::CAST | B::ZEROS_LIKE => unary::unary(cx, op)?,
         B::QUANTIZE | B::DEQUANTIZE => quant::quantize_dequantize(cx, op)?,
         B::RESHAPE
         | B::SQUEEZE

@@ -1,7 +1,7 @@
 //! Unary operators that are not one-to-one with an IR op (the one-to-one ones, EXP … SIGN,
 //! are rows of [`crate::table`]): RSQRT (→ `Sqrt` + `Reciprocal`), SQUARE (→ `Mul(x, x)`),
-//! ZEROS_LIKE (→ `Mul(x, 0)` for floats), CAST (CastOptions; the target type is the output
-//! tensor's) and L2_NORMALIZATION (→ `LpNormalization` over the last axis).
+//! ZEROS_LIKE (→ `Mul(x, 0)` for floats) and CAST (CastOptions; the target type is the
+//! output tensor's).
 
 use modelc_ir::{Attr, OnnxOp};
 
@@ -30,11 +30,6 @@ pub(crate) fn unary(cx: &mut Ctx, op: &OpIn) -> Result<bool, TfliteError> {
             let to = cx.info(yt).dtype.onnx_code() as i64;
             cx.op(OnnxOp::Cast, &[Some(x)], vec![("to", Attr::Int(to))])
         }
-        B::L2_NORMALIZATION => cx.op(
-            OnnxOp::LpNormalization,
-            &[Some(x)],
-            vec![("axis", Attr::Int(-1)), ("p", Attr::Int(2))],
-        ),
         _ => return Ok(false),
     };
     cx.define(cx.out_tensor(op, 0)?, y)?;
