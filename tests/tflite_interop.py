@@ -44,7 +44,7 @@ Table forms (--table MANIFEST, instead of everything above; crates/tflite/tests/
                     writes the manifest from modelc's builtin <-> op table): every row
                     marked exact, its .tflite written by modelc from a one-node graph, in
                     LiteRT vs onnxruntime on the ONNX form of the same op (built here from
-                    the row's op, attributes and input types). Bool outputs must be equal.
+                    the row's op, attributes and input types by tests/table_forms.py).
                     Last line: `tflite table: N of M rows exact`.
 
 Float models: relative error max|y - ref| / max|ref| <= 1e-4. Quantized (int8/int16 I/O or
@@ -61,6 +61,8 @@ import subprocess
 import sys
 
 import numpy as np
+
+import table_forms as table_forms_lib
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TOLERANCE = 1e-4
@@ -1397,66 +1399,22 @@ def lstm_models(modelc: str, out: str, results: list, only) -> None:
     check(results, f"onnx->tflite {name} (refused)", refused)
 
 
-def table_inputs(op: str, dtypes, shape):
-    """Seeded inputs for a table row's op, inside its domain: positive for Log / Sqrt / Pow's
-    base, divisors away from zero, halves for Round (ties go to even in both), small
-    integers for comparisons (so that some are equal)."""
-    rng = np.random.default_rng(0)
-    xs = []
-    for i, d in enumerate(dtypes):
-        if d == "bool":
-            xs.append(rng.random(shape) < 0.5)
-            continue
-        x = rng.standard_normal(shape) * 2
-        if op in ("Log", "Sqrt") or (op == "Pow" and i == 0):
-            x = np.abs(x) + 0.1
-        elif op == "Div" and i == 1:
-            x = np.sign(x) * (np.abs(x) + 0.5)
-        elif op == "Round":
-            x = rng.integers(-8, 9, shape) / 2
-        elif op in ("Equal", "Less", "LessOrEqual", "Greater", "GreaterOrEqual", "Max", "Min"):
-            x = rng.integers(-2, 3, shape).astype(np.float64)
-        xs.append(x.astype(d))
-    return xs
-
-
 def table_case(c: dict) -> tuple[bool, str]:
-    import onnx
     from ai_edge_litert.interpreter import Interpreter
-    from onnx import helper
 
-    names = [f"x{i}" for i in range(len(c["inputs"]))]
-    tp = lambda d: helper.np_dtype_to_tensor_dtype(np.dtype(d))  # noqa: E731
-    g = helper.make_graph([helper.make_node(c["op"], names, ["y"], **c["attrs"])], c["name"],
-                          [helper.make_tensor_value_info(n, tp(d), c["shape"]) for n, d in zip(names, c["inputs"])],
-                          [helper.make_tensor_value_info("y", tp(c["output"]), None)])
-    src = c["tflite"][:-len(".tflite")] + ".onnx"
-    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 21)]), src)
-    xs = table_inputs(c["op"], c["inputs"], c["shape"])
-    import onnxruntime as rt
-
-    ref = rt.InferenceSession(src, providers=["CPUExecutionProvider"]).run(None, dict(zip(names, xs)))[0]
-    it = Interpreter(model_path=c["tflite"])
+    xs = table_forms_lib.inputs(c)
+    ref = table_forms_lib.onnxruntime_output(c, c["file"][:-len(".tflite")] + ".onnx", xs)
+    it = Interpreter(model_path=c["file"])
     it.allocate_tensors()
     for d, x in zip(it.get_input_details(), xs):
         it.set_tensor(d["index"], x)
     it.invoke()
-    y = it.get_tensor(it.get_output_details()[0]["index"])
-    if y.dtype != ref.dtype or y.shape != ref.shape:
-        return False, f"LiteRT gives {y.dtype}{list(y.shape)}, onnxruntime {ref.dtype}{list(ref.shape)}"
-    if ref.dtype == np.bool_:
-        wrong = int((y != ref).sum())
-        return wrong == 0, f"{wrong} of {ref.size} differ"
-    err = rel_err(y, ref)
-    return err <= TOLERANCE, f"rel err {err:.2e}"
+    return table_forms_lib.compare(it.get_tensor(it.get_output_details()[0]["index"]), ref)
 
 
 def table_forms(manifest: str, results: list) -> None:
     """The table forms (see the module docs)."""
-    import json
-
-    with open(manifest) as f:
-        cases = json.load(f)
+    cases = table_forms_lib.load(manifest)
     for c in cases:
         check(results, f"table {c['name']} <-> {c['op']}", lambda c=c: table_case(c))
     print(f"tflite table: {sum(results)} of {len(cases)} rows exact")

@@ -350,7 +350,7 @@ fn manifest_entry(row: &Row, path: &Path, back: &Model) -> String {
     let mut s = String::new();
     write!(
         s,
-        "{{\"name\": \"{}\", \"op\": \"{}\", \"attrs\": {{{}}}, \"inputs\": [{}], \"output\": \"{}\", \"shape\": [2, 3, 4], \"tflite\": \"{}\"}}",
+        "{{\"name\": \"{}\", \"op\": \"{}\", \"attrs\": {{{}}}, \"inputs\": [{}], \"output\": \"{}\", \"shape\": [2, 3, 4], \"file\": \"{}\"}}",
         row.code.variant_name().unwrap(),
         row.op.name(),
         attrs.join(", "),
