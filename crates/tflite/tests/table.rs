@@ -374,26 +374,9 @@ fn exact_rows_match_onnxruntime_in_litert() {
         let back = modelc_tflite::read(&path).unwrap();
         entries.push(manifest_entry(row, &path, &back));
     }
-    let manifest = dir.path().join("table.json");
-    std::fs::write(&manifest, format!("[\n{}\n]\n", entries.join(",\n"))).unwrap();
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/tflite_interop.py");
-    let out = std::process::Command::new(modelc_testkit::python())
-        .arg(script)
-        .arg("--table")
-        .arg(&manifest)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    println!("{stdout}");
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let want = format!(
-        "tflite table: {} of {} rows exact",
-        entries.len(),
-        entries.len()
-    );
-    assert!(stdout.contains(&want), "{stdout}");
+    let n = entries.len();
+    let summary = format!("tflite table: {n} of {n} rows exact");
+    let out =
+        modelc_testkit::check_table_cases("tflite_interop.py", dir.path(), &entries, &summary);
+    println!("{out}");
 }

@@ -129,26 +129,9 @@ fn rows_match_onnxruntime_in_torch() {
             path.display()
         ));
     }
-    let manifest = dir.path().join("aten.json");
-    std::fs::write(&manifest, format!("[\n{}\n]\n", entries.join(",\n"))).unwrap();
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/torchscript_export.py");
-    let out = std::process::Command::new(modelc_testkit::python())
-        .arg(script)
-        .arg("--table")
-        .arg(&manifest)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    println!("{stdout}");
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let want = format!(
-        "aten table: {} of {} rows exact",
-        entries.len(),
-        entries.len()
-    );
-    assert!(stdout.contains(&want), "{stdout}");
+    let n = entries.len();
+    let summary = format!("aten table: {n} of {n} rows exact");
+    let out =
+        modelc_testkit::check_table_cases("torchscript_export.py", dir.path(), &entries, &summary);
+    println!("{out}");
 }
