@@ -26,7 +26,8 @@ def load(manifest: str) -> list[dict]:
 def inputs(case: dict) -> list[np.ndarray]:
     """Seeded inputs inside the op's domain: positive for Log / Sqrt / Pow's base, divisors
     away from zero, halves for Round (ties go to even), small integers for comparisons and
-    Max / Min (so that some are equal), some NaNs for IsNaN."""
+    Max / Min (so that some are equal), (-1, 1) for Asin / Acos / Atanh, at least 1 for
+    Acosh, some NaNs for IsNaN and infinities for IsInf."""
     op, shape = case["op"], case["shape"]
     rng = np.random.default_rng(0)
     xs = []
@@ -43,8 +44,15 @@ def inputs(case: dict) -> list[np.ndarray]:
             x = rng.integers(-8, 9, shape) / 2
         elif op in ("Equal", "Less", "LessOrEqual", "Greater", "GreaterOrEqual", "Max", "Min"):
             x = rng.integers(-2, 3, shape).astype(np.float64)
+        elif op in ("Asin", "Acos", "Atanh"):
+            x = rng.uniform(-0.95, 0.95, shape)
+        elif op == "Acosh":
+            x = np.abs(x) + 1
         elif op == "IsNaN":
             x[rng.random(shape) < 0.3] = np.nan
+        elif op == "IsInf":
+            x[rng.random(shape) < 0.2] = np.inf
+            x[rng.random(shape) < 0.2] = -np.inf
         xs.append(x.astype(d))
     return xs
 

@@ -72,6 +72,15 @@ const UNARY: &[Row] = &[
     unary("round", OnnxOp::Round),
     unary("sin", OnnxOp::Sin),
     unary("cos", OnnxOp::Cos),
+    unary("tan", OnnxOp::Tan),
+    unary("asin", OnnxOp::Asin),
+    unary("acos", OnnxOp::Acos),
+    unary("atan", OnnxOp::Atan),
+    unary("sinh", OnnxOp::Sinh),
+    unary("cosh", OnnxOp::Cosh),
+    unary("asinh", OnnxOp::Asinh),
+    unary("acosh", OnnxOp::Acosh),
+    unary("atanh", OnnxOp::Atanh),
     unary("reciprocal", OnnxOp::Reciprocal),
     unary("sign", OnnxOp::Sign),
     Row {
@@ -79,6 +88,7 @@ const UNARY: &[Row] = &[
         ..row("logical_not", OnnxOp::Not, Kind::UnaryPredicate)
     },
     row("isnan", OnnxOp::IsNaN, Kind::UnaryPredicate),
+    row("isinf", OnnxOp::IsInf, Kind::UnaryPredicate),
 ];
 
 /// Activations without parameters.

@@ -1,7 +1,8 @@
 //! TFLite flatbuffer → IR [`Model`].
 //!
-//! The main subgraph's operators are translated in execution order, one file per operator
-//! family. Layout-sensitive ops keep TFLite's NHWC as `layout = NHWC`; fused activations
+//! The main subgraph's operators are translated in execution order: a builtin with a
+//! one-to-one form by its row in [`crate::table`], the others by their operator family's
+//! file. Layout-sensitive ops keep TFLite's NHWC as `layout = NHWC`; fused activations
 //! become ops of their own; quantized tensors become QDQ: a quantized constant or graph
 //! input is followed by `DequantizeLinear`, a quantized op output is produced in float and
 //! passed through `QuantizeLinear` (the quantized tensor, with the TFLite tensor's name) and
