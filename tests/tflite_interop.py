@@ -514,6 +514,11 @@ OP_FORMS = [
     op_case("squeeze-all-ones", "Squeeze", shape=(1, 3, 1, 5), opset=13, must=True),
     op_case("unsqueeze-negative", "Unsqueeze", opset=13, consts=[np.array([-1, 1], np.int64)], must=True),
     op_case("gelu-tanh", "Gelu", opset=20, approximate="tanh", must=True),
+    # Variadic Max / Min: a chain of MAXIMUM / MINIMUM, broadcasting as it goes.
+    op_case("max-three-inputs", "Max", consts=[np.linspace(-1, 1, 5, dtype=np.float32),
+                                               np.array([[0.5], [-0.5], [0.0], [1.5]], np.float32)], must=True),
+    op_case("min-four-inputs", "Min", consts=[np.float32(0.3), np.linspace(-2, 2, 5, dtype=np.float32),
+                                              np.full((3, 1, 1), -0.2, np.float32)], must=True),
 ]
 
 

@@ -23,6 +23,9 @@ pub struct Row {
     pub op: OnnxOp,
     /// Tensor inputs, all required.
     pub inputs: usize,
+    /// The op takes more inputs than the builtin (ONNX's variadic Max / Min): the writer
+    /// chains the builtin over them (in float).
+    pub variadic: bool,
     pub options: Options,
     /// Operator version written for float tensors.
     pub float_version: i32,
@@ -75,6 +78,7 @@ const fn row(code: B, op: OnnxOp, inputs: usize, options: Options) -> Row {
         code,
         op,
         inputs,
+        variadic: false,
         options,
         float_version: 1,
         quantized_version: 2,
@@ -100,8 +104,14 @@ const ARITHMETIC: &[Row] = &[
 
 /// Binary element-wise ops without options (numpy broadcasting in both).
 const BINARY: &[Row] = &[
-    binary(B::MAXIMUM, OnnxOp::Max),
-    binary(B::MINIMUM, OnnxOp::Min),
+    Row {
+        variadic: true,
+        ..binary(B::MAXIMUM, OnnxOp::Max)
+    },
+    Row {
+        variadic: true,
+        ..binary(B::MINIMUM, OnnxOp::Min)
+    },
     binary(B::POW, OnnxOp::Pow),
     binary(B::LESS, OnnxOp::Less),
     binary(B::LESS_EQUAL, OnnxOp::LessOrEqual),

@@ -133,6 +133,26 @@ fn every_row_round_trips() {
 }
 
 #[test]
+fn variadic_rows_chain_their_builtin() {
+    let dir = tempfile::tempdir().unwrap();
+    for row in table::rows().filter(|r| r.variadic) {
+        let name = row.code.variant_name().unwrap();
+        let text = format!(
+            "graph main(%a: f32[2,3,4], %b: f32[4], %c: f32[3,1], %d: f32[]) -> (%y) {{\n  %y = {}(%a, %b, %c, %d)\n}}\n",
+            row.op.name()
+        );
+        let path = dir.path().join(format!("{name}.tflite"));
+        let m = Model::new(Graph::parse(&text).unwrap(), 21);
+        modelc_tflite::write(&m, &path, &WriteOptions::default()).unwrap();
+        assert_eq!(
+            builtins(&std::fs::read(&path).unwrap()),
+            [row.code; 3],
+            "{name}"
+        );
+    }
+}
+
+#[test]
 fn writer_refuses_an_op_without_a_form_by_name() {
     let text = "graph main(%x: f32[3,3]) -> (%y) {\n  %y = Det(%x)\n}\n";
     let mut g = Graph::parse(text).unwrap();

@@ -20,10 +20,10 @@ fn unsupported(m: impl Into<String>) -> TfliteError {
 }
 
 /// A table form: the row's builtin on the node's inputs, with the options the node's
-/// attributes (and fused activation) give.
+/// attributes (and fused activation) give; a variadic op's further inputs by a chain of it.
 pub(crate) fn row(x: &mut Lower, id: NodeId, row: &Row) -> Result<(), TfliteError> {
     let n = x.g.node(id).num_inputs;
-    if n > row.inputs {
+    if n > row.inputs && !(row.variadic && !x.quantized) {
         return Err(unsupported(format!(
             "{n} inputs; {} takes {}",
             row.code.variant_name().unwrap_or("the builtin"),
@@ -40,10 +40,60 @@ pub(crate) fn row(x: &mut Lower, id: NodeId, row: &Row) -> Result<(), TfliteErro
         .write(&mut x.b.fbb, x.g.node(id), x.act, rank)
         .map_err(unsupported)?;
     let out = x.output(0)?;
+    let version = row.version(x.quantized);
+    if n > row.inputs {
+        return chain(x, id, row, inputs, out);
+    }
     let dst = fixed_range_output(x, row.op, out)?;
-    x.b.emit(row.code, row.version(x.quantized), &inputs, &[dst], options);
+    x.b.emit(row.code, version, &inputs, &[dst], options);
     requantize(x, dst, out);
     Ok(())
+}
+
+/// A variadic op (float, no options) as a chain of its binary builtin: the first two inputs,
+/// then the result with each further one; the last writes `out`.
+fn chain(
+    x: &mut Lower,
+    id: NodeId,
+    row: &Row,
+    first: Vec<Option<usize>>,
+    out: usize,
+) -> Result<(), TfliteError> {
+    let n = x.g.node(id).num_inputs;
+    let mut acc = first;
+    for i in row.inputs..n {
+        let shape = broadcast(
+            &acc.iter()
+                .flatten()
+                .map(|&t| x.b.tensors[t].shape.clone())
+                .collect::<Vec<_>>(),
+        );
+        let name = format!("{}/{i}", x.b.tensors[out].name);
+        let dtype = x.b.tensors[out].dtype;
+        let t = x.b.add_tensor(name, dtype, shape, None, None)?;
+        x.b.emit(row.code, row.float_version, &acc, &[t], None);
+        acc = vec![Some(t), Some(x.req(id, i)?)];
+    }
+    x.b.emit(row.code, row.float_version, &acc, &[out], None);
+    Ok(())
+}
+
+/// The numpy broadcast of `shapes` (-1: unknown).
+fn broadcast(shapes: &[Vec<i64>]) -> Vec<i64> {
+    let rank = shapes.iter().map(Vec::len).max().unwrap_or(0);
+    (0..rank)
+        .map(|i| {
+            let dims = shapes
+                .iter()
+                .filter_map(|s| s.len().checked_sub(rank - i).map(|j| s[j]));
+            dims.fold(1, |d, e| match (d, e) {
+                (1, e) => e,
+                (d, 1) => d,
+                (-1, _) | (_, -1) => -1,
+                (d, _) => d,
+            })
+        })
+        .collect()
 }
 
 /// ONNX `Mod` with fmod 0 takes the divisor's sign, as FLOOR_MOD does; C's fmod has no
