@@ -23,7 +23,8 @@ fn unsupported(m: impl Into<String>) -> TfliteError {
 /// attributes (and fused activation) give; a variadic op's further inputs by a chain of it.
 pub(crate) fn row(x: &mut Lower, id: NodeId, row: &Row) -> Result<(), TfliteError> {
     let n = x.g.node(id).num_inputs;
-    if n > row.inputs && !(row.variadic && !x.quantized) {
+    let chained = row.variadic && !x.quantized;
+    if n > row.inputs && !chained {
         return Err(unsupported(format!(
             "{n} inputs; {} takes {}",
             row.code.variant_name().unwrap_or("the builtin"),
