@@ -18,6 +18,8 @@ use modelc_tflite::fb::{self, BuiltinOperator as B, TensorType};
 use modelc_tflite::table::{self, Options, Row};
 use modelc_tflite::WriteOptions;
 
+use crate::hand_built;
+
 /// Element types of the inputs a row's op takes in these tests.
 fn input_types(op: OnnxOp, n: usize) -> Vec<DType> {
     match op {
@@ -181,7 +183,6 @@ fn one_operator(
 ) -> Vec<u8> {
     let mut b = FlatBufferBuilder::new();
     let empty = fb::Buffer::create(&mut b, &fb::BufferArgs::default());
-    let buffers = b.create_vector(&[empty]);
     let mut tensors = Vec::new();
     for (i, t) in ins.iter().chain([&out]).enumerate() {
         let shape = b.create_vector(&SHAPE.map(|d| d as i32));
@@ -197,7 +198,6 @@ fn one_operator(
             },
         ));
     }
-    let tensors = b.create_vector(&tensors);
     let input_ids: Vec<i32> = (0..ins.len() as i32).collect();
     let output_id = ins.len() as i32;
     let (opts_type, opts) = match options(&mut b) {
@@ -216,19 +216,6 @@ fn one_operator(
             ..Default::default()
         },
     );
-    let ops = b.create_vector(&[op]);
-    let (gi, go) = (b.create_vector(&input_ids), b.create_vector(&[output_id]));
-    let sg = fb::SubGraph::create(
-        &mut b,
-        &fb::SubGraphArgs {
-            tensors: Some(tensors),
-            inputs: Some(gi),
-            outputs: Some(go),
-            operators: Some(ops),
-            name: None,
-        },
-    );
-    let sgs = b.create_vector(&[sg]);
     let opcode = fb::OperatorCode::create(
         &mut b,
         &fb::OperatorCodeArgs {
@@ -238,19 +225,19 @@ fn one_operator(
             ..Default::default()
         },
     );
-    let codes = b.create_vector(&[opcode]);
-    let model = fb::Model::create(
-        &mut b,
-        &fb::ModelArgs {
+    hand_built::finish(
+        b,
+        hand_built::Parts {
+            tensors: &tensors,
+            operators: &[op],
+            inputs: &input_ids,
+            outputs: &[output_id],
+            codes: &[opcode],
+            buffers: &[empty],
             version: 3,
-            operator_codes: Some(codes),
-            subgraphs: Some(sgs),
-            buffers: Some(buffers),
-            ..Default::default()
+            description: None,
         },
-    );
-    fb::finish_model_buffer(&mut b, model);
-    b.finished_data().to_vec()
+    )
 }
 
 fn tensor_type(d: DType) -> TensorType {
