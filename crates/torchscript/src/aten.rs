@@ -1,6 +1,7 @@
 //! The two-way table of aten ops ↔ IR ops: one row per one-to-one element-wise form, read
 //! by the reader (`aten::NAME` / `torch.NAME` → op) and by the writer (op →
-//! `torch.NAME(…)`, the row's name being the torch function the writer calls).
+//! `torch.NAME(…)`, the row's name being the torch function the writer calls), with the
+//! float attributes that are the call's arguments (LeakyRelu's `alpha` = `negative_slope`).
 //!
 //! Forms that are not one-to-one (`add`/`sub` with `alpha` ≠ 1, `div` rounding modes,
 //! `rsqrt`, `ne`, `clamp`, `gelu`, Selu, Clip, …) are code in their op family's files; the
@@ -24,6 +25,20 @@ pub enum Kind {
     Compare,
 }
 
+/// A float attribute of the IR op that is a positional argument of the aten op (after
+/// `self`, in the order of the row's `params`).
+#[derive(Debug, Clone, Copy)]
+pub struct Param {
+    /// The IR attribute.
+    pub attr: &'static str,
+    /// The aten argument's name.
+    pub arg: &'static str,
+    /// The attribute's value when the node does not set it (ONNX's default).
+    pub ir_default: f32,
+    /// The argument's value when the call does not pass it (torch's default).
+    pub aten_default: f64,
+}
+
 /// One aten ↔ op form.
 #[derive(Debug, Clone, Copy)]
 pub struct Row {
@@ -33,6 +48,8 @@ pub struct Row {
     pub aliases: &'static [&'static str],
     pub op: OnnxOp,
     pub kind: Kind,
+    /// Attributes passed as arguments (unary forms).
+    pub params: &'static [Param],
     /// Takes torch's `alpha` (other scaled by it): the form is one-to-one when alpha is 1.
     pub alpha: bool,
 }
@@ -43,9 +60,18 @@ const fn row(aten: &'static str, op: OnnxOp, kind: Kind) -> Row {
         aliases: &[],
         op,
         kind,
+        params: &[],
         alpha: false,
     }
 }
+
+/// `alpha`, the same argument with the same default in both.
+const ALPHA_1: &[Param] = &[Param {
+    attr: "alpha",
+    arg: "alpha",
+    ir_default: 1.0,
+    aten_default: 1.0,
+}];
 
 const fn unary(aten: &'static str, op: OnnxOp) -> Row {
     row(aten, op, Kind::Unary)
@@ -91,13 +117,30 @@ const UNARY: &[Row] = &[
     row("isinf", OnnxOp::IsInf, Kind::UnaryPredicate),
 ];
 
-/// Activations without parameters.
+/// Activations.
 const ACTIVATION: &[Row] = &[
     unary("relu", OnnxOp::Relu),
     unary("sigmoid", OnnxOp::Sigmoid),
     unary("tanh", OnnxOp::Tanh),
     unary("hardswish", OnnxOp::HardSwish),
     unary("mish", OnnxOp::Mish),
+    Row {
+        params: &[Param {
+            attr: "alpha",
+            arg: "negative_slope",
+            ir_default: 0.01,
+            aten_default: 0.01,
+        }],
+        ..unary("leaky_relu", OnnxOp::LeakyRelu)
+    },
+    Row {
+        params: ALPHA_1,
+        ..unary("elu", OnnxOp::Elu)
+    },
+    Row {
+        params: ALPHA_1,
+        ..unary("celu", OnnxOp::Celu)
+    },
 ];
 
 /// Binary arithmetic.

@@ -22,13 +22,26 @@ fn input_type(op: OnnxOp) -> DType {
     }
 }
 
+/// The value the one-node graphs give every parameter (no op's default).
+const PARAM: f32 = 0.3;
+
 fn one_node(row: &Row) -> Model {
     let t = input_type(row.op);
     let n = row.kind.arity();
     let params: Vec<String> = (0..n).map(|i| format!("%x{i}: {t}[2,3,4]")).collect();
     let args: Vec<String> = (0..n).map(|i| format!("%x{i}")).collect();
+    let attrs: Vec<String> = row
+        .params
+        .iter()
+        .map(|p| format!("{}={PARAM}", p.attr))
+        .collect();
+    let attrs = if attrs.is_empty() {
+        String::new()
+    } else {
+        format!(" {{{}}}", attrs.join(", "))
+    };
     let text = format!(
-        "graph main({}) -> (%y) {{\n  %y = {}({})\n}}\n",
+        "graph main({}) -> (%y) {{\n  %y = {}({}){attrs}\n}}\n",
         params.join(", "),
         row.op.name(),
         args.join(", ")
@@ -84,7 +97,16 @@ fn every_row_round_trips() {
         let src = code(&path);
         assert!(src.contains(&format!("torch.{}(x0", row.aten)), "{src}");
         let back = read(&path).unwrap_or_else(|e| panic!("{}: {e}", row.aten));
-        assert_eq!(op_node(&back.graph).op, Op::Onnx(row.op), "{}", row.aten);
+        let node = op_node(&back.graph);
+        assert_eq!(node.op, Op::Onnx(row.op), "{}", row.aten);
+        for p in row.params {
+            assert_eq!(
+                node.attrs.float(p.attr, p.ir_default),
+                Ok(PARAM),
+                "{}",
+                row.aten
+            );
+        }
     }
 }
 
@@ -120,10 +142,16 @@ fn rows_match_onnxruntime_in_torch() {
         let numpy = |d: DType| if d == DType::Bool { "bool" } else { "float32" };
         let input = numpy(input_type(row.op));
         let inputs = vec![format!("\"{input}\""); row.kind.arity()];
+        let attrs: Vec<String> = row
+            .params
+            .iter()
+            .map(|p| format!("\"{}\": {PARAM:?}", p.attr))
+            .collect();
         entries.push(format!(
-            "{{\"name\": \"{}\", \"op\": \"{}\", \"attrs\": {{}}, \"inputs\": [{}], \"output\": \"{}\", \"shape\": [2, 3, 4], \"file\": \"{}\"}}",
+            "{{\"name\": \"{}\", \"op\": \"{}\", \"attrs\": {{{}}}, \"inputs\": [{}], \"output\": \"{}\", \"shape\": [2, 3, 4], \"file\": \"{}\"}}",
             row.aten,
             row.op.name(),
+            attrs.join(", "),
             inputs.join(", "),
             numpy(m.graph.dtype_of(y).expect("inferred")),
             path.display()

@@ -1,9 +1,9 @@
-//! Element-wise ops: the one-to-one forms of [`aten`]'s table (unary math, activations
-//! without parameters, binary arithmetic, comparisons: `torch.<aten>(…)`), and the others:
-//! activations with parameters, Div, Mod, variadic Max/Min/Sum/Mean, Where, Clip,
+//! Element-wise ops: the one-to-one forms of [`aten`]'s table (unary math, activations,
+//! binary arithmetic, comparisons: `torch.<aten>(…)`), and the others: Selu, HardSigmoid,
+//! Gelu, Softplus, PRelu, Div, Mod, variadic Max/Min/Sum/Mean, Where, Clip,
 //! Identity/Dropout (inference: the input).
 //!
-//! Attributes: LeakyRelu/Elu/Celu `alpha`, Selu `alpha`/`gamma`, HardSigmoid `alpha`/`beta`,
+//! Attributes: Selu `alpha`/`gamma`, HardSigmoid `alpha`/`beta`,
 //! Gelu `approximate` (opset 20), Clip `min`/`max` (attributes before opset 11, optional
 //! inputs since), Mod `fmod`. Integer Div truncates like ONNX (`rounding_mode="trunc"`).
 
@@ -55,18 +55,6 @@ pub(crate) fn emit(e: &mut Emitter<'_>, id: NodeId, op: OnnxOp) -> Option<Result
             e.input_info(id, 1).dtype,
         ),
         Identity | Dropout => identity(e, id),
-        LeakyRelu => with_attrs(e, id, |e, x| {
-            let a = attr_f(e, id, "alpha", 0.01)?;
-            Ok(format!("torch.leaky_relu({x}, {})", float_lit(a)))
-        }),
-        Elu => with_attrs(e, id, |e, x| {
-            let a = attr_f(e, id, "alpha", 1.0)?;
-            Ok(format!("torch.elu({x}, {})", float_lit(a)))
-        }),
-        Celu => with_attrs(e, id, |e, x| {
-            let a = attr_f(e, id, "alpha", 1.0)?;
-            Ok(format!("torch.celu({x}, {})", float_lit(a)))
-        }),
         Selu => with_attrs(e, id, |e, x| {
             // ONNX's defaults, the f32 nearest to torch's SELU constants.
             let a = attr_f(e, id, "alpha", 1.673_263_2)?;
@@ -120,7 +108,7 @@ pub(crate) fn emit(e: &mut Emitter<'_>, id: NodeId, op: OnnxOp) -> Option<Result
     Some(r)
 }
 
-/// A one-to-one form of [`aten`]'s table: `torch.<aten>(operands…)`.
+/// A one-to-one form of [`aten`]'s table: `torch.<aten>(operands…, params…)`.
 fn table(e: &mut Emitter<'_>, id: NodeId, row: &aten::Row) -> Result<(), String> {
     let n = e.g.node(id).num_inputs;
     if n > row.kind.arity() {
@@ -133,6 +121,9 @@ fn table(e: &mut Emitter<'_>, id: NodeId, row: &aten::Row) -> Result<(), String>
     let mut operands = Vec::with_capacity(row.kind.arity());
     for slot in 0..row.kind.arity() {
         operands.push(e.tensor(id, slot)?);
+    }
+    for p in row.params {
+        operands.push(float_lit(attr_f(e, id, p.attr, p.ir_default)?));
     }
     let expr = format!("torch.{}({})", row.aten, operands.join(", "));
     let dtype = row.kind.is_predicate().then_some(DType::Bool);

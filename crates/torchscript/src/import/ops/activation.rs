@@ -1,6 +1,6 @@
-//! Activations with parameters or without a one-to-one IR op (relu, sigmoid, tanh,
-//! hardswish and mish are rows of [`crate::aten`]'s table): relu6/hardtanh (→ Clip),
-//! leaky_relu, elu, gelu (`approximate` none → Gelu-20 is avoided: erf form; `tanh` → tanh
+//! Activations without a one-to-one IR op (relu, sigmoid, tanh, hardswish, mish,
+//! leaky_relu, elu and celu are rows of [`crate::aten`]'s table): relu6/hardtanh (→ Clip),
+//! gelu (`approximate` none → Gelu-20 is avoided: erf form; `tanh` → tanh
 //! form), silu (x·sigmoid), hardsigmoid, softplus (beta and threshold: Softplus of beta·x
 //! over beta, x past the threshold); softmax / log_softmax (`dim`, opset-13 axis semantics
 //! match torch); prelu.
@@ -18,8 +18,6 @@ pub fn call(cx: &mut Cx, op: &str, a: &Args) -> Option<Ev<V>> {
         op,
         "relu6"
             | "hardtanh"
-            | "leaky_relu"
-            | "elu"
             | "gelu"
             | "silu"
             | "hardsigmoid"
@@ -64,24 +62,6 @@ pub fn call(cx: &mut Cx, op: &str, a: &Args) -> Option<Ev<V>> {
                 let v =
                     cx.b.op(OnnxOp::Where, &[linear, x.v, curve], Attrs::default());
                 V::Tensor(x.with(v))
-            }
-            "elu" => {
-                let alpha = arg(op, a.f64(1, "alpha", Some(1.0)))?;
-                unary(
-                    cx,
-                    OnnxOp::Elu,
-                    x,
-                    vec![("alpha", Attr::Float(alpha as f32))],
-                )
-            }
-            "leaky_relu" => {
-                let s = arg(op, a.f64(1, "negative_slope", Some(0.01)))?;
-                unary(
-                    cx,
-                    OnnxOp::LeakyRelu,
-                    x,
-                    vec![("alpha", Attr::Float(s as f32))],
-                )
             }
             "relu6" | "hardtanh" => {
                 let (lo, hi) = if op == "relu6" {

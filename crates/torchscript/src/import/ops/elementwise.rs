@@ -1,5 +1,6 @@
 //! Element-wise ops on tensors: the one-to-one forms of [`crate::aten`]'s table ([`table`]:
-//! neg, sqrt, …, relu, …, add/sub with alpha 1, mul, pow, eq/lt/le/gt/ge, logical_*), and
+//! neg, sqrt, …, relu, leaky_relu, elu, …, add/sub with alpha 1, mul, pow, eq/lt/le/gt/ge,
+//! logical_*), and
 //! the others: add/sub with `alpha` ≠ 1, div (`rounding_mode` none / trunc / floor),
 //! floor_divide, remainder/fmod, rsub, rsqrt, ne, where, masked_fill, clamp; casts (`to`,
 //! `type_as`, `float`); identities (`contiguous`, `detach`, `clone`, `dropout` in eval).
@@ -79,7 +80,12 @@ pub fn table(cx: &mut Cx, op: &str, a: &Args) -> Option<Ev<V>> {
             return binary(cx, op, row.op, x, y);
         }
         let t = arg(op, operand(cx, x, None))?;
-        let v = cx.b.op(row.op, &[t.v], Attrs::default());
+        let mut params = Vec::with_capacity(row.params.len());
+        for (i, p) in row.params.iter().enumerate() {
+            let v = arg(op, a.f64(1 + i, p.arg, Some(p.aten_default)))?;
+            params.push((p.attr, Attr::Float(v as f32)));
+        }
+        let v = cx.b.op(row.op, &[t.v], attrs(params));
         let dtype = if row.kind.is_predicate() {
             DType::Bool
         } else {
