@@ -159,7 +159,10 @@ fn rows_match_onnxruntime_in_torch() {
     }
     let n = entries.len();
     let summary = format!("aten table: {n} of {n} rows exact");
-    let out =
-        modelc_testkit::check_table_cases("torchscript_export.py", dir.path(), &entries, &summary);
+    let Some(out) =
+        modelc_testkit::check_table_cases("torchscript_export.py", dir.path(), &entries, &summary)
+    else {
+        return;
+    };
     println!("{out}");
 }
