@@ -86,10 +86,7 @@ fn test_name() -> String {
 /// The workspace root (this crate is `crates/testkit`).
 fn workspace() -> &'static Path {
     let testkit = Path::new(env!("CARGO_MANIFEST_DIR"));
-    testkit
-        .parent()
-        .and_then(Path::parent)
-        .unwrap_or(testkit)
+    testkit.parent().and_then(Path::parent).unwrap_or(testkit)
 }
 
 /// Checks a format's op-table cases in the real runtimes: writes `entries` (JSON objects,
