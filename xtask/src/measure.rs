@@ -18,6 +18,7 @@ pub(crate) struct Sample {
 
 /// Runs a program to completion and measures it with wait4(2): wall time,
 /// user and system CPU time and peak resident set size of that child alone.
+#[allow(unsafe_code)] // wait4 and a zeroed rusage; see the SAFETY notes
 pub(crate) fn measure(
     program: &Path,
     args: &[std::ffi::OsString],
