@@ -62,6 +62,24 @@ pub enum Error {
     Pass(#[from] modelc_passes::PassError),
 }
 
+/// An error and its sources on one line, as the CLI prints them: `a.onnx: not a valid ONNX
+/// protobuf: ...`. A source whose text is already on the line (an error that prints its
+/// cause and also returns it as its source) is not repeated; control characters (from names
+/// in a hostile file) are escaped.
+pub fn error_line(e: &dyn std::error::Error) -> String {
+    let mut line = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !line.contains(&text) {
+            line.push_str(": ");
+            line.push_str(&text);
+        }
+        source = s.source();
+    }
+    ir::one_line(&line)
+}
+
 /// The format of `path`, from its extension.
 pub fn format_of(path: &Path) -> Result<Format, Error> {
     Format::from_path(path).ok_or_else(|| Error::UnknownFormat(path.to_path_buf()))

@@ -233,31 +233,10 @@ fn main() -> ExitCode {
     match run(cli.command) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("modelc: error: {}", chain(e.as_ref()));
+            eprintln!("modelc: error: {}", modelc::error_line(e.as_ref()));
             ExitCode::FAILURE
         }
     }
-}
-
-/// An error and its sources on one line: `a.onnx: not a valid ONNX protobuf (...)`.
-/// Control characters (from names in a hostile file) are escaped to keep it one line.
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        source = s.source();
-    }
-    out.chars()
-        .map(|c| {
-            if c.is_control() {
-                c.escape_default().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
 }
 
 fn load(path: &Path) -> Result<modelc::Model, modelc::Error> {
