@@ -28,6 +28,10 @@ impl Default for Passes {
     }
 }
 
+/// What [`ConvertOptions::print_after`] calls with the graph (shared: the options are
+/// borrowed, and each conversion hands the pass manager its own handle).
+pub type GraphHook = Arc<dyn Fn(&Graph)>;
+
 /// How to convert. `ConvertOptions::default()` copies the model as it is.
 #[derive(Default)]
 pub struct ConvertOptions {
@@ -38,7 +42,7 @@ pub struct ConvertOptions {
     /// Stop after this many pass steps (to bisect a bad rewrite).
     pub stop_after: Option<usize>,
     /// A pass name and what to call with the graph after every run of that pass.
-    pub print_after: Option<(String, Arc<dyn Fn(&Graph)>)>,
+    pub print_after: Option<(String, GraphHook)>,
     /// How the destination is written.
     pub save: SaveOptions,
 }

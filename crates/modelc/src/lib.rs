@@ -22,7 +22,7 @@ pub mod summary;
 
 use std::path::{Path, PathBuf};
 
-pub use convert::{convert, convert_with, ConvertOptions, Converted, Passes, Stage};
+pub use convert::{convert, convert_with, ConvertOptions, Converted, GraphHook, Passes, Stage};
 pub use format::Format;
 pub use modelc_ir as ir;
 pub use modelc_ir::Model;

@@ -564,7 +564,7 @@ fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
         } => {
             let print_after = print_after.map(|name| {
                 let header = format!("// after {name}");
-                let print: Arc<dyn Fn(&modelc::ir::Graph)> = Arc::new(move |g| {
+                let print: modelc::GraphHook = Arc::new(move |g| {
                     println!("{header}");
                     print!(
                         "{}",

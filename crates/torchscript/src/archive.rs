@@ -104,7 +104,7 @@ impl Archive {
                 .by_index_raw(index)
                 .map_err(|e| bad(format!("entry {index}: {e}")))?;
             let raw = String::from_utf8_lossy(f.name_raw()).into_owned();
-            let name = normalize_name(&raw).map_err(|e| bad(e))?;
+            let name = normalize_name(&raw).map_err(bad)?;
             let stored = f.compression() == CompressionMethod::Stored;
             let (size, compressed) = (f.size(), f.compressed_size());
             if compressed > file_len || (stored && size != compressed) {
