@@ -2,12 +2,14 @@
 //!
 //! Attributes are kept as an ordered list of named values, exactly as the source file had
 //! them (explicitly set defaults stay explicit), so a round trip through a format is lossless.
-//! Typed accessors ([`Attrs::int`], [`Attrs::ints`], ...) give passes and kernels checked
-//! access with the op's default.
+//! Typed accessors give passes and kernels checked access: [`Node::float`](crate::Node::float)
+//! and its siblings fall back to the ONNX schema's default for the node's op (one source for
+//! every default); [`Attrs::float`] and its siblings take the fallback from the caller, for
+//! the places that mean a value other than the schema's.
 
 use bytes::Bytes;
 
-use crate::{Graph, SparseTensor, Tensor, TypeInfo};
+use crate::{AttrDefault, Graph, Op, SparseTensor, Tensor, TypeInfo, VersionDependentDefault};
 
 /// The kind of an attribute value; names and codes are ONNX's `AttributeProto.AttributeType`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -172,6 +174,103 @@ pub struct AttrTypeError {
     pub found: &'static str,
 }
 
+/// An attribute that cannot be read: of the wrong kind, or absent with no default.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AttrError {
+    #[error(transparent)]
+    Type(#[from] AttrTypeError),
+    #[error("{op} has no attribute `{name}` and its schema gives no default")]
+    Missing { op: String, name: String },
+    #[error(transparent)]
+    VersionDependent(#[from] VersionDependentDefault),
+}
+
+/// A Rust value an [`AttrDefault`] of the matching kind converts to.
+trait FromDefault: Sized {
+    fn from_default(d: AttrDefault) -> Option<Self>;
+}
+
+impl FromDefault for f32 {
+    fn from_default(d: AttrDefault) -> Option<f32> {
+        match d {
+            AttrDefault::Float(v) => Some(v),
+            _ => None,
+        }
+    }
+}
+
+impl FromDefault for i64 {
+    fn from_default(d: AttrDefault) -> Option<i64> {
+        match d {
+            AttrDefault::Int(v) => Some(v),
+            _ => None,
+        }
+    }
+}
+
+impl FromDefault for String {
+    fn from_default(d: AttrDefault) -> Option<String> {
+        match d {
+            AttrDefault::String(v) => Some(v.to_string()),
+            _ => None,
+        }
+    }
+}
+
+impl FromDefault for Vec<f32> {
+    fn from_default(d: AttrDefault) -> Option<Vec<f32>> {
+        match d {
+            AttrDefault::Floats(v) => Some(v.to_vec()),
+            _ => None,
+        }
+    }
+}
+
+impl FromDefault for Vec<i64> {
+    fn from_default(d: AttrDefault) -> Option<Vec<i64>> {
+        match d {
+            AttrDefault::Ints(v) => Some(v.to_vec()),
+            _ => None,
+        }
+    }
+}
+
+/// The schema default of `op`'s attribute `name` of `kind`: at opset version `opset`, or
+/// (`None`) the one all versions agree on.
+fn schema_default<T: FromDefault>(
+    op: &Op,
+    opset: Option<i64>,
+    name: &str,
+    kind: AttrKind,
+) -> Result<T, AttrError> {
+    let default = match op {
+        Op::Onnx(o) => match opset {
+            Some(v) => o.default_at(name, kind, v),
+            None => o.default_any_version(name, kind)?,
+        },
+        _ => None,
+    };
+    default
+        .and_then(T::from_default)
+        .ok_or_else(|| AttrError::Missing {
+            op: op.display_name(),
+            name: name.to_string(),
+        })
+}
+
+macro_rules! schema_accessor {
+    ($fn:ident, $plain:ident, $kind:ident, $ty:ty) => {
+        /// The attribute's value; when absent, the default the ONNX schema of `op` gives it at
+        /// opset version `opset` (`None`: the default all versions agree on).
+        pub fn $fn(&self, op: &Op, opset: Option<i64>, name: &str) -> Result<$ty, AttrError> {
+            if self.get(name).is_none() {
+                return schema_default(op, opset, name, AttrKind::$kind);
+            }
+            Ok(self.$plain(name, Default::default())?)
+        }
+    };
+}
+
 macro_rules! accessor {
     ($fn:ident, $variant:ident, $ty:ty, $kind:literal) => {
         /// The attribute's value, `default` when absent, an error when of another kind.
@@ -228,6 +327,11 @@ impl Attrs {
     accessor!(floats, Floats, Vec<f32>, "floats");
     accessor!(ints, Ints, Vec<i64>, "ints");
 
+    schema_accessor!(float_or_default, float, Float, f32);
+    schema_accessor!(int_or_default, int, Int, i64);
+    schema_accessor!(floats_or_default, floats, Floats, Vec<f32>);
+    schema_accessor!(ints_or_default, ints, Ints, Vec<i64>);
+
     /// A string attribute as UTF-8 text.
     pub fn string(&self, name: &str, default: &str) -> Result<String, AttrTypeError> {
         match self.get(name) {
@@ -239,6 +343,20 @@ impl Attrs {
                 found: other.kind().name(),
             }),
         }
+    }
+
+    /// A string attribute as UTF-8 text; when absent, the schema default (see
+    /// [`Attrs::float_or_default`]).
+    pub fn string_or_default(
+        &self,
+        op: &Op,
+        opset: Option<i64>,
+        name: &str,
+    ) -> Result<String, AttrError> {
+        if self.get(name).is_none() {
+            return schema_default(op, opset, name, AttrKind::String);
+        }
+        Ok(self.string(name, "")?)
     }
 }
 

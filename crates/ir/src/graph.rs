@@ -13,7 +13,7 @@ use petgraph::stable_graph::{EdgeIndex, NodeIndex, StableDiGraph};
 use petgraph::visit::EdgeRef;
 use petgraph::Direction;
 
-use crate::{Attrs, Layout, Op, Tensor, TypeInfo};
+use crate::{AttrError, Attrs, Layout, Op, Tensor, TypeInfo};
 
 /// Index of a node in its graph; stable across removals of other nodes.
 pub type NodeId = NodeIndex<u32>;
@@ -126,6 +126,33 @@ impl Node {
     pub fn with_attrs(mut self, attrs: Attrs) -> Node {
         self.attrs = attrs;
         self
+    }
+
+    /// Attribute `name` as a float; when absent, the ONNX schema's default for this node's
+    /// op (the one every opset version agrees on; an error when versions differ or there is
+    /// none). Kernels, which know the opset, read through `OpCtx` instead.
+    pub fn float(&self, name: &str) -> Result<f32, AttrError> {
+        self.attrs.float_or_default(&self.op, None, name)
+    }
+
+    /// Attribute `name` as an int, with the schema default (see [`Node::float`]).
+    pub fn int(&self, name: &str) -> Result<i64, AttrError> {
+        self.attrs.int_or_default(&self.op, None, name)
+    }
+
+    /// Attribute `name` as floats, with the schema default (see [`Node::float`]).
+    pub fn floats(&self, name: &str) -> Result<Vec<f32>, AttrError> {
+        self.attrs.floats_or_default(&self.op, None, name)
+    }
+
+    /// Attribute `name` as ints, with the schema default (see [`Node::float`]).
+    pub fn ints(&self, name: &str) -> Result<Vec<i64>, AttrError> {
+        self.attrs.ints_or_default(&self.op, None, name)
+    }
+
+    /// Attribute `name` as UTF-8 text, with the schema default (see [`Node::float`]).
+    pub fn string(&self, name: &str) -> Result<String, AttrError> {
+        self.attrs.string_or_default(&self.op, None, name)
     }
 
     /// The sub-graphs held in this node's attributes, in attribute order.

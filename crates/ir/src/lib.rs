@@ -18,7 +18,7 @@ pub mod text;
 mod types;
 pub mod validate;
 
-pub use attr::{Attr, AttrEntry, AttrKind, AttrTypeError, Attrs};
+pub use attr::{Attr, AttrEntry, AttrError, AttrKind, AttrTypeError, Attrs};
 pub use dtype::DType;
 pub use graph::{
     node_label, CycleError, Edge, Extra, Graph, Metadata, Node, NodeId, Value, ValueRef,
@@ -26,6 +26,9 @@ pub use graph::{
 pub use mapped::{map_file, release_resident};
 pub use message::one_line;
 pub use model::{Function, Model, OpsetImport};
-pub use op::{AttrSchema, Layout, OnnxOp, Op, OpSchema};
+pub use op::{
+    AttrDefault, AttrSchema, Layout, LayoutRoles, OnnxOp, Op, OpSchema, OpTraits, Randomness,
+    VersionDependentDefault,
+};
 pub use tensor::{element_count, SparseTensor, Tensor, TensorData, TensorError};
 pub use types::{Dim, Shape, TensorType, TypeInfo, ValueType};

@@ -7,10 +7,14 @@ use std::str::FromStr;
 
 use crate::{AttrKind, SparseTensor, Tensor};
 
+mod defaults;
 #[rustfmt::skip]
 mod onnx_ops;
+mod traits;
 
+pub use defaults::{AttrDefault, VersionDependentDefault};
 pub use onnx_ops::OnnxOp;
+pub use traits::{LayoutRoles, OpTraits, Randomness};
 
 /// Arity and attributes of an ONNX operator, merged over all its opset versions.
 #[derive(Debug)]
@@ -33,6 +37,9 @@ pub struct AttrSchema {
     pub name: &'static str,
     pub kind: AttrKind,
     pub required: bool,
+    /// The schema default as `(since_version, default)` at each opset version where it
+    /// changes (`None`: no default from that version on); no default before the first step.
+    pub defaults: &'static [(i32, Option<AttrDefault>)],
 }
 
 impl OnnxOp {
@@ -60,38 +67,6 @@ impl OnnxOp {
     /// Every known operator.
     pub fn all() -> impl Iterator<Item = OnnxOp> {
         onnx_ops::SCHEMAS.iter().map(|s| s.op)
-    }
-
-    /// Whether the op's meaning depends on where the channel dimension is, so that it
-    /// carries a [`Layout`].
-    pub fn is_layout_sensitive(self) -> bool {
-        use OnnxOp::*;
-        matches!(
-            self,
-            Conv | ConvTranspose
-                | ConvInteger
-                | QLinearConv
-                | DeformConv
-                | MaxPool
-                | AveragePool
-                | LpPool
-                | GlobalAveragePool
-                | GlobalMaxPool
-                | GlobalLpPool
-                | MaxUnpool
-                | MaxRoiPool
-                | RoiAlign
-                | BatchNormalization
-                | InstanceNormalization
-                | GroupNormalization
-                | LRN
-                | Resize
-                | Upsample
-                | DepthToSpace
-                | SpaceToDepth
-                | GridSample
-                | Col2Im
-        )
     }
 }
 
