@@ -12,57 +12,27 @@ use super::InferFn;
 
 pub fn rule(op: OnnxOp) -> Option<InferFn> {
     use OnnxOp::*;
+    let traits = op.traits();
     Some(match op {
-        Abs
-        | Acos
-        | Acosh
-        | Asin
-        | Asinh
-        | Atan
-        | Atanh
-        | Ceil
-        | Cos
-        | Cosh
-        | Elu
-        | Erf
-        | Exp
-        | Floor
-        | HardSigmoid
-        | HardSwish
-        | Hardmax
-        | LeakyRelu
-        | Log
+        Identity => identity,
+        Dropout => dropout,
+        IsNaN | IsInf => unary_bool,
+        Cast => cast,
+        CastLike => cast_like,
+        Equal | Less | LessOrEqual | Greater | GreaterOrEqual | And | Or | Xor => broadcast_bool,
+        Where => where_,
+        _ if traits.unary_elementwise => same_as_first,
+        _ if traits.broadcasting => broadcast_first_dtype,
+        // Not elementwise, but output 0 is input 0's type and shape.
+        Hardmax
         | LogSoftmax
-        | Mish
-        | Neg
-        | Reciprocal
-        | Relu
-        | Round
-        | Selu
-        | Sigmoid
-        | Sign
-        | Sin
-        | Sinh
         | Softmax
-        | Softplus
-        | Softsign
-        | Sqrt
-        | Tan
-        | Tanh
-        | ThresholdedRelu
-        | Celu
-        | Gelu
-        | Shrink
-        | BitwiseNot
-        | Not
         | LpNormalization
         | MeanVarianceNormalization
         | CumSum
         | CumProd
         | Trilu
         | ReverseSequence
-        | Swish
-        | Clip
         | LRN
         | InstanceNormalization
         | GroupNormalization
@@ -74,15 +44,6 @@ pub fn rule(op: OnnxOp) -> Option<InferFn> {
         | TensorScatter
         | RotaryEmbedding
         | SwiGLU => same_as_first,
-        Identity => identity,
-        Dropout => dropout,
-        IsNaN | IsInf => unary_bool,
-        Add | Sub | Mul | Div | Pow | Mod | BitShift | BitwiseAnd | BitwiseOr | BitwiseXor
-        | PRelu | Max | Min | Sum | Mean => broadcast_first_dtype,
-        Equal | Less | LessOrEqual | Greater | GreaterOrEqual | And | Or | Xor => broadcast_bool,
-        Where => where_,
-        Cast => cast,
-        CastLike => cast_like,
         _ => return None,
     })
 }

@@ -16,7 +16,7 @@
 
 use std::collections::HashMap;
 
-use modelc_ir::{DType, Graph, NodeId, OnnxOp, Op, Tensor, TensorData, ValueRef};
+use modelc_ir::{DType, Graph, NodeId, OnnxOp, Op, Randomness, Tensor, TensorData, ValueRef};
 
 use crate::pattern::for_each_graph;
 use crate::util::captured;
@@ -129,17 +129,10 @@ fn removable(g: &Graph, id: NodeId) -> bool {
     })
 }
 
+/// Random ops, including Dropout (random in training mode, which may be a runtime input):
+/// two draws are two different values.
 fn random(op: OnnxOp) -> bool {
-    matches!(
-        op,
-        OnnxOp::RandomNormal
-            | OnnxOp::RandomNormalLike
-            | OnnxOp::RandomUniform
-            | OnnxOp::RandomUniformLike
-            | OnnxOp::Multinomial
-            | OnnxOp::Bernoulli
-            | OnnxOp::Dropout
-    )
+    op.traits().randomness != Randomness::Deterministic
 }
 
 /// Element type, shape and an FNV-1a hash of up to 256 bytes spread over the data.

@@ -8,7 +8,7 @@
 //! constants first.
 
 use modelc_interp::{Data, Interpreter};
-use modelc_ir::{Graph, Node, NodeId, OnnxOp, Op, ValueRef};
+use modelc_ir::{Graph, Node, NodeId, OnnxOp, Op, Randomness, ValueRef};
 
 use crate::{Changed, Pass, PassContext, PassError};
 
@@ -71,16 +71,11 @@ fn fold_known_ints(g: &mut Graph, cx: &PassContext) -> bool {
     changed
 }
 
+/// Whether the op may be folded: not one that draws random numbers on every run. Dropout
+/// (random only in training mode) is folded as before: the interpreter draws its mask from
+/// the `seed` attribute (0 without one), and outside training mode it is the identity.
 fn deterministic(op: OnnxOp) -> bool {
-    !matches!(
-        op,
-        OnnxOp::RandomNormal
-            | OnnxOp::RandomNormalLike
-            | OnnxOp::RandomUniform
-            | OnnxOp::RandomUniformLike
-            | OnnxOp::Multinomial
-            | OnnxOp::Bernoulli
-    )
+    op.traits().randomness != Randomness::Always
 }
 
 /// The node's results as tensors, if it can and should be folded.

@@ -39,7 +39,6 @@ use crate::{Changed, Pass, PassContext, PassError};
 pub(crate) use engine::permute_type;
 pub use engine::Direction;
 pub(crate) use facts::declared_dims;
-pub(crate) use rules::{broadcasting, same_shape};
 
 /// Options of the layout passes.
 #[derive(Debug, Clone, Default)]

@@ -18,7 +18,6 @@
 use modelc_ir::{Attr, Graph, NodeId, OnnxOp, Op, ValueRef};
 
 use super::layout::perm;
-use super::layout::{broadcasting, same_shape};
 use crate::pattern::{const_tensor, for_each_graph, single_use};
 use crate::util::{bypass, captured};
 use crate::{Changed, Pass, PassContext, PassError};
@@ -212,7 +211,7 @@ fn sink(g: &mut Graph, id: NodeId, p: &[usize]) -> bool {
     }
     let r = p.len();
     let pinv = perm::inverse(p);
-    if same_shape(op) && slot == 0 {
+    if op.traits().same_shape && slot == 0 {
         if matches!(op, OnnxOp::QuantizeLinear | OnnxOp::DequantizeLinear) {
             // Per-axis: the axis of the transposed tensor is axis p[a] of the input.
             let per_tensor = g
@@ -237,7 +236,7 @@ fn sink(g: &mut Graph, id: NodeId, p: &[usize]) -> bool {
         return true;
     }
     let concat = op == OnnxOp::Concat;
-    if !(broadcasting(op) || concat) {
+    if !(op.traits().broadcasting || concat) {
         return false;
     }
     // Every input: a Transpose by `p` read only here, or a constant.

@@ -17,7 +17,9 @@ use super::edit::{add_op, label, Names};
 use super::params::f32_elements;
 use super::report::Layer;
 
-/// Ops kept in float32.
+/// Ops kept in float32. This is the fp16 conversion's own precision policy (ops whose half
+/// precision results drift: accumulations, exp/log, index-producing ops, random draws), not
+/// a fact about the op, so it is not a trait.
 fn sensitive(op: OnnxOp) -> bool {
     use OnnxOp::*;
     matches!(

@@ -59,27 +59,9 @@ impl Default for StaticOptions {
 }
 
 /// Ops quantized with QDQ on their inputs and outputs (ONNX Runtime's QDQ and QLinear
-/// registries).
+/// registries): the `quantizable` trait.
 pub fn quantizable(op: OnnxOp) -> bool {
-    use OnnxOp::*;
-    weighted(op)
-        || direct(op)
-        || matches!(
-            op,
-            Add | Mul
-                | Relu
-                | Clip
-                | LeakyRelu
-                | Sigmoid
-                | GlobalAveragePool
-                | Concat
-                | Softmax
-                | Where
-                | ArgMax
-                | InstanceNormalization
-                | LayerNormalization
-                | BatchNormalization
-        )
+    op.traits().quantizable
 }
 
 /// The output range LiteRT's integer kernel of `op` has fixed: [0, 255/256] for Sigmoid and
@@ -101,32 +83,12 @@ pub fn fixed_range(op: OnnxOp) -> Option<Range> {
 
 /// Ops with a weight input (slot 1) and optional bias (slot 2).
 pub fn weighted(op: OnnxOp) -> bool {
-    matches!(
-        op,
-        OnnxOp::Conv | OnnxOp::ConvTranspose | OnnxOp::Gemm | OnnxOp::MatMul
-    )
+    op.traits().weighted
 }
 
-/// Ops that only move or select elements: output quantized like the input.
+/// Ops that only move, select or average elements: output quantized like the input.
 pub fn direct(op: OnnxOp) -> bool {
-    use OnnxOp::*;
-    matches!(
-        op,
-        Reshape
-            | Transpose
-            | Squeeze
-            | Unsqueeze
-            | Flatten
-            | MaxPool
-            | AveragePool
-            | Slice
-            | Pad
-            | Resize
-            | Split
-            | Gather
-            | GatherElements
-            | TopK
-    )
+    op.traits().quant_transparent
 }
 
 #[derive(Debug, Clone, Copy)]

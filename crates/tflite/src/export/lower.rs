@@ -43,7 +43,9 @@ const CASCADE: &str = "reads the output of a node that failed";
 /// An activation TFLite can fuse, and the value it produces.
 fn fusable_activation(g: &Graph, b: &Builder, id: NodeId) -> Option<ActivationFunctionType> {
     let node = g.node(id);
-    match node.op.onnx()? {
+    let op = node.op.onnx().filter(|op| op.traits().fusable_activation)?;
+    // Which fusable activations TFLite's enum can say, and how.
+    match op {
         OnnxOp::Relu => Some(ActivationFunctionType::RELU),
         OnnxOp::Clip => {
             let ins = g.inputs_of(id);
@@ -67,7 +69,8 @@ fn fusable_activation(g: &Graph, b: &Builder, id: NodeId) -> Option<ActivationFu
     }
 }
 
-/// Ops whose TFLite form has a fused activation.
+/// Ops whose TFLite form has a fused activation: a fact of TFLite's builtins (which options
+/// tables carry `fused_activation_function`), so it stays with the TFLite writer.
 fn can_fuse(op: OnnxOp) -> bool {
     use OnnxOp::*;
     matches!(

@@ -400,8 +400,8 @@ impl<'g> Engine<'g> {
                 let d = self.dir.data_perm(r);
                 return (3..=5).contains(&r) && t.iter().zip(&d).all(|(&a, &b)| a == b as i64);
             }
-            let passes = rules::same_shape(op)
-                || rules::broadcasting(op)
+            let passes = op.traits().same_shape
+                || op.traits().broadcasting
                 || op == OnnxOp::Pad
                 || op == OnnxOp::Concat
                 || (slot == 0 && op == OnnxOp::Slice)

@@ -300,8 +300,8 @@ pub fn infer(g: &Graph, id: NodeId, get: &dyn Fn(ValueRef) -> Option<Dims>) -> V
                     .collect(),
             )
         }),
-        _ if super::rules::same_shape(*op) => d0,
-        _ if super::rules::broadcasting(*op) => {
+        _ if op.traits().same_shape => d0,
+        _ if op.traits().broadcasting => {
             let all: Option<Vec<Dims>> = (0..ins.len())
                 .filter(|&i| ins[i].is_some())
                 .map(input)

@@ -28,112 +28,6 @@ use super::perm;
 use axes::{flatten, pad, reduce, reshape, slice, squeeze, transpose, unsqueeze};
 use sensitive::sensitive;
 
-/// Ops whose output 0 has the shape of input 0 and whose other inputs are scalars or
-/// per-channel parameters (for QuantizeLinear/DequantizeLinear, see `axis`).
-pub fn same_shape(op: OnnxOp) -> bool {
-    use OnnxOp::*;
-    matches!(
-        op,
-        Relu | LeakyRelu
-            | Sigmoid
-            | HardSigmoid
-            | HardSwish
-            | Tanh
-            | Elu
-            | Selu
-            | Celu
-            | Gelu
-            | Mish
-            | Swish
-            | Softplus
-            | Softsign
-            | ThresholdedRelu
-            | Shrink
-            | Abs
-            | Neg
-            | Exp
-            | Log
-            | Sqrt
-            | Reciprocal
-            | Floor
-            | Ceil
-            | Round
-            | Sign
-            | Erf
-            | Sin
-            | Cos
-            | Tan
-            | Asin
-            | Acos
-            | Atan
-            | Sinh
-            | Cosh
-            | Asinh
-            | Acosh
-            | Atanh
-            | Not
-            | BitwiseNot
-            | IsNaN
-            | IsInf
-            | Cast
-            | Identity
-            | Dropout
-            | Clip
-            | QuantizeLinear
-            | DequantizeLinear
-    )
-}
-
-/// Elementwise ops with multidirectional (numpy) broadcasting over all inputs.
-pub fn broadcasting(op: OnnxOp) -> bool {
-    use OnnxOp::*;
-    matches!(
-        op,
-        Add | Sub
-            | Mul
-            | Div
-            | Pow
-            | Max
-            | Min
-            | Sum
-            | Mean
-            | PRelu
-            | Where
-            | Equal
-            | Greater
-            | Less
-            | GreaterOrEqual
-            | LessOrEqual
-            | And
-            | Or
-            | Xor
-            | Mod
-            | BitShift
-            | BitwiseAnd
-            | BitwiseOr
-            | BitwiseXor
-    )
-}
-
-fn is_reduce(op: OnnxOp) -> bool {
-    use OnnxOp::*;
-    matches!(
-        op,
-        ReduceMean
-            | ReduceSum
-            | ReduceMax
-            | ReduceMin
-            | ReduceProd
-            | ReduceL1
-            | ReduceL2
-            | ReduceLogSum
-            | ReduceLogSumExp
-            | ReduceSumSquare
-            | ArgMax
-            | ArgMin
-    )
-}
-
 pub(super) fn norm_axis(a: i64, r: usize) -> Option<usize> {
     let a = if a < 0 { a + r as i64 } else { a };
     (0..r as i64).contains(&a).then_some(a as usize)
@@ -162,7 +56,8 @@ pub fn apply(e: &mut Engine<'_>, id: NodeId) -> bool {
     // Rules other than the elementwise ones read the permutation from input 0 only.
     let others_plain = ins.iter().skip(1).flatten().all(|v| e.state(*v).is_none());
     let first_is_p = ins.first().copied().flatten().and_then(|v| e.state(v)) == Some(&p);
-    if broadcasting(op) {
+    let traits = op.traits();
+    if traits.broadcasting {
         return elementwise(e, id, &p, None);
     }
     if op == OnnxOp::Concat {
@@ -173,8 +68,8 @@ pub fn apply(e: &mut Engine<'_>, id: NodeId) -> bool {
     }
     use OnnxOp::*;
     match op {
-        _ if same_shape(op) => unary(e, id, op, &p),
-        _ if is_reduce(op) => reduce(e, id, op, &p),
+        _ if traits.same_shape => unary(e, id, op, &p),
+        _ if traits.reduce => reduce(e, id, op, &p),
         Softmax | LogSoftmax | Hardmax if e.opset >= 13 => {
             remap_axis_attr(e, id, "axis", -1, &p) && {
                 e.set_state(ValueRef::new(id, 0), p);

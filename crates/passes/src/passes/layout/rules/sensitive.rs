@@ -3,28 +3,21 @@
 //! target convention (new constants, or a Transpose for a computed weight), and reorder
 //! Resize/Upsample per-axis lists and `axes`.
 
-use modelc_ir::{Attr, NodeId, OnnxOp, Tensor, ValueRef};
+use modelc_ir::{Attr, LayoutRoles, NodeId, OnnxOp, Tensor, ValueRef};
 
 use super::super::engine::{const_of, Direction, Engine};
 use super::super::perm;
 use super::norm_axes;
 
-/// Which inputs of a layout-sensitive op are data, and where its weight is.
-struct SensitiveRoles {
-    data: &'static [usize],
-    weight: Option<usize>,
-}
-
-fn sensitive_roles(op: OnnxOp) -> Option<SensitiveRoles> {
-    use OnnxOp::*;
-    let (data, weight): (&'static [usize], Option<usize>) = match op {
-        Conv | ConvInteger | ConvTranspose => (&[0], Some(1)),
-        QLinearConv => (&[0], Some(3)),
-        DeformConv => (&[0, 2, 4], Some(1)),
-        MaxUnpool | Col2Im => return None,
-        _ => (&[0], None),
-    };
-    Some(SensitiveRoles { data, weight })
+/// The roles of a layout-sensitive op's inputs (from the traits table), for the ops this rule
+/// rewrites. Not MaxUnpool (its indices input holds flat positions in the NCHW tensor, which
+/// a transpose would have to recompute) nor Col2Im (its input is `[N, C*k, L]` columns, not a
+/// spatial tensor): those keep their layout behind transposes.
+fn sensitive_roles(op: OnnxOp) -> Option<LayoutRoles> {
+    match op {
+        OnnxOp::MaxUnpool | OnnxOp::Col2Im => None,
+        _ => op.traits().layout,
+    }
 }
 
 /// ConvTranspose weight between ONNX `[C_in, M/g, k...]` and the NHWC convention
