@@ -34,6 +34,28 @@ impl<'a> OpCtx<'a> {
         &self.node.attrs
     }
 
+    /// Attribute `name` as a float; when absent, the ONNX schema's default for the node's op
+    /// at this opset (an error when the schema has none).
+    pub fn float(&self, name: &str) -> Result<f32, KernelError> {
+        Ok(self
+            .attrs()
+            .float_or_default(&self.node.op, Some(self.opset), name)?)
+    }
+
+    /// Attribute `name` as an int, with the schema default (see [`OpCtx::float`]).
+    pub fn int(&self, name: &str) -> Result<i64, KernelError> {
+        Ok(self
+            .attrs()
+            .int_or_default(&self.node.op, Some(self.opset), name)?)
+    }
+
+    /// Attribute `name` as UTF-8 text, with the schema default (see [`OpCtx::float`]).
+    pub fn string(&self, name: &str) -> Result<String, KernelError> {
+        Ok(self
+            .attrs()
+            .string_or_default(&self.node.op, Some(self.opset), name)?)
+    }
+
     /// Number of explicit input slots (including omitted optional ones).
     pub fn num_inputs(&self) -> usize {
         self.inputs.len()

@@ -17,6 +17,12 @@ impl From<modelc_ir::AttrTypeError> for KernelError {
     }
 }
 
+impl From<modelc_ir::AttrError> for KernelError {
+    fn from(e: modelc_ir::AttrError) -> KernelError {
+        KernelError(e.to_string())
+    }
+}
+
 impl From<ndarray::ShapeError> for KernelError {
     fn from(e: ndarray::ShapeError) -> KernelError {
         KernelError(format!("shape error: {e}"))

@@ -14,6 +14,7 @@ mod fuse_layernorm;
 mod infer_shapes;
 mod layout;
 mod layout_cnn;
+mod layout_coverage;
 mod noop;
 mod quant;
 mod quantize_bias;

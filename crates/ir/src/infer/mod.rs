@@ -35,7 +35,9 @@ mod ctx;
 mod dims;
 mod elementwise;
 mod graph;
+mod image;
 mod matmul;
+mod ml;
 mod other;
 mod quant;
 mod reduce;
@@ -59,6 +61,8 @@ pub fn rule(op: OnnxOp) -> Option<InferFn> {
         .or_else(|| reduce::rule(op))
         .or_else(|| quant::rule(op))
         .or_else(|| other::rule(op))
+        .or_else(|| ml::rule(op))
+        .or_else(|| image::rule(op))
 }
 
 impl Graph {

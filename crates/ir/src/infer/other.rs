@@ -3,7 +3,9 @@
 //! axis input; `onesided`), BitCast between types of one width, the string ops
 //! (StringConcat, RegexFullMatch, StringSplit's lengths), optionals (OptionalHasElement,
 //! OptionalGetElement), sequences (SequenceEmpty, SequenceConstruct, SequenceInsert,
-//! SequenceErase, SequenceAt, SequenceLength, SplitToSequence, ConcatFromSequence) and the
+//! SequenceErase, SequenceAt, SequenceLength, SplitToSequence, ConcatFromSequence,
+//! SequenceMap: sequences of what its body makes, not inferred here), Optional, STFT
+//! (`[batch, frames, bins, 2]`), MelWeightMatrix (`[dft_length / 2 + 1, num_mel_bins]`) and the
 //! CausalConvWithState (opset 27: output like the input, present state `[B, C, k-1]`),
 //! FlexAttention (`[B, Hq, L, Ev]`), LinearAttention (opset 27: `[B, T, Hq*d_v]` and the
 //! state `[B, Hkv, d_k, d_v]`) and the training optimizers Adagrad/Adam/Momentum (each new value has
@@ -20,6 +22,10 @@ pub fn rule(op: OnnxOp) -> Option<InferFn> {
     Some(match op {
         NegativeLogLikelihoodLoss | SoftmaxCrossEntropyLoss => loss,
         DFT => dft,
+        STFT => stft,
+        MelWeightMatrix => mel_weight_matrix,
+        Optional => optional,
+        SequenceMap => sequence_map,
         BitCast => bitcast,
         StringConcat => string_concat,
         RegexFullMatch => regex,
@@ -160,6 +166,77 @@ fn string_split(cx: &InferCtx<'_>, out: &mut Outputs) -> Result<(), InferError> 
         }),
     );
     out.set(1, Some(DType::I64), s);
+    Ok(())
+}
+
+/// STFT: signal `[batch, length, 1|2]`, `frame_step`, optional window and frame length.
+fn stft(cx: &InferCtx<'_>, out: &mut Outputs) -> Result<(), InferError> {
+    let Some(x) = cx.shape(0) else {
+        out.set(0, cx.dtype(0), None);
+        return Ok(());
+    };
+    if x.len() != 3 {
+        fail!("STFT signal has rank {}", x.len());
+    }
+    let frame_len = match (cx.has(3), cx.ints(3).as_deref(), cx.shape(2)) {
+        (true, Some([n]), _) => Some(*n),
+        (false, _, Some([Dim::Known(w)])) => Some(*w as i64),
+        _ => None,
+    };
+    let step = match cx.ints(1).as_deref() {
+        Some([s]) => Some(*s),
+        _ => None,
+    };
+    let frames = match (&x[1], frame_len, step) {
+        (Dim::Known(l), Some(f), Some(s)) if f > 0 && s > 0 && *l as i64 >= f => {
+            Dim::Known(((*l as i64 - f) / s + 1) as u64)
+        }
+        _ => Dim::Unknown,
+    };
+    let onesided = cx.attr_int("onesided", 1)? != 0;
+    let bins = match frame_len {
+        Some(f) if f > 0 && onesided => Dim::Known(f as u64 / 2 + 1),
+        Some(f) if f > 0 => Dim::Known(f as u64),
+        _ => Dim::Unknown,
+    };
+    out.set(
+        0,
+        cx.dtype(0),
+        Some(vec![x[0].clone(), frames, bins, Dim::Known(2)]),
+    );
+    Ok(())
+}
+
+/// MelWeightMatrix: `[dft_length / 2 + 1, num_mel_bins]` of `output_datatype` (float).
+fn mel_weight_matrix(cx: &InferCtx<'_>, out: &mut Outputs) -> Result<(), InferError> {
+    let scalar = |i: usize| match cx.ints(i).as_deref() {
+        Some([v]) if *v >= 0 => Dim::Known(*v as u64),
+        _ => Dim::Unknown,
+    };
+    let rows = match scalar(1) {
+        Dim::Known(n) => Dim::Known(n / 2 + 1),
+        d => d,
+    };
+    let dtype = cx.attr_dtype("output_datatype")?.or(Some(DType::F32));
+    out.set(0, dtype, Some(vec![rows, scalar(0)]));
+    Ok(())
+}
+
+/// Optional: an optional of its input's type (or of the `type` attribute when empty).
+fn optional(cx: &InferCtx<'_>, out: &mut Outputs) -> Result<(), InferError> {
+    if let Some(t) = cx.input(0).and_then(|i| i.ty) {
+        out.set_type(0, ValueType::Optional(Some(Box::new(t.clone()))));
+    } else if let Some(crate::Attr::Type(t)) = cx.attrs.get("type") {
+        out.set_type(0, ValueType::Optional(Some(Box::new(t.ty.clone()))));
+    }
+    Ok(())
+}
+
+/// SequenceMap: every output is a sequence (of what its body makes, not inferred here).
+fn sequence_map(cx: &InferCtx<'_>, out: &mut Outputs) -> Result<(), InferError> {
+    for i in 0..cx.num_outputs {
+        out.set_type(i, ValueType::Sequence(None));
+    }
     Ok(())
 }
 

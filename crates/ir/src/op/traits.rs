@@ -179,14 +179,15 @@ impl OnnxOp {
             | Softsign | ThresholdedRelu | Shrink => UNARY,
             Abs | Neg | Exp | Log | Sqrt | Reciprocal | Floor | Ceil | Round | Sign | Erf => UNARY,
             Sin | Cos | Tan | Asin | Acos | Atan | Sinh | Cosh | Asinh | Acosh | Atanh => UNARY,
-            Not | BitwiseNot | IsNaN | IsInf | Cast | Identity => UNARY,
+            Not | BitwiseNot | IsNaN | IsInf | Cast | Identity | MlBinarizer => UNARY,
 
             // Same shape, not a function of input 0 alone.
             Dropout => OpTraits {
                 randomness: Randomness::InTraining,
                 ..SAME_SHAPE
             },
-            QuantizeLinear | DequantizeLinear => SAME_SHAPE,
+            // DynamicQuantizeLinear: its scale and zero point (outputs 1, 2) are scalars.
+            QuantizeLinear | DequantizeLinear | DynamicQuantizeLinear => SAME_SHAPE,
 
             // Numpy-broadcasting elementwise ops.
             Add | Mul => COMMUTATIVE.quantizable(),

@@ -95,7 +95,7 @@ fn fold_bias(g: &mut Graph, node: NodeId, op: OnnxOp, cv: ValueRef, c: &FloatCon
     }
     let attrs = &g.node(node).attrs;
     let (m, rank, axis, scale) = if op == OnnxOp::Gemm {
-        let (Ok(beta), Ok(trans_b)) = (attrs.float("beta", 1.0), attrs.int("transB", 0)) else {
+        let (Ok(beta), Ok(trans_b)) = (g.node(node).float("beta"), attrs.int("transB", 0)) else {
             return false;
         };
         if w.dims.len() != 2 {

@@ -64,7 +64,7 @@ pub fn bn_affine(g: &Graph, bn: NodeId) -> Option<Affine> {
     {
         return None;
     }
-    let eps = node.attrs.float("epsilon", 1e-5).ok()? as f64;
+    let eps = node.float("epsilon").ok()? as f64;
     let ins = g.inputs_of(bn);
     let param = |i: usize| -> Option<FloatConst> { float_const(g, (*ins.get(i)?)?) };
     let (scale, beta, mean, var) = (param(1)?, param(2)?, param(3)?, param(4)?);
@@ -264,7 +264,7 @@ fn fold_into_gemm(g: &mut Graph, gemm: NodeId, aff: &Affine) -> bool {
     let node = g.node(gemm);
     let attrs = &node.attrs;
     // alpha and transA scale and shape A's side only; the fold touches B and C.
-    let (Ok(beta), Ok(trans_b)) = (attrs.float("beta", 1.0), attrs.int("transB", 0)) else {
+    let (Ok(beta), Ok(trans_b)) = (node.float("beta"), attrs.int("transB", 0)) else {
         return false;
     };
     let ins = g.inputs_of(gemm);

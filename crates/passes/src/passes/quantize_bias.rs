@@ -86,12 +86,13 @@ fn quantize_one(g: &mut Graph, id: NodeId, scope: BiasScope) -> bool {
     if !matches!(op, OnnxOp::Conv | OnnxOp::ConvTranspose | OnnxOp::Gemm) {
         return false;
     }
-    let attrs = &g.node(id).attrs;
-    if op == OnnxOp::Gemm && attrs.float("alpha", 1.0).unwrap_or(0.0) != 1.0 {
+    let node = g.node(id);
+    let attrs = &node.attrs;
+    if op == OnnxOp::Gemm && node.float("alpha").unwrap_or(0.0) != 1.0 {
         return false;
     }
     let beta = if op == OnnxOp::Gemm {
-        attrs.float("beta", 1.0).unwrap_or(1.0)
+        node.float("beta").unwrap_or(1.0)
     } else {
         1.0
     };

@@ -206,7 +206,7 @@ fn rewrite(
             } else {
                 w.clone()
             };
-            (wt, 1, attrs.float("alpha", 1.0).unwrap_or(1.0))
+            (wt, 1, g.node(id).float("alpha").unwrap_or(1.0))
         }
         OnnxOp::Conv if g.node(id).num_inputs >= 2 => (w.clone(), 0, 1.0),
         _ => return Err("weight layout not supported"),

@@ -434,7 +434,7 @@ fn removable(
         let min = match const_input(g, id, 1) {
             Some((_, t)) => super::params::f32_elements(t).and_then(|v| v.first().copied()),
             None if g.node(id).num_inputs > 1 && g.input(id, 1).is_some() => None,
-            None => g.node(id).attrs.float("min", f32::MIN).ok(),
+            None => g.node(id).float("min").ok(),
         };
         return min == Some(0.0);
     }

@@ -32,10 +32,11 @@ fn matmul(e: &mut Emitter<'_>, id: NodeId) -> Result<(), String> {
 }
 
 fn gemm(e: &mut Emitter<'_>, id: NodeId) -> Result<(), String> {
-    let attrs = &e.g.node(id).attrs;
+    let node = e.g.node(id);
+    let attrs = &node.attrs;
     let err = |x: modelc_ir::AttrTypeError| x.to_string();
-    let alpha = attrs.float("alpha", 1.0).map_err(err)? as f64;
-    let beta = attrs.float("beta", 1.0).map_err(err)? as f64;
+    let alpha = node.float("alpha").map_err(|x| x.to_string())? as f64;
+    let beta = node.float("beta").map_err(|x| x.to_string())? as f64;
     let trans_a = attrs.int("transA", 0).map_err(err)? != 0;
     let trans_b = attrs.int("transB", 0).map_err(err)? != 0;
     let has_c = e.input(id, 2).is_some();

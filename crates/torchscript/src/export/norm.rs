@@ -30,7 +30,7 @@ pub(crate) fn emit(e: &mut Emitter<'_>, id: NodeId, op: OnnxOp) -> Option<Result
     })
 }
 
-fn err(x: modelc_ir::AttrTypeError) -> String {
+fn err(x: impl std::fmt::Display) -> String {
     x.to_string()
 }
 
@@ -50,7 +50,7 @@ fn batch_norm(e: &mut Emitter<'_>, id: NodeId) -> Result<(), String> {
     if attrs.int("training_mode", 0).map_err(err)? != 0 {
         return Err("training_mode=1".into());
     }
-    let eps = attrs.float("epsilon", 1e-5).map_err(err)? as f64;
+    let eps = e.g.node(id).float("epsilon").map_err(err)? as f64;
     only_first_output(e, id)?;
     let mut args = Vec::new();
     for slot in 0..5 {
@@ -67,7 +67,7 @@ fn batch_norm(e: &mut Emitter<'_>, id: NodeId) -> Result<(), String> {
 }
 
 fn instance_norm(e: &mut Emitter<'_>, id: NodeId) -> Result<(), String> {
-    let eps = e.g.node(id).attrs.float("epsilon", 1e-5).map_err(err)? as f64;
+    let eps = e.g.node(id).float("epsilon").map_err(err)? as f64;
     let x = e.tensor(id, 0)?;
     let s = e.tensor(id, 1)?;
     let b = e.tensor(id, 2)?;
@@ -83,7 +83,7 @@ fn instance_norm(e: &mut Emitter<'_>, id: NodeId) -> Result<(), String> {
 fn layer_norm(e: &mut Emitter<'_>, id: NodeId) -> Result<(), String> {
     let attrs = &e.g.node(id).attrs;
     let axis = attrs.int("axis", -1).map_err(err)?;
-    let eps = attrs.float("epsilon", 1e-5).map_err(err)? as f64;
+    let eps = e.g.node(id).float("epsilon").map_err(err)? as f64;
     only_first_output(e, id)?;
     let rank = e.input_info(id, 0).rank;
     // torch normalizes over the trailing `normalized_shape`: its sizes come from the scale
@@ -123,7 +123,7 @@ fn group_norm(e: &mut Emitter<'_>, id: NodeId) -> Result<(), String> {
     if groups < 1 {
         return Err(format!("num_groups {groups}"));
     }
-    let eps = attrs.float("epsilon", 1e-5).map_err(err)? as f64;
+    let eps = e.g.node(id).float("epsilon").map_err(err)? as f64;
     let x = e.tensor(id, 0)?;
     let mut s = e.tensor(id, 1)?;
     let mut b = e.tensor(id, 2)?;

@@ -41,7 +41,7 @@ pub(crate) fn emit(e: &mut Emitter<'_>, id: NodeId, op: OnnxOp) -> Option<Result
     })
 }
 
-fn err(x: modelc_ir::AttrTypeError) -> String {
+fn err(x: impl std::fmt::Display) -> String {
     x.to_string()
 }
 
@@ -484,7 +484,7 @@ fn pad(e: &mut Emitter<'_>, id: NodeId) -> Result<(), String> {
             .ok_or("pads are computed at run time (a constant is needed)")?
     };
     let value = if e.opset < 11 {
-        node.attrs.float("value", 0.0).map_err(err)? as f64
+        node.float("value").map_err(err)? as f64
     } else if e.input(id, 2).is_some() {
         e.floats_input(id, 2)
             .and_then(|v| v.first().copied())

@@ -99,7 +99,7 @@ pub fn linear_attention(ctx: &OpCtx<'_>) -> Result<Vec<Data>, KernelError> {
         }
         None => (Array4::<f32>::zeros((b, hkv, dk, dv)), qa.dtype()),
     };
-    let scale_attr = attrs.float("scale", 0.0)?;
+    let scale_attr = ctx.float("scale")?;
     let scale = if scale_attr == 0.0 {
         (1.0 / (dk as f64).sqrt()) as f32
     } else {

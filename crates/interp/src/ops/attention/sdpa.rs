@@ -193,7 +193,7 @@ fn run<F: Real>(ctx: &OpCtx<'_>, prec: Prec) -> Result<Vec<Data>, KernelError> {
     let ss: F = prec.cast(scale.sqrt());
     let qs = q.mapv(|x| prec.r(x * ss));
     let ks = k.mapv(|x| prec.r(x * ss));
-    let softcap = attrs.float("softcap", 0.0)? as f64;
+    let softcap = ctx.float("softcap")? as f64;
     let cap: F = prec.cast(softcap);
     let mode = attrs.int("qk_matmul_output_mode", 0)?;
     if !(0..=3).contains(&mode) {

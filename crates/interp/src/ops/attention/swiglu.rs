@@ -26,7 +26,7 @@ fn run<F: Real>(ctx: &OpCtx<'_>, prec: Prec) -> Result<Vec<Data>, KernelError> {
             ba.dtype()
         );
     }
-    let alpha: F = prec.cast(ctx.attrs().float("alpha", 1.0)? as f64);
+    let alpha: F = prec.cast(ctx.float("alpha")? as f64);
     let mut a = to_real::<F>(aa)?;
     let b = to_real::<F>(ba)?;
     let r = |x: F| prec.r(x);

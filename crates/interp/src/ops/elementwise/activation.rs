@@ -44,7 +44,7 @@ pub fn relu(ctx: &OpCtx<'_>) -> Result<Vec<Data>, KernelError> {
 }
 
 pub fn leaky_relu(ctx: &OpCtx<'_>) -> Result<Vec<Data>, KernelError> {
-    let alpha = ctx.attrs().float("alpha", 0.01)?;
+    let alpha = ctx.float("alpha")?;
     one(float_map!(ctx.input(0)?, F, |x| if x >= 0.0 {
         x
     } else {
@@ -67,7 +67,7 @@ pub fn prelu(ctx: &OpCtx<'_>) -> Result<Vec<Data>, KernelError> {
 }
 
 pub fn elu(ctx: &OpCtx<'_>) -> Result<Vec<Data>, KernelError> {
-    let alpha = ctx.attrs().float("alpha", 1.0)?;
+    let alpha = ctx.float("alpha")?;
     one(float_map!(ctx.input(0)?, F, |x| if x >= 0.0 {
         x
     } else {
@@ -76,8 +76,8 @@ pub fn elu(ctx: &OpCtx<'_>) -> Result<Vec<Data>, KernelError> {
 }
 
 pub fn selu(ctx: &OpCtx<'_>) -> Result<Vec<Data>, KernelError> {
-    let alpha = ctx.attrs().float("alpha", 1.673_263_2)?;
-    let gamma = ctx.attrs().float("gamma", 1.050_701)?;
+    let alpha = ctx.float("alpha")?;
+    let gamma = ctx.float("gamma")?;
     one(float_map!(ctx.input(0)?, F, |x| if x > 0.0 {
         F::from(gamma) * x
     } else {
@@ -86,7 +86,7 @@ pub fn selu(ctx: &OpCtx<'_>) -> Result<Vec<Data>, KernelError> {
 }
 
 pub fn celu(ctx: &OpCtx<'_>) -> Result<Vec<Data>, KernelError> {
-    let alpha = ctx.attrs().float("alpha", 1.0)?;
+    let alpha = ctx.float("alpha")?;
     one(float_map!(ctx.input(0)?, F, |x| {
         let a = F::from(alpha);
         x.max(0.0) + (a * (x / a).exp_m1()).min(0.0)
@@ -98,8 +98,8 @@ pub fn sigmoid_op(ctx: &OpCtx<'_>) -> Result<Vec<Data>, KernelError> {
 }
 
 pub fn hard_sigmoid(ctx: &OpCtx<'_>) -> Result<Vec<Data>, KernelError> {
-    let alpha = ctx.attrs().float("alpha", 0.2)?;
-    let beta = ctx.attrs().float("beta", 0.5)?;
+    let alpha = ctx.float("alpha")?;
+    let beta = ctx.float("beta")?;
     one(float_map!(ctx.input(0)?, F, |x| (F::from(alpha) * x
         + F::from(beta))
     .clamp(0.0, 1.0)))
@@ -141,7 +141,7 @@ pub fn mish(ctx: &OpCtx<'_>) -> Result<Vec<Data>, KernelError> {
 }
 
 pub fn thresholded_relu(ctx: &OpCtx<'_>) -> Result<Vec<Data>, KernelError> {
-    let alpha = ctx.attrs().float("alpha", 1.0)?;
+    let alpha = ctx.float("alpha")?;
     one(float_map!(ctx.input(0)?, F, |x| if x > F::from(alpha) {
         x
     } else {
@@ -163,8 +163,8 @@ fn shrink_arr<T: Num>(a: &ArrayD<T>, bias: f64, lambd: f64) -> ArrayD<T> {
 }
 
 pub fn shrink(ctx: &OpCtx<'_>) -> Result<Vec<Data>, KernelError> {
-    let bias = f64::from(ctx.attrs().float("bias", 0.0)?);
-    let lambd = f64::from(ctx.attrs().float("lambd", 0.5)?);
+    let bias = f64::from(ctx.float("bias")?);
+    let lambd = f64::from(ctx.float("lambd")?);
     one(one_match!(
         same [F32, F64, F16, BF16, I8, I16, I32, I64, U8, U16, U32, U64]
         ctx.input(0)?, |p| shrink_arr(p, bias, lambd)
@@ -172,7 +172,7 @@ pub fn shrink(ctx: &OpCtx<'_>) -> Result<Vec<Data>, KernelError> {
 }
 
 pub fn swish(ctx: &OpCtx<'_>) -> Result<Vec<Data>, KernelError> {
-    let alpha = ctx.attrs().float("alpha", 1.0)?;
+    let alpha = ctx.float("alpha")?;
     one(float_map!(ctx.input(0)?, F, |x| x * sigmoid(
         F::from(alpha) * x
     )))

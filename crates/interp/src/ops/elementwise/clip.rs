@@ -47,6 +47,8 @@ fn clip_arr<T: Typed>(
     ctx: &OpCtx<'_>,
 ) -> Result<ArrayD<T>, KernelError> {
     let (lo, hi) = if opset < 11 {
+        // Not the schema default (f32::MIN/MAX, from opset 6): Clip-1 has none, and an
+        // absent bound means none; the two differ only on infinite inputs.
         let lo = ctx.attrs().float("min", f32::NEG_INFINITY)?;
         let hi = ctx.attrs().float("max", f32::INFINITY)?;
         (

@@ -114,6 +114,7 @@ pub fn label_encoder(ctx: &OpCtx<'_>) -> Result<Vec<Data>, KernelError> {
     let x = ctx.input(0)?;
     let default_int = at.int("default_int64", -1)?;
     let default_str = at.string("default_string", "_Unused")?;
+    // The schema default from ai.onnx.ml 2, spelled out: LabelEncoder-1 has no such attribute.
     let default_float = at.float("default_float", -0.0)?;
     let (keys, values) = if let Some(classes) = strings(at, "classes_strings")? {
         // Opset 1.
@@ -171,7 +172,7 @@ pub fn label_encoder(ctx: &OpCtx<'_>) -> Result<Vec<Data>, KernelError> {
 
 pub fn binarizer(ctx: &OpCtx<'_>) -> Result<Vec<Data>, KernelError> {
     let x = ctx.input(0)?;
-    let th = ctx.attrs().float("threshold", 0.0)? as f64;
+    let th = ctx.float("threshold")? as f64;
     match x {
         Array::I32(a) => one(Array::I32(a.mapv(|v| (v as f64 > th) as i32))),
         Array::I64(a) => one(Array::I64(a.mapv(|v| (v as f64 > th) as i64))),

@@ -129,12 +129,11 @@ pub fn momentum(ctx: &OpCtx<'_>) -> Result<Vec<Data>, KernelError> {
 }
 
 pub fn adam(ctx: &OpCtx<'_>) -> Result<Vec<Data>, KernelError> {
-    let at = ctx.attrs();
-    let alpha = at.float("alpha", 0.9)? as f64;
-    let beta = at.float("beta", 0.999)? as f64;
-    let eps = at.float("epsilon", 1e-6)? as f64;
-    let norm = at.float("norm_coefficient", 0.0)? as f64;
-    let post = at.float("norm_coefficient_post", 0.0)? as f64;
+    let alpha = ctx.float("alpha")? as f64;
+    let beta = ctx.float("beta")? as f64;
+    let eps = ctx.float("epsilon")? as f64;
+    let norm = ctx.float("norm_coefficient")? as f64;
+    let post = ctx.float("norm_coefficient_post")? as f64;
     let inp = inputs(ctx, 4)?;
     let r = if inp.t > 0 {
         let t = i32::try_from(inp.t).unwrap_or(i32::MAX);
@@ -164,10 +163,9 @@ pub fn adam(ctx: &OpCtx<'_>) -> Result<Vec<Data>, KernelError> {
 }
 
 pub fn adagrad(ctx: &OpCtx<'_>) -> Result<Vec<Data>, KernelError> {
-    let at = ctx.attrs();
-    let decay = at.float("decay_factor", 0.0)? as f64;
-    let eps = at.float("epsilon", 1e-6)? as f64;
-    let norm = at.float("norm_coefficient", 0.0)? as f64;
+    let decay = ctx.float("decay_factor")? as f64;
+    let eps = ctx.float("epsilon")? as f64;
+    let norm = ctx.float("norm_coefficient")? as f64;
     let inp = inputs(ctx, 3)?;
     let r = inp.r / (1.0 + inp.t as f64 * decay);
     run(&inp, 3, 2, |v| {

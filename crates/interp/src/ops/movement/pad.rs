@@ -101,7 +101,7 @@ pub fn pad(ctx: &OpCtx<'_>) -> Result<Vec<Data>, KernelError> {
     let (pads, value) = if ctx.opset < 11 {
         let name = if ctx.opset < 2 { "paddings" } else { "pads" };
         let pads = ctx.attrs().ints(name, vec![])?;
-        let v = ctx.attrs().float("value", 0.0)? as f64;
+        let v = ctx.float("value")? as f64;
         let value = match x {
             Array::Str(_) => zero_like(x)?,
             _ => from_f64_vec(x.dtype(), &[], vec![v])?,

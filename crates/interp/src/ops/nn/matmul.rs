@@ -257,8 +257,8 @@ fn gemm_int<T: IntElem + num_traits::NumCast>(
 
 pub fn gemm(ctx: &OpCtx<'_>) -> Result<Vec<Data>, KernelError> {
     let at = GemmAttrs {
-        alpha: ctx.attrs().float("alpha", 1.0)?,
-        beta: ctx.attrs().float("beta", 1.0)?,
+        alpha: ctx.float("alpha")?,
+        beta: ctx.float("beta")?,
         trans_a: ctx.attrs().int("transA", 0)? != 0,
         trans_b: ctx.attrs().int("transB", 0)? != 0,
     };

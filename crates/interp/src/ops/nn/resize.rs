@@ -380,6 +380,8 @@ pub fn resize(ctx: &OpCtx<'_>) -> Result<Vec<Data>, KernelError> {
         mode,
         coord,
         nearest,
+        // Opset 11's schema defaults, spelled out: Resize-10 has neither attribute (and
+        // behaves as these values), so the schema gives no default to fall back to there.
         a: at.float("cubic_coeff_a", -0.75)? as f64,
         exclude_outside: at.int("exclude_outside", 0)? != 0,
         extrapolation: at.float("extrapolation_value", 0.0)? as f64,

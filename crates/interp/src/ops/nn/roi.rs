@@ -59,7 +59,7 @@ fn roi_align_t<T: Real>(ctx: &OpCtx<'_>) -> Result<Array, KernelError> {
     let oh = at.int("output_height", 1)?;
     let ow = at.int("output_width", 1)?;
     let sr = at.int("sampling_ratio", 0)?;
-    let scale = at.float("spatial_scale", 1.0)? as f64;
+    let scale = ctx.float("spatial_scale")? as f64;
     if !(1..1 << 20).contains(&oh) || !(1..1 << 20).contains(&ow) || !(0..1 << 16).contains(&sr) {
         bail!("RoiAlign: bad output size or sampling ratio");
     }
@@ -195,7 +195,7 @@ fn max_roi_pool_t<T: Real>(ctx: &OpCtx<'_>) -> Result<Array, KernelError> {
         bail!("MaxRoiPool: bad pooled_shape {ps:?}");
     }
     let (ph, pw) = (ps[0] as usize, ps[1] as usize);
-    let scale = ctx.attrs().float("spatial_scale", 1.0)? as f64;
+    let scale = ctx.float("spatial_scale")? as f64;
     let shape = [nr, c, ph, pw];
     checked_count(&shape)?;
     let xv = x

@@ -19,8 +19,8 @@ use crate::{bail, Data, KernelError, OpCtx};
 fn run<T: Real>(ctx: &OpCtx<'_>) -> Result<Vec<Data>, KernelError> {
     let x_in = ctx.input(0)?;
     let attrs = ctx.attrs();
-    let eps = T::c(attrs.float("epsilon", 1e-5)? as f64);
-    let momentum = T::c(attrs.float("momentum", 0.9)? as f64);
+    let eps = T::c(ctx.float("epsilon")? as f64);
+    let momentum = T::c(ctx.float("momentum")? as f64);
     let training = if ctx.opset >= 14 {
         attrs.int("training_mode", 0)? != 0
     } else if ctx.opset < 7 {

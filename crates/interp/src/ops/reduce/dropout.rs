@@ -113,7 +113,7 @@ pub fn dropout(ctx: &OpCtx<'_>) -> Result<Vec<Data>, KernelError> {
         };
         (ratio, training)
     } else {
-        (ctx.attrs().float("ratio", 0.5)? as f64, false)
+        (ctx.float("ratio")? as f64, false)
     };
     if !training || ratio == 0.0 {
         if ctx.node.outputs.len() < 2 {

@@ -47,7 +47,7 @@ impl<T: Copy> Param<T> {
 fn run<T: Real>(ctx: &OpCtx<'_>, rms: bool) -> Result<Vec<Data>, KernelError> {
     let x_in = ctx.input(0)?;
     let attrs = ctx.attrs();
-    let eps = attrs.float("epsilon", 1e-5)? as f64;
+    let eps = ctx.float("epsilon")? as f64;
     let stash = attrs.int("stash_type", 1)?;
     let x = T::cow(x_in)?;
     let x = x.as_standard_layout();

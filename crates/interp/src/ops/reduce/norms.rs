@@ -75,7 +75,7 @@ fn group_like<T: Real>(ctx: &OpCtx<'_>, instance: bool) -> Result<Vec<Data>, Ker
     let x = channels_first(x.view(), cax);
     let shape = x.shape().to_vec();
     let (n, c) = (shape[0], shape[1]);
-    let eps = ctx.attrs().float("epsilon", 1e-5)? as f64;
+    let eps = ctx.float("epsilon")? as f64;
     let (groups, scale, bias) = if instance {
         (
             c,
@@ -196,9 +196,9 @@ pub fn lp_normalization(ctx: &OpCtx<'_>) -> Result<Vec<Data>, KernelError> {
 fn lrn_run<T: Real>(ctx: &OpCtx<'_>) -> Result<Vec<Data>, KernelError> {
     let x_in = ctx.input(0)?;
     let attrs = ctx.attrs();
-    let alpha = attrs.float("alpha", 1e-4)? as f64;
-    let beta = attrs.float("beta", 0.75)? as f64;
-    let bias = attrs.float("bias", 1.0)? as f64;
+    let alpha = ctx.float("alpha")? as f64;
+    let beta = ctx.float("beta")? as f64;
+    let bias = ctx.float("bias")? as f64;
     let size = attrs.int("size", 0)?;
     if size <= 0 {
         bail!("size must be positive, got {size}");
