@@ -181,3 +181,94 @@ fn the_same_shape_trait_matches_the_kernels() {
         untraited.join(", ")
     );
 }
+
+/// Graphs whose inferred output types must be what the kernels produce: one per inference
+/// rule whose result depends on constant inputs or attributes.
+const INFERRED_LIKE_KERNEL: &[&str] = &[
+    "graph main() -> (%y) {
+  %theta = const f32[2,2,3] [1, 0, 0, 0, 1, 0, 1, 0, 0, 0, 1, 0]
+  %size = const i64[4] [2, 3, 5, 6]
+  %y = AffineGrid(%theta, %size)
+}",
+    "graph main() -> (%y) {
+  %x = const f32[1,8,9] [FILL72]
+  %image = const i64[2] [4, 4]
+  %block = const i64[2] [2, 2]
+  %y = Col2Im(%x, %image, %block)
+}",
+    "graph main() -> (%y) {
+  %x = const f32[4,5,3] [FILL60]
+  %shape = const i64[2] [3, 7]
+  %y = CenterCropPad(%x, %shape) {axes=[0,1]}
+}",
+    "graph main() -> (%y) {
+  %signal = const f32[1,16,1] [FILL16]
+  %step = const i64[] [4]
+  %length = const i64[] [8]
+  %y = STFT(%signal, %step, _, %length)
+}",
+    "graph main() -> (%y) {
+  %bins = const i64[] [8]
+  %dft = const i64[] [16]
+  %rate = const i64[] [8000]
+  %lo = const f32[] [0.0]
+  %hi = const f32[] [4000.0]
+  %y = MelWeightMatrix(%bins, %dft, %rate, %lo, %hi)
+}",
+    "graph main() -> (%y) {
+  %x = const i64[2,3] [1, 2, 3, 1, 2, 3]
+  %y = ai.onnx.ml.LabelEncoder(%x) {keys_int64s=[1,2], values_floats=[0.5, 1.5]}
+}",
+    "graph main() -> (%y) {
+  %x = const f32[2,4] [1, 2, 3, 4, 5, 6, 7, 8]
+  %i = const i64[2] [0, 3]
+  %y = ai.onnx.ml.ArrayFeatureExtractor(%x, %i)
+}",
+    "graph main() -> (%y) {
+  %x = const i64[2,4] [2, 3, 2, 5, 3, 3, 1, 1]
+  %y = TfIdfVectorizer(%x) {mode=\"TF\", min_gram_length=1, max_gram_length=1, max_skip_count=0, ngram_counts=[0], ngram_indexes=[0,1], pool_int64s=[2,3]}
+}",
+    "graph main() -> (%y) {
+  %x = const f32[2,3] [-1, 0, 1, 2, -2, 0.5]
+  %y = ai.onnx.ml.Binarizer(%x) {threshold=0.5}
+}",
+];
+
+#[test]
+fn inferred_types_are_what_the_kernels_produce() {
+    for text in INFERRED_LIKE_KERNEL {
+        let fill = |n: usize| {
+            (0..n)
+                .map(|i| format!("{}.0", i % 7))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let text = text
+            .replace("FILL72", &fill(72))
+            .replace("FILL60", &fill(60))
+            .replace("FILL16", &fill(16));
+        let mut g = Graph::parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+        let report = infer_graph(&mut g, &[]);
+        let out = Interpreter::for_graph(&g, &[])
+            .and_then(|i| i.run(vec![]))
+            .unwrap_or_else(|e| panic!("{e}\n{text}"));
+        let Data::Tensor(y) = &out[0].1 else {
+            panic!("not a tensor\n{text}")
+        };
+        let y = y.to_tensor();
+        let inferred = g
+            .tensor_type(g.outputs()[0])
+            .cloned()
+            .unwrap_or_else(|| panic!("nothing inferred ({report:?})\n{text}"));
+        assert_eq!(inferred.dtype, Some(y.dtype), "{text}");
+        let dims: Option<Vec<u64>> = inferred.shape.as_ref().map(|s| {
+            s.0.iter()
+                .map(|d| match d {
+                    modelc_ir::Dim::Known(k) => *k,
+                    other => panic!("dim {other:?} not inferred\n{text}"),
+                })
+                .collect()
+        });
+        assert_eq!(dims.as_deref(), Some(&y.dims[..]), "{text}");
+    }
+}

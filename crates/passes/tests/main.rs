@@ -17,6 +17,7 @@ mod layout_cnn;
 mod layout_coverage;
 mod noop;
 mod quant;
+mod quant_coverage;
 mod quantize_bias;
 mod reshape_merge;
 mod testing;

@@ -54,8 +54,12 @@ impl OnnxOp {
     }
 
     /// The schema default of attribute `name` of `kind` in the operator version in effect
-    /// at opset version `opset` of the op's domain; `None` when that version has none.
+    /// at opset version `opset` of the op's domain; `None` when that version has none. An
+    /// opset older than the op reads its first version (graphs built by passes may use an op
+    /// newer than the opset they were given, and it has only that meaning).
     pub fn default_at(self, name: &str, kind: AttrKind, opset: i64) -> Option<AttrDefault> {
+        let first = self.schema().since_versions.first().copied().unwrap_or(1);
+        let opset = opset.max(i64::from(first));
         self.attr_schemas(name, kind)
             .find_map(|a| a.default_at(opset))
     }
@@ -137,6 +141,11 @@ mod tests {
         assert_eq!(
             OnnxOp::LpPool.default_at("p", AttrKind::Int, 18),
             Some(AttrDefault::Int(2))
+        );
+        // An opset before the op existed reads its first version.
+        assert_eq!(
+            OnnxOp::Gelu.default_at("approximate", AttrKind::String, 18),
+            Some(AttrDefault::String("none"))
         );
         // An attribute added later has no default before it existed.
         assert_eq!(

@@ -156,19 +156,10 @@ fn swiglu_values_and_shape_check() {
     // 1 * sigmoid(1) * 2 = 2 / (1 + e^-1).
     let a = f32s(&[2], &[0.0, 1.0]);
     let b = f32s(&[2], &[3.0, 2.0]);
-    // SwiGLU is opset 28's (its `alpha` default comes from that schema).
-    let out = run_op(
-        OnnxOp::SwiGLU,
-        28,
-        vec![],
-        &[Some(a.clone()), Some(b)],
-        1,
-        None,
-    )
-    .unwrap();
+    let out = run(OnnxOp::SwiGLU, vec![], &[Some(a.clone()), Some(b)], 1).unwrap();
     close(&vals(&out[0]), &[0.0, 2.0 / (1.0 + (-1f32).exp())]);
     let b1 = f32s(&[1], &[3.0]);
-    assert!(run_op(OnnxOp::SwiGLU, 28, vec![], &[Some(a), Some(b1)], 1, None).is_err());
+    assert!(run(OnnxOp::SwiGLU, vec![], &[Some(a), Some(b1)], 1).is_err());
 }
 
 #[test]
