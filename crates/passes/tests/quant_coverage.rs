@@ -10,13 +10,29 @@ use ndarray::{ArrayD, IxDyn};
 /// Each transparent op applied to `%c` (a Conv output `f32[1,4,6,6]`): its constants and
 /// the node, whose outputs are the graph's.
 const CASES: &[(OnnxOp, &str, &str)] = &[
-    (OnnxOp::Reshape, "%s = const i64[2] [1, 144]", "%y = Reshape(%c, %s)"),
+    (
+        OnnxOp::Reshape,
+        "%s = const i64[2] [1, 144]",
+        "%y = Reshape(%c, %s)",
+    ),
     (OnnxOp::Transpose, "", "%y = Transpose(%c) {perm=[0,2,3,1]}"),
-    (OnnxOp::Squeeze, "%a = const i64[1] [0]", "%y = Squeeze(%c, %a)"),
-    (OnnxOp::Unsqueeze, "%a = const i64[1] [0]", "%y = Unsqueeze(%c, %a)"),
+    (
+        OnnxOp::Squeeze,
+        "%a = const i64[1] [0]",
+        "%y = Squeeze(%c, %a)",
+    ),
+    (
+        OnnxOp::Unsqueeze,
+        "%a = const i64[1] [0]",
+        "%y = Unsqueeze(%c, %a)",
+    ),
     (OnnxOp::Flatten, "", "%y = Flatten(%c)"),
     (OnnxOp::MaxPool, "", "%y = MaxPool(%c) {kernel_shape=[2,2]}"),
-    (OnnxOp::AveragePool, "", "%y = AveragePool(%c) {kernel_shape=[2,2]}"),
+    (
+        OnnxOp::AveragePool,
+        "",
+        "%y = AveragePool(%c) {kernel_shape=[2,2]}",
+    ),
     (
         OnnxOp::Slice,
         "%b = const i64[1] [0]\n  %e = const i64[1] [2]\n  %a = const i64[1] [1]",
@@ -37,13 +53,21 @@ const CASES: &[(OnnxOp, &str, &str)] = &[
         "",
         "%y, %y2 = Split(%c) {axis=1, num_outputs=2}",
     ),
-    (OnnxOp::Gather, "%i = const i64[2] [0, 2]", "%y = Gather(%c, %i) {axis=1}"),
+    (
+        OnnxOp::Gather,
+        "%i = const i64[2] [0, 2]",
+        "%y = Gather(%c, %i) {axis=1}",
+    ),
     (
         OnnxOp::GatherElements,
         "%i = const i64[1,1,1,1] [3]",
         "%y = GatherElements(%c, %i) {axis=1}",
     ),
-    (OnnxOp::TopK, "%k = const i64[1] [2]", "%y, %y2 = TopK(%c, %k)"),
+    (
+        OnnxOp::TopK,
+        "%k = const i64[1] [2]",
+        "%y, %y2 = TopK(%c, %k)",
+    ),
 ];
 
 fn calibration() -> Vec<Sample> {
@@ -85,9 +109,12 @@ fn every_transparent_op_takes_its_input_parameters() {
   {node}
 }}"
         );
-        let m = Model::new(Graph::parse(&text).unwrap_or_else(|e| panic!("{op}: {e}")), 18);
-        let (_, report) = quant::quantize(&m, &cfg, &calibration(), &[])
-            .unwrap_or_else(|e| panic!("{op}: {e}"));
+        let m = Model::new(
+            Graph::parse(&text).unwrap_or_else(|e| panic!("{op}: {e}")),
+            18,
+        );
+        let (_, report) =
+            quant::quantize(&m, &cfg, &calibration(), &[]).unwrap_or_else(|e| panic!("{op}: {e}"));
         let layer = report
             .layers
             .iter()
