@@ -70,36 +70,18 @@ pub fn count_nodes(g: &Graph, ops: &[OnnxOp], matches: impl Fn(&Graph, NodeId) -
     walk(g, ops, &matches)
 }
 
-/// Whether `op(a, b)` equals `op(b, a)`, so a pattern may find its operands in either
-/// order. The one place passes learn it: to be replaced by the IR's op traits table
-/// (`commutative`) when it lands.
-pub fn is_commutative(op: OnnxOp) -> bool {
-    matches!(
-        op,
-        OnnxOp::Add
-            | OnnxOp::Mul
-            | OnnxOp::Sum
-            | OnnxOp::Max
-            | OnnxOp::Min
-            | OnnxOp::Mean
-            | OnnxOp::Equal
-            | OnnxOp::And
-            | OnnxOp::Or
-            | OnnxOp::Xor
-            | OnnxOp::BitwiseAnd
-            | OnnxOp::BitwiseOr
-            | OnnxOp::BitwiseXor
-    )
-}
-
 /// The orders in which a pattern may read the two operands `(a, b)` of node `id`: `(a, b)`,
-/// and `(b, a)` too when the op is [commutative](is_commutative). Empty when an operand is
-/// missing.
+/// and `(b, a)` too when the op is commutative (the IR's traits table). Empty when an
+/// operand is missing.
 pub fn operand_orders(g: &Graph, id: NodeId) -> Vec<(ValueRef, ValueRef)> {
     let (Some(a), Some(b)) = (g.input(id, 0), g.input(id, 1)) else {
         return Vec::new();
     };
-    if g.node(id).op.onnx().is_some_and(is_commutative) {
+    if g.node(id)
+        .op
+        .onnx()
+        .is_some_and(|op| op.traits().commutative)
+    {
         vec![(a, b), (b, a)]
     } else {
         vec![(a, b)]
