@@ -108,7 +108,8 @@ fn compute<T: Real>(
 fn run<T: Real>(ctx: &OpCtx<'_>, kind: Kind) -> Result<Vec<Data>, KernelError> {
     let x = ctx.input(0)?;
     let coerce_2d = ctx.opset < 13;
-    let axis = ctx.attrs().int("axis", if coerce_2d { 1 } else { -1 })?;
+    // The schema's default at the model's opset: 1 before opset 13, -1 from 13.
+    let axis = ctx.int("axis")?;
     let xv = T::cow(x)?;
     let p = Prec::of(x.dtype());
     let out = compute::<T>(xv.view(), axis, coerce_2d, kind, p)?;

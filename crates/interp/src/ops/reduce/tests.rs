@@ -130,6 +130,13 @@ fn softmax_opset_semantics() {
     close(&y[0], &[-(2f32.ln()); 4]);
     let ints = i64s(&[2], &[1, 2]);
     assert!(run(OnnxOp::Softmax, 13, vec![], &[Some(ints)], 1).is_err());
+    // Without `axis`, the schema default of the opset: 1 before 13 (one row of 4 for a
+    // [1, 2, 2] input), -1 from 13 (rows of 2).
+    let x3 = f32s(&[1, 2, 2], &[0.0; 4]);
+    let y = run(OnnxOp::Softmax, 11, vec![], &[Some(x3.clone())], 1).unwrap();
+    close(&y[0], &[0.25; 4]);
+    let y = run(OnnxOp::Softmax, 13, vec![], &[Some(x3)], 1).unwrap();
+    close(&y[0], &[0.5; 4]);
 }
 
 #[test]
