@@ -277,7 +277,8 @@ impl Options {
         if !self.fuses_activation() && act != ActivationFunctionType::NONE {
             return Err("fused activation".into());
         }
-        let float = |name: &str, default: f32| node.attrs.float(name, default).unwrap_or(default);
+        // A float attribute, or the ONNX schema's default for the op.
+        let float = |name: &str| node.float(name).map_err(|e| e.to_string());
         let last_axis = || {
             let axis = node.attrs.int("axis", -1).unwrap_or(-1);
             if axis != -1 && axis != rank as i64 - 1 {
@@ -292,7 +293,7 @@ impl Options {
         let written = match self {
             Options::None => None,
             Options::UnitAlpha => {
-                if float("alpha", 1.0) != 1.0 {
+                if float("alpha")? != 1.0 {
                     return Err(format!("{} alpha other than 1", node.op.display_name()));
                 }
                 None
@@ -328,7 +329,7 @@ impl Options {
                 Some((BuiltinOptions::DivOptions, o))
             }
             Options::LeakyRelu => {
-                let alpha = float("alpha", 0.01);
+                let alpha = float("alpha")?;
                 let o = LeakyReluOptions::create(fbb, &LeakyReluOptionsArgs { alpha });
                 Some((BuiltinOptions::LeakyReluOptions, o.as_union_value()))
             }

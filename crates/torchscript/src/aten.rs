@@ -33,8 +33,6 @@ pub struct Param {
     pub attr: &'static str,
     /// The aten argument's name.
     pub arg: &'static str,
-    /// The attribute's value when the node does not set it (ONNX's default).
-    pub ir_default: f32,
     /// The argument's value when the call does not pass it (torch's default).
     pub aten_default: f64,
 }
@@ -69,7 +67,6 @@ const fn row(aten: &'static str, op: OnnxOp, kind: Kind) -> Row {
 const ALPHA_1: &[Param] = &[Param {
     attr: "alpha",
     arg: "alpha",
-    ir_default: 1.0,
     aten_default: 1.0,
 }];
 
@@ -128,7 +125,6 @@ const ACTIVATION: &[Row] = &[
         params: &[Param {
             attr: "alpha",
             arg: "negative_slope",
-            ir_default: 0.01,
             aten_default: 0.01,
         }],
         ..unary("leaky_relu", OnnxOp::LeakyRelu)

@@ -101,7 +101,7 @@ fn every_row_round_trips() {
         assert_eq!(node.op, Op::Onnx(row.op), "{}", row.aten);
         for p in row.params {
             assert_eq!(
-                node.attrs.float(p.attr, p.ir_default),
+                node.float(p.attr).map_err(|e| e.to_string()),
                 Ok(PARAM),
                 "{}",
                 row.aten

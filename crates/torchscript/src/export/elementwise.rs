@@ -57,8 +57,8 @@ pub(crate) fn emit(e: &mut Emitter<'_>, id: NodeId, op: OnnxOp) -> Option<Result
         Identity | Dropout => identity(e, id),
         Selu => with_attrs(e, id, |e, x| {
             // ONNX's defaults, the f32 nearest to torch's SELU constants.
-            let a = attr_f(e, id, "alpha", 1.673_263_2)?;
-            let g = attr_f(e, id, "gamma", 1.050_701)?;
+            let a = attr_f(e, id, "alpha")?;
+            let g = attr_f(e, id, "gamma")?;
             Ok(format!(
                 "torch.mul(torch.elu({x}, {}), {})",
                 float_lit(a),
@@ -66,8 +66,8 @@ pub(crate) fn emit(e: &mut Emitter<'_>, id: NodeId, op: OnnxOp) -> Option<Result
             ))
         }),
         HardSigmoid => with_attrs(e, id, |e, x| {
-            let a = attr_f(e, id, "alpha", 0.2)?;
-            let b = attr_f(e, id, "beta", 0.5)?;
+            let a = attr_f(e, id, "alpha")?;
+            let b = attr_f(e, id, "beta")?;
             Ok(format!(
                 "torch.clamp(torch.add(torch.mul({x}, {}), {}), 0.0, 1.0)",
                 float_lit(a),
@@ -123,7 +123,7 @@ fn table(e: &mut Emitter<'_>, id: NodeId, row: &aten::Row) -> Result<(), String>
         operands.push(e.tensor(id, slot)?);
     }
     for p in row.params {
-        operands.push(float_lit(attr_f(e, id, p.attr, p.ir_default)?));
+        operands.push(float_lit(attr_f(e, id, p.attr)?));
     }
     let expr = format!("torch.{}({})", row.aten, operands.join(", "));
     let dtype = row.kind.is_predicate().then_some(DType::Bool);
@@ -157,11 +157,13 @@ fn with_attrs(
     call(e, id, |_| Ok(expr), None)
 }
 
-fn attr_f(e: &Emitter<'_>, id: NodeId, name: &str, default: f32) -> Result<f64, String> {
-    e.g.node(id)
-        .attrs
-        .float(name, default)
-        .map(|v| v as f64)
+/// Float attribute `name` of node `id`, or the ONNX schema's default at the model's opset
+/// (Selu's constants changed at opset 6).
+fn attr_f(e: &Emitter<'_>, id: NodeId, name: &str) -> Result<f64, String> {
+    let node = e.g.node(id);
+    node.attrs
+        .float_or_default(&node.op, Some(e.opset), name)
+        .map(f64::from)
         .map_err(|x| x.to_string())
 }
 
