@@ -6,6 +6,7 @@
 //! ([`text`]) prints and parses graphs; [`validate`] checks them.
 
 mod attr;
+pub mod build;
 mod dtype;
 mod graph;
 pub mod infer;
@@ -18,6 +19,7 @@ pub mod text;
 mod types;
 pub mod validate;
 
+pub use build::{Builder, Names};
 pub use attr::{Attr, AttrEntry, AttrKind, AttrTypeError, Attrs};
 pub use dtype::DType;
 pub use graph::{

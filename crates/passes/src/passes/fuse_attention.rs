@@ -14,11 +14,11 @@
 //! scores. Every intermediate value is read only inside the
 //! pattern. Below opset 23 (no `Attention`) the pattern stays; the pass notes that.
 
-use modelc_ir::{Attr, Attrs, Dim, Graph, NodeId, OnnxOp, ValueRef};
+use modelc_ir::{Attr, Attrs, Builder, Dim, Graph, NodeId, OnnxOp, ValueRef};
 
 use crate::pattern::{
-    add_onnx_node, default_opset, for_each_graph, note_once, producer, rank_of,
-    remove_with_dead_consts, single_use, sole_user_op, sum_over_graphs, take_over, with_scalar,
+    default_opset, for_each_graph, note_once, producer, rank_of, remove_with_dead_consts,
+    single_use, sole_user_op, sum_over_graphs, with_scalar,
 };
 use crate::{Changed, Pass, PassContext, PassError};
 
@@ -235,11 +235,13 @@ fn rewrite(g: &mut Graph, m: Match) {
         } else {
             format!("{name}_k")
         };
-        let t = add_onnx_node(g, OnnxOp::Transpose, &t_name, &[m.k_src], attrs);
         let base = g.value(m.out).map(|v| v.name.clone()).unwrap_or_default();
-        let unique = crate::pattern::fresh_name(g, &format!("{base}_k"));
-        g.value_mut(t).expect("new node").name = unique;
-        t
+        Builder::new(g)
+            .node(OnnxOp::Transpose, &[m.k_src])
+            .name(t_name)
+            .out(format!("{base}_k"))
+            .attrs(attrs)
+            .value()
     };
     let mut attrs = Attrs::default();
     if m.rank == 3 {
@@ -251,7 +253,10 @@ fn rewrite(g: &mut Graph, m: Match) {
     if let Some(mask) = m.mask {
         inputs.push(mask);
     }
-    let att = add_onnx_node(g, OnnxOp::Attention, &name, &inputs, attrs);
-    take_over(g, m.out, att);
+    Builder::new(g)
+        .node(OnnxOp::Attention, &inputs)
+        .name(name)
+        .attrs(attrs)
+        .take_over(m.out);
     remove_with_dead_consts(g, &m.nodes);
 }

@@ -12,12 +12,11 @@
 //! must be read only inside the pattern. Only when the model imports opset 20 or newer:
 //! `Gelu` does not exist before, and raising the opset would change other ops' meaning.
 
-use modelc_ir::{Attr, Attrs, Graph, NodeId, OnnxOp, ValueRef};
+use modelc_ir::{Attr, Attrs, Builder, Graph, NodeId, OnnxOp, ValueRef};
 
 use crate::pattern::{
-    add_onnx_node, close, default_opset, for_each_graph, is_add2, note_once, only_user,
-    other_operand, producer, remove_with_dead_consts, scalar_const, single_use, sole_user_op,
-    sum_over_graphs, take_over, with_scalar,
+    close, default_opset, for_each_graph, is_add2, note_once, only_user, other_operand, producer,
+    remove_with_dead_consts, scalar_const, single_use, sole_user_op, sum_over_graphs, with_scalar,
 };
 use crate::{Changed, Pass, PassContext, PassError};
 
@@ -207,7 +206,10 @@ fn rewrite(g: &mut Graph, m: Match) {
         attrs.set("approximate", Attr::String("tanh".into()));
     }
     let name = g.node(m.out.node).name.clone();
-    let gelu = add_onnx_node(g, OnnxOp::Gelu, &name, &[m.x], attrs);
-    take_over(g, m.out, gelu);
+    Builder::new(g)
+        .node(OnnxOp::Gelu, &[m.x])
+        .name(name)
+        .attrs(attrs)
+        .take_over(m.out);
     remove_with_dead_consts(g, &m.nodes);
 }
