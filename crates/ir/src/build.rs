@@ -15,8 +15,8 @@
 //! let x = ValueRef::new(g.add_input(Value::typed("x", ValueType::tensor(DType::F32, &[4]).into())), 0);
 //! let mut b = Builder::new(&mut g);
 //! let k = b.const_f32("k", 2.0);
-//! let y = b.node(OnnxOp::Mul, &[x, k]).out("x").value();
-//! let z = b.node(OnnxOp::Softmax, &[y]).int("axis", -1).value();
+//! let y = b.op(OnnxOp::Mul, &[x, k]).out("x").value();
+//! let z = b.op(OnnxOp::Softmax, &[y]).int("axis", -1).value();
 //! assert_eq!(g.value(y).unwrap().name, "x_1");
 //! assert_eq!(g.value(z).unwrap().name, "Softmax");
 //! ```
@@ -24,8 +24,8 @@
 use std::collections::{HashMap, HashSet};
 
 use crate::{
-    Attr, Attrs, DType, Graph, Layout, Node, NodeId, OnnxOp, Op, Tensor, TypeInfo,
-    Value, ValueRef, ValueType,
+    Attr, Attrs, DType, Graph, Layout, Node, NodeId, OnnxOp, Op, Tensor, TypeInfo, Value, ValueRef,
+    ValueType,
 };
 
 impl From<OnnxOp> for Op {
@@ -107,10 +107,25 @@ enum NamesSlot<'g> {
 }
 
 /// Adds nodes, constants and names to one graph (see the module docs).
+///
+/// It dereferences to the graph, so a rewrite reads and edits the graph through it too.
 #[derive(Debug)]
 pub struct Builder<'g> {
-    pub g: &'g mut Graph,
+    g: &'g mut Graph,
     names: NamesSlot<'g>,
+}
+
+impl std::ops::Deref for Builder<'_> {
+    type Target = Graph;
+    fn deref(&self) -> &Graph {
+        self.g
+    }
+}
+
+impl std::ops::DerefMut for Builder<'_> {
+    fn deref_mut(&mut self) -> &mut Graph {
+        self.g
+    }
 }
 
 impl<'g> Builder<'g> {
@@ -165,14 +180,14 @@ impl<'g> Builder<'g> {
 
     /// Starts a node of `op` reading `inputs` in its first slots (more with
     /// [`NodeBuilder::input`] / [`NodeBuilder::optional`]).
-    pub fn node(&mut self, op: impl Into<Op>, inputs: &[ValueRef]) -> NodeBuilder<'_, 'g> {
+    pub fn op(&mut self, op: impl Into<Op>, inputs: &[ValueRef]) -> NodeBuilder<'_, 'g> {
         let mut n = NodeBuilder::new(self, op.into());
         n.inputs = inputs.iter().copied().map(Some).collect();
         n
     }
 
     /// Starts a node whose input slots may be omitted (`None`).
-    pub fn node_opt(
+    pub fn op_opt(
         &mut self,
         op: impl Into<Op>,
         inputs: &[Option<ValueRef>],
@@ -560,11 +575,11 @@ mod tests {
         let mut g = graph_with(&["a"]);
         let mut names = Names::default();
         let v = Builder::with_names(&mut g, &mut names)
-            .node(OnnxOp::Relu, &[])
+            .op(OnnxOp::Relu, &[])
             .out("a")
             .value();
         let w = Builder::with_names(&mut g, &mut names)
-            .node(OnnxOp::Relu, &[v])
+            .op(OnnxOp::Relu, &[v])
             .out("a")
             .value();
         assert_eq!(g.value(v).unwrap().name, "a_1");
@@ -578,7 +593,7 @@ mod tests {
         let x = ValueRef::new(g.inputs()[0], 0);
         let mut b = Builder::new(&mut g);
         let parts = b
-            .node(OnnxOp::Split, &[x])
+            .op(OnnxOp::Split, &[x])
             .optional(None)
             .int("axis", 1)
             .name("split")
@@ -599,14 +614,14 @@ mod tests {
         let x = ValueRef::new(g.inputs()[0], 0);
         let mut b = Builder::new(&mut g);
         let old = b
-            .node(OnnxOp::Relu, &[x])
+            .op(OnnxOp::Relu, &[x])
             .out("y")
             .typed(0, tensor_type(DType::F32, &[2]))
             .value();
-        let reader = b.node(OnnxOp::Neg, &[old]).value();
-        b.g.push_output(old);
-        let new = b.node(OnnxOp::Abs, &[x]).name("abs").take_over(old);
-        b.g.remove_node(old.node);
+        let reader = b.op(OnnxOp::Neg, &[old]).value();
+        b.push_output(old);
+        let new = b.op(OnnxOp::Abs, &[x]).name("abs").take_over(old);
+        b.remove_node(old.node);
         assert_eq!(g.value(new).unwrap().name, "y");
         assert!(g.value(new).unwrap().ty.is_some());
         assert_eq!(g.input(reader.node, 0), Some(new));
@@ -619,9 +634,9 @@ mod tests {
         let x = ValueRef::new(g.inputs()[0], 0);
         let mut b = Builder::new(&mut g);
         let k = b.const_i64s("k", &[1, 2]);
-        let old = b.node(OnnxOp::Reshape, &[x, k]).value();
-        b.g.push_output(old);
-        let new = b.node(OnnxOp::Identity, &[x]).value();
+        let old = b.op(OnnxOp::Reshape, &[x, k]).value();
+        b.push_output(old);
+        let new = b.op(OnnxOp::Identity, &[x]).value();
         b.replace_node(old.node, new);
         assert_eq!(g.node_count(), 2);
         assert_eq!(g.outputs(), [new]);

@@ -19,8 +19,8 @@ pub mod text;
 mod types;
 pub mod validate;
 
-pub use build::{Builder, Names};
 pub use attr::{Attr, AttrEntry, AttrKind, AttrTypeError, Attrs};
+pub use build::{Builder, Names};
 pub use dtype::DType;
 pub use graph::{
     node_label, CycleError, Edge, Extra, Graph, Metadata, Node, NodeId, Value, ValueRef,

@@ -237,7 +237,7 @@ fn rewrite(g: &mut Graph, m: Match) {
         };
         let base = g.value(m.out).map(|v| v.name.clone()).unwrap_or_default();
         Builder::new(g)
-            .node(OnnxOp::Transpose, &[m.k_src])
+            .op(OnnxOp::Transpose, &[m.k_src])
             .name(t_name)
             .out(format!("{base}_k"))
             .attrs(attrs)
@@ -254,7 +254,7 @@ fn rewrite(g: &mut Graph, m: Match) {
         inputs.push(mask);
     }
     Builder::new(g)
-        .node(OnnxOp::Attention, &inputs)
+        .op(OnnxOp::Attention, &inputs)
         .name(name)
         .attrs(attrs)
         .take_over(m.out);

@@ -207,7 +207,7 @@ fn rewrite(g: &mut Graph, m: Match) {
     }
     let name = g.node(m.out.node).name.clone();
     Builder::new(g)
-        .node(OnnxOp::Gelu, &[m.x])
+        .op(OnnxOp::Gelu, &[m.x])
         .name(name)
         .attrs(attrs)
         .take_over(m.out);

@@ -273,7 +273,7 @@ fn rewrite(g: &mut Graph, m: Match) -> bool {
     };
     let name = g.node(m.out.node).name.clone();
     Builder::new(g)
-        .node(op, &inputs)
+        .op(op, &inputs)
         .name(name)
         .attrs(attrs)
         .take_over(m.out);

@@ -160,7 +160,7 @@ fn quantize_one(g: &mut Graph, id: NodeId, scope: BiasScope) -> bool {
     // The zero point is 0, the optional input's default: left out (int32 zeros cost 4
     // bytes per channel, and no runtime needs them given).
     let mut dq = build
-        .node(OnnxOp::DequantizeLinear, &[data, scale])
+        .op(OnnxOp::DequantizeLinear, &[data, scale])
         .name("")
         .out(format!("{base}_DQ"));
     if per_channel {

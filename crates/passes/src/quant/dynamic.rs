@@ -146,7 +146,7 @@ impl Recurrent {
                         )
                     });
                     let n = Builder::with_names(g, names)
-                        .node_opt(
+                        .op_opt(
                             OnnxOp::DequantizeLinear,
                             &[Some(data), Some(scale), Some(zp)],
                         )
@@ -229,7 +229,7 @@ fn rewrite(
     let graph_out = g.outputs().contains(&out);
 
     let dql = Builder::with_names(g, names)
-        .node_opt(OnnxOp::DynamicQuantizeLinear, &[Some(x)])
+        .op(OnnxOp::DynamicQuantizeLinear, &[x])
         .name(&format!("{base}_DynamicQuantizeLinear"))
         .outs(3)
         .add();
@@ -245,7 +245,7 @@ fn rewrite(
     );
     let integer = if op == OnnxOp::Conv {
         let c = Builder::with_names(g, names)
-            .node_opt(
+            .op_opt(
                 OnnxOp::ConvInteger,
                 &[Some(xq), Some(wq), Some(xz), Some(wz)],
             )
@@ -256,7 +256,7 @@ fn rewrite(
         c
     } else {
         Builder::with_names(g, names)
-            .node_opt(
+            .op_opt(
                 OnnxOp::MatMulInteger,
                 &[Some(xq), Some(wq), Some(xz), Some(wz)],
             )
@@ -264,7 +264,7 @@ fn rewrite(
             .add()
     };
     let cast = Builder::with_names(g, names)
-        .node_opt(OnnxOp::Cast, &[Some(ValueRef::new(integer, 0))])
+        .op_opt(OnnxOp::Cast, &[Some(ValueRef::new(integer, 0))])
         .out(&format!("{base}_Cast"))
         .int("to", DType::F32.onnx_code() as i64)
         .add();
@@ -283,11 +283,11 @@ fn rewrite(
         f32_tensor(scale_dims, &scales),
     );
     let prod = Builder::with_names(g, names)
-        .node_opt(OnnxOp::Mul, &[Some(xs), Some(ws)])
+        .op(OnnxOp::Mul, &[xs, ws])
         .out(&format!("{base}_scale_product"))
         .add();
     let mul = Builder::with_names(g, names)
-        .node_opt(
+        .op_opt(
             OnnxOp::Mul,
             &[Some(ValueRef::new(cast, 0)), Some(ValueRef::new(prod, 0))],
         )
@@ -306,7 +306,7 @@ fn rewrite(
         let bc =
             Builder::with_names(g, names).constant(&format!("{base}_bias"), f32_tensor(dims, &v));
         let add = Builder::with_names(g, names)
-            .node_opt(OnnxOp::Add, &[Some(result), Some(bc)])
+            .op(OnnxOp::Add, &[result, bc])
             .out(&format!("{base}_bias_add"))
             .add();
         result = ValueRef::new(add, 0);

@@ -125,7 +125,7 @@ pub fn convert(
     let cast_op = |g: &mut Graph, names: &mut Names, v: ValueRef, to: DType| {
         let base = format!("{}_to_{}", super::edit::value_name(g, v), to.name());
         let c = Builder::with_names(g, names)
-            .node_opt(OnnxOp::Cast, &[Some(v)])
+            .op(OnnxOp::Cast, &[v])
             .out(&base)
             .int("to", to.onnx_code() as i64)
             .add();

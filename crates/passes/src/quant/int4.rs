@@ -109,7 +109,7 @@ pub fn quantize_int4(
                 let s =
                     Builder::with_names(g, &mut names).constant(&format!("{base}_scale"), scale);
                 let n = Builder::with_names(g, &mut names)
-                    .node_opt(OnnxOp::DequantizeLinear, &[Some(d), Some(s)])
+                    .op(OnnxOp::DequantizeLinear, &[d, s])
                     .out(&format!("{base}_DequantizeLinear"))
                     .attrs(
                         vec![

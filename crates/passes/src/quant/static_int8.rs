@@ -314,11 +314,11 @@ pub fn quantize_static(
             }
         };
         let q = Builder::with_names(g, &mut names)
-            .node_opt(OnnxOp::QuantizeLinear, &[Some(v), Some(scale), Some(zp)])
+            .op(OnnxOp::QuantizeLinear, &[v, scale, zp])
             .out(&format!("{base}_Q"))
             .add();
         let dq = Builder::with_names(g, &mut names)
-            .node_opt(
+            .op_opt(
                 OnnxOp::DequantizeLinear,
                 &[Some(ValueRef::new(q, 0)), Some(scale), Some(zp)],
             )
@@ -390,7 +390,7 @@ pub(super) fn dequantized_weights(
             };
             let mut b = Builder::with_names(g, names);
             let mut dq = b
-                .node_opt(
+                .op_opt(
                     OnnxOp::DequantizeLinear,
                     &[Some(data), Some(scale), Some(zp)],
                 )

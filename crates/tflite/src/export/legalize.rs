@@ -46,18 +46,22 @@
 
 mod einsum;
 
-use modelc_ir::{Attr, Attrs, DType, Graph, Layout, NodeId, OnnxOp, OpsetImport, ValueRef};
+use modelc_ir::{
+    Attr, Attrs, Builder, DType, Graph, Layout, NodeId, OnnxOp, OpsetImport, ValueRef,
+};
 use modelc_passes::passes::fuse_conv_bn::bn_affine;
 use modelc_passes::passes::fuse_gelu::FuseGelu;
 use modelc_passes::pattern::{
-    add_const, add_onnx_node, const_tensor, extra_outputs_unused, float_const, float_tensor,
-    fresh_name, only_user, rank_of, remove_with_dead_consts, set_const_if_unshared, take_over,
+    const_tensor, extra_outputs_unused, float_const, float_tensor, only_user, rank_of,
+    remove_with_dead_consts, set_const_if_unshared,
 };
 use modelc_passes::util::const_ints;
 use modelc_passes::{Pass, PassContext};
 
 /// Applies every rewrite to the top-level graph (TFLite export has no sub-graphs).
 pub(crate) fn decompose(g: &mut Graph, opset: i64) {
+    let mut b = Builder::new(g);
+    let g = &mut b;
     let ids: Vec<NodeId> = g.node_ids().collect();
     for id in ids {
         let Some(op) = g.try_node(id).and_then(|n| n.op.onnx()) else {
@@ -95,12 +99,8 @@ pub(crate) fn decompose(g: &mut Graph, opset: i64) {
     let _ = FuseGelu.run(g, &mut cx);
 }
 
-fn scalar(g: &mut Graph, name: &str, v: f64) -> ValueRef {
-    add_const(g, name, float_tensor(DType::F32, vec![], &[v]))
-}
-
 /// `DepthToSpace` mode CRD → DCR after reordering the channels (see the module docs).
-fn depth_to_space_crd(g: &mut Graph, id: NodeId) {
+fn depth_to_space_crd(g: &mut Builder<'_>, id: NodeId) {
     let node = g.node(id);
     if node.attrs.string("mode", "DCR").ok().as_deref() != Some("CRD") {
         return;
@@ -127,10 +127,12 @@ fn depth_to_space_crd(g: &mut Graph, id: NodeId) {
     let name = node.name.clone();
     if !permute_conv_outputs(g, x, &order) {
         let idx: Vec<i64> = order.iter().map(|&o| o as i64).collect();
-        let idx = i64_const(g, &format!("{name}_crd_order"), &idx);
-        let mut attrs = Attrs::default();
-        attrs.set("axis", Attr::Int(1));
-        let gathered = op_node(g, OnnxOp::Gather, &format!("{name}_dcr"), &[x, idx], attrs);
+        let idx = g.const_i64s(&format!("{name}_crd_order"), &idx);
+        let gathered = g
+            .op(OnnxOp::Gather, &[x, idx])
+            .out(format!("{name}_dcr"))
+            .int("axis", 1)
+            .value();
         g.connect(gathered, id, 0);
     }
     g.node_mut(id).attrs.set("mode", Attr::String("DCR".into()));
@@ -189,6 +191,8 @@ fn permute_conv_outputs(g: &mut Graph, x: ValueRef, order: &[u64]) -> bool {
 /// the axis last, softmax, TRANSPOSE back. Not for dequantized inputs (the int8 softmax
 /// must read its quantized input directly). Returns whether anything changed.
 pub(crate) fn softmax_last_axis(g: &mut Graph, opset: i64) -> bool {
+    let mut b = Builder::new(g);
+    let g = &mut b;
     if opset < 13 {
         return false; // `legacy_softmax` made these 2-D.
     }
@@ -218,22 +222,22 @@ pub(crate) fn softmax_last_axis(g: &mut Graph, opset: i64) -> bool {
             back[p as usize] = i as i64;
         }
         let name = g.node(id).name.clone();
-        let mut to_last = Attrs::default();
-        to_last.set("perm", Attr::Ints(perm));
-        let t = op_node(
-            g,
-            OnnxOp::Transpose,
-            &format!("{name}_to_last"),
-            &[x],
-            to_last,
-        );
-        let mut last = Attrs::default();
-        last.set("axis", Attr::Int(-1));
-        let sm = op_node(g, op, &format!("{name}_last"), &[t], last);
-        let mut from_last = Attrs::default();
-        from_last.set("perm", Attr::Ints(back));
-        let y = op_node(g, OnnxOp::Transpose, &name, &[sm], from_last);
-        finish(g, id, y);
+        let t = g
+            .op(OnnxOp::Transpose, &[x])
+            .out(format!("{name}_to_last"))
+            .ints("perm", perm)
+            .value();
+        let sm = g
+            .op(op, &[t])
+            .out(format!("{name}_last"))
+            .int("axis", -1)
+            .value();
+        let y = g
+            .op(OnnxOp::Transpose, &[sm])
+            .out(name.as_str())
+            .ints("perm", back)
+            .value();
+        g.replace_node(id, y);
         changed = true;
     }
     changed
@@ -248,7 +252,7 @@ fn const_or_dq(g: &Graph, v: ValueRef) -> Option<&modelc_ir::Tensor> {
 }
 
 /// `Mod` fmod 1 → floor modulo and a sign fix (see the module docs).
-fn c_fmod(g: &mut Graph, id: NodeId) {
+fn c_fmod(g: &mut Builder<'_>, id: NodeId) {
     if g.node(id).attrs.int("fmod", 0).ok() != Some(1) {
         return;
     }
@@ -265,25 +269,54 @@ fn c_fmod(g: &mut Graph, id: NodeId) {
     // All-zero bytes are 0 in each of these dtypes.
     let width = (dtype.bits() / 8) as usize;
     let zero = modelc_ir::Tensor::from_raw(dtype, vec![], vec![0u8; width].into()).expect("scalar");
-    let zero = add_const(g, &format!("{name}_zero"), zero);
-    let mut floor = Attrs::default();
-    floor.set("fmod", Attr::Int(0));
-    let r = op_node(g, OnnxOp::Mod, &format!("{name}_floor_mod"), &[a, b], floor);
-    let is_zero = step(g, OnnxOp::Equal, &name, "is_zero", &[r, zero]);
-    let nonzero = step(g, OnnxOp::Not, &name, "nonzero", &[is_zero]);
-    let r_neg = step(g, OnnxOp::Less, &name, "r_negative", &[r, zero]);
-    let a_neg = step(g, OnnxOp::Less, &name, "a_negative", &[a, zero]);
-    let same = step(g, OnnxOp::Equal, &name, "same_sign", &[r_neg, a_neg]);
-    let differ = step(g, OnnxOp::Not, &name, "sign_differs", &[same]);
-    let fix = step(g, OnnxOp::And, &name, "fix", &[nonzero, differ]);
-    let shifted = step(g, OnnxOp::Sub, &name, "shifted", &[r, b]);
-    let y = step(g, OnnxOp::Where, &name, "fmod", &[fix, shifted, r]);
-    finish(g, id, y);
+    let zero = g.constant(&format!("{name}_zero"), zero);
+    let r = g
+        .op(OnnxOp::Mod, &[a, b])
+        .out(format!("{name}_floor_mod"))
+        .int("fmod", 0)
+        .value();
+    let is_zero = g
+        .op(OnnxOp::Equal, &[r, zero])
+        .out(format!("{name}_is_zero"))
+        .value();
+    let nonzero = g
+        .op(OnnxOp::Not, &[is_zero])
+        .out(format!("{name}_nonzero"))
+        .value();
+    let r_neg = g
+        .op(OnnxOp::Less, &[r, zero])
+        .out(format!("{name}_r_negative"))
+        .value();
+    let a_neg = g
+        .op(OnnxOp::Less, &[a, zero])
+        .out(format!("{name}_a_negative"))
+        .value();
+    let same = g
+        .op(OnnxOp::Equal, &[r_neg, a_neg])
+        .out(format!("{name}_same_sign"))
+        .value();
+    let differ = g
+        .op(OnnxOp::Not, &[same])
+        .out(format!("{name}_sign_differs"))
+        .value();
+    let fix = g
+        .op(OnnxOp::And, &[nonzero, differ])
+        .out(format!("{name}_fix"))
+        .value();
+    let shifted = g
+        .op(OnnxOp::Sub, &[r, b])
+        .out(format!("{name}_shifted"))
+        .value();
+    let y = g
+        .op(OnnxOp::Where, &[fix, shifted, r])
+        .out(format!("{name}_fmod"))
+        .value();
+    g.replace_node(id, y);
 }
 
 /// Negative pads → a crop first (see the module docs). Returns the Pad node left to do the
 /// rest (`id` itself), or `None` when the crop was all of it.
-fn crop_negative_pads(g: &mut Graph, id: NodeId) -> Option<NodeId> {
+fn crop_negative_pads(g: &mut Builder<'_>, id: NodeId) -> Option<NodeId> {
     let (Some(x), Some(pv)) = (g.input(id, 0), g.input(id, 1)) else {
         return Some(id);
     };
@@ -314,24 +347,21 @@ fn crop_negative_pads(g: &mut Graph, id: NodeId) -> Option<NodeId> {
     }
     let name = g.node(id).name.clone();
     let (st, en, ax) = (
-        i64_const(g, &format!("{name}_crop_starts"), &starts),
-        i64_const(g, &format!("{name}_crop_ends"), &ends),
-        i64_const(g, &format!("{name}_crop_axes"), &axes),
+        g.const_i64s(&format!("{name}_crop_starts"), &starts),
+        g.const_i64s(&format!("{name}_crop_ends"), &ends),
+        g.const_i64s(&format!("{name}_crop_axes"), &axes),
     );
-    let cropped = op_node(
-        g,
-        OnnxOp::Slice,
-        &format!("{name}_crop"),
-        &[x, st, en, ax],
-        Attrs::default(),
-    );
+    let cropped = g
+        .op(OnnxOp::Slice, &[x, st, en, ax])
+        .out(format!("{name}_crop"))
+        .value();
     if pads.iter().all(|&p| p <= 0) {
-        finish(g, id, cropped);
+        g.replace_node(id, cropped);
         return None;
     }
     // The positive pads stay with the Pad, now reading the cropped input.
     let rest: Vec<i64> = pads.iter().map(|&p| p.max(0)).collect();
-    let rest = i64_const(g, &format!("{name}_pads"), &rest);
+    let rest = g.const_i64s(&format!("{name}_pads"), &rest);
     g.connect(cropped, id, 0);
     g.connect(rest, id, 1);
     // The crop's type, so the edge-mode rewrite can read its shape.
@@ -349,7 +379,7 @@ fn crop_negative_pads(g: &mut Graph, id: NodeId) -> Option<NodeId> {
 }
 
 /// `Pad` mode edge → slices, expands and concats (see the module docs).
-fn edge_pad(g: &mut Graph, id: NodeId) {
+fn edge_pad(g: &mut Builder<'_>, id: NodeId) {
     if g.node(id).attrs.string("mode", "constant").ok().as_deref() != Some("edge") {
         return;
     }
@@ -380,7 +410,7 @@ fn edge_pad(g: &mut Graph, id: NodeId) {
         if begin == 0 && end == 0 {
             continue;
         }
-        let ax = i64_const(g, &format!("{name}_axis{axis}"), &[axis as i64]);
+        let ax = g.const_i64s(&format!("{name}_axis{axis}"), &[axis as i64]);
         let mut parts = Vec::new();
         for (width, start, stop, side) in [
             (begin, 0, 1, "begin"),
@@ -395,45 +425,36 @@ fn edge_pad(g: &mut Graph, id: NodeId) {
                 continue;
             }
             let (st, sp) = (
-                i64_const(g, &format!("{name}_{side}{axis}_start"), &[start]),
-                i64_const(g, &format!("{name}_{side}{axis}_stop"), &[stop]),
+                g.const_i64s(&format!("{name}_{side}{axis}_start"), &[start]),
+                g.const_i64s(&format!("{name}_{side}{axis}_stop"), &[stop]),
             );
-            let edge = op_node(
-                g,
-                OnnxOp::Slice,
-                &format!("{name}_{side}{axis}"),
-                &[v, st, sp, ax],
-                Attrs::default(),
-            );
+            let edge = g
+                .op(OnnxOp::Slice, &[v, st, sp, ax])
+                .out(format!("{name}_{side}{axis}"))
+                .value();
             let mut shape: Vec<i64> = dims.iter().map(|&d| d as i64).collect();
             shape[axis] = width;
-            let shape = i64_const(g, &format!("{name}_{side}{axis}_shape"), &shape);
-            parts.push(op_node(
-                g,
-                OnnxOp::Expand,
-                &format!("{name}_{side}{axis}_repeated"),
-                &[edge, shape],
-                Attrs::default(),
-            ));
+            let shape = g.const_i64s(&format!("{name}_{side}{axis}_shape"), &shape);
+            parts.push(
+                g.op(OnnxOp::Expand, &[edge, shape])
+                    .out(format!("{name}_{side}{axis}_repeated"))
+                    .value(),
+            );
         }
-        let mut cat = Attrs::default();
-        cat.set("axis", Attr::Int(axis as i64));
-        v = op_node(
-            g,
-            OnnxOp::Concat,
-            &format!("{name}_axis{axis}_padded"),
-            &parts,
-            cat,
-        );
+        v = g
+            .op(OnnxOp::Concat, &parts)
+            .out(format!("{name}_axis{axis}_padded"))
+            .int("axis", axis as i64)
+            .value();
         dims[axis] += (begin + end) as u64;
     }
     if v != x {
-        finish(g, id, v);
+        g.replace_node(id, v);
     }
 }
 
 /// `Gemm` → `MatMul` and elementwise ops when FULLY_CONNECTED cannot express it.
-fn general_gemm(g: &mut Graph, id: NodeId) {
+fn general_gemm(g: &mut Builder<'_>, id: NodeId) {
     let node = g.node(id);
     let (Ok(ta), Ok(tb), Ok(alpha), Ok(beta)) = (
         node.attrs.int("transA", 0),
@@ -460,41 +481,49 @@ fn general_gemm(g: &mut Graph, id: NodeId) {
         return;
     }
     let name = node.name.clone();
-    let transposed = |g: &mut Graph, v: ValueRef, t: i64, what: &str| {
+    let transposed = |g: &mut Builder<'_>, v: ValueRef, t: i64, what: &str| {
         if t == 0 {
             return v;
         }
         let mut attrs = Attrs::default();
         attrs.set("perm", Attr::Ints(vec![1, 0]));
-        op_node(
-            g,
-            OnnxOp::Transpose,
-            &format!("{name}_{what}_t"),
-            &[v],
-            attrs,
-        )
+        g.op(OnnxOp::Transpose, &[v])
+            .out(format!("{name}_{what}_t"))
+            .attrs(attrs)
+            .value()
     };
     let a2 = transposed(g, a, ta, "a");
     let b2 = transposed(g, b, tb, "b");
-    let mut y = step(g, OnnxOp::MatMul, &name, "matmul", &[a2, b2]);
+    let mut y = g
+        .op(OnnxOp::MatMul, &[a2, b2])
+        .out(format!("{name}_matmul"))
+        .value();
     if alpha != 1.0 {
-        let s = scalar(g, &format!("{name}_alpha"), alpha as f64);
-        y = step(g, OnnxOp::Mul, &name, "scaled", &[y, s]);
+        let s = g.const_f32(&format!("{name}_alpha"), alpha);
+        y = g
+            .op(OnnxOp::Mul, &[y, s])
+            .out(format!("{name}_scaled"))
+            .value();
     }
     if let Some(c) = c {
         let c = if beta != 1.0 {
-            let s = scalar(g, &format!("{name}_beta"), beta as f64);
-            step(g, OnnxOp::Mul, &name, "c_scaled", &[c, s])
+            let s = g.const_f32(&format!("{name}_beta"), beta);
+            g.op(OnnxOp::Mul, &[c, s])
+                .out(format!("{name}_c_scaled"))
+                .value()
         } else {
             c
         };
-        y = step(g, OnnxOp::Add, &name, "sum", &[y, c]);
+        y = g
+            .op(OnnxOp::Add, &[y, c])
+            .out(format!("{name}_sum"))
+            .value();
     }
-    finish(g, id, y);
+    g.replace_node(id, y);
 }
 
 /// `MatMul` with a 1-D operand (see the module docs).
-fn vector_matmul(g: &mut Graph, id: NodeId, opset: i64) {
+fn vector_matmul(g: &mut Builder<'_>, id: NodeId, opset: i64) {
     let (Some(a), Some(b)) = (g.input(id, 0), g.input(id, 1)) else {
         return;
     };
@@ -503,19 +532,23 @@ fn vector_matmul(g: &mut Graph, id: NodeId, opset: i64) {
         return;
     }
     let name = g.node(id).name.clone();
-    let axes_of = |g: &mut Graph, op: OnnxOp, v: ValueRef, axis: i64, what: &str| {
+    let axes_of = |g: &mut Builder<'_>, op: OnnxOp, v: ValueRef, axis: i64, what: &str| {
         let mut attrs = Attrs::default();
         let mut inputs = vec![v];
         if opset >= 13 {
-            inputs.push(i64_const(g, &format!("{name}_{what}_axes"), &[axis]));
+            inputs.push(g.const_i64s(&format!("{name}_{what}_axes"), &[axis]));
         } else {
             attrs.set("axes", Attr::Ints(vec![axis]));
         }
-        op_node(g, op, &format!("{name}_{what}"), &inputs, attrs)
+        g.op(op, &inputs)
+            .out(format!("{name}_{what}"))
+            .attrs(attrs)
+            .value()
     };
     // [K] · [.., K, N]: a row [1, K]; [.., M, K] · [K]: a column [K, 1]. A constant vector
     // becomes a constant matrix (same bytes), so a FULLY_CONNECTED can take it as weights.
-    let matrix = |g: &mut Graph, v: ValueRef, axis: i64, what: &str| match const_tensor(g, v) {
+    let matrix = |g: &mut Builder<'_>, v: ValueRef, axis: i64, what: &str| match const_tensor(g, v)
+    {
         Some(t) if t.dims.len() == 1 => {
             let mut m = t.clone();
             m.dims = if axis == 0 {
@@ -523,7 +556,7 @@ fn vector_matmul(g: &mut Graph, id: NodeId, opset: i64) {
             } else {
                 vec![t.dims[0], 1]
             };
-            add_const(g, &format!("{name}_{what}"), m)
+            g.constant(&format!("{name}_{what}"), m)
         }
         _ => axes_of(g, OnnxOp::Unsqueeze, v, axis, what),
     };
@@ -537,7 +570,10 @@ fn vector_matmul(g: &mut Graph, id: NodeId, opset: i64) {
     } else {
         b
     };
-    let mut y = step(g, OnnxOp::MatMul, &name, "matrix", &[a2, b2]);
+    let mut y = g
+        .op(OnnxOp::MatMul, &[a2, b2])
+        .out(format!("{name}_matrix"))
+        .value();
     if rb == Some(1) {
         y = axes_of(g, OnnxOp::Squeeze, y, -1, "squeeze_column");
     }
@@ -546,7 +582,7 @@ fn vector_matmul(g: &mut Graph, id: NodeId, opset: i64) {
         let axis = if rb == Some(1) { -1 } else { -2 };
         y = axes_of(g, OnnxOp::Squeeze, y, axis, "squeeze_row");
     }
-    finish(g, id, y);
+    g.replace_node(id, y);
 }
 
 /// The float32 input of a unary op, when that is what it reads.
@@ -555,34 +591,40 @@ fn f32_input(g: &Graph, id: NodeId) -> Option<ValueRef> {
         .filter(|&x| g.dtype_of(x) == Some(DType::F32))
 }
 
-/// An elementwise op of the decompositions below, named after the node it replaces.
-fn step(g: &mut Graph, op: OnnxOp, name: &str, suffix: &str, inputs: &[ValueRef]) -> ValueRef {
-    op_node(g, op, &format!("{name}_{suffix}"), inputs, Attrs::default())
-}
-
 /// `Softplus` / `Mish` (see the module docs).
-fn softplus(g: &mut Graph, id: NodeId, op: OnnxOp) {
+fn softplus(g: &mut Builder<'_>, id: NodeId, op: OnnxOp) {
     let Some(x) = f32_input(g, id) else { return };
     let name = g.node(id).name.clone();
-    let one = scalar(g, &format!("{name}_one"), 1.0);
-    let pos = step(g, OnnxOp::Relu, &name, "pos", &[x]);
-    let abs = step(g, OnnxOp::Abs, &name, "abs", &[x]);
-    let neg = step(g, OnnxOp::Neg, &name, "neg", &[abs]);
-    let exp = step(g, OnnxOp::Exp, &name, "exp", &[neg]);
-    let sum = step(g, OnnxOp::Add, &name, "one_plus", &[exp, one]);
-    let log = step(g, OnnxOp::Log, &name, "log", &[sum]);
-    let sp = step(g, OnnxOp::Add, &name, "softplus", &[pos, log]);
+    let one = g.const_f32(&format!("{name}_one"), 1.0);
+    let pos = g.op(OnnxOp::Relu, &[x]).out(format!("{name}_pos")).value();
+    let abs = g.op(OnnxOp::Abs, &[x]).out(format!("{name}_abs")).value();
+    let neg = g.op(OnnxOp::Neg, &[abs]).out(format!("{name}_neg")).value();
+    let exp = g.op(OnnxOp::Exp, &[neg]).out(format!("{name}_exp")).value();
+    let sum = g
+        .op(OnnxOp::Add, &[exp, one])
+        .out(format!("{name}_one_plus"))
+        .value();
+    let log = g.op(OnnxOp::Log, &[sum]).out(format!("{name}_log")).value();
+    let sp = g
+        .op(OnnxOp::Add, &[pos, log])
+        .out(format!("{name}_softplus"))
+        .value();
     let y = if op == OnnxOp::Mish {
-        let t = step(g, OnnxOp::Tanh, &name, "tanh", &[sp]);
-        step(g, OnnxOp::Mul, &name, "mish", &[x, t])
+        let t = g
+            .op(OnnxOp::Tanh, &[sp])
+            .out(format!("{name}_tanh"))
+            .value();
+        g.op(OnnxOp::Mul, &[x, t])
+            .out(format!("{name}_mish"))
+            .value()
     } else {
         sp
     };
-    finish(g, id, y);
+    g.replace_node(id, y);
 }
 
 /// `Elu` with alpha ≠ 1 (ELU has no alpha; see the module docs).
-fn elu(g: &mut Graph, id: NodeId) {
+fn elu(g: &mut Builder<'_>, id: NodeId) {
     let Ok(alpha) = g.node(id).attrs.float("alpha", 1.0) else {
         return;
     };
@@ -591,21 +633,33 @@ fn elu(g: &mut Graph, id: NodeId) {
     };
     let name = g.node(id).name.clone();
     let (zero, one) = (
-        scalar(g, &format!("{name}_zero"), 0.0),
-        scalar(g, &format!("{name}_one"), 1.0),
+        g.const_f32(&format!("{name}_zero"), 0.0),
+        g.const_f32(&format!("{name}_one"), 1.0),
     );
-    let a = scalar(g, &format!("{name}_alpha"), alpha as f64);
-    let pos = step(g, OnnxOp::Relu, &name, "pos", &[x]);
-    let low = step(g, OnnxOp::Min, &name, "low", &[x, zero]);
-    let exp = step(g, OnnxOp::Exp, &name, "exp", &[low]);
-    let em1 = step(g, OnnxOp::Sub, &name, "expm1", &[exp, one]);
-    let neg = step(g, OnnxOp::Mul, &name, "scaled", &[em1, a]);
-    let y = step(g, OnnxOp::Add, &name, "elu", &[pos, neg]);
-    finish(g, id, y);
+    let a = g.const_f32(&format!("{name}_alpha"), alpha);
+    let pos = g.op(OnnxOp::Relu, &[x]).out(format!("{name}_pos")).value();
+    let low = g
+        .op(OnnxOp::Min, &[x, zero])
+        .out(format!("{name}_low"))
+        .value();
+    let exp = g.op(OnnxOp::Exp, &[low]).out(format!("{name}_exp")).value();
+    let em1 = g
+        .op(OnnxOp::Sub, &[exp, one])
+        .out(format!("{name}_expm1"))
+        .value();
+    let neg = g
+        .op(OnnxOp::Mul, &[em1, a])
+        .out(format!("{name}_scaled"))
+        .value();
+    let y = g
+        .op(OnnxOp::Add, &[pos, neg])
+        .out(format!("{name}_elu"))
+        .value();
+    g.replace_node(id, y);
 }
 
 /// Grouped `ConvTranspose` → one per group (see the module docs).
-fn grouped_conv_transpose(g: &mut Graph, id: NodeId) {
+fn grouped_conv_transpose(g: &mut Builder<'_>, id: NodeId) {
     let node = g.node(id);
     let Ok(groups) = node.attrs.int("group", 1) else {
         return;
@@ -653,24 +707,21 @@ fn grouped_conv_transpose(g: &mut Graph, id: NodeId) {
     let name = node.name.clone();
     let mut attrs = node.attrs.clone();
     attrs.remove("group");
-    let axis = i64_const(g, &format!("{name}_channels"), &[1]);
+    let axis = g.const_i64s(&format!("{name}_channels"), &[1]);
     let mut parts = Vec::with_capacity(groups as usize);
     for i in 0..groups {
         let lo = (i * per_group) as i64;
-        let starts = i64_const(g, &format!("{name}_g{i}_start"), &[lo]);
-        let ends = i64_const(g, &format!("{name}_g{i}_end"), &[lo + per_group as i64]);
-        let xi = op_node(
-            g,
-            OnnxOp::Slice,
-            &format!("{name}_g{i}_in"),
-            &[x, starts, ends, axis],
-            Attrs::default(),
-        );
+        let starts = g.const_i64s(&format!("{name}_g{i}_start"), &[lo]);
+        let ends = g.const_i64s(&format!("{name}_g{i}_end"), &[lo + per_group as i64]);
+        let xi = g
+            .op(OnnxOp::Slice, &[x, starts, ends, axis])
+            .out(format!("{name}_g{i}_in"))
+            .value();
         let at = i as usize * w_bytes;
         let wi =
             modelc_ir::Tensor::from_raw(w_dtype, w_dims.clone(), w_raw.slice(at..at + w_bytes))
                 .expect("a whole group's rows");
-        let mut inputs = vec![xi, add_const(g, &format!("{name}_g{i}_weight"), wi)];
+        let mut inputs = vec![xi, g.constant(&format!("{name}_g{i}_weight"), wi)];
         if let Some(b) = &b {
             let raw = b.raw().expect("checked");
             let n = raw.len() / groups as usize;
@@ -680,44 +731,24 @@ fn grouped_conv_transpose(g: &mut Graph, id: NodeId) {
                 raw.slice(i as usize * n..(i as usize + 1) * n),
             )
             .expect("a whole group's biases");
-            inputs.push(add_const(g, &format!("{name}_g{i}_bias"), bi));
+            inputs.push(g.constant(&format!("{name}_g{i}_bias"), bi));
         }
-        parts.push(op_node(
-            g,
-            OnnxOp::ConvTranspose,
-            &format!("{name}_g{i}"),
-            &inputs,
-            attrs.clone(),
-        ));
+        parts.push(
+            g.op(OnnxOp::ConvTranspose, &inputs)
+                .out(format!("{name}_g{i}"))
+                .attrs(attrs.clone())
+                .value(),
+        );
     }
-    let mut cat = Attrs::default();
-    cat.set("axis", Attr::Int(1));
-    let y = op_node(g, OnnxOp::Concat, &name, &parts, cat);
-    finish(g, id, y);
+    let y = g
+        .op(OnnxOp::Concat, &parts)
+        .out(name.as_str())
+        .int("axis", 1)
+        .value();
+    g.replace_node(id, y);
 }
 
-/// A 1-D int64 constant (shapes, axes).
-fn i64_const(g: &mut Graph, name: &str, values: &[i64]) -> ValueRef {
-    let t = modelc_ir::Tensor::from_i64(vec![values.len() as u64], values).expect("sizes match");
-    add_const(g, name, t)
-}
-
-/// [`add_onnx_node`] with its result named `name` (made unique): lowering names TFLite
-/// tensors after values.
-fn op_node(g: &mut Graph, op: OnnxOp, name: &str, inputs: &[ValueRef], attrs: Attrs) -> ValueRef {
-    let v = add_onnx_node(g, op, name, inputs, attrs);
-    let unique = fresh_name(g, name);
-    g.value_mut(v).expect("just added").name = unique;
-    v
-}
-
-/// Replaces node `old`'s first result by `new` and removes `old`.
-fn finish(g: &mut Graph, old: NodeId, new: ValueRef) {
-    take_over(g, ValueRef::new(old, 0), new);
-    remove_with_dead_consts(g, &[old]);
-}
-
-fn batch_norm(g: &mut Graph, id: NodeId) {
+fn batch_norm(g: &mut Builder<'_>, id: NodeId) {
     let node = g.node(id);
     if !matches!(node.layout, None | Some(Layout::Nchw)) {
         return;
@@ -732,28 +763,23 @@ fn batch_norm(g: &mut Graph, id: NodeId) {
     // Per-channel constants broadcast over [N, C, spatial...].
     let mut dims = vec![affine.s.len() as u64];
     dims.resize(rank - 1, 1);
-    let s = add_const(
-        g,
+    let s = g.constant(
         &format!("{name}_scale"),
         float_tensor(affine.dtype, dims.clone(), &affine.s),
     );
-    let t = add_const(
-        g,
+    let t = g.constant(
         &format!("{name}_shift"),
         float_tensor(affine.dtype, dims, &affine.t),
     );
-    let mul = op_node(
-        g,
-        OnnxOp::Mul,
-        &format!("{name}_mul"),
-        &[x, s],
-        Attrs::default(),
-    );
-    let add = op_node(g, OnnxOp::Add, &name, &[mul, t], Attrs::default());
-    finish(g, id, add);
+    let mul = g
+        .op(OnnxOp::Mul, &[x, s])
+        .out(format!("{name}_mul"))
+        .value();
+    let add = g.op(OnnxOp::Add, &[mul, t]).out(name.as_str()).value();
+    g.replace_node(id, add);
 }
 
-fn hard_sigmoid(g: &mut Graph, id: NodeId) {
+fn hard_sigmoid(g: &mut Builder<'_>, id: NodeId) {
     let node = g.node(id);
     let (Ok(alpha), Ok(beta)) = (
         node.attrs.float("alpha", 0.2),
@@ -768,31 +794,28 @@ fn hard_sigmoid(g: &mut Graph, id: NodeId) {
         return;
     }
     let name = node.name.clone();
-    let a = scalar(g, &format!("{name}_alpha"), alpha as f64);
-    let b = scalar(g, &format!("{name}_beta"), beta as f64);
+    let a = g.const_f32(&format!("{name}_alpha"), alpha);
+    let b = g.const_f32(&format!("{name}_beta"), beta);
     let (lo, hi) = (
-        scalar(g, &format!("{name}_lo"), 0.0),
-        scalar(g, &format!("{name}_hi"), 1.0),
+        g.const_f32(&format!("{name}_lo"), 0.0),
+        g.const_f32(&format!("{name}_hi"), 1.0),
     );
-    let mul = op_node(
-        g,
-        OnnxOp::Mul,
-        &format!("{name}_mul"),
-        &[x, a],
-        Attrs::default(),
-    );
-    let add = op_node(
-        g,
-        OnnxOp::Add,
-        &format!("{name}_add"),
-        &[mul, b],
-        Attrs::default(),
-    );
-    let clip = op_node(g, OnnxOp::Clip, &name, &[add, lo, hi], Attrs::default());
-    finish(g, id, clip);
+    let mul = g
+        .op(OnnxOp::Mul, &[x, a])
+        .out(format!("{name}_mul"))
+        .value();
+    let add = g
+        .op(OnnxOp::Add, &[mul, b])
+        .out(format!("{name}_add"))
+        .value();
+    let clip = g
+        .op(OnnxOp::Clip, &[add, lo, hi])
+        .out(name.as_str())
+        .value();
+    g.replace_node(id, clip);
 }
 
-fn legacy_softmax(g: &mut Graph, id: NodeId, op: OnnxOp) {
+fn legacy_softmax(g: &mut Builder<'_>, id: NodeId, op: OnnxOp) {
     let Some(x) = g.input(id, 0) else { return };
     let dims: Option<Vec<u64>> = g
         .value(x)
@@ -820,33 +843,30 @@ fn legacy_softmax(g: &mut Graph, id: NodeId, op: OnnxOp) {
     let name = g.node(id).name.clone();
     let outer: u64 = dims[..axis as usize].iter().product();
     let inner: u64 = dims[axis as usize..].iter().product();
-    let flat_shape = i64_const(g, &format!("{name}_2d"), &[outer as i64, inner as i64]);
-    let back_shape = i64_const(
-        g,
+    let flat_shape = g.const_i64s(&format!("{name}_2d"), &[outer as i64, inner as i64]);
+    let back_shape = g.const_i64s(
         &format!("{name}_shape"),
         &dims.iter().map(|&d| d as i64).collect::<Vec<_>>(),
     );
-    let flat = op_node(
-        g,
-        OnnxOp::Reshape,
-        &format!("{name}_flat"),
-        &[x, flat_shape],
-        Attrs::default(),
-    );
+    let flat = g
+        .op(OnnxOp::Reshape, &[x, flat_shape])
+        .out(format!("{name}_flat"))
+        .value();
     let mut attrs = Attrs::default();
     attrs.set("axis", Attr::Int(1));
-    let soft = op_node(g, op, &format!("{name}_2d"), &[flat], attrs);
-    let out = op_node(
-        g,
-        OnnxOp::Reshape,
-        &format!("{name}_nd"),
-        &[soft, back_shape],
-        Attrs::default(),
-    );
-    finish(g, id, out);
+    let soft = g
+        .op(op, &[flat])
+        .out(format!("{name}_2d"))
+        .attrs(attrs)
+        .value();
+    let out = g
+        .op(OnnxOp::Reshape, &[soft, back_shape])
+        .out(format!("{name}_nd"))
+        .value();
+    g.replace_node(id, out);
 }
 
-fn layer_norm(g: &mut Graph, id: NodeId, opset: i64) {
+fn layer_norm(g: &mut Builder<'_>, id: NodeId, opset: i64) {
     let node = g.node(id);
     let (Ok(axis), Ok(eps)) = (
         node.attrs.int("axis", -1),
@@ -873,8 +893,8 @@ fn layer_norm(g: &mut Graph, id: NodeId, opset: i64) {
     }
     let axes: Vec<i64> = (first..rank as i64).collect();
     let name = node.name.clone();
-    let axes_const = (opset >= 18).then(|| i64_const(g, &format!("{name}_axes"), &axes));
-    let mean_of = |g: &mut Graph, v: ValueRef, suffix: &str| {
+    let axes_const = (opset >= 18).then(|| g.const_i64s(&format!("{name}_axes"), &axes));
+    let mean_of = |g: &mut Builder<'_>, v: ValueRef, suffix: &str| {
         let mut attrs = Attrs::default();
         attrs.set("keepdims", Attr::Int(1));
         let mut inputs = vec![v];
@@ -882,63 +902,39 @@ fn layer_norm(g: &mut Graph, id: NodeId, opset: i64) {
             Some(a) => inputs.push(a),
             None => attrs.set("axes", Attr::Ints(axes.clone())),
         }
-        op_node(
-            g,
-            OnnxOp::ReduceMean,
-            &format!("{name}_{suffix}"),
-            &inputs,
-            attrs,
-        )
+        g.op(OnnxOp::ReduceMean, &inputs)
+            .out(format!("{name}_{suffix}"))
+            .attrs(attrs)
+            .value()
     };
     let mean = mean_of(g, x, "mean");
-    let d = op_node(
-        g,
-        OnnxOp::Sub,
-        &format!("{name}_centered"),
-        &[x, mean],
-        Attrs::default(),
-    );
-    let sq = op_node(
-        g,
-        OnnxOp::Mul,
-        &format!("{name}_square"),
-        &[d, d],
-        Attrs::default(),
-    );
+    let d = g
+        .op(OnnxOp::Sub, &[x, mean])
+        .out(format!("{name}_centered"))
+        .value();
+    let sq = g
+        .op(OnnxOp::Mul, &[d, d])
+        .out(format!("{name}_square"))
+        .value();
     let var = mean_of(g, sq, "variance");
-    let e = scalar(g, &format!("{name}_epsilon"), eps as f64);
-    let ve = op_node(
-        g,
-        OnnxOp::Add,
-        &format!("{name}_add_epsilon"),
-        &[var, e],
-        Attrs::default(),
-    );
-    let sd = op_node(
-        g,
-        OnnxOp::Sqrt,
-        &format!("{name}_std"),
-        &[ve],
-        Attrs::default(),
-    );
-    let n = op_node(
-        g,
-        OnnxOp::Div,
-        &format!("{name}_normalized"),
-        &[d, sd],
-        Attrs::default(),
-    );
-    let mut y = op_node(
-        g,
-        OnnxOp::Mul,
-        &format!("{name}_scaled"),
-        &[n, scale],
-        Attrs::default(),
-    );
+    let e = g.const_f32(&format!("{name}_epsilon"), eps);
+    let ve = g
+        .op(OnnxOp::Add, &[var, e])
+        .out(format!("{name}_add_epsilon"))
+        .value();
+    let sd = g.op(OnnxOp::Sqrt, &[ve]).out(format!("{name}_std")).value();
+    let n = g
+        .op(OnnxOp::Div, &[d, sd])
+        .out(format!("{name}_normalized"))
+        .value();
+    let mut y = g
+        .op(OnnxOp::Mul, &[n, scale])
+        .out(format!("{name}_scaled"))
+        .value();
     if let Some(b) = bias {
-        y = op_node(g, OnnxOp::Add, &name, &[y, b], Attrs::default());
+        y = g.op(OnnxOp::Add, &[y, b]).out(name.as_str()).value();
     }
-    finish(g, id, y);
+    g.replace_node(id, y);
 }
 
 /// `Transpose(perm [0, 3, 1, 2]) → Flatten / Reshape to [N, C·H·W] → Gemm / MatMul` with a
@@ -1068,6 +1064,8 @@ fn flatten_one(g: &mut Graph, t: NodeId) -> Option<()> {
 /// convolution and a quantized convolution still sees its Q/DQ pair, and an unsqueeze
 /// meeting such a squeeze cancels: a chain of 1-D convolutions stays 4-D throughout.
 pub(crate) fn lift_1d(g: &mut Graph, opset: i64) {
+    let mut b = Builder::new(g);
+    let g = &mut b;
     let ids: Vec<NodeId> = g.node_ids().collect();
     let mut squeezes = Vec::new();
     let mut unsqueezes = Vec::new();
@@ -1101,15 +1099,15 @@ pub(crate) fn lift_1d(g: &mut Graph, opset: i64) {
 }
 
 /// `Unsqueeze` / `Squeeze` of `x` at `axis`, its axes an input from opset 13 on.
-fn unit_axis(g: &mut Graph, op: OnnxOp, name: &str, x: ValueRef, opset: i64) -> ValueRef {
+fn unit_axis(g: &mut Builder<'_>, op: OnnxOp, name: &str, x: ValueRef, opset: i64) -> ValueRef {
     let mut attrs = Attrs::default();
     let mut inputs = vec![x];
     if opset >= 13 {
-        inputs.push(i64_const(g, &format!("{name}_axes"), &[1]));
+        inputs.push(g.const_i64s(&format!("{name}_axes"), &[1]));
     } else {
         attrs.set("axes", Attr::Ints(vec![1]));
     }
-    op_node(g, op, name, &inputs, attrs)
+    g.op(op, &inputs).out(name).attrs(attrs).value()
 }
 
 /// A per-spatial-axis attribute of a 1-D op in its 2-D form: `[v]` → `[unit, v]`, `pads`
@@ -1139,7 +1137,7 @@ fn lift_attrs(attrs: &Attrs) -> Option<Attrs> {
 
 /// The weight `w` (`[M, k, C/g]`) with a unit height: the constant itself reshaped when
 /// nothing else reads it (also behind a DequantizeLinear), else an `Unsqueeze`.
-fn lift_weight(g: &mut Graph, w: ValueRef, name: &str, opset: i64) -> ValueRef {
+fn lift_weight(g: &mut Builder<'_>, w: ValueRef, name: &str, opset: i64) -> ValueRef {
     let reshaped = |t: &modelc_ir::Tensor| -> Option<modelc_ir::Tensor> {
         let [m, k, c] = t.dims[..] else { return None };
         let mut t = t.clone();
@@ -1167,7 +1165,12 @@ fn lift_weight(g: &mut Graph, w: ValueRef, name: &str, opset: i64) -> ValueRef {
 }
 
 /// Lifts one node; returns the unsqueezes it made of its input and the squeeze of its result.
-fn lift_one(g: &mut Graph, id: NodeId, op: OnnxOp, opset: i64) -> Option<(Option<NodeId>, NodeId)> {
+fn lift_one(
+    g: &mut Builder<'_>,
+    id: NodeId,
+    op: OnnxOp,
+    opset: i64,
+) -> Option<(Option<NodeId>, NodeId)> {
     let node = g.node(id);
     if node.layout != Some(Layout::Nhwc) || !extra_outputs_unused(g, id) {
         return None;
@@ -1190,14 +1193,18 @@ fn lift_one(g: &mut Graph, id: NodeId, op: OnnxOp, opset: i64) -> Option<(Option
             inputs.push(b);
         }
     }
-    let y2 = op_node(g, op, &format!("{name}_2d"), &inputs, attrs);
+    let y2 = g
+        .op(op, &inputs)
+        .out(format!("{name}_2d"))
+        .attrs(attrs)
+        .value();
     Some(finish_lift(g, id, x2, y2, opset))
 }
 
 /// Ends a lift: `y2` (the 2-D op, channels last) squeezed back to 1-D takes over node `id`'s
 /// result. Returns the unsqueeze of the input and the squeeze made.
 fn finish_lift(
-    g: &mut Graph,
+    g: &mut Builder<'_>,
     id: NodeId,
     x2: ValueRef,
     y2: ValueRef,
@@ -1206,14 +1213,14 @@ fn finish_lift(
     g.node_mut(y2.node).layout = Some(Layout::Nhwc);
     let name = g.node(id).name.clone();
     let y = unit_axis(g, OnnxOp::Squeeze, &name, y2, opset);
-    finish(g, id, y);
+    g.replace_node(id, y);
     (Some(x2.node), y.node)
 }
 
 /// A 1-D `Resize` ([N, L, C] after the layout pass; constant scales or sizes, no roi, no
 /// `axes`) as a 2-D one over [N, 1, L, C]: the unit axis gets scale 1 / size 1.
 fn lift_resize(
-    g: &mut Graph,
+    g: &mut Builder<'_>,
     id: NodeId,
     x: ValueRef,
     opset: i64,
@@ -1242,13 +1249,11 @@ fn lift_resize(
         let x2 = unit_axis(g, OnnxOp::Unsqueeze, &format!("{name}_2d"), x, opset);
         let slots = [Some(x2), roi, scales, sizes];
         let used = if sizes.is_some() { 4 } else { 3 };
-        let y2 = node_with_slots(
-            g,
-            OnnxOp::Resize,
-            &format!("{name}_2d"),
-            &slots[..used],
-            attrs,
-        );
+        let y2 = g
+            .op_opt(OnnxOp::Resize, &slots[..used])
+            .out(format!("{name}_2d"))
+            .attrs(attrs)
+            .value();
         return Some(finish_lift(g, id, x2, y2, opset));
     }
     let lifted = match (scales, sizes) {
@@ -1257,8 +1262,7 @@ fn lift_resize(
             let [n, l, c] = f.values[..] else { return None };
             (
                 2,
-                add_const(
-                    g,
+                g.constant(
                     &format!("{name}_scales_2d"),
                     float_tensor(f.dtype, vec![4], &[n, 1.0, l, c]),
                 ),
@@ -1268,7 +1272,7 @@ fn lift_resize(
             let [n, l, c] = const_ints(g, v)?[..] else {
                 return None;
             };
-            (3, i64_const(g, &format!("{name}_sizes_2d"), &[n, 1, l, c]))
+            (3, g.const_i64s(&format!("{name}_sizes_2d"), &[n, 1, l, c]))
         }
         _ => return None,
     };
@@ -1276,33 +1280,12 @@ fn lift_resize(
     let mut slots: Vec<Option<ValueRef>> = vec![Some(x2), None, None, None];
     slots[lifted.0] = Some(lifted.1);
     slots.truncate(lifted.0 + 1);
-    let y2 = node_with_slots(g, OnnxOp::Resize, &format!("{name}_2d"), &slots, attrs);
+    let y2 = g
+        .op_opt(OnnxOp::Resize, &slots)
+        .out(format!("{name}_2d"))
+        .attrs(attrs)
+        .value();
     Some(finish_lift(g, id, x2, y2, opset))
-}
-
-/// [`op_node`] for a node whose optional inputs may be omitted (`None` slots).
-fn node_with_slots(
-    g: &mut Graph,
-    op: OnnxOp,
-    name: &str,
-    inputs: &[Option<ValueRef>],
-    attrs: Attrs,
-) -> ValueRef {
-    let unique = fresh_name(g, name);
-    let node = modelc_ir::Node::new(
-        modelc_ir::Op::Onnx(op),
-        inputs.len(),
-        vec![modelc_ir::Value::named(unique)],
-    )
-    .with_name(name)
-    .with_attrs(attrs);
-    let id = g.add_node(node);
-    for (slot, v) in inputs.iter().enumerate() {
-        if let Some(v) = *v {
-            g.connect(v, id, slot);
-        }
-    }
-    ValueRef::new(id, 0)
 }
 
 /// Whether `id` computes each element from the same element of its first input alone (unary
@@ -1335,7 +1318,7 @@ fn elementwise_unary(g: &Graph, id: NodeId) -> bool {
 /// both are unary on their first input: `x → a → b → readers` becomes `x → b → a → readers`.
 /// The value the readers see keeps its name and type; `b`'s result is new (its type is
 /// left to inference).
-fn swap_unary(g: &mut Graph, a: NodeId, b: NodeId) {
+fn swap_unary(g: &mut Builder<'_>, a: NodeId, b: NodeId) {
     let (Some(x), a_out, b_out) = (g.input(a, 0), ValueRef::new(a, 0), ValueRef::new(b, 0)) else {
         return;
     };
@@ -1355,7 +1338,7 @@ fn swap_unary(g: &mut Graph, a: NodeId, b: NodeId) {
         Some(v) => (v.name.clone(), v.ty.clone()),
         None => return,
     };
-    let fresh = fresh_name(g, &format!("{name}_2d"));
+    let fresh = g.fresh(&format!("{name}_2d"));
     if let Some(v) = g.value_mut(b_out) {
         v.name = fresh;
         v.ty = None;
@@ -1367,7 +1350,7 @@ fn swap_unary(g: &mut Graph, a: NodeId, b: NodeId) {
 }
 
 /// Moves squeeze `s` after the elementwise ops that read it alone.
-fn sink_squeeze(g: &mut Graph, s: NodeId) {
+fn sink_squeeze(g: &mut Builder<'_>, s: NodeId) {
     loop {
         let out = ValueRef::new(s, 0);
         if g.outputs().contains(&out) {
@@ -1381,7 +1364,7 @@ fn sink_squeeze(g: &mut Graph, s: NodeId) {
 }
 
 /// Moves unsqueeze `u` before the elementwise ops whose result only it reads.
-fn hoist_unsqueeze(g: &mut Graph, u: NodeId) {
+fn hoist_unsqueeze(g: &mut Builder<'_>, u: NodeId) {
     while let Some(x) = g.input(u, 0) {
         let prev = x.node;
         let alone = only_user(g, x).is_some() && !g.outputs().contains(&x);
@@ -1394,7 +1377,7 @@ fn hoist_unsqueeze(g: &mut Graph, u: NodeId) {
 
 /// Removes an unsqueeze (at axis 1) of a squeeze's result (at axis 1): its readers read the
 /// squeeze's input instead.
-fn cancel_unsqueeze(g: &mut Graph, u: NodeId) {
+fn cancel_unsqueeze(g: &mut Builder<'_>, u: NodeId) {
     let Some(x) = g.try_node(u).and_then(|_| g.input(u, 0)) else {
         return;
     };

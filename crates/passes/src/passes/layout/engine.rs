@@ -276,7 +276,7 @@ impl<'g> Engine<'g> {
                     self.dir.suffix()
                 };
                 self.build()
-                    .node(OnnxOp::Transpose, &[v])
+                    .op(OnnxOp::Transpose, &[v])
                     .name("")
                     .out(format!("{name}_{suffix}"))
                     .typed(0, val.ty)

@@ -12,9 +12,7 @@
 //! Transposes and reshapes that would not move anything are left out. Other forms stay
 //! Einsum and are reported by the lowering.
 
-use modelc_ir::{Attr, Attrs, Graph, NodeId, OnnxOp, ValueRef};
-
-use super::{finish, i64_const, op_node};
+use modelc_ir::{Attr, Attrs, Builder, NodeId, OnnxOp, ValueRef};
 
 /// One operand: its value, letters and dims.
 struct Term {
@@ -23,7 +21,7 @@ struct Term {
     dims: Vec<u64>,
 }
 
-pub(super) fn einsum(g: &mut Graph, id: NodeId, opset: i64) {
+pub(super) fn einsum(g: &mut Builder<'_>, id: NodeId, opset: i64) {
     let Some(eq) = g.node(id).attrs.string("equation", "").ok() else {
         return;
     };
@@ -87,17 +85,15 @@ pub(super) fn einsum(g: &mut Graph, id: NodeId, opset: i64) {
         attrs.set("keepdims", Attr::Int(0));
         let mut inputs = vec![t.v];
         if opset >= 13 {
-            inputs.push(i64_const(g, &format!("{name}_sum{k}_axes"), &axes));
+            inputs.push(g.const_i64s(&format!("{name}_sum{k}_axes"), &axes));
         } else {
             attrs.set("axes", Attr::Ints(axes));
         }
-        let v = op_node(
-            g,
-            OnnxOp::ReduceSum,
-            &format!("{name}_sum{k}"),
-            &inputs,
-            attrs,
-        );
+        let v = g
+            .op(OnnxOp::ReduceSum, &inputs)
+            .out(format!("{name}_sum{k}"))
+            .attrs(attrs)
+            .value();
         let t = &mut ops[k];
         t.v = v;
         for &i in drop.iter().rev() {
@@ -151,19 +147,16 @@ pub(super) fn einsum(g: &mut Graph, id: NodeId, opset: i64) {
         let a3 = reshape_to(g, a3, &[nb, nl, nk], &format!("{name}_lhs_3d"));
         let b3 = transpose_to(g, b.v, &b.letters, &b_order, &format!("{name}_rhs"));
         let b3 = reshape_to(g, b3, &[nb, nk, nr], &format!("{name}_rhs_3d"));
-        let c = op_node(
-            g,
-            OnnxOp::MatMul,
-            &format!("{name}_matmul"),
-            &[a3, b3],
-            Attrs::default(),
-        );
+        let c = g
+            .op(OnnxOp::MatMul, &[a3, b3])
+            .out(format!("{name}_matmul"))
+            .value();
         let c_order = [batch, left, right].concat();
         let c_dims: Vec<u64> = c_order.iter().map(|&l| size(l)).collect();
         let c = reshape_to(g, c, &c_dims, &format!("{name}_nd"));
         transpose_to(g, c, &c_order, &out, &format!("{name}_out"))
     };
-    finish(g, id, y);
+    g.replace_node(id, y);
 }
 
 fn distinct_letters(t: &[u8]) -> bool {
@@ -171,7 +164,7 @@ fn distinct_letters(t: &[u8]) -> bool {
 }
 
 /// `v` (axes labelled `from`) transposed to the order `to` (the same letters).
-fn transpose_to(g: &mut Graph, v: ValueRef, from: &[u8], to: &[u8], name: &str) -> ValueRef {
+fn transpose_to(g: &mut Builder<'_>, v: ValueRef, from: &[u8], to: &[u8], name: &str) -> ValueRef {
     let perm: Vec<i64> = to
         .iter()
         .map(|c| from.iter().position(|x| x == c).unwrap_or(0) as i64)
@@ -179,17 +172,18 @@ fn transpose_to(g: &mut Graph, v: ValueRef, from: &[u8], to: &[u8], name: &str) 
     if perm.iter().enumerate().all(|(i, &p)| p == i as i64) {
         return v;
     }
-    let mut attrs = Attrs::default();
-    attrs.set("perm", Attr::Ints(perm));
-    op_node(g, OnnxOp::Transpose, name, &[v], attrs)
+    g.op(OnnxOp::Transpose, &[v])
+        .out(name)
+        .ints("perm", perm)
+        .value()
 }
 
 /// `v` reshaped to `dims` (left as it is when its shape already is that).
-fn reshape_to(g: &mut Graph, v: ValueRef, dims: &[u64], name: &str) -> ValueRef {
+fn reshape_to(g: &mut Builder<'_>, v: ValueRef, dims: &[u64], name: &str) -> ValueRef {
     if g.shape_of(v).and_then(|s| s.as_known()).as_deref() == Some(dims) {
         return v;
     }
     let d: Vec<i64> = dims.iter().map(|&x| x as i64).collect();
-    let shape = i64_const(g, &format!("{name}_shape"), &d);
-    op_node(g, OnnxOp::Reshape, name, &[v, shape], Attrs::default())
+    let shape = g.const_i64s(&format!("{name}_shape"), &d);
+    g.op(OnnxOp::Reshape, &[v, shape]).out(name).value()
 }
