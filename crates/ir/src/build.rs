@@ -320,10 +320,9 @@ pub fn remove_with_dead_consts(g: &mut Graph, nodes: &[NodeId]) {
 /// How the outputs of a node under construction are named.
 #[derive(Debug)]
 enum Outputs {
-    /// One output, named fresh from this base (default: the node name, else the op's).
-    One(Option<String>),
-    /// `n` outputs `base.0`, `base.1`, ... (made fresh).
-    Many(usize),
+    /// `n` outputs named fresh from the base (default: the node name, else the op's): the
+    /// base itself for one output, `base.0`, `base.1`, ... for several.
+    Fresh { base: Option<String>, n: usize },
     /// One output per base, each made fresh; an empty base is an absent output.
     Named(Vec<String>),
     /// One output that takes over an existing value (named by [`take_over`]).
@@ -352,7 +351,7 @@ impl<'b, 'g> NodeBuilder<'b, 'g> {
             inputs: Vec::new(),
             attrs: Attrs::default(),
             layout: None,
-            outputs: Outputs::One(None),
+            outputs: Outputs::Fresh { base: None, n: 1 },
             types: Vec::new(),
         }
     }
@@ -375,15 +374,26 @@ impl<'b, 'g> NodeBuilder<'b, 'g> {
         self
     }
 
-    /// One output, named fresh from `base`.
+    /// The base its outputs are named from (made fresh).
     pub fn out(mut self, base: impl Into<String>) -> Self {
-        self.outputs = Outputs::One(Some(base.into()));
+        let n = match self.outputs {
+            Outputs::Fresh { n, .. } => n,
+            _ => 1,
+        };
+        self.outputs = Outputs::Fresh {
+            base: Some(base.into()),
+            n,
+        };
         self
     }
 
-    /// `n` outputs, `base.0`, `base.1`, ... (`base` as for one output).
+    /// `n` outputs, `base.0`, `base.1`, ... (one: `base`).
     pub fn outs(mut self, n: usize) -> Self {
-        self.outputs = Outputs::Many(n);
+        let base = match &mut self.outputs {
+            Outputs::Fresh { base, .. } => base.take(),
+            _ => None,
+        };
+        self.outputs = Outputs::Fresh { base, n };
         self
     }
 
@@ -457,13 +467,13 @@ impl<'b, 'g> NodeBuilder<'b, 'g> {
                 .unwrap_or_else(|| op.display_name())
         };
         let (values, node_name, take): (Vec<Value>, String, Option<ValueRef>) = match outputs {
-            Outputs::One(out) => {
+            Outputs::Fresh { base: out, n: 1 } => {
                 let v = b.fresh(&out.unwrap_or_else(base));
                 let n = name.clone().unwrap_or_else(|| v.clone());
                 (vec![Value::named(v)], n, None)
             }
-            Outputs::Many(n) => {
-                let base = base();
+            Outputs::Fresh { base: out, n } => {
+                let base = out.unwrap_or_else(base);
                 let values = (0..n)
                     .map(|i| Value::named(b.fresh(&format!("{base}.{i}"))))
                     .collect();
@@ -526,8 +536,8 @@ impl<'b, 'g> NodeBuilder<'b, 'g> {
     /// Adds the node; returns all its outputs.
     pub fn values(self) -> Vec<ValueRef> {
         let n = match &self.outputs {
-            Outputs::One(_) | Outputs::TakeOver(_) => 1,
-            Outputs::Many(n) => *n,
+            Outputs::TakeOver(_) => 1,
+            Outputs::Fresh { n, .. } => *n,
             Outputs::Named(v) => v.len(),
         };
         let id = self.add();

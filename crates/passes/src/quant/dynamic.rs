@@ -150,7 +150,7 @@ impl Recurrent {
                             OnnxOp::DequantizeLinear,
                             &[Some(data), Some(scale), Some(zp)],
                         )
-                        .out(&format!("{base}_DequantizeLinear"))
+                        .out(format!("{base}_DequantizeLinear"))
                         .int("axis", 1)
                         .add();
                     let dq = ValueRef::new(n, 0);
@@ -230,7 +230,7 @@ fn rewrite(
 
     let dql = Builder::with_names(g, names)
         .op(OnnxOp::DynamicQuantizeLinear, &[x])
-        .name(&format!("{base}_DynamicQuantizeLinear"))
+        .name(format!("{base}_DynamicQuantizeLinear"))
         .outs(3)
         .add();
     let (xq, xs, xz) = (
@@ -249,7 +249,7 @@ fn rewrite(
                 OnnxOp::ConvInteger,
                 &[Some(xq), Some(wq), Some(xz), Some(wz)],
             )
-            .out(&format!("{base}_ConvInteger"))
+            .out(format!("{base}_ConvInteger"))
             .add();
         g.node_mut(c).attrs = g.node(id).attrs.clone();
         g.node_mut(c).layout = g.node(id).layout;
@@ -260,12 +260,12 @@ fn rewrite(
                 OnnxOp::MatMulInteger,
                 &[Some(xq), Some(wq), Some(xz), Some(wz)],
             )
-            .out(&format!("{base}_MatMulInteger"))
+            .out(format!("{base}_MatMulInteger"))
             .add()
     };
     let cast = Builder::with_names(g, names)
         .op_opt(OnnxOp::Cast, &[Some(ValueRef::new(integer, 0))])
-        .out(&format!("{base}_Cast"))
+        .out(format!("{base}_Cast"))
         .int("to", DType::F32.onnx_code() as i64)
         .add();
     // Per-channel weight scale shaped to broadcast over the output's channel axis.
@@ -284,14 +284,14 @@ fn rewrite(
     );
     let prod = Builder::with_names(g, names)
         .op(OnnxOp::Mul, &[xs, ws])
-        .out(&format!("{base}_scale_product"))
+        .out(format!("{base}_scale_product"))
         .add();
     let mul = Builder::with_names(g, names)
         .op_opt(
             OnnxOp::Mul,
             &[Some(ValueRef::new(cast, 0)), Some(ValueRef::new(prod, 0))],
         )
-        .out(&format!("{base}_rescale"))
+        .out(format!("{base}_rescale"))
         .add();
     let mut result = ValueRef::new(mul, 0);
     if let Some((dims, v)) = bias {
@@ -307,7 +307,7 @@ fn rewrite(
             Builder::with_names(g, names).constant(&format!("{base}_bias"), f32_tensor(dims, &v));
         let add = Builder::with_names(g, names)
             .op(OnnxOp::Add, &[result, bc])
-            .out(&format!("{base}_bias_add"))
+            .out(format!("{base}_bias_add"))
             .add();
         result = ValueRef::new(add, 0);
     }

@@ -110,7 +110,7 @@ pub fn quantize_int4(
                     Builder::with_names(g, &mut names).constant(&format!("{base}_scale"), scale);
                 let n = Builder::with_names(g, &mut names)
                     .op(OnnxOp::DequantizeLinear, &[d, s])
-                    .out(&format!("{base}_DequantizeLinear"))
+                    .out(format!("{base}_DequantizeLinear"))
                     .attrs(
                         vec![
                             ("axis", Attr::Int(axis as i64)),

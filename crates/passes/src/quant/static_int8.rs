@@ -315,14 +315,14 @@ pub fn quantize_static(
         };
         let q = Builder::with_names(g, &mut names)
             .op(OnnxOp::QuantizeLinear, &[v, scale, zp])
-            .out(&format!("{base}_Q"))
+            .out(format!("{base}_Q"))
             .add();
         let dq = Builder::with_names(g, &mut names)
             .op_opt(
                 OnnxOp::DequantizeLinear,
                 &[Some(ValueRef::new(q, 0)), Some(scale), Some(zp)],
             )
-            .out(&format!("{base}_DQ"))
+            .out(format!("{base}_DQ"))
             .add();
         // The pair is named by its values (`x_Q.0`, `x_DQ.0`); node names are optional.
         g.node_mut(q).name.clear();
