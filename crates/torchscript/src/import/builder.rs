@@ -4,7 +4,6 @@
 
 use std::collections::HashMap;
 
-use bytes::Bytes;
 use modelc_ir::{Attr, Attrs, DType, Graph, Names, OnnxOp, Op, Tensor, ValueRef};
 
 /// The graph under construction.
@@ -100,18 +99,9 @@ impl Builder {
         self.const_i64(&[], &[v])
     }
 
+    /// A scalar of `dtype` (see [`modelc_ir::build::scalar_tensor`]).
     pub fn scalar(&mut self, dtype: DType, v: f64) -> ValueRef {
-        let bytes: Vec<u8> = match dtype {
-            DType::F64 => v.to_le_bytes().to_vec(),
-            DType::I64 => (v as i64).to_le_bytes().to_vec(),
-            DType::I32 => (v as i32).to_le_bytes().to_vec(),
-            DType::Bool => vec![(v != 0.0) as u8],
-            DType::F16 => half::f16::from_f64(v).to_le_bytes().to_vec(),
-            DType::BF16 => half::bf16::from_f64(v).to_le_bytes().to_vec(),
-            _ => (v as f32).to_le_bytes().to_vec(),
-        };
-        let t = Tensor::from_raw(dtype, vec![], Bytes::from(bytes)).expect("scalar");
-        self.constant("", t)
+        self.constant("", modelc_ir::build::scalar_tensor(dtype, v))
     }
 
     /// `Shape(x)[i]` as an int64 scalar.
