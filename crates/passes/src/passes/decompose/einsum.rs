@@ -1,4 +1,4 @@
-//! `Einsum` (no TFLite builtin) of one or two operands of known shape, explicit output (`->`),
+//! `decompose-einsum`: `Einsum` (no TFLite builtin) of one or two operands of known shape, explicit output (`->`),
 //! no ellipsis and no repeated letter within a term, as the ops TFLite has:
 //! - letters of one operand that neither the other operand nor the output has are summed
 //!   first (`ReduceSum`, SUM);
@@ -12,7 +12,18 @@
 //! Transposes and reshapes that would not move anything are left out. Other forms stay
 //! Einsum and are reported by the lowering.
 
-use modelc_ir::{Attr, Attrs, Builder, NodeId, OnnxOp, ValueRef};
+use modelc_ir::{Builder, NodeId, OnnxOp, ValueRef};
+
+use super::Decompose;
+
+pub const PASS: Decompose = Decompose {
+    name: "decompose-einsum",
+    description:
+        "Einsum of one or two operands of known shape → ReduceSum, Transpose, Reshape, MatMul",
+    ops: &[OnnxOp::Einsum],
+    opsets: 0..=i64::MAX,
+    rewrite: |g, id, _, opset| einsum(g, id, opset),
+};
 
 /// One operand: its value, letters and dims.
 struct Term {
@@ -21,27 +32,27 @@ struct Term {
     dims: Vec<u64>,
 }
 
-pub(super) fn einsum(g: &mut Builder<'_>, id: NodeId, opset: i64) {
+fn einsum(g: &mut Builder<'_>, id: NodeId, opset: i64) -> bool {
     let Some(eq) = g.node(id).attrs.string("equation", "").ok() else {
-        return;
+        return false;
     };
     let eq: String = eq.chars().filter(|c| !c.is_whitespace()).collect();
     let Some((lhs, out)) = eq.split_once("->") else {
-        return;
+        return false;
     };
     let ins: Vec<ValueRef> = g.inputs_of(id).into_iter().flatten().collect();
     let terms: Vec<&str> = lhs.split(',').collect();
     if !(1..=2).contains(&ins.len()) || terms.len() != ins.len() {
-        return;
+        return false;
     }
     let mut ops = Vec::new();
     for (&v, t) in ins.iter().zip(&terms) {
         let Some(dims) = g.shape_of(v).and_then(|s| s.as_known()) else {
-            return;
+            return false;
         };
         let letters = t.as_bytes().to_vec();
         if letters.len() != dims.len() || !distinct_letters(&letters) {
-            return;
+            return false;
         }
         ops.push(Term { v, letters, dims });
     }
@@ -51,14 +62,14 @@ pub(super) fn einsum(g: &mut Builder<'_>, id: NodeId, opset: i64) {
             .iter()
             .any(|c| !ops.iter().any(|t| t.letters.contains(c)))
     {
-        return;
+        return false;
     }
     // Every letter has one size.
     let mut sizes = [None::<u64>; 128];
     for t in &ops {
         for (&c, &d) in t.letters.iter().zip(&t.dims) {
             match sizes[c as usize] {
-                Some(prev) if prev != d => return,
+                Some(prev) if prev != d => return false,
                 _ => sizes[c as usize] = Some(d),
             }
         }
@@ -81,19 +92,18 @@ pub(super) fn einsum(g: &mut Builder<'_>, id: NodeId, opset: i64) {
             continue;
         }
         let axes: Vec<i64> = drop.iter().map(|&i| i as i64).collect();
-        let mut attrs = Attrs::default();
-        attrs.set("keepdims", Attr::Int(0));
         let mut inputs = vec![t.v];
         if opset >= 13 {
             inputs.push(g.const_i64s(&format!("{name}_sum{k}_axes"), &axes));
-        } else {
-            attrs.set("axes", Attr::Ints(axes));
         }
-        let v = g
+        let mut sum = g
             .op(OnnxOp::ReduceSum, &inputs)
             .out(format!("{name}_sum{k}"))
-            .attrs(attrs)
-            .value();
+            .int("keepdims", 0);
+        if opset < 13 {
+            sum = sum.ints("axes", axes);
+        }
+        let v = sum.value();
         let t = &mut ops[k];
         t.v = v;
         for &i in drop.iter().rev() {
@@ -104,7 +114,7 @@ pub(super) fn einsum(g: &mut Builder<'_>, id: NodeId, opset: i64) {
     let y = if ops.len() == 1 {
         let t = &ops[0];
         if t.letters.len() != out.len() {
-            return; // Only a letter the output repeats could differ: refused above.
+            return false; // Only a letter the output repeats could differ: refused above.
         }
         transpose_to(g, t.v, &t.letters, &out, &format!("{name}_out"))
     } else {
@@ -139,7 +149,7 @@ pub(super) fn einsum(g: &mut Builder<'_>, id: NodeId, opset: i64) {
         let (Some(nb), Some(nl), Some(nr), Some(nk)) =
             (prod(&batch), prod(&left), prod(&right), prod(&contract))
         else {
-            return;
+            return false;
         };
         let a_order = [batch.clone(), left.clone(), contract.clone()].concat();
         let b_order = [batch.clone(), contract.clone(), right.clone()].concat();
@@ -157,6 +167,7 @@ pub(super) fn einsum(g: &mut Builder<'_>, id: NodeId, opset: i64) {
         transpose_to(g, c, &c_order, &out, &format!("{name}_out"))
     };
     g.replace_node(id, y);
+    true
 }
 
 fn distinct_letters(t: &[u8]) -> bool {
