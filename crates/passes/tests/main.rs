@@ -5,6 +5,7 @@ mod fuse_util;
 
 mod cleanup;
 mod cse;
+mod decompose;
 mod fold;
 mod fuse_attention;
 mod fuse_bias;

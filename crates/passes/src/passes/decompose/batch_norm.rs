@@ -4,7 +4,7 @@
 
 use modelc_ir::{Builder, Layout, NodeId, OnnxOp};
 
-use super::Decompose;
+use super::{base_name, Decompose};
 use crate::passes::fuse_conv_bn::bn_affine;
 use crate::pattern::{float_tensor, rank_of};
 
@@ -27,7 +27,7 @@ fn batch_norm(g: &mut Builder<'_>, id: NodeId) -> bool {
     let Some(rank) = rank_of(g, x).filter(|&r| r >= 2) else {
         return false;
     };
-    let name = node.name.clone();
+    let name = base_name(g, id);
     // Per-channel constants broadcast over [N, C, spatial...].
     let mut dims = vec![affine.s.len() as u64];
     dims.resize(rank - 1, 1);

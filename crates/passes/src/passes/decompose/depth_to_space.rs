@@ -5,7 +5,7 @@
 
 use modelc_ir::{Attr, Builder, DType, Graph, NodeId, OnnxOp, ValueRef};
 
-use super::Decompose;
+use super::{base_name, Decompose};
 use crate::pattern::{const_tensor, only_user, rank_of, set_const_if_unshared};
 
 pub const PASS: Decompose = Decompose {
@@ -43,7 +43,7 @@ fn depth_to_space_crd(g: &mut Builder<'_>, id: NodeId) -> bool {
     let c = channels / rr;
     // DCR channel (b·C + ch) reads CRD channel (ch·r² + b), b = i·r + j.
     let order: Vec<u64> = (0..channels).map(|k| (k % c) * rr + k / c).collect();
-    let name = node.name.clone();
+    let name = base_name(g, id);
     if !permute_conv_outputs(g, x, &order) {
         let idx: Vec<i64> = order.iter().map(|&o| o as i64).collect();
         let idx = g.const_i64s(&format!("{name}_crd_order"), &idx);

@@ -14,7 +14,7 @@
 
 use modelc_ir::{Builder, NodeId, OnnxOp, ValueRef};
 
-use super::Decompose;
+use super::{base_name, Decompose};
 
 pub const PASS: Decompose = Decompose {
     name: "decompose-einsum",
@@ -75,7 +75,7 @@ fn einsum(g: &mut Builder<'_>, id: NodeId, opset: i64) -> bool {
         }
     }
     let size = |c: u8| sizes[c as usize].unwrap_or(1);
-    let name = g.node(id).name.clone();
+    let name = base_name(g, id);
     // Sum away letters only one operand has and the output drops.
     for k in 0..ops.len() {
         let others: Vec<u8> = ops

@@ -3,7 +3,7 @@
 
 use modelc_ir::{Builder, NodeId, OnnxOp};
 
-use super::{f32_input, Decompose};
+use super::{base_name, f32_input, Decompose};
 
 pub const PASS: Decompose = Decompose {
     name: "decompose-elu",
@@ -21,7 +21,7 @@ fn elu(g: &mut Builder<'_>, id: NodeId) -> bool {
     let Some(x) = f32_input(g, id).filter(|_| alpha != 1.0) else {
         return false;
     };
-    let name = g.node(id).name.clone();
+    let name = base_name(g, id);
     let (zero, one) = (
         g.const_f32(&format!("{name}_zero"), 0.0),
         g.const_f32(&format!("{name}_one"), 1.0),

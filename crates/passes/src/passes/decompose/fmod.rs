@@ -5,7 +5,7 @@
 
 use modelc_ir::{Builder, DType, NodeId, OnnxOp};
 
-use super::Decompose;
+use super::{base_name, Decompose};
 
 pub const PASS: Decompose = Decompose {
     name: "decompose-fmod",
@@ -29,7 +29,7 @@ fn c_fmod(g: &mut Builder<'_>, id: NodeId) -> bool {
     else {
         return false;
     };
-    let name = g.node(id).name.clone();
+    let name = base_name(g, id);
     // All-zero bytes are 0 in each of these dtypes.
     let width = (dtype.bits() / 8) as usize;
     let zero = modelc_ir::Tensor::from_raw(dtype, vec![], vec![0u8; width].into()).expect("scalar");

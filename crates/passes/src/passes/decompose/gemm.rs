@@ -5,7 +5,7 @@
 
 use modelc_ir::{Attr, Attrs, Builder, DType, Graph, NodeId, OnnxOp, ValueRef};
 
-use super::Decompose;
+use super::{base_name, Decompose};
 use crate::pattern::const_tensor;
 
 pub const PASS: Decompose = Decompose {
@@ -43,7 +43,7 @@ fn general_gemm(g: &mut Builder<'_>, id: NodeId) -> bool {
     if g.dtype_of(a) != Some(DType::F32) {
         return false;
     }
-    let name = node.name.clone();
+    let name = base_name(g, id);
     let transposed = |g: &mut Builder<'_>, v: ValueRef, t: i64, what: &str| {
         if t == 0 {
             return v;

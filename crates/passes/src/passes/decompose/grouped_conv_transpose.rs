@@ -5,7 +5,7 @@
 
 use modelc_ir::{Builder, DType, Layout, NodeId, OnnxOp};
 
-use super::Decompose;
+use super::{base_name, Decompose};
 use crate::pattern::const_tensor;
 
 pub const PASS: Decompose = Decompose {
@@ -65,7 +65,7 @@ fn grouped_conv_transpose(g: &mut Builder<'_>, id: NodeId) -> bool {
     };
     let w_raw = w_raw.clone();
     let node = g.node(id);
-    let name = node.name.clone();
+    let name = base_name(g, id);
     let mut attrs = node.attrs.clone();
     attrs.remove("group");
     let axis = g.const_i64s(&format!("{name}_channels"), &[1]);

@@ -3,7 +3,7 @@
 
 use modelc_ir::{Builder, DType, NodeId, OnnxOp};
 
-use super::Decompose;
+use super::{base_name, Decompose};
 
 pub const PASS: Decompose = Decompose {
     name: "decompose-hard-sigmoid",
@@ -27,7 +27,7 @@ fn hard_sigmoid(g: &mut Builder<'_>, id: NodeId) -> bool {
     if g.dtype_of(x) != Some(DType::F32) {
         return false;
     }
-    let name = node.name.clone();
+    let name = base_name(g, id);
     let a = g.const_f32(&format!("{name}_alpha"), alpha);
     let b = g.const_f32(&format!("{name}_beta"), beta);
     let (lo, hi) = (

@@ -4,7 +4,7 @@
 
 use modelc_ir::{Attr, Attrs, Builder, DType, NodeId, OnnxOp, ValueRef};
 
-use super::Decompose;
+use super::{base_name, Decompose};
 use crate::pattern::{extra_outputs_unused, rank_of};
 
 pub const PASS: Decompose = Decompose {
@@ -41,7 +41,7 @@ fn layer_norm(g: &mut Builder<'_>, id: NodeId, opset: i64) -> bool {
         return false;
     }
     let axes: Vec<i64> = (first..rank as i64).collect();
-    let name = node.name.clone();
+    let name = base_name(g, id);
     let axes_const = (opset >= 18).then(|| g.const_i64s(&format!("{name}_axes"), &axes));
     let mean_of = |g: &mut Builder<'_>, v: ValueRef, suffix: &str| {
         let mut attrs = Attrs::default();

@@ -4,7 +4,7 @@
 
 use modelc_ir::{Attr, Attrs, Builder, NodeId, OnnxOp};
 
-use super::Decompose;
+use super::{base_name, Decompose};
 use crate::pattern::{extra_outputs_unused, rank_of};
 
 pub const PASS: Decompose = Decompose {
@@ -44,7 +44,7 @@ fn legacy_softmax(g: &mut Builder<'_>, id: NodeId, op: OnnxOp) -> bool {
     if axis == rank - 1 || !extra_outputs_unused(g, id) {
         return !explicit;
     }
-    let name = g.node(id).name.clone();
+    let name = base_name(g, id);
     let outer: u64 = dims[..axis as usize].iter().product();
     let inner: u64 = dims[axis as usize..].iter().product();
     let flat_shape = g.const_i64s(&format!("{name}_2d"), &[outer as i64, inner as i64]);

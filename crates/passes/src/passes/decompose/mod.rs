@@ -101,3 +101,13 @@ fn f32_input(g: &Graph, id: NodeId) -> Option<ValueRef> {
     g.input(id, 0)
         .filter(|&x| g.dtype_of(x) == Some(DType::F32))
 }
+
+/// The base of the names a rewrite gives what it adds: the node's name, else its first
+/// output's (text-form graphs and some exporters leave nodes unnamed).
+fn base_name(g: &Graph, id: NodeId) -> String {
+    let node = g.node(id);
+    match node.outputs.first() {
+        Some(v) if node.name.is_empty() => v.name.clone(),
+        _ => node.name.clone(),
+    }
+}

@@ -4,7 +4,7 @@
 
 use modelc_ir::{Builder, NodeId, OnnxOp};
 
-use super::Decompose;
+use super::{base_name, Decompose};
 use crate::util::const_ints;
 
 pub const PASS: Decompose = Decompose {
@@ -45,7 +45,7 @@ fn crop_negative_pads(g: &mut Builder<'_>, id: NodeId) -> bool {
         starts.push(-b);
         ends.push(d as i64 + e);
     }
-    let name = g.node(id).name.clone();
+    let name = base_name(g, id);
     let (st, en, ax) = (
         g.const_i64s(&format!("{name}_crop_starts"), &starts),
         g.const_i64s(&format!("{name}_crop_ends"), &ends),

@@ -4,7 +4,7 @@
 
 use modelc_ir::{Builder, NodeId, OnnxOp};
 
-use super::Decompose;
+use super::{base_name, Decompose};
 use crate::util::const_ints;
 
 pub const PASS: Decompose = Decompose {
@@ -40,7 +40,7 @@ fn edge_pad(g: &mut Builder<'_>, id: NodeId) -> bool {
     if dims.iter().any(|&d| d == 0 || d >= 1 << 31) {
         return false;
     }
-    let name = g.node(id).name.clone();
+    let name = base_name(g, id);
     let mut v = x;
     for axis in 0..rank {
         let (begin, end) = (pads[axis], pads[axis + rank]);

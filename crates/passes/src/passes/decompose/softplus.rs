@@ -3,7 +3,7 @@
 
 use modelc_ir::{Builder, NodeId, OnnxOp};
 
-use super::{f32_input, Decompose};
+use super::{base_name, f32_input, Decompose};
 
 pub const PASS: Decompose = Decompose {
     name: "decompose-softplus",
@@ -18,7 +18,7 @@ fn softplus(g: &mut Builder<'_>, id: NodeId, op: OnnxOp) -> bool {
     let Some(x) = f32_input(g, id) else {
         return false;
     };
-    let name = g.node(id).name.clone();
+    let name = base_name(g, id);
     let one = g.const_f32(&format!("{name}_one"), 1.0);
     let pos = g.op(OnnxOp::Relu, &[x]).out(format!("{name}_pos")).value();
     let abs = g.op(OnnxOp::Abs, &[x]).out(format!("{name}_abs")).value();

@@ -3,7 +3,7 @@
 
 use modelc_ir::{Attr, Attrs, Builder, NodeId, OnnxOp, ValueRef};
 
-use super::Decompose;
+use super::{base_name, Decompose};
 use crate::pattern::{const_tensor, rank_of};
 
 pub const PASS: Decompose = Decompose {
@@ -23,7 +23,7 @@ fn vector_matmul(g: &mut Builder<'_>, id: NodeId, opset: i64) -> bool {
     if ra != Some(1) && rb != Some(1) || ra.is_none() || rb.is_none() {
         return false;
     }
-    let name = g.node(id).name.clone();
+    let name = base_name(g, id);
     let axes_of = |g: &mut Builder<'_>, op: OnnxOp, v: ValueRef, axis: i64, what: &str| {
         let mut attrs = Attrs::default();
         let mut inputs = vec![v];
