@@ -449,6 +449,25 @@ impl<'b, 'g> NodeBuilder<'b, 'g> {
         self.attr(name, Attr::String(v.to_string().into()))
     }
 
+    /// The `axes` of a Squeeze, Unsqueeze or reduction: when `as_input` (the op's opset takes
+    /// them so), a 1-D int64 constant named `<output base>_axes` in the next input slot, else
+    /// the `axes` attribute. Call after [`NodeBuilder::out`].
+    pub fn axes(self, axes: &[i64], as_input: bool) -> Self {
+        if !as_input {
+            return self.ints("axes", axes.to_vec());
+        }
+        let base = match &self.outputs {
+            Outputs::Fresh { base: Some(b), .. } => b.clone(),
+            _ => self
+                .name
+                .clone()
+                .filter(|n| !n.is_empty())
+                .unwrap_or_else(|| self.op.display_name()),
+        };
+        let c = self.b.const_i64s(&format!("{base}_axes"), axes);
+        self.input(c)
+    }
+
     /// Adds the node; returns its id.
     pub fn add(self) -> NodeId {
         let NodeBuilder {
@@ -616,6 +635,27 @@ mod tests {
         let names: Vec<&str> = n.outputs.iter().map(|v| v.name.as_str()).collect();
         assert_eq!(names, ["split.0", "split.1"]);
         assert_eq!(g.inputs_of(parts[0].node), [Some(x), None]);
+    }
+
+    #[test]
+    fn axes_are_an_input_or_an_attribute() {
+        let mut g = graph_with(&["x"]);
+        let x = ValueRef::new(g.inputs()[0], 0);
+        let mut b = Builder::new(&mut g);
+        let new = b
+            .op(OnnxOp::Squeeze, &[x])
+            .out("s")
+            .axes(&[1], true)
+            .value();
+        let old = b
+            .op(OnnxOp::Squeeze, &[x])
+            .out("s")
+            .axes(&[1], false)
+            .value();
+        let axes = g.input(new.node, 1).unwrap();
+        assert_eq!(g.value(axes).unwrap().name, "s_axes");
+        assert_eq!(g.node(old.node).num_inputs, 1);
+        assert_eq!(g.node(old.node).attrs.ints("axes", vec![]), Ok(vec![1]));
     }
 
     #[test]

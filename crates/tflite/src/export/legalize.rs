@@ -253,14 +253,7 @@ pub(crate) fn lift_1d(g: &mut Graph, opset: i64) {
 
 /// `Unsqueeze` / `Squeeze` of `x` at `axis`, its axes an input from opset 13 on.
 fn unit_axis(g: &mut Builder<'_>, op: OnnxOp, name: &str, x: ValueRef, opset: i64) -> ValueRef {
-    let mut attrs = Attrs::default();
-    let mut inputs = vec![x];
-    if opset >= 13 {
-        inputs.push(g.const_i64s(&format!("{name}_axes"), &[1]));
-    } else {
-        attrs.set("axes", Attr::Ints(vec![1]));
-    }
-    g.op(op, &inputs).out(name).attrs(attrs).value()
+    g.op(op, &[x]).out(name).axes(&[1], opset >= 13).value()
 }
 
 /// A per-spatial-axis attribute of a 1-D op in its 2-D form: `[v]` → `[unit, v]`, `pads`

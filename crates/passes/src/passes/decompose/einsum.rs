@@ -92,18 +92,12 @@ fn einsum(g: &mut Builder<'_>, id: NodeId, opset: i64) -> bool {
             continue;
         }
         let axes: Vec<i64> = drop.iter().map(|&i| i as i64).collect();
-        let mut inputs = vec![t.v];
-        if opset >= 13 {
-            inputs.push(g.const_i64s(&format!("{name}_sum{k}_axes"), &axes));
-        }
-        let mut sum = g
-            .op(OnnxOp::ReduceSum, &inputs)
+        let v = g
+            .op(OnnxOp::ReduceSum, &[t.v])
             .out(format!("{name}_sum{k}"))
-            .int("keepdims", 0);
-        if opset < 13 {
-            sum = sum.ints("axes", axes);
-        }
-        let v = sum.value();
+            .int("keepdims", 0)
+            .axes(&axes, opset >= 13)
+            .value();
         let t = &mut ops[k];
         t.v = v;
         for &i in drop.iter().rev() {

@@ -3,7 +3,7 @@
 //! beta ≠ 1) → `Transpose`s, `MatMul`, `Mul` by alpha, `Add` of beta · C. A Gemm a
 //! fully-connected layer can take stays.
 
-use modelc_ir::{Attr, Attrs, Builder, DType, Graph, NodeId, OnnxOp, ValueRef};
+use modelc_ir::{Builder, DType, Graph, NodeId, OnnxOp, ValueRef};
 
 use super::{base_name, Decompose};
 use crate::pattern::const_tensor;
@@ -48,11 +48,9 @@ fn general_gemm(g: &mut Builder<'_>, id: NodeId) -> bool {
         if t == 0 {
             return v;
         }
-        let mut attrs = Attrs::default();
-        attrs.set("perm", Attr::Ints(vec![1, 0]));
         g.op(OnnxOp::Transpose, &[v])
             .out(format!("{name}_{what}_t"))
-            .attrs(attrs)
+            .ints("perm", [1, 0])
             .value()
     };
     let a2 = transposed(g, a, ta, "a");

@@ -2,7 +2,7 @@
 //! normalized axes with `ReduceMean` (axes an input from opset 18), then `Sub`, `Div` by
 //! `Sqrt(var + epsilon)`, `Mul` by the scale and `Add` of the bias.
 
-use modelc_ir::{Attr, Attrs, Builder, DType, NodeId, OnnxOp, ValueRef};
+use modelc_ir::{Builder, DType, NodeId, OnnxOp, ValueRef};
 
 use super::{base_name, Decompose};
 use crate::pattern::{extra_outputs_unused, rank_of};
@@ -44,17 +44,15 @@ fn layer_norm(g: &mut Builder<'_>, id: NodeId, opset: i64) -> bool {
     let name = base_name(g, id);
     let axes_const = (opset >= 18).then(|| g.const_i64s(&format!("{name}_axes"), &axes));
     let mean_of = |g: &mut Builder<'_>, v: ValueRef, suffix: &str| {
-        let mut attrs = Attrs::default();
-        attrs.set("keepdims", Attr::Int(1));
-        let mut inputs = vec![v];
-        match axes_const {
-            Some(a) => inputs.push(a),
-            None => attrs.set("axes", Attr::Ints(axes.clone())),
-        }
-        g.op(OnnxOp::ReduceMean, &inputs)
+        let mean = g
+            .op(OnnxOp::ReduceMean, &[v])
             .out(format!("{name}_{suffix}"))
-            .attrs(attrs)
-            .value()
+            .int("keepdims", 1);
+        match axes_const {
+            Some(a) => mean.input(a),
+            None => mean.ints("axes", axes.clone()),
+        }
+        .value()
     };
     let mean = mean_of(g, x, "mean");
     let d = g

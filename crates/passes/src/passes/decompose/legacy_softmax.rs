@@ -2,7 +2,7 @@
 //! every axis from `axis` (default 1) on: the axis made explicit, and when it is not the
 //! last, the input flattened there (`Reshape`, softmax over the last axis, `Reshape` back).
 
-use modelc_ir::{Attr, Attrs, Builder, NodeId, OnnxOp};
+use modelc_ir::{Attr, Builder, NodeId, OnnxOp};
 
 use super::{base_name, Decompose};
 use crate::pattern::{extra_outputs_unused, rank_of};
@@ -56,12 +56,10 @@ fn legacy_softmax(g: &mut Builder<'_>, id: NodeId, op: OnnxOp) -> bool {
         .op(OnnxOp::Reshape, &[x, flat_shape])
         .out(format!("{name}_flat"))
         .value();
-    let mut attrs = Attrs::default();
-    attrs.set("axis", Attr::Int(1));
     let soft = g
         .op(op, &[flat])
         .out(format!("{name}_2d"))
-        .attrs(attrs)
+        .int("axis", 1)
         .value();
     let out = g
         .op(OnnxOp::Reshape, &[soft, back_shape])

@@ -1,7 +1,7 @@
 //! `decompose-vector-matmul`: `MatMul` with a 1-D operand (numpy's vector rule) → the vector
 //! made a 1-row / 1-column matrix (`Unsqueeze`, or a reshaped constant), `MatMul`, `Squeeze`.
 
-use modelc_ir::{Attr, Attrs, Builder, NodeId, OnnxOp, ValueRef};
+use modelc_ir::{Builder, NodeId, OnnxOp, ValueRef};
 
 use super::{base_name, Decompose};
 use crate::pattern::{const_tensor, rank_of};
@@ -25,16 +25,9 @@ fn vector_matmul(g: &mut Builder<'_>, id: NodeId, opset: i64) -> bool {
     }
     let name = base_name(g, id);
     let axes_of = |g: &mut Builder<'_>, op: OnnxOp, v: ValueRef, axis: i64, what: &str| {
-        let mut attrs = Attrs::default();
-        let mut inputs = vec![v];
-        if opset >= 13 {
-            inputs.push(g.const_i64s(&format!("{name}_{what}_axes"), &[axis]));
-        } else {
-            attrs.set("axes", Attr::Ints(vec![axis]));
-        }
-        g.op(op, &inputs)
+        g.op(op, &[v])
             .out(format!("{name}_{what}"))
-            .attrs(attrs)
+            .axes(&[axis], opset >= 13)
             .value()
     };
     // [K] · [.., K, N]: a row [1, K]; [.., M, K] · [K]: a column [K, 1]. A constant vector
