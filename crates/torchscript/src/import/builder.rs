@@ -16,11 +16,7 @@ pub struct Builder {
 
 /// Attribute list shorthand.
 pub fn attrs(items: Vec<(&str, Attr)>) -> Attrs {
-    let mut a = Attrs::default();
-    for (k, v) in items {
-        a.set(k, v);
-    }
-    a
+    items.into_iter().collect()
 }
 
 impl Builder {
