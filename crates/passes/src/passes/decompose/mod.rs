@@ -111,3 +111,23 @@ fn base_name(g: &Graph, id: NodeId) -> String {
         _ => node.name.clone(),
     }
 }
+
+/// What the Pad rewrites read: the input, its known dims and the constant pads (two per
+/// axis).
+struct PadOperands {
+    x: ValueRef,
+    dims: Vec<u64>,
+    pads: Vec<i64>,
+}
+
+/// The operands of Pad `id` when its input's shape is known and its pads are a constant for
+/// every axis (an `axes` input, opset 18, is not handled).
+fn pad_operands(g: &Graph, id: NodeId) -> Option<PadOperands> {
+    let (x, pv) = (g.input(id, 0)?, g.input(id, 1)?);
+    if g.input(id, 3).is_some() {
+        return None;
+    }
+    let dims = g.shape_of(x)?.as_known()?;
+    let pads = crate::util::const_ints(g, pv)?;
+    (pads.len() == 2 * dims.len()).then_some(PadOperands { x, dims, pads })
+}

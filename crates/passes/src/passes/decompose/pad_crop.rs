@@ -4,8 +4,7 @@
 
 use modelc_ir::{Builder, NodeId, OnnxOp};
 
-use super::{base_name, Decompose};
-use crate::util::const_ints;
+use super::{base_name, pad_operands, Decompose, PadOperands};
 
 pub const PASS: Decompose = Decompose {
     name: "decompose-pad-crop",
@@ -17,18 +16,11 @@ pub const PASS: Decompose = Decompose {
 
 /// Negative pads → a crop first (see the module docs); whether anything changed.
 fn crop_negative_pads(g: &mut Builder<'_>, id: NodeId) -> bool {
-    let (Some(x), Some(pv)) = (g.input(id, 0), g.input(id, 1)) else {
-        return false;
-    };
-    if g.input(id, 3).is_some() {
-        return false;
-    }
-    let (Some(dims), Some(pads)) = (g.shape_of(x).and_then(|s| s.as_known()), const_ints(g, pv))
-    else {
+    let Some(PadOperands { x, dims, pads }) = pad_operands(g, id) else {
         return false;
     };
     let rank = dims.len();
-    if pads.len() != 2 * rank || pads.iter().all(|&p| p >= 0) {
+    if pads.iter().all(|&p| p >= 0) {
         return false;
     }
     let (mut axes, mut starts, mut ends) = (Vec::new(), Vec::new(), Vec::new());

@@ -4,8 +4,7 @@
 
 use modelc_ir::{Builder, NodeId, OnnxOp};
 
-use super::{base_name, Decompose};
-use crate::util::const_ints;
+use super::{base_name, pad_operands, Decompose, PadOperands};
 
 pub const PASS: Decompose = Decompose {
     name: "decompose-pad-edge",
@@ -20,21 +19,12 @@ fn edge_pad(g: &mut Builder<'_>, id: NodeId) -> bool {
     if g.node(id).attrs.string("mode", "constant").ok().as_deref() != Some("edge") {
         return false;
     }
-    let (Some(x), Some(pv)) = (g.input(id, 0), g.input(id, 1)) else {
-        return false;
-    };
-    // An `axes` input (opset 18) is not handled: all axes' pads are expected.
-    if g.input(id, 3).is_some() {
-        return false;
-    }
-    let (Some(mut dims), Some(pads)) =
-        (g.shape_of(x).and_then(|s| s.as_known()), const_ints(g, pv))
-    else {
+    let Some(PadOperands { x, mut dims, pads }) = pad_operands(g, id) else {
         return false;
     };
     let rank = dims.len();
     // Bounded: each padded axis is one BROADCAST_TO of the pad's width.
-    if pads.len() != 2 * rank || pads.iter().any(|&p| !(0..1 << 20).contains(&p)) {
+    if pads.iter().any(|&p| !(0..1 << 20).contains(&p)) {
         return false;
     }
     if dims.iter().any(|&d| d == 0 || d >= 1 << 31) {
