@@ -3,7 +3,6 @@
 
 use std::path::{Path, PathBuf};
 
-use modelc_testkit::python;
 use std::process::{Command, Output};
 
 fn modelc(args: &[&str]) -> Output {
@@ -184,6 +183,9 @@ fn help_explains_each_command_with_an_example() {
 /// `modelc run` on the bundled example gives onnxruntime's outputs for the same input.
 #[test]
 fn run_matches_onnxruntime() {
+    let Some(python) = modelc_testkit::python() else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let model = testdata("models/tiny_cnn.onnx");
     let input = dir.path().join("image.npy");
@@ -196,7 +198,7 @@ np.save(inp, x)
 sess = ort.InferenceSession(model, providers=["CPUExecutionProvider"])
 np.save(out, sess.run(None, {sess.get_inputs()[0].name: x})[0])
 "#;
-    let o = Command::new(python())
+    let o = Command::new(python)
         .args([
             "-c",
             script,
@@ -497,5 +499,67 @@ fn verify_compares_1d_models_channels_last() {
         stdout(&o).contains("`x` transposed channels first to last"),
         "{}",
         stdout(&o)
+    );
+}
+
+/// An error's causes appear once on its line: an error that prints its source and also
+/// returns it (ONNX decoding, a kernel's failure, an I/O error) does not repeat it, the
+/// flatbuffers verifier's multi-line trace becomes one line, and the file is named once.
+#[test]
+fn errors_say_their_cause_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let error_of = |args: &[&str]| {
+        let o = modelc(args);
+        assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+        let err = stderr(&o);
+        assert_eq!(err.lines().count(), 1, "not one line: {err}");
+        err.trim_end().to_string()
+    };
+
+    let truncated = testdata("bad/truncated.onnx");
+    assert_eq!(
+        error_of(&["inspect", &truncated]),
+        format!("modelc: error: {truncated}: not a valid ONNX protobuf (failed to decode Protobuf message: ModelProto.graph: buffer underflow)")
+    );
+
+    let missing = dir.path().join("missing.onnx");
+    let missing = missing.to_str().unwrap();
+    assert_eq!(
+        error_of(&["inspect", missing]),
+        format!("modelc: error: {missing}: cannot open: No such file or directory (os error 2)")
+    );
+
+    let tflite = std::fs::read(testdata("tflite/small_cnn_float.tflite")).unwrap();
+    let cut = dir.path().join("cut.tflite");
+    std::fs::write(&cut, &tflite[..100]).unwrap();
+    let cut = cut.to_str().unwrap();
+    assert_eq!(
+        error_of(&["inspect", cut]),
+        format!("modelc: error: {cut}: invalid TFLite flatbuffer: Range [9324, 9328) is out of bounds (while verifying table field `operator_codes` at position 52)")
+    );
+
+    let pt = std::fs::read(testdata("torchscript/cnn_bn_traced/model.pt")).unwrap();
+    let cut = dir.path().join("cut.pt");
+    std::fs::write(&cut, &pt[..2000]).unwrap();
+    let cut = cut.to_str().unwrap();
+    assert_eq!(
+        error_of(&["inspect", cut]),
+        format!("modelc: error: {cut}: bad TorchScript archive: not a zip archive: invalid Zip archive: Could not find EOCD")
+    );
+
+    let huge = dir.path().join("huge.onnx");
+    let text = "graph main(%x: f32[1]) -> (%y) {\n  %s = const i64[2] [100000, 100000]\n  %y = Expand(%x, %s)\n}";
+    let model = modelc::Model::new(modelc::ir::Graph::parse(text).unwrap(), 17);
+    modelc::save(&model, &huge, &modelc::SaveOptions::default()).unwrap();
+    let out = dir.path().join("out");
+    assert_eq!(
+        error_of(&[
+            "run",
+            huge.to_str().unwrap(),
+            "--random",
+            "-o",
+            out.to_str().unwrap()
+        ]),
+        "modelc: error: node Expand -> y: shape [100000, 100000] is too large"
     );
 }

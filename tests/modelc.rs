@@ -4,4 +4,5 @@
 mod cli;
 mod fuse_models;
 mod infer_shapes_onnx;
+mod library;
 mod quant_cli;

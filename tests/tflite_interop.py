@@ -2,6 +2,7 @@
 
     python tests/tflite_interop.py --modelc target/debug/modelc --out target/tflite-interop \
         [--only NAMES]
+    python tests/tflite_interop.py --table MANIFEST
 
 Directions, every model each way this crate adds:
   ONNX -> TFLite    torchvision ResNet-18 and MobileNetV2 (weights=None, seeded; exported
@@ -39,6 +40,13 @@ Directions, every model each way this crate adds:
                     rewritten with LiteRT's schema classes) -> ONNX vs LiteRT. A model that
                     reads LSTM's Y_c must be refused with a message naming it.
 
+Table forms (--table MANIFEST, instead of everything above; crates/tflite/tests/table.rs
+                    writes the manifest from modelc's builtin <-> op table): every row
+                    marked exact, its .tflite written by modelc from a one-node graph, in
+                    LiteRT vs onnxruntime on the ONNX form of the same op (built here from
+                    the row's op, attributes and input types by tests/table_forms.py).
+                    Last line: `tflite table: N of M rows exact`.
+
 Float models: relative error max|y - ref| / max|ref| <= 1e-4. Quantized (int8/int16 I/O or
 inside): at least 99% of the elements within one quantization step of the output (or 1%
 of the output range for float outputs of quantized models). Exits 1 on any failure.
@@ -53,6 +61,8 @@ import subprocess
 import sys
 
 import numpy as np
+
+import table_forms as table_forms_lib
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TOLERANCE = 1e-4
@@ -504,6 +514,11 @@ OP_FORMS = [
     op_case("squeeze-all-ones", "Squeeze", shape=(1, 3, 1, 5), opset=13, must=True),
     op_case("unsqueeze-negative", "Unsqueeze", opset=13, consts=[np.array([-1, 1], np.int64)], must=True),
     op_case("gelu-tanh", "Gelu", opset=20, approximate="tanh", must=True),
+    # Variadic Max / Min: a chain of MAXIMUM / MINIMUM, broadcasting as it goes.
+    op_case("max-three-inputs", "Max", consts=[np.linspace(-1, 1, 5, dtype=np.float32),
+                                               np.array([[0.5], [-0.5], [0.0], [1.5]], np.float32)], must=True),
+    op_case("min-four-inputs", "Min", consts=[np.float32(0.3), np.linspace(-2, 2, 5, dtype=np.float32),
+                                              np.full((3, 1, 1), -0.2, np.float32)], must=True),
 ]
 
 
@@ -1389,14 +1404,41 @@ def lstm_models(modelc: str, out: str, results: list, only) -> None:
     check(results, f"onnx->tflite {name} (refused)", refused)
 
 
+def table_case(c: dict) -> tuple[bool, str]:
+    from ai_edge_litert.interpreter import Interpreter
+
+    xs = table_forms_lib.inputs(c)
+    ref = table_forms_lib.onnxruntime_output(c, c["file"][:-len(".tflite")] + ".onnx", xs)
+    it = Interpreter(model_path=c["file"])
+    it.allocate_tensors()
+    for d, x in zip(it.get_input_details(), xs):
+        it.set_tensor(d["index"], x)
+    it.invoke()
+    return table_forms_lib.compare(it.get_tensor(it.get_output_details()[0]["index"]), ref)
+
+
+def table_forms(manifest: str, results: list) -> None:
+    """The table forms (see the module docs)."""
+    cases = table_forms_lib.load(manifest)
+    for c in cases:
+        check(results, f"table {c['name']} <-> {c['op']}", lambda c=c: table_case(c))
+    print(f"tflite table: {sum(results)} of {len(cases)} rows exact")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--modelc", required=True)
-    ap.add_argument("--out", required=True)
+    ap.add_argument("--modelc")
+    ap.add_argument("--out")
     ap.add_argument("--only", nargs="*")
+    ap.add_argument("--table", help="run only the table forms of this manifest")
     a = ap.parse_args()
-    os.makedirs(a.out, exist_ok=True)
     results: list = []
+    if a.table:
+        table_forms(a.table, results)
+        return 0 if results and all(results) else 1
+    if not a.modelc or not a.out:
+        ap.error("--modelc and --out are required (unless --table)")
+    os.makedirs(a.out, exist_ok=True)
     onnx_to_tflite(a.modelc, a.out, results, a.only)
     resize_cases(a.modelc, a.out, results, a.only)
     op_forms(a.modelc, a.out, results, a.only)

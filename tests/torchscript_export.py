@@ -3,6 +3,7 @@ that torch.jit.load accepts and that computes what onnxruntime computes on the O
 
     python tests/torchscript_export.py --modelc target/debug/modelc \
         --out target/torchscript-export [--testdata target/testdata] [--only NAMES]
+    python tests/torchscript_export.py --table MANIFEST
 
 Models:
   tiny_cnn       testdata/models/tiny_cnn.onnx
@@ -17,7 +18,13 @@ Models:
                  exported the same way (symbolic batch and sequence length)
   ops_*          small graphs built here with onnx.helper, one per op family
 
-For each: run `modelc convert`, load the .pt with torch.jit.load (no Python code of ours
+Table forms (--table MANIFEST, instead of the models): crates/torchscript/tests/table.rs
+writes one archive per row of modelc's aten <-> op table (a one-node graph of the row's
+op) and the manifest; each archive loaded by torch.jit.load must compute what onnxruntime
+computes on the ONNX form of the op (tests/table_forms.py). Last line:
+`aten table: N of M rows exact`.
+
+For each model: run `modelc convert`, load the .pt with torch.jit.load (no Python code of ours
 is involved in loading), run it on seeded random inputs (symbolic dimensions: batch 2,
 seq 16) and compare every output with onnxruntime's on the ONNX model: the relative error
 max|torch - ort| / max|ort| must be at most 1e-4. Prints one line per model and a summary
@@ -34,6 +41,8 @@ import time
 import warnings
 
 import numpy as np
+
+import table_forms
 
 TOLERANCE = 1e-4
 # Exported here from testdata/make_torchvision.py's definitions, with a symbolic batch.
@@ -466,13 +475,46 @@ def forget_stale_exports(out_dir: str, root: str) -> None:
             f.write(current + "\n")
 
 
+def table_case(c: dict) -> tuple[bool, str]:
+    import torch
+
+    xs = table_forms.inputs(c)
+    ref = table_forms.onnxruntime_output(c, c["file"][:-len(".pt")] + ".onnx", xs)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        module = torch.jit.load(c["file"])
+    with torch.no_grad():
+        y = module(*[torch.from_numpy(x) for x in xs])
+    return table_forms.compare(y.numpy(), ref)
+
+
+def table_rows(manifest: str) -> int:
+    """The table forms (see the module docs)."""
+    cases = table_forms.load(manifest)
+    exact = 0
+    for c in cases:
+        try:
+            ok, detail = table_case(c)
+        except Exception as e:  # noqa: BLE001 - a load or run failure in torch fails the row
+            ok, detail = False, f"{type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}"
+        print(f"{'ok  ' if ok else 'FAIL'} aten {c['name']} <-> {c['op']}: {detail}")
+        exact += ok
+    print(f"aten table: {exact} of {len(cases)} rows exact")
+    return 0 if cases and exact == len(cases) else 1
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--modelc", required=True)
-    ap.add_argument("--out", required=True)
+    ap.add_argument("--modelc")
+    ap.add_argument("--out")
     ap.add_argument("--testdata", default="target/testdata")
     ap.add_argument("--only", default=None, help="comma-separated model names")
+    ap.add_argument("--table", help="check only the aten table forms of this manifest")
     args = ap.parse_args()
+    if args.table:
+        return table_rows(args.table)
+    if not args.modelc or not args.out:
+        ap.error("--modelc and --out are required (unless --table)")
     os.makedirs(args.out, exist_ok=True)
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     forget_stale_exports(args.out, root)

@@ -7,7 +7,7 @@ use libfuzzer_sys::fuzz_target;
 use modelc_torchscript::archive::Archive;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(mut archive) = Archive::from_bytes(bytes::Bytes::copy_from_slice(data), "fuzz.pt") else {
+    let Ok(mut archive) = Archive::from_bytes(bytes::Bytes::copy_from_slice(data)) else {
         return;
     };
     let _ = modelc_torchscript::import::import(&mut archive);

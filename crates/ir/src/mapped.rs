@@ -42,6 +42,7 @@ impl Drop for MappedFile {
 }
 
 /// Memory-maps `file` as shared bytes (an empty file reads as empty: it cannot be mapped).
+#[allow(unsafe_code)] // mapping a file is unsafe in memmap2; see the SAFETY note
 pub fn map_file(file: &File) -> std::io::Result<Bytes> {
     if file.metadata()?.len() == 0 {
         return Ok(Bytes::new());
@@ -62,6 +63,7 @@ pub fn map_file(file: &File) -> std::io::Result<Bytes> {
 /// backed by the file, so a later read faults the same contents back in from the page
 /// cache). Other memory only gets `MADV_PAGEOUT`, which never changes contents (heap pages
 /// stay unless the system swaps). A no-op where the advice is unsupported.
+#[allow(unsafe_code)] // sysconf and madvise are libc calls; see the SAFETY notes
 pub fn release_resident(bytes: &[u8]) {
     #[cfg(target_os = "linux")]
     {

@@ -3,13 +3,15 @@
 
 use std::path::Path;
 
-use modelc_testkit::python;
 use std::process::Command;
 
 #[test]
 fn onnx_op_table_is_fresh() {
+    let Some(python) = modelc_testkit::python() else {
+        return;
+    };
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let out = Command::new(python())
+    let out = Command::new(python)
         .arg(root.join("gen/onnx_ops.py"))
         .output()
         .expect("the generator runs");

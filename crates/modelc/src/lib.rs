@@ -1,4 +1,11 @@
-//! modelc as a library: load a model in any supported format, inspect it, save it.
+//! modelc as a library: what the `modelc` command does, for pipelines to call.
+//!
+//! - [`convert`] reads a model, fixes its input shapes, runs passes and writes it in the
+//!   format the destination's extension names (`modelc convert` and `modelc optimize`);
+//! - [`load`] and [`save`] read and write one model in any supported format;
+//! - [`summary::Summary`] is what `modelc inspect` reports, [`run`] runs a model on the
+//!   reference interpreter and compares outputs (`modelc run`, `modelc verify`), and
+//!   [`quantize`] is `modelc quantize`.
 //!
 //! ```no_run
 //! let model = modelc::load(std::path::Path::new("model.onnx"))?;
@@ -6,6 +13,7 @@
 //! # Ok::<(), modelc::Error>(())
 //! ```
 
+mod convert;
 mod format;
 pub mod npy;
 pub mod quantize;
@@ -14,12 +22,14 @@ pub mod summary;
 
 use std::path::{Path, PathBuf};
 
+pub use convert::{convert, convert_with, ConvertOptions, Converted, GraphHook, Passes, Stage};
 pub use format::Format;
 pub use modelc_ir as ir;
 pub use modelc_ir::Model;
 pub use modelc_onnx::{ExternalData, WriteOptions as OnnxWriteOptions};
+pub use modelc_passes::passes::infer_shapes::{InputShapeError, InputShapes};
 
-/// Why loading or saving failed; always names the file.
+/// Why loading, converting or saving failed; a file's error names the file.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("{}: cannot tell the format from the extension (expected .onnx, .tflite or .pt)", .0.display())]
@@ -44,6 +54,30 @@ pub enum Error {
     },
     #[error("{}: refusing to overwrite the input model", .0.display())]
     OutputIsInput(PathBuf),
+    /// An input shape to fix does not fit the model.
+    #[error(transparent)]
+    InputShapes(#[from] InputShapeError),
+    /// A pass is unknown or failed.
+    #[error(transparent)]
+    Pass(#[from] modelc_passes::PassError),
+}
+
+/// An error and its sources on one line, as the CLI prints them: `a.onnx: not a valid ONNX
+/// protobuf: ...`. A source whose text is already on the line (an error that prints its
+/// cause and also returns it as its source) is not repeated; control characters (from names
+/// in a hostile file) are escaped.
+pub fn error_line(e: &dyn std::error::Error) -> String {
+    let mut line = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !line.contains(&text) {
+            line.push_str(": ");
+            line.push_str(&text);
+        }
+        source = s.source();
+    }
+    ir::one_line(&line)
 }
 
 /// The format of `path`, from its extension.
@@ -71,10 +105,12 @@ pub fn load(path: &Path) -> Result<Model, Error> {
     }
 }
 
-/// How to save.
+/// How to save: each format's writer options (only the destination format's are used).
 #[derive(Debug, Clone, Default)]
 pub struct SaveOptions {
+    /// Where tensor data goes (inline or an external `.data` file).
     pub onnx: OnnxWriteOptions,
+    /// The layout at the graph's inputs and outputs, and the TFLite writer's other choices.
     pub tflite: modelc_tflite::WriteOptions,
     pub torchscript: modelc_torchscript::WriteOptions,
 }

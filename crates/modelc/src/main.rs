@@ -4,10 +4,11 @@ mod progress;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use modelc::summary::Summary;
-use modelc::{ExternalData, SaveOptions};
+use modelc::{ConvertOptions, ExternalData, Passes, SaveOptions, Stage};
 
 /// modelc converts neural-network models between ONNX, TFLite and TorchScript, and shows
 /// what is inside them.
@@ -194,15 +195,8 @@ struct ShapeOpts {
 }
 
 impl ShapeOpts {
-    /// Loads `path` with the shapes fixed.
-    fn load(&self, path: &Path) -> Result<modelc::Model, Box<dyn std::error::Error>> {
-        let fixed = modelc_passes::passes::infer_shapes::InputShapes::parse(
-            &self.input_shapes,
-            &self.dims,
-        )?;
-        let mut model = load(path)?;
-        fixed.apply(&mut model.graph)?;
-        Ok(model)
+    fn parse(&self) -> Result<modelc::InputShapes, modelc::InputShapeError> {
+        modelc::InputShapes::parse(&self.input_shapes, &self.dims)
     }
 }
 
@@ -239,36 +233,41 @@ fn main() -> ExitCode {
     match run(cli.command) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("modelc: error: {}", chain(e.as_ref()));
+            eprintln!("modelc: error: {}", modelc::error_line(e.as_ref()));
             ExitCode::FAILURE
         }
     }
 }
 
-/// An error and its sources on one line: `a.onnx: not a valid ONNX protobuf (...)`.
-/// Control characters (from names in a hostile file) are escaped to keep it one line.
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        source = s.source();
-    }
-    out.chars()
-        .map(|c| {
-            if c.is_control() {
-                c.escape_default().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
-}
-
 fn load(path: &Path) -> Result<modelc::Model, modelc::Error> {
     let _p = progress::Progress::start(format!("reading {}", path.display()));
     modelc::load(path)
+}
+
+/// [`modelc::convert`] with a spinner while a file is read or written.
+fn convert(
+    input: &Path,
+    output: &Path,
+    opts: &ConvertOptions,
+) -> Result<modelc::Converted, modelc::Error> {
+    let mut spinner = None;
+    let done = modelc::convert_with(input, output, opts, &mut |stage| {
+        // The previous stage's spinner stops first.
+        drop(spinner.take());
+        spinner = match stage {
+            Stage::Reading(p) => Some(progress::Progress::start(format!(
+                "reading {}",
+                p.display()
+            ))),
+            Stage::Transforming => None,
+            Stage::Writing(p) => Some(progress::Progress::start(format!(
+                "writing {}",
+                p.display()
+            ))),
+        };
+    });
+    drop(spinner);
+    done
 }
 
 fn parse_pairs(list: &[String], what: &str) -> Result<Vec<(String, String)>, String> {
@@ -426,22 +425,20 @@ fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
             level,
             shapes,
         } => {
-            modelc::check_distinct(&input, &output)?;
-            modelc::format_of(&output)?;
-            let mut model = shapes.load(&input)?;
-            if level > 0 {
-                let pm = modelc_passes::PassManager::new(modelc_passes::registry::level(level));
-                pm.run(&mut model)?;
-            }
-            let mut opts = SaveOptions::default();
-            opts.onnx.external_data = match external_data {
+            let mut save = SaveOptions::default();
+            save.onnx.external_data = match external_data {
                 ExternalArg::Auto => ExternalData::Auto,
                 ExternalArg::Always => ExternalData::Always,
                 ExternalArg::Never => ExternalData::Never,
             };
-            opts.tflite.keep_io_layout = keep_io_layout;
-            let _p = progress::Progress::start(format!("writing {}", output.display()));
-            modelc::save(&model, &output, &opts)?;
+            save.tflite.keep_io_layout = keep_io_layout;
+            let opts = ConvertOptions {
+                input_shapes: shapes.parse()?,
+                passes: Passes::Level(level),
+                save,
+                ..ConvertOptions::default()
+            };
+            convert(&input, &output, &opts)?;
         }
         Command::Inspect { input, json } => {
             let format = modelc::format_of(&input)?;
@@ -565,41 +562,33 @@ fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
             stop_after,
             shapes,
         } => {
-            modelc::check_distinct(&input, &output)?;
-            modelc::format_of(&output)?;
-            let mut model = shapes.load(&input)?;
-            let passes = match &pipeline {
-                Some(spec) => modelc_passes::registry::pipeline(spec)?,
-                None => modelc_passes::registry::level(level),
+            let print_after = print_after.map(|name| {
+                let header = format!("// after {name}");
+                let print: modelc::GraphHook = Arc::new(move |g| {
+                    println!("{header}");
+                    print!(
+                        "{}",
+                        modelc::ir::text::print_graph(
+                            g,
+                            &modelc::ir::text::PrintOptions::default()
+                        )
+                    );
+                });
+                (name, print)
+            });
+            let opts = ConvertOptions {
+                input_shapes: shapes.parse()?,
+                passes: match pipeline {
+                    Some(spec) => Passes::List(spec),
+                    None => Passes::Level(level),
+                },
+                stop_after,
+                print_after,
+                save: SaveOptions::default(),
             };
-            if let Some(name) = &print_after {
-                modelc_passes::registry::get(name)?;
-            }
-            let before = Summary::of(&model, modelc::format_of(&input)?);
-            let mut pm = modelc_passes::PassManager::new(passes);
-            pm.stop_after = stop_after;
-            if let Some(name) = print_after {
-                pm.print_after = Some((
-                    name.clone(),
-                    Box::new(move |g: &modelc::ir::Graph| {
-                        println!("// after {name}");
-                        print!(
-                            "{}",
-                            modelc::ir::text::print_graph(
-                                g,
-                                &modelc::ir::text::PrintOptions::default()
-                            )
-                        );
-                    }),
-                ));
-            }
-            let report = pm.run(&mut model)?;
-            let after = Summary::of(&model, modelc::format_of(&output)?);
-            {
-                let _p = progress::Progress::start(format!("writing {}", output.display()));
-                modelc::save(&model, &output, &SaveOptions::default())?;
-            }
-            eprint!("{}", modelc::summary::compare(&before, &after));
+            let done = convert(&input, &output, &opts)?;
+            let report = done.report;
+            eprint!("{}", modelc::summary::compare(&done.before, &done.after));
             let changed: Vec<&str> = report
                 .steps
                 .iter()

@@ -240,6 +240,7 @@ impl<T: Write> IntoInner for BufWriter<T> {
 
 // SAFETY: `chunk_mut` hands out the buffer's spare capacity, and `advance_mut` only extends
 // the length over bytes the caller has initialized, as the trait requires.
+#[allow(unsafe_code)] // BufMut is an unsafe trait
 unsafe impl<W: Write> BufMut for StreamBuf<W> {
     fn remaining_mut(&self) -> usize {
         usize::MAX - self.buf.len()

@@ -4,8 +4,12 @@
 //! readers of the last node of the pattern; nodes themselves are added with
 //! [`modelc_ir::Builder`]).
 //!
-//! Matching is always on the main graph of a call; [`for_each_graph`] applies a rewrite to
-//! sub-graphs too.
+//! A pass states its rewrite once, for one node, as a closure (so it can capture the pass's
+//! configuration, such as the opset): [`rewrite_nodes`] applies it to every node of the ops
+//! it is anchored on, in the graph and in every nested sub-graph, and [`count_nodes`] counts
+//! matches the same way. Operands of commutative ops are matched in either order by
+//! [`operand_orders`] (and so by [`with_scalar`] and [`other_operand`]): a rule written for
+//! `Add(x, k)` also matches `Add(k, x)`.
 
 use modelc_interp::Array;
 use modelc_ir::{DType, Graph, NodeId, OnnxOp, Op, Tensor, ValueRef};
@@ -28,16 +32,83 @@ pub fn for_each_graph(g: &mut Graph, f: &mut dyn FnMut(&mut Graph) -> bool) -> b
     changed
 }
 
-/// Calls `rewrite` on every node of type `op` in `g` (not its sub-graphs), in topological
-/// order, skipping nodes an earlier rewrite removed; whether any rewrite changed the graph.
-pub fn rewrite_each(g: &mut Graph, op: OnnxOp, rewrite: fn(&mut Graph, NodeId) -> bool) -> bool {
-    let mut changed = false;
-    for id in g.topo_order().unwrap_or_default() {
-        if g.try_node(id).is_some() && g.node(id).op.onnx() == Some(op) {
-            changed |= rewrite(g, id);
+/// Calls `rewrite` on every node whose op is one of `ops`, in `g` and in every nested
+/// sub-graph (each graph in topological order, skipping nodes an earlier rewrite removed, not
+/// visiting nodes the rewrites added); whether any call changed something. `rewrite` says
+/// whether it changed the graph.
+pub fn rewrite_nodes(
+    g: &mut Graph,
+    ops: &[OnnxOp],
+    mut rewrite: impl FnMut(&mut Graph, NodeId) -> bool,
+) -> bool {
+    for_each_graph(g, &mut |g| {
+        let mut changed = false;
+        for id in g.topo_order().unwrap_or_default() {
+            let anchored = g
+                .try_node(id)
+                .and_then(|n| n.op.onnx())
+                .is_some_and(|op| ops.contains(&op));
+            if anchored {
+                changed |= rewrite(g, id);
+            }
         }
+        changed
+    })
+}
+
+/// How many nodes whose op is one of `ops`, in `g` and its nested sub-graphs, `matches`
+/// accepts (read-only walks, such as counting patterns a pass cannot rewrite at the model's
+/// opset).
+pub fn count_nodes(g: &Graph, ops: &[OnnxOp], matches: impl Fn(&Graph, NodeId) -> bool) -> usize {
+    fn walk(g: &Graph, ops: &[OnnxOp], matches: &dyn Fn(&Graph, NodeId) -> bool) -> usize {
+        let mut n = 0;
+        for id in g.node_ids() {
+            if g.node(id).op.onnx().is_some_and(|op| ops.contains(&op)) && matches(g, id) {
+                n += 1;
+            }
+            for sub in g.node(id).subgraphs() {
+                n += walk(sub, ops, matches);
+            }
+        }
+        n
     }
-    changed
+    walk(g, ops, &matches)
+}
+
+/// Whether `op(a, b)` equals `op(b, a)`, so a pattern may find its operands in either
+/// order. The one place passes learn it: to be replaced by the IR's op traits table
+/// (`commutative`) when it lands.
+pub fn is_commutative(op: OnnxOp) -> bool {
+    matches!(
+        op,
+        OnnxOp::Add
+            | OnnxOp::Mul
+            | OnnxOp::Sum
+            | OnnxOp::Max
+            | OnnxOp::Min
+            | OnnxOp::Mean
+            | OnnxOp::Equal
+            | OnnxOp::And
+            | OnnxOp::Or
+            | OnnxOp::Xor
+            | OnnxOp::BitwiseAnd
+            | OnnxOp::BitwiseOr
+            | OnnxOp::BitwiseXor
+    )
+}
+
+/// The orders in which a pattern may read the two operands `(a, b)` of node `id`: `(a, b)`,
+/// and `(b, a)` too when the op is [commutative](is_commutative). Empty when an operand is
+/// missing.
+pub fn operand_orders(g: &Graph, id: NodeId) -> Vec<(ValueRef, ValueRef)> {
+    let (Some(a), Some(b)) = (g.input(id, 0), g.input(id, 1)) else {
+        return Vec::new();
+    };
+    if g.node(id).op.onnx().is_some_and(is_commutative) {
+        vec![(a, b), (b, a)]
+    } else {
+        vec![(a, b)]
+    }
 }
 
 /// The version of the default ONNX domain the model imports; `i64::MAX` when the context
@@ -194,26 +265,21 @@ pub fn rank_of(g: &Graph, v: ValueRef) -> Option<usize> {
     }
 }
 
-/// For a binary node with inputs `(a, b)`, the operand that is not `v` (either order).
+/// For a binary node reading `v`, its other operand: `b` of `op(v, b)`, or (commutative ops
+/// only, see [`operand_orders`]) `a` of `op(a, v)`.
 pub fn other_operand(g: &Graph, id: NodeId, v: ValueRef) -> Option<ValueRef> {
-    let (a, b) = (g.input(id, 0)?, g.input(id, 1)?);
-    if a == v {
-        Some(b)
-    } else if b == v {
-        Some(a)
-    } else {
-        None
-    }
+    operand_orders(g, id)
+        .into_iter()
+        .find_map(|(x, other)| (x == v).then_some(other))
 }
 
-/// For a binary node, `(value, k)` where one operand is a one-element float constant `k`
-/// and the other is `value` (either order). When both are constants, the second is `k`.
+/// For a binary node `op(value, k)` whose second operand is a one-element float constant
+/// `k`: `(value, k)`; for commutative ops also `op(k, value)` (see [`operand_orders`]).
+/// When both operands are constants, the second is `k`.
 pub fn with_scalar(g: &Graph, id: NodeId) -> Option<(ValueRef, f64)> {
-    let (a, b) = (g.input(id, 0)?, g.input(id, 1)?);
-    if let Some(k) = scalar_const(g, b) {
-        return Some((a, k));
-    }
-    scalar_const(g, a).map(|k| (b, k))
+    operand_orders(g, id)
+        .into_iter()
+        .find_map(|(x, c)| Some((x, scalar_const(g, c)?)))
 }
 
 /// The only reader of `v` when it is the ONNX op `op` (and `v` is [`single_use`]).
@@ -270,18 +336,6 @@ pub fn last_dim(g: &Graph, v: ValueRef) -> Option<u64> {
         .0
         .last()?
         .known()
-}
-
-/// Calls `f` on `g` and every nested sub-graph, summing what it returns (read-only walks,
-/// such as counting patterns a pass cannot rewrite).
-pub fn sum_over_graphs(g: &Graph, f: &dyn Fn(&Graph) -> usize) -> usize {
-    let mut n = f(g);
-    for id in g.node_ids() {
-        for sub in g.node(id).subgraphs() {
-            n += sum_over_graphs(sub, f);
-        }
-    }
-    n
 }
 
 /// Adds `note` to the run's notes unless it is there already (passes run repeatedly until

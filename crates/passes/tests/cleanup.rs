@@ -3,8 +3,8 @@
 
 use modelc_interp::Array;
 use modelc_ir::Graph;
+use modelc_passes::check;
 use modelc_passes::registry::pipeline;
-use modelc_passes::testing::{assert_same_outputs, run_passes};
 
 const CHAIN: &str = r#"graph main(%x: f32[2,3]) -> (%y, %z) {
   %w = const f32[3] [1.0, 2.0, 3.0]
@@ -30,22 +30,31 @@ fn input() -> Vec<(&'static str, Array)> {
 
 #[test]
 fn identity_then_dce() {
-    let after = run_passes(CHAIN, pipeline("identity,dce").unwrap());
-    insta::assert_snapshot!(after);
-    let before = Graph::parse(CHAIN).unwrap();
-    assert_same_outputs(&before, &Graph::parse(&after).unwrap(), &input(), 0.0);
+    let out = check!("identity,dce", CHAIN, @r"
+    graph main(%x: f32[2,3]) -> (%y, %z) {
+      %w = const f32[3] [1.0, 2.0, 3.0]
+      %a = Add(%x, %w)
+      %y = Relu(%a)
+      %z = Identity(%x)
+    }
+    ");
+    out.assert_same_outputs(&input(), 0.0);
 }
 
 #[test]
 fn dce_alone_keeps_passthroughs() {
-    let after = run_passes(CHAIN, pipeline("dce").unwrap());
-    insta::assert_snapshot!(after);
-    assert_same_outputs(
-        &Graph::parse(CHAIN).unwrap(),
-        &Graph::parse(&after).unwrap(),
-        &input(),
-        0.0,
-    );
+    let out = check!("dce", CHAIN, @r"
+    graph main(%x: f32[2,3]) -> (%y, %z) {
+      %w = const f32[3] [1.0, 2.0, 3.0]
+      %i = Identity(%x)
+      %a = Add(%i, %w)
+      %d, %mask = Dropout(%a)
+      %r = Relu(%d)
+      %y = Identity(%r)
+      %z = Identity(%x)
+    }
+    ");
+    out.assert_same_outputs(&input(), 0.0);
 }
 
 /// Sub-graphs are cleaned too, but a value a sub-graph reads by name is left alone.
@@ -61,17 +70,20 @@ fn sub_graphs_and_captured_values() {
     %e = Relu(%x2)
   }} captures(%x2)
 }"#;
-    let after = run_passes(text, pipeline("identity,dce").unwrap());
-    insta::assert_snapshot!(after);
+    let out = check!("identity,dce", text, @r"
+    graph main(%c: bool[], %x: f32[2]) -> (%out) {
+      %x2 = Identity(%x)
+      %out = If(%c) {then_branch=graph then() outer(%x2) -> (%t) {
+        %t = Neg(%x2)
+      }, else_branch=graph else() outer(%x2) -> (%e) {
+        %e = Relu(%x2)
+      }} captures(%x2)
+    }
+    ");
     let x = ndarray::ArrayD::from_shape_vec(ndarray::IxDyn(&[2]), vec![-1.0f32, 2.0]).unwrap();
     for c in [true, false] {
         let cond = Array::Bool(ndarray::ArrayD::from_elem(ndarray::IxDyn(&[]), c));
-        assert_same_outputs(
-            &Graph::parse(text).unwrap(),
-            &Graph::parse(&after).unwrap(),
-            &[("c", cond), ("x", Array::F32(x.clone()))],
-            0.0,
-        );
+        out.assert_same_outputs(&[("c", cond), ("x", Array::F32(x.clone()))], 0.0);
     }
 }
 

@@ -2,10 +2,10 @@
 //! sub-graphs); random ops, nodes with other attributes, and graph outputs stay apart. Each
 //! case: a snapshot of the result and the interpreter's outputs unchanged.
 
-use crate::fuse_util::{count_in, input, run};
 use modelc_interp::Array;
+use modelc_passes::check;
 use modelc_passes::registry::pipeline;
-use modelc_passes::testing::assert_same_outputs;
+use modelc_passes::testing::{assert_same_outputs, input, run};
 
 const DUPLICATES: &str = r#"graph main(%x: f32[2,4]) -> (%y, %z, %r2, %o) {
   %w1 = const f32[4] [0.5, -1.0, 2.0, 0.25]
@@ -27,15 +27,14 @@ const DUPLICATES: &str = r#"graph main(%x: f32[2,4]) -> (%y, %z, %r2, %o) {
 
 #[test]
 fn merges_duplicate_chains_and_constants() {
-    let (before, after, printed) = run(DUPLICATES, "cse,dce");
-    insta::assert_snapshot!(printed);
+    let out = check!("cse,dce", DUPLICATES);
     // w1/w2 and the Add→Relu chains merge; different axis and different constant do not;
     // %r2 is a graph output, so it stays and the earlier %r1 merges into it.
-    assert_eq!(count_in(&after, "Add"), 3);
-    assert_eq!(count_in(&after, "Relu"), 2);
-    assert_eq!(count_in(&after, "Softmax"), 2);
-    assert_eq!(count_in(&after, "const"), 2);
-    assert_same_outputs(&before, &after, &[("x", input(&[2, 4], 1, 2.0))], 0.0);
+    assert_eq!(out.count("Add"), 3);
+    assert_eq!(out.count("Relu"), 2);
+    assert_eq!(out.count("Softmax"), 2);
+    assert_eq!(out.count("const"), 2);
+    out.assert_same_outputs(&[("x", input(&[2, 4], 1, 2.0))], 0.0);
 }
 
 #[test]
@@ -52,11 +51,10 @@ fn random_ops_and_sub_graphs() {
     %e = Abs(%x)
   }} captures(%x)
 }"#;
-    let (before, after, printed) = run(text, "cse,dce");
-    insta::assert_snapshot!(printed);
-    assert_eq!(count_in(&after, "RandomNormalLike"), 2);
+    let out = check!("cse,dce", text);
+    assert_eq!(out.count("RandomNormalLike"), 2);
     assert!(
-        !printed.contains("%k2"),
+        !out.printed.contains("%k2"),
         "the sub-graph's duplicate Neg merges"
     );
     let x = input(&[3], 7, 1.0);
@@ -72,8 +70,8 @@ fn random_ops_and_sub_graphs() {
             g
         };
         assert_same_outputs(
-            &only_if(&before),
-            &only_if(&after),
+            &only_if(&out.before),
+            &only_if(&out.after),
             &[("c", cond), ("x", x.clone())],
             0.0,
         );
@@ -93,8 +91,8 @@ fn constants_compared_in_full() {
     let text = format!(
         "graph main(%x: f32[512]) -> (%y) {{\n  %a = const f32[512] [{a}]\n  %b = const f32[512] [{b}]\n  %a2 = const f32[512] [{a}]\n  %p = Add(%x, %a)\n  %q = Add(%x, %b)\n  %r = Add(%x, %a2)\n  %s = Sum(%p, %q, %r)\n  %y = Identity(%s)\n}}"
     );
-    let (before, after, _) = run(&text, "cse,dce");
-    assert_eq!(count_in(&after, "const"), 2, "%a2 merges into %a, %b stays");
-    assert_eq!(count_in(&after, "Add"), 2);
-    assert_same_outputs(&before, &after, &[("x", input(&[512], 9, 1.0))], 0.0);
+    let out = run("cse,dce", &text);
+    assert_eq!(out.count("const"), 2, "%a2 merges into %a, %b stays");
+    assert_eq!(out.count("Add"), 2);
+    out.assert_same_outputs(&[("x", input(&[512], 9, 1.0))], 0.0);
 }

@@ -2,11 +2,9 @@
 //! the forms it cannot take, and computes what the op computed (the interpreter runs both on
 //! the same seeded inputs).
 
-use crate::fuse_util::{count_in, input, run, vals};
-use modelc_interp::{Array, Data, Interpreter};
-use modelc_ir::{Graph, OpsetImport};
-use modelc_passes::testing::assert_same_outputs;
-use modelc_passes::{registry, Changed, PassContext};
+use modelc_interp::Array;
+use modelc_passes::check;
+use modelc_passes::testing::{check_unchanged, input, vals, Check};
 
 #[test]
 fn batch_norm_becomes_mul_add() {
@@ -17,15 +15,9 @@ fn batch_norm_becomes_mul_add() {
   %v = const f32[3] [1.0, 0.25, 2.0]
   %y = BatchNormalization(%x, %s, %b, %m, %v) {epsilon=0.001}
 }"#;
-    let (before, after, printed) = run(text, "decompose-batch-norm");
-    insta::assert_snapshot!(printed);
-    assert_eq!(count_in(&after, "BatchNormalization"), 0);
-    assert_same_outputs(
-        &before,
-        &after,
-        &[("x", input(&[1, 3, 4, 4], 1, 2.0))],
-        1e-5,
-    );
+    let out = check!("decompose-batch-norm", text);
+    assert_eq!(out.count("BatchNormalization"), 0);
+    out.assert_same_outputs(&[("x", input(&[1, 3, 4, 4], 1, 2.0))], 1e-5);
 }
 
 #[test]
@@ -33,10 +25,9 @@ fn hard_sigmoid_becomes_mul_add_clip() {
     let text = r#"graph main(%x: f32[2,5]) -> (%y) {
   %y = HardSigmoid(%x) {alpha=0.25, beta=0.4}
 }"#;
-    let (before, after, printed) = run(text, "decompose-hard-sigmoid");
-    insta::assert_snapshot!(printed);
-    assert_eq!(count_in(&after, "Clip"), 1);
-    assert_same_outputs(&before, &after, &[("x", input(&[2, 5], 2, 4.0))], 1e-6);
+    let out = check!("decompose-hard-sigmoid", text);
+    assert_eq!(out.count("Clip"), 1);
+    out.assert_same_outputs(&[("x", input(&[2, 5], 2, 4.0))], 1e-6);
 }
 
 #[test]
@@ -45,12 +36,11 @@ fn softplus_and_mish_become_elementwise_ops() {
   %a = Softplus(%x)
   %b = Mish(%x)
 }"#;
-    let (before, after, printed) = run(text, "decompose-softplus");
-    insta::assert_snapshot!(printed);
-    assert_eq!(count_in(&after, "Softplus") + count_in(&after, "Mish"), 0);
+    let out = check!("decompose-softplus", text);
+    assert_eq!(out.count("Softplus") + out.count("Mish"), 0);
     // 1 + e^-|x| is rounded to float32 near 1, so for very negative x the decomposed form
     // (TensorFlow's too) keeps fewer correct digits: within 5e-4 relative down to x = -8.
-    assert_same_outputs(&before, &after, &[("x", input(&[2, 6], 3, 8.0))], 5e-4);
+    out.assert_same_outputs(&[("x", input(&[2, 6], 3, 8.0))], 5e-4);
 }
 
 #[test]
@@ -59,10 +49,9 @@ fn elu_with_alpha_decomposes_and_plain_elu_stays() {
   %y = Elu(%x) {alpha=0.5}
   %z = Elu(%x)
 }"#;
-    let (before, after, printed) = run(text, "decompose-elu");
-    insta::assert_snapshot!(printed);
-    assert_eq!(count_in(&after, "Elu"), 1);
-    assert_same_outputs(&before, &after, &[("x", input(&[2, 6], 4, 3.0))], 1e-5);
+    let out = check!("decompose-elu", text);
+    assert_eq!(out.count("Elu"), 1);
+    out.assert_same_outputs(&[("x", input(&[2, 6], 4, 3.0))], 1e-5);
 }
 
 #[test]
@@ -76,10 +65,9 @@ fn layer_norm_becomes_reductions() {
         vals(4, 5),
         vals(4, 6)
     );
-    let (before, after, printed) = run(&text, "decompose-layer-norm");
-    insta::assert_snapshot!(printed);
-    assert_eq!(count_in(&after, "LayerNormalization"), 0);
-    assert_same_outputs(&before, &after, &[("x", input(&[2, 3, 4], 7, 2.0))], 1e-4);
+    let out = check!("decompose-layer-norm", &text);
+    assert_eq!(out.count("LayerNormalization"), 0);
+    out.assert_same_outputs(&[("x", input(&[2, 3, 4], 7, 2.0))], 1e-4);
 }
 
 #[test]
@@ -87,8 +75,7 @@ fn fmod_becomes_floor_mod_with_a_sign_fix() {
     let text = r#"graph main(%a: f32[8], %b: f32[8]) -> (%y) {
   %y = Mod(%a, %b) {fmod=1}
 }"#;
-    let (before, after, printed) = run(text, "decompose-fmod");
-    insta::assert_snapshot!(printed);
+    let out = check!("decompose-fmod", text);
     let a = input(&[8], 8, 10.0);
     // Divisors away from zero, of both signs.
     let b = Array::F32(
@@ -98,7 +85,7 @@ fn fmod_becomes_floor_mod_with_a_sign_fix() {
         )
         .unwrap(),
     );
-    assert_same_outputs(&before, &after, &[("a", a), ("b", b)], 1e-5);
+    out.assert_same_outputs(&[("a", a), ("b", b)], 1e-5);
 }
 
 #[test]
@@ -113,14 +100,13 @@ fn gemm_a_dense_layer_cannot_take_becomes_matmul() {
         vals(5, 9),
         vals(20, 10)
     );
-    let (before, after, printed) = run(&text, "decompose-gemm");
-    insta::assert_snapshot!(printed);
-    assert_eq!(count_in(&after, "Gemm"), 1, "the dense-layer Gemm stays");
+    let out = check!("decompose-gemm", &text);
+    assert_eq!(out.count("Gemm"), 1, "the dense-layer Gemm stays");
     let inputs = [
         ("a", input(&[3, 4], 11, 1.0)),
         ("b", input(&[5, 4], 12, 1.0)),
     ];
-    assert_same_outputs(&before, &after, &inputs, 1e-5);
+    out.assert_same_outputs(&inputs, 1e-5);
 }
 
 #[test]
@@ -129,15 +115,14 @@ fn vector_matmul_becomes_matrix_matmul() {
   %y = MatMul(%v, %m)
   %z = MatMul(%n, %v)
 }"#;
-    let (before, after, printed) = run(text, "decompose-vector-matmul");
-    insta::assert_snapshot!(printed);
-    assert_eq!(count_in(&after, "Squeeze"), 2);
+    let out = check!("decompose-vector-matmul", text);
+    assert_eq!(out.count("Squeeze"), 2);
     let inputs = [
         ("v", input(&[4], 13, 1.0)),
         ("m", input(&[4, 3], 14, 1.0)),
         ("n", input(&[2, 4], 15, 1.0)),
     ];
-    assert_same_outputs(&before, &after, &inputs, 1e-5);
+    out.assert_same_outputs(&inputs, 1e-5);
 }
 
 #[test]
@@ -148,19 +133,9 @@ fn negative_pads_crop_first() {
   %q = const i64[8] [0, 0, -1, 0, 0, 0, 0, -2]
   %z = Pad(%x, %q)
 }"#;
-    let (before, after, printed) = run(text, "decompose-pad-crop");
-    insta::assert_snapshot!(printed);
-    assert_eq!(
-        count_in(&after, "Pad"),
-        1,
-        "the all-negative Pad is only a Slice"
-    );
-    assert_same_outputs(
-        &before,
-        &after,
-        &[("x", input(&[1, 2, 5, 5], 16, 1.0))],
-        0.0,
-    );
+    let out = check!("decompose-pad-crop", text);
+    assert_eq!(out.count("Pad"), 1, "the all-negative Pad is only a Slice");
+    out.assert_same_outputs(&[("x", input(&[1, 2, 5, 5], 16, 1.0))], 0.0);
 }
 
 #[test]
@@ -169,15 +144,9 @@ fn edge_pad_becomes_slices_expands_and_concats() {
   %p = const i64[8] [0, 0, 1, 2, 0, 0, 2, 0]
   %y = Pad(%x, %p) {mode="edge"}
 }"#;
-    let (before, after, printed) = run(text, "decompose-pad-edge");
-    insta::assert_snapshot!(printed);
-    assert_eq!(count_in(&after, "Pad"), 0);
-    assert_same_outputs(
-        &before,
-        &after,
-        &[("x", input(&[1, 2, 3, 4], 17, 1.0))],
-        0.0,
-    );
+    let out = check!("decompose-pad-edge", text);
+    assert_eq!(out.count("Pad"), 0);
+    out.assert_same_outputs(&[("x", input(&[1, 2, 3, 4], 17, 1.0))], 0.0);
 }
 
 #[test]
@@ -186,43 +155,12 @@ fn legacy_softmax_flattens_below_opset_13() {
   %y = Softmax(%x)
   %z = LogSoftmax(%x) {axis=2}
 }"#;
-    let before = Graph::parse(text).unwrap();
-    let mut after = before.clone();
-    let pass = registry::get("decompose-legacy-softmax").unwrap();
-    let opsets = vec![OpsetImport {
-        domain: String::new(),
-        version: 12,
-    }];
-    let mut cx = PassContext {
-        opsets: opsets.clone(),
-        notes: Vec::new(),
-    };
-    assert_eq!(pass.run(&mut after, &mut cx).unwrap(), Changed::Yes);
-    assert_eq!(pass.run(&mut after, &mut cx).unwrap(), Changed::No);
-    insta::assert_snapshot!(modelc_ir::text::print_graph(&after, &Default::default()));
-    // Opset 12's softmax semantics on both sides (assert_same_outputs runs opset 21's).
-    let x = input(&[2, 3, 4], 18, 3.0);
-    let outputs = |g: &Graph| {
-        let named = [("x".to_string(), Data::Tensor(x.clone()))].into();
-        Interpreter::for_graph(g, &opsets)
-            .unwrap()
-            .run(named)
-            .unwrap()
-    };
-    let (a, b) = (outputs(&before), outputs(&after));
-    for ((name, da), (_, db)) in a.iter().zip(&b) {
-        let (Data::Tensor(p), Data::Tensor(q)) = (da, db) else {
-            panic!("{name} is not a tensor")
-        };
-        assert_eq!(p.shape(), q.shape());
-        for (u, v) in p.to_f64_vec().unwrap().iter().zip(q.to_f64_vec().unwrap()) {
-            assert!((u - v).abs() <= 1e-6, "{name}: {u} vs {v}");
-        }
-    }
+    let out = check!(Check::new("decompose-legacy-softmax").opset(12), text);
+    assert!(out.report.converged, "the pass reached a fixed point");
+    // The interpreter runs opset 12's softmax on both sides.
+    out.assert_same_outputs(&[("x", input(&[2, 3, 4], 18, 3.0))], 1e-6);
     // From opset 13 on, Softmax normalizes one axis: nothing to do.
-    let mut same = before.clone();
-    let mut cx = PassContext::default();
-    assert_eq!(pass.run(&mut same, &mut cx).unwrap(), Changed::No);
+    check_unchanged(Check::new("decompose-legacy-softmax").opset(13), text);
 }
 
 #[test]
@@ -235,15 +173,9 @@ fn grouped_conv_transpose_becomes_one_per_group() {
 }}"#,
         vals(16, 19)
     );
-    let (before, after, printed) = run(&text, "decompose-grouped-conv-transpose");
-    insta::assert_snapshot!(printed);
-    assert_eq!(count_in(&after, "ConvTranspose"), 2);
-    assert_same_outputs(
-        &before,
-        &after,
-        &[("x", input(&[1, 4, 3, 3], 20, 1.0))],
-        1e-5,
-    );
+    let out = check!("decompose-grouped-conv-transpose", &text);
+    assert_eq!(out.count("ConvTranspose"), 2);
+    out.assert_same_outputs(&[("x", input(&[1, 4, 3, 3], 20, 1.0))], 1e-5);
 }
 
 #[test]
@@ -259,19 +191,13 @@ fn depth_to_space_crd_becomes_dcr() {
         vals(64, 21),
         vals(8, 22)
     );
-    let (before, after, printed) = run(&text, "decompose-depth-to-space");
-    insta::assert_snapshot!(printed);
+    let out = check!("decompose-depth-to-space", &text);
     assert_eq!(
-        count_in(&after, "Gather"),
+        out.count("Gather"),
         1,
         "the conv's filters are permuted instead"
     );
-    assert_same_outputs(
-        &before,
-        &after,
-        &[("x", input(&[1, 8, 2, 2], 23, 1.0))],
-        1e-5,
-    );
+    out.assert_same_outputs(&[("x", input(&[1, 8, 2, 2], 23, 1.0))], 1e-5);
 }
 
 #[test]
@@ -280,12 +206,11 @@ fn einsum_becomes_transposes_reshapes_and_matmul() {
   %y = Einsum(%a, %b) {equation="bij,bjk->bik"}
   %z = Einsum(%a) {equation="bij->jb"}
 }"#;
-    let (before, after, printed) = run(text, "decompose-einsum");
-    insta::assert_snapshot!(printed);
-    assert_eq!(count_in(&after, "Einsum"), 0);
+    let out = check!("decompose-einsum", text);
+    assert_eq!(out.count("Einsum"), 0);
     let inputs = [
         ("a", input(&[2, 3, 4], 24, 1.0)),
         ("b", input(&[2, 4, 5], 25, 1.0)),
     ];
-    assert_same_outputs(&before, &after, &inputs, 1e-5);
+    out.assert_same_outputs(&inputs, 1e-5);
 }

@@ -2,11 +2,9 @@
 //! hand-written (scores divided, mask added, K transposed from `(B, S, H, D)`) and 3-D
 //! attention become `Attention`; near misses stay; nothing below opset 23; outputs unchanged.
 
-use crate::fuse_util::{count_in, input, run};
-use modelc_ir::{Graph, OpsetImport};
+use modelc_passes::check;
 use modelc_passes::passes::fuse_attention::FuseAttention;
-use modelc_passes::testing::assert_same_outputs;
-use modelc_passes::{Pass, PassContext};
+use modelc_passes::testing::{check_unchanged, input, Check};
 
 const FORMS: &str = r#"graph main(%q: f32[2,4,5,8], %k: f32[2,4,6,8], %v: f32[2,4,6,8], %kr: f32[2,6,4,8], %m: f32[2,1,5,6], %q3: f32[8,5,8], %k3: f32[8,6,8], %v3: f32[8,6,8]) -> (%y1, %y2, %y3) {
   %r = const f32[1] [0.59460354]
@@ -46,15 +44,21 @@ fn inputs() -> Vec<(&'static str, modelc_interp::Array)> {
 
 #[test]
 fn attention_forms_fuse() {
-    let (before, after, printed) = run(FORMS, "fuse-attention,dce");
-    insta::assert_snapshot!(printed);
-    assert_eq!(count_in(&after, "Attention"), 3);
-    assert_eq!(count_in(&after, "Softmax"), 0);
-    assert_eq!(count_in(&after, "MatMul"), 0);
-    assert!(after.node_count() < before.node_count());
+    let out = check!("fuse-attention,dce", FORMS, @r"
+    graph main(%q: f32[2,4,5,8], %k: f32[2,4,6,8], %v: f32[2,4,6,8], %kr: f32[2,6,4,8], %m: f32[2,1,5,6], %q3: f32[8,5,8], %k3: f32[8,6,8], %v3: f32[8,6,8]) -> (%y1, %y2, %y3) {
+      %y1 = Attention(%q, %k, %v) {scale=0.35355335}
+      %y2_k = Transpose(%kr) {perm=[0,2,1,3]}
+      %y2 = Attention(%q, %y2_k, %v, %m) {scale=0.35355338}
+      %y3 = Attention(%q3, %k3, %v3) {q_num_heads=1, kv_num_heads=1, scale=0.35}
+    }
+    ");
+    assert_eq!(out.count("Attention"), 3);
+    assert_eq!(out.count("Softmax"), 0);
+    assert_eq!(out.count("MatMul"), 0);
+    assert!(out.after.node_count() < out.before.node_count());
     // Outputs are weighted sums that partly cancel: the fused kernel's different summation
     // order moves small elements by more than 1e-4 of themselves (1e-7 absolute).
-    assert_same_outputs(&before, &after, &inputs(), 1e-3);
+    out.assert_same_outputs(&inputs(), 1e-3);
 }
 
 #[test]
@@ -88,25 +92,15 @@ fn near_misses_stay() {
     // Softmax over another axis; scores also a graph output; mask added before scaling;
     // probabilities on the right of the second MatMul; a mask broadcast along the keys
     // (Attention would pad it with masked entries instead).
-    let (_, after, printed) = run(text, "fuse-attention");
-    insta::assert_snapshot!(printed);
-    assert_eq!(count_in(&after, "Attention"), 0);
+    let out = check_unchanged("fuse-attention", text);
+    assert_eq!(out.count("Attention"), 0);
 }
 
 #[test]
 fn nothing_fuses_below_opset_23() {
-    let mut g = Graph::parse(FORMS).unwrap();
-    let mut cx = PassContext {
-        opsets: vec![OpsetImport {
-            domain: String::new(),
-            version: 21,
-        }],
-        ..PassContext::default()
-    };
-    let changed = FuseAttention.run(&mut g, &mut cx).unwrap();
-    assert_eq!(changed, modelc_passes::Changed::No);
+    let out = check_unchanged(Check::new(FuseAttention).opset(21), FORMS);
     assert_eq!(
-        cx.notes,
+        out.report.notes,
         ["fuse-attention: 3 attention pattern(s) left decomposed: Attention needs opset 23, the model imports 21"]
     );
 }

@@ -1,8 +1,8 @@
 //! `fuse-bias`: constant per-channel Adds folded into Conv / ConvTranspose / Gemm biases;
 //! Adds that broadcast differently stay; outputs unchanged.
 
-use crate::fuse_util::{count_in, input, run, vals};
-use modelc_passes::testing::assert_same_outputs;
+use modelc_passes::check;
+use modelc_passes::testing::{check_unchanged, input, vals};
 
 #[test]
 fn folds_per_channel_adds_into_biases() {
@@ -43,12 +43,9 @@ fn folds_per_channel_adds_into_biases() {
         c5 = vals(4, 10),
         k5 = vals(4, 11),
     );
-    let (before, after, printed) = run(&text, "fuse-bias");
-    insta::assert_snapshot!(printed);
-    assert_eq!(count_in(&after, "Add"), 0);
-    assert_same_outputs(
-        &before,
-        &after,
+    let out = check!("fuse-bias", &text);
+    assert_eq!(out.count("Add"), 0);
+    out.assert_same_outputs(
         &[
             ("x", input(&[1, 2, 4, 4], 1, 2.0)),
             ("h", input(&[1, 4, 4, 2], 2, 2.0)),
@@ -81,9 +78,8 @@ fn leaves_adds_that_are_not_per_channel_bias() {
     );
     // A per-width add, an add that raises the rank, a non-constant add, and a conv result
     // read twice all stay.
-    let (_, after, printed) = run(&text, "fuse-bias");
-    insta::assert_snapshot!(printed);
-    assert_eq!(count_in(&after, "Add"), 4);
+    let out = check_unchanged("fuse-bias", &text);
+    assert_eq!(out.count("Add"), 4);
 }
 
 #[test]
@@ -112,14 +108,9 @@ fn shared_bias_constants_are_reused_not_copied() {
     );
     // A shared [3,1,1] constant would need a new [3] copy per conv: those Adds stay. A
     // shared [3] constant is already a bias: both convs read it.
-    let (before, after, printed) = run(&text, "fuse-bias,dce");
-    insta::assert_snapshot!(printed);
-    assert_eq!(count_in(&after, "Add"), 2);
+    let out = check!("fuse-bias,dce", &text);
+    assert_eq!(out.count("Add"), 2);
+    let printed = &out.printed;
     assert!(printed.contains("Conv(%h, %w3, %k)") && printed.contains("Conv(%h, %w4, %k)"));
-    assert_same_outputs(
-        &before,
-        &after,
-        &[("x", input(&[1, 2, 4, 4], 1, 2.0))],
-        1e-6,
-    );
+    out.assert_same_outputs(&[("x", input(&[1, 2, 4, 4], 1, 2.0))], 1e-6);
 }

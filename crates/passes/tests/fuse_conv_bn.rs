@@ -1,8 +1,8 @@
 //! `fuse-conv-bn`: BatchNormalization folded into Conv (with and without bias, NCHW and
 //! NHWC), grouped ConvTranspose, Gemm and 2-D MatMul; the cases that must stay; outputs unchanged.
 
-use crate::fuse_util::{count_in, input, pos_vals, run, vals};
-use modelc_passes::testing::assert_same_outputs;
+use modelc_passes::check;
+use modelc_passes::testing::{input, pos_vals, vals};
 
 fn bn_params(m: usize, seed: u64) -> String {
     format!(
@@ -57,16 +57,13 @@ fn fusable() -> String {
 
 #[test]
 fn folds_bn_into_conv_conv_transpose_gemm_and_matmul() {
-    let (before, after, text) = run(&fusable(), "fuse-conv-bn");
-    insta::assert_snapshot!(text);
-    assert_eq!(count_in(&after, "BatchNormalization"), 0);
-    assert_eq!(count_in(&after, "Conv"), 3);
-    assert_eq!(count_in(&after, "ConvTranspose"), 1);
-    assert_eq!(count_in(&after, "Gemm"), 2);
-    assert_eq!(count_in(&after, "MatMul"), 0);
-    assert_same_outputs(
-        &before,
-        &after,
+    let out = check!("fuse-conv-bn", &fusable());
+    assert_eq!(out.count("BatchNormalization"), 0);
+    assert_eq!(out.count("Conv"), 3);
+    assert_eq!(out.count("ConvTranspose"), 1);
+    assert_eq!(out.count("Gemm"), 2);
+    assert_eq!(out.count("MatMul"), 0);
+    out.assert_same_outputs(
         &[
             ("x", input(&[1, 2, 5, 5], 1, 2.0)),
             ("t", input(&[1, 4, 3, 3], 2, 2.0)),
@@ -107,14 +104,13 @@ fn leaves_shared_results_shared_weights_and_training_bn() {
         w6 = vals(24, 106),
         c6 = vals(3, 107),
     );
-    let (orig, after, text) = run(&before, "fuse-conv-bn");
     // conv1 is read twice; w1 feeds three convs (folding would copy it); the third BN trains.
     // BNs sharing parameters with others still fold, into a new bias (conv5) or in place
     // (conv6).
-    insta::assert_snapshot!(text);
-    assert_eq!(count_in(&after, "BatchNormalization"), 3);
-    assert!(text.contains("%y6 = Conv(%x, %w6, %c6)"));
+    let out = check!("fuse-conv-bn", &before);
+    assert_eq!(out.count("BatchNormalization"), 3);
+    assert!(out.printed.contains("%y6 = Conv(%x, %w6, %c6)"));
     // Relative 1e-3: an element near zero (3e-3, from cancelling terms) moves by 4e-7 when the
     // BN is folded into the weights, float rounding.
-    assert_same_outputs(&orig, &after, &[("x", input(&[1, 2, 5, 5], 1, 2.0))], 1e-3);
+    out.assert_same_outputs(&[("x", input(&[1, 2, 5, 5], 1, 2.0))], 1e-3);
 }

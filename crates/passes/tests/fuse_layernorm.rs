@@ -2,11 +2,9 @@
 //! code produce) become LayerNormalization / RMSNormalization; near misses stay; the opset
 //! gates; outputs unchanged.
 
-use crate::fuse_util::{count_in, input, pos_vals, run, vals};
-use modelc_ir::{Graph, OpsetImport};
+use modelc_passes::check;
 use modelc_passes::passes::fuse_layernorm::FuseLayerNorm;
-use modelc_passes::testing::assert_same_outputs;
-use modelc_passes::{Pass, PassContext};
+use modelc_passes::testing::{check_unchanged, input, pos_vals, run, vals, Check};
 
 fn forms() -> String {
     format!(
@@ -59,44 +57,37 @@ fn inputs() -> Vec<(&'static str, modelc_interp::Array)> {
 
 #[test]
 fn layernorm_and_rmsnorm_forms_fuse() {
-    let (before, after, printed) = run(&forms(), "fuse-layernorm,dce");
-    insta::assert_snapshot!(printed);
-    assert_eq!(count_in(&after, "LayerNormalization"), 2);
-    assert_eq!(count_in(&after, "RMSNormalization"), 2);
-    assert_eq!(count_in(&after, "ReduceMean"), 0);
-    assert_same_outputs(&before, &after, &inputs(), 1e-4);
-}
-
-fn with_opset(version: i64) -> (Graph, PassContext) {
-    let g = Graph::parse(&forms()).unwrap();
-    let cx = PassContext {
-        opsets: vec![OpsetImport {
-            domain: String::new(),
-            version,
-        }],
-        ..PassContext::default()
-    };
-    (g, cx)
+    let out = check!("fuse-layernorm,dce", &forms(), @r"
+    graph main(%x: f32[2,3,8]) -> (%y1, %y2, %y3, %y4) {
+      %gamma = const f32[8] [1.009, 1.148, 0.883, 1.295, 1.001, 1.054, 0.565, 1.34]
+      %beta = const f32[8] [0.834, 0.383, -0.271, -0.585, -0.12, -0.942, 0.55, -0.607]
+      %y1 = LayerNormalization(%x, %gamma, %beta) {axis=-1, epsilon=1e-5}
+      %y2_scale = const f32[8] [1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0]
+      %y2 = LayerNormalization(%x, %y2_scale) {axis=-1, epsilon=1e-5}
+      %y3 = RMSNormalization(%x, %gamma) {axis=-1, epsilon=1e-5}
+      %y4_scale = const f32[8] [1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0]
+      %y4 = RMSNormalization(%x, %y4_scale) {axis=-1, epsilon=1e-5}
+    }
+    ");
+    assert_eq!(out.count("LayerNormalization"), 2);
+    assert_eq!(out.count("RMSNormalization"), 2);
+    assert_eq!(out.count("ReduceMean"), 0);
+    out.assert_same_outputs(&inputs(), 1e-4);
 }
 
 #[test]
 fn opset_gates_each_form() {
     // Opset 17..22: LayerNormalization exists, RMSNormalization does not.
-    let (mut g, mut cx) = with_opset(20);
-    let before = g.clone();
-    FuseLayerNorm.run(&mut g, &mut cx).unwrap();
-    assert_eq!(count_in(&g, "LayerNormalization"), 2);
-    assert_eq!(count_in(&g, "RMSNormalization"), 0);
+    let out = run(Check::new(FuseLayerNorm).opset(20), &forms());
+    assert_eq!(out.count("LayerNormalization"), 2);
+    assert_eq!(out.count("RMSNormalization"), 0);
     assert_eq!(
-        cx.notes,
+        out.report.notes,
         ["fuse-layernorm: 2 pattern(s) left decomposed: RMSNormalization needs opset 23, the model imports 20"]
     );
-    assert_same_outputs(&before, &g, &inputs(), 1e-4);
+    out.assert_same_outputs(&inputs(), 1e-4);
     // Below 17 nothing changes.
-    let (mut g, mut cx) = with_opset(16);
-    let changed = FuseLayerNorm.run(&mut g, &mut cx).unwrap();
-    assert_eq!(changed, modelc_passes::Changed::No);
-    assert!(g == Graph::parse(&forms()).unwrap());
+    check_unchanged(Check::new(FuseLayerNorm).opset(16), &forms());
 }
 
 #[test]
@@ -133,8 +124,7 @@ fn near_misses_stay() {
   %y4 = Div(%d4, %s4)
 }"#;
     // Middle axis; cube; eps not a constant; the centred value is also a graph output.
-    let (_, after, printed) = run(text, "fuse-layernorm");
-    insta::assert_snapshot!(printed);
-    assert_eq!(count_in(&after, "LayerNormalization"), 0);
-    assert_eq!(count_in(&after, "RMSNormalization"), 0);
+    let out = check_unchanged("fuse-layernorm", text);
+    assert_eq!(out.count("LayerNormalization"), 0);
+    assert_eq!(out.count("RMSNormalization"), 0);
 }

@@ -5,8 +5,9 @@
 
 use modelc_interp::Array;
 use modelc_ir::{infer, DType, Dim, Graph};
+use modelc_passes::check;
 use modelc_passes::registry::pipeline;
-use modelc_passes::testing::{assert_same_outputs, run_passes};
+use modelc_passes::testing::{assert_same_outputs, run};
 
 const CNN: &str = r#"graph main(%x: f32[N,3,32,32]) -> (%y) {
   %w = const f32[8,3,3,3] #0
@@ -80,7 +81,7 @@ fn cnn_with_symbolic_batch() {
     assert_eq!(ty(&g, "g"), "f32[N,8,1,1]");
     assert_eq!(ty(&g, "f"), "f32[N,8]");
     assert_eq!(ty(&g, "y"), "f32[N,10]");
-    let after = run_passes(&cnn_text(), pipeline("infer-shapes").unwrap());
+    let after = run("infer-shapes", &cnn_text()).printed;
     let lines: Vec<&str> = after.lines().filter(|l| !l.contains("const")).collect();
     insta::assert_snapshot!(lines.join("\n"));
 }
@@ -197,8 +198,7 @@ fn if_branches_merge_and_loop_scan_outputs_stack() {
     assert_eq!(ty(&g, "r"), "f32[?,?]");
     assert_eq!(ty(&g, "final"), "f32[4,5]");
     assert_eq!(ty(&g, "scan"), "f32[?,5]");
-    let after = run_passes(text, pipeline("infer-shapes").unwrap());
-    insta::assert_snapshot!(after);
+    check!("infer-shapes", text);
 }
 
 #[test]
@@ -224,9 +224,13 @@ const VIEW: &str = r#"graph main(%x: f32[2,3,4,5]) -> (%y) {
 
 #[test]
 fn shape_chain_folds_once_shapes_are_known() {
-    let after = run_passes(VIEW, pipeline("infer-shapes,fold,dce").unwrap());
-    insta::assert_snapshot!(after);
-    let g = Graph::parse(&after).unwrap();
+    let out = check!("infer-shapes,fold,dce", VIEW, @r"
+    graph main(%x: f32[2,3,4,5]) -> (%y) {
+      %cat = const i64[2] [2, -1]
+      %y: f32[2,60] = Reshape(%x, %cat)
+    }
+    ");
+    let g = &out.after;
     let ops: Vec<String> = g
         .node_ids()
         .map(|id| g.node(id).op.display_name())
@@ -241,30 +245,21 @@ fn shape_chain_folds_once_shapes_are_known() {
     let x = ndarray::ArrayD::from_shape_fn(ndarray::IxDyn(&[2, 3, 4, 5]), |i| {
         (i[0] * 60 + i[1] * 20 + i[2] * 5 + i[3]) as f32 * 0.5 - 7.0
     });
-    assert_same_outputs(
-        &Graph::parse(VIEW).unwrap(),
-        &g,
-        &[("x", Array::F32(x))],
-        0.0,
-    );
+    out.assert_same_outputs(&[("x", Array::F32(x))], 0.0);
 }
 
 #[test]
 fn shape_chain_with_symbolic_batch_keeps_the_batch_computation() {
     let text = VIEW.replace("f32[2,3,4,5]", "f32[N,3,4,5]");
-    let after = run_passes(&text, pipeline("infer-shapes,fold,dce").unwrap());
+    let out = run("infer-shapes,fold,dce", &text);
+    let after = &out.printed;
     // N is only known at run time: the Gather stays, the Reshape is typed [N,60].
     assert!(after.contains("Gather"), "{after}");
     assert!(after.contains("%y: f32[N,60] = Reshape"), "{after}");
     let x = ndarray::ArrayD::from_shape_fn(ndarray::IxDyn(&[3, 3, 4, 5]), |i| {
         (i[1] * 20 + i[3]) as f32
     });
-    assert_same_outputs(
-        &Graph::parse(&text).unwrap(),
-        &Graph::parse(&after).unwrap(),
-        &[("x", Array::F32(x))],
-        0.0,
-    );
+    out.assert_same_outputs(&[("x", Array::F32(x))], 0.0);
 }
 
 #[test]
@@ -278,17 +273,17 @@ fn partly_known_shapes_fold_the_known_dims() {
   %cat = Concat(%minus1, %c) {axis=0}
   %y = Reshape(%x, %cat)
 }"#;
-    let after = run_passes(text, pipeline("infer-shapes,fold,dce").unwrap());
-    insta::assert_snapshot!(after);
+    let out = check!("infer-shapes,fold,dce", text, @r"
+    graph main(%x: f32[N,3,4,5]) -> (%y) {
+      %cat = const i64[2] [-1, 3]
+      %y: f32[?,3] = Reshape(%x, %cat)
+    }
+    ");
+    let after = &out.printed;
     assert!(!after.contains("Shape("), "{after}");
     let x =
         ndarray::ArrayD::from_shape_fn(ndarray::IxDyn(&[2, 3, 4, 5]), |i| (i[0] + i[2] * 3) as f32);
-    assert_same_outputs(
-        &Graph::parse(text).unwrap(),
-        &Graph::parse(&after).unwrap(),
-        &[("x", Array::F32(x))],
-        0.0,
-    );
+    out.assert_same_outputs(&[("x", Array::F32(x))], 0.0);
 }
 
 #[test]
@@ -373,17 +368,16 @@ fn torch_expand_pattern_is_tracked_and_folds() {
     assert!(report.problems.is_empty(), "{:?}", report.problems);
     assert_eq!(ty(&g, "z"), "f32[B,3,4]");
     let fixed = EXPAND.replace("f32[B,7]", "f32[2,7]");
-    let after = run_passes(&fixed, pipeline("infer-shapes,fold,dce").unwrap());
-    insta::assert_snapshot!(after);
+    let out = check!("infer-shapes,fold,dce", &fixed, @r"
+    graph main(%x: f32[1,3,4], %y: f32[2,7]) -> (%z) {
+      %target = const i64[3] [2, 1, 1]
+      %z: f32[2,3,4] = Expand(%x, %target)
+    }
+    ");
     let x =
         ndarray::ArrayD::from_shape_fn(ndarray::IxDyn(&[1, 3, 4]), |i| (i[1] * 4 + i[2]) as f32);
     let y = ndarray::ArrayD::<f32>::zeros(ndarray::IxDyn(&[2, 7]));
-    assert_same_outputs(
-        &Graph::parse(&fixed).unwrap(),
-        &Graph::parse(&after).unwrap(),
-        &[("x", Array::F32(x)), ("y", Array::F32(y))],
-        0.0,
-    );
+    out.assert_same_outputs(&[("x", Array::F32(x)), ("y", Array::F32(y))], 0.0);
 }
 
 /// Channels-last nodes, in the convention documented on `modelc_ir::Layout`.

@@ -3,34 +3,25 @@
 //! the graph's I/O layout). The NHWC kernels are the verified NCHW ones behind a layout
 //! wrapper, so equal outputs mean the rewritten graph computes the same function.
 
-use crate::fuse_util::{count_in, input, pos_vals, vals};
-use modelc_interp::{Array, Data, Interpreter};
+use modelc_interp::{Array, Data};
 use modelc_ir::text::print_graph;
-use modelc_ir::{Graph, Layout, OpsetImport};
-use modelc_passes::passes::layout::{to_nchw, to_nhwc, LayoutOptions};
+use modelc_ir::{Graph, Layout};
+use modelc_passes::passes::layout::{to_nchw, LayoutOptions, ToNchw, ToNhwc};
 use modelc_passes::registry::pipeline;
-use modelc_passes::testing::assert_same_outputs;
+use modelc_passes::testing::{
+    assert_same_outputs, before_and_after, count_ops, input, interpret, pos_vals, run, vals,
+};
 use modelc_passes::{Changed, PassManager};
 
+/// Runs `to-nhwc` on `text` (to a fixed point, validating: a second run must change nothing)
+/// and returns the graphs before and after and the result printed, renumbered.
 fn convert(text: &str, keep_io_layout: bool) -> (Graph, Graph, String) {
-    let before = Graph::parse(text).unwrap_or_else(|e| panic!("test graph does not parse: {e}"));
-    let mut after = before.clone();
-    let opts = LayoutOptions {
-        keep_io_layout,
-        opset: None,
-    };
-    assert_eq!(to_nhwc(&mut after, &opts).unwrap(), Changed::Yes);
-    modelc_ir::validate::validate_graph(&after, false).unwrap_or_else(|e| panic!("{e}"));
+    let out = run(ToNhwc { keep_io_layout }, text);
+    assert!(out.report.steps[0].changed, "to-nhwc changed nothing");
+    let mut after = out.after;
     after.renumber().unwrap();
     let printed = print_graph(&after, &Default::default());
-    (before, after, printed)
-}
-
-fn snapshot(before: &Graph, after: &str) -> String {
-    format!(
-        "// before\n{}\n// after\n{after}",
-        print_graph(before, &Default::default())
-    )
+    (out.before, after, printed)
 }
 
 fn nhwc(a: &Array) -> Array {
@@ -49,19 +40,8 @@ fn permute(a: &Array, p: &[usize]) -> Array {
     )
 }
 
-fn run(g: &Graph, inputs: &[(&str, Array)]) -> Vec<(String, Array)> {
-    let opsets = [OpsetImport {
-        domain: String::new(),
-        version: 21,
-    }];
-    let interp = Interpreter::for_graph(g, &opsets).unwrap_or_else(|e| panic!("{e}"));
-    let named = inputs
-        .iter()
-        .map(|(n, a)| (n.to_string(), Data::Tensor(a.clone())))
-        .collect();
-    interp
-        .run(named)
-        .unwrap_or_else(|e| panic!("{e}"))
+fn tensor_outputs(g: &Graph, inputs: &[(&str, Array)]) -> Vec<(String, Array)> {
+    interpret(g, inputs, None)
         .into_iter()
         .map(|(n, d)| match d {
             Data::Tensor(a) => (n, a),
@@ -73,8 +53,8 @@ fn run(g: &Graph, inputs: &[(&str, Array)]) -> Vec<(String, Array)> {
 /// Compares outputs of `before` on `x` with those of `after` on `x` in NHWC; outputs named
 /// in `nhwc_outputs` are compared after transposing `before`'s to NHWC.
 fn assert_same_nhwc(before: &Graph, after: &Graph, x: &(&str, Array), nhwc_outputs: &[&str]) {
-    let a = run(before, std::slice::from_ref(x));
-    let b = run(after, &[(x.0, nhwc(&x.1))]);
+    let a = tensor_outputs(before, std::slice::from_ref(x));
+    let b = tensor_outputs(after, &[(x.0, nhwc(&x.1))]);
     assert_eq!(a.len(), b.len());
     for ((na, va), (nb, vb)) in a.iter().zip(&b) {
         assert_eq!(na, nb);
@@ -143,8 +123,8 @@ fn cnn() -> String {
 fn cnn_to_nhwc_has_no_transposes() {
     let text = cnn();
     let (before, after, printed) = convert(&text, false);
-    insta::assert_snapshot!(snapshot(&before, &printed));
-    assert_eq!(count_in(&after, "Transpose"), 0);
+    insta::assert_snapshot!(before_and_after(&before, &printed));
+    assert_eq!(count_ops(&after, "Transpose"), 0);
     assert!(layouts(&after).iter().all(|&l| l == Layout::Nhwc));
     assert!(printed.contains("graph main(%x: f32[1,8,8,3]) -> (%y)"));
     let x = ("x", input(&[1, 3, 8, 8], 11, 1.0));
@@ -156,7 +136,7 @@ fn cnn_keep_io_layout_transposes_at_the_input_only() {
     let text = cnn();
     let (before, after, printed) = convert(&text, true);
     insta::assert_snapshot!(printed);
-    assert_eq!(count_in(&after, "Transpose"), 1);
+    assert_eq!(count_ops(&after, "Transpose"), 1);
     assert!(printed.contains("graph main(%x: f32[1,3,8,8]) -> (%y)"));
     let x = input(&[1, 3, 8, 8], 12, 1.0);
     assert_same_outputs(&before, &after, &[("x", x)], 1e-5);
@@ -190,9 +170,9 @@ fn axis_ops_are_remapped() {
         vals(6, 21)
     );
     let (before, after, printed) = convert(&text, false);
-    insta::assert_snapshot!(snapshot(&before, &printed));
+    insta::assert_snapshot!(before_and_after(&before, &printed));
     // Only the data-moving Reshape needs its input back in NCHW.
-    assert_eq!(count_in(&after, "Transpose"), 1);
+    assert_eq!(count_ops(&after, "Transpose"), 1);
     let x = ("x", input(&[1, 2, 6, 6], 22, 1.0));
     assert_same_nhwc(&before, &after, &x, &["img", "parts0"]);
 }
@@ -228,8 +208,8 @@ fn qdq_conv_transpose_resize_depth_to_space() {
         vals(64, 31)
     );
     let (before, after, printed) = convert(&text, false);
-    insta::assert_snapshot!(snapshot(&before, &printed));
-    assert_eq!(count_in(&after, "Transpose"), 0);
+    insta::assert_snapshot!(before_and_after(&before, &printed));
+    assert_eq!(count_ops(&after, "Transpose"), 0);
     // The quantized weight is transposed in place (OHWI), its per-channel axis stays 0.
     assert!(printed.contains("%wq = const i8[4,3,3,2]"));
     let x = ("x", input(&[1, 2, 5, 5], 32, 1.0));
@@ -247,7 +227,7 @@ fn to_nchw_round_trip() {
     back.renumber().unwrap();
     let printed = print_graph(&back, &Default::default());
     insta::assert_snapshot!(printed);
-    assert_eq!(count_in(&back, "Transpose"), 0);
+    assert_eq!(count_ops(&back, "Transpose"), 0);
     assert!(layouts(&back).iter().all(|&l| l == Layout::Nchw));
     assert!(printed.contains("graph main(%x: f32[1,3,8,8]) -> (%y)"));
     let x = input(&[1, 3, 8, 8], 13, 1.0);
@@ -265,7 +245,7 @@ fn registered_and_idempotent() {
         .run_graph(&mut g)
         .unwrap();
     assert!(!report.changed());
-    assert_eq!(count_in(&g, "Transpose"), 0);
+    assert_eq!(count_ops(&g, "Transpose"), 0);
 }
 
 /// Shape ops: Squeeze/Unsqueeze carry the permutation, an explicit NHWC Transpose in the
@@ -289,12 +269,12 @@ fn shape_ops_and_explicit_transposes() {
         vals(72, 41)
     );
     let (before, after, printed) = convert(&text, false);
-    insta::assert_snapshot!(snapshot(&before, &printed));
+    insta::assert_snapshot!(before_and_after(&before, &printed));
     // The graph's own Transpose to NHWC is now the identity and goes.
-    assert_eq!(count_in(&after, "Transpose"), 0);
+    assert_eq!(count_ops(&after, "Transpose"), 0);
     let x = ("x", input(&[1, 2, 5, 5], 42, 1.0));
-    let a = run(&before, std::slice::from_ref(&x));
-    let b = run(&after, &[(x.0, nhwc(&x.1))]);
+    let a = tensor_outputs(&before, std::slice::from_ref(&x));
+    let b = tensor_outputs(&after, &[(x.0, nhwc(&x.1))]);
     // pooled [1,1,5,5] is NHWC now; idx [1,5,5] and seq keep their layout.
     assert_eq!(nhwc(&a[0].1), b[0].1);
     assert_eq!(a[1].1, b[1].1);
@@ -329,21 +309,17 @@ fn tflite_style_graph_to_nchw() {
         vals(36, 53),
         vals(40, 54)
     );
-    let before = Graph::parse(&text).unwrap();
-    let mut after = before.clone();
-    assert_eq!(
-        to_nchw(&mut after, &LayoutOptions::default()).unwrap(),
-        Changed::Yes
-    );
-    modelc_ir::validate::validate_graph(&after, false).unwrap();
+    let out = run(ToNchw::default(), &text);
+    assert!(out.report.steps[0].changed, "to-nchw changed nothing");
+    let (before, mut after) = (out.before, out.after);
     after.renumber().unwrap();
     let printed = print_graph(&after, &Default::default());
-    insta::assert_snapshot!(snapshot(&before, &printed));
-    assert_eq!(count_in(&after, "Transpose"), 0);
+    insta::assert_snapshot!(before_and_after(&before, &printed));
+    assert_eq!(count_ops(&after, "Transpose"), 0);
     assert!(printed.contains("graph main(%x: f32[1,3,6,6]) -> (%y)"));
     let x = input(&[1, 6, 6, 3], 55, 1.0);
-    let a = run(&before, &[("x", x.clone())]);
-    let b = run(&after, &[("x", permute(&x, &[0, 3, 1, 2]))]);
+    let a = tensor_outputs(&before, &[("x", x.clone())]);
+    let b = tensor_outputs(&after, &[("x", permute(&x, &[0, 3, 1, 2]))]);
     let (p, q) = (a[0].1.to_f64_vec().unwrap(), b[0].1.to_f64_vec().unwrap());
     for (u, v) in p.iter().zip(&q) {
         assert!((u - v).abs() <= 1e-5 * u.abs().max(1.0), "{u} vs {v}");
@@ -382,8 +358,8 @@ fn convnext_block_transposes_are_absorbed() {
         vals(8, 66)
     );
     let (before, after, printed) = convert(&text, false);
-    insta::assert_snapshot!(snapshot(&before, &printed));
-    assert_eq!(count_in(&after, "Transpose"), 0);
+    insta::assert_snapshot!(before_and_after(&before, &printed));
+    assert_eq!(count_ops(&after, "Transpose"), 0);
     let x = ("x", input(&[1, 4, 6, 6], 67, 1.0));
     assert_same_nhwc(&before, &after, &x, &["y"]);
 }
@@ -404,7 +380,7 @@ fn per_channel_activation_qdq_axis_moves() {
         vals(54, 71)
     );
     let (before, after, printed) = convert(&text, false);
-    insta::assert_snapshot!(snapshot(&before, &printed));
+    insta::assert_snapshot!(before_and_after(&before, &printed));
     assert!(printed.contains("QuantizeLinear(%c, %s, %z) {axis=3}"));
     assert!(printed.contains("DequantizeLinear(%q, %s, %z) {axis=3}"));
     let x = ("x", input(&[1, 2, 4, 4], 72, 1.0));
@@ -425,7 +401,7 @@ fn keep_io_layout_image_output_keeps_its_name() {
     );
     let (before, after, printed) = convert(&text, true);
     insta::assert_snapshot!(printed);
-    assert_eq!(count_in(&after, "Transpose"), 2);
+    assert_eq!(count_ops(&after, "Transpose"), 2);
     assert!(printed.contains("-> (%y)"));
     let x = input(&[1, 2, 4, 4], 82, 1.0);
     assert_same_outputs(&before, &after, &[("x", x)], 0.0);
@@ -454,8 +430,8 @@ fn patch_embedding_reshape_keeps_runs() {
         vals(6, 94)
     );
     let (before, after, printed) = convert(&text, false);
-    insta::assert_snapshot!(snapshot(&before, &printed));
-    assert_eq!(count_in(&after, "Transpose"), 0);
+    insta::assert_snapshot!(before_and_after(&before, &printed));
+    assert_eq!(count_ops(&after, "Transpose"), 0);
     let x = ("x", input(&[1, 3, 8, 8], 95, 1.0));
     assert_same_nhwc(&before, &after, &x, &[]);
 }
@@ -485,8 +461,8 @@ fn input_through_slices_concat_and_gather_is_converted() {
         vals(36, 71)
     );
     let (before, after, printed) = convert(&text, false);
-    insta::assert_snapshot!(snapshot(&before, &printed));
-    assert_eq!(count_in(&after, "Transpose"), 0);
+    insta::assert_snapshot!(before_and_after(&before, &printed));
+    assert_eq!(count_ops(&after, "Transpose"), 0);
     assert!(printed.contains("graph main(%x: f32[1,8,8,3]) -> (%y)"));
     let x = ("x", input(&[1, 3, 8, 8], 13, 1.0));
     assert_same_nhwc(&before, &after, &x, &["y"]);

@@ -7,45 +7,46 @@
 
 use std::path::{Path, PathBuf};
 
-use modelc_testkit::python;
 use std::process::Command;
-use std::sync::OnceLock;
+use std::sync::Mutex;
 
 use modelc_interp::{Array, Data, Interpreter};
-use modelc_ir::{Layout, Model, OnnxOp, Op};
+use modelc_ir::{Layout, OnnxOp, Op};
 use modelc_passes::passes::layout::{to_nhwc, LayoutOptions};
+use modelc_passes::testing::count_ops;
 
 const MODELS: [&str; 3] = ["resnet18", "mobilenet_v2", "efficientnet_b0"];
 
-/// The directory with the exported models, generated once per test run.
-fn models() -> &'static Path {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-        let dir = root.join("target/layout-cnn");
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/layout_cnn_models.py");
-        let source = std::fs::read(&script).expect("read the export script");
-        // The models are regenerated when the script that made them changed.
-        let stamp = dir.join("layout_cnn_models.py");
-        let fresh = std::fs::read(&stamp).is_ok_and(|s| s == source);
-        let have = fresh
-            && MODELS.iter().all(|m| {
-                ["onnx", "input.bin", "output.bin"]
-                    .iter()
-                    .all(|ext| dir.join(format!("{m}.{ext}")).exists())
-            });
-        if !have {
-            let status = Command::new(python())
-                .arg(&script)
-                .arg(&dir)
-                .args(MODELS)
-                .status()
-                .expect("run the model export script");
-            assert!(status.success(), "layout_cnn_models.py failed: {status}");
-            std::fs::write(&stamp, &source).expect("write the stamp");
-        }
-        dir
-    })
+/// The directory with the exported models, made when missing or stale (one test at a time);
+/// `None` (the test skips) when they need making and the Python environment is missing.
+fn models() -> Option<PathBuf> {
+    static MAKING: Mutex<()> = Mutex::new(());
+    let _one_at_a_time = MAKING.lock().unwrap_or_else(|e| e.into_inner());
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let dir = root.join("target/layout-cnn");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/layout_cnn_models.py");
+    let source = std::fs::read(&script).expect("read the export script");
+    // The models are regenerated when the script that made them changed.
+    let stamp = dir.join("layout_cnn_models.py");
+    let fresh = std::fs::read(&stamp).is_ok_and(|s| s == source);
+    let have = fresh
+        && MODELS.iter().all(|m| {
+            ["onnx", "input.bin", "output.bin"]
+                .iter()
+                .all(|ext| dir.join(format!("{m}.{ext}")).exists())
+        });
+    if !have {
+        let python = modelc_testkit::python()?;
+        let status = Command::new(python)
+            .arg(&script)
+            .arg(&dir)
+            .args(MODELS)
+            .status()
+            .expect("run the model export script");
+        assert!(status.success(), "layout_cnn_models.py failed: {status}");
+        std::fs::write(&stamp, &source).expect("write the stamp");
+    }
+    Some(dir)
 }
 
 fn read_f32(path: &Path, shape: &[usize]) -> Array {
@@ -57,19 +58,14 @@ fn read_f32(path: &Path, shape: &[usize]) -> Array {
     Array::F32(ndarray::ArrayD::from_shape_vec(ndarray::IxDyn(shape), v).unwrap())
 }
 
-fn count(m: &Model, op: OnnxOp) -> usize {
-    let g = &m.graph;
-    g.node_ids()
-        .filter(|&id| g.node(id).op == Op::Onnx(op))
-        .count()
-}
-
 /// Converts `name` and checks transposes, layouts and outputs against onnxruntime.
 fn check(name: &str, keep_io_layout: bool) {
-    let dir = models();
+    let Some(dir) = models() else {
+        return;
+    };
     let mut model = modelc_onnx::read(&dir.join(format!("{name}.onnx")))
         .unwrap_or_else(|e| panic!("{name}: {e}"));
-    let convs = count(&model, OnnxOp::Conv);
+    let convs = count_ops(&model.graph, "Conv");
     assert!(convs > 10, "{name} has {convs} convolutions");
     let opset = model
         .opset_imports

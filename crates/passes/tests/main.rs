@@ -1,7 +1,6 @@
 //! The pass tests, one module per pass, in one test binary: a binary per file linked the
-//! whole workspace ~20 times over (~70 MB each), which filled a CI disk.
-
-mod fuse_util;
+//! whole workspace ~20 times over (~70 MB each), which filled a CI disk. The tests use
+//! `modelc_passes::testing`, the helper users test their own passes with.
 
 mod cleanup;
 mod cse;
@@ -20,4 +19,5 @@ mod noop;
 mod quant;
 mod quantize_bias;
 mod reshape_merge;
+mod testing;
 mod transpose;

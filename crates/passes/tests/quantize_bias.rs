@@ -2,10 +2,11 @@
 //! = input scale × weight scale; ops whose input or weight scales do not give that scale
 //! keep their float bias; outputs move by at most half a bias step.
 
-use crate::fuse_util::{input, run};
-use modelc_interp::{Data, Interpreter};
-use modelc_ir::{Graph, OpsetImport};
+use modelc_interp::Data;
+use modelc_ir::Graph;
+use modelc_passes::check;
 use modelc_passes::passes::quantize_bias::{quantize_biases, BiasScope};
+use modelc_passes::testing::{input, interpret};
 
 /// A QDQ Conv (per-channel weight scales, axis 0), a ConvTranspose (per channel, axis 1)
 /// and a Gemm (transB, beta 0.5, per-tensor weight scale), all with float biases.
@@ -36,18 +37,12 @@ const QDQ: &str = r#"graph main(%x: f32[1,2,3,3], %a: f32[2,3]) -> (%y1, %y2, %y
 }"#;
 
 fn outputs(g: &Graph) -> Vec<Vec<f64>> {
-    let opsets = [OpsetImport {
-        domain: String::new(),
-        version: 21,
-    }];
-    let interp = Interpreter::for_graph(g, &opsets).unwrap();
-    let res = interp
-        .run(vec![
-            ("x".into(), Data::Tensor(input(&[1, 2, 3, 3], 1, 3.0))),
-            ("a".into(), Data::Tensor(input(&[2, 3], 2, 3.0))),
-        ])
-        .unwrap();
-    res.iter()
+    let inputs = [
+        ("x", input(&[1, 2, 3, 3], 1, 3.0)),
+        ("a", input(&[2, 3], 2, 3.0)),
+    ];
+    interpret(g, &inputs, None)
+        .iter()
         .map(|(_, d)| match d {
             Data::Tensor(t) => t.to_f64_vec().unwrap(),
             _ => panic!("tensor output expected"),
@@ -70,27 +65,31 @@ fn int32_bias(printed: &str, bias: &str) -> (String, String) {
 
 #[test]
 fn float_biases_of_qdq_ops_become_int32() {
-    let (before, after, printed) = run(QDQ, "quantize-bias");
-    insta::assert_snapshot!(printed);
+    let out = check!("quantize-bias", QDQ);
+    let printed = &out.printed;
     // round(b / (sx * sw)), worked out by hand: Conv 0.1/0.0005 = 200, -0.2/0.001 = -200,
     // 0.3001/0.002 = 150.05 -> 150; ConvTranspose 1/0.025 = 40, 2/0.0125 = 160,
     // -3/0.00625 = -480; Gemm (beta 0.5 folded in) 0.165/0.02 = 8.25 -> 8,
     // -0.355/0.02 = -17.75 -> -18.
     assert_eq!(
-        int32_bias(&printed, "b1"),
+        int32_bias(printed, "b1"),
         (
             "i32[3] [200, -200, 150]".into(),
             "f32[3] [0.0005, 0.001, 0.002]".into()
         )
     );
-    assert_eq!(int32_bias(&printed, "b2").0, "i32[3] [40, 160, -480]");
-    assert_eq!(int32_bias(&printed, "b3").0, "i32[2] [8, -18]");
+    assert_eq!(int32_bias(printed, "b2").0, "i32[3] [40, 160, -480]");
+    assert_eq!(int32_bias(printed, "b3").0, "i32[2] [8, -18]");
     assert!(printed.contains("%b1_DQ = DequantizeLinear(%b1_i32, %b1_s) {axis=0}"));
     assert!(printed.contains("%b3_DQ = DequantizeLinear(%b3_i32, %b3_s)\n"));
     assert!(printed.contains("beta=1.0"), "Gemm's beta is folded in");
     // Each output moves by at most half a step of its bias.
     let half_steps = [0.5 * 0.05 * 0.04, 0.5 * 0.05 * 0.5, 0.5 * 0.1 * 0.2];
-    for ((b, a), half) in outputs(&before).iter().zip(outputs(&after)).zip(half_steps) {
+    for ((b, a), half) in outputs(&out.before)
+        .iter()
+        .zip(outputs(&out.after))
+        .zip(half_steps)
+    {
         for (p, q) in b.iter().zip(&a) {
             assert!((p - q).abs() <= half + 1e-6, "{p} vs {q}");
         }

@@ -2,8 +2,8 @@
 //! output keeps its name); a shared middle value and an unknown shape stop it. Each case: a
 //! snapshot of the result and the interpreter's outputs unchanged.
 
-use crate::fuse_util::{count_in, input, run};
-use modelc_passes::testing::assert_same_outputs;
+use modelc_passes::check;
+use modelc_passes::testing::input;
 
 const CHAINS: &str = r#"graph main(%x: f32[N,2,3,4], %z: f32[2,1,6]) -> (%y, %w, %v, %shared, %u) {
   %s1 = const i64[3] [0, 6, 4]
@@ -25,8 +25,8 @@ const CHAINS: &str = r#"graph main(%x: f32[N,2,3,4], %z: f32[2,1,6]) -> (%y, %w,
 
 #[test]
 fn merges_chains_into_one_reshape() {
-    let (before, after, printed) = run(CHAINS, "infer-shapes,reshape-merge,dce");
-    insta::assert_snapshot!(printed);
+    let out = check!("infer-shapes,reshape-merge,dce", CHAINS);
+    let printed = &out.printed;
     // %y: Flatten→Reshape→Reshape is one Reshape of %x; %w: Squeeze→Unsqueeze→Flatten is one
     // Reshape of %z to its known [2,6]; %v reads the Transpose directly (its target has a
     // `0`, so it is rewritten to the known-shape form only because %r2 has no other reader).
@@ -35,13 +35,11 @@ fn merges_chains_into_one_reshape() {
     assert!(printed.contains("= Reshape(%x, %s2)"), "{printed}");
     assert!(printed.contains("= Reshape(%z, "), "{printed}");
     for op in ["Flatten", "Squeeze"] {
-        assert_eq!(count_in(&after, op), 0, "{op} merged away");
+        assert_eq!(out.count(op), 0, "{op} merged away");
     }
-    assert_eq!(count_in(&after, "Unsqueeze"), 1);
-    assert_eq!(count_in(&after, "Reshape"), 4);
-    assert_same_outputs(
-        &before,
-        &after,
+    assert_eq!(out.count("Unsqueeze"), 1);
+    assert_eq!(out.count("Reshape"), 4);
+    out.assert_same_outputs(
         &[
             ("x", input(&[3, 2, 3, 4], 1, 1.0)),
             ("z", input(&[2, 1, 6], 2, 1.0)),
@@ -62,8 +60,16 @@ fn unknown_shapes_merge_only_fixed_targets() {
   %u2 = Unsqueeze(%x, %ax)
   %w = Reshape(%u2, %s0)
 }"#;
-    let (before, after, printed) = run(text, "reshape-merge,dce");
-    insta::assert_snapshot!(printed);
-    assert_eq!(count_in(&after, "Unsqueeze"), 1);
-    assert_same_outputs(&before, &after, &[("x", input(&[2, 4], 3, 1.0))], 0.0);
+    let out = check!("reshape-merge,dce", text, @r"
+    graph main(%x) -> (%y, %w) {
+      %s = const i64[2] [-1, 4]
+      %s0 = const i64[2] [0, -1]
+      %ax = const i64[1] [0]
+      %y = Reshape(%x, %s)
+      %u2 = Unsqueeze(%x, %ax)
+      %w = Reshape(%u2, %s0)
+    }
+    ");
+    assert_eq!(out.count("Unsqueeze"), 1);
+    out.assert_same_outputs(&[("x", input(&[2, 4], 3, 1.0))], 0.0);
 }

@@ -1,21 +1,14 @@
 //! The `transpose` cleanup pass: snapshots of the text form before and after, the node count
 //! never growing, and the interpreter's outputs unchanged.
 
-use crate::fuse_util::{count_in, input, run, vals};
-use modelc_ir::text::print_graph;
-use modelc_passes::testing::assert_same_outputs;
+use modelc_passes::testing::{input, run, vals, Outcome};
 
-/// Runs `transpose,dce`, checks the outputs and that no node was added; returns the
-/// snapshot text (before and after).
-fn check(text: &str, inputs: &[(&str, modelc_interp::Array)]) -> (String, modelc_ir::Graph) {
-    let (before, after, printed) = run(text, "transpose,dce");
-    assert!(after.node_count() <= before.node_count());
-    assert_same_outputs(&before, &after, inputs, 0.0);
-    let snap = format!(
-        "// before\n{}\n// after\n{printed}",
-        print_graph(&before, &Default::default())
-    );
-    (snap, after)
+/// Runs `transpose,dce`, checks the outputs and that no node was added.
+fn transpose_dce(text: &str, inputs: &[(&str, modelc_interp::Array)]) -> Outcome {
+    let out = run("transpose,dce", text);
+    assert!(out.after.node_count() <= out.before.node_count());
+    out.assert_same_outputs(inputs, 0.0);
+    out
 }
 
 #[test]
@@ -29,10 +22,10 @@ fn chains_merge_and_identities_go() {
   %y = Transpose(%t4) {perm=[0,1,2,3]}
   %z = Neg(%x)
 }"#;
-    let (snap, after) = check(text, &[("x", input(&[1, 2, 3, 4], 1, 1.0))]);
-    insta::assert_snapshot!(snap);
+    let out = transpose_dce(text, &[("x", input(&[1, 2, 3, 4], 1, 1.0))]);
+    insta::assert_snapshot!(out.before_and_after());
     // t1·t2 cancel; t3·t4 merge into one; the identity goes (its result name kept).
-    assert_eq!(count_in(&after, "Transpose"), 1);
+    assert_eq!(out.count("Transpose"), 1);
 }
 
 #[test]
@@ -51,10 +44,10 @@ fn constants_fold_and_shared_ones_stay() {
         "  %z = Add(%m, %s2)\n  %s2 = Identity(%s)\n",
         "  %s2 = Identity(%s)\n  %sum = ReduceSum(%s2)\n  %z = Add(%m, %sum)\n",
     );
-    let (snap, after) = check(&text, &[("x", input(&[3, 2], 2, 1.0))]);
-    insta::assert_snapshot!(snap);
+    let out = transpose_dce(&text, &[("x", input(&[3, 2], 2, 1.0))]);
+    insta::assert_snapshot!(out.before_and_after());
     // %c folds; %s is read elsewhere, so its transpose stays (a copy would add a node).
-    assert_eq!(count_in(&after, "Transpose"), 1);
+    assert_eq!(out.count("Transpose"), 1);
 }
 
 /// Transposes sink through activations and broadcasting ops (constants permuted) and
@@ -83,9 +76,9 @@ fn sinking_cancels_pairs() {
         ("b", input(&[1, 3, 4, 5], 5, 1.0)),
         ("e", input(&[1, 3, 4, 5], 7, 1.0)),
     ];
-    let (snap, after) = check(&text, &inputs);
-    insta::assert_snapshot!(snap);
-    assert_eq!(count_in(&after, "Transpose"), 0);
+    let out = transpose_dce(&text, &inputs);
+    insta::assert_snapshot!(out.before_and_after());
+    assert_eq!(out.count("Transpose"), 0);
 }
 
 /// A Transpose of a dequantized constant weight transposes the quantized tensor and moves
@@ -104,11 +97,12 @@ fn dequantized_constants_fold() {
 }}"#,
         q.join(", ")
     );
-    let (snap, after) = check(&text, &[("x", input(&[3, 2, 4], 6, 1.0))]);
-    insta::assert_snapshot!(snap);
-    assert_eq!(count_in(&after, "Transpose"), 0);
-    let printed = print_graph(&after, &Default::default());
-    assert!(printed.contains("DequantizeLinear(%q, %s, %z) {axis=1}"));
+    let out = transpose_dce(&text, &[("x", input(&[3, 2, 4], 6, 1.0))]);
+    insta::assert_snapshot!(out.before_and_after());
+    assert_eq!(out.count("Transpose"), 0);
+    assert!(out
+        .printed
+        .contains("DequantizeLinear(%q, %s, %z) {axis=1}"));
 }
 
 /// A Transpose that only moves unit axes does not reorder elements: a Flatten or Reshape
@@ -121,7 +115,7 @@ fn unit_axis_transposes_before_reshapes_go() {
   %shape = const i64[2] [3, 2]
   %r = Reshape(%t, %shape)
 }"#;
-    let (snap, after) = check(text, &[("x", input(&[2, 1, 1, 3], 8, 1.0))]);
-    insta::assert_snapshot!(snap);
-    assert_eq!(count_in(&after, "Transpose"), 0);
+    let out = transpose_dce(text, &[("x", input(&[2, 1, 1, 3], 8, 1.0))]);
+    insta::assert_snapshot!(out.before_and_after());
+    assert_eq!(out.count("Transpose"), 0);
 }

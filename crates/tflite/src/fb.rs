@@ -11,7 +11,8 @@
     non_snake_case,
     deprecated,
     mismatched_lifetime_syntaxes,
-    unsafe_op_in_unsafe_fn
+    unsafe_op_in_unsafe_fn,
+    unsafe_code
 )]
 #[path = "generated/tflite_generated.rs"]
 mod generated;

@@ -12,6 +12,7 @@ pub mod fb;
 mod hex;
 mod import;
 mod read;
+pub mod table;
 
 use std::path::Path;
 

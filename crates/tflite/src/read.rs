@@ -52,9 +52,38 @@ pub(crate) fn verify(bytes: &[u8]) -> Result<fb::Model<'_>, TfliteError> {
         ignore_missing_null_terminator: false,
     };
     let model = fb::root_as_model_with_opts(&opts, &bytes[..fb_len])
-        .map_err(|e| TfliteError::Verify(modelc_ir::one_line(&e.to_string())))?;
+        .map_err(|e| TfliteError::Verify(verifier_line(&e.to_string())))?;
     if model.version() != 3 {
         return Err(TfliteError::Version(model.version()));
     }
     Ok(model)
+}
+
+/// The flatbuffers verifier's message on one line. It prints the fault, then each table
+/// field it was in on a line of its own (`\n\twhile verifying ...`), then a blank line; this
+/// gives "Range [9324, 9328) is out of bounds (while verifying table field `operator_codes`
+/// at position 52)".
+fn verifier_line(message: &str) -> String {
+    let mut lines = message.lines().map(str::trim).filter(|l| !l.is_empty());
+    let fault = lines.next().unwrap_or("").trim_end_matches('.');
+    let trace: Vec<&str> = lines.collect();
+    let line = if trace.is_empty() {
+        fault.to_string()
+    } else {
+        format!("{fault} ({})", trace.join(", "))
+    };
+    modelc_ir::one_line(&line)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn verifier_message_becomes_one_line() {
+        let message = "Range [9324, 9328) is out of bounds.\n\twhile verifying table field `operator_codes` at position 52\n\twhile verifying table `Model` at position 0\n\n";
+        assert_eq!(
+            super::verifier_line(message),
+            "Range [9324, 9328) is out of bounds (while verifying table field `operator_codes` at position 52, while verifying table `Model` at position 0)"
+        );
+        assert_eq!(super::verifier_line("Too many tables."), "Too many tables");
+    }
 }

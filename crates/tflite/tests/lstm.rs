@@ -14,6 +14,8 @@ use modelc_ir::{
 };
 use modelc_tflite::fb;
 
+use crate::hand_built;
+
 const SEQ: u64 = 3;
 const BATCH: u64 = 2;
 const IN: u64 = 4;
@@ -480,7 +482,6 @@ fn tflite_lstm(d: Defect) -> Vec<u8> {
         false,
         false,
     );
-    let tensors = b.create_vector(&tensors);
     let opts = fb::UnidirectionalSequenceLSTMOptions::create(
         &mut b,
         &fb::UnidirectionalSequenceLSTMOptionsArgs {
@@ -506,24 +507,11 @@ fn tflite_lstm(d: Defect) -> Vec<u8> {
             ..Default::default()
         },
     );
-    let ops = b.create_vector(&[op]);
     let graph_inputs = if d.state_input {
         vec![x, h_state]
     } else {
         vec![x]
     };
-    let (gi, go) = (b.create_vector(&graph_inputs), b.create_vector(&[y]));
-    let sg = fb::SubGraph::create(
-        &mut b,
-        &fb::SubGraphArgs {
-            tensors: Some(tensors),
-            inputs: Some(gi),
-            outputs: Some(go),
-            operators: Some(ops),
-            name: None,
-        },
-    );
-    let sgs = b.create_vector(&[sg]);
     let code = fb::OperatorCode::create(
         &mut b,
         &fb::OperatorCodeArgs {
@@ -533,20 +521,19 @@ fn tflite_lstm(d: Defect) -> Vec<u8> {
             custom_code: None,
         },
     );
-    let codes = b.create_vector(&[code]);
-    let buffers = b.create_vector(&buffers);
-    let model = fb::Model::create(
-        &mut b,
-        &fb::ModelArgs {
+    hand_built::finish(
+        b,
+        hand_built::Parts {
+            tensors: &tensors,
+            operators: &[op],
+            inputs: &graph_inputs,
+            outputs: &[y],
+            codes: &[code],
+            buffers: &buffers,
             version: 3,
-            operator_codes: Some(codes),
-            subgraphs: Some(sgs),
-            buffers: Some(buffers),
-            ..Default::default()
+            description: None,
         },
-    );
-    fb::finish_model_buffer(&mut b, model);
-    b.finished_data().to_vec()
+    )
 }
 
 fn import_err(d: Defect) -> String {

@@ -3,6 +3,8 @@
 
 mod codegen_fresh;
 mod export_1d;
+mod hand_built;
 mod lstm;
 mod mutations;
 mod read_write;
+mod table;

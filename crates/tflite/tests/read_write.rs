@@ -9,6 +9,8 @@ use flatbuffers::FlatBufferBuilder;
 use modelc_ir::{Op, TensorData};
 use modelc_tflite::fb;
 
+use crate::hand_built;
+
 /// A tiny model: y = MyOp(x + c) with `c` constant f32[4] in buffer `const_buffer`.
 fn tiny(version: u32, const_buffer: u32) -> Vec<u8> {
     let mut b = FlatBufferBuilder::new();
@@ -25,7 +27,6 @@ fn tiny(version: u32, const_buffer: u32) -> Vec<u8> {
             ..Default::default()
         },
     );
-    let buffers = b.create_vector(&[empty, full]);
     let mut tensors = Vec::new();
     for (name, buffer) in [("x", 0), ("c", const_buffer), ("s", 0), ("y", 0)] {
         let shape = b.create_vector(&[1i32, 4]);
@@ -41,7 +42,6 @@ fn tiny(version: u32, const_buffer: u32) -> Vec<u8> {
             },
         ));
     }
-    let tensors = b.create_vector(&tensors);
     let add_opts = fb::AddOptions::create(&mut b, &fb::AddOptionsArgs::default());
     let (i0, o0) = (b.create_vector(&[0i32, 1]), b.create_vector(&[2i32]));
     let add = fb::Operator::create(
@@ -67,19 +67,6 @@ fn tiny(version: u32, const_buffer: u32) -> Vec<u8> {
             ..Default::default()
         },
     );
-    let ops = b.create_vector(&[add, custom]);
-    let (gi, go) = (b.create_vector(&[0i32]), b.create_vector(&[3i32]));
-    let sg = fb::SubGraph::create(
-        &mut b,
-        &fb::SubGraphArgs {
-            tensors: Some(tensors),
-            inputs: Some(gi),
-            outputs: Some(go),
-            operators: Some(ops),
-            name: None,
-        },
-    );
-    let sgs = b.create_vector(&[sg]);
     let add_code = fb::OperatorCode::create(
         &mut b,
         &fb::OperatorCodeArgs {
@@ -98,21 +85,19 @@ fn tiny(version: u32, const_buffer: u32) -> Vec<u8> {
             version: 1,
         },
     );
-    let codes = b.create_vector(&[add_code, custom_code]);
-    let desc = b.create_string("hand-built");
-    let model = fb::Model::create(
-        &mut b,
-        &fb::ModelArgs {
+    hand_built::finish(
+        b,
+        hand_built::Parts {
+            tensors: &tensors,
+            operators: &[add, custom],
+            inputs: &[0],
+            outputs: &[3],
+            codes: &[add_code, custom_code],
+            buffers: &[empty, full],
             version,
-            operator_codes: Some(codes),
-            subgraphs: Some(sgs),
-            description: Some(desc),
-            buffers: Some(buffers),
-            ..Default::default()
+            description: Some("hand-built"),
         },
-    );
-    fb::finish_model_buffer(&mut b, model);
-    b.finished_data().to_vec()
+    )
 }
 
 fn err(bytes: Vec<u8>) -> String {

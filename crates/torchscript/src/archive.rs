@@ -42,12 +42,10 @@ pub struct Archive {
     entries: HashMap<String, Entry>,
     /// The top-level directory holding `data.pkl`, with its trailing `/` (may be empty).
     prefix: String,
-    /// The file name for messages.
-    label: String,
 }
 
-fn bad(label: &str, what: impl std::fmt::Display) -> TorchScriptError {
-    TorchScriptError::Archive(format!("{label}: {what}"))
+fn bad(what: impl std::fmt::Display) -> TorchScriptError {
+    TorchScriptError::Archive(what.to_string())
 }
 
 /// Normalizes an entry name (`a/./b` → `a/b`, `\` → `/`), refusing names that could escape
@@ -76,11 +74,12 @@ impl Archive {
     pub fn open(path: &Path) -> Result<Archive, TorchScriptError> {
         let file = std::fs::File::open(path).map_err(TorchScriptError::Open)?;
         let map = modelc_ir::map_file(&file).map_err(TorchScriptError::Open)?;
-        Archive::from_bytes(map, &path.display().to_string())
+        Archive::from_bytes(map)
     }
 
-    /// Opens an archive held in memory.
-    pub fn from_bytes(map: Bytes, label: &str) -> Result<Archive, TorchScriptError> {
+    /// Opens an archive held in memory. Errors do not name the file (the caller knows it;
+    /// modelc's facade puts it first on the line).
+    pub fn from_bytes(map: Bytes) -> Result<Archive, TorchScriptError> {
         // A .pt archive starts at byte 0 (torch writes nothing before it). The zip crate's
         // default search for a prefix misreads some of torch's small archives (zip64 end
         // records and 64-byte-aligned entries) as having one, and then rejects them.
@@ -88,43 +87,37 @@ impl Archive {
             archive_offset: zip::read::ArchiveOffset::Known(0),
         };
         let zip = zip::ZipArchive::with_config(config, Cursor::new(map.clone()))
-            .map_err(|e| bad(label, format!("not a zip archive: {e}")))?;
+            .map_err(|e| bad(format!("not a zip archive: {e}")))?;
         let file_len = map.len() as u64;
         if zip.len() > MAX_ENTRIES {
-            return Err(bad(
-                label,
-                format!("{} entries (limit {MAX_ENTRIES})", zip.len()),
-            ));
+            return Err(bad(format!("{} entries (limit {MAX_ENTRIES})", zip.len())));
         }
         let mut a = Archive {
             map,
             zip,
             entries: HashMap::new(),
             prefix: String::new(),
-            label: label.to_string(),
         };
         for index in 0..a.zip.len() {
             let f = a
                 .zip
                 .by_index_raw(index)
-                .map_err(|e| bad(label, format!("entry {index}: {e}")))?;
+                .map_err(|e| bad(format!("entry {index}: {e}")))?;
             let raw = String::from_utf8_lossy(f.name_raw()).into_owned();
-            let name = normalize_name(&raw).map_err(|e| bad(label, e))?;
+            let name = normalize_name(&raw).map_err(bad)?;
             let stored = f.compression() == CompressionMethod::Stored;
             let (size, compressed) = (f.size(), f.compressed_size());
             if compressed > file_len || (stored && size != compressed) {
-                return Err(bad(
-                    label,
-                    format!("entry {name:?} claims {compressed} bytes in a {file_len}-byte file"),
-                ));
+                return Err(bad(format!(
+                    "entry {name:?} claims {compressed} bytes in a {file_len}-byte file"
+                )));
             }
             if !stored
                 && (size > MAX_INFLATED || size > compressed.saturating_mul(MAX_RATIO) + 4096)
             {
-                return Err(bad(
-                    label,
-                    format!("entry {name:?} inflates {compressed} bytes to {size} (zip bomb?)"),
-                ));
+                return Err(bad(format!(
+                    "entry {name:?} inflates {compressed} bytes to {size} (zip bomb?)"
+                )));
             }
             let e = Entry {
                 index,
@@ -133,7 +126,7 @@ impl Archive {
                 compressed,
             };
             if a.entries.insert(name.clone(), e).is_some() {
-                return Err(bad(label, format!("entry {name:?} appears twice")));
+                return Err(bad(format!("entry {name:?} appears twice")));
             }
         }
         // The prefix is the directory of the shallowest `data.pkl`.
@@ -143,14 +136,9 @@ impl Archive {
             .filter(|n| *n == "data.pkl" || n.ends_with("/data.pkl"))
             .min_by_key(|n| (n.matches('/').count(), n.to_string()))
             .cloned()
-            .ok_or_else(|| bad(label, "no data.pkl: not a TorchScript archive"))?;
+            .ok_or_else(|| bad("no data.pkl: not a TorchScript archive"))?;
         a.prefix = pkl[..pkl.len() - "data.pkl".len()].to_string();
         Ok(a)
-    }
-
-    /// The file name, for messages.
-    pub fn label(&self) -> &str {
-        &self.label
     }
 
     /// Whether `name` (relative to the prefix) exists.
@@ -179,44 +167,35 @@ impl Archive {
             .entries
             .get(&full)
             .cloned()
-            .ok_or_else(|| bad(&self.label, format!("missing entry {full:?}")))?;
-        let label = self.label.clone();
+            .ok_or_else(|| bad(format!("missing entry {full:?}")))?;
         if e.stored {
             let f = self
                 .zip
                 .by_index_raw(e.index)
-                .map_err(|err| bad(&label, format!("entry {full:?}: {err}")))?;
+                .map_err(|err| bad(format!("entry {full:?}: {err}")))?;
             let start = f
                 .data_start()
-                .ok_or_else(|| bad(&label, format!("entry {full:?}: no data offset")))?;
+                .ok_or_else(|| bad(format!("entry {full:?}: no data offset")))?;
             let end = start
                 .checked_add(e.size)
                 .filter(|&end| end <= self.map.len() as u64)
-                .ok_or_else(|| {
-                    bad(
-                        &label,
-                        format!("entry {full:?} runs past the end of the file"),
-                    )
-                })?;
+                .ok_or_else(|| bad(format!("entry {full:?} runs past the end of the file")))?;
             return Ok(self.map.slice(start as usize..end as usize));
         }
         let f = self
             .zip
             .by_index(e.index)
-            .map_err(|err| bad(&label, format!("entry {full:?}: {err}")))?;
+            .map_err(|err| bad(format!("entry {full:?}: {err}")))?;
         let mut out = Vec::with_capacity(e.size.min(e.compressed.saturating_mul(8)) as usize);
         f.take(e.size + 1)
             .read_to_end(&mut out)
-            .map_err(|err| bad(&label, format!("entry {full:?}: {err}")))?;
+            .map_err(|err| bad(format!("entry {full:?}: {err}")))?;
         if out.len() as u64 != e.size {
-            return Err(bad(
-                &label,
-                format!(
-                    "entry {full:?} inflates to {} bytes, header says {}",
-                    out.len(),
-                    e.size
-                ),
-            ));
+            return Err(bad(format!(
+                "entry {full:?} inflates to {} bytes, header says {}",
+                out.len(),
+                e.size
+            )));
         }
         Ok(Bytes::from(out))
     }
@@ -224,8 +203,7 @@ impl Archive {
     /// Entry `name` as UTF-8 text.
     pub fn read_text(&mut self, name: &str) -> Result<String, TorchScriptError> {
         let b = self.read(name)?;
-        String::from_utf8(b.to_vec())
-            .map_err(|_| bad(&self.label, format!("entry {name:?} is not UTF-8")))
+        String::from_utf8(b.to_vec()).map_err(|_| bad(format!("entry {name:?} is not UTF-8")))
     }
 }
 

@@ -15,7 +15,7 @@ pub enum TorchScriptError {
         source: std::io::Error,
     },
     /// The zip container is malformed or unsafe (bombs, escaping names, missing entries).
-    #[error("bad TorchScript archive {0}")]
+    #[error("bad TorchScript archive: {0}")]
     Archive(String),
     /// A pickle (`data.pkl`, `constants.pkl`) is malformed or uses something not allowed.
     #[error("bad pickle {file}: {msg}")]

@@ -5,6 +5,7 @@
 //! one IR graph; [`write`] produces an archive that `torch.jit.load` accepts.
 
 pub mod archive;
+pub mod aten;
 pub mod code;
 mod error;
 mod export;

@@ -4,3 +4,4 @@
 mod export;
 mod import_bad;
 mod import_models;
+mod table;

@@ -68,6 +68,7 @@ pub trait Real:
 
 /// `c = alpha · a · b + beta · c` (`c` is not read when `beta` is zero), single-threaded,
 /// with the `gemm` crate (runtime-dispatched AVX-512 / AVX2 / scalar kernels; any strides).
+#[allow(unsafe_code)] // gemm takes raw pointers and strides; see the SAFETY note
 pub fn mat_mul<T: Real>(
     alpha: T,
     a: ArrayView2<T>,

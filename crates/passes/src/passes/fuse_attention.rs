@@ -17,8 +17,8 @@
 use modelc_ir::{Attr, Attrs, Builder, Dim, Graph, NodeId, OnnxOp, ValueRef};
 
 use crate::pattern::{
-    default_opset, for_each_graph, note_once, producer, rank_of, remove_with_dead_consts,
-    single_use, sole_user_op, sum_over_graphs, with_scalar,
+    count_nodes, default_opset, note_once, operand_orders, producer, rank_of,
+    remove_with_dead_consts, rewrite_nodes, single_use, sole_user_op, with_scalar,
 };
 use crate::{Changed, Pass, PassContext, PassError};
 
@@ -36,13 +36,8 @@ impl Pass for FuseAttention {
     fn run(&self, g: &mut Graph, cx: &mut PassContext) -> Result<Changed, PassError> {
         let opset = default_opset(cx);
         if opset < 23 {
-            let found = sum_over_graphs(g, &|g| {
-                g.node_ids()
-                    .filter(|&id| {
-                        g.node(id).op.onnx() == Some(OnnxOp::Softmax)
-                            && match_attention(g, id).is_some()
-                    })
-                    .count()
+            let found = count_nodes(g, &[OnnxOp::Softmax], |g, id| {
+                match_attention(g, id).is_some()
             });
             if found > 0 {
                 let note = format!(
@@ -52,22 +47,12 @@ impl Pass for FuseAttention {
             }
             return Ok(Changed::No);
         }
-        Ok(Changed::from_bool(for_each_graph(g, &mut fuse_all)))
+        Ok(Changed::from_bool(rewrite_nodes(
+            g,
+            &[OnnxOp::Softmax],
+            |g, id| match_attention(g, id).map(|m| rewrite(g, m)).is_some(),
+        )))
     }
-}
-
-fn fuse_all(g: &mut Graph) -> bool {
-    let mut changed = false;
-    for id in g.topo_order().unwrap_or_default() {
-        if g.try_node(id).is_none() || g.node(id).op.onnx() != Some(OnnxOp::Softmax) {
-            continue;
-        }
-        if let Some(m) = match_attention(g, id) {
-            rewrite(g, m);
-            changed = true;
-        }
-    }
-    changed
 }
 
 struct Match {
@@ -110,7 +95,6 @@ fn match_attention(g: &Graph, sm: NodeId) -> Option<Match> {
     // Optional mask, added after scaling.
     let mut mask = None;
     if let Some(add) = producer(g, scores, OnnxOp::Add) {
-        let (a, b) = (g.input(add, 0)?, g.input(add, 1)?);
         let is_scores = |x: ValueRef| {
             single_use(g, x)
                 && matches!(
@@ -118,10 +102,9 @@ fn match_attention(g: &Graph, sm: NodeId) -> Option<Match> {
                     Some(OnnxOp::MatMul | OnnxOp::Div | OnnxOp::Mul)
                 )
         };
-        let (s, m) = if is_scores(a) { (a, b) } else { (b, a) };
-        if !is_scores(s) {
-            return None;
-        }
+        let (s, m) = operand_orders(g, add)
+            .into_iter()
+            .find(|&(s, _)| is_scores(s))?;
         if let (Some(before), Some(after)) = (shape_of(g, s), shape_of(g, scores)) {
             if before != after {
                 return None;

@@ -11,7 +11,7 @@ use modelc_ir::{Attr, Graph, NodeId, OnnxOp, ValueRef};
 
 use crate::passes::fuse_conv_bn::{conv_out_channels, set_bias};
 use crate::pattern::{
-    float_const, float_tensor, for_each_graph, remove_with_dead_consts, rewrite_each, single_use,
+    float_const, float_tensor, operand_orders, remove_with_dead_consts, rewrite_nodes, single_use,
     take_over, FloatConst,
 };
 use crate::{Changed, Pass, PassContext, PassError};
@@ -28,17 +28,16 @@ impl Pass for FuseBias {
     }
 
     fn run(&self, g: &mut Graph, _cx: &mut PassContext) -> Result<Changed, PassError> {
-        Ok(Changed::from_bool(for_each_graph(g, &mut |g| {
-            rewrite_each(g, OnnxOp::Add, fuse_one)
-        })))
+        Ok(Changed::from_bool(rewrite_nodes(
+            g,
+            &[OnnxOp::Add],
+            fuse_one,
+        )))
     }
 }
 
 fn fuse_one(g: &mut Graph, add: NodeId) -> bool {
-    let (Some(a), Some(b)) = (g.input(add, 0), g.input(add, 1)) else {
-        return false;
-    };
-    for (y, c) in [(a, b), (b, a)] {
+    for (y, c) in operand_orders(g, add) {
         let Some(op) = g.node(y.node).op.onnx() else {
             continue;
         };

@@ -20,9 +20,8 @@
 use modelc_ir::{Attr, Builder, DType, Graph, Layout, NodeId, OnnxOp, Op, ValueRef};
 
 use crate::pattern::{
-    extra_outputs_unused, float_const, float_tensor, for_each_graph, rank_of,
-    remove_with_dead_consts, rewrite_each, set_const_if_unshared, single_use, take_over,
-    FloatConst,
+    extra_outputs_unused, float_const, float_tensor, rank_of, remove_with_dead_consts,
+    rewrite_nodes, set_const_if_unshared, single_use, take_over, FloatConst,
 };
 use crate::{Changed, Pass, PassContext, PassError};
 
@@ -38,9 +37,11 @@ impl Pass for FuseConvBn {
     }
 
     fn run(&self, g: &mut Graph, _cx: &mut PassContext) -> Result<Changed, PassError> {
-        Ok(Changed::from_bool(for_each_graph(g, &mut |g| {
-            rewrite_each(g, OnnxOp::BatchNormalization, fuse_one)
-        })))
+        Ok(Changed::from_bool(rewrite_nodes(
+            g,
+            &[OnnxOp::BatchNormalization],
+            fuse_one,
+        )))
     }
 }
 

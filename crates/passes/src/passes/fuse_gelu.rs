@@ -15,8 +15,9 @@
 use modelc_ir::{Attr, Attrs, Builder, Graph, NodeId, OnnxOp, ValueRef};
 
 use crate::pattern::{
-    close, default_opset, for_each_graph, is_add2, note_once, only_user, other_operand, producer,
-    remove_with_dead_consts, scalar_const, single_use, sole_user_op, sum_over_graphs, with_scalar,
+    close, count_nodes, default_opset, is_add2, note_once, only_user, operand_orders,
+    other_operand, producer, remove_with_dead_consts, rewrite_nodes, scalar_const, single_use,
+    sole_user_op, with_scalar,
 };
 use crate::{Changed, Pass, PassContext, PassError};
 
@@ -34,15 +35,7 @@ impl Pass for FuseGelu {
     fn run(&self, g: &mut Graph, cx: &mut PassContext) -> Result<Changed, PassError> {
         let opset = default_opset(cx);
         if opset < 20 {
-            let found = sum_over_graphs(g, &|g| {
-                g.node_ids()
-                    .filter(|&id| match g.node(id).op.onnx() {
-                        Some(OnnxOp::Erf) => match_erf(g, id).is_some(),
-                        Some(OnnxOp::Tanh) => match_tanh(g, id).is_some(),
-                        _ => false,
-                    })
-                    .count()
-            });
+            let found = count_nodes(g, ANCHORS, |g, id| match_gelu(g, id).is_some());
             if found > 0 {
                 let note = format!(
                     "fuse-gelu: {found} GELU pattern(s) left decomposed: Gelu needs opset 20, the model imports {opset}"
@@ -51,29 +44,24 @@ impl Pass for FuseGelu {
             }
             return Ok(Changed::No);
         }
-        Ok(Changed::from_bool(for_each_graph(g, &mut fuse_all)))
+        Ok(Changed::from_bool(rewrite_nodes(g, ANCHORS, |g, id| {
+            match_gelu(g, id).map(|m| rewrite(g, m)).is_some()
+        })))
     }
 }
 
 const TOL: f64 = 1e-4;
 
-fn fuse_all(g: &mut Graph) -> bool {
-    let mut changed = false;
-    for id in g.topo_order().unwrap_or_default() {
-        if g.try_node(id).is_none() {
-            continue;
-        }
-        let found = match g.node(id).op.onnx() {
-            Some(OnnxOp::Erf) => match_erf(g, id),
-            Some(OnnxOp::Tanh) => match_tanh(g, id),
-            _ => None,
-        };
-        if let Some(m) = found {
-            rewrite(g, m);
-            changed = true;
-        }
+/// The nodes a GELU pattern is matched from.
+const ANCHORS: &[OnnxOp] = &[OnnxOp::Erf, OnnxOp::Tanh];
+
+/// The GELU pattern around the Erf or Tanh node `id`.
+fn match_gelu(g: &Graph, id: NodeId) -> Option<Match> {
+    match g.node(id).op.onnx()? {
+        OnnxOp::Erf => match_erf(g, id),
+        OnnxOp::Tanh => match_tanh(g, id),
+        _ => None,
     }
-    changed
 }
 
 /// A matched GELU: its input, the value it replaces, the nodes it removes.
@@ -126,8 +114,7 @@ fn match_tanh(g: &Graph, tanh: NodeId) -> Option<Match> {
         return None;
     }
     // One operand of the Add is 0.044715 * x³, the other x.
-    let (a, b) = (g.input(add, 0)?, g.input(add, 1)?);
-    for (x, cubic) in [(a, b), (b, a)] {
+    for (x, cubic) in operand_orders(g, add) {
         let Some(mut nodes) = match_cubic_term(g, cubic, x) else {
             continue;
         };

@@ -7,8 +7,8 @@
 use modelc_ir::{DType, Graph, NodeId, OnnxOp, Op, ValueRef};
 
 use crate::pattern::{
-    const_tensor, float_const, for_each_graph, is_op, rank_of, remove_with_dead_consts,
-    rewrite_each, single_use, take_over,
+    const_tensor, float_const, is_op, operand_orders, rank_of, remove_with_dead_consts,
+    rewrite_nodes, single_use, take_over,
 };
 use crate::{Changed, Pass, PassContext, PassError};
 
@@ -24,17 +24,16 @@ impl Pass for FuseGemm {
     }
 
     fn run(&self, g: &mut Graph, _cx: &mut PassContext) -> Result<Changed, PassError> {
-        Ok(Changed::from_bool(for_each_graph(g, &mut |g| {
-            rewrite_each(g, OnnxOp::Add, fuse_one)
-        })))
+        Ok(Changed::from_bool(rewrite_nodes(
+            g,
+            &[OnnxOp::Add],
+            fuse_one,
+        )))
     }
 }
 
 fn fuse_one(g: &mut Graph, add: NodeId) -> bool {
-    let (Some(a), Some(b)) = (g.input(add, 0), g.input(add, 1)) else {
-        return false;
-    };
-    for (y, c) in [(a, b), (b, a)] {
+    for (y, c) in operand_orders(g, add) {
         if y.slot != 0 || !is_op(g, y.node, OnnxOp::MatMul) || !single_use(g, y) {
             continue;
         }

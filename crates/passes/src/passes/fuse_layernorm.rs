@@ -16,9 +16,9 @@
 use modelc_ir::{Attr, Attrs, Builder, DType, Graph, NodeId, OnnxOp, ValueRef};
 
 use crate::pattern::{
-    default_opset, float_const, float_tensor, for_each_graph, is_last_axis, last_dim, note_once,
+    count_nodes, default_opset, float_const, float_tensor, is_last_axis, last_dim, note_once,
     only_user, other_operand, producer, rank_of, reduce_axes_keepdims, remove_with_dead_consts,
-    scalar_const, single_use, sole_user_op, sum_over_graphs, with_scalar, FloatConst,
+    rewrite_nodes, scalar_const, single_use, sole_user_op, with_scalar, FloatConst,
 };
 use crate::{Changed, Pass, PassContext, PassError};
 
@@ -42,13 +42,8 @@ impl Pass for FuseLayerNorm {
             if opset >= needs {
                 continue;
             }
-            let found = sum_over_graphs(g, &|g| {
-                g.node_ids()
-                    .filter(|&id| {
-                        g.node(id).op.onnx() == Some(OnnxOp::Sqrt)
-                            && match_norm(g, id, true, opset).is_some_and(|m| m.rms == rms)
-                    })
-                    .count()
+            let found = count_nodes(g, &[OnnxOp::Sqrt], |g, id| {
+                match_norm(g, id, true, opset).is_some_and(|m| m.rms == rms)
             });
             if found > 0 {
                 let note = format!(
@@ -61,23 +56,12 @@ impl Pass for FuseLayerNorm {
             return Ok(Changed::No);
         }
         let rms = opset >= 23;
-        Ok(Changed::from_bool(for_each_graph(g, &mut |g| {
-            fuse_all(g, rms, opset)
-        })))
+        Ok(Changed::from_bool(rewrite_nodes(
+            g,
+            &[OnnxOp::Sqrt],
+            |g, id| match_norm(g, id, rms, opset).is_some_and(|m| rewrite(g, m)),
+        )))
     }
-}
-
-fn fuse_all(g: &mut Graph, rms: bool, opset: i64) -> bool {
-    let mut changed = false;
-    for id in g.topo_order().unwrap_or_default() {
-        if g.try_node(id).is_none() || g.node(id).op.onnx() != Some(OnnxOp::Sqrt) {
-            continue;
-        }
-        if let Some(m) = match_norm(g, id, rms, opset) {
-            changed |= rewrite(g, m);
-        }
-    }
-    changed
 }
 
 struct Match {

@@ -21,7 +21,7 @@
 use modelc_interp::Array;
 use modelc_ir::{Attr, DType, Dim, Graph, NodeId, OnnxOp, ValueRef};
 
-use crate::pattern::{const_tensor, extra_outputs_unused, for_each_graph};
+use crate::pattern::{const_tensor, extra_outputs_unused, for_each_graph, operand_orders};
 use crate::util::{bypass, const_ints};
 use crate::{Changed, Pass, PassContext, PassError};
 
@@ -194,20 +194,12 @@ fn slice_keeps_all(g: &Graph, id: NodeId, x: ValueRef) -> Option<bool> {
 /// `x + 0`, `0 + x`, `x - 0`, `x * 1`, `1 * x`, `x / 1`, `x ^ 1` where the constant leaves
 /// the shape of `x` as it is: the operand that equals the result.
 fn arithmetic_identity(g: &Graph, id: NodeId, op: OnnxOp) -> Option<ValueRef> {
-    let (a, b) = (g.input(id, 0)?, g.input(id, 1)?);
-    let (neutral, commutes) = match op {
-        OnnxOp::Add => (0.0, true),
-        OnnxOp::Sub => (0.0, false),
-        OnnxOp::Mul => (1.0, true),
-        OnnxOp::Div | OnnxOp::Pow => (1.0, false),
+    let neutral = match op {
+        OnnxOp::Add | OnnxOp::Sub => 0.0,
+        OnnxOp::Mul | OnnxOp::Div | OnnxOp::Pow => 1.0,
         _ => return None,
     };
-    let candidates: &[(ValueRef, ValueRef)] = if commutes {
-        &[(a, b), (b, a)]
-    } else {
-        &[(a, b)]
-    };
-    candidates.iter().find_map(|&(x, c)| {
+    operand_orders(g, id).into_iter().find_map(|(x, c)| {
         let t = const_tensor(g, c)?;
         if const_tensor(g, x).is_some() {
             return None; // both constant: `fold` computes it

@@ -21,6 +21,8 @@ use crate::TfliteError;
 #[repr(transparent)]
 struct Aligned16(u8);
 
+// SAFETY: `push` writes the one byte `size()` promises into the slot the builder gives it.
+#[allow(unsafe_code)] // Push::push is an unsafe fn
 impl Push for Aligned16 {
     type Output = u8;
     unsafe fn push(&self, dst: &mut [u8], _written_len: usize) {
@@ -35,6 +37,7 @@ impl Push for Aligned16 {
 }
 
 /// A byte vector whose data starts 16-byte aligned in the finished buffer.
+#[allow(unsafe_code)] // reinterprets &[u8] as &[Aligned16]; see the SAFETY note
 pub(crate) fn aligned_bytes(
     fbb: &mut FlatBufferBuilder<'static>,
     data: &[u8],

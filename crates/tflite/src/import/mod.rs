@@ -1,7 +1,8 @@
 //! TFLite flatbuffer → IR [`Model`].
 //!
-//! The main subgraph's operators are translated in execution order, one file per operator
-//! family. Layout-sensitive ops keep TFLite's NHWC as `layout = NHWC`; fused activations
+//! The main subgraph's operators are translated in execution order: a builtin with a
+//! one-to-one form by its row in [`crate::table`], the others by their operator family's
+//! file. Layout-sensitive ops keep TFLite's NHWC as `layout = NHWC`; fused activations
 //! become ops of their own; quantized tensors become QDQ: a quantized constant or graph
 //! input is followed by `DequantizeLinear`, a quantized op output is produced in float and
 //! passed through `QuantizeLinear` (the quantized tensor, with the TFLite tensor's name) and
@@ -29,7 +30,7 @@ use bytes::Bytes;
 use modelc_ir::{Model, OpsetImport, ValueRef};
 
 use crate::fb::{self, BuiltinOperator};
-use crate::TfliteError;
+use crate::{table, TfliteError};
 
 pub(crate) use context::{Ctx, OpIn, Quant};
 
@@ -116,9 +117,15 @@ pub(crate) fn import_model(m: fb::Model<'_>, file: &Bytes) -> Result<Model, Tfli
     Ok(model)
 }
 
-/// Translates one operator by its builtin code.
+/// Translates one operator: by its row in the [`table`] when it has one in that form, else
+/// by its op family's code.
 fn import_op(cx: &mut Ctx, op: &OpIn) -> Result<(), TfliteError> {
     use BuiltinOperator as B;
+    if let Some(row) = table::by_code(op.code) {
+        if import_row(cx, op, row)? {
+            return Ok(());
+        }
+    }
     let handled = match op.code {
         B::CONV_2D => conv::conv_2d(cx, op)?,
         B::DEPTHWISE_CONV_2D => conv::depthwise_conv_2d(cx, op)?,
@@ -126,53 +133,11 @@ fn import_op(cx: &mut Ctx, op: &OpIn) -> Result<(), TfliteError> {
         B::FULLY_CONNECTED => fully_connected::fully_connected(cx, op)?,
         B::BATCH_MATMUL => fully_connected::batch_matmul(cx, op)?,
         B::MAX_POOL_2D | B::AVERAGE_POOL_2D => pool::pool_2d(cx, op)?,
-        B::ADD | B::SUB | B::MUL | B::DIV => binary::arith(cx, op)?,
-        B::MAXIMUM
-        | B::MINIMUM
-        | B::POW
-        | B::LESS
-        | B::LESS_EQUAL
-        | B::GREATER
-        | B::GREATER_EQUAL
-        | B::EQUAL
-        | B::NOT_EQUAL
-        | B::LOGICAL_AND
-        | B::LOGICAL_OR
-        | B::FLOOR_DIV
-        | B::FLOOR_MOD
-        | B::SQUARED_DIFFERENCE
-        | B::PRELU
-        | B::SELECT
-        | B::SELECT_V2 => binary::elementwise(cx, op)?,
-        B::RELU
-        | B::RELU6
-        | B::RELU_N1_TO_1
-        | B::RELU_0_TO_1
-        | B::LOGISTIC
-        | B::TANH
-        | B::LEAKY_RELU
-        | B::HARD_SWISH
-        | B::ELU
-        | B::GELU
-        | B::SOFTMAX
-        | B::LOG_SOFTMAX => activation::activation(cx, op)?,
-        B::EXP
-        | B::LOG
-        | B::SQRT
-        | B::RSQRT
-        | B::ABS
-        | B::NEG
-        | B::FLOOR
-        | B::CEIL
-        | B::ROUND
-        | B::SIN
-        | B::COS
-        | B::SQUARE
-        | B::LOGICAL_NOT
-        | B::SIGN
-        | B::CAST
-        | B::ZEROS_LIKE
-        | B::L2_NORMALIZATION => unary::unary(cx, op)?,
+        B::NOT_EQUAL | B::FLOOR_DIV | B::FLOOR_MOD | B::SQUARED_DIFFERENCE | B::SELECT => {
+            binary::elementwise(cx, op)?
+        }
+        B::RELU6 | B::RELU_N1_TO_1 | B::RELU_0_TO_1 | B::SOFTMAX => activation::activation(cx, op)?,
+        B::RSQRT | B::SQUARE | B::CAST | B::ZEROS_LIKE => unary::unary(cx, op)?,
         B::QUANTIZE | B::DEQUANTIZE => quant::quantize_dequantize(cx, op)?,
         B::RESHAPE
         | B::SQUEEZE
@@ -210,4 +175,20 @@ fn import_op(cx: &mut Ctx, op: &OpIn) -> Result<(), TfliteError> {
         custom::custom(cx, op)?;
     }
     Ok(())
+}
+
+/// A table form: the row's op on the operator's inputs, with the attributes its options
+/// give, then the fused activation. `false` when the options make it another form.
+fn import_row(cx: &mut Ctx, op: &OpIn, row: &table::Row) -> Result<bool, TfliteError> {
+    let Some(read) = row.options.read(&op.raw) else {
+        return Ok(false);
+    };
+    let mut inputs = Vec::with_capacity(row.inputs);
+    for i in 0..row.inputs {
+        inputs.push(Some(cx.req(op, i)?));
+    }
+    let y = cx.op(row.op, &inputs, read.attrs);
+    let y = cx.activation(y, read.activation, op)?;
+    cx.define(cx.out_tensor(op, 0)?, y)?;
+    Ok(true)
 }

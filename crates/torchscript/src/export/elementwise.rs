@@ -1,92 +1,23 @@
-//! Element-wise ops: activations, unary math, binary arithmetic and comparisons, variadic
-//! Max/Min/Sum/Mean, Where, Clip, Identity/Dropout (inference: the input).
+//! Element-wise ops: the one-to-one forms of [`aten`]'s table (unary math, activations,
+//! binary arithmetic, comparisons: `torch.<aten>(…)`), and the others: Selu, HardSigmoid,
+//! Gelu, Softplus, PRelu, Div, Mod, variadic Max/Min/Sum/Mean, Where, Clip,
+//! Identity/Dropout (inference: the input).
 //!
-//! Attributes: LeakyRelu/Elu/Celu `alpha`, Selu `alpha`/`gamma`, HardSigmoid `alpha`/`beta`,
+//! Attributes: Selu `alpha`/`gamma`, HardSigmoid `alpha`/`beta`,
 //! Gelu `approximate` (opset 20), Clip `min`/`max` (attributes before opset 11, optional
 //! inputs since), Mod `fmod`. Integer Div truncates like ONNX (`rounding_mode="trunc"`).
 
 use modelc_ir::{DType, NodeId, OnnxOp};
 
 use super::emit::{float_lit, Emitter, Info};
+use crate::aten;
 
 pub(crate) fn emit(e: &mut Emitter<'_>, id: NodeId, op: OnnxOp) -> Option<Result<(), String>> {
     use OnnxOp::*;
-    let unary = match op {
-        Relu => Some("torch.relu"),
-        Sigmoid => Some("torch.sigmoid"),
-        Tanh => Some("torch.tanh"),
-        Sqrt => Some("torch.sqrt"),
-        Neg => Some("torch.neg"),
-        Exp => Some("torch.exp"),
-        Log => Some("torch.log"),
-        Abs => Some("torch.abs"),
-        Erf => Some("torch.erf"),
-        Reciprocal => Some("torch.reciprocal"),
-        Floor => Some("torch.floor"),
-        Ceil => Some("torch.ceil"),
-        Round => Some("torch.round"),
-        Sin => Some("torch.sin"),
-        Cos => Some("torch.cos"),
-        Sign => Some("torch.sign"),
-        HardSwish => Some("torch.hardswish"),
-        Mish => Some("torch.mish"),
-        _ => None,
-    };
-    if let Some(f) = unary {
-        return Some(call(
-            e,
-            id,
-            |e| Ok(format!("{f}({})", e.tensor(id, 0)?)),
-            None,
-        ));
-    }
-    let binary = match op {
-        Add => Some("torch.add"),
-        Sub => Some("torch.sub"),
-        Mul => Some("torch.mul"),
-        Pow => Some("torch.pow"),
-        _ => None,
-    };
-    if let Some(f) = binary {
-        return Some(call(
-            e,
-            id,
-            |e| Ok(format!("{f}({}, {})", e.tensor(id, 0)?, e.tensor(id, 1)?)),
-            None,
-        ));
-    }
-    let compare = match op {
-        Equal => Some("torch.eq"),
-        Less => Some("torch.lt"),
-        LessOrEqual => Some("torch.le"),
-        Greater => Some("torch.gt"),
-        GreaterOrEqual => Some("torch.ge"),
-        And => Some("torch.logical_and"),
-        Or => Some("torch.logical_or"),
-        Xor => Some("torch.logical_xor"),
-        _ => None,
-    };
-    if let Some(f) = compare {
-        return Some(call(
-            e,
-            id,
-            |e| Ok(format!("{f}({}, {})", e.tensor(id, 0)?, e.tensor(id, 1)?)),
-            Some(DType::Bool),
-        ));
+    if let Some(row) = aten::by_op(op) {
+        return Some(table(e, id, row));
     }
     let r = match op {
-        Not => call(
-            e,
-            id,
-            |e| Ok(format!("torch.logical_not({})", e.tensor(id, 0)?)),
-            Some(DType::Bool),
-        ),
-        IsNaN => call(
-            e,
-            id,
-            |e| Ok(format!("torch.isnan({})", e.tensor(id, 0)?)),
-            Some(DType::Bool),
-        ),
         Div => div(e, id),
         Mod => call(
             e,
@@ -124,18 +55,6 @@ pub(crate) fn emit(e: &mut Emitter<'_>, id: NodeId, op: OnnxOp) -> Option<Result
             e.input_info(id, 1).dtype,
         ),
         Identity | Dropout => identity(e, id),
-        LeakyRelu => with_attrs(e, id, |e, x| {
-            let a = attr_f(e, id, "alpha", 0.01)?;
-            Ok(format!("torch.leaky_relu({x}, {})", float_lit(a)))
-        }),
-        Elu => with_attrs(e, id, |e, x| {
-            let a = attr_f(e, id, "alpha", 1.0)?;
-            Ok(format!("torch.elu({x}, {})", float_lit(a)))
-        }),
-        Celu => with_attrs(e, id, |e, x| {
-            let a = attr_f(e, id, "alpha", 1.0)?;
-            Ok(format!("torch.celu({x}, {})", float_lit(a)))
-        }),
         Selu => with_attrs(e, id, |e, x| {
             // ONNX's defaults, the f32 nearest to torch's SELU constants.
             let a = attr_f(e, id, "alpha", 1.673_263_2)?;
@@ -187,6 +106,28 @@ pub(crate) fn emit(e: &mut Emitter<'_>, id: NodeId, op: OnnxOp) -> Option<Result
         _ => return None,
     };
     Some(r)
+}
+
+/// A one-to-one form of [`aten`]'s table: `torch.<aten>(operands…, params…)`.
+fn table(e: &mut Emitter<'_>, id: NodeId, row: &aten::Row) -> Result<(), String> {
+    let n = e.g.node(id).num_inputs;
+    if n > row.kind.arity() {
+        return Err(format!(
+            "{n} inputs; torch.{} takes {}",
+            row.aten,
+            row.kind.arity()
+        ));
+    }
+    let mut operands = Vec::with_capacity(row.kind.arity());
+    for slot in 0..row.kind.arity() {
+        operands.push(e.tensor(id, slot)?);
+    }
+    for p in row.params {
+        operands.push(float_lit(attr_f(e, id, p.attr, p.ir_default)?));
+    }
+    let expr = format!("torch.{}({})", row.aten, operands.join(", "));
+    let dtype = row.kind.is_predicate().then_some(DType::Bool);
+    call(e, id, |_| Ok(expr), dtype)
 }
 
 /// Emits the node's single output as `expr`, with the broadcast rank of its inputs and the

@@ -43,7 +43,7 @@ fn pickle(
     need_data: bool,
 ) -> Result<PickleValue, TorchScriptError> {
     let data = archive.read(name)?;
-    let file = format!("{}:{name}", archive.label());
+    let file = name.to_string();
     let mut storages = |key: &str| -> Result<bytes::Bytes, String> {
         // Each pickle's storages live in the directory named after it (data.pkl: data/,
         // constants.pkl: constants/, traced_inputs.pkl: traced_inputs/); archives from

@@ -1,301 +1,204 @@
 //! Element-wise ops.
-//! - binary: `Add`/`Sub`/`Mul`/`Div` → ADD/SUB/MUL/DIV (with fused activation), `Max`/`Min`
-//!   → MAXIMUM/MINIMUM, `Pow`, comparisons, `And`/`Or`, `Where` → SELECT_V2, `PRelu`,
-//!   `Mod` (fmod 0) → FLOOR_MOD;
-//! - unary: `Relu` → RELU, `Clip` (constant bounds) → RELU6 / RELU_N1_TO_1 / RELU_0_TO_1 or
-//!   MAXIMUM + MINIMUM, `Tanh`, `Sigmoid` → LOGISTIC, `HardSwish`, `LeakyRelu`, `Elu`,
-//!   `Gelu`, math functions, `Reciprocal` → DIV(1, x), `Softmax`/`LogSoftmax` over the
-//!   last axis, `Cast` (float16 constant → float: DEQUANTIZE, as TFLite's fp16 models do);
+//! - every op with a row in [`crate::table`] (Add … Sign): the row's builtin, options and
+//!   version ([`row`]);
+//! - `Mod` (fmod 0) → FLOOR_MOD;
+//! - `Clip` (constant bounds) → RELU6 / RELU_N1_TO_1 / RELU_0_TO_1 / RELU or MAXIMUM +
+//!   MINIMUM, `Reciprocal` → DIV(1, x), `Cast` (float16 constant → float: DEQUANTIZE, as
+//!   TFLite's fp16 models do);
 //! - `QuantizeLinear` not absorbed by a quantized op → QUANTIZE (requantizing when its input
 //!   is itself a dequantized tensor).
 
 use modelc_ir::{DType, NodeId, OnnxOp};
 
-use crate::export::lower::{attr_f, attr_i, attr_s, Lower};
+use crate::export::lower::{attr_i, Lower};
 use crate::fb::{self, BuiltinOperator as B, BuiltinOptions};
+use crate::table::Row;
 use crate::TfliteError;
 
 fn unsupported(m: impl Into<String>) -> TfliteError {
     TfliteError::Unsupported(m.into())
 }
 
-pub(crate) fn binary(x: &mut Lower, id: NodeId, op: OnnxOp) -> Result<(), TfliteError> {
-    let a = x.req(id, 0)?;
-    let b = x.req(id, 1)?;
-    let act = x.act;
-    let fbb = &mut x.b.fbb;
-    let (code, opts) = match op {
-        OnnxOp::Add => (
-            B::ADD,
-            Some((
-                BuiltinOptions::AddOptions,
-                fb::AddOptions::create(
-                    fbb,
-                    &fb::AddOptionsArgs {
-                        fused_activation_function: act,
-                        pot_scale_int16: true,
-                    },
-                )
-                .as_union_value(),
-            )),
-        ),
-        OnnxOp::Sub => (
-            B::SUB,
-            Some((
-                BuiltinOptions::SubOptions,
-                fb::SubOptions::create(
-                    fbb,
-                    &fb::SubOptionsArgs {
-                        fused_activation_function: act,
-                        pot_scale_int16: true,
-                    },
-                )
-                .as_union_value(),
-            )),
-        ),
-        OnnxOp::Mul => (
-            B::MUL,
-            Some((
-                BuiltinOptions::MulOptions,
-                fb::MulOptions::create(
-                    fbb,
-                    &fb::MulOptionsArgs {
-                        fused_activation_function: act,
-                    },
-                )
-                .as_union_value(),
-            )),
-        ),
-        OnnxOp::Div => (
-            B::DIV,
-            Some((
-                BuiltinOptions::DivOptions,
-                fb::DivOptions::create(
-                    fbb,
-                    &fb::DivOptionsArgs {
-                        fused_activation_function: act,
-                    },
-                )
-                .as_union_value(),
-            )),
-        ),
-        OnnxOp::Max => (B::MAXIMUM, None),
-        OnnxOp::Min => (B::MINIMUM, None),
-        OnnxOp::Pow => (B::POW, None),
-        OnnxOp::Equal => (B::EQUAL, None),
-        OnnxOp::Less => (B::LESS, None),
-        OnnxOp::LessOrEqual => (B::LESS_EQUAL, None),
-        OnnxOp::Greater => (B::GREATER, None),
-        OnnxOp::GreaterOrEqual => (B::GREATER_EQUAL, None),
-        OnnxOp::And => (B::LOGICAL_AND, None),
-        OnnxOp::Or => (B::LOGICAL_OR, None),
-        OnnxOp::PRelu => (B::PRELU, None),
-        // ONNX Mod with fmod 0 takes the divisor's sign, as FLOOR_MOD does; C's fmod has no
-        // builtin.
-        OnnxOp::Mod if attr_i(x.g, id, "fmod", 0) == 0 => (B::FLOOR_MOD, None),
-        OnnxOp::Mod => return Err(unsupported("Mod with fmod 1")),
-        OnnxOp::Where => {
-            let c = x.req(id, 2)?;
-            let out = x.output(0)?;
-            x.b.emit(B::SELECT_V2, 1, &[Some(a), Some(b), Some(c)], &[out], None);
-            return Ok(());
-        }
-        _ => return Err(unsupported("binary op")),
-    };
-    if opts.is_none() && act != fb::ActivationFunctionType::NONE {
-        return Err(unsupported("fused activation"));
+/// A table form: the row's builtin on the node's inputs, with the options the node's
+/// attributes (and fused activation) give; a variadic op's further inputs by a chain of it.
+pub(crate) fn row(x: &mut Lower, id: NodeId, row: &Row) -> Result<(), TfliteError> {
+    let n = x.g.node(id).num_inputs;
+    let chained = row.variadic && !x.quantized;
+    if n > row.inputs && !chained {
+        return Err(unsupported(format!(
+            "{n} inputs; {} takes {}",
+            row.code.variant_name().unwrap_or("the builtin"),
+            row.inputs
+        )));
     }
-    // Quantized ADD/SUB/MUL need version 2 (int8), broadcasting ADD version 4 is not needed.
-    let v = if x.quantized { 2 } else { 1 };
+    let mut inputs = Vec::with_capacity(row.inputs);
+    for i in 0..row.inputs {
+        inputs.push(Some(x.req(id, i)?));
+    }
+    let rank = inputs[0].map_or(0, |t| x.b.tensors[t].shape.len());
+    let options = row
+        .options
+        .write(&mut x.b.fbb, x.g.node(id), x.act, rank)
+        .map_err(unsupported)?;
     let out = x.output(0)?;
-    x.b.emit(code, v, &[Some(a), Some(b)], &[out], opts);
+    let version = row.version(x.quantized);
+    if n > row.inputs {
+        return chain(x, id, row, inputs, out);
+    }
+    let dst = fixed_range_output(x, row.op, out)?;
+    x.b.emit(row.code, version, &inputs, &[dst], options);
+    requantize(x, dst, out);
     Ok(())
 }
 
-pub(crate) fn unary(x: &mut Lower, id: NodeId, op: OnnxOp) -> Result<(), TfliteError> {
+/// A variadic op (float, no options) as a chain of its binary builtin: the first two inputs,
+/// then the result with each further one; the last writes `out`.
+fn chain(
+    x: &mut Lower,
+    id: NodeId,
+    row: &Row,
+    first: Vec<Option<usize>>,
+    out: usize,
+) -> Result<(), TfliteError> {
+    let n = x.g.node(id).num_inputs;
+    let mut acc = first;
+    for i in row.inputs..n {
+        let shape = broadcast(
+            &acc.iter()
+                .flatten()
+                .map(|&t| x.b.tensors[t].shape.clone())
+                .collect::<Vec<_>>(),
+        );
+        let name = format!("{}/{i}", x.b.tensors[out].name);
+        let dtype = x.b.tensors[out].dtype;
+        let t = x.b.add_tensor(name, dtype, shape, None, None)?;
+        x.b.emit(row.code, row.float_version, &acc, &[t], None);
+        acc = vec![Some(t), Some(x.req(id, i)?)];
+    }
+    x.b.emit(row.code, row.float_version, &acc, &[out], None);
+    Ok(())
+}
+
+/// The numpy broadcast of `shapes` (-1: unknown).
+fn broadcast(shapes: &[Vec<i64>]) -> Vec<i64> {
+    let rank = shapes.iter().map(Vec::len).max().unwrap_or(0);
+    (0..rank)
+        .map(|i| {
+            let dims = shapes
+                .iter()
+                .filter_map(|s| s.len().checked_sub(rank - i).map(|j| s[j]));
+            dims.fold(1, |d, e| match (d, e) {
+                (1, e) => e,
+                (d, 1) => d,
+                (-1, _) | (_, -1) => -1,
+                (d, _) => d,
+            })
+        })
+        .collect()
+}
+
+/// ONNX `Mod` with fmod 0 takes the divisor's sign, as FLOOR_MOD does; C's fmod has no
+/// builtin (the legalization rewrites it first).
+pub(crate) fn floor_mod(x: &mut Lower, id: NodeId) -> Result<(), TfliteError> {
+    let a = x.req(id, 0)?;
+    let b = x.req(id, 1)?;
+    if attr_i(x.g, id, "fmod", 0) != 0 {
+        return Err(unsupported("Mod with fmod 1"));
+    }
+    if x.act != fb::ActivationFunctionType::NONE {
+        return Err(unsupported("fused activation"));
+    }
     let v = if x.quantized { 2 } else { 1 };
-    let simple = match op {
-        OnnxOp::Relu => Some(B::RELU),
-        OnnxOp::Tanh => Some(B::TANH),
-        OnnxOp::Sigmoid => Some(B::LOGISTIC),
-        OnnxOp::HardSwish => Some(B::HARD_SWISH),
-        OnnxOp::Elu => Some(B::ELU),
-        OnnxOp::Exp => Some(B::EXP),
-        OnnxOp::Log => Some(B::LOG),
-        OnnxOp::Sqrt => Some(B::SQRT),
-        OnnxOp::Abs => Some(B::ABS),
-        OnnxOp::Neg => Some(B::NEG),
-        OnnxOp::Floor => Some(B::FLOOR),
-        OnnxOp::Ceil => Some(B::CEIL),
-        OnnxOp::Round => Some(B::ROUND),
-        OnnxOp::Sin => Some(B::SIN),
-        OnnxOp::Cos => Some(B::COS),
-        OnnxOp::Not => Some(B::LOGICAL_NOT),
-        OnnxOp::Sign => Some(B::SIGN),
+    let out = x.output(0)?;
+    x.b.emit(B::FLOOR_MOD, v, &[Some(a), Some(b)], &[out], None);
+    Ok(())
+}
+
+pub(crate) fn clip(x: &mut Lower, id: NodeId) -> Result<(), TfliteError> {
+    let v = if x.quantized { 2 } else { 1 };
+    let ins = x.g.inputs_of(id);
+    let bound = |i: usize| -> Result<Option<f32>, TfliteError> {
+        match ins.get(i).copied().flatten() {
+            None => Ok(None),
+            Some(b) => match x.b.const_floats(b).as_deref() {
+                Some([v]) => Ok(Some(*v)),
+                _ => Err(unsupported("Clip bounds must be constant scalars")),
+            },
+        }
+    };
+    let (lo, hi) = (bound(1)?, bound(2)?);
+    let code = match (lo, hi) {
+        (Some(l), Some(h)) if l == 0.0 && h == 6.0 => Some(B::RELU6),
+        (Some(l), Some(h)) if l == -1.0 && h == 1.0 => Some(B::RELU_N1_TO_1),
+        (Some(l), Some(h)) if l == 0.0 && h == 1.0 => Some(B::RELU_0_TO_1),
+        (Some(0.0), None) => Some(B::RELU),
         _ => None,
     };
-    if let Some(code) = simple {
-        if op == OnnxOp::Elu && attr_f(x.g, id, "alpha", 1.0) != 1.0 {
-            return Err(unsupported("Elu alpha other than 1"));
-        }
-        let a = x.req(id, 0)?;
-        let out = x.output(0)?;
-        let dst = fixed_range_output(x, op, out)?;
-        x.b.emit(code, v, &[Some(a)], &[dst], None);
-        requantize(x, dst, out);
+    let a = x.req(id, 0)?;
+    let out = x.output(0)?;
+    if let Some(code) = code {
+        x.b.emit(code, v, &[Some(a)], &[out], None);
         return Ok(());
     }
-    match op {
-        OnnxOp::Clip => {
-            let ins = x.g.inputs_of(id);
-            let bound = |i: usize| -> Result<Option<f32>, TfliteError> {
-                match ins.get(i).copied().flatten() {
-                    None => Ok(None),
-                    Some(b) => match x.b.const_floats(b).as_deref() {
-                        Some([v]) => Ok(Some(*v)),
-                        _ => Err(unsupported("Clip bounds must be constant scalars")),
-                    },
-                }
-            };
-            let (lo, hi) = (bound(1)?, bound(2)?);
-            let code = match (lo, hi) {
-                (Some(l), Some(h)) if l == 0.0 && h == 6.0 => Some(B::RELU6),
-                (Some(l), Some(h)) if l == -1.0 && h == 1.0 => Some(B::RELU_N1_TO_1),
-                (Some(l), Some(h)) if l == 0.0 && h == 1.0 => Some(B::RELU_0_TO_1),
-                (Some(0.0), None) => Some(B::RELU),
-                _ => None,
-            };
-            let a = x.req(id, 0)?;
-            let out = x.output(0)?;
-            if let Some(code) = code {
-                x.b.emit(code, v, &[Some(a)], &[out], None);
-                return Ok(());
-            }
-            if x.quantized {
-                return Err(unsupported("quantized Clip with general bounds"));
-            }
-            let shape = x.b.tensors[out].shape.clone();
-            let mut cur = a;
-            if let Some(l) = lo {
-                let lt = x.b.const_f32("clip_min", &[l], vec![])?;
-                let t = if hi.is_some() {
-                    x.b.add_tensor(
-                        format!("{}/max", x.b.tensors[out].name),
-                        DType::F32,
-                        shape,
-                        None,
-                        None,
-                    )?
-                } else {
-                    out
-                };
-                x.b.emit(B::MAXIMUM, 1, &[Some(cur), Some(lt)], &[t], None);
-                cur = t;
-            }
-            match hi {
-                Some(h) => {
-                    let ht = x.b.const_f32("clip_max", &[h], vec![])?;
-                    x.b.emit(B::MINIMUM, 1, &[Some(cur), Some(ht)], &[out], None);
-                }
-                None if lo.is_none() => {
-                    return Err(unsupported("Clip without bounds"));
-                }
-                None => {}
-            }
-            Ok(())
-        }
-        OnnxOp::LeakyRelu => {
-            let a = x.req(id, 0)?;
-            let out = x.output(0)?;
-            let alpha = attr_f(x.g, id, "alpha", 0.01);
-            let o = fb::LeakyReluOptions::create(&mut x.b.fbb, &fb::LeakyReluOptionsArgs { alpha })
-                .as_union_value();
-            x.b.emit(
-                B::LEAKY_RELU,
-                v,
-                &[Some(a)],
-                &[out],
-                Some((BuiltinOptions::LeakyReluOptions, o)),
-            );
-            Ok(())
-        }
-        OnnxOp::Gelu => {
-            let a = x.req(id, 0)?;
-            let out = x.output(0)?;
-            let approximate = attr_s(x.g, id, "approximate", "none") == "tanh";
-            let o = fb::GeluOptions::create(&mut x.b.fbb, &fb::GeluOptionsArgs { approximate })
-                .as_union_value();
-            x.b.emit(
-                B::GELU,
-                1,
-                &[Some(a)],
-                &[out],
-                Some((BuiltinOptions::GeluOptions, o)),
-            );
-            Ok(())
-        }
-        OnnxOp::Reciprocal => {
-            let a = x.req(id, 0)?;
-            let one = x.b.const_f32("one", &[1.0], vec![])?;
-            let out = x.output(0)?;
-            let o = fb::DivOptions::create(&mut x.b.fbb, &fb::DivOptionsArgs::default())
-                .as_union_value();
-            x.b.emit(
-                B::DIV,
-                1,
-                &[Some(one), Some(a)],
-                &[out],
-                Some((BuiltinOptions::DivOptions, o)),
-            );
-            Ok(())
-        }
-        OnnxOp::Softmax | OnnxOp::LogSoftmax => {
-            let a = x.req(id, 0)?;
-            let rank = x.b.tensors[a].shape.len() as i64;
-            let axis = attr_i(x.g, id, "axis", -1);
-            if axis != -1 && axis != rank - 1 {
-                return Err(unsupported("softmax over an axis other than the last"));
-            }
-            let out = x.output(0)?;
-            if op == OnnxOp::Softmax {
-                let o =
-                    fb::SoftmaxOptions::create(&mut x.b.fbb, &fb::SoftmaxOptionsArgs { beta: 1.0 })
-                        .as_union_value();
-                let dst = fixed_range_output(x, op, out)?;
-                x.b.emit(
-                    B::SOFTMAX,
-                    v,
-                    &[Some(a)],
-                    &[dst],
-                    Some((BuiltinOptions::SoftmaxOptions, o)),
-                );
-                requantize(x, dst, out);
-            } else {
-                let o = fb::LogSoftmaxOptions::create(&mut x.b.fbb, &fb::LogSoftmaxOptionsArgs {})
-                    .as_union_value();
-                x.b.emit(
-                    B::LOG_SOFTMAX,
-                    v,
-                    &[Some(a)],
-                    &[out],
-                    Some((BuiltinOptions::LogSoftmaxOptions, o)),
-                );
-            }
-            Ok(())
-        }
-        OnnxOp::Cast => {
-            let a = x.req(id, 0)?;
-            let out = x.output(0)?;
-            let (from, to) = (x.b.tensors[a].dtype, x.b.tensors[out].dtype);
-            if from == DType::F16 && to == DType::F32 && x.b.tensors[a].buffer != 0 {
-                x.b.emit(B::DEQUANTIZE, 3, &[Some(a)], &[out], None);
-            } else {
-                x.b.emit(B::CAST, 1, &[Some(a)], &[out], None);
-            }
-            Ok(())
-        }
-        _ => Err(unsupported("unary op")),
+    if x.quantized {
+        return Err(unsupported("quantized Clip with general bounds"));
     }
+    let shape = x.b.tensors[out].shape.clone();
+    let mut cur = a;
+    if let Some(l) = lo {
+        let lt = x.b.const_f32("clip_min", &[l], vec![])?;
+        let t = if hi.is_some() {
+            x.b.add_tensor(
+                format!("{}/max", x.b.tensors[out].name),
+                DType::F32,
+                shape,
+                None,
+                None,
+            )?
+        } else {
+            out
+        };
+        x.b.emit(B::MAXIMUM, 1, &[Some(cur), Some(lt)], &[t], None);
+        cur = t;
+    }
+    match hi {
+        Some(h) => {
+            let ht = x.b.const_f32("clip_max", &[h], vec![])?;
+            x.b.emit(B::MINIMUM, 1, &[Some(cur), Some(ht)], &[out], None);
+        }
+        None if lo.is_none() => {
+            return Err(unsupported("Clip without bounds"));
+        }
+        None => {}
+    }
+    Ok(())
+}
+
+pub(crate) fn reciprocal(x: &mut Lower, id: NodeId) -> Result<(), TfliteError> {
+    let a = x.req(id, 0)?;
+    let one = x.b.const_f32("one", &[1.0], vec![])?;
+    let out = x.output(0)?;
+    let o = fb::DivOptions::create(&mut x.b.fbb, &fb::DivOptionsArgs::default()).as_union_value();
+    x.b.emit(
+        B::DIV,
+        1,
+        &[Some(one), Some(a)],
+        &[out],
+        Some((BuiltinOptions::DivOptions, o)),
+    );
+    Ok(())
+}
+
+pub(crate) fn cast(x: &mut Lower, id: NodeId) -> Result<(), TfliteError> {
+    let a = x.req(id, 0)?;
+    let out = x.output(0)?;
+    let (from, to) = (x.b.tensors[a].dtype, x.b.tensors[out].dtype);
+    if from == DType::F16 && to == DType::F32 && x.b.tensors[a].buffer != 0 {
+        x.b.emit(B::DEQUANTIZE, 3, &[Some(a)], &[out], None);
+    } else {
+        x.b.emit(B::CAST, 1, &[Some(a)], &[out], None);
+    }
+    Ok(())
 }
 
 /// LiteRT's integer LOGISTIC and SOFTMAX write only outputs with scale 1/256 (zero point

@@ -1,4 +1,5 @@
-//! One file per op family: IR node → TFLite operator(s).
+//! IR node → TFLite operator(s): ops with a one-to-one builtin by their row in
+//! [`crate::table`], the others by their op family's file.
 
 pub(crate) mod conv;
 pub(crate) mod custom;
@@ -14,6 +15,9 @@ use crate::TfliteError;
 
 pub(crate) fn lower(x: &mut Lower, id: NodeId, op: OnnxOp) -> Result<(), TfliteError> {
     use OnnxOp::*;
+    if let Some(row) = crate::table::by_op(op) {
+        return elementwise::row(x, id, row);
+    }
     match op {
         Conv => conv::conv(x, id),
         ConvTranspose => conv::conv_transpose(x, id),
@@ -21,11 +25,10 @@ pub(crate) fn lower(x: &mut Lower, id: NodeId, op: OnnxOp) -> Result<(), TfliteE
         GlobalAveragePool | GlobalMaxPool => conv::global_pool(x, id, op),
         Gemm => conv::gemm(x, id),
         MatMul => conv::matmul(x, id),
-        Add | Sub | Mul | Div | Max | Min | Pow | Equal | Less | LessOrEqual | Greater
-        | GreaterOrEqual | And | Or | Where | PRelu | Mod => elementwise::binary(x, id, op),
-        Relu | Clip | Tanh | Sigmoid | HardSwish | LeakyRelu | Elu | Exp | Log | Sqrt | Abs
-        | Neg | Floor | Ceil | Round | Sin | Cos | Not | Sign | Reciprocal | Gelu | Softmax
-        | LogSoftmax | Cast => elementwise::unary(x, id, op),
+        Mod => elementwise::floor_mod(x, id),
+        Clip => elementwise::clip(x, id),
+        Reciprocal => elementwise::reciprocal(x, id),
+        Cast => elementwise::cast(x, id),
         QuantizeLinear => elementwise::quantize(x, id),
         LSTM => lstm::lstm(x, id),
         ArgMax | ArgMin => select::arg_extreme(x, id, op),

@@ -1,8 +1,9 @@
-//! Activations: relu, relu6/hardtanh (→ Clip), leaky_relu, elu, gelu (`approximate` none →
-//! Gelu-20 is avoided: erf form; `tanh` → tanh form), silu (x·sigmoid), sigmoid, tanh,
-//! hardswish, hardsigmoid, softplus (beta and threshold: Softplus of beta·x over beta, x
-//! past the threshold), mish; softmax / log_softmax (`dim`, opset-13 axis
-//! semantics match torch).
+//! Activations without a one-to-one IR op (relu, sigmoid, tanh, hardswish, mish,
+//! leaky_relu, elu and celu are rows of [`crate::aten`]'s table): relu6/hardtanh (→ Clip),
+//! gelu (`approximate` none → Gelu-20 is avoided: erf form; `tanh` → tanh
+//! form), silu (x·sigmoid), hardsigmoid, softplus (beta and threshold: Softplus of beta·x
+//! over beta, x past the threshold); softmax / log_softmax (`dim`, opset-13 axis semantics
+//! match torch); prelu.
 
 use modelc_ir::{Attr, Attrs, OnnxOp};
 
@@ -15,19 +16,12 @@ use super::{arg, operand, unary};
 pub fn call(cx: &mut Cx, op: &str, a: &Args) -> Option<Ev<V>> {
     let known = matches!(
         op,
-        "relu"
-            | "relu6"
+        "relu6"
             | "hardtanh"
-            | "leaky_relu"
-            | "elu"
             | "gelu"
             | "silu"
-            | "sigmoid"
-            | "tanh"
-            | "hardswish"
             | "hardsigmoid"
             | "softplus"
-            | "mish"
             | "softmax"
             | "log_softmax"
             | "prelu"
@@ -38,10 +32,6 @@ pub fn call(cx: &mut Cx, op: &str, a: &Args) -> Option<Ev<V>> {
     Some((|| -> Ev<V> {
         let x = arg(op, operand(cx, a.get(0, "self").unwrap_or(&V::None), None))?;
         Ok(match op {
-            "relu" => unary(cx, OnnxOp::Relu, x, vec![]),
-            "sigmoid" => unary(cx, OnnxOp::Sigmoid, x, vec![]),
-            "tanh" => unary(cx, OnnxOp::Tanh, x, vec![]),
-            "hardswish" => unary(cx, OnnxOp::HardSwish, x, vec![]),
             // torch: relu6(x + 3) / 6, i.e. alpha 1/6, beta 0.5.
             "hardsigmoid" => unary(
                 cx,
@@ -72,25 +62,6 @@ pub fn call(cx: &mut Cx, op: &str, a: &Args) -> Option<Ev<V>> {
                 let v =
                     cx.b.op(OnnxOp::Where, &[linear, x.v, curve], Attrs::default());
                 V::Tensor(x.with(v))
-            }
-            "mish" => unary(cx, OnnxOp::Mish, x, vec![]),
-            "elu" => {
-                let alpha = arg(op, a.f64(1, "alpha", Some(1.0)))?;
-                unary(
-                    cx,
-                    OnnxOp::Elu,
-                    x,
-                    vec![("alpha", Attr::Float(alpha as f32))],
-                )
-            }
-            "leaky_relu" => {
-                let s = arg(op, a.f64(1, "negative_slope", Some(0.01)))?;
-                unary(
-                    cx,
-                    OnnxOp::LeakyRelu,
-                    x,
-                    vec![("alpha", Attr::Float(s as f32))],
-                )
             }
             "relu6" | "hardtanh" => {
                 let (lo, hi) = if op == "relu6" {

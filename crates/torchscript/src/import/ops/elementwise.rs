@@ -1,6 +1,8 @@
-//! Element-wise arithmetic and comparisons on tensors: add/sub (with `alpha`), mul, div
-//! (`rounding_mode` none / trunc / floor), rsub, pow, neg, sqrt/rsqrt/exp/log/abs/erf,
-//! eq/ne/lt/le/gt/ge, where, masked_fill, logical_not/and/or, clamp; casts (`to`,
+//! Element-wise ops on tensors: the one-to-one forms of [`crate::aten`]'s table ([`table`]:
+//! neg, sqrt, …, relu, leaky_relu, elu, …, add/sub with alpha 1, mul, pow, eq/lt/le/gt/ge,
+//! logical_*), and
+//! the others: add/sub with `alpha` ≠ 1, div (`rounding_mode` none / trunc / floor),
+//! floor_divide, remainder/fmod, rsub, rsqrt, ne, where, masked_fill, clamp; casts (`to`,
 //! `type_as`, `float`); identities (`contiguous`, `detach`, `clone`, `dropout` in eval).
 //! Results broadcast like ONNX (numpy rules, same as torch).
 
@@ -11,6 +13,7 @@ use super::super::builder::attrs;
 use super::super::eval::{Cx, Ev};
 use super::super::value::{T, V};
 use super::{arg, operand, unary};
+use crate::aten;
 
 fn rank2(a: T, b: T) -> Option<usize> {
     Some(a.rank?.max(b.rank?))
@@ -53,18 +56,43 @@ fn pair(cx: &mut Cx, op: &str, x: &V, y: &V) -> Ev<(T, T)> {
 fn binary(cx: &mut Cx, op: &str, onnx: OnnxOp, x: &V, y: &V) -> Ev<V> {
     let (a, b) = pair(cx, op, x, y)?;
     let v = cx.b.op(onnx, &[a.v, b.v], Attrs::default());
-    let dtype = match onnx {
-        OnnxOp::Equal
-        | OnnxOp::Less
-        | OnnxOp::LessOrEqual
-        | OnnxOp::Greater
-        | OnnxOp::GreaterOrEqual
-        | OnnxOp::And
-        | OnnxOp::Or
-        | OnnxOp::Xor => DType::Bool,
-        _ => a.dtype,
+    let dtype = if aten::by_op(onnx).is_some_and(|r| r.kind.is_predicate()) {
+        DType::Bool
+    } else {
+        a.dtype
     };
     Ok(V::Tensor(T::new(v, rank2(a, b), dtype)))
+}
+
+/// A one-to-one form of [`aten`]'s table: the row's op on the operands. `None` when `op` has
+/// no row, reads no tensor, or (add/sub) has an `alpha` other than 1.
+pub fn table(cx: &mut Cx, op: &str, a: &Args) -> Option<Ev<V>> {
+    let row = aten::by_name(op)?;
+    if !has_tensor(a) || row.alpha && !matches!(a.f64(2, "alpha", Some(1.0)), Ok(1.0)) {
+        return None;
+    }
+    let x = a.get(0, "self")?;
+    Some((|| -> Ev<V> {
+        if row.kind.arity() == 2 {
+            let y = a.get(1, "other").ok_or_else(|| {
+                super::super::eval::Stop::Fatal(format!("aten::{op}: missing operand"))
+            })?;
+            return binary(cx, op, row.op, x, y);
+        }
+        let t = arg(op, operand(cx, x, None))?;
+        let mut params = Vec::with_capacity(row.params.len());
+        for (i, p) in row.params.iter().enumerate() {
+            let v = arg(op, a.f64(1 + i, p.arg, Some(p.aten_default)))?;
+            params.push((p.attr, Attr::Float(v as f32)));
+        }
+        let v = cx.b.op(row.op, &[t.v], attrs(params));
+        let dtype = if row.kind.is_predicate() {
+            DType::Bool
+        } else {
+            t.dtype
+        };
+        Ok(V::Tensor(T::new(v, t.rank, dtype)))
+    })())
 }
 
 fn has_tensor(a: &Args) -> bool {
@@ -86,16 +114,13 @@ fn run(cx: &mut Cx, op: &str, a: &Args) -> Option<Ev<V>> {
     let y = a.get(1, "other");
     Some((|| -> Ev<V> {
         match op {
+            // alpha ≠ 1 (alpha 1 is the table's).
             "add" | "sub" => {
                 let y = y.ok_or_else(|| {
                     super::super::eval::Stop::Fatal(format!("aten::{op}: missing operand"))
                 })?;
                 let alpha = arg(op, a.f64(2, "alpha", Some(1.0)))?;
-                let y = if alpha != 1.0 {
-                    binary(cx, "mul", OnnxOp::Mul, y, &V::Float(alpha))?
-                } else {
-                    y.clone()
-                };
+                let y = binary(cx, "mul", OnnxOp::Mul, y, &V::Float(alpha))?;
                 let onnx = if op == "add" {
                     OnnxOp::Add
                 } else {
@@ -113,7 +138,6 @@ fn run(cx: &mut Cx, op: &str, a: &Args) -> Option<Ev<V>> {
                 };
                 binary(cx, op, OnnxOp::Sub, &y, &x)
             }
-            "mul" => binary(cx, op, OnnxOp::Mul, x, y.unwrap_or(&V::Int(1))),
             "div" | "true_divide" => {
                 let y = y.unwrap_or(&V::Int(1));
                 let mode = arg(op, a.str(2, "rounding_mode", ""))?;
@@ -169,47 +193,10 @@ fn run(cx: &mut Cx, op: &str, a: &Args) -> Option<Ev<V>> {
                 };
                 Ok(V::Tensor(T::new(v, rank2(p, q), p.dtype)))
             }
-            "pow" => binary(cx, op, OnnxOp::Pow, x, y.unwrap_or(&V::Int(1))),
-            "eq" => binary(cx, op, OnnxOp::Equal, x, y.unwrap_or(&V::None)),
-            "lt" => binary(cx, op, OnnxOp::Less, x, y.unwrap_or(&V::None)),
-            "le" => binary(cx, op, OnnxOp::LessOrEqual, x, y.unwrap_or(&V::None)),
-            "gt" => binary(cx, op, OnnxOp::Greater, x, y.unwrap_or(&V::None)),
-            "ge" => binary(cx, op, OnnxOp::GreaterOrEqual, x, y.unwrap_or(&V::None)),
             "ne" => {
                 let e = binary(cx, op, OnnxOp::Equal, x, y.unwrap_or(&V::None))?;
                 let t = e.as_tensor().expect("binary gives a tensor");
                 Ok(unary(cx, OnnxOp::Not, t, vec![]))
-            }
-            "logical_and" | "__and__" | "bitwise_and" => {
-                binary(cx, op, OnnxOp::And, x, y.unwrap_or(&V::None))
-            }
-            "logical_or" | "__or__" | "bitwise_or" => {
-                binary(cx, op, OnnxOp::Or, x, y.unwrap_or(&V::None))
-            }
-            "logical_xor" | "__xor__" => binary(cx, op, OnnxOp::Xor, x, y.unwrap_or(&V::None)),
-            "logical_not" | "__not__" | "bitwise_not" => {
-                let t = arg(op, operand(cx, x, None))?;
-                Ok(unary(cx, OnnxOp::Not, t, vec![]))
-            }
-            "neg" | "sqrt" | "exp" | "log" | "abs" | "erf" | "floor" | "ceil" | "round" | "sin"
-            | "cos" | "reciprocal" | "sign" => {
-                let t = arg(op, operand(cx, x, None))?;
-                let onnx = match op {
-                    "neg" => OnnxOp::Neg,
-                    "sqrt" => OnnxOp::Sqrt,
-                    "exp" => OnnxOp::Exp,
-                    "log" => OnnxOp::Log,
-                    "abs" => OnnxOp::Abs,
-                    "erf" => OnnxOp::Erf,
-                    "floor" => OnnxOp::Floor,
-                    "ceil" => OnnxOp::Ceil,
-                    "round" => OnnxOp::Round,
-                    "sin" => OnnxOp::Sin,
-                    "cos" => OnnxOp::Cos,
-                    "sign" => OnnxOp::Sign,
-                    _ => OnnxOp::Reciprocal,
-                };
-                Ok(unary(cx, onnx, t, vec![]))
             }
             "rsqrt" => {
                 let t = arg(op, operand(cx, x, None))?;

@@ -32,6 +32,7 @@ type Family = fn(&mut Cx, &str, &Args) -> Option<Ev<V>>;
 
 const FAMILIES: &[Family] = &[
     scalar::call,
+    elementwise::table,
     elementwise::call,
     activation::call,
     conv::call,

@@ -1,0 +1,403 @@
+//! `cargo xtask bench`: conversion, inference, quantization, TorchScript and TFLite
+//! benchmarks against the reference tools.
+
+use std::ffi::OsString;
+use std::fmt::Write as _;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::measure::measure;
+use crate::util::{median, mib, slug};
+use crate::workspace::{run, Xtask};
+use crate::Result;
+
+impl Xtask {
+    pub(crate) fn bench(&self, runs: usize) -> Result<()> {
+        if runs == 0 {
+            return Err("--runs must be at least 1".into());
+        }
+        let modelc = self.build_modelc()?;
+        self.testdata()?;
+        let model = self.testdata_dir().join("resnet50.onnx");
+        let file_bytes = fs::metadata(&model)?.len();
+        let out_dir = self.target.join("bench");
+        fs::create_dir_all(&out_dir)?;
+        let python = self.python();
+
+        struct Tool {
+            name: &'static str,
+            program: PathBuf,
+            args: Vec<std::ffi::OsString>,
+            output: Option<PathBuf>,
+        }
+        let modelc_out = out_dir.join("out.onnx");
+        let py_out = out_dir.join("out_python.onnx");
+        let tools = [
+            Tool {
+                name: "modelc convert",
+                program: modelc.clone(),
+                args: vec![
+                    "convert".into(),
+                    model.clone().into(),
+                    modelc_out.clone().into(),
+                ],
+                output: Some(modelc_out),
+            },
+            Tool {
+                name: "python onnx.load + onnx.save",
+                program: python.clone(),
+                args: vec![
+                    "-c".into(),
+                    "import sys, onnx; m = onnx.load(sys.argv[1]); onnx.save(m, sys.argv[2])"
+                        .into(),
+                    model.clone().into(),
+                    py_out.clone().into(),
+                ],
+                output: Some(py_out),
+            },
+            Tool {
+                name: "python -c 'import onnx' (baseline)",
+                program: python.clone(),
+                args: vec!["-c".into(), "import onnx".into()],
+                output: None,
+            },
+        ];
+
+        println!(
+            "bench: {} ({} bytes, {:.1} MiB), 1 warm-up + {runs} runs per tool",
+            self.rel(&model),
+            file_bytes,
+            mib(file_bytes)
+        );
+        let mut rows = Vec::new();
+        for tool in &tools {
+            let stderr_path = out_dir.join(format!("{}.stderr", slug(tool.name)));
+            let mut samples = Vec::new();
+            for i in 0..=runs {
+                let s = measure(&tool.program, &tool.args, &stderr_path).map_err(|e| {
+                    format!("{}: {e} (stderr in {})", tool.name, self.rel(&stderr_path))
+                })?;
+                if i > 0 {
+                    samples.push(s);
+                }
+            }
+            let out_bytes = match &tool.output {
+                Some(p) => Some(fs::metadata(p)?.len()),
+                None => None,
+            };
+            rows.push((tool, samples, out_bytes));
+        }
+
+        let mut table = String::new();
+        let _ = writeln!(
+            table,
+            "{:<38} {:>9} {:>9} {:>14} {:>15}",
+            "tool", "wall ms", "cpu ms", "peak RSS MiB", "RSS / file size"
+        );
+        let mut json_rows = Vec::new();
+        for (tool, samples, out_bytes) in &rows {
+            let wall = median(samples.iter().map(|s| s.wall.as_secs_f64() * 1e3));
+            let cpu = median(samples.iter().map(|s| s.cpu.as_secs_f64() * 1e3));
+            let rss = median(samples.iter().map(|s| s.max_rss_bytes as f64));
+            let ratio = rss / file_bytes as f64;
+            let _ = writeln!(
+                table,
+                "{:<38} {:>9.1} {:>9.1} {:>14.1} {:>15.2}",
+                tool.name,
+                wall,
+                cpu,
+                rss / 1048576.0,
+                ratio
+            );
+            json_rows.push(serde_json::json!({
+                "tool": tool.name,
+                "command": std::iter::once(tool.program.as_os_str())
+                    .chain(tool.args.iter().map(|a| a.as_os_str()))
+                    .map(|a| a.to_string_lossy().into_owned())
+                    .collect::<Vec<_>>(),
+                "wall_ms_median": wall,
+                "cpu_ms_median": cpu,
+                "peak_rss_bytes_median": rss,
+                "peak_rss_mib_median": rss / 1048576.0,
+                "rss_over_file_size": ratio,
+                "output_bytes": out_bytes,
+                "runs": samples.iter().map(|s| serde_json::json!({
+                    "wall_ms": s.wall.as_secs_f64() * 1e3,
+                    "user_ms": s.user.as_secs_f64() * 1e3,
+                    "sys_ms": s.sys.as_secs_f64() * 1e3,
+                    "cpu_ms": s.cpu.as_secs_f64() * 1e3,
+                    "peak_rss_bytes": s.max_rss_bytes,
+                })).collect::<Vec<_>>(),
+            }));
+        }
+        print!("{table}");
+        if let Some((_, samples, _)) = rows.first() {
+            let cpu = median(samples.iter().map(|s| s.cpu.as_secs_f64()));
+            let rss = median(samples.iter().map(|s| s.max_rss_bytes as f64));
+            println!(
+                "bench: modelc convert peak RSS is {:.2}x the file size (goal: under 1.5x), CPU {:.3} s (goal: well under 1 s)",
+                rss / file_bytes as f64,
+                cpu
+            );
+        }
+        let report = serde_json::json!({
+            "model": model.to_string_lossy(),
+            "file_bytes": file_bytes,
+            "warmup_runs": 1,
+            "measured_runs": runs,
+            "statistic": "median",
+            "peak_rss_source": "wait4(2) ru_maxrss of the child",
+            "cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+            "results": json_rows,
+        });
+        let json_path = out_dir.join("convert.json");
+        fs::write(&json_path, serde_json::to_string_pretty(&report)? + "\n")?;
+        println!("bench: wrote {}", self.rel(&json_path));
+        self.bench_torchscript(&modelc, runs)?;
+        self.bench_tflite(&modelc, runs)?;
+        self.bench_inference(&modelc, runs)?;
+        self.quant_interop(&modelc, "resnet50,mobilenet_v2,efficientnet_b0", false)?;
+        // `modelc optimize -O2` next to onnxsim: the table, without failing the benchmark.
+        println!(
+            "\nbench: modelc optimize -O2 vs onnxsim (fastest of {} runs)",
+            runs.min(3)
+        );
+        self.parity(None, runs.min(3), true)
+    }
+
+    /// Static int8: `modelc quantize` against onnxruntime's quantize_static on torchvision
+    /// models exported with seeded random weights (tests/quant_models.py), 16 calibration
+    /// inputs, held-out inputs run in onnxruntime: size, cosine / top-1 against fp32,
+    /// latency. `check` makes it a test (modelc at least as close and as fast as onnxruntime).
+    pub(crate) fn quant_interop(&self, modelc: &Path, models: &str, check: bool) -> Result<()> {
+        // The fp32 models are the torchvision exports every other check uses (seeded
+        // BatchNorm statistics, so activations have realistic ranges).
+        let fp32 = self.torchvision()?;
+        let data = self.target.join("quant");
+        run(self.py().arg("tests/quant_models.py").arg(&data).args([
+            "--calib",
+            "16",
+            "--heldout",
+            "16",
+        ]))?;
+        let out = self.target.join("bench").join("quant.json");
+        fs::create_dir_all(self.target.join("bench"))?;
+        println!("\nbench: static int8, modelc quantize vs onnxruntime quantize_static");
+        let mut cmd = self.py();
+        cmd.arg("tests/quant_interop.py")
+            .arg(modelc)
+            .arg(&data)
+            .arg(&out)
+            .args(["--models", models])
+            .arg("--models-dir")
+            .arg(&fp32);
+        if check {
+            cmd.arg("--check");
+        }
+        // Full-integer TFLite of the same models, in LiteRT, against the int8 ONNX model.
+        cmd.arg("--tflite");
+        run(&mut cmd)
+    }
+
+    /// Loading a ~100 MB TorchScript archive (a traced torchvision ResNet-50, made by
+    /// testdata/make_torchscript.py): `modelc inspect` (read only) and `modelc convert` to
+    /// ONNX (every weight byte read), median wall/CPU time and peak RSS against the file size.
+    pub(crate) fn bench_torchscript(&self, modelc: &Path, runs: usize) -> Result<()> {
+        let dir = self.testdata_dir().join("torchscript");
+        let pt = dir.join("resnet50_traced/model.pt");
+        if !pt.exists() {
+            run(self
+                .py()
+                .arg("testdata/make_torchscript.py")
+                .args(["--large-only", "--only", "resnet50", "--out"])
+                .arg(&dir))?;
+        }
+        let onnx = self.target.join("bench/resnet50_from_pt.onnx");
+        self.bench_commands(
+            modelc,
+            runs,
+            "TorchScript load",
+            &pt,
+            &[
+                (
+                    "modelc inspect x.pt",
+                    vec![OsString::from("inspect"), pt.clone().into()],
+                ),
+                (
+                    "modelc convert x.pt x.onnx",
+                    vec!["convert".into(), pt.clone().into(), onnx.into()],
+                ),
+            ],
+            "goals: well under 1 s, under 1.5x",
+            "torchscript_load.json",
+        )
+    }
+
+    /// ONNX -> TFLite of torchvision's ResNet-18 (issue: well under a second, under 2x the
+    /// model size in peak memory).
+    pub(crate) fn bench_tflite(&self, modelc: &Path, runs: usize) -> Result<()> {
+        let onnx = self.torchvision()?.join("resnet18.onnx");
+        let tflite = self.target.join("bench/resnet18.tflite");
+        self.bench_commands(
+            modelc,
+            runs,
+            "ONNX -> TFLite",
+            &onnx,
+            &[(
+                "modelc convert x.onnx x.tflite",
+                vec!["convert".into(), onnx.clone().into(), tflite.into()],
+            )],
+            "goals: well under 1 s, under 2x",
+            "tflite_convert.json",
+        )
+    }
+
+    /// Runs each modelc command on `file` 1 + `runs` times and prints the median wall time,
+    /// CPU time and peak RSS (also as a multiple of the file's size); writes `json_name`.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn bench_commands(
+        &self,
+        modelc: &Path,
+        runs: usize,
+        title: &str,
+        file: &Path,
+        commands: &[(&str, Vec<OsString>)],
+        goals: &str,
+        json_name: &str,
+    ) -> Result<()> {
+        let file_bytes = fs::metadata(file)?.len();
+        let out_dir = self.target.join("bench");
+        fs::create_dir_all(&out_dir)?;
+        println!(
+            "\nbench: {title}, {} ({:.1} MiB), 1 warm-up + {runs} runs",
+            self.rel(file),
+            mib(file_bytes)
+        );
+        let mut json_rows = Vec::new();
+        for (name, args) in commands {
+            let stderr_path = out_dir.join(format!("{}.stderr", slug(name)));
+            let mut samples = Vec::new();
+            for i in 0..=runs {
+                let s = measure(modelc, args, &stderr_path)
+                    .map_err(|e| format!("{name}: {e} (stderr in {})", self.rel(&stderr_path)))?;
+                if i > 0 {
+                    samples.push(s);
+                }
+            }
+            let wall = median(samples.iter().map(|s| s.wall.as_secs_f64() * 1e3));
+            let cpu = median(samples.iter().map(|s| s.cpu.as_secs_f64() * 1e3));
+            let rss = median(samples.iter().map(|s| s.max_rss_bytes as f64));
+            println!(
+                "{name:<38} wall {wall:>8.1} ms  cpu {cpu:>8.1} ms  peak RSS {:>7.1} MiB = {:.2}x the file ({goals})",
+                rss / 1048576.0,
+                rss / file_bytes as f64
+            );
+            json_rows.push(serde_json::json!({
+                "tool": name, "wall_ms_median": wall, "cpu_ms_median": cpu,
+                "peak_rss_bytes_median": rss, "rss_over_file_size": rss / file_bytes as f64,
+            }));
+        }
+        let json_path = out_dir.join(json_name);
+        let report = serde_json::json!({
+            "model": file.to_string_lossy(), "file_bytes": file_bytes, "measured_runs": runs,
+            "statistic": "median", "results": json_rows,
+        });
+        fs::write(&json_path, serde_json::to_string_pretty(&report)? + "\n")?;
+        println!("bench: wrote {}", self.rel(&json_path));
+        Ok(())
+    }
+
+    /// Inference latency of the interpreter (`modelc run --repeat`) next to onnxruntime's,
+    /// both single-threaded, on the same models and input shapes.
+    pub(crate) fn bench_inference(&self, modelc: &Path, runs: usize) -> Result<()> {
+        let out_dir = self.target.join("bench");
+        let cases: [(&str, &[&str]); 2] = [
+            ("resnet50.onnx", &["batch=1"]),
+            ("transformer.onnx", &["batch=1", "seq=128"]),
+        ];
+        let median_of = |text: &str, key: &str| -> Option<f64> {
+            text.lines().rev().find_map(|l| {
+                l.split_once(key)
+                    .and_then(|(_, rest)| rest.split_whitespace().next()?.parse().ok())
+            })
+        };
+        println!("\nbench: inference, single-threaded, median of {runs} runs after one warm-up");
+        let mut table = format!(
+            "{:<20} {:>14} {:>16} {:>8}\n",
+            "model", "modelc ms", "onnxruntime ms", "ratio"
+        );
+        let mut json_rows = Vec::new();
+        for (name, dims) in cases {
+            let model = self.testdata_dir().join(name);
+            let mut cmd = Command::new(modelc);
+            cmd.arg("run")
+                .arg(&model)
+                .arg("--random")
+                .arg("--repeat")
+                .arg(runs.to_string());
+            cmd.arg("-o")
+                .arg(out_dir.join(format!("run-{}", slug(name))));
+            for d in dims {
+                cmd.arg("--dim").arg(d);
+            }
+            let ours = cmd.output()?;
+            let ours_err = String::from_utf8_lossy(&ours.stderr).into_owned();
+            let ours_ms = if ours.status.success() {
+                median_of(&ours_err, "median ")
+            } else {
+                None
+            };
+            let mut ort = self.py();
+            ort.arg(self.root.join("xtask/py/ort_latency.py"))
+                .arg(&model)
+                .arg("--repeat")
+                .arg(runs.to_string());
+            for d in dims {
+                ort.arg("--dim").arg(d);
+            }
+            let theirs = ort.output()?;
+            if !theirs.status.success() {
+                return Err(format!(
+                    "onnxruntime failed on {name}: {}",
+                    String::from_utf8_lossy(&theirs.stderr)
+                )
+                .into());
+            }
+            let ort_ms = median_of(&String::from_utf8_lossy(&theirs.stdout), "median_ms ")
+                .ok_or("ort_latency.py printed no median")?;
+            let (ours_cell, ratio_cell) = match ours_ms {
+                Some(ms) => (format!("{ms:.1}"), format!("{:.2}x", ms / ort_ms)),
+                None => (
+                    format!(
+                        "fails: {}",
+                        ours_err
+                            .lines()
+                            .last()
+                            .unwrap_or("")
+                            .trim_start_matches("modelc: error: ")
+                    ),
+                    "-".into(),
+                ),
+            };
+            let _ = writeln!(
+                table,
+                "{name:<20} {ours_cell:>14} {ort_ms:>16.1} {ratio_cell:>8}"
+            );
+            json_rows.push(serde_json::json!({
+                "model": name, "dims": dims, "modelc_ms_median": ours_ms, "onnxruntime_ms_median": ort_ms,
+                "modelc_error": if ours_ms.is_none() { Some(ours_err) } else { None },
+            }));
+        }
+        print!("{table}");
+        let json_path = out_dir.join("inference.json");
+        fs::write(
+            &json_path,
+            serde_json::to_string_pretty(
+                &serde_json::json!({"runs": runs, "threads": 1, "results": json_rows}),
+            )? + "\n",
+        )?;
+        println!("bench: wrote {}", self.rel(&json_path));
+        Ok(())
+    }
+}

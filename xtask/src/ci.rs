@@ -1,0 +1,223 @@
+//! `cargo xtask ci`: every test, in order, stopping at the first failure.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use crate::workspace::{run, Xtask};
+use crate::Result;
+
+impl Xtask {
+    pub(crate) fn ci(&self) -> Result<()> {
+        // Absolute paths for the tests; bin/python itself stays a venv symlink.
+        let abs = |p: PathBuf| -> Result<PathBuf> { Ok(fs::canonicalize(&p).unwrap_or(p)) };
+        type Step<'a> = (&'static str, Box<dyn Fn() -> Result<()> + 'a>);
+        let steps: Vec<Step> = vec![
+            ("pyenv", Box::new(|| self.pyenv())),
+            ("node-suite", Box::new(|| self.node_suite().map(|_| ()))),
+            ("testdata", Box::new(|| self.testdata())),
+            (
+                "cargo fmt --check",
+                Box::new(|| run(self.cargo().args(["fmt", "--all", "--", "--check"]))),
+            ),
+            (
+                "cargo clippy",
+                Box::new(|| {
+                    run(self.cargo().args([
+                        "clippy",
+                        "--workspace",
+                        "--all-targets",
+                        "--",
+                        "-D",
+                        "warnings",
+                    ]))
+                }),
+            ),
+            (
+                "cargo test",
+                Box::new(|| {
+                    let suite = abs(self.node_suite_dir().join("node"))?;
+                    let testdata = abs(self.testdata_dir())?;
+                    let python = abs(self.pyenv_dir())?.join("bin/python");
+                    run(self
+                        .cargo()
+                        .args(["test", "--workspace"])
+                        .env("MODELC_NODE_SUITE", &suite)
+                        .env("MODELC_TESTDATA", &testdata)
+                        .env("MODELC_PYTHON", &python)
+                        // A test that needs the environment or the generated data fails
+                        // instead of skipping: CI runs them all.
+                        .env("MODELC_REQUIRE_PYTHON", "1"))
+                }),
+            ),
+            ("conformance", Box::new(|| self.conformance(None, None))),
+            (
+                "torchscript interop",
+                Box::new(|| {
+                    // Traced/scripted torch models -> ONNX (run in onnxruntime) and the image
+                    // models -> TFLite (run in LiteRT), via modelc convert, against torch.
+                    let modelc = self.build_modelc()?;
+                    run(self
+                        .py()
+                        .arg("tests/torchscript_interop.py")
+                        .arg("--modelc")
+                        .arg(&modelc)
+                        .arg("--out")
+                        .arg(self.target.join("torchscript-interop")))?;
+                    // Op forms traced by the pinned torch: exact (in onnxruntime, and in
+                    // LiteRT through .tflite) or refused by op name.
+                    run(self
+                        .py()
+                        .arg("tests/torchscript_forms.py")
+                        .arg("--modelc")
+                        .arg(&modelc)
+                        .arg("--tflite")
+                        .arg("--out")
+                        .arg(self.target.join("torchscript-interop").join("forms")))
+                }),
+            ),
+            (
+                "torchscript export",
+                Box::new(|| {
+                    // ONNX -> TorchScript archives loaded by torch.jit.load, against onnxruntime.
+                    let modelc = self.build_modelc()?;
+                    run(self
+                        .py()
+                        .arg("tests/torchscript_export.py")
+                        .arg("--modelc")
+                        .arg(&modelc)
+                        .arg("--out")
+                        .arg(self.target.join("torchscript-export"))
+                        .arg("--testdata")
+                        .arg(self.testdata_dir()))
+                }),
+            ),
+            (
+                "quant interop",
+                Box::new(|| {
+                    // modelc quantize (static int8 QDQ) vs onnxruntime's quantize_static,
+                    // both run in onnxruntime.
+                    let modelc = self.build_modelc()?;
+                    self.quant_interop(&modelc, "mobilenet_v2,efficientnet_b0", true)
+                }),
+            ),
+            (
+                "tflite interop",
+                Box::new(|| {
+                    // ONNX <-> TFLite conversions run in LiteRT / onnxruntime.
+                    let modelc = self.build_modelc()?;
+                    run(self
+                        .py()
+                        .arg("tests/tflite_interop.py")
+                        .arg("--modelc")
+                        .arg(&modelc)
+                        .arg("--out")
+                        .arg(self.target.join("tflite-interop")))?;
+                    // Every torchvision model (and the transformers) ONNX -> TFLite in LiteRT.
+                    let models = self.torchvision()?;
+                    run(self
+                        .py()
+                        .arg("tests/tflite_zoo.py")
+                        .arg("--modelc")
+                        .arg(&modelc)
+                        .arg("--models")
+                        .arg(&models)
+                        .arg("--out")
+                        .arg(self.target.join("tflite-interop/zoo")))
+                }),
+            ),
+            // Two timed runs per tool (the faster counts), so one disk or CPU hiccup
+            // does not fail the 10x speed check.
+            ("onnxsim parity", Box::new(|| self.parity(None, 2, false))),
+        ];
+        let total = Instant::now();
+        let mut timings = Vec::new();
+        for (i, (name, step)) in steps.iter().enumerate() {
+            println!("\n==> ci [{}/{}] {name}", i + 1, steps.len());
+            let started = Instant::now();
+            let result = step();
+            let secs = started.elapsed().as_secs_f64();
+            match result {
+                Ok(()) => {
+                    // A passing step's converted models are no longer needed (a failing one's
+                    // stay for inspection): CI machines have had little disk to spare.
+                    let freed = self.prune_step_outputs()?;
+                    println!(
+                        "ci: {name} ok ({secs:.1} s; {:.0} MiB of outputs removed, {} free)",
+                        freed as f64 / (1 << 20) as f64,
+                        self.disk_free()
+                    );
+                    timings.push((*name, secs));
+                }
+                Err(e) => {
+                    return Err(format!(
+                        "ci step `{name}` failed after {secs:.1} s: {e}\n(rerun just this step to iterate; `cargo xtask --help` lists them)"
+                    )
+                    .into());
+                }
+            }
+        }
+        // A closing line CI's log reader understands: steps, each a whole suite.
+        println!("\nci: {} passed, 0 failed", steps.len());
+        for (name, secs) in &timings {
+            println!("  {name:<20} {secs:>8.1} s");
+        }
+        println!("  {:<20} {:>8.1} s", "total", total.elapsed().as_secs_f64());
+        Ok(())
+    }
+
+    /// Deletes the large files (over 1 MiB: models, tensors) that the CI steps write under
+    /// their own output directories, keeping reports and small files. Returns bytes freed.
+    pub(crate) fn prune_step_outputs(&self) -> Result<u64> {
+        fn prune(dir: &Path, freed: &mut u64) -> std::io::Result<()> {
+            let entries = match fs::read_dir(dir) {
+                Ok(entries) => entries,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+                Err(e) => return Err(e),
+            };
+            for entry in entries {
+                let entry = entry?;
+                let kind = entry.file_type()?;
+                if kind.is_dir() {
+                    prune(&entry.path(), freed)?;
+                } else if kind.is_file() {
+                    let len = entry.metadata()?.len();
+                    if len > 1 << 20 {
+                        fs::remove_file(entry.path())?;
+                        *freed += len;
+                    }
+                }
+            }
+            Ok(())
+        }
+        let mut freed = 0;
+        for dir in [
+            "conformance",
+            "torchscript-interop",
+            "torchscript-export",
+            "quant",
+            "tflite-interop",
+            "parity",
+            "layout-cnn",
+        ] {
+            prune(&self.target.join(dir), &mut freed)?;
+        }
+        Ok(freed)
+    }
+
+    /// Free space on the target directory's file system, as `df` reports it (for CI logs).
+    pub(crate) fn disk_free(&self) -> String {
+        Command::new("df")
+            .args(["-Ph"])
+            .arg(&self.target)
+            .output()
+            .ok()
+            .and_then(|out| {
+                let text = String::from_utf8_lossy(&out.stdout).into_owned();
+                let line = text.lines().nth(1)?.to_owned();
+                line.split_whitespace().nth(3).map(str::to_owned)
+            })
+            .unwrap_or_else(|| "unknown".to_owned())
+    }
+}

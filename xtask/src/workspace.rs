@@ -1,0 +1,120 @@
+//! Where the workspace's generated files live, and running commands (cargo, the pinned
+//! Python, modelc) with what they print shown first.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::Result;
+
+/// The workspace the tasks run in: its root, its target directory and the cargo that runs
+/// them.
+pub(crate) struct Xtask {
+    pub(crate) root: PathBuf,
+    pub(crate) target: PathBuf,
+    cargo: String,
+}
+
+/// Runs a command with inherited stdio, printing it first.
+pub(crate) fn run(cmd: &mut Command) -> Result<()> {
+    println!("$ {}", show_command(cmd));
+    let status = cmd
+        .status()
+        .map_err(|e| format!("cannot run {}: {e}", cmd.get_program().to_string_lossy()))?;
+    if !status.success() {
+        return Err(format!("`{}` failed ({status})", show_command(cmd)).into());
+    }
+    Ok(())
+}
+
+pub(crate) fn show_command(cmd: &Command) -> String {
+    let mut s = String::new();
+    for (k, v) in cmd.get_envs() {
+        if let Some(v) = v {
+            let _ = write!(s, "{}={} ", k.to_string_lossy(), v.to_string_lossy());
+        }
+    }
+    s.push_str(&cmd.get_program().to_string_lossy());
+    for a in cmd.get_args() {
+        let a = a.to_string_lossy();
+        if a.contains(' ') || a.contains('\'') || a.is_empty() {
+            let _ = write!(s, " '{}'", a.replace('\'', "'\\''"));
+        } else {
+            let _ = write!(s, " {a}");
+        }
+    }
+    s
+}
+
+impl Xtask {
+    pub(crate) fn new() -> Self {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .expect("xtask lives in a workspace")
+            .to_path_buf();
+        let target = match std::env::var_os("CARGO_TARGET_DIR") {
+            Some(dir) => root.join(dir),
+            None => root.join("target"),
+        };
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
+        Xtask {
+            root,
+            target,
+            cargo,
+        }
+    }
+
+    pub(crate) fn requirements(&self) -> PathBuf {
+        self.root.join("xtask/requirements.txt")
+    }
+
+    pub(crate) fn pyenv_dir(&self) -> PathBuf {
+        self.target.join("pyenv")
+    }
+
+    pub(crate) fn python(&self) -> PathBuf {
+        self.pyenv_dir().join("bin/python")
+    }
+
+    pub(crate) fn node_suite_dir(&self) -> PathBuf {
+        self.target.join("onnx-node-suite")
+    }
+
+    pub(crate) fn testdata_dir(&self) -> PathBuf {
+        self.target.join("testdata")
+    }
+
+    pub(crate) fn modelc_release(&self) -> PathBuf {
+        self.target.join("release/modelc")
+    }
+
+    /// A path relative to the workspace root, for messages.
+    pub(crate) fn rel<'a>(&self, p: &'a Path) -> std::borrow::Cow<'a, str> {
+        match p.strip_prefix(&self.root) {
+            Ok(r) => r.to_string_lossy(),
+            Err(_) => p.to_string_lossy(),
+        }
+    }
+
+    pub(crate) fn cargo(&self) -> Command {
+        let mut c = Command::new(&self.cargo);
+        c.current_dir(&self.root);
+        c
+    }
+
+    pub(crate) fn py(&self) -> Command {
+        let mut c = Command::new(self.python());
+        c.current_dir(&self.root);
+        c
+    }
+
+    pub(crate) fn build_modelc(&self) -> Result<PathBuf> {
+        println!("build: cargo build --release -p modelc");
+        run(self.cargo().args(["build", "--release", "-p", "modelc"]))?;
+        let bin = self.modelc_release();
+        if !bin.exists() {
+            return Err(format!("{} was not built", bin.display()).into());
+        }
+        Ok(bin)
+    }
+}
