@@ -6,6 +6,7 @@
 //! ([`text`]) prints and parses graphs; [`validate`] checks them.
 
 mod attr;
+pub mod build;
 mod dtype;
 mod graph;
 pub mod infer;
@@ -19,6 +20,7 @@ mod types;
 pub mod validate;
 
 pub use attr::{Attr, AttrEntry, AttrError, AttrKind, AttrTypeError, Attrs};
+pub use build::{Builder, Names};
 pub use dtype::DType;
 pub use graph::{
     node_label, CycleError, Edge, Extra, Graph, Metadata, Node, NodeId, Value, ValueRef,

@@ -1,7 +1,8 @@
 //! Small pattern-matching helpers for the fusion passes: "is this value produced by op X",
 //! "is it read by exactly one node", "is it a float constant, and what are its values", and
 //! the rewiring every fusion ends with (the fused node's result takes over the name and
-//! readers of the last node of the pattern).
+//! readers of the last node of the pattern; nodes themselves are added with
+//! [`modelc_ir::Builder`]).
 //!
 //! A pass states its rewrite once, for one node, as a closure (so it can capture the pass's
 //! configuration, such as the opset): [`rewrite_nodes`] applies it to every node of the ops
@@ -14,6 +15,10 @@ use modelc_interp::Array;
 use modelc_ir::{DType, Graph, NodeId, OnnxOp, Op, Tensor, ValueRef};
 
 use crate::PassContext;
+
+/// How a fusion ends (the fused result takes over the pattern's; the pattern's nodes go):
+/// the graph builder's, so every pass ends a rewrite the same way.
+pub use modelc_ir::build::{remove_with_dead_consts, take_over};
 
 /// Applies `f` to `g` and to every sub-graph nested in it; true when any call changed something.
 pub fn for_each_graph(g: &mut Graph, f: &mut dyn FnMut(&mut Graph) -> bool) -> bool {
@@ -221,61 +226,6 @@ pub fn set_const_if_unshared(g: &mut Graph, v: ValueRef, t: Tensor) -> bool {
     true
 }
 
-/// A value name not used in `g`, from `base` (`base`, `base_1`, `base_2`, ...).
-pub fn fresh_name(g: &Graph, base: &str) -> String {
-    if g.find_value(base).is_none() {
-        return base.to_string();
-    }
-    (1..)
-        .map(|i| format!("{base}_{i}"))
-        .find(|n| g.find_value(n).is_none())
-        .expect("an unused name exists")
-}
-
-/// Adds a constant named after `base` (made unique) and returns its value.
-pub fn add_const(g: &mut Graph, base: &str, t: Tensor) -> ValueRef {
-    let name = fresh_name(g, base);
-    ValueRef::new(g.add_const(name, t), 0)
-}
-
-/// Ends a fusion: `fused` (the new result) takes over the name, type and readers of `last`
-/// (the result of the pattern's last node), including its place among the graph outputs.
-/// The caller then removes the pattern's nodes.
-pub fn take_over(g: &mut Graph, last: ValueRef, fused: ValueRef) {
-    let old = g.value(last).cloned().expect("live value");
-    let v = g.value_mut(fused).expect("live value");
-    v.name = old.name;
-    if old.ty.is_some() {
-        v.ty = old.ty;
-    }
-    v.doc = old.doc;
-    v.meta = old.meta;
-    g.replace_uses(last, fused);
-}
-
-/// Removes `nodes`, then every constant they read that nothing reads any more.
-pub fn remove_with_dead_consts(g: &mut Graph, nodes: &[NodeId]) {
-    let mut consts = Vec::new();
-    for &id in nodes {
-        if g.try_node(id).is_none() {
-            continue;
-        }
-        for v in g.inputs_of(id).into_iter().flatten() {
-            if matches!(g.node(v.node).op, Op::Const(_)) && !consts.contains(&v.node) {
-                consts.push(v.node);
-            }
-        }
-        g.remove_node(id);
-    }
-    for c in consts {
-        let v = ValueRef::new(c, 0);
-        let unread = g.try_node(c).is_some() && g.users(v).is_empty() && !g.outputs().contains(&v);
-        if unread {
-            g.remove_node(c);
-        }
-    }
-}
-
 /// The rank of `v` when known: from its declared or inferred type, else from producers whose
 /// result rank does not depend on their input (Flatten, Gemm, Reshape to a constant shape).
 pub fn rank_of(g: &Graph, v: ValueRef) -> Option<usize> {
@@ -368,29 +318,6 @@ pub fn last_dim(g: &Graph, v: ValueRef) -> Option<u64> {
         .0
         .last()?
         .known()
-}
-
-/// Adds an ONNX node `op` reading `inputs` with one output (named later by [`take_over`]),
-/// named `name`, and returns its result.
-pub fn add_onnx_node(
-    g: &mut Graph,
-    op: OnnxOp,
-    name: &str,
-    inputs: &[ValueRef],
-    attrs: modelc_ir::Attrs,
-) -> ValueRef {
-    let node = modelc_ir::Node::new(
-        Op::Onnx(op),
-        inputs.len(),
-        vec![modelc_ir::Value::named("fused")],
-    )
-    .with_name(name)
-    .with_attrs(attrs);
-    let id = g.add_node(node);
-    for (slot, &v) in inputs.iter().enumerate() {
-        g.connect(v, id, slot);
-    }
-    ValueRef::new(id, 0)
 }
 
 /// Adds `note` to the run's notes unless it is there already (passes run repeatedly until

@@ -1,5 +1,6 @@
 //! The built-in passes by name, and the optimization levels.
 
+use crate::passes::decompose;
 use crate::passes::quantize_bias::QuantizeBias;
 use crate::passes::{cse::Cse, noop::NoopElim, reshape_merge::ReshapeMerge};
 use crate::passes::{dce::Dce, fold::Fold, identity::IdentityElim, infer_shapes::InferShapes};
@@ -12,7 +13,7 @@ use crate::{Pass, PassError};
 
 /// Every built-in pass, in the order `modelc passes` lists them.
 pub fn all() -> Vec<Box<dyn Pass>> {
-    vec![
+    let mut all: Vec<Box<dyn Pass>> = vec![
         Box::new(InferShapes),
         Box::new(IdentityElim),
         Box::new(Fold),
@@ -30,7 +31,13 @@ pub fn all() -> Vec<Box<dyn Pass>> {
         Box::new(QuantizeBias::default()),
         Box::new(ToNhwc::default()),
         Box::new(ToNchw::default()),
-    ]
+    ];
+    all.extend(
+        decompose::all()
+            .into_iter()
+            .map(|d| Box::new(d) as Box<dyn Pass>),
+    );
+    all
 }
 
 /// The built-in pass `name`.

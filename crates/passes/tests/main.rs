@@ -4,6 +4,7 @@
 
 mod cleanup;
 mod cse;
+mod decompose;
 mod fold;
 mod fuse_attention;
 mod fuse_bias;

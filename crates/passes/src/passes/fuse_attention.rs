@@ -14,11 +14,11 @@
 //! scores. Every intermediate value is read only inside the
 //! pattern. Below opset 23 (no `Attention`) the pattern stays; the pass notes that.
 
-use modelc_ir::{Attr, Attrs, Dim, Graph, NodeId, OnnxOp, ValueRef};
+use modelc_ir::{Attr, Attrs, Builder, Dim, Graph, NodeId, OnnxOp, ValueRef};
 
 use crate::pattern::{
-    add_onnx_node, count_nodes, default_opset, note_once, operand_orders, producer, rank_of,
-    remove_with_dead_consts, rewrite_nodes, single_use, sole_user_op, take_over, with_scalar,
+    count_nodes, default_opset, note_once, operand_orders, producer, rank_of,
+    remove_with_dead_consts, rewrite_nodes, single_use, sole_user_op, with_scalar,
 };
 use crate::{Changed, Pass, PassContext, PassError};
 
@@ -218,11 +218,13 @@ fn rewrite(g: &mut Graph, m: Match) {
         } else {
             format!("{name}_k")
         };
-        let t = add_onnx_node(g, OnnxOp::Transpose, &t_name, &[m.k_src], attrs);
         let base = g.value(m.out).map(|v| v.name.clone()).unwrap_or_default();
-        let unique = crate::pattern::fresh_name(g, &format!("{base}_k"));
-        g.value_mut(t).expect("new node").name = unique;
-        t
+        Builder::new(g)
+            .op(OnnxOp::Transpose, &[m.k_src])
+            .name(t_name)
+            .out(format!("{base}_k"))
+            .attrs(attrs)
+            .value()
     };
     let mut attrs = Attrs::default();
     if m.rank == 3 {
@@ -234,7 +236,10 @@ fn rewrite(g: &mut Graph, m: Match) {
     if let Some(mask) = m.mask {
         inputs.push(mask);
     }
-    let att = add_onnx_node(g, OnnxOp::Attention, &name, &inputs, attrs);
-    take_over(g, m.out, att);
+    Builder::new(g)
+        .op(OnnxOp::Attention, &inputs)
+        .name(name)
+        .attrs(attrs)
+        .take_over(m.out);
     remove_with_dead_consts(g, &m.nodes);
 }

@@ -17,10 +17,10 @@
 //! of untrained models): the new bias (M values) is then smaller than the four M-value
 //! parameters that BN had in the input model.
 
-use modelc_ir::{Attr, DType, Graph, Layout, NodeId, OnnxOp, Op, ValueRef};
+use modelc_ir::{Attr, Builder, DType, Graph, Layout, NodeId, OnnxOp, Op, ValueRef};
 
 use crate::pattern::{
-    add_const, extra_outputs_unused, float_const, float_tensor, rank_of, remove_with_dead_consts,
+    extra_outputs_unused, float_const, float_tensor, rank_of, remove_with_dead_consts,
     rewrite_nodes, set_const_if_unshared, single_use, take_over, FloatConst,
 };
 use crate::{Changed, Pass, PassContext, PassError};
@@ -234,7 +234,7 @@ pub(crate) fn set_bias(
             format!("{out}_bias")
         }
     };
-    let c = add_const(g, &base, t);
+    let c = Builder::new(g).constant(&base, t);
     let n = g.node_mut(node);
     if n.num_inputs <= slot {
         n.num_inputs = slot + 1;

@@ -12,12 +12,12 @@
 //! must be read only inside the pattern. Only when the model imports opset 20 or newer:
 //! `Gelu` does not exist before, and raising the opset would change other ops' meaning.
 
-use modelc_ir::{Attr, Attrs, Graph, NodeId, OnnxOp, ValueRef};
+use modelc_ir::{Attr, Attrs, Builder, Graph, NodeId, OnnxOp, ValueRef};
 
 use crate::pattern::{
-    add_onnx_node, close, count_nodes, default_opset, is_add2, note_once, only_user,
-    operand_orders, other_operand, producer, remove_with_dead_consts, rewrite_nodes, scalar_const,
-    single_use, sole_user_op, take_over, with_scalar,
+    close, count_nodes, default_opset, is_add2, note_once, only_user, operand_orders,
+    other_operand, producer, remove_with_dead_consts, rewrite_nodes, scalar_const, single_use,
+    sole_user_op, with_scalar,
 };
 use crate::{Changed, Pass, PassContext, PassError};
 
@@ -193,7 +193,10 @@ fn rewrite(g: &mut Graph, m: Match) {
         attrs.set("approximate", Attr::String("tanh".into()));
     }
     let name = g.node(m.out.node).name.clone();
-    let gelu = add_onnx_node(g, OnnxOp::Gelu, &name, &[m.x], attrs);
-    take_over(g, m.out, gelu);
+    Builder::new(g)
+        .op(OnnxOp::Gelu, &[m.x])
+        .name(name)
+        .attrs(attrs)
+        .take_over(m.out);
     remove_with_dead_consts(g, &m.nodes);
 }

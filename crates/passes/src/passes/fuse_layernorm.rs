@@ -13,13 +13,12 @@
 //! intermediate value is read only inside the pattern (`d` by exactly its two readers).
 //! Below the opset that defines the fused op, the pattern stays (noted in the report).
 
-use modelc_ir::{Attr, Attrs, DType, Graph, NodeId, OnnxOp, ValueRef};
+use modelc_ir::{Attr, Attrs, Builder, DType, Graph, NodeId, OnnxOp, ValueRef};
 
 use crate::pattern::{
-    add_const, add_onnx_node, count_nodes, default_opset, float_const, float_tensor, is_last_axis,
-    last_dim, note_once, only_user, other_operand, producer, rank_of, reduce_axes_keepdims,
-    remove_with_dead_consts, rewrite_nodes, scalar_const, single_use, sole_user_op, take_over,
-    with_scalar, FloatConst,
+    count_nodes, default_opset, float_const, float_tensor, is_last_axis, last_dim, note_once,
+    only_user, other_operand, producer, rank_of, reduce_axes_keepdims, remove_with_dead_consts,
+    rewrite_nodes, scalar_const, single_use, sole_user_op, with_scalar, FloatConst,
 };
 use crate::{Changed, Pass, PassContext, PassError};
 
@@ -238,8 +237,7 @@ fn rewrite(g: &mut Graph, m: Match) -> bool {
         None => {
             let base = g.value(m.out).map(|v| v.name.clone()).unwrap_or_default();
             let ones = vec![1.0; c as usize];
-            add_const(
-                g,
+            Builder::new(g).constant(
                 &format!("{base}_scale"),
                 float_tensor(dtype, vec![c], &ones),
             )
@@ -258,8 +256,11 @@ fn rewrite(g: &mut Graph, m: Match) -> bool {
         OnnxOp::LayerNormalization
     };
     let name = g.node(m.out.node).name.clone();
-    let fused = add_onnx_node(g, op, &name, &inputs, attrs);
-    take_over(g, m.out, fused);
+    Builder::new(g)
+        .op(op, &inputs)
+        .name(name)
+        .attrs(attrs)
+        .take_over(m.out);
     remove_with_dead_consts(g, &m.nodes);
     true
 }

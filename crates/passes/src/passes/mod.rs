@@ -2,6 +2,7 @@
 
 pub mod cse;
 pub mod dce;
+pub mod decompose;
 pub mod fold;
 pub mod fuse_attention;
 pub mod fuse_bias;

@@ -13,9 +13,9 @@
 //! `[M]`. Gemm needs `alpha` = 1 (the accumulator's scale would be alpha·sx·sw); its `beta`
 //! is folded into the bias and set to 1.
 
-use modelc_ir::{Attr, Attrs, DType, Graph, NodeId, OnnxOp, ValueRef};
+use modelc_ir::{Attr, Builder, DType, Graph, NodeId, OnnxOp, ValueRef};
 
-use crate::pattern::{add_const, add_onnx_node, const_tensor, for_each_graph, fresh_name};
+use crate::pattern::{const_tensor, for_each_graph};
 use crate::quant::params::{f32_elements, f32_tensor, quantize_bias};
 use crate::{Changed, Pass, PassContext, PassError};
 
@@ -150,23 +150,24 @@ fn quantize_one(g: &mut Graph, id: NodeId, scope: BiasScope) -> bool {
         return false;
     };
     let base = g.value(b).map(|v| v.name.clone()).unwrap_or_default();
-    let data = add_const(g, &format!("{base}_i32"), data);
+    let mut build = Builder::new(g);
+    let data = build.constant(&format!("{base}_i32"), data);
     let dims = if per_channel {
         vec![channels as u64]
     } else {
         vec![]
     };
-    let scale = add_const(g, &format!("{base}_s"), f32_tensor(dims, &scales));
+    let scale = build.constant(&format!("{base}_s"), f32_tensor(dims, &scales));
     // The zero point is 0, the optional input's default: left out (int32 zeros cost 4
     // bytes per channel, and no runtime needs them given).
-    let dq_attrs: Attrs = if per_channel {
-        [("axis".to_string(), Attr::Int(0))].into_iter().collect()
-    } else {
-        Attrs::default()
-    };
-    let dq = add_onnx_node(g, OnnxOp::DequantizeLinear, "", &[data, scale], dq_attrs);
-    let name = fresh_name(g, &format!("{base}_DQ"));
-    g.value_mut(dq).expect("live").name = name;
+    let mut dq = build
+        .op(OnnxOp::DequantizeLinear, &[data, scale])
+        .name("")
+        .out(format!("{base}_DQ"));
+    if per_channel {
+        dq = dq.int("axis", 0);
+    }
+    let dq = dq.value();
     g.connect(dq, id, 2);
     if op == OnnxOp::Gemm && beta != 1.0 {
         g.node_mut(id).attrs.set("beta", Attr::Float(1.0));

@@ -12,9 +12,9 @@
 //! The last op's node is rewritten in place, so its result keeps its name (a graph output
 //! stays one); the earlier op goes when nothing else reads it.
 
-use modelc_ir::{Attrs, Dim, Graph, NodeId, OnnxOp, Op, Tensor, ValueRef};
+use modelc_ir::{Attrs, Builder, Dim, Graph, NodeId, OnnxOp, Op, ValueRef};
 
-use crate::pattern::{add_const, for_each_graph, onnx_op, remove_with_dead_consts, single_use};
+use crate::pattern::{for_each_graph, onnx_op, remove_with_dead_consts, single_use};
 use crate::util::const_ints;
 use crate::{Changed, Pass, PassContext, PassError};
 
@@ -62,9 +62,7 @@ fn merge(g: &mut Graph) -> bool {
                 continue;
             };
             let name = format!("{}_shape", g.node(id).outputs[0].name);
-            let t = Tensor::from_i64(vec![target.len() as u64], &target)
-                .expect("one i64 per dimension");
-            let shape = add_const(g, &name, t);
+            let shape = Builder::new(g).const_i64s(&name, &target);
             let node = g.node_mut(id);
             node.op = Op::Onnx(OnnxOp::Reshape);
             node.attrs = Attrs::default();

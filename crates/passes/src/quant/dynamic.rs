@@ -26,10 +26,10 @@
 
 use std::collections::HashMap;
 
-use modelc_ir::{Attr, DType, Graph, NodeId, OnnxOp, Tensor, ValueRef};
+use modelc_ir::{Builder, DType, Graph, Names, NodeId, OnnxOp, Tensor, ValueRef};
 
 use super::calibrate::Stats;
-use super::edit::{add_const, add_op, const_input, label, value_name, Names};
+use super::edit::{const_input, label, value_name};
 use super::params::{f32_elements, f32_tensor, quantize_weight, zero_point_tensor};
 use super::report::Layer;
 
@@ -134,31 +134,25 @@ impl Recurrent {
                     let qw = quantize_weight(t, Some(1)).ok_or("cannot quantize the weights")?;
                     let rows = qw.scales.len() as u64;
                     let base = value_name(g, ValueRef::new(cid, 0));
-                    let data = add_const(g, names, &format!("{base}_quantized"), qw.data);
-                    let scale = add_const(
-                        g,
-                        names,
-                        &format!("{base}_scale"),
-                        f32_tensor(vec![rows], &qw.scales),
-                    );
+                    let data = Builder::with_names(g, names)
+                        .constant(&format!("{base}_quantized"), qw.data);
+                    let scale = Builder::with_names(g, names)
+                        .constant(&format!("{base}_scale"), f32_tensor(vec![rows], &qw.scales));
                     // Explicit all-zero int8 zero points, as the other weights have.
                     let zp = *self.zeros.entry(rows).or_insert_with(|| {
-                        add_const(
-                            g,
-                            names,
+                        Builder::with_names(g, names).constant(
                             &format!("zero{rows}_i8"),
                             zero_point_tensor(DType::I8, vec![rows], &vec![0; rows as usize]),
                         )
                     });
-                    let n = add_op(
-                        g,
-                        names,
-                        OnnxOp::DequantizeLinear,
-                        &format!("{base}_DequantizeLinear"),
-                        &[Some(data), Some(scale), Some(zp)],
-                        vec![("axis", Attr::Int(1))],
-                        1,
-                    );
+                    let n = Builder::with_names(g, names)
+                        .op_opt(
+                            OnnxOp::DequantizeLinear,
+                            &[Some(data), Some(scale), Some(zp)],
+                        )
+                        .out(format!("{base}_DequantizeLinear"))
+                        .int("axis", 1)
+                        .add();
                     let dq = ValueRef::new(n, 0);
                     self.done.insert(cid, dq);
                     dq
@@ -234,60 +228,46 @@ fn rewrite(
     let users = g.users(out);
     let graph_out = g.outputs().contains(&out);
 
-    let dql = add_op(
-        g,
-        names,
-        OnnxOp::DynamicQuantizeLinear,
-        &format!("{base}_DynamicQuantizeLinear"),
-        &[Some(x)],
-        vec![],
-        3,
-    );
+    let dql = Builder::with_names(g, names)
+        .op(OnnxOp::DynamicQuantizeLinear, &[x])
+        .name(format!("{base}_DynamicQuantizeLinear"))
+        .outs(3)
+        .add();
     let (xq, xs, xz) = (
         ValueRef::new(dql, 0),
         ValueRef::new(dql, 1),
         ValueRef::new(dql, 2),
     );
-    let wq = add_const(g, names, &format!("{base}_weight_quantized"), qw.data);
-    let wz = add_const(
-        g,
-        names,
+    let wq = Builder::with_names(g, names).constant(&format!("{base}_weight_quantized"), qw.data);
+    let wz = Builder::with_names(g, names).constant(
         &format!("{base}_weight_zero_point"),
         zero_point_tensor(DType::I8, vec![], &[0]),
     );
     let integer = if op == OnnxOp::Conv {
-        let c = add_op(
-            g,
-            names,
-            OnnxOp::ConvInteger,
-            &format!("{base}_ConvInteger"),
-            &[Some(xq), Some(wq), Some(xz), Some(wz)],
-            vec![],
-            1,
-        );
+        let c = Builder::with_names(g, names)
+            .op_opt(
+                OnnxOp::ConvInteger,
+                &[Some(xq), Some(wq), Some(xz), Some(wz)],
+            )
+            .out(format!("{base}_ConvInteger"))
+            .add();
         g.node_mut(c).attrs = g.node(id).attrs.clone();
         g.node_mut(c).layout = g.node(id).layout;
         c
     } else {
-        add_op(
-            g,
-            names,
-            OnnxOp::MatMulInteger,
-            &format!("{base}_MatMulInteger"),
-            &[Some(xq), Some(wq), Some(xz), Some(wz)],
-            vec![],
-            1,
-        )
+        Builder::with_names(g, names)
+            .op_opt(
+                OnnxOp::MatMulInteger,
+                &[Some(xq), Some(wq), Some(xz), Some(wz)],
+            )
+            .out(format!("{base}_MatMulInteger"))
+            .add()
     };
-    let cast = add_op(
-        g,
-        names,
-        OnnxOp::Cast,
-        &format!("{base}_Cast"),
-        &[Some(ValueRef::new(integer, 0))],
-        vec![("to", Attr::Int(DType::F32.onnx_code() as i64))],
-        1,
-    );
+    let cast = Builder::with_names(g, names)
+        .op_opt(OnnxOp::Cast, &[Some(ValueRef::new(integer, 0))])
+        .out(format!("{base}_Cast"))
+        .int("to", DType::F32.onnx_code() as i64)
+        .add();
     // Per-channel weight scale shaped to broadcast over the output's channel axis.
     let c = qw.scales.len() as u64;
     let scale_dims = if op == OnnxOp::Conv {
@@ -298,30 +278,21 @@ fn rewrite(
         vec![c]
     };
     let scales: Vec<f32> = qw.scales.iter().map(|s| s * alpha).collect();
-    let ws = add_const(
-        g,
-        names,
+    let ws = Builder::with_names(g, names).constant(
         &format!("{base}_weight_scale"),
         f32_tensor(scale_dims, &scales),
     );
-    let prod = add_op(
-        g,
-        names,
-        OnnxOp::Mul,
-        &format!("{base}_scale_product"),
-        &[Some(xs), Some(ws)],
-        vec![],
-        1,
-    );
-    let mul = add_op(
-        g,
-        names,
-        OnnxOp::Mul,
-        &format!("{base}_rescale"),
-        &[Some(ValueRef::new(cast, 0)), Some(ValueRef::new(prod, 0))],
-        vec![],
-        1,
-    );
+    let prod = Builder::with_names(g, names)
+        .op(OnnxOp::Mul, &[xs, ws])
+        .out(format!("{base}_scale_product"))
+        .add();
+    let mul = Builder::with_names(g, names)
+        .op_opt(
+            OnnxOp::Mul,
+            &[Some(ValueRef::new(cast, 0)), Some(ValueRef::new(prod, 0))],
+        )
+        .out(format!("{base}_rescale"))
+        .add();
     let mut result = ValueRef::new(mul, 0);
     if let Some((dims, v)) = bias {
         let dims = if op == OnnxOp::Conv {
@@ -332,16 +303,12 @@ fn rewrite(
             dims
         };
         let v: Vec<f32> = v.iter().map(|b| b * beta).collect();
-        let bc = add_const(g, names, &format!("{base}_bias"), f32_tensor(dims, &v));
-        let add = add_op(
-            g,
-            names,
-            OnnxOp::Add,
-            &format!("{base}_bias_add"),
-            &[Some(result), Some(bc)],
-            vec![],
-            1,
-        );
+        let bc =
+            Builder::with_names(g, names).constant(&format!("{base}_bias"), f32_tensor(dims, &v));
+        let add = Builder::with_names(g, names)
+            .op(OnnxOp::Add, &[result, bc])
+            .out(format!("{base}_bias_add"))
+            .add();
         result = ValueRef::new(add, 0);
     }
     for (n, slot) in users {

@@ -10,10 +10,12 @@ use std::collections::{HashMap, HashSet};
 
 use bytes::Bytes;
 use half::{bf16, f16};
-use modelc_ir::{Attr, DType, Graph, NodeId, OnnxOp, Op, Tensor, ValueRef, ValueType};
+use modelc_ir::{
+    Attr, Builder, DType, Graph, Names, NodeId, OnnxOp, Op, Tensor, ValueRef, ValueType,
+};
 
 use super::calibrate::Stats;
-use super::edit::{add_op, label, Names};
+use super::edit::label;
 use super::params::f32_elements;
 use super::report::Layer;
 
@@ -124,15 +126,11 @@ pub fn convert(
     let mut const_h: HashMap<NodeId, ValueRef> = HashMap::new();
     let cast_op = |g: &mut Graph, names: &mut Names, v: ValueRef, to: DType| {
         let base = format!("{}_to_{}", super::edit::value_name(g, v), to.name());
-        let c = add_op(
-            g,
-            names,
-            OnnxOp::Cast,
-            &base,
-            &[Some(v)],
-            vec![("to", Attr::Int(to.onnx_code() as i64))],
-            1,
-        );
+        let c = Builder::with_names(g, names)
+            .op(OnnxOp::Cast, &[v])
+            .out(&base)
+            .int("to", to.onnx_code() as i64)
+            .add();
         ValueRef::new(c, 0)
     };
     // Edges into half nodes.
@@ -151,7 +149,7 @@ pub fn convert(
                     None => {
                         let t = to_half(t, dt).ok_or("cannot convert a constant")?;
                         let base = format!("{}_{}", super::edit::value_name(g, v), dt.name());
-                        let c = ValueRef::new(g.add_const(names.fresh(&base), t), 0);
+                        let c = Builder::with_names(g, &mut names).constant(&base, t);
                         const_h.insert(v.node, c);
                         c
                     }
@@ -220,8 +218,7 @@ pub fn convert(
             let c = cast_op(g, &mut names, v, DType::F32);
             // The output keeps its name and type; the half value is renamed.
             let old = g.value(v).cloned().unwrap_or_default();
-            let renamed = names.fresh(&format!("{}_{}", old.name, dt.name()));
-            g.value_mut(v).expect("live").name = renamed;
+            Builder::with_names(g, &mut names).rename(v, &format!("{}_{}", old.name, dt.name()));
             let cv = g.value_mut(c).expect("new");
             cv.name = old.name;
             cv.ty = old.ty.map(|mut t| {

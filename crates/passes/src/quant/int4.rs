@@ -6,9 +6,9 @@
 use std::collections::HashMap;
 
 use bytes::Bytes;
-use modelc_ir::{Attr, DType, Graph, NodeId, OnnxOp, Tensor, ValueRef};
+use modelc_ir::{Attr, Builder, DType, Graph, Names, NodeId, OnnxOp, Tensor, ValueRef};
 
-use super::edit::{add_const, add_op, const_input, label, value_name, Names};
+use super::edit::{const_input, label, value_name};
 use super::params::{f32_elements, f32_tensor, pack4, round_half_even};
 use super::report::Layer;
 
@@ -105,20 +105,21 @@ pub fn quantize_int4(
                     continue;
                 };
                 let base = value_name(g, ValueRef::new(cid, 0));
-                let d = add_const(g, &mut names, &format!("{base}_int4"), data);
-                let s = add_const(g, &mut names, &format!("{base}_scale"), scale);
-                let n = add_op(
-                    g,
-                    &mut names,
-                    OnnxOp::DequantizeLinear,
-                    &format!("{base}_DequantizeLinear"),
-                    &[Some(d), Some(s)],
-                    vec![
-                        ("axis", Attr::Int(axis as i64)),
-                        ("block_size", Attr::Int(block as i64)),
-                    ],
-                    1,
-                );
+                let d = Builder::with_names(g, &mut names).constant(&format!("{base}_int4"), data);
+                let s =
+                    Builder::with_names(g, &mut names).constant(&format!("{base}_scale"), scale);
+                let n = Builder::with_names(g, &mut names)
+                    .op(OnnxOp::DequantizeLinear, &[d, s])
+                    .out(format!("{base}_DequantizeLinear"))
+                    .attrs(
+                        vec![
+                            ("axis", Attr::Int(axis as i64)),
+                            ("block_size", Attr::Int(block as i64)),
+                        ]
+                        .into_iter()
+                        .collect(),
+                    )
+                    .add();
                 let dq = ValueRef::new(n, 0);
                 done.insert((cid, axis), dq);
                 dq

@@ -7,9 +7,9 @@
 
 use std::collections::HashMap;
 
-use modelc_ir::{Graph, NodeId, OnnxOp, Op};
+use modelc_ir::{Graph, Names, NodeId, OnnxOp, Op};
 
-use super::edit::{label, Names};
+use super::edit::label;
 use super::report::Layer;
 use super::static_int8::{dequantized_weights, weight_axis};
 

@@ -19,10 +19,10 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use modelc_ir::{Attr, DType, Graph, NodeId, OnnxOp, Op, ValueRef};
+use modelc_ir::{Builder, DType, Graph, Names, NodeId, OnnxOp, Op, ValueRef};
 
 use super::calibrate::{Range, Stats};
-use super::edit::{add_const, add_op, const_input, label, redirect, value_name, Names};
+use super::edit::{const_input, label, redirect, value_name};
 use super::params::{activation_params, f32_tensor, quantize_weight, zero_point_tensor, QParams};
 use super::report::Layer;
 use crate::passes::quantize_bias::{quantize_biases, BiasScope};
@@ -265,15 +265,9 @@ pub fn quantize_static(
         let (scale, zp) = match shared.get(&(p.scale.to_bits(), p.zero_point)) {
             Some(c) => *c,
             None => {
-                let scale = add_const(
-                    g,
-                    &mut names,
-                    &format!("q{n}_s"),
-                    f32_tensor(vec![], &[p.scale]),
-                );
-                let zp = add_const(
-                    g,
-                    &mut names,
+                let scale = Builder::with_names(g, &mut names)
+                    .constant(&format!("q{n}_s"), f32_tensor(vec![], &[p.scale]));
+                let zp = Builder::with_names(g, &mut names).constant(
                     &format!("q{n}_z"),
                     zero_point_tensor(p.dtype, vec![], &[p.zero_point]),
                 );
@@ -281,24 +275,17 @@ pub fn quantize_static(
                 (scale, zp)
             }
         };
-        let q = add_op(
-            g,
-            &mut names,
-            OnnxOp::QuantizeLinear,
-            &format!("{base}_Q"),
-            &[Some(v), Some(scale), Some(zp)],
-            vec![],
-            1,
-        );
-        let dq = add_op(
-            g,
-            &mut names,
-            OnnxOp::DequantizeLinear,
-            &format!("{base}_DQ"),
-            &[Some(ValueRef::new(q, 0)), Some(scale), Some(zp)],
-            vec![],
-            1,
-        );
+        let q = Builder::with_names(g, &mut names)
+            .op(OnnxOp::QuantizeLinear, &[v, scale, zp])
+            .out(format!("{base}_Q"))
+            .add();
+        let dq = Builder::with_names(g, &mut names)
+            .op_opt(
+                OnnxOp::DequantizeLinear,
+                &[Some(ValueRef::new(q, 0)), Some(scale), Some(zp)],
+            )
+            .out(format!("{base}_DQ"))
+            .add();
         // The pair is named by its values (`x_Q.0`, `x_DQ.0`); node names are optional.
         g.node_mut(q).name.clear();
         g.node_mut(dq).name.clear();
@@ -312,7 +299,7 @@ pub fn quantize_static(
             g.set_outputs(outs);
             // The graph output keeps its name.
             let old = std::mem::take(&mut g.value_mut(v).expect("live").name);
-            g.value_mut(v).expect("live").name = names.fresh(&format!("{old}_float"));
+            Builder::with_names(g, &mut names).rename(v, &format!("{old}_float"));
             g.value_mut(ValueRef::new(dq, 0)).expect("live").name = old;
         }
     }
@@ -346,22 +333,16 @@ pub(super) fn dequantized_weights(
             let base = value_name(g, ValueRef::new(cid, 0));
             let n = qw.scales.len() as u64;
             let dims = if axis.is_some() { vec![n] } else { vec![] };
-            let data = add_const(g, names, &format!("{base}_i8"), qw.data);
-            let scale = add_const(
-                g,
-                names,
-                &format!("{base}_s"),
-                f32_tensor(dims.clone(), &qw.scales),
-            );
+            let data = Builder::with_names(g, names).constant(&format!("{base}_i8"), qw.data);
+            let scale = Builder::with_names(g, names)
+                .constant(&format!("{base}_s"), f32_tensor(dims.clone(), &qw.scales));
             // The zero points are all 0 but given explicitly: onnxruntime's integer Conv
             // takes a slower path when the weight's zero point is left out (ResNet-50: 4%).
             // All-zero, so one constant per channel count serves every weight.
             let zp = match zeros.get(&dims) {
                 Some(z) => *z,
                 None => {
-                    let z = add_const(
-                        g,
-                        names,
+                    let z = Builder::with_names(g, names).constant(
                         &format!("zero{n}_i8"),
                         zero_point_tensor(DType::I8, dims.clone(), &vec![0; n as usize]),
                     );
@@ -369,18 +350,17 @@ pub(super) fn dequantized_weights(
                     z
                 }
             };
-            let attrs = axis
-                .map(|a| vec![("axis", Attr::Int(a as i64))])
-                .unwrap_or_default();
-            let dq = add_op(
-                g,
-                names,
-                OnnxOp::DequantizeLinear,
-                &format!("{base}_DQ"),
-                &[Some(data), Some(scale), Some(zp)],
-                attrs,
-                1,
-            );
+            let mut b = Builder::with_names(g, names);
+            let mut dq = b
+                .op_opt(
+                    OnnxOp::DequantizeLinear,
+                    &[Some(data), Some(scale), Some(zp)],
+                )
+                .out(format!("{base}_DQ"));
+            if let Some(a) = axis {
+                dq = dq.int("axis", a as i64);
+            }
+            let dq = dq.add();
             g.node_mut(dq).name.clear();
             entry.insert(ValueRef::new(dq, 0));
         }

@@ -1,89 +1,27 @@
-//! Rewrites, on the exporter's private copy of the graph, of ops TFLite has no builtin for
-//! into ops it has — the forms TensorFlow's converter emits for them:
-//! - `BatchNormalization` not folded into a convolution (DenseNet's pre-activation BN) →
-//!   `Mul` + `Add` with per-channel constants (MUL, ADD);
-//! - `HardSigmoid` (MobileNetV3's squeeze-excitation gate) → `Mul` + `Add` + `Clip(0, 1)`
-//!   (MUL, ADD, RELU_0_TO_1);
-//! - `LayerNormalization` (opset 17+) → mean and variance over the normalized axes with
-//!   `ReduceMean`, then `Sub`, `Div` by `Sqrt(var + epsilon)`, `Mul` by the scale and `Add`
-//!   of the bias (MEAN, SUB, MUL, ADD, SQRT, DIV);
-//! - `Softmax` / `LogSoftmax` before opset 13, which normalize over every axis from `axis`
-//!   (default 1) on: the axis made explicit, and when it is not the last, the input
-//!   flattened there (`Reshape`, softmax over the last axis, `Reshape` back);
-//! - `DepthToSpace` in CRD mode (torch's `pixel_shuffle`) → DCR mode (DEPTH_TO_SPACE) on
-//!   channels reordered: by permuting the producing convolution's filters and bias when it
-//!   has constant float ones read by nothing else (a super-resolution head), else by a
-//!   `Gather` along the channels (GATHER);
-//! - grouped `ConvTranspose` (TRANSPOSE_CONV has no groups; FCN-style learned upsampling
-//!   is one per channel) with constant float weights → per group a `Slice` of the input
-//!   channels and a `ConvTranspose` with that group's weights and bias, then `Concat`;
-//! - `Einsum` of one or two operands → `ReduceSum`, `Transpose`, `Reshape`, `MatMul` (see
-//!   `einsum.rs`);
-//! - `Gemm` that FULLY_CONNECTED cannot take (transA, alpha ≠ 1, a B that is not constant,
-//!   a C that is not one bias per column or has beta ≠ 1) → `Transpose`s, `MatMul`, `Mul`
-//!   by alpha, `Add` of beta · C; `MatMul` with a 1-D operand (numpy's vector rule) → the
-//!   vector made a 1-row / 1-column matrix (`Unsqueeze`), `MatMul`, `Squeeze`;
-//! - `Pad` in edge mode (torch's replicate; MIRROR_PAD has no such mode) of known shape →
-//!   per padded axis the first / last slice `Expand`ed to the pad's width and `Concat`ed
-//!   around the input (STRIDED_SLICE, BROADCAST_TO, CONCATENATION);
-//! - `Pad` with negative pads (torch's cropping `F.pad`) → a `Slice` of the cropped sides,
-//!   then the `Pad` of the positive ones, if any;
-//! - `Mod` with fmod 1 (C's fmod: the dividend's sign) → the floor modulo (`Mod` fmod 0,
-//!   FLOOR_MOD) less the divisor where it is non-zero and its sign differs from the
-//!   dividend's (EQUAL, LESS, LOGICAL_NOT/AND, SUB, SELECT_V2): exact, as both are;
-//! - `Softplus` → `Relu(x) + Log(1 + Exp(-Abs(x)))` (no overflow for large x), `Mish` →
-//!   `x · Tanh(softplus(x))`, `Elu` with alpha ≠ 1 → `Relu(x) + alpha · (Exp(Min(x, 0)) − 1)`
-//!   (float32; RELU, ABS, NEG, EXP, LOG, TANH, MINIMUM, ADD, SUB, MUL);
+//! The TFLite-specific rewrites of the exporter's private copy of the graph that are not
+//! decompositions (those are `decompose-*` passes, run by the writer's pipeline, see
+//! `export::DECOMPOSE`):
 //! - the erf form of GELU that opsets before 20 export → `Gelu` (GELU): the `fuse-gelu`
-//!   pattern, run whatever opset the model imports, since this graph is only lowered.
-//!
-//! After the layout pass, [`flatten_nhwc`] lets a dense layer read an NHWC feature map
-//! directly (its weight permuted) instead of through a TRANSPOSE back to NCHW, and
-//! [`lift_1d`] turns 1-D convolution and pooling into their 2-D forms.
-//!
-//! Each rewrite keeps the op when its inputs are not what it needs (non-constant BN
-//! statistics, unknown rank), so lowering reports it as unsupported with its name.
+//!   pattern, run whatever opset the model imports, since this graph is only lowered
+//!   ([`erf_gelu`]);
+//! - after the layout pass, [`flatten_nhwc`] lets a dense layer read an NHWC feature map
+//!   directly (its weight permuted) instead of through a TRANSPOSE back to NCHW,
+//!   [`lift_1d`] turns 1-D convolution and pooling into their 2-D forms, and
+//!   [`softmax_last_axis`] moves a softmax over another axis last (SOFTMAX has no axis).
 
-mod einsum;
-
-use modelc_ir::{Attr, Attrs, DType, Graph, Layout, NodeId, OnnxOp, OpsetImport, ValueRef};
-use modelc_passes::passes::fuse_conv_bn::bn_affine;
+use modelc_ir::{
+    Attr, Attrs, Builder, DType, Graph, Layout, NodeId, OnnxOp, OpsetImport, ValueRef,
+};
 use modelc_passes::passes::fuse_gelu::FuseGelu;
 use modelc_passes::pattern::{
-    add_const, add_onnx_node, const_tensor, extra_outputs_unused, float_const, float_tensor,
-    fresh_name, only_user, rank_of, remove_with_dead_consts, set_const_if_unshared, take_over,
+    const_tensor, extra_outputs_unused, float_const, float_tensor, only_user, rank_of,
+    remove_with_dead_consts, set_const_if_unshared,
 };
 use modelc_passes::util::const_ints;
 use modelc_passes::{Pass, PassContext};
 
-/// Applies every rewrite to the top-level graph (TFLite export has no sub-graphs).
-pub(crate) fn decompose(g: &mut Graph, opset: i64) {
-    let ids: Vec<NodeId> = g.node_ids().collect();
-    for id in ids {
-        let Some(op) = g.try_node(id).and_then(|n| n.op.onnx()) else {
-            continue;
-        };
-        match op {
-            OnnxOp::BatchNormalization => batch_norm(g, id),
-            OnnxOp::HardSigmoid if opset >= 11 => hard_sigmoid(g, id),
-            OnnxOp::LayerNormalization => layer_norm(g, id, opset),
-            OnnxOp::Softmax | OnnxOp::LogSoftmax if opset < 13 => legacy_softmax(g, id, op),
-            OnnxOp::DepthToSpace => depth_to_space_crd(g, id),
-            OnnxOp::ConvTranspose if opset >= 10 => grouped_conv_transpose(g, id),
-            OnnxOp::Softplus | OnnxOp::Mish => softplus(g, id, op),
-            OnnxOp::Elu => elu(g, id),
-            OnnxOp::Einsum => einsum::einsum(g, id, opset),
-            OnnxOp::Gemm => general_gemm(g, id),
-            OnnxOp::Pad if opset >= 11 => {
-                if let Some(id) = crop_negative_pads(g, id) {
-                    edge_pad(g, id);
-                }
-            }
-            OnnxOp::Mod => c_fmod(g, id),
-            OnnxOp::MatMul => vector_matmul(g, id, opset),
-            _ => {}
-        }
-    }
+/// The erf form of GELU → `Gelu`, whatever opset the model imports (see the module docs).
+pub(crate) fn erf_gelu(g: &mut Graph, opset: i64) {
     let mut cx = PassContext {
         opsets: vec![OpsetImport {
             domain: String::new(),
@@ -95,100 +33,13 @@ pub(crate) fn decompose(g: &mut Graph, opset: i64) {
     let _ = FuseGelu.run(g, &mut cx);
 }
 
-fn scalar(g: &mut Graph, name: &str, v: f64) -> ValueRef {
-    add_const(g, name, float_tensor(DType::F32, vec![], &[v]))
-}
-
-/// `DepthToSpace` mode CRD → DCR after reordering the channels (see the module docs).
-fn depth_to_space_crd(g: &mut Graph, id: NodeId) {
-    let node = g.node(id);
-    if node.attrs.string("mode", "DCR").ok().as_deref() != Some("CRD") {
-        return;
-    }
-    let (Ok(r), Some(x)) = (node.attrs.int("blocksize", 0), g.input(id, 0)) else {
-        return;
-    };
-    let channels = g
-        .shape_of(x)
-        .and_then(|s| s.0.get(1).and_then(|d| d.known()))
-        .filter(|_| rank_of(g, x) == Some(4));
-    let Some(channels) = channels else { return };
-    let rr = match u64::try_from(r) {
-        Ok(r) if (1..=1 << 16).contains(&r) && channels.is_multiple_of(r * r) => r * r,
-        _ => return,
-    };
-    // The channel order is materialized: a hostile declared size must stay small.
-    if channels > 1 << 20 {
-        return;
-    }
-    let c = channels / rr;
-    // DCR channel (b·C + ch) reads CRD channel (ch·r² + b), b = i·r + j.
-    let order: Vec<u64> = (0..channels).map(|k| (k % c) * rr + k / c).collect();
-    let name = node.name.clone();
-    if !permute_conv_outputs(g, x, &order) {
-        let idx: Vec<i64> = order.iter().map(|&o| o as i64).collect();
-        let idx = i64_const(g, &format!("{name}_crd_order"), &idx);
-        let mut attrs = Attrs::default();
-        attrs.set("axis", Attr::Int(1));
-        let gathered = op_node(g, OnnxOp::Gather, &format!("{name}_dcr"), &[x, idx], attrs);
-        g.connect(gathered, id, 0);
-    }
-    g.node_mut(id).attrs.set("mode", Attr::String("DCR".into()));
-}
-
-/// Reorders the output channels of the `Conv` producing `x` (output `k` becomes the old
-/// output `order[k]`) when it is `x`'s only reader's producer with constant float weight and
-/// bias read by nothing else. False (nothing changed) otherwise.
-fn permute_conv_outputs(g: &mut Graph, x: ValueRef, order: &[u64]) -> bool {
-    let conv = x.node;
-    if g.node(conv).op.onnx() != Some(OnnxOp::Conv)
-        || only_user(g, x).is_none()
-        || g.outputs().contains(&x)
-        || g.node(conv).attrs.int("group", 1).ok() != Some(1)
-    {
-        return false;
-    }
-    let (Some(w), b) = (g.input(conv, 1), g.input(conv, 2)) else {
-        return false;
-    };
-    let permuted = |g: &Graph, v: ValueRef| -> Option<modelc_ir::Tensor> {
-        let t = const_tensor(g, v)?;
-        if only_user(g, v).is_none() || !matches!(t.dtype, DType::F32 | DType::F16) {
-            return None;
-        }
-        if t.dims.first() != Some(&(order.len() as u64)) {
-            return None;
-        }
-        let raw = t.raw()?;
-        let row = raw.len() / order.len();
-        let mut out = Vec::with_capacity(raw.len());
-        for &o in order {
-            out.extend_from_slice(&raw[o as usize * row..(o as usize + 1) * row]);
-        }
-        modelc_ir::Tensor::from_raw(t.dtype, t.dims.clone(), out.into()).ok()
-    };
-    let Some(new_w) = permuted(g, w) else {
-        return false;
-    };
-    let new_b = match b {
-        Some(b) => match permuted(g, b) {
-            Some(t) => Some((b, t)),
-            None => return false,
-        },
-        None => None,
-    };
-    set_const_if_unshared(g, w, new_w);
-    if let Some((b, t)) = new_b {
-        set_const_if_unshared(g, b, t);
-    }
-    true
-}
-
 /// `Softmax` / `LogSoftmax` (opset 13+) over an axis other than the last, which SOFTMAX
 /// cannot do (after the layout pass, which moves a channel softmax last itself): TRANSPOSE
 /// the axis last, softmax, TRANSPOSE back. Not for dequantized inputs (the int8 softmax
 /// must read its quantized input directly). Returns whether anything changed.
 pub(crate) fn softmax_last_axis(g: &mut Graph, opset: i64) -> bool {
+    let mut b = Builder::new(g);
+    let g = &mut b;
     if opset < 13 {
         return false; // `legacy_softmax` made these 2-D.
     }
@@ -218,727 +69,25 @@ pub(crate) fn softmax_last_axis(g: &mut Graph, opset: i64) -> bool {
             back[p as usize] = i as i64;
         }
         let name = g.node(id).name.clone();
-        let mut to_last = Attrs::default();
-        to_last.set("perm", Attr::Ints(perm));
-        let t = op_node(
-            g,
-            OnnxOp::Transpose,
-            &format!("{name}_to_last"),
-            &[x],
-            to_last,
-        );
-        let mut last = Attrs::default();
-        last.set("axis", Attr::Int(-1));
-        let sm = op_node(g, op, &format!("{name}_last"), &[t], last);
-        let mut from_last = Attrs::default();
-        from_last.set("perm", Attr::Ints(back));
-        let y = op_node(g, OnnxOp::Transpose, &name, &[sm], from_last);
-        finish(g, id, y);
+        let t = g
+            .op(OnnxOp::Transpose, &[x])
+            .out(format!("{name}_to_last"))
+            .ints("perm", perm)
+            .value();
+        let sm = g
+            .op(op, &[t])
+            .out(format!("{name}_last"))
+            .int("axis", -1)
+            .value();
+        let y = g
+            .op(OnnxOp::Transpose, &[sm])
+            .out(name.as_str())
+            .ints("perm", back)
+            .value();
+        g.replace_node(id, y);
         changed = true;
     }
     changed
-}
-
-/// A constant, or a DequantizeLinear of one (a quantized weight or int32 bias).
-fn const_or_dq(g: &Graph, v: ValueRef) -> Option<&modelc_ir::Tensor> {
-    match g.node(v.node).op.onnx() {
-        Some(OnnxOp::DequantizeLinear) => const_tensor(g, g.input(v.node, 0)?),
-        _ => const_tensor(g, v),
-    }
-}
-
-/// `Mod` fmod 1 → floor modulo and a sign fix (see the module docs).
-fn c_fmod(g: &mut Graph, id: NodeId) {
-    if g.node(id).attrs.int("fmod", 0).ok() != Some(1) {
-        return;
-    }
-    let (Some(a), Some(b)) = (g.input(id, 0), g.input(id, 1)) else {
-        return;
-    };
-    let Some(dtype) = g
-        .dtype_of(a)
-        .filter(|d| matches!(d, DType::F32 | DType::I32 | DType::I64))
-    else {
-        return;
-    };
-    let name = g.node(id).name.clone();
-    // All-zero bytes are 0 in each of these dtypes.
-    let width = (dtype.bits() / 8) as usize;
-    let zero = modelc_ir::Tensor::from_raw(dtype, vec![], vec![0u8; width].into()).expect("scalar");
-    let zero = add_const(g, &format!("{name}_zero"), zero);
-    let mut floor = Attrs::default();
-    floor.set("fmod", Attr::Int(0));
-    let r = op_node(g, OnnxOp::Mod, &format!("{name}_floor_mod"), &[a, b], floor);
-    let is_zero = step(g, OnnxOp::Equal, &name, "is_zero", &[r, zero]);
-    let nonzero = step(g, OnnxOp::Not, &name, "nonzero", &[is_zero]);
-    let r_neg = step(g, OnnxOp::Less, &name, "r_negative", &[r, zero]);
-    let a_neg = step(g, OnnxOp::Less, &name, "a_negative", &[a, zero]);
-    let same = step(g, OnnxOp::Equal, &name, "same_sign", &[r_neg, a_neg]);
-    let differ = step(g, OnnxOp::Not, &name, "sign_differs", &[same]);
-    let fix = step(g, OnnxOp::And, &name, "fix", &[nonzero, differ]);
-    let shifted = step(g, OnnxOp::Sub, &name, "shifted", &[r, b]);
-    let y = step(g, OnnxOp::Where, &name, "fmod", &[fix, shifted, r]);
-    finish(g, id, y);
-}
-
-/// Negative pads → a crop first (see the module docs). Returns the Pad node left to do the
-/// rest (`id` itself), or `None` when the crop was all of it.
-fn crop_negative_pads(g: &mut Graph, id: NodeId) -> Option<NodeId> {
-    let (Some(x), Some(pv)) = (g.input(id, 0), g.input(id, 1)) else {
-        return Some(id);
-    };
-    if g.input(id, 3).is_some() {
-        return Some(id);
-    }
-    let (Some(dims), Some(pads)) = (g.shape_of(x).and_then(|s| s.as_known()), const_ints(g, pv))
-    else {
-        return Some(id);
-    };
-    let rank = dims.len();
-    if pads.len() != 2 * rank || pads.iter().all(|&p| p >= 0) {
-        return Some(id);
-    }
-    let (mut axes, mut starts, mut ends) = (Vec::new(), Vec::new(), Vec::new());
-    for (axis, &d) in dims.iter().enumerate() {
-        let (b, e) = (pads[axis].min(0), pads[axis + rank].min(0));
-        if b == 0 && e == 0 {
-            continue;
-        }
-        // Cropping more than the axis holds is refused (ONNX leaves that undefined).
-        if b.saturating_neg().saturating_add(e.saturating_neg()) > d as i64 {
-            return Some(id);
-        }
-        axes.push(axis as i64);
-        starts.push(-b);
-        ends.push(d as i64 + e);
-    }
-    let name = g.node(id).name.clone();
-    let (st, en, ax) = (
-        i64_const(g, &format!("{name}_crop_starts"), &starts),
-        i64_const(g, &format!("{name}_crop_ends"), &ends),
-        i64_const(g, &format!("{name}_crop_axes"), &axes),
-    );
-    let cropped = op_node(
-        g,
-        OnnxOp::Slice,
-        &format!("{name}_crop"),
-        &[x, st, en, ax],
-        Attrs::default(),
-    );
-    if pads.iter().all(|&p| p <= 0) {
-        finish(g, id, cropped);
-        return None;
-    }
-    // The positive pads stay with the Pad, now reading the cropped input.
-    let rest: Vec<i64> = pads.iter().map(|&p| p.max(0)).collect();
-    let rest = i64_const(g, &format!("{name}_pads"), &rest);
-    g.connect(cropped, id, 0);
-    g.connect(rest, id, 1);
-    // The crop's type, so the edge-mode rewrite can read its shape.
-    let mut cropped_dims = dims.clone();
-    for ((&a, &s), &e) in axes.iter().zip(&starts).zip(&ends) {
-        cropped_dims[a as usize] = (e - s) as u64;
-    }
-    if let Some(dtype) = g.dtype_of(x) {
-        let ty = modelc_ir::TypeInfo::from(modelc_ir::ValueType::tensor(dtype, &cropped_dims));
-        if let Some(v) = g.value_mut(cropped) {
-            v.ty = Some(ty);
-        }
-    }
-    Some(id)
-}
-
-/// `Pad` mode edge → slices, expands and concats (see the module docs).
-fn edge_pad(g: &mut Graph, id: NodeId) {
-    if g.node(id).attrs.string("mode", "constant").ok().as_deref() != Some("edge") {
-        return;
-    }
-    let (Some(x), Some(pv)) = (g.input(id, 0), g.input(id, 1)) else {
-        return;
-    };
-    // An `axes` input (opset 18) is not handled: all axes' pads are expected.
-    if g.input(id, 3).is_some() {
-        return;
-    }
-    let (Some(mut dims), Some(pads)) =
-        (g.shape_of(x).and_then(|s| s.as_known()), const_ints(g, pv))
-    else {
-        return;
-    };
-    let rank = dims.len();
-    // Bounded: each padded axis is one BROADCAST_TO of the pad's width.
-    if pads.len() != 2 * rank || pads.iter().any(|&p| !(0..1 << 20).contains(&p)) {
-        return;
-    }
-    if dims.iter().any(|&d| d == 0 || d >= 1 << 31) {
-        return;
-    }
-    let name = g.node(id).name.clone();
-    let mut v = x;
-    for axis in 0..rank {
-        let (begin, end) = (pads[axis], pads[axis + rank]);
-        if begin == 0 && end == 0 {
-            continue;
-        }
-        let ax = i64_const(g, &format!("{name}_axis{axis}"), &[axis as i64]);
-        let mut parts = Vec::new();
-        for (width, start, stop, side) in [
-            (begin, 0, 1, "begin"),
-            (0, 0, 0, "input"),
-            (end, -1, i64::MAX, "end"),
-        ] {
-            if side == "input" {
-                parts.push(v);
-                continue;
-            }
-            if width == 0 {
-                continue;
-            }
-            let (st, sp) = (
-                i64_const(g, &format!("{name}_{side}{axis}_start"), &[start]),
-                i64_const(g, &format!("{name}_{side}{axis}_stop"), &[stop]),
-            );
-            let edge = op_node(
-                g,
-                OnnxOp::Slice,
-                &format!("{name}_{side}{axis}"),
-                &[v, st, sp, ax],
-                Attrs::default(),
-            );
-            let mut shape: Vec<i64> = dims.iter().map(|&d| d as i64).collect();
-            shape[axis] = width;
-            let shape = i64_const(g, &format!("{name}_{side}{axis}_shape"), &shape);
-            parts.push(op_node(
-                g,
-                OnnxOp::Expand,
-                &format!("{name}_{side}{axis}_repeated"),
-                &[edge, shape],
-                Attrs::default(),
-            ));
-        }
-        let mut cat = Attrs::default();
-        cat.set("axis", Attr::Int(axis as i64));
-        v = op_node(
-            g,
-            OnnxOp::Concat,
-            &format!("{name}_axis{axis}_padded"),
-            &parts,
-            cat,
-        );
-        dims[axis] += (begin + end) as u64;
-    }
-    if v != x {
-        finish(g, id, v);
-    }
-}
-
-/// `Gemm` → `MatMul` and elementwise ops when FULLY_CONNECTED cannot express it.
-fn general_gemm(g: &mut Graph, id: NodeId) {
-    let node = g.node(id);
-    let (Ok(ta), Ok(tb), Ok(alpha), Ok(beta)) = (
-        node.attrs.int("transA", 0),
-        node.attrs.int("transB", 0),
-        node.attrs.float("alpha", 1.0),
-        node.attrs.float("beta", 1.0),
-    ) else {
-        return;
-    };
-    let (Some(a), Some(b)) = (g.input(id, 0), g.input(id, 1)) else {
-        return;
-    };
-    let c = g.input(id, 2);
-    let b_const = const_or_dq(g, b).is_some_and(|t| t.dims.len() == 2);
-    let columns = const_or_dq(g, b).and_then(|t| t.dims.get(if tb != 0 { 0 } else { 1 }).copied());
-    let c_is_bias = c.is_none_or(|c| {
-        beta == 1.0
-            && const_or_dq(g, c).is_some_and(|t| Some(t.dims.iter().product::<u64>()) == columns)
-    });
-    if ta == 0 && alpha == 1.0 && b_const && c_is_bias {
-        return; // FULLY_CONNECTED.
-    }
-    if g.dtype_of(a) != Some(DType::F32) {
-        return;
-    }
-    let name = node.name.clone();
-    let transposed = |g: &mut Graph, v: ValueRef, t: i64, what: &str| {
-        if t == 0 {
-            return v;
-        }
-        let mut attrs = Attrs::default();
-        attrs.set("perm", Attr::Ints(vec![1, 0]));
-        op_node(
-            g,
-            OnnxOp::Transpose,
-            &format!("{name}_{what}_t"),
-            &[v],
-            attrs,
-        )
-    };
-    let a2 = transposed(g, a, ta, "a");
-    let b2 = transposed(g, b, tb, "b");
-    let mut y = step(g, OnnxOp::MatMul, &name, "matmul", &[a2, b2]);
-    if alpha != 1.0 {
-        let s = scalar(g, &format!("{name}_alpha"), alpha as f64);
-        y = step(g, OnnxOp::Mul, &name, "scaled", &[y, s]);
-    }
-    if let Some(c) = c {
-        let c = if beta != 1.0 {
-            let s = scalar(g, &format!("{name}_beta"), beta as f64);
-            step(g, OnnxOp::Mul, &name, "c_scaled", &[c, s])
-        } else {
-            c
-        };
-        y = step(g, OnnxOp::Add, &name, "sum", &[y, c]);
-    }
-    finish(g, id, y);
-}
-
-/// `MatMul` with a 1-D operand (see the module docs).
-fn vector_matmul(g: &mut Graph, id: NodeId, opset: i64) {
-    let (Some(a), Some(b)) = (g.input(id, 0), g.input(id, 1)) else {
-        return;
-    };
-    let (ra, rb) = (rank_of(g, a), rank_of(g, b));
-    if ra != Some(1) && rb != Some(1) || ra.is_none() || rb.is_none() {
-        return;
-    }
-    let name = g.node(id).name.clone();
-    let axes_of = |g: &mut Graph, op: OnnxOp, v: ValueRef, axis: i64, what: &str| {
-        let mut attrs = Attrs::default();
-        let mut inputs = vec![v];
-        if opset >= 13 {
-            inputs.push(i64_const(g, &format!("{name}_{what}_axes"), &[axis]));
-        } else {
-            attrs.set("axes", Attr::Ints(vec![axis]));
-        }
-        op_node(g, op, &format!("{name}_{what}"), &inputs, attrs)
-    };
-    // [K] · [.., K, N]: a row [1, K]; [.., M, K] · [K]: a column [K, 1]. A constant vector
-    // becomes a constant matrix (same bytes), so a FULLY_CONNECTED can take it as weights.
-    let matrix = |g: &mut Graph, v: ValueRef, axis: i64, what: &str| match const_tensor(g, v) {
-        Some(t) if t.dims.len() == 1 => {
-            let mut m = t.clone();
-            m.dims = if axis == 0 {
-                vec![1, t.dims[0]]
-            } else {
-                vec![t.dims[0], 1]
-            };
-            add_const(g, &format!("{name}_{what}"), m)
-        }
-        _ => axes_of(g, OnnxOp::Unsqueeze, v, axis, what),
-    };
-    let a2 = if ra == Some(1) {
-        matrix(g, a, 0, "row")
-    } else {
-        a
-    };
-    let b2 = if rb == Some(1) {
-        matrix(g, b, 1, "column")
-    } else {
-        b
-    };
-    let mut y = step(g, OnnxOp::MatMul, &name, "matrix", &[a2, b2]);
-    if rb == Some(1) {
-        y = axes_of(g, OnnxOp::Squeeze, y, -1, "squeeze_column");
-    }
-    if ra == Some(1) {
-        // The row's axis is second to last now, or last when B was a column too.
-        let axis = if rb == Some(1) { -1 } else { -2 };
-        y = axes_of(g, OnnxOp::Squeeze, y, axis, "squeeze_row");
-    }
-    finish(g, id, y);
-}
-
-/// The float32 input of a unary op, when that is what it reads.
-fn f32_input(g: &Graph, id: NodeId) -> Option<ValueRef> {
-    g.input(id, 0)
-        .filter(|&x| g.dtype_of(x) == Some(DType::F32))
-}
-
-/// An elementwise op of the decompositions below, named after the node it replaces.
-fn step(g: &mut Graph, op: OnnxOp, name: &str, suffix: &str, inputs: &[ValueRef]) -> ValueRef {
-    op_node(g, op, &format!("{name}_{suffix}"), inputs, Attrs::default())
-}
-
-/// `Softplus` / `Mish` (see the module docs).
-fn softplus(g: &mut Graph, id: NodeId, op: OnnxOp) {
-    let Some(x) = f32_input(g, id) else { return };
-    let name = g.node(id).name.clone();
-    let one = scalar(g, &format!("{name}_one"), 1.0);
-    let pos = step(g, OnnxOp::Relu, &name, "pos", &[x]);
-    let abs = step(g, OnnxOp::Abs, &name, "abs", &[x]);
-    let neg = step(g, OnnxOp::Neg, &name, "neg", &[abs]);
-    let exp = step(g, OnnxOp::Exp, &name, "exp", &[neg]);
-    let sum = step(g, OnnxOp::Add, &name, "one_plus", &[exp, one]);
-    let log = step(g, OnnxOp::Log, &name, "log", &[sum]);
-    let sp = step(g, OnnxOp::Add, &name, "softplus", &[pos, log]);
-    let y = if op == OnnxOp::Mish {
-        let t = step(g, OnnxOp::Tanh, &name, "tanh", &[sp]);
-        step(g, OnnxOp::Mul, &name, "mish", &[x, t])
-    } else {
-        sp
-    };
-    finish(g, id, y);
-}
-
-/// `Elu` with alpha ≠ 1 (ELU has no alpha; see the module docs).
-fn elu(g: &mut Graph, id: NodeId) {
-    let Ok(alpha) = g.node(id).attrs.float("alpha", 1.0) else {
-        return;
-    };
-    let Some(x) = f32_input(g, id).filter(|_| alpha != 1.0) else {
-        return;
-    };
-    let name = g.node(id).name.clone();
-    let (zero, one) = (
-        scalar(g, &format!("{name}_zero"), 0.0),
-        scalar(g, &format!("{name}_one"), 1.0),
-    );
-    let a = scalar(g, &format!("{name}_alpha"), alpha as f64);
-    let pos = step(g, OnnxOp::Relu, &name, "pos", &[x]);
-    let low = step(g, OnnxOp::Min, &name, "low", &[x, zero]);
-    let exp = step(g, OnnxOp::Exp, &name, "exp", &[low]);
-    let em1 = step(g, OnnxOp::Sub, &name, "expm1", &[exp, one]);
-    let neg = step(g, OnnxOp::Mul, &name, "scaled", &[em1, a]);
-    let y = step(g, OnnxOp::Add, &name, "elu", &[pos, neg]);
-    finish(g, id, y);
-}
-
-/// Grouped `ConvTranspose` → one per group (see the module docs).
-fn grouped_conv_transpose(g: &mut Graph, id: NodeId) {
-    let node = g.node(id);
-    let Ok(groups) = node.attrs.int("group", 1) else {
-        return;
-    };
-    if !(2..=4096).contains(&groups) || !matches!(node.layout, None | Some(Layout::Nchw)) {
-        return;
-    }
-    let groups = groups as u64;
-    let (Some(x), Some(wv)) = (g.input(id, 0), g.input(id, 1)) else {
-        return;
-    };
-    let bias = g.input(id, 2);
-    let Some(w) = const_tensor(g, wv).filter(|t| matches!(t.dtype, DType::F32 | DType::F16)) else {
-        return;
-    };
-    // W is [C_in, C_out / groups, k...]: group i's filters are rows [i·C_in/g, (i+1)·C_in/g).
-    let Some(&c_in) = w.dims.first() else { return };
-    if w.dims.len() < 3 || c_in % groups != 0 {
-        return;
-    }
-    let Some(w_raw) = w.raw() else { return };
-    let per_group = c_in / groups;
-    let w_bytes = w_raw.len() / groups as usize;
-    let mut w_dims = w.dims.clone();
-    w_dims[0] = per_group;
-    let (w_dtype, c_out_g) = (w.dtype, w.dims[1]);
-    let b = match bias {
-        Some(b) => match const_tensor(g, b) {
-            Some(t)
-                if Some(t.dims.as_slice())
-                    == c_out_g
-                        .checked_mul(groups)
-                        .as_ref()
-                        .map(std::slice::from_ref)
-                    && t.raw().is_some() =>
-            {
-                Some(t.clone())
-            }
-            _ => return,
-        },
-        None => None,
-    };
-    let w_raw = w_raw.clone();
-    let node = g.node(id);
-    let name = node.name.clone();
-    let mut attrs = node.attrs.clone();
-    attrs.remove("group");
-    let axis = i64_const(g, &format!("{name}_channels"), &[1]);
-    let mut parts = Vec::with_capacity(groups as usize);
-    for i in 0..groups {
-        let lo = (i * per_group) as i64;
-        let starts = i64_const(g, &format!("{name}_g{i}_start"), &[lo]);
-        let ends = i64_const(g, &format!("{name}_g{i}_end"), &[lo + per_group as i64]);
-        let xi = op_node(
-            g,
-            OnnxOp::Slice,
-            &format!("{name}_g{i}_in"),
-            &[x, starts, ends, axis],
-            Attrs::default(),
-        );
-        let at = i as usize * w_bytes;
-        let wi =
-            modelc_ir::Tensor::from_raw(w_dtype, w_dims.clone(), w_raw.slice(at..at + w_bytes))
-                .expect("a whole group's rows");
-        let mut inputs = vec![xi, add_const(g, &format!("{name}_g{i}_weight"), wi)];
-        if let Some(b) = &b {
-            let raw = b.raw().expect("checked");
-            let n = raw.len() / groups as usize;
-            let bi = modelc_ir::Tensor::from_raw(
-                b.dtype,
-                vec![c_out_g],
-                raw.slice(i as usize * n..(i as usize + 1) * n),
-            )
-            .expect("a whole group's biases");
-            inputs.push(add_const(g, &format!("{name}_g{i}_bias"), bi));
-        }
-        parts.push(op_node(
-            g,
-            OnnxOp::ConvTranspose,
-            &format!("{name}_g{i}"),
-            &inputs,
-            attrs.clone(),
-        ));
-    }
-    let mut cat = Attrs::default();
-    cat.set("axis", Attr::Int(1));
-    let y = op_node(g, OnnxOp::Concat, &name, &parts, cat);
-    finish(g, id, y);
-}
-
-/// A 1-D int64 constant (shapes, axes).
-fn i64_const(g: &mut Graph, name: &str, values: &[i64]) -> ValueRef {
-    let t = modelc_ir::Tensor::from_i64(vec![values.len() as u64], values).expect("sizes match");
-    add_const(g, name, t)
-}
-
-/// [`add_onnx_node`] with its result named `name` (made unique): lowering names TFLite
-/// tensors after values.
-fn op_node(g: &mut Graph, op: OnnxOp, name: &str, inputs: &[ValueRef], attrs: Attrs) -> ValueRef {
-    let v = add_onnx_node(g, op, name, inputs, attrs);
-    let unique = fresh_name(g, name);
-    g.value_mut(v).expect("just added").name = unique;
-    v
-}
-
-/// Replaces node `old`'s first result by `new` and removes `old`.
-fn finish(g: &mut Graph, old: NodeId, new: ValueRef) {
-    take_over(g, ValueRef::new(old, 0), new);
-    remove_with_dead_consts(g, &[old]);
-}
-
-fn batch_norm(g: &mut Graph, id: NodeId) {
-    let node = g.node(id);
-    if !matches!(node.layout, None | Some(Layout::Nchw)) {
-        return;
-    }
-    let (Some(x), Some(affine)) = (g.input(id, 0), bn_affine(g, id)) else {
-        return;
-    };
-    let Some(rank) = rank_of(g, x).filter(|&r| r >= 2) else {
-        return;
-    };
-    let name = node.name.clone();
-    // Per-channel constants broadcast over [N, C, spatial...].
-    let mut dims = vec![affine.s.len() as u64];
-    dims.resize(rank - 1, 1);
-    let s = add_const(
-        g,
-        &format!("{name}_scale"),
-        float_tensor(affine.dtype, dims.clone(), &affine.s),
-    );
-    let t = add_const(
-        g,
-        &format!("{name}_shift"),
-        float_tensor(affine.dtype, dims, &affine.t),
-    );
-    let mul = op_node(
-        g,
-        OnnxOp::Mul,
-        &format!("{name}_mul"),
-        &[x, s],
-        Attrs::default(),
-    );
-    let add = op_node(g, OnnxOp::Add, &name, &[mul, t], Attrs::default());
-    finish(g, id, add);
-}
-
-fn hard_sigmoid(g: &mut Graph, id: NodeId) {
-    let node = g.node(id);
-    let (Ok(alpha), Ok(beta)) = (
-        node.attrs.float("alpha", 0.2),
-        node.attrs.float("beta", 0.5),
-    ) else {
-        return;
-    };
-    let Some(x) = g.input(id, 0) else {
-        return;
-    };
-    if g.dtype_of(x) != Some(DType::F32) {
-        return;
-    }
-    let name = node.name.clone();
-    let a = scalar(g, &format!("{name}_alpha"), alpha as f64);
-    let b = scalar(g, &format!("{name}_beta"), beta as f64);
-    let (lo, hi) = (
-        scalar(g, &format!("{name}_lo"), 0.0),
-        scalar(g, &format!("{name}_hi"), 1.0),
-    );
-    let mul = op_node(
-        g,
-        OnnxOp::Mul,
-        &format!("{name}_mul"),
-        &[x, a],
-        Attrs::default(),
-    );
-    let add = op_node(
-        g,
-        OnnxOp::Add,
-        &format!("{name}_add"),
-        &[mul, b],
-        Attrs::default(),
-    );
-    let clip = op_node(g, OnnxOp::Clip, &name, &[add, lo, hi], Attrs::default());
-    finish(g, id, clip);
-}
-
-fn legacy_softmax(g: &mut Graph, id: NodeId, op: OnnxOp) {
-    let Some(x) = g.input(id, 0) else { return };
-    let dims: Option<Vec<u64>> = g
-        .value(x)
-        .and_then(|v| v.ty.as_ref())
-        .and_then(|t| t.ty.as_tensor())
-        .and_then(|t| t.shape.as_ref())
-        .and_then(|s| s.0.iter().map(|d| d.known()).collect());
-    let rank = dims.as_ref().map(|d| d.len()).or_else(|| rank_of(g, x));
-    let Some(rank) = rank.map(|r| r as i64) else {
-        return;
-    };
-    let Ok(axis) = g.node(id).attrs.int("axis", 1) else {
-        return;
-    };
-    let axis = if axis < 0 { axis + rank } else { axis };
-    if !(0..rank).contains(&axis) {
-        return;
-    }
-    // Explicit from here on: the lowering's default is opset 13's (the last axis).
-    g.node_mut(id).attrs.set("axis", Attr::Int(axis));
-    let Some(dims) = dims else { return };
-    if axis == rank - 1 || !extra_outputs_unused(g, id) {
-        return;
-    }
-    let name = g.node(id).name.clone();
-    let outer: u64 = dims[..axis as usize].iter().product();
-    let inner: u64 = dims[axis as usize..].iter().product();
-    let flat_shape = i64_const(g, &format!("{name}_2d"), &[outer as i64, inner as i64]);
-    let back_shape = i64_const(
-        g,
-        &format!("{name}_shape"),
-        &dims.iter().map(|&d| d as i64).collect::<Vec<_>>(),
-    );
-    let flat = op_node(
-        g,
-        OnnxOp::Reshape,
-        &format!("{name}_flat"),
-        &[x, flat_shape],
-        Attrs::default(),
-    );
-    let mut attrs = Attrs::default();
-    attrs.set("axis", Attr::Int(1));
-    let soft = op_node(g, op, &format!("{name}_2d"), &[flat], attrs);
-    let out = op_node(
-        g,
-        OnnxOp::Reshape,
-        &format!("{name}_nd"),
-        &[soft, back_shape],
-        Attrs::default(),
-    );
-    finish(g, id, out);
-}
-
-fn layer_norm(g: &mut Graph, id: NodeId, opset: i64) {
-    let node = g.node(id);
-    let (Ok(axis), Ok(eps)) = (
-        node.attrs.int("axis", -1),
-        node.attrs.float("epsilon", 1e-5),
-    ) else {
-        return;
-    };
-    if !extra_outputs_unused(g, id) {
-        return;
-    }
-    let (Some(x), Some(scale)) = (g.input(id, 0), g.input(id, 1)) else {
-        return;
-    };
-    let bias = g.input(id, 2);
-    let Some(rank) = rank_of(g, x) else {
-        return;
-    };
-    if g.dtype_of(x) != Some(DType::F32) {
-        return;
-    }
-    let first = if axis < 0 { axis + rank as i64 } else { axis };
-    if first < 0 || first >= rank as i64 {
-        return;
-    }
-    let axes: Vec<i64> = (first..rank as i64).collect();
-    let name = node.name.clone();
-    let axes_const = (opset >= 18).then(|| i64_const(g, &format!("{name}_axes"), &axes));
-    let mean_of = |g: &mut Graph, v: ValueRef, suffix: &str| {
-        let mut attrs = Attrs::default();
-        attrs.set("keepdims", Attr::Int(1));
-        let mut inputs = vec![v];
-        match axes_const {
-            Some(a) => inputs.push(a),
-            None => attrs.set("axes", Attr::Ints(axes.clone())),
-        }
-        op_node(
-            g,
-            OnnxOp::ReduceMean,
-            &format!("{name}_{suffix}"),
-            &inputs,
-            attrs,
-        )
-    };
-    let mean = mean_of(g, x, "mean");
-    let d = op_node(
-        g,
-        OnnxOp::Sub,
-        &format!("{name}_centered"),
-        &[x, mean],
-        Attrs::default(),
-    );
-    let sq = op_node(
-        g,
-        OnnxOp::Mul,
-        &format!("{name}_square"),
-        &[d, d],
-        Attrs::default(),
-    );
-    let var = mean_of(g, sq, "variance");
-    let e = scalar(g, &format!("{name}_epsilon"), eps as f64);
-    let ve = op_node(
-        g,
-        OnnxOp::Add,
-        &format!("{name}_add_epsilon"),
-        &[var, e],
-        Attrs::default(),
-    );
-    let sd = op_node(
-        g,
-        OnnxOp::Sqrt,
-        &format!("{name}_std"),
-        &[ve],
-        Attrs::default(),
-    );
-    let n = op_node(
-        g,
-        OnnxOp::Div,
-        &format!("{name}_normalized"),
-        &[d, sd],
-        Attrs::default(),
-    );
-    let mut y = op_node(
-        g,
-        OnnxOp::Mul,
-        &format!("{name}_scaled"),
-        &[n, scale],
-        Attrs::default(),
-    );
-    if let Some(b) = bias {
-        y = op_node(g, OnnxOp::Add, &name, &[y, b], Attrs::default());
-    }
-    finish(g, id, y);
 }
 
 /// `Transpose(perm [0, 3, 1, 2]) → Flatten / Reshape to [N, C·H·W] → Gemm / MatMul` with a
@@ -1068,6 +217,8 @@ fn flatten_one(g: &mut Graph, t: NodeId) -> Option<()> {
 /// convolution and a quantized convolution still sees its Q/DQ pair, and an unsqueeze
 /// meeting such a squeeze cancels: a chain of 1-D convolutions stays 4-D throughout.
 pub(crate) fn lift_1d(g: &mut Graph, opset: i64) {
+    let mut b = Builder::new(g);
+    let g = &mut b;
     let ids: Vec<NodeId> = g.node_ids().collect();
     let mut squeezes = Vec::new();
     let mut unsqueezes = Vec::new();
@@ -1101,15 +252,8 @@ pub(crate) fn lift_1d(g: &mut Graph, opset: i64) {
 }
 
 /// `Unsqueeze` / `Squeeze` of `x` at `axis`, its axes an input from opset 13 on.
-fn unit_axis(g: &mut Graph, op: OnnxOp, name: &str, x: ValueRef, opset: i64) -> ValueRef {
-    let mut attrs = Attrs::default();
-    let mut inputs = vec![x];
-    if opset >= 13 {
-        inputs.push(i64_const(g, &format!("{name}_axes"), &[1]));
-    } else {
-        attrs.set("axes", Attr::Ints(vec![1]));
-    }
-    op_node(g, op, name, &inputs, attrs)
+fn unit_axis(g: &mut Builder<'_>, op: OnnxOp, name: &str, x: ValueRef, opset: i64) -> ValueRef {
+    g.op(op, &[x]).out(name).axes(&[1], opset >= 13).value()
 }
 
 /// A per-spatial-axis attribute of a 1-D op in its 2-D form: `[v]` → `[unit, v]`, `pads`
@@ -1139,7 +283,7 @@ fn lift_attrs(attrs: &Attrs) -> Option<Attrs> {
 
 /// The weight `w` (`[M, k, C/g]`) with a unit height: the constant itself reshaped when
 /// nothing else reads it (also behind a DequantizeLinear), else an `Unsqueeze`.
-fn lift_weight(g: &mut Graph, w: ValueRef, name: &str, opset: i64) -> ValueRef {
+fn lift_weight(g: &mut Builder<'_>, w: ValueRef, name: &str, opset: i64) -> ValueRef {
     let reshaped = |t: &modelc_ir::Tensor| -> Option<modelc_ir::Tensor> {
         let [m, k, c] = t.dims[..] else { return None };
         let mut t = t.clone();
@@ -1167,7 +311,12 @@ fn lift_weight(g: &mut Graph, w: ValueRef, name: &str, opset: i64) -> ValueRef {
 }
 
 /// Lifts one node; returns the unsqueezes it made of its input and the squeeze of its result.
-fn lift_one(g: &mut Graph, id: NodeId, op: OnnxOp, opset: i64) -> Option<(Option<NodeId>, NodeId)> {
+fn lift_one(
+    g: &mut Builder<'_>,
+    id: NodeId,
+    op: OnnxOp,
+    opset: i64,
+) -> Option<(Option<NodeId>, NodeId)> {
     let node = g.node(id);
     if node.layout != Some(Layout::Nhwc) || !extra_outputs_unused(g, id) {
         return None;
@@ -1190,14 +339,18 @@ fn lift_one(g: &mut Graph, id: NodeId, op: OnnxOp, opset: i64) -> Option<(Option
             inputs.push(b);
         }
     }
-    let y2 = op_node(g, op, &format!("{name}_2d"), &inputs, attrs);
+    let y2 = g
+        .op(op, &inputs)
+        .out(format!("{name}_2d"))
+        .attrs(attrs)
+        .value();
     Some(finish_lift(g, id, x2, y2, opset))
 }
 
 /// Ends a lift: `y2` (the 2-D op, channels last) squeezed back to 1-D takes over node `id`'s
 /// result. Returns the unsqueeze of the input and the squeeze made.
 fn finish_lift(
-    g: &mut Graph,
+    g: &mut Builder<'_>,
     id: NodeId,
     x2: ValueRef,
     y2: ValueRef,
@@ -1206,14 +359,14 @@ fn finish_lift(
     g.node_mut(y2.node).layout = Some(Layout::Nhwc);
     let name = g.node(id).name.clone();
     let y = unit_axis(g, OnnxOp::Squeeze, &name, y2, opset);
-    finish(g, id, y);
+    g.replace_node(id, y);
     (Some(x2.node), y.node)
 }
 
 /// A 1-D `Resize` ([N, L, C] after the layout pass; constant scales or sizes, no roi, no
 /// `axes`) as a 2-D one over [N, 1, L, C]: the unit axis gets scale 1 / size 1.
 fn lift_resize(
-    g: &mut Graph,
+    g: &mut Builder<'_>,
     id: NodeId,
     x: ValueRef,
     opset: i64,
@@ -1242,13 +395,11 @@ fn lift_resize(
         let x2 = unit_axis(g, OnnxOp::Unsqueeze, &format!("{name}_2d"), x, opset);
         let slots = [Some(x2), roi, scales, sizes];
         let used = if sizes.is_some() { 4 } else { 3 };
-        let y2 = node_with_slots(
-            g,
-            OnnxOp::Resize,
-            &format!("{name}_2d"),
-            &slots[..used],
-            attrs,
-        );
+        let y2 = g
+            .op_opt(OnnxOp::Resize, &slots[..used])
+            .out(format!("{name}_2d"))
+            .attrs(attrs)
+            .value();
         return Some(finish_lift(g, id, x2, y2, opset));
     }
     let lifted = match (scales, sizes) {
@@ -1257,8 +408,7 @@ fn lift_resize(
             let [n, l, c] = f.values[..] else { return None };
             (
                 2,
-                add_const(
-                    g,
+                g.constant(
                     &format!("{name}_scales_2d"),
                     float_tensor(f.dtype, vec![4], &[n, 1.0, l, c]),
                 ),
@@ -1268,7 +418,7 @@ fn lift_resize(
             let [n, l, c] = const_ints(g, v)?[..] else {
                 return None;
             };
-            (3, i64_const(g, &format!("{name}_sizes_2d"), &[n, 1, l, c]))
+            (3, g.const_i64s(&format!("{name}_sizes_2d"), &[n, 1, l, c]))
         }
         _ => return None,
     };
@@ -1276,33 +426,12 @@ fn lift_resize(
     let mut slots: Vec<Option<ValueRef>> = vec![Some(x2), None, None, None];
     slots[lifted.0] = Some(lifted.1);
     slots.truncate(lifted.0 + 1);
-    let y2 = node_with_slots(g, OnnxOp::Resize, &format!("{name}_2d"), &slots, attrs);
+    let y2 = g
+        .op_opt(OnnxOp::Resize, &slots)
+        .out(format!("{name}_2d"))
+        .attrs(attrs)
+        .value();
     Some(finish_lift(g, id, x2, y2, opset))
-}
-
-/// [`op_node`] for a node whose optional inputs may be omitted (`None` slots).
-fn node_with_slots(
-    g: &mut Graph,
-    op: OnnxOp,
-    name: &str,
-    inputs: &[Option<ValueRef>],
-    attrs: Attrs,
-) -> ValueRef {
-    let unique = fresh_name(g, name);
-    let node = modelc_ir::Node::new(
-        modelc_ir::Op::Onnx(op),
-        inputs.len(),
-        vec![modelc_ir::Value::named(unique)],
-    )
-    .with_name(name)
-    .with_attrs(attrs);
-    let id = g.add_node(node);
-    for (slot, v) in inputs.iter().enumerate() {
-        if let Some(v) = *v {
-            g.connect(v, id, slot);
-        }
-    }
-    ValueRef::new(id, 0)
 }
 
 /// Whether `id` computes each element from the same element of its first input alone (unary
@@ -1335,7 +464,7 @@ fn elementwise_unary(g: &Graph, id: NodeId) -> bool {
 /// both are unary on their first input: `x → a → b → readers` becomes `x → b → a → readers`.
 /// The value the readers see keeps its name and type; `b`'s result is new (its type is
 /// left to inference).
-fn swap_unary(g: &mut Graph, a: NodeId, b: NodeId) {
+fn swap_unary(g: &mut Builder<'_>, a: NodeId, b: NodeId) {
     let (Some(x), a_out, b_out) = (g.input(a, 0), ValueRef::new(a, 0), ValueRef::new(b, 0)) else {
         return;
     };
@@ -1355,7 +484,7 @@ fn swap_unary(g: &mut Graph, a: NodeId, b: NodeId) {
         Some(v) => (v.name.clone(), v.ty.clone()),
         None => return,
     };
-    let fresh = fresh_name(g, &format!("{name}_2d"));
+    let fresh = g.fresh(&format!("{name}_2d"));
     if let Some(v) = g.value_mut(b_out) {
         v.name = fresh;
         v.ty = None;
@@ -1367,7 +496,7 @@ fn swap_unary(g: &mut Graph, a: NodeId, b: NodeId) {
 }
 
 /// Moves squeeze `s` after the elementwise ops that read it alone.
-fn sink_squeeze(g: &mut Graph, s: NodeId) {
+fn sink_squeeze(g: &mut Builder<'_>, s: NodeId) {
     loop {
         let out = ValueRef::new(s, 0);
         if g.outputs().contains(&out) {
@@ -1381,7 +510,7 @@ fn sink_squeeze(g: &mut Graph, s: NodeId) {
 }
 
 /// Moves unsqueeze `u` before the elementwise ops whose result only it reads.
-fn hoist_unsqueeze(g: &mut Graph, u: NodeId) {
+fn hoist_unsqueeze(g: &mut Builder<'_>, u: NodeId) {
     while let Some(x) = g.input(u, 0) {
         let prev = x.node;
         let alone = only_user(g, x).is_some() && !g.outputs().contains(&x);
@@ -1394,7 +523,7 @@ fn hoist_unsqueeze(g: &mut Graph, u: NodeId) {
 
 /// Removes an unsqueeze (at axis 1) of a squeeze's result (at axis 1): its readers read the
 /// squeeze's input instead.
-fn cancel_unsqueeze(g: &mut Graph, u: NodeId) {
+fn cancel_unsqueeze(g: &mut Builder<'_>, u: NodeId) {
     let Some(x) = g.try_node(u).and_then(|_| g.input(u, 0)) else {
         return;
     };

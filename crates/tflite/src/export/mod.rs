@@ -127,6 +127,14 @@ fn rebuild<'g>(m: &'g Model, external: bool) -> Result<builder::Builder<'g>, Tfl
 /// to DEQUANTIZE + float kernel).
 const LEGALIZE: &str = "infer-shapes,identity,fold,fuse-conv-bn,quantize-bias,dce";
 
+/// Then the ops TFLite has no builtin for, rewritten into ops it has by the `decompose-*`
+/// passes (the forms TensorFlow's converter emits; `modelc passes` describes each). Crop
+/// before edge padding: the edge rewrite reads the cropped shape.
+const DECOMPOSE: &str = "decompose-batch-norm,decompose-hard-sigmoid,decompose-layer-norm,\
+    decompose-legacy-softmax,decompose-depth-to-space,decompose-grouped-conv-transpose,\
+    decompose-softplus,decompose-elu,decompose-einsum,decompose-gemm,decompose-pad-crop,\
+    decompose-pad-edge,decompose-fmod,decompose-vector-matmul";
+
 /// Brings the graph into the form the lowering expects: NHWC layout-sensitive ops and types
 /// on every value.
 fn prepare(m: &mut Model, opts: &WriteOptions) -> Result<(), TfliteError> {
@@ -144,8 +152,13 @@ fn prepare(m: &mut Model, opts: &WriteOptions) -> Result<(), TfliteError> {
     modelc_passes::PassManager::new(legalize)
         .run(m)
         .map_err(|e| TfliteError::Unsupported(e.to_string()))?;
+    let decompose = modelc_passes::registry::pipeline(DECOMPOSE)
+        .map_err(|e| TfliteError::Unsupported(e.to_string()))?;
+    modelc_passes::PassManager::new(decompose)
+        .run(m)
+        .map_err(|e| TfliteError::Unsupported(e.to_string()))?;
     let opset = m.opset("").unwrap_or(21);
-    legalize::decompose(&mut m.graph, opset);
+    legalize::erf_gelu(&mut m.graph, opset);
     // Types first: the layout pass reads shapes (which inputs are images, Flatten/Reshape).
     modelc_ir::infer::infer_graph(&mut m.graph, &m.opset_imports);
     if nchw {

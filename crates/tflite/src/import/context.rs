@@ -1,12 +1,10 @@
 //! The import state: the graph under construction, what each TFLite tensor became in it,
 //! and the helpers every operator translation uses (constants, QDQ, fused activations).
 
-use std::collections::HashSet;
-
 use bytes::Bytes;
 use flatbuffers::{ForwardsUOffset, Vector};
 use modelc_ir::{
-    Attr, Attrs, DType, Dim, Graph, Layout, Node, NodeId, OnnxOp, Op, Shape, Tensor, TensorType,
+    Attr, Builder, DType, Dim, Graph, Layout, Names, NodeId, OnnxOp, Op, Shape, Tensor, TensorType,
     TypeInfo, Value, ValueRef, ValueType,
 };
 
@@ -71,7 +69,7 @@ pub(crate) struct Ctx<'a> {
     /// For quantized tensors: the value holding the integers (QuantizeLinear output or the
     /// quantized input / constant).
     raws: Vec<Option<ValueRef>>,
-    names: HashSet<String>,
+    names: Names,
     /// Name for the nodes made for the current operator.
     node_name: String,
     nodes_for_op: usize,
@@ -201,7 +199,7 @@ impl<'a> Ctx<'a> {
             tensors,
             views: vec![None; n],
             raws: vec![None; n],
-            names: HashSet::new(),
+            names: Names::default(),
             node_name: String::new(),
             nodes_for_op: 0,
             used_custom: false,
@@ -288,19 +286,14 @@ impl<'a> Ctx<'a> {
         })
     }
 
+    /// The graph's builder, with the names the whole import shares.
+    fn build(&mut self) -> Builder<'_> {
+        Builder::with_names(&mut self.g, &mut self.names)
+    }
+
+    /// A fresh value name (an unnamed tensor's base is `t`).
     fn unique(&mut self, base: &str) -> String {
-        let base = if base.is_empty() { "t" } else { base };
-        if self.names.insert(base.to_string()) {
-            return base.to_string();
-        }
-        let mut i = 1;
-        loop {
-            let n = format!("{base}_{i}");
-            if self.names.insert(n.clone()) {
-                return n;
-            }
-            i += 1;
-        }
+        self.build().fresh(if base.is_empty() { "t" } else { base })
     }
 
     fn tensor_type(&self, t: usize, dtype: DType) -> Option<TypeInfo> {
@@ -351,33 +344,13 @@ impl<'a> Ctx<'a> {
         };
         self.nodes_for_op += 1;
         let base = format!("{name}/{}", op.display_name());
-        let values = (0..outputs)
-            .map(|i| {
-                let n = if outputs == 1 {
-                    base.clone()
-                } else {
-                    format!("{base}:{i}")
-                };
-                Value::named(self.unique(&n))
-            })
-            .collect();
-        let node = Node::new(op, inputs.len(), values)
-            .with_name(name)
-            .with_attrs(
-                attrs
-                    .into_iter()
-                    .map(|(k, v)| (k.to_string(), v))
-                    .collect::<Attrs>(),
-            );
-        let id = self.g.add_node(node);
-        self.g.connect_inputs(
-            id,
-            inputs
-                .iter()
-                .enumerate()
-                .filter_map(|(i, v)| v.map(|v| (i, v))),
-        );
-        id
+        self.build()
+            .op_opt(op, inputs)
+            .name(name)
+            .out(base)
+            .outs(outputs)
+            .attrs(attrs.into_iter().collect())
+            .add()
     }
 
     /// A single-output ONNX op.
@@ -403,8 +376,8 @@ impl<'a> Ctx<'a> {
     }
 
     pub fn constant(&mut self, base: &str, t: Tensor) -> ValueRef {
-        let name = self.unique(&format!("{}/{base}", self.node_name));
-        ValueRef::new(self.g.add_const(name, t), 0)
+        let base = format!("{}/{base}", self.node_name);
+        self.build().constant(&base, t)
     }
 
     pub fn const_i64(&mut self, vals: &[i64], dims: &[u64]) -> ValueRef {
@@ -450,8 +423,13 @@ impl<'a> Ctx<'a> {
             tensor
         };
         let qdtype = tensor.dtype;
-        let name = self.unique(&info.name.clone());
-        let raw = ValueRef::new(self.g.add_const(name, tensor), 0);
+        let base = if info.name.is_empty() {
+            "t"
+        } else {
+            &info.name
+        };
+        let base = base.to_string();
+        let raw = self.build().constant(&base, tensor);
         let view = match self.tensors[t].quant.clone() {
             Some(q) => {
                 self.raws[t] = Some(raw);
@@ -555,10 +533,7 @@ impl<'a> Ctx<'a> {
     }
 
     fn name_value(&mut self, v: ValueRef, name: &str) {
-        let n = self.unique(name);
-        if let Some(val) = self.g.value_mut(v) {
-            val.name = n;
-        }
+        self.build().rename(v, name);
     }
 
     /// `DequantizeLinear(raw)` with the tensor's scale and zero point.
@@ -696,8 +671,7 @@ impl<'a> Ctx<'a> {
         };
         if let Some(s) = sig_name {
             let current = self.g.value(v).map(|x| x.name.clone()).unwrap_or_default();
-            if current != s && !self.names.contains(&s) {
-                self.names.insert(s.clone());
+            if current != s && self.build().reserve(&s) {
                 if let Some(val) = self.g.value_mut(v) {
                     val.name = s;
                 }

@@ -1,40 +1,36 @@
-//! Graph building helpers for the importer: nodes with fresh names, constants, and the few
-//! shape idioms (Shape → Gather, Unsqueeze/Concat of scalars) many ops share.
+//! Graph building helpers for the importer: nodes and constants through the IR's graph
+//! builder (one naming scheme, constants shared by content), and the few shape idioms
+//! (Shape → Gather, Unsqueeze/Concat of scalars) many ops share.
 
 use std::collections::HashMap;
 
-use bytes::Bytes;
-use modelc_ir::{Attr, Attrs, DType, Graph, Node, OnnxOp, Op, Tensor, Value, ValueRef};
+use modelc_ir::{Attr, Attrs, DType, Graph, Names, OnnxOp, Op, Tensor, ValueRef};
 
 /// The graph under construction.
 pub struct Builder {
     pub g: Graph,
-    next: usize,
+    names: Names,
     /// Constants by content, so a weight read twice is one node.
     consts: HashMap<(u64, String), ValueRef>,
 }
 
 /// Attribute list shorthand.
 pub fn attrs(items: Vec<(&str, Attr)>) -> Attrs {
-    let mut a = Attrs::default();
-    for (k, v) in items {
-        a.set(k, v);
-    }
-    a
+    items.into_iter().collect()
 }
 
 impl Builder {
     pub fn new(name: &str) -> Builder {
         Builder {
             g: Graph::new(name),
-            next: 0,
+            names: Names::default(),
             consts: HashMap::new(),
         }
     }
 
-    pub fn fresh(&mut self, hint: &str) -> String {
-        self.next += 1;
-        format!("{hint}_{}", self.next)
+    /// The IR builder over the graph, with the names the whole import shares.
+    pub fn build(&mut self) -> modelc_ir::Builder<'_> {
+        modelc_ir::Builder::with_names(&mut self.g, &mut self.names)
     }
 
     /// A node with `n_out` outputs; returns its output refs.
@@ -45,27 +41,11 @@ impl Builder {
         a: Attrs,
         n_out: usize,
     ) -> Vec<ValueRef> {
-        let base = self.fresh(op.name());
-        let outputs = (0..n_out)
-            .map(|k| {
-                Value::named(if n_out == 1 {
-                    base.clone()
-                } else {
-                    format!("{base}_{k}")
-                })
-            })
-            .collect();
-        let id = self.g.add_node(
-            Node::new(Op::Onnx(op), inputs.len(), outputs)
-                .with_attrs(a)
-                .with_name(base),
-        );
-        for (slot, v) in inputs.iter().enumerate() {
-            if let Some(v) = v {
-                self.g.connect(*v, id, slot);
-            }
-        }
-        (0..n_out).map(|k| ValueRef::new(id, k)).collect()
+        self.build()
+            .op_opt(op, inputs)
+            .attrs(a)
+            .outs(n_out)
+            .values()
     }
 
     /// A one-output node.
@@ -77,22 +57,11 @@ impl Builder {
     /// A placeholder for an op that could not be translated, so import can continue and
     /// report every problem at once.
     pub fn custom(&mut self, name: &str, inputs: &[ValueRef], n_out: usize) -> Vec<ValueRef> {
-        let base = self.fresh(name);
-        let outputs = (0..n_out)
-            .map(|k| Value::named(format!("{base}_{k}")))
-            .collect();
-        let id = self.g.add_node(Node::new(
-            Op::Custom {
-                domain: "aten".into(),
-                name: name.into(),
-            },
-            inputs.len(),
-            outputs,
-        ));
-        for (slot, v) in inputs.iter().enumerate() {
-            self.g.connect(*v, id, slot);
-        }
-        (0..n_out).map(|k| ValueRef::new(id, k)).collect()
+        let op = Op::Custom {
+            domain: "aten".into(),
+            name: name.into(),
+        };
+        self.build().op(op, inputs).out(name).outs(n_out).values()
     }
 
     pub fn constant(&mut self, hint: &str, t: Tensor) -> ValueRef {
@@ -100,14 +69,9 @@ impl Builder {
         if let Some(v) = self.consts.get(&key) {
             return *v;
         }
-        let name = if hint.is_empty() {
-            self.fresh("const")
-        } else if self.g.find_value(hint).is_some() {
-            self.fresh(hint)
-        } else {
-            hint.to_string()
-        };
-        let v = ValueRef::new(self.g.add_const(name, t), 0);
+        let v = self
+            .build()
+            .constant(if hint.is_empty() { "const" } else { hint }, t);
         self.consts.insert(key, v);
         v
     }
@@ -131,18 +95,9 @@ impl Builder {
         self.const_i64(&[], &[v])
     }
 
+    /// A scalar of `dtype` (see [`modelc_ir::build::scalar_tensor`]).
     pub fn scalar(&mut self, dtype: DType, v: f64) -> ValueRef {
-        let bytes: Vec<u8> = match dtype {
-            DType::F64 => v.to_le_bytes().to_vec(),
-            DType::I64 => (v as i64).to_le_bytes().to_vec(),
-            DType::I32 => (v as i32).to_le_bytes().to_vec(),
-            DType::Bool => vec![(v != 0.0) as u8],
-            DType::F16 => half::f16::from_f64(v).to_le_bytes().to_vec(),
-            DType::BF16 => half::bf16::from_f64(v).to_le_bytes().to_vec(),
-            _ => (v as f32).to_le_bytes().to_vec(),
-        };
-        let t = Tensor::from_raw(dtype, vec![], Bytes::from(bytes)).expect("scalar");
-        self.constant("", t)
+        self.constant("", modelc_ir::build::scalar_tensor(dtype, v))
     }
 
     /// `Shape(x)[i]` as an int64 scalar.

@@ -105,12 +105,8 @@ impl<'a> Cx<'a> {
             return Ok(T::new(*v, rank, dtype));
         }
         let tensor = to_ir_tensor(t).map_err(Stop::Fatal)?;
-        let name = if self.b.g.find_value(name).is_some() || name.is_empty() {
-            self.b.fresh(if name.is_empty() { "const" } else { name })
-        } else {
-            name.to_string()
-        };
-        let v = ValueRef::new(self.b.g.add_const(name, tensor), 0);
+        let base = if name.is_empty() { "const" } else { name };
+        let v = self.b.build().constant(base, tensor);
         self.tensors.insert(key, v);
         Ok(T::new(v, rank, dtype))
     }

@@ -22,7 +22,7 @@ pub mod value;
 use std::collections::HashMap;
 
 use modelc_ir::{
-    DType, Dim, Model, Node, OnnxOp, Op, Shape, TensorType, TypeInfo, Value, ValueRef, ValueType,
+    DType, Dim, Model, OnnxOp, Shape, TensorType, TypeInfo, Value, ValueRef, ValueType,
 };
 
 use crate::archive::Archive;
@@ -298,13 +298,7 @@ fn run(
         let v = if reuse {
             v
         } else {
-            let id = cx.b.g.add_node(Node::new(
-                Op::Onnx(OnnxOp::Identity),
-                1,
-                vec![Value::named("")],
-            ));
-            cx.b.g.connect(v, id, 0);
-            ValueRef::new(id, 0)
+            cx.b.build().op(OnnxOp::Identity, &[v]).value()
         };
         if let Some(val) = cx.b.g.value_mut(v) {
             val.name = name;

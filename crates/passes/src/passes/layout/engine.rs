@@ -9,11 +9,11 @@
 //! in inserts one Transpose (shared by all readers), or, for a constant, a transposed copy —
 //! so transposes appear only where a region of one layout meets the other.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use modelc_ir::{
-    Attr, Dim, Graph, Layout, Node, NodeId, OnnxOp, Op, Shape, Tensor, TensorType, Value, ValueRef,
-    ValueType,
+    Attr, Builder, Dim, Graph, Layout, Names, NodeId, OnnxOp, Op, Shape, Tensor, TensorType, Value,
+    ValueRef, ValueType,
 };
 
 use super::facts::{self, Dims};
@@ -118,7 +118,7 @@ pub struct Engine<'g> {
     views: HashMap<(ValueRef, Vec<usize>), ValueRef>,
     /// Nodes whose readers were moved away; removed at the end if nothing reads them.
     maybe_dead: Vec<NodeId>,
-    names: HashSet<String>,
+    names: Names,
     pub changed: bool,
     /// Names of the graph inputs and outputs the run left in the target layout.
     pub switched_io: Vec<String>,
@@ -126,12 +126,7 @@ pub struct Engine<'g> {
 
 impl<'g> Engine<'g> {
     pub fn new(g: &'g mut Graph, dir: Direction, opset: i64) -> Engine<'g> {
-        let mut names = HashSet::new();
-        for id in g.node_ids() {
-            for v in &g.node(id).outputs {
-                names.insert(v.name.clone());
-            }
-        }
+        let names = Names::of(g);
         Engine {
             g,
             dir,
@@ -244,15 +239,9 @@ impl<'g> Engine<'g> {
             .any(|&(u, slot)| slot >= self.g.node(u).num_inputs)
     }
 
-    pub fn fresh(&mut self, base: &str) -> String {
-        let mut name = base.to_string();
-        let mut i = 1;
-        while self.names.contains(&name) {
-            name = format!("{base}_{i}");
-            i += 1;
-        }
-        self.names.insert(name.clone());
-        name
+    /// The graph's builder (names shared by the whole run).
+    pub fn build(&mut self) -> Builder<'_> {
+        Builder::with_names(self.g, &mut self.names)
     }
 
     /// A value holding `v` in state `want` (a permutation of `v`'s rank): `v` itself when it
@@ -274,7 +263,11 @@ impl<'g> Engine<'g> {
         let new = match const_of(self.g, v).and_then(|(c, _)| perm::transpose_tensor(&c, &t)) {
             Some(tc) if cur.len() == tc.dims.len() => self.add_const(&name, tc),
             _ => {
-                let mut val = self.g.value(v).cloned().unwrap_or_default();
+                let mut val = Value {
+                    ty: self.g.value(v).and_then(|x| x.ty.clone()),
+                    ..Value::default()
+                };
+                permute_type(&mut val, &t);
                 // Named after the layout it holds: a copy back to the original layout
                 // carries the source layout's name.
                 let suffix = if perm::is_identity(want) {
@@ -282,21 +275,13 @@ impl<'g> Engine<'g> {
                 } else {
                     self.dir.suffix()
                 };
-                val.name = self.fresh(&format!("{name}_{suffix}"));
-                val.doc.clear();
-                val.meta.clear();
-                permute_type(&mut val, &t);
-                let node = Node::new(Op::Onnx(OnnxOp::Transpose), 1, vec![val]).with_attrs(
-                    [(
-                        "perm".to_string(),
-                        Attr::Ints(t.iter().map(|&x| x as i64).collect()),
-                    )]
-                    .into_iter()
-                    .collect(),
-                );
-                let id = self.g.add_node(node);
-                self.g.connect(v, id, 0);
-                ValueRef::new(id, 0)
+                self.build()
+                    .op(OnnxOp::Transpose, &[v])
+                    .name("")
+                    .out(format!("{name}_{suffix}"))
+                    .typed(0, val.ty)
+                    .ints("perm", t.iter().map(|&x| x as i64).collect::<Vec<_>>())
+                    .value()
             }
         };
         self.views.insert((v, want.to_vec()), new);
@@ -306,8 +291,8 @@ impl<'g> Engine<'g> {
 
     /// Adds a constant named after `base` in this pass's style.
     pub fn add_const(&mut self, base: &str, t: Tensor) -> ValueRef {
-        let name = self.fresh(&format!("{base}_{}", self.dir.suffix()));
-        ValueRef::new(self.g.add_const(name, t), 0)
+        let base = format!("{base}_{}", self.dir.suffix());
+        self.build().constant(&base, t)
     }
 
     /// Feeds input `slot` of `id` from `v`, noting the old producer as possibly dead.
@@ -442,10 +427,8 @@ impl<'g> Engine<'g> {
                 .value(orig)
                 .map(|x| x.name.clone())
                 .unwrap_or_default();
-            let inner = self.fresh(&format!("{name}_{}", self.dir.suffix()));
-            if let Some(val) = self.g.value_mut(v) {
-                val.name = inner;
-            }
+            let inner = format!("{name}_{}", self.dir.suffix());
+            self.build().rename(v, &inner);
             done.insert(v, orig);
             new_outputs[i] = orig;
         }

@@ -1,4 +1,4 @@
-//! `Einsum` (no TFLite builtin) of one or two operands of known shape, explicit output (`->`),
+//! `decompose-einsum`: `Einsum` (no TFLite builtin) of one or two operands of known shape, explicit output (`->`),
 //! no ellipsis and no repeated letter within a term, as the ops TFLite has:
 //! - letters of one operand that neither the other operand nor the output has are summed
 //!   first (`ReduceSum`, SUM);
@@ -12,9 +12,18 @@
 //! Transposes and reshapes that would not move anything are left out. Other forms stay
 //! Einsum and are reported by the lowering.
 
-use modelc_ir::{Attr, Attrs, Graph, NodeId, OnnxOp, ValueRef};
+use modelc_ir::{Builder, NodeId, OnnxOp, ValueRef};
 
-use super::{finish, i64_const, op_node};
+use super::{base_name, Decompose};
+
+pub const PASS: Decompose = Decompose {
+    name: "decompose-einsum",
+    description:
+        "Einsum of one or two operands of known shape → ReduceSum, Transpose, Reshape, MatMul",
+    ops: &[OnnxOp::Einsum],
+    opsets: 0..=i64::MAX,
+    rewrite: |g, id, _, opset| einsum(g, id, opset),
+};
 
 /// One operand: its value, letters and dims.
 struct Term {
@@ -23,27 +32,27 @@ struct Term {
     dims: Vec<u64>,
 }
 
-pub(super) fn einsum(g: &mut Graph, id: NodeId, opset: i64) {
+fn einsum(g: &mut Builder<'_>, id: NodeId, opset: i64) -> bool {
     let Some(eq) = g.node(id).attrs.string("equation", "").ok() else {
-        return;
+        return false;
     };
     let eq: String = eq.chars().filter(|c| !c.is_whitespace()).collect();
     let Some((lhs, out)) = eq.split_once("->") else {
-        return;
+        return false;
     };
     let ins: Vec<ValueRef> = g.inputs_of(id).into_iter().flatten().collect();
     let terms: Vec<&str> = lhs.split(',').collect();
     if !(1..=2).contains(&ins.len()) || terms.len() != ins.len() {
-        return;
+        return false;
     }
     let mut ops = Vec::new();
     for (&v, t) in ins.iter().zip(&terms) {
         let Some(dims) = g.shape_of(v).and_then(|s| s.as_known()) else {
-            return;
+            return false;
         };
         let letters = t.as_bytes().to_vec();
         if letters.len() != dims.len() || !distinct_letters(&letters) {
-            return;
+            return false;
         }
         ops.push(Term { v, letters, dims });
     }
@@ -53,20 +62,20 @@ pub(super) fn einsum(g: &mut Graph, id: NodeId, opset: i64) {
             .iter()
             .any(|c| !ops.iter().any(|t| t.letters.contains(c)))
     {
-        return;
+        return false;
     }
     // Every letter has one size.
     let mut sizes = [None::<u64>; 128];
     for t in &ops {
         for (&c, &d) in t.letters.iter().zip(&t.dims) {
             match sizes[c as usize] {
-                Some(prev) if prev != d => return,
+                Some(prev) if prev != d => return false,
                 _ => sizes[c as usize] = Some(d),
             }
         }
     }
     let size = |c: u8| sizes[c as usize].unwrap_or(1);
-    let name = g.node(id).name.clone();
+    let name = base_name(g, id);
     // Sum away letters only one operand has and the output drops.
     for k in 0..ops.len() {
         let others: Vec<u8> = ops
@@ -83,21 +92,12 @@ pub(super) fn einsum(g: &mut Graph, id: NodeId, opset: i64) {
             continue;
         }
         let axes: Vec<i64> = drop.iter().map(|&i| i as i64).collect();
-        let mut attrs = Attrs::default();
-        attrs.set("keepdims", Attr::Int(0));
-        let mut inputs = vec![t.v];
-        if opset >= 13 {
-            inputs.push(i64_const(g, &format!("{name}_sum{k}_axes"), &axes));
-        } else {
-            attrs.set("axes", Attr::Ints(axes));
-        }
-        let v = op_node(
-            g,
-            OnnxOp::ReduceSum,
-            &format!("{name}_sum{k}"),
-            &inputs,
-            attrs,
-        );
+        let v = g
+            .op(OnnxOp::ReduceSum, &[t.v])
+            .out(format!("{name}_sum{k}"))
+            .int("keepdims", 0)
+            .axes(&axes, opset >= 13)
+            .value();
         let t = &mut ops[k];
         t.v = v;
         for &i in drop.iter().rev() {
@@ -108,7 +108,7 @@ pub(super) fn einsum(g: &mut Graph, id: NodeId, opset: i64) {
     let y = if ops.len() == 1 {
         let t = &ops[0];
         if t.letters.len() != out.len() {
-            return; // Only a letter the output repeats could differ: refused above.
+            return false; // Only a letter the output repeats could differ: refused above.
         }
         transpose_to(g, t.v, &t.letters, &out, &format!("{name}_out"))
     } else {
@@ -143,7 +143,7 @@ pub(super) fn einsum(g: &mut Graph, id: NodeId, opset: i64) {
         let (Some(nb), Some(nl), Some(nr), Some(nk)) =
             (prod(&batch), prod(&left), prod(&right), prod(&contract))
         else {
-            return;
+            return false;
         };
         let a_order = [batch.clone(), left.clone(), contract.clone()].concat();
         let b_order = [batch.clone(), contract.clone(), right.clone()].concat();
@@ -151,19 +151,17 @@ pub(super) fn einsum(g: &mut Graph, id: NodeId, opset: i64) {
         let a3 = reshape_to(g, a3, &[nb, nl, nk], &format!("{name}_lhs_3d"));
         let b3 = transpose_to(g, b.v, &b.letters, &b_order, &format!("{name}_rhs"));
         let b3 = reshape_to(g, b3, &[nb, nk, nr], &format!("{name}_rhs_3d"));
-        let c = op_node(
-            g,
-            OnnxOp::MatMul,
-            &format!("{name}_matmul"),
-            &[a3, b3],
-            Attrs::default(),
-        );
+        let c = g
+            .op(OnnxOp::MatMul, &[a3, b3])
+            .out(format!("{name}_matmul"))
+            .value();
         let c_order = [batch, left, right].concat();
         let c_dims: Vec<u64> = c_order.iter().map(|&l| size(l)).collect();
         let c = reshape_to(g, c, &c_dims, &format!("{name}_nd"));
         transpose_to(g, c, &c_order, &out, &format!("{name}_out"))
     };
-    finish(g, id, y);
+    g.replace_node(id, y);
+    true
 }
 
 fn distinct_letters(t: &[u8]) -> bool {
@@ -171,7 +169,7 @@ fn distinct_letters(t: &[u8]) -> bool {
 }
 
 /// `v` (axes labelled `from`) transposed to the order `to` (the same letters).
-fn transpose_to(g: &mut Graph, v: ValueRef, from: &[u8], to: &[u8], name: &str) -> ValueRef {
+fn transpose_to(g: &mut Builder<'_>, v: ValueRef, from: &[u8], to: &[u8], name: &str) -> ValueRef {
     let perm: Vec<i64> = to
         .iter()
         .map(|c| from.iter().position(|x| x == c).unwrap_or(0) as i64)
@@ -179,17 +177,18 @@ fn transpose_to(g: &mut Graph, v: ValueRef, from: &[u8], to: &[u8], name: &str) 
     if perm.iter().enumerate().all(|(i, &p)| p == i as i64) {
         return v;
     }
-    let mut attrs = Attrs::default();
-    attrs.set("perm", Attr::Ints(perm));
-    op_node(g, OnnxOp::Transpose, name, &[v], attrs)
+    g.op(OnnxOp::Transpose, &[v])
+        .out(name)
+        .ints("perm", perm)
+        .value()
 }
 
 /// `v` reshaped to `dims` (left as it is when its shape already is that).
-fn reshape_to(g: &mut Graph, v: ValueRef, dims: &[u64], name: &str) -> ValueRef {
+fn reshape_to(g: &mut Builder<'_>, v: ValueRef, dims: &[u64], name: &str) -> ValueRef {
     if g.shape_of(v).and_then(|s| s.as_known()).as_deref() == Some(dims) {
         return v;
     }
     let d: Vec<i64> = dims.iter().map(|&x| x as i64).collect();
-    let shape = i64_const(g, &format!("{name}_shape"), &d);
-    op_node(g, OnnxOp::Reshape, name, &[v, shape], Attrs::default())
+    let shape = g.const_i64s(&format!("{name}_shape"), &d);
+    g.op(OnnxOp::Reshape, &[v, shape]).out(name).value()
 }

@@ -1,0 +1,216 @@
+//! The `decompose-*` passes: each rewrites its op into the ops the printed result shows, keeps
+//! the forms it cannot take, and computes what the op computed (the interpreter runs both on
+//! the same seeded inputs).
+
+use modelc_interp::Array;
+use modelc_passes::check;
+use modelc_passes::testing::{check_unchanged, input, vals, Check};
+
+#[test]
+fn batch_norm_becomes_mul_add() {
+    let text = r#"graph main(%x: f32[1,3,4,4]) -> (%y) {
+  %s = const f32[3] [0.5, 1.0, 1.5]
+  %b = const f32[3] [0.1, -0.2, 0.3]
+  %m = const f32[3] [0.0, 0.5, -0.5]
+  %v = const f32[3] [1.0, 0.25, 2.0]
+  %y = BatchNormalization(%x, %s, %b, %m, %v) {epsilon=0.001}
+}"#;
+    let out = check!("decompose-batch-norm", text);
+    assert_eq!(out.count("BatchNormalization"), 0);
+    out.assert_same_outputs(&[("x", input(&[1, 3, 4, 4], 1, 2.0))], 1e-5);
+}
+
+#[test]
+fn hard_sigmoid_becomes_mul_add_clip() {
+    let text = r#"graph main(%x: f32[2,5]) -> (%y) {
+  %y = HardSigmoid(%x) {alpha=0.25, beta=0.4}
+}"#;
+    let out = check!("decompose-hard-sigmoid", text);
+    assert_eq!(out.count("Clip"), 1);
+    out.assert_same_outputs(&[("x", input(&[2, 5], 2, 4.0))], 1e-6);
+}
+
+#[test]
+fn softplus_and_mish_become_elementwise_ops() {
+    let text = r#"graph main(%x: f32[2,6]) -> (%a, %b) {
+  %a = Softplus(%x)
+  %b = Mish(%x)
+}"#;
+    let out = check!("decompose-softplus", text);
+    assert_eq!(out.count("Softplus") + out.count("Mish"), 0);
+    // 1 + e^-|x| is rounded to float32 near 1, so for very negative x the decomposed form
+    // (TensorFlow's too) keeps fewer correct digits: within 5e-4 relative down to x = -8.
+    out.assert_same_outputs(&[("x", input(&[2, 6], 3, 8.0))], 5e-4);
+}
+
+#[test]
+fn elu_with_alpha_decomposes_and_plain_elu_stays() {
+    let text = r#"graph main(%x: f32[2,6]) -> (%y, %z) {
+  %y = Elu(%x) {alpha=0.5}
+  %z = Elu(%x)
+}"#;
+    let out = check!("decompose-elu", text);
+    assert_eq!(out.count("Elu"), 1);
+    out.assert_same_outputs(&[("x", input(&[2, 6], 4, 3.0))], 1e-5);
+}
+
+#[test]
+fn layer_norm_becomes_reductions() {
+    let text = format!(
+        r#"graph main(%x: f32[2,3,4]) -> (%y) {{
+  %s = const f32[4] {}
+  %b = const f32[4] {}
+  %y = LayerNormalization(%x, %s, %b) {{axis=-1, epsilon=0.00001}}
+}}"#,
+        vals(4, 5),
+        vals(4, 6)
+    );
+    let out = check!("decompose-layer-norm", &text);
+    assert_eq!(out.count("LayerNormalization"), 0);
+    out.assert_same_outputs(&[("x", input(&[2, 3, 4], 7, 2.0))], 1e-4);
+}
+
+#[test]
+fn fmod_becomes_floor_mod_with_a_sign_fix() {
+    let text = r#"graph main(%a: f32[8], %b: f32[8]) -> (%y) {
+  %y = Mod(%a, %b) {fmod=1}
+}"#;
+    let out = check!("decompose-fmod", text);
+    let a = input(&[8], 8, 10.0);
+    // Divisors away from zero, of both signs.
+    let b = Array::F32(
+        ndarray::ArrayD::from_shape_vec(
+            ndarray::IxDyn(&[8]),
+            vec![3.0, -3.0, 2.5, -2.5, 1.5, -1.5, 4.0, -4.0],
+        )
+        .unwrap(),
+    );
+    out.assert_same_outputs(&[("a", a), ("b", b)], 1e-5);
+}
+
+#[test]
+fn gemm_a_dense_layer_cannot_take_becomes_matmul() {
+    let text = format!(
+        r#"graph main(%a: f32[3,4], %b: f32[5,4]) -> (%y, %z) {{
+  %c = const f32[5] {}
+  %y = Gemm(%a, %b, %c) {{transB=1, alpha=0.5, beta=2.0}}
+  %w = const f32[4,5] {}
+  %z = Gemm(%a, %w, %c)
+}}"#,
+        vals(5, 9),
+        vals(20, 10)
+    );
+    let out = check!("decompose-gemm", &text);
+    assert_eq!(out.count("Gemm"), 1, "the dense-layer Gemm stays");
+    let inputs = [
+        ("a", input(&[3, 4], 11, 1.0)),
+        ("b", input(&[5, 4], 12, 1.0)),
+    ];
+    out.assert_same_outputs(&inputs, 1e-5);
+}
+
+#[test]
+fn vector_matmul_becomes_matrix_matmul() {
+    let text = r#"graph main(%v: f32[4], %m: f32[4,3], %n: f32[2,4]) -> (%y, %z) {
+  %y = MatMul(%v, %m)
+  %z = MatMul(%n, %v)
+}"#;
+    let out = check!("decompose-vector-matmul", text);
+    assert_eq!(out.count("Squeeze"), 2);
+    let inputs = [
+        ("v", input(&[4], 13, 1.0)),
+        ("m", input(&[4, 3], 14, 1.0)),
+        ("n", input(&[2, 4], 15, 1.0)),
+    ];
+    out.assert_same_outputs(&inputs, 1e-5);
+}
+
+#[test]
+fn negative_pads_crop_first() {
+    let text = r#"graph main(%x: f32[1,2,5,5]) -> (%y, %z) {
+  %p = const i64[8] [0, 0, -1, 1, 0, 0, 1, -2]
+  %y = Pad(%x, %p)
+  %q = const i64[8] [0, 0, -1, 0, 0, 0, 0, -2]
+  %z = Pad(%x, %q)
+}"#;
+    let out = check!("decompose-pad-crop", text);
+    assert_eq!(out.count("Pad"), 1, "the all-negative Pad is only a Slice");
+    out.assert_same_outputs(&[("x", input(&[1, 2, 5, 5], 16, 1.0))], 0.0);
+}
+
+#[test]
+fn edge_pad_becomes_slices_expands_and_concats() {
+    let text = r#"graph main(%x: f32[1,2,3,4]) -> (%y) {
+  %p = const i64[8] [0, 0, 1, 2, 0, 0, 2, 0]
+  %y = Pad(%x, %p) {mode="edge"}
+}"#;
+    let out = check!("decompose-pad-edge", text);
+    assert_eq!(out.count("Pad"), 0);
+    out.assert_same_outputs(&[("x", input(&[1, 2, 3, 4], 17, 1.0))], 0.0);
+}
+
+#[test]
+fn legacy_softmax_flattens_below_opset_13() {
+    let text = r#"graph main(%x: f32[2,3,4]) -> (%y, %z) {
+  %y = Softmax(%x)
+  %z = LogSoftmax(%x) {axis=2}
+}"#;
+    let out = check!(Check::new("decompose-legacy-softmax").opset(12), text);
+    assert!(out.report.converged, "the pass reached a fixed point");
+    // The interpreter runs opset 12's softmax on both sides.
+    out.assert_same_outputs(&[("x", input(&[2, 3, 4], 18, 3.0))], 1e-6);
+    // From opset 13 on, Softmax normalizes one axis: nothing to do.
+    check_unchanged(Check::new("decompose-legacy-softmax").opset(13), text);
+}
+
+#[test]
+fn grouped_conv_transpose_becomes_one_per_group() {
+    let text = format!(
+        r#"graph main(%x: f32[1,4,3,3]) -> (%y) {{
+  %w = const f32[4,1,2,2] {}
+  %b = const f32[2] [0.25, -0.5]
+  %y = ConvTranspose(%x, %w, %b) {{group=2, strides=[2,2]}}
+}}"#,
+        vals(16, 19)
+    );
+    let out = check!("decompose-grouped-conv-transpose", &text);
+    assert_eq!(out.count("ConvTranspose"), 2);
+    out.assert_same_outputs(&[("x", input(&[1, 4, 3, 3], 20, 1.0))], 1e-5);
+}
+
+#[test]
+fn depth_to_space_crd_becomes_dcr() {
+    let text = format!(
+        r#"graph main(%x: f32[1,8,2,2]) -> (%y1, %y2) {{
+  %w = const f32[8,8,1,1] {}
+  %b = const f32[8] {}
+  %c: f32[1,8,2,2] = Conv(%x, %w, %b) {{kernel_shape=[1,1]}}
+  %y1 = DepthToSpace(%c) {{blocksize=2, mode="CRD"}}
+  %y2 = DepthToSpace(%x) {{blocksize=2, mode="CRD"}}
+}}"#,
+        vals(64, 21),
+        vals(8, 22)
+    );
+    let out = check!("decompose-depth-to-space", &text);
+    assert_eq!(
+        out.count("Gather"),
+        1,
+        "the conv's filters are permuted instead"
+    );
+    out.assert_same_outputs(&[("x", input(&[1, 8, 2, 2], 23, 1.0))], 1e-5);
+}
+
+#[test]
+fn einsum_becomes_transposes_reshapes_and_matmul() {
+    let text = r#"graph main(%a: f32[2,3,4], %b: f32[2,4,5]) -> (%y, %z) {
+  %y = Einsum(%a, %b) {equation="bij,bjk->bik"}
+  %z = Einsum(%a) {equation="bij->jb"}
+}"#;
+    let out = check!("decompose-einsum", text);
+    assert_eq!(out.count("Einsum"), 0);
+    let inputs = [
+        ("a", input(&[2, 3, 4], 24, 1.0)),
+        ("b", input(&[2, 4, 5], 25, 1.0)),
+    ];
+    out.assert_same_outputs(&inputs, 1e-5);
+}
