@@ -2,37 +2,37 @@
 
 use modelc_ir::DType;
 
-use super::value::{T, V};
+use super::value::{PyValue, TensorRef};
 
 pub struct Args {
-    pub pos: Vec<V>,
-    pub kw: Vec<(String, V)>,
+    pub pos: Vec<PyValue>,
+    pub kw: Vec<(String, PyValue)>,
 }
 
 impl Args {
-    pub fn get(&self, i: usize, name: &str) -> Option<&V> {
+    pub fn get(&self, i: usize, name: &str) -> Option<&PyValue> {
         self.pos
             .get(i)
             .or_else(|| self.kw.iter().find(|(k, _)| k == name).map(|(_, v)| v))
     }
 
     /// Present and not `None`.
-    pub fn some(&self, i: usize, name: &str) -> Option<&V> {
-        self.get(i, name).filter(|v| !matches!(v, V::None))
+    pub fn some(&self, i: usize, name: &str) -> Option<&PyValue> {
+        self.get(i, name).filter(|v| !matches!(v, PyValue::None))
     }
 
-    pub fn t(&self, i: usize, name: &str) -> Result<T, String> {
+    pub fn t(&self, i: usize, name: &str) -> Result<TensorRef, String> {
         match self.get(i, name) {
-            Some(V::Tensor(t)) => Ok(*t),
+            Some(PyValue::Tensor(t)) => Ok(*t),
             Some(v) => Err(format!("argument `{name}` is a {}, not a Tensor", v.kind())),
             None => Err(format!("argument `{name}` is missing")),
         }
     }
 
-    pub fn opt_t(&self, i: usize, name: &str) -> Result<Option<T>, String> {
+    pub fn opt_t(&self, i: usize, name: &str) -> Result<Option<TensorRef>, String> {
         match self.some(i, name) {
             None => Ok(None),
-            Some(V::Tensor(t)) => Ok(Some(*t)),
+            Some(PyValue::Tensor(t)) => Ok(Some(*t)),
             Some(v) => Err(format!("argument `{name}` is a {}, not a Tensor", v.kind())),
         }
     }
@@ -60,8 +60,8 @@ impl Args {
 
     pub fn bool(&self, i: usize, name: &str, default: bool) -> Result<bool, String> {
         match self.some(i, name) {
-            Some(V::Bool(b)) => Ok(*b),
-            Some(V::Int(i)) => Ok(*i != 0),
+            Some(PyValue::Bool(b)) => Ok(*b),
+            Some(PyValue::Int(i)) => Ok(*i != 0),
             Some(v) => Err(format!(
                 "argument `{name}` must be a constant bool, is {}",
                 v.kind()
@@ -86,7 +86,7 @@ impl Args {
 
     pub fn str(&self, i: usize, name: &str, default: &str) -> Result<String, String> {
         match self.some(i, name) {
-            Some(V::Str(s)) => Ok(s.clone()),
+            Some(PyValue::Str(s)) => Ok(s.clone()),
             Some(v) => Err(format!(
                 "argument `{name}` must be a string, is {}",
                 v.kind()

@@ -16,7 +16,7 @@ use modelc_ir::{element_count, Tensor, ValueRef};
 
 use super::args::Args;
 use super::builder::Builder;
-use super::value::{Obj, T, V};
+use super::value::{Obj, PyValue, TensorRef};
 use crate::code::{BinOp, ClassDef, Expr, FuncDef, Stmt, StmtKind};
 use crate::pickle::{PickleValue, TensorValue};
 
@@ -34,15 +34,16 @@ pub enum Stop {
     Fatal(String),
 }
 
-pub type Ev<T> = Result<T, Stop>;
+/// The result of evaluating anything: a value, or the reason evaluation stops.
+pub type EvalResult<X> = Result<X, Stop>;
 
-fn fatal<X>(msg: impl Into<String>) -> Ev<X> {
+fn fatal<X>(msg: impl Into<String>) -> EvalResult<X> {
     Err(Stop::Fatal(msg.into()))
 }
 
 enum Flow {
     Next,
-    Return(V),
+    Return(PyValue),
     Break,
     Continue,
 }
@@ -53,7 +54,9 @@ pub struct Code {
     pub funcs: HashMap<String, (FuncDef, String)>,
 }
 
-pub struct Cx<'a> {
+/// Evaluates the archive's `code/` symbolically: Python-level values are computed, tensor
+/// operations become graph nodes (through `b`), and what cannot be translated is collected.
+pub struct Evaluator<'a> {
     pub b: Builder,
     pub code: &'a Code,
     pub constants: Vec<PickleValue>,
@@ -67,11 +70,11 @@ pub struct Cx<'a> {
     pub line: usize,
 }
 
-type Env = HashMap<String, V>;
+type Env = HashMap<String, PyValue>;
 
-impl<'a> Cx<'a> {
-    pub fn new(b: Builder, code: &'a Code, constants: Vec<PickleValue>) -> Cx<'a> {
-        Cx {
+impl<'a> Evaluator<'a> {
+    pub fn new(b: Builder, code: &'a Code, constants: Vec<PickleValue>) -> Evaluator<'a> {
+        Evaluator {
             b,
             code,
             constants,
@@ -97,38 +100,38 @@ impl<'a> Cx<'a> {
     }
 
     /// A tensor from a pickle as a graph constant (one node per distinct view).
-    pub fn tensor_const(&mut self, name: &str, t: &TensorValue) -> Ev<T> {
+    pub fn tensor_const(&mut self, name: &str, t: &TensorValue) -> EvalResult<TensorRef> {
         let key = (t.storage.key.clone(), t.offset, t.size.clone());
         let rank = Some(t.size.len());
         let dtype = t.storage.dtype;
         if let Some(v) = self.tensors.get(&key) {
-            return Ok(T::new(*v, rank, dtype));
+            return Ok(TensorRef::new(*v, rank, dtype));
         }
         let tensor = to_ir_tensor(t).map_err(Stop::Fatal)?;
         let base = if name.is_empty() { "const" } else { name };
         let v = self.b.build().constant(base, tensor);
         self.tensors.insert(key, v);
-        Ok(T::new(v, rank, dtype))
+        Ok(TensorRef::new(v, rank, dtype))
     }
 
     /// Converts an unpickled value (module attribute or constant) to an evaluation value.
-    pub fn from_pickle(&mut self, name: &str, p: &PickleValue) -> Ev<V> {
+    pub fn from_pickle(&mut self, name: &str, p: &PickleValue) -> EvalResult<PyValue> {
         Ok(match p {
-            PickleValue::None => V::None,
-            PickleValue::Bool(b) => V::Bool(*b),
-            PickleValue::Int(i) => V::Int(*i),
-            PickleValue::Float(f) => V::Float(*f),
-            PickleValue::Str(s) => V::Str(s.clone()),
-            PickleValue::Tensor(t) => V::Tensor(self.tensor_const(name, t)?),
+            PickleValue::None => PyValue::None,
+            PickleValue::Bool(b) => PyValue::Bool(*b),
+            PickleValue::Int(i) => PyValue::Int(*i),
+            PickleValue::Float(f) => PyValue::Float(*f),
+            PickleValue::Str(s) => PyValue::Str(s.clone()),
+            PickleValue::Tensor(t) => PyValue::Tensor(self.tensor_const(name, t)?),
             PickleValue::List(v) | PickleValue::Tuple(v) => {
                 let mut out = Vec::with_capacity(v.len());
                 for (k, x) in v.iter().enumerate() {
                     out.push(self.from_pickle(&format!("{name}.{k}"), x)?);
                 }
                 if matches!(p, PickleValue::List(_)) {
-                    V::List(out)
+                    PyValue::List(out)
                 } else {
-                    V::Tuple(out)
+                    PyValue::Tuple(out)
                 }
             }
             PickleValue::Object {
@@ -143,10 +146,10 @@ impl<'a> Cx<'a> {
                         .collect(),
                     _ => Vec::new(),
                 };
-                V::Obj(Rc::new(RefCell::new(Obj {
+                PyValue::Obj(Rc::new(RefCell::new(Obj {
                     class: format!("{module}.{cls}"),
                     state: items,
-                    set: vec![("__name__".into(), V::Str(name.to_string()))],
+                    set: vec![("__name__".into(), PyValue::Str(name.to_string()))],
                 })))
             }
             other => return fatal(format!("attribute `{name}` holds an unsupported {other:?}")),
@@ -160,10 +163,10 @@ impl<'a> Cx<'a> {
         &mut self,
         f: &FuncDef,
         file: &str,
-        this: Option<V>,
-        args: Vec<V>,
-        kwargs: Vec<(String, V)>,
-    ) -> Ev<V> {
+        this: Option<PyValue>,
+        args: Vec<PyValue>,
+        kwargs: Vec<(String, PyValue)>,
+    ) -> EvalResult<PyValue> {
         if self.depth >= MAX_CALL_DEPTH {
             return fatal(format!("calls nest deeper than {MAX_CALL_DEPTH}"));
         }
@@ -199,7 +202,7 @@ impl<'a> Cx<'a> {
         self.depth -= 1;
         let out = match r? {
             Flow::Return(v) => v,
-            _ => V::None,
+            _ => PyValue::None,
         };
         self.file = saved_file;
         self.line = saved_line;
@@ -216,10 +219,10 @@ impl<'a> Cx<'a> {
     }
 
     /// `obj.name` for a module.
-    pub fn getattr(&mut self, obj: &Rc<RefCell<Obj>>, name: &str) -> Ev<V> {
+    pub fn getattr(&mut self, obj: &Rc<RefCell<Obj>>, name: &str) -> EvalResult<PyValue> {
         if name == "training" {
             // Import is for inference: modules are in eval mode.
-            return Ok(V::Bool(false));
+            return Ok(PyValue::Bool(false));
         }
         if let Some((_, v)) = obj.borrow().set.iter().find(|(k, _)| k == name) {
             return Ok(v.clone());
@@ -231,7 +234,7 @@ impl<'a> Cx<'a> {
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.clone());
         let prefix = match obj.borrow().set.iter().find(|(k, _)| k == "__name__") {
-            Some((_, V::Str(s))) if !s.is_empty() => format!("{s}."),
+            Some((_, PyValue::Str(s))) if !s.is_empty() => format!("{s}."),
             _ => String::new(),
         };
         let v = match p {
@@ -262,7 +265,7 @@ impl<'a> Cx<'a> {
 
     // ----------------------------------------------------------- statements
 
-    fn block(&mut self, env: &mut Env, stmts: &[Stmt]) -> Ev<Flow> {
+    fn block(&mut self, env: &mut Env, stmts: &[Stmt]) -> EvalResult<Flow> {
         for s in stmts {
             self.line = s.line;
             match self.stmt(env, s)? {
@@ -273,14 +276,14 @@ impl<'a> Cx<'a> {
         Ok(Flow::Next)
     }
 
-    fn stmt(&mut self, env: &mut Env, s: &Stmt) -> Ev<Flow> {
+    fn stmt(&mut self, env: &mut Env, s: &Stmt) -> EvalResult<Flow> {
         match &s.kind {
             StmtKind::Pass => Ok(Flow::Next),
             StmtKind::Break => Ok(Flow::Break),
             StmtKind::Continue => Ok(Flow::Continue),
             StmtKind::Return(e) => Ok(Flow::Return(match e {
                 Some(e) => self.expr(env, e)?,
-                None => V::None,
+                None => PyValue::None,
             })),
             StmtKind::Expr(e) => {
                 self.expr(env, e)?;
@@ -329,8 +332,8 @@ impl<'a> Cx<'a> {
             }
             StmtKind::For(targets, iter, body) => {
                 let it = self.expr(env, iter)?;
-                let items: Vec<V> = match it {
-                    V::List(v) | V::Tuple(v) => v,
+                let items: Vec<PyValue> = match it {
+                    PyValue::List(v) | PyValue::Tuple(v) => v,
                     other => {
                         return fatal(format!(
                             "{}: `for` over a run-time {} is not supported",
@@ -387,10 +390,16 @@ impl<'a> Cx<'a> {
     /// `Where(cond, then, else)`. (An IR `If` with sub-graphs would compute only one branch;
     /// the select form is what the printed code of torch modules needs and is exact for
     /// branches that cannot fail.) Branches that return must both return.
-    fn select_if(&mut self, env: &mut Env, cond: V, then: &[Stmt], otherwise: &[Stmt]) -> Ev<Flow> {
+    fn select_if(
+        &mut self,
+        env: &mut Env,
+        cond: PyValue,
+        then: &[Stmt],
+        otherwise: &[Stmt],
+    ) -> EvalResult<Flow> {
         let c = match &cond {
-            V::Tensor(t) if t.dtype == modelc_ir::DType::Bool => t.v,
-            V::Tensor(t) => self.b.cast(t.v, modelc_ir::DType::Bool),
+            PyValue::Tensor(t) if t.dtype == modelc_ir::DType::Bool => t.v,
+            PyValue::Tensor(t) => self.b.cast(t.v, modelc_ir::DType::Bool),
             other => {
                 self.report(format!(
                     "`if` on a run-time {} is not supported",
@@ -427,7 +436,7 @@ impl<'a> Cx<'a> {
             (Flow::Return(a), Flow::Return(b)) => {
                 let v = self
                     .select(c, "the returned value", &a, &b)
-                    .unwrap_or(V::None);
+                    .unwrap_or(PyValue::None);
                 Ok(Flow::Return(v))
             }
             _ => {
@@ -438,13 +447,13 @@ impl<'a> Cx<'a> {
     }
 
     /// `Where(c, a, b)` for values that differ; the value itself when both are the same.
-    fn select(&mut self, c: ValueRef, name: &str, a: &V, b: &V) -> Option<V> {
+    fn select(&mut self, c: ValueRef, name: &str, a: &PyValue, b: &PyValue) -> Option<PyValue> {
         if same_value(a, b) {
             return Some(a.clone());
         }
         match (a, b) {
-            (V::Uninit, x) | (x, V::Uninit) => Some(x.clone()),
-            (V::Tensor(x), V::Tensor(y)) => {
+            (PyValue::Uninit, x) | (x, PyValue::Uninit) => Some(x.clone()),
+            (PyValue::Tensor(x), PyValue::Tensor(y)) => {
                 let mut yv = y.v;
                 if x.dtype != y.dtype {
                     yv = self.b.cast(y.v, x.dtype);
@@ -455,19 +464,21 @@ impl<'a> Cx<'a> {
                     modelc_ir::Attrs::default(),
                 );
                 let rank = if x.rank == y.rank { x.rank } else { None };
-                Some(V::Tensor(T::new(v, rank, x.dtype)))
+                Some(PyValue::Tensor(TensorRef::new(v, rank, x.dtype)))
             }
-            (V::Tuple(x), V::Tuple(y)) | (V::List(x), V::List(y)) if x.len() == y.len() => {
-                let items: Option<Vec<V>> = x
+            (PyValue::Tuple(x), PyValue::Tuple(y)) | (PyValue::List(x), PyValue::List(y))
+                if x.len() == y.len() =>
+            {
+                let items: Option<Vec<PyValue>> = x
                     .iter()
                     .zip(y)
                     .map(|(p, q)| self.select(c, name, p, q))
                     .collect();
                 let items = items?;
-                Some(if matches!(a, V::Tuple(_)) {
-                    V::Tuple(items)
+                Some(if matches!(a, PyValue::Tuple(_)) {
+                    PyValue::Tuple(items)
                 } else {
-                    V::List(items)
+                    PyValue::List(items)
                 })
             }
             _ => {
@@ -481,7 +492,7 @@ impl<'a> Cx<'a> {
         }
     }
 
-    fn assign(&mut self, env: &mut Env, target: &Expr, v: V) -> Ev<()> {
+    fn assign(&mut self, env: &mut Env, target: &Expr, v: PyValue) -> EvalResult<()> {
         match target {
             Expr::Name(n) => {
                 env.insert(n.clone(), v);
@@ -489,7 +500,7 @@ impl<'a> Cx<'a> {
             }
             Expr::Tuple(ts) | Expr::List(ts) => {
                 let items = match v {
-                    V::Tuple(x) | V::List(x) if x.len() == ts.len() => x,
+                    PyValue::Tuple(x) | PyValue::List(x) if x.len() == ts.len() => x,
                     other => {
                         return fatal(format!(
                             "{}: cannot unpack a {} into {} names",
@@ -505,7 +516,7 @@ impl<'a> Cx<'a> {
                 Ok(())
             }
             Expr::Attr(o, name) => match self.expr(env, o)? {
-                V::Obj(obj) => {
+                PyValue::Obj(obj) => {
                     let mut o = obj.borrow_mut();
                     o.set.retain(|(k, _)| k != name);
                     o.set.push((name.clone(), v));
@@ -523,27 +534,27 @@ impl<'a> Cx<'a> {
 
     // ---------------------------------------------------------- expressions
 
-    pub fn expr(&mut self, env: &mut Env, e: &Expr) -> Ev<V> {
+    pub fn expr(&mut self, env: &mut Env, e: &Expr) -> EvalResult<PyValue> {
         Ok(match e {
-            Expr::Int(i) => V::Int(*i),
-            Expr::Float(f) => V::Float(*f),
-            Expr::Str(s) => V::Str(s.clone()),
-            Expr::Bool(b) => V::Bool(*b),
-            Expr::None => V::None,
-            Expr::Ellipsis => V::None,
+            Expr::Int(i) => PyValue::Int(*i),
+            Expr::Float(f) => PyValue::Float(*f),
+            Expr::Str(s) => PyValue::Str(s.clone()),
+            Expr::Bool(b) => PyValue::Bool(*b),
+            Expr::None => PyValue::None,
+            Expr::Ellipsis => PyValue::None,
             Expr::Name(n) => match env.get(n) {
                 Some(v) => v.clone(),
                 None => match n.as_str() {
-                    "inf" => V::Float(f64::INFINITY),
-                    "nan" => V::Float(f64::NAN),
-                    _ => V::Path(n.clone()),
+                    "inf" => PyValue::Float(f64::INFINITY),
+                    "nan" => PyValue::Float(f64::NAN),
+                    _ => PyValue::Path(n.clone()),
                 },
             },
             Expr::Attr(o, a) => {
                 let base = self.expr(env, o)?;
                 match base {
-                    V::Obj(obj) => self.getattr(&obj, a)?,
-                    V::Path(p) if p == "CONSTANTS" => {
+                    PyValue::Obj(obj) => self.getattr(&obj, a)?,
+                    PyValue::Path(p) if p == "CONSTANTS" => {
                         let i: usize = a
                             .strip_prefix('c')
                             .and_then(|n| n.parse().ok())
@@ -555,7 +566,7 @@ impl<'a> Cx<'a> {
                         })?;
                         self.from_pickle(&format!("CONSTANTS.c{i}"), &p)?
                     }
-                    V::Path(p) => V::Path(format!("{p}.{a}")),
+                    PyValue::Path(p) => PyValue::Path(format!("{p}.{a}")),
                     other => {
                         return fatal(format!(
                             "{}: attribute `{a}` of a {}",
@@ -571,9 +582,9 @@ impl<'a> Cx<'a> {
                     v.push(self.expr(env, x)?);
                 }
                 if matches!(e, Expr::Tuple(_)) {
-                    V::Tuple(v)
+                    PyValue::Tuple(v)
                 } else {
-                    V::List(v)
+                    PyValue::List(v)
                 }
             }
             Expr::Dict(items) => {
@@ -583,9 +594,9 @@ impl<'a> Cx<'a> {
                 for (k, x) in items {
                     let kv = self.expr(env, k)?;
                     let xv = self.expr(env, x)?;
-                    v.push(V::Tuple(vec![kv, xv]));
+                    v.push(PyValue::Tuple(vec![kv, xv]));
                 }
-                V::List(v)
+                PyValue::List(v)
             }
             Expr::Not(x) => {
                 let v = self.expr(env, x)?;
@@ -694,13 +705,13 @@ impl<'a> Cx<'a> {
             }
             Expr::Index(o, i) => {
                 let ov = self.expr(env, o)?;
-                if let V::Path(p) = &ov {
+                if let PyValue::Path(p) = &ov {
                     // A type expression (`List[int]` in `annotate(List[int], [])`).
-                    return Ok(V::Path(format!("{p}[]")));
+                    return Ok(PyValue::Path(format!("{p}[]")));
                 }
                 let iv = self.expr(env, i)?;
                 match (&ov, &iv) {
-                    (V::List(v) | V::Tuple(v), V::Int(k)) => {
+                    (PyValue::List(v) | PyValue::Tuple(v), PyValue::Int(k)) => {
                         let n = v.len() as i64;
                         let k = if *k < 0 { k + n } else { *k };
                         v.get(k as usize).cloned().ok_or_else(|| {
@@ -730,7 +741,7 @@ impl<'a> Cx<'a> {
                 if let Expr::Attr(recv, m) = f.as_ref() {
                     let r = self.expr(env, recv)?;
                     match r {
-                        V::Obj(obj) => {
+                        PyValue::Obj(obj) => {
                             let (func, file) = self.method(&obj, m).ok_or_else(|| {
                                 Stop::Fatal(format!(
                                     "{}: module {} has no method `{m}`",
@@ -738,14 +749,14 @@ impl<'a> Cx<'a> {
                                     obj.borrow().class
                                 ))
                             })?;
-                            return self.call_func(func, file, Some(V::Obj(obj)), pos, kw);
+                            return self.call_func(func, file, Some(PyValue::Obj(obj)), pos, kw);
                         }
-                        V::Tensor(_) => {
+                        PyValue::Tensor(_) => {
                             let mut all = vec![r];
                             all.extend(pos);
                             return self.aten(m, Args { pos: all, kw });
                         }
-                        V::Path(p) => return self.call_path(&format!("{p}.{m}"), pos, kw),
+                        PyValue::Path(p) => return self.call_path(&format!("{p}.{m}"), pos, kw),
                         other => {
                             return fatal(format!(
                                 "{}: method `{m}` of a {}",
@@ -756,7 +767,7 @@ impl<'a> Cx<'a> {
                     }
                 }
                 let r = match self.expr(env, f)? {
-                    V::Path(p) => {
+                    PyValue::Path(p) => {
                         let r = self.call_path(&p, pos, kw)?;
                         // In-place ops (`torch.append(l, x)`, `torch.add_(t, 1)`) mutate their
                         // first argument: rebind the name to the result (SSA form).
@@ -777,7 +788,12 @@ impl<'a> Cx<'a> {
     }
 
     /// Calls a dotted name: aten/prim ops, `__torch__` functions, builtins.
-    fn call_path(&mut self, p: &str, pos: Vec<V>, kw: Vec<(String, V)>) -> Ev<V> {
+    fn call_path(
+        &mut self,
+        p: &str,
+        pos: Vec<PyValue>,
+        kw: Vec<(String, PyValue)>,
+    ) -> EvalResult<PyValue> {
         if let Some((func, file)) = self.code.funcs.get(p) {
             return self.call_func(func, file, None, pos, kw);
         }
@@ -797,33 +813,35 @@ impl<'a> Cx<'a> {
         self.builtin(p, args)
     }
 
-    pub fn aten(&mut self, op: &str, args: Args) -> Ev<V> {
+    pub fn aten(&mut self, op: &str, args: Args) -> EvalResult<PyValue> {
         super::ops::aten(self, op, args)
     }
 
-    fn prim(&mut self, op: &str, args: Args) -> Ev<V> {
+    fn prim(&mut self, op: &str, args: Args) -> EvalResult<PyValue> {
         super::ops::prim(self, op, args)
     }
 
-    fn builtin(&mut self, name: &str, args: Args) -> Ev<V> {
+    fn builtin(&mut self, name: &str, args: Args) -> EvalResult<PyValue> {
         super::ops::builtin(self, name, args)
     }
 }
 
 /// Whether two evaluation values are the same (same graph value, equal constants).
-fn same_value(a: &V, b: &V) -> bool {
+fn same_value(a: &PyValue, b: &PyValue) -> bool {
     match (a, b) {
-        (V::None, V::None) | (V::Uninit, V::Uninit) => true,
-        (V::Bool(x), V::Bool(y)) => x == y,
-        (V::Int(x), V::Int(y)) => x == y,
-        (V::Float(x), V::Float(y)) => x.to_bits() == y.to_bits(),
-        (V::Str(x), V::Str(y)) | (V::Path(x), V::Path(y)) | (V::Device(x), V::Device(y)) => x == y,
-        (V::Tensor(x), V::Tensor(y)) => x.v == y.v,
-        (V::SymInt(x), V::SymInt(y)) => x == y,
-        (V::List(x), V::List(y)) | (V::Tuple(x), V::Tuple(y)) => {
+        (PyValue::None, PyValue::None) | (PyValue::Uninit, PyValue::Uninit) => true,
+        (PyValue::Bool(x), PyValue::Bool(y)) => x == y,
+        (PyValue::Int(x), PyValue::Int(y)) => x == y,
+        (PyValue::Float(x), PyValue::Float(y)) => x.to_bits() == y.to_bits(),
+        (PyValue::Str(x), PyValue::Str(y))
+        | (PyValue::Path(x), PyValue::Path(y))
+        | (PyValue::Device(x), PyValue::Device(y)) => x == y,
+        (PyValue::Tensor(x), PyValue::Tensor(y)) => x.v == y.v,
+        (PyValue::SymInt(x), PyValue::SymInt(y)) => x == y,
+        (PyValue::List(x), PyValue::List(y)) | (PyValue::Tuple(x), PyValue::Tuple(y)) => {
             x.len() == y.len() && x.iter().zip(y).all(|(p, q)| same_value(p, q))
         }
-        (V::Obj(x), V::Obj(y)) => Rc::ptr_eq(x, y),
+        (PyValue::Obj(x), PyValue::Obj(y)) => Rc::ptr_eq(x, y),
         _ => false,
     }
 }

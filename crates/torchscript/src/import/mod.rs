@@ -31,8 +31,8 @@ use crate::pickle::read::{unpickle, unpickle_with};
 use crate::pickle::PickleValue;
 use crate::TorchScriptError;
 use builder::Builder;
-use eval::{Code, Cx, Stop};
-use value::{T, V};
+use eval::{Code, Evaluator, Stop};
+use value::{PyValue, TensorRef};
 
 /// The opset of the IR the importer produces.
 pub const OPSET: i64 = 18;
@@ -210,7 +210,7 @@ fn run(
         .iter()
         .find(|m| m.name == "forward")
         .expect("checked by the caller");
-    let mut cx = Cx::new(Builder::new("main"), code, constants.to_vec());
+    let mut cx = Evaluator::new(Builder::new("main"), code, constants.to_vec());
     cx.file = file.clone();
     let this = cx
         .from_pickle("", root)
@@ -247,7 +247,11 @@ fn run(
             },
         }));
         let id = cx.b.g.add_input(Value::typed(p.name.clone(), ty));
-        args.push(V::Tensor(T::new(ValueRef::new(id, 0), rank, DType::F32)));
+        args.push(PyValue::Tensor(TensorRef::new(
+            ValueRef::new(id, 0),
+            rank,
+            DType::F32,
+        )));
     }
     let out = match cx.call_func(forward, file, Some(this), args, Vec::new()) {
         Ok(v) => v,
@@ -315,11 +319,11 @@ fn run(
     Ok(Model::new(g, OPSET))
 }
 
-fn flatten_outputs(v: &V, out: &mut Vec<ValueRef>) -> Result<(), String> {
+fn flatten_outputs(v: &PyValue, out: &mut Vec<ValueRef>) -> Result<(), String> {
     match v {
-        V::Tensor(t) => out.push(t.v),
-        V::SymInt(s) => out.push(*s),
-        V::Tuple(items) | V::List(items) => {
+        PyValue::Tensor(t) => out.push(t.v),
+        PyValue::SymInt(s) => out.push(*s),
+        PyValue::Tuple(items) | PyValue::List(items) => {
             for it in items {
                 flatten_outputs(it, out)?;
             }

@@ -11,20 +11,20 @@ use crate::pickle::PickleValue;
 
 /// A tensor in the graph.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct T {
+pub struct TensorRef {
     pub v: ValueRef,
     pub rank: Option<usize>,
     pub dtype: DType,
 }
 
-impl T {
-    pub fn new(v: ValueRef, rank: Option<usize>, dtype: DType) -> T {
-        T { v, rank, dtype }
+impl TensorRef {
+    pub fn new(v: ValueRef, rank: Option<usize>, dtype: DType) -> TensorRef {
+        TensorRef { v, rank, dtype }
     }
 
     /// Same type, other value.
-    pub fn with(self, v: ValueRef) -> T {
-        T { v, ..self }
+    pub fn with(self, v: ValueRef) -> TensorRef {
+        TensorRef { v, ..self }
     }
 }
 
@@ -33,91 +33,93 @@ impl T {
 pub struct Obj {
     /// Qualified class name, e.g. `__torch__.torch.nn.modules.conv.Conv2d`.
     pub class: String,
-    /// Attributes as unpickled; converted to [`V`] when read.
+    /// Attributes as unpickled; converted to [`PyValue`] when read.
     pub state: Vec<(String, PickleValue)>,
     /// Attributes assigned during evaluation (`self.x = …`) or already converted.
-    pub set: Vec<(String, V)>,
+    pub set: Vec<(String, PyValue)>,
 }
 
+/// A value of the TorchScript code being evaluated: a Python constant known at import time,
+/// a tensor of the graph, a module, a name.
 #[derive(Debug, Clone)]
-pub enum V {
+pub enum PyValue {
     None,
     Bool(bool),
     Int(i64),
     Float(f64),
     Str(String),
-    Tensor(T),
+    Tensor(TensorRef),
     /// An int only known at run time (a size), as an int64 scalar tensor.
     SymInt(ValueRef),
-    List(Vec<V>),
-    Tuple(Vec<V>),
+    List(Vec<PyValue>),
+    Tuple(Vec<PyValue>),
     Obj(Rc<RefCell<Obj>>),
     /// A dotted module path (`torch`, `ops.aten`, `__torch__.torch.nn.functional.relu`).
     Path(String),
     /// `torch.device(...)` and dtype names fold to strings / ints; this is the device.
     Device(String),
-    /// `uninitialized(T)`: a value on a path that raises.
+    /// `uninitialized(<type>)`: a value on a path that raises.
     Uninit,
 }
 
-impl V {
+impl PyValue {
     pub fn kind(&self) -> &'static str {
         match self {
-            V::None => "None",
-            V::Bool(_) => "bool",
-            V::Int(_) => "int",
-            V::Float(_) => "float",
-            V::Str(_) => "str",
-            V::Tensor(_) => "Tensor",
-            V::SymInt(_) => "int (dynamic)",
-            V::List(_) => "list",
-            V::Tuple(_) => "tuple",
-            V::Obj(_) => "module",
-            V::Path(_) => "name",
-            V::Device(_) => "device",
-            V::Uninit => "uninitialized",
+            PyValue::None => "None",
+            PyValue::Bool(_) => "bool",
+            PyValue::Int(_) => "int",
+            PyValue::Float(_) => "float",
+            PyValue::Str(_) => "str",
+            PyValue::Tensor(_) => "Tensor",
+            PyValue::SymInt(_) => "int (dynamic)",
+            PyValue::List(_) => "list",
+            PyValue::Tuple(_) => "tuple",
+            PyValue::Obj(_) => "module",
+            PyValue::Path(_) => "name",
+            PyValue::Device(_) => "device",
+            PyValue::Uninit => "uninitialized",
         }
     }
 
     pub fn as_int(&self) -> Option<i64> {
         match self {
-            V::Int(i) => Some(*i),
-            V::Bool(b) => Some(*b as i64),
+            PyValue::Int(i) => Some(*i),
+            PyValue::Bool(b) => Some(*b as i64),
             _ => None,
         }
     }
 
     pub fn as_f64(&self) -> Option<f64> {
         match self {
-            V::Int(i) => Some(*i as f64),
-            V::Float(f) => Some(*f),
-            V::Bool(b) => Some(*b as i64 as f64),
+            PyValue::Int(i) => Some(*i as f64),
+            PyValue::Float(f) => Some(*f),
+            PyValue::Bool(b) => Some(*b as i64 as f64),
             _ => None,
         }
     }
 
     pub fn as_bool(&self) -> Option<bool> {
         match self {
-            V::Bool(b) => Some(*b),
-            V::Int(i) => Some(*i != 0),
-            V::Float(f) => Some(*f != 0.0),
-            V::None => Some(false),
-            V::Str(s) => Some(!s.is_empty()),
-            V::List(l) | V::Tuple(l) => Some(!l.is_empty()),
+            PyValue::Bool(b) => Some(*b),
+            PyValue::Int(i) => Some(*i != 0),
+            PyValue::Float(f) => Some(*f != 0.0),
+            PyValue::None => Some(false),
+            PyValue::Str(s) => Some(!s.is_empty()),
+            PyValue::List(l) | PyValue::Tuple(l) => Some(!l.is_empty()),
             _ => None,
         }
     }
 
-    pub fn as_tensor(&self) -> Option<T> {
+    pub fn as_tensor(&self) -> Option<TensorRef> {
         match self {
-            V::Tensor(t) => Some(*t),
+            PyValue::Tensor(t) => Some(*t),
             _ => None,
         }
     }
 
-    pub fn as_list(&self) -> Option<&[V]> {
+    pub fn as_list(&self) -> Option<&[PyValue]> {
         match self {
-            V::List(v) | V::Tuple(v) => Some(v),
+            PyValue::List(v) | PyValue::Tuple(v) => Some(v),
             _ => None,
         }
     }
@@ -126,8 +128,8 @@ impl V {
     /// `int[2]` arguments allow).
     pub fn as_ints(&self) -> Option<Vec<i64>> {
         match self {
-            V::Int(i) => Some(vec![*i]),
-            V::List(v) | V::Tuple(v) => v.iter().map(V::as_int).collect(),
+            PyValue::Int(i) => Some(vec![*i]),
+            PyValue::List(v) | PyValue::Tuple(v) => v.iter().map(PyValue::as_int).collect(),
             _ => None,
         }
     }

@@ -9,11 +9,11 @@ use modelc_ir::{Attr, Attrs, OnnxOp};
 
 use super::super::args::Args;
 use super::super::builder::attrs;
-use super::super::eval::{Cx, Ev};
-use super::super::value::V;
+use super::super::eval::{EvalResult, Evaluator};
+use super::super::value::PyValue;
 use super::{arg, operand, unary};
 
-pub fn call(cx: &mut Cx, op: &str, a: &Args) -> Option<Ev<V>> {
+pub fn call(cx: &mut Evaluator, op: &str, a: &Args) -> Option<EvalResult<PyValue>> {
     let known = matches!(
         op,
         "relu6"
@@ -26,11 +26,14 @@ pub fn call(cx: &mut Cx, op: &str, a: &Args) -> Option<Ev<V>> {
             | "log_softmax"
             | "prelu"
     );
-    if !known || !matches!(a.get(0, "self"), Some(V::Tensor(_))) {
+    if !known || !matches!(a.get(0, "self"), Some(PyValue::Tensor(_))) {
         return None;
     }
-    Some((|| -> Ev<V> {
-        let x = arg(op, operand(cx, a.get(0, "self").unwrap_or(&V::None), None))?;
+    Some((|| -> EvalResult<PyValue> {
+        let x = arg(
+            op,
+            operand(cx, a.get(0, "self").unwrap_or(&PyValue::None), None),
+        )?;
         Ok(match op {
             // torch: relu6(x + 3) / 6, i.e. alpha 1/6, beta 0.5.
             "hardsigmoid" => unary(
@@ -61,7 +64,7 @@ pub fn call(cx: &mut Cx, op: &str, a: &Args) -> Option<Ev<V>> {
                 let linear = cx.b.op(OnnxOp::Greater, &[bx, t], Attrs::default());
                 let v =
                     cx.b.op(OnnxOp::Where, &[linear, x.v, curve], Attrs::default());
-                V::Tensor(x.with(v))
+                PyValue::Tensor(x.with(v))
             }
             "relu6" | "hardtanh" => {
                 let (lo, hi) = if op == "relu6" {
@@ -75,12 +78,12 @@ pub fn call(cx: &mut Cx, op: &str, a: &Args) -> Option<Ev<V>> {
                 let l = cx.b.scalar(x.dtype, lo);
                 let h = cx.b.scalar(x.dtype, hi);
                 let v = cx.b.op(OnnxOp::Clip, &[x.v, l, h], Attrs::default());
-                V::Tensor(x.with(v))
+                PyValue::Tensor(x.with(v))
             }
             "silu" => {
                 let s = cx.b.op(OnnxOp::Sigmoid, &[x.v], Attrs::default());
                 let v = cx.b.op(OnnxOp::Mul, &[x.v, s], Attrs::default());
-                V::Tensor(x.with(v))
+                PyValue::Tensor(x.with(v))
             }
             "gelu" => {
                 let approx = arg(op, a.str(1, "approximate", "none"))?;
@@ -89,7 +92,7 @@ pub fn call(cx: &mut Cx, op: &str, a: &Args) -> Option<Ev<V>> {
             "prelu" => {
                 let w = arg(
                     op,
-                    operand(cx, a.get(1, "weight").unwrap_or(&V::None), None),
+                    operand(cx, a.get(1, "weight").unwrap_or(&PyValue::None), None),
                 )?;
                 // torch's weight is per channel (dim 1); ONNX broadcasts from the right.
                 let w = match x.rank {
@@ -101,7 +104,7 @@ pub fn call(cx: &mut Cx, op: &str, a: &Args) -> Option<Ev<V>> {
                     _ => w.v,
                 };
                 let v = cx.b.op(OnnxOp::PRelu, &[x.v, w], Attrs::default());
-                V::Tensor(x.with(v))
+                PyValue::Tensor(x.with(v))
             }
             _ => {
                 let dim = arg(op, a.int(1, "dim", None))?;
@@ -111,14 +114,14 @@ pub fn call(cx: &mut Cx, op: &str, a: &Args) -> Option<Ev<V>> {
                     OnnxOp::LogSoftmax
                 };
                 let v = cx.b.op(onnx, &[x.v], attrs(vec![("axis", Attr::Int(dim))]));
-                V::Tensor(x.with(v))
+                PyValue::Tensor(x.with(v))
             }
         })
     })())
 }
 
 /// GELU in elementary ops (valid at every opset): erf form, or the tanh approximation.
-fn gelu(cx: &mut Cx, x: super::super::value::T, approx: &str) -> V {
+fn gelu(cx: &mut Evaluator, x: super::super::value::TensorRef, approx: &str) -> PyValue {
     let half = cx.b.scalar(x.dtype, 0.5);
     let one = cx.b.scalar(x.dtype, 1.0);
     let inner = if approx == "tanh" {
@@ -140,5 +143,5 @@ fn gelu(cx: &mut Cx, x: super::super::value::T, approx: &str) -> V {
     let p = cx.b.op(OnnxOp::Add, &[inner, one], Attrs::default());
     let xm = cx.b.op(OnnxOp::Mul, &[x.v, p], Attrs::default());
     let v = cx.b.op(OnnxOp::Mul, &[xm, half], Attrs::default());
-    V::Tensor(x.with(v))
+    PyValue::Tensor(x.with(v))
 }

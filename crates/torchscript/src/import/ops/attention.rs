@@ -8,20 +8,20 @@ use modelc_ir::{Attr, Attrs, DType, OnnxOp, ValueRef};
 
 use super::super::args::Args;
 use super::super::builder::attrs;
-use super::super::eval::{Cx, Ev, Stop};
-use super::super::value::{T, V};
+use super::super::eval::{EvalResult, Evaluator, Stop};
+use super::super::value::{PyValue, TensorRef};
 use super::{arg, operand};
 
-fn mm(cx: &mut Cx, a: ValueRef, b: ValueRef) -> ValueRef {
+fn mm(cx: &mut Evaluator, a: ValueRef, b: ValueRef) -> ValueRef {
     cx.b.op(OnnxOp::MatMul, &[a, b], Attrs::default())
 }
 
-fn add(cx: &mut Cx, a: ValueRef, b: ValueRef) -> ValueRef {
+fn add(cx: &mut Evaluator, a: ValueRef, b: ValueRef) -> ValueRef {
     cx.b.op(OnnxOp::Add, &[a, b], Attrs::default())
 }
 
 /// x·Wᵀ + b.
-fn linear(cx: &mut Cx, x: ValueRef, w: ValueRef, b: ValueRef) -> ValueRef {
+fn linear(cx: &mut Evaluator, x: ValueRef, w: ValueRef, b: ValueRef) -> ValueRef {
     let wt = cx.b.op(
         OnnxOp::Transpose,
         &[w],
@@ -33,11 +33,11 @@ fn linear(cx: &mut Cx, x: ValueRef, w: ValueRef, b: ValueRef) -> ValueRef {
 
 /// softmax(q·kᵀ·scale + mask)·v over the last two axes of rank-`r` tensors.
 pub fn sdpa(
-    cx: &mut Cx,
-    q: T,
+    cx: &mut Evaluator,
+    q: TensorRef,
     k: ValueRef,
     v: ValueRef,
-    mask: Option<T>,
+    mask: Option<TensorRef>,
     causal: bool,
     scale: Option<f64>,
 ) -> Result<ValueRef, String> {
@@ -105,10 +105,13 @@ pub fn sdpa(
     Ok(mm(cx, p, v))
 }
 
-pub fn call(cx: &mut Cx, op: &str, a: &Args) -> Option<Ev<V>> {
+pub fn call(cx: &mut Evaluator, op: &str, a: &Args) -> Option<EvalResult<PyValue>> {
     match op {
-        "scaled_dot_product_attention" => Some((|| -> Ev<V> {
-            let q = arg(op, operand(cx, a.get(0, "query").unwrap_or(&V::None), None))?;
+        "scaled_dot_product_attention" => Some((|| -> EvalResult<PyValue> {
+            let q = arg(
+                op,
+                operand(cx, a.get(0, "query").unwrap_or(&PyValue::None), None),
+            )?;
             let k = arg(op, a.t(1, "key"))?;
             let v = arg(op, a.t(2, "value"))?;
             let mask = arg(op, a.opt_t(3, "attn_mask"))?;
@@ -125,14 +128,14 @@ pub fn call(cx: &mut Cx, op: &str, a: &Args) -> Option<Ev<V>> {
                 ));
             }
             let out = arg(op, sdpa(cx, q, k.v, v.v, mask, causal, scale))?;
-            Ok(V::Tensor(q.with(out)))
+            Ok(PyValue::Tensor(q.with(out)))
         })()),
         "_transformer_encoder_layer_fwd" => Some(encoder_layer(cx, op, a)),
         _ => None,
     }
 }
 
-fn encoder_layer(cx: &mut Cx, op: &str, a: &Args) -> Ev<V> {
+fn encoder_layer(cx: &mut Evaluator, op: &str, a: &Args) -> EvalResult<PyValue> {
     let src = arg(op, a.t(0, "src"))?;
     let e = arg(op, a.int(1, "embed_dim", None))?;
     let h = arg(op, a.int(2, "num_heads", None))?;
@@ -169,7 +172,7 @@ fn encoder_layer(cx: &mut Cx, op: &str, a: &Args) -> Ev<V> {
             src.rank
         )));
     }
-    let ln = |cx: &mut Cx, x: ValueRef, w: ValueRef, b: ValueRef| {
+    let ln = |cx: &mut Evaluator, x: ValueRef, w: ValueRef, b: ValueRef| {
         cx.b.op(
             OnnxOp::LayerNormalization,
             &[x, w, b],
@@ -179,7 +182,7 @@ fn encoder_layer(cx: &mut Cx, op: &str, a: &Args) -> Ev<V> {
             ]),
         )
     };
-    let self_attn = |cx: &mut Cx, x: ValueRef| -> Result<ValueRef, String> {
+    let self_attn = |cx: &mut Evaluator, x: ValueRef| -> Result<ValueRef, String> {
         let qkv = linear(cx, x, qkv_w, qkv_b);
         let parts = cx.b.node(
             OnnxOp::Split,
@@ -199,7 +202,7 @@ fn encoder_layer(cx: &mut Cx, op: &str, a: &Args) -> Ev<V> {
                 attrs(vec![("perm", Attr::Ints(vec![0, 2, 1, 3]))]),
             ));
         }
-        let q = T::new(qkv_h[0], Some(4), src.dtype);
+        let q = TensorRef::new(qkv_h[0], Some(4), src.dtype);
         let o = sdpa(
             cx,
             q,
@@ -218,19 +221,19 @@ fn encoder_layer(cx: &mut Cx, op: &str, a: &Args) -> Ev<V> {
         let o = cx.b.op(OnnxOp::Reshape, &[o, back], Attrs::default());
         Ok(linear(cx, o, proj_w, proj_b))
     };
-    let ffn = |cx: &mut Cx, x: ValueRef| -> ValueRef {
+    let ffn = |cx: &mut Evaluator, x: ValueRef| -> ValueRef {
         let y = linear(cx, x, f1w, f1b);
         let y = if gelu {
             let r = super::activation::call(
                 cx,
                 "gelu",
                 &Args {
-                    pos: vec![V::Tensor(T::new(y, Some(3), src.dtype))],
+                    pos: vec![PyValue::Tensor(TensorRef::new(y, Some(3), src.dtype))],
                     kw: vec![],
                 },
             );
             match r {
-                Some(Ok(V::Tensor(t))) => t.v,
+                Some(Ok(PyValue::Tensor(t))) => t.v,
                 _ => y,
             }
         } else {
@@ -254,5 +257,5 @@ fn encoder_layer(cx: &mut Cx, op: &str, a: &Args) -> Ev<V> {
         let s = add(cx, x, ff);
         ln(cx, s, n2w, n2b)
     };
-    Ok(V::Tensor(src.with(out)))
+    Ok(PyValue::Tensor(src.with(out)))
 }

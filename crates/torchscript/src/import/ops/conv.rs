@@ -8,8 +8,8 @@ use modelc_ir::{Attr, DType, OnnxOp};
 
 use super::super::args::Args;
 use super::super::builder::attrs;
-use super::super::eval::{Cx, Ev, Stop};
-use super::super::value::V;
+use super::super::eval::{EvalResult, Evaluator, Stop};
+use super::super::value::PyValue;
 use super::{arg, operand};
 
 fn expand(v: Vec<i64>, n: usize) -> Vec<i64> {
@@ -20,7 +20,7 @@ fn expand(v: Vec<i64>, n: usize) -> Vec<i64> {
     }
 }
 
-pub fn call(cx: &mut Cx, op: &str, a: &Args) -> Option<Ev<V>> {
+pub fn call(cx: &mut Evaluator, op: &str, a: &Args) -> Option<EvalResult<PyValue>> {
     let transposed_op = op.starts_with("conv_transpose");
     if !(op == "_convolution"
         || op == "convolution"
@@ -29,8 +29,11 @@ pub fn call(cx: &mut Cx, op: &str, a: &Args) -> Option<Ev<V>> {
     {
         return None;
     }
-    Some((|| -> Ev<V> {
-        let x = arg(op, operand(cx, a.get(0, "input").unwrap_or(&V::None), None))?;
+    Some((|| -> EvalResult<PyValue> {
+        let x = arg(
+            op,
+            operand(cx, a.get(0, "input").unwrap_or(&PyValue::None), None),
+        )?;
         let w = arg(op, a.t(1, "weight"))?;
         let bias = arg(op, a.opt_t(2, "bias"))?;
         let n = w
@@ -39,8 +42,8 @@ pub fn call(cx: &mut Cx, op: &str, a: &Args) -> Option<Ev<V>> {
             - 2;
         let stride = expand(arg(op, a.ints(3, "stride", Some(&[1])))?, n);
         let (pads, auto_pad) = match a.some(4, "padding") {
-            Some(V::Str(s)) if s == "valid" => (vec![0; 2 * n], None),
-            Some(V::Str(s)) if s == "same" => (vec![0; 2 * n], Some("SAME_UPPER")),
+            Some(PyValue::Str(s)) if s == "valid" => (vec![0; 2 * n], None),
+            Some(PyValue::Str(s)) if s == "same" => (vec![0; 2 * n], Some("SAME_UPPER")),
             _ => {
                 let p = expand(arg(op, a.ints(4, "padding", Some(&[0])))?, n);
                 (p.iter().chain(&p).copied().collect(), None)
@@ -111,12 +114,12 @@ pub fn call(cx: &mut Cx, op: &str, a: &Args) -> Option<Ev<V>> {
             attrs(at),
             1,
         )[0];
-        Ok(V::Tensor(x.with(v)))
+        Ok(PyValue::Tensor(x.with(v)))
     })())
 }
 
 /// The dims of `v` when it is a constant (a module's parameter).
-fn const_dims(cx: &Cx, v: modelc_ir::ValueRef) -> Option<Vec<u64>> {
+fn const_dims(cx: &Evaluator, v: modelc_ir::ValueRef) -> Option<Vec<u64>> {
     match &cx.b.g.node(v.node).op {
         modelc_ir::Op::Const(t) => Some(t.dims.clone()),
         _ => None,

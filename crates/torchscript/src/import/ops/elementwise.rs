@@ -10,12 +10,12 @@ use modelc_ir::{Attr, Attrs, DType, OnnxOp};
 
 use super::super::args::{scalar_type, Args};
 use super::super::builder::attrs;
-use super::super::eval::{Cx, Ev};
-use super::super::value::{T, V};
+use super::super::eval::{EvalResult, Evaluator};
+use super::super::value::{PyValue, TensorRef};
 use super::{arg, operand, unary};
 use crate::aten;
 
-fn rank2(a: T, b: T) -> Option<usize> {
+fn rank2(a: TensorRef, b: TensorRef) -> Option<usize> {
     Some(a.rank?.max(b.rank?))
 }
 
@@ -23,7 +23,7 @@ fn rank2(a: T, b: T) -> Option<usize> {
 /// Floor division of integers: ONNX's integer Div truncates toward zero, so divide
 /// `a - a mod b` (Mod with the divisor's sign: an exact multiple of b) instead.
 fn int_floor_div(
-    cx: &mut Cx,
+    cx: &mut Evaluator,
     a: modelc_ir::ValueRef,
     b: modelc_ir::ValueRef,
 ) -> modelc_ir::ValueRef {
@@ -33,7 +33,12 @@ fn int_floor_div(
     cx.b.op(OnnxOp::Div, &[exact, b], Attrs::default())
 }
 
-fn pair(cx: &mut Cx, op: &str, x: &V, y: &V) -> Ev<(T, T)> {
+fn pair(
+    cx: &mut Evaluator,
+    op: &str,
+    x: &PyValue,
+    y: &PyValue,
+) -> EvalResult<(TensorRef, TensorRef)> {
     let like = x.as_tensor().or(y.as_tensor());
     let mut a = arg(op, operand(cx, x, like))?;
     let mut b = arg(op, operand(cx, y, like))?;
@@ -53,7 +58,13 @@ fn pair(cx: &mut Cx, op: &str, x: &V, y: &V) -> Ev<(T, T)> {
     Ok((a, b))
 }
 
-fn binary(cx: &mut Cx, op: &str, onnx: OnnxOp, x: &V, y: &V) -> Ev<V> {
+fn binary(
+    cx: &mut Evaluator,
+    op: &str,
+    onnx: OnnxOp,
+    x: &PyValue,
+    y: &PyValue,
+) -> EvalResult<PyValue> {
     let (a, b) = pair(cx, op, x, y)?;
     let v = cx.b.op(onnx, &[a.v, b.v], Attrs::default());
     let dtype = if aten::by_op(onnx).is_some_and(|r| r.kind.is_predicate()) {
@@ -61,18 +72,18 @@ fn binary(cx: &mut Cx, op: &str, onnx: OnnxOp, x: &V, y: &V) -> Ev<V> {
     } else {
         a.dtype
     };
-    Ok(V::Tensor(T::new(v, rank2(a, b), dtype)))
+    Ok(PyValue::Tensor(TensorRef::new(v, rank2(a, b), dtype)))
 }
 
 /// A one-to-one form of [`aten`]'s table: the row's op on the operands. `None` when `op` has
 /// no row, reads no tensor, or (add/sub) has an `alpha` other than 1.
-pub fn table(cx: &mut Cx, op: &str, a: &Args) -> Option<Ev<V>> {
+pub fn table(cx: &mut Evaluator, op: &str, a: &Args) -> Option<EvalResult<PyValue>> {
     let row = aten::by_name(op)?;
     if !has_tensor(a) || row.alpha && !matches!(a.f64(2, "alpha", Some(1.0)), Ok(1.0)) {
         return None;
     }
     let x = a.get(0, "self")?;
-    Some((|| -> Ev<V> {
+    Some((|| -> EvalResult<PyValue> {
         if row.kind.arity() == 2 {
             let y = a.get(1, "other").ok_or_else(|| {
                 super::super::eval::Stop::Fatal(format!("aten::{op}: missing operand"))
@@ -91,7 +102,7 @@ pub fn table(cx: &mut Cx, op: &str, a: &Args) -> Option<Ev<V>> {
         } else {
             t.dtype
         };
-        Ok(V::Tensor(T::new(v, t.rank, dtype)))
+        Ok(PyValue::Tensor(TensorRef::new(v, t.rank, dtype)))
     })())
 }
 
@@ -99,20 +110,20 @@ fn has_tensor(a: &Args) -> bool {
     a.pos
         .iter()
         .chain(a.kw.iter().map(|k| &k.1))
-        .any(|v| matches!(v, V::Tensor(_)))
+        .any(|v| matches!(v, PyValue::Tensor(_)))
 }
 
-pub fn call(cx: &mut Cx, op: &str, a: &Args) -> Option<Ev<V>> {
+pub fn call(cx: &mut Evaluator, op: &str, a: &Args) -> Option<EvalResult<PyValue>> {
     if !has_tensor(a) {
         return None;
     }
     run(cx, op, a)
 }
 
-fn run(cx: &mut Cx, op: &str, a: &Args) -> Option<Ev<V>> {
+fn run(cx: &mut Evaluator, op: &str, a: &Args) -> Option<EvalResult<PyValue>> {
     let x = a.get(0, "self")?;
     let y = a.get(1, "other");
-    Some((|| -> Ev<V> {
+    Some((|| -> EvalResult<PyValue> {
         match op {
             // alpha ≠ 1 (alpha 1 is the table's).
             "add" | "sub" => {
@@ -120,7 +131,7 @@ fn run(cx: &mut Cx, op: &str, a: &Args) -> Option<Ev<V>> {
                     super::super::eval::Stop::Fatal(format!("aten::{op}: missing operand"))
                 })?;
                 let alpha = arg(op, a.f64(2, "alpha", Some(1.0)))?;
-                let y = binary(cx, "mul", OnnxOp::Mul, y, &V::Float(alpha))?;
+                let y = binary(cx, "mul", OnnxOp::Mul, y, &PyValue::Float(alpha))?;
                 let onnx = if op == "add" {
                     OnnxOp::Add
                 } else {
@@ -129,23 +140,23 @@ fn run(cx: &mut Cx, op: &str, a: &Args) -> Option<Ev<V>> {
                 binary(cx, op, onnx, x, &y)
             }
             "rsub" => {
-                let y = y.cloned().unwrap_or(V::Int(0));
+                let y = y.cloned().unwrap_or(PyValue::Int(0));
                 let alpha = arg(op, a.f64(2, "alpha", Some(1.0)))?;
                 let x = if alpha != 1.0 {
-                    binary(cx, "mul", OnnxOp::Mul, x, &V::Float(alpha))?
+                    binary(cx, "mul", OnnxOp::Mul, x, &PyValue::Float(alpha))?
                 } else {
                     x.clone()
                 };
                 binary(cx, op, OnnxOp::Sub, &y, &x)
             }
             "div" | "true_divide" => {
-                let y = y.unwrap_or(&V::Int(1));
+                let y = y.unwrap_or(&PyValue::Int(1));
                 let mode = arg(op, a.str(2, "rounding_mode", ""))?;
                 // True division is float division even of ints.
                 let (mut p, mut q) = pair(cx, op, x, y)?;
                 if !p.dtype.is_float() && mode.is_empty() {
-                    p = T::new(cx.b.cast(p.v, DType::F32), p.rank, DType::F32);
-                    q = T::new(cx.b.cast(q.v, DType::F32), q.rank, DType::F32);
+                    p = TensorRef::new(cx.b.cast(p.v, DType::F32), p.rank, DType::F32);
+                    q = TensorRef::new(cx.b.cast(q.v, DType::F32), q.rank, DType::F32);
                 }
                 let d = cx.b.op(OnnxOp::Div, &[p.v, q.v], Attrs::default());
                 let v = match mode.as_str() {
@@ -161,23 +172,23 @@ fn run(cx: &mut Cx, op: &str, a: &Args) -> Option<Ev<V>> {
                     }
                     _ => d,
                 };
-                Ok(V::Tensor(T::new(v, rank2(p, q), p.dtype)))
+                Ok(PyValue::Tensor(TensorRef::new(v, rank2(p, q), p.dtype)))
             }
             "floor_divide" | "floordiv" => {
-                let (p, q) = pair(cx, op, x, y.unwrap_or(&V::Int(1)))?;
+                let (p, q) = pair(cx, op, x, y.unwrap_or(&PyValue::Int(1)))?;
                 let v = if p.dtype.is_float() {
                     let d = cx.b.op(OnnxOp::Div, &[p.v, q.v], Attrs::default());
                     cx.b.op(OnnxOp::Floor, &[d], Attrs::default())
                 } else {
                     int_floor_div(cx, p.v, q.v)
                 };
-                Ok(V::Tensor(T::new(v, rank2(p, q), p.dtype)))
+                Ok(PyValue::Tensor(TensorRef::new(v, rank2(p, q), p.dtype)))
             }
             // torch.remainder takes the divisor's sign (Python's %), torch.fmod the
             // dividend's (C's fmod). ONNX Mod does the first only for integers: a float
             // remainder is a - floor(a / b) * b.
             "remainder" | "fmod" => {
-                let (p, q) = pair(cx, op, x, y.unwrap_or(&V::Int(1)))?;
+                let (p, q) = pair(cx, op, x, y.unwrap_or(&PyValue::Int(1)))?;
                 let v = if op == "remainder" && p.dtype.is_float() {
                     let d = cx.b.op(OnnxOp::Div, &[p.v, q.v], Attrs::default());
                     let f = cx.b.op(OnnxOp::Floor, &[d], Attrs::default());
@@ -191,10 +202,10 @@ fn run(cx: &mut Cx, op: &str, a: &Args) -> Option<Ev<V>> {
                         attrs(vec![("fmod", Attr::Int(fmod))]),
                     )
                 };
-                Ok(V::Tensor(T::new(v, rank2(p, q), p.dtype)))
+                Ok(PyValue::Tensor(TensorRef::new(v, rank2(p, q), p.dtype)))
             }
             "ne" => {
-                let e = binary(cx, op, OnnxOp::Equal, x, y.unwrap_or(&V::None))?;
+                let e = binary(cx, op, OnnxOp::Equal, x, y.unwrap_or(&PyValue::None))?;
                 let t = e.as_tensor().expect("binary gives a tensor");
                 Ok(unary(cx, OnnxOp::Not, t, vec![]))
             }
@@ -202,30 +213,33 @@ fn run(cx: &mut Cx, op: &str, a: &Args) -> Option<Ev<V>> {
                 let t = arg(op, operand(cx, x, None))?;
                 let s = cx.b.op(OnnxOp::Sqrt, &[t.v], Attrs::default());
                 let v = cx.b.op(OnnxOp::Reciprocal, &[s], Attrs::default());
-                Ok(V::Tensor(t.with(v)))
+                Ok(PyValue::Tensor(t.with(v)))
             }
             "where" => {
                 let c = arg(op, operand(cx, x, None))?;
                 let (p, q) = pair(
                     cx,
                     op,
-                    a.get(1, "self").unwrap_or(&V::None),
-                    a.get(2, "other").unwrap_or(&V::None),
+                    a.get(1, "self").unwrap_or(&PyValue::None),
+                    a.get(2, "other").unwrap_or(&PyValue::None),
                 )?;
                 let v = cx.b.op(OnnxOp::Where, &[c.v, p.v, q.v], Attrs::default());
                 let r = rank2(c, p).zip(q.rank).map(|(r, s)| r.max(s));
-                Ok(V::Tensor(T::new(v, r, p.dtype)))
+                Ok(PyValue::Tensor(TensorRef::new(v, r, p.dtype)))
             }
             "masked_fill" => {
                 let t = arg(op, operand(cx, x, None))?;
-                let mask = arg(op, operand(cx, a.get(1, "mask").unwrap_or(&V::None), None))?;
+                let mask = arg(
+                    op,
+                    operand(cx, a.get(1, "mask").unwrap_or(&PyValue::None), None),
+                )?;
                 let fill = arg(
                     op,
-                    operand(cx, a.get(2, "value").unwrap_or(&V::None), Some(t)),
+                    operand(cx, a.get(2, "value").unwrap_or(&PyValue::None), Some(t)),
                 )?;
                 let v =
                     cx.b.op(OnnxOp::Where, &[mask.v, fill.v, t.v], Attrs::default());
-                Ok(V::Tensor(T::new(v, rank2(t, mask), t.dtype)))
+                Ok(PyValue::Tensor(TensorRef::new(v, rank2(t, mask), t.dtype)))
             }
             "clamp" | "clip" => {
                 let t = arg(op, operand(cx, x, None))?;
@@ -239,7 +253,7 @@ fn run(cx: &mut Cx, op: &str, a: &Args) -> Option<Ev<V>> {
                 };
                 let v =
                     cx.b.node(OnnxOp::Clip, &[Some(t.v), lo, hi], Attrs::default(), 1)[0];
-                Ok(V::Tensor(t.with(v)))
+                Ok(PyValue::Tensor(t.with(v)))
             }
             "contiguous"
             | "detach"
@@ -248,7 +262,7 @@ fn run(cx: &mut Cx, op: &str, a: &Args) -> Option<Ev<V>> {
             | "feature_dropout"
             | "alpha_dropout"
             | "feature_alpha_dropout"
-            | "requires_grad" => Ok(V::Tensor(arg(op, operand(cx, x, None))?)),
+            | "requires_grad" => Ok(PyValue::Tensor(arg(op, operand(cx, x, None))?)),
             "to" | "type" | "type_as" | "float" | "double" | "long" | "int" | "half" | "bool" => {
                 let t = arg(op, operand(cx, x, None))?;
                 let target = match op {
@@ -258,24 +272,27 @@ fn run(cx: &mut Cx, op: &str, a: &Args) -> Option<Ev<V>> {
                     "int" => Some(DType::I32),
                     "half" => Some(DType::F16),
                     "bool" => Some(DType::Bool),
-                    "type_as" => a.get(1, "other").and_then(V::as_tensor).map(|o| o.dtype),
+                    "type_as" => a
+                        .get(1, "other")
+                        .and_then(PyValue::as_tensor)
+                        .map(|o| o.dtype),
                     _ => a
                         .pos
                         .iter()
                         .skip(1)
                         .chain(a.kw.iter().filter(|k| k.0 == "dtype").map(|k| &k.1))
                         .find_map(|v| match v {
-                            V::Int(c) => scalar_type(*c),
-                            V::Tensor(o) => Some(o.dtype),
+                            PyValue::Int(c) => scalar_type(*c),
+                            PyValue::Tensor(o) => Some(o.dtype),
                             _ => None,
                         }),
                 };
                 match target {
                     Some(d) if d != t.dtype => {
                         let v = cx.b.cast(t.v, d);
-                        Ok(V::Tensor(T::new(v, t.rank, d)))
+                        Ok(PyValue::Tensor(TensorRef::new(v, t.rank, d)))
                     }
-                    _ => Ok(V::Tensor(t)),
+                    _ => Ok(PyValue::Tensor(t)),
                 }
             }
             _ => Err(super::super::eval::Stop::Fatal(String::new())),

@@ -5,11 +5,11 @@ use modelc_ir::{Attr, Attrs, OnnxOp};
 
 use super::super::args::Args;
 use super::super::builder::attrs;
-use super::super::eval::{Cx, Ev};
-use super::super::value::{T, V};
+use super::super::eval::{EvalResult, Evaluator};
+use super::super::value::{PyValue, TensorRef};
 use super::{arg, operand};
 
-fn transpose2(cx: &mut Cx, w: T) -> modelc_ir::ValueRef {
+fn transpose2(cx: &mut Evaluator, w: TensorRef) -> modelc_ir::ValueRef {
     cx.b.op(
         OnnxOp::Transpose,
         &[w.v],
@@ -17,7 +17,12 @@ fn transpose2(cx: &mut Cx, w: T) -> modelc_ir::ValueRef {
     )
 }
 
-fn scaled(cx: &mut Cx, v: modelc_ir::ValueRef, k: f64, like: T) -> modelc_ir::ValueRef {
+fn scaled(
+    cx: &mut Evaluator,
+    v: modelc_ir::ValueRef,
+    k: f64,
+    like: TensorRef,
+) -> modelc_ir::ValueRef {
     if k == 1.0 {
         return v;
     }
@@ -25,14 +30,17 @@ fn scaled(cx: &mut Cx, v: modelc_ir::ValueRef, k: f64, like: T) -> modelc_ir::Va
     cx.b.op(OnnxOp::Mul, &[v, s], Attrs::default())
 }
 
-pub fn call(cx: &mut Cx, op: &str, a: &Args) -> Option<Ev<V>> {
+pub fn call(cx: &mut Evaluator, op: &str, a: &Args) -> Option<EvalResult<PyValue>> {
     if !matches!(op, "linear" | "addmm" | "matmul" | "mm" | "bmm" | "baddbmm") {
         return None;
     }
-    Some((|| -> Ev<V> {
+    Some((|| -> EvalResult<PyValue> {
         Ok(match op {
             "linear" => {
-                let x = arg(op, operand(cx, a.get(0, "input").unwrap_or(&V::None), None))?;
+                let x = arg(
+                    op,
+                    operand(cx, a.get(0, "input").unwrap_or(&PyValue::None), None),
+                )?;
                 let w = arg(op, a.t(1, "weight"))?;
                 let b = arg(op, a.opt_t(2, "bias"))?;
                 if x.rank == Some(2) {
@@ -42,14 +50,14 @@ pub fn call(cx: &mut Cx, op: &str, a: &Args) -> Option<Ev<V>> {
                         attrs(vec![("transB", Attr::Int(1))]),
                         1,
                     )[0];
-                    V::Tensor(x.with(v))
+                    PyValue::Tensor(x.with(v))
                 } else {
                     let wt = transpose2(cx, w);
                     let mut v = cx.b.op(OnnxOp::MatMul, &[x.v, wt], Attrs::default());
                     if let Some(b) = b {
                         v = cx.b.op(OnnxOp::Add, &[v, b.v], Attrs::default());
                     }
-                    V::Tensor(x.with(v))
+                    PyValue::Tensor(x.with(v))
                 }
             }
             "addmm" => {
@@ -66,7 +74,7 @@ pub fn call(cx: &mut Cx, op: &str, a: &Args) -> Option<Ev<V>> {
                         ("beta", Attr::Float(beta as f32)),
                     ]),
                 );
-                V::Tensor(T::new(v, Some(2), m1.dtype))
+                PyValue::Tensor(TensorRef::new(v, Some(2), m1.dtype))
             }
             "baddbmm" => {
                 let c = arg(op, a.t(0, "self"))?;
@@ -82,11 +90,17 @@ pub fn call(cx: &mut Cx, op: &str, a: &Args) -> Option<Ev<V>> {
                     let cc = scaled(cx, c.v, beta, c);
                     cx.b.op(OnnxOp::Add, &[cc, p], Attrs::default())
                 };
-                V::Tensor(T::new(v, Some(3), b1.dtype))
+                PyValue::Tensor(TensorRef::new(v, Some(3), b1.dtype))
             }
             _ => {
-                let x = arg(op, operand(cx, a.get(0, "self").unwrap_or(&V::None), None))?;
-                let y = arg(op, operand(cx, a.get(1, "other").unwrap_or(&V::None), None))?;
+                let x = arg(
+                    op,
+                    operand(cx, a.get(0, "self").unwrap_or(&PyValue::None), None),
+                )?;
+                let y = arg(
+                    op,
+                    operand(cx, a.get(1, "other").unwrap_or(&PyValue::None), None),
+                )?;
                 let v = cx.b.op(OnnxOp::MatMul, &[x.v, y.v], Attrs::default());
                 let rank = match (x.rank, y.rank) {
                     (Some(1), Some(1)) => Some(0),
@@ -94,7 +108,7 @@ pub fn call(cx: &mut Cx, op: &str, a: &Args) -> Option<Ev<V>> {
                     (Some(p), Some(q)) => Some(p.max(q)),
                     _ => None,
                 };
-                V::Tensor(T::new(v, rank, x.dtype))
+                PyValue::Tensor(TensorRef::new(v, rank, x.dtype))
             }
         })
     })())

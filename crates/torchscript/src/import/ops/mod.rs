@@ -1,6 +1,6 @@
 //! aten / prim ops and Python builtins → IR, one file per op family.
 //!
-//! Every family has `call(cx, op, args) -> Option<Ev<V>>`: `None` when it does not know the
+//! Every family has `call(cx, op, args) -> Option<EvalResult<PyValue>>`: `None` when it does not know the
 //! op. In-place variants (`relu_`, `add_`) are the same as their functional forms: the
 //! evaluation is in SSA form and the printed code uses each op's result. Ops no family knows
 //! are reported (with their line) and replaced by a placeholder so import goes on and
@@ -25,10 +25,10 @@ use modelc_ir::{Attr, DType, OnnxOp, ValueRef};
 
 use super::args::Args;
 use super::builder::attrs;
-use super::eval::{Cx, Ev, Stop};
-use super::value::{T, V};
+use super::eval::{EvalResult, Evaluator, Stop};
+use super::value::{PyValue, TensorRef};
 
-type Family = fn(&mut Cx, &str, &Args) -> Option<Ev<V>>;
+type Family = fn(&mut Evaluator, &str, &Args) -> Option<EvalResult<PyValue>>;
 
 const FAMILIES: &[Family] = &[
     scalar::call,
@@ -48,7 +48,7 @@ const FAMILIES: &[Family] = &[
 ];
 
 /// An aten op (`torch.X` / `ops.aten.X`).
-pub fn aten(cx: &mut Cx, op: &str, args: Args) -> Ev<V> {
+pub fn aten(cx: &mut Evaluator, op: &str, args: Args) -> EvalResult<PyValue> {
     let base = op
         .strip_suffix('_')
         .filter(|b| !b.ends_with('_'))
@@ -68,7 +68,7 @@ pub fn aten(cx: &mut Cx, op: &str, args: Args) -> Ev<V> {
         .pos
         .iter()
         .chain(args.kw.iter().map(|(_, v)| v))
-        .any(|v| matches!(v, V::Uninit))
+        .any(|v| matches!(v, PyValue::Uninit))
     {
         return untranslatable(
             cx,
@@ -82,7 +82,7 @@ pub fn aten(cx: &mut Cx, op: &str, args: Args) -> Ev<V> {
 }
 
 /// Records `aten::op` as untranslatable and returns a placeholder tensor.
-pub fn untranslatable(cx: &mut Cx, op: &str, args: &Args, why: &str) -> Ev<V> {
+pub fn untranslatable(cx: &mut Evaluator, op: &str, args: &Args, why: &str) -> EvalResult<PyValue> {
     let why = why.strip_prefix(&format!("aten::{op}: ")).unwrap_or(why);
     cx.report(format!("aten::{op}: {why}"));
     let ins: Vec<ValueRef> = args
@@ -92,20 +92,20 @@ pub fn untranslatable(cx: &mut Cx, op: &str, args: &Args, why: &str) -> Ev<V> {
         .filter_map(|v| v.as_tensor().map(|t| t.v))
         .collect();
     let out = cx.b.custom(op, &ins, 1)[0];
-    Ok(V::Tensor(T::new(out, None, DType::F32)))
+    Ok(PyValue::Tensor(TensorRef::new(out, None, DType::F32)))
 }
 
-pub fn prim(cx: &mut Cx, op: &str, args: Args) -> Ev<V> {
+pub fn prim(cx: &mut Evaluator, op: &str, args: Args) -> EvalResult<PyValue> {
     match prim::call(cx, op, &args) {
         Some(r) => r,
         None => {
             cx.report(format!("prim::{op} is not supported"));
-            Ok(V::None)
+            Ok(PyValue::None)
         }
     }
 }
 
-pub fn builtin(cx: &mut Cx, name: &str, args: Args) -> Ev<V> {
+pub fn builtin(cx: &mut Evaluator, name: &str, args: Args) -> EvalResult<PyValue> {
     match prim::builtin(cx, name, &args) {
         Some(r) => r,
         None => Err(Stop::Fatal(format!(
@@ -116,45 +116,49 @@ pub fn builtin(cx: &mut Cx, name: &str, args: Args) -> Ev<V> {
 }
 
 /// An op error as a [`Stop`] (reported as untranslatable by [`aten`]).
-pub fn bad<X>(op: &str, msg: impl std::fmt::Display) -> Option<Ev<X>> {
+pub fn bad<X>(op: &str, msg: impl std::fmt::Display) -> Option<EvalResult<X>> {
     Some(Err(Stop::Fatal(format!("aten::{op}: {msg}"))))
 }
 
 /// Turns an argument error into a [`Stop`].
-pub fn arg<X>(op: &str, r: Result<X, String>) -> Ev<X> {
+pub fn arg<X>(op: &str, r: Result<X, String>) -> EvalResult<X> {
     r.map_err(|m| Stop::Fatal(format!("aten::{op}: {m}")))
 }
 
 /// A tensor operand: tensors as they are, Python numbers and run-time ints as scalar
 /// constants/values of `like`'s element type.
-pub fn operand(cx: &mut Cx, v: &V, like: Option<T>) -> Result<T, String> {
+pub fn operand(
+    cx: &mut Evaluator,
+    v: &PyValue,
+    like: Option<TensorRef>,
+) -> Result<TensorRef, String> {
     let dt = like.map(|t| t.dtype);
     match v {
-        V::Tensor(t) => Ok(*t),
-        V::Bool(b) => Ok(T::new(
+        PyValue::Tensor(t) => Ok(*t),
+        PyValue::Bool(b) => Ok(TensorRef::new(
             cx.b.scalar(dt.unwrap_or(DType::Bool), *b as i64 as f64),
             Some(0),
             dt.unwrap_or(DType::Bool),
         )),
-        V::Int(i) => {
+        PyValue::Int(i) => {
             let d = dt.unwrap_or(DType::I64);
-            Ok(T::new(cx.b.scalar(d, *i as f64), Some(0), d))
+            Ok(TensorRef::new(cx.b.scalar(d, *i as f64), Some(0), d))
         }
-        V::Float(f) => {
+        PyValue::Float(f) => {
             let d = match dt {
                 Some(d) if d.is_float() => d,
                 _ => DType::F32,
             };
-            Ok(T::new(cx.b.scalar(d, *f), Some(0), d))
+            Ok(TensorRef::new(cx.b.scalar(d, *f), Some(0), d))
         }
-        V::SymInt(s) => {
+        PyValue::SymInt(s) => {
             let d = dt.unwrap_or(DType::I64);
             let v = if d == DType::I64 {
                 *s
             } else {
                 cx.b.cast(*s, d)
             };
-            Ok(T::new(v, Some(0), d))
+            Ok(TensorRef::new(v, Some(0), d))
         }
         other => Err(format!("expected a tensor or number, got {}", other.kind())),
     }
@@ -179,13 +183,13 @@ pub fn int_attr(name: &str, v: i64) -> (&str, Attr) {
 }
 
 /// A one-input op with attributes, same rank and type out.
-pub fn unary(cx: &mut Cx, op: OnnxOp, x: T, a: Vec<(&str, Attr)>) -> V {
+pub fn unary(cx: &mut Evaluator, op: OnnxOp, x: TensorRef, a: Vec<(&str, Attr)>) -> PyValue {
     let v = cx.b.op(op, &[x.v], attrs(a));
-    V::Tensor(x.with(v))
+    PyValue::Tensor(x.with(v))
 }
 
 /// The static shape of a constant value (weights), if it is one.
-pub fn const_dims(cx: &Cx, t: T) -> Option<Vec<u64>> {
+pub fn const_dims(cx: &Evaluator, t: TensorRef) -> Option<Vec<u64>> {
     match &cx.b.g.node(t.v.node).op {
         modelc_ir::Op::Const(c) => Some(c.dims.clone()),
         _ => None,

@@ -10,22 +10,25 @@ use modelc_ir::{Attr, Attrs, OnnxOp, Tensor};
 
 use super::super::args::Args;
 use super::super::builder::attrs;
-use super::super::eval::{Cx, Ev, Stop};
-use super::super::value::{T, V};
+use super::super::eval::{EvalResult, Evaluator, Stop};
+use super::super::value::{PyValue, TensorRef};
 use super::{arg, const_dims, operand};
 
-fn filled(cx: &mut Cx, like: T, value: f32) -> Result<T, String> {
+fn filled(cx: &mut Evaluator, like: TensorRef, value: f32) -> Result<TensorRef, String> {
     let dims = const_dims(cx, like).ok_or("needs constant statistics")?;
     let n = dims.iter().product::<u64>() as usize;
     let t = Tensor::from_f32(dims, &vec![value; n]).map_err(|e| e.to_string())?;
     let v = cx.b.constant("", t);
-    Ok(T::new(v, like.rank, like.dtype))
+    Ok(TensorRef::new(v, like.rank, like.dtype))
 }
 
-pub fn call(cx: &mut Cx, op: &str, a: &Args) -> Option<Ev<V>> {
+pub fn call(cx: &mut Evaluator, op: &str, a: &Args) -> Option<EvalResult<PyValue>> {
     match op {
-        "batch_norm" => Some((|| -> Ev<V> {
-            let x = arg(op, operand(cx, a.get(0, "input").unwrap_or(&V::None), None))?;
+        "batch_norm" => Some((|| -> EvalResult<PyValue> {
+            let x = arg(
+                op,
+                operand(cx, a.get(0, "input").unwrap_or(&PyValue::None), None),
+            )?;
             let mean = arg(op, a.t(3, "running_mean"))?;
             let var = arg(op, a.t(4, "running_var"))?;
             let w = match arg(op, a.opt_t(1, "weight"))? {
@@ -47,10 +50,13 @@ pub fn call(cx: &mut Cx, op: &str, a: &Args) -> Option<Ev<V>> {
                 &[x.v, w.v, b.v, mean.v, var.v],
                 attrs(vec![("epsilon", Attr::Float(eps as f32))]),
             );
-            Ok(V::Tensor(x.with(v)))
+            Ok(PyValue::Tensor(x.with(v)))
         })()),
-        "layer_norm" => Some((|| -> Ev<V> {
-            let x = arg(op, operand(cx, a.get(0, "input").unwrap_or(&V::None), None))?;
+        "layer_norm" => Some((|| -> EvalResult<PyValue> {
+            let x = arg(
+                op,
+                operand(cx, a.get(0, "input").unwrap_or(&PyValue::None), None),
+            )?;
             let shape = arg(op, a.ints(1, "normalized_shape", None))?;
             let eps = arg(op, a.f64(4, "eps", Some(1e-5)))?;
             let w = match arg(op, a.opt_t(2, "weight"))? {
@@ -60,7 +66,7 @@ pub fn call(cx: &mut Cx, op: &str, a: &Args) -> Option<Ev<V>> {
                     let t =
                         Tensor::from_f32(shape.iter().map(|&d| d as u64).collect(), &vec![1.0; n])
                             .map_err(|e| Stop::Fatal(e.to_string()))?;
-                    T::new(cx.b.constant("", t), Some(shape.len()), x.dtype)
+                    TensorRef::new(cx.b.constant("", t), Some(shape.len()), x.dtype)
                 }
             };
             let b = arg(op, a.opt_t(3, "bias"))?;
@@ -73,10 +79,13 @@ pub fn call(cx: &mut Cx, op: &str, a: &Args) -> Option<Ev<V>> {
                 ]),
                 1,
             )[0];
-            Ok(V::Tensor(x.with(v)))
+            Ok(PyValue::Tensor(x.with(v)))
         })()),
-        "group_norm" | "instance_norm" => Some((|| -> Ev<V> {
-            let x = arg(op, operand(cx, a.get(0, "input").unwrap_or(&V::None), None))?;
+        "group_norm" | "instance_norm" => Some((|| -> EvalResult<PyValue> {
+            let x = arg(
+                op,
+                operand(cx, a.get(0, "input").unwrap_or(&PyValue::None), None),
+            )?;
             let Some(rank) = x.rank.filter(|&r| r >= 2) else {
                 return arg(op, Err("needs the input's rank (at least 2)".to_string()));
             };
@@ -107,7 +116,7 @@ pub fn call(cx: &mut Cx, op: &str, a: &Args) -> Option<Ev<V>> {
                         &[x.v, w.v, b.v, mean.v, var.v],
                         attrs(vec![("epsilon", Attr::Float(eps as f32))]),
                     );
-                    return Ok(V::Tensor(x.with(v)));
+                    return Ok(PyValue::Tensor(x.with(v)));
                 }
                 (w, b, eps)
             };
@@ -146,7 +155,7 @@ pub fn call(cx: &mut Cx, op: &str, a: &Args) -> Option<Ev<V>> {
                     y = cx.b.op(onnx, &[y, c], Attrs::default());
                 }
             }
-            Ok(V::Tensor(x.with(y)))
+            Ok(PyValue::Tensor(x.with(y)))
         })()),
         _ => None,
     }

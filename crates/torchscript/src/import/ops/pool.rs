@@ -13,8 +13,8 @@ use modelc_ir::{Attr, Attrs, OnnxOp, OpsetImport, ValueRef};
 
 use super::super::args::Args;
 use super::super::builder::attrs;
-use super::super::eval::{Cx, Ev, Stop};
-use super::super::value::{T, V};
+use super::super::eval::{EvalResult, Evaluator, Stop};
+use super::super::value::{PyValue, TensorRef};
 use super::{arg, operand};
 
 fn spatial(op: &str) -> usize {
@@ -35,15 +35,18 @@ fn expand(v: Vec<i64>, n: usize) -> Vec<i64> {
     }
 }
 
-pub fn call(cx: &mut Cx, op: &str, a: &Args) -> Option<Ev<V>> {
+pub fn call(cx: &mut Evaluator, op: &str, a: &Args) -> Option<EvalResult<PyValue>> {
     let max = matches!(op, "max_pool1d" | "max_pool2d" | "max_pool3d");
     let avg = matches!(op, "avg_pool1d" | "avg_pool2d" | "avg_pool3d");
     let adaptive = op.starts_with("adaptive_avg_pool") || op.starts_with("adaptive_max_pool");
     if !(max || avg || adaptive) {
         return None;
     }
-    Some((|| -> Ev<V> {
-        let x = arg(op, operand(cx, a.get(0, "self").unwrap_or(&V::None), None))?;
+    Some((|| -> EvalResult<PyValue> {
+        let x = arg(
+            op,
+            operand(cx, a.get(0, "self").unwrap_or(&PyValue::None), None),
+        )?;
         let n = spatial(op);
         if adaptive {
             let out = expand(arg(op, a.ints(1, "output_size", None))?, n);
@@ -59,17 +62,17 @@ pub fn call(cx: &mut Cx, op: &str, a: &Args) -> Option<Ev<V>> {
             } else {
                 adaptive_pool(cx, op, x, &out, avg)?
             };
-            let values = V::Tensor(x.with(values));
+            let values = PyValue::Tensor(x.with(values));
             if avg {
                 return Ok(values);
             }
             // adaptive_max_pool returns (values, indices); where there are no indices
             // (uneven windows) they are uninitialized, and reading them fails the import.
             let indices = match indices {
-                Some(i) => V::Tensor(T::new(i, x.rank, modelc_ir::DType::I64)),
-                None => V::Uninit,
+                Some(i) => PyValue::Tensor(TensorRef::new(i, x.rank, modelc_ir::DType::I64)),
+                None => PyValue::Uninit,
             };
-            return Ok(V::Tuple(vec![values, indices]));
+            return Ok(PyValue::Tuple(vec![values, indices]));
         }
         let kernel = expand(arg(op, a.ints(1, "kernel_size", None))?, n);
         let stride = arg(op, a.ints(2, "stride", Some(&[])))?;
@@ -114,13 +117,13 @@ pub fn call(cx: &mut Cx, op: &str, a: &Args) -> Option<Ev<V>> {
                 ]),
             )
         };
-        Ok(V::Tensor(x.with(v)))
+        Ok(PyValue::Tensor(x.with(v)))
     })())
 }
 
 /// torch's index of each plane's maximum, flat over the `n` spatial axes, shaped
 /// [N, C, 1, ...] like the pooled values.
-fn global_argmax(cx: &mut Cx, x: ValueRef, n: usize) -> ValueRef {
+fn global_argmax(cx: &mut Evaluator, x: ValueRef, n: usize) -> ValueRef {
     let flat = cx.b.ints(&[0, 0, -1]);
     let planes = cx.b.op(OnnxOp::Reshape, &[x, flat], Attrs::default());
     let at = cx.b.op(
@@ -139,12 +142,12 @@ fn global_argmax(cx: &mut Cx, x: ValueRef, n: usize) -> ValueRef {
 /// Returns the pooled values and, for max pooling to sizes that divide the input, torch's
 /// indices (flat per plane: MaxPool's flat index modulo the plane size).
 fn adaptive_pool(
-    cx: &mut Cx,
+    cx: &mut Evaluator,
     op: &str,
-    x: T,
+    x: TensorRef,
     out: &[i64],
     avg: bool,
-) -> Ev<(ValueRef, Option<ValueRef>)> {
+) -> EvalResult<(ValueRef, Option<ValueRef>)> {
     let opsets = [OpsetImport {
         domain: String::new(),
         version: crate::import::OPSET,

@@ -8,13 +8,13 @@ use modelc_ir::{Attr, Attrs, DType, OnnxOp};
 
 use super::super::args::Args;
 use super::super::builder::attrs;
-use super::super::eval::{Cx, Ev};
-use super::super::value::{T, V};
+use super::super::eval::{EvalResult, Evaluator};
+use super::super::value::{PyValue, TensorRef};
 use super::{arg, operand};
 
-pub fn call(cx: &mut Cx, op: &str, a: &Args) -> Option<Ev<V>> {
+pub fn call(cx: &mut Evaluator, op: &str, a: &Args) -> Option<EvalResult<PyValue>> {
     if matches!(op, "var" | "std" | "var_mean" | "std_mean")
-        && matches!(a.get(0, "self"), Some(V::Tensor(_)))
+        && matches!(a.get(0, "self"), Some(PyValue::Tensor(_)))
     {
         return Some(var_std(cx, op, a));
     }
@@ -24,11 +24,14 @@ pub fn call(cx: &mut Cx, op: &str, a: &Args) -> Option<Ev<V>> {
     ) {
         return None;
     }
-    if !matches!(a.get(0, "self"), Some(V::Tensor(_))) {
+    if !matches!(a.get(0, "self"), Some(PyValue::Tensor(_))) {
         return None;
     }
-    Some((|| -> Ev<V> {
-        let x = arg(op, operand(cx, a.get(0, "self").unwrap_or(&V::None), None))?;
+    Some((|| -> EvalResult<PyValue> {
+        let x = arg(
+            op,
+            operand(cx, a.get(0, "self").unwrap_or(&PyValue::None), None),
+        )?;
         if op == "numel" {
             let s = cx.b.op(OnnxOp::Shape, &[x.v], Attrs::default());
             let v = cx.b.op(
@@ -36,7 +39,7 @@ pub fn call(cx: &mut Cx, op: &str, a: &Args) -> Option<Ev<V>> {
                 &[s],
                 attrs(vec![("keepdims", Attr::Int(0))]),
             );
-            return Ok(V::SymInt(v));
+            return Ok(PyValue::SymInt(v));
         }
         let dims = match a.some(1, "dim") {
             Some(d) => d.as_ints(),
@@ -53,7 +56,7 @@ pub fn call(cx: &mut Cx, op: &str, a: &Args) -> Option<Ev<V>> {
             _ => {
                 let c = cx.b.cast(x.v, DType::F32);
                 (
-                    T::new(c, x.rank, DType::F32),
+                    TensorRef::new(c, x.rank, DType::F32),
                     if op == "any" {
                         OnnxOp::ReduceMax
                     } else {
@@ -82,17 +85,20 @@ pub fn call(cx: &mut Cx, op: &str, a: &Args) -> Option<Ev<V>> {
         } else {
             (v, x.dtype)
         };
-        Ok(V::Tensor(T::new(v, rank, dtype)))
+        Ok(PyValue::Tensor(TensorRef::new(v, rank, dtype)))
     })())
 }
 
-fn var_std(cx: &mut Cx, op: &str, a: &Args) -> Ev<V> {
-    let x = arg(op, operand(cx, a.get(0, "self").unwrap_or(&V::None), None))?;
+fn var_std(cx: &mut Evaluator, op: &str, a: &Args) -> EvalResult<PyValue> {
+    let x = arg(
+        op,
+        operand(cx, a.get(0, "self").unwrap_or(&PyValue::None), None),
+    )?;
     if !x.dtype.is_float() {
         return arg(op, Err(format!("{} input", x.dtype)));
     }
     let dims = match a.some(1, "dim") {
-        None | Some(V::None) => None,
+        None | Some(PyValue::None) => None,
         Some(v) => Some(arg(
             op,
             v.as_ints()
@@ -101,11 +107,11 @@ fn var_std(cx: &mut Cx, op: &str, a: &Args) -> Ev<V> {
     };
     // var(x, dim, unbiased: bool, keepdim) or var(x, dim, *, correction, keepdim).
     let correction = match (a.get(2, "unbiased"), a.get(usize::MAX, "correction")) {
-        (Some(V::Bool(u)), _) => *u as i64 as f64,
+        (Some(PyValue::Bool(u)), _) => *u as i64 as f64,
         // The correction overload printed positionally.
-        (Some(V::Int(c)), _) => *c as f64,
-        (Some(V::Float(c)), _) => *c,
-        (_, Some(v)) if !matches!(v, V::None) => arg(
+        (Some(PyValue::Int(c)), _) => *c as f64,
+        (Some(PyValue::Float(c)), _) => *c,
+        (_, Some(v)) if !matches!(v, PyValue::None) => arg(
             op,
             v.as_f64()
                 .ok_or_else(|| format!("correction must be a constant, is {}", v.kind())),
@@ -113,11 +119,11 @@ fn var_std(cx: &mut Cx, op: &str, a: &Args) -> Ev<V> {
         _ => 1.0,
     };
     let keep = match a.get(3, "keepdim") {
-        Some(V::Bool(k)) => *k,
+        Some(PyValue::Bool(k)) => *k,
         _ => arg(op, a.bool(usize::MAX, "keepdim", false))?,
     };
     let axes = dims.as_ref().map(|d| cx.b.ints(d));
-    let reduce = |cx: &mut Cx, onnx: OnnxOp, v, keepdims: bool| {
+    let reduce = |cx: &mut Evaluator, onnx: OnnxOp, v, keepdims: bool| {
         let mut ins = vec![Some(v)];
         if let Some(ax) = axes {
             ins.push(Some(ax));
@@ -157,7 +163,7 @@ fn var_std(cx: &mut Cx, op: &str, a: &Args) -> Ev<V> {
         (Some(d), false) => x.rank.map(|r| r.saturating_sub(d.len())),
         (None, false) => Some(0),
     };
-    let spread = V::Tensor(T::new(v, rank, x.dtype));
+    let spread = PyValue::Tensor(TensorRef::new(v, rank, x.dtype));
     if !op.ends_with("_mean") {
         return Ok(spread);
     }
@@ -166,8 +172,8 @@ fn var_std(cx: &mut Cx, op: &str, a: &Args) -> Ev<V> {
     } else {
         reduce(cx, OnnxOp::ReduceMean, x.v, false)
     };
-    Ok(V::Tuple(vec![
+    Ok(PyValue::Tuple(vec![
         spread,
-        V::Tensor(T::new(mean, rank, x.dtype)),
+        PyValue::Tensor(TensorRef::new(mean, rank, x.dtype)),
     ]))
 }

@@ -21,11 +21,11 @@ use modelc_ir::{Attr, OnnxOp, Tensor};
 
 use super::super::args::Args;
 use super::super::builder::attrs;
-use super::super::eval::{Cx, Ev};
-use super::super::value::V;
+use super::super::eval::{EvalResult, Evaluator};
+use super::super::value::PyValue;
 use super::{arg, operand};
 
-pub fn call(cx: &mut Cx, op: &str, a: &Args) -> Option<Ev<V>> {
+pub fn call(cx: &mut Evaluator, op: &str, a: &Args) -> Option<EvalResult<PyValue>> {
     let antialias = op.ends_with("_aa");
     let (mode, n) = match op {
         "_upsample_bilinear2d_aa" => ("linear", 2),
@@ -42,8 +42,11 @@ pub fn call(cx: &mut Cx, op: &str, a: &Args) -> Option<Ev<V>> {
         "upsample_bicubic2d" => ("cubic", 2),
         _ => return None,
     };
-    Some((|| -> Ev<V> {
-        let x = arg(op, operand(cx, a.get(0, "input").unwrap_or(&V::None), None))?;
+    Some((|| -> EvalResult<PyValue> {
+        let x = arg(
+            op,
+            operand(cx, a.get(0, "input").unwrap_or(&PyValue::None), None),
+        )?;
         if !x.dtype.is_float() {
             return arg(op, Err(format!("{} input", x.dtype)));
         }
@@ -59,7 +62,7 @@ pub fn call(cx: &mut Cx, op: &str, a: &Args) -> Option<Ev<V>> {
         }
         let scale_slot = if linear { 3 } else { 2 };
         let sizes = match a.some(1, "output_size") {
-            None | Some(V::None) => None,
+            None | Some(PyValue::None) => None,
             Some(v) => Some(arg(
                 op,
                 v.as_ints().ok_or_else(|| {
@@ -68,11 +71,11 @@ pub fn call(cx: &mut Cx, op: &str, a: &Args) -> Option<Ev<V>> {
             )?),
         };
         let scales: Option<Vec<f64>> = match a.some(scale_slot, "scale_factors") {
-            None | Some(V::None) => None,
+            None | Some(PyValue::None) => None,
             Some(v) => Some(arg(
                 op,
                 v.as_list()
-                    .and_then(|l| l.iter().map(V::as_f64).collect())
+                    .and_then(|l| l.iter().map(PyValue::as_f64).collect())
                     .ok_or_else(|| {
                         format!("scale_factors must be a constant list, is {}", v.kind())
                     }),
@@ -130,6 +133,6 @@ pub fn call(cx: &mut Cx, op: &str, a: &Args) -> Option<Ev<V>> {
             }
         };
         let v = cx.b.node(OnnxOp::Resize, &inputs, at, 1)[0];
-        Ok(V::Tensor(x.with(v)))
+        Ok(PyValue::Tensor(x.with(v)))
     })())
 }

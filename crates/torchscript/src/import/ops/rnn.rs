@@ -9,8 +9,8 @@ use modelc_ir::{Attr, Attrs, OnnxOp, ValueRef};
 
 use super::super::args::Args;
 use super::super::builder::attrs;
-use super::super::eval::{Cx, Ev, Stop};
-use super::super::value::{T, V};
+use super::super::eval::{EvalResult, Evaluator, Stop};
+use super::super::value::{PyValue, TensorRef};
 use super::{arg, const_dims, operand};
 
 fn stop(msg: impl Into<String>) -> Stop {
@@ -18,7 +18,7 @@ fn stop(msg: impl Into<String>) -> Stop {
 }
 
 /// Rows of a `[G·H, X]` weight (or `[G·H]` bias) in ONNX gate order, with a leading axis.
-fn reorder(cx: &mut Cx, w: ValueRef, order: &[usize]) -> ValueRef {
+fn reorder(cx: &mut Evaluator, w: ValueRef, order: &[usize]) -> ValueRef {
     let parts = cx.b.node(
         OnnxOp::Split,
         &[Some(w)],
@@ -35,34 +35,41 @@ fn reorder(cx: &mut Cx, w: ValueRef, order: &[usize]) -> ValueRef {
     cx.b.op(OnnxOp::Unsqueeze, &[c, ax], Attrs::default())
 }
 
-fn cat0(cx: &mut Cx, v: &[ValueRef]) -> ValueRef {
+fn cat0(cx: &mut Evaluator, v: &[ValueRef]) -> ValueRef {
     if v.len() == 1 {
         return v[0];
     }
     cx.b.op(OnnxOp::Concat, v, attrs(vec![("axis", Attr::Int(0))]))
 }
 
-pub fn call(cx: &mut Cx, op: &str, a: &Args) -> Option<Ev<V>> {
+pub fn call(cx: &mut Evaluator, op: &str, a: &Args) -> Option<EvalResult<PyValue>> {
     if op != "lstm" && op != "gru" {
         return None;
     }
     // The packed-sequence overload has a tensor (batch_sizes) second.
-    if matches!(a.get(1, "batch_sizes"), Some(V::Tensor(_))) && op == "lstm" {
+    if matches!(a.get(1, "batch_sizes"), Some(PyValue::Tensor(_))) && op == "lstm" {
         return super::bad(op, "packed sequences are not supported");
     }
     Some(run(cx, op, a))
 }
 
-fn run(cx: &mut Cx, op: &str, a: &Args) -> Ev<V> {
+fn run(cx: &mut Evaluator, op: &str, a: &Args) -> EvalResult<PyValue> {
     let lstm = op == "lstm";
-    let x = arg(op, operand(cx, a.get(0, "input").unwrap_or(&V::None), None))?;
-    let hx: Vec<T> = match a.get(1, "hx") {
-        Some(V::List(l)) | Some(V::Tuple(l)) => l.iter().filter_map(V::as_tensor).collect(),
-        Some(V::Tensor(t)) => vec![*t],
+    let x = arg(
+        op,
+        operand(cx, a.get(0, "input").unwrap_or(&PyValue::None), None),
+    )?;
+    let hx: Vec<TensorRef> = match a.get(1, "hx") {
+        Some(PyValue::List(l)) | Some(PyValue::Tuple(l)) => {
+            l.iter().filter_map(PyValue::as_tensor).collect()
+        }
+        Some(PyValue::Tensor(t)) => vec![*t],
         _ => return Err(stop(format!("aten::{op}: hx is not a tensor list"))),
     };
-    let params: Vec<T> = match a.get(2, "params") {
-        Some(V::List(l)) | Some(V::Tuple(l)) => l.iter().filter_map(V::as_tensor).collect(),
+    let params: Vec<TensorRef> = match a.get(2, "params") {
+        Some(PyValue::List(l)) | Some(PyValue::Tuple(l)) => {
+            l.iter().filter_map(PyValue::as_tensor).collect()
+        }
         _ => return Err(stop(format!("aten::{op}: params is not a tensor list"))),
     };
     let has_bias = arg(op, a.bool(3, "has_biases", true))?;
@@ -163,12 +170,12 @@ fn run(cx: &mut Cx, op: &str, a: &Args) -> Ev<V> {
     } else {
         seq
     };
-    let t3 = |v: ValueRef| V::Tensor(T::new(v, Some(3), x.dtype));
+    let t3 = |v: ValueRef| PyValue::Tensor(TensorRef::new(v, Some(3), x.dtype));
     let h = cat0(cx, &hs);
     let mut result = vec![t3(out), t3(h)];
     if lstm {
         let c = cat0(cx, &cs);
         result.push(t3(c));
     }
-    Ok(V::Tuple(result))
+    Ok(PyValue::Tuple(result))
 }

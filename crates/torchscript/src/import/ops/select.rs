@@ -18,11 +18,11 @@ use modelc_ir::{Attr, Attrs, DType, OnnxOp};
 
 use super::super::args::Args;
 use super::super::builder::attrs;
-use super::super::eval::{Cx, Ev};
-use super::super::value::{T, V};
+use super::super::eval::{EvalResult, Evaluator};
+use super::super::value::{PyValue, TensorRef};
 use super::{arg, axis, operand};
 
-pub fn call(cx: &mut Cx, op: &str, a: &Args) -> Option<Ev<V>> {
+pub fn call(cx: &mut Evaluator, op: &str, a: &Args) -> Option<EvalResult<PyValue>> {
     if op == "einsum" {
         return Some(einsum(cx, a));
     }
@@ -36,12 +36,16 @@ pub fn call(cx: &mut Cx, op: &str, a: &Args) -> Option<Ev<V>> {
             | "flip"
             | "pixel_shuffle"
             | "pixel_unshuffle"
-    ) || (matches!(op, "max" | "min") && matches!(a.get(1, "dim"), Some(V::Int(_))));
-    if !known || !matches!(a.get(0, "self"), Some(V::Tensor(_))) {
+    ) || (matches!(op, "max" | "min")
+        && matches!(a.get(1, "dim"), Some(PyValue::Int(_))));
+    if !known || !matches!(a.get(0, "self"), Some(PyValue::Tensor(_))) {
         return None;
     }
-    Some((|| -> Ev<V> {
-        let x = arg(op, operand(cx, a.get(0, "self").unwrap_or(&V::None), None))?;
+    Some((|| -> EvalResult<PyValue> {
+        let x = arg(
+            op,
+            operand(cx, a.get(0, "self").unwrap_or(&PyValue::None), None),
+        )?;
         match op {
             "argmax" | "argmin" => {
                 let onnx = if op == "argmax" {
@@ -51,7 +55,7 @@ pub fn call(cx: &mut Cx, op: &str, a: &Args) -> Option<Ev<V>> {
                 };
                 let keep = arg(op, a.bool(2, "keepdim", false))?;
                 let (input, dim, rank) = match a.some(1, "dim") {
-                    None | Some(V::None) => {
+                    None | Some(PyValue::None) => {
                         // Over the flattened tensor: a 1-D view, one index out.
                         let flat = cx.b.ints(&[-1]);
                         let v = cx.b.op(OnnxOp::Reshape, &[x.v, flat], Attrs::default());
@@ -76,7 +80,7 @@ pub fn call(cx: &mut Cx, op: &str, a: &Args) -> Option<Ev<V>> {
                 } else {
                     rank.map(|r| r.saturating_sub(1))
                 };
-                Ok(V::Tensor(T::new(v, out_rank, DType::I64)))
+                Ok(PyValue::Tensor(TensorRef::new(v, out_rank, DType::I64)))
             }
             "max" | "min" => {
                 let d = arg(op, a.int(1, "dim", None))?;
@@ -97,15 +101,15 @@ pub fn call(cx: &mut Cx, op: &str, a: &Args) -> Option<Ev<V>> {
                 } else {
                     x.rank.map(|r| r.saturating_sub(1))
                 };
-                Ok(V::Tuple(vec![
-                    V::Tensor(T::new(values, rank, x.dtype)),
-                    V::Tensor(T::new(indices, rank, DType::I64)),
+                Ok(PyValue::Tuple(vec![
+                    PyValue::Tensor(TensorRef::new(values, rank, x.dtype)),
+                    PyValue::Tensor(TensorRef::new(indices, rank, DType::I64)),
                 ]))
             }
             "topk" | "sort" => {
                 let (k, d, largest, sorted) = if op == "topk" {
                     let k = match a.get(1, "k") {
-                        Some(V::SymInt(v)) => *v,
+                        Some(PyValue::SymInt(v)) => *v,
                         _ => {
                             let k = arg(op, a.int(1, "k", None))?;
                             cx.b.ints(&[k])
@@ -138,9 +142,9 @@ pub fn call(cx: &mut Cx, op: &str, a: &Args) -> Option<Ev<V>> {
                     ]),
                     2,
                 );
-                Ok(V::Tuple(vec![
-                    V::Tensor(T::new(out[0], x.rank, x.dtype)),
-                    V::Tensor(T::new(out[1], x.rank, DType::I64)),
+                Ok(PyValue::Tuple(vec![
+                    PyValue::Tensor(TensorRef::new(out[0], x.rank, x.dtype)),
+                    PyValue::Tensor(TensorRef::new(out[1], x.rank, DType::I64)),
                 ]))
             }
             "cumsum" => {
@@ -148,7 +152,7 @@ pub fn call(cx: &mut Cx, op: &str, a: &Args) -> Option<Ev<V>> {
                 let d = arg(op, axis(op, d, x.rank))?;
                 let axis_v = cx.b.scalar_i64(d);
                 let v = cx.b.op(OnnxOp::CumSum, &[x.v, axis_v], Attrs::default());
-                Ok(V::Tensor(x.with(v)))
+                Ok(PyValue::Tensor(x.with(v)))
             }
             "flip" => {
                 let dims = arg(op, a.ints(1, "dims", None))?;
@@ -167,7 +171,7 @@ pub fn call(cx: &mut Cx, op: &str, a: &Args) -> Option<Ev<V>> {
                     &[x.v, starts, ends, axes, steps],
                     Attrs::default(),
                 );
-                Ok(V::Tensor(x.with(v)))
+                Ok(PyValue::Tensor(x.with(v)))
             }
             "pixel_unshuffle" => {
                 // out[c·r² + i·r + j, h, w] = in[c, h·r + i, w·r + j].
@@ -195,7 +199,7 @@ pub fn call(cx: &mut Cx, op: &str, a: &Args) -> Option<Ev<V>> {
                 let crr = cx.b.op(OnnxOp::Mul, &[c, rr], Attrs::default());
                 let merged = cx.b.concat_scalars(&[n, crr, h, w]);
                 let v = cx.b.op(OnnxOp::Reshape, &[v, merged], Attrs::default());
-                Ok(V::Tensor(x.with(v)))
+                Ok(PyValue::Tensor(x.with(v)))
             }
             _ => {
                 // pixel_shuffle: out[c, h·r + i, w·r + j] = in[c·r² + i·r + j, h, w].
@@ -211,13 +215,13 @@ pub fn call(cx: &mut Cx, op: &str, a: &Args) -> Option<Ev<V>> {
                         ("mode", Attr::String("CRD".into())),
                     ]),
                 );
-                Ok(V::Tensor(x.with(v)))
+                Ok(PyValue::Tensor(x.with(v)))
             }
         }
     })())
 }
 
-fn einsum(cx: &mut Cx, a: &Args) -> Ev<V> {
+fn einsum(cx: &mut Evaluator, a: &Args) -> EvalResult<PyValue> {
     let op = "einsum";
     let eq = arg(op, a.str(0, "equation", ""))?;
     if eq.contains("...") {
@@ -243,7 +247,10 @@ fn einsum(cx: &mut Cx, a: &Args) -> Ev<V> {
         }
     };
     let out = eq.split_once("->").map(|(_, o)| o).unwrap_or_default();
-    let list = a.get(1, "tensors").and_then(V::as_list).unwrap_or(&[]);
+    let list = a
+        .get(1, "tensors")
+        .and_then(PyValue::as_list)
+        .unwrap_or(&[]);
     let mut ins = Vec::new();
     let mut dtype = DType::F32;
     for v in list {
@@ -260,5 +267,5 @@ fn einsum(cx: &mut Cx, a: &Args) -> Ev<V> {
         &ins,
         attrs(vec![("equation", Attr::String(eq.clone().into()))]),
     );
-    Ok(V::Tensor(T::new(v, Some(rank), dtype)))
+    Ok(PyValue::Tensor(TensorRef::new(v, Some(rank), dtype)))
 }

@@ -8,21 +8,21 @@ use modelc_ir::{Attr, Attrs, DType, OnnxOp, Tensor, ValueRef};
 
 use super::super::args::{scalar_type, Args};
 use super::super::builder::attrs;
-use super::super::eval::{Cx, Ev, Stop};
-use super::super::value::{T, V};
+use super::super::eval::{EvalResult, Evaluator, Stop};
+use super::super::value::{PyValue, TensorRef};
 use super::{arg, axis, operand};
 
-fn need_rank(op: &str, t: T) -> Ev<usize> {
+fn need_rank(op: &str, t: TensorRef) -> EvalResult<usize> {
     t.rank
         .ok_or_else(|| Stop::Fatal(format!("aten::{op}: the input's rank is unknown")))
 }
 
 /// A shape argument (static ints and run-time ints) as a 1-D int64 tensor.
-fn shape_tensor(cx: &mut Cx, op: &str, v: &V) -> Ev<(ValueRef, usize)> {
+fn shape_tensor(cx: &mut Evaluator, op: &str, v: &PyValue) -> EvalResult<(ValueRef, usize)> {
     if let Some(ints) = v.as_ints() {
         return Ok((cx.b.ints(&ints), ints.len()));
     }
-    if let V::Tensor(t) = v {
+    if let PyValue::Tensor(t) = v {
         return Ok((t.v, 0));
     }
     let items = v
@@ -31,9 +31,9 @@ fn shape_tensor(cx: &mut Cx, op: &str, v: &V) -> Ev<(ValueRef, usize)> {
     let mut parts = Vec::with_capacity(items.len());
     for it in items {
         parts.push(match it {
-            V::Int(i) => cx.b.scalar_i64(*i),
-            V::SymInt(s) => *s,
-            V::Tensor(t) => t.v,
+            PyValue::Int(i) => cx.b.scalar_i64(*i),
+            PyValue::SymInt(s) => *s,
+            PyValue::Tensor(t) => t.v,
             other => {
                 return Err(Stop::Fatal(format!(
                     "aten::{op}: size is a {}",
@@ -45,12 +45,12 @@ fn shape_tensor(cx: &mut Cx, op: &str, v: &V) -> Ev<(ValueRef, usize)> {
     Ok((cx.b.concat_scalars(&parts), items.len()))
 }
 
-fn reshape(cx: &mut Cx, x: T, shape: ValueRef, rank: Option<usize>) -> V {
+fn reshape(cx: &mut Evaluator, x: TensorRef, shape: ValueRef, rank: Option<usize>) -> PyValue {
     let v = cx.b.op(OnnxOp::Reshape, &[x.v, shape], Attrs::default());
-    V::Tensor(T::new(v, rank, x.dtype))
+    PyValue::Tensor(TensorRef::new(v, rank, x.dtype))
 }
 
-fn slice_shape(cx: &mut Cx, x: T, start: i64, end: i64) -> ValueRef {
+fn slice_shape(cx: &mut Evaluator, x: TensorRef, start: i64, end: i64) -> ValueRef {
     let s = cx.b.op(OnnxOp::Shape, &[x.v], Attrs::default());
     let st = cx.b.ints(&[start]);
     let en = cx.b.ints(&[end]);
@@ -58,16 +58,16 @@ fn slice_shape(cx: &mut Cx, x: T, start: i64, end: i64) -> ValueRef {
 }
 
 fn fill(
-    cx: &mut Cx,
+    cx: &mut Evaluator,
     op: &str,
     a: &Args,
     shape: ValueRef,
     rank: Option<usize>,
     value: f64,
     dtype_pos: usize,
-) -> Ev<V> {
+) -> EvalResult<PyValue> {
     let dt = match a.some(dtype_pos, "dtype") {
-        Some(V::Int(c)) => scalar_type(*c).unwrap_or(DType::F32),
+        Some(PyValue::Int(c)) => scalar_type(*c).unwrap_or(DType::F32),
         _ => DType::F32,
     };
     let t = match dt {
@@ -86,10 +86,10 @@ fn fill(
         &[shape],
         attrs(vec![("value", Attr::Tensor(t))]),
     );
-    Ok(V::Tensor(T::new(v, rank, dt)))
+    Ok(PyValue::Tensor(TensorRef::new(v, rank, dt)))
 }
 
-pub fn call(cx: &mut Cx, op: &str, a: &Args) -> Option<Ev<V>> {
+pub fn call(cx: &mut Evaluator, op: &str, a: &Args) -> Option<EvalResult<PyValue>> {
     const OPS: &[&str] = &[
         "size",
         "dim",
@@ -134,8 +134,8 @@ pub fn call(cx: &mut Cx, op: &str, a: &Args) -> Option<Ev<V>> {
     Some(run(cx, op, a))
 }
 
-fn run(cx: &mut Cx, op: &str, a: &Args) -> Ev<V> {
-    let first = a.get(0, "self").cloned().unwrap_or(V::None);
+fn run(cx: &mut Evaluator, op: &str, a: &Args) -> EvalResult<PyValue> {
+    let first = a.get(0, "self").cloned().unwrap_or(PyValue::None);
     match op {
         "zeros" | "ones" | "full" => {
             let (shape, n) = shape_tensor(cx, op, &first)?;
@@ -171,7 +171,7 @@ fn run(cx: &mut Cx, op: &str, a: &Args) -> Ev<V> {
             };
             let v =
                 cx.b.op(OnnxOp::Concat, &vals, attrs(vec![("axis", Attr::Int(dim))]));
-            return Ok(V::Tensor(T::new(v, rank, t0.dtype)));
+            return Ok(PyValue::Tensor(TensorRef::new(v, rank, t0.dtype)));
         }
         _ => {}
     }
@@ -182,14 +182,18 @@ fn run(cx: &mut Cx, op: &str, a: &Args) -> Ev<V> {
                 let d = d
                     .as_int()
                     .ok_or_else(|| Stop::Fatal("aten::size: dim is not constant".into()))?;
-                V::SymInt(cx.b.dim(x.v, d))
+                PyValue::SymInt(cx.b.dim(x.v, d))
             }
             None => {
                 let r = need_rank(op, x)?;
-                V::List((0..r as i64).map(|i| V::SymInt(cx.b.dim(x.v, i))).collect())
+                PyValue::List(
+                    (0..r as i64)
+                        .map(|i| PyValue::SymInt(cx.b.dim(x.v, i)))
+                        .collect(),
+                )
             }
         },
-        "dim" => V::Int(need_rank(op, x)? as i64),
+        "dim" => PyValue::Int(need_rank(op, x)? as i64),
         "flatten" => {
             let start = arg(op, a.int(1, "start_dim", Some(0)))?;
             let end = arg(op, a.int(2, "end_dim", Some(-1)))?;
@@ -203,7 +207,7 @@ fn run(cx: &mut Cx, op: &str, a: &Args) -> Ev<V> {
                 return Ok(reshape(cx, x, shape, Some(1)));
             }
             if s >= e {
-                return Ok(V::Tensor(x));
+                return Ok(PyValue::Tensor(x));
             }
             let mut parts = Vec::new();
             if s > 0 {
@@ -225,7 +229,7 @@ fn run(cx: &mut Cx, op: &str, a: &Args) -> Ev<V> {
                 .get(1, "size")
                 .or(a.get(1, "shape"))
                 .cloned()
-                .unwrap_or(V::None);
+                .unwrap_or(PyValue::None);
             let (shape, n) = shape_tensor(cx, op, &sizes)?;
             reshape(cx, x, shape, if n > 0 { Some(n) } else { None })
         }
@@ -240,7 +244,7 @@ fn run(cx: &mut Cx, op: &str, a: &Args) -> Ev<V> {
                 op,
                 axis(op, arg(op, a.int(1, "dim", None))?, Some(r as usize)),
             )?;
-            let sizes = a.get(2, "sizes").cloned().unwrap_or(V::None);
+            let sizes = a.get(2, "sizes").cloned().unwrap_or(PyValue::None);
             let (mid, n) = shape_tensor(cx, op, &sizes)?;
             let mut parts = Vec::new();
             if d > 0 {
@@ -266,7 +270,7 @@ fn run(cx: &mut Cx, op: &str, a: &Args) -> Ev<V> {
                 &[x.v],
                 attrs(vec![("perm", Attr::Ints(perm))]),
             );
-            V::Tensor(T::new(v, Some(r), x.dtype))
+            PyValue::Tensor(TensorRef::new(v, Some(r), x.dtype))
         }
         "transpose" | "t" => {
             let r = need_rank(op, x)?;
@@ -285,13 +289,13 @@ fn run(cx: &mut Cx, op: &str, a: &Args) -> Ev<V> {
                 &[x.v],
                 attrs(vec![("perm", Attr::Ints(perm))]),
             );
-            V::Tensor(x.with(v))
+            PyValue::Tensor(x.with(v))
         }
         "unsqueeze" => {
             let d = arg(op, a.int(1, "dim", None))?;
             let ax = cx.b.ints(&[d]);
             let v = cx.b.op(OnnxOp::Unsqueeze, &[x.v, ax], Attrs::default());
-            V::Tensor(T::new(v, x.rank.map(|r| r + 1), x.dtype))
+            PyValue::Tensor(TensorRef::new(v, x.rank.map(|r| r + 1), x.dtype))
         }
         "squeeze" => match a.some(1, "dim") {
             Some(d) => {
@@ -300,7 +304,7 @@ fn run(cx: &mut Cx, op: &str, a: &Args) -> Ev<V> {
                     .ok_or_else(|| Stop::Fatal("aten::squeeze: dim is not constant".into()))?;
                 let ax = cx.b.ints(&dims);
                 let v = cx.b.op(OnnxOp::Squeeze, &[x.v, ax], Attrs::default());
-                V::Tensor(T::new(
+                PyValue::Tensor(TensorRef::new(
                     v,
                     x.rank.map(|r| r.saturating_sub(dims.len())),
                     x.dtype,
@@ -308,21 +312,21 @@ fn run(cx: &mut Cx, op: &str, a: &Args) -> Ev<V> {
             }
             None => {
                 let v = cx.b.op(OnnxOp::Squeeze, &[x.v], Attrs::default());
-                V::Tensor(T::new(v, None, x.dtype))
+                PyValue::Tensor(TensorRef::new(v, None, x.dtype))
             }
         },
         "select" | "__getitem__" => {
             let (d, idx) = if op == "select" {
                 (
                     arg(op, a.int(1, "dim", None))?,
-                    a.get(2, "index").cloned().unwrap_or(V::None),
+                    a.get(2, "index").cloned().unwrap_or(PyValue::None),
                 )
             } else {
-                (0, a.get(1, "idx").cloned().unwrap_or(V::None))
+                (0, a.get(1, "idx").cloned().unwrap_or(PyValue::None))
             };
             let i = match idx {
-                V::Int(i) => cx.b.scalar_i64(i),
-                V::SymInt(s) => s,
+                PyValue::Int(i) => cx.b.scalar_i64(i),
+                PyValue::SymInt(s) => s,
                 other => {
                     return Err(Stop::Fatal(format!(
                         "aten::{op}: index is a {}",
@@ -335,17 +339,21 @@ fn run(cx: &mut Cx, op: &str, a: &Args) -> Ev<V> {
                 &[x.v, i],
                 attrs(vec![("axis", Attr::Int(d))]),
             );
-            V::Tensor(T::new(v, x.rank.map(|r| r.saturating_sub(1)), x.dtype))
+            PyValue::Tensor(TensorRef::new(
+                v,
+                x.rank.map(|r| r.saturating_sub(1)),
+                x.dtype,
+            ))
         }
         "slice" => {
             let d = arg(op, a.int(1, "dim", Some(0)))?;
-            let start = a.some(2, "start").cloned().unwrap_or(V::Int(0));
-            let end = a.some(3, "end").cloned().unwrap_or(V::Int(i64::MAX));
+            let start = a.some(2, "start").cloned().unwrap_or(PyValue::Int(0));
+            let end = a.some(3, "end").cloned().unwrap_or(PyValue::Int(i64::MAX));
             let step = arg(op, a.int(4, "step", Some(1)))?;
-            let mut one = |v: &V| -> Ev<ValueRef> {
+            let mut one = |v: &PyValue| -> EvalResult<ValueRef> {
                 Ok(match v {
-                    V::Int(i) => cx.b.ints(&[*i]),
-                    V::SymInt(s) => cx.b.concat_scalars(&[*s]),
+                    PyValue::Int(i) => cx.b.ints(&[*i]),
+                    PyValue::SymInt(s) => cx.b.concat_scalars(&[*s]),
                     other => {
                         return Err(Stop::Fatal(format!(
                             "aten::slice: bound is a {}",
@@ -359,28 +367,38 @@ fn run(cx: &mut Cx, op: &str, a: &Args) -> Ev<V> {
             let st = cx.b.ints(&[step]);
             let v =
                 cx.b.op(OnnxOp::Slice, &[x.v, s, e, ax, st], Attrs::default());
-            V::Tensor(x.with(v))
+            PyValue::Tensor(x.with(v))
         }
         "expand" => {
-            let sizes = a.get(1, "size").cloned().unwrap_or(V::None);
+            let sizes = a.get(1, "size").cloned().unwrap_or(PyValue::None);
             // torch's -1 keeps a dimension; ONNX Expand broadcasts, so 1 does the same.
             let sizes = match sizes {
-                V::List(l) | V::Tuple(l) => V::List(
+                PyValue::List(l) | PyValue::Tuple(l) => PyValue::List(
                     l.into_iter()
-                        .map(|s| if s.as_int() == Some(-1) { V::Int(1) } else { s })
+                        .map(|s| {
+                            if s.as_int() == Some(-1) {
+                                PyValue::Int(1)
+                            } else {
+                                s
+                            }
+                        })
                         .collect(),
                 ),
                 s => s,
             };
             let (shape, n) = shape_tensor(cx, op, &sizes)?;
             let v = cx.b.op(OnnxOp::Expand, &[x.v, shape], Attrs::default());
-            V::Tensor(T::new(v, Some(n).filter(|&n| n > 0).or(x.rank), x.dtype))
+            PyValue::Tensor(TensorRef::new(
+                v,
+                Some(n).filter(|&n| n > 0).or(x.rank),
+                x.dtype,
+            ))
         }
         "expand_as" => {
             let o = arg(op, a.t(1, "other"))?;
             let s = cx.b.op(OnnxOp::Shape, &[o.v], Attrs::default());
             let v = cx.b.op(OnnxOp::Expand, &[x.v, s], Attrs::default());
-            V::Tensor(T::new(v, o.rank, x.dtype))
+            PyValue::Tensor(TensorRef::new(v, o.rank, x.dtype))
         }
         "repeat" => {
             let reps = arg(op, a.ints(1, "repeats", None))?;
@@ -394,7 +412,7 @@ fn run(cx: &mut Cx, op: &str, a: &Args) -> Ev<V> {
             }
             let rp = cx.b.ints(&reps);
             let v = cx.b.op(OnnxOp::Tile, &[xv, rp], Attrs::default());
-            V::Tensor(T::new(v, Some(reps.len()), x.dtype))
+            PyValue::Tensor(TensorRef::new(v, Some(reps.len()), x.dtype))
         }
         "chunk" => {
             let n = arg(op, a.int(1, "chunks", None))?;
@@ -405,7 +423,11 @@ fn run(cx: &mut Cx, op: &str, a: &Args) -> Ev<V> {
                 attrs(vec![("axis", Attr::Int(d)), ("num_outputs", Attr::Int(n))]),
                 n.clamp(1, 4096) as usize,
             );
-            V::List(outs.into_iter().map(|v| V::Tensor(x.with(v))).collect())
+            PyValue::List(
+                outs.into_iter()
+                    .map(|v| PyValue::Tensor(x.with(v)))
+                    .collect(),
+            )
         }
         "split" | "split_with_sizes" | "unbind" => {
             let d = arg(
@@ -430,7 +452,11 @@ fn run(cx: &mut Cx, op: &str, a: &Args) -> Ev<V> {
                 attrs(vec![("axis", Attr::Int(d))]),
                 sizes.len(),
             );
-            V::List(outs.into_iter().map(|v| V::Tensor(x.with(v))).collect())
+            PyValue::List(
+                outs.into_iter()
+                    .map(|v| PyValue::Tensor(x.with(v)))
+                    .collect(),
+            )
         }
         "embedding" => {
             // embedding(weight, indices, padding_idx, scale_grad_by_freq, sparse)
@@ -440,7 +466,7 @@ fn run(cx: &mut Cx, op: &str, a: &Args) -> Ev<V> {
                 &[x.v, idx.v],
                 attrs(vec![("axis", Attr::Int(0))]),
             );
-            V::Tensor(T::new(v, idx.rank.map(|r| r + 1), x.dtype))
+            PyValue::Tensor(TensorRef::new(v, idx.rank.map(|r| r + 1), x.dtype))
         }
         "index_select" => {
             let d = arg(op, a.int(1, "dim", None))?;
@@ -450,7 +476,7 @@ fn run(cx: &mut Cx, op: &str, a: &Args) -> Ev<V> {
                 &[x.v, idx.v],
                 attrs(vec![("axis", Attr::Int(d))]),
             );
-            V::Tensor(x.with(v))
+            PyValue::Tensor(x.with(v))
         }
         "zeros_like" | "ones_like" | "full_like" => {
             let s = cx.b.op(OnnxOp::Shape, &[x.v], Attrs::default());
@@ -462,8 +488,8 @@ fn run(cx: &mut Cx, op: &str, a: &Args) -> Ev<V> {
             let dpos = if op == "full_like" { 2 } else { 1 };
             let r = fill(cx, op, a, s, x.rank, value, dpos)?;
             match (r, a.some(dpos, "dtype")) {
-                (V::Tensor(t), None) if t.dtype != x.dtype => {
-                    V::Tensor(T::new(cx.b.cast(t.v, x.dtype), x.rank, x.dtype))
+                (PyValue::Tensor(t), None) if t.dtype != x.dtype => {
+                    PyValue::Tensor(TensorRef::new(cx.b.cast(t.v, x.dtype), x.rank, x.dtype))
                 }
                 (r, _) => r,
             }
@@ -509,7 +535,7 @@ fn run(cx: &mut Cx, op: &str, a: &Args) -> Ev<V> {
                 let m = attrs(vec![("mode", Attr::String(onnx_mode.into()))]);
                 cx.b.op(OnnxOp::Pad, &[x.v, p], m)
             };
-            V::Tensor(x.with(v))
+            PyValue::Tensor(x.with(v))
         }
         _ => return Err(Stop::Fatal(format!("aten::{op} is not supported"))),
     })
@@ -518,7 +544,7 @@ fn run(cx: &mut Cx, op: &str, a: &Args) -> Ev<V> {
 /// torch's circular padding: along each padded dimension (pairs listed from the last one
 /// backwards), the last `begin` elements are put in front and the first `end` behind, one
 /// dimension after another (so corners wrap both ways, as in torch).
-fn circular_pad(cx: &mut Cx, op: &str, x: T, pad: &[i64]) -> Ev<V> {
+fn circular_pad(cx: &mut Evaluator, op: &str, x: TensorRef, pad: &[i64]) -> EvalResult<PyValue> {
     let r = need_rank(op, x)?;
     if !pad.len().is_multiple_of(2) || pad.len() / 2 > r {
         return arg(op, Err(format!("{} pad values for rank {r}", pad.len())));
@@ -551,5 +577,5 @@ fn circular_pad(cx: &mut Cx, op: &str, x: T, pad: &[i64]) -> Ev<V> {
             attrs(vec![("axis", Attr::Int((r - 1 - k) as i64))]),
         );
     }
-    Ok(V::Tensor(x.with(v)))
+    Ok(PyValue::Tensor(x.with(v)))
 }
