@@ -20,7 +20,7 @@ use crate::import::Quant;
 use crate::TfliteError;
 
 pub(crate) struct Lower<'g> {
-    pub b: Builder<'g>,
+    pub model: Builder<'g>,
     pub g: &'g Graph,
     /// Nodes folded into another (fused activations, absorbed Q nodes, skipped reshapes).
     pub absorbed: HashSet<NodeId>,
@@ -89,9 +89,9 @@ fn can_fuse(op: OnnxOp) -> bool {
 }
 
 impl<'g> Lower<'g> {
-    pub fn new(g: &'g Graph, b: Builder<'g>) -> Lower<'g> {
+    pub fn new(g: &'g Graph, model: Builder<'g>) -> Lower<'g> {
         Lower {
-            b,
+            model,
             g,
             absorbed: HashSet::new(),
             unsupported: Vec::new(),
@@ -121,10 +121,10 @@ impl<'g> Lower<'g> {
     /// Quantization parameters of a QuantizeLinear / DequantizeLinear node.
     pub fn qdq_params(&self, id: NodeId) -> Option<Quant> {
         let ins = self.g.inputs_of(id);
-        let scale = self.b.const_floats(ins.get(1).copied().flatten()?)?;
+        let scale = self.model.const_floats(ins.get(1).copied().flatten()?)?;
         let zero_point = match ins.get(2).copied().flatten() {
-            Some(z) => self.b.const_ints(z).or_else(|| {
-                let t = self.b.const_of(z)?;
+            Some(z) => self.model.const_ints(z).or_else(|| {
+                let t = self.model.const_of(z)?;
                 let raw = t.raw()?;
                 Some(match t.dtype {
                     DType::I8 => raw.iter().map(|&x| x as i8 as i64).collect(),
@@ -146,7 +146,7 @@ impl<'g> Lower<'g> {
             // Per-axis: one scale (and zero point) per element of an existing axis, else the
             // file would say something its readers refuse.
             let x = ins.first().copied().flatten()?;
-            let shape = self.b.shape_of(x)?;
+            let shape = self.model.shape_of(x)?;
             if axis < 0 {
                 axis += shape.len() as i64;
             }
@@ -170,7 +170,7 @@ impl<'g> Lower<'g> {
 
     /// The DequantizeLinear node producing `v` (through aliases), if any.
     pub fn dq_source(&self, v: ValueRef) -> Option<NodeId> {
-        let v = self.b.resolve(v);
+        let v = self.model.resolve(v);
         (self.op_of(v) == Some(OnnxOp::DequantizeLinear)).then_some(v.node)
     }
 
@@ -186,17 +186,17 @@ impl<'g> Lower<'g> {
         let Some(x) = self.g.input(dq, 0) else {
             return Ok(None);
         };
-        let x = self.b.resolve(x);
-        if let Some(&t) = self.b.map.get(&x) {
-            if self.b.tensors[t].quant.is_none() {
-                self.b.tensors[t].quant = Some(q);
+        let x = self.model.resolve(x);
+        if let Some(&t) = self.model.map.get(&x) {
+            if self.model.tensors[t].quant.is_none() {
+                self.model.tensors[t].quant = Some(q);
             }
             return Ok(Some(t));
         }
-        if let Some(c) = self.b.const_of(x) {
-            let name = self.b.value_name(x);
-            let t = self.b.const_tensor(name, c, Some(q))?;
-            self.b.map.insert(x, t);
+        if let Some(c) = self.model.const_of(x) {
+            let name = self.model.value_name(x);
+            let t = self.model.const_tensor(name, c, Some(q))?;
+            self.model.map.insert(x, t);
             return Ok(Some(t));
         }
         Ok(None)
@@ -204,25 +204,25 @@ impl<'g> Lower<'g> {
 
     /// The tensor holding value `v` as it is (float for float values).
     pub fn tensor(&mut self, v: ValueRef) -> Result<usize, TfliteError> {
-        let v = self.b.resolve(v);
-        if let Some(&t) = self.b.map.get(&v) {
+        let v = self.model.resolve(v);
+        if let Some(&t) = self.model.map.get(&v) {
             return Ok(t);
         }
         if self.failed.contains(&v.node) {
             return Err(TfliteError::Unsupported(CASCADE.into()));
         }
-        if let Some(c) = self.b.const_of(v) {
-            let name = self.b.value_name(v);
-            let t = self.b.const_tensor(name, c, None)?;
-            self.b.map.insert(v, t);
+        if let Some(c) = self.model.const_of(v) {
+            let name = self.model.value_name(v);
+            let t = self.model.const_tensor(name, c, None)?;
+            self.model.map.insert(v, t);
             return Ok(t);
         }
         if self.op_of(v) == Some(OnnxOp::DequantizeLinear) {
             if let Some(q) = self.qtensor(v)? {
-                let out = self.b.value_tensor(v, None)?;
-                self.b.emit(
+                let out = self.model.value_tensor(v, None)?;
+                self.model.emit(
                     BuiltinOperator::DEQUANTIZE,
-                    dq_version(&self.b, q),
+                    dq_version(&self.model, q),
                     &[Some(q)],
                     &[out],
                     None,
@@ -233,28 +233,28 @@ impl<'g> Lower<'g> {
         if let Some(c) = self.f16_source(v) {
             // fp16 weights: stored in half precision, DEQUANTIZE to float on load.
             let name = self
-                .b
+                .model
                 .value_name(ValueRef::new(self.g.input(v.node, 0).unwrap_or(v).node, 0));
-            let h = self.b.const_tensor(name, c, None)?;
-            let out = self.b.value_tensor(v, None)?;
-            self.b
+            let h = self.model.const_tensor(name, c, None)?;
+            let out = self.model.value_tensor(v, None)?;
+            self.model
                 .emit(BuiltinOperator::DEQUANTIZE, 3, &[Some(h)], &[out], None);
             return Ok(out);
         }
         Err(TfliteError::Unsupported(format!(
             "value `{}` is read before it is produced",
-            self.b.value_name(v)
+            self.model.value_name(v)
         )))
     }
 
     /// The float16 constant a `Cast` to float producing `v` reads (fp16 models), if any.
     pub fn f16_source(&self, v: ValueRef) -> Option<&'g modelc_ir::Tensor> {
-        let v = self.b.resolve(v);
+        let v = self.model.resolve(v);
         if self.op_of(v) != Some(OnnxOp::Cast) {
             return None;
         }
-        let c = self.b.const_of(self.g.input(v.node, 0)?)?;
-        (c.dtype == DType::F16 && self.b.dtype_of(v) == Some(DType::F32)).then_some(c)
+        let c = self.model.const_of(self.g.input(v.node, 0)?)?;
+        (c.dtype == DType::F16 && self.model.dtype_of(v) == Some(DType::F32)).then_some(c)
     }
 
     /// Input `i` of node `id` in the current mode; `None` when omitted.
@@ -286,7 +286,7 @@ impl<'g> Lower<'g> {
         let Some(b) = self.input(id, i)? else {
             return Ok(None);
         };
-        let (bt, it) = (&self.b.tensors[b], &self.b.tensors[input]);
+        let (bt, it) = (&self.model.tensors[b], &self.model.tensors[input]);
         if !(self.quantized && it.dtype == DType::I16 && bt.dtype == DType::I32 && bt.buffer != 0) {
             return Ok(Some(b));
         }
@@ -294,7 +294,7 @@ impl<'g> Lower<'g> {
             return Ok(Some(b));
         };
         let src = self.dq_source(bv).and_then(|dq| self.g.input(dq, 0));
-        let Some(c) = src.and_then(|s| self.b.const_of(s)) else {
+        let Some(c) = src.and_then(|s| self.model.const_of(s)) else {
             return Ok(Some(b));
         };
         let Some(raw) = c.raw() else {
@@ -309,7 +309,7 @@ impl<'g> Lower<'g> {
             bt.shape.clone(),
             bt.quant.clone(),
         );
-        let t = self.b.add_tensor(
+        let t = self.model.add_tensor(
             name,
             DType::I64,
             shape,
@@ -335,20 +335,20 @@ impl<'g> Lower<'g> {
             let (q, _) = self.g.users(v)[0];
             let qv = ValueRef::new(q, 0);
             let params = self.qdq_params(q);
-            let t = self.b.value_tensor(qv, params)?;
-            self.b.map.insert(v, t);
+            let t = self.model.value_tensor(qv, params)?;
+            self.model.map.insert(v, t);
             return Ok(t);
         }
-        self.b.value_tensor(v, None)
+        self.model.value_tensor(v, None)
     }
 
     /// Shape of input `i` of node `id`.
     pub fn in_shape(&self, id: NodeId, i: usize) -> Option<Vec<i64>> {
-        self.b.shape_of(self.g.input(id, i)?)
+        self.model.shape_of(self.g.input(id, i)?)
     }
 
     pub fn out_shape(&self, slot: usize) -> Option<Vec<i64>> {
-        self.b.shape_of(self.outs[slot])
+        self.model.shape_of(self.outs[slot])
     }
 
     pub fn unsupported(&mut self, id: NodeId, why: impl std::fmt::Display) {
@@ -371,7 +371,7 @@ impl<'g> Lower<'g> {
             if self.g.node(user).op.onnx() != Some(OnnxOp::Gemm)
                 || self.g.node(user).attrs.int("transA", 0).unwrap_or(0) != 0
                 || self
-                    .b
+                    .model
                     .shape_of(out)
                     .is_none_or(|s| s.len() != 2 || s[1] < 0)
             {
@@ -380,8 +380,8 @@ impl<'g> Lower<'g> {
             let Some(src) = self.g.input(id, 0) else {
                 continue;
             };
-            if self.b.dtype_of(src).is_some_and(|d| d.is_float()) {
-                self.b.alias.insert(out, src);
+            if self.model.dtype_of(src).is_some_and(|d| d.is_float()) {
+                self.model.alias.insert(out, src);
                 self.absorbed.insert(id);
             }
         }
@@ -413,7 +413,7 @@ impl<'g> Lower<'g> {
             .topo_order()
             .map_err(|e| TfliteError::Unsupported(e.to_string()))?;
         for &id in self.g.inputs() {
-            self.b.value_tensor(ValueRef::new(id, 0), None)?;
+            self.model.value_tensor(ValueRef::new(id, 0), None)?;
         }
         self.skip_flatten_before_fc(&order);
         self.skip_depthwise_filter_transposes(&order);
@@ -472,7 +472,7 @@ impl<'g> Lower<'g> {
                     .g
                     .input(id, 0)
                     .ok_or_else(|| TfliteError::Unsupported("no input".into()))?;
-                self.b.alias.insert(ValueRef::new(id, 0), src);
+                self.model.alias.insert(ValueRef::new(id, 0), src);
                 Ok(())
             }
             // Made on demand by readers (see `tensor` / `qtensor`).
@@ -491,7 +491,7 @@ impl<'g> Lower<'g> {
         let Some(op) = op else { return };
         if can_fuse(op) && n_out == 1 {
             if let Some((user, _)) = self.only_user(self.outs[0]) {
-                if let Some(act) = fusable_activation(self.g, &self.b, user) {
+                if let Some(act) = fusable_activation(self.g, &self.model, user) {
                     self.act = act;
                     self.outs[0] = ValueRef::new(user, 0);
                     self.absorbed.insert(user);
@@ -510,8 +510,8 @@ impl<'g> Lower<'g> {
             .flatten()
             .copied()
             .filter(|&v| {
-                self.b
-                    .dtype_of(self.b.resolve(v))
+                self.model
+                    .dtype_of(self.model.resolve(v))
                     .is_some_and(|d| d.is_float())
             })
             .collect();
@@ -535,7 +535,7 @@ impl<'g> Lower<'g> {
             // A quantized op's output tensor is the QuantizeLinear's output.
             for v in self.outs.clone() {
                 let (q, _) = self.g.users(v)[0];
-                self.b.alias.insert(ValueRef::new(q, 0), v);
+                self.model.alias.insert(ValueRef::new(q, 0), v);
             }
         }
     }
@@ -546,7 +546,7 @@ impl<'g> Lower<'g> {
         for v in self.g.outputs().to_vec() {
             let t = self.tensor(v)?;
             // The signature names the tensor by the IR output's name.
-            out.push((self.b.value_name(v), t));
+            out.push((self.model.value_name(v), t));
         }
         Ok(out)
     }

@@ -40,14 +40,14 @@ pub(crate) fn write_with_limit(
         })
         .sum();
     let external = total > inline_limit;
-    let mut x = lower::Lower::new(g, builder::Builder::new(g, external));
-    x.run()?;
-    let outputs = x.graph_output_tensors();
-    if !x.unsupported.is_empty() {
+    let mut lowering = lower::Lower::new(g, builder::Builder::new(g, external));
+    lowering.run()?;
+    let outputs = lowering.graph_output_tensors();
+    if !lowering.unsupported.is_empty() {
         return Err(TfliteError::Unsupported(format!(
             "{} node(s) have no TFLite form: {}",
-            x.unsupported.len(),
-            x.unsupported.join("; ")
+            lowering.unsupported.len(),
+            lowering.unsupported.join("; ")
         )));
     }
     let outputs = outputs?;
@@ -56,19 +56,20 @@ pub(crate) fn write_with_limit(
         .iter()
         .map(|&id| {
             let v = modelc_ir::ValueRef::new(id, 0);
-            (x.b.value_name(v), x.b.map[&v])
+            (lowering.model.value_name(v), lowering.model.map[&v])
         })
         .collect();
     let io = file::Io { inputs, outputs };
-    let ext: Vec<(u64, bytes::Bytes)> =
-        x.b.buffers
-            .iter()
-            .filter_map(|b| match b {
-                builder::BufferData::External(o, d) => Some((*o, d.clone())),
-                _ => None,
-            })
-            .collect();
-    let b = x.b;
+    let ext: Vec<(u64, bytes::Bytes)> = lowering
+        .model
+        .buffers
+        .iter()
+        .filter_map(|b| match b {
+            builder::BufferData::External(o, d) => Some((*o, d.clone())),
+            _ => None,
+        })
+        .collect();
+    let b = lowering.model;
     if !external {
         let (fbuf, appended) = file::finish(b, &m, &io, 0);
         let (head, tail) = file::append_data(fbuf.finished_data(), &appended)?;
@@ -112,10 +113,10 @@ fn constants_to_initializers(g: &mut modelc_ir::Graph) {
 }
 
 fn rebuild<'g>(m: &'g Model, external: bool) -> Result<builder::Builder<'g>, TfliteError> {
-    let mut x = lower::Lower::new(&m.graph, builder::Builder::new(&m.graph, external));
-    x.run()?;
-    x.graph_output_tensors()?;
-    Ok(x.b)
+    let mut lowering = lower::Lower::new(&m.graph, builder::Builder::new(&m.graph, external));
+    lowering.run()?;
+    lowering.graph_output_tensors()?;
+    Ok(lowering.model)
 }
 
 /// The passes run before lowering (see `prepare`): a TorchScript import keeps BatchNorm

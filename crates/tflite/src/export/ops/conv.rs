@@ -28,7 +28,7 @@ fn unsupported(m: impl Into<String>) -> TfliteError {
 
 /// TFLite padding for a 2-D window op, or the explicit pads [t, l, b, r] to apply first.
 fn padding(
-    x: &Lower,
+    lowering: &Lower,
     id: NodeId,
     in_hw: [i64; 2],
     kernel: [i64; 2],
@@ -49,11 +49,11 @@ fn padding(
         ));
     }
     let eff_k = [0, 1].map(|a| (kernel[a] - 1) * dilations[a] + 1);
-    let auto = attr_s(x.g, id, "auto_pad", "NOTSET");
+    let auto = attr_s(lowering.g, id, "auto_pad", "NOTSET");
     let pads = match auto.as_str() {
         "SAME_UPPER" => return Ok((Padding::SAME, None)),
         "VALID" => return Ok((Padding::VALID, None)),
-        "NOTSET" => attr_ints(x.g, id, "pads").unwrap_or(vec![0; 4]),
+        "NOTSET" => attr_ints(lowering.g, id, "pads").unwrap_or(vec![0; 4]),
         // SAME's total padding with the odd one at the start: explicit pads (SAME when
         // the total is even).
         "SAME_LOWER" => same_pads(in_hw, eff_k, strides, false)
@@ -78,16 +78,16 @@ fn padding(
 /// past the input and its leading pad, with the bottom/right padding grown to hold the last
 /// window (the lowest float, so it never wins the max).
 fn ceil_mode_pads(
-    x: &Lower,
+    lowering: &Lower,
     id: NodeId,
     in_hw: [i64; 2],
     kernel: [i64; 2],
     strides: [i64; 2],
 ) -> Result<[i64; 4], TfliteError> {
-    if attr_s(x.g, id, "auto_pad", "NOTSET") != "NOTSET" {
+    if attr_s(lowering.g, id, "auto_pad", "NOTSET") != "NOTSET" {
         return Err(unsupported("ceil_mode with auto_pad"));
     }
-    let mut pads = attr_ints(x.g, id, "pads").unwrap_or(vec![0; 4]);
+    let mut pads = attr_ints(lowering.g, id, "pads").unwrap_or(vec![0; 4]);
     if pads.len() != 4 {
         return Err(unsupported("pads must have 4 entries"));
     }
@@ -131,12 +131,12 @@ fn pool_out_size(
 
 /// Emits PAD (or PADV2 with `value`) of an NHWC tensor by [t, l, b, r]; returns the result.
 fn pad_input(
-    x: &mut Lower,
+    lowering: &mut Lower,
     input: usize,
     pads: [i64; 4],
     value: Option<f32>,
 ) -> Result<usize, TfliteError> {
-    let it = &x.b.tensors[input];
+    let it = &lowering.model.tensors[input];
     let mut shape = it.shape.clone();
     if shape.len() != 4 {
         return Err(unsupported("padding needs a 4-D input"));
@@ -148,14 +148,16 @@ fn pad_input(
         .iter()
         .map(|&v| v as i32)
         .collect();
-    let pt = x.b.const_i32("paddings", &p, vec![4, 2])?;
-    let out = x.b.add_tensor(name, dtype, shape, None, quant.clone())?;
+    let pt = lowering.model.const_i32("paddings", &p, vec![4, 2])?;
+    let out = lowering
+        .model
+        .add_tensor(name, dtype, shape, None, quant.clone())?;
     match value {
         Some(v) => {
             let vt = match (&quant, dtype) {
                 (Some(q), DType::I8) => {
                     let lowest = Bytes::from(vec![i8::MIN as u8]);
-                    x.b.add_tensor(
+                    lowering.model.add_tensor(
                         "pad_value".into(),
                         DType::I8,
                         vec![],
@@ -163,12 +165,12 @@ fn pad_input(
                         Some(q.clone()),
                     )?
                 }
-                (None, DType::F32) => x.b.const_f32("pad_value", &[v], vec![])?,
+                (None, DType::F32) => lowering.model.const_f32("pad_value", &[v], vec![])?,
                 _ => return Err(unsupported(format!("max-pool padding of {dtype}"))),
             };
-            let o =
-                fb::PadV2Options::create(&mut x.b.fbb, &fb::PadV2OptionsArgs {}).as_union_value();
-            x.b.emit(
+            let o = fb::PadV2Options::create(&mut lowering.model.fbb, &fb::PadV2OptionsArgs {})
+                .as_union_value();
+            lowering.model.emit(
                 B::PADV2,
                 1,
                 &[Some(input), Some(pt), Some(vt)],
@@ -177,8 +179,9 @@ fn pad_input(
             );
         }
         None => {
-            let o = fb::PadOptions::create(&mut x.b.fbb, &fb::PadOptionsArgs {}).as_union_value();
-            x.b.emit(
+            let o = fb::PadOptions::create(&mut lowering.model.fbb, &fb::PadOptionsArgs {})
+                .as_union_value();
+            lowering.model.emit(
                 B::PAD,
                 1,
                 &[Some(input), Some(pt)],
@@ -198,8 +201,8 @@ fn two(v: Option<Vec<i64>>, default: i64) -> Result<[i64; 2], TfliteError> {
     }
 }
 
-fn need_nhwc(x: &Lower, id: NodeId) -> Result<(), TfliteError> {
-    if x.g.node(id).layout == Some(Layout::Nhwc) {
+fn need_nhwc(lowering: &Lower, id: NodeId) -> Result<(), TfliteError> {
+    if lowering.g.node(id).layout == Some(Layout::Nhwc) {
         Ok(())
     } else {
         Err(unsupported(
@@ -211,29 +214,30 @@ fn need_nhwc(x: &Lower, id: NodeId) -> Result<(), TfliteError> {
 /// CONV_2D's op version for a grouped convolution.
 const GROUPED_CONV_VERSION: i32 = 6;
 
-pub(crate) fn conv(x: &mut Lower, id: NodeId) -> Result<(), TfliteError> {
-    need_nhwc(x, id)?;
-    let ins = x.g.inputs_of(id);
+pub(crate) fn conv(lowering: &mut Lower, id: NodeId) -> Result<(), TfliteError> {
+    need_nhwc(lowering, id)?;
+    let ins = lowering.g.inputs_of(id);
     let wv = ins
         .get(1)
         .copied()
         .flatten()
         .ok_or_else(|| unsupported("no weights"))?;
-    let wshape =
-        x.b.shape_of(wv)
-            .or_else(|| const_dims(x, wv))
-            .ok_or_else(|| unsupported("weight shape unknown"))?;
-    let xshape = x
+    let wshape = lowering
+        .model
+        .shape_of(wv)
+        .or_else(|| const_dims(lowering, wv))
+        .ok_or_else(|| unsupported("weight shape unknown"))?;
+    let xshape = lowering
         .in_shape(id, 0)
         .ok_or_else(|| unsupported("input shape unknown"))?;
     if wshape.len() != 4 || xshape.len() != 4 {
         return Err(unsupported("only 2-D convolutions are supported"));
     }
-    let group = attr_i(x.g, id, "group", 1);
-    let strides = two(attr_ints(x.g, id, "strides"), 1)?;
-    let dil = two(attr_ints(x.g, id, "dilations"), 1)?;
+    let group = attr_i(lowering.g, id, "group", 1);
+    let strides = two(attr_ints(lowering.g, id, "strides"), 1)?;
+    let dil = two(attr_ints(lowering.g, id, "dilations"), 1)?;
     let (pad, explicit) = padding(
-        x,
+        lowering,
         id,
         [xshape[1], xshape[2]],
         [wshape[1], wshape[2]],
@@ -250,29 +254,31 @@ pub(crate) fn conv(x: &mut Lower, id: NodeId) -> Result<(), TfliteError> {
             wshape[3], xshape[3]
         )));
     }
-    let mut input = x.req(id, 0)?;
+    let mut input = lowering.req(id, 0)?;
     if let Some(p) = explicit {
-        input = pad_input(x, input, p, None)?;
+        input = pad_input(lowering, input, p, None)?;
     }
     let w = if depthwise {
-        depthwise_filter(x, wv)?
+        depthwise_filter(lowering, wv)?
     } else {
-        x.req(id, 1)?
+        lowering.req(id, 1)?
     };
     // LiteRT's kernels (its integer DEPTHWISE_CONV_2D at least) require a bias: zeros, of
     // int32 with scale input scale x weight scale for a quantized op.
-    let bias = match x.bias(id, 2, input)? {
+    let bias = match lowering.bias(id, 2, input)? {
         Some(b) => Some(b),
-        None if !x.quantized => {
-            Some(x.b.const_f32("bias", &vec![0.0; wshape[0] as usize], vec![wshape[0]])?)
-        }
-        None => Some(zero_int32_bias(x, input, w, wshape[0])?),
+        None if !lowering.quantized => Some(lowering.model.const_f32(
+            "bias",
+            &vec![0.0; wshape[0] as usize],
+            vec![wshape[0]],
+        )?),
+        None => Some(zero_int32_bias(lowering, input, w, wshape[0])?),
     };
-    let out = x.output(0)?;
-    let act = x.act;
+    let out = lowering.output(0)?;
+    let act = lowering.act;
     if depthwise {
         let o = fb::DepthwiseConv2DOptions::create(
-            &mut x.b.fbb,
+            &mut lowering.model.fbb,
             &fb::DepthwiseConv2DOptionsArgs {
                 padding: pad,
                 stride_w: strides[1] as i32,
@@ -284,8 +290,8 @@ pub(crate) fn conv(x: &mut Lower, id: NodeId) -> Result<(), TfliteError> {
             },
         )
         .as_union_value();
-        let v = if x.quantized { 3 } else { 2 };
-        x.b.emit(
+        let v = if lowering.quantized { 3 } else { 2 };
+        lowering.model.emit(
             B::DEPTHWISE_CONV_2D,
             v,
             &[Some(input), Some(w), bias],
@@ -294,7 +300,7 @@ pub(crate) fn conv(x: &mut Lower, id: NodeId) -> Result<(), TfliteError> {
         );
     } else {
         let o = fb::Conv2DOptions::create(
-            &mut x.b.fbb,
+            &mut lowering.model.fbb,
             &fb::Conv2DOptionsArgs {
                 padding: pad,
                 stride_w: strides[1] as i32,
@@ -307,12 +313,12 @@ pub(crate) fn conv(x: &mut Lower, id: NodeId) -> Result<(), TfliteError> {
         )
         .as_union_value();
         // Version 6 marks grouped convolutions (LiteRT's op versioning).
-        let v = match (grouped, x.quantized) {
+        let v = match (grouped, lowering.quantized) {
             (true, _) => GROUPED_CONV_VERSION,
             (false, true) => 3,
             (false, false) => 1,
         };
-        x.b.emit(
+        lowering.model.emit(
             B::CONV_2D,
             v,
             &[Some(input), Some(w), bias],
@@ -325,14 +331,14 @@ pub(crate) fn conv(x: &mut Lower, id: NodeId) -> Result<(), TfliteError> {
 
 /// A zero int32 bias of `channels` for a quantized op on `input` with filter `w`.
 fn zero_int32_bias(
-    x: &mut Lower,
+    lowering: &mut Lower,
     input: usize,
     w: usize,
     channels: i64,
 ) -> Result<usize, TfliteError> {
     let (Some(qi), Some(qw)) = (
-        x.b.tensors[input].quant.clone(),
-        x.b.tensors[w].quant.clone(),
+        lowering.model.tensors[input].quant.clone(),
+        lowering.model.tensors[w].quant.clone(),
     ) else {
         return Err(unsupported("quantized op without input or filter scales"));
     };
@@ -345,43 +351,54 @@ fn zero_int32_bias(
         axis: 0,
     };
     let zeros = Bytes::from(vec![0u8; 4 * channels as usize]);
-    let name = format!("{}/zero_bias", x.b.tensors[w].name);
-    x.b.add_tensor(name, DType::I32, vec![channels], Some(&zeros), Some(quant))
+    let name = format!("{}/zero_bias", lowering.model.tensors[w].name);
+    lowering
+        .model
+        .add_tensor(name, DType::I32, vec![channels], Some(&zeros), Some(quant))
 }
 
-fn const_dims(x: &Lower, v: ValueRef) -> Option<Vec<i64>> {
-    let c = match x.dq_source(v) {
-        Some(dq) => x.b.const_of(x.g.input(dq, 0)?)?,
-        None => x.b.const_of(v).or_else(|| x.f16_source(v))?,
+fn const_dims(lowering: &Lower, v: ValueRef) -> Option<Vec<i64>> {
+    let c = match lowering.dq_source(v) {
+        Some(dq) => lowering.model.const_of(lowering.g.input(dq, 0)?)?,
+        None => lowering
+            .model
+            .const_of(v)
+            .or_else(|| lowering.f16_source(v))?,
     };
     Some(c.dims.iter().map(|&d| d as i64).collect())
 }
 
 /// [M, kH, kW, 1] → TFLite's [1, kH, kW, M] for a constant (or dequantized constant) filter.
-fn depthwise_filter(x: &mut Lower, wv: ValueRef) -> Result<usize, TfliteError> {
+fn depthwise_filter(lowering: &mut Lower, wv: ValueRef) -> Result<usize, TfliteError> {
     // A filter that is Transpose([1, kH, kW, M], perm [3, 1, 2, 0]) (how the importer brings a
     // non-constant TFLite filter to OHWI) is the TFLite filter itself.
-    let src = x.b.resolve(wv);
-    if x.g.node(src.node).op.onnx() == Some(OnnxOp::Transpose)
-        && attr_ints(x.g, src.node, "perm").as_deref() == Some(&[3, 1, 2, 0])
+    let src = lowering.model.resolve(wv);
+    if lowering.g.node(src.node).op.onnx() == Some(OnnxOp::Transpose)
+        && attr_ints(lowering.g, src.node, "perm").as_deref() == Some(&[3, 1, 2, 0])
     {
-        if let Some(inner) = x.g.input(src.node, 0) {
-            return x.input_value(inner);
+        if let Some(inner) = lowering.g.input(src.node, 0) {
+            return lowering.input_value(inner);
         }
     }
-    let (c, quant) = match x.dq_source(wv) {
+    let (c, quant) = match lowering.dq_source(wv) {
         Some(dq) => {
-            let q = x
+            let q = lowering
                 .qdq_params(dq)
                 .ok_or_else(|| unsupported("filter quantization"))?;
-            let src = x.g.input(dq, 0).ok_or_else(|| unsupported("filter"))?;
-            let c =
-                x.b.const_of(src)
-                    .ok_or_else(|| unsupported("depthwise filter must be constant"))?;
+            let src = lowering
+                .g
+                .input(dq, 0)
+                .ok_or_else(|| unsupported("filter"))?;
+            let c = lowering
+                .model
+                .const_of(src)
+                .ok_or_else(|| unsupported("depthwise filter must be constant"))?;
             (c, Some(q))
         }
         _ => (
-            x.b.const_of(wv)
+            lowering
+                .model
+                .const_of(wv)
                 .ok_or_else(|| unsupported("depthwise filter must be constant"))?,
             None,
         ),
@@ -402,26 +419,30 @@ fn depthwise_filter(x: &mut Lower, wv: ValueRef) -> Result<usize, TfliteError> {
     }
     let t = Tensor::from_raw(c.dtype, vec![1, kh, kw, m as u64], Bytes::from(out))
         .map_err(|e| unsupported(e.to_string()))?;
-    let name = format!("{}/hwcm", x.b.value_name(wv));
-    if x.quantized {
+    let name = format!("{}/hwcm", lowering.model.value_name(wv));
+    if lowering.quantized {
         let quant = quant.map(|q| Quant {
             axis: if q.scale.len() > 1 { 3 } else { 0 },
             ..q
         });
-        return x.b.const_tensor(name, &t, quant);
+        return lowering.model.const_tensor(name, &t, quant);
     }
     if c.dtype == DType::F16 {
-        let h = x.b.const_tensor(name.clone(), &t, None)?;
+        let h = lowering.model.const_tensor(name.clone(), &t, None)?;
         let shape = vec![1, kh as i64, kw as i64, m as i64];
         let out =
-            x.b.add_tensor(format!("{name}/f32"), DType::F32, shape, None, None)?;
-        x.b.emit(B::DEQUANTIZE, 3, &[Some(h)], &[out], None);
+            lowering
+                .model
+                .add_tensor(format!("{name}/f32"), DType::F32, shape, None, None)?;
+        lowering
+            .model
+            .emit(B::DEQUANTIZE, 3, &[Some(h)], &[out], None);
         return Ok(out);
     }
     match quant {
         // Float op reading a quantized filter: dequantize it in the file.
         Some(q) => {
-            let wq = x.b.const_tensor(
+            let wq = lowering.model.const_tensor(
                 name.clone(),
                 &t,
                 Some(Quant {
@@ -431,11 +452,15 @@ fn depthwise_filter(x: &mut Lower, wv: ValueRef) -> Result<usize, TfliteError> {
             )?;
             let shape = vec![1, kh as i64, kw as i64, m as i64];
             let out =
-                x.b.add_tensor(format!("{name}/dq"), DType::F32, shape, None, None)?;
-            x.b.emit(B::DEQUANTIZE, 2, &[Some(wq)], &[out], None);
+                lowering
+                    .model
+                    .add_tensor(format!("{name}/dq"), DType::F32, shape, None, None)?;
+            lowering
+                .model
+                .emit(B::DEQUANTIZE, 2, &[Some(wq)], &[out], None);
             Ok(out)
         }
-        None => x.b.const_tensor(name, &t, None),
+        None => lowering.model.const_tensor(name, &t, None),
     }
 }
 
@@ -446,33 +471,37 @@ fn depthwise_filter(x: &mut Lower, wv: ValueRef) -> Result<usize, TfliteError> {
 /// `i·s + k - pads_begin`. So leading pads of 0 are VALID with ONNX's output size, leading
 /// pads equal to SAME's half are SAME, and any other pads are a VALID op over the whole
 /// `(in - 1)·s + k` followed by a STRIDED_SLICE of ONNX's window.
-pub(crate) fn conv_transpose(x: &mut Lower, id: NodeId) -> Result<(), TfliteError> {
-    need_nhwc(x, id)?;
-    if attr_i(x.g, id, "group", 1) != 1 {
+pub(crate) fn conv_transpose(lowering: &mut Lower, id: NodeId) -> Result<(), TfliteError> {
+    need_nhwc(lowering, id)?;
+    if attr_i(lowering.g, id, "group", 1) != 1 {
         return Err(unsupported("grouped ConvTranspose"));
     }
-    if two(attr_ints(x.g, id, "dilations"), 1)? != [1, 1] {
+    if two(attr_ints(lowering.g, id, "dilations"), 1)? != [1, 1] {
         return Err(unsupported("dilated ConvTranspose"));
     }
-    if attr_s(x.g, id, "auto_pad", "NOTSET") != "NOTSET" {
+    if attr_s(lowering.g, id, "auto_pad", "NOTSET") != "NOTSET" {
         return Err(unsupported("ConvTranspose with auto_pad"));
     }
-    let wv = x.g.input(id, 1).ok_or_else(|| unsupported("no weights"))?;
-    let wshape =
-        x.b.shape_of(wv)
-            .or_else(|| const_dims(x, wv))
-            .ok_or_else(|| unsupported("weight shape unknown"))?;
-    let xs = x
+    let wv = lowering
+        .g
+        .input(id, 1)
+        .ok_or_else(|| unsupported("no weights"))?;
+    let wshape = lowering
+        .model
+        .shape_of(wv)
+        .or_else(|| const_dims(lowering, wv))
+        .ok_or_else(|| unsupported("weight shape unknown"))?;
+    let xs = lowering
         .in_shape(id, 0)
         .ok_or_else(|| unsupported("input shape unknown"))?;
-    let os = x
+    let os = lowering
         .out_shape(0)
         .ok_or_else(|| unsupported("output shape unknown"))?;
     if wshape.len() != 4 || xs.len() != 4 || os.len() != 4 || xs.iter().chain(&os).any(|&d| d < 0) {
         return Err(unsupported("only 2-D ConvTranspose of known size"));
     }
-    let s = two(attr_ints(x.g, id, "strides"), 1)?;
-    let pads = attr_ints(x.g, id, "pads").unwrap_or(vec![0; 4]);
+    let s = two(attr_ints(lowering.g, id, "strides"), 1)?;
+    let pads = attr_ints(lowering.g, id, "pads").unwrap_or(vec![0; 4]);
     let [pt, pl, _, _] = pads[..] else {
         return Err(unsupported("pads must have 4 entries"));
     };
@@ -492,11 +521,13 @@ pub(crate) fn conv_transpose(x: &mut Lower, id: NodeId) -> Result<(), TfliteErro
     let k = [wshape[1], wshape[2]];
     let full = [(xs[1] - 1) * s[0] + k[0], (xs[2] - 1) * s[1] + k[1]];
     let out_hw = [os[1], os[2]];
-    let begin = match attr_ints(x.g, id, "output_shape").filter(|v| !v.is_empty()) {
+    let begin = match attr_ints(lowering.g, id, "output_shape").filter(|v| !v.is_empty()) {
         // The pads an output_shape implies (onnxruntime's rule: the odd one at the start,
         // as auto_pad is NOTSET here); the result is a crop of the full one.
         Some(want) => {
-            if attr_ints(x.g, id, "output_padding").is_some_and(|p| p.iter().any(|&v| v != 0)) {
+            if attr_ints(lowering.g, id, "output_padding")
+                .is_some_and(|p| p.iter().any(|&v| v != 0))
+            {
                 return Err(unsupported(
                     "ConvTranspose with output_shape and output_padding",
                 ));
@@ -534,29 +565,29 @@ pub(crate) fn conv_transpose(x: &mut Lower, id: NodeId) -> Result<(), TfliteErro
             "ConvTranspose whose output_padding reaches past the full result",
         ));
     };
-    if crop && x.act != fb::ActivationFunctionType::NONE {
+    if crop && lowering.act != fb::ActivationFunctionType::NONE {
         return Err(unsupported(
             "ConvTranspose with cropping and a fused activation",
         ));
     }
-    let input = x.req(id, 0)?;
-    let w = x.req(id, 1)?;
-    let bias = x.bias(id, 2, input)?;
-    let out = x.output(0)?;
+    let input = lowering.req(id, 0)?;
+    let w = lowering.req(id, 1)?;
+    let bias = lowering.bias(id, 2, input)?;
+    let out = lowering.output(0)?;
     let conv_out = if crop {
         // The full result, typed (and quantized) as the cropped one.
-        let o = &x.b.tensors[out];
+        let o = &lowering.model.tensors[out];
         let (name, shape, dtype, quant) = (
             format!("{}/uncropped", o.name),
             vec![os[0], conv_hw[0], conv_hw[1], os[3]],
             o.dtype,
             o.quant.clone(),
         );
-        x.b.add_tensor(name, dtype, shape, None, quant)?
+        lowering.model.add_tensor(name, dtype, shape, None, quant)?
     } else {
         out
     };
-    let shape = x.b.const_i32(
+    let shape = lowering.model.const_i32(
         "output_shape",
         &[
             os[0] as i32,
@@ -567,7 +598,7 @@ pub(crate) fn conv_transpose(x: &mut Lower, id: NodeId) -> Result<(), TfliteErro
         vec![4],
     )?;
     let o = fb::TransposeConvOptions::create(
-        &mut x.b.fbb,
+        &mut lowering.model.fbb,
         &fb::TransposeConvOptionsArgs {
             padding,
             stride_w: s[1] as i32,
@@ -575,13 +606,13 @@ pub(crate) fn conv_transpose(x: &mut Lower, id: NodeId) -> Result<(), TfliteErro
             fused_activation_function: if crop {
                 fb::ActivationFunctionType::NONE
             } else {
-                x.act
+                lowering.act
             },
             ..Default::default()
         },
     )
     .as_union_value();
-    x.b.emit(
+    lowering.model.emit(
         B::TRANSPOSE_CONV,
         3,
         &[Some(shape), Some(w), Some(input), bias],
@@ -598,7 +629,7 @@ pub(crate) fn conv_transpose(x: &mut Lower, id: NodeId) -> Result<(), TfliteErro
             os[3] as i32,
         ];
         super::shape::strided_slice(
-            x,
+            lowering,
             1,
             conv_out,
             out,
@@ -609,49 +640,49 @@ pub(crate) fn conv_transpose(x: &mut Lower, id: NodeId) -> Result<(), TfliteErro
     Ok(())
 }
 
-pub(crate) fn pool(x: &mut Lower, id: NodeId, op: OnnxOp) -> Result<(), TfliteError> {
-    need_nhwc(x, id)?;
-    let xshape = x
+pub(crate) fn pool(lowering: &mut Lower, id: NodeId, op: OnnxOp) -> Result<(), TfliteError> {
+    need_nhwc(lowering, id)?;
+    let xshape = lowering
         .in_shape(id, 0)
         .ok_or_else(|| unsupported("input shape unknown"))?;
     if xshape.len() != 4 {
         return Err(unsupported("only 2-D pooling is supported"));
     }
-    let k = two(attr_ints(x.g, id, "kernel_shape"), 1)?;
-    let s = two(attr_ints(x.g, id, "strides"), 1)?;
-    let d = two(attr_ints(x.g, id, "dilations"), 1)?;
+    let k = two(attr_ints(lowering.g, id, "kernel_shape"), 1)?;
+    let s = two(attr_ints(lowering.g, id, "strides"), 1)?;
+    let d = two(attr_ints(lowering.g, id, "dilations"), 1)?;
     if d != [1, 1] {
         return Err(unsupported("dilated pooling"));
     }
     let is_max = op == OnnxOp::MaxPool;
     if !is_max {
-        return average_pool(x, id, [xshape[1], xshape[2]], k, s);
+        return average_pool(lowering, id, [xshape[1], xshape[2]], k, s);
     }
-    let (pad, explicit) = if attr_i(x.g, id, "ceil_mode", 0) != 0 {
+    let (pad, explicit) = if attr_i(lowering.g, id, "ceil_mode", 0) != 0 {
         (
             Padding::VALID,
-            Some(ceil_mode_pads(x, id, [xshape[1], xshape[2]], k, s)?),
+            Some(ceil_mode_pads(lowering, id, [xshape[1], xshape[2]], k, s)?),
         )
     } else {
-        padding(x, id, [xshape[1], xshape[2]], k, s, d)?
+        padding(lowering, id, [xshape[1], xshape[2]], k, s, d)?
     };
-    let mut input = x.req(id, 0)?;
+    let mut input = lowering.req(id, 0)?;
     if let Some(p) = explicit {
-        input = pad_input(x, input, p, Some(f32::MIN))?;
+        input = pad_input(lowering, input, p, Some(f32::MIN))?;
     }
     // An Indices output nothing reads (torch's adaptive max pooling always has one) is fine.
-    if !modelc_passes::pattern::extra_outputs_unused(x.g, id) {
+    if !modelc_passes::pattern::extra_outputs_unused(lowering.g, id) {
         return Err(unsupported("MaxPool indices output"));
     }
-    let out = x.output(0)?;
-    let act = x.act;
-    emit_pool(x, B::MAX_POOL_2D, input, out, pad, k, s, act);
+    let out = lowering.output(0)?;
+    let act = lowering.act;
+    emit_pool(lowering, B::MAX_POOL_2D, input, out, pad, k, s, act);
     Ok(())
 }
 
 #[allow(clippy::too_many_arguments)]
 fn emit_pool(
-    x: &mut Lower,
+    lowering: &mut Lower,
     code: B,
     input: usize,
     out: usize,
@@ -661,7 +692,7 @@ fn emit_pool(
     act: fb::ActivationFunctionType,
 ) {
     let o = fb::Pool2DOptions::create(
-        &mut x.b.fbb,
+        &mut lowering.model.fbb,
         &fb::Pool2DOptionsArgs {
             padding: pad,
             stride_w: s[1] as i32,
@@ -672,8 +703,8 @@ fn emit_pool(
         },
     )
     .as_union_value();
-    let v = if x.quantized { 2 } else { 1 };
-    x.b.emit(
+    let v = if lowering.quantized { 2 } else { 1 };
+    lowering.model.emit(
         code,
         v,
         &[Some(input)],
@@ -689,20 +720,29 @@ fn emit_pool(
 /// zeros + VALID pooling (which divides by the full kH·kW), followed where ONNX's divisor
 /// differs by a MUL with kH·kW / divisor per output position (a [1, OH, OW, 1] constant).
 fn average_pool(
-    x: &mut Lower,
+    lowering: &mut Lower,
     id: NodeId,
     in_hw: [i64; 2],
     k: [i64; 2],
     s: [i64; 2],
 ) -> Result<(), TfliteError> {
-    let include = attr_i(x.g, id, "count_include_pad", 0) != 0;
-    let ceil = attr_i(x.g, id, "ceil_mode", 0) != 0;
-    let act = x.act;
-    let pads = onnx_pool_pads(x, id, in_hw, k, s)?;
+    let include = attr_i(lowering.g, id, "count_include_pad", 0) != 0;
+    let ceil = attr_i(lowering.g, id, "ceil_mode", 0) != 0;
+    let act = lowering.act;
+    let pads = onnx_pool_pads(lowering, id, in_hw, k, s)?;
     if !include && !ceil && same_pads(in_hw, k, s, true) == Some(pads) {
-        let input = x.req(id, 0)?;
-        let out = x.output(0)?;
-        emit_pool(x, B::AVERAGE_POOL_2D, input, out, Padding::SAME, k, s, act);
+        let input = lowering.req(id, 0)?;
+        let out = lowering.output(0)?;
+        emit_pool(
+            lowering,
+            B::AVERAGE_POOL_2D,
+            input,
+            out,
+            Padding::SAME,
+            k,
+            s,
+            act,
+        );
         return Ok(());
     }
     // Per axis: the output size, the zeros to add after the input so VALID pooling covers
@@ -730,27 +770,38 @@ fn average_pool(
             divisors[a].push(count);
         }
     }
-    let mut input = x.req(id, 0)?;
+    let mut input = lowering.req(id, 0)?;
     if pads[0] > 0 || pads[1] > 0 || tail[0] > 0 || tail[1] > 0 {
-        input = pad_input(x, input, [pads[0], pads[1], tail[0], tail[1]], None)?;
+        input = pad_input(lowering, input, [pads[0], pads[1], tail[0], tail[1]], None)?;
     }
-    let out = x.output(0)?;
+    let out = lowering.output(0)?;
     let uniform = divisors[0].iter().all(|&c| c == k[0]) && divisors[1].iter().all(|&c| c == k[1]);
     if uniform {
-        emit_pool(x, B::AVERAGE_POOL_2D, input, out, Padding::VALID, k, s, act);
+        emit_pool(
+            lowering,
+            B::AVERAGE_POOL_2D,
+            input,
+            out,
+            Padding::VALID,
+            k,
+            s,
+            act,
+        );
         return Ok(());
     }
-    if x.quantized {
+    if lowering.quantized {
         return Err(unsupported(
             "quantized average pooling whose divisor varies over the output \
              (padding not counted, or ceil_mode)",
         ));
     }
-    let ot = &x.b.tensors[out];
+    let ot = &lowering.model.tensors[out];
     let (shape, name) = (ot.shape.clone(), format!("{}/window_mean", ot.name));
-    let pooled = x.b.add_tensor(name, DType::F32, shape, None, None)?;
+    let pooled = lowering
+        .model
+        .add_tensor(name, DType::F32, shape, None, None)?;
     emit_pool(
-        x,
+        lowering,
         B::AVERAGE_POOL_2D,
         input,
         pooled,
@@ -765,16 +816,17 @@ fn average_pool(
         .flat_map(|&ch| divisors[1].iter().map(move |&cw| window / (ch * cw) as f32))
         .collect();
     let (oh, ow) = (divisors[0].len() as i64, divisors[1].len() as i64);
-    let f =
-        x.b.const_f32("pool_divisor", &factors, vec![1, oh, ow, 1])?;
+    let f = lowering
+        .model
+        .const_f32("pool_divisor", &factors, vec![1, oh, ow, 1])?;
     let o = fb::MulOptions::create(
-        &mut x.b.fbb,
+        &mut lowering.model.fbb,
         &fb::MulOptionsArgs {
             fused_activation_function: act,
         },
     )
     .as_union_value();
-    x.b.emit(
+    lowering.model.emit(
         B::MUL,
         1,
         &[Some(pooled), Some(f)],
@@ -806,15 +858,15 @@ fn same_pads(in_hw: [i64; 2], k: [i64; 2], s: [i64; 2], upper: bool) -> Option<[
 
 /// A pooling node's pads [top, left, bottom, right], `auto_pad` resolved.
 fn onnx_pool_pads(
-    x: &Lower,
+    lowering: &Lower,
     id: NodeId,
     in_hw: [i64; 2],
     k: [i64; 2],
     s: [i64; 2],
 ) -> Result<[i64; 4], TfliteError> {
-    let auto = attr_s(x.g, id, "auto_pad", "NOTSET");
+    let auto = attr_s(lowering.g, id, "auto_pad", "NOTSET");
     let pads = match auto.as_str() {
-        "NOTSET" => attr_ints(x.g, id, "pads").unwrap_or(vec![0; 4]),
+        "NOTSET" => attr_ints(lowering.g, id, "pads").unwrap_or(vec![0; 4]),
         "VALID" => vec![0; 4],
         "SAME_UPPER" | "SAME_LOWER" => same_pads(in_hw, k, s, auto == "SAME_UPPER")
             .ok_or_else(|| unsupported("auto_pad needs a known input size"))?
@@ -832,27 +884,31 @@ fn onnx_pool_pads(
     }
 }
 
-pub(crate) fn global_pool(x: &mut Lower, id: NodeId, op: OnnxOp) -> Result<(), TfliteError> {
-    need_nhwc(x, id)?;
-    let input = x.req(id, 0)?;
+pub(crate) fn global_pool(lowering: &mut Lower, id: NodeId, op: OnnxOp) -> Result<(), TfliteError> {
+    need_nhwc(lowering, id)?;
+    let input = lowering.req(id, 0)?;
     // Channels last: every axis between the batch and the channels is spatial.
-    let rank = x.b.tensors[input].shape.len() as i32;
+    let rank = lowering.model.tensors[input].shape.len() as i32;
     if rank < 3 {
         return Err(unsupported("global pooling needs a spatial axis"));
     }
     let spatial: Vec<i32> = (1..rank - 1).collect();
-    let axes =
-        x.b.const_i32("axes", &spatial, vec![spatial.len() as i64])?;
-    let out = x.output(0)?;
-    let o = fb::ReducerOptions::create(&mut x.b.fbb, &fb::ReducerOptionsArgs { keep_dims: true })
-        .as_union_value();
+    let axes = lowering
+        .model
+        .const_i32("axes", &spatial, vec![spatial.len() as i64])?;
+    let out = lowering.output(0)?;
+    let o = fb::ReducerOptions::create(
+        &mut lowering.model.fbb,
+        &fb::ReducerOptionsArgs { keep_dims: true },
+    )
+    .as_union_value();
     let code = if op == OnnxOp::GlobalAveragePool {
         B::MEAN
     } else {
         B::REDUCE_MAX
     };
-    let v = if x.quantized { 2 } else { 1 };
-    x.b.emit(
+    let v = if lowering.quantized { 2 } else { 1 };
+    lowering.model.emit(
         code,
         v,
         &[Some(input), Some(axes)],
@@ -881,74 +937,88 @@ fn transpose_2d(c: &Tensor) -> Option<Tensor> {
 
 /// FULLY_CONNECTED weights [O, I] from a right-hand side that is [I, O] (`transposed` = false)
 /// or already [O, I].
-fn fc_weights(x: &mut Lower, bv: ValueRef, transposed: bool) -> Result<usize, TfliteError> {
+fn fc_weights(lowering: &mut Lower, bv: ValueRef, transposed: bool) -> Result<usize, TfliteError> {
     if transposed {
-        return x.input_value(bv);
+        return lowering.input_value(bv);
     }
-    if let Some(dq) = x.dq_source(bv) {
-        let q = x
+    if let Some(dq) = lowering.dq_source(bv) {
+        let q = lowering
             .qdq_params(dq)
             .ok_or_else(|| unsupported("weight quantization"))?;
         if q.scale.len() > 1 {
             return Err(unsupported("per-channel weights given as [I, O]"));
         }
-        let src = x.g.input(dq, 0).ok_or_else(|| unsupported("weights"))?;
-        let c =
-            x.b.const_of(src)
-                .ok_or_else(|| unsupported("weights must be constant"))?;
+        let src = lowering
+            .g
+            .input(dq, 0)
+            .ok_or_else(|| unsupported("weights"))?;
+        let c = lowering
+            .model
+            .const_of(src)
+            .ok_or_else(|| unsupported("weights must be constant"))?;
         let t = transpose_2d(c).ok_or_else(|| unsupported("weights must be 2-D"))?;
-        let name = format!("{}/t", x.b.value_name(bv));
-        if x.quantized {
-            return x.b.const_tensor(name, &t, Some(q));
+        let name = format!("{}/t", lowering.model.value_name(bv));
+        if lowering.quantized {
+            return lowering.model.const_tensor(name, &t, Some(q));
         }
-        let wq = x.b.const_tensor(name.clone(), &t, Some(q))?;
+        let wq = lowering.model.const_tensor(name.clone(), &t, Some(q))?;
         let shape = t.dims.iter().map(|&d| d as i64).collect();
-        let out =
-            x.b.add_tensor(format!("{name}/dq"), DType::F32, shape, None, None)?;
-        x.b.emit(B::DEQUANTIZE, 2, &[Some(wq)], &[out], None);
+        let out = lowering
+            .model
+            .add_tensor(format!("{name}/dq"), DType::F32, shape, None, None)?;
+        lowering
+            .model
+            .emit(B::DEQUANTIZE, 2, &[Some(wq)], &[out], None);
         return Ok(out);
     }
-    let c =
-        x.b.const_of(bv)
-            .ok_or_else(|| unsupported("weights must be constant"))?;
+    let c = lowering
+        .model
+        .const_of(bv)
+        .ok_or_else(|| unsupported("weights must be constant"))?;
     let t = transpose_2d(c).ok_or_else(|| unsupported("weights must be 2-D"))?;
-    let name = format!("{}/t", x.b.value_name(bv));
-    x.b.const_tensor(name, &t, None)
+    let name = format!("{}/t", lowering.model.value_name(bv));
+    lowering.model.const_tensor(name, &t, None)
 }
 
-fn is_const_2d(x: &Lower, v: ValueRef) -> bool {
-    let c = match x.dq_source(v) {
-        Some(dq) => x.g.input(dq, 0).and_then(|s| x.b.const_of(s)),
-        None => x.b.const_of(v).or_else(|| x.f16_source(v)),
+fn is_const_2d(lowering: &Lower, v: ValueRef) -> bool {
+    let c = match lowering.dq_source(v) {
+        Some(dq) => lowering
+            .g
+            .input(dq, 0)
+            .and_then(|s| lowering.model.const_of(s)),
+        None => lowering
+            .model
+            .const_of(v)
+            .or_else(|| lowering.f16_source(v)),
     };
     c.is_some_and(|c| c.dims.len() == 2)
 }
 
 fn emit_fc(
-    x: &mut Lower,
+    lowering: &mut Lower,
     input: usize,
     w: usize,
     bias: Option<usize>,
     keep: bool,
 ) -> Result<(), TfliteError> {
-    let out = x.output(0)?;
+    let out = lowering.output(0)?;
     let o = fb::FullyConnectedOptions::create(
-        &mut x.b.fbb,
+        &mut lowering.model.fbb,
         &fb::FullyConnectedOptionsArgs {
-            fused_activation_function: x.act,
+            fused_activation_function: lowering.act,
             keep_num_dims: keep,
             ..Default::default()
         },
     )
     .as_union_value();
-    let v = if x.quantized {
+    let v = if lowering.quantized {
         4
     } else if keep {
         5
     } else {
         1
     };
-    x.b.emit(
+    lowering.model.emit(
         B::FULLY_CONNECTED,
         v,
         &[Some(input), Some(w), bias],
@@ -958,29 +1028,29 @@ fn emit_fc(
     Ok(())
 }
 
-pub(crate) fn gemm(x: &mut Lower, id: NodeId) -> Result<(), TfliteError> {
-    if attr_i(x.g, id, "transA", 0) != 0 || attr_f(x.g, id, "alpha", 1.0) != 1.0 {
+pub(crate) fn gemm(lowering: &mut Lower, id: NodeId) -> Result<(), TfliteError> {
+    if attr_i(lowering.g, id, "transA", 0) != 0 || attr_f(lowering.g, id, "alpha", 1.0) != 1.0 {
         return Err(unsupported("Gemm with transA or alpha"));
     }
-    let ins = x.g.inputs_of(id);
+    let ins = lowering.g.inputs_of(id);
     let bv = ins
         .get(1)
         .copied()
         .flatten()
         .ok_or_else(|| unsupported("no B"))?;
-    if !is_const_2d(x, bv) {
+    if !is_const_2d(lowering, bv) {
         return Err(unsupported("Gemm with a non-constant B"));
     }
-    let input = x.req(id, 0)?;
-    let w = fc_weights(x, bv, attr_i(x.g, id, "transB", 0) != 0)?;
+    let input = lowering.req(id, 0)?;
+    let w = fc_weights(lowering, bv, attr_i(lowering.g, id, "transB", 0) != 0)?;
     let bias = match ins.get(2).copied().flatten() {
         None => None,
         Some(cv) => {
-            if attr_f(x.g, id, "beta", 1.0) != 1.0 {
+            if attr_f(lowering.g, id, "beta", 1.0) != 1.0 {
                 return Err(unsupported("Gemm with beta"));
             }
-            let n = x.b.tensors[w].shape[0];
-            match x.b.const_of(cv) {
+            let n = lowering.model.tensors[w].shape[0];
+            match lowering.model.const_of(cv) {
                 // [1, N] or [N]: FULLY_CONNECTED wants [N].
                 Some(c) if c.dtype == DType::F32 && c.dims.iter().product::<u64>() == n as u64 => {
                     let t = Tensor::from_raw(
@@ -989,49 +1059,53 @@ pub(crate) fn gemm(x: &mut Lower, id: NodeId) -> Result<(), TfliteError> {
                         c.raw().cloned().unwrap_or_default(),
                     )
                     .map_err(|e| unsupported(e.to_string()))?;
-                    let name = x.b.value_name(cv);
-                    Some(x.b.const_tensor(name, &t, None)?)
+                    let name = lowering.model.value_name(cv);
+                    Some(lowering.model.const_tensor(name, &t, None)?)
                 }
-                _ => x.bias(id, 2, input)?,
+                _ => lowering.bias(id, 2, input)?,
             }
         }
     };
-    emit_fc(x, input, w, bias, false)
+    emit_fc(lowering, input, w, bias, false)
 }
 
-pub(crate) fn matmul(x: &mut Lower, id: NodeId) -> Result<(), TfliteError> {
-    let ins = x.g.inputs_of(id);
+pub(crate) fn matmul(lowering: &mut Lower, id: NodeId) -> Result<(), TfliteError> {
+    let ins = lowering.g.inputs_of(id);
     let bv = ins
         .get(1)
         .copied()
         .flatten()
         .ok_or_else(|| unsupported("no B"))?;
-    if is_const_2d(x, bv) {
-        let input = x.req(id, 0)?;
-        let rank = x.b.tensors[input].shape.len();
-        let w = fc_weights(x, bv, false)?;
-        return emit_fc(x, input, w, None, rank != 2);
+    if is_const_2d(lowering, bv) {
+        let input = lowering.req(id, 0)?;
+        let rank = lowering.model.tensors[input].shape.len();
+        let w = fc_weights(lowering, bv, false)?;
+        return emit_fc(lowering, input, w, None, rank != 2);
     }
-    if x.act != crate::fb::ActivationFunctionType::NONE {
+    if lowering.act != crate::fb::ActivationFunctionType::NONE {
         return Err(unsupported("BATCH_MATMUL cannot fuse an activation"));
     }
     // numpy's 1-D operands (a vector on one side) have no BATCH_MATMUL form.
     for slot in 0..2 {
-        let v =
-            x.g.input(id, slot)
-                .ok_or_else(|| unsupported("MatMul input missing"))?;
-        if x.b.shape_of(v).is_some_and(|s| s.len() < 2)
-            || const_dims(x, v).is_some_and(|d| d.len() < 2)
+        let v = lowering
+            .g
+            .input(id, slot)
+            .ok_or_else(|| unsupported("MatMul input missing"))?;
+        if lowering.model.shape_of(v).is_some_and(|s| s.len() < 2)
+            || const_dims(lowering, v).is_some_and(|d| d.len() < 2)
         {
             return Err(unsupported("MatMul with a 1-D operand"));
         }
     }
-    let a = x.req(id, 0)?;
-    let b = x.req(id, 1)?;
-    let out = x.output(0)?;
-    let o = fb::BatchMatMulOptions::create(&mut x.b.fbb, &fb::BatchMatMulOptionsArgs::default())
-        .as_union_value();
-    x.b.emit(
+    let a = lowering.req(id, 0)?;
+    let b = lowering.req(id, 1)?;
+    let out = lowering.output(0)?;
+    let o = fb::BatchMatMulOptions::create(
+        &mut lowering.model.fbb,
+        &fb::BatchMatMulOptionsArgs::default(),
+    )
+    .as_union_value();
+    lowering.model.emit(
         B::BATCH_MATMUL,
         1,
         &[Some(a), Some(b)],

@@ -10,8 +10,8 @@ use crate::import::custom::{
 };
 use crate::TfliteError;
 
-pub(crate) fn lower(x: &mut Lower, id: NodeId) -> Result<(), TfliteError> {
-    let node = x.g.node(id);
+pub(crate) fn lower(lowering: &mut Lower, id: NodeId) -> Result<(), TfliteError> {
+    let node = lowering.g.node(id);
     let Op::Custom { name, .. } = &node.op else {
         return Err(TfliteError::Unsupported("not a custom op".into()));
     };
@@ -20,11 +20,11 @@ pub(crate) fn lower(x: &mut Lower, id: NodeId) -> Result<(), TfliteError> {
     let version = attrs.int(ATTR_VERSION, 1).unwrap_or(1) as i32;
     let mut inputs = Vec::new();
     for i in 0..node.num_inputs {
-        inputs.push(x.input(id, i)?);
+        inputs.push(lowering.input(id, i)?);
     }
     let mut outputs = Vec::new();
-    for s in 0..x.outs.len() {
-        outputs.push(x.output(s)?);
+    for s in 0..lowering.outs.len() {
+        outputs.push(lowering.output(s)?);
     }
     match attrs.get(ATTR_BUILTIN_CODE) {
         Some(Attr::Int(code)) => {
@@ -33,7 +33,7 @@ pub(crate) fn lower(x: &mut Lower, id: NodeId) -> Result<(), TfliteError> {
                     "builtin {name} had options the importer did not keep"
                 )));
             }
-            x.b.emit_custom(
+            lowering.model.emit_custom(
                 BuiltinOperator(*code as i32),
                 None,
                 version,
@@ -47,7 +47,7 @@ pub(crate) fn lower(x: &mut Lower, id: NodeId) -> Result<(), TfliteError> {
                 Some(Attr::String(b)) => Some(b.clone()),
                 _ => None,
             };
-            x.b.emit_custom(
+            lowering.model.emit_custom(
                 BuiltinOperator::CUSTOM,
                 Some(name),
                 version,

@@ -21,9 +21,9 @@ fn unsupported(m: impl Into<String>) -> TfliteError {
 
 /// A table form: the row's builtin on the node's inputs, with the options the node's
 /// attributes (and fused activation) give; a variadic op's further inputs by a chain of it.
-pub(crate) fn row(x: &mut Lower, id: NodeId, row: &Row) -> Result<(), TfliteError> {
-    let n = x.g.node(id).num_inputs;
-    let chained = row.variadic && !x.quantized;
+pub(crate) fn row(lowering: &mut Lower, id: NodeId, row: &Row) -> Result<(), TfliteError> {
+    let n = lowering.g.node(id).num_inputs;
+    let chained = row.variadic && !lowering.quantized;
     if n > row.inputs && !chained {
         return Err(unsupported(format!(
             "{n} inputs; {} takes {}",
@@ -33,49 +33,60 @@ pub(crate) fn row(x: &mut Lower, id: NodeId, row: &Row) -> Result<(), TfliteErro
     }
     let mut inputs = Vec::with_capacity(row.inputs);
     for i in 0..row.inputs {
-        inputs.push(Some(x.req(id, i)?));
+        inputs.push(Some(lowering.req(id, i)?));
     }
-    let rank = inputs[0].map_or(0, |t| x.b.tensors[t].shape.len());
+    let rank = inputs[0].map_or(0, |t| lowering.model.tensors[t].shape.len());
     let options = row
         .options
-        .write(&mut x.b.fbb, x.g.node(id), x.act, rank)
+        .write(
+            &mut lowering.model.fbb,
+            lowering.g.node(id),
+            lowering.act,
+            rank,
+        )
         .map_err(unsupported)?;
-    let out = x.output(0)?;
-    let version = row.version(x.quantized);
+    let out = lowering.output(0)?;
+    let version = row.version(lowering.quantized);
     if n > row.inputs {
-        return chain(x, id, row, inputs, out);
+        return chain(lowering, id, row, inputs, out);
     }
-    let dst = fixed_range_output(x, row.op, out)?;
-    x.b.emit(row.code, version, &inputs, &[dst], options);
-    requantize(x, dst, out);
+    let dst = fixed_range_output(lowering, row.op, out)?;
+    lowering
+        .model
+        .emit(row.code, version, &inputs, &[dst], options);
+    requantize(lowering, dst, out);
     Ok(())
 }
 
 /// A variadic op (float, no options) as a chain of its binary builtin: the first two inputs,
 /// then the result with each further one; the last writes `out`.
 fn chain(
-    x: &mut Lower,
+    lowering: &mut Lower,
     id: NodeId,
     row: &Row,
     first: Vec<Option<usize>>,
     out: usize,
 ) -> Result<(), TfliteError> {
-    let n = x.g.node(id).num_inputs;
+    let n = lowering.g.node(id).num_inputs;
     let mut acc = first;
     for i in row.inputs..n {
         let shape = broadcast(
             &acc.iter()
                 .flatten()
-                .map(|&t| x.b.tensors[t].shape.clone())
+                .map(|&t| lowering.model.tensors[t].shape.clone())
                 .collect::<Vec<_>>(),
         );
-        let name = format!("{}/{i}", x.b.tensors[out].name);
-        let dtype = x.b.tensors[out].dtype;
-        let t = x.b.add_tensor(name, dtype, shape, None, None)?;
-        x.b.emit(row.code, row.float_version, &acc, &[t], None);
-        acc = vec![Some(t), Some(x.req(id, i)?)];
+        let name = format!("{}/{i}", lowering.model.tensors[out].name);
+        let dtype = lowering.model.tensors[out].dtype;
+        let t = lowering.model.add_tensor(name, dtype, shape, None, None)?;
+        lowering
+            .model
+            .emit(row.code, row.float_version, &acc, &[t], None);
+        acc = vec![Some(t), Some(lowering.req(id, i)?)];
     }
-    x.b.emit(row.code, row.float_version, &acc, &[out], None);
+    lowering
+        .model
+        .emit(row.code, row.float_version, &acc, &[out], None);
     Ok(())
 }
 
@@ -99,28 +110,30 @@ fn broadcast(shapes: &[Vec<i64>]) -> Vec<i64> {
 
 /// ONNX `Mod` with fmod 0 takes the divisor's sign, as FLOOR_MOD does; C's fmod has no
 /// builtin (the legalization rewrites it first).
-pub(crate) fn floor_mod(x: &mut Lower, id: NodeId) -> Result<(), TfliteError> {
-    let a = x.req(id, 0)?;
-    let b = x.req(id, 1)?;
-    if attr_i(x.g, id, "fmod", 0) != 0 {
+pub(crate) fn floor_mod(lowering: &mut Lower, id: NodeId) -> Result<(), TfliteError> {
+    let a = lowering.req(id, 0)?;
+    let b = lowering.req(id, 1)?;
+    if attr_i(lowering.g, id, "fmod", 0) != 0 {
         return Err(unsupported("Mod with fmod 1"));
     }
-    if x.act != fb::ActivationFunctionType::NONE {
+    if lowering.act != fb::ActivationFunctionType::NONE {
         return Err(unsupported("fused activation"));
     }
-    let v = if x.quantized { 2 } else { 1 };
-    let out = x.output(0)?;
-    x.b.emit(B::FLOOR_MOD, v, &[Some(a), Some(b)], &[out], None);
+    let v = if lowering.quantized { 2 } else { 1 };
+    let out = lowering.output(0)?;
+    lowering
+        .model
+        .emit(B::FLOOR_MOD, v, &[Some(a), Some(b)], &[out], None);
     Ok(())
 }
 
-pub(crate) fn clip(x: &mut Lower, id: NodeId) -> Result<(), TfliteError> {
-    let v = if x.quantized { 2 } else { 1 };
-    let ins = x.g.inputs_of(id);
+pub(crate) fn clip(lowering: &mut Lower, id: NodeId) -> Result<(), TfliteError> {
+    let v = if lowering.quantized { 2 } else { 1 };
+    let ins = lowering.g.inputs_of(id);
     let bound = |i: usize| -> Result<Option<f32>, TfliteError> {
         match ins.get(i).copied().flatten() {
             None => Ok(None),
-            Some(b) => match x.b.const_floats(b).as_deref() {
+            Some(b) => match lowering.model.const_floats(b).as_deref() {
                 Some([v]) => Ok(Some(*v)),
                 _ => Err(unsupported("Clip bounds must be constant scalars")),
             },
@@ -134,22 +147,22 @@ pub(crate) fn clip(x: &mut Lower, id: NodeId) -> Result<(), TfliteError> {
         (Some(0.0), None) => Some(B::RELU),
         _ => None,
     };
-    let a = x.req(id, 0)?;
-    let out = x.output(0)?;
+    let a = lowering.req(id, 0)?;
+    let out = lowering.output(0)?;
     if let Some(code) = code {
-        x.b.emit(code, v, &[Some(a)], &[out], None);
+        lowering.model.emit(code, v, &[Some(a)], &[out], None);
         return Ok(());
     }
-    if x.quantized {
+    if lowering.quantized {
         return Err(unsupported("quantized Clip with general bounds"));
     }
-    let shape = x.b.tensors[out].shape.clone();
+    let shape = lowering.model.tensors[out].shape.clone();
     let mut cur = a;
     if let Some(l) = lo {
-        let lt = x.b.const_f32("clip_min", &[l], vec![])?;
+        let lt = lowering.model.const_f32("clip_min", &[l], vec![])?;
         let t = if hi.is_some() {
-            x.b.add_tensor(
-                format!("{}/max", x.b.tensors[out].name),
+            lowering.model.add_tensor(
+                format!("{}/max", lowering.model.tensors[out].name),
                 DType::F32,
                 shape,
                 None,
@@ -158,13 +171,17 @@ pub(crate) fn clip(x: &mut Lower, id: NodeId) -> Result<(), TfliteError> {
         } else {
             out
         };
-        x.b.emit(B::MAXIMUM, 1, &[Some(cur), Some(lt)], &[t], None);
+        lowering
+            .model
+            .emit(B::MAXIMUM, 1, &[Some(cur), Some(lt)], &[t], None);
         cur = t;
     }
     match hi {
         Some(h) => {
-            let ht = x.b.const_f32("clip_max", &[h], vec![])?;
-            x.b.emit(B::MINIMUM, 1, &[Some(cur), Some(ht)], &[out], None);
+            let ht = lowering.model.const_f32("clip_max", &[h], vec![])?;
+            lowering
+                .model
+                .emit(B::MINIMUM, 1, &[Some(cur), Some(ht)], &[out], None);
         }
         None if lo.is_none() => {
             return Err(unsupported("Clip without bounds"));
@@ -174,12 +191,13 @@ pub(crate) fn clip(x: &mut Lower, id: NodeId) -> Result<(), TfliteError> {
     Ok(())
 }
 
-pub(crate) fn reciprocal(x: &mut Lower, id: NodeId) -> Result<(), TfliteError> {
-    let a = x.req(id, 0)?;
-    let one = x.b.const_f32("one", &[1.0], vec![])?;
-    let out = x.output(0)?;
-    let o = fb::DivOptions::create(&mut x.b.fbb, &fb::DivOptionsArgs::default()).as_union_value();
-    x.b.emit(
+pub(crate) fn reciprocal(lowering: &mut Lower, id: NodeId) -> Result<(), TfliteError> {
+    let a = lowering.req(id, 0)?;
+    let one = lowering.model.const_f32("one", &[1.0], vec![])?;
+    let out = lowering.output(0)?;
+    let o = fb::DivOptions::create(&mut lowering.model.fbb, &fb::DivOptionsArgs::default())
+        .as_union_value();
+    lowering.model.emit(
         B::DIV,
         1,
         &[Some(one), Some(a)],
@@ -189,14 +207,19 @@ pub(crate) fn reciprocal(x: &mut Lower, id: NodeId) -> Result<(), TfliteError> {
     Ok(())
 }
 
-pub(crate) fn cast(x: &mut Lower, id: NodeId) -> Result<(), TfliteError> {
-    let a = x.req(id, 0)?;
-    let out = x.output(0)?;
-    let (from, to) = (x.b.tensors[a].dtype, x.b.tensors[out].dtype);
-    if from == DType::F16 && to == DType::F32 && x.b.tensors[a].buffer != 0 {
-        x.b.emit(B::DEQUANTIZE, 3, &[Some(a)], &[out], None);
+pub(crate) fn cast(lowering: &mut Lower, id: NodeId) -> Result<(), TfliteError> {
+    let a = lowering.req(id, 0)?;
+    let out = lowering.output(0)?;
+    let (from, to) = (
+        lowering.model.tensors[a].dtype,
+        lowering.model.tensors[out].dtype,
+    );
+    if from == DType::F16 && to == DType::F32 && lowering.model.tensors[a].buffer != 0 {
+        lowering
+            .model
+            .emit(B::DEQUANTIZE, 3, &[Some(a)], &[out], None);
     } else {
-        x.b.emit(B::CAST, 1, &[Some(a)], &[out], None);
+        lowering.model.emit(B::CAST, 1, &[Some(a)], &[out], None);
     }
     Ok(())
 }
@@ -206,11 +229,11 @@ pub(crate) fn cast(x: &mut Lower, id: NodeId) -> Result<(), TfliteError> {
 /// When the model asks for other output parameters (a calibrated [0, 1] range gives 1/255),
 /// the op writes a tensor with the fixed ones, which [`requantize`] then brings to the
 /// model's. Returns the tensor the op should write.
-fn fixed_range_output(x: &mut Lower, op: OnnxOp, out: usize) -> Result<usize, TfliteError> {
-    if !x.quantized {
+fn fixed_range_output(lowering: &mut Lower, op: OnnxOp, out: usize) -> Result<usize, TfliteError> {
+    if !lowering.quantized {
         return Ok(out);
     }
-    let t = &x.b.tensors[out];
+    let t = &lowering.model.tensors[out];
     let (scale, zero_point) = match (op, t.dtype) {
         (OnnxOp::Sigmoid | OnnxOp::Softmax, DType::I8) => (1.0 / 256.0, -128),
         (OnnxOp::Sigmoid | OnnxOp::Softmax, DType::U8) => (1.0 / 256.0, 0),
@@ -230,31 +253,42 @@ fn fixed_range_output(x: &mut Lower, op: OnnxOp, out: usize) -> Result<usize, Tf
         zero_point: vec![zero_point],
         axis: 0,
     };
-    x.b.add_tensor(name, dtype, shape, None, Some(quant))
+    lowering
+        .model
+        .add_tensor(name, dtype, shape, None, Some(quant))
 }
 
 /// QUANTIZE from `src` to `dst` (integer to integer: a requantization) when they differ.
-fn requantize(x: &mut Lower, src: usize, dst: usize) {
+fn requantize(lowering: &mut Lower, src: usize, dst: usize) {
     if src != dst {
-        x.b.emit(B::QUANTIZE, 2, &[Some(src)], &[dst], None);
+        lowering
+            .model
+            .emit(B::QUANTIZE, 2, &[Some(src)], &[dst], None);
     }
 }
 
-pub(crate) fn quantize(x: &mut Lower, id: NodeId) -> Result<(), TfliteError> {
-    let v = x.g.input(id, 0).ok_or_else(|| unsupported("no input"))?;
-    let input = match x.qtensor(v)? {
+pub(crate) fn quantize(lowering: &mut Lower, id: NodeId) -> Result<(), TfliteError> {
+    let v = lowering
+        .g
+        .input(id, 0)
+        .ok_or_else(|| unsupported("no input"))?;
+    let input = match lowering.qtensor(v)? {
         Some(t) => t,
-        None => x.tensor(v)?,
+        None => lowering.tensor(v)?,
     };
-    let q = x
+    let q = lowering
         .qdq_params(id)
         .ok_or_else(|| unsupported("non-constant or blocked scales"))?;
-    let out = x.b.value_tensor(modelc_ir::ValueRef::new(id, 0), Some(q))?;
-    let version = if x.b.tensors[out].dtype == DType::I16 {
+    let out = lowering
+        .model
+        .value_tensor(modelc_ir::ValueRef::new(id, 0), Some(q))?;
+    let version = if lowering.model.tensors[out].dtype == DType::I16 {
         4
     } else {
         2
     };
-    x.b.emit(B::QUANTIZE, version, &[Some(input)], &[out], None);
+    lowering
+        .model
+        .emit(B::QUANTIZE, version, &[Some(input)], &[out], None);
     Ok(())
 }

@@ -56,9 +56,9 @@ const ZERO_DEPTH: usize = 16;
 
 /// Whether `v` is all zeros: a zero constant, or a zero constant passed through shape-only
 /// ops (torch exports the default state as `Expand(0, Concat(..Shape(x)..))`).
-fn is_zero(x: &Lower, v: ValueRef, depth: usize) -> bool {
-    let v = x.b.resolve(v);
-    let node = x.g.node(v.node);
+fn is_zero(lowering: &Lower, v: ValueRef, depth: usize) -> bool {
+    let v = lowering.model.resolve(v);
+    let node = lowering.g.node(v.node);
     match &node.op {
         Op::Const(t) => {
             let Some(raw) = t.raw() else { return false };
@@ -82,10 +82,10 @@ fn is_zero(x: &Lower, v: ValueRef, depth: usize) -> bool {
             | OnnxOp::Squeeze
             | OnnxOp::Flatten
             | OnnxOp::Identity
-            | OnnxOp::Cast => {
-                x.g.input(v.node, 0)
-                    .is_some_and(|s| is_zero(x, s, depth - 1))
-            }
+            | OnnxOp::Cast => lowering
+                .g
+                .input(v.node, 0)
+                .is_some_and(|s| is_zero(lowering, s, depth - 1)),
             _ => false,
         },
         _ => false,
@@ -96,11 +96,11 @@ fn is_zero(x: &Lower, v: ValueRef, depth: usize) -> bool {
 /// are zeros (the state is the TFLite variable tensor's) and weights computed from constants
 /// (see [`eval_f32`]). Every node all of whose readers are such an LSTM input or another
 /// node of the set needs no op. `order` is topological.
-fn constant_input_producers(x: &Lower, order: &[NodeId]) -> HashSet<NodeId> {
-    let outputs: HashSet<ValueRef> = x.g.outputs().iter().copied().collect();
+fn constant_input_producers(lowering: &Lower, order: &[NodeId]) -> HashSet<NodeId> {
+    let outputs: HashSet<ValueRef> = lowering.g.outputs().iter().copied().collect();
     let mut dead: HashSet<NodeId> = HashSet::new();
     for &id in order.iter().rev() {
-        let node = x.g.node(id);
+        let node = lowering.g.node(id);
         if !matches!(node.op, Op::Onnx(_)) {
             continue;
         }
@@ -110,13 +110,13 @@ fn constant_input_producers(x: &Lower, order: &[NodeId]) -> HashSet<NodeId> {
             if outputs.contains(&v) {
                 return false;
             }
-            x.g.users(v).into_iter().all(|(u, slot)| {
+            lowering.g.users(v).into_iter().all(|(u, slot)| {
                 readers += 1;
                 dead.contains(&u)
-                    || (x.g.node(u).op.onnx() == Some(OnnxOp::LSTM)
+                    || (lowering.g.node(u).op.onnx() == Some(OnnxOp::LSTM)
                         && match slot {
-                            INITIAL_H | INITIAL_C => is_zero(x, v, ZERO_DEPTH),
-                            W | R | BIAS | P => eval_f32(x, v, EVAL_DEPTH).is_some(),
+                            INITIAL_H | INITIAL_C => is_zero(lowering, v, ZERO_DEPTH),
+                            W | R | BIAS | P => eval_f32(lowering, v, EVAL_DEPTH).is_some(),
                             _ => false,
                         })
             })
@@ -129,18 +129,18 @@ fn constant_input_producers(x: &Lower, order: &[NodeId]) -> HashSet<NodeId> {
 }
 
 /// Whether output `slot` of `id` is read (by a node or as a graph output).
-fn is_used(x: &Lower, id: NodeId, slot: usize) -> bool {
+fn is_used(lowering: &Lower, id: NodeId, slot: usize) -> bool {
     let v = ValueRef::new(id, slot);
-    let present = x.g.value(v).is_some_and(|val| !val.is_absent());
-    present && (!x.g.users(v).is_empty() || x.g.outputs().contains(&v))
+    let present = lowering.g.value(v).is_some_and(|val| !val.is_absent());
+    present && (!lowering.g.users(v).is_empty() || lowering.g.outputs().contains(&v))
 }
 
 /// The only reader of `v` when `v` is not a graph output.
-fn only_reader(x: &Lower, v: ValueRef) -> Option<NodeId> {
-    if x.g.outputs().contains(&v) {
+fn only_reader(lowering: &Lower, v: ValueRef) -> Option<NodeId> {
+    if lowering.g.outputs().contains(&v) {
         return None;
     }
-    match x.g.users(v).as_slice() {
+    match lowering.g.users(v).as_slice() {
         [(u, 0)] => Some(*u),
         _ => None,
     }
@@ -153,9 +153,9 @@ const EVAL_DEPTH: usize = 8;
 /// data: a float32 constant, a float16 one cast to float (fp16 weights), and Reshape /
 /// Unsqueeze / Squeeze / Flatten / Identity / Concat of such values (a TFLite import's
 /// stacked float16 weights).
-fn eval_f32(x: &Lower, v: ValueRef, depth: usize) -> Option<(Vec<f32>, Vec<u64>)> {
-    let v = x.b.resolve(v);
-    let node = x.g.node(v.node);
+fn eval_f32(lowering: &Lower, v: ValueRef, depth: usize) -> Option<(Vec<f32>, Vec<u64>)> {
+    let v = lowering.model.resolve(v);
+    let node = lowering.g.node(v.node);
     let (vals, dims): (Vec<f32>, Vec<u64>) = match &node.op {
         Op::Const(t) => {
             let raw = t.raw()?;
@@ -173,29 +173,30 @@ fn eval_f32(x: &Lower, v: ValueRef, depth: usize) -> Option<(Vec<f32>, Vec<u64>)
             (vals, t.dims.clone())
         }
         Op::Onnx(op) if depth > 0 => match op {
-            OnnxOp::Cast if x.b.dtype_of(v) == Some(DType::F32) => {
-                eval_f32(x, x.g.input(v.node, 0)?, depth - 1)?
+            OnnxOp::Cast if lowering.model.dtype_of(v) == Some(DType::F32) => {
+                eval_f32(lowering, lowering.g.input(v.node, 0)?, depth - 1)?
             }
             OnnxOp::Reshape
             | OnnxOp::Unsqueeze
             | OnnxOp::Squeeze
             | OnnxOp::Flatten
             | OnnxOp::Identity => {
-                let (vals, _) = eval_f32(x, x.g.input(v.node, 0)?, depth - 1)?;
-                let dims = x.b.shape_of(v)?;
+                let (vals, _) = eval_f32(lowering, lowering.g.input(v.node, 0)?, depth - 1)?;
+                let dims = lowering.model.shape_of(v)?;
                 if dims.iter().any(|&d| d < 0) {
                     return None;
                 }
                 (vals, dims.iter().map(|&d| d as u64).collect())
             }
             OnnxOp::Concat => {
-                let parts: Vec<(Vec<f32>, Vec<u64>)> =
-                    x.g.inputs_of(v.node)
-                        .into_iter()
-                        .map(|i| eval_f32(x, i?, depth - 1))
-                        .collect::<Option<_>>()?;
+                let parts: Vec<(Vec<f32>, Vec<u64>)> = lowering
+                    .g
+                    .inputs_of(v.node)
+                    .into_iter()
+                    .map(|i| eval_f32(lowering, i?, depth - 1))
+                    .collect::<Option<_>>()?;
                 let rank = parts.first()?.1.len();
-                let axis = attr_i(x.g, v.node, "axis", 0);
+                let axis = attr_i(lowering.g, v.node, "axis", 0);
                 let axis = if axis < 0 { axis + rank as i64 } else { axis };
                 let axis = usize::try_from(axis).ok().filter(|&a| a < rank)?;
                 let mut dims = parts[0].1.clone();
@@ -226,18 +227,20 @@ fn eval_f32(x: &Lower, v: ValueRef, depth: usize) -> Option<(Vec<f32>, Vec<u64>)
 
 /// The f32 contents of input `i`, with its dims, when it is a constant (see [`eval_f32`]).
 fn const_f32(
-    x: &Lower,
+    lowering: &Lower,
     id: NodeId,
     i: usize,
     what: &str,
 ) -> Result<(Vec<f32>, Vec<u64>), TfliteError> {
-    let v =
-        x.g.input(id, i)
-            .ok_or_else(|| unsupported(format!("{what} is missing")))?;
-    if x.b.dtype_of(v) != Some(DType::F32) {
+    let v = lowering
+        .g
+        .input(id, i)
+        .ok_or_else(|| unsupported(format!("{what} is missing")))?;
+    if lowering.model.dtype_of(v) != Some(DType::F32) {
         return Err(unsupported(format!("{what}: only float32 is supported")));
     }
-    eval_f32(x, v, EVAL_DEPTH).ok_or_else(|| unsupported(format!("{what} must be a constant")))
+    eval_f32(lowering, v, EVAL_DEPTH)
+        .ok_or_else(|| unsupported(format!("{what} must be a constant")))
 }
 
 fn f32_bytes(v: &[f32]) -> Bytes {
@@ -254,33 +257,33 @@ struct Direction {
     peephole: Option<[Vec<f32>; 3]>,
 }
 
-pub(crate) fn lstm(x: &mut Lower, id: NodeId) -> Result<(), TfliteError> {
-    if x.quantized {
+pub(crate) fn lstm(lowering: &mut Lower, id: NodeId) -> Result<(), TfliteError> {
+    if lowering.quantized {
         return Err(unsupported("quantized LSTM (only float32 is supported)"));
     }
     // ---------------------------------------------------------------- checks
-    let direction = attr_s(x.g, id, "direction", "forward");
+    let direction = attr_s(lowering.g, id, "direction", "forward");
     let num_dir = match direction.as_str() {
         "forward" | "reverse" => 1,
         "bidirectional" => 2,
         other => return Err(unsupported(format!("direction `{other}`"))),
     };
-    let layout = attr_i(x.g, id, "layout", 0);
+    let layout = attr_i(lowering.g, id, "layout", 0);
     if !matches!(layout, 0 | 1) {
         return Err(unsupported(format!("layout {layout}")));
     }
     let time_major = layout == 0;
-    if x.g.node(id).attrs.contains("clip") {
+    if lowering.g.node(id).attrs.contains("clip") {
         return Err(unsupported(
             "`clip` (TFLite clips the cell state, not the gate inputs)",
         ));
     }
-    if attr_i(x.g, id, "input_forget", 0) != 0 {
+    if attr_i(lowering.g, id, "input_forget", 0) != 0 {
         return Err(unsupported(
             "input_forget = 1 (coupled input and forget gates)",
         ));
     }
-    if let Some(Attr::Strings(acts)) = x.g.node(id).attrs.get("activations") {
+    if let Some(Attr::Strings(acts)) = lowering.g.node(id).attrs.get("activations") {
         let want = ["sigmoid", "tanh", "tanh"];
         let default = acts.len() == 3 * num_dir
             && acts
@@ -294,16 +297,18 @@ pub(crate) fn lstm(x: &mut Lower, id: NodeId) -> Result<(), TfliteError> {
             )));
         }
     }
-    let xv =
-        x.g.input(id, X)
-            .ok_or_else(|| unsupported("input X is missing"))?;
-    if x.b.dtype_of(xv) != Some(DType::F32) {
+    let xv = lowering
+        .g
+        .input(id, X)
+        .ok_or_else(|| unsupported("input X is missing"))?;
+    if lowering.model.dtype_of(xv) != Some(DType::F32) {
         return Err(unsupported("only float32 LSTMs are supported"));
     }
-    let xs =
-        x.b.shape_of(xv)
-            .filter(|s| s.len() == 3)
-            .ok_or_else(|| unsupported("input X needs a known rank-3 shape"))?;
+    let xs = lowering
+        .model
+        .shape_of(xv)
+        .filter(|s| s.len() == 3)
+        .ok_or_else(|| unsupported("input X needs a known rank-3 shape"))?;
     let (seq, batch, input_size) = if time_major {
         (xs[0], xs[1], xs[2])
     } else {
@@ -314,10 +319,11 @@ pub(crate) fn lstm(x: &mut Lower, id: NodeId) -> Result<(), TfliteError> {
             "the batch size must be static (TFLite's LSTM state tensors have a fixed shape)",
         ));
     }
-    if let Some(sl) = x.g.input(id, SEQ_LENS) {
-        let all_full =
-            x.b.const_ints(sl)
-                .is_some_and(|v| seq > 0 && v.iter().all(|&l| l == seq));
+    if let Some(sl) = lowering.g.input(id, SEQ_LENS) {
+        let all_full = lowering
+            .model
+            .const_ints(sl)
+            .is_some_and(|v| seq > 0 && v.iter().all(|&l| l == seq));
         if !all_full {
             return Err(unsupported(
                 "sequence_lens (only absent or a constant equal to the sequence length)",
@@ -325,8 +331,8 @@ pub(crate) fn lstm(x: &mut Lower, id: NodeId) -> Result<(), TfliteError> {
         }
     }
     for (slot, what) in [(INITIAL_H, "initial_h"), (INITIAL_C, "initial_c")] {
-        if let Some(v) = x.g.input(id, slot) {
-            if !is_zero(x, v, ZERO_DEPTH) {
+        if let Some(v) = lowering.g.input(id, slot) {
+            if !is_zero(lowering, v, ZERO_DEPTH) {
                 return Err(unsupported(format!(
                     "{what} is not constant zeros (TFLite keeps the LSTM state in variable \
                      tensors that start at zero)"
@@ -334,20 +340,20 @@ pub(crate) fn lstm(x: &mut Lower, id: NodeId) -> Result<(), TfliteError> {
             }
         }
     }
-    if is_used(x, id, 2) {
+    if is_used(lowering, id, 2) {
         return Err(unsupported(
             "Y_c (the last cell state) is read, and TFLite's LSTM has no such output",
         ));
     }
-    let (w, wd) = const_f32(x, id, W, "W")?;
-    let (r, rd) = const_f32(x, id, R, "R")?;
+    let (w, wd) = const_f32(lowering, id, W, "W")?;
+    let (r, rd) = const_f32(lowering, id, R, "R")?;
     let hidden = rd.get(2).copied().unwrap_or(0) as usize;
     if hidden == 0 {
         return Err(unsupported(format!(
             "R has shape {rd:?}, expected [num_directions, 4*hidden, hidden]"
         )));
     }
-    let h_attr = attr_i(x.g, id, "hidden_size", hidden as i64);
+    let h_attr = attr_i(lowering.g, id, "hidden_size", hidden as i64);
     if h_attr != hidden as i64 {
         return Err(unsupported(format!(
             "hidden_size {h_attr} but R has shape {rd:?}"
@@ -370,9 +376,9 @@ pub(crate) fn lstm(x: &mut Lower, id: NodeId) -> Result<(), TfliteError> {
             4 * hidden
         )));
     }
-    let bias = match x.g.input(id, BIAS) {
+    let bias = match lowering.g.input(id, BIAS) {
         Some(_) => {
-            let (b, bd) = const_f32(x, id, BIAS, "B")?;
+            let (b, bd) = const_f32(lowering, id, BIAS, "B")?;
             if bd != [num_dir as u64, 8 * hidden as u64] {
                 return Err(unsupported(format!(
                     "B has shape {bd:?}, expected [{num_dir}, {}]",
@@ -383,9 +389,9 @@ pub(crate) fn lstm(x: &mut Lower, id: NodeId) -> Result<(), TfliteError> {
         }
         None => None,
     };
-    let peep = match x.g.input(id, P) {
+    let peep = match lowering.g.input(id, P) {
         Some(_) => {
-            let (p, pd) = const_f32(x, id, P, "P")?;
+            let (p, pd) = const_f32(lowering, id, P, "P")?;
             if pd != [num_dir as u64, 3 * hidden as u64] {
                 return Err(unsupported(format!(
                     "P has shape {pd:?}, expected [{num_dir}, {}]",
@@ -426,15 +432,19 @@ pub(crate) fn lstm(x: &mut Lower, id: NodeId) -> Result<(), TfliteError> {
     // ---------------------------------------------------------------- emit
     // In a batch-major chain the LSTM runs with time_major = false on the batch-major data
     // its absorbed Transpose (or the previous LSTM of the chain) provides.
-    let chain = if time_major { chain_of(x, id) } else { None };
+    let chain = if time_major {
+        chain_of(lowering, id)
+    } else {
+        None
+    };
     let time_major = time_major && chain.is_none();
     let xs = if chain.is_some() {
         vec![xs[1], xs[0], xs[2]]
     } else {
         xs
     };
-    let input = x.req(id, X)?;
-    let name = x.b.value_name(ValueRef::new(id, 0));
+    let input = lowering.req(id, X)?;
+    let name = lowering.model.value_name(ValueRef::new(id, 0));
     let time_axis = if time_major { 0 } else { 1 };
     let seq_shape = if time_major {
         vec![seq, batch, h as i64]
@@ -442,7 +452,7 @@ pub(crate) fn lstm(x: &mut Lower, id: NodeId) -> Result<(), TfliteError> {
         vec![batch, seq, h as i64]
     };
     // Y: [seq, num_dir, batch, hidden] (layout 0) or [batch, seq, num_dir, hidden].
-    let y_used = is_used(x, id, 0);
+    let y_used = is_used(lowering, id, 0);
     let dir_axis = if layout == 0 { 1 } else { 2 };
     // When Y's reader(s) drop the direction axis, the tensor the directions' outputs go
     // into, side by side ([seq, batch, num_dir * hidden], batch first in a chain).
@@ -459,19 +469,26 @@ pub(crate) fn lstm(x: &mut Lower, id: NodeId) -> Result<(), TfliteError> {
             shape[2] *= num_dir as i64;
             let t = if c.lstms.last() == Some(&id) {
                 // The chain's closing Transpose produces the model's batch-major value.
-                x.b.value_tensor(ValueRef::new(c.last, 0), None)?
+                lowering
+                    .model
+                    .value_tensor(ValueRef::new(c.last, 0), None)?
             } else {
-                let t =
-                    x.b.add_tensor(x.b.value_name(last), DType::F32, shape, None, None)?;
-                x.b.map.insert(last, t);
+                let t = lowering.model.add_tensor(
+                    lowering.model.value_name(last),
+                    DType::F32,
+                    shape,
+                    None,
+                    None,
+                )?;
+                lowering.model.map.insert(last, t);
                 t
             };
             Some(t)
         }
-        None if y_used => match direct_reader(x, ValueRef::new(id, 0), num_dir, dir_axis) {
+        None if y_used => match direct_reader(lowering, ValueRef::new(id, 0), num_dir, dir_axis) {
             Some((readers, last)) => {
-                x.absorbed.extend(readers);
-                Some(x.b.value_tensor(last, None)?)
+                lowering.absorbed.extend(readers);
+                Some(lowering.model.value_tensor(last, None)?)
             }
             None => None,
         },
@@ -484,14 +501,14 @@ pub(crate) fn lstm(x: &mut Lower, id: NodeId) -> Result<(), TfliteError> {
         let tag = if dir.reverse { "bw" } else { "fw" };
         let base = format!("{name}/{tag}");
         let src = if dir.reverse {
-            let t = x.b.add_tensor(
+            let t = lowering.model.add_tensor(
                 format!("{base}/input_reversed"),
                 DType::F32,
                 xs.clone(),
                 None,
                 None,
             )?;
-            reverse(x, input, t, time_axis)?;
+            reverse(lowering, input, t, time_axis)?;
             t
         } else {
             input
@@ -501,7 +518,7 @@ pub(crate) fn lstm(x: &mut Lower, id: NodeId) -> Result<(), TfliteError> {
         for (k, g) in gates.iter().enumerate() {
             let shape = vec![h as i64, n_in as i64];
             let t = weight(
-                x,
+                lowering,
                 &format!("{base}/input_to_{g}_weights"),
                 &dir.input_w[k],
                 shape,
@@ -511,7 +528,7 @@ pub(crate) fn lstm(x: &mut Lower, id: NodeId) -> Result<(), TfliteError> {
         for (k, g) in gates.iter().enumerate() {
             let shape = vec![h as i64, h as i64];
             let t = weight(
-                x,
+                lowering,
                 &format!("{base}/recurrent_to_{g}_weights"),
                 &dir.recurrent_w[k],
                 shape,
@@ -522,7 +539,12 @@ pub(crate) fn lstm(x: &mut Lower, id: NodeId) -> Result<(), TfliteError> {
             match &dir.peephole {
                 Some(p) => {
                     let shape = vec![h as i64];
-                    let t = weight(x, &format!("{base}/cell_to_{g}_weights"), &p[k], shape)?;
+                    let t = weight(
+                        lowering,
+                        &format!("{base}/cell_to_{g}_weights"),
+                        &p[k],
+                        shape,
+                    )?;
                     ins.push(Some(t));
                 }
                 None => ins.push(None),
@@ -530,7 +552,7 @@ pub(crate) fn lstm(x: &mut Lower, id: NodeId) -> Result<(), TfliteError> {
         }
         for (k, g) in gates.iter().enumerate() {
             let t = weight(
-                x,
+                lowering,
                 &format!("{base}/{g}_gate_bias"),
                 &dir.bias[k],
                 vec![h as i64],
@@ -540,16 +562,20 @@ pub(crate) fn lstm(x: &mut Lower, id: NodeId) -> Result<(), TfliteError> {
         // Projection weights and bias.
         ins.extend([None, None]);
         let state = vec![batch, h as i64];
-        let hs =
-            x.b.variable_tensor(format!("{base}/output_state"), DType::F32, state.clone())?;
-        let cs =
-            x.b.variable_tensor(format!("{base}/cell_state"), DType::F32, state)?;
+        let hs = lowering.model.variable_tensor(
+            format!("{base}/output_state"),
+            DType::F32,
+            state.clone(),
+        )?;
+        let cs = lowering
+            .model
+            .variable_tensor(format!("{base}/cell_state"), DType::F32, state)?;
         ins.extend([Some(hs), Some(cs)]);
         // Layer-norm coefficients.
         ins.extend([None, None, None, None]);
         let z = match direct_out {
             Some(t) if !dir.reverse && num_dir == 1 => t,
-            _ => x.b.add_tensor(
+            _ => lowering.model.add_tensor(
                 format!("{base}/output"),
                 DType::F32,
                 seq_shape.clone(),
@@ -558,7 +584,7 @@ pub(crate) fn lstm(x: &mut Lower, id: NodeId) -> Result<(), TfliteError> {
             )?,
         };
         let o = fb::UnidirectionalSequenceLSTMOptions::create(
-            &mut x.b.fbb,
+            &mut lowering.model.fbb,
             &fb::UnidirectionalSequenceLSTMOptionsArgs {
                 fused_activation_function: ActivationFunctionType::TANH,
                 cell_clip: 0.0,
@@ -569,7 +595,7 @@ pub(crate) fn lstm(x: &mut Lower, id: NodeId) -> Result<(), TfliteError> {
             },
         )
         .as_union_value();
-        x.b.emit(
+        lowering.model.emit(
             B::UNIDIRECTIONAL_SEQUENCE_LSTM,
             1,
             &ins,
@@ -580,7 +606,7 @@ pub(crate) fn lstm(x: &mut Lower, id: NodeId) -> Result<(), TfliteError> {
         if dir.reverse && y_used {
             let t = match direct_out {
                 Some(t) if num_dir == 1 => t,
-                _ => x.b.add_tensor(
+                _ => lowering.model.add_tensor(
                     format!("{base}/output_reversed"),
                     DType::F32,
                     seq_shape.clone(),
@@ -588,7 +614,7 @@ pub(crate) fn lstm(x: &mut Lower, id: NodeId) -> Result<(), TfliteError> {
                     None,
                 )?,
             };
-            reverse(x, z, t, time_axis)?;
+            reverse(lowering, z, t, time_axis)?;
             ys.push(t);
         } else {
             ys.push(z);
@@ -597,54 +623,64 @@ pub(crate) fn lstm(x: &mut Lower, id: NodeId) -> Result<(), TfliteError> {
 
     if let (Some(out), 2) = (direct_out, num_dir) {
         // torch's bidirectional Transpose + Reshape: the two outputs side by side.
-        concat(x, &ys, out, 2)?;
+        concat(lowering, &ys, out, 2)?;
     } else if y_used && direct_out.is_none() {
-        let out = x.output(0)?;
+        let out = lowering.output(0)?;
         let mut with_axis = seq_shape.clone();
         with_axis.insert(dir_axis, 1);
         if num_dir == 1 {
-            reshape(x, ys[0], out, &with_axis)?;
+            reshape(lowering, ys[0], out, &with_axis)?;
         } else {
             let mut parts = Vec::new();
             for (d, &t) in ys.iter().enumerate() {
-                let p = x.b.add_tensor(
+                let p = lowering.model.add_tensor(
                     format!("{name}/dir{d}"),
                     DType::F32,
                     with_axis.clone(),
                     None,
                     None,
                 )?;
-                reshape(x, t, p, &with_axis)?;
+                reshape(lowering, t, p, &with_axis)?;
                 parts.push(p);
             }
-            concat(x, &parts, out, dir_axis as i32)?;
+            concat(lowering, &parts, out, dir_axis as i32)?;
         }
     }
     // Y_h: [num_dir, batch, hidden] (layout 0) or [batch, num_dir, hidden]: the last step
     // each direction computed.
-    if is_used(x, id, 1) {
-        let out = x.output(1)?;
+    if is_used(lowering, id, 1) {
+        let out = lowering.output(1)?;
         let mut step = seq_shape.clone();
         step[time_axis] = 1;
         if num_dir == 1 {
-            last_step(x, zs[0], out, time_axis)?;
+            last_step(lowering, zs[0], out, time_axis)?;
         } else {
             let mut parts = Vec::new();
             for (d, &z) in zs.iter().enumerate() {
-                let p =
-                    x.b.add_tensor(format!("{name}/h{d}"), DType::F32, step.clone(), None, None)?;
-                last_step(x, z, p, time_axis)?;
+                let p = lowering.model.add_tensor(
+                    format!("{name}/h{d}"),
+                    DType::F32,
+                    step.clone(),
+                    None,
+                    None,
+                )?;
+                last_step(lowering, z, p, time_axis)?;
                 parts.push(p);
             }
-            concat(x, &parts, out, time_axis as i32)?;
+            concat(lowering, &parts, out, time_axis as i32)?;
         }
     }
     Ok(())
 }
 
 /// A float32 constant tensor.
-fn weight(x: &mut Lower, name: &str, vals: &[f32], shape: Vec<i64>) -> Result<usize, TfliteError> {
-    x.b.add_tensor(
+fn weight(
+    lowering: &mut Lower,
+    name: &str,
+    vals: &[f32],
+    shape: Vec<i64>,
+) -> Result<usize, TfliteError> {
+    lowering.model.add_tensor(
         name.to_string(),
         DType::F32,
         shape,
@@ -659,52 +695,52 @@ fn weight(x: &mut Lower, name: &str, vals: &[f32], shape: Vec<i64>) -> Result<us
 /// - two directions, layout 0: `Reshape(Transpose(Y, [0, 2, 1, 3]), [seq, batch, 2*hidden])`
 ///   (torch's bidirectional export), a concatenation of the two on the last axis.
 fn direct_reader(
-    x: &Lower,
+    lowering: &Lower,
     y: ValueRef,
     num_dir: usize,
     dir_axis: usize,
 ) -> Option<(Vec<NodeId>, ValueRef)> {
-    let mut y_shape = x.b.shape_of(y)?;
+    let mut y_shape = lowering.model.shape_of(y)?;
     if y_shape.len() != 4 {
         return None;
     }
-    let u = only_reader(x, y)?;
-    let node = x.g.node(u);
+    let u = only_reader(lowering, y)?;
+    let node = lowering.g.node(u);
     if num_dir == 1 {
         if node.op.onnx() != Some(OnnxOp::Squeeze) {
             return None;
         }
-        let axes = match x.g.input(u, 1) {
-            Some(a) => x.b.const_ints(a)?,
-            None => attr_ints(x.g, u, "axes")?,
+        let axes = match lowering.g.input(u, 1) {
+            Some(a) => lowering.model.const_ints(a)?,
+            None => attr_ints(lowering.g, u, "axes")?,
         };
         let ok =
             matches!(axes.as_slice(), [a] if *a == dir_axis as i64 || *a == dir_axis as i64 - 4);
         let out = ValueRef::new(u, 0);
         y_shape.remove(dir_axis);
-        return (ok && x.b.shape_of(out) == Some(y_shape)).then_some((vec![u], out));
+        return (ok && lowering.model.shape_of(out) == Some(y_shape)).then_some((vec![u], out));
     }
     if dir_axis != 1
         || node.op.onnx() != Some(OnnxOp::Transpose)
-        || attr_ints(x.g, u, "perm").as_deref() != Some(&[0, 2, 1, 3])
+        || attr_ints(lowering.g, u, "perm").as_deref() != Some(&[0, 2, 1, 3])
     {
         return None;
     }
     let t = ValueRef::new(u, 0);
-    let rs = only_reader(x, t)?;
-    if x.g.node(rs).op.onnx() != Some(OnnxOp::Reshape) {
+    let rs = only_reader(lowering, t)?;
+    if lowering.g.node(rs).op.onnx() != Some(OnnxOp::Reshape) {
         return None;
     }
     let out = ValueRef::new(rs, 0);
     let want = [y_shape[0], y_shape[2], 2 * y_shape[3]];
-    let shape = x.b.shape_of(out)?;
+    let shape = lowering.model.shape_of(out)?;
     (shape == want && want.iter().all(|&d| d > 0)).then_some((vec![u, rs], out))
 }
 
 /// Whether node `id` is a Transpose swapping the first two axes of a rank-3 tensor.
-fn is_swap01(x: &Lower, id: NodeId) -> bool {
-    x.g.node(id).op.onnx() == Some(OnnxOp::Transpose)
-        && attr_ints(x.g, id, "perm").as_deref() == Some(&[1, 0, 2])
+fn is_swap01(lowering: &Lower, id: NodeId) -> bool {
+    lowering.g.node(id).op.onnx() == Some(OnnxOp::Transpose)
+        && attr_ints(lowering.g, id, "perm").as_deref() == Some(&[1, 0, 2])
 }
 
 /// A run of time-major LSTMs between two `[1, 0, 2]` Transposes (torch's `batch_first`):
@@ -720,24 +756,24 @@ pub(crate) struct Chain {
 }
 
 /// LSTM `id` as a chain member: layout 0, Y_h and Y_c unread, Y read directly.
-fn link(x: &Lower, id: NodeId) -> Option<(Vec<NodeId>, ValueRef)> {
-    if x.g.node(id).op.onnx() != Some(OnnxOp::LSTM)
-        || attr_i(x.g, id, "layout", 0) != 0
-        || is_used(x, id, 1)
-        || is_used(x, id, 2)
+fn link(lowering: &Lower, id: NodeId) -> Option<(Vec<NodeId>, ValueRef)> {
+    if lowering.g.node(id).op.onnx() != Some(OnnxOp::LSTM)
+        || attr_i(lowering.g, id, "layout", 0) != 0
+        || is_used(lowering, id, 1)
+        || is_used(lowering, id, 2)
     {
         return None;
     }
-    let num_dir = match attr_s(x.g, id, "direction", "forward").as_str() {
+    let num_dir = match attr_s(lowering.g, id, "direction", "forward").as_str() {
         "bidirectional" => 2,
         _ => 1,
     };
-    direct_reader(x, ValueRef::new(id, 0), num_dir, 1)
+    direct_reader(lowering, ValueRef::new(id, 0), num_dir, 1)
 }
 
 /// The chain starting at Transpose `first`, if it is one.
-fn chain_from(x: &Lower, first: NodeId) -> Option<Chain> {
-    if !is_swap01(x, first) {
+fn chain_from(lowering: &Lower, first: NodeId) -> Option<Chain> {
+    if !is_swap01(lowering, first) {
         return None;
     }
     let mut c = Chain {
@@ -746,14 +782,14 @@ fn chain_from(x: &Lower, first: NodeId) -> Option<Chain> {
         links: Vec::new(),
         last: first,
     };
-    let mut cur = only_reader(x, ValueRef::new(first, 0))?;
+    let mut cur = only_reader(lowering, ValueRef::new(first, 0))?;
     // Each step takes a new LSTM; a graph has finitely many.
-    for _ in 0..x.g.node_count() {
-        let l = link(x, cur)?;
-        let next = only_reader(x, l.1)?;
+    for _ in 0..lowering.g.node_count() {
+        let l = link(lowering, cur)?;
+        let next = only_reader(lowering, l.1)?;
         c.lstms.push(cur);
         c.links.push(l);
-        if is_swap01(x, next) {
+        if is_swap01(lowering, next) {
             c.last = next;
             return Some(c);
         }
@@ -763,19 +799,19 @@ fn chain_from(x: &Lower, first: NodeId) -> Option<Chain> {
 }
 
 /// The chain LSTM `id` belongs to: back along X inputs to the opening Transpose.
-fn chain_of(x: &Lower, id: NodeId) -> Option<Chain> {
+fn chain_of(lowering: &Lower, id: NodeId) -> Option<Chain> {
     let mut cur = id;
-    for _ in 0..x.g.node_count() {
-        let p = x.g.input(cur, X)?.node;
-        if is_swap01(x, p) {
-            return chain_from(x, p).filter(|c| c.lstms.contains(&id));
+    for _ in 0..lowering.g.node_count() {
+        let p = lowering.g.input(cur, X)?.node;
+        if is_swap01(lowering, p) {
+            return chain_from(lowering, p).filter(|c| c.lstms.contains(&id));
         }
         // A direct reader (one or two nodes) of the previous LSTM's Y.
         let mut q = p;
         let mut prev = None;
         for _ in 0..2 {
-            let src = x.g.input(q, 0)?;
-            if x.g.node(src.node).op.onnx() == Some(OnnxOp::LSTM) && src.slot == 0 {
+            let src = lowering.g.input(q, 0)?;
+            if lowering.g.node(src.node).op.onnx() == Some(OnnxOp::LSTM) && src.slot == 0 {
                 prev = Some(src.node);
                 break;
             }
@@ -790,33 +826,33 @@ fn chain_of(x: &Lower, id: NodeId) -> Option<Chain> {
 /// from constants, and the
 /// Transposes and direct readers of batch-major chains (the opening Transpose's readers
 /// see its input).
-pub(crate) fn prepare(x: &mut Lower, order: &[NodeId]) {
-    let dead = constant_input_producers(x, order);
-    x.absorbed.extend(dead);
+pub(crate) fn prepare(lowering: &mut Lower, order: &[NodeId]) {
+    let dead = constant_input_producers(lowering, order);
+    lowering.absorbed.extend(dead);
     for &id in order {
-        if !is_swap01(x, id) || x.absorbed.contains(&id) {
+        if !is_swap01(lowering, id) || lowering.absorbed.contains(&id) {
             continue;
         }
-        let Some(c) = chain_from(x, id) else {
+        let Some(c) = chain_from(lowering, id) else {
             continue;
         };
-        let Some(src) = x.g.input(c.first, 0) else {
+        let Some(src) = lowering.g.input(c.first, 0) else {
             continue;
         };
-        x.b.alias.insert(ValueRef::new(c.first, 0), src);
-        x.absorbed.insert(c.first);
-        x.absorbed.insert(c.last);
+        lowering.model.alias.insert(ValueRef::new(c.first, 0), src);
+        lowering.absorbed.insert(c.first);
+        lowering.absorbed.insert(c.last);
         for (readers, _) in &c.links {
-            x.absorbed.extend(readers.iter().copied());
+            lowering.absorbed.extend(readers.iter().copied());
         }
     }
 }
 
-fn reverse(x: &mut Lower, input: usize, out: usize, axis: usize) -> Result<(), TfliteError> {
-    let a = x.b.const_i32("axis", &[axis as i32], vec![1])?;
-    let o =
-        fb::ReverseV2Options::create(&mut x.b.fbb, &fb::ReverseV2OptionsArgs {}).as_union_value();
-    x.b.emit(
+fn reverse(lowering: &mut Lower, input: usize, out: usize, axis: usize) -> Result<(), TfliteError> {
+    let a = lowering.model.const_i32("axis", &[axis as i32], vec![1])?;
+    let o = fb::ReverseV2Options::create(&mut lowering.model.fbb, &fb::ReverseV2OptionsArgs {})
+        .as_union_value();
+    lowering.model.emit(
         B::REVERSE_V2,
         1,
         &[Some(input), Some(a)],
@@ -826,9 +862,9 @@ fn reverse(x: &mut Lower, input: usize, out: usize, axis: usize) -> Result<(), T
     Ok(())
 }
 
-fn concat(x: &mut Lower, parts: &[usize], out: usize, axis: i32) -> Result<(), TfliteError> {
+fn concat(lowering: &mut Lower, parts: &[usize], out: usize, axis: i32) -> Result<(), TfliteError> {
     let o = fb::ConcatenationOptions::create(
-        &mut x.b.fbb,
+        &mut lowering.model.fbb,
         &fb::ConcatenationOptionsArgs {
             axis,
             fused_activation_function: ActivationFunctionType::NONE,
@@ -836,7 +872,7 @@ fn concat(x: &mut Lower, parts: &[usize], out: usize, axis: i32) -> Result<(), T
     )
     .as_union_value();
     let ins: Vec<Option<usize>> = parts.iter().map(|&p| Some(p)).collect();
-    x.b.emit(
+    lowering.model.emit(
         B::CONCATENATION,
         1,
         &ins,
@@ -847,10 +883,15 @@ fn concat(x: &mut Lower, parts: &[usize], out: usize, axis: i32) -> Result<(), T
 }
 
 /// `out = input[..., -1:, ...]` along `axis` of a rank-3 tensor (the dimension kept).
-fn last_step(x: &mut Lower, input: usize, out: usize, axis: usize) -> Result<(), TfliteError> {
+fn last_step(
+    lowering: &mut Lower,
+    input: usize,
+    out: usize,
+    axis: usize,
+) -> Result<(), TfliteError> {
     let mut begin = vec![0i32; 3];
     begin[axis] = -1;
     let all = (1 << 3) - 1;
     let window = [begin, vec![0; 3], vec![1; 3]];
-    super::shape::strided_slice(x, 1, input, out, &window, (all & !(1 << axis), all))
+    super::shape::strided_slice(lowering, 1, input, out, &window, (all & !(1 << axis), all))
 }

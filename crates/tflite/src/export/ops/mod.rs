@@ -13,30 +13,30 @@ use modelc_ir::{NodeId, OnnxOp};
 use super::lower::Lower;
 use crate::TfliteError;
 
-pub(crate) fn lower(x: &mut Lower, id: NodeId, op: OnnxOp) -> Result<(), TfliteError> {
+pub(crate) fn lower(lowering: &mut Lower, id: NodeId, op: OnnxOp) -> Result<(), TfliteError> {
     use OnnxOp::*;
     if let Some(row) = crate::table::by_op(op) {
-        return elementwise::row(x, id, row);
+        return elementwise::row(lowering, id, row);
     }
     match op {
-        Conv => conv::conv(x, id),
-        ConvTranspose => conv::conv_transpose(x, id),
-        MaxPool | AveragePool => conv::pool(x, id, op),
-        GlobalAveragePool | GlobalMaxPool => conv::global_pool(x, id, op),
-        Gemm => conv::gemm(x, id),
-        MatMul => conv::matmul(x, id),
-        Mod => elementwise::floor_mod(x, id),
-        Clip => elementwise::clip(x, id),
-        Reciprocal => elementwise::reciprocal(x, id),
-        Cast => elementwise::cast(x, id),
-        QuantizeLinear => elementwise::quantize(x, id),
-        LSTM => lstm::lstm(x, id),
-        ArgMax | ArgMin => select::arg_extreme(x, id, op),
-        TopK => select::top_k(x, id),
-        CumSum => select::cumsum(x, id),
+        Conv => conv::conv(lowering, id),
+        ConvTranspose => conv::conv_transpose(lowering, id),
+        MaxPool | AveragePool => conv::pool(lowering, id, op),
+        GlobalAveragePool | GlobalMaxPool => conv::global_pool(lowering, id, op),
+        Gemm => conv::gemm(lowering, id),
+        MatMul => conv::matmul(lowering, id),
+        Mod => elementwise::floor_mod(lowering, id),
+        Clip => elementwise::clip(lowering, id),
+        Reciprocal => elementwise::reciprocal(lowering, id),
+        Cast => elementwise::cast(lowering, id),
+        QuantizeLinear => elementwise::quantize(lowering, id),
+        LSTM => lstm::lstm(lowering, id),
+        ArgMax | ArgMin => select::arg_extreme(lowering, id, op),
+        TopK => select::top_k(lowering, id),
+        CumSum => select::cumsum(lowering, id),
         Reshape | Flatten | Squeeze | Unsqueeze | Transpose | Concat | Pad | ReduceMean
         | ReduceSum | ReduceMax | ReduceMin | ReduceProd | Slice | Gather | Split | Resize
-        | DepthToSpace | SpaceToDepth | Expand | Tile | Shape => shape::lower(x, id, op),
+        | DepthToSpace | SpaceToDepth | Expand | Tile | Shape => shape::lower(lowering, id, op),
         _ => Err(TfliteError::Unsupported("no TFLite translation".into())),
     }
 }

@@ -19,27 +19,27 @@ fn unsupported(m: impl Into<String>) -> TfliteError {
     TfliteError::Unsupported(m.into())
 }
 
-pub(crate) fn arg_extreme(x: &mut Lower, id: NodeId, op: OnnxOp) -> Result<(), TfliteError> {
-    if attr_i(x.g, id, "select_last_index", 0) != 0 {
+pub(crate) fn arg_extreme(lowering: &mut Lower, id: NodeId, op: OnnxOp) -> Result<(), TfliteError> {
+    if attr_i(lowering.g, id, "select_last_index", 0) != 0 {
         return Err(unsupported("ArgMax/ArgMin with select_last_index"));
     }
-    let a = x.req(id, 0)?;
-    let shape = x.b.tensors[a].shape.clone();
-    let axis = norm_axis(attr_i(x.g, id, "axis", 0), shape.len())?;
-    let keep = attr_i(x.g, id, "keepdims", 1) != 0;
-    let out = x.output(0)?;
-    let at = x.b.const_i32("axis", &[axis as i32], vec![1])?;
+    let a = lowering.req(id, 0)?;
+    let shape = lowering.model.tensors[a].shape.clone();
+    let axis = norm_axis(attr_i(lowering.g, id, "axis", 0), shape.len())?;
+    let keep = attr_i(lowering.g, id, "keepdims", 1) != 0;
+    let out = lowering.output(0)?;
+    let at = lowering.model.const_i32("axis", &[axis as i32], vec![1])?;
     let reduced = if keep {
         let mut s = shape.clone();
         s.remove(axis as usize);
-        let name = format!("{}/reduced", x.b.tensors[out].name);
-        x.b.add_tensor(name, DType::I64, s, None, None)?
+        let name = format!("{}/reduced", lowering.model.tensors[out].name);
+        lowering.model.add_tensor(name, DType::I64, s, None, None)?
     } else {
         out
     };
     let (code, opts) = if op == OnnxOp::ArgMax {
         let o = fb::ArgMaxOptions::create(
-            &mut x.b.fbb,
+            &mut lowering.model.fbb,
             &fb::ArgMaxOptionsArgs {
                 output_type: tensor_type(DType::I64),
             },
@@ -50,7 +50,7 @@ pub(crate) fn arg_extreme(x: &mut Lower, id: NodeId, op: OnnxOp) -> Result<(), T
         )
     } else {
         let o = fb::ArgMinOptions::create(
-            &mut x.b.fbb,
+            &mut lowering.model.fbb,
             &fb::ArgMinOptionsArgs {
                 output_type: tensor_type(DType::I64),
             },
@@ -60,36 +60,39 @@ pub(crate) fn arg_extreme(x: &mut Lower, id: NodeId, op: OnnxOp) -> Result<(), T
             (BuiltinOptions::ArgMinOptions, o.as_union_value()),
         )
     };
-    x.b.emit(code, 1, &[Some(a), Some(at)], &[reduced], Some(opts));
+    lowering
+        .model
+        .emit(code, 1, &[Some(a), Some(at)], &[reduced], Some(opts));
     if keep {
         let mut s = shape;
         s[axis as usize] = 1;
-        reshape(x, reduced, out, &s)?;
+        reshape(lowering, reduced, out, &s)?;
     }
     Ok(())
 }
 
-pub(crate) fn top_k(x: &mut Lower, id: NodeId) -> Result<(), TfliteError> {
-    let a = x.req(id, 0)?;
-    let shape = x.b.tensors[a].shape.clone();
+pub(crate) fn top_k(lowering: &mut Lower, id: NodeId) -> Result<(), TfliteError> {
+    let a = lowering.req(id, 0)?;
+    let shape = lowering.model.tensors[a].shape.clone();
     let rank = shape.len();
-    let axis = norm_axis(attr_i(x.g, id, "axis", -1), rank)? as usize;
-    if attr_i(x.g, id, "sorted", 1) == 0 {
+    let axis = norm_axis(attr_i(lowering.g, id, "axis", -1), rank)? as usize;
+    if attr_i(lowering.g, id, "sorted", 1) == 0 {
         return Err(unsupported("unsorted TopK"));
     }
-    let k =
-        x.g.input(id, 1)
-            .and_then(|v| x.b.const_ints(v))
-            .and_then(|k| (k.len() == 1).then(|| k[0]))
-            .filter(|&k| (0..1 << 31).contains(&k))
-            .ok_or_else(|| unsupported("TopK needs a constant k"))?;
-    let largest = attr_i(x.g, id, "largest", 1) != 0;
-    let dtype = x.b.tensors[a].dtype;
+    let k = lowering
+        .g
+        .input(id, 1)
+        .and_then(|v| lowering.model.const_ints(v))
+        .and_then(|k| (k.len() == 1).then(|| k[0]))
+        .filter(|&k| (0..1 << 31).contains(&k))
+        .ok_or_else(|| unsupported("TopK needs a constant k"))?;
+    let largest = attr_i(lowering.g, id, "largest", 1) != 0;
+    let dtype = lowering.model.tensors[a].dtype;
     if !largest && !dtype.is_float() {
         return Err(unsupported("smallest-first TopK of integers"));
     }
-    let (values, indices) = (x.output(0)?, x.output(1)?);
-    let base = x.b.tensors[values].name.clone();
+    let (values, indices) = (lowering.output(0)?, lowering.output(1)?);
+    let base = lowering.model.tensors[values].name.clone();
     // TOPK_V2 works on the last axis: another axis is transposed there and back.
     let perm: Vec<i64> = (0..rank as i64)
         .filter(|&i| i != axis as i64)
@@ -103,30 +106,32 @@ pub(crate) fn top_k(x: &mut Lower, id: NodeId) -> Result<(), TfliteError> {
     let in_shape: Vec<i64> = perm.iter().map(|&p| shape[p as usize]).collect();
     let mut out_shape = in_shape.clone();
     out_shape[rank - 1] = k;
-    let temp = |x: &mut Lower, what: &str, dtype: DType, shape: &[i64]| {
-        x.b.add_tensor(format!("{base}/{what}"), dtype, shape.to_vec(), None, None)
+    let temp = |lowering: &mut Lower, what: &str, dtype: DType, shape: &[i64]| {
+        lowering
+            .model
+            .add_tensor(format!("{base}/{what}"), dtype, shape.to_vec(), None, None)
     };
     let mut input = a;
     if !last {
-        let t = temp(x, "axis_last", dtype, &in_shape)?;
-        transpose(x, input, &perm, t, 1)?;
+        let t = temp(lowering, "axis_last", dtype, &in_shape)?;
+        transpose(lowering, input, &perm, t, 1)?;
         input = t;
     }
     // Smallest first: the largest of the negated input, negated back.
     if !largest {
-        let t = temp(x, "negated_input", dtype, &in_shape)?;
-        x.b.emit(B::NEG, 1, &[Some(input)], &[t], None);
+        let t = temp(lowering, "negated_input", dtype, &in_shape)?;
+        lowering.model.emit(B::NEG, 1, &[Some(input)], &[t], None);
         input = t;
     }
-    let kt = x.b.const_i32("k", &[k as i32], vec![])?;
+    let kt = lowering.model.const_i32("k", &[k as i32], vec![])?;
     let direct = largest && last;
     let raw_values = if direct {
         values
     } else {
-        temp(x, "top_values", dtype, &out_shape)?
+        temp(lowering, "top_values", dtype, &out_shape)?
     };
-    let idx32 = temp(x, "indices_i32", DType::I32, &out_shape)?;
-    x.b.emit(
+    let idx32 = temp(lowering, "indices_i32", DType::I32, &out_shape)?;
+    lowering.model.emit(
         B::TOPK_V2,
         1,
         &[Some(input), Some(kt)],
@@ -138,25 +143,25 @@ pub(crate) fn top_k(x: &mut Lower, id: NodeId) -> Result<(), TfliteError> {
         let t = if last {
             values
         } else {
-            temp(x, "top_values_back", dtype, &out_shape)?
+            temp(lowering, "top_values_back", dtype, &out_shape)?
         };
-        x.b.emit(B::NEG, 1, &[Some(vals)], &[t], None);
+        lowering.model.emit(B::NEG, 1, &[Some(vals)], &[t], None);
         vals = t;
     }
     let idx64 = if last {
         indices
     } else {
-        temp(x, "indices_axis_last", DType::I64, &out_shape)?
+        temp(lowering, "indices_axis_last", DType::I64, &out_shape)?
     };
     let o = fb::CastOptions::create(
-        &mut x.b.fbb,
+        &mut lowering.model.fbb,
         &fb::CastOptionsArgs {
             in_data_type: tensor_type(DType::I32),
             out_data_type: tensor_type(DType::I64),
         },
     )
     .as_union_value();
-    x.b.emit(
+    lowering.model.emit(
         B::CAST,
         1,
         &[Some(idx32)],
@@ -164,32 +169,33 @@ pub(crate) fn top_k(x: &mut Lower, id: NodeId) -> Result<(), TfliteError> {
         Some((BuiltinOptions::CastOptions, o)),
     );
     if !last {
-        transpose(x, vals, &inverse, values, 1)?;
-        transpose(x, idx64, &inverse, indices, 1)?;
+        transpose(lowering, vals, &inverse, values, 1)?;
+        transpose(lowering, idx64, &inverse, indices, 1)?;
     }
     Ok(())
 }
 
-pub(crate) fn cumsum(x: &mut Lower, id: NodeId) -> Result<(), TfliteError> {
-    let a = x.req(id, 0)?;
-    let rank = x.b.tensors[a].shape.len();
-    let axis =
-        x.g.input(id, 1)
-            .and_then(|v| x.b.const_ints(v))
-            .and_then(|v| (v.len() == 1).then(|| v[0]))
-            .ok_or_else(|| unsupported("CumSum needs a constant axis"))?;
+pub(crate) fn cumsum(lowering: &mut Lower, id: NodeId) -> Result<(), TfliteError> {
+    let a = lowering.req(id, 0)?;
+    let rank = lowering.model.tensors[a].shape.len();
+    let axis = lowering
+        .g
+        .input(id, 1)
+        .and_then(|v| lowering.model.const_ints(v))
+        .and_then(|v| (v.len() == 1).then(|| v[0]))
+        .ok_or_else(|| unsupported("CumSum needs a constant axis"))?;
     let axis = norm_axis(axis, rank)?;
-    let at = x.b.const_i32("axis", &[axis as i32], vec![])?;
-    let out = x.output(0)?;
+    let at = lowering.model.const_i32("axis", &[axis as i32], vec![])?;
+    let out = lowering.output(0)?;
     let o = fb::CumsumOptions::create(
-        &mut x.b.fbb,
+        &mut lowering.model.fbb,
         &fb::CumsumOptionsArgs {
-            exclusive: attr_i(x.g, id, "exclusive", 0) != 0,
-            reverse: attr_i(x.g, id, "reverse", 0) != 0,
+            exclusive: attr_i(lowering.g, id, "exclusive", 0) != 0,
+            reverse: attr_i(lowering.g, id, "reverse", 0) != 0,
         },
     )
     .as_union_value();
-    x.b.emit(
+    lowering.model.emit(
         B::CUMSUM,
         1,
         &[Some(a), Some(at)],

@@ -37,17 +37,18 @@ fn i32s(v: &[i64]) -> Vec<i32> {
 
 /// TRANSPOSE (op version `version`) of tensor `input` by `perm` into `out`.
 pub(crate) fn transpose(
-    x: &mut Lower,
+    lowering: &mut Lower,
     input: usize,
     perm: &[i64],
     out: usize,
     version: i32,
 ) -> Result<(), TfliteError> {
-    let pt =
-        x.b.const_i32("perm", &i32s(perm), vec![perm.len() as i64])?;
-    let o =
-        fb::TransposeOptions::create(&mut x.b.fbb, &fb::TransposeOptionsArgs {}).as_union_value();
-    x.b.emit(
+    let pt = lowering
+        .model
+        .const_i32("perm", &i32s(perm), vec![perm.len() as i64])?;
+    let o = fb::TransposeOptions::create(&mut lowering.model.fbb, &fb::TransposeOptionsArgs {})
+        .as_union_value();
+    lowering.model.emit(
         B::TRANSPOSE,
         version,
         &[Some(input), Some(pt)],
@@ -61,7 +62,7 @@ pub(crate) fn transpose(
 /// A scalar result has no shape tensor and `new_shape` [0], the form LiteRT reads as rank
 /// 0 (an empty shape tensor has no data, which it refuses to prepare).
 pub(crate) fn reshape(
-    x: &mut Lower,
+    lowering: &mut Lower,
     input: usize,
     out: usize,
     shape: &[i64],
@@ -70,18 +71,20 @@ pub(crate) fn reshape(
     let (inputs, option) = if s.is_empty() {
         (vec![Some(input)], vec![0])
     } else {
-        let st = x.b.const_i32("shape", &s, vec![s.len() as i64])?;
+        let st = lowering
+            .model
+            .const_i32("shape", &s, vec![s.len() as i64])?;
         (vec![Some(input), Some(st)], s)
     };
-    let ns = x.b.fbb.create_vector(&option);
+    let ns = lowering.model.fbb.create_vector(&option);
     let o = fb::ReshapeOptions::create(
-        &mut x.b.fbb,
+        &mut lowering.model.fbb,
         &fb::ReshapeOptionsArgs {
             new_shape: Some(ns),
         },
     )
     .as_union_value();
-    x.b.emit(
+    lowering.model.emit(
         B::RESHAPE,
         1,
         &inputs,
@@ -95,7 +98,7 @@ pub(crate) fn reshape(
 /// [begin, end, strides] per axis; a set bit of the (begin, end) masks takes that end of the
 /// axis's whole range.
 pub(crate) fn strided_slice(
-    x: &mut Lower,
+    lowering: &mut Lower,
     version: i32,
     input: usize,
     out: usize,
@@ -104,12 +107,14 @@ pub(crate) fn strided_slice(
 ) -> Result<(), TfliteError> {
     let rank = window[0].len() as i64;
     let (bt, et, st) = (
-        x.b.const_i32("begin", &window[0], vec![rank])?,
-        x.b.const_i32("end", &window[1], vec![rank])?,
-        x.b.const_i32("strides", &window[2], vec![rank])?,
+        lowering.model.const_i32("begin", &window[0], vec![rank])?,
+        lowering.model.const_i32("end", &window[1], vec![rank])?,
+        lowering
+            .model
+            .const_i32("strides", &window[2], vec![rank])?,
     );
     let o = fb::StridedSliceOptions::create(
-        &mut x.b.fbb,
+        &mut lowering.model.fbb,
         &fb::StridedSliceOptionsArgs {
             begin_mask,
             end_mask,
@@ -117,7 +122,7 @@ pub(crate) fn strided_slice(
         },
     )
     .as_union_value();
-    x.b.emit(
+    lowering.model.emit(
         B::STRIDED_SLICE,
         version,
         &[Some(input), Some(bt), Some(et), Some(st)],
@@ -127,66 +132,71 @@ pub(crate) fn strided_slice(
     Ok(())
 }
 
-pub(crate) fn lower(x: &mut Lower, id: NodeId, op: OnnxOp) -> Result<(), TfliteError> {
-    let v = if x.quantized { 2 } else { 1 };
+pub(crate) fn lower(lowering: &mut Lower, id: NodeId, op: OnnxOp) -> Result<(), TfliteError> {
+    let v = if lowering.quantized { 2 } else { 1 };
     match op {
         OnnxOp::Reshape | OnnxOp::Flatten | OnnxOp::Squeeze | OnnxOp::Unsqueeze => {
-            let shape = x
+            let shape = lowering
                 .out_shape(0)
                 .ok_or_else(|| unsupported("output shape unknown"))?;
             if shape.iter().filter(|&&d| d < 0).count() > 1 {
                 return Err(unsupported("more than one unknown dimension"));
             }
-            let a = x.req(id, 0)?;
-            let out = x.output(0)?;
-            reshape(x, a, out, &shape)?;
+            let a = lowering.req(id, 0)?;
+            let out = lowering.output(0)?;
+            reshape(lowering, a, out, &shape)?;
         }
         OnnxOp::Transpose => {
-            let a = x.req(id, 0)?;
-            let rank = x.b.tensors[a].shape.len() as i64;
-            let perm = attr_ints(x.g, id, "perm").unwrap_or_else(|| (0..rank).rev().collect());
-            let out = x.output(0)?;
-            transpose(x, a, &perm, out, v)?;
+            let a = lowering.req(id, 0)?;
+            let rank = lowering.model.tensors[a].shape.len() as i64;
+            let perm =
+                attr_ints(lowering.g, id, "perm").unwrap_or_else(|| (0..rank).rev().collect());
+            let out = lowering.output(0)?;
+            transpose(lowering, a, &perm, out, v)?;
         }
         OnnxOp::Concat => {
-            let n = x.g.node(id).num_inputs;
+            let n = lowering.g.node(id).num_inputs;
             let mut ins = Vec::new();
             for i in 0..n {
-                ins.push(Some(x.req(id, i)?));
+                ins.push(Some(lowering.req(id, i)?));
             }
-            let out = x.output(0)?;
+            let out = lowering.output(0)?;
             // Integer inputs quantized unlike the output are requantized to it first, as
             // TensorFlow's converter arranges: XNNPACK refuses to prepare a CONCATENATION
             // whose inputs and output differ (LiteRT's own kernel rescales).
-            if x.quantized {
-                let q_out = x.b.tensors[out].quant.clone();
+            if lowering.quantized {
+                let q_out = lowering.model.tensors[out].quant.clone();
                 for t in ins.iter_mut() {
                     let src = t.expect("every input is given");
-                    if x.b.tensors[src].quant == q_out {
+                    if lowering.model.tensors[src].quant == q_out {
                         continue;
                     }
-                    let st = &x.b.tensors[src];
+                    let st = &lowering.model.tensors[src];
                     let (name, dtype, shape) = (
                         format!("{}/requantized", st.name),
                         st.dtype,
                         st.shape.clone(),
                     );
-                    let r = x.b.add_tensor(name, dtype, shape, None, q_out.clone())?;
-                    x.b.emit(B::QUANTIZE, 2, &[Some(src)], &[r], None);
+                    let r = lowering
+                        .model
+                        .add_tensor(name, dtype, shape, None, q_out.clone())?;
+                    lowering
+                        .model
+                        .emit(B::QUANTIZE, 2, &[Some(src)], &[r], None);
                     *t = Some(r);
                 }
             }
-            let rank = x.b.tensors[out].shape.len();
-            let axis = norm_axis(attr_i(x.g, id, "axis", 0), rank)? as i32;
+            let rank = lowering.model.tensors[out].shape.len();
+            let axis = norm_axis(attr_i(lowering.g, id, "axis", 0), rank)? as i32;
             let o = fb::ConcatenationOptions::create(
-                &mut x.b.fbb,
+                &mut lowering.model.fbb,
                 &fb::ConcatenationOptionsArgs {
                     axis,
-                    fused_activation_function: x.act,
+                    fused_activation_function: lowering.act,
                 },
             )
             .as_union_value();
-            x.b.emit(
+            lowering.model.emit(
                 B::CONCATENATION,
                 v,
                 &ins,
@@ -195,7 +205,7 @@ pub(crate) fn lower(x: &mut Lower, id: NodeId, op: OnnxOp) -> Result<(), TfliteE
             );
         }
         OnnxOp::Pad => {
-            let ins = x.g.inputs_of(id);
+            let ins = lowering.g.inputs_of(id);
             if ins.get(3).copied().flatten().is_some() {
                 return Err(unsupported("Pad with axes"));
             }
@@ -203,7 +213,7 @@ pub(crate) fn lower(x: &mut Lower, id: NodeId, op: OnnxOp) -> Result<(), TfliteE
                 .get(1)
                 .copied()
                 .flatten()
-                .and_then(|p| x.b.const_ints(p))
+                .and_then(|p| lowering.model.const_ints(p))
                 .ok_or_else(|| unsupported("pads must be constant"))?;
             if pads.iter().any(|&p| p < 0) {
                 return Err(unsupported("Pad with negative pads (cropping)"));
@@ -214,24 +224,26 @@ pub(crate) fn lower(x: &mut Lower, id: NodeId, op: OnnxOp) -> Result<(), TfliteE
                 p.push(pads[i]);
                 p.push(pads[i + r]);
             }
-            let a = x.req(id, 0)?;
-            let pt = x.b.const_i32("paddings", &i32s(&p), vec![r as i64, 2])?;
-            let mode = attr_s(x.g, id, "mode", "constant");
+            let a = lowering.req(id, 0)?;
+            let pt = lowering
+                .model
+                .const_i32("paddings", &i32s(&p), vec![r as i64, 2])?;
+            let mode = attr_s(lowering.g, id, "mode", "constant");
             let value = match mode.as_str() {
-                "constant" => x.input(id, 2)?,
+                "constant" => lowering.input(id, 2)?,
                 "reflect" => None,
                 other => return Err(unsupported(format!("Pad mode {other}"))),
             };
-            let out = x.output(0)?;
+            let out = lowering.output(0)?;
             if mode == "reflect" {
                 let o = fb::MirrorPadOptions::create(
-                    &mut x.b.fbb,
+                    &mut lowering.model.fbb,
                     &fb::MirrorPadOptionsArgs {
                         mode: MirrorPadMode::REFLECT,
                     },
                 )
                 .as_union_value();
-                x.b.emit(
+                lowering.model.emit(
                     B::MIRROR_PAD,
                     1,
                     &[Some(a), Some(pt)],
@@ -239,9 +251,9 @@ pub(crate) fn lower(x: &mut Lower, id: NodeId, op: OnnxOp) -> Result<(), TfliteE
                     Some((BuiltinOptions::MirrorPadOptions, o)),
                 );
             } else if let Some(val) = value {
-                let o = fb::PadV2Options::create(&mut x.b.fbb, &fb::PadV2OptionsArgs {})
+                let o = fb::PadV2Options::create(&mut lowering.model.fbb, &fb::PadV2OptionsArgs {})
                     .as_union_value();
-                x.b.emit(
+                lowering.model.emit(
                     B::PADV2,
                     1,
                     &[Some(a), Some(pt), Some(val)],
@@ -249,9 +261,9 @@ pub(crate) fn lower(x: &mut Lower, id: NodeId, op: OnnxOp) -> Result<(), TfliteE
                     Some((BuiltinOptions::PadV2Options, o)),
                 );
             } else {
-                let o =
-                    fb::PadOptions::create(&mut x.b.fbb, &fb::PadOptionsArgs {}).as_union_value();
-                x.b.emit(
+                let o = fb::PadOptions::create(&mut lowering.model.fbb, &fb::PadOptionsArgs {})
+                    .as_union_value();
+                lowering.model.emit(
                     B::PAD,
                     v,
                     &[Some(a), Some(pt)],
@@ -265,18 +277,18 @@ pub(crate) fn lower(x: &mut Lower, id: NodeId, op: OnnxOp) -> Result<(), TfliteE
         | OnnxOp::ReduceMax
         | OnnxOp::ReduceMin
         | OnnxOp::ReduceProd => {
-            let a = x.req(id, 0)?;
-            let rank = x.b.tensors[a].shape.len();
-            let axes = match x.g.input(id, 1) {
-                Some(av) => {
-                    x.b.const_ints(av)
-                        .ok_or_else(|| unsupported("axes must be constant"))?
-                }
-                None => attr_ints(x.g, id, "axes").unwrap_or_default(),
+            let a = lowering.req(id, 0)?;
+            let rank = lowering.model.tensors[a].shape.len();
+            let axes = match lowering.g.input(id, 1) {
+                Some(av) => lowering
+                    .model
+                    .const_ints(av)
+                    .ok_or_else(|| unsupported("axes must be constant"))?,
+                None => attr_ints(lowering.g, id, "axes").unwrap_or_default(),
             };
             // No axes: every axis, or (noop_with_empty_axes) none, which is the input itself.
             let axes = if axes.is_empty() {
-                if attr_i(x.g, id, "noop_with_empty_axes", 0) != 0 {
+                if attr_i(lowering.g, id, "noop_with_empty_axes", 0) != 0 {
                     return Err(unsupported("Reduce with no axes and noop_with_empty_axes"));
                 }
                 (0..rank as i64).collect()
@@ -287,10 +299,11 @@ pub(crate) fn lower(x: &mut Lower, id: NodeId, op: OnnxOp) -> Result<(), TfliteE
                 .iter()
                 .map(|&a| norm_axis(a, rank))
                 .collect::<Result<_, _>>()?;
-            let at =
-                x.b.const_i32("axes", &i32s(&axes), vec![axes.len() as i64])?;
-            let keep = attr_i(x.g, id, "keepdims", 1) != 0;
-            let out = x.output(0)?;
+            let at = lowering
+                .model
+                .const_i32("axes", &i32s(&axes), vec![axes.len() as i64])?;
+            let keep = attr_i(lowering.g, id, "keepdims", 1) != 0;
+            let out = lowering.output(0)?;
             let code = match op {
                 OnnxOp::ReduceMean => B::MEAN,
                 OnnxOp::ReduceSum => B::SUM,
@@ -299,11 +312,11 @@ pub(crate) fn lower(x: &mut Lower, id: NodeId, op: OnnxOp) -> Result<(), TfliteE
                 _ => B::REDUCE_PROD,
             };
             let o = fb::ReducerOptions::create(
-                &mut x.b.fbb,
+                &mut lowering.model.fbb,
                 &fb::ReducerOptionsArgs { keep_dims: keep },
             )
             .as_union_value();
-            x.b.emit(
+            lowering.model.emit(
                 code,
                 v,
                 &[Some(a), Some(at)],
@@ -312,8 +325,13 @@ pub(crate) fn lower(x: &mut Lower, id: NodeId, op: OnnxOp) -> Result<(), TfliteE
             );
         }
         OnnxOp::Slice => {
-            let ins = x.g.inputs_of(id);
-            let get = |i: usize| ins.get(i).copied().flatten().map(|v| x.b.const_ints(v));
+            let ins = lowering.g.inputs_of(id);
+            let get = |i: usize| {
+                ins.get(i)
+                    .copied()
+                    .flatten()
+                    .map(|v| lowering.model.const_ints(v))
+            };
             let starts = get(1)
                 .flatten()
                 .ok_or_else(|| unsupported("starts must be constant"))?;
@@ -322,8 +340,8 @@ pub(crate) fn lower(x: &mut Lower, id: NodeId, op: OnnxOp) -> Result<(), TfliteE
                 .ok_or_else(|| unsupported("ends must be constant"))?;
             let axes_in = get(3);
             let steps_in = get(4);
-            let a = x.req(id, 0)?;
-            let rank = x.b.tensors[a].shape.len();
+            let a = lowering.req(id, 0)?;
+            let rank = lowering.model.tensors[a].shape.len();
             let axes = match axes_in {
                 Some(Some(v)) => v,
                 Some(None) => return Err(unsupported("axes must be constant")),
@@ -350,25 +368,25 @@ pub(crate) fn lower(x: &mut Lower, id: NodeId, op: OnnxOp) -> Result<(), TfliteE
                     em &= !bit;
                 }
             }
-            let out = x.output(0)?;
+            let out = lowering.output(0)?;
             let window = [i32s(&b), i32s(&e), i32s(&s)];
-            strided_slice(x, v, a, out, &window, (bm, em))?;
+            strided_slice(lowering, v, a, out, &window, (bm, em))?;
         }
         OnnxOp::Gather => {
-            let a = x.req(id, 0)?;
-            let rank = x.b.tensors[a].shape.len();
-            let axis = norm_axis(attr_i(x.g, id, "axis", 0), rank)? as i32;
-            let i = gather_indices(x, id, x.b.tensors[a].shape[axis as usize])?;
-            let out = x.output(0)?;
+            let a = lowering.req(id, 0)?;
+            let rank = lowering.model.tensors[a].shape.len();
+            let axis = norm_axis(attr_i(lowering.g, id, "axis", 0), rank)? as i32;
+            let i = gather_indices(lowering, id, lowering.model.tensors[a].shape[axis as usize])?;
+            let out = lowering.output(0)?;
             let o = fb::GatherOptions::create(
-                &mut x.b.fbb,
+                &mut lowering.model.fbb,
                 &fb::GatherOptionsArgs {
                     axis,
                     batch_dims: 0,
                 },
             )
             .as_union_value();
-            x.b.emit(
+            lowering.model.emit(
                 B::GATHER,
                 v,
                 &[Some(a), Some(i)],
@@ -377,28 +395,28 @@ pub(crate) fn lower(x: &mut Lower, id: NodeId, op: OnnxOp) -> Result<(), TfliteE
             );
         }
         OnnxOp::Split => {
-            let a = x.req(id, 0)?;
-            let rank = x.b.tensors[a].shape.len();
-            let axis = norm_axis(attr_i(x.g, id, "axis", 0), rank)?;
-            let n = x.outs.len();
+            let a = lowering.req(id, 0)?;
+            let rank = lowering.model.tensors[a].shape.len();
+            let axis = norm_axis(attr_i(lowering.g, id, "axis", 0), rank)?;
+            let n = lowering.outs.len();
             let mut outs = Vec::new();
             for s in 0..n {
-                outs.push(x.output(s)?);
+                outs.push(lowering.output(s)?);
             }
-            let at = x.b.const_i32("axis", &[axis as i32], vec![])?;
+            let at = lowering.model.const_i32("axis", &[axis as i32], vec![])?;
             let sizes: Vec<i64> = outs
                 .iter()
-                .map(|&t| x.b.tensors[t].shape[axis as usize])
+                .map(|&t| lowering.model.tensors[t].shape[axis as usize])
                 .collect();
             if sizes.windows(2).all(|w| w[0] == w[1]) {
                 let o = fb::SplitOptions::create(
-                    &mut x.b.fbb,
+                    &mut lowering.model.fbb,
                     &fb::SplitOptionsArgs {
                         num_splits: n as i32,
                     },
                 )
                 .as_union_value();
-                x.b.emit(
+                lowering.model.emit(
                     B::SPLIT,
                     v,
                     &[Some(at), Some(a)],
@@ -406,16 +424,17 @@ pub(crate) fn lower(x: &mut Lower, id: NodeId, op: OnnxOp) -> Result<(), TfliteE
                     Some((BuiltinOptions::SplitOptions, o)),
                 );
             } else {
-                let szt =
-                    x.b.const_i32("size_splits", &i32s(&sizes), vec![n as i64])?;
+                let szt = lowering
+                    .model
+                    .const_i32("size_splits", &i32s(&sizes), vec![n as i64])?;
                 let o = fb::SplitVOptions::create(
-                    &mut x.b.fbb,
+                    &mut lowering.model.fbb,
                     &fb::SplitVOptionsArgs {
                         num_splits: n as i32,
                     },
                 )
                 .as_union_value();
-                x.b.emit(
+                lowering.model.emit(
                     B::SPLIT_V,
                     v,
                     &[Some(a), Some(szt), Some(at)],
@@ -425,33 +444,40 @@ pub(crate) fn lower(x: &mut Lower, id: NodeId, op: OnnxOp) -> Result<(), TfliteE
             }
         }
         OnnxOp::Resize => {
-            if x.g.node(id).layout != Some(Layout::Nhwc) {
+            if lowering.g.node(id).layout != Some(Layout::Nhwc) {
                 return Err(unsupported("layout is NCHW"));
             }
-            let shape = x
+            let shape = lowering
                 .out_shape(0)
                 .ok_or_else(|| unsupported("output shape unknown"))?;
             if shape.len() != 4 || shape[1] < 0 || shape[2] < 0 {
                 return Err(unsupported("only 2-D resizes of known size"));
             }
-            let mode = attr_s(x.g, id, "mode", "nearest");
-            let coord = attr_s(x.g, id, "coordinate_transformation_mode", "half_pixel");
-            let nearest = attr_s(x.g, id, "nearest_mode", "round_prefer_floor");
-            let (align, half) = resize_flags(x, id, &shape, &mode, &coord, &nearest)?;
-            let a = x.req(id, 0)?;
+            let mode = attr_s(lowering.g, id, "mode", "nearest");
+            let coord = attr_s(
+                lowering.g,
+                id,
+                "coordinate_transformation_mode",
+                "half_pixel",
+            );
+            let nearest = attr_s(lowering.g, id, "nearest_mode", "round_prefer_floor");
+            let (align, half) = resize_flags(lowering, id, &shape, &mode, &coord, &nearest)?;
+            let a = lowering.req(id, 0)?;
             let size =
-                x.b.const_i32("size", &[shape[1] as i32, shape[2] as i32], vec![2])?;
-            let out = x.output(0)?;
+                lowering
+                    .model
+                    .const_i32("size", &[shape[1] as i32, shape[2] as i32], vec![2])?;
+            let out = lowering.output(0)?;
             if mode == "linear" {
                 let o = fb::ResizeBilinearOptions::create(
-                    &mut x.b.fbb,
+                    &mut lowering.model.fbb,
                     &fb::ResizeBilinearOptionsArgs {
                         align_corners: align,
                         half_pixel_centers: half,
                     },
                 )
                 .as_union_value();
-                x.b.emit(
+                lowering.model.emit(
                     B::RESIZE_BILINEAR,
                     3,
                     &[Some(a), Some(size)],
@@ -460,14 +486,14 @@ pub(crate) fn lower(x: &mut Lower, id: NodeId, op: OnnxOp) -> Result<(), TfliteE
                 );
             } else {
                 let o = fb::ResizeNearestNeighborOptions::create(
-                    &mut x.b.fbb,
+                    &mut lowering.model.fbb,
                     &fb::ResizeNearestNeighborOptionsArgs {
                         align_corners: align,
                         half_pixel_centers: half,
                     },
                 )
                 .as_union_value();
-                x.b.emit(
+                lowering.model.emit(
                     B::RESIZE_NEAREST_NEIGHBOR,
                     3,
                     &[Some(a), Some(size)],
@@ -477,22 +503,22 @@ pub(crate) fn lower(x: &mut Lower, id: NodeId, op: OnnxOp) -> Result<(), TfliteE
             }
         }
         OnnxOp::DepthToSpace | OnnxOp::SpaceToDepth => {
-            if x.g.node(id).layout != Some(Layout::Nhwc) {
+            if lowering.g.node(id).layout != Some(Layout::Nhwc) {
                 return Err(unsupported("layout is NCHW"));
             }
-            if op == OnnxOp::DepthToSpace && attr_s(x.g, id, "mode", "DCR") != "DCR" {
+            if op == OnnxOp::DepthToSpace && attr_s(lowering.g, id, "mode", "DCR") != "DCR" {
                 return Err(unsupported("DepthToSpace CRD mode"));
             }
-            let a = x.req(id, 0)?;
-            let out = x.output(0)?;
-            let block_size = attr_i(x.g, id, "blocksize", 1) as i32;
+            let a = lowering.req(id, 0)?;
+            let out = lowering.output(0)?;
+            let block_size = attr_i(lowering.g, id, "blocksize", 1) as i32;
             if op == OnnxOp::DepthToSpace {
                 let o = fb::DepthToSpaceOptions::create(
-                    &mut x.b.fbb,
+                    &mut lowering.model.fbb,
                     &fb::DepthToSpaceOptionsArgs { block_size },
                 )
                 .as_union_value();
-                x.b.emit(
+                lowering.model.emit(
                     B::DEPTH_TO_SPACE,
                     v,
                     &[Some(a)],
@@ -501,11 +527,11 @@ pub(crate) fn lower(x: &mut Lower, id: NodeId, op: OnnxOp) -> Result<(), TfliteE
                 );
             } else {
                 let o = fb::SpaceToDepthOptions::create(
-                    &mut x.b.fbb,
+                    &mut lowering.model.fbb,
                     &fb::SpaceToDepthOptionsArgs { block_size },
                 )
                 .as_union_value();
-                x.b.emit(
+                lowering.model.emit(
                     B::SPACE_TO_DEPTH,
                     v,
                     &[Some(a)],
@@ -515,23 +541,25 @@ pub(crate) fn lower(x: &mut Lower, id: NodeId, op: OnnxOp) -> Result<(), TfliteE
             }
         }
         OnnxOp::Expand | OnnxOp::Tile => {
-            let a = x.req(id, 0)?;
+            let a = lowering.req(id, 0)?;
             // BROADCAST_TO takes the output's shape; ONNX's Expand shape is only broadcast
             // with the input's (`[1, 4, 1, 1]` expands [2, 1, 8, 8] to [2, 4, 8, 8]).
-            let s = match x.out_shape(0) {
+            let s = match lowering.out_shape(0) {
                 Some(d) if op == OnnxOp::Expand && d.iter().all(|&v| (0..1 << 31).contains(&v)) => {
                     let d32: Vec<i32> = d.iter().map(|&v| v as i32).collect();
-                    x.b.const_i32("shape", &d32, vec![d.len() as i64])?
+                    lowering
+                        .model
+                        .const_i32("shape", &d32, vec![d.len() as i64])?
                 }
-                _ => x.req(id, 1)?,
+                _ => lowering.req(id, 1)?,
             };
-            let out = x.output(0)?;
+            let out = lowering.output(0)?;
             let code = if op == OnnxOp::Expand {
                 B::BROADCAST_TO
             } else {
                 B::TILE
             };
-            x.b.emit(
+            lowering.model.emit(
                 code,
                 if op == OnnxOp::Expand { 2 } else { 1 },
                 &[Some(a), Some(s)],
@@ -540,16 +568,16 @@ pub(crate) fn lower(x: &mut Lower, id: NodeId, op: OnnxOp) -> Result<(), TfliteE
             );
         }
         OnnxOp::Shape => {
-            let a = x.req(id, 0)?;
-            let out = x.output(0)?;
+            let a = lowering.req(id, 0)?;
+            let out = lowering.output(0)?;
             let o = fb::ShapeOptions::create(
-                &mut x.b.fbb,
+                &mut lowering.model.fbb,
                 &fb::ShapeOptionsArgs {
                     out_type: crate::export::builder::tensor_type(DType::I64),
                 },
             )
             .as_union_value();
-            x.b.emit(
+            lowering.model.emit(
                 B::SHAPE,
                 1,
                 &[Some(a)],
@@ -573,14 +601,14 @@ pub(crate) fn lower(x: &mut Lower, id: NodeId, op: OnnxOp) -> Result<(), TfliteE
 /// agree (integer upscales with `half_pixel` and either round-half mode, as PyTorch's
 /// `nearest-exact` writes them).
 fn resize_flags(
-    x: &Lower,
+    lowering: &Lower,
     id: NodeId,
     shape: &[i64],
     mode: &str,
     coord: &str,
     nearest: &str,
 ) -> Result<(bool, bool), TfliteError> {
-    let input = x
+    let input = lowering
         .in_shape(id, 0)
         .ok_or_else(|| unsupported("input shape unknown"))?;
     if input.len() != 4 || input[0] != shape[0] || input[3] != shape[3] {
@@ -600,23 +628,28 @@ fn resize_flags(
         return Err(unsupported("Resize sizes out of range"));
     }
     // The scales ONNX maps coordinates with: the given ones, else output / input.
-    let scales_slot = if x.g.node(id).num_inputs == 2 { 1 } else { 2 };
+    let scales_slot = if lowering.g.node(id).num_inputs == 2 {
+        1
+    } else {
+        2
+    };
     // With `axes` (opset 18) the scales list only those axes (NHWC positions by now).
-    let given =
-        x.g.input(id, scales_slot)
-            .and_then(|v| x.b.const_floats(v))
-            .filter(|s| !s.is_empty())
-            .and_then(|s| match attr_ints(x.g, id, "axes") {
-                None => (s.len() == 4).then_some(s),
-                Some(axes) if axes.len() == s.len() => {
-                    let mut full = vec![1.0f32; 4];
-                    for (&a, &v) in axes.iter().zip(&s) {
-                        *full.get_mut(if a < 0 { a + 4 } else { a } as usize)? = v;
-                    }
-                    Some(full)
+    let given = lowering
+        .g
+        .input(id, scales_slot)
+        .and_then(|v| lowering.model.const_floats(v))
+        .filter(|s| !s.is_empty())
+        .and_then(|s| match attr_ints(lowering.g, id, "axes") {
+            None => (s.len() == 4).then_some(s),
+            Some(axes) if axes.len() == s.len() => {
+                let mut full = vec![1.0f32; 4];
+                for (&a, &v) in axes.iter().zip(&s) {
+                    *full.get_mut(if a < 0 { a + 4 } else { a } as usize)? = v;
                 }
-                Some(_) => None,
-            });
+                Some(full)
+            }
+            Some(_) => None,
+        });
     let scale: [f32; 2] = match &given {
         Some(s) => [s[1], s[2]],
         None => [0, 1].map(|a| out_hw[a] as f32 / in_hw[a] as f32),
@@ -624,7 +657,7 @@ fn resize_flags(
     let fail = || unsupported(format!("Resize {mode}/{coord}/{nearest}"));
     match mode {
         "linear" => {
-            if attr_i(x.g, id, "antialias", 0) != 0 && (0..2).any(|a| out_hw[a] < in_hw[a]) {
+            if attr_i(lowering.g, id, "antialias", 0) != 0 && (0..2).any(|a| out_hw[a] < in_hw[a]) {
                 return Err(unsupported("antialiased downscaling Resize"));
             }
             // (An axis of size 1 kept so — a lifted 1-D resize's — reads its one row either
@@ -676,15 +709,15 @@ fn onnx_nearest_indices(
 ) -> Option<Vec<i64>> {
     (0..n_out)
         .map(|o| {
-            let x = o as f32;
+            let lowering = o as f32;
             let src = match coord {
-                "half_pixel" => (x + 0.5) / scale - 0.5,
-                "pytorch_half_pixel" if n_out > 1 => (x + 0.5) / scale - 0.5,
+                "half_pixel" => (lowering + 0.5) / scale - 0.5,
+                "pytorch_half_pixel" if n_out > 1 => (lowering + 0.5) / scale - 0.5,
                 "pytorch_half_pixel" => 0.0,
-                "align_corners" if n_out > 1 => x * (n_in - 1) as f32 / (n_out - 1) as f32,
+                "align_corners" if n_out > 1 => lowering * (n_in - 1) as f32 / (n_out - 1) as f32,
                 "align_corners" => 0.0,
-                "asymmetric" => x / scale,
-                "tf_half_pixel_for_nn" => (x + 0.5) / scale,
+                "asymmetric" => lowering / scale,
+                "tf_half_pixel_for_nn" => (lowering + 0.5) / scale,
                 _ => return None,
             };
             let i = match rounding {
@@ -721,13 +754,16 @@ fn tflite_nearest_indices(align: bool, half: bool, n_in: i64, n_out: i64) -> Vec
 /// Gather's indices: TFLite's GATHER takes only indices in [0, n); ONNX counts negative
 /// ones from the end (`x[:, -1]` exports as a constant -1). Constant indices are made
 /// non-negative here; others must already be.
-fn gather_indices(x: &mut Lower, id: NodeId, n: i64) -> Result<usize, TfliteError> {
-    let iv = x.g.input(id, 1).ok_or_else(|| unsupported("no indices"))?;
-    let Some(values) = x.b.const_ints(iv) else {
-        return x.req(id, 1);
+fn gather_indices(lowering: &mut Lower, id: NodeId, n: i64) -> Result<usize, TfliteError> {
+    let iv = lowering
+        .g
+        .input(id, 1)
+        .ok_or_else(|| unsupported("no indices"))?;
+    let Some(values) = lowering.model.const_ints(iv) else {
+        return lowering.req(id, 1);
     };
     if values.iter().all(|&v| v >= 0) {
-        return x.req(id, 1);
+        return lowering.req(id, 1);
     }
     if n < 0 {
         return Err(unsupported(
@@ -741,8 +777,12 @@ fn gather_indices(x: &mut Lower, id: NodeId, n: i64) -> Result<usize, TfliteErro
     if fixed.iter().any(|&v| v < 0 || v >= n) {
         return Err(unsupported("Gather index out of range"));
     }
-    let dims = x.b.const_of(iv).map(|t| t.dims.clone()).unwrap_or_default();
+    let dims = lowering
+        .model
+        .const_of(iv)
+        .map(|t| t.dims.clone())
+        .unwrap_or_default();
     let shape: Vec<i64> = dims.iter().map(|&d| d as i64).collect();
-    let name = format!("{}/nonneg", x.b.value_name(iv));
-    x.b.const_i32(&name, &i32s(&fixed), shape)
+    let name = format!("{}/nonneg", lowering.model.value_name(iv));
+    lowering.model.const_i32(&name, &i32s(&fixed), shape)
 }
