@@ -563,3 +563,50 @@ fn errors_say_their_cause_once() {
         "modelc: error: node Expand -> y: shape [100000, 100000] is too large"
     );
 }
+
+#[test]
+fn tflite_to_onnx_moves_io_to_nchw_unless_keep_io_layout() {
+    // The ONNX writer's own layout option: a channels-last .tflite becomes an NCHW ONNX model
+    // with NCHW inputs and outputs, or keeps NHWC at the boundary behind a Transpose.
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!(
+        r#"graph main(%x: f32[1,3,4,4]) -> (%y) {{
+  %w = const f32[4,3,3,3] [{}]
+  %c = Conv(%x, %w) {{pads=[1,1,1,1]}}
+  %y = Relu(%c)
+}}"#,
+        weights(108)
+    );
+    let model = modelc::Model::new(modelc::ir::Graph::parse(&text).unwrap(), 17);
+    let onnx = dir.path().join("m.onnx");
+    modelc::save(&model, &onnx, &modelc::SaveOptions::default()).unwrap();
+    let tfl = dir.path().join("m.tflite");
+    let o = modelc(&["convert", onnx.to_str().unwrap(), tfl.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let dims_and_transposes = |args: &[&str]| {
+        let back = dir.path().join("back.onnx");
+        let mut all = vec!["convert", tfl.to_str().unwrap(), back.to_str().unwrap()];
+        all.extend_from_slice(args);
+        let o = modelc(&all);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let m = modelc::load(&back).unwrap();
+        let g = &m.graph;
+        let x = modelc::ir::ValueRef::new(g.inputs()[0], 0);
+        let dims: Vec<Option<u64>> = g
+            .value(x)
+            .and_then(|v| v.ty.as_ref()?.ty.as_tensor()?.shape.clone())
+            .map(|s| s.0.iter().map(|d| d.known()).collect())
+            .unwrap_or_default();
+        let transposes = g
+            .node_ids()
+            .filter(|&id| g.node(id).op.onnx() == Some(modelc::ir::OnnxOp::Transpose))
+            .count();
+        (dims, transposes)
+    };
+    let (nchw, t) = dims_and_transposes(&[]);
+    assert_eq!(nchw, [Some(1), Some(3), Some(4), Some(4)]);
+    assert_eq!(t, 0, "NCHW at the boundary needs no Transpose");
+    let (nhwc, t) = dims_and_transposes(&["--keep-io-layout"]);
+    assert_eq!(nhwc, [Some(1), Some(4), Some(4), Some(3)]);
+    assert_eq!(t, 2, "a Transpose at the input and at the output");
+}

@@ -108,7 +108,8 @@ pub fn load(path: &Path) -> Result<Model, Error> {
 /// How to save: each format's writer options (only the destination format's are used).
 #[derive(Debug, Clone, Default)]
 pub struct SaveOptions {
-    /// Where tensor data goes (inline or an external `.data` file).
+    /// Where tensor data goes (inline or an external `.data` file), and the layout at the
+    /// inputs and outputs of a model with NHWC ops.
     pub onnx: OnnxWriteOptions,
     /// The layout at the graph's inputs and outputs, and the TFLite writer's other choices.
     pub tflite: modelc_tflite::WriteOptions,
@@ -119,14 +120,10 @@ pub struct SaveOptions {
 /// temporary name and renamed, so a failure leaves nothing behind.
 pub fn save(model: &Model, path: &Path, opts: &SaveOptions) -> Result<(), Error> {
     match format_of(path)? {
-        Format::Onnx => {
-            let nchw = onnx_layout(model, opts.tflite.keep_io_layout);
-            let model = nchw.as_ref().unwrap_or(model);
-            modelc_onnx::write(model, path, &opts.onnx).map_err(|source| Error::Onnx {
-                path: path.to_path_buf(),
-                source,
-            })
-        }
+        Format::Onnx => modelc_onnx::write(model, path, &opts.onnx).map_err(|source| Error::Onnx {
+            path: path.to_path_buf(),
+            source,
+        }),
         Format::Tflite => {
             modelc_tflite::write(model, path, &opts.tflite).map_err(|source| Error::Tflite {
                 path: path.to_path_buf(),
@@ -142,39 +139,6 @@ pub fn save(model: &Model, path: &Path, opts: &SaveOptions) -> Result<(), Error>
             })
         }
     }
-}
-
-/// ONNX has no NHWC ops: a model that has some (imported from TFLite) is moved to NCHW
-/// first. `None` when there is nothing to move or the move fails (the ONNX writer then names
-/// the NHWC node it cannot write).
-fn onnx_layout(model: &Model, keep_io_layout: bool) -> Option<Model> {
-    let g = &model.graph;
-    if !g
-        .node_ids()
-        .any(|id| g.node(id).layout == Some(ir::Layout::Nhwc))
-    {
-        return None;
-    }
-    let mut m = model.clone();
-    ir::infer::infer_graph(&mut m.graph, &m.opset_imports);
-    let opts = modelc_passes::passes::layout::LayoutOptions {
-        keep_io_layout,
-        opset: m.opset(""),
-    };
-    modelc_passes::passes::layout::to_nchw(&mut m.graph, &opts).ok()?;
-    ir::infer::infer_graph(&mut m.graph, &m.opset_imports);
-    // A type that says nothing (no element type, no shape) is not a valid ONNX type.
-    let ids: Vec<_> = m.graph.node_ids().collect();
-    for id in ids {
-        for v in &mut m.graph.node_mut(id).outputs {
-            let empty = matches!(&v.ty, Some(t) if matches!(&t.ty,
-                ir::ValueType::Tensor(tt) if tt.dtype.is_none() && tt.shape.is_none()));
-            if empty {
-                v.ty = None;
-            }
-        }
-    }
-    Some(m)
 }
 
 /// Refuses to write over the model being read (the rename would replace it mid-read).

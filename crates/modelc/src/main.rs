@@ -431,6 +431,7 @@ fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
                 ExternalArg::Always => ExternalData::Always,
                 ExternalArg::Never => ExternalData::Never,
             };
+            save.onnx.keep_io_layout = keep_io_layout;
             save.tflite.keep_io_layout = keep_io_layout;
             let opts = ConvertOptions {
                 input_shapes: shapes.parse()?,

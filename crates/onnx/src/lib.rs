@@ -8,6 +8,7 @@
 mod error;
 mod export;
 mod import;
+mod prepare;
 pub mod proto;
 mod tensor;
 mod types;
@@ -64,7 +65,8 @@ pub fn encode_tensor(t: &modelc_ir::Tensor, name: &str) -> Vec<u8> {
     tensor::export_tensor(t, name).encode_to_vec()
 }
 
-/// The model as an ONNX `ModelProto` (tensor bytes shared, not copied).
+/// The model as an ONNX `ModelProto` (tensor bytes shared, not copied), as it is: no
+/// preparation (an NHWC op is an error).
 pub fn to_proto(model: &Model) -> Result<proto::ModelProto, OnnxError> {
     export::export_model(model)
 }
@@ -74,8 +76,11 @@ pub fn encode(model: &Model) -> Result<Vec<u8>, OnnxError> {
     Ok(to_proto(model)?.encode_to_vec())
 }
 
-/// Writes the model to `path`: streamed, via a temporary file renamed into place, so a
-/// failure leaves neither half a file nor a changed target.
+/// Writes the model to `path`: prepared for ONNX first (NHWC ops moved to NCHW, see
+/// [`WriteOptions::keep_io_layout`]), then streamed via a temporary file renamed into place,
+/// so a failure leaves neither half a file nor a changed target.
 pub fn write(model: &Model, path: &Path, opts: &WriteOptions) -> Result<(), OnnxError> {
+    let prepared = prepare::prepare(model, opts);
+    let model = prepared.as_ref().unwrap_or(model);
     write::write_proto(to_proto(model)?, path, opts)
 }

@@ -30,6 +30,9 @@ pub struct WriteOptions {
     pub external_data: ExternalData,
     /// Smallest tensor (in bytes) moved to the external file.
     pub external_threshold: usize,
+    /// A model with NHWC ops (imported from TFLite) is moved to NCHW; with this set its inputs
+    /// and outputs stay channels-last, a Transpose at each, instead of becoming NCHW.
+    pub keep_io_layout: bool,
 }
 
 impl Default for WriteOptions {
@@ -37,6 +40,7 @@ impl Default for WriteOptions {
         WriteOptions {
             external_data: ExternalData::Auto,
             external_threshold: 1024,
+            keep_io_layout: false,
         }
     }
 }

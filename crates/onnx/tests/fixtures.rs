@@ -97,6 +97,7 @@ fn external_data_is_read_and_can_be_written() {
     let opts = WriteOptions {
         external_data: ExternalData::Always,
         external_threshold: 16,
+        ..WriteOptions::default()
     };
     write(&m, &out, &opts).unwrap();
     assert!(dir.path().join("out.onnx.data").exists());
@@ -160,6 +161,7 @@ fn absolute_and_symlinked_external_paths_are_refused() {
         &WriteOptions {
             external_data: ExternalData::Always,
             external_threshold: 16,
+            ..WriteOptions::default()
         },
     )
     .unwrap();
