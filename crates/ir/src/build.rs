@@ -4,7 +4,9 @@
 //!
 //! Naming is one scheme everywhere: a value is named `base` when that is free, else `base_1`,
 //! `base_2`, ...; the node gets its (single) output's name, or the base for a node with
-//! several outputs, whose outputs are `base.0`, `base.1`, ... made fresh the same way. Names
+//! several outputs, whose outputs are `base.0`, `base.1`, ... made fresh the same way. Node
+//! names are a namespace of their own, made fresh in the same scheme (onnxruntime refuses two
+//! nodes of one name: two Splits of one base are `Split` and `Split_1`). Names
 //! come from a hash set built from the graph once, on first need, so adding `n` nodes costs
 //! O(n), not O(n × graph size). Importers that add nodes over many calls keep their
 //! [`Names`] beside the graph and build with [`Builder::with_names`].
@@ -44,13 +46,17 @@ impl<'a> FromIterator<(&'a str, Attr)> for Attrs {
     }
 }
 
-/// The value names in use in one graph (not its sub-graphs: those are scopes of their own
-/// that may read outer names, never define them), learned from the graph on first need.
+/// The value names and node names in use in one graph (not its sub-graphs: those are scopes
+/// of their own that may read outer names, never define them), learned from the graph on
+/// first need. They are two namespaces (ONNX's), each unique: onnxruntime refuses a model
+/// with two nodes of the same name.
 #[derive(Debug, Clone, Default)]
 pub struct Names {
     used: HashSet<String>,
     /// Per base, the next suffix to try: repeated bases cost O(1) each.
     next: HashMap<String, u64>,
+    nodes: HashSet<String>,
+    next_node: HashMap<String, u64>,
     scanned: bool,
 }
 
@@ -68,7 +74,11 @@ impl Names {
         }
         self.scanned = true;
         for id in g.node_ids() {
-            for v in &g.node(id).outputs {
+            let node = g.node(id);
+            if !node.name.is_empty() {
+                self.nodes.insert(node.name.clone());
+            }
+            for v in &node.outputs {
                 if !v.is_absent() {
                     self.used.insert(v.name.clone());
                 }
@@ -80,22 +90,37 @@ impl Names {
     /// stands for `v`.
     fn fresh(&mut self, base: &str) -> String {
         let base = if base.is_empty() { "v" } else { base };
-        if self.used.insert(base.to_string()) {
-            return base.to_string();
+        fresh_in(&mut self.used, &mut self.next, base)
+    }
+
+    /// A node name not yet used, from `base` in the same scheme; an empty base stays empty
+    /// (an unnamed node).
+    fn fresh_node(&mut self, base: &str) -> String {
+        if base.is_empty() {
+            return String::new();
         }
-        let next = self.next.entry(base.to_string()).or_insert(1);
-        loop {
-            let name = format!("{base}_{next}");
-            *next += 1;
-            if self.used.insert(name.clone()) {
-                return name;
-            }
-        }
+        fresh_in(&mut self.nodes, &mut self.next_node, base)
     }
 
     /// Marks `name` used; false when it already was.
     fn reserve(&mut self, name: &str) -> bool {
         self.used.insert(name.to_string())
+    }
+}
+
+/// `base` when `used` lacks it, else `base_1`, `base_2`, ... (from the base's counter); the
+/// name is then used.
+fn fresh_in(used: &mut HashSet<String>, next: &mut HashMap<String, u64>, base: &str) -> String {
+    if used.insert(base.to_string()) {
+        return base.to_string();
+    }
+    let next = next.entry(base.to_string()).or_insert(1);
+    loop {
+        let name = format!("{base}_{next}");
+        *next += 1;
+        if used.insert(name.clone()) {
+            return name;
+        }
     }
 }
 
@@ -527,6 +552,7 @@ impl<'b, 'g> NodeBuilder<'b, 'g> {
                 v.ty = ty;
             }
         }
+        let node_name = b.names().fresh_node(&node_name);
         let mut node = Node::new(op, inputs.len(), values)
             .with_name(node_name)
             .with_attrs(attrs);
@@ -597,6 +623,27 @@ mod tests {
         assert_eq!(b.fresh("x"), "x_2");
         assert_eq!(b.fresh("x"), "x_3");
         assert_eq!(b.fresh(""), "v");
+    }
+
+    #[test]
+    fn node_names_are_unique() {
+        // Two multi-output nodes of one base, and a value named like an existing node: every
+        // node name differs (onnxruntime refuses a model with two nodes of one name).
+        let mut g = graph_with(&["x"]);
+        let x = ValueRef::new(g.inputs()[0], 0);
+        let mut b = Builder::new(&mut g);
+        let first = b.op(OnnxOp::Split, &[x]).outs(2).add();
+        let second = b.op(OnnxOp::Split, &[x]).outs(2).add();
+        let relu = b.op(OnnxOp::Relu, &[x]).name("Split").add();
+        let names = [first, second, relu].map(|id| g.node(id).name.clone());
+        assert_eq!(names, ["Split", "Split_1", "Split_2"]);
+        let outs: Vec<_> = g
+            .node(second)
+            .outputs
+            .iter()
+            .map(|v| v.name.clone())
+            .collect();
+        assert_eq!(outs, ["Split.0_1", "Split.1_1"]);
     }
 
     #[test]
