@@ -610,3 +610,42 @@ fn tflite_to_onnx_moves_io_to_nchw_unless_keep_io_layout() {
     assert_eq!(nhwc, [Some(1), Some(4), Some(4), Some(3)]);
     assert_eq!(t, 2, "a Transpose at the input and at the output");
 }
+
+#[test]
+fn input_formats_are_recognized_by_content_whatever_the_extension() {
+    // Shipped models are often `.jit`, `.bin` or `.model`: the content says what they are,
+    // and the output's extension still chooses what is written.
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        (
+            "torchscript/cnn_bn_traced/model.pt",
+            "model.jit",
+            "TorchScript",
+        ),
+        ("tflite/small_cnn_dynamic.tflite", "model.model", "Tflite"),
+        ("models/tiny_cnn.onnx", "model.bin", "Onnx"),
+    ];
+    for (src, name, format) in cases {
+        let renamed = dir.path().join(name);
+        std::fs::copy(testdata(src), &renamed).unwrap();
+        let o = modelc(&["inspect", "--json", renamed.to_str().unwrap()]);
+        assert!(o.status.success(), "{name}: {}", stderr(&o));
+        let json: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(json["format"], format, "{name}");
+        let out = dir.path().join(format!("{name}.onnx"));
+        let o = modelc(&["convert", renamed.to_str().unwrap(), out.to_str().unwrap()]);
+        assert!(o.status.success(), "{name}: {}", stderr(&o));
+        assert_eq!(modelc::input_format(&out).unwrap(), modelc::Format::Onnx);
+    }
+    // Neither content nor extension: one line naming the file, no output.
+    let junk = dir.path().join("notes.model");
+    std::fs::write(&junk, b"hello, not a model").unwrap();
+    let o = modelc(&["inspect", junk.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("notes.model: not a model modelc reads"),
+        "{err}"
+    );
+}

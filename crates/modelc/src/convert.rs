@@ -10,7 +10,7 @@ use modelc_passes::passes::infer_shapes::InputShapes;
 use modelc_passes::{PassManager, Report};
 
 use crate::summary::Summary;
-use crate::{check_distinct, format_of, load, save, Error, SaveOptions};
+use crate::{check_distinct, format_of, input_format, load, save, Error, SaveOptions};
 
 /// Which passes run between reading and writing.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -111,7 +111,7 @@ pub fn convert_with(
         let print = Arc::clone(print);
         pm.print_after = Some((name.clone(), Box::new(move |g: &Graph| print(g))));
     }
-    let before = Summary::of(&model, format_of(src)?);
+    let before = Summary::of(&model, input_format(src)?);
     let report = pm.run(&mut model)?;
     let after = Summary::of(&model, dst_format);
     on_stage(Stage::Writing(dst));

@@ -23,6 +23,25 @@ impl Format {
         }
     }
 
+    /// The format the first bytes of a file show, where they show one: a zip archive
+    /// (`PK\x03\x04`) is a TorchScript archive, the file identifier `TFL3` at byte 4 a TFLite
+    /// flatbuffer. ONNX protobufs carry no signature (see [`Format::looks_like_onnx`]).
+    pub fn from_content(head: &[u8]) -> Option<Format> {
+        if head.starts_with(b"PK\x03\x04") {
+            Some(Format::TorchScript)
+        } else if head.get(4..8) == Some(b"TFL3") {
+            Some(Format::Tflite)
+        } else {
+            None
+        }
+    }
+
+    /// Whether the first bytes could begin an ONNX `ModelProto` as exporters write it: field 1
+    /// (`ir_version`, a varint) first.
+    pub fn looks_like_onnx(head: &[u8]) -> bool {
+        head.first() == Some(&0x08)
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Format::Onnx => "ONNX",

@@ -34,6 +34,8 @@ pub use modelc_passes::passes::infer_shapes::{InputShapeError, InputShapes};
 pub enum Error {
     #[error("{}: cannot tell the format from the extension (expected .onnx, .tflite or .pt)", .0.display())]
     UnknownFormat(PathBuf),
+    #[error("{}: not a model modelc reads (neither a TorchScript zip archive, a TFLite flatbuffer nor, by its extension or first byte, an ONNX protobuf)", .0.display())]
+    UnrecognizedModel(PathBuf),
     #[error("{}", path.display())]
     Onnx {
         path: PathBuf,
@@ -80,14 +82,50 @@ pub fn error_line(e: &dyn std::error::Error) -> String {
     ir::one_line(&line)
 }
 
-/// The format of `path`, from its extension.
+/// The format an output path names, from its extension (inputs: [`input_format`]).
 pub fn format_of(path: &Path) -> Result<Format, Error> {
     Format::from_path(path).ok_or_else(|| Error::UnknownFormat(path.to_path_buf()))
 }
 
-/// Loads a model; the format comes from the extension.
+/// The format of the model file at `path`, recognized by its content: a zip archive is
+/// TorchScript, a flatbuffer with the `TFL3` identifier TFLite (whatever the file is called:
+/// `.jit`, `.bin`, `.model`); otherwise the extension says, and a file with neither is ONNX if
+/// it starts like an ONNX protobuf. A file that cannot be read is judged by its extension
+/// (loading it then reports why it cannot be read).
+pub fn input_format(path: &Path) -> Result<Format, Error> {
+    let mut head = [0u8; 8];
+    let n = std::fs::File::open(path)
+        .and_then(|mut f| {
+            use std::io::Read;
+            let mut n = 0;
+            while n < head.len() {
+                match f.read(&mut head[n..])? {
+                    0 => break,
+                    k => n += k,
+                }
+            }
+            Ok(n)
+        })
+        .ok();
+    let head = &head[..n.unwrap_or(0)];
+    if let Some(f) = Format::from_content(head) {
+        return Ok(f);
+    }
+    if let Some(f) = Format::from_path(path) {
+        return Ok(f);
+    }
+    if n.is_none() {
+        return Err(Error::UnknownFormat(path.to_path_buf()));
+    }
+    if Format::looks_like_onnx(head) {
+        return Ok(Format::Onnx);
+    }
+    Err(Error::UnrecognizedModel(path.to_path_buf()))
+}
+
+/// Loads a model; the format is recognized from the content ([`input_format`]).
 pub fn load(path: &Path) -> Result<Model, Error> {
-    match format_of(path)? {
+    match input_format(path)? {
         Format::Onnx => modelc_onnx::read(path).map_err(|source| Error::Onnx {
             path: path.to_path_buf(),
             source,

@@ -442,7 +442,7 @@ fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
             convert(&input, &output, &opts)?;
         }
         Command::Inspect { input, json } => {
-            let format = modelc::format_of(&input)?;
+            let format = modelc::input_format(&input)?;
             let model = load(&input)?;
             let summary = Summary::of(&model, format);
             if json {
@@ -500,7 +500,7 @@ fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
             let given = gather_inputs(&ma, &inputs, &input_opts, random)?;
             // Only a .tflite's own record describes its layouts (one carried into another
             // format by a conversion describes the file it came from).
-            let recorded = match modelc::format_of(&b)? {
+            let recorded = match modelc::input_format(&b)? {
                 modelc::Format::Tflite => modelc_tflite::channels_last_io(&mb),
                 _ => None,
             };

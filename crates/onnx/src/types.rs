@@ -59,22 +59,20 @@ fn import_tensor_type(
     what: &str,
 ) -> Result<TensorType, OnnxError> {
     let dtype = import_dtype(elem.unwrap_or(0), what)?;
-    let shape = match shape {
-        None => None,
-        Some(s) => Some(Shape(
+    let shape = shape.map(|s| {
+        Shape(
             s.dim
                 .iter()
                 .map(|d| match &d.value {
-                    Some(dimension::Value::DimValue(v)) if *v >= 0 => Ok(Dim::Known(*v as u64)),
-                    Some(dimension::Value::DimValue(v)) => {
-                        Err(OnnxError::invalid(what, format!("negative dimension {v}")))
-                    }
-                    Some(dimension::Value::DimParam(p)) if !p.is_empty() => Ok(Dim::Sym(p.clone())),
-                    _ => Ok(Dim::Unknown),
+                    Some(dimension::Value::DimValue(v)) if *v >= 0 => Dim::Known(*v as u64),
+                    // paddle2onnx (and others) write an unknown dimension as -1.
+                    Some(dimension::Value::DimValue(_)) => Dim::Unknown,
+                    Some(dimension::Value::DimParam(p)) if !p.is_empty() => Dim::Sym(p.clone()),
+                    _ => Dim::Unknown,
                 })
-                .collect::<Result<_, _>>()?,
-        )),
-    };
+                .collect(),
+        )
+    });
     Ok(TensorType { dtype, shape })
 }
 
