@@ -93,28 +93,19 @@ pub fn format_of(path: &Path) -> Result<Format, Error> {
 /// it starts like an ONNX protobuf. A file that cannot be read is judged by its extension
 /// (loading it then reports why it cannot be read).
 pub fn input_format(path: &Path) -> Result<Format, Error> {
-    let mut head = [0u8; 8];
-    let n = std::fs::File::open(path)
-        .and_then(|mut f| {
-            use std::io::Read;
-            let mut n = 0;
-            while n < head.len() {
-                match f.read(&mut head[n..])? {
-                    0 => break,
-                    k => n += k,
-                }
-            }
-            Ok(n)
-        })
-        .ok();
-    let head = &head[..n.unwrap_or(0)];
+    let mut head = Vec::with_capacity(8);
+    let read = std::fs::File::open(path).and_then(|f| {
+        use std::io::Read;
+        f.take(8).read_to_end(&mut head)
+    });
+    let head = head.as_slice();
     if let Some(f) = Format::from_content(head) {
         return Ok(f);
     }
     if let Some(f) = Format::from_path(path) {
         return Ok(f);
     }
-    if n.is_none() {
+    if read.is_err() {
         return Err(Error::UnknownFormat(path.to_path_buf()));
     }
     if Format::looks_like_onnx(head) {

@@ -78,6 +78,31 @@ fn value_info(g: &Graph, v: ValueRef) -> proto::ValueInfoProto {
     }
 }
 
+/// onnxruntime refuses a graph in which two nodes share a (non-empty) name; modelc names the
+/// nodes it adds fresh, so only a source file can bring such names, and they are refused here,
+/// all at once, rather than written into a file the runtime rejects.
+fn refuse_repeated_node_names(gp: &proto::GraphProto) -> Result<(), OnnxError> {
+    let mut seen = HashSet::new();
+    let mut repeated = Vec::new();
+    for name in gp.node.iter().filter_map(|n| n.name.as_deref()) {
+        if !name.is_empty() && !seen.insert(name) && !repeated.contains(&name) {
+            repeated.push(name);
+        }
+    }
+    if repeated.is_empty() {
+        return Ok(());
+    }
+    Err(OnnxError::Unsupported(format!(
+        "graph `{}`: more than one node is named {} (onnxruntime refuses repeated node names)",
+        gp.name.as_deref().unwrap_or(""),
+        repeated
+            .iter()
+            .map(|n| format!("`{n}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )))
+}
+
 pub(crate) fn export_graph(g: &Graph) -> Result<proto::GraphProto, OnnxError> {
     let order = g
         .topo_order()
@@ -123,6 +148,7 @@ pub(crate) fn export_graph(g: &Graph) -> Result<proto::GraphProto, OnnxError> {
             }
         }
     }
+    refuse_repeated_node_names(&gp)?;
     for &v in g.outputs() {
         gp.output.push(value_info(g, v));
     }

@@ -227,3 +227,19 @@ fn deepest_accepted_nesting_round_trips() {
     }
     assert!(deepest >= 8, "only {deepest} nested sub-graphs read");
 }
+
+/// A source model with two nodes of one name reads (names are for diagnostics), but is not
+/// written back: onnxruntime refuses such a graph, so the writer names the repeated names.
+#[test]
+fn repeated_node_names_are_refused_on_write() {
+    let mut a = node("Relu", &["x"], &["a"]);
+    a.name = Some("act".into());
+    let mut b = node("Neg", &["a"], &["y"]);
+    b.name = Some("act".into());
+    let m = decode(model(graph("g", &["x"], vec![a, b], &["y"])).into(), None)
+        .expect("repeated node names read");
+    let err = encode(&m)
+        .expect_err("repeated node names are refused")
+        .to_string();
+    assert!(err.contains("more than one node is named `act`"), "{err}");
+}
