@@ -92,10 +92,14 @@ pub(crate) fn write_with_limit(
     file::write_file(path, fbuf, &tail)
 }
 
-/// ONNX `Constant` nodes become constants (TFLite has only constant tensors).
+/// ONNX `Constant` nodes become constants (TFLite has only constant tensors), in sub-graphs
+/// too (they become TFLite subgraphs of their own).
 fn constants_to_initializers(g: &mut modelc_ir::Graph) {
     let ids: Vec<_> = g.node_ids().collect();
     for id in ids {
+        for sub in g.node_mut(id).subgraphs_mut() {
+            constants_to_initializers(sub);
+        }
         let node = g.node(id);
         if node.op.onnx() != Some(modelc_ir::OnnxOp::Constant) {
             continue;
