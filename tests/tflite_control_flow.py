@@ -255,12 +255,93 @@ def scripted_loop_model(path: str) -> dict:
             {"x": x, "n": np.array(7, np.int64)}]
 
 
+def lstm_state_torch_model(path: str) -> dict:
+    """nn.LSTM with the state as inputs and the new state as outputs (streaming)."""
+    import torch
+
+    torch.manual_seed(0)
+
+    class Stream(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lstm = torch.nn.LSTM(8, 16)
+
+        def forward(self, x, h0, c0):
+            y, (h, c) = self.lstm(x, (h0, c0))
+            return y, h, c
+
+    args = (torch.randn(4, 1, 8), torch.randn(1, 1, 16), torch.randn(1, 1, 16))
+    torch.onnx.export(Stream().eval(), args, path, opset_version=17, dynamo=False,
+                      input_names=["x", "h0", "c0"], output_names=["y", "hn", "cn"])
+    rng = np.random.default_rng(5)
+    return [{"x": rng.standard_normal((4, 1, 8)).astype(np.float32),
+             "h0": rng.standard_normal((1, 1, 16)).astype(np.float32),
+             "c0": rng.standard_normal((1, 1, 16)).astype(np.float32)}]
+
+
+def lstm_state_vad_model(path: str) -> dict:
+    """silero-vad style: one LSTMCell step, the state one [2, batch, hidden] input and one
+    output (h and c stacked), the output a Sigmoid of a linear head."""
+    import torch
+
+    torch.manual_seed(1)
+
+    class Vad(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.cell = torch.nn.LSTMCell(32, 24)
+            self.head = torch.nn.Linear(24, 1)
+
+        def forward(self, x, state):
+            h, c = self.cell(x, (state[0], state[1]))
+            return torch.sigmoid(self.head(h)), torch.stack([h, c])
+
+    args = (torch.randn(1, 32), torch.zeros(2, 1, 24))
+    torch.onnx.export(Vad().eval(), args, path, opset_version=17, dynamo=False,
+                      input_names=["x", "state"], output_names=["prob", "new_state"])
+    rng = np.random.default_rng(6)
+    return [{"x": rng.standard_normal((1, 32)).astype(np.float32),
+             "state": rng.standard_normal((2, 1, 24)).astype(np.float32)},
+            {"x": rng.standard_normal((1, 32)).astype(np.float32),
+             "state": np.zeros((2, 1, 24), np.float32)}]
+
+
+def lstm_state_hand_model(path: str) -> dict:
+    """A bidirectional ONNX LSTM with peepholes and clip, state in, Y / Y_h / Y_c out."""
+    from onnx import TensorProto as T, helper as h
+
+    seq, batch, inp, hid, d = 5, 2, 3, 4, 2
+    rng = np.random.default_rng(7)
+    w = (rng.standard_normal((d, 4 * hid, inp)) * 0.7).astype(np.float32)
+    r = (rng.standard_normal((d, 4 * hid, hid)) * 0.7).astype(np.float32)
+    b = (rng.standard_normal((d, 8 * hid)) * 0.3).astype(np.float32)
+    p = (rng.standard_normal((d, 3 * hid)) * 0.3).astype(np.float32)
+    g = h.make_graph(
+        [h.make_node("LSTM", ["x", "W", "R", "B", "", "h0", "c0", "P"], ["y", "yh", "yc"],
+                     name="bilstm", hidden_size=hid, direction="bidirectional", clip=1.5)],
+        "lstm_hand",
+        [h.make_tensor_value_info("x", T.FLOAT, [seq, batch, inp]),
+         h.make_tensor_value_info("h0", T.FLOAT, [d, batch, hid]),
+         h.make_tensor_value_info("c0", T.FLOAT, [d, batch, hid])],
+        [h.make_tensor_value_info("y", T.FLOAT, [seq, d, batch, hid]),
+         h.make_tensor_value_info("yh", T.FLOAT, [d, batch, hid]),
+         h.make_tensor_value_info("yc", T.FLOAT, [d, batch, hid])],
+        initializer=[const("W", w), const("R", r), const("B", b), const("P", p)])
+    save(g, path)
+    return [{"x": rng.standard_normal((seq, batch, inp)).astype(np.float32) * 2,
+             "h0": rng.standard_normal((d, batch, hid)).astype(np.float32),
+             "c0": rng.standard_normal((d, batch, hid)).astype(np.float32)}]
+
+
 MODELS = {
     "if_inputs": if_model,
     "if_computed": if_computed_model,
     "loop_while": loop_model,
     "loop_for": loop_for_model,
     "loop_scripted": scripted_loop_model,
+    "lstm_state_torch": lstm_state_torch_model,
+    "lstm_state_vad": lstm_state_vad_model,
+    "lstm_state_hand": lstm_state_hand_model,
 }
 
 

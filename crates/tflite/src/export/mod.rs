@@ -134,8 +134,10 @@ const LEGALIZE: &str = "infer-shapes,identity,fold,fuse-conv-bn,quantize-bias,dc
 
 /// Then the ops TFLite has no builtin for, rewritten into ops it has by the `decompose-*`
 /// passes (the forms TensorFlow's converter emits; `modelc passes` describes each). Crop
-/// before edge padding: the edge rewrite reads the cropped shape.
-const DECOMPOSE: &str = "decompose-batch-norm,decompose-hard-sigmoid,decompose-layer-norm,\
+/// before edge padding: the edge rewrite reads the cropped shape. An LSTM that carries state
+/// (a state input, `Y_c` read) is unrolled: TFLite's LSTM kernel hides its state.
+const DECOMPOSE: &str = "decompose-lstm-state,decompose-batch-norm,decompose-hard-sigmoid,\
+    decompose-layer-norm,\
     decompose-legacy-softmax,decompose-depth-to-space,decompose-grouped-conv-transpose,\
     decompose-softplus,decompose-elu,decompose-einsum,decompose-gemm,decompose-pad-crop,\
     decompose-pad-edge,decompose-fmod,decompose-vector-matmul";

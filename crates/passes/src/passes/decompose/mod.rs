@@ -17,6 +17,7 @@ pub mod grouped_conv_transpose;
 pub mod hard_sigmoid;
 pub mod layer_norm;
 pub mod legacy_softmax;
+pub mod lstm_state;
 pub mod pad_crop;
 pub mod pad_edge;
 pub mod softplus;
@@ -83,6 +84,7 @@ pub fn all() -> Vec<Decompose> {
         hard_sigmoid::PASS,
         layer_norm::PASS,
         legacy_softmax::PASS,
+        lstm_state::PASS,
         depth_to_space::PASS,
         grouped_conv_transpose::PASS,
         softplus::PASS,
