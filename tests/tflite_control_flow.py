@@ -14,6 +14,9 @@ Each is checked three ways:
   ONNX -> TFLite          LiteRT on the .tflite vs onnxruntime on the .onnx, every output;
   TFLite -> ONNX          onnxruntime on the imported .onnx vs LiteRT on the .tflite;
   TFLite -> ONNX -> TFLite  LiteRT on the written-again .tflite vs LiteRT on the first.
+TensorFlow-made files (testdata/make_tflite_control.py: tf.while_loop, tf.cond, a Keras
+RNN(LSTMCell), which TensorFlow keeps as a WHILE loop): TFLite -> ONNX in onnxruntime vs
+LiteRT, then back to TFLite (exact in LiteRT, or refused naming the node and the reason).
 Refusals: a Loop with scan outputs must be refused with a message naming the node.
 
 Float: relative error max|y - ref| / max|ref| <= 1e-4 per output. Exits 1 on any failure.
@@ -29,6 +32,7 @@ import sys
 import numpy as np
 
 TOLERANCE = 1e-4
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def modelc_convert(modelc: str, src: str, dst: str) -> subprocess.CompletedProcess:
@@ -400,6 +404,66 @@ def model_cases(modelc: str, out: str, results: list, only) -> None:
         check(results, f"{name}: TFLite -> ONNX -> TFLite (LiteRT vs LiteRT)", onnx_to_tflite_again)
 
 
+TF_MADE = ["tf_while", "tf_cond", "keras_rnn_lstm"]
+
+
+def litert_by_order(path: str, feeds: dict) -> list:
+    """Outputs in order, for files without a signature (made from concrete functions)."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    it = Interpreter(model_path=path)
+    it.allocate_tensors()
+    for d in it.get_input_details():
+        it.set_tensor(d["index"], feeds[d["name"]].astype(d["dtype"]))
+    it.invoke()
+    return [it.get_tensor(d["index"]) for d in it.get_output_details()]
+
+
+def ort_by_order(path: str, feeds: dict) -> list:
+    import onnxruntime as rt
+
+    s = rt.InferenceSession(path, providers=["CPUExecutionProvider"])
+    return s.run(None, {i.name: feeds[i.name] for i in s.get_inputs()})
+
+
+def tf_made(modelc: str, out: str, results: list, only) -> None:
+    """TFLite files TensorFlow's converter wrote (testdata/make_tflite_control.py): IF and
+    WHILE as TensorFlow forms them (a Keras RNN(LSTMCell) is a WHILE with TensorList
+    updates as run-time SLICEs)."""
+    for name in TF_MADE:
+        if only and name not in only:
+            continue
+        src = os.path.join(ROOT, "testdata", "tflite", f"{name}.tflite")
+        feeds = dict(np.load(os.path.join(ROOT, "testdata", "tflite", f"{name}.inputs.npz")))
+        onx = os.path.join(out, f"{name}.onnx")
+        again = os.path.join(out, f"{name}.again.tflite")
+        if os.path.exists(again):
+            os.remove(again)
+
+        def by_order(ys, refs):
+            errs = [rel_err(y, r) for y, r in zip(ys, refs)]
+            ok = len(ys) == len(refs) and max(errs) <= TOLERANCE
+            return ok, ", ".join(f"{e:.2e}" for e in errs)
+
+        def to_onnx():
+            convert(modelc, src, onx)
+            return by_order(ort_by_order(onx, feeds), litert_by_order(src, feeds))
+
+        check(results, f"{name} (TensorFlow-made): TFLite -> ONNX (onnxruntime vs LiteRT)", to_onnx)
+
+        def back():
+            # Exact in LiteRT, or refused with the node and the reason (the Keras RNN's
+            # run-time Slices need TFLite's run-time shape tensors); never a wrong file.
+            r = modelc_convert(modelc, onx, again)
+            if r.returncode != 0:
+                msg = r.stderr.strip().splitlines()[-1] if r.stderr.strip() else ""
+                named = "no TFLite form:" in msg and "(" in msg and not os.path.exists(again)
+                return named, f"refused: {msg[-200:]}"
+            return by_order(litert_by_order(again, feeds), litert_by_order(src, feeds))
+
+        check(results, f"{name} (TensorFlow-made): TFLite -> ONNX -> TFLite (LiteRT vs LiteRT)", back)
+
+
 def refusals(modelc: str, out: str, results: list, only) -> None:
     if only and "loop_scan" not in only:
         return
@@ -427,6 +491,7 @@ def main() -> int:
     os.makedirs(a.out, exist_ok=True)
     results: list = []
     model_cases(a.modelc, a.out, results, a.only)
+    tf_made(a.modelc, a.out, results, a.only)
     refusals(a.modelc, a.out, results, a.only)
     print(f"tflite control flow: {sum(results)} of {len(results)} passed")
     return 0 if results and all(results) else 1
