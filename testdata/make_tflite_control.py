@@ -1,4 +1,4 @@
-"""Builds TFLite models with control flow in testdata/tflite/ with TensorFlow's converter:
+"""Builds TFLite models with control flow in testdata/tflite/control/ with TensorFlow's converter:
 the IF and WHILE forms TensorFlow itself writes, which tests/tflite_control_flow.py imports
 to ONNX and runs in onnxruntime against LiteRT on the same file.
 
@@ -25,7 +25,7 @@ import numpy as np
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import tensorflow as tf  # noqa: E402
 
-OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "tflite")
+OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "tflite", "control")
 
 
 def convert(fn, specs) -> bytes:

@@ -433,8 +433,8 @@ def tf_made(modelc: str, out: str, results: list, only) -> None:
     for name in TF_MADE:
         if only and name not in only:
             continue
-        src = os.path.join(ROOT, "testdata", "tflite", f"{name}.tflite")
-        feeds = dict(np.load(os.path.join(ROOT, "testdata", "tflite", f"{name}.inputs.npz")))
+        src = os.path.join(ROOT, "testdata", "tflite", "control", f"{name}.tflite")
+        feeds = dict(np.load(os.path.join(ROOT, "testdata", "tflite", "control", f"{name}.inputs.npz")))
         onx = os.path.join(out, f"{name}.onnx")
         again = os.path.join(out, f"{name}.again.tflite")
         if os.path.exists(again):

@@ -39,7 +39,8 @@ fn subgraph<'a>(cx: &Ctx<'a>, op: &OpIn, index: i32) -> Result<fb::SubGraph<'a>,
             TfliteError::invalid(
                 op.label(),
                 format!(
-                    "subgraph index {index} out of range (the model has {})",
+                    "subgraph index {index} names no nested subgraph (the model has {}; 0 is \
+                     the main one)",
                     subgraphs.len()
                 ),
             )

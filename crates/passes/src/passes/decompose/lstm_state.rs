@@ -353,12 +353,16 @@ fn lstm(g: &mut Builder<'_>, id: NodeId, opset: i64) -> bool {
                 .op(OnnxOp::Add, &[xt, hr])
                 .out(format!("{st}_gates"))
                 .value();
-            let split = g.op(OnnxOp::Split, &[pre]).int("axis", 1).out_names(&[
-                format!("{st}_i"),
-                format!("{st}_o"),
-                format!("{st}_f"),
-                format!("{st}_c"),
-            ]);
+            let split = g
+                .op(OnnxOp::Split, &[pre])
+                .name(format!("{st}_split"))
+                .int("axis", 1)
+                .out_names(&[
+                    format!("{st}_i"),
+                    format!("{st}_o"),
+                    format!("{st}_f"),
+                    format!("{st}_c"),
+                ]);
             let split = if opset >= 13 {
                 split.input(split_sizes)
             } else {
