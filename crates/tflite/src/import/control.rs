@@ -262,10 +262,8 @@ pub(super) fn while_op(cx: &mut Ctx, op: &OpIn) -> Result<bool, TfliteError> {
 
     // The condition on the initial values, in the enclosing graph.
     let enclosing = std::mem::take(cx.graph_mut());
-    let (enclosing, c0) = match run_subgraph(cx, op, cond_sg, enclosing, &init) {
-        Ok(r) => r,
-        Err(e) => return Err(e),
-    };
+    // (On an error the import stops: the taken graph is not needed back.)
+    let (enclosing, c0) = run_subgraph(cx, op, cond_sg, enclosing, &init)?;
     *cx.graph_mut() = enclosing;
     let [c0] = c0.as_slice() else {
         return Err(TfliteError::invalid(

@@ -84,24 +84,30 @@ fn subgraph_attr<'g>(g: &'g Graph, id: NodeId, name: &str) -> Result<&'g Graph, 
     }
 }
 
-/// Lowers `sub` as a nested subgraph taking `slots` as inputs. `bind` gives, per input of
-/// `sub`, the slot it reads; outer-scope values read the slot of the capture with their
-/// name (or the captured constant). `outputs` makes the subgraph's output list once the
-/// body is lowered (it gets the slot tensors). Returns the subgraph's index in the file.
+/// The inputs of a nested subgraph: its `slots` (input tensors) in order; `bind`, per input
+/// of the IR sub-graph, the slot it reads; outer-scope values read the slot of the capture
+/// with their name (captures start at slot `cap_slot0`) or are the captured constant.
+struct Binding<'s, 'g> {
+    slots: &'s [Slot],
+    bind: &'s [usize],
+    caps: &'s Captures<'g>,
+    cap_slot0: usize,
+}
+
+/// Lowers `sub` as a nested subgraph with inputs `b`. `outputs` makes the subgraph's output
+/// list once the body is lowered (it gets the slot tensors). Returns the subgraph's index in
+/// the file.
 fn nested<'g>(
     lowering: &mut Lower<'g>,
     sub: &'g Graph,
     name: String,
-    slots: &[Slot],
-    bind: &[usize],
-    caps: &Captures<'g>,
-    cap_slot0: usize,
+    b: &Binding<'_, 'g>,
     outputs: impl FnOnce(&mut Lower<'g>, &[usize]) -> Result<Vec<usize>, TfliteError>,
 ) -> Result<i32, TfliteError> {
     let enclosing = lowering.model.enter(sub);
     let model = std::mem::replace(&mut lowering.model, Builder::new(lowering.g, false));
     let mut inner = Lower::new(sub, model);
-    let built = build_nested(&mut inner, sub, slots, bind, caps, cap_slot0, outputs);
+    let built = build_nested(&mut inner, sub, b, outputs);
     lowering.model = inner.model;
     let unsupported = std::mem::take(&mut inner.unsupported);
     // What failed inside is the reason (an error after it is only its consequence).
@@ -129,12 +135,15 @@ type Io = (Vec<usize>, Vec<usize>);
 fn build_nested<'g>(
     inner: &mut Lower<'g>,
     sub: &'g Graph,
-    slots: &[Slot],
-    bind: &[usize],
-    caps: &Captures<'g>,
-    cap_slot0: usize,
+    b: &Binding<'_, 'g>,
     outputs: impl FnOnce(&mut Lower<'g>, &[usize]) -> Result<Vec<usize>, TfliteError>,
 ) -> Result<Io, TfliteError> {
+    let Binding {
+        slots,
+        bind,
+        caps,
+        cap_slot0,
+    } = *b;
     let mut inputs = Vec::with_capacity(slots.len());
     for s in slots {
         let t = inner.model.add_tensor(
@@ -192,14 +201,17 @@ pub(crate) fn if_op(lowering: &mut Lower, id: NodeId) -> Result<(), TfliteError>
     let mut index = [0; 2];
     for (k, attr) in ["then_branch", "else_branch"].into_iter().enumerate() {
         let sub = subgraph_attr(g, id, attr)?;
+        let binding = Binding {
+            slots: &slots,
+            bind: &[],
+            caps: &caps,
+            cap_slot0: 0,
+        };
         index[k] = nested(
             lowering,
             sub,
             format!("{node_name}/{attr}"),
-            &slots,
-            &[],
-            &caps,
-            0,
+            &binding,
             |inner, _| {
                 Ok(inner
                     .graph_output_tensors()?
@@ -300,14 +312,17 @@ pub(crate) fn loop_op(lowering: &mut Lower, id: NodeId) -> Result<(), TfliteErro
 
     let mut bind = vec![0, cond_at];
     bind.extend(v_at..cap_at);
+    let binding = Binding {
+        slots: &slots,
+        bind: &bind,
+        caps: &caps,
+        cap_slot0: cap_at,
+    };
     let body_index = nested(
         lowering,
         body,
         format!("{node_name}/body"),
-        &slots,
-        &bind,
-        &caps,
-        cap_at,
+        &binding,
         |inner, ins| {
             let outs: Vec<usize> = inner
                 .graph_output_tensors()?
