@@ -1,6 +1,7 @@
 //! Control flow: ONNX `If` / `Loop` become TFLite IF / WHILE with subgraphs of their own
 //! (captured values passed as explicit inputs, captured constants copied in) and read back
-//! as `If` / `Loop`; a Loop with scan outputs is refused by name; hostile subgraph indices
+//! as `If` / `Loop`; scan outputs are carried tensors grown by CONCATENATION; an op without
+//! a TFLite form in a body is refused naming the Loop and the op; hostile subgraph indices
 //! (out of range, a loop whose body is the main graph) give one-line errors. (Numbers
 //! against LiteRT and onnxruntime: tests/tflite_control_flow.py.)
 
@@ -144,7 +145,7 @@ fn loop_becomes_a_while_carrying_iteration_trip_count_and_condition() {
 }
 
 #[test]
-fn a_loop_with_scan_outputs_is_refused_by_name() {
+fn scan_outputs_are_carried_tensors_grown_by_concatenation() {
     let text = r#"graph main(%x: f32[3]) -> (%s, %stacked) {
   %m = const i64[] [4]
   %s: f32[3], %stacked: f32[4,3] = Loop(%m, _, %x) {body=graph body(%i: i64[], %cond_in: bool[], %s_in: f32[3]) -> (%cond_out, %s_out, %scan) {
@@ -153,10 +154,37 @@ fn a_loop_with_scan_outputs_is_refused_by_name() {
     %cond_out: bool[] = Identity(%cond_in)
   }} name="stacker"
 }"#;
+    let bytes = write(text).unwrap();
+    let m = fb::root_as_model(&bytes).unwrap();
+    // The seed row (FILL), the loop, the seed row sliced off.
+    assert_eq!(op_names(&m, 0), ["FILL", "WHILE", "SLICE"]);
+    let op = m.subgraphs().unwrap().get(0).operators().unwrap().get(1);
+    // [iter, M, cond, s, stacked].
+    assert_eq!(op.inputs().unwrap().len(), 5);
+    let body = op
+        .builtin_options_as_while_options()
+        .unwrap()
+        .body_subgraph_index() as usize;
+    assert_eq!(
+        op_names(&m, body),
+        ["ADD", "ADD", "RESHAPE", "CONCATENATION"]
+    );
+}
+
+#[test]
+fn an_op_without_a_form_in_a_body_is_refused_naming_the_loop_and_the_op() {
+    let text = r#"graph main(%x: f32[3,3]) -> (%s) {
+  %m = const i64[] [2]
+  %s: f32[3,3] = Loop(%m, _, %x) {body=graph body(%i: i64[], %cond_in: bool[], %s_in: f32[3,3]) -> (%cond_out, %s_out) {
+    %d = Det(%s_in) name="determinant"
+    %s_out: f32[3,3] = Mul(%s_in, %d)
+    %cond_out: bool[] = Identity(%cond_in)
+  }} name="scaler"
+}"#;
     let e = write(text).unwrap_err();
     assert!(!e.contains('\n'), "{e}");
     assert!(
-        e.contains("Loop \"stacker\"") && e.contains("scan output"),
+        e.contains("Loop \"scaler\"") && e.contains("Det \"determinant\""),
         "{e}"
     );
 }

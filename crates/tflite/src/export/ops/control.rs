@@ -10,9 +10,9 @@
 //! A `Loop(M, cond, v...)` carries `[iter, M, cond, v..., captures...]` through `WHILE`:
 //! the condition subgraph computes `iter < M and cond` (the half whose input is absent is
 //! left out), the body subgraph runs the ONNX body and adds one to `iter`; the captures
-//! pass through unchanged. Scan outputs (values the body stacks across iterations) have no
-//! form here: TFLite's WHILE carries whole tensors, and stacking would need a carried value
-//! whose shape grows, so such loops are refused by name.
+//! pass through unchanged. A scan output (a value the body stacks across iterations) is a
+//! carried tensor too, grown by one row per iteration with CONCATENATION (LiteRT's WHILE lets
+//! a carried shape change); its per-iteration shape must be known.
 
 use bytes::Bytes;
 use modelc_ir::{Attr, DType, Graph, NodeId, Op, Tensor, ValueRef};
@@ -251,6 +251,25 @@ fn scalar(b: &mut Builder, name: &str, dtype: DType, bytes: Vec<u8>) -> Result<u
     b.add_tensor(name, dtype, Vec::new(), Some(&Bytes::from(bytes)), None)
 }
 
+/// A zero tensor of `shape`, made by FILL.
+fn zeros(b: &mut Builder, name: &str, dtype: DType, shape: Vec<i64>) -> Result<usize, TfliteError> {
+    let dims: Vec<i32> = shape.iter().map(|&d| d as i32).collect();
+    let dims = b.const_i32(&format!("{name}/shape"), &dims, vec![shape.len() as i64])?;
+    let zero = dtype
+        .storage_bytes(1)
+        .ok_or_else(|| TfliteError::Unsupported(format!("an empty {dtype} tensor")))?;
+    let value = scalar(b, &format!("{name}/value"), dtype, vec![0; zero as usize])?;
+    let t = b.add_tensor(name.to_string(), dtype, shape, None, None)?;
+    b.emit(
+        BuiltinOperator::FILL,
+        1,
+        &[Some(dims), Some(value)],
+        &[t],
+        None,
+    );
+    Ok(t)
+}
+
 /// ADD of int64 tensors is version 4.
 const ADD_I64_VERSION: i32 = 4;
 
@@ -261,11 +280,20 @@ pub(crate) fn loop_op(lowering: &mut Lower, id: NodeId) -> Result<(), TfliteErro
     let body = subgraph_attr(g, id, "body")?;
     let n_carried = node.num_inputs.saturating_sub(2);
     let n_scan = body.outputs().len().saturating_sub(1 + n_carried);
-    if n_scan > 0 {
-        return Err(TfliteError::Unsupported(format!(
-            "{n_scan} scan output(s): TFLite's WHILE carries whole tensors, it cannot stack \
-             per-iteration values"
-        )));
+    // Per scan output: its element type and the (known) shape of one iteration's value.
+    let mut scans = Vec::with_capacity(n_scan);
+    for &v in &body.outputs()[1 + n_carried..] {
+        let name = body.value(v).map(|x| x.name.clone()).unwrap_or_default();
+        let (Some(dtype), Some(dims)) = (
+            body.dtype_of(v),
+            body.shape_of(v).and_then(|s| s.as_known()),
+        ) else {
+            return Err(TfliteError::Unsupported(format!(
+                "scan output `{name}` needs a known type and shape per iteration (it is \
+                 stacked by concatenating onto a carried tensor)"
+            )));
+        };
+        scans.push((dtype, dims.iter().map(|&d| d as i64).collect::<Vec<i64>>()));
     }
     let trip = lowering.input(id, 0)?;
     let cond0 = lowering.input(id, 1)?;
@@ -299,6 +327,21 @@ pub(crate) fn loop_op(lowering: &mut Lower, id: NodeId) -> Result<(), TfliteErro
     init.push(cond0);
     let v_at = init.len();
     init.extend(&carried);
+    // Scan outputs: carried tensors that grow by one row per iteration (CONCATENATION),
+    // which LiteRT's WHILE allows (a dynamic carried shape). They start with one row of
+    // zeros, sliced off after the loop: LiteRT refuses an empty tensor as a WHILE input
+    // ("lacks data").
+    let acc_at = init.len();
+    for (j, (dtype, dims)) in scans.iter().enumerate() {
+        let mut shape = vec![1];
+        shape.extend(dims);
+        init.push(zeros(
+            b,
+            &format!("{node_name}/scan{j}_seed"),
+            *dtype,
+            shape,
+        )?);
+    }
     let cap_at = init.len();
     init.extend(caps.passed.iter().map(|&(_, t)| t));
     let mut slots: Vec<Slot> = init.iter().map(|&t| Slot::of(b, t)).collect();
@@ -309,9 +352,12 @@ pub(crate) fn loop_op(lowering: &mut Lower, id: NodeId) -> Result<(), TfliteErro
             slots[v_at + k].shape = s;
         }
     }
+    for j in 0..n_scan {
+        slots[acc_at + j].shape[0] = -1;
+    }
 
     let mut bind = vec![0, cond_at];
-    bind.extend(v_at..cap_at);
+    bind.extend(v_at..acc_at);
     let binding = Binding {
         slots: &slots,
         bind: &bind,
@@ -347,7 +393,45 @@ pub(crate) fn loop_op(lowering: &mut Lower, id: NodeId) -> Result<(), TfliteErro
             );
             let mut list = vec![next];
             list.extend(ins[1..cond_at].iter().copied());
-            list.extend(outs);
+            list.extend(&outs[..1 + n_carried]);
+            for (j, (dtype, dims)) in scans.iter().enumerate() {
+                let mut row = vec![1];
+                row.extend(dims);
+                let mut grown = row.clone();
+                grown[0] = -1;
+                let b = &mut inner.model;
+                let r = b.add_tensor(
+                    format!("{node_name}/scan{j}_row"),
+                    *dtype,
+                    row.clone(),
+                    None,
+                    None,
+                )?;
+                let t = b.add_tensor(
+                    format!("{node_name}/scan{j}_stacked"),
+                    *dtype,
+                    grown,
+                    None,
+                    None,
+                )?;
+                super::shape::reshape(inner, outs[1 + n_carried + j], r, &row)?;
+                let o = fb::ConcatenationOptions::create(
+                    &mut inner.model.fbb,
+                    &fb::ConcatenationOptionsArgs {
+                        axis: 0,
+                        fused_activation_function: fb::ActivationFunctionType::NONE,
+                    },
+                )
+                .as_union_value();
+                inner.model.emit(
+                    BuiltinOperator::CONCATENATION,
+                    1,
+                    &[Some(ins[acc_at + j]), Some(r)],
+                    &[t],
+                    Some((BuiltinOptions::ConcatenationOptions, o)),
+                );
+                list.push(t);
+            }
             list.extend(ins[cap_at..].iter().copied());
             Ok(list)
         },
@@ -356,7 +440,7 @@ pub(crate) fn loop_op(lowering: &mut Lower, id: NodeId) -> Result<(), TfliteErro
 
     let mut outs = Vec::with_capacity(init.len());
     for (k, s) in slots.iter().enumerate() {
-        if (v_at..cap_at).contains(&k) {
+        if (v_at..acc_at).contains(&k) {
             outs.push(lowering.output(k - v_at)?);
         } else {
             let t = lowering.model.add_tensor(
@@ -384,6 +468,23 @@ pub(crate) fn loop_op(lowering: &mut Lower, id: NodeId) -> Result<(), TfliteErro
         &outs,
         Some((BuiltinOptions::WhileOptions, o.as_union_value())),
     );
+    // The stacked scan outputs without their seed row.
+    for (j, (_, dims)) in scans.iter().enumerate() {
+        let y = lowering.output(n_carried + j)?;
+        let rank = dims.len() + 1;
+        let mut begin = vec![0; rank];
+        begin[0] = 1;
+        let b = &mut lowering.model;
+        let begin = b.const_i32("begin", &begin, vec![rank as i64])?;
+        let size = b.const_i32("size", &vec![-1; rank], vec![rank as i64])?;
+        b.emit(
+            BuiltinOperator::SLICE,
+            1,
+            &[Some(outs[acc_at + j]), Some(begin), Some(size)],
+            &[y],
+            None,
+        );
+    }
     Ok(())
 }
 
