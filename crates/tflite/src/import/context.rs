@@ -248,17 +248,10 @@ impl<'a> Ctx<'a> {
         &mut self.g
     }
 
-    /// Makes subgraph input `t` stand for `v` (a value of the graph being built).
-    pub fn bind(&mut self, t: usize, v: ValueRef) -> Result<(), TfliteError> {
-        let info = &self.tensors[t];
-        if info.quant.is_some() && is_quantized_type(info.dtype) {
-            return Err(TfliteError::Unsupported(format!(
-                "subgraph input `{}` is quantized; quantized control flow is not supported",
-                info.name
-            )));
-        }
+    /// Makes subgraph input `t` stand for `v` (a value of the graph being built; the caller
+    /// checked `t` is not quantized).
+    pub fn bind(&mut self, t: usize, v: ValueRef) {
         self.views[t] = Some(v);
-        Ok(())
     }
 
     pub fn mark_custom(&mut self) {

@@ -71,7 +71,16 @@ fn run_subgraph<'a>(
         }
         for (&t, &v) in ins.iter().zip(inputs) {
             let t = sub.tensor_index(t, "subgraph input")?;
-            sub.bind(t, v)?;
+            let info = sub.info(t);
+            if info.quant.is_some() && !info.dtype.is_float() {
+                return Err(TfliteError::Unsupported(format!(
+                    "{}: subgraph input `{}` is quantized; quantized control flow is not \
+                     supported",
+                    op.label(),
+                    info.name
+                )));
+            }
+            sub.bind(t, v);
         }
         if let Some(ops) = sg.operators() {
             for (i, raw) in ops.iter().enumerate() {

@@ -4,18 +4,20 @@
 //! major) or 1 (batch major), the default activations (Sigmoid, Tanh, Tanh), constant W, R
 //! and optional B and P (peepholes), no `sequence_lens` (or a constant one equal to the
 //! sequence length), and an initial state that is absent or zeros (TFLite keeps the state in
-//! variable tensors the runtime zeroes). The ONNX gate order i, o, f, c becomes TFLite's
-//! separate i, f, c, o tensors, and the two ONNX biases (W's and R's) are added. Constant
-//! weights may be float16 cast to float, and stacked from pieces by data-movement ops (as a
-//! TFLite import of float16 weights is); they are written as float32.
+//! variable tensors the runtime zeroes; see below for the others). The ONNX gate order i, o,
+//! f, c becomes TFLite's separate i, f, c, o tensors, and the two ONNX biases (W's and R's)
+//! are added. Constant weights may be float16 cast to float, and stacked from pieces by
+//! data-movement ops (as a TFLite import of float16 weights is); they are written as float32.
 //!
 //! A reverse direction runs on the input reversed in time (REVERSE_V2) and its output is
 //! reversed back. `Y` is the per-direction outputs with the direction axis (RESHAPE, and
 //! CONCATENATION for two directions) unless its only reader drops that axis: a Squeeze of
 //! the direction axis (one direction; torch's export) reads the LSTM output directly, and
 //! torch's bidirectional Transpose + Reshape to `[seq, batch, 2 * hidden]` becomes one
-//! CONCATENATION. `Y_h` is each direction's last step (STRIDED_SLICE). `Y_c` has no TFLite
-//! form: a model that reads it is reported.
+//! CONCATENATION. `Y_h` is each direction's last step (STRIDED_SLICE). `Y_c` and a state
+//! input have no form here (TFLite's kernel keeps its state in variable tensors): the
+//! `decompose-lstm-state` pass unrolls such LSTMs before lowering, and one it could not
+//! unroll is reported.
 //!
 //! torch's `batch_first` form, `Transpose([1, 0, 2]) → LSTM → … → LSTM → Transpose([1, 0,
 //! 2])` with each LSTM's Y read directly by the next, runs batch major (time_major = false)
