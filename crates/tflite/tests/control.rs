@@ -34,7 +34,8 @@ fn write(text: &str) -> Result<Vec<u8>, String> {
     Ok(std::fs::read(&path).unwrap())
 }
 
-fn op_names(m: &fb::Model, sg: usize) -> Vec<String> {
+/// The operator names of subgraph `sg`.
+pub(crate) fn op_names(m: &fb::Model, sg: usize) -> Vec<String> {
     let codes = m.operator_codes().unwrap();
     let ops = m
         .subgraphs()

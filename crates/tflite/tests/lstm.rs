@@ -268,19 +268,6 @@ fn what_tflite_cannot_express_is_refused_with_the_reason() {
     assert!(e.contains("could not unroll"), "{e}");
 }
 
-/// The operator names of subgraph 0 of a written file.
-fn op_names(bytes: &[u8]) -> Vec<String> {
-    let m = fb::root_as_model(bytes).unwrap();
-    let codes = m.operator_codes().unwrap();
-    let ops = m.subgraphs().unwrap().get(0).operators().unwrap();
-    ops.iter()
-        .map(|o| {
-            let c = codes.get(o.opcode_index() as usize).builtin_code();
-            c.variant_name().unwrap_or("?").to_string()
-        })
-        .collect()
-}
-
 #[test]
 fn a_state_input_or_a_read_cell_state_unrolls_the_cell() {
     for spec in [
@@ -294,7 +281,8 @@ fn a_state_input_or_a_read_cell_state_unrolls_the_cell() {
         },
     ] {
         let (m, _) = lstm_model(&spec);
-        let ops = op_names(&write(&m).unwrap());
+        let bytes = write(&m).unwrap();
+        let ops = crate::control::op_names(&fb::root_as_model(&bytes).unwrap(), 0);
         assert!(
             !ops.iter().any(|o| o == "UNIDIRECTIONAL_SEQUENCE_LSTM"),
             "{ops:?}"

@@ -35,14 +35,15 @@ pub const MAX_STEPS: u64 = 128;
 /// How deep [`is_zero`] follows shape-only ops back to a constant.
 pub const ZERO_DEPTH: usize = 16;
 
-const X: usize = 0;
-const W: usize = 1;
-const R: usize = 2;
-const BIAS: usize = 3;
-const SEQ_LENS: usize = 4;
-const INITIAL_H: usize = 5;
-const INITIAL_C: usize = 6;
-const P: usize = 7;
+/// Input slots of ONNX LSTM.
+pub const X: usize = 0;
+pub const W: usize = 1;
+pub const R: usize = 2;
+pub const BIAS: usize = 3;
+pub const SEQ_LENS: usize = 4;
+pub const INITIAL_H: usize = 5;
+pub const INITIAL_C: usize = 6;
+pub const P: usize = 7;
 
 /// Whether `v` is all zeros: a zero constant, or a zero constant passed through shape-only
 /// ops (torch exports the default state as `Expand(0, Concat(..Shape(x)..))`).

@@ -39,15 +39,8 @@ fn unsupported(m: impl Into<String>) -> TfliteError {
     TfliteError::Unsupported(m.into())
 }
 
-/// Input slots of ONNX LSTM.
-const X: usize = 0;
-const W: usize = 1;
-const R: usize = 2;
-const BIAS: usize = 3;
-const SEQ_LENS: usize = 4;
-const INITIAL_H: usize = 5;
-const INITIAL_C: usize = 6;
-const P: usize = 7;
+// Input slots of ONNX LSTM (the pass's list).
+use lstm_state::{BIAS, INITIAL_C, INITIAL_H, P, R, SEQ_LENS, W, X};
 
 /// ONNX gate index (i, o, f, c) of TFLite's gates in TFLite's order i, f, c, o.
 const GATES: [usize; 4] = [0, 2, 3, 1];
