@@ -372,6 +372,45 @@ def op_models(out_dir: str) -> dict[str, str]:
             [],
             20,
         ),
+        # Index-addressed reads and writes: constant indices counting from the end,
+        # indices computed at run time (ArgMax), ScatterND without reduction, with `add`
+        # over duplicate rows and with `max`, ScatterElements with `add` and `mul`.
+        "gather_scatter": (
+            [
+                n("GatherElements", ["x", "gi"], ["ge"], axis=1),
+                n("ArgMax", ["x"], ["am"], axis=1, keepdims=1),
+                n("GatherElements", ["x", "am"], ["gmax"], axis=1),
+                n("ScatterND", ["x", "si", "su"], ["sn"]),
+                n("ScatterND", ["x", "si2", "su2"], ["sa"], reduction="add"),
+                n("ScatterND", ["x", "si3", "su3"], ["sm"], reduction="max"),
+                n("ScatterND", ["x", "si4", "su4"], ["sp"], reduction="mul"),
+                n("ScatterElements", ["x", "ei", "eu"], ["se"], axis=2, reduction="add"),
+                n("ScatterElements", ["x", "ei", "eu"], ["sem"], axis=-1, reduction="mul"),
+            ],
+            [("x", [3, 4, 5])],
+            ["ge", "gmax", "sn", "sa", "sm", "sp", "se", "sem"],
+            [init("gi", rng.integers(-4, 4, (3, 2, 5)).astype(np.int64)),
+             init("si", np.array([[0, -1], [2, 1]], np.int64)), init("su", f32(2, 5)),
+             init("si2", np.array([[0], [2], [0]], np.int64)), init("su2", f32(3, 4, 5)),
+             init("si3", np.array([[1, 3], [1, 3], [0, 0]], np.int64)), init("su3", f32(3, 5)),
+             init("si4", np.array([[[2, 0, 4]], [[1, 1, 1]]], np.int64)), init("su4", f32(2, 1)),
+             init("ei", rng.integers(-5, 5, (3, 4, 2)).astype(np.int64)), init("eu", f32(3, 4, 2))],
+            18,
+        ),
+        # BatchNormalization in training mode: batch statistics, and the updated running
+        # statistics as outputs.
+        "batchnorm_training": (
+            [
+                n("BatchNormalization", ["x", "s", "b", "m", "v"], ["y", "rm", "rv"],
+                  training_mode=1, momentum=0.8, epsilon=1e-3),
+                n("BatchNormalization", ["y", "s", "b", "m", "v"], ["y2", "unused_m", "unused_v"], training_mode=1),
+            ],
+            [("x", ["N", 3, 5, 5])],
+            [("y2", ["N", 3, 5, 5]), "rm", "rv"],
+            [init("s", f32(3)), init("b", f32(3)), init("m", f32(3)),
+             init("v", (rng.random(3) + 0.5).astype(np.float32))],
+            15,
+        ),
         "gemm_variants": (
             [
                 n("Gemm", ["a", "b", "c"], ["g1"], alpha=0.5, beta=2.0, transA=1),

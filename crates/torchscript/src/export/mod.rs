@@ -16,6 +16,7 @@ mod norm;
 mod quant;
 mod resize;
 mod rnn;
+mod scatter;
 mod shape;
 mod symbolic;
 mod tensor_ops;
@@ -282,7 +283,7 @@ type Family = fn(&mut Emitter<'_>, modelc_ir::NodeId, OnnxOp) -> Option<Result<(
 
 /// Translates one node, trying each op family.
 fn emit_op(e: &mut Emitter<'_>, id: modelc_ir::NodeId, op: OnnxOp) -> Result<(), String> {
-    let families: [Family; 8] = [
+    let families: [Family; 9] = [
         elementwise::emit,
         conv::emit,
         linear::emit,
@@ -290,6 +291,7 @@ fn emit_op(e: &mut Emitter<'_>, id: modelc_ir::NodeId, op: OnnxOp) -> Result<(),
         shape::emit,
         rnn::emit,
         tensor_ops::emit,
+        scatter::emit,
         quant::emit,
     ];
     for f in families {
