@@ -189,6 +189,28 @@ def op_models(out_dir: str) -> dict[str, str]:
             "else_" + tag, [], [h.make_tensor_value_info("e" + tag, T.FLOAT, [2, 3])])
         return n("If", [cond], [out], then_branch=then_g, else_branch=else_g)
 
+    def lstm_if(cond, out, tag):
+        """If(cond): an LSTM whose weights are computed in the branch (W * scale), else
+        the LSTM of the main graph's weights; both squeeze the direction axis (axes from
+        a main-graph initializer) and reshape to a shape computed from x in the branch."""
+        def tail(y, t):
+            return [
+                n("Squeeze", [y, "sq_axes"], ["q" + t]),
+                n("Shape", ["x"], ["shp" + t]),
+                n("Slice", ["shp" + t, "s0", "s1"], ["seq" + t]),
+                n("Concat", ["seq" + t, "minus1"], ["target" + t], axis=0),
+                n("Reshape", ["q" + t, "target" + t], ["r" + t]),
+            ]
+        then_g = h.make_graph(
+            [n("Mul", ["W", "scale"], ["Ws" + tag]),
+             n("LSTM", ["x", "Ws" + tag, "R", "B"], ["y" + tag], hidden_size=6)]
+            + tail("y" + tag, tag + "t"),
+            "then_" + tag, [], [h.make_tensor_value_info("r" + tag + "t", T.FLOAT, None)])
+        else_g = h.make_graph(
+            [n("LSTM", ["x", "W", "R", "B"], ["z" + tag], hidden_size=6)] + tail("z" + tag, tag + "e"),
+            "else_" + tag, [], [h.make_tensor_value_info("r" + tag + "e", T.FLOAT, None)])
+        return n("If", [cond], [out], then_branch=then_g, else_branch=else_g)
+
     specs = {
         # Convolutions and pooling beyond ResNet's: asymmetric pads, groups, dilation,
         # SAME padding, transposed conv, average pooling.
@@ -334,6 +356,24 @@ def op_models(out_dir: str) -> dict[str, str]:
             [("x", [2, 3])],
             ["out"],
             [init("zero", np.float32(0.0)), init("w", f32(2, 3))],
+        ),
+        # Branches that compute LSTM weights and shapes, and read axes from the main
+        # graph's initializers; two Ifs on opposite conditions run both kinds of branch.
+        "if_computed": (
+            [
+                n("ReduceSum", ["x"], ["total"], keepdims=0),
+                n("Greater", ["total", "zero"], ["positive"]),
+                n("Not", ["positive"], ["negative"]),
+                lstm_if("positive", "picked", "a"),
+                lstm_if("negative", "picked2", "b"),
+                n("Add", ["picked", "picked2"], ["out"]),
+            ],
+            [("x", [5, "N", 8]), ("scale", [1])],
+            [("out", [5, None])],
+            [init("zero", np.float32(0.0)), init("W", f32(1, 24, 8)), init("R", f32(1, 24, 6)),
+             init("B", f32(1, 48)), init("sq_axes", np.array([1], np.int64)),
+             init("s0", np.array([0], np.int64)), init("s1", np.array([1], np.int64)),
+             init("minus1", np.array([-1], np.int64))],
         ),
         "upsample_opset8": (
             [

@@ -114,12 +114,14 @@ fn emit_subgraph<'g>(
             .copied()
             .find(|&v| g.value(v).is_some_and(|x| x.name == name))
             .ok_or_else(|| format!("{label} reads `{name}`, which the node does not capture"))?;
-        outer.push((ValueRef::new(cid, 0), e.value(v)?, e.info(v)));
+        // Named (and made a buffer if it is a constant) before the child exists, so the
+        // child knows the buffer's name is taken.
+        e.value(v)?;
+        outer.push((cid, v));
     }
     let mut child = e.child(sub);
-    for (inner, expr, info) in outer {
-        child.bind(inner, expr);
-        child.set_info(inner, info);
+    for (inner, v) in outer {
+        child.bind_outer(inner, e, v)?;
     }
     for (&input, (expr, info)) in sub.inputs().iter().zip(inputs) {
         child.bind(ValueRef::new(input, 0), expr.clone());
