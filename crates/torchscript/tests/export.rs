@@ -72,6 +72,7 @@ fn archive_has_torch_layout() {
             "archive/data.pkl",
             "archive/data/0",
             "archive/data/1",
+            "archive/extra/modelc_input_types.txt",
             "archive/version",
         ]
     );
@@ -83,6 +84,19 @@ fn archive_has_torch_layout() {
     }
     assert_eq!(entry(&all, "archive/version"), b"10\n");
     assert_eq!(entry(&all, "archive/byteorder"), b"little");
+    // forward's argument types, which the code does not declare, for modelc's reader.
+    assert_eq!(
+        entry(&all, "archive/extra/modelc_input_types.txt"),
+        b"f32 N,3,8,8\n"
+    );
+    let back = modelc_torchscript::read(&path).unwrap();
+    let input = back.graph.inputs()[0];
+    let ty = back.graph.node(input).outputs[0].ty.as_ref().unwrap();
+    let tt = ty.ty.as_tensor().unwrap();
+    assert_eq!(tt.dtype, Some(modelc_ir::DType::F32));
+    let dims = &tt.shape.as_ref().unwrap().0;
+    assert_eq!(dims[0], modelc_ir::Dim::Sym("N".into()));
+    assert_eq!(dims[1..], [3, 8, 8].map(modelc_ir::Dim::Known));
     // Only the tensors the code reads as tensors are stored; the Reshape shape is inline.
     assert_eq!(entry(&all, "archive/data/1").len(), 16);
     let id = std::str::from_utf8(entry(&all, "archive/.data/serialization_id")).unwrap();

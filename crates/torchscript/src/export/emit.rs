@@ -420,6 +420,34 @@ impl<'g> Emitter<'g> {
             .as_known()
     }
 
+    /// The sizes of input `slot` that are known (`None` for symbolic or unknown ones), when
+    /// its rank is declared.
+    pub fn input_dims(&self, node: NodeId, slot: usize) -> Option<Vec<Option<u64>>> {
+        if let Some(s) = self.input_shape(node, slot) {
+            return Some(s.into_iter().map(Some).collect());
+        }
+        let v = self.g.input(node, slot)?;
+        let shape = self
+            .g
+            .value(v)?
+            .ty
+            .as_ref()?
+            .ty
+            .as_tensor()?
+            .shape
+            .as_ref()?;
+        Some(
+            shape
+                .0
+                .iter()
+                .map(|d| match d {
+                    modelc_ir::Dim::Known(n) => Some(*n),
+                    _ => None,
+                })
+                .collect(),
+        )
+    }
+
     /// The rank of input `slot`, or an error saying it is needed.
     pub fn input_rank(&self, node: NodeId, slot: usize) -> Result<usize, String> {
         self.input_info(node, slot)

@@ -57,6 +57,7 @@ pub(crate) fn write(
             code: vec![("__torch__.py".into(), generated.source)],
             data: &data,
             constants: &constants,
+            extra: vec![(crate::INPUT_TYPES.to_string(), input_types(&prepared.graph))],
         },
     )
 }
@@ -84,6 +85,43 @@ fn prepare(model: &Model) -> Result<Model, TorchScriptError> {
         .run(&mut m)
         .map_err(|e| TorchScriptError::Unsupported(format!("preparing the graph: {e}")))?;
     Ok(m)
+}
+
+/// The graph inputs' element types and shapes, one line per `forward` argument in order:
+/// `f32 N,3,?,224` (`?` an unknown size; `-` for an unknown shape or type). TorchScript code
+/// declares only `Tensor`, so without this a reader would have to guess them.
+fn input_types(g: &Graph) -> String {
+    let mut out = String::new();
+    for &id in g.inputs() {
+        let tt = g
+            .value(ValueRef::new(id, 0))
+            .and_then(|v| v.ty.as_ref())
+            .and_then(|t| t.ty.as_tensor());
+        let dtype = tt
+            .and_then(|t| t.dtype)
+            .map_or("-".to_string(), |d| d.to_string());
+        let dims = match tt.and_then(|t| t.shape.as_ref()) {
+            None => "-".to_string(),
+            Some(s) => {
+                s.0.iter()
+                    .map(|d| match d {
+                        modelc_ir::Dim::Known(n) => n.to_string(),
+                        modelc_ir::Dim::Sym(name)
+                            if !name.is_empty()
+                                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                                && !name.starts_with(|c: char| c.is_ascii_digit()) =>
+                        {
+                            name.clone()
+                        }
+                        _ => "?".to_string(),
+                    })
+                    .collect::<Vec<_>>()
+                    .join(",")
+            }
+        };
+        out.push_str(&format!("{dtype} {dims}\n"));
+    }
+    out
 }
 
 /// `data.pkl`'s root: the module object with its buffers and `training = False`.
