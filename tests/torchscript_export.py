@@ -538,7 +538,6 @@ def check(name: str, onnx_path: str, modelc: str, out_dir: str) -> tuple[bool, s
 # Archives modelc writes but cannot read back yet, with the reader's reason (a substring of
 # its error). A listed model that reads back fails the run too, so the list only shrinks.
 READ_BACK_GAPS = {
-    "if_loop": "`while` on a run-time value is not supported",
     "ops_activations": "aten::maximum: is not supported",
     "ops_tensor_ops": "aten::tile: is not supported",
     "ops_if_computed": "aten::new_zeros: is not supported",

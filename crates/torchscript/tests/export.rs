@@ -279,7 +279,6 @@ graph main(%flag: bool[], %x: f32[3]) -> (%z, %last, %all) {
     all_items = annotate(List[Tensor], [])
     while cond and i < int(self.n):
       next = torch.add(last, self.w)
-      cond = bool(torch.tensor(cond))
       last_next = next
       last = last_next
       all_items.append(next)
@@ -288,4 +287,55 @@ graph main(%flag: bool[], %x: f32[3]) -> (%z, %last, %all) {
     return (z, last, all)
 "#;
     assert_eq!(body, expected);
+
+    // modelc reads it back (the `if` on the run-time flag as a select, the loop of
+    // constant trip count unrolled) and computes what the source graph computes.
+    let back = modelc_torchscript::read(&path).unwrap();
+    let source = model(text);
+    for flag in [true, false] {
+        let inputs = || {
+            vec![
+                (
+                    "flag".to_string(),
+                    modelc_interp::Data::Tensor(
+                        modelc_interp::Array::from_tensor(
+                            &modelc_ir::Tensor::from_raw(
+                                modelc_ir::DType::Bool,
+                                vec![],
+                                vec![flag as u8].into(),
+                            )
+                            .unwrap(),
+                        )
+                        .unwrap(),
+                    ),
+                ),
+                (
+                    "x".to_string(),
+                    modelc_interp::Data::Tensor(
+                        modelc_interp::Array::from_tensor(
+                            &modelc_ir::Tensor::from_f32(vec![3], &[0.5, -1.0, 2.0]).unwrap(),
+                        )
+                        .unwrap(),
+                    ),
+                ),
+            ]
+        };
+        let want = modelc_interp::Interpreter::new(&source)
+            .unwrap()
+            .run(inputs())
+            .unwrap();
+        let got = modelc_interp::Interpreter::new(&back)
+            .unwrap()
+            .run(inputs())
+            .unwrap();
+        let values = |o: &[(String, modelc_interp::Data)]| -> Vec<modelc_ir::Tensor> {
+            o.iter()
+                .map(|(_, d)| match d {
+                    modelc_interp::Data::Tensor(a) => a.to_tensor(),
+                    _ => panic!("not a tensor"),
+                })
+                .collect()
+        };
+        assert_eq!(values(&got), values(&want), "flag {flag}");
+    }
 }

@@ -187,14 +187,16 @@ pub(crate) fn emit_loop(
     let mut vars = Vec::new();
     let mut inputs = vec![
         (
-            format!("torch.tensor({i})"),
+            // `full` rather than `tensor`: the same 0-D tensor, in a form modelc's reader
+            // also takes.
+            format!("torch.full(annotate(List[int], []), {i}, dtype=4)"),
             Info {
                 rank: Some(0),
                 dtype: Some(modelc_ir::DType::I64),
             },
         ),
         (
-            format!("torch.tensor({c})"),
+            format!("torch.full(annotate(List[int], []), int({c}), dtype=11)"),
             Info {
                 rank: Some(0),
                 dtype: Some(modelc_ir::DType::Bool),
@@ -219,9 +221,13 @@ pub(crate) fn emit_loop(
         Some(m) => format!("while {c} and {i} < {m}:"),
         None => format!("while {c}:"),
     });
+    let cond_in = inputs[1].0.clone();
     let (body, exprs, infos) = emit_subgraph(e, id, body_g, &inputs, "body", errors)?;
     let mut inner = body;
-    inner.push(format!("{c} = bool({})", exprs[0]));
+    // A body passing its condition through leaves it as it is.
+    if exprs[0] != cond_in {
+        inner.push(format!("{c} = bool({})", exprs[0]));
+    }
     let temps: Vec<String> = (0..carried)
         .map(|k| e.fresh(&format!("{}_next", hint(k))))
         .collect();

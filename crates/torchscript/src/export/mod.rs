@@ -28,6 +28,7 @@ use modelc_ir::{node_label, Graph, Layout, Model, OnnxOp, Op, Tensor, ValueRef};
 use crate::pickle::write::to_pickle;
 use crate::pickle::{PickleValue, Storage, TensorValue};
 use crate::{TorchScriptError, WriteOptions};
+pub(crate) use emit::tensor_floats;
 use emit::{Emitter, Info};
 
 /// The generated module: its class source and its buffers.

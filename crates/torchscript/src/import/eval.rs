@@ -759,6 +759,17 @@ impl<'a> Evaluator<'a> {
                             all.extend(pos);
                             return self.aten(m, Args { pos: all, kw });
                         }
+                        // `items.append(x)`: lists are values here, so the name is rebound
+                        // to the longer list (as for `torch.append(items, x)`).
+                        PyValue::List(_) if m == "append" => {
+                            let mut all = vec![r];
+                            all.extend(pos);
+                            let longer = self.aten(m, Args { pos: all, kw })?;
+                            if let Expr::Name(n) = recv.as_ref() {
+                                env.insert(n.clone(), longer);
+                            }
+                            return Ok(PyValue::None);
+                        }
                         PyValue::Path(p) => return self.call_path(&format!("{p}.{m}"), pos, kw),
                         other => {
                             return fatal(format!(
