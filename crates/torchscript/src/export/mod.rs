@@ -237,8 +237,11 @@ pub(crate) fn generate(g: &Graph, opset: i64) -> Result<Generated, TorchScriptEr
 }
 
 /// Drops the assignments nothing reads (tensor code for shape computations that were
-/// written as int expressions instead) and the buffers only they used. Each line is
-/// `names = expr`; liveness flows back from the return expression.
+/// written as int expressions instead, in the main body and in branches) and the buffers
+/// only they used. Each line is `names = expr` or a statement kept whole (control-flow
+/// headers, `items.append(x)`); liveness flows back from the return expression, repeated
+/// until it settles (a loop's header reads what the end of its body assigns). A block left
+/// empty gets a `pass`.
 fn drop_dead_lines(
     lines: &[String],
     ret: &str,
@@ -250,31 +253,46 @@ fn drop_dead_lines(
     }
     let mut live: std::collections::HashSet<&str> = idents(ret).collect();
     let mut keep = vec![false; lines.len()];
-    for (i, line) in lines.iter().enumerate().rev() {
-        // Control flow and the lines inside a branch are kept whole (an emptied branch
-        // would not parse); what they read stays live.
-        let split = line.split_once(" = ").filter(|_| !line.starts_with(' '));
-        let Some((lhs, rhs)) = split else {
-            keep[i] = true;
-            live.extend(idents(line));
-            continue;
-        };
-        if lhs.split(", ").any(|n| live.contains(n.trim())) {
-            keep[i] = true;
-            live.extend(idents(rhs));
+    loop {
+        let before = (live.len(), keep.iter().filter(|&&k| k).count());
+        for (i, line) in lines.iter().enumerate().rev() {
+            let Some((lhs, rhs)) = line.trim_start().split_once(" = ") else {
+                keep[i] = true;
+                live.extend(idents(line));
+                continue;
+            };
+            if lhs.split(", ").any(|n| live.contains(n.trim())) {
+                keep[i] = true;
+                live.extend(idents(rhs));
+            }
+        }
+        if before == (live.len(), keep.iter().filter(|&&k| k).count()) {
+            break;
         }
     }
-    let kept: Vec<String> = lines
+    let indent = |l: &str| l.len() - l.trim_start().len();
+    let kept: Vec<&String> = lines
         .iter()
         .zip(&keep)
         .filter(|(_, &k)| k)
-        .map(|(l, _)| l.clone())
+        .map(|(l, _)| l)
         .collect();
+    let mut out = Vec::with_capacity(kept.len());
+    for (i, line) in kept.iter().enumerate() {
+        out.push((*line).clone());
+        let opens = line.ends_with(':');
+        let body_follows = kept
+            .get(i + 1)
+            .is_some_and(|next| indent(next) > indent(line));
+        if opens && !body_follows {
+            out.push(format!("{}  pass", " ".repeat(indent(line))));
+        }
+    }
     let buffers = buffers
         .into_iter()
         .filter(|(name, _)| live.contains(format!("self.{name}").as_str()))
         .collect();
-    (kept, buffers)
+    (out, buffers)
 }
 
 /// Translates the nodes of a graph (the main one or a branch) in `order`, collecting one
