@@ -540,7 +540,6 @@ def check(name: str, onnx_path: str, modelc: str, out_dir: str) -> tuple[bool, s
 READ_BACK_GAPS = {
     "ops_activations": "aten::maximum: is not supported",
     "ops_tensor_ops": "aten::tile: is not supported",
-    "ops_if_computed": "aten::new_zeros: is not supported",
     "ops_group_norm_opset18": "aten::repeat_interleave: is not supported",
 }
 

@@ -143,7 +143,14 @@ fn rnn(e: &mut Emitter<'_>, id: NodeId, kind: Kind) -> Result<(), String> {
         }
     }
     let x = e.tensor(id, 0)?;
-    let zeros = format!("torch.new_zeros({x}, [{dirs}, torch.size({x}, 1), {h}])");
+    let zeros = match e.input_info(id, 0).dtype.and_then(super::emit::scalar_type) {
+        // (`zeros` with x's device rather than `new_zeros`: the same tensor, in a form
+        // modelc's reader also takes.)
+        Some(code) => format!(
+            "torch.zeros([{dirs}, torch.size({x}, 1), {h}], dtype={code}, layout=None, device=ops.prim.device({x}))"
+        ),
+        None => format!("torch.new_zeros({x}, [{dirs}, torch.size({x}, 1), {h}])"),
+    };
     let h0 = match e.input(id, 5) {
         Some(_) => e.tensor(id, 5)?,
         None => zeros.clone(),
