@@ -107,6 +107,8 @@ const EXPECTED: &[(&str, &str)] = &[
     ("lstm_traced.pt", "tflite"),
     ("lstm_traced.pt", "pt"),
     ("resblock_scripted.pt", "pt"),
+    ("gated_pos_scripted.pt", "pt"),
+    ("gated_neg_scripted.pt", "pt"),
 ];
 
 /// Written files the reader cannot take yet, with its reason (a substring of the error).

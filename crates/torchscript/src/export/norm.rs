@@ -246,8 +246,19 @@ fn reduce(e: &mut Emitter<'_>, id: NodeId, f: &str) -> Result<(), String> {
         e.assign(id, format!("torch.clone({x})"), info);
         return Ok(());
     }
+    if axes.is_empty() && !keepdims && rank.is_none() {
+        // Every axis of an input of unknown rank, to a scalar: torch's call without dims.
+        let expr = if f == "torch.linalg_vector_norm" {
+            format!("{f}({x}, 2)")
+        } else {
+            format!("{f}({x})")
+        };
+        let info = like_input(e, id, Some(0));
+        e.assign(id, expr, info);
+        return Ok(());
+    }
     let axes = if axes.is_empty() {
-        let r = rank.ok_or("reducing all axes of an input of unknown rank")?;
+        let r = rank.ok_or("reducing all axes of an input of unknown rank, keeping them")?;
         (0..r as i64).collect()
     } else {
         axes
