@@ -8,7 +8,9 @@
 //! 3. The root module's `forward` is evaluated symbolically ([`eval`]) with its tensor
 //!    parameters as graph inputs, inlining every call, into one graph.
 //!
-//! Input ranks come from `traced_inputs.pkl` when torch stored it (traced modules). For
+//! Input types and shapes come from modelc's own record (`extra/`[`crate::INPUT_TYPES`]) in
+//! archives modelc wrote. Input ranks come from `traced_inputs.pkl` when torch stored it
+//! (traced modules). For
 //! scripted modules, whose code branches on `input.dim()`, the importer tries ranks 4, 3, 2,
 //! 1, 5 when the code needs a rank and keeps the first rank the code accepts (does not
 //! raise for). The IR uses ONNX opset 18.
@@ -120,6 +122,61 @@ fn traced_shapes(archive: &mut Archive) -> Option<Vec<Vec<u64>>> {
         .collect()
 }
 
+/// Most arguments and dimensions a type record may list (it describes `forward`'s
+/// arguments; anything larger is not one modelc wrote).
+const MAX_RECORDED: usize = 4096;
+
+/// The argument types modelc recorded when it wrote the archive (see
+/// `export::input_types`): `None` when there is no record, an error when it is malformed.
+fn recorded_types(
+    archive: &mut Archive,
+) -> Result<Option<Vec<Option<TensorType>>>, TorchScriptError> {
+    let name = format!("extra/{}", crate::INPUT_TYPES);
+    if !archive.contains(&name) {
+        return Ok(None);
+    }
+    let text = archive.read_text(&name)?;
+    let bad =
+        |line: usize, why: &str| TorchScriptError::Import(format!("{name}:{}: {why}", line + 1));
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if i >= MAX_RECORDED {
+            return Err(bad(i, "too many arguments"));
+        }
+        let (dtype, dims) = line
+            .split_once(' ')
+            .ok_or_else(|| bad(i, "expected `TYPE DIMS`"))?;
+        let dtype = match dtype {
+            "-" => None,
+            d => Some(d.parse::<DType>().map_err(|e| bad(i, &e))?),
+        };
+        let shape = match dims {
+            "-" => None,
+            "" => Some(Shape(Vec::new())),
+            d => {
+                let parts: Vec<&str> = d.split(',').collect();
+                if parts.len() > MAX_RECORDED {
+                    return Err(bad(i, "too many dimensions"));
+                }
+                let dims = parts
+                    .into_iter()
+                    .map(|p| match p {
+                        "?" => Ok(Dim::Unknown),
+                        p if p.starts_with(|c: char| c.is_ascii_digit()) => p
+                            .parse::<u64>()
+                            .map(Dim::Known)
+                            .map_err(|_| bad(i, &format!("bad size `{p}`"))),
+                        p => Ok(Dim::Sym(p.to_string())),
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                Some(Shape(dims))
+            }
+        };
+        out.push((dtype.is_some() || shape.is_some()).then_some(TensorType { dtype, shape }));
+    }
+    Ok(Some(out))
+}
+
 /// Reads the archive into a model.
 pub fn import(archive: &mut Archive) -> Result<Model, TorchScriptError> {
     let root = pickle(archive, "data.pkl", true)?;
@@ -151,12 +208,21 @@ pub fn import(archive: &mut Archive) -> Result<Model, TorchScriptError> {
         )));
     }
     let shapes = traced_shapes(archive);
+    let recorded = recorded_types(archive)?;
     let n_inputs = cdef
         .methods
         .iter()
         .find(|m| m.name == "forward")
         .map_or(0, |f| f.params.len().saturating_sub(1));
-    let first = run(&code, &root, &constants, &qual, shapes.as_deref(), None);
+    let first = run(
+        &code,
+        &root,
+        &constants,
+        &qual,
+        shapes.as_deref(),
+        None,
+        recorded.as_deref(),
+    );
     let result = match (&first, &shapes) {
         (Err(Attempt::NeedsRank(_)), None) => {
             // Scripted code that branches on the input rank: try the usual ranks.
@@ -166,7 +232,7 @@ pub fn import(archive: &mut Archive) -> Result<Model, TorchScriptError> {
             let mut best: Option<Result<Model, Attempt>> = None;
             for rank in [4usize, 3, 2, 1, 5] {
                 let ranks = vec![rank; n_inputs];
-                let r = run(&code, &root, &constants, &qual, None, Some(&ranks));
+                let r = run(&code, &root, &constants, &qual, None, Some(&ranks), None);
                 let ok = r.is_ok();
                 let raised = matches!(&r, Err(Attempt::NeedsRank(e) | Attempt::Failed(e)) if e.to_string().contains("the model raises"));
                 if ok {
@@ -203,6 +269,7 @@ fn run(
     qual: &str,
     shapes: Option<&[Vec<u64>]>,
     ranks: Option<&[usize]>,
+    recorded: Option<&[Option<TensorType>]>,
 ) -> Result<Model, Attempt> {
     let (cdef, file) = &code.classes[qual];
     let forward = cdef
@@ -246,11 +313,24 @@ fn run(
                 _ => None,
             },
         }));
+        // modelc's own record of the argument's type, when it wrote the archive.
+        let (ty, rank, dtype) = match recorded.and_then(|r| r.get(k)).and_then(|t| t.as_ref()) {
+            Some(tt) => {
+                let dtype = tt.dtype.unwrap_or(DType::F32);
+                let rank = tt.shape.as_ref().map(|s| s.rank()).or(rank);
+                let tt = TensorType {
+                    dtype: Some(dtype),
+                    shape: tt.shape.clone(),
+                };
+                (TypeInfo::from(ValueType::Tensor(tt)), rank, dtype)
+            }
+            None => (ty, rank, DType::F32),
+        };
         let id = cx.b.g.add_input(Value::typed(p.name.clone(), ty));
         args.push(PyValue::Tensor(TensorRef::new(
             ValueRef::new(id, 0),
             rank,
-            DType::F32,
+            dtype,
         )));
     }
     let out = match cx.call_func(forward, file, Some(this), args, Vec::new()) {

@@ -18,6 +18,7 @@ pub mod reduce;
 pub mod resize;
 pub mod rnn;
 pub mod scalar;
+pub mod scatter;
 pub mod select;
 pub mod shape;
 
@@ -43,6 +44,7 @@ const FAMILIES: &[Family] = &[
     reduce::call,
     resize::call,
     select::call,
+    scatter::call,
     attention::call,
     rnn::call,
 ];

@@ -519,6 +519,12 @@ fn run(cx: &mut Evaluator, op: &str, a: &Args) -> EvalResult<PyValue> {
                 a.f64(if op == "pad" { 3 } else { 2 }, "value", Some(0.0)),
             )?;
             let r = need_rank(op, x)?;
+            if pad.len() > 2 * r {
+                return Err(Stop::Fatal(format!(
+                    "aten::{op}: {} pad sizes for a rank-{r} input",
+                    pad.len()
+                )));
+            }
             // torch lists (begin, end) pairs from the last dimension backwards.
             let mut begins = vec![0i64; r];
             let mut ends = vec![0i64; r];
