@@ -402,9 +402,18 @@ pub(crate) fn take_input(g: &mut Graph, id: NodeId, slot: usize) -> Option<Value
     v
 }
 
+/// What values an adapter adds are named after: the node's name, else its first output's.
+pub(crate) fn base_name(g: &Graph, id: NodeId) -> String {
+    let node = g.node(id);
+    match (node.name.as_str(), node.outputs.first()) {
+        ("", Some(v)) => v.name.clone(),
+        (n, _) => n.to_string(),
+    }
+}
+
 /// A constant input named after the node: `<node>_<what>`.
 pub(crate) fn const_input(b: &mut Builder<'_>, id: NodeId, what: &str, t: Tensor) -> ValueRef {
-    let base = format!("{}_{what}", b.node(id).name);
+    let base = format!("{}_{what}", base_name(b, id));
     b.constant(&base, t)
 }
 

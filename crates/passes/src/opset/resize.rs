@@ -101,7 +101,7 @@ fn empty_f32() -> Tensor {
 
 /// `(X, scales)` → `(X, roi, scales)` with the asymmetric coordinates opset 10 used.
 fn up_11(b: &mut Builder<'_>, id: NodeId, _: &Cx<'_>) -> Result<NodeId, String> {
-    let scales = take_input(b, id, 1).ok_or("no scales")?;
+    let scales = b.input(id, 1).ok_or("no scales")?;
     let roi = const_input(b, id, "roi", empty_f32());
     set_input(b, id, 1, roi);
     set_input(b, id, 2, scales);
@@ -143,7 +143,7 @@ fn down_11(b: &mut Builder<'_>, id: NodeId, cx: &Cx<'_>) -> Result<NodeId, Strin
         .input(id, 2)
         .is_some_and(|v| const_f64s(b, v).is_none_or(|s| !s.is_empty()));
     let scales = if has_scales {
-        take_input(b, id, 2).expect("scales")
+        b.input(id, 2).ok_or("no scales")?
     } else {
         let x = b.input(id, 0).ok_or("no data input")?;
         let out = cx.dims(modelc_ir::ValueRef::new(id, 0));
@@ -162,14 +162,21 @@ fn down_11(b: &mut Builder<'_>, id: NodeId, cx: &Cx<'_>) -> Result<NodeId, Strin
             "a resize to sizes has no form in opset {} unless both shapes are known",
             cx.to
         ))?;
-        take_input(b, id, 2);
         let t = Tensor::from_f32(vec![s.len() as u64], &s).expect("1-D");
         const_input(b, id, "scales", t)
     };
+    // `(X, roi, scales, sizes)` → `(X, scales)`: the scales move to slot 1 first, so the
+    // constants left unread (roi, sizes, empty scales) go and the scales stay.
+    let roi = b.input(id, 1);
+    set_input(b, id, 1, scales);
     take_input(b, id, 3);
     take_input(b, id, 2);
-    take_input(b, id, 1);
-    set_input(b, id, 1, scales);
+    if let Some(roi) = roi {
+        if b.users(roi).is_empty() && !b.outputs().contains(&roi) {
+            modelc_ir::build::remove_with_dead_consts(b, &[roi.node]);
+        }
+    }
+    b.node_mut(id).num_inputs = 2;
     for a in [
         "coordinate_transformation_mode",
         "nearest_mode",

@@ -30,16 +30,17 @@ fn up(b: &mut Builder<'_>, id: NodeId, cx: &Cx<'_>) -> Result<NodeId, String> {
     let x = b.input(id, 0).ok_or("no input")?;
     let op = b.node(id).op.onnx().ok_or("not an ONNX op")?;
     let name = b.node(id).name.clone();
+    let base = super::base_name(b, id);
     let flat = b
         .op(OnnxOp::Flatten, &[x])
         .int("axis", axis)
-        .out(format!("{name}_2d"))
+        .out(format!("{base}_2d"))
         .value();
-    let shape = b.op(OnnxOp::Shape, &[x]).out(format!("{name}_shape")).value();
+    let shape = b.op(OnnxOp::Shape, &[x]).out(format!("{base}_shape")).value();
     let y = b
         .op(op, &[flat])
         .int("axis", -1)
-        .out(format!("{name}_rows"))
+        .out(format!("{base}_rows"))
         .value();
     let out = b.op(OnnxOp::Reshape, &[y, shape]).value();
     b.replace_node(id, out);
@@ -69,16 +70,17 @@ fn down(b: &mut Builder<'_>, id: NodeId, cx: &Cx<'_>) -> Result<NodeId, String> 
     let mut perm: Vec<i64> = (0..rank as i64).collect();
     perm.swap(a as usize, rank - 1);
     let name = b.node(id).name.clone();
+    let base = super::base_name(b, id);
     let op = b.node(id).op.onnx().ok_or("not an ONNX op")?;
     let t = b
         .op(OnnxOp::Transpose, &[x])
         .ints("perm", perm.clone())
-        .out(format!("{name}_last"))
+        .out(format!("{base}_last"))
         .value();
     let y = b
         .op(op, &[t])
         .int("axis", rank as i64 - 1)
-        .out(format!("{name}_t"))
+        .out(format!("{base}_t"))
         .value();
     let out: ValueRef = b
         .op(OnnxOp::Transpose, &[y])
