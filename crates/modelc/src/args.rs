@@ -26,7 +26,10 @@ impl ShapeArgs {
 
     /// The `--dim` sizes alone, by name.
     pub fn dims(&self) -> Result<HashMap<String, u64>, InputShapeError> {
-        Ok(InputShapes::parse(&[], &self.dims)?.dims.into_iter().collect())
+        Ok(InputShapes::parse(&[], &self.dims)?
+            .dims
+            .into_iter()
+            .collect())
     }
 
     /// Whether neither option was given.

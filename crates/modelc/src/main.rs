@@ -304,8 +304,10 @@ fn gather_inputs(
         given.push((name, modelc::run::read_tensor(Path::new(&path))?));
     }
     if random {
-        let fixed =
-            modelc_passes::passes::infer_shapes::InputShapes::parse(&opts.shapes.input_shapes, &[])?;
+        let fixed = modelc_passes::passes::infer_shapes::InputShapes::parse(
+            &opts.shapes.input_shapes,
+            &[],
+        )?;
         let shaped;
         let model = if opts.shapes.input_shapes.is_empty() {
             model

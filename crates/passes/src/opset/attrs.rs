@@ -123,7 +123,10 @@ pub(crate) const ADAPTERS: &[Adapter] = &[
             Ok(id)
         },
         down: |b, id, cx| {
-            if b.input(id, 0).and_then(|x| cx.rank(x)).is_some_and(|r| r != 4) {
+            if b.input(id, 0)
+                .and_then(|x| cx.rank(x))
+                .is_some_and(|r| r != 4)
+            {
                 return Err(format!("only 4-D GridSample has a form in opset {}", cx.to));
             }
             rename_mode(b, id, &[("linear", "bilinear"), ("cubic", "bicubic")]);
@@ -180,7 +183,9 @@ fn per_tensor_only(b: &mut Builder<'_>, id: NodeId, cx: &Cx<'_>) -> Result<NodeI
                 cx.to
             ))
         }
-        None => return Err("the scale's rank is unknown (per-axis quantization came at 13)".into()),
+        None => {
+            return Err("the scale's rank is unknown (per-axis quantization came at 13)".into())
+        }
     }
     b.node_mut(id).attrs.remove("axis");
     Ok(id)

@@ -51,12 +51,18 @@ fn down(b: &mut Builder<'_>, id: NodeId, cx: &Cx<'_>) -> Result<NodeId, String> 
                 cx.to
             ));
         }
-        if noop && b.input(id, 1).is_some_and(|v| super::const_ints(b, v).is_none()) {
+        if noop
+            && b.input(id, 1)
+                .is_some_and(|v| super::const_ints(b, v).is_none())
+        {
             return Err(super::computed("axes", cx));
         }
         b.node_mut(id).attrs.remove("noop_with_empty_axes");
         // Empty constant axes mean every axis: the attribute form says that by its absence.
-        if b.input(id, 1).and_then(|v| super::const_ints(b, v)).is_some_and(|a| a.is_empty()) {
+        if b.input(id, 1)
+            .and_then(|v| super::const_ints(b, v))
+            .is_some_and(|a| a.is_empty())
+        {
             super::take_input(b, id, 1);
         }
     }

@@ -365,10 +365,7 @@ pub(crate) fn const_ints(g: &Graph, v: ValueRef) -> Option<Vec<i64>> {
 
 /// The numbers of the constant behind `v`, widened to f64.
 pub(crate) fn const_f64s(g: &Graph, v: ValueRef) -> Option<Vec<f64>> {
-    Array::from_tensor(&const_of(g, v)?)
-        .ok()?
-        .to_f64_vec()
-        .ok()
+    Array::from_tensor(&const_of(g, v)?).ok()?.to_f64_vec().ok()
 }
 
 /// Feeds input slot `slot` of `id` from `v`, growing its slot count as needed.
@@ -391,10 +388,7 @@ pub(crate) fn take_input(g: &mut Graph, id: NodeId, slot: usize) -> Option<Value
     g.node_mut(id).num_inputs = keep;
     if let Some(v) = v {
         let unused = g.users(v).is_empty() && !g.outputs().contains(&v);
-        let constant = matches!(
-            g.node(v.node).op,
-            Op::Const(_) | Op::Onnx(OnnxOp::Constant)
-        );
+        let constant = matches!(g.node(v.node).op, Op::Const(_) | Op::Onnx(OnnxOp::Constant));
         if unused && constant {
             remove_with_dead_consts(g, &[v.node]);
         }

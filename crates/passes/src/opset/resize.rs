@@ -6,9 +6,7 @@
 
 use modelc_ir::{Attr, Builder, NodeId, OnnxOp, Tensor};
 
-use super::{
-    computed, const_f64s, const_input, replace_op, set_input, take_input, Adapter, Cx,
-};
+use super::{computed, const_f64s, const_input, replace_op, set_input, take_input, Adapter, Cx};
 
 pub(crate) const ADAPTERS: &[Adapter] = &[
     Adapter {

@@ -51,7 +51,10 @@ fn slice_down(b: &mut Builder<'_>, id: NodeId, cx: &Cx<'_>) -> Result<NodeId, St
     if let Some(v) = b.input(id, 4) {
         let steps = const_ints(b, v).ok_or_else(|| computed("steps", cx))?;
         if steps.iter().any(|&s| s != 1) {
-            return Err(format!("steps other than 1 have no form in opset {}", cx.to));
+            return Err(format!(
+                "steps other than 1 have no form in opset {}",
+                cx.to
+            ));
         }
         take_input(b, id, 4);
     }

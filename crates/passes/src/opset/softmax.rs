@@ -36,7 +36,10 @@ fn up(b: &mut Builder<'_>, id: NodeId, cx: &Cx<'_>) -> Result<NodeId, String> {
         .int("axis", axis)
         .out(format!("{base}_2d"))
         .value();
-    let shape = b.op(OnnxOp::Shape, &[x]).out(format!("{base}_shape")).value();
+    let shape = b
+        .op(OnnxOp::Shape, &[x])
+        .out(format!("{base}_shape"))
+        .value();
     let y = b
         .op(op, &[flat])
         .int("axis", -1)
@@ -82,10 +85,7 @@ fn down(b: &mut Builder<'_>, id: NodeId, cx: &Cx<'_>) -> Result<NodeId, String> 
         .int("axis", rank as i64 - 1)
         .out(format!("{base}_t"))
         .value();
-    let out: ValueRef = b
-        .op(OnnxOp::Transpose, &[y])
-        .ints("perm", perm)
-        .value();
+    let out: ValueRef = b.op(OnnxOp::Transpose, &[y]).ints("perm", perm).value();
     b.replace_node(id, out);
     b.node_mut(out.node).name = name;
     Ok(out.node)

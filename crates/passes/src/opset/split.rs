@@ -3,7 +3,9 @@
 
 use modelc_ir::{Attr, Builder, NodeId, OnnxOp, Tensor};
 
-use super::{const_input, int_attr, ints_attr_to_input, ints_input_to_attr, set_input, Adapter, Cx};
+use super::{
+    const_input, int_attr, ints_attr_to_input, ints_input_to_attr, set_input, Adapter, Cx,
+};
 
 pub(crate) const ADAPTERS: &[Adapter] = &[
     Adapter {
@@ -46,7 +48,11 @@ fn num_outputs_down(b: &mut Builder<'_>, id: NodeId, cx: &Cx<'_>) -> Result<Node
     };
     let axis = int_attr(b, id, "axis", 0);
     let len = cx.dims(x).and_then(|d| {
-        let a = if axis < 0 { axis + d.len() as i64 } else { axis };
+        let a = if axis < 0 {
+            axis + d.len() as i64
+        } else {
+            axis
+        };
         d.get(usize::try_from(a).ok()?).copied().flatten()
     });
     if let Some(len) = len {
