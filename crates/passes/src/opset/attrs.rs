@@ -40,8 +40,6 @@ const ADDED: &[(OnnxOp, i64, &str, Keep)] = &[
     (OnnxOp::TopK, 11, "sorted", Keep::Any),
     (OnnxOp::ScatterElements, 16, "reduction", Keep::Str("none")),
     (OnnxOp::ScatterND, 16, "reduction", Keep::Str("none")),
-    (OnnxOp::Shape, 15, "start", Keep::Int(0)),
-    (OnnxOp::Shape, 15, "end", Keep::Absent),
     // Saturation applies to float8 types, which do not exist before.
     (OnnxOp::Cast, 19, "saturate", Keep::Any),
     (OnnxOp::QuantizeLinear, 19, "saturate", Keep::Any),

@@ -37,6 +37,8 @@ use modelc_ir::{
     infer, Attr, Builder, DType, Graph, Model, NodeId, OnnxOp, Op, OpsetImport, Tensor, ValueRef,
 };
 
+/// What values an adapter adds are named after: the node's name, else its first output's.
+pub(crate) use crate::passes::decompose::base_name;
 use crate::pattern::default_opset;
 use crate::{Changed, Pass, PassContext, PassError};
 
@@ -225,8 +227,20 @@ fn convert_in(g: &mut Graph, types: &Graph, from: i64, to: i64, refusals: &mut V
                 convert_in(sub, &twin, from, to, refusals);
             }
         }
-        if let Err(reason) = convert_node(&mut b, id, &cx) {
-            let node = b.node(id);
+        let result = convert_node(&mut b, id, &cx).and_then(|()| {
+            // The node's results, as inferred on the graph read, must have types the
+            // target opset has.
+            let n = types.try_node(id).map_or(0, |n| n.outputs.len());
+            (0..n).try_for_each(|slot| match cx.dtype(ValueRef::new(id, slot)) {
+                Some(dt) => dtype_exists_at(dt, to),
+                None => Ok(()),
+            })
+        });
+        if let Err(reason) = result {
+            // Named as read (an adapter may have replaced the node before refusing).
+            let Some(node) = types.try_node(id).or(b.try_node(id)) else {
+                continue;
+            };
             let name = match (node.name.as_str(), node.outputs.first()) {
                 ("", Some(v)) => format!("(unnamed) -> {}", v.name),
                 (n, _) => n.to_string(),
@@ -278,7 +292,39 @@ fn convert_node(b: &mut Builder<'_>, id: NodeId, cx: &Cx<'_>) -> Result<(), Stri
         }
         attrs::drop_added(b, id, op, cx)?;
     }
-    exists_at(op, cx.to)
+    let missing = exists_at(op, cx.to);
+    if missing.is_err() && cx.to < cx.from {
+        // An op newer than the target whose decomposition exists (LayerNormalization, Mish)
+        // becomes the older ops, written in the target's forms.
+        let rewrite = crate::passes::decompose::all()
+            .into_iter()
+            .find(|d| d.ops.contains(&op) && d.opsets.contains(&cx.to));
+        if rewrite.is_some_and(|d| (d.rewrite)(b, id, op, cx.to)) {
+            return Ok(());
+        }
+    }
+    missing
+}
+
+/// Whether element type `dt` exists at opset `v` (bfloat16 came with 13, the float8 types
+/// with 19, the 4-bit integers with 21, float4 with 23, float8e8m0 with 24, the 2-bit
+/// integers with 25).
+fn dtype_exists_at(dt: DType, v: i64) -> Result<(), String> {
+    let since = match dt {
+        DType::BF16 => 13,
+        DType::F8E4M3FN | DType::F8E4M3FNUZ | DType::F8E5M2 | DType::F8E5M2FNUZ => 19,
+        DType::U4 | DType::I4 => 21,
+        DType::F4E2M1 => 23,
+        DType::F8E8M0 => 24,
+        DType::U2 | DType::I2 => 25,
+        _ => return Ok(()),
+    };
+    if v < since {
+        return Err(format!(
+            "its result is {dt}, which exists from opset {since} on"
+        ));
+    }
+    Ok(())
 }
 
 /// Whether `op` has a version at opset `v` (it was introduced by then and not removed).
@@ -394,15 +440,6 @@ pub(crate) fn take_input(g: &mut Graph, id: NodeId, slot: usize) -> Option<Value
         }
     }
     v
-}
-
-/// What values an adapter adds are named after: the node's name, else its first output's.
-pub(crate) fn base_name(g: &Graph, id: NodeId) -> String {
-    let node = g.node(id);
-    match (node.name.as_str(), node.outputs.first()) {
-        ("", Some(v)) => v.name.clone(),
-        (n, _) => n.to_string(),
-    }
 }
 
 /// A constant input named after the node: `<node>_<what>`.

@@ -1,4 +1,5 @@
-//! TopK (`k` an input at 10) and Slice (`starts`, `ends`, `axes` inputs and `steps` at 10).
+//! TopK (`k` an input at 10), Slice (`starts`, `ends`, `axes` inputs and `steps` at 10) and
+//! Shape (`start` / `end` at 15: a Slice of the whole shape before).
 
 use modelc_ir::{Attr, Builder, NodeId, OnnxOp, Tensor};
 
@@ -38,7 +39,44 @@ pub(crate) const ADAPTERS: &[Adapter] = &[
         up: slice_up,
         down: slice_down,
     },
+    Adapter {
+        op: OnnxOp::Shape,
+        version: 15,
+        up: |_, id, _| Ok(id),
+        down: shape_down,
+    },
 ];
+
+/// `Shape {start, end}` → `Slice(Shape(x), start, end)`.
+fn shape_down(b: &mut Builder<'_>, id: NodeId, cx: &Cx<'_>) -> Result<NodeId, String> {
+    let start = b.node_mut(id).attrs.remove("start");
+    let end = b.node_mut(id).attrs.remove("end");
+    if start.is_none() && end.is_none() {
+        return Ok(id);
+    }
+    let int = |a: Option<Attr>, default: i64| match a {
+        Some(Attr::Int(v)) => v,
+        _ => default,
+    };
+    let (start, end) = (int(start, 0), int(end, i64::MAX));
+    let x = b.input(id, 0).ok_or("no input")?;
+    let base = super::base_name(b, id);
+    let whole = b.op(OnnxOp::Shape, &[x]).out(format!("{base}_all")).value();
+    let slice = if cx.to >= 10 {
+        let s = b.const_i64s(&format!("{base}_start"), &[start]);
+        let e = b.const_i64s(&format!("{base}_end"), &[end]);
+        b.op(OnnxOp::Slice, &[whole, s, e]).value()
+    } else {
+        b.op(OnnxOp::Slice, &[whole])
+            .ints("starts", vec![start])
+            .ints("ends", vec![end])
+            .value()
+    };
+    let name = b.node(id).name.clone();
+    b.replace_node(id, slice);
+    b.node_mut(slice.node).name = name;
+    Ok(slice.node)
+}
 
 fn slice_up(b: &mut Builder<'_>, id: NodeId, _: &Cx<'_>) -> Result<NodeId, String> {
     ints_attr_to_input(b, id, "starts", 1);

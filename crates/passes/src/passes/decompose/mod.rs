@@ -104,7 +104,7 @@ fn f32_input(g: &Graph, id: NodeId) -> Option<ValueRef> {
 
 /// The base of the names a rewrite gives what it adds: the node's name, else its first
 /// output's (text-form graphs and some exporters leave nodes unnamed).
-fn base_name(g: &Graph, id: NodeId) -> String {
+pub(crate) fn base_name(g: &Graph, id: NodeId) -> String {
     let node = g.node(id);
     match node.outputs.first() {
         Some(v) if node.name.is_empty() => v.name.clone(),
