@@ -34,6 +34,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -154,13 +155,84 @@ def do_case(req):
     return res
 
 
+def random_feeds(model):
+    """Seeded inputs of the declared shapes (unknown dimensions: 1)."""
+    import numpy as np
+    from onnx import helper
+
+    rng = np.random.default_rng(0)
+    inits = {i.name for i in model.graph.initializer}
+    feeds = {}
+    for vi in model.graph.input:
+        if vi.name in inits:
+            continue
+        tt = vi.type.tensor_type
+        dims = [d.dim_value if d.HasField("dim_value") and d.dim_value > 0 else 1 for d in tt.shape.dim]
+        dt = helper.tensor_dtype_to_np_dtype(tt.elem_type)
+        if dt.kind == "f":
+            feeds[vi.name] = rng.standard_normal(dims).astype(dt)
+        elif dt.kind in "iu":
+            feeds[vi.name] = rng.integers(0, 4, dims).astype(dt)
+        else:
+            feeds[vi.name] = rng.integers(0, 2, dims).astype(dt)
+    return feeds
+
+
+def do_model(req):
+    """A whole model to `target` by both tools, each run in onnxruntime against the
+    original's outputs in onnxruntime (max error within 1e-4 of each output's range)."""
+    import numpy as np
+    import onnx
+    from onnx import version_converter
+    from onnx_roundtrip import one_line, ort_run
+
+    path, target, modelc = req["case"], req["target"], req["modelc"]
+    model = onnx.load(path)
+    feeds = random_feeds(model)
+    _, ref = ort_run(path, model, feeds)
+
+    def check(out):
+        m = onnx.load(out)
+        if default_opset(m) != target:
+            return ["wrong-opset", str(default_opset(m))]
+        try:
+            _, got = ort_run(out, m, feeds)
+        except Exception as e:  # noqa: BLE001
+            return ["invalid", one_line(str(e), 300)]
+        for j, (g, r) in enumerate(zip(got, ref)):
+            g, r = np.asarray(g, np.float64), np.asarray(r, np.float64)
+            scale = max(float(np.abs(r).max()) if r.size else 0.0, 1e-6)
+            if g.shape != r.shape or float(np.abs(g - r).max()) > 1e-4 * scale:
+                return ["mismatch", f"output {j}"]
+        return "pass"
+
+    res = {"original": "pass"}
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "modelc.onnx")
+        p = subprocess.run(
+            [modelc, "convert", path, out, "--opset", str(target)],
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        res["modelc"] = check(out) if p.returncode == 0 else ["refused", one_line(p.stderr, 400)]
+        try:
+            m = version_converter.convert_version(model, target)
+            out = os.path.join(tmp, "onnx.onnx")
+            onnx.save(m, out)
+            res["onnx"] = check(out)
+        except Exception as e:  # noqa: BLE001
+            res["onnx"] = ["refused", one_line(str(e), 300)]
+    return res
+
+
 def worker_main():
     sys.path.insert(0, HERE)
     for line in sys.stdin:
         req = json.loads(line)
         print(json.dumps({"start": req["id"]}), flush=True)
         try:
-            res = do_case(req)
+            res = do_model(req) if req.get("model") else do_case(req)
         except Exception as e:  # noqa: BLE001
             res = {"error": f"{type(e).__name__}: {e}"[:300]}
         print(json.dumps({"done": req["id"], "result": res}), flush=True)
@@ -196,9 +268,16 @@ def run_all(reqs):
             stdout=subprocess.PIPE,
             text=True,
         )
-        for r in pending:
-            w.stdin.write(json.dumps(r) + "\n")
-        w.stdin.close()
+        def feed(w=w, batch=list(pending)):
+            # From a thread: the worker's replies must be read while it is fed.
+            try:
+                for r in batch:
+                    w.stdin.write(json.dumps(r) + "\n")
+                w.stdin.close()
+            except (BrokenPipeError, OSError):
+                pass
+
+        threading.Thread(target=feed, daemon=True).start()
         current = None
         for line in w.stdout:
             msg = json.loads(line)
@@ -230,6 +309,7 @@ def main():
     ap.add_argument("--filter", default="")
     ap.add_argument("--limit", type=int, default=0)
     ap.add_argument("--json")
+    ap.add_argument("--models", default="", help="comma-separated whole .onnx models, converted to each target too")
     ap.add_argument("--min-up", type=int, default=0, help="fail when modelc passes fewer upgrades (per target)")
     ap.add_argument("--min-down", type=int, default=0, help="fail when modelc passes fewer downgrades (per target)")
     args = ap.parse_args()
@@ -254,6 +334,24 @@ def main():
                         "from": v,
                         "target": t,
                         "dir": "up" if v < t else "down",
+                        "modelc": os.path.abspath(args.modelc),
+                    }
+                )
+    import onnx
+
+    for path in [m for m in args.models.split(",") if m]:
+        v = default_opset(onnx.load(path, load_external_data=False))
+        for t in args.target:
+            if v is not None and v != t:
+                reqs.append(
+                    {
+                        "id": len(reqs),
+                        "case": os.path.abspath(path),
+                        "name": os.path.basename(path),
+                        "from": v,
+                        "target": t,
+                        "dir": "model",
+                        "model": True,
                         "modelc": os.path.abspath(args.modelc),
                     }
                 )
@@ -302,6 +400,13 @@ def main():
             if d == "up" and count["modelc"] < args.min_up or d == "down" and count["modelc"] < args.min_down:
                 print(f"  FAIL: fewer than the required {args.min_up if d == 'up' else args.min_down}")
                 failed = True
+        models = [(r, results.get(r["id"], {})) for r in reqs if r["target"] == t and r["dir"] == "model"]
+        for r, res in models:
+            print(f"  model {r['name']} opset {r['from']} -> {t}: modelc {res.get('modelc')}, onnx {res.get('onnx')}")
+            m = res.get("modelc")
+            if isinstance(m, list) and m[0] in ("invalid", "mismatch", "wrong-opset"):
+                failed = True
+        per["models"] = {r["name"]: res for r, res in models}
         report["targets"][str(t)] = per
     report["seconds"] = round(time.time() - start, 1)
     if args.json:

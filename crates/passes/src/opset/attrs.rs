@@ -62,7 +62,7 @@ pub(crate) fn drop_added(
     b: &mut Builder<'_>,
     id: NodeId,
     op: OnnxOp,
-    cx: &Cx<'_>,
+    cx: &Cx,
 ) -> Result<(), String> {
     for &(o, version, name, keep) in ADDED {
         if o != op || version > cx.from || version <= cx.to {
@@ -122,7 +122,7 @@ pub(crate) const ADAPTERS: &[Adapter] = &[
         },
         down: |b, id, cx| {
             if b.input(id, 0)
-                .and_then(|x| cx.rank(x))
+                .and_then(|x| cx.rank(b, x))
                 .is_some_and(|r| r != 4)
             {
                 return Err(format!("only 4-D GridSample has a form in opset {}", cx.to));
@@ -139,7 +139,7 @@ pub(crate) const ADAPTERS: &[Adapter] = &[
             if b.input(id, 2).is_none() {
                 let a = b.input(id, 0).ok_or("no input")?;
                 let dt = cx
-                    .dtype(a)
+                    .dtype(b, a)
                     .ok_or("C is absent and the element type of a zero C is unknown")?;
                 let c = const_input(b, id, "C", scalar_tensor(dt, 0.0));
                 set_input(b, id, 2, c);
@@ -171,9 +171,9 @@ fn rename_mode(b: &mut Builder<'_>, id: NodeId, pairs: &[(&str, &str)]) {
 }
 
 /// Quantization with one scale per slice of `axis` came at 13.
-fn per_tensor_only(b: &mut Builder<'_>, id: NodeId, cx: &Cx<'_>) -> Result<NodeId, String> {
+fn per_tensor_only(b: &mut Builder<'_>, id: NodeId, cx: &Cx) -> Result<NodeId, String> {
     let scale = b.input(id, 1).ok_or("no scale")?;
-    match cx.rank(scale) {
+    match cx.rank(b, scale) {
         Some(0) => {}
         Some(_) => {
             return Err(format!(

@@ -27,12 +27,12 @@ pub(crate) const ADAPTERS: &[Adapter] = axes_input_at![
     ReduceSumSquare @ 18,
 ];
 
-fn up(b: &mut Builder<'_>, id: NodeId, _: &Cx<'_>) -> Result<NodeId, String> {
+fn up(b: &mut Builder<'_>, id: NodeId, _: &Cx) -> Result<NodeId, String> {
     ints_attr_to_input(b, id, "axes", 1);
     Ok(id)
 }
 
-fn down(b: &mut Builder<'_>, id: NodeId, cx: &Cx<'_>) -> Result<NodeId, String> {
+fn down(b: &mut Builder<'_>, id: NodeId, cx: &Cx) -> Result<NodeId, String> {
     let reduce = !matches!(
         b.node(id).op.onnx(),
         Some(OnnxOp::Squeeze | OnnxOp::Unsqueeze)

@@ -13,7 +13,7 @@ pub(crate) const ADAPTERS: &[Adapter] = &[Adapter {
     down,
 }];
 
-fn up(b: &mut Builder<'_>, id: NodeId, cx: &Cx<'_>) -> Result<NodeId, String> {
+fn up(b: &mut Builder<'_>, id: NodeId, cx: &Cx) -> Result<NodeId, String> {
     let bounds: Vec<(usize, &str, Option<Attr>)> = ["min", "max"]
         .into_iter()
         .enumerate()
@@ -24,7 +24,7 @@ fn up(b: &mut Builder<'_>, id: NodeId, cx: &Cx<'_>) -> Result<NodeId, String> {
     }
     let x = b.input(id, 0).ok_or("no data input")?;
     let dtype = cx
-        .dtype(x)
+        .dtype(b, x)
         .ok_or("the data's element type is unknown, and the bounds must have it")?;
     for (slot, name, attr) in bounds {
         b.node_mut(id).attrs.remove(name);
@@ -36,8 +36,8 @@ fn up(b: &mut Builder<'_>, id: NodeId, cx: &Cx<'_>) -> Result<NodeId, String> {
     Ok(id)
 }
 
-fn down(b: &mut Builder<'_>, id: NodeId, cx: &Cx<'_>) -> Result<NodeId, String> {
-    if let Some(dt) = b.input(id, 0).and_then(|x| cx.dtype(x)) {
+fn down(b: &mut Builder<'_>, id: NodeId, cx: &Cx) -> Result<NodeId, String> {
+    if let Some(dt) = b.input(id, 0).and_then(|x| cx.dtype(b, x)) {
         if !dt.is_float() {
             return Err(format!("Clip of {dt} exists from opset 12 on"));
         }

@@ -31,10 +31,13 @@ mod select;
 mod softmax;
 mod split;
 
+use std::collections::HashMap;
+
 use modelc_interp::Array;
 use modelc_ir::build::remove_with_dead_consts;
 use modelc_ir::{
-    infer, Attr, Builder, DType, Graph, Model, NodeId, OnnxOp, Op, OpsetImport, Tensor, ValueRef,
+    infer, Attr, Builder, DType, Graph, Model, NodeId, OnnxOp, Op, OpsetImport, Tensor, TensorType,
+    TypeInfo, ValueRef,
 };
 
 /// What values an adapter adds are named after: the node's name, else its first output's.
@@ -87,38 +90,47 @@ pub(crate) struct Adapter {
     pub down: AdaptFn,
 }
 
-pub(crate) type AdaptFn = fn(&mut Builder<'_>, NodeId, &Cx<'_>) -> Result<NodeId, String>;
+pub(crate) type AdaptFn = fn(&mut Builder<'_>, NodeId, &Cx) -> Result<NodeId, String>;
 
 /// What an adapter knows besides the node: the value types inferred on the graph as it was
-/// read (node ids are those of the graph being converted) and the two opsets.
-pub(crate) struct Cx<'a> {
-    pub types: &'a Graph,
+/// read, by value name (an adapter that replaces a node keeps its outputs' names; values it
+/// adds have none), and the two opsets.
+pub(crate) struct Cx {
+    pub types: HashMap<String, TypeInfo>,
     pub from: i64,
     pub to: i64,
 }
 
-impl Cx<'_> {
-    pub fn dtype(&self, v: ValueRef) -> Option<DType> {
-        self.types.try_node(v.node)?;
-        self.types.dtype_of(v)
+impl Cx {
+    fn tensor<'a>(&'a self, g: &Graph, v: ValueRef) -> Option<&'a TensorType> {
+        self.types.get(&g.value(v)?.name)?.ty.as_tensor()
     }
 
-    pub fn rank(&self, v: ValueRef) -> Option<usize> {
-        self.types.try_node(v.node)?;
-        self.types.shape_of(v).map(|s| s.rank())
+    pub fn dtype(&self, g: &Graph, v: ValueRef) -> Option<DType> {
+        self.tensor(g, v)?.dtype
     }
 
-    pub fn dims(&self, v: ValueRef) -> Option<Vec<Option<u64>>> {
-        self.types.try_node(v.node)?;
-        Some(
-            self.types
-                .shape_of(v)?
-                .0
-                .iter()
-                .map(|d| d.known())
-                .collect(),
-        )
+    pub fn rank(&self, g: &Graph, v: ValueRef) -> Option<usize> {
+        Some(self.tensor(g, v)?.shape.as_ref()?.rank())
     }
+
+    pub fn dims(&self, g: &Graph, v: ValueRef) -> Option<Vec<Option<u64>>> {
+        let shape = self.tensor(g, v)?.shape.as_ref()?;
+        Some(shape.0.iter().map(|d| d.known()).collect())
+    }
+}
+
+/// The inferred types of `g`'s values by name.
+fn types_by_name(g: &Graph) -> HashMap<String, TypeInfo> {
+    let mut out = HashMap::new();
+    for id in g.node_ids() {
+        for v in &g.node(id).outputs {
+            if let (false, Some(ty)) = (v.name.is_empty(), &v.ty) {
+                out.insert(v.name.clone(), ty.clone());
+            }
+        }
+    }
+    out
 }
 
 /// Every adapter, from every family file.
@@ -208,7 +220,11 @@ pub fn convert_graph(g: &mut Graph, from: i64, to: i64) -> Result<(), OpsetError
 }
 
 fn convert_in(g: &mut Graph, types: &Graph, from: i64, to: i64, refusals: &mut Vec<Refusal>) {
-    let cx = Cx { types, from, to };
+    let cx = Cx {
+        types: types_by_name(types),
+        from,
+        to,
+    };
     let ids: Vec<NodeId> = g.topo_order().unwrap_or_else(|_| g.node_ids().collect());
     let mut b = Builder::new(g);
     for id in ids {
@@ -231,7 +247,7 @@ fn convert_in(g: &mut Graph, types: &Graph, from: i64, to: i64, refusals: &mut V
             // The node's results, as inferred on the graph read, must have types the
             // target opset has.
             let n = types.try_node(id).map_or(0, |n| n.outputs.len());
-            (0..n).try_for_each(|slot| match cx.dtype(ValueRef::new(id, slot)) {
+            (0..n).try_for_each(|slot| match types.dtype_of(ValueRef::new(id, slot)) {
                 Some(dt) => dtype_exists_at(dt, to),
                 None => Ok(()),
             })
@@ -255,7 +271,7 @@ fn convert_in(g: &mut Graph, types: &Graph, from: i64, to: i64, refusals: &mut V
 }
 
 /// Runs the adapter chain of one node.
-fn convert_node(b: &mut Builder<'_>, id: NodeId, cx: &Cx<'_>) -> Result<(), String> {
+fn convert_node(b: &mut Builder<'_>, id: NodeId, cx: &Cx) -> Result<(), String> {
     let Some(op) = b.node(id).op.onnx() else {
         return Ok(());
     };
@@ -299,6 +315,16 @@ fn convert_node(b: &mut Builder<'_>, id: NodeId, cx: &Cx<'_>) -> Result<(), Stri
         let rewrite = crate::passes::decompose::all()
             .into_iter()
             .find(|d| d.ops.contains(&op) && d.opsets.contains(&cx.to));
+        // The rewrites read their inputs' types: give them the inferred ones.
+        for v in b.inputs_of(id).into_iter().flatten() {
+            let known = b.value(v).is_some_and(|val| val.ty.is_some());
+            let inferred = b.value(v).and_then(|val| cx.types.get(&val.name)).cloned();
+            if let (false, Some(ty)) = (known, inferred) {
+                if let Some(val) = b.value_mut(v) {
+                    val.ty = Some(ty);
+                }
+            }
+        }
         if rewrite.is_some_and(|d| (d.rewrite)(b, id, op, cx.to)) {
             return Ok(());
         }
@@ -466,7 +492,7 @@ pub(crate) fn ints_input_to_attr(
     id: NodeId,
     slot: usize,
     attr: &str,
-    cx: &Cx<'_>,
+    cx: &Cx,
 ) -> Result<(), String> {
     let Some(v) = g.input(id, slot) else {
         return Ok(());
@@ -478,7 +504,7 @@ pub(crate) fn ints_input_to_attr(
 }
 
 /// The refusal of an argument that became an attribute below the version.
-pub(crate) fn computed(what: &str, cx: &Cx<'_>) -> String {
+pub(crate) fn computed(what: &str, cx: &Cx) -> String {
     format!(
         "`{what}` is computed at run time; opset {} takes it as a constant attribute",
         cx.to

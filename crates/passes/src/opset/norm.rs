@@ -44,7 +44,7 @@ pub(crate) const ADAPTERS: &[Adapter] = &[
 
 /// Inference-mode BatchNormalization computes only `Y`: unused statistics outputs go, used
 /// ones are training, which the other version writes differently.
-fn bn_statistics(b: &mut Builder<'_>, id: NodeId, cx: &Cx<'_>) -> Result<NodeId, String> {
+fn bn_statistics(b: &mut Builder<'_>, id: NodeId, cx: &Cx) -> Result<NodeId, String> {
     let n = b.node(id).outputs.len();
     for slot in 1..n {
         let v = ValueRef::new(id, slot);
@@ -59,7 +59,7 @@ fn bn_statistics(b: &mut Builder<'_>, id: NodeId, cx: &Cx<'_>) -> Result<NodeId,
     Ok(id)
 }
 
-fn dropout_up(b: &mut Builder<'_>, id: NodeId, _: &Cx<'_>) -> Result<NodeId, String> {
+fn dropout_up(b: &mut Builder<'_>, id: NodeId, _: &Cx) -> Result<NodeId, String> {
     b.node_mut(id).attrs.remove("is_test");
     if let Some(Attr::Float(r)) = b.node_mut(id).attrs.remove("ratio") {
         let c = const_input(b, id, "ratio", scalar_tensor(DType::F32, f64::from(r)));
@@ -68,7 +68,7 @@ fn dropout_up(b: &mut Builder<'_>, id: NodeId, _: &Cx<'_>) -> Result<NodeId, Str
     Ok(id)
 }
 
-fn dropout_down(b: &mut Builder<'_>, id: NodeId, cx: &Cx<'_>) -> Result<NodeId, String> {
+fn dropout_down(b: &mut Builder<'_>, id: NodeId, cx: &Cx) -> Result<NodeId, String> {
     if let Some(t) = b.input(id, 2) {
         match const_f64s(b, t).as_deref() {
             Some([x]) if *x == 0.0 => {}

@@ -35,13 +35,13 @@ pub(crate) const ADAPTERS: &[Adapter] = &[
     },
 ];
 
-fn inputs_up(b: &mut Builder<'_>, id: NodeId, cx: &Cx<'_>) -> Result<NodeId, String> {
+fn inputs_up(b: &mut Builder<'_>, id: NodeId, cx: &Cx) -> Result<NodeId, String> {
     ints_attr_to_input(b, id, "pads", 1);
     if let Some(Attr::Float(v)) = b.node_mut(id).attrs.remove("value") {
         if v != 0.0 {
             let x = b.input(id, 0).ok_or("no data input")?;
             let dtype = cx
-                .dtype(x)
+                .dtype(b, x)
                 .ok_or("the data's element type is unknown, and the pad value must have it")?;
             let c = const_input(b, id, "value", scalar_tensor(dtype, f64::from(v)));
             set_input(b, id, 2, c);
@@ -50,7 +50,7 @@ fn inputs_up(b: &mut Builder<'_>, id: NodeId, cx: &Cx<'_>) -> Result<NodeId, Str
     Ok(id)
 }
 
-fn inputs_down(b: &mut Builder<'_>, id: NodeId, cx: &Cx<'_>) -> Result<NodeId, String> {
+fn inputs_down(b: &mut Builder<'_>, id: NodeId, cx: &Cx) -> Result<NodeId, String> {
     if let Some(v) = b.input(id, 2) {
         let value = match const_f64s(b, v).as_deref() {
             Some([x]) => *x,
@@ -65,7 +65,7 @@ fn inputs_down(b: &mut Builder<'_>, id: NodeId, cx: &Cx<'_>) -> Result<NodeId, S
 }
 
 /// `axes`: pads for the named axes only → pads for every axis (zeros elsewhere).
-fn axes_down(b: &mut Builder<'_>, id: NodeId, cx: &Cx<'_>) -> Result<NodeId, String> {
+fn axes_down(b: &mut Builder<'_>, id: NodeId, cx: &Cx) -> Result<NodeId, String> {
     let Some(axes_v) = b.input(id, 3) else {
         return Ok(id);
     };
@@ -74,7 +74,7 @@ fn axes_down(b: &mut Builder<'_>, id: NodeId, cx: &Cx<'_>) -> Result<NodeId, Str
     let pads = const_ints(b, pads_v).ok_or_else(|| computed("pads", cx))?;
     let rank = b
         .input(id, 0)
-        .and_then(|x| cx.rank(x))
+        .and_then(|x| cx.rank(b, x))
         .ok_or("pads for some axes need the data's rank, which is unknown")?;
     if pads.len() != 2 * axes.len() {
         return Err("pads and axes disagree in length".into());

@@ -75,7 +75,7 @@ fn string_attr(b: &Builder<'_>, id: NodeId, name: &str) -> String {
         .unwrap_or_else(|_| default.to_string())
 }
 
-fn scales_attr_to_input(b: &mut Builder<'_>, id: NodeId, _: &Cx<'_>) -> Result<NodeId, String> {
+fn scales_attr_to_input(b: &mut Builder<'_>, id: NodeId, _: &Cx) -> Result<NodeId, String> {
     if let Some(Attr::Floats(s)) = b.node_mut(id).attrs.remove("scales") {
         let t = Tensor::from_f32(vec![s.len() as u64], &s).expect("1-D");
         let c = const_input(b, id, "scales", t);
@@ -84,7 +84,7 @@ fn scales_attr_to_input(b: &mut Builder<'_>, id: NodeId, _: &Cx<'_>) -> Result<N
     Ok(id)
 }
 
-fn scales_input_to_attr(b: &mut Builder<'_>, id: NodeId, cx: &Cx<'_>) -> Result<NodeId, String> {
+fn scales_input_to_attr(b: &mut Builder<'_>, id: NodeId, cx: &Cx) -> Result<NodeId, String> {
     let v = b.input(id, 1).ok_or("no scales")?;
     let s = const_f64s(b, v).ok_or_else(|| computed("scales", cx))?;
     let s: Vec<f32> = s.into_iter().map(|x| x as f32).collect();
@@ -98,7 +98,7 @@ fn empty_f32() -> Tensor {
 }
 
 /// `(X, scales)` → `(X, roi, scales)` with the asymmetric coordinates opset 10 used.
-fn up_11(b: &mut Builder<'_>, id: NodeId, _: &Cx<'_>) -> Result<NodeId, String> {
+fn up_11(b: &mut Builder<'_>, id: NodeId, _: &Cx) -> Result<NodeId, String> {
     let scales = b.input(id, 1).ok_or("no scales")?;
     let roi = const_input(b, id, "roi", empty_f32());
     set_input(b, id, 1, roi);
@@ -118,7 +118,7 @@ fn up_11(b: &mut Builder<'_>, id: NodeId, _: &Cx<'_>) -> Result<NodeId, String> 
 
 /// Only the asymmetric form (nearest: `floor`) of nearest and linear resizes by scales has an
 /// opset-10 form; sizes become scales when both shapes are known.
-fn down_11(b: &mut Builder<'_>, id: NodeId, cx: &Cx<'_>) -> Result<NodeId, String> {
+fn down_11(b: &mut Builder<'_>, id: NodeId, cx: &Cx) -> Result<NodeId, String> {
     let mode = string_attr(b, id, "mode");
     let coord = string_attr(b, id, "coordinate_transformation_mode");
     if mode == "cubic" {
@@ -144,8 +144,8 @@ fn down_11(b: &mut Builder<'_>, id: NodeId, cx: &Cx<'_>) -> Result<NodeId, Strin
         b.input(id, 2).ok_or("no scales")?
     } else {
         let x = b.input(id, 0).ok_or("no data input")?;
-        let out = cx.dims(modelc_ir::ValueRef::new(id, 0));
-        let (Some(inp), Some(out)) = (cx.dims(x), out) else {
+        let out = cx.dims(b, modelc_ir::ValueRef::new(id, 0));
+        let (Some(inp), Some(out)) = (cx.dims(b, x), out) else {
             return Err(format!(
                 "a resize to sizes has no form in opset {} unless both shapes are known",
                 cx.to
@@ -188,7 +188,7 @@ fn down_11(b: &mut Builder<'_>, id: NodeId, cx: &Cx<'_>) -> Result<NodeId, Strin
 }
 
 /// Opsets 11 and 12 require `roi` and `scales` (empty when unused).
-fn down_13(b: &mut Builder<'_>, id: NodeId, _: &Cx<'_>) -> Result<NodeId, String> {
+fn down_13(b: &mut Builder<'_>, id: NodeId, _: &Cx) -> Result<NodeId, String> {
     for (slot, what) in [(1, "roi"), (2, "scales")] {
         if b.input(id, slot).is_none() {
             let c = const_input(b, id, what, empty_f32());
@@ -198,7 +198,7 @@ fn down_13(b: &mut Builder<'_>, id: NodeId, _: &Cx<'_>) -> Result<NodeId, String
     Ok(id)
 }
 
-fn down_18(b: &mut Builder<'_>, id: NodeId, cx: &Cx<'_>) -> Result<NodeId, String> {
+fn down_18(b: &mut Builder<'_>, id: NodeId, cx: &Cx) -> Result<NodeId, String> {
     let attrs = &b.node(id).attrs;
     if attrs.int("antialias", 0).unwrap_or(0) != 0 {
         return Err(format!("antialias=1 has no form in opset {}", cx.to));

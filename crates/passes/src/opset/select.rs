@@ -48,7 +48,7 @@ pub(crate) const ADAPTERS: &[Adapter] = &[
 ];
 
 /// `Shape {start, end}` → `Slice(Shape(x), start, end)`.
-fn shape_down(b: &mut Builder<'_>, id: NodeId, cx: &Cx<'_>) -> Result<NodeId, String> {
+fn shape_down(b: &mut Builder<'_>, id: NodeId, cx: &Cx) -> Result<NodeId, String> {
     let start = b.node_mut(id).attrs.remove("start");
     let end = b.node_mut(id).attrs.remove("end");
     if start.is_none() && end.is_none() {
@@ -78,14 +78,14 @@ fn shape_down(b: &mut Builder<'_>, id: NodeId, cx: &Cx<'_>) -> Result<NodeId, St
     Ok(slice.node)
 }
 
-fn slice_up(b: &mut Builder<'_>, id: NodeId, _: &Cx<'_>) -> Result<NodeId, String> {
+fn slice_up(b: &mut Builder<'_>, id: NodeId, _: &Cx) -> Result<NodeId, String> {
     ints_attr_to_input(b, id, "starts", 1);
     ints_attr_to_input(b, id, "ends", 2);
     ints_attr_to_input(b, id, "axes", 3);
     Ok(id)
 }
 
-fn slice_down(b: &mut Builder<'_>, id: NodeId, cx: &Cx<'_>) -> Result<NodeId, String> {
+fn slice_down(b: &mut Builder<'_>, id: NodeId, cx: &Cx) -> Result<NodeId, String> {
     if let Some(v) = b.input(id, 4) {
         let steps = const_ints(b, v).ok_or_else(|| computed("steps", cx))?;
         if steps.iter().any(|&s| s != 1) {

@@ -16,13 +16,13 @@ macro_rules! normalizers {
 pub(crate) const ADAPTERS: &[Adapter] = normalizers![Softmax, LogSoftmax, Hardmax];
 
 /// The axis as a non-negative index, when the rank is known.
-fn axis_of(b: &Builder<'_>, id: NodeId, cx: &Cx<'_>) -> (i64, Option<usize>) {
+fn axis_of(b: &Builder<'_>, id: NodeId, cx: &Cx) -> (i64, Option<usize>) {
     let axis = int_attr(b, id, "axis", 1);
-    let rank = b.input(id, 0).and_then(|x| cx.rank(x));
+    let rank = b.input(id, 0).and_then(|x| cx.rank(b, x));
     (axis, rank)
 }
 
-fn up(b: &mut Builder<'_>, id: NodeId, cx: &Cx<'_>) -> Result<NodeId, String> {
+fn up(b: &mut Builder<'_>, id: NodeId, cx: &Cx) -> Result<NodeId, String> {
     let (axis, rank) = axis_of(b, id, cx);
     if axis == -1 || rank.is_some_and(|r| axis == r as i64 - 1) {
         return Ok(id);
@@ -51,7 +51,7 @@ fn up(b: &mut Builder<'_>, id: NodeId, cx: &Cx<'_>) -> Result<NodeId, String> {
     Ok(out.node)
 }
 
-fn down(b: &mut Builder<'_>, id: NodeId, cx: &Cx<'_>) -> Result<NodeId, String> {
+fn down(b: &mut Builder<'_>, id: NodeId, cx: &Cx) -> Result<NodeId, String> {
     let (axis, rank) = axis_of(b, id, cx);
     // Negative axes exist from opset 11; older ones need the rank.
     if axis == -1 && cx.to >= 11 {

@@ -29,7 +29,7 @@ pub(crate) const ADAPTERS: &[Adapter] = &[
 ];
 
 /// Equal parts: say how many.
-fn num_outputs_up(b: &mut Builder<'_>, id: NodeId, _: &Cx<'_>) -> Result<NodeId, String> {
+fn num_outputs_up(b: &mut Builder<'_>, id: NodeId, _: &Cx) -> Result<NodeId, String> {
     if b.input(id, 1).is_none() && !b.node(id).attrs.contains("num_outputs") {
         let n = b.node(id).outputs.len() as i64;
         b.node_mut(id).attrs.set("num_outputs", Attr::Int(n));
@@ -39,7 +39,7 @@ fn num_outputs_up(b: &mut Builder<'_>, id: NodeId, _: &Cx<'_>) -> Result<NodeId,
 
 /// `num_outputs`: equal parts when the axis divides (or is unknown: the older op then fails
 /// at run time on what does not divide), explicit sizes when its length is known.
-fn num_outputs_down(b: &mut Builder<'_>, id: NodeId, cx: &Cx<'_>) -> Result<NodeId, String> {
+fn num_outputs_down(b: &mut Builder<'_>, id: NodeId, cx: &Cx) -> Result<NodeId, String> {
     let Some(Attr::Int(n)) = b.node_mut(id).attrs.remove("num_outputs") else {
         return Ok(id);
     };
@@ -47,7 +47,7 @@ fn num_outputs_down(b: &mut Builder<'_>, id: NodeId, cx: &Cx<'_>) -> Result<Node
         return Ok(id);
     };
     let axis = int_attr(b, id, "axis", 0);
-    let len = cx.dims(x).and_then(|d| {
+    let len = cx.dims(b, x).and_then(|d| {
         let a = if axis < 0 {
             axis + d.len() as i64
         } else {

@@ -15,6 +15,7 @@ pub mod fmod;
 pub mod gemm;
 pub mod grouped_conv_transpose;
 pub mod hard_sigmoid;
+pub mod hard_swish;
 pub mod layer_norm;
 pub mod legacy_softmax;
 pub mod pad_crop;
@@ -81,6 +82,7 @@ pub fn all() -> Vec<Decompose> {
     vec![
         batch_norm::PASS,
         hard_sigmoid::PASS,
+        hard_swish::PASS,
         layer_norm::PASS,
         legacy_softmax::PASS,
         depth_to_space::PASS,
