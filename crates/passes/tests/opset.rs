@@ -134,3 +134,19 @@ fn ops_newer_than_the_target_decompose_where_a_decomposition_exists() {
     );
     out.assert_same_outputs(&[("x", input(&[2, 3, 4], 6, 2.0))], 1e-5);
 }
+
+#[test]
+fn a_downgrade_refuses_input_types_the_older_version_does_not_take() {
+    let g = Graph::parse("graph(%x: i8[2], %y: i8[2]) -> (%z) { %z = Add(%x, %y) }").unwrap();
+    let mut m = Model::new(g, 14);
+    let err = convert_model(&mut m, 13).unwrap_err().to_string();
+    assert!(
+        err.contains(
+            "(Add): input 0 is i8, which Add does not take in opset 13 (from opset 14 on)"
+        ),
+        "{err}"
+    );
+    let g = Graph::parse("graph(%x: f32[2], %y: f32[2]) -> (%z) { %z = Add(%x, %y) }").unwrap();
+    let mut m = Model::new(g, 14);
+    assert_eq!(convert_model(&mut m, 13), Ok(14));
+}

@@ -47,6 +47,17 @@ const ADDED: &[(OnnxOp, i64, &str, Keep)] = &[
     (OnnxOp::DequantizeLinear, 21, "block_size", Keep::Int(0)),
     (OnnxOp::QuantizeLinear, 21, "output_dtype", Keep::Int(0)),
     (OnnxOp::DepthToSpace, 11, "mode", Keep::Str("DCR")),
+    (OnnxOp::SpaceToDepth, 28, "mode", Keep::Str("DCR")),
+    (OnnxOp::LpPool, 18, "ceil_mode", Keep::Int(0)),
+    (OnnxOp::LpPool, 18, "dilations", Keep::Ones),
+    // RoiAlign before 16 computes in the `output_half_pixel` coordinates; the default
+    // from 16 is `half_pixel`.
+    (
+        OnnxOp::RoiAlign,
+        16,
+        "coordinate_transformation_mode",
+        Keep::Str("output_half_pixel"),
+    ),
     (OnnxOp::Constant, 12, "value_float", Keep::Absent),
     (OnnxOp::Constant, 12, "value_floats", Keep::Absent),
     (OnnxOp::Constant, 12, "value_int", Keep::Absent),
@@ -68,7 +79,16 @@ pub(crate) fn drop_added(
         if o != op || version > cx.from || version <= cx.to {
             continue;
         }
-        let Some(value) = b.node(id).attrs.get(name).cloned() else {
+        // Absent, the attribute has its default in the source opset.
+        let value = b.node(id).attrs.get(name).cloned().or_else(|| {
+            op.schema()
+                .attrs
+                .iter()
+                .filter(|a| a.name == name)
+                .find_map(|a| op.default_at(name, a.kind, cx.from))
+                .and_then(super::attr_of_default)
+        });
+        let Some(value) = value else {
             continue;
         };
         let fine = match (keep, &value) {
@@ -101,6 +121,22 @@ fn show(a: &Attr) -> String {
 }
 
 pub(crate) const ADAPTERS: &[Adapter] = &[
+    Adapter {
+        op: OnnxOp::Scan,
+        version: 9,
+        up: |_, _, cx| {
+            Err(format!(
+                "Scan-8's batch axis has no form in opset {}",
+                cx.to
+            ))
+        },
+        down: |_, _, cx| {
+            Err(format!(
+                "Scan-9's scan axes have no form in opset {}",
+                cx.to
+            ))
+        },
+    },
     Adapter {
         op: OnnxOp::Scatter,
         version: 11,

@@ -1,16 +1,45 @@
 //! Squeeze, Unsqueeze and the reductions: `axes` went from an attribute to an optional
 //! int64 input (Squeeze, Unsqueeze, ReduceSum at 13; the other Reduce* at 18), and the
-//! reductions that take it as an input gained `noop_with_empty_axes`.
+//! reductions that take it as an input gained `noop_with_empty_axes`. DFT's `axis` became
+//! its third input at 20 (default 1 before, -2 after).
 
-use modelc_ir::{Builder, NodeId, OnnxOp};
+use modelc_ir::{Attr, Builder, NodeId, OnnxOp, Tensor};
 
-use super::{int_attr, ints_attr_to_input, ints_input_to_attr, Adapter, Cx};
+use super::{
+    computed, const_input, const_ints, int_attr, ints_attr_to_input, ints_input_to_attr, set_input,
+    take_input, Adapter, Cx,
+};
 
 macro_rules! axes_input_at {
     ($($op:ident @ $v:literal),* $(,)?) => {
         &[$(Adapter { op: OnnxOp::$op, version: $v, up, down }),*]
     };
 }
+
+pub(crate) const DFT: &[Adapter] = &[Adapter {
+    op: OnnxOp::DFT,
+    version: 20,
+    up: |b, id, _| {
+        let axis = int_attr(b, id, "axis", 1);
+        b.node_mut(id).attrs.remove("axis");
+        let t = Tensor::from_i64(vec![], &[axis]).expect("scalar");
+        let c = const_input(b, id, "axis", t);
+        set_input(b, id, 2, c);
+        Ok(id)
+    },
+    down: |b, id, cx| {
+        let axis = match b.input(id, 2) {
+            None => -2,
+            Some(v) => match const_ints(b, v).as_deref() {
+                Some([a]) => *a,
+                _ => return Err(computed("axis", cx)),
+            },
+        };
+        take_input(b, id, 2);
+        b.node_mut(id).attrs.set("axis", Attr::Int(axis));
+        Ok(id)
+    },
+}];
 
 pub(crate) const ADAPTERS: &[Adapter] = axes_input_at![
     Squeeze @ 13,

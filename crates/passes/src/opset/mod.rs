@@ -137,6 +137,7 @@ fn types_by_name(g: &Graph) -> HashMap<String, TypeInfo> {
 fn adapters() -> impl Iterator<Item = &'static Adapter> {
     [
         axes::ADAPTERS,
+        axes::DFT,
         split::ADAPTERS,
         resize::ADAPTERS,
         clip::ADAPTERS,
@@ -308,7 +309,7 @@ fn convert_node(b: &mut Builder<'_>, id: NodeId, cx: &Cx) -> Result<(), String> 
         }
         attrs::drop_added(b, id, op, cx)?;
     }
-    let missing = exists_at(op, cx.to);
+    let missing = exists_at(op, cx.to).and_then(|()| input_types_exist(b, id, op, cx));
     if missing.is_err() && cx.to < cx.from {
         // An op newer than the target whose decomposition exists (LayerNormalization, Mish)
         // becomes the older ops, written in the target's forms.
@@ -330,6 +331,56 @@ fn convert_node(b: &mut Builder<'_>, id: NodeId, cx: &Cx) -> Result<(), String> 
         }
     }
     missing
+}
+
+/// Whether the version of `op` in effect at the target takes the types of node `id`'s
+/// inputs (Add of int8 came with 14, Celu of float16 with 22, ...).
+fn input_types_exist(b: &Builder<'_>, id: NodeId, op: OnnxOp, cx: &Cx) -> Result<(), String> {
+    let Some(masks) = op.input_types_at(cx.to) else {
+        return Ok(());
+    };
+    for (slot, v) in b.inputs_of(id).into_iter().enumerate() {
+        let Some(v) = v else { continue };
+        let Some(&mask) = masks.get(slot).or(masks.last()) else {
+            continue;
+        };
+        let ty = b
+            .value(v)
+            .and_then(|val| cx.types.get(&val.name).or(val.ty.as_ref()));
+        let Some(bit) = ty.and_then(|t| modelc_ir::type_bit(&t.ty)) else {
+            continue;
+        };
+        if mask != 0 && mask & (1u64 << bit) == 0 {
+            let since = op
+                .schema()
+                .input_types
+                .iter()
+                .find(|(since, m)| {
+                    i64::from(*since) > cx.to
+                        && m.get(slot)
+                            .or(m.last())
+                            .is_some_and(|m| m & (1u64 << bit) != 0)
+                })
+                .map(|(since, _)| format!(" (from opset {since} on)"))
+                .unwrap_or_default();
+            let shown = ty.map(|t| type_name(&t.ty)).unwrap_or_default();
+            return Err(format!(
+                "input {slot} is {shown}, which {op} does not take in opset {}{since}",
+                cx.to
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn type_name(ty: &modelc_ir::ValueType) -> String {
+    use modelc_ir::ValueType as V;
+    match ty {
+        V::Tensor(t) => t.dtype.map_or("a tensor".into(), |d| format!("{d}")),
+        V::Sequence(Some(inner)) => format!("a sequence of {}", type_name(inner)),
+        V::Optional(_) => "an optional".into(),
+        _ => "of another type".into(),
+    }
 }
 
 /// Whether element type `dt` exists at opset `v` (bfloat16 came with 13, the float8 types
@@ -389,7 +440,7 @@ fn write_changed_defaults(node: &mut modelc_ir::Node, op: OnnxOp, from: i64, to:
     }
 }
 
-fn attr_of_default(d: modelc_ir::AttrDefault) -> Option<Attr> {
+pub(crate) fn attr_of_default(d: modelc_ir::AttrDefault) -> Option<Attr> {
     use modelc_ir::AttrDefault as D;
     Some(match d {
         D::Float(f) => Attr::Float(f),
