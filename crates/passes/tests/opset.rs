@@ -121,15 +121,19 @@ fn opsets_outside_the_adapters_range_are_refused() {
 
 #[test]
 fn ops_newer_than_the_target_decompose_where_a_decomposition_exists() {
-    let text = r#"graph main(%x: f32[2,3,4], %gamma: f32[4], %beta: f32[4]) -> (%y, %z, %h, %s) {
+    let text = r#"graph main(%x: f32[2,3,4], %gamma: f32[4], %beta: f32[4], %like: f64[1]) -> (%y, %z, %h, %s, %c) {
   %y = LayerNormalization(%x, %gamma, %beta) {axis=-1, epsilon=0.00001}
+  %c = CastLike(%x, %like)
   %z = Mish(%x)
   %h = HardSwish(%x)
   %s = Shape(%x) {start=1}
 }"#;
     let out = check!(to(13, 18), text);
     assert_eq!(
-        out.count("LayerNormalization") + out.count("Mish") + out.count("HardSwish"),
+        out.count("LayerNormalization")
+            + out.count("Mish")
+            + out.count("HardSwish")
+            + out.count("CastLike"),
         0
     );
     out.assert_same_outputs(&[("x", input(&[2, 3, 4], 6, 2.0))], 1e-5);

@@ -1,7 +1,7 @@
 //! Attributes and forms added at a version, which a downgrade can drop only where they say
 //! what the older version meant anyway ([`ADDED`]: one row per fact), and the ops renamed or
 //! re-spelled at a version: Scatter → ScatterElements (11), GridSample's mode names (20),
-//! Gemm's optional `C` (11), negative axes (11), per-axis quantization (13).
+//! Gemm's optional `C` (11), per-axis quantization (13), CastLike → Cast (below 15).
 
 use modelc_ir::build::scalar_tensor;
 use modelc_ir::{Attr, Builder, NodeId, OnnxOp};
@@ -122,6 +122,12 @@ fn show(a: &Attr) -> String {
 
 pub(crate) const ADAPTERS: &[Adapter] = &[
     Adapter {
+        op: OnnxOp::CastLike,
+        version: 15,
+        up: |_, id, _| Ok(id),
+        down: cast_like_down,
+    },
+    Adapter {
         op: OnnxOp::Scan,
         version: 9,
         up: |_, _, cx| {
@@ -223,4 +229,22 @@ fn per_tensor_only(b: &mut Builder<'_>, id: NodeId, cx: &Cx) -> Result<NodeId, S
     }
     b.node_mut(id).attrs.remove("axis");
     Ok(id)
+}
+
+/// `CastLike(x, like)` (15) → `Cast(x) {to = like's element type}`.
+fn cast_like_down(b: &mut Builder<'_>, id: NodeId, cx: &Cx) -> Result<NodeId, String> {
+    let like = b.input(id, 1).ok_or("no target-type input")?;
+    let dt = cx.dtype(b, like).ok_or_else(|| {
+        format!(
+            "the element type to cast to is unknown; opset {} has only Cast with a fixed type",
+            cx.to
+        )
+    })?;
+    b.node_mut(id).attrs.remove("saturate");
+    super::take_input(b, id, 1);
+    let new = replace_op(b, id, OnnxOp::Cast);
+    b.node_mut(new)
+        .attrs
+        .set("to", Attr::Int(i64::from(dt.onnx_code())));
+    Ok(new)
 }
