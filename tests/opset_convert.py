@@ -312,6 +312,11 @@ def main():
     ap.add_argument("--models", default="", help="comma-separated whole .onnx models, converted to each target too")
     ap.add_argument("--min-up", type=int, default=0, help="fail when modelc passes fewer upgrades (per target)")
     ap.add_argument("--min-down", type=int, default=0, help="fail when modelc passes fewer downgrades (per target)")
+    ap.add_argument(
+        "--at-least-peer",
+        action="store_true",
+        help="fail when modelc passes fewer conversions than onnx.version_converter in any direction",
+    )
     args = ap.parse_args()
     if args.worker:
         return worker_main()
@@ -406,6 +411,9 @@ def main():
             for name, why in invalid + wrong:
                 print(f"  modelc {name}: {why}")
             if invalid or wrong:
+                failed = True
+            if args.at_least_peer and count["modelc"] < count["onnx"]:
+                print("  FAIL: modelc passes fewer than onnx.version_converter")
                 failed = True
             if d == "up" and count["modelc"] < args.min_up or d == "down" and count["modelc"] < args.min_down:
                 print(f"  FAIL: fewer than the required {args.min_up if d == 'up' else args.min_down}")
