@@ -214,3 +214,13 @@ fn einsum_becomes_transposes_reshapes_and_matmul() {
     ];
     out.assert_same_outputs(&inputs, 1e-5);
 }
+
+#[test]
+fn hard_swish_becomes_x_times_hard_sigmoid() {
+    let text = r#"graph main(%x: f32[2,6]) -> (%y) {
+  %y = HardSwish(%x)
+}"#;
+    let out = check!("decompose-hard-swish", text);
+    assert_eq!(out.count("HardSwish"), 0);
+    out.assert_same_outputs(&[("x", input(&[2, 6], 7, 5.0))], 1e-6);
+}

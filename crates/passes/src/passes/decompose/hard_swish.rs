@@ -24,7 +24,10 @@ fn hard_swish(g: &mut Builder<'_>, id: NodeId) -> bool {
         .float("beta", 0.5)
         .out(format!("{name}_gate"))
         .value();
-    let y = g.op(OnnxOp::Mul, &[x, gate]).value();
+    let y = g
+        .op(OnnxOp::Mul, &[x, gate])
+        .out(format!("{name}_mul"))
+        .value();
     g.replace_node(id, y);
     true
 }
