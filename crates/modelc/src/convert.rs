@@ -37,6 +37,9 @@ pub type GraphHook = Arc<dyn Fn(&Graph)>;
 pub struct ConvertOptions {
     /// Input shapes and symbolic dimension sizes fixed right after reading.
     pub input_shapes: InputShapes,
+    /// The default-domain ONNX opset to convert the model to before the passes run (so
+    /// fusions into newer ops see it), with the version adapters of `convert-opset`.
+    pub opset: Option<i64>,
     /// The passes run to a fixed point before writing.
     pub passes: Passes,
     /// Stop after this many pass steps (to bisect a bad rewrite).
@@ -100,6 +103,10 @@ pub fn convert_with(
     let mut model = load(src)?;
     on_stage(Stage::Transforming);
     opts.input_shapes.apply(&mut model.graph)?;
+    let before = Summary::of(&model, input_format(src)?);
+    if let Some(target) = opts.opset {
+        modelc_passes::opset::convert_model(&mut model, target)?;
+    }
     let passes = match &opts.passes {
         Passes::Level(level) => modelc_passes::registry::level(*level),
         Passes::List(spec) => modelc_passes::registry::pipeline(spec)?,
@@ -111,7 +118,6 @@ pub fn convert_with(
         let print = Arc::clone(print);
         pm.print_after = Some((name.clone(), Box::new(move |g: &Graph| print(g))));
     }
-    let before = Summary::of(&model, input_format(src)?);
     let report = pm.run(&mut model)?;
     let after = Summary::of(&model, dst_format);
     on_stage(Stage::Writing(dst));

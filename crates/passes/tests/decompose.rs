@@ -295,3 +295,13 @@ fn lstm_without_state_or_with_unknown_length_stays() {
     );
     check_unchanged("decompose-lstm-state", &unknown_length);
 }
+
+#[test]
+fn hard_swish_becomes_x_times_hard_sigmoid() {
+    let text = r#"graph main(%x: f32[2,6]) -> (%y) {
+  %y = HardSwish(%x)
+}"#;
+    let out = check!("decompose-hard-swish", text);
+    assert_eq!(out.count("HardSwish"), 0);
+    out.assert_same_outputs(&[("x", input(&[2, 6], 7, 5.0))], 1e-6);
+}
