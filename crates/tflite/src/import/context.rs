@@ -31,6 +31,9 @@ pub(crate) struct TensorInfo {
     pub quant: Option<Quant>,
     /// The constant data, for tensors with a non-empty buffer.
     pub data: Option<Bytes>,
+    /// A variable (state) tensor: TFLite allocates it zero-filled, and it may be read
+    /// before an operator writes it.
+    pub is_variable: bool,
 }
 
 /// One operator, decoded: its code, tensor indices (`None` = omitted optional input) and
@@ -153,17 +156,23 @@ impl<'a> Ctx<'a> {
                 return Err(TfliteError::invalid(ctx(), format!("dimension {d}")));
             }
             let has_shape = t.shape().is_some() || t.has_rank();
-            let data = buffer_bytes(m.buffers(), t.buffer() as usize, file)
+            let mut data = buffer_bytes(m.buffers(), t.buffer() as usize, file)
                 .map_err(|e| TfliteError::invalid(ctx(), e))?;
             // Float tensors may carry min/max for tooling; only integer tensors are quantized.
             let quant = quant_of(&t, &shape)
                 .map_err(|e| TfliteError::invalid(ctx(), e))?
                 .filter(|_| is_quantized_type(dtype));
-            if t.sparsity().is_some() {
-                return Err(TfliteError::invalid(
-                    ctx(),
-                    "sparse tensors are not supported",
-                ));
+            if let Some(sp) = t.sparsity() {
+                // Made dense here: DENSIFY then passes the constant on (see `sparse`).
+                let (Some(values), Some(elem)) = (&data, dtype.storage_bytes(1)) else {
+                    return Err(TfliteError::invalid(
+                        ctx(),
+                        format!("a sparse {dtype} tensor needs constant data of whole bytes"),
+                    ));
+                };
+                let dense = super::sparse::densify(&sp, &shape, elem as usize, values, file.len())
+                    .map_err(|e| TfliteError::invalid(ctx(), format!("sparse tensor: {e}")))?;
+                data = Some(Bytes::from(dense));
             }
             if let Some(d) = &data {
                 let dims: Vec<u64> = shape.iter().map(|&d| d.max(0) as u64).collect();
@@ -189,6 +198,7 @@ impl<'a> Ctx<'a> {
                 has_shape,
                 quant,
                 data,
+                is_variable: t.is_variable(),
             });
         }
         let n = tensors.len();
@@ -402,11 +412,18 @@ impl<'a> Ctx<'a> {
             return Ok(v);
         }
         let info = &self.tensors[t];
-        let Some(data) = info.data.clone() else {
-            return Err(TfliteError::invalid(
-                format!("tensor {t} `{}`", info.name),
-                "is read before any operator writes it",
-            ));
+        let data = match info.data.clone() {
+            Some(data) => data,
+            // A fresh interpreter's variable tensor: zeros (its value on the first run).
+            None if info.is_variable => variable_zeros(info).map_err(|e| {
+                TfliteError::invalid(format!("variable tensor {t} `{}`", info.name), e)
+            })?,
+            None => {
+                return Err(TfliteError::invalid(
+                    format!("tensor {t} `{}`", info.name),
+                    "is read before any operator writes it (and is not a variable tensor)",
+                ))
+            }
         };
         let dims: Vec<u64> = info.shape.iter().map(|&d| d.max(0) as u64).collect();
         let tensor = if info.dtype == DType::Str {
@@ -441,6 +458,37 @@ impl<'a> Ctx<'a> {
         };
         self.views[t] = Some(view);
         Ok(view)
+    }
+
+    /// Makes output tensor `out` the constant input tensor `input` is (DENSIFY: the sparse
+    /// constant was made dense when the file was read). `false` when `input` is computed.
+    pub fn alias_constant(&mut self, out: usize, input: usize) -> Result<bool, TfliteError> {
+        let Some(data) = self.tensors[input].data.clone() else {
+            return Ok(false);
+        };
+        if self.views[out].is_some() || self.tensors[out].data.is_some() {
+            return Err(TfliteError::invalid(
+                format!("tensor {out} `{}`", self.tensors[out].name),
+                "is written twice (or is a constant)",
+            ));
+        }
+        let (src, dst) = (&self.tensors[input], &self.tensors[out]);
+        if src.dtype != dst.dtype || src.shape != dst.shape {
+            return Err(TfliteError::invalid(
+                format!("tensor {out} `{}`", dst.name),
+                format!(
+                    "is {}{:?}, its source {}{:?}",
+                    dst.dtype, dst.shape, src.dtype, src.shape
+                ),
+            ));
+        }
+        let quant = src.quant.clone();
+        let dst = &mut self.tensors[out];
+        dst.data = Some(data);
+        if dst.quant.is_none() {
+            dst.quant = quant;
+        }
+        Ok(true)
     }
 
     /// Float value of input `i` of `op`, `None` when omitted.
@@ -708,6 +756,26 @@ impl<'a> Ctx<'a> {
         let hi = self.const_f32(&[hi], &[]);
         self.op(OnnxOp::Clip, &[Some(v), Some(lo), Some(hi)], vec![])
     }
+}
+
+/// The zero-filled contents of a variable tensor, which must have a static shape (its
+/// storage is allocated with the model).
+fn variable_zeros(info: &TensorInfo) -> Result<Bytes, String> {
+    if !info.has_shape || info.shape.iter().any(|&d| d < 0) || info.dtype == DType::Str {
+        return Err(format!(
+            "{}{:?} has no static size to zero-fill",
+            info.dtype, info.shape
+        ));
+    }
+    let dims: Vec<u64> = info.shape.iter().map(|&d| d as u64).collect();
+    let n = modelc_ir::element_count(&dims)
+        .and_then(|n| info.dtype.storage_bytes(n))
+        .and_then(|n| usize::try_from(n).ok())
+        .filter(|&n| n <= 1 << 30)
+        .ok_or("is too large to zero-fill")?;
+    // Zero is the zero point's integer only when the tensor is not quantized with one;
+    // TFLite fills the raw storage with zeros either way.
+    Ok(Bytes::from(vec![0u8; n]))
 }
 
 /// An int64 tensor as int32 when every value fits (int16x8 biases: ONNX's

@@ -22,6 +22,8 @@ mod reduce;
 mod resize;
 mod shape;
 mod slice;
+mod sparse;
+mod transpose_conv_bias;
 mod unary;
 
 use std::collections::HashMap;
@@ -169,6 +171,7 @@ fn import_op(cx: &mut Ctx, op: &OpIn) -> Result<(), TfliteError> {
         B::UNIDIRECTIONAL_SEQUENCE_LSTM => lstm::unidirectional(cx, op)?,
         B::BIDIRECTIONAL_SEQUENCE_LSTM => lstm::bidirectional(cx, op)?,
         B::REVERSE_V2 => lstm::reverse_v2(cx, op)?,
+        B::DENSIFY => cx.alias_constant(cx.out_tensor(op, 0)?, cx.in_tensor(op, 0)?)?,
         _ => false,
     };
     if !handled {
