@@ -130,6 +130,12 @@ impl Xtask {
             // Two timed runs per tool (the faster counts), so one disk or CPU hiccup
             // does not fail the 10x speed check.
             ("onnxsim parity", Box::new(|| self.parity(None, 2, false))),
+            (
+                "corpus",
+                // Shipped models (pip wheels) in every direction, the CI subset; the full
+                // corpus is `cargo xtask corpus`.
+                Box::new(|| self.corpus(Some(crate::corpus::CI_SUBSET), false)),
+            ),
         ];
         let total = Instant::now();
         let mut timings = Vec::new();
@@ -198,6 +204,7 @@ impl Xtask {
             "torchscript-export",
             "quant",
             "tflite-interop",
+            "corpus/out",
             "parity",
             "layout-cnn",
         ] {

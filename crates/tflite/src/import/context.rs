@@ -164,10 +164,14 @@ impl<'a> Ctx<'a> {
                 .filter(|_| is_quantized_type(dtype));
             if let Some(sp) = t.sparsity() {
                 // Made dense here: DENSIFY then passes the constant on (see `sparse`).
-                let (Some(values), Some(elem)) = (&data, dtype.storage_bytes(1)) else {
+                let values = data.as_deref().unwrap_or_default();
+                let Some(elem) = dtype
+                    .storage_bytes(1)
+                    .filter(|&n| n > 0 && dtype.storage_bytes(2) == Some(2 * n))
+                else {
                     return Err(TfliteError::invalid(
                         ctx(),
-                        format!("a sparse {dtype} tensor needs constant data of whole bytes"),
+                        format!("sparse {dtype} elements are smaller than a byte"),
                     ));
                 };
                 let dense = super::sparse::densify(&sp, &shape, elem as usize, values, file.len())
