@@ -388,7 +388,15 @@ def convert(modelc: str, src: str, dst: str, args: list) -> tuple[str, str]:
         return "ok", ""
     if p.returncode < 0 or p.returncode == 101 or "panicked" in p.stderr:
         return "crash", one_line(p.stderr) or f"exit {p.returncode}"
-    return "refused", one_line(p.stderr)
+    return "refused", reason(one_line(p.stderr), src, dst)
+
+
+def reason(line: str, *paths: str) -> str:
+    """modelc's message without its `modelc: error: PATH: ` prefix."""
+    line = line.removeprefix("modelc: error: ")
+    for p in paths:
+        line = line.removeprefix(p + ": ")
+    return line
 
 
 def modelc_run(modelc: str, model: str, inputs: list, tmp: str) -> list[np.ndarray]:
@@ -405,7 +413,7 @@ def modelc_run(modelc: str, model: str, inputs: list, tmp: str) -> list[np.ndarr
     p = subprocess.run([modelc, "run", model, *files, "-o", outdir], capture_output=True,
                        text=True, timeout=CONVERT_TIMEOUT)
     if p.returncode != 0:
-        raise RuntimeError(one_line(p.stderr))
+        raise RuntimeError("modelc run: " + reason(one_line(p.stderr), model))
     outs = sorted((f for f in os.listdir(outdir) if f.startswith("output_")),
                   key=lambda f: int(f[7:-4]))
     return [np.load(os.path.join(outdir, f)) for f in outs]
