@@ -389,3 +389,40 @@ fn convolution_2d_transpose_bias_becomes_conv_transpose() {
         "custom op `Convolution2DTransposeBias` #0: padding 7 (expected 1 = SAME or 2 = VALID)"
     );
 }
+
+#[test]
+fn a_variable_tensor_written_after_it_is_read_gives_later_readers_the_new_value() {
+    let relu = |i: i32, o: i32| OpSpec {
+        code: fb::BuiltinOperator::RELU,
+        custom: None,
+        inputs: vec![i],
+        outputs: vec![o],
+        custom_options: vec![],
+    };
+    let t = |name, variable| T {
+        name,
+        shape: vec![1, 3],
+        variable,
+        ..Default::default()
+    };
+    // before = relu(state); state = relu(x); after = relu(state).
+    let m = decode(build(
+        &[
+            t("x", false),
+            t("state", true),
+            t("before", false),
+            t("after", false),
+        ],
+        &[relu(1, 2), relu(0, 1), relu(1, 3)],
+        &[0],
+        &[2, 3],
+    ))
+    .unwrap();
+    let g = &m.graph;
+    let feeds = |out: usize| {
+        let relu = g.outputs()[out].node;
+        g.node(g.input(relu, 0).unwrap().node).op.clone()
+    };
+    assert!(matches!(feeds(0), Op::Const(_)), "{:?}", feeds(0));
+    assert_eq!(feeds(1), Op::Onnx(OnnxOp::Relu));
+}

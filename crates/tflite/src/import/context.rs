@@ -636,7 +636,10 @@ impl<'a> Ctx<'a> {
     /// Records that op output tensor `t` is the float value `v`: names it, and for a
     /// quantized tensor inserts QuantizeLinear (the quantized tensor) + DequantizeLinear.
     pub fn define(&mut self, t: usize, v: ValueRef) -> Result<(), TfliteError> {
-        if self.views[t].is_some() || self.tensors[t].data.is_some() {
+        // A variable tensor may be written after it was read (its new state): later
+        // readers see the value written, as in the interpreter.
+        let rewritable = self.tensors[t].is_variable && self.tensors[t].data.is_none();
+        if (self.views[t].is_some() && !rewritable) || self.tensors[t].data.is_some() {
             return Err(TfliteError::invalid(
                 format!("tensor {t} `{}`", self.tensors[t].name),
                 "is written twice (or is a constant)",
