@@ -426,3 +426,38 @@ fn a_variable_tensor_written_after_it_is_read_gives_later_readers_the_new_value(
     assert!(matches!(feeds(0), Op::Const(_)), "{:?}", feeds(0));
     assert_eq!(feeds(1), Op::Onnx(OnnxOp::Relu));
 }
+
+#[test]
+fn byte_flips_of_shipped_forms_never_panic() {
+    let sparse = densify_model(
+        vec![4, 4],
+        Sparse {
+            order: vec![0, 1, 2],
+            block_map: vec![1],
+            dims: vec![
+                Dim::Dense(4),
+                Dim::Csr(vec![0, 1, 2, 2, 4], vec![0, 1, 0, 1]),
+                Dim::Dense(2),
+            ],
+        },
+        &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0],
+    );
+    for (name, bytes) in [
+        ("sparse", sparse),
+        ("transpose_conv_bias", transpose_conv_bias(1, 12)),
+    ] {
+        decode(bytes.clone()).unwrap();
+        for at in 0..bytes.len() {
+            for flip in [0x01u8, 0x80, 0xff] {
+                let mut b = bytes.clone();
+                b[at] ^= flip;
+                let result = std::panic::catch_unwind(|| modelc_tflite::decode(b.into()));
+                match result {
+                    Ok(Ok(_)) => {}
+                    Ok(Err(e)) => assert!(!e.to_string().contains('\n'), "{name} @{at}: {e}"),
+                    Err(_) => panic!("{name}: flipping byte {at} by {flip:#x} panicked"),
+                }
+            }
+        }
+    }
+}
