@@ -480,7 +480,7 @@ def check_cell(modelc, name, src, to, inputs, want, args, out, tol) -> tuple[str
             if i + 1 == len(candidates):
                 return ("invalid", one_line(f"{type(e).__name__}: {e}"),
                         time.perf_counter() - started)
-    why = compare(got, want, tol)
+    why = None if want is None else compare(got, want, tol)
     if why is not None:
         return "mismatch", why, time.perf_counter() - started
     try:
@@ -526,23 +526,32 @@ def main() -> int:
         pkg, _, overrides, args = MODELS[name]
         src = paths[name]
         fmt = fmt_of(src)
+        inputs, want, tol, ref = None, None, RTOL, None
         try:
             inputs = source_inputs(src, overrides)
             ref_file = litert_reference(src, os.path.join(a.work, "ref")) if fmt == "tflite" else src
             want = RUNNERS[fmt](ref_file, [x for _, x in inputs])
             tol = max(RTOL, 2 * noise_floor(fmt, ref_file, [x for _, x in inputs], want))
-            ref = None
         except Exception as e:
-            inputs, want, tol, ref = None, None, RTOL, one_line(f"{type(e).__name__}: {e}")
+            want, ref = None, one_line(f"{type(e).__name__}: {e}")
         for to in targets:
-            if ref is not None:
-                cell = ("no-reference", f"the source's runtime cannot run it: {ref}", 0.0)
+            if inputs is None:
+                cell = ("no-reference", f"no inputs for the source: {ref}", 0.0)
             else:
+                # Without a reference the conversion and the target runtime are still
+                # checked: a refusal, an invalid file or a crash shows.
                 cell = check_cell(a.modelc, name, src, to, inputs, want, args, out, tol)
+                if want is None and cell[0] == "ok":
+                    cell = ("no-reference", f"converts and runs; the source's runtime cannot "
+                            f"run it: {ref}", cell[2])
+                elif want is None and cell[0] == "invalid" and to == fmt:
+                    # Same format: the written file needs what the source needs.
+                    cell = ("no-reference", f"the source's runtime cannot run it either: {ref}",
+                            cell[2])
                 if tol > RTOL and cell[0] in ("ok", "mismatch", "readback"):
                     cell = (cell[0], f"{cell[1]} (tolerance {tol:.1e}: twice the source "
                             "runtime's own kernel-to-kernel difference)".strip(), cell[2])
-            rows.append({"model": name, "tolerance": tol if ref is None else None, "package": f"{pkg}=={PACKAGES[pkg][0]}",
+            rows.append({"model": name, "tolerance": tol, "package": f"{pkg}=={PACKAGES[pkg][0]}",
                          "from": fmt, "to": to, "status": cell[0], "detail": cell[1],
                          "seconds": round(cell[2], 2)})
             print(f"{name:34} {fmt:>6} -> {to:<6} {cell[0]:<9} {cell[1]}", flush=True)
