@@ -74,7 +74,7 @@ pub(crate) fn densify(
                 .iter()
                 .position(|&m| m == d)
                 .map_or(1, |j| block[j]);
-            if dims[d] % b != 0 {
+            if !dims[d].is_multiple_of(b) {
                 return Err(format!(
                     "dimension {d} of size {} is not a multiple of its block {b}",
                     dims[d]
