@@ -29,10 +29,11 @@ pub(crate) struct TensorInfo {
     pub shape: Vec<i64>,
     pub has_shape: bool,
     pub quant: Option<Quant>,
-    /// The constant data, for tensors with a non-empty buffer.
+    /// The constant data, for tensors with a non-empty buffer (and the initial zeros of a
+    /// variable tensor until an operator writes it).
     pub data: Option<Bytes>,
-    /// A variable (state) tensor: TFLite allocates it zero-filled, and it may be read
-    /// before an operator writes it.
+    /// A variable (state) tensor: TFLite allocates it zero-filled (`data` holds the zeros
+    /// when its size is static), and operators may write it after it is read.
     pub is_variable: bool,
 }
 
@@ -138,6 +139,7 @@ impl<'a> Ctx<'a> {
             op_codes.push((code, oc.custom_code().map(str::to_string), oc.version()));
         }
         let mut tensors = Vec::new();
+        let mut zero_budget = file.len().saturating_mul(64).max(64 << 20);
         for (i, t) in sg.tensors().into_iter().flatten().enumerate() {
             let name = t.name().unwrap_or_default().to_string();
             let ctx = || format!("tensor {i} `{name}`");
@@ -194,6 +196,12 @@ impl<'a> Ctx<'a> {
                         ));
                     }
                 }
+            }
+            // A variable tensor without data is zeroed by the interpreter: its value until
+            // an operator writes it (the state of a first run).
+            if t.is_variable() && data.is_none() {
+                data = variable_zeros(dtype, &shape, has_shape, &mut zero_budget)
+                    .map_err(|e| TfliteError::invalid(ctx(), e))?;
             }
             tensors.push(TensorInfo {
                 name,
@@ -416,18 +424,15 @@ impl<'a> Ctx<'a> {
             return Ok(v);
         }
         let info = &self.tensors[t];
-        let data = match info.data.clone() {
-            Some(data) => data,
-            // A fresh interpreter's variable tensor: zeros (its value on the first run).
-            None if info.is_variable => variable_zeros(info).map_err(|e| {
-                TfliteError::invalid(format!("variable tensor {t} `{}`", info.name), e)
-            })?,
-            None => {
-                return Err(TfliteError::invalid(
-                    format!("tensor {t} `{}`", info.name),
-                    "is read before any operator writes it (and is not a variable tensor)",
-                ))
-            }
+        let Some(data) = info.data.clone() else {
+            return Err(TfliteError::invalid(
+                format!("tensor {t} `{}`", info.name),
+                if info.is_variable {
+                    "is a variable tensor without a static size, read before any operator writes it"
+                } else {
+                    "is read before any operator writes it (and is not a variable tensor)"
+                },
+            ));
         };
         let dims: Vec<u64> = info.shape.iter().map(|&d| d.max(0) as u64).collect();
         let tensor = if info.dtype == DType::Str {
@@ -638,8 +643,10 @@ impl<'a> Ctx<'a> {
     pub fn define(&mut self, t: usize, v: ValueRef) -> Result<(), TfliteError> {
         // A variable tensor may be written after it was read (its new state): later
         // readers see the value written, as in the interpreter.
-        let rewritable = self.tensors[t].is_variable && self.tensors[t].data.is_none();
-        if (self.views[t].is_some() && !rewritable) || self.tensors[t].data.is_some() {
+        if self.tensors[t].is_variable {
+            // Written: from here on it holds this value, not its initial zeros.
+            self.tensors[t].data = None;
+        } else if self.views[t].is_some() || self.tensors[t].data.is_some() {
             return Err(TfliteError::invalid(
                 format!("tensor {t} `{}`", self.tensors[t].name),
                 "is written twice (or is a constant)",
@@ -765,24 +772,26 @@ impl<'a> Ctx<'a> {
     }
 }
 
-/// The zero-filled contents of a variable tensor, which must have a static shape (its
-/// storage is allocated with the model).
-fn variable_zeros(info: &TensorInfo) -> Result<Bytes, String> {
-    if !info.has_shape || info.shape.iter().any(|&d| d < 0) || info.dtype == DType::Str {
-        return Err(format!(
-            "{}{:?} has no static size to zero-fill",
-            info.dtype, info.shape
-        ));
+/// The zero-filled storage of a variable tensor, `None` without a static size; `budget`
+/// (bytes left for all variable tensors) bounds what a hostile file can make us allocate.
+fn variable_zeros(
+    dtype: DType,
+    shape: &[i64],
+    has_shape: bool,
+    budget: &mut usize,
+) -> Result<Option<Bytes>, String> {
+    if !has_shape || shape.iter().any(|&d| d < 0) || dtype == DType::Str {
+        return Ok(None);
     }
-    let dims: Vec<u64> = info.shape.iter().map(|&d| d as u64).collect();
+    let dims: Vec<u64> = shape.iter().map(|&d| d as u64).collect();
     let n = modelc_ir::element_count(&dims)
-        .and_then(|n| info.dtype.storage_bytes(n))
+        .and_then(|n| dtype.storage_bytes(n))
         .and_then(|n| usize::try_from(n).ok())
-        .filter(|&n| n <= 1 << 30)
-        .ok_or("is too large to zero-fill")?;
-    // Zero is the zero point's integer only when the tensor is not quantized with one;
-    // TFLite fills the raw storage with zeros either way.
-    Ok(Bytes::from(vec![0u8; n]))
+        .filter(|&n| n <= *budget)
+        .ok_or_else(|| format!("variable {dtype}{shape:?} is larger than this file can hold"))?;
+    *budget -= n;
+    // TFLite fills the raw storage with zeros (for a quantized tensor: the integer 0).
+    Ok(Some(Bytes::from(vec![0u8; n])))
 }
 
 /// An int64 tensor as int32 when every value fits (int16x8 biases: ONNX's
