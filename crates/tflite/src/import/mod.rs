@@ -7,7 +7,10 @@
 //! input is followed by `DequantizeLinear`, a quantized op output is produced in float and
 //! passed through `QuantizeLinear` (the quantized tensor, with the TFLite tensor's name) and
 //! `DequantizeLinear` (what readers consume), so the exporter can recover the quantized op.
-//! Operators without a translation become `Custom { domain: "tflite" }` nodes.
+//! Sparse constants are made dense when the file is read (`sparse`), so DENSIFY passes a
+//! constant on; variable tensors start as zeros. Custom ops with a public meaning
+//! (MediaPipe's `Convolution2DTransposeBias`) become standard ops; other operators without a
+//! translation become `Custom { domain: "tflite" }` nodes.
 
 mod activation;
 mod binary;
