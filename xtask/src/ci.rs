@@ -165,6 +165,12 @@ impl Xtask {
                         .arg(self.target.join("opset-convert/report.json")))
                 }),
             ),
+            (
+                "corpus",
+                // Shipped models (pip wheels) in every direction, the CI subset; the full
+                // corpus is `cargo xtask corpus`.
+                Box::new(|| self.corpus(Some(crate::corpus::CI_SUBSET), false)),
+            ),
         ];
         let total = Instant::now();
         let mut timings = Vec::new();
@@ -233,6 +239,7 @@ impl Xtask {
             "torchscript-export",
             "quant",
             "tflite-interop",
+            "corpus/out",
             "parity",
             "layout-cnn",
         ] {

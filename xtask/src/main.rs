@@ -8,6 +8,7 @@ mod bench;
 mod ci;
 mod codegen;
 mod conformance;
+mod corpus;
 mod demo;
 mod measure;
 mod parity;
@@ -129,6 +130,25 @@ enum Cmd {
         #[arg(long)]
         no_fail: bool,
     },
+    /// Convert the real-model corpus in every direction and run it in the real runtimes
+    ///
+    /// Builds modelc in release and runs testdata/corpus.py: trained models
+    /// shipped inside pip packages (MediaPipe, RapidOCR, silero-vad, NudeNet,
+    /// ...; `pip download --no-deps` of pinned versions into
+    /// target/corpus/wheels, model files unzipped into target/corpus/models)
+    /// are converted to ONNX, TFLite and TorchScript and run in onnxruntime,
+    /// LiteRT and torch against the source's runtime (1e-4 of the output
+    /// range), and each written file is run by `modelc run` too (read-back).
+    /// Prints the model x direction table, writes target/corpus/report.json,
+    /// and fails if a cell listed in tests/corpus_passing.json is not ok.
+    Corpus {
+        /// Only these models (comma-separated names; `ci` for the CI subset)
+        #[arg(long, value_name = "NAMES")]
+        only: Option<String>,
+        /// Rewrite tests/corpus_passing.json with the cells that are ok
+        #[arg(long)]
+        write_passing: bool,
+    },
     /// Run every test: the one command CI runs (.ci/run)
     ///
     /// In order, stopping at the first failure: pyenv, node-suite, testdata,
@@ -160,6 +180,19 @@ fn main() -> ExitCode {
             runs,
             no_fail,
         } => x.parity(only.as_deref(), runs, no_fail),
+        Cmd::Corpus {
+            only,
+            write_passing,
+        } => {
+            let only = only.map(|o| {
+                if o == "ci" {
+                    corpus::CI_SUBSET.to_string()
+                } else {
+                    o
+                }
+            });
+            x.corpus(only.as_deref(), write_passing)
+        }
         Cmd::Ci => x.ci(),
         Cmd::Demo => x.demo(),
     };

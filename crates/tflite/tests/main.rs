@@ -8,4 +8,5 @@ mod hand_built;
 mod lstm;
 mod mutations;
 mod read_write;
+mod shipped;
 mod table;

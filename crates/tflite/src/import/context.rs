@@ -29,8 +29,12 @@ pub(crate) struct TensorInfo {
     pub shape: Vec<i64>,
     pub has_shape: bool,
     pub quant: Option<Quant>,
-    /// The constant data, for tensors with a non-empty buffer.
+    /// The constant data, for tensors with a non-empty buffer (and the initial zeros of a
+    /// variable tensor until an operator writes it).
     pub data: Option<Bytes>,
+    /// A variable (state) tensor: TFLite allocates it zero-filled (`data` holds the zeros
+    /// when its size is static), and operators may write it after it is read.
+    pub is_variable: bool,
 }
 
 /// One operator, decoded: its code, tensor indices (`None` = omitted optional input) and
@@ -138,6 +142,7 @@ impl<'a> Ctx<'a> {
             op_codes.push((code, oc.custom_code().map(str::to_string), oc.version()));
         }
         let mut tensors = Vec::new();
+        let mut zero_budget = file.len().saturating_mul(64).max(64 << 20);
         for (i, t) in sg.tensors().into_iter().flatten().enumerate() {
             let name = t.name().unwrap_or_default().to_string();
             let ctx = || format!("tensor {i} `{name}`");
@@ -156,17 +161,27 @@ impl<'a> Ctx<'a> {
                 return Err(TfliteError::invalid(ctx(), format!("dimension {d}")));
             }
             let has_shape = t.shape().is_some() || t.has_rank();
-            let data = buffer_bytes(m.buffers(), t.buffer() as usize, file)
+            let mut data = buffer_bytes(m.buffers(), t.buffer() as usize, file)
                 .map_err(|e| TfliteError::invalid(ctx(), e))?;
             // Float tensors may carry min/max for tooling; only integer tensors are quantized.
             let quant = quant_of(&t, &shape)
                 .map_err(|e| TfliteError::invalid(ctx(), e))?
                 .filter(|_| is_quantized_type(dtype));
-            if t.sparsity().is_some() {
-                return Err(TfliteError::invalid(
-                    ctx(),
-                    "sparse tensors are not supported",
-                ));
+            if let Some(sp) = t.sparsity() {
+                // Made dense here: DENSIFY then passes the constant on (see `sparse`).
+                let values = data.as_deref().unwrap_or_default();
+                let Some(elem) = dtype
+                    .storage_bytes(1)
+                    .filter(|&n| n > 0 && dtype.storage_bytes(2) == Some(2 * n))
+                else {
+                    return Err(TfliteError::invalid(
+                        ctx(),
+                        format!("sparse {dtype} elements are smaller than a byte"),
+                    ));
+                };
+                let dense = super::sparse::densify(&sp, &shape, elem as usize, values, file.len())
+                    .map_err(|e| TfliteError::invalid(ctx(), format!("sparse tensor: {e}")))?;
+                data = Some(Bytes::from(dense));
             }
             if let Some(d) = &data {
                 let dims: Vec<u64> = shape.iter().map(|&d| d.max(0) as u64).collect();
@@ -185,6 +200,12 @@ impl<'a> Ctx<'a> {
                     }
                 }
             }
+            // A variable tensor without data is zeroed by the interpreter: its value until
+            // an operator writes it (the state of a first run).
+            if t.is_variable() && data.is_none() {
+                data = variable_zeros(dtype, &shape, has_shape, &mut zero_budget)
+                    .map_err(|e| TfliteError::invalid(ctx(), e))?;
+            }
             tensors.push(TensorInfo {
                 name,
                 dtype,
@@ -192,6 +213,7 @@ impl<'a> Ctx<'a> {
                 has_shape,
                 quant,
                 data,
+                is_variable: t.is_variable(),
             });
         }
         let n = tensors.len();
@@ -449,7 +471,11 @@ impl<'a> Ctx<'a> {
         let Some(data) = info.data.clone() else {
             return Err(TfliteError::invalid(
                 format!("tensor {t} `{}`", info.name),
-                "is read before any operator writes it",
+                if info.is_variable {
+                    "is a variable tensor without a static size, read before any operator writes it"
+                } else {
+                    "is read before any operator writes it (and is not a variable tensor)"
+                },
             ));
         };
         let dims: Vec<u64> = info.shape.iter().map(|&d| d.max(0) as u64).collect();
@@ -485,6 +511,37 @@ impl<'a> Ctx<'a> {
         };
         self.views[t] = Some(view);
         Ok(view)
+    }
+
+    /// Makes output tensor `out` the constant input tensor `input` is (DENSIFY: the sparse
+    /// constant was made dense when the file was read). `false` when `input` is computed.
+    pub fn alias_constant(&mut self, out: usize, input: usize) -> Result<bool, TfliteError> {
+        let Some(data) = self.tensors[input].data.clone() else {
+            return Ok(false);
+        };
+        if self.views[out].is_some() || self.tensors[out].data.is_some() {
+            return Err(TfliteError::invalid(
+                format!("tensor {out} `{}`", self.tensors[out].name),
+                "is written twice (or is a constant)",
+            ));
+        }
+        let (src, dst) = (&self.tensors[input], &self.tensors[out]);
+        if src.dtype != dst.dtype || src.shape != dst.shape {
+            return Err(TfliteError::invalid(
+                format!("tensor {out} `{}`", dst.name),
+                format!(
+                    "is {}{:?}, its source {}{:?}",
+                    dst.dtype, dst.shape, src.dtype, src.shape
+                ),
+            ));
+        }
+        let quant = src.quant.clone();
+        let dst = &mut self.tensors[out];
+        dst.data = Some(data);
+        if dst.quant.is_none() {
+            dst.quant = quant;
+        }
+        Ok(true)
     }
 
     /// Float value of input `i` of `op`, `None` when omitted.
@@ -628,7 +685,12 @@ impl<'a> Ctx<'a> {
     /// Records that op output tensor `t` is the float value `v`: names it, and for a
     /// quantized tensor inserts QuantizeLinear (the quantized tensor) + DequantizeLinear.
     pub fn define(&mut self, t: usize, v: ValueRef) -> Result<(), TfliteError> {
-        if self.views[t].is_some() || self.tensors[t].data.is_some() {
+        // A variable tensor may be written after it was read (its new state): later
+        // readers see the value written, as in the interpreter.
+        if self.tensors[t].is_variable {
+            // Written: from here on it holds this value, not its initial zeros.
+            self.tensors[t].data = None;
+        } else if self.views[t].is_some() || self.tensors[t].data.is_some() {
             return Err(TfliteError::invalid(
                 format!("tensor {t} `{}`", self.tensors[t].name),
                 "is written twice (or is a constant)",
@@ -752,6 +814,28 @@ impl<'a> Ctx<'a> {
         let hi = self.const_f32(&[hi], &[]);
         self.op(OnnxOp::Clip, &[Some(v), Some(lo), Some(hi)], vec![])
     }
+}
+
+/// The zero-filled storage of a variable tensor, `None` without a static size; `budget`
+/// (bytes left for all variable tensors) bounds what a hostile file can make us allocate.
+fn variable_zeros(
+    dtype: DType,
+    shape: &[i64],
+    has_shape: bool,
+    budget: &mut usize,
+) -> Result<Option<Bytes>, String> {
+    if !has_shape || shape.iter().any(|&d| d < 0) || dtype == DType::Str {
+        return Ok(None);
+    }
+    let dims: Vec<u64> = shape.iter().map(|&d| d as u64).collect();
+    let n = modelc_ir::element_count(&dims)
+        .and_then(|n| dtype.storage_bytes(n))
+        .and_then(|n| usize::try_from(n).ok())
+        .filter(|&n| n <= *budget)
+        .ok_or_else(|| format!("variable {dtype}{shape:?} is larger than this file can hold"))?;
+    *budget -= n;
+    // TFLite fills the raw storage with zeros (for a quantized tensor: the integer 0).
+    Ok(Some(Bytes::from(vec![0u8; n])))
 }
 
 /// An int64 tensor as int32 when every value fits (int16x8 biases: ONNX's

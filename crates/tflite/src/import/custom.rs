@@ -1,4 +1,5 @@
-//! Operators without a translation: CUSTOM ops keep their custom code as the node name and
+//! Operators without a translation: CUSTOM ops (but those with a public meaning, translated
+//! into standard ops first: `Convolution2DTransposeBias`) keep their custom code as the node name and
 //! their options bytes (`custom_options`, any format) as an attribute; builtins the importer
 //! does not translate keep their builtin name, code and version. Both become
 //! `Custom { domain: "tflite" }` nodes, which the TFLite writer emits again unchanged (builtin
@@ -18,6 +19,14 @@ pub(crate) const ATTR_VERSION: &str = "version";
 pub(crate) const ATTR_HAS_OPTIONS: &str = "has_builtin_options";
 
 pub(crate) fn custom(cx: &mut Ctx, op: &OpIn) -> Result<(), TfliteError> {
+    // Custom ops whose semantics are public become standard ops.
+    let public = match op.custom_code.as_deref() {
+        Some(super::transpose_conv_bias::CODE) => super::transpose_conv_bias::import(cx, op)?,
+        _ => false,
+    };
+    if public {
+        return Ok(());
+    }
     let mut inputs = Vec::new();
     for i in 0..op.inputs.len() {
         inputs.push(cx.input(op, i)?);

@@ -7,7 +7,10 @@
 //! input is followed by `DequantizeLinear`, a quantized op output is produced in float and
 //! passed through `QuantizeLinear` (the quantized tensor, with the TFLite tensor's name) and
 //! `DequantizeLinear` (what readers consume), so the exporter can recover the quantized op.
-//! Operators without a translation become `Custom { domain: "tflite" }` nodes.
+//! Sparse constants are made dense when the file is read (`sparse`), so DENSIFY passes a
+//! constant on; variable tensors start as zeros. Custom ops with a public meaning
+//! (MediaPipe's `Convolution2DTransposeBias`) become standard ops; other operators without a
+//! translation become `Custom { domain: "tflite" }` nodes.
 
 mod activation;
 mod binary;
@@ -23,6 +26,8 @@ mod reduce;
 mod resize;
 mod shape;
 mod slice;
+mod sparse;
+mod transpose_conv_bias;
 mod unary;
 
 use std::collections::HashMap;
@@ -172,6 +177,7 @@ pub(super) fn import_op(cx: &mut Ctx, op: &OpIn) -> Result<(), TfliteError> {
         B::REVERSE_V2 => lstm::reverse_v2(cx, op)?,
         B::IF => control::if_op(cx, op)?,
         B::WHILE => control::while_op(cx, op)?,
+        B::DENSIFY => cx.alias_constant(cx.out_tensor(op, 0)?, cx.in_tensor(op, 0)?)?,
         _ => false,
     };
     if !handled {
