@@ -142,8 +142,12 @@ fn pad_input(
         return Err(unsupported("padding needs a 4-D input"));
     }
     let (dtype, quant, name) = (it.dtype, it.quant.clone(), format!("{}/pad", it.name));
-    shape[1] += pads[0] + pads[2];
-    shape[2] += pads[1] + pads[3];
+    // A size unknown until run time stays unknown.
+    for (a, extra) in [(1, pads[0] + pads[2]), (2, pads[1] + pads[3])] {
+        if shape[a] >= 0 {
+            shape[a] += extra;
+        }
+    }
     let p: Vec<i32> = [0, 0, pads[0], pads[2], pads[1], pads[3], 0, 0]
         .iter()
         .map(|&v| v as i32)
@@ -497,10 +501,13 @@ pub(crate) fn conv_transpose(lowering: &mut Lower, id: NodeId) -> Result<(), Tfl
     let os = lowering
         .out_shape(0)
         .ok_or_else(|| unsupported("output shape unknown"))?;
-    if wshape.len() != 4 || xs.len() != 4 || os.len() != 4 || xs.iter().chain(&os).any(|&d| d < 0) {
-        return Err(unsupported("only 2-D ConvTranspose of known size"));
+    if wshape.len() != 4 || xs.len() != 4 || os.len() != 4 {
+        return Err(unsupported("only 2-D ConvTranspose"));
     }
     let s = two(attr_ints(lowering.g, id, "strides"), 1)?;
+    if xs.iter().chain(&os).any(|&d| d < 0) {
+        return conv_transpose_dynamic(lowering, id, &wshape, s);
+    }
     let pads = attr_ints(lowering.g, id, "pads").unwrap_or(vec![0; 4]);
     let [pt, pl, _, _] = pads[..] else {
         return Err(unsupported("pads must have 4 entries"));
@@ -635,6 +642,117 @@ pub(crate) fn conv_transpose(lowering: &mut Lower, id: NodeId) -> Result<(), Tfl
             out,
             &[b.to_vec(), e.to_vec(), vec![1; 4]],
             (0, 0),
+        )?;
+    }
+    Ok(())
+}
+
+/// [`conv_transpose`] of an input whose size is known only at run time: TRANSPOSE_CONV
+/// (VALID) to the full `(in - 1)·s + k` rows and columns, its output_shape computed in the
+/// file from the input's SHAPE, then a STRIDED_SLICE dropping ONNX's pads (less
+/// output_padding) from the ends.
+fn conv_transpose_dynamic(
+    lowering: &mut Lower,
+    id: NodeId,
+    wshape: &[i64],
+    s: [i64; 2],
+) -> Result<(), TfliteError> {
+    use super::dynamic::{arith, concat, shape_of, slice};
+    if attr_ints(lowering.g, id, "output_shape").is_some_and(|v| !v.is_empty()) {
+        return Err(unsupported(
+            "ConvTranspose with output_shape of an input of unknown size",
+        ));
+    }
+    let pads = attr_ints(lowering.g, id, "pads").unwrap_or(vec![0; 4]);
+    let extra = attr_ints(lowering.g, id, "output_padding").unwrap_or(vec![0; 2]);
+    let (&[pt, pl, pb, pr], &[eh, ew]) = (&pads[..], &extra[..]) else {
+        return Err(unsupported("pads must have 4 entries, output_padding 2"));
+    };
+    let sane = |v: i64| (0..1 << 24).contains(&v);
+    if ![
+        pt, pl, pb, pr, eh, ew, s[0], s[1], wshape[1], wshape[2], wshape[0],
+    ]
+    .iter()
+    .all(|&v| sane(v))
+        || s.contains(&0)
+    {
+        return Err(unsupported("ConvTranspose sizes out of range"));
+    }
+    // ONNX's output is the full result less pads, plus output_padding at the end: a crop of
+    // it while output_padding does not reach past the end pads.
+    let (cut_h, cut_w) = (pb - eh, pr - ew);
+    if cut_h < 0 || cut_w < 0 {
+        return Err(unsupported(
+            "ConvTranspose whose output_padding reaches past the full result",
+        ));
+    }
+    let crop = pt > 0 || pl > 0 || cut_h > 0 || cut_w > 0;
+    if crop && lowering.act != fb::ActivationFunctionType::NONE {
+        return Err(unsupported(
+            "ConvTranspose with cropping and a fused activation",
+        ));
+    }
+    let input = lowering.req(id, 0)?;
+    let w = lowering.req(id, 1)?;
+    let bias = lowering.bias(id, 2, input)?;
+    let out = lowering.output(0)?;
+    let k = [wshape[1], wshape[2]];
+    // output_shape = [N, (H - 1)·s + k, (W - 1)·s + k, M] from SHAPE(input).
+    let dims = shape_of(lowering, input)?;
+    let n = slice(lowering, dims, 0, 1)?;
+    let hw = slice(lowering, dims, 1, 3)?;
+    let hw = arith(lowering, B::MUL, hw, &[s[0] as i32, s[1] as i32])?;
+    let hw = arith(
+        lowering,
+        B::ADD,
+        hw,
+        &[(k[0] - s[0]) as i32, (k[1] - s[1]) as i32],
+    )?;
+    let m = lowering
+        .model
+        .const_i32("channels", &[wshape[0] as i32], vec![1])?;
+    let shape = concat(lowering, &[n, hw, m])?;
+    let conv_out = if crop {
+        let o = &lowering.model.tensors[out];
+        let (name, dtype, quant) = (format!("{}/uncropped", o.name), o.dtype, o.quant.clone());
+        let full_shape = vec![o.shape[0], -1, -1, o.shape[3]];
+        lowering
+            .model
+            .add_tensor(name, dtype, full_shape, None, quant)?
+    } else {
+        out
+    };
+    let o = fb::TransposeConvOptions::create(
+        &mut lowering.model.fbb,
+        &fb::TransposeConvOptionsArgs {
+            padding: Padding::VALID,
+            stride_w: s[1] as i32,
+            stride_h: s[0] as i32,
+            fused_activation_function: lowering.act,
+            ..Default::default()
+        },
+    )
+    .as_union_value();
+    lowering.model.emit(
+        B::TRANSPOSE_CONV,
+        3,
+        &[Some(shape), Some(w), Some(input), bias],
+        &[conv_out],
+        Some((BuiltinOptions::TransposeConvOptions, o)),
+    );
+    if crop {
+        // Negative ends count from the end; a set end-mask bit keeps the whole axis.
+        let b = [0, pt as i32, pl as i32, 0];
+        let e = [0, -cut_h as i32, -cut_w as i32, 0];
+        let end_mask =
+            0b1001 | if cut_h == 0 { 0b10 } else { 0 } | if cut_w == 0 { 0b100 } else { 0 };
+        super::shape::strided_slice(
+            lowering,
+            1,
+            conv_out,
+            out,
+            &[b.to_vec(), e.to_vec(), vec![1; 4]],
+            (0b1001, end_mask),
         )?;
     }
     Ok(())
@@ -841,11 +959,19 @@ fn average_pool(
 fn same_pads(in_hw: [i64; 2], k: [i64; 2], s: [i64; 2], upper: bool) -> Option<[i64; 4]> {
     let mut p = [0; 4];
     for a in 0..2 {
-        if in_hw[a] < 0 || s[a] < 1 {
+        if s[a] < 1 {
             return None;
         }
-        let out = (in_hw[a] + s[a] - 1) / s[a];
-        let total = ((out - 1) * s[a] + k[a] - in_hw[a]).max(0);
+        // With stride 1 SAME pads k - 1 whatever the size (one unknown until run time too).
+        let total = if in_hw[a] < 0 {
+            if s[a] != 1 {
+                return None;
+            }
+            (k[a] - 1).max(0)
+        } else {
+            let out = (in_hw[a] + s[a] - 1) / s[a];
+            ((out - 1) * s[a] + k[a] - in_hw[a]).max(0)
+        };
         let small = total / 2;
         (p[a], p[a + 2]) = if upper {
             (small, total - small)

@@ -3,6 +3,7 @@
 
 pub(crate) mod conv;
 pub(crate) mod custom;
+pub(crate) mod dynamic;
 pub(crate) mod elementwise;
 pub(crate) mod lstm;
 pub(crate) mod select;

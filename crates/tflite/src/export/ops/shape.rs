@@ -94,6 +94,126 @@ pub(crate) fn reshape(
     Ok(())
 }
 
+/// RESHAPE of tensor `input` into `out` by the int32 shape tensor `shape` computed at run
+/// time (no `new_shape` option: LiteRT then reads the tensor).
+pub(crate) fn reshape_to(
+    lowering: &mut Lower,
+    input: usize,
+    out: usize,
+    shape: usize,
+) -> Result<(), TfliteError> {
+    let o = fb::ReshapeOptions::create(
+        &mut lowering.model.fbb,
+        &fb::ReshapeOptionsArgs { new_shape: None },
+    )
+    .as_union_value();
+    lowering.model.emit(
+        B::RESHAPE,
+        1,
+        &[Some(input), Some(shape)],
+        &[out],
+        Some((BuiltinOptions::ReshapeOptions, o)),
+    );
+    Ok(())
+}
+
+/// The shape tensor of a Reshape / Flatten / Squeeze / Unsqueeze whose output has more than
+/// one dimension unknown until run time (`out_shape`, -1 for those), read from the input's
+/// run-time shape: Reshape's constant `0` entries copy the input's size, a computed shape
+/// input is used as it is (as int32), Squeeze / Unsqueeze keep the input's sizes around the
+/// ones they remove or add.
+fn runtime_reshape(
+    lowering: &mut Lower,
+    id: NodeId,
+    op: OnnxOp,
+    input: usize,
+    out_shape: &[i64],
+) -> Result<usize, TfliteError> {
+    use super::dynamic::{shape_tensor, to_i32, Piece};
+    let in_shape = lowering.model.tensors[input].shape.clone();
+    let pieces: Vec<Piece> = match op {
+        OnnxOp::Reshape => {
+            let sv = lowering
+                .g
+                .input(id, 1)
+                .ok_or_else(|| unsupported("no shape"))?;
+            let allowzero = attr_i(lowering.g, id, "allowzero", 0) != 0;
+            let Some(target) = lowering.model.const_ints(sv) else {
+                // Computed in the graph (Shape → Gather → Concat): sizes, which are never 0
+                // unless a constant part says so.
+                if !allowzero && has_const_zero(lowering, sv) {
+                    return Err(unsupported("a computed shape with 0 (copy) entries"));
+                }
+                let t = lowering.req(id, 1)?;
+                return to_i32(lowering, t);
+            };
+            if target.iter().filter(|&&d| d == -1).count() > 1 || target.iter().any(|&d| d < -1) {
+                return Err(unsupported(format!("Reshape to {target:?}")));
+            }
+            target
+                .iter()
+                .enumerate()
+                .map(|(i, &d)| match d {
+                    0 if !allowzero => Piece::InDim(i),
+                    d => Piece::Const(d),
+                })
+                .collect()
+        }
+        OnnxOp::Squeeze | OnnxOp::Unsqueeze => {
+            // Output sizes in order: the input's axes, with 1s removed or inserted. A size
+            // known now is taken as it is; the others are matched to input axes in order.
+            let mut pieces = Vec::with_capacity(out_shape.len());
+            let mut next = 0usize;
+            for &d in out_shape {
+                if op == OnnxOp::Unsqueeze && d == 1 && in_shape.get(next) != Some(&1) {
+                    pieces.push(Piece::Const(1));
+                    continue;
+                }
+                while op == OnnxOp::Squeeze && in_shape.get(next) == Some(&1) && d != 1 {
+                    next += 1;
+                }
+                if next >= in_shape.len() {
+                    return Err(unsupported("cannot match the output's axes to the input's"));
+                }
+                pieces.push(if d >= 0 {
+                    Piece::Const(d)
+                } else {
+                    Piece::InDim(next)
+                });
+                next += 1;
+            }
+            pieces
+        }
+        _ => {
+            // Flatten: [prod(head), prod(tail)], one of them inferred.
+            let known: Vec<Piece> = out_shape.iter().map(|&d| Piece::Const(d)).collect();
+            if out_shape.iter().filter(|&&d| d < 0).count() > 1 {
+                return Err(unsupported("more than one unknown dimension"));
+            }
+            known
+        }
+    };
+    if pieces.len() != out_shape.len() {
+        return Err(unsupported("shape of another rank than the output"));
+    }
+    shape_tensor(lowering, input, &pieces)
+}
+
+/// Whether the computed shape `v` is a Concat with a constant part holding a 0.
+fn has_const_zero(lowering: &Lower, v: modelc_ir::ValueRef) -> bool {
+    let v = lowering.model.resolve(v);
+    let node = lowering.g.node(v.node);
+    if node.op.onnx() != Some(OnnxOp::Concat) {
+        return lowering.model.const_ints(v).is_some_and(|c| c.contains(&0));
+    }
+    lowering
+        .g
+        .inputs_of(v.node)
+        .iter()
+        .flatten()
+        .any(|&p| lowering.model.const_ints(p).is_some_and(|c| c.contains(&0)))
+}
+
 /// Emits STRIDED_SLICE (op version `version`) of tensor `input` into `out`: `window` is
 /// [begin, end, strides] per axis; a set bit of the (begin, end) masks takes that end of the
 /// axis's whole range.
@@ -139,10 +259,12 @@ pub(crate) fn lower(lowering: &mut Lower, id: NodeId, op: OnnxOp) -> Result<(), 
             let shape = lowering
                 .out_shape(0)
                 .ok_or_else(|| unsupported("output shape unknown"))?;
-            if shape.iter().filter(|&&d| d < 0).count() > 1 {
-                return Err(unsupported("more than one unknown dimension"));
-            }
             let a = lowering.req(id, 0)?;
+            if shape.iter().filter(|&&d| d < 0).count() > 1 {
+                let st = runtime_reshape(lowering, id, op, a, &shape)?;
+                let out = lowering.output(0)?;
+                return reshape_to(lowering, a, out, st);
+            }
             let out = lowering.output(0)?;
             reshape(lowering, a, out, &shape)?;
         }
@@ -450,8 +572,8 @@ pub(crate) fn lower(lowering: &mut Lower, id: NodeId, op: OnnxOp) -> Result<(), 
             let shape = lowering
                 .out_shape(0)
                 .ok_or_else(|| unsupported("output shape unknown"))?;
-            if shape.len() != 4 || shape[1] < 0 || shape[2] < 0 {
-                return Err(unsupported("only 2-D resizes of known size"));
+            if shape.len() != 4 {
+                return Err(unsupported("only 2-D resizes"));
             }
             let mode = attr_s(lowering.g, id, "mode", "nearest");
             let coord = attr_s(
@@ -461,12 +583,18 @@ pub(crate) fn lower(lowering: &mut Lower, id: NodeId, op: OnnxOp) -> Result<(), 
                 "half_pixel",
             );
             let nearest = attr_s(lowering.g, id, "nearest_mode", "round_prefer_floor");
-            let (align, half) = resize_flags(lowering, id, &shape, &mode, &coord, &nearest)?;
+            let known = shape[1] >= 0 && shape[2] >= 0 && {
+                let input = lowering.in_shape(id, 0).unwrap_or_default();
+                input.len() == 4 && input[1] >= 0 && input[2] >= 0
+            };
+            let ((align, half), size) = if known {
+                let flags = resize_flags(lowering, id, &shape, &mode, &coord, &nearest)?;
+                let hw = [shape[1] as i32, shape[2] as i32];
+                (flags, lowering.model.const_i32("size", &hw, vec![2])?)
+            } else {
+                resize_at_run_time(lowering, id, &mode, &coord, &nearest)?
+            };
             let a = lowering.req(id, 0)?;
-            let size =
-                lowering
-                    .model
-                    .const_i32("size", &[shape[1] as i32, shape[2] as i32], vec![2])?;
             let out = lowering.output(0)?;
             if mode == "linear" {
                 let o = fb::ResizeBilinearOptions::create(
@@ -697,6 +825,121 @@ fn resize_flags(
         }
         _ => Err(fail()),
     }
+}
+
+/// The flags and the int32 [height, width] size tensor of an NHWC Resize whose sizes are
+/// known only at run time: constant integer scales (the size is SHAPE(input)[1:3] times
+/// them, and TFLite's output / input ratio is then ONNX's scale exactly), or a `sizes` input
+/// computed in the graph (ONNX's scale is then output / input as TFLite's). Bilinear: every
+/// coordinate mode TFLite has (`pytorch_half_pixel` only with scales, which never resize to 1
+/// from more). Nearest: with integer scales the flags whose source indices equal ONNX's for
+/// every input size up to a period of the scale; with computed sizes only `asymmetric` with
+/// `floor` (both read `floor(o · in / out)`).
+fn resize_at_run_time(
+    lowering: &mut Lower,
+    id: NodeId,
+    mode: &str,
+    coord: &str,
+    nearest: &str,
+) -> Result<((bool, bool), usize), TfliteError> {
+    use super::dynamic::{arith, shape_of, slice, to_i32};
+    let input = lowering
+        .in_shape(id, 0)
+        .ok_or_else(|| unsupported("input shape unknown"))?;
+    let output = lowering.out_shape(0).unwrap_or_default();
+    if input.len() != 4 || output.len() != 4 || input[3] != output[3] {
+        return Err(unsupported("Resize of axes other than height and width"));
+    }
+    let fail = || {
+        unsupported(format!(
+            "Resize {mode}/{coord}/{nearest} of a size unknown until run time"
+        ))
+    };
+    if attr_ints(lowering.g, id, "axes").is_some() {
+        return Err(unsupported(
+            "Resize with axes of a size unknown until run time",
+        ));
+    }
+    let node_inputs = lowering.g.node(id).num_inputs;
+    let scales_slot = if node_inputs == 2 { 1 } else { 2 };
+    let scales = lowering
+        .g
+        .input(id, scales_slot)
+        .and_then(|v| lowering.model.const_floats(v))
+        .filter(|s| !s.is_empty());
+    let sizes = lowering.g.input(id, 3).filter(|_| scales.is_none());
+    if let Some(sc) = scales {
+        if sc.len() != 4 || sc[0] != 1.0 || sc[3] != 1.0 {
+            return Err(unsupported("Resize scaling the batch or channels"));
+        }
+        let factor = [sc[1], sc[2]];
+        if factor
+            .iter()
+            .any(|&f| f.fract() != 0.0 || !(1.0..=1024.0).contains(&f))
+        {
+            return Err(unsupported(format!(
+                "Resize by scales {factor:?} (not whole numbers) of a size unknown until run time"
+            )));
+        }
+        let f = factor.map(|f| f as i64);
+        let flags = match mode {
+            "linear" => {
+                if attr_i(lowering.g, id, "antialias", 0) != 0 && f.contains(&1) {
+                    return Err(unsupported("antialiased Resize by 1"));
+                }
+                match coord {
+                    "align_corners" => (true, false),
+                    "half_pixel" | "pytorch_half_pixel" => (false, true),
+                    "asymmetric" => (false, false),
+                    _ => return Err(fail()),
+                }
+            }
+            // The index pattern of an integer upscale repeats every input row: sizes up to
+            // 64 cover it.
+            "nearest" => [(false, false), (false, true), (true, false)]
+                .into_iter()
+                .find(|&(align, half)| {
+                    (1..=64).all(|n: i64| {
+                        (0..2).all(|a| {
+                            let want =
+                                onnx_nearest_indices(coord, nearest, f[a] as f32, n, n * f[a]);
+                            want.is_some_and(|w| {
+                                tflite_nearest_indices(align, half, n, n * f[a]) == w
+                            })
+                        })
+                    })
+                })
+                .ok_or_else(fail)?,
+            _ => return Err(fail()),
+        };
+        let x = lowering.req(id, 0)?;
+        let dims = shape_of(lowering, x)?;
+        let hw = slice(lowering, dims, 1, 3)?;
+        let size = if f == [1, 1] {
+            hw
+        } else {
+            arith(lowering, B::MUL, hw, &[f[0] as i32, f[1] as i32])?
+        };
+        return Ok((flags, size));
+    }
+    let Some(sv) = sizes else {
+        return Err(unsupported("Resize without scales or sizes"));
+    };
+    let flags = match (mode, coord, nearest) {
+        ("linear", "align_corners", _) => (true, false),
+        ("linear", "half_pixel", _) => (false, true),
+        ("linear", "asymmetric", _) => (false, false),
+        ("nearest", "asymmetric", "floor") => (false, false),
+        _ => return Err(fail()),
+    };
+    // NHWC by now (the layout pass reorders a computed list too): [N, H, W, C].
+    let st = lowering.input_value(sv)?;
+    if lowering.model.tensors[st].shape != [4] {
+        return Err(unsupported("Resize sizes of other than 4 entries"));
+    }
+    let st = to_i32(lowering, st)?;
+    let size = slice(lowering, st, 1, 3)?;
+    Ok((flags, size))
 }
 
 /// ONNX Resize's nearest source index for each output position along one axis.
