@@ -519,6 +519,25 @@ OP_FORMS = [
                                                np.array([[0.5], [-0.5], [0.0], [1.5]], np.float32)], must=True),
     op_case("min-four-inputs", "Min", consts=[np.float32(0.3), np.linspace(-2, 2, 5, dtype=np.float32),
                                               np.full((3, 1, 1), -0.2, np.float32)], must=True),
+    # Ops without a builtin, exported by their decompose-* passes.
+    op_case("instancenorm", "InstanceNormalization", consts=[np.array([0.5, 1.0, -1.5], np.float32),
+                                                             np.array([0.1, -0.2, 0.3], np.float32)],
+            epsilon=1e-3, must=True),
+    op_case("instancenorm-opset18", "InstanceNormalization", opset=18,
+            consts=[np.array([0.5, 1.0, -1.5], np.float32), np.array([0.1, -0.2, 0.3], np.float32)], must=True),
+    op_case("reducel2-axes", "ReduceL2", opset=13, axes=[1, -1], keepdims=0, must=True),
+    op_case("reducel2-all", "ReduceL2", opset=13, must=True),
+    op_case("reducel2-opset18", "ReduceL2", opset=18, consts=[np.array([2], np.int64)], must=True),
+    op_case("gatherelements-axis3", "GatherElements",
+            consts=[np.array([[[[4, 0], [1, -1]]]], np.int64).repeat(2, 0).repeat(3, 1)], axis=3, must=True),
+    op_case("gatherelements-axis1", "GatherElements",
+            consts=[np.arange(2 * 2 * 4 * 5, dtype=np.int64).reshape(2, 2, 4, 5) % 3], axis=1, must=True),
+    op_case("scatternd", "ScatterND", consts=[np.array([[0, 1], [1, -1]], np.int64),
+                                              np.linspace(-1, 1, 40, dtype=np.float32).reshape(2, 4, 5)], must=True),
+    op_case("scatternd-elements", "ScatterND", consts=[np.array([[0, 0, 0, 0], [1, 2, 3, 4]], np.int64),
+                                                       np.array([7.0, -7.0], np.float32)], must=True),
+    op_case("scatternd-add", "ScatterND", opset=16,
+            consts=[np.array([[1], [1]], np.int64), np.ones((2, 3, 4, 5), np.float32)], reduction="add", must=True),
 ]
 
 

@@ -134,7 +134,8 @@ const LEGALIZE: &str = "infer-shapes,identity,fold,fuse-conv-bn,quantize-bias,dc
 const DECOMPOSE: &str = "decompose-batch-norm,decompose-hard-sigmoid,decompose-layer-norm,\
     decompose-legacy-softmax,decompose-depth-to-space,decompose-grouped-conv-transpose,\
     decompose-softplus,decompose-elu,decompose-einsum,decompose-gemm,decompose-pad-crop,\
-    decompose-pad-edge,decompose-fmod,decompose-vector-matmul";
+    decompose-pad-edge,decompose-fmod,decompose-vector-matmul,decompose-instance-norm,\
+    decompose-reduce-l2,decompose-gather-elements,decompose-scatter-nd";
 
 /// Brings the graph into the form the lowering expects: NHWC layout-sensitive ops and types
 /// on every value.
