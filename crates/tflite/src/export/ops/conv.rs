@@ -1071,9 +1071,12 @@ fn fc_weights(lowering: &mut Lower, bv: ValueRef, transposed: bool) -> Result<us
         let q = lowering
             .qdq_params(dq)
             .ok_or_else(|| unsupported("weight quantization"))?;
-        if q.scale.len() > 1 {
-            return Err(unsupported("per-channel weights given as [I, O]"));
-        }
+        // Per output channel of [I, O] (axis 1) is per row of the transposed [O, I].
+        let q = match (q.scale.len(), q.axis) {
+            (1, _) => q,
+            (_, 1) => Quant { axis: 0, ..q },
+            _ => return Err(unsupported("weights quantized per input channel")),
+        };
         let src = lowering
             .g
             .input(dq, 0)
