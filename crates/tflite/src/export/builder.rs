@@ -92,6 +92,9 @@ pub(crate) struct Builder<'g> {
     pub map: HashMap<ValueRef, usize>,
     /// Values that stand for others (Identity, absorbed activations): value → source.
     pub alias: HashMap<ValueRef, ValueRef>,
+    /// FULLY_CONNECTED weights made by transposing a constant: (constant, dequantization
+    /// scale, quantized op) → tensor, so a weight shared by several layers is stored once.
+    pub transposed_weights: HashMap<(Option<ValueRef>, Option<ValueRef>, bool), usize>,
     /// Data past this many bytes goes after the flatbuffer.
     external: bool,
     external_len: u64,
@@ -114,6 +117,7 @@ impl<'g> Builder<'g> {
             operators: Vec::new(),
             map: HashMap::new(),
             alias: HashMap::new(),
+            transposed_weights: HashMap::new(),
             external,
             external_len: 0,
         }

@@ -1067,6 +1067,26 @@ fn fc_weights(lowering: &mut Lower, bv: ValueRef, transposed: bool) -> Result<us
     if transposed {
         return lowering.input_value(bv);
     }
+    // A weight several layers share (exporters merge equal initializers) is transposed once:
+    // keyed by the constant, the scales it is dequantized with and the mode.
+    let key = match lowering.dq_source(bv) {
+        Some(dq) => (
+            lowering.g.input(dq, 0),
+            lowering.g.input(dq, 1),
+            lowering.quantized,
+        ),
+        None => (Some(lowering.model.resolve(bv)), None, false),
+    };
+    if let Some(&t) = lowering.model.transposed_weights.get(&key) {
+        return Ok(t);
+    }
+    let t = transposed_fc_weights(lowering, bv)?;
+    lowering.model.transposed_weights.insert(key, t);
+    Ok(t)
+}
+
+/// FULLY_CONNECTED weights [O, I] made from a constant (or dequantized constant) [I, O].
+fn transposed_fc_weights(lowering: &mut Lower, bv: ValueRef) -> Result<usize, TfliteError> {
     if let Some(dq) = lowering.dq_source(bv) {
         let q = lowering
             .qdq_params(dq)
