@@ -40,6 +40,8 @@ Directions, every model each way this crate adds:
                     rewritten with LiteRT's schema classes) -> ONNX vs LiteRT. A model that
                     reads LSTM's Y_c must be refused with a message naming it.
 
+Dynamic shapes and static int8 transformers: tests/tflite_dynamic.py (its docs).
+
 Table forms (--table MANIFEST, instead of everything above; crates/tflite/tests/table.rs
                     writes the manifest from modelc's builtin <-> op table): every row
                     marked exact, its .tflite written by modelc from a one-node graph, in
@@ -63,6 +65,7 @@ import sys
 import numpy as np
 
 import table_forms as table_forms_lib
+import tflite_dynamic
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TOLERANCE = 1e-4
@@ -1466,6 +1469,7 @@ def main() -> int:
     quantized_onnx(a.modelc, a.out, results, a.only)
     tflite_sources(a.modelc, a.out, results, a.only)
     lstm_models(a.modelc, a.out, results, a.only)
+    tflite_dynamic.run_all(a.modelc, a.out, results, a.only)
     print(f"tflite interop: {sum(results)} of {len(results)} passed")
     return 0 if results and all(results) else 1
 
