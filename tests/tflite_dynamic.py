@@ -8,7 +8,8 @@
 Dynamic shapes  OCR-style models exported by torch with dynamic axes (a DBNet-style detector:
                 strided convolutions, an FPN with nearest / bilinear upsampling by scale and
                 to a computed size, ConvTranspose with and without pads and output_padding;
-                a CRNN-style recognizer: width-dynamic reshape, permute and a dense head) and
+                a CRNN-style recognizer: width-dynamic reshape, permute and a dense head; average
+                pooling counting pads and Flatten of unknown batch and size) and
                 the transformer encoder of testdata/make_transformer.py (symbolic batch and
                 sequence, Reshape [0, -1, heads, dim]). Each converts with its unknown sizes
                 kept (the input's shape_signature has -1), and LiteRT, resized with
@@ -56,7 +57,8 @@ def modelc(exe: str, *args: str) -> None:
 
 
 def export_ocr(d: str) -> dict:
-    """The DBNet-style detector and CRNN-style recognizer: {name: (path, input sizes)}."""
+    """The DBNet-style detector, CRNN-style recognizer and a pooling head: {name: (path,
+    input sizes)}."""
     import torch
     from torch import nn
     from torch.nn import functional as F
@@ -98,8 +100,23 @@ def export_ocr(d: str) -> dict:
             x = x.reshape(b, c * h, w).permute(2, 0, 1)
             return self.fc(x).log_softmax(-1)
 
+    class Pooled(nn.Module):
+        """Average pooling counting its pads and Flatten of a map of unknown batch and size."""
+
+        def __init__(self):
+            super().__init__()
+            self.c, self.p, self.fc = nn.Conv2d(3, 4, 3, 1, 1), nn.AvgPool2d(3, 2, 1), nn.Linear(4, 5)
+
+        def forward(self, x):
+            y = self.p(F.relu(self.c(x)))
+            return torch.cat([self.fc(y.mean((2, 3))), torch.flatten(y, 1)[:, :7]], 1)
+
     torch.manual_seed(0)
     out = {}
+    path = os.path.join(d, "pooled.onnx")
+    torch.onnx.export(Pooled().eval(), (torch.randn(2, 3, 16, 20),), path, opset_version=17, dynamo=False,
+                      input_names=["x"], output_names=["y"], dynamic_axes={"x": {0: "n", 2: "h", 3: "w"}})
+    out["pooled"] = (path, [(2, 3, 16, 20), (1, 3, 9, 13)])
     det = Detector().eval()
     with torch.no_grad():
         det.bn.running_mean.uniform_(-0.5, 0.5)

@@ -208,7 +208,7 @@ impl<'g> Lower<'g> {
         if let Some(&t) = self.model.map.get(&v) {
             return Ok(t);
         }
-        if self.from_failed(v) {
+        if self.reads_failed(v) {
             return Err(TfliteError::Unsupported(CASCADE.into()));
         }
         if let Some(c) = self.model.const_of(v) {
@@ -250,7 +250,7 @@ impl<'g> Lower<'g> {
     /// Whether `v` is the output of a node that failed, directly or through the
     /// QuantizeLinear / DequantizeLinear pair a quantized op's output passes (those are made
     /// on demand, so they never fail themselves).
-    fn from_failed(&self, v: ValueRef) -> bool {
+    fn reads_failed(&self, v: ValueRef) -> bool {
         let mut v = self.model.resolve(v);
         for _ in 0..3 {
             if self.failed.contains(&v.node) {

@@ -867,6 +867,32 @@ fn average_pool(
     // the last window, and each output position's divisor.
     let mut tail = [0i64; 2];
     let mut divisors: [Vec<i64>; 2] = [Vec::new(), Vec::new()];
+    // Pads counted and no ceil_mode: every window divides by kH·kW whatever the size (one
+    // unknown until run time too), which VALID pooling over the padded input does.
+    if include && !ceil && in_hw.iter().any(|&h| h < 0) {
+        let trailing = [pads[2], pads[3]];
+        let mut input = lowering.req(id, 0)?;
+        if pads.iter().any(|&p| p > 0) {
+            input = pad_input(
+                lowering,
+                input,
+                [pads[0], pads[1], trailing[0], trailing[1]],
+                None,
+            )?;
+        }
+        let out = lowering.output(0)?;
+        emit_pool(
+            lowering,
+            B::AVERAGE_POOL_2D,
+            input,
+            out,
+            Padding::VALID,
+            k,
+            s,
+            act,
+        );
+        return Ok(());
+    }
     for a in 0..2 {
         let (h, kk, ss, begin, end) = (in_hw[a], k[a], s[a], pads[a], pads[a + 2]);
         if h < 0 || ss < 1 || kk < 1 {
@@ -1001,7 +1027,8 @@ fn onnx_pool_pads(
     };
     // Bounded so the window arithmetic below cannot overflow on a hostile file.
     let sane = |v: i64| (0..1 << 31).contains(&v);
-    if !(k.iter().chain(&s).chain(&in_hw).all(|&v| sane(v))) {
+    // (-1: a size unknown until run time.)
+    if !(k.iter().chain(&s).all(|&v| sane(v)) && in_hw.iter().all(|&v| v == -1 || sane(v))) {
         return Err(unsupported("pooling sizes out of range"));
     }
     match pads[..] {

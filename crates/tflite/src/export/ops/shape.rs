@@ -185,12 +185,16 @@ fn runtime_reshape(
             pieces
         }
         _ => {
-            // Flatten: [prod(head), prod(tail)], one of them inferred.
-            let known: Vec<Piece> = out_shape.iter().map(|&d| Piece::Const(d)).collect();
-            if out_shape.iter().filter(|&&d| d < 0).count() > 1 {
-                return Err(unsupported("more than one unknown dimension"));
+            // Flatten: [prod(head), prod(tail)] with both unknown: a head or tail of one
+            // axis is that axis's size, the other side inferred.
+            let rank = in_shape.len();
+            let a = attr_i(lowering.g, id, "axis", 1);
+            let axis = if a < 0 { a + rank as i64 } else { a };
+            match axis {
+                1 => vec![Piece::InDim(0), Piece::Const(-1)],
+                a if a + 1 == rank as i64 => vec![Piece::Const(-1), Piece::InDim(rank - 1)],
+                _ => return Err(unsupported("Flatten of unknown sizes on both sides")),
             }
-            known
         }
     };
     if pieces.len() != out_shape.len() {
