@@ -1,7 +1,9 @@
 //! Convolution, transposed convolution, pooling and dense layers.
 //! - `Conv` (NHWC; group 1 → CONV_2D; group = channels with a [M, kH, kW, 1] filter →
 //!   DEPTHWISE_CONV_2D, filter transposed to [1, kH, kW, M] and per-channel scales to axis 3);
-//! - `ConvTranspose` (NHWC, float) → TRANSPOSE_CONV (+ STRIDED_SLICE for pads SAME cannot give);
+//! - `ConvTranspose` (NHWC, float) → TRANSPOSE_CONV (+ STRIDED_SLICE for pads SAME cannot give;
+//!   of an input size unknown until run time: its output_shape computed from SHAPE, VALID,
+//!   then the pads cropped);
 //! - `MaxPool` / `AveragePool` (NHWC) → MAX_POOL_2D / AVERAGE_POOL_2D, `ceil_mode` too
 //!   (average pooling's divisor rules: see `average_pool`);
 //!   `GlobalAveragePool` / `GlobalMaxPool` → MEAN / REDUCE_MAX over the spatial axes, kept;

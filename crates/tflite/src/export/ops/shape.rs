@@ -1,11 +1,16 @@
 //! Data-movement and reduction ops.
-//! - `Reshape` / `Flatten` / `Squeeze` / `Unsqueeze` → RESHAPE to the (inferred) output shape;
+//! - `Reshape` / `Flatten` / `Squeeze` / `Unsqueeze` → RESHAPE to the (inferred) output shape,
+//!   or, with more than one size unknown until run time, to a shape tensor computed in the
+//!   file (the input's SHAPE for Reshape's `0`s and the sizes Squeeze / Unsqueeze keep; a
+//!   shape the graph computes, as int32);
 //! - `Transpose` → TRANSPOSE; `Concat` → CONCATENATION; `Pad` (constant pads; constant /
 //!   reflect mode) → PAD / PADV2 / MIRROR_PAD;
 //! - `ReduceMean`/`Sum`/`Max`/`Min`/`Prod` (constant axes) → MEAN / SUM / REDUCE_*;
 //! - `Slice` (constant starts/ends/axes/steps) → STRIDED_SLICE; `Gather` → GATHER;
 //!   `Split` → SPLIT / SPLIT_V;
-//! - `Resize` (NHWC, 2-D) → RESIZE_BILINEAR / RESIZE_NEAREST_NEIGHBOR;
+//! - `Resize` (NHWC, 2-D) → RESIZE_BILINEAR / RESIZE_NEAREST_NEIGHBOR, the size a constant
+//!   or, for sizes unknown until run time, SHAPE × whole-number scales or the graph's computed
+//!   `sizes`;
 //!   `DepthToSpace` (DCR) / `SpaceToDepth` (NHWC) → DEPTH_TO_SPACE / SPACE_TO_DEPTH;
 //! - `Expand` → BROADCAST_TO, `Tile` → TILE, `Shape` → SHAPE.
 
