@@ -25,6 +25,9 @@ int8 transformer  torch nn.TransformerEncoder (testdata/make_torchvision.py) and
                 the float output's range); `modelc quantize` to .tflite directly: that budget
                 against the QDQ model quantized with its outputs (as the .tflite form is).
 
+Computed indices  GatherElements and ScatterND whose indices are graph inputs: LiteRT equals
+                onnxruntime.
+
 Exits 1 on any failure.
 """
 
@@ -269,9 +272,62 @@ def int8_transformer(exe: str, out: str, results: list, only) -> None:
         check(results, f"int8 {label} -> tflite", run)
 
 
+def computed_indices(exe: str, out: str, results: list, only) -> None:
+    """GatherElements and ScatterND whose indices are graph inputs (decompose-gather-elements'
+    coordinates computed in the file, negative indices counted from the end; SCATTER_ND of
+    computed indices): LiteRT vs onnxruntime, exactly."""
+    name = "computed_indices"
+    if only and name not in only:
+        return
+    import onnx
+    from onnx import TensorProto, helper
+
+    d = os.path.join(out, name)
+    os.makedirs(d, exist_ok=True)
+    f, i64 = TensorProto.FLOAT, TensorProto.INT64
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 3, 4, 5)).astype(np.float32)
+    cases = {
+        "gatherelements": (helper.make_node("GatherElements", ["x", "i"], ["y"], axis=3),
+                           [("i", i64, [2, 3, 4, 2])],
+                           {"i": rng.integers(-5, 5, (2, 3, 4, 2)).astype(np.int64)}),
+        "gatherelements-axis1": (helper.make_node("GatherElements", ["x", "i"], ["y"], axis=1),
+                                 [("i", i64, [2, 2, 4, 5])],
+                                 {"i": rng.integers(0, 3, (2, 2, 4, 5)).astype(np.int64)}),
+        "scatternd": (helper.make_node("ScatterND", ["x", "i", "u"], ["y"]),
+                      [("i", i64, [2, 2]), ("u", f, [2, 4, 5])],
+                      {"i": np.array([[1, 2], [0, 0]], np.int64),
+                       "u": rng.standard_normal((2, 4, 5)).astype(np.float32)}),
+    }
+    for case, (node, extra, feeds) in cases.items():
+        src = os.path.join(d, case + ".onnx")
+        tfl = src[:-5] + ".tflite"
+        ins = [helper.make_tensor_value_info("x", f, [2, 3, 4, 5])]
+        ins += [helper.make_tensor_value_info(n, t, s) for n, t, s in extra]
+        g = helper.make_graph([node], case, ins, [helper.make_tensor_value_info("y", f, None)])
+        onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), src)
+
+        def run(src=src, tfl=tfl, feeds=feeds):
+            import onnxruntime as rt
+            from ai_edge_litert.interpreter import Interpreter
+
+            modelc(exe, "convert", src, tfl)
+            all_feeds = {"x": x, **feeds}
+            ref = rt.InferenceSession(src, providers=["CPUExecutionProvider"]).run(None, all_feeds)[0]
+            it = Interpreter(model_path=tfl)
+            runner = it.get_signature_runner()
+            y = next(iter(runner(**all_feeds).values()))
+            ops = sorted({o["op_name"] for o in it._get_ops_details()})
+            exact = y.shape == ref.shape and np.array_equal(y, ref)
+            return exact, f"{'exact' if exact else 'differs'}; ops {' '.join(ops)}"
+
+        check(results, f"onnx->tflite {case} of computed indices", run)
+
+
 def run_all(exe: str, out: str, results: list, only) -> None:
     dynamic_shapes(exe, out, results, only)
     int8_transformer(exe, out, results, only)
+    computed_indices(exe, out, results, only)
 
 
 def main() -> int:
