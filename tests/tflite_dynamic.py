@@ -9,12 +9,14 @@ Dynamic shapes  OCR-style models exported by torch with dynamic axes (a DBNet-st
                 strided convolutions, an FPN with nearest / bilinear upsampling by scale and
                 to a computed size, ConvTranspose with and without pads and output_padding;
                 a CRNN-style recognizer: width-dynamic reshape, permute and a dense head; average
-                pooling counting pads and Flatten of unknown batch and size) and
+                pooling counting pads and Flatten of unknown batch and size; a U-Net-style
+                crop to the input's size, Slice ends computed from Shape) and
                 the transformer encoder of testdata/make_transformer.py (symbolic batch and
                 sequence, Reshape [0, -1, heads, dim]). Each converts with its unknown sizes
                 kept (the input's shape_signature has -1), and LiteRT, resized with
                 `resize_tensor_input` to two or three sizes, matches onnxruntime on the ONNX
-                source within 1e-4 of the output range. Pinned with `--dim`, the same model
+                source within 1e-4 of the output range; the image models have no TRANSPOSE.
+                Pinned with `--dim`, the same model
                 converts with static sizes and matches at that size.
 int8 transformer  torch nn.TransformerEncoder (testdata/make_torchvision.py) and the
                 dynamic-shape encoder quantized to static int8 by `modelc quantize`
@@ -114,8 +116,24 @@ def export_ocr(d: str) -> dict:
             y = self.p(F.relu(self.c(x)))
             return torch.cat([self.fc(y.mean((2, 3))), torch.flatten(y, 1)[:, :7]], 1)
 
+    class Cropped(nn.Module):
+        """A U-Net-style crop of an upsampled map to the input's size (Slice ends from Shape)."""
+
+        def __init__(self):
+            super().__init__()
+            self.d, self.u, self.c = nn.Conv2d(3, 4, 3, 2, 1), nn.ConvTranspose2d(4, 4, 3, 2), nn.Conv2d(3, 4, 1)
+
+        def forward(self, x):
+            up = self.u(F.relu(self.d(x)))
+            return up[:, :, : x.shape[2], : x.shape[3]] + self.c(x)
+
     torch.manual_seed(0)
     out = {}
+    path = os.path.join(d, "cropped.onnx")
+    torch.onnx.export(Cropped().eval(), (torch.randn(1, 3, 17, 22),), path, opset_version=17, dynamo=False,
+                      input_names=["x"], output_names=["y"],
+                      dynamic_axes={"x": {2: "h", 3: "w"}, "y": {2: "h", 3: "w"}})
+    out["cropped"] = (path, [(1, 3, 17, 22), (1, 3, 16, 9)])
     path = os.path.join(d, "pooled.onnx")
     torch.onnx.export(Pooled().eval(), (torch.randn(2, 3, 16, 20),), path, opset_version=17, dynamo=False,
                       input_names=["x"], output_names=["y"], dynamic_axes={"x": {0: "n", 2: "h", 3: "w"}})
@@ -175,8 +193,17 @@ def rel_err(y: np.ndarray, ref: np.ndarray) -> float:
     return float(np.abs(y64 - r64).max() / max(float(r64.max() - r64.min()), 1e-12))
 
 
-def compare_sizes(src: str, tfl: str, sizes: list, nhwc: bool, want_unknown: bool) -> tuple[bool, str]:
+def compare_sizes(src: str, tfl: str, sizes: list, nhwc: bool, want_unknown: bool,
+                  no_transpose: bool = False) -> tuple[bool, str]:
+    from ai_edge_litert.interpreter import Interpreter
+
     msgs, ok = [], True
+    # Image models channels last throughout need no TRANSPOSE, unknown sizes or not (the
+    # recognizer permutes, and Flatten reads channels first, so theirs are the model's).
+    if no_transpose:
+        ops = [o["op_name"] for o in Interpreter(model_path=tfl)._get_ops_details()]
+        if "TRANSPOSE" in ops:
+            return False, f"{ops.count('TRANSPOSE')} TRANSPOSE ops"
     for shape in sizes:
         x = np.random.default_rng(len(msgs)).standard_normal(shape).astype(np.float32)
         y, sig = litert_run(tfl, x, nhwc)
@@ -202,7 +229,7 @@ def dynamic_shapes(exe: str, out: str, results: list, only) -> None:
 
         def run(src=src, tfl=tfl, sizes=sizes, nhwc=nhwc):
             modelc(exe, "convert", src, tfl)
-            return compare_sizes(src, tfl, sizes, nhwc, True)
+            return compare_sizes(src, tfl, sizes, nhwc, True, m in ("detector", "cropped"))
 
         check(results, f"onnx->tflite {m} (sizes unknown until run time)", run)
 

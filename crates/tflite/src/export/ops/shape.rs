@@ -210,17 +210,81 @@ fn runtime_reshape(
 
 /// Whether the computed shape `v` is a Concat with a constant part holding a 0.
 fn has_const_zero(lowering: &Lower, v: modelc_ir::ValueRef) -> bool {
+    const_part_any(lowering, v, |x| x == 0)
+}
+
+/// Whether a constant part of the computed integers `v` (itself, or an input of the Concat
+/// making it) holds a value `pred` accepts.
+fn const_part_any(lowering: &Lower, v: modelc_ir::ValueRef, pred: impl Fn(i64) -> bool) -> bool {
     let v = lowering.model.resolve(v);
-    let node = lowering.g.node(v.node);
-    if node.op.onnx() != Some(OnnxOp::Concat) {
-        return lowering.model.const_ints(v).is_some_and(|c| c.contains(&0));
-    }
-    lowering
+    let parts: Vec<modelc_ir::ValueRef> =
+        if lowering.g.node(v.node).op.onnx() == Some(OnnxOp::Concat) {
+            lowering.g.inputs_of(v.node).into_iter().flatten().collect()
+        } else {
+            vec![v]
+        };
+    parts.into_iter().any(|p| {
+        lowering
+            .model
+            .const_ints(p)
+            .is_some_and(|c| c.iter().any(|&x| pred(x)))
+    })
+}
+
+/// The int32 begin or end tensor (of the input's rank) of a Slice whose input `slot` is
+/// computed in the graph: its entry `k` at the axis `positions` gives it, zeros (masked)
+/// elsewhere; GATHER from [values, 0].
+fn computed_bound(
+    lowering: &mut Lower,
+    id: NodeId,
+    slot: usize,
+    positions: &[Option<usize>],
+) -> Result<usize, TfliteError> {
+    use super::dynamic::{concat, to_i32};
+    let v = lowering
         .g
-        .inputs_of(v.node)
+        .input(id, slot)
+        .ok_or_else(|| unsupported("no starts / ends"))?;
+    // int64 bounds past int32 (INT64_MAX for "to the end") would wrap when cast.
+    if const_part_any(lowering, v, |x| i32::try_from(x).is_err()) {
+        return Err(unsupported("computed Slice bounds past int32"));
+    }
+    let t = lowering.req(id, slot)?;
+    let t = to_i32(lowering, t)?;
+    let n = lowering.model.tensors[t]
+        .shape
+        .first()
+        .copied()
+        .unwrap_or(0);
+    let zero = lowering.model.const_i32("zero", &[0], vec![1])?;
+    let table = concat(lowering, &[t, zero])?;
+    let idx: Vec<i32> = positions
         .iter()
-        .flatten()
-        .any(|&p| lowering.model.const_ints(p).is_some_and(|c| c.contains(&0)))
+        .map(|p| p.map_or(n as i32, |k| k as i32))
+        .collect();
+    let it = lowering
+        .model
+        .const_i32("positions", &idx, vec![idx.len() as i64])?;
+    let name = format!("bound_{}", lowering.model.tensors.len());
+    let out = lowering
+        .model
+        .add_tensor(name, DType::I32, vec![idx.len() as i64], None, None)?;
+    let o = fb::GatherOptions::create(
+        &mut lowering.model.fbb,
+        &fb::GatherOptionsArgs {
+            axis: 0,
+            batch_dims: 0,
+        },
+    )
+    .as_union_value();
+    lowering.model.emit(
+        B::GATHER,
+        1,
+        &[Some(table), Some(it)],
+        &[out],
+        Some((BuiltinOptions::GatherOptions, o)),
+    );
+    Ok(out)
 }
 
 /// Emits STRIDED_SLICE (op version `version`) of tensor `input` into `out`: `window` is
@@ -242,6 +306,26 @@ pub(crate) fn strided_slice(
             .model
             .const_i32("strides", &window[2], vec![rank])?,
     );
+    emit_strided_slice(
+        lowering,
+        version,
+        input,
+        out,
+        [bt, et, st],
+        (begin_mask, end_mask),
+    );
+    Ok(())
+}
+
+/// STRIDED_SLICE of `input` by the int32 [begin, end, strides] tensors.
+fn emit_strided_slice(
+    lowering: &mut Lower,
+    version: i32,
+    input: usize,
+    out: usize,
+    [bt, et, st]: [usize; 3],
+    (begin_mask, end_mask): (i32, i32),
+) {
     let o = fb::StridedSliceOptions::create(
         &mut lowering.model.fbb,
         &fb::StridedSliceOptionsArgs {
@@ -258,7 +342,6 @@ pub(crate) fn strided_slice(
         &[out],
         Some((BuiltinOptions::StridedSliceOptions, o)),
     );
-    Ok(())
 }
 
 pub(crate) fn lower(lowering: &mut Lower, id: NodeId, op: OnnxOp) -> Result<(), TfliteError> {
@@ -463,12 +546,21 @@ pub(crate) fn lower(lowering: &mut Lower, id: NodeId, op: OnnxOp) -> Result<(), 
                     .flatten()
                     .map(|v| lowering.model.const_ints(v))
             };
-            let starts = get(1)
-                .flatten()
-                .ok_or_else(|| unsupported("starts must be constant"))?;
-            let ends = get(2)
-                .flatten()
-                .ok_or_else(|| unsupported("ends must be constant"))?;
+            // Starts and ends computed in the graph (a crop to another tensor's size) are
+            // STRIDED_SLICE's begin / end tensors; axes and steps must be constants.
+            let starts = get(1).ok_or_else(|| unsupported("no starts"))?;
+            let ends = get(2).ok_or_else(|| unsupported("no ends"))?;
+            let n = match (&starts, &ends) {
+                (Some(s), _) => s.len(),
+                (None, Some(e)) => e.len(),
+                (None, None) => {
+                    let sv = ins[1].ok_or_else(|| unsupported("no starts"))?;
+                    match lowering.model.shape_of(sv).as_deref() {
+                        Some(&[n]) if n >= 0 => n as usize,
+                        _ => return Err(unsupported("starts of unknown length")),
+                    }
+                }
+            };
             let axes_in = get(3);
             let steps_in = get(4);
             let a = lowering.req(id, 0)?;
@@ -476,32 +568,64 @@ pub(crate) fn lower(lowering: &mut Lower, id: NodeId, op: OnnxOp) -> Result<(), 
             let axes = match axes_in {
                 Some(Some(v)) => v,
                 Some(None) => return Err(unsupported("axes must be constant")),
-                None => (0..starts.len() as i64).collect(),
+                None => (0..n as i64).collect(),
             };
             let steps = match steps_in {
                 Some(Some(v)) => v,
                 Some(None) => return Err(unsupported("steps must be constant")),
-                None => vec![1; starts.len()],
+                None => vec![1; n],
             };
+            if axes.len() != n || steps.len() != n {
+                return Err(unsupported(
+                    "starts, ends, axes and steps of different lengths",
+                ));
+            }
             let (mut b, mut e, mut s) = (vec![0i64; rank], vec![0i64; rank], vec![1i64; rank]);
             let (mut bm, mut em) = ((1i32 << rank) - 1, (1i32 << rank) - 1);
+            let mut positions = vec![None; rank];
             for (k, &ax) in axes.iter().enumerate() {
                 let ax = norm_axis(ax, rank)? as usize;
+                positions[ax] = Some(k);
                 let bit = 1 << ax;
                 s[ax] = steps[k];
                 let big = |v: i64| v >= i32::MAX as i64 || v <= i32::MIN as i64;
-                if !big(starts[k]) {
-                    b[ax] = starts[k];
-                    bm &= !bit;
+                match &starts {
+                    Some(st) if big(st[k]) => {}
+                    Some(st) => {
+                        b[ax] = st[k];
+                        bm &= !bit;
+                    }
+                    None => bm &= !bit,
                 }
-                if !big(ends[k]) {
-                    e[ax] = ends[k];
-                    em &= !bit;
+                match &ends {
+                    Some(en) if big(en[k]) => {}
+                    Some(en) => {
+                        e[ax] = en[k];
+                        em &= !bit;
+                    }
+                    None => em &= !bit,
                 }
             }
             let out = lowering.output(0)?;
-            let window = [i32s(&b), i32s(&e), i32s(&s)];
-            strided_slice(lowering, v, a, out, &window, (bm, em))?;
+            if starts.is_some() && ends.is_some() {
+                let window = [i32s(&b), i32s(&e), i32s(&s)];
+                strided_slice(lowering, v, a, out, &window, (bm, em))?;
+                return Ok(());
+            }
+            let mut bounds = [0usize; 2];
+            for (i, (given, fixed)) in [(&starts, &b), (&ends, &e)].into_iter().enumerate() {
+                bounds[i] = match given {
+                    Some(_) => {
+                        let c = i32s(fixed);
+                        lowering.model.const_i32("bound", &c, vec![rank as i64])?
+                    }
+                    None => computed_bound(lowering, id, 1 + i, &positions)?,
+                };
+            }
+            let st = lowering
+                .model
+                .const_i32("strides", &i32s(&s), vec![rank as i64])?;
+            emit_strided_slice(lowering, v, a, out, [bounds[0], bounds[1], st], (bm, em));
         }
         OnnxOp::Gather => {
             let a = lowering.req(id, 0)?;
