@@ -42,17 +42,10 @@ import sys
 
 import numpy as np
 
+from tflite_interop import check
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TOLERANCE = 1e-4
-
-
-def check(results: list, name: str, fn) -> None:
-    try:
-        ok, msg = fn()
-    except Exception as e:  # noqa: BLE001 - every failure is reported, then counted
-        ok, msg = False, f"error: {e}"
-    results.append(ok)
-    print(f"{'ok  ' if ok else 'FAIL'} {name}: {msg}", flush=True)
 
 
 def modelc(exe: str, *args: str) -> None:

@@ -606,28 +606,12 @@ pub(crate) fn conv_transpose(lowering: &mut Lower, id: NodeId) -> Result<(), Tfl
         ],
         vec![4],
     )?;
-    let o = fb::TransposeConvOptions::create(
-        &mut lowering.model.fbb,
-        &fb::TransposeConvOptionsArgs {
-            padding,
-            stride_w: s[1] as i32,
-            stride_h: s[0] as i32,
-            fused_activation_function: if crop {
-                fb::ActivationFunctionType::NONE
-            } else {
-                lowering.act
-            },
-            ..Default::default()
-        },
-    )
-    .as_union_value();
-    lowering.model.emit(
-        B::TRANSPOSE_CONV,
-        3,
-        &[Some(shape), Some(w), Some(input), bias],
-        &[conv_out],
-        Some((BuiltinOptions::TransposeConvOptions, o)),
-    );
+    let act = if crop {
+        fb::ActivationFunctionType::NONE
+    } else {
+        lowering.act
+    };
+    emit_transpose_conv(lowering, [shape, w, input], bias, conv_out, padding, s, act);
     if crop {
         let [bt, bl] = begin;
         let b = [0, bt as i32, bl as i32, 0];
@@ -647,6 +631,36 @@ pub(crate) fn conv_transpose(lowering: &mut Lower, id: NodeId) -> Result<(), Tfl
         )?;
     }
     Ok(())
+}
+
+/// TRANSPOSE_CONV (version 3: with bias) of `input` by filter `w` to `output_shape`.
+fn emit_transpose_conv(
+    lowering: &mut Lower,
+    [output_shape, w, input]: [usize; 3],
+    bias: Option<usize>,
+    out: usize,
+    padding: Padding,
+    s: [i64; 2],
+    act: fb::ActivationFunctionType,
+) {
+    let o = fb::TransposeConvOptions::create(
+        &mut lowering.model.fbb,
+        &fb::TransposeConvOptionsArgs {
+            padding,
+            stride_w: s[1] as i32,
+            stride_h: s[0] as i32,
+            fused_activation_function: act,
+            ..Default::default()
+        },
+    )
+    .as_union_value();
+    lowering.model.emit(
+        B::TRANSPOSE_CONV,
+        3,
+        &[Some(output_shape), Some(w), Some(input), bias],
+        &[out],
+        Some((BuiltinOptions::TransposeConvOptions, o)),
+    );
 }
 
 /// [`conv_transpose`] of an input whose size is known only at run time: TRANSPOSE_CONV
@@ -724,23 +738,15 @@ fn conv_transpose_dynamic(
     } else {
         out
     };
-    let o = fb::TransposeConvOptions::create(
-        &mut lowering.model.fbb,
-        &fb::TransposeConvOptionsArgs {
-            padding: Padding::VALID,
-            stride_w: s[1] as i32,
-            stride_h: s[0] as i32,
-            fused_activation_function: lowering.act,
-            ..Default::default()
-        },
-    )
-    .as_union_value();
-    lowering.model.emit(
-        B::TRANSPOSE_CONV,
-        3,
-        &[Some(shape), Some(w), Some(input), bias],
-        &[conv_out],
-        Some((BuiltinOptions::TransposeConvOptions, o)),
+    let act = lowering.act;
+    emit_transpose_conv(
+        lowering,
+        [shape, w, input],
+        bias,
+        conv_out,
+        Padding::VALID,
+        s,
+        act,
     );
     if crop {
         // Negative ends count from the end; a set end-mask bit keeps the whole axis.

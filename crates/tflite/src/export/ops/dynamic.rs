@@ -189,7 +189,13 @@ pub(crate) fn shape_tensor(
             .const_i32("sizes", &consts, vec![consts.len() as i64])?;
         concat(lowering, &[dims, c])?
     };
-    let it = lowering.model.const_i32("indices", &idx, vec![n])?;
+    pick(lowering, table, &idx)
+}
+
+/// The elements `idx` of the 1-D int32 tensor `table` (GATHER).
+pub(crate) fn pick(lowering: &mut Lower, table: usize, idx: &[i32]) -> Result<usize, TfliteError> {
+    let n = idx.len() as i64;
+    let it = lowering.model.const_i32("indices", idx, vec![n])?;
     let out = i32_tensor(lowering, "shape", vec![n])?;
     let o = fb::GatherOptions::create(
         &mut lowering.model.fbb,

@@ -262,29 +262,7 @@ fn computed_bound(
         .iter()
         .map(|p| p.map_or(n as i32, |k| k as i32))
         .collect();
-    let it = lowering
-        .model
-        .const_i32("positions", &idx, vec![idx.len() as i64])?;
-    let name = format!("bound_{}", lowering.model.tensors.len());
-    let out = lowering
-        .model
-        .add_tensor(name, DType::I32, vec![idx.len() as i64], None, None)?;
-    let o = fb::GatherOptions::create(
-        &mut lowering.model.fbb,
-        &fb::GatherOptionsArgs {
-            axis: 0,
-            batch_dims: 0,
-        },
-    )
-    .as_union_value();
-    lowering.model.emit(
-        B::GATHER,
-        1,
-        &[Some(table), Some(it)],
-        &[out],
-        Some((BuiltinOptions::GatherOptions, o)),
-    );
-    Ok(out)
+    super::dynamic::pick(lowering, table, &idx)
 }
 
 /// Emits STRIDED_SLICE (op version `version`) of tensor `input` into `out`: `window` is
