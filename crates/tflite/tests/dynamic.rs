@@ -115,3 +115,31 @@ fn resize_forms_unknown_sizes_cannot_give_are_refused_by_name() {
     );
     assert!(err.contains("cubic"), "{err}");
 }
+
+#[test]
+fn a_dense_layer_of_unknown_batch_and_length_reads_back() {
+    let w: Vec<String> = (0..24)
+        .map(|i| format!("{:.2}", i as f32 / 24.0 - 0.5))
+        .collect();
+    let text = format!(
+        r#"graph main(%x: f32[batch,seq,8]) -> (%y) {{
+  %w = const f32[8,3] [{}]
+  %y = MatMul(%x, %w)
+}}"#,
+        w.join(", ")
+    );
+    let g = Graph::parse(&text).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("dense.tflite");
+    modelc_tflite::write(&Model::new(g, 17), &path, &Default::default()).unwrap();
+    // FULLY_CONNECTED keep_num_dims over two unknown sizes: a MatMul on import (a flatten
+    // and reshape back would need the sizes).
+    let back = modelc_tflite::read(&path).unwrap_or_else(|e| panic!("{e}"));
+    let ops: Vec<String> = back
+        .graph
+        .node_ids()
+        .filter_map(|id| back.graph.node(id).op.onnx().map(|o| o.name().to_string()))
+        .collect();
+    assert!(ops.contains(&"MatMul".to_string()), "{ops:?}");
+    assert!(!ops.contains(&"Reshape".to_string()), "{ops:?}");
+}
