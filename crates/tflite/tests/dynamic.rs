@@ -2,7 +2,9 @@
 //! `shape_signature` -1, and the ops whose options would need the size read a shape tensor
 //! computed in the file from SHAPE instead (RESHAPE, RESIZE_*, TRANSPOSE_CONV); pinning the
 //! size with `--dim` (here: a graph with the size known) writes no SHAPE at all. Forms that
-//! cannot be expressed are refused by node name. (Numbers against LiteRT at several sizes:
+//! cannot be expressed are refused by node name; a dense layer over unknown batch and length
+//! reads back. Also the forms of a static int8 transformer block (per-channel [I, O] weights,
+//! a QDQ GELU). (Numbers against LiteRT at several sizes and for int8 transformers:
 //! tests/tflite_dynamic.py.)
 
 use modelc_ir::{Graph, Model};
@@ -142,4 +144,77 @@ fn a_dense_layer_of_unknown_batch_and_length_reads_back() {
         .collect();
     assert!(ops.contains(&"MatMul".to_string()), "{ops:?}");
     assert!(!ops.contains(&"Reshape".to_string()), "{ops:?}");
+}
+
+/// A static int8 transformer's feed-forward block as `modelc quantize` writes it: weights per
+/// output channel given as [I, O], and a QDQ pair between each op of the erf-form GELU. The
+/// dense layer is an int8 FULLY_CONNECTED with the scales on the transposed filter's axis 0,
+/// and the GELU one GELU builtin (TFLite has no ERF).
+#[test]
+fn an_int8_feed_forward_block_with_a_quantized_gelu() {
+    let wq: Vec<String> = (0..32)
+        .map(|i| ((i * 37) % 255 - 127).to_string())
+        .collect();
+    let text = format!(
+        r#"graph main(%x: f32[2,8]) -> (%y) {{
+  %s = const f32[] [0.05]
+  %z = const i8[] [0]
+  %xq = QuantizeLinear(%x, %s, %z)
+  %xd = DequantizeLinear(%xq, %s, %z)
+  %wq = const i8[8,4] [{}]
+  %ws = const f32[4] [0.01, 0.02, 0.03, 0.04]
+  %wz = const i8[4] [0, 0, 0, 0]
+  %wd = DequantizeLinear(%wq, %ws, %wz) {{axis=1}}
+  %m = MatMul(%xd, %wd)
+  %mq = QuantizeLinear(%m, %s, %z)
+  %md = DequantizeLinear(%mq, %s, %z)
+  %r2 = const f32[] [1.4142135]
+  %dv = Div(%md, %r2)
+  %es = const f32[] [0.007874016]
+  %e = Erf(%dv)
+  %eq = QuantizeLinear(%e, %es, %z)
+  %ed = DequantizeLinear(%eq, %es, %z)
+  %oneq = const i8[] [127]
+  %oned = DequantizeLinear(%oneq, %es, %z)
+  %a = Add(%ed, %oned)
+  %aq = QuantizeLinear(%a, %es, %z)
+  %ad = DequantizeLinear(%aq, %es, %z)
+  %mu = Mul(%md, %ad)
+  %muq = QuantizeLinear(%mu, %s, %z)
+  %mud = DequantizeLinear(%muq, %s, %z)
+  %hs = const f32[] [0.0078125]
+  %halfq = const i8[] [64]
+  %halfd = DequantizeLinear(%halfq, %hs, %z)
+  %g = Mul(%mud, %halfd)
+  %gq = QuantizeLinear(%g, %s, %z)
+  %y = DequantizeLinear(%gq, %s, %z)
+}}"#,
+        wq.join(", ")
+    );
+    let g = Graph::parse(&text).unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ffn.tflite");
+    modelc_tflite::write(&Model::new(g, 17), &path, &Default::default())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let bytes = std::fs::read(&path).unwrap();
+    let m = fb::root_as_model(&bytes).unwrap();
+    let codes = m.operator_codes().unwrap();
+    let sg = m.subgraphs().unwrap().get(0);
+    let tensors = sg.tensors().unwrap();
+    let mut names = Vec::new();
+    for op in sg.operators().unwrap() {
+        let code = codes.get(op.opcode_index() as usize).builtin_code();
+        names.push(code.variant_name().unwrap().to_string());
+        if code == fb::BuiltinOperator::FULLY_CONNECTED {
+            let x = tensors.get(op.inputs().unwrap().get(0) as usize);
+            let w = tensors.get(op.inputs().unwrap().get(1) as usize);
+            assert_eq!(x.type_(), fb::TensorType::INT8, "an int8 dense layer");
+            assert_eq!(w.shape().unwrap().iter().collect::<Vec<_>>(), [4, 8]);
+            let q = w.quantization().unwrap();
+            assert_eq!(q.scale().unwrap().len(), 4);
+            assert_eq!(q.quantized_dimension(), 0);
+        }
+    }
+    assert_eq!(count(&names, "FULLY_CONNECTED"), 1, "{names:?}");
+    assert_eq!(count(&names, "GELU"), 1, "{names:?}");
 }
