@@ -130,6 +130,21 @@ impl Xtask {
             // Two timed runs per tool (the faster counts), so one disk or CPU hiccup
             // does not fail the 10x speed check.
             ("onnxsim parity", Box::new(|| self.parity(None, 2, false))),
+            (
+                "tflite control flow",
+                Box::new(|| {
+                    // If/Loop <-> IF/WHILE and stateful LSTMs, both ways, in LiteRT and
+                    // onnxruntime (and TensorFlow-made IF/WHILE files from testdata/).
+                    let modelc = self.build_modelc()?;
+                    run(self
+                        .py()
+                        .arg("tests/tflite_control_flow.py")
+                        .arg("--modelc")
+                        .arg(&modelc)
+                        .arg("--out")
+                        .arg(self.target.join("tflite-interop/control")))
+                }),
+            ),
         ];
         let total = Instant::now();
         let mut timings = Vec::new();

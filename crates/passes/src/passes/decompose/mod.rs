@@ -19,6 +19,7 @@ pub mod hard_sigmoid;
 pub mod instance_norm;
 pub mod layer_norm;
 pub mod legacy_softmax;
+pub mod lstm_state;
 pub mod pad_crop;
 pub mod pad_edge;
 pub mod reduce_l2;
@@ -87,6 +88,7 @@ pub fn all() -> Vec<Decompose> {
         hard_sigmoid::PASS,
         layer_norm::PASS,
         legacy_softmax::PASS,
+        lstm_state::PASS,
         depth_to_space::PASS,
         grouped_conv_transpose::PASS,
         softplus::PASS,
