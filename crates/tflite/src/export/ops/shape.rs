@@ -240,17 +240,9 @@ fn computed_bound(
     slot: usize,
     positions: &[Option<usize>],
 ) -> Result<usize, TfliteError> {
-    use super::dynamic::{concat, to_i32};
-    let v = lowering
-        .g
-        .input(id, slot)
-        .ok_or_else(|| unsupported("no starts / ends"))?;
-    // int64 bounds past int32 (INT64_MAX for "to the end") would wrap when cast.
-    if const_part_any(lowering, v, |x| i32::try_from(x).is_err()) {
-        return Err(unsupported("computed Slice bounds past int32"));
-    }
+    use super::dynamic::concat;
     let t = lowering.req(id, slot)?;
-    let t = to_i32(lowering, t)?;
+    let t = clamp_to_i32(lowering, t)?;
     let n = lowering.model.tensors[t]
         .shape
         .first()
@@ -263,6 +255,39 @@ fn computed_bound(
         .map(|p| p.map_or(n as i32, |k| k as i32))
         .collect();
     super::dynamic::pick(lowering, table, &idx)
+}
+
+/// An int64 slice bound clamped into int32's range (MINIMUM, MAXIMUM) and CAST: INT64_MAX
+/// ("to the end", as TFLite SLICE's size -1 imports) must stay past the end, not wrap to -1;
+/// STRIDED_SLICE clamps to the axis itself. An int32 bound as it is.
+fn clamp_to_i32(lowering: &mut Lower, t: usize) -> Result<usize, TfliteError> {
+    let tt = &lowering.model.tensors[t];
+    if tt.dtype != DType::I64 {
+        return super::dynamic::to_i32(lowering, t);
+    }
+    let (name, shape) = (tt.name.clone(), tt.shape.clone());
+    let mut v = t;
+    for (code, bound) in [(B::MINIMUM, i32::MAX as i64), (B::MAXIMUM, i32::MIN as i64)] {
+        let c = lowering.model.add_tensor(
+            format!("{name}/limit_{}", lowering.model.tensors.len()),
+            DType::I64,
+            vec![],
+            Some(&bytes::Bytes::from(bound.to_le_bytes().to_vec())),
+            None,
+        )?;
+        let out = lowering.model.add_tensor(
+            format!("{name}/clamped_{}", lowering.model.tensors.len()),
+            DType::I64,
+            shape.clone(),
+            None,
+            None,
+        )?;
+        lowering
+            .model
+            .emit(code, 1, &[Some(v), Some(c)], &[out], None);
+        v = out;
+    }
+    super::dynamic::to_i32(lowering, v)
 }
 
 /// Emits STRIDED_SLICE (op version `version`) of tensor `input` into `out`: `window` is
