@@ -40,6 +40,8 @@ Directions, every model each way this crate adds:
                     rewritten with LiteRT's schema classes) -> ONNX vs LiteRT. A model that
                     reads LSTM's Y_c converts with the cell unrolled (decompose-lstm-state).
 
+Dynamic shapes and static int8 transformers: tests/tflite_dynamic.py (its docs).
+
 Table forms (--table MANIFEST, instead of everything above; crates/tflite/tests/table.rs
                     writes the manifest from modelc's builtin <-> op table): every row
                     marked exact, its .tflite written by modelc from a one-node graph, in
@@ -519,6 +521,25 @@ OP_FORMS = [
                                                np.array([[0.5], [-0.5], [0.0], [1.5]], np.float32)], must=True),
     op_case("min-four-inputs", "Min", consts=[np.float32(0.3), np.linspace(-2, 2, 5, dtype=np.float32),
                                               np.full((3, 1, 1), -0.2, np.float32)], must=True),
+    # Ops without a builtin, exported by their decompose-* passes.
+    op_case("instancenorm", "InstanceNormalization", consts=[np.array([0.5, 1.0, -1.5], np.float32),
+                                                             np.array([0.1, -0.2, 0.3], np.float32)],
+            epsilon=1e-3, must=True),
+    op_case("instancenorm-opset18", "InstanceNormalization", opset=18,
+            consts=[np.array([0.5, 1.0, -1.5], np.float32), np.array([0.1, -0.2, 0.3], np.float32)], must=True),
+    op_case("reducel2-axes", "ReduceL2", opset=13, axes=[1, -1], keepdims=0, must=True),
+    op_case("reducel2-all", "ReduceL2", opset=13, must=True),
+    op_case("reducel2-opset18", "ReduceL2", opset=18, consts=[np.array([2], np.int64)], must=True),
+    op_case("gatherelements-axis3", "GatherElements",
+            consts=[np.array([[[[4, 0], [1, -1]]]], np.int64).repeat(2, 0).repeat(3, 1)], axis=3, must=True),
+    op_case("gatherelements-axis1", "GatherElements",
+            consts=[np.arange(2 * 2 * 4 * 5, dtype=np.int64).reshape(2, 2, 4, 5) % 3], axis=1, must=True),
+    op_case("scatternd", "ScatterND", consts=[np.array([[0, 1], [1, -1]], np.int64),
+                                              np.linspace(-1, 1, 40, dtype=np.float32).reshape(2, 4, 5)], must=True),
+    op_case("scatternd-elements", "ScatterND", consts=[np.array([[0, 0, 0, 0], [1, 2, 3, 4]], np.int64),
+                                                       np.array([7.0, -7.0], np.float32)], must=True),
+    op_case("scatternd-add", "ScatterND", opset=16,
+            consts=[np.array([[1], [1]], np.int64), np.ones((2, 3, 4, 5), np.float32)], reduction="add", must=True),
 ]
 
 
@@ -1451,6 +1472,9 @@ def main() -> int:
     quantized_onnx(a.modelc, a.out, results, a.only)
     tflite_sources(a.modelc, a.out, results, a.only)
     lstm_models(a.modelc, a.out, results, a.only)
+    import tflite_dynamic  # (it imports this module's `check`)
+
+    tflite_dynamic.run_all(a.modelc, a.out, results, a.only)
     print(f"tflite interop: {sum(results)} of {len(results)} passed")
     return 0 if results and all(results) else 1
 

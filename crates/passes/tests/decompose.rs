@@ -216,6 +216,79 @@ fn einsum_becomes_transposes_reshapes_and_matmul() {
 }
 
 #[test]
+fn instance_norm_becomes_reductions_over_the_spatial_axes() {
+    let text = r#"graph main(%x: f32[2,3,4,5], %s: f32[3]) -> (%y, %z) {
+  %sc = const f32[3] [0.5, 1.0, -1.5]
+  %b = const f32[3] [0.1, -0.2, 0.3]
+  %y = InstanceNormalization(%x, %sc, %b) {epsilon=0.001}
+  %z = InstanceNormalization(%x, %s, %b)
+}"#;
+    let out = check!("decompose-instance-norm", text);
+    assert_eq!(out.count("InstanceNormalization"), 0);
+    let inputs = [
+        ("x", input(&[2, 3, 4, 5], 30, 2.0)),
+        ("s", input(&[3], 31, 1.0)),
+    ];
+    out.assert_same_outputs(&inputs, 1e-5);
+}
+
+#[test]
+fn reduce_l2_becomes_sqrt_of_sum_of_squares() {
+    let text = r#"graph main(%x: f32[2,3,4]) -> (%y, %z) {
+  %y = ReduceL2(%x) {axes=[1, -1], keepdims=0}
+  %z = ReduceL2(%x)
+}"#;
+    // Opset 13: ReduceL2 still takes the axes as an attribute, ReduceSum as an input.
+    let out = check!(Check::new("decompose-reduce-l2").opset(13), text);
+    assert_eq!(out.count("ReduceL2"), 0);
+    out.assert_same_outputs(&[("x", input(&[2, 3, 4], 32, 2.0))], 1e-6);
+}
+
+#[test]
+fn gather_elements_becomes_gather_nd() {
+    let text = r#"graph main(%x: f32[2,3,4], %i: i64[2,3,2]) -> (%y, %z) {
+  %c = const i64[2,1,2] [3, -1, 0, 2]
+  %y = GatherElements(%x, %c) {axis=2}
+  %z = GatherElements(%x, %i) {axis=-1}
+}"#;
+    let out = check!("decompose-gather-elements", text);
+    assert_eq!(out.count("GatherElements"), 0);
+    assert_eq!(out.count("GatherND"), 2);
+    let idx = Array::I64(
+        ndarray::ArrayD::from_shape_vec(
+            ndarray::IxDyn(&[2, 3, 2]),
+            vec![0, 3, -1, 2, 1, 1, -4, 0, 3, 2, 2, -2],
+        )
+        .unwrap(),
+    );
+    let inputs = [("x", input(&[2, 3, 4], 33, 2.0)), ("i", idx)];
+    out.assert_same_outputs(&inputs, 0.0);
+}
+
+#[test]
+fn scatter_nd_becomes_a_scatter_into_zeros() {
+    let text = r#"graph main(%x: f32[3,4], %u: f32[2,4]) -> (%y, %z, %w) {
+  %i = const i64[2,1] [2, -3]
+  %y = ScatterND(%x, %i, %u)
+  %d = const i64[2,1] [1, 1]
+  %z = ScatterND(%x, %d, %u) {reduction="add"}
+  %w = ScatterND(%x, %d, %u) {reduction="max"}
+}"#;
+    let out = check!(Check::new("decompose-scatter-nd").opset(18), text);
+    assert_eq!(out.count("Where"), 1);
+    assert_eq!(
+        out.count("ScatterND"),
+        4,
+        "two scatters for `none`, one for `add`, `max` kept"
+    );
+    let inputs = [
+        ("x", input(&[3, 4], 34, 2.0)),
+        ("u", input(&[2, 4], 35, 2.0)),
+    ];
+    out.assert_same_outputs(&inputs, 0.0);
+}
+
+#[test]
 fn lstm_with_state_unrolls_over_its_steps() {
     // Streaming form: the state is an input, the new state (Y_h, Y_c) an output.
     let text = format!(

@@ -467,3 +467,30 @@ fn input_through_slices_concat_and_gather_is_converted() {
     let x = ("x", input(&[1, 3, 8, 8], 13, 1.0));
     assert_same_nhwc(&before, &after, &x, &["y"]);
 }
+
+/// Sizes read from a converted tensor (a crop to the input's size, a resize to a computed
+/// size): Shape measures the channels-last tensor and a Gather puts its sizes back in NCHW
+/// order, and a computed Resize `sizes` list is gathered into NHWC order; no Transpose.
+#[test]
+fn shapes_and_computed_sizes_of_converted_tensors() {
+    let text = format!(
+        r#"graph main(%x: f32[1,2,h,w]) -> (%y) {{
+  %w = const f32[2,2,3,3] {}
+  %c = Conv(%x, %w) {{pads=[1,1,1,1]}}
+  %s = Shape(%c)
+  %hw_start = const i64[1] [2]
+  %hw_end = const i64[1] [4]
+  %hw = Slice(%s, %hw_start, %hw_end)
+  %nc = const i64[2] [1, 2]
+  %sizes = Concat(%nc, %hw) {{axis=0}}
+  %r = Resize(%c, _, _, %sizes) {{mode="linear"}}
+  %y = Relu(%r)
+}}"#,
+        vals(36, 41)
+    );
+    let (before, after, printed) = convert(&text, false);
+    insta::assert_snapshot!(before_and_after(&before, &printed));
+    assert_eq!(count_ops(&after, "Transpose"), 0);
+    let x = ("x", input(&[1, 2, 5, 7], 42, 1.0));
+    assert_same_nhwc(&before, &after, &x, &["y"]);
+}

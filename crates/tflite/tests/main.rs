@@ -3,6 +3,7 @@
 
 mod codegen_fresh;
 mod control;
+mod dynamic;
 mod export_1d;
 mod hand_built;
 mod lstm;

@@ -98,6 +98,7 @@ pub(crate) struct Enclosing<'g> {
     map: HashMap<ValueRef, usize>,
     alias: HashMap<ValueRef, ValueRef>,
     outer_consts: HashMap<ValueRef, &'g Tensor>,
+    transposed_weights: HashMap<(Option<ValueRef>, Option<ValueRef>, bool), usize>,
 }
 
 pub(crate) struct Builder<'g> {
@@ -112,6 +113,9 @@ pub(crate) struct Builder<'g> {
     pub map: HashMap<ValueRef, usize>,
     /// Values that stand for others (Identity, absorbed activations): value → source.
     pub alias: HashMap<ValueRef, ValueRef>,
+    /// FULLY_CONNECTED weights made by transposing a constant: (constant, dequantization
+    /// scale, quantized op) → tensor, so a weight shared by several layers is stored once.
+    pub transposed_weights: HashMap<(Option<ValueRef>, Option<ValueRef>, bool), usize>,
     /// In a nested subgraph: outer-scope values that are constants of an enclosing graph
     /// (made constants of this subgraph, so kernels that need constant operands get them).
     pub outer_consts: HashMap<ValueRef, &'g Tensor>,
@@ -139,6 +143,7 @@ impl<'g> Builder<'g> {
             operators: Vec::new(),
             map: HashMap::new(),
             alias: HashMap::new(),
+            transposed_weights: HashMap::new(),
             outer_consts: HashMap::new(),
             subgraphs: Vec::new(),
             external,
@@ -156,6 +161,8 @@ impl<'g> Builder<'g> {
             map: std::mem::take(&mut self.map),
             alias: std::mem::take(&mut self.alias),
             outer_consts: std::mem::take(&mut self.outer_consts),
+            // (Tensor indices are per subgraph.)
+            transposed_weights: std::mem::take(&mut self.transposed_weights),
         }
     }
 
@@ -172,6 +179,7 @@ impl<'g> Builder<'g> {
         self.map = enclosing.map;
         self.alias = enclosing.alias;
         self.outer_consts = enclosing.outer_consts;
+        self.transposed_weights = enclosing.transposed_weights;
         self.subgraphs.push(SubgraphOut {
             name,
             tensors: std::mem::replace(&mut self.tensors, enclosing.tensors),

@@ -15,13 +15,23 @@ use modelc_ir::{
 use modelc_passes::passes::fuse_gelu::FuseGelu;
 use modelc_passes::pattern::{
     const_tensor, extra_outputs_unused, float_const, float_tensor, only_user, rank_of,
-    remove_with_dead_consts, set_const_if_unshared,
+    remove_with_dead_consts, scalar_const, set_const_if_unshared,
 };
 use modelc_passes::util::const_ints;
 use modelc_passes::{Pass, PassContext};
 
 /// The erf form of GELU → `Gelu`, whatever opset the model imports (see the module docs).
+/// In a QDQ model the quantizer put a QuantizeLinear / DequantizeLinear pair between each of
+/// the pattern's ops; those go first (GELU then runs on the int8 tensors around it, as
+/// TensorFlow's converter makes it, instead of an ERF TFLite does not have).
 pub(crate) fn erf_gelu(g: &mut Graph, opset: i64) {
+    let erfs: Vec<NodeId> = g
+        .node_ids()
+        .filter(|&id| g.node(id).op.onnx() == Some(OnnxOp::Erf))
+        .collect();
+    for e in erfs {
+        unquantize_gelu_interior(g, e);
+    }
     let mut cx = PassContext {
         opsets: vec![OpsetImport {
             domain: String::new(),
@@ -31,6 +41,128 @@ pub(crate) fn erf_gelu(g: &mut Graph, opset: i64) {
     };
     // Cannot fail: the pass only matches patterns.
     let _ = FuseGelu.run(g, &mut cx);
+}
+
+/// The op reading `v` through a QuantizeLinear → DequantizeLinear pair (each the only reader
+/// of the value before it): (reader, slot, the pair).
+fn reader_through_qdq(g: &Graph, v: ValueRef) -> Option<(NodeId, usize, [NodeId; 2])> {
+    let single = |v: ValueRef| -> Option<(NodeId, usize)> {
+        if g.outputs().contains(&v) {
+            return None;
+        }
+        only_user(g, v)
+    };
+    let (q, _) = single(v)?;
+    let (dq, _) = single(ValueRef::new(q, 0))?;
+    let ops = (g.node(q).op.onnx(), g.node(dq).op.onnx());
+    if ops != (Some(OnnxOp::QuantizeLinear), Some(OnnxOp::DequantizeLinear)) {
+        return None;
+    }
+    let (user, slot) = single(ValueRef::new(dq, 0))?;
+    Some((user, slot, [q, dq]))
+}
+
+/// The op producing `id`'s input `slot` through a QuantizeLinear → DequantizeLinear pair read
+/// by nothing else: (producer's output, the pair).
+fn producer_through_qdq(g: &Graph, id: NodeId, slot: usize) -> Option<(ValueRef, [NodeId; 2])> {
+    let dq = g.input(id, slot)?;
+    let q = g.input(dq.node, 0)?;
+    let v = g.input(q.node, 0)?;
+    let (user, s, pair) = reader_through_qdq(g, v)?;
+    (user == id && s == slot).then_some((v, pair))
+}
+
+/// Removes the QDQ pairs between the ops of an erf-form GELU around Erf `e`:
+/// `Div(x, √2)` (or `Mul` by 1/√2) → Erf → `Add` 1 → `Mul` by x → `Mul` by ½ (or x·½ first),
+/// each pair only where the ops on both sides are those.
+fn unquantize_gelu_interior(g: &mut Graph, e: NodeId) {
+    let is = |g: &Graph, id: NodeId, ops: &[OnnxOp]| {
+        g.node(id).op.onnx().is_some_and(|op| ops.contains(&op))
+    };
+    let mut cuts: Vec<(ValueRef, NodeId, usize, [NodeId; 2])> = Vec::new();
+    if let Some((v, pair)) = producer_through_qdq(g, e, 0) {
+        if is(g, v.node, &[OnnxOp::Div, OnnxOp::Mul]) {
+            cuts.push((v, e, 0, pair));
+        }
+    }
+    let mut at = ValueRef::new(e, 0);
+    let mut chain = vec![OnnxOp::Add, OnnxOp::Mul, OnnxOp::Mul];
+    chain.reverse();
+    while let Some(want) = chain.pop() {
+        let Some((user, slot, pair)) = reader_through_qdq(g, at) else {
+            break;
+        };
+        // The last Mul is the one by ½ (a scalar), not some op after the GELU.
+        let last = chain.is_empty();
+        let by_scalar = |g: &Graph| {
+            (0..2).any(|i| {
+                g.input(user, i).is_some_and(|c| {
+                    scalar_const(g, c).is_some() || dequantized_scalar(g, c).is_some()
+                })
+            })
+        };
+        if !is(g, user, &[want]) || (last && !by_scalar(g)) {
+            break;
+        }
+        cuts.push((at, user, slot, pair));
+        // The x·½ form: the other operand of the Mul by (1 + erf) comes from a Mul too.
+        if want == OnnxOp::Mul && chain.len() == 1 {
+            if let Some((h, hp)) = producer_through_qdq(g, user, 1 - slot.min(1)) {
+                if is(g, h.node, &[OnnxOp::Mul]) {
+                    cuts.push((h, user, 1 - slot.min(1), hp));
+                }
+            }
+        }
+        at = ValueRef::new(user, 0);
+    }
+    // At least Erf → Add: an Erf whose neighbours are something else is left as it is.
+    if !cuts.iter().any(|c| c.0 == ValueRef::new(e, 0)) {
+        return;
+    }
+    let mut island: Vec<NodeId> = cuts.iter().map(|c| c.1).collect();
+    island.extend(cuts.iter().map(|c| c.0.node));
+    for (v, user, slot, pair) in cuts {
+        g.connect(v, user, slot);
+        remove_with_dead_consts(g, &pair);
+    }
+    // The pattern's constants (1, ½) as floats, which the GELU match reads.
+    for id in island {
+        for slot in 0..g.node(id).num_inputs {
+            let Some(c) = g.input(id, slot) else { continue };
+            if let Some(x) = dequantized_scalar(g, c) {
+                let base = g.value(c).map(|v| v.name.clone()).unwrap_or_default();
+                let k = Builder::new(g).const_f32(&format!("{base}_float"), x);
+                g.connect(k, id, slot);
+                if g.users(c).is_empty() && !g.outputs().contains(&c) {
+                    remove_with_dead_consts(g, &[c.node]);
+                }
+            }
+        }
+    }
+}
+
+/// The value of a DequantizeLinear of a one-element integer constant.
+fn dequantized_scalar(g: &Graph, v: ValueRef) -> Option<f32> {
+    if g.node(v.node).op.onnx() != Some(OnnxOp::DequantizeLinear) {
+        return None;
+    }
+    let q = const_tensor(g, g.input(v.node, 0)?)?;
+    let scale = scalar_const(g, g.input(v.node, 1)?)?;
+    let int = |t: &modelc_ir::Tensor| -> Option<f64> {
+        let raw = t.raw()?;
+        match (t.dtype, raw.len()) {
+            (DType::I8, 1) => Some(raw[0] as i8 as f64),
+            (DType::U8, 1) => Some(raw[0] as f64),
+            (DType::I32, 4) => Some(i32::from_le_bytes([raw[0], raw[1], raw[2], raw[3]]) as f64),
+            _ => None,
+        }
+    };
+    let x = int(q)?;
+    let zp = match g.input(v.node, 2) {
+        Some(z) => int(const_tensor(g, z)?)?,
+        None => 0.0,
+    };
+    Some(((x - zp) * scale) as f32)
 }
 
 /// `Softmax` / `LogSoftmax` (opset 13+) over an axis other than the last, which SOFTMAX

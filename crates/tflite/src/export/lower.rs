@@ -208,7 +208,7 @@ impl<'g> Lower<'g> {
         if let Some(&t) = self.model.map.get(&v) {
             return Ok(t);
         }
-        if self.failed.contains(&v.node) {
+        if self.reads_failed(v) {
             return Err(TfliteError::Unsupported(CASCADE.into()));
         }
         if let Some(c) = self.model.const_of(v) {
@@ -245,6 +245,28 @@ impl<'g> Lower<'g> {
             "value `{}` is read before it is produced",
             self.model.value_name(v)
         )))
+    }
+
+    /// Whether `v` is the output of a node that failed, directly or through the
+    /// QuantizeLinear / DequantizeLinear pair a quantized op's output passes (those are made
+    /// on demand, so they never fail themselves).
+    fn reads_failed(&self, v: ValueRef) -> bool {
+        let mut v = self.model.resolve(v);
+        for _ in 0..3 {
+            if self.failed.contains(&v.node) {
+                return true;
+            }
+            match self.op_of(v) {
+                Some(OnnxOp::DequantizeLinear | OnnxOp::QuantizeLinear) => {
+                    match self.g.input(v.node, 0) {
+                        Some(x) => v = self.model.resolve(x),
+                        None => return false,
+                    }
+                }
+                _ => return false,
+            }
+        }
+        false
     }
 
     /// The float16 constant a `Cast` to float producing `v` reads (fp16 models), if any.

@@ -125,8 +125,9 @@ fn rebuild<'g>(m: &'g Model, external: bool) -> Result<builder::Builder<'g>, Tfl
 
 /// The passes run before lowering (see `prepare`): a TorchScript import keeps BatchNorm
 /// separate, an ONNX export from torch has usually fused it already.
-/// `fold` computes the shape arithmetic dynamic-shape exports carry (Shape → Gather → ...),
-/// which TFLite's static shapes do not need; it leaves quantized weights behind their
+/// `fold` computes the shape arithmetic dynamic-shape exports carry (Shape → Gather → ...)
+/// where the sizes are known (what stays reads sizes unknown until run time and is lowered as
+/// it is: SHAPE, GATHER, CONCATENATION, ...); it leaves quantized weights behind their
 /// DequantizeLinear. `quantize-bias` gives a QDQ model's float Conv / Gemm biases the int32
 /// form full-integer kernels take (such models keep the op in int8 instead of falling back
 /// to DEQUANTIZE + float kernel).
@@ -140,7 +141,8 @@ const DECOMPOSE: &str = "decompose-lstm-state,decompose-batch-norm,decompose-har
     decompose-layer-norm,\
     decompose-legacy-softmax,decompose-depth-to-space,decompose-grouped-conv-transpose,\
     decompose-softplus,decompose-elu,decompose-einsum,decompose-gemm,decompose-pad-crop,\
-    decompose-pad-edge,decompose-fmod,decompose-vector-matmul";
+    decompose-pad-edge,decompose-fmod,decompose-vector-matmul,decompose-instance-norm,\
+    decompose-reduce-l2,decompose-gather-elements,decompose-scatter-nd";
 
 /// Brings the graph into the form the lowering expects: NHWC layout-sensitive ops and types
 /// on every value.

@@ -1,6 +1,7 @@
 //! FULLY_CONNECTED (FullyConnectedOptions: fused activation, keep_num_dims; weights
 //! [O, I], optional bias [O]) → `Gemm` with `transB = 1` (inputs of rank > 2 are flattened
-//! to [-1, I] first, as TFLite does, and reshaped back with keep_num_dims), and
+//! to [-1, I] first, as TFLite does, and reshaped back with keep_num_dims; with more than
+//! one leading size unknown until run time, `MatMul` by the transposed weights instead), and
 //! BATCH_MATMUL (BatchMatMulOptions: adj_x, adj_y) → `MatMul` with Transposes for adj.
 
 use modelc_ir::{Attr, OnnxOp, ValueRef};
@@ -26,6 +27,26 @@ pub(crate) fn fully_connected(cx: &mut Ctx, op: &OpIn) -> Result<bool, TfliteErr
     let x = cx.req(op, 0)?;
     let w = cx.req(op, 1)?;
     let b = cx.input(op, 2)?;
+    let keep = o.is_some_and(|o| o.keep_num_dims());
+    let unknown = cx.info(yt).shape.iter().filter(|&&d| d < 0).count();
+    if keep && cx.rank(xt) != Some(2) && unknown > 1 {
+        // Leading sizes known only at run time (a sequence model written with unknown batch
+        // and length): `MatMul` by the transposed weights applies to the last axis whatever
+        // the others are, where a flatten and reshape back would need them.
+        let wt = cx.op(
+            OnnxOp::Transpose,
+            &[Some(w)],
+            vec![("perm", Attr::Ints(vec![1, 0]))],
+        );
+        let mut y = cx.op(OnnxOp::MatMul, &[Some(x), Some(wt)], vec![]);
+        if b.is_some() {
+            y = cx.op(OnnxOp::Add, &[Some(y), b], vec![]);
+        }
+        let act = o.map(|o| o.fused_activation_function()).unwrap_or_default();
+        let y = cx.activation(y, act, op)?;
+        cx.define(yt, y)?;
+        return Ok(true);
+    }
     let x = if cx.rank(xt) == Some(2) {
         x
     } else {
@@ -37,7 +58,6 @@ pub(crate) fn fully_connected(cx: &mut Ctx, op: &OpIn) -> Result<bool, TfliteErr
         &[Some(x), Some(w), b],
         vec![("transB", Attr::Int(1))],
     );
-    let keep = o.is_some_and(|o| o.keep_num_dims());
     if keep && cx.rank(xt) != Some(2) {
         let mut shape = cx.info(yt).shape.clone();
         if shape.iter().filter(|&&d| d < 0).count() > 1 || shape.is_empty() {

@@ -2,9 +2,9 @@
 //! normalized axes with `ReduceMean` (axes an input from opset 18), then `Sub`, `Div` by
 //! `Sqrt(var + epsilon)`, `Mul` by the scale and `Add` of the bias.
 
-use modelc_ir::{Builder, DType, NodeId, OnnxOp, ValueRef};
+use modelc_ir::{Builder, DType, NodeId, OnnxOp};
 
-use super::{base_name, Decompose};
+use super::{base_name, normalize, Decompose};
 use crate::pattern::{extra_outputs_unused, rank_of};
 
 pub const PASS: Decompose = Decompose {
@@ -42,38 +42,7 @@ fn layer_norm(g: &mut Builder<'_>, id: NodeId, opset: i64) -> bool {
     }
     let axes: Vec<i64> = (first..rank as i64).collect();
     let name = base_name(g, id);
-    let axes_const = (opset >= 18).then(|| g.const_i64s(&format!("{name}_axes"), &axes));
-    let mean_of = |g: &mut Builder<'_>, v: ValueRef, suffix: &str| {
-        let mean = g
-            .op(OnnxOp::ReduceMean, &[v])
-            .out(format!("{name}_{suffix}"))
-            .int("keepdims", 1);
-        match axes_const {
-            Some(a) => mean.input(a),
-            None => mean.ints("axes", axes.clone()),
-        }
-        .value()
-    };
-    let mean = mean_of(g, x, "mean");
-    let d = g
-        .op(OnnxOp::Sub, &[x, mean])
-        .out(format!("{name}_centered"))
-        .value();
-    let sq = g
-        .op(OnnxOp::Mul, &[d, d])
-        .out(format!("{name}_square"))
-        .value();
-    let var = mean_of(g, sq, "variance");
-    let e = g.const_f32(&format!("{name}_epsilon"), eps);
-    let ve = g
-        .op(OnnxOp::Add, &[var, e])
-        .out(format!("{name}_add_epsilon"))
-        .value();
-    let sd = g.op(OnnxOp::Sqrt, &[ve]).out(format!("{name}_std")).value();
-    let n = g
-        .op(OnnxOp::Div, &[d, sd])
-        .out(format!("{name}_normalized"))
-        .value();
+    let n = normalize(g, x, &axes, eps, opset, &name);
     let mut y = g
         .op(OnnxOp::Mul, &[n, scale])
         .out(format!("{name}_scaled"))

@@ -12,15 +12,19 @@ pub mod depth_to_space;
 pub mod einsum;
 pub mod elu;
 pub mod fmod;
+pub mod gather_elements;
 pub mod gemm;
 pub mod grouped_conv_transpose;
 pub mod hard_sigmoid;
 pub mod hard_swish;
+pub mod instance_norm;
 pub mod layer_norm;
 pub mod legacy_softmax;
 pub mod lstm_state;
 pub mod pad_crop;
 pub mod pad_edge;
+pub mod reduce_l2;
+pub mod scatter_nd;
 pub mod softplus;
 pub mod vector_matmul;
 
@@ -97,7 +101,54 @@ pub fn all() -> Vec<Decompose> {
         pad_edge::PASS,
         fmod::PASS,
         vector_matmul::PASS,
+        instance_norm::PASS,
+        reduce_l2::PASS,
+        gather_elements::PASS,
+        scatter_nd::PASS,
     ]
+}
+
+/// `(x - mean) / sqrt(var + eps)` over `axes` (kept), the moments by `ReduceMean` (axes an
+/// input from opset 18): the normalization LayerNormalization and InstanceNormalization share.
+fn normalize(
+    g: &mut Builder<'_>,
+    x: ValueRef,
+    axes: &[i64],
+    eps: f32,
+    opset: i64,
+    name: &str,
+) -> ValueRef {
+    let axes_const = (opset >= 18).then(|| g.const_i64s(&format!("{name}_axes"), axes));
+    let mean_of = |g: &mut Builder<'_>, v: ValueRef, suffix: &str| {
+        let mean = g
+            .op(OnnxOp::ReduceMean, &[v])
+            .out(format!("{name}_{suffix}"))
+            .int("keepdims", 1);
+        match axes_const {
+            Some(a) => mean.input(a),
+            None => mean.ints("axes", axes.to_vec()),
+        }
+        .value()
+    };
+    let mean = mean_of(g, x, "mean");
+    let d = g
+        .op(OnnxOp::Sub, &[x, mean])
+        .out(format!("{name}_centered"))
+        .value();
+    let sq = g
+        .op(OnnxOp::Mul, &[d, d])
+        .out(format!("{name}_square"))
+        .value();
+    let var = mean_of(g, sq, "variance");
+    let e = g.const_f32(&format!("{name}_epsilon"), eps);
+    let ve = g
+        .op(OnnxOp::Add, &[var, e])
+        .out(format!("{name}_add_epsilon"))
+        .value();
+    let sd = g.op(OnnxOp::Sqrt, &[ve]).out(format!("{name}_std")).value();
+    g.op(OnnxOp::Div, &[d, sd])
+        .out(format!("{name}_normalized"))
+        .value()
 }
 
 /// The float32 input of a unary op, when that is what it reads.

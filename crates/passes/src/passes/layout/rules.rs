@@ -11,6 +11,7 @@
 //!   the permutation through;
 //! - axis-bearing ops (Concat, Split, Pad, Reduce*, ArgMax/ArgMin, Softmax family from opset
 //!   13, Slice, Squeeze, Unsqueeze, Transpose, Gather of a 1-D index list) remap their axes;
+//!   Shape measures the transposed tensor and gathers its sizes back into the original order;
 //! - Flatten and Reshape let the permutation go when it moves unit axes alone (the data
 //!   order is unchanged, e.g. `[N, C, 1, 1]` → `[N, C]` after a global pool); a Reshape that
 //!   merges or splits whole runs of axes which the permutation moves whole carries the
@@ -90,6 +91,7 @@ pub fn apply(e: &mut Engine<'_>, id: NodeId) -> bool {
         Squeeze => squeeze(e, id, &p),
         Unsqueeze => unsqueeze(e, id, &p),
         Slice => slice(e, id, &p),
+        Shape => shape(e, id, &p),
         Transpose => transpose(e, id, &p),
         Gather if gathers_along(e.g, id) => {
             remap_axis_attr(e, id, "axis", 0, &p) && {
@@ -99,6 +101,33 @@ pub fn apply(e: &mut Engine<'_>, id: NodeId) -> bool {
         }
         _ => false,
     }
+}
+
+/// `Shape` of a transposed tensor (no `start` / `end`): its sizes gathered back into the
+/// original order, so the tensor itself need not be transposed back to be measured (a crop
+/// or resize to another tensor's size in a model of unknown sizes).
+fn shape(e: &mut Engine<'_>, id: NodeId, p: &[usize]) -> bool {
+    let node = e.g.node(id);
+    let out = ValueRef::new(id, 0);
+    if node.attrs.contains("start") || node.attrs.contains("end") || e.g.outputs().contains(&out) {
+        return false;
+    }
+    let readers = e.g.users(out);
+    let name = node.outputs[0].name.clone();
+    let order: Vec<i64> = perm::inverse(p).iter().map(|&i| i as i64).collect();
+    let mut b = e.build();
+    let order = b.const_i64s(&format!("{name}_order"), &order);
+    let sizes = b
+        .op(OnnxOp::Gather, &[out, order])
+        .name("")
+        .out(format!("{name}_reordered"))
+        .int("axis", 0)
+        .value();
+    for (user, slot) in readers {
+        e.g.connect(sizes, user, slot);
+    }
+    e.changed = true;
+    true
 }
 
 /// Sets `attr` (an axis of the rank-`p.len()` input, default `default`) to its position in

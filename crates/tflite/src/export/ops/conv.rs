@@ -1,7 +1,9 @@
 //! Convolution, transposed convolution, pooling and dense layers.
 //! - `Conv` (NHWC; group 1 → CONV_2D; group = channels with a [M, kH, kW, 1] filter →
 //!   DEPTHWISE_CONV_2D, filter transposed to [1, kH, kW, M] and per-channel scales to axis 3);
-//! - `ConvTranspose` (NHWC, float) → TRANSPOSE_CONV (+ STRIDED_SLICE for pads SAME cannot give);
+//! - `ConvTranspose` (NHWC, float) → TRANSPOSE_CONV (+ STRIDED_SLICE for pads SAME cannot give;
+//!   of an input size unknown until run time: its output_shape computed from SHAPE, VALID,
+//!   then the pads cropped);
 //! - `MaxPool` / `AveragePool` (NHWC) → MAX_POOL_2D / AVERAGE_POOL_2D, `ceil_mode` too
 //!   (average pooling's divisor rules: see `average_pool`);
 //!   `GlobalAveragePool` / `GlobalMaxPool` → MEAN / REDUCE_MAX over the spatial axes, kept;
@@ -142,8 +144,12 @@ fn pad_input(
         return Err(unsupported("padding needs a 4-D input"));
     }
     let (dtype, quant, name) = (it.dtype, it.quant.clone(), format!("{}/pad", it.name));
-    shape[1] += pads[0] + pads[2];
-    shape[2] += pads[1] + pads[3];
+    // A size unknown until run time stays unknown.
+    for (a, extra) in [(1, pads[0] + pads[2]), (2, pads[1] + pads[3])] {
+        if shape[a] >= 0 {
+            shape[a] += extra;
+        }
+    }
     let p: Vec<i32> = [0, 0, pads[0], pads[2], pads[1], pads[3], 0, 0]
         .iter()
         .map(|&v| v as i32)
@@ -497,10 +503,13 @@ pub(crate) fn conv_transpose(lowering: &mut Lower, id: NodeId) -> Result<(), Tfl
     let os = lowering
         .out_shape(0)
         .ok_or_else(|| unsupported("output shape unknown"))?;
-    if wshape.len() != 4 || xs.len() != 4 || os.len() != 4 || xs.iter().chain(&os).any(|&d| d < 0) {
-        return Err(unsupported("only 2-D ConvTranspose of known size"));
+    if wshape.len() != 4 || xs.len() != 4 || os.len() != 4 {
+        return Err(unsupported("only 2-D ConvTranspose"));
     }
     let s = two(attr_ints(lowering.g, id, "strides"), 1)?;
+    if xs.iter().chain(&os).any(|&d| d < 0) {
+        return conv_transpose_dynamic(lowering, id, &wshape, s);
+    }
     let pads = attr_ints(lowering.g, id, "pads").unwrap_or(vec![0; 4]);
     let [pt, pl, _, _] = pads[..] else {
         return Err(unsupported("pads must have 4 entries"));
@@ -597,28 +606,12 @@ pub(crate) fn conv_transpose(lowering: &mut Lower, id: NodeId) -> Result<(), Tfl
         ],
         vec![4],
     )?;
-    let o = fb::TransposeConvOptions::create(
-        &mut lowering.model.fbb,
-        &fb::TransposeConvOptionsArgs {
-            padding,
-            stride_w: s[1] as i32,
-            stride_h: s[0] as i32,
-            fused_activation_function: if crop {
-                fb::ActivationFunctionType::NONE
-            } else {
-                lowering.act
-            },
-            ..Default::default()
-        },
-    )
-    .as_union_value();
-    lowering.model.emit(
-        B::TRANSPOSE_CONV,
-        3,
-        &[Some(shape), Some(w), Some(input), bias],
-        &[conv_out],
-        Some((BuiltinOptions::TransposeConvOptions, o)),
-    );
+    let act = if crop {
+        fb::ActivationFunctionType::NONE
+    } else {
+        lowering.act
+    };
+    emit_transpose_conv(lowering, [shape, w, input], bias, conv_out, padding, s, act);
     if crop {
         let [bt, bl] = begin;
         let b = [0, bt as i32, bl as i32, 0];
@@ -635,6 +628,139 @@ pub(crate) fn conv_transpose(lowering: &mut Lower, id: NodeId) -> Result<(), Tfl
             out,
             &[b.to_vec(), e.to_vec(), vec![1; 4]],
             (0, 0),
+        )?;
+    }
+    Ok(())
+}
+
+/// TRANSPOSE_CONV (version 3: with bias) of `input` by filter `w` to `output_shape`.
+fn emit_transpose_conv(
+    lowering: &mut Lower,
+    [output_shape, w, input]: [usize; 3],
+    bias: Option<usize>,
+    out: usize,
+    padding: Padding,
+    s: [i64; 2],
+    act: fb::ActivationFunctionType,
+) {
+    let o = fb::TransposeConvOptions::create(
+        &mut lowering.model.fbb,
+        &fb::TransposeConvOptionsArgs {
+            padding,
+            stride_w: s[1] as i32,
+            stride_h: s[0] as i32,
+            fused_activation_function: act,
+            ..Default::default()
+        },
+    )
+    .as_union_value();
+    lowering.model.emit(
+        B::TRANSPOSE_CONV,
+        3,
+        &[Some(output_shape), Some(w), Some(input), bias],
+        &[out],
+        Some((BuiltinOptions::TransposeConvOptions, o)),
+    );
+}
+
+/// [`conv_transpose`] of an input whose size is known only at run time: TRANSPOSE_CONV
+/// (VALID) to the full `(in - 1)·s + k` rows and columns, its output_shape computed in the
+/// file from the input's SHAPE, then a STRIDED_SLICE dropping ONNX's pads (less
+/// output_padding) from the ends.
+fn conv_transpose_dynamic(
+    lowering: &mut Lower,
+    id: NodeId,
+    wshape: &[i64],
+    s: [i64; 2],
+) -> Result<(), TfliteError> {
+    use super::dynamic::{arith, concat, shape_of, slice};
+    if attr_ints(lowering.g, id, "output_shape").is_some_and(|v| !v.is_empty()) {
+        return Err(unsupported(
+            "ConvTranspose with output_shape of an input of unknown size",
+        ));
+    }
+    let pads = attr_ints(lowering.g, id, "pads").unwrap_or(vec![0; 4]);
+    let extra = attr_ints(lowering.g, id, "output_padding").unwrap_or(vec![0; 2]);
+    let (&[pt, pl, pb, pr], &[eh, ew]) = (&pads[..], &extra[..]) else {
+        return Err(unsupported("pads must have 4 entries, output_padding 2"));
+    };
+    let sane = |v: i64| (0..1 << 24).contains(&v);
+    if ![
+        pt, pl, pb, pr, eh, ew, s[0], s[1], wshape[1], wshape[2], wshape[0],
+    ]
+    .iter()
+    .all(|&v| sane(v))
+        || s.contains(&0)
+    {
+        return Err(unsupported("ConvTranspose sizes out of range"));
+    }
+    // ONNX's output is the full result less pads, plus output_padding at the end: a crop of
+    // it while output_padding does not reach past the end pads.
+    let (cut_h, cut_w) = (pb - eh, pr - ew);
+    if cut_h < 0 || cut_w < 0 {
+        return Err(unsupported(
+            "ConvTranspose whose output_padding reaches past the full result",
+        ));
+    }
+    let crop = pt > 0 || pl > 0 || cut_h > 0 || cut_w > 0;
+    if crop && lowering.act != fb::ActivationFunctionType::NONE {
+        return Err(unsupported(
+            "ConvTranspose with cropping and a fused activation",
+        ));
+    }
+    let input = lowering.req(id, 0)?;
+    let w = lowering.req(id, 1)?;
+    let bias = lowering.bias(id, 2, input)?;
+    let out = lowering.output(0)?;
+    let k = [wshape[1], wshape[2]];
+    // output_shape = [N, (H - 1)·s + k, (W - 1)·s + k, M] from SHAPE(input).
+    let dims = shape_of(lowering, input)?;
+    let n = slice(lowering, dims, 0, 1)?;
+    let hw = slice(lowering, dims, 1, 3)?;
+    let hw = arith(lowering, B::MUL, hw, &[s[0] as i32, s[1] as i32])?;
+    let hw = arith(
+        lowering,
+        B::ADD,
+        hw,
+        &[(k[0] - s[0]) as i32, (k[1] - s[1]) as i32],
+    )?;
+    let m = lowering
+        .model
+        .const_i32("channels", &[wshape[0] as i32], vec![1])?;
+    let shape = concat(lowering, &[n, hw, m])?;
+    let conv_out = if crop {
+        let o = &lowering.model.tensors[out];
+        let (name, dtype, quant) = (format!("{}/uncropped", o.name), o.dtype, o.quant.clone());
+        let full_shape = vec![o.shape[0], -1, -1, o.shape[3]];
+        lowering
+            .model
+            .add_tensor(name, dtype, full_shape, None, quant)?
+    } else {
+        out
+    };
+    let act = lowering.act;
+    emit_transpose_conv(
+        lowering,
+        [shape, w, input],
+        bias,
+        conv_out,
+        Padding::VALID,
+        s,
+        act,
+    );
+    if crop {
+        // Negative ends count from the end; a set end-mask bit keeps the whole axis.
+        let b = [0, pt as i32, pl as i32, 0];
+        let e = [0, -cut_h as i32, -cut_w as i32, 0];
+        let end_mask =
+            0b1001 | if cut_h == 0 { 0b10 } else { 0 } | if cut_w == 0 { 0b100 } else { 0 };
+        super::shape::strided_slice(
+            lowering,
+            1,
+            conv_out,
+            out,
+            &[b.to_vec(), e.to_vec(), vec![1; 4]],
+            (0b1001, end_mask),
         )?;
     }
     Ok(())
@@ -749,6 +875,32 @@ fn average_pool(
     // the last window, and each output position's divisor.
     let mut tail = [0i64; 2];
     let mut divisors: [Vec<i64>; 2] = [Vec::new(), Vec::new()];
+    // Pads counted and no ceil_mode: every window divides by kH·kW whatever the size (one
+    // unknown until run time too), which VALID pooling over the padded input does.
+    if include && !ceil && in_hw.iter().any(|&h| h < 0) {
+        let trailing = [pads[2], pads[3]];
+        let mut input = lowering.req(id, 0)?;
+        if pads.iter().any(|&p| p > 0) {
+            input = pad_input(
+                lowering,
+                input,
+                [pads[0], pads[1], trailing[0], trailing[1]],
+                None,
+            )?;
+        }
+        let out = lowering.output(0)?;
+        emit_pool(
+            lowering,
+            B::AVERAGE_POOL_2D,
+            input,
+            out,
+            Padding::VALID,
+            k,
+            s,
+            act,
+        );
+        return Ok(());
+    }
     for a in 0..2 {
         let (h, kk, ss, begin, end) = (in_hw[a], k[a], s[a], pads[a], pads[a + 2]);
         if h < 0 || ss < 1 || kk < 1 {
@@ -841,11 +993,19 @@ fn average_pool(
 fn same_pads(in_hw: [i64; 2], k: [i64; 2], s: [i64; 2], upper: bool) -> Option<[i64; 4]> {
     let mut p = [0; 4];
     for a in 0..2 {
-        if in_hw[a] < 0 || s[a] < 1 {
+        if s[a] < 1 {
             return None;
         }
-        let out = (in_hw[a] + s[a] - 1) / s[a];
-        let total = ((out - 1) * s[a] + k[a] - in_hw[a]).max(0);
+        // With stride 1 SAME pads k - 1 whatever the size (one unknown until run time too).
+        let total = if in_hw[a] < 0 {
+            if s[a] != 1 {
+                return None;
+            }
+            (k[a] - 1).max(0)
+        } else {
+            let out = (in_hw[a] + s[a] - 1) / s[a];
+            ((out - 1) * s[a] + k[a] - in_hw[a]).max(0)
+        };
         let small = total / 2;
         (p[a], p[a + 2]) = if upper {
             (small, total - small)
@@ -875,7 +1035,8 @@ fn onnx_pool_pads(
     };
     // Bounded so the window arithmetic below cannot overflow on a hostile file.
     let sane = |v: i64| (0..1 << 31).contains(&v);
-    if !(k.iter().chain(&s).chain(&in_hw).all(|&v| sane(v))) {
+    // (-1: a size unknown until run time.)
+    if !(k.iter().chain(&s).all(|&v| sane(v)) && in_hw.iter().all(|&v| v == -1 || sane(v))) {
         return Err(unsupported("pooling sizes out of range"));
     }
     match pads[..] {
@@ -941,13 +1102,36 @@ fn fc_weights(lowering: &mut Lower, bv: ValueRef, transposed: bool) -> Result<us
     if transposed {
         return lowering.input_value(bv);
     }
+    // A weight several layers share (exporters merge equal initializers) is transposed once:
+    // keyed by the constant, the scales it is dequantized with and the mode.
+    let key = match lowering.dq_source(bv) {
+        Some(dq) => (
+            lowering.g.input(dq, 0),
+            lowering.g.input(dq, 1),
+            lowering.quantized,
+        ),
+        None => (Some(lowering.model.resolve(bv)), None, false),
+    };
+    if let Some(&t) = lowering.model.transposed_weights.get(&key) {
+        return Ok(t);
+    }
+    let t = transposed_fc_weights(lowering, bv)?;
+    lowering.model.transposed_weights.insert(key, t);
+    Ok(t)
+}
+
+/// FULLY_CONNECTED weights [O, I] made from a constant (or dequantized constant) [I, O].
+fn transposed_fc_weights(lowering: &mut Lower, bv: ValueRef) -> Result<usize, TfliteError> {
     if let Some(dq) = lowering.dq_source(bv) {
         let q = lowering
             .qdq_params(dq)
             .ok_or_else(|| unsupported("weight quantization"))?;
-        if q.scale.len() > 1 {
-            return Err(unsupported("per-channel weights given as [I, O]"));
-        }
+        // Per output channel of [I, O] (axis 1) is per row of the transposed [O, I].
+        let q = match (q.scale.len(), q.axis) {
+            (1, _) => q,
+            (_, 1) => Quant { axis: 0, ..q },
+            _ => return Err(unsupported("weights quantized per input channel")),
+        };
         let src = lowering
             .g
             .input(dq, 0)

@@ -4,6 +4,7 @@
 pub(crate) mod control;
 pub(crate) mod conv;
 pub(crate) mod custom;
+pub(crate) mod dynamic;
 pub(crate) mod elementwise;
 pub(crate) mod lstm;
 pub(crate) mod select;
@@ -37,6 +38,9 @@ pub(crate) fn lower(lowering: &mut Lower, id: NodeId, op: OnnxOp) -> Result<(), 
         ArgMax | ArgMin => select::arg_extreme(lowering, id, op),
         TopK => select::top_k(lowering, id),
         CumSum => select::cumsum(lowering, id),
+        GatherND => select::gather_nd(lowering, id),
+        ScatterND => select::scatter_nd(lowering, id),
+        ConstantOfShape if select::only_scatter_base(lowering, id) => Ok(()),
         Reshape | Flatten | Squeeze | Unsqueeze | Transpose | Concat | Pad | ReduceMean
         | ReduceSum | ReduceMax | ReduceMin | ReduceProd | Slice | Gather | Split | Resize
         | DepthToSpace | SpaceToDepth | Expand | Tile | Shape => shape::lower(lowering, id, op),

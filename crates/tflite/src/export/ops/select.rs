@@ -204,3 +204,104 @@ pub(crate) fn cumsum(lowering: &mut Lower, id: NodeId) -> Result<(), TfliteError
     );
     Ok(())
 }
+
+/// `GatherND` (batch_dims 0) → GATHER_ND (indices as they are: LiteRT takes int32 and int64).
+pub(crate) fn gather_nd(lowering: &mut Lower, id: NodeId) -> Result<(), TfliteError> {
+    if attr_i(lowering.g, id, "batch_dims", 0) != 0 {
+        return Err(unsupported("GatherND with batch_dims"));
+    }
+    let data = lowering.req(id, 0)?;
+    let idx = lowering.req(id, 1)?;
+    let out = lowering.output(0)?;
+    lowering
+        .model
+        .emit(B::GATHER_ND, 1, &[Some(data), Some(idx)], &[out], None);
+    Ok(())
+}
+
+/// The `ConstantOfShape` of zeros producing `v`, if that is what it is.
+fn zeros_of_shape(lowering: &Lower, v: modelc_ir::ValueRef) -> Option<NodeId> {
+    let v = lowering.model.resolve(v);
+    let node = lowering.g.node(v.node);
+    if node.op.onnx() != Some(OnnxOp::ConstantOfShape) {
+        return None;
+    }
+    let zero = match node.attrs.get("value") {
+        None => true,
+        Some(modelc_ir::Attr::Tensor(t)) => t.raw().is_some_and(|r| r.iter().all(|&b| b == 0)),
+        Some(_) => false,
+    };
+    zero.then_some(v.node)
+}
+
+/// A `ConstantOfShape` of zeros read only as a `ScatterND`'s data needs no operator: SCATTER_ND
+/// starts from zeros itself.
+pub(crate) fn only_scatter_base(lowering: &Lower, id: NodeId) -> bool {
+    let v = modelc_ir::ValueRef::new(id, 0);
+    zeros_of_shape(lowering, v).is_some()
+        && !lowering.g.outputs().contains(&v)
+        && lowering
+            .g
+            .users(v)
+            .iter()
+            .all(|&(u, slot)| slot == 0 && lowering.g.node(u).op.onnx() == Some(OnnxOp::ScatterND))
+}
+
+/// `ScatterND(ConstantOfShape(shape) of zeros, indices, updates, reduction="add")` → SCATTER_ND
+/// (indices, updates, shape), which writes the updates (summing repeated indices) into zeros;
+/// `decompose-scatter-nd` brings every ScatterND it can to this form.
+pub(crate) fn scatter_nd(lowering: &mut Lower, id: NodeId) -> Result<(), TfliteError> {
+    let base = lowering
+        .g
+        .input(id, 0)
+        .and_then(|v| zeros_of_shape(lowering, v))
+        .filter(|_| super::super::lower::attr_s(lowering.g, id, "reduction", "none") == "add")
+        .ok_or_else(|| {
+            unsupported("ScatterND other than the sum into zeros decompose-scatter-nd makes")
+        })?;
+    let shape_v = lowering
+        .g
+        .input(base, 0)
+        .ok_or_else(|| unsupported("ConstantOfShape without a shape"))?;
+    let shape = match lowering.model.const_ints(shape_v) {
+        Some(s) => {
+            let s32: Vec<i32> = s
+                .iter()
+                .map(|&d| i32::try_from(d).map_err(|_| unsupported("shape past int32")))
+                .collect::<Result<_, _>>()?;
+            lowering
+                .model
+                .const_i32("shape", &s32, vec![s32.len() as i64])?
+        }
+        None => {
+            let t = lowering.input_value(shape_v)?;
+            super::dynamic::to_i32(lowering, t)?
+        }
+    };
+    let iv = lowering
+        .g
+        .input(id, 1)
+        .ok_or_else(|| unsupported("no indices"))?;
+    // SCATTER_ND reads int32 indices: constants written so, others CAST.
+    let idx = match (lowering.model.const_ints(iv), lowering.model.const_of(iv)) {
+        (Some(values), Some(c)) if values.iter().all(|&v| i32::try_from(v).is_ok()) => {
+            let dims = c.dims.iter().map(|&d| d as i64).collect();
+            let v32: Vec<i32> = values.iter().map(|&v| v as i32).collect();
+            lowering.model.const_i32("indices", &v32, dims)?
+        }
+        _ => {
+            let idx = lowering.req(id, 1)?;
+            super::dynamic::to_i32(lowering, idx)?
+        }
+    };
+    let upd = lowering.req(id, 2)?;
+    let out = lowering.output(0)?;
+    lowering.model.emit(
+        B::SCATTER_ND,
+        1,
+        &[Some(idx), Some(upd), Some(shape)],
+        &[out],
+        None,
+    );
+    Ok(())
+}

@@ -1,11 +1,16 @@
 //! Data-movement and reduction ops.
-//! - `Reshape` / `Flatten` / `Squeeze` / `Unsqueeze` → RESHAPE to the (inferred) output shape;
+//! - `Reshape` / `Flatten` / `Squeeze` / `Unsqueeze` → RESHAPE to the (inferred) output shape,
+//!   or, with more than one size unknown until run time, to a shape tensor computed in the
+//!   file (the input's SHAPE for Reshape's `0`s and the sizes Squeeze / Unsqueeze keep; a
+//!   shape the graph computes, as int32);
 //! - `Transpose` → TRANSPOSE; `Concat` → CONCATENATION; `Pad` (constant pads; constant /
 //!   reflect mode) → PAD / PADV2 / MIRROR_PAD;
 //! - `ReduceMean`/`Sum`/`Max`/`Min`/`Prod` (constant axes) → MEAN / SUM / REDUCE_*;
 //! - `Slice` (constant starts/ends/axes/steps) → STRIDED_SLICE; `Gather` → GATHER;
 //!   `Split` → SPLIT / SPLIT_V;
-//! - `Resize` (NHWC, 2-D) → RESIZE_BILINEAR / RESIZE_NEAREST_NEIGHBOR;
+//! - `Resize` (NHWC, 2-D) → RESIZE_BILINEAR / RESIZE_NEAREST_NEIGHBOR, the size a constant
+//!   or, for sizes unknown until run time, SHAPE × whole-number scales or the graph's computed
+//!   `sizes`;
 //!   `DepthToSpace` (DCR) / `SpaceToDepth` (NHWC) → DEPTH_TO_SPACE / SPACE_TO_DEPTH;
 //! - `Expand` → BROADCAST_TO, `Tile` → TILE, `Shape` → SHAPE.
 
@@ -94,6 +99,197 @@ pub(crate) fn reshape(
     Ok(())
 }
 
+/// RESHAPE of tensor `input` into `out` by the int32 shape tensor `shape` computed at run
+/// time (no `new_shape` option: LiteRT then reads the tensor).
+pub(crate) fn reshape_to(
+    lowering: &mut Lower,
+    input: usize,
+    out: usize,
+    shape: usize,
+) -> Result<(), TfliteError> {
+    let o = fb::ReshapeOptions::create(
+        &mut lowering.model.fbb,
+        &fb::ReshapeOptionsArgs { new_shape: None },
+    )
+    .as_union_value();
+    lowering.model.emit(
+        B::RESHAPE,
+        1,
+        &[Some(input), Some(shape)],
+        &[out],
+        Some((BuiltinOptions::ReshapeOptions, o)),
+    );
+    Ok(())
+}
+
+/// The shape tensor of a Reshape / Flatten / Squeeze / Unsqueeze whose output has more than
+/// one dimension unknown until run time (`out_shape`, -1 for those), read from the input's
+/// run-time shape: Reshape's constant `0` entries copy the input's size, a computed shape
+/// input is used as it is (as int32), Squeeze / Unsqueeze keep the input's sizes around the
+/// ones they remove or add.
+fn runtime_reshape(
+    lowering: &mut Lower,
+    id: NodeId,
+    op: OnnxOp,
+    input: usize,
+    out_shape: &[i64],
+) -> Result<usize, TfliteError> {
+    use super::dynamic::{shape_tensor, to_i32, Piece};
+    let in_shape = lowering.model.tensors[input].shape.clone();
+    let pieces: Vec<Piece> = match op {
+        OnnxOp::Reshape => {
+            let sv = lowering
+                .g
+                .input(id, 1)
+                .ok_or_else(|| unsupported("no shape"))?;
+            let allowzero = attr_i(lowering.g, id, "allowzero", 0) != 0;
+            let Some(target) = lowering.model.const_ints(sv) else {
+                // Computed in the graph (Shape → Gather → Concat): sizes, which are never 0
+                // unless a constant part says so.
+                if !allowzero && has_const_zero(lowering, sv) {
+                    return Err(unsupported("a computed shape with 0 (copy) entries"));
+                }
+                let t = lowering.req(id, 1)?;
+                return to_i32(lowering, t);
+            };
+            if target.iter().filter(|&&d| d == -1).count() > 1 || target.iter().any(|&d| d < -1) {
+                return Err(unsupported(format!("Reshape to {target:?}")));
+            }
+            target
+                .iter()
+                .enumerate()
+                .map(|(i, &d)| match d {
+                    0 if !allowzero => Piece::InDim(i),
+                    d => Piece::Const(d),
+                })
+                .collect()
+        }
+        OnnxOp::Squeeze | OnnxOp::Unsqueeze => {
+            // Output sizes in order: the input's axes, with 1s removed or inserted. A size
+            // known now is taken as it is; the others are matched to input axes in order.
+            let mut pieces = Vec::with_capacity(out_shape.len());
+            let mut next = 0usize;
+            for &d in out_shape {
+                if op == OnnxOp::Unsqueeze && d == 1 && in_shape.get(next) != Some(&1) {
+                    pieces.push(Piece::Const(1));
+                    continue;
+                }
+                while op == OnnxOp::Squeeze && in_shape.get(next) == Some(&1) && d != 1 {
+                    next += 1;
+                }
+                if next >= in_shape.len() {
+                    return Err(unsupported("cannot match the output's axes to the input's"));
+                }
+                pieces.push(if d >= 0 {
+                    Piece::Const(d)
+                } else {
+                    Piece::InDim(next)
+                });
+                next += 1;
+            }
+            pieces
+        }
+        _ => {
+            // Flatten: [prod(head), prod(tail)] with both unknown: a head or tail of one
+            // axis is that axis's size, the other side inferred.
+            let rank = in_shape.len();
+            let a = attr_i(lowering.g, id, "axis", 1);
+            let axis = if a < 0 { a + rank as i64 } else { a };
+            match axis {
+                1 => vec![Piece::InDim(0), Piece::Const(-1)],
+                a if a + 1 == rank as i64 => vec![Piece::Const(-1), Piece::InDim(rank - 1)],
+                _ => return Err(unsupported("Flatten of unknown sizes on both sides")),
+            }
+        }
+    };
+    if pieces.len() != out_shape.len() {
+        return Err(unsupported("shape of another rank than the output"));
+    }
+    shape_tensor(lowering, input, &pieces)
+}
+
+/// Whether the computed shape `v` is a Concat with a constant part holding a 0.
+fn has_const_zero(lowering: &Lower, v: modelc_ir::ValueRef) -> bool {
+    const_part_any(lowering, v, |x| x == 0)
+}
+
+/// Whether a constant part of the computed integers `v` (itself, or an input of the Concat
+/// making it) holds a value `pred` accepts.
+fn const_part_any(lowering: &Lower, v: modelc_ir::ValueRef, pred: impl Fn(i64) -> bool) -> bool {
+    let v = lowering.model.resolve(v);
+    let parts: Vec<modelc_ir::ValueRef> =
+        if lowering.g.node(v.node).op.onnx() == Some(OnnxOp::Concat) {
+            lowering.g.inputs_of(v.node).into_iter().flatten().collect()
+        } else {
+            vec![v]
+        };
+    parts.into_iter().any(|p| {
+        lowering
+            .model
+            .const_ints(p)
+            .is_some_and(|c| c.iter().any(|&x| pred(x)))
+    })
+}
+
+/// The int32 begin or end tensor (of the input's rank) of a Slice whose input `slot` is
+/// computed in the graph: its entry `k` at the axis `positions` gives it, zeros (masked)
+/// elsewhere; GATHER from [values, 0].
+fn computed_bound(
+    lowering: &mut Lower,
+    id: NodeId,
+    slot: usize,
+    positions: &[Option<usize>],
+) -> Result<usize, TfliteError> {
+    use super::dynamic::concat;
+    let t = lowering.req(id, slot)?;
+    let t = clamp_to_i32(lowering, t)?;
+    let n = lowering.model.tensors[t]
+        .shape
+        .first()
+        .copied()
+        .unwrap_or(0);
+    let zero = lowering.model.const_i32("zero", &[0], vec![1])?;
+    let table = concat(lowering, &[t, zero])?;
+    let idx: Vec<i32> = positions
+        .iter()
+        .map(|p| p.map_or(n as i32, |k| k as i32))
+        .collect();
+    super::dynamic::pick(lowering, table, &idx)
+}
+
+/// An int64 slice bound clamped into int32's range (MINIMUM, MAXIMUM) and CAST: INT64_MAX
+/// ("to the end", as TFLite SLICE's size -1 imports) must stay past the end, not wrap to -1;
+/// STRIDED_SLICE clamps to the axis itself. An int32 bound as it is.
+fn clamp_to_i32(lowering: &mut Lower, t: usize) -> Result<usize, TfliteError> {
+    let tt = &lowering.model.tensors[t];
+    if tt.dtype != DType::I64 {
+        return super::dynamic::to_i32(lowering, t);
+    }
+    let (name, shape) = (tt.name.clone(), tt.shape.clone());
+    let mut v = t;
+    for (code, bound) in [(B::MINIMUM, i32::MAX as i64), (B::MAXIMUM, i32::MIN as i64)] {
+        let c = lowering.model.add_tensor(
+            format!("{name}/limit_{}", lowering.model.tensors.len()),
+            DType::I64,
+            vec![],
+            Some(&bytes::Bytes::from(bound.to_le_bytes().to_vec())),
+            None,
+        )?;
+        let out = lowering.model.add_tensor(
+            format!("{name}/clamped_{}", lowering.model.tensors.len()),
+            DType::I64,
+            shape.clone(),
+            None,
+            None,
+        )?;
+        lowering
+            .model
+            .emit(code, 1, &[Some(v), Some(c)], &[out], None);
+        v = out;
+    }
+    super::dynamic::to_i32(lowering, v)
+}
+
 /// Emits STRIDED_SLICE (op version `version`) of tensor `input` into `out`: `window` is
 /// [begin, end, strides] per axis; a set bit of the (begin, end) masks takes that end of the
 /// axis's whole range.
@@ -113,6 +309,26 @@ pub(crate) fn strided_slice(
             .model
             .const_i32("strides", &window[2], vec![rank])?,
     );
+    emit_strided_slice(
+        lowering,
+        version,
+        input,
+        out,
+        [bt, et, st],
+        (begin_mask, end_mask),
+    );
+    Ok(())
+}
+
+/// STRIDED_SLICE of `input` by the int32 [begin, end, strides] tensors.
+fn emit_strided_slice(
+    lowering: &mut Lower,
+    version: i32,
+    input: usize,
+    out: usize,
+    [bt, et, st]: [usize; 3],
+    (begin_mask, end_mask): (i32, i32),
+) {
     let o = fb::StridedSliceOptions::create(
         &mut lowering.model.fbb,
         &fb::StridedSliceOptionsArgs {
@@ -129,7 +345,6 @@ pub(crate) fn strided_slice(
         &[out],
         Some((BuiltinOptions::StridedSliceOptions, o)),
     );
-    Ok(())
 }
 
 pub(crate) fn lower(lowering: &mut Lower, id: NodeId, op: OnnxOp) -> Result<(), TfliteError> {
@@ -139,10 +354,12 @@ pub(crate) fn lower(lowering: &mut Lower, id: NodeId, op: OnnxOp) -> Result<(), 
             let shape = lowering
                 .out_shape(0)
                 .ok_or_else(|| unsupported("output shape unknown"))?;
-            if shape.iter().filter(|&&d| d < 0).count() > 1 {
-                return Err(unsupported("more than one unknown dimension"));
-            }
             let a = lowering.req(id, 0)?;
+            if shape.iter().filter(|&&d| d < 0).count() > 1 {
+                let st = runtime_reshape(lowering, id, op, a, &shape)?;
+                let out = lowering.output(0)?;
+                return reshape_to(lowering, a, out, st);
+            }
             let out = lowering.output(0)?;
             reshape(lowering, a, out, &shape)?;
         }
@@ -332,12 +549,21 @@ pub(crate) fn lower(lowering: &mut Lower, id: NodeId, op: OnnxOp) -> Result<(), 
                     .flatten()
                     .map(|v| lowering.model.const_ints(v))
             };
-            let starts = get(1)
-                .flatten()
-                .ok_or_else(|| unsupported("starts must be constant"))?;
-            let ends = get(2)
-                .flatten()
-                .ok_or_else(|| unsupported("ends must be constant"))?;
+            // Starts and ends computed in the graph (a crop to another tensor's size) are
+            // STRIDED_SLICE's begin / end tensors; axes and steps must be constants.
+            let starts = get(1).ok_or_else(|| unsupported("no starts"))?;
+            let ends = get(2).ok_or_else(|| unsupported("no ends"))?;
+            let n = match (&starts, &ends) {
+                (Some(s), _) => s.len(),
+                (None, Some(e)) => e.len(),
+                (None, None) => {
+                    let sv = ins[1].ok_or_else(|| unsupported("no starts"))?;
+                    match lowering.model.shape_of(sv).as_deref() {
+                        Some(&[n]) if n >= 0 => n as usize,
+                        _ => return Err(unsupported("starts of unknown length")),
+                    }
+                }
+            };
             let axes_in = get(3);
             let steps_in = get(4);
             let a = lowering.req(id, 0)?;
@@ -345,32 +571,64 @@ pub(crate) fn lower(lowering: &mut Lower, id: NodeId, op: OnnxOp) -> Result<(), 
             let axes = match axes_in {
                 Some(Some(v)) => v,
                 Some(None) => return Err(unsupported("axes must be constant")),
-                None => (0..starts.len() as i64).collect(),
+                None => (0..n as i64).collect(),
             };
             let steps = match steps_in {
                 Some(Some(v)) => v,
                 Some(None) => return Err(unsupported("steps must be constant")),
-                None => vec![1; starts.len()],
+                None => vec![1; n],
             };
+            if axes.len() != n || steps.len() != n {
+                return Err(unsupported(
+                    "starts, ends, axes and steps of different lengths",
+                ));
+            }
             let (mut b, mut e, mut s) = (vec![0i64; rank], vec![0i64; rank], vec![1i64; rank]);
             let (mut bm, mut em) = ((1i32 << rank) - 1, (1i32 << rank) - 1);
+            let mut positions = vec![None; rank];
             for (k, &ax) in axes.iter().enumerate() {
                 let ax = norm_axis(ax, rank)? as usize;
+                positions[ax] = Some(k);
                 let bit = 1 << ax;
                 s[ax] = steps[k];
                 let big = |v: i64| v >= i32::MAX as i64 || v <= i32::MIN as i64;
-                if !big(starts[k]) {
-                    b[ax] = starts[k];
-                    bm &= !bit;
+                match &starts {
+                    Some(st) if big(st[k]) => {}
+                    Some(st) => {
+                        b[ax] = st[k];
+                        bm &= !bit;
+                    }
+                    None => bm &= !bit,
                 }
-                if !big(ends[k]) {
-                    e[ax] = ends[k];
-                    em &= !bit;
+                match &ends {
+                    Some(en) if big(en[k]) => {}
+                    Some(en) => {
+                        e[ax] = en[k];
+                        em &= !bit;
+                    }
+                    None => em &= !bit,
                 }
             }
             let out = lowering.output(0)?;
-            let window = [i32s(&b), i32s(&e), i32s(&s)];
-            strided_slice(lowering, v, a, out, &window, (bm, em))?;
+            if starts.is_some() && ends.is_some() {
+                let window = [i32s(&b), i32s(&e), i32s(&s)];
+                strided_slice(lowering, v, a, out, &window, (bm, em))?;
+                return Ok(());
+            }
+            let mut bounds = [0usize; 2];
+            for (i, (given, fixed)) in [(&starts, &b), (&ends, &e)].into_iter().enumerate() {
+                bounds[i] = match given {
+                    Some(_) => {
+                        let c = i32s(fixed);
+                        lowering.model.const_i32("bound", &c, vec![rank as i64])?
+                    }
+                    None => computed_bound(lowering, id, 1 + i, &positions)?,
+                };
+            }
+            let st = lowering
+                .model
+                .const_i32("strides", &i32s(&s), vec![rank as i64])?;
+            emit_strided_slice(lowering, v, a, out, [bounds[0], bounds[1], st], (bm, em));
         }
         OnnxOp::Gather => {
             let a = lowering.req(id, 0)?;
@@ -450,8 +708,8 @@ pub(crate) fn lower(lowering: &mut Lower, id: NodeId, op: OnnxOp) -> Result<(), 
             let shape = lowering
                 .out_shape(0)
                 .ok_or_else(|| unsupported("output shape unknown"))?;
-            if shape.len() != 4 || shape[1] < 0 || shape[2] < 0 {
-                return Err(unsupported("only 2-D resizes of known size"));
+            if shape.len() != 4 {
+                return Err(unsupported("only 2-D resizes"));
             }
             let mode = attr_s(lowering.g, id, "mode", "nearest");
             let coord = attr_s(
@@ -461,12 +719,18 @@ pub(crate) fn lower(lowering: &mut Lower, id: NodeId, op: OnnxOp) -> Result<(), 
                 "half_pixel",
             );
             let nearest = attr_s(lowering.g, id, "nearest_mode", "round_prefer_floor");
-            let (align, half) = resize_flags(lowering, id, &shape, &mode, &coord, &nearest)?;
+            let known = shape[1] >= 0 && shape[2] >= 0 && {
+                let input = lowering.in_shape(id, 0).unwrap_or_default();
+                input.len() == 4 && input[1] >= 0 && input[2] >= 0
+            };
+            let ((align, half), size) = if known {
+                let flags = resize_flags(lowering, id, &shape, &mode, &coord, &nearest)?;
+                let hw = [shape[1] as i32, shape[2] as i32];
+                (flags, lowering.model.const_i32("size", &hw, vec![2])?)
+            } else {
+                resize_at_run_time(lowering, id, &mode, &coord, &nearest)?
+            };
             let a = lowering.req(id, 0)?;
-            let size =
-                lowering
-                    .model
-                    .const_i32("size", &[shape[1] as i32, shape[2] as i32], vec![2])?;
             let out = lowering.output(0)?;
             if mode == "linear" {
                 let o = fb::ResizeBilinearOptions::create(
@@ -697,6 +961,121 @@ fn resize_flags(
         }
         _ => Err(fail()),
     }
+}
+
+/// The flags and the int32 [height, width] size tensor of an NHWC Resize whose sizes are
+/// known only at run time: constant integer scales (the size is SHAPE(input)[1:3] times
+/// them, and TFLite's output / input ratio is then ONNX's scale exactly), or a `sizes` input
+/// computed in the graph (ONNX's scale is then output / input as TFLite's). Bilinear: every
+/// coordinate mode TFLite has (`pytorch_half_pixel` only with scales, which never resize to 1
+/// from more). Nearest: with integer scales the flags whose source indices equal ONNX's for
+/// every input size up to a period of the scale; with computed sizes only `asymmetric` with
+/// `floor` (both read `floor(o · in / out)`).
+fn resize_at_run_time(
+    lowering: &mut Lower,
+    id: NodeId,
+    mode: &str,
+    coord: &str,
+    nearest: &str,
+) -> Result<((bool, bool), usize), TfliteError> {
+    use super::dynamic::{arith, shape_of, slice, to_i32};
+    let input = lowering
+        .in_shape(id, 0)
+        .ok_or_else(|| unsupported("input shape unknown"))?;
+    let output = lowering.out_shape(0).unwrap_or_default();
+    if input.len() != 4 || output.len() != 4 || input[3] != output[3] {
+        return Err(unsupported("Resize of axes other than height and width"));
+    }
+    let fail = || {
+        unsupported(format!(
+            "Resize {mode}/{coord}/{nearest} of a size unknown until run time"
+        ))
+    };
+    if attr_ints(lowering.g, id, "axes").is_some() {
+        return Err(unsupported(
+            "Resize with axes of a size unknown until run time",
+        ));
+    }
+    let node_inputs = lowering.g.node(id).num_inputs;
+    let scales_slot = if node_inputs == 2 { 1 } else { 2 };
+    let scales = lowering
+        .g
+        .input(id, scales_slot)
+        .and_then(|v| lowering.model.const_floats(v))
+        .filter(|s| !s.is_empty());
+    let sizes = lowering.g.input(id, 3).filter(|_| scales.is_none());
+    if let Some(sc) = scales {
+        if sc.len() != 4 || sc[0] != 1.0 || sc[3] != 1.0 {
+            return Err(unsupported("Resize scaling the batch or channels"));
+        }
+        let factor = [sc[1], sc[2]];
+        if factor
+            .iter()
+            .any(|&f| f.fract() != 0.0 || !(1.0..=1024.0).contains(&f))
+        {
+            return Err(unsupported(format!(
+                "Resize by scales {factor:?} (not whole numbers) of a size unknown until run time"
+            )));
+        }
+        let f = factor.map(|f| f as i64);
+        let flags = match mode {
+            "linear" => {
+                if attr_i(lowering.g, id, "antialias", 0) != 0 && f.contains(&1) {
+                    return Err(unsupported("antialiased Resize by 1"));
+                }
+                match coord {
+                    "align_corners" => (true, false),
+                    "half_pixel" | "pytorch_half_pixel" => (false, true),
+                    "asymmetric" => (false, false),
+                    _ => return Err(fail()),
+                }
+            }
+            // The index pattern of an integer upscale repeats every input row: sizes up to
+            // 64 cover it.
+            "nearest" => [(false, false), (false, true), (true, false)]
+                .into_iter()
+                .find(|&(align, half)| {
+                    (1..=64).all(|n: i64| {
+                        (0..2).all(|a| {
+                            let want =
+                                onnx_nearest_indices(coord, nearest, f[a] as f32, n, n * f[a]);
+                            want.is_some_and(|w| {
+                                tflite_nearest_indices(align, half, n, n * f[a]) == w
+                            })
+                        })
+                    })
+                })
+                .ok_or_else(fail)?,
+            _ => return Err(fail()),
+        };
+        let x = lowering.req(id, 0)?;
+        let dims = shape_of(lowering, x)?;
+        let hw = slice(lowering, dims, 1, 3)?;
+        let size = if f == [1, 1] {
+            hw
+        } else {
+            arith(lowering, B::MUL, hw, &[f[0] as i32, f[1] as i32])?
+        };
+        return Ok((flags, size));
+    }
+    let Some(sv) = sizes else {
+        return Err(unsupported("Resize without scales or sizes"));
+    };
+    let flags = match (mode, coord, nearest) {
+        ("linear", "align_corners", _) => (true, false),
+        ("linear", "half_pixel", _) => (false, true),
+        ("linear", "asymmetric", _) => (false, false),
+        ("nearest", "asymmetric", "floor") => (false, false),
+        _ => return Err(fail()),
+    };
+    // NHWC by now (the layout pass reorders a computed list too): [N, H, W, C].
+    let st = lowering.input_value(sv)?;
+    if lowering.model.tensors[st].shape != [4] {
+        return Err(unsupported("Resize sizes of other than 4 entries"));
+    }
+    let st = to_i32(lowering, st)?;
+    let size = slice(lowering, st, 1, 3)?;
+    Ok((flags, size))
 }
 
 /// ONNX Resize's nearest source index for each output position along one axis.

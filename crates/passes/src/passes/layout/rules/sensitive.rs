@@ -98,6 +98,8 @@ pub(super) fn sensitive(e: &mut Engine<'_>, id: NodeId, op: OnnxOp) -> bool {
 
     // Per-axis lists of Resize / Upsample: constants reordered, or `axes` remapped.
     let mut lists: Vec<(usize, Tensor)> = Vec::new();
+    // Lists computed in the graph (`sizes` from a Shape): gathered in the new order.
+    let mut computed: Vec<(usize, Vec<i64>)> = Vec::new();
     let mut new_attrs: Vec<(&str, Attr)> = Vec::new();
     let dinv = perm::inverse(&d);
     if matches!(op, OnnxOp::Resize | OnnxOp::Upsample) {
@@ -130,7 +132,19 @@ pub(super) fn sensitive(e: &mut Engine<'_>, id: NodeId, op: OnnxOp) -> bool {
                     continue;
                 };
                 let Some((t, _)) = const_of(e.g, v) else {
-                    return false;
+                    let idx: Vec<i64> = (0..halves)
+                        .flat_map(|h| d.iter().map(move |&i| (h * r + i) as i64))
+                        .collect();
+                    let len = e.dims_of(v).and_then(|dims| match dims.as_slice() {
+                        [n] => *n,
+                        _ => None,
+                    });
+                    // (ONNX gives one entry per axis; a length known otherwise refuses.)
+                    if len.is_some_and(|n| n != (halves * r) as u64) {
+                        return false;
+                    }
+                    computed.push((slot, idx));
+                    continue;
                 };
                 if t.element_count() == Some(0) {
                     continue;
@@ -201,6 +215,19 @@ pub(super) fn sensitive(e: &mut Engine<'_>, id: NodeId, op: OnnxOp) -> bool {
         let v = ins[slot].expect("present");
         let name = e.g.value(v).map(|x| x.name.clone()).unwrap_or_default();
         let nv = e.add_const(&name, t);
+        e.rewire(id, slot, nv);
+    }
+    for (slot, idx) in computed {
+        let v = ins[slot].expect("present");
+        let name = e.g.value(v).map(|x| x.name.clone()).unwrap_or_default();
+        let mut b = e.build();
+        let order = b.const_i64s(&format!("{name}_order"), &idx);
+        let nv = b
+            .op(OnnxOp::Gather, &[v, order])
+            .name("")
+            .out(format!("{name}_reordered"))
+            .int("axis", 0)
+            .value();
         e.rewire(id, slot, nv);
     }
     let target = e.dir.target();
