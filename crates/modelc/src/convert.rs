@@ -10,7 +10,9 @@ use modelc_passes::passes::infer_shapes::InputShapes;
 use modelc_passes::{PassManager, Report};
 
 use crate::summary::Summary;
-use crate::{check_distinct, format_of, input_format, load, save, Error, SaveOptions};
+use crate::{
+    check_distinct, format_of, input_format, load_typed, save, Error, InputTypes, SaveOptions,
+};
 
 /// Which passes run between reading and writing.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,6 +39,8 @@ pub type GraphHook = Arc<dyn Fn(&Graph)>;
 pub struct ConvertOptions {
     /// Input shapes and symbolic dimension sizes fixed right after reading.
     pub input_shapes: InputShapes,
+    /// Input element types a format does not record (TorchScript), used when reading.
+    pub input_types: InputTypes,
     /// The passes run to a fixed point before writing.
     pub passes: Passes,
     /// Stop after this many pass steps (to bisect a bad rewrite).
@@ -97,7 +101,7 @@ pub fn convert_with(
     check_distinct(src, dst)?;
     let dst_format = format_of(dst)?;
     on_stage(Stage::Reading(src));
-    let mut model = load(src)?;
+    let mut model = load_typed(src, &opts.input_types)?;
     on_stage(Stage::Transforming);
     opts.input_shapes.apply(&mut model.graph)?;
     let passes = match &opts.passes {

@@ -15,6 +15,7 @@
 
 mod convert;
 mod format;
+mod input_types;
 pub mod npy;
 pub mod quantize;
 pub mod run;
@@ -24,6 +25,7 @@ use std::path::{Path, PathBuf};
 
 pub use convert::{convert, convert_with, ConvertOptions, Converted, GraphHook, Passes, Stage};
 pub use format::Format;
+pub use input_types::{InputTypeError, InputTypes};
 pub use modelc_ir as ir;
 pub use modelc_ir::Model;
 pub use modelc_onnx::{ExternalData, WriteOptions as OnnxWriteOptions};
@@ -59,6 +61,9 @@ pub enum Error {
     /// An input shape to fix does not fit the model.
     #[error(transparent)]
     InputShapes(#[from] InputShapeError),
+    /// An input type to set does not fit the model.
+    #[error(transparent)]
+    InputTypes(#[from] InputTypeError),
     /// A pass is unknown or failed.
     #[error(transparent)]
     Pass(#[from] modelc_passes::PassError),
@@ -116,6 +121,18 @@ pub fn input_format(path: &Path) -> Result<Format, Error> {
 
 /// Loads a model; the format is recognized from the content ([`input_format`]).
 pub fn load(path: &Path) -> Result<Model, Error> {
+    load_typed(path, &InputTypes::default())
+}
+
+/// [`load`] with input element types the file may not record (`--input-type`): used by the
+/// TorchScript importer, checked against what the other formats declare.
+pub fn load_typed(path: &Path, types: &InputTypes) -> Result<Model, Error> {
+    let model = load_format(path, types)?;
+    types.check(&model)?;
+    Ok(model)
+}
+
+fn load_format(path: &Path, types: &InputTypes) -> Result<Model, Error> {
     match input_format(path)? {
         Format::Onnx => modelc_onnx::read(path).map_err(|source| Error::Onnx {
             path: path.to_path_buf(),
@@ -126,7 +143,10 @@ pub fn load(path: &Path) -> Result<Model, Error> {
             source,
         }),
         Format::TorchScript => {
-            modelc_torchscript::read(path).map_err(|source| Error::TorchScript {
+            let opts = modelc_torchscript::ReadOptions {
+                input_types: types.0.clone(),
+            };
+            modelc_torchscript::read_with(path, &opts).map_err(|source| Error::TorchScript {
                 path: path.to_path_buf(),
                 source,
             })

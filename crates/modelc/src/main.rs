@@ -192,11 +192,19 @@ struct ShapeOpts {
     /// Fix a symbolic dimension everywhere: NAME=VALUE. May be repeated.
     #[arg(long = "dim", value_name = "NAME=VALUE")]
     dims: Vec<String>,
+    /// An input's element type: NAME:TYPE (int64, float32, ...). May be repeated.
+    /// (TorchScript archives do not record input types.)
+    #[arg(long = "input-type", value_name = "NAME:TYPE")]
+    input_types: Vec<String>,
 }
 
 impl ShapeOpts {
     fn parse(&self) -> Result<modelc::InputShapes, modelc::InputShapeError> {
         modelc::InputShapes::parse(&self.input_shapes, &self.dims)
+    }
+
+    fn types(&self) -> Result<modelc::InputTypes, modelc::InputTypeError> {
+        modelc::InputTypes::parse(&self.input_types)
     }
 }
 
@@ -435,6 +443,7 @@ fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
             save.tflite.keep_io_layout = keep_io_layout;
             let opts = ConvertOptions {
                 input_shapes: shapes.parse()?,
+                input_types: shapes.types()?,
                 passes: Passes::Level(level),
                 save,
                 ..ConvertOptions::default()
@@ -579,6 +588,7 @@ fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
             });
             let opts = ConvertOptions {
                 input_shapes: shapes.parse()?,
+                input_types: shapes.types()?,
                 passes: match pipeline {
                     Some(spec) => Passes::List(spec),
                     None => Passes::Level(level),

@@ -33,7 +33,9 @@ impl Builder {
         modelc_ir::Builder::with_names(&mut self.g, &mut self.names)
     }
 
-    /// A node with `n_out` outputs; returns its output refs.
+    /// A node with `n_out` outputs; returns its output refs. The outputs are typed as
+    /// shape inference gives them from the inputs' types, so ranks, element types and the
+    /// dims that are known follow every op without input shapes being given.
     pub fn node(
         &mut self,
         op: OnnxOp,
@@ -41,11 +43,55 @@ impl Builder {
         a: Attrs,
         n_out: usize,
     ) -> Vec<ValueRef> {
-        self.build()
+        let outs = self
+            .build()
             .op_opt(op, inputs)
             .attrs(a)
             .outs(n_out)
-            .values()
+            .values();
+        if let Some(first) = outs.first() {
+            self.infer(first.node);
+        }
+        outs
+    }
+
+    /// Types the outputs of `id` from its inputs' types (nothing when inference has no rule
+    /// or finds the node inconsistent: the value then stays untyped).
+    fn infer(&mut self, id: modelc_ir::NodeId) {
+        let opsets = [modelc_ir::OpsetImport {
+            domain: String::new(),
+            version: super::OPSET,
+        }];
+        let Ok(Some(types)) = modelc_ir::infer::infer_node(&self.g, id, &opsets) else {
+            return;
+        };
+        for (slot, ty) in types.into_iter().enumerate() {
+            let Some(ty) = ty else { continue };
+            if let Some(v) = self.g.value_mut(ValueRef::new(id, slot)) {
+                if v.ty.is_none() {
+                    v.ty = Some(ty.into());
+                }
+            }
+        }
+    }
+
+    /// The rank of `v` when shape inference knows it.
+    pub fn rank_of(&self, v: ValueRef) -> Option<usize> {
+        self.g.shape_of(v).map(|s| s.rank())
+    }
+
+    /// The size of dimension `d` (negative: from the end) of `v` when it is a known number.
+    pub fn static_dim(&self, v: ValueRef, d: i64) -> Option<u64> {
+        let s = self.g.shape_of(v)?;
+        let r = s.rank() as i64;
+        let d = if d < 0 { d + r } else { d };
+        if !(0..r).contains(&d) {
+            return None;
+        }
+        match &s.0[d as usize] {
+            modelc_ir::Dim::Known(n) => Some(*n),
+            _ => None,
+        }
     }
 
     /// A one-output node.

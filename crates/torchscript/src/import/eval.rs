@@ -62,6 +62,8 @@ pub struct Evaluator<'a> {
     pub constants: Vec<PickleValue>,
     /// Untranslatable ops, `file:line: message`.
     pub errors: Vec<String>,
+    /// Float graph inputs the code uses as indices (they are int64).
+    pub index_inputs: Vec<String>,
     tensors: HashMap<(String, u64, Vec<u64>), ValueRef>,
     depth: usize,
     unrolled: usize,
@@ -79,6 +81,7 @@ impl<'a> Evaluator<'a> {
             code,
             constants,
             errors: Vec::new(),
+            index_inputs: Vec::new(),
             tensors: HashMap::new(),
             depth: 0,
             unrolled: 0,

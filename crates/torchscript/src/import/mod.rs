@@ -105,8 +105,8 @@ fn load_code(archive: &mut Archive) -> Result<Code, TorchScriptError> {
     Ok(code)
 }
 
-/// Shapes of the example inputs torch stored for a traced module.
-fn traced_shapes(archive: &mut Archive) -> Option<Vec<Vec<u64>>> {
+/// Shapes and element types of the example inputs torch stored for a traced module.
+fn traced_inputs(archive: &mut Archive) -> Option<Vec<(Vec<u64>, DType)>> {
     if !archive.contains("traced_inputs.pkl") {
         return None;
     }
@@ -114,7 +114,7 @@ fn traced_shapes(archive: &mut Archive) -> Option<Vec<Vec<u64>>> {
     let list = v.get("forward")?.as_seq()?;
     list.iter()
         .map(|t| match t {
-            PickleValue::Tensor(t) => Some(t.size.clone()),
+            PickleValue::Tensor(t) => Some((t.size.clone(), t.storage.dtype)),
             _ => None,
         })
         .collect()
@@ -122,6 +122,60 @@ fn traced_shapes(archive: &mut Archive) -> Option<Vec<Vec<u64>>> {
 
 /// Reads the archive into a model.
 pub fn import(archive: &mut Archive) -> Result<Model, TorchScriptError> {
+    import_with(archive, &crate::ReadOptions::default())
+}
+
+/// Reads the archive into a model with the given options.
+///
+/// Input element types: the ones `opts` names, else the ones of the inputs a traced module
+/// was traced with, else float32 — except that an input the code uses as indices
+/// (embedding, index_select, gather, tensor indexing) is int64: the import runs again with
+/// it typed so when the first run finds such a use.
+pub fn import_with(
+    archive: &mut Archive,
+    opts: &crate::ReadOptions,
+) -> Result<Model, TorchScriptError> {
+    let traced = traced_inputs(archive);
+    let shapes: Option<Vec<Vec<u64>>> = traced
+        .as_ref()
+        .map(|t| t.iter().map(|(s, _)| s.clone()).collect());
+    let mut types: HashMap<String, DType> = opts.input_types.iter().cloned().collect();
+    let mut found = Vec::new();
+    let r = import_typed(
+        archive,
+        shapes.as_deref(),
+        traced.as_deref(),
+        &types,
+        &mut found,
+    );
+    let new: Vec<String> = found
+        .into_iter()
+        .filter(|n| !types.contains_key(n))
+        .collect();
+    if new.is_empty() {
+        return r;
+    }
+    for n in new {
+        types.insert(n, DType::I64);
+    }
+    import_typed(
+        archive,
+        shapes.as_deref(),
+        traced.as_deref(),
+        &types,
+        &mut Vec::new(),
+    )
+}
+
+/// One import with the input types fixed: `types` by name, then the traced inputs' types.
+/// Inputs the code uses as indices while float are added to `index_inputs`.
+fn import_typed(
+    archive: &mut Archive,
+    shapes: Option<&[Vec<u64>]>,
+    traced: Option<&[(Vec<u64>, DType)]>,
+    types: &HashMap<String, DType>,
+    index_inputs: &mut Vec<String>,
+) -> Result<Model, TorchScriptError> {
     let root = pickle(archive, "data.pkl", true)?;
     let constants = if archive.contains("constants.pkl") {
         match pickle(archive, "constants.pkl", true)? {
@@ -150,13 +204,25 @@ pub fn import(archive: &mut Archive) -> Result<Model, TorchScriptError> {
             "{qual} has no forward method"
         )));
     }
-    let shapes = traced_shapes(archive);
     let n_inputs = cdef
         .methods
         .iter()
         .find(|m| m.name == "forward")
         .map_or(0, |f| f.params.len().saturating_sub(1));
-    let first = run(&code, &root, &constants, &qual, shapes.as_deref(), None);
+    let dtypes = InputTypes {
+        by_name: types,
+        traced,
+    };
+    let first = run(
+        &code,
+        &root,
+        &constants,
+        &qual,
+        shapes,
+        None,
+        &dtypes,
+        index_inputs,
+    );
     let result = match (&first, &shapes) {
         (Err(Attempt::NeedsRank(_)), None) => {
             // Scripted code that branches on the input rank: try the usual ranks.
@@ -166,7 +232,16 @@ pub fn import(archive: &mut Archive) -> Result<Model, TorchScriptError> {
             let mut best: Option<Result<Model, Attempt>> = None;
             for rank in [4usize, 3, 2, 1, 5] {
                 let ranks = vec![rank; n_inputs];
-                let r = run(&code, &root, &constants, &qual, None, Some(&ranks));
+                let r = run(
+                    &code,
+                    &root,
+                    &constants,
+                    &qual,
+                    None,
+                    Some(&ranks),
+                    &dtypes,
+                    index_inputs,
+                );
                 let ok = r.is_ok();
                 let raised = matches!(&r, Err(Attempt::NeedsRank(e) | Attempt::Failed(e)) if e.to_string().contains("the model raises"));
                 if ok {
@@ -190,6 +265,22 @@ pub fn import(archive: &mut Archive) -> Result<Model, TorchScriptError> {
     }
 }
 
+/// Where input element types come from.
+struct InputTypes<'t> {
+    by_name: &'t HashMap<String, DType>,
+    traced: Option<&'t [(Vec<u64>, DType)]>,
+}
+
+impl InputTypes<'_> {
+    fn of(&self, k: usize, name: &str) -> DType {
+        self.by_name
+            .get(name)
+            .copied()
+            .or_else(|| self.traced.and_then(|t| t.get(k)).map(|(_, d)| *d))
+            .unwrap_or(DType::F32)
+    }
+}
+
 enum Attempt {
     /// Failed because an input's rank was needed (or the code raised for the rank tried).
     NeedsRank(TorchScriptError),
@@ -203,6 +294,8 @@ fn run(
     qual: &str,
     shapes: Option<&[Vec<u64>]>,
     ranks: Option<&[usize]>,
+    dtypes: &InputTypes<'_>,
+    index_inputs: &mut Vec<String>,
 ) -> Result<Model, Attempt> {
     let (cdef, file) = &code.classes[qual];
     let forward = cdef
@@ -234,8 +327,9 @@ fn run(
         let rank = shape
             .map(|s| s.len())
             .or_else(|| ranks.and_then(|r| r.get(k).copied()));
+        let dtype = dtypes.of(k, &p.name);
         let ty = TypeInfo::from(ValueType::Tensor(TensorType {
-            dtype: Some(DType::F32),
+            dtype: Some(dtype),
             shape: match (shape, rank) {
                 (Some(s), _) => Some(Shape::known(s)),
                 (None, Some(r)) => Some(Shape(
@@ -250,10 +344,16 @@ fn run(
         args.push(PyValue::Tensor(TensorRef::new(
             ValueRef::new(id, 0),
             rank,
-            DType::F32,
+            dtype,
         )));
     }
-    let out = match cx.call_func(forward, file, Some(this), args, Vec::new()) {
+    let out = cx.call_func(forward, file, Some(this), args, Vec::new());
+    for n in std::mem::take(&mut cx.index_inputs) {
+        if !index_inputs.contains(&n) {
+            index_inputs.push(n);
+        }
+    }
+    let out = match out {
         Ok(v) => v,
         Err(e) => {
             let rank_problem = cx.errors.iter().any(|m| m.contains("rank is unknown"));

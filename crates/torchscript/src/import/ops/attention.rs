@@ -31,6 +31,121 @@ fn linear(cx: &mut Evaluator, x: ValueRef, w: ValueRef, b: ValueRef) -> ValueRef
     add(cx, y, b)
 }
 
+/// A mask of MultiheadAttention's fused paths as [`sdpa`] takes it: bool masks there mark
+/// the positions *not* attended (inverted here); additive float masks stay. `mask_type` 1
+/// is a key padding mask [B, S], made [B, 1, 1, S]; 0 ([L, S]) and 2 ([B, H, L, S])
+/// broadcast as they are.
+fn mha_mask(cx: &mut Evaluator, m: TensorRef, mask_type: Option<i64>) -> Result<TensorRef, String> {
+    let mut v = m.v;
+    let mut rank = m.rank;
+    if mask_type == Some(1) {
+        let axes = cx.b.ints(&[1, 2]);
+        v = cx.b.op(OnnxOp::Unsqueeze, &[v, axes], Attrs::default());
+        rank = Some(4);
+    }
+    if m.dtype == DType::Bool {
+        v = cx.b.op(OnnxOp::Not, &[v], Attrs::default());
+    } else if !m.dtype.is_float() {
+        return Err(format!("a {} mask", m.dtype));
+    }
+    Ok(TensorRef::new(v, rank, m.dtype))
+}
+
+/// `_native_multi_head_attention(query, key, value, embed_dim, num_heads, qkv_weight,
+/// qkv_bias, proj_weight, proj_bias, mask, need_weights, average_attn_weights, mask_type)`:
+/// what `nn.MultiheadAttention` records in inference (batch-first [B, L, E] inputs). Returns
+/// the output and the attention weights (averaged over heads unless asked not to).
+fn native_mha(cx: &mut Evaluator, op: &str, a: &Args) -> EvalResult<PyValue> {
+    let q_in = arg(op, a.t(0, "query"))?;
+    let k_in = arg(op, a.t(1, "key"))?;
+    let v_in = arg(op, a.t(2, "value"))?;
+    let e = arg(op, a.int(3, "embed_dim", None))?;
+    let h = arg(op, a.int(4, "num_head", None))?;
+    let t = |i: usize, n: &str| arg(op, a.t(i, n)).map(|t| t.v);
+    let (qkv_w, qkv_b, proj_w, proj_b) = (
+        t(5, "qkv_weight")?,
+        t(6, "qkv_bias")?,
+        t(7, "proj_weight")?,
+        t(8, "proj_bias")?,
+    );
+    let mask = match arg(op, a.opt_t(9, "mask"))? {
+        Some(m) => {
+            let mask_type = a.some(12, "mask_type").and_then(PyValue::as_int);
+            Some(arg(op, mha_mask(cx, m, mask_type))?)
+        }
+        None => None,
+    };
+    let average = arg(op, a.bool(11, "average_attn_weights", true))?;
+    if q_in.rank != Some(3) || h <= 0 || e % h != 0 {
+        return arg(
+            op,
+            Err(format!(
+                "needs [B, L, E] inputs and E divisible by heads (rank {:?}, E {e}, heads {h})",
+                q_in.rank
+            )),
+        );
+    }
+    let d = e / h;
+    // Rows [k·E, (k+1)·E) of the packed weight and bias project q, k and v.
+    let part = |cx: &mut Evaluator, w: ValueRef, k: i64| {
+        let (s, en, ax) = (
+            cx.b.ints(&[k * e]),
+            cx.b.ints(&[(k + 1) * e]),
+            cx.b.ints(&[0]),
+        );
+        cx.b.op(OnnxOp::Slice, &[w, s, en, ax], Attrs::default())
+    };
+    let mut heads = Vec::new();
+    for (k, x) in [q_in, k_in, v_in].iter().enumerate() {
+        let (w, b) = (part(cx, qkv_w, k as i64), part(cx, qkv_b, k as i64));
+        let p = linear(cx, x.v, w, b);
+        // [B, L, E] → [B, L, H, D] → [B, H, L, D]
+        let shape = cx.b.ints(&[0, 0, h, d]);
+        let r = cx.b.op(OnnxOp::Reshape, &[p, shape], Attrs::default());
+        heads.push(cx.b.op(
+            OnnxOp::Transpose,
+            &[r],
+            attrs(vec![("perm", Attr::Ints(vec![0, 2, 1, 3]))]),
+        ));
+    }
+    let q = TensorRef::new(heads[0], Some(4), q_in.dtype);
+    let (o, probs) = arg(
+        op,
+        sdpa_with_probs(
+            cx,
+            q,
+            heads[1],
+            heads[2],
+            mask,
+            false,
+            Some(1.0 / (d as f64).sqrt()),
+        ),
+    )?;
+    let o = cx.b.op(
+        OnnxOp::Transpose,
+        &[o],
+        attrs(vec![("perm", Attr::Ints(vec![0, 2, 1, 3]))]),
+    );
+    let back = cx.b.ints(&[0, 0, e]);
+    let o = cx.b.op(OnnxOp::Reshape, &[o, back], Attrs::default());
+    let out = linear(cx, o, proj_w, proj_b);
+    let (w, w_rank) = if average {
+        let axes = cx.b.ints(&[1]);
+        let m = cx.b.op(
+            OnnxOp::ReduceMean,
+            &[probs, axes],
+            attrs(vec![("keepdims", Attr::Int(0))]),
+        );
+        (m, 3)
+    } else {
+        (probs, 4)
+    };
+    Ok(PyValue::Tuple(vec![
+        PyValue::Tensor(TensorRef::new(out, Some(3), q_in.dtype)),
+        PyValue::Tensor(TensorRef::new(w, Some(w_rank), q_in.dtype)),
+    ]))
+}
+
 /// softmax(q·kᵀ·scale + mask)·v over the last two axes of rank-`r` tensors.
 pub fn sdpa(
     cx: &mut Evaluator,
@@ -41,6 +156,19 @@ pub fn sdpa(
     causal: bool,
     scale: Option<f64>,
 ) -> Result<ValueRef, String> {
+    sdpa_with_probs(cx, q, k, v, mask, causal, scale).map(|(o, _)| o)
+}
+
+/// [`sdpa`], and the attention probabilities.
+fn sdpa_with_probs(
+    cx: &mut Evaluator,
+    q: TensorRef,
+    k: ValueRef,
+    v: ValueRef,
+    mask: Option<TensorRef>,
+    causal: bool,
+    scale: Option<f64>,
+) -> Result<(ValueRef, ValueRef), String> {
     let r = q.rank.ok_or("the query's rank is unknown")?;
     if r < 2 {
         return Err(format!("query of rank {r}"));
@@ -102,7 +230,7 @@ pub fn sdpa(
         &[scores],
         attrs(vec![("axis", Attr::Int(-1))]),
     );
-    Ok(mm(cx, p, v))
+    Ok((mm(cx, p, v), p))
 }
 
 pub fn call(cx: &mut Evaluator, op: &str, a: &Args) -> Option<EvalResult<PyValue>> {
@@ -131,6 +259,7 @@ pub fn call(cx: &mut Evaluator, op: &str, a: &Args) -> Option<EvalResult<PyValue
             Ok(PyValue::Tensor(q.with(out)))
         })()),
         "_transformer_encoder_layer_fwd" => Some(encoder_layer(cx, op, a)),
+        "_native_multi_head_attention" => Some(native_mha(cx, op, a)),
         _ => None,
     }
 }
@@ -161,11 +290,13 @@ fn encoder_layer(cx: &mut Evaluator, op: &str, a: &Args) -> EvalResult<PyValue> 
         t(16, "ffn_weight_2")?,
         t(17, "ffn_bias_2")?,
     );
-    if a.some(18, "mask").is_some() {
-        return Err(Stop::Fatal(
-            "aten::_transformer_encoder_layer_fwd: masks are not supported".into(),
-        ));
-    }
+    let mask = match arg(op, a.opt_t(18, "mask"))? {
+        Some(m) => {
+            let mask_type = a.some(19, "mask_type").and_then(PyValue::as_int);
+            Some(arg(op, mha_mask(cx, m, mask_type))?)
+        }
+        None => None,
+    };
     if src.rank != Some(3) || h <= 0 || e % h != 0 {
         return Err(Stop::Fatal(format!(
             "aten::_transformer_encoder_layer_fwd: needs a [B, L, E] input and E divisible by heads (rank {:?}, E {e}, heads {h})",
@@ -208,7 +339,7 @@ fn encoder_layer(cx: &mut Evaluator, op: &str, a: &Args) -> EvalResult<PyValue> 
             q,
             qkv_h[1],
             qkv_h[2],
-            None,
+            mask,
             false,
             Some(1.0 / ((e / h) as f64).sqrt()),
         )?;

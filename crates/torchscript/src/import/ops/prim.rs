@@ -72,6 +72,9 @@ pub fn builtin(cx: &mut Evaluator, name: &str, a: &Args) -> Option<EvalResult<Py
         "annotate" | "unchecked_cast" => a.pos.get(1)?.clone(),
         "uninitialized" => PyValue::Uninit,
         "int" => match p0? {
+            v @ (PyValue::SymInt(_) | PyValue::Tensor(_)) if super::known_int(cx, v).is_some() => {
+                PyValue::Int(super::known_int(cx, v)?)
+            }
             PyValue::Int(i) => PyValue::Int(*i),
             PyValue::Bool(b) => PyValue::Int(*b as i64),
             PyValue::Float(f) => PyValue::Int(f.trunc() as i64),
@@ -93,6 +96,9 @@ pub fn builtin(cx: &mut Evaluator, name: &str, a: &Args) -> Option<EvalResult<Py
             _ => return None,
         },
         "float" => match p0? {
+            v @ (PyValue::SymInt(_) | PyValue::Tensor(_)) if super::known_f64(cx, v).is_some() => {
+                PyValue::Float(super::known_f64(cx, v)?)
+            }
             PyValue::Int(i) => PyValue::Float(*i as f64),
             PyValue::Float(f) => PyValue::Float(*f),
             PyValue::Bool(b) => PyValue::Float(*b as i64 as f64),

@@ -4,26 +4,42 @@
 //! index_select (Gather), zeros / ones / full (+ `_like`), pad (constant, reflect,
 //! replicate, circular).
 
-use modelc_ir::{Attr, Attrs, DType, OnnxOp, Tensor, ValueRef};
+use modelc_ir::{Attr, Attrs, DType, OnnxOp, ValueRef};
 
-use super::super::args::{scalar_type, Args};
+use super::super::args::Args;
 use super::super::builder::attrs;
 use super::super::eval::{EvalResult, Evaluator, Stop};
 use super::super::value::{PyValue, TensorRef};
-use super::{arg, axis, operand};
+use super::{arg, axis, known_ints, operand};
+
+/// `x.size(d)`: a number when shape inference knows it (the shapes a traced module was
+/// traced with), else the run-time size.
+fn size(cx: &mut Evaluator, x: TensorRef, d: i64) -> PyValue {
+    match cx.b.static_dim(x.v, d) {
+        Some(n) => PyValue::Int(n as i64),
+        None => PyValue::SymInt(cx.b.dim(x.v, d)),
+    }
+}
 
 fn need_rank(op: &str, t: TensorRef) -> EvalResult<usize> {
     t.rank
         .ok_or_else(|| Stop::Fatal(format!("aten::{op}: the input's rank is unknown")))
 }
 
-/// A shape argument (static ints and run-time ints) as a 1-D int64 tensor.
-fn shape_tensor(cx: &mut Evaluator, op: &str, v: &PyValue) -> EvalResult<(ValueRef, usize)> {
-    if let Some(ints) = v.as_ints() {
+/// A shape argument (static ints and run-time ints) as a 1-D int64 tensor, and its length
+/// (0 when a tensor of unknown length gives it).
+pub fn shape_tensor(cx: &mut Evaluator, op: &str, v: &PyValue) -> EvalResult<(ValueRef, usize)> {
+    if let Some(ints) = known_ints(cx, v).filter(|_| !matches!(v, PyValue::Tensor(_))) {
         return Ok((cx.b.ints(&ints), ints.len()));
     }
     if let PyValue::Tensor(t) = v {
-        return Ok((t.v, 0));
+        let n = cx.b.static_dim(t.v, 0).unwrap_or(0) as usize;
+        let s = if t.dtype == DType::I64 {
+            t.v
+        } else {
+            cx.b.cast(t.v, DType::I64)
+        };
+        return Ok((s, n));
     }
     let items = v
         .as_list()
@@ -33,7 +49,8 @@ fn shape_tensor(cx: &mut Evaluator, op: &str, v: &PyValue) -> EvalResult<(ValueR
         parts.push(match it {
             PyValue::Int(i) => cx.b.scalar_i64(*i),
             PyValue::SymInt(s) => *s,
-            PyValue::Tensor(t) => t.v,
+            PyValue::Tensor(t) if t.dtype == DType::I64 => t.v,
+            PyValue::Tensor(t) => cx.b.cast(t.v, DType::I64),
             other => {
                 return Err(Stop::Fatal(format!(
                     "aten::{op}: size is a {}",
@@ -66,27 +83,8 @@ fn fill(
     value: f64,
     dtype_pos: usize,
 ) -> EvalResult<PyValue> {
-    let dt = match a.some(dtype_pos, "dtype") {
-        Some(PyValue::Int(c)) => scalar_type(*c).unwrap_or(DType::F32),
-        _ => DType::F32,
-    };
-    let t = match dt {
-        DType::I64 => Tensor::from_i64(vec![1], &[value as i64]),
-        DType::F32 => Tensor::from_f32(vec![1], &[value as f32]),
-        other => {
-            return Err(Stop::Fatal(format!(
-                "aten::{op}: dtype {} is not supported",
-                other.name()
-            )))
-        }
-    }
-    .map_err(|e| Stop::Fatal(e.to_string()))?;
-    let v = cx.b.op(
-        OnnxOp::ConstantOfShape,
-        &[shape],
-        attrs(vec![("value", Attr::Tensor(t))]),
-    );
-    Ok(PyValue::Tensor(TensorRef::new(v, rank, dt)))
+    let dt = super::create::dtype_arg(a, dtype_pos).unwrap_or(DType::F32);
+    super::create::filled(cx, op, shape, rank, value, dt)
 }
 
 pub fn call(cx: &mut Evaluator, op: &str, a: &Args) -> Option<EvalResult<PyValue>> {
@@ -127,6 +125,11 @@ pub fn call(cx: &mut Evaluator, op: &str, a: &Args) -> Option<EvalResult<PyValue
         "pad",
         "view_as",
         "reshape_as",
+        "swapaxes",
+        "swapdims",
+        "movedim",
+        "moveaxis",
+        "roll",
     ];
     if !OPS.contains(&op) {
         return None;
@@ -182,15 +185,11 @@ fn run(cx: &mut Evaluator, op: &str, a: &Args) -> EvalResult<PyValue> {
                 let d = d
                     .as_int()
                     .ok_or_else(|| Stop::Fatal("aten::size: dim is not constant".into()))?;
-                PyValue::SymInt(cx.b.dim(x.v, d))
+                size(cx, x, d)
             }
             None => {
                 let r = need_rank(op, x)?;
-                PyValue::List(
-                    (0..r as i64)
-                        .map(|i| PyValue::SymInt(cx.b.dim(x.v, i)))
-                        .collect(),
-                )
+                PyValue::List((0..r as i64).map(|i| size(cx, x, i)).collect())
             }
         },
         "dim" => PyValue::Int(need_rank(op, x)? as i64),
@@ -417,50 +416,140 @@ fn run(cx: &mut Evaluator, op: &str, a: &Args) -> EvalResult<PyValue> {
         "chunk" => {
             let n = arg(op, a.int(1, "chunks", None))?;
             let d = arg(op, a.int(2, "dim", Some(0)))?;
-            let outs = cx.b.node(
-                OnnxOp::Split,
-                &[Some(x.v)],
-                attrs(vec![("axis", Attr::Int(d)), ("num_outputs", Attr::Int(n))]),
-                n.clamp(1, 4096) as usize,
-            );
-            PyValue::List(
-                outs.into_iter()
-                    .map(|v| PyValue::Tensor(x.with(v)))
-                    .collect(),
-            )
+            match cx.b.static_dim(x.v, d) {
+                // torch's chunks are ceil(size / n) long, which may make fewer than n.
+                Some(size) if n > 0 => {
+                    let each = (size as i64 + n - 1) / n;
+                    split_sizes(cx, x, d, &sizes_of(size as i64, each.max(1)))?
+                }
+                _ => {
+                    let outs = cx.b.node(
+                        OnnxOp::Split,
+                        &[Some(x.v)],
+                        attrs(vec![("axis", Attr::Int(d)), ("num_outputs", Attr::Int(n))]),
+                        n.clamp(1, 4096) as usize,
+                    );
+                    PyValue::List(
+                        outs.into_iter()
+                            .map(|v| PyValue::Tensor(x.with(v)))
+                            .collect(),
+                    )
+                }
+            }
         }
-        "split" | "split_with_sizes" | "unbind" => {
-            let d = arg(
-                op,
-                a.int(if op == "unbind" { 1 } else { 2 }, "dim", Some(0)),
-            )?;
-            if op == "unbind" {
-                return Err(Stop::Fatal(
-                    "aten::unbind: needs the dimension's size".into(),
-                ));
+        "unbind" => {
+            let d = arg(op, a.int(1, "dim", Some(0)))?;
+            let n = cx.b.static_dim(x.v, d).ok_or_else(|| {
+                Stop::Fatal(format!(
+                    "aten::unbind: the size of dimension {d} is not known at import time"
+                ))
+            })?;
+            let parts = split_sizes(cx, x, d, &vec![1; n as usize])?;
+            let ax = cx.b.ints(&[d]);
+            let items = parts
+                .as_list()
+                .unwrap_or(&[])
+                .iter()
+                .filter_map(PyValue::as_tensor)
+                .map(|t| {
+                    let v = cx.b.op(OnnxOp::Squeeze, &[t.v, ax], Attrs::default());
+                    PyValue::Tensor(TensorRef::new(
+                        v,
+                        x.rank.map(|r| r.saturating_sub(1)),
+                        x.dtype,
+                    ))
+                })
+                .collect();
+            PyValue::List(items)
+        }
+        "split" | "split_with_sizes" => {
+            let d = arg(op, a.int(2, "dim", Some(0)))?;
+            let sizes = a.get(1, "split_size").cloned().unwrap_or(PyValue::None);
+            match (&sizes, known_ints(cx, &sizes)) {
+                // One int: pieces of that size, the last one shorter.
+                (PyValue::Int(_) | PyValue::SymInt(_), Some(one)) if op == "split" => {
+                    let size = cx.b.static_dim(x.v, d).ok_or_else(|| {
+                        Stop::Fatal(format!(
+                            "aten::split: the size of dimension {d} is not known at import time"
+                        ))
+                    })?;
+                    split_sizes(cx, x, d, &sizes_of(size as i64, one[0].max(1)))?
+                }
+                (_, Some(list)) => split_sizes(cx, x, d, &list)?,
+                // Sizes computed at run time: their count is the list's length.
+                (PyValue::List(l) | PyValue::Tuple(l), None) => {
+                    let n = l.len();
+                    let (sp, _) = shape_tensor(cx, op, &sizes)?;
+                    let outs = cx.b.node(
+                        OnnxOp::Split,
+                        &[Some(x.v), Some(sp)],
+                        attrs(vec![("axis", Attr::Int(d))]),
+                        n,
+                    );
+                    PyValue::List(
+                        outs.into_iter()
+                            .map(|v| PyValue::Tensor(x.with(v)))
+                            .collect(),
+                    )
+                }
+                _ => {
+                    return Err(Stop::Fatal(format!(
+                        "aten::{op}: split sizes are a {}",
+                        sizes.kind()
+                    )))
+                }
             }
-            let sizes = arg(op, a.ints(1, "split_size", None))?;
-            if sizes.len() == 1 && op == "split" {
-                return Err(Stop::Fatal(
-                    "aten::split: an int split size needs the dimension's size".into(),
-                ));
-            }
-            let sp = cx.b.ints(&sizes);
-            let outs = cx.b.node(
-                OnnxOp::Split,
-                &[Some(x.v), Some(sp)],
-                attrs(vec![("axis", Attr::Int(d))]),
-                sizes.len(),
+        }
+        "swapaxes" | "swapdims" => {
+            let r = need_rank(op, x)?;
+            let d0 = arg(op, axis(op, arg(op, a.int(1, "axis0", None))?, Some(r)))?;
+            let d1 = arg(op, axis(op, arg(op, a.int(2, "axis1", None))?, Some(r)))?;
+            let mut perm: Vec<i64> = (0..r as i64).collect();
+            perm.swap(d0 as usize, d1 as usize);
+            let v = cx.b.op(
+                OnnxOp::Transpose,
+                &[x.v],
+                attrs(vec![("perm", Attr::Ints(perm))]),
             );
-            PyValue::List(
-                outs.into_iter()
-                    .map(|v| PyValue::Tensor(x.with(v)))
-                    .collect(),
-            )
+            PyValue::Tensor(x.with(v))
+        }
+        "movedim" | "moveaxis" => {
+            let r = need_rank(op, x)?;
+            let norm = |v: Vec<i64>| -> EvalResult<Vec<i64>> {
+                v.into_iter()
+                    .map(|d| arg(op, axis(op, d, Some(r))))
+                    .collect()
+            };
+            let src = norm(arg(op, a.ints(1, "source", None))?)?;
+            let dst = norm(arg(op, a.ints(2, "destination", None))?)?;
+            if src.len() != dst.len() {
+                return arg(op, Err("source and destination differ in length".into()));
+            }
+            // The moved dims take their places; the others keep their order.
+            let mut perm = vec![-1i64; r];
+            for (s, d) in src.iter().zip(&dst) {
+                perm[*d as usize] = *s;
+            }
+            let mut rest = (0..r as i64).filter(|d| !src.contains(d));
+            for p in perm.iter_mut().filter(|p| **p < 0) {
+                *p = rest.next().unwrap_or(0);
+            }
+            let v = cx.b.op(
+                OnnxOp::Transpose,
+                &[x.v],
+                attrs(vec![("perm", Attr::Ints(perm))]),
+            );
+            PyValue::Tensor(x.with(v))
+        }
+        "roll" => {
+            let shifts = arg(op, a.ints(1, "shifts", None))?;
+            let dims = arg(op, a.ints(2, "dims", Some(&[])))?;
+            roll(cx, op, x, &shifts, &dims)?
         }
         "embedding" => {
             // embedding(weight, indices, padding_idx, scale_grad_by_freq, sparse)
             let idx = arg(op, a.t(1, "indices"))?;
+            let idx = super::index_operand(cx, idx);
             let v = cx.b.op(
                 OnnxOp::Gather,
                 &[x.v, idx.v],
@@ -471,6 +560,7 @@ fn run(cx: &mut Evaluator, op: &str, a: &Args) -> EvalResult<PyValue> {
         "index_select" => {
             let d = arg(op, a.int(1, "dim", None))?;
             let idx = arg(op, a.t(2, "index"))?;
+            let idx = super::index_operand(cx, idx);
             let v = cx.b.op(
                 OnnxOp::Gather,
                 &[x.v, idx.v],
@@ -495,7 +585,14 @@ fn run(cx: &mut Evaluator, op: &str, a: &Args) -> EvalResult<PyValue> {
             }
         }
         "constant_pad_nd" | "pad" => {
-            let pad = arg(op, a.ints(1, "pad", None))?;
+            let pad = a
+                .get(1, "pad")
+                .and_then(|v| known_ints(cx, v))
+                .ok_or_else(|| {
+                    Stop::Fatal(format!(
+                        "aten::{op}: pad sizes are not known at import time"
+                    ))
+                })?;
             let mode = if op == "pad" {
                 arg(op, a.str(2, "mode", "constant"))?
             } else {
@@ -539,6 +636,85 @@ fn run(cx: &mut Evaluator, op: &str, a: &Args) -> EvalResult<PyValue> {
         }
         _ => return Err(Stop::Fatal(format!("aten::{op} is not supported"))),
     })
+}
+
+/// Sizes `each, each, …, rest` that add up to `total`.
+fn sizes_of(total: i64, each: i64) -> Vec<i64> {
+    let mut v = vec![each; (total / each) as usize];
+    if total % each != 0 {
+        v.push(total % each);
+    }
+    v
+}
+
+/// Split into pieces of the given sizes along `d`.
+fn split_sizes(cx: &mut Evaluator, x: TensorRef, d: i64, sizes: &[i64]) -> EvalResult<PyValue> {
+    if sizes.is_empty() {
+        return Ok(PyValue::List(Vec::new()));
+    }
+    let sp = cx.b.ints(sizes);
+    let outs = cx.b.node(
+        OnnxOp::Split,
+        &[Some(x.v), Some(sp)],
+        attrs(vec![("axis", Attr::Int(d))]),
+        sizes.len(),
+    );
+    Ok(PyValue::List(
+        outs.into_iter()
+            .map(|v| PyValue::Tensor(x.with(v)))
+            .collect(),
+    ))
+}
+
+/// `torch.roll`: along each dim, the last `shift` elements come first (Slice + Concat);
+/// without dims, over the flattened tensor, reshaped back.
+fn roll(
+    cx: &mut Evaluator,
+    op: &str,
+    x: TensorRef,
+    shifts: &[i64],
+    dims: &[i64],
+) -> EvalResult<PyValue> {
+    let (mut v, dims, flat) = if dims.is_empty() {
+        let m1 = cx.b.ints(&[-1]);
+        let f = cx.b.op(OnnxOp::Reshape, &[x.v, m1], Attrs::default());
+        (f, vec![0], true)
+    } else {
+        (x.v, dims.to_vec(), false)
+    };
+    if shifts.len() != dims.len() {
+        return arg(op, Err("shifts and dims differ in length".into()));
+    }
+    for (&shift, &d) in shifts.iter().zip(&dims) {
+        let size = if flat {
+            None
+        } else {
+            cx.b.static_dim(v, d).map(|n| n as i64)
+        };
+        // A shift taken modulo the size when it is known; else as given (|shift| < size).
+        let s = match size {
+            Some(n) if n > 0 => shift.rem_euclid(n),
+            _ => shift,
+        };
+        if s == 0 {
+            continue;
+        }
+        let ax = cx.b.ints(&[d]);
+        let (a0, a1) = (cx.b.ints(&[-s]), cx.b.ints(&[i64::MAX]));
+        let tail = cx.b.op(OnnxOp::Slice, &[v, a0, a1, ax], Attrs::default());
+        let (b0, b1) = (cx.b.ints(&[0]), cx.b.ints(&[-s]));
+        let head = cx.b.op(OnnxOp::Slice, &[v, b0, b1, ax], Attrs::default());
+        v = cx.b.op(
+            OnnxOp::Concat,
+            &[tail, head],
+            attrs(vec![("axis", Attr::Int(d))]),
+        );
+    }
+    if flat {
+        let shape = cx.b.op(OnnxOp::Shape, &[x.v], Attrs::default());
+        v = cx.b.op(OnnxOp::Reshape, &[v, shape], Attrs::default());
+    }
+    Ok(PyValue::Tensor(x.with(v)))
 }
 
 /// torch's circular padding: along each padded dimension (pairs listed from the last one
