@@ -43,6 +43,9 @@ impl Builder {
         a: Attrs,
         n_out: usize,
     ) -> Vec<ValueRef> {
+        if let Some(consts) = self.fold(op, inputs, &a, n_out) {
+            return consts;
+        }
         let outs = self
             .build()
             .op_opt(op, inputs)
@@ -53,6 +56,89 @@ impl Builder {
             self.infer(first.node);
         }
         outs
+    }
+
+    /// The outputs of `op` as constants when every input is a small constant (sizes and
+    /// the arithmetic traced code does on them): computed by the interpreter's kernel, so
+    /// sizes known at import time stay numbers (split sizes, output sizes, pads).
+    fn fold(
+        &mut self,
+        op: OnnxOp,
+        inputs: &[Option<ValueRef>],
+        a: &Attrs,
+        n_out: usize,
+    ) -> Option<Vec<ValueRef>> {
+        /// Most elements of all inputs of a node folded at import (shape arithmetic, not
+        /// weights: folding those would copy them).
+        const MAX_FOLD_ELEMENTS: u64 = 4096;
+        if op.traits().randomness != modelc_ir::Randomness::Deterministic
+            || op.has_subgraphs()
+            || inputs.iter().all(Option::is_none)
+        {
+            return None;
+        }
+        if op == OnnxOp::Shape {
+            // The shape of a value whose dims shape inference knows.
+            let dims = self.g.known_dims(inputs.first().copied().flatten()?)?;
+            let r = dims.len() as i64;
+            let clamp = |v: i64| (if v < 0 { v + r } else { v }).clamp(0, r) as usize;
+            let int = |n: &str, d: i64| match a.get(n) {
+                Some(Attr::Int(v)) => *v,
+                _ => d,
+            };
+            let start = clamp(int("start", 0));
+            let end = clamp(int("end", r));
+            let vals: Vec<i64> = dims
+                .get(start..end.max(start))?
+                .iter()
+                .map(|&d| d as i64)
+                .collect();
+            return Some(vec![self.ints(&vals)]);
+        }
+        let kernel = modelc_interp::ops::lookup(op)?;
+        let mut data = Vec::with_capacity(inputs.len());
+        let mut total = 0u64;
+        for v in inputs {
+            let Some(v) = v else {
+                data.push(None);
+                continue;
+            };
+            let modelc_ir::Op::Const(t) = &self.g.node(v.node).op else {
+                return None;
+            };
+            total += t.element_count()?;
+            if total > MAX_FOLD_ELEMENTS {
+                return None;
+            }
+            data.push(Some(modelc_interp::Data::Tensor(
+                modelc_interp::Array::from_tensor(t).ok()?,
+            )));
+        }
+        let node = modelc_ir::Node::new(
+            Op::Onnx(op),
+            inputs.len(),
+            vec![modelc_ir::Value::default(); n_out],
+        )
+        .with_attrs(a.clone());
+        let ctx = modelc_interp::OpCtx::for_test(&node, &data, super::OPSET);
+        let outs = kernel(&ctx).ok()?;
+        if outs.len() != n_out {
+            return None;
+        }
+        let mut refs = Vec::with_capacity(n_out);
+        for d in outs {
+            let modelc_interp::Data::Tensor(arr) = d else {
+                return None;
+            };
+            refs.push(arr.to_tensor());
+        }
+        // Each folded value is a node of its own (not shared by content): an in-place op
+        // may overwrite it.
+        Some(
+            refs.into_iter()
+                .map(|t| self.build().constant("const", t))
+                .collect(),
+        )
     }
 
     /// Types the outputs of `id` from its inputs' types (nothing when inference has no rule

@@ -16,7 +16,7 @@ use modelc_ir::{element_count, Tensor, ValueRef};
 
 use super::args::Args;
 use super::builder::Builder;
-use super::value::{Obj, PyValue, TensorRef};
+use super::value::{Obj, PyValue, TensorRef, View};
 use crate::code::{BinOp, ClassDef, Expr, FuncDef, Stmt, StmtKind};
 use crate::pickle::{PickleValue, TensorValue};
 
@@ -64,6 +64,11 @@ pub struct Evaluator<'a> {
     pub errors: Vec<String>,
     /// Float graph inputs the code uses as indices (they are int64).
     pub index_inputs: Vec<String>,
+    /// Views of other tensors, by the view's value.
+    pub views: HashMap<ValueRef, View>,
+    /// Tensors an in-place op has overwritten, and their new values: a name bound to the
+    /// old value reads the new one.
+    pub replaced: HashMap<ValueRef, TensorRef>,
     tensors: HashMap<(String, u64, Vec<u64>), ValueRef>,
     depth: usize,
     unrolled: usize,
@@ -82,6 +87,8 @@ impl<'a> Evaluator<'a> {
             constants,
             errors: Vec::new(),
             index_inputs: Vec::new(),
+            views: HashMap::new(),
+            replaced: HashMap::new(),
             tensors: HashMap::new(),
             depth: 0,
             unrolled: 0,
@@ -92,6 +99,32 @@ impl<'a> Evaluator<'a> {
 
     pub fn at(&self) -> String {
         format!("{}:{}", self.file, self.line)
+    }
+
+    /// `v` with the tensors in it that in-place ops overwrote replaced by their new values.
+    pub fn current(&self, v: &PyValue) -> PyValue {
+        if self.replaced.is_empty() {
+            return v.clone();
+        }
+        match v {
+            PyValue::Tensor(t) => {
+                let mut t = *t;
+                let mut hops = 0;
+                while let Some(n) = self.replaced.get(&t.v) {
+                    t = *n;
+                    hops += 1;
+                    if hops > self.replaced.len() {
+                        break;
+                    }
+                }
+                PyValue::Tensor(t)
+            }
+            PyValue::List(items) => PyValue::List(items.iter().map(|x| self.current(x)).collect()),
+            PyValue::Tuple(items) => {
+                PyValue::Tuple(items.iter().map(|x| self.current(x)).collect())
+            }
+            v => v.clone(),
+        }
     }
 
     /// Records an untranslatable construct (import continues).
@@ -546,7 +579,7 @@ impl<'a> Evaluator<'a> {
             Expr::None => PyValue::None,
             Expr::Ellipsis => PyValue::None,
             Expr::Name(n) => match env.get(n) {
-                Some(v) => v.clone(),
+                Some(v) => self.current(v),
                 None => match n.as_str() {
                     "inf" => PyValue::Float(f64::INFINITY),
                     "nan" => PyValue::Float(f64::NAN),

@@ -3,7 +3,8 @@
 //! when every bound is an int, else float32, unless `dtype` says), `new_zeros` / `new_ones` /
 //! `new_full` / `new_empty` (the receiver's element type unless `dtype` says), `empty` /
 //! `empty_like` (zeros: the contents are unspecified), `fill_` / `zero_` (a tensor of the
-//! receiver's shape and type holding the value; a tensor value is broadcast).
+//! receiver's shape and type holding the value; a tensor value is broadcast), `copy_`
+//! (the source broadcast to the receiver's shape and type).
 
 use modelc_ir::{Attr, Attrs, DType, OnnxOp, Tensor};
 
@@ -34,6 +35,23 @@ pub fn call(cx: &mut Evaluator, op: &str, a: &Args) -> Option<EvalResult<PyValue
             let dt = dtype_arg(a, 1).unwrap_or(DType::F32);
             filled(cx, op, shape, Some(n), 0.0, dt)
         })(),
+        // copy_(self, src): src broadcast to self's shape, in self's type.
+        "copy" => {
+            let (Some(PyValue::Tensor(x)), Some(src)) = (a.get(0, "self"), a.get(1, "src")) else {
+                return None;
+            };
+            let x = *x;
+            (|| -> EvalResult<PyValue> {
+                let src = arg(op, operand(cx, src, Some(x)))?;
+                let mut v = src.v;
+                if src.dtype != x.dtype {
+                    v = cx.b.cast(v, x.dtype);
+                }
+                let shape = cx.b.op(OnnxOp::Shape, &[x.v], Attrs::default());
+                let v = cx.b.op(OnnxOp::Expand, &[v, shape], Attrs::default());
+                Ok(PyValue::Tensor(x.with(v)))
+            })()
+        }
         "empty_like" | "zero" | "fill" => {
             if !matches!(a.get(0, "self"), Some(PyValue::Tensor(_))) {
                 return None;

@@ -66,9 +66,15 @@ pub fn aten(cx: &mut Evaluator, op: &str, mut args: Args) -> EvalResult<PyValue>
     }
     for f in FAMILIES {
         if let Some(r) = f(cx, base, &args) {
+            let in_place = base != op;
             return r
                 .map(|mut v| {
                     with_ranks(cx, &mut v);
+                    if let (true, Some(PyValue::Tensor(t)), PyValue::Tensor(new)) =
+                        (in_place, args.pos.first(), &v)
+                    {
+                        write_back(cx, *t, *new);
+                    }
                     v
                 })
                 .or_else(|e| match e {
@@ -95,6 +101,55 @@ pub fn aten(cx: &mut Evaluator, op: &str, mut args: Args) -> EvalResult<PyValue>
         );
     }
     untranslatable(cx, op, &args, "is not supported")
+}
+
+/// An in-place op made `new` of `old`: names bound to `old` read `new` from now on, and
+/// when `old` is a view, the tensor it views gets `new` in that place (and so on up).
+fn write_back(cx: &mut Evaluator, old: TensorRef, new: TensorRef) {
+    if old.v == new.v {
+        return;
+    }
+    cx.replaced.insert(old.v, new);
+    let Some(view) = cx.views.get(&old.v).copied() else {
+        return;
+    };
+    let base = match cx.current(&PyValue::Tensor(view.base)) {
+        PyValue::Tensor(b) => b,
+        _ => view.base,
+    };
+    let d = view.dim;
+    let ax = cx.b.ints(&[d]);
+    let part = |cx: &mut Evaluator, s: i64, e: i64| {
+        let (s, e) = (cx.b.ints(&[s]), cx.b.ints(&[e]));
+        cx.b.op(OnnxOp::Slice, &[base.v, s, e, ax], Default::default())
+    };
+    let mut v = new.v;
+    if new.dtype != base.dtype {
+        v = cx.b.cast(v, base.dtype);
+    }
+    let (start, end) = match view.kind {
+        super::value::ViewKind::Slice { start, end } => (start, end),
+        super::value::ViewKind::Select { index } => {
+            v = cx.b.op(OnnxOp::Unsqueeze, &[v, ax], Default::default());
+            (index, if index == -1 { i64::MAX } else { index + 1 })
+        }
+    };
+    // The view's shape may broadcast (a filled scalar): take the region's shape.
+    let region = part(cx, start, end);
+    let shape = cx.b.op(OnnxOp::Shape, &[region], Default::default());
+    v = cx.b.op(OnnxOp::Expand, &[v, shape], Default::default());
+    let before = part(cx, 0, start);
+    let after = part(cx, end, i64::MAX);
+    // A slice ending at the end leaves nothing after it (Slice clamps `end`; `i64::MAX`
+    // as a start would too).
+    let parts = if end == i64::MAX {
+        vec![before, v]
+    } else {
+        vec![before, v, after]
+    };
+    let joined =
+        cx.b.op(OnnxOp::Concat, &parts, attrs(vec![("axis", Attr::Int(d))]));
+    write_back(cx, base, base.with(joined));
 }
 
 /// Fills in the ranks of tensors (also inside lists) that the op which made them did not

@@ -9,8 +9,8 @@ use modelc_ir::{Attr, Attrs, DType, OnnxOp, ValueRef};
 use super::super::args::Args;
 use super::super::builder::attrs;
 use super::super::eval::{EvalResult, Evaluator, Stop};
-use super::super::value::{PyValue, TensorRef};
-use super::{arg, axis, known_ints, operand};
+use super::super::value::{PyValue, TensorRef, View, ViewKind};
+use super::{arg, axis, known_int, known_ints, operand};
 
 /// `x.size(d)`: a number when shape inference knows it (the shapes a traced module was
 /// traced with), else the run-time size.
@@ -338,11 +338,13 @@ fn run(cx: &mut Evaluator, op: &str, a: &Args) -> EvalResult<PyValue> {
                 &[x.v, i],
                 attrs(vec![("axis", Attr::Int(d))]),
             );
-            PyValue::Tensor(TensorRef::new(
-                v,
-                x.rank.map(|r| r.saturating_sub(1)),
-                x.dtype,
-            ))
+            let kind = known_int(
+                cx,
+                a.get(if op == "select" { 2 } else { 1 }, "index")
+                    .unwrap_or(&PyValue::None),
+            )
+            .map(|index| ViewKind::Select { index });
+            view(cx, x, v, d, kind)
         }
         "slice" => {
             let d = arg(op, a.int(1, "dim", Some(0)))?;
@@ -366,7 +368,13 @@ fn run(cx: &mut Evaluator, op: &str, a: &Args) -> EvalResult<PyValue> {
             let st = cx.b.ints(&[step]);
             let v =
                 cx.b.op(OnnxOp::Slice, &[x.v, s, e, ax, st], Attrs::default());
-            PyValue::Tensor(x.with(v))
+            let kind = match (&start, &end) {
+                (PyValue::Int(s), PyValue::Int(e)) if step == 1 => {
+                    Some(ViewKind::Slice { start: *s, end: *e })
+                }
+                _ => None,
+            };
+            view(cx, x, v, d, kind)
         }
         "expand" => {
             let sizes = a.get(1, "size").cloned().unwrap_or(PyValue::None);
@@ -636,6 +644,35 @@ fn run(cx: &mut Evaluator, op: &str, a: &Args) -> EvalResult<PyValue> {
         }
         _ => return Err(Stop::Fatal(format!("aten::{op} is not supported"))),
     })
+}
+
+/// The result `v` of a slice / select of `x`, recorded as a view of `x` when its bounds
+/// are known (a folded constant gets a node of its own first, so that it is not shared).
+fn view(
+    cx: &mut Evaluator,
+    x: TensorRef,
+    v: ValueRef,
+    dim: i64,
+    kind: Option<ViewKind>,
+) -> PyValue {
+    let hint = match kind {
+        Some(ViewKind::Select { .. }) => x.rank.map(|r| r.saturating_sub(1)),
+        _ => x.rank,
+    };
+    let rank = cx.b.rank_of(v).or(hint);
+    let mut t = TensorRef::new(v, rank, x.dtype);
+    if let Some(kind) = kind {
+        if matches!(cx.b.g.node(v.node).op, modelc_ir::Op::Const(_)) {
+            t.v = cx.b.build().op(OnnxOp::Identity, &[v]).value();
+            if let Some(val) = cx.b.g.value(v).cloned() {
+                if let Some(out) = cx.b.g.value_mut(t.v) {
+                    out.ty = val.ty;
+                }
+            }
+        }
+        cx.views.insert(t.v, View { base: x, dim, kind });
+    }
+    PyValue::Tensor(t)
 }
 
 /// Sizes `each, each, …, rest` that add up to `total`.
