@@ -792,7 +792,12 @@ impl<'a> Evaluator<'a> {
                             all.extend(pos);
                             return self.aten(m, Args { pos: all, kw });
                         }
-                        PyValue::Path(p) => return self.call_path(&format!("{p}.{m}"), pos, kw),
+                        PyValue::Path(p) => {
+                            let p = format!("{p}.{m}");
+                            let r = self.call_path(&p, pos, kw)?;
+                            rebind_mutated(env, &p, args.first(), &r);
+                            return Ok(r);
+                        }
                         other => {
                             return fatal(format!(
                                 "{}: method `{m}` of a {}",
@@ -805,15 +810,7 @@ impl<'a> Evaluator<'a> {
                 let r = match self.expr(env, f)? {
                     PyValue::Path(p) => {
                         let r = self.call_path(&p, pos, kw)?;
-                        // In-place ops (`torch.append(l, x)`, `torch.add_(t, 1)`) mutate their
-                        // first argument: rebind the name to the result (SSA form).
-                        let mutates = p == "torch.append"
-                            || (p.starts_with("torch.") && p.ends_with('_') && !p.ends_with("__"));
-                        if let (true, Some(Expr::Name(n))) = (mutates, args.first()) {
-                            if env.contains_key(n) {
-                                env.insert(n.clone(), r.clone());
-                            }
-                        }
+                        rebind_mutated(env, &p, args.first(), &r);
                         r
                     }
                     other => return fatal(format!("{}: call of a {}", self.at(), other.kind())),
@@ -859,6 +856,19 @@ impl<'a> Evaluator<'a> {
 
     fn builtin(&mut self, name: &str, args: Args) -> EvalResult<PyValue> {
         super::ops::builtin(self, name, args)
+    }
+}
+
+/// In-place ops (`torch.append(l, x)`, `torch.add_(t, 1)`) mutate their first argument:
+/// the name it was read from is rebound to the result (SSA form). (Tensors overwritten
+/// through other names or views are followed by [`Evaluator::current`].)
+fn rebind_mutated(env: &mut Env, path: &str, first: Option<&Expr>, result: &PyValue) {
+    let mutates = matches!(path, "torch.append" | "torch.extend" | "torch.insert")
+        || (path.starts_with("torch.") && path.ends_with('_') && !path.ends_with("__"));
+    if let (true, Some(Expr::Name(n))) = (mutates, first) {
+        if env.contains_key(n) {
+            env.insert(n.clone(), result.clone());
+        }
     }
 }
 

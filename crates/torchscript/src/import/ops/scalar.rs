@@ -108,6 +108,9 @@ pub fn call(cx: &mut Evaluator, op: &str, a: &Args) -> Option<EvalResult<PyValue
                 (PyValue::None, PyValue::None) => true,
                 (PyValue::None, _) | (_, PyValue::None) => false,
                 (PyValue::Uninit, _) | (_, PyValue::Uninit) => false,
+                // Identity of tensors: the same graph value.
+                (PyValue::Tensor(a), PyValue::Tensor(b)) => a.v == b.v,
+                (PyValue::Obj(a), PyValue::Obj(b)) => std::rc::Rc::ptr_eq(a, b),
                 _ => return None,
             };
             Some(Ok(PyValue::Bool(if op == "__is__" { r } else { !r })))
