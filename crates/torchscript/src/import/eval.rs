@@ -537,6 +537,16 @@ impl<'a> Evaluator<'a> {
             Expr::Tuple(ts) | Expr::List(ts) => {
                 let items = match v {
                     PyValue::Tuple(x) | PyValue::List(x) if x.len() == ts.len() => x,
+                    // Python raises for a sequence of another length (a size list of an
+                    // input rank the code does not take, when ranks are being tried).
+                    PyValue::Tuple(x) | PyValue::List(x) => {
+                        return Err(Stop::Raise(format!(
+                            "{}: the model raises: cannot unpack {} values into {} names",
+                            self.at(),
+                            x.len(),
+                            ts.len()
+                        )))
+                    }
                     other => {
                         return fatal(format!(
                             "{}: cannot unpack a {} into {} names",

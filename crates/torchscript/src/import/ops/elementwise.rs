@@ -225,6 +225,14 @@ fn run(cx: &mut Evaluator, op: &str, a: &Args) -> Option<EvalResult<PyValue>> {
                 }
                 binary(cx, op, OnnxOp::Add, x, &p)
             }
+            "is_floating_point" | "is_complex" | "is_signed" => {
+                let t = arg(op, operand(cx, x, None))?;
+                Ok(PyValue::Bool(match op {
+                    "is_floating_point" => t.dtype.is_float(),
+                    "is_complex" => false,
+                    _ => t.dtype.is_float() || t.dtype.is_int() && !t.dtype.name().starts_with('u'),
+                }))
+            }
             "rsqrt" => {
                 let t = arg(op, operand(cx, x, None))?;
                 let s = cx.b.op(OnnxOp::Sqrt, &[t.v], Attrs::default());

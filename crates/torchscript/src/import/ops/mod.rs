@@ -318,7 +318,12 @@ pub fn index_operand(cx: &mut Evaluator, t: TensorRef) -> TensorRef {
 /// Normalizes a possibly negative axis against `rank`.
 pub fn axis(op: &str, a: i64, rank: Option<usize>) -> Result<i64, String> {
     if a >= 0 {
-        return Ok(a);
+        return match rank {
+            Some(r) if a >= r as i64 => {
+                Err(format!("aten::{op}: axis {a} out of range for rank {r}"))
+            }
+            _ => Ok(a),
+        };
     }
     let r = rank.ok_or_else(|| {
         format!("aten::{op}: negative axis needs the input's rank, which is unknown")

@@ -101,9 +101,11 @@ pub fn builtin(cx: &mut Evaluator, name: &str, a: &Args) -> Option<EvalResult<Py
             }
             PyValue::Int(i) => PyValue::Float(*i as f64),
             // A run-time int as a float: a float32 scalar of the graph.
-            PyValue::SymInt(s) => {
-                PyValue::Tensor(TensorRef::new(cx.b.cast(*s, DType::F32), Some(0), DType::F32))
-            }
+            PyValue::SymInt(s) => PyValue::Tensor(TensorRef::new(
+                cx.b.cast(*s, DType::F32),
+                Some(0),
+                DType::F32,
+            )),
             PyValue::Float(f) => PyValue::Float(*f),
             PyValue::Bool(b) => PyValue::Float(*b as i64 as f64),
             PyValue::Str(s) => PyValue::Float(match s.as_str() {

@@ -139,6 +139,9 @@ pub fn call(cx: &mut Evaluator, op: &str, a: &Args) -> Option<EvalResult<PyValue
 
 fn run(cx: &mut Evaluator, op: &str, a: &Args) -> EvalResult<PyValue> {
     let first = a.get(0, "self").cloned().unwrap_or(PyValue::None);
+    if let (PyValue::List(items) | PyValue::Tuple(items), "slice") = (&first, op) {
+        return list_slice(op, a, items);
+    }
     match op {
         "zeros" | "ones" | "full" => {
             let (shape, n) = shape_tensor(cx, op, &first)?;
@@ -260,10 +263,20 @@ fn run(cx: &mut Evaluator, op: &str, a: &Args) -> EvalResult<PyValue> {
         "permute" => {
             let dims = arg(op, a.ints(1, "dims", None))?;
             let r = dims.len();
+            if x.rank.is_some_and(|xr| xr != r) {
+                return arg(op, Err(format!("{r} dims for a rank-{:?} input", x.rank)));
+            }
             let perm: Vec<i64> = dims
                 .iter()
-                .map(|&d| if d < 0 { d + r as i64 } else { d })
-                .collect();
+                .map(|&d| axis(op, d, Some(r)))
+                .collect::<Result<_, _>>()
+                .map_err(Stop::Fatal)?;
+            let mut seen = perm.clone();
+            seen.sort_unstable();
+            seen.dedup();
+            if seen.len() != r {
+                return arg(op, Err(format!("dims {dims:?} are not a permutation")));
+            }
             let v = cx.b.op(
                 OnnxOp::Transpose,
                 &[x.v],
@@ -452,7 +465,7 @@ fn run(cx: &mut Evaluator, op: &str, a: &Args) -> EvalResult<PyValue> {
                     "aten::unbind: the size of dimension {d} is not known at import time"
                 ))
             })?;
-            let parts = split_sizes(cx, x, d, &vec![1; n as usize])?;
+            let parts = split_sizes(cx, x, d, &vec![1; n.min(MAX_PIECES as u64 + 1) as usize])?;
             let ax = cx.b.ints(&[d]);
             let items = parts
                 .as_list()
@@ -593,14 +606,17 @@ fn run(cx: &mut Evaluator, op: &str, a: &Args) -> EvalResult<PyValue> {
             }
         }
         "constant_pad_nd" | "pad" => {
-            let pad = a
-                .get(1, "pad")
-                .and_then(|v| known_ints(cx, v))
-                .ok_or_else(|| {
-                    Stop::Fatal(format!(
-                        "aten::{op}: pad sizes are not known at import time"
-                    ))
-                })?;
+            let pad_arg = a.get(1, "pad").cloned().unwrap_or(PyValue::None);
+            // Pad sizes known at import time, or computed at run time (each an int).
+            let pad_items: Vec<PyValue> = match known_ints(cx, &pad_arg) {
+                Some(p) => p.into_iter().map(PyValue::Int).collect(),
+                None => pad_arg
+                    .as_list()
+                    .ok_or_else(|| {
+                        Stop::Fatal(format!("aten::{op}: pad sizes are a {}", pad_arg.kind()))
+                    })?
+                    .to_vec(),
+            };
             let mode = if op == "pad" {
                 arg(op, a.str(2, "mode", "constant"))?
             } else {
@@ -612,7 +628,14 @@ fn run(cx: &mut Evaluator, op: &str, a: &Args) -> EvalResult<PyValue> {
                 "constant" => "constant",
                 "reflect" => "reflect",
                 "replicate" => "edge",
-                "circular" => return circular_pad(cx, op, x, &pad),
+                "circular" => {
+                    let pad = known_ints(cx, &pad_arg).ok_or_else(|| {
+                        Stop::Fatal(format!(
+                            "aten::{op}: circular pad sizes are not known at import time"
+                        ))
+                    })?;
+                    return circular_pad(cx, op, x, &pad);
+                }
                 _ => {
                     return Err(Stop::Fatal(format!(
                         "aten::pad: mode {mode} is not supported"
@@ -624,15 +647,21 @@ fn run(cx: &mut Evaluator, op: &str, a: &Args) -> EvalResult<PyValue> {
                 a.f64(if op == "pad" { 3 } else { 2 }, "value", Some(0.0)),
             )?;
             let r = need_rank(op, x)?;
-            // torch lists (begin, end) pairs from the last dimension backwards.
-            let mut begins = vec![0i64; r];
-            let mut ends = vec![0i64; r];
-            for (k, pair) in pad.chunks(2).enumerate() {
-                let d = r - 1 - k;
-                begins[d] = pair[0];
-                ends[d] = *pair.get(1).unwrap_or(&0);
+            if pad_items.len() % 2 != 0 || pad_items.len() / 2 > r {
+                return arg(
+                    op,
+                    Err(format!("{} pad sizes for rank {r}", pad_items.len())),
+                );
             }
-            let p = cx.b.ints(&[begins, ends].concat());
+            // torch lists (begin, end) pairs from the last dimension backwards.
+            let mut begins = vec![PyValue::Int(0); r];
+            let mut ends = vec![PyValue::Int(0); r];
+            for (k, pair) in pad_items.chunks(2).enumerate() {
+                let d = r - 1 - k;
+                begins[d] = pair[0].clone();
+                ends[d] = pair[1].clone();
+            }
+            let (p, _) = shape_tensor(cx, op, &PyValue::List([begins, ends].concat()))?;
             let v = if onnx_mode == "constant" {
                 let c = cx.b.scalar(x.dtype, value);
                 cx.b.op(OnnxOp::Pad, &[x.v, p, c], Attrs::default())
@@ -644,6 +673,26 @@ fn run(cx: &mut Evaluator, op: &str, a: &Args) -> EvalResult<PyValue> {
         }
         _ => return Err(Stop::Fatal(format!("aten::{op} is not supported"))),
     })
+}
+
+/// `l[start:end:step]` of a Python list (`x.shape[-2:]` in scripted code), bounds as
+/// Python takes them.
+fn list_slice(op: &str, a: &Args, items: &[PyValue]) -> EvalResult<PyValue> {
+    let n = items.len() as i64;
+    let bound = |i: usize, name: &str, default: i64| -> EvalResult<i64> {
+        let v = arg(op, a.int(i, name, Some(default)))?;
+        Ok(if v < 0 { (v + n).max(0) } else { v.min(n) })
+    };
+    let step = arg(op, a.int(3, "step", Some(1)))?;
+    if step <= 0 {
+        return arg(op, Err(format!("list slice step {step}")));
+    }
+    let (s, e) = (bound(1, "start", 0)?, bound(2, "end", n)?);
+    let out: Vec<PyValue> = (s..e.max(s))
+        .step_by(step as usize)
+        .map(|i| items[i as usize].clone())
+        .collect();
+    Ok(PyValue::List(out))
 }
 
 /// The result `v` of a slice / select of `x`, recorded as a view of `x` when its bounds
@@ -677,17 +726,27 @@ fn view(
 
 /// Sizes `each, each, …, rest` that add up to `total`.
 fn sizes_of(total: i64, each: i64) -> Vec<i64> {
-    let mut v = vec![each; (total / each) as usize];
+    let n = (total / each).clamp(0, MAX_PIECES as i64 + 1);
+    let mut v = vec![each; n as usize];
     if total % each != 0 {
         v.push(total % each);
     }
     v
 }
 
+/// Most pieces a split / unbind / chunk is made into.
+const MAX_PIECES: usize = 4096;
+
 /// Split into pieces of the given sizes along `d`.
 fn split_sizes(cx: &mut Evaluator, x: TensorRef, d: i64, sizes: &[i64]) -> EvalResult<PyValue> {
     if sizes.is_empty() {
         return Ok(PyValue::List(Vec::new()));
+    }
+    if sizes.len() > MAX_PIECES {
+        return Err(Stop::Fatal(format!(
+            "aten::split: {} pieces (more than {MAX_PIECES})",
+            sizes.len()
+        )));
     }
     let sp = cx.b.ints(sizes);
     let outs = cx.b.node(
