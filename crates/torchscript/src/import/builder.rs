@@ -152,7 +152,14 @@ impl Builder {
             return;
         };
         for (slot, ty) in types.into_iter().enumerate() {
-            let Some(ty) = ty else { continue };
+            // Only types with an element type: a value typed without one would be written
+            // as an invalid ONNX value_info.
+            let Some(
+                ty @ modelc_ir::ValueType::Tensor(modelc_ir::TensorType { dtype: Some(_), .. }),
+            ) = ty
+            else {
+                continue;
+            };
             if let Some(v) = self.g.value_mut(ValueRef::new(id, slot)) {
                 if v.ty.is_none() {
                     v.ty = Some(ty.into());

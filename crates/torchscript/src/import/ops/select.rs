@@ -306,8 +306,22 @@ fn einsum(cx: &mut Evaluator, a: &Args) -> EvalResult<PyValue> {
         .unwrap_or(&[]);
     let mut ins = Vec::new();
     let mut dtype = DType::F32;
-    for v in list {
+    let lhs = eq.split_once("->").map(|(l, _)| l).unwrap_or_default();
+    let subscripts: Vec<&str> = lhs.split(',').collect();
+    for (k, v) in list.iter().enumerate() {
         let t = arg(op, operand(cx, v, None))?;
+        let letters = subscripts
+            .get(k)
+            .map(|s| s.chars().filter(char::is_ascii_alphabetic).count());
+        if let (Some(r), Some(n)) = (t.rank, letters) {
+            if r != n {
+                // torch raises for this (and a rank being tried for an input is wrong).
+                return Err(super::super::eval::Stop::Raise(format!(
+                    "{}: the model raises: einsum operand {k} has rank {r}, its subscripts {n} letters",
+                    cx.at()
+                )));
+            }
+        }
         dtype = t.dtype;
         ins.push(t.v);
     }

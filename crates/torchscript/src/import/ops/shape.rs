@@ -67,6 +67,47 @@ fn reshape(cx: &mut Evaluator, x: TensorRef, shape: ValueRef, rank: Option<usize
     PyValue::Tensor(TensorRef::new(v, rank, x.dtype))
 }
 
+/// The sizes a view / reshape list states (`[b, n, 3, heads, -1]`): the ones known at
+/// import time become the result's known dims where inference, which does not follow
+/// run-time sizes, left them unknown.
+fn refine_dims(cx: &mut Evaluator, v: ValueRef, sizes: &PyValue, dtype: DType) {
+    let Some(items) = sizes.as_list() else {
+        return;
+    };
+    let dims: Vec<modelc_ir::Dim> = items
+        .iter()
+        .map(|s| match known_int(cx, s) {
+            Some(k) if k > 0 => modelc_ir::Dim::Known(k as u64),
+            _ => modelc_ir::Dim::Unknown,
+        })
+        .collect();
+    let Some(val) = cx.b.g.value_mut(v) else {
+        return;
+    };
+    let merged = match val.ty.as_ref().map(|t| &t.ty) {
+        Some(modelc_ir::ValueType::Tensor(t)) => match &t.shape {
+            Some(s) if s.rank() == dims.len() => {
+                s.0.iter()
+                    .zip(&dims)
+                    .map(|(have, stated)| match have {
+                        modelc_ir::Dim::Unknown => stated.clone(),
+                        d => d.clone(),
+                    })
+                    .collect()
+            }
+            Some(_) => return,
+            None => dims,
+        },
+        _ => dims,
+    };
+    val.ty = Some(modelc_ir::TypeInfo::from(modelc_ir::ValueType::Tensor(
+        modelc_ir::TensorType {
+            dtype: Some(dtype),
+            shape: Some(modelc_ir::Shape(merged)),
+        },
+    )));
+}
+
 fn slice_shape(cx: &mut Evaluator, x: TensorRef, start: i64, end: i64) -> ValueRef {
     let s = cx.b.op(OnnxOp::Shape, &[x.v], Attrs::default());
     let st = cx.b.ints(&[start]);
@@ -233,7 +274,11 @@ fn run(cx: &mut Evaluator, op: &str, a: &Args) -> EvalResult<PyValue> {
                 .cloned()
                 .unwrap_or(PyValue::None);
             let (shape, n) = shape_tensor(cx, op, &sizes)?;
-            reshape(cx, x, shape, if n > 0 { Some(n) } else { None })
+            let r = reshape(cx, x, shape, if n > 0 { Some(n) } else { None });
+            if let PyValue::Tensor(t) = &r {
+                refine_dims(cx, t.v, &sizes, x.dtype);
+            }
+            r
         }
         "view_as" | "reshape_as" => {
             let o = arg(op, a.t(1, "other"))?;
@@ -563,7 +608,11 @@ fn run(cx: &mut Evaluator, op: &str, a: &Args) -> EvalResult<PyValue> {
             PyValue::Tensor(x.with(v))
         }
         "roll" => {
-            let shifts = arg(op, a.ints(1, "shifts", None))?;
+            let shifts = a.get(1, "shifts").cloned().unwrap_or(PyValue::None);
+            let shifts: Vec<PyValue> = match &shifts {
+                PyValue::List(l) | PyValue::Tuple(l) => l.clone(),
+                v => vec![v.clone()],
+            };
             let dims = arg(op, a.ints(2, "dims", Some(&[])))?;
             roll(cx, op, x, &shifts, &dims)?
         }
@@ -768,7 +817,7 @@ fn roll(
     cx: &mut Evaluator,
     op: &str,
     x: TensorRef,
-    shifts: &[i64],
+    shifts: &[PyValue],
     dims: &[i64],
 ) -> EvalResult<PyValue> {
     let (mut v, dims, flat) = if dims.is_empty() {
@@ -781,25 +830,42 @@ fn roll(
     if shifts.len() != dims.len() {
         return arg(op, Err("shifts and dims differ in length".into()));
     }
-    for (&shift, &d) in shifts.iter().zip(&dims) {
+    for (shift, &d) in shifts.iter().zip(&dims) {
         let size = if flat {
             None
         } else {
             cx.b.static_dim(v, d).map(|n| n as i64)
         };
-        // A shift taken modulo the size when it is known; else as given (|shift| < size).
-        let s = match size {
-            Some(n) if n > 0 => shift.rem_euclid(n),
-            _ => shift,
+        // The split point -shift: a shift known at import time is taken modulo the size
+        // when that is known; a run-time shift is used as it is (|shift| < size; 0 gives
+        // the whole tensor then nothing).
+        let neg = match known_int(cx, shift) {
+            Some(k) => {
+                let s = match size {
+                    Some(n) if n > 0 => k.rem_euclid(n),
+                    _ => k,
+                };
+                if s == 0 {
+                    continue;
+                }
+                cx.b.ints(&[-s])
+            }
+            None => match shift {
+                PyValue::SymInt(s) => {
+                    let n = cx.b.op(OnnxOp::Neg, &[*s], Attrs::default());
+                    cx.b.concat_scalars(&[n])
+                }
+                other => {
+                    return arg(op, Err(format!("a shift is a {}", other.kind())));
+                }
+            },
         };
-        if s == 0 {
-            continue;
-        }
         let ax = cx.b.ints(&[d]);
-        let (a0, a1) = (cx.b.ints(&[-s]), cx.b.ints(&[i64::MAX]));
-        let tail = cx.b.op(OnnxOp::Slice, &[v, a0, a1, ax], Attrs::default());
-        let (b0, b1) = (cx.b.ints(&[0]), cx.b.ints(&[-s]));
-        let head = cx.b.op(OnnxOp::Slice, &[v, b0, b1, ax], Attrs::default());
+        let end = cx.b.ints(&[i64::MAX]);
+        let tail = cx.b.op(OnnxOp::Slice, &[v, neg, end, ax], Attrs::default());
+        let zero = cx.b.ints(&[0]);
+        let head =
+            cx.b.op(OnnxOp::Slice, &[v, zero, neg, ax], Attrs::default());
         v = cx.b.op(
             OnnxOp::Concat,
             &[tail, head],
