@@ -114,6 +114,9 @@ impl Builder {
                 modelc_interp::Array::from_tensor(t).ok()?,
             )));
         }
+        if !small_output(op, &data) {
+            return None;
+        }
         let node = modelc_ir::Node::new(
             Op::Onnx(op),
             inputs.len(),
@@ -269,5 +272,43 @@ impl Builder {
             &[x],
             attrs(vec![("to", Attr::Int(to.onnx_code() as i64))]),
         )
+    }
+}
+
+/// Most elements an op that makes its output's size from its input values (ConstantOfShape,
+/// Expand, Tile, Range) may make when folded at import: a file cannot make the import
+/// allocate more than this through them.
+const MAX_FOLD_OUTPUT: f64 = 65536.0;
+
+/// Whether folding `op` on `data` gives outputs of a bounded size: ops whose output size
+/// follows from the input sizes (at most their broadcast product) always do; the ones whose
+/// output size is an input's value are checked; others are not folded.
+fn small_output(op: OnnxOp, data: &[Option<modelc_interp::Data>]) -> bool {
+    use OnnxOp::*;
+    let vals = |i: usize| -> Option<Vec<f64>> {
+        match data.get(i)? {
+            Some(modelc_interp::Data::Tensor(a)) => a.to_f64_vec().ok(),
+            _ => None,
+        }
+    };
+    let len = |i: usize| -> f64 {
+        match data.get(i) {
+            Some(Some(modelc_interp::Data::Tensor(a))) => a.len() as f64,
+            _ => 0.0,
+        }
+    };
+    let within = |n: Option<f64>| n.is_some_and(|n| n.is_finite() && n <= MAX_FOLD_OUTPUT);
+    match op {
+        ConstantOfShape => within(vals(0).map(|s| s.iter().product())),
+        Expand => within(vals(1).map(|s| s.iter().map(|d| d.max(1.0)).product::<f64>() * len(0))),
+        Tile => within(vals(1).map(|r| r.iter().product::<f64>() * len(0))),
+        Range => within(vals(0).zip(vals(1)).zip(vals(2)).and_then(|((s, e), d)| {
+            let (s, e, d) = (*s.first()?, *e.first()?, *d.first()?);
+            (d != 0.0).then(|| ((e - s) / d).ceil().max(0.0))
+        })),
+        _ => !matches!(
+            op,
+            Pad | Resize | Upsample | OneHot | EyeLike | Col2Im | ConvTranspose | Loop | Scan | If
+        ),
     }
 }

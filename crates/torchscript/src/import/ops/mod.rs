@@ -134,21 +134,36 @@ fn write_back(cx: &mut Evaluator, old: TensorRef, new: TensorRef) {
             (index, if index == -1 { i64::MAX } else { index + 1 })
         }
     };
-    // The view's shape may broadcast (a filled scalar): take the region's shape.
+    // The new value may broadcast (a filled scalar): give it the region's shape unless it
+    // is known to have it.
     let region = part(cx, start, end);
-    let shape = cx.b.op(OnnxOp::Shape, &[region], Default::default());
-    v = cx.b.op(OnnxOp::Expand, &[v, shape], Default::default());
-    let before = part(cx, 0, start);
-    let after = part(cx, end, i64::MAX);
-    // A slice ending at the end leaves nothing after it (Slice clamps `end`; `i64::MAX`
-    // as a start would too).
-    let parts = if end == i64::MAX {
-        vec![before, v]
-    } else {
-        vec![before, v, after]
+    let same =
+        cx.b.g.known_dims(region).is_some() && cx.b.g.known_dims(region) == cx.b.g.known_dims(v);
+    if !same {
+        let shape = cx.b.op(OnnxOp::Shape, &[region], Default::default());
+        v = cx.b.op(OnnxOp::Expand, &[v, shape], Default::default());
+    }
+    // The parts before and after the region, left out when known to be empty (a slice
+    // from the start / to the end).
+    let size = cx.b.static_dim(base.v, d).map(|n| n as i64);
+    let norm = |i: i64| match size {
+        Some(n) if i < 0 => (i + n).max(0),
+        Some(n) => i.min(n),
+        None => i,
     };
-    let joined =
-        cx.b.op(OnnxOp::Concat, &parts, attrs(vec![("axis", Attr::Int(d))]));
+    let mut parts = Vec::new();
+    if norm(start) != 0 {
+        parts.push(part(cx, 0, start));
+    }
+    parts.push(v);
+    if end != i64::MAX && size.is_none_or(|n| norm(end) < n) {
+        parts.push(part(cx, end, i64::MAX));
+    }
+    let joined = if parts.len() == 1 {
+        parts[0]
+    } else {
+        cx.b.op(OnnxOp::Concat, &parts, attrs(vec![("axis", Attr::Int(d))]))
+    };
     write_back(cx, base, base.with(joined));
 }
 
