@@ -340,8 +340,8 @@ def one(modelc, out, name, make, inputs, form):
 
 def input_type_flag(modelc, out):
     """`--input-type ids:int64` on a scripted module whose int input is not used as indices
-    (nothing in the archive says its type): the ONNX input is int64 and computes torch's
-    result. (ok, message)."""
+    (nothing in the archive says its type; `--input-shape` gives its rank): the ONNX input is
+    int64 and computes torch's result. (ok, message)."""
     import torch
 
     class Ids(torch.nn.Module):
@@ -352,7 +352,7 @@ def input_type_flag(modelc, out):
     pt = os.path.join(out, "input-type-flag.pt")
     torch.jit.script(Ids()).save(pt)
     onnx = os.path.join(out, "input-type-flag.onnx")
-    r = subprocess.run([modelc, "convert", pt, onnx, "--input-type", "ids:int64"],
+    r = subprocess.run([modelc, "convert", pt, onnx, "--input-type", "ids:int64", "--input-shape", "ids:2,7"],
                        capture_output=True, text=True, timeout=120)
     if r.returncode != 0:
         return False, "convert failed: " + r.stderr.strip()[-300:]

@@ -11,7 +11,7 @@ use modelc_passes::{PassManager, Report};
 
 use crate::summary::Summary;
 use crate::{
-    check_distinct, format_of, input_format, load_typed, save, Error, InputTypes, SaveOptions,
+    check_distinct, format_of, input_format, load_with, save, Error, InputTypes, SaveOptions,
 };
 
 /// Which passes run between reading and writing.
@@ -101,7 +101,7 @@ pub fn convert_with(
     check_distinct(src, dst)?;
     let dst_format = format_of(dst)?;
     on_stage(Stage::Reading(src));
-    let mut model = load_typed(src, &opts.input_types)?;
+    let mut model = load_with(src, &opts.input_shapes, &opts.input_types)?;
     on_stage(Stage::Transforming);
     opts.input_shapes.apply(&mut model.graph)?;
     let passes = match &opts.passes {

@@ -121,18 +121,20 @@ pub fn input_format(path: &Path) -> Result<Format, Error> {
 
 /// Loads a model; the format is recognized from the content ([`input_format`]).
 pub fn load(path: &Path) -> Result<Model, Error> {
-    load_typed(path, &InputTypes::default())
+    load_with(path, &InputShapes::default(), &InputTypes::default())
 }
 
-/// [`load`] with input element types the file may not record (`--input-type`): used by the
-/// TorchScript importer, checked against what the other formats declare.
-pub fn load_typed(path: &Path, types: &InputTypes) -> Result<Model, Error> {
-    let model = load_format(path, types)?;
+/// [`load`] with input shapes and element types the file may not record (`--input-shape`,
+/// `--input-type`): the TorchScript importer uses them (a scripted module records neither);
+/// the types are checked against what the other formats declare. (The shapes are fixed in
+/// every format afterwards, by [`InputShapes::apply`].)
+pub fn load_with(path: &Path, shapes: &InputShapes, types: &InputTypes) -> Result<Model, Error> {
+    let model = load_format(path, shapes, types)?;
     types.check(&model)?;
     Ok(model)
 }
 
-fn load_format(path: &Path, types: &InputTypes) -> Result<Model, Error> {
+fn load_format(path: &Path, shapes: &InputShapes, types: &InputTypes) -> Result<Model, Error> {
     match input_format(path)? {
         Format::Onnx => modelc_onnx::read(path).map_err(|source| Error::Onnx {
             path: path.to_path_buf(),
@@ -145,6 +147,7 @@ fn load_format(path: &Path, types: &InputTypes) -> Result<Model, Error> {
         Format::TorchScript => {
             let opts = modelc_torchscript::ReadOptions {
                 input_types: types.0.clone(),
+                input_shapes: shapes.shapes.clone(),
             };
             modelc_torchscript::read_with(path, &opts).map_err(|source| Error::TorchScript {
                 path: path.to_path_buf(),

@@ -28,6 +28,8 @@ pub struct ReadOptions {
     /// Element types of inputs by name (an archive does not record them; see
     /// [`import::import_with`] for what is used otherwise).
     pub input_types: Vec<(String, modelc_ir::DType)>,
+    /// Shapes of inputs by name (scripted modules record none; the code may need ranks).
+    pub input_shapes: Vec<(String, Vec<u64>)>,
 }
 
 /// Reads a TorchScript `.pt` archive.

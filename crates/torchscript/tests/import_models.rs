@@ -201,6 +201,7 @@ fn input_types_come_from_the_traced_inputs_or_the_options() {
     assert_eq!(input_dtype(&model, &name), Some(DType::F32));
     let opts = modelc_torchscript::ReadOptions {
         input_types: vec![(name.clone(), DType::F64)],
+        ..Default::default()
     };
     let model = modelc_torchscript::read_with(&path, &opts).unwrap();
     assert_eq!(input_dtype(&model, &name), Some(DType::F64));

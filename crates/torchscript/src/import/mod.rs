@@ -127,6 +127,7 @@ pub fn import(archive: &mut Archive) -> Result<Model, TorchScriptError> {
 
 /// Reads the archive into a model with the given options.
 ///
+/// Input shapes: the ones `opts` names, else the traced inputs' (else ranks are tried).
 /// Input element types: the ones `opts` names, else the ones of the inputs a traced module
 /// was traced with, else float32 — except that an input the code uses as indices
 /// (embedding, index_select, gather, tensor indexing) is int64: the import runs again with
@@ -140,12 +141,16 @@ pub fn import_with(
         .as_ref()
         .map(|t| t.iter().map(|(s, _)| s.clone()).collect());
     let mut types: HashMap<String, DType> = opts.input_types.iter().cloned().collect();
+    let given: HashMap<String, Vec<u64>> = opts.input_shapes.iter().cloned().collect();
+    // Inputs whose shapes the options give: no rank needs guessing for them.
+    let shapes = shapes.or_else(|| (!given.is_empty()).then(Vec::new));
     let mut found = Vec::new();
     let r = import_typed(
         archive,
         shapes.as_deref(),
         traced.as_deref(),
         &types,
+        &given,
         &mut found,
     );
     let new: Vec<String> = found
@@ -163,6 +168,7 @@ pub fn import_with(
         shapes.as_deref(),
         traced.as_deref(),
         &types,
+        &given,
         &mut Vec::new(),
     )
 }
@@ -174,6 +180,7 @@ fn import_typed(
     shapes: Option<&[Vec<u64>]>,
     traced: Option<&[(Vec<u64>, DType)]>,
     types: &HashMap<String, DType>,
+    given_shapes: &HashMap<String, Vec<u64>>,
     index_inputs: &mut Vec<String>,
 ) -> Result<Model, TorchScriptError> {
     let root = pickle(archive, "data.pkl", true)?;
@@ -212,6 +219,7 @@ fn import_typed(
     let dtypes = InputTypes {
         by_name: types,
         traced,
+        shapes_by_name: given_shapes,
     };
     let first = run(
         &code,
@@ -269,6 +277,8 @@ fn import_typed(
 struct InputTypes<'t> {
     by_name: &'t HashMap<String, DType>,
     traced: Option<&'t [(Vec<u64>, DType)]>,
+    /// Shapes the options give (they win over the traced ones).
+    shapes_by_name: &'t HashMap<String, Vec<u64>>,
 }
 
 impl InputTypes<'_> {
@@ -323,7 +333,10 @@ fn run(
                 }
             }
         }
-        let shape = shapes.and_then(|s| s.get(k));
+        let shape = dtypes
+            .shapes_by_name
+            .get(&p.name)
+            .or_else(|| shapes.and_then(|s| s.get(k)));
         let rank = shape
             .map(|s| s.len())
             .or_else(|| ranks.and_then(|r| r.get(k).copied()));
