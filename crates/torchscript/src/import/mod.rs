@@ -217,20 +217,12 @@ fn import_typed(
         .find(|m| m.name == "forward")
         .map_or(0, |f| f.params.len().saturating_sub(1));
     let dtypes = InputTypes {
+        shapes,
         by_name: types,
         traced,
         shapes_by_name: given_shapes,
     };
-    let first = run(
-        &code,
-        &root,
-        &constants,
-        &qual,
-        shapes,
-        None,
-        &dtypes,
-        index_inputs,
-    );
+    let first = run(&code, &root, &constants, &qual, None, &dtypes, index_inputs);
     let result = match (&first, &shapes) {
         (Err(Attempt::NeedsRank(_)), None) => {
             // Scripted code that branches on the input rank: try the usual ranks.
@@ -240,14 +232,17 @@ fn import_typed(
             let mut best: Option<Result<Model, Attempt>> = None;
             for rank in [4usize, 3, 2, 1, 5] {
                 let ranks = vec![rank; n_inputs];
+                let without_shapes = InputTypes {
+                    shapes: None,
+                    ..dtypes
+                };
                 let r = run(
                     &code,
                     &root,
                     &constants,
                     &qual,
-                    None,
                     Some(&ranks),
-                    &dtypes,
+                    &without_shapes,
                     index_inputs,
                 );
                 let ok = r.is_ok();
@@ -274,7 +269,10 @@ fn import_typed(
 }
 
 /// Where input element types come from.
+#[derive(Clone, Copy)]
 struct InputTypes<'t> {
+    /// Shapes by input position (traced inputs).
+    shapes: Option<&'t [Vec<u64>]>,
     by_name: &'t HashMap<String, DType>,
     traced: Option<&'t [(Vec<u64>, DType)]>,
     /// Shapes the options give (they win over the traced ones).
@@ -302,11 +300,11 @@ fn run(
     root: &PickleValue,
     constants: &[PickleValue],
     qual: &str,
-    shapes: Option<&[Vec<u64>]>,
     ranks: Option<&[usize]>,
     dtypes: &InputTypes<'_>,
     index_inputs: &mut Vec<String>,
 ) -> Result<Model, Attempt> {
+    let shapes = dtypes.shapes;
     let (cdef, file) = &code.classes[qual];
     let forward = cdef
         .methods

@@ -696,7 +696,7 @@ fn run(cx: &mut Evaluator, op: &str, a: &Args) -> EvalResult<PyValue> {
                 a.f64(if op == "pad" { 3 } else { 2 }, "value", Some(0.0)),
             )?;
             let r = need_rank(op, x)?;
-            if pad_items.len() % 2 != 0 || pad_items.len() / 2 > r {
+            if !pad_items.len().is_multiple_of(2) || pad_items.len() / 2 > r {
                 return arg(
                     op,
                     Err(format!("{} pad sizes for rank {r}", pad_items.len())),
