@@ -15,7 +15,7 @@ torch (...), R refused by op, F failures; torch.onnx.export K of M`. Exits 1 on 
 a wrong result, a file onnxruntime rejects, or a refusal of a form that must convert (forms
 marked '?' in `archs()` may instead be refused with the op named).
 
-Run time on this machine (debug modelc, 2 shared cores): about 6 minutes with the
+Run time on this machine (debug modelc, 2 shared cores): about 2.5 minutes with the
 full-size torchvision models (vit_b_16, swin_t, maxvit_t, densenet121; `--skip` them for a
 quick run).
 """
