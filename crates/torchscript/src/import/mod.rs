@@ -8,10 +8,14 @@
 //! 3. The root module's `forward` is evaluated symbolically ([`eval`]) with its tensor
 //!    parameters as graph inputs, inlining every call, into one graph.
 //!
-//! Input ranks come from `traced_inputs.pkl` when torch stored it (traced modules). For
-//! scripted modules, whose code branches on `input.dim()`, the importer tries ranks 4, 3, 2,
-//! 1, 5 when the code needs a rank and keeps the first rank the code accepts (does not
-//! raise for). The IR uses ONNX opset 18.
+//! Input shapes and element types come from the options ([`crate::ReadOptions`],
+//! `--input-shape` / `--input-type`), else from `traced_inputs.pkl` when torch stored it
+//! (traced modules). For scripted modules without shapes, whose code branches on
+//! `input.dim()`, the importer tries ranks 4, 3, 2, 1, 5 when the code needs a rank and keeps
+//! the first rank the code accepts (does not raise for). An input the code uses as indices
+//! is int64 (see [`import_with`]). Every node is typed by shape inference as it is built
+//! ([`builder::Builder::node`]), so ranks and known sizes follow every op; small constant
+//! computations fold as they are built. The IR uses ONNX opset 18.
 
 pub mod args;
 pub mod builder;

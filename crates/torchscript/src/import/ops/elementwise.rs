@@ -2,7 +2,8 @@
 //! neg, sqrt, …, relu, leaky_relu, elu, …, add/sub with alpha 1, mul, pow, eq/lt/le/gt/ge,
 //! logical_*), and
 //! the others: add/sub with `alpha` ≠ 1, div (`rounding_mode` none / trunc / floor),
-//! floor_divide, remainder/fmod, rsub, rsqrt, ne, where, masked_fill, clamp; casts (`to`,
+//! floor_divide, remainder/fmod, rsub, rsqrt, ne, where, masked_fill, clamp / clamp_min /
+//! clamp_max, addcmul / addcdiv, is_floating_point; casts (`to`,
 //! `type_as`, `float`); identities (`contiguous`, `detach`, `clone`, `dropout` in eval).
 //! Results broadcast like ONNX (numpy rules, same as torch).
 

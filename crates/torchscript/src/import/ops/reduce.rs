@@ -2,7 +2,8 @@
 //! ReduceMax / ReduceMin with axes as an input (opset 18); any / all on bool tensors;
 //! numel (ReduceProd of the shape); var / std (dims, unbiased or correction, keepdim) →
 //! the mean squared deviation over the dims, divided by their element count less the
-//! correction (read from the shape at run time); var_mean / std_mean → that and the mean.
+//! correction (read from the shape at run time); var_mean / std_mean → that and the mean;
+//! linalg_vector_norm / norm (ord 2 → ReduceL2, 1 → ReduceL1, ±inf, 0, other p).
 
 use modelc_ir::{Attr, Attrs, DType, OnnxOp};
 

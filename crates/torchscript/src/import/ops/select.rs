@@ -2,7 +2,8 @@
 //! - `argmax` / `argmin` (dim, keepdim; no dim: over the flattened tensor) → ArgMax / ArgMin
 //!   (`select_last_index` 0: torch returns the first of equal values);
 //! - `max` / `min` with a dim → (ReduceMax / ReduceMin, ArgMax / ArgMin), the (values,
-//!   indices) pair torch returns; `topk` (k, dim, largest, sorted) → TopK; `sort` (dim,
+//!   indices) pair torch returns; without one → the extreme of all elements; with a tensor
+//!   (and `maximum` / `minimum`) → element-wise Max / Min; `tril` / `triu` → Trilu; `topk` (k, dim, largest, sorted) → TopK; `sort` (dim,
 //!   descending) → TopK over the whole axis (its size read from the shape at run time);
 //! - `cumsum` (dim) → CumSum; `flip` (dims) → Slice with step -1 on each;
 //! - `pixel_shuffle` (r) → DepthToSpace in CRD order (torch's channel order);

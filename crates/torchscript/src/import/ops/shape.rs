@@ -1,8 +1,15 @@
 //! Shape and data-movement ops: size / dim, flatten, view / reshape (sizes may be run-time
 //! ints), unflatten, permute, transpose / t, unsqueeze / squeeze, select / slice /
-//! `__getitem__`, expand / repeat, cat / stack, chunk / split / unbind, embedding /
-//! index_select (Gather), zeros / ones / full (+ `_like`), pad (constant, reflect,
-//! replicate, circular).
+//! `__getitem__`, expand / repeat, cat / stack, chunk / split (sizes or one size, the
+//! pieces counted from the dimension's size when shape inference knows it) / unbind,
+//! embedding / index_select (Gather; float indices from a graph input make it int64),
+//! zeros / ones / full (+ `_like`), pad (constant, reflect, replicate, circular; pad sizes
+//! may be run-time ints), swapaxes / movedim, roll (Slice + Concat), list slices.
+//!
+//! `size(d)` is a number when the dim is known (the shapes a traced module was traced
+//! with), so the arithmetic traced code does on sizes folds. `slice` / `select` with bounds
+//! known at import time record what they view, so an in-place write to the result (traced
+//! `x[a:b] = v`) reaches the tensor viewed ([`super::aten`]).
 
 use modelc_ir::{Attr, Attrs, DType, OnnxOp, ValueRef};
 
@@ -329,14 +336,19 @@ fn run(cx: &mut Evaluator, op: &str, a: &Args) -> EvalResult<PyValue> {
             );
             PyValue::Tensor(TensorRef::new(v, Some(r), x.dtype))
         }
-        "transpose" | "t" => {
+        "transpose" | "t" | "swapaxes" | "swapdims" => {
             let r = need_rank(op, x)?;
+            let (n0, n1) = if op == "transpose" {
+                ("dim0", "dim1")
+            } else {
+                ("axis0", "axis1")
+            };
             let (d0, d1) = if op == "t" {
                 (0, if r > 1 { 1 } else { 0 })
             } else {
                 (
-                    arg(op, axis(op, arg(op, a.int(1, "dim0", None))?, Some(r)))?,
-                    arg(op, axis(op, arg(op, a.int(2, "dim1", None))?, Some(r)))?,
+                    arg(op, axis(op, arg(op, a.int(1, n0, None))?, Some(r)))?,
+                    arg(op, axis(op, arg(op, a.int(2, n1, None))?, Some(r)))?,
                 )
             };
             let mut perm: Vec<i64> = (0..r as i64).collect();
@@ -565,19 +577,6 @@ fn run(cx: &mut Evaluator, op: &str, a: &Args) -> EvalResult<PyValue> {
                     )))
                 }
             }
-        }
-        "swapaxes" | "swapdims" => {
-            let r = need_rank(op, x)?;
-            let d0 = arg(op, axis(op, arg(op, a.int(1, "axis0", None))?, Some(r)))?;
-            let d1 = arg(op, axis(op, arg(op, a.int(2, "axis1", None))?, Some(r)))?;
-            let mut perm: Vec<i64> = (0..r as i64).collect();
-            perm.swap(d0 as usize, d1 as usize);
-            let v = cx.b.op(
-                OnnxOp::Transpose,
-                &[x.v],
-                attrs(vec![("perm", Attr::Ints(perm))]),
-            );
-            PyValue::Tensor(x.with(v))
         }
         "movedim" | "moveaxis" => {
             let r = need_rank(op, x)?;
