@@ -649,3 +649,210 @@ fn input_formats_are_recognized_by_content_whatever_the_extension() {
         "{err}"
     );
 }
+
+/// The default-domain opset of the ONNX file at `path`.
+fn opset_of(path: &Path) -> Option<i64> {
+    modelc::load(path).unwrap().opset("")
+}
+
+#[test]
+fn convert_moves_a_model_between_opsets_and_refuses_what_the_target_lacks() {
+    let dir = tempfile::tempdir().unwrap();
+    let tiny = testdata("models/tiny_cnn.onnx");
+    let old = dir.path().join("tiny11.onnx");
+    let o = modelc(&["convert", &tiny, old.to_str().unwrap(), "--opset", "11"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(opset_of(&old), Some(11));
+    let back = dir.path().join("tiny18.onnx");
+    let o = modelc(&[
+        "convert",
+        old.to_str().unwrap(),
+        back.to_str().unwrap(),
+        "--opset",
+        "18",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(opset_of(&back), Some(18));
+    let o = modelc(&["verify", &tiny, back.to_str().unwrap(), "--dim", "N=2"]);
+    assert!(o.status.success(), "{}", stdout(&o));
+
+    // Squeeze with computed axes and Gelu have no opset-12 form: both named, one line.
+    let text = r#"graph g(%x: f32[1,2,3], %k: i64[1]) -> (%a, %b) {
+  %a = Squeeze(%x, %k)
+  %b = Gelu(%x)
+}"#;
+    let src = dir.path().join("new.onnx");
+    let model = modelc::Model::new(modelc::ir::Graph::parse(text).unwrap(), 20);
+    modelc::save(&model, &src, &modelc::SaveOptions::default()).unwrap();
+    let out = dir.path().join("old").join("x.onnx");
+    std::fs::create_dir(out.parent().unwrap()).unwrap();
+    let o = modelc(&[
+        "convert",
+        src.to_str().unwrap(),
+        out.to_str().unwrap(),
+        "--opset",
+        "12",
+    ]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("-> a` (Squeeze): `axes` is computed at run time")
+            && err.contains("-> b` (Gelu): Gelu exists from opset 20 on"),
+        "{err}"
+    );
+    assert!(!out.exists());
+}
+
+#[test]
+fn optimize_opset_lets_gelu_fuse_into_the_standard_op() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = r#"graph g(%x: f32[2,8]) -> (%y) {
+  %sqrt2 = const f32[] [1.4142135]
+  %one = const f32[] [1.0]
+  %half = const f32[] [0.5]
+  %d = Div(%x, %sqrt2)
+  %e = Erf(%d)
+  %a = Add(%e, %one)
+  %m = Mul(%x, %a)
+  %y = Mul(%m, %half)
+}"#;
+    let src = dir.path().join("gelu17.onnx");
+    let model = modelc::Model::new(modelc::ir::Graph::parse(text).unwrap(), 17);
+    modelc::save(&model, &src, &modelc::SaveOptions::default()).unwrap();
+    let out = dir.path().join("out.onnx");
+    let o = modelc(&[
+        "optimize",
+        src.to_str().unwrap(),
+        out.to_str().unwrap(),
+        "-O2",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("--opset 20"), "{}", stderr(&o));
+    let o = modelc(&[
+        "optimize",
+        src.to_str().unwrap(),
+        out.to_str().unwrap(),
+        "-O2",
+        "--opset",
+        "20",
+    ]);
+    let report = stderr(&o);
+    assert!(o.status.success(), "{report}");
+    assert!(
+        report
+            .lines()
+            .any(|l| l.starts_with("opset") && l.contains("17") && l.contains("20")),
+        "{report}"
+    );
+    let m = modelc::load(&out).unwrap();
+    assert_eq!(m.opset(""), Some(20));
+    let gelus = m
+        .graph
+        .node_ids()
+        .filter(|&id| m.graph.node(id).op.display_name() == "Gelu")
+        .count();
+    assert_eq!(gelus, 1);
+    let o = modelc(&["verify", src.to_str().unwrap(), out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stdout(&o));
+}
+
+#[test]
+fn quantize_moves_an_old_opset_up_before_calibrating() {
+    let dir = tempfile::tempdir().unwrap();
+    let old = dir.path().join("tiny12.onnx");
+    let o = modelc(&[
+        "convert",
+        &testdata("models/tiny_cnn.onnx"),
+        old.to_str().unwrap(),
+        "--opset",
+        "12",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = dir.path().join("q.onnx");
+    let o = modelc(&[
+        "quantize",
+        old.to_str().unwrap(),
+        out.to_str().unwrap(),
+        "--calibration-random",
+        "2",
+        "--dim",
+        "N=1",
+    ]);
+    let report = stderr(&o);
+    assert!(o.status.success(), "{report}");
+    assert!(
+        report.contains("opset: 12 -> 13 (per-channel QDQ needs opset 13)"),
+        "{report}"
+    );
+    assert_eq!(opset_of(&out), Some(13));
+
+    // What cannot move up is refused before any calibration.
+    let text = r#"graph g(%x: f32[1,2,3,3]) -> (%y) {
+  %s = const f32[2] [1.0, 2.0]
+  %b = const f32[2] [0.5, -0.5]
+  %m = const f32[2] [0.1, 0.2]
+  %v = const f32[2] [1.0, 4.0]
+  %y = BatchNormalization(%x, %s, %b, %m, %v) {spatial=0}
+}"#;
+    let src = dir.path().join("bn8.onnx");
+    let model = modelc::Model::new(modelc::ir::Graph::parse(text).unwrap(), 8);
+    modelc::save(&model, &src, &modelc::SaveOptions::default()).unwrap();
+    let out = dir.path().join("bn-int8.onnx");
+    let o = modelc(&[
+        "quantize",
+        src.to_str().unwrap(),
+        out.to_str().unwrap(),
+        "--calibration-random",
+        "2",
+    ]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("needs opset 13") && err.contains("spatial=0"),
+        "{err}"
+    );
+    assert!(!err.contains("calibration:"), "{err}");
+    assert!(!out.exists());
+}
+
+#[test]
+fn every_command_that_runs_or_rewrites_a_model_takes_the_shape_options() {
+    let dir = tempfile::tempdir().unwrap();
+    let tiny = testdata("models/tiny_cnn.onnx");
+    let d = dir.path();
+    let path = |n: &str| d.join(n).to_string_lossy().into_owned();
+    let shapes = ["--input-shape", "image:2,3,8,8", "--dim", "N=2"];
+    let commands: Vec<Vec<String>> = vec![
+        vec!["convert".into(), tiny.clone(), path("c.onnx")],
+        vec!["optimize".into(), tiny.clone(), path("o.onnx")],
+        vec![
+            "run".into(),
+            tiny.clone(),
+            "--random".into(),
+            "-o".into(),
+            path("run"),
+        ],
+        vec!["verify".into(), tiny.clone(), tiny.clone()],
+        vec![
+            "quantize".into(),
+            tiny.clone(),
+            path("q.onnx"),
+            "--calibration-random".into(),
+            "1".into(),
+        ],
+        vec!["inspect".into(), tiny.clone()],
+    ];
+    for mut args in commands {
+        args.extend(shapes.iter().map(|s| s.to_string()));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let o = modelc(&args);
+        assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+        if args[0] == "inspect" {
+            assert!(stdout(&o).contains("image: f32[2,3,8,8]"), "{}", stdout(&o));
+        }
+    }
+    // The quantized model has the fixed batch.
+    let o = modelc(&["inspect", &path("q.onnx")]);
+    assert!(stdout(&o).contains("image: f32[2,3,8,8]"), "{}", stdout(&o));
+}

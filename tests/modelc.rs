@@ -6,3 +6,4 @@ mod fuse_models;
 mod infer_shapes_onnx;
 mod library;
 mod quant_cli;
+mod roundtrip;

@@ -140,6 +140,41 @@ impl Xtask {
             // Two timed runs per tool (the faster counts), so one disk or CPU hiccup
             // does not fail the 10x speed check.
             ("onnxsim parity", Box::new(|| self.parity(None, 2, false))),
+            (
+                "tflite control flow",
+                Box::new(|| {
+                    // If/Loop <-> IF/WHILE and stateful LSTMs, both ways, in LiteRT and
+                    // onnxruntime (and TensorFlow-made IF/WHILE files from testdata/).
+                    let modelc = self.build_modelc()?;
+                    run(self
+                        .py()
+                        .arg("tests/tflite_control_flow.py")
+                        .arg("--modelc")
+                        .arg(&modelc)
+                        .arg("--out")
+                        .arg(self.target.join("tflite-interop/control")))
+                }),
+            ),
+            (
+                "opset conversion",
+                Box::new(|| {
+                    // Every node-suite model to opsets 13 and 17 (up and down) by modelc and
+                    // by onnx.version_converter, run in onnxruntime against the suite's
+                    // outputs: modelc never writes an invalid or wrong file and passes at
+                    // least as many as the peer.
+                    let modelc = self.build_modelc()?;
+                    run(self
+                        .py()
+                        .arg("tests/opset_convert.py")
+                        .arg("--modelc")
+                        .arg(&modelc)
+                        .arg("--suite")
+                        .arg(self.node_suite_dir().join("node"))
+                        .args(["--target", "13", "--target", "17", "--at-least-peer"])
+                        .arg("--json")
+                        .arg(self.target.join("opset-convert/report.json")))
+                }),
+            ),
         ];
         let total = Instant::now();
         let mut timings = Vec::new();

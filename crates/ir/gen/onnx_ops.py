@@ -94,6 +94,46 @@ def defaults_over_versions(versions, aname, kind):
     return steps
 
 
+def type_bits(type_str):
+    """The bit of one type-constraint entry: tensor(T) is bit code(T) (0-31), seq(tensor(T))
+    bit 32 + code(T), any optional(...) bit 63; other types (maps, sparse tensors) none."""
+    from onnx import TensorProto
+
+    def code(t):
+        names = {
+            "float": "FLOAT", "float16": "FLOAT16", "double": "DOUBLE", "bfloat16": "BFLOAT16",
+            "string": "STRING", "bool": "BOOL", "complex64": "COMPLEX64", "complex128": "COMPLEX128",
+        }
+        n = names.get(t, t.upper())
+        return getattr(TensorProto, n, None)
+
+    if type_str.startswith("optional("):
+        return 63
+    if type_str.startswith("seq(tensor(") and type_str.endswith("))"):
+        c = code(type_str[len("seq(tensor("):-2])
+        return None if c is None or c > 31 else 32 + c
+    if type_str.startswith("tensor(") and type_str.endswith(")"):
+        c = code(type_str[len("tensor("):-1])
+        return None if c is None or c > 31 else c
+    return None
+
+
+def input_masks(s):
+    """Per formal input of schema version `s`, the mask of the types it accepts (0: none
+    expressible, not checked)."""
+    constraints = {c.type_param_str: c.allowed_type_strs for c in s.type_constraints}
+    masks = []
+    for f in s.inputs:
+        allowed = constraints.get(f.type_str, [f.type_str])
+        m = 0
+        for t in allowed:
+            b = type_bits(t)
+            if b is not None:
+                m |= 1 << b
+        masks.append(m)
+    return masks
+
+
 def main():
     by_op = collections.defaultdict(list)
     for s in onnx.defs.get_all_schemas_with_history():
@@ -128,6 +168,7 @@ def main():
             attrs=[
                 (a, k, required[a], defaults_over_versions(versions, a, k)) for a in sorted(attrs) for k in attrs[a]
             ],
+            input_types=[(s.since_version, input_masks(s)) for s in versions],
         ))
     out = []
     w = out.append
@@ -164,6 +205,10 @@ def main():
         w(f"        inputs: ({r['min_in']}, {bound(r['max_in'])}),")
         w(f"        outputs: ({r['min_out']}, {bound(r['max_out'])}),")
         w(f"        attrs: &[{attrs}],")
+        types = ", ".join(
+            f"({since}, &[" + ", ".join(f"0x{m:x}" for m in masks) + "])" for since, masks in r["input_types"]
+        )
+        w(f"        input_types: &[{types}],")
         w("    },")
     w("];")
     print("\n".join(out))

@@ -29,8 +29,8 @@ pub use mapped::{map_file, release_resident};
 pub use message::one_line;
 pub use model::{Function, Model, OpsetImport};
 pub use op::{
-    AttrDefault, AttrSchema, Layout, LayoutRoles, OnnxOp, Op, OpSchema, OpTraits, Randomness,
-    VersionDependentDefault,
+    type_bit, AttrDefault, AttrSchema, Layout, LayoutRoles, OnnxOp, Op, OpSchema, OpTraits,
+    Randomness, VersionDependentDefault,
 };
 pub use tensor::{element_count, SparseTensor, Tensor, TensorData, TensorError};
 pub use types::{Dim, Shape, TensorType, TypeInfo, ValueType};

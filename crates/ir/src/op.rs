@@ -14,6 +14,7 @@ mod traits;
 
 pub use defaults::{AttrDefault, VersionDependentDefault};
 pub use onnx_ops::OnnxOp;
+
 pub use traits::{LayoutRoles, OpTraits, Randomness};
 
 /// Arity and attributes of an ONNX operator, merged over all its opset versions.
@@ -30,6 +31,30 @@ pub struct OpSchema {
     pub outputs: (usize, usize),
     /// Attributes any version defines; a name may appear with several kinds across versions.
     pub attrs: &'static [AttrSchema],
+    /// Per version (`since_version`, masks): the types each formal input accepts, as a mask
+    /// of [`type_bit`]s (0: no type the mask can express, e.g. maps; not checked). A
+    /// variadic last input's mask covers every actual input from it on.
+    pub input_types: &'static [(i32, &'static [u64])],
+}
+
+/// The bit of a value type in [`OpSchema::input_types`] masks: a tensor of element type T is
+/// bit `T.onnx_code()`, a sequence of such tensors bit 32 + code, any optional bit 63;
+/// `None` for types the masks do not describe (maps, sparse tensors, unknown element types).
+pub fn type_bit(ty: &crate::ValueType) -> Option<u32> {
+    use crate::ValueType as V;
+    let code = |t: &crate::TensorType| {
+        let c = t.dtype?.onnx_code();
+        u32::try_from(c).ok().filter(|&c| c < 32)
+    };
+    match ty {
+        V::Tensor(t) => code(t),
+        V::Sequence(Some(inner)) => match inner.as_ref() {
+            V::Tensor(t) => code(t).map(|c| 32 + c),
+            _ => None,
+        },
+        V::Optional(_) => Some(63),
+        _ => None,
+    }
 }
 
 #[derive(Debug)]
@@ -62,6 +87,17 @@ impl OnnxOp {
             .iter()
             .find(|s| s.domain == domain && s.name == name)
             .map(|s| s.op)
+    }
+
+    /// The input type masks of the version in effect at opset `opset` of the op's domain
+    /// (`None` before the op existed).
+    pub fn input_types_at(self, opset: i64) -> Option<&'static [u64]> {
+        self.schema()
+            .input_types
+            .iter()
+            .take_while(|(since, _)| i64::from(*since) <= opset)
+            .last()
+            .map(|(_, masks)| *masks)
     }
 
     /// Every known operator.
@@ -200,5 +236,22 @@ mod tests {
         assert_eq!(OnnxOp::lookup("com.example", "Conv"), None);
         assert_eq!(OnnxOp::Conv.schema().inputs, (2, 3));
         assert_eq!(OnnxOp::Concat.schema().inputs.1, usize::MAX);
+    }
+
+    #[test]
+    fn input_types_are_read_per_version() {
+        let int8 = type_bit(&crate::ValueType::tensor(crate::DType::I8, &[2])).unwrap();
+        let f32 = type_bit(&crate::ValueType::tensor(crate::DType::F32, &[2])).unwrap();
+        let add13 = OnnxOp::Add.input_types_at(13).unwrap();
+        let add14 = OnnxOp::Add.input_types_at(14).unwrap();
+        assert_eq!(add13[0] & (1 << int8), 0);
+        assert_ne!(add14[0] & (1 << int8), 0);
+        assert_ne!(add13[1] & (1 << f32), 0);
+        assert_eq!(OnnxOp::Gelu.input_types_at(17), None);
+        let seq = crate::ValueType::Sequence(Some(Box::new(crate::ValueType::tensor(
+            crate::DType::F32,
+            &[1],
+        ))));
+        assert_eq!(type_bit(&seq), Some(32 + f32));
     }
 }

@@ -41,6 +41,9 @@ pub struct ConvertOptions {
     pub input_shapes: InputShapes,
     /// Input element types a format does not record (TorchScript), used when reading.
     pub input_types: InputTypes,
+    /// The default-domain ONNX opset to convert the model to before the passes run (so
+    /// fusions into newer ops see it), with the version adapters of `convert-opset`.
+    pub opset: Option<i64>,
     /// The passes run to a fixed point before writing.
     pub passes: Passes,
     /// Stop after this many pass steps (to bisect a bad rewrite).
@@ -104,6 +107,10 @@ pub fn convert_with(
     let mut model = load_with(src, &opts.input_shapes, &opts.input_types)?;
     on_stage(Stage::Transforming);
     opts.input_shapes.apply(&mut model.graph)?;
+    let before = Summary::of(&model, input_format(src)?);
+    if let Some(target) = opts.opset {
+        modelc_passes::opset::convert_model(&mut model, target)?;
+    }
     let passes = match &opts.passes {
         Passes::Level(level) => modelc_passes::registry::level(*level),
         Passes::List(spec) => modelc_passes::registry::pipeline(spec)?,
@@ -115,7 +122,6 @@ pub fn convert_with(
         let print = Arc::clone(print);
         pm.print_after = Some((name.clone(), Box::new(move |g: &Graph| print(g))));
     }
-    let before = Summary::of(&model, input_format(src)?);
     let report = pm.run(&mut model)?;
     let after = Summary::of(&model, dst_format);
     on_stage(Stage::Writing(dst));

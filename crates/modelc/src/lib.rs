@@ -13,6 +13,7 @@
 //! # Ok::<(), modelc::Error>(())
 //! ```
 
+mod args;
 mod convert;
 mod format;
 mod input_types;
@@ -23,6 +24,7 @@ pub mod summary;
 
 use std::path::{Path, PathBuf};
 
+pub use args::ShapeArgs;
 pub use convert::{convert, convert_with, ConvertOptions, Converted, GraphHook, Passes, Stage};
 pub use format::Format;
 pub use input_types::{InputTypeError, InputTypes};
@@ -67,6 +69,9 @@ pub enum Error {
     /// A pass is unknown or failed.
     #[error(transparent)]
     Pass(#[from] modelc_passes::PassError),
+    /// The model cannot be moved to the opset asked for.
+    #[error(transparent)]
+    Opset(#[from] modelc_passes::opset::OpsetError),
 }
 
 /// An error and its sources on one line, as the CLI prints them: `a.onnx: not a valid ONNX

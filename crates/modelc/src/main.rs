@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use modelc::summary::Summary;
-use modelc::{ConvertOptions, ExternalData, Passes, SaveOptions, Stage};
+use modelc::{ConvertOptions, ExternalData, Passes, SaveOptions, ShapeArgs, Stage};
 
 /// modelc converts neural-network models between ONNX, TFLite and TorchScript, and shows
 /// what is inside them.
@@ -58,8 +58,15 @@ enum Command {
         /// Optimize on the way, as `modelc optimize -O<N>` does (0: none, the default).
         #[arg(short = 'O', default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=3))]
         level: u8,
+        /// Move the model to this ONNX opset (default domain), up or down, with the version
+        /// adapters (Squeeze/Reduce* axes, Split sizes, Resize forms, Clip bounds, ...);
+        /// what the target cannot express is refused by node name.
+        #[arg(long, value_name = "N")]
+        opset: Option<i64>,
         #[command(flatten)]
-        shapes: ShapeOpts,
+        shapes: ShapeArgs,
+        #[command(flatten)]
+        types: TypeArgs,
     },
     /// Summarize a model: format, opsets, inputs and outputs, ops, parameters.
     #[command(
@@ -71,6 +78,9 @@ enum Command {
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
+        /// Shapes to fix before summarizing (the inputs then show them).
+        #[command(flatten)]
+        shapes: ShapeArgs,
     },
     /// Run a model on the reference interpreter and write its outputs as .npy files.
     ///
@@ -150,8 +160,14 @@ enum Command {
         /// Stop after this many pass steps.
         #[arg(long, value_name = "N")]
         stop_after: Option<usize>,
+        /// Move the model to this ONNX opset first, so fusions into newer ops apply
+        /// (--opset 20: Gelu; 23: Attention, RMSNormalization).
+        #[arg(long, value_name = "N")]
+        opset: Option<i64>,
         #[command(flatten)]
-        shapes: ShapeOpts,
+        shapes: ShapeArgs,
+        #[command(flatten)]
+        types: TypeArgs,
     },
     /// List the graph passes with what each does.
     Passes,
@@ -182,28 +198,18 @@ enum Command {
     },
 }
 
-/// Input shapes fixed before passes and export (shared by `convert` and `optimize`).
+/// `--input-type NAME:TYPE` (shared by `convert` and `optimize`, which read TorchScript
+/// archives: they record no input types).
 #[derive(clap::Args)]
-struct ShapeOpts {
-    /// Fix an input's shape: NAME:D1,D2,... May be repeated. (Scripted TorchScript models
-    /// declare no sizes; TFLite export needs them.)
-    #[arg(long = "input-shape", value_name = "NAME:DIMS")]
-    input_shapes: Vec<String>,
-    /// Fix a symbolic dimension everywhere: NAME=VALUE. May be repeated.
-    #[arg(long = "dim", value_name = "NAME=VALUE")]
-    dims: Vec<String>,
+struct TypeArgs {
     /// An input's element type: NAME:TYPE (int64, float32, ...). May be repeated.
-    /// (TorchScript archives do not record input types.)
+    /// (TorchScript archives do not record input types; other formats must agree.)
     #[arg(long = "input-type", value_name = "NAME:TYPE")]
     input_types: Vec<String>,
 }
 
-impl ShapeOpts {
-    fn parse(&self) -> Result<modelc::InputShapes, modelc::InputShapeError> {
-        modelc::InputShapes::parse(&self.input_shapes, &self.dims)
-    }
-
-    fn types(&self) -> Result<modelc::InputTypes, modelc::InputTypeError> {
+impl TypeArgs {
+    fn parse(&self) -> Result<modelc::InputTypes, modelc::InputTypeError> {
         modelc::InputTypes::parse(&self.input_types)
     }
 }
@@ -220,13 +226,10 @@ struct InputOpts {
     /// Seed for --random.
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// Size of a symbolic dimension for --random: NAME=VALUE. May be repeated.
-    #[arg(long = "dim", value_name = "NAME=VALUE")]
-    dims: Vec<String>,
-    /// Shape of a random input: NAME:D1,D2,... (for dimensions without a name, as TFLite's
-    /// dynamic ones). May be repeated.
-    #[arg(long = "input-shape", value_name = "NAME:DIMS")]
-    input_shapes: Vec<String>,
+    /// Shapes of random inputs (--input-shape for dimensions without a name, as TFLite's
+    /// dynamic ones; --dim for named ones).
+    #[command(flatten)]
+    shapes: ShapeArgs,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -321,10 +324,12 @@ fn gather_inputs(
         given.push((name, modelc::run::read_tensor(Path::new(&path))?));
     }
     if random {
-        let fixed =
-            modelc_passes::passes::infer_shapes::InputShapes::parse(&opts.input_shapes, &[])?;
+        let fixed = modelc_passes::passes::infer_shapes::InputShapes::parse(
+            &opts.shapes.input_shapes,
+            &[],
+        )?;
         let shaped;
-        let model = if opts.input_shapes.is_empty() {
+        let model = if opts.shapes.input_shapes.is_empty() {
             model
         } else {
             let mut m = model.clone();
@@ -332,10 +337,7 @@ fn gather_inputs(
             shaped = m;
             &shaped
         };
-        let dims = modelc_passes::passes::infer_shapes::InputShapes::parse(&[], &opts.dims)?
-            .dims
-            .into_iter()
-            .collect();
+        let dims = opts.shapes.dims()?;
         for (name, t) in modelc::run::random_inputs(model, opts.seed, &dims)? {
             if !given.iter().any(|(n, _)| *n == name) {
                 given.push((name, t));
@@ -431,7 +433,9 @@ fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
             external_data,
             keep_io_layout,
             level,
+            opset,
             shapes,
+            types,
         } => {
             let mut save = SaveOptions::default();
             save.onnx.external_data = match external_data {
@@ -443,16 +447,22 @@ fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
             save.tflite.keep_io_layout = keep_io_layout;
             let opts = ConvertOptions {
                 input_shapes: shapes.parse()?,
-                input_types: shapes.types()?,
+                input_types: types.parse()?,
+                opset,
                 passes: Passes::Level(level),
                 save,
                 ..ConvertOptions::default()
             };
             convert(&input, &output, &opts)?;
         }
-        Command::Inspect { input, json } => {
+        Command::Inspect {
+            input,
+            json,
+            shapes,
+        } => {
             let format = modelc::input_format(&input)?;
-            let model = load(&input)?;
+            let mut model = load(&input)?;
+            shapes.parse()?.apply(&mut model.graph)?;
             let summary = Summary::of(&model, format);
             if json {
                 println!("{}", serde_json::to_string_pretty(&summary)?);
@@ -570,7 +580,9 @@ fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
             pipeline,
             print_after,
             stop_after,
+            opset,
             shapes,
+            types,
         } => {
             let print_after = print_after.map(|name| {
                 let header = format!("// after {name}");
@@ -588,7 +600,8 @@ fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
             });
             let opts = ConvertOptions {
                 input_shapes: shapes.parse()?,
-                input_types: shapes.types()?,
+                input_types: types.parse()?,
+                opset,
                 passes: match pipeline {
                     Some(spec) => Passes::List(spec),
                     None => Passes::Level(level),

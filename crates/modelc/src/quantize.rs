@@ -300,9 +300,15 @@ pub struct QuantizeArgs {
     /// Seed of --calibration-random.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Size of a symbolic dimension for random inputs: NAME=VALUE. May be repeated.
-    #[arg(long = "dim", value_name = "NAME=VALUE")]
-    pub dims: Vec<String>,
+    /// Input shapes and symbolic dimensions fixed before calibration (models with unknown
+    /// dimensions need them for random inputs and a fully shaped QDQ graph).
+    #[command(flatten)]
+    pub shapes: crate::ShapeArgs,
+    /// Move the model to this ONNX opset before quantizing (the mode's ops may need a newer
+    /// one still: static int8 and int8-weight 13, int4-weight 21; quantize moves up to that
+    /// itself and says so).
+    #[arg(long, value_name = "N")]
+    pub opset: Option<i64>,
     /// Print the report as JSON on stdout.
     #[arg(long)]
     pub json: bool,
@@ -368,12 +374,16 @@ pub fn run(args: QuantizeArgs) -> Result<(), Box<dyn std::error::Error>> {
             "i8" => modelc_ir::DType::I8,
             t => return Err(format!("unknown --activation-type `{t}` (u8, i8)").into()),
         };
-    let dims: HashMap<String, u64> =
-        modelc_passes::passes::infer_shapes::InputShapes::parse(&[], &args.dims)?
-            .dims
-            .into_iter()
-            .collect();
-    let model = crate::load(&args.input)?;
+    let dims: HashMap<String, u64> = args.shapes.dims()?;
+    let fixed = args.shapes.parse()?;
+    let mut model = crate::load(&args.input)?;
+    fixed.apply(&mut model.graph)?;
+    if let Some(target) = args.opset {
+        let from = modelc_passes::opset::convert_model(&mut model, target)?;
+        if from != target {
+            eprintln!("opset: {from} -> {target} (--opset)");
+        }
+    }
     let calibration = match (&args.calibration, args.calibration_random) {
         (Some(_), Some(_)) => {
             return Err("give --calibration or --calibration-random, not both".into())

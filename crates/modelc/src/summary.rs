@@ -192,6 +192,11 @@ pub fn compare(before: &Summary, after: &Summary) -> String {
         human_bytes(before.parameter_bytes),
         human_bytes(after.parameter_bytes)
     );
+    let (b, a) = (before.opsets.get("ai.onnx"), after.opsets.get("ai.onnx"));
+    if b != a {
+        let show = |v: Option<&i64>| v.map_or("-".to_string(), |v| v.to_string());
+        let _ = writeln!(out, "{:<24} {:>8} {:>8}  *", "opset", show(b), show(a));
+    }
     out
 }
 

@@ -12,6 +12,7 @@
 //! assert!(report.changed());
 //! ```
 
+pub mod opset;
 pub mod passes;
 pub mod pattern;
 pub mod quant;
@@ -136,6 +137,8 @@ impl PassManager {
             ..PassContext::default()
         };
         let mut report = self.run_with(&mut model.graph, &mut cx)?;
+        // A pass may move the model to another opset (`convert-opset`).
+        model.opset_imports = cx.opsets;
         report.notes = cx.notes;
         Ok(report)
     }

@@ -31,6 +31,9 @@ pub fn all() -> Vec<Box<dyn Pass>> {
         Box::new(QuantizeBias::default()),
         Box::new(ToNhwc::default()),
         Box::new(ToNchw::default()),
+        Box::new(crate::opset::ConvertOpset {
+            target: crate::opset::NEWEST,
+        }),
     ];
     all.extend(
         decompose::all()
@@ -40,8 +43,18 @@ pub fn all() -> Vec<Box<dyn Pass>> {
     all
 }
 
-/// The built-in pass `name`.
+/// The built-in pass `name`; `convert-opset=N` is the opset conversion to version N.
 pub fn get(name: &str) -> Result<Box<dyn Pass>, PassError> {
+    if let Some(arg) = name.strip_prefix("convert-opset") {
+        let target = arg
+            .strip_prefix('=')
+            .and_then(|v| v.trim().parse::<i64>().ok())
+            .ok_or_else(|| PassError::Failed {
+                pass: "convert-opset",
+                message: format!("`{name}`: give the target version, as in convert-opset=17"),
+            })?;
+        return Ok(Box::new(crate::opset::ConvertOpset { target }));
+    }
     all()
         .into_iter()
         .find(|p| p.name() == name)

@@ -74,16 +74,18 @@ impl Check {
             Graph::parse(before).unwrap_or_else(|e| panic!("test graph does not parse: {e}"));
         let mut pm = PassManager::new(self.passes);
         pm.validate = true;
-        let (after, report) = match self.opset {
+        let (after, report, opset_after) = match self.opset {
             None => {
                 let mut g = before.clone();
                 let report = pm.run_graph(&mut g);
-                (g, report)
+                (g, report, None)
             }
             Some(version) => {
                 let mut model = Model::new(before.clone(), version);
                 let report = pm.run(&mut model);
-                (model.graph, report)
+                // A pass may have moved the model to another opset (`convert-opset`).
+                let after = model.opset("").or(Some(version));
+                (model.graph, report, after)
             }
         };
         let report = report.unwrap_or_else(|e| panic!("{e}"));
@@ -104,6 +106,7 @@ impl Check {
             after,
             report,
             opset: self.opset,
+            opset_after,
         }
     }
 }
@@ -173,6 +176,9 @@ pub struct Outcome {
     pub report: Report,
     /// The opset the passes ran at (`None`: the newest).
     pub opset: Option<i64>,
+    /// The opset the passes left the model at (`convert-opset` changes it); `after` is
+    /// interpreted at it.
+    pub opset_after: Option<i64>,
 }
 
 impl Outcome {
@@ -198,7 +204,13 @@ impl Outcome {
             .collect();
         all.extend(inputs.iter().map(|(n, a)| (n.to_string(), a.clone())));
         let all: Vec<(&str, Array)> = all.iter().map(|(n, a)| (n.as_str(), a.clone())).collect();
-        compare_outputs(&self.before, &self.after, &all, tolerance, self.opset);
+        compare_outputs(
+            &self.before,
+            &self.after,
+            &all,
+            tolerance,
+            (self.opset, self.opset_after),
+        );
     }
 }
 
@@ -210,7 +222,7 @@ pub fn assert_same_outputs(
     inputs: &[(&str, Array)],
     tolerance: f64,
 ) {
-    compare_outputs(before, after, inputs, tolerance, None);
+    compare_outputs(before, after, inputs, tolerance, (None, None));
 }
 
 fn compare_outputs(
@@ -218,11 +230,11 @@ fn compare_outputs(
     after: &Graph,
     inputs: &[(&str, Array)],
     tolerance: f64,
-    opset: Option<i64>,
+    (opset_before, opset_after): (Option<i64>, Option<i64>),
 ) {
     let (a, b) = (
-        interpret(before, inputs, opset),
-        interpret(after, inputs, opset),
+        interpret(before, inputs, opset_before),
+        interpret(after, inputs, opset_after),
     );
     assert_eq!(a.len(), b.len(), "output count changed");
     for ((na, da), (nb, db)) in a.iter().zip(&b) {

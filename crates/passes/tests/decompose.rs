@@ -214,3 +214,94 @@ fn einsum_becomes_transposes_reshapes_and_matmul() {
     ];
     out.assert_same_outputs(&inputs, 1e-5);
 }
+
+#[test]
+fn lstm_with_state_unrolls_over_its_steps() {
+    // Streaming form: the state is an input, the new state (Y_h, Y_c) an output.
+    let text = format!(
+        r#"graph main(%x: f32[2,1,2], %h0: f32[1,1,2], %c0: f32[1,1,2]) -> (%y, %yh, %yc) {{
+  %w = const f32[1,8,2] {}
+  %r = const f32[1,8,2] {}
+  %b = const f32[1,16] {}
+  %y, %yh, %yc = LSTM(%x, %w, %r, %b, _, %h0, %c0) {{hidden_size=2}}
+}}"#,
+        vals(16, 1),
+        vals(16, 2),
+        vals(16, 3)
+    );
+    let out = check!("decompose-lstm-state", &text);
+    assert_eq!(out.count("LSTM"), 0);
+    out.assert_same_outputs(
+        &[
+            ("x", input(&[2, 1, 2], 4, 2.0)),
+            ("h0", input(&[1, 1, 2], 5, 1.0)),
+            ("c0", input(&[1, 1, 2], 6, 1.0)),
+        ],
+        1e-5,
+    );
+}
+
+#[test]
+fn bidirectional_lstm_with_peepholes_clip_and_batch_major_layout_unrolls() {
+    let text = format!(
+        r#"graph main(%x: f32[2,3,4], %h0: f32[2,2,3], %c0: f32[2,2,3]) -> (%y, %yh, %yc) {{
+  %w = const f32[2,12,4] {}
+  %r = const f32[2,12,3] {}
+  %b = const f32[2,24] {}
+  %p = const f32[2,9] {}
+  %y, %yh, %yc = LSTM(%x, %w, %r, %b, _, %h0, %c0, %p) {{hidden_size=3, direction="bidirectional", clip=0.75, layout=1}}
+}}"#,
+        vals(96, 1),
+        vals(72, 2),
+        vals(48, 3),
+        vals(18, 4)
+    );
+    let out = modelc_passes::testing::run("decompose-lstm-state", &text);
+    assert_eq!(out.count("LSTM"), 0);
+    assert_eq!(out.count("Clip"), 2 * 3 * 4);
+    out.assert_same_outputs(
+        &[
+            ("x", input(&[2, 3, 4], 5, 2.0)),
+            ("h0", input(&[2, 2, 3], 6, 1.0)),
+            ("c0", input(&[2, 2, 3], 7, 1.0)),
+        ],
+        1e-5,
+    );
+}
+
+#[test]
+fn lstm_without_state_or_with_unknown_length_stays() {
+    // Zero initial state and Y_c unread: TFLite's fused kernel is its form.
+    let zero_state = format!(
+        r#"graph main(%x: f32[2,1,2]) -> (%y, %yh) {{
+  %w = const f32[1,8,2] {}
+  %r = const f32[1,8,2] {}
+  %h0 = const f32[1,1,2] [0.0, 0.0]
+  %y, %yh, %yc = LSTM(%x, %w, %r, _, _, %h0) {{hidden_size=2}}
+}}"#,
+        vals(16, 1),
+        vals(16, 2)
+    );
+    check_unchanged("decompose-lstm-state", &zero_state);
+    // A state input but no known sequence length: nothing to unroll over.
+    let unknown_length = format!(
+        r#"graph main(%x: f32[T,1,2], %h0: f32[1,1,2]) -> (%y) {{
+  %w = const f32[1,8,2] {}
+  %r = const f32[1,8,2] {}
+  %y, %yh, %yc = LSTM(%x, %w, %r, _, _, %h0) {{hidden_size=2}}
+}}"#,
+        vals(16, 1),
+        vals(16, 2)
+    );
+    check_unchanged("decompose-lstm-state", &unknown_length);
+}
+
+#[test]
+fn hard_swish_becomes_x_times_hard_sigmoid() {
+    let text = r#"graph main(%x: f32[2,6]) -> (%y) {
+  %y = HardSwish(%x)
+}"#;
+    let out = check!("decompose-hard-swish", text);
+    assert_eq!(out.count("HardSwish"), 0);
+    out.assert_same_outputs(&[("x", input(&[2, 6], 7, 5.0))], 1e-6);
+}

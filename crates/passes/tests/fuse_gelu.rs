@@ -107,6 +107,6 @@ fn nothing_fuses_below_opset_20() {
     assert_eq!(out.report.steps.len(), 2);
     assert_eq!(
         out.report.notes,
-        ["fuse-gelu: 5 GELU pattern(s) left decomposed: Gelu needs opset 20, the model imports 17"]
+        ["fuse-gelu: 5 GELU pattern(s) left decomposed: Gelu needs opset 20, the model imports 17 (convert-opset=20 / --opset 20 moves it there)"]
     );
 }

@@ -83,7 +83,7 @@ fn opset_gates_each_form() {
     assert_eq!(out.count("RMSNormalization"), 0);
     assert_eq!(
         out.report.notes,
-        ["fuse-layernorm: 2 pattern(s) left decomposed: RMSNormalization needs opset 23, the model imports 20"]
+        ["fuse-layernorm: 2 pattern(s) left decomposed: RMSNormalization needs opset 23, the model imports 20 (convert-opset=23 / --opset 23 moves it there)"]
     );
     out.assert_same_outputs(&inputs(), 1e-4);
     // Below 17 nothing changes.

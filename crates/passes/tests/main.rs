@@ -17,6 +17,7 @@ mod layout;
 mod layout_cnn;
 mod layout_coverage;
 mod noop;
+mod opset;
 mod quant;
 mod quant_coverage;
 mod quantize_bias;

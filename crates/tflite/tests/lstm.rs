@@ -249,22 +249,49 @@ fn imports_back_to_the_same_onnx_weights() {
 
 #[test]
 fn what_tflite_cannot_express_is_refused_with_the_reason() {
-    let refused = |s: &Spec| {
-        let (m, _) = lstm_model(s);
-        let e = write(&m).unwrap_err();
-        assert!(!e.contains('\n'), "{e}");
-        e
-    };
-    let e = refused(&Spec {
+    // Y_c read and W not a constant: neither the fused kernel nor the unrolled cell.
+    let (mut m, _) = lstm_model(&Spec {
         read_y_c: true,
         ..DEFAULT
     });
+    let g = &mut m.graph;
+    let lstm = g
+        .node_ids()
+        .find(|&id| g.node(id).op.onnx() == Some(OnnxOp::LSTM))
+        .unwrap();
+    let ty = ValueType::tensor(DType::F32, &[1, 4 * H, IN]);
+    let w = g.add_input(Value::typed("w_in", ty.into()));
+    g.connect(ValueRef::new(w, 0), lstm, 1);
+    let e = write(&m).unwrap_err();
+    assert!(!e.contains('\n'), "{e}");
     assert!(e.contains("LSTM \"lstm\"") && e.contains("Y_c"), "{e}");
-    let e = refused(&Spec {
-        initial_h: Some(1.0),
-        ..DEFAULT
-    });
-    assert!(e.contains("initial_h is not constant zeros"), "{e}");
+    assert!(e.contains("could not unroll"), "{e}");
+}
+
+#[test]
+fn a_state_input_or_a_read_cell_state_unrolls_the_cell() {
+    for spec in [
+        Spec {
+            read_y_c: true,
+            ..DEFAULT
+        },
+        Spec {
+            initial_h: Some(1.0),
+            ..DEFAULT
+        },
+    ] {
+        let (m, _) = lstm_model(&spec);
+        let bytes = write(&m).unwrap();
+        let ops = crate::control::op_names(&fb::root_as_model(&bytes).unwrap(), 0);
+        assert!(
+            !ops.iter().any(|o| o == "UNIDIRECTIONAL_SEQUENCE_LSTM"),
+            "{ops:?}"
+        );
+        // Per step: one recurrent product, three sigmoids, two tanh.
+        let count = |name: &str| ops.iter().filter(|o| *o == name).count();
+        assert_eq!(count("LOGISTIC"), 3 * SEQ as usize, "{ops:?}");
+        assert_eq!(count("TANH"), 2 * SEQ as usize, "{ops:?}");
+    }
 }
 
 #[test]

@@ -2,6 +2,7 @@
 //! file linked the whole dependency tree again each time, ~70 MB apiece, and filled a CI disk).
 
 mod codegen_fresh;
+mod control;
 mod export_1d;
 mod hand_built;
 mod lstm;

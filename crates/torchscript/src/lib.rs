@@ -18,6 +18,11 @@ use modelc_ir::Model;
 
 pub use error::TorchScriptError;
 
+/// The archive entry (under `extra/`) in which modelc records the element types and shapes
+/// of `forward`'s arguments, which TorchScript code does not declare; the reader uses it when
+/// present.
+pub const INPUT_TYPES: &str = "modelc_input_types.txt";
+
 /// How to write a TorchScript archive.
 #[derive(Debug, Clone, Default)]
 pub struct WriteOptions {}

@@ -72,6 +72,7 @@ fn archive_has_torch_layout() {
             "archive/data.pkl",
             "archive/data/0",
             "archive/data/1",
+            "archive/extra/modelc_input_types.txt",
             "archive/version",
         ]
     );
@@ -83,6 +84,19 @@ fn archive_has_torch_layout() {
     }
     assert_eq!(entry(&all, "archive/version"), b"10\n");
     assert_eq!(entry(&all, "archive/byteorder"), b"little");
+    // forward's argument types, which the code does not declare, for modelc's reader.
+    assert_eq!(
+        entry(&all, "archive/extra/modelc_input_types.txt"),
+        b"f32 N,3,8,8\n"
+    );
+    let back = modelc_torchscript::read(&path).unwrap();
+    let input = back.graph.inputs()[0];
+    let ty = back.graph.node(input).outputs[0].ty.as_ref().unwrap();
+    let tt = ty.ty.as_tensor().unwrap();
+    assert_eq!(tt.dtype, Some(modelc_ir::DType::F32));
+    let dims = &tt.shape.as_ref().unwrap().0;
+    assert_eq!(dims[0], modelc_ir::Dim::Sym("N".into()));
+    assert_eq!(dims[1..], [3, 8, 8].map(modelc_ir::Dim::Known));
     // Only the tensors the code reads as tensors are stored; the Reshape shape is inline.
     assert_eq!(entry(&all, "archive/data/1").len(), 16);
     let id = std::str::from_utf8(entry(&all, "archive/.data/serialization_id")).unwrap();
@@ -265,7 +279,6 @@ graph main(%flag: bool[], %x: f32[3]) -> (%z, %last, %all) {
     all_items = annotate(List[Tensor], [])
     while cond and i < int(self.n):
       next = torch.add(last, self.w)
-      cond = bool(torch.tensor(cond))
       last_next = next
       last = last_next
       all_items.append(next)
@@ -274,4 +287,55 @@ graph main(%flag: bool[], %x: f32[3]) -> (%z, %last, %all) {
     return (z, last, all)
 "#;
     assert_eq!(body, expected);
+
+    // modelc reads it back (the `if` on the run-time flag as a select, the loop of
+    // constant trip count unrolled) and computes what the source graph computes.
+    let back = modelc_torchscript::read(&path).unwrap();
+    let source = model(text);
+    for flag in [true, false] {
+        let inputs = || {
+            vec![
+                (
+                    "flag".to_string(),
+                    modelc_interp::Data::Tensor(
+                        modelc_interp::Array::from_tensor(
+                            &modelc_ir::Tensor::from_raw(
+                                modelc_ir::DType::Bool,
+                                vec![],
+                                vec![flag as u8].into(),
+                            )
+                            .unwrap(),
+                        )
+                        .unwrap(),
+                    ),
+                ),
+                (
+                    "x".to_string(),
+                    modelc_interp::Data::Tensor(
+                        modelc_interp::Array::from_tensor(
+                            &modelc_ir::Tensor::from_f32(vec![3], &[0.5, -1.0, 2.0]).unwrap(),
+                        )
+                        .unwrap(),
+                    ),
+                ),
+            ]
+        };
+        let want = modelc_interp::Interpreter::new(&source)
+            .unwrap()
+            .run(inputs())
+            .unwrap();
+        let got = modelc_interp::Interpreter::new(&back)
+            .unwrap()
+            .run(inputs())
+            .unwrap();
+        let values = |o: &[(String, modelc_interp::Data)]| -> Vec<modelc_ir::Tensor> {
+            o.iter()
+                .map(|(_, d)| match d {
+                    modelc_interp::Data::Tensor(a) => a.to_tensor(),
+                    _ => panic!("not a tensor"),
+                })
+                .collect()
+        };
+        assert_eq!(values(&got), values(&want), "flag {flag}");
+    }
 }

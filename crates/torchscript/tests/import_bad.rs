@@ -197,3 +197,40 @@ fn not_a_zip_is_refused() {
     std::fs::write(&p, b"this is not a zip archive at all").unwrap();
     assert!(err(&p).contains("not a zip archive"));
 }
+
+#[test]
+fn malformed_input_type_records_are_named() {
+    for (text, why) in [
+        ("f33 1,3,8,8\n", "unknown element type `f33`"),
+        ("f32\n", "expected `TYPE DIMS`"),
+        ("f32 1,x-,99999999999999999999999\n", "bad size"),
+    ] {
+        let (_d, p) = patched(
+            "none",
+            None,
+            &[(
+                "model/extra/modelc_input_types.txt",
+                text.as_bytes().to_vec(),
+            )],
+        );
+        let e = err(&p);
+        assert!(
+            e.contains("modelc_input_types.txt:1") && e.contains(why),
+            "{e}"
+        );
+    }
+    // A well-formed record is taken: the input gets the recorded shape.
+    let (_d, p) = patched(
+        "none",
+        None,
+        &[(
+            "model/extra/modelc_input_types.txt",
+            b"f32 2,3,8,8\n".to_vec(),
+        )],
+    );
+    let m = modelc_torchscript::read(&p).unwrap();
+    let input = m.graph.inputs()[0];
+    let tt = m.graph.node(input).outputs[0].ty.as_ref().unwrap();
+    let shape = tt.ty.as_tensor().unwrap().shape.clone().unwrap();
+    assert_eq!(shape.as_known(), Some(vec![2, 3, 8, 8]));
+}

@@ -246,6 +246,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (1, 1),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "consumed_inputs", kind: AttrKind::Ints, required: false, defaults: &[] }],
+        input_types: &[(1, &[0xc02]), (6, &[0x3cfe]), (13, &[0x13cfe])],
     },
     OpSchema {
         op: OnnxOp::Acos,
@@ -255,6 +256,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (1, 1),
         outputs: (1, 1),
         attrs: &[],
+        input_types: &[(7, &[0xc02]), (22, &[0x10c02])],
     },
     OpSchema {
         op: OnnxOp::Acosh,
@@ -264,6 +266,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (1, 1),
         outputs: (1, 1),
         attrs: &[],
+        input_types: &[(9, &[0xc02]), (22, &[0x10c02])],
     },
     OpSchema {
         op: OnnxOp::Add,
@@ -273,6 +276,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (2, 2),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "axis", kind: AttrKind::Int, required: false, defaults: &[] }, AttrSchema { name: "broadcast", kind: AttrKind::Int, required: false, defaults: &[(1, Some(AttrDefault::Int(0))), (7, None)] }, AttrSchema { name: "consumed_inputs", kind: AttrKind::Ints, required: false, defaults: &[] }],
+        input_types: &[(1, &[0xc02, 0xc02]), (6, &[0x3cc2, 0x3cc2]), (7, &[0x3cc2, 0x3cc2]), (13, &[0x13cc2, 0x13cc2]), (14, &[0x13cfe, 0x13cfe])],
     },
     OpSchema {
         op: OnnxOp::AffineGrid,
@@ -282,6 +286,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (2, 2),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "align_corners", kind: AttrKind::Int, required: false, defaults: &[(20, Some(AttrDefault::Int(0)))] }],
+        input_types: &[(20, &[0x10c02, 0x80])],
     },
     OpSchema {
         op: OnnxOp::And,
@@ -291,6 +296,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (2, 2),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "axis", kind: AttrKind::Int, required: false, defaults: &[] }, AttrSchema { name: "broadcast", kind: AttrKind::Int, required: false, defaults: &[(1, Some(AttrDefault::Int(0))), (7, None)] }],
+        input_types: &[(1, &[0x200, 0x200]), (7, &[0x200, 0x200])],
     },
     OpSchema {
         op: OnnxOp::ArgMax,
@@ -300,6 +306,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (1, 1),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "axis", kind: AttrKind::Int, required: false, defaults: &[(1, Some(AttrDefault::Int(0)))] }, AttrSchema { name: "keepdims", kind: AttrKind::Int, required: false, defaults: &[(1, Some(AttrDefault::Int(1)))] }, AttrSchema { name: "select_last_index", kind: AttrKind::Int, required: false, defaults: &[(12, Some(AttrDefault::Int(0)))] }],
+        input_types: &[(1, &[0x3cfe]), (11, &[0x3cfe]), (12, &[0x3cfe]), (13, &[0x13cfe])],
     },
     OpSchema {
         op: OnnxOp::ArgMin,
@@ -309,6 +316,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (1, 1),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "axis", kind: AttrKind::Int, required: false, defaults: &[(1, Some(AttrDefault::Int(0)))] }, AttrSchema { name: "keepdims", kind: AttrKind::Int, required: false, defaults: &[(1, Some(AttrDefault::Int(1)))] }, AttrSchema { name: "select_last_index", kind: AttrKind::Int, required: false, defaults: &[(12, Some(AttrDefault::Int(0)))] }],
+        input_types: &[(1, &[0x3cfe]), (11, &[0x3cfe]), (12, &[0x3cfe]), (13, &[0x13cfe])],
     },
     OpSchema {
         op: OnnxOp::Asin,
@@ -318,6 +326,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (1, 1),
         outputs: (1, 1),
         attrs: &[],
+        input_types: &[(7, &[0xc02]), (22, &[0x10c02])],
     },
     OpSchema {
         op: OnnxOp::Asinh,
@@ -327,6 +336,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (1, 1),
         outputs: (1, 1),
         attrs: &[],
+        input_types: &[(9, &[0xc02]), (22, &[0x10c02])],
     },
     OpSchema {
         op: OnnxOp::Atan,
@@ -336,6 +346,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (1, 1),
         outputs: (1, 1),
         attrs: &[],
+        input_types: &[(7, &[0xc02]), (22, &[0x10c02])],
     },
     OpSchema {
         op: OnnxOp::Atanh,
@@ -345,6 +356,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (1, 1),
         outputs: (1, 1),
         attrs: &[],
+        input_types: &[(9, &[0xc02]), (22, &[0x10c02])],
     },
     OpSchema {
         op: OnnxOp::Attention,
@@ -354,6 +366,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (3, 7),
         outputs: (1, 4),
         attrs: &[AttrSchema { name: "is_causal", kind: AttrKind::Int, required: false, defaults: &[(23, Some(AttrDefault::Int(0)))] }, AttrSchema { name: "kv_num_heads", kind: AttrKind::Int, required: false, defaults: &[] }, AttrSchema { name: "left_window_size", kind: AttrKind::Int, required: false, defaults: &[(25, Some(AttrDefault::Int(-1)))] }, AttrSchema { name: "q_num_heads", kind: AttrKind::Int, required: false, defaults: &[] }, AttrSchema { name: "qk_matmul_output_mode", kind: AttrKind::Int, required: false, defaults: &[(23, Some(AttrDefault::Int(0)))] }, AttrSchema { name: "right_window_size", kind: AttrKind::Int, required: false, defaults: &[(25, Some(AttrDefault::Int(-1)))] }, AttrSchema { name: "scale", kind: AttrKind::Float, required: false, defaults: &[] }, AttrSchema { name: "softcap", kind: AttrKind::Float, required: false, defaults: &[(23, Some(AttrDefault::Float(0.0)))] }, AttrSchema { name: "softmax_precision", kind: AttrKind::Int, required: false, defaults: &[] }],
+        input_types: &[(23, &[0x10c02, 0x10c02, 0x10c02, 0x13efe, 0x10c02, 0x10c02]), (24, &[0x10c02, 0x10c02, 0x10c02, 0x13efe, 0x10c02, 0x10c02, 0x80]), (25, &[0x10c02, 0x10c02, 0x10c02, 0x13efe, 0x10c02, 0x10c02, 0x80])],
     },
     OpSchema {
         op: OnnxOp::AveragePool,
@@ -363,6 +376,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (1, 1),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "auto_pad", kind: AttrKind::String, required: false, defaults: &[(1, Some(AttrDefault::String("NOTSET")))] }, AttrSchema { name: "ceil_mode", kind: AttrKind::Int, required: false, defaults: &[(10, Some(AttrDefault::Int(0)))] }, AttrSchema { name: "count_include_pad", kind: AttrKind::Int, required: false, defaults: &[(7, Some(AttrDefault::Int(0)))] }, AttrSchema { name: "dilations", kind: AttrKind::Ints, required: false, defaults: &[] }, AttrSchema { name: "kernel_shape", kind: AttrKind::Ints, required: true, defaults: &[] }, AttrSchema { name: "pads", kind: AttrKind::Ints, required: false, defaults: &[] }, AttrSchema { name: "strides", kind: AttrKind::Ints, required: false, defaults: &[] }],
+        input_types: &[(1, &[0xc02]), (7, &[0xc02]), (10, &[0xc02]), (11, &[0xc02]), (19, &[0xc02]), (22, &[0x10c02])],
     },
     OpSchema {
         op: OnnxOp::BatchNormalization,
@@ -372,6 +386,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (5, 5),
         outputs: (1, 5),
         attrs: &[AttrSchema { name: "consumed_inputs", kind: AttrKind::Ints, required: false, defaults: &[] }, AttrSchema { name: "epsilon", kind: AttrKind::Float, required: false, defaults: &[(1, Some(AttrDefault::Float(1e-05)))] }, AttrSchema { name: "is_test", kind: AttrKind::Int, required: false, defaults: &[(1, Some(AttrDefault::Int(0))), (7, None)] }, AttrSchema { name: "momentum", kind: AttrKind::Float, required: false, defaults: &[(1, Some(AttrDefault::Float(0.9)))] }, AttrSchema { name: "spatial", kind: AttrKind::Int, required: false, defaults: &[(1, Some(AttrDefault::Int(1))), (9, None)] }, AttrSchema { name: "training_mode", kind: AttrKind::Int, required: false, defaults: &[(14, Some(AttrDefault::Int(0)))] }],
+        input_types: &[(1, &[0xc02, 0xc02, 0xc02, 0xc02, 0xc02]), (6, &[0xc02, 0xc02, 0xc02, 0xc02, 0xc02]), (7, &[0xc02, 0xc02, 0xc02, 0xc02, 0xc02]), (9, &[0xc02, 0xc02, 0xc02, 0xc02, 0xc02]), (14, &[0x10c02, 0x10c02, 0x10c02, 0x10c02, 0x10c02]), (15, &[0x10c02, 0x10c02, 0x10c02, 0x10c02, 0x10c02])],
     },
     OpSchema {
         op: OnnxOp::Bernoulli,
@@ -381,6 +396,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (1, 1),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "dtype", kind: AttrKind::Int, required: false, defaults: &[] }, AttrSchema { name: "seed", kind: AttrKind::Float, required: false, defaults: &[] }],
+        input_types: &[(15, &[0xc02]), (22, &[0x10c02])],
     },
     OpSchema {
         op: OnnxOp::BitCast,
@@ -390,6 +406,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (1, 1),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "to", kind: AttrKind::Int, required: true, defaults: &[] }],
+        input_types: &[(26, &[0x7fffefe])],
     },
     OpSchema {
         op: OnnxOp::BitShift,
@@ -399,6 +416,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (2, 2),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "direction", kind: AttrKind::String, required: true, defaults: &[] }],
+        input_types: &[(11, &[0x3014, 0x3014]), (28, &[0x30fc, 0x30fc])],
     },
     OpSchema {
         op: OnnxOp::BitwiseAnd,
@@ -408,6 +426,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (2, 2),
         outputs: (1, 1),
         attrs: &[],
+        input_types: &[(18, &[0x30fc, 0x30fc])],
     },
     OpSchema {
         op: OnnxOp::BitwiseNot,
@@ -417,6 +436,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (1, 1),
         outputs: (1, 1),
         attrs: &[],
+        input_types: &[(18, &[0x30fc])],
     },
     OpSchema {
         op: OnnxOp::BitwiseOr,
@@ -426,6 +446,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (2, 2),
         outputs: (1, 1),
         attrs: &[],
+        input_types: &[(18, &[0x30fc, 0x30fc])],
     },
     OpSchema {
         op: OnnxOp::BitwiseXor,
@@ -435,6 +456,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (2, 2),
         outputs: (1, 1),
         attrs: &[],
+        input_types: &[(18, &[0x30fc, 0x30fc])],
     },
     OpSchema {
         op: OnnxOp::BlackmanWindow,
@@ -444,6 +466,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (1, 1),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "output_datatype", kind: AttrKind::Int, required: false, defaults: &[(17, Some(AttrDefault::Int(1)))] }, AttrSchema { name: "periodic", kind: AttrKind::Int, required: false, defaults: &[(17, Some(AttrDefault::Int(1)))] }],
+        input_types: &[(17, &[0xc0])],
     },
     OpSchema {
         op: OnnxOp::Cast,
@@ -453,6 +476,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (1, 1),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "round_mode", kind: AttrKind::String, required: false, defaults: &[(24, Some(AttrDefault::String("up")))] }, AttrSchema { name: "saturate", kind: AttrKind::Int, required: false, defaults: &[(19, Some(AttrDefault::Int(1)))] }, AttrSchema { name: "to", kind: AttrKind::String, required: true, defaults: &[] }, AttrSchema { name: "to", kind: AttrKind::Int, required: true, defaults: &[] }],
+        input_types: &[(1, &[0x3efe]), (6, &[0x3efe]), (9, &[0x3ffe]), (13, &[0x13ffe]), (19, &[0x1f3ffe]), (21, &[0x7f3ffe]), (23, &[0xff3ffe]), (24, &[0x1ff3ffe]), (25, &[0x7ff3ffe]), (28, &[0x1fff3ffe])],
     },
     OpSchema {
         op: OnnxOp::CastLike,
@@ -462,6 +486,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (2, 2),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "round_mode", kind: AttrKind::String, required: false, defaults: &[(24, Some(AttrDefault::String("up")))] }, AttrSchema { name: "saturate", kind: AttrKind::Int, required: false, defaults: &[(19, Some(AttrDefault::Int(1)))] }],
+        input_types: &[(15, &[0x13ffe, 0x13ffe]), (19, &[0x1f3ffe, 0x1f3ffe]), (21, &[0x7f3ffe, 0x7f3ffe]), (23, &[0xff3ffe, 0xff3ffe]), (24, &[0x1ff3ffe, 0x1ff3ffe]), (25, &[0x7ff3ffe, 0x7ff3ffe])],
     },
     OpSchema {
         op: OnnxOp::CausalConvWithState,
@@ -471,6 +496,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (2, 4),
         outputs: (2, 2),
         attrs: &[AttrSchema { name: "activation", kind: AttrKind::String, required: false, defaults: &[(27, Some(AttrDefault::String("none")))] }],
+        input_types: &[(27, &[0x10402, 0x10402, 0x10402, 0x10402])],
     },
     OpSchema {
         op: OnnxOp::Ceil,
@@ -480,6 +506,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (1, 1),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "consumed_inputs", kind: AttrKind::Ints, required: false, defaults: &[] }],
+        input_types: &[(1, &[0xc02]), (6, &[0xc02]), (13, &[0x10c02])],
     },
     OpSchema {
         op: OnnxOp::Celu,
@@ -489,6 +516,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (1, 1),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "alpha", kind: AttrKind::Float, required: false, defaults: &[(12, Some(AttrDefault::Float(1.0)))] }],
+        input_types: &[(12, &[0x2]), (28, &[0x10c02])],
     },
     OpSchema {
         op: OnnxOp::CenterCropPad,
@@ -498,6 +526,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (2, 2),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "axes", kind: AttrKind::Ints, required: false, defaults: &[] }],
+        input_types: &[(18, &[0x1fffe, 0xc0])],
     },
     OpSchema {
         op: OnnxOp::Clip,
@@ -507,6 +536,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (1, 3),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "consumed_inputs", kind: AttrKind::Ints, required: false, defaults: &[] }, AttrSchema { name: "max", kind: AttrKind::Float, required: false, defaults: &[(6, Some(AttrDefault::Float(f32::MAX))), (11, None)] }, AttrSchema { name: "min", kind: AttrKind::Float, required: false, defaults: &[(6, Some(AttrDefault::Float(f32::MIN))), (11, None)] }],
+        input_types: &[(1, &[0xc02]), (6, &[0xc02]), (11, &[0xc02, 0xc02, 0xc02]), (12, &[0x3cfe, 0x3cfe, 0x3cfe]), (13, &[0x13cfe, 0x13cfe, 0x13cfe])],
     },
     OpSchema {
         op: OnnxOp::Col2Im,
@@ -516,6 +546,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (3, 3),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "dilations", kind: AttrKind::Ints, required: false, defaults: &[] }, AttrSchema { name: "pads", kind: AttrKind::Ints, required: false, defaults: &[] }, AttrSchema { name: "strides", kind: AttrKind::Ints, required: false, defaults: &[] }],
+        input_types: &[(18, &[0x1fffe, 0x80, 0x80])],
     },
     OpSchema {
         op: OnnxOp::Compress,
@@ -525,6 +556,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (2, 2),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "axis", kind: AttrKind::Int, required: false, defaults: &[] }],
+        input_types: &[(9, &[0xfffe, 0x200]), (11, &[0xfffe, 0x200]), (28, &[0x1fffe, 0x200])],
     },
     OpSchema {
         op: OnnxOp::Concat,
@@ -534,6 +566,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (1, usize::MAX),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "axis", kind: AttrKind::Int, required: false, defaults: &[] }],
+        input_types: &[(1, &[0xc02]), (4, &[0xfffe]), (11, &[0xfffe]), (13, &[0x1fffe])],
     },
     OpSchema {
         op: OnnxOp::ConcatFromSequence,
@@ -543,6 +576,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (1, 1),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "axis", kind: AttrKind::Int, required: true, defaults: &[] }, AttrSchema { name: "new_axis", kind: AttrKind::Int, required: false, defaults: &[(11, Some(AttrDefault::Int(0)))] }],
+        input_types: &[(11, &[0xfffe00000000])],
     },
     OpSchema {
         op: OnnxOp::Constant,
@@ -552,6 +586,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (0, 0),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "sparse_value", kind: AttrKind::SparseTensor, required: false, defaults: &[] }, AttrSchema { name: "value", kind: AttrKind::Tensor, required: false, defaults: &[] }, AttrSchema { name: "value_float", kind: AttrKind::Float, required: false, defaults: &[] }, AttrSchema { name: "value_floats", kind: AttrKind::Floats, required: false, defaults: &[] }, AttrSchema { name: "value_int", kind: AttrKind::Int, required: false, defaults: &[] }, AttrSchema { name: "value_ints", kind: AttrKind::Ints, required: false, defaults: &[] }, AttrSchema { name: "value_string", kind: AttrKind::String, required: false, defaults: &[] }, AttrSchema { name: "value_strings", kind: AttrKind::Strings, required: false, defaults: &[] }],
+        input_types: &[(1, &[]), (9, &[]), (11, &[]), (12, &[]), (13, &[]), (19, &[]), (21, &[]), (23, &[]), (24, &[]), (25, &[])],
     },
     OpSchema {
         op: OnnxOp::ConstantOfShape,
@@ -561,6 +596,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (1, 1),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "value", kind: AttrKind::Tensor, required: false, defaults: &[] }],
+        input_types: &[(9, &[0x80]), (20, &[0x80]), (21, &[0x80]), (23, &[0x80]), (24, &[0x80]), (25, &[0x80])],
     },
     OpSchema {
         op: OnnxOp::Conv,
@@ -570,6 +606,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (2, 3),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "auto_pad", kind: AttrKind::String, required: false, defaults: &[(1, Some(AttrDefault::String("NOTSET")))] }, AttrSchema { name: "dilations", kind: AttrKind::Ints, required: false, defaults: &[] }, AttrSchema { name: "group", kind: AttrKind::Int, required: false, defaults: &[(1, Some(AttrDefault::Int(1)))] }, AttrSchema { name: "kernel_shape", kind: AttrKind::Ints, required: false, defaults: &[] }, AttrSchema { name: "pads", kind: AttrKind::Ints, required: false, defaults: &[] }, AttrSchema { name: "strides", kind: AttrKind::Ints, required: false, defaults: &[] }],
+        input_types: &[(1, &[0xc02, 0xc02, 0xc02]), (11, &[0xc02, 0xc02, 0xc02]), (22, &[0x10c02, 0x10c02, 0x10c02])],
     },
     OpSchema {
         op: OnnxOp::ConvInteger,
@@ -579,6 +616,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (2, 4),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "auto_pad", kind: AttrKind::String, required: false, defaults: &[(10, Some(AttrDefault::String("NOTSET")))] }, AttrSchema { name: "dilations", kind: AttrKind::Ints, required: false, defaults: &[] }, AttrSchema { name: "group", kind: AttrKind::Int, required: false, defaults: &[(10, Some(AttrDefault::Int(1)))] }, AttrSchema { name: "kernel_shape", kind: AttrKind::Ints, required: false, defaults: &[] }, AttrSchema { name: "pads", kind: AttrKind::Ints, required: false, defaults: &[] }, AttrSchema { name: "strides", kind: AttrKind::Ints, required: false, defaults: &[] }],
+        input_types: &[(10, &[0xc, 0xc, 0xc, 0xc])],
     },
     OpSchema {
         op: OnnxOp::ConvTranspose,
@@ -588,6 +626,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (2, 3),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "auto_pad", kind: AttrKind::String, required: false, defaults: &[(1, Some(AttrDefault::String("NOTSET")))] }, AttrSchema { name: "dilations", kind: AttrKind::Ints, required: false, defaults: &[] }, AttrSchema { name: "group", kind: AttrKind::Int, required: false, defaults: &[(1, Some(AttrDefault::Int(1)))] }, AttrSchema { name: "kernel_shape", kind: AttrKind::Ints, required: false, defaults: &[] }, AttrSchema { name: "output_padding", kind: AttrKind::Ints, required: false, defaults: &[] }, AttrSchema { name: "output_shape", kind: AttrKind::Ints, required: false, defaults: &[] }, AttrSchema { name: "pads", kind: AttrKind::Ints, required: false, defaults: &[] }, AttrSchema { name: "strides", kind: AttrKind::Ints, required: false, defaults: &[] }],
+        input_types: &[(1, &[0xc02, 0xc02, 0xc02]), (11, &[0xc02, 0xc02, 0xc02]), (22, &[0x10c02, 0x10c02, 0x10c02])],
     },
     OpSchema {
         op: OnnxOp::Cos,
@@ -597,6 +636,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (1, 1),
         outputs: (1, 1),
         attrs: &[],
+        input_types: &[(7, &[0xc02]), (22, &[0x10c02])],
     },
     OpSchema {
         op: OnnxOp::Cosh,
@@ -606,6 +646,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (1, 1),
         outputs: (1, 1),
         attrs: &[],
+        input_types: &[(9, &[0xc02]), (22, &[0x10c02])],
     },
     OpSchema {
         op: OnnxOp::CumProd,
@@ -615,6 +656,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (2, 2),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "exclusive", kind: AttrKind::Int, required: false, defaults: &[(26, Some(AttrDefault::Int(0)))] }, AttrSchema { name: "reverse", kind: AttrKind::Int, required: false, defaults: &[(26, Some(AttrDefault::Int(0)))] }],
+        input_types: &[(26, &[0x13cc2, 0xc0])],
     },
     OpSchema {
         op: OnnxOp::CumSum,
@@ -624,6 +666,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (2, 2),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "exclusive", kind: AttrKind::Int, required: false, defaults: &[(11, Some(AttrDefault::Int(0)))] }, AttrSchema { name: "reverse", kind: AttrKind::Int, required: false, defaults: &[(11, Some(AttrDefault::Int(0)))] }],
+        input_types: &[(11, &[0x38c2, 0xc0]), (14, &[0x13cc2, 0xc0])],
     },
     OpSchema {
         op: OnnxOp::DFT,
@@ -633,6 +676,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (1, 3),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "axis", kind: AttrKind::Int, required: false, defaults: &[(17, Some(AttrDefault::Int(1))), (20, None)] }, AttrSchema { name: "inverse", kind: AttrKind::Int, required: false, defaults: &[(17, Some(AttrDefault::Int(0)))] }, AttrSchema { name: "onesided", kind: AttrKind::Int, required: false, defaults: &[(17, Some(AttrDefault::Int(0)))] }],
+        input_types: &[(17, &[0x10c02, 0xc0]), (20, &[0x10c02, 0xc0, 0x80])],
     },
     OpSchema {
         op: OnnxOp::DeformConv,
@@ -642,6 +686,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (3, 5),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "dilations", kind: AttrKind::Ints, required: false, defaults: &[] }, AttrSchema { name: "group", kind: AttrKind::Int, required: false, defaults: &[(19, Some(AttrDefault::Int(1)))] }, AttrSchema { name: "kernel_shape", kind: AttrKind::Ints, required: false, defaults: &[] }, AttrSchema { name: "offset_group", kind: AttrKind::Int, required: false, defaults: &[(19, Some(AttrDefault::Int(1)))] }, AttrSchema { name: "pads", kind: AttrKind::Ints, required: false, defaults: &[] }, AttrSchema { name: "strides", kind: AttrKind::Ints, required: false, defaults: &[] }],
+        input_types: &[(19, &[0xc02, 0xc02, 0xc02, 0xc02, 0xc02]), (22, &[0x10c02, 0x10c02, 0x10c02, 0x10c02, 0x10c02])],
     },
     OpSchema {
         op: OnnxOp::DepthToSpace,
@@ -651,6 +696,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (1, 1),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "blocksize", kind: AttrKind::Int, required: true, defaults: &[] }, AttrSchema { name: "mode", kind: AttrKind::String, required: false, defaults: &[(11, Some(AttrDefault::String("DCR")))] }],
+        input_types: &[(1, &[0xfffe]), (11, &[0xfffe]), (13, &[0x1fffe]), (28, &[0x1fffe])],
     },
     OpSchema {
         op: OnnxOp::DequantizeLinear,
@@ -660,6 +706,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (2, 3),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "axis", kind: AttrKind::Int, required: false, defaults: &[(13, Some(AttrDefault::Int(1)))] }, AttrSchema { name: "block_size", kind: AttrKind::Int, required: false, defaults: &[(21, Some(AttrDefault::Int(0)))] }, AttrSchema { name: "output_dtype", kind: AttrKind::Int, required: false, defaults: &[(23, Some(AttrDefault::Int(0)))] }],
+        input_types: &[(10, &[0x4c, 0x2, 0x4c]), (13, &[0x4c, 0x2, 0x4c]), (19, &[0x1e004c, 0x10402, 0x1e004c]), (21, &[0x7e007c, 0x10402, 0x7e007c]), (23, &[0xfe007c, 0x10402, 0xfe007c]), (24, &[0xfe007c, 0x1010402, 0xfe007c]), (25, &[0x6fe007c, 0x1010402, 0x6fe007c]), (28, &[0x1efe007c, 0x1010402, 0x1efe007c])],
     },
     OpSchema {
         op: OnnxOp::Det,
@@ -669,6 +716,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (1, 1),
         outputs: (1, 1),
         attrs: &[],
+        input_types: &[(11, &[0xc02]), (22, &[0x10c02])],
     },
     OpSchema {
         op: OnnxOp::Div,
@@ -678,6 +726,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (2, 2),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "axis", kind: AttrKind::Int, required: false, defaults: &[] }, AttrSchema { name: "broadcast", kind: AttrKind::Int, required: false, defaults: &[(1, Some(AttrDefault::Int(0))), (7, None)] }, AttrSchema { name: "consumed_inputs", kind: AttrKind::Ints, required: false, defaults: &[] }],
+        input_types: &[(1, &[0xc02, 0xc02]), (6, &[0x3cc2, 0x3cc2]), (7, &[0x3cc2, 0x3cc2]), (13, &[0x13cc2, 0x13cc2]), (14, &[0x13cfe, 0x13cfe])],
     },
     OpSchema {
         op: OnnxOp::Dropout,
@@ -687,6 +736,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (1, 3),
         outputs: (1, 2),
         attrs: &[AttrSchema { name: "consumed_inputs", kind: AttrKind::Ints, required: false, defaults: &[] }, AttrSchema { name: "is_test", kind: AttrKind::Int, required: false, defaults: &[(1, Some(AttrDefault::Int(0))), (7, None)] }, AttrSchema { name: "ratio", kind: AttrKind::Float, required: false, defaults: &[(1, Some(AttrDefault::Float(0.5))), (12, None)] }, AttrSchema { name: "seed", kind: AttrKind::Int, required: false, defaults: &[] }],
+        input_types: &[(1, &[0xc02]), (6, &[0xc02]), (7, &[0xc02]), (10, &[0xc02]), (12, &[0xc02, 0xc02, 0x200]), (13, &[0x10c02, 0xc02, 0x200]), (22, &[0x1f0c02, 0x1f0c02, 0x200])],
     },
     OpSchema {
         op: OnnxOp::DynamicQuantizeLinear,
@@ -696,6 +746,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (1, 1),
         outputs: (3, 3),
         attrs: &[],
+        input_types: &[(11, &[0x2])],
     },
     OpSchema {
         op: OnnxOp::Einsum,
@@ -705,6 +756,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (1, usize::MAX),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "equation", kind: AttrKind::String, required: true, defaults: &[] }],
+        input_types: &[(12, &[0x3cfe]), (28, &[0x13cfe])],
     },
     OpSchema {
         op: OnnxOp::Elu,
@@ -714,6 +766,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (1, 1),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "alpha", kind: AttrKind::Float, required: false, defaults: &[(1, Some(AttrDefault::Float(1.0)))] }, AttrSchema { name: "consumed_inputs", kind: AttrKind::Ints, required: false, defaults: &[] }],
+        input_types: &[(1, &[0xc02]), (6, &[0xc02]), (22, &[0x10c02])],
     },
     OpSchema {
         op: OnnxOp::Equal,
@@ -723,6 +776,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (2, 2),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "axis", kind: AttrKind::Int, required: false, defaults: &[] }, AttrSchema { name: "broadcast", kind: AttrKind::Int, required: false, defaults: &[(1, Some(AttrDefault::Int(0))), (7, None)] }],
+        input_types: &[(1, &[0x2c0, 0x2c0]), (7, &[0x2c0, 0x2c0]), (11, &[0x3efe, 0x3efe]), (13, &[0x13efe, 0x13efe]), (19, &[0x13ffe, 0x13ffe])],
     },
     OpSchema {
         op: OnnxOp::Erf,
@@ -732,6 +786,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (1, 1),
         outputs: (1, 1),
         attrs: &[],
+        input_types: &[(9, &[0x3cfe]), (13, &[0x10c02])],
     },
     OpSchema {
         op: OnnxOp::Exp,
@@ -741,6 +796,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (1, 1),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "consumed_inputs", kind: AttrKind::Ints, required: false, defaults: &[] }],
+        input_types: &[(1, &[0xc02]), (6, &[0xc02]), (13, &[0x10c02])],
     },
     OpSchema {
         op: OnnxOp::Expand,
@@ -750,6 +806,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (2, 2),
         outputs: (1, 1),
         attrs: &[],
+        input_types: &[(8, &[0xfffe, 0x80]), (13, &[0x1fffe, 0x80])],
     },
     OpSchema {
         op: OnnxOp::EyeLike,
@@ -759,6 +816,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (1, 1),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "dtype", kind: AttrKind::Int, required: false, defaults: &[] }, AttrSchema { name: "k", kind: AttrKind::Int, required: false, defaults: &[(9, Some(AttrDefault::Int(0)))] }],
+        input_types: &[(9, &[0x3efe]), (22, &[0x13efe])],
     },
     OpSchema {
         op: OnnxOp::Flatten,
@@ -768,6 +826,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (1, 1),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "axis", kind: AttrKind::Int, required: false, defaults: &[(1, Some(AttrDefault::Int(1)))] }],
+        input_types: &[(1, &[0xc02]), (9, &[0xfffe]), (11, &[0xfffe]), (13, &[0x1fffe]), (21, &[0x7ffffe]), (23, &[0xfffffe]), (24, &[0x1fffffe]), (25, &[0x7fffffe])],
     },
     OpSchema {
         op: OnnxOp::Floor,
@@ -777,6 +836,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (1, 1),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "consumed_inputs", kind: AttrKind::Ints, required: false, defaults: &[] }],
+        input_types: &[(1, &[0xc02]), (6, &[0xc02]), (13, &[0x10c02])],
     },
     OpSchema {
         op: OnnxOp::GRU,
@@ -786,6 +846,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (3, 6),
         outputs: (0, 2),
         attrs: &[AttrSchema { name: "activation_alpha", kind: AttrKind::Floats, required: false, defaults: &[] }, AttrSchema { name: "activation_beta", kind: AttrKind::Floats, required: false, defaults: &[] }, AttrSchema { name: "activations", kind: AttrKind::Strings, required: false, defaults: &[] }, AttrSchema { name: "clip", kind: AttrKind::Float, required: false, defaults: &[] }, AttrSchema { name: "direction", kind: AttrKind::String, required: false, defaults: &[(1, Some(AttrDefault::String("foward"))), (3, Some(AttrDefault::String("forward")))] }, AttrSchema { name: "hidden_size", kind: AttrKind::Int, required: false, defaults: &[] }, AttrSchema { name: "layout", kind: AttrKind::Int, required: false, defaults: &[(14, Some(AttrDefault::Int(0)))] }, AttrSchema { name: "linear_before_reset", kind: AttrKind::Int, required: false, defaults: &[(3, Some(AttrDefault::Int(0)))] }, AttrSchema { name: "output_sequence", kind: AttrKind::Int, required: false, defaults: &[(1, Some(AttrDefault::Int(0))), (7, None)] }],
+        input_types: &[(1, &[0xc02, 0xc02, 0xc02, 0xc02, 0x40, 0xc02]), (3, &[0xc02, 0xc02, 0xc02, 0xc02, 0x40, 0xc02]), (7, &[0xc02, 0xc02, 0xc02, 0xc02, 0x40, 0xc02]), (14, &[0xc02, 0xc02, 0xc02, 0xc02, 0x40, 0xc02]), (22, &[0x10c02, 0x10c02, 0x10c02, 0x10c02, 0x40, 0x10c02])],
     },
     OpSchema {
         op: OnnxOp::Gather,
@@ -795,6 +856,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (2, 2),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "axis", kind: AttrKind::Int, required: false, defaults: &[(1, Some(AttrDefault::Int(0)))] }],
+        input_types: &[(1, &[0xfffe, 0xc0]), (11, &[0xfffe, 0xc0]), (13, &[0x1fffe, 0xc0])],
     },
     OpSchema {
         op: OnnxOp::GatherElements,
@@ -804,6 +866,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (2, 2),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "axis", kind: AttrKind::Int, required: false, defaults: &[(11, Some(AttrDefault::Int(0)))] }],
+        input_types: &[(11, &[0xfffe, 0xc0]), (13, &[0x1fffe, 0xc0])],
     },
     OpSchema {
         op: OnnxOp::GatherND,
@@ -813,6 +876,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (2, 2),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "batch_dims", kind: AttrKind::Int, required: false, defaults: &[(12, Some(AttrDefault::Int(0)))] }],
+        input_types: &[(11, &[0xfffe, 0x80]), (12, &[0xfffe, 0x80]), (13, &[0x1fffe, 0x80])],
     },
     OpSchema {
         op: OnnxOp::Gelu,
@@ -822,6 +886,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (1, 1),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "approximate", kind: AttrKind::String, required: false, defaults: &[(20, Some(AttrDefault::String("none")))] }],
+        input_types: &[(20, &[0x10c02])],
     },
     OpSchema {
         op: OnnxOp::Gemm,
@@ -831,6 +896,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (2, 3),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "alpha", kind: AttrKind::Float, required: false, defaults: &[(1, Some(AttrDefault::Float(1.0)))] }, AttrSchema { name: "beta", kind: AttrKind::Float, required: false, defaults: &[(1, Some(AttrDefault::Float(1.0)))] }, AttrSchema { name: "broadcast", kind: AttrKind::Int, required: false, defaults: &[(1, Some(AttrDefault::Int(0))), (7, None)] }, AttrSchema { name: "transA", kind: AttrKind::Int, required: false, defaults: &[(1, Some(AttrDefault::Int(0)))] }, AttrSchema { name: "transB", kind: AttrKind::Int, required: false, defaults: &[(1, Some(AttrDefault::Int(0)))] }],
+        input_types: &[(1, &[0xc02, 0xc02, 0xc02]), (6, &[0xc02, 0xc02, 0xc02]), (7, &[0xc02, 0xc02, 0xc02]), (9, &[0x3cc2, 0x3cc2, 0x3cc2]), (11, &[0x3cc2, 0x3cc2, 0x3cc2]), (13, &[0x13cc2, 0x13cc2, 0x13cc2])],
     },
     OpSchema {
         op: OnnxOp::GlobalAveragePool,
@@ -840,6 +906,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (1, 1),
         outputs: (1, 1),
         attrs: &[],
+        input_types: &[(1, &[0xc02]), (22, &[0x10c02])],
     },
     OpSchema {
         op: OnnxOp::GlobalLpPool,
@@ -849,6 +916,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (1, 1),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "p", kind: AttrKind::Float, required: false, defaults: &[(1, Some(AttrDefault::Float(2.0))), (2, None)] }, AttrSchema { name: "p", kind: AttrKind::Int, required: false, defaults: &[(2, Some(AttrDefault::Int(2)))] }],
+        input_types: &[(1, &[0xc02]), (2, &[0xc02]), (22, &[0x10c02])],
     },
     OpSchema {
         op: OnnxOp::GlobalMaxPool,
@@ -858,6 +926,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (1, 1),
         outputs: (1, 1),
         attrs: &[],
+        input_types: &[(1, &[0xc02]), (22, &[0x10c02])],
     },
     OpSchema {
         op: OnnxOp::Greater,
@@ -867,6 +936,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (2, 2),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "axis", kind: AttrKind::Int, required: false, defaults: &[] }, AttrSchema { name: "broadcast", kind: AttrKind::Int, required: false, defaults: &[(1, Some(AttrDefault::Int(0))), (7, None)] }],
+        input_types: &[(1, &[0xc02, 0xc02]), (7, &[0xc02, 0xc02]), (9, &[0x3cfe, 0x3cfe]), (13, &[0x13cfe, 0x13cfe])],
     },
     OpSchema {
         op: OnnxOp::GreaterOrEqual,
@@ -876,6 +946,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (2, 2),
         outputs: (1, 1),
         attrs: &[],
+        input_types: &[(12, &[0x3cfe, 0x3cfe]), (16, &[0x13cfe, 0x13cfe])],
     },
     OpSchema {
         op: OnnxOp::GridSample,
@@ -885,6 +956,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (2, 2),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "align_corners", kind: AttrKind::Int, required: false, defaults: &[(16, Some(AttrDefault::Int(0)))] }, AttrSchema { name: "mode", kind: AttrKind::String, required: false, defaults: &[(16, Some(AttrDefault::String("bilinear"))), (20, Some(AttrDefault::String("linear")))] }, AttrSchema { name: "padding_mode", kind: AttrKind::String, required: false, defaults: &[(16, Some(AttrDefault::String("zeros")))] }],
+        input_types: &[(16, &[0xfffe, 0xc02]), (20, &[0xfffe, 0xc02]), (22, &[0x1fffe, 0x10c02])],
     },
     OpSchema {
         op: OnnxOp::GroupNormalization,
@@ -894,6 +966,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (3, 3),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "epsilon", kind: AttrKind::Float, required: false, defaults: &[(18, Some(AttrDefault::Float(1e-05)))] }, AttrSchema { name: "num_groups", kind: AttrKind::Int, required: true, defaults: &[] }, AttrSchema { name: "stash_type", kind: AttrKind::Int, required: false, defaults: &[(21, Some(AttrDefault::Int(1)))] }],
+        input_types: &[(18, &[0x10c02, 0x10c02, 0x10c02]), (21, &[0x10c02, 0x10c02, 0x10c02])],
     },
     OpSchema {
         op: OnnxOp::HammingWindow,
@@ -903,6 +976,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (1, 1),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "output_datatype", kind: AttrKind::Int, required: false, defaults: &[(17, Some(AttrDefault::Int(1)))] }, AttrSchema { name: "periodic", kind: AttrKind::Int, required: false, defaults: &[(17, Some(AttrDefault::Int(1)))] }],
+        input_types: &[(17, &[0xc0])],
     },
     OpSchema {
         op: OnnxOp::HannWindow,
@@ -912,6 +986,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (1, 1),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "output_datatype", kind: AttrKind::Int, required: false, defaults: &[(17, Some(AttrDefault::Int(1)))] }, AttrSchema { name: "periodic", kind: AttrKind::Int, required: false, defaults: &[(17, Some(AttrDefault::Int(1)))] }],
+        input_types: &[(17, &[0xc0])],
     },
     OpSchema {
         op: OnnxOp::HardSigmoid,
@@ -921,6 +996,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (1, 1),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "alpha", kind: AttrKind::Float, required: false, defaults: &[(1, Some(AttrDefault::Float(0.2)))] }, AttrSchema { name: "beta", kind: AttrKind::Float, required: false, defaults: &[(1, Some(AttrDefault::Float(0.5)))] }, AttrSchema { name: "consumed_inputs", kind: AttrKind::Ints, required: false, defaults: &[] }],
+        input_types: &[(1, &[0xc02]), (6, &[0xc02]), (22, &[0x10c02])],
     },
     OpSchema {
         op: OnnxOp::HardSwish,
@@ -930,6 +1006,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (1, 1),
         outputs: (1, 1),
         attrs: &[],
+        input_types: &[(14, &[0xc02]), (22, &[0x10c02])],
     },
     OpSchema {
         op: OnnxOp::Hardmax,
@@ -939,6 +1016,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (1, 1),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "axis", kind: AttrKind::Int, required: false, defaults: &[(1, Some(AttrDefault::Int(1))), (13, Some(AttrDefault::Int(-1)))] }],
+        input_types: &[(1, &[0xc02]), (11, &[0xc02]), (13, &[0x10c02])],
     },
     OpSchema {
         op: OnnxOp::Identity,
@@ -948,6 +1026,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (1, 1),
         outputs: (1, 1),
         attrs: &[],
+        input_types: &[(1, &[0xfffe]), (13, &[0x1fffe]), (14, &[0xfffe0001fffe]), (16, &[0x8000fffe0001fffe]), (19, &[0x8000fffe001ffffe]), (21, &[0x8000fffe007ffffe]), (23, &[0x8000fffe00fffffe]), (24, &[0x8000fffe01fffffe]), (25, &[0x8000fffe07fffffe])],
     },
     OpSchema {
         op: OnnxOp::If,
@@ -957,6 +1036,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (1, 1),
         outputs: (1, usize::MAX),
         attrs: &[AttrSchema { name: "else_branch", kind: AttrKind::Graph, required: true, defaults: &[] }, AttrSchema { name: "then_branch", kind: AttrKind::Graph, required: true, defaults: &[] }],
+        input_types: &[(1, &[0x200]), (11, &[0x200]), (13, &[0x200]), (16, &[0x200]), (19, &[0x200]), (21, &[0x200]), (23, &[0x200]), (24, &[0x200]), (25, &[0x200])],
     },
     OpSchema {
         op: OnnxOp::ImageDecoder,
@@ -966,6 +1046,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (1, 1),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "pixel_format", kind: AttrKind::String, required: false, defaults: &[(20, Some(AttrDefault::String("RGB")))] }],
+        input_types: &[(20, &[0x4])],
     },
     OpSchema {
         op: OnnxOp::InstanceNormalization,
@@ -975,6 +1056,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (3, 3),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "consumed_inputs", kind: AttrKind::Ints, required: false, defaults: &[] }, AttrSchema { name: "epsilon", kind: AttrKind::Float, required: false, defaults: &[(1, Some(AttrDefault::Float(1e-05)))] }],
+        input_types: &[(1, &[0xc02, 0xc02, 0xc02]), (6, &[0xc02, 0xc02, 0xc02]), (22, &[0x10c02, 0x10c02, 0x10c02])],
     },
     OpSchema {
         op: OnnxOp::IsInf,
@@ -984,6 +1066,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (1, 1),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "detect_negative", kind: AttrKind::Int, required: false, defaults: &[(10, Some(AttrDefault::Int(1)))] }, AttrSchema { name: "detect_positive", kind: AttrKind::Int, required: false, defaults: &[(10, Some(AttrDefault::Int(1)))] }],
+        input_types: &[(10, &[0x802]), (20, &[0x1f0c02])],
     },
     OpSchema {
         op: OnnxOp::IsNaN,
@@ -993,6 +1076,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (1, 1),
         outputs: (1, 1),
         attrs: &[],
+        input_types: &[(9, &[0xc02]), (13, &[0x10c02]), (20, &[0x1f0c02])],
     },
     OpSchema {
         op: OnnxOp::LRN,
@@ -1002,6 +1086,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (1, 1),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "alpha", kind: AttrKind::Float, required: false, defaults: &[(1, Some(AttrDefault::Float(1e-04)))] }, AttrSchema { name: "beta", kind: AttrKind::Float, required: false, defaults: &[(1, Some(AttrDefault::Float(0.75)))] }, AttrSchema { name: "bias", kind: AttrKind::Float, required: false, defaults: &[(1, Some(AttrDefault::Float(1.0)))] }, AttrSchema { name: "size", kind: AttrKind::Int, required: true, defaults: &[] }],
+        input_types: &[(1, &[0xc02]), (13, &[0x10c02])],
     },
     OpSchema {
         op: OnnxOp::LSTM,
@@ -1011,6 +1096,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (3, 8),
         outputs: (0, 3),
         attrs: &[AttrSchema { name: "activation_alpha", kind: AttrKind::Floats, required: false, defaults: &[] }, AttrSchema { name: "activation_beta", kind: AttrKind::Floats, required: false, defaults: &[] }, AttrSchema { name: "activations", kind: AttrKind::Strings, required: false, defaults: &[] }, AttrSchema { name: "clip", kind: AttrKind::Float, required: false, defaults: &[] }, AttrSchema { name: "direction", kind: AttrKind::String, required: false, defaults: &[(1, Some(AttrDefault::String("forward")))] }, AttrSchema { name: "hidden_size", kind: AttrKind::Int, required: false, defaults: &[] }, AttrSchema { name: "input_forget", kind: AttrKind::Int, required: false, defaults: &[(1, Some(AttrDefault::Int(0)))] }, AttrSchema { name: "layout", kind: AttrKind::Int, required: false, defaults: &[(14, Some(AttrDefault::Int(0)))] }, AttrSchema { name: "output_sequence", kind: AttrKind::Int, required: false, defaults: &[(1, Some(AttrDefault::Int(0))), (7, None)] }],
+        input_types: &[(1, &[0xc02, 0xc02, 0xc02, 0xc02, 0x40, 0xc02, 0xc02, 0xc02]), (7, &[0xc02, 0xc02, 0xc02, 0xc02, 0x40, 0xc02, 0xc02, 0xc02]), (14, &[0xc02, 0xc02, 0xc02, 0xc02, 0x40, 0xc02, 0xc02, 0xc02]), (22, &[0x10c02, 0x10c02, 0x10c02, 0x10c02, 0x40, 0x10c02, 0x10c02, 0x10c02])],
     },
     OpSchema {
         op: OnnxOp::LayerNormalization,
@@ -1020,6 +1106,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (2, 3),
         outputs: (1, 3),
         attrs: &[AttrSchema { name: "axis", kind: AttrKind::Int, required: false, defaults: &[(17, Some(AttrDefault::Int(-1)))] }, AttrSchema { name: "epsilon", kind: AttrKind::Float, required: false, defaults: &[(17, Some(AttrDefault::Float(1e-05)))] }, AttrSchema { name: "stash_type", kind: AttrKind::Int, required: false, defaults: &[(17, Some(AttrDefault::Int(1)))] }],
+        input_types: &[(17, &[0x10c02, 0x10c02, 0x10c02])],
     },
     OpSchema {
         op: OnnxOp::LeakyRelu,
@@ -1029,6 +1116,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (1, 1),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "alpha", kind: AttrKind::Float, required: false, defaults: &[(1, Some(AttrDefault::Float(0.01)))] }, AttrSchema { name: "consumed_inputs", kind: AttrKind::Ints, required: false, defaults: &[] }],
+        input_types: &[(1, &[0xc02]), (6, &[0xc02]), (16, &[0x10c02])],
     },
     OpSchema {
         op: OnnxOp::Less,
@@ -1038,6 +1126,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (2, 2),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "axis", kind: AttrKind::Int, required: false, defaults: &[] }, AttrSchema { name: "broadcast", kind: AttrKind::Int, required: false, defaults: &[(1, Some(AttrDefault::Int(0))), (7, None)] }],
+        input_types: &[(1, &[0xc02, 0xc02]), (7, &[0xc02, 0xc02]), (9, &[0x3cfe, 0x3cfe]), (13, &[0x13cfe, 0x13cfe])],
     },
     OpSchema {
         op: OnnxOp::LessOrEqual,
@@ -1047,6 +1136,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (2, 2),
         outputs: (1, 1),
         attrs: &[],
+        input_types: &[(12, &[0x3cfe, 0x3cfe]), (16, &[0x13cfe, 0x13cfe])],
     },
     OpSchema {
         op: OnnxOp::LinearAttention,
@@ -1056,6 +1146,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (3, 6),
         outputs: (2, 2),
         attrs: &[AttrSchema { name: "chunk_size", kind: AttrKind::Int, required: false, defaults: &[(27, Some(AttrDefault::Int(64)))] }, AttrSchema { name: "kv_num_heads", kind: AttrKind::Int, required: true, defaults: &[] }, AttrSchema { name: "q_num_heads", kind: AttrKind::Int, required: true, defaults: &[] }, AttrSchema { name: "scale", kind: AttrKind::Float, required: false, defaults: &[(27, Some(AttrDefault::Float(0.0)))] }, AttrSchema { name: "update_rule", kind: AttrKind::String, required: false, defaults: &[(27, Some(AttrDefault::String("gated_delta")))] }],
+        input_types: &[(27, &[0x10402, 0x10402, 0x10402, 0x10402, 0x10402, 0x10402])],
     },
     OpSchema {
         op: OnnxOp::Log,
@@ -1065,6 +1156,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (1, 1),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "consumed_inputs", kind: AttrKind::Ints, required: false, defaults: &[] }],
+        input_types: &[(1, &[0xc02]), (6, &[0xc02]), (13, &[0x10c02])],
     },
     OpSchema {
         op: OnnxOp::LogSoftmax,
@@ -1074,6 +1166,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (1, 1),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "axis", kind: AttrKind::Int, required: false, defaults: &[(1, Some(AttrDefault::Int(1))), (13, Some(AttrDefault::Int(-1)))] }],
+        input_types: &[(1, &[0xc02]), (11, &[0xc02]), (13, &[0x10c02])],
     },
     OpSchema {
         op: OnnxOp::Loop,
@@ -1083,6 +1176,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (2, usize::MAX),
         outputs: (1, usize::MAX),
         attrs: &[AttrSchema { name: "body", kind: AttrKind::Graph, required: true, defaults: &[] }],
+        input_types: &[(1, &[0x80, 0x200, 0xfffe]), (11, &[0x80, 0x200, 0xfffe]), (13, &[0x80, 0x200, 0xfffe0000fffe]), (16, &[0x80, 0x200, 0x8001fffe0001fffe]), (19, &[0x80, 0x200, 0x801ffffe001ffffe]), (21, &[0x80, 0x200, 0x807ffffe007ffffe]), (23, &[0x80, 0x200, 0x80fffffe00fffffe]), (24, &[0x80, 0x200, 0x81fffffe01fffffe]), (25, &[0x80, 0x200, 0x87fffffe07fffffe])],
     },
     OpSchema {
         op: OnnxOp::LpNormalization,
@@ -1092,6 +1186,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (1, 1),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "axis", kind: AttrKind::Int, required: false, defaults: &[(1, Some(AttrDefault::Int(-1)))] }, AttrSchema { name: "p", kind: AttrKind::Int, required: false, defaults: &[(1, Some(AttrDefault::Int(2)))] }],
+        input_types: &[(1, &[0xc02]), (22, &[0x10c02])],
     },
     OpSchema {
         op: OnnxOp::LpPool,
@@ -1101,6 +1196,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (1, 1),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "auto_pad", kind: AttrKind::String, required: false, defaults: &[(1, Some(AttrDefault::String("NOTSET")))] }, AttrSchema { name: "ceil_mode", kind: AttrKind::Int, required: false, defaults: &[(18, Some(AttrDefault::Int(0)))] }, AttrSchema { name: "dilations", kind: AttrKind::Ints, required: false, defaults: &[] }, AttrSchema { name: "kernel_shape", kind: AttrKind::Ints, required: false, defaults: &[] }, AttrSchema { name: "p", kind: AttrKind::Float, required: false, defaults: &[(1, Some(AttrDefault::Float(2.0))), (2, None)] }, AttrSchema { name: "p", kind: AttrKind::Int, required: false, defaults: &[(2, Some(AttrDefault::Int(2)))] }, AttrSchema { name: "pads", kind: AttrKind::Ints, required: false, defaults: &[] }, AttrSchema { name: "strides", kind: AttrKind::Ints, required: false, defaults: &[] }],
+        input_types: &[(1, &[0xc02]), (2, &[0xc02]), (11, &[0xc02]), (18, &[0xc02]), (22, &[0x10c02])],
     },
     OpSchema {
         op: OnnxOp::MatMul,
@@ -1110,6 +1206,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (2, 2),
         outputs: (1, 1),
         attrs: &[],
+        input_types: &[(1, &[0xc02, 0xc02]), (9, &[0x3cc2, 0x3cc2]), (13, &[0x13cc2, 0x13cc2])],
     },
     OpSchema {
         op: OnnxOp::MatMulInteger,
@@ -1119,6 +1216,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (2, 4),
         outputs: (1, 1),
         attrs: &[],
+        input_types: &[(10, &[0xc, 0xc, 0xc, 0xc])],
     },
     OpSchema {
         op: OnnxOp::Max,
@@ -1128,6 +1226,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (1, usize::MAX),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "consumed_inputs", kind: AttrKind::Ints, required: false, defaults: &[] }],
+        input_types: &[(1, &[0xc02]), (6, &[0xc02]), (8, &[0xc02]), (12, &[0x3cfe]), (13, &[0x13cfe])],
     },
     OpSchema {
         op: OnnxOp::MaxPool,
@@ -1137,6 +1236,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (1, 1),
         outputs: (1, 2),
         attrs: &[AttrSchema { name: "auto_pad", kind: AttrKind::String, required: false, defaults: &[(1, Some(AttrDefault::String("NOTSET")))] }, AttrSchema { name: "ceil_mode", kind: AttrKind::Int, required: false, defaults: &[(10, Some(AttrDefault::Int(0)))] }, AttrSchema { name: "dilations", kind: AttrKind::Ints, required: false, defaults: &[] }, AttrSchema { name: "kernel_shape", kind: AttrKind::Ints, required: true, defaults: &[] }, AttrSchema { name: "pads", kind: AttrKind::Ints, required: false, defaults: &[] }, AttrSchema { name: "storage_order", kind: AttrKind::Int, required: false, defaults: &[(8, Some(AttrDefault::Int(0)))] }, AttrSchema { name: "strides", kind: AttrKind::Ints, required: false, defaults: &[] }],
+        input_types: &[(1, &[0xc02]), (8, &[0xc02]), (10, &[0xc02]), (11, &[0xc02]), (12, &[0xc0e]), (22, &[0x10c0e])],
     },
     OpSchema {
         op: OnnxOp::MaxRoiPool,
@@ -1146,6 +1246,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (2, 2),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "pooled_shape", kind: AttrKind::Ints, required: true, defaults: &[] }, AttrSchema { name: "spatial_scale", kind: AttrKind::Float, required: false, defaults: &[(1, Some(AttrDefault::Float(1.0)))] }],
+        input_types: &[(1, &[0xc02, 0xc02]), (22, &[0x10c02, 0x10c02])],
     },
     OpSchema {
         op: OnnxOp::MaxUnpool,
@@ -1155,6 +1256,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (2, 3),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "kernel_shape", kind: AttrKind::Ints, required: true, defaults: &[] }, AttrSchema { name: "pads", kind: AttrKind::Ints, required: false, defaults: &[] }, AttrSchema { name: "strides", kind: AttrKind::Ints, required: false, defaults: &[] }],
+        input_types: &[(9, &[0xc02, 0x80, 0x80]), (11, &[0xc02, 0x80, 0x80]), (22, &[0x10c02, 0x80, 0x80])],
     },
     OpSchema {
         op: OnnxOp::Mean,
@@ -1164,6 +1266,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (1, usize::MAX),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "consumed_inputs", kind: AttrKind::Ints, required: false, defaults: &[] }],
+        input_types: &[(1, &[0xc02]), (6, &[0xc02]), (8, &[0xc02]), (13, &[0x10c02])],
     },
     OpSchema {
         op: OnnxOp::MeanVarianceNormalization,
@@ -1173,6 +1276,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (1, 1),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "axes", kind: AttrKind::Ints, required: false, defaults: &[(9, Some(AttrDefault::Ints(&[0, 2, 3])))] }],
+        input_types: &[(9, &[0xc02]), (13, &[0x10c02])],
     },
     OpSchema {
         op: OnnxOp::MelWeightMatrix,
@@ -1182,6 +1286,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (5, 5),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "output_datatype", kind: AttrKind::Int, required: false, defaults: &[(17, Some(AttrDefault::Int(1)))] }],
+        input_types: &[(17, &[0xc0, 0xc0, 0xc0, 0x10c02, 0x10c02])],
     },
     OpSchema {
         op: OnnxOp::Min,
@@ -1191,6 +1296,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (1, usize::MAX),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "consumed_inputs", kind: AttrKind::Ints, required: false, defaults: &[] }],
+        input_types: &[(1, &[0xc02]), (6, &[0xc02]), (8, &[0xc02]), (12, &[0x3cfe]), (13, &[0x13cfe])],
     },
     OpSchema {
         op: OnnxOp::Mish,
@@ -1200,6 +1306,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (1, 1),
         outputs: (1, 1),
         attrs: &[],
+        input_types: &[(18, &[0xc02]), (22, &[0x10c02])],
     },
     OpSchema {
         op: OnnxOp::Mod,
@@ -1209,6 +1316,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (2, 2),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "fmod", kind: AttrKind::Int, required: false, defaults: &[(10, Some(AttrDefault::Int(0)))] }],
+        input_types: &[(10, &[0x3cfe, 0x3cfe]), (13, &[0x13cfe, 0x13cfe]), (28, &[0x13cfe, 0x13cfe])],
     },
     OpSchema {
         op: OnnxOp::Mul,
@@ -1218,6 +1326,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (2, 2),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "axis", kind: AttrKind::Int, required: false, defaults: &[] }, AttrSchema { name: "broadcast", kind: AttrKind::Int, required: false, defaults: &[(1, Some(AttrDefault::Int(0))), (7, None)] }, AttrSchema { name: "consumed_inputs", kind: AttrKind::Ints, required: false, defaults: &[] }],
+        input_types: &[(1, &[0xc02, 0xc02]), (6, &[0x3cc2, 0x3cc2]), (7, &[0x3cc2, 0x3cc2]), (13, &[0x13cc2, 0x13cc2]), (14, &[0x13cfe, 0x13cfe])],
     },
     OpSchema {
         op: OnnxOp::Multinomial,
@@ -1227,6 +1336,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (1, 1),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "dtype", kind: AttrKind::Int, required: false, defaults: &[(7, Some(AttrDefault::Int(6)))] }, AttrSchema { name: "sample_size", kind: AttrKind::Int, required: false, defaults: &[(7, Some(AttrDefault::Int(1)))] }, AttrSchema { name: "seed", kind: AttrKind::Float, required: false, defaults: &[] }],
+        input_types: &[(7, &[0xc02]), (22, &[0x10c02])],
     },
     OpSchema {
         op: OnnxOp::Neg,
@@ -1236,6 +1346,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (1, 1),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "consumed_inputs", kind: AttrKind::Ints, required: false, defaults: &[] }],
+        input_types: &[(1, &[0xc02]), (6, &[0xcea]), (13, &[0x10cea])],
     },
     OpSchema {
         op: OnnxOp::NegativeLogLikelihoodLoss,
@@ -1245,6 +1356,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (2, 3),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "ignore_index", kind: AttrKind::Int, required: false, defaults: &[] }, AttrSchema { name: "reduction", kind: AttrKind::String, required: false, defaults: &[(12, Some(AttrDefault::String("mean")))] }],
+        input_types: &[(12, &[0xc02, 0xc0, 0xc02]), (13, &[0xc02, 0xc0, 0xc02]), (22, &[0x10c02, 0xc0, 0x10c02])],
     },
     OpSchema {
         op: OnnxOp::NonMaxSuppression,
@@ -1254,6 +1366,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (2, 5),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "center_point_box", kind: AttrKind::Int, required: false, defaults: &[(10, Some(AttrDefault::Int(0)))] }],
+        input_types: &[(10, &[0x2, 0x2, 0x80, 0x2, 0x2]), (11, &[0x2, 0x2, 0x80, 0x2, 0x2])],
     },
     OpSchema {
         op: OnnxOp::NonZero,
@@ -1263,6 +1376,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (1, 1),
         outputs: (1, 1),
         attrs: &[],
+        input_types: &[(9, &[0xfffe]), (13, &[0x1fffe])],
     },
     OpSchema {
         op: OnnxOp::Not,
@@ -1272,6 +1386,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (1, 1),
         outputs: (1, 1),
         attrs: &[],
+        input_types: &[(1, &[0x200])],
     },
     OpSchema {
         op: OnnxOp::OneHot,
@@ -1281,6 +1396,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (3, 3),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "axis", kind: AttrKind::Int, required: false, defaults: &[(9, Some(AttrDefault::Int(-1)))] }],
+        input_types: &[(9, &[0x3cfe, 0x3cfe, 0xfffe]), (11, &[0x3cfe, 0x3cfe, 0xfffe]), (28, &[0x3cfe, 0x3cfe, 0x1fffe])],
     },
     OpSchema {
         op: OnnxOp::Optional,
@@ -1290,6 +1406,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (0, 1),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "type", kind: AttrKind::Type, required: false, defaults: &[] }],
+        input_types: &[(15, &[0xfffe0000fffe]), (28, &[0x1ffffffe1ffffffe])],
     },
     OpSchema {
         op: OnnxOp::OptionalGetElement,
@@ -1299,6 +1416,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (1, 1),
         outputs: (1, 1),
         attrs: &[],
+        input_types: &[(15, &[0x8000000000000000]), (18, &[0x8000fffe0000fffe]), (28, &[0x9ffffffe1ffffffe])],
     },
     OpSchema {
         op: OnnxOp::OptionalHasElement,
@@ -1308,6 +1426,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (0, 1),
         outputs: (1, 1),
         attrs: &[],
+        input_types: &[(15, &[0x8000000000000000]), (18, &[0x8000fffe0000fffe]), (28, &[0x9ffffffe1ffffffe])],
     },
     OpSchema {
         op: OnnxOp::Or,
@@ -1317,6 +1436,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (2, 2),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "axis", kind: AttrKind::Int, required: false, defaults: &[] }, AttrSchema { name: "broadcast", kind: AttrKind::Int, required: false, defaults: &[(1, Some(AttrDefault::Int(0))), (7, None)] }],
+        input_types: &[(1, &[0x200, 0x200]), (7, &[0x200, 0x200])],
     },
     OpSchema {
         op: OnnxOp::PRelu,
@@ -1326,6 +1446,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (2, 2),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "consumed_inputs", kind: AttrKind::Ints, required: false, defaults: &[] }],
+        input_types: &[(1, &[0xc02, 0xc02]), (6, &[0xc02, 0xc02]), (7, &[0xc02, 0xc02]), (9, &[0x3cc2, 0x3cc2]), (16, &[0x13cc2, 0x13cc2])],
     },
     OpSchema {
         op: OnnxOp::Pad,
@@ -1335,6 +1456,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (1, 4),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "mode", kind: AttrKind::String, required: false, defaults: &[(1, Some(AttrDefault::String("constant")))] }, AttrSchema { name: "paddings", kind: AttrKind::Ints, required: false, defaults: &[] }, AttrSchema { name: "pads", kind: AttrKind::Ints, required: false, defaults: &[] }, AttrSchema { name: "value", kind: AttrKind::Float, required: false, defaults: &[(1, Some(AttrDefault::Float(0.0))), (11, None)] }],
+        input_types: &[(1, &[0xc02]), (2, &[0xc02]), (11, &[0x3cfe, 0x80, 0x3cfe]), (13, &[0x1fffe, 0x80, 0x1fffe]), (18, &[0x1fffe, 0x80, 0x1fffe, 0xc0]), (19, &[0x1fffe, 0x80, 0x1fffe, 0xc0]), (21, &[0x7ffffe, 0x80, 0x7ffffe, 0xc0]), (23, &[0xfffffe, 0x80, 0xfffffe, 0xc0]), (24, &[0x1fffffe, 0x80, 0x1fffffe, 0xc0]), (25, &[0x7fffffe, 0x80, 0x7fffffe, 0xc0])],
     },
     OpSchema {
         op: OnnxOp::Pow,
@@ -1344,6 +1466,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (2, 2),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "axis", kind: AttrKind::Int, required: false, defaults: &[] }, AttrSchema { name: "broadcast", kind: AttrKind::Int, required: false, defaults: &[(1, Some(AttrDefault::Int(0))), (7, None)] }],
+        input_types: &[(1, &[0xc02, 0xc02]), (7, &[0xc02, 0xc02]), (12, &[0xcc2, 0x3cfe]), (13, &[0x10cc2, 0x3cfe]), (15, &[0x10cc2, 0x13cfe])],
     },
     OpSchema {
         op: OnnxOp::QLinearConv,
@@ -1353,6 +1476,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (8, 9),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "auto_pad", kind: AttrKind::String, required: false, defaults: &[(10, Some(AttrDefault::String("NOTSET")))] }, AttrSchema { name: "dilations", kind: AttrKind::Ints, required: false, defaults: &[] }, AttrSchema { name: "group", kind: AttrKind::Int, required: false, defaults: &[(10, Some(AttrDefault::Int(1)))] }, AttrSchema { name: "kernel_shape", kind: AttrKind::Ints, required: false, defaults: &[] }, AttrSchema { name: "pads", kind: AttrKind::Ints, required: false, defaults: &[] }, AttrSchema { name: "strides", kind: AttrKind::Ints, required: false, defaults: &[] }],
+        input_types: &[(10, &[0xc, 0x2, 0xc, 0xc, 0x2, 0xc, 0x2, 0xc, 0x40])],
     },
     OpSchema {
         op: OnnxOp::QLinearMatMul,
@@ -1362,6 +1486,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (8, 8),
         outputs: (1, 1),
         attrs: &[],
+        input_types: &[(10, &[0xc, 0x2, 0xc, 0xc, 0x2, 0xc, 0x2, 0xc]), (21, &[0x1e000c, 0x10402, 0x1e000c, 0x1e000c, 0x10402, 0x1e000c, 0x10402, 0x1e000c])],
     },
     OpSchema {
         op: OnnxOp::QuantizeLinear,
@@ -1371,6 +1496,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (2, 3),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "axis", kind: AttrKind::Int, required: false, defaults: &[(13, Some(AttrDefault::Int(1)))] }, AttrSchema { name: "block_size", kind: AttrKind::Int, required: false, defaults: &[(21, Some(AttrDefault::Int(0)))] }, AttrSchema { name: "output_dtype", kind: AttrKind::Int, required: false, defaults: &[(21, Some(AttrDefault::Int(0)))] }, AttrSchema { name: "precision", kind: AttrKind::Int, required: false, defaults: &[(23, Some(AttrDefault::Int(0)))] }, AttrSchema { name: "saturate", kind: AttrKind::Int, required: false, defaults: &[(19, Some(AttrDefault::Int(1)))] }],
+        input_types: &[(10, &[0x42, 0x2, 0xc]), (13, &[0x42, 0x2, 0xc]), (19, &[0x10442, 0x10442, 0x1e000c]), (21, &[0x10442, 0x10442, 0x7e003c]), (23, &[0x10442, 0x10442, 0xfe003c]), (24, &[0x10442, 0x1010442, 0xfe003c]), (25, &[0x10442, 0x1010442, 0x6fe003c]), (28, &[0x10442, 0x1010442, 0x1efe003c])],
     },
     OpSchema {
         op: OnnxOp::RMSNormalization,
@@ -1380,6 +1506,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (2, 2),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "axis", kind: AttrKind::Int, required: false, defaults: &[(23, Some(AttrDefault::Int(-1)))] }, AttrSchema { name: "epsilon", kind: AttrKind::Float, required: false, defaults: &[(23, Some(AttrDefault::Float(1e-05)))] }, AttrSchema { name: "stash_type", kind: AttrKind::Int, required: false, defaults: &[(23, Some(AttrDefault::Int(1)))] }],
+        input_types: &[(23, &[0x10c02, 0x10c02])],
     },
     OpSchema {
         op: OnnxOp::RNN,
@@ -1389,6 +1516,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (3, 6),
         outputs: (0, 2),
         attrs: &[AttrSchema { name: "activation_alpha", kind: AttrKind::Floats, required: false, defaults: &[] }, AttrSchema { name: "activation_beta", kind: AttrKind::Floats, required: false, defaults: &[] }, AttrSchema { name: "activations", kind: AttrKind::Strings, required: false, defaults: &[(1, Some(AttrDefault::Strings(&["Tanh", "Tanh"])))] }, AttrSchema { name: "clip", kind: AttrKind::Float, required: false, defaults: &[] }, AttrSchema { name: "direction", kind: AttrKind::String, required: false, defaults: &[(1, Some(AttrDefault::String("forward")))] }, AttrSchema { name: "hidden_size", kind: AttrKind::Int, required: false, defaults: &[] }, AttrSchema { name: "layout", kind: AttrKind::Int, required: false, defaults: &[(14, Some(AttrDefault::Int(0)))] }, AttrSchema { name: "output_sequence", kind: AttrKind::Int, required: false, defaults: &[(1, Some(AttrDefault::Int(0))), (7, None)] }],
+        input_types: &[(1, &[0xc02, 0xc02, 0xc02, 0xc02, 0x40, 0xc02]), (7, &[0xc02, 0xc02, 0xc02, 0xc02, 0x40, 0xc02]), (14, &[0xc02, 0xc02, 0xc02, 0xc02, 0x40, 0xc02]), (22, &[0x10c02, 0x10c02, 0x10c02, 0x10c02, 0x40, 0x10c02])],
     },
     OpSchema {
         op: OnnxOp::RandomNormal,
@@ -1398,6 +1526,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (0, 0),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "dtype", kind: AttrKind::Int, required: false, defaults: &[(1, Some(AttrDefault::Int(1)))] }, AttrSchema { name: "mean", kind: AttrKind::Float, required: false, defaults: &[(1, Some(AttrDefault::Float(0.0)))] }, AttrSchema { name: "scale", kind: AttrKind::Float, required: false, defaults: &[(1, Some(AttrDefault::Float(1.0)))] }, AttrSchema { name: "seed", kind: AttrKind::Float, required: false, defaults: &[] }, AttrSchema { name: "shape", kind: AttrKind::Ints, required: true, defaults: &[] }],
+        input_types: &[(1, &[]), (22, &[])],
     },
     OpSchema {
         op: OnnxOp::RandomNormalLike,
@@ -1407,6 +1536,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (1, 1),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "dtype", kind: AttrKind::Int, required: false, defaults: &[] }, AttrSchema { name: "mean", kind: AttrKind::Float, required: false, defaults: &[(1, Some(AttrDefault::Float(0.0)))] }, AttrSchema { name: "scale", kind: AttrKind::Float, required: false, defaults: &[(1, Some(AttrDefault::Float(1.0)))] }, AttrSchema { name: "seed", kind: AttrKind::Float, required: false, defaults: &[] }],
+        input_types: &[(1, &[0xfffe]), (22, &[0x1fffe])],
     },
     OpSchema {
         op: OnnxOp::RandomUniform,
@@ -1416,6 +1546,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (0, 0),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "dtype", kind: AttrKind::Int, required: false, defaults: &[(1, Some(AttrDefault::Int(1)))] }, AttrSchema { name: "high", kind: AttrKind::Float, required: false, defaults: &[(1, Some(AttrDefault::Float(1.0)))] }, AttrSchema { name: "low", kind: AttrKind::Float, required: false, defaults: &[(1, Some(AttrDefault::Float(0.0)))] }, AttrSchema { name: "seed", kind: AttrKind::Float, required: false, defaults: &[] }, AttrSchema { name: "shape", kind: AttrKind::Ints, required: true, defaults: &[] }],
+        input_types: &[(1, &[]), (22, &[])],
     },
     OpSchema {
         op: OnnxOp::RandomUniformLike,
@@ -1425,6 +1556,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (1, 1),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "dtype", kind: AttrKind::Int, required: false, defaults: &[] }, AttrSchema { name: "high", kind: AttrKind::Float, required: false, defaults: &[(1, Some(AttrDefault::Float(1.0)))] }, AttrSchema { name: "low", kind: AttrKind::Float, required: false, defaults: &[(1, Some(AttrDefault::Float(0.0)))] }, AttrSchema { name: "seed", kind: AttrKind::Float, required: false, defaults: &[] }],
+        input_types: &[(1, &[0xfffe]), (22, &[0x1fffe])],
     },
     OpSchema {
         op: OnnxOp::Range,
@@ -1434,6 +1566,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (3, 3),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "stash_type", kind: AttrKind::Int, required: false, defaults: &[(27, Some(AttrDefault::Int(1)))] }],
+        input_types: &[(11, &[0x8e2, 0x8e2, 0x8e2]), (27, &[0x10ce2, 0x10ce2, 0x10ce2])],
     },
     OpSchema {
         op: OnnxOp::Reciprocal,
@@ -1443,6 +1576,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (1, 1),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "consumed_inputs", kind: AttrKind::Ints, required: false, defaults: &[] }],
+        input_types: &[(1, &[0xc02]), (6, &[0xc02]), (13, &[0x10c02])],
     },
     OpSchema {
         op: OnnxOp::ReduceL1,
@@ -1452,6 +1586,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (1, 2),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "axes", kind: AttrKind::Ints, required: false, defaults: &[] }, AttrSchema { name: "keepdims", kind: AttrKind::Int, required: false, defaults: &[(1, Some(AttrDefault::Int(1)))] }, AttrSchema { name: "noop_with_empty_axes", kind: AttrKind::Int, required: false, defaults: &[(18, Some(AttrDefault::Int(0)))] }],
+        input_types: &[(1, &[0x3cc2]), (11, &[0x3cc2]), (13, &[0x13cc2]), (18, &[0x13cc2, 0x80])],
     },
     OpSchema {
         op: OnnxOp::ReduceL2,
@@ -1461,6 +1596,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (1, 2),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "axes", kind: AttrKind::Ints, required: false, defaults: &[] }, AttrSchema { name: "keepdims", kind: AttrKind::Int, required: false, defaults: &[(1, Some(AttrDefault::Int(1)))] }, AttrSchema { name: "noop_with_empty_axes", kind: AttrKind::Int, required: false, defaults: &[(18, Some(AttrDefault::Int(0)))] }],
+        input_types: &[(1, &[0x3cc2]), (11, &[0x3cc2]), (13, &[0x13cc2]), (18, &[0x13cc2, 0x80])],
     },
     OpSchema {
         op: OnnxOp::ReduceLogSum,
@@ -1470,6 +1606,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (1, 2),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "axes", kind: AttrKind::Ints, required: false, defaults: &[] }, AttrSchema { name: "keepdims", kind: AttrKind::Int, required: false, defaults: &[(1, Some(AttrDefault::Int(1)))] }, AttrSchema { name: "noop_with_empty_axes", kind: AttrKind::Int, required: false, defaults: &[(18, Some(AttrDefault::Int(0)))] }],
+        input_types: &[(1, &[0x3cc2]), (11, &[0x3cc2]), (13, &[0x13cc2]), (18, &[0x13cc2, 0x80]), (28, &[0x10c02, 0x80])],
     },
     OpSchema {
         op: OnnxOp::ReduceLogSumExp,
@@ -1479,6 +1616,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (1, 2),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "axes", kind: AttrKind::Ints, required: false, defaults: &[] }, AttrSchema { name: "keepdims", kind: AttrKind::Int, required: false, defaults: &[(1, Some(AttrDefault::Int(1)))] }, AttrSchema { name: "noop_with_empty_axes", kind: AttrKind::Int, required: false, defaults: &[(18, Some(AttrDefault::Int(0)))] }],
+        input_types: &[(1, &[0x3cc2]), (11, &[0x3cc2]), (13, &[0x13cc2]), (18, &[0x13cc2, 0x80]), (28, &[0x10c02, 0x80])],
     },
     OpSchema {
         op: OnnxOp::ReduceMax,
@@ -1488,6 +1626,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (1, 2),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "axes", kind: AttrKind::Ints, required: false, defaults: &[] }, AttrSchema { name: "keepdims", kind: AttrKind::Int, required: false, defaults: &[(1, Some(AttrDefault::Int(1)))] }, AttrSchema { name: "noop_with_empty_axes", kind: AttrKind::Int, required: false, defaults: &[(18, Some(AttrDefault::Int(0)))] }],
+        input_types: &[(1, &[0x3cc2]), (11, &[0x3cc2]), (12, &[0x3cce]), (13, &[0x13cce]), (18, &[0x13cce, 0x80]), (20, &[0x13ece, 0x80])],
     },
     OpSchema {
         op: OnnxOp::ReduceMean,
@@ -1497,6 +1636,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (1, 2),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "axes", kind: AttrKind::Ints, required: false, defaults: &[] }, AttrSchema { name: "keepdims", kind: AttrKind::Int, required: false, defaults: &[(1, Some(AttrDefault::Int(1)))] }, AttrSchema { name: "noop_with_empty_axes", kind: AttrKind::Int, required: false, defaults: &[(18, Some(AttrDefault::Int(0)))] }],
+        input_types: &[(1, &[0x3cc2]), (11, &[0x3cc2]), (13, &[0x13cc2]), (18, &[0x13cc2, 0x80])],
     },
     OpSchema {
         op: OnnxOp::ReduceMin,
@@ -1506,6 +1646,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (1, 2),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "axes", kind: AttrKind::Ints, required: false, defaults: &[] }, AttrSchema { name: "keepdims", kind: AttrKind::Int, required: false, defaults: &[(1, Some(AttrDefault::Int(1)))] }, AttrSchema { name: "noop_with_empty_axes", kind: AttrKind::Int, required: false, defaults: &[(18, Some(AttrDefault::Int(0)))] }],
+        input_types: &[(1, &[0x3cc2]), (11, &[0x3cc2]), (12, &[0x3cce]), (13, &[0x13cce]), (18, &[0x13cce, 0x80]), (20, &[0x13ece, 0x80])],
     },
     OpSchema {
         op: OnnxOp::ReduceProd,
@@ -1515,6 +1656,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (1, 2),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "axes", kind: AttrKind::Ints, required: false, defaults: &[] }, AttrSchema { name: "keepdims", kind: AttrKind::Int, required: false, defaults: &[(1, Some(AttrDefault::Int(1)))] }, AttrSchema { name: "noop_with_empty_axes", kind: AttrKind::Int, required: false, defaults: &[(18, Some(AttrDefault::Int(0)))] }],
+        input_types: &[(1, &[0x3cc2]), (11, &[0x3cc2]), (13, &[0x13cc2]), (18, &[0x13cc2, 0x80])],
     },
     OpSchema {
         op: OnnxOp::ReduceSum,
@@ -1524,6 +1666,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (1, 2),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "axes", kind: AttrKind::Ints, required: false, defaults: &[] }, AttrSchema { name: "keepdims", kind: AttrKind::Int, required: false, defaults: &[(1, Some(AttrDefault::Int(1)))] }, AttrSchema { name: "noop_with_empty_axes", kind: AttrKind::Int, required: false, defaults: &[(13, Some(AttrDefault::Int(0)))] }],
+        input_types: &[(1, &[0x3cc2]), (11, &[0x3cc2]), (13, &[0x13cc2, 0x80])],
     },
     OpSchema {
         op: OnnxOp::ReduceSumSquare,
@@ -1533,6 +1676,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (1, 2),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "axes", kind: AttrKind::Ints, required: false, defaults: &[] }, AttrSchema { name: "keepdims", kind: AttrKind::Int, required: false, defaults: &[(1, Some(AttrDefault::Int(1)))] }, AttrSchema { name: "noop_with_empty_axes", kind: AttrKind::Int, required: false, defaults: &[(18, Some(AttrDefault::Int(0)))] }],
+        input_types: &[(1, &[0x3cc2]), (11, &[0x3cc2]), (13, &[0x13cc2]), (18, &[0x13cc2, 0x80])],
     },
     OpSchema {
         op: OnnxOp::RegexFullMatch,
@@ -1542,6 +1686,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (1, 1),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "pattern", kind: AttrKind::String, required: false, defaults: &[] }],
+        input_types: &[(20, &[0x100])],
     },
     OpSchema {
         op: OnnxOp::Relu,
@@ -1551,6 +1696,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (1, 1),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "consumed_inputs", kind: AttrKind::Ints, required: false, defaults: &[] }],
+        input_types: &[(1, &[0xc02]), (6, &[0xc02]), (13, &[0x10c02]), (14, &[0x10cea])],
     },
     OpSchema {
         op: OnnxOp::Reshape,
@@ -1560,6 +1706,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (1, 2),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "allowzero", kind: AttrKind::Int, required: false, defaults: &[(14, Some(AttrDefault::Int(0)))] }, AttrSchema { name: "consumed_inputs", kind: AttrKind::Ints, required: false, defaults: &[] }, AttrSchema { name: "shape", kind: AttrKind::Ints, required: false, defaults: &[] }],
+        input_types: &[(1, &[0xc02]), (5, &[0xfffe, 0x80]), (13, &[0x1fffe, 0x80]), (14, &[0x1fffe, 0x80]), (19, &[0x1ffffe, 0x80]), (21, &[0x7ffffe, 0x80]), (23, &[0xfffffe, 0x80]), (24, &[0x1fffffe, 0x80]), (25, &[0x7fffffe, 0x80])],
     },
     OpSchema {
         op: OnnxOp::Resize,
@@ -1569,6 +1716,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (1, 4),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "antialias", kind: AttrKind::Int, required: false, defaults: &[(18, Some(AttrDefault::Int(0)))] }, AttrSchema { name: "axes", kind: AttrKind::Ints, required: false, defaults: &[] }, AttrSchema { name: "coordinate_transformation_mode", kind: AttrKind::String, required: false, defaults: &[(11, Some(AttrDefault::String("half_pixel")))] }, AttrSchema { name: "cubic_coeff_a", kind: AttrKind::Float, required: false, defaults: &[(11, Some(AttrDefault::Float(-0.75)))] }, AttrSchema { name: "exclude_outside", kind: AttrKind::Int, required: false, defaults: &[(11, Some(AttrDefault::Int(0)))] }, AttrSchema { name: "extrapolation_value", kind: AttrKind::Float, required: false, defaults: &[(11, Some(AttrDefault::Float(0.0)))] }, AttrSchema { name: "keep_aspect_ratio_policy", kind: AttrKind::String, required: false, defaults: &[(18, Some(AttrDefault::String("stretch")))] }, AttrSchema { name: "mode", kind: AttrKind::String, required: false, defaults: &[(10, Some(AttrDefault::String("nearest")))] }, AttrSchema { name: "nearest_mode", kind: AttrKind::String, required: false, defaults: &[(11, Some(AttrDefault::String("round_prefer_floor")))] }],
+        input_types: &[(10, &[0xfffe, 0x2]), (11, &[0xfffe, 0xc02, 0x2, 0x80]), (13, &[0x1fffe, 0xc02, 0x2, 0x80]), (18, &[0x1fffe, 0xc02, 0x2, 0x80]), (19, &[0x1fffe, 0xc02, 0x2, 0x80])],
     },
     OpSchema {
         op: OnnxOp::ReverseSequence,
@@ -1578,6 +1726,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (2, 2),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "batch_axis", kind: AttrKind::Int, required: false, defaults: &[(10, Some(AttrDefault::Int(1)))] }, AttrSchema { name: "time_axis", kind: AttrKind::Int, required: false, defaults: &[(10, Some(AttrDefault::Int(0)))] }],
+        input_types: &[(10, &[0xfffe, 0x80]), (28, &[0x1fffe, 0x80])],
     },
     OpSchema {
         op: OnnxOp::RoiAlign,
@@ -1587,6 +1736,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (3, 3),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "coordinate_transformation_mode", kind: AttrKind::String, required: false, defaults: &[(16, Some(AttrDefault::String("half_pixel")))] }, AttrSchema { name: "mode", kind: AttrKind::String, required: false, defaults: &[(10, Some(AttrDefault::String("avg")))] }, AttrSchema { name: "output_height", kind: AttrKind::Int, required: false, defaults: &[(10, Some(AttrDefault::Int(1)))] }, AttrSchema { name: "output_width", kind: AttrKind::Int, required: false, defaults: &[(10, Some(AttrDefault::Int(1)))] }, AttrSchema { name: "sampling_ratio", kind: AttrKind::Int, required: false, defaults: &[(10, Some(AttrDefault::Int(0)))] }, AttrSchema { name: "spatial_scale", kind: AttrKind::Float, required: false, defaults: &[(10, Some(AttrDefault::Float(1.0)))] }],
+        input_types: &[(10, &[0xc02, 0xc02, 0x80]), (16, &[0xc02, 0xc02, 0x80]), (22, &[0x10c02, 0x10c02, 0x80])],
     },
     OpSchema {
         op: OnnxOp::RotaryEmbedding,
@@ -1596,6 +1746,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (3, 4),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "interleaved", kind: AttrKind::Int, required: false, defaults: &[(23, Some(AttrDefault::Int(0)))] }, AttrSchema { name: "num_heads", kind: AttrKind::Int, required: false, defaults: &[] }, AttrSchema { name: "rotary_embedding_dim", kind: AttrKind::Int, required: false, defaults: &[(23, Some(AttrDefault::Int(0)))] }],
+        input_types: &[(23, &[0x10402, 0x10402, 0x10402, 0x80])],
     },
     OpSchema {
         op: OnnxOp::Round,
@@ -1605,6 +1756,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (1, 1),
         outputs: (1, 1),
         attrs: &[],
+        input_types: &[(11, &[0xc02]), (22, &[0x10c02])],
     },
     OpSchema {
         op: OnnxOp::STFT,
@@ -1614,6 +1766,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (2, 4),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "onesided", kind: AttrKind::Int, required: false, defaults: &[(17, Some(AttrDefault::Int(1)))] }],
+        input_types: &[(17, &[0x10c02, 0xc0, 0x10c02, 0xc0])],
     },
     OpSchema {
         op: OnnxOp::Scan,
@@ -1623,6 +1776,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (1, usize::MAX),
         outputs: (1, usize::MAX),
         attrs: &[AttrSchema { name: "body", kind: AttrKind::Graph, required: true, defaults: &[] }, AttrSchema { name: "directions", kind: AttrKind::Ints, required: false, defaults: &[] }, AttrSchema { name: "num_scan_inputs", kind: AttrKind::Int, required: true, defaults: &[] }, AttrSchema { name: "scan_input_axes", kind: AttrKind::Ints, required: false, defaults: &[] }, AttrSchema { name: "scan_input_directions", kind: AttrKind::Ints, required: false, defaults: &[] }, AttrSchema { name: "scan_output_axes", kind: AttrKind::Ints, required: false, defaults: &[] }, AttrSchema { name: "scan_output_directions", kind: AttrKind::Ints, required: false, defaults: &[] }],
+        input_types: &[(8, &[0x80, 0xfffe]), (9, &[0xfffe]), (11, &[0xfffe]), (16, &[0x1fffe]), (19, &[0x1ffffe]), (21, &[0x7ffffe]), (23, &[0xfffffe]), (24, &[0x1fffffe]), (25, &[0x7fffffe])],
     },
     OpSchema {
         op: OnnxOp::Scatter,
@@ -1632,6 +1786,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (3, 3),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "axis", kind: AttrKind::Int, required: false, defaults: &[(9, Some(AttrDefault::Int(0)))] }],
+        input_types: &[(9, &[0xfffe, 0xc0, 0xfffe]), (11, &[0xfffe, 0xc0, 0xfffe])],
     },
     OpSchema {
         op: OnnxOp::ScatterElements,
@@ -1641,6 +1796,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (3, 3),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "axis", kind: AttrKind::Int, required: false, defaults: &[(11, Some(AttrDefault::Int(0)))] }, AttrSchema { name: "reduction", kind: AttrKind::String, required: false, defaults: &[(16, Some(AttrDefault::String("none")))] }],
+        input_types: &[(11, &[0xfffe, 0xc0, 0xfffe]), (13, &[0x1fffe, 0xc0, 0x1fffe]), (16, &[0x1fffe, 0xc0, 0x1fffe]), (18, &[0x1fffe, 0xc0, 0x1fffe])],
     },
     OpSchema {
         op: OnnxOp::ScatterND,
@@ -1650,6 +1806,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (3, 3),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "reduction", kind: AttrKind::String, required: false, defaults: &[(16, Some(AttrDefault::String("none")))] }],
+        input_types: &[(11, &[0xfffe, 0x80, 0xfffe]), (13, &[0x1fffe, 0x80, 0x1fffe]), (16, &[0x1fffe, 0x80, 0x1fffe]), (18, &[0x1fffe, 0x80, 0x1fffe])],
     },
     OpSchema {
         op: OnnxOp::Selu,
@@ -1659,6 +1816,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (1, 1),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "alpha", kind: AttrKind::Float, required: false, defaults: &[(1, Some(AttrDefault::Float(1.6732))), (6, Some(AttrDefault::Float(1.6732632)))] }, AttrSchema { name: "consumed_inputs", kind: AttrKind::Ints, required: false, defaults: &[] }, AttrSchema { name: "gamma", kind: AttrKind::Float, required: false, defaults: &[(1, Some(AttrDefault::Float(1.0507))), (6, Some(AttrDefault::Float(1.050701)))] }],
+        input_types: &[(1, &[0xc02]), (6, &[0xc02]), (22, &[0x10c02])],
     },
     OpSchema {
         op: OnnxOp::SequenceAt,
@@ -1668,6 +1826,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (2, 2),
         outputs: (1, 1),
         attrs: &[],
+        input_types: &[(11, &[0xfffe00000000, 0xc0])],
     },
     OpSchema {
         op: OnnxOp::SequenceConstruct,
@@ -1677,6 +1836,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (1, usize::MAX),
         outputs: (1, 1),
         attrs: &[],
+        input_types: &[(11, &[0xfffe])],
     },
     OpSchema {
         op: OnnxOp::SequenceEmpty,
@@ -1686,6 +1846,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (0, 0),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "dtype", kind: AttrKind::Int, required: false, defaults: &[] }],
+        input_types: &[(11, &[])],
     },
     OpSchema {
         op: OnnxOp::SequenceErase,
@@ -1695,6 +1856,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (1, 2),
         outputs: (1, 1),
         attrs: &[],
+        input_types: &[(11, &[0xfffe00000000, 0xc0])],
     },
     OpSchema {
         op: OnnxOp::SequenceInsert,
@@ -1704,6 +1866,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (2, 3),
         outputs: (1, 1),
         attrs: &[],
+        input_types: &[(11, &[0xfffe00000000, 0xfffe, 0xc0])],
     },
     OpSchema {
         op: OnnxOp::SequenceLength,
@@ -1713,6 +1876,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (1, 1),
         outputs: (1, 1),
         attrs: &[],
+        input_types: &[(11, &[0xfffe00000000])],
     },
     OpSchema {
         op: OnnxOp::SequenceMap,
@@ -1722,6 +1886,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (1, usize::MAX),
         outputs: (1, usize::MAX),
         attrs: &[AttrSchema { name: "body", kind: AttrKind::Graph, required: true, defaults: &[] }],
+        input_types: &[(17, &[0xfffe00000000, 0xfffe0000fffe])],
     },
     OpSchema {
         op: OnnxOp::Shape,
@@ -1731,6 +1896,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (1, 1),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "end", kind: AttrKind::Int, required: false, defaults: &[] }, AttrSchema { name: "start", kind: AttrKind::Int, required: false, defaults: &[(15, Some(AttrDefault::Int(0)))] }],
+        input_types: &[(1, &[0xfffe]), (13, &[0x1fffe]), (15, &[0x1fffe]), (19, &[0x1ffffe]), (21, &[0x7ffffe]), (23, &[0xfffffe]), (24, &[0x1fffffe]), (25, &[0x7fffffe])],
     },
     OpSchema {
         op: OnnxOp::Shrink,
@@ -1740,6 +1906,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (1, 1),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "bias", kind: AttrKind::Float, required: false, defaults: &[(9, Some(AttrDefault::Float(0.0)))] }, AttrSchema { name: "lambd", kind: AttrKind::Float, required: false, defaults: &[(9, Some(AttrDefault::Float(0.5)))] }],
+        input_types: &[(9, &[0x3cfe])],
     },
     OpSchema {
         op: OnnxOp::Sigmoid,
@@ -1749,6 +1916,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (1, 1),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "consumed_inputs", kind: AttrKind::Ints, required: false, defaults: &[] }],
+        input_types: &[(1, &[0xc02]), (6, &[0xc02]), (13, &[0x10c02])],
     },
     OpSchema {
         op: OnnxOp::Sign,
@@ -1758,6 +1926,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (1, 1),
         outputs: (1, 1),
         attrs: &[],
+        input_types: &[(9, &[0x3cfe]), (13, &[0x13cfe])],
     },
     OpSchema {
         op: OnnxOp::Sin,
@@ -1767,6 +1936,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (1, 1),
         outputs: (1, 1),
         attrs: &[],
+        input_types: &[(7, &[0xc02]), (22, &[0x10c02])],
     },
     OpSchema {
         op: OnnxOp::Sinh,
@@ -1776,6 +1946,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (1, 1),
         outputs: (1, 1),
         attrs: &[],
+        input_types: &[(9, &[0xc02]), (22, &[0x10c02])],
     },
     OpSchema {
         op: OnnxOp::Size,
@@ -1785,6 +1956,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (1, 1),
         outputs: (1, 1),
         attrs: &[],
+        input_types: &[(1, &[0xfffe]), (13, &[0x1fffe]), (19, &[0x1ffffe]), (21, &[0x7ffffe]), (23, &[0xfffffe]), (24, &[0x1fffffe]), (25, &[0x7fffffe])],
     },
     OpSchema {
         op: OnnxOp::Slice,
@@ -1794,6 +1966,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (1, 5),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "axes", kind: AttrKind::Ints, required: false, defaults: &[] }, AttrSchema { name: "ends", kind: AttrKind::Ints, required: false, defaults: &[] }, AttrSchema { name: "starts", kind: AttrKind::Ints, required: false, defaults: &[] }],
+        input_types: &[(1, &[0xfffe]), (10, &[0xfffe, 0xc0, 0xc0, 0xc0, 0xc0]), (11, &[0xfffe, 0xc0, 0xc0, 0xc0, 0xc0]), (13, &[0x1fffe, 0xc0, 0xc0, 0xc0, 0xc0])],
     },
     OpSchema {
         op: OnnxOp::Softmax,
@@ -1803,6 +1976,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (1, 1),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "axis", kind: AttrKind::Int, required: false, defaults: &[(1, Some(AttrDefault::Int(1))), (13, Some(AttrDefault::Int(-1)))] }],
+        input_types: &[(1, &[0xc02]), (11, &[0xc02]), (13, &[0x10c02])],
     },
     OpSchema {
         op: OnnxOp::SoftmaxCrossEntropyLoss,
@@ -1812,6 +1986,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (2, 3),
         outputs: (1, 2),
         attrs: &[AttrSchema { name: "ignore_index", kind: AttrKind::Int, required: false, defaults: &[] }, AttrSchema { name: "reduction", kind: AttrKind::String, required: false, defaults: &[(12, Some(AttrDefault::String("mean")))] }],
+        input_types: &[(12, &[0xc02, 0xc0, 0xc02]), (13, &[0x10c02, 0xc0, 0x10c02])],
     },
     OpSchema {
         op: OnnxOp::Softplus,
@@ -1821,6 +1996,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (1, 1),
         outputs: (1, 1),
         attrs: &[],
+        input_types: &[(1, &[0xc02]), (22, &[0x10c02])],
     },
     OpSchema {
         op: OnnxOp::Softsign,
@@ -1830,6 +2006,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (1, 1),
         outputs: (1, 1),
         attrs: &[],
+        input_types: &[(1, &[0xc02]), (22, &[0x10c02])],
     },
     OpSchema {
         op: OnnxOp::SpaceToDepth,
@@ -1839,6 +2016,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (1, 1),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "blocksize", kind: AttrKind::Int, required: true, defaults: &[] }, AttrSchema { name: "mode", kind: AttrKind::String, required: false, defaults: &[(28, Some(AttrDefault::String("DCR")))] }],
+        input_types: &[(1, &[0xfffe]), (13, &[0x1fffe]), (28, &[0x1fffe])],
     },
     OpSchema {
         op: OnnxOp::Split,
@@ -1848,6 +2026,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (1, 2),
         outputs: (1, usize::MAX),
         attrs: &[AttrSchema { name: "axis", kind: AttrKind::Int, required: false, defaults: &[(2, Some(AttrDefault::Int(0)))] }, AttrSchema { name: "num_outputs", kind: AttrKind::Int, required: false, defaults: &[] }, AttrSchema { name: "split", kind: AttrKind::Ints, required: false, defaults: &[] }],
+        input_types: &[(1, &[0xc02, 0xc02]), (2, &[0xfffe]), (11, &[0xfffe]), (13, &[0x1fffe, 0x80]), (18, &[0x1fffe, 0x80])],
     },
     OpSchema {
         op: OnnxOp::SplitToSequence,
@@ -1857,6 +2036,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (1, 2),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "axis", kind: AttrKind::Int, required: false, defaults: &[(11, Some(AttrDefault::Int(0)))] }, AttrSchema { name: "keepdims", kind: AttrKind::Int, required: false, defaults: &[(11, Some(AttrDefault::Int(1)))] }],
+        input_types: &[(11, &[0xfffe, 0xc0]), (24, &[0x1fffe, 0xc0])],
     },
     OpSchema {
         op: OnnxOp::Sqrt,
@@ -1866,6 +2046,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (1, 1),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "consumed_inputs", kind: AttrKind::Ints, required: false, defaults: &[] }],
+        input_types: &[(1, &[0xc02]), (6, &[0xc02]), (13, &[0x10c02])],
     },
     OpSchema {
         op: OnnxOp::Squeeze,
@@ -1875,6 +2056,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (1, 2),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "axes", kind: AttrKind::Ints, required: false, defaults: &[] }],
+        input_types: &[(1, &[0xfffe]), (11, &[0xfffe]), (13, &[0x1fffe, 0x80]), (21, &[0x7ffffe, 0x80]), (23, &[0xfffffe, 0x80]), (24, &[0x1fffffe, 0x80]), (25, &[0x7fffffe, 0x80])],
     },
     OpSchema {
         op: OnnxOp::StringConcat,
@@ -1884,6 +2066,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (2, 2),
         outputs: (1, 1),
         attrs: &[],
+        input_types: &[(20, &[0x100, 0x100])],
     },
     OpSchema {
         op: OnnxOp::StringNormalizer,
@@ -1893,6 +2076,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (1, 1),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "case_change_action", kind: AttrKind::String, required: false, defaults: &[(10, Some(AttrDefault::String("NONE")))] }, AttrSchema { name: "is_case_sensitive", kind: AttrKind::Int, required: false, defaults: &[(10, Some(AttrDefault::Int(0)))] }, AttrSchema { name: "locale", kind: AttrKind::String, required: false, defaults: &[] }, AttrSchema { name: "stopwords", kind: AttrKind::Strings, required: false, defaults: &[] }],
+        input_types: &[(10, &[0x100])],
     },
     OpSchema {
         op: OnnxOp::StringSplit,
@@ -1902,6 +2086,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (1, 1),
         outputs: (2, 2),
         attrs: &[AttrSchema { name: "delimiter", kind: AttrKind::String, required: false, defaults: &[] }, AttrSchema { name: "maxsplit", kind: AttrKind::Int, required: false, defaults: &[] }],
+        input_types: &[(20, &[0x100])],
     },
     OpSchema {
         op: OnnxOp::Sub,
@@ -1911,6 +2096,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (2, 2),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "axis", kind: AttrKind::Int, required: false, defaults: &[] }, AttrSchema { name: "broadcast", kind: AttrKind::Int, required: false, defaults: &[(1, Some(AttrDefault::Int(0))), (7, None)] }, AttrSchema { name: "consumed_inputs", kind: AttrKind::Ints, required: false, defaults: &[] }],
+        input_types: &[(1, &[0xc02, 0xc02]), (6, &[0x3cc2, 0x3cc2]), (7, &[0x3cc2, 0x3cc2]), (13, &[0x13cc2, 0x13cc2]), (14, &[0x13cfe, 0x13cfe])],
     },
     OpSchema {
         op: OnnxOp::Sum,
@@ -1920,6 +2106,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (1, usize::MAX),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "consumed_inputs", kind: AttrKind::Ints, required: false, defaults: &[] }],
+        input_types: &[(1, &[0xc02]), (6, &[0xc02]), (8, &[0xc02]), (13, &[0x10c02])],
     },
     OpSchema {
         op: OnnxOp::SwiGLU,
@@ -1929,6 +2116,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (2, 2),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "alpha", kind: AttrKind::Float, required: false, defaults: &[(28, Some(AttrDefault::Float(1.0)))] }],
+        input_types: &[(28, &[0x10c02, 0x10c02])],
     },
     OpSchema {
         op: OnnxOp::Swish,
@@ -1938,6 +2126,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (1, 1),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "alpha", kind: AttrKind::Float, required: false, defaults: &[(24, Some(AttrDefault::Float(1.0)))] }],
+        input_types: &[(24, &[0x10c02])],
     },
     OpSchema {
         op: OnnxOp::Tan,
@@ -1947,6 +2136,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (1, 1),
         outputs: (1, 1),
         attrs: &[],
+        input_types: &[(7, &[0xc02]), (22, &[0x10c02])],
     },
     OpSchema {
         op: OnnxOp::Tanh,
@@ -1956,6 +2146,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (1, 1),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "consumed_inputs", kind: AttrKind::Ints, required: false, defaults: &[] }],
+        input_types: &[(1, &[0xc02]), (6, &[0xc02]), (13, &[0x10c02])],
     },
     OpSchema {
         op: OnnxOp::TensorScatter,
@@ -1965,6 +2156,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (2, 3),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "axis", kind: AttrKind::Int, required: false, defaults: &[(24, Some(AttrDefault::Int(-2)))] }, AttrSchema { name: "mode", kind: AttrKind::String, required: false, defaults: &[(24, Some(AttrDefault::String("linear")))] }],
+        input_types: &[(24, &[0x1fffffe, 0x1fffffe, 0x80])],
     },
     OpSchema {
         op: OnnxOp::TfIdfVectorizer,
@@ -1974,6 +2166,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (1, 1),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "max_gram_length", kind: AttrKind::Int, required: true, defaults: &[] }, AttrSchema { name: "max_skip_count", kind: AttrKind::Int, required: true, defaults: &[] }, AttrSchema { name: "min_gram_length", kind: AttrKind::Int, required: true, defaults: &[] }, AttrSchema { name: "mode", kind: AttrKind::String, required: true, defaults: &[] }, AttrSchema { name: "ngram_counts", kind: AttrKind::Ints, required: true, defaults: &[] }, AttrSchema { name: "ngram_indexes", kind: AttrKind::Ints, required: true, defaults: &[] }, AttrSchema { name: "pool_int64s", kind: AttrKind::Ints, required: false, defaults: &[] }, AttrSchema { name: "pool_strings", kind: AttrKind::Strings, required: false, defaults: &[] }, AttrSchema { name: "weights", kind: AttrKind::Floats, required: false, defaults: &[] }],
+        input_types: &[(9, &[0x1c0])],
     },
     OpSchema {
         op: OnnxOp::ThresholdedRelu,
@@ -1983,6 +2176,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (1, 1),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "alpha", kind: AttrKind::Float, required: false, defaults: &[(10, Some(AttrDefault::Float(1.0)))] }],
+        input_types: &[(10, &[0xc02]), (22, &[0x10c02])],
     },
     OpSchema {
         op: OnnxOp::Tile,
@@ -1992,6 +2186,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (2, 3),
         outputs: (1, 1),
         attrs: &[],
+        input_types: &[(1, &[0xc02, 0xc02, 0xc02]), (6, &[0xfffe, 0x80]), (13, &[0x1fffe, 0x80])],
     },
     OpSchema {
         op: OnnxOp::TopK,
@@ -2001,6 +2196,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (1, 2),
         outputs: (2, 2),
         attrs: &[AttrSchema { name: "axis", kind: AttrKind::Int, required: false, defaults: &[(1, Some(AttrDefault::Int(-1)))] }, AttrSchema { name: "k", kind: AttrKind::Int, required: false, defaults: &[] }, AttrSchema { name: "largest", kind: AttrKind::Int, required: false, defaults: &[(11, Some(AttrDefault::Int(1)))] }, AttrSchema { name: "sorted", kind: AttrKind::Int, required: false, defaults: &[(11, Some(AttrDefault::Int(1)))] }],
+        input_types: &[(1, &[0xc02]), (10, &[0xc02, 0x80]), (11, &[0x3cfe, 0x80]), (24, &[0x13cfe, 0x80])],
     },
     OpSchema {
         op: OnnxOp::Transpose,
@@ -2010,6 +2206,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (1, 1),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "perm", kind: AttrKind::Ints, required: false, defaults: &[] }],
+        input_types: &[(1, &[0xfffe]), (13, &[0x1fffe]), (21, &[0x7ffffe]), (23, &[0xfffffe]), (24, &[0x1fffffe]), (25, &[0x7fffffe])],
     },
     OpSchema {
         op: OnnxOp::Trilu,
@@ -2019,6 +2216,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (1, 2),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "upper", kind: AttrKind::Int, required: false, defaults: &[(14, Some(AttrDefault::Int(1)))] }],
+        input_types: &[(14, &[0x1fffe, 0x80])],
     },
     OpSchema {
         op: OnnxOp::Unique,
@@ -2028,6 +2226,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (1, 1),
         outputs: (1, 4),
         attrs: &[AttrSchema { name: "axis", kind: AttrKind::Int, required: false, defaults: &[] }, AttrSchema { name: "sorted", kind: AttrKind::Int, required: false, defaults: &[(11, Some(AttrDefault::Int(1)))] }],
+        input_types: &[(11, &[0xfffe]), (28, &[0x1fffe])],
     },
     OpSchema {
         op: OnnxOp::Unsqueeze,
@@ -2037,6 +2236,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (1, 2),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "axes", kind: AttrKind::Ints, required: false, defaults: &[] }],
+        input_types: &[(1, &[0xfffe]), (11, &[0xfffe]), (13, &[0x1fffe, 0x80]), (21, &[0x7ffffe, 0x80]), (23, &[0xfffffe, 0x80]), (24, &[0x1fffffe, 0x80]), (25, &[0x7fffffe, 0x80])],
     },
     OpSchema {
         op: OnnxOp::Upsample,
@@ -2046,6 +2246,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (1, 2),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "height_scale", kind: AttrKind::Float, required: false, defaults: &[] }, AttrSchema { name: "mode", kind: AttrKind::String, required: false, defaults: &[(1, Some(AttrDefault::String("nearest")))] }, AttrSchema { name: "scales", kind: AttrKind::Floats, required: false, defaults: &[] }, AttrSchema { name: "width_scale", kind: AttrKind::Float, required: false, defaults: &[] }],
+        input_types: &[(1, &[0xec2]), (7, &[0xfffe]), (9, &[0xfffe, 0x2]), (10, &[0xfffe, 0x2])],
     },
     OpSchema {
         op: OnnxOp::Where,
@@ -2055,6 +2256,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (3, 3),
         outputs: (1, 1),
         attrs: &[],
+        input_types: &[(9, &[0x200, 0xfffe, 0xfffe]), (16, &[0x200, 0x1fffe, 0x1fffe])],
     },
     OpSchema {
         op: OnnxOp::Xor,
@@ -2064,6 +2266,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (2, 2),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "axis", kind: AttrKind::Int, required: false, defaults: &[] }, AttrSchema { name: "broadcast", kind: AttrKind::Int, required: false, defaults: &[(1, Some(AttrDefault::Int(0))), (7, None)] }],
+        input_types: &[(1, &[0x200, 0x200]), (7, &[0x200, 0x200])],
     },
     OpSchema {
         op: OnnxOp::MlArrayFeatureExtractor,
@@ -2073,6 +2276,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (2, 2),
         outputs: (1, 1),
         attrs: &[],
+        input_types: &[(1, &[0x9c2, 0x80])],
     },
     OpSchema {
         op: OnnxOp::MlBinarizer,
@@ -2082,6 +2286,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (1, 1),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "threshold", kind: AttrKind::Float, required: false, defaults: &[(1, Some(AttrDefault::Float(0.0)))] }],
+        input_types: &[(1, &[0x8c2])],
     },
     OpSchema {
         op: OnnxOp::MlCastMap,
@@ -2091,6 +2296,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (1, 1),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "cast_to", kind: AttrKind::String, required: false, defaults: &[(1, Some(AttrDefault::String("TO_FLOAT")))] }, AttrSchema { name: "map_form", kind: AttrKind::String, required: false, defaults: &[(1, Some(AttrDefault::String("DENSE")))] }, AttrSchema { name: "max_map", kind: AttrKind::Int, required: false, defaults: &[(1, Some(AttrDefault::Int(1)))] }],
+        input_types: &[(1, &[0x0])],
     },
     OpSchema {
         op: OnnxOp::MlCategoryMapper,
@@ -2100,6 +2306,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (1, 1),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "cats_int64s", kind: AttrKind::Ints, required: false, defaults: &[] }, AttrSchema { name: "cats_strings", kind: AttrKind::Strings, required: false, defaults: &[] }, AttrSchema { name: "default_int64", kind: AttrKind::Int, required: false, defaults: &[(1, Some(AttrDefault::Int(-1)))] }, AttrSchema { name: "default_string", kind: AttrKind::String, required: false, defaults: &[(1, Some(AttrDefault::String("_Unused")))] }],
+        input_types: &[(1, &[0x180])],
     },
     OpSchema {
         op: OnnxOp::MlDictVectorizer,
@@ -2109,6 +2316,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (1, 1),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "int64_vocabulary", kind: AttrKind::Ints, required: false, defaults: &[] }, AttrSchema { name: "string_vocabulary", kind: AttrKind::Strings, required: false, defaults: &[] }],
+        input_types: &[(1, &[0x0])],
     },
     OpSchema {
         op: OnnxOp::MlFeatureVectorizer,
@@ -2118,6 +2326,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (1, usize::MAX),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "inputdimensions", kind: AttrKind::Ints, required: false, defaults: &[] }],
+        input_types: &[(1, &[0x8c2])],
     },
     OpSchema {
         op: OnnxOp::MlImputer,
@@ -2127,6 +2336,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (1, 1),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "imputed_value_floats", kind: AttrKind::Floats, required: false, defaults: &[] }, AttrSchema { name: "imputed_value_int64s", kind: AttrKind::Ints, required: false, defaults: &[] }, AttrSchema { name: "replaced_value_float", kind: AttrKind::Float, required: false, defaults: &[(1, Some(AttrDefault::Float(0.0)))] }, AttrSchema { name: "replaced_value_int64", kind: AttrKind::Int, required: false, defaults: &[(1, Some(AttrDefault::Int(0)))] }],
+        input_types: &[(1, &[0x8c2])],
     },
     OpSchema {
         op: OnnxOp::MlLabelEncoder,
@@ -2136,6 +2346,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (1, 1),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "classes_strings", kind: AttrKind::Strings, required: false, defaults: &[] }, AttrSchema { name: "default_float", kind: AttrKind::Float, required: false, defaults: &[(2, Some(AttrDefault::Float(-0.0)))] }, AttrSchema { name: "default_int64", kind: AttrKind::Int, required: false, defaults: &[(1, Some(AttrDefault::Int(-1)))] }, AttrSchema { name: "default_string", kind: AttrKind::String, required: false, defaults: &[(1, Some(AttrDefault::String("_Unused")))] }, AttrSchema { name: "default_tensor", kind: AttrKind::Tensor, required: false, defaults: &[] }, AttrSchema { name: "keys_floats", kind: AttrKind::Floats, required: false, defaults: &[] }, AttrSchema { name: "keys_int64s", kind: AttrKind::Ints, required: false, defaults: &[] }, AttrSchema { name: "keys_strings", kind: AttrKind::Strings, required: false, defaults: &[] }, AttrSchema { name: "keys_tensor", kind: AttrKind::Tensor, required: false, defaults: &[] }, AttrSchema { name: "values_floats", kind: AttrKind::Floats, required: false, defaults: &[] }, AttrSchema { name: "values_int64s", kind: AttrKind::Ints, required: false, defaults: &[] }, AttrSchema { name: "values_strings", kind: AttrKind::Strings, required: false, defaults: &[] }, AttrSchema { name: "values_tensor", kind: AttrKind::Tensor, required: false, defaults: &[] }],
+        input_types: &[(1, &[0x180]), (2, &[0x182]), (4, &[0x9e2])],
     },
     OpSchema {
         op: OnnxOp::MlLinearClassifier,
@@ -2145,6 +2356,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (1, 1),
         outputs: (2, 2),
         attrs: &[AttrSchema { name: "classlabels_ints", kind: AttrKind::Ints, required: false, defaults: &[] }, AttrSchema { name: "classlabels_strings", kind: AttrKind::Strings, required: false, defaults: &[] }, AttrSchema { name: "coefficients", kind: AttrKind::Floats, required: true, defaults: &[] }, AttrSchema { name: "intercepts", kind: AttrKind::Floats, required: false, defaults: &[] }, AttrSchema { name: "multi_class", kind: AttrKind::Int, required: false, defaults: &[(1, Some(AttrDefault::Int(0)))] }, AttrSchema { name: "post_transform", kind: AttrKind::String, required: false, defaults: &[(1, Some(AttrDefault::String("NONE")))] }],
+        input_types: &[(1, &[0x8c2])],
     },
     OpSchema {
         op: OnnxOp::MlLinearRegressor,
@@ -2154,6 +2366,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (1, 1),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "coefficients", kind: AttrKind::Floats, required: false, defaults: &[] }, AttrSchema { name: "intercepts", kind: AttrKind::Floats, required: false, defaults: &[] }, AttrSchema { name: "post_transform", kind: AttrKind::String, required: false, defaults: &[(1, Some(AttrDefault::String("NONE")))] }, AttrSchema { name: "targets", kind: AttrKind::Int, required: false, defaults: &[(1, Some(AttrDefault::Int(1)))] }],
+        input_types: &[(1, &[0x8c2])],
     },
     OpSchema {
         op: OnnxOp::MlNormalizer,
@@ -2163,6 +2376,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (1, 1),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "norm", kind: AttrKind::String, required: false, defaults: &[(1, Some(AttrDefault::String("MAX")))] }],
+        input_types: &[(1, &[0x8c2])],
     },
     OpSchema {
         op: OnnxOp::MlOneHotEncoder,
@@ -2172,6 +2386,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (1, 1),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "cats_int64s", kind: AttrKind::Ints, required: false, defaults: &[] }, AttrSchema { name: "cats_strings", kind: AttrKind::Strings, required: false, defaults: &[] }, AttrSchema { name: "zeros", kind: AttrKind::Int, required: false, defaults: &[(1, Some(AttrDefault::Int(1)))] }],
+        input_types: &[(1, &[0x9c2])],
     },
     OpSchema {
         op: OnnxOp::MlSVMClassifier,
@@ -2181,6 +2396,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (1, 1),
         outputs: (2, 2),
         attrs: &[AttrSchema { name: "classlabels_ints", kind: AttrKind::Ints, required: false, defaults: &[] }, AttrSchema { name: "classlabels_strings", kind: AttrKind::Strings, required: false, defaults: &[] }, AttrSchema { name: "coefficients", kind: AttrKind::Floats, required: false, defaults: &[] }, AttrSchema { name: "kernel_params", kind: AttrKind::Floats, required: false, defaults: &[] }, AttrSchema { name: "kernel_type", kind: AttrKind::String, required: false, defaults: &[(1, Some(AttrDefault::String("LINEAR")))] }, AttrSchema { name: "post_transform", kind: AttrKind::String, required: false, defaults: &[(1, Some(AttrDefault::String("NONE")))] }, AttrSchema { name: "prob_a", kind: AttrKind::Floats, required: false, defaults: &[] }, AttrSchema { name: "prob_b", kind: AttrKind::Floats, required: false, defaults: &[] }, AttrSchema { name: "rho", kind: AttrKind::Floats, required: false, defaults: &[] }, AttrSchema { name: "support_vectors", kind: AttrKind::Floats, required: false, defaults: &[] }, AttrSchema { name: "vectors_per_class", kind: AttrKind::Ints, required: false, defaults: &[] }],
+        input_types: &[(1, &[0x8c2])],
     },
     OpSchema {
         op: OnnxOp::MlSVMRegressor,
@@ -2190,6 +2406,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (1, 1),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "coefficients", kind: AttrKind::Floats, required: false, defaults: &[] }, AttrSchema { name: "kernel_params", kind: AttrKind::Floats, required: false, defaults: &[] }, AttrSchema { name: "kernel_type", kind: AttrKind::String, required: false, defaults: &[(1, Some(AttrDefault::String("LINEAR")))] }, AttrSchema { name: "n_supports", kind: AttrKind::Int, required: false, defaults: &[(1, Some(AttrDefault::Int(0)))] }, AttrSchema { name: "one_class", kind: AttrKind::Int, required: false, defaults: &[(1, Some(AttrDefault::Int(0)))] }, AttrSchema { name: "post_transform", kind: AttrKind::String, required: false, defaults: &[(1, Some(AttrDefault::String("NONE")))] }, AttrSchema { name: "rho", kind: AttrKind::Floats, required: false, defaults: &[] }, AttrSchema { name: "support_vectors", kind: AttrKind::Floats, required: false, defaults: &[] }],
+        input_types: &[(1, &[0x8c2])],
     },
     OpSchema {
         op: OnnxOp::MlScaler,
@@ -2199,6 +2416,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (1, 1),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "offset", kind: AttrKind::Floats, required: false, defaults: &[] }, AttrSchema { name: "scale", kind: AttrKind::Floats, required: false, defaults: &[] }],
+        input_types: &[(1, &[0x8c2])],
     },
     OpSchema {
         op: OnnxOp::MlTreeEnsemble,
@@ -2208,6 +2426,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (1, 1),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "aggregate_function", kind: AttrKind::Int, required: false, defaults: &[(5, Some(AttrDefault::Int(1)))] }, AttrSchema { name: "leaf_targetids", kind: AttrKind::Ints, required: true, defaults: &[] }, AttrSchema { name: "leaf_weights", kind: AttrKind::Tensor, required: true, defaults: &[] }, AttrSchema { name: "membership_values", kind: AttrKind::Tensor, required: false, defaults: &[] }, AttrSchema { name: "n_targets", kind: AttrKind::Int, required: false, defaults: &[] }, AttrSchema { name: "nodes_falseleafs", kind: AttrKind::Ints, required: true, defaults: &[] }, AttrSchema { name: "nodes_falsenodeids", kind: AttrKind::Ints, required: true, defaults: &[] }, AttrSchema { name: "nodes_featureids", kind: AttrKind::Ints, required: true, defaults: &[] }, AttrSchema { name: "nodes_hitrates", kind: AttrKind::Tensor, required: false, defaults: &[] }, AttrSchema { name: "nodes_missing_value_tracks_true", kind: AttrKind::Ints, required: false, defaults: &[] }, AttrSchema { name: "nodes_modes", kind: AttrKind::Tensor, required: true, defaults: &[] }, AttrSchema { name: "nodes_splits", kind: AttrKind::Tensor, required: true, defaults: &[] }, AttrSchema { name: "nodes_trueleafs", kind: AttrKind::Ints, required: true, defaults: &[] }, AttrSchema { name: "nodes_truenodeids", kind: AttrKind::Ints, required: true, defaults: &[] }, AttrSchema { name: "post_transform", kind: AttrKind::Int, required: false, defaults: &[(5, Some(AttrDefault::Int(0)))] }, AttrSchema { name: "tree_roots", kind: AttrKind::Ints, required: true, defaults: &[] }],
+        input_types: &[(5, &[0xc02])],
     },
     OpSchema {
         op: OnnxOp::MlTreeEnsembleClassifier,
@@ -2217,6 +2436,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (1, 1),
         outputs: (2, 2),
         attrs: &[AttrSchema { name: "base_values", kind: AttrKind::Floats, required: false, defaults: &[] }, AttrSchema { name: "base_values_as_tensor", kind: AttrKind::Tensor, required: false, defaults: &[] }, AttrSchema { name: "class_ids", kind: AttrKind::Ints, required: false, defaults: &[] }, AttrSchema { name: "class_nodeids", kind: AttrKind::Ints, required: false, defaults: &[] }, AttrSchema { name: "class_treeids", kind: AttrKind::Ints, required: false, defaults: &[] }, AttrSchema { name: "class_weights", kind: AttrKind::Floats, required: false, defaults: &[] }, AttrSchema { name: "class_weights_as_tensor", kind: AttrKind::Tensor, required: false, defaults: &[] }, AttrSchema { name: "classlabels_int64s", kind: AttrKind::Ints, required: false, defaults: &[] }, AttrSchema { name: "classlabels_strings", kind: AttrKind::Strings, required: false, defaults: &[] }, AttrSchema { name: "nodes_falsenodeids", kind: AttrKind::Ints, required: false, defaults: &[] }, AttrSchema { name: "nodes_featureids", kind: AttrKind::Ints, required: false, defaults: &[] }, AttrSchema { name: "nodes_hitrates", kind: AttrKind::Floats, required: false, defaults: &[] }, AttrSchema { name: "nodes_hitrates_as_tensor", kind: AttrKind::Tensor, required: false, defaults: &[] }, AttrSchema { name: "nodes_missing_value_tracks_true", kind: AttrKind::Ints, required: false, defaults: &[] }, AttrSchema { name: "nodes_modes", kind: AttrKind::Strings, required: false, defaults: &[] }, AttrSchema { name: "nodes_nodeids", kind: AttrKind::Ints, required: false, defaults: &[] }, AttrSchema { name: "nodes_treeids", kind: AttrKind::Ints, required: false, defaults: &[] }, AttrSchema { name: "nodes_truenodeids", kind: AttrKind::Ints, required: false, defaults: &[] }, AttrSchema { name: "nodes_values", kind: AttrKind::Floats, required: false, defaults: &[] }, AttrSchema { name: "nodes_values_as_tensor", kind: AttrKind::Tensor, required: false, defaults: &[] }, AttrSchema { name: "post_transform", kind: AttrKind::String, required: false, defaults: &[(1, Some(AttrDefault::String("NONE")))] }],
+        input_types: &[(1, &[0x8c2]), (3, &[0x8c2]), (5, &[0x8c2])],
     },
     OpSchema {
         op: OnnxOp::MlTreeEnsembleRegressor,
@@ -2226,6 +2446,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (1, 1),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "aggregate_function", kind: AttrKind::String, required: false, defaults: &[(1, Some(AttrDefault::String("SUM")))] }, AttrSchema { name: "base_values", kind: AttrKind::Floats, required: false, defaults: &[] }, AttrSchema { name: "base_values_as_tensor", kind: AttrKind::Tensor, required: false, defaults: &[] }, AttrSchema { name: "n_targets", kind: AttrKind::Int, required: false, defaults: &[] }, AttrSchema { name: "nodes_falsenodeids", kind: AttrKind::Ints, required: false, defaults: &[] }, AttrSchema { name: "nodes_featureids", kind: AttrKind::Ints, required: false, defaults: &[] }, AttrSchema { name: "nodes_hitrates", kind: AttrKind::Floats, required: false, defaults: &[] }, AttrSchema { name: "nodes_hitrates_as_tensor", kind: AttrKind::Tensor, required: false, defaults: &[] }, AttrSchema { name: "nodes_missing_value_tracks_true", kind: AttrKind::Ints, required: false, defaults: &[] }, AttrSchema { name: "nodes_modes", kind: AttrKind::Strings, required: false, defaults: &[] }, AttrSchema { name: "nodes_nodeids", kind: AttrKind::Ints, required: false, defaults: &[] }, AttrSchema { name: "nodes_treeids", kind: AttrKind::Ints, required: false, defaults: &[] }, AttrSchema { name: "nodes_truenodeids", kind: AttrKind::Ints, required: false, defaults: &[] }, AttrSchema { name: "nodes_values", kind: AttrKind::Floats, required: false, defaults: &[] }, AttrSchema { name: "nodes_values_as_tensor", kind: AttrKind::Tensor, required: false, defaults: &[] }, AttrSchema { name: "post_transform", kind: AttrKind::String, required: false, defaults: &[(1, Some(AttrDefault::String("NONE")))] }, AttrSchema { name: "target_ids", kind: AttrKind::Ints, required: false, defaults: &[] }, AttrSchema { name: "target_nodeids", kind: AttrKind::Ints, required: false, defaults: &[] }, AttrSchema { name: "target_treeids", kind: AttrKind::Ints, required: false, defaults: &[] }, AttrSchema { name: "target_weights", kind: AttrKind::Floats, required: false, defaults: &[] }, AttrSchema { name: "target_weights_as_tensor", kind: AttrKind::Tensor, required: false, defaults: &[] }],
+        input_types: &[(1, &[0x8c2]), (3, &[0x8c2]), (5, &[0x8c2])],
     },
     OpSchema {
         op: OnnxOp::MlZipMap,
@@ -2235,6 +2456,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (1, 1),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "classlabels_int64s", kind: AttrKind::Ints, required: false, defaults: &[] }, AttrSchema { name: "classlabels_strings", kind: AttrKind::Strings, required: false, defaults: &[] }],
+        input_types: &[(1, &[0x2])],
     },
     OpSchema {
         op: OnnxOp::TrainingAdagrad,
@@ -2244,6 +2466,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (3, usize::MAX),
         outputs: (1, usize::MAX),
         attrs: &[AttrSchema { name: "decay_factor", kind: AttrKind::Float, required: false, defaults: &[(1, Some(AttrDefault::Float(0.0)))] }, AttrSchema { name: "epsilon", kind: AttrKind::Float, required: false, defaults: &[(1, Some(AttrDefault::Float(1e-06)))] }, AttrSchema { name: "norm_coefficient", kind: AttrKind::Float, required: false, defaults: &[(1, Some(AttrDefault::Float(0.0)))] }],
+        input_types: &[(1, &[0x802, 0x80, 0x802])],
     },
     OpSchema {
         op: OnnxOp::TrainingAdam,
@@ -2253,6 +2476,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (3, usize::MAX),
         outputs: (1, usize::MAX),
         attrs: &[AttrSchema { name: "alpha", kind: AttrKind::Float, required: false, defaults: &[(1, Some(AttrDefault::Float(0.9)))] }, AttrSchema { name: "beta", kind: AttrKind::Float, required: false, defaults: &[(1, Some(AttrDefault::Float(0.999)))] }, AttrSchema { name: "epsilon", kind: AttrKind::Float, required: false, defaults: &[(1, Some(AttrDefault::Float(1e-06)))] }, AttrSchema { name: "norm_coefficient", kind: AttrKind::Float, required: false, defaults: &[(1, Some(AttrDefault::Float(0.0)))] }, AttrSchema { name: "norm_coefficient_post", kind: AttrKind::Float, required: false, defaults: &[(1, Some(AttrDefault::Float(0.0)))] }],
+        input_types: &[(1, &[0x802, 0x80, 0x802])],
     },
     OpSchema {
         op: OnnxOp::TrainingGradient,
@@ -2262,6 +2486,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (1, usize::MAX),
         outputs: (1, usize::MAX),
         attrs: &[AttrSchema { name: "xs", kind: AttrKind::Strings, required: true, defaults: &[] }, AttrSchema { name: "y", kind: AttrKind::String, required: true, defaults: &[] }, AttrSchema { name: "zs", kind: AttrKind::Strings, required: false, defaults: &[] }],
+        input_types: &[(1, &[0xfffe])],
     },
     OpSchema {
         op: OnnxOp::TrainingMomentum,
@@ -2271,6 +2496,7 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (3, usize::MAX),
         outputs: (1, usize::MAX),
         attrs: &[AttrSchema { name: "alpha", kind: AttrKind::Float, required: true, defaults: &[] }, AttrSchema { name: "beta", kind: AttrKind::Float, required: true, defaults: &[] }, AttrSchema { name: "mode", kind: AttrKind::String, required: true, defaults: &[] }, AttrSchema { name: "norm_coefficient", kind: AttrKind::Float, required: true, defaults: &[] }],
+        input_types: &[(1, &[0x802, 0x80, 0x802])],
     },
     OpSchema {
         op: OnnxOp::PreviewFlexAttention,
@@ -2280,5 +2506,6 @@ pub(super) static SCHEMAS: [OpSchema; 227] = [
         inputs: (3, 3),
         outputs: (1, 1),
         attrs: &[AttrSchema { name: "prob_mod", kind: AttrKind::Graph, required: false, defaults: &[] }, AttrSchema { name: "scale", kind: AttrKind::Float, required: false, defaults: &[] }, AttrSchema { name: "score_mod", kind: AttrKind::Graph, required: false, defaults: &[] }, AttrSchema { name: "softmax_precision", kind: AttrKind::Int, required: false, defaults: &[] }],
+        input_types: &[(1, &[0x10c02, 0x10c02, 0x10c02])],
     },
 ];

@@ -41,7 +41,7 @@ impl Pass for FuseAttention {
             });
             if found > 0 {
                 let note = format!(
-                    "fuse-attention: {found} attention pattern(s) left decomposed: Attention needs opset 23, the model imports {opset}"
+                    "fuse-attention: {found} attention pattern(s) left decomposed: Attention needs opset 23, the model imports {opset} (convert-opset=23 / --opset 23 moves it there)"
                 );
                 note_once(cx, note);
             }

@@ -38,7 +38,7 @@ impl Pass for FuseGelu {
             let found = count_nodes(g, ANCHORS, |g, id| match_gelu(g, id).is_some());
             if found > 0 {
                 let note = format!(
-                    "fuse-gelu: {found} GELU pattern(s) left decomposed: Gelu needs opset 20, the model imports {opset}"
+                    "fuse-gelu: {found} GELU pattern(s) left decomposed: Gelu needs opset 20, the model imports {opset} (convert-opset=20 / --opset 20 moves it there)"
                 );
                 note_once(cx, note);
             }

@@ -47,7 +47,7 @@ impl Pass for FuseLayerNorm {
             });
             if found > 0 {
                 let note = format!(
-                    "fuse-layernorm: {found} pattern(s) left decomposed: {op} needs opset {needs}, the model imports {opset}"
+                    "fuse-layernorm: {found} pattern(s) left decomposed: {op} needs opset {needs}, the model imports {opset} (convert-opset={needs} / --opset {needs} moves it there)"
                 );
                 note_once(cx, note);
             }

@@ -43,7 +43,6 @@ pub fn search(
         let mut m = float.clone();
         let layers = static_int8::quantize_static(&mut m.graph, stats, &cfg.static_opts, keep)
             .map_err(QuantError::Unsupported)?;
-        super::require_opset(&mut m, 13, "per-channel QDQ")?;
         Ok((m, layers))
     };
     // The float outputs are computed once; each candidate model runs against them.

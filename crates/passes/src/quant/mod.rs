@@ -35,7 +35,7 @@ use modelc_ir::{DType, Graph, Model, NodeId, Op};
 pub use calibrate::{Method, Sample};
 pub use error::QuantError;
 pub use metrics::{Metric, OutputError};
-pub use report::{Layer, QuantReport};
+pub use report::{Layer, OpsetChange, QuantReport};
 pub use static_int8::StaticOptions;
 
 use crate::PassManager;
@@ -66,6 +66,16 @@ impl Mode {
     /// Whether the mode needs calibration data (activation ranges).
     pub fn needs_calibration(self) -> bool {
         self == Mode::Int8
+    }
+
+    /// The default-domain opset the ops this mode writes need, and what needs it.
+    pub fn min_opset(self) -> Option<(i64, &'static str)> {
+        match self {
+            Mode::Int8 => Some((13, "per-channel QDQ")),
+            Mode::Int8Weight => Some((13, "per-channel DequantizeLinear")),
+            Mode::Int4Weight => Some((21, "block-wise int4 DequantizeLinear")),
+            Mode::Fp16 | Mode::Bf16 | Mode::Int8Dynamic => None,
+        }
     }
 }
 
@@ -115,6 +125,12 @@ pub fn quantize(
         return Err(QuantError::Calibration("no calibration inputs".into()));
     }
     let mut float = model.clone();
+    // Before calibrating: a model older than the ops this mode writes is converted first
+    // (or refused, by node), not after minutes of calibration.
+    let opset = match cfg.mode.min_opset() {
+        Some((min, why)) => require_opset(&mut float, min, why)?,
+        None => None,
+    };
     if cfg.optimize_first {
         PassManager::new(crate::registry::level(2)).run(&mut float)?;
     }
@@ -141,6 +157,7 @@ pub fn quantize(
             0
         },
         calibration_seconds: stats.elapsed.as_secs_f64(),
+        opset,
         ..QuantReport::default()
     };
 
@@ -162,7 +179,6 @@ pub fn quantize(
             report.layers =
                 static_int8::quantize_static(&mut m.graph, &stats, &cfg.static_opts, &excluded)
                     .map_err(QuantError::Unsupported)?;
-            require_opset(&mut m, 13, "per-channel QDQ")?;
             m
         }
         (Mode::Fp16 | Mode::Bf16, None) => {
@@ -189,14 +205,12 @@ pub fn quantize(
             let mut m = float.clone();
             report.layers = int8_weight::quantize_weights(&mut m.graph, &excluded)
                 .map_err(QuantError::Unsupported)?;
-            require_opset(&mut m, 13, "per-channel DequantizeLinear")?;
             m
         }
         (Mode::Int4Weight, None) => {
             let mut m = float.clone();
             report.layers = int4::quantize_int4(&mut m.graph, cfg.block_size, &excluded)
                 .map_err(QuantError::Unsupported)?;
-            require_opset(&mut m, 21, "block-wise int4 DequantizeLinear")?;
             m
         }
     };
@@ -220,25 +234,23 @@ pub fn quantize(
     Ok((quantized, report))
 }
 
-/// Raises the default-domain opset to at least `min` (the ops modelc emits need it).
-/// Opsets 13 to 21 changed no semantics of the ops torch and TF exporters emit beyond
-/// adding types; below 13 several ops moved attributes to inputs, so that is refused.
-fn require_opset(m: &mut Model, min: i64, why: &str) -> Result<(), QuantError> {
-    let v = m.opset("").unwrap_or(min);
-    if v >= min {
-        return Ok(());
-    }
-    if v < 13 {
-        return Err(QuantError::Unsupported(format!(
-            "{why} needs opset {min}; the model imports opset {v} (convert it to 13 or newer first)"
-        )));
-    }
-    for o in &mut m.opset_imports {
-        if o.domain.is_empty() || o.domain == "ai.onnx" {
-            o.version = min;
-        }
-    }
-    Ok(())
+/// Raises the default-domain opset of `m` to at least `min` (the ops modelc emits need it)
+/// with the opset conversion; refuses, by node, what does not convert. Returns the change.
+pub(crate) fn require_opset(
+    m: &mut Model,
+    min: i64,
+    why: &str,
+) -> Result<Option<OpsetChange>, QuantError> {
+    let Some(v) = m.opset("").filter(|&v| v < min) else {
+        return Ok(None);
+    };
+    crate::opset::convert_model(m, min)
+        .map_err(|e| QuantError::Unsupported(format!("{why} needs opset {min}: {e}")))?;
+    Ok(Some(OpsetChange {
+        from: v,
+        to: min,
+        why: format!("{why} needs opset {min}"),
+    }))
 }
 
 /// Bytes held in the graph's constants.

@@ -52,6 +52,16 @@ pub struct QuantReport {
     pub layers: Vec<Layer>,
     /// Accuracy-budget search, when asked for.
     pub budget: Option<BudgetReport>,
+    /// The opset the model was moved to because the mode's ops need it.
+    pub opset: Option<OpsetChange>,
+}
+
+/// A move of the model to a newer opset.
+#[derive(Debug, Clone, Serialize)]
+pub struct OpsetChange {
+    pub from: i64,
+    pub to: i64,
+    pub why: String,
 }
 
 /// What the `--max-error` search did.
@@ -86,6 +96,9 @@ impl QuantReport {
             self.weight_bytes_after as f64 / 1048576.0,
             pct(self.weight_bytes_after, self.weight_bytes_before)
         ));
+        if let Some(o) = &self.opset {
+            s.push_str(&format!("opset: {} -> {} ({})\n", o.from, o.to, o.why));
+        }
         if self.calibration_inputs > 0 {
             s.push_str(&format!(
                 "calibration: {} inputs in {:.2} s\n",

@@ -80,6 +80,26 @@ pub(crate) struct OperatorOut {
     pub custom_options: Option<Bytes>,
 }
 
+/// A finished nested subgraph (an IF branch, a WHILE condition or body): its tensors and
+/// operators, and which tensors are its inputs and outputs.
+pub(crate) struct SubgraphOut {
+    pub name: String,
+    pub tensors: Vec<TensorOut>,
+    pub operators: Vec<OperatorOut>,
+    pub inputs: Vec<i32>,
+    pub outputs: Vec<i32>,
+}
+
+/// The per-subgraph state of the enclosing subgraph while a nested one is built.
+pub(crate) struct Enclosing<'g> {
+    g: &'g Graph,
+    tensors: Vec<TensorOut>,
+    operators: Vec<OperatorOut>,
+    map: HashMap<ValueRef, usize>,
+    alias: HashMap<ValueRef, ValueRef>,
+    outer_consts: HashMap<ValueRef, &'g Tensor>,
+}
+
 pub(crate) struct Builder<'g> {
     pub fbb: FlatBufferBuilder<'static>,
     pub g: &'g Graph,
@@ -92,6 +112,11 @@ pub(crate) struct Builder<'g> {
     pub map: HashMap<ValueRef, usize>,
     /// Values that stand for others (Identity, absorbed activations): value → source.
     pub alias: HashMap<ValueRef, ValueRef>,
+    /// In a nested subgraph: outer-scope values that are constants of an enclosing graph
+    /// (made constants of this subgraph, so kernels that need constant operands get them).
+    pub outer_consts: HashMap<ValueRef, &'g Tensor>,
+    /// Nested subgraphs finished so far; the file's subgraph `i + 1` is `subgraphs[i]`.
+    pub subgraphs: Vec<SubgraphOut>,
     /// Data past this many bytes goes after the flatbuffer.
     external: bool,
     external_len: u64,
@@ -114,9 +139,47 @@ impl<'g> Builder<'g> {
             operators: Vec::new(),
             map: HashMap::new(),
             alias: HashMap::new(),
+            outer_consts: HashMap::new(),
+            subgraphs: Vec::new(),
             external,
             external_len: 0,
         }
+    }
+
+    /// Starts building nested subgraph `g`: the tensors, operators and value map become
+    /// empty ones of its own (buffers and operator codes stay shared by the whole file).
+    pub fn enter(&mut self, g: &'g Graph) -> Enclosing<'g> {
+        Enclosing {
+            g: std::mem::replace(&mut self.g, g),
+            tensors: std::mem::take(&mut self.tensors),
+            operators: std::mem::take(&mut self.operators),
+            map: std::mem::take(&mut self.map),
+            alias: std::mem::take(&mut self.alias),
+            outer_consts: std::mem::take(&mut self.outer_consts),
+        }
+    }
+
+    /// Finishes the nested subgraph begun by [`Builder::enter`] with these input and output
+    /// tensors, returns to the enclosing one and gives the new subgraph's index in the file.
+    pub fn leave(
+        &mut self,
+        enclosing: Enclosing<'g>,
+        name: String,
+        inputs: &[usize],
+        outputs: &[usize],
+    ) -> i32 {
+        self.g = enclosing.g;
+        self.map = enclosing.map;
+        self.alias = enclosing.alias;
+        self.outer_consts = enclosing.outer_consts;
+        self.subgraphs.push(SubgraphOut {
+            name,
+            tensors: std::mem::replace(&mut self.tensors, enclosing.tensors),
+            operators: std::mem::replace(&mut self.operators, enclosing.operators),
+            inputs: inputs.iter().map(|&t| t as i32).collect(),
+            outputs: outputs.iter().map(|&t| t as i32).collect(),
+        });
+        self.subgraphs.len() as i32
     }
 
     pub fn opcodes(&self) -> &[(BuiltinOperator, Option<String>, i32)] {
@@ -153,8 +216,14 @@ impl<'g> Builder<'g> {
     }
 
     pub fn dtype_of(&self, v: ValueRef) -> Option<DType> {
-        if let Op::Const(t) = &self.g.node(v.node).op {
-            return Some(t.dtype);
+        match &self.g.node(v.node).op {
+            Op::Const(t) => return Some(t.dtype),
+            Op::Outer => {
+                if let Some(t) = self.outer_consts.get(&v) {
+                    return Some(t.dtype);
+                }
+            }
+            _ => {}
         }
         self.g.dtype_of(v)
     }
@@ -164,6 +233,7 @@ impl<'g> Builder<'g> {
         let v = self.resolve(v);
         match &self.g.node(v.node).op {
             Op::Const(t) => Some(t),
+            Op::Outer => self.outer_consts.get(&v).copied(),
             _ => None,
         }
     }

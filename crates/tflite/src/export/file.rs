@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use bytes::Bytes;
 use modelc_ir::Model;
 
-use super::builder::{aligned_bytes, tensor_type, BufferData, Builder};
+use super::builder::{aligned_bytes, tensor_type, BufferData, Builder, OperatorOut, TensorOut};
 use crate::fb;
 use crate::hex::unhex;
 use crate::import::{EXTRA_METADATA, META_SIGNATURE_KEY};
@@ -50,90 +50,33 @@ pub(crate) fn finish(
         metadata.push(("min_runtime_version".into(), (b.buffers.len() - 1) as u32));
     }
 
-    let mut tensors = Vec::with_capacity(b.tensors.len());
-    for t in &b.tensors {
-        let shape =
-            fbb.create_vector(&t.shape.iter().map(|&d| d.max(1) as i32).collect::<Vec<_>>());
-        let signature = t
-            .shape
-            .iter()
-            .any(|&d| d < 0)
-            .then(|| fbb.create_vector(&t.shape.iter().map(|&d| d as i32).collect::<Vec<_>>()));
-        let name = fbb.create_string(&t.name);
-        let quantization = t.quant.as_ref().map(|q| {
-            let scale = fbb.create_vector(&q.scale);
-            let mut zp = q.zero_point.clone();
-            zp.resize(q.scale.len(), 0);
-            let zero_point = fbb.create_vector(&zp);
-            fb::QuantizationParameters::create(
-                fbb,
-                &fb::QuantizationParametersArgs {
-                    scale: Some(scale),
-                    zero_point: Some(zero_point),
-                    quantized_dimension: q.axis as i32,
-                    ..Default::default()
-                },
-            )
-        });
-        tensors.push(fb::Tensor::create(
-            fbb,
-            &fb::TensorArgs {
-                shape: Some(shape),
-                type_: tensor_type(t.dtype),
-                buffer: t.buffer,
-                name: Some(name),
-                quantization,
-                is_variable: t.is_variable,
-                shape_signature: signature,
-                has_rank: true,
-                ..Default::default()
-            },
-        ));
-    }
-    let tensors = fbb.create_vector(&tensors);
-
-    let mut operators = Vec::with_capacity(b.operators.len());
-    for op in &b.operators {
-        let inputs = fbb.create_vector(&op.inputs);
-        let outputs = fbb.create_vector(&op.outputs);
-        let custom_options = op
-            .custom_options
-            .as_ref()
-            .map(|c| fbb.create_vector(&c[..]));
-        operators.push(fb::Operator::create(
-            fbb,
-            &fb::OperatorArgs {
-                opcode_index: op.opcode,
-                inputs: Some(inputs),
-                outputs: Some(outputs),
-                builtin_options_type: op.options_type,
-                builtin_options: op.options,
-                custom_options,
-                ..Default::default()
-            },
-        ));
-    }
-    let operators = fbb.create_vector(&operators);
     let in_idx: Vec<i32> = io.inputs.iter().map(|(_, t)| *t as i32).collect();
     let out_idx: Vec<i32> = io.outputs.iter().map(|(_, t)| *t as i32).collect();
-    let sg_inputs = fbb.create_vector(&in_idx);
-    let sg_outputs = fbb.create_vector(&out_idx);
-    let sg_name = fbb.create_string(if model.graph.name.is_empty() {
+    let main_name = if model.graph.name.is_empty() {
         "main"
     } else {
         &model.graph.name
-    });
-    let subgraph = fb::SubGraph::create(
+    };
+    let mut subgraphs = vec![subgraph(
         fbb,
-        &fb::SubGraphArgs {
-            tensors: Some(tensors),
-            inputs: Some(sg_inputs),
-            outputs: Some(sg_outputs),
-            operators: Some(operators),
-            name: Some(sg_name),
-        },
-    );
-    let subgraphs = fbb.create_vector(&[subgraph]);
+        main_name,
+        &b.tensors,
+        &b.operators,
+        &in_idx,
+        &out_idx,
+    )];
+    // Nested subgraphs (IF branches, WHILE condition and body) follow the main one.
+    for sg in &b.subgraphs {
+        subgraphs.push(subgraph(
+            fbb,
+            &sg.name,
+            &sg.tensors,
+            &sg.operators,
+            &sg.inputs,
+            &sg.outputs,
+        ));
+    }
+    let subgraphs = fbb.create_vector(&subgraphs);
 
     let mut maps = |list: &[(String, usize)]| {
         let items: Vec<_> = list
@@ -248,6 +191,94 @@ pub(crate) fn finish(
     );
     fb::finish_model_buffer(fbb, root);
     (b.fbb, appended)
+}
+
+/// One subgraph table: its tensors, operators, inputs and outputs.
+fn subgraph<'f>(
+    fbb: &mut flatbuffers::FlatBufferBuilder<'f>,
+    name: &str,
+    tensors_in: &[TensorOut],
+    operators_in: &[OperatorOut],
+    inputs: &[i32],
+    outputs: &[i32],
+) -> flatbuffers::WIPOffset<fb::SubGraph<'f>> {
+    let mut tensors = Vec::with_capacity(tensors_in.len());
+    for t in tensors_in {
+        let shape =
+            fbb.create_vector(&t.shape.iter().map(|&d| d.max(1) as i32).collect::<Vec<_>>());
+        let signature = t
+            .shape
+            .iter()
+            .any(|&d| d < 0)
+            .then(|| fbb.create_vector(&t.shape.iter().map(|&d| d as i32).collect::<Vec<_>>()));
+        let name = fbb.create_string(&t.name);
+        let quantization = t.quant.as_ref().map(|q| {
+            let scale = fbb.create_vector(&q.scale);
+            let mut zp = q.zero_point.clone();
+            zp.resize(q.scale.len(), 0);
+            let zero_point = fbb.create_vector(&zp);
+            fb::QuantizationParameters::create(
+                fbb,
+                &fb::QuantizationParametersArgs {
+                    scale: Some(scale),
+                    zero_point: Some(zero_point),
+                    quantized_dimension: q.axis as i32,
+                    ..Default::default()
+                },
+            )
+        });
+        tensors.push(fb::Tensor::create(
+            fbb,
+            &fb::TensorArgs {
+                shape: Some(shape),
+                type_: tensor_type(t.dtype),
+                buffer: t.buffer,
+                name: Some(name),
+                quantization,
+                is_variable: t.is_variable,
+                shape_signature: signature,
+                has_rank: true,
+                ..Default::default()
+            },
+        ));
+    }
+    let tensors = fbb.create_vector(&tensors);
+
+    let mut operators = Vec::with_capacity(operators_in.len());
+    for op in operators_in {
+        let inputs = fbb.create_vector(&op.inputs);
+        let outputs = fbb.create_vector(&op.outputs);
+        let custom_options = op
+            .custom_options
+            .as_ref()
+            .map(|c| fbb.create_vector(&c[..]));
+        operators.push(fb::Operator::create(
+            fbb,
+            &fb::OperatorArgs {
+                opcode_index: op.opcode,
+                inputs: Some(inputs),
+                outputs: Some(outputs),
+                builtin_options_type: op.options_type,
+                builtin_options: op.options,
+                custom_options,
+                ..Default::default()
+            },
+        ));
+    }
+    let operators = fbb.create_vector(&operators);
+    let sg_inputs = fbb.create_vector(inputs);
+    let sg_outputs = fbb.create_vector(outputs);
+    let sg_name = fbb.create_string(name);
+    fb::SubGraph::create(
+        fbb,
+        &fb::SubGraphArgs {
+            tensors: Some(tensors),
+            inputs: Some(sg_inputs),
+            outputs: Some(sg_outputs),
+            operators: Some(operators),
+            name: Some(sg_name),
+        },
+    )
 }
 
 /// What goes after the flatbuffer: (file position, bytes), ascending.

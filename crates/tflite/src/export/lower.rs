@@ -413,7 +413,10 @@ impl<'g> Lower<'g> {
             .topo_order()
             .map_err(|e| TfliteError::Unsupported(e.to_string()))?;
         for &id in self.g.inputs() {
-            self.model.value_tensor(ValueRef::new(id, 0), None)?;
+            // A nested subgraph's inputs are made by its control-flow op (`ops::control`).
+            if !self.model.map.contains_key(&ValueRef::new(id, 0)) {
+                self.model.value_tensor(ValueRef::new(id, 0), None)?;
+            }
         }
         self.skip_flatten_before_fc(&order);
         self.skip_depthwise_filter_transposes(&order);
@@ -425,7 +428,8 @@ impl<'g> Lower<'g> {
             }
             let node = self.g.node(id);
             match &node.op {
-                Op::Input { .. } | Op::Const(_) => {}
+                // Outer-scope values are bound by the control-flow op owning the subgraph.
+                Op::Input { .. } | Op::Const(_) | Op::Outer => {}
                 Op::Custom { domain, .. } if domain == crate::import::DOMAIN => {
                     self.prepare(id, None);
                     let r = ops::custom::lower(self, id);

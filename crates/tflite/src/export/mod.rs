@@ -92,10 +92,14 @@ pub(crate) fn write_with_limit(
     file::write_file(path, fbuf, &tail)
 }
 
-/// ONNX `Constant` nodes become constants (TFLite has only constant tensors).
+/// ONNX `Constant` nodes become constants (TFLite has only constant tensors), in sub-graphs
+/// too (they become TFLite subgraphs of their own).
 fn constants_to_initializers(g: &mut modelc_ir::Graph) {
     let ids: Vec<_> = g.node_ids().collect();
     for id in ids {
+        for sub in g.node_mut(id).subgraphs_mut() {
+            constants_to_initializers(sub);
+        }
         let node = g.node(id);
         if node.op.onnx() != Some(modelc_ir::OnnxOp::Constant) {
             continue;
@@ -130,8 +134,10 @@ const LEGALIZE: &str = "infer-shapes,identity,fold,fuse-conv-bn,quantize-bias,dc
 
 /// Then the ops TFLite has no builtin for, rewritten into ops it has by the `decompose-*`
 /// passes (the forms TensorFlow's converter emits; `modelc passes` describes each). Crop
-/// before edge padding: the edge rewrite reads the cropped shape.
-const DECOMPOSE: &str = "decompose-batch-norm,decompose-hard-sigmoid,decompose-layer-norm,\
+/// before edge padding: the edge rewrite reads the cropped shape. An LSTM that carries state
+/// (a state input, `Y_c` read) is unrolled: TFLite's LSTM kernel hides its state.
+const DECOMPOSE: &str = "decompose-lstm-state,decompose-batch-norm,decompose-hard-sigmoid,\
+    decompose-layer-norm,\
     decompose-legacy-softmax,decompose-depth-to-space,decompose-grouped-conv-transpose,\
     decompose-softplus,decompose-elu,decompose-einsum,decompose-gemm,decompose-pad-crop,\
     decompose-pad-edge,decompose-fmod,decompose-vector-matmul";

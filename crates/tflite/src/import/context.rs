@@ -61,6 +61,9 @@ impl OpIn<'_> {
 
 pub(crate) struct Ctx<'a> {
     g: Graph,
+    model: fb::Model<'a>,
+    /// How many IF / WHILE subgraphs enclose this one (bounded: subgraph indices may loop).
+    depth: usize,
     file: &'a Bytes,
     op_codes: Vec<(BuiltinOperator, Option<String>, i32)>,
     tensors: Vec<TensorInfo>,
@@ -194,6 +197,8 @@ impl<'a> Ctx<'a> {
         let n = tensors.len();
         Ok(Ctx {
             g: Graph::new("main"),
+            model: m,
+            depth: 0,
             file,
             op_codes,
             tensors,
@@ -208,6 +213,45 @@ impl<'a> Ctx<'a> {
 
     pub fn finish(self) -> (Graph, bool) {
         (self.g, self.used_custom)
+    }
+
+    /// A context for subgraph `sg` of the same model building into `g` (an IF branch, a
+    /// WHILE body, or an enclosing graph a WHILE condition is inlined into), sharing this
+    /// import's names; [`Ctx::end_nested`] gives the graph and the names back.
+    pub fn nested(&mut self, sg: fb::SubGraph<'a>, g: Graph) -> Result<Ctx<'a>, TfliteError> {
+        let mut cx = Ctx::new(self.model, sg, self.file)?;
+        cx.g = g;
+        cx.names = std::mem::take(&mut self.names);
+        cx.depth = self.depth + 1;
+        Ok(cx)
+    }
+
+    pub fn end_nested(&mut self, cx: Ctx<'a>) -> Graph {
+        self.names = cx.names;
+        self.used_custom |= cx.used_custom;
+        cx.g
+    }
+
+    pub fn model(&self) -> fb::Model<'a> {
+        self.model
+    }
+
+    pub fn depth(&self) -> usize {
+        self.depth
+    }
+
+    pub fn graph(&self) -> &Graph {
+        &self.g
+    }
+
+    pub fn graph_mut(&mut self) -> &mut Graph {
+        &mut self.g
+    }
+
+    /// Makes subgraph input `t` stand for `v` (a value of the graph being built; the caller
+    /// checked `t` is not quantized).
+    pub fn bind(&mut self, t: usize, v: ValueRef) {
+        self.views[t] = Some(v);
     }
 
     pub fn mark_custom(&mut self) {
@@ -292,7 +336,7 @@ impl<'a> Ctx<'a> {
     }
 
     /// A fresh value name (an unnamed tensor's base is `t`).
-    fn unique(&mut self, base: &str) -> String {
+    pub fn unique(&mut self, base: &str) -> String {
         self.build().fresh(if base.is_empty() { "t" } else { base })
     }
 

@@ -12,6 +12,7 @@
 mod activation;
 mod binary;
 mod context;
+mod control;
 mod conv;
 pub(crate) mod custom;
 mod fully_connected;
@@ -119,7 +120,7 @@ pub(crate) fn import_model(m: fb::Model<'_>, file: &Bytes) -> Result<Model, Tfli
 
 /// Translates one operator: by its row in the [`table`] when it has one in that form, else
 /// by its op family's code.
-fn import_op(cx: &mut Ctx, op: &OpIn) -> Result<(), TfliteError> {
+pub(super) fn import_op(cx: &mut Ctx, op: &OpIn) -> Result<(), TfliteError> {
     use BuiltinOperator as B;
     if let Some(row) = table::by_code(op.code) {
         if import_row(cx, op, row)? {
@@ -169,6 +170,8 @@ fn import_op(cx: &mut Ctx, op: &OpIn) -> Result<(), TfliteError> {
         B::UNIDIRECTIONAL_SEQUENCE_LSTM => lstm::unidirectional(cx, op)?,
         B::BIDIRECTIONAL_SEQUENCE_LSTM => lstm::bidirectional(cx, op)?,
         B::REVERSE_V2 => lstm::reverse_v2(cx, op)?,
+        B::IF => control::if_op(cx, op)?,
+        B::WHILE => control::while_op(cx, op)?,
         _ => false,
     };
     if !handled {

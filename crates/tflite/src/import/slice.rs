@@ -1,7 +1,7 @@
 //! Indexing operators. STRIDED_SLICE (StridedSliceOptions: begin/end masks and
 //! shrink_axis_mask; constant begin/end/strides; ellipsis and new-axis masks and `offset` are
 //! not translated) → `Slice` (+ `Squeeze` for shrunk axes); SLICE (begin, size; size -1 =
-//! to the end) → `Slice`; GATHER (GatherOptions: axis; batch_dims 0) → `Gather`;
+//! to the end; constant or computed at run time) → `Slice`; GATHER (GatherOptions: axis; batch_dims 0) → `Gather`;
 //! GATHER_ND → `GatherND`.
 
 use modelc_ir::{Attr, OnnxOp};
@@ -88,7 +88,7 @@ pub(crate) fn slice_op(cx: &mut Ctx, op: &OpIn) -> Result<bool, TfliteError> {
         }
         B::SLICE => {
             let (Some(begin), Some(size)) = (cx.const_ints(op, 1)?, cx.const_ints(op, 2)?) else {
-                return Ok(false);
+                return run_time_slice(cx, op, yt);
             };
             if begin.len() != size.len() {
                 return Err(TfliteError::invalid(
@@ -127,6 +127,38 @@ pub(crate) fn slice_op(cx: &mut Ctx, op: &OpIn) -> Result<bool, TfliteError> {
         }
         _ => return Ok(false),
     };
+    cx.define(yt, y)?;
+    Ok(true)
+}
+
+/// SLICE with a begin or size computed at run time (TensorFlow writes TensorList updates in
+/// WHILE bodies so): `Slice(x, begin, ends)` on every axis, where `ends` is `begin + size`,
+/// or the end of the axis where size is -1.
+fn run_time_slice(cx: &mut Ctx, op: &OpIn, yt: usize) -> Result<bool, TfliteError> {
+    let x = cx.req(op, 0)?;
+    let begin = cx.input_i64(op, 1)?;
+    let size = cx.input_i64(op, 2)?;
+    // One begin and size per axis of x: the length of begin, known from its shape.
+    let begin_len = cx.info(cx.in_tensor(op, 1)?).shape.clone();
+    let [rank] = begin_len.as_slice() else {
+        return Ok(false);
+    };
+    if *rank < 0 {
+        return Ok(false);
+    }
+    let rank = *rank;
+    let sum = cx.op(OnnxOp::Add, &[Some(begin), Some(size)], vec![]);
+    let minus_one = cx.const_i64(&[-1], &[]);
+    let to_end = cx.op(OnnxOp::Equal, &[Some(size), Some(minus_one)], vec![]);
+    let big = cx.const_i64(&[i64::MAX], &[]);
+    let ends = cx.op(OnnxOp::Where, &[Some(to_end), Some(big), Some(sum)], vec![]);
+    let axes: Vec<i64> = (0..rank).collect();
+    let a = cx.const_1d(&axes);
+    let y = cx.op(
+        OnnxOp::Slice,
+        &[Some(x), Some(begin), Some(ends), Some(a)],
+        vec![],
+    );
     cx.define(yt, y)?;
     Ok(true)
 }

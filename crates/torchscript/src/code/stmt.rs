@@ -192,7 +192,7 @@ pub fn stmts(blocks: &[Block]) -> Result<Vec<Stmt>, ParseError> {
                 kind: StmtKind::If(cond, then, otherwise),
                 line: b.line,
             });
-        } else if b.text.starts_with("elif ") || b.text.starts_with("else") {
+        } else if b.text.starts_with("elif ") || is_else(&b.text) {
             return Err(err(b, "`elif`/`else` without `if`"));
         } else if b.text.starts_with("for ") {
             let h = header(b, &b.text)?;
@@ -223,6 +223,12 @@ pub fn stmts(blocks: &[Block]) -> Result<Vec<Stmt>, ParseError> {
     Ok(out)
 }
 
+/// Whether a line is an `else:` header (not a statement about a name such as `else_out`).
+fn is_else(text: &str) -> bool {
+    text.strip_prefix("else")
+        .is_some_and(|rest| rest.trim_start().starts_with(':'))
+}
+
 /// `elif …:` / `else:` blocks following an `if`; returns the else-branch and how many
 /// sibling blocks it used.
 fn else_chain(rest: &[Block]) -> Result<(Vec<Stmt>, usize), ParseError> {
@@ -241,7 +247,7 @@ fn else_chain(rest: &[Block]) -> Result<(Vec<Stmt>, usize), ParseError> {
             used + 1,
         ));
     }
-    if b.text.trim_end() == "else:" {
+    if is_else(&b.text) {
         return Ok((stmts(&b.children)?, 1));
     }
     Ok((Vec::new(), 0))
@@ -380,6 +386,21 @@ def relu(input: Tensor,
         assert_eq!(body[4].line, 19);
         let Item::Func(f) = &items[1] else { panic!() };
         assert_eq!(f.params[1].default, Some(Expr::Bool(false)));
+    }
+
+    #[test]
+    fn names_starting_with_else_are_statements() {
+        let src = "def f(x):\n  if x:\n    y = 1\n  else :\n    else_out = 2\n    y = else_out\n  elsewhere = y[1:]\n  return elsewhere\n";
+        let items = parse_source(src).unwrap();
+        let Item::Func(f) = &items[0] else { panic!() };
+        assert_eq!(f.body.len(), 3);
+        let StmtKind::If(_, _, otherwise) = &f.body[0].kind else {
+            panic!()
+        };
+        assert_eq!(otherwise.len(), 2);
+        assert!(
+            matches!(&f.body[1].kind, StmtKind::Assign(_, Expr::Index(_, i)) if matches!(**i, Expr::Slice(..)))
+        );
     }
 
     #[test]

@@ -29,6 +29,9 @@ pub(crate) struct Contents<'a> {
     pub code: Vec<(String, String)>,
     pub data: &'a Pickled,
     pub constants: &'a Pickled,
+    /// `(path under extra/, text)`: files torch keeps beside the module (what
+    /// `torch.jit.save`'s `_extra_files` writes; `torch.jit.load` reads them on request).
+    pub extra: Vec<(String, String)>,
 }
 
 fn write_err(path: &Path) -> impl Fn(std::io::Error) -> TorchScriptError + '_ {
@@ -80,6 +83,9 @@ pub(crate) fn write(path: &Path, contents: &Contents<'_>) -> Result<(), TorchScr
         false,
     )?;
     entry(&mut zip, "byteorder", b"little", false)?;
+    for (name, text) in &contents.extra {
+        entry(&mut zip, &format!("extra/{name}"), text.as_bytes(), false)?;
+    }
     for pickled in [contents.data, contents.constants] {
         for s in &pickled.storages {
             // The tensor bytes go straight from the IR's (possibly memory-mapped) buffer.
@@ -111,6 +117,10 @@ fn serialization_id(contents: &Contents<'_>) -> String {
     for (name, source) in &contents.code {
         feed(name.as_bytes());
         feed(source.as_bytes());
+    }
+    for (name, text) in &contents.extra {
+        feed(name.as_bytes());
+        feed(text.as_bytes());
     }
     feed(&contents.data.bytes);
     feed(&contents.constants.bytes);

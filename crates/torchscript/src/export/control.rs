@@ -114,12 +114,14 @@ fn emit_subgraph<'g>(
             .copied()
             .find(|&v| g.value(v).is_some_and(|x| x.name == name))
             .ok_or_else(|| format!("{label} reads `{name}`, which the node does not capture"))?;
-        outer.push((ValueRef::new(cid, 0), e.value(v)?, e.info(v)));
+        // Named (and made a buffer if it is a constant) before the child exists, so the
+        // child knows the buffer's name is taken.
+        e.value(v)?;
+        outer.push((cid, v));
     }
     let mut child = e.child(sub);
-    for (inner, expr, info) in outer {
-        child.bind(inner, expr);
-        child.set_info(inner, info);
+    for (inner, v) in outer {
+        child.bind_outer(inner, e, v)?;
     }
     for (&input, (expr, info)) in sub.inputs().iter().zip(inputs) {
         child.bind(ValueRef::new(input, 0), expr.clone());
@@ -185,14 +187,16 @@ pub(crate) fn emit_loop(
     let mut vars = Vec::new();
     let mut inputs = vec![
         (
-            format!("torch.tensor({i})"),
+            // `full` rather than `tensor`: the same 0-D tensor, in a form modelc's reader
+            // also takes.
+            format!("torch.full(annotate(List[int], []), {i}, dtype=4)"),
             Info {
                 rank: Some(0),
                 dtype: Some(modelc_ir::DType::I64),
             },
         ),
         (
-            format!("torch.tensor({c})"),
+            format!("torch.full(annotate(List[int], []), int({c}), dtype=11)"),
             Info {
                 rank: Some(0),
                 dtype: Some(modelc_ir::DType::Bool),
@@ -217,9 +221,13 @@ pub(crate) fn emit_loop(
         Some(m) => format!("while {c} and {i} < {m}:"),
         None => format!("while {c}:"),
     });
+    let cond_in = inputs[1].0.clone();
     let (body, exprs, infos) = emit_subgraph(e, id, body_g, &inputs, "body", errors)?;
     let mut inner = body;
-    inner.push(format!("{c} = bool({})", exprs[0]));
+    // A body passing its condition through leaves it as it is.
+    if exprs[0] != cond_in {
+        inner.push(format!("{c} = bool({})", exprs[0]));
+    }
     let temps: Vec<String> = (0..carried)
         .map(|k| e.fresh(&format!("{}_next", hint(k))))
         .collect();

@@ -2,7 +2,8 @@
 //! AveragePool, GlobalAveragePool, GlobalMaxPool.
 //!
 //! Attributes: `kernel_shape`, `strides`, `pads`, `dilations`, `group`, `auto_pad` (SAME_*
-//! needs the input's static spatial size), `ceil_mode`, `count_include_pad`,
+//! needs the input's static spatial size), `ceil_mode`, `count_include_pad` (with asymmetric
+//! pads: the padded windows' mean over the mean of ones padded the same way),
 //! `output_padding`. torch pads symmetrically, so asymmetric `pads` become an explicit
 //! `torch.constant_pad_nd` before the op (zeros for conv, -inf for max pooling).
 
@@ -76,8 +77,8 @@ fn geometry(e: &Emitter<'_>, id: NodeId, kernel: Vec<i64>) -> Result<Geometry, S
         "VALID" => pads = vec![0; 2 * k],
         "SAME_UPPER" | "SAME_LOWER" => {
             let shape = e
-                .input_shape(id, 0)
-                .ok_or("auto_pad SAME needs the input's static shape")?;
+                .input_dims(id, 0)
+                .ok_or("auto_pad SAME needs the input's static spatial size")?;
             if shape.len() != k + 2 {
                 return Err("input rank does not match the kernel".into());
             }
@@ -85,7 +86,9 @@ fn geometry(e: &Emitter<'_>, id: NodeId, kernel: Vec<i64>) -> Result<Geometry, S
                 return Err("auto_pad SAME needs the kernel's size".into());
             }
             for i in 0..k {
-                let size = shape[i + 2] as i64;
+                let size = shape[i + 2]
+                    .ok_or("auto_pad SAME needs the input's static spatial size")?
+                    as i64;
                 let out = (size + strides[i] - 1) / strides[i];
                 let total =
                     ((out - 1) * strides[i] + (kernel[i] - 1) * dilations[i] + 1 - size).max(0);
@@ -239,18 +242,28 @@ fn pool(e: &mut Emitter<'_>, id: NodeId, max: bool) -> Result<(), String> {
         if geo.dilations.iter().any(|&d| d != 1) {
             return Err("dilated AveragePool (torch's avg_pool has no dilation)".into());
         }
+        let avg = |x: String, include: bool| {
+            let (x, padding) = padded_input(x, &geo, "0.0");
+            format!(
+                "torch.avg_pool{k}d({x}, {}, {}, {}, {}, {})",
+                int_list(&geo.kernel),
+                int_list(&geo.strides),
+                int_list(&padding),
+                py(ceil),
+                py(include)
+            )
+        };
         if geo.symmetric().is_none() && !include_pad {
-            return Err("asymmetric pads with count_include_pad=0".into());
+            // Asymmetric pads are explicit zeros, which torch would count: the windows'
+            // sums over the count of real elements, both as means over the padded input.
+            if ceil {
+                return Err("asymmetric pads with count_include_pad=0 and ceil_mode=1".into());
+            }
+            let ones = format!("torch.ones_like({x})");
+            format!("torch.div({}, {})", avg(x.clone(), true), avg(ones, true))
+        } else {
+            avg(x, include_pad)
         }
-        let (x, padding) = padded_input(x, &geo, "0.0");
-        format!(
-            "torch.avg_pool{k}d({x}, {}, {}, {}, {}, {})",
-            int_list(&geo.kernel),
-            int_list(&geo.strides),
-            int_list(&padding),
-            py(ceil),
-            py(include_pad)
-        )
     };
     let info = like_input(e, id, Some(k + 2));
     e.assign(id, expr, info);

@@ -125,8 +125,17 @@ fn table(e: &mut Emitter<'_>, id: NodeId, row: &aten::Row) -> Result<(), String>
     for p in row.params {
         operands.push(float_lit(attr_f(e, id, p.attr)?));
     }
-    let expr = format!("torch.{}({})", row.aten, operands.join(", "));
+    let mut expr = format!("torch.{}({})", row.aten, operands.join(", "));
     let dtype = row.kind.is_predicate().then_some(DType::Bool);
+    // ONNX's result has input 0's type where the operands' types may differ (Pow of an
+    // integer base by a float exponent); torch promotes to the wider one.
+    let (a, b) = (e.input_info(id, 0).dtype, e.input_info(id, 1).dtype);
+    if let (Some(a), Some(b), None) = (a, b, dtype) {
+        if a != b && row.kind.arity() == 2 {
+            let code = super::emit::scalar_type(a).ok_or_else(|| format!("torch has no {a}"))?;
+            expr = format!("torch.to({expr}, {code})");
+        }
+    }
     call(e, id, |_| Ok(expr), dtype)
 }
 

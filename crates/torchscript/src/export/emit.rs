@@ -171,6 +171,9 @@ pub(crate) struct Emitter<'g> {
     pub buffers: Vec<(String, Tensor)>,
     buffer_names: HashSet<String>,
     buffer_of: HashMap<NodeId, String>,
+    /// In a branch: the enclosing graph's constants its `Outer` nodes stand for (shapes,
+    /// axes and weights a branch reads from the main graph's initializers).
+    outer_consts: HashMap<NodeId, Tensor>,
 }
 
 impl<'g> Emitter<'g> {
@@ -186,6 +189,7 @@ impl<'g> Emitter<'g> {
             buffers: Vec::new(),
             buffer_names: HashSet::new(),
             buffer_of: HashMap::new(),
+            outer_consts: HashMap::new(),
         }
     }
 
@@ -196,6 +200,37 @@ impl<'g> Emitter<'g> {
         c.used = self.used.clone();
         c.buffer_names = self.buffer_names.clone();
         c
+    }
+
+    /// Binds an `Outer` node of this (branch) emitter's graph to the enclosing graph's value
+    /// `v` of `parent`: its name there, what is known about it, and its constant or tracked
+    /// shape arithmetic, so that a branch reads them as the main graph would.
+    pub fn bind_outer(
+        &mut self,
+        inner: NodeId,
+        parent: &mut Emitter<'_>,
+        v: ValueRef,
+    ) -> Result<(), String> {
+        let iv = ValueRef::new(inner, 0);
+        match parent.constant(v) {
+            Some(t) => {
+                self.outer_consts.insert(inner, t);
+            }
+            None => {
+                if let Some(s) = parent.sym.get(&v) {
+                    self.sym.insert(iv, s.clone());
+                }
+            }
+        }
+        self.bind(iv, parent.value(v)?);
+        self.set_info(iv, parent.info(v));
+        Ok(())
+    }
+
+    /// The constant `v` is (an initializer, a `Constant` node, or in a branch an enclosing
+    /// graph's constant).
+    pub fn constant(&self, v: ValueRef) -> Option<Tensor> {
+        constant_of(self.g.node(v.node)).or_else(|| self.outer_consts.get(&v.node).cloned())
     }
 
     /// Takes back what a child emitter added: names taken and buffers.
@@ -232,7 +267,7 @@ impl<'g> Emitter<'g> {
     /// a `Constant` node). Cheap: the bytes are shared.
     pub fn const_input(&self, node: NodeId, slot: usize) -> Option<Tensor> {
         let v = self.g.input(node, slot)?;
-        constant_of(self.g.node(v.node))
+        self.constant(v)
     }
 
     /// A constant integer input as a list (any integer element type).
@@ -343,8 +378,7 @@ impl<'g> Emitter<'g> {
     /// Everything known about `v`: what the emitter recorded, else its declared type.
     pub fn info(&self, v: ValueRef) -> Info {
         let mut info = self.info.get(&v).copied().unwrap_or_default();
-        let node = self.g.node(v.node);
-        if let Some(t) = constant_of(node) {
+        if let Some(t) = self.constant(v) {
             return Info {
                 rank: Some(t.dims.len()),
                 dtype: Some(t.dtype),
@@ -372,7 +406,7 @@ impl<'g> Emitter<'g> {
     /// The static shape of input `slot`, when declared (or a constant).
     pub fn input_shape(&self, node: NodeId, slot: usize) -> Option<Vec<u64>> {
         let v = self.g.input(node, slot)?;
-        if let Op::Const(t) = &self.g.node(v.node).op {
+        if let Some(t) = self.constant(v) {
             return Some(t.dims.clone());
         }
         self.g
@@ -384,6 +418,34 @@ impl<'g> Emitter<'g> {
             .shape
             .as_ref()?
             .as_known()
+    }
+
+    /// The sizes of input `slot` that are known (`None` for symbolic or unknown ones), when
+    /// its rank is declared.
+    pub fn input_dims(&self, node: NodeId, slot: usize) -> Option<Vec<Option<u64>>> {
+        if let Some(s) = self.input_shape(node, slot) {
+            return Some(s.into_iter().map(Some).collect());
+        }
+        let v = self.g.input(node, slot)?;
+        let shape = self
+            .g
+            .value(v)?
+            .ty
+            .as_ref()?
+            .ty
+            .as_tensor()?
+            .shape
+            .as_ref()?;
+        Some(
+            shape
+                .0
+                .iter()
+                .map(|d| match d {
+                    modelc_ir::Dim::Known(n) => Some(*n),
+                    _ => None,
+                })
+                .collect(),
+        )
     }
 
     /// The rank of input `slot`, or an error saying it is needed.

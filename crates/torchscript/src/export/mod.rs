@@ -16,6 +16,7 @@ mod norm;
 mod quant;
 mod resize;
 mod rnn;
+mod scatter;
 mod shape;
 mod symbolic;
 mod tensor_ops;
@@ -27,6 +28,7 @@ use modelc_ir::{node_label, Graph, Layout, Model, OnnxOp, Op, Tensor, ValueRef};
 use crate::pickle::write::to_pickle;
 use crate::pickle::{PickleValue, Storage, TensorValue};
 use crate::{TorchScriptError, WriteOptions};
+pub(crate) use emit::tensor_floats;
 use emit::{Emitter, Info};
 
 /// The generated module: its class source and its buffers.
@@ -56,6 +58,7 @@ pub(crate) fn write(
             code: vec![("__torch__.py".into(), generated.source)],
             data: &data,
             constants: &constants,
+            extra: vec![(crate::INPUT_TYPES.to_string(), input_types(&prepared.graph))],
         },
     )
 }
@@ -83,6 +86,43 @@ fn prepare(model: &Model) -> Result<Model, TorchScriptError> {
         .run(&mut m)
         .map_err(|e| TorchScriptError::Unsupported(format!("preparing the graph: {e}")))?;
     Ok(m)
+}
+
+/// The graph inputs' element types and shapes, one line per `forward` argument in order:
+/// `f32 N,3,?,224` (`?` an unknown size; `-` for an unknown shape or type). TorchScript code
+/// declares only `Tensor`, so without this a reader would have to guess them.
+fn input_types(g: &Graph) -> String {
+    let mut out = String::new();
+    for &id in g.inputs() {
+        let tt = g
+            .value(ValueRef::new(id, 0))
+            .and_then(|v| v.ty.as_ref())
+            .and_then(|t| t.ty.as_tensor());
+        let dtype = tt
+            .and_then(|t| t.dtype)
+            .map_or("-".to_string(), |d| d.to_string());
+        let dims = match tt.and_then(|t| t.shape.as_ref()) {
+            None => "-".to_string(),
+            Some(s) => {
+                s.0.iter()
+                    .map(|d| match d {
+                        modelc_ir::Dim::Known(n) => n.to_string(),
+                        modelc_ir::Dim::Sym(name)
+                            if !name.is_empty()
+                                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                                && !name.starts_with(|c: char| c.is_ascii_digit()) =>
+                        {
+                            name.clone()
+                        }
+                        _ => "?".to_string(),
+                    })
+                    .collect::<Vec<_>>()
+                    .join(",")
+            }
+        };
+        out.push_str(&format!("{dtype} {dims}\n"));
+    }
+    out
 }
 
 /// `data.pkl`'s root: the module object with its buffers and `training = False`.
@@ -197,8 +237,11 @@ pub(crate) fn generate(g: &Graph, opset: i64) -> Result<Generated, TorchScriptEr
 }
 
 /// Drops the assignments nothing reads (tensor code for shape computations that were
-/// written as int expressions instead) and the buffers only they used. Each line is
-/// `names = expr`; liveness flows back from the return expression.
+/// written as int expressions instead, in the main body and in branches) and the buffers
+/// only they used. Each line is `names = expr` or a statement kept whole (control-flow
+/// headers, `items.append(x)`); liveness flows back from the return expression, repeated
+/// until it settles (a loop's header reads what the end of its body assigns). A block left
+/// empty gets a `pass`.
 fn drop_dead_lines(
     lines: &[String],
     ret: &str,
@@ -210,31 +253,46 @@ fn drop_dead_lines(
     }
     let mut live: std::collections::HashSet<&str> = idents(ret).collect();
     let mut keep = vec![false; lines.len()];
-    for (i, line) in lines.iter().enumerate().rev() {
-        // Control flow and the lines inside a branch are kept whole (an emptied branch
-        // would not parse); what they read stays live.
-        let split = line.split_once(" = ").filter(|_| !line.starts_with(' '));
-        let Some((lhs, rhs)) = split else {
-            keep[i] = true;
-            live.extend(idents(line));
-            continue;
-        };
-        if lhs.split(", ").any(|n| live.contains(n.trim())) {
-            keep[i] = true;
-            live.extend(idents(rhs));
+    loop {
+        let before = (live.len(), keep.iter().filter(|&&k| k).count());
+        for (i, line) in lines.iter().enumerate().rev() {
+            let Some((lhs, rhs)) = line.trim_start().split_once(" = ") else {
+                keep[i] = true;
+                live.extend(idents(line));
+                continue;
+            };
+            if lhs.split(", ").any(|n| live.contains(n.trim())) {
+                keep[i] = true;
+                live.extend(idents(rhs));
+            }
+        }
+        if before == (live.len(), keep.iter().filter(|&&k| k).count()) {
+            break;
         }
     }
-    let kept: Vec<String> = lines
+    let indent = |l: &str| l.len() - l.trim_start().len();
+    let kept: Vec<&String> = lines
         .iter()
         .zip(&keep)
         .filter(|(_, &k)| k)
-        .map(|(l, _)| l.clone())
+        .map(|(l, _)| l)
         .collect();
+    let mut out = Vec::with_capacity(kept.len());
+    for (i, line) in kept.iter().enumerate() {
+        out.push((*line).clone());
+        let opens = line.ends_with(':');
+        let body_follows = kept
+            .get(i + 1)
+            .is_some_and(|next| indent(next) > indent(line));
+        if opens && !body_follows {
+            out.push(format!("{}  pass", " ".repeat(indent(line))));
+        }
+    }
     let buffers = buffers
         .into_iter()
         .filter(|(name, _)| live.contains(format!("self.{name}").as_str()))
         .collect();
-    (kept, buffers)
+    (out, buffers)
 }
 
 /// Translates the nodes of a graph (the main one or a branch) in `order`, collecting one
@@ -282,7 +340,7 @@ type Family = fn(&mut Emitter<'_>, modelc_ir::NodeId, OnnxOp) -> Option<Result<(
 
 /// Translates one node, trying each op family.
 fn emit_op(e: &mut Emitter<'_>, id: modelc_ir::NodeId, op: OnnxOp) -> Result<(), String> {
-    let families: [Family; 8] = [
+    let families: [Family; 9] = [
         elementwise::emit,
         conv::emit,
         linear::emit,
@@ -290,6 +348,7 @@ fn emit_op(e: &mut Emitter<'_>, id: modelc_ir::NodeId, op: OnnxOp) -> Result<(),
         shape::emit,
         rnn::emit,
         tensor_ops::emit,
+        scatter::emit,
         quant::emit,
     ];
     for f in families {

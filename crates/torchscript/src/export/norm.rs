@@ -1,4 +1,5 @@
-//! Normalizations, softmax and reductions: BatchNormalization (inference only),
+//! Normalizations, softmax and reductions: BatchNormalization (inference, and training
+//! mode: batch statistics, updated running statistics as outputs 1 and 2),
 //! InstanceNormalization, LayerNormalization, GroupNormalization (per-group scale and bias
 //! in opsets 18-20, per-channel from 21), Softmax/LogSoftmax (the 2-D coercion of opsets
 //! before 13 included), ReduceMean/Sum/Max/Min/L2 (axes as attribute or, from opset 13 for
@@ -47,22 +48,88 @@ fn only_first_output(e: &Emitter<'_>, id: NodeId) -> Result<(), String> {
 
 fn batch_norm(e: &mut Emitter<'_>, id: NodeId) -> Result<(), String> {
     let attrs = &e.g.node(id).attrs;
-    if attrs.int("training_mode", 0).map_err(err)? != 0 {
-        return Err("training_mode=1".into());
-    }
+    let training = attrs.int("training_mode", 0).map_err(err)? != 0;
     let eps = e.g.node(id).float("epsilon").map_err(err)? as f64;
-    only_first_output(e, id)?;
+    if !training {
+        only_first_output(e, id)?;
+    }
     let mut args = Vec::new();
     for slot in 0..5 {
         args.push(e.tensor(id, slot)?);
     }
+    let rank = e.input_info(id, 0).rank;
+    let info = like_input(e, id, rank);
+    if !training {
+        let expr = format!(
+            "torch.batch_norm({}, False, 0.1, {}, True)",
+            args.join(", "),
+            float_lit(eps)
+        );
+        e.assign(id, expr, info);
+        return Ok(());
+    }
+    // Training mode normalizes with the batch's own statistics (population variance), as
+    // torch's batch_norm does when it is given no running statistics to update.
     let expr = format!(
-        "torch.batch_norm({}, False, 0.1, {}, True)",
-        args.join(", "),
+        "torch.batch_norm({}, {}, {}, None, None, True, 0.0, {}, True)",
+        args[0],
+        args[1],
+        args[2],
         float_lit(eps)
     );
-    let info = like_input(e, id, e.input_info(id, 0).rank);
     e.assign(id, expr, info);
+    batch_stats(e, id, &args, rank)
+}
+
+/// The updated running statistics of a training-mode BatchNormalization (outputs 1 and 2,
+/// when present): `input * momentum + batch * (1 - momentum)`, the batch variance being the
+/// population one over every axis but the channels.
+fn batch_stats(
+    e: &mut Emitter<'_>,
+    id: NodeId,
+    args: &[String],
+    rank: Option<usize>,
+) -> Result<(), String> {
+    let node = e.g.node(id);
+    // Statistics nothing reads are dropped with the other dead lines.
+    let used: Vec<usize> = (1..node.outputs.len().min(3))
+        .filter(|&s| !node.outputs[s].is_absent())
+        .collect();
+    if used.is_empty() {
+        return Ok(());
+    }
+    let momentum = node.float("momentum").map_err(err)? as f64;
+    let r =
+        rank.ok_or("the input's rank is unknown (the running statistics reduce every axis but 1)")?;
+    let mut axes = vec![0i64];
+    axes.extend(2..r as i64);
+    let var = e.fresh("batch_var");
+    let mean = e.fresh("batch_mean");
+    e.lines.push(format!(
+        "{var}, {mean} = torch.var_mean({}, {}, False, False)",
+        args[0],
+        int_list(&axes)
+    ));
+    let stat_info = Info {
+        rank: Some(1),
+        dtype: e.input_info(id, 0).dtype,
+    };
+    for slot in used {
+        let (input, batch) = if slot == 1 {
+            (&args[3], &mean)
+        } else {
+            (&args[4], &var)
+        };
+        let hint = node.outputs[slot].name.clone();
+        let name = e.fresh(&hint);
+        e.lines.push(format!(
+            "{name} = torch.add(torch.mul({input}, {}), torch.mul({batch}, {}))",
+            float_lit(momentum),
+            float_lit(1.0 - momentum)
+        ));
+        e.bind(ValueRef::new(id, slot), name);
+        e.set_info(ValueRef::new(id, slot), stat_info);
+    }
     Ok(())
 }
 
@@ -179,8 +246,19 @@ fn reduce(e: &mut Emitter<'_>, id: NodeId, f: &str) -> Result<(), String> {
         e.assign(id, format!("torch.clone({x})"), info);
         return Ok(());
     }
+    if axes.is_empty() && !keepdims && rank.is_none() {
+        // Every axis of an input of unknown rank, to a scalar: torch's call without dims.
+        let expr = if f == "torch.linalg_vector_norm" {
+            format!("{f}({x}, 2)")
+        } else {
+            format!("{f}({x})")
+        };
+        let info = like_input(e, id, Some(0));
+        e.assign(id, expr, info);
+        return Ok(());
+    }
     let axes = if axes.is_empty() {
-        let r = rank.ok_or("reducing all axes of an input of unknown rank")?;
+        let r = rank.ok_or("reducing all axes of an input of unknown rank, keeping them")?;
         (0..r as i64).collect()
     } else {
         axes

@@ -5,7 +5,8 @@
 //! cell, output); GRU as (update, reset, hidden) against torch's (reset, update, new). The
 //! constant weights W, R and bias B are re-stacked per direction into torch's `w_ih`,
 //! `w_hh`, `b_ih`, `b_hh` buffers. ONNX's Y is `[seq, dirs, batch, hidden]` where torch's
-//! output is `[seq, batch, dirs * hidden]`: a reshape and permute. Not taken: peepholes (P),
+//! output is `[seq, batch, dirs * hidden]`: a reshape and permute. Weights computed at run
+//! time (inside an If branch, or dequantized) are re-stacked by the generated code. Not taken: peepholes (P),
 //! `sequence_lens`, `clip`, `input_forget`, other `activations`, `reverse` alone,
 //! `layout=1`, and GRU with `linear_before_reset=0` (torch always applies the reset gate
 //! after the hidden projection).
@@ -83,19 +84,19 @@ fn rnn(e: &mut Emitter<'_>, id: NodeId, kind: Kind) -> Result<(), String> {
     if e.input(id, 7).is_some() {
         return Err("peephole weights (P)".into());
     }
-    let w = e.const_input(id, 1).ok_or("W is not a constant")?;
-    let r = e.const_input(id, 2).ok_or("R is not a constant")?;
-    let b = match e.input(id, 3) {
-        Some(_) => Some(e.const_input(id, 3).ok_or("B is not a constant")?),
-        None => None,
-    };
     let h = usize::try_from(hidden).map_err(|_| "hidden_size is negative")?;
-    if h == 0 || w.dims.len() != 3 || w.dims[0] as usize != dirs || w.dims[1] as usize != g * h {
-        return Err(format!(
-            "W of shape {:?} does not fit hidden_size {h}",
-            w.dims
-        ));
+    if let Some(w) = e.const_input(id, 1) {
+        if h == 0 || w.dims.len() != 3 || w.dims[0] as usize != dirs || w.dims[1] as usize != g * h
+        {
+            return Err(format!(
+                "W of shape {:?} does not fit hidden_size {h}",
+                w.dims
+            ));
+        }
+    } else if h == 0 {
+        return Err("hidden_size 0".into());
     }
+    let has_bias = e.input(id, 3).is_some();
     let name = node.name.clone();
     let hint = match (name.is_empty(), kind) {
         (false, _) => name,
@@ -105,19 +106,51 @@ fn rnn(e: &mut Emitter<'_>, id: NodeId, kind: Kind) -> Result<(), String> {
     let mut params = Vec::new();
     for d in 0..dirs {
         let suffix = if d == 0 { "" } else { "_reverse" };
-        let w_ih = gates(&w, d, 0, g * h, order)?;
-        let w_hh = gates(&r, d, 0, g * h, order)?;
-        params.push(e.buffer(&format!("{hint}_weight_ih{suffix}"), w_ih)?);
-        params.push(e.buffer(&format!("{hint}_weight_hh{suffix}"), w_hh)?);
-        if let Some(b) = &b {
-            let b_ih = gates(b, d, 0, g * h, order)?;
-            let b_hh = gates(b, d, g * h, g * h, order)?;
-            params.push(e.buffer(&format!("{hint}_bias_ih{suffix}"), b_ih)?);
-            params.push(e.buffer(&format!("{hint}_bias_hh{suffix}"), b_hh)?);
+        let blocks = Blocks { d, g, h, order };
+        params.push(weight(
+            e,
+            id,
+            1,
+            blocks,
+            0,
+            &format!("{hint}_weight_ih{suffix}"),
+        )?);
+        params.push(weight(
+            e,
+            id,
+            2,
+            blocks,
+            0,
+            &format!("{hint}_weight_hh{suffix}"),
+        )?);
+        if has_bias {
+            params.push(weight(
+                e,
+                id,
+                3,
+                blocks,
+                0,
+                &format!("{hint}_bias_ih{suffix}"),
+            )?);
+            params.push(weight(
+                e,
+                id,
+                3,
+                blocks,
+                g * h,
+                &format!("{hint}_bias_hh{suffix}"),
+            )?);
         }
     }
     let x = e.tensor(id, 0)?;
-    let zeros = format!("torch.new_zeros({x}, [{dirs}, torch.size({x}, 1), {h}])");
+    let zeros = match e.input_info(id, 0).dtype.and_then(super::emit::scalar_type) {
+        // (`zeros` with x's device rather than `new_zeros`: the same tensor, in a form
+        // modelc's reader also takes.)
+        Some(code) => format!(
+            "torch.zeros([{dirs}, torch.size({x}, 1), {h}], dtype={code}, layout=None, device=ops.prim.device({x}))"
+        ),
+        None => format!("torch.new_zeros({x}, [{dirs}, torch.size({x}, 1), {h}])"),
+    };
     let h0 = match e.input(id, 5) {
         Some(_) => e.tensor(id, 5)?,
         None => zeros.clone(),
@@ -127,7 +160,7 @@ fn rnn(e: &mut Emitter<'_>, id: NodeId, kind: Kind) -> Result<(), String> {
     let flags = format!(
         "[{}], {}, 1, 0.0, False, {}, False",
         params.join(", "),
-        if b.is_some() { "True" } else { "False" },
+        if has_bias { "True" } else { "False" },
         if dirs == 2 { "True" } else { "False" }
     );
     let mut states = vec![(1, hn.clone())];
@@ -173,6 +206,48 @@ fn rnn(e: &mut Emitter<'_>, id: NodeId, kind: Kind) -> Result<(), String> {
         );
     }
     Ok(())
+}
+
+/// Where one of torch's weights sits in an ONNX weight input: direction `d`, `g` gate
+/// blocks of `h` rows each, re-stacked in `order`.
+#[derive(Clone, Copy)]
+struct Blocks<'o> {
+    d: usize,
+    g: usize,
+    h: usize,
+    order: &'o [usize],
+}
+
+/// torch's weight `hint` from ONNX input `slot` (rows from `start`): a constant becomes a
+/// re-stacked buffer; a value computed at run time (in a branch, or dequantized) is
+/// selected and re-stacked by the code, `torch.lstm` taking its weights as tensors.
+fn weight(
+    e: &mut Emitter<'_>,
+    id: NodeId,
+    slot: usize,
+    b: Blocks<'_>,
+    start: usize,
+    hint: &str,
+) -> Result<String, String> {
+    let len = b.g * b.h;
+    if let Some(t) = e.const_input(id, slot) {
+        let stacked = gates(&t, b.d, start, len, b.order)?;
+        return e.buffer(hint, stacked);
+    }
+    let x = e.tensor(id, slot)?;
+    let dir = format!("torch.select({x}, 0, {})", b.d);
+    let parts: Vec<String> = b
+        .order
+        .iter()
+        .map(|&k| {
+            let lo = start + k * b.h;
+            format!("torch.slice({dir}, 0, {lo}, {}, 1)", lo + b.h)
+        })
+        .collect();
+    let name = e.fresh(hint);
+    e.lines
+        .push(format!("{name} = torch.cat([{}], 0)", parts.join(", ")));
+    Ok(name)
 }
 
 /// Rows `[start, start + len)` of direction `d` of a `[dirs, rows, ...]` tensor, with its

@@ -49,10 +49,11 @@ fn err(x: impl std::fmt::Display) -> String {
 fn axes(e: &Emitter<'_>, id: NodeId, slot: usize) -> Result<Option<Vec<i64>>, String> {
     let node = e.g.node(id);
     if node.num_inputs > slot && e.input(id, slot).is_some() {
-        return e
-            .ints_input(id, slot)
-            .map(Some)
-            .ok_or_else(|| "axes are computed at run time (a constant is needed)".into());
+        return e.ints_input(id, slot).map(Some).ok_or_else(|| {
+            "axes are computed at run time (torch takes them as ints written in the code; \
+                 a constant, or the main graph's initializer in a branch, is needed)"
+                .into()
+        });
     }
     match node.attrs.get("axes") {
         Some(Attr::Ints(v)) => Ok(Some(v.clone())),

@@ -755,6 +755,9 @@ impl<'a> Evaluator<'a> {
                     // A type expression (`List[int]` in `annotate(List[int], [])`).
                     return Ok(PyValue::Path(format!("{p}[]")));
                 }
+                if let Expr::Slice(start, end, step) = i.as_ref() {
+                    return self.slice(env, ov, [start, end, step]);
+                }
                 let iv = self.expr(env, i)?;
                 match (&ov, &iv) {
                     (PyValue::List(v) | PyValue::Tuple(v), PyValue::Int(k)) => {
@@ -773,7 +776,7 @@ impl<'a> Evaluator<'a> {
                     )?,
                 }
             }
-            Expr::Slice(..) => return fatal(format!("{}: slices are not supported", self.at())),
+            Expr::Slice(..) => return fatal(format!("{}: a slice outside a subscript", self.at())),
             Expr::Call(f, args, kwargs) => {
                 let mut pos = Vec::with_capacity(args.len());
                 for a in args {
@@ -802,6 +805,17 @@ impl<'a> Evaluator<'a> {
                             all.extend(pos);
                             return self.aten(m, Args { pos: all, kw });
                         }
+                        // `items.append(x)`: lists are values here, so the name is rebound
+                        // to the longer list (as for `torch.append(items, x)`).
+                        PyValue::List(_) if m == "append" => {
+                            let mut all = vec![r];
+                            all.extend(pos);
+                            let longer = self.aten(m, Args { pos: all, kw })?;
+                            if let Expr::Name(n) = recv.as_ref() {
+                                env.insert(n.clone(), longer);
+                            }
+                            return Ok(PyValue::None);
+                        }
                         PyValue::Path(p) => {
                             let p = format!("{p}.{m}");
                             let r = self.call_path(&p, pos, kw)?;
@@ -828,6 +842,88 @@ impl<'a> Evaluator<'a> {
                 r
             }
         })
+    }
+
+    /// `v[start:end:step]`: a list or tuple sliced as Python does (the bounds must be
+    /// known at import time), a tensor sliced along its first dimension (`aten::slice`).
+    fn slice(
+        &mut self,
+        env: &mut Env,
+        v: PyValue,
+        bounds: [&Option<Box<Expr>>; 3],
+    ) -> EvalResult<PyValue> {
+        let mut vals = Vec::with_capacity(3);
+        for b in bounds {
+            vals.push(match b {
+                Some(e) => self.expr(env, e)?,
+                None => PyValue::None,
+            });
+        }
+        let step = match &vals[2] {
+            PyValue::None => 1,
+            PyValue::Int(0) => return fatal(format!("{}: slice step 0", self.at())),
+            PyValue::Int(k) => *k,
+            other => {
+                return fatal(format!(
+                    "{}: a slice step that is a {}",
+                    self.at(),
+                    other.kind()
+                ))
+            }
+        };
+        match v {
+            PyValue::List(items) | PyValue::Tuple(items) => {
+                let n = items.len() as i64;
+                let bound = |b: &PyValue, default: i64| -> EvalResult<i64> {
+                    let k = match b {
+                        PyValue::None => return Ok(default),
+                        PyValue::Int(k) => *k,
+                        other => {
+                            return fatal(format!(
+                                "{}: slicing a list with a bound that is a {}",
+                                self.at(),
+                                other.kind()
+                            ))
+                        }
+                    };
+                    let k = if k < 0 { k.saturating_add(n) } else { k };
+                    Ok(if step > 0 {
+                        k.clamp(0, n)
+                    } else {
+                        k.clamp(-1, n - 1)
+                    })
+                };
+                let (lo, hi) = if step > 0 { (0, n) } else { (n - 1, -1) };
+                let start = bound(&vals[0], lo)?;
+                let end = bound(&vals[1], hi)?;
+                let mut out = Vec::new();
+                let mut k = start;
+                while (step > 0 && k < end) || (step < 0 && k > end) {
+                    out.push(items[k as usize].clone());
+                    k += step;
+                }
+                Ok(PyValue::List(out))
+            }
+            t @ PyValue::Tensor(_) => {
+                let mut vals = vals.into_iter();
+                let start = match vals.next().unwrap_or(PyValue::None) {
+                    PyValue::None => PyValue::Int(0),
+                    x => x,
+                };
+                let end = match vals.next().unwrap_or(PyValue::None) {
+                    PyValue::None => PyValue::Int(i64::MAX),
+                    x => x,
+                };
+                self.aten(
+                    "slice",
+                    Args {
+                        pos: vec![t, PyValue::Int(0), start, end, PyValue::Int(step)],
+                        kw: vec![],
+                    },
+                )
+            }
+            other => fatal(format!("{}: slicing a {}", self.at(), other.kind())),
+        }
     }
 
     /// Calls a dotted name: aten/prim ops, `__torch__` functions, builtins.

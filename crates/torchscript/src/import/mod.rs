@@ -9,8 +9,9 @@
 //!    parameters as graph inputs, inlining every call, into one graph.
 //!
 //! Input shapes and element types come from the options ([`crate::ReadOptions`],
-//! `--input-shape` / `--input-type`), else from `traced_inputs.pkl` when torch stored it
-//! (traced modules). For scripted modules without shapes, whose code branches on
+//! `--input-shape` / `--input-type`), else from modelc's own record
+//! (`extra/`[`crate::INPUT_TYPES`]) in archives modelc wrote, else from `traced_inputs.pkl`
+//! when torch stored it (traced modules). For scripted modules without shapes, whose code branches on
 //! `input.dim()`, the importer tries ranks 4, 3, 2, 1, 5 when the code needs a rank and keeps
 //! the first rank the code accepts (does not raise for). An input the code uses as indices
 //! is int64 (see [`import_with`]). Every node is typed by shape inference as it is built
@@ -124,6 +125,61 @@ fn traced_inputs(archive: &mut Archive) -> Option<Vec<(Vec<u64>, DType)>> {
         .collect()
 }
 
+/// Most arguments and dimensions a type record may list (it describes `forward`'s
+/// arguments; anything larger is not one modelc wrote).
+const MAX_RECORDED: usize = 4096;
+
+/// The argument types modelc recorded when it wrote the archive (see
+/// `export::input_types`): `None` when there is no record, an error when it is malformed.
+fn recorded_types(
+    archive: &mut Archive,
+) -> Result<Option<Vec<Option<TensorType>>>, TorchScriptError> {
+    let name = format!("extra/{}", crate::INPUT_TYPES);
+    if !archive.contains(&name) {
+        return Ok(None);
+    }
+    let text = archive.read_text(&name)?;
+    let bad =
+        |line: usize, why: &str| TorchScriptError::Import(format!("{name}:{}: {why}", line + 1));
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if i >= MAX_RECORDED {
+            return Err(bad(i, "too many arguments"));
+        }
+        let (dtype, dims) = line
+            .split_once(' ')
+            .ok_or_else(|| bad(i, "expected `TYPE DIMS`"))?;
+        let dtype = match dtype {
+            "-" => None,
+            d => Some(d.parse::<DType>().map_err(|e| bad(i, &e))?),
+        };
+        let shape = match dims {
+            "-" => None,
+            "" => Some(Shape(Vec::new())),
+            d => {
+                let parts: Vec<&str> = d.split(',').collect();
+                if parts.len() > MAX_RECORDED {
+                    return Err(bad(i, "too many dimensions"));
+                }
+                let dims = parts
+                    .into_iter()
+                    .map(|p| match p {
+                        "?" => Ok(Dim::Unknown),
+                        p if p.starts_with(|c: char| c.is_ascii_digit()) => p
+                            .parse::<u64>()
+                            .map(Dim::Known)
+                            .map_err(|_| bad(i, &format!("bad size `{p}`"))),
+                        p => Ok(Dim::Sym(p.to_string())),
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                Some(Shape(dims))
+            }
+        };
+        out.push((dtype.is_some() || shape.is_some()).then_some(TensorType { dtype, shape }));
+    }
+    Ok(Some(out))
+}
+
 /// Reads the archive into a model.
 pub fn import(archive: &mut Archive) -> Result<Model, TorchScriptError> {
     import_with(archive, &crate::ReadOptions::default())
@@ -220,7 +276,9 @@ fn import_typed(
         .iter()
         .find(|m| m.name == "forward")
         .map_or(0, |f| f.params.len().saturating_sub(1));
+    let recorded = recorded_types(archive)?;
     let dtypes = InputTypes {
+        recorded: recorded.as_deref(),
         shapes,
         by_name: types,
         traced,
@@ -238,6 +296,7 @@ fn import_typed(
                 let ranks = vec![rank; n_inputs];
                 let without_shapes = InputTypes {
                     shapes: None,
+                    recorded: None,
                     ..dtypes
                 };
                 let r = run(
@@ -275,6 +334,8 @@ fn import_typed(
 /// Where input element types come from.
 #[derive(Clone, Copy)]
 struct InputTypes<'t> {
+    /// modelc's own record of the argument types, in archives it wrote.
+    recorded: Option<&'t [Option<TensorType>]>,
     /// Shapes by input position (traced inputs).
     shapes: Option<&'t [Vec<u64>]>,
     by_name: &'t HashMap<String, DType>,
@@ -355,6 +416,31 @@ fn run(
                 _ => None,
             },
         }));
+        // modelc's own record of the argument's type, when it wrote the archive (types and
+        // shapes the options name still win).
+        let recorded = dtypes
+            .recorded
+            .and_then(|r| r.get(k))
+            .and_then(|t| t.as_ref());
+        let (ty, rank, dtype) = match recorded {
+            Some(tt) => {
+                let dtype = match dtypes.by_name.get(&p.name) {
+                    Some(d) => *d,
+                    None => tt.dtype.unwrap_or(DType::F32),
+                };
+                let shape = match dtypes.shapes_by_name.get(&p.name) {
+                    Some(s) => Some(Shape::known(s)),
+                    None => tt.shape.clone(),
+                };
+                let rank = shape.as_ref().map(|s| s.rank()).or(rank);
+                let tt = TensorType {
+                    dtype: Some(dtype),
+                    shape,
+                };
+                (TypeInfo::from(ValueType::Tensor(tt)), rank, dtype)
+            }
+            None => (ty, rank, dtype),
+        };
         let id = cx.b.g.add_input(Value::typed(p.name.clone(), ty));
         args.push(PyValue::Tensor(TensorRef::new(
             ValueRef::new(id, 0),

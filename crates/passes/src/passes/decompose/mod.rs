@@ -15,8 +15,10 @@ pub mod fmod;
 pub mod gemm;
 pub mod grouped_conv_transpose;
 pub mod hard_sigmoid;
+pub mod hard_swish;
 pub mod layer_norm;
 pub mod legacy_softmax;
+pub mod lstm_state;
 pub mod pad_crop;
 pub mod pad_edge;
 pub mod softplus;
@@ -81,8 +83,10 @@ pub fn all() -> Vec<Decompose> {
     vec![
         batch_norm::PASS,
         hard_sigmoid::PASS,
+        hard_swish::PASS,
         layer_norm::PASS,
         legacy_softmax::PASS,
+        lstm_state::PASS,
         depth_to_space::PASS,
         grouped_conv_transpose::PASS,
         softplus::PASS,
@@ -104,7 +108,7 @@ fn f32_input(g: &Graph, id: NodeId) -> Option<ValueRef> {
 
 /// The base of the names a rewrite gives what it adds: the node's name, else its first
 /// output's (text-form graphs and some exporters leave nodes unnamed).
-fn base_name(g: &Graph, id: NodeId) -> String {
+pub(crate) fn base_name(g: &Graph, id: NodeId) -> String {
     let node = g.node(id);
     match node.outputs.first() {
         Some(v) if node.name.is_empty() => v.name.clone(),

@@ -4,18 +4,20 @@
 //! major) or 1 (batch major), the default activations (Sigmoid, Tanh, Tanh), constant W, R
 //! and optional B and P (peepholes), no `sequence_lens` (or a constant one equal to the
 //! sequence length), and an initial state that is absent or zeros (TFLite keeps the state in
-//! variable tensors the runtime zeroes). The ONNX gate order i, o, f, c becomes TFLite's
-//! separate i, f, c, o tensors, and the two ONNX biases (W's and R's) are added. Constant
-//! weights may be float16 cast to float, and stacked from pieces by data-movement ops (as a
-//! TFLite import of float16 weights is); they are written as float32.
+//! variable tensors the runtime zeroes; see below for the others). The ONNX gate order i, o,
+//! f, c becomes TFLite's separate i, f, c, o tensors, and the two ONNX biases (W's and R's)
+//! are added. Constant weights may be float16 cast to float, and stacked from pieces by
+//! data-movement ops (as a TFLite import of float16 weights is); they are written as float32.
 //!
 //! A reverse direction runs on the input reversed in time (REVERSE_V2) and its output is
 //! reversed back. `Y` is the per-direction outputs with the direction axis (RESHAPE, and
 //! CONCATENATION for two directions) unless its only reader drops that axis: a Squeeze of
 //! the direction axis (one direction; torch's export) reads the LSTM output directly, and
 //! torch's bidirectional Transpose + Reshape to `[seq, batch, 2 * hidden]` becomes one
-//! CONCATENATION. `Y_h` is each direction's last step (STRIDED_SLICE). `Y_c` has no TFLite
-//! form: a model that reads it is reported.
+//! CONCATENATION. `Y_h` is each direction's last step (STRIDED_SLICE). `Y_c` and a state
+//! input have no form here (TFLite's kernel keeps its state in variable tensors): the
+//! `decompose-lstm-state` pass unrolls such LSTMs before lowering, and one it could not
+//! unroll is reported.
 //!
 //! torch's `batch_first` form, `Transpose([1, 0, 2]) → LSTM → … → LSTM → Transpose([1, 0,
 //! 2])` with each LSTM's Y read directly by the next, runs batch major (time_major = false)
@@ -26,6 +28,7 @@ use std::collections::HashSet;
 
 use bytes::Bytes;
 use modelc_ir::{Attr, DType, NodeId, OnnxOp, Op, ValueRef};
+use modelc_passes::passes::decompose::lstm_state;
 
 use super::shape::reshape;
 use crate::export::lower::{attr_i, attr_ints, attr_s, Lower};
@@ -36,60 +39,22 @@ fn unsupported(m: impl Into<String>) -> TfliteError {
     TfliteError::Unsupported(m.into())
 }
 
-/// Input slots of ONNX LSTM.
-const X: usize = 0;
-const W: usize = 1;
-const R: usize = 2;
-const BIAS: usize = 3;
-const SEQ_LENS: usize = 4;
-const INITIAL_H: usize = 5;
-const INITIAL_C: usize = 6;
-const P: usize = 7;
+// Input slots of ONNX LSTM (the pass's list).
+use lstm_state::{BIAS, INITIAL_C, INITIAL_H, P, R, SEQ_LENS, W, X};
 
 /// ONNX gate index (i, o, f, c) of TFLite's gates in TFLite's order i, f, c, o.
 const GATES: [usize; 4] = [0, 2, 3, 1];
 /// ONNX peephole index (i, o, f) of TFLite's cell_to_input, cell_to_forget, cell_to_output.
 const PEEPHOLES: [usize; 3] = [0, 2, 1];
 
-/// How deep [`is_zero`] follows shape-only ops back to a constant.
-const ZERO_DEPTH: usize = 16;
-
-/// Whether `v` is all zeros: a zero constant, or a zero constant passed through shape-only
-/// ops (torch exports the default state as `Expand(0, Concat(..Shape(x)..))`).
-fn is_zero(lowering: &Lower, v: ValueRef, depth: usize) -> bool {
-    let v = lowering.model.resolve(v);
-    let node = lowering.g.node(v.node);
-    match &node.op {
-        Op::Const(t) => {
-            let Some(raw) = t.raw() else { return false };
-            match t.dtype {
-                DType::F32 => raw
-                    .chunks_exact(4)
-                    .all(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]) == 0.0),
-                _ => raw.iter().all(|&b| b == 0),
-            }
-        }
-        Op::Onnx(op) if depth > 0 => match op {
-            OnnxOp::ConstantOfShape => match node.attrs.get("value") {
-                None => true,
-                Some(Attr::Tensor(t)) => t.raw().is_some_and(|r| r.iter().all(|&b| b == 0)),
-                Some(_) => false,
-            },
-            OnnxOp::Expand
-            | OnnxOp::Tile
-            | OnnxOp::Reshape
-            | OnnxOp::Unsqueeze
-            | OnnxOp::Squeeze
-            | OnnxOp::Flatten
-            | OnnxOp::Identity
-            | OnnxOp::Cast => lowering
-                .g
-                .input(v.node, 0)
-                .is_some_and(|s| is_zero(lowering, s, depth - 1)),
-            _ => false,
-        },
-        _ => false,
-    }
+/// Whether `v` is all zeros (through shape-only ops): the state TFLite's variable tensors
+/// start from. The `decompose-lstm-state` pass owns the test (it unrolls the other LSTMs).
+fn is_zero(lowering: &Lower, v: ValueRef) -> bool {
+    lstm_state::is_zero(
+        lowering.g,
+        lowering.model.resolve(v),
+        lstm_state::ZERO_DEPTH,
+    )
 }
 
 /// Nodes that only compute LSTM inputs the lowering takes as constants: initial states that
@@ -115,7 +80,7 @@ fn constant_input_producers(lowering: &Lower, order: &[NodeId]) -> HashSet<NodeI
                 dead.contains(&u)
                     || (lowering.g.node(u).op.onnx() == Some(OnnxOp::LSTM)
                         && match slot {
-                            INITIAL_H | INITIAL_C => is_zero(lowering, v, ZERO_DEPTH),
+                            INITIAL_H | INITIAL_C => is_zero(lowering, v),
                             W | R | BIAS | P => eval_f32(lowering, v, EVAL_DEPTH).is_some(),
                             _ => false,
                         })
@@ -332,18 +297,26 @@ pub(crate) fn lstm(lowering: &mut Lower, id: NodeId) -> Result<(), TfliteError> 
     }
     for (slot, what) in [(INITIAL_H, "initial_h"), (INITIAL_C, "initial_c")] {
         if let Some(v) = lowering.g.input(id, slot) {
-            if !is_zero(lowering, v, ZERO_DEPTH) {
+            if !is_zero(lowering, v) {
                 return Err(unsupported(format!(
                     "{what} is not constant zeros (TFLite keeps the LSTM state in variable \
-                     tensors that start at zero)"
+                     tensors that start at zero), and decompose-lstm-state could not unroll \
+                     the cell (it needs float32, constant W, R, B and P, the default \
+                     activations, no sequence_lens and a known sequence length of at most {} \
+                     steps)",
+                    lstm_state::MAX_STEPS
                 )));
             }
         }
     }
     if is_used(lowering, id, 2) {
-        return Err(unsupported(
-            "Y_c (the last cell state) is read, and TFLite's LSTM has no such output",
-        ));
+        return Err(unsupported(format!(
+            "Y_c (the last cell state) is read, and TFLite's LSTM has no such output; \
+             decompose-lstm-state could not unroll the cell (it needs float32, constant W, \
+             R, B and P, the default activations, no sequence_lens and a known sequence \
+             length of at most {} steps)",
+            lstm_state::MAX_STEPS
+        )));
     }
     let (w, wd) = const_f32(lowering, id, W, "W")?;
     let (r, rd) = const_f32(lowering, id, R, "R")?;

@@ -1,6 +1,7 @@
 //! IR node → TFLite operator(s): ops with a one-to-one builtin by their row in
 //! [`crate::table`], the others by their op family's file.
 
+pub(crate) mod control;
 pub(crate) mod conv;
 pub(crate) mod custom;
 pub(crate) mod elementwise;
@@ -31,6 +32,8 @@ pub(crate) fn lower(lowering: &mut Lower, id: NodeId, op: OnnxOp) -> Result<(), 
         Cast => elementwise::cast(lowering, id),
         QuantizeLinear => elementwise::quantize(lowering, id),
         LSTM => lstm::lstm(lowering, id),
+        If => control::if_op(lowering, id),
+        Loop => control::loop_op(lowering, id),
         ArgMax | ArgMin => select::arg_extreme(lowering, id, op),
         TopK => select::top_k(lowering, id),
         CumSum => select::cumsum(lowering, id),

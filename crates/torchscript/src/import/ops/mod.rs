@@ -20,6 +20,7 @@ pub mod reduce;
 pub mod resize;
 pub mod rnn;
 pub mod scalar;
+pub mod scatter;
 pub mod select;
 pub mod shape;
 
@@ -47,6 +48,7 @@ const FAMILIES: &[Family] = &[
     reduce::call,
     resize::call,
     select::call,
+    scatter::call,
     attention::call,
     rnn::call,
 ];

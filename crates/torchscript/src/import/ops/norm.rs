@@ -1,4 +1,5 @@
-//! Normalization: batch_norm (inference: running statistics) → BatchNormalization;
+//! Normalization: batch_norm (inference: running statistics; training without running
+//! statistics: `training_mode=1`) → BatchNormalization;
 //! layer_norm → LayerNormalization (opset 17, axis = −len(normalized_shape)); group_norm →
 //! the input reshaped to [N, groups, -1], normalized over the last axis (ReduceMean of the
 //! value and of the squared deviation, biased as torch's), reshaped back, then the
@@ -6,7 +7,7 @@
 //! (with running statistics: BatchNormalization). Missing affine weight/bias become
 //! ones/zeros, or are left out.
 
-use modelc_ir::{Attr, Attrs, OnnxOp, Tensor};
+use modelc_ir::{Attr, Attrs, OnnxOp, Tensor, ValueRef};
 
 use super::super::args::Args;
 use super::super::builder::attrs;
@@ -22,6 +23,53 @@ fn filled(cx: &mut Evaluator, like: TensorRef, value: f32) -> Result<TensorRef, 
     Ok(TensorRef::new(v, like.rank, like.dtype))
 }
 
+/// `batch_norm` with `training=True` and no running statistics to update (what modelc
+/// writes for a training-mode BatchNormalization): the batch's own statistics, as
+/// BatchNormalization's `training_mode=1` (whose running-statistics inputs then only feed
+/// outputs nothing reads: zeros and ones of the channels' count).
+fn batch_norm_training(
+    cx: &mut Evaluator,
+    op: &str,
+    a: &Args,
+    x: TensorRef,
+) -> EvalResult<PyValue> {
+    if a.some(3, "running_mean").is_some() || a.some(4, "running_var").is_some() {
+        return Err(Stop::Fatal(
+            "aten::batch_norm: training mode updating running statistics is not supported".into(),
+        ));
+    }
+    let w = arg(op, a.t(1, "weight"))?;
+    let b = arg(op, a.t(2, "bias"))?;
+    let mut stat = |value: f32| -> EvalResult<ValueRef> {
+        if let Ok(t) = filled(cx, w, value) {
+            return Ok(t.v);
+        }
+        // A weight computed at run time: statistics of its shape.
+        let shape = cx.b.op(OnnxOp::Shape, &[w.v], Attrs::default());
+        let fill = Tensor::from_f32(vec![1], &[value]).map_err(|e| Stop::Fatal(e.to_string()))?;
+        let m = attrs(vec![("value", Attr::Tensor(fill))]);
+        let v = cx.b.op(OnnxOp::ConstantOfShape, &[shape], m);
+        Ok(if w.dtype == modelc_ir::DType::F32 {
+            v
+        } else {
+            cx.b.cast(v, w.dtype)
+        })
+    };
+    let mean = stat(0.0)?;
+    let var = stat(1.0)?;
+    let eps = arg(op, a.f64(7, "eps", Some(1e-5)))?;
+    let outs = cx.b.node(
+        OnnxOp::BatchNormalization,
+        &[Some(x.v), Some(w.v), Some(b.v), Some(mean), Some(var)],
+        attrs(vec![
+            ("epsilon", Attr::Float(eps as f32)),
+            ("training_mode", Attr::Int(1)),
+        ]),
+        3,
+    );
+    Ok(PyValue::Tensor(x.with(outs[0])))
+}
+
 pub fn call(cx: &mut Evaluator, op: &str, a: &Args) -> Option<EvalResult<PyValue>> {
     match op {
         "batch_norm" => Some((|| -> EvalResult<PyValue> {
@@ -29,6 +77,9 @@ pub fn call(cx: &mut Evaluator, op: &str, a: &Args) -> Option<EvalResult<PyValue
                 op,
                 operand(cx, a.get(0, "input").unwrap_or(&PyValue::None), None),
             )?;
+            if arg(op, a.bool(5, "training", false))? {
+                return batch_norm_training(cx, op, a, x);
+            }
             let mean = arg(op, a.t(3, "running_mean"))?;
             let var = arg(op, a.t(4, "running_var"))?;
             let w = match arg(op, a.opt_t(1, "weight"))? {
@@ -39,11 +90,6 @@ pub fn call(cx: &mut Evaluator, op: &str, a: &Args) -> Option<EvalResult<PyValue
                 Some(b) => b,
                 None => arg(op, filled(cx, mean, 0.0))?,
             };
-            if arg(op, a.bool(5, "training", false))? {
-                return Err(Stop::Fatal(
-                    "aten::batch_norm: training mode is not supported".into(),
-                ));
-            }
             let eps = arg(op, a.f64(7, "eps", Some(1e-5)))?;
             let v = cx.b.op(
                 OnnxOp::BatchNormalization,

@@ -76,6 +76,10 @@ pub fn builtin(cx: &mut Evaluator, name: &str, a: &Args) -> Option<EvalResult<Py
                 PyValue::Int(super::known_int(cx, v)?)
             }
             PyValue::Int(i) => PyValue::Int(*i),
+            // A constant one-element tensor (a buffer): its value, known at import time.
+            PyValue::Tensor(t) if const_scalar(cx, *t).is_some() => {
+                PyValue::Int(const_scalar(cx, *t)?.trunc() as i64)
+            }
             PyValue::Bool(b) => PyValue::Int(*b as i64),
             PyValue::Float(f) => PyValue::Int(f.trunc() as i64),
             PyValue::SymInt(s) => PyValue::SymInt(*s),
@@ -117,6 +121,9 @@ pub fn builtin(cx: &mut Evaluator, name: &str, a: &Args) -> Option<EvalResult<Py
         },
         "bool" => match (p0?, p0?.as_bool()) {
             (_, Some(b)) => PyValue::Bool(b),
+            (PyValue::Tensor(t), None) if const_scalar(cx, *t).is_some() => {
+                PyValue::Bool(const_scalar(cx, *t)? != 0.0)
+            }
             // A run-time truth value (`if bool(x.mean() > 0):`) stays a tensor.
             (PyValue::Tensor(t), None) => {
                 let v = if t.dtype == DType::Bool {
@@ -188,4 +195,14 @@ pub fn builtin(cx: &mut Evaluator, name: &str, a: &Args) -> Option<EvalResult<Py
         }
         _ => return None,
     }))
+}
+
+/// The value of a one-element constant tensor (an initializer), if `t` is one.
+fn const_scalar(cx: &Evaluator, t: TensorRef) -> Option<f64> {
+    match &cx.b.g.node(t.v.node).op {
+        modelc_ir::Op::Const(c) if c.element_count() == Some(1) => {
+            crate::export::tensor_floats(c)?.first().copied()
+        }
+        _ => None,
+    }
 }
