@@ -74,7 +74,17 @@ impl Xtask {
                         .arg(&modelc)
                         .arg("--tflite")
                         .arg("--out")
-                        .arg(self.target.join("torchscript-interop").join("forms")))
+                        .arg(self.target.join("torchscript-interop").join("forms")))?;
+                    // Transformer / vision-transformer architectures (torch + torchvision,
+                    // seeded weights), traced and scripted, against torch; the classic
+                    // torch.onnx.export on the same modules is reported beside.
+                    run(self
+                        .py()
+                        .arg("tests/torchscript_archs.py")
+                        .arg("--modelc")
+                        .arg(&modelc)
+                        .arg("--out")
+                        .arg(self.target.join("torchscript-interop").join("archs")))
                 }),
             ),
             (

@@ -10,7 +10,9 @@ use modelc_passes::passes::infer_shapes::InputShapes;
 use modelc_passes::{PassManager, Report};
 
 use crate::summary::Summary;
-use crate::{check_distinct, format_of, input_format, load, save, Error, SaveOptions};
+use crate::{
+    check_distinct, format_of, input_format, load_with, save, Error, InputTypes, SaveOptions,
+};
 
 /// Which passes run between reading and writing.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,6 +39,8 @@ pub type GraphHook = Arc<dyn Fn(&Graph)>;
 pub struct ConvertOptions {
     /// Input shapes and symbolic dimension sizes fixed right after reading.
     pub input_shapes: InputShapes,
+    /// Input element types a format does not record (TorchScript), used when reading.
+    pub input_types: InputTypes,
     /// The default-domain ONNX opset to convert the model to before the passes run (so
     /// fusions into newer ops see it), with the version adapters of `convert-opset`.
     pub opset: Option<i64>,
@@ -100,7 +104,7 @@ pub fn convert_with(
     check_distinct(src, dst)?;
     let dst_format = format_of(dst)?;
     on_stage(Stage::Reading(src));
-    let mut model = load(src)?;
+    let mut model = load_with(src, &opts.input_shapes, &opts.input_types)?;
     on_stage(Stage::Transforming);
     opts.input_shapes.apply(&mut model.graph)?;
     let before = Summary::of(&model, input_format(src)?);

@@ -16,6 +16,7 @@
 mod args;
 mod convert;
 mod format;
+mod input_types;
 pub mod npy;
 pub mod quantize;
 pub mod run;
@@ -26,6 +27,7 @@ use std::path::{Path, PathBuf};
 pub use args::ShapeArgs;
 pub use convert::{convert, convert_with, ConvertOptions, Converted, GraphHook, Passes, Stage};
 pub use format::Format;
+pub use input_types::{InputTypeError, InputTypes};
 pub use modelc_ir as ir;
 pub use modelc_ir::Model;
 pub use modelc_onnx::{ExternalData, WriteOptions as OnnxWriteOptions};
@@ -61,6 +63,9 @@ pub enum Error {
     /// An input shape to fix does not fit the model.
     #[error(transparent)]
     InputShapes(#[from] InputShapeError),
+    /// An input type to set does not fit the model.
+    #[error(transparent)]
+    InputTypes(#[from] InputTypeError),
     /// A pass is unknown or failed.
     #[error(transparent)]
     Pass(#[from] modelc_passes::PassError),
@@ -121,6 +126,20 @@ pub fn input_format(path: &Path) -> Result<Format, Error> {
 
 /// Loads a model; the format is recognized from the content ([`input_format`]).
 pub fn load(path: &Path) -> Result<Model, Error> {
+    load_with(path, &InputShapes::default(), &InputTypes::default())
+}
+
+/// [`load`] with input shapes and element types the file may not record (`--input-shape`,
+/// `--input-type`): the TorchScript importer uses them (a scripted module records neither);
+/// the types are checked against what the other formats declare. (The shapes are fixed in
+/// every format afterwards, by [`InputShapes::apply`].)
+pub fn load_with(path: &Path, shapes: &InputShapes, types: &InputTypes) -> Result<Model, Error> {
+    let model = load_format(path, shapes, types)?;
+    types.check(&model)?;
+    Ok(model)
+}
+
+fn load_format(path: &Path, shapes: &InputShapes, types: &InputTypes) -> Result<Model, Error> {
     match input_format(path)? {
         Format::Onnx => modelc_onnx::read(path).map_err(|source| Error::Onnx {
             path: path.to_path_buf(),
@@ -131,7 +150,11 @@ pub fn load(path: &Path) -> Result<Model, Error> {
             source,
         }),
         Format::TorchScript => {
-            modelc_torchscript::read(path).map_err(|source| Error::TorchScript {
+            let opts = modelc_torchscript::ReadOptions {
+                input_types: types.0.clone(),
+                input_shapes: shapes.shapes.clone(),
+            };
+            modelc_torchscript::read_with(path, &opts).map_err(|source| Error::TorchScript {
                 path: path.to_path_buf(),
                 source,
             })

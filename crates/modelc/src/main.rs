@@ -65,6 +65,8 @@ enum Command {
         opset: Option<i64>,
         #[command(flatten)]
         shapes: ShapeArgs,
+        #[command(flatten)]
+        types: TypeArgs,
     },
     /// Summarize a model: format, opsets, inputs and outputs, ops, parameters.
     #[command(
@@ -164,6 +166,8 @@ enum Command {
         opset: Option<i64>,
         #[command(flatten)]
         shapes: ShapeArgs,
+        #[command(flatten)]
+        types: TypeArgs,
     },
     /// List the graph passes with what each does.
     Passes,
@@ -192,6 +196,22 @@ enum Command {
         #[arg(long)]
         full: bool,
     },
+}
+
+/// `--input-type NAME:TYPE` (shared by `convert` and `optimize`, which read TorchScript
+/// archives: they record no input types).
+#[derive(clap::Args)]
+struct TypeArgs {
+    /// An input's element type: NAME:TYPE (int64, float32, ...). May be repeated.
+    /// (TorchScript archives do not record input types; other formats must agree.)
+    #[arg(long = "input-type", value_name = "NAME:TYPE")]
+    input_types: Vec<String>,
+}
+
+impl TypeArgs {
+    fn parse(&self) -> Result<modelc::InputTypes, modelc::InputTypeError> {
+        modelc::InputTypes::parse(&self.input_types)
+    }
 }
 
 /// How inputs are chosen (shared by `run` and `verify`).
@@ -415,6 +435,7 @@ fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
             level,
             opset,
             shapes,
+            types,
         } => {
             let mut save = SaveOptions::default();
             save.onnx.external_data = match external_data {
@@ -426,6 +447,7 @@ fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
             save.tflite.keep_io_layout = keep_io_layout;
             let opts = ConvertOptions {
                 input_shapes: shapes.parse()?,
+                input_types: types.parse()?,
                 opset,
                 passes: Passes::Level(level),
                 save,
@@ -560,6 +582,7 @@ fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
             stop_after,
             opset,
             shapes,
+            types,
         } => {
             let print_after = print_after.map(|name| {
                 let header = format!("// after {name}");
@@ -577,6 +600,7 @@ fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
             });
             let opts = ConvertOptions {
                 input_shapes: shapes.parse()?,
+                input_types: types.parse()?,
                 opset,
                 passes: match pipeline {
                     Some(spec) => Passes::List(spec),

@@ -27,10 +27,25 @@ pub const INPUT_TYPES: &str = "modelc_input_types.txt";
 #[derive(Debug, Clone, Default)]
 pub struct WriteOptions {}
 
+/// How to read a TorchScript archive.
+#[derive(Debug, Clone, Default)]
+pub struct ReadOptions {
+    /// Element types of inputs by name (an archive does not record them; see
+    /// [`import::import_with`] for what is used otherwise).
+    pub input_types: Vec<(String, modelc_ir::DType)>,
+    /// Shapes of inputs by name (scripted modules record none; the code may need ranks).
+    pub input_shapes: Vec<(String, Vec<u64>)>,
+}
+
 /// Reads a TorchScript `.pt` archive.
 pub fn read(path: &Path) -> Result<Model, TorchScriptError> {
+    read_with(path, &ReadOptions::default())
+}
+
+/// Reads a TorchScript `.pt` archive with options.
+pub fn read_with(path: &Path, opts: &ReadOptions) -> Result<Model, TorchScriptError> {
     let mut archive = archive::Archive::open(path)?;
-    import::import(&mut archive)
+    import::import_with(&mut archive, opts)
 }
 
 /// Writes the model to `path` as a TorchScript archive, via a temporary file renamed into place.

@@ -176,3 +176,33 @@ fn weights_point_into_the_archive_without_copying() {
         "weight was copied"
     );
 }
+
+/// The element type of graph input `name`.
+fn input_dtype(model: &modelc_ir::Model, name: &str) -> Option<DType> {
+    let g = &model.graph;
+    g.inputs()
+        .iter()
+        .filter_map(|&id| g.node(id).outputs.first())
+        .find(|v| v.name == name)
+        .and_then(|v| match v.ty.as_ref().map(|t| &t.ty) {
+            Some(modelc_ir::ValueType::Tensor(t)) => t.dtype,
+            _ => None,
+        })
+}
+
+/// Input types: the traced inputs' (float32 here) by default; the ones the options name
+/// otherwise (an archive records none of its own).
+#[test]
+fn input_types_come_from_the_traced_inputs_or_the_options() {
+    let path = root().join("testdata/torchscript/mlp_dropout_scripted/model.pt");
+    let model = modelc_torchscript::read(&path).unwrap();
+    let g = &model.graph;
+    let name = g.node(g.inputs()[0]).outputs[0].name.clone();
+    assert_eq!(input_dtype(&model, &name), Some(DType::F32));
+    let opts = modelc_torchscript::ReadOptions {
+        input_types: vec![(name.clone(), DType::F64)],
+        ..Default::default()
+    };
+    let model = modelc_torchscript::read_with(&path, &opts).unwrap();
+    assert_eq!(input_dtype(&model, &name), Some(DType::F64));
+}

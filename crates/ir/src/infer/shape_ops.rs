@@ -234,6 +234,8 @@ fn split(cx: &InferCtx<'_>, out: &mut Outputs) -> Result<(), InferError> {
         cx.attr_ints("split")?.filter(|v| !v.is_empty())
     };
     let parts: Vec<Dim> = match (sizes, &s[a]) {
+        // Sizes computed at run time.
+        (None, _) if cx.has(1) => vec![Dim::Unknown; n],
         (Some(sizes), d) => {
             if sizes.len() != n {
                 fail!("Split has {} sizes for {n} outputs", sizes.len());

@@ -16,7 +16,7 @@ use modelc_ir::{element_count, Tensor, ValueRef};
 
 use super::args::Args;
 use super::builder::Builder;
-use super::value::{Obj, PyValue, TensorRef};
+use super::value::{Obj, PyValue, TensorRef, View};
 use crate::code::{BinOp, ClassDef, Expr, FuncDef, Stmt, StmtKind};
 use crate::pickle::{PickleValue, TensorValue};
 
@@ -62,6 +62,13 @@ pub struct Evaluator<'a> {
     pub constants: Vec<PickleValue>,
     /// Untranslatable ops, `file:line: message`.
     pub errors: Vec<String>,
+    /// Float graph inputs the code uses as indices (they are int64).
+    pub index_inputs: Vec<String>,
+    /// Views of other tensors, by the view's value.
+    pub views: HashMap<ValueRef, View>,
+    /// Tensors an in-place op has overwritten, and their new values: a name bound to the
+    /// old value reads the new one.
+    pub replaced: HashMap<ValueRef, TensorRef>,
     tensors: HashMap<(String, u64, Vec<u64>), ValueRef>,
     depth: usize,
     unrolled: usize,
@@ -79,6 +86,9 @@ impl<'a> Evaluator<'a> {
             code,
             constants,
             errors: Vec::new(),
+            index_inputs: Vec::new(),
+            views: HashMap::new(),
+            replaced: HashMap::new(),
             tensors: HashMap::new(),
             depth: 0,
             unrolled: 0,
@@ -89,6 +99,32 @@ impl<'a> Evaluator<'a> {
 
     pub fn at(&self) -> String {
         format!("{}:{}", self.file, self.line)
+    }
+
+    /// `v` with the tensors in it that in-place ops overwrote replaced by their new values.
+    pub fn current(&self, v: &PyValue) -> PyValue {
+        if self.replaced.is_empty() {
+            return v.clone();
+        }
+        match v {
+            PyValue::Tensor(t) => {
+                let mut t = *t;
+                let mut hops = 0;
+                while let Some(n) = self.replaced.get(&t.v) {
+                    t = *n;
+                    hops += 1;
+                    if hops > self.replaced.len() {
+                        break;
+                    }
+                }
+                PyValue::Tensor(t)
+            }
+            PyValue::List(items) => PyValue::List(items.iter().map(|x| self.current(x)).collect()),
+            PyValue::Tuple(items) => {
+                PyValue::Tuple(items.iter().map(|x| self.current(x)).collect())
+            }
+            v => v.clone(),
+        }
     }
 
     /// Records an untranslatable construct (import continues).
@@ -501,6 +537,16 @@ impl<'a> Evaluator<'a> {
             Expr::Tuple(ts) | Expr::List(ts) => {
                 let items = match v {
                     PyValue::Tuple(x) | PyValue::List(x) if x.len() == ts.len() => x,
+                    // Python raises for a sequence of another length (a size list of an
+                    // input rank the code does not take, when ranks are being tried).
+                    PyValue::Tuple(x) | PyValue::List(x) => {
+                        return Err(Stop::Raise(format!(
+                            "{}: the model raises: cannot unpack {} values into {} names",
+                            self.at(),
+                            x.len(),
+                            ts.len()
+                        )))
+                    }
                     other => {
                         return fatal(format!(
                             "{}: cannot unpack a {} into {} names",
@@ -543,7 +589,7 @@ impl<'a> Evaluator<'a> {
             Expr::None => PyValue::None,
             Expr::Ellipsis => PyValue::None,
             Expr::Name(n) => match env.get(n) {
-                Some(v) => v.clone(),
+                Some(v) => self.current(v),
                 None => match n.as_str() {
                     "inf" => PyValue::Float(f64::INFINITY),
                     "nan" => PyValue::Float(f64::NAN),
@@ -770,7 +816,12 @@ impl<'a> Evaluator<'a> {
                             }
                             return Ok(PyValue::None);
                         }
-                        PyValue::Path(p) => return self.call_path(&format!("{p}.{m}"), pos, kw),
+                        PyValue::Path(p) => {
+                            let p = format!("{p}.{m}");
+                            let r = self.call_path(&p, pos, kw)?;
+                            rebind_mutated(env, &p, args.first(), &r);
+                            return Ok(r);
+                        }
                         other => {
                             return fatal(format!(
                                 "{}: method `{m}` of a {}",
@@ -783,15 +834,7 @@ impl<'a> Evaluator<'a> {
                 let r = match self.expr(env, f)? {
                     PyValue::Path(p) => {
                         let r = self.call_path(&p, pos, kw)?;
-                        // In-place ops (`torch.append(l, x)`, `torch.add_(t, 1)`) mutate their
-                        // first argument: rebind the name to the result (SSA form).
-                        let mutates = p == "torch.append"
-                            || (p.starts_with("torch.") && p.ends_with('_') && !p.ends_with("__"));
-                        if let (true, Some(Expr::Name(n))) = (mutates, args.first()) {
-                            if env.contains_key(n) {
-                                env.insert(n.clone(), r.clone());
-                            }
-                        }
+                        rebind_mutated(env, &p, args.first(), &r);
                         r
                     }
                     other => return fatal(format!("{}: call of a {}", self.at(), other.kind())),
@@ -919,6 +962,19 @@ impl<'a> Evaluator<'a> {
 
     fn builtin(&mut self, name: &str, args: Args) -> EvalResult<PyValue> {
         super::ops::builtin(self, name, args)
+    }
+}
+
+/// In-place ops (`torch.append(l, x)`, `torch.add_(t, 1)`) mutate their first argument:
+/// the name it was read from is rebound to the result (SSA form). (Tensors overwritten
+/// through other names or views are followed by [`Evaluator::current`].)
+fn rebind_mutated(env: &mut Env, path: &str, first: Option<&Expr>, result: &PyValue) {
+    let mutates = matches!(path, "torch.append" | "torch.extend" | "torch.insert")
+        || (path.starts_with("torch.") && path.ends_with('_') && !path.ends_with("__"));
+    if let (true, Some(Expr::Name(n))) = (mutates, first) {
+        if env.contains_key(n) {
+            env.insert(n.clone(), result.clone());
+        }
     }
 }
 

@@ -8,12 +8,15 @@
 //! 3. The root module's `forward` is evaluated symbolically ([`eval`]) with its tensor
 //!    parameters as graph inputs, inlining every call, into one graph.
 //!
-//! Input types and shapes come from modelc's own record (`extra/`[`crate::INPUT_TYPES`]) in
-//! archives modelc wrote. Input ranks come from `traced_inputs.pkl` when torch stored it
-//! (traced modules). For
-//! scripted modules, whose code branches on `input.dim()`, the importer tries ranks 4, 3, 2,
-//! 1, 5 when the code needs a rank and keeps the first rank the code accepts (does not
-//! raise for). The IR uses ONNX opset 18.
+//! Input shapes and element types come from the options ([`crate::ReadOptions`],
+//! `--input-shape` / `--input-type`), else from modelc's own record
+//! (`extra/`[`crate::INPUT_TYPES`]) in archives modelc wrote, else from `traced_inputs.pkl`
+//! when torch stored it (traced modules). For scripted modules without shapes, whose code branches on
+//! `input.dim()`, the importer tries ranks 4, 3, 2, 1, 5 when the code needs a rank and keeps
+//! the first rank the code accepts (does not raise for). An input the code uses as indices
+//! is int64 (see [`import_with`]). Every node is typed by shape inference as it is built
+//! ([`builder::Builder::node`]), so ranks and known sizes follow every op; small constant
+//! computations fold as they are built. The IR uses ONNX opset 18.
 
 pub mod args;
 pub mod builder;
@@ -107,8 +110,8 @@ fn load_code(archive: &mut Archive) -> Result<Code, TorchScriptError> {
     Ok(code)
 }
 
-/// Shapes of the example inputs torch stored for a traced module.
-fn traced_shapes(archive: &mut Archive) -> Option<Vec<Vec<u64>>> {
+/// Shapes and element types of the example inputs torch stored for a traced module.
+fn traced_inputs(archive: &mut Archive) -> Option<Vec<(Vec<u64>, DType)>> {
     if !archive.contains("traced_inputs.pkl") {
         return None;
     }
@@ -116,7 +119,7 @@ fn traced_shapes(archive: &mut Archive) -> Option<Vec<Vec<u64>>> {
     let list = v.get("forward")?.as_seq()?;
     list.iter()
         .map(|t| match t {
-            PickleValue::Tensor(t) => Some(t.size.clone()),
+            PickleValue::Tensor(t) => Some((t.size.clone(), t.storage.dtype)),
             _ => None,
         })
         .collect()
@@ -179,6 +182,67 @@ fn recorded_types(
 
 /// Reads the archive into a model.
 pub fn import(archive: &mut Archive) -> Result<Model, TorchScriptError> {
+    import_with(archive, &crate::ReadOptions::default())
+}
+
+/// Reads the archive into a model with the given options.
+///
+/// Input shapes: the ones `opts` names, else the traced inputs' (else ranks are tried).
+/// Input element types: the ones `opts` names, else the ones of the inputs a traced module
+/// was traced with, else float32 — except that an input the code uses as indices
+/// (embedding, index_select, gather, tensor indexing) is int64: the import runs again with
+/// it typed so when the first run finds such a use.
+pub fn import_with(
+    archive: &mut Archive,
+    opts: &crate::ReadOptions,
+) -> Result<Model, TorchScriptError> {
+    let traced = traced_inputs(archive);
+    let shapes: Option<Vec<Vec<u64>>> = traced
+        .as_ref()
+        .map(|t| t.iter().map(|(s, _)| s.clone()).collect());
+    let mut types: HashMap<String, DType> = opts.input_types.iter().cloned().collect();
+    let given: HashMap<String, Vec<u64>> = opts.input_shapes.iter().cloned().collect();
+    // Inputs whose shapes the options give: no rank needs guessing for them.
+    let shapes = shapes.or_else(|| (!given.is_empty()).then(Vec::new));
+    let mut found = Vec::new();
+    let r = import_typed(
+        archive,
+        shapes.as_deref(),
+        traced.as_deref(),
+        &types,
+        &given,
+        &mut found,
+    );
+    let new: Vec<String> = found
+        .into_iter()
+        .filter(|n| !types.contains_key(n))
+        .collect();
+    if new.is_empty() {
+        return r;
+    }
+    for n in new {
+        types.insert(n, DType::I64);
+    }
+    import_typed(
+        archive,
+        shapes.as_deref(),
+        traced.as_deref(),
+        &types,
+        &given,
+        &mut Vec::new(),
+    )
+}
+
+/// One import with the input types fixed: `types` by name, then the traced inputs' types.
+/// Inputs the code uses as indices while float are added to `index_inputs`.
+fn import_typed(
+    archive: &mut Archive,
+    shapes: Option<&[Vec<u64>]>,
+    traced: Option<&[(Vec<u64>, DType)]>,
+    types: &HashMap<String, DType>,
+    given_shapes: &HashMap<String, Vec<u64>>,
+    index_inputs: &mut Vec<String>,
+) -> Result<Model, TorchScriptError> {
     let root = pickle(archive, "data.pkl", true)?;
     let constants = if archive.contains("constants.pkl") {
         match pickle(archive, "constants.pkl", true)? {
@@ -207,22 +271,20 @@ pub fn import(archive: &mut Archive) -> Result<Model, TorchScriptError> {
             "{qual} has no forward method"
         )));
     }
-    let shapes = traced_shapes(archive);
-    let recorded = recorded_types(archive)?;
     let n_inputs = cdef
         .methods
         .iter()
         .find(|m| m.name == "forward")
         .map_or(0, |f| f.params.len().saturating_sub(1));
-    let first = run(
-        &code,
-        &root,
-        &constants,
-        &qual,
-        shapes.as_deref(),
-        None,
-        recorded.as_deref(),
-    );
+    let recorded = recorded_types(archive)?;
+    let dtypes = InputTypes {
+        recorded: recorded.as_deref(),
+        shapes,
+        by_name: types,
+        traced,
+        shapes_by_name: given_shapes,
+    };
+    let first = run(&code, &root, &constants, &qual, None, &dtypes, index_inputs);
     let result = match (&first, &shapes) {
         (Err(Attempt::NeedsRank(_)), None) => {
             // Scripted code that branches on the input rank: try the usual ranks.
@@ -232,7 +294,20 @@ pub fn import(archive: &mut Archive) -> Result<Model, TorchScriptError> {
             let mut best: Option<Result<Model, Attempt>> = None;
             for rank in [4usize, 3, 2, 1, 5] {
                 let ranks = vec![rank; n_inputs];
-                let r = run(&code, &root, &constants, &qual, None, Some(&ranks), None);
+                let without_shapes = InputTypes {
+                    shapes: None,
+                    recorded: None,
+                    ..dtypes
+                };
+                let r = run(
+                    &code,
+                    &root,
+                    &constants,
+                    &qual,
+                    Some(&ranks),
+                    &without_shapes,
+                    index_inputs,
+                );
                 let ok = r.is_ok();
                 let raised = matches!(&r, Err(Attempt::NeedsRank(e) | Attempt::Failed(e)) if e.to_string().contains("the model raises"));
                 if ok {
@@ -256,6 +331,29 @@ pub fn import(archive: &mut Archive) -> Result<Model, TorchScriptError> {
     }
 }
 
+/// Where input element types come from.
+#[derive(Clone, Copy)]
+struct InputTypes<'t> {
+    /// modelc's own record of the argument types, in archives it wrote.
+    recorded: Option<&'t [Option<TensorType>]>,
+    /// Shapes by input position (traced inputs).
+    shapes: Option<&'t [Vec<u64>]>,
+    by_name: &'t HashMap<String, DType>,
+    traced: Option<&'t [(Vec<u64>, DType)]>,
+    /// Shapes the options give (they win over the traced ones).
+    shapes_by_name: &'t HashMap<String, Vec<u64>>,
+}
+
+impl InputTypes<'_> {
+    fn of(&self, k: usize, name: &str) -> DType {
+        self.by_name
+            .get(name)
+            .copied()
+            .or_else(|| self.traced.and_then(|t| t.get(k)).map(|(_, d)| *d))
+            .unwrap_or(DType::F32)
+    }
+}
+
 enum Attempt {
     /// Failed because an input's rank was needed (or the code raised for the rank tried).
     NeedsRank(TorchScriptError),
@@ -267,10 +365,11 @@ fn run(
     root: &PickleValue,
     constants: &[PickleValue],
     qual: &str,
-    shapes: Option<&[Vec<u64>]>,
     ranks: Option<&[usize]>,
-    recorded: Option<&[Option<TensorType>]>,
+    dtypes: &InputTypes<'_>,
+    index_inputs: &mut Vec<String>,
 ) -> Result<Model, Attempt> {
+    let shapes = dtypes.shapes;
     let (cdef, file) = &code.classes[qual];
     let forward = cdef
         .methods
@@ -297,12 +396,16 @@ fn run(
                 }
             }
         }
-        let shape = shapes.and_then(|s| s.get(k));
+        let shape = dtypes
+            .shapes_by_name
+            .get(&p.name)
+            .or_else(|| shapes.and_then(|s| s.get(k)));
         let rank = shape
             .map(|s| s.len())
             .or_else(|| ranks.and_then(|r| r.get(k).copied()));
+        let dtype = dtypes.of(k, &p.name);
         let ty = TypeInfo::from(ValueType::Tensor(TensorType {
-            dtype: Some(DType::F32),
+            dtype: Some(dtype),
             shape: match (shape, rank) {
                 (Some(s), _) => Some(Shape::known(s)),
                 (None, Some(r)) => Some(Shape(
@@ -313,18 +416,30 @@ fn run(
                 _ => None,
             },
         }));
-        // modelc's own record of the argument's type, when it wrote the archive.
-        let (ty, rank, dtype) = match recorded.and_then(|r| r.get(k)).and_then(|t| t.as_ref()) {
+        // modelc's own record of the argument's type, when it wrote the archive (types and
+        // shapes the options name still win).
+        let recorded = dtypes
+            .recorded
+            .and_then(|r| r.get(k))
+            .and_then(|t| t.as_ref());
+        let (ty, rank, dtype) = match recorded {
             Some(tt) => {
-                let dtype = tt.dtype.unwrap_or(DType::F32);
-                let rank = tt.shape.as_ref().map(|s| s.rank()).or(rank);
+                let dtype = match dtypes.by_name.get(&p.name) {
+                    Some(d) => *d,
+                    None => tt.dtype.unwrap_or(DType::F32),
+                };
+                let shape = match dtypes.shapes_by_name.get(&p.name) {
+                    Some(s) => Some(Shape::known(s)),
+                    None => tt.shape.clone(),
+                };
+                let rank = shape.as_ref().map(|s| s.rank()).or(rank);
                 let tt = TensorType {
                     dtype: Some(dtype),
-                    shape: tt.shape.clone(),
+                    shape,
                 };
                 (TypeInfo::from(ValueType::Tensor(tt)), rank, dtype)
             }
-            None => (ty, rank, DType::F32),
+            None => (ty, rank, dtype),
         };
         let id = cx.b.g.add_input(Value::typed(p.name.clone(), ty));
         args.push(PyValue::Tensor(TensorRef::new(
@@ -333,7 +448,13 @@ fn run(
             dtype,
         )));
     }
-    let out = match cx.call_func(forward, file, Some(this), args, Vec::new()) {
+    let out = cx.call_func(forward, file, Some(this), args, Vec::new());
+    for n in std::mem::take(&mut cx.index_inputs) {
+        if !index_inputs.contains(&n) {
+            index_inputs.push(n);
+        }
+    }
+    let out = match out {
         Ok(v) => v,
         Err(e) => {
             let rank_problem = cx.errors.iter().any(|m| m.contains("rank is unknown"));

@@ -28,6 +28,24 @@ impl TensorRef {
     }
 }
 
+/// How a tensor is a view of another (`slice` / `select` with bounds known at import
+/// time), so that an in-place write to it (`x[a:b] = v`, traced as `fill_(slice(x, …))`)
+/// updates the tensor it views.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct View {
+    pub base: TensorRef,
+    pub dim: i64,
+    pub kind: ViewKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ViewKind {
+    /// Elements `start .. end` (torch's bounds: negative from the end, clamped), step 1.
+    Slice { start: i64, end: i64 },
+    /// Index `index` (negative from the end); the dim is gone in the view.
+    Select { index: i64 },
+}
+
 /// A module instance from `data.pkl`.
 #[derive(Debug)]
 pub struct Obj {

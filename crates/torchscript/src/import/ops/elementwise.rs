@@ -2,7 +2,8 @@
 //! neg, sqrt, …, relu, leaky_relu, elu, …, add/sub with alpha 1, mul, pow, eq/lt/le/gt/ge,
 //! logical_*), and
 //! the others: add/sub with `alpha` ≠ 1, div (`rounding_mode` none / trunc / floor),
-//! floor_divide, remainder/fmod, rsub, rsqrt, ne, where, masked_fill, clamp; casts (`to`,
+//! floor_divide, remainder/fmod, rsub, rsqrt, ne, where, masked_fill, clamp / clamp_min /
+//! clamp_max, addcmul / addcdiv, is_floating_point; casts (`to`,
 //! `type_as`, `float`); identities (`contiguous`, `detach`, `clone`, `dropout` in eval).
 //! Results broadcast like ONNX (numpy rules, same as torch).
 
@@ -58,7 +59,7 @@ fn pair(
     Ok((a, b))
 }
 
-fn binary(
+pub fn binary(
     cx: &mut Evaluator,
     op: &str,
     onnx: OnnxOp,
@@ -209,6 +210,30 @@ fn run(cx: &mut Evaluator, op: &str, a: &Args) -> Option<EvalResult<PyValue>> {
                 let t = e.as_tensor().expect("binary gives a tensor");
                 Ok(unary(cx, OnnxOp::Not, t, vec![]))
             }
+            // self + value · t1 ∘ t2 (∘: · or /).
+            "addcmul" | "addcdiv" => {
+                let t1 = a.get(1, "tensor1").unwrap_or(&PyValue::None);
+                let t2 = a.get(2, "tensor2").unwrap_or(&PyValue::None);
+                let value = arg(op, a.f64(3, "value", Some(1.0)))?;
+                let onnx = if op == "addcmul" {
+                    OnnxOp::Mul
+                } else {
+                    OnnxOp::Div
+                };
+                let mut p = binary(cx, op, onnx, t1, t2)?;
+                if value != 1.0 {
+                    p = binary(cx, op, OnnxOp::Mul, &p, &PyValue::Float(value))?;
+                }
+                binary(cx, op, OnnxOp::Add, x, &p)
+            }
+            "is_floating_point" | "is_complex" | "is_signed" => {
+                let t = arg(op, operand(cx, x, None))?;
+                Ok(PyValue::Bool(match op {
+                    "is_floating_point" => t.dtype.is_float(),
+                    "is_complex" => false,
+                    _ => t.dtype.is_float() || t.dtype.is_int() && !t.dtype.name().starts_with('u'),
+                }))
+            }
             "rsqrt" => {
                 let t = arg(op, operand(cx, x, None))?;
                 let s = cx.b.op(OnnxOp::Sqrt, &[t.v], Attrs::default());
@@ -241,13 +266,18 @@ fn run(cx: &mut Evaluator, op: &str, a: &Args) -> Option<EvalResult<PyValue>> {
                     cx.b.op(OnnxOp::Where, &[mask.v, fill.v, t.v], Attrs::default());
                 Ok(PyValue::Tensor(TensorRef::new(v, rank2(t, mask), t.dtype)))
             }
-            "clamp" | "clip" => {
+            "clamp" | "clip" | "clamp_min" | "clamp_max" => {
                 let t = arg(op, operand(cx, x, None))?;
-                let lo = match a.some(1, "min") {
+                let lo = match a.some(1, "min").filter(|_| op != "clamp_max") {
                     Some(v) => Some(arg(op, operand(cx, v, Some(t)))?.v),
                     None => None,
                 };
-                let hi = match a.some(2, "max") {
+                let hi_arg = if op == "clamp_max" {
+                    a.some(1, "max")
+                } else {
+                    a.some(2, "max")
+                };
+                let hi = match hi_arg.filter(|_| op != "clamp_min") {
                     Some(v) => Some(arg(op, operand(cx, v, Some(t)))?.v),
                     None => None,
                 };

@@ -9,7 +9,9 @@
 pub mod activation;
 pub mod attention;
 pub mod conv;
+pub mod create;
 pub mod elementwise;
+pub mod index;
 pub mod linear;
 pub mod norm;
 pub mod pool;
@@ -41,6 +43,8 @@ const FAMILIES: &[Family] = &[
     pool::call,
     linear::call,
     shape::call,
+    create::call,
+    index::call,
     reduce::call,
     resize::call,
     select::call,
@@ -50,19 +54,37 @@ const FAMILIES: &[Family] = &[
 ];
 
 /// An aten op (`torch.X` / `ops.aten.X`).
-pub fn aten(cx: &mut Evaluator, op: &str, args: Args) -> EvalResult<PyValue> {
+pub fn aten(cx: &mut Evaluator, op: &str, mut args: Args) -> EvalResult<PyValue> {
     let base = op
         .strip_suffix('_')
         .filter(|b| !b.ends_with('_'))
         .unwrap_or(op);
+    for v in args
+        .pos
+        .iter_mut()
+        .chain(args.kw.iter_mut().map(|(_, v)| v))
+    {
+        with_ranks(cx, v);
+    }
     for f in FAMILIES {
         if let Some(r) = f(cx, base, &args) {
-            return r.or_else(|e| match e {
-                Stop::Fatal(m) if !m.contains(':') || m.starts_with("aten::") => {
-                    untranslatable(cx, op, &args, &m)
-                }
-                e => Err(e),
-            });
+            let in_place = base != op;
+            return r
+                .map(|mut v| {
+                    with_ranks(cx, &mut v);
+                    if let (true, Some(PyValue::Tensor(t)), PyValue::Tensor(new)) =
+                        (in_place, args.pos.first(), &v)
+                    {
+                        write_back(cx, *t, *new);
+                    }
+                    v
+                })
+                .or_else(|e| match e {
+                    Stop::Fatal(m) if !m.contains(':') || m.starts_with("aten::") => {
+                        untranslatable(cx, op, &args, &m)
+                    }
+                    e => Err(e),
+                });
         }
     }
     // No family took it: say why when it reads a value the import could not give.
@@ -81,6 +103,84 @@ pub fn aten(cx: &mut Evaluator, op: &str, args: Args) -> EvalResult<PyValue> {
         );
     }
     untranslatable(cx, op, &args, "is not supported")
+}
+
+/// An in-place op made `new` of `old`: names bound to `old` read `new` from now on, and
+/// when `old` is a view, the tensor it views gets `new` in that place (and so on up).
+fn write_back(cx: &mut Evaluator, old: TensorRef, new: TensorRef) {
+    if old.v == new.v {
+        return;
+    }
+    cx.replaced.insert(old.v, new);
+    let Some(view) = cx.views.get(&old.v).copied() else {
+        return;
+    };
+    let base = match cx.current(&PyValue::Tensor(view.base)) {
+        PyValue::Tensor(b) => b,
+        _ => view.base,
+    };
+    let d = view.dim;
+    let ax = cx.b.ints(&[d]);
+    let part = |cx: &mut Evaluator, s: i64, e: i64| {
+        let (s, e) = (cx.b.ints(&[s]), cx.b.ints(&[e]));
+        cx.b.op(OnnxOp::Slice, &[base.v, s, e, ax], Default::default())
+    };
+    let mut v = new.v;
+    if new.dtype != base.dtype {
+        v = cx.b.cast(v, base.dtype);
+    }
+    let (start, end) = match view.kind {
+        super::value::ViewKind::Slice { start, end } => (start, end),
+        super::value::ViewKind::Select { index } => {
+            v = cx.b.op(OnnxOp::Unsqueeze, &[v, ax], Default::default());
+            (index, if index == -1 { i64::MAX } else { index + 1 })
+        }
+    };
+    // The new value may broadcast (a filled scalar): give it the region's shape unless it
+    // is known to have it.
+    let region = part(cx, start, end);
+    let same =
+        cx.b.g.known_dims(region).is_some() && cx.b.g.known_dims(region) == cx.b.g.known_dims(v);
+    if !same {
+        let shape = cx.b.op(OnnxOp::Shape, &[region], Default::default());
+        v = cx.b.op(OnnxOp::Expand, &[v, shape], Default::default());
+    }
+    // The parts before and after the region, left out when known to be empty (a slice
+    // from the start / to the end).
+    let size = cx.b.static_dim(base.v, d).map(|n| n as i64);
+    let norm = |i: i64| match size {
+        Some(n) if i < 0 => (i + n).max(0),
+        Some(n) => i.min(n),
+        None => i,
+    };
+    let mut parts = Vec::new();
+    if norm(start) != 0 {
+        parts.push(part(cx, 0, start));
+    }
+    parts.push(v);
+    if end != i64::MAX && size.is_none_or(|n| norm(end) < n) {
+        parts.push(part(cx, end, i64::MAX));
+    }
+    let joined = if parts.len() == 1 {
+        parts[0]
+    } else {
+        cx.b.op(OnnxOp::Concat, &parts, attrs(vec![("axis", Attr::Int(d))]))
+    };
+    write_back(cx, base, base.with(joined));
+}
+
+/// Fills in the ranks of tensors (also inside lists) that the op which made them did not
+/// state, from shape inference over the graph built so far.
+fn with_ranks(cx: &Evaluator, v: &mut PyValue) {
+    match v {
+        PyValue::Tensor(t) if t.rank.is_none() => t.rank = cx.b.rank_of(t.v),
+        PyValue::List(items) | PyValue::Tuple(items) => {
+            for it in items {
+                with_ranks(cx, it);
+            }
+        }
+        _ => {}
+    }
 }
 
 /// Records `aten::op` as untranslatable and returns a placeholder tensor.
@@ -166,10 +266,81 @@ pub fn operand(
     }
 }
 
+/// The values of a constant node's tensor as ints (integer or integral float contents).
+fn const_values(cx: &Evaluator, v: ValueRef) -> Option<Vec<f64>> {
+    match &cx.b.g.node(v.node).op {
+        modelc_ir::Op::Const(c) => modelc_ir::infer::tensor_floats(c),
+        _ => None,
+    }
+}
+
+/// A number known at import time: a Python number, or a run-time int / one-element tensor
+/// the graph computes as a constant.
+pub fn known_f64(cx: &Evaluator, v: &PyValue) -> Option<f64> {
+    match v {
+        PyValue::SymInt(s) => match const_values(cx, *s)?.as_slice() {
+            [x] => Some(*x),
+            _ => None,
+        },
+        PyValue::Tensor(t) => match const_values(cx, t.v)?.as_slice() {
+            [x] => Some(*x),
+            _ => None,
+        },
+        v => v.as_f64(),
+    }
+}
+
+/// An int known at import time (see [`known_f64`]).
+pub fn known_int(cx: &Evaluator, v: &PyValue) -> Option<i64> {
+    match v {
+        PyValue::Int(i) => Some(*i),
+        PyValue::Bool(b) => Some(*b as i64),
+        PyValue::Float(_) => None,
+        v => known_f64(cx, v)
+            .filter(|x| x.fract() == 0.0)
+            .map(|x| x as i64),
+    }
+}
+
+/// A list of ints known at import time (an int alone is a one-element list).
+pub fn known_ints(cx: &Evaluator, v: &PyValue) -> Option<Vec<i64>> {
+    match v {
+        PyValue::List(l) | PyValue::Tuple(l) => l.iter().map(|x| known_int(cx, x)).collect(),
+        v => Some(vec![known_int(cx, v)?]),
+    }
+}
+
+/// An index operand (embedding indices, index_select / gather indices, tensor indexing):
+/// int tensors as they are; a float graph input is recorded as one that is int64 (the
+/// import runs again with it so typed) and cast meanwhile.
+pub fn index_operand(cx: &mut Evaluator, t: TensorRef) -> TensorRef {
+    if !t.dtype.is_float() && t.dtype != DType::Bool {
+        return t;
+    }
+    if t.dtype.is_float() {
+        let node = cx.b.g.node(t.v.node);
+        if matches!(node.op, modelc_ir::Op::Input { .. }) {
+            if let Some(v) = node.outputs.first() {
+                let name = v.name.clone();
+                if !cx.index_inputs.contains(&name) {
+                    cx.index_inputs.push(name);
+                }
+            }
+        }
+    }
+    let v = cx.b.cast(t.v, DType::I64);
+    TensorRef::new(v, t.rank, DType::I64)
+}
+
 /// Normalizes a possibly negative axis against `rank`.
 pub fn axis(op: &str, a: i64, rank: Option<usize>) -> Result<i64, String> {
     if a >= 0 {
-        return Ok(a);
+        return match rank {
+            Some(r) if a >= r as i64 => {
+                Err(format!("aten::{op}: axis {a} out of range for rank {r}"))
+            }
+            _ => Ok(a),
+        };
     }
     let r = rank.ok_or_else(|| {
         format!("aten::{op}: negative axis needs the input's rank, which is unknown")

@@ -72,6 +72,9 @@ pub fn builtin(cx: &mut Evaluator, name: &str, a: &Args) -> Option<EvalResult<Py
         "annotate" | "unchecked_cast" => a.pos.get(1)?.clone(),
         "uninitialized" => PyValue::Uninit,
         "int" => match p0? {
+            v @ (PyValue::SymInt(_) | PyValue::Tensor(_)) if super::known_int(cx, v).is_some() => {
+                PyValue::Int(super::known_int(cx, v)?)
+            }
             PyValue::Int(i) => PyValue::Int(*i),
             // A constant one-element tensor (a buffer): its value, known at import time.
             PyValue::Tensor(t) if const_scalar(cx, *t).is_some() => {
@@ -97,7 +100,16 @@ pub fn builtin(cx: &mut Evaluator, name: &str, a: &Args) -> Option<EvalResult<Py
             _ => return None,
         },
         "float" => match p0? {
+            v @ (PyValue::SymInt(_) | PyValue::Tensor(_)) if super::known_f64(cx, v).is_some() => {
+                PyValue::Float(super::known_f64(cx, v)?)
+            }
             PyValue::Int(i) => PyValue::Float(*i as f64),
+            // A run-time int as a float: a float32 scalar of the graph.
+            PyValue::SymInt(s) => PyValue::Tensor(TensorRef::new(
+                cx.b.cast(*s, DType::F32),
+                Some(0),
+                DType::F32,
+            )),
             PyValue::Float(f) => PyValue::Float(*f),
             PyValue::Bool(b) => PyValue::Float(*b as i64 as f64),
             PyValue::Str(s) => PyValue::Float(match s.as_str() {

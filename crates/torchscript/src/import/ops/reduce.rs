@@ -2,7 +2,8 @@
 //! ReduceMax / ReduceMin with axes as an input (opset 18); any / all on bool tensors;
 //! numel (ReduceProd of the shape); var / std (dims, unbiased or correction, keepdim) →
 //! the mean squared deviation over the dims, divided by their element count less the
-//! correction (read from the shape at run time); var_mean / std_mean → that and the mean.
+//! correction (read from the shape at run time); var_mean / std_mean → that and the mean;
+//! linalg_vector_norm / norm (ord 2 → ReduceL2, 1 → ReduceL1, ±inf, 0, other p).
 
 use modelc_ir::{Attr, Attrs, DType, OnnxOp};
 
@@ -13,6 +14,11 @@ use super::super::value::{PyValue, TensorRef};
 use super::{arg, operand};
 
 pub fn call(cx: &mut Evaluator, op: &str, a: &Args) -> Option<EvalResult<PyValue>> {
+    if matches!(op, "linalg_vector_norm" | "norm")
+        && matches!(a.get(0, "self"), Some(PyValue::Tensor(_)))
+    {
+        return Some(vector_norm(cx, op, a));
+    }
     if matches!(op, "var" | "std" | "var_mean" | "std_mean")
         && matches!(a.get(0, "self"), Some(PyValue::Tensor(_)))
     {
@@ -176,4 +182,77 @@ fn var_std(cx: &mut Evaluator, op: &str, a: &Args) -> EvalResult<PyValue> {
         spread,
         PyValue::Tensor(TensorRef::new(mean, rank, x.dtype)),
     ]))
+}
+
+/// `linalg_vector_norm(x, ord, dim, keepdim)` and `norm(x, p, dim, keepdim)`: ReduceL2 /
+/// ReduceL1 for orders 2 and 1, the largest / smallest |x| for ±inf, the count of non-zeros
+/// for 0, else (Σ|x|^p)^(1/p). No dims: over every element.
+fn vector_norm(cx: &mut Evaluator, op: &str, a: &Args) -> EvalResult<PyValue> {
+    let x = arg(op, a.t(0, "self"))?;
+    let ord = match a.some(1, if op == "norm" { "p" } else { "ord" }) {
+        None => 2.0,
+        Some(PyValue::Str(s)) if s == "fro" => 2.0,
+        Some(v) => arg(
+            op,
+            v.as_f64()
+                .ok_or_else(|| format!("the order must be a constant, is {}", v.kind())),
+        )?,
+    };
+    let dims = match a.some(2, "dim") {
+        None => None,
+        Some(v) => Some(arg(
+            op,
+            v.as_ints()
+                .ok_or_else(|| format!("dim must be a constant int list, is {}", v.kind())),
+        )?)
+        .filter(|d| !d.is_empty()),
+    };
+    let keep = arg(op, a.bool(3, "keepdim", false))?;
+    if !x.dtype.is_float() {
+        return arg(op, Err(format!("{} input", x.dtype)));
+    }
+    let reduce = |cx: &mut Evaluator, onnx: OnnxOp, v| {
+        let mut ins = vec![Some(v)];
+        if let Some(d) = &dims {
+            ins.push(Some(cx.b.ints(d)));
+        }
+        cx.b.node(
+            onnx,
+            &ins,
+            attrs(vec![("keepdims", Attr::Int(keep as i64))]),
+            1,
+        )[0]
+    };
+    let v = if ord == 2.0 {
+        reduce(cx, OnnxOp::ReduceL2, x.v)
+    } else if ord == 1.0 {
+        reduce(cx, OnnxOp::ReduceL1, x.v)
+    } else if ord.is_infinite() {
+        let abs = cx.b.op(OnnxOp::Abs, &[x.v], Attrs::default());
+        let onnx = if ord > 0.0 {
+            OnnxOp::ReduceMax
+        } else {
+            OnnxOp::ReduceMin
+        };
+        reduce(cx, onnx, abs)
+    } else if ord == 0.0 {
+        let zero = cx.b.scalar(x.dtype, 0.0);
+        let eq = cx.b.op(OnnxOp::Equal, &[x.v, zero], Attrs::default());
+        let nz = cx.b.op(OnnxOp::Not, &[eq], Attrs::default());
+        let nz = cx.b.cast(nz, x.dtype);
+        reduce(cx, OnnxOp::ReduceSum, nz)
+    } else {
+        let abs = cx.b.op(OnnxOp::Abs, &[x.v], Attrs::default());
+        let p = cx.b.scalar(x.dtype, ord);
+        let pw = cx.b.op(OnnxOp::Pow, &[abs, p], Attrs::default());
+        let s = reduce(cx, OnnxOp::ReduceSum, pw);
+        let inv = cx.b.scalar(x.dtype, 1.0 / ord);
+        cx.b.op(OnnxOp::Pow, &[s, inv], Attrs::default())
+    };
+    let rank = match (&dims, keep) {
+        (_, true) => x.rank,
+        (Some(d), false) => x.rank.map(|r| r.saturating_sub(d.len())),
+        (None, false) => Some(0),
+    };
+    Ok(PyValue::Tensor(TensorRef::new(v, rank, x.dtype)))
 }

@@ -23,7 +23,7 @@ use super::super::args::Args;
 use super::super::builder::attrs;
 use super::super::eval::{EvalResult, Evaluator};
 use super::super::value::PyValue;
-use super::{arg, operand};
+use super::{arg, known_f64, known_ints, operand};
 
 pub fn call(cx: &mut Evaluator, op: &str, a: &Args) -> Option<EvalResult<PyValue>> {
     let antialias = op.ends_with("_aa");
@@ -61,21 +61,30 @@ pub fn call(cx: &mut Evaluator, op: &str, a: &Args) -> Option<EvalResult<PyValue
             )));
         }
         let scale_slot = if linear { 3 } else { 2 };
-        let sizes = match a.some(1, "output_size") {
-            None | Some(PyValue::None) => None,
-            Some(v) => Some(arg(
-                op,
-                v.as_ints().ok_or_else(|| {
-                    format!("output_size must be a constant int list, is {}", v.kind())
-                }),
-            )?),
+        // Output sizes known at import time, or computed at run time (`size=y.shape[-2:]`
+        // of a module traced or scripted with unknown sizes).
+        let (sizes, run_time_sizes) = match a.some(1, "output_size") {
+            None | Some(PyValue::None) => (None, None),
+            Some(v) => match known_ints(cx, v) {
+                Some(s) => (Some(s), None),
+                None if v.as_list().is_some_and(|l| l.len() == n) => {
+                    let (t, _) = super::shape::shape_tensor(cx, op, v)?;
+                    (None, Some(t))
+                }
+                None => {
+                    return arg(
+                        op,
+                        Err(format!("output_size is a {} of unknown length", v.kind())),
+                    )
+                }
+            },
         };
         let scales: Option<Vec<f64>> = match a.some(scale_slot, "scale_factors") {
             None | Some(PyValue::None) => None,
             Some(v) => Some(arg(
                 op,
                 v.as_list()
-                    .and_then(|l| l.iter().map(PyValue::as_f64).collect())
+                    .and_then(|l| l.iter().map(|x| known_f64(cx, x)).collect())
                     .ok_or_else(|| {
                         format!("scale_factors must be a constant list, is {}", v.kind())
                     }),
@@ -117,6 +126,7 @@ pub fn call(cx: &mut Evaluator, op: &str, a: &Args) -> Option<EvalResult<PyValue
             at.set("cubic_coeff_a", Attr::Float(-0.75));
         }
         let inputs = match (sizes, scales) {
+            _ if run_time_sizes.is_some() => vec![Some(x.v), None, None, run_time_sizes],
             (Some(s), _) if s.len() == n => {
                 vec![Some(x.v), None, None, Some(cx.b.ints(&s))]
             }

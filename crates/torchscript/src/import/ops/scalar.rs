@@ -108,6 +108,9 @@ pub fn call(cx: &mut Evaluator, op: &str, a: &Args) -> Option<EvalResult<PyValue
                 (PyValue::None, PyValue::None) => true,
                 (PyValue::None, _) | (_, PyValue::None) => false,
                 (PyValue::Uninit, _) | (_, PyValue::Uninit) => false,
+                // Identity of tensors: the same graph value.
+                (PyValue::Tensor(a), PyValue::Tensor(b)) => a.v == b.v,
+                (PyValue::Obj(a), PyValue::Obj(b)) => std::rc::Rc::ptr_eq(a, b),
                 _ => return None,
             };
             Some(Ok(PyValue::Bool(if op == "__is__" { r } else { !r })))
@@ -239,6 +242,22 @@ pub fn call(cx: &mut Evaluator, op: &str, a: &Args) -> Option<EvalResult<PyValue
             }
             _ => None,
         },
+        // math functions of a run-time int: float32 scalars of the graph.
+        "sqrt" | "exp" | "log" if a.pos.len() == 1 && matches!(p0?, PyValue::SymInt(_)) => {
+            let PyValue::SymInt(s) = p0? else { return None };
+            let f = cx.b.cast(*s, modelc_ir::DType::F32);
+            let onnx = match op {
+                "sqrt" => OnnxOp::Sqrt,
+                "exp" => OnnxOp::Exp,
+                _ => OnnxOp::Log,
+            };
+            let v = cx.b.op(onnx, &[f], Attrs::default());
+            Some(Ok(PyValue::Tensor(super::super::value::TensorRef::new(
+                v,
+                Some(0),
+                modelc_ir::DType::F32,
+            ))))
+        }
         "sqrt" | "exp" | "log" | "floor" | "ceil" | "fabs" if a.pos.len() == 1 && is_num(p0?) => {
             let x = p0?.as_f64()?;
             Some(Ok(match op {

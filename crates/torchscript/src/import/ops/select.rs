@@ -2,7 +2,8 @@
 //! - `argmax` / `argmin` (dim, keepdim; no dim: over the flattened tensor) → ArgMax / ArgMin
 //!   (`select_last_index` 0: torch returns the first of equal values);
 //! - `max` / `min` with a dim → (ReduceMax / ReduceMin, ArgMax / ArgMin), the (values,
-//!   indices) pair torch returns; `topk` (k, dim, largest, sorted) → TopK; `sort` (dim,
+//!   indices) pair torch returns; without one → the extreme of all elements; with a tensor
+//!   (and `maximum` / `minimum`) → element-wise Max / Min; `tril` / `triu` → Trilu; `topk` (k, dim, largest, sorted) → TopK; `sort` (dim,
 //!   descending) → TopK over the whole axis (its size read from the shape at run time);
 //! - `cumsum` (dim) → CumSum; `flip` (dims) → Slice with step -1 on each;
 //! - `pixel_shuffle` (r) → DepthToSpace in CRD order (torch's channel order);
@@ -25,6 +26,21 @@ use super::{arg, axis, operand};
 pub fn call(cx: &mut Evaluator, op: &str, a: &Args) -> Option<EvalResult<PyValue>> {
     if op == "einsum" {
         return Some(einsum(cx, a));
+    }
+    if matches!(op, "tril" | "triu") && matches!(a.get(0, "self"), Some(PyValue::Tensor(_))) {
+        return Some(trilu(cx, op, a));
+    }
+    let x_is_tensor = matches!(a.get(0, "self"), Some(PyValue::Tensor(_)));
+    match (op, a.get(1, "other").or(a.get(1, "dim"))) {
+        // max(x) / min(x): over every element.
+        ("max" | "min", None) if x_is_tensor && a.pos.len() + a.kw.len() == 1 => {
+            return Some(reduce_all(cx, op, a));
+        }
+        // max(x, other) / maximum / minimum: element-wise.
+        ("max" | "min", Some(PyValue::Tensor(_))) | ("maximum" | "minimum", Some(_)) => {
+            return Some(elementwise_extreme(cx, op, a));
+        }
+        _ => {}
     }
     let known = matches!(
         op,
@@ -221,6 +237,44 @@ pub fn call(cx: &mut Evaluator, op: &str, a: &Args) -> Option<EvalResult<PyValue
     })())
 }
 
+/// `tril` / `triu` (diagonal offset) → Trilu.
+fn trilu(cx: &mut Evaluator, op: &str, a: &Args) -> EvalResult<PyValue> {
+    let x = arg(op, a.t(0, "self"))?;
+    let k = arg(op, a.int(1, "diagonal", Some(0)))?;
+    let kv = cx.b.scalar_i64(k);
+    let v = cx.b.op(
+        OnnxOp::Trilu,
+        &[x.v, kv],
+        attrs(vec![("upper", Attr::Int((op == "triu") as i64))]),
+    );
+    Ok(PyValue::Tensor(x.with(v)))
+}
+
+/// `max(x)` / `min(x)`: the extreme of all elements, a 0-d tensor.
+fn reduce_all(cx: &mut Evaluator, op: &str, a: &Args) -> EvalResult<PyValue> {
+    let x = arg(op, a.t(0, "self"))?;
+    let onnx = if op == "max" {
+        OnnxOp::ReduceMax
+    } else {
+        OnnxOp::ReduceMin
+    };
+    let v =
+        cx.b.op(onnx, &[x.v], attrs(vec![("keepdims", Attr::Int(0))]));
+    Ok(PyValue::Tensor(TensorRef::new(v, Some(0), x.dtype)))
+}
+
+/// `max(x, other)`, `maximum`, and the min forms: Max / Min with torch's type promotion.
+fn elementwise_extreme(cx: &mut Evaluator, op: &str, a: &Args) -> EvalResult<PyValue> {
+    let x = a.get(0, "self").cloned().unwrap_or(PyValue::None);
+    let y = a.get(1, "other").cloned().unwrap_or(PyValue::None);
+    let onnx = if op.starts_with("max") {
+        OnnxOp::Max
+    } else {
+        OnnxOp::Min
+    };
+    super::elementwise::binary(cx, op, onnx, &x, &y)
+}
+
 fn einsum(cx: &mut Evaluator, a: &Args) -> EvalResult<PyValue> {
     let op = "einsum";
     let eq = arg(op, a.str(0, "equation", ""))?;
@@ -253,8 +307,22 @@ fn einsum(cx: &mut Evaluator, a: &Args) -> EvalResult<PyValue> {
         .unwrap_or(&[]);
     let mut ins = Vec::new();
     let mut dtype = DType::F32;
-    for v in list {
+    let lhs = eq.split_once("->").map(|(l, _)| l).unwrap_or_default();
+    let subscripts: Vec<&str> = lhs.split(',').collect();
+    for (k, v) in list.iter().enumerate() {
         let t = arg(op, operand(cx, v, None))?;
+        let letters = subscripts
+            .get(k)
+            .map(|s| s.chars().filter(char::is_ascii_alphabetic).count());
+        if let (Some(r), Some(n)) = (t.rank, letters) {
+            if r != n {
+                // torch raises for this (and a rank being tried for an input is wrong).
+                return Err(super::super::eval::Stop::Raise(format!(
+                    "{}: the model raises: einsum operand {k} has rank {r}, its subscripts {n} letters",
+                    cx.at()
+                )));
+            }
+        }
         dtype = t.dtype;
         ins.push(t.v);
     }

@@ -1,29 +1,52 @@
 //! Shape and data-movement ops: size / dim, flatten, view / reshape (sizes may be run-time
 //! ints), unflatten, permute, transpose / t, unsqueeze / squeeze, select / slice /
-//! `__getitem__`, expand / repeat, cat / stack, chunk / split / unbind, embedding /
-//! index_select (Gather), zeros / ones / full (+ `_like`), pad (constant, reflect,
-//! replicate, circular).
+//! `__getitem__`, expand / repeat, cat / stack, chunk / split (sizes or one size, the
+//! pieces counted from the dimension's size when shape inference knows it) / unbind,
+//! embedding / index_select (Gather; float indices from a graph input make it int64),
+//! zeros / ones / full (+ `_like`), pad (constant, reflect, replicate, circular; pad sizes
+//! may be run-time ints), swapaxes / movedim, roll (Slice + Concat), list slices.
+//!
+//! `size(d)` is a number when the dim is known (the shapes a traced module was traced
+//! with), so the arithmetic traced code does on sizes folds. `slice` / `select` with bounds
+//! known at import time record what they view, so an in-place write to the result (traced
+//! `x[a:b] = v`) reaches the tensor viewed ([`super::aten`]).
 
-use modelc_ir::{Attr, Attrs, DType, OnnxOp, Tensor, ValueRef};
+use modelc_ir::{Attr, Attrs, DType, OnnxOp, ValueRef};
 
-use super::super::args::{scalar_type, Args};
+use super::super::args::Args;
 use super::super::builder::attrs;
 use super::super::eval::{EvalResult, Evaluator, Stop};
-use super::super::value::{PyValue, TensorRef};
-use super::{arg, axis, operand};
+use super::super::value::{PyValue, TensorRef, View, ViewKind};
+use super::{arg, axis, known_int, known_ints, operand};
+
+/// `x.size(d)`: a number when shape inference knows it (the shapes a traced module was
+/// traced with), else the run-time size.
+fn size(cx: &mut Evaluator, x: TensorRef, d: i64) -> PyValue {
+    match cx.b.static_dim(x.v, d) {
+        Some(n) => PyValue::Int(n as i64),
+        None => PyValue::SymInt(cx.b.dim(x.v, d)),
+    }
+}
 
 fn need_rank(op: &str, t: TensorRef) -> EvalResult<usize> {
     t.rank
         .ok_or_else(|| Stop::Fatal(format!("aten::{op}: the input's rank is unknown")))
 }
 
-/// A shape argument (static ints and run-time ints) as a 1-D int64 tensor.
-fn shape_tensor(cx: &mut Evaluator, op: &str, v: &PyValue) -> EvalResult<(ValueRef, usize)> {
-    if let Some(ints) = v.as_ints() {
+/// A shape argument (static ints and run-time ints) as a 1-D int64 tensor, and its length
+/// (0 when a tensor of unknown length gives it).
+pub fn shape_tensor(cx: &mut Evaluator, op: &str, v: &PyValue) -> EvalResult<(ValueRef, usize)> {
+    if let Some(ints) = known_ints(cx, v).filter(|_| !matches!(v, PyValue::Tensor(_))) {
         return Ok((cx.b.ints(&ints), ints.len()));
     }
     if let PyValue::Tensor(t) = v {
-        return Ok((t.v, 0));
+        let n = cx.b.static_dim(t.v, 0).unwrap_or(0) as usize;
+        let s = if t.dtype == DType::I64 {
+            t.v
+        } else {
+            cx.b.cast(t.v, DType::I64)
+        };
+        return Ok((s, n));
     }
     let items = v
         .as_list()
@@ -33,7 +56,8 @@ fn shape_tensor(cx: &mut Evaluator, op: &str, v: &PyValue) -> EvalResult<(ValueR
         parts.push(match it {
             PyValue::Int(i) => cx.b.scalar_i64(*i),
             PyValue::SymInt(s) => *s,
-            PyValue::Tensor(t) => t.v,
+            PyValue::Tensor(t) if t.dtype == DType::I64 => t.v,
+            PyValue::Tensor(t) => cx.b.cast(t.v, DType::I64),
             other => {
                 return Err(Stop::Fatal(format!(
                     "aten::{op}: size is a {}",
@@ -48,6 +72,47 @@ fn shape_tensor(cx: &mut Evaluator, op: &str, v: &PyValue) -> EvalResult<(ValueR
 fn reshape(cx: &mut Evaluator, x: TensorRef, shape: ValueRef, rank: Option<usize>) -> PyValue {
     let v = cx.b.op(OnnxOp::Reshape, &[x.v, shape], Attrs::default());
     PyValue::Tensor(TensorRef::new(v, rank, x.dtype))
+}
+
+/// The sizes a view / reshape list states (`[b, n, 3, heads, -1]`): the ones known at
+/// import time become the result's known dims where inference, which does not follow
+/// run-time sizes, left them unknown.
+fn refine_dims(cx: &mut Evaluator, v: ValueRef, sizes: &PyValue, dtype: DType) {
+    let Some(items) = sizes.as_list() else {
+        return;
+    };
+    let dims: Vec<modelc_ir::Dim> = items
+        .iter()
+        .map(|s| match known_int(cx, s) {
+            Some(k) if k > 0 => modelc_ir::Dim::Known(k as u64),
+            _ => modelc_ir::Dim::Unknown,
+        })
+        .collect();
+    let Some(val) = cx.b.g.value_mut(v) else {
+        return;
+    };
+    let merged = match val.ty.as_ref().map(|t| &t.ty) {
+        Some(modelc_ir::ValueType::Tensor(t)) => match &t.shape {
+            Some(s) if s.rank() == dims.len() => {
+                s.0.iter()
+                    .zip(&dims)
+                    .map(|(have, stated)| match have {
+                        modelc_ir::Dim::Unknown => stated.clone(),
+                        d => d.clone(),
+                    })
+                    .collect()
+            }
+            Some(_) => return,
+            None => dims,
+        },
+        _ => dims,
+    };
+    val.ty = Some(modelc_ir::TypeInfo::from(modelc_ir::ValueType::Tensor(
+        modelc_ir::TensorType {
+            dtype: Some(dtype),
+            shape: Some(modelc_ir::Shape(merged)),
+        },
+    )));
 }
 
 fn slice_shape(cx: &mut Evaluator, x: TensorRef, start: i64, end: i64) -> ValueRef {
@@ -66,27 +131,8 @@ fn fill(
     value: f64,
     dtype_pos: usize,
 ) -> EvalResult<PyValue> {
-    let dt = match a.some(dtype_pos, "dtype") {
-        Some(PyValue::Int(c)) => scalar_type(*c).unwrap_or(DType::F32),
-        _ => DType::F32,
-    };
-    let t = match dt {
-        DType::I64 => Tensor::from_i64(vec![1], &[value as i64]),
-        DType::F32 => Tensor::from_f32(vec![1], &[value as f32]),
-        other => {
-            return Err(Stop::Fatal(format!(
-                "aten::{op}: dtype {} is not supported",
-                other.name()
-            )))
-        }
-    }
-    .map_err(|e| Stop::Fatal(e.to_string()))?;
-    let v = cx.b.op(
-        OnnxOp::ConstantOfShape,
-        &[shape],
-        attrs(vec![("value", Attr::Tensor(t))]),
-    );
-    Ok(PyValue::Tensor(TensorRef::new(v, rank, dt)))
+    let dt = super::create::dtype_arg(a, dtype_pos).unwrap_or(DType::F32);
+    super::create::filled(cx, op, shape, rank, value, dt)
 }
 
 pub fn call(cx: &mut Evaluator, op: &str, a: &Args) -> Option<EvalResult<PyValue>> {
@@ -127,6 +173,11 @@ pub fn call(cx: &mut Evaluator, op: &str, a: &Args) -> Option<EvalResult<PyValue
         "pad",
         "view_as",
         "reshape_as",
+        "swapaxes",
+        "swapdims",
+        "movedim",
+        "moveaxis",
+        "roll",
     ];
     if !OPS.contains(&op) {
         return None;
@@ -136,6 +187,9 @@ pub fn call(cx: &mut Evaluator, op: &str, a: &Args) -> Option<EvalResult<PyValue
 
 fn run(cx: &mut Evaluator, op: &str, a: &Args) -> EvalResult<PyValue> {
     let first = a.get(0, "self").cloned().unwrap_or(PyValue::None);
+    if let (PyValue::List(items) | PyValue::Tuple(items), "slice") = (&first, op) {
+        return list_slice(op, a, items);
+    }
     match op {
         "zeros" | "ones" | "full" => {
             let (shape, n) = shape_tensor(cx, op, &first)?;
@@ -182,15 +236,11 @@ fn run(cx: &mut Evaluator, op: &str, a: &Args) -> EvalResult<PyValue> {
                 let d = d
                     .as_int()
                     .ok_or_else(|| Stop::Fatal("aten::size: dim is not constant".into()))?;
-                PyValue::SymInt(cx.b.dim(x.v, d))
+                size(cx, x, d)
             }
             None => {
                 let r = need_rank(op, x)?;
-                PyValue::List(
-                    (0..r as i64)
-                        .map(|i| PyValue::SymInt(cx.b.dim(x.v, i)))
-                        .collect(),
-                )
+                PyValue::List((0..r as i64).map(|i| size(cx, x, i)).collect())
             }
         },
         "dim" => PyValue::Int(need_rank(op, x)? as i64),
@@ -231,7 +281,11 @@ fn run(cx: &mut Evaluator, op: &str, a: &Args) -> EvalResult<PyValue> {
                 .cloned()
                 .unwrap_or(PyValue::None);
             let (shape, n) = shape_tensor(cx, op, &sizes)?;
-            reshape(cx, x, shape, if n > 0 { Some(n) } else { None })
+            let r = reshape(cx, x, shape, if n > 0 { Some(n) } else { None });
+            if let PyValue::Tensor(t) = &r {
+                refine_dims(cx, t.v, &sizes, x.dtype);
+            }
+            r
         }
         "view_as" | "reshape_as" => {
             let o = arg(op, a.t(1, "other"))?;
@@ -261,10 +315,20 @@ fn run(cx: &mut Evaluator, op: &str, a: &Args) -> EvalResult<PyValue> {
         "permute" => {
             let dims = arg(op, a.ints(1, "dims", None))?;
             let r = dims.len();
+            if x.rank.is_some_and(|xr| xr != r) {
+                return arg(op, Err(format!("{r} dims for a rank-{:?} input", x.rank)));
+            }
             let perm: Vec<i64> = dims
                 .iter()
-                .map(|&d| if d < 0 { d + r as i64 } else { d })
-                .collect();
+                .map(|&d| axis(op, d, Some(r)))
+                .collect::<Result<_, _>>()
+                .map_err(Stop::Fatal)?;
+            let mut seen = perm.clone();
+            seen.sort_unstable();
+            seen.dedup();
+            if seen.len() != r {
+                return arg(op, Err(format!("dims {dims:?} are not a permutation")));
+            }
             let v = cx.b.op(
                 OnnxOp::Transpose,
                 &[x.v],
@@ -272,14 +336,19 @@ fn run(cx: &mut Evaluator, op: &str, a: &Args) -> EvalResult<PyValue> {
             );
             PyValue::Tensor(TensorRef::new(v, Some(r), x.dtype))
         }
-        "transpose" | "t" => {
+        "transpose" | "t" | "swapaxes" | "swapdims" => {
             let r = need_rank(op, x)?;
+            let (n0, n1) = if op == "transpose" {
+                ("dim0", "dim1")
+            } else {
+                ("axis0", "axis1")
+            };
             let (d0, d1) = if op == "t" {
                 (0, if r > 1 { 1 } else { 0 })
             } else {
                 (
-                    arg(op, axis(op, arg(op, a.int(1, "dim0", None))?, Some(r)))?,
-                    arg(op, axis(op, arg(op, a.int(2, "dim1", None))?, Some(r)))?,
+                    arg(op, axis(op, arg(op, a.int(1, n0, None))?, Some(r)))?,
+                    arg(op, axis(op, arg(op, a.int(2, n1, None))?, Some(r)))?,
                 )
             };
             let mut perm: Vec<i64> = (0..r as i64).collect();
@@ -339,11 +408,13 @@ fn run(cx: &mut Evaluator, op: &str, a: &Args) -> EvalResult<PyValue> {
                 &[x.v, i],
                 attrs(vec![("axis", Attr::Int(d))]),
             );
-            PyValue::Tensor(TensorRef::new(
-                v,
-                x.rank.map(|r| r.saturating_sub(1)),
-                x.dtype,
-            ))
+            let kind = known_int(
+                cx,
+                a.get(if op == "select" { 2 } else { 1 }, "index")
+                    .unwrap_or(&PyValue::None),
+            )
+            .map(|index| ViewKind::Select { index });
+            view(cx, x, v, d, kind)
         }
         "slice" => {
             let d = arg(op, a.int(1, "dim", Some(0)))?;
@@ -367,7 +438,13 @@ fn run(cx: &mut Evaluator, op: &str, a: &Args) -> EvalResult<PyValue> {
             let st = cx.b.ints(&[step]);
             let v =
                 cx.b.op(OnnxOp::Slice, &[x.v, s, e, ax, st], Attrs::default());
-            PyValue::Tensor(x.with(v))
+            let kind = match (&start, &end) {
+                (PyValue::Int(s), PyValue::Int(e)) if step == 1 => {
+                    Some(ViewKind::Slice { start: *s, end: *e })
+                }
+                _ => None,
+            };
+            view(cx, x, v, d, kind)
         }
         "expand" => {
             let sizes = a.get(1, "size").cloned().unwrap_or(PyValue::None);
@@ -417,50 +494,131 @@ fn run(cx: &mut Evaluator, op: &str, a: &Args) -> EvalResult<PyValue> {
         "chunk" => {
             let n = arg(op, a.int(1, "chunks", None))?;
             let d = arg(op, a.int(2, "dim", Some(0)))?;
-            let outs = cx.b.node(
-                OnnxOp::Split,
-                &[Some(x.v)],
-                attrs(vec![("axis", Attr::Int(d)), ("num_outputs", Attr::Int(n))]),
-                n.clamp(1, 4096) as usize,
-            );
-            PyValue::List(
-                outs.into_iter()
-                    .map(|v| PyValue::Tensor(x.with(v)))
-                    .collect(),
-            )
+            match cx.b.static_dim(x.v, d) {
+                // torch's chunks are ceil(size / n) long, which may make fewer than n.
+                Some(size) if n > 0 => {
+                    let each = (size as i64 + n - 1) / n;
+                    split_sizes(cx, x, d, &sizes_of(size as i64, each.max(1)))?
+                }
+                _ => {
+                    let outs = cx.b.node(
+                        OnnxOp::Split,
+                        &[Some(x.v)],
+                        attrs(vec![("axis", Attr::Int(d)), ("num_outputs", Attr::Int(n))]),
+                        n.clamp(1, 4096) as usize,
+                    );
+                    PyValue::List(
+                        outs.into_iter()
+                            .map(|v| PyValue::Tensor(x.with(v)))
+                            .collect(),
+                    )
+                }
+            }
         }
-        "split" | "split_with_sizes" | "unbind" => {
-            let d = arg(
-                op,
-                a.int(if op == "unbind" { 1 } else { 2 }, "dim", Some(0)),
-            )?;
-            if op == "unbind" {
-                return Err(Stop::Fatal(
-                    "aten::unbind: needs the dimension's size".into(),
-                ));
+        "unbind" => {
+            let d = arg(op, a.int(1, "dim", Some(0)))?;
+            let n = cx.b.static_dim(x.v, d).ok_or_else(|| {
+                Stop::Fatal(format!(
+                    "aten::unbind: the size of dimension {d} is not known at import time"
+                ))
+            })?;
+            let parts = split_sizes(cx, x, d, &vec![1; n.min(MAX_PIECES as u64 + 1) as usize])?;
+            let ax = cx.b.ints(&[d]);
+            let items = parts
+                .as_list()
+                .unwrap_or(&[])
+                .iter()
+                .filter_map(PyValue::as_tensor)
+                .map(|t| {
+                    let v = cx.b.op(OnnxOp::Squeeze, &[t.v, ax], Attrs::default());
+                    PyValue::Tensor(TensorRef::new(
+                        v,
+                        x.rank.map(|r| r.saturating_sub(1)),
+                        x.dtype,
+                    ))
+                })
+                .collect();
+            PyValue::List(items)
+        }
+        "split" | "split_with_sizes" => {
+            let d = arg(op, a.int(2, "dim", Some(0)))?;
+            let sizes = a.get(1, "split_size").cloned().unwrap_or(PyValue::None);
+            match (&sizes, known_ints(cx, &sizes)) {
+                // One int: pieces of that size, the last one shorter.
+                (PyValue::Int(_) | PyValue::SymInt(_), Some(one)) if op == "split" => {
+                    let size = cx.b.static_dim(x.v, d).ok_or_else(|| {
+                        Stop::Fatal(format!(
+                            "aten::split: the size of dimension {d} is not known at import time"
+                        ))
+                    })?;
+                    split_sizes(cx, x, d, &sizes_of(size as i64, one[0].max(1)))?
+                }
+                (_, Some(list)) => split_sizes(cx, x, d, &list)?,
+                // Sizes computed at run time: their count is the list's length.
+                (PyValue::List(l) | PyValue::Tuple(l), None) => {
+                    let n = l.len();
+                    let (sp, _) = shape_tensor(cx, op, &sizes)?;
+                    let outs = cx.b.node(
+                        OnnxOp::Split,
+                        &[Some(x.v), Some(sp)],
+                        attrs(vec![("axis", Attr::Int(d))]),
+                        n,
+                    );
+                    PyValue::List(
+                        outs.into_iter()
+                            .map(|v| PyValue::Tensor(x.with(v)))
+                            .collect(),
+                    )
+                }
+                _ => {
+                    return Err(Stop::Fatal(format!(
+                        "aten::{op}: split sizes are a {}",
+                        sizes.kind()
+                    )))
+                }
             }
-            let sizes = arg(op, a.ints(1, "split_size", None))?;
-            if sizes.len() == 1 && op == "split" {
-                return Err(Stop::Fatal(
-                    "aten::split: an int split size needs the dimension's size".into(),
-                ));
+        }
+        "movedim" | "moveaxis" => {
+            let r = need_rank(op, x)?;
+            let norm = |v: Vec<i64>| -> EvalResult<Vec<i64>> {
+                v.into_iter()
+                    .map(|d| arg(op, axis(op, d, Some(r))))
+                    .collect()
+            };
+            let src = norm(arg(op, a.ints(1, "source", None))?)?;
+            let dst = norm(arg(op, a.ints(2, "destination", None))?)?;
+            if src.len() != dst.len() {
+                return arg(op, Err("source and destination differ in length".into()));
             }
-            let sp = cx.b.ints(&sizes);
-            let outs = cx.b.node(
-                OnnxOp::Split,
-                &[Some(x.v), Some(sp)],
-                attrs(vec![("axis", Attr::Int(d))]),
-                sizes.len(),
+            // The moved dims take their places; the others keep their order.
+            let mut perm = vec![-1i64; r];
+            for (s, d) in src.iter().zip(&dst) {
+                perm[*d as usize] = *s;
+            }
+            let mut rest = (0..r as i64).filter(|d| !src.contains(d));
+            for p in perm.iter_mut().filter(|p| **p < 0) {
+                *p = rest.next().unwrap_or(0);
+            }
+            let v = cx.b.op(
+                OnnxOp::Transpose,
+                &[x.v],
+                attrs(vec![("perm", Attr::Ints(perm))]),
             );
-            PyValue::List(
-                outs.into_iter()
-                    .map(|v| PyValue::Tensor(x.with(v)))
-                    .collect(),
-            )
+            PyValue::Tensor(x.with(v))
+        }
+        "roll" => {
+            let shifts = a.get(1, "shifts").cloned().unwrap_or(PyValue::None);
+            let shifts: Vec<PyValue> = match &shifts {
+                PyValue::List(l) | PyValue::Tuple(l) => l.clone(),
+                v => vec![v.clone()],
+            };
+            let dims = arg(op, a.ints(2, "dims", Some(&[])))?;
+            roll(cx, op, x, &shifts, &dims)?
         }
         "embedding" => {
             // embedding(weight, indices, padding_idx, scale_grad_by_freq, sparse)
             let idx = arg(op, a.t(1, "indices"))?;
+            let idx = super::index_operand(cx, idx);
             let v = cx.b.op(
                 OnnxOp::Gather,
                 &[x.v, idx.v],
@@ -471,6 +629,7 @@ fn run(cx: &mut Evaluator, op: &str, a: &Args) -> EvalResult<PyValue> {
         "index_select" => {
             let d = arg(op, a.int(1, "dim", None))?;
             let idx = arg(op, a.t(2, "index"))?;
+            let idx = super::index_operand(cx, idx);
             let v = cx.b.op(
                 OnnxOp::Gather,
                 &[x.v, idx.v],
@@ -495,7 +654,17 @@ fn run(cx: &mut Evaluator, op: &str, a: &Args) -> EvalResult<PyValue> {
             }
         }
         "constant_pad_nd" | "pad" => {
-            let pad = arg(op, a.ints(1, "pad", None))?;
+            let pad_arg = a.get(1, "pad").cloned().unwrap_or(PyValue::None);
+            // Pad sizes known at import time, or computed at run time (each an int).
+            let pad_items: Vec<PyValue> = match known_ints(cx, &pad_arg) {
+                Some(p) => p.into_iter().map(PyValue::Int).collect(),
+                None => pad_arg
+                    .as_list()
+                    .ok_or_else(|| {
+                        Stop::Fatal(format!("aten::{op}: pad sizes are a {}", pad_arg.kind()))
+                    })?
+                    .to_vec(),
+            };
             let mode = if op == "pad" {
                 arg(op, a.str(2, "mode", "constant"))?
             } else {
@@ -507,7 +676,14 @@ fn run(cx: &mut Evaluator, op: &str, a: &Args) -> EvalResult<PyValue> {
                 "constant" => "constant",
                 "reflect" => "reflect",
                 "replicate" => "edge",
-                "circular" => return circular_pad(cx, op, x, &pad),
+                "circular" => {
+                    let pad = known_ints(cx, &pad_arg).ok_or_else(|| {
+                        Stop::Fatal(format!(
+                            "aten::{op}: circular pad sizes are not known at import time"
+                        ))
+                    })?;
+                    return circular_pad(cx, op, x, &pad);
+                }
                 _ => {
                     return Err(Stop::Fatal(format!(
                         "aten::pad: mode {mode} is not supported"
@@ -519,21 +695,21 @@ fn run(cx: &mut Evaluator, op: &str, a: &Args) -> EvalResult<PyValue> {
                 a.f64(if op == "pad" { 3 } else { 2 }, "value", Some(0.0)),
             )?;
             let r = need_rank(op, x)?;
-            if pad.len() > 2 * r {
-                return Err(Stop::Fatal(format!(
-                    "aten::{op}: {} pad sizes for a rank-{r} input",
-                    pad.len()
-                )));
+            if !pad_items.len().is_multiple_of(2) || pad_items.len() / 2 > r {
+                return arg(
+                    op,
+                    Err(format!("{} pad sizes for rank {r}", pad_items.len())),
+                );
             }
             // torch lists (begin, end) pairs from the last dimension backwards.
-            let mut begins = vec![0i64; r];
-            let mut ends = vec![0i64; r];
-            for (k, pair) in pad.chunks(2).enumerate() {
+            let mut begins = vec![PyValue::Int(0); r];
+            let mut ends = vec![PyValue::Int(0); r];
+            for (k, pair) in pad_items.chunks(2).enumerate() {
                 let d = r - 1 - k;
-                begins[d] = pair[0];
-                ends[d] = *pair.get(1).unwrap_or(&0);
+                begins[d] = pair[0].clone();
+                ends[d] = pair[1].clone();
             }
-            let p = cx.b.ints(&[begins, ends].concat());
+            let (p, _) = shape_tensor(cx, op, &PyValue::List([begins, ends].concat()))?;
             let v = if onnx_mode == "constant" {
                 let c = cx.b.scalar(x.dtype, value);
                 cx.b.op(OnnxOp::Pad, &[x.v, p, c], Attrs::default())
@@ -545,6 +721,161 @@ fn run(cx: &mut Evaluator, op: &str, a: &Args) -> EvalResult<PyValue> {
         }
         _ => return Err(Stop::Fatal(format!("aten::{op} is not supported"))),
     })
+}
+
+/// `l[start:end:step]` of a Python list (`x.shape[-2:]` in scripted code), bounds as
+/// Python takes them.
+fn list_slice(op: &str, a: &Args, items: &[PyValue]) -> EvalResult<PyValue> {
+    let n = items.len() as i64;
+    let bound = |i: usize, name: &str, default: i64| -> EvalResult<i64> {
+        let v = arg(op, a.int(i, name, Some(default)))?;
+        Ok(if v < 0 { (v + n).max(0) } else { v.min(n) })
+    };
+    let step = arg(op, a.int(3, "step", Some(1)))?;
+    if step <= 0 {
+        return arg(op, Err(format!("list slice step {step}")));
+    }
+    let (s, e) = (bound(1, "start", 0)?, bound(2, "end", n)?);
+    let out: Vec<PyValue> = (s..e.max(s))
+        .step_by(step as usize)
+        .map(|i| items[i as usize].clone())
+        .collect();
+    Ok(PyValue::List(out))
+}
+
+/// The result `v` of a slice / select of `x`, recorded as a view of `x` when its bounds
+/// are known (a folded constant gets a node of its own first, so that it is not shared).
+fn view(
+    cx: &mut Evaluator,
+    x: TensorRef,
+    v: ValueRef,
+    dim: i64,
+    kind: Option<ViewKind>,
+) -> PyValue {
+    let hint = match kind {
+        Some(ViewKind::Select { .. }) => x.rank.map(|r| r.saturating_sub(1)),
+        _ => x.rank,
+    };
+    let rank = cx.b.rank_of(v).or(hint);
+    let mut t = TensorRef::new(v, rank, x.dtype);
+    if let Some(kind) = kind {
+        if matches!(cx.b.g.node(v.node).op, modelc_ir::Op::Const(_)) {
+            t.v = cx.b.build().op(OnnxOp::Identity, &[v]).value();
+            if let Some(val) = cx.b.g.value(v).cloned() {
+                if let Some(out) = cx.b.g.value_mut(t.v) {
+                    out.ty = val.ty;
+                }
+            }
+        }
+        cx.views.insert(t.v, View { base: x, dim, kind });
+    }
+    PyValue::Tensor(t)
+}
+
+/// Sizes `each, each, …, rest` that add up to `total`.
+fn sizes_of(total: i64, each: i64) -> Vec<i64> {
+    let n = (total / each).clamp(0, MAX_PIECES as i64 + 1);
+    let mut v = vec![each; n as usize];
+    if total % each != 0 {
+        v.push(total % each);
+    }
+    v
+}
+
+/// Most pieces a split / unbind / chunk is made into.
+const MAX_PIECES: usize = 4096;
+
+/// Split into pieces of the given sizes along `d`.
+fn split_sizes(cx: &mut Evaluator, x: TensorRef, d: i64, sizes: &[i64]) -> EvalResult<PyValue> {
+    if sizes.is_empty() {
+        return Ok(PyValue::List(Vec::new()));
+    }
+    if sizes.len() > MAX_PIECES {
+        return Err(Stop::Fatal(format!(
+            "aten::split: {} pieces (more than {MAX_PIECES})",
+            sizes.len()
+        )));
+    }
+    let sp = cx.b.ints(sizes);
+    let outs = cx.b.node(
+        OnnxOp::Split,
+        &[Some(x.v), Some(sp)],
+        attrs(vec![("axis", Attr::Int(d))]),
+        sizes.len(),
+    );
+    Ok(PyValue::List(
+        outs.into_iter()
+            .map(|v| PyValue::Tensor(x.with(v)))
+            .collect(),
+    ))
+}
+
+/// `torch.roll`: along each dim, the last `shift` elements come first (Slice + Concat);
+/// without dims, over the flattened tensor, reshaped back.
+fn roll(
+    cx: &mut Evaluator,
+    op: &str,
+    x: TensorRef,
+    shifts: &[PyValue],
+    dims: &[i64],
+) -> EvalResult<PyValue> {
+    let (mut v, dims, flat) = if dims.is_empty() {
+        let m1 = cx.b.ints(&[-1]);
+        let f = cx.b.op(OnnxOp::Reshape, &[x.v, m1], Attrs::default());
+        (f, vec![0], true)
+    } else {
+        (x.v, dims.to_vec(), false)
+    };
+    if shifts.len() != dims.len() {
+        return arg(op, Err("shifts and dims differ in length".into()));
+    }
+    for (shift, &d) in shifts.iter().zip(&dims) {
+        let size = if flat {
+            None
+        } else {
+            cx.b.static_dim(v, d).map(|n| n as i64)
+        };
+        // The split point -shift: a shift known at import time is taken modulo the size
+        // when that is known; a run-time shift is used as it is (|shift| < size; 0 gives
+        // the whole tensor then nothing).
+        let neg = match known_int(cx, shift) {
+            Some(k) => {
+                let s = match size {
+                    Some(n) if n > 0 => k.rem_euclid(n),
+                    _ => k,
+                };
+                if s == 0 {
+                    continue;
+                }
+                cx.b.ints(&[-s])
+            }
+            None => match shift {
+                PyValue::SymInt(s) => {
+                    let n = cx.b.op(OnnxOp::Neg, &[*s], Attrs::default());
+                    cx.b.concat_scalars(&[n])
+                }
+                other => {
+                    return arg(op, Err(format!("a shift is a {}", other.kind())));
+                }
+            },
+        };
+        let ax = cx.b.ints(&[d]);
+        let end = cx.b.ints(&[i64::MAX]);
+        let tail = cx.b.op(OnnxOp::Slice, &[v, neg, end, ax], Attrs::default());
+        let zero = cx.b.ints(&[0]);
+        let head =
+            cx.b.op(OnnxOp::Slice, &[v, zero, neg, ax], Attrs::default());
+        v = cx.b.op(
+            OnnxOp::Concat,
+            &[tail, head],
+            attrs(vec![("axis", Attr::Int(d))]),
+        );
+    }
+    if flat {
+        let shape = cx.b.op(OnnxOp::Shape, &[x.v], Attrs::default());
+        v = cx.b.op(OnnxOp::Reshape, &[v, shape], Attrs::default());
+    }
+    Ok(PyValue::Tensor(x.with(v)))
 }
 
 /// torch's circular padding: along each padded dimension (pairs listed from the last one
