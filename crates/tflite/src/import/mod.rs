@@ -90,7 +90,8 @@ pub(crate) fn import_model(m: fb::Model<'_>, file: &Bytes) -> Result<Model, Tfli
     graph.set_outputs(outputs);
     graph.name = sg.name().unwrap_or("main").to_string();
 
-    let mut model = Model::new(graph, OPSET);
+    let opset = quant::opset_for(&graph).min(OPSET);
+    let mut model = Model::new(graph, opset);
     if used_custom {
         model.opset_imports.push(OpsetImport {
             domain: DOMAIN.into(),

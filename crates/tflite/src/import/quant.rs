@@ -4,8 +4,11 @@
 //! requantization int → int) gets its QDQ from the output tensor's parameters, DEQUANTIZE
 //! of an int tensor reuses the input's DequantizeLinear. DEQUANTIZE of float16 (fp16
 //! models keep their weights in half precision) is a `Cast` to float.
+//!
+//! [`opset_for`] picks the opset an imported graph is written at: the lowest its QDQ types
+//! and ops allow, from 19 on.
 
-use modelc_ir::{Attr, DType, OnnxOp};
+use modelc_ir::{Attr, DType, Graph, OnnxOp, Op};
 
 use super::{Ctx, OpIn};
 use crate::TfliteError;
@@ -33,4 +36,35 @@ pub(crate) fn quantize_dequantize(cx: &mut Ctx, op: &OpIn) -> Result<bool, Tflit
     };
     cx.define(yt, y)?;
     Ok(true)
+}
+
+/// The opset an imported graph needs: 21 when a QuantizeLinear/DequantizeLinear carries a
+/// 16- or 4-bit integer (legal from 21), 20 for `Gelu`, else 19 (Reduce*/Resize `axes`
+/// inputs and attributes are 18). Not simply always 21: onnxruntime (1.32) at opset 21 turns
+/// an int8 `DequantizeLinear → Transpose` into a QuantizeLinear it then rejects itself
+/// ("output_dtype INT8 does not match y_zero_point type UINT8") while optimizing, so every
+/// int8 convolution model imported at 21 failed to load; at 19 it loads and runs.
+pub(crate) fn opset_for(g: &Graph) -> i64 {
+    let mut opset = 19;
+    for id in g.node_ids() {
+        let node = g.node(id);
+        let needs = match &node.op {
+            Op::Onnx(OnnxOp::QuantizeLinear | OnnxOp::DequantizeLinear) => {
+                let zero_point = g.input(id, 2).and_then(|v| g.dtype_of(v));
+                let data = g.input(id, 0).and_then(|v| g.dtype_of(v));
+                let wide = |d: Option<DType>| {
+                    matches!(d, Some(DType::I16 | DType::U16 | DType::I4 | DType::U4))
+                };
+                if wide(zero_point) || wide(data) {
+                    21
+                } else {
+                    19
+                }
+            }
+            Op::Onnx(OnnxOp::Gelu) => 20,
+            _ => 19,
+        };
+        opset = opset.max(needs);
+    }
+    opset
 }
