@@ -360,11 +360,24 @@ fn build(
     proj_clip: f32,
     time_major: bool,
 ) -> Result<(ValueRef, i64), TfliteError> {
+    // ONNX LSTM's `clip` is not TFLite's: onnxruntime and the ONNX reference bound each
+    // gate's pre-activation (and the copy of the cell state fed to `h`), but carry the
+    // unclipped cell state to the next step; TFLite clips the cell state itself, which then
+    // carries. The two differ as soon as a state exceeds the bound, so neither is mapped.
     if cell_clip != 0.0 {
-        return Err(bad(op, format!("cell_clip {cell_clip} is not supported")));
+        return Err(bad(
+            op,
+            format!(
+                "cell_clip {cell_clip} clips the carried cell state; ONNX LSTM's `clip` bounds \
+                 the gate pre-activations instead and no ONNX LSTM clips the state"
+            ),
+        ));
     }
     if proj_clip != 0.0 {
-        return Err(bad(op, format!("proj_clip {proj_clip} is not supported")));
+        return Err(bad(
+            op,
+            format!("proj_clip {proj_clip} clips the projected output, which ONNX LSTM cannot bound"),
+        ));
     }
     let xt = cx.in_tensor(op, 0)?;
     let info = cx.info(xt);
