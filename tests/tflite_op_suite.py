@@ -61,6 +61,7 @@ class Invalid(Exception):
 def ort(path: str, inputs: list[np.ndarray]) -> list[np.ndarray]:
     import onnxruntime as rt
 
+    rt.set_default_logger_severity(3)  # the failures are reported below, once per model
     try:
         s = rt.InferenceSession(path, providers=["CPUExecutionProvider"])
     except Exception as e:  # onnxruntime raises its own exception types per status

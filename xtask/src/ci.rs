@@ -130,6 +130,21 @@ impl Xtask {
             // Two timed runs per tool (the faster counts), so one disk or CPU hiccup
             // does not fail the 10x speed check.
             ("onnxsim parity", Box::new(|| self.parity(None, 2, false))),
+            (
+                "tflite op suite",
+                Box::new(|| {
+                    // TensorFlow-made single-op TFLite models -> ONNX in onnxruntime vs
+                    // LiteRT; fails on a regression against tests/tflite_op_suite.passing.
+                    let modelc = self.build_modelc()?;
+                    run(self
+                        .py()
+                        .arg("tests/tflite_op_suite.py")
+                        .arg("--modelc")
+                        .arg(&modelc)
+                        .arg("--out")
+                        .arg(self.target.join("tflite-suite/modelc")))
+                }),
+            ),
         ];
         let total = Instant::now();
         let mut timings = Vec::new();

@@ -376,7 +376,9 @@ fn build(
     if proj_clip != 0.0 {
         return Err(bad(
             op,
-            format!("proj_clip {proj_clip} clips the projected output, which ONNX LSTM cannot bound"),
+            format!(
+                "proj_clip {proj_clip} clips the projected output, which ONNX LSTM cannot bound"
+            ),
         ));
     }
     let xt = cx.in_tensor(op, 0)?;
