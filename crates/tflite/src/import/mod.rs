@@ -20,6 +20,7 @@ mod pool;
 mod quant;
 mod reduce;
 mod resize;
+mod select;
 mod shape;
 mod slice;
 mod unary;
@@ -167,6 +168,7 @@ fn import_op(cx: &mut Ctx, op: &OpIn) -> Result<(), TfliteError> {
         | B::ARG_MAX
         | B::ARG_MIN => reduce::reduce(cx, op)?,
         B::RESIZE_BILINEAR | B::RESIZE_NEAREST_NEIGHBOR => resize::resize(cx, op)?,
+        B::TOPK_V2 | B::CUMSUM => select::select(cx, op)?,
         B::UNIDIRECTIONAL_SEQUENCE_LSTM => lstm::unidirectional(cx, op)?,
         B::BIDIRECTIONAL_SEQUENCE_LSTM => lstm::bidirectional(cx, op)?,
         B::REVERSE_V2 => lstm::reverse_v2(cx, op)?,

@@ -41,10 +41,7 @@ pub(crate) fn resize(cx: &mut Ctx, op: &OpIn) -> Result<bool, TfliteError> {
     };
     let (sizes, mut attrs) = match full {
         Some(all) => (cx.const_1d(&all), vec![]),
-        None => (
-            cx.input_i64(op, 1)?,
-            vec![("axes", Attr::Ints(vec![1, 2]))],
-        ),
+        None => (cx.input_i64(op, 1)?, vec![("axes", Attr::Ints(vec![1, 2]))]),
     };
     let s = |v: &'static str| Attr::String(Bytes::from_static(v.as_bytes()));
     if op.code == B::RESIZE_BILINEAR {
