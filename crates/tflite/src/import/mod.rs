@@ -23,6 +23,7 @@ mod resize;
 mod select;
 mod shape;
 mod slice;
+mod space_batch;
 mod unary;
 
 use std::collections::HashMap;
@@ -169,6 +170,9 @@ fn import_op(cx: &mut Ctx, op: &OpIn) -> Result<(), TfliteError> {
         | B::ARG_MIN => reduce::reduce(cx, op)?,
         B::RESIZE_BILINEAR | B::RESIZE_NEAREST_NEIGHBOR => resize::resize(cx, op)?,
         B::TOPK_V2 | B::CUMSUM => select::select(cx, op)?,
+        B::LOCAL_RESPONSE_NORMALIZATION | B::SPACE_TO_BATCH_ND | B::BATCH_TO_SPACE_ND => {
+            space_batch::space_batch(cx, op)?
+        }
         B::UNIDIRECTIONAL_SEQUENCE_LSTM => lstm::unidirectional(cx, op)?,
         B::BIDIRECTIONAL_SEQUENCE_LSTM => lstm::bidirectional(cx, op)?,
         B::REVERSE_V2 => lstm::reverse_v2(cx, op)?,
