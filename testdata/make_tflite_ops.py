@@ -128,6 +128,10 @@ op("strided_slice", [IMG])(lambda x: x[:, 1:7:2, ::-1, 1:3])
 op("strided_slice_shrink", [IMG])(lambda x: x[:, 2, :, :])
 op("slice", [IMG])(lambda x: tf.slice(x, [0, 1, 2, 0], [1, 4, 5, 3]))
 op("reverse_v2", [IMG])(lambda x: tf.reverse(x, [1]))
+op("space_to_batch_nd_padded", [(1, 6, 6, 2)])(
+    lambda x: tf.space_to_batch_nd(x, [2, 2], [[1, 1], [0, 2]]))
+op("batch_to_space_nd_cropped", [(4, 4, 4, 2)])(
+    lambda x: tf.compat.v1.batch_to_space_nd(x, [2, 2], [[1, 0], [0, 2]]))
 op("embedding_lookup", [(2, 5)], variants=("float",), int_inputs={0: 10})(
     lambda i: tf.gather(w(10, 8), i))
 
@@ -226,6 +230,40 @@ def keras_lstm(**kw):
 op("lstm", [(1, 5, 4)], variants=("float",))(keras_lstm())
 
 
+def fused_lstm():
+    """A Keras 2 (tf_keras) LSTM converted from the Keras model: the converter fuses it into
+    UNIDIRECTIONAL_SEQUENCE_LSTM (Keras 3's LSTM becomes a WHILE loop, the `lstm` model)."""
+    import tf_keras
+
+    tf_keras.utils.set_random_seed(6)
+    x = tf_keras.Input((5, 4), batch_size=1, name="input0")
+    return tf_keras.Model(x, tf_keras.layers.LSTM(6, return_sequences=True)(x))
+
+
+KERAS = {"lstm_fused": (fused_lstm, [(1, 5, 4)])}
+
+
+def with_cell_clip(blob, clip):
+    """The model with every UNIDIRECTIONAL_SEQUENCE_LSTM's cell_clip set (Keras has no way to
+    ask for it), rewritten with TensorFlow's schema classes."""
+    import flatbuffers
+    from tensorflow.lite.python import schema_py_generated as schema
+
+    model = schema.ModelT.InitFromPackedBuf(blob, 0)
+    n = 0
+    lstm = schema.BuiltinOperator.UNIDIRECTIONAL_SEQUENCE_LSTM
+    for sg in model.subgraphs:
+        for o in sg.operators:
+            code = model.operatorCodes[o.opcodeIndex]
+            if max(code.builtinCode, code.deprecatedBuiltinCode) == lstm:
+                o.builtinOptions.cellClip = clip
+                n += 1
+    assert n, "no UNIDIRECTIONAL_SEQUENCE_LSTM to clip"
+    b = flatbuffers.Builder(1024)
+    b.Finish(model.Pack(b), file_identifier=b"TFL3")
+    return bytes(b.Output())
+
+
 def make_inputs(shapes, opts):
     xs = []
     for i, s in enumerate(shapes):
@@ -302,6 +340,17 @@ def main():
                 f.write(blob)
             np.savez(os.path.join(OUT, f"{full}.npz"), **inputs)
             total += len(blob)
+    for name, (make, shapes) in KERAS.items():
+        if only and name not in only:
+            continue
+        blob = tf.lite.TFLiteConverter.from_keras_model(make()).convert()
+        xs = make_inputs(shapes, dict(positive=False, int_inputs={}))
+        for full, b in [(f"{name}.float", blob), (f"{name}_cell_clip.float", with_cell_clip(blob, 0.05))]:
+            inputs = quantized_inputs(b, xs)
+            with open(os.path.join(OUT, f"{full}.tflite"), "wb") as f:
+                f.write(b)
+            np.savez(os.path.join(OUT, f"{full}.npz"), **inputs)
+            total += len(b)
     print(f"make_tflite_ops: wrote {sum(1 for f in os.listdir(OUT) if f.endswith('.tflite'))} models "
           f"({total} bytes of .tflite) into {OUT}", file=sys.stderr)
     for r in refused:

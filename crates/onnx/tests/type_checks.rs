@@ -51,7 +51,10 @@ fn dequantize_zero_point_of_another_type_is_refused() {
 }"#;
     let e = encode(text, 19).unwrap_err();
     assert!(e.contains("DequantizeLinear"), "{e}");
-    assert!(e.contains("the input is i8 but the zero point is u8"), "{e}");
+    assert!(
+        e.contains("the input is i8 but the zero point is u8"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -61,7 +64,10 @@ fn mixed_input_types_and_float_indices_are_refused() {
   %y = Add(%x, %c)
 }"#;
     let e = encode(add, 19).unwrap_err();
-    assert!(e.contains("Add") && e.contains("input 0 is f32 but input 1 is i64"), "{e}");
+    assert!(
+        e.contains("Add") && e.contains("input 0 is f32 but input 1 is i64"),
+        "{e}"
+    );
     let gather = r#"graph main(%x: f32[4,3]) -> (%y) {
   %i = const f32[2] [0.0, 1.0]
   %y = Gather(%x, %i)

@@ -2,7 +2,7 @@
 //! `TopK` with int64 `K` and its int64 indices cast to TFLite's int32, and CUMSUM (input,
 //! axis; CumsumOptions exclusive / reverse) → `CumSum` with the same attributes.
 
-use modelc_ir::{Attr, DType, Op, OnnxOp, ValueRef};
+use modelc_ir::{Attr, DType, OnnxOp, Op, ValueRef};
 
 use super::{Ctx, OpIn};
 use crate::fb::BuiltinOperator as B;

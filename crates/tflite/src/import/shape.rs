@@ -56,7 +56,11 @@ fn symmetric_pad(cx: &mut Ctx, x: ValueRef, p: &[i64]) -> ValueRef {
         if e > 0 {
             parts.push(Some(slice(cx, -1, -e - 1)));
         }
-        y = cx.op(OnnxOp::Concat, &parts, vec![("axis", Attr::Int(axis as i64))]);
+        y = cx.op(
+            OnnxOp::Concat,
+            &parts,
+            vec![("axis", Attr::Int(axis as i64))],
+        );
     }
     y
 }
