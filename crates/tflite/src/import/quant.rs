@@ -8,9 +8,9 @@
 //! [`opset_for`] picks the opset an imported graph is written at: the lowest its QDQ types
 //! and ops allow, from 19 on.
 
-use modelc_ir::{Attr, DType, Graph, OnnxOp, Op};
+use modelc_ir::{Attr, DType, Graph, OnnxOp, Op, ValueRef};
 
-use super::{Ctx, OpIn};
+use super::{Ctx, OpIn, Quant};
 use crate::TfliteError;
 
 pub(crate) fn quantize_dequantize(cx: &mut Ctx, op: &OpIn) -> Result<bool, TfliteError> {
@@ -67,4 +67,32 @@ pub(crate) fn opset_for(g: &Graph) -> i64 {
         opset = opset.max(needs);
     }
     opset
+}
+
+/// The integers of an int32 op output with quantization parameters (QuantizeLinear cannot
+/// produce int32, and a file asking it to is invalid): `round(v / scale) + zero_point` in
+/// float (Round is half to even, as QuantizeLinear's rounding), cast to int32. Per tensor
+/// only; int64 has no DequantizeLinear to read it back.
+pub(crate) fn quantize_wide(
+    cx: &mut Ctx,
+    v: ValueRef,
+    q: &Quant,
+    dtype: DType,
+) -> Result<ValueRef, String> {
+    if dtype != DType::I32 {
+        return Err(format!("a quantized {dtype} op output has no ONNX form"));
+    }
+    let ([scale], zero_point) = (q.scale.as_slice(), q.zero_point.first().copied()) else {
+        return Err("a per-channel quantized int32 op output has no ONNX form".into());
+    };
+    let scale = cx.const_f32(&[*scale], &[]);
+    let zero_point = cx.const_f32(&[zero_point.unwrap_or(0) as f32], &[]);
+    let scaled = cx.op(OnnxOp::Div, &[Some(v), Some(scale)], vec![]);
+    let rounded = cx.op(OnnxOp::Round, &[Some(scaled)], vec![]);
+    let shifted = cx.op(OnnxOp::Add, &[Some(rounded), Some(zero_point)], vec![]);
+    Ok(cx.op(
+        OnnxOp::Cast,
+        &[Some(shifted)],
+        vec![("to", Attr::Int(DType::I32.onnx_code() as i64))],
+    ))
 }
