@@ -64,7 +64,9 @@ fn quantized_types(opset: i64) -> Vec<DType> {
 }
 
 fn check_node(g: &Graph, id: NodeId, op: OnnxOp, opset: i64) -> Result<(), String> {
-    let input = |i: usize| dtype(g, g.input(id, i));
+    // All inputs at once: looking each up by slot costs time linear in their number.
+    let inputs = g.inputs_of(id);
+    let input = |i: usize| dtype(g, inputs.get(i).copied().flatten());
     let one_of = |what: &str, d: Option<DType>, allowed: &[DType]| -> Result<(), String> {
         match d {
             Some(d) if !allowed.contains(&d) => Err(format!(
@@ -129,8 +131,7 @@ fn check_node(g: &Graph, id: NodeId, op: OnnxOp, opset: i64) -> Result<(), Strin
         _ => {
             if let Some(group) = same_type_inputs(op) {
                 let mut first: Option<(usize, DType)> = None;
-                let n = g.inputs_of(id).len();
-                for i in group.start..group.end.min(n) {
+                for i in group.start..group.end.min(inputs.len()) {
                     let Some(d) = input(i) else { continue };
                     match first {
                         None => first = Some((i, d)),
