@@ -181,6 +181,21 @@ impl Xtask {
                 // corpus is `cargo xtask corpus`.
                 Box::new(|| self.corpus(Some(crate::corpus::CI_SUBSET), false)),
             ),
+            (
+                "tflite op suite",
+                Box::new(|| {
+                    // TensorFlow-made single-op TFLite models -> ONNX in onnxruntime vs
+                    // LiteRT; fails on a regression against tests/tflite_op_suite.passing.
+                    let modelc = self.build_modelc()?;
+                    run(self
+                        .py()
+                        .arg("tests/tflite_op_suite.py")
+                        .arg("--modelc")
+                        .arg(&modelc)
+                        .arg("--out")
+                        .arg(self.target.join("tflite-suite/modelc")))
+                }),
+            ),
         ];
         let total = Instant::now();
         let mut timings = Vec::new();

@@ -14,6 +14,7 @@ mod measure;
 mod parity;
 mod pyenv;
 mod testdata;
+mod tflite_suite;
 mod util;
 mod workspace;
 
@@ -149,6 +150,24 @@ enum Cmd {
         #[arg(long)]
         write_passing: bool,
     },
+    /// Run the TFLite op suite through modelc and tf2onnx, both scored against LiteRT
+    ///
+    /// Installs target/tfenv from xtask/requirements-tflite-suite.txt (TensorFlow,
+    /// tf2onnx; a stamp skips it when current), converts every
+    /// testdata/tflite/ops/*.tflite with tf2onnx --opset 18 (xtask/py/tf2onnx_suite.py)
+    /// and runs tests/tflite_op_suite.py with modelc (release) and tf2onnx's files as the
+    /// peer: onnxruntime vs LiteRT on the committed inputs. Prints both N of M, writes
+    /// target/tflite-suite/modelc/report.json and fails when a model of
+    /// tests/tflite_op_suite.passing regresses or modelc writes a file onnxruntime rejects.
+    TfliteSuite {
+        /// Remake testdata/tflite/ops with TensorFlow's converter first
+        /// (testdata/make_tflite_ops.py)
+        #[arg(long)]
+        regenerate: bool,
+        /// Rewrite tests/tflite_op_suite.passing with what passes now
+        #[arg(long)]
+        update_passing: bool,
+    },
     /// Run every test: the one command CI runs (.ci/run)
     ///
     /// In order, stopping at the first failure: pyenv, node-suite, testdata,
@@ -193,6 +212,10 @@ fn main() -> ExitCode {
             });
             x.corpus(only.as_deref(), write_passing)
         }
+        Cmd::TfliteSuite {
+            regenerate,
+            update_passing,
+        } => x.tflite_suite(regenerate, update_passing),
         Cmd::Ci => x.ci(),
         Cmd::Demo => x.demo(),
     };

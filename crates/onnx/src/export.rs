@@ -12,6 +12,7 @@ use crate::types::export_type;
 use crate::OnnxError;
 
 pub(crate) fn export_model(m: &Model) -> Result<proto::ModelProto, OnnxError> {
+    crate::validate::check_types(m)?;
     let mut mp = proto::ModelProto {
         ir_version: Some(m.ir_version),
         opset_import: m

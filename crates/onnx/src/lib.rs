@@ -12,6 +12,7 @@ mod prepare;
 pub mod proto;
 mod tensor;
 mod types;
+mod validate;
 mod write;
 
 use std::fs::File;

@@ -6,3 +6,4 @@ mod fixtures;
 mod mutations;
 mod node_suite;
 mod reader_invariants;
+mod type_checks;

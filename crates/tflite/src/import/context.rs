@@ -701,17 +701,23 @@ impl<'a> Ctx<'a> {
         match self.tensors[t].quant.clone() {
             Some(q) if is_quantized_type(dtype) => {
                 self.name_value(v, &format!("{name}/float"));
-                let (scale, zp) = self.qparams(&q, dtype);
-                let attrs = if q.scale.len() > 1 {
-                    vec![("axis", Attr::Int(q.axis as i64))]
+                let raw = if matches!(dtype, DType::I32 | DType::I64) {
+                    // QuantizeLinear has no int32/int64 output type.
+                    super::quant::quantize_wide(self, v, &q, dtype)
+                        .map_err(|why| TfliteError::invalid(format!("tensor {t} `{name}`"), why))?
                 } else {
-                    vec![]
+                    let (scale, zp) = self.qparams(&q, dtype);
+                    let attrs = if q.scale.len() > 1 {
+                        vec![("axis", Attr::Int(q.axis as i64))]
+                    } else {
+                        vec![]
+                    };
+                    self.op(
+                        OnnxOp::QuantizeLinear,
+                        &[Some(v), Some(scale), Some(zp)],
+                        attrs,
+                    )
                 };
-                let raw = self.op(
-                    OnnxOp::QuantizeLinear,
-                    &[Some(v), Some(scale), Some(zp)],
-                    attrs,
-                );
                 self.name_value(raw, &name);
                 self.set_type(raw, t, dtype);
                 let dq = self.dequantize(raw, &q, dtype);

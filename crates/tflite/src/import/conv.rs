@@ -5,7 +5,9 @@
 //!
 //! Weights stay OHWI as the layout convention has it; the depthwise filter [1, kH, kW, M] is
 //! transposed to [M, kH, kW, 1] (per-channel scales move from axis 3 to axis 0 with it).
-//! SAME padding is ONNX's `auto_pad = SAME_UPPER` (TensorFlow puts the odd pixel at the end).
+//! SAME padding is ONNX's `auto_pad = SAME_UPPER` (TensorFlow puts the odd pixel at the end);
+//! with dilation, explicit `pads` computed from the static input and kernel sizes
+//! (onnxruntime refuses dilation with SAME_UPPER at run time).
 
 use bytes::Bytes;
 use modelc_ir::{Attr, DType, OnnxOp, Tensor, ValueRef};
@@ -22,6 +24,34 @@ pub(crate) fn auto_pad(p: Padding) -> Attr {
     }))
 }
 
+/// `auto_pad`, or for SAME with dilation the explicit `pads` TensorFlow's SAME amounts to
+/// (the odd pixel at the end), when the input's and the kernel's H and W are known.
+fn padding(
+    cx: &Ctx,
+    xt: usize,
+    wt: usize,
+    p: Padding,
+    strides: [i64; 2],
+    dilations: [i64; 2],
+) -> (&'static str, Attr) {
+    let (x, w) = (&cx.info(xt).shape, &cx.info(wt).shape);
+    if p != Padding::SAME || dilations == [1, 1] || x.len() != 4 || w.len() != 4 {
+        return ("auto_pad", auto_pad(p));
+    }
+    let mut pads = [0i64; 4];
+    for i in 0..2 {
+        let (size, k, s, d) = (x[1 + i], w[1 + i], strides[i], dilations[i]);
+        if size <= 0 || k <= 0 || s <= 0 || d <= 0 {
+            return ("auto_pad", auto_pad(p));
+        }
+        let out = (size + s - 1) / s;
+        let total = ((out - 1) * s + (k - 1) * d + 1 - size).max(0);
+        pads[i] = total / 2;
+        pads[2 + i] = total - total / 2;
+    }
+    ("pads", Attr::Ints(pads.to_vec()))
+}
+
 fn missing(op: &OpIn) -> TfliteError {
     TfliteError::invalid(op.label(), "has no options")
 }
@@ -34,22 +64,15 @@ pub(crate) fn conv_2d(cx: &mut Ctx, op: &OpIn) -> Result<bool, TfliteError> {
     let x = cx.req(op, 0)?;
     let w = cx.req(op, 1)?;
     let b = cx.input(op, 2)?;
+    let (xt, wt) = (cx.in_tensor(op, 0)?, cx.in_tensor(op, 1)?);
+    let strides = [o.stride_h() as i64, o.stride_w() as i64];
+    let dilations = [o.dilation_h_factor() as i64, o.dilation_w_factor() as i64];
     let mut attrs = vec![
-        ("auto_pad", auto_pad(o.padding())),
-        (
-            "strides",
-            Attr::Ints(vec![o.stride_h() as i64, o.stride_w() as i64]),
-        ),
-        (
-            "dilations",
-            Attr::Ints(vec![
-                o.dilation_h_factor() as i64,
-                o.dilation_w_factor() as i64,
-            ]),
-        ),
+        padding(cx, xt, wt, o.padding(), strides, dilations),
+        ("strides", Attr::Ints(strides.to_vec())),
+        ("dilations", Attr::Ints(dilations.to_vec())),
     ];
     // Grouped convolution: the filter's input depth divides the data's channels.
-    let (xt, wt) = (cx.in_tensor(op, 0)?, cx.in_tensor(op, 1)?);
     let (cin, wcin) = (
         cx.info(xt).shape.last().copied(),
         cx.info(wt).shape.last().copied(),
@@ -79,21 +102,15 @@ pub(crate) fn depthwise_conv_2d(cx: &mut Ctx, op: &OpIn) -> Result<bool, TfliteE
             "the input's channel count must be known",
         ));
     }
+    let strides = [o.stride_h() as i64, o.stride_w() as i64];
+    let dilations = [o.dilation_h_factor() as i64, o.dilation_w_factor() as i64];
+    let pad = padding(cx, xt, wt, o.padding(), strides, dilations);
     let w = depthwise_filter(cx, op, wt)?;
     let b = cx.input(op, 2)?;
     let attrs = vec![
-        ("auto_pad", auto_pad(o.padding())),
-        (
-            "strides",
-            Attr::Ints(vec![o.stride_h() as i64, o.stride_w() as i64]),
-        ),
-        (
-            "dilations",
-            Attr::Ints(vec![
-                o.dilation_h_factor() as i64,
-                o.dilation_w_factor() as i64,
-            ]),
-        ),
+        pad,
+        ("strides", Attr::Ints(strides.to_vec())),
+        ("dilations", Attr::Ints(dilations.to_vec())),
         ("group", Attr::Int(cin)),
     ];
     let y = cx.op_nhwc(OnnxOp::Conv, &[Some(x), Some(w), b], attrs);

@@ -8,13 +8,19 @@
 //! are TFLite variable tensors the runtime zeroes: they become the zero initial state (a
 //! state input that is a constant or a computed value becomes `initial_h` / `initial_c`).
 //!
+//! `cell_clip` (TFLite clips the carried cell state; ONNX LSTM's `clip` bounds the gate
+//! pre-activations instead, a different function) unrolls the LSTM over its static time
+//! steps into MatMul / Sigmoid / Tanh / Clip per step ([`Unrolled`]). The TensorFlow
+//! converter sets cell_clip 10 on every Keras LSTM it fuses.
+//!
 //! REVERSE_V2, which reverse-direction LSTMs are wrapped in, becomes `Slice` with step -1.
 //!
 //! Weights that are not constants (float16 weights behind DEQUANTIZE) are flattened,
 //! concatenated and reshaped into W, R, B and P in the graph.
 //!
 //! Not supported, each with an error naming the op and the feature: quantized or hybrid
-//! LSTMs, CIFG (no input gate), projection, layer normalization, cell clipping, diagonal recurrent weights,
+//! LSTMs, CIFG (no input gate), projection, layer normalization, cell clipping with two
+//! directions or peepholes, diagonal recurrent weights,
 //! auxiliary inputs, and fused activations other than TANH and RELU.
 
 use bytes::Bytes;
@@ -360,11 +366,14 @@ fn build(
     proj_clip: f32,
     time_major: bool,
 ) -> Result<(ValueRef, i64), TfliteError> {
-    if cell_clip != 0.0 {
-        return Err(bad(op, format!("cell_clip {cell_clip} is not supported")));
-    }
-    if proj_clip != 0.0 {
-        return Err(bad(op, format!("proj_clip {proj_clip} is not supported")));
+    // ONNX LSTM's `clip` is not TFLite's: onnxruntime and the ONNX reference bound each
+    // gate's pre-activation (and the copy of the cell state fed to `h`) but carry the
+    // unclipped cell state to the next step, while TFLite clips the cell state itself, which
+    // then carries. A clipped LSTM is therefore unrolled over its (static) time steps instead.
+    // proj_clip acts on the projection only, which is refused on its own (see `direction`).
+    let _ = proj_clip;
+    if cell_clip < 0.0 || !cell_clip.is_finite() {
+        return Err(bad(op, format!("cell_clip {cell_clip} is not a bound")));
     }
     let xt = cx.in_tensor(op, 0)?;
     let info = cx.info(xt);
@@ -374,6 +383,10 @@ fn build(
             format!("input is {}: only float32 LSTMs are supported", info.dtype),
         ));
     }
+    let info_seq = (
+        info.shape.first().copied().unwrap_or(-1),
+        info.shape.get(1).copied().unwrap_or(-1),
+    );
     let (batch, n_in) = match info.shape[..] {
         [a, b, i] if i > 0 => (if time_major { b } else { a }, i),
         ref other => {
@@ -450,6 +463,32 @@ fn build(
     } else {
         transpose(cx, x, vec![1, 0, 2])
     };
+    if cell_clip > 0.0 {
+        let seq = if time_major { info_seq.0 } else { info_seq.1 };
+        let unrolled = Unrolled {
+            w,
+            r,
+            b,
+            initial_h,
+            initial_c,
+            hidden: h,
+            batch,
+            seq,
+            cell_clip,
+            act,
+        };
+        if slots.len() != 1 || p.is_some() {
+            return Err(bad(
+                op,
+                format!(
+                    "cell_clip {cell_clip} clips the carried cell state (ONNX LSTM's `clip` \
+                     bounds the gate pre-activations instead); the unrolled form that \
+                     expresses it covers one direction without peepholes"
+                ),
+            ));
+        }
+        return Ok((unrolled.build(cx, op, x)?, h));
+    }
     let node = cx.node(
         modelc_ir::Op::Onnx(OnnxOp::LSTM),
         &[
@@ -466,6 +505,136 @@ fn build(
         3,
     );
     Ok((ValueRef::new(node, 0), h))
+}
+
+/// A one-direction LSTM with TFLite's cell clipping, as its time steps: per step the gates
+/// `x_t W^T + h R^T + b` (ONNX order i, o, f, c), `C = clip(f C + i g(c), ±cell_clip)`,
+/// `h = o g(C)`; the steps' `h` stacked into ONNX LSTM's `Y` [seq, 1, batch, hidden].
+struct Unrolled {
+    w: ValueRef,
+    r: ValueRef,
+    b: ValueRef,
+    initial_h: Option<ValueRef>,
+    initial_c: Option<ValueRef>,
+    hidden: i64,
+    batch: i64,
+    seq: i64,
+    cell_clip: f32,
+    act: ActivationFunctionType,
+}
+
+/// Steps up to which an LSTM is unrolled (each step is about fifteen nodes).
+const MAX_UNROLLED_STEPS: i64 = 1024;
+
+impl Unrolled {
+    fn build(&self, cx: &mut Ctx, op: &OpIn, x: ValueRef) -> Result<ValueRef, TfliteError> {
+        if self.seq <= 0 || self.seq > MAX_UNROLLED_STEPS {
+            return Err(bad(
+                op,
+                format!(
+                    "cell_clip {} needs the LSTM unrolled over a known number of time steps \
+                     (at most {MAX_UNROLLED_STEPS}); the sequence length is {}",
+                    self.cell_clip,
+                    if self.seq <= 0 {
+                        "unknown".to_string()
+                    } else {
+                        self.seq.to_string()
+                    }
+                ),
+            ));
+        }
+        let h4 = 4 * self.hidden;
+        let matrix = |cx: &mut Ctx, v: ValueRef, cols: i64| {
+            // [1, 4H, cols] → [cols, 4H]
+            let shape = cx.const_1d(&[h4, cols]);
+            let m = cx.op(OnnxOp::Reshape, &[Some(v), Some(shape)], vec![]);
+            transpose(cx, m, vec![1, 0])
+        };
+        let wt = matrix(cx, self.w, -1);
+        let rt = matrix(cx, self.r, self.hidden);
+        let bias_shape = cx.const_1d(&[2, h4]);
+        let b2 = cx.op(OnnxOp::Reshape, &[Some(self.b), Some(bias_shape)], vec![]);
+        let zero_axis = cx.const_1d(&[0]);
+        let bias = cx.op(
+            OnnxOp::ReduceSum,
+            &[Some(b2), Some(zero_axis)],
+            vec![("keepdims", Attr::Int(0))],
+        );
+        // The input's share of every step at once: [seq, batch, 4H].
+        let xw = cx.op(OnnxOp::MatMul, &[Some(x), Some(wt)], vec![]);
+        let xw = cx.op(OnnxOp::Add, &[Some(xw), Some(bias)], vec![]);
+        // A state input the runtime zeroes is a zero [batch, hidden] (batch from the input
+        // when it is not static); a given one loses its direction axis.
+        let state = |cx: &mut Ctx, v: Option<ValueRef>| match v {
+            Some(v) => {
+                let axes = cx.const_1d(&[0]);
+                cx.op(OnnxOp::Squeeze, &[Some(v), Some(axes)], vec![])
+            }
+            None => {
+                let shape = if self.batch > 0 {
+                    cx.const_1d(&[self.batch, self.hidden])
+                } else {
+                    let full = cx.op(OnnxOp::Shape, &[Some(x)], vec![]);
+                    let (start, end) = (cx.const_1d(&[1]), cx.const_1d(&[2]));
+                    let batch = cx.op(OnnxOp::Slice, &[Some(full), Some(start), Some(end)], vec![]);
+                    let hidden = cx.const_1d(&[self.hidden]);
+                    cx.op(
+                        OnnxOp::Concat,
+                        &[Some(batch), Some(hidden)],
+                        vec![("axis", Attr::Int(0))],
+                    )
+                };
+                // ConstantOfShape's default value is a float32 zero.
+                cx.op(OnnxOp::ConstantOfShape, &[Some(shape)], vec![])
+            }
+        };
+        let mut h = state(cx, self.initial_h);
+        let mut c = state(cx, self.initial_c);
+        let g = |cx: &mut Ctx, v: ValueRef| match self.act {
+            ActivationFunctionType::RELU => cx.op(OnnxOp::Relu, &[Some(v)], vec![]),
+            _ => cx.op(OnnxOp::Tanh, &[Some(v)], vec![]),
+        };
+        let splits = cx.const_1d(&[self.hidden; 4]);
+        let mut ys = Vec::new();
+        for t in 0..self.seq {
+            let index = cx.const_i64(&[t], &[]);
+            let xt = cx.op(
+                OnnxOp::Gather,
+                &[Some(xw), Some(index)],
+                vec![("axis", Attr::Int(0))],
+            );
+            let hr = cx.op(OnnxOp::MatMul, &[Some(h), Some(rt)], vec![]);
+            let gates = cx.op(OnnxOp::Add, &[Some(xt), Some(hr)], vec![]);
+            let split = cx.node(
+                modelc_ir::Op::Onnx(OnnxOp::Split),
+                &[Some(gates), Some(splits)],
+                vec![("axis", Attr::Int(1))],
+                4,
+            );
+            let gate = |k| ValueRef::new(split, k);
+            let i = cx.op(OnnxOp::Sigmoid, &[Some(gate(0))], vec![]);
+            let o = cx.op(OnnxOp::Sigmoid, &[Some(gate(1))], vec![]);
+            let f = cx.op(OnnxOp::Sigmoid, &[Some(gate(2))], vec![]);
+            let cand = g(cx, gate(3));
+            let kept = cx.op(OnnxOp::Mul, &[Some(f), Some(c)], vec![]);
+            let added = cx.op(OnnxOp::Mul, &[Some(i), Some(cand)], vec![]);
+            let sum = cx.op(OnnxOp::Add, &[Some(kept), Some(added)], vec![]);
+            c = cx.clip(sum, -self.cell_clip, self.cell_clip);
+            let gc = g(cx, c);
+            h = cx.op(OnnxOp::Mul, &[Some(o), Some(gc)], vec![]);
+            let axes = cx.const_1d(&[0, 1]);
+            ys.push(Some(cx.op(
+                OnnxOp::Unsqueeze,
+                &[Some(h), Some(axes)],
+                vec![],
+            )));
+        }
+        Ok(if ys.len() == 1 {
+            ys[0].expect("one step")
+        } else {
+            cx.op(OnnxOp::Concat, &ys, vec![("axis", Attr::Int(0))])
+        })
+    }
 }
 
 fn transpose(cx: &mut Ctx, v: ValueRef, perm: Vec<i64>) -> ValueRef {

@@ -24,8 +24,10 @@ mod pool;
 mod quant;
 mod reduce;
 mod resize;
+mod select;
 mod shape;
 mod slice;
+mod space_batch;
 mod sparse;
 mod transpose_conv_bias;
 mod unary;
@@ -96,7 +98,8 @@ pub(crate) fn import_model(m: fb::Model<'_>, file: &Bytes) -> Result<Model, Tfli
     graph.set_outputs(outputs);
     graph.name = sg.name().unwrap_or("main").to_string();
 
-    let mut model = Model::new(graph, OPSET);
+    let opset = quant::opset_for(&graph).min(OPSET);
+    let mut model = Model::new(graph, opset);
     if used_custom {
         model.opset_imports.push(OpsetImport {
             domain: DOMAIN.into(),
@@ -172,6 +175,10 @@ pub(super) fn import_op(cx: &mut Ctx, op: &OpIn) -> Result<(), TfliteError> {
         | B::ARG_MAX
         | B::ARG_MIN => reduce::reduce(cx, op)?,
         B::RESIZE_BILINEAR | B::RESIZE_NEAREST_NEIGHBOR => resize::resize(cx, op)?,
+        B::TOPK_V2 | B::CUMSUM => select::select(cx, op)?,
+        B::LOCAL_RESPONSE_NORMALIZATION | B::SPACE_TO_BATCH_ND | B::BATCH_TO_SPACE_ND => {
+            space_batch::space_batch(cx, op)?
+        }
         B::UNIDIRECTIONAL_SEQUENCE_LSTM => lstm::unidirectional(cx, op)?,
         B::BIDIRECTIONAL_SEQUENCE_LSTM => lstm::bidirectional(cx, op)?,
         B::REVERSE_V2 => lstm::reverse_v2(cx, op)?,

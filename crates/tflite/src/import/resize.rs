@@ -3,6 +3,11 @@
 //! `axes = [1, 2]` and the `sizes` input, with the coordinate mapping TensorFlow uses:
 //! align_corners → `align_corners`; half_pixel_centers → `half_pixel` (nearest:
 //! `round_prefer_ceil`, i.e. floor((x + 0.5) * scale)); neither → `asymmetric` (nearest: floor).
+//!
+//! When the batch and channel sizes and the new size are constants, `sizes` is given for all
+//! four axes instead, without `axes`: onnxruntime (1.32) miscompiles a Resize with `axes`
+//! once its transpose optimizer moves the layout Transposes through it ("number of elements
+//! of input 'sizes' (0) does not match the number of axes"), so such a file would not load.
 
 use bytes::Bytes;
 use modelc_ir::{Attr, OnnxOp};
@@ -26,9 +31,19 @@ pub(crate) fn resize(cx: &mut Ctx, op: &OpIn) -> Result<bool, TfliteError> {
             })
     };
     let x = cx.req(op, 0)?;
-    let sizes = cx.input_i64(op, 1)?;
+    let xt = cx.in_tensor(op, 0)?;
+    let full = match (cx.const_ints(op, 1)?, cx.info(xt)) {
+        (Some(hw), info) if hw.len() == 2 && info.has_shape && info.shape.len() == 4 => {
+            let (n, c) = (info.shape[0], info.shape[3]);
+            (n > 0 && c > 0).then(|| vec![n, hw[0], hw[1], c])
+        }
+        _ => None,
+    };
+    let (sizes, mut attrs) = match full {
+        Some(all) => (cx.const_1d(&all), vec![]),
+        None => (cx.input_i64(op, 1)?, vec![("axes", Attr::Ints(vec![1, 2]))]),
+    };
     let s = |v: &'static str| Attr::String(Bytes::from_static(v.as_bytes()));
-    let mut attrs = vec![("axes", Attr::Ints(vec![1, 2]))];
     if op.code == B::RESIZE_BILINEAR {
         let coord = match (align, half) {
             (true, _) => "align_corners",

@@ -3,7 +3,9 @@
 //! CONCATENATION (ConcatenationOptions: axis, fused activation), PACK / UNPACK
 //! (Pack/UnpackOptions: axis; → Unsqueeze + Concat / Split + Squeeze), SPLIT (axis input,
 //! SplitOptions.num_splits), SPLIT_V (size_splits and axis inputs), PAD / PADV2 / MIRROR_PAD
-//! (paddings [rank, 2]; PADV2's constant; MirrorPadOptions.mode REFLECT), TILE,
+//! (paddings [rank, 2]; PADV2's constant; MirrorPadOptions.mode REFLECT → `Pad` reflect,
+//! SYMMETRIC, which ONNX's Pad lacks, → per padded axis the mirrored edge slices (`Slice`
+//! with step -1) concatenated around the input), TILE,
 //! BROADCAST_TO (→ `Expand`), SHAPE (ShapeOptions.out_type), FILL (→ `Expand` of the
 //! value), SPACE_TO_DEPTH / DEPTH_TO_SPACE (block_size; `layout = NHWC`, DCR order).
 
@@ -24,6 +26,43 @@ fn axis(op: &OpIn, a: i64, rank: usize) -> Result<i64, TfliteError> {
         ));
     }
     Ok(if a < 0 { a + r } else { a })
+}
+
+/// SYMMETRIC mirror padding ([[b0, e0], [b1, e1], ...]): along each padded axis, the first
+/// `b` elements reversed, the input, the last `e` elements reversed (edges repeated).
+fn symmetric_pad(cx: &mut Ctx, x: ValueRef, p: &[i64]) -> ValueRef {
+    let mut y = x;
+    for (axis, pair) in p.chunks_exact(2).enumerate() {
+        let (b, e) = (pair[0], pair[1]);
+        if b <= 0 && e <= 0 {
+            continue;
+        }
+        let slice = |cx: &mut Ctx, start: i64, end: i64| {
+            let starts = cx.const_1d(&[start]);
+            let ends = cx.const_1d(&[end]);
+            let axes = cx.const_1d(&[axis as i64]);
+            let steps = cx.const_1d(&[-1]);
+            cx.op(
+                OnnxOp::Slice,
+                &[Some(y), Some(starts), Some(ends), Some(axes), Some(steps)],
+                vec![],
+            )
+        };
+        let mut parts = Vec::new();
+        if b > 0 {
+            parts.push(Some(slice(cx, b - 1, i64::MIN)));
+        }
+        parts.push(Some(y));
+        if e > 0 {
+            parts.push(Some(slice(cx, -1, -e - 1)));
+        }
+        y = cx.op(
+            OnnxOp::Concat,
+            &parts,
+            vec![("axis", Attr::Int(axis as i64))],
+        );
+    }
+    y
 }
 
 fn define_outputs(cx: &mut Ctx, op: &OpIn, id: NodeId, n: usize) -> Result<(), TfliteError> {
@@ -190,6 +229,12 @@ pub(crate) fn shape_op(cx: &mut Ctx, op: &OpIn) -> Result<bool, TfliteError> {
                     .raw
                     .builtin_options_as_mirror_pad_options()
                     .map(|o| o.mode());
+                if m == Some(MirrorPadMode::SYMMETRIC) {
+                    let x = cx.req(op, 0)?;
+                    let y = symmetric_pad(cx, x, &p);
+                    cx.define(yt, y)?;
+                    return Ok(true);
+                }
                 if m != Some(MirrorPadMode::REFLECT) {
                     return Ok(false);
                 }

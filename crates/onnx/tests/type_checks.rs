@@ -1,0 +1,77 @@
+//! The writer's type checks: a graph whose element types break an ONNX type constraint
+//! (the ones onnxruntime rejects a file for) is refused, naming the node and the reason;
+//! well-typed QDQ graphs are written.
+
+use modelc_ir::{Graph, Model};
+
+fn encode(text: &str, opset: i64) -> Result<Vec<u8>, String> {
+    let g = Graph::parse(text).expect("test graph parses");
+    modelc_onnx::encode(&Model::new(g, opset)).map_err(|e| e.to_string())
+}
+
+fn qdq(zero_point: &str) -> String {
+    format!(
+        r#"graph main(%x: f32[2,3]) -> (%y) {{
+  %s = const f32[] [0.05]
+  %z = const {zero_point}[] [0]
+  %q = QuantizeLinear(%x, %s, %z)
+  %y = DequantizeLinear(%q, %s, %z)
+}}"#
+    )
+}
+
+#[test]
+fn well_typed_qdq_is_written() {
+    encode(&qdq("i8"), 19).expect("int8 QDQ");
+    encode(&qdq("u8"), 13).expect("uint8 QDQ");
+    encode(&qdq("i16"), 21).expect("int16 QDQ at 21");
+}
+
+#[test]
+fn quantize_linear_to_int32_is_refused() {
+    let e = encode(&qdq("i32"), 21).unwrap_err();
+    assert!(e.contains("QuantizeLinear"), "{e}");
+    assert!(e.contains("the zero point is i32"), "{e}");
+}
+
+#[test]
+fn int16_qdq_needs_opset_21() {
+    let e = encode(&qdq("i16"), 19).unwrap_err();
+    assert!(e.contains("the zero point is i16"), "{e}");
+}
+
+#[test]
+fn dequantize_zero_point_of_another_type_is_refused() {
+    let text = r#"graph main(%x: f32[2,3]) -> (%y) {
+  %w = const i8[2] [1, 2]
+  %s = const f32[] [0.05]
+  %z = const u8[] [128]
+  %d = DequantizeLinear(%w, %s, %z)
+  %y = Add(%x, %d)
+}"#;
+    let e = encode(text, 19).unwrap_err();
+    assert!(e.contains("DequantizeLinear"), "{e}");
+    assert!(
+        e.contains("the input is i8 but the zero point is u8"),
+        "{e}"
+    );
+}
+
+#[test]
+fn mixed_input_types_and_float_indices_are_refused() {
+    let add = r#"graph main(%x: f32[2,3]) -> (%y) {
+  %c = const i64[] [1]
+  %y = Add(%x, %c)
+}"#;
+    let e = encode(add, 19).unwrap_err();
+    assert!(
+        e.contains("Add") && e.contains("input 0 is f32 but input 1 is i64"),
+        "{e}"
+    );
+    let gather = r#"graph main(%x: f32[4,3]) -> (%y) {
+  %i = const f32[2] [0.0, 1.0]
+  %y = Gather(%x, %i)
+}"#;
+    let e = encode(gather, 19).unwrap_err();
+    assert!(e.contains("Gather") && e.contains("input 1 is f32"), "{e}");
+}
