@@ -130,6 +130,16 @@ impl Xtask {
             // Two timed runs per tool (the faster counts), so one disk or CPU hiccup
             // does not fail the 10x speed check.
             ("onnxsim parity", Box::new(|| self.parity(None, 2, false))),
+            (
+                "aten suite subset",
+                Box::new(|| {
+                    // OpInfo samples of a fixed list of ops through modelc (ONNX in
+                    // onnxruntime, TFLite in LiteRT): no module of the committed floor may
+                    // stop passing, no crash, no file a runtime refuses.
+                    let modelc = self.build_modelc()?;
+                    self.aten_suite_subset(&modelc)
+                }),
+            ),
         ];
         let total = Instant::now();
         let mut timings = Vec::new();
