@@ -54,6 +54,10 @@ TOL = 1e-4
 MAX_ELEMENTS = 20_000
 OPSET = 18
 TIMEOUT = 120
+# One op's samples in all (tracing, converting, running, exporting).
+OP_TIMEOUT = 600
+# Worker processes that may die (runtimes crashing on files) before the run gives up.
+MAX_DEATHS = 50
 TOOLS = ("onnx", "tflite", "torch_onnx")
 TOOL_TITLES = {"onnx": "modelc->ONNX", "tflite": "modelc->TFLite", "torch_onnx": "torch.onnx.export"}
 STATUSES = ("pass", "refused", "wrong", "invalid", "crash")
@@ -316,23 +320,28 @@ def torch_export(traced, xs, path):
 
 # ---------------------------------------------------------------------------- runs
 
-def run_op(job):
-    """Every sample of one op: a list of module records."""
-    name, modelc, out, cap, tools = job
+def run_op(job, send):
+    """Every sample of one op from sample `start` on; sends ("step", k, tool) before each
+    conversion or run (so that a runtime that kills the process is known) and ("rec", record)
+    after each module. `crashed` maps (k, tool) to the message of a run that killed an earlier
+    worker: that step is recorded, not repeated."""
+    name, modelc, out, cap, tools, start, crashed = job
     import torch
 
     torch.set_num_threads(1)
     warnings.simplefilter("ignore")
     op = OPS[name]
-    records = []
+    # The samples' random values are seeded: module ids (op#k) name the same module each run.
+    torch.manual_seed(0)
     try:
         samples = list(op.sample_inputs("cpu", torch.float32, requires_grad=False))
     except Exception as e:  # noqa: BLE001 - OpInfo's own generator failing
-        return [{"op": name, "skip": f"samples: {type(e).__name__}"}]
+        send(("rec", {"op": name, "skip": f"samples: {type(e).__name__}"}))
+        return
     d = os.path.join(out, name.replace("/", "_"))
     os.makedirs(d, exist_ok=True)
     k = 0
-    for i, sample in enumerate(samples):
+    for sample in samples:
         if k >= cap:
             break
         if not sample_size_ok(sample):
@@ -349,7 +358,11 @@ def run_op(job):
                     torch.manual_seed(1)
                     again = outputs_of(m(*xs))
                     if again is None or compare(again, refs) is not None:
-                        return [{"op": name, "skip": "random or non-deterministic"}]
+                        send(("rec", {"op": name, "skip": "random or non-deterministic"}))
+                        return
+                if k < start:
+                    k += 1
+                    continue
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
                     traced = torch.jit.trace(m, tuple(xs), check_trace=False)
@@ -365,42 +378,124 @@ def run_op(job):
             continue
         rec = {"op": name, "sample": k, "id": f"{name}#{k}",
                "inputs": [list(x.shape) for x in xs]}
-        if "onnx" in tools:
-            dst = os.path.join(d, f"{k}.onnx")
-            r = run_modelc(modelc, pt, dst) or judge(ort_run(dst, xs), refs)
-            rec["onnx"] = list(r)
-        if "tflite" in tools:
-            dst = os.path.join(d, f"{k}.tflite")
-            r = run_modelc(modelc, pt, dst) or judge(litert_run(dst, xs), refs)
-            rec["tflite"] = list(r)
-        if "torch_onnx" in tools:
-            dst = os.path.join(d, f"{k}.torch.onnx")
-            r = torch_export(loaded, xs, dst) or judge(ort_run(dst, xs), refs)
-            rec["torch_onnx"] = list(r)
-        records.append(rec)
+        steps = {
+            "onnx": lambda dst: run_modelc(modelc, pt, dst) or judge(ort_run(dst, xs), refs),
+            "tflite": lambda dst: run_modelc(modelc, pt, dst) or judge(litert_run(dst, xs), refs),
+            "torch_onnx": lambda dst: torch_export(loaded, xs, dst) or judge(ort_run(dst, xs), refs),
+        }
+        ext = {"onnx": "onnx", "tflite": "tflite", "torch_onnx": "torch.onnx"}
+        for t in tools:
+            if (k, t) in crashed:
+                rec[t] = ["invalid", crashed[(k, t)]]
+                continue
+            send(("step", k, t))
+            rec[t] = list(steps[t](os.path.join(d, f"{k}.{ext[t]}")))
+        send(("rec", rec))
         k += 1
-    if not records:
-        return [{"op": name, "skip": "no traceable float32 sample"}]
-    return records
+    if k == 0:
+        send(("rec", {"op": name, "skip": "no traceable float32 sample"}))
 
 
 OPS = {}
 
 
-def quiet_worker():
-    """Workers print nothing: torch's tracer and exporter write graphs and warnings to the
-    process's own stdout/stderr (the parent prints one line per module)."""
+def worker_main(conn, names):
+    """A worker process (started fresh: forking a process that runs threads can deadlock
+    torch): loads the op database, then runs the jobs it is sent until it gets None. It
+    prints nothing: torch's tracer and exporter write graphs and warnings to the process's
+    own stdout/stderr (the parent prints one line per module)."""
+    import signal
+
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)
     os.dup2(devnull, 2)
 
+    def on_alarm(signum, frame):
+        raise TimeoutError(f"no result in {OP_TIMEOUT} s")
 
-def safe_run_op(job):
-    try:
-        return run_op(job)
-    except Exception as e:  # noqa: BLE001 - one op's failure is reported, the run goes on
-        return [{"op": job[0], "skip": f"suite error: {type(e).__name__}: {e}",
-                 "trace": traceback.format_exc()[-800:]}]
+    signal.signal(signal.SIGALRM, on_alarm)
+    for o in selected_ops(names):
+        OPS[op_id(o)] = o
+    conn.send(("ready",))
+    while True:
+        job = conn.recv()
+        if job is None:
+            return
+        signal.alarm(OP_TIMEOUT)
+        try:
+            run_op(job, conn.send)
+        except Exception as e:  # noqa: BLE001 - one op's failure is reported, the run goes on
+            conn.send(("rec", {"op": job[0], "skip": f"suite error: {type(e).__name__}: {e}",
+                               "trace": traceback.format_exc()[-800:]}))
+        finally:
+            signal.alarm(0)
+        conn.send(("done",))
+
+
+def run_all(jobs, workers, names, on_record):
+    """Runs the jobs on `workers` processes. A worker that dies (a runtime crashing on a file
+    kills the process) is replaced; the step it was on is recorded as `invalid` and its op
+    goes on from that sample."""
+    from multiprocessing.connection import wait
+
+    ctx = multiprocessing.get_context("spawn")
+    pending = list(jobs)
+    live = {}  # conn -> [process, job or None, last step]
+    deaths = 0
+
+    def start():
+        parent, child = ctx.Pipe()
+        p = ctx.Process(target=worker_main, args=(child, names), daemon=True)
+        p.start()
+        child.close()
+        live[parent] = [p, None, None]
+
+    for _ in range(min(workers, len(pending))):
+        start()
+    while live:
+        ready = wait(list(live) + [w[0].sentinel for w in live.values()])
+        for conn in list(live):
+            p, job, step = live[conn]
+            msg = None
+            try:
+                if conn in ready or conn.poll():
+                    msg = conn.recv()
+            except (EOFError, OSError):
+                msg = None
+            if msg is None and p.sentinel in ready and not conn.poll():
+                # Died: record the step it was on and go on after it.
+                del live[conn]
+                deaths += 1
+                if deaths > MAX_DEATHS:
+                    raise SystemExit(f"aten suite: {deaths} worker processes died; stopping")
+                if job is not None and step is not None:
+                    k, tool = step
+                    crashed = dict(job[6])
+                    crashed[(k, tool)] = f"the runtime killed the process (exit {p.exitcode})"
+                    pending.insert(0, job[:5] + (k, crashed))
+                elif job is not None:
+                    on_record({"op": job[0], "skip": f"the process died making a sample (exit {p.exitcode})"})
+                if pending:
+                    start()
+                continue
+            if msg is None:
+                continue
+            if msg[0] == "step":
+                live[conn][2] = msg[1:]
+                continue
+            if msg[0] == "rec":
+                live[conn][2] = None
+                on_record(msg[1])
+                continue
+            # "ready" or "done": the next job, or the end.
+            if pending:
+                job = pending.pop(0)
+                live[conn][1:] = [job, None]
+                conn.send(job)
+            else:
+                conn.send(None)
+                p.join()
+                del live[conn]
 
 
 # --------------------------------------------------------------------------- report
@@ -496,21 +591,17 @@ def main():
         missing = names - {op_id(o) for o in ops} - {o.name for o in ops}
         if missing:
             print(f"aten suite: not in op_db (or left out as random/backward/untraceable): {sorted(missing)}")
-    for o in ops:
-        OPS[op_id(o)] = o
     os.makedirs(a.out, exist_ok=True)
     modelc = os.path.abspath(a.modelc)
-    jobs = [(op_id(o), modelc, a.out, a.samples, tools) for o in ops]
+    jobs = [(op_id(o), modelc, a.out, a.samples, tools, 0, {}) for o in ops]
     records = []
-    ctx = multiprocessing.get_context("fork")
-    with ctx.Pool(a.workers, initializer=quiet_worker, maxtasksperchild=25) as pool:
-        for rs in pool.imap_unordered(safe_run_op, jobs):
-            records.extend(rs)
-            for r in rs:
-                if "skip" in r:
-                    continue
-                marks = " ".join(f"{t}:{r[t][0]}" for t in tools)
-                print(f"{r['id']:50s} {marks}", flush=True)
+    def on_record(r):
+        records.append(r)
+        if "skip" not in r:
+            marks = " ".join(f"{t}:{r[t][0]}" for t in tools)
+            print(f"{r['id']:50s} {marks}", flush=True)
+
+    run_all(jobs, a.workers, names, on_record)
     records.sort(key=lambda r: (r["op"], r.get("sample", -1)))
     lines = table(records, tools) + [""] + summary(records, tools)
     elapsed = time.time() - started
