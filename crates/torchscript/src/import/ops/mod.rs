@@ -11,6 +11,7 @@ pub mod attention;
 pub mod conv;
 pub mod elementwise;
 pub mod linear;
+pub mod math;
 pub mod norm;
 pub mod pool;
 pub mod prim;
@@ -45,6 +46,7 @@ const FAMILIES: &[Family] = &[
     select::call,
     attention::call,
     rnn::call,
+    math::call,
 ];
 
 /// An aten op (`torch.X` / `ops.aten.X`).
