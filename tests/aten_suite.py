@@ -456,14 +456,16 @@ def run_all(jobs, workers, names, on_record):
         ready = wait(list(live) + [w[0].sentinel for w in live.values()])
         for conn in list(live):
             p, job, step = live[conn]
-            msg = None
+            msg, gone = None, False
             try:
                 if conn in ready or conn.poll():
                     msg = conn.recv()
             except (EOFError, OSError):
-                msg = None
-            if msg is None and p.sentinel in ready and not conn.poll():
+                gone = True
+            if gone or (p.sentinel in ready and not conn.poll()):
                 # Died: record the step it was on and go on after it.
+                p.join(30)
+                conn.close()
                 del live[conn]
                 deaths += 1
                 if deaths > MAX_DEATHS:
@@ -595,13 +597,19 @@ def main():
     modelc = os.path.abspath(a.modelc)
     jobs = [(op_id(o), modelc, a.out, a.samples, tools, 0, {}) for o in ops]
     records = []
+    # Every record is also written as it comes, so a stopped run leaves what it did.
+    progress = open(os.path.join(a.out, "records.jsonl"), "w")
+
     def on_record(r):
         records.append(r)
+        progress.write(json.dumps(r) + "\n")
+        progress.flush()
         if "skip" not in r:
             marks = " ".join(f"{t}:{r[t][0]}" for t in tools)
             print(f"{r['id']:50s} {marks}", flush=True)
 
     run_all(jobs, a.workers, names, on_record)
+    progress.close()
     records.sort(key=lambda r: (r["op"], r.get("sample", -1)))
     lines = table(records, tools) + [""] + summary(records, tools)
     elapsed = time.time() - started

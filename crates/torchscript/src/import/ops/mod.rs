@@ -10,6 +10,7 @@ pub mod activation;
 pub mod attention;
 pub mod conv;
 pub mod elementwise;
+pub mod layout;
 pub mod linear;
 pub mod math;
 pub mod norm;
@@ -47,6 +48,7 @@ const FAMILIES: &[Family] = &[
     attention::call,
     rnn::call,
     math::call,
+    layout::call,
 ];
 
 /// An aten op (`torch.X` / `ops.aten.X`).
