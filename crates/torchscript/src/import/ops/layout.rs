@@ -138,16 +138,29 @@ fn run(cx: &mut Evaluator, op: &str, x: PyValue, a: &Args) -> EvalResult<PyValue
         }
         "narrow" => {
             let d = a.get(1, "dim").cloned().unwrap_or(PyValue::Int(0));
-            let start = arg(op, a.int(2, "start", None))?;
             let length = arg(op, a.int(3, "length", None))?;
             let t = tensor(op, &x)?;
-            let start = if start < 0 {
-                // A negative start counts from the end: the size is needed.
-                let dim = arg(op, axis(op, d.as_int().unwrap_or(0), t.rank))?;
-                let size = at(cx, "size", vec![x.clone(), PyValue::Int(dim)])?;
-                at(cx, "add", vec![size, PyValue::Int(start)])?
-            } else {
-                PyValue::Int(start)
+            let start = match a.get(2, "start") {
+                // A 0-d tensor start (torch.narrow accepts one): a run-time int.
+                Some(PyValue::Tensor(s)) => {
+                    let v = if s.dtype == modelc_ir::DType::I64 {
+                        s.v
+                    } else {
+                        cx.b.cast(s.v, modelc_ir::DType::I64)
+                    };
+                    PyValue::SymInt(v)
+                }
+                _ => {
+                    let start = arg(op, a.int(2, "start", None))?;
+                    if start < 0 {
+                        // A negative start counts from the end: the size is needed.
+                        let dim = arg(op, axis(op, d.as_int().unwrap_or(0), t.rank))?;
+                        let size = at(cx, "size", vec![x.clone(), PyValue::Int(dim)])?;
+                        at(cx, "add", vec![size, PyValue::Int(start)])?
+                    } else {
+                        PyValue::Int(start)
+                    }
+                }
             };
             let end = at(cx, "add", vec![start.clone(), PyValue::Int(length)])?;
             at(cx, "slice", vec![x, d, start, end, PyValue::Int(1)])

@@ -169,14 +169,34 @@ fn unary(cx: &mut Evaluator, op: &str, x: PyValue, a: &Args) -> EvalResult<PyVal
             at(cx, "div", vec![l, f(k)])
         }
         "log1p" => {
+            // log(u) · x / (u − 1) with u = 1 + x (Goldberg): exact where 1 + x rounds,
+            // x itself where u is 1, u where it is infinite.
             let x = floating(cx, op, &x)?;
-            let s = at(cx, "add", vec![x, f(1.0)])?;
-            at(cx, "log", vec![s])
+            let u = at(cx, "add", vec![x.clone(), f(1.0)])?;
+            let d = at(cx, "sub", vec![u.clone(), f(1.0)])?;
+            let l = at(cx, "log", vec![u.clone()])?;
+            let q = at(cx, "div", vec![x.clone(), d.clone()])?;
+            let r = at(cx, "mul", vec![l, q])?;
+            let tiny = at(cx, "eq", vec![d, f(0.0)])?;
+            let r = at(cx, "where", vec![tiny, x, r])?;
+            let inf = at(cx, "isinf", vec![u.clone()])?;
+            at(cx, "where", vec![inf, u, r])
         }
         "expm1" => {
+            // (u − 1) · x / log(u) with u = exp(x) (Kahan): x where u is 1, u − 1 where
+            // u − 1 is −1 or infinite.
             let x = floating(cx, op, &x)?;
-            let e = at(cx, "exp", vec![x])?;
-            at(cx, "sub", vec![e, f(1.0)])
+            let u = at(cx, "exp", vec![x.clone()])?;
+            let d = at(cx, "sub", vec![u.clone(), f(1.0)])?;
+            let l = at(cx, "log", vec![u.clone()])?;
+            let q = at(cx, "div", vec![x.clone(), l])?;
+            let r = at(cx, "mul", vec![d.clone(), q])?;
+            let one = at(cx, "eq", vec![u.clone(), f(1.0)])?;
+            let r = at(cx, "where", vec![one, x, r])?;
+            let low = at(cx, "eq", vec![d.clone(), f(-1.0)])?;
+            let r = at(cx, "where", vec![low, d.clone(), r])?;
+            let inf = at(cx, "isinf", vec![u])?;
+            at(cx, "where", vec![inf, d, r])
         }
         "exp2" => {
             let x = floating(cx, op, &x)?;

@@ -12,6 +12,7 @@ pub mod conv;
 pub mod elementwise;
 pub mod layout;
 pub mod linear;
+pub mod loss;
 pub mod math;
 pub mod norm;
 pub mod pool;
@@ -49,6 +50,7 @@ const FAMILIES: &[Family] = &[
     rnn::call,
     math::call,
     layout::call,
+    loss::call,
 ];
 
 /// An aten op (`torch.X` / `ops.aten.X`).
