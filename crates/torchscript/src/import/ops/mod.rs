@@ -9,6 +9,7 @@
 pub mod activation;
 pub mod attention;
 pub mod conv;
+pub mod edge_forms;
 pub mod elementwise;
 pub mod layout;
 pub mod linear;
@@ -21,6 +22,7 @@ pub mod reduce;
 pub mod resize;
 pub mod rnn;
 pub mod scalar;
+pub mod scatter;
 pub mod select;
 pub mod shape;
 
@@ -34,6 +36,7 @@ use super::value::{PyValue, TensorRef};
 type Family = fn(&mut Evaluator, &str, &Args) -> Option<EvalResult<PyValue>>;
 
 const FAMILIES: &[Family] = &[
+    edge_forms::call,
     scalar::call,
     elementwise::table,
     elementwise::call,
@@ -51,6 +54,7 @@ const FAMILIES: &[Family] = &[
     math::call,
     layout::call,
     loss::call,
+    scatter::call,
 ];
 
 /// An aten op (`torch.X` / `ops.aten.X`).

@@ -1,0 +1,247 @@
+//! Element-wise indexing along a dim (found missing by the aten suite,
+//! tests/aten_suite.py):
+//! - `gather` (dim, index) and `take_along_dim` (indices, dim; none: over the flattened
+//!   tensor) → GatherElements; `take` (index into the flattened tensor) → Gather;
+//! - `scatter` (dim, index, src | value, reduce add / multiply), `scatter_add`,
+//!   `scatter_reduce` (sum / prod / amax / amin, include_self) → ScatterElements with its
+//!   reduction (include_self false: the scattered places first set to the reduction's
+//!   identity by a plain scatter);
+//! - `index_add` (dim, index, source, alpha) → ScatterElements(add) with the 1-D index
+//!   laid along `dim` and expanded to the source's shape.
+//!
+//! Indices are int64 as torch's are; negative indices are ONNX's as they are torch's.
+
+use modelc_ir::{Attr, DType, OnnxOp};
+
+use super::super::args::Args;
+use super::super::builder::attrs;
+use super::super::eval::{EvalResult, Evaluator, Stop};
+use super::super::value::{PyValue, TensorRef};
+use super::{arg, axis, operand};
+
+const OPS: &[&str] = &[
+    "gather",
+    "take_along_dim",
+    "take",
+    "scatter",
+    "scatter_add",
+    "scatter_reduce",
+    "index_add",
+];
+
+fn at(cx: &mut Evaluator, op: &str, pos: Vec<PyValue>) -> EvalResult<PyValue> {
+    cx.aten(op, Args { pos, kw: vec![] })
+}
+
+fn tensor(op: &str, v: Option<&PyValue>, name: &str) -> EvalResult<TensorRef> {
+    match v {
+        Some(PyValue::Tensor(t)) => Ok(*t),
+        Some(v) => Err(Stop::Fatal(format!(
+            "aten::{op}: `{name}` is a {}, not a tensor",
+            v.kind()
+        ))),
+        None => Err(Stop::Fatal(format!("aten::{op}: `{name}` is missing"))),
+    }
+}
+
+fn i64s(cx: &mut Evaluator, t: TensorRef) -> TensorRef {
+    if t.dtype == DType::I64 {
+        return t;
+    }
+    TensorRef::new(cx.b.cast(t.v, DType::I64), t.rank, DType::I64)
+}
+
+pub fn call(cx: &mut Evaluator, op: &str, a: &Args) -> Option<EvalResult<PyValue>> {
+    if !OPS.contains(&op) || !matches!(a.get(0, "self"), Some(PyValue::Tensor(_))) {
+        return None;
+    }
+    Some(run(cx, op, a))
+}
+
+fn flat(cx: &mut Evaluator, t: TensorRef) -> EvalResult<TensorRef> {
+    let v = at(
+        cx,
+        "reshape",
+        vec![PyValue::Tensor(t), PyValue::List(vec![PyValue::Int(-1)])],
+    )?;
+    tensor("reshape", Some(&v), "self")
+}
+
+/// `x` and `index` broadcast against each other in every dim but `d` (same rank).
+fn broadcast_but(
+    cx: &mut Evaluator,
+    op: &str,
+    x: TensorRef,
+    index: TensorRef,
+    d: i64,
+) -> EvalResult<(TensorRef, TensorRef)> {
+    let r = match (x.rank, index.rank) {
+        (Some(r), Some(s)) if r == s => r,
+        _ => return arg(op, Err("needs tensors of one known rank".into())),
+    };
+    let keep: Vec<i64> = (0..r as i64).map(|i| (i != d) as i64).collect();
+    let unit: Vec<i64> = (0..r as i64).map(|i| (i == d) as i64).collect();
+    let (keep, unit) = (cx.b.ints(&keep), cx.b.ints(&unit));
+    let with_unit = |cx: &mut Evaluator, t: TensorRef| {
+        let s = cx.b.op(OnnxOp::Shape, &[t.v], Default::default());
+        let s = cx.b.op(OnnxOp::Mul, &[s, keep], Default::default());
+        cx.b.op(OnnxOp::Add, &[s, unit], Default::default())
+    };
+    let (sx, si) = (with_unit(cx, x), with_unit(cx, index));
+    let xv = cx.b.op(OnnxOp::Expand, &[x.v, si], Default::default());
+    let iv = cx.b.op(OnnxOp::Expand, &[index.v, sx], Default::default());
+    Ok((x.with(xv), index.with(iv)))
+}
+
+fn run(cx: &mut Evaluator, op: &str, a: &Args) -> EvalResult<PyValue> {
+    let x = tensor(op, a.get(0, "self"), "self")?;
+    match op {
+        "gather" | "take_along_dim" => {
+            let (dim, index) = if op == "gather" {
+                (a.some(1, "dim").cloned(), a.get(2, "index"))
+            } else {
+                (a.some(2, "dim").cloned(), a.get(1, "indices"))
+            };
+            let index = i64s(cx, tensor(op, index, "index")?);
+            let (x, index, d) = match dim {
+                Some(d) => {
+                    let d = arg(op, d.as_int().ok_or("dim must be a constant int".into()))?;
+                    let d = arg(op, axis(op, d, x.rank))?;
+                    if op == "take_along_dim" {
+                        // The other dims broadcast: each side expanded to the other's
+                        // shape with `dim` set to 1.
+                        let (x2, i2) = broadcast_but(cx, op, x, index, d)?;
+                        (x2, i2, d)
+                    } else {
+                        (x, index, d)
+                    }
+                }
+                None => (flat(cx, x)?, flat(cx, index)?, 0),
+            };
+            let v = cx.b.op(
+                OnnxOp::GatherElements,
+                &[x.v, index.v],
+                attrs(vec![("axis", Attr::Int(d))]),
+            );
+            Ok(PyValue::Tensor(TensorRef::new(v, index.rank, x.dtype)))
+        }
+        "take" => {
+            let index = i64s(cx, tensor(op, a.get(1, "index"), "index")?);
+            let xf = flat(cx, x)?;
+            let v = cx.b.op(
+                OnnxOp::Gather,
+                &[xf.v, index.v],
+                attrs(vec![("axis", Attr::Int(0))]),
+            );
+            Ok(PyValue::Tensor(TensorRef::new(v, index.rank, x.dtype)))
+        }
+        "scatter" | "scatter_add" | "scatter_reduce" => {
+            let d = arg(op, a.int(1, "dim", None))?;
+            let d = arg(op, axis(op, d, x.rank))?;
+            let index = i64s(cx, tensor(op, a.get(2, "index"), "index")?);
+            let src = match a.get(3, "src").or_else(|| a.get(usize::MAX, "value")) {
+                Some(PyValue::Tensor(t)) => *t,
+                Some(v) => {
+                    // A scalar value: a tensor of the index's shape.
+                    let s = arg(op, operand(cx, v, Some(x)))?;
+                    let shape = cx.b.op(OnnxOp::Shape, &[index.v], Default::default());
+                    let e = cx.b.op(OnnxOp::Expand, &[s.v, shape], Default::default());
+                    TensorRef::new(e, index.rank, x.dtype)
+                }
+                None => return arg(op, Err("`src` is missing".into())),
+            };
+            let reduce = match op {
+                "scatter_add" => "add".to_string(),
+                "scatter" => arg(op, a.str(4, "reduce", "none"))?,
+                _ => arg(op, a.str(4, "reduce", ""))?,
+            };
+            let reduction = match reduce.as_str() {
+                "none" => "none",
+                "add" | "sum" => "add",
+                "multiply" | "prod" => "mul",
+                "amax" => "max",
+                "amin" => "min",
+                other => return arg(op, Err(format!("reduce `{other}` is not supported"))),
+            };
+            let include_self = op != "scatter_reduce" || arg(op, a.bool(5, "include_self", true))?;
+            let mut base = x.v;
+            if !include_self {
+                // The scattered places start from the reduction's identity.
+                let id = match reduction {
+                    "add" => 0.0,
+                    "mul" => 1.0,
+                    "max" => f64::NEG_INFINITY,
+                    _ => f64::INFINITY,
+                };
+                if !x.dtype.is_float() && id.is_infinite() {
+                    return arg(op, Err("amax/amin without self on integers".into()));
+                }
+                let idv = cx.b.scalar(x.dtype, id);
+                let shape = cx.b.op(OnnxOp::Shape, &[index.v], Default::default());
+                let fill = cx.b.op(OnnxOp::Expand, &[idv, shape], Default::default());
+                base = cx.b.op(
+                    OnnxOp::ScatterElements,
+                    &[x.v, index.v, fill],
+                    attrs(vec![("axis", Attr::Int(d))]),
+                );
+            }
+            let src = if src.dtype != x.dtype {
+                cx.b.cast(src.v, x.dtype)
+            } else {
+                src.v
+            };
+            let v = cx.b.op(
+                OnnxOp::ScatterElements,
+                &[base, index.v, src],
+                attrs(vec![
+                    ("axis", Attr::Int(d)),
+                    ("reduction", Attr::String(reduction.into())),
+                ]),
+            );
+            Ok(PyValue::Tensor(x.with(v)))
+        }
+        "index_add" => {
+            // The 1-D index along `dim`, broadcast to source's shape.
+            let d = arg(op, a.int(1, "dim", None))?;
+            let d = arg(op, axis(op, d, x.rank))?;
+            let index = i64s(cx, tensor(op, a.get(2, "index"), "index")?);
+            let source = tensor(op, a.get(3, "source"), "source")?;
+            let alpha = a.get(4, "alpha").cloned().unwrap_or(PyValue::Int(1));
+            let r = x
+                .rank
+                .ok_or_else(|| Stop::Fatal(format!("aten::{op}: the input's rank is unknown")))?;
+            let source = match alpha.as_f64() {
+                Some(1.0) => source,
+                _ => {
+                    let m = at(cx, "mul", vec![PyValue::Tensor(source), alpha])?;
+                    tensor(op, Some(&m), "source")?
+                }
+            };
+            if r == 0 {
+                let v = at(cx, "add", vec![PyValue::Tensor(x), PyValue::Tensor(source)])?;
+                return Ok(v);
+            }
+            let mut shape = vec![1i64; r];
+            shape[d as usize] = -1;
+            let sh = cx.b.ints(&shape);
+            let idx = cx.b.op(OnnxOp::Reshape, &[index.v, sh], Default::default());
+            let ss = cx.b.op(OnnxOp::Shape, &[source.v], Default::default());
+            let idx = cx.b.op(OnnxOp::Expand, &[idx, ss], Default::default());
+            let src = if source.dtype != x.dtype {
+                cx.b.cast(source.v, x.dtype)
+            } else {
+                source.v
+            };
+            let v = cx.b.op(
+                OnnxOp::ScatterElements,
+                &[x.v, idx, src],
+                attrs(vec![
+                    ("axis", Attr::Int(d)),
+                    ("reduction", Attr::String("add".into())),
+                ]),
+            );
+            Ok(PyValue::Tensor(x.with(v)))
+        }
+        _ => Err(Stop::Fatal(format!("aten::{op}: is not supported"))),
+    }
+}
