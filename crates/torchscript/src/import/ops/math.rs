@@ -6,7 +6,8 @@
 //!   nan_to_num, sgn, and the identities on real tensors (positive, conj, real, …);
 //! - binary: maximum / minimum (Max / Min, NaN propagating like torch), fmax / fmin (NaN
 //!   ignored), hypot, atan2, copysign, xlogy, logaddexp / logaddexp2, heaviside,
-//!   clamp_min / clamp_max, lerp, addcdiv;
+//!   clamp_min / clamp_max, lerp, addcdiv, float_power (in double), ldexp, isclose,
+//!   xlog1py; isreal, entr, ndtr;
 //! - activations: selu (Selu: its ONNX defaults are torch's constants), hardshrink /
 //!   softshrink (Shrink), tanhshrink, threshold, logsigmoid, softsign, softmin, glu.
 
@@ -113,6 +114,9 @@ const UNARY: &[&str] = &[
     "softmin",
     "glu",
     "special_expit",
+    "isreal",
+    "special_entr",
+    "special_ndtr",
 ];
 
 const BINARY: &[&str] = &[
@@ -133,6 +137,10 @@ const BINARY: &[&str] = &[
     "clamp_max",
     "lerp",
     "addcdiv",
+    "float_power",
+    "ldexp",
+    "isclose",
+    "special_xlog1py",
 ];
 
 pub fn call(cx: &mut Evaluator, op: &str, a: &Args) -> Option<EvalResult<PyValue>> {
@@ -308,6 +316,31 @@ fn unary(cx: &mut Evaluator, op: &str, x: PyValue, a: &Args) -> EvalResult<PyVal
             let y = at(cx, "where", vec![is_pos, f(posinf), y])?;
             let is_neg = unary(cx, "isneginf", x, a)?;
             at(cx, "where", vec![is_neg, f(neginf), y])
+        }
+        "isreal" => {
+            // Real tensors: true everywhere.
+            let nan = at(cx, "isnan", vec![x.clone()])?;
+            let not = at(cx, "logical_not", vec![nan.clone()])?;
+            at(cx, "logical_or", vec![nan, not])
+        }
+        "entr" => {
+            // −x log x for x > 0, 0 at 0, −∞ below.
+            let x = floating(cx, op, &x)?;
+            let l = at(cx, "log", vec![x.clone()])?;
+            let p = at(cx, "mul", vec![x.clone(), l])?;
+            let n = at(cx, "neg", vec![p])?;
+            let z = at(cx, "eq", vec![x.clone(), f(0.0)])?;
+            let r = at(cx, "where", vec![z, f(0.0), n])?;
+            let neg = at(cx, "lt", vec![x, f(0.0)])?;
+            at(cx, "where", vec![neg, f(f64::NEG_INFINITY), r])
+        }
+        "ndtr" => {
+            // (1 + erf(x / √2)) / 2
+            let x = floating(cx, op, &x)?;
+            let s = at(cx, "mul", vec![x, f(std::f64::consts::FRAC_1_SQRT_2)])?;
+            let e = at(cx, "erf", vec![s])?;
+            let p = at(cx, "add", vec![e, f(1.0)])?;
+            at(cx, "mul", vec![p, f(0.5)])
         }
         "selu" => {
             let t = tensor(op, &x)?;
@@ -491,6 +524,55 @@ fn binary(cx: &mut Evaluator, op: &str, x: PyValue, a: &Args) -> EvalResult<PyVa
             let step = at(cx, "type_as", vec![step, x.clone()])?;
             let z = at(cx, "eq", vec![x, PyValue::Int(0)])?;
             at(cx, "where", vec![z, values, step])
+        }
+        "float_power" => {
+            // In double precision, as torch computes (and returns) it.
+            let (p, q) = promote(cx, op, &x, &y()?)?;
+            let cast = |cx: &mut Evaluator, t: TensorRef| {
+                TensorRef::new(cx.b.cast(t.v, modelc_ir::DType::F64), t.rank, modelc_ir::DType::F64)
+            };
+            let (p, q) = (cast(cx, p), cast(cx, q));
+            let v = cx.b.op(OnnxOp::Pow, &[p.v, q.v], Default::default());
+            let rank = p.rank.zip(q.rank).map(|(r, s)| r.max(s));
+            Ok(PyValue::Tensor(TensorRef::new(v, rank, modelc_ir::DType::F64)))
+        }
+        "ldexp" => {
+            // x · 2^other
+            let e = floating(cx, op, &y()?)?;
+            let p = unary(cx, "exp2", e, a)?;
+            at(cx, "mul", vec![x, p])
+        }
+        "isclose" => {
+            // |x − y| ≤ atol + rtol · |y|, or equal (infinities), or both NaN with equal_nan.
+            let y = y()?;
+            let rtol = arg(op, a.f64(2, "rtol", Some(1e-5)))?;
+            let atol = arg(op, a.f64(3, "atol", Some(1e-8)))?;
+            let equal_nan = arg(op, a.bool(4, "equal_nan", false))?;
+            let d = at(cx, "sub", vec![x.clone(), y.clone()])?;
+            let ad = at(cx, "abs", vec![d])?;
+            let ay = at(cx, "abs", vec![y.clone()])?;
+            let tol = at(cx, "mul", vec![ay, f(rtol)])?;
+            let tol = at(cx, "add", vec![tol, f(atol)])?;
+            let close = at(cx, "le", vec![ad, tol])?;
+            let eq = at(cx, "eq", vec![x.clone(), y.clone()])?;
+            let r = at(cx, "logical_or", vec![close, eq])?;
+            if !equal_nan {
+                return Ok(r);
+            }
+            let xn = at(cx, "isnan", vec![x])?;
+            let yn = at(cx, "isnan", vec![y])?;
+            let both = at(cx, "logical_and", vec![xn, yn])?;
+            at(cx, "logical_or", vec![r, both])
+        }
+        "xlog1py" => {
+            // x · log1p(y), 0 where x is 0 (unless y is NaN).
+            let (xv, yv) = (floating(cx, op, &x)?, floating(cx, op, &y()?)?);
+            let l = unary(cx, "log1p", yv.clone(), a)?;
+            let p = at(cx, "mul", vec![xv.clone(), l])?;
+            let x0 = at(cx, "eq", vec![xv, f(0.0)])?;
+            let r = at(cx, "where", vec![x0, f(0.0), p])?;
+            let yn = at(cx, "isnan", vec![yv.clone()])?;
+            at(cx, "where", vec![yn, yv, r])
         }
         "clamp_min" => at(cx, "clamp", vec![x, y()?, PyValue::None]),
         "clamp_max" => at(cx, "clamp", vec![x, PyValue::None, y()?]),

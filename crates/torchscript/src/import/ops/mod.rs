@@ -21,10 +21,12 @@ pub mod prim;
 pub mod reduce;
 pub mod resize;
 pub mod rnn;
+pub mod roll;
 pub mod scalar;
 pub mod scatter;
 pub mod select;
 pub mod shape;
+pub mod stats;
 
 use modelc_ir::{Attr, DType, OnnxOp, ValueRef};
 
@@ -55,6 +57,8 @@ const FAMILIES: &[Family] = &[
     layout::call,
     loss::call,
     scatter::call,
+    stats::call,
+    roll::call,
 ];
 
 /// An aten op (`torch.X` / `ops.aten.X`).
