@@ -4,7 +4,9 @@
 //! - `l1_loss` |x − y|, `mse_loss` (x − y)², `huber_loss` (delta), `smooth_l1_loss` (beta);
 //! - `soft_margin_loss` log(1 + exp(−y·x)); `binary_cross_entropy` (weight; logs clamped at
 //!   −100 as torch does); `binary_cross_entropy_with_logits` (weight, pos_weight);
-//!   `kl_div` (log_target); `hinge_embedding_loss` (margin); `margin_ranking_loss` (margin).
+//!   `kl_div` (log_target); `hinge_embedding_loss` (margin); `margin_ranking_loss` (margin);
+//! - and the distance they build on, `pairwise_distance` (p, eps, keepdim): the p-norm of
+//!   x − y + eps over the last dim (p = ∞: the largest |·|, p = 0: the non-zero count).
 
 use super::super::args::Args;
 use super::super::eval::{EvalResult, Evaluator, Stop};
@@ -22,6 +24,7 @@ const OPS: &[&str] = &[
     "kl_div",
     "hinge_embedding_loss",
     "margin_ranking_loss",
+    "pairwise_distance",
 ];
 
 fn at(cx: &mut Evaluator, op: &str, pos: Vec<PyValue>) -> EvalResult<PyValue> {
@@ -45,7 +48,33 @@ fn operand(a: &Args, op: &str, i: usize, name: &str) -> EvalResult<PyValue> {
         .ok_or_else(|| Stop::Fatal(format!("aten::{op}: argument `{name}` is missing")))
 }
 
+fn pairwise_distance(cx: &mut Evaluator, op: &str, a: &Args) -> EvalResult<PyValue> {
+    let x = operand(a, op, 0, "x1")?;
+    let y = operand(a, op, 1, "x2")?;
+    let p = arg(op, a.f64(2, "p", Some(2.0)))?;
+    let eps = arg(op, a.f64(3, "eps", Some(1e-6)))?;
+    let keep = PyValue::Bool(arg(op, a.bool(4, "keepdim", false))?);
+    let last = PyValue::List(vec![PyValue::Int(-1)]);
+    let d = at(cx, "sub", vec![x, y])?;
+    let d = at(cx, "add", vec![d, f(eps)])?;
+    let ad = at(cx, "abs", vec![d])?;
+    if p.is_infinite() {
+        return at(cx, "amax", vec![ad, last, keep]);
+    }
+    if p == 0.0 {
+        let nz = at(cx, "ne", vec![ad.clone(), f(0.0)])?;
+        let nz = at(cx, "type_as", vec![nz, ad])?;
+        return at(cx, "sum", vec![nz, last, keep]);
+    }
+    let pw = at(cx, "pow", vec![ad, f(p)])?;
+    let s = at(cx, "sum", vec![pw, last, keep])?;
+    at(cx, "pow", vec![s, f(1.0 / p)])
+}
+
 fn run(cx: &mut Evaluator, op: &str, a: &Args) -> EvalResult<PyValue> {
+    if op == "pairwise_distance" {
+        return pairwise_distance(cx, op, a);
+    }
     let x = operand(a, op, 0, "self")?;
     // (loss element-wise, index of the `reduction` argument)
     let (loss, red_at) = match op {

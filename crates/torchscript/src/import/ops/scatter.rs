@@ -6,8 +6,13 @@
 //!   `scatter_reduce` (sum / prod / amax / amin, include_self) → ScatterElements with its
 //!   reduction (include_self false: the scattered places first set to the reduction's
 //!   identity by a plain scatter);
-//! - `index_add` (dim, index, source, alpha) → ScatterElements(add) with the 1-D index
-//!   laid along `dim` and expanded to the source's shape.
+//! - `index_add` (dim, index, source, alpha) and `index_reduce` (prod / amax / amin,
+//!   include_self) → ScatterElements with the 1-D index laid along `dim` and expanded to
+//!   the source's shape;
+//! - `max_unpool2d` / `max_unpool3d` (indices, output_size) → ScatterElements into zeros of
+//!   the output's plane size, indices being positions within each (n, c) plane;
+//! - `nonzero` / `argwhere` → NonZero transposed to torch's [count, rank];
+//!   `masked_select` → GatherND of those positions (operands broadcast first).
 //!
 //! Indices are int64 as torch's are; negative indices are ONNX's as they are torch's.
 
@@ -27,6 +32,12 @@ const OPS: &[&str] = &[
     "scatter_add",
     "scatter_reduce",
     "index_add",
+    "index_reduce",
+    "max_unpool2d",
+    "max_unpool3d",
+    "nonzero",
+    "argwhere",
+    "masked_select",
 ];
 
 fn at(cx: &mut Evaluator, op: &str, pos: Vec<PyValue>) -> EvalResult<PyValue> {
@@ -91,6 +102,81 @@ fn broadcast_but(
     let xv = cx.b.op(OnnxOp::Expand, &[x.v, si], Default::default());
     let iv = cx.b.op(OnnxOp::Expand, &[index.v, sx], Default::default());
     Ok((x.with(xv), index.with(iv)))
+}
+
+/// torch's nonzero: the positions of the non-zero elements as [count, rank] int64 (a 0-d
+/// tensor: [0 or 1, 0], where ONNX's NonZero would give a position of rank 1).
+fn nonzero(cx: &mut Evaluator, x: TensorRef) -> modelc_ir::ValueRef {
+    let input = if x.rank == Some(0) {
+        let one = cx.b.ints(&[1]);
+        cx.b.op(OnnxOp::Reshape, &[x.v, one], Default::default())
+    } else {
+        x.v
+    };
+    let nz = cx.b.op(OnnxOp::NonZero, &[input], Default::default());
+    let pos = cx.b.op(
+        OnnxOp::Transpose,
+        &[nz],
+        attrs(vec![("perm", Attr::Ints(vec![1, 0]))]),
+    );
+    if x.rank != Some(0) {
+        return pos;
+    }
+    let (zero, axis1) = (cx.b.ints(&[0]), cx.b.ints(&[1]));
+    cx.b.op(
+        OnnxOp::Slice,
+        &[pos, zero, zero, axis1],
+        Default::default(),
+    )
+}
+
+/// ScatterElements of `src` into `x` at `index` along `d` with `reduction`; without
+/// `include_self` the scattered places first get the reduction's identity.
+#[allow(clippy::too_many_arguments)]
+fn scatter_into(
+    cx: &mut Evaluator,
+    op: &str,
+    x: TensorRef,
+    index: TensorRef,
+    src: TensorRef,
+    d: i64,
+    reduction: &'static str,
+    include_self: bool,
+) -> EvalResult<PyValue> {
+    let mut base = x.v;
+    if !include_self {
+        let id = match reduction {
+            "add" => 0.0,
+            "mul" => 1.0,
+            "max" => f64::NEG_INFINITY,
+            _ => f64::INFINITY,
+        };
+        if !x.dtype.is_float() && id.is_infinite() {
+            return arg(op, Err("amax/amin without self on integers".into()));
+        }
+        let idv = cx.b.scalar(x.dtype, id);
+        let shape = cx.b.op(OnnxOp::Shape, &[index.v], Default::default());
+        let fill = cx.b.op(OnnxOp::Expand, &[idv, shape], Default::default());
+        base = cx.b.op(
+            OnnxOp::ScatterElements,
+            &[x.v, index.v, fill],
+            attrs(vec![("axis", Attr::Int(d))]),
+        );
+    }
+    let src = if src.dtype != x.dtype {
+        cx.b.cast(src.v, x.dtype)
+    } else {
+        src.v
+    };
+    let v = cx.b.op(
+        OnnxOp::ScatterElements,
+        &[base, index.v, src],
+        attrs(vec![
+            ("axis", Attr::Int(d)),
+            ("reduction", Attr::String(reduction.into())),
+        ]),
+    );
+    Ok(PyValue::Tensor(x.with(v)))
 }
 
 fn run(cx: &mut Evaluator, op: &str, a: &Args) -> EvalResult<PyValue> {
@@ -164,62 +250,48 @@ fn run(cx: &mut Evaluator, op: &str, a: &Args) -> EvalResult<PyValue> {
                 other => return arg(op, Err(format!("reduce `{other}` is not supported"))),
             };
             let include_self = op != "scatter_reduce" || arg(op, a.bool(5, "include_self", true))?;
-            let mut base = x.v;
-            if !include_self {
-                // The scattered places start from the reduction's identity.
-                let id = match reduction {
-                    "add" => 0.0,
-                    "mul" => 1.0,
-                    "max" => f64::NEG_INFINITY,
-                    _ => f64::INFINITY,
-                };
-                if !x.dtype.is_float() && id.is_infinite() {
-                    return arg(op, Err("amax/amin without self on integers".into()));
-                }
-                let idv = cx.b.scalar(x.dtype, id);
-                let shape = cx.b.op(OnnxOp::Shape, &[index.v], Default::default());
-                let fill = cx.b.op(OnnxOp::Expand, &[idv, shape], Default::default());
-                base = cx.b.op(
-                    OnnxOp::ScatterElements,
-                    &[x.v, index.v, fill],
-                    attrs(vec![("axis", Attr::Int(d))]),
-                );
-            }
-            let src = if src.dtype != x.dtype {
-                cx.b.cast(src.v, x.dtype)
-            } else {
-                src.v
-            };
-            let v = cx.b.op(
-                OnnxOp::ScatterElements,
-                &[base, index.v, src],
-                attrs(vec![
-                    ("axis", Attr::Int(d)),
-                    ("reduction", Attr::String(reduction.into())),
-                ]),
-            );
-            Ok(PyValue::Tensor(x.with(v)))
+            scatter_into(cx, op, x, index, src, d, reduction, include_self)
         }
-        "index_add" => {
-            // The 1-D index along `dim`, broadcast to source's shape.
+        "index_add" | "index_reduce" => {
             let d = arg(op, a.int(1, "dim", None))?;
             let d = arg(op, axis(op, d, x.rank))?;
             let index = i64s(cx, tensor(op, a.get(2, "index"), "index")?);
             let source = tensor(op, a.get(3, "source"), "source")?;
-            let alpha = a.get(4, "alpha").cloned().unwrap_or(PyValue::Int(1));
             let r = x
                 .rank
                 .ok_or_else(|| Stop::Fatal(format!("aten::{op}: the input's rank is unknown")))?;
-            let source = match alpha.as_f64() {
-                Some(1.0) => source,
-                _ => {
-                    let m = at(cx, "mul", vec![PyValue::Tensor(source), alpha])?;
-                    tensor(op, Some(&m), "source")?
-                }
+            let (source, reduction, include_self) = if op == "index_add" {
+                let alpha = a.get(4, "alpha").cloned().unwrap_or(PyValue::Int(1));
+                let source = match alpha.as_f64() {
+                    Some(1.0) => source,
+                    _ => {
+                        let m = at(cx, "mul", vec![PyValue::Tensor(source), alpha])?;
+                        tensor(op, Some(&m), "source")?
+                    }
+                };
+                (source, "add", true)
+            } else {
+                let reduction = match arg(op, a.str(4, "reduce", ""))?.as_str() {
+                    "prod" => "mul",
+                    "amax" => "max",
+                    "amin" => "min",
+                    other => return arg(op, Err(format!("reduce `{other}` is not supported"))),
+                };
+                (source, reduction, arg(op, a.bool(5, "include_self", true))?)
             };
             if r == 0 {
-                let v = at(cx, "add", vec![PyValue::Tensor(x), PyValue::Tensor(source)])?;
-                return Ok(v);
+                let name = match reduction {
+                    "add" => "add",
+                    "mul" => "mul",
+                    "max" => "maximum",
+                    _ => "minimum",
+                };
+                let s = PyValue::Tensor(source);
+                return if include_self {
+                    at(cx, name, vec![PyValue::Tensor(x), s])
+                } else {
+                    Ok(s)
+                };
             }
             let mut shape = vec![1i64; r];
             shape[d as usize] = -1;
@@ -227,20 +299,65 @@ fn run(cx: &mut Evaluator, op: &str, a: &Args) -> EvalResult<PyValue> {
             let idx = cx.b.op(OnnxOp::Reshape, &[index.v, sh], Default::default());
             let ss = cx.b.op(OnnxOp::Shape, &[source.v], Default::default());
             let idx = cx.b.op(OnnxOp::Expand, &[idx, ss], Default::default());
-            let src = if source.dtype != x.dtype {
-                cx.b.cast(source.v, x.dtype)
-            } else {
-                source.v
+            let idx = TensorRef::new(idx, Some(r), DType::I64);
+            scatter_into(cx, op, x, idx, source, d, reduction, include_self)
+        }
+        "max_unpool2d" | "max_unpool3d" => {
+            let index = i64s(cx, tensor(op, a.get(1, "indices"), "indices")?);
+            let size = arg(op, a.ints(2, "output_size", None))?;
+            let r = x.rank.unwrap_or(0);
+            if r < size.len() + 1 {
+                return arg(op, Err("input rank below the output size's".into()));
+            }
+            // [lead…, plane] views; zeros of [lead…, prod(size)] scattered into.
+            let lead = r - size.len();
+            let shape = cx.b.op(OnnxOp::Shape, &[x.v], Default::default());
+            let starts = cx.b.ints(&[0]);
+            let ends = cx.b.ints(&[lead as i64]);
+            let lead_dims = cx.b.op(OnnxOp::Slice, &[shape, starts, ends], Default::default());
+            let minus1 = cx.b.ints(&[-1]);
+            let plane = cx.b.ints(&[size.iter().product()]);
+            let out_size = cx.b.ints(&size);
+            let cat = |cx: &mut Evaluator, tail| {
+                cx.b.op(
+                    OnnxOp::Concat,
+                    &[lead_dims, tail],
+                    attrs(vec![("axis", Attr::Int(0))]),
+                )
             };
+            let flat_shape = cat(cx, minus1);
+            let zeros_shape = cat(cx, plane);
+            let final_shape = cat(cx, out_size);
+            let xf = cx.b.op(OnnxOp::Reshape, &[x.v, flat_shape], Default::default());
+            let idf = cx.b.op(OnnxOp::Reshape, &[index.v, flat_shape], Default::default());
+            let zero = cx.b.scalar(x.dtype, 0.0);
+            let zeros = cx.b.op(OnnxOp::Expand, &[zero, zeros_shape], Default::default());
             let v = cx.b.op(
                 OnnxOp::ScatterElements,
-                &[x.v, idx, src],
-                attrs(vec![
-                    ("axis", Attr::Int(d)),
-                    ("reduction", Attr::String("add".into())),
-                ]),
+                &[zeros, idf, xf],
+                attrs(vec![("axis", Attr::Int(lead as i64))]),
             );
-            Ok(PyValue::Tensor(x.with(v)))
+            let v = cx.b.op(OnnxOp::Reshape, &[v, final_shape], Default::default());
+            Ok(PyValue::Tensor(TensorRef::new(v, Some(r), x.dtype)))
+        }
+        "nonzero" | "argwhere" => {
+            let v = nonzero(cx, x);
+            Ok(PyValue::Tensor(TensorRef::new(v, Some(2), DType::I64)))
+        }
+        "masked_select" => {
+            let mask = tensor(op, a.get(1, "mask"), "mask")?;
+            let b = at(
+                cx,
+                "broadcast_tensors",
+                vec![PyValue::List(vec![PyValue::Tensor(x), PyValue::Tensor(mask)])],
+            )?;
+            let (xb, mb) = match b.as_list() {
+                Some([PyValue::Tensor(p), PyValue::Tensor(q)]) => (*p, *q),
+                _ => return arg(op, Err("broadcast failed".into())),
+            };
+            let pos = nonzero(cx, mb);
+            let v = cx.b.op(OnnxOp::GatherND, &[xb.v, pos], Default::default());
+            Ok(PyValue::Tensor(TensorRef::new(v, Some(1), x.dtype)))
         }
         _ => Err(Stop::Fatal(format!("aten::{op}: is not supported"))),
     }
