@@ -29,7 +29,8 @@ totals). Prints the totals last:
     modelc->ONNX: N of M, modelc->TFLite: N of M, torch.onnx.export: N of M
 
 With `--floor FILE`, the run fails when a module FILE lists as passing (for ONNX or TFLite)
-does not pass, or when modelc crashes or writes an invalid file on any module; with `--subset`
+does not pass, when modelc crashes, or when it writes a file the runtime refuses (for the
+tools of `--fail-on-invalid`, default both; the others' are printed as bugs); with `--subset`
 only FILE's ops run (the CI subset). `--update-floor` rewrites FILE's passing lists from this
 run (adding new passes; it refuses to drop one).
 """
@@ -544,9 +545,9 @@ def summary(records, tools):
     return lines
 
 
-def check_floor(floor, records, tools):
-    """Problems: modules the floor lists as passing that no longer do; crashes and invalid
-    files of modelc."""
+def check_floor(floor, records, tools, invalid_fails):
+    """Problems: modules the floor lists as passing that no longer do; crashes of modelc;
+    files modelc wrote that the runtime refused, for the tools in `invalid_fails`."""
     by_id = {r["id"]: r for r in records if "id" in r}
     problems = []
     for t in ("onnx", "tflite"):
@@ -560,7 +561,7 @@ def check_floor(floor, records, tools):
                 problems.append(f"{mid}: {TOOL_TITLES[t]} passed before, now {r[t][0]}: {r[t][1]}")
     for r in records:
         for t in ("onnx", "tflite"):
-            if t in r and r[t][0] in ("crash", "invalid"):
+            if t in r and (r[t][0] == "crash" or r[t][0] == "invalid" and t in invalid_fails):
                 problems.append(f"{r['id']}: {TOOL_TITLES[t]} {r[t][0]}: {r[t][1]}")
     return problems
 
@@ -575,6 +576,8 @@ def main():
     ap.add_argument("--tools", default=",".join(TOOLS))
     ap.add_argument("--floor", help="JSON file of modules that must pass (see the module doc)")
     ap.add_argument("--subset", action="store_true", help="run only the floor file's ops")
+    ap.add_argument("--fail-on-invalid", default="onnx,tflite",
+                    help="with --floor: the tools whose refused files fail the run (the others are printed)")
     ap.add_argument("--update-floor", action="store_true", help="add this run's passes to --floor")
     a = ap.parse_args()
     tools = [t for t in a.tools.split(",") if t]
@@ -633,7 +636,13 @@ def main():
             with open(a.floor, "w") as f:
                 json.dump(floor, f, indent=1)
                 f.write("\n")
-        problems = check_floor(floor, records, tools)
+        invalid_fails = [t for t in a.fail_on_invalid.split(",") if t]
+        problems = check_floor(floor, records, tools, invalid_fails)
+        for r in records:
+            for t in ("onnx", "tflite"):
+                if t in r and r[t][0] == "invalid" and t not in invalid_fails:
+                    print(f"BUG (not failing this run: --fail-on-invalid {a.fail_on_invalid}) "
+                          f"{r['id']}: {TOOL_TITLES[t]} invalid: {r[t][1]}")
         for p in problems:
             print(f"FAIL {p}")
         if problems:
