@@ -21,8 +21,21 @@ fn at(cx: &mut Evaluator, op: &str, pos: Vec<PyValue>) -> EvalResult<PyValue> {
 }
 
 const REDUCTIONS: &[&str] = &[
-    "sum", "mean", "amax", "amin", "prod", "any", "all", "argmax", "argmin", "cumsum", "max",
-    "min", "logsumexp", "nansum", "nanmean",
+    "sum",
+    "mean",
+    "amax",
+    "amin",
+    "prod",
+    "any",
+    "all",
+    "argmax",
+    "argmin",
+    "cumsum",
+    "max",
+    "min",
+    "logsumexp",
+    "nansum",
+    "nanmean",
 ];
 
 pub fn call(cx: &mut Evaluator, op: &str, a: &Args) -> Option<EvalResult<PyValue>> {
@@ -37,9 +50,7 @@ pub fn call(cx: &mut Evaluator, op: &str, a: &Args) -> Option<EvalResult<PyValue
             let t = x?;
             Some(scalar_reduce(cx, op, t))
         }
-        "index_select" if x.is_some_and(|t| t.rank == Some(0)) => {
-            Some(Ok(PyValue::Tensor(x?)))
-        }
+        "index_select" if x.is_some_and(|t| t.rank == Some(0)) => Some(Ok(PyValue::Tensor(x?))),
         "t" if x.is_some_and(|t| matches!(t.rank, Some(0 | 1))) => Some(Ok(PyValue::Tensor(x?))),
         "logical_and" | "logical_or" | "logical_xor" | "logical_not" => {
             let ins: Vec<&PyValue> = if op == "logical_not" {
@@ -71,9 +82,10 @@ pub fn call(cx: &mut Evaluator, op: &str, a: &Args) -> Option<EvalResult<PyValue
         "clamp" | "clip" => {
             let t = x?;
             let bounds = [a.some(1, "min"), a.some(2, "max")];
-            let tensor_bound = bounds
-                .iter()
-                .any(|b| b.and_then(PyValue::as_tensor).is_some_and(|b| b.rank != Some(0)));
+            let tensor_bound = bounds.iter().any(|b| {
+                b.and_then(PyValue::as_tensor)
+                    .is_some_and(|b| b.rank != Some(0))
+            });
             if !tensor_bound {
                 return None;
             }

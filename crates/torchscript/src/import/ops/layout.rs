@@ -334,17 +334,18 @@ fn broadcast(cx: &mut Evaluator, op: &str, items: Vec<PyValue>) -> EvalResult<Ve
         .iter()
         .map(|v| tensor(op, v))
         .collect::<EvalResult<_>>()?;
-    let ranks: Vec<usize> = ts
-        .iter()
-        .map(|t| rank(op, *t))
-        .collect::<EvalResult<_>>()?;
+    let ranks: Vec<usize> = ts.iter().map(|t| rank(op, *t)).collect::<EvalResult<_>>()?;
     let r = ranks.iter().copied().max().unwrap_or(0);
     let mut shape = None;
     for (t, &rt) in ts.iter().zip(&ranks) {
         let s = cx.b.op(OnnxOp::Shape, &[t.v], Default::default());
         let s = if rt < r {
             let ones = cx.b.ints(&vec![1; r - rt]);
-            cx.b.op(OnnxOp::Concat, &[ones, s], attrs(vec![("axis", Attr::Int(0))]))
+            cx.b.op(
+                OnnxOp::Concat,
+                &[ones, s],
+                attrs(vec![("axis", Attr::Int(0))]),
+            )
         } else {
             s
         };

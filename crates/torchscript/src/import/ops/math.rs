@@ -151,9 +151,10 @@ pub fn call(cx: &mut Evaluator, op: &str, a: &Args) -> Option<EvalResult<PyValue
     if !matches!(x, PyValue::Tensor(_)) && !BINARY.contains(&op) {
         return None;
     }
-    if BINARY.contains(&op) && ![a.get(0, "self"), a.get(1, "other")]
-        .iter()
-        .any(|v| matches!(v, Some(PyValue::Tensor(_))))
+    if BINARY.contains(&op)
+        && ![a.get(0, "self"), a.get(1, "other")]
+            .iter()
+            .any(|v| matches!(v, Some(PyValue::Tensor(_))))
     {
         return None;
     }
@@ -529,12 +530,20 @@ fn binary(cx: &mut Evaluator, op: &str, x: PyValue, a: &Args) -> EvalResult<PyVa
             // In double precision, as torch computes (and returns) it.
             let (p, q) = promote(cx, op, &x, &y()?)?;
             let cast = |cx: &mut Evaluator, t: TensorRef| {
-                TensorRef::new(cx.b.cast(t.v, modelc_ir::DType::F64), t.rank, modelc_ir::DType::F64)
+                TensorRef::new(
+                    cx.b.cast(t.v, modelc_ir::DType::F64),
+                    t.rank,
+                    modelc_ir::DType::F64,
+                )
             };
             let (p, q) = (cast(cx, p), cast(cx, q));
             let v = cx.b.op(OnnxOp::Pow, &[p.v, q.v], Default::default());
             let rank = p.rank.zip(q.rank).map(|(r, s)| r.max(s));
-            Ok(PyValue::Tensor(TensorRef::new(v, rank, modelc_ir::DType::F64)))
+            Ok(PyValue::Tensor(TensorRef::new(
+                v,
+                rank,
+                modelc_ir::DType::F64,
+            )))
         }
         "ldexp" => {
             // x · 2^other

@@ -91,7 +91,8 @@ fn run(cx: &mut Evaluator, op: &str, x: TensorRef, a: &Args) -> EvalResult<PyVal
             let d = match a.some(2, "dim") {
                 Some(v) => arg(
                     op,
-                    v.as_int().ok_or_else(|| "dim must be a constant int".to_string()),
+                    v.as_int()
+                        .ok_or_else(|| "dim must be a constant int".to_string()),
                 )?,
                 None => default.ok_or_else(|| {
                     Stop::Fatal(format!("aten::{op}: without a dim is not supported"))
@@ -150,7 +151,13 @@ fn roll_dim(cx: &mut Evaluator, v: PyValue, s: i64, d: i64) -> EvalResult<PyValu
     let head = at(
         cx,
         "slice",
-        vec![v, di.clone(), PyValue::Int(0), PyValue::Int(-s), PyValue::Int(1)],
+        vec![
+            v,
+            di.clone(),
+            PyValue::Int(0),
+            PyValue::Int(-s),
+            PyValue::Int(1),
+        ],
     )?;
     at(cx, "cat", vec![PyValue::List(vec![tail, head]), di])
 }

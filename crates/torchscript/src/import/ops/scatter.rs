@@ -123,11 +123,7 @@ fn nonzero(cx: &mut Evaluator, x: TensorRef) -> modelc_ir::ValueRef {
         return pos;
     }
     let (zero, axis1) = (cx.b.ints(&[0]), cx.b.ints(&[1]));
-    cx.b.op(
-        OnnxOp::Slice,
-        &[pos, zero, zero, axis1],
-        Default::default(),
-    )
+    cx.b.op(OnnxOp::Slice, &[pos, zero, zero, axis1], Default::default())
 }
 
 /// ScatterElements of `src` into `x` at `index` along `d` with `reduction`; without
@@ -314,7 +310,8 @@ fn run(cx: &mut Evaluator, op: &str, a: &Args) -> EvalResult<PyValue> {
             let shape = cx.b.op(OnnxOp::Shape, &[x.v], Default::default());
             let starts = cx.b.ints(&[0]);
             let ends = cx.b.ints(&[lead as i64]);
-            let lead_dims = cx.b.op(OnnxOp::Slice, &[shape, starts, ends], Default::default());
+            let lead_dims =
+                cx.b.op(OnnxOp::Slice, &[shape, starts, ends], Default::default());
             let minus1 = cx.b.ints(&[-1]);
             let plane = cx.b.ints(&[size.iter().product()]);
             let out_size = cx.b.ints(&size);
@@ -328,16 +325,20 @@ fn run(cx: &mut Evaluator, op: &str, a: &Args) -> EvalResult<PyValue> {
             let flat_shape = cat(cx, minus1);
             let zeros_shape = cat(cx, plane);
             let final_shape = cat(cx, out_size);
-            let xf = cx.b.op(OnnxOp::Reshape, &[x.v, flat_shape], Default::default());
-            let idf = cx.b.op(OnnxOp::Reshape, &[index.v, flat_shape], Default::default());
+            let xf =
+                cx.b.op(OnnxOp::Reshape, &[x.v, flat_shape], Default::default());
+            let idf =
+                cx.b.op(OnnxOp::Reshape, &[index.v, flat_shape], Default::default());
             let zero = cx.b.scalar(x.dtype, 0.0);
-            let zeros = cx.b.op(OnnxOp::Expand, &[zero, zeros_shape], Default::default());
+            let zeros =
+                cx.b.op(OnnxOp::Expand, &[zero, zeros_shape], Default::default());
             let v = cx.b.op(
                 OnnxOp::ScatterElements,
                 &[zeros, idf, xf],
                 attrs(vec![("axis", Attr::Int(lead as i64))]),
             );
-            let v = cx.b.op(OnnxOp::Reshape, &[v, final_shape], Default::default());
+            let v =
+                cx.b.op(OnnxOp::Reshape, &[v, final_shape], Default::default());
             Ok(PyValue::Tensor(TensorRef::new(v, Some(r), x.dtype)))
         }
         "nonzero" | "argwhere" => {
@@ -349,7 +350,10 @@ fn run(cx: &mut Evaluator, op: &str, a: &Args) -> EvalResult<PyValue> {
             let b = at(
                 cx,
                 "broadcast_tensors",
-                vec![PyValue::List(vec![PyValue::Tensor(x), PyValue::Tensor(mask)])],
+                vec![PyValue::List(vec![
+                    PyValue::Tensor(x),
+                    PyValue::Tensor(mask),
+                ])],
             )?;
             let (xb, mb) = match b.as_list() {
                 Some([PyValue::Tensor(p), PyValue::Tensor(q)]) => (*p, *q),

@@ -59,7 +59,8 @@ fn run(cx: &mut Evaluator, op: &str, x: TensorRef, a: &Args) -> EvalResult<PyVal
                 PyValue::None => None,
                 d => Some(arg(
                     op,
-                    d.as_ints().ok_or_else(|| "dim must be constant ints".to_string()),
+                    d.as_ints()
+                        .ok_or_else(|| "dim must be constant ints".to_string()),
                 )?),
             };
             let mut ins = vec![Some(x.v)];
@@ -81,7 +82,11 @@ fn run(cx: &mut Evaluator, op: &str, x: TensorRef, a: &Args) -> EvalResult<PyVal
         }
         "logcumsumexp" => {
             // m + log(cumsum(exp(x − m))), m the max over the dim.
-            let m = at(cx, "amax", vec![xv.clone(), dim.clone(), PyValue::Bool(true)])?;
+            let m = at(
+                cx,
+                "amax",
+                vec![xv.clone(), dim.clone(), PyValue::Bool(true)],
+            )?;
             let s = at(cx, "sub", vec![xv, m.clone()])?;
             let e = at(cx, "exp", vec![s])?;
             let c = at(cx, "cumsum", vec![e, dim])?;
@@ -141,12 +146,24 @@ fn run(cx: &mut Evaluator, op: &str, x: TensorRef, a: &Args) -> EvalResult<PyVal
                 let hi = at(
                     cx,
                     "slice",
-                    vec![v.clone(), di.clone(), PyValue::Int(1), PyValue::Int(END), PyValue::Int(1)],
+                    vec![
+                        v.clone(),
+                        di.clone(),
+                        PyValue::Int(1),
+                        PyValue::Int(END),
+                        PyValue::Int(1),
+                    ],
                 )?;
                 let lo = at(
                     cx,
                     "slice",
-                    vec![v, di.clone(), PyValue::Int(0), PyValue::Int(-1), PyValue::Int(1)],
+                    vec![
+                        v,
+                        di.clone(),
+                        PyValue::Int(0),
+                        PyValue::Int(-1),
+                        PyValue::Int(1),
+                    ],
                 )?;
                 v = if x.dtype == modelc_ir::DType::Bool {
                     at(cx, "logical_xor", vec![hi, lo])?
@@ -165,7 +182,10 @@ fn run(cx: &mut Evaluator, op: &str, x: TensorRef, a: &Args) -> EvalResult<PyVal
                 PyValue::None => PyValue::Int(-1),
                 d => d,
             };
-            let desc = a.get(2, "descending").cloned().unwrap_or(PyValue::Bool(false));
+            let desc = a
+                .get(2, "descending")
+                .cloned()
+                .unwrap_or(PyValue::Bool(false));
             let s = at(cx, "sort", vec![xv, d, desc])?;
             item(op, &s, 1)
         }
