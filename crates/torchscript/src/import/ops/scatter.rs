@@ -3,10 +3,10 @@
 //! - `gather` (dim, index) and `take_along_dim` (indices, dim; none: over the flattened
 //!   tensor) → GatherElements; `take` (index into the flattened tensor) → Gather;
 //! - `scatter` (dim, index, src | value, reduce add / multiply), `scatter_add`,
-//!   `scatter_reduce` (sum / prod / amax / amin, include_self) → ScatterElements with its
-//!   reduction (include_self false: the scattered places first set to the reduction's
-//!   identity by a plain scatter);
-//! - `index_add` (dim, index, source, alpha) and `index_reduce` (prod / amax / amin,
+//!   `scatter_reduce` (sum / prod / amax / amin / mean, include_self) → ScatterElements
+//!   with its reduction (include_self false: the scattered places first set to the
+//!   reduction's identity by a plain scatter; mean: the sum over a scattered count);
+//! - `index_add` (dim, index, source, alpha) and `index_reduce` (prod / amax / amin / mean,
 //!   include_self) → ScatterElements with the 1-D index laid along `dim` and expanded to
 //!   the source's shape;
 //! - `max_unpool2d` / `max_unpool3d` (indices, output_size) → ScatterElements into zeros of
@@ -139,6 +139,29 @@ fn scatter_into(
     reduction: &'static str,
     include_self: bool,
 ) -> EvalResult<PyValue> {
+    if reduction == "mean" {
+        // The sum over the count of what was summed (self counting once when included).
+        if !x.dtype.is_float() {
+            return arg(op, Err("mean of integers is not supported".into()));
+        }
+        let total = scatter_into(cx, op, x, index, src, d, "add", include_self)?;
+        let one = cx.b.scalar(x.dtype, 1.0);
+        let xs = cx.b.op(OnnxOp::Shape, &[x.v], Default::default());
+        let is = cx.b.op(OnnxOp::Shape, &[index.v], Default::default());
+        let ones_x = cx.b.op(OnnxOp::Expand, &[one, xs], Default::default());
+        let ones_i = cx.b.op(OnnxOp::Expand, &[one, is], Default::default());
+        let count = scatter_into(
+            cx,
+            op,
+            x.with(ones_x),
+            index,
+            TensorRef::new(ones_i, index.rank, x.dtype),
+            d,
+            "add",
+            include_self,
+        )?;
+        return at(cx, "div", vec![total, count]);
+    }
     let mut base = x.v;
     if !include_self {
         let id = match reduction {
@@ -243,6 +266,7 @@ fn run(cx: &mut Evaluator, op: &str, a: &Args) -> EvalResult<PyValue> {
                 "multiply" | "prod" => "mul",
                 "amax" => "max",
                 "amin" => "min",
+                "mean" => "mean",
                 other => return arg(op, Err(format!("reduce `{other}` is not supported"))),
             };
             let include_self = op != "scatter_reduce" || arg(op, a.bool(5, "include_self", true))?;
@@ -271,6 +295,7 @@ fn run(cx: &mut Evaluator, op: &str, a: &Args) -> EvalResult<PyValue> {
                     "prod" => "mul",
                     "amax" => "max",
                     "amin" => "min",
+                    "mean" if r > 0 => "mean",
                     other => return arg(op, Err(format!("reduce `{other}` is not supported"))),
                 };
                 (source, reduction, arg(op, a.bool(5, "include_self", true))?)
