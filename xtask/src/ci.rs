@@ -196,6 +196,16 @@ impl Xtask {
                         .arg(self.target.join("tflite-suite/modelc")))
                 }),
             ),
+            (
+                "aten suite subset",
+                Box::new(|| {
+                    // OpInfo samples of a fixed list of ops through modelc (ONNX in
+                    // onnxruntime, TFLite in LiteRT): no module of the committed floor may
+                    // stop passing, no crash, no file a runtime refuses.
+                    let modelc = self.build_modelc()?;
+                    self.aten_suite_subset(&modelc)
+                }),
+            ),
         ];
         let total = Instant::now();
         let mut timings = Vec::new();

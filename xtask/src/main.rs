@@ -4,6 +4,7 @@
 //! `cargo xtask pyenv` creates at `target/pyenv` from the pinned
 //! `xtask/requirements.txt`; nothing relies on a package installed by hand.
 
+mod aten_suite;
 mod bench;
 mod ci;
 mod codegen;
@@ -168,6 +169,26 @@ enum Cmd {
         #[arg(long)]
         update_passing: bool,
     },
+    /// Run PyTorch's OpInfo operators through modelc and torch.onnx.export
+    ///
+    /// Builds modelc in release, installs xtask/requirements-aten-suite.txt
+    /// (expecttest, which torch.testing imports) into target/aten-suite-site,
+    /// then runs tests/aten_suite.py: every float32 CPU sample of op_db's
+    /// inference ops (at most --samples per op) traced into a single-op
+    /// module, converted by `modelc convert` to .onnx (run in onnxruntime) and
+    /// to .tflite (run in LiteRT), and exported by torch.onnx.export
+    /// (dynamo=False, run in onnxruntime), each compared with torch (1e-4 of
+    /// the output range; integers exact). Writes target/aten-suite/report.json
+    /// and report.txt and prints `modelc->ONNX: N of M, modelc->TFLite: N of
+    /// M, torch.onnx.export: N of M`.
+    AtenSuite {
+        /// Only these ops (comma-separated OpInfo names, e.g. add,nn.functional.conv2d)
+        #[arg(long, value_name = "NAMES")]
+        ops: Option<String>,
+        /// Most samples per op (default 3)
+        #[arg(long, value_name = "N")]
+        samples: Option<usize>,
+    },
     /// Run every test: the one command CI runs (.ci/run)
     ///
     /// In order, stopping at the first failure: pyenv, node-suite, testdata,
@@ -216,6 +237,7 @@ fn main() -> ExitCode {
             regenerate,
             update_passing,
         } => x.tflite_suite(regenerate, update_passing),
+        Cmd::AtenSuite { ops, samples } => x.aten_suite(ops.as_deref(), samples),
         Cmd::Ci => x.ci(),
         Cmd::Demo => x.demo(),
     };

@@ -10,19 +10,25 @@ pub mod activation;
 pub mod attention;
 pub mod conv;
 pub mod create;
+pub mod edge_forms;
 pub mod elementwise;
 pub mod index;
+pub mod layout;
 pub mod linear;
+pub mod loss;
+pub mod math;
 pub mod norm;
 pub mod pool;
 pub mod prim;
 pub mod reduce;
 pub mod resize;
 pub mod rnn;
+pub mod roll;
 pub mod scalar;
 pub mod scatter;
 pub mod select;
 pub mod shape;
+pub mod stats;
 
 use modelc_ir::{Attr, DType, OnnxOp, ValueRef};
 
@@ -34,6 +40,7 @@ use super::value::{PyValue, TensorRef};
 type Family = fn(&mut Evaluator, &str, &Args) -> Option<EvalResult<PyValue>>;
 
 const FAMILIES: &[Family] = &[
+    edge_forms::call,
     scalar::call,
     elementwise::table,
     elementwise::call,
@@ -51,6 +58,11 @@ const FAMILIES: &[Family] = &[
     scatter::call,
     attention::call,
     rnn::call,
+    math::call,
+    layout::call,
+    loss::call,
+    stats::call,
+    roll::call,
 ];
 
 /// An aten op (`torch.X` / `ops.aten.X`).
