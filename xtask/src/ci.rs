@@ -9,7 +9,7 @@ use crate::workspace::{run, Xtask};
 use crate::Result;
 
 impl Xtask {
-    pub(crate) fn ci(&self) -> Result<()> {
+    pub(crate) fn ci(&self, from: Option<&str>) -> Result<()> {
         // Absolute paths for the tests; bin/python itself stays a venv symlink.
         let abs = |p: PathBuf| -> Result<PathBuf> { Ok(fs::canonicalize(&p).unwrap_or(p)) };
         type Step<'a> = (&'static str, Box<dyn Fn() -> Result<()> + 'a>);
@@ -207,9 +207,21 @@ impl Xtask {
                 }),
             ),
         ];
+        let first = match from {
+            None => 0,
+            Some(from) => steps
+                .iter()
+                .position(|(name, _)| *name == from)
+                .or_else(|| from.parse::<usize>().ok().map(|n| n.saturating_sub(1)))
+                .filter(|&i| i < steps.len())
+                .ok_or_else(|| {
+                    let names: Vec<&str> = steps.iter().map(|(name, _)| *name).collect();
+                    format!("no ci step `{from}`; the steps: {}", names.join(", "))
+                })?,
+        };
         let total = Instant::now();
         let mut timings = Vec::new();
-        for (i, (name, step)) in steps.iter().enumerate() {
+        for (i, (name, step)) in steps.iter().enumerate().skip(first) {
             println!("\n==> ci [{}/{}] {name}", i + 1, steps.len());
             let started = Instant::now();
             let result = step();
@@ -235,7 +247,7 @@ impl Xtask {
             }
         }
         // A closing line CI's log reader understands: steps, each a whole suite.
-        println!("\nci: {} passed, 0 failed", steps.len());
+        println!("\nci: {} passed, 0 failed", timings.len());
         for (name, secs) in &timings {
             println!("  {name:<20} {secs:>8.1} s");
         }

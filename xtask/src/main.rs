@@ -195,8 +195,14 @@ enum Cmd {
     /// cargo fmt --check, cargo clippy -D warnings, cargo test --workspace
     /// (with MODELC_NODE_SUITE, MODELC_TESTDATA and MODELC_PYTHON set to
     /// absolute paths, and MODELC_REQUIRE_PYTHON=1: no test may skip),
-    /// conformance, onnxsim parity. Prints the time of each step.
-    Ci,
+    /// conformance, the interop suites, onnxsim parity, opset conversion, the
+    /// corpus, TFLite op and aten suite subsets. Prints the time of each step.
+    Ci {
+        /// Start at this step (its name as `==> ci [i/n] NAME` prints it, or its
+        /// number), skipping the ones before: to iterate on a late step
+        #[arg(long, value_name = "STEP")]
+        from: Option<String>,
+    },
     /// Build modelc and run it on the bundled example model
     ///
     /// Runs `modelc inspect testdata/models/tiny_cnn.onnx`, `modelc convert
@@ -238,7 +244,7 @@ fn main() -> ExitCode {
             update_passing,
         } => x.tflite_suite(regenerate, update_passing),
         Cmd::AtenSuite { ops, samples } => x.aten_suite(ops.as_deref(), samples),
-        Cmd::Ci => x.ci(),
+        Cmd::Ci { from } => x.ci(from.as_deref()),
         Cmd::Demo => x.demo(),
     };
     match result {

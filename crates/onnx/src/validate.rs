@@ -8,32 +8,55 @@ use modelc_ir::{node_label, DType, Graph, Model, NodeId, OnnxOp, Op, ValueRef};
 
 use crate::OnnxError;
 
-/// Checks every graph of the model (sub-graphs included) at the model's `ai.onnx` opset.
+/// Checks every graph of the model (sub-graphs included) at the model's `ai.onnx` opset,
+/// reporting every node that fails at once.
 pub(crate) fn check_types(m: &Model) -> Result<(), OnnxError> {
     let opset = m
         .opset_imports
         .iter()
         .find(|o| o.domain.is_empty() || o.domain == "ai.onnx")
         .map_or(0, |o| o.version);
-    check_graph(&m.graph, opset)
+    let mut problems = Vec::new();
+    check_graph(&m.graph, opset, &mut problems);
+    if problems.is_empty() {
+        return Ok(());
+    }
+    Err(OnnxError::Unsupported(format!(
+        "{} (onnxruntime rejects such a file; not written)",
+        problems.join("; ")
+    )))
 }
 
-fn check_graph(g: &Graph, opset: i64) -> Result<(), OnnxError> {
+/// Domains modelc's other readers give the ops they keep untranslated: no ONNX runtime
+/// implements them, so a file holding one would load nowhere. (Custom ops read from an ONNX
+/// file keep their own domain and are written back as they came.)
+const FOREIGN_DOMAINS: &[(&str, &str)] = &[
+    ("tflite", "a TFLite custom op"),
+    ("aten", "an aten op without a translation"),
+];
+
+fn check_graph(g: &Graph, opset: i64, problems: &mut Vec<String>) {
     for id in g.node_ids() {
         let node = g.node(id);
         for sub in node.subgraphs() {
-            check_graph(sub, opset)?;
+            check_graph(sub, opset, problems);
         }
-        let Op::Onnx(op) = node.op else { continue };
-        if let Err(why) = check_node(g, id, op, opset) {
-            return Err(OnnxError::Unsupported(format!(
-                "graph `{}`, node {}: {why} (onnxruntime rejects such a file; not written)",
+        let why = match &node.op {
+            Op::Onnx(op) => check_node(g, id, *op, opset),
+            Op::Custom { domain, .. } => match FOREIGN_DOMAINS.iter().find(|(d, _)| d == domain) {
+                Some((_, what)) => Err(format!("{what} with no ONNX form")),
+                None => Ok(()),
+            },
+            _ => Ok(()),
+        };
+        if let Err(why) = why {
+            problems.push(format!(
+                "graph `{}`, node {}: {why}",
                 g.name,
                 node_label(node)
-            )));
+            ));
         }
     }
-    Ok(())
 }
 
 /// The element type of a value: a constant's, else the declared or inferred one.
@@ -57,8 +80,22 @@ const INDICES: &[DType] = &[DType::I32, DType::I64];
 /// opset that made them legal.
 fn quantized_types(opset: i64) -> Vec<DType> {
     let mut t = vec![DType::I8, DType::U8];
+    if opset >= 19 {
+        t.extend([
+            DType::F8E4M3FN,
+            DType::F8E4M3FNUZ,
+            DType::F8E5M2,
+            DType::F8E5M2FNUZ,
+        ]);
+    }
     if opset >= 21 {
         t.extend([DType::I16, DType::U16, DType::I4, DType::U4]);
+    }
+    if opset >= 23 {
+        t.push(DType::F4E2M1);
+    }
+    if opset >= 25 {
+        t.extend([DType::I2, DType::U2]);
     }
     t
 }

@@ -75,3 +75,24 @@ fn mixed_input_types_and_float_indices_are_refused() {
     let e = encode(gather, 19).unwrap_err();
     assert!(e.contains("Gather") && e.contains("input 1 is f32"), "{e}");
 }
+
+#[test]
+fn ops_other_readers_kept_untranslated_are_refused_all_at_once() {
+    // What the TFLite and TorchScript readers keep as placeholders: no ONNX runtime runs
+    // them, so the file would load nowhere.
+    let text = r#"graph main(%x: f32[2,3]) -> (%y, %z) {
+  %y = tflite.Landmarks2TransformMatrix(%x)
+  %z = aten.fancy_op(%x)
+}"#;
+    let e = encode(text, 19).unwrap_err();
+    assert!(e.contains("a TFLite custom op with no ONNX form"), "{e}");
+    assert!(e.contains("an aten op without a translation"), "{e}");
+}
+
+#[test]
+fn custom_ops_of_an_onnx_domain_are_written_as_they_came() {
+    let text = r#"graph main(%x: f32[2,3]) -> (%y) {
+  %y = com.example.FancyOp(%x)
+}"#;
+    encode(text, 19).expect("a custom op read from ONNX goes back into ONNX");
+}
