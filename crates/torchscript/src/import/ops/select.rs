@@ -3,8 +3,9 @@
 //!   (`select_last_index` 0: torch returns the first of equal values);
 //! - `max` / `min` with a dim → (ReduceMax / ReduceMin, ArgMax / ArgMin), the (values,
 //!   indices) pair torch returns; without one → the extreme of all elements; with a tensor
-//!   → math.rs's `maximum` / `minimum`; `tril` / `triu` → Trilu; `topk` (k, dim, largest, sorted) → TopK; `sort` (dim,
-//!   descending) → TopK over the whole axis (its size read from the shape at run time);
+//!   → math.rs's `maximum` / `minimum`; `tril` / `triu` → Trilu; `topk` (k, dim, largest,
+//!   sorted) → TopK; `sort` (dim, descending) → TopK over the whole axis (its size read
+//!   from the shape at run time);
 //! - `cumsum` (dim) → CumSum; `flip` (dims) → Slice with step -1 on each;
 //! - `pixel_shuffle` (r) → DepthToSpace in CRD order (torch's channel order);
 //!   `pixel_unshuffle` (r) → Reshape to [N, C, H, r, W, r], Transpose, Reshape (SpaceToDepth
