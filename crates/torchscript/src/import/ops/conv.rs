@@ -12,7 +12,9 @@ use super::super::eval::{EvalResult, Evaluator, Stop};
 use super::super::value::PyValue;
 use super::{arg, operand};
 
-fn expand(v: Vec<i64>, n: usize) -> Vec<i64> {
+/// A per-dim argument given once (`stride=2`), repeated for each of the `n` spatial dims
+/// (conv and pool).
+pub fn expand(v: Vec<i64>, n: usize) -> Vec<i64> {
     if v.len() == 1 {
         vec![v[0]; n]
     } else {
@@ -39,7 +41,9 @@ pub fn call(cx: &mut Evaluator, op: &str, a: &Args) -> Option<EvalResult<PyValue
         let n = w
             .rank
             .ok_or_else(|| Stop::Fatal(format!("aten::{op}: weight rank unknown")))?
-            - 2;
+            .checked_sub(2)
+            .filter(|&n| n > 0)
+            .ok_or_else(|| Stop::Fatal(format!("aten::{op}: weight of rank {:?}", w.rank)))?;
         let stride = expand(arg(op, a.ints(3, "stride", Some(&[1])))?, n);
         let (pads, auto_pad) = match a.some(4, "padding") {
             Some(PyValue::Str(s)) if s == "valid" => (vec![0; 2 * n], None),
@@ -75,7 +79,7 @@ pub fn call(cx: &mut Evaluator, op: &str, a: &Args) -> Option<EvalResult<PyValue
         };
         // "same" (stride 1): d·(k − 1) in all, the odd one at the end. Spelled out when the
         // weight's size is known: onnxruntime runs no dilated SAME_UPPER convolution.
-        let (pads, auto_pad) = match (auto_pad, const_dims(cx, w.v)) {
+        let (pads, auto_pad) = match (auto_pad, super::const_dims(cx, w)) {
             (Some(_), Some(wd)) if wd.len() == n + 2 && !transposed => {
                 let total: Vec<i64> = (0..n)
                     .map(|i| dilation[i] * (wd[i + 2] as i64 - 1))
@@ -116,12 +120,4 @@ pub fn call(cx: &mut Evaluator, op: &str, a: &Args) -> Option<EvalResult<PyValue
         )[0];
         Ok(PyValue::Tensor(x.with(v)))
     })())
-}
-
-/// The dims of `v` when it is a constant (a module's parameter).
-fn const_dims(cx: &Evaluator, v: modelc_ir::ValueRef) -> Option<Vec<u64>> {
-    match &cx.b.g.node(v.node).op {
-        modelc_ir::Op::Const(t) => Some(t.dims.clone()),
-        _ => None,
-    }
 }

@@ -1,9 +1,10 @@
 //! Element-wise ops on tensors: the one-to-one forms of [`crate::aten`]'s table ([`table`]:
 //! neg, sqrt, …, relu, leaky_relu, elu, …, add/sub with alpha 1, mul, pow, eq/lt/le/gt/ge,
 //! logical_*), and
-//! the others: add/sub with `alpha` ≠ 1, div (`rounding_mode` none / trunc / floor),
-//! floor_divide, remainder/fmod, rsub, rsqrt, ne, where, masked_fill, clamp / clamp_min /
-//! clamp_max, addcmul / addcdiv, is_floating_point; casts (`to`,
+//! the others: add/sub with `alpha` ≠ 1, round with `decimals`, div (`rounding_mode` none / trunc / floor),
+//! floor_divide, remainder/fmod, rsub, rsqrt, ne, where, masked_fill, clamp / clip /
+//! clamp_min / clamp_max (scalar bounds: Clip; tensor bounds: maximum / minimum),
+//! addcmul / addcdiv, is_floating_point; casts (`to`,
 //! `type_as`, `float`); identities (`contiguous`, `detach`, `clone`, `dropout` in eval).
 //! Results broadcast like ONNX (numpy rules, same as torch).
 
@@ -20,7 +21,6 @@ fn rank2(a: TensorRef, b: TensorRef) -> Option<usize> {
     Some(a.rank?.max(b.rank?))
 }
 
-/// Both operands as tensors of one element type (Python scalars take the tensor's type).
 /// Floor division of integers: ONNX's integer Div truncates toward zero, so divide
 /// `a - a mod b` (Mod with the divisor's sign: an exact multiple of b) instead.
 fn int_floor_div(
@@ -34,7 +34,9 @@ fn int_floor_div(
     cx.b.op(OnnxOp::Div, &[exact, b], Attrs::default())
 }
 
-fn pair(
+/// Both operands as tensors of one element type, promoted as torch does (an integer side
+/// takes the float side's type; a 0-d side of the same kind takes the other's).
+pub fn pair(
     cx: &mut Evaluator,
     op: &str,
     x: &PyValue,
@@ -77,13 +79,31 @@ pub fn binary(
 }
 
 /// A one-to-one form of [`aten`]'s table: the row's op on the operands. `None` when `op` has
-/// no row, reads no tensor, or (add/sub) has an `alpha` other than 1.
+/// no row, reads no tensor, (add/sub) has an `alpha` other than 1, or (round) has
+/// `decimals` ([`call`] has those forms). `logical_*` of non-bool tensors compare them
+/// with 0 first (ONNX And/Or/Xor/Not take bools only).
 pub fn table(cx: &mut Evaluator, op: &str, a: &Args) -> Option<EvalResult<PyValue>> {
     let row = aten::by_name(op)?;
     if !has_tensor(a) || row.alpha && !matches!(a.f64(2, "alpha", Some(1.0)), Ok(1.0)) {
         return None;
     }
+    if op == "round" && !matches!(a.some(1, "decimals"), None | Some(PyValue::Int(0))) {
+        return None;
+    }
     let x = a.get(0, "self")?;
+    if op.starts_with("logical_") {
+        let ins: Vec<&PyValue> = if row.kind.arity() == 1 {
+            vec![x]
+        } else {
+            vec![x, a.get(1, "other")?]
+        };
+        if ins
+            .iter()
+            .any(|v| v.as_tensor().is_some_and(|t| t.dtype != DType::Bool))
+        {
+            return Some(logical_of_bools(cx, op, &ins));
+        }
+    }
     Some((|| -> EvalResult<PyValue> {
         if row.kind.arity() == 2 {
             let y = a.get(1, "other").ok_or_else(|| {
@@ -105,6 +125,21 @@ pub fn table(cx: &mut Evaluator, op: &str, a: &Args) -> Option<EvalResult<PyValu
         };
         Ok(PyValue::Tensor(TensorRef::new(v, t.rank, dtype)))
     })())
+}
+
+/// `op` (a logical connective) of the operands compared with 0 (Python values: their truth).
+fn logical_of_bools(cx: &mut Evaluator, op: &str, ins: &[&PyValue]) -> EvalResult<PyValue> {
+    let mut bools = Vec::with_capacity(ins.len());
+    for v in ins {
+        bools.push(match v {
+            PyValue::Tensor(t) if t.dtype != DType::Bool => {
+                super::at(cx, "ne", vec![(*v).clone(), PyValue::Int(0)])?
+            }
+            PyValue::Tensor(_) => (*v).clone(),
+            other => PyValue::Bool(other.as_bool().unwrap_or(false)),
+        });
+    }
+    super::at(cx, op, bools)
 }
 
 fn has_tensor(a: &Args) -> bool {
@@ -234,6 +269,14 @@ fn run(cx: &mut Evaluator, op: &str, a: &Args) -> Option<EvalResult<PyValue>> {
                     _ => t.dtype.is_float() || t.dtype.is_int() && !t.dtype.name().starts_with('u'),
                 }))
             }
+            // With decimals (the table has the plain form): round(x · 10^d) / 10^d.
+            "round" => {
+                let d = arg(op, a.int(1, "decimals", Some(0)))?;
+                let k = PyValue::Float(10f64.powi(d as i32));
+                let s = super::at(cx, "mul", vec![x.clone(), k.clone()])?;
+                let r = super::at(cx, "round", vec![s])?;
+                super::at(cx, "div", vec![r, k])
+            }
             "rsqrt" => {
                 let t = arg(op, operand(cx, x, None))?;
                 let s = cx.b.op(OnnxOp::Sqrt, &[t.v], Attrs::default());
@@ -268,16 +311,31 @@ fn run(cx: &mut Evaluator, op: &str, a: &Args) -> Option<EvalResult<PyValue>> {
             }
             "clamp" | "clip" | "clamp_min" | "clamp_max" => {
                 let t = arg(op, operand(cx, x, None))?;
-                let lo = match a.some(1, "min").filter(|_| op != "clamp_max") {
+                let (lo_arg, hi_arg) = match op {
+                    "clamp_min" => (a.some(1, "min"), None),
+                    "clamp_max" => (None, a.some(1, "max")),
+                    _ => (a.some(1, "min"), a.some(2, "max")),
+                };
+                // Tensor bounds: Max / Min (ONNX Clip takes scalar bounds only).
+                let tensor_bound = [lo_arg, hi_arg].iter().any(|b| {
+                    b.and_then(PyValue::as_tensor)
+                        .is_some_and(|b| b.rank != Some(0))
+                });
+                if tensor_bound {
+                    let mut v = PyValue::Tensor(t);
+                    if let Some(lo) = lo_arg {
+                        v = super::at(cx, "maximum", vec![v, lo.clone()])?;
+                    }
+                    if let Some(hi) = hi_arg {
+                        v = super::at(cx, "minimum", vec![v, hi.clone()])?;
+                    }
+                    return Ok(v);
+                }
+                let lo = match lo_arg {
                     Some(v) => Some(arg(op, operand(cx, v, Some(t)))?.v),
                     None => None,
                 };
-                let hi_arg = if op == "clamp_max" {
-                    a.some(1, "max")
-                } else {
-                    a.some(2, "max")
-                };
-                let hi = match hi_arg.filter(|_| op != "clamp_min") {
+                let hi = match hi_arg {
                     Some(v) => Some(arg(op, operand(cx, v, Some(t)))?.v),
                     None => None,
                 };

@@ -1,5 +1,5 @@
-//! Tensor indexing: `index(x, indices)` (`x[idx]`, `x[:, idx]`, `x[i, j]`, `x[mask]`) and
-//! `gather(x, dim, index)` → GatherElements.
+//! Tensor indexing: `index(x, indices)` (`x[idx]`, `x[:, idx]`, `x[i, j]`, `x[mask]`)
+//! (`gather` is scatter.rs's, with `take_along_dim`).
 //!
 //! `indices` lists one entry per leading dimension, `None` for a full slice. One int index
 //! tensor is a Gather along its dimension. Several (broadcast together) index their
@@ -14,7 +14,7 @@ use super::super::args::Args;
 use super::super::builder::attrs;
 use super::super::eval::{EvalResult, Evaluator, Stop};
 use super::super::value::{PyValue, TensorRef};
-use super::{arg, axis, index_operand};
+use super::{arg, index_operand};
 
 pub fn call(cx: &mut Evaluator, op: &str, a: &Args) -> Option<EvalResult<PyValue>> {
     if !matches!(a.get(0, "self"), Some(PyValue::Tensor(_))) {
@@ -22,19 +22,6 @@ pub fn call(cx: &mut Evaluator, op: &str, a: &Args) -> Option<EvalResult<PyValue
     }
     match op {
         "index" => Some(index(cx, op, a)),
-        "gather" => Some((|| -> EvalResult<PyValue> {
-            let x = arg(op, a.t(0, "self"))?;
-            let d = arg(op, a.int(1, "dim", None))?;
-            let d = arg(op, axis(op, d, x.rank))?;
-            let idx = arg(op, a.t(2, "index"))?;
-            let idx = index_operand(cx, idx);
-            let v = cx.b.op(
-                OnnxOp::GatherElements,
-                &[x.v, idx.v],
-                attrs(vec![("axis", Attr::Int(d))]),
-            );
-            Ok(PyValue::Tensor(TensorRef::new(v, idx.rank, x.dtype)))
-        })()),
         _ => None,
     }
 }

@@ -3,10 +3,9 @@
 //! - the `*_copy` forms of view ops (`view_copy`, `permute_copy`, …) and `alias` are their
 //!   view ops (the evaluation is in SSA form: a copy and a view are the same value);
 //! - transposes: `mT` / `mH` / `adjoint` / `matrix_H` (last two dims; real tensors),
-//!   `numpy_T` (all dims reversed), `movedim` / `moveaxis`, `swapaxes` / `swapdims`;
+//!   `numpy_T` (all dims reversed); `movedim` / `swapaxes` are shape.rs's;
 //! - `narrow`, `ravel`, `broadcast_to`, `tile`, `flipud` / `fliplr`, `atleast_1d/2d/3d`,
 //!   `hstack` / `vstack` / `dstack` / `column_stack`, `broadcast_tensors`, `meshgrid`;
-//! - `tril` / `triu` (diagonal) → Trilu; `zero_` → zeros of the same shape;
 //! - products of vectors: `outer` / `ger`, `dot` / `vdot` / `inner` (vectors), `mv`,
 //!   `addmv`, `addr`.
 
@@ -16,7 +15,7 @@ use super::super::args::Args;
 use super::super::builder::attrs;
 use super::super::eval::{EvalResult, Evaluator, Stop};
 use super::super::value::{PyValue, TensorRef};
-use super::{arg, axis};
+use super::{arg, at, axis, expect_tensor, int_list, need_rank};
 
 const OPS: &[&str] = &[
     "alias",
@@ -25,10 +24,6 @@ const OPS: &[&str] = &[
     "adjoint",
     "matrix_H",
     "numpy_T",
-    "movedim",
-    "moveaxis",
-    "swapaxes",
-    "swapdims",
     "narrow",
     "ravel",
     "broadcast_to",
@@ -44,9 +39,6 @@ const OPS: &[&str] = &[
     "column_stack",
     "broadcast_tensors",
     "meshgrid",
-    "tril",
-    "triu",
-    "zero",
     "outer",
     "ger",
     "dot",
@@ -56,24 +48,6 @@ const OPS: &[&str] = &[
     "addmv",
     "addr",
 ];
-
-fn at(cx: &mut Evaluator, op: &str, pos: Vec<PyValue>) -> EvalResult<PyValue> {
-    cx.aten(op, Args { pos, kw: vec![] })
-}
-
-fn ints(v: &[i64]) -> PyValue {
-    PyValue::List(v.iter().map(|&i| PyValue::Int(i)).collect())
-}
-
-fn tensor(op: &str, v: &PyValue) -> EvalResult<TensorRef> {
-    v.as_tensor()
-        .ok_or_else(|| Stop::Fatal(format!("aten::{op}: expected a tensor, got {}", v.kind())))
-}
-
-fn rank(op: &str, t: TensorRef) -> EvalResult<usize> {
-    t.rank
-        .ok_or_else(|| Stop::Fatal(format!("aten::{op}: the input's rank is unknown")))
-}
 
 pub fn call(cx: &mut Evaluator, op: &str, a: &Args) -> Option<EvalResult<PyValue>> {
     // `view_copy` → `view`, … (only for names whose base some family knows: the call
@@ -103,43 +77,14 @@ fn run(cx: &mut Evaluator, op: &str, x: PyValue, a: &Args) -> EvalResult<PyValue
             at(cx, "transpose", vec![x, PyValue::Int(-2), PyValue::Int(-1)])
         }
         "numpy_T" => {
-            let r = rank(op, tensor(op, &x)?)? as i64;
+            let r = need_rank(op, expect_tensor(op, &x)?)? as i64;
             let perm: Vec<i64> = (0..r).rev().collect();
-            at(cx, "permute", vec![x, ints(&perm)])
-        }
-        "movedim" | "moveaxis" => {
-            let r = rank(op, tensor(op, &x)?)?;
-            let norm = |v: Vec<i64>| -> EvalResult<Vec<usize>> {
-                v.into_iter()
-                    .map(|d| Ok(arg(op, axis(op, d, Some(r)))? as usize))
-                    .collect()
-            };
-            let src = norm(arg(op, a.ints(1, "source", None))?)?;
-            let dst = norm(arg(op, a.ints(2, "destination", None))?)?;
-            if src.len() != dst.len() {
-                return arg(op, Err("source and destination differ in length".into()));
-            }
-            // Destinations get their sources; the other dims keep their order.
-            let mut perm = vec![None; r];
-            for (s, d) in src.iter().zip(&dst) {
-                perm[*d] = Some(*s as i64);
-            }
-            let mut rest = (0..r).filter(|i| !src.contains(i)).map(|i| i as i64);
-            let perm: Vec<i64> = perm
-                .into_iter()
-                .map(|p| p.or_else(|| rest.next()).unwrap_or(0))
-                .collect();
-            at(cx, "permute", vec![x, ints(&perm)])
-        }
-        "swapaxes" | "swapdims" => {
-            let d0 = a.get(1, "axis0").cloned().unwrap_or(PyValue::None);
-            let d1 = a.get(2, "axis1").cloned().unwrap_or(PyValue::None);
-            at(cx, "transpose", vec![x, d0, d1])
+            at(cx, "permute", vec![x, int_list(&perm)])
         }
         "narrow" => {
             let d = a.get(1, "dim").cloned().unwrap_or(PyValue::Int(0));
             let length = arg(op, a.int(3, "length", None))?;
-            let t = tensor(op, &x)?;
+            let t = expect_tensor(op, &x)?;
             let start = match a.get(2, "start") {
                 // A 0-d tensor start (torch.narrow accepts one): a run-time int.
                 Some(PyValue::Tensor(s)) => {
@@ -165,21 +110,21 @@ fn run(cx: &mut Evaluator, op: &str, x: PyValue, a: &Args) -> EvalResult<PyValue
             let end = at(cx, "add", vec![start.clone(), PyValue::Int(length)])?;
             at(cx, "slice", vec![x, d, start, end, PyValue::Int(1)])
         }
-        "ravel" => at(cx, "reshape", vec![x, ints(&[-1])]),
+        "ravel" => at(cx, "reshape", vec![x, int_list(&[-1])]),
         "broadcast_to" => {
             let size = a.get(1, "size").cloned().unwrap_or(PyValue::None);
             at(cx, "expand", vec![x, size])
         }
         "tile" => {
-            let r = rank(op, tensor(op, &x)?)?;
+            let r = need_rank(op, expect_tensor(op, &x)?)?;
             let mut dims = arg(op, a.ints(1, "dims", None))?;
             while dims.len() < r {
                 dims.insert(0, 1);
             }
-            at(cx, "repeat", vec![x, ints(&dims)])
+            at(cx, "repeat", vec![x, int_list(&dims)])
         }
-        "flipud" => at(cx, "flip", vec![x, ints(&[0])]),
-        "fliplr" => at(cx, "flip", vec![x, ints(&[1])]),
+        "flipud" => at(cx, "flip", vec![x, int_list(&[0])]),
+        "fliplr" => at(cx, "flip", vec![x, int_list(&[1])]),
         "atleast_1d" | "atleast_2d" | "atleast_3d" => {
             if let PyValue::List(items) | PyValue::Tuple(items) = &x {
                 let mut out = Vec::with_capacity(items.len());
@@ -202,16 +147,16 @@ fn run(cx: &mut Evaluator, op: &str, x: PyValue, a: &Args) -> EvalResult<PyValue
             for it in items {
                 let t = if op == "column_stack" {
                     // Vectors (and scalars) become columns.
-                    let r = rank(op, tensor(op, &it)?)?;
+                    let r = need_rank(op, expect_tensor(op, &it)?)?;
                     if r <= 1 {
-                        at(cx, "reshape", vec![it, ints(&[-1, 1])])?
+                        at(cx, "reshape", vec![it, int_list(&[-1, 1])])?
                     } else {
                         it
                     }
                 } else {
                     atleast(cx, lift, it)?
                 };
-                all_1d &= tensor(op, &t)?.rank == Some(1);
+                all_1d &= expect_tensor(op, &t)?.rank == Some(1);
                 parts.push(t);
             }
             let dim = if op == "hstack" && all_1d { 0 } else { dim };
@@ -235,22 +180,10 @@ fn run(cx: &mut Evaluator, op: &str, x: PyValue, a: &Args) -> EvalResult<PyValue
             for (it, &ax) in items.into_iter().zip(&axes) {
                 let mut shape = vec![1i64; n];
                 shape[ax] = -1;
-                shaped.push(at(cx, "reshape", vec![it, ints(&shape)])?);
+                shaped.push(at(cx, "reshape", vec![it, int_list(&shape)])?);
             }
             broadcast(cx, op, shaped).map(PyValue::List)
         }
-        "tril" | "triu" => {
-            let t = tensor(op, &x)?;
-            let k = arg(op, a.int(1, "diagonal", Some(0)))?;
-            let k = cx.b.scalar_i64(k);
-            let v = cx.b.op(
-                OnnxOp::Trilu,
-                &[t.v, k],
-                attrs(vec![("upper", Attr::Int((op == "triu") as i64))]),
-            );
-            Ok(PyValue::Tensor(t.with(v)))
-        }
-        "zero" => at(cx, "zeros_like", vec![x]),
         "outer" | "ger" => {
             let y = a.get(1, "vec2").cloned().unwrap_or(PyValue::None);
             let col = at(cx, "unsqueeze", vec![x, PyValue::Int(1)])?;
@@ -259,7 +192,10 @@ fn run(cx: &mut Evaluator, op: &str, x: PyValue, a: &Args) -> EvalResult<PyValue
         }
         "dot" | "vdot" | "inner" => {
             let y = a.get(1, "other").cloned().unwrap_or(PyValue::None);
-            let (rx, ry) = (rank(op, tensor(op, &x)?)?, rank(op, tensor(op, &y)?)?);
+            let (rx, ry) = (
+                need_rank(op, expect_tensor(op, &x)?)?,
+                need_rank(op, expect_tensor(op, &y)?)?,
+            );
             match (rx, ry) {
                 (0, _) | (_, 0) => at(cx, "mul", vec![x, y]),
                 (1, 1) => {
@@ -314,7 +250,7 @@ fn scaled(cx: &mut Evaluator, v: PyValue, k: &PyValue) -> EvalResult<PyValue> {
 }
 
 fn atleast(cx: &mut Evaluator, op: &str, x: PyValue) -> EvalResult<PyValue> {
-    let r = rank(op, tensor(op, &x)?)?;
+    let r = need_rank(op, expect_tensor(op, &x)?)?;
     let shape: &[i64] = match (op, r) {
         ("atleast_1d", 0) => &[1],
         ("atleast_2d", 0) => &[1, 1],
@@ -324,7 +260,7 @@ fn atleast(cx: &mut Evaluator, op: &str, x: PyValue) -> EvalResult<PyValue> {
         ("atleast_3d", 2) => return at(cx, "unsqueeze", vec![x, PyValue::Int(-1)]),
         _ => return Ok(x),
     };
-    at(cx, "reshape", vec![x, ints(shape)])
+    at(cx, "reshape", vec![x, int_list(shape)])
 }
 
 /// Every tensor expanded to their common broadcast shape: the element-wise maximum of the
@@ -332,9 +268,12 @@ fn atleast(cx: &mut Evaluator, op: &str, x: PyValue) -> EvalResult<PyValue> {
 fn broadcast(cx: &mut Evaluator, op: &str, items: Vec<PyValue>) -> EvalResult<Vec<PyValue>> {
     let ts: Vec<TensorRef> = items
         .iter()
-        .map(|v| tensor(op, v))
+        .map(|v| expect_tensor(op, v))
         .collect::<EvalResult<_>>()?;
-    let ranks: Vec<usize> = ts.iter().map(|t| rank(op, *t)).collect::<EvalResult<_>>()?;
+    let ranks: Vec<usize> = ts
+        .iter()
+        .map(|t| need_rank(op, *t))
+        .collect::<EvalResult<_>>()?;
     let r = ranks.iter().copied().max().unwrap_or(0);
     let mut shape = None;
     for (t, &rt) in ts.iter().zip(&ranks) {

@@ -11,7 +11,7 @@
 use super::super::args::Args;
 use super::super::eval::{EvalResult, Evaluator, Stop};
 use super::super::value::PyValue;
-use super::arg;
+use super::{arg, at};
 
 const OPS: &[&str] = &[
     "l1_loss",
@@ -26,10 +26,6 @@ const OPS: &[&str] = &[
     "margin_ranking_loss",
     "pairwise_distance",
 ];
-
-fn at(cx: &mut Evaluator, op: &str, pos: Vec<PyValue>) -> EvalResult<PyValue> {
-    cx.aten(op, Args { pos, kw: vec![] })
-}
 
 fn f(v: f64) -> PyValue {
     PyValue::Float(v)

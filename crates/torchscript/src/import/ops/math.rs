@@ -6,8 +6,9 @@
 //!   nan_to_num, sgn, and the identities on real tensors (positive, conj, real, …);
 //! - binary: maximum / minimum (Max / Min, NaN propagating like torch), fmax / fmin (NaN
 //!   ignored), hypot, atan2, copysign, xlogy, logaddexp / logaddexp2, heaviside,
-//!   clamp_min / clamp_max, lerp, addcdiv, float_power (in double), ldexp, isclose,
-//!   xlog1py; isreal, entr, ndtr;
+//!   lerp, float_power (in double), ldexp, isclose, xlog1py; isreal, entr, ndtr (select.rs's
+//!   `max(x, other)` is this `maximum`; clamp_min / clamp_max and addcdiv are
+//!   elementwise.rs's);
 //! - activations: selu (Selu: its ONNX defaults are torch's constants), hardshrink /
 //!   softshrink (Shrink), tanhshrink, threshold, logsigmoid, softsign, softmin, glu.
 
@@ -19,41 +20,10 @@ use super::super::args::Args;
 use super::super::builder::attrs;
 use super::super::eval::{EvalResult, Evaluator, Stop};
 use super::super::value::{PyValue, TensorRef};
-use super::{arg, axis, operand};
-
-/// Both operands as tensors of one type: an integer side takes the float side's type, a
-/// Python number the tensor's.
-fn promote(
-    cx: &mut Evaluator,
-    op: &str,
-    x: &PyValue,
-    y: &PyValue,
-) -> EvalResult<(TensorRef, TensorRef)> {
-    let like = x.as_tensor().or(y.as_tensor());
-    let mut p = arg(op, operand(cx, x, like))?;
-    let mut q = arg(op, operand(cx, y, like))?;
-    if p.dtype != q.dtype {
-        if q.dtype.is_float() && !p.dtype.is_float() {
-            p = TensorRef::new(cx.b.cast(p.v, q.dtype), p.rank, q.dtype);
-        } else {
-            q = TensorRef::new(cx.b.cast(q.v, p.dtype), q.rank, p.dtype);
-        }
-    }
-    Ok((p, q))
-}
-
-/// `aten::op(pos…)` through the importer's own translation.
-fn at(cx: &mut Evaluator, op: &str, pos: Vec<PyValue>) -> EvalResult<PyValue> {
-    cx.aten(op, Args { pos, kw: vec![] })
-}
+use super::{arg, at, axis, elementwise, expect_tensor, operand};
 
 fn f(v: f64) -> PyValue {
     PyValue::Float(v)
-}
-
-fn tensor(op: &str, v: &PyValue) -> EvalResult<TensorRef> {
-    v.as_tensor()
-        .ok_or_else(|| Stop::Fatal(format!("aten::{op}: expected a tensor, got {}", v.kind())))
 }
 
 /// Float operands: integer tensors are promoted to float32 first, as torch's float-valued
@@ -133,10 +103,7 @@ const BINARY: &[&str] = &[
     "logaddexp",
     "logaddexp2",
     "heaviside",
-    "clamp_min",
-    "clamp_max",
     "lerp",
-    "addcdiv",
     "float_power",
     "ldexp",
     "isclose",
@@ -214,7 +181,7 @@ fn unary(cx: &mut Evaluator, op: &str, x: PyValue, a: &Args) -> EvalResult<PyVal
         }
         "square" => at(cx, "mul", vec![x.clone(), x]),
         "trunc" | "fix" | "frac" => {
-            let t = tensor(op, &x)?;
+            let t = expect_tensor(op, &x)?;
             if !t.dtype.is_float() {
                 return if op == "frac" {
                     at(cx, "sub", vec![x.clone(), x])
@@ -272,7 +239,7 @@ fn unary(cx: &mut Evaluator, op: &str, x: PyValue, a: &Args) -> EvalResult<PyVal
             at(cx, "log", vec![q])
         }
         "isfinite" => {
-            let t = tensor(op, &x)?;
+            let t = expect_tensor(op, &x)?;
             if !t.dtype.is_float() {
                 let z = at(cx, "eq", vec![x.clone(), x])?;
                 return Ok(z);
@@ -283,7 +250,7 @@ fn unary(cx: &mut Evaluator, op: &str, x: PyValue, a: &Args) -> EvalResult<PyVal
             at(cx, "logical_not", vec![bad])
         }
         "isposinf" | "isneginf" => {
-            let t = tensor(op, &x)?;
+            let t = expect_tensor(op, &x)?;
             let (pos, neg) = ((op == "isposinf") as i64, (op == "isneginf") as i64);
             let v = cx.b.op(
                 OnnxOp::IsInf,
@@ -302,7 +269,7 @@ fn unary(cx: &mut Evaluator, op: &str, x: PyValue, a: &Args) -> EvalResult<PyVal
         "signbit" => at(cx, "lt", vec![x, PyValue::Int(0)]),
         "nan_to_num" => {
             let x = floating(cx, op, &x)?;
-            let t = tensor(op, &x)?;
+            let t = expect_tensor(op, &x)?;
             let max = if t.dtype == modelc_ir::DType::F64 {
                 f64::MAX
             } else {
@@ -344,12 +311,12 @@ fn unary(cx: &mut Evaluator, op: &str, x: PyValue, a: &Args) -> EvalResult<PyVal
             at(cx, "mul", vec![p, f(0.5)])
         }
         "selu" => {
-            let t = tensor(op, &x)?;
+            let t = expect_tensor(op, &x)?;
             let v = cx.b.op(OnnxOp::Selu, &[t.v], Default::default());
             Ok(PyValue::Tensor(t.with(v)))
         }
         "hardshrink" | "softshrink" => {
-            let t = tensor(op, &x)?;
+            let t = expect_tensor(op, &x)?;
             let lambd = arg(op, a.f64(1, "lambd", Some(0.5)))?;
             let bias = if op == "softshrink" { lambd } else { 0.0 };
             let v = cx.b.op(
@@ -397,7 +364,7 @@ fn unary(cx: &mut Evaluator, op: &str, x: PyValue, a: &Args) -> EvalResult<PyVal
         }
         "glu" => {
             // a · sigmoid(b), a and b the halves of `dim`.
-            let t = tensor(op, &x)?;
+            let t = expect_tensor(op, &x)?;
             let d = arg(op, a.int(1, "dim", Some(-1)))?;
             let d = arg(op, axis(op, d, t.rank))?;
             let halves = cx.b.node(
@@ -426,7 +393,7 @@ fn binary(cx: &mut Evaluator, op: &str, x: PyValue, a: &Args) -> EvalResult<PyVa
     };
     match op {
         "maximum" | "minimum" => {
-            let (p, q) = promote(cx, op, &x, &y()?)?;
+            let (p, q) = elementwise::pair(cx, op, &x, &y()?)?;
             let onnx = if op == "maximum" {
                 OnnxOp::Max
             } else {
@@ -438,10 +405,12 @@ fn binary(cx: &mut Evaluator, op: &str, x: PyValue, a: &Args) -> EvalResult<PyVa
             if !p.dtype.is_float() {
                 return Ok(m);
             }
-            // torch propagates NaN from either side; x + y is NaN exactly then.
+            // torch propagates NaN from either side (onnxruntime's Max does, LiteRT's
+            // MAXIMUM not from its first operand); x + y is NaN exactly then, and NaN is
+            // where it differs from itself (IsNaN has no TFLite form).
             let (pv, qv) = (PyValue::Tensor(p), PyValue::Tensor(q));
             let sum = at(cx, "add", vec![pv, qv])?;
-            let nan = at(cx, "isnan", vec![sum.clone()])?;
+            let nan = at(cx, "ne", vec![sum.clone(), sum.clone()])?;
             at(cx, "where", vec![nan, sum, m])
         }
         "fmax" | "fmin" => {
@@ -528,7 +497,7 @@ fn binary(cx: &mut Evaluator, op: &str, x: PyValue, a: &Args) -> EvalResult<PyVa
         }
         "float_power" => {
             // In double precision, as torch computes (and returns) it.
-            let (p, q) = promote(cx, op, &x, &y()?)?;
+            let (p, q) = elementwise::pair(cx, op, &x, &y()?)?;
             let cast = |cx: &mut Evaluator, t: TensorRef| {
                 TensorRef::new(
                     cx.b.cast(t.v, modelc_ir::DType::F64),
@@ -583,8 +552,6 @@ fn binary(cx: &mut Evaluator, op: &str, x: PyValue, a: &Args) -> EvalResult<PyVa
             let yn = at(cx, "isnan", vec![yv.clone()])?;
             at(cx, "where", vec![yn, yv, r])
         }
-        "clamp_min" => at(cx, "clamp", vec![x, y()?, PyValue::None]),
-        "clamp_max" => at(cx, "clamp", vec![x, PyValue::None, y()?]),
         "lerp" => {
             // start + weight · (end - start)
             let end = a
@@ -597,21 +564,6 @@ fn binary(cx: &mut Evaluator, op: &str, x: PyValue, a: &Args) -> EvalResult<PyVa
                 .ok_or_else(|| Stop::Fatal(format!("aten::{op}: missing weight")))?;
             let d = at(cx, "sub", vec![end, x.clone()])?;
             let s = at(cx, "mul", vec![w, d])?;
-            at(cx, "add", vec![x, s])
-        }
-        "addcdiv" => {
-            // self + value · t1 / t2
-            let t1 = a
-                .get(1, "tensor1")
-                .cloned()
-                .ok_or_else(|| Stop::Fatal(format!("aten::{op}: missing tensor1")))?;
-            let t2 = a
-                .get(2, "tensor2")
-                .cloned()
-                .ok_or_else(|| Stop::Fatal(format!("aten::{op}: missing tensor2")))?;
-            let value = a.get(3, "value").cloned().unwrap_or(PyValue::Int(1));
-            let q = at(cx, "div", vec![t1, t2])?;
-            let s = at(cx, "mul", vec![q, value])?;
             at(cx, "add", vec![x, s])
         }
         _ => Err(Stop::Fatal(format!("aten::{op}: is not supported"))),

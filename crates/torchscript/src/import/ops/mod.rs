@@ -39,30 +39,33 @@ use super::value::{PyValue, TensorRef};
 
 type Family = fn(&mut Evaluator, &str, &Args) -> Option<EvalResult<PyValue>>;
 
-const FAMILIES: &[Family] = &[
-    edge_forms::call,
-    scalar::call,
-    elementwise::table,
-    elementwise::call,
-    activation::call,
-    conv::call,
-    norm::call,
-    pool::call,
-    linear::call,
-    shape::call,
-    create::call,
-    index::call,
-    reduce::call,
-    resize::call,
-    select::call,
-    scatter::call,
-    attention::call,
-    rnn::call,
-    math::call,
-    layout::call,
-    loss::call,
-    stats::call,
-    roll::call,
+/// The families, tried in this order; each op form is taken by one of them
+/// (`tests::one_family_per_form`).
+const FAMILIES: &[(&str, Family)] = &[
+    ("edge_forms", edge_forms::call),
+    ("scalar", scalar::call),
+    // The table's one-to-one forms first, elementwise.rs's others (alpha ≠ 1, …) after.
+    ("elementwise", elementwise::table),
+    ("elementwise", elementwise::call),
+    ("activation", activation::call),
+    ("conv", conv::call),
+    ("norm", norm::call),
+    ("pool", pool::call),
+    ("linear", linear::call),
+    ("shape", shape::call),
+    ("create", create::call),
+    ("index", index::call),
+    ("reduce", reduce::call),
+    ("resize", resize::call),
+    ("select", select::call),
+    ("scatter", scatter::call),
+    ("attention", attention::call),
+    ("rnn", rnn::call),
+    ("math", math::call),
+    ("layout", layout::call),
+    ("loss", loss::call),
+    ("stats", stats::call),
+    ("roll", roll::call),
 ];
 
 /// An aten op (`torch.X` / `ops.aten.X`).
@@ -78,7 +81,7 @@ pub fn aten(cx: &mut Evaluator, op: &str, mut args: Args) -> EvalResult<PyValue>
     {
         with_ranks(cx, v);
     }
-    for f in FAMILIES {
+    for (_, f) in FAMILIES {
         if let Some(r) = f(cx, base, &args) {
             let in_place = base != op;
             return r
@@ -227,6 +230,28 @@ pub fn builtin(cx: &mut Evaluator, name: &str, args: Args) -> EvalResult<PyValue
             cx.at()
         ))),
     }
+}
+
+/// `aten::op(pos…)` through the importer's own translation (how compositions are written).
+pub fn at(cx: &mut Evaluator, op: &str, pos: Vec<PyValue>) -> EvalResult<PyValue> {
+    cx.aten(op, Args { pos, kw: vec![] })
+}
+
+/// A list of Python ints (a `dims` / `shape` argument).
+pub fn int_list(v: &[i64]) -> PyValue {
+    PyValue::List(v.iter().map(|&i| PyValue::Int(i)).collect())
+}
+
+/// `v` as a tensor, or an error naming `op`.
+pub fn expect_tensor(op: &str, v: &PyValue) -> EvalResult<TensorRef> {
+    v.as_tensor()
+        .ok_or_else(|| Stop::Fatal(format!("aten::{op}: expected a tensor, got {}", v.kind())))
+}
+
+/// `t`'s rank, or an error naming `op` when it is unknown.
+pub fn need_rank(op: &str, t: TensorRef) -> EvalResult<usize> {
+    t.rank
+        .ok_or_else(|| Stop::Fatal(format!("aten::{op}: the input's rank is unknown")))
 }
 
 /// An op error as a [`Stop`] (reported as untranslatable by [`aten`]).
@@ -380,3 +405,6 @@ pub fn const_dims(cx: &Evaluator, t: TensorRef) -> Option<Vec<u64>> {
         _ => None,
     }
 }
+
+#[cfg(test)]
+mod tests;

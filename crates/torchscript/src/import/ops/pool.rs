@@ -27,14 +27,6 @@ fn spatial(op: &str) -> usize {
     }
 }
 
-fn expand(v: Vec<i64>, n: usize) -> Vec<i64> {
-    if v.len() == 1 {
-        vec![v[0]; n]
-    } else {
-        v
-    }
-}
-
 pub fn call(cx: &mut Evaluator, op: &str, a: &Args) -> Option<EvalResult<PyValue>> {
     let max = matches!(op, "max_pool1d" | "max_pool2d" | "max_pool3d");
     let avg = matches!(op, "avg_pool1d" | "avg_pool2d" | "avg_pool3d");
@@ -49,7 +41,7 @@ pub fn call(cx: &mut Evaluator, op: &str, a: &Args) -> Option<EvalResult<PyValue
         )?;
         let n = spatial(op);
         if adaptive {
-            let out = expand(arg(op, a.ints(1, "output_size", None))?, n);
+            let out = super::conv::expand(arg(op, a.ints(1, "output_size", None))?, n);
             let avg = op.starts_with("adaptive_avg_pool");
             let (values, indices) = if out.iter().all(|&o| o == 1) {
                 let onnx = if avg {
@@ -74,17 +66,17 @@ pub fn call(cx: &mut Evaluator, op: &str, a: &Args) -> Option<EvalResult<PyValue
             };
             return Ok(PyValue::Tuple(vec![values, indices]));
         }
-        let kernel = expand(arg(op, a.ints(1, "kernel_size", None))?, n);
+        let kernel = super::conv::expand(arg(op, a.ints(1, "kernel_size", None))?, n);
         let stride = arg(op, a.ints(2, "stride", Some(&[])))?;
         let stride = if stride.is_empty() {
             kernel.clone()
         } else {
-            expand(stride, n)
+            super::conv::expand(stride, n)
         };
-        let pad = expand(arg(op, a.ints(3, "padding", Some(&[0])))?, n);
+        let pad = super::conv::expand(arg(op, a.ints(3, "padding", Some(&[0])))?, n);
         let pads: Vec<i64> = pad.iter().chain(&pad).copied().collect();
         let v = if max {
-            let dil = expand(arg(op, a.ints(4, "dilation", Some(&[1])))?, n);
+            let dil = super::conv::expand(arg(op, a.ints(4, "dilation", Some(&[1])))?, n);
             let ceil = arg(op, a.bool(5, "ceil_mode", false))?;
             cx.b.op(
                 OnnxOp::MaxPool,

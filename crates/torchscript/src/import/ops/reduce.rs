@@ -1,5 +1,6 @@
-//! Reductions: mean / sum / amax / amin (dims, keepdim) → ReduceMean / ReduceSum /
-//! ReduceMax / ReduceMin with axes as an input (opset 18); any / all on bool tensors;
+//! Reductions: mean / sum / amax / amin / prod / logsumexp (dims, keepdim) → ReduceMean /
+//! ReduceSum / ReduceMax / ReduceMin / ReduceProd / ReduceLogSumExp with axes as an input
+//! (opset 18; dims must be known at import time); any / all on bool tensors;
 //! numel (ReduceProd of the shape); var / std (dims, unbiased or correction, keepdim) →
 //! the mean squared deviation over the dims, divided by their element count less the
 //! correction (read from the shape at run time); var_mean / std_mean → that and the mean;
@@ -26,7 +27,7 @@ pub fn call(cx: &mut Evaluator, op: &str, a: &Args) -> Option<EvalResult<PyValue
     }
     if !matches!(
         op,
-        "mean" | "sum" | "amax" | "amin" | "numel" | "any" | "all" | "prod"
+        "mean" | "sum" | "amax" | "amin" | "numel" | "any" | "all" | "prod" | "logsumexp"
     ) {
         return None;
     }
@@ -48,7 +49,11 @@ pub fn call(cx: &mut Evaluator, op: &str, a: &Args) -> Option<EvalResult<PyValue
             return Ok(PyValue::SymInt(v));
         }
         let dims = match a.some(1, "dim") {
-            Some(d) => d.as_ints(),
+            Some(d) => Some(arg(
+                op,
+                d.as_ints()
+                    .ok_or_else(|| format!("dim must be constant ints, is {}", d.kind())),
+            )?),
             None => None,
         };
         let keep = arg(op, a.bool(2, "keepdim", false))?;
@@ -58,6 +63,7 @@ pub fn call(cx: &mut Evaluator, op: &str, a: &Args) -> Option<EvalResult<PyValue
             "amax" => (x, OnnxOp::ReduceMax),
             "amin" => (x, OnnxOp::ReduceMin),
             "prod" => (x, OnnxOp::ReduceProd),
+            "logsumexp" => (x, OnnxOp::ReduceLogSumExp),
             // any/all on bools: max/min over 0/1 values.
             _ => {
                 let c = cx.b.cast(x.v, DType::F32);

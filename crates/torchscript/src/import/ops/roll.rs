@@ -1,26 +1,18 @@
 //! Cyclic reorderings (found missing by the aten suite, tests/aten_suite.py):
 //! - `roll` (shifts, dims; no dims: over the flattened tensor) → the two slices of each dim
-//!   concatenated the other way round (a shift smaller than the dim's size, as a slice
-//!   from the end reads it);
+//!   concatenated the other way round (a shift known at import time taken modulo the
+//!   dim's size when that is known; a run-time shift as it is);
 //! - `rot90` (k, dims) → flips and a transpose;
 //! - `cross` / `linalg_cross` (dim) on a dim of size 3 → the operands' components rotated
 //!   by Gather with [1, 2, 0] and [2, 0, 1]: a₁b₂ − a₂b₁, ….
 
-use modelc_ir::{Attr, OnnxOp};
+use modelc_ir::{Attr, Attrs, OnnxOp};
 
 use super::super::args::Args;
 use super::super::builder::attrs;
 use super::super::eval::{EvalResult, Evaluator, Stop};
 use super::super::value::{PyValue, TensorRef};
-use super::{arg, axis};
-
-fn at(cx: &mut Evaluator, op: &str, pos: Vec<PyValue>) -> EvalResult<PyValue> {
-    cx.aten(op, Args { pos, kw: vec![] })
-}
-
-fn ints(v: &[i64]) -> PyValue {
-    PyValue::List(v.iter().map(|&i| PyValue::Int(i)).collect())
-}
+use super::{arg, at, axis, int_list, known_int};
 
 pub fn call(cx: &mut Evaluator, op: &str, a: &Args) -> Option<EvalResult<PyValue>> {
     if !matches!(op, "roll" | "rot90" | "cross" | "linalg_cross") {
@@ -34,29 +26,13 @@ fn run(cx: &mut Evaluator, op: &str, x: TensorRef, a: &Args) -> EvalResult<PyVal
     let xv = PyValue::Tensor(x);
     match op {
         "roll" => {
-            let shifts = arg(op, a.ints(1, "shifts", None))?;
+            let shifts = a.get(1, "shifts").cloned().unwrap_or(PyValue::None);
+            let shifts: Vec<PyValue> = match &shifts {
+                PyValue::List(l) | PyValue::Tuple(l) => l.clone(),
+                v => vec![v.clone()],
+            };
             let dims = arg(op, a.ints(2, "dims", Some(&[])))?;
-            if dims.is_empty() {
-                // Over the flattened tensor, then back to the shape.
-                let shape = cx.b.op(OnnxOp::Shape, &[x.v], Default::default());
-                let flat = at(cx, "reshape", vec![xv, ints(&[-1])])?;
-                let s = shifts.first().copied().unwrap_or(0);
-                let r = roll_dim(cx, flat, s, 0)?;
-                let t = r
-                    .as_tensor()
-                    .ok_or_else(|| Stop::Fatal(format!("aten::{op}: expected a tensor")))?;
-                let v = cx.b.op(OnnxOp::Reshape, &[t.v, shape], Default::default());
-                return Ok(PyValue::Tensor(x.with(v)));
-            }
-            if dims.len() != shifts.len() {
-                return arg(op, Err("shifts and dims differ in length".into()));
-            }
-            let mut v = xv;
-            for (&s, &d) in shifts.iter().zip(&dims) {
-                let d = arg(op, axis(op, d, x.rank))?;
-                v = roll_dim(cx, v, s, d)?;
-            }
-            Ok(v)
+            roll(cx, op, x, &shifts, &dims)
         }
         "rot90" => {
             let k = arg(op, a.int(1, "k", Some(1)))?.rem_euclid(4);
@@ -70,12 +46,12 @@ fn run(cx: &mut Evaluator, op: &str, x: TensorRef, a: &Args) -> EvalResult<PyVal
             };
             match k {
                 1 => {
-                    let f = at(cx, "flip", vec![xv, ints(&[d1])])?;
+                    let f = at(cx, "flip", vec![xv, int_list(&[d1])])?;
                     tr(cx, f)
                 }
-                2 => at(cx, "flip", vec![xv, ints(&[d0, d1])]),
+                2 => at(cx, "flip", vec![xv, int_list(&[d0, d1])]),
                 3 => {
-                    let f = at(cx, "flip", vec![xv, ints(&[d0])])?;
+                    let f = at(cx, "flip", vec![xv, int_list(&[d0])])?;
                     tr(cx, f)
                 }
                 _ => Ok(xv),
@@ -131,33 +107,70 @@ fn run(cx: &mut Evaluator, op: &str, x: TensorRef, a: &Args) -> EvalResult<PyVal
     }
 }
 
-/// `v` rolled by `s` along `d`: cat(v[−s:], v[:−s]).
-fn roll_dim(cx: &mut Evaluator, v: PyValue, s: i64, d: i64) -> EvalResult<PyValue> {
-    if s == 0 {
-        return Ok(v);
+/// `torch.roll`: along each dim, the last `shift` elements come first (Slice + Concat);
+/// without dims, over the flattened tensor, reshaped back.
+fn roll(
+    cx: &mut Evaluator,
+    op: &str,
+    x: TensorRef,
+    shifts: &[PyValue],
+    dims: &[i64],
+) -> EvalResult<PyValue> {
+    let (mut v, dims, flat) = if dims.is_empty() {
+        let m1 = cx.b.ints(&[-1]);
+        let f = cx.b.op(OnnxOp::Reshape, &[x.v, m1], Attrs::default());
+        (f, vec![0], true)
+    } else {
+        (x.v, dims.to_vec(), false)
+    };
+    if shifts.len() != dims.len() {
+        return arg(op, Err("shifts and dims differ in length".into()));
     }
-    let di = PyValue::Int(d);
-    let tail = at(
-        cx,
-        "slice",
-        vec![
-            v.clone(),
-            di.clone(),
-            PyValue::Int(-s),
-            PyValue::Int(i64::MAX),
-            PyValue::Int(1),
-        ],
-    )?;
-    let head = at(
-        cx,
-        "slice",
-        vec![
-            v,
-            di.clone(),
-            PyValue::Int(0),
-            PyValue::Int(-s),
-            PyValue::Int(1),
-        ],
-    )?;
-    at(cx, "cat", vec![PyValue::List(vec![tail, head]), di])
+    for (shift, &d) in shifts.iter().zip(&dims) {
+        let size = if flat {
+            None
+        } else {
+            cx.b.static_dim(v, d).map(|n| n as i64)
+        };
+        // The split point -shift: a shift known at import time is taken modulo the size
+        // when that is known; a run-time shift is used as it is (|shift| < size; 0 gives
+        // the whole tensor then nothing).
+        let neg = match known_int(cx, shift) {
+            Some(k) => {
+                let s = match size {
+                    Some(n) if n > 0 => k.rem_euclid(n),
+                    _ => k,
+                };
+                if s == 0 {
+                    continue;
+                }
+                cx.b.ints(&[-s])
+            }
+            None => match shift {
+                PyValue::SymInt(s) => {
+                    let n = cx.b.op(OnnxOp::Neg, &[*s], Attrs::default());
+                    cx.b.concat_scalars(&[n])
+                }
+                other => {
+                    return arg(op, Err(format!("a shift is a {}", other.kind())));
+                }
+            },
+        };
+        let ax = cx.b.ints(&[d]);
+        let end = cx.b.ints(&[i64::MAX]);
+        let tail = cx.b.op(OnnxOp::Slice, &[v, neg, end, ax], Attrs::default());
+        let zero = cx.b.ints(&[0]);
+        let head =
+            cx.b.op(OnnxOp::Slice, &[v, zero, neg, ax], Attrs::default());
+        v = cx.b.op(
+            OnnxOp::Concat,
+            &[tail, head],
+            attrs(vec![("axis", Attr::Int(d))]),
+        );
+    }
+    if flat {
+        let shape = cx.b.op(OnnxOp::Shape, &[x.v], Attrs::default());
+        v = cx.b.op(OnnxOp::Reshape, &[v, shape], Attrs::default());
+    }
+    Ok(PyValue::Tensor(x.with(v)))
 }

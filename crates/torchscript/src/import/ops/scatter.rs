@@ -25,7 +25,7 @@ use super::super::args::Args;
 use super::super::builder::attrs;
 use super::super::eval::{EvalResult, Evaluator, Stop};
 use super::super::value::{PyValue, TensorRef};
-use super::{arg, axis, operand};
+use super::{arg, at, axis, index_operand, operand};
 
 const OPS: &[&str] = &[
     "gather",
@@ -44,10 +44,6 @@ const OPS: &[&str] = &[
     "masked_select",
 ];
 
-fn at(cx: &mut Evaluator, op: &str, pos: Vec<PyValue>) -> EvalResult<PyValue> {
-    cx.aten(op, Args { pos, kw: vec![] })
-}
-
 fn tensor(op: &str, v: Option<&PyValue>, name: &str) -> EvalResult<TensorRef> {
     match v {
         Some(PyValue::Tensor(t)) => Ok(*t),
@@ -59,7 +55,10 @@ fn tensor(op: &str, v: Option<&PyValue>, name: &str) -> EvalResult<TensorRef> {
     }
 }
 
+/// An index operand ([`index_operand`]: a float graph input is recorded as an int64 one)
+/// as int64.
 fn i64s(cx: &mut Evaluator, t: TensorRef) -> TensorRef {
+    let t = index_operand(cx, t);
     if t.dtype == DType::I64 {
         return t;
     }

@@ -3,8 +3,9 @@
 //!   (`select_last_index` 0: torch returns the first of equal values);
 //! - `max` / `min` with a dim → (ReduceMax / ReduceMin, ArgMax / ArgMin), the (values,
 //!   indices) pair torch returns; without one → the extreme of all elements; with a tensor
-//!   (and `maximum` / `minimum`) → element-wise Max / Min; `tril` / `triu` → Trilu; `topk` (k, dim, largest, sorted) → TopK; `sort` (dim,
-//!   descending) → TopK over the whole axis (its size read from the shape at run time);
+//!   → math.rs's `maximum` / `minimum`; `tril` / `triu` → Trilu; `topk` (k, dim, largest,
+//!   sorted) → TopK; `sort` (dim, descending) → TopK over the whole axis (its size read
+//!   from the shape at run time);
 //! - `cumsum` (dim) → CumSum; `flip` (dims) → Slice with step -1 on each;
 //! - `pixel_shuffle` (r) → DepthToSpace in CRD order (torch's channel order);
 //!   `pixel_unshuffle` (r) → Reshape to [N, C, H, r, W, r], Transpose, Reshape (SpaceToDepth
@@ -36,9 +37,11 @@ pub fn call(cx: &mut Evaluator, op: &str, a: &Args) -> Option<EvalResult<PyValue
         ("max" | "min", None) if x_is_tensor && a.pos.len() + a.kw.len() == 1 => {
             return Some(reduce_all(cx, op, a));
         }
-        // max(x, other) / maximum / minimum: element-wise.
-        ("max" | "min", Some(PyValue::Tensor(_))) | ("maximum" | "minimum", Some(_)) => {
-            return Some(elementwise_extreme(cx, op, a));
+        // max(x, other): element-wise, math.rs's maximum / minimum.
+        ("max" | "min", Some(PyValue::Tensor(_))) => {
+            let (x, y) = (a.get(0, "self")?.clone(), a.get(1, "other")?.clone());
+            let op = if op == "max" { "maximum" } else { "minimum" };
+            return Some(super::at(cx, op, vec![x, y]));
         }
         _ => {}
     }
@@ -261,18 +264,6 @@ fn reduce_all(cx: &mut Evaluator, op: &str, a: &Args) -> EvalResult<PyValue> {
     let v =
         cx.b.op(onnx, &[x.v], attrs(vec![("keepdims", Attr::Int(0))]));
     Ok(PyValue::Tensor(TensorRef::new(v, Some(0), x.dtype)))
-}
-
-/// `max(x, other)`, `maximum`, and the min forms: Max / Min with torch's type promotion.
-fn elementwise_extreme(cx: &mut Evaluator, op: &str, a: &Args) -> EvalResult<PyValue> {
-    let x = a.get(0, "self").cloned().unwrap_or(PyValue::None);
-    let y = a.get(1, "other").cloned().unwrap_or(PyValue::None);
-    let onnx = if op.starts_with("max") {
-        OnnxOp::Max
-    } else {
-        OnnxOp::Min
-    };
-    super::elementwise::binary(cx, op, onnx, &x, &y)
 }
 
 fn einsum(cx: &mut Evaluator, a: &Args) -> EvalResult<PyValue> {

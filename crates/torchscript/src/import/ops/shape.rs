@@ -4,7 +4,7 @@
 //! pieces counted from the dimension's size when shape inference knows it) / unbind,
 //! embedding / index_select (Gather; float indices from a graph input make it int64),
 //! zeros / ones / full (+ `_like`), pad (constant, reflect, replicate, circular; pad sizes
-//! may be run-time ints), swapaxes / movedim, roll (Slice + Concat), list slices.
+//! may be run-time ints), swapaxes / movedim, list slices.
 //!
 //! `size(d)` is a number when the dim is known (the shapes a traced module was traced
 //! with), so the arithmetic traced code does on sizes folds. `slice` / `select` with bounds
@@ -17,7 +17,7 @@ use super::super::args::Args;
 use super::super::builder::attrs;
 use super::super::eval::{EvalResult, Evaluator, Stop};
 use super::super::value::{PyValue, TensorRef, View, ViewKind};
-use super::{arg, axis, known_int, known_ints, operand};
+use super::{arg, axis, known_int, known_ints, need_rank, operand};
 
 /// `x.size(d)`: a number when shape inference knows it (the shapes a traced module was
 /// traced with), else the run-time size.
@@ -26,11 +26,6 @@ fn size(cx: &mut Evaluator, x: TensorRef, d: i64) -> PyValue {
         Some(n) => PyValue::Int(n as i64),
         None => PyValue::SymInt(cx.b.dim(x.v, d)),
     }
-}
-
-fn need_rank(op: &str, t: TensorRef) -> EvalResult<usize> {
-    t.rank
-        .ok_or_else(|| Stop::Fatal(format!("aten::{op}: the input's rank is unknown")))
 }
 
 /// A shape argument (static ints and run-time ints) as a 1-D int64 tensor, and its length
@@ -177,7 +172,6 @@ pub fn call(cx: &mut Evaluator, op: &str, a: &Args) -> Option<EvalResult<PyValue
         "swapdims",
         "movedim",
         "moveaxis",
-        "roll",
     ];
     if !OPS.contains(&op) {
         return None;
@@ -336,6 +330,8 @@ fn run(cx: &mut Evaluator, op: &str, a: &Args) -> EvalResult<PyValue> {
             );
             PyValue::Tensor(TensorRef::new(v, Some(r), x.dtype))
         }
+        // `t` of a 0-d or 1-d tensor is the tensor.
+        "t" if matches!(x.rank, Some(0 | 1)) => PyValue::Tensor(x),
         "transpose" | "t" | "swapaxes" | "swapdims" => {
             let r = need_rank(op, x)?;
             let (n0, n1) = if op == "transpose" {
@@ -606,15 +602,6 @@ fn run(cx: &mut Evaluator, op: &str, a: &Args) -> EvalResult<PyValue> {
             );
             PyValue::Tensor(x.with(v))
         }
-        "roll" => {
-            let shifts = a.get(1, "shifts").cloned().unwrap_or(PyValue::None);
-            let shifts: Vec<PyValue> = match &shifts {
-                PyValue::List(l) | PyValue::Tuple(l) => l.clone(),
-                v => vec![v.clone()],
-            };
-            let dims = arg(op, a.ints(2, "dims", Some(&[])))?;
-            roll(cx, op, x, &shifts, &dims)?
-        }
         "embedding" => {
             // embedding(weight, indices, padding_idx, scale_grad_by_freq, sparse)
             let idx = arg(op, a.t(1, "indices"))?;
@@ -626,6 +613,8 @@ fn run(cx: &mut Evaluator, op: &str, a: &Args) -> EvalResult<PyValue> {
             );
             PyValue::Tensor(TensorRef::new(v, idx.rank.map(|r| r + 1), x.dtype))
         }
+        // torch allows dim 0 / -1 of a 0-d tensor: the value.
+        "index_select" if x.rank == Some(0) => PyValue::Tensor(x),
         "index_select" => {
             let d = arg(op, a.int(1, "dim", None))?;
             let idx = arg(op, a.t(2, "index"))?;
@@ -808,74 +797,6 @@ fn split_sizes(cx: &mut Evaluator, x: TensorRef, d: i64, sizes: &[i64]) -> EvalR
             .map(|v| PyValue::Tensor(x.with(v)))
             .collect(),
     ))
-}
-
-/// `torch.roll`: along each dim, the last `shift` elements come first (Slice + Concat);
-/// without dims, over the flattened tensor, reshaped back.
-fn roll(
-    cx: &mut Evaluator,
-    op: &str,
-    x: TensorRef,
-    shifts: &[PyValue],
-    dims: &[i64],
-) -> EvalResult<PyValue> {
-    let (mut v, dims, flat) = if dims.is_empty() {
-        let m1 = cx.b.ints(&[-1]);
-        let f = cx.b.op(OnnxOp::Reshape, &[x.v, m1], Attrs::default());
-        (f, vec![0], true)
-    } else {
-        (x.v, dims.to_vec(), false)
-    };
-    if shifts.len() != dims.len() {
-        return arg(op, Err("shifts and dims differ in length".into()));
-    }
-    for (shift, &d) in shifts.iter().zip(&dims) {
-        let size = if flat {
-            None
-        } else {
-            cx.b.static_dim(v, d).map(|n| n as i64)
-        };
-        // The split point -shift: a shift known at import time is taken modulo the size
-        // when that is known; a run-time shift is used as it is (|shift| < size; 0 gives
-        // the whole tensor then nothing).
-        let neg = match known_int(cx, shift) {
-            Some(k) => {
-                let s = match size {
-                    Some(n) if n > 0 => k.rem_euclid(n),
-                    _ => k,
-                };
-                if s == 0 {
-                    continue;
-                }
-                cx.b.ints(&[-s])
-            }
-            None => match shift {
-                PyValue::SymInt(s) => {
-                    let n = cx.b.op(OnnxOp::Neg, &[*s], Attrs::default());
-                    cx.b.concat_scalars(&[n])
-                }
-                other => {
-                    return arg(op, Err(format!("a shift is a {}", other.kind())));
-                }
-            },
-        };
-        let ax = cx.b.ints(&[d]);
-        let end = cx.b.ints(&[i64::MAX]);
-        let tail = cx.b.op(OnnxOp::Slice, &[v, neg, end, ax], Attrs::default());
-        let zero = cx.b.ints(&[0]);
-        let head =
-            cx.b.op(OnnxOp::Slice, &[v, zero, neg, ax], Attrs::default());
-        v = cx.b.op(
-            OnnxOp::Concat,
-            &[tail, head],
-            attrs(vec![("axis", Attr::Int(d))]),
-        );
-    }
-    if flat {
-        let shape = cx.b.op(OnnxOp::Shape, &[x.v], Attrs::default());
-        v = cx.b.op(OnnxOp::Reshape, &[v, shape], Attrs::default());
-    }
-    Ok(PyValue::Tensor(x.with(v)))
 }
 
 /// torch's circular padding: along each padded dimension (pairs listed from the last one

@@ -1,20 +1,16 @@
 //! Reductions and scans that are compositions (found missing by the aten suite,
-//! tests/aten_suite.py): `logsumexp` (ReduceLogSumExp), `logcumsumexp` (max-shifted
+//! tests/aten_suite.py; `logsumexp` is reduce.rs's): `logcumsumexp` (max-shifted
 //! cumulative sum of exponentials), `nansum` / `nanmean` (NaN as 0, the mean over the
 //! non-NaN count), `count_nonzero`, `aminmax` (the pair), `trace` (the sum under a diagonal
 //! mask made by Trilu), `diff` (n, dim, prepend, append), `msort` / `argsort` (sort's
 //! values / indices), `kthvalue` (the k-th of TopK's smallest).
 
-use modelc_ir::{Attr, OnnxOp};
-
 use super::super::args::Args;
-use super::super::builder::attrs;
 use super::super::eval::{EvalResult, Evaluator, Stop};
 use super::super::value::{PyValue, TensorRef};
-use super::{arg, axis};
+use super::{arg, at, axis};
 
 const OPS: &[&str] = &[
-    "logsumexp",
     "logcumsumexp",
     "nansum",
     "nanmean",
@@ -29,10 +25,6 @@ const OPS: &[&str] = &[
 
 /// The largest index slices take as "to the end".
 const END: i64 = i64::MAX;
-
-fn at(cx: &mut Evaluator, op: &str, pos: Vec<PyValue>) -> EvalResult<PyValue> {
-    cx.aten(op, Args { pos, kw: vec![] })
-}
 
 fn item(op: &str, v: &PyValue, i: usize) -> EvalResult<PyValue> {
     v.as_list()
@@ -53,33 +45,6 @@ fn run(cx: &mut Evaluator, op: &str, x: TensorRef, a: &Args) -> EvalResult<PyVal
     let xv = PyValue::Tensor(x);
     let dim = a.some(1, "dim").cloned().unwrap_or(PyValue::None);
     match op {
-        "logsumexp" => {
-            let keep = arg(op, a.bool(2, "keepdim", false))?;
-            let dims = match &dim {
-                PyValue::None => None,
-                d => Some(arg(
-                    op,
-                    d.as_ints()
-                        .ok_or_else(|| "dim must be constant ints".to_string()),
-                )?),
-            };
-            let mut ins = vec![Some(x.v)];
-            if let Some(d) = &dims {
-                ins.push(Some(cx.b.ints(d)));
-            }
-            let v = cx.b.node(
-                OnnxOp::ReduceLogSumExp,
-                &ins,
-                attrs(vec![("keepdims", Attr::Int(keep as i64))]),
-                1,
-            )[0];
-            let rank = match (&dims, keep) {
-                (_, true) => x.rank,
-                (Some(d), false) => x.rank.map(|r| r.saturating_sub(d.len())),
-                (None, false) => Some(0),
-            };
-            Ok(PyValue::Tensor(TensorRef::new(v, rank, x.dtype)))
-        }
         "logcumsumexp" => {
             // m + log(cumsum(exp(x − m))), m the max over the dim.
             let m = at(
