@@ -897,6 +897,18 @@ fn resize_flags(
     } else {
         2
     };
+    // Scales computed at run time may not give the sizes exactly (0.6 of 4 rows is 2 rows,
+    // mapped by 1 / 0.6, where TFLite maps by 4 / 2): there is no telling here.
+    if lowering.g.input(id, 3).is_none() {
+        if let Some(v) = lowering.g.input(id, scales_slot) {
+            if lowering.model.const_floats(v).is_none() {
+                return Err(unsupported(
+                    "Resize by scales computed at run time (ONNX maps coordinates by the \
+                     scales, TFLite by output / input size)",
+                ));
+            }
+        }
+    }
     // With `axes` (opset 18) the scales list only those axes (NHWC positions by now).
     let given = lowering
         .g
