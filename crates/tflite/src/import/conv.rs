@@ -235,7 +235,13 @@ fn run_time_transpose_conv(
         &[Some(x), Some(w), None],
         vec![("strides", Attr::Ints(strides.to_vec()))],
     );
-    let out_shape = cx.input_i64(op, 0)?;
+    // The sizes in the shape tensor's own type (int32 as TFLite writes it: LiteRT has no
+    // int64 DIV), then int64 for Slice and Pad.
+    let dtype = cx.info(shape_t).dtype;
+    if !matches!(dtype, DType::I32 | DType::I64) {
+        return Ok(false);
+    }
+    let out_shape = cx.req(op, 0)?;
     let hw_axes = cx.const_1d(&[1, 2]);
     let (one, three, zero_axis) = (cx.const_1d(&[1]), cx.const_1d(&[3]), cx.const_1d(&[0]));
     let hw = cx.op(
@@ -245,21 +251,29 @@ fn run_time_transpose_conv(
     );
     let begin = if o.padding() == Padding::SAME {
         // (ceil(out / s) - 1)·s + k - out, at least 0, halved (the odd pixel at the end).
-        let s = cx.const_1d(&strides);
-        let s_less_one = cx.const_1d(&strides.map(|v| v - 1));
-        let k_less_s = cx.const_1d(&[kh - strides[0], kw - strides[1]]);
+        let s = ints(cx, dtype, &strides);
+        let s_less_one = ints(cx, dtype, &strides.map(|v| v - 1));
+        let k_less_s = ints(cx, dtype, &[kh - strides[0], kw - strides[1]]);
         let up = cx.op(OnnxOp::Add, &[Some(hw), Some(s_less_one)], vec![]);
         let positions = cx.op(OnnxOp::Div, &[Some(up), Some(s)], vec![]);
         let span = cx.op(OnnxOp::Mul, &[Some(positions), Some(s)], vec![]);
         let span = cx.op(OnnxOp::Add, &[Some(span), Some(k_less_s)], vec![]);
         let total = cx.op(OnnxOp::Sub, &[Some(span), Some(hw)], vec![]);
-        let zero = cx.const_i64(&[0], &[]);
+        let zero = ints(cx, dtype, &[0]);
         let total = cx.op(OnnxOp::Max, &[Some(total), Some(zero)], vec![]);
-        let two = cx.const_i64(&[2], &[]);
+        let two = ints(cx, dtype, &[2]);
         cx.op(OnnxOp::Div, &[Some(total), Some(two)], vec![])
     } else {
-        cx.const_1d(&[0, 0])
+        ints(cx, dtype, &[0, 0])
     };
+    let [begin, hw] = [begin, hw].map(|v| {
+        if dtype == DType::I64 {
+            v
+        } else {
+            let to = Attr::Int(DType::I64.onnx_code() as i64);
+            cx.op(OnnxOp::Cast, &[Some(v)], vec![("to", to)])
+        }
+    });
     let end = cx.op(OnnxOp::Add, &[Some(begin), Some(hw)], vec![]);
     let cropped = cx.op(
         OnnxOp::Slice,
@@ -290,4 +304,18 @@ fn run_time_transpose_conv(
     let y = cx.activation(y, o.fused_activation_function(), op)?;
     cx.define(cx.out_tensor(op, 0)?, y)?;
     Ok(true)
+}
+
+/// A 1-D constant of the integer type `dtype` (int32 or int64).
+fn ints(cx: &mut Ctx, dtype: DType, vals: &[i64]) -> ValueRef {
+    let bytes: Vec<u8> = if dtype == DType::I32 {
+        vals.iter()
+            .flat_map(|&v| (v as i32).to_le_bytes())
+            .collect()
+    } else {
+        vals.iter().flat_map(|&v| v.to_le_bytes()).collect()
+    };
+    let t = Tensor::from_raw(dtype, vec![vals.len() as u64], Bytes::from(bytes))
+        .expect("one element per value");
+    cx.constant("c", t)
 }
