@@ -37,7 +37,7 @@ Read back       the run-time forms the writer makes, read back: ConvTranspose of
                 masks; rewritten to shrink an axis), ScatterND with reduction add into zeros of
                 a computed shape and repeated indices (SCATTER_ND): the .tflite converted to
                 .onnx by modelc, onnxruntime on it vs LiteRT on the .tflite, within 1e-4 of the
-                output range (exact for ScatterND).
+                output range (exact for slices and ScatterND); and to .tflite again, in LiteRT.
 
 Exits 1 on any failure.
 """
@@ -375,7 +375,7 @@ def ops_of(m, schema, name: str) -> list:
 def back_vs_litert(exe: str, tfl: str, feeds: dict, image: set, tol: float) -> tuple[bool, str]:
     """modelc converts `tfl` to .onnx; onnxruntime on it vs LiteRT on `tfl`, at `feeds`
     (channels last; the inputs named in `image` are given to the .onnx channels first when it
-    takes them so)."""
+    takes them so); and `tfl` to .tflite again, in LiteRT vs `tfl`."""
     import onnxruntime as rt
     from ai_edge_litert.interpreter import Interpreter
 
@@ -393,7 +393,13 @@ def back_vs_litert(exe: str, tfl: str, feeds: dict, image: set, tol: float) -> t
     if yb.shape != y.shape and yb.ndim == 4 and yb.transpose(0, 2, 3, 1).shape == y.shape:
         yb = yb.transpose(0, 2, 3, 1)
     err = rel_err(yb, y)
-    return err <= tol, f"{'x'.join(map(str, y.shape))}: rel err {err:.1e}"
+    # And back to .tflite (the read-back model written again): LiteRT vs LiteRT.
+    again = tfl[:-7] + "_again.tflite"
+    modelc(exe, "convert", tfl, again)
+    ya = next(iter(Interpreter(model_path=again).get_signature_runner()(**feeds).values()))
+    err_again = rel_err(ya, y)
+    ok = err <= tol and err_again <= tol
+    return ok, f"{'x'.join(map(str, y.shape))}: rel err {err:.1e}, written again {err_again:.1e}"
 
 
 def read_back(exe: str, out: str, results: list, only) -> None:

@@ -137,6 +137,25 @@ fn resize_by_scales_computed_at_run_time_is_refused() {
     }
 }
 
+/// Pads computed at run time (a TRANSPOSE_CONV of a run-time output_shape reads back with
+/// one): ONNX's [begins, ends] clamped to int32, GATHERed into (begin, end) pairs, RESHAPEd
+/// to PAD's [rank, 2]. (Numbers in LiteRT: tests/tflite_dynamic.py, read_back.)
+#[test]
+fn pad_by_pads_computed_at_run_time() {
+    let text = r#"graph main(%x: f32[2,3], %p: i64[4]) -> (%y) {
+  %y = Pad(%x, %p)
+}"#;
+    let (ops, _) = write(text).unwrap();
+    assert_eq!(
+        ops,
+        ["MINIMUM", "MAXIMUM", "CAST", "GATHER", "RESHAPE", "PAD"],
+        "{ops:?}"
+    );
+    let wrong_length = text.replace("i64[4]", "i64[3]");
+    let err = write(&wrong_length).unwrap_err();
+    assert!(err.contains("twice the input's rank"), "{err}");
+}
+
 #[test]
 fn a_dense_layer_of_unknown_batch_and_length_reads_back() {
     let w: Vec<String> = (0..24)
