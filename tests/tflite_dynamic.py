@@ -34,7 +34,8 @@ Read back       the run-time forms the writer makes, read back: ConvTranspose of
                 (TRANSPOSE_CONV with a computed output_shape; rewritten with LiteRT's schema
                 classes to SAME padding to `in * s`, and to a size past the whole result),
                 Slice with computed starts / ends (STRIDED_SLICE of run-time begin / end with
-                masks; rewritten to shrink an axis), ScatterND with reduction add into zeros of
+                masks; rewritten to shrink an axis), Pad (constant, reflect) by run-time pads
+                (PADV2 / MIRROR_PAD), ScatterND with reduction add into zeros of
                 a computed shape and repeated indices (SCATTER_ND): the .tflite converted to
                 .onnx by modelc, onnxruntime on it vs LiteRT on the .tflite, within 1e-4 of the
                 output range (exact for slices and ScatterND); and to .tflite again, in LiteRT.
@@ -497,6 +498,24 @@ def read_back(exe: str, out: str, results: list, only) -> None:
             return ok, "; ".join(msgs)
 
         check(results, f"tflite->onnx {case} of run-time begin / end", run)
+
+    # Pad by pads given at run time: PADV2 / MIRROR_PAD of a computed paddings tensor.
+    for mode in ["constant", "reflect"]:
+        extra = [numpy_helper.from_array(np.array(1.5, np.float32), "v")] if mode == "constant" else []
+        inputs = ["x", "p", "v"] if mode == "constant" else ["x", "p"]
+        pd = save([helper.make_node("Pad", inputs, ["y"], mode=mode)], f"pad_{mode}",
+                  [("x", f, [4, 5, 6]), ("p", i64, [6])], extra)
+
+        def run_pad(pd=pd):
+            msgs, ok = [], True
+            for pads in [[0, 1, 2, 3, 0, 1], [2, 0, 0, 0, 3, 4]]:
+                feeds = {"x": x, "p": np.array(pads, np.int64)}
+                o, m = back_vs_litert(exe, pd, feeds, set(), 0.0)
+                ok &= o
+                msgs.append(f"pads {pads} {m}")
+            return ok, "; ".join(msgs)
+
+        check(results, f"tflite->onnx pad ({mode}) of run-time pads", run_pad)
 
     # ScatterND adding into zeros of a computed shape, an index repeated: SCATTER_ND sums.
     sc = save([helper.make_node("Shape", ["x"], ["shape"]),
