@@ -30,6 +30,16 @@ int8 transformer  torch nn.TransformerEncoder (testdata/make_torchvision.py) and
 Computed indices  GatherElements and ScatterND whose indices are graph inputs: LiteRT equals
                 onnxruntime.
 
+Read back       the run-time forms the writer makes, read back: ConvTranspose of unknown size
+                (TRANSPOSE_CONV with a computed output_shape; rewritten with LiteRT's schema
+                classes to SAME padding to `in * s`, and to a size past the whole result),
+                Slice with computed starts / ends (STRIDED_SLICE of run-time begin / end with
+                masks; rewritten to shrink an axis), Pad (constant, reflect) by run-time pads
+                (PADV2 / MIRROR_PAD), ScatterND with reduction add into zeros of
+                a computed shape and repeated indices (SCATTER_ND): the .tflite converted to
+                .onnx by modelc, onnxruntime on it vs LiteRT on the .tflite, within 1e-4 of the
+                output range (exact for slices and ScatterND); and to .tflite again, in LiteRT.
+
 Exits 1 on any failure.
 """
 
@@ -344,10 +354,188 @@ def computed_indices(exe: str, out: str, results: list, only) -> None:
         check(results, f"onnx->tflite {case} of computed indices", run)
 
 
+def rewrite_tflite(src: str, dst: str, edit) -> None:
+    """`edit(schema, model)` applied to the file `src` with LiteRT's schema classes, to `dst`."""
+    import flatbuffers
+    from ai_edge_litert import schema_py_generated as schema
+
+    with open(src, "rb") as f:
+        m = schema.ModelT.InitFromPackedBuf(bytearray(f.read()), 0)
+    edit(schema, m)
+    b = flatbuffers.Builder(1024)
+    b.Finish(m.Pack(b), file_identifier=b"TFL3")
+    with open(dst, "wb") as f:
+        f.write(b.Output())
+
+
+def ops_of(m, schema, name: str) -> list:
+    code = getattr(schema.BuiltinOperator, name)
+    return [op for op in m.subgraphs[0].operators if m.operatorCodes[op.opcodeIndex].builtinCode == code]
+
+
+def back_vs_litert(exe: str, tfl: str, feeds: dict, image: set, tol: float) -> tuple[bool, str]:
+    """modelc converts `tfl` to .onnx; onnxruntime on it vs LiteRT on `tfl`, at `feeds`
+    (channels last; the inputs named in `image` are given to the .onnx channels first when it
+    takes them so); and `tfl` to .tflite again, in LiteRT vs `tfl`."""
+    import onnxruntime as rt
+    from ai_edge_litert.interpreter import Interpreter
+
+    back = tfl[:-7] + "_back.onnx"
+    modelc(exe, "convert", tfl, back)
+    it = Interpreter(model_path=tfl)
+    y = next(iter(it.get_signature_runner()(**feeds).values()))
+    sess = rt.InferenceSession(back, providers=["CPUExecutionProvider"])
+    ort_feeds = {}
+    for i in sess.get_inputs():
+        v = feeds[i.name]
+        nchw = i.name in image and isinstance(i.shape[1], int) and i.shape[1] == v.shape[3] != v.shape[1]
+        ort_feeds[i.name] = v.transpose(0, 3, 1, 2) if nchw else v
+    yb = sess.run(None, ort_feeds)[0]
+    if yb.shape != y.shape and yb.ndim == 4 and yb.transpose(0, 2, 3, 1).shape == y.shape:
+        yb = yb.transpose(0, 2, 3, 1)
+    err = rel_err(yb, y)
+    # And back to .tflite (the read-back model written again): LiteRT vs LiteRT.
+    again = tfl[:-7] + "_again.tflite"
+    modelc(exe, "convert", tfl, again)
+    ya = next(iter(Interpreter(model_path=again).get_signature_runner()(**feeds).values()))
+    err_again = rel_err(ya, y)
+    ok = err <= tol and err_again <= tol
+    return ok, f"{'x'.join(map(str, y.shape))}: rel err {err:.1e}, written again {err_again:.1e}"
+
+
+def read_back(exe: str, out: str, results: list, only) -> None:
+    """The writer's run-time forms (and TensorFlow-style variants of them) read back."""
+    name = "read_back"
+    if only and name not in only:
+        return
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    d = os.path.join(out, name)
+    os.makedirs(d, exist_ok=True)
+    f, i64 = TensorProto.FLOAT, TensorProto.INT64
+    rng = np.random.default_rng(1)
+
+    def save(nodes, case, ins, inits=(), opset=17):
+        src = os.path.join(d, case + ".onnx")
+        g = helper.make_graph(nodes, case, [helper.make_tensor_value_info(*i) for i in ins],
+                              [helper.make_tensor_value_info("y", f, None)], list(inits))
+        onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)]), src)
+        tfl = src[:-5] + ".tflite"
+        modelc(exe, "convert", src, tfl)
+        return tfl
+
+    # ConvTranspose of unknown height and width: k 4, stride 2, with a bias.
+    w = numpy_helper.from_array(rng.standard_normal((3, 2, 4, 4)).astype(np.float32), "w")
+    b = numpy_helper.from_array(rng.standard_normal(2).astype(np.float32), "b")
+    ct = save([helper.make_node("ConvTranspose", ["x", "w", "b"], ["y"], strides=[2, 2])], "conv_transpose",
+              [("x", f, [1, 3, "h", "w"])], [w, b])
+
+    def output_shape(k_less_s: int, same: bool):
+        """The written output_shape [N, (H - 1)·s + k, ...] as [N, (H - 1)·s + s + `k_less_s`,
+        ...], with SAME padding when `same`."""
+        def edit(schema, m):
+            (tc,) = ops_of(m, schema, "TRANSPOSE_CONV")
+            (add,) = ops_of(m, schema, "ADD")
+            operand = m.subgraphs[0].tensors[add.inputs[1]]
+            m.buffers[operand.buffer].data = np.array([k_less_s] * 2, np.int32).view(np.uint8)
+            if same:
+                tc.builtinOptions.padding = schema.Padding.SAME
+        return edit
+
+    # LiteRT takes output sizes whose VALID / SAME convolution gives the input size back.
+    variants = {
+        "conv_transpose": ct,
+        # TensorFlow's Conv2DTranspose(padding="same") of unknown size: output in·s, SAME
+        # (pads 1 and 1 for k 4).
+        "conv_transpose_same": (ct, output_shape(0, True)),
+        # in·s - 1: SAME pads 1 and 2.
+        "conv_transpose_same_odd": (ct, output_shape(-1, True)),
+        # One row and column past the whole (in - 1)·s + k result: zeros there, plus the bias.
+        "conv_transpose_past_the_end": (ct, output_shape(3, False)),
+    }
+    for case, v in variants.items():
+        def run(case=case, v=v):
+            tfl = v if isinstance(v, str) else os.path.join(d, case + ".tflite")
+            if not isinstance(v, str):
+                rewrite_tflite(v[0], tfl, v[1])
+            msgs, ok = [], True
+            for shape in [(1, 5, 7, 3), (1, 8, 3, 3)]:
+                x = rng.standard_normal(shape).astype(np.float32)
+                o, m = back_vs_litert(exe, tfl, {"x": x}, {"x"}, TOLERANCE)
+                ok &= o
+                msgs.append(m)
+            return ok, "; ".join(msgs)
+
+        check(results, f"tflite->onnx {case} of a run-time output_shape", run)
+
+    # Slice with starts / ends computed at run time on axes 0 and 2 (negative step), axis 1
+    # whole: STRIDED_SLICE with run-time begin / end and the masks.
+    sl = save([helper.make_node("Slice", ["x", "s", "e", "a", "st"], ["y"])], "slice",
+              [("x", f, [4, 5, 6]), ("s", i64, [2]), ("e", i64, [2])],
+              [numpy_helper.from_array(np.array([0, 2], np.int64), "a"),
+               numpy_helper.from_array(np.array([1, -1], np.int64), "st")])
+
+    def shrink_axis_0(schema, m):
+        (ss,) = [op for op in ops_of(m, schema, "STRIDED_SLICE") if op.outputs[0] in m.subgraphs[0].outputs]
+        ss.builtinOptions.shrinkAxisMask = 1
+        t = m.subgraphs[0].tensors[ss.outputs[0]]
+        t.shape, t.shapeSignature = np.array([5, 1], np.int32), np.array([5, -1], np.int32)
+
+    x = rng.standard_normal((4, 5, 6)).astype(np.float32)
+    bounds = [([1, -2], [3, 0]), ([-1, 5], [4, -100]), ([0, 3], [9, 2])]
+    for case, v in {"slice": sl, "slice_shrink_axis": (sl, shrink_axis_0)}.items():
+        def run(case=case, v=v):
+            tfl = v if isinstance(v, str) else os.path.join(d, case + ".tflite")
+            if not isinstance(v, str):
+                rewrite_tflite(v[0], tfl, v[1])
+            msgs, ok = [], True
+            for s_, e_ in bounds:
+                feeds = {"x": x, "s": np.array(s_, np.int64), "e": np.array(e_, np.int64)}
+                o, m = back_vs_litert(exe, tfl, feeds, set(), 0.0)
+                ok &= o
+                msgs.append(f"starts {s_} ends {e_} {m}")
+            return ok, "; ".join(msgs)
+
+        check(results, f"tflite->onnx {case} of run-time begin / end", run)
+
+    # Pad by pads given at run time: PADV2 / MIRROR_PAD of a computed paddings tensor.
+    for mode in ["constant", "reflect"]:
+        extra = [numpy_helper.from_array(np.array(1.5, np.float32), "v")] if mode == "constant" else []
+        inputs = ["x", "p", "v"] if mode == "constant" else ["x", "p"]
+        pd = save([helper.make_node("Pad", inputs, ["y"], mode=mode)], f"pad_{mode}",
+                  [("x", f, [4, 5, 6]), ("p", i64, [6])], extra)
+
+        def run_pad(pd=pd):
+            msgs, ok = [], True
+            for pads in [[0, 1, 2, 3, 0, 1], [2, 0, 0, 0, 3, 4]]:
+                feeds = {"x": x, "p": np.array(pads, np.int64)}
+                o, m = back_vs_litert(exe, pd, feeds, set(), 0.0)
+                ok &= o
+                msgs.append(f"pads {pads} {m}")
+            return ok, "; ".join(msgs)
+
+        check(results, f"tflite->onnx pad ({mode}) of run-time pads", run_pad)
+
+    # ScatterND adding into zeros of a computed shape, an index repeated: SCATTER_ND sums.
+    sc = save([helper.make_node("Shape", ["x"], ["shape"]),
+               helper.make_node("ConstantOfShape", ["shape"], ["zeros"]),
+               helper.make_node("ScatterND", ["zeros", "i", "u"], ["y"], reduction="add")],
+              "scatter_nd_add", [("x", f, [3, 4, 5]), ("i", i64, [3, 1]), ("u", f, [3, 4, 5])], opset=18)
+
+    def run_scatter():
+        feeds = {"x": x[:3, :4, :5].copy(), "i": np.array([[2], [0], [2]], np.int64),
+                 "u": rng.standard_normal((3, 4, 5)).astype(np.float32)}
+        return back_vs_litert(exe, sc, feeds, set(), 0.0)
+
+    check(results, "tflite->onnx scatter_nd_add of repeated indices", run_scatter)
+
+
 def run_all(exe: str, out: str, results: list, only) -> None:
     dynamic_shapes(exe, out, results, only)
     int8_transformer(exe, out, results, only)
     computed_indices(exe, out, results, only)
+    read_back(exe, out, results, only)
 
 
 def main() -> int:

@@ -118,6 +118,44 @@ fn resize_forms_unknown_sizes_cannot_give_are_refused_by_name() {
     assert!(err.contains("cubic"), "{err}");
 }
 
+/// Scales given at run time: ONNX maps coordinates by them, TFLite by output / input size,
+/// which differ when the scale does not give the size exactly (2 × 4 by 0.6 is 1 × 2, read
+/// at 1 / 0.6, not 2): refused even with the output size known, in every coordinate mode.
+#[test]
+fn resize_by_scales_computed_at_run_time_is_refused() {
+    for coord in ["half_pixel", "align_corners", "asymmetric"] {
+        let text = format!(
+            r#"graph main(%x: f32[1,1,2,4], %scales: f32[4]) -> (%y) {{
+  %y: f32[1,1,1,2] = Resize(%x, _, %scales) {{mode="linear", coordinate_transformation_mode="{coord}"}} name="down"
+}}"#
+        );
+        let err = write(&text).unwrap_err();
+        assert!(
+            err.contains("down") && err.contains("scales computed at run time"),
+            "{coord}: {err}"
+        );
+    }
+}
+
+/// Pads computed at run time (a TRANSPOSE_CONV of a run-time output_shape reads back with
+/// one): ONNX's [begins, ends] clamped to int32, GATHERed into (begin, end) pairs, RESHAPEd
+/// to PAD's [rank, 2]. (Numbers in LiteRT: tests/tflite_dynamic.py, read_back.)
+#[test]
+fn pad_by_pads_computed_at_run_time() {
+    let text = r#"graph main(%x: f32[2,3], %p: i64[4]) -> (%y) {
+  %y = Pad(%x, %p)
+}"#;
+    let (ops, _) = write(text).unwrap();
+    assert_eq!(
+        ops,
+        ["MINIMUM", "MAXIMUM", "CAST", "GATHER", "RESHAPE", "PAD"],
+        "{ops:?}"
+    );
+    let wrong_length = text.replace("i64[4]", "i64[3]");
+    let err = write(&wrong_length).unwrap_err();
+    assert!(err.contains("twice the input's rank"), "{err}");
+}
+
 #[test]
 fn a_dense_layer_of_unknown_batch_and_length_reads_back() {
     let w: Vec<String> = (0..24)

@@ -1,7 +1,8 @@
 //! CONV_2D (Conv2DOptions: padding, stride_w/h, dilation_w/h_factor, fused activation),
 //! DEPTHWISE_CONV_2D (DepthwiseConv2DOptions; depth_multiplier follows from the shapes) and
 //! TRANSPOSE_CONV (TransposeConvOptions; inputs output_shape, weights, input, bias) →
-//! `Conv` / `ConvTranspose` with `layout = NHWC`.
+//! `Conv` / `ConvTranspose` with `layout = NHWC`; an output_shape computed at run time is a
+//! `Slice` / `Pad` of the whole transposed convolution to it.
 //!
 //! Weights stay OHWI as the layout convention has it; the depthwise filter [1, kH, kW, M] is
 //! transposed to [M, kH, kW, 1] (per-channel scales move from axis 3 to axis 0 with it).
@@ -178,7 +179,7 @@ pub(crate) fn transpose_conv(cx: &mut Ctx, op: &OpIn) -> Result<bool, TfliteErro
         .builtin_options_as_transpose_conv_options()
         .ok_or_else(|| missing(op))?;
     let Some(out_shape) = cx.const_ints(op, 0)? else {
-        return Ok(false);
+        return run_time_transpose_conv(cx, op, &o);
     };
     if out_shape.len() != 4 {
         return Ok(false);
@@ -200,4 +201,121 @@ pub(crate) fn transpose_conv(cx: &mut Ctx, op: &OpIn) -> Result<bool, TfliteErro
     let y = cx.activation(y, o.fused_activation_function(), op)?;
     cx.define(cx.out_tensor(op, 0)?, y)?;
     Ok(true)
+}
+
+/// TRANSPOSE_CONV whose output_shape is computed at run time (as modelc writes a
+/// ConvTranspose of an input of unknown size). TFLite places input row `i`, tap `k` at
+/// output row `i·s + k - pad`, `pad` 0 (VALID) or, SAME, half of
+/// `max(0, (ceil(out / s) - 1)·s + k - out)` for the run-time `out`, and leaves rows no tap
+/// reaches zero (plus the bias). So: the whole `(in - 1)·s + k` result of a `ConvTranspose`
+/// without pads or bias, `Slice` rows `pad .. pad + out`, `Pad` with zeros what lies past
+/// its end, then the bias.
+fn run_time_transpose_conv(
+    cx: &mut Ctx,
+    op: &OpIn,
+    o: &crate::fb::TransposeConvOptions<'_>,
+) -> Result<bool, TfliteError> {
+    let wt = cx.in_tensor(op, 1)?;
+    let [_, kh, kw, _] = cx.info(wt).shape[..] else {
+        return Ok(false);
+    };
+    let shape_t = cx.in_tensor(op, 0)?;
+    if cx.info(shape_t).shape != [4] || kh <= 0 || kw <= 0 {
+        return Ok(false);
+    }
+    let strides = [o.stride_h() as i64, o.stride_w() as i64];
+    if strides.iter().any(|&s| s <= 0) {
+        return Err(TfliteError::invalid(op.label(), "stride of 0 or less"));
+    }
+    let w = cx.req(op, 1)?;
+    let x = cx.req(op, 2)?;
+    let b = cx.input(op, 3)?;
+    let full = cx.op_nhwc(
+        OnnxOp::ConvTranspose,
+        &[Some(x), Some(w), None],
+        vec![("strides", Attr::Ints(strides.to_vec()))],
+    );
+    // The sizes in the shape tensor's own type (int32 as TFLite writes it: LiteRT has no
+    // int64 DIV), then int64 for Slice and Pad.
+    let dtype = cx.info(shape_t).dtype;
+    if !matches!(dtype, DType::I32 | DType::I64) {
+        return Ok(false);
+    }
+    let out_shape = cx.req(op, 0)?;
+    let hw_axes = cx.const_1d(&[1, 2]);
+    let (one, three, zero_axis) = (cx.const_1d(&[1]), cx.const_1d(&[3]), cx.const_1d(&[0]));
+    let hw = cx.op(
+        OnnxOp::Slice,
+        &[Some(out_shape), Some(one), Some(three), Some(zero_axis)],
+        vec![],
+    );
+    let begin = if o.padding() == Padding::SAME {
+        // (ceil(out / s) - 1)·s + k - out, at least 0, halved (the odd pixel at the end).
+        let s = ints(cx, dtype, &strides);
+        let s_less_one = ints(cx, dtype, &strides.map(|v| v - 1));
+        let k_less_s = ints(cx, dtype, &[kh - strides[0], kw - strides[1]]);
+        let up = cx.op(OnnxOp::Add, &[Some(hw), Some(s_less_one)], vec![]);
+        let positions = cx.op(OnnxOp::Div, &[Some(up), Some(s)], vec![]);
+        let span = cx.op(OnnxOp::Mul, &[Some(positions), Some(s)], vec![]);
+        let span = cx.op(OnnxOp::Add, &[Some(span), Some(k_less_s)], vec![]);
+        let total = cx.op(OnnxOp::Sub, &[Some(span), Some(hw)], vec![]);
+        let zero = ints(cx, dtype, &[0]);
+        let total = cx.op(OnnxOp::Max, &[Some(total), Some(zero)], vec![]);
+        let two = ints(cx, dtype, &[2]);
+        cx.op(OnnxOp::Div, &[Some(total), Some(two)], vec![])
+    } else {
+        ints(cx, dtype, &[0, 0])
+    };
+    let [begin, hw] = [begin, hw].map(|v| {
+        if dtype == DType::I64 {
+            v
+        } else {
+            let to = Attr::Int(DType::I64.onnx_code() as i64);
+            cx.op(OnnxOp::Cast, &[Some(v)], vec![("to", to)])
+        }
+    });
+    let end = cx.op(OnnxOp::Add, &[Some(begin), Some(hw)], vec![]);
+    let cropped = cx.op(
+        OnnxOp::Slice,
+        &[Some(full), Some(begin), Some(end), Some(hw_axes)],
+        vec![],
+    );
+    // Rows past the whole result: zeros, as many as `end` reaches beyond it.
+    let full_shape = cx.op(OnnxOp::Shape, &[Some(full)], vec![]);
+    let (one, three, zero_axis) = (cx.const_1d(&[1]), cx.const_1d(&[3]), cx.const_1d(&[0]));
+    let full_hw = cx.op(
+        OnnxOp::Slice,
+        &[Some(full_shape), Some(one), Some(three), Some(zero_axis)],
+        vec![],
+    );
+    let past = cx.op(OnnxOp::Sub, &[Some(end), Some(full_hw)], vec![]);
+    let zero = cx.const_i64(&[0], &[]);
+    let past = cx.op(OnnxOp::Max, &[Some(past), Some(zero)], vec![]);
+    let (lead, tail) = (cx.const_1d(&[0, 0, 0, 0, 0]), cx.const_1d(&[0]));
+    let pads = cx.op(
+        OnnxOp::Concat,
+        &[Some(lead), Some(past), Some(tail)],
+        vec![("axis", Attr::Int(0))],
+    );
+    let mut y = cx.op(OnnxOp::Pad, &[Some(cropped), Some(pads)], vec![]);
+    if let Some(b) = b {
+        y = cx.op(OnnxOp::Add, &[Some(y), Some(b)], vec![]);
+    }
+    let y = cx.activation(y, o.fused_activation_function(), op)?;
+    cx.define(cx.out_tensor(op, 0)?, y)?;
+    Ok(true)
+}
+
+/// A 1-D constant of the integer type `dtype` (int32 or int64).
+fn ints(cx: &mut Ctx, dtype: DType, vals: &[i64]) -> ValueRef {
+    let bytes: Vec<u8> = if dtype == DType::I32 {
+        vals.iter()
+            .flat_map(|&v| (v as i32).to_le_bytes())
+            .collect()
+    } else {
+        vals.iter().flat_map(|&v| v.to_le_bytes()).collect()
+    };
+    let t = Tensor::from_raw(dtype, vec![vals.len() as u64], Bytes::from(bytes))
+        .expect("one element per value");
+    cx.constant("c", t)
 }

@@ -175,7 +175,7 @@ pub(super) fn import_op(cx: &mut Ctx, op: &OpIn) -> Result<(), TfliteError> {
         | B::ARG_MAX
         | B::ARG_MIN => reduce::reduce(cx, op)?,
         B::RESIZE_BILINEAR | B::RESIZE_NEAREST_NEIGHBOR => resize::resize(cx, op)?,
-        B::TOPK_V2 | B::CUMSUM => select::select(cx, op)?,
+        B::TOPK_V2 | B::CUMSUM | B::SCATTER_ND => select::select(cx, op)?,
         B::LOCAL_RESPONSE_NORMALIZATION | B::SPACE_TO_BATCH_ND | B::BATCH_TO_SPACE_ND => {
             space_batch::space_batch(cx, op)?
         }

@@ -3,8 +3,8 @@
 //! CONCATENATION (ConcatenationOptions: axis, fused activation), PACK / UNPACK
 //! (Pack/UnpackOptions: axis; → Unsqueeze + Concat / Split + Squeeze), SPLIT (axis input,
 //! SplitOptions.num_splits), SPLIT_V (size_splits and axis inputs), PAD / PADV2 / MIRROR_PAD
-//! (paddings [rank, 2]; PADV2's constant; MirrorPadOptions.mode REFLECT → `Pad` reflect,
-//! SYMMETRIC, which ONNX's Pad lacks, → per padded axis the mirrored edge slices (`Slice`
+//! (paddings [rank, 2], constant or computed at run time; PADV2's constant;
+//! MirrorPadOptions.mode REFLECT → `Pad` reflect, SYMMETRIC (constant paddings), which ONNX's Pad lacks, → per padded axis the mirrored edge slices (`Slice`
 //! with step -1) concatenated around the input), TILE,
 //! BROADCAST_TO (→ `Expand`), SHAPE (ShapeOptions.out_type), FILL (→ `Expand` of the
 //! value), SPACE_TO_DEPTH / DEPTH_TO_SPACE (block_size; `layout = NHWC`, DCR order).
@@ -221,15 +221,16 @@ pub(crate) fn shape_op(cx: &mut Ctx, op: &OpIn) -> Result<bool, TfliteError> {
             return Ok(true);
         }
         B::PAD | B::PADV2 | B::MIRROR_PAD => {
-            let Some(p) = cx.const_ints(op, 1)? else {
-                return Ok(false);
-            };
+            let p = cx.const_ints(op, 1)?;
             let mode: &'static [u8] = if op.code == B::MIRROR_PAD {
                 let m = op
                     .raw
                     .builtin_options_as_mirror_pad_options()
                     .map(|o| o.mode());
                 if m == Some(MirrorPadMode::SYMMETRIC) {
+                    let Some(p) = p else {
+                        return Ok(false);
+                    };
                     let x = cx.req(op, 0)?;
                     let y = symmetric_pad(cx, x, &p);
                     cx.define(yt, y)?;
@@ -243,14 +244,29 @@ pub(crate) fn shape_op(cx: &mut Ctx, op: &OpIn) -> Result<bool, TfliteError> {
                 b"constant"
             };
             // [[b0, e0], [b1, e1], ...] → [b0, b1, ..., e0, e1, ...]
-            let pads: Vec<i64> = p
-                .iter()
-                .step_by(2)
-                .chain(p.iter().skip(1).step_by(2))
-                .copied()
-                .collect();
+            let pads = match p {
+                Some(p) => {
+                    let pads: Vec<i64> = p
+                        .iter()
+                        .step_by(2)
+                        .chain(p.iter().skip(1).step_by(2))
+                        .copied()
+                        .collect();
+                    cx.const_1d(&pads)
+                }
+                // Computed at run time: transposed and flattened.
+                None => {
+                    let p = cx.input_i64(op, 1)?;
+                    let t = cx.op(
+                        OnnxOp::Transpose,
+                        &[Some(p)],
+                        vec![("perm", Attr::Ints(vec![1, 0]))],
+                    );
+                    let flat = cx.const_1d(&[-1]);
+                    cx.op(OnnxOp::Reshape, &[Some(t), Some(flat)], vec![])
+                }
+            };
             let x = cx.req(op, 0)?;
-            let pads = cx.const_1d(&pads);
             let value = if op.code == B::PADV2 {
                 cx.input(op, 2)?
             } else {

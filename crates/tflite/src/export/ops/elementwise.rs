@@ -1,6 +1,6 @@
 //! Element-wise ops.
 //! - every op with a row in [`crate::table`] (Add … Sign): the row's builtin, options and
-//!   version ([`row`]);
+//!   version ([`row`]; int64 Div refused: LiteRT has no int64 DIV);
 //! - `Mod` (fmod 0) → FLOOR_MOD;
 //! - `Clip` (constant bounds) → RELU6 / RELU_N1_TO_1 / RELU_0_TO_1 / RELU or MAXIMUM +
 //!   MINIMUM, `Reciprocal` → DIV(1, x), `Cast` (float16 constant → float: DEQUANTIZE, as
@@ -34,6 +34,16 @@ pub(crate) fn row(lowering: &mut Lower, id: NodeId, row: &Row) -> Result<(), Tfl
     let mut inputs = Vec::with_capacity(row.inputs);
     for i in 0..row.inputs {
         inputs.push(Some(lowering.req(id, i)?));
+    }
+    // LiteRT's DIV refuses int64 when the model is prepared ("Div only supports FLOAT32,
+    // INT32 and quantized ...").
+    if row.code == B::DIV
+        && inputs
+            .iter()
+            .flatten()
+            .any(|&t| lowering.model.tensors[t].dtype == DType::I64)
+    {
+        return Err(unsupported("int64 Div (LiteRT's DIV has no int64 kernel)"));
     }
     let rank = inputs[0].map_or(0, |t| lowering.model.tensors[t].shape.len());
     let options = row

@@ -3,8 +3,9 @@
 //!   or, with more than one size unknown until run time, to a shape tensor computed in the
 //!   file (the input's SHAPE for Reshape's `0`s and the sizes Squeeze / Unsqueeze keep; a
 //!   shape the graph computes, as int32);
-//! - `Transpose` → TRANSPOSE; `Concat` → CONCATENATION; `Pad` (constant pads; constant /
-//!   reflect mode) → PAD / PADV2 / MIRROR_PAD;
+//! - `Transpose` → TRANSPOSE; `Concat` → CONCATENATION; `Pad` (pads constant or computed
+//!   at run time, then GATHERed into pairs; constant / reflect mode) → PAD / PADV2 /
+//!   MIRROR_PAD;
 //! - `ReduceMean`/`Sum`/`Max`/`Min`/`Prod` (constant axes) → MEAN / SUM / REDUCE_*;
 //! - `Slice` (constant starts/ends/axes/steps) → STRIDED_SLICE; `Gather` → GATHER;
 //!   `Split` → SPLIT / SPLIT_V;
@@ -290,6 +291,36 @@ fn clamp_to_i32(lowering: &mut Lower, t: usize) -> Result<usize, TfliteError> {
     super::dynamic::to_i32(lowering, v)
 }
 
+/// The [rank, 2] int32 paddings of a Pad whose pads are computed at run time (as a
+/// TRANSPOSE_CONV of a run-time output_shape reads back): ONNX's [begins..., ends...]
+/// clamped to int32, reordered to (begin, end) pairs by GATHER, and RESHAPEd. (A negative
+/// pad, cropping in ONNX, makes LiteRT stop with an error rather than compute otherwise.)
+fn run_time_paddings(lowering: &mut Lower, id: NodeId) -> Result<usize, TfliteError> {
+    let rank = match lowering.in_shape(id, 0) {
+        Some(s) if !s.is_empty() => s.len(),
+        _ => {
+            return Err(unsupported(
+                "Pad of unknown rank with pads computed at run time",
+            ))
+        }
+    };
+    let pads = lowering.req(id, 1)?;
+    if lowering.model.tensors[pads].shape != [2 * rank as i64] {
+        return Err(unsupported("pads of other than twice the input's rank"));
+    }
+    let pads = clamp_to_i32(lowering, pads)?;
+    let order: Vec<i32> = (0..rank as i32)
+        .flat_map(|i| [i, i + rank as i32])
+        .collect();
+    let pairs = super::dynamic::pick(lowering, pads, &order)?;
+    let name = format!("{}/paddings", lowering.model.tensors[pads].name);
+    let out = lowering
+        .model
+        .add_tensor(name, DType::I32, vec![rank as i64, 2], None, None)?;
+    reshape(lowering, pairs, out, &[rank as i64, 2])?;
+    Ok(out)
+}
+
 /// Emits STRIDED_SLICE (op version `version`) of tensor `input` into `out`: `window` is
 /// [begin, end, strides] per axis; a set bit of the (begin, end) masks takes that end of the
 /// axis's whole range.
@@ -426,25 +457,29 @@ pub(crate) fn lower(lowering: &mut Lower, id: NodeId, op: OnnxOp) -> Result<(), 
             if ins.get(3).copied().flatten().is_some() {
                 return Err(unsupported("Pad with axes"));
             }
-            let pads = ins
+            let pads_v = ins
                 .get(1)
                 .copied()
                 .flatten()
-                .and_then(|p| lowering.model.const_ints(p))
-                .ok_or_else(|| unsupported("pads must be constant"))?;
-            if pads.iter().any(|&p| p < 0) {
-                return Err(unsupported("Pad with negative pads (cropping)"));
-            }
-            let r = pads.len() / 2;
-            let mut p = Vec::with_capacity(pads.len());
-            for i in 0..r {
-                p.push(pads[i]);
-                p.push(pads[i + r]);
-            }
+                .ok_or_else(|| unsupported("no pads"))?;
+            let pt = match lowering.model.const_ints(pads_v) {
+                Some(pads) => {
+                    if pads.iter().any(|&p| p < 0) {
+                        return Err(unsupported("Pad with negative pads (cropping)"));
+                    }
+                    let r = pads.len() / 2;
+                    let mut p = Vec::with_capacity(pads.len());
+                    for i in 0..r {
+                        p.push(pads[i]);
+                        p.push(pads[i + r]);
+                    }
+                    lowering
+                        .model
+                        .const_i32("paddings", &i32s(&p), vec![r as i64, 2])?
+                }
+                None => run_time_paddings(lowering, id)?,
+            };
             let a = lowering.req(id, 0)?;
-            let pt = lowering
-                .model
-                .const_i32("paddings", &i32s(&p), vec![r as i64, 2])?;
             let mode = attr_s(lowering.g, id, "mode", "constant");
             let value = match mode.as_str() {
                 "constant" => lowering.input(id, 2)?,
@@ -897,6 +932,18 @@ fn resize_flags(
     } else {
         2
     };
+    // Scales computed at run time may not give the sizes exactly (0.6 of 4 rows is 2 rows,
+    // mapped by 1 / 0.6, where TFLite maps by 4 / 2): there is no telling here.
+    if lowering.g.input(id, 3).is_none() {
+        if let Some(v) = lowering.g.input(id, scales_slot) {
+            if lowering.model.const_floats(v).is_none() {
+                return Err(unsupported(
+                    "Resize by scales computed at run time (ONNX maps coordinates by the \
+                     scales, TFLite by output / input size)",
+                ));
+            }
+        }
+    }
     // With `axes` (opset 18) the scales list only those axes (NHWC positions by now).
     let given = lowering
         .g
