@@ -110,6 +110,21 @@ pub fn builtin(cx: &mut Evaluator, name: &str, a: &Args) -> Option<EvalResult<Py
                 Some(0),
                 DType::F32,
             )),
+            // A one-element tensor known only at run time (`float(t)`): a float32 scalar.
+            PyValue::Tensor(t) => {
+                let v = if t.dtype == DType::F32 {
+                    t.v
+                } else {
+                    cx.b.cast(t.v, DType::F32)
+                };
+                let v = if t.rank == Some(0) {
+                    v
+                } else {
+                    let shape = cx.b.ints(&[]);
+                    cx.b.op(OnnxOp::Reshape, &[v, shape], Default::default())
+                };
+                PyValue::Tensor(TensorRef::new(v, Some(0), DType::F32))
+            }
             PyValue::Float(f) => PyValue::Float(*f),
             PyValue::Bool(b) => PyValue::Float(*b as i64 as f64),
             PyValue::Str(s) => PyValue::Float(match s.as_str() {

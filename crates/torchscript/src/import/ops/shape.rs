@@ -133,6 +133,7 @@ fn fill(
 pub fn call(cx: &mut Evaluator, op: &str, a: &Args) -> Option<EvalResult<PyValue>> {
     const OPS: &[&str] = &[
         "size",
+        "_shape_as_tensor",
         "dim",
         "flatten",
         "view",
@@ -237,6 +238,11 @@ fn run(cx: &mut Evaluator, op: &str, a: &Args) -> EvalResult<PyValue> {
                 PyValue::List((0..r as i64).map(|i| size(cx, x, i)).collect())
             }
         },
+        // What tracing records for `torch.tensor(x.shape)` (and modelc's writer for Shape).
+        "_shape_as_tensor" => {
+            let v = cx.b.op(OnnxOp::Shape, &[x.v], Default::default());
+            PyValue::Tensor(TensorRef::new(v, Some(1), DType::I64))
+        }
         "dim" => PyValue::Int(need_rank(op, x)? as i64),
         "flatten" => {
             let start = arg(op, a.int(1, "start_dim", Some(0)))?;
