@@ -436,6 +436,49 @@ fn patch_embedding_reshape_keeps_runs() {
     assert_same_nhwc(&before, &after, &x, &[]);
 }
 
+/// The end of MediaPipe's face detector (`face_detection_full_range_sparse.tflite`): a
+/// DepthToSpace head whose `[1, H, W, C]` result a Reshape regroups into the `[1, H*W, C]`
+/// output. The grouped Reshape leaves the output in state `[0, 2, 1]`, the rank-3 data
+/// permutation by coincidence; that is no image, so the output goes back to `[1, H*W, C]`
+/// (it once came out `[1, C, H*W]`) while the image input still switches to NCHW.
+#[test]
+fn regrouped_output_after_depth_to_space_keeps_its_layout() {
+    let text = format!(
+        r#"graph main(%x: f32[1,8,8,3]) -> (%y) {{
+  %w = const f32[16,1,1,3] {}
+  %b = const f32[16] {}
+  %c: f32[1,8,8,16] = Conv(%x, %w, %b) {{auto_pad="SAME_UPPER"}} layout=NHWC
+  %pads = const i64[8] [0, 1, 1, 0, 0, 1, 1, 0]
+  %p: f32[1,10,10,16] = Pad(%c, %pads)
+  %dw = const f32[1,3,3,16] {}
+  %dwt = Transpose(%dw) {{perm=[3,1,2,0]}}
+  %d: f32[1,4,4,16] = Conv(%p, %dwt) {{auto_pad="VALID", strides=[2,2], group=16}} layout=NHWC
+  %s: f32[1,8,8,4] = DepthToSpace(%d) {{blocksize=2, mode="DCR"}} layout=NHWC
+  %shape = const i64[3] [1, -1, 4]
+  %y: f32[1,64,4] = Reshape(%s, %shape)
+}}"#,
+        vals(48, 101),
+        vals(16, 102),
+        vals(144, 103)
+    );
+    let out = modelc_passes::check!(ToNchw::default(), &text);
+    assert!(out.printed.contains("graph main(%x: f32[1,3,8,8]) -> (%y)"));
+    assert!(
+        out.printed.contains("%y: f32[1,64,4] = "),
+        "{}",
+        out.printed
+    );
+    let x = input(&[1, 8, 8, 3], 104, 1.0);
+    let a = tensor_outputs(&out.before, &[("x", x.clone())]);
+    let b = tensor_outputs(&out.after, &[("x", permute(&x, &[0, 3, 1, 2]))]);
+    assert_eq!(a[0].1.shape(), &[1, 64, 4]);
+    assert_eq!(a[0].1.shape(), b[0].1.shape(), "output `y` changed shape");
+    let (p, q) = (a[0].1.to_f64_vec().unwrap(), b[0].1.to_f64_vec().unwrap());
+    for (u, v) in p.iter().zip(&q) {
+        assert!((u - v).abs() <= 1e-5 * u.abs().max(1.0), "{u} vs {v}");
+    }
+}
+
 /// An image input that reaches the first convolution through Slice, Concat and a
 /// channel-picking Gather (YOLOv5's space-to-depth "Focus" stem; a channel reorder before
 /// `DepthToSpace`) is converted too: no Transpose anywhere, the ops' axes remapped.

@@ -411,7 +411,11 @@ impl<'g> Engine<'g> {
                 continue;
             };
             let r = p.len();
-            if !keep_io_layout && (3..=5).contains(&r) && p == self.dir.data_perm(r) {
+            if !keep_io_layout
+                && (3..=5).contains(&r)
+                && p == self.dir.data_perm(r)
+                && self.holds_image(v)
+            {
                 if let Some(val) = self.g.value(v) {
                     if !self.switched_io.contains(&val.name) {
                         self.switched_io.push(val.name.clone());
@@ -433,6 +437,40 @@ impl<'g> Engine<'g> {
             new_outputs[i] = orig;
         }
         self.g.set_outputs(new_outputs);
+    }
+
+    /// Whether `v` (in a state) is image data in the converted layout: following the inputs
+    /// that hand it a state (through ops that keep the meaning of axes: elementwise ops,
+    /// Pad, Concat, Reduce*, Squeeze/Unsqueeze, …) one reaches a node that switched layout
+    /// or a switched graph input. A Reshape that regroups axes (`[N, H, W, C]` → `[N, H*W,
+    /// C]`) can leave a state equal to the rank-3 data permutation by coincidence; its axes
+    /// are no image's, so such an output goes back to its own layout.
+    fn holds_image(&self, v: ValueRef) -> bool {
+        let mut v = v;
+        // Each step goes to an input, earlier in the (acyclic) graph: the walk ends.
+        loop {
+            let node = self.g.node(v.node);
+            if node.op.is_structural() {
+                return self.g.inputs().contains(&v.node);
+            }
+            match node.op.onnx() {
+                Some(op) if op.is_layout_sensitive() => {
+                    return node.layout == Some(self.dir.target())
+                }
+                Some(OnnxOp::Reshape | OnnxOp::Flatten) | None => return false,
+                Some(_) => {}
+            }
+            match self
+                .g
+                .inputs_of(v.node)
+                .into_iter()
+                .flatten()
+                .find(|u| self.state.contains_key(u))
+            {
+                Some(u) => v = u,
+                None => return false,
+            }
+        }
     }
 
     /// Removes constants (and the Identity / Constant nodes torch puts before shared
