@@ -6,7 +6,7 @@ use std::fs;
 use std::path::PathBuf;
 
 use crate::util::{fnv1a64, read};
-use crate::workspace::{run, Xtask};
+use crate::workspace::{pip_install, run, Xtask};
 use crate::Result;
 
 /// The committed list of modules that pass (the CI subset's ops and its floor).
@@ -70,23 +70,11 @@ impl Xtask {
             return Ok(site);
         }
         fs::create_dir_all(&site)?;
-        run(self
-            .py()
-            .args([
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-                "--no-input",
-                "--no-deps",
-                "--no-cache-dir",
-                "--upgrade",
-                "--target",
-            ])
-            .arg(&site)
-            .arg("-r")
-            .arg(&reqs_path))?;
+        pip_install(
+            &mut self.py(),
+            &["--upgrade".as_ref(), "--target".as_ref(), site.as_os_str()],
+            &reqs_path,
+        )?;
         fs::write(&stamp_path, stamp)?;
         Ok(site)
     }

@@ -5,7 +5,7 @@ use std::process::Command;
 use std::time::Instant;
 
 use crate::util::{fnv1a64, read};
-use crate::workspace::{run, Xtask};
+use crate::workspace::{pip_install, run, Xtask};
 use crate::Result;
 
 impl Xtask {
@@ -45,20 +45,7 @@ impl Xtask {
         .map_err(|e| {
             format!("{e}\n(creating the environment needs Python 3 with the venv module; set MODELC_SYSTEM_PYTHON to choose the interpreter)")
         })?;
-        run(self.py().args([
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            "--no-input",
-            // The list pins the whole environment (see its header), and a cache would keep a
-            // second copy of ~3 GB of wheels on disk.
-            "--no-deps",
-            "--no-cache-dir",
-            "-r",
-            "xtask/requirements.txt",
-        ]))?;
+        pip_install(&mut self.py(), &[], &self.requirements())?;
         run(self.py().args([
             "-c",
             "import numpy, onnx, onnxruntime; print(\"pyenv: onnx\", onnx.__version__, \"onnxruntime\", onnxruntime.__version__, \"numpy\", numpy.__version__)",

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use crate::util::{fnv1a64, read};
-use crate::workspace::{run, Xtask};
+use crate::workspace::{pip_install, run, Xtask};
 use crate::Result;
 
 impl Xtask {
@@ -43,19 +43,7 @@ impl Xtask {
             std::env::var("MODELC_SYSTEM_PYTHON").unwrap_or_else(|_| "python3".to_string());
         let _ = fs::remove_file(&stamp_path);
         run(Command::new(&system_python).args(["-m", "venv"]).arg(&venv))?;
-        run(Command::new(&python)
-            .args([
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-                "--no-input",
-                "--no-deps",
-                "--no-cache-dir",
-                "-r",
-            ])
-            .arg(&reqs_path))?;
+        pip_install(&mut Command::new(&python), &[], &reqs_path)?;
         fs::write(&stamp_path, stamp)?;
         Ok(())
     }

@@ -118,3 +118,28 @@ impl Xtask {
         Ok(bin)
     }
 }
+
+/// `python -m pip install` of a pinned list, the one way every environment of the project
+/// is installed: `--no-deps` (each list pins its whole environment), `--no-cache-dir` (a
+/// cache would keep a second copy of the wheels on disk), and `extra` before `-r LIST`
+/// (e.g. `--target DIR` for a directory added to an existing environment's path).
+pub(crate) fn pip_install(
+    python: &mut Command,
+    extra: &[&std::ffi::OsStr],
+    list: &Path,
+) -> Result<()> {
+    run(python
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--no-input",
+            "--no-deps",
+            "--no-cache-dir",
+        ])
+        .args(extra)
+        .arg("-r")
+        .arg(list))
+}

@@ -111,22 +111,7 @@ pub(crate) fn concat(lowering: &mut Lower, parts: &[usize]) -> Result<usize, Tfl
         })
         .sum();
     let out = i32_tensor(lowering, "shape", vec![len])?;
-    let o = fb::ConcatenationOptions::create(
-        &mut lowering.model.fbb,
-        &fb::ConcatenationOptionsArgs {
-            axis: 0,
-            fused_activation_function: ActivationFunctionType::NONE,
-        },
-    )
-    .as_union_value();
-    let ins: Vec<Option<usize>> = parts.iter().map(|&p| Some(p)).collect();
-    lowering.model.emit(
-        B::CONCATENATION,
-        1,
-        &ins,
-        &[out],
-        Some((BuiltinOptions::ConcatenationOptions, o)),
-    );
+    concat_into(lowering, parts, out, 0)?;
     Ok(out)
 }
 
@@ -230,4 +215,30 @@ pub(crate) fn to_i32(lowering: &mut Lower, v: usize) -> Result<usize, TfliteErro
             "a shape of element type {other}"
         ))),
     }
+}
+
+/// CONCATENATION of `parts` along `axis` into the existing tensor `out`.
+pub(crate) fn concat_into(
+    lowering: &mut Lower,
+    parts: &[usize],
+    out: usize,
+    axis: i32,
+) -> Result<(), TfliteError> {
+    let o = fb::ConcatenationOptions::create(
+        &mut lowering.model.fbb,
+        &fb::ConcatenationOptionsArgs {
+            axis,
+            fused_activation_function: ActivationFunctionType::NONE,
+        },
+    )
+    .as_union_value();
+    let ins: Vec<Option<usize>> = parts.iter().map(|&p| Some(p)).collect();
+    lowering.model.emit(
+        B::CONCATENATION,
+        1,
+        &ins,
+        &[out],
+        Some((BuiltinOptions::ConcatenationOptions, o)),
+    );
+    Ok(())
 }

@@ -30,6 +30,7 @@ use bytes::Bytes;
 use modelc_ir::{Attr, DType, NodeId, OnnxOp, Op, ValueRef};
 use modelc_passes::passes::decompose::lstm_state;
 
+use super::dynamic::concat_into;
 use super::shape::reshape;
 use crate::export::lower::{attr_i, attr_ints, attr_s, Lower};
 use crate::fb::{self, ActivationFunctionType, BuiltinOperator as B, BuiltinOptions};
@@ -596,7 +597,7 @@ pub(crate) fn lstm(lowering: &mut Lower, id: NodeId) -> Result<(), TfliteError> 
 
     if let (Some(out), 2) = (direct_out, num_dir) {
         // torch's bidirectional Transpose + Reshape: the two outputs side by side.
-        concat(lowering, &ys, out, 2)?;
+        concat_into(lowering, &ys, out, 2)?;
     } else if y_used && direct_out.is_none() {
         let out = lowering.output(0)?;
         let mut with_axis = seq_shape.clone();
@@ -616,7 +617,7 @@ pub(crate) fn lstm(lowering: &mut Lower, id: NodeId) -> Result<(), TfliteError> 
                 reshape(lowering, t, p, &with_axis)?;
                 parts.push(p);
             }
-            concat(lowering, &parts, out, dir_axis as i32)?;
+            concat_into(lowering, &parts, out, dir_axis as i32)?;
         }
     }
     // Y_h: [num_dir, batch, hidden] (layout 0) or [batch, num_dir, hidden]: the last step
@@ -640,7 +641,7 @@ pub(crate) fn lstm(lowering: &mut Lower, id: NodeId) -> Result<(), TfliteError> 
                 last_step(lowering, z, p, time_axis)?;
                 parts.push(p);
             }
-            concat(lowering, &parts, out, time_axis as i32)?;
+            concat_into(lowering, &parts, out, time_axis as i32)?;
         }
     }
     Ok(())
@@ -831,26 +832,6 @@ fn reverse(lowering: &mut Lower, input: usize, out: usize, axis: usize) -> Resul
         &[Some(input), Some(a)],
         &[out],
         Some((BuiltinOptions::ReverseV2Options, o)),
-    );
-    Ok(())
-}
-
-fn concat(lowering: &mut Lower, parts: &[usize], out: usize, axis: i32) -> Result<(), TfliteError> {
-    let o = fb::ConcatenationOptions::create(
-        &mut lowering.model.fbb,
-        &fb::ConcatenationOptionsArgs {
-            axis,
-            fused_activation_function: ActivationFunctionType::NONE,
-        },
-    )
-    .as_union_value();
-    let ins: Vec<Option<usize>> = parts.iter().map(|&p| Some(p)).collect();
-    lowering.model.emit(
-        B::CONCATENATION,
-        1,
-        &ins,
-        &[out],
-        Some((BuiltinOptions::ConcatenationOptions, o)),
     );
     Ok(())
 }
