@@ -68,9 +68,17 @@ enum Command {
         #[command(flatten)]
         types: TypeArgs,
     },
-    /// Summarize a model: format, opsets, inputs and outputs, ops, parameters.
+    /// Summarize a model: format, opsets, inputs and outputs, ops, parameters, compute, memory.
+    ///
+    /// Besides the op histogram and parameter count: MACs and FLOPs per op type and in
+    /// total (MACs count Conv, ConvTranspose, MatMul/Gemm, Einsum, attention and recurrent
+    /// cells; FLOPs are 2 per MAC plus elementwise, pooling, normalization and reduction
+    /// work), constant bytes per element type, and the peak activation memory of a plan that
+    /// runs nodes in order and frees each value after its last reader. Sizes come from shape
+    /// inference: fix symbolic ones with --input-shape / --dim, else what depends on them
+    /// is listed as not counted.
     #[command(
-        after_help = "Examples:\n  modelc inspect model.onnx\n  modelc inspect model.onnx --json | jq .ops"
+        after_help = "Examples:\n  modelc inspect model.onnx\n  modelc inspect model.onnx --json | jq .ops\n  modelc inspect model.onnx --json | jq .cost.macs\n  modelc inspect bert.onnx --dim batch=1 --dim seq=128   # sizes for MACs and memory"
     )]
     Inspect {
         /// The model to read.
@@ -463,7 +471,8 @@ fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
             let format = modelc::input_format(&input)?;
             let mut model = load(&input)?;
             shapes.parse()?.apply(&mut model.graph)?;
-            let summary = Summary::of(&model, format);
+            let mut summary = Summary::of(&model, format);
+            summary.add_cost(&model);
             if json {
                 println!("{}", serde_json::to_string_pretty(&summary)?);
             } else {
