@@ -15,6 +15,7 @@
 
 mod args;
 mod convert;
+pub mod diff;
 mod format;
 mod input_types;
 pub mod npy;

@@ -67,6 +67,10 @@ enum Command {
         shapes: ShapeArgs,
         #[command(flatten)]
         types: TypeArgs,
+        /// After writing, print what changed: `modelc diff` of the input against the
+        /// written file.
+        #[arg(long)]
+        diff: bool,
     },
     /// Summarize a model: format, opsets, inputs and outputs, ops, parameters, compute, memory.
     ///
@@ -176,6 +180,30 @@ enum Command {
         shapes: ShapeArgs,
         #[command(flatten)]
         types: TypeArgs,
+        /// After writing, print what changed: `modelc diff` of the input against the
+        /// written file.
+        #[arg(long)]
+        diff: bool,
+    },
+    /// Compare two models' structure: I/O, nodes added, removed and changed.
+    ///
+    /// Nodes are matched by the names of the values they compute, then by structure (same
+    /// op, matched inputs), so renamed values still line up. A changed node lists what
+    /// differs: op, attributes, layout, which value feeds an input, and constant inputs
+    /// (weights) by content hash with the largest elementwise difference. Only the main
+    /// graph's nodes are matched; a changed sub-graph shows as a changed attribute. Exits 0
+    /// whether or not the models differ; `--json` for tools.
+    #[command(
+        after_help = "Examples:\n  modelc diff model.onnx model-opt.onnx\n  modelc diff model.onnx model.tflite --json | jq .changed\n  modelc optimize model.onnx out.onnx -O2 --diff   # the same, after optimizing"
+    )]
+    Diff {
+        /// The model before.
+        a: PathBuf,
+        /// The model after.
+        b: PathBuf,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
     },
     /// List the graph passes with what each does.
     Passes,
@@ -287,6 +315,22 @@ fn convert(
     });
     drop(spinner);
     done
+}
+
+/// `--diff` of convert / optimize: the input as read (shapes fixed) against the file written.
+fn print_diff(
+    input: &Path,
+    output: &Path,
+    opts: &ConvertOptions,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let mut before = modelc::load_with(input, &opts.input_shapes, &opts.input_types)?;
+    opts.input_shapes.apply(&mut before.graph)?;
+    let after = load(output)?;
+    print!(
+        "{}",
+        modelc::diff::diff(&before.graph, &after.graph).render()
+    );
+    Ok(())
 }
 
 fn parse_pairs(list: &[String], what: &str) -> Result<Vec<(String, String)>, String> {
@@ -444,6 +488,7 @@ fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
             opset,
             shapes,
             types,
+            diff,
         } => {
             let mut save = SaveOptions::default();
             save.onnx.external_data = match external_data {
@@ -462,6 +507,9 @@ fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
                 ..ConvertOptions::default()
             };
             convert(&input, &output, &opts)?;
+            if diff {
+                print_diff(&input, &output, &opts)?;
+            }
         }
         Command::Inspect {
             input,
@@ -592,6 +640,7 @@ fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
             opset,
             shapes,
             types,
+            diff,
         } => {
             let print_after = print_after.map(|name| {
                 let header = format!("// after {name}");
@@ -644,6 +693,18 @@ fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
             );
             for note in &report.notes {
                 eprintln!("note: {note}");
+            }
+            if diff {
+                print_diff(&input, &output, &opts)?;
+            }
+        }
+        Command::Diff { a, b, json } => {
+            let (ma, mb) = (load(&a)?, load(&b)?);
+            let d = modelc::diff::diff(&ma.graph, &mb.graph);
+            if json {
+                println!("{}", serde_json::to_string_pretty(&d)?);
+            } else {
+                print!("{}", d.render());
             }
         }
         Command::Quantize(args) => modelc::quantize::run(args)?,
