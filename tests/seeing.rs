@@ -182,3 +182,165 @@ fn diff_of_a_model_with_itself_is_empty_and_cli_prints_json() {
         .iter()
         .any(|ch| ch["kind"] == "layout" && ch["b"] == "NHWC")));
 }
+
+/// `modelc verify A B --layers --json`: the node blamed (its label), and how many values
+/// were compared.
+fn blamed(a: &Path, b: &Path) -> (Option<String>, usize) {
+    let o = modelc(&[
+        "verify",
+        a.to_str().unwrap(),
+        b.to_str().unwrap(),
+        "--layers",
+        "--json",
+    ]);
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("verify --layers printed no JSON ({e}): {}", text(&o)));
+    let layers = &j["layers"];
+    let node = layers["blamed"].as_u64().map(|i| {
+        layers["layers"][i as usize]["node"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    });
+    (node, layers["layers"].as_array().unwrap().len())
+}
+
+fn node_named(g: &modelc::ir::Graph, name: &str) -> modelc::ir::NodeId {
+    g.node_ids()
+        .find(|&id| g.node(id).name == name)
+        .unwrap_or_else(|| panic!("no node {name}"))
+}
+
+/// The constant a value holds (through the Identity nodes exporters put on shared weights).
+fn const_of(g: &modelc::ir::Graph, v: modelc::ir::ValueRef) -> modelc::ir::Tensor {
+    match &g.node(v.node).op {
+        modelc::ir::Op::Const(t) => t.clone(),
+        modelc::ir::Op::Onnx(modelc::ir::OnnxOp::Identity) => {
+            const_of(g, g.input(v.node, 0).unwrap())
+        }
+        other => panic!("not a constant: {other:?}"),
+    }
+}
+
+/// `t` with every float32 element multiplied by `k`.
+fn scaled(t: &modelc::ir::Tensor, k: f32) -> modelc::ir::Tensor {
+    let v: Vec<f32> = t
+        .raw()
+        .unwrap()
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes(c.try_into().unwrap()) * k)
+        .collect();
+    modelc::ir::Tensor::from_f32(t.dims.clone(), &v).unwrap()
+}
+
+/// Writes `model` changed by `edit` to `dir/name`.
+fn broken(
+    model: &Path,
+    dir: &Path,
+    name: &str,
+    edit: impl FnOnce(&mut modelc::ir::Graph),
+) -> PathBuf {
+    let mut m = modelc::load(model).unwrap();
+    edit(&mut m.graph);
+    let out = dir.join(name);
+    modelc::save(&m, &out, &modelc::SaveOptions::default()).unwrap();
+    out
+}
+
+/// The cases on a 4-layer `nn.TransformerEncoder` (346 operation nodes): a corrupted
+/// weight, a Transpose with its permutation swapped, and one layer's weight dequantized with
+/// the wrong scale in modelc's own int8 quantization each blame the broken node first;
+/// correct float conversions (to TFLite, that read back to ONNX, and -O2) blame
+/// nothing.
+#[test]
+fn verify_layers_blames_the_broken_node() {
+    let Some(model) = torchvision("transformer_encoder") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let m = model.to_str().unwrap();
+    let nodes = modelc::load(&model).unwrap().graph.node_ids().count();
+    assert!(nodes > 200, "{nodes} nodes");
+
+    // One weight corrupted (30% larger): the MatMul that reads it.
+    let weight = broken(&model, dir.path(), "weight.onnx", |g| {
+        let mm = node_named(g, "/layers.1/linear1/MatMul");
+        let w = g.input(mm, 1).unwrap();
+        let bad = g.add_const("corrupted", scaled(&const_of(g, w), 1.3));
+        g.connect(modelc::ir::ValueRef::new(bad, 0), mm, 1);
+    });
+    assert_eq!(
+        blamed(&model, &weight).0.as_deref(),
+        Some("MatMul \"/layers.1/linear1/MatMul\"")
+    );
+
+    // A Transpose permutation with its last two axes swapped ([1,0,2] -> [1,2,0]: the same
+    // [4,64,64] shape, the elements elsewhere).
+    let transpose = broken(&model, dir.path(), "transpose.onnx", |g| {
+        let t = node_named(g, "/layers.2/self_attn/Transpose_2");
+        g.node_mut(t)
+            .attrs
+            .set("perm", modelc::ir::Attr::Ints(vec![1, 2, 0]));
+    });
+    assert_eq!(
+        blamed(&model, &transpose).0.as_deref(),
+        Some("Transpose \"/layers.2/self_attn/Transpose_2\"")
+    );
+
+    // Static int8 by modelc, then one layer's weight dequantized at 3x its scale (its own
+    // DequantizeLinear: the quantized weights are shared by the four layers).
+    let int8 = dir.path().join("int8.onnx");
+    let o = modelc(&[
+        "quantize",
+        m,
+        int8.to_str().unwrap(),
+        "--calibration-random",
+        "4",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let wrong_scale = broken(&int8, dir.path(), "scale.onnx", |g| {
+        let mm = node_named(g, "/layers.1/linear2/MatMul");
+        let dq = g.input(mm, 1).unwrap().node;
+        assert_eq!(g.node(dq).op.display_name(), "DequantizeLinear");
+        let ins = g.inputs_of(dq);
+        let scale = const_of(g, ins[1].unwrap());
+        let bad_scale = g.add_const("wrong_scale", scaled(&scale, 3.0));
+        let mut node = g.node(dq).clone();
+        node.outputs[0].name = "wrongly_scaled_weight".into();
+        let bad_dq = g.add_node(node);
+        g.connect(ins[0].unwrap(), bad_dq, 0);
+        g.connect(modelc::ir::ValueRef::new(bad_scale, 0), bad_dq, 1);
+        if let Some(zp) = ins.get(2).copied().flatten() {
+            g.connect(zp, bad_dq, 2);
+        }
+        g.connect(modelc::ir::ValueRef::new(bad_dq, 0), mm, 1);
+    });
+    assert_eq!(
+        blamed(&model, &wrong_scale).0.as_deref(),
+        Some("MatMul \"/layers.1/linear2/MatMul\"")
+    );
+
+    // Correct float conversions: nothing blamed, and values were compared.
+    for (name, args) in [
+        ("o2.onnx", vec!["optimize", "-O2"]),
+        ("t.tflite", vec!["convert"]),
+    ] {
+        let out = dir.path().join(name);
+        let mut cmd = vec![args[0], m, out.to_str().unwrap()];
+        cmd.extend(&args[1..]);
+        let o = modelc(&cmd);
+        assert!(o.status.success(), "{}", text(&o));
+        let (who, compared) = blamed(&model, &out);
+        assert_eq!(who, None, "{name}");
+        assert!(compared > 100, "{name}: {compared} values compared");
+        if name.ends_with(".tflite") {
+            // TFLite back to ONNX: the round trip compares too.
+            let back = dir.path().join("back.onnx");
+            let o = modelc(&["convert", out.to_str().unwrap(), back.to_str().unwrap()]);
+            assert!(o.status.success(), "{}", text(&o));
+            let (who, compared) = blamed(&model, &back);
+            assert_eq!(who, None, "back.onnx");
+            assert!(compared > 50, "back.onnx: {compared} values compared");
+        }
+    }
+}

@@ -18,6 +18,7 @@ mod convert;
 pub mod diff;
 mod format;
 mod input_types;
+pub mod layers;
 pub mod npy;
 pub mod quantize;
 pub mod run;

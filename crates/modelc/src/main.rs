@@ -125,7 +125,7 @@ enum Command {
     /// (the default when none are given). When B takes NHWC where A takes NCHW, inputs are
     /// transposed for B and B's outputs back, and the table says so.
     #[command(
-        after_help = "Examples:\n  modelc verify model.onnx converted.onnx\n  modelc verify model.onnx model-fp16.onnx --rtol 1e-2 --atol 1e-3\n  modelc verify a.onnx b.onnx image.npy"
+        after_help = "Examples:\n  modelc verify model.onnx converted.onnx\n  modelc verify model.onnx model.tflite --layers   # which node's error jumps first\n  modelc verify model.onnx model-fp16.onnx --rtol 1e-2 --atol 1e-3\n  modelc verify a.onnx b.onnx image.npy"
     )]
     Verify {
         /// The reference model.
@@ -145,6 +145,17 @@ enum Command {
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
+        /// Also compare every intermediate value the two models share by name (channels
+        /// moved last where B computes NHWC), and name the first node where the error
+        /// jumps: its relative error, less that of the values it reads, is the largest.
+        #[arg(long)]
+        layers: bool,
+        /// With --layers: the smallest jump in relative L2 error that blames a node.
+        #[arg(long, default_value_t = 1e-3, value_name = "E")]
+        layer_tol: f64,
+        /// With --layers: how many rows the table shows.
+        #[arg(long, default_value_t = 20, value_name = "N")]
+        top: usize,
     },
     /// Simplify a model with graph passes and write the result.
     ///
@@ -569,6 +580,9 @@ fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
             rtol,
             atol,
             json,
+            layers,
+            layer_tol,
+            top,
         } => {
             let ma = load(&a)?;
             let mb = load(&b)?;
@@ -595,14 +609,24 @@ fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
                 diffs.push(modelc::run::compare(name, tb, ta, rtol, atol, layout)?);
             }
             let ok = diffs.iter().all(|d| d.within);
-            if json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(
-                        &serde_json::json!({"inputs": note, "rtol": rtol, "atol": atol, "outputs": diffs, "ok": ok})
-                    )?
-                );
+            let per_layer = if layers {
+                let _p = progress::Progress::start("comparing every layer".to_string());
+                Some(modelc::layers::compare_layers(
+                    &ma, &given, &mb, &for_b, layer_tol,
+                )?)
             } else {
+                None
+            };
+            if json {
+                let mut j = serde_json::json!({"inputs": note, "rtol": rtol, "atol": atol, "outputs": diffs, "ok": ok});
+                if let Some(r) = &per_layer {
+                    j["layers"] = serde_json::to_value(r)?;
+                }
+                println!("{}", serde_json::to_string_pretty(&j)?);
+            } else {
+                if let Some(r) = &per_layer {
+                    print!("{}", r.render(top));
+                }
                 if !note.is_empty() {
                     println!("inputs: {note}");
                 }
