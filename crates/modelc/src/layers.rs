@@ -1,7 +1,9 @@
 //! `modelc verify --layers`: run two models on the same inputs, compare every pair of
 //! matched intermediate values, and name the first node where the error jumps.
 //!
-//! Values are matched by name (names survive most conversions and passes). A value of B whose
+//! Values are matched by name (names survive most conversions and passes); a quantized value
+//! of B is compared dequantized (the DequantizeLinear result reading it stands for it). A
+//! value of B whose
 //! shape is A's channels-first shape moved channels-last (`[N, C, H, W]` → `[N, H, W, C]`, a
 //! TFLite conversion) is compared with A's transposed. Each B node with a matched output gets
 //! its error — the relative L2 distance `‖b − a‖ / ‖a‖` — and its **jump**: that error less
@@ -114,7 +116,10 @@ pub fn compare_layers(
             return;
         };
         let Some(got) = floats(d) else { return };
-        match seen.get(&value.name).and_then(|want| distance(want, &got)) {
+        let want = seen
+            .get(&value.name)
+            .or_else(|| seen.get(dequantized_name(&b.graph, v)?));
+        match want.and_then(|want| distance(want, &got)) {
             Some(e) => {
                 errors.insert(v, e);
             }
@@ -208,6 +213,17 @@ pub fn compare_layers(
         blamed,
         tolerance,
     })
+}
+
+/// The name of the quantized value a DequantizeLinear result restores (a TFLite int8
+/// tensor `x` reads as QDQ: `x` is the int8 value, `x/dq` the float one): compared with A's
+/// float value of that name.
+fn dequantized_name(g: &modelc_ir::Graph, v: ValueRef) -> Option<&str> {
+    if g.node(v.node).op != Op::Onnx(modelc_ir::OnnxOp::DequantizeLinear) {
+        return None;
+    }
+    let q = g.input(v.node, 0)?;
+    Some(g.value(q)?.name.as_str())
 }
 
 /// (relative L2 error, max |b − a| / max |a|, cosine, compared transposed) when the shapes
