@@ -344,3 +344,78 @@ fn verify_layers_blames_the_broken_node() {
         }
     }
 }
+
+/// `modelc draw` of the bundled example: the SVG as laid out (one box per operation and
+/// input, edges from the bottom of a producer to the top of its consumer).
+#[test]
+fn draw_lays_out_the_example() {
+    let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/models/tiny_cnn.onnx");
+    let dir = tempfile::tempdir().unwrap();
+    let svg = dir.path().join("g.svg");
+    let o = modelc(&["draw", model.to_str().unwrap(), "-o", svg.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    insta::assert_snapshot!("draw_tiny_cnn_svg", std::fs::read_to_string(&svg).unwrap());
+    let o = modelc(&[
+        "draw",
+        model.to_str().unwrap(),
+        "-o",
+        dir.path().join("g.png").to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o).contains("written as .html or .svg"),
+        "{}",
+        text(&o)
+    );
+}
+
+/// The HTML page of a real model with branches (MobileNetV2's residual Adds) has one box per
+/// operation node and input, says so in `data-nodes`, and the barycenter ordering leaves no
+/// crossing where a residual block has none to make.
+#[test]
+fn draw_html_has_every_node() {
+    let Some(model) = torchvision("mobilenet_v2") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let html = dir.path().join("g.html");
+    let o = modelc(&[
+        "draw",
+        model.to_str().unwrap(),
+        "-o",
+        html.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let page = std::fs::read_to_string(&html).unwrap();
+    let j = inspect_json(&model);
+    let constants = j["ops"]["Constant"].as_u64().unwrap_or(0);
+    let expected =
+        j["nodes"].as_u64().unwrap() - constants + j["inputs"].as_array().unwrap().len() as u64;
+    assert_eq!(page.matches("<g class=\"node\"").count() as u64, expected);
+    assert!(page.contains(&format!("data-nodes=\"{expected}\"")));
+    assert!(
+        !page.contains("http://") || page.matches("http://").count() == 1,
+        "only the SVG namespace may be a URL: the page works offline"
+    );
+    let m = modelc::load(&model).unwrap();
+    let l = modelc::draw::layout(&m.graph);
+    assert_eq!(modelc::draw::crossings(&l), 0);
+}
+
+/// A residual block: the skip edge from the input passes through one dummy point per layer
+/// it spans, beside the chain, and nothing crosses.
+#[test]
+fn draw_routes_long_edges_through_dummies() {
+    let g = modelc::ir::Graph::parse(
+        "graph main(%x: f32[1,8]) -> (%y) {
+  %a = Relu(%x)
+  %b = Sigmoid(%a)
+  %c = Tanh(%b)
+  %y = Add(%c, %x)
+}",
+    )
+    .unwrap();
+    let l = modelc::draw::layout(&g);
+    assert_eq!(modelc::draw::crossings(&l), 0);
+    insta::assert_snapshot!("draw_residual_svg", modelc::draw::svg(&l));
+}

@@ -16,6 +16,7 @@
 mod args;
 mod convert;
 pub mod diff;
+pub mod draw;
 mod format;
 mod input_types;
 pub mod layers;

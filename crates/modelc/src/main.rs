@@ -216,6 +216,23 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Draw a model's graph as a self-contained HTML page (zoom, pan, search) or an SVG.
+    ///
+    /// The layout is computed here (a layered DAG: longest-path layers, barycenter ordering
+    /// to reduce crossings), nothing else is needed to make or open the file. Each box
+    /// shows the op, the node name and its output type; constants are not drawn, `+Nw`
+    /// counts the weights a node reads. Only the main graph is drawn (sub-graphs of If /
+    /// Loop are not yet).
+    #[command(
+        after_help = "Examples:\n  modelc draw model.onnx -o graph.html\n  modelc draw model.tflite -o graph.svg"
+    )]
+    Draw {
+        /// The model to draw.
+        model: PathBuf,
+        /// Where to write the picture: .html or .svg.
+        #[arg(short, long)]
+        output: PathBuf,
+    },
     /// List the graph passes with what each does.
     Passes,
     /// Quantize a model: static int8 QDQ (calibrated), int8-dynamic, int4-weight, fp16, bf16.
@@ -721,6 +738,31 @@ fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
             if diff {
                 print_diff(&input, &output, &opts)?;
             }
+        }
+        Command::Draw { model, output } => {
+            let m = load(&model)?;
+            let mut g = m.graph.clone();
+            modelc::ir::infer::infer_graph(&mut g, &m.opset_imports);
+            let l = modelc::draw::layout(&g);
+            let text = match output.extension().and_then(|e| e.to_str()) {
+                Some("html") | Some("htm") => modelc::draw::html(&l, &model.display().to_string()),
+                Some("svg") => modelc::draw::svg(&l),
+                _ => {
+                    return Err(format!(
+                        "{}: the picture is written as .html or .svg",
+                        output.display()
+                    )
+                    .into())
+                }
+            };
+            let tmp = output.with_extension("draw.tmp");
+            std::fs::write(&tmp, text)
+                .and_then(|_| std::fs::rename(&tmp, &output))
+                .map_err(|e| {
+                    let _ = std::fs::remove_file(&tmp);
+                    format!("{}: cannot write: {e}", output.display())
+                })?;
+            eprintln!("{}: {} nodes", output.display(), l.nodes.len());
         }
         Command::Diff { a, b, json } => {
             let (ma, mb) = (load(&a)?, load(&b)?);
