@@ -206,6 +206,15 @@ impl Xtask {
                     self.aten_suite_subset(&modelc)
                 }),
             ),
+            (
+                "draw in chromium",
+                // `modelc draw`'s page of ViT-B/16 in headless Chromium (Debian's package,
+                // installed when missing): one box per node, a screenshot for review.
+                Box::new(|| {
+                    let modelc = self.build_modelc()?;
+                    self.draw_check(Some(modelc), None)
+                }),
+            ),
         ];
         let first = match from {
             None => 0,

@@ -4,7 +4,7 @@
 //!
 //! Layout: every operation node and graph input gets a layer one below its deepest
 //! producer (longest path; constants are left out and show as the count of weights a node
-//! reads); an edge spanning several layers passes through one dummy point per layer; the
+//! reads; a node computed from constants alone sits just above its first reader); an edge spanning several layers passes through one dummy point per layer; the
 //! order within each layer is improved by barycenter sweeps (down, then up, repeated), which
 //! reduces crossings; coordinates place each layer's nodes side by side, centred.
 
@@ -84,6 +84,27 @@ pub fn layout(g: &Graph) -> Layout {
     let mut layer = vec![0usize; shown.len()];
     for &(p, c) in &edges {
         layer[c] = layer[c].max(layer[p] + 1);
+    }
+    // A node computed from constants alone (an exporter's Identity on a shared weight, a
+    // shape computation) moves down to just above its first reader, instead of sitting in
+    // the top layer with a long edge down.
+    let mut consumers: Vec<Vec<usize>> = vec![Vec::new(); shown.len()];
+    let mut from_input: Vec<bool> = shown
+        .iter()
+        .map(|&id| matches!(g.node(id).op, Op::Input { .. }))
+        .collect();
+    for &(p, c) in &edges {
+        consumers[p].push(c);
+        if from_input[p] {
+            from_input[c] = true;
+        }
+    }
+    for i in (0..shown.len()).rev() {
+        if !from_input[i] {
+            if let Some(first) = consumers[i].iter().map(|&c| layer[c]).min() {
+                layer[i] = first.saturating_sub(1);
+            }
+        }
     }
     let depth = layer.iter().copied().max().map_or(0, |m| m + 1);
     let mut layers: Vec<Vec<Vertex>> = vec![Vec::new(); depth];
@@ -356,6 +377,9 @@ body {{ margin: 0; font-family: sans-serif; overflow: hidden; }}
     box.y -= (e.clientY - drag.y) / r.height * box.height;
     drag = {{x: e.clientX, y: e.clientY}};
   }});
+  // For headless checks: how many node boxes the browser actually laid out.
+  document.body.dataset.rendered = Array.from(document.querySelectorAll('.node'))
+    .filter(g => g.getBBox().width > 0).length;
   document.getElementById('q').addEventListener('input', e => {{
     const q = e.target.value.toLowerCase();
     let first = null, n = 0;
