@@ -2,7 +2,8 @@
 //! matched intermediate values, and name the first node where the error jumps.
 //!
 //! Values are matched by name (names survive most conversions and passes); a quantized value
-//! of B is compared dequantized (the DequantizeLinear result reading it stands for it). A
+//! of B is compared dequantized (the DequantizeLinear result reading it stands for it), and
+//! a quantized value of A by the float value it quantizes. A
 //! value of B whose
 //! shape is A's channels-first shape moved channels-last (`[N, C, H, W]` → `[N, H, W, C]`, a
 //! TFLite conversion) is compared with A's transposed. Each B node with a matched output gets
@@ -107,6 +108,21 @@ pub fn compare_layers(
             seen.insert(value.name.clone(), s);
         }
     })?;
+    // A quantized value of A stands for the float value it quantizes: B's dequantized copy
+    // of it (a TFLite int8 tensor named after it) is compared with that float value.
+    let mut quantizes: HashMap<String, String> = HashMap::new();
+    for id in a.graph.node_ids() {
+        let node = a.graph.node(id);
+        if node.op == Op::Onnx(modelc_ir::OnnxOp::QuantizeLinear) {
+            if let Some(x) = a.graph.input(id, 0).and_then(|x| a.graph.value(x)) {
+                quantizes.insert(node.outputs[0].name.clone(), x.name.clone());
+            }
+        }
+    }
+    let lookup = |name: &str| {
+        seen.get(name)
+            .or_else(|| seen.get(quantizes.get(name)?.as_str()))
+    };
     // B's values compared as they are computed.
     let mut errors: HashMap<ValueRef, (f64, f64, f64, bool)> = HashMap::new();
     let mut unmatched = 0;
@@ -116,9 +132,7 @@ pub fn compare_layers(
             return;
         };
         let Some(got) = floats(d) else { return };
-        let want = seen
-            .get(&value.name)
-            .or_else(|| seen.get(dequantized_name(&b.graph, v)?));
+        let want = lookup(&value.name).or_else(|| lookup(dequantized_name(&b.graph, v)?));
         match want.and_then(|want| distance(want, &got)) {
             Some(e) => {
                 errors.insert(v, e);
