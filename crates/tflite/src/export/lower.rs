@@ -603,12 +603,28 @@ impl<'g> Lower<'g> {
     /// The TFLite tensors of the graph outputs.
     pub fn graph_output_tensors(&mut self) -> Result<Vec<(String, usize)>, TfliteError> {
         let mut out = Vec::new();
+        let mut failed = None;
         for v in self.g.outputs().to_vec() {
-            let t = self.tensor(v)?;
+            // An output no node writes (a constant the file cannot hold) is refused by the
+            // node that makes it, with the others.
+            let t = match self.tensor(v) {
+                Ok(t) => t,
+                Err(TfliteError::Unsupported(m)) => {
+                    if m != CASCADE {
+                        self.unsupported(v.node, &m);
+                    }
+                    failed = Some(TfliteError::Unsupported(m));
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
             // The signature names the tensor by the IR output's name.
             out.push((self.model.value_name(v), t));
         }
-        Ok(out)
+        match failed {
+            Some(e) => Err(e),
+            None => Ok(out),
+        }
     }
 }
 

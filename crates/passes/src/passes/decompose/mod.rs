@@ -19,6 +19,7 @@ pub mod hard_sigmoid;
 pub mod hard_swish;
 pub mod instance_norm;
 pub mod layer_norm;
+pub mod nan_inf;
 pub mod legacy_softmax;
 pub mod lstm_state;
 pub mod pad_crop;
@@ -105,6 +106,7 @@ pub fn all() -> Vec<Decompose> {
         reduce_l2::PASS,
         gather_elements::PASS,
         scatter_nd::PASS,
+        nan_inf::PASS,
     ]
 }
 
