@@ -7,3 +7,4 @@ mod infer_shapes_onnx;
 mod library;
 mod quant_cli;
 mod roundtrip;
+mod tflite_mediapipe_pool;

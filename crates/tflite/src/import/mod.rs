@@ -29,6 +29,7 @@ mod shape;
 mod slice;
 mod space_batch;
 mod sparse;
+mod max_pool_argmax;
 mod transpose_conv_bias;
 mod unary;
 
