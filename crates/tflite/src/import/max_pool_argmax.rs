@@ -23,8 +23,9 @@
 //! `filter` times larger; when the windows tile the output (stride = filter, square) every
 //! output element belongs to one window position, so it is `DepthToSpace` (DCR, NHWC) of the
 //! values masked per position (`Where(Floor(indices) == k, values, 0)`) concatenated in
-//! position order. Other geometries, fused activations and sizes unknown at import stay
-//! custom nodes (the writers then refuse them by name).
+//! position order. Other geometries, fused activations, windows of more than 1024
+//! positions and sizes unknown at import stay custom nodes (the writers then refuse them by
+//! name).
 
 use modelc_ir::{Attr, OnnxOp, ValueRef};
 
@@ -98,7 +99,12 @@ fn spatial(cx: &Ctx, op: &OpIn, i: usize) -> Result<Option<[i64; 2]>, TfliteErro
 /// `MaxPoolingWithArgmax2D` (see the module docs); `false` keeps it custom.
 pub(crate) fn argmax(cx: &mut Ctx, op: &OpIn) -> Result<bool, TfliteError> {
     let p = params(op)?;
-    if p.activation != 0 || op.inputs.len() != 1 || op.outputs.len() != 2 {
+    // A few nodes per window position: a hostile filter size must not make millions.
+    if p.activation != 0
+        || op.inputs.len() != 1
+        || op.outputs.len() != 2
+        || p.filter[0] * p.filter[1] > 1024
+    {
         return Ok(false);
     }
     let Some(size) = spatial(cx, op, 0)? else {
