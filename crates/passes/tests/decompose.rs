@@ -392,7 +392,14 @@ fn is_nan_and_is_inf_become_comparisons() {
     let x = Array::F32(
         ndarray::ArrayD::from_shape_vec(
             ndarray::IxDyn(&[2, 3]),
-            vec![1.0, f32::NAN, -0.0, f32::INFINITY, f32::NEG_INFINITY, f32::NAN],
+            vec![
+                1.0,
+                f32::NAN,
+                -0.0,
+                f32::INFINITY,
+                f32::NEG_INFINITY,
+                f32::NAN,
+            ],
         )
         .unwrap(),
     );

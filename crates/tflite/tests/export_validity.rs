@@ -52,7 +52,10 @@ fn an_empty_constant_is_refused_by_node() {
   %y = Concat(%x, %e) {axis=0}
 }"#;
     let err = write(&model(text)).unwrap_err();
-    assert!(err.contains("Concat") && err.contains("empty constant"), "{err}");
+    assert!(
+        err.contains("Concat") && err.contains("empty constant"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -526,9 +526,17 @@ impl<'g> Lower<'g> {
         use OnnxOp::*;
         if self.quantized
             || !matches!(
-            op,
-            ReduceSum | ReduceMean | ReduceMax | ReduceMin | ReduceProd | Transpose | Expand | Tile
-        ) || self.g.node(id).outputs.len() != 1
+                op,
+                ReduceSum
+                    | ReduceMean
+                    | ReduceMax
+                    | ReduceMin
+                    | ReduceProd
+                    | Transpose
+                    | Expand
+                    | Tile
+            )
+            || self.g.node(id).outputs.len() != 1
         {
             return false;
         }

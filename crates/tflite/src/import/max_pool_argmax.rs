@@ -78,7 +78,11 @@ fn params(op: &OpIn) -> Result<PoolParams, TfliteError> {
         filter: [int(4)? as i64, int(3)? as i64],
         activation: int(5)?,
     };
-    if p.stride.iter().chain(&p.filter).any(|&v| !(1..=1 << 16).contains(&v)) {
+    if p.stride
+        .iter()
+        .chain(&p.filter)
+        .any(|&v| !(1..=1 << 16).contains(&v))
+    {
         return Err(TfliteError::invalid(
             op.label(),
             format!(

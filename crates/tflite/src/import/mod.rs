@@ -20,6 +20,7 @@ mod conv;
 pub(crate) mod custom;
 mod fully_connected;
 mod lstm;
+mod max_pool_argmax;
 mod pool;
 mod quant;
 mod reduce;
@@ -29,7 +30,6 @@ mod shape;
 mod slice;
 mod space_batch;
 mod sparse;
-mod max_pool_argmax;
 mod transpose_conv_bias;
 mod unary;
 

@@ -134,9 +134,8 @@ pub fn call(cx: &mut Evaluator, op: &str, a: &Args) -> Option<EvalResult<PyValue
             OnnxOp::Conv
         };
         let direct_bias = if tail_bias { None } else { bias.map(|b| b.v) };
-        let mut v = cx
-            .b
-            .node(onnx, &[Some(x.v), Some(w.v), direct_bias], attrs(at), 1)[0];
+        let mut v =
+            cx.b.node(onnx, &[Some(x.v), Some(w.v), direct_bias], attrs(at), 1)[0];
         if tail_bias {
             let zeros: Vec<i64> = vec![0; n + 2];
             let ends: Vec<i64> = [0, 0].iter().chain(&tail).copied().collect();

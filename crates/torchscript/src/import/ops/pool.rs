@@ -282,11 +282,12 @@ fn uneven_max_indices(
                 .flat_map(|&p| (lo..hi).map(move |h| p + (h * st) as i64))
                 .collect();
         }
-        let starts = cx.b.ints(&win.iter().map(|w| w.0 as i64).collect::<Vec<_>>());
-        let ends = cx.b.ints(&win.iter().map(|w| w.1 as i64).collect::<Vec<_>>());
-        let w = cx
-            .b
-            .op(OnnxOp::Slice, &[x, starts, ends, axes], Attrs::default());
+        let starts =
+            cx.b.ints(&win.iter().map(|w| w.0 as i64).collect::<Vec<_>>());
+        let ends =
+            cx.b.ints(&win.iter().map(|w| w.1 as i64).collect::<Vec<_>>());
+        let w =
+            cx.b.op(OnnxOp::Slice, &[x, starts, ends, axes], Attrs::default());
         let w = cx.b.op(OnnxOp::Reshape, &[w, flat], Attrs::default());
         let k = cx.b.op(
             OnnxOp::ArgMax,
@@ -300,11 +301,8 @@ fn uneven_max_indices(
             attrs(vec![("axis", Attr::Int(0))]),
         ));
     }
-    let all = cx.b.op(
-        OnnxOp::Concat,
-        &parts,
-        attrs(vec![("axis", Attr::Int(2))]),
-    );
+    let all =
+        cx.b.op(OnnxOp::Concat, &parts, attrs(vec![("axis", Attr::Int(2))]));
     let mut shape = vec![0, 0];
     shape.extend_from_slice(out);
     let shape = cx.b.ints(&shape);

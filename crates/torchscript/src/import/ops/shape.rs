@@ -730,9 +730,8 @@ fn run(cx: &mut Evaluator, op: &str, a: &Args) -> EvalResult<PyValue> {
                     }
                 }
                 let (st, sp, ax) = (cx.b.ints(&starts), cx.b.ints(&stops), cx.b.ints(&axes));
-                let v = cx
-                    .b
-                    .op(OnnxOp::Slice, &[padded, st, sp, ax], Attrs::default());
+                let v =
+                    cx.b.op(OnnxOp::Slice, &[padded, st, sp, ax], Attrs::default());
                 return Ok(PyValue::Tensor(x.with(v)));
             }
             let (p, _) = shape_tensor(cx, op, &PyValue::List([begins, ends].concat()))?;
