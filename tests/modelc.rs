@@ -8,3 +8,4 @@ mod library;
 mod quant_cli;
 mod roundtrip;
 mod seeing;
+mod tflite_mediapipe_pool;
