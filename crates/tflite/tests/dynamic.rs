@@ -315,3 +315,46 @@ fn range_and_constant_of_shape_of_run_time_sizes() {
         "{err}"
     );
 }
+
+/// PP-OCRv4's recognizer: a 3×2 average pooling by 3×2 without pads over an unknown height
+/// and width. Every window lies within the input, so it divides by 6 whatever the size: a
+/// VALID AVERAGE_POOL_2D. With pads not counted, the divisor of the edge windows depends on
+/// the size: refused by name. (Numbers in LiteRT: the corpus's ocr_rec → tflite.)
+#[test]
+fn average_pooling_without_pads_over_unknown_sizes() {
+    let text = r#"graph main(%x: f32[1,4,h,w]) -> (%y) {
+  %y = AveragePool(%x) {kernel_shape=[3,2], strides=[3,2], pads=[0,0,0,0], count_include_pad=0} name="pool"
+}"#;
+    let (ops, sig) = write(text).unwrap();
+    assert_eq!(sig, [1, -1, -1, 4]);
+    assert_eq!(ops, ["AVERAGE_POOL_2D"]);
+    let padded = text.replace("pads=[0,0,0,0]", "pads=[1,0,1,0]");
+    let err = write(&padded).unwrap_err();
+    assert!(
+        err.contains("pool") && err.contains("known input size"),
+        "{err}"
+    );
+}
+
+/// paddle2onnx's attention reshape: a shape computed as Concat([0], Shape(x)[1:2], [3, 8])
+/// whose constant 0 copies the input's size, which TFLite's RESHAPE does not do: the shape
+/// tensor's 0 entries are selected from the input's run-time shape (EQUAL + SELECT_V2).
+#[test]
+fn reshape_to_a_computed_shape_with_copy_entries() {
+    let text = r#"graph main(%x: f32[b,w,24]) -> (%y) {
+  %s = Shape(%x)
+  %one = const i64[1] [1]
+  %two = const i64[1] [2]
+  %zero_axis = const i64[1] [0]
+  %w = Slice(%s, %one, %two, %zero_axis)
+  %copy = const i64[1] [0]
+  %heads = const i64[2] [3, 8]
+  %shape = Concat(%copy, %w, %heads) {axis=0}
+  %y = Reshape(%x, %shape) name="split_heads"
+}"#;
+    let (ops, sig) = write(text).unwrap();
+    assert_eq!(sig, [-1, -1, 24]);
+    assert_eq!(count(&ops, "EQUAL"), 1, "{ops:?}");
+    assert_eq!(count(&ops, "SELECT_V2"), 1, "{ops:?}");
+    assert_eq!(ops.last().map(String::as_str), Some("RESHAPE"), "{ops:?}");
+}
