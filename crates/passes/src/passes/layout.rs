@@ -113,11 +113,7 @@ fn convert_subgraphs(
     };
     let owners: Vec<NodeId> = g
         .node_ids()
-        .filter(|&id| {
-            g.node(id)
-                .subgraphs()
-                .any(|b| has_layout(b, dir.source()))
-        })
+        .filter(|&id| g.node(id).subgraphs().any(|b| has_layout(b, dir.source())))
         .collect();
     let mut changed = false;
     for id in owners {
@@ -147,7 +143,10 @@ fn convert_subgraphs(
             for k in 0..caps.len() {
                 g.disconnect(id, n + k);
             }
-            let kept: Vec<ValueRef> = caps.into_iter().filter(|&v| read.contains(&name(g, v))).collect();
+            let kept: Vec<ValueRef> = caps
+                .into_iter()
+                .filter(|&v| read.contains(&name(g, v)))
+                .collect();
             for (k, v) in kept.into_iter().enumerate() {
                 g.connect(v, id, n + k);
             }
