@@ -339,3 +339,42 @@ graph main(%flag: bool[], %x: f32[3]) -> (%z, %last, %all) {
         assert_eq!(values(&got), values(&want), "flag {flag}");
     }
 }
+
+/// silero-vad's decoder (scripted LSTMCell handling of unbatched input): an If that squeezes
+/// a last axis of size 1 or passes the tensor on, so its output's rank depends on the
+/// branch taken. What follows uses no rank: Unsqueeze at -1 stays -1, Size is the product
+/// of the run-time shape, and Gather(Shape(·), 0) is `torch.size(·, 0)`.
+#[test]
+fn if_branches_of_different_ranks() {
+    let text = r#"
+graph main(%x: f32[N,4,L], %c: bool[]) -> (%u, %n, %z) {
+  %m1 = const i64[1] [-1]
+  %h = If(%c) {then_branch=graph then() outer(%x, %m1) -> (%sq) {
+    %sq = Squeeze(%x, %m1)
+  }, else_branch=graph else() outer(%x) -> (%id) {
+    %id = Identity(%x)
+  }} captures(%x, %m1)
+  %u = Unsqueeze(%h, %m1)
+  %n = Size(%h)
+  %s = Shape(%h)
+  %i0 = const i64[] [0]
+  %g = Gather(%s, %i0)
+  %ax = const i64[1] [0]
+  %g1 = Unsqueeze(%g, %ax)
+  %four = const i64[1] [4]
+  %zs = Concat(%g1, %four) {axis=0}
+  %z = ConstantOfShape(%zs) {value=f32[1] [0.0]}
+}
+"#;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m.pt");
+    write(&model(text), &path, &WriteOptions::default()).unwrap();
+    let all = entries(&path);
+    let code = std::str::from_utf8(entry(&all, "archive/code/__torch__.py")).unwrap();
+    assert!(code.contains("u = torch.unsqueeze(h, -1)"), "{code}");
+    assert!(
+        code.contains("n = torch.prod(torch._shape_as_tensor(h))"),
+        "{code}"
+    );
+    assert!(code.contains("[torch.size(h, 0), 4]"), "{code}");
+}
