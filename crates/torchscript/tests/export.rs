@@ -378,3 +378,44 @@ graph main(%x: f32[N,4,L], %c: bool[]) -> (%u, %n, %z) {
     );
     assert!(code.contains("[torch.size(h, 0), 4]"), "{code}");
 }
+
+/// silero-vad's STFT padding inside an If branch: the reflect pads are computed in the
+/// branch from its own constants (ConstantOfShape, Concat, Reshape, Slice backwards,
+/// Transpose), which the export folds there as in the main graph, so torch gets them as
+/// literals.
+#[test]
+fn pads_computed_from_constants_inside_a_branch_are_folded() {
+    let text = r#"
+graph main(%x: f32[1,16], %c: bool[]) -> (%y) {
+  %y = If(%c) {then_branch=graph then() outer(%x) -> (%p) {
+    %two = const i64[1] [2]
+    %head = const i64[2] [0, 4]
+    %zeros = ConstantOfShape(%two) {value=i64[1] [0]}
+    %cat = Concat(%head, %zeros) {axis=0}
+    %pairs_shape = const i64[2] [-1, 2]
+    %pairs = Reshape(%cat, %pairs_shape)
+    %start = const i64[1] [-1]
+    %end = const i64[1] [-9223372036854775807]
+    %axis = const i64[1] [0]
+    %step = const i64[1] [-1]
+    %rev = Slice(%pairs, %start, %end, %axis, %step)
+    %t = Transpose(%rev) {perm=[1,0]}
+    %flat_shape = const i64[1] [-1]
+    %pads = Reshape(%t, %flat_shape)
+    %p = Pad(%x, %pads) {mode="reflect"}
+  }, else_branch=graph else() outer(%x) -> (%x) {
+  }} captures(%x)
+}
+"#;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m.pt");
+    write(&model(text), &path, &WriteOptions::default()).unwrap_or_else(|e| panic!("{e}"));
+    let all = entries(&path);
+    let code = std::str::from_utf8(entry(&all, "archive/code/__torch__.py")).unwrap();
+    // ONNX pads [0, 0, 0, 4] (the last axis padded by 4 at its end) as torch's
+    // last-axis-first list.
+    assert!(
+        code.contains(r#"p = torch.pad(x, [0, 4], "reflect")"#),
+        "{code}"
+    );
+}
