@@ -537,3 +537,38 @@ fn shapes_and_computed_sizes_of_converted_tensors() {
     let x = ("x", input(&[1, 2, 5, 7], 42, 1.0));
     assert_same_nhwc(&before, &after, &x, &["y"]);
 }
+
+/// A convolution inside an `If` branch (silero-vad's STFT and encoder sit in an `If` on the
+/// sample rate): the branch converts on its own, its captured weight copied in as a constant
+/// (transposed with its conv), its captured input and its output kept in the layout the
+/// enclosing graph passes (a Transpose at each end of the branch), the capture of the
+/// weight dropped; the else branch, with nothing layout-sensitive, is left as it was.
+#[test]
+fn conv_inside_an_if_branch_is_converted() {
+    let w = vals(2 * 2 * 3 * 3, 3);
+    let text = format!(
+        r#"graph main(%x: f32[1,2,5,5], %c: bool[]) -> (%y) {{
+  %w = const f32[2,2,3,3] {w}
+  %y: f32[1,2,5,5] = If(%c) {{else_branch=graph else() outer(%x) -> (%y_else) {{
+    %y_else: f32[1,2,5,5] = Relu(%x)
+  }}, then_branch=graph then() outer(%x, %w) -> (%y_then) {{
+    %y_then: f32[1,2,5,5] = Conv(%x, %w) {{pads=[1,1,1,1]}} layout=NCHW
+  }}}} captures(%x, %w) name="choose"
+}}"#
+    );
+    let (before, after, printed) = convert(&text, false);
+    insta::assert_snapshot!(before_and_after(&before, &printed));
+    let if_node = after
+        .node_ids()
+        .find(|&id| after.node(id).name == "choose")
+        .unwrap();
+    assert_eq!(after.captures_of(if_node).len(), 1, "only %x is captured");
+    let then = after.node(if_node).subgraphs().nth(1).unwrap();
+    assert_eq!(layouts(then), [Layout::Nhwc]);
+    assert_eq!(count_ops(then, "Transpose"), 2);
+    for taken in [true, false] {
+        let x = input(&[1, 2, 5, 5], 21, 1.0);
+        let c = Array::Bool(ndarray::ArrayD::from_elem(ndarray::IxDyn(&[]), taken));
+        assert_same_outputs(&before, &after, &[("x", x), ("c", c)], 1e-5);
+    }
+}

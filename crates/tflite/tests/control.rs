@@ -260,3 +260,31 @@ fn hostile_subgraph_indices_give_one_line_errors() {
     let e = decode_error(with_body_index(NESTED, inner, |sg| sg as i32));
     assert!(e.contains("deeper than"), "{e}");
 }
+
+/// A 1-D convolution of a captured weight inside an `If` branch (silero-vad's encoder): the
+/// branch converts to channels last on its own and is written as a subgraph with CONV_2D
+/// (the 1-D conv lifted to 2-D), the weight copied in as a constant of the subgraph.
+#[test]
+fn conv_in_an_if_branch_is_written_channels_last() {
+    let w: Vec<String> = (0..12).map(|i| format!("{:.1}", i as f32 / 10.0)).collect();
+    let text = format!(
+        r#"graph main(%x: f32[1,2,8], %c: bool[]) -> (%y) {{
+  %w = const f32[2,2,3] [{}]
+  %y: f32[1,2,8] = If(%c) {{else_branch=graph else() outer(%x) -> (%y_else) {{
+    %y_else: f32[1,2,8] = Relu(%x)
+  }}, then_branch=graph then() outer(%x, %w) -> (%y_then) {{
+    %y_then: f32[1,2,8] = Conv(%x, %w) {{pads=[1,1]}} layout=NCHW
+  }}}} captures(%x, %w) name="encoder"
+}}"#,
+        w.join(", ")
+    );
+    let bytes = write(&text).unwrap();
+    let m = fb::root_as_model(&bytes).unwrap();
+    assert_eq!(op_names(&m, 0), ["IF"]);
+    let op = m.subgraphs().unwrap().get(0).operators().unwrap().get(0);
+    let o = op.builtin_options_as_if_options().unwrap();
+    let then = op_names(&m, o.then_subgraph_index() as usize);
+    assert!(then.contains(&"CONV_2D".to_string()), "{then:?}");
+    // cond and x: the weight is the subgraph's own constant.
+    assert_eq!(op.inputs().unwrap().len(), 2);
+}

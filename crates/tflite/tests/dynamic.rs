@@ -256,3 +256,105 @@ fn an_int8_feed_forward_block_with_a_quantized_gelu() {
     assert_eq!(count(&names, "FULLY_CONNECTED"), 1, "{names:?}");
     assert_eq!(count(&names, "GELU"), 1, "{names:?}");
 }
+
+/// YOLOv8's anchor grid (nudenet): `Range` to a limit cast from a run-time size and a
+/// `ConstantOfShape` of a computed shape become RANGE and FILL (with the `value` attribute
+/// as FILL's scalar), and read back as `Range` and `Expand` of that value. (Numbers in
+/// LiteRT: the corpus's nudenet_320n → tflite.)
+#[test]
+fn range_and_constant_of_shape_of_run_time_sizes() {
+    let text = r#"graph main(%x: f32[1,w]) -> (%y, %z) {
+  %s = Shape(%x)
+  %one = const i64[] [1]
+  %n = Gather(%s, %one) {axis=0}
+  %lim = Cast(%n) {to=1}
+  %start = const f32[] [0.5]
+  %step = const f32[] [1.0]
+  %y = Range(%start, %lim, %step) name="anchors"
+  %c = ConstantOfShape(%s) {value=f32[1] [0.25]} name="zeros_of_x"
+  %z = Add(%c, %x)
+}"#;
+    let (ops, sig) = write(text).unwrap();
+    assert_eq!(sig, [1, -1]);
+    assert_eq!(count(&ops, "RANGE"), 1, "{ops:?}");
+    assert_eq!(count(&ops, "FILL"), 1, "{ops:?}");
+
+    let g = Graph::parse(text).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("anchors.tflite");
+    modelc_tflite::write(&Model::new(g, 17), &path, &Default::default()).unwrap();
+    let back = modelc_tflite::read(&path).unwrap_or_else(|e| panic!("{e}"));
+    let ops: Vec<&str> = back
+        .graph
+        .node_ids()
+        .filter_map(|id| back.graph.node(id).op.onnx().map(|o| o.name()))
+        .collect();
+    assert!(ops.contains(&"Range"), "{ops:?}");
+    assert!(ops.contains(&"Expand"), "{ops:?}");
+    let fill_value = back.graph.node_ids().find_map(|id| {
+        let n = back.graph.node(id);
+        (n.op.onnx().map(|o| o.name()) == Some("Expand"))
+            .then(|| back.graph.input(id, 0))
+            .flatten()
+    });
+    let value = fill_value.and_then(|v| match &back.graph.node(v.node).op {
+        modelc_ir::Op::Const(t) => t.raw().cloned(),
+        _ => None,
+    });
+    assert_eq!(value.as_deref(), Some(&0.25f32.to_le_bytes()[..]));
+
+    // A Range of a type LiteRT's kernel lacks is refused by name.
+    let f64_range = r#"graph main(%l: f64[]) -> (%y) {
+  %s = const f64[] [0.0]
+  %d = const f64[] [1.0]
+  %y = Range(%s, %l, %d) name="wide"
+}"#;
+    let err = write(f64_range).unwrap_err();
+    assert!(
+        err.contains("wide") && err.contains("f64 elements"),
+        "{err}"
+    );
+}
+
+/// PP-OCRv4's recognizer: a 3×2 average pooling by 3×2 without pads over an unknown height
+/// and width. Every window lies within the input, so it divides by 6 whatever the size: a
+/// VALID AVERAGE_POOL_2D. With pads not counted, the divisor of the edge windows depends on
+/// the size: refused by name. (Numbers in LiteRT: the corpus's ocr_rec → tflite.)
+#[test]
+fn average_pooling_without_pads_over_unknown_sizes() {
+    let text = r#"graph main(%x: f32[1,4,h,w]) -> (%y) {
+  %y = AveragePool(%x) {kernel_shape=[3,2], strides=[3,2], pads=[0,0,0,0], count_include_pad=0} name="pool"
+}"#;
+    let (ops, sig) = write(text).unwrap();
+    assert_eq!(sig, [1, -1, -1, 4]);
+    assert_eq!(ops, ["AVERAGE_POOL_2D"]);
+    let padded = text.replace("pads=[0,0,0,0]", "pads=[1,0,1,0]");
+    let err = write(&padded).unwrap_err();
+    assert!(
+        err.contains("pool") && err.contains("known input size"),
+        "{err}"
+    );
+}
+
+/// paddle2onnx's attention reshape: a shape computed as Concat([0], Shape(x)[1:2], [3, 8])
+/// whose constant 0 copies the input's size, which TFLite's RESHAPE does not do: the shape
+/// tensor's 0 entries are selected from the input's run-time shape (EQUAL + SELECT_V2).
+#[test]
+fn reshape_to_a_computed_shape_with_copy_entries() {
+    let text = r#"graph main(%x: f32[b,w,24]) -> (%y) {
+  %s = Shape(%x)
+  %one = const i64[1] [1]
+  %two = const i64[1] [2]
+  %zero_axis = const i64[1] [0]
+  %w = Slice(%s, %one, %two, %zero_axis)
+  %copy = const i64[1] [0]
+  %heads = const i64[2] [3, 8]
+  %shape = Concat(%copy, %w, %heads) {axis=0}
+  %y = Reshape(%x, %shape) name="split_heads"
+}"#;
+    let (ops, sig) = write(text).unwrap();
+    assert_eq!(sig, [-1, -1, 24]);
+    assert_eq!(count(&ops, "EQUAL"), 1, "{ops:?}");
+    assert_eq!(count(&ops, "SELECT_V2"), 1, "{ops:?}");
+    assert_eq!(ops.last().map(String::as_str), Some("RESHAPE"), "{ops:?}");
+}

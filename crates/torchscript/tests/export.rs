@@ -339,3 +339,83 @@ graph main(%flag: bool[], %x: f32[3]) -> (%z, %last, %all) {
         assert_eq!(values(&got), values(&want), "flag {flag}");
     }
 }
+
+/// silero-vad's decoder (scripted LSTMCell handling of unbatched input): an If that squeezes
+/// a last axis of size 1 or passes the tensor on, so its output's rank depends on the
+/// branch taken. What follows uses no rank: Unsqueeze at -1 stays -1, Size is the product
+/// of the run-time shape, and Gather(Shape(·), 0) is `torch.size(·, 0)`.
+#[test]
+fn if_branches_of_different_ranks() {
+    let text = r#"
+graph main(%x: f32[N,4,L], %c: bool[]) -> (%u, %n, %z) {
+  %m1 = const i64[1] [-1]
+  %h = If(%c) {then_branch=graph then() outer(%x, %m1) -> (%sq) {
+    %sq = Squeeze(%x, %m1)
+  }, else_branch=graph else() outer(%x) -> (%id) {
+    %id = Identity(%x)
+  }} captures(%x, %m1)
+  %u = Unsqueeze(%h, %m1)
+  %n = Size(%h)
+  %s = Shape(%h)
+  %i0 = const i64[] [0]
+  %g = Gather(%s, %i0)
+  %ax = const i64[1] [0]
+  %g1 = Unsqueeze(%g, %ax)
+  %four = const i64[1] [4]
+  %zs = Concat(%g1, %four) {axis=0}
+  %z = ConstantOfShape(%zs) {value=f32[1] [0.0]}
+}
+"#;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m.pt");
+    write(&model(text), &path, &WriteOptions::default()).unwrap();
+    let all = entries(&path);
+    let code = std::str::from_utf8(entry(&all, "archive/code/__torch__.py")).unwrap();
+    assert!(code.contains("u = torch.unsqueeze(h, -1)"), "{code}");
+    assert!(
+        code.contains("n = torch.prod(torch._shape_as_tensor(h))"),
+        "{code}"
+    );
+    assert!(code.contains("[torch.size(h, 0), 4]"), "{code}");
+}
+
+/// silero-vad's STFT padding inside an If branch: the reflect pads are computed in the
+/// branch from its own constants (ConstantOfShape, Concat, Reshape, Slice backwards,
+/// Transpose), which the export folds there as in the main graph, so torch gets them as
+/// literals.
+#[test]
+fn pads_computed_from_constants_inside_a_branch_are_folded() {
+    let text = r#"
+graph main(%x: f32[1,16], %c: bool[]) -> (%y) {
+  %y = If(%c) {then_branch=graph then() outer(%x) -> (%p) {
+    %two = const i64[1] [2]
+    %head = const i64[2] [0, 4]
+    %zeros = ConstantOfShape(%two) {value=i64[1] [0]}
+    %cat = Concat(%head, %zeros) {axis=0}
+    %pairs_shape = const i64[2] [-1, 2]
+    %pairs = Reshape(%cat, %pairs_shape)
+    %start = const i64[1] [-1]
+    %end = const i64[1] [-9223372036854775807]
+    %axis = const i64[1] [0]
+    %step = const i64[1] [-1]
+    %rev = Slice(%pairs, %start, %end, %axis, %step)
+    %t = Transpose(%rev) {perm=[1,0]}
+    %flat_shape = const i64[1] [-1]
+    %pads = Reshape(%t, %flat_shape)
+    %p = Pad(%x, %pads) {mode="reflect"}
+  }, else_branch=graph else() outer(%x) -> (%x) {
+  }} captures(%x)
+}
+"#;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m.pt");
+    write(&model(text), &path, &WriteOptions::default()).unwrap_or_else(|e| panic!("{e}"));
+    let all = entries(&path);
+    let code = std::str::from_utf8(entry(&all, "archive/code/__torch__.py")).unwrap();
+    // ONNX pads [0, 0, 0, 4] (the last axis padded by 4 at its end) as torch's
+    // last-axis-first list.
+    assert!(
+        code.contains(r#"p = torch.pad(x, [0, 4], "reflect")"#),
+        "{code}"
+    );
+}

@@ -31,7 +31,9 @@ mod facts;
 pub mod perm;
 mod rules;
 
-use modelc_ir::Graph;
+use std::collections::{HashMap, HashSet};
+
+use modelc_ir::{Graph, NodeId, Op, Tensor, ValueRef};
 
 use crate::pattern::default_opset;
 use crate::{Changed, Pass, PassContext, PassError};
@@ -77,17 +79,107 @@ fn convert(
     dir: Direction,
     pass: &'static str,
 ) -> Result<(Changed, Vec<String>), PassError> {
+    let mut changed = convert_subgraphs(g, opts, dir, pass)?;
     let mut engine = engine::Engine::new(g, dir, opts.opset.unwrap_or(i64::MAX));
     engine
         .run(opts.keep_io_layout)
         .map_err(|message| PassError::Failed { pass, message })?;
-    let mut changed = engine.changed;
+    changed |= engine.changed;
     let switched_io = std::mem::take(&mut engine.switched_io);
     let dims = engine.physical_dims();
     let known =
         |g: &Graph, v: modelc_ir::ValueRef| dims.get(&v).cloned().or_else(|| declared_dims(g, v));
     changed |= super::transpose::optimize_with(g, &known);
     Ok((Changed::from_bool(changed), switched_io))
+}
+
+/// Converts the bodies of `If` / `Loop` / `Scan` nodes (recursively) with their inputs,
+/// captured values and outputs kept in the layout they have: the node that owns a body
+/// passes it values in the original layout (a node with sub-graphs is not converted
+/// itself), so a body is a graph of its own whose interior changes layout, with
+/// transposes at its boundary. The constants a body captures (convolution weights, which
+/// change layout with their conv) are first copied into it. (silero-vad's STFT and encoder
+/// convolutions sit in an `If` on the sample rate.) Bodies without a node of the source
+/// layout are left as they are.
+fn convert_subgraphs(
+    g: &mut Graph,
+    opts: &LayoutOptions,
+    dir: Direction,
+    pass: &'static str,
+) -> Result<bool, PassError> {
+    let inner = LayoutOptions {
+        keep_io_layout: true,
+        ..opts.clone()
+    };
+    let owners: Vec<NodeId> = g
+        .node_ids()
+        .filter(|&id| g.node(id).subgraphs().any(|b| has_layout(b, dir.source())))
+        .collect();
+    let mut changed = false;
+    for id in owners {
+        let consts: HashMap<String, Tensor> = g
+            .captures_of(id)
+            .into_iter()
+            .filter_map(|v| Some((g.value(v)?.name.clone(), engine::const_of(g, v)?.0)))
+            .collect();
+        let mut read = HashSet::new();
+        for body in g.node_mut(id).subgraphs_mut() {
+            if has_layout(body, dir.source()) {
+                inline_captured_consts(body, &consts);
+                convert(body, &inner, dir, pass)?;
+                changed = true;
+            }
+            read.extend(
+                body.node_ids()
+                    .filter(|&n| body.node(n).op == Op::Outer)
+                    .filter_map(|n| body.value(ValueRef::new(n, 0)).map(|v| v.name.clone())),
+            );
+        }
+        // Captures no body reads any more (the inlined constants) are dropped.
+        let caps = g.captures_of(id);
+        let name = |g: &Graph, v: ValueRef| g.value(v).map(|x| x.name.clone()).unwrap_or_default();
+        if caps.iter().any(|&v| !read.contains(&name(g, v))) {
+            let n = g.node(id).num_inputs;
+            for k in 0..caps.len() {
+                g.disconnect(id, n + k);
+            }
+            let kept: Vec<ValueRef> = caps
+                .into_iter()
+                .filter(|&v| read.contains(&name(g, v)))
+                .collect();
+            for (k, v) in kept.into_iter().enumerate() {
+                g.connect(v, id, n + k);
+            }
+        }
+    }
+    Ok(changed)
+}
+
+/// Whether `g` or a graph nested in it has a node of layout `l`.
+fn has_layout(g: &Graph, l: modelc_ir::Layout) -> bool {
+    g.node_ids().any(|id| {
+        let node = g.node(id);
+        node.layout == Some(l) || node.subgraphs().any(|b| has_layout(b, l))
+    })
+}
+
+/// Replaces the body's reads of enclosing values that are constants (`consts`, by name) with
+/// constants of its own, so the layout rules can transpose them with their readers.
+fn inline_captured_consts(body: &mut Graph, consts: &HashMap<String, Tensor>) {
+    let outer: Vec<NodeId> = body
+        .node_ids()
+        .filter(|&n| body.node(n).op == Op::Outer)
+        .collect();
+    for n in outer {
+        let v = ValueRef::new(n, 0);
+        let Some(t) = body.value(v).and_then(|x| consts.get(&x.name)).cloned() else {
+            continue;
+        };
+        let name = body.value(v).map(|x| x.name.clone()).unwrap_or_default();
+        let c = body.add_const(name, t);
+        body.replace_uses(v, ValueRef::new(c, 0));
+        body.remove_node(n);
+    }
 }
 
 /// The `to-nhwc` pass (graph I/O switched to NHWC; `ToNhwc::keep_io_layout` keeps it).

@@ -24,6 +24,29 @@ use modelc_passes::{Pass, PassContext};
 /// In a QDQ model the quantizer put a QuantizeLinear / DequantizeLinear pair between each of
 /// the pattern's ops; those go first (GELU then runs on the int8 tensors around it, as
 /// TensorFlow's converter makes it, instead of an ERF TFLite does not have).
+/// Whether `g` or a graph nested in it (an `If` / `Loop` body) has a node of layout `l`.
+pub(crate) fn has_layout(g: &Graph, l: modelc_ir::Layout) -> bool {
+    g.node_ids().any(|id| {
+        let node = g.node(id);
+        node.layout == Some(l) || node.subgraphs().any(|b| has_layout(b, l))
+    })
+}
+
+/// Runs `f` on `g` and on every graph nested in it (bodies become TFLite subgraphs, which
+/// need the same forms).
+pub(crate) fn in_every_graph(g: &mut Graph, f: &mut dyn FnMut(&mut Graph)) {
+    f(g);
+    let owners: Vec<NodeId> = g
+        .node_ids()
+        .filter(|&id| g.node(id).subgraphs().next().is_some())
+        .collect();
+    for id in owners {
+        for body in g.node_mut(id).subgraphs_mut() {
+            in_every_graph(body, f);
+        }
+    }
+}
+
 pub(crate) fn erf_gelu(g: &mut Graph, opset: i64) {
     let erfs: Vec<NodeId> = g
         .node_ids()

@@ -148,10 +148,7 @@ const DECOMPOSE: &str = "decompose-lstm-state,decompose-batch-norm,decompose-har
 /// Brings the graph into the form the lowering expects: NHWC layout-sensitive ops and types
 /// on every value.
 fn prepare(m: &mut Model, opts: &WriteOptions) -> Result<(), TfliteError> {
-    let nchw = m
-        .graph
-        .node_ids()
-        .any(|id| m.graph.node(id).layout == Some(Layout::Nchw));
+    let nchw = legalize::has_layout(&m.graph, Layout::Nchw);
     crate::set_channels_last_io(m, None);
     constants_to_initializers(&mut m.graph);
     // TFLite has no inference BatchNormalization, Identity or Dropout builtin: fold
@@ -179,8 +176,10 @@ fn prepare(m: &mut Model, opts: &WriteOptions) -> Result<(), TfliteError> {
         let (_, switched) =
             to_nhwc_io(&mut m.graph, &lo).map_err(|e| TfliteError::Unsupported(e.to_string()))?;
         crate::set_channels_last_io(m, Some(&switched));
-        legalize::flatten_nhwc(&mut m.graph);
-        legalize::lift_1d(&mut m.graph, opset);
+        legalize::in_every_graph(&mut m.graph, &mut |g| {
+            legalize::flatten_nhwc(g);
+            legalize::lift_1d(g, opset);
+        });
         modelc_ir::infer::infer_graph(&mut m.graph, &m.opset_imports);
     }
     if legalize::softmax_last_axis(&mut m.graph, opset) {

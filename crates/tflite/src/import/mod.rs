@@ -165,6 +165,7 @@ pub(super) fn import_op(cx: &mut Ctx, op: &OpIn) -> Result<(), TfliteError> {
         | B::BROADCAST_TO
         | B::SHAPE
         | B::FILL
+        | B::RANGE
         | B::SPACE_TO_DEPTH
         | B::DEPTH_TO_SPACE => shape::shape_op(cx, op)?,
         B::STRIDED_SLICE | B::SLICE | B::GATHER | B::GATHER_ND => slice::slice_op(cx, op)?,

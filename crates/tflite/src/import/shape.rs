@@ -7,7 +7,7 @@
 //! MirrorPadOptions.mode REFLECT → `Pad` reflect, SYMMETRIC (constant paddings), which ONNX's Pad lacks, → per padded axis the mirrored edge slices (`Slice`
 //! with step -1) concatenated around the input), TILE,
 //! BROADCAST_TO (→ `Expand`), SHAPE (ShapeOptions.out_type), FILL (→ `Expand` of the
-//! value), SPACE_TO_DEPTH / DEPTH_TO_SPACE (block_size; `layout = NHWC`, DCR order).
+//! value), RANGE (→ `Range`), SPACE_TO_DEPTH / DEPTH_TO_SPACE (block_size; `layout = NHWC`, DCR order).
 
 use bytes::Bytes;
 use modelc_ir::{Attr, DType, NodeId, OnnxOp, Op, ValueRef};
@@ -292,6 +292,14 @@ pub(crate) fn shape_op(cx: &mut Ctx, op: &OpIn) -> Result<bool, TfliteError> {
             let shape = cx.input_i64(op, 0)?;
             let v = cx.req(op, 1)?;
             cx.op(OnnxOp::Expand, &[Some(v), Some(shape)], vec![])
+        }
+        B::RANGE => {
+            let (start, limit, delta) = (cx.req(op, 0)?, cx.req(op, 1)?, cx.req(op, 2)?);
+            cx.op(
+                OnnxOp::Range,
+                &[Some(start), Some(limit), Some(delta)],
+                vec![],
+            )
         }
         B::SHAPE => {
             let x = cx.req(op, 0)?;

@@ -48,6 +48,9 @@ pub enum StmtKind {
     If(Expr, Vec<Stmt>, Vec<Stmt>),
     For(Vec<Expr>, Expr, Vec<Stmt>),
     While(Expr, Vec<Stmt>),
+    /// `with e:` (torch prints `torch.no_grad()` blocks this way): the context manager and
+    /// the body.
+    With(Expr, Vec<Stmt>),
     Pass,
     Break,
     Continue,

@@ -213,6 +213,12 @@ pub fn stmts(blocks: &[Block]) -> Result<Vec<Stmt>, ParseError> {
                 kind: StmtKind::While(cond, stmts(&b.children)?),
                 line: b.line,
             });
+        } else if b.text.starts_with("with ") {
+            let ctx = whole(b, header(b, &b.text[4..])?, |s| expr(s, 0))?;
+            out.push(Stmt {
+                kind: StmtKind::With(ctx, stmts(&b.children)?),
+                line: b.line,
+            });
         } else {
             if !b.children.is_empty() {
                 return Err(err(b, "unexpected indented block"));
@@ -401,6 +407,22 @@ def relu(input: Tensor,
         assert!(
             matches!(&f.body[1].kind, StmtKind::Assign(_, Expr::Index(_, i)) if matches!(**i, Expr::Slice(..)))
         );
+    }
+
+    #[test]
+    fn parses_a_with_block() {
+        // silero-vad's printed `audio_forward`: a `torch.no_grad()` block.
+        let src = "def f(self, x):\n  _22 = __torch__.torch.autograd.grad_mode.no_grad.__new__(__torch__.torch.autograd.grad_mode.no_grad)\n  with _22:\n    y = torch.relu(x)\n    if y:\n      pass\n  return y\n";
+        let items = parse_source(src).unwrap();
+        let Item::Func(f) = &items[0] else { panic!() };
+        assert_eq!(f.body.len(), 3);
+        let StmtKind::With(Expr::Name(ctx), body) = &f.body[1].kind else {
+            panic!("{:?}", f.body[1])
+        };
+        assert_eq!(ctx, "_22");
+        assert_eq!(body.len(), 2);
+        assert_eq!(body[1].line, 5);
+        assert!(parse_source("def f(x):\n  with:\n    pass\n").is_err());
     }
 
     #[test]

@@ -45,8 +45,19 @@ pub(crate) fn emit_if(
         }
         let (body, branch_infos) = emit_branch(e, id, sub, &outs, label, errors)?;
         lines.extend(body.into_iter().map(|l| format!("  {l}")));
+        // What holds for both branches is known of the If's outputs (scripted code picks
+        // a branch by a run-time shape, e.g. squeezing a last axis of size 1 or not).
         if label == "then_branch" {
             infos = branch_infos;
+        } else {
+            for (known, other) in infos.iter_mut().zip(branch_infos) {
+                if known.rank != other.rank {
+                    known.rank = None;
+                }
+                if known.dtype != other.dtype {
+                    known.dtype = None;
+                }
+            }
         }
     }
     e.lines.extend(lines);

@@ -82,10 +82,40 @@ fn prepare(model: &Model) -> Result<Model, TorchScriptError> {
         .iter()
         .filter_map(|n| modelc_passes::registry::get(n).ok())
         .collect();
+    let opsets = m.opset_imports.clone();
     modelc_passes::PassManager::new(passes)
         .run(&mut m)
         .map_err(|e| TorchScriptError::Unsupported(format!("preparing the graph: {e}")))?;
+    fold_bodies(&mut m.graph, &opsets)?;
     Ok(m)
+}
+
+/// `fold` and `dce` inside If / Loop bodies too: exporters compute a branch's pads and
+/// shapes there from constants of the branch (silero-vad's STFT padding: ConstantOfShape,
+/// Concat, Reshape, Slice, Transpose), which torch wants as literals. A body reads its
+/// enclosing graph, so it is validated with it, not on its own.
+fn fold_bodies(g: &mut Graph, opsets: &[modelc_ir::OpsetImport]) -> Result<(), TorchScriptError> {
+    let owners: Vec<modelc_ir::NodeId> = g
+        .node_ids()
+        .filter(|&id| g.node(id).subgraphs().next().is_some())
+        .collect();
+    for id in owners {
+        for body in g.node_mut(id).subgraphs_mut() {
+            let passes = ["fold", "dce"]
+                .iter()
+                .filter_map(|n| modelc_passes::registry::get(n).ok())
+                .collect();
+            let mut pm = modelc_passes::PassManager::new(passes);
+            pm.validate = false;
+            let mut inner = Model::new(std::mem::take(body), 0);
+            inner.opset_imports = opsets.to_vec();
+            let run = pm.run(&mut inner);
+            *body = inner.graph;
+            run.map_err(|e| TorchScriptError::Unsupported(format!("preparing a sub-graph: {e}")))?;
+            fold_bodies(body, opsets)?;
+        }
+    }
+    Ok(())
 }
 
 /// The graph inputs' element types and shapes, one line per `forward` argument in order:

@@ -1,5 +1,5 @@
 //! Shape and data-movement ops: Reshape (ONNX's `0` = copy the input's size, `allowzero`),
-//! Flatten, Transpose, Concat, Split, Slice, Squeeze, Unsqueeze, Gather, Shape,
+//! Flatten, Transpose, Concat, Split, Slice, Squeeze, Unsqueeze, Gather, Shape, Size,
 //! ConstantOfShape, Expand (bidirectional broadcast), Cast/CastLike, Pad.
 //!
 //! Shapes, axes, pads and split sizes must be constants (initializers or attributes): they
@@ -25,6 +25,7 @@ pub(crate) fn emit(e: &mut Emitter<'_>, id: NodeId, op: OnnxOp) -> Option<Result
         Unsqueeze => unsqueeze(e, id),
         Gather => gather(e, id),
         Shape => shape(e, id),
+        Size => size(e, id),
         ConstantOfShape => constant_of_shape(e, id),
         Expand => expand(e, id),
         Cast => cast(e, id, None),
@@ -351,6 +352,21 @@ fn shape(e: &mut Emitter<'_>, id: NodeId) -> Result<(), String> {
         expr,
         Info {
             rank: Some(1),
+            dtype: Some(DType::I64),
+        },
+    );
+    Ok(())
+}
+
+/// Size: the element count as a 0-d int64 tensor, the product of the run-time shape (what
+/// the importer reads `numel` as).
+fn size(e: &mut Emitter<'_>, id: NodeId) -> Result<(), String> {
+    let x = e.tensor(id, 0)?;
+    e.assign(
+        id,
+        format!("torch.prod(torch._shape_as_tensor({x}))"),
+        Info {
+            rank: Some(0),
             dtype: Some(DType::I64),
         },
     );

@@ -6,7 +6,8 @@
 //!
 //! Followed: Shape (with `start`/`end`), integer constants, Identity, Cast between integer
 //! types, Gather with constant indices, Unsqueeze/Squeeze of scalars, Concat, Slice and 1-D
-//! Reshape of lists, ConstantOfShape of a constant length, Equal and Where (torch's
+//! Reshape of lists, Gather of a whole Shape of a tensor of unknown rank (an If whose
+//! branches differ in rank) by constant indices, ConstantOfShape of a constant length, Equal and Where (torch's
 //! `expand(n, -1, -1)` export), and integer Add/Sub/Mul/Div (sizes are non-negative, so
 //! ONNX's truncating Div is Python's `//`).
 
@@ -123,7 +124,9 @@ fn compute(e: &Emitter<'_>, id: NodeId, op: OnnxOp) -> Option<Sym> {
             }
         }
         Gather => {
-            let data = e.sym_input(id, 0)?;
+            let Some(data) = e.sym_input(id, 0) else {
+                return shape_of_unknown_rank(e, id);
+            };
             if data.scalar {
                 return None;
             }
@@ -225,4 +228,26 @@ fn pick(s: &Sym, i: usize) -> Option<String> {
     } else {
         s.items.get(i).cloned()
     }
+}
+
+/// `Gather(Shape(x), indices)` with constant indices when `x`'s rank is unknown (the output
+/// of an If whose branches squeeze or not): `torch.size(x, i)` per index, which torch
+/// resolves at run time, negative indices included.
+fn shape_of_unknown_rank(e: &Emitter<'_>, id: NodeId) -> Option<Sym> {
+    let shape = e.input(id, 0)?;
+    let node = e.g.node(shape.node);
+    let whole = node.attrs.int("start", 0).ok()? == 0 && node.attrs.get("end").is_none();
+    if node.op.onnx() != Some(OnnxOp::Shape) || !whole {
+        return None;
+    }
+    let x = e.name_of(e.g.input(shape.node, 0)?)?;
+    let idx = e.const_input(id, 1)?;
+    let items = super::emit::tensor_ints(&idx)?
+        .iter()
+        .map(|i| format!("torch.size({x}, {i})"))
+        .collect();
+    Some(Sym {
+        items,
+        scalar: idx.dims.is_empty(),
+    })
 }

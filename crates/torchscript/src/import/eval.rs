@@ -397,6 +397,10 @@ impl<'a> Evaluator<'a> {
                 }
                 Ok(Flow::Next)
             }
+            // The context managers torch prints (`no_grad`, `enable_grad`) change gradient
+            // recording only, which inference does not do: the body runs as it is. The
+            // manager's value is not evaluated (its `__enter__` is not modelled).
+            StmtKind::With(_, body) => self.block(env, body),
             StmtKind::While(c, body) => loop {
                 self.unrolled += 1;
                 if self.unrolled > MAX_UNROLL {

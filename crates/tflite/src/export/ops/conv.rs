@@ -875,9 +875,12 @@ fn average_pool(
     // the last window, and each output position's divisor.
     let mut tail = [0i64; 2];
     let mut divisors: [Vec<i64>; 2] = [Vec::new(), Vec::new()];
-    // Pads counted and no ceil_mode: every window divides by kH·kW whatever the size (one
-    // unknown until run time too), which VALID pooling over the padded input does.
-    if include && !ceil && in_hw.iter().any(|&h| h < 0) {
+    // Pads counted (or none to count) and no ceil_mode: every window lies within the padded
+    // input and divides by kH·kW whatever the size (one unknown until run time too), which
+    // VALID pooling over the padded input does. (PP-OCRv4's recognizer pools 3×2 by 3×2
+    // without pads over an unknown width.)
+    let no_pads = pads.iter().all(|&p| p == 0);
+    if (include || no_pads) && !ceil && in_hw.iter().any(|&h| h < 0) {
         let trailing = [pads[2], pads[3]];
         let mut input = lowering.req(id, 0)?;
         if pads.iter().any(|&p| p > 0) {

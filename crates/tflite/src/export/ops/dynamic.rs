@@ -242,3 +242,48 @@ pub(crate) fn concat_into(
     );
     Ok(())
 }
+
+/// ONNX Reshape's rule for a shape computed at run time, `0` copies the input's size at
+/// that position (without `allowzero`), as TFLite's RESHAPE does not: SELECT_V2(shape == 0,
+/// SHAPE(input)[:n], shape) over the int32 shape tensor `shape` of known length n. (A 0 past
+/// the input's rank is invalid in ONNX; it stays 0 here and RESHAPE fails at run time.)
+pub(crate) fn copy_zero_sizes(
+    lowering: &mut Lower,
+    input: usize,
+    shape: usize,
+) -> Result<usize, TfliteError> {
+    let n = match lowering.model.tensors[shape].shape.as_slice() {
+        [n] if *n >= 0 => *n,
+        _ => {
+            return Err(TfliteError::Unsupported(
+                "a computed shape of unknown length with 0 (copy) entries".into(),
+            ))
+        }
+    };
+    let rank = lowering.model.tensors[input].shape.len() as i64;
+    let sizes = shape_of(lowering, input)?;
+    let sizes = if rank >= n {
+        slice(lowering, sizes, 0, n)?
+    } else {
+        let zeros = vec![0; (n - rank) as usize];
+        let zeros = lowering.model.const_i32("zeros", &zeros, vec![n - rank])?;
+        concat(lowering, &[sizes, zeros])?
+    };
+    let zero = lowering.model.const_i32("zero", &[0], vec![1])?;
+    let name = format!("{}/is_copy", lowering.model.tensors[shape].name);
+    let is_copy = lowering
+        .model
+        .add_tensor(name, DType::Bool, vec![n], None, None)?;
+    lowering
+        .model
+        .emit(B::EQUAL, 1, &[Some(shape), Some(zero)], &[is_copy], None);
+    let out = i32_tensor(lowering, "shape", vec![n])?;
+    lowering.model.emit(
+        B::SELECT_V2,
+        1,
+        &[Some(is_copy), Some(sizes), Some(shape)],
+        &[out],
+        None,
+    );
+    Ok(out)
+}

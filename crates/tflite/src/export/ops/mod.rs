@@ -6,7 +6,9 @@ pub(crate) mod conv;
 pub(crate) mod custom;
 pub(crate) mod dynamic;
 pub(crate) mod elementwise;
+pub(crate) mod fill;
 pub(crate) mod lstm;
+pub(crate) mod range;
 pub(crate) mod select;
 pub(crate) mod shape;
 
@@ -41,6 +43,8 @@ pub(crate) fn lower(lowering: &mut Lower, id: NodeId, op: OnnxOp) -> Result<(), 
         GatherND => select::gather_nd(lowering, id),
         ScatterND => select::scatter_nd(lowering, id),
         ConstantOfShape if select::only_scatter_base(lowering, id) => Ok(()),
+        ConstantOfShape => fill::constant_of_shape(lowering, id),
+        Range => range::range(lowering, id),
         Reshape | Flatten | Squeeze | Unsqueeze | Transpose | Concat | Pad | ReduceMean
         | ReduceSum | ReduceMax | ReduceMin | ReduceProd | Slice | Gather | Split | Resize
         | DepthToSpace | SpaceToDepth | Expand | Tile | Shape => shape::lower(lowering, id, op),

@@ -126,7 +126,8 @@ pub(crate) fn reshape_to(
 /// The shape tensor of a Reshape / Flatten / Squeeze / Unsqueeze whose output has more than
 /// one dimension unknown until run time (`out_shape`, -1 for those), read from the input's
 /// run-time shape: Reshape's constant `0` entries copy the input's size, a computed shape
-/// input is used as it is (as int32), Squeeze / Unsqueeze keep the input's sizes around the
+/// input is used as it is (as int32; its 0 entries selected from the input's shape where a
+/// constant part has them), Squeeze / Unsqueeze keep the input's sizes around the
 /// ones they remove or add.
 fn runtime_reshape(
     lowering: &mut Lower,
@@ -146,12 +147,14 @@ fn runtime_reshape(
             let allowzero = attr_i(lowering.g, id, "allowzero", 0) != 0;
             let Some(target) = lowering.model.const_ints(sv) else {
                 // Computed in the graph (Shape → Gather → Concat): sizes, which are never 0
-                // unless a constant part says so.
-                if !allowzero && has_const_zero(lowering, sv) {
-                    return Err(unsupported("a computed shape with 0 (copy) entries"));
-                }
+                // unless a constant part says so (paddle2onnx writes [0, computed, …]); those
+                // copy the input's size.
                 let t = lowering.req(id, 1)?;
-                return to_i32(lowering, t);
+                let t = to_i32(lowering, t)?;
+                if !allowzero && has_const_zero(lowering, sv) {
+                    return super::dynamic::copy_zero_sizes(lowering, input, t);
+                }
+                return Ok(t);
             };
             if target.iter().filter(|&&d| d == -1).count() > 1 || target.iter().any(|&d| d < -1) {
                 return Err(unsupported(format!("Reshape to {target:?}")));
