@@ -1,0 +1,1 @@
+//! Hostile and malformed archives give one-line errors, never a panic.
