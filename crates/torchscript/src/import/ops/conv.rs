@@ -112,12 +112,23 @@ pub fn call(cx: &mut Evaluator, op: &str, a: &Args) -> Option<EvalResult<PyValue
         } else {
             OnnxOp::Conv
         };
-        let v = cx.b.node(
+        // An unbatched input (`conv2d` on [C, H, W], as torch.export records it; tracing
+        // adds the batch dim itself) gets a batch of one for the convolution.
+        let unbatched = x.rank == Some(n + 1);
+        let zero = unbatched.then(|| cx.b.ints(&[0]));
+        let input = match zero {
+            Some(z) => cx.b.op(OnnxOp::Unsqueeze, &[x.v, z], Default::default()),
+            None => x.v,
+        };
+        let mut v = cx.b.node(
             onnx,
-            &[Some(x.v), Some(w.v), bias.map(|b| b.v)],
+            &[Some(input), Some(w.v), bias.map(|b| b.v)],
             attrs(at),
             1,
         )[0];
+        if let Some(z) = zero {
+            v = cx.b.op(OnnxOp::Squeeze, &[v, z], Default::default());
+        }
         Ok(PyValue::Tensor(x.with(v)))
     })())
 }
