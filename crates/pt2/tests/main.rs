@@ -2,3 +2,4 @@
 //! pinned torch writes, run against torch (`interop`).
 
 mod hostile;
+mod interop;
