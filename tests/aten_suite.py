@@ -231,10 +231,11 @@ def last_line(text, code):
     return lines[-1] if lines else f"exit {code}"
 
 
-def run_modelc(modelc, src, dst):
-    """(status, message) of `modelc convert src dst` when it did not write a file, else None."""
+def run_modelc(modelc, src, dst, *flags):
+    """(status, message) of `modelc convert src dst [flags]` when it did not write a file, else None."""
     try:
-        r = subprocess.run([modelc, "convert", src, dst], capture_output=True, text=True, timeout=TIMEOUT)
+        r = subprocess.run([modelc, "convert", src, dst, *flags], capture_output=True, text=True,
+                           timeout=TIMEOUT)
     except subprocess.TimeoutExpired:
         return "crash", f"timed out after {TIMEOUT} s"
     if r.returncode == 0:

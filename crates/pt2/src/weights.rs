@@ -87,7 +87,7 @@ fn view(
     };
     let es = u64::from((dtype.bits() / 8).max(1));
     let numel = data.len() as u64 / es;
-    if data.len() as u64 % es != 0 {
+    if !(data.len() as u64).is_multiple_of(es) {
         return Err(err(format!(
             "{} bytes is not a whole number of {dtype} elements",
             data.len()
