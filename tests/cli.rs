@@ -860,3 +860,36 @@ fn every_command_that_runs_or_rewrites_a_model_takes_the_shape_options() {
     let o = modelc(&["inspect", &path("q.onnx")]);
     assert!(stdout(&o).contains("image: f32[2,3,8,8]"), "{}", stdout(&o));
 }
+
+/// A `torch.export` archive (testdata/make_pt2.py) is recognized by its extension and by its
+/// content, converts with its symbolic batch kept, and is refused as an output for now.
+#[test]
+fn pt2_archives_read_by_extension_and_content() {
+    let dir = tempfile::tempdir().unwrap();
+    let pt2 = testdata("pt2/linear_dyn.pt2");
+    let o = modelc(&["inspect", &pt2]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = stdout(&o);
+    assert!(text.contains("torch.export (.pt2) model"), "{text}");
+    assert!(text.contains("x: f32[s77,4]"), "{text}");
+    // By content, whatever the file is called.
+    let renamed = dir.path().join("model.bin");
+    std::fs::copy(&pt2, &renamed).unwrap();
+    let o = modelc(&["inspect", renamed.to_str().unwrap()]);
+    assert!(
+        stdout(&o).contains("torch.export (.pt2) model"),
+        "{}",
+        stderr(&o)
+    );
+    let onnx = dir.path().join("m.onnx");
+    let o = modelc(&["convert", &pt2, onnx.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = modelc(&["inspect", onnx.to_str().unwrap()]);
+    assert!(stdout(&o).contains("x: f32[s77,4]"), "{}", stdout(&o));
+    let out = tempfile::tempdir().unwrap();
+    expect_convert_error(
+        onnx.to_str().unwrap(),
+        &out.path().join("back.pt2"),
+        "modelc does not write torch.export (.pt2) files yet",
+    );
+}

@@ -57,7 +57,7 @@ impl Xtask {
 
     /// xtask/requirements-aten-suite.txt installed (--no-deps) into target/aten-suite-site,
     /// skipped when its stamp is current.
-    fn aten_suite_site(&self) -> Result<PathBuf> {
+    pub(crate) fn aten_suite_site(&self) -> Result<PathBuf> {
         let site = self.target.join("aten-suite-site");
         let reqs_path = self.root.join("xtask/requirements-aten-suite.txt");
         let reqs = read(&reqs_path)?;

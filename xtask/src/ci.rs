@@ -215,6 +215,17 @@ impl Xtask {
                     self.draw_check(Some(modelc), None)
                 }),
             ),
+            (
+                "pt2 suite subset",
+                Box::new(|| {
+                    // torch.export archives of a fixed list of OpInfo ops and of ResNet-18 and
+                    // an LSTM (dynamic batch) through modelc: no module of
+                    // tests/pt2_suite_floor.json may stop passing, no crash, no ONNX file
+                    // onnxruntime refuses, no model that differs from torch.
+                    let modelc = self.build_modelc()?;
+                    self.pt2_suite_subset(&modelc)
+                }),
+            ),
         ];
         let first = match from {
             None => 0,

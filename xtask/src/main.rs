@@ -14,6 +14,7 @@ mod demo;
 mod draw_check;
 mod measure;
 mod parity;
+mod pt2_suite;
 mod pyenv;
 mod testdata;
 mod tflite_suite;
@@ -190,6 +191,28 @@ enum Cmd {
         #[arg(long, value_name = "N")]
         samples: Option<usize>,
     },
+    /// Run torch.export (.pt2) archives through modelc, beside torch.onnx.export(dynamo=True)
+    ///
+    /// Builds modelc in release, then runs tests/pt2_suite.py: the aten suite's OpInfo
+    /// modules exported with torch.export.export and saved with torch.export.save, converted
+    /// by `modelc convert` from the .pt2 to .onnx (onnxruntime) and .tflite (LiteRT), with
+    /// torch.onnx.export(dynamo=True) on the same ExportedProgram as the anchor, each
+    /// compared with torch (1e-4 of the output range); prints `pt2->ONNX: N of M,
+    /// pt2->TFLite: N of M, torch.onnx.export(dynamo): N of M` (target/pt2-suite/report.txt).
+    /// Then tests/pt2_models.py: torchvision ResNet-18, MobileNetV2, EfficientNet-B0, a
+    /// transformer encoder and an LSTM with a dynamic batch, the same three ways
+    /// (target/pt2-models/report.json).
+    Pt2Suite {
+        /// Only these ops (comma-separated OpInfo names)
+        #[arg(long, value_name = "NAMES")]
+        ops: Option<String>,
+        /// Most samples per op (default 3)
+        #[arg(long, value_name = "N")]
+        samples: Option<usize>,
+        /// Decompose each program to the Core ATen opset (run_decompositions) before saving
+        #[arg(long)]
+        core: bool,
+    },
     /// Run every test: the one command CI runs (.ci/run)
     ///
     /// In order, stopping at the first failure: pyenv, node-suite, testdata,
@@ -260,6 +283,7 @@ fn main() -> ExitCode {
             update_passing,
         } => x.tflite_suite(regenerate, update_passing),
         Cmd::AtenSuite { ops, samples } => x.aten_suite(ops.as_deref(), samples),
+        Cmd::Pt2Suite { ops, samples, core } => x.pt2_suite(ops.as_deref(), samples, core),
         Cmd::Ci { from } => x.ci(from.as_deref()),
         Cmd::Demo => x.demo(),
         Cmd::DrawCheck { modelc, model } => x.draw_check(modelc, model),

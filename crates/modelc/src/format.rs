@@ -9,22 +9,27 @@ pub enum Format {
     Onnx,
     Tflite,
     TorchScript,
+    /// A `torch.export` archive (`torch.export.save`).
+    Pt2,
 }
 
 impl Format {
-    /// The format a file extension names: `.onnx`, `.tflite`, `.pt`/`.pth`/`.torchscript`.
+    /// The format a file extension names: `.onnx`, `.tflite`, `.pt`/`.pth`/`.torchscript`,
+    /// `.pt2`.
     pub fn from_path(path: &Path) -> Option<Format> {
         let ext = path.extension()?.to_str()?.to_ascii_lowercase();
         match ext.as_str() {
             "onnx" => Some(Format::Onnx),
             "tflite" => Some(Format::Tflite),
             "pt" | "pth" | "torchscript" => Some(Format::TorchScript),
+            "pt2" => Some(Format::Pt2),
             _ => None,
         }
     }
 
     /// The format the first bytes of a file show, where they show one: a zip archive
-    /// (`PK\x03\x04`) is a TorchScript archive, the file identifier `TFL3` at byte 4 a TFLite
+    /// (`PK\x03\x04`) is a TorchScript archive (or a `.pt2`: a zip's directory tells them
+    /// apart, see [`crate::input_format`]), the file identifier `TFL3` at byte 4 a TFLite
     /// flatbuffer. ONNX protobufs carry no signature (see [`Format::looks_like_onnx`]).
     pub fn from_content(head: &[u8]) -> Option<Format> {
         if head.starts_with(b"PK\x03\x04") {
@@ -47,6 +52,7 @@ impl Format {
             Format::Onnx => "ONNX",
             Format::Tflite => "TFLite",
             Format::TorchScript => "TorchScript",
+            Format::Pt2 => "torch.export (.pt2)",
         }
     }
 }

@@ -39,9 +39,9 @@ pub use modelc_passes::passes::infer_shapes::{InputShapeError, InputShapes};
 /// Why loading, converting or saving failed; a file's error names the file.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("{}: cannot tell the format from the extension (expected .onnx, .tflite or .pt)", .0.display())]
+    #[error("{}: cannot tell the format from the extension (expected .onnx, .tflite, .pt or .pt2)", .0.display())]
     UnknownFormat(PathBuf),
-    #[error("{}: not a model modelc reads (neither a TorchScript zip archive, a TFLite flatbuffer nor, by its extension or first byte, an ONNX protobuf)", .0.display())]
+    #[error("{}: not a model modelc reads (neither a TorchScript or .pt2 zip archive, a TFLite flatbuffer nor, by its extension or first byte, an ONNX protobuf)", .0.display())]
     UnrecognizedModel(PathBuf),
     #[error("{}", path.display())]
     Onnx {
@@ -61,6 +61,15 @@ pub enum Error {
         #[source]
         source: modelc_torchscript::TorchScriptError,
     },
+    #[error("{}", path.display())]
+    Pt2 {
+        path: PathBuf,
+        #[source]
+        source: modelc_pt2::Pt2Error,
+    },
+    /// A format modelc reads but does not write (yet).
+    #[error("{}: modelc does not write {format} files yet", path.display())]
+    CannotWrite { path: PathBuf, format: Format },
     #[error("{}: refusing to overwrite the input model", .0.display())]
     OutputIsInput(PathBuf),
     /// An input shape to fix does not fit the model.
@@ -113,6 +122,10 @@ pub fn input_format(path: &Path) -> Result<Format, Error> {
     });
     let head = head.as_slice();
     if let Some(f) = Format::from_content(head) {
+        // Both torch formats are zip archives: a `.pt2` has an `archive_format` entry.
+        if f == Format::TorchScript && modelc_pt2::is_pt2(path) {
+            return Ok(Format::Pt2);
+        }
         return Ok(f);
     }
     if let Some(f) = Format::from_path(path) {
@@ -162,6 +175,10 @@ fn load_format(path: &Path, shapes: &InputShapes, types: &InputTypes) -> Result<
                 source,
             })
         }
+        Format::Pt2 => modelc_pt2::read(path).map_err(|source| Error::Pt2 {
+            path: path.to_path_buf(),
+            source,
+        }),
     }
 }
 
@@ -198,6 +215,10 @@ pub fn save(model: &Model, path: &Path, opts: &SaveOptions) -> Result<(), Error>
                 }
             })
         }
+        format @ Format::Pt2 => Err(Error::CannotWrite {
+            path: path.to_path_buf(),
+            format,
+        }),
     }
 }
 

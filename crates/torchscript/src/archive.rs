@@ -80,6 +80,18 @@ impl Archive {
     /// Opens an archive held in memory. Errors do not name the file (the caller knows it;
     /// modelc's facade puts it first on the line).
     pub fn from_bytes(map: Bytes) -> Result<Archive, TorchScriptError> {
+        Archive::from_bytes_rooted(map, "data.pkl", "a TorchScript archive")
+    }
+
+    /// Opens a zip archive of another torch format held in memory, with the same bounds and
+    /// name checks: names are relative to the directory of the shallowest entry called
+    /// `marker` (`archive_format` in a `torch.export` `.pt2`); `what` names the format in
+    /// the error when there is none.
+    pub fn from_bytes_rooted(
+        map: Bytes,
+        marker: &str,
+        what: &str,
+    ) -> Result<Archive, TorchScriptError> {
         // A .pt archive starts at byte 0 (torch writes nothing before it). The zip crate's
         // default search for a prefix misreads some of torch's small archives (zip64 end
         // records and 64-byte-aligned entries) as having one, and then rejects them.
@@ -129,15 +141,16 @@ impl Archive {
                 return Err(bad(format!("entry {name:?} appears twice")));
             }
         }
-        // The prefix is the directory of the shallowest `data.pkl`.
+        // The prefix is the directory of the shallowest marker (`data.pkl`).
+        let slash_marker = format!("/{marker}");
         let pkl = a
             .entries
             .keys()
-            .filter(|n| *n == "data.pkl" || n.ends_with("/data.pkl"))
+            .filter(|n| *n == marker || n.ends_with(&slash_marker))
             .min_by_key(|n| (n.matches('/').count(), n.to_string()))
             .cloned()
-            .ok_or_else(|| bad("no data.pkl: not a TorchScript archive"))?;
-        a.prefix = pkl[..pkl.len() - "data.pkl".len()].to_string();
+            .ok_or_else(|| bad(format!("no {marker}: not {what}")))?;
+        a.prefix = pkl[..pkl.len() - marker.len()].to_string();
         Ok(a)
     }
 

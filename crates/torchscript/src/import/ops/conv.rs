@@ -133,9 +133,17 @@ pub fn call(cx: &mut Evaluator, op: &str, a: &Args) -> Option<EvalResult<PyValue
         } else {
             OnnxOp::Conv
         };
+        // An unbatched input (`conv2d` on [C, H, W], as torch.export records it; tracing
+        // adds the batch dim itself) gets a batch of one for the convolution.
+        let unbatched = x.rank == Some(n + 1);
+        let batch_axis = unbatched.then(|| cx.b.ints(&[0]));
+        let input = match batch_axis {
+            Some(z) => cx.b.op(OnnxOp::Unsqueeze, &[x.v, z], Default::default()),
+            None => x.v,
+        };
         let direct_bias = if tail_bias { None } else { bias.map(|b| b.v) };
         let mut v =
-            cx.b.node(onnx, &[Some(x.v), Some(w.v), direct_bias], attrs(at), 1)[0];
+            cx.b.node(onnx, &[Some(input), Some(w.v), direct_bias], attrs(at), 1)[0];
         if tail_bias {
             let zeros: Vec<i64> = vec![0; n + 2];
             let ends: Vec<i64> = [0, 0].iter().chain(&tail).copied().collect();
@@ -148,6 +156,9 @@ pub fn call(cx: &mut Evaluator, op: &str, a: &Args) -> Option<EvalResult<PyValue
                 let b = cx.b.op(OnnxOp::Unsqueeze, &[b.v, axes], Attrs::default());
                 v = cx.b.op(OnnxOp::Add, &[v, b], Attrs::default());
             }
+        }
+        if let Some(z) = batch_axis {
+            v = cx.b.op(OnnxOp::Squeeze, &[v, z], Default::default());
         }
         Ok(PyValue::Tensor(x.with(v)))
     })())

@@ -28,7 +28,12 @@ fn spatial(op: &str) -> usize {
 }
 
 pub fn call(cx: &mut Evaluator, op: &str, a: &Args) -> Option<EvalResult<PyValue>> {
+    let with_indices = op.ends_with("_with_indices");
+    let op = op.strip_suffix("_with_indices").unwrap_or(op);
     let max = matches!(op, "max_pool1d" | "max_pool2d" | "max_pool3d");
+    if with_indices && !max {
+        return None;
+    }
     let avg = matches!(op, "avg_pool1d" | "avg_pool2d" | "avg_pool3d");
     let adaptive = op.starts_with("adaptive_avg_pool") || op.starts_with("adaptive_max_pool");
     if !(max || avg || adaptive) {
@@ -79,17 +84,35 @@ pub fn call(cx: &mut Evaluator, op: &str, a: &Args) -> Option<EvalResult<PyValue
         let v = if max {
             let dil = super::conv::expand(arg(op, a.ints(4, "dilation", Some(&[1])))?, n);
             let ceil = arg(op, a.bool(5, "ceil_mode", false))?;
-            cx.b.op(
-                OnnxOp::MaxPool,
-                &[x.v],
-                attrs(vec![
-                    ("kernel_shape", Attr::Ints(kernel)),
-                    ("strides", Attr::Ints(stride)),
-                    ("pads", Attr::Ints(pads)),
-                    ("dilations", Attr::Ints(dil)),
-                    ("ceil_mode", Attr::Int(ceil as i64)),
-                ]),
-            )
+            let window = attrs(vec![
+                ("kernel_shape", Attr::Ints(kernel)),
+                ("strides", Attr::Ints(stride)),
+                ("pads", Attr::Ints(pads)),
+                ("dilations", Attr::Ints(dil)),
+                ("ceil_mode", Attr::Int(ceil as i64)),
+            ]);
+            if with_indices {
+                // `max_pool2d_with_indices` (what torch.export records for max pooling):
+                // (values, indices), torch's indices flat per plane — MaxPool's flat index
+                // modulo the plane's size, taken from the input's shape at run time.
+                let vi = cx.b.node(OnnxOp::MaxPool, &[Some(x.v)], window, 2);
+                let shape = cx.b.op(
+                    OnnxOp::Shape,
+                    &[x.v],
+                    attrs(vec![("start", Attr::Int(-(n as i64)))]),
+                );
+                let plane = cx.b.op(
+                    OnnxOp::ReduceProd,
+                    &[shape],
+                    attrs(vec![("keepdims", Attr::Int(0))]),
+                );
+                let idx = cx.b.op(OnnxOp::Mod, &[vi[1], plane], Attrs::default());
+                return Ok(PyValue::Tuple(vec![
+                    PyValue::Tensor(x.with(vi[0])),
+                    PyValue::Tensor(TensorRef::new(idx, x.rank, modelc_ir::DType::I64)),
+                ]));
+            }
+            cx.b.op(OnnxOp::MaxPool, &[x.v], window)
         } else {
             let ceil = arg(op, a.bool(4, "ceil_mode", false))?;
             let include = arg(op, a.bool(5, "count_include_pad", true))?;

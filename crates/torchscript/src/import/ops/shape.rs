@@ -259,6 +259,18 @@ fn run(cx: &mut Evaluator, op: &str, a: &Args) -> EvalResult<PyValue> {
             if s >= e {
                 return Ok(PyValue::Tensor(x));
             }
+            // flatten(1) of a tensor whose batch alone is dynamic (torch.export's symbolic
+            // batch): a constant [-1, C·H·W], which every writer and runtime takes, rather
+            // than a shape computed at run time.
+            let tail: Option<Vec<u64>> = (s..r).map(|d| cx.b.static_dim(x.v, d)).collect();
+            let batch_dynamic = cx.b.static_dim(x.v, 0).is_none();
+            if let (1, true, true, Some(tail)) = (s, e + 1 == r, batch_dynamic, tail) {
+                let n: u64 = tail.iter().product();
+                if n > 0 && n <= i64::MAX as u64 {
+                    let shape = cx.b.ints(&[-1, n as i64]);
+                    return Ok(reshape(cx, x, shape, Some(2)));
+                }
+            }
             let mut parts = Vec::new();
             if s > 0 {
                 parts.push(slice_shape(cx, x, 0, s));
@@ -373,6 +385,10 @@ fn run(cx: &mut Evaluator, op: &str, a: &Args) -> EvalResult<PyValue> {
                 let dims = d
                     .as_ints()
                     .ok_or_else(|| Stop::Fatal("aten::squeeze: dim is not constant".into()))?;
+                // `squeeze.dims` with no dims squeezes nothing (ONNX's empty axes: all).
+                if dims.is_empty() {
+                    return Ok(PyValue::Tensor(x));
+                }
                 let ax = cx.b.ints(&dims);
                 let v = cx.b.op(OnnxOp::Squeeze, &[x.v, ax], Attrs::default());
                 PyValue::Tensor(TensorRef::new(

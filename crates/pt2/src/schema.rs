@@ -1,0 +1,274 @@
+//! The parts of `torch.export`'s serialization schema modelc reads, as typed structs.
+//!
+//! Written from the pinned torch's `torch/_export/serde/schema.py` (schema 8.20). Unions
+//! there (`_Union`: exactly one field set) are JSON objects with one key, which serde's
+//! externally tagged enums read; fields modelc does not need are ignored, so additions in a
+//! minor schema version still parse.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+#[derive(Debug, Deserialize)]
+pub struct ExportedProgram {
+    pub graph_module: GraphModule,
+    #[serde(default)]
+    pub opset_version: BTreeMap<String, i64>,
+    #[serde(default)]
+    pub range_constraints: BTreeMap<String, RangeConstraint>,
+    pub schema_version: SchemaVersion,
+    #[serde(default)]
+    pub torch_version: String,
+}
+
+#[derive(Debug, Deserialize, Clone, Copy)]
+pub struct SchemaVersion {
+    pub major: i64,
+    pub minor: i64,
+}
+
+#[derive(Debug, Deserialize, Clone, Copy)]
+pub struct RangeConstraint {
+    pub min_val: Option<i64>,
+    pub max_val: Option<i64>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct GraphModule {
+    pub graph: Graph,
+    pub signature: GraphSignature,
+    #[serde(default)]
+    pub module_call_graph: Vec<ModuleCallEntry>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ModuleCallEntry {
+    pub fqn: String,
+    pub signature: Option<ModuleCallSignature>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ModuleCallSignature {
+    #[serde(default)]
+    pub forward_arg_names: Option<Vec<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Graph {
+    pub inputs: Vec<Argument>,
+    pub outputs: Vec<Argument>,
+    pub nodes: Vec<Node>,
+    pub tensor_values: BTreeMap<String, TensorMeta>,
+    #[serde(default)]
+    pub sym_int_values: BTreeMap<String, SymInt>,
+    #[serde(default)]
+    pub is_single_tensor_return: bool,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Node {
+    pub target: String,
+    pub inputs: Vec<NamedArgument>,
+    pub outputs: Vec<Argument>,
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct NamedArgument {
+    pub name: String,
+    pub arg: Argument,
+    /// 1 positional, 2 keyword (`ArgumentKind`); absent in older writers: positional.
+    #[serde(default)]
+    pub kind: Option<i64>,
+}
+
+#[derive(Debug, Deserialize, Clone)]
+pub struct TensorMeta {
+    pub dtype: i64,
+    pub sizes: Vec<SymInt>,
+    #[serde(default)]
+    pub strides: Vec<SymInt>,
+    pub storage_offset: Option<SymInt>,
+    #[serde(default)]
+    pub layout: Option<i64>,
+}
+
+#[derive(Debug, Deserialize, Clone)]
+#[serde(rename_all = "snake_case")]
+pub enum SymInt {
+    AsExpr(SymExpr),
+    AsInt(i64),
+}
+
+#[derive(Debug, Deserialize, Clone)]
+pub struct SymExpr {
+    pub expr_str: String,
+}
+
+#[derive(Debug, Deserialize, Clone)]
+pub struct TensorArgument {
+    pub name: String,
+}
+
+#[derive(Debug, Deserialize, Clone)]
+#[serde(rename_all = "snake_case")]
+pub enum SymIntArgument {
+    AsName(String),
+    AsInt(i64),
+}
+
+#[derive(Debug, Deserialize, Clone)]
+#[serde(rename_all = "snake_case")]
+pub enum SymFloatArgument {
+    AsName(String),
+    AsFloat(f64),
+}
+
+#[derive(Debug, Deserialize, Clone)]
+#[serde(rename_all = "snake_case")]
+pub enum SymBoolArgument {
+    AsName(String),
+    AsBool(bool),
+}
+
+#[derive(Debug, Deserialize, Clone)]
+#[serde(rename_all = "snake_case")]
+pub enum OptionalTensorArgument {
+    AsTensor(TensorArgument),
+    AsNone(bool),
+}
+
+#[derive(Debug, Deserialize, Clone)]
+pub struct Device {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub index: Option<i64>,
+}
+
+/// A node argument or output (`Argument` in the schema).
+#[derive(Debug, Deserialize, Clone)]
+#[serde(rename_all = "snake_case")]
+pub enum Argument {
+    AsNone(bool),
+    AsTensor(TensorArgument),
+    AsTensors(Vec<TensorArgument>),
+    AsInt(i64),
+    AsInts(Vec<i64>),
+    AsFloat(f64),
+    AsFloats(Vec<f64>),
+    AsString(String),
+    AsStrings(Vec<String>),
+    AsSymInt(SymIntArgument),
+    AsSymInts(Vec<SymIntArgument>),
+    AsScalarType(i64),
+    AsMemoryFormat(i64),
+    AsLayout(i64),
+    AsDevice(Device),
+    AsBool(bool),
+    AsBools(Vec<bool>),
+    AsSymBool(SymBoolArgument),
+    AsSymBools(Vec<SymBoolArgument>),
+    AsOptionalTensors(Vec<OptionalTensorArgument>),
+    AsOptionalTensor(OptionalTensorArgument),
+    AsSymFloat(SymFloatArgument),
+    AsSymFloats(Vec<SymFloatArgument>),
+    AsIntLists(Vec<Vec<i64>>),
+    AsFloatLists(Vec<Vec<f64>>),
+    /// Graph (higher-order op) arguments, custom objects, operators, complex values and
+    /// the rest: kept as JSON so the node that uses one is refused by name.
+    #[serde(untagged)]
+    Other(serde_json::Value),
+}
+
+#[derive(Debug, Deserialize)]
+pub struct GraphSignature {
+    pub input_specs: Vec<InputSpec>,
+    pub output_specs: Vec<OutputSpec>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InputSpec {
+    UserInput {
+        arg: Argument,
+    },
+    Parameter {
+        arg: TensorArgument,
+        parameter_name: String,
+    },
+    Buffer {
+        arg: TensorArgument,
+        buffer_name: String,
+    },
+    TensorConstant {
+        arg: TensorArgument,
+        tensor_constant_name: String,
+    },
+    ConstantInput {
+        name: String,
+        value: ConstantValue,
+    },
+    CustomObj {
+        arg: serde_json::Value,
+        custom_obj_name: String,
+    },
+    Token {
+        arg: serde_json::Value,
+    },
+}
+
+#[derive(Debug, Deserialize, Clone)]
+#[serde(rename_all = "snake_case")]
+pub enum ConstantValue {
+    AsNone(bool),
+    AsInt(i64),
+    AsFloat(f64),
+    AsString(String),
+    AsBool(bool),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OutputSpec {
+    UserOutput {
+        arg: Argument,
+    },
+    LossOutput {
+        arg: TensorArgument,
+    },
+    BufferMutation {
+        arg: TensorArgument,
+        buffer_name: String,
+    },
+    GradientToParameter {
+        arg: TensorArgument,
+    },
+    GradientToUserInput {
+        arg: TensorArgument,
+    },
+    UserInputMutation {
+        arg: TensorArgument,
+        user_input_name: String,
+    },
+    Token {
+        arg: serde_json::Value,
+    },
+    ParameterMutation {
+        arg: TensorArgument,
+    },
+}
+
+/// `data/weights/<model>_weights_config.json` and `data/constants/<model>_constants_config.json`.
+#[derive(Debug, Deserialize)]
+pub struct PayloadConfig {
+    pub config: BTreeMap<String, PayloadMeta>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct PayloadMeta {
+    pub path_name: String,
+    #[serde(default)]
+    pub use_pickle: bool,
+    pub tensor_meta: Option<TensorMeta>,
+}

@@ -1,0 +1,202 @@
+"""`.pt2` suite: the aten suite's single-op modules (tests/aten_suite.py: PyTorch's OpInfo
+samples, float32 CPU) exported with `torch.export.export` and saved with `torch.export.save`,
+then converted by modelc from the `.pt2` to ONNX (run in onnxruntime) and to TFLite (run in
+LiteRT), with `torch.onnx.export(..., dynamo=True)` (the torch.export-based exporter, which
+starts from the same ExportedProgram) on the same modules as the anchor. Every result is
+compared with torch's eager output on the same inputs, as the aten suite compares.
+
+    python tests/pt2_suite.py --modelc target/debug/modelc [--out DIR] [--ops a,b]
+        [--samples N] [--workers 2] [--core] [--floor tests/pt2_suite_floor.json] [--subset]
+
+The `.pt2` is what `torch.export.export` gives by default (the training IR: aten ops before
+decomposition, e.g. `linear`, `batch_norm`); with `--core` the program is first decomposed to
+the Core ATen opset (`ExportedProgram.run_decompositions()`), the closed op set other
+torch.export consumers read. A module torch.export itself cannot export is not counted.
+
+Tools and statuses as in tests/aten_suite.py: pass / refused / wrong / invalid / crash.
+Prints
+    pt2->ONNX: N of M, pt2->TFLite: N of M, torch.onnx.export(dynamo): N of M
+and writes OUT/report.json and OUT/report.txt. With `--floor FILE` the run fails when a
+module FILE lists as passing no longer does, when modelc crashes, or when it writes an ONNX
+file onnxruntime refuses.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+import warnings
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import aten_suite as A  # noqa: E402  (the module builders, runners, comparisons, reports)
+
+TOOLS = ("pt2_onnx", "pt2_tflite", "dynamo_onnx")
+A.TOOL_TITLES.update({"pt2_onnx": "pt2->ONNX", "pt2_tflite": "pt2->TFLite",
+                      "dynamo_onnx": "torch.onnx.export(dynamo)"})
+CORE = os.environ.get("PT2_SUITE_CORE") == "1"
+
+
+def dynamo_export(ep, xs, path):
+    import torch
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(ep, tuple(xs), path, dynamo=True, opset_version=A.OPSET,
+                              input_names=[f"x{i}" for i in range(len(xs))], verbose=False,
+                              optimize=True)
+    except Exception as e:  # noqa: BLE001 - the exporter declining
+        msg = str(e).strip().splitlines()
+        return "refused", (msg[0] if msg else type(e).__name__)[:300]
+    return None
+
+
+def run_op(job, send):
+    """Every sample of one op (see aten_suite.run_op: the same module choice and messages)."""
+    name, modelc, out, cap, tools, start, crashed = job
+    import torch
+
+    torch.set_num_threads(1)
+    warnings.simplefilter("ignore")
+    op = A.OPS[name]
+    torch.manual_seed(0)
+    try:
+        samples = list(op.sample_inputs("cpu", torch.float32, requires_grad=False))
+    except Exception as e:  # noqa: BLE001 - OpInfo's own generator failing
+        send(("rec", {"op": name, "skip": f"samples: {type(e).__name__}"}))
+        return
+    d = os.path.join(out, name.replace("/", "_"))
+    os.makedirs(d, exist_ok=True)
+    k = 0
+    for sample in samples:
+        if k >= cap:
+            break
+        if not A.sample_size_ok(sample):
+            continue
+        try:
+            m, xs = A.make_module(op, sample)
+            with torch.no_grad():
+                torch.manual_seed(0)
+                refs = A.outputs_of(m(*xs))
+                if refs is None or not xs:
+                    continue
+                if k == 0:
+                    torch.manual_seed(1)
+                    again = A.outputs_of(m(*xs))
+                    if again is None or A.compare(again, refs) is not None:
+                        send(("rec", {"op": name, "skip": "random or non-deterministic"}))
+                        return
+                if k < start:
+                    k += 1
+                    continue
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    ep = torch.export.export(m, tuple(xs), strict=False)
+                    if CORE:
+                        ep = ep.run_decompositions()
+                path = os.path.join(d, f"{k}.pt2")
+                torch.export.save(ep, path)
+                loaded = torch.export.load(path)
+                got = A.outputs_of(loaded.module()(*xs))
+            # The archive's own result is the reference's check: a program that does not
+            # reproduce eager is not a module of this op.
+            if got is None or A.compare(got, refs) is not None:
+                continue
+        except Exception:  # noqa: BLE001 - not exportable: not a module of the suite
+            continue
+        rec = {"op": name, "sample": k, "id": f"{name}#{k}", "inputs": [list(x.shape) for x in xs]}
+        steps = {
+            "pt2_onnx": lambda dst: A.run_modelc(modelc, path, dst) or A.judge(A.ort_run(dst, xs), refs),
+            "pt2_tflite": lambda dst: A.run_modelc(modelc, path, dst, "--keep-io-layout") or A.judge(A.litert_run(dst, xs), refs),
+            "dynamo_onnx": lambda dst: dynamo_export(ep, xs, dst) or A.judge(A.ort_run(dst, xs), refs),
+        }
+        ext = {"pt2_onnx": "onnx", "pt2_tflite": "tflite", "dynamo_onnx": "dynamo.onnx"}
+        for t in tools:
+            if (k, t) in crashed:
+                rec[t] = ["invalid", crashed[(k, t)]]
+                continue
+            send(("step", k, t))
+            rec[t] = list(steps[t](os.path.join(d, f"{k}.{ext[t]}")))
+        send(("rec", rec))
+        k += 1
+    if k == 0:
+        send(("rec", {"op": name, "skip": "no exportable float32 sample"}))
+
+
+def worker_main(conn, names):
+    """aten_suite's worker, running this suite's modules."""
+    A.run_op = run_op
+    A.worker_main(conn, names)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--modelc", required=True)
+    ap.add_argument("--out", default=os.path.join(A.ROOT, "target", "pt2-suite"))
+    ap.add_argument("--ops", default="")
+    ap.add_argument("--samples", type=int, default=3)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--tools", default=",".join(TOOLS))
+    ap.add_argument("--core", action="store_true", help="decompose to Core ATen before saving")
+    ap.add_argument("--floor")
+    ap.add_argument("--subset", action="store_true")
+    a = ap.parse_args()
+    if a.core:
+        # The workers read it (they are spawned: the environment is what they share).
+        os.environ["PT2_SUITE_CORE"] = "1"
+    tools = [t for t in a.tools.split(",") if t]
+    started = time.time()
+    floor = None
+    if a.floor:
+        with open(a.floor) as f:
+            floor = json.load(f)
+    names = set(a.ops.split(",")) if a.ops else (set(floor["ops"]) if a.subset else None)
+    ops = A.selected_ops(names)
+    os.makedirs(a.out, exist_ok=True)
+    modelc = os.path.abspath(a.modelc)
+    jobs = [(A.op_id(o), modelc, a.out, a.samples, tools, 0, {}) for o in ops]
+    records = []
+    progress = open(os.path.join(a.out, "records.jsonl"), "w")
+
+    def on_record(r):
+        records.append(r)
+        progress.write(json.dumps(r) + "\n")
+        progress.flush()
+        if "skip" not in r:
+            print(f"{r['id']:50s} " + " ".join(f"{t}:{r[t][0]}" for t in tools), flush=True)
+
+    A.worker_main = worker_main
+    A.run_all(jobs, a.workers, names, on_record)
+    progress.close()
+    records.sort(key=lambda r: (r["op"], r.get("sample", -1)))
+    lines = A.table(records, tools) + [""] + A.summary(records, tools)
+    elapsed = time.time() - started
+    lines.append(f"({len(ops)} ops, {elapsed:.0f} s, {a.workers} workers, at most {a.samples} samples "
+                 f"per op, {'Core ATen' if a.core else 'training IR'} programs)")
+    with open(os.path.join(a.out, "report.json"), "w") as f:
+        json.dump({"tools": tools, "core": a.core, "seconds": round(elapsed, 1), "records": records}, f, indent=1)
+    with open(os.path.join(a.out, "report.txt"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+    print("\n".join(lines[-(len(tools) + 3):]))
+    if floor is None:
+        return 0
+    by_id = {r["id"]: r for r in records if "id" in r}
+    problems = []
+    for mid in floor.get("pt2_onnx", []):
+        r = by_id.get(mid)
+        if r is None or r["pt2_onnx"][0] != "pass":
+            problems.append(f"{mid}: pt2->ONNX passed before, now {r['pt2_onnx'] if r else 'not made'}")
+    for r in records:
+        for t in ("pt2_onnx", "pt2_tflite"):
+            if t in r and (r[t][0] == "crash" or (r[t][0] == "invalid" and t == "pt2_onnx")):
+                problems.append(f"{r['id']}: {A.TOOL_TITLES[t]} {r[t][0]}: {r[t][1]}")
+    for p in problems:
+        print(f"FAIL {p}")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
