@@ -14,6 +14,7 @@
 //! ```
 
 mod args;
+pub mod check;
 mod convert;
 mod format;
 mod input_types;

@@ -68,6 +68,45 @@ enum Command {
         #[command(flatten)]
         types: TypeArgs,
     },
+    /// List the hardware targets `check` (and later `--target`) knows: name, format,
+    /// fallback behaviour, operator count, and where the rules come from.
+    ///
+    /// The built-in targets are the files of the repository's `targets/` directory; a
+    /// directory named by MODELC_TARGETS_DIR adds to them (a file with a built-in's name
+    /// replaces it).
+    #[command(after_help = "Examples:\n  modelc targets\n  modelc targets --json")]
+    Targets {
+        /// Print JSON (the whole validated rule set of each target).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Say, operator by operator, whether a model runs on a hardware target's accelerator
+    /// or falls back (and which rule it breaks).
+    ///
+    /// The model is judged in the form the target consumes: for a TFLite target
+    /// (ethos-u55-128, ethos-u65-256, tflm) the operators of the .tflite file, or of the
+    /// .tflite modelc writes for a model in another format. The summary gives the operators
+    /// on the accelerator and the number of partitions; for a target that cuts the graph at
+    /// the first unsupported operator, everything after it counts as fallback. Exit status
+    /// 0 only when every operator lands on the accelerator.
+    #[command(
+        after_help = "Examples:\n  modelc check model.tflite --target ethos-u55-128\n  modelc check model.onnx --target tflm --json\n  modelc check model.tflite --target-file my-npu.toml"
+    )]
+    Check {
+        /// The model to judge.
+        input: PathBuf,
+        /// A target by name (`modelc targets` lists them).
+        #[arg(long, default_value = "cpu")]
+        target: String,
+        /// A target file of your own (TOML, the schema of targets/*.toml); overrides --target.
+        #[arg(long, value_name = "FILE")]
+        target_file: Option<PathBuf>,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        shapes: ShapeArgs,
+    },
     /// Summarize a model: format, opsets, inputs and outputs, ops, parameters.
     #[command(
         after_help = "Examples:\n  modelc inspect model.onnx\n  modelc inspect model.onnx --json | jq .ops"
@@ -638,6 +677,63 @@ fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
             }
         }
         Command::Quantize(args) => modelc::quantize::run(args)?,
+        Command::Targets { json } => {
+            let targets = modelc::check::targets()?;
+            if json {
+                let files: Vec<_> = targets.iter().map(|t| &t.file).collect();
+                println!("{}", serde_json::to_string_pretty(&files)?);
+            } else {
+                for t in &targets {
+                    let m = &t.file.target;
+                    let ops = if m.all_ops {
+                        "all ops".to_string()
+                    } else {
+                        format!("{} ops", t.file.ops.len())
+                    };
+                    println!(
+                        "{:<14} {:<7} fallback={:<10} {:<8} {}",
+                        m.name,
+                        format!("{:?}", m.format).to_lowercase(),
+                        m.fallback.name(),
+                        ops,
+                        m.description
+                    );
+                }
+            }
+        }
+        Command::Check {
+            input,
+            target,
+            target_file,
+            json,
+            shapes,
+        } => {
+            let target = modelc::check::resolve(Some(&target), target_file.as_deref())?;
+            let report = modelc::check::check(&input, &target, &shapes.parse()?)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                for p in &report.nodes {
+                    match &p.reason {
+                        None => println!("accelerator  {:<24} {}", p.op, p.node),
+                        Some(why) => {
+                            println!("fallback     {:<24} {}\n             {why}", p.op, p.node)
+                        }
+                    }
+                }
+                println!("{}", report.summary());
+            }
+            if !report.all_on_accelerator() {
+                return Err(format!(
+                    "{}: {} of {} ops do not run on {}",
+                    input.display(),
+                    report.total - report.accelerated,
+                    report.total,
+                    report.target
+                )
+                .into());
+            }
+        }
         Command::Passes => {
             for p in modelc_passes::registry::all() {
                 println!("{:<16} {}", p.name(), p.description());
