@@ -14,6 +14,7 @@ mod demo;
 mod measure;
 mod parity;
 mod pyenv;
+mod targets;
 mod testdata;
 mod tflite_suite;
 mod util;
@@ -203,6 +204,23 @@ enum Cmd {
         #[arg(long, value_name = "STEP")]
         from: Option<String>,
     },
+    /// Install the hardware targets' vendor tools into target/targets-site
+    ///
+    /// xtask/requirements-targets.txt (ethos-u-vela 5.2.0, tflite-micro and pyyaml),
+    /// pip-installed with --no-deps on top of target/pyenv; a stamp makes a second
+    /// call instant.
+    TargetsEnv,
+    /// Compare `modelc check` with the vendors' tools
+    ///
+    /// Builds modelc in release, installs the tools (targets-env), then runs
+    /// tests/targets_vendor.py: small hand-made TFLite models that each break one
+    /// documented Ethos-U constraint or must pass, and the committed TFLite test
+    /// models, through `vela --show-cpu-operations` and `modelc check --json` for
+    /// ethos-u55-128 and ethos-u65-256, operator by operator. Fails when modelc
+    /// places on the NPU an operator Vela puts on the CPU, or a hand-made case's
+    /// operator lands elsewhere than the case says in either tool. Report in
+    /// target/targets-vendor/report.json.
+    Targets,
     /// Build modelc and run it on the bundled example model
     ///
     /// Runs `modelc inspect testdata/models/tiny_cnn.onnx`, `modelc convert
@@ -246,6 +264,8 @@ fn main() -> ExitCode {
         Cmd::AtenSuite { ops, samples } => x.aten_suite(ops.as_deref(), samples),
         Cmd::Ci { from } => x.ci(from.as_deref()),
         Cmd::Demo => x.demo(),
+        Cmd::TargetsEnv => x.targets_env().map(|_| ()),
+        Cmd::Targets => x.targets(),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
