@@ -43,7 +43,10 @@ fn targets_lists_the_built_in_set() {
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let u55 = &v.as_array().unwrap()[1];
     assert_eq!(u55["target"]["fallback"], "partition");
-    assert_eq!(u55["ops"]["DEPTHWISE_CONV_2D"]["stride"], serde_json::json!([1, 3]));
+    assert_eq!(
+        u55["ops"]["DEPTHWISE_CONV_2D"]["stride"],
+        serde_json::json!([1, 3])
+    );
     // Every rule cites where it comes from.
     for t in v.as_array().unwrap() {
         for (op, rule) in t["ops"].as_object().unwrap() {
@@ -61,7 +64,10 @@ fn check_places_each_operator_with_its_reason() {
     assert_eq!(o.status.code(), Some(1));
     let err = stderr(&o);
     assert_eq!(err.lines().count(), 1, "{err}");
-    assert!(err.contains("2 of 17 ops do not run on ethos-u55-128"), "{err}");
+    assert!(
+        err.contains("2 of 17 ops do not run on ethos-u55-128"),
+        "{err}"
+    );
     insta::assert_snapshot!(stdout(&o), @r"
     fallback     QUANTIZE                 serving_default_image:0_int16
                  QUANTIZE: f32 tensor `serving_default_image:0` (accepted: i8, u8, i16)
@@ -114,7 +120,10 @@ fn check_judges_other_formats_as_the_tflite_modelc_writes() {
     assert_eq!(v["partitions"], 0);
     let first = &v["nodes"][0];
     assert_eq!(first["op"], "CONV_2D");
-    assert!(first["reason"].as_str().unwrap().starts_with("CONV_2D: f32 tensor"));
+    assert!(first["reason"]
+        .as_str()
+        .unwrap()
+        .starts_with("CONV_2D: f32 tensor"));
     // The CPU target takes the IR's own nodes.
     let o = modelc(&["check", &model]);
     assert!(o.status.success(), "{}", stderr(&o));
@@ -140,7 +149,14 @@ source = "this test"
 fn a_cut_target_puts_everything_after_the_first_unsupported_op_on_the_cpu() {
     let dir = tempfile::tempdir().unwrap();
     // No MAX_POOL_2D: the graph is cut there.
-    let ops = ["QUANTIZE", "CONV_2D", "DEPTHWISE_CONV_2D", "ADD", "TANH", "LOGISTIC"];
+    let ops = [
+        "QUANTIZE",
+        "CONV_2D",
+        "DEPTHWISE_CONV_2D",
+        "ADD",
+        "TANH",
+        "LOGISTIC",
+    ];
     let mut text = HEADER.to_string();
     for op in ops {
         text.push_str(&format!("[ops.{op}]\nsource = \"test\"\n"));
@@ -151,9 +167,14 @@ fn a_cut_target_puts_everything_after_the_first_unsupported_op_on_the_cpu() {
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let nodes = v["nodes"].as_array().unwrap();
-    let first_cpu = nodes.iter().position(|n| n["accelerator"] == false).unwrap();
+    let first_cpu = nodes
+        .iter()
+        .position(|n| n["accelerator"] == false)
+        .unwrap();
     assert_eq!(nodes[first_cpu]["op"], "MAX_POOL_2D");
-    assert!(nodes[first_cpu + 1..].iter().all(|n| n["accelerator"] == false));
+    assert!(nodes[first_cpu + 1..]
+        .iter()
+        .all(|n| n["accelerator"] == false));
     assert!(nodes[first_cpu + 1]["reason"]
         .as_str()
         .unwrap()
