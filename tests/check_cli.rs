@@ -222,3 +222,58 @@ fn a_target_file_with_a_mistake_is_refused_naming_the_file_and_the_key() {
     let o = modelc(&["check", &model, "--target", "ethos-u99"]);
     assert!(stderr(&o).contains("unknown target `ethos-u99` (`modelc targets` lists them)"));
 }
+
+/// `quantize --target ethos-u55-128` makes the inputs and outputs int8 (quantize-io): the
+/// float QUANTIZE / DEQUANTIZE that Vela puts on the CPU are gone, and the command says
+/// where the rest lands (the float Flatten between them stays on the CPU: not lowered yet).
+#[test]
+fn quantize_for_a_target_makes_the_io_integer() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = testdata("models/tiny_cnn.onnx");
+    let plain = dir.path().join("plain.tflite");
+    let lowered = dir.path().join("lowered.tflite");
+    let base = ["--calibration-random", "4", "--dim", "N=1"];
+    let o = modelc(&[&["quantize", &model, plain.to_str().unwrap()][..], &base].concat());
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = modelc(
+        &[
+            &["quantize", &model, lowered.to_str().unwrap()][..],
+            &base,
+            &["--target", "ethos-u55-128"],
+        ]
+        .concat(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("target ethos-u55-128: input `image` is now i8"),
+        "{err}"
+    );
+    assert!(
+        err.contains("target ethos-u55-128: output `probs` is now the quantized value"),
+        "{err}"
+    );
+    let fallbacks = |p: &Path| {
+        let o = modelc(&[
+            "check",
+            p.to_str().unwrap(),
+            "--target",
+            "ethos-u55-128",
+            "--json",
+        ]);
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        v["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|n| n["accelerator"] == false)
+            .map(|n| n["op"].as_str().unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+    let before = fallbacks(&plain);
+    let after = fallbacks(&lowered);
+    assert_eq!(before.first().map(String::as_str), Some("QUANTIZE"));
+    assert_eq!(before.last().map(String::as_str), Some("DEQUANTIZE"));
+    assert_eq!(after, ["DEQUANTIZE", "TRANSPOSE", "RESHAPE", "QUANTIZE"]);
+    assert_eq!(before.len(), after.len() + 2);
+}

@@ -143,3 +143,24 @@ fn ir_view(model: &Model) -> TargetGraph {
         .collect();
     TargetGraph { nodes }
 }
+
+/// Runs the target's lowering passes ([`Target::lowering`]) on `model`; returns what they
+/// did, one line each.
+pub fn lower(model: &mut Model, target: &Target) -> Result<Vec<String>, modelc_passes::PassError> {
+    let passes = modelc_passes::registry::pipeline(&target.lowering().join(","))?;
+    let report = modelc_passes::PassManager::new(passes).run(model)?;
+    Ok(report.notes)
+}
+
+/// The operators that do not land on the accelerator, one line each with the reason, then
+/// the summary line.
+pub fn render_fallbacks(report: &Report) -> String {
+    let mut out = String::new();
+    for p in report.nodes.iter().filter(|p| !p.accelerator) {
+        let why = p.reason.as_deref().unwrap_or_default();
+        out.push_str(&format!("  {} `{}`: {why}\n", p.op, p.node));
+    }
+    out.push_str(&report.summary());
+    out.push('\n');
+    out
+}

@@ -38,7 +38,7 @@ enum Command {
     /// ops. Weights are memory-mapped, never copied; ONNX models over 2 GB are written with
     /// external data. Check a conversion with `modelc verify IN OUT`.
     #[command(
-        after_help = "Examples:\n  modelc convert resnet50.onnx resnet50.tflite\n  modelc convert model.tflite model.onnx\n  modelc convert traced.pt model.onnx -O2\n  modelc convert scripted.pt model.tflite --input-shape x:1,3,224,224\n  modelc convert big.onnx out.onnx --external-data always   # writes out.onnx + out.onnx.data"
+        after_help = "Examples:\n  modelc convert resnet50.onnx resnet50.tflite\n  modelc convert model.tflite model.onnx\n  modelc convert traced.pt model.onnx -O2\n  modelc convert scripted.pt model.tflite --input-shape x:1,3,224,224\n  modelc convert big.onnx out.onnx --external-data always   # writes out.onnx + out.onnx.data\n  modelc convert model-int8.onnx model.tflite --target ethos-u55-128   # int8 I/O, then where each op lands"
     )]
     Convert {
         /// The model to read.
@@ -67,8 +67,17 @@ enum Command {
         shapes: ShapeArgs,
         #[command(flatten)]
         types: TypeArgs,
+        /// Lower for a hardware target (`modelc targets` lists them) and say where each
+        /// operator of the result lands: for integer-only accelerators (ethos-u55-128,
+        /// ethos-u65-256) a quantized model's float inputs and outputs become its int8
+        /// tensors, so no QUANTIZE / DEQUANTIZE runs on the CPU.
+        #[arg(long, value_name = "NAME")]
+        target: Option<String>,
+        /// A target file of your own (the schema of targets/*.toml); overrides --target.
+        #[arg(long, value_name = "FILE")]
+        target_file: Option<PathBuf>,
     },
-    /// List the hardware targets `check` (and later `--target`) knows: name, format,
+    /// List the hardware targets `check`, `convert --target` and `quantize --target` know: name, format,
     /// fallback behaviour, operator count, and where the rules come from.
     ///
     /// The built-in targets are the files of the repository's `targets/` directory; a
@@ -475,7 +484,13 @@ fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
             opset,
             shapes,
             types,
+            target,
+            target_file,
         } => {
+            let target = match (&target, &target_file) {
+                (None, None) => None,
+                (name, file) => Some(modelc::check::resolve(name.as_deref(), file.as_deref())?),
+            };
             let mut save = SaveOptions::default();
             save.onnx.external_data = match external_data {
                 ExternalArg::Auto => ExternalData::Auto,
@@ -490,9 +505,17 @@ fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
                 opset,
                 passes: Passes::Level(level),
                 save,
+                lowering: target.as_ref().map(|t| t.lowering()).unwrap_or_default(),
                 ..ConvertOptions::default()
             };
-            convert(&input, &output, &opts)?;
+            let done = convert(&input, &output, &opts)?;
+            if let Some(t) = &target {
+                for note in &done.report.notes {
+                    eprintln!("target {}: {note}", t.name());
+                }
+                let placed = modelc::check::check(&output, t, &Default::default())?;
+                eprint!("{}", modelc::check::render_fallbacks(&placed));
+            }
         }
         Command::Inspect {
             input,
@@ -648,6 +671,7 @@ fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
                 stop_after,
                 print_after,
                 save: SaveOptions::default(),
+                lowering: Vec::new(),
             };
             let done = convert(&input, &output, &opts)?;
             let report = done.report;

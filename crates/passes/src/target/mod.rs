@@ -10,6 +10,7 @@
 //! violated rule.
 
 pub mod check;
+pub mod quantize_io;
 pub mod schema;
 pub mod view;
 
@@ -207,6 +208,20 @@ impl Target {
             source,
         })?;
         Target::parse(&text, &origin, known)
+    }
+
+    /// The passes that lower a model for this target, in order: `quantize-io` when the
+    /// accelerator takes no float feature maps (the float inputs and outputs of a quantized
+    /// model would run on the CPU).
+    pub fn lowering(&self) -> Vec<&'static str> {
+        let mut passes = Vec::new();
+        if self
+            .generic_feature_dtypes()
+            .is_some_and(|d| !d.contains(&DType::F32))
+        {
+            passes.push("quantize-io");
+        }
+        passes
     }
 
     /// The generic feature-map element types, parsed.
