@@ -67,15 +67,8 @@ enum Command {
         shapes: ShapeArgs,
         #[command(flatten)]
         types: TypeArgs,
-        /// Lower for a hardware target (`modelc targets` lists them) and say where each
-        /// operator of the result lands: for integer-only accelerators (ethos-u55-128,
-        /// ethos-u65-256) a quantized model's float inputs and outputs become its int8
-        /// tensors, so no QUANTIZE / DEQUANTIZE runs on the CPU.
-        #[arg(long, value_name = "NAME")]
-        target: Option<String>,
-        /// A target file of your own (the schema of targets/*.toml); overrides --target.
-        #[arg(long, value_name = "FILE")]
-        target_file: Option<PathBuf>,
+        #[command(flatten)]
+        target: Box<modelc::TargetArgs>,
     },
     /// List the hardware targets `check`, `convert --target` and `quantize --target` know: name, format,
     /// fallback behaviour, operator count, and where the rules come from.
@@ -485,12 +478,8 @@ fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
             shapes,
             types,
             target,
-            target_file,
         } => {
-            let target = match (&target, &target_file) {
-                (None, None) => None,
-                (name, file) => Some(modelc::check::resolve(name.as_deref(), file.as_deref())?),
-            };
+            let target = target.resolve()?;
             let mut save = SaveOptions::default();
             save.onnx.external_data = match external_data {
                 ExternalArg::Auto => ExternalData::Auto,

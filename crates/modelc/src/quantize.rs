@@ -312,16 +312,8 @@ pub struct QuantizeArgs {
     /// Print the report as JSON on stdout.
     #[arg(long)]
     pub json: bool,
-    /// Lower the quantized model for a hardware target (`modelc targets` lists them), then
-    /// say where each operator lands: for integer-only accelerators (ethos-u55-128,
-    /// ethos-u65-256) the float inputs and outputs become the int8 tensors behind them
-    /// (the caller quantizes inputs and dequantizes outputs with the scales in the file),
-    /// so no QUANTIZE / DEQUANTIZE is left for the CPU.
-    #[arg(long, value_name = "NAME")]
-    pub target: Option<String>,
-    /// A target file of your own (the schema of targets/*.toml); overrides --target.
-    #[arg(long, value_name = "FILE")]
-    pub target_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub target: Box<crate::TargetArgs>,
 }
 
 fn parse_mode(s: &str) -> Result<Mode, String> {
@@ -450,10 +442,7 @@ pub fn run(args: QuantizeArgs) -> Result<(), Box<dyn std::error::Error>> {
     // LiteRT's integer LOGISTIC / SOFTMAX / TANH produce fixed output ranges only.
     cfg.static_opts.fixed_ranges = tflite;
     let start = Instant::now();
-    let target = match (&args.target, &args.target_file) {
-        (None, None) => None,
-        (name, file) => Some(crate::check::resolve(name.as_deref(), file.as_deref())?),
-    };
+    let target = args.target.resolve()?;
     let (mut quantized, report) = quant::quantize(&model, &cfg, &calibration, &eval)?;
     if let Some(t) = &target {
         for note in crate::check::lower(&mut quantized, t)? {
