@@ -219,8 +219,21 @@ enum Cmd {
     /// ethos-u55-128 and ethos-u65-256, operator by operator. Fails when modelc
     /// places on the NPU an operator Vela puts on the CPU, or a hand-made case's
     /// operator lands elsewhere than the case says in either tool. Report in
-    /// target/targets-vendor/report.json.
-    Targets,
+    /// target/targets-vendor/report.json. With --table, then the CNN table
+    /// (tests/targets_table.py): ResNet-18, MobileNetV2, EfficientNet-B0 and
+    /// MobileNetV3-Large quantized by `modelc quantize` plain and with `--target
+    /// ethos-u55-128`, Vela's CPU/NPU operator counts of both next to `modelc
+    /// check`, cosine and top-1 of the target model against fp32 on held-out inputs
+    /// (onnxruntime vs LiteRT), and TFLite Micro loading and running it; report in
+    /// target/targets-table/report.json.
+    Targets {
+        /// Also make the CNN table
+        #[arg(long)]
+        table: bool,
+        /// Only these models in the table (comma-separated, e.g. resnet18,mobilenet_v2)
+        #[arg(long, value_name = "NAMES")]
+        only: Option<String>,
+    },
     /// Build modelc and run it on the bundled example model
     ///
     /// Runs `modelc inspect testdata/models/tiny_cnn.onnx`, `modelc convert
@@ -265,7 +278,7 @@ fn main() -> ExitCode {
         Cmd::Ci { from } => x.ci(from.as_deref()),
         Cmd::Demo => x.demo(),
         Cmd::TargetsEnv => x.targets_env().map(|_| ()),
-        Cmd::Targets => x.targets(),
+        Cmd::Targets { table, only } => x.targets(table || only.is_some(), only.as_deref()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

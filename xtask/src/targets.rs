@@ -19,9 +19,31 @@ impl Xtask {
 
     /// `modelc check` against Vela on every hand-made constraint case and the committed
     /// TFLite models, for both Ethos-U targets; report in target/targets-vendor.
-    pub(crate) fn targets(&self) -> Result<()> {
+    /// Then, with `table`, the CNN table (tests/targets_table.py): torchvision models
+    /// quantized plain and with `--target ethos-u55-128`, Vela's CPU/NPU operator counts for
+    /// both, accuracy against fp32 (onnxruntime vs LiteRT), TFLite Micro's load and run;
+    /// report in target/targets-table.
+    pub(crate) fn targets(&self, table: bool, only: Option<&str>) -> Result<()> {
         let modelc = self.build_modelc()?;
-        self.targets_vendor(&modelc)
+        self.targets_vendor(&modelc)?;
+        if !table {
+            return Ok(());
+        }
+        let models = self.torchvision()?;
+        let site = self.targets_env()?;
+        let mut cmd = self.py();
+        cmd.env("PYTHONPATH", &site)
+            .arg("tests/targets_table.py")
+            .arg("--modelc")
+            .arg(&modelc)
+            .arg("--models")
+            .arg(models)
+            .arg("--out")
+            .arg(self.target.join("targets-table"));
+        if let Some(only) = only {
+            cmd.arg("--only").arg(only);
+        }
+        run(&mut cmd)
     }
 
     /// The comparison with `modelc` (also CI's step: it takes about a minute).
