@@ -383,6 +383,14 @@ fn specific(rule: &OpRule, n: &TargetNode) -> Option<String> {
             }
         }
     }
+    if let (Some(min), Some(x)) = (rule.min_input_scale, x0) {
+        let eight_bit = matches!(x.dtype, DType::I8 | DType::U8);
+        if let Some(q) = x.quant.as_ref().filter(|_| eight_bit) {
+            if let Some(s) = q.scales.iter().find(|&&s| f64::from(s) <= min) {
+                return Some(format!("input scale {s:e} <= {min:e}"));
+            }
+        }
+    }
     if rule.same_io_dtype {
         if let (Some(x), Some(y)) = (x0, n.outputs.first()) {
             if x.dtype != y.dtype {

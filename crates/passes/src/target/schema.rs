@@ -191,6 +191,10 @@ pub struct OpRule {
     /// Inputs and output have the same quantization parameters.
     #[serde(default)]
     pub same_quantization: bool,
+    /// The scale of input 0, when it is 8-bit quantized, must be above this (TFLite
+    /// Micro's int8 SOFTMAX needs input scale × beta × 2^26 > 1; beta is taken as 1, what
+    /// modelc and TensorFlow's converter write).
+    pub min_input_scale: Option<f64>,
     /// Documented constraints modelc does not evaluate (listed by `modelc targets --json`
     /// so nobody mistakes the file for the whole truth).
     #[serde(default)]
