@@ -1,6 +1,7 @@
 //! The `modelc` command's integration tests, one module per file, in one test binary (a binary
 //! per file linked the whole workspace again each time, ~70 MB apiece, and filled a CI disk).
 
+mod check_cli;
 mod cli;
 mod fuse_models;
 mod infer_shapes_onnx;

@@ -2,11 +2,9 @@
 //! converted by modelc to ONNX (onnxruntime) and TFLite (LiteRT), with `torch.onnx.export`
 //! on the same modules as the anchor (tests/aten_suite.py).
 
-use std::fs;
 use std::path::PathBuf;
 
-use crate::util::{fnv1a64, read};
-use crate::workspace::{pip_install, run, Xtask};
+use crate::workspace::{run, Xtask};
 use crate::Result;
 
 /// The committed list of modules that pass (the CI subset's ops and its floor).
@@ -58,21 +56,6 @@ impl Xtask {
     /// xtask/requirements-aten-suite.txt installed (--no-deps) into target/aten-suite-site,
     /// skipped when its stamp is current.
     pub(crate) fn aten_suite_site(&self) -> Result<PathBuf> {
-        let site = self.target.join("aten-suite-site");
-        let reqs_path = self.root.join("xtask/requirements-aten-suite.txt");
-        let reqs = read(&reqs_path)?;
-        let stamp = format!("fnv1a64 {:016x}\n", fnv1a64(&[&reqs]));
-        let stamp_path = site.join(".xtask-stamp");
-        if fs::read_to_string(&stamp_path).ok().as_deref() == Some(&stamp) {
-            return Ok(site);
-        }
-        fs::create_dir_all(&site)?;
-        pip_install(
-            &mut self.py(),
-            &["--upgrade".as_ref(), "--target".as_ref(), site.as_os_str()],
-            &reqs_path,
-        )?;
-        fs::write(&stamp_path, stamp)?;
-        Ok(site)
+        self.pip_site("aten-suite-site", "requirements-aten-suite.txt")
     }
 }

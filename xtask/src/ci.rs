@@ -226,6 +226,15 @@ impl Xtask {
                     self.pt2_suite_subset(&modelc)
                 }),
             ),
+            (
+                "targets vs vendor tools",
+                Box::new(|| {
+                    // `modelc check` against Arm's Vela on hand-made constraint cases and the
+                    // committed TFLite models: never NPU where Vela falls back.
+                    let modelc = self.build_modelc()?;
+                    self.targets_vendor(&modelc)
+                }),
+            ),
         ];
         let first = match from {
             None => 0,

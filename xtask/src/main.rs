@@ -16,6 +16,7 @@ mod measure;
 mod parity;
 mod pt2_suite;
 mod pyenv;
+mod targets;
 mod testdata;
 mod tflite_suite;
 mod util;
@@ -227,6 +228,36 @@ enum Cmd {
         #[arg(long, value_name = "STEP")]
         from: Option<String>,
     },
+    /// Install the hardware targets' vendor tools into target/targets-site
+    ///
+    /// xtask/requirements-targets.txt (ethos-u-vela 5.2.0, tflite-micro and pyyaml),
+    /// pip-installed with --no-deps on top of target/pyenv; a stamp makes a second
+    /// call instant.
+    TargetsEnv,
+    /// Compare `modelc check` with the vendors' tools
+    ///
+    /// Builds modelc in release, installs the tools (targets-env), then runs
+    /// tests/targets_vendor.py: small hand-made TFLite models that each break one
+    /// documented Ethos-U constraint or must pass, and the committed TFLite test
+    /// models, through `vela --show-cpu-operations` and `modelc check --json` for
+    /// ethos-u55-128 and ethos-u65-256, operator by operator. Fails when modelc
+    /// places on the NPU an operator Vela puts on the CPU, or a hand-made case's
+    /// operator lands elsewhere than the case says in either tool. Report in
+    /// target/targets-vendor/report.json. With --table, then the CNN table
+    /// (tests/targets_table.py): ResNet-18, MobileNetV2, EfficientNet-B0 and
+    /// MobileNetV3-Large quantized by `modelc quantize` plain and with `--target
+    /// ethos-u55-128`, Vela's CPU/NPU operator counts of both next to `modelc
+    /// check`, cosine and top-1 of the target model against fp32 on held-out inputs
+    /// (onnxruntime vs LiteRT), and TFLite Micro loading and running it; report in
+    /// target/targets-table/report.json.
+    Targets {
+        /// Also make the CNN table
+        #[arg(long)]
+        table: bool,
+        /// Only these models in the table (comma-separated, e.g. resnet18,mobilenet_v2)
+        #[arg(long, value_name = "NAMES")]
+        only: Option<String>,
+    },
     /// Build modelc and run it on the bundled example model
     ///
     /// Runs `modelc inspect testdata/models/tiny_cnn.onnx`, `modelc convert
@@ -287,6 +318,8 @@ fn main() -> ExitCode {
         Cmd::Ci { from } => x.ci(from.as_deref()),
         Cmd::Demo => x.demo(),
         Cmd::DrawCheck { modelc, model } => x.draw_check(modelc, model),
+        Cmd::TargetsEnv => x.targets_env().map(|_| ()),
+        Cmd::Targets { table, only } => x.targets(table || only.is_some(), only.as_deref()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

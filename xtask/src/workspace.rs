@@ -143,3 +143,27 @@ pub(crate) fn pip_install(
         .arg("-r")
         .arg(list))
 }
+
+impl Xtask {
+    /// A pinned list of pure-Python additions (`xtask/<list>`) installed with `--no-deps` into
+    /// `target/<dir>` for PYTHONPATH on top of target/pyenv; skipped when the stamp (a hash of
+    /// the list) is current.
+    pub(crate) fn pip_site(&self, dir: &str, list: &str) -> Result<PathBuf> {
+        let site = self.target.join(dir);
+        let reqs_path = self.root.join("xtask").join(list);
+        let reqs = crate::util::read(&reqs_path)?;
+        let stamp = format!("fnv1a64 {:016x}\n", crate::util::fnv1a64(&[&reqs]));
+        let stamp_path = site.join(".xtask-stamp");
+        if std::fs::read_to_string(&stamp_path).ok().as_deref() == Some(&stamp) {
+            return Ok(site);
+        }
+        std::fs::create_dir_all(&site)?;
+        pip_install(
+            &mut self.py(),
+            &["--upgrade".as_ref(), "--target".as_ref(), site.as_os_str()],
+            &reqs_path,
+        )?;
+        std::fs::write(&stamp_path, stamp)?;
+        Ok(site)
+    }
+}

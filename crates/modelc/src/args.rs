@@ -37,3 +37,31 @@ impl ShapeArgs {
         self.input_shapes.is_empty() && self.dims.is_empty()
     }
 }
+
+/// `--target NAME` / `--target-file FILE`: lower for a hardware target and say where each
+/// operator lands (`convert`, `quantize`).
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct TargetArgs {
+    /// Lower for a hardware target (`modelc targets` lists them) and say where each
+    /// operator of the result lands: for integer-only accelerators (ethos-u55-128,
+    /// ethos-u65-256) a quantized model's float inputs and outputs become its int8 tensors
+    /// (the caller quantizes inputs and dequantizes outputs with the scales in the file), so
+    /// no QUANTIZE / DEQUANTIZE is left for the CPU.
+    #[arg(long, value_name = "NAME")]
+    pub target: Option<String>,
+    /// A target file of your own (the schema of targets/*.toml); overrides --target.
+    #[arg(long, value_name = "FILE")]
+    pub target_file: Option<std::path::PathBuf>,
+}
+
+impl TargetArgs {
+    /// The target asked for, if any.
+    pub fn resolve(
+        &self,
+    ) -> Result<Option<modelc_passes::target::Target>, modelc_passes::target::TargetError> {
+        match (&self.target, &self.target_file) {
+            (None, None) => Ok(None),
+            (name, file) => crate::check::resolve(name.as_deref(), file.as_deref()).map(Some),
+        }
+    }
+}

@@ -52,6 +52,8 @@ pub struct ConvertOptions {
     pub print_after: Option<(String, GraphHook)>,
     /// How the destination is written.
     pub save: SaveOptions,
+    /// Lowering passes for a hardware target (`Target::lowering`), run after `passes`.
+    pub lowering: Vec<&'static str>,
 }
 
 /// What a conversion did.
@@ -122,7 +124,12 @@ pub fn convert_with(
         let print = Arc::clone(print);
         pm.print_after = Some((name.clone(), Box::new(move |g: &Graph| print(g))));
     }
-    let report = pm.run(&mut model)?;
+    let mut report = pm.run(&mut model)?;
+    if !opts.lowering.is_empty() {
+        let lowering = modelc_passes::registry::pipeline(&opts.lowering.join(","))?;
+        let lowered = PassManager::new(lowering).run(&mut model)?;
+        report.notes.extend(lowered.notes);
+    }
     let after = Summary::of(&model, dst_format);
     on_stage(Stage::Writing(dst));
     save(&model, dst, &opts.save)?;

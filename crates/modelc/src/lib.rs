@@ -14,6 +14,7 @@
 //! ```
 
 mod args;
+pub mod check;
 mod convert;
 pub mod diff;
 pub mod draw;
@@ -27,7 +28,7 @@ pub mod summary;
 
 use std::path::{Path, PathBuf};
 
-pub use args::ShapeArgs;
+pub use args::{ShapeArgs, TargetArgs};
 pub use convert::{convert, convert_with, ConvertOptions, Converted, GraphHook, Passes, Stage};
 pub use format::Format;
 pub use input_types::{InputTypeError, InputTypes};

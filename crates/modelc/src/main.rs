@@ -38,7 +38,7 @@ enum Command {
     /// ops. Weights are memory-mapped, never copied; ONNX models over 2 GB are written with
     /// external data. Check a conversion with `modelc verify IN OUT`.
     #[command(
-        after_help = "Examples:\n  modelc convert resnet50.onnx resnet50.tflite\n  modelc convert model.tflite model.onnx\n  modelc convert traced.pt model.onnx -O2\n  modelc convert scripted.pt model.tflite --input-shape x:1,3,224,224\n  modelc convert big.onnx out.onnx --external-data always   # writes out.onnx + out.onnx.data"
+        after_help = "Examples:\n  modelc convert resnet50.onnx resnet50.tflite\n  modelc convert model.tflite model.onnx\n  modelc convert traced.pt model.onnx -O2\n  modelc convert scripted.pt model.tflite --input-shape x:1,3,224,224\n  modelc convert big.onnx out.onnx --external-data always   # writes out.onnx + out.onnx.data\n  modelc convert model-int8.onnx model.tflite --target ethos-u55-128   # int8 I/O, then where each op lands"
     )]
     Convert {
         /// The model to read.
@@ -71,6 +71,47 @@ enum Command {
         /// written file.
         #[arg(long)]
         diff: bool,
+        #[command(flatten)]
+        target: Box<modelc::TargetArgs>,
+    },
+    /// List the hardware targets `check`, `convert --target` and `quantize --target` know: name, format,
+    /// fallback behaviour, operator count, and where the rules come from.
+    ///
+    /// The built-in targets are the files of the repository's `targets/` directory; a
+    /// directory named by MODELC_TARGETS_DIR adds to them (a file with a built-in's name
+    /// replaces it).
+    #[command(after_help = "Examples:\n  modelc targets\n  modelc targets --json")]
+    Targets {
+        /// Print JSON (the whole validated rule set of each target).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Say, operator by operator, whether a model runs on a hardware target's accelerator
+    /// or falls back (and which rule it breaks).
+    ///
+    /// The model is judged in the form the target consumes: for a TFLite target
+    /// (ethos-u55-128, ethos-u65-256, tflm) the operators of the .tflite file, or of the
+    /// .tflite modelc writes for a model in another format. The summary gives the operators
+    /// on the accelerator and the number of partitions; for a target that cuts the graph at
+    /// the first unsupported operator, everything after it counts as fallback. Exit status
+    /// 0 only when every operator lands on the accelerator.
+    #[command(
+        after_help = "Examples:\n  modelc check model.tflite --target ethos-u55-128\n  modelc check model.onnx --target tflm --json\n  modelc check model.tflite --target-file my-npu.toml"
+    )]
+    Check {
+        /// The model to judge.
+        input: PathBuf,
+        /// A target by name (`modelc targets` lists them).
+        #[arg(long, default_value = "cpu")]
+        target: String,
+        /// A target file of your own (TOML, the schema of targets/*.toml); overrides --target.
+        #[arg(long, value_name = "FILE")]
+        target_file: Option<PathBuf>,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        shapes: ShapeArgs,
     },
     /// Summarize a model: format, opsets, inputs and outputs, ops, parameters, compute, memory.
     ///
@@ -517,7 +558,9 @@ fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
             shapes,
             types,
             diff,
+            target,
         } => {
+            let target = target.resolve()?;
             let mut save = SaveOptions::default();
             save.onnx.external_data = match external_data {
                 ExternalArg::Auto => ExternalData::Auto,
@@ -532,9 +575,17 @@ fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
                 opset,
                 passes: Passes::Level(level),
                 save,
+                lowering: target.as_ref().map(|t| t.lowering()).unwrap_or_default(),
                 ..ConvertOptions::default()
             };
-            convert(&input, &output, &opts)?;
+            let done = convert(&input, &output, &opts)?;
+            if let Some(t) = &target {
+                for note in &done.report.notes {
+                    eprintln!("target {}: {note}", t.name());
+                }
+                let placed = modelc::check::check(&output, t, &Default::default())?;
+                eprint!("{}", modelc::check::render_fallbacks(&placed));
+            }
             if diff {
                 print_diff(&input, &output, &opts)?;
             }
@@ -708,6 +759,7 @@ fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
                 stop_after,
                 print_after,
                 save: SaveOptions::default(),
+                lowering: Vec::new(),
             };
             let done = convert(&input, &output, &opts)?;
             let report = done.report;
@@ -774,6 +826,63 @@ fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
             }
         }
         Command::Quantize(args) => modelc::quantize::run(args)?,
+        Command::Targets { json } => {
+            let targets = modelc::check::targets()?;
+            if json {
+                let files: Vec<_> = targets.iter().map(|t| &t.file).collect();
+                println!("{}", serde_json::to_string_pretty(&files)?);
+            } else {
+                for t in &targets {
+                    let m = &t.file.target;
+                    let ops = if m.all_ops {
+                        "all ops".to_string()
+                    } else {
+                        format!("{} ops", t.file.ops.len())
+                    };
+                    println!(
+                        "{:<14} {:<7} fallback={:<10} {:<8} {}",
+                        m.name,
+                        format!("{:?}", m.format).to_lowercase(),
+                        m.fallback.name(),
+                        ops,
+                        m.description
+                    );
+                }
+            }
+        }
+        Command::Check {
+            input,
+            target,
+            target_file,
+            json,
+            shapes,
+        } => {
+            let target = modelc::check::resolve(Some(&target), target_file.as_deref())?;
+            let report = modelc::check::check(&input, &target, &shapes.parse()?)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                for p in &report.nodes {
+                    match &p.reason {
+                        None => println!("accelerator  {:<24} {}", p.op, p.node),
+                        Some(why) => {
+                            println!("fallback     {:<24} {}\n             {why}", p.op, p.node)
+                        }
+                    }
+                }
+                println!("{}", report.summary());
+            }
+            if !report.all_on_accelerator() {
+                return Err(format!(
+                    "{}: {} of {} ops do not run on {}",
+                    input.display(),
+                    report.total - report.accelerated,
+                    report.total,
+                    report.target
+                )
+                .into());
+            }
+        }
         Command::Passes => {
             for p in modelc_passes::registry::all() {
                 println!("{:<16} {}", p.name(), p.description());

@@ -312,6 +312,8 @@ pub struct QuantizeArgs {
     /// Print the report as JSON on stdout.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub target: Box<crate::TargetArgs>,
 }
 
 fn parse_mode(s: &str) -> Result<Mode, String> {
@@ -440,7 +442,13 @@ pub fn run(args: QuantizeArgs) -> Result<(), Box<dyn std::error::Error>> {
     // LiteRT's integer LOGISTIC / SOFTMAX / TANH produce fixed output ranges only.
     cfg.static_opts.fixed_ranges = tflite;
     let start = Instant::now();
-    let (quantized, report) = quant::quantize(&model, &cfg, &calibration, &eval)?;
+    let target = args.target.resolve()?;
+    let (mut quantized, report) = quant::quantize(&model, &cfg, &calibration, &eval)?;
+    if let Some(t) = &target {
+        for note in crate::check::lower(&mut quantized, t)? {
+            eprintln!("target {}: {note}", t.name());
+        }
+    }
     if mode == Mode::Int8 {
         eprintln!(
             "calibration: {} inputs through the interpreter in {:.2} s",
@@ -471,6 +479,10 @@ pub fn run(args: QuantizeArgs) -> Result<(), Box<dyn std::error::Error>> {
             },
             start.elapsed().as_secs_f64()
         );
+    }
+    if let Some(t) = &target {
+        let placed = crate::check::check(&args.output, t, &Default::default())?;
+        eprint!("{}", crate::check::render_fallbacks(&placed));
     }
     Ok(())
 }

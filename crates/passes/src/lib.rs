@@ -17,6 +17,7 @@ pub mod passes;
 pub mod pattern;
 pub mod quant;
 pub mod registry;
+pub mod target;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod util;

@@ -34,6 +34,7 @@ pub fn all() -> Vec<Box<dyn Pass>> {
         Box::new(crate::opset::ConvertOpset {
             target: crate::opset::NEWEST,
         }),
+        Box::new(crate::target::quantize_io::QuantizeIo),
     ];
     all.extend(
         decompose::all()

@@ -21,6 +21,7 @@ mod opset;
 mod quant;
 mod quant_coverage;
 mod quantize_bias;
+mod quantize_io;
 mod reshape_merge;
 mod testing;
 mod transpose;

@@ -13,6 +13,7 @@ mod hex;
 mod import;
 mod read;
 pub mod table;
+mod target_view;
 
 use std::path::Path;
 
@@ -20,6 +21,7 @@ use modelc_ir::Model;
 
 pub use error::TfliteError;
 pub use read::decode;
+pub use target_view::target_graph;
 
 /// How to write a `.tflite` file.
 #[derive(Debug, Clone, Default)]

@@ -132,7 +132,12 @@ const ACTIVATION: &[Row] = &[
     unary(B::RELU, OnnxOp::Relu),
     unary(B::LOGISTIC, OnnxOp::Sigmoid),
     unary(B::TANH, OnnxOp::Tanh),
-    unary(B::HARD_SWISH, OnnxOp::HardSwish),
+    // LiteRT registers HARD_SWISH version 1 only, int8 included (register.cc); version 2
+    // is refused ("Didn't find op for builtin opcode 'HARD_SWISH' version '2'").
+    Row {
+        quantized_version: 1,
+        ..unary(B::HARD_SWISH, OnnxOp::HardSwish)
+    },
     row(B::ELU, OnnxOp::Elu, 1, Options::UnitAlpha),
     row(B::LEAKY_RELU, OnnxOp::LeakyRelu, 1, Options::LeakyRelu),
     Row {
