@@ -4,6 +4,7 @@
 
 mod cleanup;
 mod compress_lowrank;
+mod compress_prune;
 mod cse;
 mod decompose;
 mod fold;
