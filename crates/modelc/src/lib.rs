@@ -14,6 +14,7 @@
 //! ```
 
 mod args;
+pub mod compress;
 mod convert;
 mod format;
 mod input_types;
