@@ -3,6 +3,7 @@
 
 mod check_cli;
 mod cli;
+mod compress_cli;
 mod fuse_models;
 mod infer_shapes_onnx;
 mod library;

@@ -15,21 +15,21 @@ const CNN: &str = r#"graph main(%x: f32[1,2,4,4]) -> (%y) {
   %y = Relu(%c)
 }"#;
 
-fn modelc(args: &[&str]) -> Output {
+pub(crate) fn modelc(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_modelc"))
         .args(args)
         .output()
         .expect("modelc runs")
 }
 
-fn write_model(dir: &Path, name: &str, text: &str) -> PathBuf {
+pub(crate) fn write_model(dir: &Path, name: &str, text: &str) -> PathBuf {
     let path = dir.join(name);
     let m = Model::new(Graph::parse(text).unwrap(), 17);
     modelc::save(&m, &path, &modelc::SaveOptions::default()).unwrap();
     path
 }
 
-fn npy(dims: Vec<u64>, dtype: DType, seed: u32) -> Vec<u8> {
+pub(crate) fn npy(dims: Vec<u64>, dtype: DType, seed: u32) -> Vec<u8> {
     let n: u64 = dims.iter().product();
     let t = match dtype {
         DType::F32 => {
@@ -43,7 +43,7 @@ fn npy(dims: Vec<u64>, dtype: DType, seed: u32) -> Vec<u8> {
     modelc::npy::encode(&t).unwrap()
 }
 
-fn calib_dir(dir: &Path, name: &str, files: &[(&str, Vec<u8>)]) -> PathBuf {
+pub(crate) fn calib_dir(dir: &Path, name: &str, files: &[(&str, Vec<u8>)]) -> PathBuf {
     let d = dir.join(name);
     std::fs::create_dir_all(&d).unwrap();
     for (f, bytes) in files {
@@ -52,7 +52,7 @@ fn calib_dir(dir: &Path, name: &str, files: &[(&str, Vec<u8>)]) -> PathBuf {
     d
 }
 
-fn expect_error(args: &[&str], out: &Path, needle: &str) {
+pub(crate) fn expect_error(args: &[&str], out: &Path, needle: &str) {
     let o = modelc(args);
     let err = String::from_utf8_lossy(&o.stderr).into_owned();
     assert_eq!(o.status.code(), Some(1), "stderr: {err}");

@@ -15,6 +15,7 @@
 
 mod args;
 pub mod check;
+pub mod compress;
 mod convert;
 pub mod diff;
 pub mod draw;

@@ -12,6 +12,7 @@
 //! assert!(report.changed());
 //! ```
 
+pub mod compress;
 pub mod opset;
 pub mod passes;
 pub mod pattern;

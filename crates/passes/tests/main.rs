@@ -3,6 +3,8 @@
 //! `modelc_passes::testing`, the helper users test their own passes with.
 
 mod cleanup;
+mod compress_lowrank;
+mod compress_prune;
 mod cse;
 mod decompose;
 mod fold;

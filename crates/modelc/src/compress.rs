@@ -1,0 +1,185 @@
+//! `modelc compress`: structured pruning and low-rank factorization (`modelc-passes`'s
+//! `compress` module) applied to a model, the output error against the original measured on
+//! calibration inputs, the result written only when it is within `--max-error`.
+
+use std::path::PathBuf;
+
+use modelc_passes::compress::lowrank::{self, LowRankOptions, Rank};
+use modelc_passes::compress::prune::{self, Criterion, PruneOptions};
+use modelc_passes::quant::{self, Metric};
+
+#[derive(clap::Args, Debug)]
+pub struct CompressArgs {
+    /// The model to compress.
+    pub input: PathBuf,
+    /// Where to write the result (format from the extension).
+    pub output: PathBuf,
+    /// Remove this fraction (0..1) of the output channels of each group of tied
+    /// Conv/Gemm/MatMul layers, the least important (weight norm) first.
+    #[arg(long, value_name = "R")]
+    pub prune: Option<f64>,
+    /// Channel importance for --prune: l1 or l2 (weight norm).
+    #[arg(long, default_value = "l1")]
+    pub criterion: String,
+    /// Factorize MatMul/Gemm/Conv weights by truncated SVD, keeping this fraction (0..1] of
+    /// the squared singular values, where the two factors are smaller than the weight.
+    #[arg(long, value_name = "E")]
+    pub rank_energy: Option<f64>,
+    /// Directory of .npy/.npz inputs the error is measured on.
+    #[arg(long, value_name = "DIR")]
+    pub calibration: Option<PathBuf>,
+    /// Measure on N seeded random inputs instead (says nothing about accuracy on real data).
+    #[arg(long, value_name = "N")]
+    pub calibration_random: Option<usize>,
+    /// Refuse to write the result when its error exceeds E (in --metric).
+    #[arg(long, value_name = "E")]
+    pub max_error: Option<f64>,
+    /// cosine (1 - cosine similarity), max-rel, or top1 (1 - agreement).
+    #[arg(long, default_value = "cosine")]
+    pub metric: String,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Input shapes and symbolic dimensions fixed first (random inputs need them).
+    #[command(flatten)]
+    pub shapes: crate::ShapeArgs,
+    /// Print the report as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(serde::Serialize)]
+struct Report {
+    pruned: Vec<prune::Pruned>,
+    factorized: Vec<lowrank::Factorized>,
+    weight_bytes_before: u64,
+    weight_bytes_after: u64,
+    outputs: Vec<quant::OutputError>,
+    evaluation_inputs: usize,
+}
+
+/// Runs `modelc compress`.
+pub fn run(args: CompressArgs) -> Result<(), Box<dyn std::error::Error>> {
+    crate::check_distinct(&args.input, &args.output)?;
+    crate::format_of(&args.output)?;
+    if args.prune.is_none() && args.rank_energy.is_none() {
+        return Err("say what to do: --prune R and/or --rank-energy E".into());
+    }
+    if let Some(r) = args.prune {
+        if !(0.0..1.0).contains(&r) {
+            return Err(format!("--prune {r} is not in [0, 1)").into());
+        }
+    }
+    if let Some(e) = args.rank_energy {
+        if !(e > 0.0 && e <= 1.0) {
+            return Err(format!("--rank-energy {e} is not in (0, 1]").into());
+        }
+    }
+    let criterion = match args.criterion.as_str() {
+        "l1" => Criterion::L1,
+        "l2" => Criterion::L2,
+        c => return Err(format!("unknown --criterion `{c}` (l1, l2)").into()),
+    };
+    let metric = match args.metric.as_str() {
+        "cosine" => Metric::Cosine,
+        "max-rel" => Metric::MaxRel,
+        "top1" => Metric::Top1,
+        m => return Err(format!("unknown --metric `{m}` (cosine, max-rel, top1)").into()),
+    };
+    let dims = args.shapes.dims()?;
+    let mut model = crate::load(&args.input)?;
+    args.shapes.parse()?.apply(&mut model.graph)?;
+    // Shapes and folded constants first (as `quantize` does): pruning follows channels by
+    // rank, and BatchNormalization folded into its Conv is one layer less to carry them through.
+    modelc_passes::PassManager::new(modelc_passes::registry::level(2)).run(&mut model)?;
+    let samples = match (&args.calibration, args.calibration_random) {
+        (Some(_), Some(_)) => {
+            return Err("give --calibration or --calibration-random, not both".into())
+        }
+        (Some(dir), None) => crate::quantize::load_dir(&model, dir)?,
+        (None, Some(n)) if n > 0 => crate::quantize::random_samples(&model, n, args.seed, &dims)?,
+        _ => {
+            return Err(
+                "the error is measured on inputs: --calibration DIR (or --calibration-random N)"
+                    .into(),
+            )
+        }
+    };
+    let mut out = model.clone();
+    let pruned = match args.prune {
+        Some(ratio) => prune::prune(
+            &mut out.graph,
+            &PruneOptions {
+                ratio,
+                criterion,
+                only: Vec::new(),
+            },
+        ),
+        None => Vec::new(),
+    };
+    let factorized = match args.rank_energy {
+        Some(e) => lowrank::factorize(
+            &mut out.graph,
+            &LowRankOptions {
+                rank: Rank::Energy(e),
+                only_if_smaller: true,
+            },
+        ),
+        None => Vec::new(),
+    };
+    if pruned.is_empty() && factorized.is_empty() {
+        return Err(format!(
+            "{}: nothing to compress (no prunable channel group, no weight whose factors are smaller); nothing written",
+            args.input.display()
+        )
+        .into());
+    }
+    let outputs = quant::evaluate(&model, &out, &samples)?;
+    let error = outputs.iter().map(|e| e.error(metric)).fold(0.0, f64::max);
+    let report = Report {
+        pruned,
+        factorized,
+        weight_bytes_before: quant::weight_bytes(&model.graph),
+        weight_bytes_after: quant::weight_bytes(&out.graph),
+        outputs,
+        evaluation_inputs: samples.len(),
+    };
+    if let Some(bound) = args.max_error {
+        if error > bound {
+            return Err(format!(
+                "{metric:?} error {error:.4e} on {} inputs exceeds --max-error {bound}; nothing written",
+                samples.len()
+            )
+            .into());
+        }
+    }
+    crate::save(&out, &args.output, &crate::SaveOptions::default())?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        for p in &report.pruned {
+            eprintln!(
+                "pruned      {} ({}): {} -> {} channels",
+                p.node, p.op, p.channels_before, p.channels_after
+            );
+        }
+        for f in &report.factorized {
+            eprintln!(
+                "factorized  {} ({}): {}x{} -> rank {} ({:.4} of the energy), {} -> {} weights",
+                f.node, f.op, f.m, f.n, f.rank, f.energy, f.params_before, f.params_after
+            );
+        }
+        for o in &report.outputs {
+            eprintln!(
+                "output {}: cosine {:.6}, max rel {:.3e} (on {} inputs)",
+                o.name, o.cosine, o.max_rel, report.evaluation_inputs
+            );
+        }
+        eprintln!(
+            "weights: {} -> {} bytes ({:.1}%)",
+            report.weight_bytes_before,
+            report.weight_bytes_after,
+            100.0 * report.weight_bytes_after as f64 / report.weight_bytes_before.max(1) as f64
+        );
+    }
+    Ok(())
+}

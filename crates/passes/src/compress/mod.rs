@@ -1,0 +1,9 @@
+//! Compression beyond quantization: the transforms behind `modelc compress`.
+//!
+//! - [`lowrank`]: a MatMul / Gemm / Conv weight replaced by the two factors of its truncated
+//!   SVD when they are smaller;
+//! - [`prune`]: whole output channels removed, and the removal carried through every layer
+//!   that reads them, so the result is an ordinary smaller model.
+
+pub mod lowrank;
+pub mod prune;

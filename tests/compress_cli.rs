@@ -1,0 +1,144 @@
+//! `modelc compress` end to end: pruning a model whose zero channels go without changing its
+//! outputs, and bad input (nothing to compress, a budget not met, calibration of the wrong
+//! shape) giving one line, exit 1 and no output file.
+
+use std::path::Path;
+
+use modelc::ir::DType;
+
+use crate::quant_cli::{calib_dir, expect_error, modelc, npy, write_model};
+
+/// A Conv with 8 channels, 3 of them all zero, read by ReLU and a 1×1 Conv.
+fn net() -> String {
+    let w1: Vec<String> = (0..8 * 2)
+        .map(|i| {
+            if [1, 4, 6].contains(&(i / 2)) {
+                "0.0".into()
+            } else {
+                format!("{:.3}", ((i * 7 % 11) as f32 - 5.0) / 5.0)
+            }
+        })
+        .collect();
+    let w2: Vec<String> = (0..3 * 8)
+        .map(|i| format!("{:.3}", ((i * 5 % 13) as f32 - 6.0) / 6.0))
+        .collect();
+    format!(
+        "graph main(%x: f32[1,2,4,4]) -> (%y) {{\n  %w1 = const f32[8,2,1,1] [{}]\n  %c1 = Conv(%x, %w1) {{kernel_shape=[1,1]}}\n  %r = Relu(%c1)\n  %w2 = const f32[3,8,1,1] [{}]\n  %y = Conv(%r, %w2) {{kernel_shape=[1,1]}}\n}}",
+        w1.join(", "),
+        w2.join(", ")
+    )
+}
+
+fn calib(dir: &Path, dims: Vec<u64>) -> String {
+    let files: Vec<(String, Vec<u8>)> = (0..3)
+        .map(|i| (format!("{i}.npy"), npy(dims.clone(), DType::F32, i)))
+        .collect();
+    let files: Vec<(&str, Vec<u8>)> = files.iter().map(|(n, b)| (n.as_str(), b.clone())).collect();
+    calib_dir(dir, "calib", &files)
+        .to_str()
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn prunes_zero_channels_within_the_budget_and_reports_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = write_model(tmp.path(), "net.onnx", &net());
+    let calib = calib(tmp.path(), vec![1, 2, 4, 4]);
+    let out = tmp.path().join("small.onnx");
+    let o = modelc(&[
+        "compress",
+        model.to_str().unwrap(),
+        out.to_str().unwrap(),
+        "--prune",
+        "0.375",
+        "--calibration",
+        &calib,
+        "--max-error",
+        "1e-6",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(r["pruned"][0]["channels_before"], 8);
+    assert_eq!(r["pruned"][0]["channels_after"], 5);
+    assert!(
+        r["outputs"][0]["cosine"].as_f64().unwrap() > 0.999999,
+        "{r}"
+    );
+    let small = modelc::load(&out).unwrap();
+    let w1 = small
+        .graph
+        .node_ids()
+        .find_map(|id| match &small.graph.node(id).op {
+            modelc::ir::Op::Const(t) if t.dims.len() == 4 && t.dims[1] == 2 => Some(t.dims.clone()),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(w1, vec![5, 2, 1, 1]);
+}
+
+#[test]
+fn refuses_a_budget_nothing_and_wrong_calibration_without_writing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = write_model(tmp.path(), "net.onnx", &net());
+    let calib_ok = calib(tmp.path(), vec![1, 2, 4, 4]);
+    let out = tmp.path().join("small.onnx");
+    let (m, o) = (model.to_str().unwrap(), out.to_str().unwrap());
+    // Half the channels: live ones go too, and the error exceeds a tiny budget.
+    expect_error(
+        &[
+            "compress",
+            m,
+            o,
+            "--prune",
+            "0.75",
+            "--calibration",
+            &calib_ok,
+            "--max-error",
+            "1e-9",
+        ],
+        &out,
+        "exceeds --max-error",
+    );
+    // The only Conv's output is the graph output: nothing can be pruned.
+    let single = write_model(
+        tmp.path(),
+        "single.onnx",
+        "graph main(%x: f32[1,2,4,4]) -> (%y) {\n  %w = const f32[3,2,1,1] [0.5, -0.25, 1.0, 0.75, -0.5, 0.125]\n  %y = Conv(%x, %w) {kernel_shape=[1,1]}\n}",
+    );
+    expect_error(
+        &[
+            "compress",
+            single.to_str().unwrap(),
+            o,
+            "--prune",
+            "0.5",
+            "--calibration",
+            &calib_ok,
+        ],
+        &out,
+        "nothing to compress",
+    );
+    let wrong = tmp.path().join("wrong");
+    std::fs::create_dir_all(&wrong).unwrap();
+    std::fs::write(wrong.join("0.npy"), npy(vec![1, 3, 4, 4], DType::F32, 0)).unwrap();
+    expect_error(
+        &[
+            "compress",
+            m,
+            o,
+            "--prune",
+            "0.25",
+            "--calibration",
+            wrong.to_str().unwrap(),
+        ],
+        &out,
+        "has shape",
+    );
+    expect_error(
+        &["compress", m, o, "--calibration", &calib_ok],
+        &out,
+        "--prune",
+    );
+}
