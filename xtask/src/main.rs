@@ -17,6 +17,7 @@ mod pyenv;
 mod testdata;
 mod tflite_suite;
 mod util;
+mod wheel;
 mod workspace;
 
 use std::process::ExitCode;
@@ -209,6 +210,26 @@ enum Cmd {
     /// testdata/models/tiny_cnn.onnx target/demo/tiny_cnn.onnx`, `modelc
     /// dump target/demo/tiny_cnn.onnx` and `modelc verify` of the two.
     Demo,
+    /// Build the modelc Python wheel (crates/python) into target/wheels
+    ///
+    /// Installs maturin from xtask/requirements-wheel.txt into target/wheelenv (a stamp
+    /// skips it when current) and runs `maturin build --release --strip`: one abi3 wheel
+    /// for CPython 3.9 and newer, target/wheels/modelc-VERSION-cp39-abi3-PLATFORM.whl.
+    /// Prints its size and build time; fails over 25 MB.
+    Wheel,
+    /// Test the Python package: the wheel installed in a fresh venv, tests/python run on it
+    ///
+    /// Builds the wheel and modelc (release), creates target/python-tests/venv, installs
+    /// the wheel with pip, and runs pytest (xtask/requirements-python-tests.txt, in
+    /// target/python-tests-site) with the pinned target/pyenv packages on the path:
+    /// every function on real models against onnxruntime, LiteRT and torch, the README's
+    /// Python example verbatim, `import modelc` under 100 ms and ResNet-50 conversion from
+    /// Python within 10% of the CLI's time.
+    PythonTests {
+        /// Only tests whose name matches this pytest -k expression
+        #[arg(short = 'k', value_name = "EXPR")]
+        filter: Option<String>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -246,6 +267,8 @@ fn main() -> ExitCode {
         Cmd::AtenSuite { ops, samples } => x.aten_suite(ops.as_deref(), samples),
         Cmd::Ci { from } => x.ci(from.as_deref()),
         Cmd::Demo => x.demo(),
+        Cmd::Wheel => x.wheel().map(|_| ()),
+        Cmd::PythonTests { filter } => x.python_tests(filter.as_deref()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
