@@ -20,30 +20,6 @@ impl Xtask {
         self.target.join("wheels")
     }
 
-    /// A venv at `venv` with the pinned list `reqs` installed, unless its stamp says it is
-    /// current.
-    fn stamped_venv(&self, venv: &Path, reqs: &Path) -> Result<()> {
-        let stamp_path = venv.join(".xtask-stamp");
-        let name = reqs.file_name().unwrap_or_default().to_string_lossy();
-        let stamp = format!("{name} fnv1a64 {:016x}\n", fnv1a64(&[&read(reqs)?]));
-        let python = venv.join("bin/python");
-        if python.exists() && fs::read_to_string(&stamp_path).ok().as_deref() == Some(&stamp) {
-            return Ok(());
-        }
-        println!(
-            "creating/updating {} from {}",
-            self.rel(venv),
-            self.rel(reqs)
-        );
-        let system_python =
-            std::env::var("MODELC_SYSTEM_PYTHON").unwrap_or_else(|_| "python3".to_string());
-        let _ = fs::remove_file(&stamp_path);
-        run(Command::new(&system_python).args(["-m", "venv"]).arg(venv))?;
-        pip_install(&mut Command::new(&python), &[], reqs)?;
-        fs::write(&stamp_path, stamp)?;
-        Ok(())
-    }
-
     /// Builds target/wheels/modelc-VERSION-cp39-abi3-PLATFORM.whl (release, stripped) with
     /// maturin from xtask/requirements-wheel.txt; returns its path.
     pub(crate) fn wheel(&self) -> Result<PathBuf> {

@@ -168,7 +168,8 @@ impl Model {
     }
 
     /// The operations of the main graph in execution order: dicts with "name", "op"
-    /// ("Conv", or "domain.Name" for an op modelc does not know), "domain", "inputs" and
+    /// ("Conv", or "domain.Name" for an op modelc does not know), "domain" ("" for the
+    /// default ONNX domain), "inputs" and
     /// "outputs" (value names; "" for an omitted optional input), "attrs" (a dict: numbers,
     /// strings, lists, numpy arrays, sub-graphs in text form) and "layout" ("NCHW"/"NHWC"
     /// for layout-sensitive ops, else None). Inputs and constants are not nodes here (see
@@ -189,6 +190,8 @@ impl Model {
             d.set_item("name", &node.name)?;
             d.set_item("op", node.op.display_name())?;
             let domain = match &node.op {
+                // The default domain is "" as in ONNX files ("ai.onnx" is its other name).
+                Op::Onnx(o) if o.domain() == "ai.onnx" => String::new(),
                 Op::Onnx(o) => o.domain().to_string(),
                 Op::Custom { domain, .. } => domain.clone(),
                 _ => String::new(),
@@ -435,8 +438,14 @@ impl Model {
         let eval = samples("eval", eval)?.unwrap_or_default();
         let (quantized, report) = py
             .detach(|| {
-                modelc::quantize::quantize_model(model, &args, &cfg, calibration, &eval)
-                    .map_err(|e| errors::classify(e.as_ref(), None))
+                modelc::quantize::quantize_model(model, &args, &cfg, calibration, &eval).map_err(
+                    |e| match errors::classify(e.as_ref(), None) {
+                        // The quantizer's own messages (`static int8 needs calibration
+                        // inputs`) are about the options given.
+                        (errors::Kind::Base, msg) => (errors::Kind::Option, msg),
+                        other => other,
+                    },
+                )
             })
             .map_err(|(kind, msg)| errors::make(kind, msg))?;
         let report = crate::json(py, &report)?;
