@@ -158,20 +158,30 @@ pub fn load_dir(model: &Model, dir: &Path) -> Result<Vec<Sample>, InputError> {
                     .ok_or_else(|| file_err(&path, format!("no array named `{name}`")))?;
                 per_input.push((name.clone(), fit(&path, name, *dt, shape, t)?));
             }
-            let n = per_input.first().map_or(0, |(_, v)| v.len());
-            if per_input.iter().any(|(_, v)| v.len() != n) {
-                return Err(file_err(&path, "arrays hold different numbers of samples"));
-            }
-            for i in 0..n {
-                let mut s = Vec::new();
-                for (name, ts) in &per_input {
-                    s.push((name.clone(), to_data(&path, ts[i].clone())?));
-                }
-                samples.push(s);
-            }
+            samples.extend(interleave(&path, per_input)?);
         }
     }
     Ok(samples)
+}
+
+/// Samples from each input's list of tensors (sample i takes every input's i-th), which must
+/// be equally long.
+fn interleave(
+    path: &Path,
+    per_input: Vec<(String, Vec<Tensor>)>,
+) -> Result<Vec<Sample>, InputError> {
+    let n = per_input.first().map_or(0, |(_, v)| v.len());
+    if per_input.iter().any(|(_, v)| v.len() != n) {
+        return Err(file_err(path, "arrays hold different numbers of samples"));
+    }
+    (0..n)
+        .map(|i| {
+            per_input
+                .iter()
+                .map(|(name, ts)| Ok((name.clone(), to_data(path, ts[i].clone())?)))
+                .collect()
+        })
+        .collect()
 }
 
 fn to_data(path: &Path, t: Tensor) -> Result<Data, InputError> {
@@ -460,17 +470,7 @@ pub fn samples(
             let t = arrays.swap_remove(pos).1;
             per_input.push((name.clone(), fit(&at, name, *dt, shape, t)?));
         }
-        let n = per_input.first().map_or(0, |(_, v)| v.len());
-        if per_input.iter().any(|(_, v)| v.len() != n) {
-            return Err(file_err(&at, "arrays hold different numbers of samples"));
-        }
-        for j in 0..n {
-            let mut s = Vec::new();
-            for (name, ts) in &per_input {
-                s.push((name.clone(), to_data(&at, ts[j].clone())?));
-            }
-            samples.push(s);
-        }
+        samples.extend(interleave(&at, per_input)?);
     }
     Ok(samples)
 }
