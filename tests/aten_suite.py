@@ -1,6 +1,7 @@
 """aten conformance suite: single-op modules from PyTorch's own operator database (OpInfo
 `op_db` and each op's `sample_inputs`), traced by the pinned torch, converted by modelc to
-ONNX (run in onnxruntime) and to TFLite (run in LiteRT), and exported by torch's classic
+ONNX (run in onnxruntime) and to TFLite (`--keep-io-layout`: the module's own NCHW interface;
+run in LiteRT), and exported by torch's classic
 TorchScript-based exporter (`torch.onnx.export(..., dynamo=False)`, run in onnxruntime) as the
 anchor, every result compared with torch on the same module and the same inputs.
 
@@ -19,7 +20,8 @@ Each module is counted for each tool as one of:
            output, NaN and infinities in the same places; integer and bool outputs exact)
   refused  the converter declined with an error (modelc: one line naming the op)
   wrong    ran but differs from torch (shape, dtype kind, values)
-  invalid  the file was written but the runtime refused to load or run it
+  invalid  the file was written but the runtime refused to load, allocate or run it (or the
+           runtime killed the process): a malformed file, never a numeric mismatch
   crash    modelc panicked or died of a signal
 and for modelc a refusal that is not one line naming an aten/prim op counts as `crash` too
 (it is a bug of the same kind: an error the user cannot act on).
@@ -231,10 +233,11 @@ def last_line(text, code):
     return lines[-1] if lines else f"exit {code}"
 
 
-def run_modelc(modelc, src, dst):
+def run_modelc(modelc, src, dst, *flags):
     """(status, message) of `modelc convert src dst` when it did not write a file, else None."""
     try:
-        r = subprocess.run([modelc, "convert", src, dst], capture_output=True, text=True, timeout=TIMEOUT)
+        r = subprocess.run([modelc, "convert", *flags, src, dst], capture_output=True, text=True,
+                           timeout=TIMEOUT)
     except subprocess.TimeoutExpired:
         return "crash", f"timed out after {TIMEOUT} s"
     if r.returncode == 0:
@@ -381,7 +384,9 @@ def run_op(job, send):
                "inputs": [list(x.shape) for x in xs]}
         steps = {
             "onnx": lambda dst: run_modelc(modelc, pt, dst) or judge(ort_run(dst, xs), refs),
-            "tflite": lambda dst: run_modelc(modelc, pt, dst) or judge(litert_run(dst, xs), refs),
+            # The module's own (NCHW) interface: the inputs and torch's outputs as they are.
+            "tflite": lambda dst: run_modelc(modelc, pt, dst, "--keep-io-layout")
+            or judge(litert_run(dst, xs), refs),
             "torch_onnx": lambda dst: torch_export(loaded, xs, dst) or judge(ort_run(dst, xs), refs),
         }
         ext = {"onnx": "onnx", "tflite": "tflite", "torch_onnx": "torch.onnx"}

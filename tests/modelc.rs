@@ -7,3 +7,5 @@ mod infer_shapes_onnx;
 mod library;
 mod quant_cli;
 mod roundtrip;
+mod seeing;
+mod tflite_mediapipe_pool;

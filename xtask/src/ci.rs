@@ -207,6 +207,15 @@ impl Xtask {
                 }),
             ),
             (
+                "draw in chromium",
+                // `modelc draw`'s page of ViT-B/16 in headless Chromium (Debian's package,
+                // installed when missing): one box per node, a screenshot for review.
+                Box::new(|| {
+                    let modelc = self.build_modelc()?;
+                    self.draw_check(Some(modelc), None)
+                }),
+            ),
+            (
                 "python package",
                 Box::new(|| {
                     // The wheel (release; its dependencies are the release build the steps

@@ -11,6 +11,7 @@ mod codegen;
 mod conformance;
 mod corpus;
 mod demo;
+mod draw_check;
 mod measure;
 mod parity;
 mod pyenv;
@@ -210,6 +211,21 @@ enum Cmd {
     /// testdata/models/tiny_cnn.onnx target/demo/tiny_cnn.onnx`, `modelc
     /// dump target/demo/tiny_cnn.onnx` and `modelc verify` of the two.
     Demo,
+    /// Open `modelc draw`'s HTML page in headless Chromium and check it
+    ///
+    /// Installs Debian's chromium package with apt-get when `chromium` is not on PATH,
+    /// draws a model (default: torchvision ViT-B/16 exported by
+    /// testdata/make_torchvision.py into target/testdata/torchvision) to
+    /// target/draw-check/graph.html, loads it headless and fails unless the page lays out
+    /// one box per node of the model; writes target/draw-check/graph.png for review.
+    DrawCheck {
+        /// The modelc binary to use (default: build it in release)
+        #[arg(long, value_name = "PATH")]
+        modelc: Option<std::path::PathBuf>,
+        /// The model to draw
+        #[arg(long, value_name = "PATH")]
+        model: Option<std::path::PathBuf>,
+    },
     /// Build the modelc Python wheel (crates/python) into target/wheels
     ///
     /// Installs maturin from xtask/requirements-wheel.txt into target/wheelenv (a stamp
@@ -267,6 +283,7 @@ fn main() -> ExitCode {
         Cmd::AtenSuite { ops, samples } => x.aten_suite(ops.as_deref(), samples),
         Cmd::Ci { from } => x.ci(from.as_deref()),
         Cmd::Demo => x.demo(),
+        Cmd::DrawCheck { modelc, model } => x.draw_check(modelc, model),
         Cmd::Wheel => x.wheel().map(|_| ()),
         Cmd::PythonTests { filter } => x.python_tests(filter.as_deref()),
     };

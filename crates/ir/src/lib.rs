@@ -7,6 +7,7 @@
 
 mod attr;
 pub mod build;
+pub mod cost;
 mod dtype;
 mod graph;
 pub mod infer;

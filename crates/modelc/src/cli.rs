@@ -69,10 +69,22 @@ enum Command {
         shapes: ShapeArgs,
         #[command(flatten)]
         types: TypeArgs,
+        /// After writing, print what changed: `modelc diff` of the input against the
+        /// written file.
+        #[arg(long)]
+        diff: bool,
     },
-    /// Summarize a model: format, opsets, inputs and outputs, ops, parameters.
+    /// Summarize a model: format, opsets, inputs and outputs, ops, parameters, compute, memory.
+    ///
+    /// Besides the op histogram and parameter count: MACs and FLOPs per op type and in
+    /// total (MACs count Conv, ConvTranspose, MatMul/Gemm, Einsum, attention and recurrent
+    /// cells; FLOPs are 2 per MAC plus elementwise, pooling, normalization and reduction
+    /// work), constant bytes per element type, and the peak activation memory of a plan that
+    /// runs nodes in order and frees each value after its last reader. Sizes come from shape
+    /// inference: fix symbolic ones with --input-shape / --dim, else what depends on them
+    /// is listed as not counted.
     #[command(
-        after_help = "Examples:\n  modelc inspect model.onnx\n  modelc inspect model.onnx --json | jq .ops"
+        after_help = "Examples:\n  modelc inspect model.onnx\n  modelc inspect model.onnx --json | jq .ops\n  modelc inspect model.onnx --json | jq .cost.macs\n  modelc inspect bert.onnx --dim batch=1 --dim seq=128   # sizes for MACs and memory"
     )]
     Inspect {
         /// The model to read.
@@ -115,7 +127,7 @@ enum Command {
     /// (the default when none are given). When B takes NHWC where A takes NCHW, inputs are
     /// transposed for B and B's outputs back, and the table says so.
     #[command(
-        after_help = "Examples:\n  modelc verify model.onnx converted.onnx\n  modelc verify model.onnx model-fp16.onnx --rtol 1e-2 --atol 1e-3\n  modelc verify a.onnx b.onnx image.npy"
+        after_help = "Examples:\n  modelc verify model.onnx converted.onnx\n  modelc verify model.onnx model.tflite --layers   # which node's error jumps first\n  modelc verify model.onnx model-fp16.onnx --rtol 1e-2 --atol 1e-3\n  modelc verify a.onnx b.onnx image.npy"
     )]
     Verify {
         /// The reference model.
@@ -135,6 +147,17 @@ enum Command {
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
+        /// Also compare every intermediate value the two models share by name (channels
+        /// moved last where B computes NHWC), and name the first node where the error
+        /// jumps: its relative error, less that of the values it reads, is the largest.
+        #[arg(long)]
+        layers: bool,
+        /// With --layers: the smallest jump in relative L2 error that blames a node.
+        #[arg(long, default_value_t = 1e-3, value_name = "E")]
+        layer_tol: f64,
+        /// With --layers: how many rows the table shows.
+        #[arg(long, default_value_t = 20, value_name = "N")]
+        top: usize,
     },
     /// Simplify a model with graph passes and write the result.
     ///
@@ -170,6 +193,47 @@ enum Command {
         shapes: ShapeArgs,
         #[command(flatten)]
         types: TypeArgs,
+        /// After writing, print what changed: `modelc diff` of the input against the
+        /// written file.
+        #[arg(long)]
+        diff: bool,
+    },
+    /// Compare two models' structure: I/O, nodes added, removed and changed.
+    ///
+    /// Nodes are matched by the names of the values they compute, then by structure (same
+    /// op, matched inputs), so renamed values still line up. A changed node lists what
+    /// differs: op, attributes, layout, which value feeds an input, and constant inputs
+    /// (weights) by content hash with the largest elementwise difference. Only the main
+    /// graph's nodes are matched; a changed sub-graph shows as a changed attribute. Exits 0
+    /// whether or not the models differ; `--json` for tools.
+    #[command(
+        after_help = "Examples:\n  modelc diff model.onnx model-opt.onnx\n  modelc diff model.onnx model.tflite --json | jq .changed\n  modelc optimize model.onnx out.onnx -O2 --diff   # the same, after optimizing"
+    )]
+    Diff {
+        /// The model before.
+        a: PathBuf,
+        /// The model after.
+        b: PathBuf,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Draw a model's graph as a self-contained HTML page (zoom, pan, search) or an SVG.
+    ///
+    /// The layout is computed here (a layered DAG: longest-path layers, barycenter ordering
+    /// to reduce crossings), nothing else is needed to make or open the file. Each box
+    /// shows the op, the node name and its output type; constants are not drawn, `+Nw`
+    /// counts the weights a node reads. Only the main graph is drawn (sub-graphs of If /
+    /// Loop are not yet).
+    #[command(
+        after_help = "Examples:\n  modelc draw model.onnx -o graph.html\n  modelc draw model.tflite -o graph.svg"
+    )]
+    Draw {
+        /// The model to draw.
+        model: PathBuf,
+        /// Where to write the picture: .html or .svg.
+        #[arg(short, long)]
+        output: PathBuf,
     },
     /// List the graph passes with what each does.
     Passes,
@@ -321,6 +385,22 @@ fn convert(
     done
 }
 
+/// `--diff` of convert / optimize: the input as read (shapes fixed) against the file written.
+fn print_diff(
+    input: &Path,
+    output: &Path,
+    opts: &ConvertOptions,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let mut before = modelc::load_with(input, &opts.input_shapes, &opts.input_types)?;
+    opts.input_shapes.apply(&mut before.graph)?;
+    let after = load(output)?;
+    print!(
+        "{}",
+        modelc::diff::diff(&before.graph, &after.graph).render()
+    );
+    Ok(())
+}
+
 fn parse_pairs(list: &[String], what: &str) -> Result<Vec<(String, String)>, String> {
     list.iter()
         .map(|s| {
@@ -410,6 +490,7 @@ fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
             opset,
             shapes,
             types,
+            diff,
         } => {
             let mut save = SaveOptions::default();
             save.onnx.external_data = match external_data {
@@ -428,6 +509,9 @@ fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
                 ..ConvertOptions::default()
             };
             convert(&input, &output, &opts)?;
+            if diff {
+                print_diff(&input, &output, &opts)?;
+            }
         }
         Command::Inspect {
             input,
@@ -437,7 +521,8 @@ fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
             let format = modelc::input_format(&input)?;
             let mut model = load(&input)?;
             shapes.parse()?.apply(&mut model.graph)?;
-            let summary = Summary::of(&model, format);
+            let mut summary = Summary::of(&model, format);
+            summary.add_cost(&model);
             if json {
                 println!("{}", serde_json::to_string_pretty(&summary)?);
             } else {
@@ -486,6 +571,9 @@ fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
             rtol,
             atol,
             json,
+            layers,
+            layer_tol,
+            top,
         } => {
             let ma = load(&a)?;
             let mb = load(&b)?;
@@ -494,9 +582,28 @@ fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
             let verified =
                 modelc::verify::verify(&ma, &mb, modelc::input_format(&b)?, &given, rtol, atol)?;
             let (note, diffs, ok) = (&verified.inputs, &verified.outputs, verified.ok);
-            if json {
-                println!("{}", serde_json::to_string_pretty(&verified)?);
+            let per_layer = if layers {
+                let _p = progress::Progress::start("comparing every layer".to_string());
+                Some(modelc::layers::compare_layers(
+                    &ma,
+                    &given,
+                    &mb,
+                    &verified.inputs_for_b,
+                    layer_tol,
+                )?)
             } else {
+                None
+            };
+            if json {
+                let mut j = serde_json::to_value(&verified)?;
+                if let Some(r) = &per_layer {
+                    j["layers"] = serde_json::to_value(r)?;
+                }
+                println!("{}", serde_json::to_string_pretty(&j)?);
+            } else {
+                if let Some(r) = &per_layer {
+                    print!("{}", r.render(top));
+                }
                 if !note.is_empty() {
                     println!("inputs: {note}");
                 }
@@ -534,6 +641,7 @@ fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
             opset,
             shapes,
             types,
+            diff,
         } => {
             let print_after = print_after.map(|name| {
                 let header = format!("// after {name}");
@@ -586,6 +694,43 @@ fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
             );
             for note in &report.notes {
                 eprintln!("note: {note}");
+            }
+            if diff {
+                print_diff(&input, &output, &opts)?;
+            }
+        }
+        Command::Draw { model, output } => {
+            let m = load(&model)?;
+            let mut g = m.graph.clone();
+            modelc::ir::infer::infer_graph(&mut g, &m.opset_imports);
+            let l = modelc::draw::layout(&g);
+            let text = match output.extension().and_then(|e| e.to_str()) {
+                Some("html") | Some("htm") => modelc::draw::html(&l, &model.display().to_string()),
+                Some("svg") => modelc::draw::svg(&l),
+                _ => {
+                    return Err(format!(
+                        "{}: the picture is written as .html or .svg",
+                        output.display()
+                    )
+                    .into())
+                }
+            };
+            let tmp = output.with_extension("draw.tmp");
+            std::fs::write(&tmp, text)
+                .and_then(|_| std::fs::rename(&tmp, &output))
+                .map_err(|e| {
+                    let _ = std::fs::remove_file(&tmp);
+                    format!("{}: cannot write: {e}", output.display())
+                })?;
+            eprintln!("{}: {} nodes", output.display(), l.nodes.len());
+        }
+        Command::Diff { a, b, json } => {
+            let (ma, mb) = (load(&a)?, load(&b)?);
+            let d = modelc::diff::diff(&ma.graph, &mb.graph);
+            if json {
+                println!("{}", serde_json::to_string_pretty(&d)?);
+            } else {
+                print!("{}", d.render());
             }
         }
         Command::Quantize(args) => modelc::quantize::run(args)?,

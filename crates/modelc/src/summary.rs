@@ -1,5 +1,6 @@
 //! What `modelc inspect` reports: format, opsets, inputs and outputs, op histogram,
-//! parameter count and bytes.
+//! parameter count and bytes, and (from [`modelc_ir::cost`]) MACs / FLOPs per op type,
+//! weight bytes by element type and the peak activation memory.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -26,6 +27,35 @@ pub struct Summary {
     pub parameters: u64,
     pub parameter_bytes: u64,
     pub constants: usize,
+    /// Compute and memory, when asked for ([`Summary::add_cost`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cost: Option<Costs>,
+}
+
+/// What running the model costs (see [`modelc_ir::cost`] for what is counted).
+#[derive(Debug, Serialize)]
+pub struct Costs {
+    pub macs: u64,
+    pub flops: u64,
+    /// By op type: nodes, MACs, FLOPs (ops that compute nothing countable have zeros).
+    pub ops: BTreeMap<String, OpCosts>,
+    /// Constant bytes by element type, named as the text form names it (`f32`, `i8`, ...).
+    pub weight_bytes: BTreeMap<String, u64>,
+    /// The largest sum of live activations in a liveness plan of the main graph.
+    pub peak_activation_bytes: u64,
+    /// The node running at that peak.
+    pub peak_at: String,
+    /// Activations of unknown size (counted as 0; fix sizes with --input-shape / --dim).
+    pub unknown_size_values: usize,
+    /// Nodes whose cost could not be counted (unknown shapes, custom ops).
+    pub uncounted: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct OpCosts {
+    pub nodes: usize,
+    pub macs: u64,
+    pub flops: u64,
 }
 
 #[derive(Debug, Serialize)]
@@ -69,6 +99,7 @@ impl Summary {
             parameters: 0,
             parameter_bytes: 0,
             constants: 0,
+            cost: None,
         };
         let g = &model.graph;
         let io = |v: modelc_ir::ValueRef| {
@@ -89,6 +120,41 @@ impl Summary {
         s.outputs = g.outputs().iter().map(|&v| io(v)).collect();
         s.count(g);
         s
+    }
+
+    /// Adds MACs / FLOPs, weight bytes by dtype and peak activation memory, counted on a copy
+    /// of the graph with inferred shapes (the weights are shared, not copied).
+    pub fn add_cost(&mut self, model: &Model) {
+        let mut g = model.graph.clone();
+        modelc_ir::infer::infer_graph(&mut g, &model.opset_imports);
+        let c = modelc_ir::cost::graph_cost(&g);
+        self.cost = Some(Costs {
+            macs: c.total.macs,
+            flops: c.total.flops,
+            ops: c
+                .by_op
+                .into_iter()
+                .map(|(op, oc)| {
+                    (
+                        op,
+                        OpCosts {
+                            nodes: oc.nodes,
+                            macs: oc.cost.macs,
+                            flops: oc.cost.flops,
+                        },
+                    )
+                })
+                .collect(),
+            weight_bytes: c
+                .weight_bytes
+                .into_iter()
+                .map(|(d, n)| (d.name().to_string(), n))
+                .collect(),
+            peak_activation_bytes: c.memory.peak_bytes,
+            peak_at: c.memory.peak_at,
+            unknown_size_values: c.memory.unknown_values,
+            uncounted: c.unknown,
+        });
     }
 
     fn count(&mut self, g: &Graph) {
@@ -159,7 +225,88 @@ impl Summary {
             self.constants,
             human_bytes(self.parameter_bytes)
         );
+        if let Some(c) = &self.cost {
+            c.render(&mut out);
+        }
         out
+    }
+}
+
+impl Costs {
+    fn render(&self, out: &mut String) {
+        let _ = writeln!(
+            out,
+            "compute: {} MACs, {} FLOPs",
+            human_count(self.macs),
+            human_count(self.flops)
+        );
+        let mut ops: Vec<(&String, &OpCosts)> =
+            self.ops.iter().filter(|(_, c)| c.flops > 0).collect();
+        ops.sort_by(|a, b| b.1.flops.cmp(&a.1.flops).then(a.0.cmp(b.0)));
+        let _ = writeln!(
+            out,
+            "  {:<24} {:>6} {:>10} {:>10}",
+            "op", "nodes", "MACs", "FLOPs"
+        );
+        for (op, c) in ops {
+            let _ = writeln!(
+                out,
+                "  {op:<24} {:>6} {:>10} {:>10}",
+                c.nodes,
+                human_count(c.macs),
+                human_count(c.flops)
+            );
+        }
+        if !self.uncounted.is_empty() {
+            let shown: Vec<&str> = self.uncounted.iter().take(5).map(String::as_str).collect();
+            let _ = writeln!(
+                out,
+                "  not counted ({}; unknown sizes or custom ops): {}{}",
+                self.uncounted.len(),
+                shown.join(", "),
+                if self.uncounted.len() > shown.len() {
+                    ", ..."
+                } else {
+                    ""
+                }
+            );
+        }
+        let weights: Vec<String> = self
+            .weight_bytes
+            .iter()
+            .map(|(d, n)| format!("{d} {}", human_bytes(*n)))
+            .collect();
+        let _ = writeln!(out, "weights by type: {}", weights.join(", "));
+        let _ = writeln!(
+            out,
+            "peak activation memory: {} (while {} runs){}",
+            human_bytes(self.peak_activation_bytes),
+            self.peak_at,
+            if self.unknown_size_values > 0 {
+                format!(
+                    "; {} values of unknown size not counted (--input-shape / --dim fix them)",
+                    self.unknown_size_values
+                )
+            } else {
+                String::new()
+            }
+        );
+    }
+}
+
+/// `4.11 G`-style counts (powers of 1000).
+pub fn human_count(n: u64) -> String {
+    const UNITS: [&str; 5] = ["", " K", " M", " G", " T"];
+    let mut v = n as f64;
+    let mut unit = 0;
+    while v >= 1000.0 && unit < UNITS.len() - 1 {
+        v /= 1000.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        n.to_string()
+    } else {
+        format!("{v:.2}{}", UNITS[unit])
     }
 }
 
@@ -238,5 +385,7 @@ mod tests {
         assert_eq!(group_digits(999), "999");
         assert_eq!(human_bytes(1536), "1.5 KiB");
         assert_eq!(human_bytes(12), "12 B");
+        assert_eq!(human_count(4_111_514_624), "4.11 G");
+        assert_eq!(human_count(999), "999");
     }
 }

@@ -28,6 +28,9 @@ pub struct Verified {
     pub outputs: Vec<Difference>,
     /// Whether every element of every output is within |b - a| <= atol + rtol * |a|.
     pub ok: bool,
+    /// The inputs B ran on (A's, renamed and transposed for B), for comparing more of B.
+    #[serde(skip)]
+    pub inputs_for_b: Vec<(String, Tensor)>,
 }
 
 /// Runs A on `given` and B on the same inputs (renamed to B's by position, and transposed
@@ -71,6 +74,7 @@ pub fn verify(
         atol,
         outputs,
         ok,
+        inputs_for_b: for_b,
     })
 }
 

@@ -378,3 +378,30 @@ fn hard_swish_becomes_x_times_hard_sigmoid() {
     assert_eq!(out.count("HardSwish"), 0);
     out.assert_same_outputs(&[("x", input(&[2, 6], 7, 5.0))], 1e-6);
 }
+
+#[test]
+fn is_nan_and_is_inf_become_comparisons() {
+    let text = r#"graph main(%x: f32[2,3]) -> (%n, %i, %p, %m) {
+  %n = IsNaN(%x)
+  %i = IsInf(%x)
+  %p = IsInf(%x) {detect_negative=0}
+  %m = IsInf(%x) {detect_positive=0}
+}"#;
+    let out = check!("decompose-nan-inf", text);
+    assert_eq!(out.count("IsNaN") + out.count("IsInf"), 0);
+    let x = Array::F32(
+        ndarray::ArrayD::from_shape_vec(
+            ndarray::IxDyn(&[2, 3]),
+            vec![
+                1.0,
+                f32::NAN,
+                -0.0,
+                f32::INFINITY,
+                f32::NEG_INFINITY,
+                f32::NAN,
+            ],
+        )
+        .unwrap(),
+    );
+    out.assert_same_outputs(&[("x", x)], 0.0);
+}

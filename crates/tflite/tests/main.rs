@@ -5,6 +5,7 @@ mod codegen_fresh;
 mod control;
 mod dynamic;
 mod export_1d;
+mod export_validity;
 mod hand_built;
 mod lstm;
 mod mutations;

@@ -390,6 +390,52 @@ fn convolution_2d_transpose_bias_becomes_conv_transpose() {
     );
 }
 
+/// MediaPipe's MaxPoolingWithArgmax2D (2x2, stride 2, SAME) on a 1x4x4x2 input, with
+/// `options_len` bytes of its TfLitePoolParams options. (Numbers against torch, in
+/// onnxruntime and LiteRT: tests/tflite_mediapipe_pool.py.)
+fn max_pool_argmax(options_len: usize) -> Vec<u8> {
+    let opts: Vec<u8> = [1i32, 2, 2, 2, 2, 0, 0, 0, 0, 0]
+        .iter()
+        .flat_map(|v| v.to_le_bytes())
+        .take(options_len)
+        .collect();
+    let t = |name, shape: Vec<i32>| T {
+        name,
+        shape,
+        ..Default::default()
+    };
+    build(
+        &[
+            t("x", vec![1, 4, 4, 2]),
+            t("values", vec![1, 2, 2, 2]),
+            t("indices", vec![1, 2, 2, 2]),
+        ],
+        &[OpSpec {
+            code: fb::BuiltinOperator::CUSTOM,
+            custom: Some("MaxPoolingWithArgmax2D"),
+            inputs: vec![0],
+            outputs: vec![1, 2],
+            custom_options: opts,
+        }],
+        &[0],
+        &[1, 2],
+    )
+}
+
+#[test]
+fn max_pooling_with_argmax_becomes_standard_ops() {
+    let m = decode(max_pool_argmax(40)).unwrap();
+    let values = m.graph.node(m.graph.outputs()[0].node);
+    assert_eq!(values.op, Op::Onnx(OnnxOp::MaxPool));
+    let indices = m.graph.node(m.graph.outputs()[1].node);
+    assert_eq!(indices.op, Op::Onnx(OnnxOp::Where));
+    assert!(!m.opset_imports.iter().any(|o| o.domain == "tflite"));
+    assert_eq!(
+        decode(max_pool_argmax(20)).unwrap_err(),
+        "custom op `MaxPoolingWithArgmax2D` #0: custom options are 20 bytes, expected at least 24 (TfLitePoolParams)"
+    );
+}
+
 #[test]
 fn a_variable_tensor_written_after_it_is_read_gives_later_readers_the_new_value() {
     let relu = |i: i32, o: i32| OpSpec {
@@ -445,6 +491,7 @@ fn byte_flips_of_shipped_forms_never_panic() {
     for (name, bytes) in [
         ("sparse", sparse),
         ("transpose_conv_bias", transpose_conv_bias(1, 12)),
+        ("max_pool_argmax", max_pool_argmax(40)),
     ] {
         decode(bytes.clone()).unwrap();
         for at in 0..bytes.len() {

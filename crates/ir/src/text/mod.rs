@@ -119,6 +119,12 @@ pub fn type_to_string(t: &TypeInfo) -> String {
     s
 }
 
+/// An attribute value as the text form writes it (`[1,1]`, `2.5`, `"NOTSET"`); tensors of
+/// more than 16 elements print as their hash.
+pub fn attr_to_string(a: &crate::Attr) -> String {
+    print::attr_to_string(a, &PrintOptions::default())
+}
+
 /// Parses a model printed by [`print_model`]. `consts` resolves constants printed by hash
 /// (`#0123456789abcdef`); see [`constants`].
 pub fn parse_model(text: &str, consts: Option<&HashMap<u64, Tensor>>) -> Result<Model, ParseError> {

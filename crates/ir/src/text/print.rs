@@ -26,6 +26,14 @@ pub(super) fn print_graph(g: &Graph, opts: &PrintOptions) -> String {
     out
 }
 
+pub(super) fn attr_to_string(a: &Attr, opts: &PrintOptions) -> String {
+    let tensors = Vec::new();
+    let p = Printer::new(opts, &tensors);
+    let mut out = String::new();
+    p.attr(&mut out, a, 0);
+    out
+}
+
 pub(super) fn print_model(m: &Model, opts: &PrintOptions) -> String {
     let mut tensors = Vec::new();
     walk_model(m, &mut |t| tensors.push(t));

@@ -324,6 +324,15 @@ fn move_below(g: &mut Graph, t: NodeId, user: NodeId, feeds: &[(usize, ValueRef)
         std::mem::swap(&mut tv.name, &mut uv.name);
         std::mem::swap(&mut tv.doc, &mut uv.doc);
         std::mem::swap(&mut tv.meta, &mut uv.meta);
+    } else if !uv.name.is_empty() {
+        // Provenance: the name stays with the value that computes what it did (the
+        // Transpose's result now holds the user's old result), and the user's
+        // untransposed result, which the source never computed, gets a name of its own,
+        // so `modelc verify --layers` does not compare it with the source's value.
+        let fresh = modelc_ir::Builder::new(g).fresh(&format!("{}/untransposed", uv.name));
+        tv.name = std::mem::replace(&mut uv.name, fresh);
+        std::mem::swap(&mut tv.doc, &mut uv.doc);
+        std::mem::swap(&mut tv.meta, &mut uv.meta);
     }
     g.node_mut(t).outputs[0] = tv;
     g.node_mut(user).outputs[0] = uv;

@@ -312,6 +312,13 @@ impl<'g> Builder<'g> {
                 "tensor `{name}` has shape {shape:?}, beyond TFLite's int32 sizes"
             )));
         }
+        // A buffer without bytes means "no data": LiteRT would read an empty constant as a
+        // run-time tensor nothing writes ("Input tensor N lacks data").
+        if data.is_some_and(|d| d.is_empty()) {
+            return Err(TfliteError::Unsupported(format!(
+                "tensor `{name}` is an empty constant, which TFLite cannot hold"
+            )));
+        }
         let buffer = match data {
             Some(d) => self.add_buffer(d),
             None => 0,

@@ -501,11 +501,53 @@ impl<'g> Lower<'g> {
                 self.model.alias.insert(ValueRef::new(id, 0), src);
                 Ok(())
             }
+            // A reduction, transpose or broadcast of a 0-d value to a 0-d value is that
+            // value: written as an op it would need an empty axes / perm / shape constant,
+            // which TFLite cannot hold (a buffer without bytes is a run-time tensor).
+            _ if self.scalar_passthrough(id, op) => {
+                let src = self
+                    .g
+                    .input(id, 0)
+                    .ok_or_else(|| TfliteError::Unsupported("no input".into()))?;
+                self.model.alias.insert(ValueRef::new(id, 0), src);
+                Ok(())
+            }
             // Made on demand by readers (see `tensor` / `qtensor`).
             OnnxOp::DequantizeLinear => Ok(()),
             OnnxOp::Cast if self.f16_source(ValueRef::new(id, 0)).is_some() => Ok(()),
             _ => ops::lower(self, id, op),
         }
+    }
+
+    /// Whether node `id` maps a 0-d value to itself: ReduceSum/Mean/Max/Min/Prod (over no
+    /// axis or every axis), Transpose, Expand or Tile of a 0-d input with a 0-d result of
+    /// the same element type.
+    fn scalar_passthrough(&self, id: NodeId, op: OnnxOp) -> bool {
+        use OnnxOp::*;
+        if self.quantized
+            || !matches!(
+                op,
+                ReduceSum
+                    | ReduceMean
+                    | ReduceMax
+                    | ReduceMin
+                    | ReduceProd
+                    | Transpose
+                    | Expand
+                    | Tile
+            )
+            || self.g.node(id).outputs.len() != 1
+        {
+            return false;
+        }
+        let (Some(x), out) = (self.g.input(id, 0), ValueRef::new(id, 0)) else {
+            return false;
+        };
+        let rank0 = |v| self.model.shape_of(v).is_some_and(|s| s.is_empty());
+        rank0(x)
+            && rank0(out)
+            && self.model.dtype_of(x).is_some()
+            && self.model.dtype_of(x) == self.model.dtype_of(out)
     }
 
     /// Decides fusion and mode for node `id` and sets `outs`.
@@ -569,12 +611,28 @@ impl<'g> Lower<'g> {
     /// The TFLite tensors of the graph outputs.
     pub fn graph_output_tensors(&mut self) -> Result<Vec<(String, usize)>, TfliteError> {
         let mut out = Vec::new();
+        let mut failed = None;
         for v in self.g.outputs().to_vec() {
-            let t = self.tensor(v)?;
+            // An output no node writes (a constant the file cannot hold) is refused by the
+            // node that makes it, with the others.
+            let t = match self.tensor(v) {
+                Ok(t) => t,
+                Err(TfliteError::Unsupported(m)) => {
+                    if m != CASCADE {
+                        self.unsupported(v.node, &m);
+                    }
+                    failed = Some(TfliteError::Unsupported(m));
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
             // The signature names the tensor by the IR output's name.
             out.push((self.model.value_name(v), t));
         }
-        Ok(out)
+        match failed {
+            Some(e) => Err(e),
+            None => Ok(out),
+        }
     }
 }
 

@@ -142,7 +142,8 @@ const DECOMPOSE: &str = "decompose-lstm-state,decompose-batch-norm,decompose-har
     decompose-legacy-softmax,decompose-depth-to-space,decompose-grouped-conv-transpose,\
     decompose-softplus,decompose-elu,decompose-einsum,decompose-gemm,decompose-pad-crop,\
     decompose-pad-edge,decompose-fmod,decompose-vector-matmul,decompose-instance-norm,\
-    decompose-reduce-l2,decompose-gather-elements,decompose-scatter-nd";
+    decompose-reduce-l2,decompose-gather-elements,decompose-scatter-nd,\
+    decompose-nan-inf";
 
 /// Brings the graph into the form the lowering expects: NHWC layout-sensitive ops and types
 /// on every value.

@@ -1,5 +1,6 @@
 //! Operators without a translation: CUSTOM ops (but those with a public meaning, translated
-//! into standard ops first: `Convolution2DTransposeBias`) keep their custom code as the node name and
+//! into standard ops first: `Convolution2DTransposeBias`, `MaxPoolingWithArgmax2D`,
+//! `MaxUnpooling2D`) keep their custom code as the node name and
 //! their options bytes (`custom_options`, any format) as an attribute; builtins the importer
 //! does not translate keep their builtin name, code and version. Both become
 //! `Custom { domain: "tflite" }` nodes, which the TFLite writer emits again unchanged (builtin
@@ -22,6 +23,8 @@ pub(crate) fn custom(cx: &mut Ctx, op: &OpIn) -> Result<(), TfliteError> {
     // Custom ops whose semantics are public become standard ops.
     let public = match op.custom_code.as_deref() {
         Some(super::transpose_conv_bias::CODE) => super::transpose_conv_bias::import(cx, op)?,
+        Some(super::max_pool_argmax::ARGMAX) => super::max_pool_argmax::argmax(cx, op)?,
+        Some(super::max_pool_argmax::UNPOOL) => super::max_pool_argmax::unpool(cx, op)?,
         _ => false,
     };
     if public {

@@ -20,6 +20,7 @@ mod conv;
 pub(crate) mod custom;
 mod fully_connected;
 mod lstm;
+mod max_pool_argmax;
 mod pool;
 mod quant;
 mod reduce;

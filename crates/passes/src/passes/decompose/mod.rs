@@ -21,6 +21,7 @@ pub mod instance_norm;
 pub mod layer_norm;
 pub mod legacy_softmax;
 pub mod lstm_state;
+pub mod nan_inf;
 pub mod pad_crop;
 pub mod pad_edge;
 pub mod reduce_l2;
@@ -105,6 +106,7 @@ pub fn all() -> Vec<Decompose> {
         reduce_l2::PASS,
         gather_elements::PASS,
         scatter_nd::PASS,
+        nan_inf::PASS,
     ]
 }
 

@@ -1212,7 +1212,23 @@ fn emit_fc(
     Ok(())
 }
 
+/// Refuses a Gemm / MatMul with an operand of no elements (a `[0, 5]` batch, a `[5, 0]` by
+/// `[0, 10]` product): LiteRT's default XNNPack delegate fails to prepare FULLY_CONNECTED
+/// and BATCH_MATMUL on them, so the file would not load.
+fn refuse_empty_operands(lowering: &Lower, id: NodeId) -> Result<(), TfliteError> {
+    for v in lowering.g.inputs_of(id).into_iter().flatten() {
+        if let Some(s) = lowering.model.shape_of(v).filter(|s| s.contains(&0)) {
+            return Err(unsupported(format!(
+                "an operand of shape {s:?} has no elements, which LiteRT's XNNPack delegate \
+                 cannot prepare a matrix product on"
+            )));
+        }
+    }
+    Ok(())
+}
+
 pub(crate) fn gemm(lowering: &mut Lower, id: NodeId) -> Result<(), TfliteError> {
+    refuse_empty_operands(lowering, id)?;
     if attr_i(lowering.g, id, "transA", 0) != 0 || attr_f(lowering.g, id, "alpha", 1.0) != 1.0 {
         return Err(unsupported("Gemm with transA or alpha"));
     }
@@ -1254,6 +1270,7 @@ pub(crate) fn gemm(lowering: &mut Lower, id: NodeId) -> Result<(), TfliteError> 
 }
 
 pub(crate) fn matmul(lowering: &mut Lower, id: NodeId) -> Result<(), TfliteError> {
+    refuse_empty_operands(lowering, id)?;
     let ins = lowering.g.inputs_of(id);
     let bv = ins
         .get(1)

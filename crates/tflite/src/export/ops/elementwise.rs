@@ -1,6 +1,6 @@
 //! Element-wise ops.
 //! - every op with a row in [`crate::table`] (Add … Sign): the row's builtin, options and
-//!   version ([`row`]; int64 Div refused: LiteRT has no int64 DIV);
+//!   version ([`row`]; int64 Div and float64 operands refused: LiteRT has no such kernels);
 //! - `Mod` (fmod 0) → FLOOR_MOD;
 //! - `Clip` (constant bounds) → RELU6 / RELU_N1_TO_1 / RELU_0_TO_1 / RELU or MAXIMUM +
 //!   MINIMUM, `Reciprocal` → DIV(1, x), `Cast` (float16 constant → float: DEQUANTIZE, as
@@ -36,14 +36,31 @@ pub(crate) fn row(lowering: &mut Lower, id: NodeId, row: &Row) -> Result<(), Tfl
         inputs.push(Some(lowering.req(id, i)?));
     }
     // LiteRT's DIV refuses int64 when the model is prepared ("Div only supports FLOAT32,
-    // INT32 and quantized ...").
+    // INT32 and quantized ..."). FLOOR_DIV is no way round: besides rounding the other way
+    // for quotients of mixed signs, its reference kernel divides in double precision
+    // (`std::floor(double(a) / double(b))`), silently inexact past 2^53.
     if row.code == B::DIV
         && inputs
             .iter()
             .flatten()
             .any(|&t| lowering.model.tensors[t].dtype == DType::I64)
     {
-        return Err(unsupported("int64 Div (LiteRT's DIV has no int64 kernel)"));
+        return Err(unsupported(
+            "int64 Div (LiteRT's DIV has no int64 kernel; FLOOR_DIV divides in double \
+             precision, inexact past 2^53)",
+        ));
+    }
+    // LiteRT's element-wise kernels have no float64 form: the file would fail to prepare
+    // ("Unsupported data type FLOAT64").
+    if inputs
+        .iter()
+        .flatten()
+        .any(|&t| lowering.model.tensors[t].dtype == DType::F64)
+    {
+        return Err(unsupported(format!(
+            "float64 {} (LiteRT's kernel has no float64 form)",
+            row.code.variant_name().unwrap_or("builtin")
+        )));
     }
     let rank = inputs[0].map_or(0, |t| lowering.model.tensors[t].shape.len());
     let options = row

@@ -486,6 +486,14 @@ pub(crate) fn lower(lowering: &mut Lower, id: NodeId, op: OnnxOp) -> Result<(), 
                 "reflect" => None,
                 other => return Err(unsupported(format!("Pad mode {other}"))),
             };
+            // MIRROR_PAD checks every dimension against size - 1, so one of size 0 fails
+            // to prepare even unpadded (reflecting nothing has no meaning either).
+            if mode == "reflect" && lowering.model.tensors[a].shape.contains(&0) {
+                return Err(unsupported(format!(
+                    "reflect Pad of an input of shape {:?}, which has no elements",
+                    lowering.model.tensors[a].shape
+                )));
+            }
             let out = lowering.output(0)?;
             if mode == "reflect" {
                 let o = fb::MirrorPadOptions::create(

@@ -95,8 +95,9 @@ pub fn call(cx: &mut Evaluator, op: &str, a: &Args) -> Option<EvalResult<PyValue
                     operand(cx, a.get(1, "weight").unwrap_or(&PyValue::None), None),
                 )?;
                 // torch's weight is per channel (dim 1); ONNX broadcasts from the right.
+                // (A 0-d weight is one slope for every channel: it broadcasts as it is.)
                 let w = match x.rank {
-                    Some(r) if r > 2 => {
+                    Some(r) if r > 2 && w.rank != Some(0) => {
                         let axes: Vec<i64> = (1..r as i64 - 1).collect();
                         let ax = cx.b.ints(&axes);
                         cx.b.op(OnnxOp::Unsqueeze, &[w.v, ax], Attrs::default())

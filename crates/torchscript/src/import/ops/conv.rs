@@ -4,7 +4,7 @@
 //! padding (ints or `"valid"` / `"same"`), dilation, groups, output_padding. The spatial
 //! rank comes from the weight (rank − 2).
 
-use modelc_ir::{Attr, DType, OnnxOp};
+use modelc_ir::{Attr, Attrs, DType, OnnxOp};
 
 use super::super::args::Args;
 use super::super::builder::attrs;
@@ -90,6 +90,27 @@ pub fn call(cx: &mut Evaluator, op: &str, a: &Args) -> Option<EvalResult<PyValue
             }
             other => (pads, other.0),
         };
+        // torch takes an output_padding below the stride or the dilation; ONNX (and
+        // onnxruntime, which refuses the file) only below the stride. The output rows it
+        // adds are the full transposed convolution's rows the end padding would have
+        // cropped, so it first shrinks the end padding; what is left past the stride is
+        // rows beyond the full result (bias only): zeros padded after, the bias added then.
+        let mut pads = pads;
+        let mut out_pad = out_pad;
+        let mut tail = vec![0i64; n];
+        if transposed && auto_pad.is_none() && pads.len() == 2 * n {
+            for i in 0..n {
+                if out_pad[i] >= stride[i] {
+                    let take = out_pad[i].min(pads[n + i]);
+                    pads[n + i] -= take;
+                    out_pad[i] -= take;
+                    if out_pad[i] >= stride[i] {
+                        tail[i] = std::mem::take(&mut out_pad[i]);
+                    }
+                }
+            }
+        }
+        let tail_bias = tail.iter().any(|&t| t > 0);
         let mut at = vec![
             ("strides", Attr::Ints(stride)),
             ("dilations", Attr::Ints(dilation)),
@@ -112,12 +133,22 @@ pub fn call(cx: &mut Evaluator, op: &str, a: &Args) -> Option<EvalResult<PyValue
         } else {
             OnnxOp::Conv
         };
-        let v = cx.b.node(
-            onnx,
-            &[Some(x.v), Some(w.v), bias.map(|b| b.v)],
-            attrs(at),
-            1,
-        )[0];
+        let direct_bias = if tail_bias { None } else { bias.map(|b| b.v) };
+        let mut v =
+            cx.b.node(onnx, &[Some(x.v), Some(w.v), direct_bias], attrs(at), 1)[0];
+        if tail_bias {
+            let zeros: Vec<i64> = vec![0; n + 2];
+            let ends: Vec<i64> = [0, 0].iter().chain(&tail).copied().collect();
+            let p = cx.b.ints(&[zeros, ends].concat());
+            let zero = cx.b.scalar(x.dtype, 0.0);
+            v = cx.b.op(OnnxOp::Pad, &[v, p, zero], Attrs::default());
+            if let Some(b) = bias {
+                // [C] → [C, 1, ...]: broadcast over the spatial axes.
+                let axes = cx.b.ints(&(1..=n as i64).collect::<Vec<_>>());
+                let b = cx.b.op(OnnxOp::Unsqueeze, &[b.v, axes], Attrs::default());
+                v = cx.b.op(OnnxOp::Add, &[v, b], Attrs::default());
+            }
+        }
         Ok(PyValue::Tensor(x.with(v)))
     })())
 }

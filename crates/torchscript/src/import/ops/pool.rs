@@ -6,8 +6,8 @@
 //! with kernel = stride = in / out (torch's own windows then), others → per axis, each
 //! torch window [⌊i·in/out⌋, ⌈(i+1)·in/out⌉) sliced, reduced (ReduceMean / ReduceMax: a
 //! mean or max over a box window separates over its axes) and concatenated. adaptive max
-//! pooling returns torch's (values, indices) pair, the indices flat per plane (not for
-//! uneven windows).
+//! pooling returns torch's (values, indices) pair, the indices flat per plane (for uneven
+//! windows one ArgMax per output cell, up to 1024 cells).
 
 use modelc_ir::{Attr, Attrs, OnnxOp, OpsetImport, ValueRef};
 
@@ -59,7 +59,8 @@ pub fn call(cx: &mut Evaluator, op: &str, a: &Args) -> Option<EvalResult<PyValue
                 return Ok(values);
             }
             // adaptive_max_pool returns (values, indices); where there are no indices
-            // (uneven windows) they are uninitialized, and reading them fails the import.
+            // (uneven windows past 1024 cells) they are uninitialized, and reading them fails
+            // the import.
             let indices = match indices {
                 Some(i) => PyValue::Tensor(TensorRef::new(i, x.rank, modelc_ir::DType::I64)),
                 None => PyValue::Uninit,
@@ -175,6 +176,11 @@ fn adaptive_pool(
         let idx = cx.b.op(OnnxOp::Mod, &[vi[1], plane], Attrs::default());
         return Ok((vi[0], Some(idx)));
     }
+    let indices = if avg {
+        None
+    } else {
+        uneven_max_indices(cx, x.v, spatial, out)
+    };
     let mut v = x.v;
     for (axis, (&size, &o)) in spatial.iter().zip(out).enumerate() {
         let (size, axis) = (size as i64, axis as i64 + 2);
@@ -211,5 +217,94 @@ fn adaptive_pool(
             attrs(vec![("axis", Attr::Int(axis))]),
         );
     }
-    Ok((v, None))
+    Ok((v, indices))
+}
+
+/// Most output cells whose max-pooling indices are unrolled one window at a time.
+const MAX_INDEX_CELLS: i64 = 1024;
+
+/// torch's indices of adaptive max pooling over uneven windows: per output cell, its window
+/// sliced and flattened, the first maximum's position in it (ArgMax keeps the first, as
+/// torch's kernel does) looked up (Gather) in a constant of the window's flat indices in
+/// the input plane (no integer division: TFLite has no exact int64 DIV), the cells
+/// concatenated and shaped [N, C, out...]. `None` (the indices stay uninitialized) past
+/// [`MAX_INDEX_CELLS`] cells or windows.
+fn uneven_max_indices(
+    cx: &mut Evaluator,
+    x: ValueRef,
+    spatial: &[u64],
+    out: &[i64],
+) -> Option<ValueRef> {
+    let cells = out
+        .iter()
+        .try_fold(1i64, |a, &o| a.checked_mul(o))
+        .filter(|&c| c <= MAX_INDEX_CELLS)?;
+    let n = spatial.len();
+    let size: Vec<i128> = spatial.iter().map(|&s| s as i128).collect();
+    // Plane indices are int64 (and a declared size from a hostile file must not overflow).
+    size.iter()
+        .try_fold(1i128, |a, &s| a.checked_mul(s))
+        .filter(|&p| p <= i64::MAX as i128)?;
+    // Row-major strides of the input plane.
+    let mut stride = vec![1i128; n];
+    for j in (0..n.saturating_sub(1)).rev() {
+        stride[j] = stride[j + 1] * size[j + 1];
+    }
+    let axes = cx.b.ints(&(2..n as i64 + 2).collect::<Vec<_>>());
+    let flat = cx.b.ints(&[0, 0, -1]);
+    let mut parts = Vec::new();
+    let mut budget = MAX_INDEX_CELLS * 64;
+    for cell in 0..cells {
+        // The cell's coordinates (row-major) and its window per axis.
+        let mut rest = cell as i128;
+        let mut coord = vec![0i128; n];
+        for j in (0..n).rev() {
+            coord[j] = rest % out[j] as i128;
+            rest /= out[j] as i128;
+        }
+        let win: Vec<(i128, i128)> = (0..n)
+            .map(|j| {
+                let (i, s, o) = (coord[j], size[j], out[j] as i128);
+                (i * s / o, ((i + 1) * s + o - 1) / o)
+            })
+            .collect();
+        // The window's flat plane indices, in the order Reshape flattens it.
+        let mut index: Vec<i64> = vec![0];
+        for j in 0..n {
+            let extent = win[j].1 - win[j].0;
+            budget -= index.len() as i64 * extent as i64;
+            if budget < 0 {
+                return None;
+            }
+            let (lo, hi, st) = (win[j].0, win[j].1, stride[j]);
+            index = index
+                .iter()
+                .flat_map(|&p| (lo..hi).map(move |h| p + (h * st) as i64))
+                .collect();
+        }
+        let starts =
+            cx.b.ints(&win.iter().map(|w| w.0 as i64).collect::<Vec<_>>());
+        let ends =
+            cx.b.ints(&win.iter().map(|w| w.1 as i64).collect::<Vec<_>>());
+        let w =
+            cx.b.op(OnnxOp::Slice, &[x, starts, ends, axes], Attrs::default());
+        let w = cx.b.op(OnnxOp::Reshape, &[w, flat], Attrs::default());
+        let k = cx.b.op(
+            OnnxOp::ArgMax,
+            &[w],
+            attrs(vec![("axis", Attr::Int(2)), ("keepdims", Attr::Int(1))]),
+        );
+        let table = cx.b.ints(&index);
+        parts.push(cx.b.op(
+            OnnxOp::Gather,
+            &[table, k],
+            attrs(vec![("axis", Attr::Int(0))]),
+        ));
+    }
+    let all =
+        cx.b.op(OnnxOp::Concat, &parts, attrs(vec![("axis", Attr::Int(2))]));
+    let mut shape = vec![0, 0];
+    shape.extend_from_slice(out);
+    let shape = cx.b.ints(&shape);
+    Some(cx.b.op(OnnxOp::Reshape, &[all, shape], Attrs::default()))
 }

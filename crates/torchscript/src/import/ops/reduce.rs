@@ -57,6 +57,18 @@ pub fn call(cx: &mut Evaluator, op: &str, a: &Args) -> Option<EvalResult<PyValue
             None => None,
         };
         let keep = arg(op, a.bool(2, "keepdim", false))?;
+        // torch lets a 0-d tensor be reduced over dim 0 or -1 (its one element); ONNX's
+        // axes must name a dimension it has.
+        let dims = dims.filter(|_| x.rank != Some(0));
+        // torch sums and multiplies bools and narrower integers in int64.
+        let x = match x.dtype {
+            DType::Bool | DType::U8 | DType::I8 | DType::I16 | DType::I32
+                if matches!(op, "sum" | "prod") =>
+            {
+                TensorRef::new(cx.b.cast(x.v, DType::I64), x.rank, DType::I64)
+            }
+            _ => x,
+        };
         let (x, onnx) = match op {
             "mean" => (x, OnnxOp::ReduceMean),
             "sum" => (x, OnnxOp::ReduceSum),
@@ -217,6 +229,8 @@ fn vector_norm(cx: &mut Evaluator, op: &str, a: &Args) -> EvalResult<PyValue> {
     if !x.dtype.is_float() {
         return arg(op, Err(format!("{} input", x.dtype)));
     }
+    // A 0-d tensor's dim 0 / -1 is its one element (ONNX axes must name a dimension).
+    let dims = dims.filter(|_| x.rank != Some(0));
     let reduce = |cx: &mut Evaluator, onnx: OnnxOp, v| {
         let mut ins = vec![Some(v)];
         if let Some(d) = &dims {

@@ -704,6 +704,36 @@ fn run(cx: &mut Evaluator, op: &str, a: &Args) -> EvalResult<PyValue> {
                 begins[d] = pair[0].clone();
                 ends[d] = pair[1].clone();
             }
+            // torch replicates the edge of the whole input, then crops (negative sizes);
+            // ONNX's edge Pad crops first, and onnxruntime refuses to replicate an extent
+            // cropped to nothing: pad the positive sizes, then Slice the negative ones.
+            let known: Option<Vec<i64>> = [&begins[..], &ends[..]]
+                .concat()
+                .iter()
+                .map(|p| match p {
+                    PyValue::Int(i) => Some(*i),
+                    _ => None,
+                })
+                .collect();
+            if let Some(k) = known.filter(|k| onnx_mode == "edge" && k.iter().any(|&p| p < 0)) {
+                let grow: Vec<i64> = k.iter().map(|&p| p.max(0)).collect();
+                let gp = cx.b.ints(&grow);
+                let m = attrs(vec![("mode", Attr::String("edge".into()))]);
+                let padded = cx.b.op(OnnxOp::Pad, &[x.v, gp], m);
+                let (mut starts, mut stops, mut axes) = (vec![], vec![], vec![]);
+                for d in 0..r {
+                    let (b, e) = (k[d], k[r + d]);
+                    if b < 0 || e < 0 {
+                        starts.push(b.min(0).saturating_neg());
+                        stops.push(if e < 0 { e } else { i64::MAX });
+                        axes.push(d as i64);
+                    }
+                }
+                let (st, sp, ax) = (cx.b.ints(&starts), cx.b.ints(&stops), cx.b.ints(&axes));
+                let v =
+                    cx.b.op(OnnxOp::Slice, &[padded, st, sp, ax], Attrs::default());
+                return Ok(PyValue::Tensor(x.with(v)));
+            }
             let (p, _) = shape_tensor(cx, op, &PyValue::List([begins, ends].concat()))?;
             let v = if onnx_mode == "constant" {
                 let c = cx.b.scalar(x.dtype, value);
