@@ -257,9 +257,10 @@ impl Model {
     }
 
     /// What ``modelc inspect --json`` reports, as a dict: format, opsets, inputs and outputs,
-    /// an op histogram, parameter count and bytes.
+    /// an op histogram, parameter count and bytes, MACs/FLOPs (where shapes are known).
     fn inspect<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let summary = modelc::summary::Summary::of(&self.model, self.format);
+        let mut summary = modelc::summary::Summary::of(&self.model, self.format);
+        summary.add_cost(&self.model);
         crate::json(py, &summary)
     }
 
