@@ -235,6 +235,16 @@ impl Xtask {
                     self.targets_vendor(&modelc)
                 }),
             ),
+            (
+                "python package",
+                Box::new(|| {
+                    // The wheel (release; its dependencies are the release build the steps
+                    // before made) installed in a fresh venv, tests/python on it: every
+                    // function against onnxruntime / LiteRT / torch, the README example,
+                    // import time and ResNet-50 conversion time against the CLI's.
+                    self.python_tests(None)
+                }),
+            ),
         ];
         let first = match from {
             None => 0,

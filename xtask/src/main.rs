@@ -20,6 +20,7 @@ mod targets;
 mod testdata;
 mod tflite_suite;
 mod util;
+mod wheel;
 mod workspace;
 
 use std::process::ExitCode;
@@ -279,6 +280,26 @@ enum Cmd {
         #[arg(long, value_name = "PATH")]
         model: Option<std::path::PathBuf>,
     },
+    /// Build the modelc Python wheel (crates/python) into target/wheels
+    ///
+    /// Installs maturin from xtask/requirements-wheel.txt into target/wheelenv (a stamp
+    /// skips it when current) and runs `maturin build --release --strip`: one abi3 wheel
+    /// for CPython 3.9 and newer, target/wheels/modelc-VERSION-cp39-abi3-PLATFORM.whl.
+    /// Prints its size and build time; fails over 25 MB.
+    Wheel,
+    /// Test the Python package: the wheel installed in a fresh venv, tests/python run on it
+    ///
+    /// Builds the wheel and modelc (release), creates target/python-tests/venv, installs
+    /// the wheel with pip, and runs pytest (xtask/requirements-python-tests.txt, in
+    /// target/python-tests-site) with the pinned target/pyenv packages on the path:
+    /// every function on real models against onnxruntime, LiteRT and torch, the README's
+    /// Python example verbatim, `import modelc` under 100 ms and ResNet-50 conversion from
+    /// Python within 10% of the CLI's time.
+    PythonTests {
+        /// Only tests whose name matches this pytest -k expression
+        #[arg(short = 'k', value_name = "EXPR")]
+        filter: Option<String>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -320,6 +341,8 @@ fn main() -> ExitCode {
         Cmd::DrawCheck { modelc, model } => x.draw_check(modelc, model),
         Cmd::TargetsEnv => x.targets_env().map(|_| ()),
         Cmd::Targets { table, only } => x.targets(table || only.is_some(), only.as_deref()),
+        Cmd::Wheel => x.wheel().map(|_| ()),
+        Cmd::PythonTests { filter } => x.python_tests(filter.as_deref()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

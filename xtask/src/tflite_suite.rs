@@ -1,12 +1,10 @@
 //! `cargo xtask tflite-suite`: the TFLite op suite (testdata/tflite/ops) through modelc and
 //! tf2onnx in the same run, both scored in onnxruntime against LiteRT.
 
-use std::fs;
 use std::path::PathBuf;
 use std::process::Command;
 
-use crate::util::{fnv1a64, read};
-use crate::workspace::{pip_install, run, Xtask};
+use crate::workspace::{run, Xtask};
 use crate::Result;
 
 impl Xtask {
@@ -23,29 +21,10 @@ impl Xtask {
     /// target/tfenv from xtask/requirements-tflite-suite.txt (TensorFlow, tf2onnx), kept apart
     /// from target/pyenv: TensorFlow is large and only this command needs it.
     fn tfenv(&self) -> Result<()> {
-        let venv = self.tfenv_dir();
-        let reqs_path = self.root.join("xtask/requirements-tflite-suite.txt");
-        let stamp_path = venv.join(".xtask-stamp");
-        let stamp = format!(
-            "requirements-tflite-suite.txt fnv1a64 {:016x}\n",
-            fnv1a64(&[&read(&reqs_path)?])
-        );
-        let python = venv.join("bin/python");
-        if python.exists() && fs::read_to_string(&stamp_path).ok().as_deref() == Some(&stamp) {
-            return Ok(());
-        }
-        println!(
-            "tfenv: creating/updating {} from {}",
-            self.rel(&venv),
-            self.rel(&reqs_path)
-        );
-        let system_python =
-            std::env::var("MODELC_SYSTEM_PYTHON").unwrap_or_else(|_| "python3".to_string());
-        let _ = fs::remove_file(&stamp_path);
-        run(Command::new(&system_python).args(["-m", "venv"]).arg(&venv))?;
-        pip_install(&mut Command::new(&python), &[], &reqs_path)?;
-        fs::write(&stamp_path, stamp)?;
-        Ok(())
+        self.stamped_venv(
+            &self.tfenv_dir(),
+            &self.root.join("xtask/requirements-tflite-suite.txt"),
+        )
     }
 
     /// Makes sure of target/tfenv, optionally regenerates the committed models with

@@ -2,9 +2,11 @@
 //! Python, modelc) with what they print shown first.
 
 use std::fmt::Write as _;
+use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use crate::util::{fnv1a64, read};
 use crate::Result;
 
 /// The workspace the tasks run in: its root, its target directory and the cargo that runs
@@ -106,6 +108,30 @@ impl Xtask {
         let mut c = Command::new(self.python());
         c.current_dir(&self.root);
         c
+    }
+
+    /// A venv at `venv` with the pinned list `reqs` installed, unless its stamp says it is
+    /// current.
+    pub(crate) fn stamped_venv(&self, venv: &Path, reqs: &Path) -> Result<()> {
+        let stamp_path = venv.join(".xtask-stamp");
+        let name = reqs.file_name().unwrap_or_default().to_string_lossy();
+        let stamp = format!("{name} fnv1a64 {:016x}\n", fnv1a64(&[&read(reqs)?]));
+        let python = venv.join("bin/python");
+        if python.exists() && fs::read_to_string(&stamp_path).ok().as_deref() == Some(&stamp) {
+            return Ok(());
+        }
+        println!(
+            "creating/updating {} from {}",
+            self.rel(venv),
+            self.rel(reqs)
+        );
+        let system_python =
+            std::env::var("MODELC_SYSTEM_PYTHON").unwrap_or_else(|_| "python3".to_string());
+        let _ = fs::remove_file(&stamp_path);
+        run(Command::new(&system_python).args(["-m", "venv"]).arg(venv))?;
+        pip_install(&mut Command::new(&python), &[], reqs)?;
+        fs::write(&stamp_path, stamp)?;
+        Ok(())
     }
 
     pub(crate) fn build_modelc(&self) -> Result<PathBuf> {

@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use modelc_ir::Graph;
+use modelc_ir::{Graph, Model};
 use modelc_passes::passes::infer_shapes::InputShapes;
 use modelc_passes::{PassManager, Report};
 
@@ -32,7 +32,7 @@ impl Default for Passes {
 
 /// What [`ConvertOptions::print_after`] calls with the graph (shared: the options are
 /// borrowed, and each conversion hands the pass manager its own handle).
-pub type GraphHook = Arc<dyn Fn(&Graph)>;
+pub type GraphHook = Arc<dyn Fn(&Graph) + Send + Sync>;
 
 /// How to convert. `ConvertOptions::default()` copies the model as it is.
 #[derive(Default)]
@@ -110,8 +110,30 @@ pub fn convert_with(
     on_stage(Stage::Transforming);
     opts.input_shapes.apply(&mut model.graph)?;
     let before = Summary::of(&model, input_format(src)?);
+    let report = run_passes(&mut model, opts)?;
+    let after = Summary::of(&model, dst_format);
+    on_stage(Stage::Writing(dst));
+    save(&model, dst, &opts.save)?;
+    Ok(Converted {
+        before,
+        after,
+        report,
+    })
+}
+
+/// What [`convert`] does between reading and writing, on a model in memory: fixes the input
+/// shapes, moves the model to `opts.opset` and runs `opts.passes` (`opts.input_types` and
+/// `opts.save` are for reading and writing files and are not used). `Model.optimize` in
+/// Python is this.
+pub fn transform(model: &mut Model, opts: &ConvertOptions) -> Result<Report, Error> {
+    opts.input_shapes.apply(&mut model.graph)?;
+    run_passes(model, opts)
+}
+
+/// [`transform`] after the input shapes are fixed: the opset conversion and the passes.
+fn run_passes(model: &mut Model, opts: &ConvertOptions) -> Result<Report, Error> {
     if let Some(target) = opts.opset {
-        modelc_passes::opset::convert_model(&mut model, target)?;
+        modelc_passes::opset::convert_model(model, target)?;
     }
     let passes = match &opts.passes {
         Passes::Level(level) => modelc_passes::registry::level(*level),
@@ -124,18 +146,11 @@ pub fn convert_with(
         let print = Arc::clone(print);
         pm.print_after = Some((name.clone(), Box::new(move |g: &Graph| print(g))));
     }
-    let mut report = pm.run(&mut model)?;
+    let mut report = pm.run(model)?;
     if !opts.lowering.is_empty() {
         let lowering = modelc_passes::registry::pipeline(&opts.lowering.join(","))?;
-        let lowered = PassManager::new(lowering).run(&mut model)?;
+        let lowered = PassManager::new(lowering).run(model)?;
         report.notes.extend(lowered.notes);
     }
-    let after = Summary::of(&model, dst_format);
-    on_stage(Stage::Writing(dst));
-    save(&model, dst, &opts.save)?;
-    Ok(Converted {
-        before,
-        after,
-        report,
-    })
+    Ok(report)
 }

@@ -13,8 +13,12 @@
 //! # Ok::<(), modelc::Error>(())
 //! ```
 
+// The command line's code names the library `modelc::`, as a user's would.
+extern crate self as modelc;
+
 mod args;
 pub mod check;
+pub mod cli;
 pub mod compress;
 mod convert;
 pub mod diff;
@@ -23,14 +27,18 @@ mod format;
 mod input_types;
 pub mod layers;
 pub mod npy;
+mod progress;
 pub mod quantize;
 pub mod run;
 pub mod summary;
+pub mod verify;
 
 use std::path::{Path, PathBuf};
 
 pub use args::{ShapeArgs, TargetArgs};
-pub use convert::{convert, convert_with, ConvertOptions, Converted, GraphHook, Passes, Stage};
+pub use convert::{
+    convert, convert_with, transform, ConvertOptions, Converted, GraphHook, Passes, Stage,
+};
 pub use format::Format;
 pub use input_types::{InputTypeError, InputTypes};
 pub use modelc_ir as ir;

@@ -10,7 +10,7 @@ use std::time::Instant;
 use modelc_interp::{Array, Data};
 use modelc_ir::{Dim, Model, Tensor, ValueType};
 use modelc_passes::passes::quantize_bias::BiasScope;
-use modelc_passes::quant::{self, Method, Metric, Mode, QuantConfig, Sample};
+use modelc_passes::quant::{self, Method, Metric, Mode, QuantConfig, QuantReport, Sample};
 
 /// Why calibration or evaluation inputs could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -158,20 +158,30 @@ pub fn load_dir(model: &Model, dir: &Path) -> Result<Vec<Sample>, InputError> {
                     .ok_or_else(|| file_err(&path, format!("no array named `{name}`")))?;
                 per_input.push((name.clone(), fit(&path, name, *dt, shape, t)?));
             }
-            let n = per_input.first().map_or(0, |(_, v)| v.len());
-            if per_input.iter().any(|(_, v)| v.len() != n) {
-                return Err(file_err(&path, "arrays hold different numbers of samples"));
-            }
-            for i in 0..n {
-                let mut s = Vec::new();
-                for (name, ts) in &per_input {
-                    s.push((name.clone(), to_data(&path, ts[i].clone())?));
-                }
-                samples.push(s);
-            }
+            samples.extend(interleave(&path, per_input)?);
         }
     }
     Ok(samples)
+}
+
+/// Samples from each input's list of tensors (sample i takes every input's i-th), which must
+/// be equally long.
+fn interleave(
+    path: &Path,
+    per_input: Vec<(String, Vec<Tensor>)>,
+) -> Result<Vec<Sample>, InputError> {
+    let n = per_input.first().map_or(0, |(_, v)| v.len());
+    if per_input.iter().any(|(_, v)| v.len() != n) {
+        return Err(file_err(path, "arrays hold different numbers of samples"));
+    }
+    (0..n)
+        .map(|i| {
+            per_input
+                .iter()
+                .map(|(name, ts)| Ok((name.clone(), to_data(path, ts[i].clone())?)))
+                .collect()
+        })
+        .collect()
 }
 
 fn to_data(path: &Path, t: Tensor) -> Result<Data, InputError> {
@@ -332,10 +342,36 @@ fn parse_mode(s: &str) -> Result<Mode, String> {
     })
 }
 
-/// Runs `modelc quantize`.
-pub fn run(args: QuantizeArgs) -> Result<(), Box<dyn std::error::Error>> {
-    crate::check_distinct(&args.input, &args.output)?;
-    crate::format_of(&args.output)?;
+impl QuantizeArgs {
+    /// The options of `modelc quantize` without its two files (`--mode int8 --method entropy
+    /// ...`), for a model quantized in memory (`Model.quantize` in Python); the files are
+    /// left empty.
+    pub fn parse_options<I, T>(flags: I) -> Result<QuantizeArgs, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        #[derive(clap::Parser)]
+        #[command(name = "quantize", no_binary_name = true)]
+        struct Options {
+            #[command(flatten)]
+            args: QuantizeArgs,
+        }
+        let argv = ["-", "-"].into_iter().map(std::ffi::OsString::from);
+        let argv = argv.chain(flags.into_iter().map(Into::into));
+        let mut args = <Options as clap::Parser>::try_parse_from(argv)?.args;
+        args.input = PathBuf::new();
+        args.output = PathBuf::new();
+        Ok(args)
+    }
+}
+
+/// The quantizer's configuration the options in `args` ask for, for a TFLite destination
+/// (`tflite`: int8 activations, int32 biases, quantized outputs, fixed ranges) or another.
+pub fn config(
+    args: &QuantizeArgs,
+    tflite: bool,
+) -> Result<QuantConfig, Box<dyn std::error::Error>> {
     let mode = parse_mode(&args.mode)?;
     let method = match args.method.as_str() {
         "minmax" => Method::MinMax,
@@ -354,7 +390,6 @@ pub fn run(args: QuantizeArgs) -> Result<(), Box<dyn std::error::Error>> {
         "top1" => Metric::Top1,
         m => return Err(format!("unknown --metric `{m}` (cosine, max-rel, top1)").into()),
     };
-    let tflite = crate::format_of(&args.output)? == crate::Format::Tflite;
     // TFLite has no builtins for ONNX's run-time-quantized integer ops (DynamicQuantizeLinear,
     // ConvInteger, MatMulInteger): a dynamic-range TFLite file gets int8 weights that its
     // float kernels read through DEQUANTIZE.
@@ -376,41 +411,6 @@ pub fn run(args: QuantizeArgs) -> Result<(), Box<dyn std::error::Error>> {
             "i8" => modelc_ir::DType::I8,
             t => return Err(format!("unknown --activation-type `{t}` (u8, i8)").into()),
         };
-    let dims: HashMap<String, u64> = args.shapes.dims()?;
-    let fixed = args.shapes.parse()?;
-    let mut model = crate::load(&args.input)?;
-    fixed.apply(&mut model.graph)?;
-    if let Some(target) = args.opset {
-        let from = modelc_passes::opset::convert_model(&mut model, target)?;
-        if from != target {
-            eprintln!("opset: {from} -> {target} (--opset)");
-        }
-    }
-    let calibration = match (&args.calibration, args.calibration_random) {
-        (Some(_), Some(_)) => {
-            return Err("give --calibration or --calibration-random, not both".into())
-        }
-        (Some(dir), None) => load_dir(&model, dir)?,
-        (None, Some(n)) => {
-            if n == 0 {
-                return Err("--calibration-random needs at least 1 input".into());
-            }
-            if mode == Mode::Int8 {
-                eprintln!("modelc: WARNING: calibrating on {n} RANDOM inputs: activation ranges will not match real data and accuracy will suffer; use --calibration DIR with real inputs");
-            }
-            random_samples(&model, n, args.seed, &dims)?
-        }
-        (None, None) if mode == Mode::Int8 => return Err(
-            "static int8 needs calibration inputs: --calibration DIR (or --calibration-random N)"
-                .into(),
-        ),
-        // Other modes need one run for value types only.
-        (None, None) => random_samples(&model, 1, args.seed, &dims)?,
-    };
-    let eval = match &args.eval {
-        Some(dir) => load_dir(&model, dir)?,
-        None => Vec::new(),
-    };
     let mut cfg = QuantConfig {
         mode,
         method,
@@ -441,15 +441,108 @@ pub fn run(args: QuantizeArgs) -> Result<(), Box<dyn std::error::Error>> {
     cfg.static_opts.quantize_outputs = args.quantize_outputs || tflite;
     // LiteRT's integer LOGISTIC / SOFTMAX / TANH produce fixed output ranges only.
     cfg.static_opts.fixed_ranges = tflite;
+    Ok(cfg)
+}
+
+/// Samples given as tensors by name (one map per sample; Python's dicts of numpy arrays),
+/// checked against the model's inputs as calibration files are: every input present, of
+/// its element type and shape (an array with one more leading axis is a batch of samples).
+/// `what` names them in errors (`calibration`).
+pub fn samples(
+    model: &Model,
+    what: &str,
+    given: Vec<Vec<(String, Tensor)>>,
+) -> Result<Vec<Sample>, InputError> {
+    let sig = signature(model);
+    let mut samples = Vec::new();
+    for (i, mut arrays) in given.into_iter().enumerate() {
+        let at = PathBuf::from(format!("{what}[{i}]"));
+        if let Some((extra, _)) = arrays
+            .iter()
+            .find(|(n, _)| !sig.iter().any(|(name, _, _)| name == n))
+        {
+            return Err(file_err(&at, format!("the model has no input `{extra}`")));
+        }
+        let mut per_input = Vec::new();
+        for (name, dt, shape) in &sig {
+            let pos = arrays
+                .iter()
+                .position(|(n, _)| n == name)
+                .ok_or_else(|| file_err(&at, format!("no array for input `{name}`")))?;
+            let t = arrays.swap_remove(pos).1;
+            per_input.push((name.clone(), fit(&at, name, *dt, shape, t)?));
+        }
+        samples.extend(interleave(&at, per_input)?);
+    }
+    Ok(samples)
+}
+
+/// Quantizes `model` (its input shapes already fixed) as `args` asks, on `calibration` and
+/// `eval` samples (`None`: `--calibration-random`, or one seeded random run for the modes
+/// that need value types only). What `modelc quantize` does between reading and writing.
+pub fn quantize_model(
+    mut model: Model,
+    args: &QuantizeArgs,
+    cfg: &QuantConfig,
+    calibration: Option<Vec<Sample>>,
+    eval: &[Sample],
+) -> Result<(Model, QuantReport), Box<dyn std::error::Error>> {
+    if let Some(target) = args.opset {
+        let from = modelc_passes::opset::convert_model(&mut model, target)?;
+        if from != target {
+            eprintln!("opset: {from} -> {target} (--opset)");
+        }
+    }
+    let dims: HashMap<String, u64> = args.shapes.dims()?;
+    let calibration = match (calibration, args.calibration_random) {
+        (Some(_), Some(_)) => {
+            return Err("give --calibration or --calibration-random, not both".into())
+        }
+        (Some(samples), None) => samples,
+        (None, Some(n)) => {
+            if n == 0 {
+                return Err("--calibration-random needs at least 1 input".into());
+            }
+            if cfg.mode == Mode::Int8 {
+                eprintln!("modelc: WARNING: calibrating on {n} RANDOM inputs: activation ranges will not match real data and accuracy will suffer; use --calibration DIR with real inputs");
+            }
+            random_samples(&model, n, args.seed, &dims)?
+        }
+        (None, None) if cfg.mode == Mode::Int8 => return Err(
+            "static int8 needs calibration inputs: --calibration DIR (or --calibration-random N)"
+                .into(),
+        ),
+        // Other modes need one run for value types only.
+        (None, None) => random_samples(&model, 1, args.seed, &dims)?,
+    };
+    Ok(quant::quantize(&model, cfg, &calibration, eval)?)
+}
+
+/// Runs `modelc quantize`.
+pub fn run(args: QuantizeArgs) -> Result<(), Box<dyn std::error::Error>> {
+    crate::check_distinct(&args.input, &args.output)?;
+    let tflite = crate::format_of(&args.output)? == crate::Format::Tflite;
+    let cfg = config(&args, tflite)?;
+    let fixed = args.shapes.parse()?;
+    let mut model = crate::load(&args.input)?;
+    fixed.apply(&mut model.graph)?;
+    let calibration = match &args.calibration {
+        Some(dir) => Some(load_dir(&model, dir)?),
+        None => None,
+    };
+    let eval = match &args.eval {
+        Some(dir) => load_dir(&model, dir)?,
+        None => Vec::new(),
+    };
     let start = Instant::now();
     let target = args.target.resolve()?;
-    let (mut quantized, report) = quant::quantize(&model, &cfg, &calibration, &eval)?;
+    let (mut quantized, report) = quantize_model(model, &args, &cfg, calibration, &eval)?;
     if let Some(t) = &target {
         for note in crate::check::lower(&mut quantized, t)? {
             eprintln!("target {}: {note}", t.name());
         }
     }
-    if mode == Mode::Int8 {
+    if cfg.mode == Mode::Int8 {
         eprintln!(
             "calibration: {} inputs through the interpreter in {:.2} s",
             report.calibration_inputs, report.calibration_seconds

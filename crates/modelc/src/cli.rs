@@ -1,12 +1,14 @@
-//! The `modelc` command line.
+//! The `modelc` command line: parses arguments, calls the library and prints. The `modelc`
+//! binary and the Python package's `python -m modelc` both run [`main`].
 
-mod progress;
-
+use std::ffi::OsString;
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::progress;
 use modelc::summary::Summary;
 use modelc::{ConvertOptions, ExternalData, Passes, SaveOptions, ShapeArgs, Stage};
 
@@ -357,16 +359,54 @@ enum ExternalArg {
     Never,
 }
 
-fn main() -> ExitCode {
-    let cli = Cli::parse();
-    match run(cli.command) {
-        Ok(()) => ExitCode::SUCCESS,
+/// Runs the command line `args` (the first is the program name) and returns the exit
+/// status: 0 on success, 1 after printing `modelc: error: ...`, 2 on a usage error (clap's).
+/// Never exits the process, so a Python interpreter that calls it keeps running.
+pub fn main<I, T>(args: I) -> i32
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            // --help and --version are "errors" that print to stdout and succeed.
+            let _ = e.print();
+            return e.exit_code();
+        }
+    };
+    let code = match run(cli.command) {
+        Ok(()) => 0,
         Err(e) => {
             eprintln!("modelc: error: {}", modelc::error_line(e.as_ref()));
-            ExitCode::FAILURE
+            1
         }
-    }
+    };
+    let _ = std::io::stdout().flush();
+    code
 }
+
+/// Runs the command line `args` as [`main`] does, but returns any error, a usage error
+/// included, instead of printing it: for callers that report errors their own way (Python's
+/// `modelc.convert`).
+pub fn execute<I, T>(args: I) -> Result<(), Box<dyn std::error::Error>>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let cli = Cli::try_parse_from(args).map_err(|e| {
+        let text = e.to_string();
+        let line = text.lines().next().unwrap_or_default();
+        UsageError(line.trim_start_matches("error: ").to_string())
+    })?;
+    run(cli.command)
+}
+
+/// A command line that does not parse, as clap's first line says it (`unexpected argument
+/// '--foo' found`).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
 
 fn load(path: &Path) -> Result<modelc::Model, modelc::Error> {
     let _p = progress::Progress::start(format!("reading {}", path.display()));
@@ -493,72 +533,6 @@ fn gather_inputs(
     Ok(given)
 }
 
-/// Renames A's inputs to B's by position and transposes channels-first inputs to channels
-/// last where B takes them so. `recorded`: the inputs and outputs B's file lists as made
-/// channels last (a .tflite modelc wrote); they are transposed, and nothing else. Without
-/// it, shapes decide: a 4-D input that fits B only transposed is transposed, and then B
-/// "takes channels last", so a 4-D input whose dims fit either way (C = H = W) is transposed
-/// too (and so are such outputs, see `run::OutputLayout::Guess`). Returns B's inputs, a note
-/// of what was done, and whether B takes channels last.
-fn adapt_inputs(
-    b: &modelc::Model,
-    given: &[(String, modelc::ir::Tensor)],
-    recorded: Option<&[String]>,
-) -> (Vec<(String, modelc::ir::Tensor)>, String, bool) {
-    let declared = modelc::run::declared_inputs(b);
-    // B's declared dims per input, `None` where symbolic or unknown.
-    let wants: Vec<Option<Vec<Option<u64>>>> = declared
-        .iter()
-        .map(|(_, ty)| {
-            ty.as_ref()
-                .and_then(|ty| ty.as_tensor())
-                .and_then(|tt| tt.shape.as_ref())
-                .map(|s| s.0.iter().map(|d| d.known()).collect())
-        })
-        .collect();
-    let fits = |w: &[Option<u64>], dims: &[u64]| {
-        w.len() == dims.len() && w.iter().zip(dims).all(|(w, d)| w.is_none_or(|w| w == *d))
-    };
-    let nhwc = |d: &[u64]| [d[0], d[2], d[3], d[1]];
-    let fits_nhwc = |t: &modelc::ir::Tensor, w: &Option<Vec<Option<u64>>>| {
-        t.raw().is_some()
-            && t.dims.len() == 4
-            && w.as_ref().is_some_and(|w| fits(w, &nhwc(&t.dims)))
-    };
-    let channels_last = match recorded {
-        Some(names) => declared.iter().any(|(n, _)| names.contains(n)),
-        None => given
-            .iter()
-            .zip(&wants)
-            .any(|((_, t), w)| fits_nhwc(t, w) && w.as_ref().is_some_and(|w| !fits(w, &t.dims))),
-    };
-    let mut notes = Vec::new();
-    let out = given
-        .iter()
-        .enumerate()
-        .map(|(i, (name, t))| {
-            let Some((b_name, _)) = declared.get(i) else {
-                return (name.clone(), t.clone());
-            };
-            let transpose = match recorded {
-                Some(names) => names.contains(b_name) && t.dims.len() >= 3 && t.raw().is_some(),
-                None => {
-                    let w = &wants[i];
-                    let only_nhwc = w.as_ref().is_some_and(|w| !fits(w, &t.dims));
-                    fits_nhwc(t, w) && (only_nhwc || channels_last)
-                }
-            };
-            if transpose {
-                notes.push(format!("`{name}` transposed channels first to last for B"));
-                (b_name.clone(), modelc::run::channels_to_last(t))
-            } else {
-                (b_name.clone(), t.clone())
-            }
-        })
-        .collect();
-    (out, notes.join("; "), channels_last)
-}
-
 fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
     match command {
         Command::Convert {
@@ -669,37 +643,23 @@ fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
             let mb = load(&b)?;
             let random = input_opts.random || (inputs.is_empty() && input_opts.named.is_empty());
             let given = gather_inputs(&ma, &inputs, &input_opts, random)?;
-            // Only a .tflite's own record describes its layouts (one carried into another
-            // format by a conversion describes the file it came from).
-            let recorded = match modelc::input_format(&b)? {
-                modelc::Format::Tflite => modelc_tflite::channels_last_io(&mb),
-                _ => None,
-            };
-            let (for_b, note, channels_last) = adapt_inputs(&mb, &given, recorded.as_deref());
-            let out_a = modelc::run::run(&ma, &given)?;
-            let out_b = modelc::run::run(&mb, &for_b)?;
-            if out_a.len() != out_b.len() {
-                return Err(format!("A has {} outputs, B has {}", out_a.len(), out_b.len()).into());
-            }
-            let mut diffs = Vec::new();
-            for ((name, ta), (b_name, tb)) in out_a.iter().zip(&out_b) {
-                let layout = match &recorded {
-                    Some(names) => modelc::run::OutputLayout::Recorded(names.contains(b_name)),
-                    None => modelc::run::OutputLayout::Guess(channels_last),
-                };
-                diffs.push(modelc::run::compare(name, tb, ta, rtol, atol, layout)?);
-            }
-            let ok = diffs.iter().all(|d| d.within);
+            let verified =
+                modelc::verify::verify(&ma, &mb, modelc::input_format(&b)?, &given, rtol, atol)?;
+            let (note, diffs, ok) = (&verified.inputs, &verified.outputs, verified.ok);
             let per_layer = if layers {
                 let _p = progress::Progress::start("comparing every layer".to_string());
                 Some(modelc::layers::compare_layers(
-                    &ma, &given, &mb, &for_b, layer_tol,
+                    &ma,
+                    &given,
+                    &mb,
+                    &verified.inputs_for_b,
+                    layer_tol,
                 )?)
             } else {
                 None
             };
             if json {
-                let mut j = serde_json::json!({"inputs": note, "rtol": rtol, "atol": atol, "outputs": diffs, "ok": ok});
+                let mut j = serde_json::to_value(&verified)?;
                 if let Some(r) = &per_layer {
                     j["layers"] = serde_json::to_value(r)?;
                 }
@@ -715,7 +675,7 @@ fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
                     "{:<24} {:>12} {:>12} {:>12}  result",
                     "output", "max abs", "max rel", "cosine"
                 );
-                for d in &diffs {
+                for d in diffs {
                     let extra = if d.note.is_empty() {
                         String::new()
                     } else {
