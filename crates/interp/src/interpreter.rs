@@ -1,12 +1,13 @@
-//! Runs a graph: nodes in the graph's deterministic topological order, each by its kernel;
-//! values are dropped after their last use.
+//! Runs a graph: nodes in the order of its [`Plan`] (made once per interpreter), each by
+//! its kernel; values are dropped after their last use.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use modelc_ir::{node_label, Graph, Model, NodeId, Op, OpsetImport, ValueRef};
 
 use crate::ctx::OpCtx;
 use crate::ops::{lookup, Kernel};
+use crate::plan::{opset_of, Plan};
 use crate::{Array, Data, InterpError};
 
 /// A callback that sees each computed value (see [`Interpreter::run_observed`]).
@@ -18,6 +19,7 @@ pub struct Interpreter<'g> {
     graph: &'g Graph,
     opsets: Vec<OpsetImport>,
     consts: HashMap<NodeId, Data>,
+    plan: Plan,
 }
 
 impl<'g> Interpreter<'g> {
@@ -36,9 +38,7 @@ impl<'g> Interpreter<'g> {
         if !missing.is_empty() {
             return Err(InterpError::Unsupported(missing));
         }
-        graph
-            .topo_order()
-            .map_err(|e| InterpError::Graph(e.to_string()))?;
+        let plan = Plan::new(graph, opsets, true)?;
         let mut consts = HashMap::new();
         for id in graph.node_ids() {
             if let Some(d) = const_value(graph, id)? {
@@ -49,6 +49,7 @@ impl<'g> Interpreter<'g> {
             graph,
             opsets: opsets.to_vec(),
             consts,
+            plan,
         })
     }
 
@@ -108,6 +109,7 @@ impl<'g> Interpreter<'g> {
         let outputs = execute(
             self.graph,
             &self.opsets,
+            &self.plan,
             positional,
             &[],
             Some(&self.consts),
@@ -128,6 +130,7 @@ pub(crate) fn run_graph(
     execute(
         graph,
         opsets,
+        &Plan::new(graph, opsets, false)?,
         inputs.into_iter().map(Some).collect(),
         captures,
         None,
@@ -210,14 +213,12 @@ fn check_input(
 fn execute(
     graph: &Graph,
     opsets: &[OpsetImport],
+    plan: &Plan,
     mut inputs: Vec<Option<Data>>,
     captures: &[(&str, &Data)],
     consts: Option<&HashMap<NodeId, Data>>,
     mut observer: Option<&mut Observer<'_>>,
 ) -> Result<Vec<Data>, InterpError> {
-    let order = graph
-        .topo_order()
-        .map_err(|e| InterpError::Graph(e.to_string()))?;
     if inputs.len() > graph.inputs().len() {
         return Err(InterpError::Graph(format!(
             "graph `{}` takes {} inputs, {} given",
@@ -227,33 +228,17 @@ fn execute(
         )));
     }
     inputs.resize(graph.inputs().len(), None);
-
-    // Remaining uses of each value; graph outputs count as uses so they are kept.
-    let mut uses: HashMap<ValueRef, usize> = HashMap::new();
-    for &id in &order {
-        for v in graph
-            .inputs_of(id)
-            .into_iter()
-            .flatten()
-            .chain(graph.captures_of(id))
-        {
-            *uses.entry(v).or_default() += 1;
-        }
-    }
-    for &v in graph.outputs() {
-        *uses.entry(v).or_default() += 1;
-    }
+    // An observer sees every value, so fused activations are computed on their own then.
+    let fuse = observer.is_none();
+    // Producers whose result was not f32 after all: their activations run as nodes.
+    let mut declined: HashSet<NodeId> = HashSet::new();
+    let mut uses = plan.uses.clone();
 
     // Constants prepared once (and captured outer values) are borrowed, not copied: a run
     // must not duplicate a model's weights.
     let mut values: HashMap<ValueRef, std::borrow::Cow<'_, Data>> = HashMap::new();
-    let input_pos: HashMap<NodeId, usize> = graph
-        .inputs()
-        .iter()
-        .enumerate()
-        .map(|(i, &id)| (id, i))
-        .collect();
-    for id in order {
+    let input_pos = &plan.input_pos;
+    for &id in &plan.order {
         let node = graph.node(id);
         let here = ValueRef::new(id, 0);
         match &node.op {
@@ -294,9 +279,20 @@ fn execute(
                 values.insert(here, data);
             }
             Op::Onnx(op) => {
-                let kernel: Kernel = lookup(*op).expect("kernels were checked");
                 let input_refs = graph.inputs_of(id);
                 let capture_refs = graph.captures_of(id);
+                let computed_by_producer = fuse
+                    && plan
+                        .absorbed
+                        .get(&id)
+                        .is_some_and(|p| !declined.contains(p));
+                if computed_by_producer {
+                    for v in input_refs.into_iter().flatten().chain(capture_refs) {
+                        release(&mut uses, &mut values, v);
+                    }
+                    continue;
+                }
+                let kernel: Kernel = lookup(*op).expect("kernels were checked");
                 let outputs = {
                     let get = |v: &ValueRef| {
                         values.get(v).map(|d| d.as_ref()).ok_or_else(|| {
@@ -314,13 +310,7 @@ fn execute(
                         .iter()
                         .map(|v| Ok((graph.value(*v).map_or("", |x| x.name.as_str()), get(v)?)))
                         .collect::<Result<Vec<_>, InterpError>>()?;
-                    let domain = op.domain();
-                    let opset = opsets
-                        .iter()
-                        .find(|o| {
-                            o.domain == domain || (domain == "ai.onnx" && o.domain.is_empty())
-                        })
-                        .map_or(i64::MAX, |o| o.version);
+                    let opset = opset_of(*op, opsets);
                     let ctx = OpCtx {
                         node,
                         inputs: ins,
@@ -350,14 +340,22 @@ fn execute(
                     if let Some(obs) = observer.as_mut() {
                         obs(ValueRef::new(id, slot), &data);
                     }
-                    values.insert(ValueRef::new(id, slot), std::borrow::Cow::Owned(data));
+                    let fused = plan.fused.get(&id).filter(|_| fuse && slot == 0);
+                    match (fused, data) {
+                        (Some(f), Data::Tensor(Array::F32(mut a))) => {
+                            f.act.apply(&mut a);
+                            values.insert(f.into, std::borrow::Cow::Owned(Array::F32(a).into()));
+                        }
+                        (f, data) => {
+                            if f.is_some() {
+                                declined.insert(id);
+                            }
+                            values.insert(ValueRef::new(id, slot), std::borrow::Cow::Owned(data));
+                        }
+                    }
                 }
                 for v in input_refs.into_iter().flatten().chain(capture_refs) {
-                    let left = uses.get_mut(&v).expect("counted");
-                    *left -= 1;
-                    if *left == 0 {
-                        values.remove(&v);
-                    }
+                    release(&mut uses, &mut values, v);
                 }
             }
             Op::Custom { .. } => unreachable!("custom ops were rejected"),
@@ -377,4 +375,18 @@ fn execute(
             data.ok_or_else(|| InterpError::Graph("a graph output was not computed".into()))
         })
         .collect()
+}
+
+/// Counts one read of `v` done, and drops the value after its last read.
+fn release(
+    uses: &mut HashMap<ValueRef, usize>,
+    values: &mut HashMap<ValueRef, std::borrow::Cow<'_, Data>>,
+    v: ValueRef,
+) {
+    if let Some(left) = uses.get_mut(&v) {
+        *left -= 1;
+        if *left == 0 {
+            values.remove(&v);
+        }
+    }
 }

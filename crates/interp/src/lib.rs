@@ -17,6 +17,7 @@ mod ctx;
 mod error;
 mod interpreter;
 pub mod ops;
+mod plan;
 
 pub use array::{Array, Data};
 pub use ctx::OpCtx;

@@ -4,7 +4,7 @@
 
 Writes, per case, NAME.onnx, NAME.in<i>.bin (the inputs, little-endian float32, shapes as
 the model declares them) and NAME.out.bin (onnxruntime's output, single-threaded), and
-cases.txt (one name a line). The cases cover what the direct depthwise, 1x1, fused and
+cases.txt (one name a line). The cases cover what the direct depthwise, 1x1, fused-activation and
 threaded paths special-case: groups (depthwise with and without a channel multiplier),
 strides, dilations, asymmetric pads, 1-D/2-D/3-D, bias or none, and matrix products large
 enough for the GEMM to split them among threads.
@@ -47,6 +47,13 @@ conv("conv7x7_s2", [1, 3, 64, 64], [32, 3, 7, 7], strides=[2, 2], pads=[3, 3, 3,
 CASES.append(("matmul_big", "MatMul", [[256, 384], [384, 320]], {}))
 CASES.append(("matmul_batched", "MatMul", [[4, 128, 64], [4, 64, 128]], {}))
 CASES.append(("gemm_transb", "Gemm", [[64, 512], [1000, 512], [1000]], {"transB": 1}))
+# Activations the interpreter applies in place to their producer's result (fused), with
+# bounds as constants: Conv -> Clip(0, 6), depthwise Conv -> Sigmoid -> Mul (SiLU),
+# Add -> Relu, and a Sigmoid alone (vectorized exp).
+CASES.append(("conv_relu6", "Conv+Clip", [[1, 16, 20, 20], [32, 16, 3, 3], [32]], {"pads": [1, 1, 1, 1]}))
+CASES.append(("dw_silu", "Conv+SiLU", [[1, 24, 18, 18], [24, 1, 3, 3], [24]], {"group": 24, "pads": [1, 1, 1, 1]}))
+CASES.append(("add_relu", "Add+Relu", [[2, 8, 30, 30], [2, 8, 30, 30]], {}))
+CASES.append(("sigmoid_wide", "Sigmoid", [[4, 64, 33, 33]], {}))
 
 
 def main() -> None:
@@ -59,12 +66,22 @@ def main() -> None:
     names = []
     for name, op, shapes, attrs in CASES:
         ins = [f"i{k}" for k in range(len(shapes))]
-        node = helper.make_node(op, ins, ["y"], **attrs)
+        first, _, act = op.partition("+")
+        nodes = [helper.make_node(first, ins, ["y" if not act else "t"], **attrs)]
+        inits = []
+        if act == "Clip":
+            inits = [helper.make_tensor("lo", TensorProto.FLOAT, [], [0.0]), helper.make_tensor("hi", TensorProto.FLOAT, [], [6.0])]
+            nodes.append(helper.make_node("Clip", ["t", "lo", "hi"], ["y"]))
+        elif act == "SiLU":
+            nodes += [helper.make_node("Sigmoid", ["t"], ["s"]), helper.make_node("Mul", ["t", "s"], ["y"])]
+        elif act:
+            nodes.append(helper.make_node(act, ["t"], ["y"]))
         graph = helper.make_graph(
-            [node],
+            nodes,
             name,
             [helper.make_tensor_value_info(n, TensorProto.FLOAT, s) for n, s in zip(ins, shapes)],
             [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+            inits,
         )
         model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
         model.ir_version = 8

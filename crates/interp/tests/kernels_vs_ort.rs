@@ -2,7 +2,8 @@
 //! the GEMM, threaded matrix products) against onnxruntime on random inputs over the
 //! shapes, strides, pads, groups and dilations they special-case (`kernel_cases.py` makes
 //! the models and onnxruntime's outputs), each run on one and on two threads: the two runs
-//! must be bit-identical.
+//! must be bit-identical, and bit-identical to a run with an observer (which computes fused
+//! activations as separate nodes).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -43,13 +44,24 @@ fn read_f32(path: &Path) -> Vec<f32> {
         .collect()
 }
 
-fn run_on(threads: usize, interp: &Interpreter<'_>, inputs: &[(String, Data)]) -> Vec<f32> {
+fn run_on(
+    threads: usize,
+    interp: &Interpreter<'_>,
+    inputs: &[(String, Data)],
+    observed: bool,
+) -> Vec<f32> {
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build()
         .expect("a thread pool");
     let out = pool
-        .install(|| interp.run(inputs.to_vec()))
+        .install(|| {
+            if observed {
+                interp.run_observed(inputs.to_vec(), &mut |_, _| {})
+            } else {
+                interp.run(inputs.to_vec())
+            }
+        })
         .expect("the interpreter runs the case");
     match &out[0].1 {
         Data::Tensor(Array::F32(a)) => a.iter().copied().collect(),
@@ -92,8 +104,9 @@ fn fast_kernels_match_onnxruntime_and_each_thread_count() {
             })
             .collect();
         let want = read_f32(&dir.join(format!("{name}.out.bin")));
-        let one = run_on(1, &interp, &inputs);
-        let two = run_on(2, &interp, &inputs);
+        let one = run_on(1, &interp, &inputs, false);
+        let two = run_on(2, &interp, &inputs, false);
+        let unfused = run_on(1, &interp, &inputs, true);
         assert_eq!(one.len(), want.len(), "{name}: output size");
         let scale = want.iter().fold(0f32, |m, v| m.max(v.abs())).max(1.0);
         let worst = one
@@ -110,7 +123,12 @@ fn fast_kernels_match_onnxruntime_and_each_thread_count() {
             .zip(&two)
             .all(|(a, b)| a.to_bits() == b.to_bits());
         assert!(same, "{name}: one and two threads differ");
+        let same = one
+            .iter()
+            .zip(&unfused)
+            .all(|(a, b)| a.to_bits() == b.to_bits());
+        assert!(same, "{name}: fused and unfused activations differ");
         checked += 1;
     }
-    assert!(checked >= 19, "only {checked} cases");
+    assert!(checked >= 23, "only {checked} cases");
 }
