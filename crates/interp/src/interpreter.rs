@@ -18,8 +18,16 @@ pub type Observer<'a> = dyn FnMut(ValueRef, &Data) + 'a;
 pub struct Interpreter<'g> {
     graph: &'g Graph,
     opsets: Vec<OpsetImport>,
-    consts: HashMap<NodeId, Data>,
+    consts: Prepared,
     plan: Plan,
+}
+
+/// Values a run borrows instead of computing: the graph's constants, converted once, and
+/// the results of nodes that read only constants (a quantized weight's DequantizeLinear,
+/// shape arithmetic on constants), computed once by their own kernels.
+struct Prepared {
+    values: HashMap<ValueRef, Data>,
+    precomputed: HashSet<NodeId>,
 }
 
 impl<'g> Interpreter<'g> {
@@ -38,13 +46,22 @@ impl<'g> Interpreter<'g> {
         if !missing.is_empty() {
             return Err(InterpError::Unsupported(missing));
         }
-        let plan = Plan::new(graph, opsets, true)?;
-        let mut consts = HashMap::new();
-        for id in graph.node_ids() {
+        let mut plan = Plan::new(graph, opsets, true)?;
+        let mut consts = Prepared {
+            values: HashMap::new(),
+            precomputed: HashSet::new(),
+        };
+        for &id in &plan.order {
             if let Some(d) = const_value(graph, id)? {
-                consts.insert(id, d);
+                consts.values.insert(ValueRef::new(id, 0), d);
+            } else if let Some(outputs) = precompute(graph, opsets, id, &consts.values) {
+                for (slot, d) in outputs {
+                    consts.values.insert(ValueRef::new(id, slot), d);
+                }
+                consts.precomputed.insert(id);
             }
         }
+        plan.unfuse(|id| consts.precomputed.contains(&id));
         Ok(Interpreter {
             graph,
             opsets: opsets.to_vec(),
@@ -216,7 +233,7 @@ fn execute(
     plan: &Plan,
     mut inputs: Vec<Option<Data>>,
     captures: &[(&str, &Data)],
-    consts: Option<&HashMap<NodeId, Data>>,
+    consts: Option<&Prepared>,
     mut observer: Option<&mut Observer<'_>>,
 ) -> Result<Vec<Data>, InterpError> {
     if inputs.len() > graph.inputs().len() {
@@ -261,7 +278,7 @@ fn execute(
                 values.insert(here, std::borrow::Cow::Owned(data));
             }
             Op::Const(_) | Op::SparseConst(_) => {
-                let data = match consts.and_then(|c| c.get(&id)) {
+                let data = match consts.and_then(|c| c.values.get(&here)) {
                     Some(d) => std::borrow::Cow::Borrowed(d),
                     None => std::borrow::Cow::Owned(const_value(graph, id)?.expect("a constant")),
                 };
@@ -281,6 +298,21 @@ fn execute(
             Op::Onnx(op) => {
                 let input_refs = graph.inputs_of(id);
                 let capture_refs = graph.captures_of(id);
+                if let Some(c) = consts.filter(|c| c.precomputed.contains(&id)) {
+                    for slot in 0..node.outputs.len() {
+                        let v = ValueRef::new(id, slot);
+                        if let Some(d) = c.values.get(&v) {
+                            if let Some(obs) = observer.as_mut() {
+                                obs(v, d);
+                            }
+                            values.insert(v, std::borrow::Cow::Borrowed(d));
+                        }
+                    }
+                    for v in input_refs.into_iter().flatten().chain(capture_refs) {
+                        release(&mut uses, &mut values, v);
+                    }
+                    continue;
+                }
                 let computed_by_producer = fuse
                     && plan
                         .absorbed
@@ -388,5 +420,89 @@ fn release(
         if *left == 0 {
             values.remove(&v);
         }
+    }
+}
+
+/// The outputs of node `id` (by slot) when every input it reads is already in `consts` and
+/// it computes the same on every run (no random ops, no sub-graphs); `None` otherwise, or
+/// when its kernel fails (a run then reports the error).
+fn precompute(
+    graph: &Graph,
+    opsets: &[OpsetImport],
+    id: NodeId,
+    consts: &HashMap<ValueRef, Data>,
+) -> Option<Vec<(usize, Data)>> {
+    let node = graph.node(id);
+    let Op::Onnx(op) = node.op else { return None };
+    let input_refs = graph.inputs_of(id);
+    if op.traits().randomness == modelc_ir::Randomness::Always
+        || node.subgraphs().next().is_some()
+        || !graph.captures_of(id).is_empty()
+        || input_refs.iter().flatten().next().is_none()
+    {
+        return None;
+    }
+    let ins = input_refs
+        .iter()
+        .map(|v| {
+            v.as_ref()
+                .map(|v| consts.get(v))
+                .map(|d| d.ok_or(()))
+                .transpose()
+        })
+        .collect::<Result<Vec<_>, ()>>()
+        .ok()?;
+    let ctx = OpCtx {
+        node,
+        inputs: ins,
+        captures: Vec::new(),
+        opset: opset_of(op, opsets),
+        opsets,
+    };
+    let outputs = crate::ops::nn::layout::call(lookup(op)?, &ctx).ok()?;
+    let produced: Vec<(usize, Data)> = outputs
+        .into_iter()
+        .enumerate()
+        .filter(|(slot, _)| node.outputs.get(*slot).is_some_and(|v| !v.is_absent()))
+        .collect();
+    let wanted = node.outputs.iter().filter(|v| !v.is_absent()).count();
+    (produced.len() == wanted).then_some(produced)
+}
+
+#[cfg(test)]
+mod tests {
+    use modelc_ir::text::parse_graph;
+    use ndarray::{ArrayD, IxDyn};
+
+    use super::*;
+
+    #[test]
+    fn nodes_of_constants_are_computed_once_and_still_observed() {
+        let src = "graph main(%x: f32[3]) -> (%y) {
+  %w = const i8[3] [1, -2, 3]
+  %s = const f32[] [0.5]
+  %z = const i8[] [1]
+  %d = DequantizeLinear(%w, %s, %z)
+  %y = Add(%x, %d)
+}";
+        let g = parse_graph(src, None).unwrap();
+        let interp = Interpreter::for_graph(&g, &[]).unwrap();
+        assert_eq!(interp.consts.precomputed.len(), 1);
+        let x = ArrayD::from_shape_vec(IxDyn(&[3]), vec![10.0f32, 20.0, 30.0]).unwrap();
+        let mut seen = Vec::new();
+        let out = interp
+            .run_observed(
+                vec![("x".into(), Data::Tensor(Array::F32(x)))],
+                &mut |v, _| seen.push(g.value(v).map(|x| x.name.clone())),
+            )
+            .unwrap();
+        let Data::Tensor(Array::F32(y)) = &out[0].1 else {
+            panic!("{out:?}")
+        };
+        assert_eq!(
+            y.iter().copied().collect::<Vec<_>>(),
+            vec![10.0, 18.5, 31.0]
+        );
+        assert!(seen.contains(&Some("d".to_string())), "{seen:?}");
     }
 }

@@ -125,6 +125,13 @@ impl Plan {
         Ok(plan)
     }
 
+    /// Forgets the fusions whose producer `skip` names (its result is computed ahead of
+    /// the runs, so its activation must be too, as a node of its own).
+    pub(crate) fn unfuse(&mut self, skip: impl Fn(NodeId) -> bool) {
+        self.fused.retain(|&p, _| !skip(p));
+        self.absorbed.retain(|_, p| !skip(*p));
+    }
+
     fn find_fusions(&mut self, graph: &Graph, opsets: &[OpsetImport]) {
         for i in 0..self.order.len() {
             let id = self.order[i];
