@@ -1,5 +1,5 @@
-//! The fast kernels (direct depthwise, 1×1 and im2col convolutions with the bias fused into
-//! the GEMM, threaded matrix products) against onnxruntime on random inputs over the
+//! The fast kernels (direct depthwise, 1×1 and im2col convolutions, threaded matrix
+//! products, activations applied in place) against onnxruntime on random inputs over the
 //! shapes, strides, pads, groups and dilations they special-case (`kernel_cases.py` makes
 //! the models and onnxruntime's outputs), each run on one and on two threads: the two runs
 //! must be bit-identical, and bit-identical to a run with an observer (which computes fused

@@ -253,13 +253,6 @@ fn conv_t<T: Real>(ctx: &OpCtx<'_>) -> Result<Array, KernelError> {
         vec![T::zero(); cgk * p]
     };
     let w2 = ArrayView2::from_shape((m, cgk), wv)?;
-    // The bias is written first and the product added to it (one pass less over the output).
-    if let (Some(bv), true) = (&bias, p > 0) {
-        for (i, chunk) in out.chunks_mut(p).enumerate() {
-            chunk.fill(bv[i % m]);
-        }
-    }
-    let beta = if bias.is_some() { T::one() } else { T::zero() };
     if p > 0 {
         for img in 0..n {
             for g in 0..group {
@@ -278,10 +271,18 @@ fn conv_t<T: Real>(ctx: &OpCtx<'_>) -> Result<Array, KernelError> {
                     T::one(),
                     w2.slice(s![g * mg..(g + 1) * mg, ..]),
                     colv,
-                    beta,
+                    T::zero(),
                     ov,
                 );
             }
+        }
+    }
+    // The bias is added after the product, as a separate Add would: fusing a bias Add into
+    // the Conv changes no bit.
+    if let (Some(bv), true) = (&bias, p > 0) {
+        for (i, chunk) in out.chunks_mut(p).enumerate() {
+            let bb = bv[i % m];
+            chunk.iter_mut().for_each(|v| *v += bb);
         }
     }
     T::wrap(ArrayD::from_shape_vec(IxDyn(&out_shape), out)?, x0.dtype())

@@ -4,7 +4,8 @@
 //! their convolution calls here.
 //!
 //! Planes are computed independently (in parallel over the rayon pool), each in a fixed
-//! order — bias, then the taps in (depth, row, column) order — so the result does not
+//! order — the taps in (depth, row, column) order, then the bias (as a separate Add
+//! would: fusing a bias Add into the Conv changes no bit) — so the result does not
 //! depend on the thread count.
 
 use rayon::prelude::*;
@@ -33,8 +34,11 @@ pub fn depthwise<T: Real>(
         let (img, oc) = (plane / m, plane % m);
         let xc = &x[(img * c + oc / mult) * is..][..is];
         let taps = &w[oc * kl..][..kl];
-        o.fill(bias.map_or(T::zero(), |b| b[oc]));
+        o.fill(T::zero());
         plane_taps(xc, taps, win, o);
+        if let Some(b) = bias {
+            o.iter_mut().for_each(|v| *v += b[oc]);
+        }
     });
 }
 
