@@ -860,3 +860,28 @@ fn every_command_that_runs_or_rewrites_a_model_takes_the_shape_options() {
     let o = modelc(&["inspect", &path("q.onnx")]);
     assert!(stdout(&o).contains("image: f32[2,3,8,8]"), "{}", stdout(&o));
 }
+
+#[test]
+fn run_gives_the_same_bits_on_any_number_of_threads() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = testdata("models/tiny_cnn.onnx");
+    let mut outputs = Vec::new();
+    for threads in ["1", "2"] {
+        let out = dir.path().join(threads);
+        let o = modelc(&[
+            "run",
+            &model,
+            "--random",
+            "--threads",
+            threads,
+            "-o",
+            out.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        outputs.push(std::fs::read(out.join("output_0.npy")).unwrap());
+    }
+    assert_eq!(outputs[0], outputs[1]);
+    let o = modelc(&["run", &model, "--random", "--threads", "0"]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("--threads"), "{}", stderr(&o));
+}
