@@ -343,7 +343,11 @@ impl Xtask {
                 .arg(calib.join("calib")))?;
         }
         let cases: [(&str, PathBuf, &[&str]); 5] = [
-            ("resnet50", self.testdata_dir().join("resnet50.onnx"), &["batch=1"]),
+            (
+                "resnet50",
+                self.testdata_dir().join("resnet50.onnx"),
+                &["batch=1"],
+            ),
             (
                 "transformer",
                 self.testdata_dir().join("transformer.onnx"),
