@@ -872,6 +872,8 @@ fn run_gives_the_same_bits_on_any_number_of_threads() {
             "run",
             &model,
             "--random",
+            "--dim",
+            "N=2",
             "--threads",
             threads,
             "-o",
@@ -881,7 +883,7 @@ fn run_gives_the_same_bits_on_any_number_of_threads() {
         outputs.push(std::fs::read(out.join("output_0.npy")).unwrap());
     }
     assert_eq!(outputs[0], outputs[1]);
-    let o = modelc(&["run", &model, "--random", "--threads", "0"]);
+    let o = modelc(&["run", &model, "--random", "--dim", "N=2", "--threads", "0"]);
     assert!(!o.status.success());
     assert!(stderr(&o).contains("--threads"), "{}", stderr(&o));
 }
