@@ -893,3 +893,30 @@ fn pt2_archives_read_by_extension_and_content() {
         "modelc does not write torch.export (.pt2) files yet",
     );
 }
+
+#[test]
+fn run_gives_the_same_bits_on_any_number_of_threads() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = testdata("models/tiny_cnn.onnx");
+    let mut outputs = Vec::new();
+    for threads in ["1", "2"] {
+        let out = dir.path().join(threads);
+        let o = modelc(&[
+            "run",
+            &model,
+            "--random",
+            "--dim",
+            "N=2",
+            "--threads",
+            threads,
+            "-o",
+            out.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        outputs.push(std::fs::read(out.join("output_0.npy")).unwrap());
+    }
+    assert_eq!(outputs[0], outputs[1]);
+    let o = modelc(&["run", &model, "--random", "--dim", "N=2", "--threads", "0"]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("--threads"), "{}", stderr(&o));
+}

@@ -104,13 +104,18 @@ enum Cmd {
     /// --runs measured runs each) and reports the medians of wall time,
     /// user+sys CPU time and peak RSS of the child process (wait4). Prints a
     /// table and writes target/bench/convert.json. Then measures inference:
-    /// `modelc run --repeat` (the interpreter) next to onnxruntime with one
-    /// thread, on the ResNet-50 (batch 1) and a transformer encoder (batch 1,
-    /// seq 128), and writes target/bench/inference.json.
+    /// `modelc run --repeat` (the interpreter) next to onnxruntime with the
+    /// same thread count (1 and 2), on the ResNet-50 (batch 1), a transformer
+    /// encoder (batch 1, seq 128), MobileNetV2, EfficientNet-B0 and an int8
+    /// QDQ MobileNetV2 (the fastest run of three interleaved rounds each), and
+    /// writes target/bench/inference.json.
     Bench {
         /// Measured runs per tool (the median is reported)
         #[arg(long, default_value_t = 5)]
         runs: usize,
+        /// Only the inference latency table (`modelc run` next to onnxruntime)
+        #[arg(long)]
+        inference_only: bool,
     },
     /// Compare `modelc optimize -O2` with onnxsim on torchvision models
     ///
@@ -311,7 +316,16 @@ fn main() -> ExitCode {
         Cmd::NodeSuite => x.node_suite().map(|_| ()),
         Cmd::Testdata => x.testdata(),
         Cmd::Conformance { limit, filter } => x.conformance(limit, filter.as_deref()),
-        Cmd::Bench { runs } => x.bench(runs),
+        Cmd::Bench {
+            runs,
+            inference_only,
+        } => {
+            if inference_only {
+                x.bench_inference_only(runs)
+            } else {
+                x.bench(runs)
+            }
+        }
         Cmd::Parity {
             only,
             runs,

@@ -50,6 +50,8 @@ pub enum InterpError {
     MissingInput(String),
     #[error("unknown input `{0}`")]
     UnknownInput(String),
+    #[error("cannot start {threads} threads: {message}")]
+    Threads { threads: usize, message: String },
     #[error("node {node}: {source}")]
     Kernel {
         node: String,

@@ -1,12 +1,13 @@
-//! Runs a graph: nodes in the graph's deterministic topological order, each by its kernel;
-//! values are dropped after their last use.
+//! Runs a graph: nodes in the order of its [`Plan`] (made once per interpreter), each by
+//! its kernel; values are dropped after their last use.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use modelc_ir::{node_label, Graph, Model, NodeId, Op, OpsetImport, ValueRef};
 
 use crate::ctx::OpCtx;
 use crate::ops::{lookup, Kernel};
+use crate::plan::{opset_of, Plan};
 use crate::{Array, Data, InterpError};
 
 /// A callback that sees each computed value (see [`Interpreter::run_observed`]).
@@ -17,7 +18,16 @@ pub type Observer<'a> = dyn FnMut(ValueRef, &Data) + 'a;
 pub struct Interpreter<'g> {
     graph: &'g Graph,
     opsets: Vec<OpsetImport>,
-    consts: HashMap<NodeId, Data>,
+    consts: Prepared,
+    plan: Plan,
+}
+
+/// Values a run borrows instead of computing: the graph's constants, converted once, and
+/// the results of nodes that read only constants (a quantized weight's DequantizeLinear,
+/// shape arithmetic on constants), computed once by their own kernels.
+struct Prepared {
+    values: HashMap<ValueRef, Data>,
+    precomputed: HashSet<NodeId>,
 }
 
 impl<'g> Interpreter<'g> {
@@ -36,19 +46,27 @@ impl<'g> Interpreter<'g> {
         if !missing.is_empty() {
             return Err(InterpError::Unsupported(missing));
         }
-        graph
-            .topo_order()
-            .map_err(|e| InterpError::Graph(e.to_string()))?;
-        let mut consts = HashMap::new();
-        for id in graph.node_ids() {
+        let mut plan = Plan::new(graph, opsets, true)?;
+        let mut consts = Prepared {
+            values: HashMap::new(),
+            precomputed: HashSet::new(),
+        };
+        for &id in &plan.order {
             if let Some(d) = const_value(graph, id)? {
-                consts.insert(id, d);
+                consts.values.insert(ValueRef::new(id, 0), d);
+            } else if let Some(outputs) = precompute(graph, opsets, id, &consts.values) {
+                for (slot, d) in outputs {
+                    consts.values.insert(ValueRef::new(id, slot), d);
+                }
+                consts.precomputed.insert(id);
             }
         }
+        plan.unfuse(|id| consts.precomputed.contains(&id));
         Ok(Interpreter {
             graph,
             opsets: opsets.to_vec(),
             consts,
+            plan,
         })
     }
 
@@ -108,6 +126,7 @@ impl<'g> Interpreter<'g> {
         let outputs = execute(
             self.graph,
             &self.opsets,
+            &self.plan,
             positional,
             &[],
             Some(&self.consts),
@@ -128,6 +147,7 @@ pub(crate) fn run_graph(
     execute(
         graph,
         opsets,
+        &Plan::new(graph, opsets, false)?,
         inputs.into_iter().map(Some).collect(),
         captures,
         None,
@@ -210,14 +230,12 @@ fn check_input(
 fn execute(
     graph: &Graph,
     opsets: &[OpsetImport],
+    plan: &Plan,
     mut inputs: Vec<Option<Data>>,
     captures: &[(&str, &Data)],
-    consts: Option<&HashMap<NodeId, Data>>,
+    consts: Option<&Prepared>,
     mut observer: Option<&mut Observer<'_>>,
 ) -> Result<Vec<Data>, InterpError> {
-    let order = graph
-        .topo_order()
-        .map_err(|e| InterpError::Graph(e.to_string()))?;
     if inputs.len() > graph.inputs().len() {
         return Err(InterpError::Graph(format!(
             "graph `{}` takes {} inputs, {} given",
@@ -227,33 +245,17 @@ fn execute(
         )));
     }
     inputs.resize(graph.inputs().len(), None);
-
-    // Remaining uses of each value; graph outputs count as uses so they are kept.
-    let mut uses: HashMap<ValueRef, usize> = HashMap::new();
-    for &id in &order {
-        for v in graph
-            .inputs_of(id)
-            .into_iter()
-            .flatten()
-            .chain(graph.captures_of(id))
-        {
-            *uses.entry(v).or_default() += 1;
-        }
-    }
-    for &v in graph.outputs() {
-        *uses.entry(v).or_default() += 1;
-    }
+    // An observer sees every value, so fused activations are computed on their own then.
+    let fuse = observer.is_none();
+    // Producers whose result was not f32 after all: their activations run as nodes.
+    let mut declined: HashSet<NodeId> = HashSet::new();
+    let mut uses = plan.uses.clone();
 
     // Constants prepared once (and captured outer values) are borrowed, not copied: a run
     // must not duplicate a model's weights.
     let mut values: HashMap<ValueRef, std::borrow::Cow<'_, Data>> = HashMap::new();
-    let input_pos: HashMap<NodeId, usize> = graph
-        .inputs()
-        .iter()
-        .enumerate()
-        .map(|(i, &id)| (id, i))
-        .collect();
-    for id in order {
+    let input_pos = &plan.input_pos;
+    for &id in &plan.order {
         let node = graph.node(id);
         let here = ValueRef::new(id, 0);
         match &node.op {
@@ -276,7 +278,7 @@ fn execute(
                 values.insert(here, std::borrow::Cow::Owned(data));
             }
             Op::Const(_) | Op::SparseConst(_) => {
-                let data = match consts.and_then(|c| c.get(&id)) {
+                let data = match consts.and_then(|c| c.values.get(&here)) {
                     Some(d) => std::borrow::Cow::Borrowed(d),
                     None => std::borrow::Cow::Owned(const_value(graph, id)?.expect("a constant")),
                 };
@@ -294,9 +296,35 @@ fn execute(
                 values.insert(here, data);
             }
             Op::Onnx(op) => {
-                let kernel: Kernel = lookup(*op).expect("kernels were checked");
                 let input_refs = graph.inputs_of(id);
                 let capture_refs = graph.captures_of(id);
+                if let Some(c) = consts.filter(|c| c.precomputed.contains(&id)) {
+                    for slot in 0..node.outputs.len() {
+                        let v = ValueRef::new(id, slot);
+                        if let Some(d) = c.values.get(&v) {
+                            if let Some(obs) = observer.as_mut() {
+                                obs(v, d);
+                            }
+                            values.insert(v, std::borrow::Cow::Borrowed(d));
+                        }
+                    }
+                    for v in input_refs.into_iter().flatten().chain(capture_refs) {
+                        release(&mut uses, &mut values, v);
+                    }
+                    continue;
+                }
+                let computed_by_producer = fuse
+                    && plan
+                        .absorbed
+                        .get(&id)
+                        .is_some_and(|p| !declined.contains(p));
+                if computed_by_producer {
+                    for v in input_refs.into_iter().flatten().chain(capture_refs) {
+                        release(&mut uses, &mut values, v);
+                    }
+                    continue;
+                }
+                let kernel: Kernel = lookup(*op).expect("kernels were checked");
                 let outputs = {
                     let get = |v: &ValueRef| {
                         values.get(v).map(|d| d.as_ref()).ok_or_else(|| {
@@ -314,13 +342,7 @@ fn execute(
                         .iter()
                         .map(|v| Ok((graph.value(*v).map_or("", |x| x.name.as_str()), get(v)?)))
                         .collect::<Result<Vec<_>, InterpError>>()?;
-                    let domain = op.domain();
-                    let opset = opsets
-                        .iter()
-                        .find(|o| {
-                            o.domain == domain || (domain == "ai.onnx" && o.domain.is_empty())
-                        })
-                        .map_or(i64::MAX, |o| o.version);
+                    let opset = opset_of(*op, opsets);
                     let ctx = OpCtx {
                         node,
                         inputs: ins,
@@ -350,14 +372,22 @@ fn execute(
                     if let Some(obs) = observer.as_mut() {
                         obs(ValueRef::new(id, slot), &data);
                     }
-                    values.insert(ValueRef::new(id, slot), std::borrow::Cow::Owned(data));
+                    let fused = plan.fused.get(&id).filter(|_| fuse && slot == 0);
+                    match (fused, data) {
+                        (Some(f), Data::Tensor(Array::F32(mut a))) => {
+                            f.act.apply(&mut a);
+                            values.insert(f.into, std::borrow::Cow::Owned(Array::F32(a).into()));
+                        }
+                        (f, data) => {
+                            if f.is_some() {
+                                declined.insert(id);
+                            }
+                            values.insert(ValueRef::new(id, slot), std::borrow::Cow::Owned(data));
+                        }
+                    }
                 }
                 for v in input_refs.into_iter().flatten().chain(capture_refs) {
-                    let left = uses.get_mut(&v).expect("counted");
-                    *left -= 1;
-                    if *left == 0 {
-                        values.remove(&v);
-                    }
+                    release(&mut uses, &mut values, v);
                 }
             }
             Op::Custom { .. } => unreachable!("custom ops were rejected"),
@@ -377,4 +407,102 @@ fn execute(
             data.ok_or_else(|| InterpError::Graph("a graph output was not computed".into()))
         })
         .collect()
+}
+
+/// Counts one read of `v` done, and drops the value after its last read.
+fn release(
+    uses: &mut HashMap<ValueRef, usize>,
+    values: &mut HashMap<ValueRef, std::borrow::Cow<'_, Data>>,
+    v: ValueRef,
+) {
+    if let Some(left) = uses.get_mut(&v) {
+        *left -= 1;
+        if *left == 0 {
+            values.remove(&v);
+        }
+    }
+}
+
+/// The outputs of node `id` (by slot) when every input it reads is already in `consts` and
+/// it computes the same on every run (no random ops, no sub-graphs); `None` otherwise, or
+/// when its kernel fails (a run then reports the error).
+fn precompute(
+    graph: &Graph,
+    opsets: &[OpsetImport],
+    id: NodeId,
+    consts: &HashMap<ValueRef, Data>,
+) -> Option<Vec<(usize, Data)>> {
+    let node = graph.node(id);
+    let Op::Onnx(op) = node.op else { return None };
+    let input_refs = graph.inputs_of(id);
+    if op.traits().randomness == modelc_ir::Randomness::Always
+        || node.subgraphs().next().is_some()
+        || !graph.captures_of(id).is_empty()
+        || input_refs.iter().flatten().next().is_none()
+    {
+        return None;
+    }
+    let ins = input_refs
+        .iter()
+        .map(|v| {
+            v.as_ref()
+                .map(|v| consts.get(v))
+                .map(|d| d.ok_or(()))
+                .transpose()
+        })
+        .collect::<Result<Vec<_>, ()>>()
+        .ok()?;
+    let ctx = OpCtx {
+        node,
+        inputs: ins,
+        captures: Vec::new(),
+        opset: opset_of(op, opsets),
+        opsets,
+    };
+    let outputs = crate::ops::nn::layout::call(lookup(op)?, &ctx).ok()?;
+    let produced: Vec<(usize, Data)> = outputs
+        .into_iter()
+        .enumerate()
+        .filter(|(slot, _)| node.outputs.get(*slot).is_some_and(|v| !v.is_absent()))
+        .collect();
+    let wanted = node.outputs.iter().filter(|v| !v.is_absent()).count();
+    (produced.len() == wanted).then_some(produced)
+}
+
+#[cfg(test)]
+mod tests {
+    use modelc_ir::text::parse_graph;
+    use ndarray::{ArrayD, IxDyn};
+
+    use super::*;
+
+    #[test]
+    fn nodes_of_constants_are_computed_once_and_still_observed() {
+        let src = "graph main(%x: f32[3]) -> (%y) {
+  %w = const i8[3] [1, -2, 3]
+  %s = const f32[] [0.5]
+  %z = const i8[] [1]
+  %d = DequantizeLinear(%w, %s, %z)
+  %y = Add(%x, %d)
+}";
+        let g = parse_graph(src, None).unwrap();
+        let interp = Interpreter::for_graph(&g, &[]).unwrap();
+        assert_eq!(interp.consts.precomputed.len(), 1);
+        let x = ArrayD::from_shape_vec(IxDyn(&[3]), vec![10.0f32, 20.0, 30.0]).unwrap();
+        let mut seen = Vec::new();
+        let out = interp
+            .run_observed(
+                vec![("x".into(), Data::Tensor(Array::F32(x)))],
+                &mut |v, _| seen.push(g.value(v).map(|x| x.name.clone())),
+            )
+            .unwrap();
+        let Data::Tensor(Array::F32(y)) = &out[0].1 else {
+            panic!("{out:?}")
+        };
+        assert_eq!(
+            y.iter().copied().collect::<Vec<_>>(),
+            vec![10.0, 18.5, 31.0]
+        );
+        assert!(seen.contains(&Some("d".to_string())), "{seen:?}");
+    }
 }

@@ -26,6 +26,10 @@ use modelc::{ConvertOptions, ExternalData, Passes, SaveOptions, ShapeArgs, Stage
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Threads the interpreter computes on (run, verify, quantize, constant folding);
+    /// default: all cores. Outputs are bit-identical for any count.
+    #[arg(long, global = true, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    threads: Option<u16>,
 }
 
 #[derive(Subcommand)]
@@ -156,7 +160,7 @@ enum Command {
         #[arg(short, long, default_value = ".")]
         output_dir: PathBuf,
         /// After one warm-up run, run N more times and print the median time per run
-        /// (the interpreter's inference latency, single-threaded).
+        /// (the interpreter's inference latency, on --threads threads).
         #[arg(long, value_name = "N", default_value_t = 0)]
         repeat: usize,
     },
@@ -375,6 +379,12 @@ where
             return e.exit_code();
         }
     };
+    if let Some(n) = cli.threads {
+        if let Err(e) = modelc_interp::set_threads(n.into()) {
+            eprintln!("modelc: error: {e}");
+            return 1;
+        }
+    }
     let code = match run(cli.command) {
         Ok(()) => 0,
         Err(e) => {
@@ -399,6 +409,9 @@ where
         let line = text.lines().next().unwrap_or_default();
         UsageError(line.trim_start_matches("error: ").to_string())
     })?;
+    if let Some(n) = cli.threads {
+        modelc_interp::set_threads(n.into())?;
+    }
     run(cli.command)
 }
 

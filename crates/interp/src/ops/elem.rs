@@ -66,8 +66,10 @@ pub trait Real:
     }
 }
 
-/// `c = alpha · a · b + beta · c` (`c` is not read when `beta` is zero), single-threaded,
-/// with the `gemm` crate (runtime-dispatched AVX-512 / AVX2 / scalar kernels; any strides).
+/// `c = alpha · a · b + beta · c` (`c` is not read when `beta` is zero), with the `gemm`
+/// crate (runtime-dispatched AVX-512 / AVX2 / scalar kernels; any strides) on the current
+/// rayon pool's threads. The crate splits the output among threads and keeps each
+/// element's reduction order, so the result does not depend on the thread count.
 #[allow(unsafe_code)] // gemm takes raw pointers and strides; see the SAFETY note
 pub fn mat_mul<T: Real>(
     alpha: T,
@@ -122,7 +124,7 @@ pub fn mat_mul<T: Real>(
             false,
             false,
             false,
-            gemm::Parallelism::None,
+            gemm::Parallelism::Rayon(rayon::current_num_threads().max(1)),
         );
     }
 }

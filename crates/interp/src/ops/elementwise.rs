@@ -10,6 +10,7 @@ mod arith;
 mod clip;
 pub(crate) mod common;
 mod compare;
+pub(crate) mod fast;
 mod logic;
 mod unary;
 mod variadic;

@@ -9,6 +9,7 @@ mod causal;
 pub(crate) mod common;
 mod conv;
 mod deform;
+mod depthwise;
 mod grid;
 pub mod layout;
 #[cfg(test)]

@@ -94,7 +94,16 @@ pub fn celu(ctx: &OpCtx<'_>) -> Result<Vec<Data>, KernelError> {
 }
 
 pub fn sigmoid_op(ctx: &OpCtx<'_>) -> Result<Vec<Data>, KernelError> {
-    one(float_map!(ctx.input(0)?, F, |x| sigmoid(x)))
+    match ctx.input(0)? {
+        crate::Array::F32(a) => {
+            let mut y = a.as_standard_layout().into_owned();
+            if let Some(v) = y.as_slice_mut() {
+                super::fast::par_apply(v, super::fast::sigmoid_f32);
+            }
+            one(crate::Array::F32(y))
+        }
+        x => one(float_map!(x, F, |x| sigmoid(x))),
+    }
 }
 
 pub fn hard_sigmoid(ctx: &OpCtx<'_>) -> Result<Vec<Data>, KernelError> {

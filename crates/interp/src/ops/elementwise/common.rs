@@ -29,6 +29,28 @@ pub fn zip2<A, B, C>(
     }
     let shape = broadcast_shapes(a.shape(), b.shape())?;
     checked_count(&shape)?;
+    // Fast paths over contiguous memory: the same shape, or one side constant over trailing
+    // blocks of the other (a per-channel scale or bias: [N, C, H, W] with [C, 1, 1]).
+    if let (Some(x), Some(y)) = (a.as_slice(), b.as_slice()) {
+        if a.shape() == b.shape() {
+            let v = x.iter().zip(y).map(|(p, q)| f(p, q)).collect();
+            return Ok(ArrayD::from_shape_vec(IxDyn(&shape), v)?);
+        }
+        if let Some(block) = trailing_block(&shape, b.shape()).filter(|_| a.shape() == shape) {
+            let mut v = Vec::with_capacity(x.len());
+            for (chunk, q) in x.chunks(block).zip(y.iter().cycle()) {
+                v.extend(chunk.iter().map(|p| f(p, q)));
+            }
+            return Ok(ArrayD::from_shape_vec(IxDyn(&shape), v)?);
+        }
+        if let Some(block) = trailing_block(&shape, a.shape()).filter(|_| b.shape() == shape) {
+            let mut v = Vec::with_capacity(y.len());
+            for (chunk, p) in y.chunks(block).zip(x.iter().cycle()) {
+                v.extend(chunk.iter().map(|q| f(p, q)));
+            }
+            return Ok(ArrayD::from_shape_vec(IxDyn(&shape), v)?);
+        }
+    }
     let dim = IxDyn(&shape);
     let (Some(av), Some(bv)) = (a.broadcast(dim.clone()), b.broadcast(dim)) else {
         bail!(
@@ -38,6 +60,26 @@ pub fn zip2<A, B, C>(
         );
     };
     Ok(Zip::from(&av).and(&bv).map_collect(f))
+}
+
+/// When `small` broadcast to `full` repeats each of its elements over a block of `full`'s
+/// trailing dimensions (its own are 1 there) and otherwise matches `full` from some axis
+/// on (leading axes of size 1 or missing: the pattern then cycles), the block's size.
+fn trailing_block(full: &[usize], small: &[usize]) -> Option<usize> {
+    if small.len() > full.len() || small.is_empty() || full.contains(&0) {
+        return None;
+    }
+    let pad = full.len() - small.len();
+    let k = small.iter().rev().take_while(|&&d| d == 1).count();
+    let head = &small[..small.len() - k];
+    // Leading size-1 axes of `small` may repeat the pattern (cycle) only if they are
+    // leading in `full` too; every other axis of the head must match `full`'s.
+    let first = head.iter().position(|&d| d != 1).unwrap_or(head.len());
+    let matches = head[first..]
+        .iter()
+        .zip(&full[pad + first..])
+        .all(|(s, f)| s == f);
+    matches.then(|| full[pad + small.len() - k..].iter().product())
 }
 
 /// [`zip2`] with a fallible element function; the first error is returned.
@@ -508,5 +550,45 @@ mod tests {
             d.iter().copied().collect::<Vec<_>>(),
             vec![10, 20, 30, 20, 40, 60]
         );
+    }
+}
+
+#[cfg(test)]
+mod broadcast_tests {
+    use ndarray::{ArrayD, IxDyn, Zip};
+
+    use super::zip2;
+
+    /// The contiguous fast paths give what ndarray's general broadcasting gives.
+    #[test]
+    fn fast_paths_match_general_broadcasting() {
+        let cases: &[(&[usize], &[usize])] = &[
+            (&[2, 3, 4, 5], &[3, 1, 1]),
+            (&[2, 3, 4, 5], &[1, 3, 1, 1]),
+            (&[2, 3, 4, 5], &[4, 1]),
+            (&[2, 3, 4, 5], &[1, 4, 1]),
+            (&[2, 3, 4, 5], &[2, 3, 4, 5]),
+            (&[2, 3, 4, 5], &[5]),
+            (&[2, 3, 4, 5], &[2, 1, 4, 5]),
+            (&[3, 1, 1], &[2, 3, 4, 5]),
+            (&[1, 3, 1, 5], &[2, 3, 4, 5]),
+            (&[2, 3], &[3, 2, 1]),
+        ];
+        for &(sa, sb) in cases {
+            let na = sa.iter().product::<usize>();
+            let a = ArrayD::from_shape_vec(IxDyn(sa), (0..na).map(|v| v as f32 * 0.5).collect())
+                .unwrap();
+            let n = sb.iter().product::<usize>();
+            let b = ArrayD::from_shape_vec(IxDyn(sb), (0..n).map(|v| v as f32 + 1.0).collect())
+                .unwrap();
+            let got = zip2(&a, &b, |x, y| x * 10.0 - y).unwrap();
+            let shape = crate::ops::util::broadcast_shapes(sa, sb).unwrap();
+            let (av, bv) = (
+                a.broadcast(IxDyn(&shape)).unwrap(),
+                b.broadcast(IxDyn(&shape)).unwrap(),
+            );
+            let want = Zip::from(&av).and(&bv).map_collect(|x, y| x * 10.0 - y);
+            assert_eq!(got, want, "{sa:?} with {sb:?}");
+        }
     }
 }

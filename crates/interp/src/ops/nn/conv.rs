@@ -11,9 +11,11 @@
 use ndarray::{s, ArrayD, ArrayView2, ArrayViewMut2, IxDyn};
 
 use super::common::{auto_pad, check_nchw, geometry, spatial_ints, AutoPad};
-use crate::ops::elem::{checked_count, float_dispatch, Real};
+use super::depthwise::depthwise;
+use crate::ops::elem::{checked_count, float_dispatch, mat_mul, Real};
 use crate::ops::util::one;
 use crate::{bail, Array, Data, KernelError, OpCtx};
+use rayon::prelude::*;
 
 /// A spatial problem padded to three dimensions: `big` is the image side (conv input,
 /// conv-transpose output), `small` the column side (conv output, conv-transpose input).
@@ -51,7 +53,7 @@ impl Win3 {
     }
     /// The range of small-side indices `o` along axis `ax` for which
     /// `o*s + off` lies in `[0, big)`.
-    fn valid(&self, ax: usize, off: isize) -> (usize, usize) {
+    pub(super) fn valid(&self, ax: usize, off: isize) -> (usize, usize) {
         let s = self.s[ax] as isize;
         let n = self.small[ax];
         let big = self.big[ax] as isize;
@@ -68,7 +70,7 @@ impl Win3 {
         let lo = lo.min(n);
         (lo, hi.min(n).max(lo))
     }
-    fn off(&self, ax: usize, kk: usize) -> isize {
+    pub(super) fn off(&self, ax: usize, kk: usize) -> isize {
         (kk * self.d[ax]) as isize - self.pb[ax] as isize
     }
 }
@@ -220,11 +222,18 @@ fn conv_t<T: Real>(ctx: &OpCtx<'_>) -> Result<Array, KernelError> {
     let direct = kl == 1
         && geo.strides.iter().all(|&v| v == 1)
         && geo.pads_begin.iter().chain(&geo.pads_end).all(|&v| v == 0);
-    let mut col = if direct || p == 0 {
-        Vec::new()
-    } else {
-        checked_count(&[cgk, p])?;
-        vec![T::zero(); cgk * p]
+    let bias = match ctx.opt_input(2)? {
+        Some(b) => {
+            let b = T::cow(b)?;
+            if b.len() != m || b.ndim() != 1 {
+                bail!(
+                    "Conv: bias shape {:?} does not match {m} output channels",
+                    b.shape()
+                );
+            }
+            Some(b.iter().copied().collect::<Vec<T>>())
+        }
+        None => None,
     };
     let xv = x
         .as_slice()
@@ -232,8 +241,18 @@ fn conv_t<T: Real>(ctx: &OpCtx<'_>) -> Result<Array, KernelError> {
     let wv = w
         .as_slice()
         .ok_or_else(|| KernelError::new("Conv: W not contiguous"))?;
-    let w2 = ArrayView2::from_shape((m, cgk), wv)?;
     let mut out = vec![T::zero(); out_shape.iter().product()];
+    if cg == 1 {
+        depthwise(xv, wv, bias.as_deref(), c, mg, &win, &mut out);
+        return T::wrap(ArrayD::from_shape_vec(IxDyn(&out_shape), out)?, x0.dtype());
+    }
+    let mut col = if direct || p == 0 {
+        Vec::new()
+    } else {
+        checked_count(&[cgk, p])?;
+        vec![T::zero(); cgk * p]
+    };
+    let w2 = ArrayView2::from_shape((m, cgk), wv)?;
     if p > 0 {
         for img in 0..n {
             for g in 0..group {
@@ -241,29 +260,29 @@ fn conv_t<T: Real>(ctx: &OpCtx<'_>) -> Result<Array, KernelError> {
                 let colv = if direct {
                     ArrayView2::from_shape((cg, p), xg)?
                 } else {
-                    im2col(xg, cg, &win, &mut col);
+                    col.par_chunks_mut(kl * p)
+                        .enumerate()
+                        .for_each(|(ch, rows)| im2col(&xg[ch * is..][..is], 1, &win, rows));
                     ArrayView2::from_shape((cgk, p), &col[..])?
                 };
                 let og = &mut out[(img * m + g * mg) * p..][..mg * p];
-                let mut ov = ArrayViewMut2::from_shape((mg, p), og)?;
-                T::gemm(w2.slice(s![g * mg..(g + 1) * mg, ..]), colv, ov.view_mut());
+                let ov = ArrayViewMut2::from_shape((mg, p), og)?;
+                mat_mul(
+                    T::one(),
+                    w2.slice(s![g * mg..(g + 1) * mg, ..]),
+                    colv,
+                    T::zero(),
+                    ov,
+                );
             }
         }
     }
-    if let Some(b) = ctx.opt_input(2)? {
-        let b = T::cow(b)?;
-        if b.len() != m || b.ndim() != 1 {
-            bail!(
-                "Conv: bias shape {:?} does not match {m} output channels",
-                b.shape()
-            );
-        }
-        let bv: Vec<T> = b.iter().copied().collect();
-        if p > 0 {
-            for (i, chunk) in out.chunks_mut(p).enumerate() {
-                let bb = bv[i % m];
-                chunk.iter_mut().for_each(|v| *v += bb);
-            }
+    // The bias is added after the product, as a separate Add would: fusing a bias Add into
+    // the Conv changes no bit.
+    if let (Some(bv), true) = (&bias, p > 0) {
+        for (i, chunk) in out.chunks_mut(p).enumerate() {
+            let bb = bv[i % m];
+            chunk.iter_mut().for_each(|v| *v += bb);
         }
     }
     T::wrap(ArrayD::from_shape_vec(IxDyn(&out_shape), out)?, x0.dtype())
