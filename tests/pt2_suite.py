@@ -17,8 +17,8 @@ Tools and statuses as in tests/aten_suite.py: pass / refused / wrong / invalid /
 Prints
     pt2->ONNX: N of M, pt2->TFLite: N of M, torch.onnx.export(dynamo): N of M
 and writes OUT/report.json and OUT/report.txt. With `--floor FILE` the run fails when a
-module FILE lists as passing no longer does, when modelc crashes, or when it writes an ONNX
-file onnxruntime refuses.
+module FILE lists as passing no longer does, when modelc crashes, or when it writes a file
+its runtime refuses (an ONNX file onnxruntime, or a TFLite file LiteRT, cannot load or run).
 """
 
 from __future__ import annotations
@@ -191,7 +191,7 @@ def main():
             problems.append(f"{mid}: pt2->ONNX passed before, now {r['pt2_onnx'] if r else 'not made'}")
     for r in records:
         for t in ("pt2_onnx", "pt2_tflite"):
-            if t in r and (r[t][0] == "crash" or (r[t][0] == "invalid" and t == "pt2_onnx")):
+            if t in r and r[t][0] in ("crash", "invalid"):
                 problems.append(f"{r['id']}: {A.TOOL_TITLES[t]} {r[t][0]}: {r[t][1]}")
     for p in problems:
         print(f"FAIL {p}")

@@ -220,8 +220,8 @@ impl Xtask {
                 Box::new(|| {
                     // torch.export archives of a fixed list of OpInfo ops and of ResNet-18 and
                     // an LSTM (dynamic batch) through modelc: no module of
-                    // tests/pt2_suite_floor.json may stop passing, no crash, no ONNX file
-                    // onnxruntime refuses, no model that differs from torch.
+                    // tests/pt2_suite_floor.json may stop passing, no crash, no file
+                    // onnxruntime or LiteRT refuses, no model that differs from torch.
                     let modelc = self.build_modelc()?;
                     self.pt2_suite_subset(&modelc)
                 }),
