@@ -325,10 +325,40 @@ def torch_export(traced, xs, path):
 # ---------------------------------------------------------------------------- runs
 
 def run_op(job, send):
+    """Every sample of one op, each traced (`torch.jit.trace`) into a .pt: see run_samples."""
+    run_samples(job, send, save_traced, traced_steps, "no traceable float32 sample")
+
+
+def save_traced(m, xs, base):
+    """`m` traced and saved as BASE.pt; (the path, the module as read back, the same)."""
+    import torch
+
+    traced = torch.jit.trace(m, tuple(xs), check_trace=False)
+    pt = base + ".pt"
+    traced.save(pt)
+    loaded = torch.jit.load(pt)
+    return pt, loaded, loaded
+
+
+def traced_steps(modelc, pt, loaded, xs, refs):
+    """The tools of this suite on one traced module: {tool: (extension, step(dst))}."""
+    return {
+        "onnx": ("onnx", lambda dst: run_modelc(modelc, pt, dst) or judge(ort_run(dst, xs), refs)),
+        # The module's own (NCHW) interface: the inputs and torch's outputs as they are.
+        "tflite": ("tflite", lambda dst: run_modelc(modelc, pt, dst, "--keep-io-layout")
+                   or judge(litert_run(dst, xs), refs)),
+        "torch_onnx": ("torch.onnx",
+                       lambda dst: torch_export(loaded, xs, dst) or judge(ort_run(dst, xs), refs)),
+    }
+
+
+def run_samples(job, send, save, steps_of, none_message):
     """Every sample of one op from sample `start` on; sends ("step", k, tool) before each
     conversion or run (so that a runtime that kills the process is known) and ("rec", record)
     after each module. `crashed` maps (k, tool) to the message of a run that killed an earlier
-    worker: that step is recorded, not repeated."""
+    worker: that step is recorded, not repeated. `save(module, inputs, base)` writes the
+    module's file and returns (path, the file as read back — called on the inputs —, what the
+    steps need); `steps_of(modelc, path, handle, inputs, refs)` gives the tools' steps."""
     name, modelc, out, cap, tools, start, crashed = job
     import torch
 
@@ -354,8 +384,7 @@ def run_op(job, send):
             m, xs = make_module(op, sample)
             with torch.no_grad():
                 torch.manual_seed(0)
-                eager = m(*xs)
-                refs = outputs_of(eager)
+                refs = outputs_of(m(*xs))
                 if refs is None or not xs:
                     continue
                 if k == 0:
@@ -369,37 +398,28 @@ def run_op(job, send):
                     continue
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
-                    traced = torch.jit.trace(m, tuple(xs), check_trace=False)
-                pt = os.path.join(d, f"{k}.pt")
-                traced.save(pt)
-                loaded = torch.jit.load(pt)
-                got = outputs_of(loaded(*xs))
-            # The file's own result is the reference; a trace that does not reproduce eager
+                    path, read_back, handle = save(m, xs, os.path.join(d, str(k)))
+                got = outputs_of(read_back(*xs))
+            # The file's own result is the reference; a file that does not reproduce eager
             # (data-dependent Python in the op's wrapper) is not a module of this op.
             if got is None or compare(got, refs) is not None:
                 continue
-        except Exception:  # noqa: BLE001 - not traceable: not a module of the suite
+        except Exception:  # noqa: BLE001 - not traceable/exportable: not a module of the suite
             continue
         rec = {"op": name, "sample": k, "id": f"{name}#{k}",
                "inputs": [list(x.shape) for x in xs]}
-        steps = {
-            "onnx": lambda dst: run_modelc(modelc, pt, dst) or judge(ort_run(dst, xs), refs),
-            # The module's own (NCHW) interface: the inputs and torch's outputs as they are.
-            "tflite": lambda dst: run_modelc(modelc, pt, dst, "--keep-io-layout")
-            or judge(litert_run(dst, xs), refs),
-            "torch_onnx": lambda dst: torch_export(loaded, xs, dst) or judge(ort_run(dst, xs), refs),
-        }
-        ext = {"onnx": "onnx", "tflite": "tflite", "torch_onnx": "torch.onnx"}
+        steps = steps_of(modelc, path, handle, xs, refs)
         for t in tools:
             if (k, t) in crashed:
                 rec[t] = ["invalid", crashed[(k, t)]]
                 continue
             send(("step", k, t))
-            rec[t] = list(steps[t](os.path.join(d, f"{k}.{ext[t]}")))
+            ext, step = steps[t]
+            rec[t] = list(step(os.path.join(d, f"{k}.{ext}")))
         send(("rec", rec))
         k += 1
     if k == 0:
-        send(("rec", {"op": name, "skip": "no traceable float32 sample"}))
+        send(("rec", {"op": name, "skip": none_message}))
 
 
 OPS = {}

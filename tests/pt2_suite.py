@@ -55,75 +55,34 @@ def dynamo_export(ep, xs, path):
 
 
 def run_op(job, send):
-    """Every sample of one op (see aten_suite.run_op: the same module choice and messages)."""
-    name, modelc, out, cap, tools, start, crashed = job
+    """Every sample of one op, exported with `torch.export` into a .pt2 (aten_suite's loop:
+    the same module choice and messages)."""
+    A.run_samples(job, send, save_exported, exported_steps, "no exportable float32 sample")
+
+
+def save_exported(m, xs, base):
+    """`m` exported (and decomposed to Core ATen with --core), saved as BASE.pt2; (the path,
+    the archive's module as loaded back, the ExportedProgram for the dynamo anchor)."""
     import torch
 
-    torch.set_num_threads(1)
-    warnings.simplefilter("ignore")
-    op = A.OPS[name]
-    torch.manual_seed(0)
-    try:
-        samples = list(op.sample_inputs("cpu", torch.float32, requires_grad=False))
-    except Exception as e:  # noqa: BLE001 - OpInfo's own generator failing
-        send(("rec", {"op": name, "skip": f"samples: {type(e).__name__}"}))
-        return
-    d = os.path.join(out, name.replace("/", "_"))
-    os.makedirs(d, exist_ok=True)
-    k = 0
-    for sample in samples:
-        if k >= cap:
-            break
-        if not A.sample_size_ok(sample):
-            continue
-        try:
-            m, xs = A.make_module(op, sample)
-            with torch.no_grad():
-                torch.manual_seed(0)
-                refs = A.outputs_of(m(*xs))
-                if refs is None or not xs:
-                    continue
-                if k == 0:
-                    torch.manual_seed(1)
-                    again = A.outputs_of(m(*xs))
-                    if again is None or A.compare(again, refs) is not None:
-                        send(("rec", {"op": name, "skip": "random or non-deterministic"}))
-                        return
-                if k < start:
-                    k += 1
-                    continue
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    ep = torch.export.export(m, tuple(xs), strict=False)
-                    if CORE:
-                        ep = ep.run_decompositions()
-                path = os.path.join(d, f"{k}.pt2")
-                torch.export.save(ep, path)
-                loaded = torch.export.load(path)
-                got = A.outputs_of(loaded.module()(*xs))
-            # The archive's own result is the reference's check: a program that does not
-            # reproduce eager is not a module of this op.
-            if got is None or A.compare(got, refs) is not None:
-                continue
-        except Exception:  # noqa: BLE001 - not exportable: not a module of the suite
-            continue
-        rec = {"op": name, "sample": k, "id": f"{name}#{k}", "inputs": [list(x.shape) for x in xs]}
-        steps = {
-            "pt2_onnx": lambda dst: A.run_modelc(modelc, path, dst) or A.judge(A.ort_run(dst, xs), refs),
-            "pt2_tflite": lambda dst: A.run_modelc(modelc, path, dst, "--keep-io-layout") or A.judge(A.litert_run(dst, xs), refs),
-            "dynamo_onnx": lambda dst: dynamo_export(ep, xs, dst) or A.judge(A.ort_run(dst, xs), refs),
-        }
-        ext = {"pt2_onnx": "onnx", "pt2_tflite": "tflite", "dynamo_onnx": "dynamo.onnx"}
-        for t in tools:
-            if (k, t) in crashed:
-                rec[t] = ["invalid", crashed[(k, t)]]
-                continue
-            send(("step", k, t))
-            rec[t] = list(steps[t](os.path.join(d, f"{k}.{ext[t]}")))
-        send(("rec", rec))
-        k += 1
-    if k == 0:
-        send(("rec", {"op": name, "skip": "no exportable float32 sample"}))
+    ep = torch.export.export(m, tuple(xs), strict=False)
+    if CORE:
+        ep = ep.run_decompositions()
+    path = base + ".pt2"
+    torch.export.save(ep, path)
+    return path, torch.export.load(path).module(), ep
+
+
+def exported_steps(modelc, path, ep, xs, refs):
+    """The tools of this suite on one archive: {tool: (extension, step(dst))}."""
+    return {
+        "pt2_onnx": ("onnx", lambda dst: A.run_modelc(modelc, path, dst)
+                     or A.judge(A.ort_run(dst, xs), refs)),
+        "pt2_tflite": ("tflite", lambda dst: A.run_modelc(modelc, path, dst, "--keep-io-layout")
+                       or A.judge(A.litert_run(dst, xs), refs)),
+        "dynamo_onnx": ("dynamo.onnx", lambda dst: dynamo_export(ep, xs, dst)
+                        or A.judge(A.ort_run(dst, xs), refs)),
+    }
 
 
 def worker_main(conn, names):
