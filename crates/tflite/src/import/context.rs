@@ -61,6 +61,41 @@ impl OpIn<'_> {
             ),
         }
     }
+
+    /// Word `i` of a custom operator's options read as a C struct of little-endian int32s
+    /// (MediaPipe's ops store TfLitePoolParams / TfLiteTransposeConvParams that way);
+    /// `expected` says the struct's size in the error when the options are too short.
+    pub fn custom_i32(&self, i: usize, expected: &str) -> Result<i32, TfliteError> {
+        let opts = self
+            .raw
+            .custom_options()
+            .map(|o| o.bytes())
+            .unwrap_or_default();
+        opts.get(4 * i..4 * i + 4)
+            .and_then(|b| b.try_into().ok())
+            .map(i32::from_le_bytes)
+            .ok_or_else(|| {
+                TfliteError::invalid(
+                    self.label(),
+                    format!(
+                        "custom options are {} bytes, expected {expected}",
+                        opts.len()
+                    ),
+                )
+            })
+    }
+
+    /// The TfLitePadding word `i` of such options: 1 = SAME, 2 = VALID.
+    pub fn custom_padding(&self, i: usize, expected: &str) -> Result<fb::Padding, TfliteError> {
+        match self.custom_i32(i, expected)? {
+            1 => Ok(fb::Padding::SAME),
+            2 => Ok(fb::Padding::VALID),
+            p => Err(TfliteError::invalid(
+                self.label(),
+                format!("padding {p} (expected 1 = SAME or 2 = VALID)"),
+            )),
+        }
+    }
 }
 
 pub(crate) struct Ctx<'a> {

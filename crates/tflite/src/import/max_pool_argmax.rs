@@ -44,34 +44,9 @@ struct PoolParams {
 }
 
 fn params(op: &OpIn) -> Result<PoolParams, TfliteError> {
-    let opts = op
-        .raw
-        .custom_options()
-        .map(|o| o.bytes().to_vec())
-        .unwrap_or_default();
-    let int = |i: usize| -> Result<i32, TfliteError> {
-        opts.get(4 * i..4 * i + 4)
-            .map(|b| i32::from_le_bytes(b.try_into().expect("4 bytes")))
-            .ok_or_else(|| {
-                TfliteError::invalid(
-                    op.label(),
-                    format!(
-                        "custom options are {} bytes, expected at least 24 (TfLitePoolParams)",
-                        opts.len()
-                    ),
-                )
-            })
-    };
-    let same = match int(0)? {
-        1 => true,
-        2 => false,
-        p => {
-            return Err(TfliteError::invalid(
-                op.label(),
-                format!("padding {p} (expected 1 = SAME or 2 = VALID)"),
-            ))
-        }
-    };
+    const EXPECTED: &str = "at least 24 (TfLitePoolParams)";
+    let int = |i: usize| op.custom_i32(i, EXPECTED);
+    let same = op.custom_padding(0, EXPECTED)? == crate::fb::Padding::SAME;
     let p = PoolParams {
         same,
         stride: [int(2)? as i64, int(1)? as i64],

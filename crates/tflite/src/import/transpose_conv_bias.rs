@@ -19,34 +19,9 @@ pub(crate) const CODE: &str = "Convolution2DTransposeBias";
 
 /// `false` (kept as a custom node) when the input's or the filter's size is not static.
 pub(crate) fn import(cx: &mut Ctx, op: &OpIn) -> Result<bool, TfliteError> {
-    let opts = op
-        .raw
-        .custom_options()
-        .map(|o| o.bytes().to_vec())
-        .unwrap_or_default();
-    let int = |i: usize| -> Result<i32, TfliteError> {
-        opts.get(4 * i..4 * i + 4)
-            .map(|b| i32::from_le_bytes(b.try_into().expect("4 bytes")))
-            .ok_or_else(|| {
-                TfliteError::invalid(
-                    op.label(),
-                    format!(
-                        "custom options are {} bytes, expected 12 (padding, strides)",
-                        opts.len()
-                    ),
-                )
-            })
-    };
-    let padding = match int(0)? {
-        1 => Padding::SAME,
-        2 => Padding::VALID,
-        p => {
-            return Err(TfliteError::invalid(
-                op.label(),
-                format!("padding {p} (expected 1 = SAME or 2 = VALID)"),
-            ))
-        }
-    };
+    const EXPECTED: &str = "12 (padding, strides)";
+    let int = |i: usize| op.custom_i32(i, EXPECTED);
+    let padding = op.custom_padding(0, EXPECTED)?;
     let (stride_w, stride_h) = (int(1)?, int(2)?);
     if stride_w < 1 || stride_h < 1 {
         return Err(TfliteError::invalid(
