@@ -6,28 +6,14 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
+use crate::cli::{stderr, stdout, testdata};
+
 fn modelc(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_modelc"))
         .args(args)
         .env_remove(modelc::check::TARGETS_DIR_ENV)
         .output()
         .expect("modelc runs")
-}
-
-fn testdata(rel: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../testdata")
-        .join(rel)
-        .to_string_lossy()
-        .into_owned()
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 #[test]

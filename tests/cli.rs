@@ -12,7 +12,7 @@ fn modelc(args: &[&str]) -> Output {
         .expect("modelc runs")
 }
 
-fn testdata(rel: &str) -> String {
+pub(crate) fn testdata(rel: &str) -> String {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../testdata")
         .join(rel)
@@ -20,11 +20,11 @@ fn testdata(rel: &str) -> String {
         .into_owned()
 }
 
-fn stderr(o: &Output) -> String {
+pub(crate) fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
-fn stdout(o: &Output) -> String {
+pub(crate) fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
