@@ -6,6 +6,7 @@ mod file;
 mod legalize;
 mod lower;
 mod ops;
+mod sparse;
 
 use std::path::Path;
 
@@ -40,7 +41,9 @@ pub(crate) fn write_with_limit(
         })
         .sum();
     let external = total > inline_limit;
-    let mut lowering = lower::Lower::new(g, builder::Builder::new(g, external));
+    let mut model = builder::Builder::new(g, external);
+    model.sparse_weights = opts.sparse_weights;
+    let mut lowering = lower::Lower::new(g, model);
     lowering.run()?;
     let outputs = lowering.graph_output_tensors();
     if !lowering.unsupported.is_empty() {
