@@ -142,3 +142,82 @@ fn refuses_a_budget_nothing_and_wrong_calibration_without_writing() {
         "--prune",
     );
 }
+
+/// A Gemm `[32, 64]` (transB) with seeded weights, read by ReLU.
+fn fc_net() -> String {
+    let w: Vec<String> = (0..32 * 64)
+        .map(|i| format!("{:.3}", ((i * 37 % 101) as f32 - 50.0) / 50.0))
+        .collect();
+    format!(
+        "graph main(%x: f32[1,64]) -> (%y) {{\n  %w = const f32[32,64] [{}]\n  %g = Gemm(%x, %w) {{transB=1}}\n  %y = Relu(%g)\n}}",
+        w.join(", ")
+    )
+}
+
+#[test]
+fn block_sparsity_to_tflite_is_smaller_and_reported() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = write_model(tmp.path(), "fc.onnx", &fc_net());
+    let calib = calib(tmp.path(), vec![1, 64]);
+    let (sparse, dense) = (tmp.path().join("s.tflite"), tmp.path().join("d.tflite"));
+    let o = modelc(&[
+        "compress",
+        model.to_str().unwrap(),
+        sparse.to_str().unwrap(),
+        "--sparsity",
+        "block:0.75",
+        "--calibration",
+        &calib,
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(r["sparsified"][0]["elements"], 2048);
+    assert_eq!(r["sparsified"][0]["zeros_after"], 1536);
+    let c = modelc(&["convert", model.to_str().unwrap(), dense.to_str().unwrap()]);
+    assert!(c.status.success(), "{}", String::from_utf8_lossy(&c.stderr));
+    let (s, d) = (
+        std::fs::metadata(&sparse).unwrap().len(),
+        std::fs::metadata(&dense).unwrap().len(),
+    );
+    assert_eq!(r["output_file_bytes"], s);
+    // 2048 weights → 512 stored + 128 one-byte block indices + 33 segments.
+    assert!(s + 5000 < d, "sparse {s} vs dense {d}");
+}
+
+#[test]
+fn refuses_a_bad_sparsity_pattern_and_nothing_to_sparsify() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = write_model(tmp.path(), "fc.onnx", &fc_net());
+    let calib = calib(tmp.path(), vec![1, 64]);
+    let out = tmp.path().join("s.tflite");
+    let (m, o) = (model.to_str().unwrap(), out.to_str().unwrap());
+    for bad in ["4:4", "block:1.5", "most"] {
+        expect_error(
+            &["compress", m, o, "--sparsity", bad, "--calibration", &calib],
+            &out,
+            "--sparsity",
+        );
+    }
+    // 2:4 of a weight already 2:4 zeroes nothing more.
+    let mut once = modelc::load(&model).unwrap();
+    modelc_passes::compress::sparsity::sparsify(
+        &mut once.graph,
+        modelc_passes::compress::sparsity::Pattern::NOfM { n: 2, m: 4 },
+    );
+    let already = tmp.path().join("already.onnx");
+    modelc::save(&once, &already, &modelc::SaveOptions::default()).unwrap();
+    expect_error(
+        &[
+            "compress",
+            already.to_str().unwrap(),
+            o,
+            "--sparsity",
+            "2:4",
+            "--calibration",
+            &calib,
+        ],
+        &out,
+        "nothing to compress",
+    );
+}

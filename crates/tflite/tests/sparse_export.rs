@@ -1,8 +1,8 @@
 //! Sparse FULLY_CONNECTED weights (`WriteOptions::sparse_weights`): a weight with enough zeros
-//! is written in `SparsityParameters` form — block-sparse 1×4 when its input size is a
-//! multiple of 4, unstructured CSR otherwise — the file gets smaller, and reading it back
-//! (the importer's densify) gives exactly the dense weights. A weight with too few zeros
-//! stays dense. (LiteRT running these files against the dense ones: tests/compress_sparse.py.)
+//! is written in `SparsityParameters` form behind a DENSIFY — block-sparse 1×4 when its zeros
+//! fill blocks, unstructured CSR when that is smaller or the input size is not a multiple of
+//! 4 — the file gets smaller, and reading it back (the importer's densify) gives exactly the
+//! dense weights. A weight with too few zeros stays dense. (LiteRT running these files against the dense ones: tests/compress_sparse.py.)
 
 use modelc_ir::{Graph, Model, Op, TensorData};
 use modelc_tflite::{fb, WriteOptions};
@@ -22,22 +22,26 @@ fn sparse_vals(n: usize, keep: impl Fn(usize) -> bool) -> String {
 }
 
 fn model() -> Model {
-    // MatMul [16, 8]: rows 4k..4k+3 of input column j kept only for every third (k, j): the
-    // transposed [8, 16] has whole 1×4 blocks zero. Gemm transB [6, 10] (I = 10: not a
-    // multiple of 4): unstructured, one in four kept. Gemm [4, 12] dense: stays dense.
+    // MatMul [64, 32]: rows 4k..4k+3 of input column j kept only for every third (k, j): the
+    // transposed [32, 64] has whole 1×4 blocks zero: blocks. Gemm transB [24, 50] (I = 50:
+    // not a multiple of 4), one in four kept: CSR. Gemm [16, 64] 2:4 (no zero block; CSR
+    // with one-byte indices is 512·5 bytes + 17 segments < 4096): CSR. Gemm [2, 16] with
+    // half its weights zero: a saving below the tables' bytes, dense.
     let text = format!(
-        r#"graph main(%x: f32[2,16], %z: f32[1,10], %u: f32[1,12]) -> (%y, %v, %t) {{
-  %w = const f32[16,8] {w}
+        r#"graph main(%x: f32[2,64], %z: f32[1,50], %u: f32[1,64]) -> (%y, %v, %t) {{
+  %w = const f32[64,32] {w}
   %y = MatMul(%x, %w)
-  %w2 = const f32[6,10] {w2}
-  %b2 = const f32[6] [0.1, 0.2, 0.3, 0.4, 0.5, 0.6]
-  %v = Gemm(%z, %w2, %b2) {{transB=1}}
-  %w3 = const f32[4,12] {w3}
-  %t = Gemm(%u, %w3) {{transB=1}}
+  %w2 = const f32[24,50] {w2}
+  %v = Gemm(%z, %w2) {{transB=1}}
+  %w3 = const f32[16,64] {w3}
+  %t3 = Gemm(%u, %w3) {{transB=1}}
+  %w4 = const f32[2,16] {w4}
+  %t = Gemm(%t3, %w4) {{transB=1}}
 }}"#,
-        w = sparse_vals(128, |i| ((i / 8) / 4 + i % 8).is_multiple_of(3)),
-        w2 = sparse_vals(60, |i| i % 4 == 1),
-        w3 = sparse_vals(48, |_| true),
+        w = sparse_vals(64 * 32, |i| ((i / 32) / 4 + i % 32).is_multiple_of(3)),
+        w2 = sparse_vals(24 * 50, |i| i % 4 == 1),
+        w3 = sparse_vals(16 * 64, |i| i % 4 < 2),
+        w4 = sparse_vals(32, |i| i % 2 == 0),
     );
     Model::new(Graph::parse(&text).unwrap_or_else(|e| panic!("{e}")), 17)
 }
@@ -111,12 +115,13 @@ fn sparse_weights_are_smaller_and_read_back_exactly() {
         sparse_tensors(&sb),
         vec![
             (
-                vec![8, 16],
+                vec![32, 64],
                 vec![0, 1, 2],
                 vec![1],
                 vec![DENSE, SPARSE_CSR, DENSE]
             ),
-            (vec![6, 10], vec![0, 1], vec![], vec![DENSE, SPARSE_CSR]),
+            (vec![24, 50], vec![0, 1], vec![], vec![DENSE, SPARSE_CSR]),
+            (vec![16, 64], vec![0, 1], vec![], vec![DENSE, SPARSE_CSR]),
         ]
     );
     assert!(sparse_tensors(&db).is_empty());

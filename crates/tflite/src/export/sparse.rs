@@ -1,16 +1,23 @@
 //! Sparse FULLY_CONNECTED weights (`WriteOptions::sparse_weights`): a float32 weight `[O, I]`
-//! with enough zeros is stored in TFLite's own `SparsityParameters` form, which LiteRT's
-//! FULLY_CONNECTED kernel reads directly (no DENSIFY):
+//! with enough zeros is stored in TFLite's own `SparsityParameters` form and made dense by a
+//! DENSIFY op in front of the FULLY_CONNECTED — the form TensorFlow's converter writes for
+//! sparse float weights. LiteRT densifies it once (XNNPACK at delegation, the builtin DENSIFY
+//! kernel on its first run), so the file is smaller and the run time that of the dense model.
+//! Two layouts, whichever is smaller:
 //!
-//! - `I` a multiple of 4: block-sparse 1×4 — traversal order `[0, 1, 2]`, block map `[1]`,
-//!   levels DENSE(O), SPARSE_CSR (the nonzero blocks of each row), DENSE(4); the kernel's
-//!   `FullyConnectedSparseWeight1x4` path;
-//! - otherwise unstructured: traversal order `[0, 1]`, levels DENSE(O), SPARSE_CSR; the
-//!   kernel's random-sparse path.
+//! - block-sparse 1×4 (`I` a multiple of 4) — traversal order `[0, 1, 2]`, block map `[1]`,
+//!   levels DENSE(O), SPARSE_CSR (the nonzero blocks of each row), DENSE(4);
+//! - unstructured — traversal order `[0, 1]`, levels DENSE(O), SPARSE_CSR.
+//!
+//! Not the sparse weight fed to FULLY_CONNECTED directly, although LiteRT's builtin kernel
+//! runs that (`FullyConnectedSparseWeight*`): with LiteRT's default XNNPACK delegate (2.3)
+//! such a file computes wrong outputs or crashes at `allocate_tensors` (measured on
+//! `[300, 1024]`, `[1024, 1024]` and `[1024, 2048]` weights), so it is never written.
 //!
 //! The values follow in traversal order; segment and index arrays use the narrowest of
-//! uint8 / uint16 / int32 that holds them. The sparse form is written only when it is
-//! smaller than the dense bytes. The importer's `densify` (`import/sparse.rs`) reads it back.
+//! uint8 / uint16 / int32 that holds them. A weight is stored sparse only when that saves more
+//! than the tables it adds ([`TABLES`]). The importer's `densify` (`import/sparse.rs`) reads
+//! the form back.
 
 use bytes::Bytes;
 use flatbuffers::{FlatBufferBuilder, WIPOffset};
@@ -38,13 +45,30 @@ pub(crate) struct Layout {
     pub levels: Vec<Level>,
 }
 
-/// The block width of block-sparse FULLY_CONNECTED weights (LiteRT's optimized 1×4 kernel).
+/// Bytes a sparse weight adds besides its arrays (the DENSIFY operator, the dense tensor
+/// it writes, the SparsityParameters tables), rounded up: below this saving it stays dense.
+const TABLES: usize = 1024;
+
+/// The block width of block-sparse weights (the 1×4 blocks TensorFlow's converter uses).
 const BLOCK: usize = 4;
 
-/// The sparse form of row-major f32 `values` of shape `[rows, cols]`: (stored values, layout,
-/// stored bytes in all), block 1×4 when `cols` allows, else unstructured.
+/// The smaller sparse form of row-major f32 `values` of shape `[rows, cols]`: (stored
+/// values, layout), block 1×4 when `cols` allows and that is smaller, else unstructured.
 pub(crate) fn encode(values: &[f32], rows: usize, cols: usize) -> (Vec<f32>, Layout) {
-    let block = if cols.is_multiple_of(BLOCK) { BLOCK } else { 1 };
+    let csr = encode_blocks(values, rows, cols, 1);
+    if !cols.is_multiple_of(BLOCK) {
+        return csr;
+    }
+    let blocks = encode_blocks(values, rows, cols, BLOCK);
+    if stored_bytes(&blocks.0, &blocks.1) <= stored_bytes(&csr.0, &csr.1) {
+        blocks
+    } else {
+        csr
+    }
+}
+
+/// The sparse form of `values` with 1×`block` blocks (1: unstructured).
+fn encode_blocks(values: &[f32], rows: usize, cols: usize, block: usize) -> (Vec<f32>, Layout) {
     let blocks_per_row = cols / block;
     let mut stored = Vec::new();
     let mut segments = Vec::with_capacity(rows + 1);
@@ -103,7 +127,7 @@ pub(crate) fn stored_bytes(stored: &[f32], layout: &Layout) -> usize {
     stored.len() * 4 + index
 }
 
-/// FULLY_CONNECTED weights `[O, I]` in sparse form for the constant `bv` (`[O, I]` when
+/// FULLY_CONNECTED weights `[O, I]` densified from a sparse constant for the constant `bv` (`[O, I]` when
 /// `transposed`, else `[I, O]`), when the writer was asked for sparse weights, the weight is
 /// a plain float32 constant and the sparse form is smaller; `None` otherwise (dense then).
 pub(crate) fn fc_weights(
@@ -141,20 +165,28 @@ pub(crate) fn fc_weights(
         (o, i, t)
     };
     let (stored, layout) = encode(&values, rows, cols);
-    if stored.is_empty() || stored_bytes(&stored, &layout) >= values.len() * 4 {
+    if stored.is_empty() || stored_bytes(&stored, &layout) + TABLES >= values.len() * 4 {
         return Ok(None);
     }
     let bytes: Vec<u8> = stored.iter().flat_map(|v| v.to_le_bytes()).collect();
     let name = format!("{}/sparse", lowering.model.value_name(bv));
+    let shape = vec![rows as i64, cols as i64];
     let t = lowering.model.add_tensor(
-        name,
+        name.clone(),
         DType::F32,
-        vec![rows as i64, cols as i64],
+        shape.clone(),
         Some(&Bytes::from(bytes)),
         None,
     )?;
     lowering.model.tensors[t].sparsity = Some(layout);
-    Ok(Some(t))
+    let dense =
+        lowering
+            .model
+            .add_tensor(format!("{name}/dense"), DType::F32, shape, None, None)?;
+    lowering
+        .model
+        .emit(fb::BuiltinOperator::DENSIFY, 1, &[Some(t)], &[dense], None);
+    Ok(Some(dense))
 }
 
 /// The `SparsityParameters` table of `layout`.
