@@ -4,6 +4,7 @@
 
 use std::path::PathBuf;
 
+use modelc_passes::compress::budget::{self, BudgetOptions};
 use modelc_passes::compress::lowrank::{self, LowRankOptions, Rank};
 use modelc_passes::compress::prune::{self, Criterion, PruneOptions};
 use modelc_passes::compress::sparsity::{self, Pattern};
@@ -37,7 +38,10 @@ pub struct CompressArgs {
     /// Measure on N seeded random inputs instead (says nothing about accuracy on real data).
     #[arg(long, value_name = "N")]
     pub calibration_random: Option<usize>,
-    /// Refuse to write the result when its error exceeds E (in --metric).
+    /// Refuse to write the result when its error exceeds E (in --metric). Alone (no --prune,
+    /// --rank-energy or --sparsity): search per layer (low-rank energies; sparsity ratios for
+    /// a .tflite output) for the smallest model within E, checked on held-out inputs (the
+    /// last quarter of the calibration inputs).
     #[arg(long, value_name = "E")]
     pub max_error: Option<f64>,
     /// cosine (1 - cosine similarity), max-rel, or top1 (1 - agreement).
@@ -69,9 +73,14 @@ struct Report {
 /// Runs `modelc compress`.
 pub fn run(args: CompressArgs) -> Result<(), Box<dyn std::error::Error>> {
     crate::check_distinct(&args.input, &args.output)?;
-    crate::format_of(&args.output)?;
-    if args.prune.is_none() && args.rank_energy.is_none() && args.sparsity.is_none() {
-        return Err("say what to do: --prune R, --rank-energy E and/or --sparsity PATTERN".into());
+    let out_format = crate::format_of(&args.output)?;
+    // No option given but a budget: the per-layer search chooses.
+    let search = args.prune.is_none() && args.rank_energy.is_none() && args.sparsity.is_none();
+    if search && args.max_error.is_none() {
+        return Err(
+            "say what to do: --max-error E (a per-layer search), or --prune R, --rank-energy E and/or --sparsity PATTERN"
+                .into(),
+        );
     }
     let pattern = args.sparsity.as_deref().map(parse_pattern).transpose()?;
     if let Some(r) = args.prune {
@@ -114,6 +123,9 @@ pub fn run(args: CompressArgs) -> Result<(), Box<dyn std::error::Error>> {
             )
         }
     };
+    if search {
+        return run_search(&args, &model, &samples, metric, out_format);
+    }
     let mut out = model.clone();
     let pruned = match args.prune {
         Some(ratio) => prune::prune(
@@ -213,6 +225,68 @@ pub fn run(args: CompressArgs) -> Result<(), Box<dyn std::error::Error>> {
             "wrote {} ({} bytes)",
             args.output.display(),
             report.output_file_bytes
+        );
+    }
+    Ok(())
+}
+
+/// `--max-error` alone: the per-layer search (`compress::budget`) on the first three quarters
+/// of the inputs, checked on the last quarter (on all of them when there is only one).
+fn run_search(
+    args: &CompressArgs,
+    model: &crate::Model,
+    samples: &[quant::Sample],
+    metric: Metric,
+    out_format: crate::Format,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let bound = args.max_error.unwrap_or_default();
+    let split = if samples.len() >= 2 {
+        samples.len() - (samples.len() / 4).max(1)
+    } else {
+        samples.len()
+    };
+    let (search, held) = if split == samples.len() {
+        (samples, samples)
+    } else {
+        samples.split_at(split)
+    };
+    let sparse_storage = out_format == crate::Format::Tflite;
+    let (out, budget) = budget::search(
+        model,
+        search,
+        held,
+        &BudgetOptions {
+            metric,
+            bound,
+            sparse_storage,
+        },
+    )
+    .map_err(|e| format!("{}: {e}; nothing written", args.input.display()))?;
+    let mut save = crate::SaveOptions::default();
+    save.tflite.sparse_weights = sparse_storage;
+    crate::save(&out, &args.output, &save)?;
+    let bytes = std::fs::metadata(&args.output)?.len();
+    if args.json {
+        let mut v = serde_json::to_value(&budget)?;
+        v["output_file_bytes"] = bytes.into();
+        println!("{}", serde_json::to_string_pretty(&v)?);
+    } else {
+        for l in budget.layers.iter().filter(|l| l.choice != "none") {
+            eprintln!(
+                "{:<40} {:<6} {:<28} error alone {:.3e}, {} -> {} bytes",
+                l.node, l.op, l.choice, l.error_alone, l.bytes_before, l.bytes_after
+            );
+        }
+        eprintln!(
+            "{} error {:.4e} on {} search inputs, {:.4e} on {} held-out (bound {}); {} options measured; wrote {} ({bytes} bytes)",
+            budget.metric,
+            budget.search_error,
+            budget.search_inputs,
+            budget.held_out_error,
+            budget.held_out_inputs,
+            budget.bound,
+            budget.candidates_measured,
+            args.output.display()
         );
     }
     Ok(())
