@@ -46,9 +46,12 @@ fn model() -> Model {
     Model::new(Graph::parse(&text).unwrap_or_else(|e| panic!("{e}")), 17)
 }
 
+/// (shape, traversal order, block map, level formats).
+type SparseTensor = (Vec<i32>, Vec<i32>, Vec<i32>, Vec<fb::DimensionType>);
+
 /// The sparsity of each constant tensor of the written file: (shape, traversal order,
 /// block map, level formats).
-fn sparse_tensors(bytes: &[u8]) -> Vec<(Vec<i32>, Vec<i32>, Vec<i32>, Vec<fb::DimensionType>)> {
+fn sparse_tensors(bytes: &[u8]) -> Vec<SparseTensor> {
     let m = fb::root_as_model(bytes).unwrap();
     let sg = m.subgraphs().unwrap().get(0);
     sg.tensors()

@@ -174,7 +174,7 @@ pub fn sparsify_node(g: &mut Graph, id: NodeId, pattern: Pattern) -> Option<Spar
 /// tensor of `dims`; `None` when the axis is not a multiple of `size`.
 fn groups(dims: &[usize], axis: usize, size: usize) -> Option<Vec<Vec<usize>>> {
     let len = dims[axis];
-    if size == 0 || len % size != 0 {
+    if size == 0 || !len.is_multiple_of(size) {
         return None;
     }
     let inner: usize = dims[axis + 1..].iter().product();
@@ -212,7 +212,7 @@ fn weight(g: &Graph, id: NodeId) -> Option<Weight> {
         },
         _ => return None,
     };
-    if dims.iter().any(|&d| d == 0) {
+    if dims.contains(&0) {
         return None;
     }
     Some(Weight {
