@@ -109,6 +109,8 @@ pub fn run(args: CompressArgs) -> Result<(), Box<dyn std::error::Error>> {
     args.shapes.parse()?.apply(&mut model.graph)?;
     // Shapes and folded constants first (as `quantize` does): pruning follows channels by
     // rank, and BatchNormalization folded into its Conv is one layer less to carry them through.
+    // ONNX `Constant` weights (paddle2onnx writes them) are weights like initializers.
+    modelc_passes::pattern::constants_to_const(&mut model.graph);
     modelc_passes::PassManager::new(modelc_passes::registry::level(2)).run(&mut model)?;
     let samples = match (&args.calibration, args.calibration_random) {
         (Some(_), Some(_)) => {
