@@ -142,3 +142,213 @@ fn refuses_a_budget_nothing_and_wrong_calibration_without_writing() {
         "--prune",
     );
 }
+
+/// A Gemm `[32, 64]` (transB) with seeded weights, read by ReLU.
+fn fc_net() -> String {
+    let w: Vec<String> = (0..32 * 64)
+        .map(|i| format!("{:.3}", ((i * 37 % 101) as f32 - 50.0) / 50.0))
+        .collect();
+    format!(
+        "graph main(%x: f32[1,64]) -> (%y) {{\n  %w = const f32[32,64] [{}]\n  %g = Gemm(%x, %w) {{transB=1}}\n  %y = Relu(%g)\n}}",
+        w.join(", ")
+    )
+}
+
+#[test]
+fn block_sparsity_to_tflite_is_smaller_and_reported() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = write_model(tmp.path(), "fc.onnx", &fc_net());
+    let calib = calib(tmp.path(), vec![1, 64]);
+    let (sparse, dense) = (tmp.path().join("s.tflite"), tmp.path().join("d.tflite"));
+    let o = modelc(&[
+        "compress",
+        model.to_str().unwrap(),
+        sparse.to_str().unwrap(),
+        "--sparsity",
+        "block:0.75",
+        "--calibration",
+        &calib,
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(r["sparsified"][0]["elements"], 2048);
+    assert_eq!(r["sparsified"][0]["zeros_after"], 1536);
+    let c = modelc(&["convert", model.to_str().unwrap(), dense.to_str().unwrap()]);
+    assert!(c.status.success(), "{}", String::from_utf8_lossy(&c.stderr));
+    let (s, d) = (
+        std::fs::metadata(&sparse).unwrap().len(),
+        std::fs::metadata(&dense).unwrap().len(),
+    );
+    assert_eq!(r["output_file_bytes"], s);
+    // 2048 weights → 512 stored + 128 one-byte block indices + 33 segments.
+    assert!(s + 5000 < d, "sparse {s} vs dense {d}");
+}
+
+#[test]
+fn refuses_a_bad_sparsity_pattern_and_nothing_to_sparsify() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = write_model(tmp.path(), "fc.onnx", &fc_net());
+    let calib = calib(tmp.path(), vec![1, 64]);
+    let out = tmp.path().join("s.tflite");
+    let (m, o) = (model.to_str().unwrap(), out.to_str().unwrap());
+    for bad in ["4:4", "block:1.5", "most"] {
+        expect_error(
+            &["compress", m, o, "--sparsity", bad, "--calibration", &calib],
+            &out,
+            "--sparsity",
+        );
+    }
+    // 2:4 of a weight already 2:4 zeroes nothing more.
+    let mut once = modelc::load(&model).unwrap();
+    modelc_passes::compress::sparsity::sparsify(
+        &mut once.graph,
+        modelc_passes::compress::sparsity::Pattern::NOfM { n: 2, m: 4 },
+    );
+    let already = tmp.path().join("already.onnx");
+    modelc::save(&once, &already, &modelc::SaveOptions::default()).unwrap();
+    expect_error(
+        &[
+            "compress",
+            already.to_str().unwrap(),
+            o,
+            "--sparsity",
+            "2:4",
+            "--calibration",
+            &calib,
+        ],
+        &out,
+        "nothing to compress",
+    );
+}
+
+/// A MatMul `[48, 40]` of rank 2 (a sum of two outer products) then ReLU then a MatMul
+/// `[40, 8]` of full rank: low-rank is exact on the first and costly on the second.
+fn low_rank_net() -> String {
+    let a: Vec<String> = (0..48 * 40)
+        .map(|k| {
+            let (i, j) = ((k / 40) as f32, (k % 40) as f32);
+            format!(
+                "{:.6}",
+                (i * 0.37).sin() * (j * 0.11).cos() + 0.5 * (i * 0.05).cos() * (j * 0.29).sin()
+            )
+        })
+        .collect();
+    let b: Vec<String> = (0..40 * 8)
+        .map(|i| format!("{:.3}", ((i * 37 % 101) as f32 - 50.0) / 50.0))
+        .collect();
+    format!(
+        "graph main(%x: f32[1,48]) -> (%y) {{\n  %a = const f32[48,40] [{}]\n  %h = MatMul(%x, %a)\n  %r = Relu(%h)\n  %b = const f32[40,8] [{}]\n  %y = MatMul(%r, %b)\n}}",
+        a.join(", "),
+        b.join(", ")
+    )
+}
+
+#[test]
+fn max_error_alone_searches_per_layer_and_checks_held_out() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = write_model(tmp.path(), "lr.onnx", &low_rank_net());
+    let calib = calib(tmp.path(), vec![1, 48]);
+    let out = tmp.path().join("small.onnx");
+    let o = modelc(&[
+        "compress",
+        model.to_str().unwrap(),
+        out.to_str().unwrap(),
+        "--max-error",
+        "1e-6",
+        "--calibration",
+        &calib,
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    // Three inputs: two to search, one held out.
+    assert_eq!(r["search_inputs"], 2);
+    assert_eq!(r["held_out_inputs"], 1);
+    assert!(r["held_out_error"].as_f64().unwrap() <= 1e-6, "{r}");
+    let layers = r["layers"].as_array().unwrap();
+    assert!(
+        layers[0]["choice"]
+            .as_str()
+            .unwrap()
+            .starts_with("low-rank"),
+        "{r}"
+    );
+    assert!(layers[0]["bytes_after"].as_u64() < layers[0]["bytes_before"].as_u64());
+    assert_eq!(layers[1]["choice"], "none", "{r}");
+    let small = modelc::load(&out).unwrap();
+    let matmuls = small
+        .graph
+        .node_ids()
+        .filter(|&id| small.graph.node(id).op.onnx() == Some(modelc::ir::OnnxOp::MatMul))
+        .count();
+    assert_eq!(matmuls, 3);
+}
+
+#[test]
+fn max_error_alone_refuses_a_budget_nothing_meets_and_nothing_to_compress() {
+    let tmp = tempfile::tempdir().unwrap();
+    let calib48 = calib(tmp.path(), vec![1, 48]);
+    let out = tmp.path().join("small.onnx");
+    // Only the full-rank layer can change (the rank-2 one is not there): no option is exact.
+    let full = write_model(
+        tmp.path(),
+        "full.onnx",
+        &format!(
+            "graph main(%x: f32[1,48]) -> (%y) {{\n  %b = const f32[48,40] [{}]\n  %y = MatMul(%x, %b)\n}}",
+            (0..48 * 40)
+                .map(|i| format!("{:.3}", ((i * 37 % 101) as f32 - 50.0) / 50.0))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    );
+    expect_error(
+        &[
+            "compress",
+            full.to_str().unwrap(),
+            out.to_str().unwrap(),
+            "--max-error",
+            "1e-9",
+            "--calibration",
+            &calib48,
+        ],
+        &out,
+        "no compression keeps",
+    );
+    // A 1×1 Conv of 3×2: its factors are never smaller.
+    let tiny = write_model(
+        tmp.path(),
+        "tiny.onnx",
+        "graph main(%x: f32[1,2,4,4]) -> (%y) {\n  %w = const f32[3,2,1,1] [0.5, -0.25, 1.0, 0.75, -0.5, 0.125]\n  %y = Conv(%x, %w) {kernel_shape=[1,1]}\n}",
+    );
+    let img = tmp.path().join("img");
+    std::fs::create_dir_all(&img).unwrap();
+    let calib_img = calib(&img, vec![1, 2, 4, 4]);
+    expect_error(
+        &[
+            "compress",
+            tiny.to_str().unwrap(),
+            out.to_str().unwrap(),
+            "--max-error",
+            "0.1",
+            "--calibration",
+            &calib_img,
+        ],
+        &out,
+        "nothing to compress",
+    );
+    // Calibration of the wrong shape.
+    expect_error(
+        &[
+            "compress",
+            full.to_str().unwrap(),
+            out.to_str().unwrap(),
+            "--max-error",
+            "0.1",
+            "--calibration",
+            &calib_img,
+        ],
+        &out,
+        "has shape",
+    );
+}

@@ -215,6 +215,7 @@ fn round_trip(
         // same inputs.
         tflite: modelc_tflite::WriteOptions {
             keep_io_layout: true,
+            ..Default::default()
         },
         ..Default::default()
     };

@@ -245,6 +245,25 @@ impl Xtask {
                     self.python_tests(None)
                 }),
             ),
+            (
+                "compress sparse (LiteRT)",
+                Box::new(|| {
+                    // `modelc compress --sparsity` to block-sparse TFLite: smaller than the
+                    // dense file, and LiteRT (default delegates and builtin kernels) computes
+                    // what onnxruntime does on the same zeros; latencies side by side.
+                    let modelc = self.build_modelc()?;
+                    let out = self.target.join("compress-sparse");
+                    run(self
+                        .py()
+                        .arg("tests/compress_sparse.py")
+                        .arg("--modelc")
+                        .arg(&modelc)
+                        .arg("--out")
+                        .arg(&out)
+                        .args(["--runs", "20", "--check", "--json"])
+                        .arg(out.join("report.json")))
+                }),
+            ),
         ];
         let first = match from {
             None => 0,

@@ -295,17 +295,23 @@ enum Command {
         after_help = "Examples:\n  modelc quantize resnet50.onnx resnet50-int8.onnx --calibration calib/\n  modelc quantize model.onnx model-int8.onnx --calibration calib/ --eval heldout/ --method entropy\n  modelc quantize mobilenet.onnx m.onnx --calibration calib/ --max-error 0.01 --metric cosine\n  modelc quantize model.onnx model-fp16.onnx --mode fp16\n  modelc quantize llm.onnx llm-int4.onnx --mode int4-weight --block-size 32"
     )]
     Quantize(modelc::quantize::QuantizeArgs),
-    /// Compress a model: structured pruning (--prune R) and low-rank factorization
-    /// (--rank-energy E), checked against the original on calibration inputs.
+    /// Compress a model: structured pruning (--prune R), low-rank factorization
+    /// (--rank-energy E) and sparsity (--sparsity 2:4 | block:R | R), checked against the
+    /// original on calibration inputs.
     ///
     /// Pruning removes whole output channels of Conv/Gemm/MatMul (the least important by
     /// weight norm) and everything reading them (BatchNormalization, depthwise Conv, residual
     /// Add groups, Concat/Split, the next layer's inputs): the result is an ordinary smaller
     /// model. Factorization replaces a weight by the two factors of its truncated SVD where
-    /// they are smaller. The report lists each layer changed and the output error; with
-    /// --max-error nothing is written when the error exceeds it.
+    /// they are smaller. Sparsity zeros the smallest weights (2:4 along the input channels,
+    /// 1x4 blocks, or unstructured); a .tflite output stores FULLY_CONNECTED weights in
+    /// TFLite's sparse form (SparsityParameters) where that is smaller, which LiteRT runs
+    /// directly. The report lists each layer changed and the output error; with --max-error
+    /// nothing is written when the error exceeds it. --max-error alone searches: each layer's
+    /// options measured one at a time, taken most bytes saved per error first while the whole
+    /// model stays within the bound, checked on held-out inputs.
     #[command(
-        after_help = "Examples:\n  modelc compress model.onnx small.onnx --prune 0.25 --calibration calib/\n  modelc compress model.onnx small.onnx --rank-energy 0.99 --calibration calib/ --max-error 0.01\n  modelc compress model.onnx small.tflite --prune 0.1 --rank-energy 0.995 --calibration-random 4 --json"
+        after_help = "Examples:\n  modelc compress model.onnx small.onnx --prune 0.25 --calibration calib/\n  modelc compress model.onnx sparse.tflite --sparsity block:0.75 --calibration calib/ --max-error 0.01\n  modelc compress model.onnx small.tflite --max-error 0.01 --metric cosine --calibration calib/ --json\n  modelc compress model.onnx small.onnx --rank-energy 0.99 --calibration calib/ --max-error 0.01\n  modelc compress model.onnx small.tflite --prune 0.1 --rank-energy 0.995 --calibration-random 4 --json"
     )]
     Compress(modelc::compress::CompressArgs),
     /// Print a model in modelc's text form (the IR as a small SSA program).

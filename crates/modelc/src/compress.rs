@@ -1,11 +1,13 @@
-//! `modelc compress`: structured pruning and low-rank factorization (`modelc-passes`'s
+//! `modelc compress`: structured pruning, low-rank factorization and sparsity (`modelc-passes`'s
 //! `compress` module) applied to a model, the output error against the original measured on
 //! calibration inputs, the result written only when it is within `--max-error`.
 
 use std::path::PathBuf;
 
+use modelc_passes::compress::budget::{self, BudgetOptions};
 use modelc_passes::compress::lowrank::{self, LowRankOptions, Rank};
 use modelc_passes::compress::prune::{self, Criterion, PruneOptions};
+use modelc_passes::compress::sparsity::{self, Pattern};
 use modelc_passes::quant::{self, Metric};
 
 #[derive(clap::Args, Debug)]
@@ -25,13 +27,21 @@ pub struct CompressArgs {
     /// the squared singular values, where the two factors are smaller than the weight.
     #[arg(long, value_name = "E")]
     pub rank_energy: Option<f64>,
+    /// Zero individual MatMul/Gemm/Conv weights by magnitude: `2:4` (N:M along the input
+    /// channels), `block:R` (fraction R of the 1x4 input-channel blocks) or `R` (fraction R
+    /// of the weights). A .tflite output stores FULLY_CONNECTED weights sparse.
+    #[arg(long, value_name = "PATTERN")]
+    pub sparsity: Option<String>,
     /// Directory of .npy/.npz inputs the error is measured on.
     #[arg(long, value_name = "DIR")]
     pub calibration: Option<PathBuf>,
     /// Measure on N seeded random inputs instead (says nothing about accuracy on real data).
     #[arg(long, value_name = "N")]
     pub calibration_random: Option<usize>,
-    /// Refuse to write the result when its error exceeds E (in --metric).
+    /// Refuse to write the result when its error exceeds E (in --metric). Alone (no --prune,
+    /// --rank-energy or --sparsity): search per layer (low-rank energies; sparsity ratios for
+    /// a .tflite output) for the smallest model within E, checked on held-out inputs (the
+    /// last quarter of the calibration inputs).
     #[arg(long, value_name = "E")]
     pub max_error: Option<f64>,
     /// cosine (1 - cosine similarity), max-rel, or top1 (1 - agreement).
@@ -51,19 +61,28 @@ pub struct CompressArgs {
 struct Report {
     pruned: Vec<prune::Pruned>,
     factorized: Vec<lowrank::Factorized>,
+    sparsified: Vec<sparsity::Sparsified>,
     weight_bytes_before: u64,
     weight_bytes_after: u64,
     outputs: Vec<quant::OutputError>,
     evaluation_inputs: usize,
+    /// Size of the written file (sparse storage shows here, not in the dense weight bytes).
+    output_file_bytes: u64,
 }
 
 /// Runs `modelc compress`.
 pub fn run(args: CompressArgs) -> Result<(), Box<dyn std::error::Error>> {
     crate::check_distinct(&args.input, &args.output)?;
-    crate::format_of(&args.output)?;
-    if args.prune.is_none() && args.rank_energy.is_none() {
-        return Err("say what to do: --prune R and/or --rank-energy E".into());
+    let out_format = crate::format_of(&args.output)?;
+    // No option given but a budget: the per-layer search chooses.
+    let search = args.prune.is_none() && args.rank_energy.is_none() && args.sparsity.is_none();
+    if search && args.max_error.is_none() {
+        return Err(
+            "say what to do: --max-error E (a per-layer search), or --prune R, --rank-energy E and/or --sparsity PATTERN"
+                .into(),
+        );
     }
+    let pattern = args.sparsity.as_deref().map(parse_pattern).transpose()?;
     if let Some(r) = args.prune {
         if !(0.0..1.0).contains(&r) {
             return Err(format!("--prune {r} is not in [0, 1)").into());
@@ -90,6 +109,8 @@ pub fn run(args: CompressArgs) -> Result<(), Box<dyn std::error::Error>> {
     args.shapes.parse()?.apply(&mut model.graph)?;
     // Shapes and folded constants first (as `quantize` does): pruning follows channels by
     // rank, and BatchNormalization folded into its Conv is one layer less to carry them through.
+    // ONNX `Constant` weights (paddle2onnx writes them) are weights like initializers.
+    modelc_passes::pattern::constants_to_const(&mut model.graph);
     modelc_passes::PassManager::new(modelc_passes::registry::level(2)).run(&mut model)?;
     let samples = match (&args.calibration, args.calibration_random) {
         (Some(_), Some(_)) => {
@@ -104,6 +125,9 @@ pub fn run(args: CompressArgs) -> Result<(), Box<dyn std::error::Error>> {
             )
         }
     };
+    if search {
+        return run_search(&args, &model, &samples, metric, out_format);
+    }
     let mut out = model.clone();
     let pruned = match args.prune {
         Some(ratio) => prune::prune(
@@ -126,22 +150,32 @@ pub fn run(args: CompressArgs) -> Result<(), Box<dyn std::error::Error>> {
         ),
         None => Vec::new(),
     };
-    if pruned.is_empty() && factorized.is_empty() {
+    let sparsified = match pattern {
+        Some(p) => sparsity::sparsify(&mut out.graph, p),
+        None => Vec::new(),
+    };
+    let newly_zero: u64 = sparsified
+        .iter()
+        .map(|s| s.zeros_after - s.zeros_before)
+        .sum();
+    if pruned.is_empty() && factorized.is_empty() && newly_zero == 0 {
         return Err(format!(
-            "{}: nothing to compress (no prunable channel group, no weight whose factors are smaller); nothing written",
+            "{}: nothing to compress (no prunable channel group, no weight whose factors are smaller, no weight to zero); nothing written",
             args.input.display()
         )
         .into());
     }
     let outputs = quant::evaluate(&model, &out, &samples)?;
     let error = outputs.iter().map(|e| e.error(metric)).fold(0.0, f64::max);
-    let report = Report {
+    let mut report = Report {
         pruned,
         factorized,
+        sparsified,
         weight_bytes_before: quant::weight_bytes(&model.graph),
         weight_bytes_after: quant::weight_bytes(&out.graph),
         outputs,
         evaluation_inputs: samples.len(),
+        output_file_bytes: 0,
     };
     if let Some(bound) = args.max_error {
         if error > bound {
@@ -152,7 +186,10 @@ pub fn run(args: CompressArgs) -> Result<(), Box<dyn std::error::Error>> {
             .into());
         }
     }
-    crate::save(&out, &args.output, &crate::SaveOptions::default())?;
+    let mut save = crate::SaveOptions::default();
+    save.tflite.sparse_weights = pattern.is_some();
+    crate::save(&out, &args.output, &save)?;
+    report.output_file_bytes = std::fs::metadata(&args.output)?.len();
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
@@ -168,6 +205,12 @@ pub fn run(args: CompressArgs) -> Result<(), Box<dyn std::error::Error>> {
                 f.node, f.op, f.m, f.n, f.rank, f.energy, f.params_before, f.params_after
             );
         }
+        for s in &report.sparsified {
+            eprintln!(
+                "sparsified  {} ({}): {}, {} -> {} of {} weights zero",
+                s.node, s.op, s.pattern, s.zeros_before, s.zeros_after, s.elements
+            );
+        }
         for o in &report.outputs {
             eprintln!(
                 "output {}: cosine {:.6}, max rel {:.3e} (on {} inputs)",
@@ -180,6 +223,101 @@ pub fn run(args: CompressArgs) -> Result<(), Box<dyn std::error::Error>> {
             report.weight_bytes_after,
             100.0 * report.weight_bytes_after as f64 / report.weight_bytes_before.max(1) as f64
         );
+        eprintln!(
+            "wrote {} ({} bytes)",
+            args.output.display(),
+            report.output_file_bytes
+        );
     }
     Ok(())
+}
+
+/// `--max-error` alone: the per-layer search (`compress::budget`) on the first three quarters
+/// of the inputs, checked on the last quarter (on all of them when there is only one).
+fn run_search(
+    args: &CompressArgs,
+    model: &crate::Model,
+    samples: &[quant::Sample],
+    metric: Metric,
+    out_format: crate::Format,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let bound = args.max_error.unwrap_or_default();
+    let split = if samples.len() >= 2 {
+        samples.len() - (samples.len() / 4).max(1)
+    } else {
+        samples.len()
+    };
+    let (search, held) = if split == samples.len() {
+        (samples, samples)
+    } else {
+        samples.split_at(split)
+    };
+    let sparse_storage = out_format == crate::Format::Tflite;
+    let (out, budget) = budget::search(
+        model,
+        search,
+        held,
+        &BudgetOptions {
+            metric,
+            bound,
+            sparse_storage,
+        },
+    )
+    .map_err(|e| format!("{}: {e}; nothing written", args.input.display()))?;
+    let mut save = crate::SaveOptions::default();
+    save.tflite.sparse_weights = sparse_storage;
+    crate::save(&out, &args.output, &save)?;
+    let bytes = std::fs::metadata(&args.output)?.len();
+    if args.json {
+        let mut v = serde_json::to_value(&budget)?;
+        v["output_file_bytes"] = bytes.into();
+        println!("{}", serde_json::to_string_pretty(&v)?);
+    } else {
+        for l in budget.layers.iter().filter(|l| l.choice != "none") {
+            eprintln!(
+                "{:<40} {:<6} {:<28} error alone {:.3e}, {} -> {} bytes",
+                l.node, l.op, l.choice, l.error_alone, l.bytes_before, l.bytes_after
+            );
+        }
+        eprintln!(
+            "{} error {:.4e} on {} search inputs, {:.4e} on {} held-out (bound {}); {} options measured; wrote {} ({bytes} bytes)",
+            budget.metric,
+            budget.search_error,
+            budget.search_inputs,
+            budget.held_out_error,
+            budget.held_out_inputs,
+            budget.bound,
+            budget.candidates_measured,
+            args.output.display()
+        );
+    }
+    Ok(())
+}
+
+/// `--sparsity`: `N:M`, `block:R` or `R`.
+fn parse_pattern(s: &str) -> Result<Pattern, String> {
+    let bad = || format!("--sparsity `{s}`: give N:M (e.g. 2:4), block:R or R with R in [0, 1)");
+    let ratio = |r: &str| {
+        r.parse::<f64>()
+            .ok()
+            .filter(|r| (0.0..1.0).contains(r))
+            .ok_or_else(bad)
+    };
+    if let Some(r) = s.strip_prefix("block:") {
+        return Ok(Pattern::Blocks {
+            ratio: ratio(r)?,
+            size: 4,
+        });
+    }
+    if let Some((n, m)) = s.split_once(':') {
+        let (n, m) = (
+            n.parse::<usize>().map_err(|_| bad())?,
+            m.parse::<usize>().map_err(|_| bad())?,
+        );
+        if n == 0 || n >= m {
+            return Err(bad());
+        }
+        return Ok(Pattern::NOfM { n, m });
+    }
+    Ok(Pattern::Unstructured { ratio: ratio(s)? })
 }

@@ -337,3 +337,27 @@ pub fn is_add2(g: &Graph, id: NodeId) -> bool {
         _ => false,
     }
 }
+
+/// ONNX `Constant` nodes (a `value` tensor) become constants, in sub-graphs too: the passes
+/// and writers that need a constant operand (a weight) then see one.
+pub fn constants_to_const(g: &mut Graph) {
+    let ids: Vec<_> = g.node_ids().collect();
+    for id in ids {
+        for sub in g.node_mut(id).subgraphs_mut() {
+            constants_to_const(sub);
+        }
+        let node = g.node(id);
+        if node.op.onnx() != Some(modelc_ir::OnnxOp::Constant) {
+            continue;
+        }
+        if let Some(modelc_ir::Attr::Tensor(t)) = node.attrs.get("value") {
+            let t = t.clone();
+            let ty = modelc_ir::TypeInfo::from(modelc_ir::ValueType::tensor(t.dtype, &t.dims));
+            let n = g.node_mut(id);
+            n.outputs[0].ty = Some(ty);
+            n.op = Op::Const(t);
+            n.attrs = modelc_ir::Attrs::default();
+            n.layout = None;
+        }
+    }
+}

@@ -5,6 +5,7 @@
 mod cleanup;
 mod compress_lowrank;
 mod compress_prune;
+mod compress_sparsity;
 mod cse;
 mod decompose;
 mod fold;

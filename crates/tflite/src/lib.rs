@@ -28,6 +28,10 @@ pub use target_view::target_graph;
 pub struct WriteOptions {
     /// Keep the model's own layout at the graph inputs and outputs instead of NHWC.
     pub keep_io_layout: bool,
+    /// Store float32 FULLY_CONNECTED weights with enough zeros (after `modelc compress
+    /// --sparsity`) in TFLite's sparse form (`SparsityParameters`, block-sparse 1×4 when the
+    /// input size allows), where that is smaller than the dense bytes.
+    pub sparse_weights: bool,
 }
 
 /// Name of the metadata buffer in which the exporter lists (one per line) the graph inputs

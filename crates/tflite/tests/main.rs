@@ -11,4 +11,5 @@ mod lstm;
 mod mutations;
 mod read_write;
 mod shipped;
+mod sparse_export;
 mod table;

@@ -1,9 +1,14 @@
 //! Compression beyond quantization: the transforms behind `modelc compress`.
 //!
+//! - [`budget`]: per-layer choices among them under one accuracy bound;
 //! - [`lowrank`]: a MatMul / Gemm / Conv weight replaced by the two factors of its truncated
 //!   SVD when they are smaller;
 //! - [`prune`]: whole output channels removed, and the removal carried through every layer
-//!   that reads them, so the result is an ordinary smaller model.
+//!   that reads them, so the result is an ordinary smaller model;
+//! - [`sparsity`]: individual weights zeroed by magnitude (2:4, 1×B blocks, unstructured) for
+//!   sparse storage (TFLite's `SparsityParameters`) and sparse kernels.
 
+pub mod budget;
 pub mod lowrank;
 pub mod prune;
+pub mod sparsity;

@@ -69,6 +69,8 @@ pub(crate) struct TensorOut {
     pub quant: Option<Quant>,
     /// State a stateful op (LSTM) reads and updates in place between invocations.
     pub is_variable: bool,
+    /// A constant stored in `SparsityParameters` form (the buffer holds the stored values).
+    pub sparsity: Option<super::sparse::Layout>,
 }
 
 pub(crate) struct OperatorOut {
@@ -121,6 +123,8 @@ pub(crate) struct Builder<'g> {
     pub outer_consts: HashMap<ValueRef, &'g Tensor>,
     /// Nested subgraphs finished so far; the file's subgraph `i + 1` is `subgraphs[i]`.
     pub subgraphs: Vec<SubgraphOut>,
+    /// Store float FULLY_CONNECTED weights with enough zeros sparse (`WriteOptions`).
+    pub sparse_weights: bool,
     /// Data past this many bytes goes after the flatbuffer.
     external: bool,
     external_len: u64,
@@ -146,6 +150,7 @@ impl<'g> Builder<'g> {
             transposed_weights: HashMap::new(),
             outer_consts: HashMap::new(),
             subgraphs: Vec::new(),
+            sparse_weights: false,
             external,
             external_len: 0,
         }
@@ -330,6 +335,7 @@ impl<'g> Builder<'g> {
             buffer,
             quant,
             is_variable: false,
+            sparsity: None,
         });
         Ok(self.tensors.len() - 1)
     }

@@ -227,6 +227,7 @@ fn subgraph<'f>(
                 },
             )
         });
+        let sparsity = t.sparsity.as_ref().map(|l| super::sparse::write(fbb, l));
         tensors.push(fb::Tensor::create(
             fbb,
             &fb::TensorArgs {
@@ -236,6 +237,7 @@ fn subgraph<'f>(
                 name: Some(name),
                 quantization,
                 is_variable: t.is_variable,
+                sparsity,
                 shape_signature: signature,
                 has_rank: true,
                 ..Default::default()

@@ -6,6 +6,7 @@ mod file;
 mod legalize;
 mod lower;
 mod ops;
+mod sparse;
 
 use std::path::Path;
 
@@ -40,7 +41,9 @@ pub(crate) fn write_with_limit(
         })
         .sum();
     let external = total > inline_limit;
-    let mut lowering = lower::Lower::new(g, builder::Builder::new(g, external));
+    let mut model = builder::Builder::new(g, external);
+    model.sparse_weights = opts.sparse_weights;
+    let mut lowering = lower::Lower::new(g, model);
     lowering.run()?;
     let outputs = lowering.graph_output_tensors();
     if !lowering.unsupported.is_empty() {
@@ -92,30 +95,6 @@ pub(crate) fn write_with_limit(
     file::write_file(path, fbuf, &tail)
 }
 
-/// ONNX `Constant` nodes become constants (TFLite has only constant tensors), in sub-graphs
-/// too (they become TFLite subgraphs of their own).
-fn constants_to_initializers(g: &mut modelc_ir::Graph) {
-    let ids: Vec<_> = g.node_ids().collect();
-    for id in ids {
-        for sub in g.node_mut(id).subgraphs_mut() {
-            constants_to_initializers(sub);
-        }
-        let node = g.node(id);
-        if node.op.onnx() != Some(modelc_ir::OnnxOp::Constant) {
-            continue;
-        }
-        if let Some(modelc_ir::Attr::Tensor(t)) = node.attrs.get("value") {
-            let t = t.clone();
-            let ty = modelc_ir::TypeInfo::from(modelc_ir::ValueType::tensor(t.dtype, &t.dims));
-            let n = g.node_mut(id);
-            n.outputs[0].ty = Some(ty);
-            n.op = modelc_ir::Op::Const(t);
-            n.attrs = modelc_ir::Attrs::default();
-            n.layout = None;
-        }
-    }
-}
-
 fn rebuild<'g>(m: &'g Model, external: bool) -> Result<builder::Builder<'g>, TfliteError> {
     let mut lowering = lower::Lower::new(&m.graph, builder::Builder::new(&m.graph, external));
     lowering.run()?;
@@ -150,7 +129,7 @@ const DECOMPOSE: &str = "decompose-lstm-state,decompose-batch-norm,decompose-har
 fn prepare(m: &mut Model, opts: &WriteOptions) -> Result<(), TfliteError> {
     let nchw = legalize::has_layout(&m.graph, Layout::Nchw);
     crate::set_channels_last_io(m, None);
-    constants_to_initializers(&mut m.graph);
+    modelc_passes::pattern::constants_to_const(&mut m.graph);
     // TFLite has no inference BatchNormalization, Identity or Dropout builtin: fold
     // BatchNormalization into the producing convolution (as TensorFlow's converter does) and
     // drop pass-throughs before lowering; then ops without a builtin are decomposed.

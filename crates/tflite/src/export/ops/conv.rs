@@ -1102,6 +1102,9 @@ fn transpose_2d(c: &Tensor) -> Option<Tensor> {
 /// FULLY_CONNECTED weights [O, I] from a right-hand side that is [I, O] (`transposed` = false)
 /// or already [O, I].
 fn fc_weights(lowering: &mut Lower, bv: ValueRef, transposed: bool) -> Result<usize, TfliteError> {
+    if let Some(t) = crate::export::sparse::fc_weights(lowering, bv, transposed)? {
+        return Ok(t);
+    }
     if transposed {
         return lowering.input_value(bv);
     }
