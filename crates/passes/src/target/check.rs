@@ -248,6 +248,20 @@ fn generic(target: &Target, rule: &OpRule, n: &TargetNode) -> Option<String> {
             }
         }
     }
+    if t.whole_qdq_units.as_ref().and_then(|r| r.for_op(op)) == Some(&true) {
+        let quantized_in = n
+            .inputs
+            .iter()
+            .flatten()
+            .find(|x| !x.is_const && x.quant.is_some());
+        let float_out = n.outputs.iter().find(|y| y.dtype.is_float());
+        if let (Some(x), Some(y)) = (quantized_in, float_out) {
+            return Some(format!(
+                "reads quantized `{}` but writes float `{}` (the QDQ unit must be quantized throughout)",
+                x.name, y.name
+            ));
+        }
+    }
     None
 }
 
@@ -388,6 +402,17 @@ fn specific(rule: &OpRule, n: &TargetNode) -> Option<String> {
         if let Some(q) = x.quant.as_ref().filter(|_| eight_bit) {
             if let Some(s) = q.scales.iter().find(|&&s| f64::from(s) <= min) {
                 return Some(format!("input scale {s:e} <= {min:e}"));
+            }
+        }
+    }
+    if rule.zero_point_zero {
+        let all = n.inputs.iter().flatten().chain(n.outputs.iter());
+        for x in all {
+            if x.quant
+                .as_ref()
+                .is_some_and(|q| q.zero_points.iter().any(|&z| z != 0))
+            {
+                return Some(format!("zero point of `{}` is not 0", x.name));
             }
         }
     }

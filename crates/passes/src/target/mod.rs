@@ -10,8 +10,10 @@
 //! violated rule.
 
 pub mod check;
+pub mod onnx_view;
 pub mod quantize_io;
 pub mod schema;
+pub mod static_shapes;
 pub mod view;
 
 use std::path::Path;
@@ -19,7 +21,8 @@ use std::path::Path;
 use modelc_ir::DType;
 
 pub use check::{check, Placement, Report};
-pub use schema::{Fallback, Format, OpRule, Range, TargetFile};
+pub use onnx_view::onnx_graph;
+pub use schema::{Fallback, Format, OpRule, QuantScheme, Range, TargetFile};
 pub use view::{Params, QuantView, TargetGraph, TargetNode, TensorView};
 
 /// The built-in targets: the files of `targets/`, compiled in so the binary works anywhere.
@@ -34,6 +37,13 @@ pub const BUILTIN: &[(&str, &str)] = &[
         include_str!("../../../../targets/ethos-u65-256.toml"),
     ),
     ("tflm", include_str!("../../../../targets/tflm.toml")),
+    ("nnapi", include_str!("../../../../targets/nnapi.toml")),
+    ("coreml", include_str!("../../../../targets/coreml.toml")),
+    ("qnn-htp", include_str!("../../../../targets/qnn-htp.toml")),
+    (
+        "tensorrt",
+        include_str!("../../../../targets/tensorrt.toml"),
+    ),
 ];
 
 /// Why a target could not be loaded.
@@ -120,7 +130,7 @@ impl Target {
             }
         }
         let t = &file.tensors;
-        let excepts: [(&str, Option<&Vec<String>>); 7] = [
+        let excepts: [(&str, Option<&Vec<String>>); 8] = [
             (
                 "feature_dtypes",
                 t.feature_dtypes.as_ref().map(|r| &r.except),
@@ -131,6 +141,10 @@ impl Target {
             ("quantized", t.quantized.as_ref().map(|r| &r.except)),
             ("per_axis_ops", t.per_axis_ops.as_ref().map(|r| &r.except)),
             ("zero_points", t.zero_points.as_ref().map(|r| &r.except)),
+            (
+                "whole_qdq_units",
+                t.whole_qdq_units.as_ref().map(|r| &r.except),
+            ),
         ];
         for (key, list) in excepts {
             for op in list.into_iter().flatten() {
@@ -193,6 +207,27 @@ impl Target {
                 range(key(k), r)?;
             }
         }
+        if let Some(q) = &file.quantization {
+            let one_of = |key: &str, v: &str, allowed: &[&str]| {
+                if allowed.contains(&v) {
+                    Ok(())
+                } else {
+                    Err(invalid(
+                        format!("quantization.{key}"),
+                        format!("`{v}` is not one of {}", allowed.join(", ")),
+                    ))
+                }
+            };
+            one_of("activation", &q.activation, &["u8", "i8"])?;
+            one_of("weight", &q.weight, &["i8"])?;
+            one_of("bias", &q.bias, &["int32", "auto", "float"])?;
+            if q.source.is_empty() {
+                return Err(invalid(
+                    "quantization.source".into(),
+                    "is empty: cite where the scheme comes from".into(),
+                ));
+            }
+        }
         Ok(Target {
             file,
             origin: origin.to_string(),
@@ -210,11 +245,16 @@ impl Target {
         Target::parse(&text, &origin, known)
     }
 
-    /// The passes that lower a model for this target, in order: `quantize-io` when the
-    /// accelerator takes no float feature maps (the float inputs and outputs of a quantized
-    /// model would run on the CPU).
+    /// The passes that lower a model for this target, in order: `static-shapes` when every
+    /// dimension must be known (an error naming the inputs that need `--input-shape`),
+    /// `quantize-io` when the accelerator takes no float feature maps (the float inputs and
+    /// outputs of a quantized model would run on the CPU).
     pub fn lowering(&self) -> Vec<&'static str> {
         let mut passes = Vec::new();
+        let static_all = self.file.tensors.static_shape.as_ref();
+        if static_all.is_some_and(|r| r.value == schema::StaticShape::All) {
+            passes.push("static-shapes");
+        }
         if self
             .generic_feature_dtypes()
             .is_some_and(|d| !d.contains(&DType::F32))
