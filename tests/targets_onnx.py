@@ -174,6 +174,31 @@ def det():
     return model([helper.make_node("Det", ["x"], ["y"])], [f32("x", [2, 3, 3])], [f32("y", [2])])
 
 
+def qdq_conv_float_output():
+    """x -> Q -> DQ -> Conv(DQ(int8 w)) -> y (float): HTP runs it (only Gemm needs its output quantized)."""
+    rng = np.random.default_rng(2)
+    inits = [numpy_helper.from_array(np.array(0.05, np.float32), "s"),
+             numpy_helper.from_array(np.array(128, np.uint8), "z"),
+             numpy_helper.from_array(rng.integers(-127, 128, (4, 3, 3, 3)).astype(np.int8), "wq"),
+             numpy_helper.from_array(np.array(0.02, np.float32), "ws"),
+             numpy_helper.from_array(np.array(0, np.int8), "wz")]
+    nodes = [helper.make_node("QuantizeLinear", ["x", "s", "z"], ["xq"]),
+             helper.make_node("DequantizeLinear", ["xq", "s", "z"], ["xd"]),
+             helper.make_node("DequantizeLinear", ["wq", "ws", "wz"], ["wd"]),
+             helper.make_node("Conv", ["xd", "wd"], ["y"], pads=[1, 1, 1, 1])]
+    return model(nodes, [f32("x", [1, 3, 8, 8])], [f32("y", [1, 4, 8, 8])], inits)
+
+
+def gemm_weight_only():
+    rng = np.random.default_rng(3)
+    inits = [numpy_helper.from_array(rng.integers(-127, 128, (16, 32)).astype(np.int8), "wq"),
+             numpy_helper.from_array(np.array(0.01, np.float32), "ws"),
+             numpy_helper.from_array(np.array(0, np.int8), "wz")]
+    nodes = [helper.make_node("DequantizeLinear", ["wq", "ws", "wz"], ["wd"]),
+             helper.make_node("Gemm", ["x", "wd"], ["y"], transB=1)]
+    return model(nodes, [f32("x", [1, 32])], [f32("y", [1, 16])], inits)
+
+
 def matmul_int32():
     b = numpy_helper.from_array(np.ones((8, 4), np.int32), "b")
     return model([helper.make_node("MatMul", ["x", "b"], ["y"])],
@@ -191,7 +216,9 @@ CASES = [
     ("det", det(), "tensorrt", False, False),                            # TensorRT: Det N
     ("relu_rank6", unary("Relu", (1, 2, 2, 2, 2, 3)), "qnn-htp", False, True),  # HTP: rank 6 > 5
     ("transpose_rank6", transpose6(), "coreml", False, True),           # coreml: rank 6 > 5
-    ("qdq_gemm_float_output", qdq_gemm(quantize_output=False), "qnn-htp", False, False),  # HTP: QDQ unit half float; TensorRT: uint8
+    ("qdq_gemm_float_output", qdq_gemm(quantize_output=False), "qnn-htp", False, False),  # HTP: Gemm quantized in, float out; TensorRT: uint8
+    ("qdq_conv_float_output", qdq_conv_float_output(), "qnn-htp", True, False),  # TensorRT: uint8
+    ("gemm_weight_only", gemm_weight_only(), "qnn-htp", True, True),
     ("qdq_gemm_uint8", qdq_gemm(), "qnn-htp", True, False),             # TensorRT: DequantizeLinear INT8 only
     ("qdq_gemm_int8_symmetric", qdq_gemm(np.int8, 0), "tensorrt", True, True),
     ("qdq_gemm_int8_zero_point_3", qdq_gemm(np.int8, 3), "tensorrt", False, False),  # TensorRT: zero point must be 0

@@ -248,20 +248,6 @@ fn generic(target: &Target, rule: &OpRule, n: &TargetNode) -> Option<String> {
             }
         }
     }
-    if t.whole_qdq_units.as_ref().and_then(|r| r.for_op(op)) == Some(&true) {
-        let quantized_in = n
-            .inputs
-            .iter()
-            .flatten()
-            .find(|x| !x.is_const && x.quant.is_some());
-        let float_out = n.outputs.iter().find(|y| y.dtype.is_float());
-        if let (Some(x), Some(y)) = (quantized_in, float_out) {
-            return Some(format!(
-                "reads quantized `{}` but writes float `{}` (the QDQ unit must be quantized throughout)",
-                x.name, y.name
-            ));
-        }
-    }
     None
 }
 
@@ -403,6 +389,20 @@ fn specific(rule: &OpRule, n: &TargetNode) -> Option<String> {
             if let Some(s) = q.scales.iter().find(|&&s| f64::from(s) <= min) {
                 return Some(format!("input scale {s:e} <= {min:e}"));
             }
+        }
+    }
+    if rule.whole_qdq_unit {
+        let quantized_in = n
+            .inputs
+            .iter()
+            .flatten()
+            .find(|x| !x.is_const && x.quant.is_some());
+        let float_out = n.outputs.iter().find(|y| y.dtype.is_float());
+        if let (Some(x), Some(y)) = (quantized_in, float_out) {
+            return Some(format!(
+                "reads quantized `{}` but writes float `{}` (the QDQ unit must be quantized throughout)",
+                x.name, y.name
+            ));
         }
     }
     if rule.zero_point_zero {

@@ -130,7 +130,7 @@ impl Target {
             }
         }
         let t = &file.tensors;
-        let excepts: [(&str, Option<&Vec<String>>); 8] = [
+        let excepts: [(&str, Option<&Vec<String>>); 7] = [
             (
                 "feature_dtypes",
                 t.feature_dtypes.as_ref().map(|r| &r.except),
@@ -141,10 +141,6 @@ impl Target {
             ("quantized", t.quantized.as_ref().map(|r| &r.except)),
             ("per_axis_ops", t.per_axis_ops.as_ref().map(|r| &r.except)),
             ("zero_points", t.zero_points.as_ref().map(|r| &r.except)),
-            (
-                "whole_qdq_units",
-                t.whole_qdq_units.as_ref().map(|r| &r.except),
-            ),
         ];
         for (key, list) in excepts {
             for op in list.into_iter().flatten() {

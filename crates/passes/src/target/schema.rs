@@ -172,9 +172,6 @@ pub struct TensorRules {
     pub per_axis_ops: Option<Rule<Vec<String>>>,
     /// Zero points of int32 tensors must be 0 and those of unsigned tensors non-negative.
     pub zero_points: Option<Rule<bool>>,
-    /// An operator reading a quantized feature map writes quantized float outputs too (a QDQ
-    /// unit is quantized throughout: no integer-in, float-out kernels).
-    pub whole_qdq_units: Option<Rule<bool>>,
 }
 
 /// One operator's constraints. Every field is optional; the checker reports the first
@@ -232,6 +229,10 @@ pub struct OpRule {
     /// Micro's int8 SOFTMAX needs input scale × beta × 2^26 > 1; beta is taken as 1, what
     /// modelc and TensorFlow's converter write).
     pub min_input_scale: Option<f64>,
+    /// When the operator reads a quantized feature map, its outputs must be quantized too (a
+    /// QDQ unit quantized throughout: the target has no integer-in, float-out kernel).
+    #[serde(default)]
+    pub whole_qdq_unit: bool,
     /// Zero points of every quantized tensor the operator reads or writes must be 0
     /// (symmetric quantization).
     #[serde(default)]
