@@ -301,8 +301,13 @@ def run_models(modelc, models, out, only, n_calib, n_heldout):
                 continue
             after, anote = tool_all(conv, target)
             mine, v, reasons = modelc_check(modelc, conv, target)
+            cs = ort.InferenceSession(str(conv), providers=["CPUExecutionProvider"])
+            cos, top1 = accuracy(ref, [cs.run(None, {feed: x})[0] for x in heldout])
             row[target] = {"before": bnote, "after": anote, "modelc": f"{v['accelerated']}/{v['total']}",
-                           "modelc_reasons": sorted(set(reasons)), "seconds": round(time.time() - t0, 1)}
+                           "modelc_reasons": sorted(set(reasons)), "cosine_min": cos, "top1": top1,
+                           "seconds": round(time.time() - t0, 1)}
+            if cos < 0.9999:
+                failures.append(f"{name}: convert --target {target} changed the outputs (cosine {cos})")
             if mine and not after:
                 failures.append(f"{name} on {target}: modelc says all on the accelerator, the tool: {anote}")
             if after and not mine:

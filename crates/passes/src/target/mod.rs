@@ -203,6 +203,14 @@ impl Target {
                 range(key(k), r)?;
             }
         }
+        for pass in &file.target.lowering {
+            if crate::registry::get(pass).is_err() {
+                return Err(invalid(
+                    "target.lowering".into(),
+                    format!("`{pass}` is not a pass (`modelc passes` lists them)"),
+                ));
+            }
+        }
         if let Some(q) = &file.quantization {
             let one_of = |key: &str, v: &str, allowed: &[&str]| {
                 if allowed.contains(&v) {
@@ -245,7 +253,7 @@ impl Target {
     /// dimension must be known (an error naming the inputs that need `--input-shape`),
     /// `quantize-io` when the accelerator takes no float feature maps (the float inputs and
     /// outputs of a quantized model would run on the CPU).
-    pub fn lowering(&self) -> Vec<&'static str> {
+    pub fn lowering(&self) -> Vec<&str> {
         let mut passes = Vec::new();
         let static_all = self.file.tensors.static_shape.as_ref();
         if static_all.is_some_and(|r| r.value == schema::StaticShape::All) {
@@ -256,6 +264,11 @@ impl Target {
             .is_some_and(|d| !d.contains(&DType::F32))
         {
             passes.push("quantize-io");
+        }
+        if !self.file.target.lowering.is_empty() {
+            // The rewrites read shapes (a Flatten's leading dimensions).
+            passes.push("infer-shapes");
+            passes.extend(self.file.target.lowering.iter().map(String::as_str));
         }
         passes
     }

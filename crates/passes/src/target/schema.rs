@@ -71,6 +71,10 @@ pub struct Meta {
     /// its own float or integer types (TensorRT's parser).
     #[serde(default)]
     pub qdq_units: bool,
+    /// Passes that rewrite ops the target lacks into ops it has (`decompose-flatten`), run
+    /// by `convert --target` and `quantize --target` after the target's built-in lowering.
+    #[serde(default)]
+    pub lowering: Vec<String>,
 }
 
 /// The file format a target consumes.
