@@ -48,10 +48,14 @@ impl Pass for StaticShapes {
         if dynamic.is_empty() {
             return Ok(Changed::No);
         }
+        let (noun, verb) = match dynamic.len() {
+            1 => ("input", "has"),
+            _ => ("inputs", "have"),
+        };
         Err(PassError::Failed {
             pass: "static-shapes",
             message: format!(
-                "the target needs static shapes; input {} has unknown dimensions: fix them with --input-shape NAME:D1,D2,...",
+                "the target needs static shapes; {noun} {} {verb} unknown dimensions: fix them with --input-shape NAME:D1,D2,...",
                 dynamic.join(", ")
             ),
         })
