@@ -170,6 +170,15 @@ def qdq_gemm(act=np.uint8, zp=128, quantize_output=True):
     return model(nodes, [f32("x", [1, 32])], [f32("y", [1, 16])], inits)
 
 
+def clip_constant_nodes():
+    """Clip whose bounds are ONNX Constant nodes (torch's export of ReLU6): onnxruntime makes
+    them initializers, so they are no nodes of any partition."""
+    lo = helper.make_node("Constant", [], ["lo"], value=numpy_helper.from_array(np.array(0.0, np.float32)))
+    hi = helper.make_node("Constant", [], ["hi"], value=numpy_helper.from_array(np.array(6.0, np.float32)))
+    return model([lo, hi, helper.make_node("Clip", ["x", "lo", "hi"], ["y"])],
+                 [f32("x", [1, 4, 8, 8])], [f32("y", [1, 4, 8, 8])])
+
+
 def det():
     return model([helper.make_node("Det", ["x"], ["y"])], [f32("x", [2, 3, 3])], [f32("y", [2])])
 
@@ -210,6 +219,7 @@ def matmul_int32():
 # (operators.md), with the rule it tests.
 CASES = [
     ("conv_relu_static", conv_relu(1), None, True, True),
+    ("clip_constant_nodes", clip_constant_nodes(), None, True, True),
     ("conv_relu_dynamic_batch", conv_relu("N"), "nnapi", False, True),   # nnapi/coreml: static shapes
     ("erf", unary("Erf"), "nnapi", False, True),                        # nnapi: op not listed
     ("hardmax", unary("Hardmax"), "coreml", False, True),               # coreml: not listed

@@ -1,5 +1,5 @@
 //! A graph as an ONNX target sees it ([`TargetGraph`]): one node per ONNX node modelc writes
-//! (constants are initializers, not nodes), named by its op type (`Conv`,
+//! (constants are initializers, not nodes; `Constant` nodes count as initializers too), named by its op type (`Conv`,
 //! `QuantizeLinear`) and its first output, with the element types and shapes the graph
 //! carries (inferred where not declared: a value of unknown shape counts as dynamic, as
 //! onnxruntime's partitioners count a value without shape information), constness, the
@@ -11,10 +11,22 @@
 //! outputs are the integer tensors with their scales and zero points, so a rule on element
 //! types or zero points judges the quantized operator, not its float reference form.
 
-use modelc_ir::{Attr, DType, Dim, Graph, Node, NodeId, OnnxOp, Op, ValueRef, ValueType};
+use modelc_ir::{Attr, DType, Dim, Graph, Node, NodeId, OnnxOp, Op, Tensor, ValueRef, ValueType};
 
 use super::view::{Params, QuantView, TargetGraph, TargetNode, TensorView};
-use crate::pattern::const_tensor;
+
+/// The constant behind `v`: an initializer, or an ONNX `Constant` node's tensor (onnxruntime
+/// turns those into initializers when it loads the graph; no execution provider runs them).
+fn const_tensor(g: &Graph, v: ValueRef) -> Option<&Tensor> {
+    match &g.node(v.node).op {
+        Op::Const(t) => Some(t),
+        Op::Onnx(OnnxOp::Constant) => match g.node(v.node).attrs.get("value") {
+            Some(Attr::Tensor(t)) => Some(t),
+            _ => None,
+        },
+        _ => None,
+    }
+}
 
 /// The ONNX nodes of `g` in execution order; `units`: operators inside QDQ units seen as
 /// their quantized form (see the module doc).
@@ -24,7 +36,10 @@ pub fn onnx_graph(g: &Graph, units: bool) -> TargetGraph {
         .unwrap_or_else(|_| g.node_ids().collect::<Vec<_>>());
     let nodes = order
         .into_iter()
-        .filter(|&id| !g.node(id).op.is_structural())
+        .filter(|&id| {
+            let n = g.node(id);
+            !n.op.is_structural() && n.op != Op::Onnx(OnnxOp::Constant)
+        })
         .map(|id| node(g, id, units))
         .collect();
     TargetGraph { nodes }
@@ -220,7 +235,7 @@ fn params(g: &Graph, id: NodeId, n: &Node, rank: i64) -> Params {
                 reduce_like(n)
                     .then(|| g.input(id, axes_input))
                     .flatten()
-                    .and_then(|v| crate::util::const_ints(g, v))
+                    .and_then(|v| modelc_ir::infer::tensor_ints(const_tensor(g, v)?))
             })
             .map(|a| a.into_iter().map(norm).collect()),
     };
