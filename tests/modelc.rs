@@ -2,6 +2,7 @@
 //! per file linked the whole workspace again each time, ~70 MB apiece, and filled a CI disk).
 
 mod check_cli;
+mod check_onnx_cli;
 mod cli;
 mod compress_cli;
 mod fuse_models;

@@ -236,6 +236,17 @@ impl Xtask {
                 }),
             ),
             (
+                "onnx targets vs their tools",
+                Box::new(|| {
+                    // `modelc check` for nnapi / coreml / qnn-htp / tensorrt against
+                    // onnxruntime's mobile usability checker and the onnxruntime-qnn HTP
+                    // backend on the hand-made one-violation models, and ResNet-18
+                    // quantized with --target qnn-htp running on HTP with CPU fallback off.
+                    let modelc = self.build_modelc()?;
+                    self.targets_onnx(Some(&modelc), true, Some("resnet18"))
+                }),
+            ),
+            (
                 "python package",
                 Box::new(|| {
                     // The wheel (release; its dependencies are the release build the steps

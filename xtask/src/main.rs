@@ -17,6 +17,7 @@ mod parity;
 mod pt2_suite;
 mod pyenv;
 mod targets;
+mod targets_onnx;
 mod testdata;
 mod tflite_suite;
 mod util;
@@ -305,6 +306,38 @@ enum Cmd {
         #[arg(short = 'k', value_name = "EXPR")]
         filter: Option<String>,
     },
+    /// Install Qualcomm's HTP backend for onnxruntime into target/qnn-site
+    ///
+    /// xtask/requirements-qnn.txt (onnxruntime-qnn 2.7.0, a plugin execution provider
+    /// whose libQnnHtp.so emulates the Hexagon NPU on x86), pip-installed with
+    /// --no-deps on top of target/pyenv's onnxruntime; a stamp makes a second call
+    /// instant. About 245 MB.
+    QnnEnv,
+    /// Compare `modelc check` for the ONNX targets with their tools
+    ///
+    /// Builds modelc in release (or takes --modelc), installs qnn-env, then runs
+    /// tests/targets_onnx.py: hand-made ONNX models that each break one rule of nnapi,
+    /// coreml, qnn-htp or tensorrt (or must pass), judged by onnxruntime's mobile
+    /// usability checker (nnapi, coreml), an onnxruntime-qnn HTP session with
+    /// session.disable_cpu_ep_fallback=1 (qnn-htp) and the case's expectation from
+    /// onnx-tensorrt's operators.md (tensorrt). Fails when modelc says "accelerator"
+    /// where the tool falls back, or a case lands elsewhere than it says. With
+    /// --table: ResNet-18, MobileNetV2, EfficientNet-B0 and a transformer encoder
+    /// quantized plain and with --target qnn-htp / tensorrt, nnapi and coreml on the
+    /// fp32 models with fixed shapes: the tools' verdicts before and after, modelc's,
+    /// and accuracy against fp32 (cosine, top-1; the HTP emulator's own output for
+    /// qnn-htp). Report in target/targets-onnx.
+    TargetsOnnx {
+        /// Also make the model table
+        #[arg(long)]
+        table: bool,
+        /// Only these models in the table (comma-separated, e.g. resnet18,mobilenet_v2)
+        #[arg(long, value_name = "NAMES")]
+        only: Option<String>,
+        /// Use this modelc binary instead of building the release one
+        #[arg(long, value_name = "PATH")]
+        modelc: Option<std::path::PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -355,6 +388,12 @@ fn main() -> ExitCode {
         Cmd::DrawCheck { modelc, model } => x.draw_check(modelc, model),
         Cmd::TargetsEnv => x.targets_env().map(|_| ()),
         Cmd::Targets { table, only } => x.targets(table || only.is_some(), only.as_deref()),
+        Cmd::QnnEnv => x.qnn_env().map(|_| ()),
+        Cmd::TargetsOnnx {
+            table,
+            only,
+            modelc,
+        } => x.targets_onnx(modelc.as_deref(), table || only.is_some(), only.as_deref()),
         Cmd::Wheel => x.wheel().map(|_| ()),
         Cmd::PythonTests { filter } => x.python_tests(filter.as_deref()),
     };

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use modelc_ir::OnnxOp;
 use modelc_passes::target::{
-    self, Format as TargetFormat, Report, Target, TargetError, TargetGraph, TargetNode,
+    self, Format as TargetFormat, Report, Target, TargetError, TargetGraph,
 };
 
 use crate::{Error, Format, InputShapes, Model};
@@ -78,7 +78,13 @@ pub fn check(path: &Path, target: &Target, shapes: &InputShapes) -> Result<Repor
         TargetFormat::Any | TargetFormat::Onnx => {
             let mut model = crate::load_with(path, shapes, &Default::default())?;
             shapes.apply(&mut model.graph).map_err(Error::from)?;
-            ir_view(&model)
+            // Element types and shapes of the values between nodes, as onnxruntime's
+            // partitioners see them after its own shape inference.
+            let infer = modelc_passes::registry::pipeline("infer-shapes").map_err(Error::from)?;
+            modelc_passes::PassManager::new(infer)
+                .run(&mut model)
+                .map_err(Error::from)?;
+            ir_view(&model, target)
         }
     };
     Ok(target::check(target, &graph))
@@ -125,23 +131,10 @@ fn tflite_view(
     read_back(&written)
 }
 
-/// The IR's own nodes (ONNX op names), for targets that consume any format or ONNX.
-fn ir_view(model: &Model) -> TargetGraph {
-    let g = &model.graph;
-    let order = g.topo_order().unwrap_or_else(|_| g.node_ids().collect());
-    let nodes = order
-        .into_iter()
-        .map(|id| g.node(id))
-        .filter(|n| !n.op.is_structural())
-        .map(|n| TargetNode {
-            name: n.name.clone(),
-            op: n.op.display_name(),
-            inputs: Vec::new(),
-            outputs: Vec::new(),
-            params: Default::default(),
-        })
-        .collect();
-    TargetGraph { nodes }
+/// The ONNX nodes of the model (what modelc writes as ONNX), for targets that consume any
+/// format or ONNX.
+fn ir_view(model: &Model, target: &Target) -> TargetGraph {
+    target::onnx_graph(&model.graph, target.file.target.qdq_units)
 }
 
 /// Runs the target's lowering passes ([`Target::lowering`]) on `model`; returns what they

@@ -581,7 +581,10 @@ fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
                 opset,
                 passes: Passes::Level(level),
                 save,
-                lowering: target.as_ref().map(|t| t.lowering()).unwrap_or_default(),
+                lowering: target
+                    .as_ref()
+                    .map(|t| t.lowering().into_iter().map(String::from).collect())
+                    .unwrap_or_default(),
                 ..ConvertOptions::default()
             };
             let done = convert(&input, &output, &opts)?;

@@ -53,7 +53,7 @@ pub struct ConvertOptions {
     /// How the destination is written.
     pub save: SaveOptions,
     /// Lowering passes for a hardware target (`Target::lowering`), run after `passes`.
-    pub lowering: Vec<&'static str>,
+    pub lowering: Vec<String>,
 }
 
 /// What a conversion did.

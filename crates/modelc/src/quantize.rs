@@ -444,6 +444,24 @@ pub fn config(
     Ok(cfg)
 }
 
+/// The target's quantization scheme (`[quantization]` of its file) in place of the
+/// defaults: activation type and symmetry, per-channel weights, biases, quantized outputs.
+pub fn apply_scheme(cfg: &mut QuantConfig, scheme: &modelc_passes::target::QuantScheme) {
+    let o = &mut cfg.static_opts;
+    o.activation = match scheme.activation.as_str() {
+        "i8" => modelc_ir::DType::I8,
+        _ => modelc_ir::DType::U8,
+    };
+    o.symmetric_activations = scheme.symmetric_activations;
+    o.per_channel = scheme.per_channel;
+    o.int32_bias = match scheme.bias.as_str() {
+        "int32" => Some(BiasScope::All),
+        "float" => None,
+        _ => o.int32_bias,
+    };
+    o.quantize_outputs = o.quantize_outputs || scheme.quantize_outputs;
+}
+
 /// Samples given as tensors by name (one map per sample; Python's dicts of numpy arrays),
 /// checked against the model's inputs as calibration files are: every input present, of
 /// its element type and shape (an array with one more leading axis is a batch of samples).
@@ -522,7 +540,11 @@ pub fn quantize_model(
 pub fn run(args: QuantizeArgs) -> Result<(), Box<dyn std::error::Error>> {
     crate::check_distinct(&args.input, &args.output)?;
     let tflite = crate::format_of(&args.output)? == crate::Format::Tflite;
-    let cfg = config(&args, tflite)?;
+    let target = args.target.resolve()?;
+    let mut cfg = config(&args, tflite)?;
+    if let Some(scheme) = target.as_ref().and_then(|t| t.file.quantization.as_ref()) {
+        apply_scheme(&mut cfg, scheme);
+    }
     let fixed = args.shapes.parse()?;
     let mut model = crate::load(&args.input)?;
     fixed.apply(&mut model.graph)?;
@@ -535,7 +557,6 @@ pub fn run(args: QuantizeArgs) -> Result<(), Box<dyn std::error::Error>> {
         None => Vec::new(),
     };
     let start = Instant::now();
-    let target = args.target.resolve()?;
     let (mut quantized, report) = quantize_model(model, &args, &cfg, calibration, &eval)?;
     if let Some(t) = &target {
         for note in crate::check::lower(&mut quantized, t)? {

@@ -35,6 +35,9 @@ pub fn all() -> Vec<Box<dyn Pass>> {
             target: crate::opset::NEWEST,
         }),
         Box::new(crate::target::quantize_io::QuantizeIo),
+        Box::new(crate::target::static_shapes::StaticShapes),
+        // Not in decompose::all() (the TFLite writer's set): only targets without Flatten ask.
+        Box::new(decompose::flatten::PASS),
     ];
     all.extend(
         decompose::all()

@@ -26,5 +26,6 @@ mod quant_coverage;
 mod quantize_bias;
 mod quantize_io;
 mod reshape_merge;
+mod target_onnx;
 mod testing;
 mod transpose;

@@ -46,7 +46,9 @@ pub fn activation_params(range: Range, dtype: DType, symmetric: bool) -> QParams
         };
     }
     let zero_point = if symmetric {
-        ((qmin + qmax) as f64 / 2.0).round() as i32
+        // numpy's round (half to even), as onnxruntime's compute_scale_zp: 0 for int8
+        // (-0.5), 128 for uint8 (127.5).
+        ((qmin + qmax) as f64 / 2.0).round_ties_even() as i32
     } else {
         (qmin as f64 - lo / scale).round() as i32
     };
@@ -197,6 +199,27 @@ mod tests {
         let p = activation_params(Range { min: 2.0, max: 6.0 }, DType::I8, false);
         assert_eq!(p.zero_point, -128);
         assert!((p.scale - 6.0 / 255.0).abs() < 1e-9);
+        // Symmetric: zero point 0 for int8 (TensorRT needs it), 128 for uint8, as
+        // compute_scale_zp(-2.0, 1.0, -128, 127, symmetric=True) gives.
+        let p = activation_params(
+            Range {
+                min: -2.0,
+                max: 1.0,
+            },
+            DType::I8,
+            true,
+        );
+        assert_eq!(p.zero_point, 0);
+        assert!((p.scale - 4.0 / 255.0).abs() < 1e-9);
+        let p = activation_params(
+            Range {
+                min: -2.0,
+                max: 1.0,
+            },
+            DType::U8,
+            true,
+        );
+        assert_eq!(p.zero_point, 128);
         // An empty range gets scale 1.
         let p = activation_params(Range { min: 0.0, max: 0.0 }, DType::U8, false);
         assert_eq!((p.scale, p.zero_point), (1.0, 0));

@@ -391,6 +391,31 @@ fn specific(rule: &OpRule, n: &TargetNode) -> Option<String> {
             }
         }
     }
+    if rule.whole_qdq_unit {
+        let quantized_in = n
+            .inputs
+            .iter()
+            .flatten()
+            .find(|x| !x.is_const && x.quant.is_some());
+        let float_out = n.outputs.iter().find(|y| y.dtype.is_float());
+        if let (Some(x), Some(y)) = (quantized_in, float_out) {
+            return Some(format!(
+                "reads quantized `{}` but writes float `{}` (the QDQ unit must be quantized throughout)",
+                x.name, y.name
+            ));
+        }
+    }
+    if rule.zero_point_zero {
+        let all = n.inputs.iter().flatten().chain(n.outputs.iter());
+        for x in all {
+            if x.quant
+                .as_ref()
+                .is_some_and(|q| q.zero_points.iter().any(|&z| z != 0))
+            {
+                return Some(format!("zero point of `{}` is not 0", x.name));
+            }
+        }
+    }
     if rule.same_io_dtype {
         if let (Some(x), Some(y)) = (x0, n.outputs.first()) {
             if x.dtype != y.dtype {

@@ -10,8 +10,10 @@
 //! violated rule.
 
 pub mod check;
+pub mod onnx_view;
 pub mod quantize_io;
 pub mod schema;
+pub mod static_shapes;
 pub mod view;
 
 use std::path::Path;
@@ -19,7 +21,8 @@ use std::path::Path;
 use modelc_ir::DType;
 
 pub use check::{check, Placement, Report};
-pub use schema::{Fallback, Format, OpRule, Range, TargetFile};
+pub use onnx_view::onnx_graph;
+pub use schema::{Fallback, Format, OpRule, QuantScheme, Range, TargetFile};
 pub use view::{Params, QuantView, TargetGraph, TargetNode, TensorView};
 
 /// The built-in targets: the files of `targets/`, compiled in so the binary works anywhere.
@@ -34,6 +37,13 @@ pub const BUILTIN: &[(&str, &str)] = &[
         include_str!("../../../../targets/ethos-u65-256.toml"),
     ),
     ("tflm", include_str!("../../../../targets/tflm.toml")),
+    ("nnapi", include_str!("../../../../targets/nnapi.toml")),
+    ("coreml", include_str!("../../../../targets/coreml.toml")),
+    ("qnn-htp", include_str!("../../../../targets/qnn-htp.toml")),
+    (
+        "tensorrt",
+        include_str!("../../../../targets/tensorrt.toml"),
+    ),
 ];
 
 /// Why a target could not be loaded.
@@ -193,6 +203,35 @@ impl Target {
                 range(key(k), r)?;
             }
         }
+        for pass in &file.target.lowering {
+            if crate::registry::get(pass).is_err() {
+                return Err(invalid(
+                    "target.lowering".into(),
+                    format!("`{pass}` is not a pass (`modelc passes` lists them)"),
+                ));
+            }
+        }
+        if let Some(q) = &file.quantization {
+            let one_of = |key: &str, v: &str, allowed: &[&str]| {
+                if allowed.contains(&v) {
+                    Ok(())
+                } else {
+                    Err(invalid(
+                        format!("quantization.{key}"),
+                        format!("`{v}` is not one of {}", allowed.join(", ")),
+                    ))
+                }
+            };
+            one_of("activation", &q.activation, &["u8", "i8"])?;
+            one_of("weight", &q.weight, &["i8"])?;
+            one_of("bias", &q.bias, &["int32", "auto", "float"])?;
+            if q.source.is_empty() {
+                return Err(invalid(
+                    "quantization.source".into(),
+                    "is empty: cite where the scheme comes from".into(),
+                ));
+            }
+        }
         Ok(Target {
             file,
             origin: origin.to_string(),
@@ -210,16 +249,26 @@ impl Target {
         Target::parse(&text, &origin, known)
     }
 
-    /// The passes that lower a model for this target, in order: `quantize-io` when the
-    /// accelerator takes no float feature maps (the float inputs and outputs of a quantized
-    /// model would run on the CPU).
-    pub fn lowering(&self) -> Vec<&'static str> {
+    /// The passes that lower a model for this target, in order: `static-shapes` when every
+    /// dimension must be known (an error naming the inputs that need `--input-shape`),
+    /// `quantize-io` when the accelerator takes no float feature maps (the float inputs and
+    /// outputs of a quantized model would run on the CPU).
+    pub fn lowering(&self) -> Vec<&str> {
         let mut passes = Vec::new();
+        let static_all = self.file.tensors.static_shape.as_ref();
+        if static_all.is_some_and(|r| r.value == schema::StaticShape::All) {
+            passes.push("static-shapes");
+        }
         if self
             .generic_feature_dtypes()
             .is_some_and(|d| !d.contains(&DType::F32))
         {
             passes.push("quantize-io");
+        }
+        if !self.file.target.lowering.is_empty() {
+            // The rewrites read shapes (a Flatten's leading dimensions).
+            passes.push("infer-shapes");
+            passes.extend(self.file.target.lowering.iter().map(String::as_str));
         }
         passes
     }

@@ -18,6 +18,34 @@ pub struct TargetFile {
     /// `target.all_ops` is true.
     #[serde(default)]
     pub ops: BTreeMap<String, OpRule>,
+    /// The QDQ form `quantize --target` writes for this target (ONNX targets); absent: the
+    /// quantizer's defaults for the output format.
+    #[serde(default)]
+    pub quantization: Option<QuantScheme>,
+}
+
+/// How the target wants a model quantized: what its accelerator accepts as QDQ.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct QuantScheme {
+    /// Element type of quantized activations: `u8` or `i8`.
+    pub activation: String,
+    /// Activations with zero point 0 (symmetric ranges).
+    #[serde(default)]
+    pub symmetric_activations: bool,
+    /// Element type of weights (modelc writes symmetric, zero point 0): `i8`.
+    pub weight: String,
+    /// Weights quantized per output channel (else per tensor).
+    pub per_channel: bool,
+    /// Biases: `int32` (every Conv / Gemm bias, scale = input scale × weight scale),
+    /// `auto` (the quantizer's default) or `float`.
+    pub bias: String,
+    /// The output of every quantized op is quantized, the graph's last one too (the
+    /// accelerator has no integer-in, float-out kernels).
+    #[serde(default)]
+    pub quantize_outputs: bool,
+    /// Where the scheme comes from.
+    pub source: String,
 }
 
 /// What the target is and what happens to an operator it cannot run.
@@ -37,6 +65,16 @@ pub struct Meta {
     /// The vendor's own tool that judges a model for this target, when one runs offline.
     #[serde(default)]
     pub tool: Option<String>,
+    /// ONNX targets that compile QDQ node units (DequantizeLinear → op → QuantizeLinear) as
+    /// one quantized operator: the rules see each op's integer inputs and outputs, as the
+    /// runtime does (onnxruntime's QNN and NNAPI EPs). Without it each ONNX node is judged on
+    /// its own float or integer types (TensorRT's parser).
+    #[serde(default)]
+    pub qdq_units: bool,
+    /// Passes that rewrite ops the target lacks into ops it has (`decompose-flatten`), run
+    /// by `convert --target` and `quantize --target` after the target's built-in lowering.
+    #[serde(default)]
+    pub lowering: Vec<String>,
 }
 
 /// The file format a target consumes.
@@ -195,6 +233,14 @@ pub struct OpRule {
     /// Micro's int8 SOFTMAX needs input scale × beta × 2^26 > 1; beta is taken as 1, what
     /// modelc and TensorFlow's converter write).
     pub min_input_scale: Option<f64>,
+    /// When the operator reads a quantized feature map, its outputs must be quantized too (a
+    /// QDQ unit quantized throughout: the target has no integer-in, float-out kernel).
+    #[serde(default)]
+    pub whole_qdq_unit: bool,
+    /// Zero points of every quantized tensor the operator reads or writes must be 0
+    /// (symmetric quantization).
+    #[serde(default)]
+    pub zero_point_zero: bool,
     /// Documented constraints modelc does not evaluate (listed by `modelc targets --json`
     /// so nobody mistakes the file for the whole truth).
     #[serde(default)]

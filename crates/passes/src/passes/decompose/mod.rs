@@ -11,6 +11,7 @@ pub mod batch_norm;
 pub mod depth_to_space;
 pub mod einsum;
 pub mod elu;
+pub mod flatten;
 pub mod fmod;
 pub mod gather_elements;
 pub mod gemm;

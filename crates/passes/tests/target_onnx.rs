@@ -1,0 +1,198 @@
+//! The ONNX view of a graph for ONNX targets: inside a QDQ unit an operator sees the integer
+//! tensors (type, scale, zero point) when the target compiles units (QNN, NNAPI), its own
+//! float ones otherwise (TensorRT's parser); the rules on whole QDQ units, zero points,
+//! static shapes and rank fire on that view; `decompose-flatten` and `static-shapes`.
+
+use modelc_ir::{DType, Graph};
+use modelc_passes::check;
+use modelc_passes::target::{self, onnx_graph, Format, Target};
+
+/// x -> Q(u8) -> DQ -> Gemm(DQ(i8 w)) -> y (float graph output).
+const QDQ_GEMM: &str = r#"graph main(%x: f32[1,4]) -> (%y) {
+  %s = const f32[] [0.05]
+  %z = const u8[] [128]
+  %wq = const i8[2,4] [1, -2, 3, -4, 5, -6, 7, -8]
+  %ws = const f32[] [0.02]
+  %wz = const i8[] [0]
+  %xq = QuantizeLinear(%x, %s, %z)
+  %xd = DequantizeLinear(%xq, %s, %z)
+  %wd = DequantizeLinear(%wq, %ws, %wz)
+  %y = Gemm(%xd, %wd) {transB=1}
+}"#;
+
+const RULES: &str = r#"
+[target]
+name = "t"
+description = "test"
+format = "onnx"
+fallback = "partition"
+qdq_units = true
+source = "test"
+
+[tensors.static_shape]
+value = "all"
+source = "test"
+
+[tensors.max_rank]
+value = 4
+source = "test"
+
+[ops.QuantizeLinear]
+source = "test"
+zero_point_zero = true
+
+[ops.DequantizeLinear]
+source = "test"
+
+[ops.Gemm]
+source = "test"
+whole_qdq_unit = true
+
+[ops.Relu]
+source = "test"
+"#;
+
+fn known(_: Format, _: &str) -> bool {
+    true
+}
+
+fn target(text: &str) -> Target {
+    Target::parse(text, "t.toml", &known).unwrap()
+}
+
+fn graph(text: &str) -> Graph {
+    let mut g = Graph::parse(text).unwrap();
+    let mut m = modelc_ir::Model::new(g.clone(), 17);
+    modelc_passes::PassManager::new(modelc_passes::registry::pipeline("infer-shapes").unwrap())
+        .run(&mut m)
+        .unwrap();
+    g = m.graph;
+    g
+}
+
+#[test]
+fn a_qdq_unit_is_seen_as_its_integer_tensors() {
+    let g = graph(QDQ_GEMM);
+    let units = onnx_graph(&g, true);
+    let gemm = units.nodes.iter().find(|n| n.op == "Gemm").unwrap();
+    let x = gemm.inputs[0].as_ref().unwrap();
+    assert_eq!(
+        (x.name.as_str(), x.dtype, x.is_const),
+        ("xd", DType::U8, false)
+    );
+    assert_eq!(x.quant.as_ref().unwrap().zero_points, [128]);
+    let w = gemm.inputs[1].as_ref().unwrap();
+    assert_eq!((w.dtype, w.is_const), (DType::I8, true));
+    assert_eq!(gemm.outputs[0].dtype, DType::F32);
+    // Each node on its own (TensorRT): the Gemm reads floats.
+    let plain = onnx_graph(&g, false);
+    let gemm = plain.nodes.iter().find(|n| n.op == "Gemm").unwrap();
+    assert_eq!(gemm.inputs[0].as_ref().unwrap().dtype, DType::F32);
+    assert_eq!(units.nodes.len(), 4, "constants are not nodes");
+}
+
+#[test]
+fn rules_fire_on_the_onnx_view() {
+    let t = target(RULES);
+    let report = target::check(&t, &onnx_graph(&graph(QDQ_GEMM), true));
+    let off: Vec<_> = report
+        .nodes
+        .iter()
+        .filter_map(|p| p.reason.clone())
+        .collect();
+    assert_eq!(
+        off,
+        [
+            "QuantizeLinear: zero point of `xq` is not 0",
+            "Gemm: reads quantized `xd` but writes float `y` (the QDQ unit must be quantized throughout)"
+        ]
+    );
+    // A nonzero zero point where the target wants 0; a dynamic batch; rank 5 > 4.
+    let g = graph(
+        r#"graph main(%x: f32[N,4], %v: f32[1,1,1,2,2]) -> (%y, %w) {
+  %s = const f32[] [0.05]
+  %z = const u8[] [128]
+  %xq = QuantizeLinear(%x, %s, %z)
+  %y = DequantizeLinear(%xq, %s, %z)
+  %w = Relu(%v)
+}"#,
+    );
+    let report = target::check(&t, &onnx_graph(&g, true));
+    let reasons: Vec<_> = report.nodes.iter().map(|p| p.reason.clone()).collect();
+    assert_eq!(
+        reasons,
+        [
+            Some("QuantizeLinear: `x` has a dynamic shape [-1, 4]".to_string()),
+            Some("DequantizeLinear: `xq` has a dynamic shape [-1, 4]".to_string()),
+            Some("Relu: rank 5 > 4 (`v`)".to_string()),
+        ]
+    );
+}
+
+#[test]
+fn a_target_file_names_its_mistakes() {
+    let bad = RULES.replace(
+        "qdq_units = true",
+        "qdq_units = true\nlowering = [\"decompose-nothing\"]",
+    );
+    let e = Target::parse(&bad, "t.toml", &known)
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        e,
+        "t.toml: `target.lowering`: `decompose-nothing` is not a pass (`modelc passes` lists them)"
+    );
+    let bad = format!(
+        "{RULES}\n[quantization]\nactivation = \"u16\"\nweight = \"i8\"\nper_channel = true\nbias = \"int32\"\nsource = \"x\"\n"
+    );
+    let e = Target::parse(&bad, "t.toml", &known)
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        e,
+        "t.toml: `quantization.activation`: `u16` is not one of u8, i8"
+    );
+}
+
+#[test]
+fn static_shapes_names_every_dynamic_input() {
+    let mut m = modelc_ir::Model::new(
+        Graph::parse(
+            r#"graph main(%a: f32[N,3], %b: f32[2,3], %c: f32[1,T]) -> (%y) {
+  %s = Add(%a, %b)
+  %y = Add(%s, %c)
+}"#,
+        )
+        .unwrap(),
+        17,
+    );
+    let passes = modelc_passes::registry::pipeline("static-shapes").unwrap();
+    let e = modelc_passes::PassManager::new(passes)
+        .run(&mut m)
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        e,
+        "pass `static-shapes`: the target needs static shapes; inputs `a` [N,3], `c` [1,T] have unknown dimensions: fix them with --input-shape NAME:D1,D2,..."
+    );
+}
+
+#[test]
+fn flatten_becomes_reshape_when_the_leading_dims_are_known() {
+    check!("decompose-flatten", r#"graph main(%x: f32[2,3,4,5]) -> (%y) {
+  %y = Flatten(%x) {axis=2}
+}"#, @r#"
+    graph main(%x: f32[2,3,4,5]) -> (%y) {
+      %y_shape = const i64[2] [6, -1]
+      %y = Reshape(%x, %y_shape) name="y_reshape"
+    }
+    "#);
+    // An unknown leading dimension: the Flatten stays (the target check names it).
+    check!("decompose-flatten", r#"graph main(%x: f32[N,3,4]) -> (%y) {
+  %y = Flatten(%x)
+}"#, @r"
+    graph main(%x: f32[N,3,4]) -> (%y) {
+      %y = Flatten(%x)
+    }
+    ");
+}
