@@ -319,6 +319,37 @@ fn verify_layers_blames_the_broken_node() {
         blamed(&model, &wrong_scale).0.as_deref(),
         Some("MatMul \"/layers.1/linear2/MatMul\"")
     );
+    // The correct int8 model blames nothing (each layer's error is within what rounding to
+    // its step explains), and its renamed QDQ values match through provenance.
+    let (who, compared) = blamed(&model, &int8);
+    assert_eq!(who, None, "int8.onnx");
+    assert!(compared > 250, "int8.onnx: {compared} values compared");
+
+    // The same as an int8 TFLite file (integer kernels; tensors `x_Q`, read back as QDQ):
+    // the provenance recorded in its metadata matches them to the float model's values
+    // (by name alone: 8 of 400), a correct one blames nothing, and the wrong scale converted
+    // along is blamed on its layer.
+    let int8_tflite = dir.path().join("int8.tflite");
+    let o = modelc(&[
+        "quantize",
+        m,
+        int8_tflite.to_str().unwrap(),
+        "--calibration-random",
+        "4",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let (who, compared) = blamed(&model, &int8_tflite);
+    assert_eq!(who, None, "int8.tflite");
+    assert!(compared > 140, "int8.tflite: {compared} values compared");
+    let scale_tflite = dir.path().join("scale.tflite");
+    let o = modelc(&[
+        "convert",
+        wrong_scale.to_str().unwrap(),
+        scale_tflite.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let who = blamed(&model, &scale_tflite).0.unwrap_or_default();
+    assert!(who.contains("/layers.1/linear2/MatMul"), "scale.tflite blames {who}");
 
     // Correct float conversions: nothing blamed, and values were compared.
     for (name, args) in [
