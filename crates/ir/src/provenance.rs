@@ -39,11 +39,20 @@ fn visit(g: &Graph, f: &mut dyn FnMut(&Value)) {
 
 /// The map of `g` as the JSON text writers record; `None` when no value was renamed.
 pub fn encode(g: &Graph) -> Option<String> {
-    let map = collect(g);
+    encode_map(&collect(g))
+}
+
+/// A map as the JSON text writers record; `None` when it is empty.
+pub fn encode_map(map: &BTreeMap<String, String>) -> Option<String> {
     if map.is_empty() {
         return None;
     }
-    serde_json::to_string(&map).ok()
+    serde_json::to_string(map).ok()
+}
+
+/// A recorded map read back; an error when it is not a JSON object of strings.
+pub fn decode_map(json: &str) -> Result<BTreeMap<String, String>, serde_json::Error> {
+    serde_json::from_str(json)
 }
 
 /// `meta` with [`KEY`] set to `g`'s map (a stale entry from the file read is replaced, and
@@ -59,8 +68,7 @@ pub fn model_meta(meta: &Metadata, g: &Graph) -> Metadata {
 /// Sets [`Value::origin`] from a recorded map; returns how many values it named. A map that
 /// is not a JSON object of strings is an error (the caller keeps the entry as metadata).
 pub fn apply(g: &mut Graph, json: &str) -> Result<usize, serde_json::Error> {
-    let map: BTreeMap<String, String> = serde_json::from_str(json)?;
-    Ok(apply_map(g, &map))
+    Ok(apply_map(g, &decode_map(json)?))
 }
 
 fn apply_map(g: &mut Graph, map: &BTreeMap<String, String>) -> usize {
