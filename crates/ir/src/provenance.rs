@@ -100,3 +100,58 @@ pub fn restore(m: &mut Model) {
         m.meta.remove(i);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Builder, DType, OnnxOp, ValueRef, ValueType};
+
+    /// A pass renames `x`'s consumer result and adds a copy standing for it; the map holds
+    /// exactly those two, survives a write/read as metadata, and a value a rewrite takes over
+    /// keeps the source of what it replaces.
+    #[test]
+    fn renames_and_copies_are_recorded_and_restored() {
+        let mut g = Graph::new("main");
+        let ty = ValueType::tensor(DType::F32, &[4]).into();
+        let x = ValueRef::new(g.add_input(Value::typed("x", ty)), 0);
+        let mut b = Builder::new(&mut g);
+        let y = b.op(OnnxOp::Relu, &[x]).out("y").value();
+        b.rename(y, "y_renamed");
+        let q = b
+            .op(OnnxOp::Identity, &[y])
+            .out("y_Q")
+            .stands_for(y)
+            .value();
+        let z = b.op(OnnxOp::Neg, &[q]).out("z").value();
+        let z2 = b.op(OnnxOp::Neg, &[q]).value();
+        b.take_over(z, z2);
+        g.set_outputs(vec![z2]);
+        let map = collect(&g);
+        assert_eq!(
+            map.into_iter().collect::<Vec<_>>(),
+            [
+                ("y_Q".to_string(), "y".to_string()),
+                ("y_renamed".to_string(), "y".to_string())
+            ]
+        );
+        assert_eq!(g.value(z2).unwrap().source(), "z");
+
+        let mut m = Model::new(g, 17);
+        m.meta = model_meta(&m.meta, &m.graph);
+        let mut read = m.clone();
+        for id in read.graph.node_ids().collect::<Vec<_>>() {
+            for v in &mut read.graph.node_mut(id).outputs {
+                v.origin = None;
+            }
+        }
+        restore(&mut read);
+        assert!(read.meta.is_empty(), "the entry goes back onto the values");
+        assert_eq!(collect(&read.graph), collect(&m.graph));
+
+        // A map that is not one stays as metadata, and the values keep their names.
+        let mut bad = read.clone();
+        bad.meta = vec![(KEY.to_string(), "[1, 2]".to_string())];
+        restore(&mut bad);
+        assert_eq!(bad.meta.len(), 1);
+    }
+}
