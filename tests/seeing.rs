@@ -456,3 +456,108 @@ fn draw_routes_long_edges_through_dummies() {
     assert_eq!(modelc::draw::crossings(&l), 0);
     insta::assert_snapshot!("draw_residual_svg", modelc::draw::svg(&l));
 }
+
+/// The overlays of `modelc draw` on a small graph: `--errors` colours each node `verify
+/// --layers --json` compared by its error (green within the tolerance, yellow within ten
+/// times it, red beyond), outlines the blamed one and puts the figures in its tooltip;
+/// `--diff` colours what another model added and changed. A report of another model's
+/// values is refused.
+#[test]
+fn draw_overlays_errors_and_changes() {
+    let g = modelc::ir::Graph::parse(
+        "graph main(%x: f32[1,8]) -> (%y) {
+  %a = Relu(%x)
+  %b = Sigmoid(%a)
+  %c = Tanh(%b)
+  %y = Add(%c, %x)
+}",
+    )
+    .unwrap();
+    let report = serde_json::json!({"outputs": [], "layers": {
+        "layers": [
+            {"value": "a", "error": 1e-7, "jump": 1e-7},
+            {"value": "b", "error": 0.5, "jump": 0.5},
+            {"value": "c", "error": 0.004, "jump": 0.0},
+            {"value": "y", "error": 0.3, "jump": 0.0}
+        ],
+        "blamed": 1, "tolerance": 1e-3, "unmatched": 0}});
+    let mut l = modelc::draw::layout(&g);
+    l.apply(&modelc::overlay::errors(&g, &report).unwrap());
+    insta::assert_snapshot!("draw_errors_svg", modelc::draw::svg(&l));
+
+    let before = modelc::ir::Graph::parse(
+        "graph main(%x: f32[1,8]) -> (%y) {
+  %a = Relu(%x)
+  %b = Sigmoid(%a)
+  %y = Add(%b, %x)
+}",
+    )
+    .unwrap();
+    let d = modelc::diff::diff(&before, &g);
+    let mut l = modelc::draw::layout(&g);
+    l.apply(&modelc::overlay::diff(&g, &d));
+    insta::assert_snapshot!("draw_diff_svg", modelc::draw::svg(&l));
+    assert!(modelc::draw::html(&l, "g").contains("green added (1), yellow changed (1)"));
+
+    let other = serde_json::json!({"layers": [{"value": "elsewhere", "error": 0.1}]});
+    let e = modelc::overlay::errors(&g, &other).unwrap_err();
+    assert!(e.contains("draw model B"), "{e}");
+}
+
+/// `modelc draw --errors` on a real conversion: the TFLite file of the transformer encoder
+/// with one weight corrupted, drawn with the errors of `verify --layers --json` against the
+/// ONNX source: every node still drawn, the blamed one outlined, its error in its tooltip.
+#[test]
+fn draw_errors_overlay_marks_the_blamed_node() {
+    let Some(model) = torchvision("transformer_encoder") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let weight = broken(&model, dir.path(), "weight.onnx", |g| {
+        let mm = node_named(g, "/layers.1/linear1/MatMul");
+        let w = g.input(mm, 1).unwrap();
+        let bad = g.add_const("corrupted", scaled(&const_of(g, w), 1.3));
+        g.connect(modelc::ir::ValueRef::new(bad, 0), mm, 1);
+    });
+    let tfl = dir.path().join("weight.tflite");
+    let o = modelc(&["convert", weight.to_str().unwrap(), tfl.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = modelc(&[
+        "verify",
+        model.to_str().unwrap(),
+        tfl.to_str().unwrap(),
+        "--layers",
+        "--json",
+    ]);
+    let json = dir.path().join("errors.json");
+    std::fs::write(&json, &o.stdout).unwrap();
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let blamed = j["layers"]["blamed"].as_u64().expect("a node is blamed") as usize;
+    let blamed_value = j["layers"]["layers"][blamed]["value"].as_str().unwrap();
+    let html = dir.path().join("errors.html");
+    let o = modelc(&[
+        "draw",
+        tfl.to_str().unwrap(),
+        "-o",
+        html.to_str().unwrap(),
+        "--errors",
+        json.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let page = std::fs::read_to_string(&html).unwrap();
+    let drawn = modelc::draw::layout(&modelc::load(&tfl).unwrap().graph)
+        .nodes
+        .len();
+    assert_eq!(page.matches("<g class=\"node\"").count(), drawn);
+    let outlined: Vec<&str> = page
+        .lines()
+        .filter(|l| l.contains("stroke=\"#c00\""))
+        .collect();
+    assert_eq!(outlined.len(), 1, "one node outlined");
+    assert!(outlined[0].contains("data-note=\"blamed: error"));
+    assert!(
+        outlined[0].contains(&format!(" {blamed_value} ")) || outlined[0].contains(blamed_value),
+        "{}",
+        outlined[0]
+    );
+}

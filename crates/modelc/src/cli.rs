@@ -269,9 +269,11 @@ enum Command {
     /// to reduce crossings), nothing else is needed to make or open the file. Each box
     /// shows the op, the node name and its output type; constants are not drawn, `+Nw`
     /// counts the weights a node reads. Only the main graph is drawn (sub-graphs of If /
-    /// Loop are not yet).
+    /// Loop are not yet). An overlay colours the nodes: --errors with the per-layer errors
+    /// of `verify --layers --json` (the blamed node outlined in red), --diff with what
+    /// changed against another model.
     #[command(
-        after_help = "Examples:\n  modelc draw model.onnx -o graph.html\n  modelc draw model.tflite -o graph.svg"
+        after_help = "Examples:\n  modelc draw model.onnx -o graph.html\n  modelc draw model.tflite -o graph.svg\n  modelc verify model.onnx model.tflite --layers --json > errors.json\n  modelc draw model.tflite -o errors.html --errors errors.json\n  modelc draw model-opt.onnx -o changed.html --diff model.onnx"
     )]
     Draw {
         /// The model to draw.
@@ -279,6 +281,13 @@ enum Command {
         /// Where to write the picture: .html or .svg.
         #[arg(short, long)]
         output: PathBuf,
+        /// Colour nodes by their error in this output of `verify A MODEL --layers --json`
+        /// and outline the blamed one.
+        #[arg(long, value_name = "FILE.json", conflicts_with = "diff")]
+        errors: Option<PathBuf>,
+        /// Colour the nodes added (green) and changed (yellow) against this other model.
+        #[arg(long, value_name = "OTHER")]
+        diff: Option<PathBuf>,
     },
     /// List the graph passes with what each does.
     Passes,
@@ -777,11 +786,30 @@ fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
                 print_diff(&input, &output, &opts)?;
             }
         }
-        Command::Draw { model, output } => {
+        Command::Draw {
+            model,
+            output,
+            errors,
+            diff,
+        } => {
             let m = load(&model)?;
             let mut g = m.graph.clone();
             modelc::ir::infer::infer_graph(&mut g, &m.opset_imports);
-            let l = modelc::draw::layout(&g);
+            let mut l = modelc::draw::layout(&g);
+            if let Some(path) = &errors {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
+                let report: serde_json::Value = serde_json::from_str(&text)
+                    .map_err(|e| format!("{}: not JSON: {e}", path.display()))?;
+                let o = modelc::overlay::errors(&g, &report)
+                    .map_err(|e| format!("{}: {e}", path.display()))?;
+                l.apply(&o);
+            }
+            if let Some(other) = &diff {
+                let before = load(other)?;
+                let d = modelc::diff::diff(&before.graph, &m.graph);
+                l.apply(&modelc::overlay::diff(&g, &d));
+            }
             let text = match output.extension().and_then(|e| e.to_str()) {
                 Some("html") | Some("htm") => modelc::draw::html(&l, &model.display().to_string()),
                 Some("svg") => modelc::draw::svg(&l),

@@ -13,6 +13,8 @@ use std::fmt::Write as _;
 
 use modelc_ir::{Graph, NodeId, Op, ValueRef};
 
+use crate::overlay::{Mark, Overlay};
+
 const NODE_W: f64 = 180.0;
 const NODE_H: f64 = 44.0;
 const GAP_X: f64 = 30.0;
@@ -27,6 +29,8 @@ pub struct Placed {
     pub x: f64,
     pub y: f64,
     pub is_input: bool,
+    /// An overlay's colour and note ([`crate::overlay`]).
+    pub mark: Option<Mark>,
 }
 
 /// A laid-out graph: boxes and edges as polylines (box centres and dummy points).
@@ -36,6 +40,18 @@ pub struct Layout {
     pub edges: Vec<Vec<(f64, f64)>>,
     pub width: f64,
     pub height: f64,
+    /// What an overlay's colours mean (empty without one).
+    pub legend: String,
+}
+
+impl Layout {
+    /// Puts `o`'s marks on the nodes they name.
+    pub fn apply(&mut self, o: &Overlay) {
+        for n in &mut self.nodes {
+            n.mark = o.marks.get(&n.id).cloned();
+        }
+        self.legend = o.legend.clone();
+    }
 }
 
 /// A vertex of the layered graph: a real node or a dummy point on a long edge.
@@ -245,6 +261,7 @@ pub fn layout(g: &Graph) -> Layout {
                 x: xy[i].0,
                 y: xy[i].1,
                 is_input,
+                mark: None,
             }
         })
         .collect();
@@ -257,6 +274,7 @@ pub fn layout(g: &Graph) -> Layout {
         edges,
         width,
         height: GAP_Y + depth as f64 * (NODE_H + GAP_Y),
+        legend: String::new(),
     }
 }
 
@@ -311,17 +329,36 @@ pub fn svg(l: &Layout) -> String {
     }
     out.push_str("</g>\n<g id=\"nodes\">\n");
     for n in &l.nodes {
-        let label = format!("{} {}", n.title, n.detail).trim_end().to_string();
+        let mut label = format!("{} {}", n.title, n.detail).trim_end().to_string();
+        // An overlay: its colour, its note in the tooltip and `data-note`, a red outline.
+        let (fill, note, stroke) = match &n.mark {
+            Some(m) => {
+                label = format!("{label} — {}", m.note);
+                (
+                    m.fill,
+                    format!(r#" data-note="{}""#, escape(&m.note)),
+                    if m.strong {
+                        r##"stroke="#c00" stroke-width="3""##
+                    } else {
+                        r##"stroke="#335""##
+                    },
+                )
+            }
+            None => (
+                if n.is_input { "#dfe" } else { "#eef" },
+                String::new(),
+                r##"stroke="#335""##,
+            ),
+        };
         let _ = writeln!(
             out,
-            r##"<g class="node" data-label="{}" transform="translate({:.0},{:.0})"><title>{}</title><rect x="{:.0}" y="{:.0}" width="{NODE_W:.0}" height="{NODE_H:.0}" rx="6" fill="{}" stroke="#335"/><text x="0" y="-4" text-anchor="middle" font-weight="bold">{}</text><text x="0" y="12" text-anchor="middle" fill="#444" font-size="10">{}</text></g>"##,
+            r##"<g class="node" data-label="{}"{note} transform="translate({:.0},{:.0})"><title>{}</title><rect x="{:.0}" y="{:.0}" width="{NODE_W:.0}" height="{NODE_H:.0}" rx="6" fill="{fill}" {stroke}/><text x="0" y="-4" text-anchor="middle" font-weight="bold">{}</text><text x="0" y="12" text-anchor="middle" fill="#444" font-size="10">{}</text></g>"##,
             escape(&label),
             n.x,
             n.y,
             escape(&label),
             -NODE_W / 2.0,
             -NODE_H / 2.0,
-            if n.is_input { "#dfe" } else { "#eef" },
             escape(&clip(&n.title, 26)),
             escape(&clip(&n.detail, 32)),
         );
@@ -344,7 +381,7 @@ body {{ margin: 0; font-family: sans-serif; overflow: hidden; }}
 .node.hit rect {{ fill: #ffd54f; stroke: #c60; stroke-width: 2; }}
 </style></head>
 <body data-nodes="{count}">
-<div id="bar"><b>{title}</b> — {count} nodes &nbsp; <input id="q" placeholder="search op or name" size="30"> <span id="found"></span> &nbsp; wheel: zoom, drag: pan</div>
+<div id="bar"><b>{title}</b> — {count} nodes &nbsp; <input id="q" placeholder="search op or name" size="30"> <span id="found"></span> &nbsp; wheel: zoom, drag: pan{legend}</div>
 <div id="view">{svg}</div>
 <script>
 (function () {{
@@ -401,6 +438,11 @@ body {{ margin: 0; font-family: sans-serif; overflow: hidden; }}
         title = escape(title),
         count = l.nodes.len(),
         svg = svg(l),
+        legend = if l.legend.is_empty() {
+            String::new()
+        } else {
+            format!(" &nbsp; <span id=\"legend\">{}</span>", escape(&l.legend))
+        },
     )
 }
 
