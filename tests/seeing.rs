@@ -561,3 +561,29 @@ fn draw_errors_overlay_marks_the_blamed_node() {
         outlined[0]
     );
 }
+
+/// Sub-graphs are drawn inside their node: an If grows to hold its two branches side by
+/// side, each a dashed cluster named after its attribute with its own boxes (`subnode`, so
+/// `.node` still counts the main graph), and the layers below move down to make room.
+#[test]
+fn draw_nests_subgraphs_in_their_node() {
+    let g = modelc::ir::Graph::parse(
+        "graph main(%x: f32[4], %cond: bool[]) -> (%y) {
+  %a = Relu(%x)
+  %z = If(%cond) {then_branch=graph then() outer(%a) -> (%s) {
+    %t = Sigmoid(%a)
+    %s = Neg(%t)
+  }, else_branch=graph else() outer(%a) -> (%u) {
+    %u = Tanh(%a)
+  }} captures(%a)
+  %y = Add(%z, %a)
+}",
+    )
+    .unwrap();
+    let l = modelc::draw::layout(&g);
+    let svg = modelc::draw::svg(&l);
+    assert_eq!(svg.matches("<g class=\"node\"").count(), 5);
+    assert_eq!(svg.matches("<g class=\"subnode\"").count(), 3);
+    assert_eq!(svg.matches("<g class=\"subgraph\"").count(), 2);
+    insta::assert_snapshot!("draw_if_branches_svg", svg);
+}

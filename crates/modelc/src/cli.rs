@@ -268,8 +268,8 @@ enum Command {
     /// The layout is computed here (a layered DAG: longest-path layers, barycenter ordering
     /// to reduce crossings), nothing else is needed to make or open the file. Each box
     /// shows the op, the node name and its output type; constants are not drawn, `+Nw`
-    /// counts the weights a node reads. Only the main graph is drawn (sub-graphs of If /
-    /// Loop are not yet). An overlay colours the nodes: --errors with the per-layer errors
+    /// counts the weights a node reads. The sub-graphs of If / Loop / Scan are drawn inside
+    /// their node, side by side, each laid out the same way. An overlay colours the nodes: --errors with the per-layer errors
     /// of `verify --layers --json` (the blamed node outlined in red), --diff with what
     /// changed against another model.
     #[command(
