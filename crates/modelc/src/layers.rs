@@ -165,7 +165,7 @@ pub fn compare_layers(
     let interp = Interpreter::new(b)?;
     interp.run_observed(to_data(inputs_b)?, &mut |v: ValueRef, d: &Data| {
         let Some(got) = floats(d) else { return };
-        let want = keys(&b.graph, v).into_iter().find_map(|k| lookup(k));
+        let want = keys(&b.graph, v).into_iter().find_map(&lookup);
         match want.and_then(|want| Some((distance(want, &got)?, want))) {
             Some((e, want)) => {
                 if let Some(n) = rounding_noise(&b.graph, v, want) {
