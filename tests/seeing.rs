@@ -587,3 +587,38 @@ fn draw_nests_subgraphs_in_their_node() {
     assert_eq!(svg.matches("<g class=\"subgraph\"").count(), 2);
     insta::assert_snapshot!("draw_if_branches_svg", svg);
 }
+
+/// `modelc draw --target`: the bundled example coloured by `modelc check`'s placement —
+/// every operator on the host CPU; on the Ethos-U55 the float operators fall back, each
+/// with the rule it breaks in its note.
+#[test]
+fn draw_target_overlay_colours_placement() {
+    let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/models/tiny_cnn.onnx");
+    let dir = tempfile::tempdir().unwrap();
+    let page = |target: &str| {
+        let html = dir.path().join(format!("{target}.html"));
+        let o = modelc(&[
+            "draw",
+            model.to_str().unwrap(),
+            "-o",
+            html.to_str().unwrap(),
+            "--target",
+            target,
+        ]);
+        assert!(o.status.success(), "{}", text(&o));
+        std::fs::read_to_string(&html).unwrap()
+    };
+    let cpu = page("cpu");
+    assert_eq!(cpu.matches("data-note=\"").count(), 6, "the six operators");
+    assert_eq!(cpu.matches(" on cpu\" transform=").count(), 6);
+    let npu = page("ethos-u55-128");
+    assert!(npu.contains("id=\"legend\""));
+    // TFLite operators are named by their first output: the CONV_2D with its fused ReLU
+    // by `relu1_out`, drawn on the Relu.
+    assert_eq!(
+        npu.matches("data-note=\"").count(),
+        4,
+        "the four TFLite operators"
+    );
+    assert!(npu.contains("data-note=\"CONV_2D falls back: CONV_2D: f32 tensor `image`"));
+}

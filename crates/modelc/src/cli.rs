@@ -271,9 +271,9 @@ enum Command {
     /// counts the weights a node reads. The sub-graphs of If / Loop / Scan are drawn inside
     /// their node, side by side, each laid out the same way. An overlay colours the nodes: --errors with the per-layer errors
     /// of `verify --layers --json` (the blamed node outlined in red), --diff with what
-    /// changed against another model.
+    /// changed against another model, --target with the placement `modelc check` gives.
     #[command(
-        after_help = "Examples:\n  modelc draw model.onnx -o graph.html\n  modelc draw model.tflite -o graph.svg\n  modelc verify model.onnx model.tflite --layers --json > errors.json\n  modelc draw model.tflite -o errors.html --errors errors.json\n  modelc draw model-opt.onnx -o changed.html --diff model.onnx"
+        after_help = "Examples:\n  modelc draw model.onnx -o graph.html\n  modelc draw model.tflite -o graph.svg\n  modelc verify model.onnx model.tflite --layers --json > errors.json\n  modelc draw model.tflite -o errors.html --errors errors.json\n  modelc draw model-opt.onnx -o changed.html --diff model.onnx\n  modelc draw model.tflite -o npu.html --target ethos-u55-128"
     )]
     Draw {
         /// The model to draw.
@@ -286,8 +286,12 @@ enum Command {
         #[arg(long, value_name = "FILE.json", conflicts_with = "diff")]
         errors: Option<PathBuf>,
         /// Colour the nodes added (green) and changed (yellow) against this other model.
-        #[arg(long, value_name = "OTHER")]
+        #[arg(long, value_name = "OTHER", conflicts_with = "target")]
         diff: Option<PathBuf>,
+        /// Colour the operators by their placement on this hardware target, as `modelc
+        /// check` decides it (green: on the accelerator; red: falls back, and why).
+        #[arg(long, value_name = "TARGET", conflicts_with = "errors")]
+        target: Option<String>,
     },
     /// List the graph passes with what each does.
     Passes,
@@ -791,6 +795,7 @@ fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
             output,
             errors,
             diff,
+            target,
         } => {
             let m = load(&model)?;
             let mut g = m.graph.clone();
@@ -809,6 +814,11 @@ fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
                 let before = load(other)?;
                 let d = modelc::diff::diff(&before.graph, &m.graph);
                 l.apply(&modelc::overlay::diff(&g, &d));
+            }
+            if let Some(name) = &target {
+                let target = modelc::check::resolve(Some(name), None)?;
+                let report = modelc::check::check(&model, &target, &Default::default())?;
+                l.apply(&modelc::overlay::placement(&g, &report));
             }
             let text = match output.extension().and_then(|e| e.to_str()) {
                 Some("html") | Some("htm") => modelc::draw::html(&l, &model.display().to_string()),

@@ -1,6 +1,7 @@
 //! Overlays for `modelc draw`: a colour and a note on each drawn node, from the per-layer
-//! errors of `verify --layers --json` (the blamed node outlined), or from `modelc diff`
-//! against another model (added and changed nodes). Nodes are found by the names of the
+//! errors of `verify --layers --json` (the blamed node outlined), from `modelc diff`
+//! against another model (added and changed nodes), or from `modelc check` on a target
+//! (placement). Nodes are found by the names of the
 //! values they compute, which is how both reports name them.
 
 use std::collections::HashMap;
@@ -142,6 +143,50 @@ pub fn diff(g: &Graph, d: &Diff) -> Overlay {
         d.added.len(),
         d.changed.len(),
         d.removed.len()
+    );
+    o
+}
+
+/// From `modelc check` on a target: each operator the report places coloured green (on the
+/// accelerator) or red (falls back, the note says which rule), found by node name or by
+/// the name of a value it computes (TFLite operators are named by their first output).
+pub fn placement(g: &Graph, report: &modelc_passes::target::Report) -> Overlay {
+    let by = producers(g);
+    let by_name: HashMap<&str, NodeId> = g
+        .node_ids()
+        .filter(|&id| !g.node(id).name.is_empty())
+        .map(|id| (g.node(id).name.as_str(), id))
+        .collect();
+    let mut o = Overlay::default();
+    for p in &report.nodes {
+        let Some(&id) = by_name
+            .get(p.node.as_str())
+            .or_else(|| by.get(p.node.as_str()))
+        else {
+            continue;
+        };
+        let mark = if p.accelerator {
+            Mark {
+                fill: GOOD,
+                note: format!("{} on {}", p.op, report.target),
+                strong: false,
+            }
+        } else {
+            Mark {
+                fill: BAD,
+                note: format!(
+                    "{} falls back: {}",
+                    p.op,
+                    p.reason.as_deref().unwrap_or("not supported")
+                ),
+                strong: false,
+            }
+        };
+        o.marks.insert(id, mark);
+    }
+    o.legend = format!(
+        "{}: green on the accelerator, red falls back",
+        report.summary()
     );
     o
 }
