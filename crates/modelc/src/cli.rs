@@ -192,9 +192,11 @@ enum Command {
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
-        /// Also compare every intermediate value the two models share by name (channels
-        /// moved last where B computes NHWC), and name the first node where the error
-        /// jumps: its relative error, less that of the values it reads, is the largest.
+        /// Also compare every intermediate value the two models share — by the provenance
+        /// modelc records in the files it writes, then by name (channels moved last where B
+        /// computes NHWC, quantized values dequantized) — and name the first node where the
+        /// error jumps: its relative error, less that of the values it reads (and, for a
+        /// quantized value, a few times its rounding error), is the largest.
         #[arg(long)]
         layers: bool,
         /// With --layers: the smallest jump in relative L2 error that blames a node.
