@@ -250,8 +250,8 @@ fn broken(
 /// The issue's cases on a 4-layer `nn.TransformerEncoder` (346 operation nodes): a corrupted
 /// weight, a Transpose with its permutation swapped, and one layer's weight dequantized with
 /// the wrong scale in modelc's own int8 quantization each blame the broken node first;
-/// correct float conversions (to TFLite, that read back to ONNX, and -O2) blame
-/// nothing.
+/// correct float conversions (to TFLite, that read back to ONNX, to TorchScript, and -O2)
+/// blame nothing.
 #[test]
 fn verify_layers_blames_the_broken_node() {
     let Some(model) = torchvision("transformer_encoder") else {
@@ -319,11 +319,48 @@ fn verify_layers_blames_the_broken_node() {
         blamed(&model, &wrong_scale).0.as_deref(),
         Some("MatMul \"/layers.1/linear2/MatMul\"")
     );
+    // The correct int8 model blames nothing (each layer's error is within what rounding to
+    // its step explains), and its renamed QDQ values match through provenance.
+    let (who, compared) = blamed(&model, &int8);
+    assert_eq!(who, None, "int8.onnx");
+    assert!(compared > 250, "int8.onnx: {compared} values compared");
+
+    // The same as an int8 TFLite file (integer kernels; tensors `x_Q`, read back as QDQ):
+    // the provenance recorded in its metadata matches them to the float model's values
+    // (by name alone: 8 of 400), a correct one blames nothing, and the wrong scale converted
+    // along is blamed on its layer.
+    let int8_tflite = dir.path().join("int8.tflite");
+    let o = modelc(&[
+        "quantize",
+        m,
+        int8_tflite.to_str().unwrap(),
+        "--calibration-random",
+        "4",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let (who, compared) = blamed(&model, &int8_tflite);
+    assert_eq!(who, None, "int8.tflite");
+    assert!(compared > 140, "int8.tflite: {compared} values compared");
+    let scale_tflite = dir.path().join("scale.tflite");
+    let o = modelc(&[
+        "convert",
+        wrong_scale.to_str().unwrap(),
+        scale_tflite.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let who = blamed(&model, &scale_tflite).0.unwrap_or_default();
+    assert!(
+        who.contains("/layers.1/linear2/MatMul"),
+        "scale.tflite blames {who}"
+    );
 
     // Correct float conversions: nothing blamed, and values were compared.
     for (name, args) in [
         ("o2.onnx", vec!["optimize", "-O2"]),
         ("t.tflite", vec!["convert"]),
+        // TorchScript code names its variables anew (`_layers_0_Add_output_0`) and reads
+        // back with op names: only the provenance in `extra/` matches them (by name: 1).
+        ("t.pt", vec!["convert"]),
     ] {
         let out = dir.path().join(name);
         let mut cmd = vec![args[0], m, out.to_str().unwrap()];
@@ -418,4 +455,170 @@ fn draw_routes_long_edges_through_dummies() {
     let l = modelc::draw::layout(&g);
     assert_eq!(modelc::draw::crossings(&l), 0);
     insta::assert_snapshot!("draw_residual_svg", modelc::draw::svg(&l));
+}
+
+/// The overlays of `modelc draw` on a small graph: `--errors` colours each node `verify
+/// --layers --json` compared by its error (green within the tolerance, yellow within ten
+/// times it, red beyond), outlines the blamed one and puts the figures in its tooltip;
+/// `--diff` colours what another model added and changed. A report of another model's
+/// values is refused.
+#[test]
+fn draw_overlays_errors_and_changes() {
+    let g = modelc::ir::Graph::parse(
+        "graph main(%x: f32[1,8]) -> (%y) {
+  %a = Relu(%x)
+  %b = Sigmoid(%a)
+  %c = Tanh(%b)
+  %y = Add(%c, %x)
+}",
+    )
+    .unwrap();
+    let report = serde_json::json!({"outputs": [], "layers": {
+        "layers": [
+            {"value": "a", "error": 1e-7, "jump": 1e-7},
+            {"value": "b", "error": 0.5, "jump": 0.5},
+            {"value": "c", "error": 0.004, "jump": 0.0},
+            {"value": "y", "error": 0.3, "jump": 0.0}
+        ],
+        "blamed": 1, "tolerance": 1e-3, "unmatched": 0}});
+    let mut l = modelc::draw::layout(&g);
+    l.apply(&modelc::overlay::errors(&g, &report).unwrap());
+    insta::assert_snapshot!("draw_errors_svg", modelc::draw::svg(&l));
+
+    let before = modelc::ir::Graph::parse(
+        "graph main(%x: f32[1,8]) -> (%y) {
+  %a = Relu(%x)
+  %b = Sigmoid(%a)
+  %y = Add(%b, %x)
+}",
+    )
+    .unwrap();
+    let d = modelc::diff::diff(&before, &g);
+    let mut l = modelc::draw::layout(&g);
+    l.apply(&modelc::overlay::diff(&g, &d));
+    insta::assert_snapshot!("draw_diff_svg", modelc::draw::svg(&l));
+    assert!(modelc::draw::html(&l, "g").contains("green added (1), yellow changed (1)"));
+
+    let other = serde_json::json!({"layers": [{"value": "elsewhere", "error": 0.1}]});
+    let e = modelc::overlay::errors(&g, &other).unwrap_err();
+    assert!(e.contains("draw model B"), "{e}");
+}
+
+/// `modelc draw --errors` on a real conversion: the TFLite file of the transformer encoder
+/// with one weight corrupted, drawn with the errors of `verify --layers --json` against the
+/// ONNX source: every node still drawn, the blamed one outlined, its error in its tooltip.
+#[test]
+fn draw_errors_overlay_marks_the_blamed_node() {
+    let Some(model) = torchvision("transformer_encoder") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let weight = broken(&model, dir.path(), "weight.onnx", |g| {
+        let mm = node_named(g, "/layers.1/linear1/MatMul");
+        let w = g.input(mm, 1).unwrap();
+        let bad = g.add_const("corrupted", scaled(&const_of(g, w), 1.3));
+        g.connect(modelc::ir::ValueRef::new(bad, 0), mm, 1);
+    });
+    let tfl = dir.path().join("weight.tflite");
+    let o = modelc(&["convert", weight.to_str().unwrap(), tfl.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = modelc(&[
+        "verify",
+        model.to_str().unwrap(),
+        tfl.to_str().unwrap(),
+        "--layers",
+        "--json",
+    ]);
+    let json = dir.path().join("errors.json");
+    std::fs::write(&json, &o.stdout).unwrap();
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let blamed = j["layers"]["blamed"].as_u64().expect("a node is blamed") as usize;
+    let blamed_value = j["layers"]["layers"][blamed]["value"].as_str().unwrap();
+    let html = dir.path().join("errors.html");
+    let o = modelc(&[
+        "draw",
+        tfl.to_str().unwrap(),
+        "-o",
+        html.to_str().unwrap(),
+        "--errors",
+        json.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let page = std::fs::read_to_string(&html).unwrap();
+    let drawn = modelc::draw::layout(&modelc::load(&tfl).unwrap().graph)
+        .nodes
+        .len();
+    assert_eq!(page.matches("<g class=\"node\"").count(), drawn);
+    let outlined: Vec<&str> = page
+        .lines()
+        .filter(|l| l.contains("stroke=\"#c00\""))
+        .collect();
+    assert_eq!(outlined.len(), 1, "one node outlined");
+    assert!(outlined[0].contains("data-note=\"blamed: error"));
+    assert!(
+        outlined[0].contains(&format!(" {blamed_value} ")) || outlined[0].contains(blamed_value),
+        "{}",
+        outlined[0]
+    );
+}
+
+/// Sub-graphs are drawn inside their node: an If grows to hold its two branches side by
+/// side, each a dashed cluster named after its attribute with its own boxes (`subnode`, so
+/// `.node` still counts the main graph), and the layers below move down to make room.
+#[test]
+fn draw_nests_subgraphs_in_their_node() {
+    let g = modelc::ir::Graph::parse(
+        "graph main(%x: f32[4], %cond: bool[]) -> (%y) {
+  %a = Relu(%x)
+  %z = If(%cond) {then_branch=graph then() outer(%a) -> (%s) {
+    %t = Sigmoid(%a)
+    %s = Neg(%t)
+  }, else_branch=graph else() outer(%a) -> (%u) {
+    %u = Tanh(%a)
+  }} captures(%a)
+  %y = Add(%z, %a)
+}",
+    )
+    .unwrap();
+    let l = modelc::draw::layout(&g);
+    let svg = modelc::draw::svg(&l);
+    assert_eq!(svg.matches("<g class=\"node\"").count(), 5);
+    assert_eq!(svg.matches("<g class=\"subnode\"").count(), 3);
+    assert_eq!(svg.matches("<g class=\"subgraph\"").count(), 2);
+    insta::assert_snapshot!("draw_if_branches_svg", svg);
+}
+
+/// `modelc draw --target`: the bundled example coloured by `modelc check`'s placement —
+/// every operator on the host CPU; on the Ethos-U55 the float operators fall back, each
+/// with the rule it breaks in its note.
+#[test]
+fn draw_target_overlay_colours_placement() {
+    let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/models/tiny_cnn.onnx");
+    let dir = tempfile::tempdir().unwrap();
+    let page = |target: &str| {
+        let html = dir.path().join(format!("{target}.html"));
+        let o = modelc(&[
+            "draw",
+            model.to_str().unwrap(),
+            "-o",
+            html.to_str().unwrap(),
+            "--target",
+            target,
+        ]);
+        assert!(o.status.success(), "{}", text(&o));
+        std::fs::read_to_string(&html).unwrap()
+    };
+    let cpu = page("cpu");
+    assert_eq!(cpu.matches("data-note=\"").count(), 6, "the six operators");
+    assert_eq!(cpu.matches(" on cpu\" transform=").count(), 6);
+    let npu = page("ethos-u55-128");
+    assert!(npu.contains("id=\"legend\""));
+    // TFLite operators are named by their first output: the CONV_2D with its fused ReLU
+    // by `relu1_out`, drawn on the Relu.
+    assert_eq!(
+        npu.matches("data-note=\"").count(),
+        4,
+        "the four TFLite operators"
+    );
+    assert!(npu.contains("data-note=\"CONV_2D falls back: CONV_2D: f32 tensor `image`"));
 }

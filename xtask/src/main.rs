@@ -277,7 +277,10 @@ enum Cmd {
     /// draws a model (default: torchvision ViT-B/16 exported by
     /// testdata/make_torchvision.py into target/testdata/torchvision) to
     /// target/draw-check/graph.html, loads it headless and fails unless the page lays out
-    /// one box per node of the model; writes target/draw-check/graph.png for review.
+    /// one box per node of the model; writes target/draw-check/graph.png for review. The
+    /// same for the overlays on the model quantized to int8: errors.html (`--errors` from
+    /// `verify --layers --json`) and diff.html (`--diff` against the original), each with
+    /// its screenshot.
     DrawCheck {
         /// The modelc binary to use (default: build it in release)
         #[arg(long, value_name = "PATH")]

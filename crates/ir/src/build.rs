@@ -199,6 +199,10 @@ impl<'g> Builder<'g> {
     pub fn rename(&mut self, v: ValueRef, base: &str) {
         let name = self.fresh(base);
         if let Some(val) = self.g.value_mut(v) {
+            // The renamed value still computes the source value it did.
+            if val.origin.is_none() {
+                val.origin = Some(std::mem::take(&mut val.name));
+            }
             val.name = name;
         }
     }
@@ -315,6 +319,7 @@ pub fn take_over(g: &mut Graph, old: ValueRef, new: ValueRef) {
         }
         v.doc = was.doc;
         v.meta = was.meta;
+        v.origin = was.origin;
     }
     g.replace_uses(old, new);
 }
@@ -365,6 +370,7 @@ pub struct NodeBuilder<'b, 'g> {
     layout: Option<Option<Layout>>,
     outputs: Outputs,
     types: Vec<Option<TypeInfo>>,
+    stands_for: Option<ValueRef>,
 }
 
 impl<'b, 'g> NodeBuilder<'b, 'g> {
@@ -378,6 +384,7 @@ impl<'b, 'g> NodeBuilder<'b, 'g> {
             layout: None,
             outputs: Outputs::Fresh { base: None, n: 1 },
             types: Vec::new(),
+            stands_for: None,
         }
     }
 
@@ -425,6 +432,14 @@ impl<'b, 'g> NodeBuilder<'b, 'g> {
     /// One output per base, each made fresh; an empty base is an absent optional output.
     pub fn out_names<S: AsRef<str>>(mut self, bases: &[S]) -> Self {
         self.outputs = Outputs::Named(bases.iter().map(|s| s.as_ref().to_string()).collect());
+        self
+    }
+
+    /// Provenance: the (first) output computes the same source value as `v` under another
+    /// name (a quantized or dequantized copy of `v`, a copy in another layout), so
+    /// `verify --layers` compares it with the source's `v`.
+    pub fn stands_for(mut self, v: ValueRef) -> Self {
+        self.stands_for = Some(v);
         self
     }
 
@@ -504,6 +519,7 @@ impl<'b, 'g> NodeBuilder<'b, 'g> {
             layout,
             outputs,
             types,
+            stands_for,
         } = self;
         let base = || {
             name.clone()
@@ -551,6 +567,9 @@ impl<'b, 'g> NodeBuilder<'b, 'g> {
             if ty.is_some() {
                 v.ty = ty;
             }
+        }
+        if let (Some(src), Some(first)) = (stands_for, values.first_mut()) {
+            first.origin = b.g.value(src).map(|s| s.source().to_string());
         }
         let node_name = b.names().fresh_node(&node_name);
         let mut node = Node::new(op, inputs.len(), values)

@@ -56,6 +56,11 @@ pub struct Value {
     pub ty: Option<TypeInfo>,
     pub doc: String,
     pub meta: Metadata,
+    /// Provenance: the name of the source model's value this one computes, when that is not
+    /// its own name (a value a pass renamed, or a quantized copy standing for a float value);
+    /// `None`: its own name. Readers set it from the map a writer recorded in the file
+    /// ([`crate::provenance`]); `verify --layers` matches values by it.
+    pub origin: Option<String>,
 }
 
 impl Value {
@@ -72,6 +77,11 @@ impl Value {
             ty: Some(ty),
             ..Value::default()
         }
+    }
+
+    /// The name of the source value this one computes: its [`Value::origin`], else its name.
+    pub fn source(&self) -> &str {
+        self.origin.as_deref().unwrap_or(&self.name)
     }
 
     /// An absent optional output.

@@ -15,6 +15,7 @@ pub mod mapped;
 mod message;
 mod model;
 mod op;
+pub mod provenance;
 mod tensor;
 pub mod text;
 mod types;

@@ -192,9 +192,11 @@ enum Command {
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
-        /// Also compare every intermediate value the two models share by name (channels
-        /// moved last where B computes NHWC), and name the first node where the error
-        /// jumps: its relative error, less that of the values it reads, is the largest.
+        /// Also compare every intermediate value the two models share — by the provenance
+        /// modelc records in the files it writes, then by name (channels moved last where B
+        /// computes NHWC, quantized values dequantized) — and name the first node where the
+        /// error jumps: its relative error, less that of the values it reads (and, for a
+        /// quantized value, a few times its rounding error), is the largest.
         #[arg(long)]
         layers: bool,
         /// With --layers: the smallest jump in relative L2 error that blames a node.
@@ -268,10 +270,12 @@ enum Command {
     /// The layout is computed here (a layered DAG: longest-path layers, barycenter ordering
     /// to reduce crossings), nothing else is needed to make or open the file. Each box
     /// shows the op, the node name and its output type; constants are not drawn, `+Nw`
-    /// counts the weights a node reads. Only the main graph is drawn (sub-graphs of If /
-    /// Loop are not yet).
+    /// counts the weights a node reads. The sub-graphs of If / Loop / Scan are drawn inside
+    /// their node, side by side, each laid out the same way. An overlay colours the nodes: --errors with the per-layer errors
+    /// of `verify --layers --json` (the blamed node outlined in red), --diff with what
+    /// changed against another model, --target with the placement `modelc check` gives.
     #[command(
-        after_help = "Examples:\n  modelc draw model.onnx -o graph.html\n  modelc draw model.tflite -o graph.svg"
+        after_help = "Examples:\n  modelc draw model.onnx -o graph.html\n  modelc draw model.tflite -o graph.svg\n  modelc verify model.onnx model.tflite --layers --json > errors.json\n  modelc draw model.tflite -o errors.html --errors errors.json\n  modelc draw model-opt.onnx -o changed.html --diff model.onnx\n  modelc draw model.tflite -o npu.html --target ethos-u55-128"
     )]
     Draw {
         /// The model to draw.
@@ -279,6 +283,17 @@ enum Command {
         /// Where to write the picture: .html or .svg.
         #[arg(short, long)]
         output: PathBuf,
+        /// Colour nodes by their error in this output of `verify A MODEL --layers --json`
+        /// and outline the blamed one.
+        #[arg(long, value_name = "FILE.json", conflicts_with = "diff")]
+        errors: Option<PathBuf>,
+        /// Colour the nodes added (green) and changed (yellow) against this other model.
+        #[arg(long, value_name = "OTHER", conflicts_with = "target")]
+        diff: Option<PathBuf>,
+        /// Colour the operators by their placement on this hardware target, as `modelc
+        /// check` decides it (green: on the accelerator; red: falls back, and why).
+        #[arg(long, value_name = "TARGET", conflicts_with = "errors")]
+        target: Option<String>,
     },
     /// List the graph passes with what each does.
     Passes,
@@ -786,11 +801,36 @@ fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
                 print_diff(&input, &output, &opts)?;
             }
         }
-        Command::Draw { model, output } => {
+        Command::Draw {
+            model,
+            output,
+            errors,
+            diff,
+            target,
+        } => {
             let m = load(&model)?;
             let mut g = m.graph.clone();
             modelc::ir::infer::infer_graph(&mut g, &m.opset_imports);
-            let l = modelc::draw::layout(&g);
+            let mut l = modelc::draw::layout(&g);
+            if let Some(path) = &errors {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
+                let report: serde_json::Value = serde_json::from_str(&text)
+                    .map_err(|e| format!("{}: not JSON: {e}", path.display()))?;
+                let o = modelc::overlay::errors(&g, &report)
+                    .map_err(|e| format!("{}: {e}", path.display()))?;
+                l.apply(&o);
+            }
+            if let Some(other) = &diff {
+                let before = load(other)?;
+                let d = modelc::diff::diff(&before.graph, &m.graph);
+                l.apply(&modelc::overlay::diff(&g, &d));
+            }
+            if let Some(name) = &target {
+                let target = modelc::check::resolve(Some(name), None)?;
+                let report = modelc::check::check(&model, &target, &Default::default())?;
+                l.apply(&modelc::overlay::placement(&g, &report));
+            }
             let text = match output.extension().and_then(|e| e.to_str()) {
                 Some("html") | Some("htm") => modelc::draw::html(&l, &model.display().to_string()),
                 Some("svg") => modelc::draw::svg(&l),

@@ -610,7 +610,8 @@ impl Diff {
 }
 
 impl Change {
-    fn render(&self) -> String {
+    /// One line: what differs, `a -> b`.
+    pub fn render(&self) -> String {
         let opt = |v: &Option<String>| v.clone().unwrap_or_else(|| "(unset)".into());
         match self {
             Change::Op { a, b } => format!("op: {a} -> {b}"),

@@ -1,4 +1,4 @@
-//! `modelc draw`: a picture of a model's main graph, laid out here (no Graphviz) as a
+//! `modelc draw`: a picture of a model's graph, laid out here (no Graphviz) as a
 //! layered DAG in the Sugiyama style, written as SVG or as one self-contained HTML page
 //! (inline SVG, zoom with the wheel, pan by dragging, search by name or op).
 //!
@@ -6,12 +6,16 @@
 //! producer (longest path; constants are left out and show as the count of weights a node
 //! reads; a node computed from constants alone sits just above its first reader); an edge spanning several layers passes through one dummy point per layer; the
 //! order within each layer is improved by barycenter sweeps (down, then up, repeated), which
-//! reduces crossings; coordinates place each layer's nodes side by side, centred.
+//! reduces crossings; coordinates place each layer's nodes side by side, centred. The
+//! sub-graphs of a node (If branches, Loop and Scan bodies) are laid out the same way and
+//! drawn inside it as clusters; the node's box grows to hold them.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use modelc_ir::{Graph, NodeId, Op, ValueRef};
+
+use crate::overlay::{Mark, Overlay};
 
 const NODE_W: f64 = 180.0;
 const NODE_H: f64 = 44.0;
@@ -27,6 +31,14 @@ pub struct Placed {
     pub x: f64,
     pub y: f64,
     pub is_input: bool,
+    /// Box size: [`NODE_W`] × [`NODE_H`], larger for a node holding sub-graphs.
+    pub w: f64,
+    pub h: f64,
+    /// The sub-graphs of an If / Loop / Scan, laid out on their own and drawn inside the
+    /// node's box side by side (attribute order), each with its attribute name.
+    pub subgraphs: Vec<(String, Layout)>,
+    /// An overlay's colour and note ([`crate::overlay`]).
+    pub mark: Option<Mark>,
 }
 
 /// A laid-out graph: boxes and edges as polylines (box centres and dummy points).
@@ -34,8 +46,23 @@ pub struct Placed {
 pub struct Layout {
     pub nodes: Vec<Placed>,
     pub edges: Vec<Vec<(f64, f64)>>,
+    /// Per edge: half the height of its producer's and its consumer's box (where the line
+    /// leaves and enters).
+    pub ends: Vec<(f64, f64)>,
     pub width: f64,
     pub height: f64,
+    /// What an overlay's colours mean (empty without one).
+    pub legend: String,
+}
+
+impl Layout {
+    /// Puts `o`'s marks on the nodes they name.
+    pub fn apply(&mut self, o: &Overlay) {
+        for n in &mut self.nodes {
+            n.mark = o.marks.get(&n.id).cloned();
+        }
+        self.legend = o.legend.clone();
+    }
 }
 
 /// A vertex of the layered graph: a real node or a dummy point on a long edge.
@@ -75,6 +102,8 @@ pub fn layout(g: &Graph) -> Layout {
             match index.get(&v.node) {
                 Some(&p) if !edges.contains(&(p, i)) => edges.push((p, i)),
                 Some(_) => {}
+                // A sub-graph's reads of its enclosing graph are not weights.
+                None if g.node(v.node).op == Op::Outer => {}
                 None => weights[i] += 1,
             }
         }
@@ -181,28 +210,63 @@ pub fn layout(g: &Graph) -> Layout {
             }
         }
     }
-    // Coordinates: each layer centred; dummies take a narrow slot.
+    // Sub-graphs drawn inside their node, which grows to hold them.
+    let nested: Vec<Vec<(String, Layout)>> = shown
+        .iter()
+        .map(|&id| {
+            g.node(id)
+                .attrs
+                .iter()
+                .flat_map(|e| {
+                    e.value
+                        .graphs()
+                        .iter()
+                        .map(move |sub| (e.name.to_string(), layout(sub)))
+                })
+                .collect()
+        })
+        .collect();
+    let sizes: Vec<(f64, f64)> = nested
+        .iter()
+        .map(|subs| {
+            if subs.is_empty() {
+                return (NODE_W, NODE_H);
+            }
+            let w: f64 = subs.iter().map(|(_, l)| l.width).sum::<f64>() + GAP_X;
+            let h = subs.iter().map(|(_, l)| l.height).fold(0.0, f64::max);
+            (w.max(NODE_W), NODE_H + h + GAP_X)
+        })
+        .collect();
+    // Coordinates: each layer centred, as tall as its tallest box; dummies take a narrow
+    // slot.
+    let slot = |v: Vertex| match v {
+        Vertex::Real(i) => sizes[i].0 + GAP_X,
+        Vertex::Dummy(_) => GAP_X,
+    };
     let widths: Vec<f64> = layers
+        .iter()
+        .map(|l| l.iter().map(|&v| slot(v)).sum())
+        .collect();
+    let heights: Vec<f64> = layers
         .iter()
         .map(|l| {
             l.iter()
-                .map(|v| match v {
-                    Vertex::Real(_) => NODE_W + GAP_X,
-                    Vertex::Dummy(_) => GAP_X,
+                .map(|&v| match v {
+                    Vertex::Real(i) => sizes[i].1,
+                    Vertex::Dummy(_) => NODE_H,
                 })
-                .sum()
+                .fold(NODE_H, f64::max)
         })
         .collect();
     let width = widths.iter().copied().fold(NODE_W, f64::max) + 2.0 * GAP_X;
     let mut xy = vec![(0f64, 0f64); total];
+    let mut top = GAP_Y;
     for (l, vs) in layers.iter().enumerate() {
         let mut x = (width - widths[l]) / 2.0;
-        let y = GAP_Y + l as f64 * (NODE_H + GAP_Y) + NODE_H / 2.0;
+        let y = top + heights[l] / 2.0;
+        top += heights[l] + GAP_Y;
         for &v in vs {
-            let w = match v {
-                Vertex::Real(_) => NODE_W + GAP_X,
-                Vertex::Dummy(_) => GAP_X,
-            };
+            let w = slot(v);
             xy[key(v)] = (x + w / 2.0, y);
             x += w;
         }
@@ -245,8 +309,20 @@ pub fn layout(g: &Graph) -> Layout {
                 x: xy[i].0,
                 y: xy[i].1,
                 is_input,
+                w: sizes[i].0,
+                h: sizes[i].1,
+                subgraphs: Vec::new(),
+                mark: None,
             }
         })
+        .collect::<Vec<_>>();
+    let mut nodes = nodes;
+    for (n, subs) in nodes.iter_mut().zip(nested) {
+        n.subgraphs = subs;
+    }
+    let ends = edges
+        .iter()
+        .map(|&(p, c)| (sizes[p].1 / 2.0, sizes[c].1 / 2.0))
         .collect();
     let edges = chains
         .iter()
@@ -255,8 +331,10 @@ pub fn layout(g: &Graph) -> Layout {
     Layout {
         nodes,
         edges,
+        ends,
         width,
-        height: GAP_Y + depth as f64 * (NODE_H + GAP_Y),
+        height: top,
+        legend: String::new(),
     }
 }
 
@@ -289,18 +367,37 @@ pub fn svg(l: &Layout) -> String {
         r#"<svg xmlns="http://www.w3.org/2000/svg" id="graph" width="{:.0}" height="{:.0}" viewBox="0 0 {:.0} {:.0}" font-family="sans-serif" font-size="12">"#,
         l.width, l.height, l.width, l.height
     );
-    out.push_str(r##"<g id="edges" fill="none" stroke="#888" stroke-width="1.2">"##);
+    body(&mut out, l, "node");
+    out.push_str("</svg>\n");
+    out
+}
+
+/// The edges and boxes of `l`; the boxes are `<g class="{class}">` (`subnode` inside a
+/// sub-graph, so that `.node` counts the main graph's nodes).
+fn body(out: &mut String, l: &Layout, class: &str) {
+    let id = |what: &str| {
+        if class == "node" {
+            format!(r#" id="{what}""#)
+        } else {
+            String::new()
+        }
+    };
+    let _ = write!(
+        out,
+        r##"<g{} fill="none" stroke="#888" stroke-width="1.2">"##,
+        id("edges")
+    );
     out.push('\n');
-    for e in &l.edges {
+    for (e, &(from, to)) in l.edges.iter().zip(&l.ends) {
         let pts: Vec<String> = e
             .iter()
             .enumerate()
             .map(|(i, &(x, y))| {
                 // From the bottom of the producer to the top of the consumer.
                 let y = if i == 0 {
-                    y + NODE_H / 2.0
+                    y + from
                 } else if i == e.len() - 1 {
-                    y - NODE_H / 2.0
+                    y - to
                 } else {
                     y
                 };
@@ -309,25 +406,67 @@ pub fn svg(l: &Layout) -> String {
             .collect();
         let _ = writeln!(out, r#"<polyline points="{}"/>"#, pts.join(" "));
     }
-    out.push_str("</g>\n<g id=\"nodes\">\n");
+    let _ = writeln!(out, "</g>\n<g{}>", id("nodes"));
     for n in &l.nodes {
-        let label = format!("{} {}", n.title, n.detail).trim_end().to_string();
-        let _ = writeln!(
+        let mut label = format!("{} {}", n.title, n.detail).trim_end().to_string();
+        // An overlay: its colour, its note in the tooltip and `data-note`, a red outline.
+        let (fill, note, stroke) = match &n.mark {
+            Some(m) => {
+                label = format!("{label} — {}", m.note);
+                (
+                    m.fill,
+                    format!(r#" data-note="{}""#, escape(&m.note)),
+                    if m.strong {
+                        r##"stroke="#c00" stroke-width="3""##
+                    } else {
+                        r##"stroke="#335""##
+                    },
+                )
+            }
+            None => (
+                if n.is_input { "#dfe" } else { "#eef" },
+                String::new(),
+                r##"stroke="#335""##,
+            ),
+        };
+        let _ = write!(
             out,
-            r##"<g class="node" data-label="{}" transform="translate({:.0},{:.0})"><title>{}</title><rect x="{:.0}" y="{:.0}" width="{NODE_W:.0}" height="{NODE_H:.0}" rx="6" fill="{}" stroke="#335"/><text x="0" y="-4" text-anchor="middle" font-weight="bold">{}</text><text x="0" y="12" text-anchor="middle" fill="#444" font-size="10">{}</text></g>"##,
+            r##"<g class="{class}" data-label="{}"{note} transform="translate({:.0},{:.0})"><title>{}</title><rect x="{:.0}" y="{:.0}" width="{:.0}" height="{:.0}" rx="6" fill="{fill}" {stroke}/><text x="0" y="{:.0}" text-anchor="middle" font-weight="bold">{}</text><text x="0" y="{:.0}" text-anchor="middle" fill="#444" font-size="10">{}</text>"##,
             escape(&label),
             n.x,
             n.y,
             escape(&label),
-            -NODE_W / 2.0,
-            -NODE_H / 2.0,
-            if n.is_input { "#dfe" } else { "#eef" },
+            -n.w / 2.0,
+            -n.h / 2.0,
+            n.w,
+            n.h,
+            -n.h / 2.0 + 18.0,
             escape(&clip(&n.title, 26)),
+            -n.h / 2.0 + 34.0,
             escape(&clip(&n.detail, 32)),
         );
+        // Sub-graphs side by side below the node's labels, each a cluster with its
+        // attribute's name.
+        let mut x = -n.w / 2.0 + GAP_X / 2.0;
+        for (name, sub) in &n.subgraphs {
+            let _ = write!(
+                out,
+                r##"
+<g class="subgraph" data-attr="{}" transform="translate({x:.0},{:.0})"><rect x="0" y="0" width="{:.0}" height="{:.0}" rx="4" fill="#fff" stroke="#99a" stroke-dasharray="4 3"/><text x="6" y="14" fill="#667" font-size="10">{}</text>
+"##,
+                escape(name),
+                -n.h / 2.0 + NODE_H,
+                sub.width,
+                sub.height,
+                escape(name),
+            );
+            body(out, sub, "subnode");
+            out.push_str("</g>");
+            x += sub.width;
+        }
+        out.push_str("</g>\n");
     }
-    out.push_str("</g>\n</svg>\n");
-    out
+    out.push_str("</g>\n");
 }
 
 /// One self-contained HTML page: the SVG inline, wheel zoom, drag pan, and a search box
@@ -344,7 +483,7 @@ body {{ margin: 0; font-family: sans-serif; overflow: hidden; }}
 .node.hit rect {{ fill: #ffd54f; stroke: #c60; stroke-width: 2; }}
 </style></head>
 <body data-nodes="{count}">
-<div id="bar"><b>{title}</b> — {count} nodes &nbsp; <input id="q" placeholder="search op or name" size="30"> <span id="found"></span> &nbsp; wheel: zoom, drag: pan</div>
+<div id="bar"><b>{title}</b> — {count} nodes &nbsp; <input id="q" placeholder="search op or name" size="30"> <span id="found"></span> &nbsp; wheel: zoom, drag: pan{legend}</div>
 <div id="view">{svg}</div>
 <script>
 (function () {{
@@ -401,6 +540,11 @@ body {{ margin: 0; font-family: sans-serif; overflow: hidden; }}
         title = escape(title),
         count = l.nodes.len(),
         svg = svg(l),
+        legend = if l.legend.is_empty() {
+            String::new()
+        } else {
+            format!(" &nbsp; <span id=\"legend\">{}</span>", escape(&l.legend))
+        },
     )
 }
 

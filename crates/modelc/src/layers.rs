@@ -1,17 +1,22 @@
 //! `modelc verify --layers`: run two models on the same inputs, compare every pair of
 //! matched intermediate values, and name the first node where the error jumps.
 //!
-//! Values are matched by name (names survive most conversions and passes); a quantized value
-//! of B is compared dequantized (the DequantizeLinear result reading it stands for it), and
-//! a quantized value of A by the float value it quantizes. A
-//! value of B whose
-//! shape is A's channels-first shape moved channels-last (`[N, C, H, W]` → `[N, H, W, C]`, a
+//! Values are matched by provenance, then by name: a value of B is compared with A's value
+//! of the source name B's provenance gives it ([`modelc_ir::provenance`], recorded in the
+//! file by the writer: the quantized copy `x_Q` of `x` stands for `x`), else with A's value
+//! of the same name. A quantized value of B is compared dequantized (the DequantizeLinear
+//! result reading it stands for it), and a quantized value of A by the float value it
+//! quantizes. A value of B whose shape is A's channels-first shape moved channels-last
+//! (`[N, C, H, W]` → `[N, H, W, C]`, a
 //! TFLite conversion) is compared with A's transposed. Each B node with a matched output gets
 //! its error — the relative L2 distance `‖b − a‖ / ‖a‖` — and its **jump**: that error less
 //! the largest error among the values it reads (for an unmatched input, the largest error
 //! of the matched values it is computed from). A node adds error where its jump is large.
-//! The node blamed is the first, in B's order, whose jump exceeds the tolerance and at least
-//! half the largest jump of the model: a broken node stands out against the error every
+//! A dequantized value's jump is first reduced by a few times the error rounding to its
+//! quantization step explains (see [`Layer::excess`]): that is the error quantization is
+//! expected to add, not a fault.
+//! The node blamed is the first, in B's order, whose excess jump exceeds the tolerance and at
+//! least half the largest excess of the model: a broken node stands out against the error every
 //! quantized layer adds, and a correct float conversion (jumps at rounding level) blames
 //! nothing. Only a node some graph output computed from it is off by more than the
 //! tolerance can be blamed: a value a pass left under its old name while it now holds
@@ -40,11 +45,27 @@ pub struct Layer {
     pub cosine: f64,
     /// `error` less the largest error of the node's inputs.
     pub jump: f64,
+    /// For a dequantized value: the relative error rounding to its quantization step adds
+    /// by itself (step / √12 over the RMS of A's value); 0 for the others.
+    pub rounding: f64,
     /// Compared after moving A's channels last.
     pub transposed: bool,
     /// Whether a graph output computed from this value is off by more than the tolerance
     /// too; an error that vanishes downstream is not blamed.
     pub persists: bool,
+}
+
+/// How many times its own rounding error a quantized value's jump may be before it is
+/// blamed: rounding to a step adds uniform noise of RMS step / √12, and a correctly
+/// quantized layer's jump stays within a few times that (a clamped outlier, a requantized
+/// sum); a wrong scale or weight is off by far more.
+const ROUNDING_ALLOWANCE: f64 = 3.0;
+
+impl Layer {
+    /// The jump beyond what the value's own quantization explains.
+    pub fn excess(&self) -> f64 {
+        (self.jump - ROUNDING_ALLOWANCE * self.rounding).max(0.0)
+    }
 }
 
 /// The per-layer comparison.
@@ -56,6 +77,8 @@ pub struct LayerReport {
     pub unmatched: usize,
     /// The node to blame (index into `layers`), if any jump exceeds the tolerance.
     pub blamed: Option<usize>,
+    /// The smallest jump blamed: the one asked for, raised for a quantized B to a few times
+    /// its median rounding error.
     pub tolerance: f64,
 }
 
@@ -100,7 +123,8 @@ pub fn compare_layers(
     inputs_b: &[(String, Tensor)],
     tolerance: f64,
 ) -> Result<LayerReport, RunError> {
-    // A's float values by name.
+    // A's float values by name, and the names of A's values each source value goes by
+    // (A may itself be a converted file with a provenance map).
     let mut seen: HashMap<String, Seen> = HashMap::new();
     let interp = Interpreter::new(a)?;
     interp.run_observed(to_data(inputs_a)?, &mut |v: ValueRef, d: &Data| {
@@ -108,33 +132,45 @@ pub fn compare_layers(
             seen.insert(value.name.clone(), s);
         }
     })?;
-    // A quantized value of A stands for the float value it quantizes: B's dequantized copy
-    // of it (a TFLite int8 tensor named after it) is compared with that float value.
-    let mut quantizes: HashMap<String, String> = HashMap::new();
+    let mut aliases: HashMap<String, String> = HashMap::new();
     for id in a.graph.node_ids() {
         let node = a.graph.node(id);
+        for value in &node.outputs {
+            if value.origin.is_some() && seen.contains_key(&value.name) {
+                aliases
+                    .entry(value.source().to_string())
+                    .or_insert_with(|| value.name.clone());
+            }
+        }
+        // A quantized value of A stands for the float value it quantizes: B's dequantized
+        // copy of it (a TFLite int8 tensor named after it) is compared with that float
+        // value. (Provenance says so too; this covers files written without it.)
         if node.op == Op::Onnx(modelc_ir::OnnxOp::QuantizeLinear) {
             if let Some(x) = a.graph.input(id, 0).and_then(|x| a.graph.value(x)) {
-                quantizes.insert(node.outputs[0].name.clone(), x.name.clone());
+                aliases
+                    .entry(node.outputs[0].name.clone())
+                    .or_insert_with(|| x.name.clone());
             }
         }
     }
-    let lookup = |name: &str| {
-        seen.get(name)
-            .or_else(|| seen.get(quantizes.get(name)?.as_str()))
+    let lookup = |key: &str| {
+        seen.get(key)
+            .or_else(|| seen.get(aliases.get(key)?.as_str()))
     };
-    // B's values compared as they are computed.
+    // B's values compared as they are computed: by the source value B's provenance names,
+    // then by name (for a DequantizeLinear result, those of the value it dequantizes).
     let mut errors: HashMap<ValueRef, (f64, f64, f64, bool)> = HashMap::new();
+    let mut noise: HashMap<ValueRef, f64> = HashMap::new();
     let mut unmatched = 0;
     let interp = Interpreter::new(b)?;
     interp.run_observed(to_data(inputs_b)?, &mut |v: ValueRef, d: &Data| {
-        let Some(value) = b.graph.value(v) else {
-            return;
-        };
         let Some(got) = floats(d) else { return };
-        let want = lookup(&value.name).or_else(|| lookup(dequantized_name(&b.graph, v)?));
-        match want.and_then(|want| distance(want, &got)) {
-            Some(e) => {
+        let want = keys(&b.graph, v).into_iter().find_map(&lookup);
+        match want.and_then(|want| Some((distance(want, &got)?, want))) {
+            Some((e, want)) => {
+                if let Some(n) = rounding_noise(&b.graph, v, want) {
+                    noise.insert(v, n);
+                }
                 errors.insert(v, e);
             }
             None => unmatched += 1,
@@ -156,8 +192,20 @@ pub fn compare_layers(
             .into_iter()
             .flatten()
             .chain(g.captures_of(id))
-            .map(|u| reach.get(&u).copied().unwrap_or(0.0))
-            .fold(0.0f64, f64::max);
+            .map(|u| reach.get(&u).copied().unwrap_or(0.0));
+        let (from_inputs, combined) = from_inputs.fold((0.0f64, 0.0f64), |(m, sq), e| {
+            (
+                m.max(e),
+                if e.is_finite() {
+                    sq + e * e
+                } else {
+                    f64::INFINITY
+                },
+            )
+        });
+        // Independent errors of several inputs add in quadrature (a product of two inputs
+        // off by e each is off by about e·√2): the jump is measured from that.
+        let combined = combined.sqrt().max(from_inputs);
         for slot in 0..node.outputs.len() {
             let v = ValueRef::new(id, slot);
             let e = match errors.get(&v) {
@@ -171,7 +219,8 @@ pub fn compare_layers(
                             error,
                             max_rel,
                             cosine,
-                            jump: (error - from_inputs).max(0.0),
+                            jump: (error - combined).max(0.0),
+                            rounding: noise.get(&v).copied().unwrap_or(0.0),
                             transposed,
                             persists: false,
                         });
@@ -213,14 +262,25 @@ pub fn compare_layers(
         let kept = below.get(v).copied().unwrap_or(0.0);
         l.persists = kept > tolerance;
     }
+    // In a quantized B every layer adds error at the level of its rounding: a jump is
+    // blamed only above a few times the typical (median) rounding error as well.
+    let mut roundings: Vec<f64> = layers
+        .iter()
+        .map(|l| l.rounding)
+        .filter(|&r| r > 0.0)
+        .collect();
+    roundings.sort_by(f64::total_cmp);
+    let tolerance = roundings
+        .get(roundings.len() / 2)
+        .map_or(tolerance, |&m| tolerance.max(ROUNDING_ALLOWANCE * m));
     let largest = layers
         .iter()
         .filter(|l| l.persists)
-        .map(|l| l.jump)
+        .map(Layer::excess)
         .fold(0.0f64, f64::max);
     let blamed = layers
         .iter()
-        .position(|l| l.persists && l.jump > tolerance && l.jump >= 0.5 * largest);
+        .position(|l| l.persists && l.excess() > tolerance && l.excess() >= 0.5 * largest);
     Ok(LayerReport {
         layers,
         unmatched,
@@ -229,15 +289,47 @@ pub fn compare_layers(
     })
 }
 
-/// The name of the quantized value a DequantizeLinear result restores (a TFLite int8
-/// tensor `x` reads as QDQ: `x` is the int8 value, `x/dq` the float one): compared with A's
-/// float value of that name.
-fn dequantized_name(g: &modelc_ir::Graph, v: ValueRef) -> Option<&str> {
+/// The names A's counterpart of B's value `v` may go by, best first: the source value its
+/// provenance names, its own name, and for a DequantizeLinear result the same two of the
+/// quantized value it restores (a TFLite int8 tensor `x` reads as QDQ: `x` is the int8
+/// value, `x/dq` the float one).
+fn keys(g: &modelc_ir::Graph, v: ValueRef) -> Vec<&str> {
+    let mut values: Vec<&modelc_ir::Value> = g.value(v).into_iter().collect();
+    if g.node(v.node).op == Op::Onnx(modelc_ir::OnnxOp::DequantizeLinear) {
+        values.extend(g.input(v.node, 0).and_then(|q| g.value(q)));
+    }
+    let mut keys = Vec::new();
+    for value in values {
+        if value.origin.is_some() {
+            keys.push(value.source());
+        }
+        keys.push(value.name.as_str());
+    }
+    keys
+}
+
+/// When `v` is a DequantizeLinear result with one scale: the relative error rounding to
+/// that step adds, (step / √12) / RMS(a).
+fn rounding_noise(g: &modelc_ir::Graph, v: ValueRef, want: &Seen) -> Option<f64> {
     if g.node(v.node).op != Op::Onnx(modelc_ir::OnnxOp::DequantizeLinear) {
         return None;
     }
-    let q = g.input(v.node, 0)?;
-    Some(g.value(q)?.name.as_str())
+    let Op::Const(t) = &g.node(g.input(v.node, 1)?.node).op else {
+        return None;
+    };
+    let step = match Array::from_tensor(t).ok()?.to_f64_vec().ok()?.as_slice() {
+        [one] => one.abs(),
+        _ => return None,
+    };
+    let n = want.values.len().max(1) as f64;
+    let rms = (want
+        .values
+        .iter()
+        .map(|&x| (x as f64) * (x as f64))
+        .sum::<f64>()
+        / n)
+        .sqrt();
+    (rms > 0.0).then(|| step / 12f64.sqrt() / rms)
 }
 
 /// (relative L2 error, max |b − a| / max |a|, cosine, compared transposed) when the shapes
@@ -335,7 +427,7 @@ impl LayerReport {
         let mut rows: Vec<usize> = self.blamed.into_iter().collect();
         rows.extend(
             (0..self.layers.len())
-                .filter(|&i| Some(i) != self.blamed && self.layers[i].jump > self.tolerance)
+                .filter(|&i| Some(i) != self.blamed && self.layers[i].excess() > self.tolerance)
                 .take(limit.saturating_sub(1)),
         );
         for i in rows {

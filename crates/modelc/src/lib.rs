@@ -27,6 +27,7 @@ mod format;
 mod input_types;
 pub mod layers;
 pub mod npy;
+pub mod overlay;
 mod progress;
 pub mod quantize;
 pub mod run;

@@ -50,7 +50,7 @@ pub(crate) fn import_model(
             Bytes::from(c.encode_to_vec()),
         ));
     }
-    Ok(Model {
+    let mut model = Model {
         ir_version: mp.ir_version(),
         opset_imports: opsets(&mp.opset_import),
         producer_name: mp.producer_name().to_string(),
@@ -62,7 +62,9 @@ pub(crate) fn import_model(
         graph,
         functions,
         extra,
-    })
+    };
+    modelc_ir::provenance::restore(&mut model);
+    Ok(model)
 }
 
 fn undefined(graph: &Graph, name: &str) -> OnnxError {
@@ -160,6 +162,7 @@ fn value_from_info(vi: &proto::ValueInfoProto) -> Result<Value, OnnxError> {
             .transpose()?,
         doc: vi.doc_string().to_string(),
         meta: metadata(&vi.metadata_props),
+        origin: None,
     })
 }
 

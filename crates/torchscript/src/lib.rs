@@ -23,6 +23,10 @@ pub use error::TorchScriptError;
 /// present.
 pub const INPUT_TYPES: &str = "modelc_input_types.txt";
 
+/// The archive entry (under `extra/`) in which modelc records provenance: a JSON object from
+/// the code's variable names to the source values they compute ([`modelc_ir::provenance`]).
+pub const PROVENANCE: &str = "modelc_provenance.json";
+
 /// How to write a TorchScript archive.
 #[derive(Debug, Clone, Default)]
 pub struct WriteOptions {}

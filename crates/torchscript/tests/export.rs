@@ -73,6 +73,9 @@ fn archive_has_torch_layout() {
             "archive/data/0",
             "archive/data/1",
             "archive/extra/modelc_input_types.txt",
+            // The code's variables named apart from the values they compute (`x.1` is
+            // `x_1` in the code): recorded for verify --layers.
+            "archive/extra/modelc_provenance.json",
             "archive/version",
         ]
     );

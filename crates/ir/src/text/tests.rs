@@ -699,6 +699,7 @@ fn node_value_and_graph_fields_round_trip() {
         ty: Some(tt(DType::F32, &[1, 3, 8, 8])),
         doc: "the image".into(),
         meta: vec![("unit".into(), "px".into())],
+        origin: None,
     });
     let with_default = g.add_input(Value::typed("scale", tt(DType::F32, &[1])));
     g.node_mut(with_default).op = Op::Input {

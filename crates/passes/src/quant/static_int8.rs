@@ -116,6 +116,9 @@ pub fn quantize_static(
     let mut weights: Vec<(NodeId, usize, Option<usize>)> = Vec::new();
     let mut layers = Vec::new();
     let mut removed = HashSet::new();
+    // Values whose quantization clamps like the activation folded into it: their QDQ pair
+    // computes that activation's result (provenance: its source value).
+    let mut clamped: HashMap<ValueRef, String> = HashMap::new();
 
     let own = |act: &mut BTreeMap<ValueRef, Act>, g: &Graph, v: ValueRef| -> bool {
         if act.contains_key(&v) {
@@ -155,6 +158,9 @@ pub fn quantize_static(
                 let x = inputs[0].expect("checked");
                 if let Some(r) = stats.ranges.get(&out0) {
                     act.insert(x, Act::Own(*r));
+                }
+                if let Some(v) = g.value(out0) {
+                    clamped.insert(x, v.source().to_string());
                 }
                 g.replace_uses(out0, x);
                 g.remove_node(id);
@@ -278,6 +284,7 @@ pub fn quantize_static(
         let q = Builder::with_names(g, &mut names)
             .op(OnnxOp::QuantizeLinear, &[v, scale, zp])
             .out(format!("{base}_Q"))
+            .stands_for(v)
             .add();
         let dq = Builder::with_names(g, &mut names)
             .op_opt(
@@ -285,10 +292,15 @@ pub fn quantize_static(
                 &[Some(ValueRef::new(q, 0)), Some(scale), Some(zp)],
             )
             .out(format!("{base}_DQ"))
+            .stands_for(v)
             .add();
         // The pair is named by its values (`x_Q.0`, `x_DQ.0`); node names are optional.
         g.node_mut(q).name.clear();
         g.node_mut(dq).name.clear();
+        if let Some(src) = clamped.get(&v) {
+            g.node_mut(q).outputs[0].origin = Some(src.clone());
+            g.node_mut(dq).outputs[0].origin = Some(src.clone());
+        }
         redirect(g, &users, ValueRef::new(dq, 0));
         if opts.quantize_outputs && outputs.contains(&v) {
             let outs: Vec<ValueRef> = g

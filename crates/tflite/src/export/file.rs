@@ -42,6 +42,13 @@ pub(crate) fn finish(
             metadata.push((name.to_string(), (b.buffers.len() - 1) as u32));
         }
     }
+    // Which source value each renamed tensor computes (`verify --layers` matches by it).
+    if let Some(json) = modelc_ir::provenance::encode(&model.graph) {
+        let v = aligned_bytes(fbb, json.as_bytes());
+        b.buffers.push(BufferData::Inline(v));
+        let key = modelc_ir::provenance::KEY.to_string();
+        metadata.push((key, (b.buffers.len() - 1) as u32));
+    }
     if !metadata.iter().any(|(n, _)| n == "min_runtime_version") {
         let mut v = b"1.14.0".to_vec();
         v.resize(16, 0);

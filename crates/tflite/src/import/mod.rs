@@ -119,11 +119,15 @@ pub(crate) fn import_model(m: fb::Model<'_>, file: &Bytes) -> Result<Model, Tfli
             let data = context::buffer_bytes(buffers, entry.buffer() as usize, file)
                 .map_err(|e| TfliteError::invalid(format!("metadata `{name}`"), e))?
                 .unwrap_or_default();
-            model
-                .meta
-                .push((format!("{EXTRA_METADATA}{name}"), crate::hex::hex(&data)));
+            // modelc's provenance map is JSON text that goes back onto the values.
+            let entry = match std::str::from_utf8(&data) {
+                Ok(json) if name == modelc_ir::provenance::KEY => (name.to_string(), json.into()),
+                _ => (format!("{EXTRA_METADATA}{name}"), crate::hex::hex(&data)),
+            };
+            model.meta.push(entry);
         }
     }
+    modelc_ir::provenance::restore(&mut model);
     Ok(model)
 }
 

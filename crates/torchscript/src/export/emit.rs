@@ -193,6 +193,19 @@ impl<'g> Emitter<'g> {
         }
     }
 
+    /// The variables bound to values with the source value each computes, where the two
+    /// names differ (expressions inlined in place of a variable have none).
+    pub fn provenance(&self) -> std::collections::BTreeMap<String, String> {
+        self.names
+            .iter()
+            .filter(|(_, var)| var.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+            .filter_map(|(&v, var)| {
+                let src = self.g.value(v)?.source();
+                (src != var.as_str() && !src.is_empty()).then(|| (var.clone(), src.to_string()))
+            })
+            .collect()
+    }
+
     /// An emitter for a branch `sub` of a node of this graph: it shares the names taken and
     /// the buffers (give it back with [`Emitter::absorb`]).
     pub fn child(&self, sub: &'g Graph) -> Emitter<'g> {

@@ -36,6 +36,8 @@ pub(crate) struct Generated {
     /// Contents of `code/__torch__.py`.
     pub source: String,
     pub buffers: Vec<(String, Tensor)>,
+    /// The code's variable names with the source value each computes (where they differ).
+    pub provenance: std::collections::BTreeMap<String, String>,
 }
 
 /// The module's class name (`__torch__.Model`).
@@ -58,7 +60,12 @@ pub(crate) fn write(
             code: vec![("__torch__.py".into(), generated.source)],
             data: &data,
             constants: &constants,
-            extra: vec![(crate::INPUT_TYPES.to_string(), input_types(&prepared.graph))],
+            extra: std::iter::once((crate::INPUT_TYPES.to_string(), input_types(&prepared.graph)))
+                .chain(
+                    modelc_ir::provenance::encode_map(&generated.provenance)
+                        .map(|json| (crate::PROVENANCE.to_string(), json)),
+                )
+                .collect(),
         },
     )
 }
@@ -239,6 +246,7 @@ pub(crate) fn generate(g: &Graph, opset: i64) -> Result<Generated, TorchScriptEr
             format!("({})", outs.join(", ")),
         ),
     };
+    let provenance = e.provenance();
     let (lines, buffers) = drop_dead_lines(&e.lines, &ret, e.buffers);
     let mut src = String::new();
     src.push_str(&format!("class {CLASS}(Module):\n"));
@@ -263,6 +271,7 @@ pub(crate) fn generate(g: &Graph, opset: i64) -> Result<Generated, TorchScriptEr
     Ok(Generated {
         source: src,
         buffers,
+        provenance,
     })
 }
 

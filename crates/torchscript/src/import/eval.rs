@@ -75,6 +75,9 @@ pub struct Evaluator<'a> {
     /// Where evaluation is, for messages.
     pub file: String,
     pub line: usize,
+    /// The source value each variable computes, as modelc recorded it in archives it wrote
+    /// (see [`crate::PROVENANCE`]): given to the value first bound to the variable.
+    pub provenance: std::collections::BTreeMap<String, String>,
 }
 
 type Env = HashMap<String, PyValue>;
@@ -94,6 +97,7 @@ impl<'a> Evaluator<'a> {
             unrolled: 0,
             file: String::new(),
             line: 0,
+            provenance: Default::default(),
         }
     }
 
@@ -535,6 +539,11 @@ impl<'a> Evaluator<'a> {
     fn assign(&mut self, env: &mut Env, target: &Expr, v: PyValue) -> EvalResult<()> {
         match target {
             Expr::Name(n) => {
+                if let (PyValue::Tensor(t), Some(src)) = (&v, self.provenance.get(n)) {
+                    if let Some(val) = self.b.g.value_mut(t.v) {
+                        val.origin.get_or_insert_with(|| src.clone());
+                    }
+                }
                 env.insert(n.clone(), v);
                 Ok(())
             }

@@ -24,7 +24,7 @@ pub mod eval;
 pub mod ops;
 pub mod value;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use modelc_ir::{
     DType, Dim, Model, OnnxOp, Shape, TensorType, TypeInfo, Value, ValueRef, ValueType,
@@ -128,6 +128,17 @@ fn traced_inputs(archive: &mut Archive) -> Option<Vec<(Vec<u64>, DType)>> {
 /// Most arguments and dimensions a type record may list (it describes `forward`'s
 /// arguments; anything larger is not one modelc wrote).
 const MAX_RECORDED: usize = 4096;
+
+/// The provenance modelc recorded when it wrote the archive (see [`crate::PROVENANCE`]):
+/// `None` without one, or when it is not a JSON object of strings (it is advice; the model
+/// reads the same without it).
+fn recorded_provenance(archive: &mut Archive) -> Option<BTreeMap<String, String>> {
+    let name = format!("extra/{}", crate::PROVENANCE);
+    if !archive.contains(&name) {
+        return None;
+    }
+    modelc_ir::provenance::decode_map(&archive.read_text(&name).ok()?).ok()
+}
 
 /// The argument types modelc recorded when it wrote the archive (see
 /// `export::input_types`): `None` when there is no record, an error when it is malformed.
@@ -277,8 +288,10 @@ fn import_typed(
         .find(|m| m.name == "forward")
         .map_or(0, |f| f.params.len().saturating_sub(1));
     let recorded = recorded_types(archive)?;
+    let provenance = recorded_provenance(archive);
     let dtypes = InputTypes {
         recorded: recorded.as_deref(),
+        provenance: provenance.as_ref(),
         shapes,
         by_name: types,
         traced,
@@ -336,6 +349,8 @@ fn import_typed(
 struct InputTypes<'t> {
     /// modelc's own record of the argument types, in archives it wrote.
     recorded: Option<&'t [Option<TensorType>]>,
+    /// modelc's record of the source value each variable computes, in archives it wrote.
+    provenance: Option<&'t BTreeMap<String, String>>,
     /// Shapes by input position (traced inputs).
     shapes: Option<&'t [Vec<u64>]>,
     by_name: &'t HashMap<String, DType>,
@@ -378,6 +393,9 @@ fn run(
         .expect("checked by the caller");
     let mut cx = Evaluator::new(Builder::new("main"), code, constants.to_vec());
     cx.file = file.clone();
+    if let Some(p) = dtypes.provenance {
+        cx.provenance = p.clone();
+    }
     let this = cx
         .from_pickle("", root)
         .map_err(|e| Attempt::Failed(stop_error(e)))?;

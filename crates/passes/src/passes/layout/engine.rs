@@ -279,6 +279,7 @@ impl<'g> Engine<'g> {
                     .op(OnnxOp::Transpose, &[v])
                     .name("")
                     .out(format!("{name}_{suffix}"))
+                    .stands_for(v)
                     .typed(0, val.ty)
                     .ints("perm", t.iter().map(|&x| x as i64).collect::<Vec<_>>())
                     .value()
