@@ -139,7 +139,7 @@ pub fn translate(
                     match value {
                         ConstantValue::AsNone(_) => PyValue::None,
                         ConstantValue::AsInt(i) => PyValue::Int(*i),
-                        ConstantValue::AsFloat(f) => PyValue::Float(*f),
+                        ConstantValue::AsFloat(f) => PyValue::Float(f.0),
                         ConstantValue::AsString(s) => PyValue::Str(s.clone()),
                         ConstantValue::AsBool(b) => PyValue::Bool(*b),
                     },
@@ -357,8 +357,8 @@ fn value(env: &HashMap<String, PyValue>, a: &Argument) -> Result<PyValue, String
         ),
         Argument::AsInt(i) => PyValue::Int(*i),
         Argument::AsInts(v) => PyValue::List(v.iter().map(|i| PyValue::Int(*i)).collect()),
-        Argument::AsFloat(f) => PyValue::Float(*f),
-        Argument::AsFloats(v) => PyValue::List(v.iter().map(|f| PyValue::Float(*f)).collect()),
+        Argument::AsFloat(f) => PyValue::Float(f.0),
+        Argument::AsFloats(v) => PyValue::List(v.iter().map(|f| PyValue::Float(f.0)).collect()),
         Argument::AsString(s) => PyValue::Str(s.clone()),
         Argument::AsStrings(v) => {
             PyValue::List(v.iter().map(|s| PyValue::Str(s.clone())).collect())
@@ -400,12 +400,12 @@ fn value(env: &HashMap<String, PyValue>, a: &Argument) -> Result<PyValue, String
         }
         Argument::AsOptionalTensor(o) => opt(o)?,
         Argument::AsSymFloat(SymFloatArgument::AsName(n)) => named(n)?,
-        Argument::AsSymFloat(SymFloatArgument::AsFloat(f)) => PyValue::Float(*f),
+        Argument::AsSymFloat(SymFloatArgument::AsFloat(f)) => PyValue::Float(f.0),
         Argument::AsSymFloats(v) => PyValue::List(
             v.iter()
                 .map(|f| match f {
                     SymFloatArgument::AsName(n) => named(n),
-                    SymFloatArgument::AsFloat(f) => Ok(PyValue::Float(*f)),
+                    SymFloatArgument::AsFloat(f) => Ok(PyValue::Float(f.0)),
                 })
                 .collect::<Result<_, _>>()?,
         ),
@@ -416,7 +416,7 @@ fn value(env: &HashMap<String, PyValue>, a: &Argument) -> Result<PyValue, String
         ),
         Argument::AsFloatLists(v) => PyValue::List(
             v.iter()
-                .map(|l| PyValue::List(l.iter().map(|f| PyValue::Float(*f)).collect()))
+                .map(|l| PyValue::List(l.iter().map(|f| PyValue::Float(f.0)).collect()))
                 .collect(),
         ),
         Argument::Other(j) => {
