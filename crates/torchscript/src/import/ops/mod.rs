@@ -9,6 +9,7 @@
 pub mod activation;
 pub mod attention;
 pub mod conv;
+pub mod core;
 pub mod create;
 pub mod edge_forms;
 pub mod elementwise;
@@ -66,6 +67,7 @@ const FAMILIES: &[(&str, Family)] = &[
     ("loss", loss::call),
     ("stats", stats::call),
     ("roll", roll::call),
+    ("core", core::call),
 ];
 
 /// An aten op (`torch.X` / `ops.aten.X`).

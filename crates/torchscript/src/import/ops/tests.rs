@@ -18,6 +18,7 @@ const SOURCES: &[&str] = &[
     include_str!("activation.rs"),
     include_str!("attention.rs"),
     include_str!("conv.rs"),
+    include_str!("core.rs"),
     include_str!("create.rs"),
     include_str!("edge_forms.rs"),
     include_str!("elementwise.rs"),

@@ -1,0 +1,216 @@
+//! Core ATen forms: the ops `torch.export`'s decompositions produce
+//! (`ExportedProgram.run_decompositions()`, read from `.pt2` archives) that are another
+//! name, or another calling convention, for an op the other families translate:
+//! - `_softmax` / `_log_softmax` (`half_to_float` is false on float32 CPU) → softmax /
+//!   log_softmax;
+//! - `_to` (what `_to_copy` becomes after layout.rs drops `_copy`) → `to` (its dtype is a
+//!   keyword; layout, device and memory format do not change values);
+//! - `scalar_tensor(s, dtype=…)` → a 0-d tensor of `dtype` (float32 by default, as torch);
+//! - `native_layer_norm` / `native_group_norm` / `native_batch_norm` /
+//!   `_native_batch_norm_legit_no_training` → layer_norm / group_norm / batch_norm, with
+//!   the statistics they also return: layer norm's mean and reciprocal standard deviation
+//!   over the normalized axes (kept as size 1), group norm's per (sample, group) `[N, G]`;
+//!   batch norm in inference returns empty `[0]` tensors there, as torch does. Statistics
+//!   nothing reads are removed with the rest of the dead code after import.
+
+use modelc_ir::{Attr, Attrs, DType, OnnxOp, Tensor, ValueRef};
+
+use super::super::args::{scalar_type, Args};
+use super::super::builder::attrs;
+use super::super::eval::{EvalResult, Evaluator, Stop};
+use super::super::value::{PyValue, TensorRef};
+use super::{arg, at, need_rank, operand};
+
+const OPS: &[&str] = &[
+    "_softmax",
+    "_log_softmax",
+    "_to",
+    "scalar_tensor",
+    "native_layer_norm",
+    "native_group_norm",
+    "native_batch_norm",
+    "_native_batch_norm_legit_no_training",
+];
+
+pub fn call(cx: &mut Evaluator, op: &str, a: &Args) -> Option<EvalResult<PyValue>> {
+    if !OPS.contains(&op) {
+        return None;
+    }
+    let first = a.get(0, if op == "scalar_tensor" { "s" } else { "self" })?;
+    // A tensor first argument (a number for scalar_tensor): other forms are not these ops.
+    let tensor_first = matches!(first, PyValue::Tensor(_));
+    if tensor_first == (op == "scalar_tensor") {
+        return None;
+    }
+    Some(run(cx, op, a))
+}
+
+/// The positional arguments `a` gives for `names` (by position or keyword), `None` for
+/// those it leaves out.
+fn positional(a: &Args, names: &[&str]) -> Vec<PyValue> {
+    names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| a.get(i, n).cloned().unwrap_or(PyValue::None))
+        .collect()
+}
+
+fn run(cx: &mut Evaluator, op: &str, a: &Args) -> EvalResult<PyValue> {
+    match op {
+        "_softmax" | "_log_softmax" => {
+            let pos = positional(a, &["self", "dim"]);
+            at(cx, &op[1..], pos)
+        }
+        "_to" => cx.aten(
+            "to",
+            Args {
+                pos: a.pos.clone(),
+                kw: a.kw.clone(),
+            },
+        ),
+        "scalar_tensor" => {
+            let dt = match a.some(1, "dtype") {
+                Some(PyValue::Int(c)) => scalar_type(*c).ok_or_else(|| {
+                    Stop::Fatal(format!(
+                        "aten::{op}: element type code {c} is not supported"
+                    ))
+                })?,
+                _ => DType::F32,
+            };
+            let s = a.get(0, "s").unwrap_or(&PyValue::None);
+            let v = match super::known_f64(cx, s) {
+                Some(x) => cx.b.scalar(dt, x),
+                None => {
+                    let t = arg(op, operand(cx, s, None))?;
+                    if t.dtype == dt {
+                        t.v
+                    } else {
+                        cx.b.cast(t.v, dt)
+                    }
+                }
+            };
+            Ok(PyValue::Tensor(TensorRef::new(v, Some(0), dt)))
+        }
+        "native_layer_norm" => {
+            let pos = positional(a, &["input", "normalized_shape", "weight", "bias", "eps"]);
+            let x = arg(op, a.t(0, "input"))?;
+            let k = arg(op, a.ints(1, "normalized_shape", None))?.len();
+            let eps = arg(op, a.f64(4, "eps", Some(1e-5)))?;
+            let y = at(cx, "layer_norm", pos)?;
+            let rank = need_rank(op, x)?;
+            let axes: Vec<i64> = (rank.saturating_sub(k)..rank).map(|d| d as i64).collect();
+            let (mean, rstd) = statistics(cx, x.v, x.dtype, &axes, true, eps);
+            Ok(PyValue::Tuple(vec![
+                y,
+                PyValue::Tensor(x.with(mean)),
+                PyValue::Tensor(x.with(rstd)),
+            ]))
+        }
+        "native_group_norm" => {
+            // (input, weight, bias, N, C, HxW, group, eps) → group_norm(input, group,
+            // weight, bias, eps).
+            let x = arg(op, a.t(0, "input"))?;
+            let group = a.get(6, "group").cloned().unwrap_or(PyValue::None);
+            let g = arg(op, a.int(6, "group", None))?;
+            let eps = arg(op, a.f64(7, "eps", Some(1e-5)))?;
+            let pos = vec![
+                PyValue::Tensor(x),
+                group,
+                a.get(1, "weight").cloned().unwrap_or(PyValue::None),
+                a.get(2, "bias").cloned().unwrap_or(PyValue::None),
+                PyValue::Float(eps),
+            ];
+            let y = at(cx, "group_norm", pos)?;
+            let shape = cx.b.ints(&[0, g, -1]);
+            let grouped = cx.b.op(OnnxOp::Reshape, &[x.v, shape], Attrs::default());
+            let (mean, rstd) = statistics(cx, grouped, x.dtype, &[2], false, eps);
+            let stat = |v| PyValue::Tensor(TensorRef::new(v, Some(2), x.dtype));
+            Ok(PyValue::Tuple(vec![y, stat(mean), stat(rstd)]))
+        }
+        _ => {
+            // native_batch_norm(input, weight, bias, running_mean, running_var, training,
+            // momentum, eps); _native_batch_norm_legit_no_training has no `training`.
+            let legit = op == "_native_batch_norm_legit_no_training";
+            let mut pos = positional(
+                a,
+                &["input", "weight", "bias", "running_mean", "running_var"],
+            );
+            let rest = if legit {
+                vec![
+                    PyValue::Bool(false),
+                    a.get(5, "momentum").cloned().unwrap_or(PyValue::Float(0.1)),
+                    a.get(6, "eps").cloned().unwrap_or(PyValue::Float(1e-5)),
+                ]
+            } else {
+                positional(
+                    a,
+                    &[
+                        "input",
+                        "weight",
+                        "bias",
+                        "running_mean",
+                        "running_var",
+                        "training",
+                        "momentum",
+                        "eps",
+                    ],
+                )
+                .split_off(5)
+            };
+            if arg(
+                op,
+                rest[0]
+                    .as_int()
+                    .map(|t| t != 0)
+                    .ok_or("`training` is not constant".to_string()),
+            )? {
+                return Err(Stop::Fatal(format!(
+                    "aten::{op}: training mode (batch statistics updating the running ones) \
+                     is not supported; export the model in eval mode"
+                )));
+            }
+            pos.extend(rest);
+            pos.push(PyValue::Bool(false));
+            let x = arg(op, a.t(0, "input"))?;
+            let y = at(cx, "batch_norm", pos)?;
+            let empty = |cx: &mut Evaluator| -> EvalResult<PyValue> {
+                let t = Tensor::from_f32(vec![0], &[]).map_err(|e| Stop::Fatal(e.to_string()))?;
+                let mut v = cx.b.constant("", t);
+                if x.dtype != DType::F32 {
+                    v = cx.b.cast(v, x.dtype);
+                }
+                Ok(PyValue::Tensor(TensorRef::new(v, Some(1), x.dtype)))
+            };
+            let (m, r) = (empty(cx)?, empty(cx)?);
+            Ok(PyValue::Tuple(vec![y, m, r]))
+        }
+    }
+}
+
+/// The mean of `x` (of element type `dt`) over `axes` and the reciprocal of the standard deviation (biased
+/// variance plus `eps`), as torch's normalizations return them.
+fn statistics(
+    cx: &mut Evaluator,
+    x: ValueRef,
+    dt: DType,
+    axes: &[i64],
+    keep: bool,
+    eps: f64,
+) -> (ValueRef, ValueRef) {
+    let ax = cx.b.ints(axes);
+    let reduce = |keep: bool| attrs(vec![("keepdims", Attr::Int(keep as i64))]);
+    let mean_kept = cx.b.op(OnnxOp::ReduceMean, &[x, ax], reduce(true));
+    let d = cx.b.op(OnnxOp::Sub, &[x, mean_kept], Attrs::default());
+    let sq = cx.b.op(OnnxOp::Mul, &[d, d], Attrs::default());
+    let var = cx.b.op(OnnxOp::ReduceMean, &[sq, ax], reduce(keep));
+    let e = cx.b.scalar(dt, eps);
+    let ve = cx.b.op(OnnxOp::Add, &[var, e], Attrs::default());
+    let sd = cx.b.op(OnnxOp::Sqrt, &[ve], Attrs::default());
+    let rstd = cx.b.op(OnnxOp::Reciprocal, &[sd], Attrs::default());
+    let mean = if keep {
+        mean_kept
+    } else {
+        cx.b.op(OnnxOp::ReduceMean, &[x, ax], reduce(false))
+    };
+    (mean, rstd)
+}
