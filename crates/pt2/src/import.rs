@@ -211,7 +211,10 @@ pub fn translate(
                 arg.name
             )),
             OutputSpec::UserInputMutation { arg, user_input_name } => errors.push(format!(
-                "output {} writes to the input {user_input_name} in place, which the IR cannot express",
+                "node {} writes its output {} into the input {user_input_name} in place (a \
+                 mutated input, e.g. batch-norm running statistics updated in training \
+                 mode), which the IR cannot express",
+                producer(g, &arg.name),
                 arg.name
             )),
             OutputSpec::Token { .. } => {}
@@ -442,6 +445,20 @@ fn arg_label(a: &Argument) -> String {
             .unwrap_or("")
             .to_string(),
     }
+}
+
+/// The name of the node whose outputs include the tensor `name` (`name` itself if none).
+fn producer<'a>(g: &'a crate::schema::Graph, name: &'a str) -> &'a str {
+    let makes = |a: &Argument| match a {
+        Argument::AsTensor(t) => t.name == name,
+        Argument::AsTensors(ts) => ts.iter().any(|t| t.name == name),
+        _ => false,
+    };
+    g.nodes
+        .iter()
+        .find(|n| n.outputs.iter().any(makes))
+        .and_then(|n| n.name.as_deref())
+        .unwrap_or(name)
 }
 
 fn count_outputs(outs: &[Argument]) -> usize {

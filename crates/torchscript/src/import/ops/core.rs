@@ -7,11 +7,13 @@
 //!   keyword; layout, device and memory format do not change values);
 //! - `scalar_tensor(s, dtype=…)` → a 0-d tensor of `dtype` (float32 by default, as torch);
 //! - `native_layer_norm` / `native_group_norm` / `native_batch_norm` /
-//!   `_native_batch_norm_legit_no_training` → layer_norm / group_norm / batch_norm, with
-//!   the statistics they also return: layer norm's mean and reciprocal standard deviation
-//!   over the normalized axes (kept as size 1), group norm's per (sample, group) `[N, G]`;
-//!   batch norm in inference returns empty `[0]` tensors there, as torch does. Statistics
-//!   nothing reads are removed with the rest of the dead code after import.
+//!   `_native_batch_norm_legit*` / `_batch_norm_{with,no}_update` → layer_norm /
+//!   group_norm / batch_norm, with the statistics they also return: layer norm's mean and
+//!   reciprocal standard deviation over the normalized axes (kept as size 1), group norm's
+//!   per (sample, group) `[N, G]`; batch norm in inference returns empty `[0]` tensors
+//!   there, as torch does, and in training mode normalizes with the batch's statistics
+//!   (returned per channel). Statistics nothing reads are removed with the rest of the
+//!   dead code after import.
 
 use modelc_ir::{Attr, Attrs, DType, OnnxOp, Tensor, ValueRef};
 
@@ -29,7 +31,12 @@ const OPS: &[&str] = &[
     "native_layer_norm",
     "native_group_norm",
     "native_batch_norm",
+    "_native_batch_norm_legit",
     "_native_batch_norm_legit_no_training",
+    "_native_batch_norm_legit_functional",
+    "_batch_norm_with_update",
+    "_batch_norm_with_update_functional",
+    "_batch_norm_no_update",
 ];
 
 pub fn call(cx: &mut Evaluator, op: &str, a: &Args) -> Option<EvalResult<PyValue>> {
@@ -127,64 +134,94 @@ fn run(cx: &mut Evaluator, op: &str, a: &Args) -> EvalResult<PyValue> {
             let stat = |v| PyValue::Tensor(TensorRef::new(v, Some(2), x.dtype));
             Ok(PyValue::Tuple(vec![y, stat(mean), stat(rstd)]))
         }
-        _ => {
-            // native_batch_norm(input, weight, bias, running_mean, running_var, training,
-            // momentum, eps); _native_batch_norm_legit_no_training has no `training`.
-            let legit = op == "_native_batch_norm_legit_no_training";
-            let mut pos = positional(
-                a,
-                &["input", "weight", "bias", "running_mean", "running_var"],
-            );
-            let rest = if legit {
-                vec![
-                    PyValue::Bool(false),
-                    a.get(5, "momentum").cloned().unwrap_or(PyValue::Float(0.1)),
-                    a.get(6, "eps").cloned().unwrap_or(PyValue::Float(1e-5)),
-                ]
-            } else {
-                positional(
-                    a,
-                    &[
-                        "input",
-                        "weight",
-                        "bias",
-                        "running_mean",
-                        "running_var",
-                        "training",
-                        "momentum",
-                        "eps",
-                    ],
-                )
-                .split_off(5)
-            };
-            if arg(
-                op,
-                rest[0]
-                    .as_int()
-                    .map(|t| t != 0)
-                    .ok_or("`training` is not constant".to_string()),
-            )? {
-                return Err(Stop::Fatal(format!(
-                    "aten::{op}: training mode (batch statistics updating the running ones) \
-                     is not supported; export the model in eval mode"
-                )));
-            }
-            pos.extend(rest);
-            pos.push(PyValue::Bool(false));
-            let x = arg(op, a.t(0, "input"))?;
-            let y = at(cx, "batch_norm", pos)?;
-            let empty = |cx: &mut Evaluator| -> EvalResult<PyValue> {
-                let t = Tensor::from_f32(vec![0], &[]).map_err(|e| Stop::Fatal(e.to_string()))?;
-                let mut v = cx.b.constant("", t);
-                if x.dtype != DType::F32 {
-                    v = cx.b.cast(v, x.dtype);
-                }
-                Ok(PyValue::Tensor(TensorRef::new(v, Some(1), x.dtype)))
-            };
-            let (m, r) = (empty(cx)?, empty(cx)?);
-            Ok(PyValue::Tuple(vec![y, m, r]))
-        }
+        _ => batch_norm(cx, op, a),
     }
+}
+
+/// The batch-norm forms: (values, then the statistics the form returns). In inference
+/// (running statistics) batch_norm's; in training the batch's own (mean and biased
+/// variance over every axis but the channels', as torch normalizes), returning them per
+/// channel. The updated running statistics the `*_functional` forms return in training
+/// are not computed (only buffer updates read them, which the import drops).
+fn batch_norm(cx: &mut Evaluator, op: &str, a: &Args) -> EvalResult<PyValue> {
+    let x = arg(op, a.t(0, "input"))?;
+    let stats_given = matches!(a.get(3, "running_mean"), Some(PyValue::Tensor(_)));
+    // Where `training` is (None: `fixed` says), where `eps` is, how many values.
+    let (training_at, eps_at, outputs, fixed) = match op {
+        "_native_batch_norm_legit_no_training" => (None, 6, 3, false),
+        "_batch_norm_no_update" => (None, 6, 4, false),
+        "_batch_norm_with_update" => (None, 6, 4, true),
+        "_batch_norm_with_update_functional" => (None, 6, 6, true),
+        "_native_batch_norm_legit_functional" => (Some(5), 7, 5, true),
+        // `_native_batch_norm_legit.no_stats(input, weight, bias, training, momentum, eps)`.
+        "_native_batch_norm_legit" if !stats_given => (Some(3), 5, 3, true),
+        _ => (Some(5), 7, 3, true),
+    };
+    let training = match training_at {
+        Some(i) => arg(op, a.bool(i, "training", false))?,
+        None => fixed,
+    };
+    let eps = arg(op, a.f64(eps_at, "eps", Some(1e-5)))?;
+    let empty = |cx: &mut Evaluator| -> EvalResult<PyValue> {
+        let t = Tensor::from_f32(vec![0], &[]).map_err(|e| Stop::Fatal(e.to_string()))?;
+        let mut v = cx.b.constant("", t);
+        if x.dtype != DType::F32 {
+            v = cx.b.cast(v, x.dtype);
+        }
+        Ok(PyValue::Tensor(TensorRef::new(v, Some(1), x.dtype)))
+    };
+    let mut outs = if training {
+        let rank = need_rank(op, x)?;
+        let w = arg(op, a.opt_t(1, "weight"))?;
+        let b = arg(op, a.opt_t(2, "bias"))?;
+        let axes: Vec<i64> = std::iter::once(0).chain(2..rank as i64).collect();
+        let (mean, rstd) = statistics(cx, x.v, x.dtype, &axes, true, eps);
+        let d = cx.b.op(OnnxOp::Sub, &[x.v, mean], Attrs::default());
+        let mut y = cx.b.op(OnnxOp::Mul, &[d, rstd], Attrs::default());
+        let per_channel: Vec<i64> = std::iter::once(-1)
+            .chain(std::iter::repeat_n(1, rank.saturating_sub(2)))
+            .collect();
+        for (t, onnx) in [(w, OnnxOp::Mul), (b, OnnxOp::Add)] {
+            if let Some(t) = t {
+                let s = cx.b.ints(&per_channel);
+                let c = cx.b.op(OnnxOp::Reshape, &[t.v, s], Attrs::default());
+                y = cx.b.op(onnx, &[y, c], Attrs::default());
+            }
+        }
+        let flat = cx.b.ints(&[-1]);
+        let channel = |cx: &mut Evaluator, v| {
+            let v = cx.b.op(OnnxOp::Reshape, &[v, flat], Attrs::default());
+            PyValue::Tensor(TensorRef::new(v, Some(1), x.dtype))
+        };
+        let (m, r) = (channel(cx, mean), channel(cx, rstd));
+        vec![PyValue::Tensor(x.with(y)), m, r]
+    } else {
+        let mut pos = positional(
+            a,
+            &["input", "weight", "bias", "running_mean", "running_var"],
+        );
+        pos.extend([
+            PyValue::Bool(false),
+            PyValue::Float(0.1),
+            PyValue::Float(eps),
+            PyValue::Bool(false),
+        ]);
+        let y = at(cx, "batch_norm", pos)?;
+        vec![y, empty(cx)?, empty(cx)?]
+    };
+    match outputs {
+        // _batch_norm_*_update's reserve (empty on CPU).
+        4 => outs.push(empty(cx)?),
+        // The running statistics, updated in training (not computed: see above).
+        5 if training => outs.extend([PyValue::Uninit, PyValue::Uninit]),
+        6 => outs.extend([empty(cx)?, PyValue::Uninit, PyValue::Uninit]),
+        5 => outs.extend([
+            a.get(3, "running_mean").cloned().unwrap_or(PyValue::None),
+            a.get(4, "running_var").cloned().unwrap_or(PyValue::None),
+        ]),
+        _ => {}
+    }
+    Ok(PyValue::Tuple(outs))
 }
 
 /// The mean of `x` (of element type `dt`) over `axes` and the reciprocal of the standard deviation (biased

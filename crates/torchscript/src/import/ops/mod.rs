@@ -29,6 +29,7 @@ pub mod scalar;
 pub mod scatter;
 pub mod select;
 pub mod shape;
+pub mod slice_scatter;
 pub mod stats;
 
 use modelc_ir::{Attr, DType, OnnxOp, ValueRef};
@@ -68,6 +69,7 @@ const FAMILIES: &[(&str, Family)] = &[
     ("stats", stats::call),
     ("roll", roll::call),
     ("core", core::call),
+    ("slice_scatter", slice_scatter::call),
 ];
 
 /// An aten op (`torch.X` / `ops.aten.X`).

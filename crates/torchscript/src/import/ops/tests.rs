@@ -37,6 +37,7 @@ const SOURCES: &[&str] = &[
     include_str!("scatter.rs"),
     include_str!("select.rs"),
     include_str!("shape.rs"),
+    include_str!("slice_scatter.rs"),
     include_str!("stats.rs"),
 ];
 
