@@ -2,7 +2,7 @@
 //! (`ExportedProgram.run_decompositions()`, read from `.pt2` archives) that are another
 //! name, or another calling convention, for an op the other families translate:
 //! - `_softmax` / `_log_softmax` (`half_to_float` is false on float32 CPU) → softmax /
-//!   log_softmax;
+//!   log_softmax; `_adaptive_avg_pool2d/3d` → adaptive_avg_pool2d/3d;
 //! - `_to` (what `_to_copy` becomes after layout.rs drops `_copy`) → `to` (its dtype is a
 //!   keyword; layout, device and memory format do not change values);
 //! - `scalar_tensor(s, dtype=…)` → a 0-d tensor of `dtype` (float32 by default, as torch);
@@ -26,6 +26,8 @@ use super::{arg, at, need_rank, operand};
 const OPS: &[&str] = &[
     "_softmax",
     "_log_softmax",
+    "_adaptive_avg_pool2d",
+    "_adaptive_avg_pool3d",
     "_to",
     "scalar_tensor",
     "native_layer_norm",
@@ -68,6 +70,10 @@ fn run(cx: &mut Evaluator, op: &str, a: &Args) -> EvalResult<PyValue> {
             let pos = positional(a, &["self", "dim"]);
             at(cx, &op[1..], pos)
         }
+        "_adaptive_avg_pool2d" | "_adaptive_avg_pool3d" => {
+            let pos = positional(a, &["self", "output_size"]);
+            at(cx, &op[1..], pos)
+        }
         "_to" => cx.aten(
             "to",
             Args {
@@ -106,7 +112,7 @@ fn run(cx: &mut Evaluator, op: &str, a: &Args) -> EvalResult<PyValue> {
             let y = at(cx, "layer_norm", pos)?;
             let rank = need_rank(op, x)?;
             let axes: Vec<i64> = (rank.saturating_sub(k)..rank).map(|d| d as i64).collect();
-            let (mean, rstd) = statistics(cx, x.v, x.dtype, &axes, true, eps);
+            let (mean, _, rstd) = statistics(cx, x.v, x.dtype, &axes, true, eps);
             Ok(PyValue::Tuple(vec![
                 y,
                 PyValue::Tensor(x.with(mean)),
@@ -130,7 +136,7 @@ fn run(cx: &mut Evaluator, op: &str, a: &Args) -> EvalResult<PyValue> {
             let y = at(cx, "group_norm", pos)?;
             let shape = cx.b.ints(&[0, g, -1]);
             let grouped = cx.b.op(OnnxOp::Reshape, &[x.v, shape], Attrs::default());
-            let (mean, rstd) = statistics(cx, grouped, x.dtype, &[2], false, eps);
+            let (mean, _, rstd) = statistics(cx, grouped, x.dtype, &[2], false, eps);
             let stat = |v| PyValue::Tensor(TensorRef::new(v, Some(2), x.dtype));
             Ok(PyValue::Tuple(vec![y, stat(mean), stat(rstd)]))
         }
@@ -141,8 +147,8 @@ fn run(cx: &mut Evaluator, op: &str, a: &Args) -> EvalResult<PyValue> {
 /// The batch-norm forms: (values, then the statistics the form returns). In inference
 /// (running statistics) batch_norm's; in training the batch's own (mean and biased
 /// variance over every axis but the channels', as torch normalizes), returning them per
-/// channel. The updated running statistics the `*_functional` forms return in training
-/// are not computed (only buffer updates read them, which the import drops).
+/// channel; the `*_functional` forms also return the running statistics updated with
+/// `momentum` (the variance unbiased, as torch updates it).
 fn batch_norm(cx: &mut Evaluator, op: &str, a: &Args) -> EvalResult<PyValue> {
     let x = arg(op, a.t(0, "input"))?;
     let stats_given = matches!(a.get(3, "running_mean"), Some(PyValue::Tensor(_)));
@@ -170,12 +176,13 @@ fn batch_norm(cx: &mut Evaluator, op: &str, a: &Args) -> EvalResult<PyValue> {
         }
         Ok(PyValue::Tensor(TensorRef::new(v, Some(1), x.dtype)))
     };
+    let mut updated = None;
     let mut outs = if training {
         let rank = need_rank(op, x)?;
         let w = arg(op, a.opt_t(1, "weight"))?;
         let b = arg(op, a.opt_t(2, "bias"))?;
         let axes: Vec<i64> = std::iter::once(0).chain(2..rank as i64).collect();
-        let (mean, rstd) = statistics(cx, x.v, x.dtype, &axes, true, eps);
+        let (mean, var, rstd) = statistics(cx, x.v, x.dtype, &axes, true, eps);
         let d = cx.b.op(OnnxOp::Sub, &[x.v, mean], Attrs::default());
         let mut y = cx.b.op(OnnxOp::Mul, &[d, rstd], Attrs::default());
         let per_channel: Vec<i64> = std::iter::once(-1)
@@ -194,6 +201,11 @@ fn batch_norm(cx: &mut Evaluator, op: &str, a: &Args) -> EvalResult<PyValue> {
             PyValue::Tensor(TensorRef::new(v, Some(1), x.dtype))
         };
         let (m, r) = (channel(cx, mean), channel(cx, rstd));
+        if outputs >= 5 && stats_given {
+            let mom = arg(op, a.f64(eps_at - 1, "momentum", Some(0.1)))?;
+            let (mean, var) = (channel(cx, mean), channel(cx, var));
+            updated = Some(running_update(cx, op, a, x, mean, var, mom)?);
+        }
         vec![PyValue::Tensor(x.with(y)), m, r]
     } else {
         let mut pos = positional(
@@ -212,9 +224,14 @@ fn batch_norm(cx: &mut Evaluator, op: &str, a: &Args) -> EvalResult<PyValue> {
     match outputs {
         // _batch_norm_*_update's reserve (empty on CPU).
         4 => outs.push(empty(cx)?),
-        // The running statistics, updated in training (not computed: see above).
-        5 if training => outs.extend([PyValue::Uninit, PyValue::Uninit]),
-        6 => outs.extend([empty(cx)?, PyValue::Uninit, PyValue::Uninit]),
+        // The running statistics, updated in training.
+        5 | 6 if training => {
+            if outputs == 6 {
+                outs.push(empty(cx)?);
+            }
+            let (m, v) = updated.unwrap_or((PyValue::Uninit, PyValue::Uninit));
+            outs.extend([m, v]);
+        }
         5 => outs.extend([
             a.get(3, "running_mean").cloned().unwrap_or(PyValue::None),
             a.get(4, "running_var").cloned().unwrap_or(PyValue::None),
@@ -224,8 +241,57 @@ fn batch_norm(cx: &mut Evaluator, op: &str, a: &Args) -> EvalResult<PyValue> {
     Ok(PyValue::Tuple(outs))
 }
 
-/// The mean of `x` (of element type `dt`) over `axes` and the reciprocal of the standard deviation (biased
-/// variance plus `eps`), as torch's normalizations return them.
+/// `(1 − momentum)·running + momentum·batch` for the running mean and variance (`a`'s
+/// arguments 3 and 4), the batch variance made unbiased: × n / (n − 1), n = numel / C.
+fn running_update(
+    cx: &mut Evaluator,
+    op: &str,
+    a: &Args,
+    x: TensorRef,
+    mean: PyValue,
+    var: PyValue,
+    momentum: f64,
+) -> EvalResult<(PyValue, PyValue)> {
+    let shape = cx.b.op(OnnxOp::Shape, &[x.v], Attrs::default());
+    let keep0 = || attrs(vec![("keepdims", Attr::Int(0))]);
+    let total = cx.b.op(OnnxOp::ReduceProd, &[shape], keep0());
+    let one_ax = cx.b.ints(&[1]);
+    let c = cx.b.op(
+        OnnxOp::Gather,
+        &[shape, one_ax],
+        attrs(vec![("axis", Attr::Int(0))]),
+    );
+    let n = cx.b.op(OnnxOp::Div, &[total, c], Attrs::default());
+    let n = cx.b.cast(n, x.dtype);
+    let one = cx.b.scalar(x.dtype, 1.0);
+    let n1 = cx.b.op(OnnxOp::Sub, &[n, one], Attrs::default());
+    let k = cx.b.op(OnnxOp::Div, &[n, n1], Attrs::default());
+    let (PyValue::Tensor(mean), PyValue::Tensor(var)) = (mean, var) else {
+        return Err(Stop::Fatal(format!(
+            "aten::{op}: batch statistics are not tensors"
+        )));
+    };
+    let unbiased = cx.b.op(OnnxOp::Mul, &[var.v, k], Attrs::default());
+    let (keep, take) = (
+        cx.b.scalar(x.dtype, 1.0 - momentum),
+        cx.b.scalar(x.dtype, momentum),
+    );
+    let mut blend = |i: usize, name: &str, batch| -> EvalResult<PyValue> {
+        let r = arg(op, a.t(i, name))?;
+        let old = cx.b.op(OnnxOp::Mul, &[r.v, keep], Attrs::default());
+        let new = cx.b.op(OnnxOp::Mul, &[batch, take], Attrs::default());
+        let v = cx.b.op(OnnxOp::Add, &[old, new], Attrs::default());
+        Ok(PyValue::Tensor(r.with(v)))
+    };
+    Ok((
+        blend(3, "running_mean", mean.v)?,
+        blend(4, "running_var", unbiased)?,
+    ))
+}
+
+/// The mean of `x` (of element type `dt`) over `axes`, its biased variance, and the
+/// reciprocal of the standard deviation (the variance plus `eps`), as torch's
+/// normalizations compute them.
 fn statistics(
     cx: &mut Evaluator,
     x: ValueRef,
@@ -233,7 +299,7 @@ fn statistics(
     axes: &[i64],
     keep: bool,
     eps: f64,
-) -> (ValueRef, ValueRef) {
+) -> (ValueRef, ValueRef, ValueRef) {
     let ax = cx.b.ints(axes);
     let reduce = |keep: bool| attrs(vec![("keepdims", Attr::Int(keep as i64))]);
     let mean_kept = cx.b.op(OnnxOp::ReduceMean, &[x, ax], reduce(true));
@@ -249,5 +315,5 @@ fn statistics(
     } else {
         cx.b.op(OnnxOp::ReduceMean, &[x, ax], reduce(false))
     };
-    (mean, rstd)
+    (mean, var, rstd)
 }
