@@ -11,6 +11,7 @@ pub mod attention;
 pub mod conv;
 pub mod core;
 pub mod create;
+pub mod diagonal;
 pub mod edge_forms;
 pub mod elementwise;
 pub mod index;
@@ -70,6 +71,7 @@ const FAMILIES: &[(&str, Family)] = &[
     ("roll", roll::call),
     ("core", core::call),
     ("slice_scatter", slice_scatter::call),
+    ("diagonal", diagonal::call),
 ];
 
 /// An aten op (`torch.X` / `ops.aten.X`).

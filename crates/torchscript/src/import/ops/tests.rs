@@ -20,6 +20,7 @@ const SOURCES: &[&str] = &[
     include_str!("conv.rs"),
     include_str!("core.rs"),
     include_str!("create.rs"),
+    include_str!("diagonal.rs"),
     include_str!("edge_forms.rs"),
     include_str!("elementwise.rs"),
     include_str!("index.rs"),
