@@ -139,7 +139,7 @@ pub fn translate(
                     match value {
                         ConstantValue::AsNone(_) => PyValue::None,
                         ConstantValue::AsInt(i) => PyValue::Int(*i),
-                        ConstantValue::AsFloat(f) => PyValue::Float(*f),
+                        ConstantValue::AsFloat(f) => PyValue::Float(f.0),
                         ConstantValue::AsString(s) => PyValue::Str(s.clone()),
                         ConstantValue::AsBool(b) => PyValue::Bool(*b),
                     },
@@ -211,7 +211,10 @@ pub fn translate(
                 arg.name
             )),
             OutputSpec::UserInputMutation { arg, user_input_name } => errors.push(format!(
-                "output {} writes to the input {user_input_name} in place, which the IR cannot express",
+                "node {} writes its output {} into the input {user_input_name} in place (a \
+                 mutated input, e.g. batch-norm running statistics updated in training \
+                 mode), which the IR cannot express",
+                producer(g, &arg.name),
                 arg.name
             )),
             OutputSpec::Token { .. } => {}
@@ -357,8 +360,8 @@ fn value(env: &HashMap<String, PyValue>, a: &Argument) -> Result<PyValue, String
         ),
         Argument::AsInt(i) => PyValue::Int(*i),
         Argument::AsInts(v) => PyValue::List(v.iter().map(|i| PyValue::Int(*i)).collect()),
-        Argument::AsFloat(f) => PyValue::Float(*f),
-        Argument::AsFloats(v) => PyValue::List(v.iter().map(|f| PyValue::Float(*f)).collect()),
+        Argument::AsFloat(f) => PyValue::Float(f.0),
+        Argument::AsFloats(v) => PyValue::List(v.iter().map(|f| PyValue::Float(f.0)).collect()),
         Argument::AsString(s) => PyValue::Str(s.clone()),
         Argument::AsStrings(v) => {
             PyValue::List(v.iter().map(|s| PyValue::Str(s.clone())).collect())
@@ -400,12 +403,12 @@ fn value(env: &HashMap<String, PyValue>, a: &Argument) -> Result<PyValue, String
         }
         Argument::AsOptionalTensor(o) => opt(o)?,
         Argument::AsSymFloat(SymFloatArgument::AsName(n)) => named(n)?,
-        Argument::AsSymFloat(SymFloatArgument::AsFloat(f)) => PyValue::Float(*f),
+        Argument::AsSymFloat(SymFloatArgument::AsFloat(f)) => PyValue::Float(f.0),
         Argument::AsSymFloats(v) => PyValue::List(
             v.iter()
                 .map(|f| match f {
                     SymFloatArgument::AsName(n) => named(n),
-                    SymFloatArgument::AsFloat(f) => Ok(PyValue::Float(*f)),
+                    SymFloatArgument::AsFloat(f) => Ok(PyValue::Float(f.0)),
                 })
                 .collect::<Result<_, _>>()?,
         ),
@@ -416,7 +419,7 @@ fn value(env: &HashMap<String, PyValue>, a: &Argument) -> Result<PyValue, String
         ),
         Argument::AsFloatLists(v) => PyValue::List(
             v.iter()
-                .map(|l| PyValue::List(l.iter().map(|f| PyValue::Float(*f)).collect()))
+                .map(|l| PyValue::List(l.iter().map(|f| PyValue::Float(f.0)).collect()))
                 .collect(),
         ),
         Argument::Other(j) => {
@@ -442,6 +445,20 @@ fn arg_label(a: &Argument) -> String {
             .unwrap_or("")
             .to_string(),
     }
+}
+
+/// The name of the node whose outputs include the tensor `name` (`name` itself if none).
+fn producer<'a>(g: &'a crate::schema::Graph, name: &'a str) -> &'a str {
+    let makes = |a: &Argument| match a {
+        Argument::AsTensor(t) => t.name == name,
+        Argument::AsTensors(ts) => ts.iter().any(|t| t.name == name),
+        _ => false,
+    };
+    g.nodes
+        .iter()
+        .find(|n| n.outputs.iter().any(makes))
+        .and_then(|n| n.name.as_deref())
+        .unwrap_or(name)
 }
 
 fn count_outputs(outs: &[Argument]) -> usize {

@@ -122,7 +122,7 @@ pub enum SymIntArgument {
 #[serde(rename_all = "snake_case")]
 pub enum SymFloatArgument {
     AsName(String),
-    AsFloat(f64),
+    AsFloat(Float),
 }
 
 #[derive(Debug, Deserialize, Clone)]
@@ -155,8 +155,8 @@ pub enum Argument {
     AsTensors(Vec<TensorArgument>),
     AsInt(i64),
     AsInts(Vec<i64>),
-    AsFloat(f64),
-    AsFloats(Vec<f64>),
+    AsFloat(Float),
+    AsFloats(Vec<Float>),
     AsString(String),
     AsStrings(Vec<String>),
     AsSymInt(SymIntArgument),
@@ -174,7 +174,7 @@ pub enum Argument {
     AsSymFloat(SymFloatArgument),
     AsSymFloats(Vec<SymFloatArgument>),
     AsIntLists(Vec<Vec<i64>>),
-    AsFloatLists(Vec<Vec<f64>>),
+    AsFloatLists(Vec<Vec<Float>>),
     /// Graph (higher-order op) arguments, custom objects, operators, complex values and
     /// the rest: kept as JSON so the node that uses one is refused by name.
     #[serde(untagged)]
@@ -223,7 +223,7 @@ pub enum InputSpec {
 pub enum ConstantValue {
     AsNone(bool),
     AsInt(i64),
-    AsFloat(f64),
+    AsFloat(Float),
     AsString(String),
     AsBool(bool),
 }
@@ -271,4 +271,31 @@ pub struct PayloadMeta {
     #[serde(default)]
     pub use_pickle: bool,
     pub tensor_meta: Option<TensorMeta>,
+}
+
+/// A float as torch's serializer writes it: a JSON number, or (JSON has no non-finite
+/// numbers) one of the strings `"Infinity"`, `"-Infinity"`, `"NaN"`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Float(pub f64);
+
+impl<'de> Deserialize<'de> for Float {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Repr {
+            Number(f64),
+            Text(String),
+        }
+        match Repr::deserialize(d)? {
+            Repr::Number(f) => Ok(Float(f)),
+            Repr::Text(t) => match t.as_str() {
+                "Infinity" => Ok(Float(f64::INFINITY)),
+                "-Infinity" => Ok(Float(f64::NEG_INFINITY)),
+                "NaN" => Ok(Float(f64::NAN)),
+                other => Err(serde::de::Error::custom(format!(
+                    "`{other}` is not a float (a number, \"Infinity\", \"-Infinity\" or \"NaN\")"
+                ))),
+            },
+        }
+    }
 }

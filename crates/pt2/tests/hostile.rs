@@ -241,3 +241,37 @@ fn truncations_and_byte_flips_never_panic() {
         let _ = read_bytes(Bytes::from(b));
     }
 }
+
+#[test]
+fn non_finite_float_arguments_read_as_torch_writes_them() {
+    // torch's serializer writes ±inf and NaN as strings (JSON has no such numbers).
+    let clamp =
+        |lo: &str| {
+            program((8, 20))
+            .replace("torch.ops.aten.relu.default", "torch.ops.aten.clamp.default")
+            .replace(
+                r#"{"name": "self", "arg": {"as_tensor": {"name": "linear"}}, "kind": 1}"#,
+                &format!(
+                    r#"{{"name": "self", "arg": {{"as_tensor": {{"name": "linear"}}}}, "kind": 1}},
+                       {{"name": "min", "arg": {{"as_float": {lo}}}, "kind": 1}},
+                       {{"name": "max", "arg": {{"as_float": "Infinity"}}, "kind": 1}}"#
+                ),
+            )
+        };
+    let p = clamp(r#""-Infinity""#);
+    let m = read_bytes(zip(
+        &with("m/models/model.json", p.as_bytes()),
+        CompressionMethod::Stored,
+    ))
+    .unwrap();
+    let text = m.graph.to_string();
+    assert!(text.contains("inf"), "{text}");
+    let msg = error(&with(
+        "m/models/model.json",
+        clamp(r#""Infinite""#).as_bytes(),
+    ));
+    assert!(
+        msg.contains("node relu (torch.ops.aten.clamp.default): argument `min`: is a float"),
+        "{msg}"
+    );
+}

@@ -69,6 +69,13 @@ pub fn binary(
     y: &PyValue,
 ) -> EvalResult<PyValue> {
     let (a, b) = pair(cx, op, x, y)?;
+    // torch multiplies / adds bool tensors as logical and / or (ONNX Mul/Add take no bools;
+    // Core ATen decompositions such as isfinite's write `mul` of two masks).
+    let onnx = match (onnx, a.dtype, b.dtype) {
+        (OnnxOp::Mul, DType::Bool, DType::Bool) => OnnxOp::And,
+        (OnnxOp::Add, DType::Bool, DType::Bool) => OnnxOp::Or,
+        (onnx, ..) => onnx,
+    };
     let v = cx.b.op(onnx, &[a.v, b.v], Attrs::default());
     let dtype = if aten::by_op(onnx).is_some_and(|r| r.kind.is_predicate()) {
         DType::Bool

@@ -9,7 +9,9 @@
 pub mod activation;
 pub mod attention;
 pub mod conv;
+pub mod core;
 pub mod create;
+pub mod diagonal;
 pub mod edge_forms;
 pub mod elementwise;
 pub mod index;
@@ -28,6 +30,7 @@ pub mod scalar;
 pub mod scatter;
 pub mod select;
 pub mod shape;
+pub mod slice_scatter;
 pub mod stats;
 
 use modelc_ir::{Attr, DType, OnnxOp, ValueRef};
@@ -66,6 +69,9 @@ const FAMILIES: &[(&str, Family)] = &[
     ("loss", loss::call),
     ("stats", stats::call),
     ("roll", roll::call),
+    ("core", core::call),
+    ("slice_scatter", slice_scatter::call),
+    ("diagonal", diagonal::call),
 ];
 
 /// An aten op (`torch.X` / `ops.aten.X`).

@@ -1,6 +1,6 @@
 //! Pooling: max_pool1d/2d/3d → MaxPool (kernel, stride (empty = kernel), padding,
 //! dilation, ceil_mode); avg_pool1d/2d/3d → AveragePool (count_include_pad; a
-//! divisor_override is reported); adaptive_avg_pool*/adaptive_max_pool* with output size 1
+//! divisor_override scales the padded mean, without ceil_mode); adaptive_avg_pool*/adaptive_max_pool* with output size 1
 //! → GlobalAveragePool / GlobalMaxPool; other output sizes need the input's spatial size
 //! (traced models record their input shapes): sizes that divide it → AveragePool / MaxPool
 //! with kernel = stride = in / out (torch's own windows then), others → per axis, each
@@ -95,6 +95,9 @@ pub fn call(cx: &mut Evaluator, op: &str, a: &Args) -> Option<EvalResult<PyValue
                 // `max_pool2d_with_indices` (what torch.export records for max pooling):
                 // (values, indices), torch's indices flat per plane — MaxPool's flat index
                 // modulo the plane's size, taken from the input's shape at run time.
+                // The values come from a one-output MaxPool, so that when nothing reads the
+                // indices the two-output one is dead code (TFLite has no indices form).
+                let values = cx.b.op(OnnxOp::MaxPool, &[x.v], window.clone());
                 let vi = cx.b.node(OnnxOp::MaxPool, &[Some(x.v)], window, 2);
                 let shape = cx.b.op(
                     OnnxOp::Shape,
@@ -108,7 +111,7 @@ pub fn call(cx: &mut Evaluator, op: &str, a: &Args) -> Option<EvalResult<PyValue
                 );
                 let idx = cx.b.op(OnnxOp::Mod, &[vi[1], plane], Attrs::default());
                 return Ok(PyValue::Tuple(vec![
-                    PyValue::Tensor(x.with(vi[0])),
+                    PyValue::Tensor(x.with(values)),
                     PyValue::Tensor(TensorRef::new(idx, x.rank, modelc_ir::DType::I64)),
                 ]));
             }
@@ -116,22 +119,43 @@ pub fn call(cx: &mut Evaluator, op: &str, a: &Args) -> Option<EvalResult<PyValue
         } else {
             let ceil = arg(op, a.bool(4, "ceil_mode", false))?;
             let include = arg(op, a.bool(5, "count_include_pad", true))?;
-            if a.some(6, "divisor_override").is_some() {
-                return Err(Stop::Fatal(format!(
-                    "aten::{op}: divisor_override is not supported"
-                )));
-            }
-            cx.b.op(
+            // divisor_override: each window's sum over the divisor — the padded mean
+            // times the window's size over the divisor (every window lies within the
+            // padded input unless ceil_mode adds partial ones).
+            let divisor = match a.some(6, "divisor_override") {
+                Some(d) if !ceil => Some(arg(
+                    op,
+                    d.as_int()
+                        .filter(|&d| d != 0)
+                        .ok_or_else(|| "divisor_override is not a nonzero constant".to_string()),
+                )?),
+                Some(_) => {
+                    return Err(Stop::Fatal(format!(
+                        "aten::{op}: divisor_override with ceil_mode is not supported"
+                    )))
+                }
+                None => None,
+            };
+            let include = include || divisor.is_some();
+            let mean = cx.b.op(
                 OnnxOp::AveragePool,
                 &[x.v],
                 attrs(vec![
-                    ("kernel_shape", Attr::Ints(kernel)),
+                    ("kernel_shape", Attr::Ints(kernel.clone())),
                     ("strides", Attr::Ints(stride)),
                     ("pads", Attr::Ints(pads)),
                     ("ceil_mode", Attr::Int(ceil as i64)),
                     ("count_include_pad", Attr::Int(include as i64)),
                 ]),
-            )
+            );
+            match divisor {
+                Some(d) => {
+                    let size = kernel.iter().product::<i64>() as f64;
+                    let k = cx.b.scalar(x.dtype, size / d as f64);
+                    cx.b.op(OnnxOp::Mul, &[mean, k], Attrs::default())
+                }
+                None => mean,
+            }
         };
         Ok(PyValue::Tensor(x.with(v)))
     })())

@@ -85,9 +85,13 @@ fn run(cx: &mut Evaluator, op: &str, a: &Args) -> EvalResult<PyValue> {
             hx.len()
         )));
     }
-    if x.rank != Some(3) {
+    // aten::lstm / aten::gru take only 3-D input (nn.LSTM unsqueezes unbatched input before
+    // calling them; torch.lstm itself refuses 2-D), so an input of unknown rank — e.g. the
+    // output of an `if` — is 3-D in any model torch runs.
+    if let Some(r) = x.rank.filter(|&r| r != 3) {
         return Err(stop(format!(
-            "aten::{op}: needs a 3-D input (unbatched input is not supported)"
+            "aten::{op}: needs a 3-D input, has rank {r} (torch's aten::{op} takes only \
+             batched input)"
         )));
     }
     let hidden = const_dims(cx, params[1])

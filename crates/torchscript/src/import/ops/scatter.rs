@@ -410,12 +410,26 @@ fn run(cx: &mut Evaluator, op: &str, a: &Args) -> EvalResult<PyValue> {
                 if t.dtype == DType::Bool {
                     return arg(op, Err("a boolean mask index is not supported".into()));
                 }
-                let last = cx.b.ints(&[-1]);
-                let i64 = i64s(cx, *t);
-                parts.push(cx.b.op(OnnxOp::Unsqueeze, &[i64.v, last], Default::default()));
+                parts.push(i64s(cx, *t).v);
             }
             if parts.is_empty() {
                 return arg(op, Err("no indices".into()));
+            }
+            // torch broadcasts the index tensors together (e.g. [n, 1] with [1, m]): each is
+            // expanded to the shape of their sum before they are stacked.
+            if parts.len() > 1 {
+                let mut sum = parts[0];
+                for p in &parts[1..] {
+                    sum = cx.b.op(OnnxOp::Add, &[sum, *p], Default::default());
+                }
+                let shape = cx.b.op(OnnxOp::Shape, &[sum], Default::default());
+                for p in parts.iter_mut() {
+                    *p = cx.b.op(OnnxOp::Expand, &[*p, shape], Default::default());
+                }
+            }
+            let last = cx.b.ints(&[-1]);
+            for p in parts.iter_mut() {
+                *p = cx.b.op(OnnxOp::Unsqueeze, &[*p, last], Default::default());
             }
             let stacked =
                 cx.b.op(OnnxOp::Concat, &parts, attrs(vec![("axis", Attr::Int(-1))]));

@@ -18,7 +18,9 @@ const SOURCES: &[&str] = &[
     include_str!("activation.rs"),
     include_str!("attention.rs"),
     include_str!("conv.rs"),
+    include_str!("core.rs"),
     include_str!("create.rs"),
+    include_str!("diagonal.rs"),
     include_str!("edge_forms.rs"),
     include_str!("elementwise.rs"),
     include_str!("index.rs"),
@@ -36,6 +38,7 @@ const SOURCES: &[&str] = &[
     include_str!("scatter.rs"),
     include_str!("select.rs"),
     include_str!("shape.rs"),
+    include_str!("slice_scatter.rs"),
     include_str!("stats.rs"),
 ];
 
