@@ -225,9 +225,9 @@ pub fn save(model: &Model, path: &Path, opts: &SaveOptions) -> Result<(), Error>
                 }
             })
         }
-        format @ Format::Pt2 => Err(Error::CannotWrite {
+        Format::Pt2 => modelc_pt2::write(model, path).map_err(|source| Error::Pt2 {
             path: path.to_path_buf(),
-            format,
+            source,
         }),
     }
 }

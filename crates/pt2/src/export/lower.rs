@@ -1,0 +1,251 @@
+//! The TorchScript writer's `forward` (straight-line `name = torch.<op>(…)` lines) → the
+//! program's nodes: each call, nested ones first, becomes one node on the aten overload its
+//! arguments select ([`super::overload`]); names stay the TorchScript names (identifiers
+//! already, unique), nested calls get fresh ones. What is not a straight-line aten call
+//! (control flow, shapes computed at run time) is reported per line, all at once.
+
+use std::collections::{HashMap, HashSet};
+
+use modelc_torchscript::code::ast::{Expr, FuncDef, StmtKind};
+
+use super::overload::{resolve, Val};
+use crate::schema::{Argument, Node, TensorArgument};
+
+/// The program's nodes and the values `forward` returns.
+pub struct Lowered {
+    pub nodes: Vec<Node>,
+    pub outputs: Vec<Val>,
+}
+
+pub struct Lowerer<'a> {
+    /// TorchScript name → value (a program name or a literal).
+    env: HashMap<String, Val>,
+    /// `self.<buffer>` → placeholder name.
+    buffers: &'a HashMap<String, String>,
+    used: HashSet<String>,
+    nodes: Vec<Node>,
+}
+
+impl<'a> Lowerer<'a> {
+    /// `inputs`: forward's parameters (after `self`) with their placeholder names.
+    pub fn new(inputs: &[(String, String)], buffers: &'a HashMap<String, String>) -> Lowerer<'a> {
+        let mut used: HashSet<String> = buffers.values().cloned().collect();
+        let mut env = HashMap::new();
+        for (ts, name) in inputs {
+            used.insert(name.clone());
+            env.insert(ts.clone(), Val::Tensor(name.clone()));
+        }
+        Lowerer {
+            env,
+            buffers,
+            used,
+            nodes: Vec::new(),
+        }
+    }
+
+    fn fresh(&mut self, hint: &str) -> String {
+        let mut name = hint.to_string();
+        let mut i = 1;
+        while self.used.contains(&name) {
+            name = format!("{hint}_{i}");
+            i += 1;
+        }
+        self.used.insert(name.clone());
+        name
+    }
+
+    /// Lowers `forward`'s body; every line that cannot be written is one message.
+    pub fn lower(mut self, f: &FuncDef) -> Result<Lowered, Vec<String>> {
+        let mut errors = Vec::new();
+        let mut outputs = Vec::new();
+        for st in &f.body {
+            let r = match &st.kind {
+                StmtKind::Assign(targets, e) => {
+                    let names: Vec<String> = targets
+                        .iter()
+                        .flat_map(|t| match t {
+                            Expr::Tuple(items) => items.clone(),
+                            t => vec![t.clone()],
+                        })
+                        .filter_map(|t| match t {
+                            Expr::Name(n) => Some(n),
+                            _ => None,
+                        })
+                        .collect();
+                    self.assign(&names, e)
+                        .map_err(|m| format!("`{}`: {m}", names.join(", ")))
+                }
+                StmtKind::Return(Some(e)) => {
+                    let items = match e {
+                        Expr::Tuple(items) => items.clone(),
+                        e => vec![e.clone()],
+                    };
+                    items
+                        .iter()
+                        .map(|x| self.expr(x, "out"))
+                        .collect::<Result<Vec<_>, _>>()
+                        .map(|v| outputs = v)
+                        .map_err(|m| format!("graph output: {m}"))
+                }
+                StmtKind::If(..) | StmtKind::For(..) | StmtKind::While(..) => Err(
+                    "control flow (an If or Loop node) is not written to .pt2 (torch.cond / while_loop)"
+                        .to_string(),
+                ),
+                _ => Err("a statement that is not an aten call".to_string()),
+            };
+            if let Err(m) = r {
+                errors.push(m);
+            }
+        }
+        if errors.is_empty() {
+            Ok(Lowered {
+                nodes: self.nodes,
+                outputs,
+            })
+        } else {
+            Err(errors)
+        }
+    }
+
+    fn assign(&mut self, names: &[String], e: &Expr) -> Result<(), String> {
+        if names.is_empty() {
+            return Err("an assignment to something other than names".into());
+        }
+        if let [name] = names {
+            if !matches!(e, Expr::Call(..)) {
+                // An alias or a literal: no node.
+                let v = self.expr(e, name)?;
+                self.env.insert(name.clone(), v);
+                return Ok(());
+            }
+        }
+        let Expr::Call(f, args, kw) = e else {
+            return Err("several names from something that is not a call".into());
+        };
+        let outs: Vec<String> = names.iter().map(|n| self.fresh(n)).collect();
+        self.call(f, args, kw, &outs)?;
+        for (n, o) in names.iter().zip(outs) {
+            self.env.insert(n.clone(), Val::Tensor(o));
+        }
+        Ok(())
+    }
+
+    /// Emits the node of `f(args, kw)` whose results are named `outs`.
+    fn call(
+        &mut self,
+        f: &Expr,
+        args: &[Expr],
+        kw: &[(String, Expr)],
+        outs: &[String],
+    ) -> Result<(), String> {
+        let callee = f.dotted().unwrap_or_default();
+        let Some(op) = callee.strip_prefix("torch.") else {
+            return Err(format!("calls {callee}, which is not an aten op"));
+        };
+        if matches!(op, "size" | "numel" | "dim" | "len") {
+            return Err(format!(
+                "torch.{op}: a shape computed at run time, which the .pt2 writer does not write yet"
+            ));
+        }
+        let hint = outs.first().map_or("t", |s| s.as_str()).to_string();
+        let pos = args
+            .iter()
+            .map(|a| self.expr(a, &hint))
+            .collect::<Result<Vec<_>, _>>()?;
+        let kw = kw
+            .iter()
+            .map(|(k, a)| Ok((k.clone(), self.expr(a, &hint)?)))
+            .collect::<Result<Vec<_>, String>>()?;
+        let r = resolve(op, &pos, &kw)?;
+        let outputs = match (outs.len(), r.returns) {
+            (1, 1) => vec![Argument::AsTensor(TensorArgument {
+                name: outs[0].clone(),
+            })],
+            (n, 1) => vec![Argument::AsTensors(
+                outs.iter()
+                    .take(n)
+                    .map(|o| TensorArgument { name: o.clone() })
+                    .collect(),
+            )],
+            (n, m) if n == m => outs
+                .iter()
+                .map(|o| Argument::AsTensor(TensorArgument { name: o.clone() }))
+                .collect(),
+            (n, m) => {
+                return Err(format!(
+                    "{} returns {m} values, the code takes {n}",
+                    r.target
+                ))
+            }
+        };
+        let name = if outputs.len() == 1 && outs.len() == 1 {
+            outs[0].clone()
+        } else {
+            self.fresh(op)
+        };
+        self.nodes.push(Node {
+            target: r.target,
+            inputs: r.inputs,
+            outputs,
+            metadata: Default::default(),
+            name: Some(name),
+        });
+        Ok(())
+    }
+
+    fn expr(&mut self, e: &Expr, hint: &str) -> Result<Val, String> {
+        Ok(match e {
+            Expr::Name(n) => self
+                .env
+                .get(n)
+                .cloned()
+                .ok_or_else(|| format!("`{n}` is not defined by an earlier call"))?,
+            Expr::Attr(b, a) if matches!(&**b, Expr::Name(s) if s == "self") => Val::Tensor(
+                self.buffers
+                    .get(a)
+                    .cloned()
+                    .ok_or_else(|| format!("no buffer {a}"))?,
+            ),
+            Expr::Int(i) => Val::Int(*i),
+            Expr::Float(f) => Val::Float(*f),
+            Expr::Bool(b) => Val::Bool(*b),
+            Expr::Str(s) => Val::Str(s.clone()),
+            Expr::None => Val::None,
+            Expr::Neg(x) => match self.expr(x, hint)? {
+                Val::Int(i) => Val::Int(-i),
+                Val::Float(f) => Val::Float(-f),
+                _ => return Err("a negated tensor expression".into()),
+            },
+            Expr::List(items) | Expr::Tuple(items) => Val::List(
+                items
+                    .iter()
+                    .map(|x| self.expr(x, hint))
+                    .collect::<Result<_, _>>()?,
+            ),
+            Expr::Call(f, args, _) if f.dotted().as_deref() == Some("float") => match &args[..] {
+                [Expr::Str(s)] => Val::Float(match s.as_str() {
+                    "inf" => f64::INFINITY,
+                    "-inf" => f64::NEG_INFINITY,
+                    _ => f64::NAN,
+                }),
+                _ => return Err("float(…) of something other than a literal".into()),
+            },
+            Expr::Call(f, args, kw) => {
+                let out = self.fresh(hint);
+                self.call(f, args, kw, std::slice::from_ref(&out))?;
+                Val::Tensor(out)
+            }
+            other => {
+                return Err(format!(
+                    "{} (a value computed at run time outside aten calls), which the .pt2 writer does not write yet",
+                    short(other)
+                ))
+            }
+        })
+    }
+}
+
+fn short(e: &Expr) -> String {
+    let s = format!("{e:?}");
+    s.chars().take(60).collect()
+}
