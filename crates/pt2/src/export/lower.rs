@@ -54,8 +54,9 @@ impl<'a> Lowerer<'a> {
         name
     }
 
-    /// Lowers `forward`'s body; every line that cannot be written is one message.
-    pub fn lower(mut self, f: &FuncDef) -> Result<Lowered, Vec<String>> {
+    /// Lowers `forward`'s body; every line that cannot be written is one message, with the
+    /// first name the line assigns (empty for the return).
+    pub fn lower(mut self, f: &FuncDef) -> Result<Lowered, Vec<(String, String)>> {
         let mut errors = Vec::new();
         let mut outputs = Vec::new();
         for st in &f.body {
@@ -73,7 +74,7 @@ impl<'a> Lowerer<'a> {
                         })
                         .collect();
                     self.assign(&names, e)
-                        .map_err(|m| format!("`{}`: {m}", names.join(", ")))
+                        .map_err(|m| (names.first().cloned().unwrap_or_default(), m))
                 }
                 StmtKind::Return(Some(e)) => {
                     let items = match e {
@@ -85,16 +86,29 @@ impl<'a> Lowerer<'a> {
                         .map(|x| self.expr(x, "out"))
                         .collect::<Result<Vec<_>, _>>()
                         .map(|v| outputs = v)
-                        .map_err(|m| format!("graph output: {m}"))
+                        .map_err(|m| (String::new(), format!("graph output: {m}")))
                 }
-                StmtKind::If(..) | StmtKind::For(..) | StmtKind::While(..) => Err(
+                StmtKind::If(..) | StmtKind::For(..) | StmtKind::While(..) => Err((
+                    String::new(),
                     "control flow (an If or Loop node) is not written to .pt2 (torch.cond / while_loop)"
                         .to_string(),
-                ),
-                _ => Err("a statement that is not an aten call".to_string()),
+                )),
+                _ => Err((String::new(), "a statement that is not an aten call".to_string())),
             };
             if let Err(m) = r {
                 errors.push(m);
+                // Later lines read this line's names as if it had been written, so each
+                // problem is reported once, where it is.
+                if let StmtKind::Assign(targets, _) = &st.kind {
+                    for t in targets.iter().flat_map(|t| match t {
+                        Expr::Tuple(items) => items.clone(),
+                        t => vec![t.clone()],
+                    }) {
+                        if let Expr::Name(n) = t {
+                            self.env.entry(n.clone()).or_insert(Val::Tensor(n));
+                        }
+                    }
+                }
             }
         }
         if errors.is_empty() {

@@ -91,8 +91,16 @@ fn program(model: &Model) -> Result<(ExportedProgram, Vec<Weight>), Pt2Error> {
     let lowered = lower::Lowerer::new(&inputs, &buffers)
         .lower(&p.forward)
         .map_err(|errs| {
+            let errs: Vec<String> = errs
+                .into_iter()
+                .map(|(name, msg)| match p.origins.get(&name) {
+                    Some(label) => format!("node {label}: {msg}"),
+                    None if name.is_empty() => msg,
+                    None => format!("`{name}`: {msg}"),
+                })
+                .collect();
             refuse(format!(
-                "{} line(s) of the aten program cannot be written: {}",
+                "{} node(s) cannot be written: {}",
                 errs.len(),
                 errs.join("; ")
             ))

@@ -138,7 +138,8 @@ fn encode(ty: &str, v: &Val, lenient: bool) -> Option<Argument> {
     if *v == Val::None {
         return optional.then_some(Argument::AsNone(true));
     }
-    // `int[2]`, `SymInt[]`, `Tensor?[]`: a list of `elem`, of `n` items if given.
+    // `int[2]`, `SymInt[]`, `Tensor?[]`: a list of `elem` (`N` only says how many copies a
+    // single int stands for; lists of other lengths are accepted, as torch does).
     if let Some((elem, rest)) = base.split_once('[') {
         let n: Option<usize> = rest.trim_end_matches(']').parse().ok();
         let items: Vec<Val> = match (v, n) {
@@ -147,9 +148,6 @@ fn encode(ty: &str, v: &Val, lenient: bool) -> Option<Argument> {
             (Val::Int(_), Some(n)) if matches!(elem, "int" | "SymInt") => vec![v.clone(); n],
             _ => return None,
         };
-        if n.is_some_and(|n| n != items.len()) && !(n.is_some() && items.len() == 1) {
-            return None;
-        }
         return match elem {
             "int" | "SymInt" => items
                 .iter()

@@ -74,6 +74,8 @@ pub struct AtenProgram {
     pub forward: crate::code::ast::FuncDef,
     /// The module buffers `forward` reads as `self.<name>`.
     pub buffers: Vec<(String, Tensor)>,
+    /// The node (its label, for messages) whose output a `forward` name was made from.
+    pub origins: std::collections::HashMap<String, String>,
 }
 
 /// Translates `model` into [`AtenProgram`]; every node without a translation is reported at
@@ -92,7 +94,18 @@ pub fn aten_program(model: &Model) -> Result<AtenProgram, TorchScriptError> {
             _ => None,
         })
         .ok_or_else(|| TorchScriptError::Unsupported("generated code has no forward".into()))?;
+    let g = &prepared.graph;
+    let origins = g
+        .node_ids()
+        .flat_map(|id| {
+            let n = g.node(id);
+            n.outputs
+                .iter()
+                .map(move |o| (emit::sanitize(&o.name), node_label(n)))
+        })
+        .collect();
     Ok(AtenProgram {
+        origins,
         model: prepared,
         forward,
         buffers: generated.buffers,

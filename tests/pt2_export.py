@@ -1,0 +1,141 @@
+"""ONNX -> `.pt2` counts: modelc converts ONNX files to `.pt2`, `torch.export.load` loads each
+and `.module()(*inputs)` runs; the result is compared with onnxruntime on the ONNX file
+(1e-4 of the output range, tests/aten_suite.compare).
+
+Inputs: (a) the ONNX backend node suite's models (their own test_data_set_0 inputs),
+(b) models: torchvision ResNet-18 and MobileNetV2, a transformer encoder and an LSTM
+(tests/pt2_models.py's builders) exported with `torch.onnx.export` (dynamic batch), run at
+another batch size than exported so the symbolic dim is exercised.
+
+    python tests/pt2_export.py --modelc target/debug/modelc [--node-suite DIR] [--limit N]
+        [--models resnet18,...] [--out DIR]
+
+Prints one line per failing input and the counts `ONNX->pt2 node suite: N of M`,
+`ONNX->pt2 models: N of M`. Exits 1 when modelc crashes or writes a `.pt2` torch refuses to
+load or whose results differ from onnxruntime (a refusal by node is not a failure).
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import os
+import sys
+import tempfile
+import warnings
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import aten_suite as A  # noqa: E402
+
+
+def check(modelc, onnx_path, feeds, out_dir, tag):
+    """'ok', 'refused' or 'fail' and a message."""
+    import onnxruntime as ort
+    import torch
+
+    dst = os.path.join(out_dir, tag + ".pt2")
+    bad = A.run_modelc(modelc, onnx_path, dst)
+    if bad is not None:
+        status, msg = bad
+        return ("fail" if status == "crash" else "refused"), msg
+    try:
+        ep = torch.export.load(dst)
+    except Exception as e:  # noqa: BLE001
+        return "fail", f"torch.export.load refuses it: {str(e).splitlines()[0][:200]}"
+    try:
+        sess = ort.InferenceSession(onnx_path, providers=["CPUExecutionProvider"])
+        names = [i.name for i in sess.get_inputs()]
+        want = sess.run(None, dict(zip(names, feeds)))
+    except Exception as e:  # noqa: BLE001
+        return "refused", f"onnxruntime cannot run the source: {str(e).splitlines()[0][:120]}"
+    try:
+        with torch.no_grad():
+            got = ep.module()(*[torch.from_numpy(np.ascontiguousarray(f)) for f in feeds])
+    except Exception as e:  # noqa: BLE001
+        return "fail", f".module() fails: {str(e).splitlines()[0][:200]}"
+    got = list(got) if isinstance(got, (tuple, list)) else [got]
+    diff = A.compare([g.detach().numpy() for g in got], [np.asarray(w) for w in want])
+    return ("fail", diff) if diff else ("ok", "")
+
+
+def node_suite(modelc, root, limit, out_dir):
+    import onnx
+    from onnx import numpy_helper
+
+    dirs = sorted(d for d in glob.glob(os.path.join(root, "test_*")) if os.path.isdir(d))
+    if limit:
+        dirs = dirs[:limit]
+    counts = {"ok": 0, "refused": 0, "fail": 0}
+    for d in dirs:
+        model = os.path.join(d, "model.onnx")
+        data = os.path.join(d, "test_data_set_0")
+        if not os.path.exists(model) or not os.path.isdir(data):
+            continue
+        ins = sorted(glob.glob(os.path.join(data, "input_*.pb")), key=lambda p: int(p.split("_")[-1][:-3]))
+        try:
+            feeds = []
+            for p in ins:
+                t = onnx.TensorProto()
+                with open(p, "rb") as f:
+                    t.ParseFromString(f.read())
+                feeds.append(numpy_helper.to_array(t))
+        except Exception:  # noqa: BLE001 (sequence/optional inputs: not tensors)
+            continue
+        status, msg = check(modelc, model, feeds, out_dir, os.path.basename(d))
+        counts[status] += 1
+        if status == "fail":
+            print(f"FAIL {os.path.basename(d)}: {msg}")
+    return counts
+
+
+def models(modelc, only, out_dir):
+    import torch
+
+    import pt2_models
+
+    counts = {"ok": 0, "refused": 0, "fail": 0}
+    for name, (m, xs, run_xs, dyn) in pt2_models.models().items():
+        if only and name not in only:
+            continue
+        path = os.path.join(out_dir, name + ".onnx")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            names = [f"x{i}" if i else "x" for i in range(len(xs))]
+            axes = {n: {0: "batch"} for n in names} if dyn else None
+            torch.onnx.export(m, xs, path, input_names=names, dynamic_axes=axes, dynamo=False,
+                              opset_version=17)
+        status, msg = check(modelc, path, [x.numpy() for x in run_xs], out_dir, name)
+        counts[status] += 1
+        print(f"{name}: {status} {msg}")
+    return counts
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--modelc", required=True)
+    ap.add_argument("--node-suite", default=None)
+    ap.add_argument("--limit", type=int, default=0)
+    ap.add_argument("--models", default=None, help="comma-separated; 'none' skips the models")
+    ap.add_argument("--out", default=None)
+    a = ap.parse_args()
+    out = a.out or tempfile.mkdtemp(prefix="pt2-export-")
+    os.makedirs(out, exist_ok=True)
+    failed = False
+    if a.node_suite:
+        c = node_suite(a.modelc, a.node_suite, a.limit, out)
+        n = sum(c.values())
+        print(f"ONNX->pt2 node suite: {c['ok']} of {n} (refused {c['refused']}, failed {c['fail']})")
+        failed |= c["fail"] > 0
+    if a.models != "none":
+        only = set(a.models.split(",")) if a.models else None
+        c = models(a.modelc, only, out)
+        n = sum(c.values())
+        print(f"ONNX->pt2 models: {c['ok']} of {n} (refused {c['refused']}, failed {c['fail']})")
+        failed |= c["fail"] > 0
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()
