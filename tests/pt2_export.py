@@ -30,6 +30,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import aten_suite as A  # noqa: E402
 
 
+F16_TOL = 2e-3
+
+
 def check(modelc, onnx_path, feeds, out_dir, tag):
     """'ok', 'refused' or 'fail' and a message."""
     import onnxruntime as ort
@@ -39,6 +42,10 @@ def check(modelc, onnx_path, feeds, out_dir, tag):
     bad = A.run_modelc(modelc, onnx_path, dst)
     if bad is not None:
         status, msg = bad
+        # The writer's refusal is one line saying it cannot write the .pt2 (naming nodes).
+        if status == "crash" and msg.startswith("unclear refusal") and msg.count("|") == 0 \
+                and "cannot write .pt2" in msg:
+            status = "refused"
         return ("fail" if status == "crash" else "refused"), msg
     try:
         ep = torch.export.load(dst)
@@ -48,15 +55,28 @@ def check(modelc, onnx_path, feeds, out_dir, tag):
         sess = ort.InferenceSession(onnx_path, providers=["CPUExecutionProvider"])
         names = [i.name for i in sess.get_inputs()]
         want = sess.run(None, dict(zip(names, feeds)))
+        again = sess.run(None, dict(zip(names, feeds)))
     except Exception as e:  # noqa: BLE001
         return "refused", f"onnxruntime cannot run the source: {str(e).splitlines()[0][:120]}"
+    if any(not np.array_equal(np.asarray(a), np.asarray(b), equal_nan=np.asarray(a).dtype.kind == "f")
+           for a, b in zip(want, again)):
+        return "refused", "the source's results are random (training-mode Dropout): nothing to compare"
     try:
         with torch.no_grad():
-            got = ep.module()(*[torch.from_numpy(np.ascontiguousarray(f)) for f in feeds])
+            got = ep.module()(*[torch.from_numpy(np.array(f, copy=True)) for f in feeds])
     except Exception as e:  # noqa: BLE001
         return "fail", f".module() fails: {str(e).splitlines()[0][:200]}"
     got = list(got) if isinstance(got, (tuple, list)) else [got]
-    diff = A.compare([g.detach().numpy() for g in got], [np.asarray(w) for w in want])
+    want = [np.asarray(w) for w in want]
+    # Half-precision results: torch and onnxruntime round intermediates differently; the
+    # tolerance is a few f16 ulps of the range instead of the f32 one.
+    tol = A.TOL
+    if any(w.dtype == np.float16 for w in want):
+        A.TOL = F16_TOL
+    try:
+        diff = A.compare([g.detach().numpy() for g in got], want)
+    finally:
+        A.TOL = tol
     return ("fail", diff) if diff else ("ok", "")
 
 

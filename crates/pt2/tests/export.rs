@@ -27,14 +27,31 @@ fn an_add_and_a_weight_read_back_with_names_and_the_symbolic_batch() {
     let names: Vec<String> = g
         .inputs()
         .iter()
-        .map(|&id| g.value(modelc_ir::ValueRef::new(id, 0)).unwrap().name.clone())
+        .map(|&id| {
+            g.value(modelc_ir::ValueRef::new(id, 0))
+                .unwrap()
+                .name
+                .clone()
+        })
         .collect();
     assert_eq!(names, ["x", "y"]);
     let out = g.value(g.outputs()[0]).unwrap();
     assert_eq!(out.name, "out");
-    let shape = out.ty.as_ref().unwrap().ty.as_tensor().unwrap().shape.clone().unwrap();
+    let shape = out
+        .ty
+        .as_ref()
+        .unwrap()
+        .ty
+        .as_tensor()
+        .unwrap()
+        .shape
+        .clone()
+        .unwrap();
     assert_eq!(shape.0[0], modelc_ir::Dim::Sym("batch".into()));
-    assert!(back.meta.iter().any(|(k, v)| k == "pt2.range.batch" && v == "1.."));
+    assert!(back
+        .meta
+        .iter()
+        .any(|(k, v)| k == "pt2.range.batch" && v == "1.."));
     // The weight is an uncompressed entry (the reader maps it in place).
     let f = std::fs::File::open(&path).unwrap();
     let mut z = zip::ZipArchive::new(f).unwrap();
@@ -56,7 +73,11 @@ fn unsupported_nodes_are_refused_by_name_and_nothing_is_written() {
     let err = modelc_pt2::write(&m, &path).unwrap_err().to_string();
     assert!(err.contains("Frobnicate"), "{err}");
     assert!(!path.exists());
-    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "no temporary left");
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        0,
+        "no temporary left"
+    );
 }
 
 #[test]

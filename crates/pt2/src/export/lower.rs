@@ -170,6 +170,13 @@ impl<'a> Lowerer<'a> {
             .iter()
             .map(|(k, a)| Ok((k.clone(), self.expr(a, &hint)?)))
             .collect::<Result<Vec<_>, String>>()?;
+        if pos.iter().chain(kw.iter().map(|(_, v)| v)).any(non_finite) {
+            // torch writes them as JSON's non-standard `Infinity`/`NaN`, which modelc's
+            // reader (serde_json) does not read back.
+            return Err(format!(
+                "torch.{op}: an infinite or NaN argument, which the .pt2 writer does not write yet"
+            ));
+        }
         let r = resolve(op, &pos, &kw)?;
         let outputs = match (outs.len(), r.returns) {
             (1, 1) => vec![Argument::AsTensor(TensorArgument {
@@ -256,6 +263,14 @@ impl<'a> Lowerer<'a> {
                 ))
             }
         })
+    }
+}
+
+fn non_finite(v: &Val) -> bool {
+    match v {
+        Val::Float(f) => !f.is_finite(),
+        Val::List(items) => items.iter().any(non_finite),
+        _ => false,
     }
 }
 

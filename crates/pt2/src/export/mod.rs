@@ -395,6 +395,12 @@ fn meta(
 ) -> Result<TensorMeta, Pt2Error> {
     let code =
         schema_dtype(dtype).ok_or_else(|| refuse(format!("torch has no {dtype} tensors")))?;
+    if matches!(dtype, DType::U16 | DType::U32 | DType::U64) {
+        // torch has the types but few CPU kernels for them (no add, no comparisons).
+        return Err(refuse(format!(
+            "{dtype} tensors: torch's CPU kernels do not cover them"
+        )));
+    }
     // (expression, hint) per size; products for strides.
     let mut sizes: Vec<(Option<String>, i64)> = Vec::new();
     for d in dims {
