@@ -8,7 +8,7 @@ Inputs: (a) the ONNX backend node suite's models (their own test_data_set_0 inpu
 another batch size than exported so the symbolic dim is exercised.
 
     python tests/pt2_export.py --modelc target/debug/modelc [--node-suite DIR] [--limit N]
-        [--models resnet18,...] [--out DIR]
+        [--models resnet18,...] [--static] [--out DIR]
 
 Prints one line per failing input and the counts `ONNX->pt2 node suite: N of M`,
 `ONNX->pt2 models: N of M`. Exits 1 when modelc crashes or writes a `.pt2` torch refuses to
@@ -110,7 +110,7 @@ def node_suite(modelc, root, limit, out_dir):
     return counts
 
 
-def models(modelc, only, out_dir):
+def models(modelc, only, out_dir, static=False):
     import torch
 
     import pt2_models
@@ -119,6 +119,8 @@ def models(modelc, only, out_dir):
     for name, (m, xs, run_xs, dyn) in pt2_models.models().items():
         if only and name not in only:
             continue
+        if static:
+            name, dyn, run_xs = name + "_static", None, xs
         path = os.path.join(out_dir, name + ".onnx")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -139,6 +141,8 @@ def main():
     ap.add_argument("--limit", type=int, default=0)
     ap.add_argument("--models", default=None, help="comma-separated; 'none' skips the models")
     ap.add_argument("--out", default=None)
+    ap.add_argument("--static", action="store_true",
+                    help="also each model exported with a fixed batch (run at that batch)")
     a = ap.parse_args()
     out = a.out or tempfile.mkdtemp(prefix="pt2-export-")
     os.makedirs(out, exist_ok=True)
@@ -150,10 +154,12 @@ def main():
         failed |= c["fail"] > 0
     if a.models != "none":
         only = set(a.models.split(",")) if a.models else None
-        c = models(a.modelc, only, out)
-        n = sum(c.values())
-        print(f"ONNX->pt2 models: {c['ok']} of {n} (refused {c['refused']}, failed {c['fail']})")
-        failed |= c["fail"] > 0
+        for static in [False, True] if a.static else [False]:
+            c = models(a.modelc, only, out, static)
+            n = sum(c.values())
+            kind = "fixed batch" if static else "dynamic batch"
+            print(f"ONNX->pt2 models ({kind}): {c['ok']} of {n} (refused {c['refused']}, failed {c['fail']})")
+            failed |= c["fail"] > 0
     sys.exit(1 if failed else 0)
 
 

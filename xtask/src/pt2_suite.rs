@@ -58,6 +58,22 @@ impl Xtask {
         run(&mut cmd)
     }
 
+    /// ONNX -> `.pt2` (tests/pt2_export.py): the node suite (its first `limit` cases) and the
+    /// models (`resnet18` only with a limit); fails on a crash, a `.pt2` torch refuses or a
+    /// result that differs from onnxruntime.
+    pub(crate) fn pt2_export(&self, limit: Option<usize>) -> Result<()> {
+        let modelc = self.build_modelc()?;
+        let mut cmd = self.pt2_cmd("tests/pt2_export.py", &modelc)?;
+        cmd.arg("--out")
+            .arg(self.target.join("pt2-export"))
+            .arg("--node-suite")
+            .arg(self.node_suite_dir().join("node"));
+        if let Some(n) = limit {
+            cmd.args(["--limit", &n.to_string(), "--models", "resnet18"]);
+        }
+        run(&mut cmd)
+    }
+
     fn pt2_cmd(&self, script: &str, modelc: &std::path::Path) -> Result<std::process::Command> {
         self.pyenv()?;
         // expecttest (torch.testing imports it), as for the aten suite.
