@@ -6,10 +6,10 @@
 
 use std::collections::{HashMap, HashSet};
 
-use modelc_torchscript::code::ast::{Expr, FuncDef, StmtKind};
+use modelc_torchscript::code::ast::{BinOp, Expr, FuncDef, StmtKind};
 
 use super::overload::{resolve, Val};
-use crate::schema::{Argument, Node, TensorArgument};
+use crate::schema::{Argument, NamedArgument, Node, SymIntArgument, TensorArgument};
 
 /// The program's nodes and the values `forward` returns.
 pub struct Lowered {
@@ -138,8 +138,12 @@ impl<'a> Lowerer<'a> {
         };
         let outs: Vec<String> = names.iter().map(|n| self.fresh(n)).collect();
         self.call(f, args, kw, &outs)?;
+        let size = f.dotted().as_deref() == Some("torch.size");
         for (n, o) in names.iter().zip(outs) {
-            self.env.insert(n.clone(), Val::Tensor(o));
+            self.env.insert(
+                n.clone(),
+                if size { Val::SymInt(o) } else { Val::Tensor(o) },
+            );
         }
         Ok(())
     }
@@ -156,6 +160,25 @@ impl<'a> Lowerer<'a> {
         let Some(op) = callee.strip_prefix("torch.") else {
             return Err(format!("calls {callee}, which is not an aten op"));
         };
+        if op == "size" {
+            if let ([x, Expr::Int(d)], [name]) = (args, outs) {
+                let x = self.expr(x, name)?;
+                let Val::Tensor(x) = x else {
+                    return Err("torch.size of something other than a tensor".into());
+                };
+                self.nodes.push(Node {
+                    target: "torch.ops.aten.sym_size.int".into(),
+                    inputs: vec![
+                        named("self", Argument::AsTensor(TensorArgument { name: x })),
+                        named("dim", Argument::AsInt(*d)),
+                    ],
+                    outputs: vec![sym_out(name)],
+                    metadata: Default::default(),
+                    name: Some(name.clone()),
+                });
+                return Ok(());
+            }
+        }
         if matches!(op, "size" | "numel" | "dim" | "len") {
             return Err(format!(
                 "torch.{op}: a shape computed at run time, which the .pt2 writer does not write yet"
@@ -214,6 +237,46 @@ impl<'a> Lowerer<'a> {
         Ok(())
     }
 
+    /// Integer arithmetic on sizes: folded when both are numbers, else an `_operator` node.
+    fn int_op(&mut self, op: BinOp, a: Val, b: Val, hint: &str) -> Result<Val, String> {
+        let (target, f): (&str, fn(i64, i64) -> Option<i64>) = match op {
+            BinOp::Add => ("_operator.add", i64::checked_add),
+            BinOp::Sub => ("_operator.sub", i64::checked_sub),
+            BinOp::Mul => ("_operator.mul", i64::checked_mul),
+            // Python's `//` rounds toward negative infinity.
+            BinOp::FloorDiv => ("_operator.floordiv", |x, y| {
+                let q = x.checked_div(y)?;
+                Some(if x % y != 0 && ((x < 0) != (y < 0)) {
+                    q - 1
+                } else {
+                    q
+                })
+            }),
+            _ => {
+                return Err(format!(
+                    "{op:?} on sizes, which the .pt2 writer does not write yet"
+                ))
+            }
+        };
+        if let (Val::Int(x), Val::Int(y)) = (&a, &b) {
+            return f(*x, *y)
+                .map(Val::Int)
+                .ok_or_else(|| format!("{x} {op:?} {y} overflows or divides by zero"));
+        }
+        let (Some(x), Some(y)) = (sym_arg(&a), sym_arg(&b)) else {
+            return Err(format!("{op:?} of something other than sizes"));
+        };
+        let out = self.fresh(&format!("{hint}_size"));
+        self.nodes.push(Node {
+            target: target.into(),
+            inputs: vec![named("a", x), named("b", y)],
+            outputs: vec![sym_out(&out)],
+            metadata: Default::default(),
+            name: Some(out.clone()),
+        });
+        Ok(Val::SymInt(out))
+    }
+
     fn expr(&mut self, e: &Expr, hint: &str) -> Result<Val, String> {
         Ok(match e {
             Expr::Name(n) => self
@@ -254,7 +317,15 @@ impl<'a> Lowerer<'a> {
             Expr::Call(f, args, kw) => {
                 let out = self.fresh(hint);
                 self.call(f, args, kw, std::slice::from_ref(&out))?;
-                Val::Tensor(out)
+                if f.dotted().as_deref() == Some("torch.size") {
+                    Val::SymInt(out)
+                } else {
+                    Val::Tensor(out)
+                }
+            }
+            Expr::Bin(op, a, b) => {
+                let (a, b) = (self.expr(a, hint)?, self.expr(b, hint)?);
+                return self.int_op(*op, a, b, hint);
             }
             other => {
                 return Err(format!(
@@ -263,6 +334,27 @@ impl<'a> Lowerer<'a> {
                 ))
             }
         })
+    }
+}
+
+fn named(name: &str, arg: Argument) -> NamedArgument {
+    NamedArgument {
+        name: name.into(),
+        arg,
+        kind: Some(1),
+    }
+}
+
+fn sym_out(name: &str) -> Argument {
+    Argument::AsSymInt(SymIntArgument::AsName(name.into()))
+}
+
+/// A size operand as an argument (a name or a number).
+fn sym_arg(v: &Val) -> Option<Argument> {
+    match v {
+        Val::Int(i) => Some(Argument::AsInt(*i)),
+        Val::SymInt(n) => Some(sym_out(n)),
+        _ => None,
     }
 }
 

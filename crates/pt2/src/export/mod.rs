@@ -221,6 +221,7 @@ fn program(model: &Model) -> Result<(ExportedProgram, Vec<Weight>), Pt2Error> {
         torch_version: TORCH_VERSION.into(),
     };
     fill_types(&mut prog, &weights, &mut syms)?;
+    fill_sizes(&mut prog)?;
     prog.range_constraints = syms.ranges();
     Ok((prog, weights))
 }
@@ -287,6 +288,80 @@ fn fill_types(
     }
     if !errors.is_empty() {
         return Err(refuse(errors.join("; ")));
+    }
+    Ok(())
+}
+
+/// `sym_int_values` for the sizes computed at run time: a size of a tensor is its
+/// `tensor_values` entry's; `_operator` arithmetic combines expressions (and hints).
+fn fill_sizes(prog: &mut ExportedProgram) -> Result<(), Pt2Error> {
+    use crate::schema::SymIntArgument;
+    let g = &mut prog.graph_module.graph;
+    let mut known: HashMap<String, SymInt> = HashMap::new();
+    let parts = |s: &SymInt| -> (Option<String>, i64) {
+        match s {
+            SymInt::AsInt(v) => (None, *v),
+            SymInt::AsExpr(e) => (
+                Some(e.expr_str.clone()),
+                e.hint
+                    .as_ref()
+                    .and_then(|h| h.get("as_int"))
+                    .and_then(|v| v.as_i64())
+                    .unwrap_or(1),
+            ),
+        }
+    };
+    for n in &g.nodes {
+        let Some(Argument::AsSymInt(SymIntArgument::AsName(out))) = n.outputs.first() else {
+            continue;
+        };
+        let value = if n.target == "torch.ops.aten.sym_size.int" {
+            let (Some(Argument::AsTensor(x)), Some(Argument::AsInt(d))) = (
+                n.inputs.first().map(|a| &a.arg),
+                n.inputs.get(1).map(|a| &a.arg),
+            ) else {
+                return Err(refuse(format!("{out}: a malformed sym_size")));
+            };
+            let sizes = &g
+                .tensor_values
+                .get(&x.name)
+                .ok_or_else(|| refuse(format!("{out}: {} has no type", x.name)))?
+                .sizes;
+            let i = if *d < 0 { *d + sizes.len() as i64 } else { *d };
+            sizes
+                .get(i as usize)
+                .cloned()
+                .ok_or_else(|| refuse(format!("{out}: dim {d} of a rank-{} tensor", sizes.len())))?
+        } else {
+            let operand = |k: usize| -> Result<(Option<String>, i64), Pt2Error> {
+                match n.inputs.get(k).map(|a| &a.arg) {
+                    Some(Argument::AsInt(v)) => Ok((None, *v)),
+                    Some(Argument::AsSymInt(SymIntArgument::AsName(m))) => known
+                        .get(m)
+                        .map(parts)
+                        .ok_or_else(|| refuse(format!("{out}: {m} is not a known size"))),
+                    _ => Err(refuse(format!("{out}: a malformed {}", n.target))),
+                }
+            };
+            let ((ea, ha), (eb, hb)) = (operand(0)?, operand(1)?);
+            let text = |e: Option<String>, h: i64| e.map_or(h.to_string(), |e| format!("({e})"));
+            let (expr, hint) = match n.target.as_str() {
+                "_operator.add" => (format!("{} + {}", text(ea, ha), text(eb, hb)), ha + hb),
+                "_operator.sub" => (format!("{} - {}", text(ea, ha), text(eb, hb)), ha - hb),
+                "_operator.mul" => (format!("{}*{}", text(ea, ha), text(eb, hb)), ha * hb),
+                "_operator.floordiv" if hb != 0 => (
+                    format!("floor({}/{})", text(ea, ha), text(eb, hb)),
+                    ha.div_euclid(hb),
+                ),
+                t => return Err(refuse(format!("{out}: {t} on sizes"))),
+            };
+            SymInt::AsExpr(SymExpr {
+                expr_str: expr,
+                hint: Some(serde_json::json!({ "as_int": hint })),
+            })
+        };
+        known.insert(out.clone(), value.clone());
+        g.sym_int_values.insert(out.clone(), value);
     }
     Ok(())
 }

@@ -13,12 +13,16 @@ use std::sync::OnceLock;
 use modelc_ir::DType;
 use serde::Deserialize;
 
-use crate::schema::{Argument, Device, NamedArgument, OptionalTensorArgument, TensorArgument};
+use crate::schema::{
+    Argument, Device, NamedArgument, OptionalTensorArgument, SymIntArgument, TensorArgument,
+};
 
 /// A call's argument value: a program value by name or a literal.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Val {
     Tensor(String),
+    /// A size computed at run time (`aten.sym_size`, `_operator.*`), by name.
+    SymInt(String),
     Int(i64),
     Float(f64),
     Bool(bool),
@@ -83,6 +87,7 @@ pub fn resolve(op: &str, pos: &[Val], kw: &[(String, Val)]) -> Result<Resolved, 
 fn kind(v: &Val) -> String {
     match v {
         Val::Tensor(_) => "Tensor".into(),
+        Val::SymInt(_) => "SymInt".into(),
         Val::Int(_) => "int".into(),
         Val::Float(_) => "float".into(),
         Val::Bool(_) => "bool".into(),
@@ -149,6 +154,15 @@ fn encode(ty: &str, v: &Val, lenient: bool) -> Option<Argument> {
             _ => return None,
         };
         return match elem {
+            "int" | "SymInt" if items.iter().any(|x| matches!(x, Val::SymInt(_))) => items
+                .iter()
+                .map(|x| match x {
+                    Val::Int(i) => Some(SymIntArgument::AsInt(*i)),
+                    Val::SymInt(n) => Some(SymIntArgument::AsName(n.clone())),
+                    _ => None,
+                })
+                .collect::<Option<Vec<_>>>()
+                .map(Argument::AsSymInts),
             "int" | "SymInt" => items
                 .iter()
                 .map(|x| match x {
@@ -204,6 +218,9 @@ fn encode(ty: &str, v: &Val, lenient: bool) -> Option<Argument> {
         ("Scalar", Val::Float(f)) => Argument::AsFloat(*f),
         ("Scalar", Val::Bool(b)) => Argument::AsBool(*b),
         ("int" | "SymInt", Val::Int(i)) => Argument::AsInt(*i),
+        ("int" | "SymInt" | "Scalar", Val::SymInt(n)) => {
+            Argument::AsSymInt(SymIntArgument::AsName(n.clone()))
+        }
         ("float", Val::Float(f)) => Argument::AsFloat(*f),
         ("float", Val::Int(i)) => Argument::AsFloat(*i as f64),
         ("bool", Val::Bool(b)) => Argument::AsBool(*b),
