@@ -220,18 +220,18 @@ fn program(model: &Model) -> Result<(ExportedProgram, Vec<Weight>), Pt2Error> {
         verifiers: Vec::new(),
         torch_version: TORCH_VERSION.into(),
     };
-    fill_types(&mut prog, &weights, &mut syms)?;
-    fill_sizes(&mut prog)?;
+    let types = read_back_types(&prog, &weights)?;
+    fill_values(&mut prog, &types, &mut syms, &p.origins)?;
     prog.range_constraints = syms.ranges();
     Ok((prog, weights))
 }
 
-/// Fills `tensor_values` for every node output from modelc's own reading of the program.
-fn fill_types(
-    prog: &mut ExportedProgram,
+/// The element type and dims of every node output, from modelc's own reading of the program
+/// and shape inference (dims may be unknown).
+fn read_back_types(
+    prog: &ExportedProgram,
     weights: &[Weight],
-    syms: &mut Symbols,
-) -> Result<(), Pt2Error> {
+) -> Result<HashMap<String, (DType, Vec<Dim>)>, Pt2Error> {
     let tv: BTreeMap<String, TensorValue> = weights
         .iter()
         .map(|w| (w.name.clone(), tensor_value(&w.tensor)))
@@ -267,34 +267,36 @@ fn fill_types(
     pm.validate = false;
     pm.run(&mut m)
         .map_err(|e| refuse(format!("inferring shapes: {e}")))?;
-    let mut errors = Vec::new();
+    let mut types = HashMap::new();
     for (name, v) in names {
         let tt = m
             .graph
             .value(v)
             .and_then(|x| x.ty.as_ref())
             .and_then(|t| t.ty.as_tensor());
-        match (tt.and_then(|t| t.dtype), tt.and_then(|t| t.shape.as_ref())) {
-            (Some(d), Some(s)) if s.0.iter().all(|d| !matches!(d, Dim::Unknown)) => {
-                prog.graph_module
-                    .graph
-                    .tensor_values
-                    .insert(name, meta(d, &s.0, syms, false)?);
-            }
-            _ => errors.push(format!(
-                "{name}: its element type or shape is not known after shape inference"
-            )),
+        if let (Some(d), Some(shape)) =
+            (tt.and_then(|t| t.dtype), tt.and_then(|t| t.shape.as_ref()))
+        {
+            types.insert(name, (d, shape.0.clone()));
         }
     }
-    if !errors.is_empty() {
-        return Err(refuse(errors.join("; ")));
-    }
-    Ok(())
+    Ok(types)
 }
 
-/// `sym_int_values` for the sizes computed at run time: a size of a tensor is its
-/// `tensor_values` entry's; `_operator` arithmetic combines expressions (and hints).
-fn fill_sizes(prog: &mut ExportedProgram) -> Result<(), Pt2Error> {
+/// `tensor_values` and `sym_int_values` of the node outputs, in program order: a tensor's
+/// from the read-back types, or (where shape inference left a dim unknown) a reshape's from
+/// its size arguments; a size of a tensor is its `tensor_values` entry's; `_operator`
+/// arithmetic combines expressions (and hints). Every value that stays unknown is reported.
+fn fill_values(
+    prog: &mut ExportedProgram,
+    types: &HashMap<String, (DType, Vec<Dim>)>,
+    syms: &mut Symbols,
+    origins: &HashMap<String, String>,
+) -> Result<(), Pt2Error> {
+    let label = |name: &str| match origins.get(name) {
+        Some(l) => format!("node {l}"),
+        None => format!("`{name}`"),
+    };
     use crate::schema::SymIntArgument;
     let g = &mut prog.graph_module.graph;
     let mut known: HashMap<String, SymInt> = HashMap::new();
@@ -311,7 +313,45 @@ fn fill_sizes(prog: &mut ExportedProgram) -> Result<(), Pt2Error> {
             ),
         }
     };
+    let mut errors = Vec::new();
     for n in &g.nodes {
+        let tensors: Vec<&str> = n
+            .outputs
+            .iter()
+            .flat_map(|o| match o {
+                Argument::AsTensor(t) => vec![t.name.as_str()],
+                Argument::AsTensors(ts) => ts.iter().map(|t| t.name.as_str()).collect(),
+                _ => vec![],
+            })
+            .collect();
+        for name in tensors {
+            let Some((dtype, dims)) = types.get(name) else {
+                errors.push(format!(
+                    "{}: its element type is not known after reading back",
+                    label(name)
+                ));
+                continue;
+            };
+            let m = if dims.iter().all(|d| !matches!(d, Dim::Unknown)) {
+                meta(*dtype, dims, syms, false)?
+            } else {
+                match reshaped(n, &known, &parts) {
+                    Some(sizes) if sizes.len() == dims.len() => {
+                        let code = schema_dtype(*dtype)
+                            .ok_or_else(|| refuse(format!("torch has no {dtype} tensors")))?;
+                        meta_sized(code, &sizes, false)
+                    }
+                    _ => {
+                        errors.push(format!(
+                            "{}: its shape is not known after shape inference (a size computed at run time)",
+                            label(name)
+                        ));
+                        continue;
+                    }
+                }
+            };
+            g.tensor_values.insert(name.to_string(), m);
+        }
         let Some(Argument::AsSymInt(SymIntArgument::AsName(out))) = n.outputs.first() else {
             continue;
         };
@@ -363,7 +403,36 @@ fn fill_sizes(prog: &mut ExportedProgram) -> Result<(), Pt2Error> {
         known.insert(out.clone(), value.clone());
         g.sym_int_values.insert(out.clone(), value);
     }
+    if !errors.is_empty() {
+        return Err(refuse(errors.join("; ")));
+    }
     Ok(())
+}
+
+/// The sizes a reshape or view asks for, when they are all given (no `-1`).
+fn reshaped(
+    n: &crate::schema::Node,
+    known: &HashMap<String, SymInt>,
+    parts: &dyn Fn(&SymInt) -> (Option<String>, i64),
+) -> Option<Vec<(Option<String>, i64)>> {
+    use crate::schema::SymIntArgument;
+    if !matches!(
+        n.target.as_str(),
+        "torch.ops.aten.reshape.default" | "torch.ops.aten.view.default"
+    ) {
+        return None;
+    }
+    match &n.inputs.get(1)?.arg {
+        Argument::AsSymInts(items) => items
+            .iter()
+            .map(|a| match a {
+                SymIntArgument::AsInt(v) if *v >= 0 => Some((None, *v)),
+                SymIntArgument::AsName(m) => known.get(m).map(parts),
+                _ => None,
+            })
+            .collect(),
+        _ => None,
+    }
 }
 
 fn known(dims: &[u64]) -> Vec<Dim> {
@@ -489,13 +558,6 @@ fn meta(
             Dim::Unknown => return Err(refuse("a size is unknown".into())),
         });
     }
-    let sym = |e: &Option<String>, h: i64| match e {
-        None => SymInt::AsInt(h),
-        Some(expr) => SymInt::AsExpr(SymExpr {
-            expr_str: expr.clone(),
-            hint: Some(serde_json::json!({ "as_int": h })),
-        }),
-    };
     let sizes: Vec<(Option<String>, i64)> = sizes
         .into_iter()
         .map(|(e, h)| {
@@ -505,6 +567,18 @@ fn meta(
             )
         })
         .collect();
+    Ok(meta_sized(code, &sizes, requires_grad))
+}
+
+/// A `tensor_values` entry of sizes given as (expression or none, value or hint).
+fn meta_sized(code: i64, sizes: &[(Option<String>, i64)], requires_grad: bool) -> TensorMeta {
+    let sym = |e: &Option<String>, h: i64| match e {
+        None => SymInt::AsInt(h),
+        Some(expr) => SymInt::AsExpr(SymExpr {
+            expr_str: expr.clone(),
+            hint: Some(serde_json::json!({ "as_int": h })),
+        }),
+    };
     // Stride i: the product of the sizes after i (a constant times symbols).
     let mut strides = vec![SymInt::AsInt(1); sizes.len()];
     let (mut konst, mut acc, mut hint) = (1i64, Vec::<String>::new(), 1i64);
@@ -520,11 +594,11 @@ fn meta(
         };
         match &sizes[i].0 {
             None => konst = konst.saturating_mul(sizes[i].1),
-            Some(e) => acc.push(e.clone()),
+            Some(e) => acc.push(format!("({e})")),
         }
         hint = hint.saturating_mul(sizes[i].1);
     }
-    Ok(TensorMeta {
+    TensorMeta {
         dtype: code,
         sizes: sizes.iter().map(|(e, h)| sym(e, *h)).collect(),
         requires_grad,
@@ -532,7 +606,7 @@ fn meta(
         strides,
         storage_offset: Some(SymInt::AsInt(0)),
         layout: Some(7),
-    })
+    }
 }
 
 /// The weights config entry of each weight (`weight_<i>`).
