@@ -10,8 +10,12 @@ another batch size than exported so the symbolic dim is exercised.
     python tests/pt2_export.py --modelc target/debug/modelc [--node-suite DIR] [--limit N]
         [--models resnet18,...] [--static] [--out DIR]
 
+The peer, when onnx2torch is importable (`cargo xtask pt2-suite --from-onnx` installs
+xtask/requirements-a19.txt into target/a19-site): onnx2torch's module through
+`torch.export.export` / `save` / `load` on the same files and inputs, compared the same way.
+
 Prints one line per failing input and the counts `ONNX->pt2 node suite: N of M`,
-`ONNX->pt2 models: N of M`. Exits 1 when modelc crashes or writes a `.pt2` torch refuses to
+`ONNX->pt2 models: N of M`, each with the peer's `onnx2torch + torch.export: N of M`. Exits 1 when modelc crashes or writes a `.pt2` torch refuses to
 load or whose results differ from onnxruntime (a refusal by node is not a failure).
 """
 
@@ -47,27 +51,42 @@ def check(modelc, onnx_path, feeds, out_dir, tag):
                 and "cannot write .pt2" in msg:
             status = "refused"
         return ("fail" if status == "crash" else "refused"), msg
-    try:
-        ep = torch.export.load(dst)
-    except Exception as e:  # noqa: BLE001
-        return "fail", f"torch.export.load refuses it: {str(e).splitlines()[0][:200]}"
+    return written(dst, onnx_path, feeds)
+
+
+def reference(onnx_path, feeds):
+    """onnxruntime's outputs, or a reason there is nothing to compare with."""
+    import onnxruntime as ort
+
     try:
         sess = ort.InferenceSession(onnx_path, providers=["CPUExecutionProvider"])
         names = [i.name for i in sess.get_inputs()]
         want = sess.run(None, dict(zip(names, feeds)))
         again = sess.run(None, dict(zip(names, feeds)))
     except Exception as e:  # noqa: BLE001
-        return "refused", f"onnxruntime cannot run the source: {str(e).splitlines()[0][:120]}"
+        return None, f"onnxruntime cannot run the source: {str(e).splitlines()[0][:120]}"
     if any(not np.array_equal(np.asarray(a), np.asarray(b), equal_nan=np.asarray(a).dtype.kind == "f")
            for a, b in zip(want, again)):
-        return "refused", "the source's results are random (training-mode Dropout): nothing to compare"
+        return None, "the source's results are random (training-mode Dropout): nothing to compare"
+    return [np.asarray(w) for w in want], ""
+
+
+def written(dst, onnx_path, feeds):
+    import torch
+
+    try:
+        ep = torch.export.load(dst)
+    except Exception as e:  # noqa: BLE001
+        return "fail", f"torch.export.load refuses it: {str(e).splitlines()[0][:200]}"
+    want, why = reference(onnx_path, feeds)
+    if want is None:
+        return "refused", why
     try:
         with torch.no_grad():
             got = ep.module()(*[torch.from_numpy(np.array(f, copy=True)) for f in feeds])
     except Exception as e:  # noqa: BLE001
         return "fail", f".module() fails: {str(e).splitlines()[0][:200]}"
     got = list(got) if isinstance(got, (tuple, list)) else [got]
-    want = [np.asarray(w) for w in want]
     # Half-precision results: torch and onnxruntime round intermediates differently; the
     # tolerance is a few f16 ulps of the range instead of the f32 one.
     tol = A.TOL
@@ -78,6 +97,37 @@ def check(modelc, onnx_path, feeds, out_dir, tag):
     finally:
         A.TOL = tol
     return ("fail", diff) if diff else ("ok", "")
+
+
+def peer(onnx_path, feeds, want, out_dir, tag, dynamic):
+    """The peer on the same file: onnx2torch's module, `torch.export.export` (batch dim
+    `Dim.AUTO` when the model has a dynamic one), `torch.export.save`/`load`, run; 'ok' when
+    it matches onnxruntime. None when onnx2torch is not installed."""
+    try:
+        import onnx2torch
+    except ImportError:
+        return None
+    import torch
+
+    try:
+        xs = tuple(torch.from_numpy(np.array(f, copy=True)) for f in feeds)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            m = onnx2torch.convert(onnx_path).eval()
+            dyn = tuple({0: torch.export.Dim.AUTO} if x.dim() else {} for x in xs) if dynamic else None
+            ep = torch.export.export(m, xs, dynamic_shapes=dyn)
+            path = os.path.join(out_dir, tag + ".peer.pt2")
+            torch.export.save(ep, path)
+            with torch.no_grad():
+                got = torch.export.load(path).module()(*xs)
+    except Exception:  # noqa: BLE001
+        return "fail"
+    got = list(got) if isinstance(got, (tuple, list)) else [got]
+    try:
+        diff = A.compare([np.asarray(g.detach().numpy()) for g in got], want)
+    except Exception:  # noqa: BLE001
+        return "fail"
+    return "fail" if diff else "ok"
 
 
 def node_suite(modelc, root, limit, out_dir):
@@ -106,8 +156,20 @@ def node_suite(modelc, root, limit, out_dir):
         status, msg = check(modelc, model, feeds, out_dir, os.path.basename(d))
         counts[status] += 1
         if status == "fail":
-            print(f"FAIL {os.path.basename(d)}: {msg}")
+            print(f"FAIL {os.path.basename(d)}: {msg}", flush=True)
+        count_peer(counts, model, feeds, out_dir, os.path.basename(d), False)
     return counts
+
+
+def count_peer(counts, onnx_path, feeds, out_dir, tag, dynamic):
+    want, _ = reference(onnx_path, feeds)
+    if want is None:
+        return None
+    p = peer(onnx_path, feeds, want, out_dir, tag, dynamic)
+    if p is not None:
+        counts["peer_ran"] = counts.get("peer_ran", 0) + 1
+        counts["peer_ok"] = counts.get("peer_ok", 0) + (p == "ok")
+    return p
 
 
 def models(modelc, only, out_dir, static=False):
@@ -128,10 +190,18 @@ def models(modelc, only, out_dir, static=False):
             axes = {n: {0: "batch"} for n in names} if dyn else None
             torch.onnx.export(m, xs, path, input_names=names, dynamic_axes=axes, dynamo=False,
                               opset_version=17)
-        status, msg = check(modelc, path, [x.numpy() for x in run_xs], out_dir, name)
+        feeds = [x.numpy() for x in run_xs]
+        status, msg = check(modelc, path, feeds, out_dir, name)
         counts[status] += 1
-        print(f"{name}: {status} {msg}")
+        p = count_peer(counts, path, feeds, out_dir, name, bool(dyn))
+        print(f"{name}: {status} {msg}" + (f" (onnx2torch: {p})" if p else ""), flush=True)
     return counts
+
+
+def peer_text(c, n):
+    if "peer_ran" not in c:
+        return ""
+    return f"; onnx2torch + torch.export: {c['peer_ok']} of {n}"
 
 
 def main():
@@ -149,16 +219,18 @@ def main():
     failed = False
     if a.node_suite:
         c = node_suite(a.modelc, a.node_suite, a.limit, out)
-        n = sum(c.values())
-        print(f"ONNX->pt2 node suite: {c['ok']} of {n} (refused {c['refused']}, failed {c['fail']})")
+        n = c["ok"] + c["refused"] + c["fail"]
+        print(f"ONNX->pt2 node suite: {c['ok']} of {n} (refused {c['refused']}, failed {c['fail']})"
+              + peer_text(c, n))
         failed |= c["fail"] > 0
     if a.models != "none":
         only = set(a.models.split(",")) if a.models else None
         for static in [False, True] if a.static else [False]:
             c = models(a.modelc, only, out, static)
-            n = sum(c.values())
+            n = c["ok"] + c["refused"] + c["fail"]
             kind = "fixed batch" if static else "dynamic batch"
-            print(f"ONNX->pt2 models ({kind}): {c['ok']} of {n} (refused {c['refused']}, failed {c['fail']})")
+            print(f"ONNX->pt2 models ({kind}): {c['ok']} of {n} (refused {c['refused']}, failed {c['fail']})"
+                  + peer_text(c, n))
             failed |= c["fail"] > 0
     sys.exit(1 if failed else 0)
 
