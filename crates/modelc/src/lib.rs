@@ -77,9 +77,6 @@ pub enum Error {
         #[source]
         source: modelc_pt2::Pt2Error,
     },
-    /// A format modelc reads but does not write (yet).
-    #[error("{}: modelc does not write {format} files yet", path.display())]
-    CannotWrite { path: PathBuf, format: Format },
     #[error("{}: refusing to overwrite the input model", .0.display())]
     OutputIsInput(PathBuf),
     /// An input shape to fix does not fit the model.

@@ -239,7 +239,8 @@ impl<'a> Lowerer<'a> {
 
     /// Integer arithmetic on sizes: folded when both are numbers, else an `_operator` node.
     fn int_op(&mut self, op: BinOp, a: Val, b: Val, hint: &str) -> Result<Val, String> {
-        let (target, f): (&str, fn(i64, i64) -> Option<i64>) = match op {
+        type Fold = fn(i64, i64) -> Option<i64>;
+        let (target, f): (&str, Fold) = match op {
             BinOp::Add => ("_operator.add", i64::checked_add),
             BinOp::Sub => ("_operator.sub", i64::checked_sub),
             BinOp::Mul => ("_operator.mul", i64::checked_mul),
