@@ -862,7 +862,7 @@ fn every_command_that_runs_or_rewrites_a_model_takes_the_shape_options() {
 }
 
 /// A `torch.export` archive (testdata/make_pt2.py) is recognized by its extension and by its
-/// content, converts with its symbolic batch kept, and is refused as an output for now.
+/// content, converts with its symbolic batch kept, and is written back as a `.pt2`.
 #[test]
 fn pt2_archives_read_by_extension_and_content() {
     let dir = tempfile::tempdir().unwrap();
@@ -886,12 +886,17 @@ fn pt2_archives_read_by_extension_and_content() {
     assert!(o.status.success(), "{}", stderr(&o));
     let o = modelc(&["inspect", onnx.to_str().unwrap()]);
     assert!(stdout(&o).contains("x: f32[s77,4]"), "{}", stdout(&o));
-    let out = tempfile::tempdir().unwrap();
-    expect_convert_error(
-        onnx.to_str().unwrap(),
-        &out.path().join("back.pt2"),
-        "modelc does not write torch.export (.pt2) files yet",
+    // And back to a .pt2, the symbolic batch still there.
+    let back = dir.path().join("back.pt2");
+    let o = modelc(&["convert", onnx.to_str().unwrap(), back.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = modelc(&["inspect", back.to_str().unwrap()]);
+    assert!(
+        stdout(&o).contains("torch.export (.pt2) model"),
+        "{}",
+        stdout(&o)
     );
+    assert!(stdout(&o).contains("x: f32[s77,4]"), "{}", stdout(&o));
 }
 
 #[test]

@@ -227,6 +227,15 @@ impl Xtask {
                 }),
             ),
             (
+                "onnx to pt2 subset",
+                Box::new(|| {
+                    // modelc's .pt2 writer: the node suite's first 300 cases and ResNet-18
+                    // (dynamic batch) to .pt2, loaded by torch.export.load and run: no crash,
+                    // no archive torch refuses, no result that differs from onnxruntime.
+                    self.pt2_export(Some(300))
+                }),
+            ),
+            (
                 "targets vs vendor tools",
                 Box::new(|| {
                     // `modelc check` against Arm's Vela on hand-made constraint cases and the

@@ -220,6 +220,12 @@ enum Cmd {
         /// Decompose each program to the Core ATen opset (run_decompositions) before saving
         #[arg(long)]
         core: bool,
+        /// The other direction instead: ONNX -> .pt2 (tests/pt2_export.py) over the ONNX node
+        /// suite and ResNet-18, MobileNetV2, EfficientNet-B0, a transformer encoder and an
+        /// LSTM; each .pt2 loaded with torch.export.load and run, compared with onnxruntime
+        /// (target/pt2-export)
+        #[arg(long)]
+        from_onnx: bool,
     },
     /// Run every test: the one command CI runs (.ci/run)
     ///
@@ -385,7 +391,12 @@ fn main() -> ExitCode {
             update_passing,
         } => x.tflite_suite(regenerate, update_passing),
         Cmd::AtenSuite { ops, samples } => x.aten_suite(ops.as_deref(), samples),
-        Cmd::Pt2Suite { ops, samples, core } => x.pt2_suite(ops.as_deref(), samples, core),
+        Cmd::Pt2Suite {
+            from_onnx: true, ..
+        } => x.pt2_export(None),
+        Cmd::Pt2Suite {
+            ops, samples, core, ..
+        } => x.pt2_suite(ops.as_deref(), samples, core),
         Cmd::Ci { from } => x.ci(from.as_deref()),
         Cmd::Demo => x.demo(),
         Cmd::DrawCheck { modelc, model } => x.draw_check(modelc, model),

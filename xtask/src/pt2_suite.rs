@@ -58,6 +58,29 @@ impl Xtask {
         run(&mut cmd)
     }
 
+    /// ONNX -> `.pt2` (tests/pt2_export.py), beside onnx2torch + torch.export
+    /// (xtask/requirements-a19.txt in target/a19-site): the node suite (its first `limit`
+    /// cases) and the models, also with a fixed batch (`resnet18` only with a limit); fails on a crash, a `.pt2` torch refuses or a
+    /// result that differs from onnxruntime.
+    pub(crate) fn pt2_export(&self, limit: Option<usize>) -> Result<()> {
+        let modelc = self.build_modelc()?;
+        let mut cmd = self.pt2_cmd("tests/pt2_export.py", &modelc)?;
+        // The peer, onnx2torch (pure Python, --no-deps on top of target/pyenv), beside
+        // expecttest's directory.
+        let peer = self.pip_site("a19-site", "requirements-a19.txt")?;
+        let expecttest = self.aten_suite_site()?;
+        cmd.env("PYTHONPATH", std::env::join_paths([&expecttest, &peer])?);
+        cmd.arg("--out")
+            .arg(self.target.join("pt2-export"))
+            .arg("--node-suite")
+            .arg(self.node_suite_dir().join("node"));
+        match limit {
+            Some(n) => cmd.args(["--limit", &n.to_string(), "--models", "resnet18"]),
+            None => cmd.arg("--static"),
+        };
+        run(&mut cmd)
+    }
+
     fn pt2_cmd(&self, script: &str, modelc: &std::path::Path) -> Result<std::process::Command> {
         self.pyenv()?;
         // expecttest (torch.testing imports it), as for the aten suite.

@@ -78,9 +78,6 @@ pub enum Error {
         #[source]
         source: modelc_pt2::Pt2Error,
     },
-    /// A format modelc reads but does not write (yet).
-    #[error("{}: modelc does not write {format} files yet", path.display())]
-    CannotWrite { path: PathBuf, format: Format },
     #[error("{}: refusing to overwrite the input model", .0.display())]
     OutputIsInput(PathBuf),
     /// An input shape to fix does not fit the model.
@@ -226,9 +223,9 @@ pub fn save(model: &Model, path: &Path, opts: &SaveOptions) -> Result<(), Error>
                 }
             })
         }
-        format @ Format::Pt2 => Err(Error::CannotWrite {
+        Format::Pt2 => modelc_pt2::write(model, path).map_err(|source| Error::Pt2 {
             path: path.to_path_buf(),
-            format,
+            source,
         }),
     }
 }

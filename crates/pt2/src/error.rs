@@ -1,4 +1,4 @@
-//! Errors of the `.pt2` reader.
+//! Errors of the `.pt2` reader and writer.
 
 /// Why a `.pt2` archive could not be read. Messages are one line and name the entry, node
 /// or tensor concerned.
@@ -21,6 +21,15 @@ pub enum Pt2Error {
     /// The program could not be translated; every problem found, one per `; `.
     #[error("cannot import .pt2: {0}")]
     Import(String),
+    /// The model cannot be written as a `.pt2`; every problem found, by node or value.
+    #[error("cannot write .pt2: {0}")]
+    Export(String),
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 impl From<modelc_torchscript::TorchScriptError> for Pt2Error {

@@ -59,13 +59,91 @@ pub fn translate(
     prog: &ExportedProgram,
     weights: &std::collections::BTreeMap<String, modelc_torchscript::pickle::TensorValue>,
 ) -> Result<Model, Pt2Error> {
+    let code = no_code();
+    let (mut cx, env) = evaluate(prog, weights, &code)?;
+    let mut errors: Vec<String> = Vec::new();
     let gm = &prog.graph_module;
-    let g = &gm.graph;
-    let code = Code {
+    let mut outs = Vec::new();
+    for spec in &gm.signature.output_specs {
+        match spec {
+            OutputSpec::UserOutput { arg } => match output_value(&cx, &env, arg) {
+                Ok(Some((name, v))) => outs.push((name, v)),
+                Ok(None) => {}
+                Err(e) => errors.push(e),
+            },
+            OutputSpec::BufferMutation { .. } => {}
+            OutputSpec::LossOutput { arg }
+            | OutputSpec::GradientToParameter { arg }
+            | OutputSpec::GradientToUserInput { arg }
+            | OutputSpec::ParameterMutation { arg } => errors.push(format!(
+                "output {} is a training output (loss, gradient or parameter update); export the model in eval mode for inference",
+                arg.name
+            )),
+            OutputSpec::UserInputMutation { arg, user_input_name } => errors.push(format!(
+                "node {} writes its output {} into the input {user_input_name} in place (a \
+                 mutated input, e.g. batch-norm running statistics updated in training \
+                 mode), which the IR cannot express",
+                producer(&gm.graph, &arg.name),
+                arg.name
+            )),
+            OutputSpec::Token { .. } => {}
+        }
+    }
+    if !errors.is_empty() {
+        return Err(Pt2Error::Import(errors.join("; ")));
+    }
+    let mut used = std::collections::HashSet::new();
+    for (name, v) in outs {
+        let node = cx.b.g.node(v.node);
+        let reuse = !node.op.is_structural()
+            && node.outputs.len() > v.slot
+            && !cx.b.g.outputs().contains(&v)
+            && used.insert(name.clone());
+        let v = if reuse {
+            v
+        } else {
+            cx.b.build().op(OnnxOp::Identity, &[v]).value()
+        };
+        if let (Some(val), true) = (cx.b.g.value_mut(v), reuse) {
+            val.name = name;
+        }
+        cx.b.g.push_output(v);
+    }
+    let mut graph = cx.b.g;
+    modelc_passes::passes::dce::Dce
+        .run(&mut graph, &mut modelc_passes::PassContext::default())
+        .map_err(|e| Pt2Error::Import(e.to_string()))?;
+    let mut model = Model::new(graph, OPSET);
+    model.producer_name = "torch.export".into();
+    model.producer_version = prog.torch_version.clone();
+    for (sym, r) in &prog.range_constraints {
+        let bound = |b: Option<i64>| b.map(|v| v.to_string()).unwrap_or_default();
+        model.meta.push((
+            format!("pt2.range.{sym}"),
+            format!("{}..{}", bound(r.min_val), bound(r.max_val)),
+        ));
+    }
+    Ok(model)
+}
+
+/// No TorchScript classes or functions: a program's nodes call aten ops only.
+pub(crate) fn no_code() -> Code {
+    Code {
         classes: HashMap::new(),
         funcs: HashMap::new(),
-    };
-    let mut cx = Evaluator::new(Builder::new("main"), &code, Vec::new());
+    }
+}
+
+/// Binds the placeholders and translates every node, leaving the evaluator's graph and the
+/// value each program name stands for (the writer reads the IR type of each through it).
+pub(crate) fn evaluate<'c>(
+    prog: &ExportedProgram,
+    weights: &std::collections::BTreeMap<String, modelc_torchscript::pickle::TensorValue>,
+    code: &'c Code,
+) -> Result<(Evaluator<'c>, HashMap<String, PyValue>), Pt2Error> {
+    let gm = &prog.graph_module;
+    let g = &gm.graph;
+    let mut cx = Evaluator::new(Builder::new("main"), code, Vec::new());
     let mut env: HashMap<String, PyValue> = HashMap::new();
     let mut errors: Vec<String> = Vec::new();
 
@@ -114,6 +192,7 @@ pub fn translate(
             | InputSpec::Buffer {
                 arg,
                 buffer_name: n,
+                ..
             }
             | InputSpec::TensorConstant {
                 arg,
@@ -194,67 +273,10 @@ pub fn translate(
         }
     }
 
-    let mut outs = Vec::new();
-    for spec in &gm.signature.output_specs {
-        match spec {
-            OutputSpec::UserOutput { arg } => match output_value(&cx, &env, arg) {
-                Ok(Some((name, v))) => outs.push((name, v)),
-                Ok(None) => {}
-                Err(e) => errors.push(e),
-            },
-            OutputSpec::BufferMutation { .. } => {}
-            OutputSpec::LossOutput { arg }
-            | OutputSpec::GradientToParameter { arg }
-            | OutputSpec::GradientToUserInput { arg }
-            | OutputSpec::ParameterMutation { arg } => errors.push(format!(
-                "output {} is a training output (loss, gradient or parameter update); export the model in eval mode for inference",
-                arg.name
-            )),
-            OutputSpec::UserInputMutation { arg, user_input_name } => errors.push(format!(
-                "node {} writes its output {} into the input {user_input_name} in place (a \
-                 mutated input, e.g. batch-norm running statistics updated in training \
-                 mode), which the IR cannot express",
-                producer(g, &arg.name),
-                arg.name
-            )),
-            OutputSpec::Token { .. } => {}
-        }
-    }
     if !errors.is_empty() {
         return Err(Pt2Error::Import(errors.join("; ")));
     }
-    let mut used = std::collections::HashSet::new();
-    for (name, v) in outs {
-        let node = cx.b.g.node(v.node);
-        let reuse = !node.op.is_structural()
-            && node.outputs.len() > v.slot
-            && !cx.b.g.outputs().contains(&v)
-            && used.insert(name.clone());
-        let v = if reuse {
-            v
-        } else {
-            cx.b.build().op(OnnxOp::Identity, &[v]).value()
-        };
-        if let (Some(val), true) = (cx.b.g.value_mut(v), reuse) {
-            val.name = name;
-        }
-        cx.b.g.push_output(v);
-    }
-    let mut graph = cx.b.g;
-    modelc_passes::passes::dce::Dce
-        .run(&mut graph, &mut modelc_passes::PassContext::default())
-        .map_err(|e| Pt2Error::Import(e.to_string()))?;
-    let mut model = Model::new(graph, OPSET);
-    model.producer_name = "torch.export".into();
-    model.producer_version = prog.torch_version.clone();
-    for (sym, r) in &prog.range_constraints {
-        let bound = |b: Option<i64>| b.map(|v| v.to_string()).unwrap_or_default();
-        model.meta.push((
-            format!("pt2.range.{sym}"),
-            format!("{}..{}", bound(r.min_val), bound(r.max_val)),
-        ));
-    }
-    Ok(model)
+    Ok((cx, env))
 }
 
 /// Translates one node; `None` for a node that makes nothing (an assertion).

@@ -5,10 +5,12 @@
 //! parses its JSON program ([`schema`]), slices the weights out of the map without copying
 //! ([`weights`]) and translates the graph of aten calls into the IR ([`import`]) through the
 //! same aten translators the TorchScript frontend uses (`modelc_torchscript::import::ops`):
-//! one place knows what each aten op means.
+//! one place knows what each aten op means. [`write`] goes the other way on the TorchScript
+//! writer's choice of aten call per IR op ([`export`]).
 
 pub mod archive;
 mod error;
+pub mod export;
 pub mod import;
 pub mod schema;
 pub mod weights;
@@ -30,6 +32,12 @@ pub fn read(path: &Path) -> Result<Model, Pt2Error> {
 pub fn read_bytes(map: bytes::Bytes) -> Result<Model, Pt2Error> {
     let mut a = archive::Pt2Archive::from_bytes(map)?;
     import::import(&mut a)
+}
+
+/// Writes `model` as a `.pt2` archive `torch.export.load` accepts ([`export`]); refuses,
+/// naming every node it cannot write, before anything is written.
+pub fn write(model: &Model, path: &Path) -> Result<(), Pt2Error> {
+    export::write(model, path)
 }
 
 /// Whether the zip archive at `path` is a `.pt2` (has an `archive_format` entry saying `pt2`),

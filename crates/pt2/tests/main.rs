@@ -1,5 +1,6 @@
-//! The `.pt2` reader's tests, one binary: hostile archives (`hostile`), and archives the
+//! The `.pt2` reader's and writer's tests, one binary: the writer (`export`), hostile archives (`hostile`), and archives the
 //! pinned torch writes, run against torch (`interop`).
 
+mod export;
 mod hostile;
 mod interop;

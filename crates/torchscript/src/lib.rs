@@ -17,6 +17,7 @@ use std::path::Path;
 use modelc_ir::Model;
 
 pub use error::TorchScriptError;
+pub use export::{aten_program, AtenProgram};
 
 /// The archive entry (under `extra/`) in which modelc records the element types and shapes
 /// of `forward`'s arguments, which TorchScript code does not declare; the reader uses it when

@@ -206,6 +206,23 @@ fn conv_transpose(e: &mut Emitter<'_>, id: NodeId) -> Result<(), String> {
     Ok(())
 }
 
+/// torch's pooling refuses a padding over half the (dilated) kernel, where ONNX's takes it.
+fn pads_within_half_kernel(
+    padding: &[i64],
+    kernel: &[i64],
+    dilations: &[i64],
+) -> Result<(), String> {
+    for (i, (&p, &k)) in padding.iter().zip(kernel).enumerate() {
+        let eff = (k - 1) * dilations.get(i).copied().unwrap_or(1) + 1;
+        if p > eff / 2 {
+            return Err(format!(
+                "pad {p} is over half the kernel ({eff}), which torch's pooling refuses"
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn pool(e: &mut Emitter<'_>, id: NodeId, max: bool) -> Result<(), String> {
     let node = e.g.node(id);
     if node.outputs.len() > 1
@@ -230,6 +247,7 @@ fn pool(e: &mut Emitter<'_>, id: NodeId, max: bool) -> Result<(), String> {
     let x = e.tensor(id, 0)?;
     let expr = if max {
         let (x, padding) = padded_input(x, &geo, &float_lit(f64::NEG_INFINITY));
+        pads_within_half_kernel(&padding, &geo.kernel, &geo.dilations)?;
         format!(
             "torch.max_pool{k}d({x}, {}, {}, {}, {}, {})",
             int_list(&geo.kernel),
@@ -242,6 +260,8 @@ fn pool(e: &mut Emitter<'_>, id: NodeId, max: bool) -> Result<(), String> {
         if geo.dilations.iter().any(|&d| d != 1) {
             return Err("dilated AveragePool (torch's avg_pool has no dilation)".into());
         }
+        let (_, padding) = padded_input(String::new(), &geo, "0.0");
+        pads_within_half_kernel(&padding, &geo.kernel, &geo.dilations)?;
         let avg = |x: String, include: bool| {
             let (x, padding) = padded_input(x, &geo, "0.0");
             format!(

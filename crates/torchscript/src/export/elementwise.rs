@@ -14,6 +14,11 @@ use crate::aten;
 
 pub(crate) fn emit(e: &mut Emitter<'_>, id: NodeId, op: OnnxOp) -> Option<Result<(), String>> {
     use OnnxOp::*;
+    if op == IsInf {
+        if let Some(r) = isinf_one_sided(e, id) {
+            return Some(r);
+        }
+    }
     if let Some(row) = aten::by_op(op) {
         return Some(table(e, id, row));
     }
@@ -106,6 +111,34 @@ pub(crate) fn emit(e: &mut Emitter<'_>, id: NodeId, op: OnnxOp) -> Option<Result
         _ => return None,
     };
     Some(r)
+}
+
+/// IsInf with `detect_positive` or `detect_negative` off (`torch.isinf` detects both):
+/// `isposinf` / `isneginf`, or neither (all false). `None` for the two-sided default.
+fn isinf_one_sided(e: &mut Emitter<'_>, id: NodeId) -> Option<Result<(), String>> {
+    let attrs = &e.g.node(id).attrs;
+    let pos = attrs.int("detect_positive", 1).map_err(|x| x.to_string());
+    let neg = attrs.int("detect_negative", 1).map_err(|x| x.to_string());
+    let (pos, neg) = match (pos, neg) {
+        (Ok(p), Ok(n)) => (p != 0, n != 0),
+        (Err(m), _) | (_, Err(m)) => return Some(Err(m)),
+    };
+    if pos && neg {
+        return None;
+    }
+    Some(call(
+        e,
+        id,
+        |e| {
+            let x = e.tensor(id, 0)?;
+            Ok(match (pos, neg) {
+                (true, _) => format!("torch.isposinf({x})"),
+                (_, true) => format!("torch.isneginf({x})"),
+                _ => format!("torch.logical_and(torch.isposinf({x}), torch.isneginf({x}))"),
+            })
+        },
+        Some(DType::Bool),
+    ))
 }
 
 /// A one-to-one form of [`aten`]'s table: `torch.<aten>(operands…, params…)`.
@@ -233,6 +266,13 @@ fn identity(e: &mut Emitter<'_>, id: NodeId) -> Result<(), String> {
         && !e.g.users(modelc_ir::ValueRef::new(id, 1)).is_empty();
     if mask_used {
         return Err("the Dropout mask output is used".into());
+    }
+    // `training_mode` true drops at random; the identity would be another model.
+    if node.op == modelc_ir::Op::Onnx(OnnxOp::Dropout) && e.input(id, 2).is_some() {
+        let training = e.ints_input(id, 2);
+        if training.as_deref() != Some(&[0]) {
+            return Err("training-mode Dropout (random; written, it would be the identity)".into());
+        }
     }
     let v = e.input(id, 0).ok_or("input 0 is missing")?;
     let x = e.value(v)?;

@@ -70,6 +70,55 @@ pub(crate) fn write(
     )
 }
 
+/// The model as the straight-line aten calls of the TorchScript writer's `forward`: what
+/// each IR op becomes is decided once, here, for both torch writers (`.pt` and `.pt2`).
+pub struct AtenProgram {
+    /// The graph translated (shapes inferred, constants folded, NCHW): its inputs are
+    /// `forward`'s parameters after `self`, in order.
+    pub model: Model,
+    /// `forward`, parsed back by the TorchScript frontend's parser: `name = torch.<op>(…)`
+    /// lines whose arguments name earlier lines, parameters, `self.<buffer>`s and literals.
+    pub forward: crate::code::ast::FuncDef,
+    /// The module buffers `forward` reads as `self.<name>`.
+    pub buffers: Vec<(String, Tensor)>,
+    /// The node (its label, for messages) whose output a `forward` name was made from.
+    pub origins: std::collections::HashMap<String, String>,
+}
+
+/// Translates `model` into [`AtenProgram`]; every node without a translation is reported at
+/// once, by name.
+pub fn aten_program(model: &Model) -> Result<AtenProgram, TorchScriptError> {
+    let opset = model.opset("").unwrap_or(21);
+    let prepared = prepare(model)?;
+    let generated = generate(&prepared.graph, opset)?;
+    let items = crate::code::parse_source(&generated.source).map_err(|e| {
+        TorchScriptError::Unsupported(format!("generated code, line {}: {}", e.line, e.msg))
+    })?;
+    let forward = items
+        .into_iter()
+        .find_map(|i| match i {
+            crate::code::ast::Item::Class(c) => c.methods.into_iter().find(|m| m.name == "forward"),
+            _ => None,
+        })
+        .ok_or_else(|| TorchScriptError::Unsupported("generated code has no forward".into()))?;
+    let g = &prepared.graph;
+    let origins = g
+        .node_ids()
+        .flat_map(|id| {
+            let n = g.node(id);
+            n.outputs
+                .iter()
+                .map(move |o| (emit::sanitize(&o.name), node_label(n)))
+        })
+        .collect();
+    Ok(AtenProgram {
+        origins,
+        model: prepared,
+        forward,
+        buffers: generated.buffers,
+    })
+}
+
 /// A copy of the model (tensor bytes shared) made ready for translation: shapes inferred,
 /// constant sub-computations folded (exporters compute shape constants with small ONNX
 /// graphs that torch wants as literals), dead nodes dropped, and an NHWC graph moved to

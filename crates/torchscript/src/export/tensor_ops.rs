@@ -1,6 +1,6 @@
 //! Tensor-building and reordering ops: Tile, Range, CumSum (`exclusive`, `reverse`), TopK
 //! (`largest`, `sorted`), Trilu (`upper`, optional k), Einsum (`equation`), DepthToSpace
-//! (DCR and CRD modes) and SpaceToDepth (`blocksize`), the last two in NCHW.
+//! (DCR and CRD modes) and SpaceToDepth (`blocksize`, DCR and CRD modes), the last two in NCHW.
 //!
 //! Counts and scalars (repeats, K, Range's bounds) may be constants, tracked shape
 //! arithmetic, or tensors read with `int(...)` / `float(...)` at run time.
@@ -215,7 +215,18 @@ fn depth_to_space(e: &mut Emitter<'_>, id: NodeId) -> Result<(), String> {
 
 fn space_to_depth(e: &mut Emitter<'_>, id: NodeId) -> Result<(), String> {
     let b = blocksize(e, id)?;
+    // `mode` (opset 28; DCR before): CRD is pixel_shuffle's inverse.
+    let mode = e.g.node(id).attrs.string("mode", "DCR").map_err(err)?;
     let x = e.tensor(id, 0)?;
+    match mode.as_str() {
+        "DCR" => {}
+        "CRD" => {
+            let info = like_input(e, id, Some(4));
+            e.assign(id, format!("torch.pixel_unshuffle({x}, {b})"), info);
+            return Ok(());
+        }
+        other => return Err(format!("mode={other}")),
+    }
     let (n, c, h, w) = dims(&x);
     let t = format!("torch.reshape({x}, [{n}, {c}, ({h} // {b}), {b}, ({w} // {b}), {b}])");
     let t = format!("torch.permute({t}, [0, 3, 5, 1, 2, 4])");
