@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import quant_models  # noqa: E402  (the calibration / held-out image generator)
 
 ROOT = Path(__file__).resolve().parent.parent
-MODELS = ["resnet18", "mobilenet_v2", "efficientnet_b0", "mobilenet_v3_large"]
+MODELS = ["resnet18", "mobilenet_v2", "efficientnet_b0", "mobilenet_v3_large", "mobilenet_v3_small"]
 ARENA = 8 << 20
 
 
