@@ -34,6 +34,10 @@ pub const BUILTIN: &[(&str, &str)] = &[
         include_str!("../../../../targets/ethos-u65-256.toml"),
     ),
     ("tflm", include_str!("../../../../targets/tflm.toml")),
+    (
+        "tflite-gpu",
+        include_str!("../../../../targets/tflite-gpu.toml"),
+    ),
 ];
 
 /// Why a target could not be loaded.
@@ -189,8 +193,18 @@ impl Target {
                 ("hw_product", rule.hw_product),
                 ("reduced_elements", rule.reduced_elements),
                 ("reduced_axis", rule.reduced_axis),
+                ("depth_multiplier", rule.depth_multiplier),
             ] {
                 range(key(k), r)?;
+            }
+            for (i, r) in &rule.input_ranks {
+                if i.parse::<usize>().is_err() {
+                    return Err(invalid(
+                        key("input_ranks"),
+                        format!("`{i}` is not an input index"),
+                    ));
+                }
+                range(key(&format!("input_ranks.{i}")), Some(*r))?;
             }
         }
         Ok(Target {

@@ -195,6 +195,18 @@ pub struct OpRule {
     /// Micro's int8 SOFTMAX needs input scale × beta × 2^26 > 1; beta is taken as 1, what
     /// modelc and TensorFlow's converter write).
     pub min_input_scale: Option<f64>,
+    /// A depthwise convolution's depth multiplier when its input depth is above 1 (the TFLite
+    /// GPU delegate takes any multiplier on a depth-1 input).
+    pub depth_multiplier: Option<Range>,
+    /// Operator options the target refuses, as the view names them (`shrink_axis_mask`,
+    /// `mode SYMMETRIC`).
+    #[serde(default)]
+    pub refused_options: Vec<String>,
+    /// Allowed rank of input `i` (by index, written as a string key: `input_ranks = { "1" =
+    /// [1, 1] }`), constant or not (GPU delegate: GATHER's indices 1-D, SLICE's input 3-D
+    /// or 4-D).
+    #[serde(default)]
+    pub input_ranks: BTreeMap<String, Range>,
     /// Documented constraints modelc does not evaluate (listed by `modelc targets --json`
     /// so nobody mistakes the file for the whole truth).
     #[serde(default)]
