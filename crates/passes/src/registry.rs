@@ -35,6 +35,7 @@ pub fn all() -> Vec<Box<dyn Pass>> {
             target: crate::opset::NEWEST,
         }),
         Box::new(crate::target::quantize_io::QuantizeIo),
+        Box::new(crate::target::scalar_gather::PASS),
     ];
     all.extend(
         decompose::all()

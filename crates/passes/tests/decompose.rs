@@ -489,3 +489,21 @@ fn is_nan_and_is_inf_become_comparisons() {
     );
     out.assert_same_outputs(&[("x", x)], 0.0);
 }
+
+#[test]
+fn scalar_gather_becomes_slice_and_reshape() {
+    // A transformer's q/k/v split: Gather with a rank-0 constant index, also negative; a
+    // 1-D index (which the GPU delegate takes) stays.
+    let text = r#"graph main(%x: f32[3,4,1,5]) -> (%q, %v, %w) {
+  %i = const i64[] [0]
+  %j = const i64[] [-1]
+  %k = const i64[1] [1]
+  %q = Gather(%x, %i) {axis=0}
+  %v = Gather(%x, %j) {axis=0}
+  %w = Gather(%x, %k) {axis=1}
+}"#;
+    let out = modelc_passes::testing::run("infer-shapes,decompose-scalar-gather", text);
+    assert_eq!(out.count("Gather"), 1, "{}", out.printed);
+    assert_eq!(out.count("Slice"), 2, "{}", out.printed);
+    out.assert_same_outputs(&[("x", input(&[3, 4, 1, 5], 5, 2.0))], 0.0);
+}

@@ -11,6 +11,7 @@
 
 pub mod check;
 pub mod quantize_io;
+pub mod scalar_gather;
 pub mod schema;
 pub mod view;
 
@@ -114,6 +115,14 @@ impl Target {
                 "ops".into(),
                 "lists no operators (set target.all_ops = true for a target that runs all)".into(),
             ));
+        }
+        for pass in &file.target.lowering {
+            if crate::registry::get(pass).is_err() {
+                return Err(invalid(
+                    "target.lowering".into(),
+                    format!("`{pass}` is not a pass (`modelc passes` lists them)"),
+                ));
+            }
         }
         for op in file.ops.keys() {
             if !op_ok(op) {
@@ -226,7 +235,7 @@ impl Target {
 
     /// The passes that lower a model for this target, in order: `quantize-io` when the
     /// accelerator takes no float feature maps (the float inputs and outputs of a quantized
-    /// model would run on the CPU).
+    /// model would run on the CPU), then the file's `target.lowering`.
     pub fn lowering(&self) -> Vec<&'static str> {
         let mut passes = Vec::new();
         if self
@@ -235,6 +244,11 @@ impl Target {
         {
             passes.push("quantize-io");
         }
+        // Validated when the target was loaded.
+        passes.extend(
+            (self.file.target.lowering.iter())
+                .filter_map(|name| crate::registry::get(name).ok().map(|p| p.name())),
+        );
         passes
     }
 

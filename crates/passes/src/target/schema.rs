@@ -37,6 +37,10 @@ pub struct Meta {
     /// The vendor's own tool that judges a model for this target, when one runs offline.
     #[serde(default)]
     pub tool: Option<String>,
+    /// Lowering passes (by `modelc passes` name) `--target` runs for this target, after
+    /// the ones its rules imply (`quantize-io`).
+    #[serde(default)]
+    pub lowering: Vec<String>,
 }
 
 /// The file format a target consumes.
