@@ -12,8 +12,13 @@ index (and their op names must agree):
 - an operator modelc sends to the CPU that the analyzer accepts is "cautious": counted and
   printed, and fatal for the files named with --exact (the table's models).
 
+With --table DIR (fp32 ONNX exports of testdata/make_torchvision.py), each of TABLE is
+converted by `modelc convert` plain and with `--target tflite-gpu`; the plain file is compared
+like --model, the target file like --exact, and the table prints the analyzer's GPU operator
+counts before and after.
+
 Run: target/tf215env/bin/python tests/targets_gpu.py --modelc target/debug/modelc \
-        [--model FILE ...] [--exact FILE ...] [--out DIR]
+        [--table target/testdata/torchvision] [--model FILE ...] [--exact FILE ...] [--out DIR]
 """
 
 import argparse
@@ -28,6 +33,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET = "tflite-gpu"
+TABLE = ["resnet18", "mobilenet_v2", "efficientnet_b0", "mobilenet_v3_small", "transformer_encoder"]
 
 
 def analyze(path):
@@ -87,14 +93,32 @@ def main():
     ap.add_argument("--exact", action="append", default=[],
                     help="a TFLite file on which modelc must agree exactly (no cautious fallback)")
     ap.add_argument("--no-committed", action="store_true", help="only the files given")
+    ap.add_argument("--table", help="directory of fp32 ONNX exports: convert TABLE plain and with --target")
     ap.add_argument("--out", default=str(ROOT / "target/targets-gpu"))
     args = ap.parse_args()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     files = [] if args.no_committed else sorted((ROOT / "testdata/tflite").glob("*.tflite")) + sorted(
         p for p in (ROOT / "testdata/tflite/ops").glob("*.tflite") if ".int16x8." not in p.name)
     exact = [Path(p) for p in args.exact]
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    table, failures = [], []
+    for name in TABLE if args.table else []:
+        pair = []
+        for kind, extra in (("plain", []), ("target", ["--target", TARGET])):
+            dst = out / f"{name}.{kind}.tflite"
+            proc = subprocess.run([args.modelc, "convert", str(Path(args.table) / f"{name}.onnx"), str(dst), *extra],
+                                  capture_output=True, text=True, timeout=1800)
+            if not dst.exists():
+                failures.append(f"{name} {kind}: modelc convert failed: {proc.stderr.strip()[-300:]}")
+                break
+            pair.append(dst)
+        if len(pair) == 2:
+            table.append((name, *pair))
+            args.model.append(str(pair[0]))
+            exact.append(pair[1])
     files += [Path(p) for p in args.model] + exact
-    rows, failures, cautious = [], [], 0
+    rows, cautious = [], 0
     for f in files:
         row = compare(args.modelc, f)
         rows.append(row)
@@ -112,13 +136,19 @@ def main():
         name = Path(r["model"]).name
         print(f"{name:<44} {r['ops']:>5} {r['gpu_tool']:>13} {str(r.get('gpu_modelc', '-')):>10}  "
               f"{'; '.join(r.get('flagged', []))[:120]}")
+    by_file = {Path(r["model"]): r for r in rows}
+    if table:
+        print(f"\n{'model':<22} {'plain: analyzer GPU/ops':>24} {'--target: analyzer GPU/ops':>27} {'check':>9}  left on the CPU")
+    for name, plain, target in table:
+        a, b = by_file[plain], by_file[target]
+        left = "; ".join(b.get("flagged", [])) or "-"
+        print(f"{name:<22} {str(a['gpu_tool']) + '/' + str(a['ops']):>24} {str(b['gpu_tool']) + '/' + str(b['ops']):>27}"
+              f" {str(b.get('gpu_modelc', '-')) + '/' + str(b['ops']):>9}  {left}")
     agree = sum(1 for r in rows if "error" not in r and not r["unsafe"] and not r["cautious"])
     print(f"\n{len(rows)} files: {agree} agree operator for operator; {cautious} operators modelc sends "
           f"to the CPU that the analyzer accepts; {len(failures)} failures")
     for f in failures:
         print("FAIL:", f)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     (out / "report.json").write_text(json.dumps({"rows": rows, "failures": failures}, indent=1))
     return 1 if failures else 0
 
