@@ -25,5 +25,6 @@ mod quant_coverage;
 mod quantize_bias;
 mod quantize_io;
 mod reshape_merge;
+mod targets_edgetpu;
 mod testing;
 mod transpose;

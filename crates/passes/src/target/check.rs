@@ -192,6 +192,17 @@ fn generic(target: &Target, rule: &OpRule, n: &TargetNode) -> Option<String> {
             }
         }
     }
+    if let Some(&inner) = t.innermost_dims.as_ref().and_then(|r| r.for_op(op)) {
+        for x in feature_maps(n) {
+            let outer = x.shape.len().saturating_sub(inner as usize);
+            if let Some(d) = x.shape[..outer].iter().find(|&&d| d != 1) {
+                return Some(format!(
+                    "dimension {d} of `{}` {:?} is outside the {inner} innermost (only those may exceed 1)",
+                    x.name, x.shape
+                ));
+            }
+        }
+    }
     if let Some(range) = t.dim_range.as_ref().and_then(|r| r.for_op(op)) {
         for x in feature_maps(n) {
             if let Some(d) = x.shape.iter().find(|&&d| d >= 0 && !range.contains(d)) {

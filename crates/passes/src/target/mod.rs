@@ -34,6 +34,7 @@ pub const BUILTIN: &[(&str, &str)] = &[
         "ethos-u65-256",
         include_str!("../../../../targets/ethos-u65-256.toml"),
     ),
+    ("edgetpu", include_str!("../../../../targets/edgetpu.toml")),
     ("tflm", include_str!("../../../../targets/tflm.toml")),
     (
         "tflite-gpu",
@@ -133,7 +134,7 @@ impl Target {
             }
         }
         let t = &file.tensors;
-        let excepts: [(&str, Option<&Vec<String>>); 7] = [
+        let excepts: [(&str, Option<&Vec<String>>); 8] = [
             (
                 "feature_dtypes",
                 t.feature_dtypes.as_ref().map(|r| &r.except),
@@ -141,6 +142,10 @@ impl Target {
             ("max_rank", t.max_rank.as_ref().map(|r| &r.except)),
             ("dim_range", t.dim_range.as_ref().map(|r| &r.except)),
             ("static_shape", t.static_shape.as_ref().map(|r| &r.except)),
+            (
+                "innermost_dims",
+                t.innermost_dims.as_ref().map(|r| &r.except),
+            ),
             ("quantized", t.quantized.as_ref().map(|r| &r.except)),
             ("per_axis_ops", t.per_axis_ops.as_ref().map(|r| &r.except)),
             ("zero_points", t.zero_points.as_ref().map(|r| &r.except)),

@@ -136,6 +136,8 @@ pub struct TensorRules {
     pub dim_range: Option<Rule<Range>>,
     /// Which dimensions may be dynamic.
     pub static_shape: Option<Rule<StaticShape>>,
+    /// Only this many innermost dimensions of a feature map may exceed 1 (Edge TPU: 3).
+    pub innermost_dims: Option<Rule<u32>>,
     /// Integer feature maps and weights must carry quantization parameters.
     pub quantized: Option<Rule<bool>>,
     /// Per-axis (per-channel) quantization is accepted on these operators only.
