@@ -250,11 +250,12 @@ enum Cmd {
     /// places on the NPU an operator Vela puts on the CPU, or a hand-made case's
     /// operator lands elsewhere than the case says in either tool. Report in
     /// target/targets-vendor/report.json. With --table, then the CNN table
-    /// (tests/targets_table.py): ResNet-18, MobileNetV2, EfficientNet-B0 and
-    /// MobileNetV3-Large quantized by `modelc quantize` plain and with `--target
+    /// (tests/targets_table.py): ResNet-18, MobileNetV2, EfficientNet-B0,
+    /// MobileNetV3-Large and -Small quantized by `modelc quantize` plain and with `--target
     /// ethos-u55-128`, Vela's CPU/NPU operator counts of both next to `modelc
     /// check`, cosine and top-1 of the target model against fp32 on held-out inputs
-    /// (onnxruntime vs LiteRT), and TFLite Micro loading and running it; report in
+    /// (onnxruntime vs LiteRT), and TFLite Micro loading and running it (its output
+    /// against LiteRT's reference kernels, which it shares); report in
     /// target/targets-table/report.json.
     Targets {
         /// Also make the CNN table

@@ -2,11 +2,11 @@
 //! `clip(αx + β, 0, 1)`, into ops every TFLite delegate runs. From opset 11 (Clip's bounds
 //! are inputs).
 //!
-//! - Float: `relu6(6αx + 6β) · 1/6` — `Add` (after `Mul` by 6α unless 6α = 1) + `Clip(0, 6)`
-//!   + `Mul`, which the writer emits as ADD with a fused RELU6 and MUL: the form TensorFlow's
-//!   converter gives `tf.nn.relu6(x + 3) / 6`. Not `Clip(0, 1)`, which becomes RELU_0_TO_1,
-//!   an op TFLite's GPU delegate does not have (tensorflow/lite/tools/versioning/
-//!   gpu_compatibility.cc) and Ethos-U runs in int8 only.
+//! - Float: `relu6(6αx + 6β) · 1/6`, that is `Add` (after a `Mul` by 6α unless 6α = 1),
+//!   `Clip(0, 6)` and `Mul`, which the writer emits as ADD with a fused RELU6 and MUL: the
+//!   form TensorFlow's converter gives `tf.nn.relu6(x + 3) / 6`. Not `Clip(0, 1)`, which
+//!   becomes RELU_0_TO_1, an op TFLite's GPU delegate does not have
+//!   (tensorflow/lite/tools/versioning/gpu_compatibility.cc) and Ethos-U runs in int8 only.
 //! - Quantized (the input read through a DequantizeLinear, the output only by a
 //!   QuantizeLinear with per-tensor scale s and zero point z, α > 0): two integer ops and
 //!   no float interior. `Add(x, β/α)` with a fused Relu, quantized with scale s/α and zero
