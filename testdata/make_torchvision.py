@@ -35,6 +35,7 @@ MODELS = {
     "resnet50": lambda: torchvision.models.resnet50(weights=None),
     "mobilenet_v2": lambda: torchvision.models.mobilenet_v2(weights=None),
     "mobilenet_v3_large": lambda: torchvision.models.mobilenet_v3_large(weights=None),
+    "mobilenet_v3_small": lambda: torchvision.models.mobilenet_v3_small(weights=None),
     "efficientnet_b0": lambda: torchvision.models.efficientnet_b0(weights=None),
     "densenet121": lambda: torchvision.models.densenet121(weights=None),
     "convnext_tiny": lambda: torchvision.models.convnext_tiny(weights=None),

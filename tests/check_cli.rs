@@ -29,11 +29,13 @@ fn targets_lists_the_built_in_set() {
         [
             "coreml",
             "cpu",
+            "edgetpu",
             "ethos-u55-128",
             "ethos-u65-256",
             "nnapi",
             "qnn-htp",
             "tensorrt",
+            "tflite-gpu",
             "tflm"
         ]
     );

@@ -257,11 +257,12 @@ enum Cmd {
     /// places on the NPU an operator Vela puts on the CPU, or a hand-made case's
     /// operator lands elsewhere than the case says in either tool. Report in
     /// target/targets-vendor/report.json. With --table, then the CNN table
-    /// (tests/targets_table.py): ResNet-18, MobileNetV2, EfficientNet-B0 and
-    /// MobileNetV3-Large quantized by `modelc quantize` plain and with `--target
+    /// (tests/targets_table.py): ResNet-18, MobileNetV2, EfficientNet-B0,
+    /// MobileNetV3-Large and -Small quantized by `modelc quantize` plain and with `--target
     /// ethos-u55-128`, Vela's CPU/NPU operator counts of both next to `modelc
     /// check`, cosine and top-1 of the target model against fp32 on held-out inputs
-    /// (onnxruntime vs LiteRT), and TFLite Micro loading and running it; report in
+    /// (onnxruntime vs LiteRT), and TFLite Micro loading and running it (its output
+    /// against LiteRT's reference kernels, which it shares); report in
     /// target/targets-table/report.json.
     Targets {
         /// Also make the CNN table
@@ -271,6 +272,25 @@ enum Cmd {
         #[arg(long, value_name = "NAMES")]
         only: Option<String>,
     },
+    /// Install TensorFlow 2.15.1 into target/tf215env (its own venv, ~1.3 GB)
+    ///
+    /// xtask/requirements-tf215.txt pins the whole closure of tensorflow-cpu 2.15.1 (no
+    /// CUDA packages), installed with --no-deps; a stamp makes a second call instant. Its
+    /// tf.lite.experimental.Analyzer judges the tflite-gpu target (2.21's approves
+    /// everything).
+    Tf215Env,
+    /// Compare `modelc check --target tflite-gpu` with TensorFlow 2.15.1's GPU analyzer
+    ///
+    /// Builds modelc in release, installs tf215-env, then runs tests/targets_gpu.py: the
+    /// committed TFLite models and per-op files through
+    /// `Analyzer.analyze(path, gpu_compatibility=True)` and `modelc check --json`,
+    /// operator by operator (fails when modelc places on the GPU an operator the analyzer
+    /// flags), and the GPU table: ResNet-18, MobileNetV2, EfficientNet-B0,
+    /// MobileNetV3-Small and the transformer encoder converted plain and with `--target
+    /// tflite-gpu`, the analyzer's GPU operator counts of both (the target file must agree
+    /// exactly). Report in target/targets-gpu/report.json. About a minute after the
+    /// builds; not in CI (the TensorFlow environment is 1.3 GB).
+    TargetsGpu,
     /// Build modelc and run it on the bundled example model
     ///
     /// Runs `modelc inspect testdata/models/tiny_cnn.onnx`, `modelc convert
@@ -408,6 +428,8 @@ fn main() -> ExitCode {
             only,
             modelc,
         } => x.targets_onnx(modelc.as_deref(), table || only.is_some(), only.as_deref()),
+        Cmd::Tf215Env => x.tf215_env().map(|_| ()),
+        Cmd::TargetsGpu => x.targets_gpu(),
         Cmd::Wheel => x.wheel().map(|_| ()),
         Cmd::PythonTests { filter } => x.python_tests(filter.as_deref()),
     };

@@ -59,3 +59,34 @@ impl Xtask {
         run(&mut cmd)
     }
 }
+
+impl Xtask {
+    /// TensorFlow 2.15.1 (CPU wheel) in its own venv, target/tf215env, from the pinned
+    /// xtask/requirements-tf215.txt: its model analyzer judges the tflite-gpu target.
+    pub(crate) fn tf215_env(&self) -> Result<PathBuf> {
+        let venv = self.target.join("tf215env");
+        self.stamped_venv(&venv, &self.root.join("xtask/requirements-tf215.txt"))?;
+        println!("tf215-env: {}", self.rel(&venv));
+        Ok(venv.join("bin/python"))
+    }
+
+    /// `modelc check --target tflite-gpu` against TensorFlow 2.15.1's GPU compatibility
+    /// analyzer (tests/targets_gpu.py) on the committed TFLite models and per-op files, and
+    /// the GPU table: the torchvision CNNs, MobileNetV3-Small and the transformer encoder
+    /// converted plain and with `--target tflite-gpu`; report in target/targets-gpu.
+    pub(crate) fn targets_gpu(&self) -> Result<()> {
+        let modelc = self.build_modelc()?;
+        let python = self.tf215_env()?;
+        let models = self.torchvision()?;
+        let mut cmd = std::process::Command::new(python);
+        cmd.current_dir(&self.root)
+            .arg("tests/targets_gpu.py")
+            .arg("--modelc")
+            .arg(&modelc)
+            .arg("--table")
+            .arg(models)
+            .arg("--out")
+            .arg(self.target.join("targets-gpu"));
+        run(&mut cmd)
+    }
+}

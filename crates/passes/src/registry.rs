@@ -38,6 +38,7 @@ pub fn all() -> Vec<Box<dyn Pass>> {
         Box::new(crate::target::static_shapes::StaticShapes),
         // Not in decompose::all() (the TFLite writer's set): only targets without Flatten ask.
         Box::new(decompose::flatten::PASS),
+        Box::new(crate::target::scalar_gather::PASS),
     ];
     all.extend(
         decompose::all()

@@ -21,12 +21,96 @@ fn batch_norm_becomes_mul_add() {
 }
 
 #[test]
-fn hard_sigmoid_becomes_mul_add_clip() {
-    let text = r#"graph main(%x: f32[2,5]) -> (%y) {
+fn hard_sigmoid_becomes_add_relu6_mul() {
+    // Clip(0, 6), the fused RELU6 of an ADD, not Clip(0, 1): RELU_0_TO_1 is no op of the
+    // TFLite GPU delegate.
+    let text = r#"graph main(%x: f32[2,5]) -> (%y, %z) {
   %y = HardSigmoid(%x) {alpha=0.25, beta=0.4}
+  %z = HardSigmoid(%x) {alpha=0.16666667, beta=0.5}
 }"#;
     let out = check!("decompose-hard-sigmoid", text);
-    assert_eq!(out.count("Clip"), 1);
+    assert_eq!(out.count("HardSigmoid"), 0);
+    assert_eq!(out.count("Clip"), 2);
+    // 6α = 1 needs no Mul before the Add: Mul by 6α once, by 1/6 twice.
+    assert_eq!(out.count("Mul"), 3);
+    out.assert_same_outputs(&[("x", input(&[2, 5], 2, 4.0))], 1e-6);
+}
+
+/// A HardSigmoid between a DequantizeLinear and a QuantizeLinear (what `modelc quantize`
+/// makes of MobileNetV3's squeeze-excitation gate) at activation parameters `zp` / `dtype`.
+fn qdq_hard_sigmoid(dtype: &str, zp: i32, out_scale: &str) -> String {
+    let zx = if dtype == "u8" { 128 } else { 0 };
+    format!(
+        r#"graph main(%x: f32[4,16]) -> (%y) {{
+  %s = const f32[] [0.0371]
+  %z = const {dtype}[] [{zx}]
+  %so = const f32[] [{out_scale}]
+  %zo = const {dtype}[] [{zp}]
+  %xq = QuantizeLinear(%x, %s, %z)
+  %xd = DequantizeLinear(%xq, %s, %z)
+  %h = HardSigmoid(%xd) {{alpha=0.16666667, beta=0.5}}
+  %y = QuantizeLinear(%h, %so, %zo)
+}}"#
+    )
+}
+
+#[test]
+fn quantized_hard_sigmoid_becomes_integer_add_and_mul() {
+    // Output scale 1/255 with zero point -128 (range [0, 1], what calibration gives), and
+    // symmetric int8 (zero point 0, range [-1, 1]: the clamp at 0 is the fused Relu's) and
+    // uint8; a scale for [0, 0.5] (the clamp at 1 is the grid's).
+    for (dtype, zp, scale) in [
+        ("i8", -128, "0.003921569"),
+        ("i8", 0, "0.007874016"),
+        ("u8", 0, "0.003921569"),
+        ("i8", -128, "0.0019607844"),
+    ] {
+        let out = modelc_passes::testing::run(
+            "decompose-hard-sigmoid",
+            &qdq_hard_sigmoid(dtype, zp, scale),
+        );
+        assert_eq!(out.count("HardSigmoid"), 0, "{}", out.printed);
+        assert_eq!(out.count("Relu") + out.count("Clip"), 2, "{}", out.printed);
+        // Every float op reads DequantizeLinear outputs only and its result (through the
+        // fused activation) goes to a QuantizeLinear: the writer emits integer ADD and MUL.
+        assert_eq!(out.count("QuantizeLinear"), 3, "{}", out.printed);
+        let x = input(&[4, 16], 11, 5.0);
+        let run = |g| modelc_passes::testing::interpret(g, &[("x", x.clone())], None);
+        let (want, got) = (run(&out.before), run(&out.after));
+        let ints = |d: &modelc_interp::Data| match d {
+            modelc_interp::Data::Tensor(a) => a.to_f64_vec().expect("numeric"),
+            other => panic!("not a tensor: {other:?}"),
+        };
+        let (want, got) = (ints(&want[0].1), ints(&got[0].1));
+        // Integers within one step (a tie may round either way after the relabelling; the
+        // input scale is chosen not to put the output on ties), nearly all identical.
+        let off: Vec<f64> = want.iter().zip(&got).map(|(a, b)| (a - b).abs()).collect();
+        assert!(
+            off.iter().all(|&d| d <= 1.0),
+            "{dtype} zp {zp}: {want:?} vs {got:?}"
+        );
+        let same = off.iter().filter(|&&d| d == 0.0).count();
+        assert!(
+            same * 10 >= off.len() * 9,
+            "{dtype} zp {zp}: {same} of {} equal",
+            off.len()
+        );
+    }
+}
+
+#[test]
+fn hard_sigmoid_with_a_float_output_stays_float() {
+    // Read by a graph output (no QuantizeLinear after it): the float form.
+    let text = r#"graph main(%x: f32[2,5]) -> (%h) {
+  %s = const f32[] [0.04]
+  %z = const i8[] [0]
+  %xq = QuantizeLinear(%x, %s, %z)
+  %xd = DequantizeLinear(%xq, %s, %z)
+  %h = HardSigmoid(%xd) {alpha=0.16666667, beta=0.5}
+}"#;
+    let out = modelc_passes::testing::run("decompose-hard-sigmoid", text);
+    assert_eq!(out.count("QuantizeLinear"), 1, "{}", out.printed);
+    assert_eq!(out.count("Relu"), 0, "{}", out.printed);
     out.assert_same_outputs(&[("x", input(&[2, 5], 2, 4.0))], 1e-6);
 }
 
@@ -404,4 +488,22 @@ fn is_nan_and_is_inf_become_comparisons() {
         .unwrap(),
     );
     out.assert_same_outputs(&[("x", x)], 0.0);
+}
+
+#[test]
+fn scalar_gather_becomes_slice_and_reshape() {
+    // A transformer's q/k/v split: Gather with a rank-0 constant index, also negative; a
+    // 1-D index (which the GPU delegate takes) stays.
+    let text = r#"graph main(%x: f32[3,4,1,5]) -> (%q, %v, %w) {
+  %i = const i64[] [0]
+  %j = const i64[] [-1]
+  %k = const i64[1] [1]
+  %q = Gather(%x, %i) {axis=0}
+  %v = Gather(%x, %j) {axis=0}
+  %w = Gather(%x, %k) {axis=1}
+}"#;
+    let out = modelc_passes::testing::run("infer-shapes,decompose-scalar-gather", text);
+    assert_eq!(out.count("Gather"), 1, "{}", out.printed);
+    assert_eq!(out.count("Slice"), 2, "{}", out.printed);
+    out.assert_same_outputs(&[("x", input(&[3, 4, 1, 5], 5, 2.0))], 0.0);
 }

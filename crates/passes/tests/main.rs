@@ -27,5 +27,6 @@ mod quantize_bias;
 mod quantize_io;
 mod reshape_merge;
 mod target_onnx;
+mod targets_edgetpu;
 mod testing;
 mod transpose;

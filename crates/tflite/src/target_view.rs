@@ -118,8 +118,30 @@ fn params(cx: &Ctx<'_>, op: &OpIn<'_>, inputs: &[Option<TensorView>]) -> Params 
                 p.stride = Some([o.stride_h().into(), o.stride_w().into()]);
                 p.dilation = Some([o.dilation_h_factor().into(), o.dilation_w_factor().into()]);
                 p.padding_valid = valid(o.padding());
+                p.depth_multiplier = Some(o.depth_multiplier().into());
             }
             p.kernel = weight_hw(1);
+        }
+        B::STRIDED_SLICE => {
+            if let Some(o) = raw.builtin_options_as_strided_slice_options() {
+                for (flag, set) in [
+                    ("ellipsis_mask", o.ellipsis_mask()),
+                    ("new_axis_mask", o.new_axis_mask()),
+                    ("shrink_axis_mask", o.shrink_axis_mask()),
+                ] {
+                    if set != 0 {
+                        p.options.push(flag.to_string());
+                    }
+                }
+            }
+        }
+        B::MIRROR_PAD => {
+            let mode = raw
+                .builtin_options_as_mirror_pad_options()
+                .map(|o| o.mode());
+            if mode == Some(fb::MirrorPadMode::SYMMETRIC) {
+                p.options.push("mode SYMMETRIC".to_string());
+            }
         }
         B::TRANSPOSE_CONV => {
             if let Some(o) = raw.builtin_options_as_transpose_conv_options() {

@@ -192,6 +192,17 @@ fn generic(target: &Target, rule: &OpRule, n: &TargetNode) -> Option<String> {
             }
         }
     }
+    if let Some(&inner) = t.innermost_dims.as_ref().and_then(|r| r.for_op(op)) {
+        for x in feature_maps(n) {
+            let outer = x.shape.len().saturating_sub(inner as usize);
+            if let Some(d) = x.shape[..outer].iter().find(|&&d| d != 1) {
+                return Some(format!(
+                    "dimension {d} of `{}` {:?} is outside the {inner} innermost (only those may exceed 1)",
+                    x.name, x.shape
+                ));
+            }
+        }
+    }
     if let Some(range) = t.dim_range.as_ref().and_then(|r| r.for_op(op)) {
         for x in feature_maps(n) {
             if let Some(d) = x.shape.iter().find(|&&d| d >= 0 && !range.contains(d)) {
@@ -286,6 +297,18 @@ fn specific(rule: &OpRule, n: &TargetNode) -> Option<String> {
             }
         }
     }
+    if let Some(o) = p.options.iter().find(|o| rule.refused_options.contains(o)) {
+        return Some(format!("option `{o}` is not supported"));
+    }
+    for (i, r) in &rule.input_ranks {
+        // Validated when the target was loaded.
+        let Some(x) = i.parse().ok().and_then(input) else {
+            continue;
+        };
+        if let Some(why) = range_fail(&format!("rank of input {i}"), x.shape.len() as i64, *r) {
+            return Some(format!("{why} (`{}`)", x.name));
+        }
+    }
     let valid_d1 = p.padding_valid == Some(true) && p.dilation.is_none_or(|d| d == [1, 1]);
     if let (Some(r), Some(s)) = (rule.stride, p.stride) {
         let wide = rule.stride_valid_padding.filter(|_| valid_d1);
@@ -337,6 +360,14 @@ fn specific(rule: &OpRule, n: &TargetNode) -> Option<String> {
     if let (Some(r), Some(&d)) = (rule.depth, shape0.last()) {
         if let Some(why) = range_fail("depth", d, r) {
             return Some(why);
+        }
+    }
+    if let (Some(r), Some(m), Some(&d)) = (rule.depth_multiplier, p.depth_multiplier, shape0.last())
+    {
+        if d != 1 {
+            if let Some(why) = range_fail(&format!("depth multiplier (input depth {d})"), m, r) {
+                return Some(why);
+            }
         }
     }
     if let (Some(r), Some(&b)) = (rule.batch, shape0.first()) {

@@ -12,6 +12,7 @@
 pub mod check;
 pub mod onnx_view;
 pub mod quantize_io;
+pub mod scalar_gather;
 pub mod schema;
 pub mod static_shapes;
 pub mod view;
@@ -36,6 +37,7 @@ pub const BUILTIN: &[(&str, &str)] = &[
         "ethos-u65-256",
         include_str!("../../../../targets/ethos-u65-256.toml"),
     ),
+    ("edgetpu", include_str!("../../../../targets/edgetpu.toml")),
     ("tflm", include_str!("../../../../targets/tflm.toml")),
     ("nnapi", include_str!("../../../../targets/nnapi.toml")),
     ("coreml", include_str!("../../../../targets/coreml.toml")),
@@ -43,6 +45,10 @@ pub const BUILTIN: &[(&str, &str)] = &[
     (
         "tensorrt",
         include_str!("../../../../targets/tensorrt.toml"),
+    ),
+    (
+        "tflite-gpu",
+        include_str!("../../../../targets/tflite-gpu.toml"),
     ),
 ];
 
@@ -121,6 +127,14 @@ impl Target {
                 "lists no operators (set target.all_ops = true for a target that runs all)".into(),
             ));
         }
+        for pass in &file.target.lowering {
+            if crate::registry::get(pass).is_err() {
+                return Err(invalid(
+                    "target.lowering".into(),
+                    format!("`{pass}` is not a pass (`modelc passes` lists them)"),
+                ));
+            }
+        }
         for op in file.ops.keys() {
             if !op_ok(op) {
                 return Err(invalid(
@@ -130,7 +144,7 @@ impl Target {
             }
         }
         let t = &file.tensors;
-        let excepts: [(&str, Option<&Vec<String>>); 7] = [
+        let excepts: [(&str, Option<&Vec<String>>); 8] = [
             (
                 "feature_dtypes",
                 t.feature_dtypes.as_ref().map(|r| &r.except),
@@ -138,6 +152,10 @@ impl Target {
             ("max_rank", t.max_rank.as_ref().map(|r| &r.except)),
             ("dim_range", t.dim_range.as_ref().map(|r| &r.except)),
             ("static_shape", t.static_shape.as_ref().map(|r| &r.except)),
+            (
+                "innermost_dims",
+                t.innermost_dims.as_ref().map(|r| &r.except),
+            ),
             ("quantized", t.quantized.as_ref().map(|r| &r.except)),
             ("per_axis_ops", t.per_axis_ops.as_ref().map(|r| &r.except)),
             ("zero_points", t.zero_points.as_ref().map(|r| &r.except)),
@@ -199,16 +217,18 @@ impl Target {
                 ("hw_product", rule.hw_product),
                 ("reduced_elements", rule.reduced_elements),
                 ("reduced_axis", rule.reduced_axis),
+                ("depth_multiplier", rule.depth_multiplier),
             ] {
                 range(key(k), r)?;
             }
-        }
-        for pass in &file.target.lowering {
-            if crate::registry::get(pass).is_err() {
-                return Err(invalid(
-                    "target.lowering".into(),
-                    format!("`{pass}` is not a pass (`modelc passes` lists them)"),
-                ));
+            for (i, r) in &rule.input_ranks {
+                if i.parse::<usize>().is_err() {
+                    return Err(invalid(
+                        key("input_ranks"),
+                        format!("`{i}` is not an input index"),
+                    ));
+                }
+                range(key(&format!("input_ranks.{i}")), Some(*r))?;
             }
         }
         if let Some(q) = &file.quantization {

@@ -245,6 +245,7 @@ fn params(g: &Graph, id: NodeId, n: &Node, rank: i64) -> Params {
         kernel: kernel.as_deref().and_then(pair),
         padding_valid,
         axes,
+        ..Default::default()
     }
 }
 

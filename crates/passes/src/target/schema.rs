@@ -170,6 +170,8 @@ pub struct TensorRules {
     pub dim_range: Option<Rule<Range>>,
     /// Which dimensions may be dynamic.
     pub static_shape: Option<Rule<StaticShape>>,
+    /// Only this many innermost dimensions of a feature map may exceed 1 (Edge TPU: 3).
+    pub innermost_dims: Option<Rule<u32>>,
     /// Integer feature maps and weights must carry quantization parameters.
     pub quantized: Option<Rule<bool>>,
     /// Per-axis (per-channel) quantization is accepted on these operators only.
@@ -241,6 +243,18 @@ pub struct OpRule {
     /// (symmetric quantization).
     #[serde(default)]
     pub zero_point_zero: bool,
+    /// A depthwise convolution's depth multiplier when its input depth is above 1 (the TFLite
+    /// GPU delegate takes any multiplier on a depth-1 input).
+    pub depth_multiplier: Option<Range>,
+    /// Operator options the target refuses, as the view names them (`shrink_axis_mask`,
+    /// `mode SYMMETRIC`).
+    #[serde(default)]
+    pub refused_options: Vec<String>,
+    /// Allowed rank of input `i` (by index, written as a string key: `input_ranks = { "1" =
+    /// [1, 1] }`), constant or not (GPU delegate: GATHER's indices 1-D, SLICE's input 3-D
+    /// or 4-D).
+    #[serde(default)]
+    pub input_ranks: BTreeMap<String, Range>,
     /// Documented constraints modelc does not evaluate (listed by `modelc targets --json`
     /// so nobody mistakes the file for the whole truth).
     #[serde(default)]

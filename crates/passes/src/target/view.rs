@@ -62,4 +62,9 @@ pub struct Params {
     pub padding_valid: Option<bool>,
     /// Axes the operator works along (normalized to non-negative), when constant.
     pub axes: Option<Vec<i64>>,
+    /// A depthwise convolution's depth multiplier.
+    pub depth_multiplier: Option<i64>,
+    /// Options set on the operator that some target refuses, by name (`shrink_axis_mask`,
+    /// `mode SYMMETRIC`).
+    pub options: Vec<String>,
 }

@@ -1,0 +1,157 @@
+"""modelc check --target tflite-gpu against TensorFlow 2.15.1's GPU compatibility analyzer,
+operator by operator.
+
+For each TFLite file (the committed test models, the per-op files of testdata/tflite/ops, and
+any given with --model), runs `tf.lite.experimental.Analyzer.analyze(path,
+gpu_compatibility=True)` (TensorFlow 2.15.1 in its own venv, `cargo xtask tf215-env`; 2.21's
+analyzer approves everything) and `modelc check FILE --target tflite-gpu --json`, and compares
+where each operator lands. Both list the operators in the file's order, so they are matched by
+index (and their op names must agree):
+
+- modelc must never place on the GPU an operator the analyzer flags ("unsafe": fatal);
+- an operator modelc sends to the CPU that the analyzer accepts is "cautious": counted and
+  printed, and fatal for the files named with --exact (the table's models).
+
+With --table DIR (fp32 ONNX exports of testdata/make_torchvision.py), each of TABLE is
+converted by `modelc convert` plain and with `--target tflite-gpu`; the plain file is compared
+like --model, the target file like --exact, and the table prints the analyzer's GPU operator
+counts before and after.
+
+Run: target/tf215env/bin/python tests/targets_gpu.py --modelc target/debug/modelc \
+        [--table target/testdata/torchvision] [--model FILE ...] [--exact FILE ...] [--out DIR]
+"""
+
+import argparse
+import contextlib
+import io
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+TARGET = "tflite-gpu"
+TABLE = ["resnet18", "mobilenet_v2", "efficientnet_b0", "mobilenet_v3_small", "transformer_encoder"]
+
+
+def analyze(path):
+    """The analyzer's verdict: [(op name, warning or None)] in operator order, for subgraph 0."""
+    import tensorflow as tf
+
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        tf.lite.experimental.Analyzer.analyze(model_path=str(path), gpu_compatibility=True)
+    ops, sub = [], None
+    for line in buf.getvalue().splitlines():
+        m = re.match(r"Subgraph#(\d+)", line)
+        if m:
+            sub = int(m.group(1))
+            continue
+        m = re.match(r"\s+Op#(\d+) (\w+)\(", line)
+        if m and sub == 0:
+            ops.append([m.group(2), None])
+            continue
+        w = re.match(r"GPU COMPATIBILITY WARNING: (.*)", line)
+        if w and ops and sub == 0 and not w.group(1).startswith("Subgraph#"):
+            ops[-1][1] = w.group(1)
+    return ops
+
+
+def check(modelc, path):
+    proc = subprocess.run([modelc, "check", str(path), "--target", TARGET, "--json"],
+                          capture_output=True, text=True, timeout=600)
+    if not proc.stdout.strip():
+        return None, proc.stderr.strip().splitlines()[-1:] or ["no output"]
+    return json.loads(proc.stdout)["nodes"], None
+
+
+def compare(modelc, path):
+    tool = analyze(path)
+    nodes, err = check(modelc, path)
+    row = {"model": str(path), "ops": len(tool), "gpu_tool": sum(1 for _, w in tool if w is None)}
+    if err:
+        row["error"] = f"modelc check failed: {err}"
+        return row
+    row["gpu_modelc"] = sum(1 for n in nodes if n["accelerator"])
+    if [n["op"] for n in nodes] != [op for op, _ in tool]:
+        row["error"] = f"operator lists differ: modelc {[n['op'] for n in nodes][:8]}…, analyzer {[o for o, _ in tool][:8]}…"
+        return row
+    row["unsafe"] = [f"{n['op']} `{n['node']}`: analyzer: {w}" for n, (_, w) in zip(nodes, tool)
+                     if n["accelerator"] and w is not None]
+    row["cautious"] = [f"{n['op']} `{n['node']}`: {n.get('reason')}" for n, (_, w) in zip(nodes, tool)
+                       if not n["accelerator"] and w is None]
+    row["flagged"] = sorted({f"{op}: {w}" for op, w in tool if w is not None})
+    return row
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--modelc", required=True)
+    ap.add_argument("--model", action="append", default=[], help="another TFLite file to compare")
+    ap.add_argument("--exact", action="append", default=[],
+                    help="a TFLite file on which modelc must agree exactly (no cautious fallback)")
+    ap.add_argument("--no-committed", action="store_true", help="only the files given")
+    ap.add_argument("--table", help="directory of fp32 ONNX exports: convert TABLE plain and with --target")
+    ap.add_argument("--out", default=str(ROOT / "target/targets-gpu"))
+    args = ap.parse_args()
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    files = [] if args.no_committed else sorted((ROOT / "testdata/tflite").glob("*.tflite")) + sorted(
+        p for p in (ROOT / "testdata/tflite/ops").glob("*.tflite") if ".int16x8." not in p.name)
+    exact = [Path(p) for p in args.exact]
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    table, failures = [], []
+    for name in TABLE if args.table else []:
+        pair = []
+        for kind, extra in (("plain", []), ("target", ["--target", TARGET])):
+            dst = out / f"{name}.{kind}.tflite"
+            proc = subprocess.run([args.modelc, "convert", str(Path(args.table) / f"{name}.onnx"), str(dst), *extra],
+                                  capture_output=True, text=True, timeout=1800)
+            if not dst.exists():
+                failures.append(f"{name} {kind}: modelc convert failed: {proc.stderr.strip()[-300:]}")
+                break
+            pair.append(dst)
+        if len(pair) == 2:
+            table.append((name, *pair))
+            args.model.append(str(pair[0]))
+            exact.append(pair[1])
+    files += [Path(p) for p in args.model] + exact
+    rows, cautious = [], 0
+    for f in files:
+        row = compare(args.modelc, f)
+        rows.append(row)
+        if "error" in row:
+            failures.append(f"{f.name}: {row['error']}")
+            continue
+        for u in row["unsafe"]:
+            failures.append(f"{f.name}: modelc places on the GPU what the analyzer flags: {u}")
+        cautious += len(row["cautious"])
+        if Path(f) in exact:
+            for c in row["cautious"]:
+                failures.append(f"{f.name}: modelc falls back where the analyzer accepts: {c}")
+    print(f"{'model':<44} {'ops':>5} {'analyzer GPU':>13} {'check GPU':>10}  flagged by the analyzer")
+    for r in rows:
+        name = Path(r["model"]).name
+        print(f"{name:<44} {r['ops']:>5} {r['gpu_tool']:>13} {str(r.get('gpu_modelc', '-')):>10}  "
+              f"{'; '.join(r.get('flagged', []))[:120]}")
+    by_file = {Path(r["model"]): r for r in rows}
+    if table:
+        print(f"\n{'model':<22} {'plain: analyzer GPU/ops':>24} {'--target: analyzer GPU/ops':>27} {'check':>9}  left on the CPU")
+    for name, plain, target in table:
+        a, b = by_file[plain], by_file[target]
+        left = "; ".join(b.get("flagged", [])) or "-"
+        print(f"{name:<22} {str(a['gpu_tool']) + '/' + str(a['ops']):>24} {str(b['gpu_tool']) + '/' + str(b['ops']):>27}"
+              f" {str(b.get('gpu_modelc', '-')) + '/' + str(b['ops']):>9}  {left}")
+    agree = sum(1 for r in rows if "error" not in r and not r["unsafe"] and not r["cautious"])
+    print(f"\n{len(rows)} files: {agree} agree operator for operator; {cautious} operators modelc sends "
+          f"to the CPU that the analyzer accepts; {len(failures)} failures")
+    for f in failures:
+        print("FAIL:", f)
+    (out / "report.json").write_text(json.dumps({"rows": rows, "failures": failures}, indent=1))
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
