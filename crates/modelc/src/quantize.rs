@@ -479,7 +479,8 @@ pub fn samples(
 
 /// Quantizes `model` (its input shapes already fixed) as `args` asks, on `calibration` and
 /// `eval` samples (`None`: `--calibration-random`, or one seeded random run for the modes
-/// that need value types only). What `modelc quantize` does between reading and writing.
+/// that need value types only), then lowered for `--target` when one is given. What
+/// `modelc quantize` does between reading and writing.
 pub fn quantize_model(
     mut model: Model,
     args: &QuantizeArgs,
@@ -494,6 +495,8 @@ pub fn quantize_model(
         }
     }
     let dims: HashMap<String, u64> = args.shapes.dims()?;
+    // Resolved before calibrating: an unknown target fails at once.
+    let target = args.target.resolve()?;
     let calibration = match (calibration, args.calibration_random) {
         (Some(_), Some(_)) => {
             return Err("give --calibration or --calibration-random, not both".into())
@@ -515,7 +518,13 @@ pub fn quantize_model(
         // Other modes need one run for value types only.
         (None, None) => random_samples(&model, 1, args.seed, &dims)?,
     };
-    Ok(quant::quantize(&model, cfg, &calibration, eval)?)
+    let (mut quantized, report) = quant::quantize(&model, cfg, &calibration, eval)?;
+    if let Some(t) = &target {
+        for note in crate::check::lower(&mut quantized, t)? {
+            eprintln!("target {}: {note}", t.name());
+        }
+    }
+    Ok((quantized, report))
 }
 
 /// Runs `modelc quantize`.
@@ -536,12 +545,7 @@ pub fn run(args: QuantizeArgs) -> Result<(), Box<dyn std::error::Error>> {
     };
     let start = Instant::now();
     let target = args.target.resolve()?;
-    let (mut quantized, report) = quantize_model(model, &args, &cfg, calibration, &eval)?;
-    if let Some(t) = &target {
-        for note in crate::check::lower(&mut quantized, t)? {
-            eprintln!("target {}: {note}", t.name());
-        }
-    }
+    let (quantized, report) = quantize_model(model, &args, &cfg, calibration, &eval)?;
     if cfg.mode == Mode::Int8 {
         eprintln!(
             "calibration: {} inputs through the interpreter in {:.2} s",
