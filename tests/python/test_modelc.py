@@ -78,6 +78,12 @@ def test_readme_example_runs_as_written(root, tiny_cnn, tmp_path, monkeypatch):
     want = ort_run(tmp_path / "model.onnx", {"image": x})[0]
     q = ort_run(tmp_path / "model-int8.onnx", {"image": x})[0]
     assert np.abs(q - want).max() < 0.02, np.abs(q - want).max()
+    # The NPU model is all int8 and runs in LiteRT.
+    from ai_edge_litert.interpreter import Interpreter
+
+    npu = Interpreter(model_path=str(tmp_path / "model-npu.tflite"))
+    npu.allocate_tensors()
+    assert npu.get_input_details()[0]["dtype"] == np.int8
 
 
 # --- load, graph access, text, inspect -------------------------------------------------
@@ -267,6 +273,71 @@ def test_quantize_refuses_bad_calibration(tiny_cnn):
         model.quantize(mode="int3", calibration=[{"image": image()}])
     with pytest.raises(modelc.OptionError, match="--no-such-option"):
         model.quantize(calibration=[{"image": image()}], no_such_option=1)
+
+
+# --- targets and check -----------------------------------------------------------------
+
+
+def test_targets_and_check_are_the_clis(tiny_cnn, tmp_path, cli):
+    import json
+
+    listed = json.loads(
+        subprocess.run([cli, "targets", "--json"], capture_output=True, text=True, check=True).stdout
+    )
+    assert modelc.targets() == listed
+    names = [t["target"]["name"] for t in modelc.targets()]
+    assert {"cpu", "ethos-u55-128", "tflm"} <= set(names)
+    # A float model on an integer-only NPU: the same placements as `modelc check --json`
+    # (exit 1: not everything lands), judged on the .tflite modelc writes for it.
+    float_tflite = tmp_path / "float.tflite"
+    modelc.convert(tiny_cnn, float_tflite, dims={"N": 1})
+    done = subprocess.run(
+        [cli, "check", float_tflite, "--target", "ethos-u55-128", "--json"],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 1
+    report = modelc.check(float_tflite, target="ethos-u55-128")
+    want = json.loads(done.stdout)
+    assert not report["ok"] and report["accelerated"] < report["total"]
+    assert {k: report[k] for k in want} == want
+    # The model in memory is judged like its file.
+    in_memory = modelc.check(modelc.load(float_tflite), target="ethos-u55-128")
+    assert in_memory["nodes"] == report["nodes"]
+    assert modelc.check(tiny_cnn, target="cpu")["ok"]
+    with pytest.raises(modelc.OptionError, match="no-such-npu"):
+        modelc.check(tiny_cnn, target="no-such-npu")
+
+
+def test_quantize_for_a_target_lands_on_it(tiny_cnn, tmp_path, cli):
+    # `target=` lowers as `modelc quantize --target` does: int8 inputs and outputs, so the
+    # whole model lands on the NPU; checked by the CLI on the written file, and run in LiteRT.
+    model = modelc.load(tiny_cnn)
+    rng = np.random.default_rng(3)
+    calibration = [{"image": rng.random((1, 3, 8, 8), dtype=np.float32)} for _ in range(8)]
+    q, _ = model.quantize(
+        calibration=calibration, format="tflite", target="ethos-u55-128", dims={"N": 1}
+    )
+    path = tmp_path / "npu.tflite"
+    q.save(path)
+    subprocess.run([cli, "check", path, "--target", "ethos-u55-128"], check=True, capture_output=True)
+    assert modelc.check(path, target="ethos-u55-128")["ok"]
+    from ai_edge_litert.interpreter import Interpreter
+
+    interp = Interpreter(model_path=str(path))
+    interp.allocate_tensors()
+    (inp,), (out,) = interp.get_input_details(), interp.get_output_details()
+    assert inp["dtype"] == np.int8 and out["dtype"] == np.int8
+    x = rng.random((1, 3, 8, 8), dtype=np.float32)
+    s, z = inp["quantization"]
+    interp.set_tensor(inp["index"], np.clip(np.round(x.transpose(0, 2, 3, 1) / s) + z, -128, 127).astype(np.int8))
+    interp.invoke()
+    s, z = out["quantization"]
+    got = (interp.get_tensor(out["index"]).astype(np.float32) - z) * s
+    (want,) = ort_run(tiny_cnn, {"image": x})
+    assert np.abs(got.reshape(want.shape) - want).max() < 0.05, np.abs(got.reshape(want.shape) - want).max()
+    with pytest.raises(modelc.OptionError, match="no-such-npu"):
+        model.quantize(calibration=calibration, target="no-such-npu")
 
 
 # --- verify -----------------------------------------------------------------------------

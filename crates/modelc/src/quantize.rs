@@ -367,7 +367,8 @@ impl QuantizeArgs {
 }
 
 /// The quantizer's configuration the options in `args` ask for, for a TFLite destination
-/// (`tflite`: int8 activations, int32 biases, quantized outputs, fixed ranges) or another.
+/// (`tflite`: int8 activations, int32 biases, quantized outputs, fixed ranges) or another,
+/// with `--target`'s quantization scheme applied.
 pub fn config(
     args: &QuantizeArgs,
     tflite: bool,
@@ -441,6 +442,11 @@ pub fn config(
     cfg.static_opts.quantize_outputs = args.quantize_outputs || tflite;
     // LiteRT's integer LOGISTIC / SOFTMAX / TANH produce fixed output ranges only.
     cfg.static_opts.fixed_ranges = tflite;
+    // A target's own scheme (qnn-htp: uint8 activations; tensorrt: zero point 0).
+    let target = args.target.resolve()?;
+    if let Some(scheme) = target.as_ref().and_then(|t| t.file.quantization.as_ref()) {
+        apply_scheme(&mut cfg, scheme);
+    }
     Ok(cfg)
 }
 
@@ -497,7 +503,8 @@ pub fn samples(
 
 /// Quantizes `model` (its input shapes already fixed) as `args` asks, on `calibration` and
 /// `eval` samples (`None`: `--calibration-random`, or one seeded random run for the modes
-/// that need value types only). What `modelc quantize` does between reading and writing.
+/// that need value types only), then lowered for `--target` when one is given. What
+/// `modelc quantize` does between reading and writing.
 pub fn quantize_model(
     mut model: Model,
     args: &QuantizeArgs,
@@ -512,6 +519,8 @@ pub fn quantize_model(
         }
     }
     let dims: HashMap<String, u64> = args.shapes.dims()?;
+    // Resolved before calibrating: an unknown target fails at once.
+    let target = args.target.resolve()?;
     let calibration = match (calibration, args.calibration_random) {
         (Some(_), Some(_)) => {
             return Err("give --calibration or --calibration-random, not both".into())
@@ -533,7 +542,13 @@ pub fn quantize_model(
         // Other modes need one run for value types only.
         (None, None) => random_samples(&model, 1, args.seed, &dims)?,
     };
-    Ok(quant::quantize(&model, cfg, &calibration, eval)?)
+    let (mut quantized, report) = quant::quantize(&model, cfg, &calibration, eval)?;
+    if let Some(t) = &target {
+        for note in crate::check::lower(&mut quantized, t)? {
+            eprintln!("target {}: {note}", t.name());
+        }
+    }
+    Ok((quantized, report))
 }
 
 /// Runs `modelc quantize`.
@@ -541,10 +556,7 @@ pub fn run(args: QuantizeArgs) -> Result<(), Box<dyn std::error::Error>> {
     crate::check_distinct(&args.input, &args.output)?;
     let tflite = crate::format_of(&args.output)? == crate::Format::Tflite;
     let target = args.target.resolve()?;
-    let mut cfg = config(&args, tflite)?;
-    if let Some(scheme) = target.as_ref().and_then(|t| t.file.quantization.as_ref()) {
-        apply_scheme(&mut cfg, scheme);
-    }
+    let cfg = config(&args, tflite)?;
     let fixed = args.shapes.parse()?;
     let mut model = crate::load(&args.input)?;
     fixed.apply(&mut model.graph)?;
@@ -557,12 +569,7 @@ pub fn run(args: QuantizeArgs) -> Result<(), Box<dyn std::error::Error>> {
         None => Vec::new(),
     };
     let start = Instant::now();
-    let (mut quantized, report) = quantize_model(model, &args, &cfg, calibration, &eval)?;
-    if let Some(t) = &target {
-        for note in crate::check::lower(&mut quantized, t)? {
-            eprintln!("target {}: {note}", t.name());
-        }
-    }
+    let (quantized, report) = quantize_model(model, &args, &cfg, calibration, &eval)?;
     if cfg.mode == Mode::Int8 {
         eprintln!(
             "calibration: {} inputs through the interpreter in {:.2} s",

@@ -30,9 +30,10 @@ fn parse_format(name: &str) -> PyResult<Format> {
         "onnx" => Format::Onnx,
         "tflite" => Format::Tflite,
         "torchscript" | "pt" => Format::TorchScript,
+        "pt2" => Format::Pt2,
         _ => {
             return Err(OptionError::new_err(format!(
-                "format=`{name}`: expected onnx, tflite or torchscript"
+                "format=`{name}`: expected onnx, tflite, torchscript or pt2"
             )))
         }
     })
@@ -58,6 +59,7 @@ fn load_bytes(
     }
     let suffix = match format {
         Format::Tflite => ".tflite",
+        Format::Pt2 => ".pt2",
         _ => ".pt",
     };
     let io = |e: std::io::Error| {
@@ -221,6 +223,86 @@ fn verify<'py>(
     json(py, &verified)
 }
 
+/// The hardware targets ``check`` and ``target=`` take (``modelc targets``): one dict per
+/// target file (``targets/*.toml``, built in, or in ``$MODELC_TARGETS_DIR``) with its
+/// "target" metadata (name, format, fallback behaviour, description, sources), tensor rules
+/// and per-op constraints.
+///
+/// >>> [t["target"]["name"] for t in modelc.targets()]
+/// ['cpu', 'ethos-u55-128', 'ethos-u65-256', 'tflm']
+#[pyfunction]
+fn targets(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
+    let all = modelc::check::targets().map_err(|e| OptionError::new_err(modelc::error_line(&e)))?;
+    let files: Vec<_> = all.iter().map(|t| &t.file).collect();
+    json(py, &files)
+}
+
+/// Where each operator of a model runs on a hardware target, as ``modelc check --json``:
+/// a dict with "target", "nodes" (per operator: "node", "op", "accelerator" and the
+/// violated constraint as "reason"), "accelerated", "total", "partitions", and "ok" (every
+/// operator on the accelerator) and "summary" (the CLI's summary line). A TFLite target
+/// judges the operators of the ``.tflite`` modelc writes for the model (a TFLite file's
+/// own operators when it is one), as the vendor's compiler sees them.
+///
+/// source: a model, path, bytes or onnx.ModelProto (as ``load`` takes).
+/// target: a name from ``targets()``; target_file: a target file of your own instead.
+/// input_shapes, dims: fix input shapes first, as ``convert`` takes them.
+///
+/// >>> report = modelc.check("model-int8.tflite", target="ethos-u55-128")
+/// >>> report["summary"]
+/// '41 of 41 ops on ethos-u55-128 (1 partition)'
+#[pyfunction]
+#[pyo3(signature = (source, target="cpu", target_file=None, input_shapes=None, dims=None))]
+fn check<'py>(
+    py: Python<'py>,
+    source: &Bound<'py, PyAny>,
+    target: &str,
+    target_file: Option<PathBuf>,
+    input_shapes: Option<&Bound<'py, PyDict>>,
+    dims: Option<&Bound<'py, PyDict>>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let target = modelc::check::resolve(Some(target), target_file.as_deref())
+        .map_err(|e| OptionError::new_err(modelc::error_line(&e)))?;
+    let shapes = options::input_shapes(input_shapes, dims)?;
+    // A path is judged as the CLI judges it; a model in memory through a file of its own
+    // format (TFLite) or ONNX, which is what `check` reads.
+    let given_path: Option<PathBuf> = if source.cast::<Model>().is_ok()
+        || source.cast::<PyBytes>().is_ok()
+        || source.hasattr("SerializeToString")?
+    {
+        None
+    } else {
+        source.extract().ok()
+    };
+    let report = match given_path {
+        Some(path) => py
+            .detach(|| modelc::check::check(&path, &target, &shapes))
+            .map_err(|e| errors::classify(&e, None)),
+        None => {
+            let m = model_of(py, source, None)?;
+            py.detach(|| -> Result<_, (errors::Kind, String)> {
+                let dir = tempfile::tempdir()
+                    .map_err(|e| (errors::Kind::Base, format!("temporary directory: {e}")))?;
+                let ext = if m.format == Format::Tflite {
+                    "tflite"
+                } else {
+                    "onnx"
+                };
+                let path = dir.path().join(format!("model.{ext}"));
+                modelc::save(&m.model, &path, &Default::default())
+                    .map_err(|e| errors::classify(&e, None))?;
+                modelc::check::check(&path, &target, &shapes)
+                    .map_err(|e| errors::classify(&e, None))
+            })
+        }
+    }
+    .map_err(|(kind, msg)| errors::make(kind, msg))?;
+    let out = json(py, &report)?;
+    out.set_item("ok", report.all_on_accelerator())?;
+    out.set_item("summary", report.summary())?;
+    Ok(out)
+}
+
 /// Runs the ``modelc`` command line with ``argv`` (program name first, as ``sys.argv``)
 /// and returns its exit status; ``python -m modelc ...`` is this.
 ///
@@ -250,6 +332,8 @@ fn _modelc(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(verify, m)?)?;
     m.add_function(wrap_pyfunction!(main, m)?)?;
     m.add_function(wrap_pyfunction!(passes, m)?)?;
+    m.add_function(wrap_pyfunction!(targets, m)?)?;
+    m.add_function(wrap_pyfunction!(check, m)?)?;
     m.add("ModelcError", py.get_type::<errors::ModelcError>())?;
     m.add("ReadError", py.get_type::<errors::ReadError>())?;
     m.add("WriteError", py.get_type::<errors::WriteError>())?;

@@ -365,7 +365,9 @@ impl Model {
     ///     percentile=99.9, activation_type="i8", per_tensor=True, bias="int32",
     ///     quantize_outputs=True, exclude=["Softmax"], exclude_first_last=True,
     ///     block_size=32, metric="top1", calibration_random=8, seed=0, opset=13,
-    ///     input_shapes={"x": [1, 3, 224, 224]}, dims={"batch": 1}.
+    ///     input_shapes={"x": [1, 3, 224, 224]}, dims={"batch": 1}, and
+    ///     target="ethos-u55-128" (or target_file=path) to lower the result for a hardware
+    ///     target (``modelc.targets()``; ``modelc.check`` says where each op then runs).
     ///
     /// >>> samples = [{"x": np.random.rand(1, 3, 224, 224).astype(np.float32)} for _ in range(8)]
     /// >>> q, report = model.quantize(mode="int8", calibration=samples)

@@ -11,6 +11,7 @@ the three formats, by the same code as the ``modelc`` command line::
     q, report = small.quantize(mode="int8", calibration=[{"x": x} for x in images])
     q.save("model-int8.onnx")
     print(modelc.verify(small, q)["outputs"])
+    print(modelc.check("model-int8.tflite", target="ethos-u55-128")["summary"])
 
 Errors are ``modelc.ModelcError`` subclasses whose message is the CLI's one-line message.
 ``python -m modelc ...`` runs the command line.
@@ -29,6 +30,8 @@ from ._modelc import (
     load,
     main,
     passes,
+    check,
+    targets,
     verify,
 )
 
@@ -45,5 +48,7 @@ __all__ = [
     "load",
     "main",
     "passes",
+    "check",
+    "targets",
     "verify",
 ]

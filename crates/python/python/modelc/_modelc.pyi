@@ -111,5 +111,29 @@ def verify(
     seed: int = 0,
     dims: Optional[Mapping[str, int]] = None,
 ) -> Report: ...
+class Placement(TypedDict):
+    node: str
+    op: str
+    accelerator: bool
+    reason: Optional[str]
+
+class CheckReport(TypedDict):
+    ok: bool
+    summary: str
+    target: str
+    fallback: str
+    nodes: List[Placement]
+    accelerated: int
+    total: int
+    partitions: int
+
+def targets() -> List[Dict[str, Any]]: ...
+def check(
+    source: Source,
+    target: str = "cpu",
+    target_file: Optional[Union[str, "os.PathLike[str]"]] = None,
+    input_shapes: Optional[Mapping[str, Dims]] = None,
+    dims: Optional[Mapping[str, int]] = None,
+) -> CheckReport: ...
 def main(argv: List[str]) -> int: ...
 def passes() -> List[Tuple[str, str]]: ...
