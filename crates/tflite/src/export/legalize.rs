@@ -7,7 +7,9 @@
 //! - after the layout pass, [`flatten_nhwc`] lets a dense layer read an NHWC feature map
 //!   directly (its weight permuted) instead of through a TRANSPOSE back to NCHW,
 //!   [`lift_1d`] turns 1-D convolution and pooling into their 2-D forms, and
-//!   [`softmax_last_axis`] moves a softmax over another axis last (SOFTMAX has no axis).
+//!   [`softmax_last_axis`] moves a softmax over another axis last (SOFTMAX has no axis),
+//!   and [`requantize_movement`] keeps a quantized feature map quantized through the
+//!   transposes and reshapes between its DequantizeLinear and the next QuantizeLinear.
 
 use modelc_ir::{
     Attr, Attrs, Builder, DType, Graph, Layout, NodeId, OnnxOp, OpsetImport, ValueRef,
@@ -705,5 +707,82 @@ fn axes_of(g: &Graph, id: NodeId) -> Option<Vec<i64>> {
     match g.input(id, 1) {
         Some(a) => const_ints(g, a),
         None => g.node(id).attrs.ints("axes", vec![]).ok(),
+    }
+}
+
+/// Data-movement ops that run on integers as they do on floats (each output element is an
+/// input element).
+fn moves_data(op: Option<OnnxOp>) -> bool {
+    matches!(
+        op,
+        Some(
+            OnnxOp::Transpose
+                | OnnxOp::Reshape
+                | OnnxOp::Flatten
+                | OnnxOp::Squeeze
+                | OnnxOp::Unsqueeze
+        )
+    )
+}
+
+/// `DequantizeLinear → Transpose/Reshape/… → float readers` becomes `DequantizeLinear →
+/// Transpose/… → QuantizeLinear → DequantizeLinear → readers`, with the first pair's
+/// per-tensor scale and zero point: exact (re-quantizing a moved element with the same
+/// parameters gives the same integer), and the op then runs on the int8 tensor. Without it
+/// the TRANSPOSE the layout pass puts between a quantized feature map and its Flatten (a
+/// dense layer over an NHWC map), and every op after it up to the next QUANTIZE, ran in
+/// float on the CPU of an integer-only accelerator. Graph outputs are left alone (their
+/// names and types are the model's).
+pub(crate) fn requantize_movement(g: &mut Graph) {
+    let Ok(order) = g.topo_order() else {
+        return;
+    };
+    for id in order {
+        if !moves_data(g.node(id).op.onnx()) {
+            continue;
+        }
+        let Some(x) = g.input(id, 0) else {
+            continue;
+        };
+        let dq = x.node;
+        if g.node(dq).op.onnx() != Some(OnnxOp::DequantizeLinear) {
+            continue;
+        }
+        let Some(scale) = g.input(dq, 1) else {
+            continue;
+        };
+        let per_tensor =
+            |v: ValueRef| const_tensor(g, v).is_some_and(|t| t.dims.iter().product::<u64>() == 1);
+        let zero_point = g.input(dq, 2);
+        // An integer feature map (a constant's DequantizeLinear is folded elsewhere).
+        let activation = g.input(dq, 0).is_some_and(|q| const_tensor(g, q).is_none());
+        if !activation || !per_tensor(scale) || !zero_point.is_none_or(per_tensor) {
+            continue;
+        }
+        let out = ValueRef::new(id, 0);
+        let readers = g.users(out);
+        let requantized = matches!(
+            readers[..],
+            [(r, 0)] if g.node(r).op.onnx() == Some(OnnxOp::QuantizeLinear)
+        );
+        if requantized || readers.is_empty() || g.outputs().contains(&out) {
+            continue;
+        }
+        let mut b = Builder::new(g);
+        let name = b.value(out).map(|v| v.name.clone()).unwrap_or_default();
+        let mut inputs = vec![out, scale];
+        inputs.extend(zero_point);
+        let q = (b.op(OnnxOp::QuantizeLinear, &inputs))
+            .out(format!("{name}_Q"))
+            .stands_for(out)
+            .value();
+        inputs[0] = q;
+        let back = (b.op(OnnxOp::DequantizeLinear, &inputs))
+            .out(format!("{name}_DQ"))
+            .stands_for(out)
+            .value();
+        for (reader, slot) in readers {
+            b.connect(back, reader, slot);
+        }
     }
 }

@@ -158,6 +158,7 @@ fn prepare(m: &mut Model, opts: &WriteOptions) -> Result<(), TfliteError> {
         legalize::in_every_graph(&mut m.graph, &mut |g| {
             legalize::flatten_nhwc(g);
             legalize::lift_1d(g, opset);
+            legalize::requantize_movement(g);
         });
         modelc_ir::infer::infer_graph(&mut m.graph, &m.opset_imports);
     }
