@@ -80,6 +80,15 @@ pub enum Error {
     /// A format modelc reads but does not write (yet).
     #[error("{}: modelc does not write {format} files yet", path.display())]
     CannotWrite { path: PathBuf, format: Format },
+    /// A format modelc writes but does not read.
+    #[error("{}: modelc writes {format} files but does not read them", path.display())]
+    CannotRead { path: PathBuf, format: Format },
+    #[error("{}", path.display())]
+    Pte {
+        path: PathBuf,
+        #[source]
+        source: modelc_pte::PteError,
+    },
     #[error("{}: refusing to overwrite the input model", .0.display())]
     OutputIsInput(PathBuf),
     /// An input shape to fix does not fit the model.
@@ -189,6 +198,10 @@ fn load_format(path: &Path, shapes: &InputShapes, types: &InputTypes) -> Result<
             path: path.to_path_buf(),
             source,
         }),
+        format @ Format::Pte => Err(Error::CannotRead {
+            path: path.to_path_buf(),
+            format,
+        }),
     }
 }
 
@@ -228,6 +241,10 @@ pub fn save(model: &Model, path: &Path, opts: &SaveOptions) -> Result<(), Error>
         format @ Format::Pt2 => Err(Error::CannotWrite {
             path: path.to_path_buf(),
             format,
+        }),
+        Format::Pte => modelc_pte::write(model, path).map_err(|source| Error::Pte {
+            path: path.to_path_buf(),
+            source,
         }),
     }
 }
