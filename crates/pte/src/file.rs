@@ -5,9 +5,10 @@
 //! constant tensor's bytes at a 16-byte-aligned offset, offset 0 standing for the format's
 //! reserved empty buffer 0.
 
-use std::io::Write;
+use std::io::{BufWriter, Read, Write};
 use std::path::Path;
 
+use bytes::Bytes;
 use flatbuffers::{FlatBufferBuilder, WIPOffset};
 use modelc_ir::DType;
 
@@ -19,7 +20,7 @@ use crate::PteError;
 /// Segments start at multiples of this in the file (exir's default `segment_alignment`).
 const SEGMENT_ALIGNMENT: usize = 128;
 /// Constant tensors start at multiples of this in the constant segment.
-const TENSOR_ALIGNMENT: usize = 16;
+const TENSOR_ALIGNMENT: u64 = 16;
 /// The extended header's length (magic, length, three u64s), already a multiple of the
 /// schema's largest `force_align` (16), so the flatbuffer's alignment is kept.
 const HEADER_LENGTH: usize = 32;
@@ -48,40 +49,94 @@ fn i32_of(v: usize, what: &str) -> Result<i32, PteError> {
     i32::try_from(v).map_err(|_| PteError::TooLarge(format!("{what} {v} exceeds 32 bits")))
 }
 
-/// The whole file.
-pub(crate) fn serialize(p: &Program, arena: &Arena) -> Result<Vec<u8>, PteError> {
-    // The constant segment and each buffer's offset in it (buffer 0: the placeholder).
-    let mut segment: Vec<u8> = Vec::new();
+/// The file: the program (header and flatbuffer) and, after it, the constants, each at
+/// its offset in the file (written from the IR's bytes, not copied into one buffer).
+pub(crate) struct PteFile {
+    pub program: Vec<u8>,
+    pub constants: Vec<(u64, Bytes)>,
+}
+
+/// Lays out the file.
+pub(crate) fn serialize(p: &Program, arena: &Arena) -> Result<PteFile, PteError> {
+    // Each constant's offset in the segment (buffer 0: the format's empty placeholder).
     let mut offsets: Vec<u64> = vec![0];
+    let mut segment_len = 0u64;
     for (i, c) in p.constants.iter().enumerate() {
         if i > 0 {
-            segment.resize(segment.len().next_multiple_of(TENSOR_ALIGNMENT), 0);
+            segment_len = segment_len.next_multiple_of(TENSOR_ALIGNMENT);
         }
-        offsets.push(segment.len() as u64);
-        segment.extend_from_slice(c);
+        offsets.push(segment_len);
+        segment_len += c.len() as u64;
     }
-    let fbuf = program_flatbuffer(p, arena, &offsets, segment.len() as u64)?;
+    let fbuf = program_flatbuffer(p, arena, &offsets, segment_len)?;
     let program_size = HEADER_LENGTH + fbuf.len();
-    let base = if segment.is_empty() {
+    let base = if segment_len == 0 {
         0
     } else {
         program_size.next_multiple_of(SEGMENT_ALIGNMENT)
     };
-    let mut out = Vec::with_capacity(base.max(program_size) + segment.len());
+    let mut program = Vec::with_capacity(base.max(program_size));
     let root = u32::from_le_bytes([fbuf[0], fbuf[1], fbuf[2], fbuf[3]]);
-    out.extend_from_slice(&(root + HEADER_LENGTH as u32).to_le_bytes());
-    out.extend_from_slice(&fbuf[4..8]);
-    out.extend_from_slice(b"eh00");
-    out.extend_from_slice(&(HEADER_LENGTH as u32).to_le_bytes());
-    out.extend_from_slice(&(program_size as u64).to_le_bytes());
-    out.extend_from_slice(&(base as u64).to_le_bytes());
-    out.extend_from_slice(&(segment.len() as u64).to_le_bytes());
-    out.extend_from_slice(&fbuf[8..]);
-    if !segment.is_empty() {
-        out.resize(base, 0);
-        out.extend_from_slice(&segment);
+    program.extend_from_slice(&(root + HEADER_LENGTH as u32).to_le_bytes());
+    program.extend_from_slice(&fbuf[4..8]);
+    program.extend_from_slice(b"eh00");
+    program.extend_from_slice(&(HEADER_LENGTH as u32).to_le_bytes());
+    program.extend_from_slice(&(program_size as u64).to_le_bytes());
+    program.extend_from_slice(&(base as u64).to_le_bytes());
+    program.extend_from_slice(&segment_len.to_le_bytes());
+    program.extend_from_slice(&fbuf[8..]);
+    program.resize(base.max(program_size), 0);
+    let constants = p
+        .constants
+        .iter()
+        .zip(&offsets[1..])
+        .map(|(c, &o)| (base as u64 + o, c.clone()))
+        .collect();
+    Ok(PteFile { program, constants })
+}
+
+impl PteFile {
+    /// The file's bytes in memory.
+    pub(crate) fn to_vec(&self) -> Vec<u8> {
+        let mut out = self.program.clone();
+        for (at, data) in &self.constants {
+            out.resize(*at as usize, 0);
+            out.extend_from_slice(data);
+        }
+        out
     }
-    Ok(out)
+
+    /// Writes the file at `path` through a temporary file in the same directory, renamed
+    /// when complete.
+    pub(crate) fn write(&self, path: &Path) -> Result<(), PteError> {
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        let tmp = tempfile::NamedTempFile::new_in(dir)?;
+        {
+            let mut w = BufWriter::with_capacity(1 << 20, tmp.as_file());
+            w.write_all(&self.program)?;
+            let mut pos = self.program.len() as u64;
+            for (at, data) in &self.constants {
+                std::io::copy(&mut std::io::repeat(0).take(at - pos), &mut w)?;
+                w.write_all(data)?;
+                // Written once: a memory-mapped source's pages need not stay resident.
+                modelc_ir::release_resident(data);
+                pos = at + data.len() as u64;
+            }
+            w.flush()?;
+        }
+        // Temporary files are created private; a model file gets the usual permissions.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            tmp.as_file()
+                .set_permissions(std::fs::Permissions::from_mode(0o644))?;
+        }
+        tmp.persist(path).map_err(|e| PteError::Io(e.error))?;
+        Ok(())
+    }
 }
 
 fn program_flatbuffer(
@@ -373,17 +428,4 @@ fn container_meta<'b>(
             encoded_out_str: Some(out),
         },
     )
-}
-
-/// Writes `bytes` to `path` through a temporary file in the same directory, renamed when
-/// complete.
-pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), PteError> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-    tmp.write_all(bytes)?;
-    tmp.persist(path).map_err(|e| PteError::Io(e.error))?;
-    Ok(())
 }

@@ -50,12 +50,15 @@ pub enum PteError {
 /// Writes `model` as an ExecuTorch program at `path` (under a temporary name, renamed when
 /// complete: a refusal or failure leaves nothing behind).
 pub fn write(model: &Model, path: &Path) -> Result<(), PteError> {
-    let bytes = to_bytes(model)?;
-    file::write_atomically(path, &bytes)
+    layout(model)?.write(path)
 }
 
-/// The `.pte` file's bytes for `model`.
+/// The `.pte` file's bytes for `model`, in memory.
 pub fn to_bytes(model: &Model) -> Result<Vec<u8>, PteError> {
+    Ok(layout(model)?.to_vec())
+}
+
+fn layout(model: &Model) -> Result<file::PteFile, PteError> {
     let mut m = model.clone();
     prepare::prepare(&mut m)?;
     let program = lower::lower(&m.graph)?;

@@ -2,7 +2,7 @@
 //! more kernel calls ([`crate::ops`]), in the liveness plan's order; every node that cannot
 //! be lowered is collected, and all are refused together.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use modelc_ir::cost::Liveness;
 use modelc_ir::{node_label, DType, Graph, NodeId, Op, Tensor, TensorData, ValueRef};
@@ -40,6 +40,8 @@ pub(crate) fn lower(g: &Graph) -> Result<Program, PteError> {
         node: NodeId::new(0),
     };
     let mut refused = Vec::new();
+    // Nodes refused, and those downstream of them (not reported again: only the cause is).
+    let mut failed: HashSet<NodeId> = HashSet::new();
     for &id in g.inputs() {
         let v = ValueRef::new(id, 0);
         match cx.value_tensor(v, 0) {
@@ -52,10 +54,19 @@ pub(crate) fn lower(g: &Graph) -> Result<Program, PteError> {
         if matches!(node.op, Op::Input { .. } | Op::Const(_)) {
             continue;
         }
+        if g.inputs_of(id)
+            .into_iter()
+            .flatten()
+            .any(|v| failed.contains(&v.node))
+        {
+            failed.insert(id);
+            continue;
+        }
         cx.step = step;
         cx.node = id;
         if let Err(why) = crate::ops::lower_node(&mut cx, id) {
             refused.push(format!("{}: {why}", node_label(node)));
+            failed.insert(id);
         }
     }
     if refused.is_empty() {

@@ -6,6 +6,7 @@
 mod binary;
 mod clip;
 mod conv;
+mod gather;
 mod gemm;
 mod norm;
 mod pool;
@@ -39,6 +40,7 @@ pub(crate) fn lower_node(cx: &mut Lower, id: NodeId) -> Result<(), Refusal> {
         Reshape | Flatten | Squeeze | Unsqueeze => shape::view(cx),
         Transpose => shape::transpose(cx),
         Concat => shape::concat(cx),
+        Gather => gather::lower(cx),
         Softmax => softmax::lower(cx),
         LayerNormalization => norm::layer_norm(cx),
         other => Err(format!("{} has no portable-kernel lowering", other.name())),
