@@ -43,7 +43,7 @@ def _et_child(conn, path, buffer, xs):
         import torch
         from executorch.extension.pybindings import portable_lib
 
-        torch.set_num_threads(1)
+
         m = (portable_lib._load_for_executorch(path) if path is not None
              else portable_lib._load_for_executorch_from_buffer(buffer))
         out = m.forward(tuple(torch.from_numpy(np.ascontiguousarray(x)) for x in xs))
@@ -54,6 +54,9 @@ def _et_child(conn, path, buffer, xs):
 
 def et_run(xs, path=None, buffer=None):
     """("ran", outputs) or ("invalid", why) of the program at `path` (or in `buffer`)."""
+    # Imported here, before the fork, once (it takes ~20 s: it imports exir).
+    from executorch.extension.pybindings import portable_lib  # noqa: F401
+
     ctx = multiprocessing.get_context("fork")
     parent, child = ctx.Pipe(duplex=False)
     p = ctx.Process(target=_et_child, args=(child, path, buffer, [np.asarray(x) for x in xs]))

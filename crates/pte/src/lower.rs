@@ -46,7 +46,10 @@ pub(crate) fn lower(g: &Graph) -> Result<Program, PteError> {
         let v = ValueRef::new(id, 0);
         match cx.value_tensor(v, 0) {
             Ok(t) => cx.p.inputs.push(t),
-            Err(why) => refused.push(format!("input '{}': {why}", g.node(id).outputs[0].name)),
+            Err(why) => {
+                refused.push(format!("input '{}': {why}", g.node(id).outputs[0].name));
+                failed.insert(id);
+            }
         }
     }
     for (step, &id) in order.iter().enumerate() {
