@@ -46,7 +46,11 @@ def _et_child(conn, path, buffer, xs):
 
         m = (portable_lib._load_for_executorch(path) if path is not None
              else portable_lib._load_for_executorch_from_buffer(buffer))
-        out = m.forward(tuple(torch.from_numpy(np.ascontiguousarray(x)) for x in xs))
+        # Rank 0 kept (np.ascontiguousarray would make it 1-D), torch's contiguous strides
+        # also for empty tensors (numpy's are 0 there, which the runtime's input check
+        # rejects).
+        out = m.forward(tuple(torch.from_numpy(np.asarray(x)).clone(memory_format=torch.contiguous_format)
+                              for x in xs))
         conn.send(("ran", [o.numpy() for o in out]))
     except Exception as e:  # noqa: BLE001 - the runtime refusing the file
         conn.send(("invalid", f"executorch: {str(e).splitlines()[0][:240] if str(e) else type(e).__name__}"))
@@ -158,11 +162,12 @@ def random_inputs(onnx_path):
         dims = [d.dim_value if d.HasField("dim_value") else 1 for d in t.shape.dim]
         dt = onnx.helper.tensor_dtype_to_np_dtype(t.elem_type)
         if dt == np.bool_:
-            xs.append(rng.random(dims) > 0.5)
+            x = rng.random(dims) > 0.5
         elif np.issubdtype(dt, np.integer):
-            xs.append(rng.integers(0, 3, dims).astype(dt))
+            x = rng.integers(0, 3, dims)
         else:
-            xs.append(rng.standard_normal(dims).astype(dt))
+            x = rng.standard_normal(dims)
+        xs.append(np.asarray(x, dtype=dt))
     return xs
 
 

@@ -17,6 +17,9 @@ pub(super) fn lower(cx: &mut Lower) -> Result<(), Refusal> {
     let strides = attr_ints(cx, "strides").unwrap_or_else(|| vec![1; n]);
     let dilations = attr_ints(cx, "dilations").unwrap_or_else(|| vec![1; n]);
     let groups = attr_int(cx, "group")?;
+    if strides.len() != n || dilations.len() != n {
+        return Err(format!("strides / dilations not one per spatial axis ({n})"));
+    }
     let mut x = cx.input(0)?;
     let (sym, extra) = split_pads(&pads, n);
     if extra.iter().any(|&p| p != 0) {
@@ -59,11 +62,15 @@ pub(super) fn lower(cx: &mut Lower) -> Result<(), Refusal> {
 pub(super) fn spatial_pads(cx: &Lower, n: usize) -> Result<Vec<i64>, Refusal> {
     let node = cx.g.node(cx.node);
     let auto = node.string("auto_pad").unwrap_or_else(|_| "NOTSET".into());
-    match auto.as_str() {
-        "NOTSET" => Ok(attr_ints(cx, "pads").unwrap_or_else(|| vec![0; 2 * n])),
-        "VALID" => Ok(vec![0; 2 * n]),
-        other => Err(format!("auto_pad {other} (only explicit pads)")),
+    let pads = match auto.as_str() {
+        "NOTSET" => attr_ints(cx, "pads").unwrap_or_else(|| vec![0; 2 * n]),
+        "VALID" => vec![0; 2 * n],
+        other => return Err(format!("auto_pad {other} (only explicit pads)")),
+    };
+    if pads.len() != 2 * n {
+        return Err(format!("{} pads for {n} spatial axes", pads.len()));
     }
+    Ok(pads)
 }
 
 /// Symmetric padding per axis (the smaller side) and what each side needs more, as

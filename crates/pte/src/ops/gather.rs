@@ -15,12 +15,15 @@ pub(super) fn lower(cx: &mut Lower) -> Result<(), Refusal> {
     let id = cx.dims(cx.input_ref(1)?)?;
     let od = cx.dims(ValueRef::new(cx.node, 0))?;
     let dtype = cx.dtype(ValueRef::new(cx.node, 0))?;
+    if dd.is_empty() {
+        return Err("Gather from a rank-0 tensor".into());
+    }
     let dim = axis(attr_int(cx, "axis")?, dd.len())?;
     let len = dd[dim as usize] as i64;
     let consts = cx.const_input(1).and_then(modelc_ir::infer::tensor_ints);
     let x = cx.input(0)?;
-    if let (Some(c), true) = (&consts, id.is_empty()) {
-        let index = if c[0] < 0 { c[0] + len } else { c[0] };
+    if let (Some(&c), true) = (consts.as_ref().and_then(|c| c.first()), id.is_empty()) {
+        let index = if c < 0 { c + len } else { c };
         let out = cx.output(0)?;
         let (d, i) = (cx.p.int(dim), cx.p.int(index));
         cx.p.call("aten::select_copy", "int_out", &[x, d, i], &[out]);
