@@ -307,19 +307,6 @@ fn evalue<'b>(
             fb::KernelTypes::Double,
             fb::Double::create(b, &fb::DoubleArgs { double_val: *x }).as_union_value(),
         ),
-        EValue::Str(s) => {
-            let s = b.create_string(s);
-            (
-                fb::KernelTypes::String,
-                fb::String::create(
-                    b,
-                    &fb::StringArgs {
-                        string_val: Some(s),
-                    },
-                )
-                .as_union_value(),
-            )
-        }
         EValue::IntList(xs) => {
             let items = b.create_vector(xs);
             (

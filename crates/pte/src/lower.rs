@@ -176,11 +176,6 @@ impl Lower<'_> {
         self.p.planned(dtype, dims, self.step, self.step)
     }
 
-    /// Makes IR output `slot` of this node the same EValue as `t` (a pass-through).
-    pub fn alias_output(&mut self, slot: usize, t: usize) {
-        self.map.insert(ValueRef::new(self.node, slot), t);
-    }
-
     /// The plan's outputs: each graph output's tensor; one that is not a distinct planned
     /// tensor made by a kernel (a constant, a graph input, an output listed twice, a
     /// pass-through of one) is copied by `clone.out` into its own.

@@ -31,7 +31,6 @@ pub(crate) enum EValue {
     Int(i64),
     Bool(bool),
     Double(f64),
-    Str(String),
     /// EValue indices of `Int` values.
     IntList(Vec<i64>),
     /// EValue indices of tensors.
@@ -78,9 +77,6 @@ impl Program {
     }
     pub fn double(&mut self, v: f64) -> usize {
         self.push(EValue::Double(v))
-    }
-    pub fn string(&mut self, v: &str) -> usize {
-        self.push(EValue::Str(v.to_string()))
     }
     /// An int list: the runtime reads its items as EValue indices of `Int` values (so that
     /// an item can be a symbolic size computed at run time), so each item is one first.

@@ -18,7 +18,9 @@ pub(super) fn lower(cx: &mut Lower) -> Result<(), Refusal> {
     let dilations = attr_ints(cx, "dilations").unwrap_or_else(|| vec![1; n]);
     let groups = attr_int(cx, "group")?;
     if strides.len() != n || dilations.len() != n {
-        return Err(format!("strides / dilations not one per spatial axis ({n})"));
+        return Err(format!(
+            "strides / dilations not one per spatial axis ({n})"
+        ));
     }
     let mut x = cx.input(0)?;
     let (sym, extra) = split_pads(&pads, n);

@@ -6,11 +6,14 @@
 mod binary;
 mod clip;
 mod conv;
+mod copy;
 mod gather;
 mod gemm;
 mod norm;
 mod pool;
+mod reduce;
 mod shape;
+mod slice;
 mod softmax;
 mod unary;
 
@@ -31,7 +34,8 @@ pub(crate) fn lower_node(cx: &mut Lower, id: NodeId) -> Result<(), Refusal> {
         Add | Sub | Mul | Div | Pow | Max | Min | Equal | Less | Greater | LessOrEqual
         | GreaterOrEqual | And | Or | Xor => binary::lower(cx, op),
         Relu | Sigmoid | Tanh | Exp | Log | Sqrt | Neg | Abs | Erf | Reciprocal | Floor | Ceil
-        | Sin | Cos | Not => unary::lower(cx, op),
+        | Sin | Cos | Not | Atan | Tan | Asin | Acos | Sign | Round => unary::lower(cx, op),
+        LeakyRelu => unary::leaky_relu(cx),
         Clip => clip::lower(cx),
         Conv => conv::lower(cx),
         MaxPool | AveragePool | GlobalAveragePool => pool::lower(cx, op),
@@ -41,7 +45,16 @@ pub(crate) fn lower_node(cx: &mut Lower, id: NodeId) -> Result<(), Refusal> {
         Transpose => shape::transpose(cx),
         Concat => shape::concat(cx),
         Gather => gather::lower(cx),
-        Softmax => softmax::lower(cx),
+        Softmax => softmax::lower(cx, false),
+        LogSoftmax => softmax::lower(cx, true),
+        Cast => copy::cast(cx),
+        Identity => copy::identity(cx),
+        Expand => copy::expand(cx),
+        Where => copy::where_(cx),
+        ReduceMean | ReduceSum | ReduceMax | ReduceMin => reduce::reduce(cx, op),
+        ArgMax | ArgMin => reduce::arg(cx, op),
+        CumSum => reduce::cumsum(cx),
+        Slice => slice::lower(cx),
         LayerNormalization => norm::layer_norm(cx),
         other => Err(format!("{} has no portable-kernel lowering", other.name())),
     }

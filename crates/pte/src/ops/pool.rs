@@ -33,7 +33,9 @@ pub(super) fn lower(cx: &mut Lower, op: OnnxOp) -> Result<(), Refusal> {
     let kernel = attr_ints(cx, "kernel_shape").ok_or("no kernel_shape")?;
     let strides = attr_ints(cx, "strides").unwrap_or_else(|| vec![1; n]);
     if kernel.len() != n || strides.len() != n {
-        return Err(format!("kernel_shape / strides not one per spatial axis ({n})"));
+        return Err(format!(
+            "kernel_shape / strides not one per spatial axis ({n})"
+        ));
     }
     let pads = spatial_pads(cx, n)?;
     let (sym, extra) = split_pads(&pads, n);

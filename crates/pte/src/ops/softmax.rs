@@ -1,4 +1,5 @@
-//! Softmax over one axis → `aten::_softmax.out(self, dim, half_to_float=false, *, out)`.
+//! Softmax / LogSoftmax over one axis → `aten::_softmax.out` / `_log_softmax.out(self, dim,
+//! half_to_float=false, *, out)`.
 //! (Before opset 13 Softmax normalizes over all trailing axes: the writer's
 //! `decompose-legacy-softmax` pass has made that one axis and written it out.)
 
@@ -7,7 +8,7 @@ use modelc_ir::ValueRef;
 use super::{attr_int, axis};
 use crate::lower::{Lower, Refusal};
 
-pub(super) fn lower(cx: &mut Lower) -> Result<(), Refusal> {
+pub(super) fn lower(cx: &mut Lower, log: bool) -> Result<(), Refusal> {
     let rank = cx.dims(ValueRef::new(cx.node, 0))?.len();
     let dim = axis(
         // Absent: opset ≥ 13 (earlier ones have it written by the pass), default -1.
@@ -18,6 +19,11 @@ pub(super) fn lower(cx: &mut Lower) -> Result<(), Refusal> {
     let out = cx.output(0)?;
     let dim = cx.p.int(dim);
     let half = cx.p.bool(false);
-    cx.p.call("aten::_softmax", "out", &[x, dim, half], &[out]);
+    let name = if log {
+        "aten::_log_softmax"
+    } else {
+        "aten::_softmax"
+    };
+    cx.p.call(name, "out", &[x, dim, half], &[out]);
     Ok(())
 }
