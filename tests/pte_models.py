@@ -12,8 +12,8 @@ the OpInfo modules are not rebuilt by this script).
     PYTHONPATH=target/pte-site python tests/pte_models.py --modelc target/debug/modelc \\
         [--aten target/aten-suite-subset] [--only a,b] [--no-anchor] [--out DIR]
 
-Each ExecuTorch load and run happens in a forked child, so a runtime that aborts on a file
-is recorded (`invalid`) instead of ending the run. Prints one line per model, then
+ExecuTorch loads and runs the programs in a process of its own (restarted when the runtime
+aborts on a file, which is then recorded `invalid` instead of ending the run). Prints one line per model, then
 `pte models: ONNX->pte N of M, exir N of M` (and `pte aten: ONNX->pte N of M`); writes
 OUT/report.json. Exits 1 when modelc crashes or writes a `.pte` the runtime refuses or
 whose result differs.
@@ -38,48 +38,65 @@ import aten_suite as A  # noqa: E402
 RUN_TIMEOUT = 300
 
 
-def _et_child(conn, path, buffer, xs):
-    try:
-        import torch
-        from executorch.extension.pybindings import portable_lib
+def _et_worker(conn):
+    """The runtime's process: loads and runs the programs it is sent until the pipe closes."""
+    import torch
+    from executorch.extension.pybindings import portable_lib
+
+    torch.set_num_threads(1)
+    while True:
+        try:
+            path, buffer, xs = conn.recv()
+        except EOFError:
+            return
+        try:
+            m = (portable_lib._load_for_executorch(path) if path is not None
+                 else portable_lib._load_for_executorch_from_buffer(buffer))
+            # Rank 0 kept, torch's contiguous strides also for empty tensors (numpy's are 0
+            # there, which the runtime's input check rejects).
+            ts = tuple(torch.from_numpy(np.asarray(x)).clone(memory_format=torch.contiguous_format)
+                       for x in xs)
+            conn.send(("ran", [o.numpy() for o in m.forward(ts)]))
+        except Exception as e:  # noqa: BLE001 - the runtime refusing the file
+            conn.send(("invalid", f"executorch: {str(e).splitlines()[0][:240] if str(e) else type(e).__name__}"))
 
 
-        m = (portable_lib._load_for_executorch(path) if path is not None
-             else portable_lib._load_for_executorch_from_buffer(buffer))
-        # Rank 0 kept (np.ascontiguousarray would make it 1-D), torch's contiguous strides
-        # also for empty tensors (numpy's are 0 there, which the runtime's input check
-        # rejects).
-        out = m.forward(tuple(torch.from_numpy(np.asarray(x)).clone(memory_format=torch.contiguous_format)
-                              for x in xs))
-        conn.send(("ran", [o.numpy() for o in out]))
-    except Exception as e:  # noqa: BLE001 - the runtime refusing the file
-        conn.send(("invalid", f"executorch: {str(e).splitlines()[0][:240] if str(e) else type(e).__name__}"))
+class Runtime:
+    """ExecuTorch in a separate spawned process (imported once, ~20 s), so that a runtime
+    that aborts on a file is recorded instead of ending the run; restarted after a death."""
+
+    def __init__(self):
+        self.proc = None
+        self.conn = None
+
+    def run(self, xs, path=None, buffer=None):
+        """("ran", outputs) or ("invalid", why) of the program at `path` (or in `buffer`)."""
+        if self.proc is None or not self.proc.is_alive():
+            ctx = multiprocessing.get_context("spawn")
+            self.conn, child = ctx.Pipe()
+            self.proc = ctx.Process(target=_et_worker, args=(child,), daemon=True)
+            self.proc.start()
+            child.close()
+        self.conn.send((path, buffer, [np.asarray(x) for x in xs]))
+        if self.conn.poll(RUN_TIMEOUT):
+            try:
+                return self.conn.recv()
+            except EOFError:
+                pass
+            self.proc.join(10)
+            code = self.proc.exitcode
+            self.proc = None
+            return "invalid", f"executorch: the runtime aborted (exit {code})"
+        self.proc.kill()
+        self.proc = None
+        return "invalid", f"executorch: no result in {RUN_TIMEOUT} s"
+
+
+RUNTIME = Runtime()
 
 
 def et_run(xs, path=None, buffer=None):
-    """("ran", outputs) or ("invalid", why) of the program at `path` (or in `buffer`)."""
-    # Imported here, before the fork, once (it takes ~20 s: it imports exir).
-    from executorch.extension.pybindings import portable_lib  # noqa: F401
-
-    ctx = multiprocessing.get_context("fork")
-    parent, child = ctx.Pipe(duplex=False)
-    p = ctx.Process(target=_et_child, args=(child, path, buffer, [np.asarray(x) for x in xs]))
-    p.start()
-    child.close()
-    if parent.poll(RUN_TIMEOUT):
-        try:
-            r = parent.recv()
-        except EOFError:
-            r = None
-    else:
-        r = None
-    p.join(5)
-    if p.is_alive():
-        p.kill()
-        return "invalid", f"executorch: no result in {RUN_TIMEOUT} s"
-    if r is None:
-        return "invalid", f"executorch: the runtime aborted (exit {p.exitcode})"
-    return r
+    return RUNTIME.run(xs, path=path, buffer=buffer)
 
 
 def convert(modelc, onnx_path, pte):

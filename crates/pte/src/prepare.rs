@@ -8,9 +8,11 @@ use modelc_ir::Model;
 use crate::PteError;
 
 /// Then what the portable kernels have no single op for, rewritten by the `decompose-*`
-/// passes (`modelc passes` describes each) into ops they have.
+/// passes (`modelc passes` describes each) into ops they have (an LSTM unrolled over its
+/// time steps, as exir's decompositions leave it), and what those made folded.
 const LEGALIZE: &str = "infer-shapes,identity,fold,fuse-conv-bn,dce,decompose-legacy-softmax,\
-    decompose-batch-norm,decompose-hard-sigmoid,decompose-hard-swish";
+    decompose-batch-norm,decompose-hard-sigmoid,decompose-hard-swish,decompose-lstm,\
+    infer-shapes,fold,dce";
 
 pub(crate) fn prepare(m: &mut Model) -> Result<(), PteError> {
     let passes = modelc_passes::registry::pipeline(LEGALIZE)

@@ -55,6 +55,8 @@ pub(crate) fn lower_node(cx: &mut Lower, id: NodeId) -> Result<(), Refusal> {
         ArgMax | ArgMin => reduce::arg(cx, op),
         CumSum => reduce::cumsum(cx),
         Slice => slice::lower(cx),
+        Split => slice::split(cx),
+        Tile => slice::tile(cx),
         LayerNormalization => norm::layer_norm(cx),
         other => Err(format!("{} has no portable-kernel lowering", other.name())),
     }

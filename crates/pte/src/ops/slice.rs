@@ -1,6 +1,6 @@
 //! Slice with constant starts / ends / axes / steps → one `aten::slice_copy.Tensor_out` per
 //! sliced axis (chained through temporaries); negative steps are refused (aten's slice steps
-//! forward only).
+//! forward only). Split → one `slice_copy` per output, Tile → `aten::repeat.out`.
 
 use modelc_ir::ValueRef;
 
@@ -74,5 +74,44 @@ pub(super) fn lower(cx: &mut Lower) -> Result<(), Refusal> {
         let memory_format = cx.p.null();
         cx.p.call("aten::clone", "out", &[x, memory_format], &[out]);
     }
+    Ok(())
+}
+
+pub(super) fn split(cx: &mut Lower) -> Result<(), Refusal> {
+    let dims = cx.dims(cx.input_ref(0)?)?;
+    let dim = axis(super::attr_int(cx, "axis").unwrap_or(0), dims.len())?;
+    let n = cx.g.node(cx.node).outputs.len();
+    let x = cx.input(0)?;
+    let mut start = 0i64;
+    for slot in 0..n {
+        let size = cx.dims(ValueRef::new(cx.node, slot))?[dim as usize] as i64;
+        if cx.g.node(cx.node).outputs[slot].is_absent() {
+            start += size;
+            continue;
+        }
+        let out = cx.output(slot)?;
+        let (dv, sv, ev, stv) = (
+            cx.p.int(dim),
+            cx.p.int(start),
+            cx.p.int(start + size),
+            cx.p.int(1),
+        );
+        cx.p.call(
+            "aten::slice_copy",
+            "Tensor_out",
+            &[x, dv, sv, ev, stv],
+            &[out],
+        );
+        start += size;
+    }
+    Ok(())
+}
+
+pub(super) fn tile(cx: &mut Lower) -> Result<(), Refusal> {
+    let repeats = cx.const_ints(1).ok_or("repeats that are not a constant")?;
+    let x = cx.input(0)?;
+    let out = cx.output(0)?;
+    let repeats = cx.p.ints(repeats);
+    cx.p.call("aten::repeat", "out", &[x, repeats], &[out]);
     Ok(())
 }
