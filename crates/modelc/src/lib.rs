@@ -49,7 +49,7 @@ pub use modelc_passes::passes::infer_shapes::{InputShapeError, InputShapes};
 /// Why loading, converting or saving failed; a file's error names the file.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("{}: cannot tell the format from the extension (expected .onnx, .tflite, .pt or .pt2)", .0.display())]
+    #[error("{}: cannot tell the format from the extension (expected .onnx, .tflite, .pt, .pt2 or .pte)", .0.display())]
     UnknownFormat(PathBuf),
     #[error("{}: not a model modelc reads (neither a TorchScript or .pt2 zip archive, a TFLite flatbuffer nor, by its extension or first byte, an ONNX protobuf)", .0.display())]
     UnrecognizedModel(PathBuf),
