@@ -8,6 +8,7 @@ mod compress_cli;
 mod fuse_models;
 mod infer_shapes_onnx;
 mod library;
+mod pte_cli;
 mod quant_cli;
 mod roundtrip;
 mod seeing;

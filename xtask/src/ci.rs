@@ -284,6 +284,17 @@ impl Xtask {
                         .arg(out.join("report.json")))
                 }),
             ),
+            (
+                "pte subset",
+                Box::new(|| {
+                    // ONNX -> ExecuTorch .pte (MobileNetV2, a transformer encoder, an LSTM
+                    // and the aten subset's ONNX files) run in ExecuTorch's runtime: no
+                    // crash, no file the runtime refuses, no result differing from
+                    // onnxruntime; exir on the same modules beside it.
+                    let modelc = self.build_modelc()?;
+                    self.pte_subset(&modelc)
+                }),
+            ),
         ];
         let first = match from {
             None => 0,

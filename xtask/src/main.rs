@@ -15,6 +15,7 @@ mod draw_check;
 mod measure;
 mod parity;
 mod pt2_suite;
+mod pte;
 mod pyenv;
 mod targets;
 mod targets_onnx;
@@ -367,6 +368,28 @@ enum Cmd {
         #[arg(long, value_name = "PATH")]
         modelc: Option<std::path::PathBuf>,
     },
+    /// Install ExecuTorch (runtime and exir) into target/pte-site
+    ///
+    /// xtask/requirements-pte.txt (executorch 1.5.1 and the three pure-Python packages its
+    /// import needs), pip-installed with --no-deps on top of target/pyenv, whose torch its
+    /// pybindings link against; a stamp makes a second call instant.
+    PteEnv,
+    /// Count ONNX -> ExecuTorch `.pte` conversions against exir
+    ///
+    /// tests/pte_models.py: torchvision ResNet-18, MobileNetV2, EfficientNet-B0, a
+    /// transformer encoder and an LSTM exported to ONNX, converted by `modelc convert
+    /// x.onnx x.pte`, run by ExecuTorch's runtime and compared with onnxruntime; beside
+    /// torch.export -> to_edge -> to_executorch on the same modules. Then the aten suite
+    /// subset's torch-exported ONNX files (made by `cargo xtask aten-suite`'s subset when
+    /// missing). Report in target/pte-models/report.json.
+    Pte {
+        /// A modelc binary to use instead of building the release one
+        #[arg(long)]
+        modelc: Option<std::path::PathBuf>,
+        /// Only these models (comma-separated), and not the aten files
+        #[arg(long)]
+        only: Option<String>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -432,6 +455,8 @@ fn main() -> ExitCode {
         Cmd::TargetsGpu => x.targets_gpu(),
         Cmd::Wheel => x.wheel().map(|_| ()),
         Cmd::PythonTests { filter } => x.python_tests(filter.as_deref()),
+        Cmd::PteEnv => x.pte_env().map(|_| ()),
+        Cmd::Pte { modelc, only } => x.pte(modelc, only.as_deref()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -267,29 +267,54 @@ fn einsum_macs(node: &crate::Node, ins: &[Option<ValueRef>], g: &Graph) -> Optio
     sizes.values().try_fold(1u64, |a, &n| a.checked_mul(n))
 }
 
+/// The liveness plan's schedule: the main graph's nodes in order, and where each value is
+/// read last. The peak of [`peak_memory`] and the ExecuTorch writer's memory plan (tensor
+/// offsets in one arena) both come from it.
+#[derive(Debug, Clone, Default)]
+pub struct Liveness {
+    /// The nodes in execution order.
+    pub order: Vec<NodeId>,
+    /// Position in `order` of each value's last reader; graph outputs: `usize::MAX` (live
+    /// past the end). A value nobody reads has no entry (it dies with its producer).
+    pub last_use: HashMap<ValueRef, usize>,
+}
+
+impl Liveness {
+    /// The schedule of `g`; `None` for a graph with a cycle.
+    pub fn of(g: &Graph) -> Option<Liveness> {
+        let order = g.topo_order().ok()?;
+        let pos: HashMap<NodeId, usize> =
+            order.iter().enumerate().map(|(i, &id)| (id, i)).collect();
+        let mut last_use: HashMap<ValueRef, usize> = HashMap::new();
+        for &id in &order {
+            for v in g
+                .inputs_of(id)
+                .into_iter()
+                .flatten()
+                .chain(g.captures_of(id))
+            {
+                let p = last_use.entry(v).or_default();
+                *p = (*p).max(pos[&id]);
+            }
+        }
+        for &v in g.outputs() {
+            last_use.insert(v, usize::MAX);
+        }
+        Some(Liveness { order, last_use })
+    }
+
+    /// The last position at which `v`, made at position `made`, is live.
+    pub fn live_until(&self, v: ValueRef, made: usize) -> usize {
+        self.last_use.get(&v).copied().unwrap_or(made)
+    }
+}
+
 /// The main graph's liveness plan (see the module doc).
 pub fn peak_memory(g: &Graph) -> Memory {
     let mut mem = Memory::default();
-    let Ok(order) = g.topo_order() else {
+    let Some(Liveness { order, last_use }) = Liveness::of(g) else {
         return mem;
     };
-    let pos: HashMap<NodeId, usize> = order.iter().enumerate().map(|(i, &id)| (id, i)).collect();
-    // Position of each value's last reader (graph outputs: past the end).
-    let mut last_use: HashMap<ValueRef, usize> = HashMap::new();
-    for &id in &order {
-        for v in g
-            .inputs_of(id)
-            .into_iter()
-            .flatten()
-            .chain(g.captures_of(id))
-        {
-            let p = last_use.entry(v).or_default();
-            *p = (*p).max(pos[&id]);
-        }
-    }
-    for &v in g.outputs() {
-        last_use.insert(v, usize::MAX);
-    }
     let mut frees: HashMap<usize, Vec<u64>> = HashMap::new();
     let mut live = 0u64;
     for (i, &id) in order.iter().enumerate() {

@@ -50,7 +50,7 @@ pub use modelc_passes::passes::infer_shapes::{InputShapeError, InputShapes};
 /// Why loading, converting or saving failed; a file's error names the file.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("{}: cannot tell the format from the extension (expected .onnx, .tflite, .pt or .pt2)", .0.display())]
+    #[error("{}: cannot tell the format from the extension (expected .onnx, .tflite, .pt, .pt2 or .pte)", .0.display())]
     UnknownFormat(PathBuf),
     #[error("{}: not a model modelc reads (neither a TorchScript or .pt2 zip archive, a TFLite flatbuffer nor, by its extension or first byte, an ONNX protobuf)", .0.display())]
     UnrecognizedModel(PathBuf),
@@ -77,6 +77,15 @@ pub enum Error {
         path: PathBuf,
         #[source]
         source: modelc_pt2::Pt2Error,
+    },
+    /// A format modelc writes but does not read.
+    #[error("{}: modelc writes {format} files but does not read them", path.display())]
+    CannotRead { path: PathBuf, format: Format },
+    #[error("{}", path.display())]
+    Pte {
+        path: PathBuf,
+        #[source]
+        source: modelc_pte::PteError,
     },
     #[error("{}: refusing to overwrite the input model", .0.display())]
     OutputIsInput(PathBuf),
@@ -187,6 +196,10 @@ fn load_format(path: &Path, shapes: &InputShapes, types: &InputTypes) -> Result<
             path: path.to_path_buf(),
             source,
         }),
+        format @ Format::Pte => Err(Error::CannotRead {
+            path: path.to_path_buf(),
+            format,
+        }),
     }
 }
 
@@ -224,6 +237,10 @@ pub fn save(model: &Model, path: &Path, opts: &SaveOptions) -> Result<(), Error>
             })
         }
         Format::Pt2 => modelc_pt2::write(model, path).map_err(|source| Error::Pt2 {
+            path: path.to_path_buf(),
+            source,
+        }),
+        Format::Pte => modelc_pte::write(model, path).map_err(|source| Error::Pte {
             path: path.to_path_buf(),
             source,
         }),

@@ -427,6 +427,24 @@ fn bidirectional_lstm_with_peepholes_clip_and_batch_major_layout_unrolls() {
 }
 
 #[test]
+fn lstm_without_state_unrolls_for_runtimes_without_an_lstm_kernel() {
+    // decompose-lstm (ExecuTorch's portable kernels have no LSTM): zero state, Y_c unread.
+    let zero_state = format!(
+        r#"graph main(%x: f32[2,1,2]) -> (%y, %yh) {{
+  %w = const f32[1,8,2] {}
+  %r = const f32[1,8,2] {}
+  %h0 = const f32[1,1,2] [0.0, 0.0]
+  %y, %yh, %yc = LSTM(%x, %w, %r, _, _, %h0) {{hidden_size=2}}
+}}"#,
+        vals(16, 1),
+        vals(16, 2)
+    );
+    let out = check!("decompose-lstm", &zero_state);
+    assert_eq!(out.count("LSTM"), 0);
+    out.assert_same_outputs(&[("x", input(&[2, 1, 2], 8, 2.0))], 1e-5);
+}
+
+#[test]
 fn lstm_without_state_or_with_unknown_length_stays() {
     // Zero initial state and Y_c unread: TFLite's fused kernel is its form.
     let zero_state = format!(

@@ -26,7 +26,18 @@ pub const PASS: Decompose = Decompose {
         "float32 LSTM with a state input or a read Y_c → the cell unrolled over its time steps",
     ops: &[OnnxOp::LSTM],
     opsets: 7..=i64::MAX,
-    rewrite: |g, id, _, opset| lstm(g, id, opset),
+    rewrite: |g, id, _, opset| unroll(g, id, opset, true),
+};
+
+/// `decompose-lstm`: the same unrolling for every float32 LSTM it can take, state or not,
+/// for runtimes with no sequence-LSTM kernel at all (ExecuTorch's portable library).
+pub const UNROLL_ALL: Decompose = Decompose {
+    name: "decompose-lstm",
+    description: "float32 LSTM (any state) → the cell unrolled over its time steps, for \
+                  runtimes without an LSTM kernel",
+    ops: &[OnnxOp::LSTM],
+    opsets: 7..=i64::MAX,
+    rewrite: |g, id, _, opset| unroll(g, id, opset, false),
 };
 
 /// Longest sequence unrolled (each step is about fifteen ops).
@@ -135,8 +146,10 @@ struct Spec {
     c0: Option<ValueRef>,
 }
 
-fn spec(g: &Graph, id: NodeId) -> Option<Spec> {
-    if !carries_state(g, id) {
+/// What the unrolling needs of LSTM `id`; `None` when it cannot take it (or, with
+/// `stateful_only`, when the LSTM carries no state).
+fn spec(g: &Graph, id: NodeId, stateful_only: bool) -> Option<Spec> {
+    if stateful_only && !carries_state(g, id) {
         return None;
     }
     let node = g.node(id);
@@ -236,8 +249,8 @@ fn spec(g: &Graph, id: NodeId) -> Option<Spec> {
     })
 }
 
-fn lstm(g: &mut Builder<'_>, id: NodeId, opset: i64) -> bool {
-    let Some(s) = spec(g, id) else {
+fn unroll(g: &mut Builder<'_>, id: NodeId, opset: i64, stateful_only: bool) -> bool {
+    let Some(s) = spec(g, id, stateful_only) else {
         return false;
     };
     let name = base_name(g, id);

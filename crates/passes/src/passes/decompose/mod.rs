@@ -108,6 +108,7 @@ pub fn all() -> Vec<Decompose> {
         gather_elements::PASS,
         scatter_nd::PASS,
         nan_inf::PASS,
+        lstm_state::UNROLL_ALL,
     ]
 }
 
