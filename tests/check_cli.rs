@@ -291,8 +291,8 @@ fn quantize_for_a_target_makes_the_io_integer() {
     };
     let before = fallbacks(&plain);
     let after = fallbacks(&lowered);
-    assert_eq!(before.first().map(String::as_str), Some("QUANTIZE"));
-    assert_eq!(before.last().map(String::as_str), Some("DEQUANTIZE"));
-    assert_eq!(after, ["DEQUANTIZE", "TRANSPOSE", "RESHAPE", "QUANTIZE"]);
-    assert_eq!(before.len(), after.len() + 2);
+    // Plain: only the float I/O's QUANTIZE / DEQUANTIZE fall back (the layout TRANSPOSE
+    // before the Flatten stays on the int8 map); lowered: nothing.
+    assert_eq!(before, ["QUANTIZE", "DEQUANTIZE"]);
+    assert_eq!(after, Vec::<String>::new());
 }
