@@ -302,6 +302,51 @@ fn run_reports_bad_inputs_by_name() {
 }
 
 #[test]
+fn run_profile_counts_every_kernel_call_of_the_timed_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = testdata("models/tiny_cnn.onnx");
+    let m = modelc::load(Path::new(&model)).unwrap();
+    let count = |name: &str| {
+        m.graph
+            .node_ids()
+            .filter(
+                |&id| matches!(&m.graph.node(id).op, modelc::ir::Op::Onnx(op) if op.name() == name),
+            )
+            .count()
+    };
+    let convs = count("Conv");
+    assert!(convs > 0);
+    let o = modelc(&[
+        "run",
+        &model,
+        "--random",
+        "--dim",
+        "N=2",
+        "--repeat",
+        "3",
+        "--profile",
+        "-o",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let err = stderr(&o);
+    // Rows: op (a fused activation joins its producer: `Conv+Relu`), calls, ms, share.
+    let conv_calls: usize = err
+        .lines()
+        .filter(|l| l.starts_with("Conv ") || l.starts_with("Conv+"))
+        .map(|l| {
+            l.split_whitespace()
+                .nth(1)
+                .unwrap()
+                .parse::<usize>()
+                .unwrap()
+        })
+        .sum();
+    assert_eq!(conv_calls, 3 * convs, "{err}");
+    assert!(err.lines().any(|l| l.starts_with("total ")), "{err}");
+}
+
+#[test]
 fn run_takes_input_shapes_for_unnamed_dynamic_dims() {
     // TFLite names no dimensions: the batch of the converted example is just dynamic.
     let dir = tempfile::tempdir().unwrap();

@@ -2,12 +2,14 @@
 //! its kernel; values are dropped after their last use.
 
 use std::collections::{HashMap, HashSet};
+use std::time::Instant;
 
 use modelc_ir::{node_label, Graph, Model, NodeId, Op, OpsetImport, ValueRef};
 
 use crate::ctx::OpCtx;
 use crate::ops::{lookup, Kernel};
 use crate::plan::{opset_of, Plan};
+use crate::profile::Profile;
 use crate::{Array, Data, InterpError};
 
 /// A callback that sees each computed value (see [`Interpreter::run_observed`]).
@@ -109,10 +111,29 @@ impl<'g> Interpreter<'g> {
         self.run_inner(inputs, Some(observer))
     }
 
+    /// Runs the graph as [`Interpreter::run`] does (fused, unobserved), adding each
+    /// kernel's wall time to `profile` under its op type.
+    pub fn run_profiled(
+        &self,
+        inputs: Vec<(String, Data)>,
+        profile: &mut Profile,
+    ) -> Result<Vec<(String, Data)>, InterpError> {
+        self.run_with(inputs, None, Some(profile))
+    }
+
     fn run_inner(
         &self,
         inputs: Vec<(String, Data)>,
         observer: Option<&mut Observer<'_>>,
+    ) -> Result<Vec<(String, Data)>, InterpError> {
+        self.run_with(inputs, observer, None)
+    }
+
+    fn run_with(
+        &self,
+        inputs: Vec<(String, Data)>,
+        observer: Option<&mut Observer<'_>>,
+        profile: Option<&mut Profile>,
     ) -> Result<Vec<(String, Data)>, InterpError> {
         let names = self.input_names();
         let mut positional: Vec<Option<Data>> = vec![None; names.len()];
@@ -130,7 +151,7 @@ impl<'g> Interpreter<'g> {
             positional,
             &[],
             Some(&self.consts),
-            observer,
+            Watch { observer, profile },
         )?;
         Ok(self.output_names().into_iter().zip(outputs).collect())
     }
@@ -151,7 +172,7 @@ pub(crate) fn run_graph(
         inputs.into_iter().map(Some).collect(),
         captures,
         None,
-        None,
+        Watch::default(),
     )
 }
 
@@ -227,6 +248,14 @@ fn check_input(
     Ok(())
 }
 
+/// What a run reports besides its outputs: every value it computes (to an observer) and
+/// the time of each kernel (to a profile).
+#[derive(Default)]
+struct Watch<'o, 'f> {
+    observer: Option<&'o mut Observer<'f>>,
+    profile: Option<&'o mut Profile>,
+}
+
 fn execute(
     graph: &Graph,
     opsets: &[OpsetImport],
@@ -234,8 +263,12 @@ fn execute(
     mut inputs: Vec<Option<Data>>,
     captures: &[(&str, &Data)],
     consts: Option<&Prepared>,
-    mut observer: Option<&mut Observer<'_>>,
+    watch: Watch<'_, '_>,
 ) -> Result<Vec<Data>, InterpError> {
+    let Watch {
+        mut observer,
+        mut profile,
+    } = watch;
     if inputs.len() > graph.inputs().len() {
         return Err(InterpError::Graph(format!(
             "graph `{}` takes {} inputs, {} given",
@@ -325,6 +358,8 @@ fn execute(
                     continue;
                 }
                 let kernel: Kernel = lookup(*op).expect("kernels were checked");
+                let started = profile.is_some().then(Instant::now);
+                let mut fused_act = None;
                 let outputs = {
                     let get = |v: &ValueRef| {
                         values.get(v).map(|d| d.as_ref()).ok_or_else(|| {
@@ -376,6 +411,7 @@ fn execute(
                     match (fused, data) {
                         (Some(f), Data::Tensor(Array::F32(mut a))) => {
                             f.act.apply(&mut a);
+                            fused_act = Some(f.act);
                             values.insert(f.into, std::borrow::Cow::Owned(Array::F32(a).into()));
                         }
                         (f, data) => {
@@ -384,6 +420,13 @@ fn execute(
                             }
                             values.insert(ValueRef::new(id, slot), std::borrow::Cow::Owned(data));
                         }
+                    }
+                }
+                if let (Some(p), Some(t)) = (profile.as_mut(), started) {
+                    let name = op.name();
+                    match fused_act {
+                        None => p.add(name, t.elapsed()),
+                        Some(act) => p.add(&format!("{name}+{}", act.name()), t.elapsed()),
                     }
                 }
                 for v in input_refs.into_iter().flatten().chain(capture_refs) {

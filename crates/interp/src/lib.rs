@@ -18,11 +18,13 @@ mod error;
 mod interpreter;
 pub mod ops;
 mod plan;
+mod profile;
 
 pub use array::{Array, Data};
 pub use ctx::OpCtx;
 pub use error::{InterpError, KernelError};
 pub use interpreter::Interpreter;
+pub use profile::{OpTime, Profile};
 
 /// Sets how many threads the interpreter computes on in this process (1: single-threaded).
 /// Call it once, before anything runs; later calls fail.

@@ -27,6 +27,15 @@ pub(crate) enum Act {
 }
 
 impl Act {
+    /// The op the activation stands for, as a profile names it.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Act::Relu => "Relu",
+            Act::Clip { .. } => "Clip",
+            Act::Silu => "SiLU",
+        }
+    }
+
     /// Applies the activation to every element, as its own kernel would.
     pub(crate) fn apply(self, a: &mut ArrayD<f32>) {
         match self {

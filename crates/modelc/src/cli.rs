@@ -147,7 +147,7 @@ enum Command {
     /// with --input NAME=PATH). Without inputs, --random makes seeded random ones of the
     /// declared shapes. Outputs go to DIR/output_0.npy, output_1.npy, ... in output order.
     #[command(
-        after_help = "Examples:\n  modelc run model.onnx image.npy -o out/\n  modelc run model.onnx --random --dim batch=1 -o out/\n  modelc run model.onnx --input mask=mask.pb --input ids=ids.npy -o out/"
+        after_help = "Examples:\n  modelc run model.onnx image.npy -o out/\n  modelc run model.onnx --random --dim batch=1 -o out/\n  modelc run model.onnx --random --repeat 10 --profile   # time per op type\n  modelc run model.onnx --input mask=mask.pb --input ids=ids.npy -o out/"
     )]
     Run {
         /// The model to run.
@@ -163,6 +163,11 @@ enum Command {
         /// (the interpreter's inference latency, on --threads threads).
         #[arg(long, value_name = "N", default_value_t = 0)]
         repeat: usize,
+        /// Print where the time goes: wall time per op type (calls, milliseconds, share),
+        /// summed over the timed runs (or the one run without --repeat). A fused
+        /// activation counts with its producer, as `Conv+Relu`.
+        #[arg(long)]
+        profile: bool,
     },
     /// Run two models on the same inputs and compare their outputs.
     ///
@@ -636,13 +641,18 @@ fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
             input_opts,
             output_dir,
             repeat,
+            profile,
         } => {
             let m = load(&model)?;
             let given = gather_inputs(&m, &inputs, &input_opts, input_opts.random)?;
+            let mut by_op = modelc_interp::Profile::default();
             let (outputs, mut times) = {
                 let _p = progress::Progress::start(format!("running {}", model.display()));
-                modelc::run::run_timed(&m, &given, repeat)?
+                modelc::run::run_timed(&m, &given, repeat, profile.then_some(&mut by_op))?
             };
+            if profile {
+                eprint!("{}", by_op.render());
+            }
             if !times.is_empty() {
                 times.sort();
                 let median = times[times.len() / 2];

@@ -143,16 +143,18 @@ pub type Named = Vec<(String, Tensor)>;
 
 /// Runs the model's main graph on named inputs; returns the named outputs.
 pub fn run(model: &Model, inputs: &[(String, Tensor)]) -> Result<Vec<(String, Tensor)>, RunError> {
-    Ok(run_timed(model, inputs, 0)?.0)
+    Ok(run_timed(model, inputs, 0, None)?.0)
 }
 
 /// Runs once, then `repeat` more times on the same inputs, timing each of those runs
 /// (the first, warm-up run is not timed). Preparation (kernel lookup, constant
-/// conversion) happens once, before any run.
+/// conversion) happens once, before any run. With `profile`, the timed runs (or the one
+/// run, when `repeat` is 0) add their time per op type to it.
 pub fn run_timed(
     model: &Model,
     inputs: &[(String, Tensor)],
     repeat: usize,
+    mut profile: Option<&mut modelc_interp::Profile>,
 ) -> Result<(Named, Vec<std::time::Duration>), RunError> {
     let interp = Interpreter::new(model)?;
     let data: Vec<(String, Data)> = inputs
@@ -163,11 +165,17 @@ pub fn run_timed(
                 .map_err(|e| RunError::Inputs(format!("input `{n}`: {e}")))
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let outputs = interp.run(data.clone())?;
+    let outputs = match profile.as_deref_mut().filter(|_| repeat == 0) {
+        Some(p) => interp.run_profiled(data.clone(), p)?,
+        None => interp.run(data.clone())?,
+    };
     let mut times = Vec::with_capacity(repeat);
     for _ in 0..repeat {
         let started = std::time::Instant::now();
-        interp.run(data.clone())?;
+        match profile.as_deref_mut() {
+            Some(p) => interp.run_profiled(data.clone(), p)?,
+            None => interp.run(data.clone())?,
+        };
         times.push(started.elapsed());
     }
     let outputs = outputs
