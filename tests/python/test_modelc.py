@@ -340,6 +340,54 @@ def test_quantize_for_a_target_lands_on_it(tiny_cnn, tmp_path, cli):
         model.quantize(calibration=calibration, target="no-such-npu")
 
 
+# --- compress ---------------------------------------------------------------------------
+
+
+def low_rank_mlp(path):
+    """x[1, 64] -> MatMul by a rank-4 (plus 1e-4 noise) 64x64 weight -> Relu: a layer a
+    truncated SVD shrinks, as trained projections often are."""
+    rng = np.random.default_rng(7)
+    w = (rng.standard_normal((64, 4)) @ rng.standard_normal((4, 64)) / 4).astype(np.float32)
+    w += 1e-4 * rng.standard_normal((64, 64)).astype(np.float32)
+    h = onnx.helper
+    graph = h.make_graph(
+        [h.make_node("MatMul", ["x", "w"], ["y"]), h.make_node("Relu", ["y"], ["out"])],
+        "mlp",
+        [h.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1, 64])],
+        [h.make_tensor_value_info("out", onnx.TensorProto.FLOAT, [1, 64])],
+        [onnx.numpy_helper.from_array(w, "w")],
+    )
+    onnx.save(h.make_model(graph, opset_imports=[h.make_opsetid("", 17)]), str(path))
+
+
+def test_compress_is_the_clis_and_runs_in_onnxruntime(tmp_path, cli):
+    import json
+
+    src = tmp_path / "mlp.onnx"
+    low_rank_mlp(src)
+    options = dict(rank_energy=0.999, calibration_random=4, max_error=0.001)
+    report = modelc.compress(src, tmp_path / "small.onnx", **options)
+    assert report["factorized"] and report["factorized"][0]["rank"] <= 8, report["factorized"]
+    assert report["weight_bytes_after"] < report["weight_bytes_before"] / 3
+    done = subprocess.run(
+        [cli, "compress", src, tmp_path / "cli.onnx", "--rank-energy", "0.999",
+         "--calibration-random", "4", "--max-error", "0.001", "--json"],
+        capture_output=True, text=True, check=True,
+    )
+    assert report == json.loads(done.stdout)
+    x = image((1, 64), seed=3)
+    (want,) = ort_run(src, {"x": x})
+    (got,) = ort_run(tmp_path / "small.onnx", {"x": x})
+    cos = float(np.dot(got.ravel(), want.ravel()) / np.linalg.norm(got) / np.linalg.norm(want))
+    assert cos > 0.999, cos
+    # A budget nothing meets: the CLI's message, no file.
+    with pytest.raises(modelc.ModelcError, match="exceeds --max-error"):
+        modelc.compress(src, tmp_path / "no.onnx", rank_energy=0.5, calibration_random=4, max_error=1e-9)
+    assert not (tmp_path / "no.onnx").exists()
+    with pytest.raises(modelc.OptionError, match="--no-such-option"):
+        modelc.compress(src, tmp_path / "no.onnx", no_such_option=1)
+
+
 # --- verify -----------------------------------------------------------------------------
 
 

@@ -2,6 +2,7 @@
 //! `compress` module) applied to a model, the output error against the original measured on
 //! calibration inputs, the result written only when it is within `--max-error`.
 
+use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use modelc_passes::compress::budget::{self, BudgetOptions};
@@ -70,8 +71,45 @@ struct Report {
     output_file_bytes: u64,
 }
 
-/// Runs `modelc compress`.
+impl CompressArgs {
+    /// `modelc compress`'s arguments (the two files first, then the options), for a caller
+    /// that is not the command line (`modelc.compress` in Python).
+    pub fn parse_from<I, T>(argv: I) -> Result<CompressArgs, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        #[derive(clap::Parser)]
+        #[command(name = "compress", no_binary_name = true)]
+        struct Options {
+            #[command(flatten)]
+            args: CompressArgs,
+        }
+        Ok(<Options as clap::Parser>::try_parse_from(argv)?.args)
+    }
+}
+
+/// What [`compress`] did: the report (`--json`'s) and its rendering for people.
+pub struct Compressed {
+    pub report: serde_json::Value,
+    pub text: String,
+}
+
+/// Runs `modelc compress`: the report as JSON on stdout with `--json`, else as text on
+/// stderr.
 pub fn run(args: CompressArgs) -> Result<(), Box<dyn std::error::Error>> {
+    let done = compress(&args)?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&done.report)?);
+    } else {
+        eprint!("{}", done.text);
+    }
+    Ok(())
+}
+
+/// Compresses `args.input` into `args.output` as `modelc compress` does (the Python package's
+/// `modelc.compress` too); nothing is written when it fails.
+pub fn compress(args: &CompressArgs) -> Result<Compressed, Box<dyn std::error::Error>> {
     crate::check_distinct(&args.input, &args.output)?;
     let out_format = crate::format_of(&args.output)?;
     // No option given but a budget: the per-layer search chooses.
@@ -126,7 +164,7 @@ pub fn run(args: CompressArgs) -> Result<(), Box<dyn std::error::Error>> {
         }
     };
     if search {
-        return run_search(&args, &model, &samples, metric, out_format);
+        return run_search(args, &model, &samples, metric, out_format);
     }
     let mut out = model.clone();
     let pruned = match args.prune {
@@ -190,46 +228,52 @@ pub fn run(args: CompressArgs) -> Result<(), Box<dyn std::error::Error>> {
     save.tflite.sparse_weights = pattern.is_some();
     crate::save(&out, &args.output, &save)?;
     report.output_file_bytes = std::fs::metadata(&args.output)?.len();
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
-    } else {
-        for p in &report.pruned {
-            eprintln!(
-                "pruned      {} ({}): {} -> {} channels",
-                p.node, p.op, p.channels_before, p.channels_after
-            );
-        }
-        for f in &report.factorized {
-            eprintln!(
-                "factorized  {} ({}): {}x{} -> rank {} ({:.4} of the energy), {} -> {} weights",
-                f.node, f.op, f.m, f.n, f.rank, f.energy, f.params_before, f.params_after
-            );
-        }
-        for s in &report.sparsified {
-            eprintln!(
-                "sparsified  {} ({}): {}, {} -> {} of {} weights zero",
-                s.node, s.op, s.pattern, s.zeros_before, s.zeros_after, s.elements
-            );
-        }
-        for o in &report.outputs {
-            eprintln!(
-                "output {}: cosine {:.6}, max rel {:.3e} (on {} inputs)",
-                o.name, o.cosine, o.max_rel, report.evaluation_inputs
-            );
-        }
-        eprintln!(
-            "weights: {} -> {} bytes ({:.1}%)",
-            report.weight_bytes_before,
-            report.weight_bytes_after,
-            100.0 * report.weight_bytes_after as f64 / report.weight_bytes_before.max(1) as f64
-        );
-        eprintln!(
-            "wrote {} ({} bytes)",
-            args.output.display(),
-            report.output_file_bytes
-        );
+    let mut text = String::new();
+    for p in &report.pruned {
+        writeln!(
+            text,
+            "pruned      {} ({}): {} -> {} channels",
+            p.node, p.op, p.channels_before, p.channels_after
+        )?;
     }
-    Ok(())
+    for f in &report.factorized {
+        writeln!(
+            text,
+            "factorized  {} ({}): {}x{} -> rank {} ({:.4} of the energy), {} -> {} weights",
+            f.node, f.op, f.m, f.n, f.rank, f.energy, f.params_before, f.params_after
+        )?;
+    }
+    for s in &report.sparsified {
+        writeln!(
+            text,
+            "sparsified  {} ({}): {}, {} -> {} of {} weights zero",
+            s.node, s.op, s.pattern, s.zeros_before, s.zeros_after, s.elements
+        )?;
+    }
+    for o in &report.outputs {
+        writeln!(
+            text,
+            "output {}: cosine {:.6}, max rel {:.3e} (on {} inputs)",
+            o.name, o.cosine, o.max_rel, report.evaluation_inputs
+        )?;
+    }
+    writeln!(
+        text,
+        "weights: {} -> {} bytes ({:.1}%)",
+        report.weight_bytes_before,
+        report.weight_bytes_after,
+        100.0 * report.weight_bytes_after as f64 / report.weight_bytes_before.max(1) as f64
+    )?;
+    writeln!(
+        text,
+        "wrote {} ({} bytes)",
+        args.output.display(),
+        report.output_file_bytes
+    )?;
+    Ok(Compressed {
+        report: serde_json::to_value(&report)?,
+        text,
+    })
 }
 
 /// `--max-error` alone: the per-layer search (`compress::budget`) on the first three quarters
@@ -240,7 +284,7 @@ fn run_search(
     samples: &[quant::Sample],
     metric: Metric,
     out_format: crate::Format,
-) -> Result<(), Box<dyn std::error::Error>> {
+) -> Result<Compressed, Box<dyn std::error::Error>> {
     let bound = args.max_error.unwrap_or_default();
     let split = if samples.len() >= 2 {
         samples.len() - (samples.len() / 4).max(1)
@@ -268,30 +312,29 @@ fn run_search(
     save.tflite.sparse_weights = sparse_storage;
     crate::save(&out, &args.output, &save)?;
     let bytes = std::fs::metadata(&args.output)?.len();
-    if args.json {
-        let mut v = serde_json::to_value(&budget)?;
-        v["output_file_bytes"] = bytes.into();
-        println!("{}", serde_json::to_string_pretty(&v)?);
-    } else {
-        for l in budget.layers.iter().filter(|l| l.choice != "none") {
-            eprintln!(
-                "{:<40} {:<6} {:<28} error alone {:.3e}, {} -> {} bytes",
-                l.node, l.op, l.choice, l.error_alone, l.bytes_before, l.bytes_after
-            );
-        }
-        eprintln!(
-            "{} error {:.4e} on {} search inputs, {:.4e} on {} held-out (bound {}); {} options measured; wrote {} ({bytes} bytes)",
-            budget.metric,
-            budget.search_error,
-            budget.search_inputs,
-            budget.held_out_error,
-            budget.held_out_inputs,
-            budget.bound,
-            budget.candidates_measured,
-            args.output.display()
-        );
+    let mut report = serde_json::to_value(&budget)?;
+    report["output_file_bytes"] = bytes.into();
+    let mut text = String::new();
+    for l in budget.layers.iter().filter(|l| l.choice != "none") {
+        writeln!(
+            text,
+            "{:<40} {:<6} {:<28} error alone {:.3e}, {} -> {} bytes",
+            l.node, l.op, l.choice, l.error_alone, l.bytes_before, l.bytes_after
+        )?;
     }
-    Ok(())
+    writeln!(
+            text,
+        "{} error {:.4e} on {} search inputs, {:.4e} on {} held-out (bound {}); {} options measured; wrote {} ({bytes} bytes)",
+        budget.metric,
+        budget.search_error,
+        budget.search_inputs,
+        budget.held_out_error,
+        budget.held_out_inputs,
+        budget.bound,
+        budget.candidates_measured,
+        args.output.display()
+    )?;
+    Ok(Compressed { report, text })
 }
 
 /// `--sparsity`: `N:M`, `block:R` or `R`.

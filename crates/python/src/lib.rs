@@ -303,6 +303,51 @@ fn check<'py>(
     Ok(out)
 }
 
+/// Compresses the model in ``src`` into ``dst`` as ``modelc compress src dst [options]``
+/// does and returns its report (what ``--json`` prints) as a dict; nothing is written when
+/// it fails (the error is the CLI's one-line message).
+///
+/// Every option of ``modelc compress`` is a keyword argument (``modelc compress --help``):
+/// prune: remove this fraction of each tied channel group's output channels.
+/// rank_energy: factorize weights by truncated SVD keeping this fraction of the energy.
+/// sparsity: "2:4", "block:0.75" or "0.9" (a .tflite ``dst`` stores them sparse).
+/// max_error: refuse a result past this error (``metric``: "cosine", "max-rel", "top1");
+///     alone, a per-layer search chooses what to do within it.
+/// calibration: a directory of .npy/.npz inputs the error is measured on
+///     (``calibration_random=N``: seeded random ones instead).
+///
+/// >>> report = modelc.compress("model.onnx", "small.onnx", rank_energy=0.99,
+/// ...                          calibration_random=8, max_error=0.01)
+/// >>> report["weight_bytes_after"] < report["weight_bytes_before"]
+/// True
+#[pyfunction]
+#[pyo3(signature = (src, dst, **options))]
+fn compress<'py>(
+    py: Python<'py>,
+    src: PathBuf,
+    dst: PathBuf,
+    options: Option<&Bound<'py, PyDict>>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let mut argv: Vec<std::ffi::OsString> = vec![src.into(), dst.clone().into()];
+    argv.extend(options::flags(options)?.into_iter().map(Into::into));
+    let args = modelc::compress::CompressArgs::parse_from(argv).map_err(|e| {
+        let text = e.to_string();
+        OptionError::new_err(
+            text.lines()
+                .next()
+                .unwrap_or_default()
+                .trim_start_matches("error: ")
+                .to_string(),
+        )
+    })?;
+    let done = py
+        .detach(|| {
+            modelc::compress::compress(&args).map_err(|e| errors::classify(e.as_ref(), Some(&dst)))
+        })
+        .map_err(|(kind, msg)| errors::make(kind, msg))?;
+    json(py, &done.report)
+}
+
 /// Runs the ``modelc`` command line with ``argv`` (program name first, as ``sys.argv``)
 /// and returns its exit status; ``python -m modelc ...`` is this.
 ///
@@ -334,6 +379,7 @@ fn _modelc(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(passes, m)?)?;
     m.add_function(wrap_pyfunction!(targets, m)?)?;
     m.add_function(wrap_pyfunction!(check, m)?)?;
+    m.add_function(wrap_pyfunction!(compress, m)?)?;
     m.add("ModelcError", py.get_type::<errors::ModelcError>())?;
     m.add("ReadError", py.get_type::<errors::ReadError>())?;
     m.add("WriteError", py.get_type::<errors::WriteError>())?;

@@ -31,6 +31,7 @@ from ._modelc import (
     main,
     passes,
     check,
+    compress,
     targets,
     verify,
 )
@@ -49,6 +50,7 @@ __all__ = [
     "main",
     "passes",
     "check",
+    "compress",
     "targets",
     "verify",
 ]
