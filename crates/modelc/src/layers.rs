@@ -292,11 +292,17 @@ pub fn compare_layers(
 /// The names A's counterpart of B's value `v` may go by, best first: the source value its
 /// provenance names, its own name, and for a DequantizeLinear result the same two of the
 /// quantized value it restores (a TFLite int8 tensor `x` reads as QDQ: `x` is the int8
-/// value, `x/dq` the float one).
+/// value, `x/dq` the float one) and of the float value its QuantizeLinear reads.
 fn keys(g: &modelc_ir::Graph, v: ValueRef) -> Vec<&str> {
     let mut values: Vec<&modelc_ir::Value> = g.value(v).into_iter().collect();
     if g.node(v.node).op == Op::Onnx(modelc_ir::OnnxOp::DequantizeLinear) {
-        values.extend(g.input(v.node, 0).and_then(|q| g.value(q)));
+        if let Some(q) = g.input(v.node, 0) {
+            values.extend(g.value(q));
+            // `DQ(Q(x))` stands for `x` (an ONNX file does not record it).
+            if g.node(q.node).op == Op::Onnx(modelc_ir::OnnxOp::QuantizeLinear) {
+                values.extend(g.input(q.node, 0).and_then(|x| g.value(x)));
+            }
+        }
     }
     let mut keys = Vec::new();
     for value in values {

@@ -29,7 +29,7 @@ pub(crate) fn export_model(m: &Model) -> Result<proto::ModelProto, OnnxError> {
         model_version: (m.model_version != 0).then_some(m.model_version),
         doc_string: non_empty(&m.doc),
         graph: Some(export_graph(&m.graph)?),
-        metadata_props: metadata(&modelc_ir::provenance::model_meta(&m.meta, &m.graph)),
+        metadata_props: metadata(&modelc_ir::provenance::model_meta(&m.meta, &m.graph, true)),
         functions: m
             .functions
             .iter()
