@@ -100,6 +100,11 @@ impl PteFile {
     pub(crate) fn to_vec(&self) -> Vec<u8> {
         let mut out = self.program.clone();
         for (at, data) in &self.constants {
+            // An empty constant has no bytes (and, in an empty segment, an offset before the
+            // program's end).
+            if data.is_empty() {
+                continue;
+            }
             out.resize(*at as usize, 0);
             out.extend_from_slice(data);
         }
@@ -119,7 +124,16 @@ impl PteFile {
             w.write_all(&self.program)?;
             let mut pos = self.program.len() as u64;
             for (at, data) in &self.constants {
-                std::io::copy(&mut std::io::repeat(0).take(at - pos), &mut w)?;
+                if data.is_empty() {
+                    continue;
+                }
+                // Offsets only grow (a smaller one would be a layout bug, not padding).
+                let gap = at.checked_sub(pos).ok_or_else(|| {
+                    PteError::Io(std::io::Error::other(format!(
+                        "constant at offset {at} before the end of what was written ({pos})"
+                    )))
+                })?;
+                std::io::copy(&mut std::io::repeat(0).take(gap), &mut w)?;
                 w.write_all(data)?;
                 // Written once: a memory-mapped source's pages need not stay resident.
                 modelc_ir::release_resident(data);
