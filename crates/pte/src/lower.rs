@@ -150,6 +150,11 @@ impl Lower<'_> {
         let TensorData::Raw(bytes) = &t.data else {
             return Err("string tensors have no ExecuTorch form".into());
         };
+        if bytes.is_empty() {
+            // A program whose constants are all empty has no constant segment for them to
+            // index (the runtime refuses it: "Constant segment index 0 invalid").
+            return Err("an empty constant (0 elements) has no ExecuTorch form".into());
+        }
         crate::file::scalar_type(t.dtype)?;
         Ok(self.p.constant(t.dtype, t.dims.clone(), bytes.clone()))
     }
