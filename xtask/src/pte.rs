@@ -36,21 +36,6 @@ impl Xtask {
         run(&mut cmd)
     }
 
-    /// The CI step: MobileNetV2, the transformer encoder and the LSTM with the anchor, and the
-    /// aten suite subset's ONNX files (the step before made them): no crash, no `.pte` the
-    /// runtime refuses, no result that differs from onnxruntime.
-    pub(crate) fn pte_subset(&self, modelc: &Path) -> Result<()> {
-        let mut cmd = self.pte_cmd(modelc)?;
-        cmd.arg("--out")
-            .arg(self.target.join("pte-models-subset"))
-            .args(["--only", "mobilenet_v2,transformer_encoder,lstm"]);
-        let aten = self.target.join("aten-suite-subset");
-        if aten.exists() {
-            cmd.arg("--aten").arg(aten);
-        }
-        run(&mut cmd)
-    }
-
     fn pte_cmd(&self, modelc: &Path) -> Result<Command> {
         let pte = self.pte_env()?;
         // expecttest (torch.testing, imported by tests/aten_suite.py) and executorch.

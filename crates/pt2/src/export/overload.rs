@@ -225,7 +225,9 @@ fn encode(ty: &str, v: &Val, lenient: bool) -> Option<Argument> {
         ("float", Val::Int(i)) => Argument::AsFloat(Float(*i as f64)),
         ("bool", Val::Bool(b)) => Argument::AsBool(*b),
         ("str", Val::Str(s)) => Argument::AsString(s.clone()),
-        ("ScalarType", Val::Int(code)) => Argument::AsScalarType(schema_dtype(c10_dtype(*code)?)?),
+        ("ScalarType", Val::Int(code)) => Argument::AsScalarType(schema_dtype(
+            modelc_torchscript::import::args::scalar_type(*code)?,
+        )?),
         // c10's MemoryFormat (contiguous 0, preserve 1, channels_last 2, 3d 3) → the schema's.
         ("MemoryFormat", Val::Int(m)) => Argument::AsMemoryFormat(match m {
             0 => 1,
@@ -235,25 +237,6 @@ fn encode(ty: &str, v: &Val, lenient: bool) -> Option<Argument> {
             _ => return None,
         }),
         ("Device", Val::Str(d)) if d == "cpu" => Argument::AsDevice(Device::cpu()),
-        _ => return None,
-    })
-}
-
-/// c10's `ScalarType` numbering (what TorchScript code passes as `dtype=`) → element type.
-fn c10_dtype(code: i64) -> Option<DType> {
-    Some(match code {
-        0 => DType::U8,
-        1 => DType::I8,
-        2 => DType::I16,
-        3 => DType::I32,
-        4 => DType::I64,
-        5 => DType::F16,
-        6 => DType::F32,
-        7 => DType::F64,
-        9 => DType::C64,
-        10 => DType::C128,
-        11 => DType::Bool,
-        15 => DType::BF16,
         _ => return None,
     })
 }
