@@ -349,7 +349,14 @@ pub(crate) fn write_file(
         w.write_all(flatbuffer).map_err(&err)?;
         let mut pos = flatbuffer.len() as u64;
         for (at, data) in tail {
-            std::io::copy(&mut std::io::repeat(0).take(at - pos), &mut w).map_err(&err)?;
+            // Pieces are placed ascending; a position behind the cursor is a writer bug, and an
+            // unchecked difference would stream zeros until the disk is full.
+            let gap = at.checked_sub(pos).ok_or_else(|| {
+                TfliteError::Unsupported(format!(
+                    "internal: data placed at byte {at}, behind the {pos} bytes already written"
+                ))
+            })?;
+            std::io::copy(&mut std::io::repeat(0).take(gap), &mut w).map_err(&err)?;
             w.write_all(data).map_err(&err)?;
             // Written once: a memory-mapped source's pages need not stay resident.
             modelc_ir::release_resident(data);
@@ -367,4 +374,22 @@ pub(crate) fn write_file(
     }
     tmp.persist(path).map_err(|e| err(e.error))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A piece placed behind what is already written is refused (an unchecked difference
+    /// would stream zeros until the disk is full), and no file is left behind.
+    #[test]
+    fn data_placed_backwards_is_an_error_and_writes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.tflite");
+        let tail = vec![(2, Bytes::from_static(b"abcd"))];
+        let err = write_file(&path, &[0u8; 8], &tail).unwrap_err();
+        assert!(err.to_string().contains("behind"), "{err}");
+        assert!(!path.exists());
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
 }
