@@ -209,6 +209,13 @@ impl Graph {
         }
     }
 
+    /// Makes room for `nodes` more nodes and `edges` more edges (a reader that knows how many
+    /// it will add avoids growing past them by doubling).
+    pub fn reserve(&mut self, nodes: usize, edges: usize) {
+        self.dag.reserve_exact_nodes(nodes);
+        self.dag.reserve_exact_edges(edges);
+    }
+
     /// Adds a node; it gets the next creation sequence number.
     pub fn add_node(&mut self, mut node: Node) -> NodeId {
         node.seq = self.next_seq;

@@ -179,8 +179,9 @@ pub enum Op {
     Input { default: Option<Tensor> },
     /// A constant (an ONNX initializer).
     Const(Tensor),
-    /// A sparse constant (an ONNX sparse initializer).
-    SparseConst(SparseTensor),
+    /// A sparse constant (an ONNX sparse initializer; boxed: rare, and it would double the
+    /// size of every node).
+    SparseConst(Box<SparseTensor>),
     /// In a sub-graph: a value of an enclosing graph, referenced by the name of its single
     /// output. The node that owns the sub-graph receives that value as a capture input.
     Outer,

@@ -12,6 +12,9 @@ pub enum OnnxError {
     Open(#[source] std::io::Error),
     #[error("not a valid ONNX protobuf ({0})")]
     Decode(#[from] prost::DecodeError),
+    /// A field's encoding is cut short or malformed (found walking a message's fields).
+    #[error("not a valid ONNX protobuf ({0})")]
+    Wire(&'static str),
     #[error("the file holds no graph")]
     NoGraph,
     #[error("{context}: {message}")]

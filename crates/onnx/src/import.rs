@@ -5,6 +5,7 @@
 //! [`Op::Outer`] node in the sub-graph and a capture input of the node owning it, all the
 //! way up to the graph that defines the name.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 
 use bytes::Bytes;
@@ -22,13 +23,20 @@ use crate::OnnxError;
 /// Nesting limit for sub-graphs (If inside Loop inside ...); deeper files are refused.
 pub const MAX_DEPTH: usize = 64;
 
+/// Imports `mp`, whose main graph's nodes are `nodes` (encoded `NodeProto`s, see
+/// [`crate::split`]; any nodes left in `mp.graph` come first).
 pub(crate) fn import_model(
     mp: &proto::ModelProto,
+    nodes: &[Bytes],
     ext: &mut ExternalFiles,
 ) -> Result<Model, OnnxError> {
     let gp = mp.graph.as_ref().ok_or(OnnxError::NoGraph)?;
     let mut imp = Importer { ext };
-    let (graph, free) = imp.graph(gp, 0)?;
+    let nodes = Nodes {
+        decoded: &gp.node,
+        encoded: nodes,
+    };
+    let (graph, free) = imp.graph_of(gp, nodes, 0)?;
     if let Some(name) = free.first() {
         return Err(undefined(&graph, name));
     }
@@ -98,12 +106,41 @@ struct Importer<'a> {
     ext: &'a mut ExternalFiles,
 }
 
-/// A node created in the first pass, waiting for its inputs to be connected.
+/// A graph's nodes: decoded ones, then encoded ones decoded one at a time as they are
+/// imported (so a node-heavy file is not held as messages and as IR at once).
+#[derive(Clone, Copy)]
+struct Nodes<'a> {
+    decoded: &'a [proto::NodeProto],
+    encoded: &'a [Bytes],
+}
+
+impl Nodes<'_> {
+    fn len(&self) -> usize {
+        self.decoded.len() + self.encoded.len()
+    }
+
+    fn get(&self, index: usize) -> Result<Cow<'_, proto::NodeProto>, OnnxError> {
+        match self.decoded.get(index) {
+            Some(np) => Ok(Cow::Borrowed(np)),
+            None => {
+                let bytes = self.encoded[index - self.decoded.len()].clone();
+                Ok(Cow::Owned(proto::NodeProto::decode(bytes)?))
+            }
+        }
+    }
+}
+
+/// A node some of whose inputs name values not defined yet when it was created (a file
+/// not in topological order, or a sub-graph reading an enclosing graph): connected once
+/// every node of the graph is defined.
 struct Pending {
     id: NodeId,
-    label: String,
-    inputs: Vec<String>,
-    captures: Vec<String>,
+    /// The node's position, to name it in an error.
+    index: usize,
+    /// (input slot, value) for the names already resolved.
+    resolved: Vec<(usize, ValueRef)>,
+    /// (input slot, name) for the others.
+    unresolved: Vec<(usize, String)>,
 }
 
 /// Name resolution within one graph under construction.
@@ -173,6 +210,20 @@ impl Importer<'_> {
         gp: &proto::GraphProto,
         depth: usize,
     ) -> Result<(Graph, Vec<String>), OnnxError> {
+        let nodes = Nodes {
+            decoded: &gp.node,
+            encoded: &[],
+        };
+        self.graph_of(gp, nodes, depth)
+    }
+
+    /// Imports graph `gp` whose nodes are `nodes`.
+    fn graph_of(
+        &mut self,
+        gp: &proto::GraphProto,
+        nodes: Nodes<'_>,
+        depth: usize,
+    ) -> Result<(Graph, Vec<String>), OnnxError> {
         if depth > MAX_DEPTH {
             return Err(OnnxError::TooDeep(MAX_DEPTH));
         }
@@ -217,17 +268,23 @@ impl Importer<'_> {
             let name = sparse_name(s).to_string();
             let sparse = import_sparse(s, &name, self.ext)?;
             let id = g.add_node(Node::new(
-                Op::SparseConst(sparse),
+                Op::SparseConst(Box::new(sparse)),
                 0,
                 vec![Value::named(&name)],
             ));
             scope.define(&name, ValueRef::new(id, 0), &gname)?;
         }
 
-        // First pass: create nodes and define their outputs.
-        let mut pending = Vec::with_capacity(gp.node.len());
-        for np in &gp.node {
-            let label = node_context(np);
+        // One pass creates the nodes, defines their outputs and connects the inputs already
+        // defined (all of them in a topologically sorted file); the rest are connected once
+        // every node is defined.
+        let count = nodes.len();
+        g.reserve(count, count);
+        scope.names.reserve(count);
+        let mut pending = Vec::new();
+        for index in 0..count {
+            let np = nodes.get(index)?;
+            let label = node_context(&np);
             let op = match OnnxOp::lookup(np.domain(), np.op_type()) {
                 Some(op) => Op::Onnx(op),
                 None => Op::Custom {
@@ -273,27 +330,42 @@ impl Importer<'_> {
             for (slot, name) in np.output.iter().enumerate() {
                 scope.define(name, ValueRef::new(id, slot), &gname)?;
             }
-            pending.push(Pending {
-                id,
-                label,
-                inputs: np.input.clone(),
-                captures,
-            });
-        }
-
-        // Second pass: connect inputs and captures by name.
-        for p in pending {
-            let mut edges = Vec::with_capacity(p.inputs.len() + p.captures.len());
-            for (slot, name) in p.inputs.iter().enumerate() {
+            // Inputs in slot order, then the captures after them.
+            let names = np.input.iter().enumerate().chain(
+                captures
+                    .iter()
+                    .enumerate()
+                    .map(|(k, name)| (np.input.len() + k, name)),
+            );
+            let mut resolved = Vec::with_capacity(np.input.len() + captures.len());
+            let mut unresolved = Vec::new();
+            for (slot, name) in names {
                 if name.is_empty() {
                     continue;
                 }
-                edges.push((slot, scope.resolve(&mut g, name, &p.label)?));
+                match scope.names.get(name.as_str()) {
+                    Some(v) => resolved.push((slot, *v)),
+                    None => unresolved.push((slot, name.clone())),
+                }
             }
-            let first_capture = p.inputs.len();
-            for (k, name) in p.captures.iter().enumerate() {
-                edges.push((first_capture + k, scope.resolve(&mut g, name, &p.label)?));
+            if unresolved.is_empty() {
+                g.connect_inputs(id, resolved);
+            } else {
+                pending.push(Pending {
+                    id,
+                    index,
+                    resolved,
+                    unresolved,
+                });
             }
+        }
+        for p in pending {
+            let label = node_context(nodes.get(p.index)?.as_ref());
+            let mut edges = p.resolved;
+            for (slot, name) in p.unresolved {
+                edges.push((slot, scope.resolve(&mut g, &name, &label)?));
+            }
+            edges.sort_by_key(|&(slot, _)| slot);
             g.connect_inputs(p.id, edges);
         }
 

@@ -10,6 +10,7 @@ mod export;
 mod import;
 mod prepare;
 pub mod proto;
+mod split;
 mod tensor;
 mod types;
 mod validate;
@@ -44,9 +45,9 @@ pub fn read(path: &Path) -> Result<Model, OnnxError> {
 /// Decodes an ONNX model from bytes. `base_dir` is where external data is looked up; without
 /// it, a model that refers to external data is an error.
 pub fn decode(bytes: Bytes, base_dir: Option<&Path>) -> Result<Model, OnnxError> {
-    let mp = proto::ModelProto::decode(bytes)?;
+    let split = split::decode(bytes)?;
     let mut ext = tensor::ExternalFiles::new(base_dir.map(Path::to_path_buf));
-    let model = import::import_model(&mp, &mut ext)?;
+    let model = import::import_model(&split.model, &split.nodes, &mut ext)?;
     Ok(model)
 }
 

@@ -743,11 +743,11 @@ fn node_value_and_graph_fields_round_trip() {
         vec![Value::named("orphan")],
     ));
     let sparse = g.add_node(Node::new(
-        Op::SparseConst(SparseTensor {
+        Op::SparseConst(Box::new(SparseTensor {
             values: f32s(&[1], &[3.0]),
             indices: i64s(&[1, 2], &[0, 1]),
             dims: vec![2, 2],
-        }),
+        })),
         0,
         vec![Value::named("sp")],
     ));

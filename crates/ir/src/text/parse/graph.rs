@@ -365,7 +365,7 @@ impl Parser<'_> {
             "const" => {
                 let (i, op) = if keyword_sparse(i) {
                     let (i, s) = self.sparse(i)?;
-                    (i, Op::SparseConst(s))
+                    (i, Op::SparseConst(Box::new(s)))
                 } else {
                     let (i, t) = self.tensor(i)?;
                     (i, Op::Const(t))
