@@ -10,6 +10,7 @@
 //! violated rule.
 
 pub mod check;
+pub mod layer_norm_rsqrt;
 pub mod onnx_view;
 pub mod quantize_io;
 pub mod scalar_gather;
@@ -132,6 +133,22 @@ impl Target {
                 return Err(invalid(
                     "target.lowering".into(),
                     format!("`{pass}` is not a pass (`modelc passes` lists them)"),
+                ));
+            }
+        }
+        for pass in &file.target.before_quantize {
+            if crate::registry::get(pass).is_err() {
+                return Err(invalid(
+                    "target.before_quantize".into(),
+                    format!("`{pass}` is not a pass (`modelc passes` lists them)"),
+                ));
+            }
+        }
+        for op in &file.target.quantize_ops {
+            if modelc_ir::OnnxOp::lookup("", op).is_none() {
+                return Err(invalid(
+                    "target.quantize_ops".into(),
+                    format!("`{op}` is not an ONNX operator"),
                 ));
             }
         }

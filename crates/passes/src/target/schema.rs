@@ -75,6 +75,16 @@ pub struct Meta {
     /// by `convert --target` and `quantize --target` after the target's built-in lowering.
     #[serde(default)]
     pub lowering: Vec<String>,
+    /// Passes `quantize --target` runs on the float model before calibrating
+    /// (`decompose-layer-norm-rsqrt`): what they create is measured and quantized like the
+    /// rest, where a rewrite after quantization would have no ranges for its interior.
+    #[serde(default)]
+    pub before_quantize: Vec<String>,
+    /// ONNX ops `quantize --target` quantizes besides its default set (the ops onnxruntime
+    /// has QDQ kernels for): ops the target's integer kernels run (`ReduceMean`, `Sub`,
+    /// `Pow` on Ethos-U: MEAN, SUB, RSQRT).
+    #[serde(default)]
+    pub quantize_ops: Vec<String>,
 }
 
 /// The file format a target consumes.
