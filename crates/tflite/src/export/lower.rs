@@ -573,7 +573,9 @@ impl<'g> Lower<'g> {
             return;
         }
         let ins = self.g.inputs_of(id);
-        let float_inputs: Vec<ValueRef> = ins
+        // Resize's roi and scales are parameters (a float constant), not data.
+        let data = if op == OnnxOp::Resize { &ins[..1] } else { &ins[..] };
+        let float_inputs: Vec<ValueRef> = data
             .iter()
             .flatten()
             .copied()
