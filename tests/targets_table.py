@@ -2,14 +2,18 @@
 `modelc quantize` to int8 TFLite, plain and with `--target ethos-u55-128`, judged by the
 vendors' tools.
 
+The LSTM and the YOLO-style detector are made here (tests/targets_models.py, seeded weights).
 For each model (testdata/make_torchvision.py's fp32 ONNX exports): calibration and held-out
-inputs (image-like ones from tests/quant_models.py; for the transformer encoder, [1, 64, 256]
-standard-normal token features), then
+inputs (image-like ones from tests/quant_models.py; for the transformer encoder and the LSTM,
+standard-normal features of their input shape), then
 - `modelc quantize --calibration calib/` (plain) and the same with `--target ethos-u55-128`;
 - Vela 5.2.0 on both: CPU and NPU operator counts, next to `modelc check`'s;
 - accuracy of the target model against fp32 on the held-out inputs: onnxruntime runs the
   fp32 model, LiteRT the int8 TFLite (inputs quantized, outputs dequantized with the scales
-  in the file): cosine and top-1 agreement;
+  in the file): cosine (>= 0.99 required) and top-1 agreement (the detector: the same anchor
+  cell has the highest objectness);
+- the same quantized with `--target ethos-u65-256` (Vela for that configuration) and with
+  `--target edgetpu` (`modelc check` only: no Edge TPU compiler runs offline);
 - TFLite Micro (PyPI tflite-micro) loads the target model within the stated arena and runs
   one input, in a subprocess (its interpreter aborts on what it cannot run); its output is
   compared with LiteRT's reference kernels (the kernels TFLite Micro shares; at most one
@@ -37,14 +41,16 @@ import quant_models  # noqa: E402  (the calibration / held-out image generator)
 
 ROOT = Path(__file__).resolve().parent.parent
 MODELS = ["resnet18", "mobilenet_v2", "efficientnet_b0", "mobilenet_v3_large", "mobilenet_v3_small",
-          "transformer_encoder"]
+          "transformer_encoder", "lstm", "yolo"]
+# Models made here (tests/targets_models.py, seeded weights), not torchvision exports.
+MADE = {"lstm", "yolo"}
 # Models whose input is a sequence of token features, not an NCHW image.
-SEQUENCES = {"transformer_encoder": (1, 64, 256)}
+SEQUENCES = {"transformer_encoder": (1, 64, 256), "lstm": (1, 16, 32)}
 ARENA = 8 << 20
 
 
-def vela(path, out):
-    proc = subprocess.run([sys.executable, "-m", "ethosu.vela", "--accelerator-config", "ethos-u55-128",
+def vela(path, out, config="ethos-u55-128"):
+    proc = subprocess.run([sys.executable, "-m", "ethosu.vela", "--accelerator-config", config,
                            "--output-dir", str(out), str(path)], capture_output=True, text=True, timeout=1800)
     text = proc.stdout + proc.stderr
     cpu = re.search(r"CPU operators = (\d+)", text)
@@ -54,8 +60,8 @@ def vela(path, out):
     return int(cpu.group(1)), int(npu.group(1)) if npu else None, None
 
 
-def check(modelc, path):
-    proc = subprocess.run([modelc, "check", str(path), "--target", "ethos-u55-128", "--json"],
+def check(modelc, path, target="ethos-u55-128"):
+    proc = subprocess.run([modelc, "check", str(path), "--target", target, "--json"],
                           capture_output=True, text=True, timeout=600)
     v = json.loads(proc.stdout)
     return v["accelerated"], v["total"]
@@ -126,7 +132,12 @@ def main():
     import onnxruntime as ort
     rows, failures = [], []
     for name in (args.only.split(",") if args.only else MODELS):
-        src = Path(args.models) / f"{name}.onnx"
+        if name in MADE:
+            import targets_models
+            (out / "models").mkdir(parents=True, exist_ok=True)
+            src = targets_models.export(name, out / "models")
+        else:
+            src = Path(args.models) / f"{name}.onnx"
         row = {"model": name}
         # Calibration and held-out inputs of the model's kind (seeded; disjoint draws).
         kind_dir = out / ("seq-" + name if name in SEQUENCES else "images")
@@ -165,8 +176,33 @@ def main():
             ref_fp32 = ref
             got = litert(out / f"{name}.target.tflite", heldout)
             row["cosine"] = round(min(cosine(r, g[0]) for r, g in zip(ref, got)), 5)
-            if name not in SEQUENCES:
+            if name == "yolo":
+                # Box agreement: the anchor cell with the highest objectness (channel 4 of
+                # the first anchor's 9) is the same one.
+                row["top1"] = float(np.mean([np.argmax(r[0, 4]) == np.argmax(g[0][0, 4]) for r, g in zip(ref, got)]))
+            elif name not in SEQUENCES:
                 row["top1"] = float(np.mean([np.argmax(r) == np.argmax(g[0]) for r, g in zip(ref, got)]))
+            if row["cosine"] < 0.99:
+                failures.append(f"{name}: --target model vs fp32: cosine {row['cosine']} < 0.99")
+            # The other Ethos-U configuration and the Edge TPU rules, each on its own
+            # `--target` file.
+            for t, config in (("ethos-u65-256", "ethos-u65-256"), ("edgetpu", None)):
+                dst = out / f"{name}.{t}.tflite"
+                proc = subprocess.run([args.modelc, "quantize", str(src), str(dst), "--calibration",
+                                       str(kind_dir / "calib"), "--target", t], capture_output=True, text=True,
+                                      timeout=3600)
+                if proc.returncode != 0:
+                    failures.append(f"{name} {t}: modelc quantize failed: {proc.stderr.strip()[-300:]}")
+                    continue
+                acc, total = check(args.modelc, dst, t)
+                row[f"{t}_check"] = f"{acc}/{total}"
+                if config:
+                    cpu, npu, err = vela(dst, out / "vela", config)
+                    row[f"{t}_vela"] = f"{cpu}/{npu}"
+                    if err:
+                        failures.append(f"{name} {t}: vela failed: {err}")
+                    elif cpu > 0 and acc == total:
+                        failures.append(f"{name} {t}: Vela puts {cpu} ops on the CPU, modelc check none")
             from ai_edge_litert.interpreter import Interpreter
             it = Interpreter(model_path=str(out / f"{name}.target.tflite"))
             d = it.get_input_details()[0]
@@ -204,12 +240,13 @@ def main():
         rows.append(row)
         print(json.dumps(row), flush=True)
     print(f"\n{'model':<20} {'plain: Vela CPU/NPU':>20} {'check':>9} {'--target: Vela CPU/NPU':>23} {'check':>9}"
-          f" {'cosine':>8} {'top-1':>6}  TFLite Micro")
+          f" {'cosine':>8} {'top-1':>6} {'u65-256: Vela':>14} {'edgetpu check':>14}  TFLite Micro")
     for r in rows:
         print(f"{r['model']:<20} {str(r.get('plain_vela_cpu')) + '/' + str(r.get('plain_vela_npu')):>20}"
               f" {r.get('plain_check', '-'):>9}"
               f" {str(r.get('target_vela_cpu')) + '/' + str(r.get('target_vela_npu')):>23}"
-              f" {r.get('target_check', '-'):>9} {r.get('cosine', '-'):>8} {r.get('top1', '-'):>6}  {r.get('tflm', '-')}")
+              f" {r.get('target_check', '-'):>9} {r.get('cosine', '-'):>8} {r.get('top1', '-'):>6}"
+              f" {r.get('ethos-u65-256_vela', '-'):>14} {r.get('edgetpu_check', '-'):>14}  {r.get('tflm', '-')}")
     for f in failures:
         print("FAIL:", f)
     (out / "report.json").write_text(json.dumps({"rows": rows, "failures": failures}, indent=1))

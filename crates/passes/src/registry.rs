@@ -40,6 +40,7 @@ pub fn all() -> Vec<Box<dyn Pass>> {
         Box::new(decompose::flatten::PASS),
         Box::new(crate::target::scalar_gather::PASS),
         Box::new(crate::target::layer_norm_rsqrt::PASS),
+        Box::new(crate::target::sink_cpu_ops::SinkCpuOps),
     ];
     all.extend(
         decompose::all()

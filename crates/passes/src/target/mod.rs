@@ -15,6 +15,7 @@ pub mod onnx_view;
 pub mod quantize_io;
 pub mod scalar_gather;
 pub mod schema;
+pub mod sink_cpu_ops;
 pub mod static_shapes;
 pub mod view;
 
@@ -235,6 +236,7 @@ impl Target {
                 ("reduced_elements", rule.reduced_elements),
                 ("reduced_axis", rule.reduced_axis),
                 ("depth_multiplier", rule.depth_multiplier),
+                ("input_count", rule.input_count),
             ] {
                 range(key(k), r)?;
             }

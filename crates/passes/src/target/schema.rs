@@ -265,6 +265,8 @@ pub struct OpRule {
     /// or 4-D).
     #[serde(default)]
     pub input_ranks: BTreeMap<String, Range>,
+    /// How many tensor inputs the operator takes (TFLite Micro's CONCATENATION: at most 10).
+    pub input_count: Option<Range>,
     /// Documented constraints modelc does not evaluate (listed by `modelc targets --json`
     /// so nobody mistakes the file for the whole truth).
     #[serde(default)]
