@@ -65,6 +65,12 @@ def build(name):
             n = m.num_features
             m.running_mean.copy_(torch.randn(n, generator=g) * 0.1)
             m.running_var.copy_(torch.rand(n, generator=g) * 0.5 + 0.75)
+    if name == "yolo":
+        # Detection logits spread over the sigmoid's range (random init leaves every output
+        # near 0.5, where agreement would say nothing).
+        with torch.no_grad():
+            for det in (model.det8, model.det16):
+                det.weight.mul_(8.0)
     return model
 
 

@@ -10,8 +10,8 @@ standard-normal features of their input shape), then
 - Vela 5.2.0 on both: CPU and NPU operator counts, next to `modelc check`'s;
 - accuracy of the target model against fp32 on the held-out inputs: onnxruntime runs the
   fp32 model, LiteRT the int8 TFLite (inputs quantized, outputs dequantized with the scales
-  in the file): cosine (>= 0.99 required) and top-1 agreement (the detector: the same anchor
-  cell has the highest objectness);
+  in the file): cosine (>= 0.99 required) and top-1 agreement (the detector: box agreement,
+  the share of anchor cells whose objectness is on the same side of 0.5 as fp32's);
 - the same quantized with `--target ethos-u65-256` (Vela for that configuration) and with
   `--target edgetpu` (`modelc check` only: no Edge TPU compiler runs offline);
 - TFLite Micro (PyPI tflite-micro) loads the target model within the stated arena and runs
@@ -163,7 +163,9 @@ def main():
             row[f"{kind}_seconds"] = round(time.time() - t0, 1)
             cpu, npu, err = vela(dst, out / "vela")
             row[f"{kind}_vela_cpu"], row[f"{kind}_vela_npu"] = cpu, npu
-            if err:
+            if err and kind == "plain":
+                row["plain_vela_error"] = err  # the starting line (Vela cannot parse a float LSTM)
+            elif err:
                 failures.append(f"{name} {kind}: vela failed: {err}")
             acc, total = check(args.modelc, dst)
             row[f"{kind}_check"] = f"{acc}/{total}"
@@ -177,9 +179,10 @@ def main():
             got = litert(out / f"{name}.target.tflite", heldout)
             row["cosine"] = round(min(cosine(r, g[0]) for r, g in zip(ref, got)), 5)
             if name == "yolo":
-                # Box agreement: the anchor cell with the highest objectness (channel 4 of
-                # the first anchor's 9) is the same one.
-                row["top1"] = float(np.mean([np.argmax(r[0, 4]) == np.argmax(g[0][0, 4]) for r, g in zip(ref, got)]))
+                # Box agreement: the share of (anchor, cell) pairs whose objectness (channel 4
+                # of each anchor's 9) is on the same side of 0.5 as fp32's.
+                obj = lambda y: y.reshape(3, 9, -1)[:, 4] > 0.5  # noqa: E731
+                row["top1"] = round(float(np.mean([np.mean(obj(r) == obj(g[0])) for r, g in zip(ref, got)])), 4)
             elif name not in SEQUENCES:
                 row["top1"] = float(np.mean([np.argmax(r) == np.argmax(g[0]) for r, g in zip(ref, got)]))
             if row["cosine"] < 0.99:
