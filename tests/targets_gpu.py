@@ -12,7 +12,8 @@ index (and their op names must agree):
 - an operator modelc sends to the CPU that the analyzer accepts is "cautious": counted and
   printed, and fatal for the files named with --exact (the table's models).
 
-With --table DIR (fp32 ONNX exports of testdata/make_torchvision.py), each of TABLE is
+With --table DIR (fp32 ONNX exports of testdata/make_torchvision.py), each of TABLE (and, with
+--made DIR, the LSTM and YOLO-style detector of tests/targets_models.py exported there) is
 converted by `modelc convert` plain and with `--target tflite-gpu`; the plain file is compared
 like --model, the target file like --exact, and the table prints the analyzer's GPU operator
 counts before and after.
@@ -34,6 +35,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 TARGET = "tflite-gpu"
 TABLE = ["resnet18", "mobilenet_v2", "efficientnet_b0", "mobilenet_v3_small", "transformer_encoder"]
+MADE = ["lstm", "yolo"]
 
 
 def analyze(path):
@@ -94,6 +96,7 @@ def main():
                     help="a TFLite file on which modelc must agree exactly (no cautious fallback)")
     ap.add_argument("--no-committed", action="store_true", help="only the files given")
     ap.add_argument("--table", help="directory of fp32 ONNX exports: convert TABLE plain and with --target")
+    ap.add_argument("--made", help="directory of tests/targets_models.py's exports (lstm, yolo): in the table too")
     ap.add_argument("--out", default=str(ROOT / "target/targets-gpu"))
     args = ap.parse_args()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -103,11 +106,13 @@ def main():
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     table, failures = [], []
-    for name in TABLE if args.table else []:
+    sources = [(n, Path(args.table) / f"{n}.onnx") for n in (TABLE if args.table else [])]
+    sources += [(n, Path(args.made) / f"{n}.onnx") for n in (MADE if args.made else [])]
+    for name, src in sources:
         pair = []
         for kind, extra in (("plain", []), ("target", ["--target", TARGET])):
             dst = out / f"{name}.{kind}.tflite"
-            proc = subprocess.run([args.modelc, "convert", str(Path(args.table) / f"{name}.onnx"), str(dst), *extra],
+            proc = subprocess.run([args.modelc, "convert", str(src), str(dst), *extra],
                                   capture_output=True, text=True, timeout=1800)
             if not dst.exists():
                 failures.append(f"{name} {kind}: modelc convert failed: {proc.stderr.strip()[-300:]}")

@@ -78,6 +78,9 @@ impl Xtask {
         let modelc = self.build_modelc()?;
         let python = self.tf215_env()?;
         let models = self.torchvision()?;
+        // The LSTM and YOLO-style detector (torch, which the TensorFlow venv lacks).
+        let made = self.target.join("targets-models");
+        run(self.py().arg("tests/targets_models.py").arg(&made))?;
         let mut cmd = std::process::Command::new(python);
         cmd.current_dir(&self.root)
             .arg("tests/targets_gpu.py")
@@ -85,6 +88,8 @@ impl Xtask {
             .arg(&modelc)
             .arg("--table")
             .arg(models)
+            .arg("--made")
+            .arg(&made)
             .arg("--out")
             .arg(self.target.join("targets-gpu"));
         run(&mut cmd)

@@ -447,6 +447,16 @@ pub fn config(
     if let Some(scheme) = target.as_ref().and_then(|t| t.file.quantization.as_ref()) {
         apply_scheme(&mut cfg, scheme);
     }
+    // Ops the target's integer kernels run besides the default set (validated names).
+    if let Some(t) = &target {
+        cfg.static_opts.extra_ops = t
+            .file
+            .target
+            .quantize_ops
+            .iter()
+            .filter_map(|op| modelc_ir::OnnxOp::lookup("", op))
+            .collect();
+    }
     Ok(cfg)
 }
 
@@ -542,6 +552,20 @@ pub fn quantize_model(
         // Other modes need one run for value types only.
         (None, None) => random_samples(&model, 1, args.seed, &dims)?,
     };
+    // The target's rewrites whose results the calibrator must measure (an integer
+    // LayerNorm's variance and reciprocal square root).
+    if let Some(t) = target
+        .as_ref()
+        .filter(|t| !t.file.target.before_quantize.is_empty())
+    {
+        let passes = modelc_passes::registry::pipeline(&t.file.target.before_quantize.join(","))?;
+        for note in modelc_passes::PassManager::new(passes)
+            .run(&mut model)?
+            .notes
+        {
+            eprintln!("target {}: {note}", t.name());
+        }
+    }
     let (mut quantized, report) = quant::quantize(&model, cfg, &calibration, eval)?;
     if let Some(t) = &target {
         for note in crate::check::lower(&mut quantized, t)? {

@@ -525,3 +525,24 @@ fn scalar_gather_becomes_slice_and_reshape() {
     assert_eq!(out.count("Slice"), 2, "{}", out.printed);
     out.assert_same_outputs(&[("x", input(&[3, 4, 1, 5], 5, 2.0))], 0.0);
 }
+
+#[test]
+fn layer_norm_rsqrt_becomes_integer_npu_ops() {
+    // Ethos-U's form: no Div, no Sqrt; the reciprocal square root is Pow(·, −½) (RSQRT).
+    let text = format!(
+        r#"graph main(%x: f32[2,3,8]) -> (%y) {{
+  %s = const f32[8] {}
+  %b = const f32[8] {}
+  %y = LayerNormalization(%x, %s, %b) {{axis=-1, epsilon=0.00001}}
+}}"#,
+        vals(8, 5),
+        vals(8, 6)
+    );
+    let out = modelc_passes::testing::run("decompose-layer-norm-rsqrt", &text);
+    assert_eq!(out.count("LayerNormalization"), 0, "{}", out.printed);
+    assert_eq!(out.count("Div"), 0, "{}", out.printed);
+    assert_eq!(out.count("Sqrt"), 0, "{}", out.printed);
+    assert_eq!(out.count("Pow"), 1, "{}", out.printed);
+    assert_eq!(out.count("ReduceMean"), 2, "{}", out.printed);
+    out.assert_same_outputs(&[("x", input(&[2, 3, 8], 7, 2.0))], 1e-4);
+}

@@ -201,3 +201,40 @@ fn a_softmax_over_more_than_16000_elements_is_refused() {
         "depth 20000 > 16000",
     );
 }
+
+#[test]
+fn sink_cpu_ops_puts_a_float_branch_after_the_accelerated_one() {
+    // Two heads on one quantized feature: an ArgMax (int64 out: the Edge TPU has none, a CPU
+    // op) written before a second quantized MatMul. Cut at the first unsupported operator,
+    // the MatMul would run on the CPU too; moved last, the accelerated part is one prefix.
+    let text = r#"graph main(%x: f32[1,8]) -> (%idx, %y) {
+  %s = const f32[] [0.05]
+  %z = const i8[] [0]
+  %xq = QuantizeLinear(%x, %s, %z)
+  %xd = DequantizeLinear(%xq, %s, %z)
+  %wq = const i8[8,8] [1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 3, 4, 5, 6, 7, 8]
+  %ws = const f32[] [0.01]
+  %wd = DequantizeLinear(%wq, %ws, %z)
+  %h = MatMul(%xd, %wd)
+  %hq = QuantizeLinear(%h, %s, %z)
+  %hd = DequantizeLinear(%hq, %s, %z)
+  %idx = ArgMax(%hd) {axis=1}
+  %m = MatMul(%hd, %wd)
+  %mq = QuantizeLinear(%m, %s, %z)
+  %y = DequantizeLinear(%mq, %s, %z)
+}"#;
+    let out = modelc_passes::testing::run("sink-cpu-ops", text);
+    let at = |what: &str| {
+        out.printed
+            .find(what)
+            .unwrap_or_else(|| panic!("no {what}: {}", out.printed))
+    };
+    assert!(at("ArgMax(") > at("%m = MatMul("), "{}", out.printed);
+    out.assert_same_outputs(&[("x", input(&[1, 8]))], 0.0);
+}
+
+fn input(shape: &[usize]) -> modelc_interp::Array {
+    let n: usize = shape.iter().product();
+    let v: Vec<f32> = (0..n).map(|i| (i as f32 * 0.37).sin()).collect();
+    modelc_interp::Array::F32(ndarray::ArrayD::from_shape_vec(ndarray::IxDyn(shape), v).unwrap())
+}

@@ -10,6 +10,7 @@ mod hand_built;
 mod lstm;
 mod mutations;
 mod read_write;
+mod rsqrt;
 mod shipped;
 mod sparse_export;
 mod table;

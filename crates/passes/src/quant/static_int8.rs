@@ -43,6 +43,9 @@ pub struct StaticOptions {
     /// Sigmoid / Softmax / Tanh outputs quantized with the fixed ranges TFLite's integer
     /// kernels produce (see [`fixed_range`]) instead of the calibrated ones.
     pub fixed_ranges: bool,
+    /// Ops quantized besides the `quantizable` set: ops a target's integer kernels run
+    /// (`target.quantize_ops`: ReduceMean, Sub, Pow on Ethos-U).
+    pub extra_ops: Vec<OnnxOp>,
 }
 
 impl Default for StaticOptions {
@@ -54,6 +57,7 @@ impl Default for StaticOptions {
             quantize_outputs: false,
             int32_bias: Some(BiasScope::ExceptConv),
             fixed_ranges: false,
+            extra_ops: Vec::new(),
         }
     }
 }
@@ -143,7 +147,7 @@ pub fn quantize_static(
         let Some(op) = g.node(id).op.onnx() else {
             continue;
         };
-        if !quantizable(op) {
+        if !quantizable(op) && !opts.extra_ops.contains(&op) {
             continue;
         }
         let name = label(g, id);

@@ -300,6 +300,12 @@ fn specific(rule: &OpRule, n: &TargetNode) -> Option<String> {
     if let Some(o) = p.options.iter().find(|o| rule.refused_options.contains(o)) {
         return Some(format!("option `{o}` is not supported"));
     }
+    if let Some(r) = rule.input_count {
+        let count = n.inputs.iter().flatten().count() as i64;
+        if let Some(why) = range_fail("number of inputs", count, r) {
+            return Some(why);
+        }
+    }
     for (i, r) in &rule.input_ranks {
         // Validated when the target was loaded.
         let Some(x) = i.parse().ok().and_then(input) else {

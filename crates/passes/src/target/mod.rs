@@ -10,10 +10,12 @@
 //! violated rule.
 
 pub mod check;
+pub mod layer_norm_rsqrt;
 pub mod onnx_view;
 pub mod quantize_io;
 pub mod scalar_gather;
 pub mod schema;
+pub mod sink_cpu_ops;
 pub mod static_shapes;
 pub mod view;
 
@@ -135,6 +137,22 @@ impl Target {
                 ));
             }
         }
+        for pass in &file.target.before_quantize {
+            if crate::registry::get(pass).is_err() {
+                return Err(invalid(
+                    "target.before_quantize".into(),
+                    format!("`{pass}` is not a pass (`modelc passes` lists them)"),
+                ));
+            }
+        }
+        for op in &file.target.quantize_ops {
+            if modelc_ir::OnnxOp::lookup("", op).is_none() {
+                return Err(invalid(
+                    "target.quantize_ops".into(),
+                    format!("`{op}` is not an ONNX operator"),
+                ));
+            }
+        }
         for op in file.ops.keys() {
             if !op_ok(op) {
                 return Err(invalid(
@@ -218,6 +236,7 @@ impl Target {
                 ("reduced_elements", rule.reduced_elements),
                 ("reduced_axis", rule.reduced_axis),
                 ("depth_multiplier", rule.depth_multiplier),
+                ("input_count", rule.input_count),
             ] {
                 range(key(k), r)?;
             }

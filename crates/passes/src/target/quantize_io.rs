@@ -6,8 +6,14 @@
 //! output's name. In TFLite this removes the float QUANTIZE / DEQUANTIZE operators at the
 //! ends, which Vela places on the CPU. The scales stay in the file (the quantized tensors'
 //! parameters), so a caller can still convert.
+//!
+//! A float input that reaches its QuantizeLinear through one data-movement op (an LSTM's
+//! batch-first Transpose, a Reshape) is quantized before it instead, with the same
+//! parameters, and the op runs on the quantized value between a DequantizeLinear and the
+//! QuantizeLinear that was there: exact (moving values commutes with quantizing each), and
+//! the movement op becomes an integer operator instead of a float one on the CPU.
 
-use modelc_ir::{DType, Graph, NodeId, OnnxOp, Op, ValueRef, ValueType};
+use modelc_ir::{Builder, DType, Graph, NodeId, OnnxOp, Op, ValueRef, ValueType};
 
 use crate::{Changed, Pass, PassContext, PassError};
 
@@ -25,6 +31,7 @@ impl Pass for QuantizeIo {
     fn run(&self, g: &mut Graph, cx: &mut PassContext) -> Result<Changed, PassError> {
         let mut changed = false;
         for id in g.inputs().to_vec() {
+            hoist_quantize(g, id);
             if let Some(note) = quantize_input(g, id) {
                 cx.notes.push(note);
                 changed = true;
@@ -56,6 +63,60 @@ fn quantized_type(g: &Graph, q: NodeId) -> Option<DType> {
             _ => None,
         },
     }
+}
+
+/// Input `id` → movement op `m` → QuantizeLinear `q` (each the only reader) becomes
+/// input → QuantizeLinear → DequantizeLinear → `m` → `q`, with `q`'s per-tensor parameters.
+fn hoist_quantize(g: &mut Graph, id: NodeId) {
+    const MOVEMENT: [OnnxOp; 5] = [
+        OnnxOp::Transpose,
+        OnnxOp::Reshape,
+        OnnxOp::Squeeze,
+        OnnxOp::Unsqueeze,
+        OnnxOp::Flatten,
+    ];
+    let x = ValueRef::new(id, 0);
+    let users = g.users(x);
+    let [(m, 0)] = users.as_slice() else {
+        return;
+    };
+    let m = *m;
+    if !MOVEMENT.iter().any(|&op| is(g, m, op)) || g.outputs().contains(&x) {
+        return;
+    }
+    let moved = ValueRef::new(m, 0);
+    let users = g.users(moved);
+    let [(q, 0)] = users.as_slice() else {
+        return;
+    };
+    let q = *q;
+    if !is(g, q, OnnxOp::QuantizeLinear) || g.outputs().contains(&moved) {
+        return;
+    }
+    let (Some(scale), Some(zp)) = (g.input(q, 1), g.input(q, 2)) else {
+        return;
+    };
+    let per_tensor = |v: ValueRef| match &g.node(v.node).op {
+        Op::Const(t) => t.dims.iter().product::<u64>() == 1,
+        _ => false,
+    };
+    if !per_tensor(scale) || !per_tensor(zp) || quantized_type(g, q).is_none() {
+        return;
+    }
+    let Some(name) = g.value(x).map(|v| v.name.clone()) else {
+        return;
+    };
+    let mut b = Builder::new(g);
+    let xq = b
+        .op(OnnxOp::QuantizeLinear, &[x, scale, zp])
+        .out(format!("{name}_Q"))
+        .value();
+    let xd = b
+        .op(OnnxOp::DequantizeLinear, &[xq, scale, zp])
+        .out(format!("{name}_DQ"))
+        .value();
+    drop(b);
+    g.connect(xd, m, 0);
 }
 
 fn quantize_input(g: &mut Graph, id: NodeId) -> Option<String> {

@@ -75,6 +75,16 @@ pub struct Meta {
     /// by `convert --target` and `quantize --target` after the target's built-in lowering.
     #[serde(default)]
     pub lowering: Vec<String>,
+    /// Passes `quantize --target` runs on the float model before calibrating
+    /// (`decompose-layer-norm-rsqrt`): what they create is measured and quantized like the
+    /// rest, where a rewrite after quantization would have no ranges for its interior.
+    #[serde(default)]
+    pub before_quantize: Vec<String>,
+    /// ONNX ops `quantize --target` quantizes besides its default set (the ops onnxruntime
+    /// has QDQ kernels for): ops the target's integer kernels run (`ReduceMean`, `Sub`,
+    /// `Pow` on Ethos-U: MEAN, SUB, RSQRT).
+    #[serde(default)]
+    pub quantize_ops: Vec<String>,
 }
 
 /// The file format a target consumes.
@@ -255,6 +265,8 @@ pub struct OpRule {
     /// or 4-D).
     #[serde(default)]
     pub input_ranks: BTreeMap<String, Range>,
+    /// How many tensor inputs the operator takes (TFLite Micro's CONCATENATION: at most 10).
+    pub input_count: Option<Range>,
     /// Documented constraints modelc does not evaluate (listed by `modelc targets --json`
     /// so nobody mistakes the file for the whole truth).
     #[serde(default)]

@@ -361,7 +361,30 @@ impl<'g> Lower<'g> {
             self.model.map.insert(v, t);
             return Ok(t);
         }
-        self.model.value_tensor(v, None)
+        let quant = self.moved_quantization(v);
+        self.model.value_tensor(v, quant)
+    }
+
+    /// The quantization of the integer tensor a data-movement op (Transpose, Reshape, …)
+    /// moves, for its output: a quantized model's integer output (`quantize-io`) transposed
+    /// back to NCHW keeps its scale (an int8 tensor without one is refused by LiteRT's
+    /// XNNPACK: "unsupported quantization type 0").
+    fn moved_quantization(&self, v: ValueRef) -> Option<Quant> {
+        let op = self.g.node(v.node).op.onnx()?;
+        if !matches!(
+            op,
+            OnnxOp::Transpose
+                | OnnxOp::Reshape
+                | OnnxOp::Squeeze
+                | OnnxOp::Unsqueeze
+                | OnnxOp::Flatten
+        ) {
+            return None;
+        }
+        let x = self.g.input(v.node, 0)?;
+        let t = &self.model.tensors[*self.model.map.get(&self.model.resolve(x))?];
+        let same_int = !t.dtype.is_float() && self.model.dtype_of(v) == Some(t.dtype);
+        same_int.then(|| t.quant.clone()).flatten()
     }
 
     /// Shape of input `i` of node `id`.
@@ -573,7 +596,13 @@ impl<'g> Lower<'g> {
             return;
         }
         let ins = self.g.inputs_of(id);
-        let float_inputs: Vec<ValueRef> = ins
+        // Resize's roi and scales are parameters (a float constant), not data.
+        let data = if op == OnnxOp::Resize {
+            &ins[..1]
+        } else {
+            &ins[..]
+        };
+        let float_inputs: Vec<ValueRef> = data
             .iter()
             .flatten()
             .copied()

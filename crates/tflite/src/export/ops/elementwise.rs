@@ -3,7 +3,8 @@
 //!   version ([`row`]; int64 Div and float64 operands refused: LiteRT has no such kernels);
 //! - `Mod` (fmod 0) → FLOOR_MOD;
 //! - `Clip` (constant bounds) → RELU6 / RELU_N1_TO_1 / RELU_0_TO_1 / RELU or MAXIMUM +
-//!   MINIMUM, `Reciprocal` → DIV(1, x), `Cast` (float16 constant → float: DEQUANTIZE, as
+//!   MINIMUM, `Reciprocal` → DIV(1, x), `Pow(x, −0.5)` → RSQRT (the exponent a constant,
+//!   also int8 behind a DequantizeLinear: Ethos-U runs RSQRT, not POW), `Cast` (float16 constant → float: DEQUANTIZE, as
 //!   TFLite's fp16 models do);
 //! - `QuantizeLinear` not absorbed by a quantized op → QUANTIZE (requantizing when its input
 //!   is itself a dequantized tensor).
@@ -231,6 +232,56 @@ pub(crate) fn reciprocal(lowering: &mut Lower, id: NodeId) -> Result<(), TfliteE
         &[out],
         Some((BuiltinOptions::DivOptions, o)),
     );
+    Ok(())
+}
+
+/// Whether Pow `id` raises to a constant −0.5 (read through its DequantizeLinear when the
+/// quantizer made the exponent an int8 constant).
+pub(crate) fn is_rsqrt(lowering: &Lower, id: NodeId) -> bool {
+    let Some(e) = lowering.g.input(id, 1) else {
+        return false;
+    };
+    let value = match lowering.dq_source(e) {
+        Some(dq) => {
+            let (Some(q), Some(t)) = (
+                lowering.qdq_params(dq),
+                lowering
+                    .g
+                    .input(dq, 0)
+                    .and_then(|v| lowering.model.const_of(v)),
+            ) else {
+                return false;
+            };
+            let int = match (t.dtype, t.raw().map(|b| b.to_vec()).as_deref()) {
+                (DType::I8, Some([b])) => *b as i8 as i64,
+                (DType::U8, Some([b])) => *b as i64,
+                _ => return false,
+            };
+            match (q.scale.as_slice(), q.zero_point.as_slice()) {
+                ([s], [z]) => (int - z) as f32 * s,
+                _ => return false,
+            }
+        }
+        None => match lowering.model.const_floats(e).as_deref() {
+            Some([v]) => *v,
+            _ => return false,
+        },
+    };
+    (value + 0.5).abs() <= 1e-6
+}
+
+/// `Pow(x, −0.5)` → RSQRT (version 2 for int8, 3 for int16).
+pub(crate) fn rsqrt(lowering: &mut Lower, id: NodeId) -> Result<(), TfliteError> {
+    let a = lowering.req(id, 0)?;
+    let out = lowering.output(0)?;
+    let version = match lowering.model.tensors[a].dtype {
+        DType::I8 => 2,
+        DType::I16 => 3,
+        _ => 1,
+    };
+    lowering
+        .model
+        .emit(B::RSQRT, version, &[Some(a)], &[out], None);
     Ok(())
 }
 

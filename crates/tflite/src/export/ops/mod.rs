@@ -19,6 +19,9 @@ use crate::TfliteError;
 
 pub(crate) fn lower(lowering: &mut Lower, id: NodeId, op: OnnxOp) -> Result<(), TfliteError> {
     use OnnxOp::*;
+    if op == Pow && elementwise::is_rsqrt(lowering, id) {
+        return elementwise::rsqrt(lowering, id);
+    }
     if let Some(row) = crate::table::by_op(op) {
         return elementwise::row(lowering, id, row);
     }
