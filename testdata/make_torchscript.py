@@ -14,6 +14,9 @@ plus DIR/NAME/meta.json (input and output names). Models:
     lstm_{traced,scripted}         a 2-layer LSTM followed by a linear head
     encoder_layer_{traced,scripted} nn.TransformerEncoderLayer (batch_first)
     gated_{pos,neg}_scripted       an `if` on a run-time value; inputs take each branch
+    squeeze_if_one_scripted        an `if` on a size whose branches give different ranks
+                                   (silero-vad's decoder); a broadcasting merge of the two
+                                   branches would triple the output
   large (generated at test time, under target/):
     resnet18_{traced,scripted}, mobilenet_v2_{traced,scripted}   torchvision, weights=None
     transformer_encoder_{traced,scripted}                         nn.TransformerEncoder, 2 layers
@@ -111,6 +114,19 @@ class Gated(nn.Module):
         return y
 
 
+class SqueezeIfOne(nn.Module):
+    """`x.squeeze(-1)` only when the last size is 1 (silero-vad's decoder does this before
+    its LSTM): the branches' results have ranks 2 and 3, so only the branch the input's
+    shape takes is right; `Where(c, h[1,3], x[1,3,1])` would broadcast to [1,3,3]."""
+
+    def forward(self, x):
+        if x.size(-1) == 1:
+            h = x.squeeze(-1)
+        else:
+            h = x
+        return (h * 2.0).sum().reshape(1)
+
+
 def seeded(fn):
     torch.manual_seed(0)
     m = fn()
@@ -151,6 +167,7 @@ SMALL = {
 BRANCHES = {
     "gated_pos": (lambda: Gated(), [(4, 8)], 5.0),
     "gated_neg": (lambda: Gated(), [(4, 8)], -5.0),
+    "squeeze_if_one": (lambda: SqueezeIfOne(), [(1, 3, 1)], 1.0),
 }
 LARGE = {
     "resnet18": (lambda: tv("resnet18"), [(1, 3, 224, 224)]),
