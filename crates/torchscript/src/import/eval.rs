@@ -463,10 +463,26 @@ impl<'a> Evaluator<'a> {
         };
         let line = self.line;
         let mut env_then = env.clone();
-        let f1 = self.block(&mut env_then, then)?;
+        let r1 = self.block(&mut env_then, then);
         let mut env_else = env.clone();
-        let f2 = self.block(&mut env_else, otherwise)?;
+        let r2 = self.block(&mut env_else, otherwise);
         self.line = line;
+        // A branch that raises for the shapes at hand (torch would) is not the one taken,
+        // as a branch that only raises is not (an ONNX `If` written as TorchScript computes
+        // both of silero-vad's sample-rate branches here, and the 8 kHz one cannot run on
+        // 16 kHz chunks).
+        let (f1, f2) = match (r1, r2) {
+            (Err(Stop::Raise(_)), Ok(f)) => {
+                *env = env_else;
+                return Ok(f);
+            }
+            (Ok(f), Err(Stop::Raise(_))) => {
+                *env = env_then;
+                return Ok(f);
+            }
+            (Err(e), _) | (_, Err(e)) => return Err(e),
+            (Ok(f1), Ok(f2)) => (f1, f2),
+        };
         match (f1, f2) {
             (Flow::Next, Flow::Next) => {
                 let mut names: Vec<&String> = env_then.keys().chain(env_else.keys()).collect();
