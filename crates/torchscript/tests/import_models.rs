@@ -116,6 +116,8 @@ small!(
     mlp_dropout_scripted,
     lstm_traced,
     lstm_scripted,
+    lstm_cell_traced,
+    lstm_cell_scripted,
     encoder_layer_traced,
     encoder_layer_scripted,
     gated_pos_scripted,
@@ -233,4 +235,18 @@ fn an_if_whose_branches_differ_in_rank_folds_or_is_refused() {
             && e.contains("would broadcast"),
         "{e}"
     );
+}
+
+/// torchvision's SwinTransformerBlock, scripted: the shifted-window attention copies its
+/// shift sizes (a list) and zeroes one when the window covers the input, builds its mask
+/// with `torch.tensor` values written through slices, and rolls by them; with the input's
+/// shape given every such branch is known at import.
+#[test]
+fn swin_block_scripted() {
+    let dir = root().join("testdata/torchscript/swin_block_scripted");
+    let opts = modelc_torchscript::ReadOptions {
+        input_shapes: vec![("x".into(), vec![1, 8, 8, 16])],
+        ..Default::default()
+    };
+    check_with(&dir, &opts);
 }

@@ -1092,8 +1092,10 @@ impl<'a> Evaluator<'a> {
 /// the name it was read from is rebound to the result (SSA form). (Tensors overwritten
 /// through other names or views are followed by [`Evaluator::current`].)
 fn rebind_mutated(env: &mut Env, path: &str, first: Option<&Expr>, result: &PyValue) {
-    let mutates = matches!(path, "torch.append" | "torch.extend" | "torch.insert")
-        || (path.starts_with("torch.") && path.ends_with('_') && !path.ends_with("__"));
+    let mutates = matches!(
+        path,
+        "torch.append" | "torch.extend" | "torch.insert" | "torch._set_item"
+    ) || (path.starts_with("torch.") && path.ends_with('_') && !path.ends_with("__"));
     if let (true, Some(Expr::Name(n))) = (mutates, first) {
         if env.contains_key(n) {
             env.insert(n.clone(), result.clone());
@@ -1101,7 +1103,6 @@ fn rebind_mutated(env: &mut Env, path: &str, first: Option<&Expr>, result: &PyVa
     }
 }
 
-/// Whether two evaluation values are the same (same graph value, equal constants).
 /// `2,?,seq` for messages.
 fn dims_text(s: &modelc_ir::Shape) -> String {
     let dims: Vec<String> =
@@ -1115,6 +1116,7 @@ fn dims_text(s: &modelc_ir::Shape) -> String {
     dims.join(",")
 }
 
+/// Whether two evaluation values are the same (same graph value, equal constants).
 fn same_value(a: &PyValue, b: &PyValue) -> bool {
     match (a, b) {
         (PyValue::None, PyValue::None) | (PyValue::Uninit, PyValue::Uninit) => true,
