@@ -97,6 +97,9 @@ MODELS = {
     # silero-vad (streaming: state in, state out; If on the sample rate)
     "silero_vad": ("silero-vad", "silero_vad.onnx", {"input": f32([1, 512]), "state": ("float32", [2, 1, 128], "normal"), "sr": ("int64", [], 16000)}, []),
     "silero_vad_16k_op15": ("silero-vad", "silero_vad_16k_op15.onnx", {"input": f32([1, 512]), "state": ("float32", [2, 1, 128], "normal"), "sr": ("int64", [], 16000)}, []),
+    # The same with the chunk's shape given: the Ifs on sizes fold to the branch taken (an
+    # If whose results have unknown shapes has no TFLite form).
+    "silero_vad_16k_op15@pinned": ("silero-vad", "silero_vad_16k_op15.onnx", {"input": f32([1, 512]), "state": ("float32", [2, 1, 128], "normal"), "sr": ("int64", [], 16000)}, ["--input-shape", "input:1,512"]),
     "silero_vad_op18_ifless": ("silero-vad", "silero_vad_op18_ifless.onnx", {"input": f32([1, 512]), "state": ("float32", [2, 1, 128], "normal"), "sr": ("int64", [], 16000)}, []),
     "silero_vad_jit": ("silero-vad", "silero_vad.jit", {"x": f32([1, 512]), "sr": ("int", [], 16000)}, ["--input-shape", "x:1,512", "--dim", "sr=16000"]),
     # nudenet (YOLOv8n detector)
