@@ -18,10 +18,7 @@ use super::{arg, known_f64, operand};
 pub fn call(cx: &mut Evaluator, op: &str, a: &Args) -> Option<EvalResult<PyValue>> {
     Some(match op {
         "arange" => arange(cx, a),
-        "tensor" => match tensor(cx, a) {
-            Some(r) => r,
-            None => return None,
-        },
+        "tensor" => tensor(cx, a)?,
         "new_zeros" | "new_ones" | "new_empty" | "new_full" => (|| -> EvalResult<PyValue> {
             let x = arg(op, a.t(0, "self"))?;
             let (value, dpos) = match op {
