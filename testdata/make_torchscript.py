@@ -12,8 +12,14 @@ plus DIR/NAME/meta.json (input and output names). Models:
     resblock_{traced,scripted}     a ResNet basic block with a downsample branch
     mlp_dropout_{traced,scripted}  linear + GELU + dropout (eval: identity) + softmax
     lstm_{traced,scripted}         a 2-layer LSTM followed by a linear head
+    lstm_cell_{traced,scripted}    nn.LSTMCell, state in and out (silero-vad.jit's decoder)
     encoder_layer_{traced,scripted} nn.TransformerEncoderLayer (batch_first)
     gated_{pos,neg}_scripted       an `if` on a run-time value; inputs take each branch
+    swin_block_scripted            torchvision's SwinTransformerBlock (shifted windows: list
+                                   copies, `torch.tensor` masks written through views, roll)
+    squeeze_if_one_scripted        an `if` on a size whose branches give different ranks
+                                   (silero-vad's decoder); a broadcasting merge of the two
+                                   branches would triple the output
   large (generated at test time, under target/):
     resnet18_{traced,scripted}, mobilenet_v2_{traced,scripted}   torchvision, weights=None
     transformer_encoder_{traced,scripted}                         nn.TransformerEncoder, 2 layers
@@ -111,6 +117,37 @@ class Gated(nn.Module):
         return y
 
 
+class SqueezeIfOne(nn.Module):
+    """`x.squeeze(-1)` only when the last size is 1 (silero-vad's decoder does this before
+    its LSTM): the branches' results have ranks 2 and 3, so only the branch the input's
+    shape takes is right; `Where(c, h[1,3], x[1,3,1])` would broadcast to [1,3,3]."""
+
+    def forward(self, x):
+        if x.size(-1) == 1:
+            h = x.squeeze(-1)
+        else:
+            h = x
+        return (h * 2.0).sum().reshape(1)
+
+
+class LstmCellStep(nn.Module):
+    """One nn.LSTMCell step with the state given and returned (aten::lstm_cell)."""
+
+    def __init__(self):
+        super().__init__()
+        self.cell = nn.LSTMCell(8, 16)
+
+    def forward(self, x, h, c):
+        h2, c2 = self.cell(x, (h, c))
+        return h2, c2
+
+
+def swin_block():
+    from torchvision.models.swin_transformer import SwinTransformerBlock
+
+    return SwinTransformerBlock(dim=16, num_heads=2, window_size=[4, 4], shift_size=[2, 2])
+
+
 def seeded(fn):
     torch.manual_seed(0)
     m = fn()
@@ -145,12 +182,15 @@ SMALL = {
     "resblock": (lambda: ResBlock(), [(2, 8, 16, 16)]),
     "mlp_dropout": (lambda: MlpDropout(), [(4, 32)]),
     "lstm": (lambda: LstmHead(), [(2, 5, 16)]),
+    "lstm_cell": (lambda: LstmCellStep(), [(4, 8), (4, 16), (4, 16)]),
     "encoder_layer": (encoder_layer, [(2, 6, 32)]),
 }
 # Scripted only, with inputs shifted so that each takes one branch of Gated's `if`.
 BRANCHES = {
     "gated_pos": (lambda: Gated(), [(4, 8)], 5.0),
     "gated_neg": (lambda: Gated(), [(4, 8)], -5.0),
+    "squeeze_if_one": (lambda: SqueezeIfOne(), [(1, 3, 1)], 1.0),
+    "swin_block": (swin_block, [(1, 8, 8, 16)], 0.0),
 }
 LARGE = {
     "resnet18": (lambda: tv("resnet18"), [(1, 3, 224, 224)]),

@@ -12,8 +12,8 @@ pub struct ShapeArgs {
     /// declare no sizes; TFLite export and random inputs need them.)
     #[arg(long = "input-shape", value_name = "NAME:DIMS")]
     pub input_shapes: Vec<String>,
-    /// Fix a symbolic dimension everywhere: NAME=VALUE (also the size of random inputs). May
-    /// be repeated.
+    /// Fix a symbolic dimension everywhere: NAME=VALUE (also the size of random inputs, and
+    /// the value of a TorchScript `forward` int argument of that name). May be repeated.
     #[arg(long = "dim", value_name = "NAME=VALUE")]
     pub dims: Vec<String>,
 }

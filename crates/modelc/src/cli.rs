@@ -452,6 +452,43 @@ fn load(path: &Path) -> Result<modelc::Model, modelc::Error> {
     modelc::load(path)
 }
 
+/// The model `run` runs: with the shapes --input-shape gives, and for TorchScript, whose
+/// code may branch on sizes (a scripted `if x.size(-1) == 1:`), specialized to the shapes
+/// of the input files given, as torch runs it on them.
+fn load_for_run(
+    path: &Path,
+    files: &[PathBuf],
+    opts: &InputOpts,
+) -> Result<modelc::Model, Box<dyn std::error::Error>> {
+    let mut shapes = opts.shapes.parse()?;
+    if modelc::input_format(path)? == modelc::Format::TorchScript {
+        let names = modelc_torchscript::forward_inputs(path).map_err(|source| {
+            modelc::Error::TorchScript {
+                path: path.to_path_buf(),
+                source,
+            }
+        })?;
+        let mut given: Vec<(String, PathBuf)> =
+            names.into_iter().zip(files.iter().cloned()).collect();
+        for (name, file) in parse_pairs(&opts.named, "--input")? {
+            given.retain(|(n, _)| *n != name);
+            given.push((name, PathBuf::from(file)));
+        }
+        for (name, file) in given {
+            if !shapes.shapes.iter().any(|(n, _)| *n == name) {
+                let dims = modelc::run::read_tensor(&file)?.dims;
+                shapes.shapes.push((name, dims));
+            }
+        }
+    }
+    let _p = progress::Progress::start(format!("reading {}", path.display()));
+    Ok(modelc::load_with(
+        path,
+        &shapes,
+        &modelc::InputTypes::default(),
+    )?)
+}
+
 /// [`modelc::convert`] with a spinner while a file is read or written.
 fn convert(
     input: &Path,
@@ -643,7 +680,7 @@ fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
             repeat,
             profile,
         } => {
-            let m = load(&model)?;
+            let m = load_for_run(&model, &inputs, &input_opts)?;
             let given = gather_inputs(&m, &inputs, &input_opts, input_opts.random)?;
             let mut by_op = modelc_interp::Profile::default();
             let (outputs, mut times) = {

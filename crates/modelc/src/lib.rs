@@ -186,6 +186,12 @@ fn load_format(path: &Path, shapes: &InputShapes, types: &InputTypes) -> Result<
             let opts = modelc_torchscript::ReadOptions {
                 input_types: types.0.clone(),
                 input_shapes: shapes.shapes.clone(),
+                // `--dim NAME=VALUE` also gives `forward`'s int arguments (a sample rate).
+                int_args: shapes
+                    .dims
+                    .iter()
+                    .map(|(n, v)| (n.clone(), *v as i64))
+                    .collect(),
             };
             modelc_torchscript::read_with(path, &opts).map_err(|source| Error::TorchScript {
                 path: path.to_path_buf(),

@@ -54,3 +54,36 @@ fn folding_keeps_the_results() {
         0.0,
     );
 }
+
+/// An `If` on a size (silero-vad's `if x.shape[-1] == 1: squeeze`) whose input shape is
+/// known: the condition folds and the If becomes the branch it takes — which here nests
+/// another If on a constant, inlined in the next round — with the same results.
+#[test]
+fn an_if_whose_condition_folds_becomes_its_branch() {
+    let text = r#"graph main(%x: f32[2,3,1]) -> (%out) {
+  %s = Shape(%x)
+  %i = const i64[] [-1]
+  %last = Gather(%s, %i) {axis=0}
+  %one = const i64[] [1]
+  %c = Equal(%last, %one)
+  %t = const bool[] [true]
+  %out = If(%c) {then_branch=graph then() outer(%x, %t) -> (%r) {
+    %ax = const i64[1] [-1]
+    %sq = Squeeze(%x, %ax)
+    %r = If(%t) {then_branch=graph inner() outer(%sq) -> (%n) {
+      %n = Neg(%sq)
+    }, else_branch=graph inner_else() outer(%sq) -> (%sq2) {
+      %sq2 = Abs(%sq)
+    }} captures(%sq)
+  }, else_branch=graph else() outer(%x) -> (%e) {
+    %e = Abs(%x)
+  }} captures(%x, %t)
+}"#;
+    let out = run("infer-shapes,fold,dce", text);
+    assert_eq!(out.count("If"), 0, "{}", out.printed);
+    assert_eq!(out.count("Squeeze"), 1, "{}", out.printed);
+    assert_eq!(out.count("Neg"), 1, "{}", out.printed);
+    assert_eq!(out.count("Abs"), 0, "{}", out.printed);
+    let x = modelc_passes::testing::input(&[2, 3, 1], 3, 1.0);
+    out.assert_same_outputs(&[("x", x)], 0.0);
+}

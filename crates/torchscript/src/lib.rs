@@ -40,6 +40,9 @@ pub struct ReadOptions {
     pub input_types: Vec<(String, modelc_ir::DType)>,
     /// Shapes of inputs by name (scripted modules record none; the code may need ranks).
     pub input_shapes: Vec<(String, Vec<u64>)>,
+    /// Values of `forward`'s `int` arguments by name (`--dim sr=16000`): the code is
+    /// specialized to them, as for a size known at import (a graph has no Python ints).
+    pub int_args: Vec<(String, i64)>,
 }
 
 /// Reads a TorchScript `.pt` archive.
@@ -51,6 +54,14 @@ pub fn read(path: &Path) -> Result<Model, TorchScriptError> {
 pub fn read_with(path: &Path, opts: &ReadOptions) -> Result<Model, TorchScriptError> {
     let mut archive = archive::Archive::open(path)?;
     import::import_with(&mut archive, opts)
+}
+
+/// The names of the tensor arguments of the root module's `forward`, in order (the graph
+/// inputs an import makes), without importing the model: `modelc run` uses them to read a
+/// module specialized to the shapes of the inputs it is given.
+pub fn forward_inputs(path: &Path) -> Result<Vec<String>, TorchScriptError> {
+    let mut archive = archive::Archive::open(path)?;
+    import::forward_inputs(&mut archive)
 }
 
 /// Writes the model to `path` as a TorchScript archive, via a temporary file renamed into place.

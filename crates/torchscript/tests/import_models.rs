@@ -49,7 +49,12 @@ fn f32s(t: &Tensor) -> Vec<f32> {
 
 /// Imports DIR/model.pt, runs it on DIR/input_*.npy, compares with DIR/output_*.npy.
 fn check(dir: &Path) {
-    let model = modelc_torchscript::read(&dir.join("model.pt"))
+    check_with(dir, &modelc_torchscript::ReadOptions::default());
+}
+
+/// [`check`] with read options.
+fn check_with(dir: &Path, opts: &modelc_torchscript::ReadOptions) {
+    let model = modelc_torchscript::read_with(&dir.join("model.pt"), opts)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
     modelc_ir::validate::validate_model(&model)
         .unwrap_or_else(|e| panic!("{}: invalid IR: {e}", dir.display()));
@@ -111,6 +116,8 @@ small!(
     mlp_dropout_scripted,
     lstm_traced,
     lstm_scripted,
+    lstm_cell_traced,
+    lstm_cell_scripted,
     encoder_layer_traced,
     encoder_layer_scripted,
     gated_pos_scripted,
@@ -205,4 +212,41 @@ fn input_types_come_from_the_traced_inputs_or_the_options() {
     };
     let model = modelc_torchscript::read_with(&path, &opts).unwrap();
     assert_eq!(input_dtype(&model, &name), Some(DType::F64));
+}
+
+/// An `if` on a size whose branches give tensors of different ranks (silero-vad's decoder
+/// squeezes a last size of 1): with the input's shape given, the condition is known at import
+/// and the branch taken matches torch; without it the import refuses by line and name (a
+/// `Where` of the two branches broadcast [1,3] against [1,3,1] to [1,3,3] and tripled the
+/// output).
+#[test]
+fn an_if_whose_branches_differ_in_rank_folds_or_is_refused() {
+    let dir = root().join("testdata/torchscript/squeeze_if_one_scripted");
+    let opts = modelc_torchscript::ReadOptions {
+        input_shapes: vec![("x".into(), vec![1, 3, 1])],
+        ..Default::default()
+    };
+    check_with(&dir, &opts);
+    let e = modelc_torchscript::read(&dir.join("model.pt"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("code/__torch__.py:8: `if` on a run-time value makes `h`")
+            && e.contains("would broadcast"),
+        "{e}"
+    );
+}
+
+/// torchvision's SwinTransformerBlock, scripted: the shifted-window attention copies its
+/// shift sizes (a list) and zeroes one when the window covers the input, builds its mask
+/// with `torch.tensor` values written through slices, and rolls by them; with the input's
+/// shape given every such branch is known at import.
+#[test]
+fn swin_block_scripted() {
+    let dir = root().join("testdata/torchscript/swin_block_scripted");
+    let opts = modelc_torchscript::ReadOptions {
+        input_shapes: vec![("x".into(), vec![1, 8, 8, 16])],
+        ..Default::default()
+    };
+    check_with(&dir, &opts);
 }

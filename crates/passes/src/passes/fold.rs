@@ -5,7 +5,8 @@
 //! with sub-graphs, ops without a kernel and `DequantizeLinear` (quantized weights stay
 //! quantized) are left alone. Integer values that shape
 //! inference can compute (`Shape` of known dims and the Gather/Concat chains after it) become
-//! constants first.
+//! constants first. An `If` whose condition becomes a constant is replaced by the branch it
+//! takes ([`super::fold_if`]), and folding goes on in what it inlined.
 
 use modelc_interp::{Data, Interpreter};
 use modelc_ir::{Graph, Node, NodeId, OnnxOp, Op, Randomness, ValueRef};
@@ -13,6 +14,9 @@ use modelc_ir::{Graph, Node, NodeId, OnnxOp, Op, Randomness, ValueRef};
 use crate::{Changed, Pass, PassContext, PassError};
 
 pub struct Fold;
+
+/// Most rounds of folding and inlining the `If`s whose conditions folded.
+const MAX_IF_ROUNDS: usize = 16;
 
 /// How much bigger than its inputs a folded result may be.
 const GROWTH_ALLOWANCE: u64 = 1024;
@@ -27,15 +31,24 @@ impl Pass for Fold {
     }
 
     fn run(&self, g: &mut Graph, cx: &mut PassContext) -> Result<Changed, PassError> {
-        let mut changed = fold_known_ints(g, cx);
-        for id in g.topo_order().map_err(|e| PassError::Failed {
-            pass: "fold",
-            message: e.to_string(),
-        })? {
-            if let Some(results) = try_fold(g, id, cx) {
-                replace_with_constants(g, id, results);
-                changed = true;
+        let mut changed = false;
+        // An `If` whose condition folds is replaced by its branch, whose own conditions may
+        // fold in the next round (nested Ifs: silero-vad has three levels).
+        for _ in 0..MAX_IF_ROUNDS {
+            changed |= fold_known_ints(g, cx);
+            for id in g.topo_order().map_err(|e| PassError::Failed {
+                pass: "fold",
+                message: e.to_string(),
+            })? {
+                if let Some(results) = try_fold(g, id, cx) {
+                    replace_with_constants(g, id, results);
+                    changed = true;
+                }
             }
+            if !super::fold_if::inline_constant_ifs(g) {
+                break;
+            }
+            changed = true;
         }
         Ok(Changed::from_bool(changed))
     }

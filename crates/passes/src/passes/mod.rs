@@ -4,6 +4,7 @@ pub mod cse;
 pub mod dce;
 pub mod decompose;
 pub mod fold;
+pub mod fold_if;
 pub mod fuse_attention;
 pub mod fuse_bias;
 pub mod fuse_conv_bn;

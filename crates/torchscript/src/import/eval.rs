@@ -452,12 +452,37 @@ impl<'a> Evaluator<'a> {
                 return self.block(env, otherwise);
             }
         };
+        // `bool(t)` needs one element; as a scalar, the condition cannot add dimensions to
+        // the merged values by broadcasting.
+        let c = if self.b.rank_of(c) == Some(0) {
+            c
+        } else {
+            let scalar = self.b.ints(&[]);
+            self.b
+                .op(modelc_ir::OnnxOp::Reshape, &[c, scalar], Default::default())
+        };
         let line = self.line;
         let mut env_then = env.clone();
-        let f1 = self.block(&mut env_then, then)?;
+        let r1 = self.block(&mut env_then, then);
         let mut env_else = env.clone();
-        let f2 = self.block(&mut env_else, otherwise)?;
+        let r2 = self.block(&mut env_else, otherwise);
         self.line = line;
+        // A branch that raises for the shapes at hand (torch would) is not the one taken,
+        // as a branch that only raises is not (an ONNX `If` written as TorchScript computes
+        // both of silero-vad's sample-rate branches here, and the 8 kHz one cannot run on
+        // 16 kHz chunks).
+        let (f1, f2) = match (r1, r2) {
+            (Err(Stop::Raise(_)), Ok(f)) => {
+                *env = env_else;
+                return Ok(f);
+            }
+            (Ok(f), Err(Stop::Raise(_))) => {
+                *env = env_then;
+                return Ok(f);
+            }
+            (Err(e), _) | (_, Err(e)) => return Err(e),
+            (Ok(f1), Ok(f2)) => (f1, f2),
+        };
         match (f1, f2) {
             (Flow::Next, Flow::Next) => {
                 let mut names: Vec<&String> = env_then.keys().chain(env_else.keys()).collect();
@@ -498,6 +523,15 @@ impl<'a> Evaluator<'a> {
         match (a, b) {
             (PyValue::Uninit, x) | (x, PyValue::Uninit) => Some(x.clone()),
             (PyValue::Tensor(x), PyValue::Tensor(y)) => {
+                if let Some(why) = self.merge_problem(x, y) {
+                    self.report(format!(
+                        "`if` on a run-time value makes `{name}` {why}: merging the branches \
+                         elementwise would broadcast and change values (give the input shapes, \
+                         --input-shape, so that the condition is known at import)"
+                    ));
+                    // Import goes on with one branch's value, to report every problem.
+                    return Some(a.clone());
+                }
                 let mut yv = y.v;
                 if x.dtype != y.dtype {
                     yv = self.b.cast(y.v, x.dtype);
@@ -534,6 +568,82 @@ impl<'a> Evaluator<'a> {
                 None
             }
         }
+    }
+
+    /// Why `Where(c, x, y)` would not be exactly the branch taken, if it would not: the
+    /// two values must have the same rank and no dimension that is 1 in one and possibly
+    /// larger in the other (broadcasting would stretch it). `None` when the merge is exact
+    /// as far as the known shapes tell.
+    fn merge_problem(&self, x: &TensorRef, y: &TensorRef) -> Option<String> {
+        let shape = |t: &TensorRef| self.b.g.shape_of(t.v).cloned();
+        let (sx, sy) = (shape(x), shape(y));
+        let rank = |t: &TensorRef, s: &Option<modelc_ir::Shape>| {
+            t.rank.or_else(|| s.as_ref().map(|s| s.rank()))
+        };
+        // Both computed elementwise from one value: the same shape, whatever it is.
+        if self.shape_source(x.v) == self.shape_source(y.v) {
+            return None;
+        }
+        let (rx, ry) = match (rank(x, &sx), rank(y, &sy)) {
+            (Some(a), Some(b)) => (a, b),
+            _ => return Some("a tensor of unknown rank in a branch".into()),
+        };
+        if rx != ry {
+            return Some(format!(
+                "rank {rx} in one branch and rank {ry} in the other"
+            ));
+        }
+        let (Some(sx), Some(sy)) = (sx, sy) else {
+            return None;
+        };
+        use modelc_ir::Dim;
+        for (d, (a, b)) in sx.0.iter().zip(&sy.0).enumerate() {
+            let differs = match (a, b) {
+                (Dim::Known(p), Dim::Known(q)) => p != q,
+                (Dim::Known(1), o) | (o, Dim::Known(1)) => *o != Dim::Known(1),
+                _ => false,
+            };
+            if differs {
+                return Some(format!(
+                    "of shape [{}] in one branch and [{}] in the other (dimension {d})",
+                    dims_text(&sx),
+                    dims_text(&sy)
+                ));
+            }
+        }
+        None
+    }
+
+    /// The value `v` has the shape of: followed back through ops whose output has their
+    /// first input's shape (unary elementwise ops, casts, elementwise ops with scalars).
+    fn shape_source(&self, mut v: ValueRef) -> ValueRef {
+        let g = &self.b.g;
+        let scalar =
+            |u: &Option<ValueRef>| u.and_then(|u| g.shape_of(u)).map(|s| s.rank()) == Some(0);
+        for _ in 0..10_000 {
+            let modelc_ir::Op::Onnx(op) = g.node(v.node).op else {
+                break;
+            };
+            let ins = g.inputs_of(v.node);
+            let traits = op.traits();
+            let next = if traits.same_shape && v.slot == 0 {
+                ins.first().copied().flatten()
+            } else if traits.broadcasting {
+                // The one input that is not a scalar.
+                let mut rest = ins.iter().filter(|u| !scalar(u));
+                match (rest.next(), rest.next()) {
+                    (Some(u), None) => *u,
+                    _ => None,
+                }
+            } else {
+                None
+            };
+            match next {
+                Some(n) => v = n,
+                None => break,
+            }
+        }
+        v
     }
 
     fn assign(&mut self, env: &mut Env, target: &Expr, v: PyValue) -> EvalResult<()> {
@@ -982,13 +1092,28 @@ impl<'a> Evaluator<'a> {
 /// the name it was read from is rebound to the result (SSA form). (Tensors overwritten
 /// through other names or views are followed by [`Evaluator::current`].)
 fn rebind_mutated(env: &mut Env, path: &str, first: Option<&Expr>, result: &PyValue) {
-    let mutates = matches!(path, "torch.append" | "torch.extend" | "torch.insert")
-        || (path.starts_with("torch.") && path.ends_with('_') && !path.ends_with("__"));
+    let mutates = matches!(
+        path,
+        "torch.append" | "torch.extend" | "torch.insert" | "torch._set_item"
+    ) || (path.starts_with("torch.") && path.ends_with('_') && !path.ends_with("__"));
     if let (true, Some(Expr::Name(n))) = (mutates, first) {
         if env.contains_key(n) {
             env.insert(n.clone(), result.clone());
         }
     }
+}
+
+/// `2,?,seq` for messages.
+fn dims_text(s: &modelc_ir::Shape) -> String {
+    let dims: Vec<String> =
+        s.0.iter()
+            .map(|d| match d {
+                modelc_ir::Dim::Known(n) => n.to_string(),
+                modelc_ir::Dim::Sym(n) => n.clone(),
+                modelc_ir::Dim::Unknown => "?".into(),
+            })
+            .collect();
+    dims.join(",")
 }
 
 /// Whether two evaluation values are the same (same graph value, equal constants).

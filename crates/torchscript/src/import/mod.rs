@@ -191,6 +191,30 @@ fn recorded_types(
     Ok(Some(out))
 }
 
+/// The names of the root module's `forward` tensor arguments (see [`crate::forward_inputs`]).
+pub fn forward_inputs(archive: &mut Archive) -> Result<Vec<String>, TorchScriptError> {
+    let root = pickle(archive, "data.pkl", false)?;
+    let code = load_code(archive)?;
+    let PickleValue::Object { module, name, .. } = &root else {
+        return Err(TorchScriptError::Import(
+            "data.pkl does not hold a module".into(),
+        ));
+    };
+    let qual = format!("{module}.{name}");
+    let forward = code
+        .classes
+        .get(&qual)
+        .and_then(|(c, _)| c.methods.iter().find(|m| m.name == "forward"))
+        .ok_or_else(|| TorchScriptError::Import(format!("{qual} has no forward method")))?;
+    Ok(forward
+        .params
+        .iter()
+        .skip(1)
+        .filter(|p| matches!(&p.ty, Some(Expr::Name(n)) if n == "Tensor"))
+        .map(|p| p.name.clone())
+        .collect())
+}
+
 /// Reads the archive into a model.
 pub fn import(archive: &mut Archive) -> Result<Model, TorchScriptError> {
     import_with(archive, &crate::ReadOptions::default())
@@ -213,6 +237,7 @@ pub fn import_with(
         .map(|t| t.iter().map(|(s, _)| s.clone()).collect());
     let mut types: HashMap<String, DType> = opts.input_types.iter().cloned().collect();
     let given: HashMap<String, Vec<u64>> = opts.input_shapes.iter().cloned().collect();
+    let ints: HashMap<String, i64> = opts.int_args.iter().cloned().collect();
     // Inputs whose shapes the options give: no rank needs guessing for them.
     let shapes = shapes.or_else(|| (!given.is_empty()).then(Vec::new));
     let mut found = Vec::new();
@@ -222,6 +247,7 @@ pub fn import_with(
         traced.as_deref(),
         &types,
         &given,
+        &ints,
         &mut found,
     );
     let new: Vec<String> = found
@@ -240,6 +266,7 @@ pub fn import_with(
         traced.as_deref(),
         &types,
         &given,
+        &ints,
         &mut Vec::new(),
     )
 }
@@ -252,6 +279,7 @@ fn import_typed(
     traced: Option<&[(Vec<u64>, DType)]>,
     types: &HashMap<String, DType>,
     given_shapes: &HashMap<String, Vec<u64>>,
+    int_args: &HashMap<String, i64>,
     index_inputs: &mut Vec<String>,
 ) -> Result<Model, TorchScriptError> {
     let root = pickle(archive, "data.pkl", true)?;
@@ -296,6 +324,7 @@ fn import_typed(
         by_name: types,
         traced,
         shapes_by_name: given_shapes,
+        int_args,
     };
     let first = run(&code, &root, &constants, &qual, None, &dtypes, index_inputs);
     let result = match (&first, &shapes) {
@@ -357,6 +386,8 @@ struct InputTypes<'t> {
     traced: Option<&'t [(Vec<u64>, DType)]>,
     /// Shapes the options give (they win over the traced ones).
     shapes_by_name: &'t HashMap<String, Vec<u64>>,
+    /// Values of `int` arguments the options give.
+    int_args: &'t HashMap<String, i64>,
 }
 
 impl InputTypes<'_> {
@@ -402,6 +433,18 @@ fn run(
     let mut args = Vec::new();
     for (k, p) in forward.params.iter().skip(1).enumerate() {
         let is_tensor = matches!(&p.ty, Some(Expr::Name(n)) if n == "Tensor");
+        let is_int = matches!(&p.ty, Some(Expr::Name(n)) if n == "int");
+        if let (true, Some(&v)) = (is_int, dtypes.int_args.get(&p.name)) {
+            args.push(PyValue::Int(v));
+            continue;
+        }
+        if is_int && p.default.is_none() {
+            return Err(Attempt::Failed(TorchScriptError::Import(format!(
+                "{file}:{}: forward argument `{}` is an int, which a graph input cannot be: \
+                 give its value with --dim {}=VALUE",
+                forward.line, p.name, p.name
+            ))));
+        }
         if !is_tensor {
             // Optional arguments (masks, states) keep their defaults.
             match &p.default {

@@ -4,7 +4,8 @@
 //! `new_full` / `new_empty` (the receiver's element type unless `dtype` says), `empty` /
 //! `empty_like` (zeros: the contents are unspecified), `fill_` / `zero_` (a tensor of the
 //! receiver's shape and type holding the value; a tensor value is broadcast), `copy_`
-//! (the source broadcast to the receiver's shape and type).
+//! (the source broadcast to the receiver's shape and type), `tensor` of Python numbers (a
+//! constant).
 
 use modelc_ir::{Attr, Attrs, DType, OnnxOp, Tensor};
 
@@ -17,6 +18,7 @@ use super::{arg, known_f64, operand};
 pub fn call(cx: &mut Evaluator, op: &str, a: &Args) -> Option<EvalResult<PyValue>> {
     Some(match op {
         "arange" => arange(cx, a),
+        "tensor" => tensor(cx, a)?,
         "new_zeros" | "new_ones" | "new_empty" | "new_full" => (|| -> EvalResult<PyValue> {
             let x = arg(op, a.t(0, "self"))?;
             let (value, dpos) = match op {
@@ -86,6 +88,41 @@ pub fn call(cx: &mut Evaluator, op: &str, a: &Args) -> Option<EvalResult<PyValue
         }
         _ => return None,
     })
+}
+
+/// `torch.tensor(data, dtype=…)` of Python numbers (a number or a flat list of them): a
+/// constant, int64 for ints, float32 for floats, bool for bools unless `dtype` says.
+fn tensor(cx: &mut Evaluator, a: &Args) -> Option<EvalResult<PyValue>> {
+    let data = a.get(0, "data")?;
+    let (items, dims): (Vec<&PyValue>, Vec<u64>) = match data {
+        PyValue::List(l) => (l.iter().collect(), vec![l.len() as u64]),
+        v @ (PyValue::Int(_) | PyValue::Float(_) | PyValue::Bool(_)) => (vec![v], vec![]),
+        _ => return None,
+    };
+    let natural = if items.iter().all(|v| matches!(v, PyValue::Bool(_))) && !items.is_empty() {
+        DType::Bool
+    } else if items
+        .iter()
+        .all(|v| matches!(v, PyValue::Int(_) | PyValue::Bool(_)))
+    {
+        DType::I64
+    } else {
+        DType::F32
+    };
+    let vals: Option<Vec<f64>> = items.iter().map(|v| v.as_f64()).collect();
+    let vals = vals?;
+    let dt = dtype_arg(a, 1).unwrap_or(natural);
+    let scalars: Vec<Tensor> = vals
+        .iter()
+        .map(|&v| modelc_ir::build::scalar_tensor(dt, v))
+        .collect();
+    let mut bytes = Vec::new();
+    for t in &scalars {
+        bytes.extend_from_slice(t.raw()?);
+    }
+    let t = Tensor::from_raw(dt, dims.clone(), bytes::Bytes::from(bytes)).ok()?;
+    let v = cx.b.constant("tensor", t);
+    Some(Ok(PyValue::Tensor(TensorRef::new(v, Some(dims.len()), dt))))
 }
 
 /// The `dtype` argument (keyword, or at position `pos`), when it names a type.

@@ -25,6 +25,7 @@ pub mod prim;
 pub mod reduce;
 pub mod resize;
 pub mod rnn;
+pub mod rnn_cell;
 pub mod roll;
 pub mod scalar;
 pub mod scatter;
@@ -64,6 +65,7 @@ const FAMILIES: &[(&str, Family)] = &[
     ("scatter", scatter::call),
     ("attention", attention::call),
     ("rnn", rnn::call),
+    ("rnn_cell", rnn_cell::call),
     ("math", math::call),
     ("layout", layout::call),
     ("loss", loss::call),

@@ -136,6 +136,15 @@ pub fn builtin(cx: &mut Evaluator, name: &str, a: &Args) -> Option<EvalResult<Py
         },
         "bool" => match (p0?, p0?.as_bool()) {
             (_, Some(b)) => PyValue::Bool(b),
+            // A size (`bool(len(t))`): known at import when the tensor's size is.
+            (v @ PyValue::SymInt(_), None) if super::known_int(cx, v).is_some() => {
+                PyValue::Bool(super::known_int(cx, v)? != 0)
+            }
+            (PyValue::SymInt(s), None) => PyValue::Tensor(TensorRef::new(
+                cx.b.cast(*s, DType::Bool),
+                Some(0),
+                DType::Bool,
+            )),
             (PyValue::Tensor(t), None) if const_scalar(cx, *t).is_some() => {
                 PyValue::Bool(const_scalar(cx, *t)? != 0.0)
             }

@@ -88,16 +88,25 @@ fn run(cx: &mut Evaluator, op: &str, a: &Args) -> EvalResult<PyValue> {
     // aten::lstm / aten::gru take only 3-D input (nn.LSTM unsqueezes unbatched input before
     // calling them; torch.lstm itself refuses 2-D), so an input of unknown rank — e.g. the
     // output of an `if` — is 3-D in any model torch runs.
+    // torch raises here, so a branch of a run-time `if` that gets here is not the one
+    // taken (see `Evaluator::select_if`).
     if let Some(r) = x.rank.filter(|&r| r != 3) {
-        return Err(stop(format!(
-            "aten::{op}: needs a 3-D input, has rank {r} (torch's aten::{op} takes only \
-             batched input)"
+        return Err(Stop::Raise(format!(
+            "{}: aten::{op}: needs a 3-D input, has rank {r} (torch's aten::{op} takes only \
+             batched input)",
+            cx.at()
         )));
     }
+    // The hidden size from W_hh's shape [G·H, H] (weights computed from constants — slices
+    // and concatenations in an ONNX file modelc wrote — have it from shape inference).
     let hidden = const_dims(cx, params[1])
         .and_then(|d| d.get(1).copied())
-        .ok_or_else(|| stop(format!("aten::{op}: weights are not constants")))?
-        as i64;
+        .or_else(|| cx.b.static_dim(params[1].v, 1))
+        .ok_or_else(|| {
+            stop(format!(
+                "aten::{op}: the hidden size (W_hh's shape) is unknown"
+            ))
+        })? as i64;
     let order: &[usize] = if lstm { &[0, 3, 1, 2] } else { &[1, 0, 2] };
     let mut seq = if batch_first {
         cx.b.op(

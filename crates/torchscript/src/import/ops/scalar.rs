@@ -142,6 +142,44 @@ pub fn call(cx: &mut Evaluator, op: &str, a: &Args) -> Option<EvalResult<PyValue
             }
             _ => None,
         },
+        // `l[i] = v` on a list (Swin copies its shift sizes and zeroes one): the list with
+        // the item replaced; the name is rebound like `append`'s.
+        "_set_item" => match (p0?, p1?.as_int(), a.pos.get(2)) {
+            (PyValue::List(l), Some(i), Some(v)) => {
+                let n = l.len() as i64;
+                let k = if i < 0 { i + n } else { i };
+                if !(0..n).contains(&k) {
+                    return Some(Err(super::super::eval::Stop::Raise(format!(
+                        "{}: list index {i} out of range",
+                        cx.at()
+                    ))));
+                }
+                let mut l = l.clone();
+                l[k as usize] = v.clone();
+                Some(Ok(PyValue::List(l)))
+            }
+            _ => None,
+        },
+        // `copy(l)` and `sum(l)` of a list of Python numbers.
+        "copy" => match p0? {
+            PyValue::List(l) => Some(Ok(PyValue::List(l.clone()))),
+            _ => None,
+        },
+        "sum" if matches!(p0?, PyValue::List(_)) && a.pos.len() == 1 => {
+            let l = p0?.as_list()?;
+            if let Some(ints) = l
+                .iter()
+                .map(|v| match v {
+                    PyValue::Int(i) => Some(*i),
+                    _ => None,
+                })
+                .collect::<Option<Vec<i64>>>()
+            {
+                return Some(Ok(PyValue::Int(ints.iter().sum())));
+            }
+            let fs: Option<Vec<f64>> = l.iter().map(PyValue::as_f64).collect();
+            Some(Ok(PyValue::Float(fs?.iter().sum())))
+        }
         "list" => match p0? {
             PyValue::List(l) | PyValue::Tuple(l) => Some(Ok(PyValue::List(l.clone()))),
             _ => None,

@@ -174,6 +174,14 @@ pub fn call(cx: &mut Evaluator, op: &str, a: &Args) -> Option<EvalResult<PyValue
         "movedim",
         "moveaxis",
     ];
+    // The `unsafe_` forms differ only in autograd's view checks (traced LSTMCell prints
+    // unsafe_chunk).
+    let op = match op {
+        "unsafe_chunk" => "chunk",
+        "unsafe_split" => "split",
+        "unsafe_split_with_sizes" => "split_with_sizes",
+        op => op,
+    };
     if !OPS.contains(&op) {
         return None;
     }
