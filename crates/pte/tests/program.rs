@@ -173,3 +173,37 @@ fn nodes_without_a_portable_kernel_and_unknown_sizes_are_refused_together_and_no
     assert!(!path.exists());
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
 }
+
+fn operators(m: &Model) -> Vec<String> {
+    let bytes = modelc_pte::to_bytes(m).unwrap();
+    let size = u64_at(&bytes, 16) as usize;
+    let p = fb::root_as_program(&bytes[..size]).unwrap();
+    let plan = p.execution_plan().unwrap().get(0);
+    plan.operators()
+        .unwrap()
+        .iter()
+        .map(|o| format!("{}.{}", o.name().unwrap(), o.overload().unwrap()))
+        .collect()
+}
+
+#[test]
+fn topk_indices_and_upper_trilu_are_refused_with_the_reason() {
+    let m = model(
+        "graph(%x: f32[4,5]) -> (%v, %i, %u) {
+          %k = const i64[1] [2]
+          %v, %i = TopK(%x, %k)
+          %u = Trilu(%x)
+        }",
+    );
+    let err = modelc_pte::to_bytes(&m).unwrap_err().to_string();
+    assert!(err.contains("TopK's indices are read"), "{err}");
+    assert!(err.contains("triu"), "{err}");
+    // Only the values read: the portable topk.
+    let m = model(
+        "graph(%x: f32[4,5]) -> (%v) {
+          %k = const i64[1] [2]
+          %v, %i = TopK(%x, %k)
+        }",
+    );
+    assert_eq!(operators(&m), ["aten::topk.values"]);
+}

@@ -7,14 +7,18 @@ mod binary;
 mod clip;
 mod conv;
 mod copy;
+mod elements;
 mod gather;
 mod gemm;
 mod norm;
+mod pad;
 mod pool;
 mod reduce;
 mod shape;
 mod slice;
 mod softmax;
+mod topk;
+mod trilu;
 mod unary;
 
 use modelc_ir::{NodeId, OnnxOp};
@@ -58,6 +62,12 @@ pub(crate) fn lower_node(cx: &mut Lower, id: NodeId) -> Result<(), Refusal> {
         Split => slice::split(cx),
         Tile => slice::tile(cx),
         LayerNormalization => norm::layer_norm(cx),
+        InstanceNormalization => norm::instance_norm(cx),
+        Pad => pad::lower(cx),
+        Trilu => trilu::lower(cx),
+        GatherElements => elements::gather(cx),
+        ScatterElements => elements::scatter(cx),
+        TopK => topk::lower(cx),
         other => Err(format!("{} has no portable-kernel lowering", other.name())),
     }
 }

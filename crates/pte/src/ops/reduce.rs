@@ -20,6 +20,8 @@ pub(super) fn reduce(cx: &mut Lower, op: OnnxOp) -> Result<(), Refusal> {
     let keep = attr_int(cx, "keepdims").unwrap_or(1) != 0;
     let noop_empty = attr_int(cx, "noop_with_empty_axes").unwrap_or(0) != 0;
     let axes: Vec<i64> = match axes {
+        // A scalar's only axis (0 or -1): the empty list reduces it whole.
+        Some(a) if rank == 0 && a.iter().all(|&a| a == 0 || a == -1) => Vec::new(),
         Some(a) if !a.is_empty() => a
             .into_iter()
             .map(|a| axis(a, rank))
@@ -53,11 +55,20 @@ pub(super) fn arg(cx: &mut Lower, op: OnnxOp) -> Result<(), Refusal> {
     if attr_int(cx, "select_last_index").unwrap_or(0) != 0 {
         return Err("select_last_index=1 (aten picks the first)".into());
     }
-    let dim = axis(attr_int(cx, "axis").unwrap_or(0), rank)?;
+    let a = attr_int(cx, "axis").unwrap_or(0);
+    // A scalar's only axis (0 or -1): no dim, the whole (one-element) tensor.
+    let dim = if rank == 0 && (a == 0 || a == -1) {
+        None
+    } else {
+        Some(axis(a, rank)?)
+    };
     let keep = attr_int(cx, "keepdims").unwrap_or(1) != 0;
     let x = cx.input(0)?;
     let out = cx.output(0)?;
-    let dim = cx.p.int(dim);
+    let dim = match dim {
+        Some(d) => cx.p.int(d),
+        None => cx.p.null(),
+    };
     let keep = cx.p.bool(keep);
     let name = if op == OnnxOp::ArgMax {
         "aten::argmax"
