@@ -187,6 +187,29 @@ fn operators(m: &Model) -> Vec<String> {
 }
 
 #[test]
+fn qdq_is_written_as_the_quantized_kernels_and_an_int32_bias_as_a_float_constant() {
+    let m = model(
+        "graph(%x: f32[1,2,3]) -> (%y, %b) {
+          %s = const f32[] [0.1]
+          %z = const i8[] [3]
+          %q = QuantizeLinear(%x, %s, %z)
+          %y = DequantizeLinear(%q, %s, %z)
+          %bq = const i32[2] [10, -20]
+          %bs = const f32[2] [0.5, 0.25]
+          %b = DequantizeLinear(%bq, %bs) {axis=0}
+        }",
+    );
+    assert_eq!(
+        operators(&m),
+        [
+            "quantized_decomposed::quantize_per_tensor.out",
+            "quantized_decomposed::dequantize_per_tensor.out",
+            "aten::clone.out",
+        ]
+    );
+}
+
+#[test]
 fn topk_indices_and_upper_trilu_are_refused_with_the_reason() {
     let m = model(
         "graph(%x: f32[4,5]) -> (%v, %i, %u) {

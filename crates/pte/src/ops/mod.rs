@@ -13,6 +13,7 @@ mod gemm;
 mod norm;
 mod pad;
 mod pool;
+mod quant;
 mod reduce;
 mod shape;
 mod slice;
@@ -68,6 +69,7 @@ pub(crate) fn lower_node(cx: &mut Lower, id: NodeId) -> Result<(), Refusal> {
         GatherElements => elements::gather(cx),
         ScatterElements => elements::scatter(cx),
         TopK => topk::lower(cx),
+        QuantizeLinear | DequantizeLinear => quant::lower(cx, op),
         other => Err(format!("{} has no portable-kernel lowering", other.name())),
     }
 }
