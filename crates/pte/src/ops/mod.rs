@@ -15,6 +15,7 @@ mod pad;
 mod pool;
 mod quant;
 mod reduce;
+mod resize;
 mod shape;
 mod slice;
 mod softmax;
@@ -69,6 +70,7 @@ pub(crate) fn lower_node(cx: &mut Lower, id: NodeId) -> Result<(), Refusal> {
         GatherElements => elements::gather(cx),
         ScatterElements => elements::scatter(cx),
         TopK => topk::lower(cx),
+        Resize => resize::lower(cx),
         QuantizeLinear | DequantizeLinear => quant::lower(cx, op),
         other => Err(format!("{} has no portable-kernel lowering", other.name())),
     }
