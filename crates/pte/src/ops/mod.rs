@@ -57,7 +57,7 @@ pub(crate) fn lower_node(cx: &mut Lower, id: NodeId) -> Result<(), Refusal> {
         Identity => copy::identity(cx),
         Expand => copy::expand(cx),
         Where => copy::where_(cx),
-        ReduceMean | ReduceSum | ReduceMax | ReduceMin => reduce::reduce(cx, op),
+        ReduceMean | ReduceSum | ReduceMax | ReduceMin | ReduceLogSumExp => reduce::reduce(cx, op),
         ArgMax | ArgMin => reduce::arg(cx, op),
         CumSum => reduce::cumsum(cx),
         Slice => slice::lower(cx),
