@@ -11,6 +11,7 @@ the OpInfo modules are not rebuilt by this script).
 
     PYTHONPATH=target/pte-site python tests/pte_models.py --modelc target/debug/modelc \\
         [--aten target/aten-suite-subset] [--only a,b] [--no-anchor] [--out DIR]
+        [--qdq resnet18,mobilenet_v2]
 
 ExecuTorch loads and runs the programs in a process of its own (restarted when the runtime
 aborts on a file, which is then recorded `invalid` instead of ending the run). Prints one line per model, then
@@ -42,6 +43,7 @@ def _et_worker(conn):
     """The runtime's process: loads and runs the programs it is sent until the pipe closes."""
     import torch
     from executorch.extension.pybindings import portable_lib
+    import executorch.kernels.quantized  # noqa: F401 - registers quantized_decomposed::*
 
     torch.set_num_threads(1)
     while True:
@@ -202,6 +204,66 @@ def aten_run(a, modelc, report):
             print(f"aten {op}#{k}: {r[0]} {r[1][:200]}", flush=True)
 
 
+def qdq_run(a, modelc, report):
+    """int8 QDQ models from `modelc quantize` (seeded random calibration) -> .pte, run with
+    ExecuTorch's quantized kernels, against onnxruntime on the same QDQ ONNX (fused into its
+    integer kernels, and with graph optimizations off: QDQ computed in float as ExecuTorch
+    does). The difference is also given in steps of the last quantized activation."""
+    import subprocess
+
+    import onnx
+    import onnxruntime as ort
+    import torch
+    import pt2_models
+
+    only = set(a.qdq.split(","))
+    for name, (m, _example, xs, _dyn) in pt2_models.models().items():
+        if name not in only:
+            continue
+        f = os.path.join(a.out, f"{name}.float.onnx")
+        q = os.path.join(a.out, f"{name}.qdq.onnx")
+        pte = os.path.join(a.out, f"{name}.qdq.pte")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(m, tuple(xs), f, opset_version=17, dynamo=False, input_names=["x"])
+        r = subprocess.run([modelc, "quantize", f, q, "--calibration-random", "8"],
+                           capture_output=True, text=True)
+        if r.returncode != 0:
+            report["qdq"][name] = ["crash", "modelc quantize: " + r.stderr.strip()[:300]]
+            continue
+        x = [xs[0].numpy()]
+        bad = convert(modelc, q, pte)
+        if bad is not None:
+            report["qdq"][name] = list(bad)
+            print(f"qdq {name}: {bad[0]} {bad[1][:300]}", flush=True)
+            continue
+        ran = et_run(x, path=pte)
+        if ran[0] != "ran":
+            report["qdq"][name] = list(ran)
+            print(f"qdq {name}: {ran[0]} {ran[1][:300]}", flush=True)
+            continue
+        got = ran[1][0]
+        fused = ort.InferenceSession(q, providers=["CPUExecutionProvider"]).run(None, {"x": x[0]})[0]
+        so = ort.SessionOptions()
+        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+        plain = ort.InferenceSession(q, so, providers=["CPUExecutionProvider"]).run(None, {"x": x[0]})[0]
+        g = onnx.load(q)
+        inits = {i.name: i for i in g.graph.initializer}
+        last = [n for n in g.graph.node if n.op_type == "QuantizeLinear"][-1]
+        step = float(np.max(onnx.numpy_helper.to_array(inits[last.input[1]])))
+        d, d_plain = float(np.abs(got - fused).max()), float(np.abs(got - plain).max())
+        d_ort = float(np.abs(fused - plain).max())
+        rng = float(fused.max() - fused.min())
+        top1 = float((got.argmax(-1) == fused.argmax(-1)).mean())
+        # ExecuTorch's result differs from onnxruntime's by no more than onnxruntime's two
+        # executions of the same file differ from each other (plus one step), same top-1.
+        ok = d <= d_ort + step and top1 == 1.0
+        msg = (f"max |et - ort| {d:.4g} ({d / step:.2f} steps of {step:.4g}; unfused ort {d_plain:.4g}; "
+               f"ort fused vs unfused {d_ort:.4g}; output range {rng:.3g}); top-1 {top1:.0%}")
+        report["qdq"][name] = ["pass" if ok else "wrong", msg]
+        print(f"qdq {name}: {'pass' if ok else 'wrong'} {msg}", flush=True)
+
+
 def count(recs, tool):
     ran = [r for r in recs.values() if tool in r and r[tool][0] != "skip"]
     return sum(r[tool][0] == "pass" for r in ran), len(ran)
@@ -214,6 +276,7 @@ def main():
     ap.add_argument("--only", default="", help="comma-separated model names")
     ap.add_argument("--aten", help="an aten suite's output directory (its *.torch.onnx files)")
     ap.add_argument("--no-models", action="store_true")
+    ap.add_argument("--qdq", default="", help="comma-separated models to run as int8 QDQ too")
     ap.add_argument("--no-anchor", action="store_true", help="skip exir on the modules")
     a = ap.parse_args()
     import torch
@@ -222,11 +285,13 @@ def main():
     warnings.simplefilter("ignore")
     os.makedirs(a.out, exist_ok=True)
     modelc = os.path.abspath(a.modelc)
-    report = {"models": {}, "aten": {}}
+    report = {"models": {}, "aten": {}, "qdq": {}}
     if not a.no_models:
         models_run(a, modelc, report)
     if a.aten:
         aten_run(a, modelc, report)
+    if a.qdq:
+        qdq_run(a, modelc, report)
     with open(os.path.join(a.out, "report.json"), "w") as f:
         json.dump(report, f, indent=1)
     if report["models"]:
@@ -244,6 +309,10 @@ def main():
     bad = [(k, t, v) for k, rec in report["models"].items() for t, v in rec.items()
            if t == "onnx_pte" and v[0] in ("wrong", "invalid", "crash")]
     bad += [(k, "aten", v) for k, v in report["aten"].items() if v[0] in ("wrong", "invalid", "crash")]
+    bad += [(k, "qdq", v) for k, v in report["qdq"].items() if v[0] in ("wrong", "invalid", "crash")]
+    if report["qdq"]:
+        ok = sum(v[0] == "pass" for v in report["qdq"].values())
+        print(f"pte qdq: ONNX->pte {ok} of {len(report['qdq'])}")
     for k, t, v in bad:
         print(f"FAIL {k} {t}: {v[0]} {v[1]}")
     return 1 if bad else 0

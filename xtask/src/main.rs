@@ -381,7 +381,9 @@ enum Cmd {
     /// x.onnx x.pte`, run by ExecuTorch's runtime and compared with onnxruntime; beside
     /// torch.export -> to_edge -> to_executorch on the same modules. Then the aten suite
     /// subset's torch-exported ONNX files (made by `cargo xtask aten-suite`'s subset when
-    /// missing). Report in target/pte-models/report.json.
+    /// missing). Then int8 QDQ ResNet-18 and MobileNetV2 (`modelc quantize`) run with
+    /// ExecuTorch's quantized kernels against onnxruntime on the same QDQ file. Report in
+    /// target/pte-models/report.json.
     Pte {
         /// A modelc binary to use instead of building the release one
         #[arg(long)]

@@ -31,7 +31,11 @@ impl Xtask {
         cmd.arg("--out").arg(self.target.join("pte-models"));
         match only {
             Some(only) => cmd.arg("--only").arg(only),
-            None => cmd.arg("--aten").arg(&aten),
+            None => cmd
+                .arg("--aten")
+                .arg(&aten)
+                .arg("--qdq")
+                .arg("resnet18,mobilenet_v2"),
         };
         run(&mut cmd)
     }

@@ -124,3 +124,56 @@ fn torch_loads_the_archive_and_runs_it_at_another_batch() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// A reshape to sizes computed from the batch (`Shape` → `Gather` → `Mul`, as
+/// `torch.onnx.export` writes attention heads) and a transpose after it: shape inference
+/// cannot name `2*batch`, the reshape's size arguments can, and the transpose follows.
+const RESHAPE_TRANSPOSE: &str = "graph main(%x: f32[batch,6]) -> (%out) {
+  %s = Shape(%x)
+  %i0 = const i64[] [0]
+  %b = Gather(%s, %i0) {axis=0}
+  %two = const i64[] [2]
+  %b2 = Mul(%b, %two)
+  %ax = const i64[1] [0]
+  %b2u = Unsqueeze(%b2, %ax)
+  %three = const i64[1] [3]
+  %shape = Concat(%b2u, %three) {axis=0}
+  %r = Reshape(%x, %shape)
+  %out = Transpose(%r) {perm=[1,0]}
+}";
+
+const RUN_RESHAPE: &str = r#"
+import sys, torch
+ep = torch.export.load(sys.argv[1])
+for n in (1, 5):
+    x = torch.randn(n, 6)
+    with torch.no_grad():
+        got = ep.module()(x)
+    want = x.reshape(2 * n, 3).T
+    assert got.shape == want.shape, (got.shape, want.shape)
+    assert torch.equal(got, want)
+print("ok")
+"#;
+
+#[test]
+fn a_reshape_to_computed_sizes_and_the_ops_after_it_keep_the_symbolic_batch() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("r.pt2");
+    modelc_pt2::write(&model(RESHAPE_TRANSPOSE), &path).unwrap();
+    let back = modelc_pt2::read(&path).unwrap();
+    assert_eq!(back.graph.outputs().len(), 1);
+    let Some(python) = modelc_testkit::python() else {
+        return;
+    };
+    let out = Command::new(python)
+        .arg("-c")
+        .arg(RUN_RESHAPE)
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "torch: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

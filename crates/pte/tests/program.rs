@@ -173,3 +173,60 @@ fn nodes_without_a_portable_kernel_and_unknown_sizes_are_refused_together_and_no
     assert!(!path.exists());
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
 }
+
+fn operators(m: &Model) -> Vec<String> {
+    let bytes = modelc_pte::to_bytes(m).unwrap();
+    let size = u64_at(&bytes, 16) as usize;
+    let p = fb::root_as_program(&bytes[..size]).unwrap();
+    let plan = p.execution_plan().unwrap().get(0);
+    plan.operators()
+        .unwrap()
+        .iter()
+        .map(|o| format!("{}.{}", o.name().unwrap(), o.overload().unwrap()))
+        .collect()
+}
+
+#[test]
+fn qdq_is_written_as_the_quantized_kernels_and_an_int32_bias_as_a_float_constant() {
+    let m = model(
+        "graph(%x: f32[1,2,3]) -> (%y, %b) {
+          %s = const f32[] [0.1]
+          %z = const i8[] [3]
+          %q = QuantizeLinear(%x, %s, %z)
+          %y = DequantizeLinear(%q, %s, %z)
+          %bq = const i32[2] [10, -20]
+          %bs = const f32[2] [0.5, 0.25]
+          %b = DequantizeLinear(%bq, %bs) {axis=0}
+        }",
+    );
+    assert_eq!(
+        operators(&m),
+        [
+            "quantized_decomposed::quantize_per_tensor.out",
+            "quantized_decomposed::dequantize_per_tensor.out",
+            "aten::clone.out",
+        ]
+    );
+}
+
+#[test]
+fn topk_indices_and_upper_trilu_are_refused_with_the_reason() {
+    let m = model(
+        "graph(%x: f32[4,5]) -> (%v, %i, %u) {
+          %k = const i64[1] [2]
+          %v, %i = TopK(%x, %k)
+          %u = Trilu(%x)
+        }",
+    );
+    let err = modelc_pte::to_bytes(&m).unwrap_err().to_string();
+    assert!(err.contains("TopK's indices are read"), "{err}");
+    assert!(err.contains("triu"), "{err}");
+    // Only the values read: the portable topk.
+    let m = model(
+        "graph(%x: f32[4,5]) -> (%v) {
+          %k = const i64[1] [2]
+          %v, %i = TopK(%x, %k)
+        }",
+    );
+    assert_eq!(operators(&m), ["aten::topk.values"]);
+}

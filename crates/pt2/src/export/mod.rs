@@ -220,86 +220,162 @@ fn program(model: &Model) -> Result<(ExportedProgram, Vec<Weight>), Pt2Error> {
         verifiers: Vec::new(),
         torch_version: TORCH_VERSION.into(),
     };
-    let types = read_back_types(&prog, &weights)?;
-    fill_values(&mut prog, &types, &mut syms, &p.origins)?;
+    // A reshape to sizes computed at run time has unknown dims after shape inference; its
+    // size arguments give them as expressions of the input symbols. Declared on the read-back
+    // graph, they reach the ops after it (a transpose, a matmul) on the next inference round.
+    let mut back = ReadBack::new(&prog, &weights)?;
+    loop {
+        let types = back.types()?;
+        let (resolved, errors) = fill_values(&mut prog, &types, &mut syms, &p.origins)?;
+        if errors.is_empty() {
+            break;
+        }
+        let mut news = false;
+        for (name, sizes) in resolved {
+            let dims = sizes
+                .into_iter()
+                .map(|(e, h)| match e {
+                    None => Dim::Known(h.max(0) as u64),
+                    Some(e) => Dim::Sym(syms.dim_of_expr(&e, h)),
+                })
+                .collect();
+            news |= back.declare(&name, dims);
+        }
+        if !news {
+            return Err(refuse(errors.join("; ")));
+        }
+    }
     prog.range_constraints = syms.ranges();
     Ok((prog, weights))
 }
 
-/// The element type and dims of every node output, from modelc's own reading of the program
-/// and shape inference (dims may be unknown).
-fn read_back_types(
-    prog: &ExportedProgram,
-    weights: &[Weight],
-) -> Result<HashMap<String, (DType, Vec<Dim>)>, Pt2Error> {
-    let tv: BTreeMap<String, TensorValue> = weights
-        .iter()
-        .map(|w| (w.name.clone(), tensor_value(&w.tensor)))
-        .collect();
-    let code = crate::import::no_code();
-    let (cx, env) = crate::import::evaluate(prog, &tv, &code)
-        .map_err(|e| refuse(format!("modelc cannot read the program back: {e}")))?;
-    let mut names: Vec<(String, ValueRef)> = Vec::new();
-    for n in &prog.graph_module.graph.nodes {
-        for o in &n.outputs {
-            let outs = match o {
-                Argument::AsTensor(t) => vec![t.name.clone()],
-                Argument::AsTensors(ts) => ts.iter().map(|t| t.name.clone()).collect(),
-                _ => vec![],
-            };
-            for name in outs {
-                match env.get(&name).map(|v| cx.current(v)) {
-                    Some(modelc_torchscript::import::value::PyValue::Tensor(t)) => {
-                        names.push((name, t.v))
-                    }
-                    _ => {
-                        return Err(refuse(format!(
-                            "{name}: read back as something other than a tensor"
-                        )))
+/// modelc's own reading of the program: the IR graph and which value each program tensor is.
+struct ReadBack {
+    model: Model,
+    names: HashMap<String, ValueRef>,
+    order: Vec<String>,
+}
+
+impl ReadBack {
+    fn new(prog: &ExportedProgram, weights: &[Weight]) -> Result<ReadBack, Pt2Error> {
+        let tv: BTreeMap<String, TensorValue> = weights
+            .iter()
+            .map(|w| (w.name.clone(), tensor_value(&w.tensor)))
+            .collect();
+        let code = crate::import::no_code();
+        let (cx, env) = crate::import::evaluate(prog, &tv, &code)
+            .map_err(|e| refuse(format!("modelc cannot read the program back: {e}")))?;
+        let (mut names, mut order) = (HashMap::new(), Vec::new());
+        for n in &prog.graph_module.graph.nodes {
+            for o in &n.outputs {
+                let outs = match o {
+                    Argument::AsTensor(t) => vec![t.name.clone()],
+                    Argument::AsTensors(ts) => ts.iter().map(|t| t.name.clone()).collect(),
+                    _ => vec![],
+                };
+                for name in outs {
+                    match env.get(&name).map(|v| cx.current(v)) {
+                        Some(modelc_torchscript::import::value::PyValue::Tensor(t)) => {
+                            names.insert(name.clone(), t.v);
+                            order.push(name);
+                        }
+                        _ => {
+                            return Err(refuse(format!(
+                                "{name}: read back as something other than a tensor"
+                            )))
+                        }
                     }
                 }
             }
         }
+        Ok(ReadBack {
+            model: Model::new(cx.b.g, modelc_torchscript::import::OPSET),
+            names,
+            order,
+        })
     }
-    let mut m = Model::new(cx.b.g, modelc_torchscript::import::OPSET);
-    let pass = modelc_passes::registry::get("infer-shapes").map_err(|e| refuse(e.to_string()))?;
-    let mut pm = modelc_passes::PassManager::new(vec![pass]);
-    pm.validate = false;
-    pm.run(&mut m)
-        .map_err(|e| refuse(format!("inferring shapes: {e}")))?;
-    let mut types = HashMap::new();
-    for (name, v) in names {
-        let tt = m
-            .graph
-            .value(v)
-            .and_then(|x| x.ty.as_ref())
-            .and_then(|t| t.ty.as_tensor());
-        if let (Some(d), Some(shape)) =
-            (tt.and_then(|t| t.dtype), tt.and_then(|t| t.shape.as_ref()))
-        {
-            types.insert(name, (d, shape.0.clone()));
+
+    /// The element type and dims of every node output after shape inference (dims may be
+    /// unknown).
+    fn types(&mut self) -> Result<HashMap<String, (DType, Vec<Dim>)>, Pt2Error> {
+        let pass =
+            modelc_passes::registry::get("infer-shapes").map_err(|e| refuse(e.to_string()))?;
+        let mut pm = modelc_passes::PassManager::new(vec![pass]);
+        pm.validate = false;
+        pm.run(&mut self.model)
+            .map_err(|e| refuse(format!("inferring shapes: {e}")))?;
+        let mut types = HashMap::new();
+        for name in &self.order {
+            let tt = self
+                .model
+                .graph
+                .value(self.names[name])
+                .and_then(|x| x.ty.as_ref())
+                .and_then(|t| t.ty.as_tensor());
+            if let (Some(d), Some(shape)) =
+                (tt.and_then(|t| t.dtype), tt.and_then(|t| t.shape.as_ref()))
+            {
+                types.insert(name.clone(), (d, shape.0.clone()));
+            }
         }
+        Ok(types)
     }
-    Ok(types)
+
+    /// Declares the dims of a tensor whose shape inference left unknown; whether that told
+    /// the graph anything new.
+    fn declare(&mut self, name: &str, dims: Vec<Dim>) -> bool {
+        let Some(&v) = self.names.get(name) else {
+            return false;
+        };
+        let Some(value) = self.model.graph.value_mut(v) else {
+            return false;
+        };
+        let Some(modelc_ir::ValueType::Tensor(t)) = value.ty.as_mut().map(|t| &mut t.ty) else {
+            return false;
+        };
+        let before = t.shape.as_ref().map(|s| s.0.clone());
+        match &mut t.shape {
+            Some(s) if s.0.len() == dims.len() => {
+                for (d, new) in s.0.iter_mut().zip(dims) {
+                    if matches!(d, Dim::Unknown) {
+                        *d = new;
+                    }
+                }
+            }
+            Some(_) => return false,
+            None => t.shape = Some(modelc_ir::Shape(dims)),
+        }
+        before != t.shape.as_ref().map(|s| s.0.clone())
+    }
 }
 
 /// `tensor_values` and `sym_int_values` of the node outputs, in program order: a tensor's
 /// from the read-back types, or (where shape inference left a dim unknown) a reshape's from
 /// its size arguments; a size of a tensor is its `tensor_values` entry's; `_operator`
-/// arithmetic combines expressions (and hints). Every value that stays unknown is reported.
+/// arithmetic combines expressions (and hints). Returns the tensors whose sizes came from a
+/// reshape's arguments (shape inference left them unknown), for the caller to declare on the
+/// read-back graph, and every value that stays unknown.
+#[allow(clippy::type_complexity)]
 fn fill_values(
     prog: &mut ExportedProgram,
     types: &HashMap<String, (DType, Vec<Dim>)>,
     syms: &mut Symbols,
     origins: &HashMap<String, String>,
-) -> Result<(), Pt2Error> {
+) -> Result<(Vec<(String, Vec<(Option<String>, i64)>)>, Vec<String>), Pt2Error> {
     let label = |name: &str| match origins.get(name) {
         Some(l) => format!("node {l}"),
         None => format!("`{name}`"),
     };
     use crate::schema::SymIntArgument;
     let g = &mut prog.graph_module.graph;
+    g.tensor_values.retain(|k, _| {
+        g.inputs
+            .iter()
+            .any(|a| matches!(a, Argument::AsTensor(t) if t.name == *k))
+    });
+    g.sym_int_values.clear();
     let mut known: HashMap<String, SymInt> = HashMap::new();
+    let mut resolved = Vec::new();
     let parts = |s: &SymInt| -> (Option<String>, i64) {
         match s {
             SymInt::AsInt(v) => (None, *v),
@@ -314,6 +390,8 @@ fn fill_values(
         }
     };
     let mut errors = Vec::new();
+    // Sizes of tensors already reported unknown: their own failure says nothing new.
+    let mut later = Vec::new();
     for n in &g.nodes {
         let tensors: Vec<&str> = n
             .outputs
@@ -339,7 +417,9 @@ fn fill_values(
                     Some(sizes) if sizes.len() == dims.len() => {
                         let code = schema_dtype(*dtype)
                             .ok_or_else(|| refuse(format!("torch has no {dtype} tensors")))?;
-                        meta_sized(code, &sizes, false)
+                        let m = meta_sized(code, &sizes, false);
+                        resolved.push((name.to_string(), sizes));
+                        m
                     }
                     _ => {
                         errors.push(format!(
@@ -362,28 +442,30 @@ fn fill_values(
             ) else {
                 return Err(refuse(format!("{out}: a malformed sym_size")));
             };
-            let sizes = &g
-                .tensor_values
-                .get(&x.name)
-                .ok_or_else(|| refuse(format!("{out}: {} has no type", x.name)))?
-                .sizes;
+            let Some(meta) = g.tensor_values.get(&x.name) else {
+                later.push(format!("{out}: {} has no type", x.name));
+                continue;
+            };
+            let sizes = &meta.sizes;
             let i = if *d < 0 { *d + sizes.len() as i64 } else { *d };
             sizes
                 .get(i as usize)
                 .cloned()
                 .ok_or_else(|| refuse(format!("{out}: dim {d} of a rank-{} tensor", sizes.len())))?
         } else {
-            let operand = |k: usize| -> Result<(Option<String>, i64), Pt2Error> {
+            let operand = |k: usize| -> Result<Option<(Option<String>, i64)>, Pt2Error> {
                 match n.inputs.get(k).map(|a| &a.arg) {
-                    Some(Argument::AsInt(v)) => Ok((None, *v)),
-                    Some(Argument::AsSymInt(SymIntArgument::AsName(m))) => known
-                        .get(m)
-                        .map(parts)
-                        .ok_or_else(|| refuse(format!("{out}: {m} is not a known size"))),
+                    Some(Argument::AsInt(v)) => Ok(Some((None, *v))),
+                    Some(Argument::AsSymInt(SymIntArgument::AsName(m))) => {
+                        Ok(known.get(m).map(parts))
+                    }
                     _ => Err(refuse(format!("{out}: a malformed {}", n.target))),
                 }
             };
-            let ((ea, ha), (eb, hb)) = (operand(0)?, operand(1)?);
+            let (Some((ea, ha)), Some((eb, hb))) = (operand(0)?, operand(1)?) else {
+                later.push(format!("{out}: an operand is not a known size"));
+                continue;
+            };
             let text = |e: Option<String>, h: i64| e.map_or(h.to_string(), |e| format!("({e})"));
             let (expr, hint) = match n.target.as_str() {
                 "_operator.add" => (format!("{} + {}", text(ea, ha), text(eb, hb)), ha + hb),
@@ -403,10 +485,10 @@ fn fill_values(
         known.insert(out.clone(), value.clone());
         g.sym_int_values.insert(out.clone(), value);
     }
-    if !errors.is_empty() {
-        return Err(refuse(errors.join("; ")));
+    if errors.is_empty() {
+        errors = later;
     }
-    Ok(())
+    Ok((resolved, errors))
 }
 
 /// The sizes a reshape or view asks for, when they are all given (no `-1`).
@@ -469,6 +551,9 @@ fn contiguous(dims: &[u64]) -> Vec<u64> {
 struct Symbols {
     names: BTreeMap<String, String>,
     declared: BTreeMap<String, (i64, Option<i64>)>,
+    /// IR dim names that stand for a torch size expression (the name is the expression),
+    /// with its hint: sizes a reshape computed, declared on the read-back graph.
+    exprs: BTreeMap<String, i64>,
 }
 
 impl Symbols {
@@ -486,7 +571,20 @@ impl Symbols {
         Symbols {
             names: BTreeMap::new(),
             declared,
+            exprs: BTreeMap::new(),
         }
+    }
+
+    /// The IR dim name of a torch size expression: the IR name of its symbol when it is one,
+    /// else the expression itself.
+    fn dim_of_expr(&mut self, expr: &str, hint: i64) -> String {
+        for (ir, s) in &self.names {
+            if expr == symbol_expr(s) || expr == s {
+                return ir.clone();
+            }
+        }
+        self.exprs.insert(expr.to_string(), hint);
+        expr.to_string()
     }
 
     /// The torch symbol of an IR dim name (`s<k>` when it is not an identifier).
@@ -550,24 +648,23 @@ fn meta(
     for d in dims {
         sizes.push(match d {
             Dim::Known(n) => (None, *n as i64),
+            Dim::Sym(expr) if syms.exprs.contains_key(expr) => {
+                (Some(expr.clone()), syms.exprs[expr])
+            }
             Dim::Sym(name) => {
                 let s = syms.symbol(name);
                 let h = syms.hint(&s);
-                (Some(s), h)
+                (Some(symbol_expr(&s)), h)
             }
             Dim::Unknown => return Err(refuse("a size is unknown".into())),
         });
     }
-    let sizes: Vec<(Option<String>, i64)> = sizes
-        .into_iter()
-        .map(|(e, h)| {
-            (
-                e.map(|s| format!("Symbol('{s}', positive=True, integer=True)")),
-                h,
-            )
-        })
-        .collect();
     Ok(meta_sized(code, &sizes, requires_grad))
+}
+
+/// A torch symbol as a size expression.
+fn symbol_expr(s: &str) -> String {
+    format!("Symbol('{s}', positive=True, integer=True)")
 }
 
 /// A `tensor_values` entry of sizes given as (expression or none, value or hint).
@@ -616,6 +713,7 @@ pub(crate) fn weights_config(weights: &[Weight]) -> Result<PayloadConfig, Pt2Err
         let mut syms = Symbols {
             names: BTreeMap::new(),
             declared: BTreeMap::new(),
+            exprs: BTreeMap::new(),
         };
         config.insert(
             w.name.clone(),

@@ -78,15 +78,32 @@ pub(super) fn matmul(cx: &mut Lower) -> Result<(), Refusal> {
     let bd = cx.dims(cx.input_ref(1)?)?;
     let od = cx.dims(ValueRef::new(cx.node, 0))?;
     let dtype = cx.dtype(ValueRef::new(cx.node, 0))?;
-    let (ra, rb) = (ad.len(), bd.len());
-    if ra < 2 || rb < 2 {
-        return Err("MatMul of a 1-D operand".into());
+    if ad.is_empty() || bd.is_empty() {
+        return Err("MatMul of a scalar".into());
     }
-    let a = cx.input(0)?;
-    let b = cx.input(1)?;
+    // A 1-D operand is a row [1, K] (left) or a column [K, 1] (right); the output's shape
+    // (without that axis) is written through a view.
+    let (a1, b1) = (ad.len() == 1, bd.len() == 1);
+    let ad = if a1 { vec![1, ad[0]] } else { ad };
+    let bd = if b1 { vec![bd[0], 1] } else { bd };
+    let (ra, rb) = (ad.len(), bd.len());
+    let mut a = cx.input(0)?;
+    let mut b = cx.input(1)?;
+    if a1 {
+        a = view(cx, a, dtype, ad.clone());
+    }
+    if b1 {
+        b = view(cx, b, dtype, bd.clone());
+    }
     let out = cx.output(0)?;
     if ra == 2 && rb == 2 {
-        cx.p.call("aten::mm", "out", &[a, b], &[out]);
+        if a1 || b1 {
+            let o2 = cx.temp(dtype, vec![ad[0], bd[1]]);
+            cx.p.call("aten::mm", "out", &[a, b], &[o2]);
+            view_into(cx, o2, &od, out);
+        } else {
+            cx.p.call("aten::mm", "out", &[a, b], &[out]);
+        }
         return Ok(());
     }
     let prod = |d: &[u64]| d.iter().product::<u64>();

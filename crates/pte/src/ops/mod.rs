@@ -7,14 +7,20 @@ mod binary;
 mod clip;
 mod conv;
 mod copy;
+mod elements;
 mod gather;
 mod gemm;
 mod norm;
+mod pad;
 mod pool;
+mod quant;
 mod reduce;
+mod resize;
 mod shape;
 mod slice;
 mod softmax;
+mod topk;
+mod trilu;
 mod unary;
 
 use modelc_ir::{NodeId, OnnxOp};
@@ -51,13 +57,21 @@ pub(crate) fn lower_node(cx: &mut Lower, id: NodeId) -> Result<(), Refusal> {
         Identity => copy::identity(cx),
         Expand => copy::expand(cx),
         Where => copy::where_(cx),
-        ReduceMean | ReduceSum | ReduceMax | ReduceMin => reduce::reduce(cx, op),
+        ReduceMean | ReduceSum | ReduceMax | ReduceMin | ReduceLogSumExp => reduce::reduce(cx, op),
         ArgMax | ArgMin => reduce::arg(cx, op),
         CumSum => reduce::cumsum(cx),
         Slice => slice::lower(cx),
         Split => slice::split(cx),
         Tile => slice::tile(cx),
         LayerNormalization => norm::layer_norm(cx),
+        InstanceNormalization => norm::instance_norm(cx),
+        Pad => pad::lower(cx),
+        Trilu => trilu::lower(cx),
+        GatherElements => elements::gather(cx),
+        ScatterElements => elements::scatter(cx),
+        TopK => topk::lower(cx),
+        Resize => resize::lower(cx),
+        QuantizeLinear | DequantizeLinear => quant::lower(cx, op),
         other => Err(format!("{} has no portable-kernel lowering", other.name())),
     }
 }

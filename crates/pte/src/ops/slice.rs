@@ -1,6 +1,6 @@
 //! Slice with constant starts / ends / axes / steps → one `aten::slice_copy.Tensor_out` per
-//! sliced axis (chained through temporaries); negative steps are refused (aten's slice steps
-//! forward only). Split → one `slice_copy` per output, Tile → `aten::repeat.out`.
+//! sliced axis (chained through temporaries); a negative step flips the axis first
+//! (`aten::flip.out`: aten's slice steps forward only) and slices the mirrored range. Split → one `slice_copy` per output, Tile → `aten::repeat.out`.
 
 use modelc_ir::ValueRef;
 
@@ -30,8 +30,8 @@ pub(super) fn lower(cx: &mut Lower) -> Result<(), Refusal> {
     if starts.len() != ends.len() || axes.len() != starts.len() || steps.len() != starts.len() {
         return Err("starts / ends / axes / steps of different lengths".into());
     }
-    if steps.iter().any(|&s| s <= 0) {
-        return Err("a step that is not positive".into());
+    if steps.contains(&0) {
+        return Err("a step of 0".into());
     }
     let mut x = cx.input(0)?;
     let mut cur = dims.clone();
@@ -40,16 +40,25 @@ pub(super) fn lower(cx: &mut Lower) -> Result<(), Refusal> {
     for i in 0..n {
         let d = axis(axes[i], rank)? as usize;
         let len = cur[d] as i64;
-        let clamp = |v: i64| {
-            let v = if v < 0 { v + len } else { v };
-            v.clamp(0, len)
-        };
-        let (s, e) = (clamp(starts[i]), clamp(ends[i]));
-        let count = if e > s {
-            (e - s + steps[i] - 1) / steps[i]
+        let wrap = |v: i64| if v < 0 { v + len } else { v };
+        let (s, e, step) = if steps[i] > 0 || len == 0 {
+            (
+                wrap(starts[i]).clamp(0, len),
+                wrap(ends[i]).clamp(0, len),
+                steps[i].abs(),
+            )
         } else {
-            0
+            // Backwards from s down to (not including) e is forwards from len-1-s to len-1-e
+            // on the flipped axis.
+            let s = wrap(starts[i]).clamp(0, len - 1);
+            let e = wrap(ends[i]).clamp(-1, len - 1);
+            let flipped = cx.temp(dtype, cur.clone());
+            let dv = cx.p.ints(vec![d as i64]);
+            cx.p.call("aten::flip", "out", &[x, dv], &[flipped]);
+            x = flipped;
+            (len - 1 - s, len - 1 - e, -steps[i])
         };
+        let count = if e > s { (e - s + step - 1) / step } else { 0 };
         cur[d] = count as u64;
         let dst = if i + 1 == n {
             out
@@ -60,7 +69,7 @@ pub(super) fn lower(cx: &mut Lower) -> Result<(), Refusal> {
             cx.p.int(d as i64),
             cx.p.int(s),
             cx.p.int(e.max(s)),
-            cx.p.int(steps[i]),
+            cx.p.int(step),
         );
         cx.p.call(
             "aten::slice_copy",
