@@ -1,8 +1,11 @@
 //! What a kernel sees: its node, its inputs, the opset, and a way to run sub-graphs.
 
+use std::cell::Cell;
+
 use modelc_ir::{Attrs, Graph, Node};
 
 use crate::interpreter::run_graph;
+use crate::plan::Act;
 use crate::{Array, Data, KernelError};
 
 /// The context of one kernel call.
@@ -15,6 +18,11 @@ pub struct OpCtx<'a> {
     /// The version of the node's operator-set domain the model imports.
     pub opset: i64,
     pub(crate) opsets: &'a [modelc_ir::OpsetImport],
+    /// The activation the plan fused after this node (f32 results only): a kernel may
+    /// apply it to its output while still in cache, and then sets `epilogue_done` so the
+    /// interpreter does not apply it again.
+    pub(crate) epilogue: Option<Act>,
+    pub(crate) epilogue_done: Cell<bool>,
 }
 
 impl<'a> OpCtx<'a> {
@@ -27,6 +35,8 @@ impl<'a> OpCtx<'a> {
             captures: vec![],
             opset,
             opsets: &[],
+            epilogue: None,
+            epilogue_done: Cell::new(false),
         }
     }
 

@@ -360,6 +360,8 @@ fn execute(
                 let kernel: Kernel = lookup(*op).expect("kernels were checked");
                 let started = profile.is_some().then(Instant::now);
                 let mut fused_act = None;
+                let epilogue = plan.fused.get(&id).filter(|_| fuse).map(|f| f.act);
+                let epilogue_done;
                 let outputs = {
                     let get = |v: &ValueRef| {
                         values.get(v).map(|d| d.as_ref()).ok_or_else(|| {
@@ -384,13 +386,17 @@ fn execute(
                         captures: caps,
                         opset,
                         opsets,
+                        epilogue,
+                        epilogue_done: std::cell::Cell::new(false),
                     };
-                    crate::ops::nn::layout::call(kernel, &ctx).map_err(|source| {
+                    let outputs = crate::ops::nn::layout::call(kernel, &ctx).map_err(|source| {
                         InterpError::Kernel {
                             node: node_label(node),
                             source,
                         }
-                    })?
+                    })?;
+                    epilogue_done = ctx.epilogue_done.get();
+                    outputs
                 };
                 let mut outputs = outputs.into_iter();
                 for (slot, value) in node.outputs.iter().enumerate() {
@@ -410,7 +416,9 @@ fn execute(
                     let fused = plan.fused.get(&id).filter(|_| fuse && slot == 0);
                     match (fused, data) {
                         (Some(f), Data::Tensor(Array::F32(mut a))) => {
-                            f.act.apply(&mut a);
+                            if !epilogue_done {
+                                f.act.apply(&mut a);
+                            }
                             fused_act = Some(f.act);
                             values.insert(f.into, std::borrow::Cow::Owned(Array::F32(a).into()));
                         }
@@ -501,6 +509,8 @@ fn precompute(
         captures: Vec::new(),
         opset: opset_of(op, opsets),
         opsets,
+        epilogue: None,
+        epilogue_done: std::cell::Cell::new(false),
     };
     let outputs = crate::ops::nn::layout::call(lookup(op)?, &ctx).ok()?;
     let produced: Vec<(usize, Data)> = outputs

@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use modelc_ir::{Graph, NodeId, OnnxOp, Op, OpsetImport, ValueRef};
 use ndarray::ArrayD;
 
-use crate::ops::elementwise::fast::{par_apply, silu_f32};
+use crate::ops::elementwise::fast::{apply_serial, par_apply, silu_f32};
 use crate::{Array, InterpError};
 
 /// An activation applied in place to its producer's f32 result.
@@ -39,21 +39,43 @@ impl Act {
     /// Applies the activation to every element, as its own kernel would.
     pub(crate) fn apply(self, a: &mut ArrayD<f32>) {
         match self {
-            // The Relu kernel's expression: NaN becomes 0.
-            Act::Relu => apply(a, |v| if v > 0.0 { v } else { 0.0 }),
-            // The Clip kernel's expression: lower bound first, then the upper one.
-            Act::Clip { lo, hi } => apply(a, move |v| {
-                let v = match lo {
-                    Some(l) if v < l => l,
-                    _ => v,
-                };
-                match hi {
-                    Some(h) if v > h => h,
-                    _ => v,
-                }
-            }),
+            Act::Relu => apply(a, relu),
+            Act::Clip { lo, hi } => apply(a, move |v| clip(v, lo, hi)),
             Act::Silu => apply(a, silu_f32),
         }
+    }
+
+    /// Applies the activation to a slice on the calling thread (a kernel's epilogue, run
+    /// on a block of its output that is still in cache).
+    pub(crate) fn apply_slice(self, v: &mut [f32]) {
+        match self {
+            Act::Relu => apply_serial(v, &relu),
+            Act::Clip { lo, hi } => apply_serial(v, &move |x| clip(x, lo, hi)),
+            Act::Silu => apply_serial(v, &silu_f32),
+        }
+    }
+}
+
+/// The Relu kernel's expression: NaN becomes 0.
+#[inline(always)]
+fn relu(v: f32) -> f32 {
+    if v > 0.0 {
+        v
+    } else {
+        0.0
+    }
+}
+
+/// The Clip kernel's expression: lower bound first, then the upper one.
+#[inline(always)]
+fn clip(v: f32, lo: Option<f32>, hi: Option<f32>) -> f32 {
+    let v = match lo {
+        Some(l) if v < l => l,
+        _ => v,
+    };
+    match hi {
+        Some(h) if v > h => h,
+        _ => v,
     }
 }
 

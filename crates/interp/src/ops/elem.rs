@@ -60,6 +60,8 @@ pub trait Real:
     /// A constant.
     fn c(v: f64) -> Self;
     fn as_f64(self) -> f64;
+    /// The slice as f32 when this type is f32 (for the f32-only activation epilogues).
+    fn as_f32s(v: &mut [Self]) -> Option<&mut [f32]>;
     /// `c = a · b` (c overwritten).
     fn gemm(a: ArrayView2<Self>, b: ArrayView2<Self>, c: ArrayViewMut2<Self>) {
         mat_mul(Self::one(), a, b, Self::zero(), c);
@@ -173,6 +175,9 @@ impl Real for f32 {
     fn c(v: f64) -> f32 {
         v as f32
     }
+    fn as_f32s(v: &mut [f32]) -> Option<&mut [f32]> {
+        Some(v)
+    }
     fn as_f64(self) -> f64 {
         self as f64
     }
@@ -202,6 +207,9 @@ impl Real for f64 {
     }
     fn c(v: f64) -> f64 {
         v
+    }
+    fn as_f32s(_: &mut [f64]) -> Option<&mut [f32]> {
+        None
     }
     fn as_f64(self) -> f64 {
         self

@@ -10,6 +10,7 @@ pub(crate) mod common;
 mod conv;
 mod deform;
 mod depthwise;
+mod depthwise_rows;
 mod grid;
 pub mod layout;
 #[cfg(test)]

@@ -8,6 +8,7 @@
 //! ConvTranspose: the same attributes plus `output_padding` and `output_shape`; computed
 //! as one GEMM (Wᵀ·X) per image and group followed by col2im scatter-add.
 
+use modelc_ir::DType;
 use ndarray::{s, ArrayD, ArrayView2, ArrayViewMut2, IxDyn};
 
 use super::common::{auto_pad, check_nchw, geometry, spatial_ints, AutoPad};
@@ -16,6 +17,9 @@ use crate::ops::elem::{checked_count, float_dispatch, mat_mul, Real};
 use crate::ops::util::one;
 use crate::{bail, Array, Data, KernelError, OpCtx};
 use rayon::prelude::*;
+
+/// Output elements per parallel task of the bias and activation epilogue, at least.
+const EPILOGUE_ELEMS: usize = 1 << 13;
 
 /// A spatial problem padded to three dimensions: `big` is the image side (conv input,
 /// conv-transpose output), `small` the column side (conv output, conv-transpose input).
@@ -241,9 +245,14 @@ fn conv_t<T: Real>(ctx: &OpCtx<'_>) -> Result<Array, KernelError> {
     let wv = w
         .as_slice()
         .ok_or_else(|| KernelError::new("Conv: W not contiguous"))?;
+    // The fused activation, applied here to each output plane right after its bias (f32
+    // results only: an f16 Conv computes in f32 and rounds, and the interpreter fuses
+    // nothing into it).
+    let act = ctx.epilogue.filter(|_| x0.dtype() == DType::F32);
     let mut out = vec![T::zero(); out_shape.iter().product()];
     if cg == 1 {
-        depthwise(xv, wv, bias.as_deref(), c, mg, &win, &mut out);
+        depthwise(xv, wv, bias.as_deref(), act, c, mg, &win, &mut out);
+        ctx.epilogue_done.set(act.is_some());
         return T::wrap(ArrayD::from_shape_vec(IxDyn(&out_shape), out)?, x0.dtype());
     }
     let mut col = if direct || p == 0 {
@@ -278,13 +287,24 @@ fn conv_t<T: Real>(ctx: &OpCtx<'_>) -> Result<Array, KernelError> {
         }
     }
     // The bias is added after the product, as a separate Add would: fusing a bias Add into
-    // the Conv changes no bit.
-    if let (Some(bv), true) = (&bias, p > 0) {
-        for (i, chunk) in out.chunks_mut(p).enumerate() {
-            let bb = bv[i % m];
-            chunk.iter_mut().for_each(|v| *v += bb);
-        }
+    // the Conv changes no bit. The activation follows on the same plane while it is in
+    // cache, with the expression its own node would use.
+    if p > 0 && (bias.is_some() || act.is_some()) {
+        let bias = bias.as_deref();
+        out.par_chunks_mut(p)
+            .with_min_len(EPILOGUE_ELEMS.div_ceil(p))
+            .enumerate()
+            .for_each(|(i, plane)| {
+                if let Some(bv) = bias {
+                    let bb = bv[i % m];
+                    plane.iter_mut().for_each(|v| *v += bb);
+                }
+                if let (Some(act), Some(v)) = (act, T::as_f32s(plane)) {
+                    act.apply_slice(v);
+                }
+            });
     }
+    ctx.epilogue_done.set(act.is_some());
     T::wrap(ArrayD::from_shape_vec(IxDyn(&out_shape), out)?, x0.dtype())
 }
 

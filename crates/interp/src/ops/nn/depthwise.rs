@@ -3,23 +3,39 @@
 //! im2col buffer and no per-group GEMM call. MobileNet and EfficientNet spend most of
 //! their convolution calls here.
 //!
-//! Planes are computed independently (in parallel over the rayon pool), each in a fixed
-//! order — the taps in (depth, row, column) order, then the bias (as a separate Add
-//! would: fusing a bias Add into the Conv changes no bit) — so the result does not
-//! depend on the thread count.
+//! 2-D planes with dilation 1 (every depthwise layer of the mobile networks) take the
+//! row kernel ([`super::depthwise_rows`]): the plane is copied once into a zero-padded,
+//! stride-phase-split buffer, then each output row is computed in register-sized blocks
+//! with every tap unrolled over contiguous input. Other planes take the general tap loop
+//! here.
+//!
+//! Both compute each output element the same way — zero, plus every tap's product in
+//! (depth, row, column) order, then the bias (as a separate Add would: fusing a bias Add
+//! into the Conv changes no bit) — and planes are computed independently (in parallel over
+//! the rayon pool), so the result depends neither on the path nor on the thread count.
+//! (A padded tap adds `w · 0 = ±0` where the tap loop skips it: the same bits, since a sum
+//! that starts at +0 is never -0; only an infinite weight over padding would differ.)
 
 use rayon::prelude::*;
 
 use super::conv::Win3;
+use super::depthwise_rows::{rows_apply, RowPlan};
 use crate::ops::elem::Real;
+use crate::plan::Act;
+
+/// Output elements per parallel task, at least (7×7 planes are too small to be tasks).
+const TASK_ELEMS: usize = 1 << 12;
 
 /// `out` (`n · m` planes of `win.small`) = depthwise convolution of `x` (`n · c` planes of
 /// `win.big`) with `w` (`m` filters of `win.k` taps), `m = c · mult`; output channel `o`
-/// reads input channel `o / mult`. `bias` has `m` values when given.
+/// reads input channel `o / mult`. `bias` has `m` values when given; `act` is applied to
+/// each plane after its bias (f32 only).
+#[allow(clippy::too_many_arguments)]
 pub fn depthwise<T: Real>(
     x: &[T],
     w: &[T],
     bias: Option<&[T]>,
+    act: Option<Act>,
     c: usize,
     mult: usize,
     win: &Win3,
@@ -30,16 +46,41 @@ pub fn depthwise<T: Real>(
     if p == 0 {
         return;
     }
-    out.par_chunks_mut(p).enumerate().for_each(|(plane, o)| {
-        let (img, oc) = (plane / m, plane % m);
-        let xc = &x[(img * c + oc / mult) * is..][..is];
-        let taps = &w[oc * kl..][..kl];
-        o.fill(T::zero());
-        plane_taps(xc, taps, win, o);
-        if let Some(b) = bias {
-            o.iter_mut().for_each(|v| *v += b[oc]);
-        }
-    });
+    if let Some(rp) = RowPlan::new(win) {
+        out.par_chunks_mut(p)
+            .with_min_len(TASK_ELEMS.div_ceil(p))
+            .enumerate()
+            .for_each_init(
+                || vec![T::zero(); rp.buf_len()],
+                |buf, (plane, o)| {
+                    let (img, oc) = (plane / m, plane % m);
+                    let xc = &x[(img * c + oc / mult) * is..][..is];
+                    let taps = &w[oc * kl..][..kl];
+                    rp.fill(xc, buf);
+                    rows_apply(&rp, buf, taps, bias.map(|b| b[oc]), o);
+                    if let (Some(act), Some(v)) = (act, T::as_f32s(o)) {
+                        act.apply_slice(v);
+                    }
+                },
+            );
+        return;
+    }
+    out.par_chunks_mut(p)
+        .with_min_len(TASK_ELEMS.div_ceil(p))
+        .enumerate()
+        .for_each(|(plane, o)| {
+            let (img, oc) = (plane / m, plane % m);
+            let xc = &x[(img * c + oc / mult) * is..][..is];
+            let taps = &w[oc * kl..][..kl];
+            o.fill(T::zero());
+            plane_taps(xc, taps, win, o);
+            if let Some(b) = bias {
+                o.iter_mut().for_each(|v| *v += b[oc]);
+            }
+            if let (Some(act), Some(v)) = (act, T::as_f32s(o)) {
+                act.apply_slice(v);
+            }
+        });
 }
 
 /// Adds every tap of one filter, applied to one input plane, into one output plane.
@@ -85,5 +126,59 @@ fn plane_taps<T: Real>(xc: &[T], taps: &[T], win: &Win3, o: &mut [T]) {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The row kernel gives the tap loop's bits on every geometry it takes (strides 1–3,
+    /// 1×1 to 5×5 filters, pads larger than the filter, rows narrower and wider than a
+    /// register block).
+    #[test]
+    fn row_kernel_matches_the_tap_loop_bit_for_bit() {
+        let mut seed = 7u32;
+        let mut next = move || {
+            seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            (seed >> 8) as f32 / (1u32 << 24) as f32 - 0.5
+        };
+        let mut checked = 0;
+        for &(h, w) in &[(1usize, 40usize), (7, 7), (14, 15), (29, 70)] {
+            for k in [1usize, 3, 5] {
+                for s in 1usize..=3 {
+                    for pad in [(0, 0), (1, 1), (2, 1), (k + 1, 0)] {
+                        let oh = (h + pad.0 + pad.1).checked_sub(k).map(|v| v / s + 1);
+                        let ow = (w + pad.1 + pad.0).checked_sub(k).map(|v| v / s + 1);
+                        let (Some(oh), Some(ow)) = (oh, ow) else {
+                            continue;
+                        };
+                        let win = Win3 {
+                            big: [1, h, w],
+                            small: [1, oh, ow],
+                            k: [1, k, k],
+                            s: [1, s, s],
+                            d: [1, 1, 1],
+                            pb: [0, pad.0, pad.1],
+                        };
+                        let rp = RowPlan::new(&win).expect("a row-kernel geometry");
+                        let x: Vec<f32> = (0..h * w).map(|_| next()).collect();
+                        let taps: Vec<f32> = (0..k * k).map(|_| next()).collect();
+                        let bias = next();
+                        let mut want = vec![0.0f32; oh * ow];
+                        plane_taps(&x, &taps, &win, &mut want);
+                        want.iter_mut().for_each(|v| *v += bias);
+                        let mut buf = vec![f32::NAN; rp.buf_len()];
+                        rp.fill(&x, &mut buf);
+                        let mut got = vec![f32::NAN; oh * ow];
+                        rows_apply(&rp, &buf, &taps, Some(bias), &mut got);
+                        let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+                        assert_eq!(bits(&got), bits(&want), "{win:?}");
+                        checked += 1;
+                    }
+                }
+            }
+        }
+        assert!(checked > 100, "{checked} geometries");
     }
 }

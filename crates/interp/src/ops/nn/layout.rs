@@ -135,6 +135,8 @@ pub fn call(kernel: Kernel, ctx: &OpCtx<'_>) -> Result<Vec<Data>, KernelError> {
         captures: ctx.captures.clone(),
         opset: ctx.opset,
         opsets: ctx.opsets,
+        epilogue: None,
+        epilogue_done: std::cell::Cell::new(false),
     };
     let results = kernel(&inner)?;
     results
