@@ -188,10 +188,24 @@ pub fn search(
         type Kind = (std::mem::Discriminant<Structure>, Precision);
         let mut over: Vec<Kind> = Vec::new();
         let mut last_saved: HashMap<Kind, u64> = HashMap::new();
+        // One SVD says which energies give a rank whose factors are smaller, and which
+        // give the same rank as a larger energy (the same option).
+        let spectrum = lowrank::spectrum(&model.graph, id);
+        let useful_energy = |e: f64| {
+            spectrum.as_ref().is_some_and(|(m, n, s)| {
+                let r = lowrank::choose_rank(s, Rank::Energy(e));
+                r * (m + n) < m * n
+            })
+        };
         for choice in options(model, id, opts) {
             let kind = (std::mem::discriminant(&choice.structure), choice.precision);
             if over.contains(&kind) {
                 continue;
+            }
+            if let Structure::LowRank(e) = choice.structure {
+                if !useful_energy(e) {
+                    continue;
+                }
             }
             let mut m = model.clone();
             let Some(sparse_saved) = apply(&mut m, id, choice) else {

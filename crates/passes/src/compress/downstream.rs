@@ -67,17 +67,25 @@ fn constant_nodes(g: &Graph, order: &[NodeId]) -> HashSet<NodeId> {
     constant
 }
 
-/// `g` with each of `inputs` made a graph input (of its type, named `cut:i`) and `outputs` its
+/// `g` with each of `inputs` made a graph input (of its name and type) and `outputs` its
 /// outputs; only what those outputs need from the new inputs (and constants) is kept.
 pub fn cut(g: &Graph, inputs: &[ValueRef], outputs: &[ValueRef]) -> Graph {
     let mut c = g.clone();
     let mut renamed: HashMap<ValueRef, ValueRef> = HashMap::new();
     let mut new_inputs = Vec::new();
+    let mut used = HashSet::new();
     for (i, &v) in inputs.iter().enumerate() {
-        // Names unique whatever the model's are: runs give the inputs by position.
+        // The value's own name (sub-graphs capture outer values by name), unless it is
+        // empty or taken: runs give the inputs by position.
+        let own = c.value(v).map(|x| x.name.clone()).unwrap_or_default();
+        let name = if !own.is_empty() && used.insert(own.clone()) {
+            own
+        } else {
+            format!("cut:{i}")
+        };
         let fresh = Value {
             ty: c.value(v).and_then(|x| x.ty.clone()),
-            ..Value::named(format!("cut:{i}"))
+            ..Value::named(name)
         };
         let id = c.add_node(modelc_ir::Node::new(
             Op::Input { default: None },
