@@ -6,9 +6,11 @@
 //! and the upgrades of all layers are taken most bytes per unit of error first: while their
 //! errors add up to within `--max-error` (errors of independent small changes add:
 //! 1 − cosine grows with the squared norm of the change), or until the model is as small as
-//! `--size` asks. Whole-model runs then check the combination on the search inputs and on
-//! held-out inputs; when it exceeds the bound after all, the longest prefix of the upgrades
-//! within it is kept (binary search).
+//! `--size` asks. A whole-model run checks the combination on the search inputs; errors add
+//! up to more or less than their sum, so up to four rounds scale the budget the sum is held
+//! to by the measured ratio and keep the smallest model measured within the bound (none: the
+//! longest prefix of the upgrades within it, by binary search). Held-out inputs check the
+//! result, and the longest prefix within the bound there is kept.
 //!
 //! Error is measured as `quantize --max-error` measures it (the metrics of
 //! `quant::compare`). An option alone is measured from the activations at its layer, computed
@@ -239,46 +241,94 @@ pub fn search(
         ));
     }
     let steps = staircase(&layers, &candidates);
-    // The upgrades taken, in order.
-    let mut taken: Vec<Step> = Vec::new();
-    let mut blocked: Vec<NodeId> = Vec::new();
-    let (mut sum, mut saved) = (0.0, 0u64);
-    for s in &steps {
-        if blocked.contains(&s.layer) {
-            continue;
-        }
-        match opts.goal {
-            Goal::MaxError(b) if sum + s.d_error > b => {
+    // The upgrades taken, in order, while their errors add up to within `budget` (or until
+    // the size goal is met).
+    let take = |budget: f64| -> (Vec<Step>, f64, u64) {
+        let mut taken: Vec<Step> = Vec::new();
+        let mut blocked: Vec<NodeId> = Vec::new();
+        let (mut sum, mut saved) = (0.0, 0u64);
+        for s in &steps {
+            if blocked.contains(&s.layer) {
+                continue;
+            }
+            if let Goal::Size(target) = opts.goal {
+                if total_before.saturating_sub(saved) <= target {
+                    break;
+                }
+            }
+            if sum + s.d_error > budget {
                 // Its later steps build on this one.
                 blocked.push(s.layer);
                 continue;
             }
-            Goal::Size(target) if total_before.saturating_sub(saved) <= target => break,
-            _ => {}
+            sum += s.d_error;
+            saved += s.d_saved;
+            taken.push(*s);
         }
-        sum += s.d_error;
-        saved += s.d_saved;
-        taken.push(*s);
-    }
+        (taken, sum, saved)
+    };
     let search_ref = acts.reference();
     let reference_held = reference(model, held_out)?;
     let error_of = |m: &Model, refs: &[Vec<(String, modelc_interp::Data)>], s: &[Sample]| {
         compare(refs, m, s).map(|o| o.iter().map(|e| e.error(metric)).fold(0.0, f64::max))
     };
-    let build_at = |k: usize| build(model, &configuration(&candidates, &taken[..k]));
-    let on_search = |k: usize| error_of(&build_at(k), search_ref, search);
-    let on_held = |k: usize| error_of(&build_at(k), &reference_held, held_out);
+    let on_search = |t: &[Step]| {
+        error_of(
+            &build(model, &configuration(&candidates, t)),
+            search_ref,
+            search,
+        )
+    };
+    let on_held = |t: &[Step]| {
+        error_of(
+            &build(model, &configuration(&candidates, t)),
+            &reference_held,
+            held_out,
+        )
+    };
+    let (mut taken, _, saved) = take(bound);
     let mut k = taken.len();
     let (search_error, held_error) = match opts.goal {
         Goal::MaxError(b) => {
-            let mut search_error = if k == 0 { 0.0 } else { on_search(k)? };
-            if search_error > b {
-                (k, search_error) = longest_within(k, b, on_search)?;
+            // Errors of different layers add up to more or less than their sum: each round
+            // measures the whole model and scales the budget the sum is held to by the
+            // ratio, keeping the smallest model measured within the bound.
+            let mut budget = b;
+            let mut best: Option<(Vec<Step>, f64, u64)> = None;
+            for _ in 0..4 {
+                let (t, sum, saved) = take(budget);
+                if t.is_empty() {
+                    break;
+                }
+                let e = on_search(&t)?;
+                if e <= b && best.as_ref().is_none_or(|x| saved > x.2) {
+                    best = Some((t, e, saved));
+                }
+                if sum <= 0.0 || e <= 0.0 {
+                    break;
+                }
+                let next = budget * b / e;
+                if (next - budget).abs() <= 0.05 * budget {
+                    break;
+                }
+                budget = next;
             }
-            let mut held_error = if k == 0 { 0.0 } else { on_held(k)? };
+            let mut search_error;
+            match best {
+                Some((t, e, _)) => {
+                    taken = t;
+                    k = taken.len();
+                    search_error = e;
+                }
+                None => {
+                    // The longest prefix of the first choice within the bound.
+                    (k, search_error) = longest_within(k, b, |j| on_search(&taken[..j]))?;
+                }
+            }
+            let mut held_error = if k == 0 { 0.0 } else { on_held(&taken[..k])? };
             if held_error > b {
-                (k, held_error) = longest_within(k, b, on_held)?;
-                search_error = on_search(k)?;
+                (k, held_error) = longest_within(k, b, |j| on_held(&taken[..j]))?;
+                search_error = on_search(&taken[..k])?;
             }
             if k == 0 {
                 let (e, at) = best_alone.unwrap_or((f64::INFINITY, String::new()));
@@ -300,7 +350,7 @@ pub fn search(
                     "the smallest the options make the weights is {smallest} bytes (of {total_before}), above --size {target}"
                 )));
             }
-            (on_search(k)?, on_held(k)?)
+            (on_search(&taken)?, on_held(&taken)?)
         }
     };
     let chosen = configuration(&candidates, &taken[..k]);
