@@ -256,6 +256,8 @@ fn max_error_alone_searches_per_layer_and_checks_held_out() {
         out.to_str().unwrap(),
         "--max-error",
         "1e-6",
+        "--weights",
+        "float",
         "--calibration",
         &calib,
         "--json",
@@ -350,5 +352,96 @@ fn max_error_alone_refuses_a_budget_nothing_meets_and_nothing_to_compress() {
         ],
         &out,
         "has shape",
+    );
+}
+
+/// Weight bytes of an ONNX file's initializers and constants, as modelc reads them.
+fn weight_bytes(path: &Path) -> u64 {
+    modelc_passes::quant::weight_bytes(&modelc::load(path).unwrap().graph)
+}
+
+#[test]
+fn max_error_combines_low_rank_and_int8_int4_weights_smaller_than_int8_alone() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = write_model(tmp.path(), "lr.onnx", &low_rank_net());
+    let calib = calib(tmp.path(), vec![1, 48]);
+    let int8 = tmp.path().join("int8.onnx");
+    let o = modelc(&[
+        "quantize",
+        model.to_str().unwrap(),
+        int8.to_str().unwrap(),
+        "--mode",
+        "int8-weight",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = tmp.path().join("small.onnx");
+    let o = modelc(&[
+        "compress",
+        model.to_str().unwrap(),
+        out.to_str().unwrap(),
+        "--max-error",
+        "1e-3",
+        "--calibration",
+        &calib,
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(r["precisions"], serde_json::json!(["int8", "int4"]), "{r}");
+    assert!(r["held_out_error"].as_f64().unwrap() <= 1e-3, "{r}");
+    let layers = r["layers"].as_array().unwrap();
+    // The rank-2 layer is factorized and its factors stored narrow; the full-rank one is
+    // stored narrow.
+    let first = layers[0]["choice"].as_str().unwrap();
+    assert!(
+        first.starts_with("low-rank") && first.contains("int"),
+        "{r}"
+    );
+    assert!(layers[1]["choice"].as_str().unwrap().contains("int"), "{r}");
+    let (small, int8_only) = (weight_bytes(&out), weight_bytes(&int8));
+    assert!(small < int8_only, "{small} vs int8 alone {int8_only}");
+    assert_eq!(r["weight_bytes_after"].as_u64(), Some(small), "{r}");
+}
+
+#[test]
+fn size_and_ratio_choose_the_smallest_error_at_a_size() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = write_model(tmp.path(), "lr.onnx", &low_rank_net());
+    let calib = calib(tmp.path(), vec![1, 48]);
+    let before = weight_bytes(&model);
+    let out = tmp.path().join("small.onnx");
+    let o = modelc(&[
+        "compress",
+        model.to_str().unwrap(),
+        out.to_str().unwrap(),
+        "--ratio",
+        "0.2",
+        "--calibration",
+        &calib,
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let after = weight_bytes(&out);
+    assert!(after as f64 <= 0.2 * before as f64, "{after} of {before}");
+    assert_eq!(
+        r["size_target"].as_u64(),
+        Some((before as f64 * 0.2) as u64)
+    );
+    assert!(r["held_out_error"].as_f64().unwrap() < 0.1, "{r}");
+    std::fs::remove_file(&out).unwrap();
+    // No option makes it that small.
+    expect_error(
+        &[
+            "compress",
+            model.to_str().unwrap(),
+            out.to_str().unwrap(),
+            "--size",
+            "10",
+            "--calibration",
+            &calib,
+        ],
+        &out,
+        "above --size 10",
     );
 }

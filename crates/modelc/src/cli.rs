@@ -328,10 +328,12 @@ enum Command {
     /// TFLite's sparse form (SparsityParameters) where that is smaller, which LiteRT runs
     /// directly. The report lists each layer changed and the output error; with --max-error
     /// nothing is written when the error exceeds it. --max-error alone searches: each layer's
-    /// options measured one at a time, taken most bytes saved per error first while the whole
-    /// model stays within the bound, checked on held-out inputs.
+    /// options (low-rank, int8/int4 weights, sparsity for .tflite) measured one at a time from
+    /// the activations at that layer, taken most bytes saved per error first while the whole
+    /// model stays within the bound, checked on held-out inputs; --size/--ratio the other way
+    /// round.
     #[command(
-        after_help = "Examples:\n  modelc compress model.onnx small.onnx --prune 0.25 --calibration calib/\n  modelc compress model.onnx sparse.tflite --sparsity block:0.75 --calibration calib/ --max-error 0.01\n  modelc compress model.onnx small.tflite --max-error 0.01 --metric cosine --calibration calib/ --json\n  modelc compress model.onnx small.onnx --rank-energy 0.99 --calibration calib/ --max-error 0.01\n  modelc compress model.onnx small.tflite --prune 0.1 --rank-energy 0.995 --calibration-random 4 --json"
+        after_help = "Examples:\n  modelc compress model.onnx small.onnx --prune 0.25 --calibration calib/\n  modelc compress model.onnx sparse.tflite --sparsity block:0.75 --calibration calib/ --max-error 0.01\n  modelc compress model.onnx small.tflite --max-error 0.01 --metric cosine --calibration calib/ --json\n  modelc compress model.onnx small.onnx --max-error 0.01 --weights int8,int4 --calibration calib/\n  modelc compress model.onnx small.onnx --ratio 0.15 --calibration calib/\n  modelc compress model.onnx small.onnx --rank-energy 0.99 --calibration calib/ --max-error 0.01\n  modelc compress model.onnx small.tflite --prune 0.1 --rank-energy 0.995 --calibration-random 4 --json"
     )]
     Compress(modelc::compress::CompressArgs),
     /// Print a model in modelc's text form (the IR as a small SSA program).

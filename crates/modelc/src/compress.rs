@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
-use modelc_passes::compress::budget::{self, BudgetOptions};
+use modelc_passes::compress::budget::{self, BudgetOptions, Goal};
 use modelc_passes::compress::lowrank::{self, LowRankOptions, Rank};
 use modelc_passes::compress::prune::{self, Criterion, PruneOptions};
 use modelc_passes::compress::sparsity::{self, Pattern};
@@ -40,11 +40,23 @@ pub struct CompressArgs {
     #[arg(long, value_name = "N")]
     pub calibration_random: Option<usize>,
     /// Refuse to write the result when its error exceeds E (in --metric). Alone (no --prune,
-    /// --rank-energy or --sparsity): search per layer (low-rank energies; sparsity ratios for
-    /// a .tflite output) for the smallest model within E, checked on held-out inputs (the
-    /// last quarter of the calibration inputs).
+    /// --rank-energy or --sparsity): search per layer (low-rank energies, int8/int4 weights
+    /// as --weights allows; sparsity ratios for a .tflite output) for the smallest model
+    /// within E, checked on held-out inputs (the last quarter of the calibration inputs).
     #[arg(long, value_name = "E")]
     pub max_error: Option<f64>,
+    /// The other way round: search per layer for the smallest error with at most this many
+    /// weight bytes (sparse storage estimated).
+    #[arg(long, value_name = "BYTES", conflicts_with_all = ["max_error", "ratio"])]
+    pub size: Option<u64>,
+    /// As --size, as a fraction (0..1) of the model's weight bytes.
+    #[arg(long, value_name = "R", conflicts_with = "max_error")]
+    pub ratio: Option<f64>,
+    /// Weight precisions the search may store layers in besides float32: `auto` (what the
+    /// output format stores: int8 and int4 for .onnx — raising the opset to 21 for int4 —,
+    /// int8 for .tflite, none otherwise), `float` (none), `int8`, or `int8,int4`.
+    #[arg(long, value_name = "LIST", default_value = "auto")]
+    pub weights: String,
     /// cosine (1 - cosine similarity), max-rel, or top1 (1 - agreement).
     #[arg(long, default_value = "cosine")]
     pub metric: String,
@@ -114,11 +126,20 @@ pub fn compress(args: &CompressArgs) -> Result<Compressed, Box<dyn std::error::E
     let out_format = crate::format_of(&args.output)?;
     // No option given but a budget: the per-layer search chooses.
     let search = args.prune.is_none() && args.rank_energy.is_none() && args.sparsity.is_none();
-    if search && args.max_error.is_none() {
+    let goal = args.size.is_some() || args.ratio.is_some();
+    if search && args.max_error.is_none() && !goal {
         return Err(
-            "say what to do: --max-error E (a per-layer search), or --prune R, --rank-energy E and/or --sparsity PATTERN"
+            "say what to do: --max-error E or --size BYTES / --ratio R (a per-layer search), or --prune R, --rank-energy E and/or --sparsity PATTERN"
                 .into(),
         );
+    }
+    if goal && !search {
+        return Err("--size and --ratio choose per layer: give them without --prune, --rank-energy and --sparsity".into());
+    }
+    if let Some(r) = args.ratio {
+        if !(r > 0.0 && r < 1.0) {
+            return Err(format!("--ratio {r} is not in (0, 1)").into());
+        }
     }
     let pattern = args.sparsity.as_deref().map(parse_pattern).transpose()?;
     if let Some(r) = args.prune {
@@ -276,8 +297,9 @@ pub fn compress(args: &CompressArgs) -> Result<Compressed, Box<dyn std::error::E
     })
 }
 
-/// `--max-error` alone: the per-layer search (`compress::budget`) on the first three quarters
-/// of the inputs, checked on the last quarter (on all of them when there is only one).
+/// `--max-error`, `--size` or `--ratio` alone: the per-layer search (`compress::budget`) on
+/// the first three quarters of the inputs, checked on the last quarter (on all of them when
+/// there is only one).
 fn run_search(
     args: &CompressArgs,
     model: &crate::Model,
@@ -285,7 +307,6 @@ fn run_search(
     metric: Metric,
     out_format: crate::Format,
 ) -> Result<Compressed, Box<dyn std::error::Error>> {
-    let bound = args.max_error.unwrap_or_default();
     let split = if samples.len() >= 2 {
         samples.len() - (samples.len() / 4).max(1)
     } else {
@@ -297,14 +318,54 @@ fn run_search(
         samples.split_at(split)
     };
     let sparse_storage = out_format == crate::Format::Tflite;
+    let (int8, mut int4) = match (args.weights.as_str(), out_format) {
+        ("auto", crate::Format::Onnx) => (true, true),
+        ("auto", crate::Format::Tflite) => (true, false),
+        ("auto" | "float", _) => (false, false),
+        ("int8", _) => (true, false),
+        ("int8,int4" | "int4,int8", _) => (true, true),
+        (w, _) => {
+            return Err(format!("unknown --weights `{w}` (auto, float, int8, int8,int4)").into())
+        }
+    };
+    let mut notes = Vec::new();
+    if (int8 || int4) && !matches!(out_format, crate::Format::Onnx | crate::Format::Tflite) {
+        return Err(format!("--weights {}: {out_format:?} files do not store quantized weights here (give --weights float)", args.weights).into());
+    }
+    if int4 && out_format == crate::Format::Tflite {
+        return Err(
+            "--weights int8,int4: the TFLite writer stores no int4 weights (give --weights int8)"
+                .into(),
+        );
+    }
+    let mut model = model.clone();
+    if int4 {
+        // Block-wise and per-channel int4 DequantizeLinear are opset 21.
+        if let Err(e) = quant::require_opset(&mut model, 21, "int4 weights") {
+            if args.weights != "auto" {
+                return Err(format!("{}: {e}", args.input.display()).into());
+            }
+            notes.push(format!("int4 weights not tried: {e}"));
+            int4 = false;
+        }
+    }
+    let total = quant::weight_bytes(&model.graph);
+    let goal = match (args.max_error, args.size, args.ratio) {
+        (_, Some(bytes), _) => Goal::Size(bytes),
+        (_, _, Some(r)) => Goal::Size((total as f64 * r) as u64),
+        (Some(e), _, _) => Goal::MaxError(e),
+        _ => unreachable!("checked by compress"),
+    };
     let (out, budget) = budget::search(
-        model,
+        &model,
         search,
         held,
         &BudgetOptions {
             metric,
-            bound,
+            goal,
             sparse_storage,
+            int8,
+            int4,
         },
     )
     .map_err(|e| format!("{}: {e}; nothing written", args.input.display()))?;
@@ -314,23 +375,32 @@ fn run_search(
     let bytes = std::fs::metadata(&args.output)?.len();
     let mut report = serde_json::to_value(&budget)?;
     report["output_file_bytes"] = bytes.into();
+    report["notes"] = notes.clone().into();
     let mut text = String::new();
+    for n in &notes {
+        writeln!(text, "note: {n}")?;
+    }
     for l in budget.layers.iter().filter(|l| l.choice != "none") {
         writeln!(
             text,
-            "{:<40} {:<6} {:<28} error alone {:.3e}, {} -> {} bytes",
+            "{:<40} {:<6} {:<34} error alone {:.3e}, {} -> {} bytes",
             l.node, l.op, l.choice, l.error_alone, l.bytes_before, l.bytes_after
         )?;
     }
+    let aim = match goal {
+        Goal::MaxError(b) => format!("bound {b}"),
+        Goal::Size(t) => format!("size {t} bytes"),
+    };
     writeln!(
-            text,
-        "{} error {:.4e} on {} search inputs, {:.4e} on {} held-out (bound {}); {} options measured; wrote {} ({bytes} bytes)",
+        text,
+        "{} error {:.4e} on {} search inputs, {:.4e} on {} held-out ({aim}); weights {} -> {} bytes; {} options measured; wrote {} ({bytes} bytes)",
         budget.metric,
         budget.search_error,
         budget.search_inputs,
         budget.held_out_error,
         budget.held_out_inputs,
-        budget.bound,
+        budget.weight_bytes_before,
+        budget.weight_bytes_after,
         budget.candidates_measured,
         args.output.display()
     )?;

@@ -1,19 +1,29 @@
-//! One accuracy budget over the compressions: each layer's options (low-rank at several
-//! retained energies, and — where the output format stores zeros sparse — unstructured
-//! sparsity at several ratios) are measured one at a time on the search inputs, then taken
-//! greedily, most bytes saved per unit of error first, each kept only while the combined
-//! model's error stays within the bound; the result is checked on held-out inputs and the
-//! last choices are undone until it is within the bound there too.
+//! One accuracy budget over the compressions: per layer, options of structure (low-rank at
+//! several retained energies; where the output format stores zeros sparse, unstructured
+//! sparsity at several ratios) and of weight precision (int8, int4 where the format stores
+//! them) are measured one at a time on the search inputs. Each layer's options form a
+//! staircase of upgrades — the lower convex hull of (error, bytes saved) from "unchanged" —
+//! and the upgrades of all layers are taken most bytes per unit of error first: while their
+//! errors add up to within `--max-error` (errors of independent small changes add:
+//! 1 − cosine grows with the squared norm of the change), or until the model is as small as
+//! `--size` asks. A whole-model run checks the combination on the search inputs; errors add
+//! up to more or less than their sum, so up to four rounds scale the budget the sum is held
+//! to by the measured ratio and keep the smallest model measured within the bound (none: the
+//! longest prefix of the upgrades within it, by binary search). Held-out inputs check the
+//! result, and the longest prefix within the bound there is kept.
 //!
-//! Error is measured as `quantize --max-error` measures it (`quant::reference` once, then
-//! `quant::compare` per candidate: whole-model runs of the interpreter). Still to do: a
-//! layer's sensitivity from its own calibration activations instead of a whole-model run
-//! per candidate, and int8/int4 weights among the options.
+//! Error is measured as `quantize --max-error` measures it (the metrics of
+//! `quant::compare`). An option alone is measured from the activations at its layer, computed
+//! once per input ([`super::downstream`]): only the rest of the model runs per option.
+
+use std::collections::HashMap;
 
 use modelc_ir::{Model, NodeId};
 
+use super::downstream::Activations;
 use super::lowrank::{self, LowRankOptions, Rank};
 use super::sparsity::{self, Pattern};
+use super::weights::{self, Precision};
 use crate::quant::calibrate::Sample;
 use crate::quant::edit::label;
 use crate::quant::{compare, reference, Metric, QuantError};
@@ -25,28 +35,56 @@ const RATIOS: [f64; 3] = [0.5, 0.75, 0.9];
 /// Bytes a sparse weight costs besides values and indices (tables; as the TFLite writer).
 const SPARSE_TABLES: u64 = 1024;
 
-/// What the search may do and the bound it keeps.
+/// What the search aims at.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Goal {
+    /// The smallest model whose error stays within this bound.
+    MaxError(f64),
+    /// The smallest error with at most this many weight bytes.
+    Size(u64),
+}
+
+/// What the search may do and what it aims at.
 #[derive(Debug, Clone, Copy)]
 pub struct BudgetOptions {
     pub metric: Metric,
-    pub bound: f64,
+    pub goal: Goal,
     /// Whether the output format stores zeroed weights sparse (TFLite FULLY_CONNECTED
     /// weights): without it, sparsity saves nothing and is not tried.
     pub sparse_storage: bool,
+    /// Whether the output format stores int8 weights behind a DequantizeLinear (low-rank
+    /// factors are then tried in int8 too).
+    pub int8: bool,
+    /// Whether it stores int4 weights (ONNX opset 21).
+    pub int4: bool,
 }
 
-/// One compression option for one layer.
+/// How a layer's weight is changed: its structure, then its storage.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Choice {
+pub enum Structure {
+    Unchanged,
     LowRank(f64),
     Sparsity(f64),
 }
 
+/// One option for one layer.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Choice {
+    pub structure: Structure,
+    pub precision: Precision,
+}
+
 impl std::fmt::Display for Choice {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Choice::LowRank(e) => write!(f, "low-rank {e} energy"),
-            Choice::Sparsity(r) => write!(f, "{r} of the weights zero"),
+        match self.structure {
+            Structure::Unchanged => {}
+            Structure::LowRank(e) => write!(f, "low-rank {e} energy")?,
+            Structure::Sparsity(r) => write!(f, "{r} of the weights zero")?,
+        }
+        match (self.structure, self.precision) {
+            (_, Precision::F32) => Ok(()),
+            (Structure::Unchanged, p) => write!(f, "{p} weights"),
+            (_, p) => write!(f, ", {p} weights"),
         }
     }
 }
@@ -69,12 +107,20 @@ pub struct LayerChoice {
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct BudgetReport {
     pub metric: String,
-    pub bound: f64,
+    /// `--max-error`'s bound, or `None` for a size goal.
+    pub bound: Option<f64>,
+    /// `--size`/`--ratio`'s weight bytes, or `None` for an error bound.
+    pub size_target: Option<u64>,
+    /// Weight precisions the search could choose besides float32.
+    pub precisions: Vec<String>,
     pub search_inputs: usize,
     pub held_out_inputs: usize,
     pub search_error: f64,
     pub held_out_error: f64,
     pub candidates_measured: usize,
+    /// Constant bytes of the model before and after (sparse storage estimated).
+    pub weight_bytes_before: u64,
+    pub weight_bytes_after: u64,
     pub layers: Vec<LayerChoice>,
 }
 
@@ -86,8 +132,17 @@ struct Candidate {
     saved: u64,
 }
 
-/// Searches per-layer compressions of `model` within `opts.bound`, measured on `search` and
-/// checked on `held_out`. `Err(Budget)` when no option keeps the error within the bound.
+/// One upgrade of one layer along its staircase: to `to` (an index into the candidates).
+#[derive(Debug, Clone, Copy)]
+struct Step {
+    layer: NodeId,
+    to: usize,
+    d_error: f64,
+    d_saved: u64,
+}
+
+/// Searches per-layer compressions of `model` for `opts.goal`, measured on `search` and
+/// checked on `held_out`. `Err(Budget)` when no option meets the goal.
 pub fn search(
     model: &Model,
     search: &[Sample],
@@ -95,12 +150,21 @@ pub fn search(
     opts: &BudgetOptions,
 ) -> Result<(Model, BudgetReport), QuantError> {
     let metric = opts.metric;
-    let reference_search = reference(model, search)?;
-    let reference_held = reference(model, held_out)?;
-    let error_of = |m: &Model, refs: &[Vec<(String, modelc_interp::Data)>], s: &[Sample]| {
-        compare(refs, m, s).map(|o| o.iter().map(|e| e.error(metric)).fold(0.0, f64::max))
+    let bound = match opts.goal {
+        Goal::MaxError(b) => b,
+        Goal::Size(_) => f64::INFINITY,
     };
+    let total_before = crate::quant::weight_bytes(&model.graph);
+    let mut acts = Activations::new(model, search)?;
     let mut layers: Vec<NodeId> = lowrank::candidates(&model.graph);
+    for id in model.graph.node_ids() {
+        if (opts.int8 || opts.int4)
+            && weights::quantizable(&model.graph, id)
+            && !layers.contains(&id)
+        {
+            layers.push(id);
+        }
+    }
     if opts.sparse_storage {
         for id in sparsity::candidates(&model.graph) {
             if !layers.contains(&id) && is_fc(model, id) {
@@ -108,20 +172,60 @@ pub fn search(
             }
         }
     }
-    let mut candidates = Vec::new();
+    // In the order the cut moves along.
+    let position: HashMap<NodeId, usize> = acts
+        .order()
+        .iter()
+        .enumerate()
+        .map(|(i, &id)| (id, i))
+        .collect();
+    layers.sort_by_key(|id| position.get(id).copied().unwrap_or(usize::MAX));
+    let mut candidates: Vec<Candidate> = Vec::new();
     let mut best_alone: Option<(f64, String)> = None;
+    let mut measured = 0;
     for &id in &layers {
+        acts.advance_to(id)?;
+        // Options of a kind come least aggressive first: once one exceeds the bound, the
+        // rest of that kind would too; one saving the same bytes is the same option.
+        type Kind = (std::mem::Discriminant<Structure>, Precision);
+        let mut over: Vec<Kind> = Vec::new();
+        let mut last_saved: HashMap<Kind, u64> = HashMap::new();
+        // One SVD says which energies give a rank whose factors are smaller, and which
+        // give the same rank as a larger energy (the same option).
+        let spectrum = lowrank::spectrum(&model.graph, id);
+        let useful_energy = |e: f64| {
+            spectrum.as_ref().is_some_and(|(m, n, s)| {
+                let r = lowrank::choose_rank(s, Rank::Energy(e));
+                r * (m + n) < m * n
+            })
+        };
         for choice in options(model, id, opts) {
-            let mut m = model.clone();
-            let Some(saved) = apply(&mut m, id, choice) else {
-                continue;
-            };
-            if saved == 0 {
+            let kind = (std::mem::discriminant(&choice.structure), choice.precision);
+            if over.contains(&kind) {
                 continue;
             }
-            let error = error_of(&m, &reference_search, search)?;
+            if let Structure::LowRank(e) = choice.structure {
+                if !useful_energy(e) {
+                    continue;
+                }
+            }
+            let mut m = model.clone();
+            let Some(sparse_saved) = apply(&mut m, id, choice) else {
+                continue;
+            };
+            let saved =
+                total_before.saturating_sub(crate::quant::weight_bytes(&m.graph)) + sparse_saved;
+            if saved == 0 || last_saved.insert(kind, saved) == Some(saved) {
+                continue;
+            }
+            let error = acts.error(&m, metric)?;
+            measured += 1;
             if best_alone.as_ref().is_none_or(|(e, _)| error < *e) {
                 best_alone = Some((error, format!("{} ({choice})", label(&model.graph, id))));
+            }
+            if error > bound || error.is_nan() {
+                over.push(kind);
+                continue;
             }
             candidates.push(Candidate {
                 id,
@@ -131,74 +235,235 @@ pub fn search(
             });
         }
     }
-    let measured = candidates.len();
-    if candidates.is_empty() {
+    if measured == 0 {
         return Err(QuantError::Unsupported(
             "nothing to compress: no layer has an option that saves bytes in this format".into(),
         ));
     }
-    // Most bytes per unit of error first (an exact option first of all).
-    candidates.sort_by(|a, b| {
-        let ka = a.saved as f64 / a.error.max(1e-12);
-        let kb = b.saved as f64 / b.error.max(1e-12);
-        kb.total_cmp(&ka)
-    });
-    let mut chosen: Vec<&Candidate> = Vec::new();
-    let mut search_error = 0.0;
-    for c in &candidates {
-        if c.error > opts.bound || chosen.iter().any(|k| k.id == c.id) {
-            continue;
-        }
-        let mut trial: Vec<&Candidate> = chosen.clone();
-        trial.push(c);
-        let m = build(model, &trial);
-        let e = error_of(&m, &reference_search, search)?;
-        if e <= opts.bound {
-            chosen = trial;
-            search_error = e;
-        }
-    }
-    // Held-out: undo the last choices until within the bound there too.
-    loop {
-        if chosen.is_empty() {
-            let (e, at) = best_alone.unwrap_or((f64::INFINITY, String::new()));
-            return Err(QuantError::Budget(format!(
-                "no compression keeps the {metric:?} error within {}: the smallest any single option gives is {e:.4e} ({at})",
-                opts.bound
-            )));
-        }
-        let m = build(model, &chosen);
-        let held_error = error_of(&m, &reference_held, held_out)?;
-        if held_error <= opts.bound {
-            let mut report = BudgetReport {
-                metric: format!("{metric:?}").to_lowercase(),
-                bound: opts.bound,
-                search_inputs: search.len(),
-                held_out_inputs: held_out.len(),
-                search_error,
-                held_out_error: held_error,
-                candidates_measured: measured,
-                layers: Vec::new(),
-            };
-            for &id in &layers {
-                let bytes_before = weight_bytes(model, id);
-                let pick = chosen.iter().find(|c| c.id == id);
-                report.layers.push(LayerChoice {
-                    node: label(&model.graph, id),
-                    op: crate::pattern::onnx_op(&model.graph, id)
-                        .map_or("?", |o| o.name())
-                        .to_string(),
-                    choice: pick.map_or("none".into(), |c| c.choice.to_string()),
-                    error_alone: pick.map_or(0.0, |c| c.error),
-                    bytes_before,
-                    bytes_after: bytes_before - pick.map_or(0, |c| c.saved),
-                });
+    let steps = staircase(&layers, &candidates);
+    // The upgrades taken, in order, while their errors add up to within `budget` (or until
+    // the size goal is met).
+    let take = |budget: f64| -> (Vec<Step>, f64, u64) {
+        let mut taken: Vec<Step> = Vec::new();
+        let mut blocked: Vec<NodeId> = Vec::new();
+        let (mut sum, mut saved) = (0.0, 0u64);
+        for s in &steps {
+            if blocked.contains(&s.layer) {
+                continue;
             }
-            return Ok((m, report));
+            if let Goal::Size(target) = opts.goal {
+                if total_before.saturating_sub(saved) <= target {
+                    break;
+                }
+            }
+            if sum + s.d_error > budget {
+                // Its later steps build on this one.
+                blocked.push(s.layer);
+                continue;
+            }
+            sum += s.d_error;
+            saved += s.d_saved;
+            taken.push(*s);
         }
-        chosen.pop();
-        search_error = f64::NAN;
+        (taken, sum, saved)
+    };
+    let search_ref = acts.reference();
+    let reference_held = reference(model, held_out)?;
+    let error_of = |m: &Model, refs: &[Vec<(String, modelc_interp::Data)>], s: &[Sample]| {
+        compare(refs, m, s).map(|o| o.iter().map(|e| e.error(metric)).fold(0.0, f64::max))
+    };
+    let on_search = |t: &[Step]| {
+        error_of(
+            &build(model, &configuration(&candidates, t)),
+            search_ref,
+            search,
+        )
+    };
+    let on_held = |t: &[Step]| {
+        error_of(
+            &build(model, &configuration(&candidates, t)),
+            &reference_held,
+            held_out,
+        )
+    };
+    let (mut taken, _, saved) = take(bound);
+    let mut k = taken.len();
+    let (search_error, held_error) = match opts.goal {
+        Goal::MaxError(b) => {
+            // Errors of different layers add up to more or less than their sum: each round
+            // measures the whole model and scales the budget the sum is held to by the
+            // ratio, keeping the smallest model measured within the bound.
+            let mut budget = b;
+            let mut best: Option<(Vec<Step>, f64, u64)> = None;
+            for _ in 0..4 {
+                let (t, sum, saved) = take(budget);
+                if t.is_empty() {
+                    break;
+                }
+                let e = on_search(&t)?;
+                if e <= b && best.as_ref().is_none_or(|x| saved > x.2) {
+                    best = Some((t, e, saved));
+                }
+                if sum <= 0.0 || e <= 0.0 {
+                    break;
+                }
+                let next = budget * b / e;
+                if (next - budget).abs() <= 0.05 * budget {
+                    break;
+                }
+                budget = next;
+            }
+            let mut search_error;
+            match best {
+                Some((t, e, _)) => {
+                    taken = t;
+                    k = taken.len();
+                    search_error = e;
+                }
+                None => {
+                    // The longest prefix of the first choice within the bound.
+                    (k, search_error) = longest_within(k, b, |j| on_search(&taken[..j]))?;
+                }
+            }
+            let mut held_error = if k == 0 { 0.0 } else { on_held(&taken[..k])? };
+            if held_error > b {
+                (k, held_error) = longest_within(k, b, |j| on_held(&taken[..j]))?;
+                search_error = on_search(&taken[..k])?;
+            }
+            if k == 0 {
+                let (e, at) = best_alone.unwrap_or((f64::INFINITY, String::new()));
+                return Err(QuantError::Budget(format!(
+                    "no compression keeps the {metric:?} error within {b}: the smallest any single option gives is {e:.4e} ({at})"
+                )));
+            }
+            (search_error, held_error)
+        }
+        Goal::Size(target) => {
+            let smallest = total_before.saturating_sub(saved);
+            if k == 0 {
+                return Err(QuantError::Budget(format!(
+                    "the weights are {total_before} bytes, already within --size {target}: nothing to do"
+                )));
+            }
+            if smallest > target {
+                return Err(QuantError::Budget(format!(
+                    "the smallest the options make the weights is {smallest} bytes (of {total_before}), above --size {target}"
+                )));
+            }
+            (on_search(&taken)?, on_held(&taken)?)
+        }
+    };
+    let chosen = configuration(&candidates, &taken[..k]);
+    let m = build(model, &chosen);
+    let saved_total: u64 = chosen.iter().map(|c| c.saved).sum();
+    let mut report = BudgetReport {
+        metric: format!("{metric:?}").to_lowercase(),
+        bound: match opts.goal {
+            Goal::MaxError(b) => Some(b),
+            Goal::Size(_) => None,
+        },
+        size_target: match opts.goal {
+            Goal::Size(t) => Some(t),
+            Goal::MaxError(_) => None,
+        },
+        precisions: [(opts.int8, "int8"), (opts.int4, "int4")]
+            .iter()
+            .filter(|(on, _)| *on)
+            .map(|(_, p)| p.to_string())
+            .collect(),
+        search_inputs: search.len(),
+        held_out_inputs: held_out.len(),
+        search_error,
+        held_out_error: held_error,
+        candidates_measured: measured,
+        weight_bytes_before: total_before,
+        weight_bytes_after: total_before.saturating_sub(saved_total),
+        layers: Vec::new(),
+    };
+    for &id in &layers {
+        let bytes_before = weight_bytes(model, id);
+        let pick = chosen.iter().find(|c| c.id == id);
+        report.layers.push(LayerChoice {
+            node: label(&model.graph, id),
+            op: crate::pattern::onnx_op(&model.graph, id)
+                .map_or("?", |o| o.name())
+                .to_string(),
+            choice: pick.map_or("none".into(), |c| c.choice.to_string()),
+            error_alone: pick.map_or(0.0, |c| c.error),
+            bytes_before,
+            bytes_after: bytes_before.saturating_sub(pick.map_or(0, |c| c.saved)),
+        });
     }
+    Ok((m, report))
+}
+
+/// Each layer's upgrades along the upper convex hull of its options' (error, bytes saved)
+/// from (0, 0) — the options no mix of cheaper ones beats — and all layers' upgrades merged,
+/// most bytes per unit of error first (a layer's own upgrades stay in order: their ratios
+/// fall along its hull).
+fn staircase(layers: &[NodeId], candidates: &[Candidate]) -> Vec<Step> {
+    let ratio = |s: &Step| s.d_saved as f64 / s.d_error.max(1e-15);
+    let mut steps = Vec::new();
+    for &layer in layers {
+        let (mut err, mut saved) = (0.0f64, 0u64);
+        loop {
+            let next = candidates
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| c.id == layer && c.saved > saved)
+                .map(|(i, c)| Step {
+                    layer,
+                    to: i,
+                    d_error: (c.error - err).max(0.0),
+                    d_saved: c.saved - saved,
+                })
+                .max_by(|a, b| {
+                    ratio(a)
+                        .total_cmp(&ratio(b))
+                        .then(a.d_saved.cmp(&b.d_saved))
+                });
+            let Some(step) = next else { break };
+            err = err.max(candidates[step.to].error);
+            saved = candidates[step.to].saved;
+            steps.push(step);
+        }
+    }
+    steps.sort_by(|a, b| ratio(b).total_cmp(&ratio(a)));
+    steps
+}
+
+/// The option each layer has after `steps` (its last upgrade among them).
+fn configuration<'c>(candidates: &'c [Candidate], steps: &[Step]) -> Vec<&'c Candidate> {
+    let mut last: Vec<(NodeId, usize)> = Vec::new();
+    for s in steps {
+        match last.iter_mut().find(|(l, _)| *l == s.layer) {
+            Some(e) => e.1 = s.to,
+            None => last.push((s.layer, s.to)),
+        }
+    }
+    last.into_iter().map(|(_, i)| &candidates[i]).collect()
+}
+
+/// The largest `k < n` whose error is within `bound` (the error grows with `k`; 0 is the
+/// unchanged model), with its error.
+fn longest_within(
+    n: usize,
+    bound: f64,
+    error: impl Fn(usize) -> Result<f64, QuantError>,
+) -> Result<(usize, f64), QuantError> {
+    let (mut lo, mut hi) = (0usize, n.saturating_sub(1));
+    let mut at_lo = 0.0;
+    while lo < hi {
+        let mid = (lo + hi).div_ceil(2);
+        let e = error(mid)?;
+        if e <= bound {
+            lo = mid;
+            at_lo = e;
+        } else {
+            hi = mid - 1;
+        }
+    }
+    Ok((lo, at_lo))
 }
 
 fn is_fc(model: &Model, id: NodeId) -> bool {
@@ -209,9 +474,32 @@ fn is_fc(model: &Model, id: NodeId) -> bool {
 }
 
 fn options(model: &Model, id: NodeId, opts: &BudgetOptions) -> Vec<Choice> {
-    let mut out: Vec<Choice> = ENERGIES.iter().map(|&e| Choice::LowRank(e)).collect();
+    let quantizable = weights::quantizable(&model.graph, id);
+    let mut out = Vec::new();
+    for (on, p) in [(opts.int8, Precision::Int8), (opts.int4, Precision::Int4)] {
+        if on && quantizable {
+            out.push(Choice {
+                structure: Structure::Unchanged,
+                precision: p,
+            });
+        }
+    }
+    // Factors in float32, and in int8 where the format has it.
+    let mut factors = vec![Precision::F32];
+    if quantizable && opts.int8 {
+        factors.push(Precision::Int8);
+    }
+    for p in factors {
+        out.extend(ENERGIES.iter().map(|&e| Choice {
+            structure: Structure::LowRank(e),
+            precision: p,
+        }));
+    }
     if opts.sparse_storage && is_fc(model, id) {
-        out.extend(RATIOS.iter().map(|&r| Choice::Sparsity(r)));
+        out.extend(RATIOS.iter().map(|&r| Choice {
+            structure: Structure::Sparsity(r),
+            precision: Precision::F32,
+        }));
     }
     out
 }
@@ -225,31 +513,47 @@ fn weight_bytes(model: &Model, id: NodeId) -> u64 {
         .map_or(0, |t| t.byte_len())
 }
 
-/// Applies `choice` to layer `id` of `m`; the bytes it saves as stored, or `None` when it
-/// does not apply.
+/// Applies `choice` to layer `id` of `m`; the bytes sparse storage saves besides the change
+/// in dense constant bytes, or `None` when the choice does not apply.
 fn apply(m: &mut Model, id: NodeId, choice: Choice) -> Option<u64> {
-    match choice {
-        Choice::LowRank(e) => {
-            let f = lowrank::factorize_node(
-                &mut m.graph,
+    let g = &mut m.graph;
+    let newest = g.node_ids().map(|n| g.node(n).seq()).max().unwrap_or(0);
+    let mut layers = vec![id];
+    let mut sparse_saved = 0;
+    match choice.structure {
+        Structure::Unchanged if choice.precision == Precision::F32 => return None,
+        Structure::Unchanged => {}
+        Structure::LowRank(e) => {
+            lowrank::factorize_node(
+                g,
                 id,
                 &LowRankOptions {
                     rank: Rank::Energy(e),
                     only_if_smaller: true,
                 },
             )?;
-            // f32 weights (4 bytes; the passes change f32/f64 weights, f64 models are rare).
-            Some((f.params_before - f.params_after) * 4)
+            // The two factor layers replace it.
+            layers = g
+                .node_ids()
+                .filter(|&n| g.node(n).seq() > newest && g.node(n).op.onnx().is_some())
+                .collect();
         }
-        Choice::Sparsity(ratio) => {
-            let s = sparsity::sparsify_node(&mut m.graph, id, Pattern::Unstructured { ratio })?;
+        Structure::Sparsity(ratio) => {
+            let s = sparsity::sparsify_node(g, id, Pattern::Unstructured { ratio })?;
             let dense = s.elements * 4;
             let nonzero = s.elements - s.zeros_after;
             // Values plus (at most) two-byte indices, and the tables.
             let stored = nonzero * 6 + SPARSE_TABLES;
-            Some(dense.saturating_sub(stored))
+            sparse_saved = dense.saturating_sub(stored);
         }
     }
+    if choice.precision != Precision::F32 {
+        let skipped = weights::quantize_layers(g, &layers, choice.precision);
+        if skipped.len() == layers.len() && choice.structure == Structure::Unchanged {
+            return None;
+        }
+    }
+    Some(sparse_saved)
 }
 
 /// `model` with each of `chosen` applied to its layer (node ids are stable across the

@@ -125,6 +125,15 @@ pub fn singular_values(g: &Graph, id: NodeId) -> Option<Vec<f64>> {
     Some(svd(&w).1)
 }
 
+/// The weight of layer `id` as an m×n matrix (rows: outputs) and its singular values
+/// (descending), if it is a candidate: what the ranks an option would choose, and whether its
+/// factors would be smaller (`r·(m + n) < m·n`), are known before factorizing.
+pub fn spectrum(g: &Graph, id: NodeId) -> Option<(usize, usize, Vec<f64>)> {
+    let w = weight_matrix(g, id)?;
+    let s = svd(&w).1;
+    Some((w.m, w.n, s))
+}
+
 /// The rank `rank` picks for singular values `s` (descending), at least 1.
 pub fn choose_rank(s: &[f64], rank: Rank) -> usize {
     let max = s.len().max(1);

@@ -20,7 +20,8 @@ pub enum Metric {
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct OutputError {
     pub name: String,
-    /// Mean over inputs of the cosine similarity.
+    /// Mean over inputs of the cosine similarity (an output of one number per input: the
+    /// cosine of all inputs' values together).
     pub cosine: f64,
     pub max_rel: f64,
     /// Fraction of rows (last axis = classes) whose arg-max agrees; None when the output
@@ -49,12 +50,19 @@ pub struct Accumulator {
     rows: usize,
     agree: usize,
     scores: bool,
+    /// Over all runs together: an output of one number per run (a probability, a score) has
+    /// no cosine of its own (±1), so its cosine is that of the runs' values side by side.
+    dot_all: f64,
+    na_all: f64,
+    nb_all: f64,
+    widest: usize,
 }
 
 impl Accumulator {
     /// Adds one run: reference `a`, candidate `b`, with shape `shape`.
     pub fn add(&mut self, a: &[f64], b: &[f64], shape: &[usize]) {
         let (mut dot, mut na, mut nb) = (0.0, 0.0, 0.0);
+        self.widest = self.widest.max(a.len());
         for (x, y) in a.iter().zip(b) {
             dot += x * y;
             na += x * x;
@@ -62,6 +70,9 @@ impl Accumulator {
             self.max_abs = self.max_abs.max((x - y).abs());
             self.ref_max = self.ref_max.max(x.abs());
         }
+        self.dot_all += dot;
+        self.na_all += na;
+        self.nb_all += nb;
         self.cos_sum += if na == 0.0 && nb == 0.0 {
             1.0
         } else if na == 0.0 || nb == 0.0 {
@@ -85,6 +96,8 @@ impl Accumulator {
             name: name.to_string(),
             cosine: if self.runs == 0 {
                 1.0
+            } else if self.widest <= 1 {
+                cosine(self.dot_all, self.na_all, self.nb_all)
             } else {
                 self.cos_sum / self.runs as f64
             },
@@ -95,6 +108,16 @@ impl Accumulator {
             },
             top1: (self.scores && self.rows > 0).then(|| self.agree as f64 / self.rows as f64),
         }
+    }
+}
+
+fn cosine(dot: f64, na: f64, nb: f64) -> f64 {
+    if na == 0.0 && nb == 0.0 {
+        1.0
+    } else if na == 0.0 || nb == 0.0 {
+        0.0
+    } else {
+        dot / (na.sqrt() * nb.sqrt())
     }
 }
 
@@ -111,6 +134,17 @@ fn argmax(v: &[f64]) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_one_number_output_is_compared_across_runs() {
+        let mut acc = Accumulator::default();
+        acc.add(&[0.9], &[0.9], &[1, 1]);
+        acc.add(&[0.1], &[0.5], &[1, 1]);
+        let e = acc.finish("p");
+        let want = (0.81 + 0.05) / ((0.81f64 + 0.01).sqrt() * (0.81f64 + 0.25).sqrt());
+        assert!((e.cosine - want).abs() < 1e-12, "{}", e.cosine);
+        assert!(e.cosine < 0.95);
+    }
 
     #[test]
     fn errors_of_a_scaled_and_a_swapped_output() {

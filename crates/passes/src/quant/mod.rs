@@ -236,7 +236,7 @@ pub fn quantize(
 
 /// Raises the default-domain opset of `m` to at least `min` (the ops modelc emits need it)
 /// with the opset conversion; refuses, by node, what does not convert. Returns the change.
-pub(crate) fn require_opset(
+pub fn require_opset(
     m: &mut Model,
     min: i64,
     why: &str,

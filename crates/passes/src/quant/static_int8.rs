@@ -330,7 +330,7 @@ pub fn quantize_static(
 /// Puts each listed weight `(node, input slot, per-channel axis)` behind a DequantizeLinear
 /// of its int8 form (symmetric, per channel along the axis, or per tensor), shared per
 /// (constant, axis).
-pub(super) fn dequantized_weights(
+pub(crate) fn dequantized_weights(
     g: &mut Graph,
     names: &mut Names,
     weights: &[(NodeId, usize, Option<usize>)],
@@ -385,7 +385,7 @@ pub(super) fn dequantized_weights(
 }
 
 /// The per-channel axis of the weight at `slot` of `id`.
-pub(super) fn weight_axis(g: &Graph, id: NodeId, op: OnnxOp, slot: usize) -> Option<usize> {
+pub(crate) fn weight_axis(g: &Graph, id: NodeId, op: OnnxOp, slot: usize) -> Option<usize> {
     let (_, t) = const_input(g, id, slot)?;
     let rank = t.dims.len();
     let axis = match op {

