@@ -434,12 +434,30 @@ fn run(cx: &mut Evaluator, op: &str, a: &Args) -> EvalResult<PyValue> {
             let stacked =
                 cx.b.op(OnnxOp::Concat, &parts, attrs(vec![("axis", Attr::Int(-1))]));
             let values = tensor(op, a.get(2, "values"), "values")?;
+            // torch broadcasts the values to the indexed shape (a 0-d value into every
+            // indexed place); ScatterND takes updates of exactly that shape:
+            // indices.shape[:-1] + x.shape[k:] for k index tensors.
+            let k = parts.len() as i64;
+            let lead = cx.b.op(
+                OnnxOp::Shape,
+                &[stacked],
+                attrs(vec![("end", Attr::Int(-1))]),
+            );
+            let tail =
+                cx.b.op(OnnxOp::Shape, &[x.v], attrs(vec![("start", Attr::Int(k))]));
+            let shape = cx.b.op(
+                OnnxOp::Concat,
+                &[lead, tail],
+                attrs(vec![("axis", Attr::Int(0))]),
+            );
+            let values =
+                cx.b.op(OnnxOp::Expand, &[values.v, shape], Default::default());
             let add = arg(op, a.bool(3, "accumulate", false))?;
             let m = attrs(vec![(
                 "reduction",
                 Attr::String(if add { "add" } else { "none" }.into()),
             )]);
-            let v = cx.b.op(OnnxOp::ScatterND, &[x.v, stacked, values.v], m);
+            let v = cx.b.op(OnnxOp::ScatterND, &[x.v, stacked, values], m);
             Ok(PyValue::Tensor(x.with(v)))
         }
         _ => Err(Stop::Fatal(format!("aten::{op}: is not supported"))),
