@@ -211,7 +211,9 @@ enum Cmd {
     /// pt2->TFLite: N of M, torch.onnx.export(dynamo): N of M` (target/pt2-suite/report.txt).
     /// Then tests/pt2_models.py: torchvision ResNet-18, MobileNetV2, EfficientNet-B0, a
     /// transformer encoder and an LSTM with a dynamic batch, the same three ways
-    /// (target/pt2-models/report.json).
+    /// (target/pt2-models/report.json). Then tests/pt2_load.py: `modelc inspect` of a
+    /// 100 MB .pt2 (a seeded 25M-parameter MLP exported at run time), its wall time and
+    /// peak RSS (fails at 1 s or 1.5x the file's size).
     Pt2Suite {
         /// Only these ops (comma-separated OpInfo names)
         #[arg(long, value_name = "NAMES")]

@@ -1,7 +1,7 @@
 //! `cargo xtask pt2-suite`: torch.export (`.pt2`) archives through modelc — the aten suite's
 //! OpInfo modules (tests/pt2_suite.py) and torchvision / transformer / LSTM models
 //! (tests/pt2_models.py), each beside `torch.onnx.export(dynamo=True)` on the same
-//! ExportedProgram.
+//! ExportedProgram; then the load figure of a 100 MB `.pt2` (tests/pt2_load.py).
 
 use crate::workspace::{run, Xtask};
 use crate::Result;
@@ -11,7 +11,8 @@ const FLOOR: &str = "tests/pt2_suite_floor.json";
 
 impl Xtask {
     /// The full suite (or `ops`) under target/pt2-suite, then the models under
-    /// target/pt2-models.
+    /// target/pt2-models, then `modelc inspect`'s wall time and peak RSS on a 100 MB `.pt2`
+    /// (target/pt2-load; fails at 1 s or 1.5x the file).
     pub(crate) fn pt2_suite(
         &self,
         ops: Option<&str>,
@@ -33,6 +34,10 @@ impl Xtask {
         run(&mut cmd)?;
         let mut cmd = self.pt2_cmd("tests/pt2_models.py", &modelc)?;
         cmd.arg("--out").arg(self.target.join("pt2-models"));
+        run(&mut cmd)?;
+        // The load figure: `modelc inspect` of a 100 MB .pt2 (wall time, peak RSS).
+        let mut cmd = self.pt2_cmd("tests/pt2_load.py", &modelc)?;
+        cmd.arg("--out").arg(self.target.join("pt2-load"));
         run(&mut cmd)?;
         println!(
             "pt2-suite: reports in {} and {}",

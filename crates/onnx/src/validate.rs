@@ -1,7 +1,9 @@
-//! Element-type checks run before a model is written: the type constraints of the ONNX
-//! schema for the ops where a converter can get them wrong (QuantizeLinear /
-//! DequantizeLinear and their zero points, ops whose inputs share one type, index inputs),
-//! on every type the graph knows (declared or inferred value types, constants). A file
+//! Checks run before a model is written: the type constraints of the ONNX schema for the
+//! ops where a converter can get them wrong (QuantizeLinear / DequantizeLinear and their
+//! zero points, ops whose inputs share one type, index inputs), on every type the graph
+//! knows (declared or inferred value types, constants), and the shape constraints shape
+//! inference checks (`modelc_ir::infer::check_graph`: a Squeeze of a dim that is not 1,
+//! ScatterND updates of the wrong shape, shapes that do not broadcast, ...). A file
 //! onnxruntime would reject as invalid is refused here, naming the node and the reason.
 
 use modelc_ir::{node_label, DType, Graph, Model, NodeId, OnnxOp, Op, ValueRef};
@@ -18,6 +20,14 @@ pub(crate) fn check_types(m: &Model) -> Result<(), OnnxError> {
         .map_or(0, |o| o.version);
     let mut problems = Vec::new();
     check_graph(&m.graph, opset, &mut problems);
+    // Shapes: what shape inference finds a node cannot compute on its inputs (ONNX's own
+    // inference, which onnxruntime runs on load or on the first run, finds it too).
+    problems.extend(
+        modelc_ir::infer::check_graph(&m.graph, &m.opset_imports)
+            .errors
+            .into_iter()
+            .map(|e| format!("graph `{}`: {e}", m.graph.name)),
+    );
     if problems.is_empty() {
         return Ok(());
     }

@@ -1,6 +1,6 @@
-//! The writer's type checks: a graph whose element types break an ONNX type constraint
-//! (the ones onnxruntime rejects a file for) is refused, naming the node and the reason;
-//! well-typed QDQ graphs are written.
+//! The writer's type and shape checks: a graph whose element types break an ONNX type
+//! constraint, or whose shapes a node cannot compute on (the ones onnxruntime rejects a file
+//! for), is refused, naming the node and the reason; well-typed QDQ graphs are written.
 
 use modelc_ir::{Graph, Model};
 
@@ -95,4 +95,62 @@ fn custom_ops_of_an_onnx_domain_are_written_as_they_came() {
   %y = com.example.FancyOp(%x)
 }"#;
     encode(text, 19).expect("a custom op read from ONNX goes back into ONNX");
+}
+
+// Shapes: what shape inference finds a node cannot compute on its inputs is refused too
+// (`.pt2` imports once wrote such files: aten's squeeze.dims of a dim of size 5, index_put
+// of a 0-d value as ScatterND updates of shape [] where [1] is needed).
+
+#[test]
+fn squeeze_of_a_dim_that_is_not_1_is_refused() {
+    let text = |axes: &str| {
+        format!(
+            r#"graph main(%x: f32[5,1,5,1]) -> (%y) {{
+  %a = const i64[{n}] [{axes}]
+  %y = Squeeze(%x, %a)
+}}"#,
+            n = axes.split(',').count()
+        )
+    };
+    encode(&text("1, 3"), 19).expect("dims of size 1");
+    let e = encode(&text("0, 1, 2, 3"), 19).unwrap_err();
+    assert!(
+        e.contains("Squeeze") && e.contains("axis 0 of size 5"),
+        "{e}"
+    );
+}
+
+#[test]
+fn scatter_nd_updates_of_the_wrong_shape_are_refused() {
+    let text = |updates: &str| {
+        format!(
+            r#"graph main(%x: f32[1,4], %u: f32{updates}) -> (%y) {{
+  %i = const i64[2,1] [0, 0]
+  %y = ScatterND(%x, %i, %u)
+}}"#
+        )
+    };
+    encode(&text("[2,4]"), 19).expect("updates [2] + [4]");
+    let e = encode(&text("[]"), 19).unwrap_err();
+    assert!(
+        e.contains("ScatterND")
+            && e.contains("the updates are [] but")
+            && e.contains("needs [2,4]"),
+        "{e}"
+    );
+    let e = encode(&text("[2,3]"), 19).unwrap_err();
+    assert!(e.contains("needs [2,4]"), "{e}");
+}
+
+#[test]
+fn scatter_elements_indices_and_updates_of_two_shapes_are_refused() {
+    let text = r#"graph main(%x: f32[3,4], %u: f32[2,2]) -> (%y) {
+  %i = const i64[1,2] [0, 1]
+  %y = ScatterElements(%x, %i, %u)
+}"#;
+    let e = encode(text, 19).unwrap_err();
+    assert!(
+        e.contains("ScatterElements") && e.contains("the indices [1,2] and the updates [2,2]"),
+        "{e}"
+    );
 }

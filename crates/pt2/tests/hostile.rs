@@ -128,6 +128,42 @@ fn zip_bombs_are_refused_before_inflating() {
     assert!(msg.contains("zip bomb"), "{msg}");
 }
 
+/// `bytes` with every header of entry `name` (local and central) declaring `size` bytes
+/// uncompressed.
+fn declare_size(bytes: &[u8], name: &str, size: u32) -> Bytes {
+    let mut b = bytes.to_vec();
+    let n = name.as_bytes();
+    let mut patched = 0;
+    for at in 0..b.len().saturating_sub(46) {
+        // (signature, offset of the name, offset of the uncompressed size)
+        let header = match b[at..at + 4] {
+            [0x50, 0x4b, 0x03, 0x04] => Some((30, 22)),
+            [0x50, 0x4b, 0x01, 0x02] => Some((46, 24)),
+            _ => None,
+        };
+        if let Some((name_at, size_at)) = header {
+            if b[at + name_at..].starts_with(n) {
+                b[at + size_at..at + size_at + 4].copy_from_slice(&size.to_le_bytes());
+                patched += 1;
+            }
+        }
+    }
+    assert_eq!(patched, 2, "both headers of {name}");
+    Bytes::from(b)
+}
+
+#[test]
+fn entries_larger_than_their_declared_size_are_refused() {
+    // A compressed entry whose headers say it inflates to 100 bytes, inflating to more: read
+    // at most its declared size (+1), then refused.
+    let e = entries();
+    let zipped = zip(&e, CompressionMethod::Deflated);
+    let lying = declare_size(&zipped, "m/models/model.json", 100);
+    let msg = read_bytes(lying).expect_err("a lying header").to_string();
+    assert!(!msg.contains('\n'), "not one line: {msg}");
+    assert!(msg.contains("models/model.json"), "{msg}");
+}
+
 #[test]
 fn unknown_versions_are_refused_by_name() {
     let msg = error(&with("m/models/model.json", program((9, 0)).as_bytes()));

@@ -4,9 +4,9 @@
 //! (result has the base's type), `PRelu`. All opset versions: none of these changed shape
 //! rules across versions; inputs that became optional (Clip's min/max) do not matter.
 
-use crate::{DType, OnnxOp};
+use crate::{DType, Dim, OnnxOp};
 
-use super::ctx::{InferCtx, InferError, Outputs};
+use super::ctx::{fail, InferCtx, InferError, Outputs};
 use super::dims::{broadcast, SymInt};
 use super::InferFn;
 
@@ -21,6 +21,8 @@ pub fn rule(op: OnnxOp) -> Option<InferFn> {
         CastLike => cast_like,
         Equal | Less | LessOrEqual | Greater | GreaterOrEqual | And | Or | Xor => broadcast_bool,
         Where => where_,
+        Scatter | ScatterElements => scatter_elements,
+        ScatterND => scatter_nd,
         _ if traits.unary_elementwise => same_as_first,
         _ if traits.broadcasting => broadcast_first_dtype,
         // Not elementwise, but output 0 is input 0's type and shape.
@@ -38,14 +40,82 @@ pub fn rule(op: OnnxOp) -> Option<InferFn> {
         | GroupNormalization
         | RMSNormalization
         | Det
-        | Scatter
-        | ScatterElements
-        | ScatterND
         | TensorScatter
         | RotaryEmbedding
         | SwiGLU => same_as_first,
         _ => return None,
     })
+}
+
+/// Whether two dims can be the same size (unknown and symbolic dims can).
+fn may_equal(a: &Dim, b: &Dim) -> bool {
+    !matches!((a, b), (Dim::Known(x), Dim::Known(y)) if x != y)
+}
+
+/// `[5,1,N,?]`: dims as a message shows them.
+fn dims_text(dims: &[Dim]) -> String {
+    let parts: Vec<String> = dims
+        .iter()
+        .map(|d| match d {
+            Dim::Known(n) => n.to_string(),
+            Dim::Sym(s) => s.clone(),
+            Dim::Unknown => "?".into(),
+        })
+        .collect();
+    format!("[{}]", parts.join(","))
+}
+
+/// ScatterElements (and the old Scatter): the data's type; the indices and the updates have
+/// one shape, of the data's rank.
+fn scatter_elements(cx: &InferCtx<'_>, out: &mut Outputs) -> Result<(), InferError> {
+    if let (Some(i), Some(u)) = (cx.shape(1), cx.shape(2)) {
+        if i.len() != u.len() || !i.iter().zip(u).all(|(a, b)| may_equal(a, b)) {
+            fail!(
+                "the indices {} and the updates {} differ in shape",
+                dims_text(i),
+                dims_text(u)
+            );
+        }
+    }
+    if let (Some(d), Some(i)) = (cx.shape(0), cx.shape(1)) {
+        if d.len() != i.len() {
+            fail!(
+                "the data has rank {} but the indices rank {}",
+                d.len(),
+                i.len()
+            );
+        }
+    }
+    same_as_first(cx, out)
+}
+
+/// ScatterND: the data's type; with indices of shape `q[..-1] + [k]`, the updates must have
+/// the shape `q[..-1] + data[k..]`.
+fn scatter_nd(cx: &InferCtx<'_>, out: &mut Outputs) -> Result<(), InferError> {
+    if let (Some(d), Some(i)) = (cx.shape(0), cx.shape(1)) {
+        let Some((last, lead)) = i.split_last() else {
+            fail!("the indices are 0-d");
+        };
+        if let Dim::Known(k) = last {
+            let k = *k as usize;
+            if k > d.len() {
+                fail!("the indices address {k} dims of data of rank {}", d.len());
+            }
+            let want: Vec<Dim> = lead.iter().chain(&d[k..]).cloned().collect();
+            if let Some(u) = cx.shape(2) {
+                if u.len() != want.len() || !u.iter().zip(&want).all(|(a, b)| may_equal(a, b)) {
+                    fail!(
+                        "the updates are {} but data {} indexed by {} needs {}",
+                        dims_text(u),
+                        dims_text(d),
+                        dims_text(i),
+                        dims_text(&want)
+                    );
+                }
+            }
+        }
+    }
+    same_as_first(cx, out)
 }
 
 /// Output 0 has input 0's type (Det drops the last two dims).

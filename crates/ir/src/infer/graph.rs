@@ -31,6 +31,10 @@ pub struct InferReport {
     /// Disagreements between declared and inferred types and inconsistencies found, one line
     /// each naming the node; declared types are kept.
     pub problems: Vec<String>,
+    /// The problems where a node cannot compute on its inputs' types (a Squeeze of a dim
+    /// that is not 1, updates of the wrong shape): an ONNX runtime refuses such a node.
+    /// Each is also one of `problems`.
+    pub errors: Vec<String>,
 }
 
 /// What a sub-graph sees of an enclosing value it reads.
@@ -47,6 +51,14 @@ pub(super) type OuterMap = HashMap<String, OuterInfo>;
 pub fn infer_graph(g: &mut Graph, opsets: &[OpsetImport]) -> InferReport {
     let mut report = InferReport::default();
     infer_in(g, opsets, &OuterMap::new(), 0, &mut report);
+    report
+}
+
+/// What inference finds wrong in `g` and its sub-graphs as it stands, without changing it:
+/// for a writer that must not write a graph a runtime would refuse.
+pub fn check_graph(g: &Graph, opsets: &[OpsetImport]) -> InferReport {
+    let mut report = InferReport::default();
+    Walk::run(g, opsets, &OuterMap::new(), 0, &mut report, true);
     report
 }
 
@@ -242,7 +254,9 @@ impl<'g> Walk<'g> {
                     let cx = w.ctx(id);
                     let mut out = Outputs::new(node.outputs.len());
                     if let Err(e) = f(&cx, &mut out) {
-                        report.problems.push(format!("{}: {e}", node_label(node)));
+                        let line = format!("{}: {e}", node_label(node));
+                        report.problems.push(line.clone());
+                        report.errors.push(line);
                         continue;
                     }
                     w.apply(id, out, report);

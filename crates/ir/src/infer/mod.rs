@@ -45,7 +45,7 @@ mod shape_ops;
 
 pub use ctx::{InferCtx, InferError, InputInfo, Outputs};
 pub use dims::{broadcast, broadcast_dim, merge_dims, refine, tensor_floats, tensor_ints, SymInt};
-pub use graph::{infer_graph, infer_node, known_int_values, InferReport};
+pub use graph::{check_graph, infer_graph, infer_node, known_int_values, InferReport};
 
 use crate::{DType, Graph, OnnxOp, Shape, TensorType, ValueRef, ValueType};
 

@@ -52,7 +52,11 @@ const OPS: &[&str] = &[
 pub fn call(cx: &mut Evaluator, op: &str, a: &Args) -> Option<EvalResult<PyValue>> {
     // `view_copy` → `view`, … (only for names whose base some family knows: the call
     // reports the base op otherwise, which names the same thing).
-    if let Some(base) = op.strip_suffix("_copy").filter(|b| !b.is_empty()) {
+    // `index_copy` is no view's copy: scatter.rs takes it.
+    if let Some(base) = op
+        .strip_suffix("_copy")
+        .filter(|b| !b.is_empty() && op != "index_copy")
+    {
         let args = Args {
             pos: a.pos.clone(),
             kw: a.kw.clone(),

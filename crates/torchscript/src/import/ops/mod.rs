@@ -7,10 +7,12 @@
 //! lists every problem at once. The IR produced uses ONNX ops valid at opset 18.
 
 pub mod activation;
+pub mod as_strided;
 pub mod attention;
 pub mod conv;
 pub mod core;
 pub mod create;
+pub mod cumulative;
 pub mod diagonal;
 pub mod edge_forms;
 pub mod elementwise;
@@ -19,6 +21,7 @@ pub mod layout;
 pub mod linear;
 pub mod loss;
 pub mod math;
+pub mod median;
 pub mod norm;
 pub mod pool;
 pub mod prim;
@@ -33,6 +36,7 @@ pub mod select;
 pub mod shape;
 pub mod slice_scatter;
 pub mod stats;
+pub mod unfold;
 
 use modelc_ir::{Attr, DType, OnnxOp, ValueRef};
 
@@ -74,6 +78,10 @@ const FAMILIES: &[(&str, Family)] = &[
     ("core", core::call),
     ("slice_scatter", slice_scatter::call),
     ("diagonal", diagonal::call),
+    ("cumulative", cumulative::call),
+    ("median", median::call),
+    ("unfold", unfold::call),
+    ("as_strided", as_strided::call),
 ];
 
 /// An aten op (`torch.X` / `ops.aten.X`).

@@ -6,7 +6,8 @@
 //!   `scatter_reduce` (sum / prod / amax / amin / mean, include_self) → ScatterElements
 //!   with its reduction (include_self false: the scattered places first set to the
 //!   reduction's identity by a plain scatter; mean: the sum over a scattered count);
-//! - `index_add` (dim, index, source, alpha) and `index_reduce` (prod / amax / amin / mean,
+//! - `index_copy` (dim, index, source), `index_add` (dim, index, source, alpha) and
+//!   `index_reduce` (prod / amax / amin / mean,
 //!   include_self) → ScatterElements with the 1-D index laid along `dim` and expanded to
 //!   the source's shape;
 //! - `max_unpool2d` / `max_unpool3d` (indices, output_size) → ScatterElements into zeros of
@@ -36,6 +37,7 @@ const OPS: &[&str] = &[
     "scatter_reduce",
     "index_add",
     "index_reduce",
+    "index_copy",
     "index_put",
     "max_unpool2d",
     "max_unpool3d",
@@ -275,15 +277,22 @@ fn run(cx: &mut Evaluator, op: &str, a: &Args) -> EvalResult<PyValue> {
             let include_self = op != "scatter_reduce" || arg(op, a.bool(5, "include_self", true))?;
             scatter_into(cx, op, x, index, src, d, reduction, include_self)
         }
-        "index_add" | "index_reduce" => {
-            let d = arg(op, a.int(1, "dim", None))?;
-            let d = arg(op, axis(op, d, x.rank))?;
-            let index = i64s(cx, tensor(op, a.get(2, "index"), "index")?);
-            let source = tensor(op, a.get(3, "source"), "source")?;
+        "index_add" | "index_reduce" | "index_copy" => {
             let r = x
                 .rank
                 .ok_or_else(|| Stop::Fatal(format!("aten::{op}: the input's rank is unknown")))?;
-            let (source, reduction, include_self) = if op == "index_add" {
+            let d = arg(op, a.int(1, "dim", None))?;
+            // A 0-d input takes dim 0 or -1 (torch's wrapping of a scalar's dim).
+            let d = if r == 0 && (-1..=0).contains(&d) {
+                0
+            } else {
+                arg(op, axis(op, d, x.rank))?
+            };
+            let index = i64s(cx, tensor(op, a.get(2, "index"), "index")?);
+            let source = tensor(op, a.get(3, "source"), "source")?;
+            let (source, reduction, include_self) = if op == "index_copy" {
+                (source, "none", true)
+            } else if op == "index_add" {
                 let alpha = a.get(4, "alpha").cloned().unwrap_or(PyValue::Int(1));
                 let source = match alpha.as_f64() {
                     Some(1.0) => source,
@@ -305,6 +314,7 @@ fn run(cx: &mut Evaluator, op: &str, a: &Args) -> EvalResult<PyValue> {
             };
             if r == 0 {
                 let name = match reduction {
+                    "none" => return Ok(PyValue::Tensor(source)),
                     "add" => "add",
                     "mul" => "mul",
                     "max" => "maximum",
@@ -434,12 +444,30 @@ fn run(cx: &mut Evaluator, op: &str, a: &Args) -> EvalResult<PyValue> {
             let stacked =
                 cx.b.op(OnnxOp::Concat, &parts, attrs(vec![("axis", Attr::Int(-1))]));
             let values = tensor(op, a.get(2, "values"), "values")?;
+            // torch broadcasts the values to the indexed shape (a 0-d value into every
+            // indexed place); ScatterND takes updates of exactly that shape:
+            // indices.shape[:-1] + x.shape[k:] for k index tensors.
+            let k = parts.len() as i64;
+            let lead = cx.b.op(
+                OnnxOp::Shape,
+                &[stacked],
+                attrs(vec![("end", Attr::Int(-1))]),
+            );
+            let tail =
+                cx.b.op(OnnxOp::Shape, &[x.v], attrs(vec![("start", Attr::Int(k))]));
+            let shape = cx.b.op(
+                OnnxOp::Concat,
+                &[lead, tail],
+                attrs(vec![("axis", Attr::Int(0))]),
+            );
+            let values =
+                cx.b.op(OnnxOp::Expand, &[values.v, shape], Default::default());
             let add = arg(op, a.bool(3, "accumulate", false))?;
             let m = attrs(vec![(
                 "reduction",
                 Attr::String(if add { "add" } else { "none" }.into()),
             )]);
-            let v = cx.b.op(OnnxOp::ScatterND, &[x.v, stacked, values.v], m);
+            let v = cx.b.op(OnnxOp::ScatterND, &[x.v, stacked, values], m);
             Ok(PyValue::Tensor(x.with(v)))
         }
         _ => Err(Stop::Fatal(format!("aten::{op}: is not supported"))),

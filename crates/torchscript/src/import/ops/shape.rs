@@ -393,7 +393,15 @@ fn run(cx: &mut Evaluator, op: &str, a: &Args) -> EvalResult<PyValue> {
                 let dims = d
                     .as_ints()
                     .ok_or_else(|| Stop::Fatal("aten::squeeze: dim is not constant".into()))?;
-                // `squeeze.dims` with no dims squeezes nothing (ONNX's empty axes: all).
+                // torch leaves a listed dim whose size is not 1 in place (and squeezing a 0-d
+                // tensor is a no-op); ONNX's Squeeze refuses such an axis, so only the dims
+                // that may be 1 are passed on. `squeeze.dims` with no dims left squeezes
+                // nothing (ONNX's empty axes: all).
+                let rank = cx.b.rank_of(x.v).or(x.rank);
+                let dims: Vec<i64> = dims
+                    .into_iter()
+                    .filter(|&d| rank != Some(0) && cx.b.static_dim(x.v, d).is_none_or(|n| n == 1))
+                    .collect();
                 if dims.is_empty() {
                     return Ok(PyValue::Tensor(x));
                 }

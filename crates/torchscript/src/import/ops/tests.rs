@@ -16,10 +16,12 @@ use super::FAMILIES;
 /// The sources whose string literals name the ops tried.
 const SOURCES: &[&str] = &[
     include_str!("activation.rs"),
+    include_str!("as_strided.rs"),
     include_str!("attention.rs"),
     include_str!("conv.rs"),
     include_str!("core.rs"),
     include_str!("create.rs"),
+    include_str!("cumulative.rs"),
     include_str!("diagonal.rs"),
     include_str!("edge_forms.rs"),
     include_str!("elementwise.rs"),
@@ -28,6 +30,7 @@ const SOURCES: &[&str] = &[
     include_str!("linear.rs"),
     include_str!("loss.rs"),
     include_str!("math.rs"),
+    include_str!("median.rs"),
     include_str!("norm.rs"),
     include_str!("pool.rs"),
     include_str!("reduce.rs"),
@@ -40,6 +43,7 @@ const SOURCES: &[&str] = &[
     include_str!("shape.rs"),
     include_str!("slice_scatter.rs"),
     include_str!("stats.rs"),
+    include_str!("unfold.rs"),
 ];
 
 fn op_names() -> BTreeSet<String> {
