@@ -68,26 +68,53 @@ fn quantize_for_qnn_htp_quantizes_the_gemm_output_htp_refuses_float() {
         off[0].starts_with("Gemm: reads quantized") && off[0].contains("writes float `y`"),
         "{off:?}"
     );
-    let v = check_json(&htp, "qnn-htp");
-    assert_eq!(v["accelerated"], v["total"], "{v}");
-    // The scheme: uint8 activations, int8 weights, int32 bias, the output quantized.
-    let m = modelc::load(&htp).unwrap();
-    let g = &m.graph;
-    let dq: Vec<_> = g
-        .node_ids()
-        .filter(|&id| g.node(id).op == Op::Onnx(OnnxOp::DequantizeLinear))
-        .collect();
-    let const_dtype = |id, slot| match g.input(id, slot).map(|v| &g.node(v.node).op) {
-        Some(Op::Const(t)) => Some(t.dtype),
-        _ => None,
-    };
-    let zero_points: Vec<DType> = dq.iter().filter_map(|&id| const_dtype(id, 2)).collect();
-    assert!(zero_points.contains(&DType::U8), "{zero_points:?}");
-    assert!(zero_points.contains(&DType::I8), "{zero_points:?}");
-    let consts: Vec<DType> = dq.iter().filter_map(|&id| const_dtype(id, 0)).collect();
-    assert!(consts.contains(&DType::I32), "no int32 bias: {consts:?}");
-    let last = g.outputs()[0].node;
-    assert_eq!(g.node(last).op, Op::Onnx(OnnxOp::DequantizeLinear));
+    // The default scheme, a16w8: uint16 activations (opset 21), int8 weights, int32 bias, the
+    // output quantized; `--activation-type u8` (the file's other option) gives a8w8.
+    let a8 = dir.path().join("htp_a8.onnx");
+    quantize(&model, &a8, &["--target", "qnn-htp", "--activation-type", "u8"]);
+    for (path, activation, opset) in [(&htp, DType::U16, 21), (&a8, DType::U8, 13)] {
+        let v = check_json(path, "qnn-htp");
+        assert_eq!(v["accelerated"], v["total"], "{v}");
+        let m = modelc::load(path).unwrap();
+        assert!(m.opset("").unwrap() >= opset, "{:?}", m.opset(""));
+        let g = &m.graph;
+        let dq: Vec<_> = g
+            .node_ids()
+            .filter(|&id| g.node(id).op == Op::Onnx(OnnxOp::DequantizeLinear))
+            .collect();
+        let const_dtype = |id, slot| match g.input(id, slot).map(|v| &g.node(v.node).op) {
+            Some(Op::Const(t)) => Some(t.dtype),
+            _ => None,
+        };
+        let zero_points: Vec<DType> = dq.iter().filter_map(|&id| const_dtype(id, 2)).collect();
+        assert!(zero_points.contains(&activation), "{zero_points:?}");
+        assert!(zero_points.contains(&DType::I8), "{zero_points:?}");
+        let other = if activation == DType::U8 { DType::U16 } else { DType::U8 };
+        assert!(!zero_points.contains(&other), "{zero_points:?}");
+        let consts: Vec<DType> = dq.iter().filter_map(|&id| const_dtype(id, 0)).collect();
+        assert!(consts.contains(&DType::I32), "no int32 bias: {consts:?}");
+        let last = g.outputs()[0].node;
+        assert_eq!(g.node(last).op, Op::Onnx(OnnxOp::DequantizeLinear));
+    }
+    // A type the target does not take is refused, naming the ones it does.
+    let o = modelc(&[
+        "quantize",
+        model.to_str().unwrap(),
+        dir.path().join("i8.onnx").to_str().unwrap(),
+        "--calibration-random",
+        "4",
+        "--target",
+        "qnn-htp",
+        "--activation-type",
+        "i8",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("--activation-type i8 is not taken by the target (it takes u16, u8)"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!dir.path().join("i8.onnx").exists());
 }
 
 #[test]

@@ -15,7 +15,8 @@ pass). For every tool-judged target, modelc's verdict must equal the tool's; for
 case aims at, both must equal the case's expectation (so each case really tests something).
 Part 2 (--models DIR): ResNet-18, MobileNetV2, EfficientNet-B0 and a transformer encoder.
 nnapi/coreml: the fp32 export before and after `modelc convert --target T`; qnn-htp and
-tensorrt: `modelc quantize` plain and with `--target T`, calibrated on image-like inputs; the
+tensorrt: `modelc quantize` plain and with `--target T` (qnn-htp: its default a16w8 and, with
+`--activation-type u8`, a8w8, which must not be closer to fp32), calibrated on image-like inputs; the
 tools' verdicts and modelc's, and the accuracy of the target model against fp32 on held-out
 inputs (cosine, top-1): qnn-htp's from the HTP emulator's own outputs, tensorrt's from
 onnxruntime's CPU run of the QDQ model.
@@ -56,7 +57,7 @@ try:
     s = ort.InferenceSession(sys.argv[1], so)
     if not feeds:
         feeds = [{i.name: np.random.default_rng(0).random([d if isinstance(d, int) else 1 for d in i.shape]).astype(
-            {"tensor(float)": np.float32, "tensor(uint8)": np.uint8, "tensor(int8)": np.int8,
+            {"tensor(float)": np.float32, "tensor(uint8)": np.uint8, "tensor(int8)": np.int8, "tensor(uint16)": np.uint16,
              "tensor(int64)": np.int64, "tensor(int32)": np.int32}[i.type]) for i in s.get_inputs()}]
     outs = [s.run(None, f)[0] for f in feeds]
     np.save(sys.argv[1] + ".htp.npy", np.stack(outs))
@@ -131,7 +132,7 @@ def f32(name, shape):
 def model(nodes, inputs, outputs, inits=(), opset=17):
     m = helper.make_model(helper.make_graph(nodes, "case", inputs, outputs, list(inits)),
                           opset_imports=[helper.make_opsetid("", opset)])
-    m.ir_version = 8
+    m.ir_version = 10 if opset >= 21 else 8  # opset 21 (uint16 QDQ) needs IR version 10
     onnx.checker.check_model(m)
     return m
 
@@ -167,7 +168,7 @@ def qdq_gemm(act=np.uint8, zp=128, quantize_output=True):
     if quantize_output:
         nodes += [helper.make_node("QuantizeLinear", ["g", "s", "z"], ["gq"]),
                   helper.make_node("DequantizeLinear", ["gq", "s", "z"], ["y"])]
-    return model(nodes, [f32("x", [1, 32])], [f32("y", [1, 16])], inits)
+    return model(nodes, [f32("x", [1, 32])], [f32("y", [1, 16])], inits, opset=21 if act == np.uint16 else 17)
 
 
 def clip_constant_nodes():
@@ -230,6 +231,7 @@ CASES = [
     ("qdq_conv_float_output", qdq_conv_float_output(), "qnn-htp", True, False),  # TensorRT: uint8
     ("gemm_weight_only", gemm_weight_only(), "qnn-htp", True, True),
     ("qdq_gemm_uint8", qdq_gemm(), "qnn-htp", True, False),             # TensorRT: DequantizeLinear INT8 only
+    ("qdq_gemm_uint16", qdq_gemm(np.uint16, 32768), "qnn-htp", True, False),  # HTP a16w8; TensorRT: INT8 only
     ("qdq_gemm_int8_symmetric", qdq_gemm(np.int8, 0), "tensorrt", True, True),
     ("qdq_gemm_int8_zero_point_3", qdq_gemm(np.int8, 3), "tensorrt", False, False),  # TensorRT: zero point must be 0
     ("matmul_int32", matmul_int32(), "tensorrt", False, False),          # TensorRT: MatMul FP32/FP16/BF16; HTP: no int32 MatMul
@@ -325,7 +327,11 @@ def run_models(modelc, models, out, only, n_calib, n_heldout):
         # qnn-htp / tensorrt: quantized plain and with --target.
         for target in ("qnn-htp", "tensorrt"):
             entry = {}
-            for kind, extra in (("plain", []), ("target", ["--target", target])):
+            kinds = [("plain", []), ("target", ["--target", target])]
+            if target == "qnn-htp":
+                # The file's default is a16w8; its other option, a8w8, for the comparison.
+                kinds.append(("target_a8w8", ["--target", target, "--activation-type", "u8"]))
+            for kind, extra in kinds:
                 q = d / f"{name}.{target}.{kind}.onnx"
                 t0 = time.time()
                 proc = subprocess.run([modelc, "quantize", str(src), str(q), "--calibration", str(d / "calib"), *extra],
@@ -338,16 +344,20 @@ def run_models(modelc, models, out, only, n_calib, n_heldout):
                 e = {"modelc": f"{v['accelerated']}/{v['total']}", "modelc_reasons": sorted(set(reasons))[:5],
                      "quantize_seconds": round(time.time() - t0, 1)}
                 if target == "qnn-htp":
-                    verdict = qnn_htp(q, feeds if kind == "target" else ())
+                    verdict = qnn_htp(q, feeds if kind.startswith("target") else ())
                     e["htp"] = "runs, CPU fallback off" if verdict["ok"] else verdict.get("error", "")[:160]
                     e["htp_unsupported"] = verdict["unsupported"]
                     if mine and not verdict["ok"]:
                         failures.append(f"{name} {kind} on qnn-htp: modelc says all on HTP, HTP: {e['htp']}")
                     if verdict["ok"] and not mine:
                         failures.append(f"{name} {kind} on qnn-htp: HTP runs it all, modelc: {e['modelc_reasons']}")
-                    if kind == "target" and verdict["outputs"] is not None:
+                    if kind.startswith("target") and verdict["outputs"] is not None:
                         got = [o for o in verdict["outputs"]]
                         e["cosine_min"], e["top1"] = accuracy(ref, got)
+                    if kind == "target_a8w8" and "cosine_min" in e and "cosine_min" in entry.get("target", {}):
+                        if entry["target"]["cosine_min"] < e["cosine_min"]:
+                            failures.append(f"{name}: qnn-htp a16w8 (cosine {entry['target']['cosine_min']:.6f}) is "
+                                            f"further from fp32 than a8w8 ({e['cosine_min']:.6f})")
                 else:
                     qs = ort.InferenceSession(str(q), providers=["CPUExecutionProvider"])
                     if kind == "target":
