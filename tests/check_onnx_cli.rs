@@ -71,7 +71,11 @@ fn quantize_for_qnn_htp_quantizes_the_gemm_output_htp_refuses_float() {
     // The default scheme, a16w8: uint16 activations (opset 21), int8 weights, int32 bias, the
     // output quantized; `--activation-type u8` (the file's other option) gives a8w8.
     let a8 = dir.path().join("htp_a8.onnx");
-    quantize(&model, &a8, &["--target", "qnn-htp", "--activation-type", "u8"]);
+    quantize(
+        &model,
+        &a8,
+        &["--target", "qnn-htp", "--activation-type", "u8"],
+    );
     for (path, activation, opset) in [(&htp, DType::U16, 21), (&a8, DType::U8, 13)] {
         let v = check_json(path, "qnn-htp");
         assert_eq!(v["accelerated"], v["total"], "{v}");
@@ -89,7 +93,11 @@ fn quantize_for_qnn_htp_quantizes_the_gemm_output_htp_refuses_float() {
         let zero_points: Vec<DType> = dq.iter().filter_map(|&id| const_dtype(id, 2)).collect();
         assert!(zero_points.contains(&activation), "{zero_points:?}");
         assert!(zero_points.contains(&DType::I8), "{zero_points:?}");
-        let other = if activation == DType::U8 { DType::U16 } else { DType::U8 };
+        let other = if activation == DType::U8 {
+            DType::U16
+        } else {
+            DType::U8
+        };
         assert!(!zero_points.contains(&other), "{zero_points:?}");
         let consts: Vec<DType> = dq.iter().filter_map(|&id| const_dtype(id, 0)).collect();
         assert!(consts.contains(&DType::I32), "no int32 bias: {consts:?}");

@@ -42,7 +42,36 @@ import quant_models  # noqa: E402  (the calibration / held-out image generator)
 
 ROOT = Path(__file__).resolve().parent.parent
 TOOL_TARGETS = ["nnapi", "coreml", "qnn-htp"]
-MODELS = ["resnet18", "mobilenet_v2", "efficientnet_b0", "transformer_encoder"]
+MODELS = ["resnet18", "mobilenet_v2", "efficientnet_b0", "transformer_encoder", "transformer_gelu", "lstm"]
+# Made here with torch when --models DIR lacks them (seeded, exported by the TorchScript
+# exporter): a 2-layer encoder with Gelu (opset 20, where Gelu is an ONNX op) and an
+# nn.LSTM classifier; name -> (input shape, opset).
+MADE_HERE = {"transformer_gelu": ((1, 32, 128), 20), "lstm": ((1, 16, 32), 17)}
+
+
+def make_model(name, path):
+    import torch
+
+    torch.manual_seed(0)
+    if name == "transformer_gelu":
+        m = torch.nn.TransformerEncoder(
+            torch.nn.TransformerEncoderLayer(d_model=128, nhead=4, dim_feedforward=512, dropout=0.1,
+                                             activation="gelu", batch_first=True),
+            num_layers=2, enable_nested_tensor=False)
+    else:
+        class Lstm(torch.nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.lstm, self.fc = torch.nn.LSTM(32, 64, batch_first=True), torch.nn.Linear(64, 10)
+
+            def forward(self, x):
+                y, _ = self.lstm(x)
+                return self.fc(y[:, -1])
+        m = Lstm()
+    shape, opset = MADE_HERE[name]
+    # Not under no_grad: nn.MultiheadAttention's fused fast path has no ONNX export.
+    torch.onnx.export(m.eval(), (torch.randn(*shape),), str(path), input_names=["input"], output_names=["output"],
+                      opset_version=opset, dynamo=False)
 
 QNN_RUN = r"""
 import json, sys, numpy as np, onnxruntime as ort, onnxruntime_qnn as oq
@@ -209,6 +238,16 @@ def gemm_weight_only():
     return model(nodes, [f32("x", [1, 32])], [f32("y", [1, 16])], inits)
 
 
+def lstm():
+    """A float LSTM (seq 16, input 32, hidden 64): the QNN EP registers LSTM, but the HTP
+    backend fails to finalize it (float or QDQ), so it is not in qnn-htp's list."""
+    rng = np.random.default_rng(4)
+    w = numpy_helper.from_array((rng.standard_normal((1, 256, 32)) * 0.1).astype(np.float32), "w")
+    r = numpy_helper.from_array((rng.standard_normal((1, 256, 64)) * 0.1).astype(np.float32), "r")
+    return model([helper.make_node("LSTM", ["x", "w", "r"], ["y"], hidden_size=64)],
+                 [f32("x", [16, 1, 32])], [f32("y", [16, 1, 1, 64])], [w, r])
+
+
 def matmul_int32():
     b = numpy_helper.from_array(np.ones((8, 4), np.int32), "b")
     return model([helper.make_node("MatMul", ["x", "b"], ["y"])],
@@ -234,6 +273,7 @@ CASES = [
     ("qdq_gemm_uint16", qdq_gemm(np.uint16, 32768), "qnn-htp", True, False),  # HTP a16w8; TensorRT: INT8 only
     ("qdq_gemm_int8_symmetric", qdq_gemm(np.int8, 0), "tensorrt", True, True),
     ("qdq_gemm_int8_zero_point_3", qdq_gemm(np.int8, 3), "tensorrt", False, False),  # TensorRT: zero point must be 0
+    ("lstm", lstm(), "qnn-htp", False, True),                        # HTP: finalize fails; TensorRT: LSTM Y
     ("matmul_int32", matmul_int32(), "tensorrt", False, False),          # TensorRT: MatMul FP32/FP16/BF16; HTP: no int32 MatMul
 ]
 
@@ -269,6 +309,8 @@ def run_cases(modelc, out):
 def inputs_for(name, rng, n):
     if name == "transformer_encoder":
         return [rng.standard_normal((1, 64, 256)).astype(np.float32) for _ in range(n)]
+    if name in MADE_HERE:
+        return [rng.standard_normal(MADE_HERE[name][0]).astype(np.float32) for _ in range(n)]
     return quant_models.images(rng, n)
 
 
@@ -286,6 +328,10 @@ def run_models(modelc, models, out, only, n_calib, n_heldout):
     for name in only or MODELS:
         src = Path(models) / f"{name}.onnx"
         d = out / name
+        d.mkdir(parents=True, exist_ok=True)
+        if not src.exists() and name in MADE_HERE:
+            src = d / f"{name}.onnx"
+            make_model(name, src)
         rng = np.random.default_rng(1234)
         for sub, n in (("calib", n_calib), ("heldout", n_heldout)):
             (d / sub).mkdir(parents=True, exist_ok=True)

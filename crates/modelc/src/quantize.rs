@@ -405,11 +405,11 @@ pub fn config(
     } else {
         mode
     };
-    let activation = activation_type(
-        args.activation_type
-            .as_deref()
-            .unwrap_or(if tflite { "i8" } else { "u8" }),
-    )?;
+    let activation = activation_type(args.activation_type.as_deref().unwrap_or(if tflite {
+        "i8"
+    } else {
+        "u8"
+    }))?;
     if tflite && activation.bits() == 16 {
         return Err(
             "--activation-type u16/i16 writes 16-bit QDQ, which is ONNX only (TFLite's 16-bit \
@@ -465,7 +465,11 @@ fn activation_type(name: &str) -> Result<modelc_ir::DType, String> {
         "i8" => modelc_ir::DType::I8,
         "u16" => modelc_ir::DType::U16,
         "i16" => modelc_ir::DType::I16,
-        t => return Err(format!("unknown --activation-type `{t}` (u8, i8, u16, i16)")),
+        t => {
+            return Err(format!(
+                "unknown --activation-type `{t}` (u8, i8, u16, i16)"
+            ))
+        }
     })
 }
 

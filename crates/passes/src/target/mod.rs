@@ -10,6 +10,7 @@
 //! violated rule.
 
 pub mod check;
+pub mod fp16_weights;
 pub mod onnx_view;
 pub mod quantize_io;
 pub mod scalar_gather;
