@@ -248,6 +248,14 @@ def lstm():
                  [f32("x", [16, 1, 32])], [f32("y", [16, 1, 1, 64])], [w, r])
 
 
+def gather(indices):
+    """A float Gather along axis 2 with constant indices (int64): HTP runs a scalar index, and
+    fails to finalize 1-D indices."""
+    i = numpy_helper.from_array(np.array(indices, np.int64), "i")
+    out = [1, 8] + ([len(indices)] if np.ndim(indices) else [])
+    return model([helper.make_node("Gather", ["x", "i"], ["y"], axis=2)], [f32("x", [1, 8, 16])], [f32("y", out)], [i])
+
+
 def matmul_int32():
     b = numpy_helper.from_array(np.ones((8, 4), np.int32), "b")
     return model([helper.make_node("MatMul", ["x", "b"], ["y"])],
@@ -273,6 +281,8 @@ CASES = [
     ("qdq_gemm_uint16", qdq_gemm(np.uint16, 32768), "qnn-htp", True, False),  # HTP a16w8; TensorRT: INT8 only
     ("qdq_gemm_int8_symmetric", qdq_gemm(np.int8, 0), "tensorrt", True, True),
     ("qdq_gemm_int8_zero_point_3", qdq_gemm(np.int8, 3), "tensorrt", False, False),  # TensorRT: zero point must be 0
+    ("gather_scalar_index", gather(3), "qnn-htp", True, True),
+    ("gather_vector_index", gather([0, 5, 7]), "qnn-htp", False, True),  # HTP: finalize fails
     ("lstm", lstm(), "qnn-htp", False, True),                        # HTP: finalize fails; TensorRT: LSTM Y
     ("matmul_int32", matmul_int32(), "tensorrt", False, False),          # TensorRT: MatMul FP32/FP16/BF16; HTP: no int32 MatMul
 ]
