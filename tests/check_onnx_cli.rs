@@ -68,26 +68,61 @@ fn quantize_for_qnn_htp_quantizes_the_gemm_output_htp_refuses_float() {
         off[0].starts_with("Gemm: reads quantized") && off[0].contains("writes float `y`"),
         "{off:?}"
     );
-    let v = check_json(&htp, "qnn-htp");
-    assert_eq!(v["accelerated"], v["total"], "{v}");
-    // The scheme: uint8 activations, int8 weights, int32 bias, the output quantized.
-    let m = modelc::load(&htp).unwrap();
-    let g = &m.graph;
-    let dq: Vec<_> = g
-        .node_ids()
-        .filter(|&id| g.node(id).op == Op::Onnx(OnnxOp::DequantizeLinear))
-        .collect();
-    let const_dtype = |id, slot| match g.input(id, slot).map(|v| &g.node(v.node).op) {
-        Some(Op::Const(t)) => Some(t.dtype),
-        _ => None,
-    };
-    let zero_points: Vec<DType> = dq.iter().filter_map(|&id| const_dtype(id, 2)).collect();
-    assert!(zero_points.contains(&DType::U8), "{zero_points:?}");
-    assert!(zero_points.contains(&DType::I8), "{zero_points:?}");
-    let consts: Vec<DType> = dq.iter().filter_map(|&id| const_dtype(id, 0)).collect();
-    assert!(consts.contains(&DType::I32), "no int32 bias: {consts:?}");
-    let last = g.outputs()[0].node;
-    assert_eq!(g.node(last).op, Op::Onnx(OnnxOp::DequantizeLinear));
+    // The default scheme, a16w8: uint16 activations (opset 21), int8 weights, int32 bias, the
+    // output quantized; `--activation-type u8` (the file's other option) gives a8w8.
+    let a8 = dir.path().join("htp_a8.onnx");
+    quantize(
+        &model,
+        &a8,
+        &["--target", "qnn-htp", "--activation-type", "u8"],
+    );
+    for (path, activation, opset) in [(&htp, DType::U16, 21), (&a8, DType::U8, 13)] {
+        let v = check_json(path, "qnn-htp");
+        assert_eq!(v["accelerated"], v["total"], "{v}");
+        let m = modelc::load(path).unwrap();
+        assert!(m.opset("").unwrap() >= opset, "{:?}", m.opset(""));
+        let g = &m.graph;
+        let dq: Vec<_> = g
+            .node_ids()
+            .filter(|&id| g.node(id).op == Op::Onnx(OnnxOp::DequantizeLinear))
+            .collect();
+        let const_dtype = |id, slot| match g.input(id, slot).map(|v| &g.node(v.node).op) {
+            Some(Op::Const(t)) => Some(t.dtype),
+            _ => None,
+        };
+        let zero_points: Vec<DType> = dq.iter().filter_map(|&id| const_dtype(id, 2)).collect();
+        assert!(zero_points.contains(&activation), "{zero_points:?}");
+        assert!(zero_points.contains(&DType::I8), "{zero_points:?}");
+        let other = if activation == DType::U8 {
+            DType::U16
+        } else {
+            DType::U8
+        };
+        assert!(!zero_points.contains(&other), "{zero_points:?}");
+        let consts: Vec<DType> = dq.iter().filter_map(|&id| const_dtype(id, 0)).collect();
+        assert!(consts.contains(&DType::I32), "no int32 bias: {consts:?}");
+        let last = g.outputs()[0].node;
+        assert_eq!(g.node(last).op, Op::Onnx(OnnxOp::DequantizeLinear));
+    }
+    // A type the target does not take is refused, naming the ones it does.
+    let o = modelc(&[
+        "quantize",
+        model.to_str().unwrap(),
+        dir.path().join("i8.onnx").to_str().unwrap(),
+        "--calibration-random",
+        "4",
+        "--target",
+        "qnn-htp",
+        "--activation-type",
+        "i8",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("--activation-type i8 is not taken by the target (it takes u16, u8)"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!dir.path().join("i8.onnx").exists());
 }
 
 #[test]
@@ -171,4 +206,57 @@ fn a_static_shape_target_asks_for_input_shape() {
     assert_eq!(v["accelerated"], 0);
     let first = v["nodes"][0]["reason"].as_str().unwrap();
     assert!(first.contains("has a dynamic shape"), "{first}");
+}
+
+#[test]
+fn convert_fp16_for_tflite_gpu_stores_float16_weights() {
+    // `convert --target tflite-gpu --fp16`: the Conv filter and the MatMul weights become
+    // float16 buffers read through DEQUANTIZE (the TFLite importer reads them back as float16
+    // constants widened by a Cast); the file is about half the size and still all on the GPU.
+    // (TF 2.15.1's analyzer and interpreter judge the real models: tests/targets_gpu.py.)
+    use modelc_passes::testing::vals;
+    let text = format!(
+        r#"graph main(%x: f32[1,8,16,16]) -> (%y) {{
+  %w = const f32[16,8,3,3] {w}
+  %c = Conv(%x, %w) {{pads=[1,1,1,1]}}
+  %r = Relu(%c)
+  %p = GlobalAveragePool(%r)
+  %shape = const i64[2] [1, 16]
+  %f = Reshape(%p, %shape)
+  %k = const f32[16,256] {k}
+  %y = MatMul(%f, %k)
+}}"#,
+        w = vals(16 * 8 * 9, 1),
+        k = vals(16 * 256, 2),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let model = write_model(dir.path(), "m.onnx", &text);
+    let (plain, half) = (dir.path().join("f32.tflite"), dir.path().join("f16.tflite"));
+    for (out, extra) in [(&plain, &[][..]), (&half, &["--fp16"][..])] {
+        let args = [
+            &[
+                "convert",
+                model.to_str().unwrap(),
+                out.to_str().unwrap(),
+                "--target",
+                "tflite-gpu",
+            ][..],
+            extra,
+        ]
+        .concat();
+        let o = modelc(&args);
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+    let size = |p: &Path| std::fs::metadata(p).unwrap().len() as f64;
+    let ratio = size(&half) / size(&plain);
+    assert!(ratio < 0.6, "float16 file is {ratio:.3} of the float32 one");
+    let m = modelc::load(&half).unwrap();
+    let g = &m.graph;
+    let halves = g
+        .node_ids()
+        .filter(|&id| matches!(&g.node(id).op, Op::Const(t) if t.dtype == DType::F16))
+        .count();
+    assert_eq!(halves, 2);
+    let v = check_json(&half, "tflite-gpu");
+    assert_eq!(v["accelerated"], v["total"], "{v}");
 }

@@ -14,9 +14,11 @@ index (and their op names must agree):
 
 With --table DIR (fp32 ONNX exports of testdata/make_torchvision.py), each of TABLE (and, with
 --made DIR, the LSTM and YOLO-style detector of tests/targets_models.py exported there) is
-converted by `modelc convert` plain and with `--target tflite-gpu`; the plain file is compared
-like --model, the target file like --exact, and the table prints the analyzer's GPU operator
-counts before and after.
+converted by `modelc convert` plain, with `--target tflite-gpu` and with `--target tflite-gpu
+--fp16` (float16 weight buffers + DEQUANTIZE); the plain file is compared like --model, the
+target files like --exact, and the table prints the analyzer's GPU operator counts before and
+after, and the --fp16 file's size and output cosine against the float32-weight file (TFLite's
+interpreter, seeded random inputs; at most 0.55 of the size, cosine at least 0.9999).
 
 Run: target/tf215env/bin/python tests/targets_gpu.py --modelc target/debug/modelc \
         [--table target/testdata/torchvision] [--model FILE ...] [--exact FILE ...] [--out DIR]
@@ -88,6 +90,37 @@ def compare(modelc, path):
     return row
 
 
+def fp16_against_fp32(fp32, fp16):
+    """The --fp16 file against the float32 one: size ratio, and the cosine of their outputs on
+    seeded random inputs (TFLite's interpreter runs both): float16 weights must stay within
+    fp16 rounding (cosine >= 0.9999) at no more than 55% of the size."""
+    import numpy as np
+    import tensorflow as tf
+
+    size = fp16.stat().st_size / fp32.stat().st_size
+    rng = np.random.default_rng(0)
+    outs = []
+    for path in (fp32, fp16):
+        it = tf.lite.Interpreter(model_path=str(path))
+        it.allocate_tensors()
+        ys = []
+        for _ in range(2):
+            for d in it.get_input_details():
+                it.set_tensor(d["index"], rng.standard_normal(d["shape"]).astype(d["dtype"]))
+            it.invoke()
+            ys.append(np.concatenate([it.get_tensor(d["index"]).ravel() for d in it.get_output_details()]))
+        rng = np.random.default_rng(0)
+        outs.append(np.concatenate(ys).astype(np.float64))
+    a, b = outs
+    cos = float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b) + 1e-30))
+    err = None
+    if size > 0.55:
+        err = f"--fp16 file is {size:.3f} of the float32 one (> 0.55)"
+    elif cos < 0.9999:
+        err = f"--fp16 output cosine {cos:.6f} against float32 weights (< 0.9999)"
+    return size, cos, err
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--modelc", required=True)
@@ -110,7 +143,7 @@ def main():
     sources += [(n, Path(args.made) / f"{n}.onnx") for n in (MADE if args.made else [])]
     for name, src in sources:
         pair = []
-        for kind, extra in (("plain", []), ("target", ["--target", TARGET])):
+        for kind, extra in (("plain", []), ("target", ["--target", TARGET]), ("fp16", ["--target", TARGET, "--fp16"])):
             dst = out / f"{name}.{kind}.tflite"
             proc = subprocess.run([args.modelc, "convert", str(src), str(dst), *extra],
                                   capture_output=True, text=True, timeout=1800)
@@ -118,10 +151,10 @@ def main():
                 failures.append(f"{name} {kind}: modelc convert failed: {proc.stderr.strip()[-300:]}")
                 break
             pair.append(dst)
-        if len(pair) == 2:
+        if len(pair) == 3:
             table.append((name, *pair))
             args.model.append(str(pair[0]))
-            exact.append(pair[1])
+            exact += pair[1:]
     files += [Path(p) for p in args.model] + exact
     rows, cautious = [], 0
     for f in files:
@@ -143,12 +176,18 @@ def main():
               f"{'; '.join(r.get('flagged', []))[:120]}")
     by_file = {Path(r["model"]): r for r in rows}
     if table:
-        print(f"\n{'model':<22} {'plain: analyzer GPU/ops':>24} {'--target: analyzer GPU/ops':>27} {'check':>9}  left on the CPU")
-    for name, plain, target in table:
-        a, b = by_file[plain], by_file[target]
+        print(f"\n{'model':<22} {'plain: analyzer GPU/ops':>24} {'--target: analyzer GPU/ops':>27} {'check':>9}"
+              f" {'--fp16: analyzer GPU/ops':>25} {'size':>6} {'cosine':>9}  left on the CPU")
+    for name, plain, target, half in table:
+        a, b, c = by_file[plain], by_file[target], by_file[half]
         left = "; ".join(b.get("flagged", [])) or "-"
+        size, cos, err = fp16_against_fp32(target, half)
+        c["size_ratio"], c["cosine_vs_fp32_weights"] = size, cos
+        if err:
+            failures.append(f"{half.name}: {err}")
         print(f"{name:<22} {str(a['gpu_tool']) + '/' + str(a['ops']):>24} {str(b['gpu_tool']) + '/' + str(b['ops']):>27}"
-              f" {str(b.get('gpu_modelc', '-')) + '/' + str(b['ops']):>9}  {left}")
+              f" {str(b.get('gpu_modelc', '-')) + '/' + str(b['ops']):>9} {str(c['gpu_tool']) + '/' + str(c['ops']):>25}"
+              f" {size:>6.3f} {cos:>9.6f}  {left}")
     agree = sum(1 for r in rows if "error" not in r and not r["unsafe"] and not r["cautious"])
     print(f"\n{len(rows)} files: {agree} agree operator for operator; {cautious} operators modelc sends "
           f"to the CPU that the analyzer accepts; {len(failures)} failures")

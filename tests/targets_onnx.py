@@ -15,7 +15,8 @@ pass). For every tool-judged target, modelc's verdict must equal the tool's; for
 case aims at, both must equal the case's expectation (so each case really tests something).
 Part 2 (--models DIR): ResNet-18, MobileNetV2, EfficientNet-B0 and a transformer encoder.
 nnapi/coreml: the fp32 export before and after `modelc convert --target T`; qnn-htp and
-tensorrt: `modelc quantize` plain and with `--target T`, calibrated on image-like inputs; the
+tensorrt: `modelc quantize` plain and with `--target T` (qnn-htp: its default a16w8 and, with
+`--activation-type u8`, a8w8, which must not be closer to fp32), calibrated on image-like inputs; the
 tools' verdicts and modelc's, and the accuracy of the target model against fp32 on held-out
 inputs (cosine, top-1): qnn-htp's from the HTP emulator's own outputs, tensorrt's from
 onnxruntime's CPU run of the QDQ model.
@@ -41,7 +42,36 @@ import quant_models  # noqa: E402  (the calibration / held-out image generator)
 
 ROOT = Path(__file__).resolve().parent.parent
 TOOL_TARGETS = ["nnapi", "coreml", "qnn-htp"]
-MODELS = ["resnet18", "mobilenet_v2", "efficientnet_b0", "transformer_encoder"]
+MODELS = ["resnet18", "mobilenet_v2", "efficientnet_b0", "transformer_encoder", "transformer_gelu", "lstm"]
+# Made here with torch when --models DIR lacks them (seeded, exported by the TorchScript
+# exporter): a 2-layer encoder with Gelu (opset 20, where Gelu is an ONNX op) and an
+# nn.LSTM classifier; name -> (input shape, opset).
+MADE_HERE = {"transformer_gelu": ((1, 32, 128), 20), "lstm": ((1, 16, 32), 17)}
+
+
+def make_model(name, path):
+    import torch
+
+    torch.manual_seed(0)
+    if name == "transformer_gelu":
+        m = torch.nn.TransformerEncoder(
+            torch.nn.TransformerEncoderLayer(d_model=128, nhead=4, dim_feedforward=512, dropout=0.1,
+                                             activation="gelu", batch_first=True),
+            num_layers=2, enable_nested_tensor=False)
+    else:
+        class Lstm(torch.nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.lstm, self.fc = torch.nn.LSTM(32, 64, batch_first=True), torch.nn.Linear(64, 10)
+
+            def forward(self, x):
+                y, _ = self.lstm(x)
+                return self.fc(y[:, -1])
+        m = Lstm()
+    shape, opset = MADE_HERE[name]
+    # Not under no_grad: nn.MultiheadAttention's fused fast path has no ONNX export.
+    torch.onnx.export(m.eval(), (torch.randn(*shape),), str(path), input_names=["input"], output_names=["output"],
+                      opset_version=opset, dynamo=False)
 
 QNN_RUN = r"""
 import json, sys, numpy as np, onnxruntime as ort, onnxruntime_qnn as oq
@@ -56,7 +86,7 @@ try:
     s = ort.InferenceSession(sys.argv[1], so)
     if not feeds:
         feeds = [{i.name: np.random.default_rng(0).random([d if isinstance(d, int) else 1 for d in i.shape]).astype(
-            {"tensor(float)": np.float32, "tensor(uint8)": np.uint8, "tensor(int8)": np.int8,
+            {"tensor(float)": np.float32, "tensor(uint8)": np.uint8, "tensor(int8)": np.int8, "tensor(uint16)": np.uint16,
              "tensor(int64)": np.int64, "tensor(int32)": np.int32}[i.type]) for i in s.get_inputs()}]
     outs = [s.run(None, f)[0] for f in feeds]
     np.save(sys.argv[1] + ".htp.npy", np.stack(outs))
@@ -131,7 +161,7 @@ def f32(name, shape):
 def model(nodes, inputs, outputs, inits=(), opset=17):
     m = helper.make_model(helper.make_graph(nodes, "case", inputs, outputs, list(inits)),
                           opset_imports=[helper.make_opsetid("", opset)])
-    m.ir_version = 8
+    m.ir_version = 10 if opset >= 21 else 8  # opset 21 (uint16 QDQ) needs IR version 10
     onnx.checker.check_model(m)
     return m
 
@@ -167,7 +197,7 @@ def qdq_gemm(act=np.uint8, zp=128, quantize_output=True):
     if quantize_output:
         nodes += [helper.make_node("QuantizeLinear", ["g", "s", "z"], ["gq"]),
                   helper.make_node("DequantizeLinear", ["gq", "s", "z"], ["y"])]
-    return model(nodes, [f32("x", [1, 32])], [f32("y", [1, 16])], inits)
+    return model(nodes, [f32("x", [1, 32])], [f32("y", [1, 16])], inits, opset=21 if act == np.uint16 else 17)
 
 
 def clip_constant_nodes():
@@ -208,6 +238,24 @@ def gemm_weight_only():
     return model(nodes, [f32("x", [1, 32])], [f32("y", [1, 16])], inits)
 
 
+def lstm():
+    """A float LSTM (seq 16, input 32, hidden 64): the QNN EP registers LSTM, but the HTP
+    backend fails to finalize it (float or QDQ), so it is not in qnn-htp's list."""
+    rng = np.random.default_rng(4)
+    w = numpy_helper.from_array((rng.standard_normal((1, 256, 32)) * 0.1).astype(np.float32), "w")
+    r = numpy_helper.from_array((rng.standard_normal((1, 256, 64)) * 0.1).astype(np.float32), "r")
+    return model([helper.make_node("LSTM", ["x", "w", "r"], ["y"], hidden_size=64)],
+                 [f32("x", [16, 1, 32])], [f32("y", [16, 1, 1, 64])], [w, r])
+
+
+def gather(indices):
+    """A float Gather along axis 2 with constant indices (int64): HTP runs a scalar index, and
+    fails to finalize 1-D indices."""
+    i = numpy_helper.from_array(np.array(indices, np.int64), "i")
+    out = [1, 8] + ([len(indices)] if np.ndim(indices) else [])
+    return model([helper.make_node("Gather", ["x", "i"], ["y"], axis=2)], [f32("x", [1, 8, 16])], [f32("y", out)], [i])
+
+
 def matmul_int32():
     b = numpy_helper.from_array(np.ones((8, 4), np.int32), "b")
     return model([helper.make_node("MatMul", ["x", "b"], ["y"])],
@@ -230,8 +278,12 @@ CASES = [
     ("qdq_conv_float_output", qdq_conv_float_output(), "qnn-htp", True, False),  # TensorRT: uint8
     ("gemm_weight_only", gemm_weight_only(), "qnn-htp", True, True),
     ("qdq_gemm_uint8", qdq_gemm(), "qnn-htp", True, False),             # TensorRT: DequantizeLinear INT8 only
+    ("qdq_gemm_uint16", qdq_gemm(np.uint16, 32768), "qnn-htp", True, False),  # HTP a16w8; TensorRT: INT8 only
     ("qdq_gemm_int8_symmetric", qdq_gemm(np.int8, 0), "tensorrt", True, True),
     ("qdq_gemm_int8_zero_point_3", qdq_gemm(np.int8, 3), "tensorrt", False, False),  # TensorRT: zero point must be 0
+    ("gather_scalar_index", gather(3), "qnn-htp", True, True),
+    ("gather_vector_index", gather([0, 5, 7]), "qnn-htp", False, True),  # HTP: finalize fails
+    ("lstm", lstm(), "qnn-htp", False, True),                        # HTP: finalize fails; TensorRT: LSTM Y
     ("matmul_int32", matmul_int32(), "tensorrt", False, False),          # TensorRT: MatMul FP32/FP16/BF16; HTP: no int32 MatMul
 ]
 
@@ -267,6 +319,8 @@ def run_cases(modelc, out):
 def inputs_for(name, rng, n):
     if name == "transformer_encoder":
         return [rng.standard_normal((1, 64, 256)).astype(np.float32) for _ in range(n)]
+    if name in MADE_HERE:
+        return [rng.standard_normal(MADE_HERE[name][0]).astype(np.float32) for _ in range(n)]
     return quant_models.images(rng, n)
 
 
@@ -284,6 +338,10 @@ def run_models(modelc, models, out, only, n_calib, n_heldout):
     for name in only or MODELS:
         src = Path(models) / f"{name}.onnx"
         d = out / name
+        d.mkdir(parents=True, exist_ok=True)
+        if not src.exists() and name in MADE_HERE:
+            src = d / f"{name}.onnx"
+            make_model(name, src)
         rng = np.random.default_rng(1234)
         for sub, n in (("calib", n_calib), ("heldout", n_heldout)):
             (d / sub).mkdir(parents=True, exist_ok=True)
@@ -325,7 +383,11 @@ def run_models(modelc, models, out, only, n_calib, n_heldout):
         # qnn-htp / tensorrt: quantized plain and with --target.
         for target in ("qnn-htp", "tensorrt"):
             entry = {}
-            for kind, extra in (("plain", []), ("target", ["--target", target])):
+            kinds = [("plain", []), ("target", ["--target", target])]
+            if target == "qnn-htp":
+                # The file's default is a16w8; its other option, a8w8, for the comparison.
+                kinds.append(("target_a8w8", ["--target", target, "--activation-type", "u8"]))
+            for kind, extra in kinds:
                 q = d / f"{name}.{target}.{kind}.onnx"
                 t0 = time.time()
                 proc = subprocess.run([modelc, "quantize", str(src), str(q), "--calibration", str(d / "calib"), *extra],
@@ -338,16 +400,20 @@ def run_models(modelc, models, out, only, n_calib, n_heldout):
                 e = {"modelc": f"{v['accelerated']}/{v['total']}", "modelc_reasons": sorted(set(reasons))[:5],
                      "quantize_seconds": round(time.time() - t0, 1)}
                 if target == "qnn-htp":
-                    verdict = qnn_htp(q, feeds if kind == "target" else ())
+                    verdict = qnn_htp(q, feeds if kind.startswith("target") else ())
                     e["htp"] = "runs, CPU fallback off" if verdict["ok"] else verdict.get("error", "")[:160]
                     e["htp_unsupported"] = verdict["unsupported"]
                     if mine and not verdict["ok"]:
                         failures.append(f"{name} {kind} on qnn-htp: modelc says all on HTP, HTP: {e['htp']}")
                     if verdict["ok"] and not mine:
                         failures.append(f"{name} {kind} on qnn-htp: HTP runs it all, modelc: {e['modelc_reasons']}")
-                    if kind == "target" and verdict["outputs"] is not None:
+                    if kind.startswith("target") and verdict["outputs"] is not None:
                         got = [o for o in verdict["outputs"]]
                         e["cosine_min"], e["top1"] = accuracy(ref, got)
+                    if kind == "target_a8w8" and "cosine_min" in e and "cosine_min" in entry.get("target", {}):
+                        if entry["target"]["cosine_min"] < e["cosine_min"]:
+                            failures.append(f"{name}: qnn-htp a16w8 (cosine {entry['target']['cosine_min']:.6f}) is "
+                                            f"further from fp32 than a8w8 ({e['cosine_min']:.6f})")
                 else:
                     qs = ort.InferenceSession(str(q), providers=["CPUExecutionProvider"])
                     if kind == "target":

@@ -355,8 +355,10 @@ enum Cmd {
     /// session.disable_cpu_ep_fallback=1 (qnn-htp) and the case's expectation from
     /// onnx-tensorrt's operators.md (tensorrt). Fails when modelc says "accelerator"
     /// where the tool falls back, or a case lands elsewhere than it says. With
-    /// --table: ResNet-18, MobileNetV2, EfficientNet-B0 and a transformer encoder
-    /// quantized plain and with --target qnn-htp / tensorrt, nnapi and coreml on the
+    /// --table: ResNet-18, MobileNetV2, EfficientNet-B0, a transformer encoder, one with
+    /// Gelu and an LSTM classifier (the last two made with torch by the script)
+    /// quantized plain and with --target qnn-htp (its a16w8 default and a8w8) / tensorrt,
+    /// nnapi and coreml on the
     /// fp32 models with fixed shapes: the tools' verdicts before and after, modelc's,
     /// and accuracy against fp32 (cosine, top-1; the HTP emulator's own output for
     /// qnn-htp). Report in target/targets-onnx.

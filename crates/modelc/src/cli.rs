@@ -44,7 +44,7 @@ enum Command {
     /// ops. Weights are memory-mapped, never copied; ONNX models over 2 GB are written with
     /// external data. Check a conversion with `modelc verify IN OUT`.
     #[command(
-        after_help = "Examples:\n  modelc convert resnet50.onnx resnet50.tflite\n  modelc convert model.tflite model.onnx\n  modelc convert traced.pt model.onnx -O2\n  modelc convert scripted.pt model.tflite --input-shape x:1,3,224,224\n  modelc convert big.onnx out.onnx --external-data always   # writes out.onnx + out.onnx.data\n  modelc convert model-int8.onnx model.tflite --target ethos-u55-128   # int8 I/O, then where each op lands"
+        after_help = "Examples:\n  modelc convert resnet50.onnx resnet50.tflite\n  modelc convert model.tflite model.onnx\n  modelc convert traced.pt model.onnx -O2\n  modelc convert scripted.pt model.tflite --input-shape x:1,3,224,224\n  modelc convert big.onnx out.onnx --external-data always   # writes out.onnx + out.onnx.data\n  modelc convert model-int8.onnx model.tflite --target ethos-u55-128   # int8 I/O, then where each op lands\n  modelc convert encoder.onnx encoder-gpu.tflite --target tflite-gpu --fp16   # float16 weights"
     )]
     Convert {
         /// The model to read.
@@ -79,6 +79,12 @@ enum Command {
         diff: bool,
         #[command(flatten)]
         target: Box<modelc::TargetArgs>,
+        /// Store the Conv/ConvTranspose/Gemm/MatMul weights in float16, widened to float32
+        /// where they are read (TFLite: float16 buffers + DEQUANTIZE, as TensorFlow's
+        /// float16 quantization writes them): about half the file; compute stays float32 (the
+        /// GPU delegate runs in fp16 anyway). With --target tflite-gpu, say.
+        #[arg(long)]
+        fp16: bool,
     },
     /// List the hardware targets `check`, `convert --target` and `quantize --target` know: name, format,
     /// fallback behaviour, operator count, and where the rules come from.
@@ -624,6 +630,7 @@ fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
             types,
             diff,
             target,
+            fp16,
         } => {
             let target = target.resolve()?;
             let mut save = SaveOptions::default();
@@ -642,8 +649,16 @@ fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
                 save,
                 lowering: target
                     .as_ref()
-                    .map(|t| t.lowering().into_iter().map(String::from).collect())
-                    .unwrap_or_default(),
+                    .map(|t| {
+                        t.lowering()
+                            .into_iter()
+                            .map(String::from)
+                            .collect::<Vec<_>>()
+                    })
+                    .unwrap_or_default()
+                    .into_iter()
+                    .chain(fp16.then(|| "fp16-weights".to_string()))
+                    .collect(),
                 ..ConvertOptions::default()
             };
             let done = convert(&input, &output, &opts)?;

@@ -273,9 +273,12 @@ pub struct QuantizeArgs {
     /// Percentile of |x| kept by --method percentile.
     #[arg(long, default_value_t = 99.99)]
     pub percentile: f64,
-    /// Activation type of int8 QDQ: u8 (asymmetric, fastest on x86 onnxruntime; the default
-    /// for .onnx) or i8 (the default for .tflite, whose integer kernels take int8 only).
-    #[arg(long, value_name = "u8|i8")]
+    /// Activation type of static QDQ: u8 (asymmetric, fastest on x86 onnxruntime; the default
+    /// for .onnx), i8 (the default for .tflite, whose integer kernels take int8 only), or
+    /// u16 / i16 (ONNX only, opset 21: more accurate, for accelerators with 16-bit
+    /// activations such as Qualcomm's HTP). With --target: one of the types the target takes
+    /// (its file's default when not given).
+    #[arg(long, value_name = "u8|i8|u16|i16")]
     pub activation_type: Option<String>,
     /// Per-tensor weights instead of per-channel.
     #[arg(long)]
@@ -402,16 +405,18 @@ pub fn config(
     } else {
         mode
     };
-    let activation =
-        match args
-            .activation_type
-            .as_deref()
-            .unwrap_or(if tflite { "i8" } else { "u8" })
-        {
-            "u8" => modelc_ir::DType::U8,
-            "i8" => modelc_ir::DType::I8,
-            t => return Err(format!("unknown --activation-type `{t}` (u8, i8)").into()),
-        };
+    let activation = activation_type(args.activation_type.as_deref().unwrap_or(if tflite {
+        "i8"
+    } else {
+        "u8"
+    }))?;
+    if tflite && activation.bits() == 16 {
+        return Err(
+            "--activation-type u16/i16 writes 16-bit QDQ, which is ONNX only (TFLite's 16-bit \
+             scheme is int16x8, not written by modelc quantize)"
+                .into(),
+        );
+    }
     let mut cfg = QuantConfig {
         mode,
         method,
@@ -444,8 +449,11 @@ pub fn config(
     cfg.static_opts.fixed_ranges = tflite;
     // A target's own scheme (qnn-htp: uint8 activations; tensorrt: zero point 0).
     let target = args.target.resolve()?;
-    if let Some(scheme) = target.as_ref().and_then(|t| t.file.quantization.as_ref()) {
-        apply_scheme(&mut cfg, scheme);
+    if let Some(t) = &target {
+        if let Some(scheme) = &t.file.quantization {
+            apply_scheme(&mut cfg, scheme, args.activation_type.as_deref())
+                .map_err(|e| format!("--target {}: {e}", t.name()))?;
+        }
     }
     // Ops the target's integer kernels run besides the default set (validated names).
     if let Some(t) = &target {
@@ -460,13 +468,44 @@ pub fn config(
     Ok(cfg)
 }
 
+/// The element type `--activation-type` (or a target file) names.
+fn activation_type(name: &str) -> Result<modelc_ir::DType, String> {
+    Ok(match name {
+        "u8" => modelc_ir::DType::U8,
+        "i8" => modelc_ir::DType::I8,
+        "u16" => modelc_ir::DType::U16,
+        "i16" => modelc_ir::DType::I16,
+        t => {
+            return Err(format!(
+                "unknown --activation-type `{t}` (u8, i8, u16, i16)"
+            ))
+        }
+    })
+}
+
 /// The target's quantization scheme (`[quantization]` of its file) in place of the
 /// defaults: activation type and symmetry, per-channel weights, biases, quantized outputs.
-pub fn apply_scheme(cfg: &mut QuantConfig, scheme: &modelc_passes::target::QuantScheme) {
+/// `chosen` is the user's `--activation-type`: one of the types the target takes (its
+/// default `activation` or one of its `activation_options`), else an error.
+pub fn apply_scheme(
+    cfg: &mut QuantConfig,
+    scheme: &modelc_passes::target::QuantScheme,
+    chosen: Option<&str>,
+) -> Result<(), String> {
     let o = &mut cfg.static_opts;
-    o.activation = match scheme.activation.as_str() {
-        "i8" => modelc_ir::DType::I8,
-        _ => modelc_ir::DType::U8,
+    o.activation = match chosen {
+        Some(c) if c == scheme.activation || scheme.activation_options.iter().any(|a| a == c) => {
+            activation_type(c)?
+        }
+        Some(c) => {
+            let mut takes = vec![scheme.activation.as_str()];
+            takes.extend(scheme.activation_options.iter().map(String::as_str));
+            return Err(format!(
+                "--activation-type {c} is not taken by the target (it takes {})",
+                takes.join(", ")
+            ));
+        }
+        None => activation_type(&scheme.activation)?,
     };
     o.symmetric_activations = scheme.symmetric_activations;
     o.per_channel = scheme.per_channel;
@@ -476,6 +515,7 @@ pub fn apply_scheme(cfg: &mut QuantConfig, scheme: &modelc_passes::target::Quant
         _ => o.int32_bias,
     };
     o.quantize_outputs = o.quantize_outputs || scheme.quantize_outputs;
+    Ok(())
 }
 
 /// Samples given as tensors by name (one map per sample; Python's dicts of numpy arrays),

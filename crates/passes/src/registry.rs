@@ -41,6 +41,7 @@ pub fn all() -> Vec<Box<dyn Pass>> {
         Box::new(crate::target::scalar_gather::PASS),
         Box::new(crate::target::layer_norm_rsqrt::PASS),
         Box::new(crate::target::sink_cpu_ops::SinkCpuOps),
+        Box::new(crate::target::fp16_weights::Fp16Weights),
     ];
     all.extend(
         decompose::all()

@@ -10,6 +10,7 @@ mod compress_sparsity;
 mod cse;
 mod decompose;
 mod fold;
+mod fp16_weights;
 mod fuse_attention;
 mod fuse_bias;
 mod fuse_conv_bn;

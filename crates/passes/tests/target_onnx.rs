@@ -142,15 +142,26 @@ fn a_target_file_names_its_mistakes() {
         e,
         "t.toml: `target.lowering`: `decompose-nothing` is not a pass (`modelc passes` lists them)"
     );
-    let bad = format!(
-        "{RULES}\n[quantization]\nactivation = \"u16\"\nweight = \"i8\"\nper_channel = true\nbias = \"int32\"\nsource = \"x\"\n"
-    );
-    let e = Target::parse(&bad, "t.toml", &known)
+    // 16-bit activations are a scheme (qnn-htp's a16w8); 4-bit ones are not.
+    let scheme = |activation: &str, options: &str| {
+        format!(
+            "{RULES}\n[quantization]\nactivation = \"{activation}\"\nactivation_options = [{options}]\nweight = \"i8\"\nper_channel = true\nbias = \"int32\"\nsource = \"x\"\n"
+        )
+    };
+    Target::parse(&scheme("u16", "\"u8\""), "t.toml", &known).unwrap();
+    let e = Target::parse(&scheme("u4", ""), "t.toml", &known)
         .unwrap_err()
         .to_string();
     assert_eq!(
         e,
-        "t.toml: `quantization.activation`: `u16` is not one of u8, i8"
+        "t.toml: `quantization.activation`: `u4` is not one of u8, i8, u16, i16"
+    );
+    let e = Target::parse(&scheme("u16", "\"f16\""), "t.toml", &known)
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        e,
+        "t.toml: `quantization.activation_options`: `f16` is not one of u8, i8, u16, i16"
     );
 }
 

@@ -97,6 +97,17 @@ pub struct QuantConfig {
     pub optimize_first: bool,
 }
 
+impl QuantConfig {
+    /// The default-domain opset the ops this configuration writes need, and what needs it:
+    /// the mode's, or 21 for 16-bit QDQ activations (uint16/int16 QuantizeLinear).
+    pub fn min_opset(&self) -> Option<(i64, &'static str)> {
+        if self.mode == Mode::Int8 && self.static_opts.activation.bits() == 16 {
+            return Some((21, "16-bit QDQ activations"));
+        }
+        self.mode.min_opset()
+    }
+}
+
 impl Default for QuantConfig {
     fn default() -> Self {
         QuantConfig {
@@ -127,7 +138,7 @@ pub fn quantize(
     let mut float = model.clone();
     // Before calibrating: a model older than the ops this mode writes is converted first
     // (or refused, by node), not after minutes of calibration.
-    let opset = match cfg.mode.min_opset() {
+    let opset = match cfg.min_opset() {
         Some((min, why)) => require_opset(&mut float, min, why)?,
         None => None,
     };

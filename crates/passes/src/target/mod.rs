@@ -11,6 +11,7 @@
 
 pub mod check;
 pub mod layer_norm_rsqrt;
+pub mod fp16_weights;
 pub mod onnx_view;
 pub mod quantize_io;
 pub mod scalar_gather;
@@ -261,7 +262,11 @@ impl Target {
                     ))
                 }
             };
-            one_of("activation", &q.activation, &["u8", "i8"])?;
+            const ACTIVATIONS: &[&str] = &["u8", "i8", "u16", "i16"];
+            one_of("activation", &q.activation, ACTIVATIONS)?;
+            for a in &q.activation_options {
+                one_of("activation_options", a, ACTIVATIONS)?;
+            }
             one_of("weight", &q.weight, &["i8"])?;
             one_of("bias", &q.bias, &["int32", "auto", "float"])?;
             if q.source.is_empty() {

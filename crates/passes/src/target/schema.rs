@@ -28,8 +28,13 @@ pub struct TargetFile {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct QuantScheme {
-    /// Element type of quantized activations: `u8` or `i8`.
+    /// Element type of quantized activations by default: `u8`, `i8`, `u16` or `i16`.
     pub activation: String,
+    /// Other activation types the accelerator also takes, which a user may choose with
+    /// `quantize --activation-type` (qnn-htp: `u8`, faster and smaller than its default
+    /// `u16`); any other choice is refused.
+    #[serde(default)]
+    pub activation_options: Vec<String>,
     /// Activations with zero point 0 (symmetric ranges).
     #[serde(default)]
     pub symmetric_activations: bool,

@@ -405,6 +405,7 @@ fn depthwise_filter(lowering: &mut Lower, wv: ValueRef) -> Result<usize, TfliteE
             lowering
                 .model
                 .const_of(wv)
+                .or_else(|| lowering.f16_source(wv))
                 .ok_or_else(|| unsupported("depthwise filter must be constant"))?,
             None,
         ),
@@ -1164,9 +1165,23 @@ fn transposed_fc_weights(lowering: &mut Lower, bv: ValueRef) -> Result<usize, Tf
     let c = lowering
         .model
         .const_of(bv)
+        .or_else(|| lowering.f16_source(bv))
         .ok_or_else(|| unsupported("weights must be constant"))?;
     let t = transpose_2d(c).ok_or_else(|| unsupported("weights must be 2-D"))?;
     let name = format!("{}/t", lowering.model.value_name(bv));
+    if t.dtype == DType::F16 {
+        // float16 weights (`convert --fp16`): stored in half precision, DEQUANTIZE on load.
+        let h = lowering.model.const_tensor(name.clone(), &t, None)?;
+        let shape = t.dims.iter().map(|&d| d as i64).collect();
+        let out =
+            lowering
+                .model
+                .add_tensor(format!("{name}/f32"), DType::F32, shape, None, None)?;
+        lowering
+            .model
+            .emit(B::DEQUANTIZE, 3, &[Some(h)], &[out], None);
+        return Ok(out);
+    }
     lowering.model.const_tensor(name, &t, None)
 }
 
