@@ -1,0 +1,498 @@
+//! QDQ units, found once when an interpreter is created: groups of nodes a run computes
+//! in integers as one step instead of node by node through float tensors.
+//!
+//! A convolution unit is `DequantizeLinear(x_q, scale, zp)` read only by a `Conv` whose
+//! weight is a `DequantizeLinear` of constants (computed ahead of the runs) and whose bias
+//! (if any) is a constant f32 (or constant-computed) vector, the Conv's result read only by
+//! a `QuantizeLinear` with constant scalar scale and zero point — optionally through a
+//! Relu or constant Clip the plan fused into the Conv. The unit runs where the
+//! QuantizeLinear stands ([`super::qconv::QConv`]); the DequantizeLinear of x, the Conv and
+//! the activation are not run. Runs with an observer see every value and so do not use
+//! units; a run without one reads only the unit's output (every skipped value has no other
+//! reader, checked here).
+
+use std::collections::{HashMap, HashSet};
+
+use modelc_ir::{DType, Graph, Layout, NodeId, OnnxOp, Op, ValueRef};
+
+use super::igemm::Kernel;
+use super::qconv::{QConv, Requant};
+use crate::plan::{Act, Plan};
+use crate::{Array, Data};
+
+/// What a run does at a node that belongs to a unit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Skip {
+    /// Not run; its inputs are released as if it had run.
+    Release,
+    /// Not run; its inputs stay until the unit that reads them has run.
+    Defer,
+}
+
+/// A unit, run in place of the node that ends it.
+#[derive(Debug)]
+pub(crate) struct Unit {
+    /// The node errors are reported for (the Conv).
+    pub node: NodeId,
+    /// The quantized input the unit reads.
+    pub x: ValueRef,
+    /// Inputs of deferred nodes, released after the unit has run.
+    pub deferred: Vec<ValueRef>,
+    pub conv: QConv,
+}
+
+/// The units of one graph.
+#[derive(Debug)]
+pub(crate) struct Units {
+    /// Unit by the node it replaces (its QuantizeLinear).
+    pub at: HashMap<NodeId, Unit>,
+    pub skip: HashMap<NodeId, Skip>,
+    pub kernel: Kernel,
+}
+
+impl Units {
+    /// No units (sub-graphs, tests).
+    pub(crate) fn none() -> Units {
+        Units {
+            at: HashMap::new(),
+            skip: HashMap::new(),
+            kernel: Kernel::best(),
+        }
+    }
+
+    /// Finds the units of `graph` given its constants (by value) and the nodes computed
+    /// ahead of the runs.
+    pub(crate) fn find(
+        graph: &Graph,
+        plan: &Plan,
+        consts: &HashMap<ValueRef, Data>,
+        precomputed: &HashSet<NodeId>,
+    ) -> Units {
+        let mut units = Units::none();
+        let ctx = Ctx {
+            graph,
+            plan,
+            consts,
+            precomputed,
+        };
+        for &id in &plan.order {
+            if onnx_op(graph, id) != Some(OnnxOp::Conv) {
+                continue;
+            }
+            if let Some((q, unit, skips)) = ctx.conv_unit(id) {
+                if skips.iter().any(|(n, _)| units.skip.contains_key(n)) {
+                    continue;
+                }
+                units.skip.extend(skips);
+                units.at.insert(q, unit);
+            }
+        }
+        units
+    }
+}
+
+struct Ctx<'a> {
+    graph: &'a Graph,
+    plan: &'a Plan,
+    consts: &'a HashMap<ValueRef, Data>,
+    precomputed: &'a HashSet<NodeId>,
+}
+
+fn onnx_op(graph: &Graph, id: NodeId) -> Option<OnnxOp> {
+    match graph.node(id).op {
+        Op::Onnx(op) => Some(op),
+        _ => None,
+    }
+}
+
+/// Shifted 8-bit integers and their type.
+fn ints8(a: &Array) -> Option<(Vec<i16>, DType)> {
+    match a {
+        Array::U8(v) => Some((v.iter().map(|&x| x as i16).collect(), DType::U8)),
+        Array::I8(v) => Some((v.iter().map(|&x| x as i16).collect(), DType::I8)),
+        _ => None,
+    }
+}
+
+fn floats(a: &Array) -> Option<Vec<f32>> {
+    match a {
+        Array::F32(v) => Some(v.iter().copied().collect()),
+        _ => None,
+    }
+}
+
+/// A positive, finite scalar scale.
+fn scale(a: &Array) -> Option<f32> {
+    match floats(a)?.as_slice() {
+        &[s] if s.is_finite() && s > 0.0 => Some(s),
+        _ => None,
+    }
+}
+
+impl Ctx<'_> {
+    fn constant(&self, v: Option<ValueRef>) -> Option<&Array> {
+        match self.consts.get(&v?)? {
+            Data::Tensor(a) => Some(a),
+            _ => None,
+        }
+    }
+
+    /// Read by exactly one node input, and no graph output.
+    fn single_use(&self, v: ValueRef) -> Option<NodeId> {
+        match (self.plan.uses.get(&v), self.graph.users(v).as_slice()) {
+            (Some(1), &[(n, _)]) => Some(n),
+            _ => None,
+        }
+    }
+
+    /// A DequantizeLinear / QuantizeLinear without block quantization or an explicit
+    /// output type.
+    fn plain_qdq(&self, id: NodeId, op: OnnxOp) -> bool {
+        let node = self.graph.node(id);
+        onnx_op(self.graph, id) == Some(op)
+            && node.outputs.len() == 1
+            && node.layout != Some(Layout::Nhwc)
+            && self.graph.captures_of(id).is_empty()
+            && !node.attrs.contains("output_dtype")
+            && node.attrs.int("block_size", 0).ok() == Some(0)
+    }
+
+    /// `(x_q, x scale, x zero point, x type, nodes read)` of a DequantizeLinear of a
+    /// run-time 8-bit value with constant scalar scale and zero point, read only by `user`.
+    fn activation_dq(&self, v: ValueRef) -> Option<(ValueRef, f32, i16, DType)> {
+        let dq = v.node;
+        if !self.plain_qdq(dq, OnnxOp::DequantizeLinear) || self.precomputed.contains(&dq) {
+            return None;
+        }
+        self.single_use(v)?;
+        let ins = self.graph.inputs_of(dq);
+        let xq = (*ins.first()?)?;
+        let s = scale(self.constant(*ins.get(1)?)?)?;
+        let (z, dt) = ints8(self.constant(*ins.get(2)?)?)?;
+        match z.as_slice() {
+            &[z] => Some((xq, s, z, dt)),
+            _ => None,
+        }
+    }
+
+    /// Per-output-channel weights `w_q − w_zp` (`[M, ...]`), scales and shape, from a
+    /// DequantizeLinear of constants.
+    fn weight_dq(&self, v: ValueRef) -> Option<(Vec<i16>, Vec<f32>, Vec<usize>)> {
+        let dq = v.node;
+        if !self.plain_qdq(dq, OnnxOp::DequantizeLinear) || !self.precomputed.contains(&dq) {
+            return None;
+        }
+        let ins = self.graph.inputs_of(dq);
+        let wa = self.constant(*ins.first()?)?;
+        let shape = wa.shape().to_vec();
+        let m = *shape.first()?;
+        let (w, _) = ints8(wa)?;
+        let ws = floats(self.constant(*ins.get(1)?)?)?;
+        let wz = match ins.get(2).copied().flatten() {
+            Some(z) => ints8(self.constant(Some(z))?)?.0,
+            None => vec![0],
+        };
+        let per_channel = ws.len() > 1 || wz.len() > 1;
+        if per_channel {
+            let rank = shape.len() as i64;
+            let axis = self.graph.node(dq).attrs.int("axis", 1).ok()?;
+            let axis = if axis < 0 { axis + rank } else { axis };
+            if axis != 0 || (ws.len() != 1 && ws.len() != m) || (wz.len() != 1 && wz.len() != m) {
+                return None;
+            }
+        }
+        if ws.iter().any(|s| !s.is_finite() || *s < 0.0) || m == 0 {
+            return None;
+        }
+        let per = w.len() / m;
+        let shifted = w
+            .iter()
+            .enumerate()
+            .map(|(i, &x)| x - wz[if wz.len() == 1 { 0 } else { i / per }])
+            .collect();
+        let scales = (0..m)
+            .map(|c| ws[if ws.len() == 1 { 0 } else { c }])
+            .collect();
+        Some((shifted, scales, shape))
+    }
+
+    /// The unit ending a Conv: `(its QuantizeLinear, the unit, the nodes it skips)`.
+    fn conv_unit(&self, conv: NodeId) -> Option<(NodeId, Unit, Vec<(NodeId, Skip)>)> {
+        let graph = self.graph;
+        let node = graph.node(conv);
+        if node.layout == Some(Layout::Nhwc)
+            || node.outputs.len() != 1
+            || !graph.captures_of(conv).is_empty()
+            || self.precomputed.contains(&conv)
+        {
+            return None;
+        }
+        let ins = graph.inputs_of(conv);
+        let (xq, xs, x_zp, x_dtype) = self.activation_dq((*ins.first()?)?)?;
+        let dq_x = ins[0]?.node;
+        let (w, ws, w_shape) = self.weight_dq((*ins.get(1)?)?)?;
+        let m = w_shape[0];
+        let bias = match ins.get(2).copied().flatten() {
+            Some(b) => floats(self.constant(Some(b))?)?,
+            None => vec![0.0; m],
+        };
+        if bias.len() != m {
+            return None;
+        }
+        // The result, through the activation the plan fused into the Conv, if any.
+        let (act, last) = match self.plan.fused.get(&conv) {
+            Some(f) => (Some(f.act), f.into),
+            None => (None, ValueRef::new(conv, 0)),
+        };
+        if act.is_some() {
+            self.single_use(ValueRef::new(conv, 0))?;
+        }
+        let q = self.single_use(last)?;
+        if !self.plain_qdq(q, OnnxOp::QuantizeLinear)
+            || self.precomputed.contains(&q)
+            || graph.inputs_of(q).first() != Some(&Some(last))
+        {
+            return None;
+        }
+        let qins = graph.inputs_of(q);
+        let ys = scale(self.constant(*qins.get(1)?)?)?;
+        let (yz, y_dtype) = ints8(self.constant(*qins.get(2)?)?)?;
+        let &[yz] = yz.as_slice() else { return None };
+        let (lo, hi) = match act {
+            None => (f32::NEG_INFINITY, f32::INFINITY),
+            Some(Act::Relu) => (0.0, f32::INFINITY),
+            Some(Act::Clip { lo, hi }) => (
+                lo.map_or(f32::NEG_INFINITY, |l| l / ys),
+                hi.map_or(f32::INFINITY, |h| h / ys),
+            ),
+            Some(Act::Silu) => return None,
+        };
+        let requant = Requant {
+            mult: ws
+                .iter()
+                .map(|&s| (xs as f64 * s as f64 / ys as f64) as f32)
+                .collect(),
+            offset: bias
+                .iter()
+                .map(|&b| (b as f64 / ys as f64) as f32)
+                .collect(),
+            lo,
+            hi,
+            y_zp: yz as f32,
+        };
+        let qconv = QConv::new(
+            node.attrs.clone(),
+            w,
+            w_shape,
+            x_zp,
+            x_dtype,
+            y_dtype,
+            requant,
+        )?;
+        let mut skips = vec![(dq_x, Skip::Defer), (conv, Skip::Release)];
+        if act.is_some() {
+            skips.push((last.node, Skip::Release));
+        }
+        let unit = Unit {
+            node: conv,
+            x: xq,
+            deferred: graph.inputs_of(dq_x).into_iter().flatten().collect(),
+            conv: qconv,
+        };
+        Some((q, unit, skips))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use modelc_ir::text::parse_graph;
+    use modelc_ir::OpsetImport;
+    use ndarray::{ArrayD, IxDyn};
+
+    use super::super::igemm::Kernel;
+    use crate::{Array, Data, Interpreter};
+
+    /// A deterministic pseudo-random value in [0, 1).
+    fn rnd(seed: &mut u64) -> f64 {
+        *seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (*seed >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    fn list(v: impl Iterator<Item = String>) -> String {
+        v.collect::<Vec<_>>().join(", ")
+    }
+
+    /// `Q → DQ → Conv(DQ(w_q), b) [→ act] → Q → DQ` of an f32 input `[1, c, h, w]`, with
+    /// 8-bit activations of type `adt` and per-channel i8 weights.
+    fn qdq_conv(
+        c: usize,
+        m: usize,
+        k: usize,
+        hw: usize,
+        attrs: &str,
+        group: usize,
+        act: &str,
+        adt: &str,
+        seed: &mut u64,
+    ) -> String {
+        let cg = c / group;
+        let wq = list((0..m * cg * k * k).map(|_| ((rnd(seed) * 255.0) as i64 - 127).to_string()));
+        let ws = list((0..m).map(|_| format!("{:.6}", 0.002 + 0.01 * rnd(seed))));
+        let b = list((0..m).map(|_| format!("{:.6}", rnd(seed) - 0.5)));
+        let (xz, yz) = if adt == "u8" { (131, 120) } else { (3, -7) };
+        let act_line = match act {
+            "relu" => "  %a = Relu(%c)\n".to_string(),
+            "clip" => "  %a = Clip(%c, %lo, %hi)\n".to_string(),
+            _ => "  %a = Identity(%c)\n".to_string(),
+        };
+        // Identity is no fused activation: the unit is not found through it; the tests
+        // without an activation read %c straight.
+        let qin = if act.is_empty() { "%c" } else { "%a" };
+        let act_line = if act.is_empty() {
+            String::new()
+        } else {
+            act_line
+        };
+        format!(
+            "graph main(%x: f32[1,{c},{hw},{hw}]) -> (%y) {{
+  %xs = const f32[] [0.02]
+  %xz = const {adt}[] [{xz}]
+  %wq = const i8[{m},{cg},{k},{k}] [{wq}]
+  %ws = const f32[{m}] [{ws}]
+  %wz = const i8[{m}] [{zeros}]
+  %b = const f32[{m}] [{b}]
+  %ys = const f32[] [0.05]
+  %yz = const {adt}[] [{yz}]
+  %lo = const f32[] [0.0]
+  %hi = const f32[] [6.0]
+  %xq = QuantizeLinear(%x, %xs, %xz)
+  %xd = DequantizeLinear(%xq, %xs, %xz)
+  %wd = DequantizeLinear(%wq, %ws, %wz) {{axis=0}}
+  %c = Conv(%xd, %wd, %b) {{{attrs}group={group}}}
+{act_line}  %yq = QuantizeLinear({qin}, %ys, %yz)
+  %y = DequantizeLinear(%yq, %ys, %yz)
+}}",
+            zeros = list((0..m).map(|_| "0".to_string())),
+        )
+    }
+
+    fn outputs(d: &[(String, Data)]) -> Vec<f32> {
+        match &d[0].1 {
+            Data::Tensor(Array::F32(a)) => a.iter().copied().collect(),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn conv_units_equal_the_float_path_within_one_step_on_every_kernel_and_thread_count() {
+        let mut seed = 11;
+        let opsets = [OpsetImport {
+            domain: String::new(),
+            version: 17,
+        }];
+        let cases: &[(usize, usize, usize, usize, &str, usize, &str, &str)] = &[
+            (16, 24, 1, 9, "", 1, "", "u8"),
+            (8, 12, 3, 10, "pads=[1,1,1,1], ", 1, "relu", "u8"),
+            (
+                3,
+                8,
+                3,
+                11,
+                "pads=[1,1,1,1], strides=[2,2], ",
+                1,
+                "clip",
+                "u8",
+            ),
+            (12, 12, 3, 9, "pads=[1,1,1,1], ", 12, "clip", "u8"),
+            (
+                10,
+                10,
+                3,
+                12,
+                "pads=[0,1,1,0], strides=[2,2], ",
+                10,
+                "",
+                "i8",
+            ),
+            (
+                8,
+                16,
+                3,
+                8,
+                "pads=[2,2,2,2], dilations=[2,2], ",
+                4,
+                "relu",
+                "i8",
+            ),
+            (6, 12, 3, 7, "pads=[1,1,1,1], ", 6, "", "u8"),
+            (7, 5, 1, 6, "strides=[2,2], ", 1, "", "i8"),
+        ];
+        for (i, &(c, m, k, hw, attrs, group, act, adt)) in cases.iter().enumerate() {
+            let src = qdq_conv(c, m, k, hw, attrs, group, act, adt, &mut seed);
+            let g = parse_graph(&src, None).unwrap_or_else(|e| panic!("{e}\n{src}"));
+            let interp = Interpreter::for_graph(&g, &opsets).unwrap();
+            assert_eq!(interp.units().at.len(), 1, "case {i}: no unit found");
+            let x: Vec<f32> = (0..c * hw * hw)
+                .map(|_| (rnd(&mut seed) as f32 - 0.4) * 5.0)
+                .collect();
+            let ins = vec![(
+                "x".to_string(),
+                Data::Tensor(Array::F32(
+                    ArrayD::from_shape_vec(IxDyn(&[1, c, hw, hw]), x).unwrap(),
+                )),
+            )];
+            let float = outputs(&interp.run_observed(ins.clone(), &mut |_, _| {}).unwrap());
+            let mut runs = Vec::new();
+            for threads in [1, 2] {
+                let pool = rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .build()
+                    .unwrap();
+                runs.push(outputs(&pool.install(|| interp.run(ins.clone())).unwrap()));
+            }
+            assert_eq!(runs[0], runs[1], "case {i}: thread counts differ");
+            let fused = &runs[0];
+            let step = 0.05;
+            let off: Vec<usize> = (0..fused.len()).filter(|&j| fused[j] != float[j]).collect();
+            assert!(
+                off.iter()
+                    .all(|&j| (fused[j] - float[j]).abs() <= step * 1.0001),
+                "case {i}: more than one step apart"
+            );
+            // Rounding differs only near ties: a handful of elements at most.
+            assert!(
+                off.len() * 50 <= fused.len(),
+                "case {i}: {} of {} differ",
+                off.len(),
+                fused.len()
+            );
+            // Every integer kernel gives the same integers.
+            let unit = interp.units().at.values().next().unwrap();
+            let xq = match interp.run_observed(ins.clone(), &mut |_, _| {}).map(|_| ()) {
+                Ok(()) => {
+                    let mut seen = None;
+                    interp
+                        .run_observed(ins.clone(), &mut |v, d| {
+                            if v == unit.x {
+                                seen = Some(d.clone());
+                            }
+                        })
+                        .unwrap();
+                    seen.unwrap()
+                }
+                Err(e) => panic!("{e}"),
+            };
+            let Data::Tensor(xq) = xq else { panic!() };
+            let results: Vec<Array> = Kernel::available()
+                .into_iter()
+                .map(|kern| unit.conv.run(&xq, kern).unwrap())
+                .collect();
+            assert!(
+                results.windows(2).all(|w| w[0] == w[1]),
+                "case {i}: kernels differ"
+            );
+        }
+    }
+}
