@@ -354,25 +354,26 @@ fn execute(
                 if let Some((unit, kernel)) = units.and_then(|u| Some((u.at.get(&id)?, u.kernel))) {
                     let started = profile.is_some().then(Instant::now);
                     let label = || node_label(graph.node(unit.node));
-                    let x = match values.get(&unit.x).map(|d| d.as_ref()) {
-                        Some(Data::Tensor(a)) => a,
-                        _ => {
-                            return Err(InterpError::Graph(format!(
+                    let xs = unit
+                        .inputs
+                        .iter()
+                        .map(|v| match values.get(v).map(|d| d.as_ref()) {
+                            Some(Data::Tensor(a)) => Ok(a),
+                            _ => Err(InterpError::Graph(format!(
                                 "{}: an input was not computed",
                                 label()
-                            )))
-                        }
-                    };
+                            ))),
+                        })
+                        .collect::<Result<Vec<_>, _>>()?;
                     let y = unit
-                        .conv
-                        .run(x, kernel)
+                        .run(&xs, kernel)
                         .map_err(|source| InterpError::Kernel {
                             node: label(),
                             source,
                         })?;
                     values.insert(here, std::borrow::Cow::Owned(Data::Tensor(y)));
                     if let (Some(p), Some(t)) = (profile.as_mut(), started) {
-                        p.add("QLinearConv (QDQ unit)", t.elapsed());
+                        p.add(unit.name(), t.elapsed());
                     }
                     for &v in &unit.deferred {
                         release(&mut uses, &mut values, v);

@@ -12,6 +12,7 @@ pub mod cast;
 pub mod convert;
 pub mod igemm;
 pub mod integer;
+pub(crate) mod qadd;
 pub(crate) mod qconv;
 pub mod qdq;
 pub(crate) mod units;

@@ -10,15 +10,21 @@
 //! the activation are not run. Runs with an observer see every value and so do not use
 //! units; a run without one reads only the unit's output (every skipped value has no other
 //! reader, checked here).
+//!
+//! An addition unit is `DequantizeLinear(a_q) + DequantizeLinear(b_q)`, both of run-time
+//! values with constant scalar scales and zero points and read only by the Add, the sum
+//! (through a fused Relu or Clip) read only by such a QuantizeLinear
+//! ([`super::qadd::QAdd`], bit-identical to the nodes).
 
 use std::collections::{HashMap, HashSet};
 
 use modelc_ir::{DType, Graph, Layout, NodeId, OnnxOp, Op, ValueRef};
 
 use super::igemm::Kernel;
+use super::qadd::{Operand, QAdd};
 use super::qconv::{QConv, Requant};
 use crate::plan::{Act, Plan};
-use crate::{Array, Data};
+use crate::{Array, Data, KernelError};
 
 /// What a run does at a node that belongs to a unit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,13 +38,39 @@ pub(crate) enum Skip {
 /// A unit, run in place of the node that ends it.
 #[derive(Debug)]
 pub(crate) struct Unit {
-    /// The node errors are reported for (the Conv).
+    /// The node errors are reported for (the Conv or Add).
     pub node: NodeId,
-    /// The quantized input the unit reads.
-    pub x: ValueRef,
+    /// The quantized inputs the unit reads.
+    pub inputs: Vec<ValueRef>,
     /// Inputs of deferred nodes, released after the unit has run.
     pub deferred: Vec<ValueRef>,
-    pub conv: QConv,
+    pub kind: Kind,
+}
+
+/// What a unit computes.
+#[derive(Debug)]
+pub(crate) enum Kind {
+    Conv(QConv),
+    Add(QAdd),
+}
+
+impl Unit {
+    /// Computes the unit's output from its inputs (in [`Unit::inputs`] order).
+    pub(crate) fn run(&self, inputs: &[&Array], kernel: Kernel) -> Result<Array, KernelError> {
+        match (&self.kind, inputs) {
+            (Kind::Conv(c), &[x]) => c.run(x, kernel),
+            (Kind::Add(a), &[x, y]) => a.run(x, y),
+            _ => Err(KernelError::new("a QDQ unit was given the wrong inputs")),
+        }
+    }
+
+    /// The op name a profile lists the unit under.
+    pub(crate) fn name(&self) -> &'static str {
+        match self.kind {
+            Kind::Conv(_) => "QLinearConv (QDQ unit)",
+            Kind::Add(_) => "QLinearAdd (QDQ unit)",
+        }
+    }
 }
 
 /// The units of one graph.
@@ -76,10 +108,12 @@ impl Units {
             precomputed,
         };
         for &id in &plan.order {
-            if onnx_op(graph, id) != Some(OnnxOp::Conv) {
-                continue;
-            }
-            if let Some((q, unit, skips)) = ctx.conv_unit(id) {
+            let found = match onnx_op(graph, id) {
+                Some(OnnxOp::Conv) => ctx.conv_unit(id),
+                Some(OnnxOp::Add) => ctx.add_unit(id),
+                _ => None,
+            };
+            if let Some((q, unit, skips)) = found {
                 if skips.iter().any(|(n, _)| units.skip.contains_key(n)) {
                     continue;
                 }
@@ -239,25 +273,7 @@ impl Ctx<'_> {
         if bias.len() != m {
             return None;
         }
-        // The result, through the activation the plan fused into the Conv, if any.
-        let (act, last) = match self.plan.fused.get(&conv) {
-            Some(f) => (Some(f.act), f.into),
-            None => (None, ValueRef::new(conv, 0)),
-        };
-        if act.is_some() {
-            self.single_use(ValueRef::new(conv, 0))?;
-        }
-        let q = self.single_use(last)?;
-        if !self.plain_qdq(q, OnnxOp::QuantizeLinear)
-            || self.precomputed.contains(&q)
-            || graph.inputs_of(q).first() != Some(&Some(last))
-        {
-            return None;
-        }
-        let qins = graph.inputs_of(q);
-        let ys = scale(self.constant(*qins.get(1)?)?)?;
-        let (yz, y_dtype) = ints8(self.constant(*qins.get(2)?)?)?;
-        let &[yz] = yz.as_slice() else { return None };
+        let (q, act, act_node, ys, yz, y_dtype) = self.output_q(conv)?;
         let (lo, hi) = match act {
             None => (f32::NEG_INFINITY, f32::INFINITY),
             Some(Act::Relu) => (0.0, f32::INFINITY),
@@ -290,17 +306,100 @@ impl Ctx<'_> {
             requant,
         )?;
         let mut skips = vec![(dq_x, Skip::Defer), (conv, Skip::Release)];
-        if act.is_some() {
-            skips.push((last.node, Skip::Release));
-        }
+        skips.extend(act_node.map(|n| (n, Skip::Release)));
         let unit = Unit {
             node: conv,
-            x: xq,
+            inputs: vec![xq],
             deferred: graph.inputs_of(dq_x).into_iter().flatten().collect(),
-            conv: qconv,
+            kind: Kind::Conv(qconv),
         };
         Some((q, unit, skips))
     }
+
+    /// The QuantizeLinear reading `producer`'s result (through the activation the plan
+    /// fused into it, if any): `(Q, activation, activation node, y scale, y zp, y type)`.
+    fn output_q(
+        &self,
+        producer: NodeId,
+    ) -> Option<(NodeId, Option<Act>, Option<NodeId>, f32, i16, DType)> {
+        let (act, last) = match self.plan.fused.get(&producer) {
+            Some(f) => (Some(f.act), f.into),
+            None => (None, ValueRef::new(producer, 0)),
+        };
+        if act.is_some() {
+            self.single_use(ValueRef::new(producer, 0))?;
+        }
+        let q = self.single_use(last)?;
+        if !self.plain_qdq(q, OnnxOp::QuantizeLinear)
+            || self.precomputed.contains(&q)
+            || self.graph.inputs_of(q).first() != Some(&Some(last))
+        {
+            return None;
+        }
+        let qins = self.graph.inputs_of(q);
+        let ys = scale(self.constant(*qins.get(1)?)?)?;
+        let (yz, y_dtype) = ints8(self.constant(*qins.get(2)?)?)?;
+        let &[yz] = yz.as_slice() else { return None };
+        let act_node = act.map(|_| last.node);
+        Some((q, act, act_node, ys, yz, y_dtype))
+    }
+
+    /// The unit ending an Add of two dequantized values.
+    fn add_unit(&self, add: NodeId) -> Option<(NodeId, Unit, Vec<(NodeId, Skip)>)> {
+        let graph = self.graph;
+        let node = graph.node(add);
+        if node.outputs.len() != 1
+            || !graph.captures_of(add).is_empty()
+            || self.precomputed.contains(&add)
+        {
+            return None;
+        }
+        let ins = graph.inputs_of(add);
+        let (&[Some(a), Some(b)], true) = (ins.as_slice(), a_ne_b(&ins)) else {
+            return None;
+        };
+        let (aq, sa, za, _) = self.activation_dq(a)?;
+        let (bq, sb, zb, _) = self.activation_dq(b)?;
+        let (q, act, act_node, ys, yz, y_dtype) = self.output_q(add)?;
+        let (lo, hi) = match act {
+            None => (f32::NEG_INFINITY, f32::INFINITY),
+            Some(Act::Relu) => (0.0, f32::INFINITY),
+            Some(Act::Clip { lo, hi }) => {
+                (lo.unwrap_or(f32::NEG_INFINITY), hi.unwrap_or(f32::INFINITY))
+            }
+            Some(Act::Silu) => return None,
+        };
+        let mut skips = vec![
+            (a.node, Skip::Defer),
+            (b.node, Skip::Defer),
+            (add, Skip::Release),
+        ];
+        skips.extend(act_node.map(|n| (n, Skip::Release)));
+        let deferred = [a.node, b.node]
+            .iter()
+            .flat_map(|&n| graph.inputs_of(n).into_iter().flatten())
+            .collect();
+        let unit = Unit {
+            node: add,
+            inputs: vec![aq, bq],
+            deferred,
+            kind: Kind::Add(QAdd {
+                a: Operand { scale: sa, zp: za },
+                b: Operand { scale: sb, zp: zb },
+                lo,
+                hi,
+                y_scale: ys,
+                y_zp: yz as f32,
+                y_dtype,
+            }),
+        };
+        Some((q, unit, skips))
+    }
+}
+
+/// Two inputs from different nodes (one DequantizeLinear read twice is no unit).
+fn a_ne_b(ins: &[Option<ValueRef>]) -> bool {
+    matches!(ins, [Some(a), Some(b)] if a.node != b.node)
 }
 
 #[cfg(test)]
@@ -310,6 +409,7 @@ mod tests {
     use ndarray::{ArrayD, IxDyn};
 
     use super::super::igemm::Kernel;
+    use super::Kind;
     use crate::{Array, Data, Interpreter};
 
     /// A deterministic pseudo-random value in [0, 1).
@@ -470,12 +570,15 @@ mod tests {
             );
             // Every integer kernel gives the same integers.
             let unit = interp.units().at.values().next().unwrap();
+            let Kind::Conv(conv) = &unit.kind else {
+                panic!()
+            };
             let xq = match interp.run_observed(ins.clone(), &mut |_, _| {}).map(|_| ()) {
                 Ok(()) => {
                     let mut seen = None;
                     interp
                         .run_observed(ins.clone(), &mut |v, d| {
-                            if v == unit.x {
+                            if v == unit.inputs[0] {
                                 seen = Some(d.clone());
                             }
                         })
@@ -487,11 +590,66 @@ mod tests {
             let Data::Tensor(xq) = xq else { panic!() };
             let results: Vec<Array> = Kernel::available()
                 .into_iter()
-                .map(|kern| unit.conv.run(&xq, kern).unwrap())
+                .map(|kern| conv.run(&xq, kern).unwrap())
                 .collect();
             assert!(
                 results.windows(2).all(|w| w[0] == w[1]),
                 "case {i}: kernels differ"
+            );
+        }
+    }
+
+    #[test]
+    fn add_units_are_bit_identical_to_the_float_path() {
+        let opsets = [OpsetImport {
+            domain: String::new(),
+            version: 17,
+        }];
+        let mut seed = 5;
+        for (bshape, act) in [("1,4,5,5", ""), ("1,4,5,5", "relu"), ("1,4,1,1", "")] {
+            let (out, act_line) = match act {
+                "relu" => ("%r", "  %r = Relu(%s)\n"),
+                _ => ("%s", ""),
+            };
+            let src = format!(
+                "graph main(%a: f32[1,4,5,5], %b: f32[{bshape}]) -> (%y) {{
+  %as = const f32[] [0.031]
+  %az = const u8[] [128]
+  %bs = const f32[] [0.017]
+  %bz = const i8[] [-3]
+  %ys = const f32[] [0.03]
+  %yz = const u8[] [101]
+  %aq = QuantizeLinear(%a, %as, %az)
+  %ad = DequantizeLinear(%aq, %as, %az)
+  %bq = QuantizeLinear(%b, %bs, %bz)
+  %bd = DequantizeLinear(%bq, %bs, %bz)
+  %s = Add(%ad, %bd)
+{act_line}  %yq = QuantizeLinear({out}, %ys, %yz)
+  %y = DequantizeLinear(%yq, %ys, %yz)
+}}"
+            );
+            let g = parse_graph(&src, None).unwrap_or_else(|e| panic!("{e}\n{src}"));
+            let interp = Interpreter::for_graph(&g, &opsets).unwrap();
+            assert_eq!(interp.units().at.len(), 1, "{bshape} {act}: no unit");
+            let input = |shape: &[usize], seed: &mut u64| {
+                let n = shape.iter().product();
+                let v = (0..n).map(|_| (rnd(seed) as f32 - 0.5) * 8.0).collect();
+                Data::Tensor(Array::F32(ArrayD::from_shape_vec(IxDyn(shape), v).unwrap()))
+            };
+            let bdims: Vec<usize> = bshape.split(',').map(|d| d.parse().unwrap()).collect();
+            let ins = vec![
+                ("a".to_string(), input(&[1, 4, 5, 5], &mut seed)),
+                ("b".to_string(), input(&bdims, &mut seed)),
+            ];
+            let float = outputs(&interp.run_observed(ins.clone(), &mut |_, _| {}).unwrap());
+            let fused = outputs(&interp.run(ins).unwrap());
+            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&fused), bits(&float), "{bshape} {act}");
+            // Saturation happens (the sum's range exceeds the output's): not a trivial case.
+            let top = ((255.0 - 101.0) * 0.03_f32 as f64) as f32;
+            assert!(
+                float.iter().any(|&v| v == top),
+                "{bshape} {act}: no saturation"
             );
         }
     }
