@@ -133,12 +133,17 @@ pub enum Kernel {
     Portable,
     /// AVX2 `vpmaddwd` (x86-64 with AVX2 only).
     Avx2,
+    /// AVX-512 VNNI `vpdpwssd`: the pair products and their sum added to the i32
+    /// accumulators in one instruction, sixteen positions a register.
+    Avx512Vnni,
 }
 
 impl Kernel {
     /// The fastest kernel this CPU runs.
     pub fn best() -> Kernel {
-        if simd::avx2() {
+        if simd::avx512vnni() {
+            Kernel::Avx512Vnni
+        } else if simd::avx2() {
             Kernel::Avx2
         } else {
             Kernel::Portable
@@ -151,6 +156,9 @@ impl Kernel {
         if simd::avx2() {
             v.push(Kernel::Avx2);
         }
+        if simd::avx512vnni() {
+            v.push(Kernel::Avx512Vnni);
+        }
         v
     }
 
@@ -159,6 +167,7 @@ impl Kernel {
         assert!(a.len() >= kp * MR && b.len() >= kp * NR);
         match self {
             Kernel::Avx2 if simd::avx2() => simd::tile_avx2(kp, a, b, out),
+            Kernel::Avx512Vnni if simd::avx512vnni() => simd::tile_avx512vnni(kp, a, b, out),
             _ => tile_portable(kp, a, b, out),
         }
     }
@@ -192,6 +201,54 @@ mod simd {
         #[cfg(not(target_arch = "x86_64"))]
         {
             false
+        }
+    }
+
+    pub fn avx512vnni() -> bool {
+        #[cfg(target_arch = "x86_64")]
+        {
+            std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("avx512vnni")
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            false
+        }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    pub fn tile_avx512vnni(kp: usize, a: &[i32], b: &[i32], out: &mut [[i32; NR]; MR]) {
+        assert!(avx512vnni() && a.len() >= kp * MR && b.len() >= kp * NR);
+        // SAFETY: AVX-512F and VNNI are present (checked above) and every read stays inside
+        // `a[..kp * MR]` and `b[..kp * NR]` (asserted above).
+        unsafe { tile_avx512vnni_impl(kp, a.as_ptr(), b.as_ptr(), out) }
+    }
+
+    #[cfg(not(target_arch = "x86_64"))]
+    pub fn tile_avx512vnni(kp: usize, a: &[i32], b: &[i32], out: &mut [[i32; NR]; MR]) {
+        super::tile_portable(kp, a, b, out)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f,avx512vnni")]
+    unsafe fn tile_avx512vnni_impl(
+        kp: usize,
+        a: *const i32,
+        b: *const i32,
+        out: &mut [[i32; NR]; MR],
+    ) {
+        use std::arch::x86_64::*;
+        let mut acc = [_mm512_setzero_si512(); MR];
+        for kk in 0..kp {
+            // SAFETY (all loads): kk < kp, so kk * NR + 16 ≤ kp * NR and kk * MR + i < kp * MR.
+            let bv = unsafe { _mm512_loadu_si512(b.add(kk * NR) as *const __m512i) };
+            for (i, acc) in acc.iter_mut().enumerate() {
+                let av = _mm512_set1_epi32(unsafe { *a.add(kk * MR + i) });
+                *acc = _mm512_dpwssd_epi32(*acc, av, bv);
+            }
+        }
+        for (row, acc) in out.iter_mut().zip(acc) {
+            // SAFETY: each row holds NR = 16 i32s, one 512-bit store.
+            unsafe { _mm512_storeu_si512(row.as_mut_ptr() as *mut __m512i, acc) };
         }
     }
 
