@@ -7,7 +7,7 @@ use std::time::Instant;
 use modelc_ir::{node_label, Graph, Model, NodeId, Op, OpsetImport, ValueRef};
 
 use crate::ctx::OpCtx;
-use crate::ops::quant::units::{Skip, Units};
+use crate::ops::quant::units::Units;
 use crate::ops::{lookup, Kernel};
 use crate::plan::{opset_of, Plan};
 use crate::profile::Profile;
@@ -68,7 +68,7 @@ impl<'g> Interpreter<'g> {
             }
         }
         plan.unfuse(|id| consts.precomputed.contains(&id));
-        consts.units = Units::find(graph, &plan, &consts.values, &consts.precomputed);
+        consts.units = Units::find(graph, &mut plan, &consts.values, &consts.precomputed);
         Ok(Interpreter {
             graph,
             opsets: opsets.to_vec(),
@@ -294,6 +294,11 @@ fn execute(
     // Producers whose result was not f32 after all: their activations run as nodes.
     let mut declined: HashSet<NodeId> = HashSet::new();
     let mut uses = plan.uses.clone();
+    if !fuse {
+        if let Some(c) = consts {
+            c.units.uncount(&mut uses);
+        }
+    }
 
     // Constants prepared once (and captured outer values) are borrowed, not copied: a run
     // must not duplicate a model's weights.
@@ -343,11 +348,9 @@ fn execute(
                 let input_refs = graph.inputs_of(id);
                 let capture_refs = graph.captures_of(id);
                 let units = consts.map(|c| &c.units).filter(|_| fuse);
-                if let Some(skip) = units.and_then(|u| u.skip.get(&id)) {
-                    if *skip == Skip::Release {
-                        for v in input_refs.into_iter().flatten().chain(capture_refs) {
-                            release(&mut uses, &mut values, v);
-                        }
+                if units.is_some_and(|u| u.skip.contains(&id)) {
+                    for v in input_refs.into_iter().flatten().chain(capture_refs) {
+                        release(&mut uses, &mut values, v);
                     }
                     continue;
                 }
@@ -375,7 +378,7 @@ fn execute(
                     if let (Some(p), Some(t)) = (profile.as_mut(), started) {
                         p.add(unit.name(), t.elapsed());
                     }
-                    for &v in &unit.deferred {
+                    for &v in &unit.inputs {
                         release(&mut uses, &mut values, v);
                     }
                     for v in input_refs.into_iter().flatten().chain(capture_refs) {

@@ -7,9 +7,10 @@
 //! a `QuantizeLinear` with constant scalar scale and zero point — optionally through a
 //! Relu or constant Clip the plan fused into the Conv. The unit runs where the
 //! QuantizeLinear stands ([`super::qconv::QConv`]); the DequantizeLinear of x, the Conv and
-//! the activation are not run. Runs with an observer see every value and so do not use
-//! units; a run without one reads only the unit's output (every skipped value has no other
-//! reader, checked here).
+//! the activation are not run (the DequantizeLinear of x still runs when something else
+//! reads its result: a residual connection). Runs with an observer see every value and so
+//! do not use units; a run without one reads only the unit's output (every skipped value
+//! has no other reader, checked here).
 //!
 //! An addition unit is `DequantizeLinear(a_q) + DequantizeLinear(b_q)`, both of run-time
 //! values with constant scalar scales and zero points and read only by the Add, the sum
@@ -26,24 +27,14 @@ use super::qconv::{QConv, Requant};
 use crate::plan::{Act, Plan};
 use crate::{Array, Data, KernelError};
 
-/// What a run does at a node that belongs to a unit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Skip {
-    /// Not run; its inputs are released as if it had run.
-    Release,
-    /// Not run; its inputs stay until the unit that reads them has run.
-    Defer,
-}
-
 /// A unit, run in place of the node that ends it.
 #[derive(Debug)]
 pub(crate) struct Unit {
     /// The node errors are reported for (the Conv or Add).
     pub node: NodeId,
-    /// The quantized inputs the unit reads.
+    /// The quantized inputs the unit reads; the plan counts one read of each for the
+    /// unit, released after it has run.
     pub inputs: Vec<ValueRef>,
-    /// Inputs of deferred nodes, released after the unit has run.
-    pub deferred: Vec<ValueRef>,
     pub kind: Kind,
 }
 
@@ -78,7 +69,8 @@ impl Unit {
 pub(crate) struct Units {
     /// Unit by the node it replaces (its QuantizeLinear).
     pub at: HashMap<NodeId, Unit>,
-    pub skip: HashMap<NodeId, Skip>,
+    /// Nodes a run does not run (their inputs are released as if they had run).
+    pub skip: HashSet<NodeId>,
     pub kernel: Kernel,
 }
 
@@ -87,16 +79,27 @@ impl Units {
     pub(crate) fn none() -> Units {
         Units {
             at: HashMap::new(),
-            skip: HashMap::new(),
+            skip: HashSet::new(),
             kernel: Kernel::best(),
         }
     }
 
+    /// Takes back the reads [`Units::find`] counted, for runs that do not use the units.
+    pub(crate) fn uncount(&self, uses: &mut HashMap<ValueRef, usize>) {
+        for unit in self.at.values() {
+            for v in &unit.inputs {
+                if let Some(n) = uses.get_mut(v) {
+                    *n -= 1;
+                }
+            }
+        }
+    }
+
     /// Finds the units of `graph` given its constants (by value) and the nodes computed
-    /// ahead of the runs.
+    /// ahead of the runs, and counts the units' reads in the plan.
     pub(crate) fn find(
         graph: &Graph,
-        plan: &Plan,
+        plan: &mut Plan,
         consts: &HashMap<ValueRef, Data>,
         precomputed: &HashSet<NodeId>,
     ) -> Units {
@@ -113,16 +116,38 @@ impl Units {
                 Some(OnnxOp::Add) => ctx.add_unit(id),
                 _ => None,
             };
-            if let Some((q, unit, skips)) = found {
-                if skips.iter().any(|(n, _)| units.skip.contains_key(n)) {
+            if let Some(Found { q, unit, skips }) = found {
+                if skips.iter().any(|n| units.skip.contains(n)) {
                     continue;
                 }
                 units.skip.extend(skips);
                 units.at.insert(q, unit);
             }
         }
+        for unit in units.at.values() {
+            for &v in &unit.inputs {
+                *plan.uses.entry(v).or_default() += 1;
+            }
+        }
         units
     }
+}
+
+/// A unit found: the node it runs at, the unit, and the nodes it skips.
+struct Found {
+    q: NodeId,
+    unit: Unit,
+    skips: Vec<NodeId>,
+}
+
+/// The QuantizeLinear ending a unit, and the activation before it.
+struct OutputQ {
+    q: NodeId,
+    act: Option<Act>,
+    act_node: Option<NodeId>,
+    ys: f32,
+    yz: i16,
+    y_dtype: DType,
 }
 
 struct Ctx<'a> {
@@ -191,14 +216,13 @@ impl Ctx<'_> {
             && node.attrs.int("block_size", 0).ok() == Some(0)
     }
 
-    /// `(x_q, x scale, x zero point, x type, nodes read)` of a DequantizeLinear of a
-    /// run-time 8-bit value with constant scalar scale and zero point, read only by `user`.
+    /// `(x_q, x scale, x zero point, x type)` of a DequantizeLinear of a run-time 8-bit
+    /// value with constant scalar scale and zero point.
     fn activation_dq(&self, v: ValueRef) -> Option<(ValueRef, f32, i16, DType)> {
         let dq = v.node;
         if !self.plain_qdq(dq, OnnxOp::DequantizeLinear) || self.precomputed.contains(&dq) {
             return None;
         }
-        self.single_use(v)?;
         let ins = self.graph.inputs_of(dq);
         let xq = (*ins.first()?)?;
         let s = scale(self.constant(*ins.get(1)?)?)?;
@@ -251,7 +275,7 @@ impl Ctx<'_> {
     }
 
     /// The unit ending a Conv: `(its QuantizeLinear, the unit, the nodes it skips)`.
-    fn conv_unit(&self, conv: NodeId) -> Option<(NodeId, Unit, Vec<(NodeId, Skip)>)> {
+    fn conv_unit(&self, conv: NodeId) -> Option<Found> {
         let graph = self.graph;
         let node = graph.node(conv);
         if node.layout == Some(Layout::Nhwc)
@@ -273,7 +297,14 @@ impl Ctx<'_> {
         if bias.len() != m {
             return None;
         }
-        let (q, act, act_node, ys, yz, y_dtype) = self.output_q(conv)?;
+        let OutputQ {
+            q,
+            act,
+            act_node,
+            ys,
+            yz,
+            y_dtype,
+        } = self.output_q(conv)?;
         let (lo, hi) = match act {
             None => (f32::NEG_INFINITY, f32::INFINITY),
             Some(Act::Relu) => (0.0, f32::INFINITY),
@@ -305,23 +336,21 @@ impl Ctx<'_> {
             y_dtype,
             requant,
         )?;
-        let mut skips = vec![(dq_x, Skip::Defer), (conv, Skip::Release)];
-        skips.extend(act_node.map(|n| (n, Skip::Release)));
+        // The DequantizeLinear of x runs only when something else reads its result too.
+        let mut skips = vec![conv];
+        skips.extend(self.single_use(ins[0]?).map(|_| dq_x));
+        skips.extend(act_node);
         let unit = Unit {
             node: conv,
             inputs: vec![xq],
-            deferred: graph.inputs_of(dq_x).into_iter().flatten().collect(),
             kind: Kind::Conv(qconv),
         };
-        Some((q, unit, skips))
+        Some(Found { q, unit, skips })
     }
 
     /// The QuantizeLinear reading `producer`'s result (through the activation the plan
     /// fused into it, if any): `(Q, activation, activation node, y scale, y zp, y type)`.
-    fn output_q(
-        &self,
-        producer: NodeId,
-    ) -> Option<(NodeId, Option<Act>, Option<NodeId>, f32, i16, DType)> {
+    fn output_q(&self, producer: NodeId) -> Option<OutputQ> {
         let (act, last) = match self.plan.fused.get(&producer) {
             Some(f) => (Some(f.act), f.into),
             None => (None, ValueRef::new(producer, 0)),
@@ -341,11 +370,18 @@ impl Ctx<'_> {
         let (yz, y_dtype) = ints8(self.constant(*qins.get(2)?)?)?;
         let &[yz] = yz.as_slice() else { return None };
         let act_node = act.map(|_| last.node);
-        Some((q, act, act_node, ys, yz, y_dtype))
+        Some(OutputQ {
+            q,
+            act,
+            act_node,
+            ys,
+            yz,
+            y_dtype,
+        })
     }
 
     /// The unit ending an Add of two dequantized values.
-    fn add_unit(&self, add: NodeId) -> Option<(NodeId, Unit, Vec<(NodeId, Skip)>)> {
+    fn add_unit(&self, add: NodeId) -> Option<Found> {
         let graph = self.graph;
         let node = graph.node(add);
         if node.outputs.len() != 1
@@ -360,7 +396,14 @@ impl Ctx<'_> {
         };
         let (aq, sa, za, _) = self.activation_dq(a)?;
         let (bq, sb, zb, _) = self.activation_dq(b)?;
-        let (q, act, act_node, ys, yz, y_dtype) = self.output_q(add)?;
+        let OutputQ {
+            q,
+            act,
+            act_node,
+            ys,
+            yz,
+            y_dtype,
+        } = self.output_q(add)?;
         let (lo, hi) = match act {
             None => (f32::NEG_INFINITY, f32::INFINITY),
             Some(Act::Relu) => (0.0, f32::INFINITY),
@@ -369,20 +412,13 @@ impl Ctx<'_> {
             }
             Some(Act::Silu) => return None,
         };
-        let mut skips = vec![
-            (a.node, Skip::Defer),
-            (b.node, Skip::Defer),
-            (add, Skip::Release),
-        ];
-        skips.extend(act_node.map(|n| (n, Skip::Release)));
-        let deferred = [a.node, b.node]
-            .iter()
-            .flat_map(|&n| graph.inputs_of(n).into_iter().flatten())
-            .collect();
+        let mut skips = vec![add];
+        skips.extend(self.single_use(a).map(|_| a.node));
+        skips.extend(self.single_use(b).map(|_| b.node));
+        skips.extend(act_node);
         let unit = Unit {
             node: add,
             inputs: vec![aq, bq],
-            deferred,
             kind: Kind::Add(QAdd {
                 a: Operand { scale: sa, zp: za },
                 b: Operand { scale: sb, zp: zb },
@@ -393,7 +429,7 @@ impl Ctx<'_> {
                 y_dtype,
             }),
         };
-        Some((q, unit, skips))
+        Some(Found { q, unit, skips })
     }
 }
 
@@ -426,17 +462,8 @@ mod tests {
 
     /// `Q → DQ → Conv(DQ(w_q), b) [→ act] → Q → DQ` of an f32 input `[1, c, h, w]`, with
     /// 8-bit activations of type `adt` and per-channel i8 weights.
-    fn qdq_conv(
-        c: usize,
-        m: usize,
-        k: usize,
-        hw: usize,
-        attrs: &str,
-        group: usize,
-        act: &str,
-        adt: &str,
-        seed: &mut u64,
-    ) -> String {
+    fn qdq_conv(case: Case<'_>, seed: &mut u64) -> String {
+        let (c, m, k, hw, attrs, group, act, adt) = case;
         let cg = c / group;
         let wq = list((0..m * cg * k * k).map(|_| ((rnd(seed) * 255.0) as i64 - 127).to_string()));
         let ws = list((0..m).map(|_| format!("{:.6}", 0.002 + 0.01 * rnd(seed))));
@@ -456,7 +483,7 @@ mod tests {
             act_line
         };
         format!(
-            "graph main(%x: f32[1,{c},{hw},{hw}]) -> (%y) {{
+            "graph main(%x: f32[1,{c},{hw},{hw}]) -> (%y{extra}) {{
   %xs = const f32[] [0.02]
   %xz = const {adt}[] [{xz}]
   %wq = const i8[{m},{cg},{k},{k}] [{wq}]
@@ -475,8 +502,15 @@ mod tests {
   %y = DequantizeLinear(%yq, %ys, %yz)
 }}",
             zeros = list((0..m).map(|_| "0".to_string())),
+            // A second reader of x's DequantizeLinear (a residual connection's): the node
+            // runs, the unit still reads x_q.
+            extra = if act == "relu" { ", %xd" } else { "" },
         )
     }
+
+    /// Input channels, output channels, kernel size, input size, attributes, group,
+    /// activation (`relu`, `clip` or none) and activation type (`u8`, `i8`).
+    type Case<'a> = (usize, usize, usize, usize, &'a str, usize, &'a str, &'a str);
 
     fn outputs(d: &[(String, Data)]) -> Vec<f32> {
         match &d[0].1 {
@@ -492,7 +526,7 @@ mod tests {
             domain: String::new(),
             version: 17,
         }];
-        let cases: &[(usize, usize, usize, usize, &str, usize, &str, &str)] = &[
+        let cases: &[Case<'_>] = &[
             (16, 24, 1, 9, "", 1, "", "u8"),
             (8, 12, 3, 10, "pads=[1,1,1,1], ", 1, "relu", "u8"),
             (
@@ -529,8 +563,9 @@ mod tests {
             (6, 12, 3, 7, "pads=[1,1,1,1], ", 6, "", "u8"),
             (7, 5, 1, 6, "strides=[2,2], ", 1, "", "i8"),
         ];
-        for (i, &(c, m, k, hw, attrs, group, act, adt)) in cases.iter().enumerate() {
-            let src = qdq_conv(c, m, k, hw, attrs, group, act, adt, &mut seed);
+        for (i, &case) in cases.iter().enumerate() {
+            let (c, _, _, hw, ..) = case;
+            let src = qdq_conv(case, &mut seed);
             let g = parse_graph(&src, None).unwrap_or_else(|e| panic!("{e}\n{src}"));
             let interp = Interpreter::for_graph(&g, &opsets).unwrap();
             assert_eq!(interp.units().at.len(), 1, "case {i}: no unit found");
@@ -647,10 +682,7 @@ mod tests {
             assert_eq!(bits(&fused), bits(&float), "{bshape} {act}");
             // Saturation happens (the sum's range exceeds the output's): not a trivial case.
             let top = ((255.0 - 101.0) * 0.03_f32 as f64) as f32;
-            assert!(
-                float.iter().any(|&v| v == top),
-                "{bshape} {act}: no saturation"
-            );
+            assert!(float.contains(&top), "{bshape} {act}: no saturation");
         }
     }
 }
