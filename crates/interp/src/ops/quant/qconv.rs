@@ -18,6 +18,7 @@ use rayon::prelude::*;
 use super::igemm::{gemm, Kernel, PackedA, PackedB};
 use super::integer::Conv;
 use super::qdq::round_even_f32;
+use crate::ops::elem::MAX_ELEMS;
 use crate::{bail, Array, KernelError};
 
 /// An 8-bit quantized element type.
@@ -187,7 +188,7 @@ impl QConv {
             .n
             .checked_mul(m)
             .and_then(|v| v.checked_mul(p))
-            .filter(|&t| t <= crate::ops::elem::MAX_ELEMS)
+            .filter(|&t| t <= MAX_ELEMS)
             .ok_or_else(|| KernelError::new("Conv output is too large"))?;
         let xc = x.as_standard_layout();
         let xs = xc
@@ -203,6 +204,9 @@ impl QConv {
             match &self.weights {
                 Weights::Depthwise(wts) => {
                     let kk = geo.k[0] * geo.k[1];
+                    let padded = padded_dims(&geo)
+                        .filter(|(hp, wp)| hp.checked_mul(*wp).is_some_and(|t| t <= MAX_ELEMS))
+                        .ok_or_else(|| KernelError::new("Conv is too large"))?;
                     out_img
                         .par_chunks_mut(p)
                         .enumerate()
@@ -213,6 +217,7 @@ impl QConv {
                                 plane,
                                 zp,
                                 &geo,
+                                padded,
                                 &wts[ch * kk..(ch + 1) * kk],
                                 &mut sums,
                             );
@@ -221,6 +226,9 @@ impl QConv {
                 }
                 Weights::Gemm(packed) => {
                     let (cg, mg) = (c / g, m / g);
+                    if cg * geo.k[0] * geo.k[1] * p > MAX_ELEMS {
+                        bail!("Conv is too large");
+                    }
                     let shifted: Vec<i16> = x_img.iter().map(|v| v.to_i16() - zp).collect();
                     for (gi, pa) in packed.iter().enumerate() {
                         let xg = &shifted[gi * cg * h * w..(gi + 1) * cg * h * w];
@@ -278,18 +286,35 @@ fn im2col(x: &[i16], cg: usize, geo: &Conv) -> Vec<i16> {
     col
 }
 
+/// The padded plane a depthwise channel is read from: large enough for every tap of every
+/// output position (`None` on overflow).
+fn padded_dims(geo: &Conv) -> Option<(usize, usize)> {
+    let dim = |i: usize| -> Option<usize> {
+        let reach = (geo.out_sp[i].checked_sub(1)?)
+            .checked_mul(geo.strides[i])?
+            .checked_add((geo.k[i] - 1).checked_mul(geo.dil[i])?)?
+            .checked_add(1)?;
+        Some(reach.max(geo.pad_begin[i].checked_add(geo.in_sp[i])?))
+    };
+    Some((dim(0)?, dim(1)?))
+}
+
 /// One channel of a depthwise convolution: `sums[oy][ox] = Σ w[ky][kx] · (x − zp)`, the
-/// input padded with its zero point.
-fn depthwise_plane<X: QInt>(plane: &[X], zp: i16, geo: &Conv, wk: &[i16], sums: &mut [i32]) {
+/// input padded with its zero point (shifted: 0) to `hp × wp`.
+fn depthwise_plane<X: QInt>(
+    plane: &[X],
+    zp: i16,
+    geo: &Conv,
+    (hp, wp): (usize, usize),
+    wk: &[i16],
+    sums: &mut [i32],
+) {
     let (h, w) = (geo.in_sp[0], geo.in_sp[1]);
     let (kh, kw) = (geo.k[0], geo.k[1]);
     let (oh, ow) = (geo.out_sp[0], geo.out_sp[1]);
     let (sy, sx) = (geo.strides[0], geo.strides[1]);
     let (dy, dx) = (geo.dil[0], geo.dil[1]);
     let (py, px) = (geo.pad_begin[0], geo.pad_begin[1]);
-    // The padded plane, large enough for every tap of every output position.
-    let hp = ((oh - 1) * sy + (kh - 1) * dy + 1).max(py + h);
-    let wp = ((ow - 1) * sx + (kw - 1) * dx + 1).max(px + w);
     let mut padded = vec![0i32; hp * wp];
     for y in 0..h {
         let dst = &mut padded[(y + py) * wp + px..(y + py) * wp + px + w];
