@@ -7,6 +7,7 @@ use std::time::Instant;
 use modelc_ir::{node_label, Graph, Model, NodeId, Op, OpsetImport, ValueRef};
 
 use crate::ctx::OpCtx;
+use crate::ops::quant::units::Units;
 use crate::ops::{lookup, Kernel};
 use crate::plan::{opset_of, Plan};
 use crate::profile::Profile;
@@ -26,10 +27,12 @@ pub struct Interpreter<'g> {
 
 /// Values a run borrows instead of computing: the graph's constants, converted once, and
 /// the results of nodes that read only constants (a quantized weight's DequantizeLinear,
-/// shape arithmetic on constants), computed once by their own kernels.
+/// shape arithmetic on constants), computed once by their own kernels; and the QDQ units
+/// a run computes in integers (weights packed once).
 struct Prepared {
     values: HashMap<ValueRef, Data>,
     precomputed: HashSet<NodeId>,
+    units: Units,
 }
 
 impl<'g> Interpreter<'g> {
@@ -52,6 +55,7 @@ impl<'g> Interpreter<'g> {
         let mut consts = Prepared {
             values: HashMap::new(),
             precomputed: HashSet::new(),
+            units: Units::none(),
         };
         for &id in &plan.order {
             if let Some(d) = const_value(graph, id)? {
@@ -64,12 +68,19 @@ impl<'g> Interpreter<'g> {
             }
         }
         plan.unfuse(|id| consts.precomputed.contains(&id));
+        consts.units = Units::find(graph, &mut plan, &consts.values, &consts.precomputed);
         Ok(Interpreter {
             graph,
             opsets: opsets.to_vec(),
             consts,
             plan,
         })
+    }
+
+    /// The QDQ units runs compute in integers.
+    #[cfg(test)]
+    pub(crate) fn units(&self) -> &Units {
+        &self.consts.units
     }
 
     /// Names of the graph inputs, in order.
@@ -283,6 +294,11 @@ fn execute(
     // Producers whose result was not f32 after all: their activations run as nodes.
     let mut declined: HashSet<NodeId> = HashSet::new();
     let mut uses = plan.uses.clone();
+    if !fuse {
+        if let Some(c) = consts {
+            c.units.uncount(&mut uses);
+        }
+    }
 
     // Constants prepared once (and captured outer values) are borrowed, not copied: a run
     // must not duplicate a model's weights.
@@ -331,6 +347,45 @@ fn execute(
             Op::Onnx(op) => {
                 let input_refs = graph.inputs_of(id);
                 let capture_refs = graph.captures_of(id);
+                let units = consts.map(|c| &c.units).filter(|_| fuse);
+                if units.is_some_and(|u| u.skip.contains(&id)) {
+                    for v in input_refs.into_iter().flatten().chain(capture_refs) {
+                        release(&mut uses, &mut values, v);
+                    }
+                    continue;
+                }
+                if let Some((unit, kernel)) = units.and_then(|u| Some((u.at.get(&id)?, u.kernel))) {
+                    let started = profile.is_some().then(Instant::now);
+                    let label = || node_label(graph.node(unit.node));
+                    let xs = unit
+                        .inputs
+                        .iter()
+                        .map(|v| match values.get(v).map(|d| d.as_ref()) {
+                            Some(Data::Tensor(a)) => Ok(a),
+                            _ => Err(InterpError::Graph(format!(
+                                "{}: an input was not computed",
+                                label()
+                            ))),
+                        })
+                        .collect::<Result<Vec<_>, _>>()?;
+                    let y = unit
+                        .run(&xs, kernel)
+                        .map_err(|source| InterpError::Kernel {
+                            node: label(),
+                            source,
+                        })?;
+                    values.insert(here, std::borrow::Cow::Owned(Data::Tensor(y)));
+                    if let (Some(p), Some(t)) = (profile.as_mut(), started) {
+                        p.add(unit.name(), t.elapsed());
+                    }
+                    for &v in &unit.inputs {
+                        release(&mut uses, &mut values, v);
+                    }
+                    for v in input_refs.into_iter().flatten().chain(capture_refs) {
+                        release(&mut uses, &mut values, v);
+                    }
+                    continue;
+                }
                 if let Some(c) = consts.filter(|c| c.precomputed.contains(&id)) {
                     for slot in 0..node.outputs.len() {
                         let v = ValueRef::new(id, slot);

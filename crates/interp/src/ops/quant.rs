@@ -1,6 +1,7 @@
 //! Kernels: the quant family — Cast / CastLike (every element type, including the packed
 //! float8, float4, e8m0 and 4-/2-bit integer types), the QDQ ops and the integer
-//! matrix products and convolutions.
+//! matrix products and convolutions; and the QDQ units a run computes in integers
+//! ([`units`]: DequantizeLinear → Conv → QuantizeLinear as one integer convolution).
 
 use modelc_ir::OnnxOp;
 
@@ -9,8 +10,12 @@ use super::Kernel;
 pub mod bitcast;
 pub mod cast;
 pub mod convert;
+pub mod igemm;
 pub mod integer;
+pub(crate) mod qadd;
+pub(crate) mod qconv;
 pub mod qdq;
+pub(crate) mod units;
 
 pub fn lookup(op: OnnxOp) -> Option<Kernel> {
     Some(match op {

@@ -11,7 +11,7 @@
 //! or per tensor). Products are computed exactly in f64 GEMMs (exact below 2^53).
 
 use crate::ops::elem::mat_mul;
-use modelc_ir::DType;
+use modelc_ir::{Attrs, DType};
 use ndarray::{ArrayView2, ArrayViewMut2};
 
 use super::convert::{decode, encode, Opts, Vals};
@@ -235,17 +235,17 @@ pub fn qlinear_matmul(ctx: &OpCtx<'_>) -> Result<Vec<Data>, KernelError> {
 }
 
 /// Convolution geometry from the node's attributes and the input / weight shapes.
-struct Conv {
-    n: usize,
-    c: usize,
-    m: usize,
-    group: usize,
-    in_sp: Vec<usize>,
-    k: Vec<usize>,
-    strides: Vec<usize>,
-    dil: Vec<usize>,
-    pad_begin: Vec<usize>,
-    out_sp: Vec<usize>,
+pub(crate) struct Conv {
+    pub n: usize,
+    pub c: usize,
+    pub m: usize,
+    pub group: usize,
+    pub in_sp: Vec<usize>,
+    pub k: Vec<usize>,
+    pub strides: Vec<usize>,
+    pub dil: Vec<usize>,
+    pub pad_begin: Vec<usize>,
+    pub out_sp: Vec<usize>,
 }
 
 fn to_usizes(v: &[i64], what: &str) -> Result<Vec<usize>, KernelError> {
@@ -255,12 +255,11 @@ fn to_usizes(v: &[i64], what: &str) -> Result<Vec<usize>, KernelError> {
 }
 
 impl Conv {
-    fn new(ctx: &OpCtx<'_>, xs: &[usize], ws: &[usize]) -> Result<Conv, KernelError> {
+    pub(crate) fn new(attrs: &Attrs, xs: &[usize], ws: &[usize]) -> Result<Conv, KernelError> {
         if xs.len() < 3 || ws.len() != xs.len() {
             bail!("Conv input shape {xs:?} and weight shape {ws:?} do not match");
         }
         let nsp = xs.len() - 2;
-        let attrs = ctx.attrs();
         let group = attrs.int("group", 1)?;
         if group < 1 {
             bail!("group must be positive");
@@ -453,7 +452,7 @@ pub fn conv_integer(ctx: &OpCtx<'_>) -> Result<Vec<Data>, KernelError> {
     let x = ctx.input(0)?;
     let w = ctx.input(1)?;
     let (xv, wv) = shifted_inputs(x, ctx.opt_input(2)?, w, ctx.opt_input(3)?)?;
-    let conv = Conv::new(ctx, x.shape(), w.shape())?;
+    let conv = Conv::new(ctx.attrs(), x.shape(), w.shape())?;
     let (out, shape) = conv.run(&xv, &wv)?;
     one(to_i32(&out, &shape)?)
 }
@@ -466,7 +465,7 @@ pub fn qlinear_conv(ctx: &OpCtx<'_>) -> Result<Vec<Data>, KernelError> {
     let y_scale = ctx.input(6)?;
     let y_zp = ctx.opt_input(7)?;
     let (xv, wv) = shifted_inputs(x, ctx.opt_input(2)?, w, ctx.opt_input(5)?)?;
-    let conv = Conv::new(ctx, x.shape(), w.shape())?;
+    let conv = Conv::new(ctx.attrs(), x.shape(), w.shape())?;
     let (mut acc, shape) = conv.run(&xv, &wv)?;
     let osz: usize = shape[2..].iter().product();
     let m = conv.m;

@@ -122,7 +122,7 @@ fn map_params<T: Copy, U>(xs: &[T], idx: &ParamIndex, mut f: impl FnMut(T, usize
 /// in the current (nearest-even) mode; values this far out are integers already or saturate
 /// any 8-bit range. NaN stays NaN.
 #[inline]
-fn round_even_f32(v: f32) -> f32 {
+pub(crate) fn round_even_f32(v: f32) -> f32 {
     const MAGIC: f32 = 12_582_912.0;
     if v.abs() < 4_194_304.0 {
         (v + MAGIC) - MAGIC

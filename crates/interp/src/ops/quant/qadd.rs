@@ -1,0 +1,119 @@
+//! A QDQ addition run in one pass: `DQ(a_q) + DQ(b_q) [→ Relu | Clip] → Q` from the two
+//! 8-bit inputs straight to the 8-bit output, with no float tensor in between.
+//!
+//! Each element goes through exactly the float path's operations — DequantizeLinear's
+//! `((q − zp) · scale)` in f64 rounded to f32, the f32 sum, the activation, QuantizeLinear's
+//! f32 division, round half to even, zero point and saturation — so the result is
+//! bit-identical to running the four nodes. Inputs of different shapes are broadcast as the
+//! Add kernel does (through dequantized copies: rare in quantized models).
+
+use modelc_ir::DType;
+use ndarray::{ArrayD, Zip};
+use rayon::prelude::*;
+
+use super::qconv::QInt;
+use super::qdq::round_even_f32;
+use crate::{bail, Array, KernelError};
+
+/// One quantized operand: scale and zero point.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Operand {
+    pub scale: f32,
+    pub zp: i16,
+}
+
+impl Operand {
+    #[inline]
+    fn dequantize(self, q: i16) -> f32 {
+        // DequantizeLinear's arithmetic: the integer as f32, then f64.
+        ((q as f32 as f64 - self.zp as f64) * self.scale as f64) as f32
+    }
+}
+
+/// A planned quantized addition.
+#[derive(Debug, Clone)]
+pub(crate) struct QAdd {
+    pub a: Operand,
+    pub b: Operand,
+    /// The fused activation's bounds (±∞ without one), applied to the f32 sum.
+    pub lo: f32,
+    pub hi: f32,
+    pub y_scale: f32,
+    pub y_zp: f32,
+    pub y_dtype: DType,
+}
+
+impl QAdd {
+    #[inline]
+    fn quantize<Y: QInt>(&self, mut v: f32) -> Y {
+        // The Clip kernel's order: lower bound first, then the upper one. (Sums of finite
+        // 8-bit values are finite: the NaN cases of the kernels cannot arise.)
+        if v < self.lo {
+            v = self.lo;
+        }
+        if v > self.hi {
+            v = self.hi;
+        }
+        let r = round_even_f32(v / self.y_scale);
+        Y::from_f32(if r.is_nan() {
+            Y::LO
+        } else {
+            (r + self.y_zp).clamp(Y::LO, Y::HI)
+        })
+    }
+
+    pub(crate) fn run(&self, a: &Array, b: &Array) -> Result<Array, KernelError> {
+        fn go<A: QInt, B: QInt>(
+            u: &QAdd,
+            a: &ArrayD<A>,
+            b: &ArrayD<B>,
+        ) -> Result<Array, KernelError> {
+            Ok(match u.y_dtype {
+                DType::U8 => Array::U8(u.typed(a, b)?),
+                _ => Array::I8(u.typed(a, b)?),
+            })
+        }
+        match (a, b) {
+            (Array::U8(a), Array::U8(b)) => go(self, a, b),
+            (Array::U8(a), Array::I8(b)) => go(self, a, b),
+            (Array::I8(a), Array::U8(b)) => go(self, a, b),
+            (Array::I8(a), Array::I8(b)) => go(self, a, b),
+            (a, b) => bail!("Add of quantized {} and {}", a.dtype(), b.dtype()),
+        }
+    }
+
+    fn typed<A: QInt, B: QInt, Y: QInt>(
+        &self,
+        a: &ArrayD<A>,
+        b: &ArrayD<B>,
+    ) -> Result<ArrayD<Y>, KernelError> {
+        let (oa, ob) = (self.a, self.b);
+        if a.shape() == b.shape() {
+            let (ac, bc) = (a.as_standard_layout(), b.as_standard_layout());
+            if let (Some(xs), Some(ys)) = (ac.as_slice(), bc.as_slice()) {
+                let out: Vec<Y> = xs
+                    .par_iter()
+                    .zip(ys)
+                    .with_min_len(4096)
+                    .map(|(&x, &y)| {
+                        self.quantize(oa.dequantize(x.to_i16()) + ob.dequantize(y.to_i16()))
+                    })
+                    .collect();
+                return Ok(ArrayD::from_shape_vec(a.raw_dim(), out)?);
+            }
+        }
+        let fa = a.mapv(|x| oa.dequantize(x.to_i16()));
+        let fb = b.mapv(|y| ob.dequantize(y.to_i16()));
+        let shape = crate::ops::util::broadcast_shapes(fa.shape(), fb.shape())?;
+        let (Some(va), Some(vb)) = (fa.broadcast(shape.clone()), fb.broadcast(shape)) else {
+            bail!(
+                "Add shapes {:?} and {:?} do not broadcast",
+                a.shape(),
+                b.shape()
+            );
+        };
+        Ok(Zip::from(&va)
+            .and(&vb)
+            .map_collect(|&x, &y| self.quantize(x + y)))
+    }
+}
