@@ -10,8 +10,8 @@
 //! violated rule.
 
 pub mod check;
-pub mod layer_norm_rsqrt;
 pub mod fp16_weights;
+pub mod layer_norm_rsqrt;
 pub mod onnx_view;
 pub mod quantize_io;
 pub mod scalar_gather;
