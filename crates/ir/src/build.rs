@@ -88,14 +88,14 @@ impl Names {
 
     /// `base` when unused, else `base_1`, `base_2`, ...; the name is then used. An empty base
     /// stands for `v`.
-    fn fresh(&mut self, base: &str) -> String {
+    pub fn fresh(&mut self, base: &str) -> String {
         let base = if base.is_empty() { "v" } else { base };
         fresh_in(&mut self.used, &mut self.next, base)
     }
 
     /// A node name not yet used, from `base` in the same scheme; an empty base stays empty
     /// (an unnamed node).
-    fn fresh_node(&mut self, base: &str) -> String {
+    pub fn fresh_node(&mut self, base: &str) -> String {
         if base.is_empty() {
             return String::new();
         }
@@ -103,7 +103,7 @@ impl Names {
     }
 
     /// Marks `name` used; false when it already was.
-    fn reserve(&mut self, name: &str) -> bool {
+    pub fn reserve(&mut self, name: &str) -> bool {
         self.used.insert(name.to_string())
     }
 }

@@ -87,3 +87,41 @@ fn an_if_whose_condition_folds_becomes_its_branch() {
     let x = modelc_passes::testing::input(&[2, 3, 1], 3, 1.0);
     out.assert_same_outputs(&[("x", x)], 0.0);
 }
+
+/// Two unnamed Ifs on constants (as ONNX's function expansions write them) fold without two
+/// nodes of the same name (onnxruntime refuses a file with repeated node names); a branch
+/// defining a name the graph already has is left as an If.
+#[test]
+fn inlined_branches_get_unique_node_names_and_never_redefine_a_value() {
+    let text = r#"graph main(%x: f32[2]) -> (%a, %b, %c) {
+  %t = const bool[] [true]
+  %a = If(%t) {then_branch=graph g1() outer(%x) -> (%n1) {
+    %n1 = Neg(%x)
+  }, else_branch=graph g2() outer(%x) -> (%e1) {
+    %e1 = Abs(%x)
+  }} captures(%x)
+  %b = If(%t) {then_branch=graph g3() outer(%x) -> (%n2) {
+    %n2 = Neg(%x)
+  }, else_branch=graph g4() outer(%x) -> (%e2) {
+    %e2 = Abs(%x)
+  }} captures(%x)
+  %c = If(%t) {then_branch=graph g5() outer(%x) -> (%a) {
+    %a = Exp(%x)
+  }, else_branch=graph g6() outer(%x) -> (%e3) {
+    %e3 = Abs(%x)
+  }} captures(%x)
+}"#;
+    let out = run("fold", text);
+    assert_eq!(out.count("If"), 1, "{}", out.printed);
+    let mut names = std::collections::HashSet::new();
+    for id in out.after.node_ids() {
+        let name = &out.after.node(id).name;
+        assert!(
+            name.is_empty() || names.insert(name.clone()),
+            "`{name}` twice:\n{}",
+            out.printed
+        );
+    }
+    let x = modelc_passes::testing::input(&[2], 3, 1.0);
+    out.assert_same_outputs(&[("x", x)], 0.0);
+}

@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 
-use modelc_ir::{Attr, DType, Graph, Node, NodeId, OnnxOp, Op, ValueRef};
+use modelc_ir::{Attr, DType, Graph, Names, Node, NodeId, OnnxOp, Op, ValueRef};
 
 /// Inlines every top-level `If` with a constant condition; whether any was.
 pub fn inline_constant_ifs(g: &mut Graph) -> bool {
@@ -67,13 +67,30 @@ fn inline(g: &mut Graph, id: NodeId) -> bool {
             map.insert(ValueRef::new(*nid, 0), v);
         }
     }
+    // The branch's values keep their names (its own sub-graphs may name them in outer
+    // references), so a branch defining a name this graph has already is left as an If;
+    // node names are only labels and are made unique (onnxruntime refuses repeated ones).
+    let mut names = Names::of(g);
+    let defines_a_used_name = order.iter().any(|&nid| {
+        let node = branch.node(nid);
+        node.op != Op::Outer
+            && node
+                .outputs
+                .iter()
+                .any(|v| !v.is_absent() && !names.reserve(&v.name))
+    });
+    if defines_a_used_name {
+        return false;
+    }
     let mut copied = Vec::new();
     for nid in order {
         let node = branch.node(nid);
         if node.op == Op::Outer {
             continue;
         }
-        let new = g.add_node(node.clone());
+        let mut copy = node.clone();
+        copy.name = names.fresh_node(&node.name);
+        let new = g.add_node(copy);
         copied.push(new);
         for slot in 0..node.outputs.len() {
             map.insert(ValueRef::new(nid, slot), ValueRef::new(new, slot));
@@ -112,9 +129,13 @@ fn inline(g: &mut Graph, id: NodeId) -> bool {
         // a graph output.
         let old = ValueRef::new(id, slot);
         let value = g.node(id).outputs[slot].clone();
+        let label = match g.node(id).name.as_str() {
+            "" => format!("{}_result", value.name),
+            name => format!("{name}_result_{slot}"),
+        };
         let ident = g.add_node(
             Node::new(Op::Onnx(OnnxOp::Identity), 1, vec![value])
-                .with_name(format!("{}_result_{slot}", g.node(id).name)),
+                .with_name(names.fresh_node(&label)),
         );
         g.connect(r, ident, 0);
         let ident = ValueRef::new(ident, 0);
