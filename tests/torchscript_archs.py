@@ -9,6 +9,8 @@ max|ort - torch| / max|torch| <= 1e-4 (relative to the output range).
 
 Inputs keep their natural element types (token ids are int64): a converted model that
 declares a float input where the module takes ids fails, as onnxruntime refuses the feed.
+Scripted forms are converted with `--input-shape` for the inputs they are run on (a scripted
+module declares no sizes, and Swin's code branches on them); traced forms get none.
 
 Last lines: one per architecture and form, then `torchscript archs: modelc N of M match
 torch (...), R refused by op, F failures; torch.onnx.export K of M`. Exits 1 on any failure:
@@ -237,8 +239,8 @@ def archs():
         ("vit-tiny", tiny_vit, img(2, 3, 64, 64), both),
         # Scripted Swin builds its shifted-window mask with list mutation inside run-time
         # branches and slices of run-time bounds: refused by op (named) for now.
-        ("swin-tiny", tiny_swin, img(1, 3, 64, 64), ("traced", "scripted?")),
-        ("swin-v2-tiny", lambda: tiny_swin(True), img(1, 3, 64, 64), ("traced", "scripted?")),
+        ("swin-tiny", tiny_swin, img(1, 3, 64, 64), ("traced", "scripted")),
+        ("swin-v2-tiny", lambda: tiny_swin(True), img(1, 3, 64, 64), ("traced", "scripted")),
         ("maxvit-tiny", tiny_maxvit, img(1, 3, 64, 64), both),
         ("vit_b_16", lambda: tv.vit_b_16(weights=None), img(), ("traced",)),
         ("swin_t", lambda: tv.swin_t(weights=None), img(), ("traced",)),
@@ -314,7 +316,13 @@ def one(modelc, out, name, make, inputs, form):
     feeds = [x.numpy() for x in xs]
     onnx = os.path.join(out, f"{name}-{form}.onnx")
     t0 = time.time()
-    r = subprocess.run([modelc, "convert", pt, onnx], capture_output=True, text=True, timeout=900)
+    # A scripted module declares no sizes, and code that branches on them (Swin's window
+    # shifts) converts only for known ones: give the shapes of the inputs it is run on.
+    shapes = []
+    if form == "scripted":
+        for a, x in zip(ts.forward.schema.arguments[1:], xs):
+            shapes += ["--input-shape", f"{a.name}:{','.join(str(n) for n in x.shape)}"]
+    r = subprocess.run([modelc, "convert", pt, onnx, *shapes], capture_output=True, text=True, timeout=900)
     dt = time.time() - t0
     if r.returncode != 0:
         line = r.stderr.strip().splitlines()[-1] if r.stderr.strip() else f"exit {r.returncode}"
