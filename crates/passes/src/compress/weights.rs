@@ -140,13 +140,7 @@ fn per_channel_int4(t: &Tensor, axis: usize) -> Option<(Tensor, Tensor)> {
     }
     let scales: Vec<f32> = absmax
         .iter()
-        .map(|&m| {
-            if m > 0.0 && (m / 7.0).is_normal() {
-                m / 7.0
-            } else {
-                1.0
-            }
-        })
+        .map(|&m| crate::quant::int4::symmetric_int4_scale(m))
         .collect();
     let q: Vec<i32> = v
         .iter()

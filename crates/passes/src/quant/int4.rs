@@ -38,16 +38,7 @@ pub fn quantize_blocks(t: &Tensor, axis: usize, block: usize) -> Option<(Tensor,
             absmax[k] = absmax[k].max(v[i * c + j].abs());
         }
     }
-    let scales: Vec<f32> = absmax
-        .iter()
-        .map(|&m| {
-            if m > 0.0 && (m / 7.0).is_normal() {
-                m / 7.0
-            } else {
-                1.0
-            }
-        })
-        .collect();
+    let scales: Vec<f32> = absmax.iter().map(|&m| symmetric_int4_scale(m)).collect();
     let mut q = Vec::with_capacity(v.len());
     for i in 0..r {
         for j in 0..c {
@@ -133,6 +124,16 @@ pub fn quantize_int4(
         ));
     }
     Ok(layers)
+}
+
+/// The symmetric int4 scale (±7) for a block whose largest magnitude is `absmax`; 1 for an
+/// all-zero (or denormal-scaled) block, so its values stay 0.
+pub(crate) fn symmetric_int4_scale(absmax: f32) -> f32 {
+    if absmax > 0.0 && (absmax / 7.0).is_normal() {
+        absmax / 7.0
+    } else {
+        1.0
+    }
 }
 
 #[cfg(test)]
