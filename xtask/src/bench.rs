@@ -7,7 +7,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::measure::measure;
+use crate::measure::{measure, measure_exiting};
 use crate::util::{median, mib, slug};
 use crate::workspace::{run, Xtask};
 use crate::Result;
@@ -156,6 +156,7 @@ impl Xtask {
         println!("bench: wrote {}", self.rel(&json_path));
         self.bench_torchscript(&modelc, runs)?;
         self.bench_tflite(&modelc, runs)?;
+        self.bench_memory(&modelc, runs)?;
         self.bench_inference(&modelc, runs)?;
         self.quant_interop(&modelc, "resnet50,mobilenet_v2,efficientnet_b0", false)?;
         // `modelc optimize -O2` next to onnxsim: the table, without failing the benchmark.
@@ -251,6 +252,131 @@ impl Xtask {
             "goals: well under 1 s, under 2x",
             "tflite_convert.json",
         )
+    }
+
+    /// Peak memory on node-heavy graphs and of the interpreter (issue: at most 20x the file
+    /// for node-heavy files, the 200,000-node chain converted under 100 MB, `modelc run` of
+    /// ResNet-50 under 1.5x the file plus its two largest activations). The node-heavy files
+    /// are made by testdata/make_big_graphs.py; a file of a million empty nodes must be
+    /// refused, and what refusing it costs is measured too.
+    pub(crate) fn bench_memory(&self, modelc: &Path, runs: usize) -> Result<()> {
+        let dir = self.testdata_dir().join("big");
+        let chain = dir.join("relu_chain.onnx");
+        let empty = dir.join("empty_nodes.onnx");
+        if !chain.exists() || !empty.exists() {
+            run(self.py().arg("testdata/make_big_graphs.py").arg(&dir))?;
+        }
+        let out = self.target.join("bench");
+        self.bench_commands(
+            modelc,
+            runs,
+            "node-heavy ONNX (200,000 Relu nodes)",
+            &chain,
+            &[
+                (
+                    "modelc inspect chain.onnx",
+                    vec!["inspect".into(), chain.clone().into()],
+                ),
+                (
+                    "modelc convert chain.onnx x.onnx",
+                    vec![
+                        "convert".into(),
+                        chain.clone().into(),
+                        out.join("chain.onnx").into(),
+                    ],
+                ),
+                (
+                    "modelc convert chain.onnx x.tflite",
+                    vec![
+                        "convert".into(),
+                        chain.clone().into(),
+                        out.join("chain.tflite").into(),
+                    ],
+                ),
+            ],
+            "goals: under 100 MiB, at most 20x",
+            "memory_chain.json",
+        )?;
+        let file_bytes = fs::metadata(&empty)?.len();
+        let s = measure_exiting(
+            modelc,
+            &["inspect".into(), empty.clone().into()],
+            &out.join("empty_nodes.stderr"),
+            1,
+        )?;
+        println!(
+            "{:<38} refused; wall {:>8.1} ms  peak RSS {:>7.1} MiB = {:.2}x the file (goal: at most 20x)",
+            "modelc inspect empty_nodes.onnx",
+            s.wall.as_secs_f64() * 1e3,
+            s.max_rss_bytes as f64 / 1048576.0,
+            s.max_rss_bytes as f64 / file_bytes as f64
+        );
+        // ResNet-50 in the interpreter: the bound is the weights (mapped, 1.5x for the
+        // interpreter's own copies) plus the two largest activations live at once.
+        let model = self.testdata_dir().join("resnet50.onnx");
+        let model_bytes = fs::metadata(&model)?.len();
+        let largest = self.largest_activations(&model, 2)?;
+        let bound = 1.5 * model_bytes as f64 + largest as f64;
+        let mut samples = Vec::new();
+        for i in 0..=runs.min(3) {
+            let s = measure(
+                modelc,
+                &[
+                    "run".into(),
+                    model.clone().into(),
+                    "--random".into(),
+                    "-o".into(),
+                    out.join("run-memory").into(),
+                ],
+                &out.join("run_memory.stderr"),
+            )?;
+            if i > 0 {
+                samples.push(s.max_rss_bytes as f64);
+            }
+        }
+        let rss = median(samples.into_iter());
+        println!(
+            "{:<38} peak RSS {:>7.1} MiB (goal: under 1.5 x {:.1} MiB + {:.1} MiB of activations = {:.1} MiB: {})",
+            "modelc run resnet50.onnx",
+            rss / 1048576.0,
+            mib(model_bytes),
+            largest as f64 / 1048576.0,
+            bound / 1048576.0,
+            if rss <= bound { "met" } else { "not met" }
+        );
+        Ok(())
+    }
+
+    /// The bytes of the `n` largest activations of `model` (ONNX shape inference, batch 1).
+    fn largest_activations(&self, model: &Path, n: usize) -> Result<u64> {
+        let script = r#"
+import sys, onnx
+m = onnx.shape_inference.infer_shapes(onnx.load(sys.argv[1], load_external_data=False))
+sizes = []
+for v in list(m.graph.value_info) + list(m.graph.output):
+    t = v.type.tensor_type
+    n = onnx.helper.tensor_dtype_to_np_dtype(t.elem_type).itemsize
+    for d in t.shape.dim:
+        n *= max(d.dim_value, 1)
+    sizes.append(n)
+print(sum(sorted(sizes)[-int(sys.argv[2]):]))
+"#;
+        let out = self
+            .py()
+            .arg("-c")
+            .arg(script)
+            .arg(model)
+            .arg(n.to_string())
+            .output()?;
+        if !out.status.success() {
+            return Err(format!(
+                "measuring activations of {}: {}",
+                model.display(),
+                String::from_utf8_lossy(&out.stderr)
+            )
+            .into());
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).trim().parse()?)
     }
 
     /// Runs each modelc command on `file` 1 + `runs` times and prints the median wall time,

@@ -18,11 +18,22 @@ pub(crate) struct Sample {
 
 /// Runs a program to completion and measures it with wait4(2): wall time,
 /// user and system CPU time and peak resident set size of that child alone.
-#[allow(unsafe_code)] // wait4 and a zeroed rusage; see the SAFETY notes
 pub(crate) fn measure(
     program: &Path,
     args: &[std::ffi::OsString],
     stderr_path: &Path,
+) -> Result<Sample> {
+    measure_exiting(program, args, stderr_path, 0)
+}
+
+/// [`measure`] for a run that must end with exit status `code` (1: a refusal of bad input,
+/// measured for what it costs to refuse).
+#[allow(unsafe_code)] // wait4 and a zeroed rusage; see the SAFETY notes
+pub(crate) fn measure_exiting(
+    program: &Path,
+    args: &[std::ffi::OsString],
+    stderr_path: &Path,
+    code: i32,
 ) -> Result<Sample> {
     let stderr = fs::File::create(stderr_path)?;
     let started = Instant::now();
@@ -51,7 +62,7 @@ pub(crate) fn measure(
     }
     let wall = started.elapsed();
     drop(child);
-    if !(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0) {
+    if !(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == code) {
         let how = if libc::WIFEXITED(status) {
             format!("exit status {}", libc::WEXITSTATUS(status))
         } else {

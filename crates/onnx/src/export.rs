@@ -11,7 +11,39 @@ use crate::tensor::{export_sparse, export_tensor};
 use crate::types::export_type;
 use crate::OnnxError;
 
+/// Where a graph's nodes go as the exporter makes them, in order: a `Vec` for a whole
+/// `ModelProto`, or the writer's [`crate::write::MainNodes`], which encodes each at once so
+/// a node-heavy graph is never held twice (IR and protos) in memory.
+pub(crate) trait NodeSink {
+    fn reserve(&mut self, additional: usize);
+    fn push(&mut self, node: proto::NodeProto);
+}
+
+impl NodeSink for Vec<proto::NodeProto> {
+    fn reserve(&mut self, additional: usize) {
+        // Exactly: a node-heavy graph doubling past its size would hold a third more.
+        self.reserve_exact(additional);
+    }
+    fn push(&mut self, node: proto::NodeProto) {
+        Vec::push(self, node);
+    }
+}
+
+/// The whole model as a `ModelProto`.
 pub(crate) fn export_model(m: &Model) -> Result<proto::ModelProto, OnnxError> {
+    let mut nodes = Vec::new();
+    let mut mp = export_model_with(m, &mut nodes)?;
+    if let Some(gp) = mp.graph.as_mut() {
+        gp.node = nodes;
+    }
+    Ok(mp)
+}
+
+/// The model as a `ModelProto` whose main graph has no nodes: they went to `nodes`.
+pub(crate) fn export_model_with(
+    m: &Model,
+    nodes: &mut impl NodeSink,
+) -> Result<proto::ModelProto, OnnxError> {
     crate::validate::check_types(m)?;
     let mut mp = proto::ModelProto {
         ir_version: Some(m.ir_version),
@@ -28,7 +60,7 @@ pub(crate) fn export_model(m: &Model) -> Result<proto::ModelProto, OnnxError> {
         domain: non_empty(&m.domain),
         model_version: (m.model_version != 0).then_some(m.model_version),
         doc_string: non_empty(&m.doc),
-        graph: Some(export_graph(&m.graph)?),
+        graph: Some(export_graph_with(&m.graph, nodes)?),
         metadata_props: metadata(&modelc_ir::provenance::model_meta(&m.meta, &m.graph, true)),
         functions: m
             .functions
@@ -82,10 +114,13 @@ fn value_info(g: &Graph, v: ValueRef) -> proto::ValueInfoProto {
 /// onnxruntime refuses a graph in which two nodes share a (non-empty) name; modelc names the
 /// nodes it adds fresh, so only a source file can bring such names, and they are refused here,
 /// all at once, rather than written into a file the runtime rejects.
-fn refuse_repeated_node_names(gp: &proto::GraphProto) -> Result<(), OnnxError> {
+fn refuse_repeated_node_names<'g>(
+    g: &Graph,
+    names: impl Iterator<Item = &'g str>,
+) -> Result<(), OnnxError> {
     let mut seen = HashSet::new();
     let mut repeated = Vec::new();
-    for name in gp.node.iter().filter_map(|n| n.name.as_deref()) {
+    for name in names {
         if !name.is_empty() && !seen.insert(name) && !repeated.contains(&name) {
             repeated.push(name);
         }
@@ -95,7 +130,7 @@ fn refuse_repeated_node_names(gp: &proto::GraphProto) -> Result<(), OnnxError> {
     }
     Err(OnnxError::Unsupported(format!(
         "graph `{}`: more than one node is named {} (onnxruntime refuses repeated node names)",
-        gp.name.as_deref().unwrap_or(""),
+        g.name,
         repeated
             .iter()
             .map(|n| format!("`{n}`"))
@@ -105,6 +140,14 @@ fn refuse_repeated_node_names(gp: &proto::GraphProto) -> Result<(), OnnxError> {
 }
 
 pub(crate) fn export_graph(g: &Graph) -> Result<proto::GraphProto, OnnxError> {
+    let mut nodes = Vec::new();
+    let mut gp = export_graph_with(g, &mut nodes)?;
+    gp.node = nodes;
+    Ok(gp)
+}
+
+/// The graph as a `GraphProto` without nodes; they go to `nodes`, in order.
+fn export_graph_with(g: &Graph, nodes: &mut impl NodeSink) -> Result<proto::GraphProto, OnnxError> {
     let order = g
         .topo_order()
         .map_err(|e| OnnxError::Unsupported(e.to_string()))?;
@@ -114,8 +157,7 @@ pub(crate) fn export_graph(g: &Graph) -> Result<proto::GraphProto, OnnxError> {
         metadata_props: metadata(&g.meta),
         ..Default::default()
     };
-    // Exactly: a node-heavy graph doubling past its size would hold a third more.
-    gp.node.reserve_exact(order.len());
+    nodes.reserve(order.len());
     let outputs: HashSet<ValueRef> = g.outputs().iter().copied().collect();
     for &id in g.inputs() {
         let v = ValueRef::new(id, 0);
@@ -125,7 +167,7 @@ pub(crate) fn export_graph(g: &Graph) -> Result<proto::GraphProto, OnnxError> {
                 .push(export_tensor(t, &g.node(id).outputs[0].name));
         }
     }
-    for id in order {
+    for &id in &order {
         let node = g.node(id);
         match &node.op {
             Op::Input { .. } | Op::Outer => {}
@@ -139,7 +181,7 @@ pub(crate) fn export_graph(g: &Graph) -> Result<proto::GraphProto, OnnxError> {
                 .sparse_initializer
                 .push(export_sparse(s, &node.outputs[0].name)),
             Op::Onnx(_) | Op::Custom { .. } => {
-                gp.node.push(export_node(g, id)?);
+                nodes.push(export_node(g, id)?);
                 for (slot, value) in node.outputs.iter().enumerate() {
                     let v = ValueRef::new(id, slot);
                     let annotated =
@@ -151,7 +193,14 @@ pub(crate) fn export_graph(g: &Graph) -> Result<proto::GraphProto, OnnxError> {
             }
         }
     }
-    refuse_repeated_node_names(&gp)?;
+    refuse_repeated_node_names(
+        g,
+        order
+            .iter()
+            .map(|&id| g.node(id))
+            .filter(|n| matches!(n.op, Op::Onnx(_) | Op::Custom { .. }))
+            .map(|n| n.name.as_str()),
+    )?;
     for &v in g.outputs() {
         gp.output.push(value_info(g, v));
     }

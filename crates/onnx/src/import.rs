@@ -285,6 +285,14 @@ impl Importer<'_> {
         for index in 0..count {
             let np = nodes.get(index)?;
             let label = node_context(&np);
+            // ONNX requires an op type; refusing at the first node without one also bounds
+            // what a file of empty NodeProtos (2 bytes each) can make the reader allocate.
+            if np.op_type().is_empty() {
+                return Err(OnnxError::Invalid {
+                    context: format!("graph `{gname}`, node {index}"),
+                    message: "the node has no op_type".into(),
+                });
+            }
             let op = match OnnxOp::lookup(np.domain(), np.op_type()) {
                 Some(op) => Op::Onnx(op),
                 None => Op::Custom {

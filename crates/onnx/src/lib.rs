@@ -84,5 +84,7 @@ pub fn encode(model: &Model) -> Result<Vec<u8>, OnnxError> {
 pub fn write(model: &Model, path: &Path, opts: &WriteOptions) -> Result<(), OnnxError> {
     let prepared = prepare::prepare(model, opts);
     let model = prepared.as_ref().unwrap_or(model);
-    write::write_proto(to_proto(model)?, path, opts)
+    let mut nodes = write::MainNodes::default();
+    let mp = export::export_model_with(model, &mut nodes)?;
+    write::write_proto(mp, nodes, path, opts)
 }

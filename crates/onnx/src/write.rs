@@ -58,9 +58,91 @@ fn write_err(path: &Path) -> impl Fn(std::io::Error) -> OnnxError + '_ {
     }
 }
 
-/// Writes `mp` to `path` atomically (temporary file, then rename).
+/// The main graph's nodes as the writer holds them until the file is written: each encoded
+/// as soon as the exporter makes it (tens of bytes for a typical node, where the `NodeProto`
+/// and its strings take hundreds), except the nodes whose attributes hold tensors or graphs,
+/// which stay protos so their tensor data can still move to the external-data file.
+#[derive(Default)]
+pub(crate) struct MainNodes(Vec<MainNode>);
+
+enum MainNode {
+    Encoded(Box<[u8]>),
+    Proto(Box<proto::NodeProto>),
+}
+
+impl crate::export::NodeSink for MainNodes {
+    fn reserve(&mut self, additional: usize) {
+        self.0.reserve_exact(additional);
+    }
+
+    fn push(&mut self, node: proto::NodeProto) {
+        let holds_data = node.attribute.iter().any(|a| {
+            a.t.is_some() || !a.tensors.is_empty() || a.g.is_some() || !a.graphs.is_empty()
+        });
+        self.0.push(if holds_data {
+            MainNode::Proto(Box::new(node))
+        } else {
+            MainNode::Encoded(node.encode_to_vec().into_boxed_slice())
+        });
+    }
+}
+
+impl MainNodes {
+    /// Bytes of the nodes as `GraphProto.node` fields (tag 1).
+    fn encoded_len(&self) -> usize {
+        use prost::encoding::{encoded_len_varint, key_len, message};
+        self.0
+            .iter()
+            .map(|n| match n {
+                MainNode::Encoded(b) => key_len(1) + encoded_len_varint(b.len() as u64) + b.len(),
+                MainNode::Proto(p) => message::encoded_len(1, p.as_ref()),
+            })
+            .sum()
+    }
+
+    fn encode(&self, buf: &mut impl BufMut) {
+        use prost::encoding::{encode_key, encode_varint, message, WireType};
+        for n in &self.0 {
+            match n {
+                MainNode::Encoded(b) => {
+                    encode_key(1, WireType::LengthDelimited, buf);
+                    encode_varint(b.len() as u64, buf);
+                    buf.put_slice(b);
+                }
+                MainNode::Proto(p) => message::encode(1, p.as_ref(), buf),
+            }
+        }
+    }
+
+    fn protos_mut(&mut self) -> impl Iterator<Item = &mut proto::NodeProto> {
+        self.0.iter_mut().filter_map(|n| match n {
+            MainNode::Proto(p) => Some(p.as_mut()),
+            MainNode::Encoded(_) => None,
+        })
+    }
+}
+
+/// Encodes `mp` with `nodes` as its main graph's nodes: `ModelProto.graph` (field 7) is
+/// written by hand, the nodes first, then the rest of the graph (protobuf readers accept
+/// fields in any order; repeated fields keep theirs).
+fn encode_model(mp: &mut proto::ModelProto, nodes: &MainNodes, buf: &mut impl BufMut) {
+    use prost::encoding::{encode_key, encode_varint, WireType};
+    let graph = mp.graph.take();
+    mp.encode_raw(buf);
+    if let Some(gp) = &graph {
+        encode_key(7, WireType::LengthDelimited, buf);
+        encode_varint((nodes.encoded_len() + gp.encoded_len()) as u64, buf);
+        nodes.encode(buf);
+        gp.encode_raw(buf);
+    }
+    mp.graph = graph;
+}
+
+/// Writes `mp`, with `nodes` as its main graph's nodes, to `path` atomically (temporary
+/// file, then rename).
 pub(crate) fn write_proto(
     mut mp: proto::ModelProto,
+    mut nodes: MainNodes,
     path: &Path,
     opts: &WriteOptions,
 ) -> Result<(), OnnxError> {
@@ -68,7 +150,7 @@ pub(crate) fn write_proto(
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    let total: u64 = tensors_mut(&mut mp)
+    let total: u64 = tensors_mut(&mut mp, &mut nodes)
         .iter()
         .map(|t| t.raw_data.as_ref().map_or(0, |b| b.len() as u64))
         .sum();
@@ -87,7 +169,7 @@ pub(crate) fn write_proto(
         let tmp = temp_file(&dir).map_err(write_err(&data_path))?;
         let mut out = BufWriter::with_capacity(1 << 20, tmp);
         let mut offset = 0u64;
-        for t in tensors_mut(&mut mp) {
+        for t in tensors_mut(&mut mp, &mut nodes) {
             let Some(raw) = t.raw_data.as_ref() else {
                 continue;
             };
@@ -124,8 +206,7 @@ pub(crate) fn write_proto(
 
     let tmp = temp_file(&dir).map_err(write_err(path))?;
     let mut stream = StreamBuf::new(BufWriter::with_capacity(1 << 20, tmp));
-    mp.encode(&mut stream)
-        .expect("StreamBuf never runs out of room");
+    encode_model(&mut mp, &nodes, &mut stream);
     let tmp = stream.finish().map_err(write_err(path))?;
     if let Some((data_tmp, data_path)) = data_file {
         data_tmp
@@ -152,7 +233,10 @@ fn temp_file(dir: &Path) -> std::io::Result<tempfile::NamedTempFile> {
 
 /// Every tensor of the model whose data can move to an external file: initializers of all
 /// graphs (including sub-graphs) and tensor attributes.
-fn tensors_mut(mp: &mut proto::ModelProto) -> Vec<&mut proto::TensorProto> {
+fn tensors_mut<'a>(
+    mp: &'a mut proto::ModelProto,
+    nodes: &'a mut MainNodes,
+) -> Vec<&'a mut proto::TensorProto> {
     fn graph<'a>(g: &'a mut proto::GraphProto, out: &mut Vec<&'a mut proto::TensorProto>) {
         out.extend(g.initializer.iter_mut());
         for s in &mut g.sparse_initializer {
@@ -180,6 +264,9 @@ fn tensors_mut(mp: &mut proto::ModelProto) -> Vec<&mut proto::TensorProto> {
     let mut out = Vec::new();
     if let Some(g) = mp.graph.as_mut() {
         graph(g, &mut out);
+    }
+    for n in nodes.protos_mut() {
+        nodes_attrs(&mut n.attribute, &mut out);
     }
     for f in &mut mp.functions {
         for n in &mut f.node {

@@ -4,6 +4,7 @@
 mod dims;
 mod fixtures;
 mod mutations;
+mod node_heavy;
 mod node_suite;
 mod reader_invariants;
 mod type_checks;

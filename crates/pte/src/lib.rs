@@ -61,6 +61,13 @@ pub fn to_bytes(model: &Model) -> Result<Vec<u8>, PteError> {
 fn layout(model: &Model) -> Result<file::PteFile, PteError> {
     let mut m = model.clone();
     prepare::prepare(&mut m)?;
+    // What shape inference finds a node cannot compute (a Transpose perm out of range, a
+    // Squeeze of a dim that is not 1, ...): the sizes planned from such a graph would be
+    // wrong, so it is refused by node, as the ONNX writer refuses it.
+    let errors = modelc_ir::infer::check_graph(&m.graph, &m.opset_imports).errors;
+    if !errors.is_empty() {
+        return Err(PteError::Unsupported(errors));
+    }
     let program = lower::lower(&m.graph)?;
     let arena = plan::plan(&program);
     file::serialize(&program, &arena)

@@ -230,3 +230,24 @@ fn topk_indices_and_upper_trilu_are_refused_with_the_reason() {
     );
     assert_eq!(operators(&m), ["aten::topk.values"]);
 }
+
+#[test]
+fn a_node_shape_inference_finds_invalid_is_refused_by_name_not_planned_from_declared_sizes() {
+    // What torch.onnx.export writes for `x.permute(0, -2, -1, 1)`: a perm ONNX has no form
+    // for, and output sizes read out of range (onnxruntime refuses the file).
+    let mut m = model(
+        "graph(%x: f32[1,2,3,4]) -> (%y) {
+          %y = Transpose(%x) {perm=[0, -2, -1, 1]}
+        }",
+    );
+    let y = m.graph.outputs()[0];
+    m.graph.value_mut(y).unwrap().ty = Some(
+        modelc_ir::ValueType::tensor(modelc_ir::DType::F32, &[1, 48, 94716880394576, 2]).into(),
+    );
+    let err = modelc_pte::to_bytes(&m).unwrap_err().to_string();
+    assert!(
+        err.contains("Transpose perm [0, -2, -1, 1] has axis -2"),
+        "{err}"
+    );
+    assert!(!err.contains("32 bits"), "{err}");
+}

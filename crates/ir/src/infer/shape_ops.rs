@@ -141,10 +141,13 @@ fn transpose(cx: &InferCtx<'_>, out: &mut Outputs) -> Result<(), InferError> {
                             s.len()
                         );
                     }
-                    let p: Vec<usize> = p
-                        .iter()
-                        .map(|&a| axis(a, s.len()))
-                        .collect::<Result<_, _>>()?;
+                    // Unlike most axis attributes, ONNX's perm has no negative form
+                    // (onnxruntime refuses the model): torch.onnx.export writes
+                    // `permute(0, -2, -1, 1)` as given, with output dims read out of range.
+                    if let Some(&a) = p.iter().find(|&&a| a < 0 || a >= s.len() as i64) {
+                        fail!("Transpose perm {p:?} has axis {a}, outside 0..{}", s.len());
+                    }
+                    let p: Vec<usize> = p.iter().map(|&a| a as usize).collect();
                     let mut seen = vec![false; s.len()];
                     for &a in &p {
                         if std::mem::replace(&mut seen[a], true) {
