@@ -13,6 +13,7 @@ mod conformance;
 mod corpus;
 mod demo;
 mod draw_check;
+mod fuzz;
 mod measure;
 mod parity;
 mod pt2_suite;
@@ -397,6 +398,23 @@ enum Cmd {
         #[arg(long)]
         only: Option<String>,
     },
+    /// Fuzz the readers with cargo-fuzz (nightly; libFuzzer) for a fixed time per target
+    ///
+    /// Installs cargo-fuzz at a pinned version into target/cargo-fuzz (once), builds the
+    /// targets of fuzz/ (its own workspace, with libFuzzer's instrumentation), seeds each
+    /// from the committed test files (testdata/: ONNX, TFLite, TorchScript archives and
+    /// their pickles and code, .pt2; plus the node suite and the pt2 suite's archives
+    /// when generated) into target/fuzz-seeds, and runs each for --seconds with
+    /// -rss_limit_mb=2048 -timeout=10. Fails with the paths of the crash, timeout, OOM
+    /// or slow-unit files (fuzz/artifacts/TARGET) of any finding. Logs in
+    /// target/fuzz-logs. Not in CI (the nightly instrumented build alone takes minutes).
+    Fuzz {
+        /// Only these targets (default: all; `cargo fuzz list --fuzz-dir fuzz`)
+        targets: Vec<String>,
+        /// Seconds of fuzzing per target
+        #[arg(long, default_value_t = 60)]
+        seconds: u64,
+    },
     /// `modelc compress --max-error` on trained models against int8 and fp32
     ///
     /// tests/compress_table.py on the corpus's text-orientation CNN, PP-OCRv4 recognizer
@@ -483,6 +501,7 @@ fn main() -> ExitCode {
         Cmd::PythonTests { filter } => x.python_tests(filter.as_deref()),
         Cmd::PteEnv => x.pte_env().map(|_| ()),
         Cmd::Pte { modelc, only } => x.pte(modelc, only.as_deref()),
+        Cmd::Fuzz { targets, seconds } => x.fuzz(&targets, seconds),
         Cmd::CompressTable {
             modelc,
             only,
