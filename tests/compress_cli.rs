@@ -147,11 +147,7 @@ fn refuses_a_budget_nothing_and_wrong_calibration_without_writing() {
         &out,
         "has shape",
     );
-    compress_refused(
-        &[m, o, "--calibration", &calib_ok],
-        &out,
-        "--prune",
-    );
+    compress_refused(&[m, o, "--calibration", &calib_ok], &out, "--prune");
 }
 
 /// A Gemm `[32, 64]` (transB) with seeded weights, read by ReLU.

@@ -118,7 +118,8 @@ fn captured() -> Model {
 fn captured_samples(c: bool) -> Vec<Vec<(String, Data)>> {
     (0..4)
         .map(|s| {
-            let cond = modelc_interp::Array::Bool(ndarray::ArrayD::from_elem(ndarray::IxDyn(&[]), c));
+            let cond =
+                modelc_interp::Array::Bool(ndarray::ArrayD::from_elem(ndarray::IxDyn(&[]), c));
             vec![
                 ("c".to_string(), Data::Tensor(cond)),
                 ("x".to_string(), Data::Tensor(input(&[2, 32], 30 + s, 1.0))),
@@ -133,12 +134,12 @@ fn captured_samples(c: bool) -> Vec<Vec<(String, Data)>> {
 #[test]
 fn a_weight_a_sub_graph_captures_is_measured_and_stored_int8() {
     use modelc_passes::compress::budget::{search, BudgetOptions, Goal};
-    use modelc_passes::compress::weights::{captured_constant, quantize_constant, Precision};
+    use modelc_passes::compress::weights::{constant_layer, quantize_constant, Precision};
     let m = captured();
     let w = m
         .graph
         .node_ids()
-        .find(|&id| captured_constant(&m.graph, id))
+        .find(|&id| constant_layer(&m.graph, id))
         .expect("the captured weight");
     let iff = m
         .graph
@@ -154,7 +155,10 @@ fn a_weight_a_sub_graph_captures_is_measured_and_stored_int8() {
         assert_eq!(acts.error(&m, Metric::Cosine).unwrap(), 0.0);
         let whole = evaluate(&m, &changed, &samples).unwrap()[0].error(Metric::MaxRel);
         let at_cut = acts.error(&changed, Metric::MaxRel).unwrap();
-        assert!(whole > 0.0 && whole < 0.05, "int8 changes a little: {whole}");
+        assert!(
+            whole > 0.0 && whole < 0.05,
+            "int8 changes a little: {whole}"
+        );
         assert!((at_cut - whole).abs() <= 1e-12, "{c}: {at_cut} vs {whole}");
     }
     let samples = captured_samples(false);
@@ -172,7 +176,10 @@ fn a_weight_a_sub_graph_captures_is_measured_and_stored_int8() {
         .find(|l| l.op == "constant")
         .expect("the constant is a layer");
     assert_eq!(layer.choice, "int8 weights", "{report:?}");
-    assert!(report.weight_bytes_after < report.weight_bytes_before / 3, "{report:?}");
+    assert!(
+        report.weight_bytes_after < report.weight_bytes_before / 3,
+        "{report:?}"
+    );
     // The written model still computes what the float one does, on both branches.
     for c in [true, false] {
         let e = evaluate(&m, &small, &captured_samples(c)).unwrap()[0].error(Metric::Cosine);

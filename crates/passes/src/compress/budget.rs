@@ -16,11 +16,11 @@
 //! `quant::compare`). An option alone is measured from the activations at its layer, computed
 //! once per input ([`super::downstream`]): only the rest of the model runs per option.
 //!
-//! A float weight an If / Loop sub-graph reads (silero VAD's LSTM weights, sliced into gate
-//! order inside an If) is a layer of its own: its readers are out of reach, so its options are
-//! its storage (int8, int4), applied to the constant and measured from a cut before its first
-//! reader — the sub-graph's node — which is as exact as any cut: everything before it is the
-//! original model's.
+//! A float weight no Conv / Gemm / MatMul owns — one an If / Loop sub-graph reads, or an
+//! LSTM's (silero VAD's, sliced into gate order inside an If) — is a layer of its own: its
+//! readers are out of reach, so its options are its storage (int8, int4), applied to the
+//! constant and measured from a cut before its first reader (the sub-graph's node), as exact
+//! as any cut: everything before it is the original model's.
 
 use std::collections::HashMap;
 
@@ -171,10 +171,10 @@ pub fn search(
             layers.push(id);
         }
     }
-    // Weights a sub-graph reads: the constants themselves (their readers are out of reach).
+    // Weights no layer owns (read by a sub-graph, or by an LSTM): the constants themselves.
     if opts.int8 || opts.int4 {
         for id in model.graph.node_ids() {
-            if weights::captured_constant(&model.graph, id) {
+            if weights::constant_layer(&model.graph, id) {
                 layers.push(id);
             }
         }

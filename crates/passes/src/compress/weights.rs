@@ -151,23 +151,34 @@ fn per_channel_int4(t: &Tensor, axis: usize) -> Option<(Tensor, Tensor)> {
     Some((data, f32_tensor(vec![channels as u64], &scales)))
 }
 
-/// Whether constant `id` is a float32 tensor of at least [`MIN_ELEMENTS`] that an If / Loop /
-/// Scan sub-graph reads (captures by name). The layers reading such a weight sit inside the
-/// sub-graph, often behind Slice / Concat (silero VAD's LSTM weights, gate-reordered inside an
-/// If): per-layer options cannot reach it, so the constant itself is the layer.
-pub fn captured_constant(g: &Graph, id: NodeId) -> bool {
+/// Whether constant `id` is a float32 weight (rank ≥ 2, at least [`MIN_ELEMENTS`]) that no
+/// layer owns: not the weight (input 1) of a Conv / ConvTranspose / Gemm / MatMul, which are
+/// layers of their own, nor a quantization parameter. Such a weight is read by a sub-graph
+/// (an If / Loop body captures it by name) or by ops such as LSTM, often behind Slice / Concat
+/// (silero VAD's LSTM weights, gate-reordered inside an If, or at the top level once the If
+/// is folded): per-layer options cannot reach it, so the constant itself is the layer.
+pub fn constant_layer(g: &Graph, id: NodeId) -> bool {
     let Op::Const(t) = &g.node(id).op else {
         return false;
     };
-    let v = ValueRef::new(id, 0);
+    let users = g.users(ValueRef::new(id, 0));
     t.dtype == DType::F32
+        && t.dims.len() >= 2
         && t.element_count().unwrap_or(0) >= MIN_ELEMENTS
-        && g.users(v)
-            .iter()
-            .any(|&(user, slot)| slot >= g.node(user).num_inputs)
+        && !users.is_empty()
+        && users.iter().all(|&(user, slot)| {
+            let op = g.node(user).op.onnx();
+            let weight = slot == 1
+                && matches!(
+                    op,
+                    Some(OnnxOp::Conv | OnnxOp::ConvTranspose | OnnxOp::Gemm | OnnxOp::MatMul)
+                );
+            let qparam = matches!(op, Some(OnnxOp::DequantizeLinear | OnnxOp::QuantizeLinear));
+            !weight && !qparam
+        })
 }
 
-/// The per-channel axis of a shared constant: its first axis longer than 1 (an LSTM / GRU
+/// The per-channel axis of a constant layer: its first axis longer than 1 (an LSTM / GRU
 /// weight's rows are its gates' output channels).
 fn constant_axis(t: &Tensor) -> Option<usize> {
     if t.dims.len() < 2 {
@@ -199,7 +210,10 @@ pub fn quantize_constant(g: &mut Graph, id: NodeId, precision: Precision) -> boo
             let Some((d, s)) = axis.and_then(|a| per_channel_int4(t, a)) else {
                 return false;
             };
-            (d, crate::quant::params::f32_elements(&s).unwrap_or_default())
+            (
+                d,
+                crate::quant::params::f32_elements(&s).unwrap_or_default(),
+            )
         }
     };
     // Per tensor (no axis): one scale, a scalar.
@@ -210,7 +224,11 @@ pub fn quantize_constant(g: &mut Graph, id: NodeId, precision: Precision) -> boo
     let old = ValueRef::new(id, 0);
     let base = value_name(g, old);
     let mut names = Names::of(g);
-    let suffix = if precision == Precision::Int4 { "int4" } else { "i8" };
+    let suffix = if precision == Precision::Int4 {
+        "int4"
+    } else {
+        "i8"
+    };
     let d = Builder::with_names(g, &mut names).constant(&format!("{base}_{suffix}"), data);
     let s = Builder::with_names(g, &mut names).constant(&format!("{base}_scale"), scale);
     let mut b = Builder::with_names(g, &mut names);
