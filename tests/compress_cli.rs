@@ -40,14 +40,31 @@ fn calib(dir: &Path, dims: Vec<u64>) -> String {
         .to_string()
 }
 
+/// `modelc compress ARGS... --json`, which must succeed: its JSON report.
+fn compress_json(args: &[&str]) -> serde_json::Value {
+    let mut all = vec!["compress"];
+    all.extend_from_slice(args);
+    all.push("--json");
+    let o = modelc(&all);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+/// `modelc compress ARGS...`, which must fail with one line containing `msg` and leave no
+/// file at `out`.
+fn compress_refused(args: &[&str], out: &Path, msg: &str) {
+    let mut all = vec!["compress"];
+    all.extend_from_slice(args);
+    expect_error(&all, out, msg);
+}
+
 #[test]
 fn prunes_zero_channels_within_the_budget_and_reports_them() {
     let tmp = tempfile::tempdir().unwrap();
     let model = write_model(tmp.path(), "net.onnx", &net());
     let calib = calib(tmp.path(), vec![1, 2, 4, 4]);
     let out = tmp.path().join("small.onnx");
-    let o = modelc(&[
-        "compress",
+    let r = compress_json(&[
         model.to_str().unwrap(),
         out.to_str().unwrap(),
         "--prune",
@@ -56,10 +73,7 @@ fn prunes_zero_channels_within_the_budget_and_reports_them() {
         &calib,
         "--max-error",
         "1e-6",
-        "--json",
     ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(r["pruned"][0]["channels_before"], 8);
     assert_eq!(r["pruned"][0]["channels_after"], 5);
     assert!(
@@ -86,9 +100,8 @@ fn refuses_a_budget_nothing_and_wrong_calibration_without_writing() {
     let out = tmp.path().join("small.onnx");
     let (m, o) = (model.to_str().unwrap(), out.to_str().unwrap());
     // Half the channels: live ones go too, and the error exceeds a tiny budget.
-    expect_error(
+    compress_refused(
         &[
-            "compress",
             m,
             o,
             "--prune",
@@ -107,9 +120,8 @@ fn refuses_a_budget_nothing_and_wrong_calibration_without_writing() {
         "single.onnx",
         "graph main(%x: f32[1,2,4,4]) -> (%y) {\n  %w = const f32[3,2,1,1] [0.5, -0.25, 1.0, 0.75, -0.5, 0.125]\n  %y = Conv(%x, %w) {kernel_shape=[1,1]}\n}",
     );
-    expect_error(
+    compress_refused(
         &[
-            "compress",
             single.to_str().unwrap(),
             o,
             "--prune",
@@ -123,9 +135,8 @@ fn refuses_a_budget_nothing_and_wrong_calibration_without_writing() {
     let wrong = tmp.path().join("wrong");
     std::fs::create_dir_all(&wrong).unwrap();
     std::fs::write(wrong.join("0.npy"), npy(vec![1, 3, 4, 4], DType::F32, 0)).unwrap();
-    expect_error(
+    compress_refused(
         &[
-            "compress",
             m,
             o,
             "--prune",
@@ -136,11 +147,7 @@ fn refuses_a_budget_nothing_and_wrong_calibration_without_writing() {
         &out,
         "has shape",
     );
-    expect_error(
-        &["compress", m, o, "--calibration", &calib_ok],
-        &out,
-        "--prune",
-    );
+    compress_refused(&[m, o, "--calibration", &calib_ok], &out, "--prune");
 }
 
 /// A Gemm `[32, 64]` (transB) with seeded weights, read by ReLU.
@@ -160,18 +167,14 @@ fn block_sparsity_to_tflite_is_smaller_and_reported() {
     let model = write_model(tmp.path(), "fc.onnx", &fc_net());
     let calib = calib(tmp.path(), vec![1, 64]);
     let (sparse, dense) = (tmp.path().join("s.tflite"), tmp.path().join("d.tflite"));
-    let o = modelc(&[
-        "compress",
+    let r = compress_json(&[
         model.to_str().unwrap(),
         sparse.to_str().unwrap(),
         "--sparsity",
         "block:0.75",
         "--calibration",
         &calib,
-        "--json",
     ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(r["sparsified"][0]["elements"], 2048);
     assert_eq!(r["sparsified"][0]["zeros_after"], 1536);
     let c = modelc(&["convert", model.to_str().unwrap(), dense.to_str().unwrap()]);
@@ -193,8 +196,8 @@ fn refuses_a_bad_sparsity_pattern_and_nothing_to_sparsify() {
     let out = tmp.path().join("s.tflite");
     let (m, o) = (model.to_str().unwrap(), out.to_str().unwrap());
     for bad in ["4:4", "block:1.5", "most"] {
-        expect_error(
-            &["compress", m, o, "--sparsity", bad, "--calibration", &calib],
+        compress_refused(
+            &[m, o, "--sparsity", bad, "--calibration", &calib],
             &out,
             "--sparsity",
         );
@@ -207,9 +210,8 @@ fn refuses_a_bad_sparsity_pattern_and_nothing_to_sparsify() {
     );
     let already = tmp.path().join("already.onnx");
     modelc::save(&once, &already, &modelc::SaveOptions::default()).unwrap();
-    expect_error(
+    compress_refused(
         &[
-            "compress",
             already.to_str().unwrap(),
             o,
             "--sparsity",
@@ -250,8 +252,7 @@ fn max_error_alone_searches_per_layer_and_checks_held_out() {
     let model = write_model(tmp.path(), "lr.onnx", &low_rank_net());
     let calib = calib(tmp.path(), vec![1, 48]);
     let out = tmp.path().join("small.onnx");
-    let o = modelc(&[
-        "compress",
+    let r = compress_json(&[
         model.to_str().unwrap(),
         out.to_str().unwrap(),
         "--max-error",
@@ -260,10 +261,7 @@ fn max_error_alone_searches_per_layer_and_checks_held_out() {
         "float",
         "--calibration",
         &calib,
-        "--json",
     ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     // Three inputs: two to search, one held out.
     assert_eq!(r["search_inputs"], 2);
     assert_eq!(r["held_out_inputs"], 1);
@@ -304,9 +302,8 @@ fn max_error_alone_refuses_a_budget_nothing_meets_and_nothing_to_compress() {
                 .join(", ")
         ),
     );
-    expect_error(
+    compress_refused(
         &[
-            "compress",
             full.to_str().unwrap(),
             out.to_str().unwrap(),
             "--max-error",
@@ -326,9 +323,8 @@ fn max_error_alone_refuses_a_budget_nothing_meets_and_nothing_to_compress() {
     let img = tmp.path().join("img");
     std::fs::create_dir_all(&img).unwrap();
     let calib_img = calib(&img, vec![1, 2, 4, 4]);
-    expect_error(
+    compress_refused(
         &[
-            "compress",
             tiny.to_str().unwrap(),
             out.to_str().unwrap(),
             "--max-error",
@@ -340,9 +336,8 @@ fn max_error_alone_refuses_a_budget_nothing_meets_and_nothing_to_compress() {
         "nothing to compress",
     );
     // Calibration of the wrong shape.
-    expect_error(
+    compress_refused(
         &[
-            "compress",
             full.to_str().unwrap(),
             out.to_str().unwrap(),
             "--max-error",
@@ -375,18 +370,14 @@ fn max_error_combines_low_rank_and_int8_int4_weights_smaller_than_int8_alone() {
     ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let out = tmp.path().join("small.onnx");
-    let o = modelc(&[
-        "compress",
+    let r = compress_json(&[
         model.to_str().unwrap(),
         out.to_str().unwrap(),
         "--max-error",
         "1e-3",
         "--calibration",
         &calib,
-        "--json",
     ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(r["precisions"], serde_json::json!(["int8", "int4"]), "{r}");
     assert!(r["held_out_error"].as_f64().unwrap() <= 1e-3, "{r}");
     let layers = r["layers"].as_array().unwrap();
@@ -410,18 +401,14 @@ fn size_and_ratio_choose_the_smallest_error_at_a_size() {
     let calib = calib(tmp.path(), vec![1, 48]);
     let before = weight_bytes(&model);
     let out = tmp.path().join("small.onnx");
-    let o = modelc(&[
-        "compress",
+    let r = compress_json(&[
         model.to_str().unwrap(),
         out.to_str().unwrap(),
         "--ratio",
         "0.2",
         "--calibration",
         &calib,
-        "--json",
     ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let after = weight_bytes(&out);
     assert!(after as f64 <= 0.2 * before as f64, "{after} of {before}");
     assert_eq!(
@@ -431,9 +418,8 @@ fn size_and_ratio_choose_the_smallest_error_at_a_size() {
     assert!(r["held_out_error"].as_f64().unwrap() < 0.1, "{r}");
     std::fs::remove_file(&out).unwrap();
     // No option makes it that small.
-    expect_error(
+    compress_refused(
         &[
-            "compress",
             model.to_str().unwrap(),
             out.to_str().unwrap(),
             "--size",

@@ -25,12 +25,19 @@ against the fp32 outputs (per output over the whole set — `cos all`, the small
 outputs — and the worst single input's, `cos min`), and the median latency of the three,
 measured interleaved (one thread).
 
+The same three forms are written as .tflite too (fp32: `modelc convert`; int8: `quantize
+--mode int8-weight`; compressed: `compress --max-error E` with a .tflite output, which stores
+int8 weights and sparse FULLY_CONNECTED weights) and run in LiteRT (one thread) on the same
+evaluation set against the fp32 ONNX outputs: size, `cos all`, median latency, interleaved
+(--no-litert skips them). A form modelc refuses or LiteRT rejects is shown with its message.
+
 With --check the script exits 1 unless every compressed model has `cos all` >= 1 - E on the
-evaluation set and is smaller than its int8 model.
+evaluation set and is smaller than its int8 model, in onnxruntime and, where the int8
+.tflite was made, in LiteRT.
 
 usage: compress_table.py --modelc MODELC --models DIR --out DIR [--only NAME,...]
        [--calib N] [--eval N] [--max-error E] [--int8 weight|static] [--runs N] [--check]
-       [--json FILE]
+       [--json FILE] [--no-litert]
 """
 
 import argparse
@@ -227,7 +234,92 @@ def run_model(name, args):
             times[k].append(time.perf_counter() - t)
     for k in sess:
         row[k]["ms"] = round(1000 * float(np.median(times[k])), 3)
+    if args.litert:
+        row["litert"] = litert_forms(name, args, src, calib, work, shapes, names, evalset, ref)
     return row
+
+
+class Lite:
+    """A .tflite file in LiteRT (one thread), fed the ONNX inputs by name (by position where
+    the file names them otherwise), image inputs moved channels last where the file's are."""
+
+    def __init__(self, path, onnx_names):
+        from ai_edge_litert.interpreter import Interpreter
+
+        self.it = Interpreter(model_path=path, num_threads=1)
+        self.it.allocate_tensors()
+        self.ins = self.it.get_input_details()
+        self.outs = self.it.get_output_details()
+        self.names = [d["name"] if d["name"] in onnx_names else onnx_names[i] for i, d in enumerate(self.ins)]
+
+    def run(self, x, ref):
+        for d, n in zip(self.ins, self.names):
+            v = np.asarray(x[n])
+            if tuple(d["shape"]) != v.shape and v.ndim == 4:
+                v = np.moveaxis(v, 1, -1)
+            self.it.set_tensor(d["index"], np.ascontiguousarray(v.astype(d["dtype"]).reshape(d["shape"])))
+        self.it.invoke()
+        got = [self.it.get_tensor(o["index"]) for o in self.outs]
+        if ref is None:
+            return got
+        # In the ONNX outputs' order and layout.
+        out = []
+        for j, r in enumerate(ref):
+            g = got[j]
+            if g.shape != r.shape and g.ndim == r.ndim and g.ndim >= 3 and np.moveaxis(g, -1, 1).shape == r.shape:
+                g = np.moveaxis(g, -1, 1)
+            out.append(g.reshape(r.shape) if g.size == r.size else g)
+        return out
+
+
+def litert_forms(name, args, src, calib, work, shapes, names, evalset, ref):
+    """The same three forms written as .tflite (fp32: `modelc convert`; int8: `quantize --mode
+    int8-weight`; compressed: `compress --max-error E`, int8 and sparse storage being what
+    TFLite stores), run in LiteRT against the fp32 ONNX outputs in onnxruntime."""
+    shape_args = []
+    for s in shapes:
+        shape_args += ["--input-shape", s]
+    files = {k: os.path.join(work, f"{k}.tflite") for k in ("fp32", "int8", "compressed")}
+    for f in files.values():
+        if os.path.exists(f):
+            os.remove(f)
+    cmds = {
+        "fp32": ["convert", src, files["fp32"]] + shape_args,
+        "int8": ["quantize", src, files["int8"], "--mode", "int8-weight"] + shape_args,
+        "compressed": ["compress", src, files["compressed"], "--max-error", str(args.max_error), "--calibration", calib, "--json"] + shape_args,
+    }
+    out = {}
+    lite = {}
+    for k, cmd in cmds.items():
+        p, secs = modelc(args.modelc, cmd)
+        out[k] = {"seconds": round(secs, 1)}
+        if p.returncode != 0:
+            out[k]["error"] = p.stderr.strip()[-300:]
+            continue
+        try:
+            lite[k] = Lite(files[k], names)
+        except Exception as e:  # the runtime's refusal is a result
+            out[k]["invalid"] = str(e)[:300]
+    for k, it in lite.items():
+        try:
+            got = [it.run(x, r) for x, r in zip(evalset, ref)]
+        except Exception as e:
+            out[k]["invalid"] = str(e)[:300]
+            continue
+        stacked = [cosine(np.stack([r[j] for r in ref]), np.stack([g[j] for g in got])) for j in range(len(ref[0]))]
+        out[k].update({"bytes": os.path.getsize(files[k]), "cosine_all": round(min(stacked), 6)})
+    x0 = evalset[0]
+    times = {k: [] for k in lite if "bytes" in out[k]}
+    for k in times:
+        lite[k].run(x0, None)
+    for _ in range(args.runs):
+        for k in times:
+            t = time.perf_counter()
+            lite[k].run(x0, None)
+            times[k].append(time.perf_counter() - t)
+    for k in times:
+        out[k]["ms"] = round(1000 * float(np.median(times[k])), 3)
+    return out
 
 
 def main():
@@ -242,6 +334,7 @@ def main():
     ap.add_argument("--runs", type=int, default=20)
     ap.add_argument("--int8", choices=["weight", "static"], default="weight")
     ap.add_argument("--check", action="store_true")
+    ap.add_argument("--no-litert", dest="litert", action="store_false", help="skip the .tflite forms")
     ap.add_argument("--json")
     args = ap.parse_args()
     rows = []
@@ -255,6 +348,15 @@ def main():
             bad.append(f"{name}: compressed model missing or below cosine {1 - args.max_error}")
         elif q and c["bytes"] >= q["bytes"]:
             bad.append(f"{name}: compressed {c['bytes']} bytes >= int8 {q['bytes']}")
+        lt = row.get("litert", {})
+        lc, lq = lt.get("compressed", {}), lt.get("int8", {})
+        if args.litert and "bytes" in lq and "bytes" not in lc:
+            bad.append(f"{name}: no compressed .tflite in LiteRT beside the int8 one: {lc}")
+        elif args.litert and "bytes" in lc and "bytes" in lq:
+            if lc["cosine_all"] < 1 - args.max_error:
+                bad.append(f"{name}: compressed .tflite below cosine {1 - args.max_error} in LiteRT")
+            elif lc["bytes"] >= lq["bytes"]:
+                bad.append(f"{name}: compressed .tflite {lc['bytes']} bytes >= int8 {lq['bytes']}")
     print()
     print(f"{'model':<18} {'file':<11} {'bytes':>10} {'cos all':>9} {'cos min':>9} {'argmax':>7} {'ms':>8}")
     for row in rows:
@@ -264,6 +366,11 @@ def main():
                 print(
                     f"{row['model']:<18} {k:<11} {v['bytes']:>10} {v['cosine_all']:>9.5f} {v['cosine_min']:>9.5f} {v['argmax_agreement']:>7.3f} {v['ms']:>8.3f}"
                 )
+        for k, v in row.get("litert", {}).items():
+            if "bytes" in v:
+                print(f"{row['model']:<18} {k + '.tfl':<11} {v['bytes']:>10} {v['cosine_all']:>9.5f} {'':>9} {'':>7} {v['ms']:>8.3f}")
+            else:
+                print(f"{row['model']:<18} {k + '.tfl':<11} {(v.get('error') or v.get('invalid', ''))[:90]}")
         if "compressed" in row and "int8" in row:
             print(
                 f"{'':<18} compressed / int8 = {row['compressed']['bytes'] / row['int8']['bytes']:.3f}; compress took {row['compress_seconds']} s, quantize {row['int8_seconds']} s"

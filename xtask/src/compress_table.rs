@@ -1,6 +1,8 @@
 //! `cargo xtask compress-table`: `modelc compress --max-error` on the corpus's trained models
 //! (tests/compress_table.py) against the int8 model at the same budget and fp32, in
-//! onnxruntime; report in target/compress-table/report.json.
+//! onnxruntime and (their .tflite forms) LiteRT, side by side; fails when a compressed model
+//! is not smaller than its int8 one or its cosine is below 1 - E. Report in
+//! target/compress-table/report.json.
 
 use std::path::PathBuf;
 

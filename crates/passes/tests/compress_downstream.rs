@@ -96,3 +96,93 @@ fn a_change_measured_from_its_layer_is_the_whole_model_error() {
         }
     }
 }
+
+/// An `If` whose branches read an outer weight `%w` ([32, 16]) by name, as silero VAD's LSTM
+/// reads its weights: the layers reading it are inside the sub-graphs.
+fn captured() -> Model {
+    let src = format!(
+        "graph main(%c: bool[], %x: f32[2,32]) -> (%y) {{
+  %w = const f32[32,16] {w}
+  %y = If(%c) {{then_branch=graph then() outer(%x, %w) -> (%t) {{
+    %t = MatMul(%x, %w)
+  }}, else_branch=graph else() outer(%x, %w) -> (%e) {{
+    %m = MatMul(%x, %w)
+    %e = Relu(%m)
+  }}}} captures(%x, %w)
+}}",
+        w = vals(512, 4)
+    );
+    Model::new(parse_graph(&src, None).unwrap(), 17)
+}
+
+fn captured_samples(c: bool) -> Vec<Vec<(String, Data)>> {
+    (0..4)
+        .map(|s| {
+            let cond =
+                modelc_interp::Array::Bool(ndarray::ArrayD::from_elem(ndarray::IxDyn(&[]), c));
+            vec![
+                ("c".to_string(), Data::Tensor(cond)),
+                ("x".to_string(), Data::Tensor(input(&[2, 32], 30 + s, 1.0))),
+            ]
+        })
+        .collect()
+}
+
+/// A weight a sub-graph captures is stored int8 as a constant of its own (behind a
+/// DequantizeLinear that keeps its name), measured from a cut before the `If` exactly as a
+/// whole-model run measures it, and chosen by the budget search.
+#[test]
+fn a_weight_a_sub_graph_captures_is_measured_and_stored_int8() {
+    use modelc_passes::compress::budget::{search, BudgetOptions, Goal};
+    use modelc_passes::compress::weights::{constant_layer, quantize_constant, Precision};
+    let m = captured();
+    let w = m
+        .graph
+        .node_ids()
+        .find(|&id| constant_layer(&m.graph, id))
+        .expect("the captured weight");
+    let iff = m
+        .graph
+        .node_ids()
+        .find(|&id| m.graph.node(id).op.onnx() == Some(OnnxOp::If))
+        .unwrap();
+    let mut changed = m.clone();
+    assert!(quantize_constant(&mut changed.graph, w, Precision::Int8));
+    for c in [true, false] {
+        let samples = captured_samples(c);
+        let mut acts = Activations::new(&m, &samples).unwrap();
+        acts.advance_to(iff).unwrap();
+        assert_eq!(acts.error(&m, Metric::Cosine).unwrap(), 0.0);
+        let whole = evaluate(&m, &changed, &samples).unwrap()[0].error(Metric::MaxRel);
+        let at_cut = acts.error(&changed, Metric::MaxRel).unwrap();
+        assert!(
+            whole > 0.0 && whole < 0.05,
+            "int8 changes a little: {whole}"
+        );
+        assert!((at_cut - whole).abs() <= 1e-12, "{c}: {at_cut} vs {whole}");
+    }
+    let samples = captured_samples(false);
+    let opts = BudgetOptions {
+        metric: Metric::Cosine,
+        goal: Goal::MaxError(1e-3),
+        sparse_storage: false,
+        int8: true,
+        int4: false,
+    };
+    let (small, report) = search(&m, &samples[..3], &samples[3..], &opts).unwrap();
+    let layer = report
+        .layers
+        .iter()
+        .find(|l| l.op == "constant")
+        .expect("the constant is a layer");
+    assert_eq!(layer.choice, "int8 weights", "{report:?}");
+    assert!(
+        report.weight_bytes_after < report.weight_bytes_before / 3,
+        "{report:?}"
+    );
+    // The written model still computes what the float one does, on both branches.
+    for c in [true, false] {
+        let e = evaluate(&m, &small, &captured_samples(c)).unwrap()[0].error(Metric::Cosine);
+        assert!(e <= 1e-3, "{c}: {e}");
+    }
+}

@@ -15,6 +15,12 @@
 //! Error is measured as `quantize --max-error` measures it (the metrics of
 //! `quant::compare`). An option alone is measured from the activations at its layer, computed
 //! once per input ([`super::downstream`]): only the rest of the model runs per option.
+//!
+//! A float weight no Conv / Gemm / MatMul owns — one an If / Loop sub-graph reads, or an
+//! LSTM's (silero VAD's, sliced into gate order inside an If) — is a layer of its own: its
+//! readers are out of reach, so its options are its storage (int8, int4), applied to the
+//! constant and measured from a cut before its first reader (the sub-graph's node), as exact
+//! as any cut: everything before it is the original model's.
 
 use std::collections::HashMap;
 
@@ -165,6 +171,14 @@ pub fn search(
             layers.push(id);
         }
     }
+    // Weights no layer owns (read by a sub-graph, or by an LSTM): the constants themselves.
+    if opts.int8 || opts.int4 {
+        for id in model.graph.node_ids() {
+            if weights::constant_layer(&model.graph, id) {
+                layers.push(id);
+            }
+        }
+    }
     if opts.sparse_storage {
         for id in sparsity::candidates(&model.graph) {
             if !layers.contains(&id) && is_fc(model, id) {
@@ -179,25 +193,46 @@ pub fn search(
         .enumerate()
         .map(|(i, &id)| (id, i))
         .collect();
-    layers.sort_by_key(|id| position.get(id).copied().unwrap_or(usize::MAX));
+    // A layer is measured from a cut before its first reader: a constant's readers come
+    // after it, the first of them (a sub-graph's node, for a captured constant) is the cut.
+    let cut_at = |id: NodeId| -> NodeId {
+        if !matches!(model.graph.node(id).op, modelc_ir::Op::Const(_)) {
+            return id;
+        }
+        model
+            .graph
+            .users(modelc_ir::ValueRef::new(id, 0))
+            .into_iter()
+            .map(|(u, _)| u)
+            .min_by_key(|u| position.get(u).copied().unwrap_or(usize::MAX))
+            .unwrap_or(id)
+    };
+    layers.sort_by_key(|&id| position.get(&cut_at(id)).copied().unwrap_or(usize::MAX));
     let mut candidates: Vec<Candidate> = Vec::new();
+    // Each layer's SVD, for every rank tried on it and every model built.
+    let mut factors: HashMap<NodeId, lowrank::Factors> = HashMap::new();
     let mut best_alone: Option<(f64, String)> = None;
     let mut measured = 0;
     for &id in &layers {
-        acts.advance_to(id)?;
+        acts.advance_to(cut_at(id))?;
         // Options of a kind come least aggressive first: once one exceeds the bound, the
         // rest of that kind would too; one saving the same bytes is the same option.
         type Kind = (std::mem::Discriminant<Structure>, Precision);
         let mut over: Vec<Kind> = Vec::new();
         let mut last_saved: HashMap<Kind, u64> = HashMap::new();
-        // One SVD says which energies give a rank whose factors are smaller, and which
-        // give the same rank as a larger energy (the same option).
-        let spectrum = lowrank::spectrum(&model.graph, id);
-        let useful_energy = |e: f64| {
-            spectrum.as_ref().is_some_and(|(m, n, s)| {
-                let r = lowrank::choose_rank(s, Rank::Energy(e));
+        // One SVD per layer, kept: it says which energies give a rank whose factors are
+        // smaller, and every option and model built factorizes from it.
+        let mut dims = None;
+        if let Some((m, n, f)) = lowrank::spectrum(&model.graph, id) {
+            factors.insert(id, f);
+            dims = Some((m, n));
+        }
+        let useful_energy = |e: f64| match (dims, factors.get(&id)) {
+            (Some((m, n)), Some(f)) => {
+                let r = lowrank::choose_rank(f.singular_values(), Rank::Energy(e));
                 r * (m + n) < m * n
-            })
+            }
+            _ => false,
         };
         for choice in options(model, id, opts) {
             let kind = (std::mem::discriminant(&choice.structure), choice.precision);
@@ -210,7 +245,7 @@ pub fn search(
                 }
             }
             let mut m = model.clone();
-            let Some(sparse_saved) = apply(&mut m, id, choice) else {
+            let Some(sparse_saved) = apply(&mut m, id, choice, &factors) else {
                 continue;
             };
             let saved =
@@ -274,14 +309,14 @@ pub fn search(
     };
     let on_search = |t: &[Step]| {
         error_of(
-            &build(model, &configuration(&candidates, t)),
+            &build(model, &configuration(&candidates, t), &factors),
             search_ref,
             search,
         )
     };
     let on_held = |t: &[Step]| {
         error_of(
-            &build(model, &configuration(&candidates, t)),
+            &build(model, &configuration(&candidates, t), &factors),
             &reference_held,
             held_out,
         )
@@ -354,7 +389,7 @@ pub fn search(
         }
     };
     let chosen = configuration(&candidates, &taken[..k]);
-    let m = build(model, &chosen);
+    let m = build(model, &chosen, &factors);
     let saved_total: u64 = chosen.iter().map(|c| c.saved).sum();
     let mut report = BudgetReport {
         metric: format!("{metric:?}").to_lowercase(),
@@ -385,9 +420,13 @@ pub fn search(
         let pick = chosen.iter().find(|c| c.id == id);
         report.layers.push(LayerChoice {
             node: label(&model.graph, id),
-            op: crate::pattern::onnx_op(&model.graph, id)
-                .map_or("?", |o| o.name())
-                .to_string(),
+            op: if is_constant(model, id) {
+                "constant".to_string()
+            } else {
+                crate::pattern::onnx_op(&model.graph, id)
+                    .map_or("?", |o| o.name())
+                    .to_string()
+            },
             choice: pick.map_or("none".into(), |c| c.choice.to_string()),
             error_alone: pick.map_or(0.0, |c| c.error),
             bytes_before,
@@ -474,8 +513,20 @@ fn is_fc(model: &Model, id: NodeId) -> bool {
 }
 
 fn options(model: &Model, id: NodeId, opts: &BudgetOptions) -> Vec<Choice> {
-    let quantizable = weights::quantizable(&model.graph, id);
     let mut out = Vec::new();
+    if is_constant(model, id) {
+        // Only its storage: its readers' structure is out of reach.
+        for (on, p) in [(opts.int8, Precision::Int8), (opts.int4, Precision::Int4)] {
+            if on {
+                out.push(Choice {
+                    structure: Structure::Unchanged,
+                    precision: p,
+                });
+            }
+        }
+        return out;
+    }
+    let quantizable = weights::quantizable(&model.graph, id);
     for (on, p) in [(opts.int8, Precision::Int8), (opts.int4, Precision::Int4)] {
         if on && quantizable {
             out.push(Choice {
@@ -504,8 +555,16 @@ fn options(model: &Model, id: NodeId, opts: &BudgetOptions) -> Vec<Choice> {
     out
 }
 
-/// Bytes of layer `id`'s weight (its input 1).
+/// Whether layer `id` is a constant (a weight a sub-graph reads) rather than an op.
+fn is_constant(model: &Model, id: NodeId) -> bool {
+    matches!(model.graph.node(id).op, modelc_ir::Op::Const(_))
+}
+
+/// Bytes of layer `id`'s weight (its input 1; a constant layer's own).
 fn weight_bytes(model: &Model, id: NodeId) -> u64 {
+    if let modelc_ir::Op::Const(t) = &model.graph.node(id).op {
+        return t.byte_len();
+    }
     model
         .graph
         .input(id, 1)
@@ -515,23 +574,33 @@ fn weight_bytes(model: &Model, id: NodeId) -> u64 {
 
 /// Applies `choice` to layer `id` of `m`; the bytes sparse storage saves besides the change
 /// in dense constant bytes, or `None` when the choice does not apply.
-fn apply(m: &mut Model, id: NodeId, choice: Choice) -> Option<u64> {
+fn apply(
+    m: &mut Model,
+    id: NodeId,
+    choice: Choice,
+    factors: &HashMap<NodeId, lowrank::Factors>,
+) -> Option<u64> {
     let g = &mut m.graph;
     let newest = g.node_ids().map(|n| g.node(n).seq()).max().unwrap_or(0);
+    if matches!(g.node(id).op, modelc_ir::Op::Const(_)) {
+        return (choice.structure == Structure::Unchanged
+            && weights::quantize_constant(g, id, choice.precision))
+        .then_some(0);
+    }
     let mut layers = vec![id];
     let mut sparse_saved = 0;
     match choice.structure {
         Structure::Unchanged if choice.precision == Precision::F32 => return None,
         Structure::Unchanged => {}
         Structure::LowRank(e) => {
-            lowrank::factorize_node(
-                g,
-                id,
-                &LowRankOptions {
-                    rank: Rank::Energy(e),
-                    only_if_smaller: true,
-                },
-            )?;
+            let opts = LowRankOptions {
+                rank: Rank::Energy(e),
+                only_if_smaller: true,
+            };
+            match factors.get(&id) {
+                Some(f) => lowrank::factorize_node_with(g, id, &opts, f)?,
+                None => lowrank::factorize_node(g, id, &opts)?,
+            };
             // The two factor layers replace it.
             layers = g
                 .node_ids()
@@ -558,10 +627,14 @@ fn apply(m: &mut Model, id: NodeId, choice: Choice) -> Option<u64> {
 
 /// `model` with each of `chosen` applied to its layer (node ids are stable across the
 /// rewrites: each choice changes only its own layer).
-fn build(model: &Model, chosen: &[&Candidate]) -> Model {
+fn build(
+    model: &Model,
+    chosen: &[&Candidate],
+    factors: &HashMap<NodeId, lowrank::Factors>,
+) -> Model {
     let mut m = model.clone();
     for c in chosen {
-        apply(&mut m, c.id, c.choice);
+        apply(&mut m, c.id, c.choice, factors);
     }
     m
 }

@@ -125,13 +125,13 @@ pub fn singular_values(g: &Graph, id: NodeId) -> Option<Vec<f64>> {
     Some(svd(&w).1)
 }
 
-/// The weight of layer `id` as an m×n matrix (rows: outputs) and its singular values
-/// (descending), if it is a candidate: what the ranks an option would choose, and whether its
-/// factors would be smaller (`r·(m + n) < m·n`), are known before factorizing.
-pub fn spectrum(g: &Graph, id: NodeId) -> Option<(usize, usize, Vec<f64>)> {
+/// The weight of layer `id` as an m×n matrix (rows: outputs) and its SVD, if it is a
+/// candidate: what the ranks an option would choose, and whether its factors would be
+/// smaller (`r·(m + n) < m·n`), are known before factorizing.
+pub fn spectrum(g: &Graph, id: NodeId) -> Option<(usize, usize, Factors)> {
     let w = weight_matrix(g, id)?;
-    let s = svd(&w).1;
-    Some((w.m, w.n, s))
+    let (u, s, vt) = svd(&w);
+    Some((w.m, w.n, Factors { u, s, vt }))
 }
 
 /// The rank `rank` picks for singular values `s` (descending), at least 1.
@@ -240,16 +240,52 @@ fn svd(w: &WeightMatrix) -> (DMatrix<f64>, Vec<f64>, DMatrix<f64>) {
     (u, s, vt)
 }
 
+/// The SVD of layer `id`'s weight, computed once for every rank tried on it (the budget
+/// search tries several: one SVD of a 1280×320 weight takes about a second).
+pub struct Factors {
+    u: DMatrix<f64>,
+    s: Vec<f64>,
+    vt: DMatrix<f64>,
+}
+
+impl Factors {
+    /// The singular values, descending.
+    pub fn singular_values(&self) -> &[f64] {
+        &self.s
+    }
+}
+
+/// The SVD of the weight of layer `id`, if it is a candidate.
+pub fn factors(g: &Graph, id: NodeId) -> Option<Factors> {
+    let (u, s, vt) = svd(&weight_matrix(g, id)?);
+    Some(Factors { u, s, vt })
+}
+
 /// Factorizes layer `id` at the rank `opts` chooses; `None` (graph unchanged) when it is not a
 /// candidate or the factors would not be smaller and `opts.only_if_smaller`.
 pub fn factorize_node(g: &mut Graph, id: NodeId, opts: &LowRankOptions) -> Option<Factorized> {
+    let f = factors(g, id)?;
+    factorize_node_with(g, id, opts, &f)
+}
+
+/// [`factorize_node`] from `f`, the SVD [`factors`] gave for layer `id` of this graph (or of
+/// one whose layer `id` has the same weight).
+pub fn factorize_node_with(
+    g: &mut Graph,
+    id: NodeId,
+    opts: &LowRankOptions,
+    f: &Factors,
+) -> Option<Factorized> {
     let w = weight_matrix(g, id)?;
-    let (u, s, vt) = svd(&w);
+    let (u, s, vt) = (&f.u, &f.s, &f.vt);
+    if u.nrows() != w.m || vt.ncols() != w.n {
+        return None;
+    }
     let total: f64 = s.iter().map(|x| x * x).sum();
     if total == 0.0 {
         return None;
     }
-    let r = choose_rank(&s, opts.rank);
+    let r = choose_rank(s, opts.rank);
     let (m, n) = (w.m, w.n);
     let (before, after) = ((m * n) as u64, (r * (m + n)) as u64);
     if opts.only_if_smaller && after >= before {

@@ -150,3 +150,96 @@ fn per_channel_int4(t: &Tensor, axis: usize) -> Option<(Tensor, Tensor)> {
     let data = Tensor::from_raw(DType::I4, t.dims.clone(), Bytes::from(pack4(&q))).ok()?;
     Some((data, f32_tensor(vec![channels as u64], &scales)))
 }
+
+/// Whether constant `id` is a float32 weight (rank ≥ 2, at least [`MIN_ELEMENTS`]) that no
+/// layer owns: not the weight (input 1) of a Conv / ConvTranspose / Gemm / MatMul, which are
+/// layers of their own, nor a quantization parameter. Such a weight is read by a sub-graph
+/// (an If / Loop body captures it by name) or by ops such as LSTM, often behind Slice / Concat
+/// (silero VAD's LSTM weights, gate-reordered inside an If, or at the top level once the If
+/// is folded): per-layer options cannot reach it, so the constant itself is the layer.
+pub fn constant_layer(g: &Graph, id: NodeId) -> bool {
+    let Op::Const(t) = &g.node(id).op else {
+        return false;
+    };
+    let users = g.users(ValueRef::new(id, 0));
+    t.dtype == DType::F32
+        && t.dims.len() >= 2
+        && t.element_count().unwrap_or(0) >= MIN_ELEMENTS
+        && !users.is_empty()
+        && users.iter().all(|&(user, slot)| {
+            let op = g.node(user).op.onnx();
+            let weight = slot == 1
+                && matches!(
+                    op,
+                    Some(OnnxOp::Conv | OnnxOp::ConvTranspose | OnnxOp::Gemm | OnnxOp::MatMul)
+                );
+            let qparam = matches!(op, Some(OnnxOp::DequantizeLinear | OnnxOp::QuantizeLinear));
+            !weight && !qparam
+        })
+}
+
+/// The per-channel axis of a constant layer: its first axis longer than 1 (an LSTM / GRU
+/// weight's rows are its gates' output channels).
+fn constant_axis(t: &Tensor) -> Option<usize> {
+    if t.dims.len() < 2 {
+        return None;
+    }
+    t.dims.iter().position(|&d| d > 1)
+}
+
+/// Stores constant `id` at `precision` (symmetric, one scale per index of its first axis
+/// longer than 1) behind a DequantizeLinear that takes over its name and readers — sub-graphs
+/// capture outer values by name — and removes it. False when it does not apply.
+pub fn quantize_constant(g: &mut Graph, id: NodeId, precision: Precision) -> bool {
+    let Op::Const(t) = &g.node(id).op else {
+        return false;
+    };
+    if t.dtype != DType::F32 {
+        return false;
+    }
+    let axis = constant_axis(t);
+    let (data, scales) = match precision {
+        Precision::F32 => return false,
+        Precision::Int8 => {
+            let Some(q) = crate::quant::params::quantize_weight(t, axis) else {
+                return false;
+            };
+            (q.data, q.scales)
+        }
+        Precision::Int4 => {
+            let Some((d, s)) = axis.and_then(|a| per_channel_int4(t, a)) else {
+                return false;
+            };
+            (
+                d,
+                crate::quant::params::f32_elements(&s).unwrap_or_default(),
+            )
+        }
+    };
+    // Per tensor (no axis): one scale, a scalar.
+    let scale = match axis {
+        Some(_) => f32_tensor(vec![scales.len() as u64], &scales),
+        None => f32_tensor(vec![], &scales[..1]),
+    };
+    let old = ValueRef::new(id, 0);
+    let base = value_name(g, old);
+    let mut names = Names::of(g);
+    let suffix = if precision == Precision::Int4 {
+        "int4"
+    } else {
+        "i8"
+    };
+    let d = Builder::with_names(g, &mut names).constant(&format!("{base}_{suffix}"), data);
+    let s = Builder::with_names(g, &mut names).constant(&format!("{base}_scale"), scale);
+    let mut b = Builder::with_names(g, &mut names);
+    let mut dq = b
+        .op(OnnxOp::DequantizeLinear, &[d, s])
+        .out(format!("{base}_DQ"));
+    if let Some(a) = axis {
+        dq = dq.int("axis", a as i64);
+    }
+    let dq = dq.add();
+    modelc_ir::build::take_over(g, old, ValueRef::new(dq, 0));
+    g.remove_node(id);
+    true
+}
