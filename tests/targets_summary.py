@@ -16,11 +16,12 @@ is left off the accelerator. Fails (exit 1) when a script reported failures, a m
 from a report, or `modelc check` and the tool disagree on whether the `--target` model lands
 whole on the accelerator (in either direction).
 
-Run: target/pyenv/bin/python tests/targets_summary.py --target-dir target [--only a,b] [--out FILE]
+Run: target/pyenv/bin/python tests/targets_summary.py --target-dir target [--only a,b] [--modelc M] [--out FILE]
 """
 
 import argparse
 import json
+import subprocess
 import sys
 from pathlib import Path
 
@@ -47,6 +48,25 @@ def fmt(x, nd=4):
     return f"{x:.{nd}f}" if isinstance(x, float) else ("-" if x is None else str(x))
 
 
+MODELC = None
+TABLE_DIR = None
+
+
+def first_cut(name):
+    """The Edge TPU file's first unsupported op and why (`modelc check`), when --modelc is given."""
+    if not MODELC:
+        return None
+    path = TABLE_DIR / f"{name}.edgetpu.tflite"
+    proc = subprocess.run([MODELC, "check", str(path), "--target", "edgetpu", "--json"], capture_output=True,
+                          text=True, timeout=600)
+    try:
+        v = json.loads(proc.stdout)
+    except ValueError:
+        return None
+    left = [n for n in v["nodes"] if not n["accelerator"]]
+    return f"cut at: {left[0]['reason']}"[:140] if left else "-"
+
+
 def tflite_rows(name, r, fails):
     out = []
     if r is None:
@@ -70,7 +90,7 @@ def tflite_rows(name, r, fails):
                 *acc,
                 "-" if tflm.startswith("ok") else tflm[:80]))
     out.append(("edgetpu", "-", "no offline compiler", r.get("edgetpu_check"), None, None, None,
-                "rules only"))
+                first_cut(name) or "rules only"))
     return out
 
 
@@ -112,8 +132,11 @@ def main():
     ap.add_argument("--target-dir", default="target")
     ap.add_argument("--only", help="comma-separated subset of " + ",".join(MODELS))
     ap.add_argument("--out", help="also write the table (Markdown) here")
+    ap.add_argument("--modelc", help="modelc, to name the Edge TPU files' first unsupported op")
     args = ap.parse_args()
     d = Path(args.target_dir)
+    global MODELC, TABLE_DIR
+    MODELC, TABLE_DIR = args.modelc, d / "targets-table"
     reports = {k: load(d / k / "report.json") for k in ("targets-table", "targets-onnx", "targets-gpu")}
     fails = []
     for k, rep in reports.items():

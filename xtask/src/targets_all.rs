@@ -39,6 +39,8 @@ impl Xtask {
             .arg(&self.target)
             .arg("--only")
             .arg(only)
+            .arg("--modelc")
+            .arg(&modelc)
             .arg("--out")
             .arg(self.target.join("targets-summary.md")));
         if let Err(e) = summary {
