@@ -130,6 +130,7 @@ def main():
     ap.add_argument("--no-committed", action="store_true", help="only the files given")
     ap.add_argument("--table", help="directory of fp32 ONNX exports: convert TABLE plain and with --target")
     ap.add_argument("--made", help="directory of tests/targets_models.py's exports (lstm, yolo): in the table too")
+    ap.add_argument("--only", help="comma-separated subset of the table's models (" + ",".join(TABLE + MADE) + ")")
     ap.add_argument("--out", default=str(ROOT / "target/targets-gpu"))
     args = ap.parse_args()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -141,6 +142,10 @@ def main():
     table, failures = [], []
     sources = [(n, Path(args.table) / f"{n}.onnx") for n in (TABLE if args.table else [])]
     sources += [(n, Path(args.made) / f"{n}.onnx") for n in (MADE if args.made else [])]
+    if args.only:
+        # Any torchvision export of the directory may be asked for, not only TABLE's.
+        wanted = args.only.split(",")
+        sources = [(n, Path(args.made if n in MADE else args.table) / f"{n}.onnx") for n in wanted]
     for name, src in sources:
         pair = []
         for kind, extra in (("plain", []), ("target", ["--target", TARGET]), ("fp16", ["--target", TARGET, "--fp16"])):

@@ -42,7 +42,7 @@ import quant_models  # noqa: E402  (the calibration / held-out image generator)
 
 ROOT = Path(__file__).resolve().parent.parent
 TOOL_TARGETS = ["nnapi", "coreml", "qnn-htp"]
-MODELS = ["resnet18", "mobilenet_v2", "efficientnet_b0", "transformer_encoder", "transformer_gelu", "lstm"]
+MODELS = ["resnet18", "mobilenet_v2", "efficientnet_b0", "transformer_encoder", "transformer_gelu", "lstm", "yolo"]
 # Made here with torch when --models DIR lacks them (seeded, exported by the TorchScript
 # exporter): a 2-layer encoder with Gelu (opset 20, where Gelu is an ONNX op) and an
 # nn.LSTM classifier; name -> (input shape, opset).
@@ -342,6 +342,10 @@ def run_models(modelc, models, out, only, n_calib, n_heldout):
         if not src.exists() and name in MADE_HERE:
             src = d / f"{name}.onnx"
             make_model(name, src)
+        elif not src.exists() and name == "yolo":
+            # The YOLO-style detector of the TFLite table (tests/targets_models.py).
+            import targets_models
+            src = targets_models.export(name, d)
         rng = np.random.default_rng(1234)
         for sub, n in (("calib", n_calib), ("heldout", n_heldout)):
             (d / sub).mkdir(parents=True, exist_ok=True)
@@ -371,7 +375,8 @@ def run_models(modelc, models, out, only, n_calib, n_heldout):
             mine, v, reasons = modelc_check(modelc, conv, target)
             cs = ort.InferenceSession(str(conv), providers=["CPUExecutionProvider"])
             cos, top1 = accuracy(ref, [cs.run(None, {feed: x})[0] for x in heldout])
-            row[target] = {"before": bnote, "after": anote, "modelc": f"{v['accelerated']}/{v['total']}",
+            row[target] = {"before": bnote, "after": anote, "tool_whole": bool(after),
+                           "modelc": f"{v['accelerated']}/{v['total']}",
                            "modelc_reasons": sorted(set(reasons)), "cosine_min": cos, "top1": top1,
                            "seconds": round(time.time() - t0, 1)}
             if cos < 0.9999:

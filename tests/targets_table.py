@@ -15,7 +15,7 @@ standard-normal features of their input shape), then
 - the same quantized with `--target ethos-u65-256` (Vela for that configuration) and with
   `--target edgetpu` (`modelc check` only: no Edge TPU compiler runs offline);
 - TFLite Micro (PyPI tflite-micro) loads the target model within the stated arena and runs
-  one input, in a subprocess (its interpreter aborts on what it cannot run); its output is
+  one input (`modelc check --target tflm` on the file must agree), in a subprocess (its interpreter aborts on what it cannot run); its output is
   compared with LiteRT's reference kernels (the kernels TFLite Micro shares; at most one
   quantization step apart), and the distance to LiteRT's default kernels is shown. The
   transformer's int8 LayerNorm (MEAN, RSQRT) and BATCH_MATMUL kernels of TFLite Micro round
@@ -212,6 +212,12 @@ def main():
             s, z = d["quantization"]
             x_q = np.clip(np.round(to_file_layout(heldout[0]) / s) + z, -128, 127).astype(d["dtype"])
             y, err = tflm(out / f"{name}.target.tflite", x_q, out)
+            # `modelc check --target tflm` on the same file must agree with TFLite Micro.
+            acc, total = check(args.modelc, out / f"{name}.target.tflite", "tflm")
+            row["tflm_check"] = f"{acc}/{total}"
+            if (acc == total) != (err is None):
+                failures.append(f"{name}: modelc check --target tflm says {acc}/{total}, TFLite Micro "
+                                f"{'fails' if err else 'runs it'}")
             if err:
                 row["tflm"] = f"fails ({err})"
                 failures.append(f"{name}: TFLite Micro: {err}")

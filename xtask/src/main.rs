@@ -20,6 +20,7 @@ mod pt2_suite;
 mod pte;
 mod pyenv;
 mod targets;
+mod targets_all;
 mod targets_onnx;
 mod testdata;
 mod tflite_suite;
@@ -296,6 +297,24 @@ enum Cmd {
     /// exactly). Report in target/targets-gpu/report.json. About a minute after the
     /// builds; not in CI (the TensorFlow environment is 1.3 GB).
     TargetsGpu,
+    /// The whole hardware-targets table in one command
+    ///
+    /// Builds modelc in release, then runs the TFLite table (tests/targets_table.py:
+    /// Ethos-U55/U65 through Vela, TFLite Micro, the Edge TPU rules), the ONNX table
+    /// (tests/targets_onnx.py: qnn-htp through onnxruntime-qnn's HTP emulator, nnapi and
+    /// coreml through onnxruntime's usability checker, tensorrt's rules) and the GPU table
+    /// (tests/targets_gpu.py: TensorFlow 2.15.1's analyzer; installs tf215-env) on ResNet-18,
+    /// MobileNetV2, EfficientNet-B0, the transformer encoder, the LSTM classifier and the
+    /// YOLO-style detector, and prints one table (tests/targets_summary.py, also written to
+    /// target/targets-summary.md): per model and target, the tool's verdict on the plain
+    /// conversion and on `--target`, `modelc check`'s, accuracy against fp32 and what is
+    /// left on the CPU. Fails when any part fails or `modelc check` and a tool disagree
+    /// on whether a model lands whole on the accelerator.
+    TargetsTable {
+        /// Only these models (comma-separated, e.g. resnet18,lstm)
+        #[arg(long, value_name = "NAMES")]
+        only: Option<String>,
+    },
     /// Build modelc and run it on the bundled example model
     ///
     /// Runs `modelc inspect testdata/models/tiny_cnn.onnx`, `modelc convert
@@ -497,6 +516,7 @@ fn main() -> ExitCode {
         } => x.targets_onnx(modelc.as_deref(), table || only.is_some(), only.as_deref()),
         Cmd::Tf215Env => x.tf215_env().map(|_| ()),
         Cmd::TargetsGpu => x.targets_gpu(),
+        Cmd::TargetsTable { only } => x.targets_all(only.as_deref()),
         Cmd::Wheel => x.wheel().map(|_| ()),
         Cmd::PythonTests { filter } => x.python_tests(filter.as_deref()),
         Cmd::PteEnv => x.pte_env().map(|_| ()),

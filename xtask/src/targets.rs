@@ -29,13 +29,19 @@ impl Xtask {
         if !table {
             return Ok(());
         }
+        self.targets_tflite_table(&modelc, only)
+    }
+
+    /// The TFLite part of the table (tests/targets_table.py): Ethos-U55/U65 through Vela,
+    /// TFLite Micro, the Edge TPU rules; report in target/targets-table.
+    pub(crate) fn targets_tflite_table(&self, modelc: &Path, only: Option<&str>) -> Result<()> {
         let models = self.torchvision()?;
         let site = self.targets_env()?;
         let mut cmd = self.py();
         cmd.env("PYTHONPATH", &site)
             .arg("tests/targets_table.py")
             .arg("--modelc")
-            .arg(&modelc)
+            .arg(modelc)
             .arg("--models")
             .arg(models)
             .arg("--out")
@@ -46,7 +52,8 @@ impl Xtask {
         run(&mut cmd)
     }
 
-    /// The comparison with `modelc` (also CI's step: it takes about a minute).
+    /// The comparison with `modelc` (also CI's step: it takes about a minute), then the
+    /// int64 cases against TFLite Micro (tests/targets_int64.py).
     pub(crate) fn targets_vendor(&self, modelc: &Path) -> Result<()> {
         let site = self.targets_env()?;
         let mut cmd = self.py();
@@ -56,6 +63,15 @@ impl Xtask {
             .arg(modelc)
             .arg("--out")
             .arg(self.target.join("targets-vendor"));
+        run(&mut cmd)?;
+        // int64 -> int32 (`--target tflm`) judged by TFLite Micro: a few seconds.
+        let mut cmd = self.py();
+        cmd.env("PYTHONPATH", &site)
+            .arg("tests/targets_int64.py")
+            .arg("--modelc")
+            .arg(modelc)
+            .arg("--out")
+            .arg(self.target.join("targets-int64"));
         run(&mut cmd)
     }
 }
@@ -76,6 +92,11 @@ impl Xtask {
     /// converted plain and with `--target tflite-gpu`; report in target/targets-gpu.
     pub(crate) fn targets_gpu(&self) -> Result<()> {
         let modelc = self.build_modelc()?;
+        self.targets_gpu_table(&modelc, None)
+    }
+
+    /// The GPU comparison and table with a given modelc (`only`: some of the table's models).
+    pub(crate) fn targets_gpu_table(&self, modelc: &Path, only: Option<&str>) -> Result<()> {
         let python = self.tf215_env()?;
         let models = self.torchvision()?;
         // The LSTM and YOLO-style detector (torch, which the TensorFlow venv lacks).
@@ -85,13 +106,16 @@ impl Xtask {
         cmd.current_dir(&self.root)
             .arg("tests/targets_gpu.py")
             .arg("--modelc")
-            .arg(&modelc)
+            .arg(modelc)
             .arg("--table")
             .arg(models)
             .arg("--made")
             .arg(&made)
             .arg("--out")
             .arg(self.target.join("targets-gpu"));
+        if let Some(only) = only {
+            cmd.arg("--only").arg(only);
+        }
         run(&mut cmd)
     }
 }

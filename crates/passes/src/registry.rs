@@ -21,6 +21,7 @@ pub fn all() -> Vec<Box<dyn Pass>> {
         Box::new(Cse),
         Box::new(NoopElim),
         Box::new(ReshapeMerge),
+        Box::new(crate::passes::slice_concat::SliceConcat),
         Box::new(FuseConvBn),
         Box::new(FuseBias),
         Box::new(FuseGemm),
@@ -42,6 +43,7 @@ pub fn all() -> Vec<Box<dyn Pass>> {
         Box::new(crate::target::layer_norm_rsqrt::PASS),
         Box::new(crate::target::sink_cpu_ops::SinkCpuOps),
         Box::new(crate::target::fp16_weights::Fp16Weights),
+        Box::new(crate::target::int64_to_int32::Int64ToInt32),
     ];
     all.extend(
         decompose::all()

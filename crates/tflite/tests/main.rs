@@ -1,6 +1,7 @@
 //! modelc-tflite's integration tests, one module per file, in one test binary (a binary per
 //! file linked the whole dependency tree again each time, ~70 MB apiece, and filled a CI disk).
 
+mod arg_int32;
 mod codegen_fresh;
 mod control;
 mod dynamic;

@@ -17,4 +17,5 @@ pub mod layout;
 pub mod noop;
 pub mod quantize_bias;
 pub mod reshape_merge;
+pub mod slice_concat;
 pub mod transpose;

@@ -11,6 +11,7 @@
 
 pub mod check;
 pub mod fp16_weights;
+pub mod int64_to_int32;
 pub mod layer_norm_rsqrt;
 pub mod onnx_view;
 pub mod quantize_io;
@@ -296,7 +297,8 @@ impl Target {
     /// The passes that lower a model for this target, in order: `static-shapes` when every
     /// dimension must be known (an error naming the inputs that need `--input-shape`),
     /// `quantize-io` when the accelerator takes no float feature maps (the float inputs and
-    /// outputs of a quantized model would run on the CPU).
+    /// outputs of a quantized model would run on the CPU), `int64-to-int32` when it refuses
+    /// int64 feature maps ([`Target::refuses_int64`]).
     pub fn lowering(&self) -> Vec<&str> {
         let mut passes = Vec::new();
         let static_all = self.file.tensors.static_shape.as_ref();
@@ -309,12 +311,32 @@ impl Target {
         {
             passes.push("quantize-io");
         }
+        if self.refuses_int64() {
+            passes.push("int64-to-int32");
+        }
         if !self.file.target.lowering.is_empty() {
             // The rewrites read shapes (a Flatten's leading dimensions).
             passes.push("infer-shapes");
             passes.extend(self.file.target.lowering.iter().map(String::as_str));
         }
         passes
+    }
+
+    /// A TFLite target with a rule that refuses int64 feature maps (Ethos-U's generic list,
+    /// TFLite Micro's ARG_MAX): its int64 values are made int32 (`int64-to-int32`), which
+    /// TFLite's kernels take wherever they take int64. ONNX targets keep int64, which ONNX
+    /// requires of shapes, indices from ArgMax and the like.
+    pub fn refuses_int64(&self) -> bool {
+        let no_i64 = |l: &Vec<String>| !l.iter().any(|d| d == "i64");
+        self.file.target.format == Format::Tflite
+            && (self
+                .generic_feature_dtypes()
+                .is_some_and(|d| !d.contains(&DType::I64))
+                || self
+                    .file
+                    .ops
+                    .values()
+                    .any(|r| r.feature_dtypes.as_ref().is_some_and(no_i64)))
     }
 
     /// The generic feature-map element types, parsed.

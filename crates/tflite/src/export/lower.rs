@@ -538,6 +538,8 @@ impl<'g> Lower<'g> {
             // Made on demand by readers (see `tensor` / `qtensor`).
             OnnxOp::DequantizeLinear => Ok(()),
             OnnxOp::Cast if self.f16_source(ValueRef::new(id, 0)).is_some() => Ok(()),
+            // Written by the ArgMax / ArgMin it reads, as its output type.
+            OnnxOp::Cast if ops::select::folded_cast(self.g, id) => Ok(()),
             _ => ops::lower(self, id, op),
         }
     }

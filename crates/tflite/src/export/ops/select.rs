@@ -1,13 +1,14 @@
 //! Selection along an axis:
 //! - `ArgMax` / `ArgMin` (axis, keepdims; `select_last_index` 0: the first of equal values,
-//!   as TFLite's kernels) → ARG_MAX / ARG_MIN with int64 output, a RESHAPE restoring the
-//!   axis for keepdims;
+//!   as TFLite's kernels) → ARG_MAX / ARG_MIN with int64 output (int32 when a
+//!   `Cast(to=INT32)` alone reads it: `int64-to-int32`), a RESHAPE restoring the axis for
+//!   keepdims;
 //! - `TopK` (constant `k`, sorted) → TOPK_V2 on the last axis (another axis TRANSPOSEd there
 //!   and back; `largest` 0 as the largest of the negated input, negated back), int32 indices
 //!   cast to int64;
 //! - `CumSum` (constant axis, `exclusive`, `reverse`) → CUMSUM.
 
-use modelc_ir::{DType, NodeId, OnnxOp};
+use modelc_ir::{DType, Graph, NodeId, OnnxOp, ValueRef};
 
 use super::shape::{norm_axis, reshape, transpose};
 use crate::export::builder::tensor_type;
@@ -27,13 +28,22 @@ pub(crate) fn arg_extreme(lowering: &mut Lower, id: NodeId, op: OnnxOp) -> Resul
     let shape = lowering.model.tensors[a].shape.clone();
     let axis = norm_axis(attr_i(lowering.g, id, "axis", 0), shape.len())?;
     let keep = attr_i(lowering.g, id, "keepdims", 1) != 0;
-    let out = lowering.output(0)?;
+    // ARG_MAX / ARG_MIN write int32 or int64: a `Cast(to=INT32)` reading the result
+    // (`int64-to-int32`) is this op's own output type.
+    let out = match int32_cast(lowering.g, id) {
+        Some(cast) => lowering.model.value_tensor(ValueRef::new(cast, 0), None)?,
+        None => lowering.output(0)?,
+    };
+    let out_type = match lowering.model.tensors[out].dtype {
+        DType::I32 => DType::I32,
+        _ => DType::I64,
+    };
     let at = lowering.model.const_i32("axis", &[axis as i32], vec![1])?;
     let reduced = if keep {
         let mut s = shape.clone();
         s.remove(axis as usize);
         let name = format!("{}/reduced", lowering.model.tensors[out].name);
-        lowering.model.add_tensor(name, DType::I64, s, None, None)?
+        lowering.model.add_tensor(name, out_type, s, None, None)?
     } else {
         out
     };
@@ -41,7 +51,7 @@ pub(crate) fn arg_extreme(lowering: &mut Lower, id: NodeId, op: OnnxOp) -> Resul
         let o = fb::ArgMaxOptions::create(
             &mut lowering.model.fbb,
             &fb::ArgMaxOptionsArgs {
-                output_type: tensor_type(DType::I64),
+                output_type: tensor_type(out_type),
             },
         );
         (
@@ -52,7 +62,7 @@ pub(crate) fn arg_extreme(lowering: &mut Lower, id: NodeId, op: OnnxOp) -> Resul
         let o = fb::ArgMinOptions::create(
             &mut lowering.model.fbb,
             &fb::ArgMinOptionsArgs {
-                output_type: tensor_type(DType::I64),
+                output_type: tensor_type(out_type),
             },
         );
         (
@@ -69,6 +79,31 @@ pub(crate) fn arg_extreme(lowering: &mut Lower, id: NodeId, op: OnnxOp) -> Resul
         reshape(lowering, reduced, out, &s)?;
     }
     Ok(())
+}
+
+/// The `Cast(to=INT32)` that alone reads ArgMax / ArgMin `id`'s result (not a graph output),
+/// which the op's int32 `output_type` replaces.
+pub(crate) fn int32_cast(g: &Graph, id: NodeId) -> Option<NodeId> {
+    let v = ValueRef::new(id, 0);
+    let users = g.users(v);
+    let [(cast, 0)] = users[..] else {
+        return None;
+    };
+    let n = g.node(cast);
+    (n.op.onnx() == Some(OnnxOp::Cast)
+        && n.attrs.int("to", 0).ok() == Some(DType::I32.onnx_code() as i64)
+        && !g.outputs().contains(&v))
+    .then_some(cast)
+}
+
+/// Whether Cast `id` is folded into the ArgMax / ArgMin it reads (see [`int32_cast`]).
+pub(crate) fn folded_cast(g: &Graph, id: NodeId) -> bool {
+    g.input(id, 0).is_some_and(|v| {
+        matches!(
+            g.node(v.node).op.onnx(),
+            Some(OnnxOp::ArgMax | OnnxOp::ArgMin)
+        ) && int32_cast(g, v.node) == Some(id)
+    })
 }
 
 pub(crate) fn top_k(lowering: &mut Lower, id: NodeId) -> Result<(), TfliteError> {
