@@ -100,6 +100,9 @@ MODELS = {
     # The same with the chunk's shape given: the Ifs on sizes fold to the branch taken (an
     # If whose results have unknown shapes has no TFLite form).
     "silero_vad_16k_op15@pinned": ("silero-vad", "silero_vad_16k_op15.onnx", {"input": f32([1, 512]), "state": ("float32", [2, 1, 128], "normal"), "sr": ("int64", [], 16000)}, ["--input-shape", "input:1,512"]),
+    # The sample rate pinned too (`--dim sr=16000` makes the one-integer input a constant):
+    # the If on it folds to the 16 kHz branch, and the Ifs on sizes inside it with the shape.
+    "silero_vad@pinned": ("silero-vad", "silero_vad.onnx", {"input": f32([1, 512]), "state": ("float32", [2, 1, 128], "normal"), "sr": ("int64", [], 16000)}, ["--input-shape", "input:1,512", "--dim", "sr=16000"]),
     "silero_vad_op18_ifless": ("silero-vad", "silero_vad_op18_ifless.onnx", {"input": f32([1, 512]), "state": ("float32", [2, 1, 128], "normal"), "sr": ("int64", [], 16000)}, []),
     "silero_vad_jit": ("silero-vad", "silero_vad.jit", {"x": f32([1, 512]), "sr": ("int", [], 16000)}, ["--input-shape", "x:1,512", "--dim", "sr=16000"]),
     # nudenet (YOLOv8n detector)
@@ -481,9 +484,11 @@ def check_cell(modelc, name, src, to, inputs, want, args, out,
     status, why = convert(modelc, src, dst, args)
     if status != "ok":
         return status, why, time.perf_counter() - started, tol
-    # Python ints (silero's `sr`) are pinned into the written file by `--dim NAME=VALUE`:
-    # it has no input for them.
-    arrays = [a for _, a in inputs if not isinstance(a, int)]
+    # Python ints (silero's `sr`) and one-integer ONNX inputs named by `--dim NAME=VALUE`
+    # are pinned into the written file as constants: it has no input for them.
+    pinned = {a.split("=", 1)[0] for flag, a in zip(args, args[1:]) if flag == "--dim"}
+    arrays = [a for n, a in inputs if not isinstance(a, int)
+              and not (n in pinned and np.size(a) == 1 and np.asarray(a).dtype.kind in "iu")]
     candidates = [arrays]
     if to == "pt" and fmt_of(src) == "tflite":
         # TorchScript has no declared shapes; modelc's writer takes images NCHW, as torch

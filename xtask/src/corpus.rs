@@ -8,10 +8,12 @@ use crate::Result;
 /// The models CI runs (a few minutes): one of each kind the corpus holds — a TFLite
 /// detector with sparse weights, one with MediaPipe's transposed-convolution custom op, a
 /// landmark model, a paddle2onnx OCR classifier, the streaming VAD with state inputs, and
-/// its scripted TorchScript form (an int argument pinned, an LSTMCell, Ifs on sizes) and its
-/// ONNX form with the chunk's shape given (Ifs folded).
+/// its scripted TorchScript form (an int argument pinned, an LSTMCell, Ifs on sizes), its
+/// ONNX form with the chunk's shape given (Ifs folded), and the ONNX form whose sample-rate
+/// input is pinned by `--dim sr=16000` (the If on it folded).
 pub(crate) const CI_SUBSET: &str = "mp_face_detection_full_sparse,mp_selfie_segmentation,\
-     mp_face_landmark,ocr_cls,silero_vad,silero_vad_jit,silero_vad_16k_op15@pinned";
+     mp_face_landmark,ocr_cls,silero_vad,silero_vad_jit,silero_vad_16k_op15@pinned,\
+     silero_vad@pinned";
 
 /// The list of cells that must stay ok (never a list of expected failures).
 const PASSING: &str = "tests/corpus_passing.json";

@@ -12,8 +12,9 @@ pub struct ShapeArgs {
     /// declare no sizes; TFLite export and random inputs need them.)
     #[arg(long = "input-shape", value_name = "NAME:DIMS")]
     pub input_shapes: Vec<String>,
-    /// Fix a symbolic dimension everywhere: NAME=VALUE (also the size of random inputs, and
-    /// the value of a TorchScript `forward` int argument of that name). May be repeated.
+    /// Fix a symbolic dimension everywhere: NAME=VALUE (also the size of random inputs, the
+    /// value of a TorchScript `forward` int argument of that name, and of a graph input of that
+    /// name holding one integer, which becomes a constant). May be repeated.
     #[arg(long = "dim", value_name = "NAME=VALUE")]
     pub dims: Vec<String>,
 }

@@ -491,3 +491,28 @@ fn infer_node_types_one_new_node() {
     // The graph itself is unchanged.
     assert!(g.node(r).outputs[0].ty.is_none());
 }
+
+#[test]
+fn dim_naming_a_one_integer_input_makes_it_a_constant() {
+    use modelc_passes::passes::infer_shapes::InputShapes;
+    // silero-vad's ONNX `sr`: an int64 scalar input its Ifs compare; `--dim sr=...` pins it.
+    let text = r#"graph main(%x: f32[2], %sr: i64[], %n: i64[2]) -> (%y, %m) {
+  %sixteen = const i64[] [16000]
+  %is16 = Equal(%sr, %sixteen)
+  %y = Where(%is16, %x, %x)
+  %m = Identity(%n)
+}"#;
+    let strings = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let mut g = Graph::parse(text).unwrap();
+    InputShapes::parse(&[], &strings(&["sr=16000", "n=2"]))
+        .unwrap()
+        .apply(&mut g)
+        .unwrap();
+    let printed = modelc_ir::text::print_graph(&g, &Default::default());
+    // `sr` is the constant now; `n` holds two integers, so it stays an input.
+    assert!(
+        printed.starts_with("graph main(%x: f32[2], %n: i64[2])"),
+        "{printed}"
+    );
+    assert!(printed.contains("%sr = const i64[] [16000]"), "{printed}");
+}

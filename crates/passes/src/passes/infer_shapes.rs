@@ -4,7 +4,7 @@
 //! type stays and the disagreement goes to the run's notes. Passes that run later read the
 //! types with `Graph::tensor_type` / `shape_of` / `dtype_of` / `known_dims`.
 
-use modelc_ir::{infer, Dim, Graph, Shape, TensorType, TypeInfo, ValueType};
+use modelc_ir::{infer, DType, Dim, Graph, Op, Shape, Tensor, TensorType, TypeInfo, ValueType};
 
 use crate::pattern::note_once;
 use crate::{Changed, Pass, PassContext, PassError};
@@ -160,7 +160,49 @@ impl InputShapes {
         if !bind.is_empty() {
             bind_symbols(g, &bind);
         }
+        pin_scalar_inputs(g, &self.dims);
         Ok(())
+    }
+}
+
+/// `--dim NAME=VALUE` naming a graph input that holds one integer (silero-vad's ONNX `sr`,
+/// the sample rate its Ifs branch on; the ONNX form of a TorchScript int argument): the input
+/// becomes that constant, as the TorchScript argument does, so the branches on it fold. An
+/// input of another type or size is left alone (the name is then only a symbol).
+fn pin_scalar_inputs(g: &mut Graph, dims: &[(String, u64)]) {
+    for (name, value) in dims {
+        let Some(id) = g
+            .inputs()
+            .iter()
+            .copied()
+            .find(|&id| g.node(id).outputs.first().is_some_and(|v| v.name == *name))
+        else {
+            continue;
+        };
+        let Some(ValueType::Tensor(t)) = g.node(id).outputs[0].ty.as_ref().map(|t| &t.ty) else {
+            continue;
+        };
+        let Some(dims) = t.shape.as_ref().and_then(|s| s.as_known()) else {
+            continue;
+        };
+        if dims.iter().product::<u64>() != 1 {
+            continue;
+        }
+        let bytes: Vec<u8> = match t.dtype {
+            Some(DType::I64) => (*value as i64).to_le_bytes().to_vec(),
+            Some(DType::I32) => match i32::try_from(*value) {
+                Ok(v) => v.to_le_bytes().to_vec(),
+                Err(_) => continue,
+            },
+            _ => continue,
+        };
+        let dtype = t.dtype.expect("matched above");
+        let Ok(tensor) = Tensor::from_raw(dtype, dims, bytes.into()) else {
+            continue;
+        };
+        g.node_mut(id).op = Op::Const(tensor);
+        let inputs = g.inputs().iter().copied().filter(|&i| i != id).collect();
+        g.set_inputs(inputs);
     }
 }
 

@@ -687,6 +687,21 @@ impl<'a> Ctx<'a> {
         )
     }
 
+    /// `QuantizeLinear(v)` to `dtype` with the tensor's scale and zero point.
+    pub fn quantize(&mut self, v: ValueRef, q: &Quant, dtype: DType) -> ValueRef {
+        let (scale, zp) = self.qparams(q, dtype);
+        let attrs = if q.scale.len() > 1 {
+            vec![("axis", Attr::Int(q.axis as i64))]
+        } else {
+            vec![]
+        };
+        self.op(
+            OnnxOp::QuantizeLinear,
+            &[Some(v), Some(scale), Some(zp)],
+            attrs,
+        )
+    }
+
     fn qparams(&mut self, q: &Quant, dtype: DType) -> (ValueRef, ValueRef) {
         let dims: Vec<u64> = if q.scale.len() > 1 {
             vec![q.scale.len() as u64]
@@ -741,17 +756,7 @@ impl<'a> Ctx<'a> {
                     super::quant::quantize_wide(self, v, &q, dtype)
                         .map_err(|why| TfliteError::invalid(format!("tensor {t} `{name}`"), why))?
                 } else {
-                    let (scale, zp) = self.qparams(&q, dtype);
-                    let attrs = if q.scale.len() > 1 {
-                        vec![("axis", Attr::Int(q.axis as i64))]
-                    } else {
-                        vec![]
-                    };
-                    self.op(
-                        OnnxOp::QuantizeLinear,
-                        &[Some(v), Some(scale), Some(zp)],
-                        attrs,
-                    )
+                    self.quantize(v, &q, dtype)
                 };
                 self.name_value(raw, &name);
                 self.set_type(raw, t, dtype);

@@ -20,6 +20,7 @@ mod conv;
 pub(crate) mod custom;
 mod fully_connected;
 mod lstm;
+mod lut16;
 mod max_pool_argmax;
 mod pool;
 mod quant;
@@ -135,6 +136,10 @@ pub(crate) fn import_model(m: fb::Model<'_>, file: &Bytes) -> Result<Model, Tfli
 /// by its op family's code.
 pub(super) fn import_op(cx: &mut Ctx, op: &OpIn) -> Result<(), TfliteError> {
     use BuiltinOperator as B;
+    // int16 LOG/RSQRT are table lookups in TFLite, not the function (see `lut16`).
+    if lut16::lut16(cx, op)? {
+        return Ok(());
+    }
     if let Some(row) = table::by_code(op.code) {
         if import_row(cx, op, row)? {
             return Ok(());
