@@ -56,7 +56,7 @@ pub fn depthwise<T: Real>(
                     let (img, oc) = (plane / m, plane % m);
                     let xc = &x[(img * c + oc / mult) * is..][..is];
                     let taps = &w[oc * kl..][..kl];
-                    rp.fill(xc, |v| v, buf);
+                    rp.fill(xc, buf);
                     rows_apply(&rp, buf, taps, bias.map(|b| b[oc]), o);
                     if let (Some(act), Some(v)) = (act, T::as_f32s(o)) {
                         act.apply_slice(v);
@@ -169,7 +169,7 @@ mod tests {
                         plane_taps(&x, &taps, &win, &mut want);
                         want.iter_mut().for_each(|v| *v += bias);
                         let mut buf = vec![f32::NAN; rp.buf_len()];
-                        rp.fill(&x, |v| v, &mut buf);
+                        rp.fill(&x, &mut buf);
                         let mut got = vec![f32::NAN; oh * ow];
                         rows_apply(&rp, &buf, &taps, Some(bias), &mut got);
                         let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();

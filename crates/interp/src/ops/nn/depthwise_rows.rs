@@ -94,9 +94,8 @@ impl RowPlan {
         self.sx * self.ph * self.qw + BIG
     }
 
-    /// Copies the input plane `xc`, each element converted by `f`, into `buf`, zero-padded
-    /// and phase-split.
-    pub(crate) fn fill<S: Copy, T: Real>(&self, xc: &[S], f: impl Fn(S) -> T, buf: &mut [T]) {
+    /// Copies the input plane `xc` into `buf`, zero-padded and phase-split.
+    pub(crate) fn fill<T: Real>(&self, xc: &[T], buf: &mut [T]) {
         let (sx, qw) = (self.sx, self.qw);
         for q in 0..sx {
             for r in 0..self.ph {
@@ -115,7 +114,7 @@ impl RowPlan {
                     .clamp(lo, qw);
                 dst[..lo].fill(T::zero());
                 for (j, d) in (lo..hi).zip(&mut dst[lo..hi]) {
-                    *d = f(src[j * sx + q - self.px]);
+                    *d = src[j * sx + q - self.px];
                 }
                 dst[hi..].fill(T::zero());
             }

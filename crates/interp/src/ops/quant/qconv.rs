@@ -19,7 +19,6 @@ use rayon::prelude::*;
 
 use super::igemm::{gemm, Kernel, PackedA};
 use super::integer::Conv;
-use super::qdq::round_even_f32;
 use crate::ops::elem::MAX_ELEMS;
 use crate::ops::nn::depthwise_rows::{rows_apply, RowPlan};
 use crate::ops::nn::{depthwise, Win3};
@@ -31,6 +30,8 @@ pub(crate) trait QInt: Copy + Send + Sync {
     const HI: f32;
     /// `v`, already rounded and within [LO, HI].
     fn from_f32(v: f32) -> Self;
+    /// `v`, within [LO, HI].
+    fn from_i32(v: i32) -> Self;
     fn to_i16(self) -> i16;
 }
 
@@ -38,6 +39,9 @@ impl QInt for u8 {
     const LO: f32 = 0.0;
     const HI: f32 = 255.0;
     fn from_f32(v: f32) -> u8 {
+        v as u8
+    }
+    fn from_i32(v: i32) -> u8 {
         v as u8
     }
     fn to_i16(self) -> i16 {
@@ -49,6 +53,9 @@ impl QInt for i8 {
     const LO: f32 = -128.0;
     const HI: f32 = 127.0;
     fn from_f32(v: f32) -> i8 {
+        v as i8
+    }
+    fn from_i32(v: i32) -> i8 {
         v as i8
     }
     fn to_i16(self) -> i16 {
@@ -70,10 +77,20 @@ pub(crate) struct Requant {
 }
 
 impl Requant {
+    /// One output channel's sums to 8-bit outputs. Written as plain lane arithmetic (no
+    /// float-to-integer conversion) so that it compiles to vector code: past ±1024 (in
+    /// units of y_scale) every output saturates, and within that range adding 1.5 · 2²³
+    /// rounds half to even and leaves the integer in the float's low bits. The same
+    /// results as QuantizeLinear's f32 rounding; a NaN (a NaN bias) gives the low bound,
+    /// as QuantizeLinear's does.
     #[inline]
     fn row<S: Sum, T: QInt>(&self, c: usize, sums: &[S], out: &mut [T]) {
-        let (m, b, zp) = (self.mult[c], self.offset[c], self.y_zp);
+        const MAGIC: f32 = 12_582_912.0;
+        const MAGIC_BITS: i32 = 0x4B40_0000;
+        let (m, b) = (self.mult[c], self.offset[c]);
         let (lo, hi) = (self.lo, self.hi);
+        let zp = self.y_zp as i32;
+        let (qlo, qhi) = (T::LO as i32, T::HI as i32);
         for (o, &s) in out.iter_mut().zip(sums) {
             let mut v = s.to_f32() * m + b;
             // The Clip kernel's order: lower bound first, then the upper one.
@@ -83,7 +100,9 @@ impl Requant {
             if v > hi {
                 v = hi;
             }
-            *o = T::from_f32((round_even_f32(v) + zp).clamp(T::LO, T::HI));
+            let v = v.max(-1024.0).min(1024.0);
+            let r = ((v + MAGIC).to_bits() as i32) - MAGIC_BITS;
+            *o = T::from_i32((r + zp).clamp(qlo, qhi));
         }
     }
 }
@@ -255,10 +274,15 @@ impl QConv {
                             .with_min_len(TASK_ELEMS.div_ceil(p))
                             .enumerate()
                             .for_each_init(
-                                || (vec![0f32; rp.buf_len()], vec![0f32; p]),
-                                |(buf, sums), (ch, orow)| {
+                                || (vec![0f32; h * w], vec![0f32; rp.buf_len()], vec![0f32; p]),
+                                |(xf, buf, sums), (ch, orow)| {
+                                    // Converted first in one contiguous (vector) pass, then
+                                    // padded and split by the float kernel's own copy.
                                     let plane = &x_img[ch * h * w..][..h * w];
-                                    rp.fill(plane, shift, &mut buf[..]);
+                                    for (d, &v) in xf.iter_mut().zip(plane) {
+                                        *d = shift(v);
+                                    }
+                                    rp.fill(&xf[..], &mut buf[..]);
                                     let taps = &wts[ch * kk..][..kk];
                                     rows_apply(&rp, &buf[..], taps, None, &mut sums[..]);
                                     self.requant.row(ch, &sums[..], orow);
