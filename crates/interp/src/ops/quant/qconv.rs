@@ -100,6 +100,8 @@ impl Requant {
             if v > hi {
                 v = hi;
             }
+            // Not `clamp`: a NaN must become a bound here, not stay NaN.
+            #[allow(clippy::manual_clamp)]
             let v = v.max(-1024.0).min(1024.0);
             let r = ((v + MAGIC).to_bits() as i32) - MAGIC_BITS;
             *o = T::from_i32((r + zp).clamp(qlo, qhi));
