@@ -24,6 +24,13 @@ Also with --tflite: the dynamic-range TFLite (`--mode int8-dynamic` to .tflite: 
 float compute) in LiteRT against the fp32 model in onnxruntime; with --check its cosine must
 be at least --dynamic-cosine and its size at most --max-size-ratio plus 0.01.
 
+Always: modelc's interpreter runs an int8 QDQ model of modelc's (outputs quantized too,
+--quantize-outputs) on held-out inputs with 1 and 2 threads, next to onnxruntime running the
+same file: the interpreter computes its QDQ convolutions and additions in integers as
+onnxruntime's QLinear kernels do, and its outputs must agree with onnxruntime's within one
+output quantization step on at least --interp-agree of the elements, and be bit-identical
+between the thread counts (checked with --check).
+
 usage: quant_interop.py MODELC DATA_DIR OUT_JSON --models-dir DIR [--models a,b] [--check]
        [--runs N] [--tflite]
 (DATA_DIR: calib/ and heldout/ from tests/quant_models.py; outputs are written there too.)
@@ -139,6 +146,54 @@ def tflite_dynamic(modelc, fp32, held, work, name, fp32_size):
     return {"cosine": float(np.mean(cos)), "size_ratio": os.path.getsize(tfl) / fp32_size}
 
 
+def output_step(path):
+    """The scale of the DequantizeLinear that makes the model's (first) output."""
+    import onnx
+    from onnx import numpy_helper
+    g = onnx.load(path).graph
+    inits = {t.name: t for t in g.initializer}
+    consts = {n.output[0]: n.attribute[0].t for n in g.node if n.op_type == "Constant"}
+    last = [n for n in g.node if g.output[0].name in n.output][0]
+    if last.op_type != "DequantizeLinear":
+        sys.exit(f"{path}: the output comes from {last.op_type}, not DequantizeLinear")
+    scale = inits.get(last.input[1]) or consts[last.input[1]]
+    return float(numpy_helper.to_array(scale).reshape(-1)[0])
+
+
+def interpreter_agreement(modelc, fp32, calib_dir, held, work, name, activation_type):
+    """modelc's interpreter (1 and 2 threads) against onnxruntime on one int8 QDQ model
+    with quantized outputs: the fraction of output elements within one output step, the
+    worst difference in steps, and whether the two thread counts gave the same bits."""
+    qdq = os.path.join(work, f"{name}.modelc-int8-qout.onnx")
+    p = subprocess.run([modelc, "quantize", fp32, qdq, "--calibration", calib_dir,
+                        "--activation-type", activation_type, "--quantize-outputs"],
+                       capture_output=True, text=True)
+    if p.returncode != 0:
+        sys.exit(f"modelc quantize {name} -> {qdq} failed:\n{p.stderr}")
+    step = output_step(qdq)
+    sess = session(qdq)
+    within, total, worst, same_bits = 0, 0, 0.0, True
+    for i, x in enumerate(held[:8]):
+        ref = sess.run(None, {sess.get_inputs()[0].name: x})[0]
+        xin = os.path.join(work, f"{name}.heldout{i}.npy")
+        np.save(xin, x)
+        ours = []
+        for threads in (1, 2):
+            out_dir = os.path.join(work, f"{name}.interp{threads}")
+            p = subprocess.run([modelc, "run", qdq, xin, "-o", out_dir, "--threads", str(threads)],
+                               capture_output=True, text=True)
+            if p.returncode != 0:
+                sys.exit(f"modelc run {qdq} failed:\n{p.stderr}")
+            ours.append(np.load(os.path.join(out_dir, "output_0.npy")))
+        same_bits &= ours[0].tobytes() == ours[1].tobytes()
+        steps = np.abs(ours[0].astype(np.float64) - ref) / step
+        within += int((steps <= 1.0 + 1e-3).sum())
+        total += steps.size
+        worst = max(worst, float(steps.max()))
+    return {"within_one_step": within / total, "max_steps": worst,
+            "threads_bit_identical": same_bits}
+
+
 def tflite_agreement(modelc, fp32, calib_dir, held, work, name):
     """Fraction of output elements where LiteRT's run of modelc's full-int8 TFLite model and
     onnxruntime's run of modelc's int8 QDQ model differ by at most one quantization step of
@@ -213,6 +268,7 @@ def main():
     ap.add_argument("--check", action="store_true")
     ap.add_argument("--tflite", action="store_true")
     ap.add_argument("--tflite-agree", type=float, default=0.99)
+    ap.add_argument("--interp-agree", type=float, default=0.99)
     ap.add_argument("--dynamic-cosine", type=float, default=0.999)
     ap.add_argument("--max-size-ratio", type=float, default=0.27)
     ap.add_argument("--cos-slack", type=float, default=1e-4)
@@ -298,6 +354,17 @@ def main():
             f"quantize {o['quantize_seconds']:.1f}s [calib {ours_calib}s] (ort {r['quantize_seconds']:.1f}s)",
             flush=True,
         )
+        row["interpreter"] = t = interpreter_agreement(a.modelc, fp32, calib_dir, held, work, name,
+                                                       a.activation_type)
+        print(f"{name:<16} int8 QDQ in modelc's interpreter vs onnxruntime: "
+              f"{100 * t['within_one_step']:.2f}% of elements within one step "
+              f"(worst {t['max_steps']:.1f} steps), 1 and 2 threads "
+              f"{'bit-identical' if t['threads_bit_identical'] else 'DIFFER'}", flush=True)
+        if a.check and t["within_one_step"] < a.interp_agree:
+            failures.append(f"{name}: the interpreter agrees with onnxruntime within one step on "
+                            f"{100 * t['within_one_step']:.2f}% < {100 * a.interp_agree:.0f}%")
+        if a.check and not t["threads_bit_identical"]:
+            failures.append(f"{name}: the interpreter's int8 outputs differ between 1 and 2 threads")
         if a.tflite:
             row["tflite"] = tflite_agreement(a.modelc, fp32, calib_dir, held, work, name)
             for how, t in row["tflite"].items():

@@ -8,9 +8,11 @@ use super::Kernel;
 mod causal;
 pub(crate) mod common;
 mod conv;
+pub(crate) use conv::Win3;
+pub(crate) use depthwise::depthwise;
 mod deform;
 mod depthwise;
-mod depthwise_rows;
+pub(crate) mod depthwise_rows;
 mod grid;
 pub mod layout;
 #[cfg(test)]

@@ -46,8 +46,14 @@ pub fn search(
         Ok((m, layers))
     };
     // The float outputs are computed once; each candidate model runs against them.
-    let check_ref = reference(float, check)?;
-    let sens_ref = reference(float, sens_set)?;
+    // Both sets are prefixes of the calibration inputs, whose float outputs calibration
+    // kept.
+    let float_ref = |set: &[Sample]| match stats.reference(set.len()) {
+        Some(r) => Ok(r.to_vec()),
+        None => reference(float, set),
+    };
+    let check_ref = float_ref(check)?;
+    let sens_ref = float_ref(sens_set)?;
     let error = |m: &Model, set: &[Sample], r: &[Vec<(String, Data)>]| -> Result<f64, QuantError> {
         let errs = compare(r, m, set)?;
         Ok(errs.iter().map(|e| e.error(metric)).fold(0.0, f64::max))

@@ -41,6 +41,17 @@ pub struct Stats {
     pub dtypes: HashMap<ValueRef, DType>,
     pub runs: usize,
     pub elapsed: Duration,
+    /// The model's outputs on each sample, in order, from the first pass: the float
+    /// reference the error report and the budget search compare with, so they do not run
+    /// the float model over the calibration inputs a second time.
+    pub outputs: Vec<Vec<(String, Data)>>,
+}
+
+impl Stats {
+    /// The float outputs of the first `n` calibration samples, if calibration ran them.
+    pub fn reference(&self, n: usize) -> Option<&[Vec<(String, Data)>]> {
+        self.outputs.get(..n)
+    }
 }
 
 fn f32_values(data: &Data) -> Option<&ndarray::ArrayD<f32>> {
@@ -60,7 +71,7 @@ pub fn calibrate(model: &Model, samples: &[Sample], method: Method) -> Result<St
     let mut stats = Stats::default();
     let mut ranges: HashMap<ValueRef, Range> = HashMap::new();
     for sample in samples {
-        interp.run_observed(sample.clone(), &mut |v, data| {
+        let outputs = interp.run_observed(sample.clone(), &mut |v, data| {
             if let Data::Tensor(a) = data {
                 stats.dtypes.insert(v, a.dtype());
             }
@@ -79,6 +90,7 @@ pub fn calibrate(model: &Model, samples: &[Sample], method: Method) -> Result<St
             r.min = r.min.min(lo);
             r.max = r.max.max(hi);
         })?;
+        stats.outputs.push(outputs);
         stats.runs += 1;
     }
     if !matches!(method, Method::MinMax) {

@@ -241,7 +241,12 @@ pub fn quantize(
     };
     report.evaluated_on = on.to_string();
     report.evaluation_inputs = eval_set.len();
-    report.outputs = evaluate(&float, &quantized, eval_set)?;
+    // Evaluated on the calibration inputs, the float outputs are calibration's.
+    let calibrated = stats.reference(eval_set.len()).filter(|_| eval.is_empty());
+    report.outputs = match calibrated {
+        Some(r) => compare(r, &quantized, eval_set)?,
+        None => evaluate(&float, &quantized, eval_set)?,
+    };
     Ok((quantized, report))
 }
 

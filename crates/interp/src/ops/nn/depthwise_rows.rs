@@ -12,6 +12,11 @@
 //! The loop is compiled three times, for AVX-512F, AVX2 and the baseline, and the widest
 //! the CPU has is chosen at run time. None uses fused multiply-add, so all three compute
 //! the same products and sums in the same order: the same bits on every machine.
+//!
+//! The integer depthwise convolution of the QDQ units ([`crate::ops::quant`]) runs this
+//! kernel too, on zero-point-shifted 8-bit values held in f32: every product and partial
+//! sum is an integer below 2²⁴ there (its caller checks the bound), so f32 computes it
+//! exactly and the result is the integer sum.
 
 use super::conv::Win3;
 use crate::ops::elem::Real;
@@ -21,7 +26,7 @@ const BIG: usize = 32;
 const SMALL: usize = 8;
 
 /// The geometry of one plane's padded, phase-split buffer.
-pub(super) struct RowPlan {
+pub(crate) struct RowPlan {
     /// Input plane rows and columns.
     bh: usize,
     bw: usize,
@@ -45,7 +50,7 @@ pub(super) struct RowPlan {
 impl RowPlan {
     /// The plan for `win` when the row kernel computes it: 2-D (depth 1), dilation 1,
     /// strides up to 4 and at most 49 taps.
-    pub(super) fn new(win: &Win3) -> Option<RowPlan> {
+    pub(crate) fn new(win: &Win3) -> Option<RowPlan> {
         let [kd, kh, kw] = win.k;
         let ok = win.big[0] == 1
             && win.small[0] == 1
@@ -85,12 +90,12 @@ impl RowPlan {
     }
 
     /// Elements of the buffer: the phases plus slack for the last block of the last row.
-    pub(super) fn buf_len(&self) -> usize {
+    pub(crate) fn buf_len(&self) -> usize {
         self.sx * self.ph * self.qw + BIG
     }
 
     /// Copies the input plane `xc` into `buf`, zero-padded and phase-split.
-    pub(super) fn fill<T: Real>(&self, xc: &[T], buf: &mut [T]) {
+    pub(crate) fn fill<T: Real>(&self, xc: &[T], buf: &mut [T]) {
         let (sx, qw) = (self.sx, self.qw);
         for q in 0..sx {
             for r in 0..self.ph {
@@ -119,7 +124,7 @@ impl RowPlan {
 
 /// Computes one output plane `o` from the filled buffer, the filter's taps and its bias.
 #[allow(unsafe_code)] // calls the loop compiled for a feature only after detecting it
-pub(super) fn rows_apply<T: Real>(
+pub(crate) fn rows_apply<T: Real>(
     rp: &RowPlan,
     buf: &[T],
     taps: &[T],

@@ -1,22 +1,27 @@
 //! Integer GEMM for the QDQ units: `C[m][p] = Σ_k A[m][k] · B[k][p]` over zero-point-shifted
 //! 8-bit values held as i16 (each in [-255, 255]) with exact i32 accumulation.
 //!
-//! Operands are packed in pairs of k, so that one `vpmaddwd` (`_mm256_madd_epi16`) multiplies
-//! two k steps of eight output positions and adds the pair into i32 without saturation
-//! (|a·b + c·d| ≤ 2·255² fits easily). A is the weight matrix, packed once at plan time in
-//! blocks of [`MR`] rows; B (the im2col of one image) is packed per run in panels of [`NR`]
-//! positions. Every product and sum is an exact integer, so the AVX2 and the portable kernel
-//! give the same results bit for bit, in any order and for any thread split; callers bound K
-//! so the sums cannot overflow ([`MAX_K`]).
+//! Operands are packed in pairs of k, so that one `vpmaddwd` (`_mm256_madd_epi16`) or
+//! `vpdpwssd` multiplies two k steps of a row of output positions and adds the pair into i32
+//! without saturation (|a·b + c·d| ≤ 2·255² fits easily). A is the weight matrix, packed
+//! once at plan time in blocks of [`MR`] rows. B (one image's input or im2col, `[k][p]`)
+//! is packed during the run, one block of columns at a time, by the task that then
+//! multiplies it: a block is sized to stay in cache while every row block of A passes over
+//! it, and packing reads the 8-bit input and subtracts its zero point on the way, so no
+//! shifted copy of the input is made. Every product and sum is an exact integer, so the
+//! kernels give the same results bit for bit, in any order and for any split among
+//! threads; callers bound K so the sums cannot overflow ([`MAX_K`]).
 
 use rayon::prelude::*;
 
 /// Rows of A per micro-tile.
 pub const MR: usize = 6;
-/// Columns (output positions) of B per micro-tile.
-pub const NR: usize = 16;
+/// Columns (output positions) of B per micro-tile: two 512-bit registers of i32.
+pub const NR: usize = 32;
 /// The largest reduction length whose i32 sums cannot overflow: K · 255² < 2³¹.
 pub const MAX_K: usize = (i32::MAX as usize) / (255 * 255);
+/// Packed B per task, in i32 pairs (128 KiB: half a core's L2 share with room for A).
+const B_BLOCK: usize = 1 << 15;
 
 /// Two i16 values as one i32 lane, `lo` in the low half (the order `vpmaddwd` pairs them).
 #[inline]
@@ -61,67 +66,111 @@ impl PackedA {
     }
 }
 
-/// B (`[k][p]` row-major, p contiguous) packed as `[p / NR][k / 2][NR]` pairs, zero-padded.
-pub struct PackedB {
-    p: usize,
-    kp: usize,
-    data: Vec<i32>,
-}
-
-impl PackedB {
-    /// Packs `k` rows of `p` values; `row(i)` is row i.
-    pub fn new<'a>(k: usize, p: usize, row: impl Fn(usize) -> &'a [i16]) -> PackedB {
-        let kp = k.div_ceil(2);
-        let panels = p.div_ceil(NR);
-        let mut data = vec![0i32; panels * kp * NR];
-        let zeros = vec![0i16; p];
-        for kk in 0..kp {
-            let lo = row(2 * kk);
-            let hi = if 2 * kk + 1 < k {
-                row(2 * kk + 1)
-            } else {
-                &zeros[..]
-            };
-            for (j, (&l, &h)) in lo[..p].iter().zip(&hi[..p]).enumerate() {
-                data[((j / NR) * kp + kk) * NR + j % NR] = pair(l, h);
+/// Packs columns `c0 .. c0 + cols` of B (`[k][p]` row-major, each value converted by
+/// `shift`) as `[cols / NR][k / 2][NR]` pairs, zero-padded, into `buf`.
+fn pack_b<X: Copy>(
+    b: &[X],
+    (k, p): (usize, usize),
+    (c0, cols): (usize, usize),
+    shift: &impl Fn(X) -> i16,
+    buf: &mut Vec<i32>,
+) {
+    let kp = k.div_ceil(2);
+    let panels = cols.div_ceil(NR);
+    buf.clear();
+    buf.resize(panels * kp * NR, 0);
+    for kk in 0..kp {
+        let lo = &b[2 * kk * p + c0..][..cols];
+        let hi = (2 * kk + 1 < k).then(|| &b[(2 * kk + 1) * p + c0..][..cols]);
+        for pb in 0..panels {
+            let dst = &mut buf[(pb * kp + kk) * NR..][..NR];
+            let j0 = pb * NR;
+            let n = NR.min(cols - j0);
+            match hi {
+                Some(hi) => {
+                    for ((d, &l), &h) in dst[..n].iter_mut().zip(&lo[j0..]).zip(&hi[j0..]) {
+                        *d = pair(shift(l), shift(h));
+                    }
+                }
+                None => {
+                    for (d, &l) in dst[..n].iter_mut().zip(&lo[j0..]) {
+                        *d = pair(shift(l), 0);
+                    }
+                }
             }
         }
-        PackedB { p, kp, data }
-    }
-
-    fn panel(&self, pb: usize) -> &[i32] {
-        &self.data[pb * self.kp * NR..(pb + 1) * self.kp * NR]
     }
 }
 
-/// Computes `A · B` one block of [`MR`] rows at a time (blocks in parallel over the rayon
-/// pool) and hands each finished row to `emit(row, sums, out_row)`, where `out` holds `m` rows
-/// of `p` outputs. `simd` picks the kernel ([`Kernel::best`] in production; tests compare).
-pub fn gemm<T: Send>(
+/// Computes `A · B` for B given as `[a.k][p]` row-major values, each converted by `shift`
+/// (the zero point subtracted), and hands each finished piece of a row to
+/// `emit(row, sums, out_piece)`, where `out` holds `a.m` rows of `p` outputs and `out_piece`
+/// is the part of row `row` the sums are for. Blocks of columns and of rows are tasks on the
+/// rayon pool. `kernel` picks the micro-kernel ([`Kernel::best`] in production; tests
+/// compare).
+pub fn gemm<X, T>(
     a: &PackedA,
-    b: &PackedB,
+    b: &[X],
+    p: usize,
+    shift: impl Fn(X) -> i16 + Sync,
     out: &mut [T],
     kernel: Kernel,
     emit: impl Fn(usize, &[i32], &mut [T]) + Sync,
-) {
-    let (p, kp) = (b.p, b.kp);
-    debug_assert_eq!(a.kp, kp);
-    debug_assert_eq!(out.len(), a.m * p);
-    out.par_chunks_mut(MR * p)
-        .enumerate()
-        .for_each(|(mb, rows)| {
-            let ablock = a.block(mb);
-            let mut sums = vec![0i32; MR * p];
-            let mut tile = [[0i32; NR]; MR];
-            for pb in 0..p.div_ceil(NR) {
-                kernel.tile(kp, ablock, b.panel(pb), &mut tile);
-                let cols = NR.min(p - pb * NR);
-                for (i, t) in tile.iter().enumerate() {
-                    sums[i * p + pb * NR..i * p + pb * NR + cols].copy_from_slice(&t[..cols]);
-                }
+) where
+    X: Copy + Sync,
+    T: Send,
+{
+    let (m, k, kp) = (a.m, a.k, a.kp);
+    assert!(b.len() >= k * p && out.len() == m * p);
+    if m == 0 || p == 0 {
+        return;
+    }
+    // Columns per task: a packed block of B within B_BLOCK.
+    let nc = ((B_BLOCK / kp.max(1)) / NR * NR).clamp(NR, p.div_ceil(NR) * NR);
+    let col_blocks = p.div_ceil(nc);
+    // Few column blocks (small images): rows are split too, so every thread has work.
+    let row_blocks = m.div_ceil(MR);
+    let groups = (4 * rayon::current_num_threads())
+        .div_ceil(col_blocks)
+        .clamp(1, row_blocks);
+    let group_rows = row_blocks.div_ceil(groups) * MR;
+    let mut tasks: Vec<(usize, usize, Vec<&mut [T]>)> = Vec::new();
+    for (g, rows) in out.chunks_mut(group_rows * p).enumerate() {
+        let mut pieces: Vec<Vec<&mut [T]>> = (0..col_blocks).map(|_| Vec::new()).collect();
+        for row in rows.chunks_mut(p) {
+            let mut rest = row;
+            for piece in &mut pieces {
+                let w = nc.min(rest.len());
+                let (head, tail) = std::mem::take(&mut rest).split_at_mut(w);
+                piece.push(head);
+                rest = tail;
             }
-            for (i, out_row) in rows.chunks_mut(p).enumerate() {
-                emit(mb * MR + i, &sums[i * p..(i + 1) * p], out_row);
+        }
+        for (cb, rows) in pieces.into_iter().enumerate() {
+            tasks.push((g * group_rows, cb * nc, rows));
+        }
+    }
+    tasks
+        .into_par_iter()
+        .for_each_init(Vec::new, |buf, (r0, c0, mut rows)| {
+            let cols = rows.first().map_or(0, |r| r.len());
+            pack_b(b, (k, p), (c0, cols), &shift, buf);
+            let mut tile = [[0i32; NR]; MR];
+            for (bi, rblock) in rows.chunks_mut(MR).enumerate() {
+                let mb = r0 / MR + bi;
+                let ablock = a.block(mb);
+                for pb in 0..cols.div_ceil(NR) {
+                    kernel.tile(
+                        kp,
+                        ablock,
+                        &buf[pb * kp * NR..(pb + 1) * kp * NR],
+                        &mut tile,
+                    );
+                    let (j0, n) = (pb * NR, NR.min(cols - pb * NR));
+                    for (i, row) in rblock.iter_mut().enumerate() {
+                        emit(mb * MR + i, &tile[i][..n], &mut row[j0..j0 + n]);
+                    }
+                }
             }
         });
 }
@@ -228,6 +277,8 @@ mod simd {
         super::tile_portable(kp, a, b, out)
     }
 
+    /// Twelve accumulators (six rows of two registers): enough independent `vpdpwssd`s to
+    /// cover the instruction's latency.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx512f,avx512vnni")]
     unsafe fn tile_avx512vnni_impl(
@@ -237,18 +288,24 @@ mod simd {
         out: &mut [[i32; NR]; MR],
     ) {
         use std::arch::x86_64::*;
-        let mut acc = [_mm512_setzero_si512(); MR];
+        let z = _mm512_setzero_si512();
+        let mut acc = [[z; 2]; MR];
         for kk in 0..kp {
-            // SAFETY (all loads): kk < kp, so kk * NR + 16 ≤ kp * NR and kk * MR + i < kp * MR.
-            let bv = unsafe { _mm512_loadu_si512(b.add(kk * NR) as *const __m512i) };
+            // SAFETY (all loads): kk < kp, so kk * NR + 32 ≤ kp * NR and kk * MR + i < kp * MR.
+            let b0 = unsafe { _mm512_loadu_si512(b.add(kk * NR) as *const __m512i) };
+            let b1 = unsafe { _mm512_loadu_si512(b.add(kk * NR + 16) as *const __m512i) };
             for (i, acc) in acc.iter_mut().enumerate() {
                 let av = _mm512_set1_epi32(unsafe { *a.add(kk * MR + i) });
-                *acc = _mm512_dpwssd_epi32(*acc, av, bv);
+                acc[0] = _mm512_dpwssd_epi32(acc[0], av, b0);
+                acc[1] = _mm512_dpwssd_epi32(acc[1], av, b1);
             }
         }
         for (row, acc) in out.iter_mut().zip(acc) {
-            // SAFETY: each row holds NR = 16 i32s, one 512-bit store.
-            unsafe { _mm512_storeu_si512(row.as_mut_ptr() as *mut __m512i, acc) };
+            // SAFETY: each row holds NR = 32 i32s; the two stores write 16 each.
+            unsafe {
+                _mm512_storeu_si512(row.as_mut_ptr() as *mut __m512i, acc[0]);
+                _mm512_storeu_si512(row.as_mut_ptr().add(16) as *mut __m512i, acc[1]);
+            }
         }
     }
 
@@ -265,27 +322,35 @@ mod simd {
         super::tile_portable(kp, a, b, out)
     }
 
+    /// The tile in two halves of sixteen columns (twelve of the sixteen registers hold
+    /// accumulators).
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
     unsafe fn tile_avx2_impl(kp: usize, a: *const i32, b: *const i32, out: &mut [[i32; NR]; MR]) {
         use std::arch::x86_64::*;
-        let z = _mm256_setzero_si256();
-        let mut acc = [[z; 2]; MR];
-        for kk in 0..kp {
-            // SAFETY (all loads): kk < kp, so kk * NR + 16 ≤ kp * NR and kk * MR + i < kp * MR.
-            let b0 = unsafe { _mm256_loadu_si256(b.add(kk * NR) as *const __m256i) };
-            let b1 = unsafe { _mm256_loadu_si256(b.add(kk * NR + 8) as *const __m256i) };
-            for (i, acc) in acc.iter_mut().enumerate() {
-                let av = _mm256_set1_epi32(unsafe { *a.add(kk * MR + i) });
-                acc[0] = _mm256_add_epi32(acc[0], _mm256_madd_epi16(av, b0));
-                acc[1] = _mm256_add_epi32(acc[1], _mm256_madd_epi16(av, b1));
+        for half in 0..2 {
+            let z = _mm256_setzero_si256();
+            let mut acc = [[z; 2]; MR];
+            for kk in 0..kp {
+                // SAFETY (all loads): kk < kp and half ≤ 1, so kk * NR + 16 · half + 16 ≤
+                // kp * NR, and kk * MR + i < kp * MR.
+                let bp = unsafe { b.add(kk * NR + 16 * half) };
+                let b0 = unsafe { _mm256_loadu_si256(bp as *const __m256i) };
+                let b1 = unsafe { _mm256_loadu_si256(bp.add(8) as *const __m256i) };
+                for (i, acc) in acc.iter_mut().enumerate() {
+                    let av = _mm256_set1_epi32(unsafe { *a.add(kk * MR + i) });
+                    acc[0] = _mm256_add_epi32(acc[0], _mm256_madd_epi16(av, b0));
+                    acc[1] = _mm256_add_epi32(acc[1], _mm256_madd_epi16(av, b1));
+                }
             }
-        }
-        for (row, acc) in out.iter_mut().zip(acc) {
-            // SAFETY: each row holds NR = 16 i32s; the two stores write 8 each.
-            unsafe {
-                _mm256_storeu_si256(row.as_mut_ptr() as *mut __m256i, acc[0]);
-                _mm256_storeu_si256(row.as_mut_ptr().add(8) as *mut __m256i, acc[1]);
+            for (row, acc) in out.iter_mut().zip(acc) {
+                // SAFETY: each row holds NR = 32 i32s; the stores write 8 each at 16 · half
+                // and 16 · half + 8.
+                unsafe {
+                    let dst = row.as_mut_ptr().add(16 * half);
+                    _mm256_storeu_si256(dst as *mut __m256i, acc[0]);
+                    _mm256_storeu_si256(dst.add(8) as *mut __m256i, acc[1]);
+                }
             }
         }
     }
@@ -304,16 +369,19 @@ mod tests {
     }
 
     #[test]
-    fn every_kernel_equals_the_plain_triple_loop_bit_for_bit() {
+    fn every_kernel_and_thread_count_equals_the_plain_triple_loop_bit_for_bit() {
         let mut seed = 7;
         // Odd sizes exercise the padding of every block, panel and k pair; the extremes of
-        // the range (±255 everywhere) the largest sums.
+        // the range (±255 everywhere) the largest sums; the wide ones several column
+        // blocks per task split.
         for &(m, k, p, extreme) in &[
             (1, 1, 1, false),
             (7, 9, 17, false),
             (13, 33, 50, false),
             (6, 960, 16, true),
             (20, 27, 3, true),
+            (9, 300, 700, false),
+            (25, 2, 3000, false),
         ] {
             let a: Vec<i16> = (0..m * k)
                 .map(|i| {
@@ -328,25 +396,45 @@ mod tests {
                     }
                 })
                 .collect();
-            let bm: Vec<i16> = (0..k * p)
-                .map(|_| if extreme { -255 } else { val(&mut seed) })
+            // B as unsigned bytes with zero point 128: the packing's shift is exercised.
+            let bm: Vec<u8> = (0..k * p)
+                .map(|_| {
+                    if extreme {
+                        0
+                    } else {
+                        (val(&mut seed) / 2 + 128) as u8
+                    }
+                })
                 .collect();
             let want: Vec<i32> = (0..m * p)
                 .map(|i| {
                     let (r, c) = (i / p, i % p);
                     (0..k)
-                        .map(|j| a[r * k + j] as i32 * bm[j * p + c] as i32)
+                        .map(|j| a[r * k + j] as i32 * (bm[j * p + c] as i32 - 128))
                         .sum()
                 })
                 .collect();
             let pa = PackedA::new(&a, m, k);
-            let pb = PackedB::new(k, p, |i| &bm[i * p..(i + 1) * p]);
             for kernel in Kernel::available() {
-                let mut out = vec![0i32; m * p];
-                gemm(&pa, &pb, &mut out, kernel, |_, sums, row| {
-                    row.copy_from_slice(sums)
-                });
-                assert_eq!(out, want, "{kernel:?} m={m} k={k} p={p}");
+                for threads in [1, 2] {
+                    let pool = rayon::ThreadPoolBuilder::new()
+                        .num_threads(threads)
+                        .build()
+                        .unwrap();
+                    let mut out = vec![0i32; m * p];
+                    pool.install(|| {
+                        gemm(
+                            &pa,
+                            &bm,
+                            p,
+                            |v| v as i16 - 128,
+                            &mut out,
+                            kernel,
+                            |_, s, o| o.copy_from_slice(s),
+                        )
+                    });
+                    assert_eq!(out, want, "{kernel:?} {threads} threads m={m} k={k} p={p}");
+                }
             }
         }
     }

@@ -2,8 +2,10 @@
 //! computed from `x_q` straight to the quantized output, as onnxruntime's QDQ → QLinearConv
 //! fusion does, with no float tensor in between.
 //!
-//! `acc[c][p] = Σ (x_q − x_zp) · (w_q[c] − w_zp[c])` is exact in i32 (the integer GEMM of
-//! [`super::igemm`] for grouped and dense convolutions, a direct loop for depthwise ones);
+//! `acc[c][p] = Σ (x_q − x_zp) · (w_q[c] − w_zp[c])` is exact: in i32 by the integer GEMM of
+//! [`super::igemm`] for grouped and dense convolutions, and for depthwise ones in f32 by the
+//! float depthwise row kernel ([`crate::ops::nn::depthwise_rows`]), which is exact there
+//! because every product and partial sum is an integer below 2²⁴ (checked when planned);
 //! the output is `saturate(round_half_even(acc · m[c] + b[c] / y_scale) + y_zp)` with
 //! `m[c] = x_scale · w_scale[c] / y_scale` and the activation's bounds divided by `y_scale`,
 //! in f32. The float path rounds differently in two places: it sums the dequantized
@@ -15,10 +17,11 @@ use modelc_ir::{Attrs, DType};
 use ndarray::{ArrayD, IxDyn};
 use rayon::prelude::*;
 
-use super::igemm::{gemm, Kernel, PackedA, PackedB};
+use super::igemm::{gemm, Kernel, PackedA};
 use super::integer::Conv;
-use super::qdq::round_even_f32;
 use crate::ops::elem::MAX_ELEMS;
+use crate::ops::nn::depthwise_rows::{rows_apply, RowPlan};
+use crate::ops::nn::{depthwise, Win3};
 use crate::{bail, Array, KernelError};
 
 /// An 8-bit quantized element type.
@@ -27,6 +30,8 @@ pub(crate) trait QInt: Copy + Send + Sync {
     const HI: f32;
     /// `v`, already rounded and within [LO, HI].
     fn from_f32(v: f32) -> Self;
+    /// `v`, within [LO, HI].
+    fn from_i32(v: i32) -> Self;
     fn to_i16(self) -> i16;
 }
 
@@ -34,6 +39,9 @@ impl QInt for u8 {
     const LO: f32 = 0.0;
     const HI: f32 = 255.0;
     fn from_f32(v: f32) -> u8 {
+        v as u8
+    }
+    fn from_i32(v: i32) -> u8 {
         v as u8
     }
     fn to_i16(self) -> i16 {
@@ -45,6 +53,9 @@ impl QInt for i8 {
     const LO: f32 = -128.0;
     const HI: f32 = 127.0;
     fn from_f32(v: f32) -> i8 {
+        v as i8
+    }
+    fn from_i32(v: i32) -> i8 {
         v as i8
     }
     fn to_i16(self) -> i16 {
@@ -66,12 +77,22 @@ pub(crate) struct Requant {
 }
 
 impl Requant {
+    /// One output channel's sums to 8-bit outputs. Written as plain lane arithmetic (no
+    /// float-to-integer conversion) so that it compiles to vector code: past ±1024 (in
+    /// units of y_scale) every output saturates, and within that range adding 1.5 · 2²³
+    /// rounds half to even and leaves the integer in the float's low bits. The same
+    /// results as QuantizeLinear's f32 rounding; a NaN (a NaN bias) gives the low bound,
+    /// as QuantizeLinear's does.
     #[inline]
-    fn row<T: QInt>(&self, c: usize, sums: &[i32], out: &mut [T]) {
-        let (m, b, zp) = (self.mult[c], self.offset[c], self.y_zp);
+    fn row<S: Sum, T: QInt>(&self, c: usize, sums: &[S], out: &mut [T]) {
+        const MAGIC: f32 = 12_582_912.0;
+        const MAGIC_BITS: i32 = 0x4B40_0000;
+        let (m, b) = (self.mult[c], self.offset[c]);
         let (lo, hi) = (self.lo, self.hi);
+        let zp = self.y_zp as i32;
+        let (qlo, qhi) = (T::LO as i32, T::HI as i32);
         for (o, &s) in out.iter_mut().zip(sums) {
-            let mut v = s as f32 * m + b;
+            let mut v = s.to_f32() * m + b;
             // The Clip kernel's order: lower bound first, then the upper one.
             if v < lo {
                 v = lo;
@@ -79,19 +100,47 @@ impl Requant {
             if v > hi {
                 v = hi;
             }
-            *o = T::from_f32((round_even_f32(v) + zp).clamp(T::LO, T::HI));
+            // Not `clamp`: a NaN must become a bound here, not stay NaN.
+            #[allow(clippy::manual_clamp)]
+            let v = v.max(-1024.0).min(1024.0);
+            let r = ((v + MAGIC).to_bits() as i32) - MAGIC_BITS;
+            *o = T::from_i32((r + zp).clamp(qlo, qhi));
         }
     }
 }
+
+/// An exact integer sum, as the GEMM (i32) or the depthwise kernel (f32) holds it.
+trait Sum: Copy {
+    fn to_f32(self) -> f32;
+}
+
+impl Sum for i32 {
+    fn to_f32(self) -> f32 {
+        self as f32
+    }
+}
+
+impl Sum for f32 {
+    fn to_f32(self) -> f32 {
+        self
+    }
+}
+
+/// The largest |sum| the depthwise kernel's f32 holds exactly.
+const F32_EXACT: i64 = 1 << 24;
 
 /// The weights of a unit, shifted by their zero points and packed once.
 #[derive(Debug, Clone)]
 enum Weights {
     /// One packed `[M/g][C/g · kh · kw]` matrix per group.
     Gemm(Vec<PackedA>),
-    /// Depthwise (`group = C = M`, one input channel per output): `[M][kh · kw]`.
-    Depthwise(Vec<i16>),
+    /// Depthwise (`group = C = M`, one input channel per output): `[M][kh · kw]`, as f32
+    /// for the float row kernel.
+    Depthwise(Vec<f32>),
 }
+
+/// Output elements per parallel depthwise task, at least (as the float kernel's).
+const TASK_ELEMS: usize = 1 << 12;
 
 /// A planned integer convolution.
 #[derive(Debug, Clone)]
@@ -132,8 +181,14 @@ impl QConv {
         if requant.mult.len() != m || requant.offset.len() != m {
             return None;
         }
-        let weights = if cg == 1 && group == m {
-            Weights::Depthwise(w)
+        // A depthwise channel's sums stay below Σ|w| · 255 (|x − x_zp| ≤ 255): within f32's
+        // exact integers for every filter of the networks (9 or 25 taps), else the GEMM.
+        let f32_exact = || {
+            w.chunks(k)
+                .all(|f| f.iter().map(|&v| (v as i64).abs()).sum::<i64>() * 255 < F32_EXACT)
+        };
+        let weights = if cg == 1 && group == m && f32_exact() {
+            Weights::Depthwise(w.iter().map(|&v| v as f32).collect())
         } else {
             let mg = m / group;
             Weights::Gemm(
@@ -203,45 +258,69 @@ impl QConv {
             }
             match &self.weights {
                 Weights::Depthwise(wts) => {
-                    let kk = geo.k[0] * geo.k[1];
-                    let padded = padded_dims(&geo)
-                        .filter(|(hp, wp)| hp.checked_mul(*wp).is_some_and(|t| t <= MAX_ELEMS))
-                        .ok_or_else(|| KernelError::new("Conv is too large"))?;
-                    out_img
-                        .par_chunks_mut(p)
-                        .enumerate()
-                        .for_each(|(ch, orow)| {
-                            let plane = &x_img[ch * h * w..(ch + 1) * h * w];
-                            let mut sums = vec![0i32; p];
-                            depthwise_plane(
-                                plane,
-                                zp,
-                                &geo,
-                                padded,
-                                &wts[ch * kk..(ch + 1) * kk],
-                                &mut sums,
-                            );
-                            self.requant.row(ch, &sums, orow);
-                        });
+                    let win = Win3 {
+                        big: [1, h, w],
+                        small: [1, oh, ow],
+                        k: [1, geo.k[0], geo.k[1]],
+                        s: [1, geo.strides[0], geo.strides[1]],
+                        d: [1, geo.dil[0], geo.dil[1]],
+                        pb: [0, geo.pad_begin[0], geo.pad_begin[1]],
+                    };
+                    let kk = win.k_len();
+                    let shift = |v: X| (v.to_i16() - zp) as f32;
+                    match RowPlan::new(&win) {
+                        // One channel at a time from its input plane to its output plane,
+                        // all in cache.
+                        Some(rp) => out_img
+                            .par_chunks_mut(p)
+                            .with_min_len(TASK_ELEMS.div_ceil(p))
+                            .enumerate()
+                            .for_each_init(
+                                || (vec![0f32; h * w], vec![0f32; rp.buf_len()], vec![0f32; p]),
+                                |(xf, buf, sums), (ch, orow)| {
+                                    // Converted first in one contiguous (vector) pass, then
+                                    // padded and split by the float kernel's own copy.
+                                    let plane = &x_img[ch * h * w..][..h * w];
+                                    for (d, &v) in xf.iter_mut().zip(plane) {
+                                        *d = shift(v);
+                                    }
+                                    rp.fill(&xf[..], &mut buf[..]);
+                                    let taps = &wts[ch * kk..][..kk];
+                                    rows_apply(&rp, &buf[..], taps, None, &mut sums[..]);
+                                    self.requant.row(ch, &sums[..], orow);
+                                },
+                            ),
+                        // Dilated filters: the general depthwise loop over the image.
+                        None => {
+                            let xf: Vec<f32> = x_img.iter().map(|&v| shift(v)).collect();
+                            let mut sums = vec![0f32; m * p];
+                            depthwise(&xf, wts, None, None, c, 1, &win, &mut sums);
+                            out_img
+                                .par_chunks_mut(p)
+                                .zip(sums.par_chunks(p))
+                                .enumerate()
+                                .for_each(|(ch, (o, s))| self.requant.row(ch, s, o));
+                        }
+                    }
                 }
                 Weights::Gemm(packed) => {
                     let (cg, mg) = (c / g, m / g);
                     if cg * geo.k[0] * geo.k[1] * p > MAX_ELEMS {
                         bail!("Conv is too large");
                     }
-                    let shifted: Vec<i16> = x_img.iter().map(|v| v.to_i16() - zp).collect();
                     for (gi, pa) in packed.iter().enumerate() {
-                        let xg = &shifted[gi * cg * h * w..(gi + 1) * cg * h * w];
-                        let pb = if is_pointwise(&geo) {
-                            PackedB::new(cg, p, |i| &xg[i * p..(i + 1) * p])
-                        } else {
-                            let col = im2col(xg, cg, &geo);
-                            PackedB::new(pa.k, p, |i| &col[i * p..(i + 1) * p])
-                        };
+                        let xg = &x_img[gi * cg * h * w..(gi + 1) * cg * h * w];
                         let og = &mut out_img[gi * mg * p..(gi + 1) * mg * p];
-                        gemm(pa, &pb, og, kernel, |row, sums, o| {
+                        let emit = |row, sums: &[i32], o: &mut [Y]| {
                             self.requant.row(gi * mg + row, sums, o)
-                        });
+                        };
+                        if is_pointwise(&geo) {
+                            // The input is B itself, shifted as it is packed.
+                            gemm(pa, xg, p, |v: X| v.to_i16() - zp, og, kernel, emit);
+                        } else {
+                            let col = im2col(xg, zp, cg, &geo);
+                            gemm(pa, &col, p, |v: i16| v, og, kernel, emit);
+                        }
                     }
                 }
             }
@@ -255,9 +334,9 @@ fn is_pointwise(geo: &Conv) -> bool {
     geo.k == [1, 1] && geo.strides == [1, 1] && geo.pad_begin == [0, 0] && geo.out_sp == geo.in_sp
 }
 
-/// `[C/g · kh · kw][oh · ow]` patches of one group's shifted input; padding reads 0 (the
-/// zero point, shifted).
-fn im2col(x: &[i16], cg: usize, geo: &Conv) -> Vec<i16> {
+/// `[C/g · kh · kw][oh · ow]` patches of one group's input, shifted by the zero point `zp`;
+/// padding reads 0 (the zero point, shifted).
+fn im2col<X: QInt>(x: &[X], zp: i16, cg: usize, geo: &Conv) -> Vec<i16> {
     let (h, w) = (geo.in_sp[0], geo.in_sp[1]);
     let (kh, kw) = (geo.k[0], geo.k[1]);
     let (oh, ow) = (geo.out_sp[0], geo.out_sp[1]);
@@ -278,67 +357,10 @@ fn im2col(x: &[i16], cg: usize, geo: &Conv) -> Vec<i16> {
             for (ox, d) in dst[oy * ow..(oy + 1) * ow].iter_mut().enumerate() {
                 let ix = (ox * sx + kx * dx) as isize - px;
                 if ix >= 0 && (ix as usize) < w {
-                    *d = src[ix as usize];
+                    *d = src[ix as usize].to_i16() - zp;
                 }
             }
         }
     });
     col
-}
-
-/// The padded plane a depthwise channel is read from: large enough for every tap of every
-/// output position (`None` on overflow).
-fn padded_dims(geo: &Conv) -> Option<(usize, usize)> {
-    let dim = |i: usize| -> Option<usize> {
-        let reach = (geo.out_sp[i].checked_sub(1)?)
-            .checked_mul(geo.strides[i])?
-            .checked_add((geo.k[i] - 1).checked_mul(geo.dil[i])?)?
-            .checked_add(1)?;
-        Some(reach.max(geo.pad_begin[i].checked_add(geo.in_sp[i])?))
-    };
-    Some((dim(0)?, dim(1)?))
-}
-
-/// One channel of a depthwise convolution: `sums[oy][ox] = Σ w[ky][kx] · (x − zp)`, the
-/// input padded with its zero point (shifted: 0) to `hp × wp`.
-fn depthwise_plane<X: QInt>(
-    plane: &[X],
-    zp: i16,
-    geo: &Conv,
-    (hp, wp): (usize, usize),
-    wk: &[i16],
-    sums: &mut [i32],
-) {
-    let (h, w) = (geo.in_sp[0], geo.in_sp[1]);
-    let (kh, kw) = (geo.k[0], geo.k[1]);
-    let (oh, ow) = (geo.out_sp[0], geo.out_sp[1]);
-    let (sy, sx) = (geo.strides[0], geo.strides[1]);
-    let (dy, dx) = (geo.dil[0], geo.dil[1]);
-    let (py, px) = (geo.pad_begin[0], geo.pad_begin[1]);
-    let mut padded = vec![0i32; hp * wp];
-    for y in 0..h {
-        let dst = &mut padded[(y + py) * wp + px..(y + py) * wp + px + w];
-        for (d, &v) in dst.iter_mut().zip(&plane[y * w..(y + 1) * w]) {
-            *d = (v.to_i16() - zp) as i32;
-        }
-    }
-    for oy in 0..oh {
-        let out = &mut sums[oy * ow..(oy + 1) * ow];
-        for ky in 0..kh {
-            let row = &padded[(oy * sy + ky * dy) * wp..(oy * sy + ky * dy + 1) * wp];
-            for kx in 0..kw {
-                let wv = wk[ky * kw + kx] as i32;
-                let src = &row[kx * dx..];
-                if sx == 1 {
-                    for (o, &v) in out.iter_mut().zip(src) {
-                        *o += wv * v;
-                    }
-                } else {
-                    for (o, v) in out.iter_mut().zip(src.iter().step_by(sx)) {
-                        *o += wv * v;
-                    }
-                }
-            }
-        }
-    }
 }

@@ -140,6 +140,13 @@ struct Found {
     skips: Vec<NodeId>,
 }
 
+/// What [`Ctx::walk`] found.
+struct Walk {
+    inputs: Vec<(ValueRef, f32, i16, DType)>,
+    out: OutputQ,
+    skips: Vec<NodeId>,
+}
+
 /// The QuantizeLinear ending a unit, and the activation before it.
 struct OutputQ {
     q: NodeId,
@@ -148,6 +155,19 @@ struct OutputQ {
     ys: f32,
     yz: i16,
     y_dtype: DType,
+}
+
+impl OutputQ {
+    /// The activation's float bounds (±∞ without one). Silu never reaches here.
+    fn bounds(&self) -> (f32, f32) {
+        match self.act {
+            Some(Act::Relu) => (0.0, f32::INFINITY),
+            Some(Act::Clip { lo, hi }) => {
+                (lo.unwrap_or(f32::NEG_INFINITY), hi.unwrap_or(f32::INFINITY))
+            }
+            None | Some(Act::Silu) => (f32::NEG_INFINITY, f32::INFINITY),
+        }
+    }
 }
 
 struct Ctx<'a> {
@@ -274,20 +294,51 @@ impl Ctx<'_> {
         Some((shifted, scales, shape))
     }
 
-    /// The unit ending a Conv: `(its QuantizeLinear, the unit, the nodes it skips)`.
-    fn conv_unit(&self, conv: NodeId) -> Option<Found> {
-        let graph = self.graph;
-        let node = graph.node(conv);
-        if node.layout == Some(Layout::Nhwc)
-            || node.outputs.len() != 1
-            || !graph.captures_of(conv).is_empty()
-            || self.precomputed.contains(&conv)
+    /// The walk every unit shares: `node` (one output, no captures, run at run time) whose
+    /// inputs `quantized` are DequantizeLinears of run-time 8-bit values, and whose result
+    /// (through a fused Relu or Clip) only a QuantizeLinear reads. Returns the input
+    /// DequantizeLinears' `(x_q, scale, zero point, type)`, the output side, and the nodes
+    /// the unit skips: `node`, its activation, and each input DequantizeLinear nothing else
+    /// reads (one read by something else still runs: a residual connection).
+    fn walk(&self, node: NodeId, quantized: &[ValueRef]) -> Option<Walk> {
+        let n = self.graph.node(node);
+        if n.outputs.len() != 1
+            || !self.graph.captures_of(node).is_empty()
+            || self.precomputed.contains(&node)
+            || self
+                .plan
+                .fused
+                .get(&node)
+                .is_some_and(|f| f.act == Act::Silu)
         {
             return None;
         }
-        let ins = graph.inputs_of(conv);
-        let (xq, xs, x_zp, x_dtype) = self.activation_dq((*ins.first()?)?)?;
-        let dq_x = ins[0]?.node;
+        let inputs = quantized
+            .iter()
+            .map(|&v| self.activation_dq(v))
+            .collect::<Option<Vec<_>>>()?;
+        let out = self.output_q(node)?;
+        let mut skips = vec![node];
+        skips.extend(
+            quantized
+                .iter()
+                .filter(|&&v| self.single_use(v).is_some())
+                .map(|v| v.node),
+        );
+        skips.extend(out.act_node);
+        Some(Walk { inputs, out, skips })
+    }
+
+    /// The unit ending a Conv.
+    fn conv_unit(&self, conv: NodeId) -> Option<Found> {
+        if self.graph.node(conv).layout == Some(Layout::Nhwc) {
+            return None;
+        }
+        let ins = self.graph.inputs_of(conv);
+        let Walk { inputs, out, skips } = self.walk(conv, &[(*ins.first()?)?])?;
+        let &[(xq, xs, x_zp, x_dtype)] = inputs.as_slice() else {
+            return None;
+        };
         let (w, ws, w_shape) = self.weight_dq((*ins.get(1)?)?)?;
         let m = w_shape[0];
         let bias = match ins.get(2).copied().flatten() {
@@ -297,23 +348,9 @@ impl Ctx<'_> {
         if bias.len() != m {
             return None;
         }
-        let OutputQ {
-            q,
-            act,
-            act_node,
-            ys,
-            yz,
-            y_dtype,
-        } = self.output_q(conv)?;
-        let (lo, hi) = match act {
-            None => (f32::NEG_INFINITY, f32::INFINITY),
-            Some(Act::Relu) => (0.0, f32::INFINITY),
-            Some(Act::Clip { lo, hi }) => (
-                lo.map_or(f32::NEG_INFINITY, |l| l / ys),
-                hi.map_or(f32::INFINITY, |h| h / ys),
-            ),
-            Some(Act::Silu) => return None,
-        };
+        let ys = out.ys;
+        // The activation's bounds in units of y_scale: the requantization compares there.
+        let (lo, hi) = out.bounds();
         let requant = Requant {
             mult: ws
                 .iter()
@@ -323,29 +360,29 @@ impl Ctx<'_> {
                 .iter()
                 .map(|&b| (b as f64 / ys as f64) as f32)
                 .collect(),
-            lo,
-            hi,
-            y_zp: yz as f32,
+            lo: lo / ys,
+            hi: hi / ys,
+            y_zp: out.yz as f32,
         };
         let qconv = QConv::new(
-            node.attrs.clone(),
+            self.graph.node(conv).attrs.clone(),
             w,
             w_shape,
             x_zp,
             x_dtype,
-            y_dtype,
+            out.y_dtype,
             requant,
         )?;
-        // The DequantizeLinear of x runs only when something else reads its result too.
-        let mut skips = vec![conv];
-        skips.extend(self.single_use(ins[0]?).map(|_| dq_x));
-        skips.extend(act_node);
         let unit = Unit {
             node: conv,
             inputs: vec![xq],
             kind: Kind::Conv(qconv),
         };
-        Some(Found { q, unit, skips })
+        Some(Found {
+            q: out.q,
+            unit,
+            skips,
+        })
     }
 
     /// The QuantizeLinear reading `producer`'s result (through the activation the plan
@@ -382,40 +419,16 @@ impl Ctx<'_> {
 
     /// The unit ending an Add of two dequantized values.
     fn add_unit(&self, add: NodeId) -> Option<Found> {
-        let graph = self.graph;
-        let node = graph.node(add);
-        if node.outputs.len() != 1
-            || !graph.captures_of(add).is_empty()
-            || self.precomputed.contains(&add)
-        {
-            return None;
-        }
-        let ins = graph.inputs_of(add);
+        let ins = self.graph.inputs_of(add);
         let (&[Some(a), Some(b)], true) = (ins.as_slice(), a_ne_b(&ins)) else {
             return None;
         };
-        let (aq, sa, za, _) = self.activation_dq(a)?;
-        let (bq, sb, zb, _) = self.activation_dq(b)?;
-        let OutputQ {
-            q,
-            act,
-            act_node,
-            ys,
-            yz,
-            y_dtype,
-        } = self.output_q(add)?;
-        let (lo, hi) = match act {
-            None => (f32::NEG_INFINITY, f32::INFINITY),
-            Some(Act::Relu) => (0.0, f32::INFINITY),
-            Some(Act::Clip { lo, hi }) => {
-                (lo.unwrap_or(f32::NEG_INFINITY), hi.unwrap_or(f32::INFINITY))
-            }
-            Some(Act::Silu) => return None,
+        let Walk { inputs, out, skips } = self.walk(add, &[a, b])?;
+        let &[(aq, sa, za, _), (bq, sb, zb, _)] = inputs.as_slice() else {
+            return None;
         };
-        let mut skips = vec![add];
-        skips.extend(self.single_use(a).map(|_| a.node));
-        skips.extend(self.single_use(b).map(|_| b.node));
-        skips.extend(act_node);
+        // The sum is clipped in float, before QuantizeLinear's division.
+        let (lo, hi) = out.bounds();
         let unit = Unit {
             node: add,
             inputs: vec![aq, bq],
@@ -424,12 +437,16 @@ impl Ctx<'_> {
                 b: Operand { scale: sb, zp: zb },
                 lo,
                 hi,
-                y_scale: ys,
-                y_zp: yz as f32,
-                y_dtype,
+                y_scale: out.ys,
+                y_zp: out.yz as f32,
+                y_dtype: out.y_dtype,
             }),
         };
-        Some(Found { q, unit, skips })
+        Some(Found {
+            q: out.q,
+            unit,
+            skips,
+        })
     }
 }
 
