@@ -100,11 +100,14 @@ NO_TFLITE_ANCHOR = "litert-torch 0.10.0 depends on torch<2.15.0 (pinned 2.15.0):
 
 
 def refusal_reason(msg):
-    """A refusal's group: the op it names (`aten::x`, `prim::x`) and its reason with the
-    node's own names left out."""
+    """A refusal's group: the op it names (`aten::x`, `prim::x`, or the IR op a writer has no
+    form for) and its reason, with the node's own names and numbers left out."""
+    tfl = re.search(r"no TFLite form: (.*)", msg)
+    if tfl:
+        return "TFLite: " + re.sub(r'"[^"]*"|\b\d+\b', "_", tfl.group(1)).replace(" _ ", " ")[:80]
     m = re.search(r"((?:aten|prim)::[\w.]+)(.*)", msg)
     if not m:
-        return msg[:80]
+        return re.sub(r"^modelc: error: \S+: ", "", msg)[:80]
     why = re.sub(r"'[^']*'|`[^`]*`|\b\d+\b", "_", m.group(2).lstrip(":) ").strip())
     return f"{m.group(1)}: {why[:80]}" if why else m.group(1)
 
