@@ -12,11 +12,11 @@
 //!   the source's shape;
 //! - `max_unpool2d` / `max_unpool3d` (indices, output_size) → ScatterElements into zeros of
 //!   the output's plane size, indices being positions within each (n, c) plane;
-//! (`index_put` is index_put.rs's);
 //! - `nonzero` / `argwhere` → NonZero transposed to torch's [count, rank];
 //!   `masked_select` → GatherND of those positions (operands broadcast first).
 //!
-//! Indices are int64 as torch's are; negative indices are ONNX's as they are torch's.
+//! (`index_put` is index_put.rs's.) Indices are int64 as torch's are; negative indices are
+//! ONNX's as they are torch's.
 
 use modelc_ir::{Attr, DType, OnnxOp};
 
