@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import time
 import warnings
@@ -91,6 +92,57 @@ def worker_main(conn, names):
     A.worker_main(conn, names)
 
 
+# The anchor of each modelc direction (None: no anchor runs here).
+ANCHORS = {"pt2_onnx": "dynamo_onnx", "pt2_tflite": None}
+# Why pt2->TFLite has no anchor here (pip's answer for litert-torch, the PyTorch->TFLite
+# converter, with the pinned torch; xtask/requirements.txt).
+NO_TFLITE_ANCHOR = "litert-torch 0.10.0 depends on torch<2.15.0 (pinned 2.15.0): not installable"
+
+
+def refusal_reason(msg):
+    """A refusal's group: the op it names (`aten::x`, `prim::x`, or the IR op a writer has no
+    form for) and its reason, with the node's own names and numbers left out."""
+    tfl = re.search(r"no TFLite form: (.*)", msg)
+    if tfl:
+        return "TFLite: " + re.sub(r'"[^"]*"|\b\d+\b', "_", tfl.group(1)).replace(" _ ", " ")[:80]
+    m = re.search(r"((?:aten|prim)::[\w.]+)(.*)", msg)
+    if not m:
+        return re.sub(r"^modelc: error: \S+: ", "", msg)[:80]
+    why = re.sub(r"'[^']*'|`[^`]*`|\b\d+\b", "_", m.group(2).lstrip(":) ").strip())
+    return f"{m.group(1)}: {why[:80]}" if why else m.group(1)
+
+
+def direction_table(records, tools):
+    """One row per modelc direction: its count, the anchor's on the same modules, modules
+    refused by node, wrong results, files the runtime refused (invalid) and crashes; then
+    the refusals grouped by reason (most first)."""
+    mods = [r for r in records if "skip" not in r]
+    lines = [f"{'direction':14s} {'modelc':>12s} {'anchor':>34s} {'refused':>8s} {'wrong':>6s} "
+             f"{'invalid':>8s} {'crash':>6s}"]
+    groups = {}
+    for t in ("pt2_onnx", "pt2_tflite"):
+        if t not in tools:
+            continue
+        m, c = A.totals(mods, t)
+        anchor = ANCHORS.get(t)
+        if anchor and anchor in tools:
+            am, ac = A.totals(mods, anchor)
+            acell = f"{A.TOOL_TITLES[anchor]} {ac['pass']} of {am}"
+        else:
+            acell = "none (litert-torch)"
+        lines.append(f"{A.TOOL_TITLES[t]:14s} {c['pass']:>5d} of {m:<5d} {acell:>34s} {c['refused']:>8d} "
+                     f"{c['wrong']:>6d} {c['invalid']:>8d} {c['crash']:>6d}")
+        for r in mods:
+            if r[t][0] == "refused":
+                groups.setdefault((A.TOOL_TITLES[t], refusal_reason(r[t][1])), []).append(r["id"])
+    if "pt2_tflite" in tools:
+        lines.append(f"(pt2->TFLite anchor: {NO_TFLITE_ANCHOR})")
+    lines.append("refusals by reason:")
+    for (title, why), ids in sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0])):
+        lines.append(f"  {len(ids):4d}  {title:12s} {why}   e.g. {', '.join(ids[:3])}")
+    return lines
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--modelc", required=True)
@@ -102,6 +154,8 @@ def main():
     ap.add_argument("--core", action="store_true", help="decompose to Core ATen before saving")
     ap.add_argument("--floor")
     ap.add_argument("--subset", action="store_true")
+    ap.add_argument("--merge", help="comma-separated DIRs of earlier runs (chunks by --ops, one "
+                    "modelc): no run, OUT's report from their records.jsonl")
     a = ap.parse_args()
     if a.core:
         # The workers read it (they are spawned: the environment is what they share).
@@ -118,7 +172,14 @@ def main():
     modelc = os.path.abspath(a.modelc)
     jobs = [(A.op_id(o), modelc, a.out, a.samples, tools, 0, {}) for o in ops]
     records = []
+    if a.merge:
+        for d in a.merge.split(","):
+            with open(os.path.join(d, "records.jsonl")) as f:
+                records.extend(json.loads(line) for line in f if line.strip())
+        jobs, a.workers = [], 0
     progress = open(os.path.join(a.out, "records.jsonl"), "w")
+    for r in records:
+        progress.write(json.dumps(r) + "\n")
 
     def on_record(r):
         records.append(r)
@@ -131,7 +192,8 @@ def main():
     A.run_all(jobs, a.workers, names, on_record)
     progress.close()
     records.sort(key=lambda r: (r["op"], r.get("sample", -1)))
-    lines = A.table(records, tools) + [""] + A.summary(records, tools)
+    directions = direction_table(records, tools)
+    lines = A.table(records, tools) + [""] + directions + [""] + A.summary(records, tools)
     elapsed = time.time() - started
     lines.append(f"({len(ops)} ops, {elapsed:.0f} s, {a.workers} workers, at most {a.samples} samples "
                  f"per op, {'Core ATen' if a.core else 'training IR'} programs)")
@@ -139,6 +201,7 @@ def main():
         json.dump({"tools": tools, "core": a.core, "seconds": round(elapsed, 1), "records": records}, f, indent=1)
     with open(os.path.join(a.out, "report.txt"), "w") as f:
         f.write("\n".join(lines) + "\n")
+    print("\n".join(directions))
     print("\n".join(lines[-(len(tools) + 3):]))
     if floor is None:
         return 0

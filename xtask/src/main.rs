@@ -209,8 +209,11 @@ enum Cmd {
     /// modules exported with torch.export.export and saved with torch.export.save, converted
     /// by `modelc convert` from the .pt2 to .onnx (onnxruntime) and .tflite (LiteRT), with
     /// torch.onnx.export(dynamo=True) on the same ExportedProgram as the anchor, each
-    /// compared with torch (1e-4 of the output range); prints `pt2->ONNX: N of M,
-    /// pt2->TFLite: N of M, torch.onnx.export(dynamo): N of M` (target/pt2-suite/report.txt).
+    /// compared with torch (1e-4 of the output range); prints the direction table (modelc's
+    /// count, the anchor's on the same modules — none for TFLite: litert-torch needs
+    /// torch<2.15 —, refused by node, wrong, invalid files, crashes), the refusals grouped by
+    /// reason and `pt2->ONNX: N of M, pt2->TFLite: N of M, torch.onnx.export(dynamo): N of M`
+    /// (target/pt2-suite/report.txt). The full Core ATen run: `--core --samples 1`.
     /// Then tests/pt2_models.py: torchvision ResNet-18, MobileNetV2, EfficientNet-B0, a
     /// transformer encoder and an LSTM with a dynamic batch, the same three ways
     /// (target/pt2-models/report.json). Then tests/pt2_load.py: `modelc inspect` of a

@@ -2,8 +2,8 @@
 //! - every op with a row in [`crate::table`] (Add … Sign): the row's builtin, options and
 //!   version ([`row`]; int64 Div and float64 operands refused: LiteRT has no such kernels);
 //! - `Mod` (fmod 0) → FLOOR_MOD;
-//! - `Clip` (constant bounds) → RELU6 / RELU_N1_TO_1 / RELU_0_TO_1 / RELU or MAXIMUM +
-//!   MINIMUM, `Reciprocal` → DIV(1, x), `Pow(x, −0.5)` → RSQRT (the exponent a constant,
+//! - `Clip` (constant bounds) → RELU6 / RELU_N1_TO_1 / RELU_0_TO_1 / RELU, else MAXIMUM +
+//!   MINIMUM (with run-time bounds too: clamp_min/clamp_max of a tensor), `Reciprocal` → DIV(1, x), `Pow(x, −0.5)` → RSQRT (the exponent a constant,
 //!   also int8 behind a DequantizeLinear: Ethos-U runs RSQRT, not POW), `Cast` (float16 constant → float: DEQUANTIZE, as
 //!   TFLite's fp16 models do);
 //! - `QuantizeLinear` not absorbed by a quantized op → QUANTIZE (requantizing when its input
@@ -158,21 +158,21 @@ pub(crate) fn floor_mod(lowering: &mut Lower, id: NodeId) -> Result<(), TfliteEr
 pub(crate) fn clip(lowering: &mut Lower, id: NodeId) -> Result<(), TfliteError> {
     let v = if lowering.quantized { 2 } else { 1 };
     let ins = lowering.g.inputs_of(id);
-    let bound = |i: usize| -> Result<Option<f32>, TfliteError> {
-        match ins.get(i).copied().flatten() {
-            None => Ok(None),
-            Some(b) => match lowering.model.const_floats(b).as_deref() {
-                Some([v]) => Ok(Some(*v)),
-                _ => Err(unsupported("Clip bounds must be constant scalars")),
-            },
-        }
+    // A bound: absent, a constant scalar, or a value computed at run time (torch's
+    // clamp_min/clamp_max with a tensor bound: MAXIMUM / MINIMUM with that tensor).
+    let bound = |i: usize| -> Option<Result<f32, ()>> {
+        let b = ins.get(i).copied().flatten()?;
+        Some(match lowering.model.const_floats(b).as_deref() {
+            Some([v]) => Ok(*v),
+            _ => Err(()),
+        })
     };
-    let (lo, hi) = (bound(1)?, bound(2)?);
+    let (lo, hi) = (bound(1), bound(2));
     let code = match (lo, hi) {
-        (Some(l), Some(h)) if l == 0.0 && h == 6.0 => Some(B::RELU6),
-        (Some(l), Some(h)) if l == -1.0 && h == 1.0 => Some(B::RELU_N1_TO_1),
-        (Some(l), Some(h)) if l == 0.0 && h == 1.0 => Some(B::RELU_0_TO_1),
-        (Some(0.0), None) => Some(B::RELU),
+        (Some(Ok(l)), Some(Ok(h))) if l == 0.0 && h == 6.0 => Some(B::RELU6),
+        (Some(Ok(l)), Some(Ok(h))) if l == -1.0 && h == 1.0 => Some(B::RELU_N1_TO_1),
+        (Some(Ok(l)), Some(Ok(h))) if l == 0.0 && h == 1.0 => Some(B::RELU_0_TO_1),
+        (Some(Ok(0.0)), None) => Some(B::RELU),
         _ => None,
     };
     let a = lowering.req(id, 0)?;
@@ -184,14 +184,25 @@ pub(crate) fn clip(lowering: &mut Lower, id: NodeId) -> Result<(), TfliteError> 
     if lowering.quantized {
         return Err(unsupported("quantized Clip with general bounds"));
     }
+    if lowering.model.tensors[a].dtype != DType::F32
+        && [lo, hi].iter().any(|b| matches!(b, Some(Ok(_))))
+    {
+        return Err(unsupported(
+            "Clip of a non-float32 input with constant bounds",
+        ));
+    }
     let shape = lowering.model.tensors[out].shape.clone();
+    let dtype = lowering.model.tensors[out].dtype;
     let mut cur = a;
     if let Some(l) = lo {
-        let lt = lowering.model.const_f32("clip_min", &[l], vec![])?;
+        let lt = match l {
+            Ok(l) => lowering.model.const_f32("clip_min", &[l], vec![])?,
+            Err(()) => lowering.req(id, 1)?,
+        };
         let t = if hi.is_some() {
             lowering.model.add_tensor(
                 format!("{}/max", lowering.model.tensors[out].name),
-                DType::F32,
+                dtype,
                 shape,
                 None,
                 None,
@@ -206,7 +217,10 @@ pub(crate) fn clip(lowering: &mut Lower, id: NodeId) -> Result<(), TfliteError> 
     }
     match hi {
         Some(h) => {
-            let ht = lowering.model.const_f32("clip_max", &[h], vec![])?;
+            let ht = match h {
+                Ok(h) => lowering.model.const_f32("clip_max", &[h], vec![])?,
+                Err(()) => lowering.req(id, 2)?,
+            };
             lowering
                 .model
                 .emit(B::MINIMUM, 1, &[Some(cur), Some(ht)], &[out], None);

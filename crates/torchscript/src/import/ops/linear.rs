@@ -1,5 +1,6 @@
 //! Matrix products: linear (x·Wᵀ + b; Gemm when x is 2-D, else MatMul + Add), addmm
-//! (β·bias + α·a·b → Gemm), matmul / mm / bmm → MatMul, baddbmm (β·input + α·b1·b2).
+//! (β·bias + α·a·b → Gemm), matmul / mm / bmm → MatMul, baddbmm (β·input + α·b1·b2),
+//! addbmm (β·input + α·Σ_b b1[b]·b2[b]: the batch of products summed).
 
 use modelc_ir::{Attr, Attrs, OnnxOp};
 
@@ -31,7 +32,10 @@ fn scaled(
 }
 
 pub fn call(cx: &mut Evaluator, op: &str, a: &Args) -> Option<EvalResult<PyValue>> {
-    if !matches!(op, "linear" | "addmm" | "matmul" | "mm" | "bmm" | "baddbmm") {
+    if !matches!(
+        op,
+        "linear" | "addmm" | "matmul" | "mm" | "bmm" | "baddbmm" | "addbmm"
+    ) {
         return None;
     }
     Some((|| -> EvalResult<PyValue> {
@@ -76,13 +80,21 @@ pub fn call(cx: &mut Evaluator, op: &str, a: &Args) -> Option<EvalResult<PyValue
                 );
                 PyValue::Tensor(TensorRef::new(v, Some(2), m1.dtype))
             }
-            "baddbmm" => {
+            "baddbmm" | "addbmm" => {
                 let c = arg(op, a.t(0, "self"))?;
                 let b1 = arg(op, a.t(1, "batch1"))?;
                 let b2 = arg(op, a.t(2, "batch2"))?;
                 let beta = arg(op, a.f64(3, "beta", Some(1.0)))?;
                 let alpha = arg(op, a.f64(4, "alpha", Some(1.0)))?;
-                let p = cx.b.op(OnnxOp::MatMul, &[b1.v, b2.v], Attrs::default());
+                let mut p = cx.b.op(OnnxOp::MatMul, &[b1.v, b2.v], Attrs::default());
+                if op == "addbmm" {
+                    let axes = cx.b.ints(&[0]);
+                    p = cx.b.op(
+                        OnnxOp::ReduceSum,
+                        &[p, axes],
+                        attrs(vec![("keepdims", Attr::Int(0))]),
+                    );
+                }
                 let p = scaled(cx, p, alpha, b1);
                 let v = if beta == 0.0 {
                     p
@@ -90,7 +102,8 @@ pub fn call(cx: &mut Evaluator, op: &str, a: &Args) -> Option<EvalResult<PyValue
                     let cc = scaled(cx, c.v, beta, c);
                     cx.b.op(OnnxOp::Add, &[cc, p], Attrs::default())
                 };
-                PyValue::Tensor(TensorRef::new(v, Some(3), b1.dtype))
+                let rank = if op == "addbmm" { 2 } else { 3 };
+                PyValue::Tensor(TensorRef::new(v, Some(rank), b1.dtype))
             }
             _ => {
                 let x = arg(

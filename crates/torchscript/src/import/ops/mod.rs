@@ -17,6 +17,7 @@ pub mod diagonal;
 pub mod edge_forms;
 pub mod elementwise;
 pub mod index;
+pub mod index_put;
 pub mod layout;
 pub mod linear;
 pub mod loss;
@@ -63,6 +64,7 @@ const FAMILIES: &[(&str, Family)] = &[
     ("shape", shape::call),
     ("create", create::call),
     ("index", index::call),
+    ("index_put", index_put::call),
     ("reduce", reduce::call),
     ("resize", resize::call),
     ("select", select::call),

@@ -12,13 +12,11 @@
 //!   the source's shape;
 //! - `max_unpool2d` / `max_unpool3d` (indices, output_size) → ScatterElements into zeros of
 //!   the output's plane size, indices being positions within each (n, c) plane;
-//! - `index_put` (one index tensor per leading dimension, all of one shape; `accumulate`)
-//!   → ScatterND over the indices stacked on a last axis (reduction add when accumulating;
-//!   the form modelc's writer gives ScatterND);
 //! - `nonzero` / `argwhere` → NonZero transposed to torch's [count, rank];
 //!   `masked_select` → GatherND of those positions (operands broadcast first).
 //!
-//! Indices are int64 as torch's are; negative indices are ONNX's as they are torch's.
+//! (`index_put` is index_put.rs's.) Indices are int64 as torch's are; negative indices are
+//! ONNX's as they are torch's.
 
 use modelc_ir::{Attr, DType, OnnxOp};
 
@@ -38,7 +36,6 @@ const OPS: &[&str] = &[
     "index_add",
     "index_reduce",
     "index_copy",
-    "index_put",
     "max_unpool2d",
     "max_unpool3d",
     "nonzero",
@@ -400,75 +397,6 @@ fn run(cx: &mut Evaluator, op: &str, a: &Args) -> EvalResult<PyValue> {
             let pos = nonzero(cx, mb);
             let v = cx.b.op(OnnxOp::GatherND, &[xb.v, pos], Default::default());
             Ok(PyValue::Tensor(TensorRef::new(v, Some(1), x.dtype)))
-        }
-        "index_put" => {
-            let indices = match a.get(1, "indices") {
-                Some(PyValue::List(l) | PyValue::Tuple(l)) => l.clone(),
-                _ => return arg(op, Err("indices are not a list".into())),
-            };
-            let mut parts = Vec::with_capacity(indices.len());
-            for i in &indices {
-                let PyValue::Tensor(t) = i else {
-                    return arg(
-                        op,
-                        Err(
-                            "an index that is not a tensor (None or a slice) is not supported"
-                                .into(),
-                        ),
-                    );
-                };
-                if t.dtype == DType::Bool {
-                    return arg(op, Err("a boolean mask index is not supported".into()));
-                }
-                parts.push(i64s(cx, *t).v);
-            }
-            if parts.is_empty() {
-                return arg(op, Err("no indices".into()));
-            }
-            // torch broadcasts the index tensors together (e.g. [n, 1] with [1, m]): each is
-            // expanded to the shape of their sum before they are stacked.
-            if parts.len() > 1 {
-                let mut sum = parts[0];
-                for p in &parts[1..] {
-                    sum = cx.b.op(OnnxOp::Add, &[sum, *p], Default::default());
-                }
-                let shape = cx.b.op(OnnxOp::Shape, &[sum], Default::default());
-                for p in parts.iter_mut() {
-                    *p = cx.b.op(OnnxOp::Expand, &[*p, shape], Default::default());
-                }
-            }
-            let last = cx.b.ints(&[-1]);
-            for p in parts.iter_mut() {
-                *p = cx.b.op(OnnxOp::Unsqueeze, &[*p, last], Default::default());
-            }
-            let stacked =
-                cx.b.op(OnnxOp::Concat, &parts, attrs(vec![("axis", Attr::Int(-1))]));
-            let values = tensor(op, a.get(2, "values"), "values")?;
-            // torch broadcasts the values to the indexed shape (a 0-d value into every
-            // indexed place); ScatterND takes updates of exactly that shape:
-            // indices.shape[:-1] + x.shape[k:] for k index tensors.
-            let k = parts.len() as i64;
-            let lead = cx.b.op(
-                OnnxOp::Shape,
-                &[stacked],
-                attrs(vec![("end", Attr::Int(-1))]),
-            );
-            let tail =
-                cx.b.op(OnnxOp::Shape, &[x.v], attrs(vec![("start", Attr::Int(k))]));
-            let shape = cx.b.op(
-                OnnxOp::Concat,
-                &[lead, tail],
-                attrs(vec![("axis", Attr::Int(0))]),
-            );
-            let values =
-                cx.b.op(OnnxOp::Expand, &[values.v, shape], Default::default());
-            let add = arg(op, a.bool(3, "accumulate", false))?;
-            let m = attrs(vec![(
-                "reduction",
-                Attr::String(if add { "add" } else { "none" }.into()),
-            )]);
-            let v = cx.b.op(OnnxOp::ScatterND, &[x.v, stacked, values], m);
-            Ok(PyValue::Tensor(x.with(v)))
         }
         _ => Err(Stop::Fatal(format!("aten::{op}: is not supported"))),
     }

@@ -26,6 +26,7 @@ const SOURCES: &[&str] = &[
     include_str!("edge_forms.rs"),
     include_str!("elementwise.rs"),
     include_str!("index.rs"),
+    include_str!("index_put.rs"),
     include_str!("layout.rs"),
     include_str!("linear.rs"),
     include_str!("loss.rs"),
