@@ -76,7 +76,8 @@ impl Pass for Int64ToInt32 {
                 }
                 Some(OnnxOp::Cast)
                     if g.node(id).attrs.int("to", 0).ok()
-                        == Some(DType::I64.onnx_code() as i64) =>
+                        == Some(DType::I64.onnx_code() as i64)
+                        && !widens_for_int64_slots(g, id) =>
                 {
                     g.node_mut(id)
                         .attrs
@@ -117,7 +118,11 @@ impl Pass for Int64ToInt32 {
                 }
                 for o in outputs {
                     let v = ValueRef::new(id, o);
-                    if o < g.node(id).outputs.len() && dtype(g, v) == Some(DType::I64) {
+                    // These outputs have the type of the int64 input just read: int64 also
+                    // when the graph has not recorded it.
+                    if o < g.node(id).outputs.len()
+                        && matches!(dtype(g, v), Some(DType::I64) | None)
+                    {
                         set_dtype(g, v, DType::I32);
                         converted.insert(v);
                     }
@@ -156,6 +161,26 @@ impl Pass for Int64ToInt32 {
         cx.notes.extend(notes);
         Ok(Changed::Yes)
     }
+}
+
+/// Whether Cast node `id` widens an int32 value for readers that ONNX defines as int64 only
+/// (what this pass inserts before a Reshape's shape or an Expand's shape): it stays, so a
+/// second run changes nothing.
+fn widens_for_int64_slots(g: &Graph, id: NodeId) -> bool {
+    let Some(src) = g.input(id, 0) else {
+        return false;
+    };
+    let users = g.users(ValueRef::new(id, 0));
+    dtype(g, src) == Some(DType::I32)
+        && !users.is_empty()
+        && !g.outputs().contains(&ValueRef::new(id, 0))
+        && users.iter().all(|&(user, slot)| {
+            let Some(op) = g.node(user).op.onnx() else {
+                return false;
+            };
+            let n_in = g.node(user).num_inputs;
+            !same_type_slots(op, n_in).0.contains(&slot) && !takes_int32(op, slot)
+        })
 }
 
 /// Whether `v` is read by one `Cast(to=INT32)` only (this pass ran before).
