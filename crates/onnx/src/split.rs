@@ -208,10 +208,8 @@ mod tests {
         let mut joined = split.model;
         let g = joined.graph.as_mut().unwrap();
         assert!(g.node.is_empty());
-        g.node = split
-            .nodes
-            .into_iter()
-            .map(|b| proto::NodeProto::decode(b).unwrap())
+        g.node = (0..split.nodes.len())
+            .map(|i| proto::NodeProto::decode(split.nodes.get(i)).unwrap())
             .collect();
         assert_eq!(joined, proto::ModelProto::decode(bytes).unwrap());
     }
