@@ -16,6 +16,7 @@ use modelc_ir::{
 use prost::Message;
 
 use crate::proto;
+use crate::split::NodeSlices;
 use crate::tensor::{import_sparse, import_tensor, sparse_name, ExternalFiles};
 use crate::types::import_type;
 use crate::OnnxError;
@@ -27,14 +28,14 @@ pub const MAX_DEPTH: usize = 64;
 /// [`crate::split`]; any nodes left in `mp.graph` come first).
 pub(crate) fn import_model(
     mp: &proto::ModelProto,
-    nodes: &[Bytes],
+    nodes: &NodeSlices,
     ext: &mut ExternalFiles,
 ) -> Result<Model, OnnxError> {
     let gp = mp.graph.as_ref().ok_or(OnnxError::NoGraph)?;
     let mut imp = Importer { ext };
     let nodes = Nodes {
         decoded: &gp.node,
-        encoded: nodes,
+        encoded: Some(nodes),
     };
     let (graph, free) = imp.graph_of(gp, nodes, 0)?;
     if let Some(name) = free.first() {
@@ -111,19 +112,20 @@ struct Importer<'a> {
 #[derive(Clone, Copy)]
 struct Nodes<'a> {
     decoded: &'a [proto::NodeProto],
-    encoded: &'a [Bytes],
+    encoded: Option<&'a NodeSlices>,
 }
 
 impl Nodes<'_> {
     fn len(&self) -> usize {
-        self.decoded.len() + self.encoded.len()
+        self.decoded.len() + self.encoded.map_or(0, NodeSlices::len)
     }
 
     fn get(&self, index: usize) -> Result<Cow<'_, proto::NodeProto>, OnnxError> {
         match self.decoded.get(index) {
             Some(np) => Ok(Cow::Borrowed(np)),
             None => {
-                let bytes = self.encoded[index - self.decoded.len()].clone();
+                let encoded = self.encoded.expect("index below len()");
+                let bytes = encoded.get(index - self.decoded.len());
                 Ok(Cow::Owned(proto::NodeProto::decode(bytes)?))
             }
         }
@@ -212,7 +214,7 @@ impl Importer<'_> {
     ) -> Result<(Graph, Vec<String>), OnnxError> {
         let nodes = Nodes {
             decoded: &gp.node,
-            encoded: &[],
+            encoded: None,
         };
         self.graph_of(gp, nodes, depth)
     }

@@ -23,7 +23,38 @@ const GRAPH_NODE: u32 = 1;
 /// each an encoded `NodeProto`, in file order.
 pub(crate) struct SplitModel {
     pub model: proto::ModelProto,
-    pub nodes: Vec<Bytes>,
+    pub nodes: NodeSlices,
+}
+
+/// The main graph's encoded nodes as (offset, length) pairs into the file's bytes: 8 bytes a
+/// node where a `Bytes` handle takes 32 (a file of 2-byte nodes would otherwise make the
+/// list alone 16 times the file).
+#[derive(Default)]
+pub(crate) struct NodeSlices {
+    file: Bytes,
+    ranges: Vec<(u32, u32)>,
+}
+
+impl NodeSlices {
+    pub fn len(&self) -> usize {
+        self.ranges.len()
+    }
+
+    /// Encoded node `i`.
+    pub fn get(&self, i: usize) -> Bytes {
+        let (at, len) = self.ranges[i];
+        self.file.slice(at as usize..at as usize + len as usize)
+    }
+
+    /// Adds `node`, a slice of the file's bytes.
+    fn push(&mut self, node: &Bytes) -> Result<(), OnnxError> {
+        // Where the slice starts in the file: both point into the same buffer.
+        let at = node.as_ptr() as usize - self.file.as_ptr() as usize;
+        let at = u32::try_from(at).map_err(|_| OnnxError::Wire("a model over 4 GiB"))?;
+        let len = u32::try_from(node.len()).map_err(|_| OnnxError::Wire("a node over 4 GiB"))?;
+        self.ranges.push((at, len));
+        Ok(())
+    }
 }
 
 pub(crate) fn decode(bytes: Bytes) -> Result<SplitModel, OnnxError> {
@@ -41,7 +72,10 @@ pub(crate) fn decode(bytes: Bytes) -> Result<SplitModel, OnnxError> {
 fn split(bytes: Bytes) -> Result<SplitModel, OnnxError> {
     let mut model = proto::ModelProto::default();
     let mut graph: Option<proto::GraphProto> = None;
-    let mut nodes = Vec::new();
+    let mut nodes = NodeSlices {
+        file: bytes.clone(),
+        ranges: Vec::new(),
+    };
     for field in Fields::new(bytes) {
         let field = field?;
         match (field.tag, field.payload) {
@@ -50,7 +84,7 @@ fn split(bytes: Bytes) -> Result<SplitModel, OnnxError> {
                 for inner in Fields::new(payload) {
                     let inner = inner?;
                     match (inner.tag, inner.payload) {
-                        (GRAPH_NODE, Some(node)) => nodes.push(node),
+                        (GRAPH_NODE, Some(node)) => nodes.push(&node)?,
                         _ => g.merge(inner.raw)?,
                     }
                 }
@@ -174,10 +208,8 @@ mod tests {
         let mut joined = split.model;
         let g = joined.graph.as_mut().unwrap();
         assert!(g.node.is_empty());
-        g.node = split
-            .nodes
-            .into_iter()
-            .map(|b| proto::NodeProto::decode(b).unwrap())
+        g.node = (0..split.nodes.len())
+            .map(|i| proto::NodeProto::decode(split.nodes.get(i)).unwrap())
             .collect();
         assert_eq!(joined, proto::ModelProto::decode(bytes).unwrap());
     }
