@@ -325,6 +325,8 @@ impl Xtask {
                     "run".into(),
                     model.clone().into(),
                     "--random".into(),
+                    "--dim".into(),
+                    "batch=1".into(),
                     "-o".into(),
                     out.join("run-memory").into(),
                 ],
