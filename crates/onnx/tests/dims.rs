@@ -6,14 +6,14 @@ use modelc_onnx::proto::{self, tensor_shape_proto::dimension};
 use modelc_onnx::{decode, encode};
 use prost::Message;
 
-fn dim(v: i64) -> proto::tensor_shape_proto::Dimension {
+pub(crate) fn dim(v: i64) -> proto::tensor_shape_proto::Dimension {
     proto::tensor_shape_proto::Dimension {
         value: Some(dimension::Value::DimValue(v)),
         ..Default::default()
     }
 }
 
-fn float_input(
+pub(crate) fn float_input(
     name: &str,
     dims: Vec<proto::tensor_shape_proto::Dimension>,
 ) -> proto::ValueInfoProto {

@@ -6,34 +6,12 @@ use modelc_onnx::proto::{self, attribute_proto::AttributeType};
 use modelc_onnx::{decode, to_proto, write, ExternalData, WriteOptions};
 use prost::Message;
 
-fn node(op: &str, inputs: &[&str], outputs: &[&str]) -> proto::NodeProto {
-    proto::NodeProto {
-        op_type: Some(op.into()),
-        input: inputs.iter().map(|s| s.to_string()).collect(),
-        output: outputs.iter().map(|s| s.to_string()).collect(),
-        ..Default::default()
-    }
-}
+use super::dims::{dim, float_input};
+use super::reader_invariants::node;
 
+/// A float value of shape `[4]`.
 fn info(name: &str) -> proto::ValueInfoProto {
-    proto::ValueInfoProto {
-        name: Some(name.into()),
-        r#type: Some(proto::TypeProto {
-            value: Some(proto::type_proto::Value::TensorType(
-                proto::type_proto::Tensor {
-                    elem_type: Some(1),
-                    shape: Some(proto::TensorShapeProto {
-                        dim: vec![proto::tensor_shape_proto::Dimension {
-                            value: Some(proto::tensor_shape_proto::dimension::Value::DimValue(4)),
-                            ..Default::default()
-                        }],
-                    }),
-                },
-            )),
-            ..Default::default()
-        }),
-        ..Default::default()
-    }
+    float_input(name, vec![dim(4)])
 }
 
 fn model(nodes: Vec<proto::NodeProto>, inputs: &[&str], outputs: &[&str]) -> proto::ModelProto {
@@ -118,15 +96,7 @@ fn mixed() -> modelc_ir::Model {
         &["y"],
     );
     let g = mp.graph.as_mut().unwrap();
-    g.input[1].r#type = Some(proto::TypeProto {
-        value: Some(proto::type_proto::Value::TensorType(
-            proto::type_proto::Tensor {
-                elem_type: Some(1),
-                shape: Some(proto::TensorShapeProto { dim: vec![] }),
-            },
-        )),
-        ..Default::default()
-    });
+    g.input[1] = float_input("s0", vec![]);
     decode(mp.encode_to_vec().into(), None).unwrap()
 }
 

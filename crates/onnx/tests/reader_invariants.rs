@@ -7,7 +7,7 @@ use modelc_onnx::proto::{self, attribute_proto::AttributeType};
 use modelc_onnx::{decode, encode};
 use prost::Message;
 
-fn node(op: &str, inputs: &[&str], outputs: &[&str]) -> proto::NodeProto {
+pub(crate) fn node(op: &str, inputs: &[&str], outputs: &[&str]) -> proto::NodeProto {
     proto::NodeProto {
         op_type: Some(op.into()),
         input: inputs.iter().map(|s| s.to_string()).collect(),
