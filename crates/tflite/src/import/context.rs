@@ -674,32 +674,24 @@ impl<'a> Ctx<'a> {
 
     /// `DequantizeLinear(raw)` with the tensor's scale and zero point.
     pub fn dequantize(&mut self, raw: ValueRef, q: &Quant, dtype: DType) -> ValueRef {
-        let (scale, zp) = self.qparams(q, dtype);
-        let attrs = if q.scale.len() > 1 {
-            vec![("axis", Attr::Int(q.axis as i64))]
-        } else {
-            vec![]
-        };
-        self.op(
-            OnnxOp::DequantizeLinear,
-            &[Some(raw), Some(scale), Some(zp)],
-            attrs,
-        )
+        self.qdq(OnnxOp::DequantizeLinear, raw, q, dtype)
     }
 
     /// `QuantizeLinear(v)` to `dtype` with the tensor's scale and zero point.
     pub fn quantize(&mut self, v: ValueRef, q: &Quant, dtype: DType) -> ValueRef {
+        self.qdq(OnnxOp::QuantizeLinear, v, q, dtype)
+    }
+
+    /// `op` (QuantizeLinear or DequantizeLinear) of `v` with the tensor's parameters; per
+    /// channel along `q.axis` when it has more than one scale.
+    fn qdq(&mut self, op: OnnxOp, v: ValueRef, q: &Quant, dtype: DType) -> ValueRef {
         let (scale, zp) = self.qparams(q, dtype);
         let attrs = if q.scale.len() > 1 {
             vec![("axis", Attr::Int(q.axis as i64))]
         } else {
             vec![]
         };
-        self.op(
-            OnnxOp::QuantizeLinear,
-            &[Some(v), Some(scale), Some(zp)],
-            attrs,
-        )
+        self.op(op, &[Some(v), Some(scale), Some(zp)], attrs)
     }
 
     fn qparams(&mut self, q: &Quant, dtype: DType) -> (ValueRef, ValueRef) {
