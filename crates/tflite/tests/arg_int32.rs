@@ -2,29 +2,13 @@
 //! without int64 kernels: TFLite Micro's ARG_MAX writes int32 only) are written as one
 //! ARG_MAX / ARG_MIN with an int32 output type; alone they keep int64.
 
-use modelc_ir::{Graph, Model};
 use modelc_tflite::fb;
 
 /// Each operator's builtin name and the element type of its output 0.
 fn ops(text: &str) -> Vec<(String, fb::TensorType)> {
-    let g = Graph::parse(text).unwrap_or_else(|e| panic!("{e}"));
-    let model = Model::new(g, 17);
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("m.tflite");
-    modelc_tflite::write(&model, &path, &Default::default()).unwrap_or_else(|e| panic!("{e}"));
-    let bytes = std::fs::read(&path).unwrap();
-    let m = fb::root_as_model(&bytes).unwrap();
-    let codes = m.operator_codes().unwrap();
-    let sg = m.subgraphs().unwrap().get(0);
-    let tensors = sg.tensors().unwrap();
-    sg.operators()
-        .unwrap()
-        .iter()
-        .map(|op| {
-            let code = codes.get(op.opcode_index() as usize).builtin_code();
-            let out = tensors.get(op.outputs().unwrap().get(0) as usize).type_();
-            (code.variant_name().unwrap().to_string(), out)
-        })
+    crate::written_ops(text)
+        .into_iter()
+        .map(|op| (op.name, op.outputs[0]))
         .collect()
 }
 

@@ -15,3 +15,45 @@ mod rsqrt;
 mod shipped;
 mod sparse_export;
 mod table;
+
+/// One operator of a file modelc wrote: its builtin name and its inputs' and outputs' element
+/// types (an omitted optional input is skipped).
+pub(crate) struct WrittenOp {
+    pub name: String,
+    pub inputs: Vec<modelc_tflite::fb::TensorType>,
+    pub outputs: Vec<modelc_tflite::fb::TensorType>,
+}
+
+/// The IR text graph written as TFLite by modelc, its operators read back in order.
+pub(crate) fn written_ops(text: &str) -> Vec<WrittenOp> {
+    let g = modelc_ir::Graph::parse(text).unwrap_or_else(|e| panic!("{e}"));
+    let model = modelc_ir::Model::new(g, 17);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m.tflite");
+    modelc_tflite::write(&model, &path, &Default::default()).unwrap_or_else(|e| panic!("{e}"));
+    let bytes = std::fs::read(&path).unwrap();
+    let m = modelc_tflite::fb::root_as_model(&bytes).unwrap();
+    let codes = m.operator_codes().unwrap();
+    let sg = m.subgraphs().unwrap().get(0);
+    let tensors = sg.tensors().unwrap();
+    let types = |ids: flatbuffers::Vector<'_, i32>| {
+        ids.iter()
+            .filter(|&t| t >= 0)
+            .map(|t| tensors.get(t as usize).type_())
+            .collect()
+    };
+    sg.operators()
+        .unwrap()
+        .iter()
+        .map(|op| WrittenOp {
+            name: codes
+                .get(op.opcode_index() as usize)
+                .builtin_code()
+                .variant_name()
+                .unwrap()
+                .to_string(),
+            inputs: types(op.inputs().unwrap()),
+            outputs: types(op.outputs().unwrap()),
+        })
+        .collect()
+}

@@ -3,34 +3,13 @@
 //! exponent quantized behind a DequantizeLinear; any other exponent stays POW. (Numbers
 //! against LiteRT: tests/targets_table.py's transformer row.)
 
-use modelc_ir::{Graph, Model};
 use modelc_tflite::fb;
 
 /// The builtin op of each operator of the written file, and each operator's input types.
 fn ops(text: &str) -> Vec<(String, Vec<fb::TensorType>)> {
-    let g = Graph::parse(text).unwrap_or_else(|e| panic!("{e}"));
-    let model = Model::new(g, 17);
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("m.tflite");
-    modelc_tflite::write(&model, &path, &Default::default()).unwrap_or_else(|e| panic!("{e}"));
-    let bytes = std::fs::read(&path).unwrap();
-    let m = fb::root_as_model(&bytes).unwrap();
-    let codes = m.operator_codes().unwrap();
-    let sg = m.subgraphs().unwrap().get(0);
-    let tensors = sg.tensors().unwrap();
-    sg.operators()
-        .unwrap()
-        .iter()
-        .map(|op| {
-            let code = codes.get(op.opcode_index() as usize).builtin_code();
-            let types = op
-                .inputs()
-                .unwrap()
-                .iter()
-                .map(|t| tensors.get(t as usize).type_())
-                .collect();
-            (code.variant_name().unwrap().to_string(), types)
-        })
+    crate::written_ops(text)
+        .into_iter()
+        .map(|op| (op.name, op.inputs))
         .collect()
 }
 

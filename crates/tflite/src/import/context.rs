@@ -682,6 +682,17 @@ impl<'a> Ctx<'a> {
         self.qdq(OnnxOp::QuantizeLinear, v, q, dtype)
     }
 
+    /// `v` quantized to `dtype` with the tensor's parameters, its integers widened to int64
+    /// (for arithmetic TFLite's integer kernels do exactly: table indices, fixed-point sums).
+    pub fn quantize_to_i64(&mut self, v: ValueRef, q: &Quant, dtype: DType) -> ValueRef {
+        let q = self.quantize(v, q, dtype);
+        self.op(
+            OnnxOp::Cast,
+            &[Some(q)],
+            vec![("to", Attr::Int(DType::I64.onnx_code() as i64))],
+        )
+    }
+
     /// `op` (QuantizeLinear or DequantizeLinear) of `v` with the tensor's parameters; per
     /// channel along `q.axis` when it has more than one scale.
     fn qdq(&mut self, op: OnnxOp, v: ValueRef, q: &Quant, dtype: DType) -> ValueRef {

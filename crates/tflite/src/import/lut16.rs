@@ -59,12 +59,7 @@ pub(crate) fn lut16(cx: &mut Ctx, op: &OpIn) -> Result<bool, TfliteError> {
     let table = cx.constant("lut", table);
 
     let x = cx.req(op, 0)?;
-    let q = cx.quantize(x, &qx, DType::I16);
-    let q = cx.op(
-        OnnxOp::Cast,
-        &[Some(q)],
-        vec![("to", Attr::Int(DType::I64.onnx_code() as i64))],
-    );
+    let q = cx.quantize_to_i64(x, &qx, DType::I16);
     let offset = cx.const_i64(&[32768], &[]);
     let index = cx.op(OnnxOp::Add, &[Some(q), Some(offset)], vec![]);
     let y = cx.op(

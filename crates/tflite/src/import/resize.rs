@@ -113,12 +113,7 @@ fn bilinear_int16(cx: &mut Ctx, op: &OpIn, align: bool, half: bool) -> Result<bo
     let cols = coordinates(ow, shape[2], align, half);
 
     let x = cx.req(op, 0)?;
-    let q = cx.quantize(x, &qx, DType::I16);
-    let q = cx.op(
-        OnnxOp::Cast,
-        &[Some(q)],
-        vec![("to", Attr::Int(DType::I64.onnx_code() as i64))],
-    );
+    let q = cx.quantize_to_i64(x, &qx, DType::I16);
     // Along H (axis 1), then along W (axis 2): lo * (1024 - w) + hi * w each time.
     let along_h = interpolate(cx, q, &rows, 1, &[1, oh as u64, 1, 1]);
     let sum = interpolate(cx, along_h, &cols, 2, &[1, 1, ow as u64, 1]);
