@@ -13,6 +13,7 @@ mod mutations;
 mod read_write;
 mod rsqrt;
 mod shipped;
+mod softmax16;
 mod sparse_export;
 mod table;
 
@@ -31,7 +32,12 @@ pub(crate) fn written_ops(text: &str) -> Vec<WrittenOp> {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("m.tflite");
     modelc_tflite::write(&model, &path, &Default::default()).unwrap_or_else(|e| panic!("{e}"));
-    let bytes = std::fs::read(&path).unwrap();
+    file_ops(&path)
+}
+
+/// The operators of a TFLite file, in order.
+pub(crate) fn file_ops(path: &std::path::Path) -> Vec<WrittenOp> {
+    let bytes = std::fs::read(path).unwrap();
     let m = modelc_tflite::fb::root_as_model(&bytes).unwrap();
     let codes = m.operator_codes().unwrap();
     let sg = m.subgraphs().unwrap().get(0);

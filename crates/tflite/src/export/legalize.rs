@@ -9,7 +9,9 @@
 //!   [`lift_1d`] turns 1-D convolution and pooling into their 2-D forms, and
 //!   [`softmax_last_axis`] moves a softmax over another axis last (SOFTMAX has no axis),
 //!   and [`requantize_movement`] keeps a quantized feature map quantized through the
-//!   transposes and reshapes between its DequantizeLinear and the next QuantizeLinear.
+//!   transposes and reshapes between its DequantizeLinear and the next QuantizeLinear;
+//! - [`int16_softmax`]: the TFLite import's fixed-point form of int16 SOFTMAX → `Softmax`
+//!   again (before everything else), so that a TFLite file comes back with its SOFTMAX.
 
 use modelc_ir::{
     Attr, Attrs, Builder, DType, Graph, Layout, NodeId, OnnxOp, OpsetImport, ValueRef,
@@ -785,4 +787,111 @@ pub(crate) fn requantize_movement(g: &mut Graph) {
             b.connect(back, reader, slot);
         }
     }
+}
+
+/// The import's fixed-point form of an int16 SOFTMAX (`import::softmax16`: int64 arithmetic
+/// from the input's integers to the output's dequantized value, which onnxruntime runs bit
+/// for bit as LiteRT does) → `Softmax` of the float input again, which the writer lowers to
+/// SOFTMAX between the tensors' int16 quantization as TFLite has it. The region is found by
+/// its exp table; beta is read back from the rescale constants. Returns whether one was
+/// rewritten.
+pub(crate) fn int16_softmax(g: &mut Graph) -> bool {
+    let ids: Vec<NodeId> = g.node_ids().collect();
+    let mut found = Vec::new();
+    for id in ids {
+        if g.node(id).op.onnx() != Some(OnnxOp::Gather) {
+            continue;
+        }
+        let Some(table) = g.input(id, 0) else {
+            continue;
+        };
+        let is_table = const_tensor(g, table)
+            .filter(|t| t.dtype == DType::I64 && t.element_count() == Some(65536))
+            .and_then(modelc_ir::infer::tensor_ints)
+            .is_some_and(|v| crate::import::softmax16::is_exp_table(&v));
+        if is_table {
+            found.extend(int16_softmax_region(g, id));
+        }
+    }
+    let changed = !found.is_empty();
+    let mut b = Builder::new(g);
+    for r in found {
+        let x = if (r.beta - 1.0).abs() < 1e-6 {
+            r.x
+        } else {
+            let beta = b.const_f32("softmax_beta", r.beta as f32);
+            b.op(OnnxOp::Mul, &[r.x, beta]).value()
+        };
+        let y = b.op(OnnxOp::Softmax, &[x]).int("axis", -1).value();
+        // The region's nodes are unread now; the writer's `dce` drops them.
+        b.take_over(r.out, y);
+    }
+    changed
+}
+
+/// What [`int16_softmax`] needs of one region: its float input (the QuantizeLinear's),
+/// its last value (the output's dequantized value) and beta.
+struct Int16Softmax {
+    x: ValueRef,
+    out: ValueRef,
+    beta: f64,
+}
+
+/// The region around the exp table's `Gather` `exp`: downstream through the final rounding
+/// shift to the `Mul` by the output scale, upstream through the rescale (`Mul` by the
+/// multiplier, `Div`s by powers of two) to `max - q` and q's QuantizeLinear.
+fn int16_softmax_region(g: &Graph, exp: NodeId) -> Option<Int16Softmax> {
+    let onnx = |v: ValueRef| g.node(v.node).op.onnx();
+    // Downstream: exp · reciprocal, + round, / 2^right, min 32767, cast, · output scale.
+    let (product, _) = g
+        .users(ValueRef::new(exp, 0))
+        .into_iter()
+        .find(|&(u, _)| g.node(u).op.onnx() == Some(OnnxOp::Mul))?;
+    let mut v = ValueRef::new(product, 0);
+    let out = loop {
+        let (user, _) = only_user(g, v)?;
+        let next = ValueRef::new(user, 0);
+        match g.node(user).op.onnx()? {
+            OnnxOp::Add | OnnxOp::Div | OnnxOp::Min | OnnxOp::Cast => v = next,
+            OnnxOp::Mul if scalar_const(g, g.input(user, 1)?).is_some() => break next,
+            _ => return None,
+        }
+    };
+    // Upstream: min 65535, then the rescale's floor divisions and the multiplier.
+    let mut v = g.input(exp, 1)?;
+    let mut divisor = 1.0f64;
+    let multiplier = loop {
+        let node = v.node;
+        match onnx(v)? {
+            OnnxOp::Min | OnnxOp::Add => v = g.input(node, 0)?,
+            OnnxOp::Div => {
+                divisor *= *const_ints(g, g.input(node, 1)?)?.first()? as f64;
+                v = g.input(node, 0)?;
+            }
+            OnnxOp::Mul => {
+                let m = *const_ints(g, g.input(node, 1)?)?.first()? as f64;
+                v = g.input(node, 0)?;
+                break m;
+            }
+            _ => return None,
+        }
+    };
+    // max - q, q = Cast(QuantizeLinear(x, scale, 0)).
+    if onnx(v)? != OnnxOp::Sub {
+        return None;
+    }
+    let q = g.input(v.node, 1)?;
+    if onnx(q)? != OnnxOp::Cast {
+        return None;
+    }
+    let quantize = g.input(q.node, 0)?;
+    if onnx(quantize)? != OnnxOp::QuantizeLinear {
+        return None;
+    }
+    let x = g.input(quantize.node, 0)?;
+    let scale = scalar_const(g, g.input(quantize.node, 1)?)?;
+    // SoftmaxPrepare's rescale is scale · beta / (10 / 65535).
+    let rescale = multiplier / divisor;
+    let beta = rescale * (10.0 / 65535.0) / scale;
+    Some(Int16Softmax { x, out, beta })
 }

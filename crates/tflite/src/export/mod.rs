@@ -130,6 +130,9 @@ fn prepare(m: &mut Model, opts: &WriteOptions) -> Result<(), TfliteError> {
     let nchw = legalize::has_layout(&m.graph, Layout::Nchw);
     crate::set_channels_last_io(m, None);
     modelc_passes::pattern::constants_to_const(&mut m.graph);
+    legalize::in_every_graph(&mut m.graph, &mut |g| {
+        legalize::int16_softmax(g);
+    });
     // TFLite has no inference BatchNormalization, Identity or Dropout builtin: fold
     // BatchNormalization into the producing convolution (as TensorFlow's converter does) and
     // drop pass-throughs before lowering; then ops without a builtin are decomposed.

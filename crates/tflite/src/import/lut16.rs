@@ -10,13 +10,14 @@
 //! output's dequantized value, then the output tensor's QDQ (which gives back the integers).
 
 use modelc_ir::{Attr, DType, OnnxOp, Tensor};
+use num_traits::Float;
 
 use super::{Ctx, OpIn};
 use crate::fb::BuiltinOperator as B;
 use crate::TfliteError;
 
 /// Anchors of TFLite's int16 lookup table (512 segments + the closing anchor).
-const ANCHORS: usize = 513;
+pub(super) const ANCHORS: usize = 513;
 
 /// `true` when `op` was translated: LOG or RSQRT on a per-tensor quantized int16 tensor
 /// (TFLite requires zero points of 0 there). Other forms go to the float translation.
@@ -71,29 +72,50 @@ pub(crate) fn lut16(cx: &mut Ctx, op: &OpIn) -> Result<bool, TfliteError> {
     Ok(true)
 }
 
-/// `LUTPopulate<int16_t>` (zero points 0), step for step in float32 as TFLite computes it:
-/// 512 samples of `f` over the input range, each biased by half the error linear
-/// interpolation makes at its segment's midpoint, and the value at the range's end.
+/// `LUTPopulate<int16_t>` (zero points 0) in float32, as TFLite builds LOG's and RSQRT's
+/// tables.
 fn populate(in_scale: f32, out_scale: f32, f: impl Fn(f32) -> f32) -> [i16; ANCHORS] {
-    let (lo, hi) = (i16::MIN as f32, i16::MAX as f32);
-    let input_min = in_scale * lo;
-    let input_max = in_scale * hi;
-    let output_min = out_scale * lo;
-    let output_max = out_scale * hi;
-    let steps = (ANCHORS - 1) as f32;
+    populate_with(in_scale, 0, out_scale, 0, f)
+}
+
+/// `LUTPopulateInt16<FloatT>`, step for step in `T` as TFLite computes it: 512 samples of
+/// `f` over the input range (`scale * (q - zero_point)` for q over int16), each biased by
+/// half the error linear interpolation makes at its segment's midpoint, and the value at
+/// the range's end. TFLite builds most tables in float32 and SOFTMAX's in float64 ("for
+/// backward compatibility"), and the two round differently, so the float type is a
+/// parameter.
+pub(super) fn populate_with<T: Float>(
+    in_scale: T,
+    in_zero_point: i32,
+    out_scale: T,
+    out_zero_point: i32,
+    f: impl Fn(T) -> T,
+) -> [i16; ANCHORS] {
+    let of = |v: i32| T::from(v).expect("an i32 is a float");
+    let (lo, hi) = (i32::from(i16::MIN), i32::from(i16::MAX));
+    let input_min = in_scale * of(lo - in_zero_point);
+    let input_max = in_scale * of(hi - in_zero_point);
+    let output_min = out_scale * of(lo - out_zero_point);
+    let output_max = out_scale * of(hi - out_zero_point);
+    let steps = of(ANCHORS as i32 - 1);
     let step = (input_max - input_min) / steps;
-    let half_step = step / 2.0;
-    let inv = 65536.0f32 / (output_max - output_min);
-    let clamp = |v: f32| v.clamp(lo, hi) as i16;
+    let half_step = step / of(2);
+    let inv = of(hi - lo + 1) / (output_max - output_min);
+    let clamp = |v: T| {
+        v.max(of(lo))
+            .min(of(hi))
+            .to_i16()
+            .expect("clamped to int16")
+    };
     let mut lut = [0i16; ANCHORS];
     for (i, slot) in lut.iter_mut().enumerate().take(ANCHORS - 1) {
-        let at = input_min + i as f32 * step;
+        let at = input_min + of(i as i32) * step;
         let val = f(at);
         let mid = f(at + half_step);
-        let next = f(input_min + (i + 1) as f32 * step);
+        let next = f(input_min + of(i as i32 + 1) * step);
         let sample = (val * inv).round();
-        let interpolated = ((next * inv + (val * inv).round()) / 2.0).round();
-        let bias = ((interpolated - (mid * inv).round()) / 2.0).round();
+        let interpolated = ((next * inv + (val * inv).round()) / of(2)).round();
+        let bias = ((interpolated - (mid * inv).round()) / of(2)).round();
         *slot = clamp(sample - bias);
     }
     lut[ANCHORS - 1] = clamp((f(input_max) * inv).round());
@@ -102,7 +124,7 @@ fn populate(in_scale: f32, out_scale: f32, f: impl Fn(f32) -> f32) -> [i16; ANCH
 
 /// `LUTLookup(int16_t)`: the anchor below `q` plus the slope to the next one times `q`'s
 /// offset in its segment, rounded (an arithmetic shift, as TFLite's).
-fn lookup(q: i32, lut: &[i16; ANCHORS]) -> i16 {
+pub(super) fn lookup(q: i32, lut: &[i16; ANCHORS]) -> i16 {
     let index = (256 + (q >> 7)) as usize;
     let offset = q & 0x7f;
     let base = i32::from(lut[index]);

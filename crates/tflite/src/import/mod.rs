@@ -29,6 +29,7 @@ mod resize;
 mod select;
 mod shape;
 mod slice;
+pub(crate) mod softmax16;
 mod space_batch;
 mod sparse;
 mod transpose_conv_bias;
@@ -136,8 +137,9 @@ pub(crate) fn import_model(m: fb::Model<'_>, file: &Bytes) -> Result<Model, Tfli
 /// by its op family's code.
 pub(super) fn import_op(cx: &mut Ctx, op: &OpIn) -> Result<(), TfliteError> {
     use BuiltinOperator as B;
-    // int16 LOG/RSQRT are table lookups in TFLite, not the function (see `lut16`).
-    if lut16::lut16(cx, op)? {
+    // int16 LOG/RSQRT are table lookups in TFLite, not the function (see `lut16`), and int16
+    // SOFTMAX is fixed-point arithmetic on two tables (see `softmax16`).
+    if lut16::lut16(cx, op)? || softmax16::softmax16(cx, op)? {
         return Ok(());
     }
     if let Some(row) = table::by_code(op.code) {
