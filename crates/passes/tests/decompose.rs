@@ -399,6 +399,33 @@ fn lstm_with_state_unrolls_over_its_steps() {
 }
 
 #[test]
+fn lstm_whose_state_input_has_an_unknown_batch_unrolls() {
+    // silero-vad's form: the state input is declared [1, ?, 2] and only the audio input is
+    // pinned; the LSTM's own sizes say what the state's batch must be.
+    let text = format!(
+        r#"graph main(%x: f32[1,1,2], %h0: f32[1,?,2], %c0: f32[1,?,2]) -> (%y, %yh, %yc) {{
+  %w = const f32[1,8,2] {}
+  %r = const f32[1,8,2] {}
+  %b = const f32[1,16] {}
+  %y, %yh, %yc = LSTM(%x, %w, %r, %b, _, %h0, %c0) {{hidden_size=2}}
+}}"#,
+        vals(16, 1),
+        vals(16, 2),
+        vals(16, 3)
+    );
+    let out = modelc_passes::testing::run("decompose-lstm-state", &text);
+    assert_eq!(out.count("LSTM"), 0);
+    out.assert_same_outputs(
+        &[
+            ("x", input(&[1, 1, 2], 9, 2.0)),
+            ("h0", input(&[1, 1, 2], 10, 1.0)),
+            ("c0", input(&[1, 1, 2], 11, 1.0)),
+        ],
+        1e-5,
+    );
+}
+
+#[test]
 fn bidirectional_lstm_with_peepholes_clip_and_batch_major_layout_unrolls() {
     let text = format!(
         r#"graph main(%x: f32[2,3,4], %h0: f32[2,2,3], %c0: f32[2,2,3]) -> (%y, %yh, %yc) {{

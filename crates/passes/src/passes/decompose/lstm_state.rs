@@ -15,7 +15,7 @@
 //! LSTMs with zero initial state whose `Y_c` is unread stay: TFLite's fused kernel is their
 //! form.
 
-use modelc_ir::{Attr, Builder, DType, Graph, NodeId, OnnxOp, Op, Tensor, ValueRef};
+use modelc_ir::{Attr, Builder, DType, Dim, Graph, NodeId, OnnxOp, Op, Tensor, ValueRef};
 
 use super::{base_name, Decompose};
 use crate::pattern::const_tensor;
@@ -214,16 +214,23 @@ fn spec(g: &Graph, id: NodeId, stateful_only: bool) -> Option<Spec> {
         }
         None => None,
     };
+    // A state dim not known yet (a streaming model's state input declared [2, ?, 128],
+    // only the audio input pinned) is the LSTM's own: ONNX requires it to equal X's batch
+    // and the weights' sizes, which are known here.
     let state_ok = |slot: usize| {
         g.input(id, slot).is_none_or(|v| {
+            let want = if layout == 0 {
+                [d, batch, hidden]
+            } else {
+                [batch, d, hidden]
+            };
             g.dtype_of(v) == Some(DType::F32)
-                && g.shape_of(v).and_then(|s| s.as_known()).is_some_and(|s| {
-                    let want = if layout == 0 {
-                        [d, batch, hidden]
-                    } else {
-                        [batch, d, hidden]
-                    };
-                    s == want
+                && g.shape_of(v).is_some_and(|s| {
+                    s.rank() == 3
+                        && s.0.iter().zip(want).all(|(dim, w)| match dim {
+                            Dim::Known(n) => *n == w,
+                            Dim::Sym(_) | Dim::Unknown => true,
+                        })
                 })
         })
     };
