@@ -209,6 +209,16 @@ def clip_constant_nodes():
                  [f32("x", [1, 4, 8, 8])], [f32("y", [1, 4, 8, 8])])
 
 
+def resize_omitted_roi():
+    """torch's export of nn.Upsample(scale_factor=2, mode="nearest"): Resize(x, "", scales).
+    onnxruntime's mobile usability checker counts the omitted roi as a tensor without a
+    fixed shape, so the node leaves the nnapi/coreml partition."""
+    s = numpy_helper.from_array(np.array([1, 1, 2, 2], np.float32), "scales")
+    return model([helper.make_node("Resize", ["x", "", "scales"], ["y"], mode="nearest",
+                                   coordinate_transformation_mode="asymmetric", nearest_mode="floor")],
+                 [f32("x", [1, 4, 8, 8])], [f32("y", [1, 4, 16, 16])], [s])
+
+
 def det():
     return model([helper.make_node("Det", ["x"], ["y"])], [f32("x", [2, 3, 3])], [f32("y", [2])])
 
@@ -271,6 +281,7 @@ CASES = [
     ("conv_relu_dynamic_batch", conv_relu("N"), "nnapi", False, True),   # nnapi/coreml: static shapes
     ("erf", unary("Erf"), "nnapi", False, True),                        # nnapi: op not listed
     ("hardmax", unary("Hardmax"), "coreml", False, True),               # coreml: not listed
+    ("resize_omitted_roi", resize_omitted_roi(), "coreml", False, True),  # nnapi/coreml: omitted input is dynamic
     ("det", det(), "tensorrt", False, False),                            # TensorRT: Det N
     ("relu_rank6", unary("Relu", (1, 2, 2, 2, 2, 3)), "qnn-htp", False, True),  # HTP: rank 6 > 5
     ("transpose_rank6", transpose6(), "coreml", False, True),           # coreml: rank 6 > 5

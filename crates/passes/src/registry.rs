@@ -40,6 +40,7 @@ pub fn all() -> Vec<Box<dyn Pass>> {
         // Not in decompose::all() (the TFLite writer's set): only targets without Flatten ask.
         Box::new(decompose::flatten::PASS),
         Box::new(crate::target::scalar_gather::PASS),
+        Box::new(crate::target::fill_omitted::PASS),
         Box::new(crate::target::layer_norm_rsqrt::PASS),
         Box::new(crate::target::sink_cpu_ops::SinkCpuOps),
         Box::new(crate::target::fp16_weights::Fp16Weights),

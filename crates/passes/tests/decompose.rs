@@ -472,6 +472,19 @@ fn lstm_without_state_unrolls_for_runtimes_without_an_lstm_kernel() {
 }
 
 #[test]
+fn gemm_on_float16_weights_stays_a_fully_connected_layer() {
+    // fp16-weights' form: a float16 constant cast to float32 is a constant weight to the
+    // TFLite writer (float16 buffer + DEQUANTIZE → FULLY_CONNECTED), so the Gemm stays.
+    let text = r#"graph main(%x: f32[1,4]) -> (%y) {
+  %wh = const f16[3,4] [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]
+  %w = Cast(%wh) {to=1}
+  %b = const f32[3] [0.5, -0.5, 1.0]
+  %y = Gemm(%x, %w, %b) {transB=1}
+}"#;
+    check_unchanged("decompose-gemm", text);
+}
+
+#[test]
 fn lstm_without_state_or_with_unknown_length_stays() {
     // Zero initial state and Y_c unread: TFLite's fused kernel is its form.
     let zero_state = format!(

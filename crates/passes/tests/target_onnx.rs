@@ -207,3 +207,86 @@ fn flatten_becomes_reshape_when_the_leading_dims_are_known() {
     }
     ");
 }
+
+#[test]
+fn an_omitted_input_counts_as_dynamic_until_filled() {
+    // onnxruntime's mobile usability checker: an omitted optional input (torch's
+    // Resize(x, "", scales) for nn.Upsample) is no fixed-size tensor, so the node leaves the
+    // partition; `fill-omitted-inputs` gives Resize an empty roi, which means the same.
+    let rules = r#"
+[target]
+name = "t"
+description = "test"
+format = "onnx"
+fallback = "partition"
+source = "test"
+
+[tensors.omitted_inputs_dynamic]
+value = true
+source = "test"
+
+[ops.Resize]
+source = "test"
+"#;
+    let t = target(rules);
+    let text = r#"graph main(%x: f32[1,2,3,3]) -> (%y) {
+  %s = const f32[4] [1.0, 1.0, 2.0, 2.0]
+  %y = Resize(%x, _, %s) {mode="nearest", coordinate_transformation_mode="asymmetric", nearest_mode="floor"}
+}"#;
+    let report = target::check(&t, &onnx_graph(&graph(text), false));
+    assert_eq!(
+        report.nodes[0].reason.as_deref(),
+        Some("Resize: input 1 is omitted (an empty name), which counts as a tensor without a fixed shape")
+    );
+    let out = check!("fill-omitted-inputs", text, @r#"
+    graph main(%x: f32[1,2,3,3]) -> (%y) {
+      %s = const f32[4] [1.0, 1.0, 2.0, 2.0]
+      %y_roi = const f32[0] []
+      %y = Resize(%x, %y_roi, %s) {mode="nearest", coordinate_transformation_mode="asymmetric", nearest_mode="floor"} layout=NCHW
+    }
+    "#);
+    out.assert_same_outputs(
+        &[("x", modelc_passes::testing::input(&[1, 2, 3, 3], 3, 2.0))],
+        0.0,
+    );
+    let report = target::check(&t, &onnx_graph(&out.after, false));
+    assert!(report.all_on_accelerator(), "{:?}", report.nodes);
+    // A trailing omitted input is no input at all (ONNX writes none).
+    let trailing = r#"graph main(%x: f32[1,2,3,3]) -> (%y) {
+  %r = const f32[0] []
+  %s = const f32[4] [1.0, 1.0, 2.0, 2.0]
+  %y = Resize(%x, %r, %s, _)
+}"#;
+    assert!(target::check(&t, &onnx_graph(&graph(trailing), false)).all_on_accelerator());
+}
+
+#[test]
+fn a_runtime_input_must_not_be_constant() {
+    // TFLite's GPU delegate: "FullyConnected doesn't support constant input" (input 0).
+    let rules = r#"
+[target]
+name = "t"
+description = "test"
+format = "onnx"
+fallback = "partition"
+source = "test"
+
+[ops.Gemm]
+source = "test"
+runtime_inputs = [0]
+"#;
+    let t = target(rules);
+    let g = graph(
+        r#"graph main(%x: f32[1,4], %w: f32[3,4]) -> (%y, %z) {
+  %h = const f32[1,4] [0.0, 0.0, 0.0, 0.0]
+  %y = Gemm(%h, %w) {transB=1}
+  %z = Gemm(%x, %w) {transB=1}
+}"#,
+    );
+    let report = target::check(&t, &onnx_graph(&g, false));
+    let reasons: Vec<_> = report.nodes.iter().map(|p| p.reason.clone()).collect();
+    assert_eq!(
+        reasons,
+        [Some("Gemm: input 0 `h` is constant".to_string()), None]
+    );
+}

@@ -162,6 +162,17 @@ fn generic(target: &Target, rule: &OpRule, n: &TargetNode) -> Option<String> {
             }
         }
     }
+    if t.omitted_inputs_dynamic.as_ref().and_then(|r| r.for_op(op)) == Some(&true) {
+        let last_given = n.inputs.iter().rposition(Option::is_some);
+        if let Some(i) = n.inputs.iter().position(Option::is_none) {
+            if last_given.is_some_and(|l| l > i) {
+                return Some(format!(
+                    "input {i} is omitted (an empty name), which counts as a tensor without a \
+                     fixed shape"
+                ));
+            }
+        }
+    }
     let allowed = match &rule.feature_dtypes {
         Some(list) => Some(dtype_list(list)),
         None => t
@@ -279,6 +290,13 @@ fn specific(rule: &OpRule, n: &TargetNode) -> Option<String> {
         if let Some(x) = input(i) {
             if !x.is_const {
                 return Some(format!("input {i} `{}` must be constant", x.name));
+            }
+        }
+    }
+    for &i in &rule.runtime_inputs {
+        if let Some(x) = input(i) {
+            if x.is_const {
+                return Some(format!("input {i} `{}` is constant", x.name));
             }
         }
     }

@@ -10,6 +10,7 @@
 //! violated rule.
 
 pub mod check;
+pub mod fill_omitted;
 pub mod fp16_weights;
 pub mod int64_to_int32;
 pub mod layer_norm_rsqrt;
@@ -164,7 +165,7 @@ impl Target {
             }
         }
         let t = &file.tensors;
-        let excepts: [(&str, Option<&Vec<String>>); 8] = [
+        let excepts: [(&str, Option<&Vec<String>>); 9] = [
             (
                 "feature_dtypes",
                 t.feature_dtypes.as_ref().map(|r| &r.except),
@@ -179,6 +180,10 @@ impl Target {
             ("quantized", t.quantized.as_ref().map(|r| &r.except)),
             ("per_axis_ops", t.per_axis_ops.as_ref().map(|r| &r.except)),
             ("zero_points", t.zero_points.as_ref().map(|r| &r.except)),
+            (
+                "omitted_inputs_dynamic",
+                t.omitted_inputs_dynamic.as_ref().map(|r| &r.except),
+            ),
         ];
         for (key, list) in excepts {
             for op in list.into_iter().flatten() {

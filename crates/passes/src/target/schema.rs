@@ -193,6 +193,10 @@ pub struct TensorRules {
     pub per_axis_ops: Option<Rule<Vec<String>>>,
     /// Zero points of int32 tensors must be 0 and those of unsigned tensors non-negative.
     pub zero_points: Option<Rule<bool>>,
+    /// An optional input left out before a given one (ONNX's empty input name) counts as a
+    /// tensor without a fixed shape: the operator is not supported (onnxruntime's mobile
+    /// usability checker; `fill-omitted-inputs` fills what it can).
+    pub omitted_inputs_dynamic: Option<Rule<bool>>,
 }
 
 /// One operator's constraints. Every field is optional; the checker reports the first
@@ -209,6 +213,10 @@ pub struct OpRule {
     /// Inputs (by index) that must be constant: weights, bias, parameter tensors.
     #[serde(default)]
     pub const_inputs: Vec<usize>,
+    /// Inputs (by index) that must not be constant (the GPU delegate's FULLY_CONNECTED: "doesn't
+    /// support constant input").
+    #[serde(default)]
+    pub runtime_inputs: Vec<usize>,
     /// Element types of the weights (input 1).
     pub weight_dtypes: Option<Vec<String>>,
     /// Element types of the bias (input 2).

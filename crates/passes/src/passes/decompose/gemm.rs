@@ -84,10 +84,18 @@ fn general_gemm(g: &mut Builder<'_>, id: NodeId) -> bool {
     true
 }
 
-/// A constant, or a DequantizeLinear of one (a quantized weight or int32 bias).
+/// A constant, a DequantizeLinear of one (a quantized weight or int32 bias), or a float16
+/// one cast to float32.
 fn const_or_dq(g: &Graph, v: ValueRef) -> Option<&modelc_ir::Tensor> {
     match g.node(v.node).op.onnx() {
         Some(OnnxOp::DequantizeLinear) => const_tensor(g, g.input(v.node, 0)?),
+        // float16 weights widened to float32 (`fp16-weights`): the writer stores them as a
+        // float16 buffer + DEQUANTIZE feeding FULLY_CONNECTED, TensorFlow's float16 form.
+        Some(OnnxOp::Cast)
+            if g.node(v.node).attrs.int("to", 0) == Ok(DType::F32.onnx_code() as i64) =>
+        {
+            const_tensor(g, g.input(v.node, 0)?).filter(|t| t.dtype == DType::F16)
+        }
         _ => const_tensor(g, v),
     }
 }
