@@ -67,7 +67,7 @@ impl Xtask {
 
     /// A torchvision model made by `testdata/make_torchvision.py` under
     /// target/testdata/torchvision (exported when missing).
-    fn torchvision_model(&self, name: &str) -> Result<PathBuf> {
+    pub(crate) fn torchvision_model(&self, name: &str) -> Result<PathBuf> {
         let dir = self.testdata_dir().join("torchvision");
         let path = dir.join(format!("{name}.onnx"));
         if !path.exists() {

@@ -443,7 +443,8 @@ enum Cmd {
     /// (attention, large MatMuls) and silero VAD (audio; LSTM): size, cosine on held-out
     /// inputs and onnxruntime latency of the compressed model, the int8 model (every weight
     /// int8: `quantize --mode int8-weight`) and fp32, side by side. Fails unless each
-    /// compressed model is within the budget on the held-out inputs and smaller than int8.
+    /// compressed model is within the budget on the held-out inputs and smaller than int8, or
+    /// the whole compress run on MobileNetV2 with 32 inputs takes a minute or more.
     /// Report in target/compress-table/report.json. Not in CI (minutes per model).
     CompressTable {
         /// A modelc binary to use instead of building the release one

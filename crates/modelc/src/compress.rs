@@ -349,6 +349,21 @@ fn run_search(
             int4 = false;
         }
     }
+    // Weights no Conv / Gemm / MatMul owns (an LSTM's, a sub-graph's): the TFLite writer
+    // unrolls a stateful LSTM only from float constant weights, so they stay float there.
+    let unowned = out_format == crate::Format::Onnx;
+    if !unowned && (int8 || int4) {
+        let n = model
+            .graph
+            .node_ids()
+            .filter(|&id| modelc_passes::compress::weights::constant_layer(&model.graph, id))
+            .count();
+        if n > 0 {
+            notes.push(format!(
+                "{n} weights no Conv/Gemm/MatMul owns (an LSTM's, a sub-graph's) stay float32 in a {out_format:?} file"
+            ));
+        }
+    }
     let total = quant::weight_bytes(&model.graph);
     let goal = match (args.max_error, args.size, args.ratio) {
         (_, Some(bytes), _) => Goal::Size(bytes),
@@ -366,6 +381,7 @@ fn run_search(
             sparse_storage,
             int8,
             int4,
+            unowned,
         },
     )
     .map_err(|e| format!("{}: {e}; nothing written", args.input.display()))?;

@@ -63,6 +63,9 @@ pub struct BudgetOptions {
     pub int8: bool,
     /// Whether it stores int4 weights (ONNX opset 21).
     pub int4: bool,
+    /// Whether weights no layer owns (an LSTM's, a sub-graph's) may be stored narrower too:
+    /// not for TFLite, whose writer unrolls a stateful LSTM from float constant weights.
+    pub unowned: bool,
 }
 
 /// How a layer's weight is changed: its structure, then its storage.
@@ -172,7 +175,7 @@ pub fn search(
         }
     }
     // Weights no layer owns (read by a sub-graph, or by an LSTM): the constants themselves.
-    if opts.int8 || opts.int4 {
+    if opts.unowned && (opts.int8 || opts.int4) {
         for id in model.graph.node_ids() {
             if weights::constant_layer(&model.graph, id) {
                 layers.push(id);

@@ -153,10 +153,7 @@ impl<'m> Activations<'m> {
             .map_err(|e| QuantError::Unsupported(e.to_string()))?;
         let reference = {
             let interp = Interpreter::new(model)?;
-            samples
-                .iter()
-                .map(|s| Ok(interp.run(s.clone())?))
-                .collect::<Result<Vec<_>, QuantError>>()?
+            each(samples, |s| Ok(interp.run(s.clone())?))?
         };
         // Position 0 with the inputs "computed": the frontier at the first non-input node.
         let first = order
@@ -224,13 +221,14 @@ impl<'m> Activations<'m> {
         let segment = cut(g, &self.frontier, &computed);
         let interp = Interpreter::for_graph(&segment, &self.model.opset_imports)?;
         let names = interp.input_names();
-        for row in &mut self.values {
-            let outs = if computed.is_empty() {
-                Vec::new()
-            } else {
-                let ins = names.iter().cloned().zip(row.iter().cloned()).collect();
-                interp.run(ins)?
-            };
+        let computed_outs = each(&self.values, |row| {
+            if computed.is_empty() {
+                return Ok(Vec::new());
+            }
+            let ins = names.iter().cloned().zip(row.iter().cloned()).collect();
+            Ok(interp.run(ins)?)
+        })?;
+        for (row, outs) in self.values.iter_mut().zip(computed_outs) {
             let mut moved = Vec::with_capacity(next.len());
             for v in &next {
                 if let Some(i) = self.frontier.iter().position(|f| f == v) {
@@ -257,10 +255,12 @@ impl<'m> Activations<'m> {
         let mut acc: Vec<Accumulator> = self.reference.first().map_or(Vec::new(), |r| {
             r.iter().map(|_| Accumulator::default()).collect()
         });
-        for (row, reference) in self.values.iter().zip(&self.reference) {
+        let runs = each(&self.values, |row| {
             let ins = names.iter().cloned().zip(row.iter().cloned()).collect();
-            let outs = interp.run(ins)?;
-            for (i, ((_, a), (_, b))) in reference.iter().zip(&outs).enumerate() {
+            Ok(interp.run(ins)?)
+        })?;
+        for (outs, reference) in runs.iter().zip(&self.reference) {
+            for (i, ((_, a), (_, b))) in reference.iter().zip(outs.iter()).enumerate() {
                 if let (Data::Tensor(x), Data::Tensor(y)) = (a, b) {
                     if let (Ok(xv), Ok(yv)) = (x.to_f64_vec(), y.to_f64_vec()) {
                         acc[i].add(&xv, &yv, x.shape());
@@ -273,4 +273,32 @@ impl<'m> Activations<'m> {
             .map(|a| a.finish("").error(metric))
             .fold(0.0, f64::max))
     }
+}
+
+/// `f` of each of `items`, in their order, on as many threads as the machine has: one run of
+/// the interpreter on one sample keeps about one core busy (its kernels gain little from a
+/// second thread at batch 1), so the samples of a measurement run side by side.
+fn each<T: Sync, R: Send>(
+    items: &[T],
+    f: impl Fn(&T) -> Result<R, QuantError> + Sync,
+) -> Result<Vec<R>, QuantError> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(items.len());
+    if threads <= 1 {
+        return items.iter().map(&f).collect();
+    }
+    let chunk = items.len().div_ceil(threads);
+    let f = &f;
+    std::thread::scope(|s| {
+        let handles: Vec<_> = items
+            .chunks(chunk)
+            .map(|c| s.spawn(move || c.iter().map(f).collect::<Result<Vec<R>, QuantError>>()))
+            .collect();
+        let mut out = Vec::with_capacity(items.len());
+        for h in handles {
+            out.extend(h.join().expect("a sample's run panicked")?);
+        }
+        Ok(out)
+    })
 }

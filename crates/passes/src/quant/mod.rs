@@ -136,6 +136,9 @@ pub fn quantize(
         return Err(QuantError::Calibration("no calibration inputs".into()));
     }
     let mut float = model.clone();
+    // ONNX `Constant` weights (paddle2onnx writes them) are weights like initializers: as
+    // `compress` does, so the modes reach them.
+    crate::pattern::constants_to_const(&mut float.graph);
     // Before calibrating: a model older than the ops this mode writes is converted first
     // (or refused, by node), not after minutes of calibration.
     let opset = match cfg.min_opset() {
