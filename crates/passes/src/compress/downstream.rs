@@ -275,30 +275,14 @@ impl<'m> Activations<'m> {
     }
 }
 
-/// `f` of each of `items`, in their order, on as many threads as the machine has: one run of
-/// the interpreter on one sample keeps about one core busy (its kernels gain little from a
-/// second thread at batch 1), so the samples of a measurement run side by side.
+/// `f` of each of `items`, in their order, on rayon's threads: one run of the interpreter on
+/// one sample keeps about one core busy (its kernels gain little from a second thread at
+/// batch 1), so the samples of a measurement run side by side. The results, and what is
+/// summed from them, are in the samples' order whatever the thread count.
 fn each<T: Sync, R: Send>(
     items: &[T],
     f: impl Fn(&T) -> Result<R, QuantError> + Sync,
 ) -> Result<Vec<R>, QuantError> {
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(items.len());
-    if threads <= 1 {
-        return items.iter().map(&f).collect();
-    }
-    let chunk = items.len().div_ceil(threads);
-    let f = &f;
-    std::thread::scope(|s| {
-        let handles: Vec<_> = items
-            .chunks(chunk)
-            .map(|c| s.spawn(move || c.iter().map(f).collect::<Result<Vec<R>, QuantError>>()))
-            .collect();
-        let mut out = Vec::with_capacity(items.len());
-        for h in handles {
-            out.extend(h.join().expect("a sample's run panicked")?);
-        }
-        Ok(out)
-    })
+    use rayon::prelude::*;
+    items.par_iter().map(f).collect()
 }
