@@ -284,5 +284,5 @@ fn each<T: Sync, R: Send>(
     f: impl Fn(&T) -> Result<R, QuantError> + Sync,
 ) -> Result<Vec<R>, QuantError> {
     use rayon::prelude::*;
-    items.par_iter().map(f).collect()
+    items.par_iter().map(&f).collect()
 }
