@@ -570,12 +570,13 @@ def summary(records, tools):
     return lines
 
 
-def check_floor(floor, records, tools, invalid_fails):
-    """Problems: modules the floor lists as passing that no longer do; crashes of modelc;
-    files modelc wrote that the runtime refused, for the tools in `invalid_fails`."""
+def check_floor(floor, records, tools, invalid_fails, modelc_tools=("onnx", "tflite")):
+    """Problems: modules the floor lists as passing (under each of `modelc_tools`' names) that
+    no longer do; crashes of modelc; files modelc wrote that the runtime refused, for the
+    tools in `invalid_fails`."""
     by_id = {r["id"]: r for r in records if "id" in r}
     problems = []
-    for t in ("onnx", "tflite"):
+    for t in modelc_tools:
         if t not in tools:
             continue
         for mid in floor.get(t, []):
@@ -585,7 +586,7 @@ def check_floor(floor, records, tools, invalid_fails):
             elif r[t][0] != "pass":
                 problems.append(f"{mid}: {TOOL_TITLES[t]} passed before, now {r[t][0]}: {r[t][1]}")
     for r in records:
-        for t in ("onnx", "tflite"):
+        for t in modelc_tools:
             if t in r and (r[t][0] == "crash" or r[t][0] == "invalid" and t in invalid_fails):
                 problems.append(f"{r['id']}: {TOOL_TITLES[t]} {r[t][0]}: {r[t][1]}")
     return problems

@@ -17,8 +17,9 @@ Tools and statuses as in tests/aten_suite.py: pass / refused / wrong / invalid /
 Prints
     pt2->ONNX: N of M, pt2->TFLite: N of M, torch.onnx.export(dynamo): N of M
 and writes OUT/report.json and OUT/report.txt. With `--floor FILE` the run fails when a
-module FILE lists as passing no longer does, when modelc crashes, or when it writes a file
-its runtime refuses (an ONNX file onnxruntime, or a TFLite file LiteRT, cannot load or run).
+module FILE lists as passing (`pt2_onnx`, `pt2_tflite`) no longer does, when modelc crashes,
+or when it writes a file its runtime refuses (an ONNX file onnxruntime, or a TFLite file
+LiteRT, cannot load or run).
 """
 
 from __future__ import annotations
@@ -128,6 +129,8 @@ def direction_table(records, tools):
         if anchor and anchor in tools:
             am, ac = A.totals(mods, anchor)
             acell = f"{A.TOOL_TITLES[anchor]} {ac['pass']} of {am}"
+        elif anchor:
+            acell = f"{A.TOOL_TITLES[anchor]} not run"
         else:
             acell = "none (litert-torch)"
         lines.append(f"{A.TOOL_TITLES[t]:14s} {c['pass']:>5d} of {m:<5d} {acell:>34s} {c['refused']:>8d} "
@@ -205,16 +208,8 @@ def main():
     print("\n".join(lines[-(len(tools) + 3):]))
     if floor is None:
         return 0
-    by_id = {r["id"]: r for r in records if "id" in r}
-    problems = []
-    for mid in floor.get("pt2_onnx", []):
-        r = by_id.get(mid)
-        if r is None or r["pt2_onnx"][0] != "pass":
-            problems.append(f"{mid}: pt2->ONNX passed before, now {r['pt2_onnx'] if r else 'not made'}")
-    for r in records:
-        for t in ("pt2_onnx", "pt2_tflite"):
-            if t in r and r[t][0] in ("crash", "invalid"):
-                problems.append(f"{r['id']}: {A.TOOL_TITLES[t]} {r[t][0]}: {r[t][1]}")
+    modelc_tools = ("pt2_onnx", "pt2_tflite")
+    problems = A.check_floor(floor, records, tools, modelc_tools, modelc_tools)
     for p in problems:
         print(f"FAIL {p}")
     return 1 if problems else 0

@@ -113,12 +113,7 @@ fn torch_export_archives_match_torch_at_another_batch() {
         };
         let got = got.to_tensor();
         assert_eq!(got.dims, dims("y"), "{name}");
-        let g: Vec<f32> = got
-            .raw()
-            .unwrap()
-            .chunks_exact(4)
-            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-            .collect();
+        let g = floats_of(&got);
         let want = floats(&p("y"));
         let scale = want.iter().fold(0f32, |m, v| m.max(v.abs())).max(1e-6);
         let err = g
@@ -130,4 +125,70 @@ fn torch_export_archives_match_torch_at_another_batch() {
             "{name}: max error {err} of scale {scale}"
         );
     }
+}
+
+const ELU: &str = r#"
+import json, sys, torch
+out = sys.argv[1]
+torch.manual_seed(0)
+class Elus(torch.nn.Module):
+    def forward(self, x):
+        # Core ATen's selu is aten.elu(x, alpha, scale); input_scale of either sign.
+        return (torch.nn.functional.selu(x), torch.ops.aten.elu(x, 0.7, 1.3, 0.5),
+                torch.ops.aten.elu(x, 1.5, 2.0, -0.25))
+x = torch.randn(4, 5) * 3
+ep = torch.export.export(Elus(), (x,)).run_decompositions()
+torch.export.save(ep, f"{out}/elus.pt2")
+x.numpy().tofile(f"{out}/elus.x")
+torch.cat([y.flatten() for y in Elus()(x)]).numpy().tofile(f"{out}/elus.y")
+"#;
+
+#[test]
+fn elu_with_a_scale_and_an_input_scale_matches_torch() {
+    let Some(python) = modelc_testkit::python() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let st = Command::new(python)
+        .arg("-c")
+        .arg(ELU)
+        .arg(dir.path())
+        .status()
+        .unwrap();
+    assert!(st.success(), "torch failed to make the archive");
+    let model = modelc_pt2::read(&dir.path().join("elus.pt2")).unwrap();
+    let x = Tensor::from_raw(
+        DType::F32,
+        vec![4, 5],
+        Bytes::from(std::fs::read(dir.path().join("elus.x")).unwrap()),
+    )
+    .unwrap();
+    let interp = Interpreter::new(&model).unwrap();
+    let name = interp.input_names()[0].clone();
+    let outs = interp
+        .run(vec![(name, Data::Tensor(Array::from_tensor(&x).unwrap()))])
+        .unwrap();
+    let mut got = Vec::new();
+    for (_, d) in &outs {
+        let Data::Tensor(t) = d else {
+            panic!("not a tensor")
+        };
+        got.extend(floats_of(&t.to_tensor()));
+    }
+    let want = floats(&dir.path().join("elus.y"));
+    assert_eq!(got.len(), want.len());
+    for (k, (g, w)) in got.iter().zip(&want).enumerate() {
+        assert!(
+            (g - w).abs() <= 1e-5 * w.abs().max(1.0),
+            "element {k}: {g} vs torch {w}"
+        );
+    }
+}
+
+fn floats_of(t: &Tensor) -> Vec<f32> {
+    t.raw()
+        .unwrap()
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect()
 }

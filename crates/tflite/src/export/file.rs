@@ -211,8 +211,13 @@ fn subgraph<'f>(
 ) -> flatbuffers::WIPOffset<fb::SubGraph<'f>> {
     let mut tensors = Vec::with_capacity(tensors_in.len());
     for t in tensors_in {
-        let shape =
-            fbb.create_vector(&t.shape.iter().map(|&d| d.max(1) as i32).collect::<Vec<_>>());
+        // An unknown size (-1, kept in the signature) is written as 1; a size of 0 stays 0.
+        let shape = fbb.create_vector(
+            &t.shape
+                .iter()
+                .map(|&d| if d < 0 { 1 } else { d as i32 })
+                .collect::<Vec<_>>(),
+        );
         let signature = t
             .shape
             .iter()

@@ -514,6 +514,11 @@ impl<'g> Lower<'g> {
     }
 
     fn lower_onnx(&mut self, id: NodeId, op: OnnxOp) -> Result<(), TfliteError> {
+        if let Some((src, shape)) = self.empty_source(id, op) {
+            let input = self.tensor(src)?;
+            let out = self.output(0)?;
+            return ops::shape::reshape(self, input, out, &shape);
+        }
         match op {
             // Identities: readers see the input.
             OnnxOp::Identity | OnnxOp::Dropout => {
@@ -542,6 +547,36 @@ impl<'g> Lower<'g> {
             OnnxOp::Cast if ops::select::folded_cast(self.g, id) => Ok(()),
             _ => ops::lower(self, id, op),
         }
+    }
+
+    /// For a node whose one result has no elements (a static shape with a 0) and which reads
+    /// a value of the result's element type that has none either: that value and the result's
+    /// shape. The node is then written as a RESHAPE of that value: there is nothing to compute,
+    /// and some LiteRT kernels fail on empty operands at run time (GATHER_ND of empty params:
+    /// "NumElements(params) > 0 was not true").
+    fn empty_source(&self, id: NodeId, op: OnnxOp) -> Option<(ValueRef, Vec<i64>)> {
+        use OnnxOp::*;
+        if self.quantized
+            || self.outs.len() != 1
+            || matches!(
+                op,
+                If | Loop | Scan | Identity | Dropout | QuantizeLinear | DequantizeLinear
+            )
+        {
+            return None;
+        }
+        let out = ValueRef::new(id, 0);
+        let shape = self.model.shape_of(out)?;
+        if !shape.contains(&0) || shape.iter().any(|&d| d < 0) {
+            return None;
+        }
+        let dtype = self.model.dtype_of(out)?;
+        let src = self.g.inputs_of(id).into_iter().flatten().find(|&v| {
+            self.model.const_of(v).is_none()
+                && self.model.dtype_of(v) == Some(dtype)
+                && self.model.shape_of(v).is_some_and(|s| s.contains(&0))
+        })?;
+        Some((src, shape))
     }
 
     /// Whether node `id` maps a 0-d value to itself: ReduceSum/Mean/Max/Min/Prod (over no

@@ -2,7 +2,8 @@
 //! SCATTER_ND, which writes its updates into zeros: `ScatterND(ConstantOfShape(shape),
 //! indices, updates, reduction="add")` (the TFLite writer's SCATTER_ND), then
 //! - reduction `none`: `Where(mask, scattered, data)`, the mask the same scatter of ones
-//!   (`Greater` than zero), so the elements no index names keep `data` exactly;
+//!   (`Greater` than zero), so the elements no index names keep `data` exactly; constant
+//!   indices that repeat keep only their last update (SCATTER_ND would add them);
 //! - reduction `add`: `Add(data, scattered)` (repeated indices add in both).
 //!
 //! Other reductions (`mul`, `max`, `min`) are kept.
@@ -49,34 +50,55 @@ fn scatter_nd(g: &mut Builder<'_>, id: NodeId) -> bool {
         return false;
     }
     let name = base_name(g, id);
-    // Negative constant indices counted from the end (SCATTER_ND takes only [0, n)).
-    let idx = match const_tensor(g, idx)
+    let mut ushape = ushape;
+    let (mut idx, mut upd) = (idx, upd);
+    if let Some((dims, values)) = const_tensor(g, idx)
         .map(|t| t.dims.clone())
         .zip(const_ints(g, idx))
     {
-        Some((dims, values)) if values.iter().any(|&v| v < 0) => {
-            let Some(&depth) = dims.last() else {
+        let Some(&depth) = dims.last() else {
+            return false;
+        };
+        let depth = depth as usize;
+        // Negative constant indices counted from the end (SCATTER_ND takes only [0, n)).
+        let fixed: Vec<i64> = values
+            .iter()
+            .enumerate()
+            .map(|(k, &v)| {
+                let n = dshape.get(k % depth.max(1)).copied().unwrap_or(0) as i64;
+                if v < 0 {
+                    v + n
+                } else {
+                    v
+                }
+            })
+            .collect();
+        // reduction `none` with an index repeated: the last update is the one kept (as
+        // onnxruntime and torch's index_put write them in order); SCATTER_ND would add them.
+        let rows: Vec<&[i64]> = fixed.chunks(depth.max(1)).collect();
+        let last: std::collections::HashMap<&[i64], usize> =
+            rows.iter().enumerate().map(|(r, &row)| (row, r)).collect();
+        let kept: Vec<usize> = (0..rows.len()).filter(|&r| last[rows[r]] == r).collect();
+        if reduction == "none" && depth > 0 && kept.len() < rows.len() {
+            let Some(u) = dedup_updates(g, &name, upd, &ushape, dims.len() - 1, &kept) else {
                 return false;
             };
-            let fixed: Vec<i64> = values
-                .iter()
-                .enumerate()
-                .map(|(k, &v)| {
-                    let n = dshape.get(k % depth.max(1) as usize).copied().unwrap_or(0) as i64;
-                    if v < 0 {
-                        v + n
-                    } else {
-                        v
-                    }
-                })
+            let kept_idx: Vec<i64> = kept.iter().flat_map(|&r| rows[r].to_vec()).collect();
+            let Ok(t) = Tensor::from_i64(vec![kept.len() as u64, depth as u64], &kept_idx) else {
+                return false;
+            };
+            idx = g.constant(&format!("{name}_indices"), t);
+            ushape = std::iter::once(kept.len() as u64)
+                .chain(ushape[dims.len() - 1..].iter().copied())
                 .collect();
+            upd = u;
+        } else if values.iter().any(|&v| v < 0) {
             let Ok(t) = Tensor::from_i64(dims, &fixed) else {
                 return false;
             };
-            g.constant(&format!("{name}_indices"), t)
+            idx = g.constant(&format!("{name}_indices"), t);
         }
-        _ => idx,
-    };
+    }
     let zero = modelc_ir::build::scalar_tensor(dtype, 0.0);
     let shape: Vec<i64> = dshape.iter().map(|&d| d as i64).collect();
     let scatter = |g: &mut Builder<'_>, what: ValueRef, suffix: &str| {
@@ -114,6 +136,35 @@ fn scatter_nd(g: &mut Builder<'_>, id: NodeId) -> bool {
     };
     g.replace_node(id, y);
     true
+}
+
+/// The updates of the index rows `kept` (of the `lead` leading dimensions of `ushape`,
+/// flattened): `Gather(Reshape(upd, [rows, tail…]), kept)`.
+fn dedup_updates(
+    g: &mut Builder<'_>,
+    name: &str,
+    upd: ValueRef,
+    ushape: &[u64],
+    lead: usize,
+    kept: &[usize],
+) -> Option<ValueRef> {
+    let rows: u64 = ushape.get(..lead)?.iter().product();
+    let flat: Vec<i64> = std::iter::once(rows as i64)
+        .chain(ushape[lead..].iter().map(|&d| d as i64))
+        .collect();
+    let s = g.const_i64s(&format!("{name}_updates_shape"), &flat);
+    let flat = g
+        .op(OnnxOp::Reshape, &[upd, s])
+        .out(format!("{name}_updates_rows"))
+        .value();
+    let k: Vec<i64> = kept.iter().map(|&r| r as i64).collect();
+    let k = g.const_i64s(&format!("{name}_kept"), &k);
+    Some(
+        g.op(OnnxOp::Gather, &[flat, k])
+            .out(format!("{name}_updates_kept"))
+            .int("axis", 0)
+            .value(),
+    )
 }
 
 /// A scalar tensor's value as a tensor of `dims`.

@@ -86,8 +86,8 @@ pub fn binary(
 }
 
 /// A one-to-one form of [`aten`]'s table: the row's op on the operands. `None` when `op` has
-/// no row, reads no tensor, (add/sub) has an `alpha` other than 1, or (round) has
-/// `decimals` ([`call`] has those forms). `logical_*` of non-bool tensors compare them
+/// no row, reads no tensor, (add/sub) has an `alpha` other than 1, (round) has
+/// `decimals`, or (elu) has a `scale` / `input_scale` other than 1 ([`call`] has those forms). `logical_*` of non-bool tensors compare them
 /// with 0 first (ONNX And/Or/Xor/Not take bools only).
 pub fn table(cx: &mut Evaluator, op: &str, a: &Args) -> Option<EvalResult<PyValue>> {
     let row = aten::by_name(op)?;
@@ -95,6 +95,14 @@ pub fn table(cx: &mut Evaluator, op: &str, a: &Args) -> Option<EvalResult<PyValu
         return None;
     }
     if op == "round" && !matches!(a.some(1, "decimals"), None | Some(PyValue::Int(0))) {
+        return None;
+    }
+    // elu's `scale` / `input_scale` (selu and celu decompose to them): not ONNX Elu's.
+    if op == "elu"
+        && [(2, "scale"), (3, "input_scale")]
+            .iter()
+            .any(|&(i, k)| !matches!(a.f64(i, k, Some(1.0)), Ok(1.0)))
+    {
         return None;
     }
     let x = a.get(0, "self")?;
@@ -267,6 +275,27 @@ fn run(cx: &mut Evaluator, op: &str, a: &Args) -> Option<EvalResult<PyValue>> {
                     p = binary(cx, op, OnnxOp::Mul, &p, &PyValue::Float(value))?;
                 }
                 binary(cx, op, OnnxOp::Add, x, &p)
+            }
+            // elu(x, alpha, scale, input_scale) = scale · (x > 0 ? x : alpha · (e^(x · input_scale) − 1))
+            // (Core ATen's selu is elu with selu's alpha and scale): with input_scale 1,
+            // scale · Elu(x, alpha); otherwise the two branches apart (any input_scale sign).
+            "elu" => {
+                let alpha = arg(op, a.f64(1, "alpha", Some(1.0)))?;
+                let scale = PyValue::Float(arg(op, a.f64(2, "scale", Some(1.0)))?);
+                let input_scale = arg(op, a.f64(3, "input_scale", Some(1.0)))?;
+                let alpha = PyValue::Float(alpha);
+                if input_scale == 1.0 {
+                    let e = super::at(cx, "elu", vec![x.clone(), alpha])?;
+                    return super::at(cx, "mul", vec![e, scale]);
+                }
+                let xs = super::at(cx, "mul", vec![x.clone(), PyValue::Float(input_scale)])?;
+                let e = super::at(cx, "exp", vec![xs])?;
+                let e = super::at(cx, "sub", vec![e, PyValue::Float(1.0)])?;
+                let e = super::at(cx, "mul", vec![e, alpha])?;
+                let neg = super::at(cx, "mul", vec![e, scale.clone()])?;
+                let pos = super::at(cx, "mul", vec![x.clone(), scale])?;
+                let gt = super::at(cx, "gt", vec![x.clone(), PyValue::Float(0.0)])?;
+                super::at(cx, "where", vec![gt, pos, neg])
             }
             "is_floating_point" | "is_complex" | "is_signed" => {
                 let t = arg(op, operand(cx, x, None))?;
