@@ -229,10 +229,7 @@ pub(crate) fn evaluate<'c>(
             } => errors.push(format!(
                 "input {custom_obj_name} is a custom (TorchBind) object, which modelc cannot run"
             )),
-            InputSpec::Token { .. } => errors.push(
-                "the program has effect tokens (side-effecting ops), which modelc does not read"
-                    .into(),
-            ),
+            InputSpec::Token { .. } => errors.push(effects_refusal(g)),
         }
     }
     if !errors.is_empty() {
@@ -624,4 +621,76 @@ pub fn symbol(expr: &str) -> Option<String> {
             .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
     ok.then(|| name.to_string())
+}
+
+/// The refusal of a program with effect tokens, naming the nodes that carry them: each
+/// `with_effects` call and the side-effecting operator it wraps (linalg's
+/// `aten::_linalg_check_errors`, prints, asserts), so the refusal says which op it is.
+fn effects_refusal(g: &crate::schema::Graph) -> String {
+    let calls: Vec<String> = g
+        .nodes
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| n.target == "torch.ops.higher_order.with_effects")
+        .map(|(k, n)| {
+            let label = n.name.clone().unwrap_or_else(|| format!("#{k}"));
+            let op = n
+                .inputs
+                .iter()
+                .find_map(|a| match &a.arg {
+                    crate::schema::Argument::Other(v) => v.get("as_operator")?.as_str(),
+                    _ => None,
+                })
+                .map(aten_name)
+                .unwrap_or_else(|| "an operator".to_string());
+            format!("node {label} calls {op}")
+        })
+        .collect();
+    if calls.is_empty() {
+        return "the program has effect tokens (side-effecting ops), which modelc does not read"
+            .into();
+    }
+    format!(
+        "{} with an effect token (a side effect), which modelc does not read",
+        calls.join(", ")
+    )
+}
+
+/// `torch.ops.aten.x.overload` as `aten::x.overload`.
+fn aten_name(target: &str) -> String {
+    let t = target.strip_prefix("torch.ops.").unwrap_or(target);
+    match t.split_once('.') {
+        Some((ns, rest)) => format!("{ns}::{rest}"),
+        None => t.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_effect_token_refusal_names_the_node_and_its_operator() {
+        // The node torch.export writes for linalg.inv's error check.
+        let g: crate::schema::Graph = serde_json::from_value(serde_json::json!({
+            "inputs": [], "outputs": [], "tensor_values": {},
+            "nodes": [{
+                "target": "torch.ops.higher_order.with_effects",
+                "name": "with_effects",
+                "inputs": [
+                    {"name": "", "arg": {"as_tensor": {"name": "token"}}, "kind": 1},
+                    {"name": "", "arg": {"as_operator": "torch.ops.aten._linalg_check_errors.default"}, "kind": 1}
+                ],
+                "outputs": [{"as_tensor": {"name": "getitem_2"}}]
+            }]
+        }))
+        .unwrap();
+        let msg = effects_refusal(&g);
+        assert_eq!(
+            msg,
+            "node with_effects calls aten::_linalg_check_errors.default with an effect token \
+             (a side effect), which modelc does not read"
+        );
+        assert!(!msg.contains('\n'));
+    }
 }
