@@ -56,6 +56,20 @@ fn known(_: Format, _: &str) -> bool {
     true
 }
 
+/// A partitioning ONNX target named `t` with `rules` (TOML tables) after its header.
+fn partition_target(rules: &str) -> Target {
+    target(&format!(
+        r#"
+[target]
+name = "t"
+description = "test"
+format = "onnx"
+fallback = "partition"
+source = "test"
+{rules}"#
+    ))
+}
+
 fn target(text: &str) -> Target {
     Target::parse(text, "t.toml", &known).unwrap()
 }
@@ -213,22 +227,16 @@ fn an_omitted_input_counts_as_dynamic_until_filled() {
     // onnxruntime's mobile usability checker: an omitted optional input (torch's
     // Resize(x, "", scales) for nn.Upsample) is no fixed-size tensor, so the node leaves the
     // partition; `fill-omitted-inputs` gives Resize an empty roi, which means the same.
-    let rules = r#"
-[target]
-name = "t"
-description = "test"
-format = "onnx"
-fallback = "partition"
-source = "test"
-
+    let t = partition_target(
+        r#"
 [tensors.omitted_inputs_dynamic]
 value = true
 source = "test"
 
 [ops.Resize]
 source = "test"
-"#;
-    let t = target(rules);
+"#,
+    );
     let text = r#"graph main(%x: f32[1,2,3,3]) -> (%y) {
   %s = const f32[4] [1.0, 1.0, 2.0, 2.0]
   %y = Resize(%x, _, %s) {mode="nearest", coordinate_transformation_mode="asymmetric", nearest_mode="floor"}
@@ -263,19 +271,13 @@ source = "test"
 #[test]
 fn a_runtime_input_must_not_be_constant() {
     // TFLite's GPU delegate: "FullyConnected doesn't support constant input" (input 0).
-    let rules = r#"
-[target]
-name = "t"
-description = "test"
-format = "onnx"
-fallback = "partition"
-source = "test"
-
+    let t = partition_target(
+        r#"
 [ops.Gemm]
 source = "test"
 runtime_inputs = [0]
-"#;
-    let t = target(rules);
+"#,
+    );
     let g = graph(
         r#"graph main(%x: f32[1,4], %w: f32[3,4]) -> (%y, %z) {
   %h = const f32[1,4] [0.0, 0.0, 0.0, 0.0]

@@ -12,7 +12,7 @@
 use modelc_ir::{Attr, DType, OnnxOp, Tensor};
 use num_traits::Float;
 
-use super::{Ctx, OpIn};
+use super::{Ctx, OpIn, Quant};
 use crate::fb::BuiltinOperator as B;
 use crate::TfliteError;
 
@@ -25,21 +25,9 @@ pub(crate) fn lut16(cx: &mut Ctx, op: &OpIn) -> Result<bool, TfliteError> {
     if !matches!(op.code, B::LOG | B::RSQRT) {
         return Ok(false);
     }
-    let (xt, yt) = (cx.in_tensor(op, 0)?, cx.out_tensor(op, 0)?);
-    let (xi, yi) = (cx.info(xt), cx.info(yt));
-    let (Some(qx), Some(qy)) = (xi.quant.clone(), yi.quant.clone()) else {
+    let Some(Int16Io { qx, sx, sy, yt }) = int16_io(cx, op)? else {
         return Ok(false);
     };
-    if xi.dtype != DType::I16 || yi.dtype != DType::I16 {
-        return Ok(false);
-    }
-    let ([sx], [sy]) = (qx.scale.as_slice(), qy.scale.as_slice()) else {
-        return Ok(false);
-    };
-    if qx.zero_point.iter().chain(&qy.zero_point).any(|&z| z != 0) {
-        return Ok(false);
-    }
-    let (sx, sy) = (*sx, *sy);
     let anchors = match op.code {
         B::LOG => {
             // LiteRT's LogLUTPrepare: inputs <= 0 give the output's lowest value.
@@ -70,6 +58,41 @@ pub(crate) fn lut16(cx: &mut Ctx, op: &OpIn) -> Result<bool, TfliteError> {
     );
     cx.define(yt, y)?;
     Ok(true)
+}
+
+/// The int16 form TFLite's table kernels take: input 0 and output 0 int16, quantized per
+/// tensor with zero points 0 (which TFLite requires there).
+pub(super) struct Int16Io {
+    pub qx: Quant,
+    pub sx: f32,
+    pub sy: f32,
+    /// The output tensor.
+    pub yt: usize,
+}
+
+/// `op`'s [`Int16Io`], or `None` when its input or output is not in that form (the float
+/// translation takes it then).
+pub(super) fn int16_io(cx: &Ctx, op: &OpIn) -> Result<Option<Int16Io>, TfliteError> {
+    let (xt, yt) = (cx.in_tensor(op, 0)?, cx.out_tensor(op, 0)?);
+    let (xi, yi) = (cx.info(xt), cx.info(yt));
+    let (Some(qx), Some(qy)) = (&xi.quant, &yi.quant) else {
+        return Ok(None);
+    };
+    if xi.dtype != DType::I16 || yi.dtype != DType::I16 {
+        return Ok(None);
+    }
+    let ([sx], [sy]) = (qx.scale.as_slice(), qy.scale.as_slice()) else {
+        return Ok(None);
+    };
+    if qx.zero_point.iter().chain(&qy.zero_point).any(|&z| z != 0) {
+        return Ok(None);
+    }
+    Ok(Some(Int16Io {
+        qx: qx.clone(),
+        sx: *sx,
+        sy: *sy,
+        yt,
+    }))
 }
 
 /// `LUTPopulate<int16_t>` (zero points 0) in float32, as TFLite builds LOG's and RSQRT's

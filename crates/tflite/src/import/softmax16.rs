@@ -10,7 +10,7 @@
 
 use modelc_ir::{Attr, DType, OnnxOp, Tensor, ValueRef};
 
-use super::lut16::{lookup, populate_with};
+use super::lut16::{int16_io, lookup, populate_with, Int16Io};
 use super::{Ctx, OpIn};
 use crate::fb::BuiltinOperator as B;
 use crate::TfliteError;
@@ -21,21 +21,9 @@ pub(crate) fn softmax16(cx: &mut Ctx, op: &OpIn) -> Result<bool, TfliteError> {
     if op.code != B::SOFTMAX {
         return Ok(false);
     }
-    let (xt, yt) = (cx.in_tensor(op, 0)?, cx.out_tensor(op, 0)?);
-    let (xi, yi) = (cx.info(xt), cx.info(yt));
-    let (Some(qx), Some(qy)) = (xi.quant.clone(), yi.quant.clone()) else {
+    let Some(Int16Io { qx, sx, sy, yt }) = int16_io(cx, op)? else {
         return Ok(false);
     };
-    if xi.dtype != DType::I16 || yi.dtype != DType::I16 {
-        return Ok(false);
-    }
-    let ([sx], [sy]) = (qx.scale.as_slice(), qy.scale.as_slice()) else {
-        return Ok(false);
-    };
-    if qx.zero_point.iter().chain(&qy.zero_point).any(|&z| z != 0) {
-        return Ok(false);
-    }
-    let sy = *sy;
     let beta = op
         .raw
         .builtin_options_as_softmax_options()
@@ -43,7 +31,7 @@ pub(crate) fn softmax16(cx: &mut Ctx, op: &OpIn) -> Result<bool, TfliteError> {
     // SoftmaxPrepare: the difference to the row's maximum is rescaled so that [-65535, 0]
     // is [-10, 0] (`input_multiplier`, `input_left_shift`).
     let (multiplier, shift) =
-        quantize_multiplier(f64::from(*sx) * f64::from(beta) / (10.0 / 65535.0));
+        quantize_multiplier(f64::from(sx) * f64::from(beta) / (10.0 / 65535.0));
     if multiplier == 0 {
         return Ok(false);
     }
