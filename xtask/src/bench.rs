@@ -453,6 +453,7 @@ print(sum(sorted(sizes)[-int(sys.argv[2]):]))
     pub(crate) fn bench_inference(&self, modelc: &Path, runs: usize) -> Result<()> {
         const ROUNDS: usize = 3;
         let out_dir = self.target.join("bench");
+        fs::create_dir_all(&out_dir)?;
         let vision = self.torchvision()?;
         let int8 = out_dir.join("mobilenet_v2.int8.onnx");
         if !int8.exists() {
