@@ -220,6 +220,11 @@ fn const_value(graph: &Graph, id: NodeId) -> Result<Option<Data>, InterpError> {
         node: node_label(node),
         source,
     })?;
+    // The interpreter reads its own converted copy from now on: the source bytes (usually a
+    // mapped file) need not stay resident beside it.
+    if let modelc_ir::TensorData::Raw(raw) = &tensor.data {
+        modelc_ir::release_resident(raw);
+    }
     Ok(Some(Data::Tensor(a)))
 }
 

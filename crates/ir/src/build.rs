@@ -201,7 +201,7 @@ impl<'g> Builder<'g> {
         if let Some(val) = self.g.value_mut(v) {
             // The renamed value still computes the source value it did.
             if val.origin.is_none() {
-                val.origin = Some(std::mem::take(&mut val.name));
+                val.origin = Some(std::mem::take(&mut val.name).into_boxed_str());
             }
             val.name = name;
         }
@@ -569,7 +569,7 @@ impl<'b, 'g> NodeBuilder<'b, 'g> {
             }
         }
         if let (Some(src), Some(first)) = (stands_for, values.first_mut()) {
-            first.origin = b.g.value(src).map(|s| s.source().to_string());
+            first.origin = b.g.value(src).map(|s| s.source().into());
         }
         let node_name = b.names().fresh_node(&node_name);
         let mut node = Node::new(op, inputs.len(), values)

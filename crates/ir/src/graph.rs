@@ -12,6 +12,7 @@ use std::collections::{BinaryHeap, HashMap};
 use petgraph::stable_graph::{EdgeIndex, NodeIndex, StableDiGraph};
 use petgraph::visit::EdgeRef;
 use petgraph::Direction;
+use thin_vec::ThinVec;
 
 use crate::{AttrError, Attrs, Layout, Op, Tensor, TypeInfo};
 
@@ -41,11 +42,43 @@ pub struct Edge {
 }
 
 /// String key/value pairs attached to models, graphs, nodes and values (ONNX `metadata_props`).
-pub type Metadata = Vec<(String, String)>;
+/// A `ThinVec` (one pointer, 8 B where a `Vec` takes 24): almost every node and value has none,
+/// and a node-heavy graph holds hundreds of thousands of them.
+pub type Metadata = ThinVec<(String, String)>;
 
 /// Format-specific data the IR does not interpret but keeps for a lossless round trip,
 /// keyed by the owning format (`onnx.training_info`, ...), holding that format's encoding.
-pub type Extra = Vec<(String, bytes::Bytes)>;
+pub type Extra = ThinVec<(String, bytes::Bytes)>;
+
+/// A node's or value's documentation string, in 8 bytes when empty (a `String` takes 24):
+/// almost none has one. Reads as a `&str`.
+#[derive(Clone, Default, PartialEq, Eq, Hash)]
+pub struct Doc(Option<Box<String>>);
+
+impl std::ops::Deref for Doc {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.0.as_deref().map_or("", String::as_str)
+    }
+}
+
+impl std::fmt::Debug for Doc {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(&**self, f)
+    }
+}
+
+impl From<String> for Doc {
+    fn from(s: String) -> Doc {
+        Doc((!s.is_empty()).then(|| Box::new(s)))
+    }
+}
+
+impl From<&str> for Doc {
+    fn from(s: &str) -> Doc {
+        Doc::from(s.to_string())
+    }
+}
 
 /// A value produced by a node output.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -54,13 +87,13 @@ pub struct Value {
     pub name: String,
     /// Declared or inferred type, when known.
     pub ty: Option<TypeInfo>,
-    pub doc: String,
+    pub doc: Doc,
     pub meta: Metadata,
     /// Provenance: the name of the source model's value this one computes, when that is not
     /// its own name (a value a pass renamed, or a quantized copy standing for a float value);
     /// `None`: its own name. Readers set it from the map a writer recorded in the file
     /// ([`crate::provenance`]); `verify --layers` matches values by it.
-    pub origin: Option<String>,
+    pub origin: Option<Box<str>>,
 }
 
 impl Value {
@@ -101,7 +134,7 @@ pub struct Node {
     /// Number of explicit input slots; a slot with no incoming edge is an omitted optional input.
     pub num_inputs: usize,
     pub outputs: Vec<Value>,
-    pub doc: String,
+    pub doc: Doc,
     pub meta: Metadata,
     pub extra: Extra,
     seq: u64,
@@ -121,9 +154,9 @@ impl Node {
             layout,
             num_inputs,
             outputs,
-            doc: String::new(),
-            meta: Vec::new(),
-            extra: Vec::new(),
+            doc: Doc::default(),
+            meta: Metadata::new(),
+            extra: Extra::new(),
             seq: 0,
         }
     }

@@ -25,7 +25,7 @@ pub use attr::{Attr, AttrEntry, AttrError, AttrKind, AttrTypeError, Attrs};
 pub use build::{Builder, Names};
 pub use dtype::DType;
 pub use graph::{
-    node_label, CycleError, Edge, Extra, Graph, Metadata, Node, NodeId, Value, ValueRef,
+    node_label, CycleError, Doc, Edge, Extra, Graph, Metadata, Node, NodeId, Value, ValueRef,
 };
 pub use mapped::{map_file, release_resident};
 pub use message::one_line;
@@ -35,4 +35,5 @@ pub use op::{
     Randomness, VersionDependentDefault,
 };
 pub use tensor::{element_count, SparseTensor, Tensor, TensorData, TensorError};
+pub use thin_vec::{thin_vec, ThinVec};
 pub use types::{Dim, Shape, TensorType, TypeInfo, ValueType};

@@ -59,10 +59,10 @@ impl Model {
             domain: String::new(),
             model_version: 0,
             doc: String::new(),
-            meta: Vec::new(),
+            meta: Metadata::new(),
             graph,
             functions: Vec::new(),
-            extra: Vec::new(),
+            extra: Extra::new(),
         }
     }
 

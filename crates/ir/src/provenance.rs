@@ -57,8 +57,8 @@ fn collect_where(g: &Graph, keep: &dyn Fn(&Graph, NodeId) -> bool) -> BTreeMap<S
         }
         for v in &g.node(id).outputs {
             if let Some(o) = &v.origin {
-                if *o != v.name && !v.name.is_empty() {
-                    map.insert(v.name.clone(), o.clone());
+                if **o != *v.name && !v.name.is_empty() {
+                    map.insert(v.name.clone(), o.to_string());
                 }
             }
         }
@@ -139,7 +139,7 @@ fn apply_map(g: &mut Graph, map: &BTreeMap<String, String>) -> usize {
         let node = g.node_mut(id);
         for v in &mut node.outputs {
             if let Some(src) = map.get(&v.name) {
-                v.origin = Some(src.clone());
+                v.origin = Some(src.as_str().into());
                 n += 1;
             }
         }
@@ -211,7 +211,7 @@ mod tests {
 
         // A map that is not one stays as metadata, and the values keep their names.
         let mut bad = read.clone();
-        bad.meta = vec![(KEY.to_string(), "[1, 2]".to_string())];
+        bad.meta = vec![(KEY.to_string(), "[1, 2]".to_string())].into();
         restore(&mut bad);
         assert_eq!(bad.meta.len(), 1);
     }

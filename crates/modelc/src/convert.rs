@@ -11,7 +11,7 @@ use modelc_passes::{PassManager, Report};
 
 use crate::summary::Summary;
 use crate::{
-    check_distinct, format_of, input_format, load_with, save, Error, InputTypes, SaveOptions,
+    check_distinct, format_of, input_format, load_with, save_owned, Error, InputTypes, SaveOptions,
 };
 
 /// Which passes run between reading and writing.
@@ -113,7 +113,7 @@ pub fn convert_with(
     let report = run_passes(&mut model, opts)?;
     let after = Summary::of(&model, dst_format);
     on_stage(Stage::Writing(dst));
-    save(&model, dst, &opts.save)?;
+    save_owned(model, dst, &opts.save)?;
     Ok(Converted {
         before,
         after,

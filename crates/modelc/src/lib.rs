@@ -34,6 +34,7 @@ pub mod run;
 pub mod summary;
 pub mod verify;
 
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
 pub use args::{ShapeArgs, TargetArgs};
@@ -223,30 +224,44 @@ pub struct SaveOptions {
 /// Saves a model; the format comes from the extension. The file is written under a
 /// temporary name and renamed, so a failure leaves nothing behind.
 pub fn save(model: &Model, path: &Path, opts: &SaveOptions) -> Result<(), Error> {
+    save_model(Cow::Borrowed(model), path, opts)
+}
+
+/// [`save`] of a model the caller is done with: a writer that rewrites the model before
+/// writing it (TFLite) works on this one instead of a copy.
+pub fn save_owned(model: Model, path: &Path, opts: &SaveOptions) -> Result<(), Error> {
+    save_model(Cow::Owned(model), path, opts)
+}
+
+fn save_model(model: Cow<'_, Model>, path: &Path, opts: &SaveOptions) -> Result<(), Error> {
     match format_of(path)? {
-        Format::Onnx => modelc_onnx::write(model, path, &opts.onnx).map_err(|source| Error::Onnx {
-            path: path.to_path_buf(),
-            source,
-        }),
-        Format::Tflite => {
-            modelc_tflite::write(model, path, &opts.tflite).map_err(|source| Error::Tflite {
+        Format::Onnx => {
+            modelc_onnx::write(&model, path, &opts.onnx).map_err(|source| Error::Onnx {
                 path: path.to_path_buf(),
                 source,
             })
         }
+        Format::Tflite => match model {
+            Cow::Owned(m) => modelc_tflite::write_owned(m, path, &opts.tflite),
+            Cow::Borrowed(m) => modelc_tflite::write(m, path, &opts.tflite),
+        }
+        .map_err(|source| Error::Tflite {
+            path: path.to_path_buf(),
+            source,
+        }),
         Format::TorchScript => {
-            modelc_torchscript::write(model, path, &opts.torchscript).map_err(|source| {
+            modelc_torchscript::write(&model, path, &opts.torchscript).map_err(|source| {
                 Error::TorchScript {
                     path: path.to_path_buf(),
                     source,
                 }
             })
         }
-        Format::Pt2 => modelc_pt2::write(model, path).map_err(|source| Error::Pt2 {
+        Format::Pt2 => modelc_pt2::write(&model, path).map_err(|source| Error::Pt2 {
             path: path.to_path_buf(),
             source,
         }),
-        Format::Pte => modelc_pte::write(model, path).map_err(|source| Error::Pte {
+        Format::Pte => modelc_pte::write(&model, path).map_err(|source| Error::Pte {
             path: path.to_path_buf(),
             source,
         }),

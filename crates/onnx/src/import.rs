@@ -70,7 +70,7 @@ pub(crate) fn import_model(
         meta: metadata(&mp.metadata_props),
         graph,
         functions,
-        extra,
+        extra: extra.into(),
     };
     modelc_ir::provenance::restore(&mut model);
     Ok(model)
@@ -199,7 +199,7 @@ fn value_from_info(vi: &proto::ValueInfoProto) -> Result<Value, OnnxError> {
             .as_ref()
             .map(|t| import_type(t, vi.name()))
             .transpose()?,
-        doc: vi.doc_string().to_string(),
+        doc: vi.doc_string().into(),
         meta: metadata(&vi.metadata_props),
         origin: None,
     })
@@ -256,7 +256,7 @@ impl Importer<'_> {
             }
             let id = g.add_const(t.name(), tensor);
             let node = g.node_mut(id);
-            node.doc = t.doc_string().to_string();
+            node.doc = t.doc_string().into();
             node.meta = metadata(&t.metadata_props);
             scope.define(t.name(), ValueRef::new(id, 0), &gname)?;
         }
@@ -324,7 +324,7 @@ impl Importer<'_> {
             let mut node = Node::new(op, np.input.len(), outputs)
                 .with_name(np.name())
                 .with_attrs(attrs);
-            node.doc = np.doc_string().to_string();
+            node.doc = np.doc_string().into();
             node.meta = metadata(&np.metadata_props);
             if let Some(o) = &np.overload {
                 node.extra

@@ -15,6 +15,7 @@ mod read;
 pub mod table;
 mod target_view;
 
+use std::borrow::Cow;
 use std::path::Path;
 
 use modelc_ir::Model;
@@ -74,7 +75,13 @@ pub fn read(path: &Path) -> Result<Model, TfliteError> {
 
 /// Writes the model to `path` as TFLite, via a temporary file renamed into place.
 pub fn write(model: &Model, path: &Path, opts: &WriteOptions) -> Result<(), TfliteError> {
-    export::write(model, path, opts)
+    export::write(Cow::Borrowed(model), path, opts)
+}
+
+/// [`write`] of a model the caller no longer needs: the writer rewrites it in place instead
+/// of a copy (a node-heavy graph is then held once, not twice).
+pub fn write_owned(model: Model, path: &Path, opts: &WriteOptions) -> Result<(), TfliteError> {
+    export::write(Cow::Owned(model), path, opts)
 }
 
 /// [`write`] with tensor data past `inline_limit` bytes stored after the flatbuffer (the
@@ -86,5 +93,5 @@ pub fn write_with_inline_limit(
     opts: &WriteOptions,
     inline_limit: u64,
 ) -> Result<(), TfliteError> {
-    export::write_with_limit(model, path, opts, inline_limit)
+    export::write_with_limit(Cow::Borrowed(model), path, opts, inline_limit)
 }

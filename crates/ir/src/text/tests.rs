@@ -689,16 +689,17 @@ fn custom_ops_that_look_like_onnx_ops_round_trip() {
 fn node_value_and_graph_fields_round_trip() {
     let mut g = Graph::new("fields");
     g.doc = "graph doc".into();
-    g.meta = vec![("k".into(), "v".into()), ("k".into(), "again".into())];
+    g.meta = vec![("k".into(), "v".into()), ("k".into(), "again".into())].into();
     g.extra = vec![(
         "onnx.value_info".into(),
         Bytes::from_static(b"\x0a\x00\xff"),
-    )];
+    )]
+    .into();
     let x = g.add_input(Value {
         name: "x".into(),
         ty: Some(tt(DType::F32, &[1, 3, 8, 8])),
         doc: "the image".into(),
-        meta: vec![("unit".into(), "px".into())],
+        meta: vec![("unit".into(), "px".into())].into(),
         origin: None,
     });
     let with_default = g.add_input(Value::typed("scale", tt(DType::F32, &[1])));
@@ -710,7 +711,7 @@ fn node_value_and_graph_fields_round_trip() {
         let n = g.node_mut(odd_input);
         n.name = "input node".into();
         n.doc = "node-level doc".into();
-        n.extra = vec![("x".into(), Bytes::new())];
+        n.extra = vec![("x".into(), Bytes::new())].into();
     }
     let w = g.add_const("w", f32s(&[2, 3, 1, 1], &[0.0; 6]));
     let untyped_const = g.add_const("u", i64s(&[1], &[1]));
@@ -728,10 +729,10 @@ fn node_value_and_graph_fields_round_trip() {
         n.layout = Some(Layout::Nhwc);
         n.name = "conv/1".into();
         n.doc = "multi\nline".into();
-        n.meta = vec![("a".into(), "b".into())];
-        n.extra = vec![("tflite.options".into(), Bytes::from_static(&[1, 2, 3]))];
+        n.meta = vec![("a".into(), "b".into())].into();
+        n.extra = vec![("tflite.options".into(), Bytes::from_static(&[1, 2, 3]))].into();
         n.outputs[0].doc = "value doc".into();
-        n.outputs[0].meta = vec![("q".into(), "r".into())];
+        n.outputs[0].meta = vec![("q".into(), "r".into())].into();
     }
     let pool = add(&mut g, onnx(OnnxOp::MaxPool), &[Some(v(conv))], &["p"]);
     assert_eq!(g.node(pool).layout, Some(Layout::Nchw));
@@ -808,7 +809,7 @@ fn example_model() -> Model {
         }],
         body,
         doc: "adds, then leaks".into(),
-        meta: Vec::new(),
+        meta: Default::default(),
     };
     let mut g = Graph::new("main");
     let x = g.add_input(Value::typed("x", tt(DType::F32, &[2])));
@@ -827,7 +828,7 @@ fn example_model() -> Model {
     });
     m.producer_name = "pytorch".into();
     m.producer_version = "2.1.0".into();
-    m.meta = vec![("author".into(), "me".into())];
+    m.meta = vec![("author".into(), "me".into())].into();
     m.functions.push(f);
     m
 }
@@ -845,12 +846,12 @@ fn models_and_functions_round_trip() {
     m.domain = "ai.example".into();
     m.model_version = -3;
     m.doc = "a \"model\"".into();
-    m.extra = vec![("onnx.training_info".into(), Bytes::from_static(b"\x12\x34"))];
+    m.extra = vec![("onnx.training_info".into(), Bytes::from_static(b"\x12\x34"))].into();
     let f = &mut m.functions[0];
     f.domain = String::new();
     f.name = "has space".into();
     f.overload = "v2".into();
-    f.meta = vec![("m".into(), "n".into())];
+    f.meta = vec![("m".into(), "n".into())].into();
     f.body.name = "body".into();
     f.body.doc = "body doc".into();
     f.attribute_defaults
@@ -866,7 +867,7 @@ fn models_and_functions_round_trip() {
         opset_imports: vec![],
         body: Graph::new(""),
         doc: String::new(),
-        meta: vec![],
+        meta: vec![].into(),
     };
     m.functions.push(second);
     let text = round_trip_model(&m);
@@ -1095,7 +1096,7 @@ fn kitchen_sink_model() -> Model {
     f.body = if_graph();
     m.functions.push(f);
     m.doc = "kitchen \"sink\"".into();
-    m.extra = vec![("k".into(), Bytes::from_static(b"\x00\x01"))];
+    m.extra = vec![("k".into(), Bytes::from_static(b"\x00\x01"))].into();
     m
 }
 

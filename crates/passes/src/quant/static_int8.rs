@@ -302,8 +302,8 @@ pub fn quantize_static(
         g.node_mut(q).name.clear();
         g.node_mut(dq).name.clear();
         if let Some(src) = clamped.get(&v) {
-            g.node_mut(q).outputs[0].origin = Some(src.clone());
-            g.node_mut(dq).outputs[0].origin = Some(src.clone());
+            g.node_mut(q).outputs[0].origin = Some(src.as_str().into());
+            g.node_mut(dq).outputs[0].origin = Some(src.as_str().into());
         }
         redirect(g, &users, ValueRef::new(dq, 0));
         if opts.quantize_outputs && outputs.contains(&v) {

@@ -141,10 +141,12 @@ impl<'g> Builder<'g> {
         Builder {
             fbb,
             g,
-            tensors: Vec::new(),
+            // About one tensor and one operator per node: reserved once rather than grown by
+            // doubling (a 200,000-node graph would otherwise hold up to twice the records).
+            tensors: Vec::with_capacity(g.node_count()),
             buffers: vec![BufferData::Empty],
             opcodes: Vec::new(),
-            operators: Vec::new(),
+            operators: Vec::with_capacity(g.node_count()),
             map: HashMap::new(),
             alias: HashMap::new(),
             transposed_weights: HashMap::new(),

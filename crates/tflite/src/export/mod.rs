@@ -8,6 +8,7 @@ mod lower;
 mod ops;
 mod sparse;
 
+use std::borrow::Cow;
 use std::path::Path;
 
 use modelc_ir::{Layout, Model};
@@ -18,19 +19,24 @@ use crate::{TfliteError, WriteOptions};
 /// The flatbuffer is limited to 2 GB; past this much tensor data, buffers go after it.
 const INLINE_LIMIT: u64 = (1 << 31) - (64 << 20);
 
-pub(crate) fn write(model: &Model, path: &Path, opts: &WriteOptions) -> Result<(), TfliteError> {
+pub(crate) fn write(
+    model: Cow<'_, Model>,
+    path: &Path,
+    opts: &WriteOptions,
+) -> Result<(), TfliteError> {
     write_with_limit(model, path, opts, INLINE_LIMIT)
 }
 
 /// [`write`] with the inline-data limit as a parameter (tests use a small one to exercise the
 /// offset-buffer form).
 pub(crate) fn write_with_limit(
-    model: &Model,
+    model: Cow<'_, Model>,
     path: &Path,
     opts: &WriteOptions,
     inline_limit: u64,
 ) -> Result<(), TfliteError> {
-    let mut m = model.clone();
+    // The writer legalizes a model of its own; one handed over is not copied first.
+    let mut m = model.into_owned();
     prepare(&mut m, opts)?;
     let g = &m.graph;
     let total: u64 = g

@@ -651,7 +651,7 @@ impl<'a> Evaluator<'a> {
             Expr::Name(n) => {
                 if let (PyValue::Tensor(t), Some(src)) = (&v, self.provenance.get(n)) {
                     if let Some(val) = self.b.g.value_mut(t.v) {
-                        val.origin.get_or_insert_with(|| src.clone());
+                        val.origin.get_or_insert_with(|| src.as_str().into());
                     }
                 }
                 env.insert(n.clone(), v);

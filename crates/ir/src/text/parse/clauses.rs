@@ -30,7 +30,7 @@ impl Clauses {
             node.layout = self.layout;
         }
         node.name = self.name.unwrap_or_default();
-        node.doc = self.doc.unwrap_or_default();
+        node.doc = self.doc.unwrap_or_default().into();
         node.meta = self.meta.unwrap_or_default();
         node.extra = self.extra.unwrap_or_default();
     }

@@ -297,7 +297,7 @@ impl Parser<'_> {
             let (rest, ()) = expect(&at[word.len()..], "=", "")?;
             i = if word == "doc" {
                 let (r, v) = string(rest)?;
-                decl.value.doc = v;
+                decl.value.doc = v.into();
                 r
             } else {
                 let (r, v) = metadata(rest)?;

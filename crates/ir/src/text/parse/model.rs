@@ -19,6 +19,7 @@ pub(super) fn metadata(i: &str) -> PResult<'_, Metadata> {
         let (i, v) = string(i)?;
         Ok((i, (k, v)))
     })
+    .map(|(i, v)| (i, v.into()))
 }
 
 pub(super) fn extra(i: &str) -> PResult<'_, Extra> {
@@ -29,6 +30,7 @@ pub(super) fn extra(i: &str) -> PResult<'_, Extra> {
         let (i, v) = hex_bytes(i)?;
         Ok((i, (k, Bytes::from(v))))
     })
+    .map(|(i, v)| (i, v.into()))
 }
 
 pub(super) fn opsets(i: &str) -> PResult<'_, Vec<OpsetImport>> {
@@ -136,7 +138,7 @@ impl Parser<'_> {
             opset_imports: Vec::new(),
             body: Graph::default(),
             doc: String::new(),
-            meta: Vec::new(),
+            meta: Metadata::new(),
         };
         if let Some(rest) = i.strip_prefix('<') {
             let (rest, list) =
