@@ -11,6 +11,7 @@ mod conv;
 pub(crate) use conv::Win3;
 pub(crate) use depthwise::depthwise;
 mod deform;
+mod gap;
 mod depthwise;
 pub(crate) mod depthwise_rows;
 mod grid;
