@@ -176,7 +176,9 @@ impl Plan {
             }
             let users = graph.users(v);
             let found = match (self.uses.get(&v), users.as_slice()) {
-                (Some(1), &[(a, 0)]) => single_act(graph, a, opsets, consts).map(|act| (act, a, None)),
+                (Some(1), &[(a, 0)]) => {
+                    single_act(graph, a, opsets, consts).map(|act| (act, a, None))
+                }
                 (Some(2), &[(x, _), (y, _)]) => silu(graph, v, x, y)
                     .or_else(|| silu(graph, v, y, x))
                     .map(|(s, m)| (Act::Silu, m, Some(s))),

@@ -11,9 +11,9 @@ mod conv;
 pub(crate) use conv::Win3;
 pub(crate) use depthwise::depthwise;
 mod deform;
-mod gap;
 mod depthwise;
 pub(crate) mod depthwise_rows;
+mod gap;
 mod grid;
 pub mod layout;
 #[cfg(test)]
