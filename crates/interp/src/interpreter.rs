@@ -22,11 +22,11 @@ pub struct Interpreter<'g> {
     graph: &'g Graph,
     opsets: Vec<OpsetImport>,
     consts: Prepared,
-    plan: Plan,
+    pub(crate) plan: Plan,
 }
 
 /// Values a run borrows instead of computing: the graph's constants, converted once, and
-/// the results of nodes that read only constants (a quantized weight's DequantizeLinear,
+/// the results of ONNX `Constant` nodes and of nodes that read only constants (a quantized weight's DequantizeLinear,
 /// shape arithmetic on constants), computed once by their own kernels; and the QDQ units
 /// a run computes in integers (weights packed once).
 struct Prepared {
@@ -51,7 +51,7 @@ impl<'g> Interpreter<'g> {
         if !missing.is_empty() {
             return Err(InterpError::Unsupported(missing));
         }
-        let mut plan = Plan::new(graph, opsets, true)?;
+        let mut plan = Plan::new(graph)?;
         let mut consts = Prepared {
             values: HashMap::new(),
             precomputed: HashSet::new(),
@@ -67,6 +67,7 @@ impl<'g> Interpreter<'g> {
                 consts.precomputed.insert(id);
             }
         }
+        plan.fuse(graph, opsets, &consts.values);
         plan.unfuse(|id| consts.precomputed.contains(&id));
         consts.units = Units::find(graph, &mut plan, &consts.values, &consts.precomputed);
         Ok(Interpreter {
@@ -179,7 +180,7 @@ pub(crate) fn run_graph(
     execute(
         graph,
         opsets,
-        &Plan::new(graph, opsets, false)?,
+        &Plan::new(graph)?,
         inputs.into_iter().map(Some).collect(),
         captures,
         None,
@@ -549,7 +550,7 @@ fn precompute(
     if op.traits().randomness == modelc_ir::Randomness::Always
         || node.subgraphs().next().is_some()
         || !graph.captures_of(id).is_empty()
-        || input_refs.iter().flatten().next().is_none()
+        || (input_refs.iter().flatten().next().is_none() && op != modelc_ir::OnnxOp::Constant)
     {
         return None;
     }

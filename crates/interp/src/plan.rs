@@ -5,7 +5,9 @@
 //! them instead of allocating and writing a tensor of their own.
 //!
 //! Fused forms (each only when the intermediate value has no other reader and is no graph
-//! output): `P → Relu`, `P → Clip` with constant bounds, and SiLU, `P → Sigmoid → Mul(P, ·)`.
+//! output): `P → Relu`, `P → Clip` with constant bounds (initializers or ONNX `Constant`
+//! nodes, as torchvision exports them: read from the values the interpreter prepared), and
+//! SiLU, `P → Sigmoid → Mul(P, ·)`.
 //! They compute exactly what the separate kernels compute (same expressions, same f32
 //! functions), so a fused run is bit-identical to an unfused one; runs with an observer
 //! (calibration, debugging) see every value and so do not fuse.
@@ -16,7 +18,7 @@ use modelc_ir::{Graph, NodeId, OnnxOp, Op, OpsetImport, ValueRef};
 use ndarray::ArrayD;
 
 use crate::ops::elementwise::fast::{apply_serial, par_apply, silu_f32};
-use crate::{Array, InterpError};
+use crate::{Array, Data, InterpError};
 
 /// An activation applied in place to its producer's f32 result.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -114,12 +116,8 @@ pub(crate) fn opset_of(op: OnnxOp, opsets: &[OpsetImport]) -> i64 {
 }
 
 impl Plan {
-    /// Plans `graph`; with `fuse`, also finds the activations to fuse.
-    pub(crate) fn new(
-        graph: &Graph,
-        opsets: &[OpsetImport],
-        fuse: bool,
-    ) -> Result<Plan, InterpError> {
+    /// Plans `graph` without fusions (see [`Plan::fuse`]).
+    pub(crate) fn new(graph: &Graph) -> Result<Plan, InterpError> {
         let order = graph
             .topo_order()
             .map_err(|e| InterpError::Graph(e.to_string()))?;
@@ -143,17 +141,13 @@ impl Plan {
             .enumerate()
             .map(|(i, &id)| (id, i))
             .collect();
-        let mut plan = Plan {
+        Ok(Plan {
             order,
             uses,
             input_pos,
             fused: HashMap::new(),
             absorbed: HashMap::new(),
-        };
-        if fuse {
-            plan.find_fusions(graph, opsets);
-        }
-        Ok(plan)
+        })
     }
 
     /// Forgets the fusions whose producer `skip` names (its result is computed ahead of
@@ -163,7 +157,14 @@ impl Plan {
         self.absorbed.retain(|_, p| !skip(*p));
     }
 
-    fn find_fusions(&mut self, graph: &Graph, opsets: &[OpsetImport]) {
+    /// Finds the activations to fuse; `consts` are the values known before any run (a
+    /// Clip's bounds must be among them).
+    pub(crate) fn fuse(
+        &mut self,
+        graph: &Graph,
+        opsets: &[OpsetImport],
+        consts: &HashMap<ValueRef, Data>,
+    ) {
         for i in 0..self.order.len() {
             let id = self.order[i];
             if !matches!(graph.node(id).op, Op::Onnx(_)) || self.absorbed.contains_key(&id) {
@@ -175,7 +176,9 @@ impl Plan {
             }
             let users = graph.users(v);
             let found = match (self.uses.get(&v), users.as_slice()) {
-                (Some(1), &[(a, 0)]) => single_act(graph, a, opsets).map(|act| (act, a, None)),
+                (Some(1), &[(a, 0)]) => {
+                    single_act(graph, a, opsets, consts).map(|act| (act, a, None))
+                }
                 (Some(2), &[(x, _), (y, _)]) => silu(graph, v, x, y)
                     .or_else(|| silu(graph, v, y, x))
                     .map(|(s, m)| (Act::Silu, m, Some(s))),
@@ -206,7 +209,12 @@ fn onnx_op(graph: &Graph, id: NodeId) -> Option<OnnxOp> {
 }
 
 /// The activation node `a` applies, when it is Relu or a Clip with constant f32 bounds.
-fn single_act(graph: &Graph, a: NodeId, opsets: &[OpsetImport]) -> Option<Act> {
+fn single_act(
+    graph: &Graph,
+    a: NodeId,
+    opsets: &[OpsetImport],
+    consts: &HashMap<ValueRef, Data>,
+) -> Option<Act> {
     let node = graph.node(a);
     if node.outputs.len() != 1 || !graph.captures_of(a).is_empty() {
         return None;
@@ -230,11 +238,10 @@ fn single_act(graph: &Graph, a: NodeId, opsets: &[OpsetImport]) -> Option<Act> {
                 let Some(v) = ins.get(slot).copied().flatten() else {
                     return Some(None);
                 };
-                let Op::Const(t) = &graph.node(v.node).op else {
-                    return None;
-                };
-                match Array::from_tensor(t).ok()? {
-                    Array::F32(b) if b.len() == 1 => b.iter().next().copied().map(Some),
+                match consts.get(&v)? {
+                    Data::Tensor(Array::F32(b)) if b.len() == 1 => {
+                        b.iter().next().copied().map(Some)
+                    }
                     _ => None,
                 }
             };
@@ -273,7 +280,7 @@ mod tests {
     use super::*;
     use crate::{Data, Interpreter};
 
-    const SRC: &str = "graph main(%x: f32[6], %b: f32[6]) -> (%c, %y, %q, %k) {
+    const SRC: &str = "graph main(%x: f32[6], %b: f32[6]) -> (%c, %y, %q, %k, %e) {
   %lo = const f32[] [0.0]
   %hi = const f32[] [0.25]
   %a = Add(%x, %b)
@@ -284,6 +291,10 @@ mod tests {
   %y = Mul(%t, %n)
   %q = Sub(%x, %b)
   %k = Relu(%q)
+  %l6 = Constant() {value=f32[] [-0.5]}
+  %h6 = Constant() {value=f32[] [6.0]}
+  %m = Mul(%x, %b)
+  %e = Clip(%m, %l6, %h6)
 }";
 
     #[test]
@@ -293,7 +304,8 @@ mod tests {
             domain: String::new(),
             version: 17,
         }];
-        let plan = Plan::new(&g, &opsets, true).unwrap();
+        let interp = Interpreter::for_graph(&g, &opsets).unwrap();
+        let plan = &interp.plan;
         let name = |id: NodeId| g.node(id).outputs[0].name.clone();
         let mut fused: Vec<(String, Act, String)> = plan
             .fused
@@ -303,15 +315,22 @@ mod tests {
         fused.sort_by(|a, b| a.0.cmp(&b.0));
         // Relu after Add fuses; the Clip after it reads the fused result (a fused node is
         // never a producer); SiLU with Mul's operands either way round; %q is a graph
-        // output, so its Relu stays a node.
+        // output, so its Relu stays a node; a Clip whose bounds are `Constant` nodes fuses.
         assert_eq!(
             fused,
             vec![
                 ("a".into(), Act::Relu, "r".into()),
+                (
+                    "m".into(),
+                    Act::Clip {
+                        lo: Some(-0.5),
+                        hi: Some(6.0)
+                    },
+                    "e".into()
+                ),
                 ("n".into(), Act::Silu, "y".into()),
             ]
         );
-        let interp = Interpreter::for_graph(&g, &opsets).unwrap();
         let x = [-3.0f32, -0.1, 0.0, 0.2, 7.0, f32::NAN];
         let b = [1.0f32, 0.05, -0.0, 0.0, -1.0, 0.0];
         let arr = |v: &[f32]| {

@@ -13,6 +13,7 @@ pub(crate) use depthwise::depthwise;
 mod deform;
 mod depthwise;
 pub(crate) mod depthwise_rows;
+mod gap;
 mod grid;
 pub mod layout;
 #[cfg(test)]

@@ -20,7 +20,8 @@ pub fn exp_f32(x: f32) -> f32 {
     // 1.5 · 2^23: adding and subtracting it rounds to the nearest integer, branch-free.
     const ROUND: f32 = 12_582_912.0;
     let x = x.clamp(-87.0, 88.0);
-    let n = (x * LOG2E + ROUND) - ROUND;
+    let t = x * LOG2E + ROUND;
+    let n = t - ROUND;
     let r = x - n * C1 - n * C2;
     let p = 1.987_569_1e-4_f32;
     let p = p * r + 1.398_199_9e-3;
@@ -29,8 +30,11 @@ pub fn exp_f32(x: f32) -> f32 {
     let p = p * r + 1.666_666_5e-1;
     let p = p * r + 0.5;
     let e = p * r * r + r + 1.0;
-    // 2^n by building the exponent bits; n is in [-126, 127] after the clamp.
-    let scale = f32::from_bits(((n as i32 + 127) as u32) << 23);
+    // 2^n by building the exponent bits; n is in [-126, 127] after the clamp. `t` holds n
+    // in its low mantissa bits (its exponent is that of 1.5 · 2^23), so its bits give n
+    // without a float-to-int conversion, which Rust's saturating `as` kept from vectorizing.
+    let n_bits = t.to_bits().wrapping_sub(ROUND.to_bits());
+    let scale = f32::from_bits(n_bits.wrapping_add(127) << 23);
     e * scale
 }
 

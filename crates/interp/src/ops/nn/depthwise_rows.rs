@@ -4,7 +4,7 @@
 //! One input plane is first copied into a buffer that holds it zero-padded and, for a
 //! horizontal stride `s`, split into `s` column phases (phase `q` holds padded columns
 //! `q, q + s, …`), so the input of every tap for consecutive outputs of a row is contiguous.
-//! Each output row is then computed in blocks of 32 (then 8) outputs held in registers:
+//! Each output row is then computed in blocks of 32 (then 16 or 8) outputs held in registers:
 //! for each tap in (row, column) order, the block plus the weight times `block` contiguous
 //! inputs. The last block of a row may read past the row into the buffer's slack or the
 //! next row; those lanes are computed and dropped.
@@ -21,8 +21,10 @@
 use super::conv::Win3;
 use crate::ops::elem::Real;
 
-/// Outputs per register block; the tail of a row uses blocks of [`SMALL`].
+/// Outputs per register block; the tail of a row uses a block of [`MID`] when more than
+/// [`SMALL`] outputs are left (a 14-wide row: one 16-block, not two 8-blocks), then [`SMALL`].
 const BIG: usize = 32;
+const MID: usize = 16;
 const SMALL: usize = 8;
 
 /// The geometry of one plane's padded, phase-split buffer.
@@ -94,8 +96,29 @@ impl RowPlan {
         self.sx * self.ph * self.qw + BIG
     }
 
-    /// Copies the input plane `xc` into `buf`, zero-padded and phase-split.
+    /// Copies the input plane `xc` into `buf`, zero-padded and phase-split (compiled for
+    /// the widest vectors the CPU has, as the row loop is: the phase split is a strided
+    /// gather the baseline build does one element at a time).
+    #[allow(unsafe_code)] // calls the loop compiled for a feature only after detecting it
     pub(crate) fn fill<T: Real>(&self, xc: &[T], buf: &mut [T]) {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx512f") {
+                // SAFETY: the CPU has AVX-512F, the only feature the function is compiled for.
+                unsafe { fill_avx512(self, xc, buf) };
+                return;
+            }
+            if std::arch::is_x86_feature_detected!("avx2") {
+                // SAFETY: the CPU has AVX2, the only feature the function is compiled for.
+                unsafe { fill_avx2(self, xc, buf) };
+                return;
+            }
+        }
+        self.fill_loop(xc, buf);
+    }
+
+    #[inline(always)]
+    fn fill_loop<T: Real>(&self, xc: &[T], buf: &mut [T]) {
         let (sx, qw) = (self.sx, self.qw);
         for q in 0..sx {
             for r in 0..self.ph {
@@ -113,13 +136,40 @@ impl RowPlan {
                     .div_ceil(sx)
                     .clamp(lo, qw);
                 dst[..lo].fill(T::zero());
-                for (j, d) in (lo..hi).zip(&mut dst[lo..hi]) {
-                    *d = src[j * sx + q - self.px];
+                if lo < hi {
+                    let first = lo * sx + q - self.px;
+                    let part = &mut dst[lo..hi];
+                    let src = &src[first..first + (part.len() - 1) * sx + 1];
+                    if sx == 1 {
+                        part.copy_from_slice(src);
+                    } else if sx == 2 {
+                        let (pairs, last) = part.split_at_mut(part.len() - 1);
+                        for (d, s) in pairs.iter_mut().zip(src.chunks_exact(2)) {
+                            *d = s[0];
+                        }
+                        last[0] = src[src.len() - 1];
+                    } else {
+                        for (d, s) in part.iter_mut().zip(src.iter().step_by(sx)) {
+                            *d = *s;
+                        }
+                    }
                 }
                 dst[hi..].fill(T::zero());
             }
         }
     }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+fn fill_avx512<T: Real>(rp: &RowPlan, xc: &[T], buf: &mut [T]) {
+    rp.fill_loop(xc, buf);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn fill_avx2<T: Real>(rp: &RowPlan, xc: &[T], buf: &mut [T]) {
+    rp.fill_loop(xc, buf);
 }
 
 /// Computes one output plane `o` from the filled buffer, the filter's taps and its bias.
@@ -165,13 +215,19 @@ fn rows<T: Real>(rp: &RowPlan, buf: &[T], taps: &[T], bias: Option<T>, o: &mut [
         let base = oy * rp.sy * rp.qw;
         let orow = &mut o[oy * rp.sw..][..rp.sw];
         let mut x0 = 0;
-        while rp.sw - x0 >= BIG {
-            block::<T, BIG>(buf, base + x0, &rp.offs, taps, bias, &mut orow[x0..]);
-            x0 += BIG;
-        }
         while x0 < rp.sw {
-            block::<T, SMALL>(buf, base + x0, &rp.offs, taps, bias, &mut orow[x0..]);
-            x0 += SMALL;
+            let left = rp.sw - x0;
+            let o = &mut orow[x0..];
+            x0 += if left >= BIG {
+                block::<T, BIG>(buf, base + x0, &rp.offs, taps, bias, o);
+                BIG
+            } else if left > SMALL {
+                block::<T, MID>(buf, base + x0, &rp.offs, taps, bias, o);
+                MID
+            } else {
+                block::<T, SMALL>(buf, base + x0, &rp.offs, taps, bias, o);
+                SMALL
+            };
         }
     }
 }

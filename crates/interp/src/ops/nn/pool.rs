@@ -7,7 +7,8 @@
 //! - AveragePool (opsets 1, 7, 10, 11, 19): as MaxPool plus `count_include_pad` (pads count
 //!   in the divisor, positions beyond the end pad never do).
 //! - LpPool (opsets 1, 2, 11, 18): `p` (2), pads contribute 0.
-//! - GlobalAveragePool, GlobalMaxPool, GlobalLpPool (`p`): one window over all spatial axes.
+//! - GlobalAveragePool, GlobalMaxPool, GlobalLpPool (`p`): one window over all spatial axes
+//!   (f32 GlobalAveragePool by the vectorized row sum of [`super::gap`]).
 
 use ndarray::{ArrayD, IxDyn};
 
@@ -310,6 +311,19 @@ fn global_t<T: Real>(ctx: &OpCtx<'_>, kind: Kind) -> Result<Array, KernelError> 
 
 pub fn global_average_pool(ctx: &OpCtx<'_>) -> Result<Vec<Data>, KernelError> {
     let x = ctx.input(0)?;
+    if let (Array::F32(xf), true) = (x, x.shape().len() >= 2) {
+        check_nchw(ctx)?;
+        let xf = xf.as_standard_layout();
+        let xs = xf.shape();
+        let xv = xf
+            .as_slice()
+            .ok_or_else(|| KernelError::new("X not contiguous"))?;
+        let mut means = vec![0f32; xs[0] * xs[1]];
+        super::gap::plane_means(xv, &mut means);
+        let mut shape = xs[..2].to_vec();
+        shape.extend(std::iter::repeat_n(1, xs.len() - 2));
+        return one(Array::F32(ArrayD::from_shape_vec(IxDyn(&shape), means)?));
+    }
     one(float_dispatch!(
         x.dtype(),
         global_t(ctx, Kind::Avg { include_pad: false })
