@@ -14,6 +14,7 @@ pub mod igemm;
 pub mod integer;
 pub(crate) mod qadd;
 pub(crate) mod qconv;
+pub(crate) mod qdepthwise;
 pub mod qdq;
 pub(crate) mod units;
 

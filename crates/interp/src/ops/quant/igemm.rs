@@ -14,6 +14,8 @@
 
 use rayon::prelude::*;
 
+pub use simd::i8_bytes;
+
 /// Rows of A per micro-tile.
 pub const MR: usize = 6;
 /// Columns (output positions) of B per micro-tile: two 512-bit registers of i32.
@@ -127,29 +129,7 @@ pub fn gemm<X, T>(
     }
     // Columns per task: a packed block of B within B_BLOCK.
     let nc = ((B_BLOCK / kp.max(1)) / NR * NR).clamp(NR, p.div_ceil(NR) * NR);
-    let col_blocks = p.div_ceil(nc);
-    // Few column blocks (small images): rows are split too, so every thread has work.
-    let row_blocks = m.div_ceil(MR);
-    let groups = (4 * rayon::current_num_threads())
-        .div_ceil(col_blocks)
-        .clamp(1, row_blocks);
-    let group_rows = row_blocks.div_ceil(groups) * MR;
-    let mut tasks: Vec<(usize, usize, Vec<&mut [T]>)> = Vec::new();
-    for (g, rows) in out.chunks_mut(group_rows * p).enumerate() {
-        let mut pieces: Vec<Vec<&mut [T]>> = (0..col_blocks).map(|_| Vec::new()).collect();
-        for row in rows.chunks_mut(p) {
-            let mut rest = row;
-            for piece in &mut pieces {
-                let w = nc.min(rest.len());
-                let (head, tail) = std::mem::take(&mut rest).split_at_mut(w);
-                piece.push(head);
-                rest = tail;
-            }
-        }
-        for (cb, rows) in pieces.into_iter().enumerate() {
-            tasks.push((g * group_rows, cb * nc, rows));
-        }
-    }
+    let tasks = split_tasks(out, m, p, nc);
     tasks
         .into_par_iter()
         .for_each_init(Vec::new, |buf, (r0, c0, mut rows)| {
@@ -173,6 +153,277 @@ pub fn gemm<X, T>(
                 }
             }
         });
+}
+
+/// One task per block of rows and block of `nc` columns of `out` (`m` rows of `p`): the
+/// first row, the first column and the task's pieces of its rows. Few column blocks (small
+/// images): rows are split too, so every thread has work.
+fn split_tasks<T>(out: &mut [T], m: usize, p: usize, nc: usize) -> Vec<Task<'_, T>> {
+    let col_blocks = p.div_ceil(nc);
+    let row_blocks = m.div_ceil(MR);
+    let threads = rayon::current_num_threads();
+    // One thread: one task per column block, so B is packed once.
+    let groups = if threads == 1 {
+        1
+    } else {
+        (4 * threads).div_ceil(col_blocks).clamp(1, row_blocks)
+    };
+    let group_rows = row_blocks.div_ceil(groups) * MR;
+    let mut tasks = Vec::new();
+    for (g, rows) in out.chunks_mut(group_rows * p).enumerate() {
+        let mut pieces: Vec<Vec<&mut [T]>> = (0..col_blocks).map(|_| Vec::new()).collect();
+        for row in rows.chunks_mut(p) {
+            let mut rest = row;
+            for piece in &mut pieces {
+                let w = nc.min(rest.len());
+                let (head, tail) = std::mem::take(&mut rest).split_at_mut(w);
+                piece.push(head);
+                rest = tail;
+            }
+        }
+        for (cb, rows) in pieces.into_iter().enumerate() {
+            tasks.push((g * group_rows, cb * nc, rows));
+        }
+    }
+    tasks
+}
+
+/// A GEMM task: first row, first column, and the pieces of its rows.
+type Task<'a, T> = (usize, usize, Vec<&'a mut [T]>);
+
+thread_local! {
+    /// Each thread's packed block of B for [`gemm8`], kept between calls and runs: a fresh
+    /// one per task costs more in page clearing than the packing itself.
+    static PACK8: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Bytes of packed B per task of [`gemm8`] (as [`B_BLOCK`]: 128 KiB).
+const B8_BLOCK: usize = 1 << 17;
+
+/// A (weights `w_q − w_zp`, `[m][k]` row-major, each within i8) packed for `vpdpbusd`:
+/// `[m / MR][k / 4][MR]` quads of four consecutive k (as one i32 lane, the lowest k in the
+/// low byte), zero-padded; and each row's sum, for the zero-point correction.
+#[derive(Debug, Clone)]
+pub struct PackedA8 {
+    pub m: usize,
+    pub k: usize,
+    kq: usize,
+    data: Vec<i32>,
+    row_sums: Vec<i32>,
+}
+
+impl PackedA8 {
+    /// `None` when a value does not fit in i8 (a weight zero point other than 0 can
+    /// shift it out).
+    pub fn new(a: &[i16], m: usize, k: usize) -> Option<PackedA8> {
+        debug_assert_eq!(a.len(), m * k);
+        if a.iter().any(|&v| i8::try_from(v).is_err()) {
+            return None;
+        }
+        let kq = k.div_ceil(4);
+        let mut data = vec![0i32; m.div_ceil(MR) * kq * MR];
+        for r in 0..m {
+            let row = &a[r * k..(r + 1) * k];
+            for q in 0..kq {
+                let b = |j: usize| row.get(4 * q + j).map_or(0u8, |&v| v as i8 as u8);
+                data[((r / MR) * kq + q) * MR + r % MR] =
+                    i32::from_le_bytes([b(0), b(1), b(2), b(3)]);
+            }
+        }
+        let row_sums = a
+            .chunks(k.max(1))
+            .map(|r| r.iter().map(|&v| v as i32).sum())
+            .collect();
+        Some(PackedA8 {
+            m,
+            k,
+            kq,
+            data,
+            row_sums,
+        })
+    }
+
+    fn block(&self, mb: usize) -> &[i32] {
+        &self.data[mb * self.kq * MR..(mb + 1) * self.kq * MR]
+    }
+}
+
+/// Packs columns `c0 .. c0 + cols` of B (`[k][p]` row-major bytes, each XORed with
+/// `flip`) as `[cols / NR][k / 4][NR][4]` bytes (four consecutive k of one column
+/// together), into `buf`. Padding columns and k are 0 (A's padding is 0 too).
+fn pack_b8(
+    b: &[u8],
+    (k, p): (usize, usize),
+    (c0, cols): (usize, usize),
+    flip: u8,
+    buf: &mut Vec<u8>,
+) {
+    let kq = k.div_ceil(4);
+    let panels = cols.div_ceil(NR);
+    let len = panels * kq * NR * 4;
+    buf.clear();
+    buf.resize(len, 0);
+    let zero = [0u8; NR];
+    for q in 0..kq {
+        let row = |j: usize| -> &[u8] {
+            let r = 4 * q + j;
+            if r < k {
+                &b[r * p + c0..][..cols]
+            } else {
+                &zero[..0]
+            }
+        };
+        let rows = [row(0), row(1), row(2), row(3)];
+        for pb in 0..panels {
+            let dst = &mut buf[(pb * kq + q) * NR * 4..][..NR * 4];
+            let j0 = pb * NR;
+            let n = NR.min(cols - j0);
+            // Whole sixteen-column pieces of full quads take the vector interleave.
+            let whole = if rows.iter().all(|r| r.len() == cols) {
+                n / 16
+            } else {
+                0
+            };
+            for piece in 0..whole {
+                let j = j0 + 16 * piece;
+                simd::interleave4(
+                    [
+                        &rows[0][j..j + 16],
+                        &rows[1][j..j + 16],
+                        &rows[2][j..j + 16],
+                        &rows[3][j..j + 16],
+                    ],
+                    flip,
+                    &mut dst[64 * piece..64 * piece + 64],
+                );
+            }
+            for jj in 16 * whole..n {
+                for (t, r) in rows.iter().enumerate() {
+                    if let Some(&v) = r.get(j0 + jj) {
+                        dst[jj * 4 + t] = v ^ flip;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// [`gemm`] with 8-bit operands for `vpdpbusd`: B is `[a.k][p]` bytes, unsigned once XORed
+/// with `flip` (0x80 turns i8 into u8 + 128), and `zp` is its zero point in that unsigned
+/// form. `emit` receives the exact sums `Σ_k A[r][k] · (B[k][c] − zp)`: the kernel sums
+/// `A · B` (wrapping i32, exact modulo 2³²) and the row's `zp · Σ_k A[r][k]` is taken off,
+/// which leaves the true sum, itself within i32 ([`MAX_K`]).
+#[allow(clippy::too_many_arguments)]
+pub fn gemm8<T: Send>(
+    a: &PackedA8,
+    b: &[u8],
+    p: usize,
+    (flip, zp): (u8, i32),
+    out: &mut [T],
+    kernel: Kernel,
+    emit: impl Fn(usize, &[i32], &mut [T]) + Sync,
+) {
+    let (m, k, kq) = (a.m, a.k, a.kq);
+    assert!(b.len() >= k * p && out.len() == m * p);
+    if m == 0 || p == 0 {
+        return;
+    }
+    let nc = ((B8_BLOCK / (4 * kq).max(1)) / NR * NR).clamp(NR, p.div_ceil(NR) * NR);
+    let tasks = split_tasks(out, m, p, nc);
+    let ctx = Ctx8 {
+        a,
+        b,
+        p,
+        flip,
+        zp,
+        vnni: kernel == Kernel::Avx512Vnni && simd::avx512vnni(),
+    };
+    let run = |buf: &mut Vec<u8>, task: Task<'_, T>| {
+        if ctx.vnni {
+            simd::task8_avx512vnni(&ctx, buf, task, &emit)
+        } else {
+            task8(&ctx, buf, task, &emit)
+        }
+    };
+    if tasks.len() == 1 || rayon::current_num_threads() == 1 {
+        PACK8.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut buf) => tasks.into_iter().for_each(|t| run(&mut buf, t)),
+            Err(_) => tasks.into_iter().for_each(|t| run(&mut Vec::new(), t)),
+        });
+    } else {
+        tasks.into_par_iter().for_each(|t| {
+            PACK8.with(|cell| match cell.try_borrow_mut() {
+                Ok(mut buf) => run(&mut buf, t),
+                Err(_) => run(&mut Vec::new(), t),
+            })
+        });
+    }
+}
+
+/// What every task of one [`gemm8`] reads.
+struct Ctx8<'a> {
+    a: &'a PackedA8,
+    b: &'a [u8],
+    p: usize,
+    flip: u8,
+    zp: i32,
+    vnni: bool,
+}
+
+/// One task of [`gemm8`]: packs its block of B, then computes and emits its tiles.
+#[inline(always)]
+fn task8<T>(
+    ctx: &Ctx8<'_>,
+    buf: &mut Vec<u8>,
+    (r0, c0, mut rows): Task<'_, T>,
+    emit: &impl Fn(usize, &[i32], &mut [T]),
+) {
+    let a = ctx.a;
+    let kq = a.kq;
+    let cols = rows.first().map_or(0, |r| r.len());
+    pack_b8(ctx.b, (a.k, ctx.p), (c0, cols), ctx.flip, buf);
+    let mut tile = [[0i32; NR]; MR];
+    for (bi, rblock) in rows.chunks_mut(MR).enumerate() {
+        let mb = r0 / MR + bi;
+        let ablock = a.block(mb);
+        for pb in 0..cols.div_ceil(NR) {
+            let panel = &buf[pb * kq * NR * 4..(pb + 1) * kq * NR * 4];
+            if ctx.vnni {
+                simd::tile8_avx512vnni(kq, ablock, panel, &mut tile)
+            } else {
+                tile8_portable(kq, ablock, panel, &mut tile)
+            }
+            let (j0, n) = (pb * NR, NR.min(cols - pb * NR));
+            for (i, row) in rblock.iter_mut().enumerate() {
+                let r = mb * MR + i;
+                let corr = ctx.zp.wrapping_mul(a.row_sums[r]);
+                let mut sums = [0i32; NR];
+                for (s, &t) in sums.iter_mut().zip(&tile[i]) {
+                    *s = t.wrapping_sub(corr);
+                }
+                emit(r, &sums[..n], &mut row[j0..j0 + n]);
+            }
+        }
+    }
+}
+
+/// One `MR × NR` tile of [`gemm8`]: `a` a packed A block, `b` a packed B panel, `kq`
+/// quads deep; wrapping i32 sums.
+fn tile8_portable(kq: usize, a: &[i32], b: &[u8], out: &mut [[i32; NR]; MR]) {
+    *out = [[0; NR]; MR];
+    for q in 0..kq {
+        let bs = &b[q * NR * 4..(q + 1) * NR * 4];
+        for (i, row) in out.iter_mut().enumerate() {
+            let w = a[q * MR + i].to_le_bytes();
+            for (o, quad) in row.iter_mut().zip(bs.chunks_exact(4)) {
+                let mut s = 0i32;
+                for t in 0..4 {
+                    s += quad[t] as i32 * w[t] as i8 as i32;
+                }
+                *o = o.wrapping_add(s);
+            }
+        }
+    }
 }
 
 /// Which micro-kernel computes the tiles.
@@ -309,6 +560,116 @@ mod simd {
         }
     }
 
+    /// Four rows of sixteen bytes, each XORed with `flip`, interleaved into sixteen quads
+    /// (`dst[4j + t] = rows[t][j] ^ flip`).
+    pub fn interleave4(rows: [&[u8]; 4], flip: u8, dst: &mut [u8]) {
+        assert!(rows.iter().all(|r| r.len() >= 16) && dst.len() >= 64);
+        #[cfg(target_arch = "x86_64")]
+        {
+            use std::arch::x86_64::*;
+            // SAFETY: SSE2 is part of x86-64; each load reads the 16 bytes of a row and the
+            // stores write dst[..64] (lengths asserted above).
+            unsafe {
+                let f = _mm_set1_epi8(flip as i8);
+                let ld = |r: &[u8]| _mm_xor_si128(_mm_loadu_si128(r.as_ptr() as *const __m128i), f);
+                let (r0, r1, r2, r3) = (ld(rows[0]), ld(rows[1]), ld(rows[2]), ld(rows[3]));
+                let (lo01, lo23) = (_mm_unpacklo_epi8(r0, r1), _mm_unpacklo_epi8(r2, r3));
+                let (hi01, hi23) = (_mm_unpackhi_epi8(r0, r1), _mm_unpackhi_epi8(r2, r3));
+                let d = dst.as_mut_ptr() as *mut __m128i;
+                _mm_storeu_si128(d, _mm_unpacklo_epi16(lo01, lo23));
+                _mm_storeu_si128(d.add(1), _mm_unpackhi_epi16(lo01, lo23));
+                _mm_storeu_si128(d.add(2), _mm_unpacklo_epi16(hi01, hi23));
+                _mm_storeu_si128(d.add(3), _mm_unpackhi_epi16(hi01, hi23));
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        for j in 0..16 {
+            for t in 0..4 {
+                dst[4 * j + t] = rows[t][j] ^ flip;
+            }
+        }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    pub fn tile8_avx512vnni(kq: usize, a: &[i32], b: &[u8], out: &mut [[i32; NR]; MR]) {
+        assert!(avx512vnni() && a.len() >= kq * MR && b.len() >= kq * NR * 4);
+        // SAFETY: AVX-512F and VNNI are present (checked above) and every read stays inside
+        // `a[..kq * MR]` and `b[..kq * NR * 4]` (asserted above).
+        unsafe { tile8_avx512vnni_impl(kq, a.as_ptr(), b.as_ptr(), out) }
+    }
+
+    #[cfg(not(target_arch = "x86_64"))]
+    pub fn tile8_avx512vnni(kq: usize, a: &[i32], b: &[u8], out: &mut [[i32; NR]; MR]) {
+        super::tile8_portable(kq, a, b, out)
+    }
+
+    /// [`tile_avx512vnni_impl`] with `vpdpbusd`: four k steps (u8 × i8) a lane.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f,avx512vnni")]
+    unsafe fn tile8_avx512vnni_impl(
+        kq: usize,
+        a: *const i32,
+        b: *const u8,
+        out: &mut [[i32; NR]; MR],
+    ) {
+        use std::arch::x86_64::*;
+        let z = _mm512_setzero_si512();
+        let mut acc = [[z; 2]; MR];
+        for q in 0..kq {
+            // SAFETY (all loads): q < kq, so q * 128 + 128 ≤ kq * NR * 4 and
+            // q * MR + i < kq * MR.
+            let b0 = unsafe { _mm512_loadu_si512(b.add(q * NR * 4) as *const __m512i) };
+            let b1 = unsafe { _mm512_loadu_si512(b.add(q * NR * 4 + 64) as *const __m512i) };
+            for (i, acc) in acc.iter_mut().enumerate() {
+                let av = _mm512_set1_epi32(unsafe { *a.add(q * MR + i) });
+                acc[0] = _mm512_dpbusd_epi32(acc[0], b0, av);
+                acc[1] = _mm512_dpbusd_epi32(acc[1], b1, av);
+            }
+        }
+        for (row, acc) in out.iter_mut().zip(acc) {
+            // SAFETY: each row holds NR = 32 i32s; the two stores write 16 each.
+            unsafe {
+                _mm512_storeu_si512(row.as_mut_ptr() as *mut __m512i, acc[0]);
+                _mm512_storeu_si512(row.as_mut_ptr().add(16) as *mut __m512i, acc[1]);
+            }
+        }
+    }
+
+    /// [`super::task8`] compiled for AVX-512 with VNNI (the epilogue vectorizes sixteen
+    /// lanes wide and the tile kernel inlines), after checking the CPU has it.
+    pub(super) fn task8_avx512vnni<T>(
+        ctx: &super::Ctx8<'_>,
+        buf: &mut Vec<u8>,
+        task: super::Task<'_, T>,
+        emit: &impl Fn(usize, &[i32], &mut [T]),
+    ) {
+        #[cfg(target_arch = "x86_64")]
+        if avx512vnni() {
+            // SAFETY: the CPU has AVX-512F and VNNI, the features the function is compiled for.
+            unsafe { task8_impl(ctx, buf, task, emit) };
+            return;
+        }
+        super::task8(ctx, buf, task, emit)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f,avx512vnni")]
+    fn task8_impl<T>(
+        ctx: &super::Ctx8<'_>,
+        buf: &mut Vec<u8>,
+        task: super::Task<'_, T>,
+        emit: &impl Fn(usize, &[i32], &mut [T]),
+    ) {
+        super::task8(ctx, buf, task, emit)
+    }
+
+    /// The bytes of an i8 slice.
+    pub fn i8_bytes(v: &[i8]) -> &[u8] {
+        // SAFETY: i8 and u8 have the same size and alignment and every bit pattern is valid
+        // for both; the slice borrows `v`.
+        unsafe { std::slice::from_raw_parts(v.as_ptr() as *const u8, v.len()) }
+    }
+
     #[cfg(target_arch = "x86_64")]
     pub fn tile_avx2(kp: usize, a: &[i32], b: &[i32], out: &mut [[i32; NR]; MR]) {
         assert!(avx2() && a.len() >= kp * MR && b.len() >= kp * NR);
@@ -437,5 +798,76 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn gemm8_on_every_kernel_and_thread_count_equals_the_plain_triple_loop_bit_for_bit() {
+        let mut seed = 9;
+        // i8 weights (the extremes −128 and 127 too); B as u8 with zero point 131, or as
+        // i8 flipped to u8 (zero point −5 + 128); odd sizes pad every quad and panel; wide
+        // ones split columns into tasks.
+        for &(m, k, p, extreme) in &[
+            (1, 1, 1, false),
+            (7, 9, 17, false),
+            (13, 35, 50, false),
+            (6, 960, 16, true),
+            (20, 27, 3, true),
+            (9, 300, 700, false),
+            (25, 2, 3000, false),
+        ] {
+            let a: Vec<i16> = (0..m * k)
+                .map(|i| match (extreme, i % 3) {
+                    (true, 0) => -128,
+                    (true, _) => 127,
+                    _ => val(&mut seed) / 2,
+                })
+                .collect();
+            let bu: Vec<u8> = (0..k * p)
+                .map(|_| {
+                    if extreme {
+                        0
+                    } else {
+                        (val(&mut seed) / 2 + 128) as u8
+                    }
+                })
+                .collect();
+            for flip in [0u8, 0x80] {
+                // The values B holds: u8 (zero point 131), or i8 bits (zero point −5).
+                let (value, zp_u): (Box<dyn Fn(u8) -> i32>, i32) = if flip == 0 {
+                    (Box::new(|v| v as i32 - 131), 131)
+                } else {
+                    (Box::new(|v| v as i8 as i32 + 5), 123)
+                };
+                let want: Vec<i32> = (0..m * p)
+                    .map(|i| {
+                        let (r, c) = (i / p, i % p);
+                        (0..k)
+                            .map(|j| a[r * k + j] as i32 * value(bu[j * p + c]))
+                            .sum()
+                    })
+                    .collect();
+                let pa = PackedA8::new(&a, m, k).unwrap();
+                for kernel in Kernel::available() {
+                    for threads in [1, 2] {
+                        let pool = rayon::ThreadPoolBuilder::new()
+                            .num_threads(threads)
+                            .build()
+                            .unwrap();
+                        let mut out = vec![0i32; m * p];
+                        pool.install(|| {
+                            gemm8(&pa, &bu, p, (flip, zp_u), &mut out, kernel, |_, s, o| {
+                                o.copy_from_slice(s)
+                            })
+                        });
+                        assert_eq!(
+                            out, want,
+                            "{kernel:?} {threads} threads m={m} k={k} p={p} flip={flip}"
+                        );
+                    }
+                }
+            }
+        }
+        // A weight outside i8 is refused.
+        assert!(PackedA8::new(&[128], 1, 1).is_none());
     }
 }

@@ -15,6 +15,9 @@ use super::qconv::QInt;
 use super::qdq::round_even_f32;
 use crate::{bail, Array, KernelError};
 
+/// Elements per block of lane arithmetic.
+const LANES: usize = 16;
+
 /// One quantized operand: scale and zero point.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Operand {
@@ -62,6 +65,35 @@ impl QAdd {
         })
     }
 
+    /// [`QAdd::quantize`] of up to [`LANES`] sums, as lane arithmetic: the division, then
+    /// past ±1024 (in units of y_scale) every output saturates, and within that range
+    /// adding 1.5 · 2²³ rounds half to even and leaves the integer in the float's low bits
+    /// (as [`round_even_f32`]). Sums of finite 8-bit values are finite: no NaN arises.
+    #[inline]
+    fn quantize_lanes<Y: QInt>(&self, v: &[f32; LANES], out: &mut [Y]) {
+        const MAGIC: f32 = 12_582_912.0;
+        const MAGIC_BITS: i32 = 0x4B40_0000;
+        let (lo, hi, ys) = (self.lo, self.hi, self.y_scale);
+        let zp = self.y_zp as i32;
+        let (qlo, qhi) = (Y::LO as i32, Y::HI as i32);
+        let mut r = [0i32; LANES];
+        for (r, &v) in r.iter_mut().zip(v) {
+            let mut v = v;
+            if v < lo {
+                v = lo;
+            }
+            if v > hi {
+                v = hi;
+            }
+            #[allow(clippy::manual_clamp)]
+            let t = (v / ys).max(-1024.0).min(1024.0);
+            *r = (((t + MAGIC).to_bits() as i32) - MAGIC_BITS + zp).clamp(qlo, qhi);
+        }
+        for (o, &r) in out.iter_mut().zip(&r) {
+            *o = Y::from_i32(r);
+        }
+    }
+
     pub(crate) fn run(&self, a: &Array, b: &Array) -> Result<Array, KernelError> {
         fn go<A: QInt, B: QInt>(
             u: &QAdd,
@@ -91,14 +123,24 @@ impl QAdd {
         if a.shape() == b.shape() {
             let (ac, bc) = (a.as_standard_layout(), b.as_standard_layout());
             if let (Some(xs), Some(ys)) = (ac.as_slice(), bc.as_slice()) {
-                let out: Vec<Y> = xs
-                    .par_iter()
-                    .zip(ys)
-                    .with_min_len(4096)
-                    .map(|(&x, &y)| {
-                        self.quantize(oa.dequantize(x.to_i16()) + ob.dequantize(y.to_i16()))
-                    })
+                // Each operand's 256 dequantized values, computed once as the node does.
+                let ta: Vec<f32> = (0..=255u8)
+                    .map(|v| oa.dequantize(A::from_byte(v).to_i16()))
                     .collect();
+                let tb: Vec<f32> = (0..=255u8)
+                    .map(|v| ob.dequantize(B::from_byte(v).to_i16()))
+                    .collect();
+                let mut out = vec![Y::from_byte(0); xs.len()];
+                out.par_chunks_mut(LANES)
+                    .zip(xs.par_chunks(LANES).zip(ys.par_chunks(LANES)))
+                    .with_min_len(4096 / LANES)
+                    .for_each(|(o, (x, y))| {
+                        let mut v = [0f32; LANES];
+                        for ((v, &x), &y) in v.iter_mut().zip(x).zip(y) {
+                            *v = ta[x.byte() as usize] + tb[y.byte() as usize];
+                        }
+                        self.quantize_lanes(&v, o);
+                    });
                 return Ok(ArrayD::from_shape_vec(a.raw_dim(), out)?);
             }
         }

@@ -17,10 +17,10 @@ use modelc_ir::{Attrs, DType};
 use ndarray::{ArrayD, IxDyn};
 use rayon::prelude::*;
 
-use super::igemm::{gemm, Kernel, PackedA};
+use super::igemm::{gemm, gemm8, i8_bytes, Kernel, PackedA, PackedA8};
 use super::integer::Conv;
+use super::qdepthwise::{self, Plane};
 use crate::ops::elem::MAX_ELEMS;
-use crate::ops::nn::depthwise_rows::{rows_apply, RowPlan};
 use crate::ops::nn::{depthwise, Win3};
 use crate::{bail, Array, KernelError};
 
@@ -33,33 +33,67 @@ pub(crate) trait QInt: Copy + Send + Sync {
     /// `v`, within [LO, HI].
     fn from_i32(v: i32) -> Self;
     fn to_i16(self) -> i16;
+    /// The value a byte's bits hold.
+    fn from_byte(b: u8) -> Self;
+    /// The byte holding the value's bits.
+    fn byte(self) -> u8;
+    /// The values as bytes that read as unsigned once XORed with the returned mask.
+    fn bytes(v: &[Self]) -> (&[u8], u8);
 }
 
 impl QInt for u8 {
     const LO: f32 = 0.0;
     const HI: f32 = 255.0;
+    #[inline(always)]
     fn from_f32(v: f32) -> u8 {
         v as u8
     }
+    #[inline(always)]
     fn from_i32(v: i32) -> u8 {
         v as u8
     }
+    #[inline(always)]
     fn to_i16(self) -> i16 {
         self as i16
+    }
+    #[inline(always)]
+    fn from_byte(b: u8) -> u8 {
+        b
+    }
+    #[inline(always)]
+    fn byte(self) -> u8 {
+        self
+    }
+    fn bytes(v: &[u8]) -> (&[u8], u8) {
+        (v, 0)
     }
 }
 
 impl QInt for i8 {
     const LO: f32 = -128.0;
     const HI: f32 = 127.0;
+    #[inline(always)]
     fn from_f32(v: f32) -> i8 {
         v as i8
     }
+    #[inline(always)]
     fn from_i32(v: i32) -> i8 {
         v as i8
     }
+    #[inline(always)]
     fn to_i16(self) -> i16 {
         self as i16
+    }
+    #[inline(always)]
+    fn from_byte(b: u8) -> i8 {
+        b as i8
+    }
+    #[inline(always)]
+    fn byte(self) -> u8 {
+        self as u8
+    }
+    fn bytes(v: &[i8]) -> (&[u8], u8) {
+        (i8_bytes(v), 0x80)
     }
 }
 
@@ -83,8 +117,8 @@ impl Requant {
     /// rounds half to even and leaves the integer in the float's low bits. The same
     /// results as QuantizeLinear's f32 rounding; a NaN (a NaN bias) gives the low bound,
     /// as QuantizeLinear's does.
-    #[inline]
-    fn row<S: Sum, T: QInt>(&self, c: usize, sums: &[S], out: &mut [T]) {
+    #[inline(always)]
+    pub(crate) fn row<S: Sum, T: QInt>(&self, c: usize, sums: &[S], out: &mut [T]) {
         const MAGIC: f32 = 12_582_912.0;
         const MAGIC_BITS: i32 = 0x4B40_0000;
         let (m, b) = (self.mult[c], self.offset[c]);
@@ -110,17 +144,19 @@ impl Requant {
 }
 
 /// An exact integer sum, as the GEMM (i32) or the depthwise kernel (f32) holds it.
-trait Sum: Copy {
+pub(crate) trait Sum: Copy {
     fn to_f32(self) -> f32;
 }
 
 impl Sum for i32 {
+    #[inline(always)]
     fn to_f32(self) -> f32 {
         self as f32
     }
 }
 
 impl Sum for f32 {
+    #[inline(always)]
     fn to_f32(self) -> f32 {
         self
     }
@@ -132,8 +168,12 @@ const F32_EXACT: i64 = 1 << 24;
 /// The weights of a unit, shifted by their zero points and packed once.
 #[derive(Debug, Clone)]
 enum Weights {
-    /// One packed `[M/g][C/g · kh · kw]` matrix per group.
-    Gemm(Vec<PackedA>),
+    /// One packed `[M/g][C/g · kh · kw]` matrix per group, as i16 pairs, and as i8 quads
+    /// for `vpdpbusd` when the CPU has it and every weight fits in i8.
+    Gemm {
+        pairs: Vec<PackedA>,
+        quads: Option<Vec<PackedA8>>,
+    },
     /// Depthwise (`group = C = M`, one input channel per output): `[M][kh · kw]`, as f32
     /// for the float row kernel.
     Depthwise(Vec<f32>),
@@ -191,11 +231,13 @@ impl QConv {
             Weights::Depthwise(w.iter().map(|&v| v as f32).collect())
         } else {
             let mg = m / group;
-            Weights::Gemm(
-                (0..group)
-                    .map(|g| PackedA::new(&w[g * mg * k..(g + 1) * mg * k], mg, k))
-                    .collect(),
-            )
+            let part = |g: usize| &w[g * mg * k..(g + 1) * mg * k];
+            Weights::Gemm {
+                pairs: (0..group).map(|g| PackedA::new(part(g), mg, k)).collect(),
+                quads: (Kernel::best() == Kernel::Avx512Vnni)
+                    .then(|| (0..group).map(|g| PackedA8::new(part(g), mg, k)).collect())
+                    .flatten(),
+            }
         };
         Some(QConv {
             attrs,
@@ -268,30 +310,40 @@ impl QConv {
                     };
                     let kk = win.k_len();
                     let shift = |v: X| (v.to_i16() - zp) as f32;
-                    match RowPlan::new(&win) {
+                    let plane = Plane {
+                        h,
+                        w,
+                        oh,
+                        ow,
+                        kh: geo.k[0],
+                        kw: geo.k[1],
+                        sy: geo.strides[0],
+                        sx: geo.strides[1],
+                        py: geo.pad_begin[0],
+                        px: geo.pad_begin[1],
+                    };
+                    match geo.dil == [1, 1] && plane.supported() {
                         // One channel at a time from its input plane to its output plane,
                         // all in cache.
-                        Some(rp) => out_img
+                        true => out_img
                             .par_chunks_mut(p)
                             .with_min_len(TASK_ELEMS.div_ceil(p))
                             .enumerate()
-                            .for_each_init(
-                                || (vec![0f32; h * w], vec![0f32; rp.buf_len()], vec![0f32; p]),
-                                |(xf, buf, sums), (ch, orow)| {
-                                    // Converted first in one contiguous (vector) pass, then
-                                    // padded and split by the float kernel's own copy.
-                                    let plane = &x_img[ch * h * w..][..h * w];
-                                    for (d, &v) in xf.iter_mut().zip(plane) {
-                                        *d = shift(v);
-                                    }
-                                    rp.fill(&xf[..], &mut buf[..]);
-                                    let taps = &wts[ch * kk..][..kk];
-                                    rows_apply(&rp, &buf[..], taps, None, &mut sums[..]);
-                                    self.requant.row(ch, &sums[..], orow);
-                                },
-                            ),
+                            .for_each(|(ch, orow)| {
+                                let x_ch = &x_img[ch * h * w..][..h * w];
+                                let taps = &wts[ch * kk..][..kk];
+                                qdepthwise::channel(
+                                    &plane,
+                                    x_ch,
+                                    zp,
+                                    taps,
+                                    &self.requant,
+                                    ch,
+                                    orow,
+                                );
+                            }),
                         // Dilated filters: the general depthwise loop over the image.
-                        None => {
+                        false => {
                             let xf: Vec<f32> = x_img.iter().map(|&v| shift(v)).collect();
                             let mut sums = vec![0f32; m * p];
                             depthwise(&xf, wts, None, None, c, 1, &win, &mut sums);
@@ -303,23 +355,46 @@ impl QConv {
                         }
                     }
                 }
-                Weights::Gemm(packed) => {
+                Weights::Gemm { pairs, quads } => {
                     let (cg, mg) = (c / g, m / g);
                     if cg * geo.k[0] * geo.k[1] * p > MAX_ELEMS {
                         bail!("Conv is too large");
                     }
-                    for (gi, pa) in packed.iter().enumerate() {
-                        let xg = &x_img[gi * cg * h * w..(gi + 1) * cg * h * w];
-                        let og = &mut out_img[gi * mg * p..(gi + 1) * mg * p];
-                        let emit = |row, sums: &[i32], o: &mut [Y]| {
-                            self.requant.row(gi * mg + row, sums, o)
-                        };
-                        if is_pointwise(&geo) {
-                            // The input is B itself, shifted as it is packed.
-                            gemm(pa, xg, p, |v: X| v.to_i16() - zp, og, kernel, emit);
-                        } else {
-                            let col = im2col(xg, zp, cg, &geo);
-                            gemm(pa, &col, p, |v: i16| v, og, kernel, emit);
+                    let pointwise = is_pointwise(&geo);
+                    match quads {
+                        // u8 × i8 on VNNI: x as unsigned bytes (i8 flipped to u8 + 128).
+                        Some(quads) if kernel == Kernel::Avx512Vnni => {
+                            let (bytes, flip) = X::bytes(x_img);
+                            let zp_u = (zp as i32) ^ (flip as i32);
+                            for (gi, pa) in quads.iter().enumerate() {
+                                let xg = &bytes[gi * cg * h * w..(gi + 1) * cg * h * w];
+                                let og = &mut out_img[gi * mg * p..(gi + 1) * mg * p];
+                                let emit = |row, sums: &[i32], o: &mut [Y]| {
+                                    self.requant.row(gi * mg + row, sums, o)
+                                };
+                                if pointwise {
+                                    gemm8(pa, xg, p, (flip, zp_u), og, kernel, emit);
+                                } else {
+                                    let col = im2col(xg, zp_u as u8, |v| v ^ flip, cg, &geo);
+                                    gemm8(pa, &col, p, (0, zp_u), og, kernel, emit);
+                                }
+                            }
+                        }
+                        _ => {
+                            for (gi, pa) in pairs.iter().enumerate() {
+                                let xg = &x_img[gi * cg * h * w..(gi + 1) * cg * h * w];
+                                let og = &mut out_img[gi * mg * p..(gi + 1) * mg * p];
+                                let emit = |row, sums: &[i32], o: &mut [Y]| {
+                                    self.requant.row(gi * mg + row, sums, o)
+                                };
+                                if pointwise {
+                                    // The input is B itself, shifted as it is packed.
+                                    gemm(pa, xg, p, |v: X| v.to_i16() - zp, og, kernel, emit);
+                                } else {
+                                    let col = im2col(xg, 0, |v: X| v.to_i16() - zp, cg, &geo);
+                                    gemm(pa, &col, p, |v: i16| v, og, kernel, emit);
+                                }
+                            }
                         }
                     }
                 }
@@ -334,9 +409,16 @@ fn is_pointwise(geo: &Conv) -> bool {
     geo.k == [1, 1] && geo.strides == [1, 1] && geo.pad_begin == [0, 0] && geo.out_sp == geo.in_sp
 }
 
-/// `[C/g · kh · kw][oh · ow]` patches of one group's input, shifted by the zero point `zp`;
-/// padding reads 0 (the zero point, shifted).
-fn im2col<X: QInt>(x: &[X], zp: i16, cg: usize, geo: &Conv) -> Vec<i16> {
+/// `[C/g · kh · kw][oh · ow]` patches of one group's input, each value converted by `conv`
+/// (the zero point subtracted, or a byte's sign flipped); padding reads `pad` (the zero
+/// point, in the patches' form).
+fn im2col<S: Copy + Sync, D: Copy + Send + Sync>(
+    x: &[S],
+    pad: D,
+    conv: impl Fn(S) -> D + Sync,
+    cg: usize,
+    geo: &Conv,
+) -> Vec<D> {
     let (h, w) = (geo.in_sp[0], geo.in_sp[1]);
     let (kh, kw) = (geo.k[0], geo.k[1]);
     let (oh, ow) = (geo.out_sp[0], geo.out_sp[1]);
@@ -344,7 +426,7 @@ fn im2col<X: QInt>(x: &[X], zp: i16, cg: usize, geo: &Conv) -> Vec<i16> {
     let (dy, dx) = (geo.dil[0], geo.dil[1]);
     let (py, px) = (geo.pad_begin[0] as isize, geo.pad_begin[1] as isize);
     let p = oh * ow;
-    let mut col = vec![0i16; cg * kh * kw * p];
+    let mut col = vec![pad; cg * kh * kw * p];
     col.par_chunks_mut(p).enumerate().for_each(|(r, dst)| {
         let (ci, ky, kx) = (r / (kh * kw), (r / kw) % kh, r % kw);
         let plane = &x[ci * h * w..(ci + 1) * h * w];
@@ -357,7 +439,7 @@ fn im2col<X: QInt>(x: &[X], zp: i16, cg: usize, geo: &Conv) -> Vec<i16> {
             for (ox, d) in dst[oy * ow..(oy + 1) * ow].iter_mut().enumerate() {
                 let ix = (ox * sx + kx * dx) as isize - px;
                 if ix >= 0 && (ix as usize) < w {
-                    *d = src[ix as usize].to_i16() - zp;
+                    *d = conv(src[ix as usize]);
                 }
             }
         }
