@@ -88,7 +88,10 @@ fn within_a_bound_int8_everywhere_meets_the_result_is_not_larger_than_int8() {
     let int8_bytes = weight_bytes(&int8.graph);
     assert!(int8_bytes * 3 < weight_bytes(&m.graph));
     let mut checked = 0;
-    for metric in [Metric::Cosine, Metric::MaxRel] {
+    // Cosine: errors of small independent changes add, so a layer's int8 alone is within a
+    // bound int8 everywhere meets. (Max-rel does not add: a layer's int8 alone can be over a
+    // bound the whole int8 model meets — errors cancel — and that layer then stays float.)
+    for metric in [Metric::Cosine] {
         let int8_error = worst(&m, &int8, &on, metric).max(worst(&m, &int8, &held, metric));
         assert!(int8_error > 0.0);
         // From just above what int8 everywhere gives to well above it.
@@ -116,5 +119,5 @@ fn within_a_bound_int8_everywhere_meets_the_result_is_not_larger_than_int8() {
             checked += 1;
         }
     }
-    assert_eq!(checked, 8);
+    assert_eq!(checked, 4);
 }
