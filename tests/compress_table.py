@@ -32,9 +32,10 @@ evaluation set against the fp32 ONNX outputs: size, `cos all`, median latency, i
 (--no-litert skips them). A form modelc refuses or LiteRT rejects is shown with its message.
 
 Silero's LSTM weights (inside its If, behind Slice/Concat) belong to no Conv/Gemm/MatMul:
-the search stores them narrower (in ONNX files), `quantize --mode int8-weight` leaves them
-float32, so part of the compressed model's lead over int8 there is that reach; the table
-says how much, and gives the ratio against an int8 file with those weights int8 too.
+in ONNX files both `quantize --mode int8-weight` and the search store them int8 (the search
+int4 where the budget allows), so the int8 file has every weight int8 and the compressed
+model's lead over it is its own (int4, low-rank); in .tflite files both leave them float32
+(the TFLite writer unrolls the LSTM from float weights).
 
 --mobilenet PATH times the whole `modelc compress --max-error E` run on MobileNetV2
 (testdata/make_torchvision.py: weights=None, seed 0, opset 17) with 32 calibration inputs
@@ -188,7 +189,7 @@ def run_model(name, args):
         r = json.loads(p.stdout)
         row["compress"] = {
             k: r[k]
-            for k in ("search_error", "held_out_error", "candidates_measured", "weight_bytes_before", "weight_bytes_after")
+            for k in ("search_error", "held_out_error", "candidates_measured", "weight_bytes_before", "weight_bytes_after", "seconds")
         }
         chosen = [l for l in r["layers"] if l["choice"] != "none"]
         kinds = {}
@@ -196,11 +197,10 @@ def run_model(name, args):
             kinds[l["choice"]] = kinds.get(l["choice"], 0) + 1
         row["compress"]["choices"] = kinds
         row["compress"]["layers"] = f"{len(chosen)} of {len(r['layers'])}"
-        # Weights no Conv/Gemm/MatMul owns (silero's LSTM weights inside its If): the search
-        # stores them narrower, `quantize --mode int8-weight` leaves them float32.
+        # Weights no Conv/Gemm/MatMul owns (silero's LSTM weights inside its If): int8 in the
+        # int8 file too; what the search chose for them.
         unowned = [l for l in r["layers"] if l["op"] == "constant" and l["choice"] != "none"]
-        row["compress"]["unowned_float_bytes"] = sum(l["bytes_before"] for l in unowned)
-        row["compress"]["unowned_saved_bytes"] = sum(l["bytes_before"] - l["bytes_after"] for l in unowned)
+        row["compress"]["unowned_choices"] = sorted({l["choice"] for l in unowned})
     if args.int8 == "static":
         q = ["--mode", "int8", "--max-error", str(args.max_error), "--calibration", calib]
     else:
@@ -283,7 +283,7 @@ def mobilenet_timing(args):
         row["error"] = p.stderr.strip()[-400:]
     else:
         r = json.loads(p.stdout)
-        row.update({k: r[k] for k in ("held_out_error", "candidates_measured", "weight_bytes_before", "weight_bytes_after")})
+        row.update({k: r[k] for k in ("held_out_error", "candidates_measured", "weight_bytes_before", "weight_bytes_after", "seconds")})
     return row
 
 
@@ -434,20 +434,18 @@ def main():
             print(
                 f"{'':<18} compressed / int8 = {row['compressed']['bytes'] / row['int8']['bytes']:.3f}; compress took {row['compress_seconds']} s, quantize {row['int8_seconds']} s"
             )
-            unowned = row.get("compress", {}).get("unowned_float_bytes", 0)
+            unowned = row.get("compress", {}).get("unowned_choices")
             if unowned:
-                # The int8 file as it would be with those weights int8 too (a quarter of their bytes).
-                reach = row["int8"]["bytes"] - unowned * 3 // 4
-                print(
-                    f"{'':<18} of the saving, {row['compress']['unowned_saved_bytes']} bytes are weights no Conv/Gemm/MatMul owns "
-                    f"({unowned} bytes float32: LSTM / sub-graph weights), which quantize --mode int8-weight leaves float32; "
-                    f"against an int8 file with them int8 too, compressed / int8 = {row['compressed']['bytes'] / reach:.3f}"
-                )
+                print(f"{'':<18} weights no Conv/Gemm/MatMul owns (LSTM / sub-graph): int8 in the int8 file, {', '.join(unowned)} in the compressed one")
+            t = row.get("compress", {}).get("seconds")
+            if t:
+                print(f"{'':<18} compress phases (s): " + ", ".join(f"{k} {v:.1f}" for k, v in t.items()))
     if "mobilenet" in extra:
         m = extra["mobilenet"]
         print(
             f"mobilenet_v2: compress --max-error {args.max_error} on {m['calibration_inputs']} inputs: {m.get('compress_seconds')} s wall, "
-            f"{m.get('cpu_seconds')} s CPU, load average {m['load_before']} before, {m['load_after']} after ({m['cpus']} CPUs)"
+            f"{m.get('cpu_seconds')} s CPU, load average {m['load_before']} before, {m['load_after']} after ({m['cpus']} CPUs); "
+            f"phases (s): {m.get('seconds')}"
         )
     if args.json:
         with open(args.json, "w") as f:

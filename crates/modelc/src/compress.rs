@@ -420,6 +420,12 @@ fn run_search(
         budget.candidates_measured,
         args.output.display()
     )?;
+    let t = &budget.seconds;
+    writeln!(
+        text,
+        "seconds: reference {:.1}, options {:.1}, combinations {:.1}, held-out {:.1}",
+        t.reference, t.options, t.combinations, t.held_out
+    )?;
     Ok(Compressed { report, text })
 }
 

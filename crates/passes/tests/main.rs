@@ -3,6 +3,7 @@
 //! `modelc_passes::testing`, the helper users test their own passes with.
 
 mod cleanup;
+mod compress_budget;
 mod compress_downstream;
 mod compress_lowrank;
 mod compress_prune;

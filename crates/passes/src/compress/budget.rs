@@ -6,11 +6,16 @@
 //! and the upgrades of all layers are taken most bytes per unit of error first: while their
 //! errors add up to within `--max-error` (errors of independent small changes add:
 //! 1 − cosine grows with the squared norm of the change), or until the model is as small as
-//! `--size` asks. A whole-model run checks the combination on the search inputs; errors add
-//! up to more or less than their sum, so up to four rounds scale the budget the sum is held
-//! to by the measured ratio and keep the smallest model measured within the bound (none: the
-//! longest prefix of the upgrades within it, by binary search). Held-out inputs check the
-//! result, and the longest prefix within the bound there is kept.
+//! `--size` asks. When every layer stored int8 (each whose int8 option alone is within the
+//! bound) keeps the whole model within `--max-error`, the search starts from that point and
+//! its upgrades go beyond it (int4, low-rank, sparsity): the result is then never larger than
+//! int8 everywhere. A whole-model run checks each combination on the search inputs; errors
+//! add up to more or less than their sum, so up to six rounds move the budget the sum is
+//! held to (by the measured ratio, inside the bracket of budgets known within and over the
+//! bound) and keep the smallest model measured within the bound (none: the longest prefix
+//! of the upgrades within it, by binary search). Held-out inputs check the result, and the
+//! longest prefix within the bound there is kept (not shorter than the int8 point when that
+//! holds there).
 //!
 //! Error is measured as `quantize --max-error` measures it (the metrics of
 //! `quant::compare`). An option alone is measured from the activations at its layer, computed
@@ -22,6 +27,7 @@
 //! constant and measured from a cut before its first reader (the sub-graph's node), as exact
 //! as any cut: everything before it is the original model's.
 
+use std::cell::Cell;
 use std::collections::HashMap;
 
 use modelc_ir::{Model, NodeId};
@@ -61,7 +67,8 @@ pub struct BudgetOptions {
     /// Whether the output format stores int8 weights behind a DequantizeLinear (low-rank
     /// factors are then tried in int8 too).
     pub int8: bool,
-    /// Whether it stores int4 weights (ONNX opset 21).
+    /// Whether it stores int4 weights, and int8 weights in blocks along the input channels
+    /// (ONNX opset 21).
     pub int4: bool,
     /// Whether weights no layer owns (an LSTM's, a sub-graph's) may be stored narrower too:
     /// not for TFLite, whose writer unrolls a stateful LSTM from float constant weights.
@@ -130,7 +137,32 @@ pub struct BudgetReport {
     /// Constant bytes of the model before and after (sparse storage estimated).
     pub weight_bytes_before: u64,
     pub weight_bytes_after: u64,
+    /// Wall seconds of each phase: the reference and activations, the options measured one
+    /// at a time, the combinations measured on the search inputs, the held-out checks.
+    pub seconds: Phases,
+    /// Each whole-model measurement of the search: the budget its upgrades' errors were
+    /// held to, how many upgrades that took, the bytes they save, the error measured.
+    pub rounds: Vec<Round>,
     pub layers: Vec<LayerChoice>,
+}
+
+/// One combination measured on the search inputs.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Round {
+    pub budget: f64,
+    pub upgrades: usize,
+    pub saved: u64,
+    pub error: f64,
+}
+
+/// Wall seconds of the search's phases.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct Phases {
+    pub reference: f64,
+    pub options: f64,
+    /// Whole-model runs on the search inputs (the int8 point, the budget rounds).
+    pub combinations: f64,
+    pub held_out: f64,
 }
 
 struct Candidate {
@@ -164,7 +196,14 @@ pub fn search(
         Goal::Size(_) => f64::INFINITY,
     };
     let total_before = crate::quant::weight_bytes(&model.graph);
+    let clock = std::time::Instant::now();
     let mut acts = Activations::new(model, search)?;
+    let reference_held = reference(model, held_out)?;
+    let mut phases = Phases {
+        reference: clock.elapsed().as_secs_f64(),
+        ..Phases::default()
+    };
+    let clock = std::time::Instant::now();
     let mut layers: Vec<NodeId> = lowrank::candidates(&model.graph);
     for id in model.graph.node_ids() {
         if (opts.int8 || opts.int4)
@@ -216,6 +255,11 @@ pub fn search(
     let mut factors: HashMap<NodeId, lowrank::Factors> = HashMap::new();
     let mut best_alone: Option<(f64, String)> = None;
     let mut measured = 0;
+    // Options saving no more than the layer's int8 option (float low-rank or sparsity, int8
+    // in blocks) are of use only if the int8 point is over the bound (from it, upgrades save
+    // more than int8): they are measured then, in a second pass.
+    let defer = matches!(opts.goal, Goal::MaxError(_)) && opts.int8;
+    let mut deferred: Vec<(NodeId, Choice, u64)> = Vec::new();
     for &id in &layers {
         acts.advance_to(cut_at(id))?;
         // Options of a kind come least aggressive first: once one exceeds the bound, the
@@ -237,9 +281,19 @@ pub fn search(
             }
             _ => false,
         };
+        let mut int8_saved: Option<u64> = None;
         for choice in options(model, id, opts) {
             let kind = (std::mem::discriminant(&choice.structure), choice.precision);
-            if over.contains(&kind) {
+            // Int4's grid is eighteen times as coarse as int8's: over where int8 is.
+            let int8_kind = (
+                std::mem::discriminant(&Structure::Unchanged),
+                Precision::Int8,
+            );
+            if over.contains(&kind)
+                || (choice.precision == Precision::Int4
+                    && choice.structure == Structure::Unchanged
+                    && over.contains(&int8_kind))
+            {
                 continue;
             }
             if let Structure::LowRank(e) = choice.structure {
@@ -256,6 +310,10 @@ pub fn search(
             if saved == 0 || last_saved.insert(kind, saved) == Some(saved) {
                 continue;
             }
+            if defer && int8_saved.is_some_and(|s| saved <= s) {
+                deferred.push((id, choice, saved));
+                continue;
+            }
             let error = acts.error(&m, metric)?;
             measured += 1;
             if best_alone.as_ref().is_none_or(|(e, _)| error < *e) {
@@ -264,6 +322,9 @@ pub fn search(
             if error > bound || error.is_nan() {
                 over.push(kind);
                 continue;
+            }
+            if choice.structure == Structure::Unchanged && choice.precision == Precision::Int8 {
+                int8_saved = Some(saved);
             }
             candidates.push(Candidate {
                 id,
@@ -278,14 +339,80 @@ pub fn search(
             "nothing to compress: no layer has an option that saves bytes in this format".into(),
         ));
     }
-    let steps = staircase(&layers, &candidates);
+    phases.options = clock.elapsed().as_secs_f64();
+    let error_of = |m: &Model, refs: &[Vec<(String, modelc_interp::Data)>], s: &[Sample]| {
+        compare(refs, m, s).map(|o| o.iter().map(|e| e.error(metric)).fold(0.0, f64::max))
+    };
+    // The int8 point: every layer whose int8 option is within the bound, stored int8. When
+    // the whole model there is within the bound, the search starts from it — those steps
+    // come first and are always taken, and the upgrades go beyond int8 (int4, low-rank,
+    // sparsity) — so the result is never larger than int8 everywhere when that meets the
+    // bound.
+    let mut base: Vec<Step> = Vec::new();
+    let mut base_error = 0.0;
+    let mut base_secs = 0.0;
+    if let Goal::MaxError(b) = opts.goal {
+        base = int8_point(&layers, &candidates);
+        if !base.is_empty() {
+            let clock = std::time::Instant::now();
+            let m = build(model, &configuration(&candidates, &base), &factors);
+            base_error = error_of(&m, acts.reference(), search)?;
+            base_secs = clock.elapsed().as_secs_f64();
+            if base_error > b || base_error.is_nan() {
+                base.clear();
+            }
+        }
+    }
+    if base.is_empty() && !deferred.is_empty() {
+        // The options left for a search from unchanged.
+        let clock = std::time::Instant::now();
+        acts = Activations::new(model, search)?;
+        for (id, choice, saved) in deferred {
+            acts.advance_to(cut_at(id))?;
+            let mut m = model.clone();
+            apply(&mut m, id, choice, &factors);
+            let error = acts.error(&m, metric)?;
+            measured += 1;
+            if best_alone.as_ref().is_none_or(|(e, _)| error < *e) {
+                best_alone = Some((error, format!("{} ({choice})", label(&model.graph, id))));
+            }
+            if error <= bound {
+                candidates.push(Candidate {
+                    id,
+                    choice,
+                    error,
+                    saved,
+                });
+            }
+        }
+        phases.options += clock.elapsed().as_secs_f64();
+    }
+    let search_ref = acts.reference();
+    let (search_secs, held_secs) = (Cell::new(base_secs), Cell::new(0.0));
+    let timed = |secs: &Cell<f64>, refs, s, t: &[Step]| {
+        let clock = std::time::Instant::now();
+        let e = error_of(
+            &build(model, &configuration(&candidates, t), &factors),
+            refs,
+            s,
+        );
+        secs.set(secs.get() + clock.elapsed().as_secs_f64());
+        e
+    };
+    let on_search = |t: &[Step]| timed(&search_secs, search_ref, search, t);
+    let on_held = |t: &[Step]| timed(&held_secs, &reference_held, held_out, t);
+    let forced = base.len();
+    let start: HashMap<NodeId, usize> = base.iter().map(|s| (s.layer, s.to)).collect();
+    let mut steps = base.clone();
+    steps.extend(staircase(&layers, &candidates, &start));
     // The upgrades taken, in order, while their errors add up to within `budget` (or until
-    // the size goal is met).
+    // the size goal is met): the int8 point's first, whatever the budget.
     let take = |budget: f64| -> (Vec<Step>, f64, u64) {
-        let mut taken: Vec<Step> = Vec::new();
+        let mut taken: Vec<Step> = steps[..forced].to_vec();
         let mut blocked: Vec<NodeId> = Vec::new();
-        let (mut sum, mut saved) = (0.0, 0u64);
-        for s in &steps {
+        let mut sum: f64 = taken.iter().map(|s| s.d_error).sum();
+        let mut saved: u64 = taken.iter().map(|s| s.d_saved).sum();
+        for s in &steps[forced..] {
             if blocked.contains(&s.layer) {
                 continue;
             }
@@ -305,51 +432,81 @@ pub fn search(
         }
         (taken, sum, saved)
     };
-    let search_ref = acts.reference();
-    let reference_held = reference(model, held_out)?;
-    let error_of = |m: &Model, refs: &[Vec<(String, modelc_interp::Data)>], s: &[Sample]| {
-        compare(refs, m, s).map(|o| o.iter().map(|e| e.error(metric)).fold(0.0, f64::max))
-    };
-    let on_search = |t: &[Step]| {
-        error_of(
-            &build(model, &configuration(&candidates, t), &factors),
-            search_ref,
-            search,
-        )
-    };
-    let on_held = |t: &[Step]| {
-        error_of(
-            &build(model, &configuration(&candidates, t), &factors),
-            &reference_held,
-            held_out,
-        )
-    };
     let (mut taken, _, saved) = take(bound);
+    let mut rounds: Vec<Round> = Vec::new();
     let mut k = taken.len();
     let (search_error, held_error) = match opts.goal {
         Goal::MaxError(b) => {
             // Errors of different layers add up to more or less than their sum: each round
-            // measures the whole model and scales the budget the sum is held to by the
-            // ratio, keeping the smallest model measured within the bound.
-            let mut budget = b;
-            let mut best: Option<(Vec<Step>, f64, u64)> = None;
-            for _ in 0..4 {
-                let (t, sum, saved) = take(budget);
+            // measures the whole model and moves the budget the sum is held to — by the
+            // ratio of the bound to the measured error, kept inside the bracket of budgets
+            // known within and over the bound (halving it in the log when the ratio points
+            // outside) — keeping the smallest model measured within the bound. From the
+            // int8 point, the first budget is the bound scaled as its errors added up.
+            // The budget is for the upgrades beyond the int8 point (from unchanged, all of
+            // them): first the room its measured error leaves, as if errors added; then the
+            // room scaled as the measured error grew over the int8 point's.
+            let base_sum: f64 = base.iter().map(|s| s.d_error).sum();
+            let mut extra = (b - base_error).max(0.0);
+            let mut best: Option<(Vec<Step>, f64, u64)> = (forced > 0).then(|| {
+                let saved = base.iter().map(|s| s.d_saved).sum();
+                (base.clone(), base_error, saved)
+            });
+            let (mut within, mut over) = (0.0f64, f64::INFINITY);
+            if let Some((t, e, saved)) = &best {
+                rounds.push(Round {
+                    budget: 0.0,
+                    upgrades: t.len(),
+                    saved: *saved,
+                    error: *e,
+                });
+            }
+            for _ in 0..6 {
+                let (t, _, saved) = take(base_sum + extra);
                 if t.is_empty() {
                     break;
                 }
-                let e = on_search(&t)?;
-                if e <= b && best.as_ref().is_none_or(|x| saved > x.2) {
-                    best = Some((t, e, saved));
+                let e = if t.len() == forced {
+                    base_error
+                } else {
+                    on_search(&t)?
+                };
+                rounds.push(Round {
+                    budget: extra,
+                    upgrades: t.len(),
+                    saved,
+                    error: e,
+                });
+                if e <= b {
+                    within = within.max(extra);
+                    if best.as_ref().is_none_or(|x| saved > x.2) {
+                        best = Some((t.clone(), e, saved));
+                    }
+                } else {
+                    over = over.min(extra);
                 }
-                if sum <= 0.0 || e <= 0.0 {
+                if t.len() == steps.len() && e <= b {
                     break;
                 }
-                let next = budget * b / e;
-                if (next - budget).abs() <= 0.05 * budget {
+                let grown = e - base_error;
+                let mut next = if grown > 0.0 {
+                    extra * (b - base_error) / grown
+                } else {
+                    2.0 * extra
+                };
+                if next <= within || next >= over || next.is_nan() {
+                    next = if over.is_finite() && within > 0.0 {
+                        (within * over).sqrt()
+                    } else if over.is_finite() {
+                        over / 2.0
+                    } else {
+                        within * 2.0
+                    };
+                }
+                if next.is_nan() || next <= 0.0 || (next - extra).abs() <= 0.02 * extra {
                     break;
                 }
-                budget = next;
+                extra = next;
             }
             let mut search_error;
             match best {
@@ -360,12 +517,23 @@ pub fn search(
                 }
                 None => {
                     // The longest prefix of the first choice within the bound.
-                    (k, search_error) = longest_within(k, b, |j| on_search(&taken[..j]))?;
+                    (k, search_error) = longest_within(0, 0.0, k, b, |j| on_search(&taken[..j]))?;
                 }
             }
             let mut held_error = if k == 0 { 0.0 } else { on_held(&taken[..k])? };
             if held_error > b {
-                (k, held_error) = longest_within(k, b, |j| on_held(&taken[..j]))?;
+                // Back along the upgrades; not below the int8 point if it holds there.
+                let at_base = if forced > 0 && k > forced {
+                    on_held(&taken[..forced])?
+                } else {
+                    f64::INFINITY
+                };
+                let (lo, at_lo) = if at_base <= b {
+                    (forced, at_base)
+                } else {
+                    (0, 0.0)
+                };
+                (k, held_error) = longest_within(lo, at_lo, k, b, |j| on_held(&taken[..j]))?;
                 search_error = on_search(&taken[..k])?;
             }
             if k == 0 {
@@ -416,6 +584,12 @@ pub fn search(
         candidates_measured: measured,
         weight_bytes_before: total_before,
         weight_bytes_after: total_before.saturating_sub(saved_total),
+        rounds,
+        seconds: Phases {
+            combinations: search_secs.get(),
+            held_out: held_secs.get(),
+            ..phases
+        },
         layers: Vec::new(),
     };
     for &id in &layers {
@@ -440,14 +614,21 @@ pub fn search(
 }
 
 /// Each layer's upgrades along the upper convex hull of its options' (error, bytes saved)
-/// from (0, 0) — the options no mix of cheaper ones beats — and all layers' upgrades merged,
+/// from (0, 0), or from its option in `start` — the options no mix of cheaper ones beats —
+/// and all layers' upgrades merged,
 /// most bytes per unit of error first (a layer's own upgrades stay in order: their ratios
 /// fall along its hull).
-fn staircase(layers: &[NodeId], candidates: &[Candidate]) -> Vec<Step> {
+fn staircase(
+    layers: &[NodeId],
+    candidates: &[Candidate],
+    start: &HashMap<NodeId, usize>,
+) -> Vec<Step> {
     let ratio = |s: &Step| s.d_saved as f64 / s.d_error.max(1e-15);
     let mut steps = Vec::new();
     for &layer in layers {
-        let (mut err, mut saved) = (0.0f64, 0u64);
+        let (mut err, mut saved) = start.get(&layer).map_or((0.0f64, 0u64), |&i| {
+            (candidates[i].error, candidates[i].saved)
+        });
         loop {
             let next = candidates
                 .iter()
@@ -474,6 +655,30 @@ fn staircase(layers: &[NodeId], candidates: &[Candidate]) -> Vec<Step> {
     steps
 }
 
+/// The int8 point: for each layer with an int8 option (its weight stored int8, structure
+/// unchanged) among the candidates, the step to it from unchanged.
+fn int8_point(layers: &[NodeId], candidates: &[Candidate]) -> Vec<Step> {
+    let int8 = Choice {
+        structure: Structure::Unchanged,
+        precision: Precision::Int8,
+    };
+    layers
+        .iter()
+        .filter_map(|&layer| {
+            let (to, c) = candidates
+                .iter()
+                .enumerate()
+                .find(|(_, c)| c.id == layer && c.choice == int8)?;
+            Some(Step {
+                layer,
+                to,
+                d_error: c.error,
+                d_saved: c.saved,
+            })
+        })
+        .collect()
+}
+
 /// The option each layer has after `steps` (its last upgrade among them).
 fn configuration<'c>(candidates: &'c [Candidate], steps: &[Step]) -> Vec<&'c Candidate> {
     let mut last: Vec<(NodeId, usize)> = Vec::new();
@@ -486,15 +691,17 @@ fn configuration<'c>(candidates: &'c [Candidate], steps: &[Step]) -> Vec<&'c Can
     last.into_iter().map(|(_, i)| &candidates[i]).collect()
 }
 
-/// The largest `k < n` whose error is within `bound` (the error grows with `k`; 0 is the
-/// unchanged model), with its error.
+/// The largest `k` in `lo..n` whose error is within `bound` (the error grows with `k`; `lo`
+/// is known within it, with error `at_lo`; `n` is known over it), with its error.
 fn longest_within(
+    lo: usize,
+    at_lo: f64,
     n: usize,
     bound: f64,
     error: impl Fn(usize) -> Result<f64, QuantError>,
 ) -> Result<(usize, f64), QuantError> {
-    let (mut lo, mut hi) = (0usize, n.saturating_sub(1));
-    let mut at_lo = 0.0;
+    let (mut lo, mut hi) = (lo, n.saturating_sub(1).max(lo));
+    let mut at_lo = at_lo;
     while lo < hi {
         let mid = (lo + hi).div_ceil(2);
         let e = error(mid)?;
@@ -530,7 +737,11 @@ fn options(model: &Model, id: NodeId, opts: &BudgetOptions) -> Vec<Choice> {
         return out;
     }
     let quantizable = weights::quantizable(&model.graph, id);
-    for (on, p) in [(opts.int8, Precision::Int8), (opts.int4, Precision::Int4)] {
+    for (on, p) in [
+        (opts.int8, Precision::Int8),
+        (opts.int4, Precision::Int4),
+        (opts.int8 && opts.int4, Precision::Int8Block),
+    ] {
         if on && quantizable {
             out.push(Choice {
                 structure: Structure::Unchanged,

@@ -12,10 +12,16 @@ use modelc_ir::{Graph, Names, NodeId, OnnxOp, Op};
 use super::edit::label;
 use super::report::Layer;
 use super::static_int8::{dequantized_weights, weight_axis};
+use crate::compress::weights::{constant_layer, quantize_constant, Precision};
 
+/// With `unowned`, the float weights no Conv / Gemm / MatMul owns (an LSTM's, or ones an
+/// If / Loop body reads by name: `compress::weights::constant_layer`) are stored int8 too,
+/// each behind a DequantizeLinear that keeps its name (`compress::weights::quantize_constant`,
+/// the storage `compress` gives them).
 pub fn quantize_weights(
     g: &mut Graph,
     excluded: &HashMap<NodeId, String>,
+    unowned: bool,
 ) -> Result<Vec<Layer>, String> {
     let order = g.topo_order().map_err(|e| e.to_string())?;
     let mut layers = Vec::new();
@@ -48,6 +54,20 @@ pub fn quantize_weights(
     }
     let mut names = Names::of(g);
     dequantized_weights(g, &mut names, &weights);
+    if unowned {
+        let constants: Vec<NodeId> = g.node_ids().filter(|&id| constant_layer(g, id)).collect();
+        for id in constants {
+            let name = label(g, id);
+            if quantize_constant(g, id, Precision::Int8) {
+                layers.push(Layer {
+                    op: "constant".to_string(),
+                    name,
+                    quantized: true,
+                    note: "int8 weight no Conv/Gemm/MatMul owns (an LSTM's, a sub-graph's), float compute".to_string(),
+                });
+            }
+        }
+    }
     Ok(layers)
 }
 

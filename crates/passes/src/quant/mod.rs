@@ -95,6 +95,10 @@ pub struct QuantConfig {
     pub max_error: Option<(Metric, f64)>,
     /// Run the cleanup pipeline (identity, fold, dce) first.
     pub optimize_first: bool,
+    /// `int8-weight`: also store int8 the float weights no Conv / Gemm / MatMul owns (an
+    /// LSTM's, or ones an If / Loop body reads) — what `compress` can store narrower; not for
+    /// TFLite, whose writer unrolls a stateful LSTM from float weights.
+    pub unowned_weights: bool,
 }
 
 impl QuantConfig {
@@ -119,6 +123,7 @@ impl Default for QuantConfig {
             block_size: 32,
             max_error: None,
             optimize_first: true,
+            unowned_weights: false,
         }
     }
 }
@@ -217,8 +222,9 @@ pub fn quantize(
         }
         (Mode::Int8Weight, None) => {
             let mut m = float.clone();
-            report.layers = int8_weight::quantize_weights(&mut m.graph, &excluded)
-                .map_err(QuantError::Unsupported)?;
+            report.layers =
+                int8_weight::quantize_weights(&mut m.graph, &excluded, cfg.unowned_weights)
+                    .map_err(QuantError::Unsupported)?;
             m
         }
         (Mode::Int4Weight, None) => {
