@@ -53,6 +53,7 @@ pub type Extra = ThinVec<(String, bytes::Bytes)>;
 /// A node's or value's documentation string, in 8 bytes when empty (a `String` takes 24):
 /// almost none has one. Reads as a `&str`.
 #[derive(Clone, Default, PartialEq, Eq, Hash)]
+#[allow(clippy::box_collection)] // the box is the point: one pointer where a String takes three
 pub struct Doc(Option<Box<String>>);
 
 impl std::ops::Deref for Doc {
