@@ -365,7 +365,10 @@ impl QConv {
                         // u8 × i8 on VNNI: x as unsigned bytes (i8 flipped to u8 + 128).
                         Some(quads) if kernel == Kernel::Avx512Vnni => {
                             let (bytes, flip) = X::bytes(x_img);
-                            let zp_u = (zp as i32) ^ (flip as i32);
+                            // The zero point as the byte it flips to: a negative i8 zero
+                            // point (-4 -> 124) must not carry its sign bits into the sum's
+                            // correction.
+                            let zp_u = (zp as u8 ^ flip) as i32;
                             for (gi, pa) in quads.iter().enumerate() {
                                 let xg = &bytes[gi * cg * h * w..(gi + 1) * cg * h * w];
                                 let og = &mut out_img[gi * mg * p..(gi + 1) * mg * p];
