@@ -12,7 +12,7 @@ use modelc_ir::{Graph, Model, NodeId, Op, Value, ValueRef};
 
 use crate::quant::calibrate::Sample;
 use crate::quant::metrics::{Accumulator, Metric};
-use crate::quant::QuantError;
+use crate::quant::{each, QuantError};
 
 /// The values computed before position `pos` of `order` (graph inputs included, constants
 /// and nodes reading only constants left out: a cut graph keeps those) that a node at or
@@ -273,16 +273,4 @@ impl<'m> Activations<'m> {
             .map(|a| a.finish("").error(metric))
             .fold(0.0, f64::max))
     }
-}
-
-/// `f` of each of `items`, in their order, on rayon's threads: one run of the interpreter on
-/// one sample keeps about one core busy (its kernels gain little from a second thread at
-/// batch 1), so the samples of a measurement run side by side. The results, and what is
-/// summed from them, are in the samples' order whatever the thread count.
-fn each<T: Sync, R: Send>(
-    items: &[T],
-    f: impl Fn(&T) -> Result<R, QuantError> + Sync,
-) -> Result<Vec<R>, QuantError> {
-    use rayon::prelude::*;
-    items.par_iter().map(&f).collect()
 }

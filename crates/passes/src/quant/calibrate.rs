@@ -54,6 +54,52 @@ impl Stats {
     }
 }
 
+/// What one calibration run saw.
+#[derive(Default)]
+struct Seen {
+    ranges: HashMap<ValueRef, Range>,
+    dtypes: HashMap<ValueRef, DType>,
+}
+
+/// The smallest and largest finite element, `(0, 0)` when there is none. Infinities and
+/// NaN are replaced by the neutral bound before comparing, a select the compiler turns
+/// into vector blends, so the scan runs at memory speed over every activation.
+fn finite_range(s: &[f32]) -> (f32, f32) {
+    const LANES: usize = 16;
+    let mut lo = [f32::INFINITY; LANES];
+    let mut hi = [f32::NEG_INFINITY; LANES];
+    let mut chunks = s.chunks_exact(LANES);
+    for c in &mut chunks {
+        for i in 0..LANES {
+            // `a < b ? a : b` is exactly one minps/maxps; the non-finite select is a mask.
+            let finite = c[i].abs() < f32::INFINITY;
+            let (xl, xh) = if finite {
+                (c[i], c[i])
+            } else {
+                (f32::INFINITY, f32::NEG_INFINITY)
+            };
+            lo[i] = if xl < lo[i] { xl } else { lo[i] };
+            hi[i] = if xh > hi[i] { xh } else { hi[i] };
+        }
+    }
+    let (mut l, mut h) = (f32::INFINITY, f32::NEG_INFINITY);
+    for &x in chunks.remainder() {
+        if x.is_finite() {
+            l = l.min(x);
+            h = h.max(x);
+        }
+    }
+    for i in 0..LANES {
+        l = l.min(lo[i]);
+        h = h.max(hi[i]);
+    }
+    if l > h {
+        (0.0, 0.0)
+    } else {
+        (l, h)
+    }
+}
+
 fn f32_values(data: &Data) -> Option<&ndarray::ArrayD<f32>> {
     match data {
         Data::Tensor(Array::F32(a)) => Some(a),
@@ -62,6 +108,10 @@ fn f32_values(data: &Data) -> Option<&ndarray::ArrayD<f32>> {
 }
 
 /// Runs `model` on every sample and returns the value ranges chosen by `method`.
+///
+/// The samples run side by side on rayon's threads (see [`super::each`]); what each run
+/// saw is merged with min, max and integer counts, which give the same result in any
+/// order, so the ranges do not depend on the thread count.
 pub fn calibrate(model: &Model, samples: &[Sample], method: Method) -> Result<Stats, QuantError> {
     if samples.is_empty() {
         return Err(QuantError::Calibration("no calibration inputs".into()));
@@ -70,48 +120,68 @@ pub fn calibrate(model: &Model, samples: &[Sample], method: Method) -> Result<St
     let interp = Interpreter::new(model)?;
     let mut stats = Stats::default();
     let mut ranges: HashMap<ValueRef, Range> = HashMap::new();
-    for sample in samples {
+    let runs = super::each(samples, |sample| {
+        let mut seen = Seen::default();
         let outputs = interp.run_observed(sample.clone(), &mut |v, data| {
             if let Data::Tensor(a) = data {
-                stats.dtypes.insert(v, a.dtype());
+                seen.dtypes.insert(v, a.dtype());
             }
-            let Some(a) = f32_values(data) else { return };
-            let (mut lo, mut hi) = (f32::INFINITY, f32::NEG_INFINITY);
-            for &x in a.iter() {
-                if x.is_finite() {
-                    lo = lo.min(x);
-                    hi = hi.max(x);
-                }
+            if let Some(a) = f32_values(data) {
+                let (lo, hi) = match a.as_slice_memory_order() {
+                    Some(s) => finite_range(s),
+                    None => finite_range(&a.iter().copied().collect::<Vec<_>>()),
+                };
+                seen.ranges.insert(v, Range { min: lo, max: hi });
             }
-            if lo > hi {
-                (lo, hi) = (0.0, 0.0);
-            }
-            let r = ranges.entry(v).or_insert(Range { min: lo, max: hi });
-            r.min = r.min.min(lo);
-            r.max = r.max.max(hi);
         })?;
+        Ok((outputs, seen))
+    })?;
+    for (outputs, seen) in runs {
+        stats.dtypes.extend(seen.dtypes);
+        for (v, r) in seen.ranges {
+            let m = ranges.entry(v).or_insert(r);
+            m.min = m.min.min(r.min);
+            m.max = m.max.max(r.max);
+        }
         stats.outputs.push(outputs);
         stats.runs += 1;
     }
     if !matches!(method, Method::MinMax) {
         // A second pass fills histograms over the now-known |x| range of each value.
-        let mut hists: HashMap<ValueRef, AbsHistogram> = ranges
+        let absmax: HashMap<ValueRef, f32> = ranges
             .iter()
-            .map(|(v, r)| (*v, AbsHistogram::new(r.min.abs().max(r.max.abs()))))
+            .map(|(v, r)| (*v, r.min.abs().max(r.max.abs())))
             .collect();
-        for sample in samples {
-            interp.run_observed(sample.clone(), &mut |v, data| {
-                if let (Some(a), Some(h)) = (f32_values(data), hists.get_mut(&v)) {
+        let hists = super::fold_samples(
+            samples,
+            || HashMap::<ValueRef, AbsHistogram>::new(),
+            |hists, sample| {
+                interp.run_observed(sample.clone(), &mut |v, data| {
+                    let (Some(a), Some(&m)) = (f32_values(data), absmax.get(&v)) else {
+                        return;
+                    };
+                    let h = hists.entry(v).or_insert_with(|| AbsHistogram::new(m));
                     match a.as_slice_memory_order() {
                         Some(s) => h.add(s),
                         None => h.add(&a.iter().copied().collect::<Vec<_>>()),
                     }
+                })?;
+                Ok(())
+            },
+            |into, from| {
+                for (v, h) in from {
+                    match into.get_mut(&v) {
+                        Some(g) => g.merge(&h),
+                        None => {
+                            into.insert(v, h);
+                        }
+                    }
                 }
-            })?;
-            stats.runs += 1;
-        }
+            },
+        )?;
+        stats.runs += samples.len();
         for (v, r) in ranges.iter_mut() {
-            let h = &hists[v];
+            let Some(h) = hists.get(v) else { continue };
             let t = match method {
                 Method::Percentile(p) => h.percentile(p),
                 Method::Entropy => h.entropy_threshold(128),
@@ -124,4 +194,35 @@ pub fn calibrate(model: &Model, samples: &[Sample], method: Method) -> Result<St
     stats.ranges = ranges;
     stats.elapsed = start.elapsed();
     Ok(stats)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::finite_range;
+
+    /// The lane-parallel scan agrees with a plain one on every length around its lane
+    /// width, with infinities and NaN anywhere, and an all-non-finite slice is `(0, 0)`.
+    #[test]
+    fn finite_range_skips_non_finite_values_at_any_position() {
+        let special = [f32::INFINITY, f32::NEG_INFINITY, f32::NAN];
+        for len in 0..40usize {
+            let mut v: Vec<f32> = (0..len).map(|i| ((i * 37) % 23) as f32 - 11.5).collect();
+            for (k, s) in special.iter().enumerate() {
+                if len > 0 {
+                    v[(k * 7) % len] = *s;
+                }
+            }
+            let finite: Vec<f32> = v.iter().copied().filter(|x| x.is_finite()).collect();
+            let want = if finite.is_empty() {
+                (0.0, 0.0)
+            } else {
+                (
+                    finite.iter().copied().fold(f32::INFINITY, f32::min),
+                    finite.iter().copied().fold(f32::NEG_INFINITY, f32::max),
+                )
+            };
+            assert_eq!(finite_range(&v), want, "length {len}");
+        }
+        assert_eq!(finite_range(&[f32::NAN; 20]), (0.0, 0.0));
+    }
 }

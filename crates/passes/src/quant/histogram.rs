@@ -31,6 +31,14 @@ impl AbsHistogram {
         }
     }
 
+    /// Adds the counts of `other`, a histogram over the same `[0, absmax]`.
+    pub fn merge(&mut self, other: &AbsHistogram) {
+        debug_assert_eq!(self.absmax, other.absmax);
+        for (a, b) in self.counts.iter_mut().zip(&other.counts) {
+            *a += b;
+        }
+    }
+
     fn bin_width(&self) -> f32 {
         self.absmax / BINS as f32
     }

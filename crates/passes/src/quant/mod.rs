@@ -278,6 +278,40 @@ pub fn require_opset(
     }))
 }
 
+/// `f` of each of `items`, in their order, on rayon's threads: one run of the interpreter on
+/// one sample keeps about one core busy (its kernels gain little from a second thread at
+/// batch 1), so the samples of a measurement run side by side. The results, and what is
+/// summed from them, are in the samples' order whatever the thread count.
+pub(crate) fn each<T: Sync, R: Send>(
+    items: &[T],
+    f: impl Fn(&T) -> Result<R, QuantError> + Sync,
+) -> Result<Vec<R>, QuantError> {
+    use rayon::prelude::*;
+    items.par_iter().map(&f).collect()
+}
+
+/// Folds `f` over `items` on rayon's threads, each thread into its own accumulator from
+/// `init`, then `merge`s the accumulators: for statistics too large to keep one per item
+/// (histograms), and only where `merge` gives the same result in any order (integer counts).
+pub(crate) fn fold_samples<T: Sync, A: Send>(
+    items: &[T],
+    init: impl Fn() -> A + Sync + Send,
+    f: impl Fn(&mut A, &T) -> Result<(), QuantError> + Sync + Send,
+    merge: impl Fn(&mut A, A) + Sync + Send,
+) -> Result<A, QuantError> {
+    use rayon::prelude::*;
+    items
+        .par_iter()
+        .try_fold(&init, |mut acc, item| {
+            f(&mut acc, item)?;
+            Ok::<A, QuantError>(acc)
+        })
+        .try_reduce(&init, |mut a, b| {
+            merge(&mut a, b);
+            Ok(a)
+        })
+}
+
 /// Bytes held in the graph's constants.
 pub fn weight_bytes(g: &Graph) -> u64 {
     g.node_ids()
@@ -304,7 +338,7 @@ pub fn reference(
     samples: &[Sample],
 ) -> Result<Vec<Vec<(String, Data)>>, QuantError> {
     let a = Interpreter::new(float)?;
-    samples.iter().map(|s| Ok(a.run(s.clone())?)).collect()
+    each(samples, |s| Ok(a.run(s.clone())?))
 }
 
 /// Measures each output's error of `quantized` on `samples` against `reference`.
@@ -316,9 +350,9 @@ pub fn compare(
     let b = Interpreter::new(quantized)?;
     let names = b.output_names();
     let mut acc: Vec<metrics::Accumulator> = names.iter().map(|_| Default::default()).collect();
-    for (s, ra) in samples.iter().zip(reference) {
-        let rb = b.run(s.clone())?;
-        for (i, ((_, da), (_, db))) in ra.iter().zip(&rb).enumerate() {
+    let runs = each(samples, |s| Ok(b.run(s.clone())?))?;
+    for (rb, ra) in runs.iter().zip(reference) {
+        for (i, ((_, da), (_, db))) in ra.iter().zip(rb).enumerate() {
             if let (Data::Tensor(x), Data::Tensor(y)) = (da, db) {
                 if let (Ok(xv), Ok(yv)) = (x.to_f64_vec(), y.to_f64_vec()) {
                     acc[i].add(&xv, &yv, x.shape());
