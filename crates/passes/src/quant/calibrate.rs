@@ -154,7 +154,7 @@ pub fn calibrate(model: &Model, samples: &[Sample], method: Method) -> Result<St
             .collect();
         let hists = super::fold_samples(
             samples,
-            || HashMap::<ValueRef, AbsHistogram>::new(),
+            HashMap::<ValueRef, AbsHistogram>::new,
             |hists, sample| {
                 interp.run_observed(sample.clone(), &mut |v, data| {
                     let (Some(a), Some(&m)) = (f32_values(data), absmax.get(&v)) else {
