@@ -326,7 +326,7 @@ fn execute(
                     }
                     (None, None) => return Err(InterpError::MissingInput(name.clone())),
                 };
-                check_input(name, node.outputs[0].ty.as_ref(), &data)?;
+                check_input(name, node.outputs[0].ty.as_deref(), &data)?;
                 if let Some(obs) = observer.as_mut() {
                     obs(here, &data);
                 }

@@ -564,8 +564,8 @@ impl<'b, 'g> NodeBuilder<'b, 'g> {
         };
         let mut values = values;
         for (v, ty) in values.iter_mut().zip(types) {
-            if ty.is_some() {
-                v.ty = ty;
+            if let Some(t) = ty {
+                v.ty = Some(Box::new(t));
             }
         }
         if let (Some(src), Some(first)) = (stands_for, values.first_mut()) {

@@ -98,6 +98,13 @@ pub struct TypeInfo {
     pub denotation: String,
 }
 
+/// A value's type as [`crate::Value::ty`] holds it.
+impl From<ValueType> for Box<TypeInfo> {
+    fn from(ty: ValueType) -> Box<TypeInfo> {
+        Box::new(ty.into())
+    }
+}
+
 impl From<ValueType> for TypeInfo {
     fn from(ty: ValueType) -> TypeInfo {
         TypeInfo {

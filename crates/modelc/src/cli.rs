@@ -682,7 +682,7 @@ fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
             let mut model = load(&input)?;
             shapes.parse()?.apply(&mut model.graph)?;
             let mut summary = Summary::of(&model, format);
-            summary.add_cost(&model);
+            summary.add_cost(std::borrow::Cow::Owned(model));
             if json {
                 println!("{}", serde_json::to_string_pretty(&summary)?);
             } else {

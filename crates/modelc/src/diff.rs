@@ -519,7 +519,7 @@ fn io_changes(a: &Graph, b: &Graph, inputs: bool) -> Vec<IoChange> {
             .map(|x| {
                 (
                     x.name.clone(),
-                    x.ty.as_ref()
+                    x.ty.as_deref()
                         .map_or_else(|| "?".into(), modelc_ir::text::type_to_string),
                 )
             })

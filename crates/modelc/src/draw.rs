@@ -283,7 +283,7 @@ pub fn layout(g: &Graph) -> Layout {
             let out = ValueRef::new(id, 0);
             let ty = g
                 .value(out)
-                .and_then(|v| v.ty.as_ref())
+                .and_then(|v| v.ty.as_deref())
                 .map(modelc_ir::text::type_to_string)
                 .unwrap_or_default();
             let mut detail = if is_input {

@@ -105,7 +105,7 @@ fn value_info(g: &Graph, v: ValueRef) -> proto::ValueInfoProto {
     let value = g.value(v).expect("graph refers to live values");
     proto::ValueInfoProto {
         name: Some(value.name.clone()),
-        r#type: value.ty.as_ref().map(export_type),
+        r#type: value.ty.as_deref().map(export_type),
         doc_string: non_empty(&value.doc),
         metadata_props: metadata(&value.meta),
     }

@@ -15,6 +15,7 @@ use modelc_ir::{
 };
 use prost::Message;
 
+use crate::names::Names;
 use crate::proto;
 use crate::split::NodeSlices;
 use crate::tensor::{import_sparse, import_tensor, sparse_name, ExternalFiles};
@@ -147,7 +148,7 @@ struct Pending {
 
 /// Name resolution within one graph under construction.
 struct Scope {
-    names: HashMap<String, ValueRef>,
+    names: Names,
     outer: HashMap<String, NodeId>,
     /// Names read from enclosing graphs, in order of first use.
     free: Vec<String>,
@@ -156,8 +157,8 @@ struct Scope {
 
 impl Scope {
     fn resolve(&mut self, g: &mut Graph, name: &str, reader: &str) -> Result<ValueRef, OnnxError> {
-        if let Some(v) = self.names.get(name) {
-            return Ok(*v);
+        if let Some(v) = self.names.get(g, name) {
+            return Ok(v);
         }
         if !self.nested {
             return Err(OnnxError::invalid(
@@ -177,11 +178,11 @@ impl Scope {
         Ok(ValueRef::new(id, 0))
     }
 
-    fn define(&mut self, name: &str, v: ValueRef, graph: &str) -> Result<(), OnnxError> {
+    fn define(&mut self, g: &Graph, name: &str, v: ValueRef, graph: &str) -> Result<(), OnnxError> {
         if name.is_empty() {
             return Ok(());
         }
-        if self.names.insert(name.to_string(), v).is_some() {
+        if !self.names.insert(g, name, v) {
             return Err(OnnxError::invalid(
                 format!("graph `{graph}`"),
                 format!("value `{name}` is defined more than once"),
@@ -197,7 +198,7 @@ fn value_from_info(vi: &proto::ValueInfoProto) -> Result<Value, OnnxError> {
         ty: vi
             .r#type
             .as_ref()
-            .map(|t| import_type(t, vi.name()))
+            .map(|t| import_type(t, vi.name()).map(Box::new))
             .transpose()?,
         doc: vi.doc_string().into(),
         meta: metadata(&vi.metadata_props),
@@ -234,7 +235,7 @@ impl Importer<'_> {
         g.doc = gp.doc_string().to_string();
         g.meta = metadata(&gp.metadata_props);
         let mut scope = Scope {
-            names: HashMap::new(),
+            names: Names::default(),
             outer: HashMap::new(),
             free: Vec::new(),
             nested: depth > 0,
@@ -246,7 +247,7 @@ impl Importer<'_> {
         for vi in &gp.input {
             let v = value_from_info(vi)?;
             let id = g.add_input(v);
-            scope.define(vi.name(), ValueRef::new(id, 0), &gname)?;
+            scope.define(&g, vi.name(), ValueRef::new(id, 0), &gname)?;
         }
         for t in &gp.initializer {
             let tensor = import_tensor(t, t.name(), self.ext)?;
@@ -258,7 +259,7 @@ impl Importer<'_> {
             let node = g.node_mut(id);
             node.doc = t.doc_string().into();
             node.meta = metadata(&t.metadata_props);
-            scope.define(t.name(), ValueRef::new(id, 0), &gname)?;
+            scope.define(&g, t.name(), ValueRef::new(id, 0), &gname)?;
         }
         for &id in g.inputs().to_vec().iter() {
             let name = g.node(id).outputs[0].name.clone();
@@ -274,7 +275,7 @@ impl Importer<'_> {
                 0,
                 vec![Value::named(&name)],
             ));
-            scope.define(&name, ValueRef::new(id, 0), &gname)?;
+            scope.define(&g, &name, ValueRef::new(id, 0), &gname)?;
         }
 
         // One pass creates the nodes, defines their outputs and connects the inputs already
@@ -282,7 +283,7 @@ impl Importer<'_> {
         // every node is defined.
         let count = nodes.len();
         g.reserve(count, count);
-        scope.names.reserve(count);
+        scope.names.reserve(&g, count);
         let mut pending = Vec::new();
         for index in 0..count {
             let np = nodes.get(index)?;
@@ -338,7 +339,7 @@ impl Importer<'_> {
             }
             let id = g.add_node(node);
             for (slot, name) in np.output.iter().enumerate() {
-                scope.define(name, ValueRef::new(id, slot), &gname)?;
+                scope.define(&g, name, ValueRef::new(id, slot), &gname)?;
             }
             // Inputs in slot order, then the captures after them.
             let names = np.input.iter().enumerate().chain(
@@ -353,8 +354,8 @@ impl Importer<'_> {
                 if name.is_empty() {
                     continue;
                 }
-                match scope.names.get(name.as_str()) {
-                    Some(v) => resolved.push((slot, *v)),
+                match scope.names.get(&g, name) {
+                    Some(v) => resolved.push((slot, v)),
                     None => unresolved.push((slot, name.clone())),
                 }
             }
@@ -380,7 +381,7 @@ impl Importer<'_> {
         }
 
         for vi in &gp.value_info {
-            match scope.names.get(vi.name()).copied() {
+            match scope.names.get(&g, vi.name()) {
                 Some(v) => {
                     let info = value_from_info(vi)?;
                     let value = g.value_mut(v).expect("scope refers to live values");

@@ -8,6 +8,7 @@
 mod error;
 mod export;
 mod import;
+mod names;
 mod prepare;
 pub mod proto;
 mod split;

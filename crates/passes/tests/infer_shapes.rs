@@ -62,7 +62,7 @@ fn ty(g: &Graph, name: &str) -> String {
             if v.name == name {
                 return v
                     .ty
-                    .as_ref()
+                    .as_deref()
                     .map_or("_".into(), modelc_ir::text::type_to_string);
             }
         }

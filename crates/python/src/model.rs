@@ -260,7 +260,7 @@ impl Model {
     /// an op histogram, parameter count and bytes, MACs/FLOPs (where shapes are known).
     fn inspect<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let mut summary = modelc::summary::Summary::of(&self.model, self.format);
-        summary.add_cost(&self.model);
+        summary.add_cost(std::borrow::Cow::Borrowed(&self.model));
         crate::json(py, &summary)
     }
 

@@ -170,9 +170,9 @@ fn set_inputs(body: &mut crate::Graph, types: &[Option<ValueType>]) {
             None => ty.clone(),
         };
         let denotation = v.ty.take().map(|t| t.denotation).unwrap_or_default();
-        v.ty = Some(TypeInfo {
+        v.ty = Some(Box::new(TypeInfo {
             ty: new,
             denotation,
-        });
+        }));
     }
 }

@@ -166,7 +166,7 @@ pub(super) fn infer_in(
     for (v, ty) in types {
         if let Some(value) = g.value_mut(v) {
             let denotation = value.ty.take().map(|t| t.denotation).unwrap_or_default();
-            value.ty = Some(TypeInfo { ty, denotation });
+            value.ty = Some(Box::new(TypeInfo { ty, denotation }));
         }
     }
     for (id, attrs) in sub_updates {
@@ -178,7 +178,7 @@ pub(super) fn infer_in(
                 continue;
             }
             report.values += 1;
-            if matches!(&v.ty, Some(TypeInfo { ty: ValueType::Tensor(t), .. }) if t.shape.is_some())
+            if matches!(v.ty.as_deref(), Some(TypeInfo { ty: ValueType::Tensor(t), .. }) if t.shape.is_some())
             {
                 report.shaped += 1;
             }

@@ -767,7 +767,7 @@ fn value_decl(out: &mut String, v: &Value, implied: Option<&TypeInfo>) {
         out.push('%');
         syntax::name(out, &v.name);
     }
-    match (&v.ty, implied) {
+    match (v.ty.as_deref(), implied) {
         (Some(t), Some(i)) if t == i => {}
         (None, Some(_)) => out.push_str(": _"),
         (None, None) => {}

@@ -592,7 +592,7 @@ fn absent_inputs_and_outputs_round_trip() {
         &[],
     );
     let _ = add(&mut g, custom("com.example", "Source"), &[], &["c"]);
-    g.node_mut(n).outputs[2].ty = Some(tt(DType::F32, &[1]));
+    g.node_mut(n).outputs[2].ty = Some(Box::new(tt(DType::F32, &[1])));
     g.node_mut(sink).name = "sink".into();
     g.push_output(ValueRef::new(n, 1));
     let text = round_trip_graph(&g);
@@ -697,7 +697,7 @@ fn node_value_and_graph_fields_round_trip() {
     .into();
     let x = g.add_input(Value {
         name: "x".into(),
-        ty: Some(tt(DType::F32, &[1, 3, 8, 8])),
+        ty: Some(Box::new(tt(DType::F32, &[1, 3, 8, 8]))),
         doc: "the image".into(),
         meta: vec![("unit".into(), "px".into())].into(),
         origin: None,
@@ -717,7 +717,7 @@ fn node_value_and_graph_fields_round_trip() {
     let untyped_const = g.add_const("u", i64s(&[1], &[1]));
     g.node_mut(untyped_const).outputs[0].ty = None;
     let retyped_const = g.add_const("r", i64s(&[1], &[1]));
-    g.node_mut(retyped_const).outputs[0].ty = Some(tt(DType::I64, &[]));
+    g.node_mut(retyped_const).outputs[0].ty = Some(Box::new(tt(DType::I64, &[])));
     let conv = add(
         &mut g,
         onnx(OnnxOp::Conv),
@@ -933,7 +933,10 @@ fn hand_written_text_parses() {
     assert_eq!(g.node(z.node).op, onnx(OnnxOp::Mul));
     let k = g.input(z.node, 1).unwrap();
     assert_eq!(g.node(k.node).op, Op::Const(f32s(&[2], &[1.0, 2.5])));
-    assert_eq!(g.value(k).unwrap().ty, Some(tt(DType::F32, &[2])));
+    assert_eq!(
+        g.value(k).unwrap().ty.as_deref(),
+        Some(&tt(DType::F32, &[2]))
+    );
     // A layout-sensitive op without `layout=` gets ONNX's NCHW, as `Node::new` gives it.
     let g = Graph::parse("graph(%x) -> (%y) { %y = MaxPool(%x) }").unwrap();
     assert_eq!(g.node(g.outputs()[0].node).layout, Some(Layout::Nchw));

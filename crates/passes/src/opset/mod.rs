@@ -126,7 +126,7 @@ fn types_by_name(g: &Graph) -> HashMap<String, TypeInfo> {
     for id in g.node_ids() {
         for v in &g.node(id).outputs {
             if let (false, Some(ty)) = (v.name.is_empty(), &v.ty) {
-                out.insert(v.name.clone(), ty.clone());
+                out.insert(v.name.clone(), (**ty).clone());
             }
         }
     }
@@ -322,7 +322,7 @@ fn convert_node(b: &mut Builder<'_>, id: NodeId, cx: &Cx) -> Result<(), String> 
             let inferred = b.value(v).and_then(|val| cx.types.get(&val.name)).cloned();
             if let (false, Some(ty)) = (known, inferred) {
                 if let Some(val) = b.value_mut(v) {
-                    val.ty = Some(ty);
+                    val.ty = Some(Box::new(ty));
                 }
             }
         }
@@ -346,7 +346,7 @@ fn input_types_exist(b: &Builder<'_>, id: NodeId, op: OnnxOp, cx: &Cx) -> Result
         };
         let ty = b
             .value(v)
-            .and_then(|val| cx.types.get(&val.name).or(val.ty.as_ref()));
+            .and_then(|val| cx.types.get(&val.name).or(val.ty.as_deref()));
         let Some(bit) = ty.and_then(|t| modelc_ir::type_bit(&t.ty)) else {
             continue;
         };

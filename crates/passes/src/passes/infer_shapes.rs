@@ -122,10 +122,11 @@ impl InputShapes {
                 })?;
             let value = &mut g.node_mut(id).outputs[0];
             let ty = value.ty.get_or_insert_with(|| {
-                TypeInfo::from(ValueType::Tensor(TensorType {
+                ValueType::Tensor(TensorType {
                     dtype: None,
                     shape: None,
-                }))
+                })
+                .into()
             });
             let ValueType::Tensor(t) = &mut ty.ty else {
                 return Err(InputShapeError::NotTensor(name.clone()));
@@ -215,7 +216,7 @@ fn bind_symbols(g: &mut Graph, bind: &std::collections::HashMap<String, u64>) {
             if let Some(TypeInfo {
                 ty: ValueType::Tensor(TensorType { shape: Some(s), .. }),
                 ..
-            }) = &mut v.ty
+            }) = v.ty.as_deref_mut()
             {
                 for d in &mut s.0 {
                     if let Dim::Sym(name) = d {

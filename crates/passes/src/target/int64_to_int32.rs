@@ -286,12 +286,13 @@ fn set_dtype(g: &mut Graph, v: ValueRef, d: DType) {
     match val.ty.as_mut().map(|t| &mut t.ty) {
         Some(ValueType::Tensor(tt)) => tt.dtype = Some(d),
         _ => {
-            val.ty = Some(modelc_ir::TypeInfo::from(ValueType::Tensor(
-                modelc_ir::TensorType {
+            val.ty = Some(
+                ValueType::Tensor(modelc_ir::TensorType {
                     dtype: Some(d),
                     shape: None,
-                },
-            )))
+                })
+                .into(),
+            )
         }
     }
 }

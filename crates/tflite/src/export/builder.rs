@@ -66,11 +66,13 @@ pub(crate) struct TensorOut {
     pub dtype: DType,
     pub shape: Vec<i64>,
     pub buffer: u32,
-    pub quant: Option<Quant>,
+    /// Boxed, as `sparsity` is: most tensors have neither, and a graph of 200,000 float
+    /// tensors would otherwise carry 110 empty bytes in each record.
+    pub quant: Option<Box<Quant>>,
     /// State a stateful op (LSTM) reads and updates in place between invocations.
     pub is_variable: bool,
     /// A constant stored in `SparsityParameters` form (the buffer holds the stored values).
-    pub sparsity: Option<super::sparse::Layout>,
+    pub sparsity: Option<Box<super::sparse::Layout>>,
 }
 
 pub(crate) struct OperatorOut {
@@ -79,7 +81,8 @@ pub(crate) struct OperatorOut {
     pub outputs: Vec<i32>,
     pub options_type: BuiltinOptions,
     pub options: Option<WIPOffset<UnionWIPOffset>>,
-    pub custom_options: Option<Bytes>,
+    /// Boxed: only custom operators have them.
+    pub custom_options: Option<Box<Bytes>>,
 }
 
 /// A finished nested subgraph (an IF branch, a WHILE condition or body): its tensors and
@@ -335,7 +338,7 @@ impl<'g> Builder<'g> {
             dtype,
             shape,
             buffer,
-            quant,
+            quant: quant.map(Box::new),
             is_variable: false,
             sparsity: None,
         });
@@ -464,7 +467,7 @@ impl<'g> Builder<'g> {
             outputs: outputs.iter().map(|&t| t as i32).collect(),
             options_type: BuiltinOptions::NONE,
             options: None,
-            custom_options,
+            custom_options: custom_options.map(Box::new),
         });
     }
 }

@@ -189,7 +189,7 @@ impl<'g> Lower<'g> {
         let x = self.model.resolve(x);
         if let Some(&t) = self.model.map.get(&x) {
             if self.model.tensors[t].quant.is_none() {
-                self.model.tensors[t].quant = Some(q);
+                self.model.tensors[t].quant = Some(Box::new(q));
             }
             return Ok(Some(t));
         }
@@ -329,7 +329,7 @@ impl<'g> Lower<'g> {
         let (name, shape, quant) = (
             format!("{}/i64", bt.name),
             bt.shape.clone(),
-            bt.quant.clone(),
+            bt.quant.as_deref().cloned(),
         );
         let t = self.model.add_tensor(
             name,
@@ -384,7 +384,7 @@ impl<'g> Lower<'g> {
         let x = self.g.input(v.node, 0)?;
         let t = &self.model.tensors[*self.model.map.get(&self.model.resolve(x))?];
         let same_int = !t.dtype.is_float() && self.model.dtype_of(v) == Some(t.dtype);
-        same_int.then(|| t.quant.clone()).flatten()
+        same_int.then(|| t.quant.as_deref().cloned()).flatten()
     }
 
     /// Shape of input `i` of node `id`.

@@ -178,7 +178,7 @@ pub(crate) fn fc_weights(
         Some(&Bytes::from(bytes)),
         None,
     )?;
-    lowering.model.tensors[t].sparsity = Some(layout);
+    lowering.model.tensors[t].sparsity = Some(Box::new(layout));
     let dense =
         lowering
             .model

@@ -780,7 +780,7 @@ impl<'a> Ctx<'a> {
     fn set_type(&mut self, v: ValueRef, t: usize, dtype: DType) {
         let ty = self.tensor_type(t, dtype);
         if let Some(val) = self.g.value_mut(v) {
-            val.ty = ty;
+            val.ty = ty.map(Box::new);
         }
     }
 
@@ -795,7 +795,7 @@ impl<'a> Ctx<'a> {
         let ty = self.tensor_type(t, dtype);
         let id = self.g.add_input(Value {
             name,
-            ty,
+            ty: ty.map(Box::new),
             ..Value::default()
         });
         let raw = ValueRef::new(id, 0);

@@ -134,7 +134,7 @@ fn own_outputs(g: &mut Graph, cx: &mut Ctx, outs: Vec<ValueRef>) -> Vec<ValueRef
 }
 
 fn value_type(cx: &Ctx, v: ValueRef) -> Option<TypeInfo> {
-    cx.graph().value(v).and_then(|x| x.ty.clone())
+    cx.graph().value(v).and_then(|x| x.ty.as_deref().cloned())
 }
 
 /// The value `v` as a bool (TFLite conditions may be numbers: non-zero is true).
@@ -185,7 +185,7 @@ pub(super) fn if_op(cx: &mut Ctx, op: &OpIn) -> Result<bool, TfliteError> {
                         0,
                         vec![Value {
                             name,
-                            ty,
+                            ty: ty.map(Box::new),
                             ..Value::default()
                         }],
                     ));
@@ -288,13 +288,13 @@ pub(super) fn while_op(cx: &mut Ctx, op: &OpIn) -> Result<bool, TfliteError> {
     let iter_name = cx.unique(&format!("{base}/iteration"));
     body.add_input(Value {
         name: iter_name,
-        ty: scalar(DType::I64),
+        ty: scalar(DType::I64).map(Box::new),
         ..Value::default()
     });
     let cond_name = cx.unique(&format!("{base}/cond_in"));
     body.add_input(Value {
         name: cond_name,
-        ty: scalar(DType::Bool),
+        ty: scalar(DType::Bool).map(Box::new),
         ..Value::default()
     });
     let mut carried = Vec::with_capacity(init.len());
@@ -309,7 +309,7 @@ pub(super) fn while_op(cx: &mut Ctx, op: &OpIn) -> Result<bool, TfliteError> {
         carried.push(ValueRef::new(
             body.add_input(Value {
                 name,
-                ty,
+                ty: ty.map(Box::new),
                 ..Value::default()
             }),
             0,

@@ -280,7 +280,7 @@ impl Parser<'_> {
                 i = rest;
             } else {
                 let (rest, t) = self.type_info(rest)?;
-                decl.value.ty = Some(t);
+                decl.value.ty = Some(Box::new(t));
                 i = rest;
             }
         }
@@ -378,7 +378,7 @@ impl Parser<'_> {
                     .into_iter()
                     .map(|mut d| {
                         if !d.typed {
-                            d.value.ty = implied.clone();
+                            d.value.ty = implied.clone().map(Box::new);
                         }
                         d.value
                     })

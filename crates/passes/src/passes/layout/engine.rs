@@ -280,7 +280,7 @@ impl<'g> Engine<'g> {
                     .name("")
                     .out(format!("{name}_{suffix}"))
                     .stands_for(v)
-                    .typed(0, val.ty)
+                    .typed(0, val.ty.map(|t| *t))
                     .ints("perm", t.iter().map(|&x| x as i64).collect::<Vec<_>>())
                     .value()
             }

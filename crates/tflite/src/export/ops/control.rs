@@ -39,7 +39,7 @@ impl Slot {
             name: t.name.clone(),
             dtype: t.dtype,
             shape: t.shape.clone(),
-            quant: t.quant.clone(),
+            quant: t.quant.as_deref().cloned(),
         }
     }
 }

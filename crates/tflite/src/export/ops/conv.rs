@@ -143,7 +143,11 @@ fn pad_input(
     if shape.len() != 4 {
         return Err(unsupported("padding needs a 4-D input"));
     }
-    let (dtype, quant, name) = (it.dtype, it.quant.clone(), format!("{}/pad", it.name));
+    let (dtype, quant, name) = (
+        it.dtype,
+        it.quant.as_deref().cloned(),
+        format!("{}/pad", it.name),
+    );
     // A size unknown until run time stays unknown.
     for (a, extra) in [(1, pads[0] + pads[2]), (2, pads[1] + pads[3])] {
         if shape[a] >= 0 {
@@ -343,8 +347,8 @@ fn zero_int32_bias(
     channels: i64,
 ) -> Result<usize, TfliteError> {
     let (Some(qi), Some(qw)) = (
-        lowering.model.tensors[input].quant.clone(),
-        lowering.model.tensors[w].quant.clone(),
+        lowering.model.tensors[input].quant.as_deref().cloned(),
+        lowering.model.tensors[w].quant.as_deref().cloned(),
     ) else {
         return Err(unsupported("quantized op without input or filter scales"));
     };
@@ -591,7 +595,7 @@ pub(crate) fn conv_transpose(lowering: &mut Lower, id: NodeId) -> Result<(), Tfl
             format!("{}/uncropped", o.name),
             vec![os[0], conv_hw[0], conv_hw[1], os[3]],
             o.dtype,
-            o.quant.clone(),
+            o.quant.as_deref().cloned(),
         );
         lowering.model.add_tensor(name, dtype, shape, None, quant)?
     } else {
@@ -731,7 +735,11 @@ fn conv_transpose_dynamic(
     let shape = concat(lowering, &[n, hw, m])?;
     let conv_out = if crop {
         let o = &lowering.model.tensors[out];
-        let (name, dtype, quant) = (format!("{}/uncropped", o.name), o.dtype, o.quant.clone());
+        let (name, dtype, quant) = (
+            format!("{}/uncropped", o.name),
+            o.dtype,
+            o.quant.as_deref().cloned(),
+        );
         let full_shape = vec![o.shape[0], -1, -1, o.shape[3]];
         lowering
             .model

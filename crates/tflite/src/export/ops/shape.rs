@@ -416,10 +416,10 @@ pub(crate) fn lower(lowering: &mut Lower, id: NodeId, op: OnnxOp) -> Result<(), 
             // TensorFlow's converter arranges: XNNPACK refuses to prepare a CONCATENATION
             // whose inputs and output differ (LiteRT's own kernel rescales).
             if lowering.quantized {
-                let q_out = lowering.model.tensors[out].quant.clone();
+                let q_out = lowering.model.tensors[out].quant.as_deref().cloned();
                 for t in ins.iter_mut() {
                     let src = t.expect("every input is given");
-                    if lowering.model.tensors[src].quant == q_out {
+                    if lowering.model.tensors[src].quant.as_deref() == q_out.as_ref() {
                         continue;
                     }
                     let st = &lowering.model.tensors[src];
