@@ -428,6 +428,18 @@ fn quantize_f32_to_8bit(
         }
     };
     let shape = IxDyn(xa.shape());
+    if matches!(idx.mode, Mode::PerTensor) {
+        // One scale: the loop the compiler vectorizes (activations between QDQ pairs,
+        // quantized on every run of a QDQ model).
+        let mut out = vec![0u8; xs.len()];
+        quantize_per_tensor(xs, ss[0], zs[0], lo, hi, &mut out);
+        return Some(match out_dt {
+            DType::U8 => Array::U8(ArrayD::from_shape_vec(shape, out).ok()?),
+            _ => Array::I8(
+                ArrayD::from_shape_vec(shape, out.into_iter().map(|b| b as i8).collect()).ok()?,
+            ),
+        });
+    }
     Some(match out_dt {
         DType::U8 => Array::U8(
             ArrayD::from_shape_vec(shape, map_params(xs, idx, |v, p| q(v, p) as u8)).ok()?,
@@ -436,6 +448,70 @@ fn quantize_f32_to_8bit(
             ArrayD::from_shape_vec(shape, map_params(xs, idx, |v, p| q(v, p) as i8)).ok()?,
         ),
     })
+}
+
+/// Elements per parallel task of [`quantize_per_tensor`].
+const QUANTIZE_CHUNK: usize = 1 << 15;
+
+/// `x / scale`, rounded half to even, plus `zp`, clamped to `[lo, hi]` (NaN: `lo`), as the
+/// byte of that integer (u8 or i8 two's complement): the same expressions as the per-axis
+/// path, without bounds checks, branches or a saturating float-to-int cast, compiled for
+/// AVX-512F and AVX2 as well as the baseline (no fused multiply-add is formed, so each
+/// gives the same bits). Split over the rayon pool in fixed chunks.
+fn quantize_per_tensor(xs: &[f32], scale: f32, zp: f32, lo: f32, hi: f32, out: &mut [u8]) {
+    use rayon::prelude::*;
+    if xs.len() <= QUANTIZE_CHUNK {
+        quantize_serial(xs, scale, zp, lo, hi, out);
+    } else {
+        xs.par_chunks(QUANTIZE_CHUNK)
+            .zip(out.par_chunks_mut(QUANTIZE_CHUNK))
+            .for_each(|(x, o)| quantize_serial(x, scale, zp, lo, hi, o));
+    }
+}
+
+#[allow(unsafe_code)] // calls the loop compiled for a feature only after detecting it
+fn quantize_serial(xs: &[f32], scale: f32, zp: f32, lo: f32, hi: f32, out: &mut [u8]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU has AVX-512F, the only feature the function is compiled for.
+            unsafe { quantize_avx512(xs, scale, zp, lo, hi, out) };
+            return;
+        }
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU has AVX2, the only feature the function is compiled for.
+            unsafe { quantize_avx2(xs, scale, zp, lo, hi, out) };
+            return;
+        }
+    }
+    quantize_loop(xs, scale, zp, lo, hi, out);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+fn quantize_avx512(xs: &[f32], scale: f32, zp: f32, lo: f32, hi: f32, out: &mut [u8]) {
+    quantize_loop(xs, scale, zp, lo, hi, out);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn quantize_avx2(xs: &[f32], scale: f32, zp: f32, lo: f32, hi: f32, out: &mut [u8]) {
+    quantize_loop(xs, scale, zp, lo, hi, out);
+}
+
+#[inline(always)]
+fn quantize_loop(xs: &[f32], scale: f32, zp: f32, lo: f32, hi: f32, out: &mut [u8]) {
+    // 1.5 · 2^23: an integer y with |y| < 2^22 is y + MAGIC's low mantissa bits.
+    const MAGIC: f32 = 12_582_912.0;
+    for (o, &v) in out.iter_mut().zip(xs) {
+        let r = round_even_f32(v / scale);
+        let y = if r.is_nan() {
+            lo
+        } else {
+            (r + zp).clamp(lo, hi)
+        };
+        *o = (y + MAGIC).to_bits().wrapping_sub(MAGIC.to_bits()) as u8;
+    }
 }
 
 /// The common dequantization case: u8, i8 or i32 input with an f32 scale and output, in the
@@ -472,6 +548,48 @@ fn dequantize_int_to_f32(
         Some(Array::F32(
             ArrayD::from_shape_vec(IxDyn(xa.shape()), y).ok()?,
         ))
+    }
+    if matches!(idx.mode, Mode::PerTensor) {
+        // One scale and 8-bit input: 256 possible results, each computed once by the same
+        // expression and then looked up.
+        fn table<T: Copy>(
+            xa: &ArrayD<T>,
+            s: f64,
+            z: f64,
+            byte: impl Fn(T) -> u8,
+            value: impl Fn(u8) -> f32,
+        ) -> Option<Array> {
+            let t: [f32; 256] = std::array::from_fn(|b| ((value(b as u8) as f64 - z) * s) as f32);
+            let xc = xa.as_standard_layout();
+            let y: Vec<f32> = xc
+                .as_slice()?
+                .iter()
+                .map(|&v| t[byte(v) as usize])
+                .collect();
+            ArrayD::from_shape_vec(IxDyn(xa.shape()), y)
+                .ok()
+                .map(Array::F32)
+        }
+        let s = *ss.first()?;
+        match (x, zp) {
+            (Array::U8(xa), Some(Array::U8(z))) => {
+                return table(xa, s, zeros(Some(z), 1)?[0], |v| v, |b| b as f32);
+            }
+            (Array::U8(xa), None) => return table(xa, s, 0.0, |v| v, |b| b as f32),
+            (Array::I8(xa), Some(Array::I8(z))) => {
+                return table(
+                    xa,
+                    s,
+                    zeros(Some(z), 1)?[0],
+                    |v| v as u8,
+                    |b| b as i8 as f32,
+                );
+            }
+            (Array::I8(xa), None) => {
+                return table(xa, s, 0.0, |v| v as u8, |b| b as i8 as f32);
+            }
+            _ => {}
+        }
     }
     match (x, zp) {
         (Array::U8(xa), Some(Array::U8(z))) => {
@@ -517,6 +635,44 @@ pub fn dynamic_quantize_linear(ctx: &OpCtx<'_>) -> Result<Vec<Data>, KernelError
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The vectorized per-tensor quantizer gives the bytes ONNX's formula gives, computed
+    /// here in f64 with `round_ties_even`: ties, negative zero points, NaN, infinities and
+    /// values far outside the range, on lengths around every vector width and the chunk.
+    #[test]
+    fn per_tensor_quantizer_matches_the_formula() {
+        let specials = [
+            f32::NAN,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            1e30,
+            -1e30,
+            2.5,
+            -2.5,
+        ];
+        for &(scale, zp, lo, hi) in &[(0.5f32, 128f32, 0f32, 255f32), (0.02, -3.0, -128.0, 127.0)] {
+            for len in [0usize, 1, 7, 15, 16, 17, 63, 64, 65, QUANTIZE_CHUNK + 3] {
+                let xs: Vec<f32> = (0..len)
+                    .map(|i| match i % 11 {
+                        k @ 0..=6 => specials[k],
+                        _ => (i as f32 * 0.37).sin() * 90.0 * scale,
+                    })
+                    .collect();
+                let mut out = vec![0u8; len];
+                quantize_per_tensor(&xs, scale, zp, lo, hi, &mut out);
+                for (i, (&x, &b)) in xs.iter().zip(&out).enumerate() {
+                    let r = ((x / scale) as f64).round_ties_even();
+                    let want = if r.is_nan() {
+                        lo as f64
+                    } else {
+                        (r + zp as f64).clamp(lo as f64, hi as f64)
+                    };
+                    let got = if lo < 0.0 { b as i8 as f64 } else { b as f64 };
+                    assert_eq!(got, want, "x = {x} at {i} of {len}");
+                }
+            }
+        }
+    }
 
     #[test]
     fn blocked_index_with_remainder_block() {
