@@ -6,6 +6,7 @@ use modelc_ir::{Attrs, Graph, Node};
 
 use crate::interpreter::run_graph;
 use crate::plan::Act;
+use crate::pool::Pool;
 use crate::{Array, Data, KernelError};
 
 /// The context of one kernel call.
@@ -23,6 +24,8 @@ pub struct OpCtx<'a> {
     /// interpreter does not apply it again.
     pub(crate) epilogue: Option<Act>,
     pub(crate) epilogue_done: Cell<bool>,
+    /// Buffers of dropped values, for outputs the kernel overwrites entirely.
+    pub(crate) pool: Option<&'a Pool>,
 }
 
 impl<'a> OpCtx<'a> {
@@ -37,7 +40,14 @@ impl<'a> OpCtx<'a> {
             opsets: &[],
             epilogue: None,
             epilogue_done: Cell::new(false),
+            pool: None,
         }
+    }
+
+    /// An output buffer of `len` elements with unspecified contents (a dropped value's,
+    /// when the run has one of that length): only for outputs the kernel writes entirely.
+    pub(crate) fn out_buffer<T: Clone + num_traits::Zero + 'static>(&self, len: usize) -> Vec<T> {
+        Pool::take(self.pool, len)
     }
 
     pub fn attrs(&self) -> &'a Attrs {

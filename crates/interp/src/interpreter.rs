@@ -10,6 +10,7 @@ use crate::ctx::OpCtx;
 use crate::ops::quant::units::Units;
 use crate::ops::{lookup, Kernel};
 use crate::plan::{opset_of, Plan};
+use crate::pool::Pool;
 use crate::profile::Profile;
 use crate::{Array, Data, InterpError};
 
@@ -33,6 +34,8 @@ struct Prepared {
     values: HashMap<ValueRef, Data>,
     precomputed: HashSet<NodeId>,
     units: Units,
+    /// Buffers of dropped f32 values, reused for later outputs (this run's and the next's).
+    pool: Pool,
 }
 
 impl<'g> Interpreter<'g> {
@@ -56,6 +59,7 @@ impl<'g> Interpreter<'g> {
             values: HashMap::new(),
             precomputed: HashSet::new(),
             units: Units::none(),
+            pool: Pool::default(),
         };
         for &id in &plan.order {
             if let Some(d) = const_value(graph, id)? {
@@ -300,6 +304,7 @@ fn execute(
     // Producers whose result was not f32 after all: their activations run as nodes.
     let mut declined: HashSet<NodeId> = HashSet::new();
     let mut uses = plan.uses.clone();
+    let pool = consts.map(|c| &c.pool);
     if !fuse {
         if let Some(c) = consts {
             c.units.uncount(&mut uses);
@@ -356,7 +361,7 @@ fn execute(
                 let units = consts.map(|c| &c.units).filter(|_| fuse);
                 if units.is_some_and(|u| u.skip.contains(&id)) {
                     for v in input_refs.into_iter().flatten().chain(capture_refs) {
-                        release(&mut uses, &mut values, v);
+                        release(&mut uses, &mut values, pool, v);
                     }
                     continue;
                 }
@@ -385,10 +390,10 @@ fn execute(
                         p.add(unit.name(), t.elapsed());
                     }
                     for &v in &unit.inputs {
-                        release(&mut uses, &mut values, v);
+                        release(&mut uses, &mut values, pool, v);
                     }
                     for v in input_refs.into_iter().flatten().chain(capture_refs) {
-                        release(&mut uses, &mut values, v);
+                        release(&mut uses, &mut values, pool, v);
                     }
                     continue;
                 }
@@ -403,7 +408,7 @@ fn execute(
                         }
                     }
                     for v in input_refs.into_iter().flatten().chain(capture_refs) {
-                        release(&mut uses, &mut values, v);
+                        release(&mut uses, &mut values, pool, v);
                     }
                     continue;
                 }
@@ -414,7 +419,7 @@ fn execute(
                         .is_some_and(|p| !declined.contains(p));
                 if computed_by_producer {
                     for v in input_refs.into_iter().flatten().chain(capture_refs) {
-                        release(&mut uses, &mut values, v);
+                        release(&mut uses, &mut values, pool, v);
                     }
                     continue;
                 }
@@ -449,6 +454,7 @@ fn execute(
                         opsets,
                         epilogue,
                         epilogue_done: std::cell::Cell::new(false),
+                        pool,
                     };
                     let outputs = crate::ops::nn::layout::call(kernel, &ctx).map_err(|source| {
                         InterpError::Kernel {
@@ -499,7 +505,7 @@ fn execute(
                     }
                 }
                 for v in input_refs.into_iter().flatten().chain(capture_refs) {
-                    release(&mut uses, &mut values, v);
+                    release(&mut uses, &mut values, pool, v);
                 }
             }
             Op::Custom { .. } => unreachable!("custom ops were rejected"),
@@ -521,16 +527,23 @@ fn execute(
         .collect()
 }
 
-/// Counts one read of `v` done, and drops the value after its last read.
+/// Counts one read of `v` done, and drops the value after its last read (an f32 tensor the
+/// run owns leaves its buffer to `pool`).
 fn release(
     uses: &mut HashMap<ValueRef, usize>,
     values: &mut HashMap<ValueRef, std::borrow::Cow<'_, Data>>,
+    pool: Option<&Pool>,
     v: ValueRef,
 ) {
     if let Some(left) = uses.get_mut(&v) {
         *left -= 1;
         if *left == 0 {
-            values.remove(&v);
+            let gone = values.remove(&v);
+            if let (Some(p), Some(std::borrow::Cow::Owned(Data::Tensor(Array::F32(a))))) =
+                (pool, gone)
+            {
+                p.give(a);
+            }
         }
     }
 }
@@ -572,6 +585,7 @@ fn precompute(
         opsets,
         epilogue: None,
         epilogue_done: std::cell::Cell::new(false),
+        pool: None,
     };
     let outputs = crate::ops::nn::layout::call(lookup(op)?, &ctx).ok()?;
     let produced: Vec<(usize, Data)> = outputs

@@ -18,6 +18,7 @@ mod error;
 mod interpreter;
 pub mod ops;
 mod plan;
+mod pool;
 mod profile;
 
 pub use array::{Array, Data};

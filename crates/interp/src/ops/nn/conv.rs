@@ -249,7 +249,8 @@ fn conv_t<T: Real>(ctx: &OpCtx<'_>) -> Result<Array, KernelError> {
     // results only: an f16 Conv computes in f32 and rounds, and the interpreter fuses
     // nothing into it).
     let act = ctx.epilogue.filter(|_| x0.dtype() == DType::F32);
-    let mut out = vec![T::zero(); out_shape.iter().product()];
+    // Every element is written below: by the depthwise kernel, or by the GEMM (β = 0).
+    let mut out = ctx.out_buffer::<T>(out_shape.iter().product());
     if cg == 1 {
         depthwise(xv, wv, bias.as_deref(), act, c, mg, &win, &mut out);
         ctx.epilogue_done.set(act.is_some());

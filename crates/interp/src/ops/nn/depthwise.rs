@@ -51,12 +51,13 @@ pub fn depthwise<T: Real>(
             .with_min_len(TASK_ELEMS.div_ceil(p))
             .enumerate()
             .for_each_init(
+                // Zeroed once: the padding stays zero from plane to plane.
                 || vec![T::zero(); rp.buf_len()],
                 |buf, (plane, o)| {
                     let (img, oc) = (plane / m, plane % m);
                     let xc = &x[(img * c + oc / mult) * is..][..is];
                     let taps = &w[oc * kl..][..kl];
-                    rp.fill(xc, buf);
+                    rp.copy_interior(xc, buf);
                     rows_apply(&rp, buf, taps, bias.map(|b| b[oc]), o);
                     if let (Some(act), Some(v)) = (act, T::as_f32s(o)) {
                         act.apply_slice(v);
@@ -168,8 +169,12 @@ mod tests {
                         let mut want = vec![0.0f32; oh * ow];
                         plane_taps(&x, &taps, &win, &mut want);
                         want.iter_mut().for_each(|v| *v += bias);
+                        // The buffer held another plane first: only its interior is
+                        // rewritten, as in a task's second plane.
                         let mut buf = vec![f32::NAN; rp.buf_len()];
-                        rp.fill(&x, &mut buf);
+                        let other: Vec<f32> = (0..h * w).map(|_| next()).collect();
+                        rp.fill(&other, &mut buf);
+                        rp.copy_interior(&x, &mut buf);
                         let mut got = vec![f32::NAN; oh * ow];
                         rows_apply(&rp, &buf, &taps, Some(bias), &mut got);
                         let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();

@@ -7,7 +7,14 @@
 //! Each output row is then computed in blocks of 32 (then 16 or 8) outputs held in registers:
 //! for each tap in (row, column) order, the block plus the weight times `block` contiguous
 //! inputs. The last block of a row may read past the row into the buffer's slack or the
-//! next row; those lanes are computed and dropped.
+//! next row; those lanes are computed and dropped. Up to four output rows are computed
+//! together (independent sums, so the additions of one row overlap another's instead of
+//! waiting on each other); each element's sum is the same either way.
+//!
+//! The padding of the buffer is the same for every plane of a layer, so a task zeroes its
+//! buffer once ([`RowPlan::fill`]) and then copies only each plane's interior into it
+//! ([`RowPlan::copy_interior`]), in fixed-size pieces rather than a `memcpy`/`memset` call
+//! per row (a 14-wide row costs less to copy than to call for).
 //!
 //! The loop is compiled three times, for AVX-512F, AVX2 and the baseline, and the widest
 //! the CPU has is chosen at run time. None uses fused multiply-add, so all three compute
@@ -96,80 +103,120 @@ impl RowPlan {
         self.sx * self.ph * self.qw + BIG
     }
 
-    /// Copies the input plane `xc` into `buf`, zero-padded and phase-split (compiled for
-    /// the widest vectors the CPU has, as the row loop is: the phase split is a strided
-    /// gather the baseline build does one element at a time).
-    #[allow(unsafe_code)] // calls the loop compiled for a feature only after detecting it
+    /// Copies the input plane `xc` into `buf`, zero-padded and phase-split.
+    #[cfg(test)]
     pub(crate) fn fill<T: Real>(&self, xc: &[T], buf: &mut [T]) {
+        buf.fill(T::zero());
+        self.copy_interior(xc, buf);
+    }
+
+    /// Copies the input plane `xc` into the interior of `buf`, whose padding (everything
+    /// [`RowPlan::fill`] zeroes and this does not write) must already be zero: the same
+    /// positions for every plane, so a buffer filled once for one plane takes the next
+    /// plane through this alone. Compiled for the widest vectors the CPU has, as the row
+    /// loop is (the phase split is a strided gather the baseline build does one element at
+    /// a time).
+    #[allow(unsafe_code)] // calls the loop compiled for a feature only after detecting it
+    pub(crate) fn copy_interior<T: Real>(&self, xc: &[T], buf: &mut [T]) {
         #[cfg(target_arch = "x86_64")]
         {
             if std::arch::is_x86_feature_detected!("avx512f") {
                 // SAFETY: the CPU has AVX-512F, the only feature the function is compiled for.
-                unsafe { fill_avx512(self, xc, buf) };
+                unsafe { copy_avx512(self, xc, buf) };
                 return;
             }
             if std::arch::is_x86_feature_detected!("avx2") {
                 // SAFETY: the CPU has AVX2, the only feature the function is compiled for.
-                unsafe { fill_avx2(self, xc, buf) };
+                unsafe { copy_avx2(self, xc, buf) };
                 return;
             }
         }
-        self.fill_loop(xc, buf);
+        self.copy_loop(xc, buf);
     }
 
     #[inline(always)]
-    fn fill_loop<T: Real>(&self, xc: &[T], buf: &mut [T]) {
+    fn copy_loop<T: Real>(&self, xc: &[T], buf: &mut [T]) {
         let (sx, qw) = (self.sx, self.qw);
         for q in 0..sx {
-            for r in 0..self.ph {
-                let dst = &mut buf[(q * self.ph + r) * qw..][..qw];
-                let Some(iy) = r.checked_sub(self.py).filter(|&iy| iy < self.bh) else {
-                    dst.fill(T::zero());
-                    continue;
-                };
-                let src = &xc[iy * self.bw..][..self.bw];
-                // Padded column j·sx + q is input column j·sx + q - px: columns before
-                // `lo` and from `hi` on are padding.
-                let lo = self.px.saturating_sub(q).div_ceil(sx).min(qw);
-                let hi = (self.px + self.bw)
-                    .saturating_sub(q)
-                    .div_ceil(sx)
-                    .clamp(lo, qw);
-                dst[..lo].fill(T::zero());
-                if lo < hi {
-                    let first = lo * sx + q - self.px;
-                    let part = &mut dst[lo..hi];
-                    let src = &src[first..first + (part.len() - 1) * sx + 1];
-                    if sx == 1 {
-                        part.copy_from_slice(src);
-                    } else if sx == 2 {
-                        let (pairs, last) = part.split_at_mut(part.len() - 1);
+            // Padded column j·sx + q is input column j·sx + q - px: columns before `lo` and
+            // from `hi` on are padding.
+            let lo = self.px.saturating_sub(q).div_ceil(sx).min(qw);
+            let hi = (self.px + self.bw)
+                .saturating_sub(q)
+                .div_ceil(sx)
+                .clamp(lo, qw);
+            if lo >= hi {
+                continue;
+            }
+            let first = lo * sx + q - self.px;
+            let n = hi - lo;
+            // Padded rows `py .. py + bh` hold input rows (those below `ph` exist).
+            let rows = self.py.min(self.ph)..(self.py + self.bh).min(self.ph);
+            for r in rows {
+                let src = &xc[(r - self.py) * self.bw + first..][..(n - 1) * sx + 1];
+                let dst = &mut buf[(q * self.ph + r) * qw + lo..][..n];
+                match sx {
+                    1 => copy_run(dst, src),
+                    2 => {
+                        let (pairs, last) = dst.split_at_mut(n - 1);
                         for (d, s) in pairs.iter_mut().zip(src.chunks_exact(2)) {
                             *d = s[0];
                         }
                         last[0] = src[src.len() - 1];
-                    } else {
-                        for (d, s) in part.iter_mut().zip(src.iter().step_by(sx)) {
+                    }
+                    _ => {
+                        for (d, s) in dst.iter_mut().zip(src.iter().step_by(sx)) {
                             *d = *s;
                         }
                     }
                 }
-                dst[hi..].fill(T::zero());
             }
         }
     }
 }
 
+/// `dst = src` in pieces of 16, 8, 4 and 1 elements (fixed-size copies the compiler keeps
+/// inline, where a slice copy of unknown length becomes a `memcpy` call).
+#[inline(always)]
+fn copy_run<T: Copy>(dst: &mut [T], src: &[T]) {
+    let n = dst.len().min(src.len());
+    let mut i = 0;
+    while i + 16 <= n {
+        piece::<T, 16>(&mut dst[i..], &src[i..]);
+        i += 16;
+    }
+    if i + 8 <= n {
+        piece::<T, 8>(&mut dst[i..], &src[i..]);
+        i += 8;
+    }
+    if i + 4 <= n {
+        piece::<T, 4>(&mut dst[i..], &src[i..]);
+        i += 4;
+    }
+    for k in 0..3 {
+        if i + k < n {
+            dst[i + k] = src[i + k];
+        }
+    }
+}
+
+#[inline(always)]
+fn piece<T: Copy, const N: usize>(dst: &mut [T], src: &[T]) {
+    let d: &mut [T; N] = (&mut dst[..N]).try_into().expect("N elements");
+    let s: &[T; N] = src[..N].try_into().expect("N elements");
+    *d = *s;
+}
+
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-fn fill_avx512<T: Real>(rp: &RowPlan, xc: &[T], buf: &mut [T]) {
-    rp.fill_loop(xc, buf);
+fn copy_avx512<T: Real>(rp: &RowPlan, xc: &[T], buf: &mut [T]) {
+    rp.copy_loop(xc, buf);
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-fn fill_avx2<T: Real>(rp: &RowPlan, xc: &[T], buf: &mut [T]) {
-    rp.fill_loop(xc, buf);
+fn copy_avx2<T: Real>(rp: &RowPlan, xc: &[T], buf: &mut [T]) {
+    rp.copy_loop(xc, buf);
 }
 
 /// Computes one output plane `o` from the filled buffer, the filter's taps and its bias.
@@ -211,50 +258,97 @@ fn rows_avx2<T: Real>(rp: &RowPlan, buf: &[T], taps: &[T], bias: Option<T>, o: &
 
 #[inline(always)]
 fn rows<T: Real>(rp: &RowPlan, buf: &[T], taps: &[T], bias: Option<T>, o: &mut [T]) {
-    for oy in 0..rp.sh {
-        let base = oy * rp.sy * rp.qw;
-        let orow = &mut o[oy * rp.sw..][..rp.sw];
-        let mut x0 = 0;
-        while x0 < rp.sw {
-            let left = rp.sw - x0;
-            let o = &mut orow[x0..];
-            x0 += if left >= BIG {
-                block::<T, BIG>(buf, base + x0, &rp.offs, taps, bias, o);
-                BIG
-            } else if left > SMALL {
-                block::<T, MID>(buf, base + x0, &rp.offs, taps, bias, o);
-                MID
-            } else {
-                block::<T, SMALL>(buf, base + x0, &rp.offs, taps, bias, o);
-                SMALL
-            };
-        }
+    let mut oy = 0;
+    while oy < rp.sh {
+        oy += if oy + 4 <= rp.sh && rp.sw <= MID {
+            row_group::<T, 4>(rp, buf, taps, bias, o, oy);
+            4
+        } else if oy + 2 <= rp.sh {
+            row_group::<T, 2>(rp, buf, taps, bias, o, oy);
+            2
+        } else {
+            row_group::<T, 1>(rp, buf, taps, bias, o, oy);
+            1
+        };
     }
 }
 
-/// Up to `L` consecutive outputs (as many as `out` holds) whose first tap input is at
-/// `start`.
+/// Output rows `oy .. oy + R`, block by block.
 #[inline(always)]
-fn block<T: Real, const L: usize>(
+fn row_group<T: Real, const R: usize>(
+    rp: &RowPlan,
+    buf: &[T],
+    taps: &[T],
+    bias: Option<T>,
+    o: &mut [T],
+    oy: usize,
+) {
+    let base = oy * rp.sy * rp.qw;
+    let rows = Rows {
+        step: rp.sy * rp.qw,
+        sw: rp.sw,
+        oy,
+    };
+    let mut x0 = 0;
+    while x0 < rp.sw {
+        let left = rp.sw - x0;
+        x0 += if left >= BIG {
+            block::<T, BIG, R>(buf, base + x0, &rp.offs, taps, bias, o, &rows, x0);
+            BIG
+        } else if left > SMALL {
+            block::<T, MID, R>(buf, base + x0, &rp.offs, taps, bias, o, &rows, x0);
+            MID
+        } else {
+            block::<T, SMALL, R>(buf, base + x0, &rp.offs, taps, bias, o, &rows, x0);
+            SMALL
+        };
+    }
+}
+
+/// Where the rows of a group are: `step` buffer elements from one output row's inputs to
+/// the next's, `sw` outputs a row, `oy` the first row.
+struct Rows {
+    step: usize,
+    sw: usize,
+    oy: usize,
+}
+
+/// Up to `L` consecutive outputs (as many as are left in the row from column `x0`) of
+/// each of `R` rows, whose first row's first tap input is at `start`.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn block<T: Real, const L: usize, const R: usize>(
     buf: &[T],
     start: usize,
     offs: &[usize],
     taps: &[T],
     bias: Option<T>,
-    out: &mut [T],
+    o: &mut [T],
+    rows: &Rows,
+    x0: usize,
 ) {
-    let mut acc = [T::zero(); L];
+    let mut acc = [[T::zero(); L]; R];
     for (&off, &wt) in offs.iter().zip(taps) {
-        let src = &buf[start + off..start + off + L];
-        for i in 0..L {
-            acc[i] += wt * src[i];
+        for (r, acc) in acc.iter_mut().enumerate() {
+            let at = start + r * rows.step + off;
+            let src = &buf[at..at + L];
+            for i in 0..L {
+                acc[i] += wt * src[i];
+            }
         }
     }
-    if let Some(b) = bias {
-        for a in &mut acc {
-            *a += b;
+    let n = (rows.sw - x0).min(L);
+    for (r, acc) in acc.iter_mut().enumerate() {
+        if let Some(b) = bias {
+            for a in acc.iter_mut() {
+                *a += b;
+            }
+        }
+        let dst = &mut o[(rows.oy + r) * rows.sw + x0..];
+        if n == L {
+            piece::<T, L>(dst, acc);
+        } else {
+            copy_run(&mut dst[..n], &acc[..n]);
         }
     }
-    let n = out.len().min(L);
-    out[..n].copy_from_slice(&acc[..n]);
 }
