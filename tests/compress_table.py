@@ -18,24 +18,26 @@ calibration set goes to modelc (which searches on three quarters and checks on t
 separate evaluation set of the same kind is held out from modelc entirely.
 
 Per model, in one run: `modelc compress IN comp.onnx --max-error E` (its wall time),
-`modelc quantize IN int8.onnx --mode int8-weight` (the int8-only model: every weight int8,
-the storage static int8 has too; its cosine is in the table beside the compressed one's;
-`--int8 static` runs `--mode int8 --max-error E` instead), then in onnxruntime on the evaluation set: each file's size, its cosine
+`modelc quantize IN int8.onnx --mode int8-weight --max-error E --metric cosine --calibration
+DIR` (the int8-only model at the same budget: every weight int8 except the most sensitive
+ones, kept float until the error on the calibration inputs is within E; the table names
+them with their sensitivity; `--int8 weight` takes every weight int8 whatever the error,
+`--int8 static` static int8 QDQ held to E), then in onnxruntime on the evaluation set: each file's size, its cosine
 against the fp32 outputs (per output over the whole set — `cos all`, the smallest over
 outputs — and the worst single input's, `cos min`), and the median latency of the three,
 measured interleaved (one thread).
 
-The same three forms are written as .tflite too (fp32: `modelc convert`; int8: `quantize
---mode int8-weight`; compressed: `compress --max-error E` with a .tflite output, which stores
-int8 weights and sparse FULLY_CONNECTED weights) and run in LiteRT (one thread) on the same
+The same three forms are written as .tflite too (fp32: `modelc convert`; int8: the same
+`quantize` command with a .tflite output; compressed: `compress --max-error E` with a .tflite
+output, which stores int8 weights, per-channel int4 weights of Conv / Gemm transB=1 (INT4
+tensors behind DEQUANTIZE, which LiteRT 2.3 runs) and sparse FULLY_CONNECTED weights) and run in LiteRT (one thread) on the same
 evaluation set against the fp32 ONNX outputs: size, `cos all`, median latency, interleaved
 (--no-litert skips them). A form modelc refuses or LiteRT rejects is shown with its message.
 
 Silero's LSTM weights (inside its If, behind Slice/Concat) belong to no Conv/Gemm/MatMul:
-in ONNX files both `quantize --mode int8-weight` and the search store them int8 (the search
-int4 where the budget allows), so the int8 file has every weight int8 and the compressed
-model's lead over it is its own (int4, low-rank); in .tflite files both leave them float32
-(the TFLite writer unrolls the LSTM from float weights).
+in ONNX files both `quantize --mode int8-weight` and the search may store them int8 (the
+search int4 where the budget allows), each held to the same budget; in .tflite files both
+leave them float32 (the TFLite writer unrolls the LSTM from float weights).
 
 --mobilenet PATH times the whole `modelc compress --max-error E` run on MobileNetV2
 (testdata/make_torchvision.py: weights=None, seed 0, opset 17) with 32 calibration inputs
@@ -162,6 +164,34 @@ def cosine(a, b):
     return float(a @ b / (na * nb)) if na and nb else 0.0
 
 
+def int8_args(args, calib):
+    """`modelc quantize`'s options for the int8-only model at the budget: weight-only int8
+    held to --max-error (the most sensitive weights kept float until the cosine on the
+    calibration inputs is within it; --int8 weight: every weight int8, whatever the error;
+    --int8 static: static int8 QDQ held to the budget)."""
+    if args.int8 == "static":
+        return ["--mode", "int8", "--max-error", str(args.max_error), "--calibration", calib, "--json"]
+    if args.int8 == "weight":
+        return ["--mode", "int8-weight", "--json"]
+    return ["--mode", "int8-weight", "--max-error", str(args.max_error), "--metric", "cosine", "--calibration", calib, "--json"]
+
+
+def kept_float(stdout):
+    """The layers the int8 model kept float (the budget's list, with sensitivities), and the
+    all-int8 model's error on the calibration inputs."""
+    try:
+        r = json.loads(stdout)
+    except ValueError:
+        return None
+    b = r.get("budget") or {}
+    return {
+        "error_all_int8": b.get("error_all_quantized"),
+        "error": b.get("error_final"),
+        "layers": [[n, float(f"{e:.3e}")] for n, e in b.get("kept_float", [])],
+        "most_sensitive": [[n, float(f"{e:.3e}")] for n, e in b.get("sensitivity", [])[:5]],
+    }
+
+
 def run_model(name, args):
     file, kind, make, shapes = MODELS[name]
     src = os.path.join(args.models, file)
@@ -201,16 +231,15 @@ def run_model(name, args):
         # int8 file too; what the search chose for them.
         unowned = [l for l in r["layers"] if l["op"] == "constant" and l["choice"] != "none"]
         row["compress"]["unowned_choices"] = sorted({l["choice"] for l in unowned})
-    if args.int8 == "static":
-        q = ["--mode", "int8", "--max-error", str(args.max_error), "--calibration", calib]
-    else:
-        q = ["--mode", "int8-weight"]
+    q = int8_args(args, calib)
     for shape in shapes:
         q += ["--input-shape", shape]
     p, secs = modelc(args.modelc, ["quantize", src, int8] + q)
     row["int8_seconds"] = round(secs, 1)
     if p.returncode != 0:
         row["int8_error"] = p.stderr.strip()[-400:]
+    else:
+        row["int8_kept_float"] = kept_float(p.stdout)
     files = {"fp32": src, "int8": int8, "compressed": comp}
     sess = {}
     for k, f in files.items():
@@ -334,7 +363,7 @@ def litert_forms(name, args, src, calib, work, shapes, names, evalset, ref):
             os.remove(f)
     cmds = {
         "fp32": ["convert", src, files["fp32"]] + shape_args,
-        "int8": ["quantize", src, files["int8"], "--mode", "int8-weight"] + shape_args,
+        "int8": ["quantize", src, files["int8"]] + int8_args(args, calib) + shape_args,
         "compressed": ["compress", src, files["compressed"], "--max-error", str(args.max_error), "--calibration", calib, "--json"] + shape_args,
     }
     out = {}
@@ -384,7 +413,7 @@ def main():
     ap.add_argument("--mobilenet", help="MobileNetV2 ONNX (testdata/make_torchvision.py): time one compress run on 32 inputs")
     ap.add_argument("--max-error", type=float, default=0.01)
     ap.add_argument("--runs", type=int, default=20)
-    ap.add_argument("--int8", choices=["weight", "static"], default="weight")
+    ap.add_argument("--int8", choices=["budget", "weight", "static"], default="budget")
     ap.add_argument("--check", action="store_true")
     ap.add_argument("--no-litert", dest="litert", action="store_false", help="skip the .tflite forms")
     ap.add_argument("--json")
@@ -434,6 +463,10 @@ def main():
             print(
                 f"{'':<18} compressed / int8 = {row['compressed']['bytes'] / row['int8']['bytes']:.3f}; compress took {row['compress_seconds']} s, quantize {row['int8_seconds']} s"
             )
+            kf = row.get("int8_kept_float")
+            if kf is not None:
+                kept = ", ".join(f"{n} ({e:.2e})" for n, e in kf["layers"]) or "none"
+                print(f"{'':<18} int8-only at the budget keeps float: {kept} (all int8: error {kf['error_all_int8']})")
             unowned = row.get("compress", {}).get("unowned_choices")
             if unowned:
                 print(f"{'':<18} weights no Conv/Gemm/MatMul owns (LSTM / sub-graph): int8 in the int8 file, {', '.join(unowned)} in the compressed one")

@@ -54,7 +54,8 @@ pub struct CompressArgs {
     pub ratio: Option<f64>,
     /// Weight precisions the search may store layers in besides float32: `auto` (what the
     /// output format stores: int8 and int4 for .onnx — raising the opset to 21 for int4 —,
-    /// int8 for .tflite, none otherwise), `float` (none), `int8`, or `int8,int4`.
+    /// int8 and per-channel int4 (Conv, Gemm transB=1) for .tflite, none otherwise),
+    /// `float` (none), `int8`, or `int8,int4`.
     #[arg(long, value_name = "LIST", default_value = "auto")]
     pub weights: String,
     /// cosine (1 - cosine similarity), max-rel, or top1 (1 - agreement).
@@ -320,7 +321,9 @@ fn run_search(
     let sparse_storage = out_format == crate::Format::Tflite;
     let (int8, mut int4) = match (args.weights.as_str(), out_format) {
         ("auto", crate::Format::Onnx) => (true, true),
-        ("auto", crate::Format::Tflite) => (true, false),
+        // LiteRT (ai-edge-litert 2.3.0) runs an INT4 weight, one scale per output channel,
+        // through DEQUANTIZE into CONV_2D / FULLY_CONNECTED.
+        ("auto", crate::Format::Tflite) => (true, true),
         ("auto" | "float", _) => (false, false),
         ("int8", _) => (true, false),
         ("int8,int4" | "int4,int8", _) => (true, true),
@@ -331,12 +334,6 @@ fn run_search(
     let mut notes = Vec::new();
     if (int8 || int4) && !matches!(out_format, crate::Format::Onnx | crate::Format::Tflite) {
         return Err(format!("--weights {}: {out_format:?} files do not store quantized weights here (give --weights float)", args.weights).into());
-    }
-    if int4 && out_format == crate::Format::Tflite {
-        return Err(
-            "--weights int8,int4: the TFLite writer stores no int4 weights (give --weights int8)"
-                .into(),
-        );
     }
     let mut model = model.clone();
     if int4 {
@@ -381,6 +378,7 @@ fn run_search(
             sparse_storage,
             int8,
             int4,
+            blocks: out_format == crate::Format::Onnx,
             unowned,
         },
     )

@@ -304,7 +304,9 @@ pub struct QuantizeArgs {
     /// Block size of int4-weight.
     #[arg(long, default_value_t = 32)]
     pub block_size: usize,
-    /// Accuracy budget: keep the most sensitive layers float until the error is at most E.
+    /// Accuracy budget: keep the most sensitive layers float until the error is at most E
+    /// (--mode int8: static QDQ layers; --mode int8-weight: weights, on every calibration
+    /// input).
     #[arg(long, value_name = "E")]
     pub max_error: Option<f64>,
     /// Error measure of --max-error: cosine (1 - cosine similarity), max-rel, top1.

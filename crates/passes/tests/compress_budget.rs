@@ -103,6 +103,7 @@ fn within_a_bound_int8_everywhere_meets_the_result_is_not_larger_than_int8() {
                 sparse_storage: false,
                 int8: true,
                 int4: true,
+                blocks: true,
                 unowned: true,
             };
             let (small, report) = search(&m, &on, &held, &opts).unwrap();

@@ -168,6 +168,7 @@ fn a_weight_a_sub_graph_captures_is_measured_and_stored_int8() {
         sparse_storage: false,
         int8: true,
         int4: false,
+        blocks: true,
         unowned: true,
     };
     let (small, report) = search(&m, &samples[..3], &samples[3..], &opts).unwrap();

@@ -572,3 +572,74 @@ fn recurrent_weights_stay_float_below_opset_13() {
         quant::dynamic::quantize_dynamic(&mut g, &stats, &Default::default(), Some(13)).unwrap();
     assert!(layers.iter().all(|l| l.quantized), "{layers:?}");
 }
+
+#[test]
+fn int8_weight_max_error_keeps_the_most_sensitive_weight_float() {
+    // %wa has one large value per output channel (column): int8's step is then coarse for
+    // the rest of the channel, so storing %wa int8 costs far more than storing %wb int8.
+    let wa: Vec<String> = (0..64)
+        .map(|i| {
+            if i / 8 == 0 {
+                "40.0".to_string()
+            } else {
+                format!("{:.3}", 0.1 + 0.05 * ((i * 7 % 9) as f64) - 0.2)
+            }
+        })
+        .collect();
+    let wb: Vec<String> = (0..32)
+        .map(|i| format!("{:.3}", 0.3 * (((i * 5 % 11) as f64) - 5.0) / 5.0))
+        .collect();
+    let text = format!(
+        "graph main(%x: f32[1,8]) -> (%y) {{\n  %wa = const f32[8,8] [{}]\n  %h = MatMul(%x, %wa)\n  %wb = const f32[8,4] [{}]\n  %y = MatMul(%h, %wb)\n}}",
+        wa.join(", "),
+        wb.join(", ")
+    );
+    let m = model(&text, 17);
+    let calib = samples("x", &[1, 8], 8, 3);
+    let cfg = |bound| QuantConfig {
+        mode: Mode::Int8Weight,
+        max_error: Some((Metric::MaxRel, bound)),
+        ..QuantConfig::default()
+    };
+    // Loose: every weight int8, nothing measured one by one.
+    let (_, report) = quant::quantize(&m, &cfg(1.0), &calib, &[]).unwrap();
+    let b = report.budget.unwrap();
+    assert!(b.kept_float.is_empty() && b.sensitivity.is_empty(), "{b:?}");
+    let err_all = b.error_all_quantized;
+    assert!(err_all > 0.0);
+    // Half the all-int8 error: %wa's weight stays float, %wb's is int8, within the bound.
+    let bound = err_all * 0.5;
+    let (q, report) = quant::quantize(&m, &cfg(bound), &calib, &[]).unwrap();
+    let b = report.budget.clone().unwrap();
+    assert_eq!(b.kept_float.len(), 1, "{b:?}");
+    assert_eq!(b.sensitivity.len(), 2, "{b:?}");
+    assert!(b.sensitivity[0].1 > 2.0 * b.sensitivity[1].1, "{b:?}");
+    let kept = report.layers.iter().find(|l| !l.quantized).unwrap();
+    assert!(
+        kept.name.contains('h') && kept.note.contains("--max-error"),
+        "{report:?}"
+    );
+    assert!(report.layers.iter().any(|l| l.quantized), "{report:?}");
+    let text = printed(&q);
+    assert_eq!(text.matches("DequantizeLinear").count(), 1, "{text}");
+    // Checked independently: max |q - f| / max |f| over every calibration input.
+    let (fi, qi) = (Interpreter::new(&m).unwrap(), Interpreter::new(&q).unwrap());
+    let (mut diff, mut big) = (0f64, 0f64);
+    for s in &calib {
+        let (Data::Tensor(a), Data::Tensor(b)) = (
+            &fi.run(s.clone()).unwrap()[0].1,
+            &qi.run(s.clone()).unwrap()[0].1,
+        ) else {
+            panic!()
+        };
+        let (a, b) = (a.to_f64_vec().unwrap(), b.to_f64_vec().unwrap());
+        for (x, y) in a.iter().zip(&b) {
+            diff = diff.max((x - y).abs());
+            big = big.max(x.abs());
+        }
+    }
+    assert!(
+        diff / big <= bound && diff > 0.0,
+        "{diff} / {big} vs {bound}"
+    );
+}

@@ -8,6 +8,7 @@ mod dynamic;
 mod export_1d;
 mod export_validity;
 mod hand_built;
+mod int4_weights;
 mod lstm;
 mod mutations;
 mod read_write;

@@ -46,6 +46,15 @@ const ENERGIES: [f64; 4] = [0.999, 0.99, 0.95, 0.9];
 const RATIOS: [f64; 3] = [0.5, 0.75, 0.9];
 /// Bytes a sparse weight costs besides values and indices (tables; as the TFLite writer).
 const SPARSE_TABLES: u64 = 1024;
+/// Options are measured one at a time on at most this many of the search inputs (the
+/// combinations and the held-out check run on all of them): each option is a run of the
+/// rest of the model per input, the bulk of the search's time.
+const OPTION_INPUTS: usize = 16;
+/// An option beyond a layer's int8 option (int4, low-rank, blocks, sparsity) that saves
+/// less than this fraction of the model's weight bytes more than int8 does is not measured
+/// (nor is a layer factorized whose factors could not save that): the search cannot gain
+/// from it what measuring it costs.
+const MIN_GAIN_FRACTION: u64 = 1000;
 
 /// What the search aims at.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -67,9 +76,14 @@ pub struct BudgetOptions {
     /// Whether the output format stores int8 weights behind a DequantizeLinear (low-rank
     /// factors are then tried in int8 too).
     pub int8: bool,
-    /// Whether it stores int4 weights, and int8 weights in blocks along the input channels
-    /// (ONNX opset 21).
+    /// Whether it stores int4 weights.
     pub int4: bool,
+    /// Whether it stores weights quantized in blocks (ONNX opset 21's blocked
+    /// DequantizeLinear: int8 in blocks along the input channels, int4 MatMul weights in
+    /// blocks along K). Without it (TFLite: one scale per output channel at most) int4 is
+    /// tried only where the writer stores a per-channel int4 weight as it is: a Conv that is
+    /// not grouped, and a Gemm whose weight is [N, K] (transB=1).
+    pub blocks: bool,
     /// Whether weights no layer owns (an LSTM's, a sub-graph's) may be stored narrower too:
     /// not for TFLite, whose writer unrolls a stateful LSTM from float constant weights.
     pub unowned: bool,
@@ -130,6 +144,8 @@ pub struct BudgetReport {
     /// Weight precisions the search could choose besides float32.
     pub precisions: Vec<String>,
     pub search_inputs: usize,
+    /// How many of the search inputs each option alone was measured on.
+    pub option_inputs: usize,
     pub held_out_inputs: usize,
     pub search_error: f64,
     pub held_out_error: f64,
@@ -197,8 +213,15 @@ pub fn search(
     };
     let total_before = crate::quant::weight_bytes(&model.graph);
     let clock = std::time::Instant::now();
-    let mut acts = Activations::new(model, search)?;
+    let option_inputs = &search[..search.len().min(OPTION_INPUTS)];
+    let mut acts = Activations::new(model, option_inputs)?;
+    let search_ref = if option_inputs.len() == search.len() {
+        acts.reference().to_vec()
+    } else {
+        reference(model, search)?
+    };
     let reference_held = reference(model, held_out)?;
+    let min_gain = total_before / MIN_GAIN_FRACTION;
     let mut phases = Phases {
         reference: clock.elapsed().as_secs_f64(),
         ..Phases::default()
@@ -251,8 +274,24 @@ pub fn search(
     };
     layers.sort_by_key(|&id| position.get(&cut_at(id)).copied().unwrap_or(usize::MAX));
     let mut candidates: Vec<Candidate> = Vec::new();
-    // Each layer's SVD, for every rank tried on it and every model built.
+    // Each layer's SVD, for every rank tried on it and every model built: computed side by
+    // side up front (one SVD keeps one core busy), for the layers whose factors could save
+    // `min_gain` (rank 1 stores m + n of the m·n elements).
+    let spectra: Vec<(NodeId, (usize, usize, lowrank::Factors))> = {
+        use rayon::prelude::*;
+        let per_element = if opts.int8 { 1 } else { 4 };
+        layers
+            .par_iter()
+            .filter(|&&id| weight_bytes(model, id) / 4 * per_element >= min_gain)
+            .filter_map(|&id| lowrank::spectrum(&model.graph, id).map(|s| (id, s)))
+            .collect()
+    };
+    let mut dims_of: HashMap<NodeId, (usize, usize)> = HashMap::new();
     let mut factors: HashMap<NodeId, lowrank::Factors> = HashMap::new();
+    for (id, (m, n, f)) in spectra {
+        dims_of.insert(id, (m, n));
+        factors.insert(id, f);
+    }
     let mut best_alone: Option<(f64, String)> = None;
     let mut measured = 0;
     // Options saving no more than the layer's int8 option (float low-rank or sparsity, int8
@@ -269,11 +308,7 @@ pub fn search(
         let mut last_saved: HashMap<Kind, u64> = HashMap::new();
         // One SVD per layer, kept: it says which energies give a rank whose factors are
         // smaller, and every option and model built factorizes from it.
-        let mut dims = None;
-        if let Some((m, n, f)) = lowrank::spectrum(&model.graph, id) {
-            factors.insert(id, f);
-            dims = Some((m, n));
-        }
+        let dims = dims_of.get(&id).copied();
         let useful_energy = |e: f64| match (dims, factors.get(&id)) {
             (Some((m, n)), Some(f)) => {
                 let r = lowrank::choose_rank(f.singular_values(), Rank::Energy(e));
@@ -312,6 +347,11 @@ pub fn search(
             }
             if defer && int8_saved.is_some_and(|s| saved <= s) {
                 deferred.push((id, choice, saved));
+                continue;
+            }
+            let plain_int8 =
+                choice.structure == Structure::Unchanged && choice.precision == Precision::Int8;
+            if !plain_int8 && saved.saturating_sub(int8_saved.unwrap_or(0)) < min_gain {
                 continue;
             }
             let error = acts.error(&m, metric)?;
@@ -356,17 +396,21 @@ pub fn search(
         if !base.is_empty() {
             let clock = std::time::Instant::now();
             let m = build(model, &configuration(&candidates, &base), &factors);
-            base_error = error_of(&m, acts.reference(), search)?;
+            base_error = error_of(&m, &search_ref, search)?;
             base_secs = clock.elapsed().as_secs_f64();
             if base_error > b || base_error.is_nan() {
+                // The search starts from unchanged: the rounds' room is the whole bound
+                // (with the failed point's error kept, the first budget was 0 and no round
+                // ran: the result was the longest prefix of one greedy pass).
                 base.clear();
+                base_error = 0.0;
             }
         }
     }
     if base.is_empty() && !deferred.is_empty() {
         // The options left for a search from unchanged.
         let clock = std::time::Instant::now();
-        acts = Activations::new(model, search)?;
+        acts = Activations::new(model, option_inputs)?;
         for (id, choice, saved) in deferred {
             acts.advance_to(cut_at(id))?;
             let mut m = model.clone();
@@ -387,7 +431,7 @@ pub fn search(
         }
         phases.options += clock.elapsed().as_secs_f64();
     }
-    let search_ref = acts.reference();
+    let search_ref = &search_ref;
     let (search_secs, held_secs) = (Cell::new(base_secs), Cell::new(0.0));
     let timed = |secs: &Cell<f64>, refs, s, t: &[Step]| {
         let clock = std::time::Instant::now();
@@ -462,7 +506,7 @@ pub fn search(
                 });
             }
             for _ in 0..6 {
-                let (t, _, saved) = take(base_sum + extra);
+                let (t, sum, saved) = take(base_sum + extra);
                 if t.is_empty() {
                     break;
                 }
@@ -494,6 +538,12 @@ pub fn search(
                 } else {
                     2.0 * extra
                 };
+                if e > b {
+                    // Below the errors of the upgrades just taken, so that one of them
+                    // goes: scaling by the ratio alone can keep the same upgrades round
+                    // after round when each is large next to the bound's overshoot.
+                    next = next.min((sum - base_sum).max(0.0) * (1.0 - 1e-9));
+                }
                 if next <= within || next >= over || next.is_nan() {
                     next = if over.is_finite() && within > 0.0 {
                         (within * over).sqrt()
@@ -578,6 +628,7 @@ pub fn search(
             .map(|(_, p)| p.to_string())
             .collect(),
         search_inputs: search.len(),
+        option_inputs: option_inputs.len(),
         held_out_inputs: held_out.len(),
         search_error,
         held_out_error: held_error,
@@ -737,10 +788,11 @@ fn options(model: &Model, id: NodeId, opts: &BudgetOptions) -> Vec<Choice> {
         return out;
     }
     let quantizable = weights::quantizable(&model.graph, id);
+    let int4 = opts.int4 && (opts.blocks || per_channel_int4(model, id));
     for (on, p) in [
         (opts.int8, Precision::Int8),
-        (opts.int4, Precision::Int4),
-        (opts.int8 && opts.int4, Precision::Int8Block),
+        (int4, Precision::Int4),
+        (opts.int8 && opts.int4 && opts.blocks, Precision::Int8Block),
     ] {
         if on && quantizable {
             out.push(Choice {
@@ -767,6 +819,22 @@ fn options(model: &Model, id: NodeId, opts: &BudgetOptions) -> Vec<Choice> {
         }));
     }
     out
+}
+
+/// Whether layer `id` stores an int4 weight with one scale per output channel as it is: a
+/// Conv that is not grouped (depthwise filters are rearranged by the TFLite writer), or a
+/// Gemm with transB=1 (FULLY_CONNECTED's [N, K]).
+fn per_channel_int4(model: &Model, id: NodeId) -> bool {
+    let g = &model.graph;
+    let attr = |name: &str| match g.node(id).attrs.get(name) {
+        Some(modelc_ir::Attr::Int(v)) => Some(*v),
+        _ => None,
+    };
+    match crate::pattern::onnx_op(g, id) {
+        Some(modelc_ir::OnnxOp::Conv) => attr("group").unwrap_or(1) == 1,
+        Some(modelc_ir::OnnxOp::Gemm) => attr("transB") == Some(1),
+        _ => false,
+    }
 }
 
 /// Whether layer `id` is a constant (a weight a sub-graph reads) rather than an op.

@@ -77,6 +77,7 @@ pub fn search(
             error_all_quantized: err_all,
             error_final: err_all,
             kept_float: Vec::new(),
+            sensitivity: Vec::new(),
             evaluations,
         };
         return Ok((all, all_layers, report));
@@ -150,7 +151,134 @@ pub fn search(
             .iter()
             .map(|(id, s)| (edit::label(&float.graph, *id), *s))
             .collect(),
+        sensitivity: sens
+            .iter()
+            .map(|(id, s)| (edit::label(&float.graph, *id), *s))
+            .collect(),
         evaluations,
     };
     Ok((m, layers, report))
+}
+
+/// Sensitivity of `int8-weight` layers is measured on at most this many inputs.
+const WEIGHT_SENSITIVITY_INPUTS: usize = 8;
+
+/// `int8-weight` held to `--max-error`: the same search over weight-only int8 (activations
+/// and compute float). Every Conv / ConvTranspose / Gemm / MatMul float weight (and, with
+/// `cfg.unowned_weights`, every weight no such layer owns: an LSTM's, a sub-graph's) is a
+/// candidate; each one's sensitivity is the output error with only its weight int8; the k
+/// most sensitive stay float, k the smallest whose model is within the bound on every
+/// calibration input (weight-only runs are float compute: the whole set is affordable, and a
+/// baseline checked on fewer inputs than `compress` checks on would not be a fair one).
+pub fn search_weights(
+    float: &Model,
+    cfg: &QuantConfig,
+    excluded: &HashMap<NodeId, String>,
+    calibration: &[Sample],
+    metric: Metric,
+    bound: f64,
+) -> Result<(Model, Vec<Layer>, BudgetReport), QuantError> {
+    let sens_set = &calibration[..calibration.len().min(WEIGHT_SENSITIVITY_INPUTS)];
+    let check_ref = reference(float, calibration)?;
+    let sens_ref = reference(float, sens_set)?;
+    let mut evaluations = 0;
+    let build = |keep: &HashMap<NodeId, String>| -> Result<(Model, Vec<Layer>), QuantError> {
+        let mut m = float.clone();
+        let layers = super::int8_weight::quantize_weights(&mut m.graph, keep, cfg.unowned_weights)
+            .map_err(QuantError::Unsupported)?;
+        Ok((m, layers))
+    };
+    let error = |m: &Model, set: &[Sample], r: &[Vec<(String, Data)>]| -> Result<f64, QuantError> {
+        let errs = compare(r, m, set)?;
+        Ok(errs.iter().map(|e| e.error(metric)).fold(0.0, f64::max))
+    };
+    let (all, all_layers) = build(excluded)?;
+    let err_all = error(&all, calibration, &check_ref)?;
+    evaluations += 1;
+    let g = &float.graph;
+    let candidates: Vec<NodeId> = g
+        .topo_order()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|id| !excluded.contains_key(id))
+        .filter(|&id| {
+            let owned = matches!(
+                g.node(id).op.onnx(),
+                Some(OnnxOp::Conv | OnnxOp::ConvTranspose | OnnxOp::Gemm | OnnxOp::MatMul)
+            ) && edit::const_input(g, id, 1)
+                .is_some_and(|(_, t)| t.dtype == modelc_ir::DType::F32);
+            owned || (cfg.unowned_weights && crate::compress::weights::constant_layer(g, id))
+        })
+        .collect();
+    let named = |l: &[(NodeId, f64)]| -> Vec<(String, f64)> {
+        l.iter().map(|(id, s)| (edit::label(g, *id), *s)).collect()
+    };
+    let report = |kept: &[(NodeId, f64)], all: &[(NodeId, f64)], e, evaluations| BudgetReport {
+        metric,
+        max_error: bound,
+        error_all_quantized: err_all,
+        error_final: e,
+        kept_float: named(kept),
+        sensitivity: named(all),
+        evaluations,
+    };
+    if err_all <= bound || candidates.is_empty() {
+        return Ok((all, all_layers, report(&[], &[], err_all, evaluations)));
+    }
+    let only = |c: NodeId| -> HashMap<NodeId, String> {
+        let mut keep = excluded.clone();
+        for &o in &candidates {
+            if o != c {
+                keep.insert(o, String::new());
+            }
+        }
+        keep
+    };
+    let mut sens: Vec<(NodeId, f64)> = Vec::new();
+    for &c in &candidates {
+        let (m, _) = build(&only(c))?;
+        sens.push((c, error(&m, sens_set, &sens_ref)?));
+        evaluations += 1;
+    }
+    sens.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let with_float = |k: usize| {
+        let mut keep = excluded.clone();
+        for (id, s) in &sens[..k] {
+            keep.insert(
+                *id,
+                format!("kept in float by --max-error (sensitivity {s:.3e})"),
+            );
+        }
+        keep
+    };
+    // Smallest k within the budget (k = every candidate float is the float model: within).
+    let (mut lo, mut hi) = (0usize, sens.len());
+    let mut best: Option<(usize, Model, Vec<Layer>, f64)> = None;
+    while lo < hi {
+        let mid = (lo + hi) / 2;
+        let (m, layers) = build(&with_float(mid))?;
+        let e = error(&m, calibration, &check_ref)?;
+        evaluations += 1;
+        if e <= bound {
+            hi = mid;
+            best = Some((mid, m, layers, e));
+        } else {
+            lo = mid + 1;
+        }
+    }
+    let (k, m, layers, e) = match best {
+        Some(b) if b.0 == lo => b,
+        _ => {
+            let (m, layers) = build(&with_float(lo))?;
+            let e = error(&m, calibration, &check_ref)?;
+            evaluations += 1;
+            (lo, m, layers, e)
+        }
+    };
+    if k == sens.len() {
+        return Err(QuantError::Budget(format!(
+            "{metric:?} error is within {bound} only with every weight in float (all int8: {err_all:.4e})"
+        )));
+    }
+    Ok((m, layers, report(&sens[..k], &sens, e, evaluations)))
 }

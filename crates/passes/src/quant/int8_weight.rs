@@ -58,6 +58,15 @@ pub fn quantize_weights(
         let constants: Vec<NodeId> = g.node_ids().filter(|&id| constant_layer(g, id)).collect();
         for id in constants {
             let name = label(g, id);
+            if let Some(reason) = excluded.get(&id) {
+                layers.push(Layer {
+                    op: "constant".to_string(),
+                    name,
+                    quantized: false,
+                    note: reason.clone(),
+                });
+                continue;
+            }
             if quantize_constant(g, id, Precision::Int8) {
                 layers.push(Layer {
                     op: "constant".to_string(),

@@ -188,9 +188,16 @@ pub fn quantize(
             report.budget = Some(b);
             m
         }
+        (Mode::Int8Weight, Some((metric, bound))) => {
+            let (m, layers, b) =
+                budget::search_weights(&float, cfg, &excluded, calibration, metric, bound)?;
+            report.layers = layers;
+            report.budget = Some(b);
+            m
+        }
         (_, Some(_)) => {
             return Err(QuantError::Unsupported(
-                "--max-error works with --mode int8".into(),
+                "--max-error works with --mode int8 and int8-weight".into(),
             ))
         }
         (Mode::Int8, None) => {

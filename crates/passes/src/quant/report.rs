@@ -75,6 +75,9 @@ pub struct BudgetReport {
     /// Layers kept in float, most sensitive first, with their sensitivity (the error when
     /// only that layer is quantized).
     pub kept_float: Vec<(String, f64)>,
+    /// Every candidate layer's sensitivity, most sensitive first (empty when everything
+    /// quantized was within the bound and none was measured).
+    pub sensitivity: Vec<(String, f64)>,
     pub evaluations: usize,
 }
 
@@ -137,6 +140,9 @@ impl QuantReport {
             ));
             for (name, sens) in &b.kept_float {
                 s.push_str(&format!("  kept float: {name} (sensitivity {sens:.4e})\n"));
+            }
+            for (name, sens) in b.sensitivity.iter().skip(b.kept_float.len()) {
+                s.push_str(&format!("  int8: {name} (sensitivity {sens:.4e})\n"));
             }
         }
         s

@@ -1155,6 +1155,12 @@ fn transposed_fc_weights(lowering: &mut Lower, bv: ValueRef) -> Result<usize, Tf
             .model
             .const_of(src)
             .ok_or_else(|| unsupported("weights must be constant"))?;
+        if matches!(c.dtype, DType::I4 | DType::U4) {
+            // Two values per byte: a byte-wise transpose would mix them.
+            return Err(unsupported(
+                "4-bit weights [I, O] (FULLY_CONNECTED takes [O, I]; give them as Gemm transB=1)",
+            ));
+        }
         let t = transpose_2d(c).ok_or_else(|| unsupported("weights must be 2-D"))?;
         let name = format!("{}/t", lowering.model.value_name(bv));
         if lowering.quantized {
