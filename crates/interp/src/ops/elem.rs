@@ -7,8 +7,11 @@ use std::fmt::Debug;
 
 use half::{bf16, f16};
 use modelc_ir::DType;
-use ndarray::{ArrayD, ArrayView2, ArrayViewMut2, CowArray, IxDyn, LinalgScalar, ScalarOperand};
+use ndarray::{
+    ArrayD, ArrayView2, ArrayViewMut2, Axis, CowArray, IxDyn, LinalgScalar, ScalarOperand,
+};
 use num_traits::{Float, FromPrimitive};
+use rayon::prelude::*;
 
 use crate::{bail, Array, KernelError};
 
@@ -68,23 +71,62 @@ pub trait Real:
     }
 }
 
-/// The gemm crate's parallelism for the current rayon pool. On one thread it is `None`, not
-/// `Rayon(1)`: with `Rayon(_)` gemm packs the whole width of B as one column block (sized
-/// for splitting across threads), which on one thread falls out of cache — ResNet-50 and the
-/// transformer ran ~12% slower single-threaded than with the serial blocking.
-fn parallelism() -> gemm::Parallelism {
-    match rayon::current_num_threads() {
-        0 | 1 => gemm::Parallelism::None,
-        n => gemm::Parallelism::Rayon(n),
-    }
-}
+/// Multiply-adds per output block of [`mat_mul`], at least: smaller products are one block.
+const BLOCK_WORK: usize = 1 << 21;
+/// Output blocks of one [`mat_mul`], at most (more cost each block a repacking of the
+/// shared operand for little balance).
+const MAX_BLOCKS: usize = 4;
 
 /// `c = alpha · a · b + beta · c` (`c` is not read when `beta` is zero), with the `gemm`
-/// crate (runtime-dispatched AVX-512 / AVX2 / scalar kernels; any strides) on the current
-/// rayon pool's threads. The crate splits the output among threads and keeps each
-/// element's reduction order, so the result does not depend on the thread count.
-#[allow(unsafe_code)] // gemm takes raw pointers and strides; see the SAFETY note
+/// crate (runtime-dispatched AVX-512 / AVX2 / scalar kernels; any strides).
+///
+/// Threads: the output is cut into at most [`MAX_BLOCKS`] blocks along its longer side
+/// (column blocks are whole 16-lane vectors), chosen from the shape alone, and the blocks
+/// run as rayon tasks, each a single-threaded gemm call. The calls are the same on any
+/// number of threads, so the result does not depend on the thread count. This replaces the
+/// crate's own `Parallelism::Rayon`, which on two threads was barely faster than one
+/// (both threads pack the same panels and meet at a barrier per depth block).
 pub fn mat_mul<T: Real>(
+    alpha: T,
+    a: ArrayView2<T>,
+    b: ArrayView2<T>,
+    beta: T,
+    mut c: ArrayViewMut2<T>,
+) {
+    let (m, k) = a.dim();
+    let n = b.dim().1;
+    assert!(
+        b.dim().0 == k && c.dim() == (m, n),
+        "mat_mul: shapes {:?} · {:?} -> {:?}",
+        a.dim(),
+        b.dim(),
+        c.dim()
+    );
+    let blocks = (m.saturating_mul(n).saturating_mul(k) / BLOCK_WORK).clamp(1, MAX_BLOCKS);
+    if blocks == 1 {
+        return mat_mul_serial(alpha, a, b, beta, c);
+    }
+    let tasks: Vec<_> = if n >= m {
+        let step = n.div_ceil(blocks).next_multiple_of(16);
+        b.axis_chunks_iter(Axis(1), step)
+            .zip(c.axis_chunks_iter_mut(Axis(1), step))
+            .map(|(bj, cj)| (a, bj, cj))
+            .collect()
+    } else {
+        let step = m.div_ceil(blocks).next_multiple_of(6);
+        a.axis_chunks_iter(Axis(0), step)
+            .zip(c.axis_chunks_iter_mut(Axis(0), step))
+            .map(|(ai, ci)| (ai, b, ci))
+            .collect()
+    };
+    tasks
+        .into_par_iter()
+        .for_each(|(ai, bj, cj)| mat_mul_serial(alpha, ai, bj, beta, cj));
+}
+
+/// [`mat_mul`] as one single-threaded gemm call (for a caller that makes its own tasks).
+#[allow(unsafe_code)] // gemm takes raw pointers and strides; see the SAFETY note
+pub fn mat_mul_serial<T: Real>(
     alpha: T,
     a: ArrayView2<T>,
     b: ArrayView2<T>,
@@ -137,7 +179,7 @@ pub fn mat_mul<T: Real>(
             false,
             false,
             false,
-            parallelism(),
+            gemm::Parallelism::None,
         );
     }
 }
@@ -277,6 +319,9 @@ mod tests {
             (40, 1, 3),
             (2, 0, 4),
             (64, 70, 65),
+            // Split into column blocks, and into row blocks (more than BLOCK_WORK).
+            (64, 300, 250),
+            (250, 300, 64),
         ] {
             let a = Array2::from_shape_fn((m, k), |(i, j)| ((i * 7 + j * 3) % 11) as f64 - 5.0);
             let bt = Array2::from_shape_fn((n, k), |(i, j)| ((i * 5 + j) % 13) as f64 - 6.0);
@@ -304,6 +349,28 @@ mod tests {
             let got = big.slice(s![.., ..;2]).mapv(|v| v as f64);
             let want0 = (want - 0.5) / 2.0;
             assert_eq!(got, want0, "f32 {m}x{k}x{n}");
+        }
+    }
+
+    #[test]
+    fn mat_mul_bits_do_not_depend_on_the_thread_count() {
+        use ndarray::Array2;
+        // Inexact products (sums of non-dyadic values), so a different reduction order
+        // would show in the bits.
+        for &(m, k, n) in &[(128, 256, 1024), (1024, 256, 196), (7, 5000, 300)] {
+            let a = Array2::from_shape_fn((m, k), |(i, j)| ((i * 31 + j * 17) % 97) as f32 / 7.0);
+            let b = Array2::from_shape_fn((k, n), |(i, j)| ((i * 13 + j * 29) % 89) as f32 / 3.0);
+            let run = |threads: usize| {
+                let pool = rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .build()
+                    .unwrap();
+                let mut c = Array2::<f32>::zeros((m, n));
+                pool.install(|| mat_mul(1.0, a.view(), b.view(), 0.0, c.view_mut()));
+                c.mapv(f32::to_bits)
+            };
+            assert_eq!(run(1), run(2), "{m}x{k}x{n}");
+            assert_eq!(run(1), run(3), "{m}x{k}x{n}");
         }
     }
 }

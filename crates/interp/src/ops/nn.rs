@@ -8,6 +8,7 @@ use super::Kernel;
 mod causal;
 pub(crate) mod common;
 mod conv;
+mod conv_tiles;
 pub(crate) use conv::Win3;
 pub(crate) use depthwise::depthwise;
 mod deform;

@@ -3,7 +3,8 @@
 //! Conv: attributes `auto_pad` (NOTSET / SAME_UPPER / SAME_LOWER / VALID), `dilations`,
 //! `group` (including depthwise), `kernel_shape` (inferred from W), `pads`, `strides`;
 //! optional bias B. Computed as im2col into one contiguous buffer + one GEMM per image and
-//! group (1×1 stride-1 unpadded convolutions use the input directly).
+//! group (1×1 stride-1 unpadded convolutions use the input directly); a column matrix
+//! larger than a tile goes in tiles of output positions (`conv_tiles.rs`).
 //!
 //! ConvTranspose: the same attributes plus `output_padding` and `output_shape`; computed
 //! as one GEMM (Wᵀ·X) per image and group followed by col2im scatter-add.
@@ -12,6 +13,7 @@ use modelc_ir::DType;
 use ndarray::{s, ArrayD, ArrayView2, ArrayViewMut2, IxDyn};
 
 use super::common::{auto_pad, check_nchw, geometry, spatial_ints, AutoPad};
+use super::conv_tiles::{conv_tiled, tile_len};
 use super::depthwise::depthwise;
 use crate::ops::elem::{checked_count, float_dispatch, mat_mul, Real};
 use crate::ops::util::one;
@@ -256,7 +258,8 @@ fn conv_t<T: Real>(ctx: &OpCtx<'_>) -> Result<Array, KernelError> {
         ctx.epilogue_done.set(act.is_some());
         return T::wrap(ArrayD::from_shape_vec(IxDyn(&out_shape), out)?, x0.dtype());
     }
-    let mut col = if direct || p == 0 {
+    let tiled = tile_len::<T>(cgk, p).is_some();
+    let mut col = if direct || p == 0 || tiled {
         Vec::new()
     } else {
         checked_count(&[cgk, p])?;
@@ -267,6 +270,13 @@ fn conv_t<T: Real>(ctx: &OpCtx<'_>) -> Result<Array, KernelError> {
         for img in 0..n {
             for g in 0..group {
                 let xg = &xv[(img * c + g * cg) * is..][..cg * is];
+                let wg = w2.slice(s![g * mg..(g + 1) * mg, ..]);
+                let og = &mut out[(img * m + g * mg) * p..][..mg * p];
+                if let Some(tile) = tile_len::<T>(cgk, p).filter(|_| !direct) {
+                    let ov = ArrayViewMut2::from_shape((mg, p), og)?;
+                    conv_tiled(xg, cg, &win, wg, ov, tile)?;
+                    continue;
+                }
                 let colv = if direct {
                     ArrayView2::from_shape((cg, p), xg)?
                 } else {
@@ -275,15 +285,8 @@ fn conv_t<T: Real>(ctx: &OpCtx<'_>) -> Result<Array, KernelError> {
                         .for_each(|(ch, rows)| im2col(&xg[ch * is..][..is], 1, &win, rows));
                     ArrayView2::from_shape((cgk, p), &col[..])?
                 };
-                let og = &mut out[(img * m + g * mg) * p..][..mg * p];
                 let ov = ArrayViewMut2::from_shape((mg, p), og)?;
-                mat_mul(
-                    T::one(),
-                    w2.slice(s![g * mg..(g + 1) * mg, ..]),
-                    colv,
-                    T::zero(),
-                    ov,
-                );
+                mat_mul(T::one(), wg, colv, T::zero(), ov);
             }
         }
     }

@@ -15,6 +15,7 @@ use num_traits::{WrappingAdd, WrappingMul, Zero};
 use crate::ops::elem::{checked_count, float_dispatch, mat_mul, Real};
 use crate::ops::util::{broadcast_shapes, one};
 use crate::{bail, Array, Data, KernelError, OpCtx};
+use rayon::prelude::*;
 
 /// Integer element types with wrapping arithmetic.
 pub trait IntElem: Copy + Zero + WrappingAdd + WrappingMul + Send + Sync + 'static {}
@@ -40,10 +41,10 @@ fn float_gemm<T: Real>(a: ArrayView2<T>, b: ArrayView2<T>, c: ArrayViewMut2<T>) 
 }
 
 /// numpy matmul of `a` and `b` with `mm` as the 2-D kernel.
-pub fn matmul_nd<T: Copy + Zero>(
+pub fn matmul_nd<T: Copy + Zero + Send + Sync>(
     a: ArrayViewD<T>,
     b: ArrayViewD<T>,
-    mm: impl Fn(ArrayView2<T>, ArrayView2<T>, ArrayViewMut2<T>),
+    mm: impl Fn(ArrayView2<T>, ArrayView2<T>, ArrayViewMut2<T>) + Sync,
 ) -> Result<ArrayD<T>, KernelError> {
     if a.ndim() == 0 || b.ndim() == 0 {
         bail!("MatMul operands must have rank >= 1");
@@ -100,13 +101,12 @@ pub fn matmul_nd<T: Copy + Zero>(
                 .view_mut()
                 .into_shape_with_order((nb, m, n))
                 .map_err(|e| KernelError::new(e.to_string()))?;
-            for i in 0..nb {
-                mm(
-                    a3.index_axis(Axis(0), i),
-                    b3.index_axis(Axis(0), i),
-                    o3.index_axis_mut(Axis(0), i),
-                );
-            }
+            // The batch items (attention heads, say) are independent products: one rayon
+            // task each, every item computed the same way on any number of threads.
+            let items: Vec<_> = o3.axis_iter_mut(Axis(0)).enumerate().collect();
+            items
+                .into_par_iter()
+                .for_each(|(i, oi)| mm(a3.index_axis(Axis(0), i), b3.index_axis(Axis(0), i), oi));
         }
     }
     if b_vec {

@@ -4,6 +4,7 @@
 
 use modelc_ir::DType;
 use ndarray::{ArrayD, ArrayViewD, IxDyn};
+use rayon::prelude::*;
 
 use crate::ops::elem::{checked_count, Real};
 use crate::ops::util::normalize_axis;
@@ -50,12 +51,15 @@ fn axis_last_perm(rank: usize, axis: usize) -> (Vec<usize>, Vec<usize>) {
     (perm, inv)
 }
 
+/// Elements per parallel task of [`map_lanes`], at least.
+const LANE_ELEMS: usize = 1 << 13;
+
 /// Applies `f` to every 1-D lane of `a` along `axis` (each lane a contiguous mutable
-/// slice, in the order of the other axes); returns the result in standard layout.
-pub fn map_lanes<T: Clone>(
+/// slice; lanes run as rayon tasks); returns the result in standard layout.
+pub fn map_lanes<T: Clone + Send>(
     a: ArrayViewD<'_, T>,
     axis: usize,
-    mut f: impl FnMut(&mut [T]),
+    f: impl Fn(&mut [T]) + Sync,
 ) -> Result<ArrayD<T>, KernelError> {
     let rank = a.ndim();
     if axis >= rank {
@@ -68,9 +72,10 @@ pub fn map_lanes<T: Clone>(
         let s = b
             .as_slice_mut()
             .ok_or_else(|| KernelError::new("internal: array not contiguous"))?;
-        for lane in s.chunks_exact_mut(n) {
-            f(lane);
-        }
+        // Lanes are independent: split over the rayon pool in runs of about LANE_ELEMS.
+        s.par_chunks_exact_mut(n)
+            .with_min_len(LANE_ELEMS.div_ceil(n))
+            .for_each(&f);
     }
     if axis + 1 == rank {
         return Ok(b);
