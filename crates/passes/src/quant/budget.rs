@@ -54,10 +54,8 @@ pub fn search(
     };
     let check_ref = float_ref(check)?;
     let sens_ref = float_ref(sens_set)?;
-    let error = |m: &Model, set: &[Sample], r: &[Vec<(String, Data)>]| -> Result<f64, QuantError> {
-        let errs = compare(r, m, set)?;
-        Ok(errs.iter().map(|e| e.error(metric)).fold(0.0, f64::max))
-    };
+    let error =
+        |m: &Model, set: &[Sample], r: &[Vec<(String, Data)>]| worst_error(r, m, set, metric);
 
     let (all, all_layers) = build(excluded)?;
     let err_all = error(&all, check, &check_ref)?;
@@ -98,40 +96,11 @@ pub fn search(
     }
     sens.sort_by(|a, b| b.1.total_cmp(&a.1));
 
-    let with_float = |k: usize| {
-        let mut keep = excluded.clone();
-        for (id, s) in &sens[..k] {
-            keep.insert(
-                *id,
-                format!("kept in float by --max-error (sensitivity {s:.3e})"),
-            );
-        }
-        keep
-    };
-    // Smallest k within the budget; k = all candidates is float everywhere they are.
-    let (mut lo, mut hi) = (0usize, sens.len());
-    let mut best: Option<(usize, Model, Vec<Layer>, f64)> = None;
-    while lo < hi {
-        let mid = (lo + hi) / 2;
-        let (m, layers) = build(&with_float(mid))?;
+    let (k, m, layers, e) = fewest_float(&sens, excluded, bound, &mut evaluations, |keep| {
+        let (m, layers) = build(keep)?;
         let e = error(&m, check, &check_ref)?;
-        evaluations += 1;
-        if e <= bound {
-            hi = mid;
-            best = Some((mid, m, layers, e));
-        } else {
-            lo = mid + 1;
-        }
-    }
-    let (k, m, layers, e) = match best {
-        Some(b) if b.0 == lo => b,
-        _ => {
-            let (m, layers) = build(&with_float(lo))?;
-            let e = error(&m, check, &check_ref)?;
-            evaluations += 1;
-            (lo, m, layers, e)
-        }
-    };
+        Ok((m, layers, e))
+    })?;
     if k == sens.len() {
         return Err(QuantError::Budget(format!(
             "{metric:?} error is within {bound} only with every quantizable layer in float (fully quantized: {err_all:.4e})"
@@ -188,10 +157,8 @@ pub fn search_weights(
             .map_err(QuantError::Unsupported)?;
         Ok((m, layers))
     };
-    let error = |m: &Model, set: &[Sample], r: &[Vec<(String, Data)>]| -> Result<f64, QuantError> {
-        let errs = compare(r, m, set)?;
-        Ok(errs.iter().map(|e| e.error(metric)).fold(0.0, f64::max))
-    };
+    let error =
+        |m: &Model, set: &[Sample], r: &[Vec<(String, Data)>]| worst_error(r, m, set, metric);
     let (all, all_layers) = build(excluded)?;
     let err_all = error(&all, calibration, &check_ref)?;
     evaluations += 1;
@@ -241,6 +208,42 @@ pub fn search_weights(
         evaluations += 1;
     }
     sens.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let (k, m, layers, e) = fewest_float(&sens, excluded, bound, &mut evaluations, |keep| {
+        let (m, layers) = build(keep)?;
+        let e = error(&m, calibration, &check_ref)?;
+        Ok((m, layers, e))
+    })?;
+    if k == sens.len() {
+        return Err(QuantError::Budget(format!(
+            "{metric:?} error is within {bound} only with every weight in float (all int8: {err_all:.4e})"
+        )));
+    }
+    Ok((m, layers, report(&sens[..k], &sens, e, evaluations)))
+}
+
+/// The largest error over the outputs of `m` on `set` against the float outputs `reference`.
+fn worst_error(
+    reference: &[Vec<(String, Data)>],
+    m: &Model,
+    set: &[Sample],
+    metric: Metric,
+) -> Result<f64, QuantError> {
+    let errs = compare(reference, m, set)?;
+    Ok(errs.iter().map(|e| e.error(metric)).fold(0.0, f64::max))
+}
+
+/// The smallest `k` for which keeping the `k` most sensitive layers of `sens` (most
+/// sensitive first) float, besides `excluded`, gives a model that `measure` finds within
+/// `bound`: a binary search, since the error falls as `k` grows. Returns `k` with that
+/// model, its layers and its error (at `k = sens.len()`, the last one measured, which the
+/// caller checks); `evaluations` counts the models measured.
+fn fewest_float(
+    sens: &[(NodeId, f64)],
+    excluded: &HashMap<NodeId, String>,
+    bound: f64,
+    evaluations: &mut usize,
+    measure: impl Fn(&HashMap<NodeId, String>) -> Result<(Model, Vec<Layer>, f64), QuantError>,
+) -> Result<(usize, Model, Vec<Layer>, f64), QuantError> {
     let with_float = |k: usize| {
         let mut keep = excluded.clone();
         for (id, s) in &sens[..k] {
@@ -251,14 +254,12 @@ pub fn search_weights(
         }
         keep
     };
-    // Smallest k within the budget (k = every candidate float is the float model: within).
     let (mut lo, mut hi) = (0usize, sens.len());
     let mut best: Option<(usize, Model, Vec<Layer>, f64)> = None;
     while lo < hi {
         let mid = (lo + hi) / 2;
-        let (m, layers) = build(&with_float(mid))?;
-        let e = error(&m, calibration, &check_ref)?;
-        evaluations += 1;
+        let (m, layers, e) = measure(&with_float(mid))?;
+        *evaluations += 1;
         if e <= bound {
             hi = mid;
             best = Some((mid, m, layers, e));
@@ -266,19 +267,12 @@ pub fn search_weights(
             lo = mid + 1;
         }
     }
-    let (k, m, layers, e) = match best {
-        Some(b) if b.0 == lo => b,
+    match best {
+        Some(b) if b.0 == lo => Ok(b),
         _ => {
-            let (m, layers) = build(&with_float(lo))?;
-            let e = error(&m, calibration, &check_ref)?;
-            evaluations += 1;
-            (lo, m, layers, e)
+            let (m, layers, e) = measure(&with_float(lo))?;
+            *evaluations += 1;
+            Ok((lo, m, layers, e))
         }
-    };
-    if k == sens.len() {
-        return Err(QuantError::Budget(format!(
-            "{metric:?} error is within {bound} only with every weight in float (all int8: {err_all:.4e})"
-        )));
     }
-    Ok((m, layers, report(&sens[..k], &sens, e, evaluations)))
 }
