@@ -93,15 +93,7 @@ pub fn mat_mul<T: Real>(
     beta: T,
     mut c: ArrayViewMut2<T>,
 ) {
-    let (m, k) = a.dim();
-    let n = b.dim().1;
-    assert!(
-        b.dim().0 == k && c.dim() == (m, n),
-        "mat_mul: shapes {:?} · {:?} -> {:?}",
-        a.dim(),
-        b.dim(),
-        c.dim()
-    );
+    let (m, k, n) = product_dims(&a, &b, &c);
     let blocks = (m.saturating_mul(n).saturating_mul(k) / BLOCK_WORK).clamp(1, MAX_BLOCKS);
     if blocks == 1 {
         return mat_mul_serial(alpha, a, b, beta, c);
@@ -124,15 +116,12 @@ pub fn mat_mul<T: Real>(
         .for_each(|(ai, bj, cj)| mat_mul_serial(alpha, ai, bj, beta, cj));
 }
 
-/// [`mat_mul`] as one single-threaded gemm call (for a caller that makes its own tasks).
-#[allow(unsafe_code)] // gemm takes raw pointers and strides; see the SAFETY note
-pub fn mat_mul_serial<T: Real>(
-    alpha: T,
-    a: ArrayView2<T>,
-    b: ArrayView2<T>,
-    beta: T,
-    mut c: ArrayViewMut2<T>,
-) {
+/// `(m, k, n)` of `a (m×k) · b (k×n) -> c (m×n)`; panics naming the shapes if they differ.
+fn product_dims<T>(
+    a: &ArrayView2<T>,
+    b: &ArrayView2<T>,
+    c: &ArrayViewMut2<T>,
+) -> (usize, usize, usize) {
     let (m, k) = a.dim();
     let n = b.dim().1;
     assert!(
@@ -142,6 +131,19 @@ pub fn mat_mul_serial<T: Real>(
         b.dim(),
         c.dim()
     );
+    (m, k, n)
+}
+
+/// [`mat_mul`] as one single-threaded gemm call (for a caller that makes its own tasks).
+#[allow(unsafe_code)] // gemm takes raw pointers and strides; see the SAFETY note
+pub fn mat_mul_serial<T: Real>(
+    alpha: T,
+    a: ArrayView2<T>,
+    b: ArrayView2<T>,
+    beta: T,
+    mut c: ArrayViewMut2<T>,
+) {
+    let (m, k, n) = product_dims(&a, &b, &c);
     if m == 0 || n == 0 {
         return;
     }

@@ -127,8 +127,26 @@ fn int4(g: &mut Graph, names: &mut Names, id: NodeId) {
         };
         (d, s, axis, None)
     };
+    dequantized_weight(g, names, id, cid, "int4", data, scale, axis, block);
+}
+
+/// Makes layer `id`'s weight input (slot 1, now constant `cid`) a DequantizeLinear of the
+/// stored `data` (named after the weight with `suffix`) and `scale`, along `axis`, in
+/// blocks of `block` elements when given.
+#[allow(clippy::too_many_arguments)]
+fn dequantized_weight(
+    g: &mut Graph,
+    names: &mut Names,
+    id: NodeId,
+    cid: NodeId,
+    suffix: &str,
+    data: Tensor,
+    scale: Tensor,
+    axis: usize,
+    block: Option<usize>,
+) {
     let base = value_name(g, ValueRef::new(cid, 0));
-    let d = Builder::with_names(g, names).constant(&format!("{base}_int4"), data);
+    let d = Builder::with_names(g, names).constant(&format!("{base}_{suffix}"), data);
     let s = Builder::with_names(g, names).constant(&format!("{base}_scale"), scale);
     let mut attrs: modelc_ir::Attrs = vec![("axis", Attr::Int(axis as i64))].into_iter().collect();
     if let Some(b) = block {
@@ -162,21 +180,17 @@ fn int8_blocks(g: &mut Graph, names: &mut Names, id: NodeId) -> bool {
     let Some((data, scale)) = blocked_int8(t, axis, INT8_BLOCK) else {
         return false;
     };
-    let base = value_name(g, ValueRef::new(cid, 0));
-    let d = Builder::with_names(g, names).constant(&format!("{base}_i8b"), data);
-    let s = Builder::with_names(g, names).constant(&format!("{base}_scale"), scale);
-    let attrs: modelc_ir::Attrs = vec![
-        ("axis", Attr::Int(axis as i64)),
-        ("block_size", Attr::Int(INT8_BLOCK as i64)),
-    ]
-    .into_iter()
-    .collect();
-    let n = Builder::with_names(g, names)
-        .op(OnnxOp::DequantizeLinear, &[d, s])
-        .out(format!("{base}_DequantizeLinear"))
-        .attrs(attrs)
-        .add();
-    g.connect(ValueRef::new(n, 0), id, 1);
+    dequantized_weight(
+        g,
+        names,
+        id,
+        cid,
+        "i8b",
+        data,
+        scale,
+        axis,
+        Some(INT8_BLOCK),
+    );
     true
 }
 

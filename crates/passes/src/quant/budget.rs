@@ -81,20 +81,9 @@ pub fn search(
         return Ok((all, all_layers, report));
     }
 
-    // Sensitivity of each layer alone.
-    let mut sens: Vec<(NodeId, f64)> = Vec::new();
-    for &c in &candidates {
-        let mut keep = excluded.clone();
-        for &o in &candidates {
-            if o != c {
-                keep.insert(o, String::new());
-            }
-        }
-        let (m, _) = build(&keep)?;
-        sens.push((c, error(&m, sens_set, &sens_ref)?));
-        evaluations += 1;
-    }
-    sens.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let sens = sensitivities(&candidates, excluded, &mut evaluations, |keep| {
+        error(&build(keep)?.0, sens_set, &sens_ref)
+    })?;
 
     let (k, m, layers, e) = fewest_float(&sens, excluded, bound, &mut evaluations, |keep| {
         let (m, layers) = build(keep)?;
@@ -192,22 +181,9 @@ pub fn search_weights(
     if err_all <= bound || candidates.is_empty() {
         return Ok((all, all_layers, report(&[], &[], err_all, evaluations)));
     }
-    let only = |c: NodeId| -> HashMap<NodeId, String> {
-        let mut keep = excluded.clone();
-        for &o in &candidates {
-            if o != c {
-                keep.insert(o, String::new());
-            }
-        }
-        keep
-    };
-    let mut sens: Vec<(NodeId, f64)> = Vec::new();
-    for &c in &candidates {
-        let (m, _) = build(&only(c))?;
-        sens.push((c, error(&m, sens_set, &sens_ref)?));
-        evaluations += 1;
-    }
-    sens.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let sens = sensitivities(&candidates, excluded, &mut evaluations, |keep| {
+        error(&build(keep)?.0, sens_set, &sens_ref)
+    })?;
     let (k, m, layers, e) = fewest_float(&sens, excluded, bound, &mut evaluations, |keep| {
         let (m, layers) = build(keep)?;
         let e = error(&m, calibration, &check_ref)?;
@@ -230,6 +206,29 @@ fn worst_error(
 ) -> Result<f64, QuantError> {
     let errs = compare(reference, m, set)?;
     Ok(errs.iter().map(|e| e.error(metric)).fold(0.0, f64::max))
+}
+
+/// Each candidate's sensitivity, most sensitive first: the error `measure` finds with only
+/// that candidate quantized (the others float, besides `excluded`).
+fn sensitivities(
+    candidates: &[NodeId],
+    excluded: &HashMap<NodeId, String>,
+    evaluations: &mut usize,
+    measure: impl Fn(&HashMap<NodeId, String>) -> Result<f64, QuantError>,
+) -> Result<Vec<(NodeId, f64)>, QuantError> {
+    let mut sens = Vec::with_capacity(candidates.len());
+    for &c in candidates {
+        let mut keep = excluded.clone();
+        for &o in candidates {
+            if o != c {
+                keep.insert(o, String::new());
+            }
+        }
+        sens.push((c, measure(&keep)?));
+        *evaluations += 1;
+    }
+    sens.sort_by(|a, b| b.1.total_cmp(&a.1));
+    Ok(sens)
 }
 
 /// The smallest `k` for which keeping the `k` most sensitive layers of `sens` (most
