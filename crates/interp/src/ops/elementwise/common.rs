@@ -38,15 +38,29 @@ pub fn zip2<A, B, C>(
         }
         if let Some(block) = trailing_block(&shape, b.shape()).filter(|_| a.shape() == shape) {
             let mut v = Vec::with_capacity(x.len());
-            for (chunk, q) in x.chunks(block).zip(y.iter().cycle()) {
-                v.extend(chunk.iter().map(|p| f(p, q)));
+            if block == 1 {
+                // `b` repeats whole along `a` (a bias row over [batch, seq, features]): one
+                // zip per row, which vectorizes, instead of one chunk per element.
+                for row in x.chunks(y.len()) {
+                    v.extend(row.iter().zip(y).map(|(p, q)| f(p, q)));
+                }
+            } else {
+                for (chunk, q) in x.chunks(block).zip(y.iter().cycle()) {
+                    v.extend(chunk.iter().map(|p| f(p, q)));
+                }
             }
             return Ok(ArrayD::from_shape_vec(IxDyn(&shape), v)?);
         }
         if let Some(block) = trailing_block(&shape, a.shape()).filter(|_| b.shape() == shape) {
             let mut v = Vec::with_capacity(y.len());
-            for (chunk, p) in y.chunks(block).zip(x.iter().cycle()) {
-                v.extend(chunk.iter().map(|q| f(p, q)));
+            if block == 1 {
+                for row in y.chunks(x.len()) {
+                    v.extend(x.iter().zip(row).map(|(p, q)| f(p, q)));
+                }
+            } else {
+                for (chunk, p) in y.chunks(block).zip(x.iter().cycle()) {
+                    v.extend(chunk.iter().map(|q| f(p, q)));
+                }
             }
             return Ok(ArrayD::from_shape_vec(IxDyn(&shape), v)?);
         }
@@ -573,6 +587,11 @@ mod broadcast_tests {
             (&[3, 1, 1], &[2, 3, 4, 5]),
             (&[1, 3, 1, 5], &[2, 3, 4, 5]),
             (&[2, 3], &[3, 2, 1]),
+            // A whole row repeated (a bias over [batch, seq, features]), either side.
+            (&[2, 3, 4, 5], &[4, 5]),
+            (&[2, 3, 4, 5], &[1, 1, 4, 5]),
+            (&[5], &[2, 3, 4, 5]),
+            (&[1, 4, 5], &[2, 3, 4, 5]),
         ];
         for &(sa, sb) in cases {
             let na = sa.iter().product::<usize>();
