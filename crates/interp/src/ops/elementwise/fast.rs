@@ -65,37 +65,48 @@ pub fn par_apply(v: &mut [f32], f: impl Fn(f32) -> f32 + Sync) {
     }
 }
 
-/// Applies `f` to one slice, on the calling thread, with the widest vectors the CPU has. The loop is compiled for
-/// AVX-512F, AVX2 and the baseline; none contracts a product and a sum into a fused
-/// multiply-add, so all three give the same bits.
-#[allow(unsafe_code)] // calls the loop compiled for a feature only after detecting it
+/// Applies `f` to one slice, on the calling thread, with the widest vectors the CPU has
+/// ([`on_widest`]).
 pub(crate) fn apply_serial<F: Fn(f32) -> f32>(v: &mut [f32], f: &F) {
+    on_widest(
+        #[inline(always)]
+        || apply_loop(v, f),
+    );
+}
+
+/// Runs `f` compiled for the widest vectors the CPU has: AVX-512F, AVX2 or the baseline
+/// (the build targets plain x86-64, so loops the compiler vectorizes would otherwise use
+/// 4-lane SSE). Pass an `#[inline(always)] || ...` closure calling `#[inline(always)]`
+/// functions: only code inlined into the dispatching function is compiled for its features
+/// (a closure left out of line stays baseline SSE). Rust never contracts a product and a sum into
+/// a fused multiply-add, so all three forms give the same bits.
+#[allow(unsafe_code)] // calls the function compiled for a feature only after detecting it
+#[inline(always)]
+pub(crate) fn on_widest<R>(f: impl FnOnce() -> R) -> R {
     #[cfg(target_arch = "x86_64")]
     {
         if std::arch::is_x86_feature_detected!("avx512f") {
             // SAFETY: the CPU has AVX-512F, the only feature the function is compiled for.
-            unsafe { apply_avx512(v, f) };
-            return;
+            return unsafe { run_avx512(f) };
         }
         if std::arch::is_x86_feature_detected!("avx2") {
             // SAFETY: the CPU has AVX2, the only feature the function is compiled for.
-            unsafe { apply_avx2(v, f) };
-            return;
+            return unsafe { run_avx2(f) };
         }
     }
-    apply_loop(v, f);
+    f()
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-fn apply_avx512<F: Fn(f32) -> f32>(v: &mut [f32], f: &F) {
-    apply_loop(v, f);
+fn run_avx512<R>(f: impl FnOnce() -> R) -> R {
+    f()
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-fn apply_avx2<F: Fn(f32) -> f32>(v: &mut [f32], f: &F) {
-    apply_loop(v, f);
+fn run_avx2<R>(f: impl FnOnce() -> R) -> R {
+    f()
 }
 
 #[inline(always)]

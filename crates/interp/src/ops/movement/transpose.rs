@@ -31,7 +31,57 @@ pub fn transpose_array(a: &Array, perm: &[usize]) -> Result<Array, KernelError> 
             .collect();
         return gather_tables(a, &tables, None);
     }
+    // Trailing axes that stay in place move as whole blocks (heads split out of
+    // [batch, seq, heads, dim] by [0, 2, 1, 3]): one copy per block, not per element.
+    let kept = (0..rank).rev().take_while(|&i| perm[i] == i).count();
+    if kept > 0 && kept < rank {
+        return crate::map_array!(a, x => permute_blocks(x, perm, rank - kept)?);
+    }
     crate::map_array!(a, x => x.view().permuted_axes(ndarray::IxDyn(perm)).as_standard_layout().into_owned())
+}
+
+/// `x` with its first `outer` axes permuted by `perm` (the rest keep their places): the
+/// output is walked in order, copying one contiguous block of the kept axes at a time.
+fn permute_blocks<T: Clone>(
+    x: &ndarray::ArrayD<T>,
+    perm: &[usize],
+    outer: usize,
+) -> Result<ndarray::ArrayD<T>, KernelError> {
+    let x = x.as_standard_layout();
+    let src = x
+        .as_slice()
+        .ok_or_else(|| KernelError::new("internal: array not contiguous"))?;
+    let shape = x.shape();
+    let out_shape: Vec<usize> = perm.iter().map(|&p| shape[p]).collect();
+    let block: usize = shape[outer..].iter().product();
+    let mut out = Vec::with_capacity(src.len());
+    if !src.is_empty() {
+        let st = strides_of(shape);
+        let mut idx = vec![0usize; outer];
+        let mut off = 0usize;
+        'walk: loop {
+            out.extend_from_slice(&src[off..off + block]);
+            // Next output position: the last outer axis fastest.
+            let mut ax = outer;
+            loop {
+                if ax == 0 {
+                    break 'walk;
+                }
+                ax -= 1;
+                idx[ax] += 1;
+                off += st[perm[ax]];
+                if idx[ax] < out_shape[ax] {
+                    break;
+                }
+                off -= st[perm[ax]] * out_shape[ax];
+                idx[ax] = 0;
+            }
+        }
+    }
+    Ok(ndarray::ArrayD::from_shape_vec(
+        ndarray::IxDyn(&out_shape),
+        out,
+    )?)
 }
 
 pub fn transpose(ctx: &OpCtx<'_>) -> Result<Vec<Data>, KernelError> {
@@ -105,4 +155,41 @@ pub fn space_to_depth(ctx: &OpCtx<'_>) -> Result<Vec<Data>, KernelError> {
     };
     let cbb = mul(c, b * b)?;
     one(reshape(&y, &[n, cbb, h / b, w / b])?)
+}
+
+#[cfg(test)]
+mod block_tests {
+    use ndarray::{ArrayD, IxDyn};
+
+    use super::transpose_array;
+    use crate::Array;
+
+    /// Permutations that keep trailing axes in place (copied as blocks) give what the
+    /// element-wise permutation gives.
+    #[test]
+    fn block_copies_match_elementwise_permutation() {
+        let shape = [2usize, 3, 4, 5];
+        let x =
+            ArrayD::from_shape_vec(IxDyn(&shape), (0..120).map(|v| v as f32).collect()).unwrap();
+        for perm in [
+            [0, 2, 1, 3],
+            [1, 0, 2, 3],
+            [2, 1, 0, 3],
+            [1, 2, 0, 3],
+            [2, 0, 1, 3],
+        ] {
+            let want = x
+                .view()
+                .permuted_axes(IxDyn(&perm))
+                .as_standard_layout()
+                .into_owned();
+            match transpose_array(&Array::F32(x.clone()), &perm).unwrap() {
+                Array::F32(got) => assert_eq!(got, want, "{perm:?}"),
+                other => panic!("wrong type {:?}", other.dtype()),
+            }
+        }
+        let empty = ArrayD::<f32>::zeros(IxDyn(&[2, 0, 3]));
+        let got = transpose_array(&Array::F32(empty), &[1, 0, 2]).unwrap();
+        assert_eq!(got.shape(), &[0, 2, 3]);
+    }
 }

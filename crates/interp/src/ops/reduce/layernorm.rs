@@ -11,7 +11,10 @@
 use ndarray::{ArrayD, ArrayViewD, IxDyn};
 
 use super::common::{rnd, Prec};
+use rayon::prelude::*;
+
 use crate::ops::elem::{float_dispatch, Real};
+use crate::ops::elementwise::fast::on_widest;
 use crate::{bail, Array, Data, KernelError, OpCtx};
 
 /// `p` (scale or bias) as a row-pattern of length `cols` if it broadcasts to the
@@ -44,6 +47,89 @@ impl<T: Copy> Param<T> {
     }
 }
 
+/// Rows per parallel task: about this many elements.
+const ROW_TASK_ELEMS: usize = 1 << 13;
+
+/// A row's mean (0 for RMSNormalization) and `1 / sqrt(var + eps)`, accumulated in f64.
+#[inline(always)]
+fn row_stats<T: Real>(row: &[T], rms: bool, eps: f64) -> (f64, f64) {
+    let n = row.len() as f64;
+    let mean = if rms {
+        0.0
+    } else {
+        sum_f64(row, |v| v.as_f64()) / n
+    };
+    let var = sum_f64(row, |v| {
+        let d = v.as_f64() - mean;
+        d * d
+    }) / n;
+    (mean, 1.0 / (var + eps).sqrt())
+}
+
+/// The sum of `f` over `row` in eight running partial sums (a fixed order, so it vectorizes
+/// and gives the same bits on any thread count).
+#[inline(always)]
+fn sum_f64<T: Copy>(row: &[T], f: impl Fn(T) -> f64) -> f64 {
+    let mut acc = [0f64; 8];
+    let mut chunks = row.chunks_exact(8);
+    for c in &mut chunks {
+        for (a, &v) in acc.iter_mut().zip(c) {
+            *a += f(v);
+        }
+    }
+    let mut s = acc.iter().sum::<f64>();
+    for &v in chunks.remainder() {
+        s += f(v);
+    }
+    s
+}
+
+/// Writes row `r` normalized, scaled and shifted into `out`.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn normalize_row<T: Real>(
+    out: &mut [T],
+    row: &[T],
+    r: usize,
+    mean: f64,
+    inv: f64,
+    p: Prec,
+    scale: &Param<T>,
+    bias: Option<&Param<T>>,
+) {
+    let cols = row.len();
+    if let (Prec::Exact, Param::Row(sc)) = (p, scale) {
+        // The common case without rounding steps or per-element index arithmetic (same
+        // operations in the same order as the general loop).
+        match bias {
+            Some(Param::Row(b)) => {
+                for (((o, &v), &s), &b) in out.iter_mut().zip(row).zip(sc).zip(b) {
+                    *o = T::c((v.as_f64() - mean) * inv) * s + b;
+                }
+                return;
+            }
+            None => {
+                for ((o, &v), &s) in out.iter_mut().zip(row).zip(sc) {
+                    *o = T::c((v.as_f64() - mean) * inv) * s;
+                }
+                return;
+            }
+            Some(Param::Full(_)) => {}
+        }
+    }
+    for (j, (o, &v)) in out.iter_mut().zip(row).enumerate() {
+        let i = r * cols + j;
+        let mut y = rnd(
+            p,
+            rnd(p, T::c((v.as_f64() - mean) * inv)) * scale.at(i, cols),
+        );
+        if let Some(b) = bias {
+            y = rnd(p, y + b.at(i, cols));
+        }
+        *o = y;
+    }
+}
+
 fn run<T: Real>(ctx: &OpCtx<'_>, rms: bool) -> Result<Vec<Data>, KernelError> {
     let x_in = ctx.input(0)?;
     let attrs = ctx.attrs();
@@ -73,61 +159,34 @@ fn run<T: Real>(ctx: &OpCtx<'_>, rms: bool) -> Result<Vec<Data>, KernelError> {
     };
     // f16/bf16: the reference rounds the normalized value, the product and the sum.
     let p = Prec::of(x_in.dtype());
-    let mut y = Vec::with_capacity(xs.len());
-    let mut means = Vec::new();
-    let mut invs = Vec::new();
+    let rows = if cols > 0 { xs.len() / cols } else { 0 };
+    let mut y = vec![T::zero(); xs.len()];
+    let mut means = vec![0f64; rows];
+    let mut invs = vec![0f64; rows];
     if cols > 0 {
-        for (r, row) in xs.chunks_exact(cols).enumerate() {
-            let n = cols as f64;
-            let mean = if rms {
-                0.0
-            } else {
-                row.iter().map(|v| v.as_f64()).sum::<f64>() / n
-            };
-            let var = row
-                .iter()
-                .map(|v| {
-                    let d = v.as_f64() - mean;
-                    d * d
-                })
-                .sum::<f64>()
-                / n;
-            let inv = 1.0 / (var + eps).sqrt();
-            means.push(mean);
-            invs.push(inv);
-            if let (Prec::Exact, Param::Row(sc)) = (p, &scale) {
-                // The common case without rounding steps or per-element index arithmetic
-                // (same operations in the same order as the general loop).
-                match &bias {
-                    Some(Param::Row(b)) => y.extend(
-                        row.iter()
-                            .zip(sc)
-                            .zip(b)
-                            .map(|((&v, &s), &b)| T::c((v.as_f64() - mean) * inv) * s + b),
-                    ),
-                    None => y.extend(
-                        row.iter()
-                            .zip(sc)
-                            .map(|(&v, &s)| T::c((v.as_f64() - mean) * inv) * s),
-                    ),
-                    Some(Param::Full(_)) => {}
-                }
-                if !matches!(bias, Some(Param::Full(_))) {
-                    continue;
-                }
-            }
-            for (j, &v) in row.iter().enumerate() {
-                let i = r * cols + j;
-                let mut o = rnd(
-                    p,
-                    rnd(p, T::c((v.as_f64() - mean) * inv)) * scale.at(i, cols),
-                );
-                if let Some(b) = &bias {
-                    o = rnd(p, o + b.at(i, cols));
-                }
-                y.push(o);
-            }
-        }
+        // Rows are independent: tasks of whole rows (about ROW_TASK_ELEMS elements each), so
+        // the result does not depend on the thread count.
+        let per_task = (ROW_TASK_ELEMS / cols).max(1);
+        y.par_chunks_mut(cols * per_task)
+            .zip(xs.par_chunks(cols * per_task))
+            .zip(means.par_chunks_mut(per_task))
+            .zip(invs.par_chunks_mut(per_task))
+            .enumerate()
+            .for_each(|(task, (((ys, xs), ms), is))| {
+                on_widest(
+                    #[inline(always)]
+                    || {
+                        let rows = ys.chunks_exact_mut(cols).zip(xs.chunks_exact(cols));
+                        for (k, (out, row)) in rows.enumerate() {
+                            let r = task * per_task + k;
+                            let (mean, inv) = row_stats(row, rms, eps);
+                            ms[k] = mean;
+                            is[k] = inv;
+                            normalize_row(out, row, r, mean, inv, p, &scale, bias.as_ref());
+                        }
+                    },
+                )
+            });
     }
     let y = ArrayD::from_shape_vec(IxDyn(&shape), y)?;
     let mut out = vec![Data::Tensor(T::wrap(y, x_in.dtype())?)];

@@ -11,7 +11,7 @@ use ndarray::{ArrayD, ArrayViewD, IxDyn};
 
 use super::common::{map_lanes, rnd, Prec};
 use crate::ops::elem::{float_dispatch, Real};
-use crate::ops::elementwise::fast::exp_f32;
+use crate::ops::elementwise::fast::{exp_f32, on_widest};
 use crate::ops::util::{normalize_axis, one};
 use crate::{Data, KernelError, OpCtx};
 
@@ -34,7 +34,10 @@ fn lane<T: Real>(kind: Kind, p: Prec, xs: &mut [T]) {
         }
         Kind::Softmax if p == Prec::Exact => {
             if let Some(v) = T::as_f32s(xs) {
-                return softmax_f32(v);
+                return on_widest(
+                    #[inline(always)]
+                    || softmax_f32(v),
+                );
             }
             // Same arithmetic as below without the rounding steps, so it vectorizes.
             let mut s = T::zero();
@@ -79,8 +82,23 @@ fn lane<T: Real>(kind: Kind, p: Prec, xs: &mut [T]) {
 /// One f32 softmax lane: `exp(x − max)` with the branch-free `exp_f32` (within 2 ulp; exactly
 /// 0 below e^-87, where f32 underflows) and the sum in eight running partial sums, so both
 /// loops vectorize. The order is fixed, so the result does not depend on the threads.
+/// The maximum is taken in sixteen running maxima too (`f32::max` skips NaN whatever the
+/// order, so it is the same value a single running maximum finds).
+#[inline(always)]
 fn softmax_f32(xs: &mut [f32]) {
-    let m = xs.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let mut top = [f32::NEG_INFINITY; 16];
+    let mut chunks = xs.chunks_exact(16);
+    for c in &mut chunks {
+        for (t, &v) in top.iter_mut().zip(c) {
+            *t = t.max(v);
+        }
+    }
+    let m = chunks
+        .remainder()
+        .iter()
+        .chain(&top)
+        .copied()
+        .fold(f32::NEG_INFINITY, f32::max);
     for v in xs.iter_mut() {
         let d = *v - m;
         *v = if d < -87.0 { 0.0 } else { exp_f32(d) };
