@@ -283,6 +283,45 @@ fn max_error_alone_searches_per_layer_and_checks_held_out() {
         .filter(|&id| small.graph.node(id).op.onnx() == Some(modelc::ir::OnnxOp::MatMul))
         .count();
     assert_eq!(matmuls, 3);
+    // --eval: the search runs on every calibration input and is checked on these (the sets
+    // `quantize --max-error --calibration DIR --eval DIR` takes, so the two can be compared).
+    let files: Vec<(String, Vec<u8>)> = (0..2)
+        .map(|i| (format!("{i}.npy"), npy(vec![1, 48], DType::F32, 10 + i)))
+        .collect();
+    let files: Vec<(&str, Vec<u8>)> = files.iter().map(|(n, b)| (n.as_str(), b.clone())).collect();
+    let held = calib_dir(tmp.path(), "held", &files);
+    let args = [
+        model.to_str().unwrap(),
+        out.to_str().unwrap(),
+        "--max-error",
+        "1e-6",
+        "--weights",
+        "float",
+        "--calibration",
+        &calib,
+        "--eval",
+        held.to_str().unwrap(),
+    ];
+    let r = compress_json(&args);
+    assert_eq!(r["search_inputs"], 3);
+    assert_eq!(r["held_out_inputs"], 2);
+    assert!(r["held_out_error"].as_f64().unwrap() <= 1e-6, "{r}");
+    // Only the search has a held-out set.
+    std::fs::remove_file(&out).unwrap();
+    compress_refused(
+        &[
+            model.to_str().unwrap(),
+            out.to_str().unwrap(),
+            "--rank-energy",
+            "0.9",
+            "--calibration",
+            &calib,
+            "--eval",
+            held.to_str().unwrap(),
+        ],
+        &out,
+        "--eval is the search's held-out set",
+    );
 }
 
 #[test]

@@ -13,13 +13,15 @@ fetched here):
 Inputs are made here, seeded: text lines and crops rendered with PIL's default font (the OCR
 models' preprocessing: the recognizer's (x/255 - 0.5)/0.5 at 48×320, the classifier's ImageNet
 mean/std at 224×224, a quarter of the crops rotated), and 512-sample audio chunks (voiced:
-harmonics of a 100–250 Hz pitch under a syllable envelope, with noise; unvoiced: noise). The
-calibration set goes to modelc (which searches on three quarters and checks on the last); a
-separate evaluation set of the same kind is held out from modelc entirely.
+harmonics of a 100–250 Hz pitch under a syllable envelope, with noise; unvoiced: noise).
+Three seeded sets of the same kind, the same for the int8-only model and the compressed one:
+the calibration set (--calib, seed 1) both searches run on, the held-out set (--held-out, seed
+3) both are checked on (`--eval` of `compress` and of `quantize`), and the evaluation set
+(--eval, seed 2) the table is measured on, which modelc never sees.
 
-Per model, in one run: `modelc compress IN comp.onnx --max-error E` (its wall time),
-`modelc quantize IN int8.onnx --mode int8-weight --max-error E --metric cosine --calibration
-DIR` (the int8-only model at the same budget: every weight int8 except the most sensitive
+Per model, in one run: `modelc compress IN comp.onnx --max-error E --calibration DIR --eval
+HELD` (its wall time), `modelc quantize IN int8.onnx --mode int8-weight --max-error E --metric
+cosine --calibration DIR --eval HELD` (the int8-only model at the same budget: every weight int8 except the most sensitive
 ones, kept float until the error on the calibration inputs is within E; the table names
 them with their sensitivity; `--int8 weight` takes every weight int8 whatever the error,
 `--int8 static` static int8 QDQ held to E), then in onnxruntime on the evaluation set: each file's size, its cosine
@@ -35,9 +37,10 @@ evaluation set against the fp32 ONNX outputs: size, `cos all`, median latency, i
 (--no-litert skips them). A form modelc refuses or LiteRT rejects is shown with its message.
 
 Silero's LSTM weights (inside its If, behind Slice/Concat) belong to no Conv/Gemm/MatMul:
-in ONNX files both `quantize --mode int8-weight` and the search may store them int8 (the
-search int4 where the budget allows), each held to the same budget; in .tflite files both
-leave them float32 (the TFLite writer unrolls the LSTM from float weights).
+both `quantize --mode int8-weight` and the search may store them int8 (the search int4 where
+the budget allows), each held to the same budget, in ONNX and in .tflite files (the TFLite
+writer unrolls the stateful LSTM with the integer weights: INT8 / INT4 tensors DEQUANTIZE
+feeds to FULLY_CONNECTED).
 
 --mobilenet PATH times the whole `modelc compress --max-error E` run on MobileNetV2
 (testdata/make_torchvision.py: weights=None, seed 0, opset 17) with 32 calibration inputs
@@ -48,7 +51,7 @@ evaluation set and is smaller than its int8 model, in onnxruntime and, where the
 .tflite was made, in LiteRT, and (with --mobilenet) the MobileNetV2 run took under a minute.
 
 usage: compress_table.py --modelc MODELC --models DIR --out DIR [--only NAME,...]
-       [--calib N] [--eval N] [--max-error E] [--int8 weight|static] [--runs N] [--check]
+       [--calib N] [--held-out N] [--eval N] [--max-error E] [--int8 weight|static] [--runs N] [--check]
        [--json FILE] [--no-litert] [--mobilenet MOBILENET_V2.onnx]
 """
 
@@ -164,16 +167,17 @@ def cosine(a, b):
     return float(a @ b / (na * nb)) if na and nb else 0.0
 
 
-def int8_args(args, calib):
+def int8_args(args, calib, held):
     """`modelc quantize`'s options for the int8-only model at the budget: weight-only int8
     held to --max-error (the most sensitive weights kept float until the cosine on the
     calibration inputs is within it; --int8 weight: every weight int8, whatever the error;
     --int8 static: static int8 QDQ held to the budget)."""
+    sets = ["--calibration", calib, "--eval", held]
     if args.int8 == "static":
-        return ["--mode", "int8", "--max-error", str(args.max_error), "--calibration", calib, "--json"]
+        return ["--mode", "int8", "--max-error", str(args.max_error), "--json"] + sets
     if args.int8 == "weight":
-        return ["--mode", "int8-weight", "--json"]
-    return ["--mode", "int8-weight", "--max-error", str(args.max_error), "--metric", "cosine", "--calibration", calib, "--json"]
+        return ["--mode", "int8-weight", "--json"] + sets
+    return ["--mode", "int8-weight", "--max-error", str(args.max_error), "--metric", "cosine", "--json"] + sets
 
 
 def kept_float(stdout):
@@ -197,12 +201,15 @@ def run_model(name, args):
     src = os.path.join(args.models, file)
     work = os.path.join(args.out, name)
     calib = os.path.join(work, "calib")
-    shutil.rmtree(calib, ignore_errors=True)
-    os.makedirs(calib)
-    for i, s in enumerate(make(args.calib, seed=1)):
-        np.savez(os.path.join(calib, f"{i:03}.npz"), **s)
+    held = os.path.join(work, "held_out")
+    for d, n, seed in ((calib, args.calib, 1), (held, args.held_out, 3)):
+        shutil.rmtree(d, ignore_errors=True)
+        os.makedirs(d)
+        for i, s in enumerate(make(n, seed=seed)):
+            np.savez(os.path.join(d, f"{i:03}.npz"), **s)
     evalset = make(args.eval, seed=2)
-    row = {"model": name, "kind": kind, "source": file, "max_error": args.max_error}
+    row = {"model": name, "kind": kind, "source": file, "max_error": args.max_error,
+           "inputs": {"calibration": args.calib, "held_out": args.held_out, "evaluation": args.eval}}
     comp = os.path.join(work, "comp.onnx")
     int8 = os.path.join(work, "int8.onnx")
     for f in (comp, int8):
@@ -210,7 +217,7 @@ def run_model(name, args):
             os.remove(f)
     p, secs = modelc(
         args.modelc,
-        ["compress", src, comp, "--max-error", str(args.max_error), "--calibration", calib, "--json"],
+        ["compress", src, comp, "--max-error", str(args.max_error), "--calibration", calib, "--eval", held, "--json"],
     )
     row["compress_seconds"] = round(secs, 1)
     if p.returncode != 0:
@@ -231,7 +238,7 @@ def run_model(name, args):
         # int8 file too; what the search chose for them.
         unowned = [l for l in r["layers"] if l["op"] == "constant" and l["choice"] != "none"]
         row["compress"]["unowned_choices"] = sorted({l["choice"] for l in unowned})
-    q = int8_args(args, calib)
+    q = int8_args(args, calib, held)
     for shape in shapes:
         q += ["--input-shape", shape]
     p, secs = modelc(args.modelc, ["quantize", src, int8] + q)
@@ -281,7 +288,7 @@ def run_model(name, args):
     for k in sess:
         row[k]["ms"] = round(1000 * float(np.median(times[k])), 3)
     if args.litert:
-        row["litert"] = litert_forms(name, args, src, calib, work, shapes, names, evalset, ref)
+        row["litert"] = litert_forms(name, args, src, calib, held, work, shapes, names, evalset, ref)
     return row
 
 
@@ -350,7 +357,7 @@ class Lite:
         return out
 
 
-def litert_forms(name, args, src, calib, work, shapes, names, evalset, ref):
+def litert_forms(name, args, src, calib, held, work, shapes, names, evalset, ref):
     """The same three forms written as .tflite (fp32: `modelc convert`; int8: `quantize --mode
     int8-weight`; compressed: `compress --max-error E`, int8 and sparse storage being what
     TFLite stores), run in LiteRT against the fp32 ONNX outputs in onnxruntime."""
@@ -363,8 +370,8 @@ def litert_forms(name, args, src, calib, work, shapes, names, evalset, ref):
             os.remove(f)
     cmds = {
         "fp32": ["convert", src, files["fp32"]] + shape_args,
-        "int8": ["quantize", src, files["int8"]] + int8_args(args, calib) + shape_args,
-        "compressed": ["compress", src, files["compressed"], "--max-error", str(args.max_error), "--calibration", calib, "--json"] + shape_args,
+        "int8": ["quantize", src, files["int8"]] + int8_args(args, calib, held) + shape_args,
+        "compressed": ["compress", src, files["compressed"], "--max-error", str(args.max_error), "--calibration", calib, "--eval", held, "--json"] + shape_args,
     }
     out = {}
     lite = {}
@@ -409,6 +416,8 @@ def main():
     # 64: the search fits the error of the inputs it sees; with 16 (12 searched) the text
     # orientation CNN's compressed model had error 0.0013 on them and 0.047 on 64 others.
     ap.add_argument("--calib", type=int, default=64)
+    # Both searches' held-out check (compress's and quantize's `--eval`).
+    ap.add_argument("--held-out", type=int, default=16)
     ap.add_argument("--eval", type=int, default=32)
     ap.add_argument("--mobilenet", help="MobileNetV2 ONNX (testdata/make_torchvision.py): time one compress run on 32 inputs")
     ap.add_argument("--max-error", type=float, default=0.01)
@@ -446,6 +455,10 @@ def main():
             elif lc["bytes"] >= lq["bytes"]:
                 bad.append(f"{name}: compressed .tflite {lc['bytes']} bytes >= int8 {lq['bytes']}")
     print()
+    print(
+        f"inputs, the same for int8 and compressed: {args.calib} calibration (seed 1: both searches), "
+        f"{args.held_out} held-out (seed 3: both checks), {args.eval} evaluation (seed 2: this table)"
+    )
     print(f"{'model':<18} {'file':<11} {'bytes':>10} {'cos all':>9} {'cos min':>9} {'argmax':>7} {'ms':>8}")
     for row in rows:
         for k in ("fp32", "int8", "compressed"):

@@ -38,7 +38,10 @@ Directions, every model each way this crate adds:
                     to TFLite and modelc run on the .tflite, both vs LiteRT. A hand-made
                     BIDIRECTIONAL_SEQUENCE_LSTM file (modelc's two unidirectional ops
                     rewritten with LiteRT's schema classes) -> ONNX vs LiteRT. A model that
-                    reads LSTM's Y_c converts with the cell unrolled (decompose-lstm-state).
+                    reads LSTM's Y_c converts with the cell unrolled (decompose-lstm-state);
+                    one carrying state with int8 / int4 W and R behind DequantizeLinear
+                    (gate-reordered by Slice / Concat) unrolls with INT8 / INT4 weights
+                    DEQUANTIZE feeds to FULLY_CONNECTED, LiteRT vs onnxruntime.
 
 Dynamic shapes and static int8 transformers: tests/tflite_dynamic.py (its docs).
 
@@ -1410,6 +1413,27 @@ def lstm_models(modelc: str, out: str, results: list, only) -> None:
         check(results, f"tflite->tflite {name}", fp16_to_tflite)
         check(results, f"modelc run {name}", lambda: modelc_run_vs_litert(modelc, out, name, tfl, x))
 
+    # Quantized weights of an unrolled LSTM (silero VAD's form after `quantize --mode
+    # int8-weight` or `compress`): integers behind DequantizeLinear, gate-reordered by
+    # Slice / Concat, written as INT8 / INT4 tensors DEQUANTIZE feeds to FULLY_CONNECTED.
+    for bits in (8, 4):
+        qname = f"lstm_state_int{bits}_weights"
+        if only and qname not in only and "lstm" not in only:
+            continue
+
+        def quantized(qname=qname, bits=bits):
+            src = os.path.join(out, f"{qname}.onnx")
+            tfl = os.path.join(out, f"{qname}.tflite")
+            x = quantized_state_lstm(src, bits)
+            convert(modelc, src, tfl)
+            ys, ops = litert_outputs(tfl, x)
+            ok, msg = compare(ys, onnx_outputs(src, x))
+            # The weights' INT8 / INT4 tensor types: crates/tflite/tests/lstm.rs.
+            forms = ops.count("DEQUANTIZE") >= 2 and "FULLY_CONNECTED" in ops and "UNIDIRECTIONAL_SEQUENCE_LSTM" not in ops
+            return ok and forms, f"{msg}; {len(ops)} ops: {' '.join(sorted(set(ops)))}"
+
+        check(results, f"onnx->tflite {qname} (unrolled, quantized weights)", quantized)
+
     name = "lstm_reads_cell_state"
     if only and name not in only and "lstm" not in only:
         return
@@ -1427,6 +1451,53 @@ def lstm_models(modelc: str, out: str, results: list, only) -> None:
         return ok and fused == 0, f"{msg}; {len(ops)} ops, {fused} fused LSTM"
 
     check(results, f"onnx->tflite {name} (unrolled)", unrolled)
+
+
+def quantized_state_lstm(path: str, bits: int) -> np.ndarray:
+    """An LSTM carrying state (initial_h given, Y_c read) whose W and R are symmetric
+    per-row int8 / int4 constants behind DequantizeLinear (opset 21), W's gates reordered by
+    Slice / Concat as torch's exporter does; the input it is run on."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(11)
+    seq, batch, inp, hidden = 3, 2, 8, 16
+    qmax = 127 if bits == 8 else 7
+    qtype = TensorProto.INT8 if bits == 8 else TensorProto.INT4
+    nodes, inits = [], []
+
+    def quantized(name, rows, cols):
+        w = (0.3 * rng.standard_normal((rows, cols))).astype(np.float32)
+        s = (np.abs(w).max(axis=1) / qmax).astype(np.float32)
+        q = np.clip(np.round(w / s[:, None]), -qmax, qmax).astype(np.int8)
+        inits.append(helper.make_tensor(f"{name}_q", qtype, q.shape, q.ravel().tolist()))
+        inits.append(numpy_helper.from_array(s, f"{name}_s"))
+        nodes.append(helper.make_node("DequantizeLinear", [f"{name}_q", f"{name}_s"], [f"{name}_dq"], axis=0))
+        return f"{name}_dq"
+
+    w = quantized("w", 4 * hidden, inp)
+    # Gate blocks i, f, c, o reordered to ONNX's i, o, f, c.
+    h = hidden
+    for k, (lo, hi) in enumerate([(0, h), (3 * h, 4 * h), (h, 3 * h)]):
+        inits += [numpy_helper.from_array(np.array([lo], np.int64), f"lo{k}"),
+                  numpy_helper.from_array(np.array([hi], np.int64), f"hi{k}")]
+        nodes.append(helper.make_node("Slice", [w, f"lo{k}", f"hi{k}"], [f"w{k}"]))
+    nodes.append(helper.make_node("Concat", ["w0", "w1", "w2"], ["w_iofc"], axis=0))
+    inits.append(numpy_helper.from_array(np.array([0], np.int64), "axis0"))
+    nodes.append(helper.make_node("Unsqueeze", ["w_iofc", "axis0"], ["W"]))
+    r = quantized("r", 4 * hidden, hidden)
+    nodes.append(helper.make_node("Unsqueeze", [r, "axis0"], ["R"]))
+    inits.append(numpy_helper.from_array((0.1 * rng.standard_normal((1, 8 * hidden))).astype(np.float32), "B"))
+    inits.append(numpy_helper.from_array((0.5 * rng.standard_normal((1, batch, hidden))).astype(np.float32), "h0"))
+    nodes.append(helper.make_node("LSTM", ["x", "W", "R", "B", "", "h0"], ["y", "", "c"], hidden_size=hidden))
+    g = helper.make_graph(nodes, "qlstm", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [seq, batch, inp])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [seq, 1, batch, hidden]),
+                           helper.make_tensor_value_info("c", TensorProto.FLOAT, [1, batch, hidden])], inits)
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 21)])
+    m.ir_version = 10
+    onnx.checker.check_model(m)
+    onnx.save(m, path)
+    return np.random.default_rng(3).standard_normal((seq, batch, inp)).astype(np.float32)
 
 
 def table_case(c: dict) -> tuple[bool, str]:

@@ -39,10 +39,17 @@ pub struct CompressArgs {
     /// Measure on N seeded random inputs instead (says nothing about accuracy on real data).
     #[arg(long, value_name = "N")]
     pub calibration_random: Option<usize>,
+    /// Held-out inputs (same layout as --calibration) for the search's check: it then
+    /// searches on every --calibration input (as `quantize --max-error --calibration DIR
+    /// --eval DIR` does, so the two can be judged on the same sets); without it, the last
+    /// quarter of the calibration inputs is held out.
+    #[arg(long, value_name = "DIR")]
+    pub eval: Option<PathBuf>,
     /// Refuse to write the result when its error exceeds E (in --metric). Alone (no --prune,
     /// --rank-energy or --sparsity): search per layer (low-rank energies, int8/int4 weights
     /// as --weights allows; sparsity ratios for a .tflite output) for the smallest model
-    /// within E, checked on held-out inputs (the last quarter of the calibration inputs).
+    /// within E, checked on held-out inputs (--eval, else the last quarter of the
+    /// calibration inputs).
     #[arg(long, value_name = "E")]
     pub max_error: Option<f64>,
     /// The other way round: search per layer for the smallest error with at most this many
@@ -185,8 +192,15 @@ pub fn compress(args: &CompressArgs) -> Result<Compressed, Box<dyn std::error::E
             )
         }
     };
+    let eval = match &args.eval {
+        Some(_) if !search => {
+            return Err("--eval is the search's held-out set: give it with --max-error, --size or --ratio alone".into())
+        }
+        Some(dir) => Some(crate::quantize::load_dir(&model, dir)?),
+        None => None,
+    };
     if search {
-        return run_search(args, &model, &samples, metric, out_format);
+        return run_search(args, &model, &samples, eval.as_deref(), metric, out_format);
     }
     let mut out = model.clone();
     let pruned = match args.prune {
@@ -299,12 +313,13 @@ pub fn compress(args: &CompressArgs) -> Result<Compressed, Box<dyn std::error::E
 }
 
 /// `--max-error`, `--size` or `--ratio` alone: the per-layer search (`compress::budget`) on
-/// the first three quarters of the inputs, checked on the last quarter (on all of them when
-/// there is only one).
+/// every input, checked on `eval`; without it, on the first three quarters of the inputs,
+/// checked on the last quarter (on all of them when there is only one).
 fn run_search(
     args: &CompressArgs,
     model: &crate::Model,
     samples: &[quant::Sample],
+    eval: Option<&[quant::Sample]>,
     metric: Metric,
     out_format: crate::Format,
 ) -> Result<Compressed, Box<dyn std::error::Error>> {
@@ -313,10 +328,10 @@ fn run_search(
     } else {
         samples.len()
     };
-    let (search, held) = if split == samples.len() {
-        (samples, samples)
-    } else {
-        samples.split_at(split)
+    let (search, held) = match eval {
+        Some(eval) => (samples, eval),
+        None if split == samples.len() => (samples, samples),
+        None => samples.split_at(split),
     };
     let sparse_storage = out_format == crate::Format::Tflite;
     let (int8, mut int4) = match (args.weights.as_str(), out_format) {
@@ -346,21 +361,6 @@ fn run_search(
             int4 = false;
         }
     }
-    // Weights no Conv / Gemm / MatMul owns (an LSTM's, a sub-graph's): the TFLite writer
-    // unrolls a stateful LSTM only from float constant weights, so they stay float there.
-    let unowned = out_format == crate::Format::Onnx;
-    if !unowned && (int8 || int4) {
-        let n = model
-            .graph
-            .node_ids()
-            .filter(|&id| modelc_passes::compress::weights::constant_layer(&model.graph, id))
-            .count();
-        if n > 0 {
-            notes.push(format!(
-                "{n} weights no Conv/Gemm/MatMul owns (an LSTM's, a sub-graph's) stay float32 in a {out_format:?} file"
-            ));
-        }
-    }
     let total = quant::weight_bytes(&model.graph);
     let goal = match (args.max_error, args.size, args.ratio) {
         (_, Some(bytes), _) => Goal::Size(bytes),
@@ -379,7 +379,10 @@ fn run_search(
             int8,
             int4,
             blocks: out_format == crate::Format::Onnx,
-            unowned,
+            // Weights no Conv / Gemm / MatMul owns (an LSTM's, a sub-graph's) are layers of
+            // their own in both formats: the TFLite writer keeps an unrolled LSTM's W and R
+            // quantized (DEQUANTIZE into FULLY_CONNECTED), a fused LSTM's dequantized.
+            unowned: true,
         },
     )
     .map_err(|e| format!("{}: {e}; nothing written", args.input.display()))?;

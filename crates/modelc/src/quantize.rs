@@ -432,8 +432,9 @@ pub fn config(
         exclude_first_last: args.exclude_first_last,
         block_size: args.block_size,
         max_error: args.max_error.map(|e| (metric, e)),
-        // The TFLite writer unrolls a stateful LSTM from float weights.
-        unowned_weights: !tflite,
+        // An LSTM's weights too: the TFLite writer keeps an unrolled LSTM's W and R
+        // quantized.
+        unowned_weights: true,
         ..QuantConfig::default()
     };
     cfg.static_opts.activation = activation;

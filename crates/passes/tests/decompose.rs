@@ -407,6 +407,64 @@ fn lstm_with_state_unrolls_over_its_steps() {
 }
 
 #[test]
+fn lstm_with_state_and_quantized_weights_unrolls_with_the_integers() {
+    // silero VAD after `quantize --mode int8-weight` / `compress`: W and R are integers with
+    // one scale per row behind DequantizeLinear, W's gate blocks reordered by Slice / Concat.
+    // The products become Gemm (transB = 1) on the integers, not float MatMuls.
+    let ints = |n: usize, bound: i64| -> String {
+        let v: Vec<String> = (0..n)
+            .map(|k| ((k as i64 * 7 + 3) % (2 * bound + 1) - bound).to_string())
+            .collect();
+        format!("[{}]", v.join(", "))
+    };
+    for (dtype, bound) in [("i8", 127), ("i4", 7)] {
+        let text = format!(
+            r#"graph main(%x: f32[3,1,2], %h0: f32[1,1,2], %c0: f32[1,1,2]) -> (%y, %yh, %yc) {{
+  %wq = const {dtype}[8,2] {}
+  %ws = const f32[8] [0.01, 0.02, 0.03, 0.04, 0.05, 0.06, 0.07, 0.08]
+  %wd = DequantizeLinear(%wq, %ws) {{axis=0}}
+  %a0 = const i64[1] [0]
+  %a2 = const i64[1] [2]
+  %a6 = const i64[1] [6]
+  %a8 = const i64[1] [8]
+  %w_i = Slice(%wd, %a0, %a2)
+  %w_o = Slice(%wd, %a6, %a8)
+  %w_fc = Slice(%wd, %a2, %a6)
+  %w2 = Concat(%w_i, %w_o, %w_fc) {{axis=0}}
+  %w = Unsqueeze(%w2, %a0)
+  %rq = const {dtype}[1,8,2] {}
+  %rs = const f32[8] [0.08, 0.07, 0.06, 0.05, 0.04, 0.03, 0.02, 0.01]
+  %r = DequantizeLinear(%rq, %rs) {{axis=1}}
+  %b = const f32[1,16] {}
+  %y, %yh, %yc = LSTM(%x, %w, %r, %b, _, %h0, %c0) {{hidden_size=2}}
+}}"#,
+            ints(16, bound),
+            ints(16, bound),
+            vals(16, 3)
+        );
+        // dce: the gate-reordering Slices and their DequantizeLinear go with the LSTM.
+        let out = modelc_passes::testing::run("decompose-lstm-state,dce", &text);
+        assert_eq!(out.count("LSTM"), 0, "{dtype}");
+        // x · Wᵀ once, h · Rᵀ per step; W's and R's integers behind one DequantizeLinear each.
+        assert_eq!(out.count("Gemm"), 1 + 3, "{dtype}");
+        assert_eq!(out.count("MatMul"), 0, "{dtype}");
+        assert_eq!(out.count("DequantizeLinear"), 2, "{dtype}");
+        assert!(
+            out.printed.contains(&format!("const {dtype}[8,2]")),
+            "{dtype}"
+        );
+        out.assert_same_outputs(
+            &[
+                ("x", input(&[3, 1, 2], 4, 2.0)),
+                ("h0", input(&[1, 1, 2], 5, 1.0)),
+                ("c0", input(&[1, 1, 2], 6, 1.0)),
+            ],
+            1e-5,
+        );
+    }
+}
+
+#[test]
 fn bidirectional_lstm_with_peepholes_clip_and_batch_major_layout_unrolls() {
     let text = format!(
         r#"graph main(%x: f32[2,3,4], %h0: f32[2,2,3], %c0: f32[2,2,3]) -> (%y, %yh, %yc) {{

@@ -828,3 +828,83 @@ fn float16_weights_are_written_as_float32() {
         .collect();
     assert_eq!(tensor_data(&m, input_to_input), rounded);
 }
+
+/// An LSTM carrying state (initial_h, Y_c read) with W and R as integers behind
+/// DequantizeLinear (`quantize --mode int8-weight` / `compress` on silero VAD): unrolled with
+/// the integers kept — INT8 / INT4 tensors, one scale per gate row, that DEQUANTIZE feeds to
+/// FULLY_CONNECTED — not dequantized to float32. (LiteRT vs onnxruntime:
+/// tests/tflite_interop.py's lstm_state_int8_weights / lstm_state_int4_weights.)
+#[test]
+fn a_stateful_lstm_keeps_quantized_weights_in_its_unrolled_form() {
+    for (dtype, ty, bound, bytes) in [
+        ("i8", fb::TensorType::INT8, 127, 16),
+        ("i4", fb::TensorType::INT4, 7, 8),
+    ] {
+        let ints: Vec<String> = (0..16)
+            .map(|k| ((k * 7 + 3) % (2 * bound + 1) - bound).to_string())
+            .collect();
+        let ints = ints.join(", ");
+        let text = format!(
+            r#"graph main(%x: f32[3,1,2], %h0: f32[1,1,2]) -> (%y, %yc) {{
+  %wq = const {dtype}[1,8,2] [{ints}]
+  %ws = const f32[8] [0.01, 0.02, 0.03, 0.04, 0.05, 0.06, 0.07, 0.08]
+  %w = DequantizeLinear(%wq, %ws) {{axis=1}}
+  %rq = const {dtype}[1,8,2] [{ints}]
+  %rs = const f32[8] [0.08, 0.07, 0.06, 0.05, 0.04, 0.03, 0.02, 0.01]
+  %r = DequantizeLinear(%rq, %rs) {{axis=1}}
+  %y, %yh, %yc = LSTM(%x, %w, %r, _, _, %h0) {{hidden_size=2}}
+}}"#
+        );
+        let g = Graph::parse(&text).unwrap_or_else(|e| panic!("{e}"));
+        let bytes_of = write(&Model::new(g, 21)).unwrap_or_else(|e| panic!("{dtype}: {e}"));
+        let m = fb::root_as_model(&bytes_of).unwrap();
+        let codes = m.operator_codes().unwrap();
+        let sg = m.subgraphs().unwrap().get(0);
+        let tensors = sg.tensors().unwrap();
+        let buffers = m.buffers().unwrap();
+        let ops: Vec<_> = sg
+            .operators()
+            .unwrap()
+            .iter()
+            .map(|op| (codes.get(op.opcode_index() as usize).builtin_code(), op))
+            .collect();
+        assert!(
+            !ops.iter()
+                .any(|(c, _)| *c == fb::BuiltinOperator::UNIDIRECTIONAL_SEQUENCE_LSTM),
+            "{dtype}: unrolled"
+        );
+        // x · Wᵀ once, h · Rᵀ per step.
+        let fc = ops
+            .iter()
+            .filter(|(c, _)| *c == fb::BuiltinOperator::FULLY_CONNECTED)
+            .count();
+        assert_eq!(fc, 1 + 3, "{dtype}");
+        let weights: Vec<_> = ops
+            .iter()
+            .filter(|(c, _)| *c == fb::BuiltinOperator::DEQUANTIZE)
+            .map(|(_, op)| tensors.get(op.inputs().unwrap().get(0) as usize))
+            .collect();
+        assert_eq!(weights.len(), 2, "{dtype}: W and R, each dequantized once");
+        for w in weights {
+            assert_eq!(w.type_(), ty, "{dtype}");
+            assert_eq!(w.shape().unwrap().iter().collect::<Vec<_>>(), [8, 2]);
+            let q = w.quantization().unwrap();
+            assert_eq!(q.scale().unwrap().len(), 8, "one scale per gate row");
+            assert_eq!(q.quantized_dimension(), 0);
+            let data = buffers.get(w.buffer() as usize).data().unwrap();
+            assert_eq!(data.len(), bytes, "{dtype}");
+        }
+        // No float32 copy of the weights: the only float constants are small.
+        for t in tensors.iter() {
+            let n = buffers
+                .get(t.buffer() as usize)
+                .data()
+                .map_or(0, |d| d.len());
+            assert!(
+                t.type_() != fb::TensorType::FLOAT32 || n < 16 * 4,
+                "{dtype}: float32 constant `{}` of {n} bytes",
+                t.name().unwrap_or("")
+            );
+        }
+    }
+}

@@ -84,8 +84,8 @@ pub struct BudgetOptions {
     /// tried only where the writer stores a per-channel int4 weight as it is: a Conv that is
     /// not grouped, and a Gemm whose weight is [N, K] (transB=1).
     pub blocks: bool,
-    /// Whether weights no layer owns (an LSTM's, a sub-graph's) may be stored narrower too:
-    /// not for TFLite, whose writer unrolls a stateful LSTM from float constant weights.
+    /// Whether weights no layer owns (an LSTM's, a sub-graph's) may be stored narrower too
+    /// (the TFLite writer unrolls a stateful LSTM with its integer W and R).
     pub unowned: bool,
 }
 

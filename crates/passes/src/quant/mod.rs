@@ -96,8 +96,8 @@ pub struct QuantConfig {
     /// Run the cleanup pipeline (identity, fold, dce) first.
     pub optimize_first: bool,
     /// `int8-weight`: also store int8 the float weights no Conv / Gemm / MatMul owns (an
-    /// LSTM's, or ones an If / Loop body reads) — what `compress` can store narrower; not for
-    /// TFLite, whose writer unrolls a stateful LSTM from float weights.
+    /// LSTM's, or ones an If / Loop body reads) — what `compress` can store narrower (the
+    /// TFLite writer unrolls a stateful LSTM with its integer W and R).
     pub unowned_weights: bool,
 }
 

@@ -14,9 +14,17 @@
 //!
 //! LSTMs with zero initial state whose `Y_c` is unread stay: TFLite's fused kernel is their
 //! form.
+//!
+//! Quantized weights: W and R may come from DequantizeLinears of symmetric int8 / int4
+//! constants through data-movement ops (`quantize --mode int8-weight`, `compress`; silero
+//! VAD reorders the gates with Slice / Concat). Each product is then a `Gemm` (transB = 1) of
+//! the input by the integers, one scale per gate row, behind a DequantizeLinear — what the
+//! TFLite writer stores as INT8 / INT4 weights DEQUANTIZE feeds to FULLY_CONNECTED — instead
+//! of a float MatMul. B and P behind DequantizeLinear are dequantized.
 
 use modelc_ir::{Attr, Builder, DType, Dim, Graph, NodeId, OnnxOp, Op, Tensor, ValueRef};
 
+use super::quantized_weight::{self, QuantizedWeight};
 use super::{base_name, Decompose};
 use crate::pattern::const_tensor;
 
@@ -127,6 +135,47 @@ fn transposed(m: &[f32], rows: usize, cols: usize) -> Vec<f32> {
     t
 }
 
+/// W or R: float, or integers with one scale per row (a gate's output channel).
+enum Weights {
+    Float(Vec<f32>),
+    Quantized {
+        q: Vec<i32>,
+        row_scales: Vec<f32>,
+        dtype: DType,
+    },
+}
+
+/// LSTM input `v` ([dirs, 4 * hidden, cols]): a float32 constant, or integers behind
+/// DequantizeLinear with one scale per row.
+fn weights(g: &Graph, v: ValueRef, dims: [u64; 3], opset: i64) -> Option<Weights> {
+    if let Some(t) = const_tensor(g, v) {
+        return (t.dims == dims)
+            .then(|| f32_values(t))
+            .flatten()
+            .map(Weights::Float);
+    }
+    let w = quantized_weight::trace(g, v, opset)?;
+    if w.dims != dims {
+        return None;
+    }
+    Some(Weights::Quantized {
+        row_scales: w.row_scales(dims[2] as usize)?,
+        q: w.q,
+        dtype: w.dtype,
+    })
+}
+
+/// B or P: a float32 constant, or dequantized from integers.
+fn float_input(g: &Graph, v: ValueRef, dims: [u64; 2], opset: i64) -> Option<Vec<f32>> {
+    match const_tensor(g, v) {
+        Some(t) => (t.dims == dims).then(|| f32_values(t)).flatten(),
+        None => {
+            let w: QuantizedWeight = quantized_weight::trace(g, v, opset)?;
+            (w.dims == dims).then(|| w.dequantized())
+        }
+    }
+}
+
 /// What the rewrite needs of the node, checked before anything is added.
 struct Spec {
     x: ValueRef,
@@ -137,8 +186,8 @@ struct Spec {
     hidden: u64,
     dirs: usize,
     reverse_only: bool,
-    w: Vec<f32>,
-    r: Vec<f32>,
+    w: Weights,
+    r: Weights,
     b: Option<Vec<f32>>,
     p: Option<Vec<f32>>,
     clip: Option<f32>,
@@ -148,7 +197,7 @@ struct Spec {
 
 /// What the unrolling needs of LSTM `id`; `None` when it cannot take it (or, with
 /// `stateful_only`, when the LSTM carries no state).
-fn spec(g: &Graph, id: NodeId, stateful_only: bool) -> Option<Spec> {
+fn spec(g: &Graph, id: NodeId, stateful_only: bool, opset: i64) -> Option<Spec> {
     if stateful_only && !carries_state(g, id) {
         return None;
     }
@@ -191,27 +240,23 @@ fn spec(g: &Graph, id: NodeId, stateful_only: bool) -> Option<Spec> {
     if seq == 0 || seq > MAX_STEPS {
         return None;
     }
-    let w = const_tensor(g, g.input(id, W)?)?;
-    let r = const_tensor(g, g.input(id, R)?)?;
-    let hidden = *r.dims.get(2)?;
-    let d = dirs.0 as u64;
-    if w.dims != [d, 4 * hidden, input] || r.dims != [d, 4 * hidden, hidden] {
-        return None;
-    }
-    let b = match g.input(id, BIAS) {
-        Some(v) => {
-            let t = const_tensor(g, v)?;
-            (t.dims == [d, 8 * hidden]).then_some(())?;
-            Some(f32_values(t)?)
+    let hidden = u64::try_from(node.attrs.int("hidden_size", 0).ok()?).ok()?;
+    let hidden = match hidden {
+        0 => {
+            let rv = g.input(id, R)?;
+            *g.shape_of(rv)?.as_known()?.get(2)?
         }
+        h => h,
+    };
+    let d = dirs.0 as u64;
+    let w = weights(g, g.input(id, W)?, [d, 4 * hidden, input], opset)?;
+    let r = weights(g, g.input(id, R)?, [d, 4 * hidden, hidden], opset)?;
+    let b = match g.input(id, BIAS) {
+        Some(v) => Some(float_input(g, v, [d, 8 * hidden], opset)?),
         None => None,
     };
     let p = match g.input(id, P) {
-        Some(v) => {
-            let t = const_tensor(g, v)?;
-            (t.dims == [d, 3 * hidden]).then_some(())?;
-            Some(f32_values(t)?)
-        }
+        Some(v) => Some(float_input(g, v, [d, 3 * hidden], opset)?),
         None => None,
     };
     // A state dim not known yet (a streaming model's state input declared [2, ?, 128],
@@ -246,8 +291,8 @@ fn spec(g: &Graph, id: NodeId, stateful_only: bool) -> Option<Spec> {
         hidden,
         dirs: dirs.0,
         reverse_only: dirs.1,
-        w: f32_values(w)?,
-        r: f32_values(r)?,
+        w,
+        r,
         b,
         p,
         clip,
@@ -256,8 +301,54 @@ fn spec(g: &Graph, id: NodeId, stateful_only: bool) -> Option<Spec> {
     })
 }
 
+/// Direction `d`'s part of W or R ([rows, cols] of [dirs, rows, cols]) as the right operand
+/// of a product: float transposed for `MatMul`, or the integers as they are (Gemm transB = 1)
+/// behind a DequantizeLinear with one scale per row.
+#[derive(Clone, Copy)]
+enum Product {
+    Float(ValueRef),
+    Quantized(ValueRef),
+}
+
+impl Product {
+    fn new(
+        g: &mut Builder<'_>,
+        w: &Weights,
+        d: usize,
+        rows: usize,
+        cols: usize,
+        name: &str,
+    ) -> Product {
+        let part = d * rows * cols..(d + 1) * rows * cols;
+        match w {
+            Weights::Float(v) => Product::Float(g.const_f32s(
+                &format!("{name}_t"),
+                &[cols as u64, rows as u64],
+                &transposed(&v[part], rows, cols),
+            )),
+            Weights::Quantized {
+                q,
+                row_scales,
+                dtype,
+            } => {
+                let dims = [rows as u64, cols as u64];
+                let t = crate::quant::params::zero_point_tensor(*dtype, dims.to_vec(), &q[part]);
+                let q = g.constant(&format!("{name}_quantized"), t);
+                let scales = &row_scales[d * rows..(d + 1) * rows];
+                let s = g.const_f32s(&format!("{name}_scale"), &[rows as u64], scales);
+                Product::Quantized(
+                    g.op(OnnxOp::DequantizeLinear, &[q, s])
+                        .out(format!("{name}_dequantized"))
+                        .int("axis", 0)
+                        .value(),
+                )
+            }
+        }
+    }
+}
+
 fn unroll(g: &mut Builder<'_>, id: NodeId, opset: i64, stateful_only: bool) -> bool {
-    let Some(s) = spec(g, id, stateful_only) else {
+    let Some(s) = spec(g, id, stateful_only, opset) else {
         return false;
     };
     let name = base_name(g, id);
@@ -300,32 +391,54 @@ fn unroll(g: &mut Builder<'_>, id: NodeId, opset: i64, stateful_only: bool) -> b
     for d in 0..s.dirs {
         let tag = format!("{name}_d{d}");
         let reverse = s.reverse_only || d == 1;
-        let w = &s.w[d * 4 * h * n_in..(d + 1) * 4 * h * n_in];
-        let r = &s.r[d * 4 * h * h..(d + 1) * 4 * h * h];
-        let wt = g.const_f32s(
-            &format!("{tag}_w_t"),
-            &[s.input, 4 * s.hidden],
-            &transposed(w, 4 * h, n_in),
-        );
-        let rt = g.const_f32s(
-            &format!("{tag}_r_t"),
-            &[s.hidden, 4 * s.hidden],
-            &transposed(r, 4 * h, h),
-        );
+        let w = Product::new(g, &s.w, d, 4 * h, n_in, &format!("{tag}_w"));
+        let r = Product::new(g, &s.r, d, 4 * h, h, &format!("{tag}_r"));
+        let bias = |g: &mut Builder<'_>| {
+            s.b.as_ref().map(|b| {
+                let b = &b[d * 8 * h..(d + 1) * 8 * h];
+                let sum: Vec<f32> = (0..4 * h).map(|j| b[j] + b[4 * h + j]).collect();
+                g.const_f32s(&format!("{tag}_bias"), &[4 * s.hidden], &sum)
+            })
+        };
         // x · Wᵀ (+ Wb + Rb) for every step at once.
-        let mut xw = g
-            .op(OnnxOp::MatMul, &[x, wt])
-            .out(format!("{tag}_xw"))
-            .value();
-        if let Some(b) = &s.b {
-            let b = &b[d * 8 * h..(d + 1) * 8 * h];
-            let sum: Vec<f32> = (0..4 * h).map(|j| b[j] + b[4 * h + j]).collect();
-            let bias = g.const_f32s(&format!("{tag}_bias"), &[4 * s.hidden], &sum);
-            xw = g
-                .op(OnnxOp::Add, &[xw, bias])
-                .out(format!("{tag}_xw_bias"))
-                .value();
-        }
+        let xw = match w {
+            Product::Float(wt) => {
+                let xw = g
+                    .op(OnnxOp::MatMul, &[x, wt])
+                    .out(format!("{tag}_xw"))
+                    .value();
+                match bias(g) {
+                    Some(bias) => g
+                        .op(OnnxOp::Add, &[xw, bias])
+                        .out(format!("{tag}_xw_bias"))
+                        .value(),
+                    None => xw,
+                }
+            }
+            Product::Quantized(wq) => {
+                // Gemm takes a matrix: the steps' rows one under another, and back.
+                let bias = bias(g);
+                let rows = (s.seq * s.batch) as i64;
+                let flat = g.const_i64s(&format!("{tag}_x_rows"), &[rows, s.input as i64]);
+                let x2 = g
+                    .op(OnnxOp::Reshape, &[x, flat])
+                    .out(format!("{tag}_x_rows"))
+                    .value();
+                let xw = g
+                    .op(OnnxOp::Gemm, &[x2, wq])
+                    .optional(bias)
+                    .out(format!("{tag}_xw_rows"))
+                    .int("transB", 1)
+                    .value();
+                let back = g.const_i64s(
+                    &format!("{tag}_xw_shape"),
+                    &[s.seq as i64, s.batch as i64, 4 * h as i64],
+                );
+                g.op(OnnxOp::Reshape, &[xw, back])
+                    .out(format!("{tag}_xw"))
+                    .value()
+            }
+        };
         let peep: Option<[ValueRef; 3]> = s.p.as_ref().map(|p| {
             let p = &p[d * 3 * h..(d + 1) * 3 * h];
             [0, 1, 2]
@@ -366,10 +479,12 @@ fn unroll(g: &mut Builder<'_>, id: NodeId, opset: i64, stateful_only: bool) -> b
                 .out(format!("{st}_x"))
                 .int("axis", 0)
                 .value();
-            let hr = g
-                .op(OnnxOp::MatMul, &[hs, rt])
-                .out(format!("{st}_hr"))
-                .value();
+            let hr = match r {
+                Product::Float(rt) => g.op(OnnxOp::MatMul, &[hs, rt]),
+                Product::Quantized(rq) => g.op(OnnxOp::Gemm, &[hs, rq]).int("transB", 1),
+            }
+            .out(format!("{st}_hr"))
+            .value();
             let pre = g
                 .op(OnnxOp::Add, &[xt, hr])
                 .out(format!("{st}_gates"))

@@ -25,6 +25,7 @@ pub mod lstm_state;
 pub mod nan_inf;
 pub mod pad_crop;
 pub mod pad_edge;
+pub mod quantized_weight;
 pub mod reduce_l2;
 pub mod scatter_nd;
 pub mod softplus;

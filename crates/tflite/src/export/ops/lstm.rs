@@ -28,7 +28,7 @@ use std::collections::HashSet;
 
 use bytes::Bytes;
 use modelc_ir::{Attr, DType, NodeId, OnnxOp, Op, ValueRef};
-use modelc_passes::passes::decompose::lstm_state;
+use modelc_passes::passes::decompose::{lstm_state, quantized_weight};
 
 use super::dynamic::concat_into;
 use super::shape::reshape;
@@ -116,7 +116,8 @@ fn only_reader(lowering: &Lower, v: ValueRef) -> Option<NodeId> {
 const EVAL_DEPTH: usize = 8;
 
 /// The float contents and dims of `v` when it is computed from constants only by moving
-/// data: a float32 constant, a float16 one cast to float (fp16 weights), and Reshape /
+/// data: a float32 constant, a float16 one cast to float (fp16 weights), a symmetric int8 /
+/// int4 one behind DequantizeLinear (dequantized), and Reshape /
 /// Unsqueeze / Squeeze / Flatten / Identity / Concat of such values (a TFLite import's
 /// stacked float16 weights).
 fn eval_f32(lowering: &Lower, v: ValueRef, depth: usize) -> Option<(Vec<f32>, Vec<u64>)> {
@@ -184,6 +185,9 @@ fn eval_f32(lowering: &Lower, v: ValueRef, depth: usize) -> Option<(Vec<f32>, Ve
                 }
                 (vals, dims)
             }
+            // Quantized weights (int8 / int4 behind DequantizeLinear): TFLite's sequence-LSTM
+            // kernel takes them float.
+            OnnxOp::DequantizeLinear => quantized_weight::dequantize(lowering.g, v.node)?,
             _ => return None,
         },
         _ => return None,
