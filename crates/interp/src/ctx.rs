@@ -5,7 +5,7 @@ use std::cell::Cell;
 use modelc_ir::{Attrs, Graph, Node};
 
 use crate::interpreter::run_graph;
-use crate::plan::Act;
+use crate::plan::{Act, Affine};
 use crate::pool::Pool;
 use crate::{Array, Data, KernelError};
 
@@ -23,10 +23,20 @@ pub struct OpCtx<'a> {
     /// apply it to its output while still in cache, and then sets `epilogue_done` so the
     /// interpreter does not apply it again.
     pub(crate) epilogue: Option<Act>,
+    /// A BatchNormalization the plan fused after this node (a Conv), applied before
+    /// `epilogue`; `epilogue_done` covers both.
+    pub(crate) affine: Option<&'a Affine>,
     pub(crate) epilogue_done: Cell<bool>,
     /// Buffers of dropped values, for outputs the kernel overwrites entirely.
     pub(crate) pool: Option<&'a Pool>,
+    /// The node's prepared-state slot (see [`OpCtx::prepared`]): present when every input
+    /// after the first is a constant of the interpreter.
+    pub(crate) slot: Option<&'a Slot>,
 }
+
+/// State a kernel derives from its node's constant inputs once per interpreter (weights
+/// transformed or packed for its inner loops), kept for every later run.
+pub(crate) type Slot = std::sync::OnceLock<Box<dyn std::any::Any + Send + Sync>>;
 
 impl<'a> OpCtx<'a> {
     /// A context for calling a kernel directly (unit tests, benchmarks): `inputs` in slot
@@ -39,8 +49,10 @@ impl<'a> OpCtx<'a> {
             opset,
             opsets: &[],
             epilogue: None,
+            affine: None,
             epilogue_done: Cell::new(false),
             pool: None,
+            slot: None,
         }
     }
 
@@ -48,6 +60,20 @@ impl<'a> OpCtx<'a> {
     /// when the run has one of that length): only for outputs the kernel writes entirely.
     pub(crate) fn out_buffer<T: Clone + num_traits::Zero + 'static>(&self, len: usize) -> Vec<T> {
         Pool::take(self.pool, len)
+    }
+
+    /// State derived from the node's constant inputs (every input after the first), made
+    /// by `make` on the first run of an interpreter and kept for its later runs: `None`
+    /// when the interpreter gives the node no slot (an input after the first is computed,
+    /// or the kernel is called directly), and the caller then derives it itself. `make`
+    /// must depend on those inputs only, and the kernel must compute the same bits either
+    /// way.
+    pub(crate) fn prepared<S: std::any::Any + Send + Sync>(
+        &self,
+        make: impl FnOnce() -> S,
+    ) -> Option<&'a S> {
+        let slot = self.slot?;
+        slot.get_or_init(|| Box::new(make())).downcast_ref::<S>()
     }
 
     pub fn attrs(&self) -> &'a Attrs {

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use modelc_ir::{node_label, Graph, Model, NodeId, OnnxOp, Op, OpsetImport, ValueRef};
 
-use crate::ctx::OpCtx;
+use crate::ctx::{OpCtx, Slot};
 use crate::ops::quant::units::Units;
 use crate::ops::{lookup, Kernel};
 use crate::plan::{opset_of, Plan};
@@ -40,6 +40,10 @@ struct Prepared {
     /// dropped buffers only delays their return to the allocator (a transformer encoder
     /// ran 20% slower, with four times the page faults).
     pool_taken: bool,
+    /// Per-node prepared state ([`OpCtx::prepared`]): a slot for each computed node whose
+    /// inputs after the first are all constants here, filled by its kernel on the first
+    /// run (Conv's Winograd weights) and kept for every later run: plan once, run many.
+    slots: HashMap<NodeId, Slot>,
 }
 
 impl<'g> Interpreter<'g> {
@@ -67,6 +71,7 @@ impl<'g> Interpreter<'g> {
             pool_taken: graph
                 .node_ids()
                 .any(|id| graph.node(id).op == Op::Onnx(OnnxOp::Conv)),
+            slots: HashMap::new(),
         };
         for &id in &plan.order {
             if let Some(d) = const_value(graph, id)? {
@@ -76,6 +81,18 @@ impl<'g> Interpreter<'g> {
                     consts.values.insert(ValueRef::new(id, slot), d);
                 }
                 consts.precomputed.insert(id);
+            }
+        }
+        for &id in &plan.order {
+            let ins = graph.inputs_of(id);
+            // An omitted optional input is as constant as an initializer.
+            let constant = |v: &Option<ValueRef>| v.is_none_or(|v| consts.values.contains_key(&v));
+            if matches!(graph.node(id).op, Op::Onnx(_))
+                && !consts.precomputed.contains(&id)
+                && ins.len() > 1
+                && ins[1..].iter().all(constant)
+            {
+                consts.slots.insert(id, Slot::new());
             }
         }
         plan.fuse(graph, opsets, &consts.values);
@@ -433,7 +450,9 @@ fn execute(
                 let kernel: Kernel = lookup(*op).expect("kernels were checked");
                 let started = profile.is_some().then(Instant::now);
                 let mut fused_act = None;
-                let epilogue = plan.fused.get(&id).filter(|_| fuse).map(|f| f.act);
+                let fused_here = plan.fused.get(&id).filter(|_| fuse);
+                let epilogue = fused_here.and_then(|f| f.act);
+                let affine = fused_here.and_then(|f| f.affine.as_deref());
                 let epilogue_done;
                 let outputs = {
                     let get = |v: &ValueRef| {
@@ -460,8 +479,10 @@ fn execute(
                         opset,
                         opsets,
                         epilogue,
+                        affine,
                         epilogue_done: std::cell::Cell::new(false),
                         pool,
+                        slot: consts.and_then(|c| c.slots.get(&id)),
                     };
                     let outputs = crate::ops::nn::layout::call(kernel, &ctx).map_err(|source| {
                         InterpError::Kernel {
@@ -491,9 +512,24 @@ fn execute(
                     match (fused, data) {
                         (Some(f), Data::Tensor(Array::F32(mut a))) => {
                             if !epilogue_done {
-                                f.act.apply(&mut a);
+                                if let Some(affine) = &f.affine {
+                                    if !affine.apply(&mut a) {
+                                        return Err(InterpError::Kernel {
+                                            node: node_label(graph.node(f.into.node)),
+                                            source: crate::KernelError::new(format!(
+                                                "BatchNormalization has {} parameters per \
+                                                 channel for an input of shape {:?}",
+                                                affine.a.len(),
+                                                a.shape()
+                                            )),
+                                        });
+                                    }
+                                }
+                                if let Some(act) = f.act {
+                                    act.apply(&mut a);
+                                }
                             }
-                            fused_act = Some(f.act);
+                            fused_act = Some(f.names());
                             values.insert(f.into, std::borrow::Cow::Owned(Array::F32(a).into()));
                         }
                         (f, data) => {
@@ -508,7 +544,7 @@ fn execute(
                     let name = op.name();
                     match fused_act {
                         None => p.add(name, t.elapsed()),
-                        Some(act) => p.add(&format!("{name}+{}", act.name()), t.elapsed()),
+                        Some(names) => p.add(&format!("{name}{names}"), t.elapsed()),
                     }
                 }
                 for v in input_refs.into_iter().flatten().chain(capture_refs) {
@@ -591,8 +627,10 @@ fn precompute(
         opset: opset_of(op, opsets),
         opsets,
         epilogue: None,
+        affine: None,
         epilogue_done: std::cell::Cell::new(false),
         pool: None,
+        slot: None,
     };
     let outputs = crate::ops::nn::layout::call(lookup(op)?, &ctx).ok()?;
     let produced: Vec<(usize, Data)> = outputs

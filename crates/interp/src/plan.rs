@@ -7,7 +7,10 @@
 //! Fused forms (each only when the intermediate value has no other reader and is no graph
 //! output): `P → Relu`, `P → Clip` with constant bounds (initializers or ONNX `Constant`
 //! nodes, as torchvision exports them: read from the values the interpreter prepared), and
-//! SiLU, `P → Sigmoid → Mul(P, ·)`.
+//! SiLU, `P → Sigmoid → Mul(P, ·)`; and `Conv → BatchNormalization` (inference form,
+//! constant f32 parameters, NCHW) optionally followed by one of those activations, the
+//! normalization applied per output channel as an affine map ([`Affine`]) computed once
+//! here with the BatchNormalization kernel's own f32 expressions.
 //! They compute exactly what the separate kernels compute (same expressions, same f32
 //! functions), so a fused run is bit-identical to an unfused one; runs with an observer
 //! (calibration, debugging) see every value and so do not fuse.
@@ -16,6 +19,8 @@ use std::collections::HashMap;
 
 use modelc_ir::{Graph, NodeId, OnnxOp, Op, OpsetImport, ValueRef};
 use ndarray::ArrayD;
+
+use rayon::prelude::*;
 
 use crate::ops::elementwise::fast::{apply_serial, par_apply, silu_f32};
 use crate::{Array, Data, InterpError};
@@ -88,11 +93,61 @@ fn apply(a: &mut ArrayD<f32>, f: impl Fn(f32) -> f32 + Sync) {
     }
 }
 
-/// A producer whose first output goes, after `act`, straight to `into`.
-#[derive(Debug, Clone, Copy)]
+/// A fused BatchNormalization: `y = x * a[ch] + b[ch]` per channel (axis 1), with the
+/// kernel's `a = scale / sqrt(var + epsilon)` and `b = B − mean * a` in f32.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Affine {
+    pub a: Vec<f32>,
+    pub b: Vec<f32>,
+}
+
+impl Affine {
+    /// Applies the map to one channel's values, as the BatchNormalization kernel would.
+    pub(crate) fn apply_channel(&self, ch: usize, v: &mut [f32]) {
+        let (a, b) = (self.a[ch], self.b[ch]);
+        v.iter_mut().for_each(|x| *x = *x * a + b);
+    }
+
+    /// Applies the map to an NCHW array (channel axis 1); `false` when the channel count
+    /// differs from the parameters' (then nothing is changed).
+    pub(crate) fn apply(&self, x: &mut ArrayD<f32>) -> bool {
+        let c = self.a.len();
+        if x.ndim() < 2 || x.shape()[1] != c {
+            return false;
+        }
+        let stride: usize = x.shape()[2..].iter().product();
+        let empty = x.is_empty();
+        let Some(v) = x.as_slice_memory_order_mut().filter(|_| stride > 0) else {
+            return empty;
+        };
+        v.par_chunks_mut(stride)
+            .enumerate()
+            .for_each(|(i, plane)| self.apply_channel(i % c, plane));
+        true
+    }
+}
+
+/// A producer whose first output goes, after `affine` and then `act`, straight to `into`.
+#[derive(Debug, Clone)]
 pub(crate) struct Fused {
-    pub act: Act,
+    pub affine: Option<std::sync::Arc<Affine>>,
+    pub act: Option<Act>,
     pub into: ValueRef,
+}
+
+impl Fused {
+    /// The fused ops' names as a profile shows them after the producer's.
+    pub(crate) fn names(&self) -> String {
+        let mut s = String::new();
+        if self.affine.is_some() {
+            s.push_str("+BatchNormalization");
+        }
+        if let Some(a) = self.act {
+            s.push('+');
+            s.push_str(a.name());
+        }
+        s
+    }
 }
 
 pub(crate) struct Plan {
@@ -174,8 +229,20 @@ impl Plan {
             if graph.outputs().contains(&v) {
                 continue;
             }
+            // Conv → BatchNormalization: the normalization, then an activation after it.
+            let mut v = v;
+            let mut bn = None;
+            if onnx_op(graph, id) == Some(OnnxOp::Conv) {
+                if let (Some(1), &[(n, 0)]) = (self.uses.get(&v), graph.users(v).as_slice()) {
+                    if let Some(affine) = batch_norm(graph, id, n, opsets, consts) {
+                        bn = Some((n, std::sync::Arc::new(affine)));
+                        v = ValueRef::new(n, 0);
+                    }
+                }
+            }
             let users = graph.users(v);
             let found = match (self.uses.get(&v), users.as_slice()) {
+                _ if graph.outputs().contains(&v) => None,
                 (Some(1), &[(a, 0)]) => {
                     single_act(graph, a, opsets, consts).map(|act| (act, a, None))
                 }
@@ -184,11 +251,16 @@ impl Plan {
                     .map(|(s, m)| (Act::Silu, m, Some(s))),
                 _ => None,
             };
+            let affine = bn.as_ref().map(|(_, a)| a.clone());
+            if let Some((n, _)) = bn {
+                self.absorbed.insert(n, id);
+            }
             if let Some((act, last, sigmoid)) = found {
                 self.fused.insert(
                     id,
                     Fused {
-                        act,
+                        affine,
+                        act: Some(act),
                         into: ValueRef::new(last, 0),
                     },
                 );
@@ -196,6 +268,15 @@ impl Plan {
                 if let Some(s) = sigmoid {
                     self.absorbed.insert(s, id);
                 }
+            } else if affine.is_some() {
+                self.fused.insert(
+                    id,
+                    Fused {
+                        affine,
+                        act: None,
+                        into: v,
+                    },
+                );
             }
         }
     }
@@ -254,6 +335,62 @@ fn single_act(
     }
 }
 
+/// The affine map of BatchNormalization node `n` reading Conv `conv`'s result, when both
+/// are NCHW, `n` is in inference form with one output and f32 constant parameters (from
+/// opset 9: one per channel).
+fn batch_norm(
+    graph: &Graph,
+    conv: NodeId,
+    n: NodeId,
+    opsets: &[OpsetImport],
+    consts: &HashMap<ValueRef, Data>,
+) -> Option<Affine> {
+    let node = graph.node(n);
+    let nhwc = |id: NodeId| graph.node(id).layout == Some(modelc_ir::Layout::Nhwc);
+    let opset = opset_of(OnnxOp::BatchNormalization, opsets);
+    if onnx_op(graph, n)? != OnnxOp::BatchNormalization
+        || nhwc(conv)
+        || nhwc(n)
+        || opset < 9
+        || node.outputs.iter().skip(1).any(|v| !v.is_absent())
+        || !graph.captures_of(n).is_empty()
+    {
+        return None;
+    }
+    let attrs = &node.attrs;
+    if opset >= 14 && attrs.int("training_mode", 0).ok()? != 0 {
+        return None;
+    }
+    let eps = attrs
+        .float_or_default(&node.op, Some(opset), "epsilon")
+        .ok()?;
+    let ins = graph.inputs_of(n);
+    let param = |slot: usize| -> Option<&ArrayD<f32>> {
+        match consts.get(&(*ins.get(slot)?)?)? {
+            Data::Tensor(Array::F32(p)) if p.ndim() == 1 => Some(p),
+            _ => None,
+        }
+    };
+    let (scale, bias, mean, var) = (param(1)?, param(2)?, param(3)?, param(4)?);
+    let c = scale.len();
+    if [bias, mean, var].iter().any(|p| p.len() != c) {
+        return None;
+    }
+    // The kernel's expressions (batchnorm.rs), in the same order.
+    let a: Vec<f32> = scale
+        .iter()
+        .zip(var)
+        .map(|(&s, &v)| s / (v + eps).sqrt())
+        .collect();
+    let b = bias
+        .iter()
+        .zip(mean)
+        .zip(&a)
+        .map(|((&bb, &m), &aa)| bb - m * aa)
+        .collect();
+    Some(Affine { a, b })
+}
+
 /// `(s, m)` when `s` is a Sigmoid of `v` read only by `m`, and `m` is `Mul(v, s)` or
 /// `Mul(s, v)`.
 fn silu(graph: &Graph, v: ValueRef, s: NodeId, m: NodeId) -> Option<(NodeId, NodeId)> {
@@ -307,7 +444,7 @@ mod tests {
         let interp = Interpreter::for_graph(&g, &opsets).unwrap();
         let plan = &interp.plan;
         let name = |id: NodeId| g.node(id).outputs[0].name.clone();
-        let mut fused: Vec<(String, Act, String)> = plan
+        let mut fused: Vec<(String, Option<Act>, String)> = plan
             .fused
             .iter()
             .map(|(&p, f)| (name(p), f.act, name(f.into.node)))
@@ -319,16 +456,16 @@ mod tests {
         assert_eq!(
             fused,
             vec![
-                ("a".into(), Act::Relu, "r".into()),
+                ("a".into(), Some(Act::Relu), "r".into()),
                 (
                     "m".into(),
-                    Act::Clip {
+                    Some(Act::Clip {
                         lo: Some(-0.5),
                         hi: Some(6.0)
-                    },
+                    }),
                     "e".into()
                 ),
-                ("n".into(), Act::Silu, "y".into()),
+                ("n".into(), Some(Act::Silu), "y".into()),
             ]
         );
         let x = [-3.0f32, -0.1, 0.0, 0.2, 7.0, f32::NAN];
@@ -357,5 +494,106 @@ mod tests {
             c.iter().copied().collect::<Vec<_>>()[..5],
             [0.0, 0.0, 0.0, 0.2, 0.25]
         );
+    }
+
+    fn list(len: usize, seed: usize, lo: f32) -> String {
+        let v: Vec<String> = (0..len)
+            .map(|i| {
+                format!(
+                    "{:?}",
+                    lo + ((i * 37 + seed * 11) % 101) as f32 / 67.0 - 0.7
+                )
+            })
+            .collect();
+        format!("[{}]", v.join(", "))
+    }
+
+    #[test]
+    fn fuses_batch_norm_into_conv_bit_identically() {
+        // A Winograd-sized 3×3 Conv → BN → Relu, a 1×1 Conv → BN read by a graph output,
+        // a depthwise Conv → BN → Relu, and a BN whose Conv result has a second reader
+        // (not fused).
+        let (c, hw) = (32, 6);
+        let bn = |t: &str, seed: usize| {
+            format!(
+                "  %s{t} = const f32[{c}] {}\n  %b{t} = const f32[{c}] {}\n  %m{t} = const f32[{c}] {}\n  %v{t} = const f32[{c}] {}\n",
+                list(c, seed, 1.0),
+                list(c, seed + 1, 0.0),
+                list(c, seed + 2, 0.0),
+                list(c, seed + 3, 1.0),
+            )
+        };
+        let src = format!(
+            "graph main(%x: f32[1,{c},{hw},{hw}]) -> (%r1, %n2, %r3, %n4, %c4) {{
+  %w1 = const f32[{c},{c},3,3] {w1}
+  %w2 = const f32[{c},{c},1,1] {w2}
+  %w3 = const f32[{c},1,3,3] {w3}
+  %cb = const f32[{c}] {cb}
+{bn1}{bn2}{bn3}{bn4}  %c1 = Conv(%x, %w1, %cb) {{pads=[1,1,1,1]}}
+  %n1 = BatchNormalization(%c1, %s1, %b1, %m1, %v1) {{epsilon=0.001}}
+  %r1 = Relu(%n1)
+  %c2 = Conv(%x, %w2)
+  %n2 = BatchNormalization(%c2, %s2, %b2, %m2, %v2)
+  %c3 = Conv(%x, %w3, %cb) {{group={c}, pads=[1,1,1,1]}}
+  %n3 = BatchNormalization(%c3, %s3, %b3, %m3, %v3)
+  %r3 = Relu(%n3)
+  %c4 = Conv(%x, %w2)
+  %n4 = BatchNormalization(%c4, %s4, %b4, %m4, %v4)
+}}",
+            w1 = list(c * c * 9, 1, 0.0),
+            w2 = list(c * c, 2, 0.0),
+            w3 = list(c * 9, 3, 0.0),
+            cb = list(c, 4, 0.0),
+            bn1 = bn("1", 10),
+            bn2 = bn("2", 20),
+            bn3 = bn("3", 30),
+            bn4 = bn("4", 40),
+        );
+        let g = parse_graph(&src, None).unwrap();
+        let opsets = [OpsetImport {
+            domain: String::new(),
+            version: 17,
+        }];
+        let interp = Interpreter::for_graph(&g, &opsets).unwrap();
+        let name = |id: NodeId| g.node(id).outputs[0].name.clone();
+        let mut fused: Vec<(String, bool, Option<Act>, String)> = interp
+            .plan
+            .fused
+            .iter()
+            .map(|(&p, f)| (name(p), f.affine.is_some(), f.act, name(f.into.node)))
+            .collect();
+        fused.sort_by(|a, b| a.0.cmp(&b.0));
+        assert_eq!(
+            fused,
+            vec![
+                ("c1".into(), true, Some(Act::Relu), "r1".into()),
+                ("c2".into(), true, None, "n2".into()),
+                ("c3".into(), true, Some(Act::Relu), "r3".into()),
+            ]
+        );
+        let x: Vec<f32> = (0..c * hw * hw)
+            .map(|i| ((i * 7919) % 1009) as f32 / 500.0 - 1.0)
+            .collect();
+        let ins = vec![(
+            "x".to_string(),
+            Data::Tensor(Array::F32(
+                ArrayD::from_shape_vec(IxDyn(&[1, c, hw, hw]), x).unwrap(),
+            )),
+        )];
+        let fused = interp.run(ins.clone()).unwrap();
+        let unfused = interp.run_observed(ins, &mut |_, _| {}).unwrap();
+        let bits = |outs: &[(String, Data)]| -> Vec<Vec<u32>> {
+            outs.iter()
+                .map(|(_, d)| match d {
+                    Data::Tensor(Array::F32(a)) => a.iter().map(|v| v.to_bits()).collect(),
+                    other => panic!("{other:?}"),
+                })
+                .collect()
+        };
+        let (fb, ub) = (bits(&fused), bits(&unfused));
+        assert_eq!(fb, ub);
+        // The Relu outputs are not all zero (the test would not see a skipped BN otherwise).
+        assert!(fb[0].iter().any(|&v| f32::from_bits(v) > 0.0));
+        assert!(fb[1].iter().any(|&v| f32::from_bits(v) < 0.0));
     }
 }

@@ -9,6 +9,7 @@ mod causal;
 pub(crate) mod common;
 mod conv;
 mod conv_tiles;
+mod winograd;
 pub(crate) use conv::Win3;
 pub(crate) use depthwise::depthwise;
 mod deform;

@@ -4,7 +4,10 @@
 //! `group` (including depthwise), `kernel_shape` (inferred from W), `pads`, `strides`;
 //! optional bias B. Computed as im2col into one contiguous buffer + one GEMM per image and
 //! group (1×1 stride-1 unpadded convolutions use the input directly); a column matrix
-//! larger than a tile goes in tiles of output positions (`conv_tiles.rs`).
+//! larger than a tile goes in tiles of output positions (`conv_tiles.rs`); wide 2-D 3×3
+//! stride-1 f32 convolutions by Winograd F(4×4, 3×3) (`winograd.rs`). A BatchNormalization
+//! and an activation the plan fused into the Conv are applied to each output plane after
+//! the bias.
 //!
 //! ConvTranspose: the same attributes plus `output_padding` and `output_shape`; computed
 //! as one GEMM (Wᵀ·X) per image and group followed by col2im scatter-add.
@@ -15,6 +18,7 @@ use ndarray::{s, ArrayD, ArrayView2, ArrayViewMut2, IxDyn};
 use super::common::{auto_pad, check_nchw, geometry, spatial_ints, AutoPad};
 use super::conv_tiles::{conv_tiled, tile_len};
 use super::depthwise::depthwise;
+use super::winograd;
 use crate::ops::elem::{checked_count, float_dispatch, mat_mul, Real};
 use crate::ops::util::one;
 use crate::{bail, Array, Data, KernelError, OpCtx};
@@ -247,15 +251,46 @@ fn conv_t<T: Real>(ctx: &OpCtx<'_>) -> Result<Array, KernelError> {
     let wv = w
         .as_slice()
         .ok_or_else(|| KernelError::new("Conv: W not contiguous"))?;
-    // The fused activation, applied here to each output plane right after its bias (f32
-    // results only: an f16 Conv computes in f32 and rounds, and the interpreter fuses
-    // nothing into it).
-    let act = ctx.epilogue.filter(|_| x0.dtype() == DType::F32);
+    // The fused BatchNormalization and activation, applied here to each output plane
+    // right after its bias (f32 results only: an f16 Conv computes in f32 and rounds, and
+    // the interpreter fuses nothing into it). With a normalization of another channel
+    // count, neither: the interpreter reports it.
+    let f32_out = x0.dtype() == DType::F32;
+    let (affine, act) = match ctx.affine.filter(|_| f32_out) {
+        Some(a) if a.a.len() != m => (None, None),
+        a => (a, ctx.epilogue.filter(|_| f32_out)),
+    };
     // Every element is written below: by the depthwise kernel, or by the GEMM (β = 0).
     let mut out = ctx.out_buffer::<T>(out_shape.iter().product());
     if cg == 1 {
-        depthwise(xv, wv, bias.as_deref(), act, c, mg, &win, &mut out);
-        ctx.epilogue_done.set(act.is_some());
+        let dw_act = act.filter(|_| affine.is_none());
+        depthwise(xv, wv, bias.as_deref(), dw_act, c, mg, &win, &mut out);
+        if let (Some(a), Some(v)) = (affine, T::as_f32s(&mut out)) {
+            let p = win.small_len().max(1);
+            v.par_chunks_mut(p).enumerate().for_each(|(i, plane)| {
+                a.apply_channel(i % m, plane);
+                if let Some(act) = act {
+                    act.apply_slice(plane);
+                }
+            });
+        }
+        ctx.epilogue_done.set(act.is_some() || affine.is_some());
+        return T::wrap(ArrayD::from_shape_vec(IxDyn(&out_shape), out)?, x0.dtype());
+    }
+    // Winograd F(4×4, 3×3) for wide 2-D 3×3 stride-1 f32 convolutions (winograd.rs).
+    if x0.dtype() == DType::F32 && winograd::applies(&win, group, c, m, xs.len() == 4) {
+        let make = || winograd::transform_weights(wv, m, c);
+        let owned;
+        let u: &[T] = match ctx.prepared(make) {
+            Some(u) => u,
+            None => {
+                owned = make();
+                &owned
+            }
+        };
+        let epi = (affine, act);
+        winograd::conv3x3(xv, n, c, &win, u, m, bias.as_deref(), epi, &mut out);
+        ctx.epilogue_done.set(act.is_some() || affine.is_some());
         return T::wrap(ArrayD::from_shape_vec(IxDyn(&out_shape), out)?, x0.dtype());
     }
     let tiled = tile_len::<T>(cgk, p).is_some();
@@ -293,7 +328,7 @@ fn conv_t<T: Real>(ctx: &OpCtx<'_>) -> Result<Array, KernelError> {
     // The bias is added after the product, as a separate Add would: fusing a bias Add into
     // the Conv changes no bit. The activation follows on the same plane while it is in
     // cache, with the expression its own node would use.
-    if p > 0 && (bias.is_some() || act.is_some()) {
+    if p > 0 && (bias.is_some() || act.is_some() || affine.is_some()) {
         let bias = bias.as_deref();
         out.par_chunks_mut(p)
             .with_min_len(EPILOGUE_ELEMS.div_ceil(p))
@@ -303,12 +338,17 @@ fn conv_t<T: Real>(ctx: &OpCtx<'_>) -> Result<Array, KernelError> {
                     let bb = bv[i % m];
                     plane.iter_mut().for_each(|v| *v += bb);
                 }
-                if let (Some(act), Some(v)) = (act, T::as_f32s(plane)) {
-                    act.apply_slice(v);
+                if let Some(v) = T::as_f32s(plane) {
+                    if let Some(a) = affine {
+                        a.apply_channel(i % m, v);
+                    }
+                    if let Some(act) = act {
+                        act.apply_slice(v);
+                    }
                 }
             });
     }
-    ctx.epilogue_done.set(act.is_some());
+    ctx.epilogue_done.set(act.is_some() || affine.is_some());
     T::wrap(ArrayD::from_shape_vec(IxDyn(&out_shape), out)?, x0.dtype())
 }
 

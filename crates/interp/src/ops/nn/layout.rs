@@ -136,8 +136,10 @@ pub fn call(kernel: Kernel, ctx: &OpCtx<'_>) -> Result<Vec<Data>, KernelError> {
         opset: ctx.opset,
         opsets: ctx.opsets,
         epilogue: None,
+        affine: None,
         epilogue_done: std::cell::Cell::new(false),
         pool: ctx.pool,
+        slot: ctx.slot,
     };
     let results = kernel(&inner)?;
     results

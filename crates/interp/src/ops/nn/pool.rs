@@ -17,6 +17,7 @@ use super::conv::{to3, Win3};
 use crate::ops::elem::{checked_count, float_dispatch, Real};
 use crate::ops::util::one;
 use crate::{bail, Array, Data, KernelError, OpCtx};
+use rayon::prelude::*;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Kind {
@@ -91,6 +92,15 @@ fn pool_core<T: Real>(
     let tz: Vec<_> = (0..win.small[0]).map(|o| taps(0, o)).collect();
     let ty: Vec<_> = (0..win.small[1]).map(|o| taps(1, o)).collect();
     let tx: Vec<_> = (0..win.small[2]).map(|o| taps(2, o)).collect();
+    if kind == Kind::Max && indices.is_none() && win.big[0] == 1 && win.k[0] == 1 {
+        values.resize(total, T::zero());
+        max_pool_2d(x, &win, &ty, &tx, &mut values);
+        return Ok(Pooled {
+            shape,
+            values,
+            indices,
+        });
+    }
     for plane in 0..planes {
         let xp = &x[plane * ip..(plane + 1) * ip];
         for (zi, zp) in &tz {
@@ -184,6 +194,81 @@ fn pool_core<T: Real>(
         values,
         indices,
     })
+}
+
+/// 2-D MaxPool without indices, in parallel over planes: the outputs whose window lies
+/// inside the row in x are computed a tap at a time across the row (the compiler
+/// vectorizes the loop), the others from their tap lists. Either way each output sees its
+/// taps in the generic loop's order (rows, then columns) with the same comparisons (the
+/// first element, then each greater one), so NaNs and ±0 come out as there.
+fn max_pool_2d<T: Real>(
+    x: &[T],
+    win: &Win3,
+    ty: &[(Vec<usize>, usize)],
+    tx: &[(Vec<usize>, usize)],
+    out: &mut [T],
+) {
+    let [_, bh, bw] = win.big;
+    let [_, oh, ow] = win.small;
+    let (s, d, pb, kw) = (win.s[2], win.d[2], win.pb[2], win.k[2]);
+    // Outputs `xlo..xhi` have every column tap inside the row.
+    let first_in = pb.div_ceil(s);
+    let last_in = (bw + pb).checked_sub((kw - 1) * d + 1).map(|v| v / s + 1);
+    let (xlo, xhi) = match last_in {
+        Some(hi) => (first_in.min(ow), hi.min(ow).max(first_in.min(ow))),
+        None => (0, 0),
+    };
+    if oh * ow == 0 {
+        return;
+    }
+    let planes = out.len() / (oh * ow);
+    out.par_chunks_mut(oh * ow)
+        .with_min_len((1 << 14) / (oh * ow).max(1) + 1)
+        .enumerate()
+        .take(planes)
+        .for_each(|(plane, op)| {
+            let xp = &x[plane * bh * bw..][..bh * bw];
+            for (orow, (yi, _)) in op.chunks_mut(ow).zip(ty) {
+                for (ox, (xi, _)) in tx.iter().enumerate() {
+                    if (xlo..xhi).contains(&ox) && !yi.is_empty() {
+                        continue;
+                    }
+                    let mut best = None;
+                    for &y in yi {
+                        for &xx in xi {
+                            let v = xp[y * bw + xx];
+                            best = match best {
+                                Some(b) if v > b => Some(v),
+                                Some(b) => Some(b),
+                                None => Some(v),
+                            };
+                        }
+                    }
+                    orow[ox] = best.unwrap_or_else(T::neg_infinity);
+                }
+                let Some((&y0, rest)) = yi.split_first() else {
+                    continue;
+                };
+                let dst = &mut orow[xlo..xhi];
+                for (row_i, &y) in std::iter::once(&y0).chain(rest).enumerate() {
+                    let row = &xp[y * bw..][..bw];
+                    for kx in 0..kw {
+                        // Column of output `xlo` for this tap; `xlo·s ≥ pb` makes it ≥ 0.
+                        let c0 = xlo * s + kx * d - pb;
+                        if row_i == 0 && kx == 0 {
+                            for (j, o) in dst.iter_mut().enumerate() {
+                                *o = row[c0 + j * s];
+                            }
+                        } else {
+                            for (j, o) in dst.iter_mut().enumerate() {
+                                let v = row[c0 + j * s];
+                                *o = if v > *o { v } else { *o };
+                            }
+                        }
+                    }
+                }
+            }
+        });
 }
 
 fn pool_float<T: Real>(

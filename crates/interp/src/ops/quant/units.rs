@@ -309,7 +309,7 @@ impl Ctx<'_> {
                 .plan
                 .fused
                 .get(&node)
-                .is_some_and(|f| f.act == Act::Silu)
+                .is_some_and(|f| f.act == Some(Act::Silu) || f.affine.is_some())
         {
             return None;
         }
@@ -389,7 +389,7 @@ impl Ctx<'_> {
     /// fused into it, if any): `(Q, activation, activation node, y scale, y zp, y type)`.
     fn output_q(&self, producer: NodeId) -> Option<OutputQ> {
         let (act, last) = match self.plan.fused.get(&producer) {
-            Some(f) => (Some(f.act), f.into),
+            Some(f) => (f.act, f.into),
             None => (None, ValueRef::new(producer, 0)),
         };
         if act.is_some() {
