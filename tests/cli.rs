@@ -330,13 +330,15 @@ fn run_profile_counts_every_kernel_call_of_the_timed_runs() {
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let err = stderr(&o);
-    // Rows: op (a fused activation joins its producer: `Conv+Relu`), calls, ms, share.
+    // Rows: op (a fused activation joins its producer, and a Conv is named by its kind:
+    // `Conv 3x3+Relu`), calls, ms, share.
     let conv_calls: usize = err
         .lines()
         .filter(|l| l.starts_with("Conv ") || l.starts_with("Conv+"))
         .map(|l| {
             l.split_whitespace()
-                .nth(1)
+                .rev()
+                .nth(2)
                 .unwrap()
                 .parse::<usize>()
                 .unwrap()

@@ -11,7 +11,7 @@ use crate::ops::quant::units::Units;
 use crate::ops::{lookup, Kernel};
 use crate::plan::{opset_of, Plan};
 use crate::pool::Pool;
-use crate::profile::Profile;
+use crate::profile::{conv_kind, Profile};
 use crate::{Array, Data, InterpError};
 
 /// A callback that sees each computed value (see [`Interpreter::run_observed`]).
@@ -541,7 +541,16 @@ fn execute(
                     }
                 }
                 if let (Some(p), Some(t)) = (profile.as_mut(), started) {
-                    let name = op.name();
+                    let kind = (*op == OnnxOp::Conv)
+                        .then(|| {
+                            let w = input_refs.get(1).copied().flatten()?;
+                            match values.get(&w)?.as_ref() {
+                                Data::Tensor(a) => Some(conv_kind(node, a.shape())),
+                                _ => None,
+                            }
+                        })
+                        .flatten();
+                    let name = kind.as_deref().unwrap_or(op.name());
                     match fused_act {
                         None => p.add(name, t.elapsed()),
                         Some(names) => p.add(&format!("{name}{names}"), t.elapsed()),

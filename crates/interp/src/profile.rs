@@ -18,6 +18,25 @@ pub struct OpTime {
     pub time: Duration,
 }
 
+/// The profile name of a Conv node with weight shape `w`: `Conv 1x1`, `Conv dw3x3`
+/// (depthwise: one input channel per group) or `Conv 3x3`, with `/2` for stride 2, so the
+/// kinds of convolution a mobile network mixes are timed apart.
+pub(crate) fn conv_kind(node: &modelc_ir::Node, w: &[usize]) -> String {
+    let group = node.attrs.int("group", 1).unwrap_or(1);
+    let strides = node.attrs.ints("strides", vec![]).unwrap_or_default();
+    let k: Vec<String> = w.iter().skip(2).map(|v| v.to_string()).collect();
+    let dw = if group > 1 && w.get(1) == Some(&1) {
+        "dw"
+    } else {
+        ""
+    };
+    let mut name = format!("Conv {dw}{}", k.join("x"));
+    if let Some(s) = strides.iter().find(|&&s| s != 1) {
+        name += &format!("/{s}");
+    }
+    name
+}
+
 impl Profile {
     pub(crate) fn add(&mut self, op: &str, time: Duration) {
         let t = match self.by_op.get_mut(op) {
