@@ -159,14 +159,14 @@ fn run<T: Real>(ctx: &OpCtx<'_>, rms: bool) -> Result<Vec<Data>, KernelError> {
     };
     // f16/bf16: the reference rounds the normalized value, the product and the sum.
     let p = Prec::of(x_in.dtype());
-    let rows = if cols > 0 { xs.len() / cols } else { 0 };
+    let rows = xs.len().checked_div(cols).unwrap_or(0);
     let mut y = vec![T::zero(); xs.len()];
     let mut means = vec![0f64; rows];
     let mut invs = vec![0f64; rows];
-    if cols > 0 {
+    if let Some(per_task) = ROW_TASK_ELEMS.checked_div(cols) {
         // Rows are independent: tasks of whole rows (about ROW_TASK_ELEMS elements each), so
         // the result does not depend on the thread count.
-        let per_task = (ROW_TASK_ELEMS / cols).max(1);
+        let per_task = per_task.max(1);
         y.par_chunks_mut(cols * per_task)
             .zip(xs.par_chunks(cols * per_task))
             .zip(means.par_chunks_mut(per_task))
