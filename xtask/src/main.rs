@@ -441,10 +441,13 @@ enum Cmd {
     ///
     /// tests/compress_table.py on the corpus's text-orientation CNN, PP-OCRv4 recognizer
     /// (attention, large MatMuls) and silero VAD (audio; LSTM): size, cosine on held-out
-    /// inputs and onnxruntime latency of the compressed model, the int8 model (every weight
-    /// int8: `quantize --mode int8-weight`) and fp32, side by side. Fails unless each
-    /// compressed model is within the budget on the held-out inputs and smaller than int8, or
-    /// the whole compress run on MobileNetV2 with 32 inputs takes a minute or more.
+    /// inputs and onnxruntime / LiteRT latency of the compressed model, the int8 model held
+    /// to the same budget (`quantize --mode int8-weight --max-error`, which keeps its most
+    /// sensitive weights float) and fp32, side by side, as .onnx and .tflite. Both searches
+    /// use the same calibration inputs and are checked on the same held-out ones. Fails
+    /// unless each compressed model is within the budget on the held-out inputs and smaller
+    /// than int8, or if the whole compress run on MobileNetV2 with 32 inputs takes a minute
+    /// or more.
     /// Report in target/compress-table/report.json. Not in CI (minutes per model).
     CompressTable {
         /// A modelc binary to use instead of building the release one
