@@ -434,6 +434,16 @@ mod tests {
   %e = Clip(%m, %l6, %h6)
 }";
 
+    /// The bits of every f32 output (fused and unfused runs must agree to the bit).
+    fn bits(outs: &[(String, Data)]) -> Vec<Vec<u32>> {
+        outs.iter()
+            .map(|(_, d)| match d {
+                Data::Tensor(Array::F32(a)) => a.iter().map(|v| v.to_bits()).collect(),
+                other => panic!("{other:?}"),
+            })
+            .collect()
+    }
+
     #[test]
     fn fuses_single_use_activations_and_computes_what_the_nodes_compute() {
         let g = parse_graph(SRC, None).unwrap();
@@ -478,14 +488,6 @@ mod tests {
         let ins = vec![("x".to_string(), arr(&x)), ("b".to_string(), arr(&b))];
         let fused = interp.run(ins.clone()).unwrap();
         let unfused = interp.run_observed(ins, &mut |_, _| {}).unwrap();
-        let bits = |outs: &[(String, Data)]| -> Vec<Vec<u32>> {
-            outs.iter()
-                .map(|(_, d)| match d {
-                    Data::Tensor(Array::F32(a)) => a.iter().map(|v| v.to_bits()).collect(),
-                    other => panic!("{other:?}"),
-                })
-                .collect()
-        };
         assert_eq!(bits(&fused), bits(&unfused));
         let Data::Tensor(Array::F32(c)) = &fused[0].1 else {
             panic!()
@@ -582,14 +584,6 @@ mod tests {
         )];
         let fused = interp.run(ins.clone()).unwrap();
         let unfused = interp.run_observed(ins, &mut |_, _| {}).unwrap();
-        let bits = |outs: &[(String, Data)]| -> Vec<Vec<u32>> {
-            outs.iter()
-                .map(|(_, d)| match d {
-                    Data::Tensor(Array::F32(a)) => a.iter().map(|v| v.to_bits()).collect(),
-                    other => panic!("{other:?}"),
-                })
-                .collect()
-        };
         let (fb, ub) = (bits(&fused), bits(&unfused));
         assert_eq!(fb, ub);
         // The Relu outputs are not all zero (the test would not see a skipped BN otherwise).

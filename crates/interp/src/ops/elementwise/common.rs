@@ -37,31 +37,11 @@ pub fn zip2<A, B, C>(
             return Ok(ArrayD::from_shape_vec(IxDyn(&shape), v)?);
         }
         if let Some(block) = trailing_block(&shape, b.shape()).filter(|_| a.shape() == shape) {
-            let mut v = Vec::with_capacity(x.len());
-            if block == 1 {
-                // `b` repeats whole along `a` (a bias row over [batch, seq, features]): one
-                // zip per row, which vectorizes, instead of one chunk per element.
-                for row in x.chunks(y.len()) {
-                    v.extend(row.iter().zip(y).map(|(p, q)| f(p, q)));
-                }
-            } else {
-                for (chunk, q) in x.chunks(block).zip(y.iter().cycle()) {
-                    v.extend(chunk.iter().map(|p| f(p, q)));
-                }
-            }
+            let v = repeat_small(x, y, block, |p, q| f(p, q));
             return Ok(ArrayD::from_shape_vec(IxDyn(&shape), v)?);
         }
         if let Some(block) = trailing_block(&shape, a.shape()).filter(|_| b.shape() == shape) {
-            let mut v = Vec::with_capacity(y.len());
-            if block == 1 {
-                for row in y.chunks(x.len()) {
-                    v.extend(x.iter().zip(row).map(|(p, q)| f(p, q)));
-                }
-            } else {
-                for (chunk, p) in y.chunks(block).zip(x.iter().cycle()) {
-                    v.extend(chunk.iter().map(|q| f(p, q)));
-                }
-            }
+            let v = repeat_small(y, x, block, |q, p| f(p, q));
             return Ok(ArrayD::from_shape_vec(IxDyn(&shape), v)?);
         }
     }
@@ -74,6 +54,29 @@ pub fn zip2<A, B, C>(
         );
     };
     Ok(Zip::from(&av).and(&bv).map_collect(f))
+}
+
+/// `f(full element, small element)` over `full`, where `small` repeats each element over
+/// `block` consecutive elements of `full` and the pattern cycles (see [`trailing_block`]).
+fn repeat_small<A, B, C>(
+    full: &[A],
+    small: &[B],
+    block: usize,
+    mut f: impl FnMut(&A, &B) -> C,
+) -> Vec<C> {
+    let mut v = Vec::with_capacity(full.len());
+    if block == 1 {
+        // `small` repeats whole along `full` (a bias row over [batch, seq, features]): one
+        // zip per row, which vectorizes, instead of one chunk per element.
+        for row in full.chunks(small.len()) {
+            v.extend(row.iter().zip(small).map(|(p, q)| f(p, q)));
+        }
+    } else {
+        for (chunk, q) in full.chunks(block).zip(small.iter().cycle()) {
+            v.extend(chunk.iter().map(|p| f(p, q)));
+        }
+    }
+    v
 }
 
 /// When `small` broadcast to `full` repeats each of its elements over a block of `full`'s
