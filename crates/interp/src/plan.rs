@@ -47,7 +47,13 @@ impl Act {
     pub(crate) fn apply(self, a: &mut ArrayD<f32>) {
         match self {
             Act::Relu => apply(a, relu),
-            Act::Clip { lo, hi } => apply(a, move |v| clip(v, lo, hi)),
+            // `#[inline(always)]`: the closure runs inside `on_widest`'s AVX-512 / AVX2
+            // builds, which inline only such code (else one call per element, in SSE).
+            Act::Clip { lo, hi } => apply(
+                a,
+                #[inline(always)]
+                move |v| clip(v, lo, hi),
+            ),
             Act::Silu => apply(a, silu_f32),
         }
     }
@@ -57,7 +63,11 @@ impl Act {
     pub(crate) fn apply_slice(self, v: &mut [f32]) {
         match self {
             Act::Relu => apply_serial(v, &relu),
-            Act::Clip { lo, hi } => apply_serial(v, &move |x| clip(x, lo, hi)),
+            Act::Clip { lo, hi } => apply_serial(
+                v,
+                &#[inline(always)]
+                move |x| clip(x, lo, hi),
+            ),
             Act::Silu => apply_serial(v, &silu_f32),
         }
     }

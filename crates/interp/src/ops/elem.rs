@@ -65,6 +65,8 @@ pub trait Real:
     fn as_f64(self) -> f64;
     /// The slice as f32 when this type is f32 (for the f32-only activation epilogues).
     fn as_f32s(v: &mut [Self]) -> Option<&mut [f32]>;
+    /// The slice as f32 when this type is f32 (for the f32-only kernels).
+    fn as_f32_ref(v: &[Self]) -> Option<&[f32]>;
     /// `c = a · b` (c overwritten).
     fn gemm(a: ArrayView2<Self>, b: ArrayView2<Self>, c: ArrayViewMut2<Self>) {
         mat_mul(Self::one(), a, b, Self::zero(), c);
@@ -222,6 +224,9 @@ impl Real for f32 {
     fn as_f32s(v: &mut [f32]) -> Option<&mut [f32]> {
         Some(v)
     }
+    fn as_f32_ref(v: &[f32]) -> Option<&[f32]> {
+        Some(v)
+    }
     fn as_f64(self) -> f64 {
         self as f64
     }
@@ -253,6 +258,9 @@ impl Real for f64 {
         v
     }
     fn as_f32s(_: &mut [f64]) -> Option<&mut [f32]> {
+        None
+    }
+    fn as_f32_ref(_: &[f64]) -> Option<&[f32]> {
         None
     }
     fn as_f64(self) -> f64 {

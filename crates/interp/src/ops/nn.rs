@@ -9,6 +9,7 @@ mod causal;
 pub(crate) mod common;
 mod conv;
 mod conv_tiles;
+pub(crate) mod packed_gemm;
 mod winograd;
 pub(crate) use conv::Win3;
 pub(crate) use depthwise::depthwise;

@@ -18,9 +18,11 @@ use ndarray::{s, ArrayD, ArrayView2, ArrayViewMut2, IxDyn};
 use super::common::{auto_pad, check_nchw, geometry, spatial_ints, AutoPad};
 use super::conv_tiles::{conv_tiled, tile_len};
 use super::depthwise::depthwise;
+use super::packed_gemm::{self, Epilogue, PackedW};
 use super::winograd;
-use crate::ops::elem::{checked_count, float_dispatch, mat_mul, Real};
+use crate::ops::elem::{checked_count, float_dispatch, mat_mul, mat_mul_serial, Real};
 use crate::ops::util::one;
+use crate::plan::{Act, Affine};
 use crate::{bail, Array, Data, KernelError, OpCtx};
 use rayon::prelude::*;
 
@@ -293,6 +295,38 @@ fn conv_t<T: Real>(ctx: &OpCtx<'_>) -> Result<Array, KernelError> {
         ctx.epilogue_done.set(act.is_some() || affine.is_some());
         return T::wrap(ArrayD::from_shape_vec(IxDyn(&out_shape), out)?, x0.dtype());
     }
+    // f32 products with the weight packed once per interpreter (packed_gemm.rs), on CPUs
+    // with its kernels; the bias, normalization and activation in its epilogue.
+    if packed_gemm::available() {
+        if let (Some(xf), Some(wf), Some(of)) =
+            (T::as_f32_ref(xv), T::as_f32_ref(wv), T::as_f32s(&mut out))
+        {
+            let make = || {
+                (0..group)
+                    .map(|g| PackedW::new(&wf[g * mg * cgk..][..mg * cgk], mg, cgk))
+                    .collect::<Vec<_>>()
+            };
+            let owned;
+            let packs: &[PackedW] = match ctx.prepared(make) {
+                Some(v) => v,
+                None => {
+                    owned = make();
+                    &owned
+                }
+            };
+            let bias = bias.as_deref().and_then(T::as_f32_ref);
+            let shape = ConvShape {
+                n,
+                c,
+                m,
+                group,
+                direct,
+            };
+            conv_packed(xf, packs, bias, (affine, act), &shape, &win, of)?;
+            ctx.epilogue_done.set(act.is_some() || affine.is_some());
+            return T::wrap(ArrayD::from_shape_vec(IxDyn(&out_shape), out)?, x0.dtype());
+        }
+    }
     let tiled = tile_len::<T>(cgk, p).is_some();
     let mut col = if direct || p == 0 || tiled {
         Vec::new()
@@ -309,7 +343,9 @@ fn conv_t<T: Real>(ctx: &OpCtx<'_>) -> Result<Array, KernelError> {
                 let og = &mut out[(img * m + g * mg) * p..][..mg * p];
                 if let Some(tile) = tile_len::<T>(cgk, p).filter(|_| !direct) {
                     let ov = ArrayViewMut2::from_shape((mg, p), og)?;
-                    conv_tiled(xg, cg, &win, wg, ov, tile)?;
+                    conv_tiled(xg, cg, &win, cgk, ov, tile, |cv, ov| {
+                        mat_mul_serial(T::one(), wg, cv, T::zero(), ov)
+                    })?;
                     continue;
                 }
                 let colv = if direct {
@@ -350,6 +386,74 @@ fn conv_t<T: Real>(ctx: &OpCtx<'_>) -> Result<Array, KernelError> {
     }
     ctx.epilogue_done.set(act.is_some() || affine.is_some());
     T::wrap(ArrayD::from_shape_vec(IxDyn(&out_shape), out)?, x0.dtype())
+}
+
+/// A Conv's channel counts (`c` in, `m` out, in `group` groups) over `n` images;
+/// `direct` when the positions are X's own (1×1, stride 1, no padding).
+struct ConvShape {
+    n: usize,
+    c: usize,
+    m: usize,
+    group: usize,
+    direct: bool,
+}
+
+/// An f32 Conv by packed products ([`packed_gemm`]), one per image and group: X itself
+/// for a direct convolution, else its columns (in tiles when the whole column matrix
+/// would not stay in cache).
+fn conv_packed(
+    xf: &[f32],
+    packs: &[PackedW],
+    bias: Option<&[f32]>,
+    (affine, act): (Option<&Affine>, Option<Act>),
+    shape: &ConvShape,
+    win: &Win3,
+    out: &mut [f32],
+) -> Result<(), KernelError> {
+    let ConvShape {
+        n,
+        c,
+        m,
+        group,
+        direct,
+    } = *shape;
+    let (is, p) = (win.big_len(), win.small_len());
+    let (cg, mg) = (c / group, m / group);
+    let cgk = cg * win.k_len();
+    let tile = tile_len::<f32>(cgk, p).filter(|_| !direct);
+    let mut col = if direct || tile.is_some() || p == 0 {
+        Vec::new()
+    } else {
+        checked_count(&[cgk, p])?;
+        vec![0f32; cgk * p]
+    };
+    for img in 0..n {
+        for (g, pw) in packs.iter().enumerate() {
+            let epi = Epilogue {
+                bias,
+                affine,
+                act,
+                ch0: g * mg,
+            };
+            let xg = &xf[(img * c + g * cg) * is..][..cg * is];
+            let og =
+                ArrayViewMut2::from_shape((mg, p), &mut out[(img * m + g * mg) * p..][..mg * p])?;
+            if direct {
+                packed_gemm::product(pw, ArrayView2::from_shape((cg, p), xg)?, &epi, og);
+            } else if let Some(tile) = tile {
+                conv_tiled(xg, cg, win, cgk, og, tile, |cv, ov| {
+                    packed_gemm::product_serial(pw, cv, &epi, ov)
+                })?;
+            } else {
+                col.par_chunks_mut(win.k_len() * p)
+                    .enumerate()
+                    .for_each(|(ch, rows)| im2col(&xg[ch * is..][..is], 1, win, rows));
+                let cv = ArrayView2::from_shape((cgk, p), &col[..])?;
+                packed_gemm::product(pw, cv, &epi, og);
+            }
+        }
+    }
+    Ok(())
 }
 
 pub fn conv(ctx: &OpCtx<'_>) -> Result<Vec<Data>, KernelError> {

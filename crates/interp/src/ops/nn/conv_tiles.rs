@@ -11,7 +11,7 @@ use ndarray::{ArrayView2, ArrayViewMut2, Axis};
 use rayon::prelude::*;
 
 use super::conv::Win3;
-use crate::ops::elem::{mat_mul_serial, Real};
+use crate::ops::elem::Real;
 use crate::KernelError;
 
 /// Bytes of one tile's column buffer, about (half a core's L2 here).
@@ -31,17 +31,18 @@ pub(super) fn tile_len<T>(rows: usize, p: usize) -> Option<usize> {
 }
 
 /// `out = w · im2col(x)` for one image and group: `x` is `channels` planes of
-/// `win.big`, `w` is (out channels × channels·k), `out` is (out channels × positions),
-/// computed in column tiles of `tile` positions.
+/// `win.big`, the column matrix has `rows` rows, `out` is (out channels × positions),
+/// computed in column tiles of `tile` positions, each by `mul(columns, out tile)` (a
+/// single-threaded product of the weight and the tile's columns).
 pub(super) fn conv_tiled<T: Real>(
     x: &[T],
     channels: usize,
     win: &Win3,
-    w: ArrayView2<T>,
+    rows: usize,
     mut out: ArrayViewMut2<T>,
     tile: usize,
+    mul: impl Fn(ArrayView2<T>, ArrayViewMut2<T>) + Sync,
 ) -> Result<(), KernelError> {
-    let rows = w.dim().1;
     let p = out.dim().1;
     let tasks: Vec<_> = out
         .axis_chunks_iter_mut(Axis(1), tile)
@@ -55,7 +56,7 @@ pub(super) fn conv_tiled<T: Real>(
             let col = &mut buf[..rows * len];
             im2col_span(x, channels, win, p0, p0 + len, col);
             let cv = ArrayView2::from_shape((rows, len), &col[..])?;
-            mat_mul_serial(T::one(), w, cv, T::zero(), ov);
+            mul(cv, ov);
             Ok(())
         },
     )
