@@ -65,7 +65,14 @@ pub(crate) fn write_with_limit(
         .iter()
         .map(|&id| {
             let v = modelc_ir::ValueRef::new(id, 0);
-            (lowering.model.value_name(v), lowering.model.map[&v])
+            (
+                lowering.model.value_name(v),
+                lowering
+                    .model
+                    .map
+                    .get(v)
+                    .expect("graph inputs are lowered first"),
+            )
         })
         .collect();
     let io = file::Io { inputs, outputs };
