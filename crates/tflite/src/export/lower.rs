@@ -475,7 +475,7 @@ impl<'g> Lower<'g> {
             match &node.op {
                 // Outer-scope values are bound by the control-flow op owning the subgraph.
                 Op::Input { .. } | Op::Const(_) | Op::Outer => {}
-                Op::Custom { domain, .. } if domain == crate::import::DOMAIN => {
+                Op::Custom(c) if c.domain == crate::import::DOMAIN => {
                     self.prepare(id, None);
                     let r = ops::custom::lower(self, id);
                     self.fail_on(id, r)?;
