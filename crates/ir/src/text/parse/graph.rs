@@ -125,8 +125,8 @@ pub(super) type HeaderEntry = (Decl, Option<Tensor>, Clauses);
 pub(super) type Rhs = (Node, Vec<Option<ValueRef>>);
 
 /// Adds a parsed statement's node to the graph, connects it and defines its outputs.
-pub(super) fn add_statement(g: &mut Graph, scope: &mut Scope, rhs: Box<Rhs>, mut clauses: Clauses) {
-    let (mut node, args) = *rhs;
+pub(super) fn add_statement(g: &mut Graph, scope: &mut Scope, rhs: Rhs, mut clauses: Clauses) {
+    let (mut node, args) = rhs;
     let captures = std::mem::take(&mut clauses.captures);
     clauses.apply(&mut node);
     let id = g.add_node(node);
@@ -321,7 +321,7 @@ impl Parser<'_> {
         let (i, decls) = self.lhs(i)?;
         let (i, rhs) = self.rhs(i, decls, scope)?;
         let (i, clauses) = self.clauses(i, Some((&*scope, rhs.0.num_inputs)))?;
-        add_statement(g, scope, rhs, clauses);
+        add_statement(g, scope, *rhs, clauses);
         Ok((i, ()))
     }
 
