@@ -214,7 +214,7 @@ fn node_named(g: &modelc::ir::Graph, name: &str) -> modelc::ir::NodeId {
 /// The constant a value holds (through the Identity nodes exporters put on shared weights).
 fn const_of(g: &modelc::ir::Graph, v: modelc::ir::ValueRef) -> modelc::ir::Tensor {
     match &g.node(v.node).op {
-        modelc::ir::Op::Const(t) => t.clone(),
+        modelc::ir::Op::Const(t) => (**t).clone(),
         modelc::ir::Op::Onnx(modelc::ir::OnnxOp::Identity) => {
             const_of(g, g.input(v.node, 0).unwrap())
         }

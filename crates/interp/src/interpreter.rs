@@ -221,7 +221,7 @@ fn unsupported(graph: &Graph, missing: &mut Vec<String>) {
         let node = graph.node(id);
         let supported = match &node.op {
             Op::Onnx(op) => lookup(*op).is_some(),
-            Op::Custom { .. } => false,
+            Op::Custom(_) => false,
             _ => true,
         };
         if !supported {
@@ -560,7 +560,7 @@ fn execute(
                     release(&mut uses, &mut values, pool, v);
                 }
             }
-            Op::Custom { .. } => unreachable!("custom ops were rejected"),
+            Op::Custom(_) => unreachable!("custom ops were rejected"),
         }
     }
     graph

@@ -50,8 +50,8 @@ pub type Metadata = ThinVec<(String, String)>;
 /// keyed by the owning format (`onnx.training_info`, ...), holding that format's encoding.
 pub type Extra = ThinVec<(String, bytes::Bytes)>;
 
-/// A node's or value's documentation string, in 8 bytes when empty (a `String` takes 24):
-/// almost none has one. Reads as a `&str`.
+/// A node's or value's documentation string (or a type's denotation), in 8 bytes when empty
+/// (a `String` takes 24): almost none has one. Reads as a `&str`.
 #[derive(Clone, Default, PartialEq, Eq, Hash)]
 #[allow(clippy::box_collection)] // the box is the point: one pointer where a String takes three
 pub struct Doc(Option<Box<String>>);
@@ -269,7 +269,7 @@ impl Graph {
     pub fn add_const(&mut self, name: impl Into<String>, tensor: Tensor) -> NodeId {
         let ty = TypeInfo::from(crate::ValueType::tensor(tensor.dtype, &tensor.dims));
         self.add_node(Node::new(
-            Op::Const(tensor),
+            Op::Const(Box::new(tensor)),
             0,
             vec![Value::typed(name, ty)],
         ))
@@ -719,5 +719,45 @@ mod tests {
         assert!(a == b);
         b.node_mut(r1).name = "renamed".into();
         assert!(a != b);
+    }
+}
+
+/// The sizes of the per-node and per-value records, pinned: a node-heavy file (200,000
+/// Relu nodes in 7 MB) holds one `Node`, one `Value` and one edge per node, so every byte
+/// added here costs 200 KB there, and `convert`/`inspect` of such files must stay under 20×
+/// the file size (issue 18). Rare large contents (a constant's tensor, a custom op's names,
+/// a type) are boxed so they do not widen every node; grow a record only with a reason.
+#[cfg(all(test, target_pointer_width = "64"))]
+mod sizes {
+    use super::*;
+    use std::mem::size_of;
+
+    #[test]
+    fn per_node_records_stay_compact() {
+        // (record, its size, the most it may take). `Op` was 72 bytes while `Op::Const` held
+        // its tensor inline (and `Custom` two strings): each node 56 bytes wider, 11 MB of the
+        // 200,000-node chain. `TypeInfo` (one per typed value) was 72 while `Opaque` held two
+        // `String`s and the denotation was a `String`.
+        let sizes = [
+            ("Node", size_of::<Node>(), 136),
+            ("Op", size_of::<Op>(), 16),
+            ("Value", size_of::<Value>(), 64),
+            ("Edge", size_of::<Edge>(), 16),
+            ("TypeInfo", size_of::<TypeInfo>(), 48),
+            ("Dim", size_of::<crate::Dim>(), 24),
+            (
+                "petgraph node slot",
+                size_of::<petgraph::graph::Node<Option<Node>, u32>>(),
+                144,
+            ),
+            (
+                "petgraph edge slot",
+                size_of::<petgraph::graph::Edge<Option<Edge>, u32>>(),
+                40,
+            ),
+        ];
+        for (what, size, most) in sizes {
+            assert!(size <= most, "{what} is {size} bytes, more than {most}");
+        }
     }
 }

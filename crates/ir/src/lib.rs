@@ -31,8 +31,8 @@ pub use mapped::{map_file, release_resident};
 pub use message::one_line;
 pub use model::{Function, Model, OpsetImport};
 pub use op::{
-    type_bit, AttrDefault, AttrSchema, Layout, LayoutRoles, OnnxOp, Op, OpSchema, OpTraits,
-    Randomness, VersionDependentDefault,
+    type_bit, AttrDefault, AttrSchema, CustomOp, Layout, LayoutRoles, OnnxOp, Op, OpSchema,
+    OpTraits, Randomness, VersionDependentDefault,
 };
 pub use tensor::{element_count, SparseTensor, Tensor, TensorData, TensorError};
 pub use thin_vec::{thin_vec, ThinVec};

@@ -246,7 +246,7 @@ fn check_graph(g: &Graph, path: &str, nested: bool, problems: &mut Vec<Problem>)
                     }
                 }
             }
-            Op::Custom { .. } => {
+            Op::Custom(_) => {
                 if let Some(l) = node.layout {
                     report(
                         label(),

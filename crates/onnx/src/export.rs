@@ -180,7 +180,7 @@ fn export_graph_with(g: &Graph, nodes: &mut impl NodeSink) -> Result<proto::Grap
             Op::SparseConst(s) => gp
                 .sparse_initializer
                 .push(export_sparse(s, &node.outputs[0].name)),
-            Op::Onnx(_) | Op::Custom { .. } => {
+            Op::Onnx(_) | Op::Custom(_) => {
                 nodes.push(export_node(g, id)?);
                 for (slot, value) in node.outputs.iter().enumerate() {
                     let v = ValueRef::new(id, slot);
@@ -198,7 +198,7 @@ fn export_graph_with(g: &Graph, nodes: &mut impl NodeSink) -> Result<proto::Grap
         order
             .iter()
             .map(|&id| g.node(id))
-            .filter(|n| matches!(n.op, Op::Onnx(_) | Op::Custom { .. }))
+            .filter(|n| matches!(n.op, Op::Onnx(_) | Op::Custom(_)))
             .map(|n| n.name.as_str()),
     )?;
     for &v in g.outputs() {
@@ -241,7 +241,7 @@ fn export_node(g: &Graph, id: modelc_ir::NodeId) -> Result<proto::NodeProto, Onn
                 op.name().to_string(),
             )
         }
-        Op::Custom { domain, name } => (domain.clone(), name.clone()),
+        Op::Custom(c) => (c.domain.clone(), c.name.clone()),
         _ => unreachable!("structural nodes are not exported as NodeProto"),
     };
     let input = g

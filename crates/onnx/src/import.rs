@@ -264,7 +264,9 @@ impl Importer<'_> {
         for &id in g.inputs().to_vec().iter() {
             let name = g.node(id).outputs[0].name.clone();
             if let Some(t) = defaults.remove(name.as_str()) {
-                g.node_mut(id).op = Op::Input { default: Some(t) };
+                g.node_mut(id).op = Op::Input {
+                    default: Some(Box::new(t)),
+                };
             }
         }
         for s in &gp.sparse_initializer {
@@ -298,10 +300,7 @@ impl Importer<'_> {
             }
             let op = match OnnxOp::lookup(np.domain(), np.op_type()) {
                 Some(op) => Op::Onnx(op),
-                None => Op::Custom {
-                    domain: np.domain().to_string(),
-                    name: np.op_type().to_string(),
-                },
+                None => Op::custom(np.domain(), np.op_type()),
             };
             // Names the node's sub-graphs read from this graph or above, in order of first
             // use (a set beside the list: a hostile file can have very many).

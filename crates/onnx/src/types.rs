@@ -9,7 +9,7 @@ use crate::OnnxError;
 pub(crate) fn import_type(tp: &proto::TypeProto, what: &str) -> Result<TypeInfo, OnnxError> {
     Ok(TypeInfo {
         ty: import_value_type(tp, what)?,
-        denotation: tp.denotation().to_string(),
+        denotation: tp.denotation().into(),
     })
 }
 
@@ -37,8 +37,8 @@ fn import_value_type(tp: &proto::TypeProto, what: &str) -> Result<ValueType, Onn
             value: boxed(&m.value_type)?,
         },
         Some(type_proto::Value::OpaqueType(o)) => ValueType::Opaque {
-            domain: o.domain().to_string(),
-            name: o.name().to_string(),
+            domain: o.domain().into(),
+            name: o.name().into(),
         },
     })
 }
@@ -79,7 +79,7 @@ fn import_tensor_type(
 pub(crate) fn export_type(t: &TypeInfo) -> proto::TypeProto {
     let mut tp = export_value_type(&t.ty);
     if !t.denotation.is_empty() {
-        tp.denotation = Some(t.denotation.clone());
+        tp.denotation = Some(t.denotation.to_string());
     }
     tp
 }
@@ -117,8 +117,8 @@ fn export_value_type(t: &ValueType) -> proto::TypeProto {
         }
         ValueType::Opaque { domain, name } => {
             Some(type_proto::Value::OpaqueType(type_proto::Opaque {
-                domain: Some(domain.clone()),
-                name: Some(name.clone()),
+                domain: Some(domain.to_string()),
+                name: Some(name.to_string()),
             }))
         }
     };

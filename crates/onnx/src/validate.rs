@@ -53,7 +53,7 @@ fn check_graph(g: &Graph, opset: i64, problems: &mut Vec<String>) {
         }
         let why = match &node.op {
             Op::Onnx(op) => check_node(g, id, *op, opset),
-            Op::Custom { domain, .. } => match FOREIGN_DOMAINS.iter().find(|(d, _)| d == domain) {
+            Op::Custom(c) => match FOREIGN_DOMAINS.iter().find(|(d, _)| *d == c.domain) {
                 Some((_, what)) => Err(format!("{what} with no ONNX form")),
                 None => Ok(()),
             },

@@ -75,7 +75,7 @@ fn functions_custom_ops_sparse_and_small_types_survive() {
         .graph
         .node_ids()
         .map(|id| m.graph.node(id))
-        .find(|n| matches!(&n.op, Op::Custom { domain, .. } if domain == "com.example"))
+        .find(|n| matches!(&n.op, Op::Custom(c) if c.domain == "com.example"))
         .expect("custom op kept");
     assert!(custom
         .attrs

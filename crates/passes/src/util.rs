@@ -31,7 +31,7 @@ pub fn bypass(g: &mut Graph, id: NodeId, src: ValueRef) -> bool {
         return false;
     }
     if g.outputs().contains(&out) {
-        let producer_is_op = matches!(g.node(src.node).op, Op::Onnx(_) | Op::Custom { .. });
+        let producer_is_op = matches!(g.node(src.node).op, Op::Onnx(_) | Op::Custom(_));
         let only_reader = g.users(src).len() == 1;
         if !producer_is_op || !only_reader || g.outputs().contains(&src) {
             return false;

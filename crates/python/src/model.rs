@@ -193,7 +193,7 @@ impl Model {
                 // The default domain is "" as in ONNX files ("ai.onnx" is its other name).
                 Op::Onnx(o) if o.domain() == "ai.onnx" => String::new(),
                 Op::Onnx(o) => o.domain().to_string(),
-                Op::Custom { domain, .. } => domain.clone(),
+                Op::Custom(c) => c.domain.clone(),
                 _ => String::new(),
             };
             d.set_item("domain", domain)?;

@@ -142,9 +142,7 @@ fn custom_ops_survive_a_round_trip() {
     let custom: Vec<_> = g
         .node_ids()
         .filter_map(|id| match &g.node(id).op {
-            Op::Custom { domain, name } => {
-                Some((domain.clone(), name.clone(), g.node(id).attrs.clone()))
-            }
+            Op::Custom(c) => Some((c.domain.clone(), c.name.clone(), g.node(id).attrs.clone())),
             _ => None,
         })
         .collect();

@@ -234,7 +234,8 @@ fn op_name(out: &mut String, op: &Op) {
         Op::Onnx(o) => {
             let _ = write!(out, "{o}");
         }
-        Op::Custom { domain, name } => {
+        Op::Custom(c) => {
+            let (domain, name) = (&c.domain, &c.name);
             if domain.is_empty() {
                 out.push_str("custom ");
                 syntax::segment(out, name);

@@ -33,10 +33,7 @@ fn onnx(op: OnnxOp) -> Op {
 }
 
 fn custom(domain: &str, name: &str) -> Op {
-    Op::Custom {
-        domain: domain.into(),
-        name: name.into(),
-    }
+    Op::custom(domain, name)
 }
 
 fn v(node: NodeId) -> ValueRef {
@@ -522,7 +519,13 @@ fn every_value_type_round_trips() {
         } else {
             String::new()
         };
-        g.add_input(Value::typed(format!("v{k}"), TypeInfo { ty, denotation }));
+        g.add_input(Value::typed(
+            format!("v{k}"),
+            TypeInfo {
+                ty,
+                denotation: denotation.into(),
+            },
+        ));
     }
     let untyped = g.add_input(Value::named("untyped"));
     g.push_output(v(untyped));
@@ -704,7 +707,7 @@ fn node_value_and_graph_fields_round_trip() {
     });
     let with_default = g.add_input(Value::typed("scale", tt(DType::F32, &[1])));
     g.node_mut(with_default).op = Op::Input {
-        default: Some(f32s(&[1], &[2.0])),
+        default: Some(Box::new(f32s(&[1], &[2.0]))),
     };
     let odd_input = g.add_input(Value::named("odd"));
     {
@@ -738,7 +741,7 @@ fn node_value_and_graph_fields_round_trip() {
     assert_eq!(g.node(pool).layout, Some(Layout::Nchw));
     let orphan = g.add_node(Node::new(
         Op::Input {
-            default: Some(f32s(&[1], &[1.0])),
+            default: Some(Box::new(f32s(&[1], &[1.0]))),
         },
         0,
         vec![Value::named("orphan")],
@@ -932,7 +935,10 @@ fn hand_written_text_parses() {
     let z = g.outputs()[0];
     assert_eq!(g.node(z.node).op, onnx(OnnxOp::Mul));
     let k = g.input(z.node, 1).unwrap();
-    assert_eq!(g.node(k.node).op, Op::Const(f32s(&[2], &[1.0, 2.5])));
+    assert_eq!(
+        g.node(k.node).op,
+        Op::Const(Box::new(f32s(&[2], &[1.0, 2.5])))
+    );
     assert_eq!(
         g.value(k).unwrap().ty.as_deref(),
         Some(&tt(DType::F32, &[2]))

@@ -472,7 +472,7 @@ pub fn set_default_opset(opsets: &mut Vec<OpsetImport>, version: i64) {
 pub(crate) fn const_of(g: &Graph, v: ValueRef) -> Option<Tensor> {
     let node = g.node(v.node);
     match &node.op {
-        Op::Const(t) => Some(t.clone()),
+        Op::Const(t) => Some((**t).clone()),
         Op::Onnx(OnnxOp::Constant) => match node.attrs.get("value")? {
             Attr::Tensor(t) => Some(t.clone()),
             _ => None,

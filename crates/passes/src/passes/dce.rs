@@ -57,5 +57,5 @@ fn eliminate(g: &mut Graph) -> bool {
 }
 
 fn keep_anyway(op: &Op) -> bool {
-    matches!(op, Op::Input { .. } | Op::Outer | Op::Custom { .. })
+    matches!(op, Op::Input { .. } | Op::Outer | Op::Custom(_))
 }

@@ -117,7 +117,7 @@ fn try_fold(g: &Graph, id: NodeId, cx: &PassContext) -> Option<Vec<Option<modelc
                 Op::Const(t) => {
                     input_bytes += t.byte_len();
                     slots.push(Some(
-                        mini.add_const(format!("in{}", slots.len()), t.clone()),
+                        mini.add_const(format!("in{}", slots.len()), (**t).clone()),
                     ));
                 }
                 _ => return None,

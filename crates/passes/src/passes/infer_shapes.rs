@@ -201,7 +201,7 @@ fn pin_scalar_inputs(g: &mut Graph, dims: &[(String, u64)]) {
         let Ok(tensor) = Tensor::from_raw(dtype, dims, bytes.into()) else {
             continue;
         };
-        g.node_mut(id).op = Op::Const(tensor);
+        g.node_mut(id).op = Op::Const(Box::new(tensor));
         let inputs = g.inputs().iter().copied().filter(|&i| i != id).collect();
         g.set_inputs(inputs);
     }

@@ -150,7 +150,7 @@ fn set_const(g: &mut Graph, v: ValueRef, t: modelc_ir::Tensor) {
     let ty = modelc_ir::TypeInfo::from(modelc_ir::ValueType::tensor(t.dtype, &t.dims));
     let node = g.node_mut(v.node);
     node.outputs[0].ty = Some(Box::new(ty));
-    node.op = Op::Const(t);
+    node.op = Op::Const(Box::new(t));
 }
 
 /// `DequantizeLinear(q, scale, zp)` with `q` a constant read only there: transposes `q` by

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use bytes::Bytes;
 use modelc_ir::Model;
 
-use super::builder::{aligned_bytes, tensor_type, BufferData, Builder, OperatorOut, TensorOut};
+use super::builder::{aligned_bytes, tensor_type, BufferData, OperatorOut, Records, TensorOut};
 use crate::fb;
 use crate::hex::unhex;
 use crate::import::{EXTRA_METADATA, META_SIGNATURE_KEY};
@@ -23,14 +23,17 @@ pub(crate) struct Io {
 /// Builds the model table and returns the builder holding the finished flatbuffer
 /// (`finished_data`) with the buffers whose data is appended after it (buffer index, bytes;
 /// see [`append_data`]). `data_base` is the file offset where external buffers start (0 when
-/// there are none).
+/// there are none). Of `model` only the name of its graph, its metadata and its doc are read
+/// (the caller may have emptied the graph): `provenance` is the graph's
+/// [`modelc_ir::provenance::encode`], taken before.
 pub(crate) fn finish(
-    mut b: Builder<'_>,
+    mut b: Records,
     model: &Model,
+    provenance: Option<String>,
     io: &Io,
     data_base: u64,
 ) -> (flatbuffers::FlatBufferBuilder<'static>, Vec<(usize, Bytes)>) {
-    let opcodes = b.opcodes().to_vec();
+    let opcodes = std::mem::take(&mut b.opcodes);
     let fbb = &mut b.fbb;
     // Metadata buffers (kept from a TFLite source) go in as buffers of their own.
     let mut metadata = Vec::new();
@@ -43,7 +46,7 @@ pub(crate) fn finish(
         }
     }
     // Which source value each renamed tensor computes (`verify --layers` matches by it).
-    if let Some(json) = modelc_ir::provenance::encode(&model.graph) {
+    if let Some(json) = provenance {
         let v = aligned_bytes(fbb, json.as_bytes());
         b.buffers.push(BufferData::Inline(v));
         let key = modelc_ir::provenance::KEY.to_string();
@@ -69,6 +72,7 @@ pub(crate) fn finish(
         main_name,
         &b.tensors,
         &b.operators,
+        &b.op_io,
         &in_idx,
         &out_idx,
     )];
@@ -79,6 +83,7 @@ pub(crate) fn finish(
             &sg.name,
             &sg.tensors,
             &sg.operators,
+            &sg.op_io,
             &sg.inputs,
             &sg.outputs,
         ));
@@ -206,6 +211,7 @@ fn subgraph<'f>(
     name: &str,
     tensors_in: &[TensorOut],
     operators_in: &[OperatorOut],
+    op_io: &[i32],
     inputs: &[i32],
     outputs: &[i32],
 ) -> flatbuffers::WIPOffset<fb::SubGraph<'f>> {
@@ -260,8 +266,10 @@ fn subgraph<'f>(
 
     let mut operators = Vec::with_capacity(operators_in.len());
     for op in operators_in {
-        let inputs = fbb.create_vector(&op.inputs);
-        let outputs = fbb.create_vector(&op.outputs);
+        let (ins, outs) = op_io[op.io_start..][..(op.n_inputs + op.n_outputs) as usize]
+            .split_at(op.n_inputs as usize);
+        let inputs = fbb.create_vector(ins);
+        let outputs = fbb.create_vector(outs);
         let custom_options = op
             .custom_options
             .as_ref()
@@ -300,33 +308,36 @@ pub(crate) type Tail = Vec<(u64, Bytes)>;
 
 /// Places the appended buffers' data after `flatbuffer`: each a `[ubyte]` vector (length,
 /// then the bytes 16-byte aligned, as TensorFlow's converter aligns them) whose `data` field
-/// in the patched copy of `flatbuffer` points forward to it. Returns the patched flatbuffer
-/// and the pieces to write after it (file position, bytes). A flatbuffer's offsets are
-/// relative and forward, so a vector may lie anywhere after the table that refers to it.
+/// in `flatbuffer`, patched in place (a copy would hold the file's tables twice), points
+/// forward to it. Returns the pieces to write after it (file position, bytes). A flatbuffer's
+/// offsets are relative and forward, so a vector may lie anywhere after the table that
+/// refers to it.
 pub(crate) fn append_data(
-    flatbuffer: &[u8],
+    flatbuffer: &mut [u8],
     appended: &[(usize, Bytes)],
-) -> Result<(Vec<u8>, Tail), TfliteError> {
+) -> Result<Tail, TfliteError> {
     let too_big = || TfliteError::Unsupported("buffer data past 4 GB in the inline form".into());
     let model = fb::root_as_model(flatbuffer)
         .map_err(|e| TfliteError::Unsupported(format!("built an invalid flatbuffer: {e}")))?;
     let buffers = model.buffers().unwrap_or_default();
-    let mut head = flatbuffer.to_vec();
-    let mut tail = Vec::with_capacity(2 * appended.len());
-    let mut pos = head.len() as u64;
-    for (index, data) in appended {
+    let mut fields = Vec::with_capacity(appended.len());
+    for (index, _) in appended {
         let table = buffers.get(*index)._tab;
-        let field = table.loc() + table.vtable().get(fb::Buffer::VT_DATA) as usize;
+        fields.push(table.loc() + table.vtable().get(fb::Buffer::VT_DATA) as usize);
+    }
+    let mut tail = Vec::with_capacity(2 * appended.len());
+    let mut pos = flatbuffer.len() as u64;
+    for ((_, data), field) in appended.iter().zip(fields) {
         let data_at = (pos + 4).next_multiple_of(16);
         let len_at = data_at - 4;
         let offset = u32::try_from(len_at - field as u64).map_err(|_| too_big())?;
-        head[field..field + 4].copy_from_slice(&offset.to_le_bytes());
+        flatbuffer[field..field + 4].copy_from_slice(&offset.to_le_bytes());
         let len = u32::try_from(data.len()).map_err(|_| too_big())?;
         tail.push((len_at, Bytes::copy_from_slice(&len.to_le_bytes())));
         tail.push((data_at, data.clone()));
         pos = data_at + data.len() as u64;
     }
-    Ok((head, tail))
+    Ok(tail)
 }
 
 fn write_err(path: &Path) -> impl Fn(std::io::Error) -> TfliteError + '_ {

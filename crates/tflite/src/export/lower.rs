@@ -187,7 +187,7 @@ impl<'g> Lower<'g> {
             return Ok(None);
         };
         let x = self.model.resolve(x);
-        if let Some(&t) = self.model.map.get(&x) {
+        if let Some(t) = self.model.map.get(x) {
             if self.model.tensors[t].quant.is_none() {
                 self.model.tensors[t].quant = Some(Box::new(q));
             }
@@ -205,7 +205,7 @@ impl<'g> Lower<'g> {
     /// The tensor holding value `v` as it is (float for float values).
     pub fn tensor(&mut self, v: ValueRef) -> Result<usize, TfliteError> {
         let v = self.model.resolve(v);
-        if let Some(&t) = self.model.map.get(&v) {
+        if let Some(t) = self.model.map.get(v) {
             return Ok(t);
         }
         if self.reads_failed(v) {
@@ -382,7 +382,7 @@ impl<'g> Lower<'g> {
             return None;
         }
         let x = self.g.input(v.node, 0)?;
-        let t = &self.model.tensors[*self.model.map.get(&self.model.resolve(x))?];
+        let t = &self.model.tensors[self.model.map.get(self.model.resolve(x))?];
         let same_int = !t.dtype.is_float() && self.model.dtype_of(v) == Some(t.dtype);
         same_int.then(|| t.quant.as_deref().cloned()).flatten()
     }
@@ -459,7 +459,7 @@ impl<'g> Lower<'g> {
             .map_err(|e| TfliteError::Unsupported(e.to_string()))?;
         for &id in self.g.inputs() {
             // A nested subgraph's inputs are made by its control-flow op (`ops::control`).
-            if !self.model.map.contains_key(&ValueRef::new(id, 0)) {
+            if !self.model.map.contains_key(ValueRef::new(id, 0)) {
                 self.model.value_tensor(ValueRef::new(id, 0), None)?;
             }
         }
@@ -475,7 +475,7 @@ impl<'g> Lower<'g> {
             match &node.op {
                 // Outer-scope values are bound by the control-flow op owning the subgraph.
                 Op::Input { .. } | Op::Const(_) | Op::Outer => {}
-                Op::Custom { domain, .. } if domain == crate::import::DOMAIN => {
+                Op::Custom(c) if c.domain == crate::import::DOMAIN => {
                     self.prepare(id, None);
                     let r = ops::custom::lower(self, id);
                     self.fail_on(id, r)?;

@@ -65,7 +65,14 @@ pub(crate) fn write_with_limit(
         .iter()
         .map(|&id| {
             let v = modelc_ir::ValueRef::new(id, 0);
-            (lowering.model.value_name(v), lowering.model.map[&v])
+            (
+                lowering.model.value_name(v),
+                lowering
+                    .model
+                    .map
+                    .get(v)
+                    .expect("graph inputs are lowered first"),
+            )
         })
         .collect();
     let io = file::Io { inputs, outputs };
@@ -78,19 +85,27 @@ pub(crate) fn write_with_limit(
             _ => None,
         })
         .collect();
-    let b = lowering.model;
+    let records = lowering.model.into_records();
+    let provenance = modelc_ir::provenance::encode(&m.graph);
     if !external {
-        let (fbuf, appended) = file::finish(b, &m, &io, 0);
-        let (head, tail) = file::append_data(fbuf.finished_data(), &appended)?;
-        return file::write_file(path, &head, &tail);
+        // The records hold all the file needs (names, shapes, shared weight bytes): the graph
+        // is freed before the tables are built, so a node-heavy model is not held as IR,
+        // records and flatbuffer at once.
+        let name = std::mem::take(&mut m.graph.name);
+        m.graph = modelc_ir::Graph::new(name);
+        let (mut fbuf, appended) = file::finish(records, &m, provenance, &io, 0);
+        let (buf, head) = fbuf.mut_finished_buffer();
+        let flatbuffer = &mut buf[head..];
+        let tail = file::append_data(flatbuffer, &appended)?;
+        return file::write_file(path, flatbuffer, &tail);
     }
     // External data: the flatbuffer's length does not depend on the offset values (every
     // offset field is written), so build once to learn it, then again with real offsets.
-    drop(b);
-    let (probe, _) = file::finish(rebuild(&m, external)?, &m, &io, 1 << 40);
+    drop(records);
+    let (probe, _) = file::finish(rebuild(&m, external)?, &m, provenance.clone(), &io, 1 << 40);
     let base = (probe.finished_data().len() as u64).next_multiple_of(16);
     drop(probe);
-    let (fbuf, _) = file::finish(rebuild(&m, external)?, &m, &io, base);
+    let (fbuf, _) = file::finish(rebuild(&m, external)?, &m, provenance, &io, base);
     let fbuf = fbuf.finished_data();
     if fbuf.len() as u64 > base {
         return Err(TfliteError::Unsupported(
@@ -101,11 +116,11 @@ pub(crate) fn write_with_limit(
     file::write_file(path, fbuf, &tail)
 }
 
-fn rebuild<'g>(m: &'g Model, external: bool) -> Result<builder::Builder<'g>, TfliteError> {
+fn rebuild(m: &Model, external: bool) -> Result<builder::Records, TfliteError> {
     let mut lowering = lower::Lower::new(&m.graph, builder::Builder::new(&m.graph, external));
     lowering.run()?;
     lowering.graph_output_tensors()?;
-    Ok(lowering.model)
+    Ok(lowering.model.into_records())
 }
 
 /// The passes run before lowering (see `prepare`): a TorchScript import keeps BatchNorm

@@ -73,15 +73,7 @@ pub(crate) fn custom(cx: &mut Ctx, op: &OpIn) -> Result<(), TfliteError> {
         }
     };
     let n = op.outputs.len();
-    let id = cx.node(
-        Op::Custom {
-            domain: DOMAIN.into(),
-            name,
-        },
-        &inputs,
-        attrs,
-        n,
-    );
+    let id = cx.node(Op::custom(DOMAIN, name), &inputs, attrs, n);
     cx.mark_custom();
     for i in 0..n {
         cx.define(op.outputs[i], ValueRef::new(id, i))?;

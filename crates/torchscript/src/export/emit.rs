@@ -512,7 +512,7 @@ impl<'g> Emitter<'g> {
 /// The value of a constant node: an initializer, or a `Constant` op's `value*` attribute.
 pub(crate) fn constant_of(node: &Node) -> Option<Tensor> {
     match &node.op {
-        Op::Const(t) => Some(t.clone()),
+        Op::Const(t) => Some((**t).clone()),
         Op::Onnx(OnnxOp::Constant) => match &node.attrs.iter().next()?.value {
             Attr::Tensor(t) => Some(t.clone()),
             Attr::Float(v) => Tensor::from_f32(vec![], &[*v]).ok(),

@@ -408,7 +408,7 @@ pub(crate) fn emit_nodes(
                 Err("sub-graphs other than If and Loop bodies are not exported".to_string())
             }
             Op::Onnx(op) => emit_op(e, id, *op).map(|()| symbolic::propagate(e, id, *op)),
-            Op::Custom { .. } => Err("custom op, no TorchScript translation".to_string()),
+            Op::Custom(_) => Err("custom op, no TorchScript translation".to_string()),
             _ => Err("no TorchScript form".to_string()),
         };
         if let Err(msg) = result {

@@ -199,10 +199,7 @@ impl Builder {
     /// A placeholder for an op that could not be translated, so import can continue and
     /// report every problem at once.
     pub fn custom(&mut self, name: &str, inputs: &[ValueRef], n_out: usize) -> Vec<ValueRef> {
-        let op = Op::Custom {
-            domain: "aten".into(),
-            name: name.into(),
-        };
+        let op = Op::custom("aten", name);
         self.build().op(op, inputs).out(name).outs(n_out).values()
     }
 

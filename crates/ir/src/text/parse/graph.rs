@@ -125,8 +125,8 @@ pub(super) type HeaderEntry = (Decl, Option<Tensor>, Clauses);
 pub(super) type Rhs = (Node, Vec<Option<ValueRef>>);
 
 /// Adds a parsed statement's node to the graph, connects it and defines its outputs.
-pub(super) fn add_statement(g: &mut Graph, scope: &mut Scope, rhs: Box<Rhs>, mut clauses: Clauses) {
-    let (mut node, args) = *rhs;
+pub(super) fn add_statement(g: &mut Graph, scope: &mut Scope, rhs: Rhs, mut clauses: Clauses) {
+    let (mut node, args) = rhs;
     let captures = std::mem::take(&mut clauses.captures);
     clauses.apply(&mut node);
     let id = g.add_node(node);
@@ -196,7 +196,9 @@ impl Parser<'_> {
             let (decl, default, clauses) = *entry;
             let id = h.graph.add_input(decl.value);
             let node = h.graph.node_mut(id);
-            node.op = Op::Input { default };
+            node.op = Op::Input {
+                default: default.map(Box::new),
+            };
             clauses.apply(node);
             h.scope.define(h.graph.node(id), id);
             let (rest, closed) = comma_or_close(rest, ')', "after a graph input")?;
@@ -319,7 +321,7 @@ impl Parser<'_> {
         let (i, decls) = self.lhs(i)?;
         let (i, rhs) = self.rhs(i, decls, scope)?;
         let (i, clauses) = self.clauses(i, Some((&*scope, rhs.0.num_inputs)))?;
-        add_statement(g, scope, rhs, clauses);
+        add_statement(g, scope, *rhs, clauses);
         Ok((i, ()))
     }
 
@@ -368,7 +370,7 @@ impl Parser<'_> {
                     (i, Op::SparseConst(Box::new(s)))
                 } else {
                     let (i, t) = self.tensor(i)?;
-                    (i, Op::Const(t))
+                    (i, Op::Const(Box::new(t)))
                 };
                 let implied = match &op {
                     Op::Const(t) => Some(TypeInfo::from(ValueType::tensor(t.dtype, &t.dims))),
@@ -389,7 +391,7 @@ impl Parser<'_> {
                 let (i, default) = match peek_word(i) {
                     Some(w) if w.parse::<DType>().is_ok() => {
                         let (i, t) = self.tensor(i)?;
-                        (i, Some(t))
+                        (i, Some(Box::new(t)))
                     }
                     _ => (i, None),
                 };
@@ -403,7 +405,7 @@ impl Parser<'_> {
                 let (i, op) = if keyword == "custom" {
                     let (i, (segs, _)) = op_segments(i)?;
                     let (domain, name) = split_qualified(segs);
-                    (i, Op::Custom { domain, name })
+                    (i, Op::custom(domain, name))
                 } else if segs.len() == 1 {
                     match OnnxOp::lookup("", &segs[0]) {
                         Some(op) => (i, Op::Onnx(op)),
@@ -423,7 +425,7 @@ impl Parser<'_> {
                     let (domain, name) = split_qualified(segs);
                     match OnnxOp::lookup(&domain, &name) {
                         Some(op) => (i, Op::Onnx(op)),
-                        None => (i, Op::Custom { domain, name }),
+                        None => (i, Op::custom(domain, name)),
                     }
                 };
                 let (i, ()) = expect(i, "(", "after the op name")?;

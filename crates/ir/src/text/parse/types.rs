@@ -18,7 +18,13 @@ impl Parser<'_> {
             denotation = d;
             i = rest;
         }
-        Ok((i, TypeInfo { ty, denotation }))
+        Ok((
+            i,
+            TypeInfo {
+                ty,
+                denotation: denotation.into(),
+            },
+        ))
     }
 
     /// A type. Types nest (`seq<seq<...>>`): the nested kinds have functions of their own so
@@ -107,7 +113,13 @@ impl Parser<'_> {
                 let (r, ()) = expect(r, ",", "after the opaque type's domain")?;
                 let (r, name) = string(r)?;
                 let (r, ()) = close_angle(r, word)?;
-                Ok((r, ValueType::Opaque { domain, name }))
+                Ok((
+                    r,
+                    ValueType::Opaque {
+                        domain: domain.into(),
+                        name: name.into(),
+                    },
+                ))
             }
             "unspecified" => Ok((rest, ValueType::Unspecified)),
             w => match w.parse::<DType>() {

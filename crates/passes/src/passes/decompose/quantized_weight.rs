@@ -157,7 +157,7 @@ fn copy(
                     let Op::Const(t) = &g.node(i.node).op else {
                         return None;
                     };
-                    let c = mini.add_const(format!("k{}", mini.node_count()), t.clone());
+                    let c = mini.add_const(format!("k{}", mini.node_count()), (**t).clone());
                     ValueRef::new(c, 0)
                 };
                 ins.push(Some(m));

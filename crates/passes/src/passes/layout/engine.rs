@@ -77,7 +77,7 @@ pub fn const_of(g: &Graph, v: ValueRef) -> Option<(Tensor, Vec<i64>)> {
 fn const_tensor(g: &Graph, v: ValueRef, depth: usize) -> Option<Tensor> {
     let node = g.node(v.node);
     match &node.op {
-        Op::Const(t) => Some(t.clone()),
+        Op::Const(t) => Some((**t).clone()),
         Op::Onnx(OnnxOp::Constant) => match node.attrs.get("value") {
             Some(Attr::Tensor(t)) => Some(t.clone()),
             _ => None,

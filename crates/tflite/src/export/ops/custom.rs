@@ -12,10 +12,10 @@ use crate::TfliteError;
 
 pub(crate) fn lower(lowering: &mut Lower, id: NodeId) -> Result<(), TfliteError> {
     let node = lowering.g.node(id);
-    let Op::Custom { name, .. } = &node.op else {
+    let Op::Custom(c) = &node.op else {
         return Err(TfliteError::Unsupported("not a custom op".into()));
     };
-    let name = name.clone();
+    let name = c.name.clone();
     let attrs = node.attrs.clone();
     let version = attrs.int(ATTR_VERSION, 1).unwrap_or(1) as i32;
     let mut inputs = Vec::new();
