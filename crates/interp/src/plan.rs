@@ -47,13 +47,7 @@ impl Act {
     pub(crate) fn apply(self, a: &mut ArrayD<f32>) {
         match self {
             Act::Relu => apply(a, relu),
-            // `#[inline(always)]`: the closure runs inside `on_widest`'s AVX-512 / AVX2
-            // builds, which inline only such code (else one call per element, in SSE).
-            Act::Clip { lo, hi } => apply(
-                a,
-                #[inline(always)]
-                move |v| clip(v, lo, hi),
-            ),
+            Act::Clip { lo, hi } => apply(a, clipper(lo, hi)),
             Act::Silu => apply(a, silu_f32),
         }
     }
@@ -63,11 +57,7 @@ impl Act {
     pub(crate) fn apply_slice(self, v: &mut [f32]) {
         match self {
             Act::Relu => apply_serial(v, &relu),
-            Act::Clip { lo, hi } => apply_serial(
-                v,
-                &#[inline(always)]
-                move |x| clip(x, lo, hi),
-            ),
+            Act::Clip { lo, hi } => apply_serial(v, &clipper(lo, hi)),
             Act::Silu => apply_serial(v, &silu_f32),
         }
     }
@@ -94,6 +84,13 @@ fn clip(v: f32, lo: Option<f32>, hi: Option<f32>) -> f32 {
         Some(h) if v > h => h,
         _ => v,
     }
+}
+
+/// [`clip`] with its bounds, as a closure `on_widest`'s AVX-512 / AVX2 builds inline
+/// (they inline only `#[inline(always)]` code: else one call per element, in SSE).
+fn clipper(lo: Option<f32>, hi: Option<f32>) -> impl Fn(f32) -> f32 + Sync {
+    #[inline(always)]
+    move |v| clip(v, lo, hi)
 }
 
 fn apply(a: &mut ArrayD<f32>, f: impl Fn(f32) -> f32 + Sync) {

@@ -733,7 +733,7 @@ mod tests {
                 [f32::NAN, 0.0, 1.0, -1.0],
             ),
         ] {
-            let mut out = vec![0.0f32; 8];
+            let mut out = [0.0f32; 8];
             let epi = Epilogue {
                 act: Some(act),
                 ..Epilogue::default()
