@@ -76,6 +76,19 @@ impl<'a> OpCtx<'a> {
         slot.get_or_init(|| Box::new(make())).downcast_ref::<S>()
     }
 
+    /// [`OpCtx::prepared`], or, when the node has no slot, `make()` kept in `owned` (the
+    /// caller's, for this run only).
+    pub(crate) fn prepared_or<'s, S: std::any::Any + Send + Sync>(
+        &'s self,
+        owned: &'s mut Option<S>,
+        make: impl Fn() -> S,
+    ) -> &'s S {
+        match self.prepared(&make) {
+            Some(s) => s,
+            None => owned.insert(make()),
+        }
+    }
+
     pub fn attrs(&self) -> &'a Attrs {
         &self.node.attrs
     }

@@ -282,14 +282,8 @@ fn conv_t<T: Real>(ctx: &OpCtx<'_>) -> Result<Array, KernelError> {
     // Winograd F(4×4, 3×3) for wide 2-D 3×3 stride-1 f32 convolutions (winograd.rs).
     if x0.dtype() == DType::F32 && winograd::applies(&win, group, c, m, xs.len() == 4) {
         let make = || winograd::transform_weights(wv, m, c);
-        let owned;
-        let u: &[T] = match ctx.prepared(make) {
-            Some(u) => u,
-            None => {
-                owned = make();
-                &owned
-            }
-        };
+        let mut owned = None;
+        let u = ctx.prepared_or(&mut owned, make);
         let epi = (affine, act);
         winograd::conv3x3(xv, n, c, &win, u, m, bias.as_deref(), epi, &mut out);
         ctx.epilogue_done.set(act.is_some() || affine.is_some());
@@ -306,14 +300,8 @@ fn conv_t<T: Real>(ctx: &OpCtx<'_>) -> Result<Array, KernelError> {
                     .map(|g| PackedW::new(&wf[g * mg * cgk..][..mg * cgk], mg, cgk))
                     .collect::<Vec<_>>()
             };
-            let owned;
-            let packs: &[PackedW] = match ctx.prepared(make) {
-                Some(v) => v,
-                None => {
-                    owned = make();
-                    &owned
-                }
-            };
+            let mut owned = None;
+            let packs = ctx.prepared_or(&mut owned, make);
             let bias = bias.as_deref().and_then(T::as_f32_ref);
             let shape = ConvShape {
                 n,
