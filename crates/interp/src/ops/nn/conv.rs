@@ -3,7 +3,9 @@
 //! Conv: attributes `auto_pad` (NOTSET / SAME_UPPER / SAME_LOWER / VALID), `dilations`,
 //! `group` (including depthwise), `kernel_shape` (inferred from W), `pads`, `strides`;
 //! optional bias B. Computed as im2col into one contiguous buffer + one GEMM per image and
-//! group (1×1 stride-1 unpadded convolutions use the input directly); a column matrix
+//! group (1×1 stride-1 unpadded convolutions use the input directly); f32 products use
+//! the weight packed once per interpreter, with bias, BatchNormalization and activation in
+//! the kernel's epilogue (`packed_gemm.rs`), others the gemm crate; a column matrix
 //! larger than a tile goes in tiles of output positions (`conv_tiles.rs`); wide 2-D 3×3
 //! stride-1 f32 convolutions by Winograd F(4×4, 3×3) (`winograd.rs`). A BatchNormalization
 //! and an activation the plan fused into the Conv are applied to each output plane after
