@@ -405,6 +405,26 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
+    main_with(args, false)
+}
+
+/// [`main`] for the `modelc` binary's main thread, which runs every command and lives as
+/// long as the process: that thread is made one of the interpreter's threads
+/// ([`modelc_interp::set_threads_on_this_thread`]), so its kernels split their work in
+/// place instead of handing it to the pool and sleeping. Call it once per process.
+pub fn main_on_this_thread<I, T>(args: I) -> i32
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    main_with(args, true)
+}
+
+fn main_with<I, T>(args: I, on_this_thread: bool) -> i32
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {
@@ -413,11 +433,16 @@ where
             return e.exit_code();
         }
     };
-    if let Some(n) = cli.threads {
-        if let Err(e) = modelc_interp::set_threads(n.into()) {
-            eprintln!("modelc: error: {e}");
-            return 1;
-        }
+    let pool = if on_this_thread {
+        Some(modelc_interp::set_threads_on_this_thread(
+            cli.threads.map(usize::from),
+        ))
+    } else {
+        cli.threads.map(|n| modelc_interp::set_threads(n.into()))
+    };
+    if let Some(Err(e)) = pool {
+        eprintln!("modelc: error: {e}");
+        return 1;
     }
     let code = match run(cli.command) {
         Ok(()) => 0,

@@ -12,6 +12,6 @@ use std::process::ExitCode;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
-    let code = modelc::cli::main(std::env::args_os());
+    let code = modelc::cli::main_on_this_thread(std::env::args_os());
     ExitCode::from(u8::try_from(code).unwrap_or(1))
 }
