@@ -230,6 +230,15 @@ impl Real for f32 {
     fn as_f64(self) -> f64 {
         self as f64
     }
+    /// The packed kernel where it serves the shapes (it reads `a` in place and `b`'s rows
+    /// as they are, where the gemm crate packs both on every call), else [`mat_mul`].
+    fn gemm(a: ArrayView2<f32>, b: ArrayView2<f32>, c: ArrayViewMut2<f32>) {
+        if crate::ops::nn::packed_gemm::serves(&a, &b, &c) {
+            crate::ops::nn::packed_gemm::mat_mul(a, b, c);
+        } else {
+            mat_mul(1.0, a, b, 0.0, c);
+        }
+    }
 }
 
 impl Real for f64 {

@@ -61,6 +61,35 @@ impl PackedW {
     }
 }
 
+impl PackedW {
+    /// The panels as the kernel reads them.
+    fn lhs(&self) -> Lhs {
+        Lhs {
+            ptr: self.data.as_ptr(),
+            m: self.m,
+            k: self.k,
+            panel_stride: self.k * MR,
+            rs: 1,
+            ks: MR,
+        }
+    }
+}
+
+/// The left operand as the kernel reads it: element (row `p · MR + i`, depth `kk`) at
+/// `ptr + p · panel_stride + i · rs + kk · ks` — a [`PackedW`]'s panels, or a matrix in
+/// place with any strides (a MatMul's activation operand, read once per product: packing
+/// it would cost a pass over it for nothing, since the kernel broadcasts one value at a
+/// time either way).
+#[derive(Clone, Copy)]
+struct Lhs {
+    ptr: *const f32,
+    m: usize,
+    k: usize,
+    panel_stride: usize,
+    rs: usize,
+    ks: usize,
+}
+
 /// What is applied to output row `r` (channel `ch0 + r`) before it is stored.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct Epilogue<'a> {
@@ -93,7 +122,9 @@ pub(crate) fn available() -> bool {
 /// `out + r · out_rs`), both with unit column stride.
 #[derive(Clone, Copy)]
 struct Operands<'a> {
-    w: &'a PackedW,
+    w: Lhs,
+    /// The storage `w` points into.
+    _w: std::marker::PhantomData<&'a f32>,
     x: *const f32,
     x_rs: usize,
     n: usize,
@@ -107,13 +138,9 @@ unsafe impl Send for Operands<'_> {}
 #[allow(unsafe_code)]
 unsafe impl Sync for Operands<'_> {}
 
-/// The raw parts of `x` (`w.depth() × n`) and `out` (`w.rows() × n`); panics when the
-/// shapes differ or a row is not contiguous.
-fn operands<'a>(
-    w: &'a PackedW,
-    x: &ArrayView2<'_, f32>,
-    out: &mut ArrayViewMut2<'_, f32>,
-) -> Operands<'a> {
+/// The raw parts of `x` (`w.k × n`) and `out` (`w.m × n`); panics when the shapes differ
+/// or a row is not contiguous.
+fn operands<'a>(w: Lhs, x: &ArrayView2<'_, f32>, out: &mut ArrayViewMut2<'_, f32>) -> Operands<'a> {
     let n = out.dim().1;
     assert!(
         x.dim() == (w.k, n) && out.dim().0 == w.m,
@@ -140,6 +167,7 @@ fn operands<'a>(
     );
     Operands {
         w,
+        _w: std::marker::PhantomData,
         x: x.as_ptr(),
         x_rs: stride(x.dim(), x.strides()),
         n,
@@ -156,7 +184,64 @@ pub(crate) fn product(
     epi: &Epilogue<'_>,
     mut out: ArrayViewMut2<'_, f32>,
 ) {
-    let ops = operands(w, &x, &mut out);
+    let ops = operands(w.lhs(), &x, &mut out);
+    product_on(ops, epi);
+}
+
+/// Whether [`mat_mul`] serves `a · b -> c`: a CPU with a kernel here, rows of `b` and `c`
+/// contiguous, and at least a panel of rows and a vector of columns (a matrix-vector
+/// product would use a sixth of the kernel or less, where the gemm crate's does better).
+pub(crate) fn serves(
+    a: &ArrayView2<'_, f32>,
+    b: &ArrayView2<'_, f32>,
+    c: &ArrayViewMut2<'_, f32>,
+) -> bool {
+    let (m, k) = a.dim();
+    let n = b.dim().1;
+    let rows_contiguous = |d: (usize, usize), st: &[isize]| {
+        (d.1 <= 1 || st[1] == 1) && (d.0 <= 1 || st[0] >= d.1 as isize)
+    };
+    available()
+        && m >= MR
+        && n >= 16
+        && k >= 1
+        && b.dim().0 == k
+        && c.dim() == (m, n)
+        && a.strides().iter().all(|&s| s >= 0)
+        && rows_contiguous(b.dim(), b.strides())
+        && rows_contiguous(c.dim(), c.strides())
+}
+
+/// `c = a · b` for operands [`serves`] accepts, with `a` read in place (any non-negative
+/// strides), on the rayon pool; the same bits on any number of threads.
+pub(crate) fn mat_mul(
+    a: ArrayView2<'_, f32>,
+    b: ArrayView2<'_, f32>,
+    mut c: ArrayViewMut2<'_, f32>,
+) {
+    assert!(
+        serves(&a, &b, &c),
+        "packed gemm: {:?} · {:?} -> {:?} not served",
+        a.dim(),
+        b.dim(),
+        c.dim()
+    );
+    let (m, k) = a.dim();
+    let (a_rs, a_ks) = (a.strides()[0] as usize, a.strides()[1] as usize);
+    let lhs = Lhs {
+        ptr: a.as_ptr(),
+        m,
+        k,
+        panel_stride: MR * a_rs,
+        rs: a_rs,
+        ks: a_ks,
+    };
+    let ops = operands(lhs, &b, &mut c);
+    product_on(ops, &Epilogue::default());
+}
+
+fn product_on(ops: Operands<'_>, epi: &Epilogue<'_>) {
+    let w = ops.w;
     let (m, k, n) = (w.m, w.k, ops.n);
     if m == 0 || n == 0 {
         return;
@@ -190,7 +275,7 @@ pub(crate) fn product_serial(
     epi: &Epilogue<'_>,
     mut out: ArrayViewMut2<'_, f32>,
 ) {
-    let ops = operands(w, &x, &mut out);
+    let ops = operands(w.lhs(), &x, &mut out);
     // SAFETY: `operands` checked the views, and `out` is borrowed exclusively here.
     #[allow(unsafe_code)]
     unsafe {
@@ -225,7 +310,7 @@ fn product_serial_avx2(
 ) -> bool {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
-        let ops = operands(w, &x, &mut out);
+        let ops = operands(w.lhs(), &x, &mut out);
         // SAFETY: the CPU has AVX2 and FMA; `operands` checked the views, and `out` is
         // borrowed exclusively here.
         #[allow(unsafe_code)]
@@ -434,7 +519,9 @@ mod x86 {
                 for p in panels.clone() {
                     let rows = (m - p * MR).min(MR);
                     let tile = Tile {
-                        a: ops.w.data.as_ptr().add((p * k + k0) * MR),
+                        a: ops.w.ptr.add(p * ops.w.panel_stride + k0 * ops.w.ks),
+                        a_rs: ops.w.rs,
+                        a_ks: ops.w.ks,
                         depth: k1 - k0,
                         x: ops.x.add(k0 * ops.x_rs + c0),
                         x_rs: ops.x_rs,
@@ -464,8 +551,10 @@ mod x86 {
     /// One micro-kernel call: `rows` (≤ MR) output rows × up to `NV` vectors of positions,
     /// over one depth block.
     struct Tile {
-        /// The panel at the block's first depth.
+        /// The panel at the block's first depth: row `i`, depth `kk` at `a + i·a_rs + kk·a_ks`.
         a: *const f32,
+        a_rs: usize,
+        a_ks: usize,
         depth: usize,
         /// X at the block's first row and the strip's first position.
         x: *const f32,
@@ -488,33 +577,56 @@ mod x86 {
         let mut masks = [full; NV];
         masks[NV - 1] = S::mask(width - (NV - 1) * S::L);
         // Every loop over the accumulators has a constant trip count (rows past `t.rows`
-        // are skipped inside it), so they stay in registers: with a `take(rows)` loop the
-        // compiler kept the array in memory and stored all of it on every step of k.
+        // are skipped inside it), and the accumulators go from step to step by value, so
+        // they stay in registers: with a `take(rows)` loop the compiler kept the array in
+        // memory and stored all of it on every step of k, and with the epilogue taking it
+        // by reference it zeroed a stack copy (a memset call) for every tile.
+        let acc = if t.first {
+            [[S::zero(); NV]; MR]
+        } else {
+            load_acc::<S, NV>(t, &masks)
+        };
+        let acc = fma_loop::<S, NV>(acc, t, &masks);
+        let acc = if t.last {
+            epilogue_on::<S, NV>(acc, t, epi)
+        } else {
+            acc
+        };
+        store_acc::<S, NV>(acc, t, &masks);
+        if t.last && epi.act == Some(Act::Silu) {
+            for r in 0..t.rows {
+                let row = std::slice::from_raw_parts_mut(t.out.add(r * t.out_rs), width);
+                Act::Silu.apply_slice(row);
+            }
+        }
+    }
+
+    /// The partial sums an earlier depth block stored.
+    #[inline(always)]
+    unsafe fn load_acc<S: Isa, const NV: usize>(t: &Tile, masks: &[S::M; NV]) -> [[S::V; NV]; MR] {
         let mut acc = [[S::zero(); NV]; MR];
-        if !t.first {
-            for (r, row) in acc.iter_mut().enumerate() {
-                if r < t.rows {
-                    for (v, a) in row.iter_mut().enumerate() {
-                        *a = S::load(t.out.add(r * t.out_rs + v * S::L), masks[v]);
-                    }
+        for (r, row) in acc.iter_mut().enumerate() {
+            if r < t.rows {
+                for (v, a) in row.iter_mut().enumerate() {
+                    *a = S::load(t.out.add(r * t.out_rs + v * S::L), masks[v]);
                 }
             }
         }
-        acc = fma_loop::<S, NV>(acc, t, &masks);
-        if t.last {
-            epilogue_on::<S, NV>(&mut acc, t, epi);
-        }
+        acc
+    }
+
+    /// Stores the tile's rows.
+    #[inline(always)]
+    unsafe fn store_acc<S: Isa, const NV: usize>(
+        acc: [[S::V; NV]; MR],
+        t: &Tile,
+        masks: &[S::M; NV],
+    ) {
         for (r, row) in acc.iter().enumerate() {
             if r < t.rows {
                 for (v, &a) in row.iter().enumerate() {
                     S::store(t.out.add(r * t.out_rs + v * S::L), masks[v], a);
                 }
-            }
-        }
-        if t.last && epi.act == Some(Act::Silu) {
-            for r in 0..t.rows {
-                let row = std::slice::from_raw_parts_mut(t.out.add(r * t.out_rs), width);
-                Act::Silu.apply_slice(row);
             }
         }
     }
@@ -528,6 +640,9 @@ mod x86 {
         t: &Tile,
         masks: &[S::M; NV],
     ) -> [[S::V; NV]; MR] {
+        // Rows past `t.rows` read the last row again (a panel of a matrix read in place has
+        // no zero rows past its end); their sums are never stored.
+        let offs: [usize; MR] = std::array::from_fn(|r| r.min(t.rows - 1) * t.a_rs);
         let mut a = t.a;
         let mut x = t.x;
         for _ in 0..t.depth {
@@ -536,12 +651,12 @@ mod x86 {
                 *xv = S::load(x.add(v * S::L), masks[v]);
             }
             for (r, row) in acc.iter_mut().enumerate() {
-                let w = S::splat(*a.add(r));
+                let w = S::splat(*a.add(offs[r]));
                 for (acc, &xv) in row.iter_mut().zip(&xv) {
                     *acc = S::fma(w, xv, *acc);
                 }
             }
-            a = a.add(MR);
+            a = a.add(t.a_ks);
             x = x.add(t.x_rs);
         }
         acc
@@ -551,10 +666,10 @@ mod x86 {
     /// of its own kernel (Relu sends NaN to 0, Clip keeps it).
     #[inline(always)]
     unsafe fn epilogue_on<S: Isa, const NV: usize>(
-        acc: &mut [[S::V; NV]; MR],
+        mut acc: [[S::V; NV]; MR],
         t: &Tile,
         epi: &Epilogue<'_>,
-    ) {
+    ) -> [[S::V; NV]; MR] {
         for (r, row) in acc.iter_mut().enumerate() {
             if r >= t.rows {
                 continue;
@@ -586,6 +701,7 @@ mod x86 {
                 Some(Act::Silu) | None => {}
             }
         }
+        acc
     }
 }
 
@@ -712,6 +828,60 @@ mod tests {
             }
         }
         assert!(checked > 500, "{checked} products");
+    }
+
+    /// A left operand read in place (row-major, transposed, or a strided slice) gives the
+    /// bits of the same matrix packed (the kernel sums in the same order either way), on
+    /// any number of threads; rows past the last panel's end are never read.
+    #[test]
+    fn mat_mul_reads_the_left_operand_in_place_with_any_strides() {
+        use ndarray::{s, Array2};
+        if !available() {
+            return;
+        }
+        let mut seed = 5u32;
+        for &(m, k, n) in &[(6, 1, 16), (7, 33, 17), (13, 513, 65), (128, 256, 130)] {
+            let a: Vec<f32> = (0..m * k).map(|_| lcg(&mut seed)).collect();
+            let b = Array2::from_shape_fn((k, n), |_| lcg(&mut seed));
+            let a_rows = ArrayView2::from_shape((m, k), &a).unwrap();
+            let mut want = Array2::from_elem((m, n), f32::NAN);
+            product_serial(
+                &PackedW::new(&a, m, k),
+                b.view(),
+                &Epilogue::default(),
+                want.view_mut(),
+            );
+            let a_t = a_rows.t().to_owned(); // k × m, standard layout
+            let wide = Array2::from_shape_fn((m, 2 * k), |(i, j)| {
+                if j % 2 == 0 {
+                    a[i * k + j / 2]
+                } else {
+                    f32::NAN
+                }
+            });
+            // Only the first m rows of this exact-size buffer exist: a read past them
+            // would leave the allocation.
+            for (name, view) in [
+                ("rows", a_rows),
+                ("transposed", a_t.t()),
+                ("strided", wide.slice(s![.., ..;2])),
+            ] {
+                for threads in [1, 2] {
+                    let pool = rayon::ThreadPoolBuilder::new()
+                        .num_threads(threads)
+                        .build()
+                        .unwrap();
+                    let mut got = Array2::from_elem((m, n), f32::NAN);
+                    assert!(serves(&view, &b.view(), &got.view_mut()));
+                    pool.install(|| mat_mul(view, b.view(), got.view_mut()));
+                    assert_eq!(
+                        got.mapv(f32::to_bits),
+                        want.mapv(f32::to_bits),
+                        "{name}, {threads} threads: {m}×{k}×{n}"
+                    );
+                }
+            }
+        }
     }
 
     /// Relu sends NaN to +0; Clip keeps NaN, as their kernels do (a −0 product sums to +0,
