@@ -3,8 +3,10 @@
 //! im2col buffer and no per-group GEMM call. MobileNet and EfficientNet spend most of
 //! their convolution calls here.
 //!
-//! 2-D planes with dilation 1 (every depthwise layer of the mobile networks) take the
-//! row kernel ([`super::depthwise_rows`]): the plane is copied once into a zero-padded,
+//! f32 2-D planes with dilation 1 take the AVX-512 kernels of [`super::depthwise_simd`]
+//! where the CPU has them and the geometry is theirs (stride 1 with "same" padding across,
+//! or stride 2 onto rows of at most 8), reading the plane in place. Other 2-D planes with
+//! dilation 1 take the row kernel ([`super::depthwise_rows`]): the plane is copied once into a zero-padded,
 //! stride-phase-split buffer, then each output row is computed in register-sized blocks
 //! with every tap unrolled over contiguous input. Other planes take the general tap loop
 //! here.
@@ -284,7 +286,7 @@ mod tests {
                             x[h * w - 1] = f32::INFINITY;
                         }
                         let taps: Vec<f32> = (0..kh * kw).map(|_| next()).collect();
-                        let bias = (ci % 2 == 0).then(|| next());
+                        let bias = (ci % 2 == 0).then(&mut next);
                         let act = acts[(ci + pi) % acts.len()];
                         let mut want = vec![0.0f32; oh * ow];
                         plane_taps(&x, &taps, &win, &mut want);
@@ -314,7 +316,7 @@ mod tests {
         })
         .is_some()
         {
-            assert!(flat > 50 && strided > 100, "{flat} flat, {strided} strided");
+            assert!(flat > 50 && strided > 20, "{flat} flat, {strided} strided");
         }
     }
 }

@@ -8,9 +8,9 @@
 //!   input for tap `(ky, kx)` is then input element `i + (ky − py)·W + (kx − px)`: one
 //!   load per tap and vector, whose mask (made once per layer, [`Flat::masks`]) drops the
 //!   lanes whose tap falls on padding — a column off the row's ends or a row off the plane.
-//! - **Stride 2 across** ([`Strided`]): each output row in vectors of 16 outputs; a tap's
-//!   16 inputs are the even lanes of two masked loads of 32 consecutive input columns,
-//!   gathered with one two-source permute.
+//! - **Stride 2 across** ([`Strided`]), for output rows of at most 8: each output row in
+//!   vectors of 16 outputs; a tap's 16 inputs are the even lanes of two masked loads of 32
+//!   consecutive input columns, gathered with one two-source permute.
 //!
 //! Accumulators live in registers: up to 8 vectors, an array passed by value into and out
 //! of an `#[inline(always)]` function with constant-trip loops (in the caller's array the
@@ -102,7 +102,10 @@ impl SimdPlan {
             }
             return Some(SimdPlan::Flat(Flat::new(h, w, oh, kh, kw, py, px)));
         }
-        if sx == 2 && (1..=4).contains(&sy) {
+        // Stride 2 only where a row is at most half a vector (7×7 outputs): on wider rows
+        // its two loads and a permute per tap and vector lost to the row kernel's one load
+        // from its phase-split copy (MobileNetV2's 28- and 56-wide rows, 1.2–1.5× slower).
+        if sx == 2 && (1..=4).contains(&sy) && ow <= L / 2 {
             let nvec = ow.div_ceil(L);
             let masks = (0..kw)
                 .flat_map(|kx| {
