@@ -16,6 +16,7 @@ pub(crate) use depthwise::depthwise;
 mod deform;
 mod depthwise;
 pub(crate) mod depthwise_rows;
+mod depthwise_simd;
 mod gap;
 mod grid;
 pub mod layout;

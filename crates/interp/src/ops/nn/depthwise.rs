@@ -3,8 +3,10 @@
 //! im2col buffer and no per-group GEMM call. MobileNet and EfficientNet spend most of
 //! their convolution calls here.
 //!
-//! 2-D planes with dilation 1 (every depthwise layer of the mobile networks) take the
-//! row kernel ([`super::depthwise_rows`]): the plane is copied once into a zero-padded,
+//! f32 2-D planes with dilation 1 take the AVX-512 kernels of [`super::depthwise_simd`]
+//! where the CPU has them and the geometry is theirs (stride 1 with "same" padding across,
+//! or stride 2 onto rows of at most 8), reading the plane in place. Other 2-D planes with
+//! dilation 1 take the row kernel ([`super::depthwise_rows`]): the plane is copied once into a zero-padded,
 //! stride-phase-split buffer, then each output row is computed in register-sized blocks
 //! with every tap unrolled over contiguous input. Other planes take the general tap loop
 //! here.
@@ -20,6 +22,7 @@ use rayon::prelude::*;
 
 use super::conv::Win3;
 use super::depthwise_rows::{rows_apply, RowPlan};
+use super::depthwise_simd::SimdPlan;
 use crate::ops::elem::Real;
 use crate::plan::Act;
 
@@ -44,6 +47,24 @@ pub fn depthwise<T: Real>(
     let (is, p, kl) = (win.big_len(), win.small_len(), win.k_len());
     let m = c * mult;
     if p == 0 {
+        return;
+    }
+    if let (Some(sp), Some(xf), Some(wf)) = (SimdPlan::new(win), T::as_f32_ref(x), T::as_f32_ref(w))
+    {
+        let bf = bias.and_then(T::as_f32_ref);
+        let of = T::as_f32s(out).expect("f32 input, f32 output");
+        of.par_chunks_mut(p)
+            .with_min_len(TASK_ELEMS.div_ceil(p))
+            .enumerate()
+            .for_each(|(plane, o)| {
+                let (img, oc) = (plane / m, plane % m);
+                let xc = &xf[(img * c + oc / mult) * is..][..is];
+                let taps = &wf[oc * kl..][..kl];
+                sp.plane(xc, taps, bf.map(|b| b[oc]), act, o);
+                if act == Some(Act::Silu) {
+                    Act::Silu.apply_slice(o);
+                }
+            });
         return;
     }
     if let Some(rp) = RowPlan::new(win) {
@@ -185,5 +206,117 @@ mod tests {
             }
         }
         assert!(checked > 100, "{checked} geometries");
+    }
+
+    /// The AVX-512 kernels give the tap loop's bits (then the Relu or Clip kernel's) on
+    /// every geometry they take: strides 1 and 2 each way, square and oblong filters up to
+    /// 5×5, pads larger than the filter, planes of one row or column, rows narrower and
+    /// wider than a vector, flat lengths around the block sizes, NaN and infinite inputs.
+    #[test]
+    fn simd_kernels_match_the_tap_loop_bit_for_bit() {
+        let mut seed = 9u32;
+        let mut next = move || {
+            seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            (seed >> 8) as f32 / (1u32 << 24) as f32 - 0.5
+        };
+        let (mut flat, mut strided) = (0, 0);
+        let kernels = [(1usize, 1usize), (3, 3), (5, 5), (1, 3), (3, 5), (5, 2)];
+        let strides = [(1usize, 1usize), (2, 2), (1, 2), (3, 2)];
+        let acts = [
+            None,
+            Some(Act::Relu),
+            Some(Act::Clip {
+                lo: Some(0.0),
+                hi: Some(0.25),
+            }),
+            Some(Act::Clip {
+                lo: None,
+                hi: Some(0.1),
+            }),
+        ];
+        let planes = [
+            (1usize, 40usize),
+            (7, 7),
+            (14, 14),
+            (14, 15),
+            (29, 70),
+            (4, 12),
+            (9, 1),
+            (23, 33),
+            (56, 56),
+            (11, 131),
+        ];
+        for (pi, &(h, w)) in planes.iter().enumerate() {
+            for (kh, kw) in kernels {
+                for (sy, sx) in strides {
+                    for (ci, pad) in [(0, 0), (1, 1), (2, 1), (kh.max(kw) + 1, 0)]
+                        .into_iter()
+                        .chain([((kh - 1) / 2, (kw - 1) / 2)])
+                        .enumerate()
+                    {
+                        // "Same" padding: the right pad completes the filter's width.
+                        let pe = if ci == 4 {
+                            (kh - 1 - pad.0, kw - 1 - pad.1)
+                        } else {
+                            (pad.1, pad.0)
+                        };
+                        let oh = (h + pad.0 + pe.0).checked_sub(kh).map(|v| v / sy + 1);
+                        let ow = (w + pad.1 + pe.1).checked_sub(kw).map(|v| v / sx + 1);
+                        let (Some(oh), Some(ow)) = (oh, ow) else {
+                            continue;
+                        };
+                        let win = Win3 {
+                            big: [1, h, w],
+                            small: [1, oh, ow],
+                            k: [1, kh, kw],
+                            s: [1, sy, sx],
+                            d: [1, 1, 1],
+                            pb: [0, pad.0, pad.1],
+                        };
+                        let Some(sp) = SimdPlan::new(&win) else {
+                            continue;
+                        };
+                        match sp {
+                            SimdPlan::Flat(_) => flat += 1,
+                            SimdPlan::Strided(_) => strided += 1,
+                        }
+                        let mut x: Vec<f32> = (0..h * w).map(|_| next()).collect();
+                        if pi == 3 {
+                            x[5] = f32::NAN;
+                            x[h * w - 1] = f32::INFINITY;
+                        }
+                        let taps: Vec<f32> = (0..kh * kw).map(|_| next()).collect();
+                        let bias = (ci % 2 == 0).then(&mut next);
+                        let act = acts[(ci + pi) % acts.len()];
+                        let mut want = vec![0.0f32; oh * ow];
+                        plane_taps(&x, &taps, &win, &mut want);
+                        if let Some(b) = bias {
+                            want.iter_mut().for_each(|v| *v += b);
+                        }
+                        if let Some(a) = act {
+                            a.apply_slice(&mut want);
+                        }
+                        // A guard past the plane's end: nothing is written there.
+                        let mut got = vec![f32::NAN; oh * ow + 20];
+                        sp.plane(&x, &taps, bias, act, &mut got[..oh * ow]);
+                        let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+                        assert_eq!(bits(&got[..oh * ow]), bits(&want), "{win:?} {act:?}");
+                        assert!(got[oh * ow..].iter().all(|v| v.is_nan()), "{win:?}");
+                    }
+                }
+            }
+        }
+        if SimdPlan::new(&Win3 {
+            big: [1, 7, 7],
+            small: [1, 7, 7],
+            k: [1, 3, 3],
+            s: [1, 1, 1],
+            d: [1, 1, 1],
+            pb: [0, 1, 1],
+        })
+        .is_some()
+        {
+            assert!(flat > 50 && strided > 20, "{flat} flat, {strided} strided");
+        }
     }
 }
