@@ -3,6 +3,7 @@
 //! are inferred with the types of the values they capture.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use petgraph::visit::{EdgeRef, IntoEdgeReferences, NodeIndexable};
 use petgraph::Direction;
@@ -163,10 +164,17 @@ pub(super) fn infer_in(
     let Walk {
         types, sub_updates, ..
     } = walk;
+    // Values of equal type share one `TypeInfo`: every value of an elementwise chain has its
+    // input's type, and a box each held 96 bytes per value (200,000 values: 19 MB).
+    let mut shared: HashSet<Arc<TypeInfo>> = HashSet::new();
     for (v, ty) in types {
         if let Some(value) = g.value_mut(v) {
-            let denotation = value.ty.take().map(|t| t.denotation).unwrap_or_default();
-            value.ty = Some(Box::new(TypeInfo { ty, denotation }));
+            let denotation = value.ty.as_ref().map(|t| t.denotation.clone());
+            let new = TypeInfo {
+                ty,
+                denotation: denotation.unwrap_or_default(),
+            };
+            value.ty = Some(intern(&mut shared, value.ty.take(), new));
         }
     }
     for (id, attrs) in sub_updates {
@@ -185,6 +193,24 @@ pub(super) fn infer_in(
         }
     }
     outputs
+}
+
+/// The shared `TypeInfo` equal to `new` from `shared` (the value's current one, `was`, when
+/// it is equal and none is shared yet), else `new` made shared.
+fn intern(
+    shared: &mut HashSet<Arc<TypeInfo>>,
+    was: Option<Arc<TypeInfo>>,
+    new: TypeInfo,
+) -> Arc<TypeInfo> {
+    if let Some(s) = shared.get(&new) {
+        return s.clone();
+    }
+    let t = match was {
+        Some(w) if *w == new => w,
+        _ => Arc::new(new),
+    };
+    shared.insert(t.clone());
+    t
 }
 
 /// How many edges out of each node have not yet been read by an inferred node

@@ -36,9 +36,9 @@ impl Slot {
     fn of(b: &Builder, t: usize) -> Slot {
         let t = &b.tensors[t];
         Slot {
-            name: t.name.clone(),
+            name: t.name.to_string(),
             dtype: t.dtype,
-            shape: t.shape.clone(),
+            shape: t.shape.to_vec(),
             quant: t.quant.as_deref().cloned(),
         }
     }
@@ -149,7 +149,7 @@ fn build_nested<'g>(
         let t = inner.model.add_tensor(
             s.name.clone(),
             s.dtype,
-            s.shape.clone(),
+            s.shape.to_vec(),
             None,
             s.quant.clone(),
         )?;
@@ -446,7 +446,7 @@ pub(crate) fn loop_op(lowering: &mut Lower, id: NodeId) -> Result<(), TfliteErro
             let t = lowering.model.add_tensor(
                 format!("{node_name}/out{k}"),
                 s.dtype,
-                s.shape.clone(),
+                s.shape.to_vec(),
                 None,
                 None,
             )?;
@@ -507,7 +507,7 @@ fn condition<'g>(
             inputs.push(b.add_tensor(
                 s.name.clone(),
                 s.dtype,
-                s.shape.clone(),
+                s.shape.to_vec(),
                 None,
                 s.quant.clone(),
             )?);
@@ -529,7 +529,7 @@ fn condition<'g>(
             &[below],
             None,
         );
-        let shape = slots[cond_at].shape.clone();
+        let shape = slots[cond_at].shape.to_vec();
         let go = b.add_tensor(
             format!("{node_name}/continue"),
             DType::Bool,
