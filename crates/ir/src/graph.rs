@@ -308,11 +308,8 @@ impl Graph {
         if let Some(e) = self.input_edge(dst, dst_slot) {
             self.dag.remove_edge(e);
         }
-        self.dag.add_edge(
-            src.node,
-            dst,
-            Edge::new(src.slot, dst_slot),
-        );
+        self.dag
+            .add_edge(src.node, dst, Edge::new(src.slot, dst_slot));
     }
 
     /// Connects several input slots of `dst` at once, each replacing what fed that slot (the
@@ -343,11 +340,8 @@ impl Graph {
         }
         for dst_slot in order {
             let src = by_slot[&dst_slot];
-            self.dag.add_edge(
-                src.node,
-                dst,
-                Edge::new(src.slot, dst_slot),
-            );
+            self.dag
+                .add_edge(src.node, dst, Edge::new(src.slot, dst_slot));
         }
     }
 
@@ -596,7 +590,13 @@ impl Graph {
             let mut e: Vec<(usize, usize, usize)> = g
                 .dag
                 .edges_directed(id, Direction::Incoming)
-                .map(|e| (e.weight().dst_slot(), pos[&e.source()], e.weight().src_slot()))
+                .map(|e| {
+                    (
+                        e.weight().dst_slot(),
+                        pos[&e.source()],
+                        e.weight().src_slot(),
+                    )
+                })
                 .collect();
             e.sort();
             e

@@ -149,7 +149,7 @@ fn build_nested<'g>(
         let t = inner.model.add_tensor(
             s.name.clone(),
             s.dtype,
-            s.shape.to_vec(),
+            s.shape.clone(),
             None,
             s.quant.clone(),
         )?;
@@ -446,7 +446,7 @@ pub(crate) fn loop_op(lowering: &mut Lower, id: NodeId) -> Result<(), TfliteErro
             let t = lowering.model.add_tensor(
                 format!("{node_name}/out{k}"),
                 s.dtype,
-                s.shape.to_vec(),
+                s.shape.clone(),
                 None,
                 None,
             )?;
@@ -507,7 +507,7 @@ fn condition<'g>(
             inputs.push(b.add_tensor(
                 s.name.clone(),
                 s.dtype,
-                s.shape.to_vec(),
+                s.shape.clone(),
                 None,
                 s.quant.clone(),
             )?);
@@ -529,7 +529,7 @@ fn condition<'g>(
             &[below],
             None,
         );
-        let shape = slots[cond_at].shape.to_vec();
+        let shape = slots[cond_at].shape.clone();
         let go = b.add_tensor(
             format!("{node_name}/continue"),
             DType::Bool,
