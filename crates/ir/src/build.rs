@@ -565,7 +565,7 @@ impl<'b, 'g> NodeBuilder<'b, 'g> {
         let mut values = values;
         for (v, ty) in values.iter_mut().zip(types) {
             if let Some(t) = ty {
-                v.ty = Some(Box::new(t));
+                v.ty = Some(std::sync::Arc::new(t));
             }
         }
         if let (Some(src), Some(first)) = (stands_for, values.first_mut()) {

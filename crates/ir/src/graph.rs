@@ -8,6 +8,7 @@
 //! gives the same order (and byte-identical output files).
 
 use std::collections::{BinaryHeap, HashMap};
+use std::sync::Arc;
 
 use petgraph::stable_graph::{EdgeIndex, NodeIndex, StableDiGraph};
 use petgraph::visit::EdgeRef;
@@ -35,10 +36,34 @@ impl ValueRef {
 /// An edge: the value produced at `src_slot` of the source node feeds `dst_slot` of the
 /// target. Slots at or past the target's `num_inputs` are captures (values a sub-graph of the
 /// target reads from this graph).
+/// The slots are 4 bytes each, not a `usize`: a graph holds one edge per input, and a
+/// petgraph edge slot with `usize` slots took 40 bytes where it now takes 28.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Edge {
-    pub src_slot: usize,
-    pub dst_slot: usize,
+    src_slot: u32,
+    dst_slot: u32,
+}
+
+impl Edge {
+    /// An edge from output `src_slot` to input `dst_slot`. Panics past `u32::MAX` (no
+    /// readable file has a node with that many inputs or outputs).
+    pub fn new(src_slot: usize, dst_slot: usize) -> Edge {
+        let slot = |s: usize| u32::try_from(s).expect("a slot index fits in 32 bits");
+        Edge {
+            src_slot: slot(src_slot),
+            dst_slot: slot(dst_slot),
+        }
+    }
+
+    /// The source node's output slot.
+    pub fn src_slot(&self) -> usize {
+        self.src_slot as usize
+    }
+
+    /// The target node's input slot (a capture at or past its `num_inputs`).
+    pub fn dst_slot(&self) -> usize {
+        self.dst_slot as usize
+    }
 }
 
 /// String key/value pairs attached to models, graphs, nodes and values (ONNX `metadata_props`).
@@ -86,9 +111,12 @@ impl From<&str> for Doc {
 pub struct Value {
     /// The value's name in the source model; empty for an optional output that is not produced.
     pub name: String,
-    /// Declared or inferred type, when known (boxed: a graph of 200,000 untyped values
-    /// would otherwise carry 64 empty bytes in each of them).
-    pub ty: Option<Box<TypeInfo>>,
+    /// Declared or inferred type, when known. Behind a pointer (a graph of 200,000 untyped
+    /// values would otherwise carry 48 empty bytes in each of them), and an `Arc` so that
+    /// values of one type share it: shape inference gives every value of a 200,000-node
+    /// elementwise chain the same type, which as a box each was 96 bytes (the `TypeInfo` and
+    /// its dimensions) per value. Change one in place with `Arc::make_mut`.
+    pub ty: Option<Arc<TypeInfo>>,
     pub doc: Doc,
     pub meta: Metadata,
     /// Provenance: the name of the source model's value this one computes, when that is not
@@ -109,7 +137,7 @@ impl Value {
     pub fn typed(name: impl Into<String>, ty: TypeInfo) -> Value {
         Value {
             name: name.into(),
-            ty: Some(Box::new(ty)),
+            ty: Some(Arc::new(ty)),
             ..Value::default()
         }
     }
@@ -280,14 +308,8 @@ impl Graph {
         if let Some(e) = self.input_edge(dst, dst_slot) {
             self.dag.remove_edge(e);
         }
-        self.dag.add_edge(
-            src.node,
-            dst,
-            Edge {
-                src_slot: src.slot,
-                dst_slot,
-            },
-        );
+        self.dag
+            .add_edge(src.node, dst, Edge::new(src.slot, dst_slot));
     }
 
     /// Connects several input slots of `dst` at once, each replacing what fed that slot (the
@@ -310,7 +332,7 @@ impl Graph {
         let replaced: Vec<EdgeIndex<u32>> = self
             .dag
             .edges_directed(dst, Direction::Incoming)
-            .filter(|e| by_slot.contains_key(&e.weight().dst_slot))
+            .filter(|e| by_slot.contains_key(&e.weight().dst_slot()))
             .map(|e| e.id())
             .collect();
         for e in replaced {
@@ -318,14 +340,8 @@ impl Graph {
         }
         for dst_slot in order {
             let src = by_slot[&dst_slot];
-            self.dag.add_edge(
-                src.node,
-                dst,
-                Edge {
-                    src_slot: src.slot,
-                    dst_slot,
-                },
-            );
+            self.dag
+                .add_edge(src.node, dst, Edge::new(src.slot, dst_slot));
         }
     }
 
@@ -339,7 +355,7 @@ impl Graph {
     fn input_edge(&self, dst: NodeId, dst_slot: usize) -> Option<EdgeIndex<u32>> {
         self.dag
             .edges_directed(dst, Direction::Incoming)
-            .find(|e| e.weight().dst_slot == dst_slot)
+            .find(|e| e.weight().dst_slot() == dst_slot)
             .map(|e| e.id())
     }
 
@@ -347,8 +363,8 @@ impl Graph {
     pub fn input(&self, node: NodeId, slot: usize) -> Option<ValueRef> {
         self.dag
             .edges_directed(node, Direction::Incoming)
-            .find(|e| e.weight().dst_slot == slot)
-            .map(|e| ValueRef::new(e.source(), e.weight().src_slot))
+            .find(|e| e.weight().dst_slot() == slot)
+            .map(|e| ValueRef::new(e.source(), e.weight().src_slot()))
     }
 
     /// The values feeding the explicit input slots of `node` (`None` = omitted optional input).
@@ -356,8 +372,8 @@ impl Graph {
         let n = self.dag[node].num_inputs;
         let mut out = vec![None; n];
         for e in self.dag.edges_directed(node, Direction::Incoming) {
-            if let Some(s) = out.get_mut(e.weight().dst_slot) {
-                *s = Some(ValueRef::new(e.source(), e.weight().src_slot));
+            if let Some(s) = out.get_mut(e.weight().dst_slot()) {
+                *s = Some(ValueRef::new(e.source(), e.weight().src_slot()));
             }
         }
         out
@@ -369,11 +385,11 @@ impl Graph {
         let mut caps: Vec<(usize, ValueRef)> = self
             .dag
             .edges_directed(node, Direction::Incoming)
-            .filter(|e| e.weight().dst_slot >= n)
+            .filter(|e| e.weight().dst_slot() >= n)
             .map(|e| {
                 (
-                    e.weight().dst_slot,
-                    ValueRef::new(e.source(), e.weight().src_slot),
+                    e.weight().dst_slot(),
+                    ValueRef::new(e.source(), e.weight().src_slot()),
                 )
             })
             .collect();
@@ -386,8 +402,8 @@ impl Graph {
         let mut users: Vec<(u64, NodeId, usize)> = self
             .dag
             .edges_directed(value.node, Direction::Outgoing)
-            .filter(|e| e.weight().src_slot == value.slot)
-            .map(|e| (self.dag[e.target()].seq, e.target(), e.weight().dst_slot))
+            .filter(|e| e.weight().src_slot() == value.slot)
+            .map(|e| (self.dag[e.target()].seq, e.target(), e.weight().dst_slot()))
             .collect();
         users.sort();
         users.into_iter().map(|u| (u.1, u.2)).collect()
@@ -574,7 +590,13 @@ impl Graph {
             let mut e: Vec<(usize, usize, usize)> = g
                 .dag
                 .edges_directed(id, Direction::Incoming)
-                .map(|e| (e.weight().dst_slot, pos[&e.source()], e.weight().src_slot))
+                .map(|e| {
+                    (
+                        e.weight().dst_slot(),
+                        pos[&e.source()],
+                        e.weight().src_slot(),
+                    )
+                })
                 .collect();
             e.sort();
             e
@@ -737,12 +759,13 @@ mod sizes {
         // (record, its size, the most it may take). `Op` was 72 bytes while `Op::Const` held
         // its tensor inline (and `Custom` two strings): each node 56 bytes wider, 11 MB of the
         // 200,000-node chain. `TypeInfo` (one per typed value) was 72 while `Opaque` held two
-        // `String`s and the denotation was a `String`.
+        // `String`s and the denotation was a `String`. `Edge` held two `usize` slots (16
+        // bytes, a 40-byte petgraph edge slot).
         let sizes = [
             ("Node", size_of::<Node>(), 136),
             ("Op", size_of::<Op>(), 16),
             ("Value", size_of::<Value>(), 64),
-            ("Edge", size_of::<Edge>(), 16),
+            ("Edge", size_of::<Edge>(), 8),
             ("TypeInfo", size_of::<TypeInfo>(), 48),
             ("Dim", size_of::<crate::Dim>(), 24),
             (
@@ -753,7 +776,7 @@ mod sizes {
             (
                 "petgraph edge slot",
                 size_of::<petgraph::graph::Edge<Option<Edge>, u32>>(),
-                40,
+                28,
             ),
         ];
         for (what, size, most) in sizes {

@@ -94,8 +94,9 @@ impl ValueType {
 }
 
 /// A value type plus ONNX's free-form `denotation` (e.g. `IMAGE`), which round-trips. Every
-/// typed value holds one (boxed), so it is kept small: a [`Doc`] takes 8 bytes where a
-/// `String` takes 24, and almost no type has a denotation.
+/// typed value holds one (behind an `Arc`, shared by values of equal type), so it is kept
+/// small: a [`Doc`] takes 8 bytes where a `String` takes 24, and almost no type has a
+/// denotation.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct TypeInfo {
     pub ty: ValueType,
@@ -103,9 +104,9 @@ pub struct TypeInfo {
 }
 
 /// A value's type as [`crate::Value::ty`] holds it.
-impl From<ValueType> for Box<TypeInfo> {
-    fn from(ty: ValueType) -> Box<TypeInfo> {
-        Box::new(ty.into())
+impl From<ValueType> for std::sync::Arc<TypeInfo> {
+    fn from(ty: ValueType) -> std::sync::Arc<TypeInfo> {
+        std::sync::Arc::new(ty.into())
     }
 }
 

@@ -116,13 +116,13 @@ fn check_graph(g: &Graph, path: &str, nested: bool, problems: &mut Vec<Problem>)
         let mut captures = 0usize;
         for e in g.dag().edges_directed(id, Direction::Incoming) {
             let w = e.weight();
-            match g.node(e.source()).outputs.get(w.src_slot) {
+            match g.node(e.source()).outputs.get(w.src_slot()) {
                 None => report(
                     label(),
                     format!(
                         "input slot {} reads output {} of {}, which has no such output",
-                        w.dst_slot,
-                        w.src_slot,
+                        w.dst_slot(),
+                        w.src_slot(),
                         node_label(g.node(e.source()))
                     ),
                 ),
@@ -130,16 +130,16 @@ fn check_graph(g: &Graph, path: &str, nested: bool, problems: &mut Vec<Problem>)
                     label(),
                     format!(
                         "input slot {} reads an absent optional output of {}",
-                        w.dst_slot,
+                        w.dst_slot(),
                         node_label(g.node(e.source()))
                     ),
                 ),
                 Some(_) => {}
             }
-            if !fed.insert(w.dst_slot) {
-                report(label(), format!("input slot {} is fed twice", w.dst_slot));
+            if !fed.insert(w.dst_slot()) {
+                report(label(), format!("input slot {} is fed twice", w.dst_slot()));
             }
-            if w.dst_slot >= node.num_inputs {
+            if w.dst_slot() >= node.num_inputs {
                 captures += 1;
             }
         }

@@ -198,7 +198,7 @@ fn value_from_info(vi: &proto::ValueInfoProto) -> Result<Value, OnnxError> {
         ty: vi
             .r#type
             .as_ref()
-            .map(|t| import_type(t, vi.name()).map(Box::new))
+            .map(|t| import_type(t, vi.name()).map(std::sync::Arc::new))
             .transpose()?,
         doc: vi.doc_string().into(),
         meta: metadata(&vi.metadata_props),

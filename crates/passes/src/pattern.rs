@@ -221,7 +221,7 @@ pub fn set_const_if_unshared(g: &mut Graph, v: ValueRef, t: Tensor) -> bool {
     }
     let ty = modelc_ir::TypeInfo::from(modelc_ir::ValueType::tensor(t.dtype, &t.dims));
     let node = g.node_mut(v.node);
-    node.outputs[0].ty = Some(Box::new(ty));
+    node.outputs[0].ty = Some(std::sync::Arc::new(ty));
     node.op = Op::Const(Box::new(t));
     true
 }
@@ -354,7 +354,7 @@ pub fn constants_to_const(g: &mut Graph) {
             let t = t.clone();
             let ty = modelc_ir::TypeInfo::from(modelc_ir::ValueType::tensor(t.dtype, &t.dims));
             let n = g.node_mut(id);
-            n.outputs[0].ty = Some(Box::new(ty));
+            n.outputs[0].ty = Some(std::sync::Arc::new(ty));
             n.op = Op::Const(Box::new(t));
             n.attrs = modelc_ir::Attrs::default();
             n.layout = None;

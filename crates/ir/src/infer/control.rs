@@ -169,8 +169,11 @@ fn set_inputs(body: &mut crate::Graph, types: &[Option<ValueType>]) {
             Some(d) => refine(&d.ty, ty).0,
             None => ty.clone(),
         };
-        let denotation = v.ty.take().map(|t| t.denotation).unwrap_or_default();
-        v.ty = Some(Box::new(TypeInfo {
+        let denotation =
+            v.ty.take()
+                .map(|t| t.denotation.clone())
+                .unwrap_or_default();
+        v.ty = Some(std::sync::Arc::new(TypeInfo {
             ty: new,
             denotation,
         }));

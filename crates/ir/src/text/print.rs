@@ -529,11 +529,11 @@ impl<'o> Printer<'o> {
         let mut caps: Vec<(usize, ValueRef)> = g
             .dag()
             .edges_directed(id, Direction::Incoming)
-            .filter(|e| e.weight().dst_slot >= n)
+            .filter(|e| e.weight().dst_slot() >= n)
             .map(|e| {
                 (
-                    e.weight().dst_slot,
-                    ValueRef::new(e.source(), e.weight().src_slot),
+                    e.weight().dst_slot(),
+                    ValueRef::new(e.source(), e.weight().src_slot()),
                 )
             })
             .collect();

@@ -595,7 +595,7 @@ fn absent_inputs_and_outputs_round_trip() {
         &[],
     );
     let _ = add(&mut g, custom("com.example", "Source"), &[], &["c"]);
-    g.node_mut(n).outputs[2].ty = Some(Box::new(tt(DType::F32, &[1])));
+    g.node_mut(n).outputs[2].ty = Some(std::sync::Arc::new(tt(DType::F32, &[1])));
     g.node_mut(sink).name = "sink".into();
     g.push_output(ValueRef::new(n, 1));
     let text = round_trip_graph(&g);
@@ -700,7 +700,7 @@ fn node_value_and_graph_fields_round_trip() {
     .into();
     let x = g.add_input(Value {
         name: "x".into(),
-        ty: Some(Box::new(tt(DType::F32, &[1, 3, 8, 8]))),
+        ty: Some(std::sync::Arc::new(tt(DType::F32, &[1, 3, 8, 8]))),
         doc: "the image".into(),
         meta: vec![("unit".into(), "px".into())].into(),
         origin: None,
@@ -720,7 +720,7 @@ fn node_value_and_graph_fields_round_trip() {
     let untyped_const = g.add_const("u", i64s(&[1], &[1]));
     g.node_mut(untyped_const).outputs[0].ty = None;
     let retyped_const = g.add_const("r", i64s(&[1], &[1]));
-    g.node_mut(retyped_const).outputs[0].ty = Some(Box::new(tt(DType::I64, &[])));
+    g.node_mut(retyped_const).outputs[0].ty = Some(std::sync::Arc::new(tt(DType::I64, &[])));
     let conv = add(
         &mut g,
         onnx(OnnxOp::Conv),

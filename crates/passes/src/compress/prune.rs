@@ -765,7 +765,7 @@ fn rewrite(g: &mut Graph, a: &mut Analysis, pruned_root: &[bool]) -> Vec<Pruned>
         let n = kept[v].len() as u64;
         if let Some(ValueType::Tensor(t)) = g
             .value_mut(*v)
-            .and_then(|x| x.ty.as_mut().map(|t| &mut t.ty))
+            .and_then(|x| x.ty.as_mut().map(|t| &mut std::sync::Arc::make_mut(t).ty))
         {
             if let Some(shape) = t.shape.as_mut() {
                 if let Some(i) = shape.0.len().checked_sub(1 + c.from_end) {

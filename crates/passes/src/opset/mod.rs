@@ -322,7 +322,7 @@ fn convert_node(b: &mut Builder<'_>, id: NodeId, cx: &Cx) -> Result<(), String> 
             let inferred = b.value(v).and_then(|val| cx.types.get(&val.name)).cloned();
             if let (false, Some(ty)) = (known, inferred) {
                 if let Some(val) = b.value_mut(v) {
-                    val.ty = Some(Box::new(ty));
+                    val.ty = Some(std::sync::Arc::new(ty));
                 }
             }
         }

@@ -128,7 +128,7 @@ impl InputShapes {
                 })
                 .into()
             });
-            let ValueType::Tensor(t) = &mut ty.ty else {
+            let ValueType::Tensor(t) = &mut std::sync::Arc::make_mut(ty).ty else {
                 return Err(InputShapeError::NotTensor(name.clone()));
             };
             if let Some(s) = &t.shape {
@@ -213,10 +213,19 @@ fn bind_symbols(g: &mut Graph, bind: &std::collections::HashMap<String, u64>) {
     for id in ids {
         let node = g.node_mut(id);
         for v in &mut node.outputs {
+            let bound = |d: &Dim| matches!(d, Dim::Sym(name) if bind.contains_key(name.as_str()));
+            let binds = matches!(v.ty.as_deref(), Some(TypeInfo {
+                ty: ValueType::Tensor(TensorType { shape: Some(s), .. }),
+                ..
+            }) if s.0.iter().any(bound));
+            if !binds {
+                // (A type shared with other values is copied only when it changes.)
+                continue;
+            }
             if let Some(TypeInfo {
                 ty: ValueType::Tensor(TensorType { shape: Some(s), .. }),
                 ..
-            }) = v.ty.as_deref_mut()
+            }) = v.ty.as_mut().map(std::sync::Arc::make_mut)
             {
                 for d in &mut s.0 {
                     if let Dim::Sym(name) = d {

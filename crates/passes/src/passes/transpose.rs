@@ -149,7 +149,7 @@ fn remove_if_unread(g: &mut Graph, id: NodeId) {
 fn set_const(g: &mut Graph, v: ValueRef, t: modelc_ir::Tensor) {
     let ty = modelc_ir::TypeInfo::from(modelc_ir::ValueType::tensor(t.dtype, &t.dims));
     let node = g.node_mut(v.node);
-    node.outputs[0].ty = Some(Box::new(ty));
+    node.outputs[0].ty = Some(std::sync::Arc::new(ty));
     node.op = Op::Const(Box::new(t));
 }
 

@@ -76,7 +76,7 @@ pub fn to_half(t: &Tensor, dt: DType) -> Option<Tensor> {
 
 fn set_dtype(g: &mut Graph, v: ValueRef, dt: DType) {
     if let Some(ty) = g.value_mut(v).and_then(|x| x.ty.as_mut()) {
-        if let ValueType::Tensor(tt) = &mut ty.ty {
+        if let ValueType::Tensor(tt) = &mut std::sync::Arc::make_mut(ty).ty {
             if tt.dtype == Some(DType::F32) {
                 tt.dtype = Some(dt);
             }
@@ -222,7 +222,7 @@ pub fn convert(
             let cv = g.value_mut(c).expect("new");
             cv.name = old.name;
             cv.ty = old.ty.map(|mut t| {
-                if let ValueType::Tensor(tt) = &mut t.ty {
+                if let ValueType::Tensor(tt) = &mut std::sync::Arc::make_mut(&mut t).ty {
                     tt.dtype = Some(DType::F32);
                 }
                 t

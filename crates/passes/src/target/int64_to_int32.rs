@@ -283,7 +283,7 @@ fn dtype(g: &Graph, v: ValueRef) -> Option<DType> {
 
 fn set_dtype(g: &mut Graph, v: ValueRef, d: DType) {
     let Some(val) = g.value_mut(v) else { return };
-    match val.ty.as_mut().map(|t| &mut t.ty) {
+    match val.ty.as_mut().map(|t| &mut std::sync::Arc::make_mut(t).ty) {
         Some(ValueType::Tensor(tt)) => tt.dtype = Some(d),
         _ => {
             val.ty = Some(

@@ -330,7 +330,11 @@ impl ReadBack {
         let Some(value) = self.model.graph.value_mut(v) else {
             return false;
         };
-        let Some(modelc_ir::ValueType::Tensor(t)) = value.ty.as_mut().map(|t| &mut t.ty) else {
+        let Some(modelc_ir::ValueType::Tensor(t)) = value
+            .ty
+            .as_mut()
+            .map(|t| &mut std::sync::Arc::make_mut(t).ty)
+        else {
             return false;
         };
         let before = t.shape.as_ref().map(|s| s.0.clone());

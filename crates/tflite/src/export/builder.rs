@@ -5,6 +5,7 @@
 //! flatbuffer limit, after it (Buffer.offset/size); see [`super::file`].
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use flatbuffers::{FlatBufferBuilder, Push, PushAlignment, UnionWIPOffset, WIPOffset};
@@ -61,10 +62,13 @@ pub(crate) enum BufferData {
     External(u64, Bytes),
 }
 
+/// One per tensor of the file (a node-heavy graph has one per node): the name and shape are
+/// boxed slices (16 bytes each, a `Vec` or `String` takes 24) and tensors of one shape share
+/// it (see [`Builder::add_tensor`]).
 pub(crate) struct TensorOut {
-    pub name: String,
+    pub name: Box<str>,
     pub dtype: DType,
-    pub shape: Vec<i64>,
+    pub shape: Arc<[i64]>,
     pub buffer: u32,
     /// Boxed, as `sparsity` is: most tensors have neither, and a graph of 200,000 float
     /// tensors would otherwise carry 110 empty bytes in each record.
@@ -80,14 +84,25 @@ pub(crate) struct TensorOut {
 /// operator) until the file was finished; they are a range of the subgraph's `op_io`.
 pub(crate) struct OperatorOut {
     pub opcode: u32,
-    /// Where this operator's input then output tensor indices start in `op_io`.
-    pub io_start: usize,
+    /// Where this operator's input then output tensor indices start in `op_io` (4 bytes: a
+    /// file has fewer than 2^32 of them, since a flatbuffer holds at most 2 GB).
+    pub io_start: u32,
     pub n_inputs: u32,
-    pub n_outputs: u32,
+    /// (The outputs run to the next operator's `io_start`, see [`OperatorOut::io`].)
     pub options_type: BuiltinOptions,
     pub options: Option<WIPOffset<UnionWIPOffset>>,
     /// Boxed: only custom operators have them.
     pub custom_options: Option<Box<Bytes>>,
+}
+
+impl OperatorOut {
+    /// This operator's input and output tensor indices, given the operators' `op_io` and the
+    /// operator after it (`None` for the last).
+    pub fn io<'a>(&self, op_io: &'a [i32], next: Option<&OperatorOut>) -> (&'a [i32], &'a [i32]) {
+        let start = self.io_start as usize;
+        let end = next.map_or(op_io.len(), |n| n.io_start as usize);
+        op_io[start..end].split_at(self.n_inputs as usize)
+    }
 }
 
 /// A finished nested subgraph (an IF branch, a WHILE condition or body): its tensors and
@@ -126,6 +141,15 @@ pub(crate) struct ValueMap {
 
 impl ValueMap {
     const NONE: u32 = u32::MAX;
+
+    /// A map with room for the first outputs of `nodes` nodes (grown by doubling, the index
+    /// vector could hold twice the graph's).
+    pub fn for_nodes(nodes: usize) -> ValueMap {
+        ValueMap {
+            first: Vec::with_capacity(nodes),
+            other: HashMap::new(),
+        }
+    }
 
     pub fn get(&self, v: ValueRef) -> Option<usize> {
         if v.slot == 0 {
@@ -216,8 +240,9 @@ impl<'g> Builder<'g> {
             buffers: vec![BufferData::Empty],
             opcodes: Vec::new(),
             operators: Vec::with_capacity(g.node_count()),
-            op_io: Vec::new(),
-            map: ValueMap::default(),
+            // (A unary operator's input and output.)
+            op_io: Vec::with_capacity(2 * g.node_count()),
+            map: ValueMap::for_nodes(g.node_count()),
             alias: HashMap::new(),
             transposed_weights: HashMap::new(),
             outer_consts: HashMap::new(),
@@ -398,8 +423,13 @@ impl<'g> Builder<'g> {
             Some(d) => self.add_buffer(d),
             None => 0,
         };
+        // Consecutive tensors often have one shape (every tensor of an elementwise chain).
+        let shape = match self.tensors.last() {
+            Some(last) if *last.shape == *shape => last.shape.clone(),
+            _ => Arc::from(shape),
+        };
         self.tensors.push(TensorOut {
-            name,
+            name: name.into_boxed_str(),
             dtype,
             shape,
             buffer,
@@ -538,7 +568,8 @@ impl<'g> Builder<'g> {
         options: Option<WIPOffset<UnionWIPOffset>>,
         custom_options: Option<Box<Bytes>>,
     ) {
-        let io_start = self.op_io.len();
+        let io_start =
+            u32::try_from(self.op_io.len()).expect("fewer than 2^32 operator tensor indices");
         self.op_io
             .extend(inputs.iter().map(|t| t.map_or(-1, |t| t as i32)));
         self.op_io.extend(outputs.iter().map(|&t| t as i32));
@@ -546,7 +577,6 @@ impl<'g> Builder<'g> {
             opcode,
             io_start,
             n_inputs: inputs.len() as u32,
-            n_outputs: outputs.len() as u32,
             options_type,
             options,
             custom_options,

@@ -265,9 +265,8 @@ fn subgraph<'f>(
     let tensors = fbb.create_vector(&tensors);
 
     let mut operators = Vec::with_capacity(operators_in.len());
-    for op in operators_in {
-        let (ins, outs) = op_io[op.io_start..][..(op.n_inputs + op.n_outputs) as usize]
-            .split_at(op.n_inputs as usize);
+    for (k, op) in operators_in.iter().enumerate() {
+        let (ins, outs) = op.io(op_io, operators_in.get(k + 1));
         let inputs = fbb.create_vector(ins);
         let outputs = fbb.create_vector(outs);
         let custom_options = op

@@ -328,7 +328,7 @@ impl<'g> Lower<'g> {
             .collect();
         let (name, shape, quant) = (
             format!("{}/i64", bt.name),
-            bt.shape.clone(),
+            bt.shape.to_vec(),
             bt.quant.as_deref().cloned(),
         );
         let t = self.model.add_tensor(

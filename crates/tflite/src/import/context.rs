@@ -780,7 +780,7 @@ impl<'a> Ctx<'a> {
     fn set_type(&mut self, v: ValueRef, t: usize, dtype: DType) {
         let ty = self.tensor_type(t, dtype);
         if let Some(val) = self.g.value_mut(v) {
-            val.ty = ty.map(Box::new);
+            val.ty = ty.map(std::sync::Arc::new);
         }
     }
 
@@ -795,7 +795,7 @@ impl<'a> Ctx<'a> {
         let ty = self.tensor_type(t, dtype);
         let id = self.g.add_input(Value {
             name,
-            ty: ty.map(Box::new),
+            ty: ty.map(std::sync::Arc::new),
             ..Value::default()
         });
         let raw = ValueRef::new(id, 0);

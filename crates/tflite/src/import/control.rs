@@ -185,7 +185,7 @@ pub(super) fn if_op(cx: &mut Ctx, op: &OpIn) -> Result<bool, TfliteError> {
                         0,
                         vec![Value {
                             name,
-                            ty: ty.map(Box::new),
+                            ty: ty.map(std::sync::Arc::new),
                             ..Value::default()
                         }],
                     ));
@@ -288,13 +288,13 @@ pub(super) fn while_op(cx: &mut Ctx, op: &OpIn) -> Result<bool, TfliteError> {
     let iter_name = cx.unique(&format!("{base}/iteration"));
     body.add_input(Value {
         name: iter_name,
-        ty: scalar(DType::I64).map(Box::new),
+        ty: scalar(DType::I64).map(std::sync::Arc::new),
         ..Value::default()
     });
     let cond_name = cx.unique(&format!("{base}/cond_in"));
     body.add_input(Value {
         name: cond_name,
-        ty: scalar(DType::Bool).map(Box::new),
+        ty: scalar(DType::Bool).map(std::sync::Arc::new),
         ..Value::default()
     });
     let mut carried = Vec::with_capacity(init.len());
@@ -309,7 +309,7 @@ pub(super) fn while_op(cx: &mut Ctx, op: &OpIn) -> Result<bool, TfliteError> {
         carried.push(ValueRef::new(
             body.add_input(Value {
                 name,
-                ty: ty.map(Box::new),
+                ty: ty.map(std::sync::Arc::new),
                 ..Value::default()
             }),
             0,

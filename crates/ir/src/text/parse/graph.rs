@@ -282,7 +282,7 @@ impl Parser<'_> {
                 i = rest;
             } else {
                 let (rest, t) = self.type_info(rest)?;
-                decl.value.ty = Some(Box::new(t));
+                decl.value.ty = Some(std::sync::Arc::new(t));
                 i = rest;
             }
         }
@@ -380,7 +380,7 @@ impl Parser<'_> {
                     .into_iter()
                     .map(|mut d| {
                         if !d.typed {
-                            d.value.ty = implied.clone().map(Box::new);
+                            d.value.ty = implied.clone().map(std::sync::Arc::new);
                         }
                         d.value
                     })

@@ -64,7 +64,7 @@ fn crop_negative_pads(g: &mut Builder<'_>, id: NodeId) -> bool {
     if let Some(dtype) = g.dtype_of(x) {
         let ty = modelc_ir::TypeInfo::from(modelc_ir::ValueType::tensor(dtype, &cropped_dims));
         if let Some(v) = g.value_mut(cropped) {
-            v.ty = Some(Box::new(ty));
+            v.ty = Some(std::sync::Arc::new(ty));
         }
     }
     true

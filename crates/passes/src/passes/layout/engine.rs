@@ -280,7 +280,7 @@ impl<'g> Engine<'g> {
                     .name("")
                     .out(format!("{name}_{suffix}"))
                     .stands_for(v)
-                    .typed(0, val.ty.map(|t| *t))
+                    .typed(0, val.ty.map(std::sync::Arc::unwrap_or_clone))
                     .ints("perm", t.iter().map(|&x| x as i64).collect::<Vec<_>>())
                     .value()
             }
@@ -504,7 +504,7 @@ pub fn permute_type(val: &mut Value, p: &[usize]) {
     if let ValueType::Tensor(TensorType {
         shape: Some(Shape(dims)),
         ..
-    }) = &mut ti.ty
+    }) = &mut std::sync::Arc::make_mut(ti).ty
     {
         if dims.len() == p.len() {
             let old: Vec<Dim> = dims.clone();

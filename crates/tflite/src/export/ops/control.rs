@@ -36,9 +36,9 @@ impl Slot {
     fn of(b: &Builder, t: usize) -> Slot {
         let t = &b.tensors[t];
         Slot {
-            name: t.name.clone(),
+            name: t.name.to_string(),
             dtype: t.dtype,
-            shape: t.shape.clone(),
+            shape: t.shape.to_vec(),
             quant: t.quant.as_deref().cloned(),
         }
     }

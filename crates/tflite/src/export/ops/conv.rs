@@ -139,7 +139,7 @@ fn pad_input(
     value: Option<f32>,
 ) -> Result<usize, TfliteError> {
     let it = &lowering.model.tensors[input];
-    let mut shape = it.shape.clone();
+    let mut shape = it.shape.to_vec();
     if shape.len() != 4 {
         return Err(unsupported("padding needs a 4-D input"));
     }
@@ -960,7 +960,7 @@ fn average_pool(
         ));
     }
     let ot = &lowering.model.tensors[out];
-    let (shape, name) = (ot.shape.clone(), format!("{}/window_mean", ot.name));
+    let (shape, name) = (ot.shape.to_vec(), format!("{}/window_mean", ot.name));
     let pooled = lowering
         .model
         .add_tensor(name, DType::F32, shape, None, None)?;

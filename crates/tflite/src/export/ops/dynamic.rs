@@ -122,7 +122,7 @@ pub(crate) fn shape_tensor(
     input: usize,
     pieces: &[Piece],
 ) -> Result<usize, TfliteError> {
-    let in_shape = lowering.model.tensors[input].shape.clone();
+    let in_shape = lowering.model.tensors[input].shape.to_vec();
     // Sizes the input's tensor already knows are constants.
     let pieces: Vec<Piece> = pieces
         .iter()
@@ -206,7 +206,7 @@ pub(crate) fn to_i32(lowering: &mut Lower, v: usize) -> Result<usize, TfliteErro
     match t.dtype {
         DType::I32 => Ok(v),
         DType::I64 => {
-            let (base, shape) = (format!("{}/i32", t.name), t.shape.clone());
+            let (base, shape) = (format!("{}/i32", t.name), t.shape.to_vec());
             let out = i32_tensor(lowering, &base, shape)?;
             lowering.model.emit(B::CAST, 1, &[Some(v)], &[out], None);
             Ok(out)
@@ -252,7 +252,7 @@ pub(crate) fn copy_zero_sizes(
     input: usize,
     shape: usize,
 ) -> Result<usize, TfliteError> {
-    let n = match lowering.model.tensors[shape].shape.as_slice() {
+    let n = match &lowering.model.tensors[shape].shape[..] {
         [n] if *n >= 0 => *n,
         _ => {
             return Err(TfliteError::Unsupported(

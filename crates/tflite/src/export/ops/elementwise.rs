@@ -101,7 +101,7 @@ fn chain(
         let shape = broadcast(
             &acc.iter()
                 .flatten()
-                .map(|&t| lowering.model.tensors[t].shape.clone())
+                .map(|&t| lowering.model.tensors[t].shape.to_vec())
                 .collect::<Vec<_>>(),
         );
         let name = format!("{}/{i}", lowering.model.tensors[out].name);
@@ -191,7 +191,7 @@ pub(crate) fn clip(lowering: &mut Lower, id: NodeId) -> Result<(), TfliteError> 
             "Clip of a non-float32 input with constant bounds",
         ));
     }
-    let shape = lowering.model.tensors[out].shape.clone();
+    let shape = lowering.model.tensors[out].shape.to_vec();
     let dtype = lowering.model.tensors[out].dtype;
     let mut cur = a;
     if let Some(l) = lo {
@@ -339,7 +339,7 @@ fn fixed_range_output(lowering: &mut Lower, op: OnnxOp, out: usize) -> Result<us
     {
         return Ok(out);
     }
-    let (name, dtype, shape) = (format!("{}/fixed_range", t.name), t.dtype, t.shape.clone());
+    let (name, dtype, shape) = (format!("{}/fixed_range", t.name), t.dtype, t.shape.to_vec());
     let quant = crate::import::Quant {
         scale: vec![scale],
         zero_point: vec![zero_point],

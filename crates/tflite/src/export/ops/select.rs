@@ -25,7 +25,7 @@ pub(crate) fn arg_extreme(lowering: &mut Lower, id: NodeId, op: OnnxOp) -> Resul
         return Err(unsupported("ArgMax/ArgMin with select_last_index"));
     }
     let a = lowering.req(id, 0)?;
-    let shape = lowering.model.tensors[a].shape.clone();
+    let shape = lowering.model.tensors[a].shape.to_vec();
     let axis = norm_axis(attr_i(lowering.g, id, "axis", 0), shape.len())?;
     let keep = attr_i(lowering.g, id, "keepdims", 1) != 0;
     // ARG_MAX / ARG_MIN write int32 or int64: a `Cast(to=INT32)` reading the result
@@ -108,7 +108,7 @@ pub(crate) fn folded_cast(g: &Graph, id: NodeId) -> bool {
 
 pub(crate) fn top_k(lowering: &mut Lower, id: NodeId) -> Result<(), TfliteError> {
     let a = lowering.req(id, 0)?;
-    let shape = lowering.model.tensors[a].shape.clone();
+    let shape = lowering.model.tensors[a].shape.to_vec();
     let rank = shape.len();
     let axis = norm_axis(attr_i(lowering.g, id, "axis", -1), rank)? as usize;
     if attr_i(lowering.g, id, "sorted", 1) == 0 {

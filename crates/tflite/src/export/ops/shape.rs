@@ -137,7 +137,7 @@ fn runtime_reshape(
     out_shape: &[i64],
 ) -> Result<usize, TfliteError> {
     use super::dynamic::{shape_tensor, to_i32, Piece};
-    let in_shape = lowering.model.tensors[input].shape.clone();
+    let in_shape = lowering.model.tensors[input].shape.to_vec();
     let pieces: Vec<Piece> = match op {
         OnnxOp::Reshape => {
             let sv = lowering
@@ -269,7 +269,7 @@ fn clamp_to_i32(lowering: &mut Lower, t: usize) -> Result<usize, TfliteError> {
     if tt.dtype != DType::I64 {
         return super::dynamic::to_i32(lowering, t);
     }
-    let (name, shape) = (tt.name.clone(), tt.shape.clone());
+    let (name, shape) = (tt.name.clone(), tt.shape.to_vec());
     let mut v = t;
     for (code, bound) in [(B::MINIMUM, i32::MAX as i64), (B::MAXIMUM, i32::MIN as i64)] {
         let c = lowering.model.add_tensor(
@@ -308,7 +308,7 @@ fn run_time_paddings(lowering: &mut Lower, id: NodeId) -> Result<usize, TfliteEr
         }
     };
     let pads = lowering.req(id, 1)?;
-    if lowering.model.tensors[pads].shape != [2 * rank as i64] {
+    if *lowering.model.tensors[pads].shape != [2 * rank as i64] {
         return Err(unsupported("pads of other than twice the input's rank"));
     }
     let pads = clamp_to_i32(lowering, pads)?;
@@ -426,7 +426,7 @@ pub(crate) fn lower(lowering: &mut Lower, id: NodeId, op: OnnxOp) -> Result<(), 
                     let (name, dtype, shape) = (
                         format!("{}/requantized", st.name),
                         st.dtype,
-                        st.shape.clone(),
+                        st.shape.to_vec(),
                     );
                     let r = lowering
                         .model
@@ -1128,7 +1128,7 @@ fn resize_at_run_time(
     };
     // NHWC by now (the layout pass reorders a computed list too): [N, H, W, C].
     let st = lowering.input_value(sv)?;
-    if lowering.model.tensors[st].shape != [4] {
+    if *lowering.model.tensors[st].shape != [4] {
         return Err(unsupported("Resize sizes of other than 4 entries"));
     }
     let st = to_i32(lowering, st)?;

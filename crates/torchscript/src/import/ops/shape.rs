@@ -102,7 +102,7 @@ fn refine_dims(cx: &mut Evaluator, v: ValueRef, sizes: &PyValue, dtype: DType) {
         },
         _ => dims,
     };
-    val.ty = Some(Box::new(modelc_ir::TypeInfo::from(
+    val.ty = Some(std::sync::Arc::new(modelc_ir::TypeInfo::from(
         modelc_ir::ValueType::Tensor(modelc_ir::TensorType {
             dtype: Some(dtype),
             shape: Some(modelc_ir::Shape(merged)),
