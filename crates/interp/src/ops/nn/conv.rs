@@ -20,7 +20,7 @@ use ndarray::{s, ArrayD, ArrayView2, ArrayViewMut2, IxDyn};
 use super::common::{auto_pad, check_nchw, geometry, spatial_ints, AutoPad};
 use super::conv_tiles::{conv_tiled, tile_len};
 use super::depthwise::depthwise;
-use super::packed_gemm::{self, Epilogue, PackedW};
+use super::packed_gemm::{self, Epilogue};
 use super::winograd;
 use crate::ops::elem::{checked_count, float_dispatch, mat_mul, mat_mul_serial, Real};
 use crate::ops::util::one;
@@ -291,19 +291,12 @@ fn conv_t<T: Real>(ctx: &OpCtx<'_>) -> Result<Array, KernelError> {
         ctx.epilogue_done.set(act.is_some() || affine.is_some());
         return T::wrap(ArrayD::from_shape_vec(IxDyn(&out_shape), out)?, x0.dtype());
     }
-    // f32 products with the weight packed once per interpreter (packed_gemm.rs), on CPUs
+    // f32 products on the packed_gemm.rs kernel (the weight read where it is), on CPUs
     // with its kernels; the bias, normalization and activation in its epilogue.
     if packed_gemm::available() {
         if let (Some(xf), Some(wf), Some(of)) =
             (T::as_f32_ref(xv), T::as_f32_ref(wv), T::as_f32s(&mut out))
         {
-            let make = || {
-                (0..group)
-                    .map(|g| PackedW::new(&wf[g * mg * cgk..][..mg * cgk], mg, cgk))
-                    .collect::<Vec<_>>()
-            };
-            let mut owned = None;
-            let packs = ctx.prepared_or(&mut owned, make);
             let bias = bias.as_deref().and_then(T::as_f32_ref);
             let shape = ConvShape {
                 n,
@@ -312,7 +305,7 @@ fn conv_t<T: Real>(ctx: &OpCtx<'_>) -> Result<Array, KernelError> {
                 group,
                 direct,
             };
-            conv_packed(xf, packs, bias, (affine, act), &shape, &win, of)?;
+            conv_packed(xf, wf, bias, (affine, act), &shape, &win, of)?;
             ctx.epilogue_done.set(act.is_some() || affine.is_some());
             return T::wrap(ArrayD::from_shape_vec(IxDyn(&out_shape), out)?, x0.dtype());
         }
@@ -388,12 +381,12 @@ struct ConvShape {
     direct: bool,
 }
 
-/// An f32 Conv by packed products ([`packed_gemm`]), one per image and group: X itself
+/// An f32 Conv by [`packed_gemm`] products, one per image and group: X itself
 /// for a direct convolution, else its columns (in tiles when the whole column matrix
 /// would not stay in cache).
 fn conv_packed(
     xf: &[f32],
-    packs: &[PackedW],
+    wf: &[f32],
     bias: Option<&[f32]>,
     (affine, act): (Option<&Affine>, Option<Act>),
     shape: &ConvShape,
@@ -418,7 +411,8 @@ fn conv_packed(
         vec![0f32; cgk * p]
     };
     for img in 0..n {
-        for (g, pw) in packs.iter().enumerate() {
+        for g in 0..group {
+            let pw = ArrayView2::from_shape((mg, cgk), &wf[g * mg * cgk..][..mg * cgk])?;
             let epi = Epilogue {
                 bias,
                 affine,

@@ -1,9 +1,10 @@
-//! f32 products `out = W · X` whose left operand is a layer's constant weight (Conv's 1×1
-//! and im2col paths), with the weight packed once per interpreter ([`PackedW`], kept in
-//! the node's prepared slot).
+//! f32 products `out = W · X`: Conv's 1×1 and im2col paths (W its weight) and MatMul (W
+//! the left operand).
 //!
-//! The weight rows are stored in panels of [`MR`] rows, k-major, so the micro-kernel reads
-//! them as consecutive broadcasts. X is read in place (rows of positions, any row stride),
+//! Both operands are read in place. W is read in panels of [`MR`] rows, one broadcast
+//! value at a time, with any strides: a copy packed once per interpreter (as this kernel
+//! first kept) read no faster, and a second copy of every weight took ResNet-50's `run`
+//! from 146 to 222 MiB. X is read in place (rows of positions, any row stride),
 //! 16 (AVX-512) or 8 (AVX2 + FMA) positions per vector, the ragged last vector masked, so
 //! no copy of X is made and a 7×7 plane costs four vectors, not a packing pass. The bias,
 //! a fused BatchNormalization (`x * a + b`, a product then a sum, as its own kernel
@@ -31,55 +32,8 @@ const KC: usize = 512;
 /// Multiply-adds per parallel task, at least.
 const TASK_WORK: usize = 1 << 18;
 
-/// A weight matrix (`m` rows of `k`) in panels of [`MR`] rows: panel `p` holds rows
-/// `p·MR ..`, as `k` groups of `MR` values (rows past `m` are zero).
-#[derive(Debug)]
-pub(crate) struct PackedW {
-    m: usize,
-    k: usize,
-    data: Vec<f32>,
-}
-
-impl PackedW {
-    /// Packs the row-major `m × k` matrix `w`.
-    pub(crate) fn new(w: &[f32], m: usize, k: usize) -> Self {
-        assert_eq!(
-            w.len(),
-            m * k,
-            "PackedW: {m}×{k} weight of {} values",
-            w.len()
-        );
-        let mut data = vec![0.0; m.div_ceil(MR) * k * MR];
-        for (r, row) in w.chunks_exact(k.max(1)).enumerate().take(m) {
-            let (p, i) = (r / MR, r % MR);
-            let panel = &mut data[p * k * MR..][..k * MR];
-            for (kk, &v) in row.iter().enumerate() {
-                panel[kk * MR + i] = v;
-            }
-        }
-        PackedW { m, k, data }
-    }
-}
-
-impl PackedW {
-    /// The panels as the kernel reads them.
-    fn lhs(&self) -> Lhs {
-        Lhs {
-            ptr: self.data.as_ptr(),
-            m: self.m,
-            k: self.k,
-            panel_stride: self.k * MR,
-            rs: 1,
-            ks: MR,
-        }
-    }
-}
-
 /// The left operand as the kernel reads it: element (row `p · MR + i`, depth `kk`) at
-/// `ptr + p · panel_stride + i · rs + kk · ks` — a [`PackedW`]'s panels, or a matrix in
-/// place with any strides (a MatMul's activation operand, read once per product: packing
-/// it would cost a pass over it for nothing, since the kernel broadcasts one value at a
-/// time either way).
+/// `ptr + p · panel_stride + i · rs + kk · ks`.
 #[derive(Clone, Copy)]
 struct Lhs {
     ptr: *const f32,
@@ -88,6 +42,25 @@ struct Lhs {
     panel_stride: usize,
     rs: usize,
     ks: usize,
+}
+
+/// The kernel's view of `w` (`m × k`, non-negative strides; panics otherwise).
+fn lhs_of(w: &ArrayView2<'_, f32>) -> Lhs {
+    let (m, k) = w.dim();
+    assert!(
+        w.strides().iter().all(|&s| s >= 0),
+        "packed gemm: negative strides {:?}",
+        w.strides()
+    );
+    let (rs, ks) = (w.strides()[0] as usize, w.strides()[1] as usize);
+    Lhs {
+        ptr: w.as_ptr(),
+        m,
+        k,
+        panel_stride: MR * rs,
+        rs,
+        ks,
+    }
 }
 
 /// What is applied to output row `r` (channel `ch0 + r`) before it is stored.
@@ -179,12 +152,12 @@ fn operands<'a>(w: Lhs, x: &ArrayView2<'_, f32>, out: &mut ArrayViewMut2<'_, f32
 /// `out = epilogue(w · x)` on the rayon pool, in tasks of panels × position strips.
 /// Panics if [`available`] is false or the shapes differ.
 pub(crate) fn product(
-    w: &PackedW,
+    w: ArrayView2<'_, f32>,
     x: ArrayView2<'_, f32>,
     epi: &Epilogue<'_>,
     mut out: ArrayViewMut2<'_, f32>,
 ) {
-    let ops = operands(w.lhs(), &x, &mut out);
+    let ops = operands(lhs_of(&w), &x, &mut out);
     product_on(ops, epi);
 }
 
@@ -226,18 +199,7 @@ pub(crate) fn mat_mul(
         b.dim(),
         c.dim()
     );
-    let (m, k) = a.dim();
-    let (a_rs, a_ks) = (a.strides()[0] as usize, a.strides()[1] as usize);
-    let lhs = Lhs {
-        ptr: a.as_ptr(),
-        m,
-        k,
-        panel_stride: MR * a_rs,
-        rs: a_rs,
-        ks: a_ks,
-    };
-    let ops = operands(lhs, &b, &mut c);
-    product_on(ops, &Epilogue::default());
+    product(a, b, &Epilogue::default(), c);
 }
 
 fn product_on(ops: Operands<'_>, epi: &Epilogue<'_>) {
@@ -270,16 +232,16 @@ fn product_on(ops: Operands<'_>, epi: &Epilogue<'_>) {
 
 /// [`product`] on the calling thread (for a caller that makes its own tasks).
 pub(crate) fn product_serial(
-    w: &PackedW,
+    w: ArrayView2<'_, f32>,
     x: ArrayView2<'_, f32>,
     epi: &Epilogue<'_>,
     mut out: ArrayViewMut2<'_, f32>,
 ) {
-    let ops = operands(w.lhs(), &x, &mut out);
+    let ops = operands(lhs_of(&w), &x, &mut out);
     // SAFETY: `operands` checked the views, and `out` is borrowed exclusively here.
     #[allow(unsafe_code)]
     unsafe {
-        block(&ops, epi, 0..w.m.div_ceil(MR), 0..ops.n)
+        block(&ops, epi, 0..ops.w.m.div_ceil(MR), 0..ops.n)
     };
 }
 
@@ -303,19 +265,19 @@ fn strip_len() -> usize {
 /// check both); `false` without AVX2 and FMA.
 #[cfg(test)]
 fn product_serial_avx2(
-    w: &PackedW,
+    w: ArrayView2<'_, f32>,
     x: ArrayView2<'_, f32>,
     epi: &Epilogue<'_>,
     mut out: ArrayViewMut2<'_, f32>,
 ) -> bool {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
-        let ops = operands(w.lhs(), &x, &mut out);
+        let ops = operands(lhs_of(&w), &x, &mut out);
         // SAFETY: the CPU has AVX2 and FMA; `operands` checked the views, and `out` is
         // borrowed exclusively here.
         #[allow(unsafe_code)]
         unsafe {
-            x86::block_avx2(&ops, epi, 0..w.m.div_ceil(MR), 0..ops.n)
+            x86::block_avx2(&ops, epi, 0..ops.w.m.div_ceil(MR), 0..ops.n)
         };
         return true;
     }
@@ -741,7 +703,7 @@ mod tests {
                         a: (0..m + 2).map(|_| lcg(&mut seed) * 4.0).collect(),
                         b: (0..m + 2).map(|_| lcg(&mut seed)).collect(),
                     };
-                    let pw = PackedW::new(&w, m, k);
+                    let pw = ArrayView2::from_shape((m, k), &w[..]).unwrap();
                     for (e, act) in [
                         None,
                         Some(Act::Relu),
@@ -771,15 +733,15 @@ mod tests {
                         ) -> ArrayViewMut2<'_, f32> {
                             ArrayViewMut2::from_shape((m, n).strides((rs, 1)), v).unwrap()
                         }
-                        product(&pw, xv, &epi, ov(&mut got, m, n, out_rs));
+                        product(pw, xv, &epi, ov(&mut got, m, n, out_rs));
                         let mut serial = vec![f32::NAN; len];
-                        product_serial(&pw, xv, &epi, ov(&mut serial, m, n, out_rs));
+                        product_serial(pw, xv, &epi, ov(&mut serial, m, n, out_rs));
                         let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
                         assert_eq!(bits(&got), bits(&serial), "m {m} n {n} k {k}");
                         // The AVX2 kernel sums in the same order, with the same fused
                         // multiply-adds: the same bits.
                         let mut avx2 = vec![f32::NAN; len];
-                        if product_serial_avx2(&pw, xv, &epi, ov(&mut avx2, m, n, out_rs)) {
+                        if product_serial_avx2(pw, xv, &epi, ov(&mut avx2, m, n, out_rs)) {
                             assert_eq!(bits(&avx2), bits(&got), "AVX2: m {m} n {n} k {k}");
                         }
                         for r in 0..m {
@@ -846,7 +808,7 @@ mod tests {
             let a_rows = ArrayView2::from_shape((m, k), &a).unwrap();
             let mut want = Array2::from_elem((m, n), f32::NAN);
             product_serial(
-                &PackedW::new(&a, m, k),
+                ArrayView2::from_shape((m, k), &a[..]).unwrap(),
                 b.view(),
                 &Epilogue::default(),
                 want.view_mut(),
@@ -891,7 +853,7 @@ mod tests {
         if !available() {
             return;
         }
-        let pw = PackedW::new(&[1.0, 1.0], 2, 1);
+        let pw = ArrayView2::from_shape((2, 1), &[1.0f32, 1.0][..]).unwrap();
         let x = [f32::NAN, -0.0, 5.0, -5.0];
         for (act, want) in [
             (Act::Relu, [0.0f32, 0.0, 5.0, 0.0]),
@@ -910,7 +872,7 @@ mod tests {
             };
             let xv = ArrayView2::from_shape((1, 4), &x[..]).unwrap();
             let ov = ArrayViewMut2::from_shape((2, 4), &mut out[..]).unwrap();
-            product_serial(&pw, xv, &epi, ov);
+            product_serial(pw, xv, &epi, ov);
             for r in 0..2 {
                 for c in 0..4 {
                     let (g, w) = (out[r * 4 + c], want[c]);
