@@ -2,9 +2,10 @@
 //! the left operand).
 //!
 //! Both operands are read in place. W is read in panels of [`MR`] rows, one broadcast
-//! value at a time, with any strides: a copy packed once per interpreter (as this kernel
-//! first kept) read no faster, and a second copy of every weight took ResNet-50's `run`
-//! from 146 to 222 MiB. X is read in place (rows of positions, any row stride),
+//! value at a time, with any strides. This kernel first kept a copy of each Conv weight
+//! packed in panels: that copy was at most about 5% faster on MobileNetV2 (within this
+//! host's noise) and, as a second copy of every weight, took ResNet-50's `run` from 137 to
+//! 222 MiB, over the 153 MiB bound. X is read in place (rows of positions, any row stride),
 //! 16 (AVX-512) or 8 (AVX2 + FMA) positions per vector, the ragged last vector masked, so
 //! no copy of X is made and a 7×7 plane costs four vectors, not a packing pass. The bias,
 //! a fused BatchNormalization (`x * a + b`, a product then a sum, as its own kernel
