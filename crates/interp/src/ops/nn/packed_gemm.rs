@@ -188,11 +188,7 @@ pub(crate) fn serves(
 
 /// `c = a · b` for operands [`serves`] accepts, with `a` read in place (any non-negative
 /// strides), on the rayon pool; the same bits on any number of threads.
-pub(crate) fn mat_mul(
-    a: ArrayView2<'_, f32>,
-    b: ArrayView2<'_, f32>,
-    mut c: ArrayViewMut2<'_, f32>,
-) {
+pub(crate) fn mat_mul(a: ArrayView2<'_, f32>, b: ArrayView2<'_, f32>, c: ArrayViewMut2<'_, f32>) {
     assert!(
         serves(&a, &b, &c),
         "packed gemm: {:?} · {:?} -> {:?} not served",
