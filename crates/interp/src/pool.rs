@@ -1,5 +1,5 @@
 //! Output buffers reused from run to run and from layer to layer: when a run drops an f32
-//! value after its last read, its buffer goes to the interpreter's pool, and a kernel that
+//! or 8-bit value after its last read, its buffer goes to the interpreter's pool, and a kernel that
 //! writes every element of its output (convolution) takes a buffer of that length from the
 //! pool instead of allocating and zero-filling a fresh one: the smallest buffer that holds
 //! the output and is at most twice its size (a layer's output usually finds the buffer of
@@ -11,7 +11,7 @@
 //! read: only kernels that overwrite every element take one, so results are the same bits
 //! whether a buffer came from the pool or not.
 
-use std::any::Any;
+use std::any::{Any, TypeId};
 use std::collections::VecDeque;
 use std::sync::Mutex;
 
@@ -26,7 +26,7 @@ const KEEP_BYTES: usize = 8 << 20;
 /// Buffers shorter than this are not kept (the allocator serves them well).
 const MIN_LEN: usize = 1 << 10;
 
-/// Freed f32 buffers, oldest first.
+/// Freed buffers, oldest first.
 #[derive(Default)]
 pub(crate) struct Pool {
     free: Mutex<Free>,
@@ -34,8 +34,16 @@ pub(crate) struct Pool {
 
 #[derive(Default)]
 struct Free {
-    bufs: VecDeque<Vec<f32>>,
+    bufs: VecDeque<Kept>,
     bytes: usize,
+}
+
+/// One kept buffer: a `Vec<T>` for the element type `ty`, holding `cap` elements.
+struct Kept {
+    ty: TypeId,
+    cap: usize,
+    bytes: usize,
+    buf: Box<dyn Any + Send>,
 }
 
 impl Pool {
@@ -44,13 +52,14 @@ impl Pool {
     }
 
     /// Keeps the buffer of a dropped value (when it owns exactly its elements).
-    pub(crate) fn give(&self, a: ArrayD<f32>) {
+    pub(crate) fn give<T: Send + 'static>(&self, a: ArrayD<T>) {
         let len = a.len();
         if len < MIN_LEN || !a.is_standard_layout() {
             return;
         }
         let (v, offset) = a.into_raw_vec_and_offset();
-        let bytes = v.capacity() * 4;
+        let cap = v.capacity();
+        let bytes = cap * std::mem::size_of::<T>();
         if offset.unwrap_or(0) != 0 || v.len() != len || bytes > KEEP_BYTES {
             return;
         }
@@ -59,40 +68,40 @@ impl Pool {
             let Some(old) = free.bufs.pop_front() else {
                 break;
             };
-            free.bytes -= old.capacity() * 4;
+            free.bytes -= old.bytes;
         }
         free.bytes += bytes;
-        free.bufs.push_back(v);
+        free.bufs.push_back(Kept {
+            ty: TypeId::of::<T>(),
+            cap,
+            bytes,
+            buf: Box::new(v),
+        });
     }
 
-    /// A buffer of `len` elements of `T` with unspecified (initialized) contents: when `T`
-    /// is f32, the pool's smallest buffer with room for `len` and at most twice that;
-    /// otherwise, or when it has none, a zeroed new one. The caller writes every element.
+    /// A buffer of `len` elements of `T` with unspecified (initialized) contents: the
+    /// pool's smallest buffer of `T` with room for `len` and at most twice that, or, when
+    /// it has none, a zeroed new one. The caller writes every element.
     pub(crate) fn take<T: Clone + num_traits::Zero + 'static>(
         pool: Option<&Pool>,
         len: usize,
     ) -> Vec<T> {
         if let Some(p) = pool.filter(|_| len >= MIN_LEN) {
-            if std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>() {
-                let found = {
-                    let mut free = p.lock();
-                    let fits = |b: &Vec<f32>| (len..=2 * len).contains(&b.capacity());
-                    let best = (0..free.bufs.len())
-                        .filter(|&i| fits(&free.bufs[i]))
-                        .min_by_key(|&i| free.bufs[i].capacity());
-                    best.and_then(|i| free.bufs.remove(i))
-                        .inspect(|b| free.bytes -= b.capacity() * 4)
-                };
-                if let Some(v) = found {
-                    let boxed: Box<dyn Any> = Box::new(v);
-                    if let Ok(v) = boxed.downcast::<Vec<T>>() {
-                        let mut v = *v;
-                        // Within capacity: shortening writes nothing, lengthening writes
-                        // only the new tail.
-                        v.resize(len, T::zero());
-                        return v;
-                    }
-                }
+            let found = {
+                let mut free = p.lock();
+                let fits = |k: &Kept| k.ty == TypeId::of::<T>() && (len..=2 * len).contains(&k.cap);
+                let best = (0..free.bufs.len())
+                    .filter(|&i| fits(&free.bufs[i]))
+                    .min_by_key(|&i| free.bufs[i].cap);
+                best.and_then(|i| free.bufs.remove(i))
+                    .inspect(|k| free.bytes -= k.bytes)
+            };
+            if let Some(Ok(v)) = found.map(|k| k.buf.downcast::<Vec<T>>()) {
+                let mut v = *v;
+                // Within capacity: shortening writes nothing, lengthening writes only the
+                // new tail.
+                v.resize(len, T::zero());
+                return v;
             }
         }
         vec![T::zero(); len]
@@ -111,11 +120,20 @@ mod tests {
         let ptr = a.as_ptr();
         pool.give(a);
         // Under half its size, longer, or another type: a fresh zeroed buffer.
+        assert_eq!(Pool::take::<u8>(Some(&pool), 8192), vec![0; 8192]);
         assert_eq!(Pool::take::<f32>(Some(&pool), 1023), vec![0.0; 1023]);
         assert_eq!(Pool::take::<f32>(Some(&pool), 2049), vec![0.0; 2049]);
         assert_eq!(Pool::take::<f64>(Some(&pool), 2048), vec![0.0; 2048]);
         let v = Pool::take::<f32>(Some(&pool), 1500);
         assert_eq!((v.as_ptr(), v.len()), (ptr, 1500));
+        assert_eq!(pool.lock().bytes, 0);
+        // Bytes are kept by their own type.
+        let q = ArrayD::from_elem(IxDyn(&[3000]), 7u8);
+        let qptr = q.as_ptr();
+        pool.give(q);
+        assert_eq!(Pool::take::<i8>(Some(&pool), 3000), vec![0; 3000]);
+        let v = Pool::take::<u8>(Some(&pool), 2500);
+        assert_eq!((v.as_ptr(), v.len()), (qptr, 2500));
         assert_eq!(pool.lock().bytes, 0);
         // A view that does not start at its buffer's start is not kept.
         let mut b = ArrayD::from_elem(IxDyn(&[4096]), 1.0f32);
@@ -125,7 +143,7 @@ mod tests {
         // Over the bound, the oldest buffers go first.
         let big = KEEP_BYTES / 4 / 3;
         for _ in 0..5 {
-            pool.give(ArrayD::zeros(IxDyn(&[big])));
+            pool.give(ArrayD::<f32>::zeros(IxDyn(&[big])));
         }
         let free = pool.lock();
         assert_eq!(free.bufs.len(), 3);

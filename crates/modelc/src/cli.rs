@@ -405,22 +405,57 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
-    main_with(args, false)
+    main_with(args, false, |_| {})
 }
 
 /// [`main`] for the `modelc` binary's main thread, which runs every command and lives as
 /// long as the process: that thread is made one of the interpreter's threads
 /// ([`modelc_interp::set_threads_on_this_thread`]), so its kernels split their work in
-/// place instead of handing it to the pool and sleeping. Call it once per process.
-pub fn main_on_this_thread<I, T>(args: I) -> i32
+/// place instead of handing it to the pool and sleeping. `heap` is told how the parsed
+/// command uses memory before it starts, for the binary's allocator settings. Call it once
+/// per process.
+pub fn main_on_this_thread<I, T>(args: I, heap: impl FnOnce(HeapUse)) -> i32
 where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
-    main_with(args, true)
+    main_with(args, true, heap)
 }
 
-fn main_with<I, T>(args: I, on_this_thread: bool) -> i32
+/// How a command uses the heap, for an allocator that keeps freed pages for a while before
+/// returning them to the system (mimalloc's purge delay).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HeapUse {
+    /// Runs models, most of them many times (`run`, `verify`, `diff`, `quantize`,
+    /// `compress`): each run frees its activations and the next allocates the same sizes
+    /// again, so pages kept are pages that need no fault.
+    RunsModels,
+    /// Reads a graph and writes one or a report, once: the pages a node-heavy file's reader
+    /// freed, kept, stack under the writer's and make the peak.
+    ReadsAndWrites,
+}
+
+impl Command {
+    fn heap_use(&self) -> HeapUse {
+        match self {
+            Command::Run { .. }
+            | Command::Verify { .. }
+            | Command::Diff { .. }
+            | Command::Quantize(_)
+            | Command::Compress(_) => HeapUse::RunsModels,
+            Command::Convert { .. }
+            | Command::Targets { .. }
+            | Command::Check { .. }
+            | Command::Inspect { .. }
+            | Command::Optimize { .. }
+            | Command::Draw { .. }
+            | Command::Passes
+            | Command::Dump { .. } => HeapUse::ReadsAndWrites,
+        }
+    }
+}
+
+fn main_with<I, T>(args: I, on_this_thread: bool, heap: impl FnOnce(HeapUse)) -> i32
 where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
@@ -433,6 +468,7 @@ where
             return e.exit_code();
         }
     };
+    heap(cli.command.heap_use());
     let pool = if on_this_thread {
         Some(modelc_interp::set_threads_on_this_thread(
             cli.threads.map(usize::from),

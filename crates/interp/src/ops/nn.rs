@@ -12,7 +12,7 @@ mod conv_tiles;
 pub(crate) mod packed_gemm;
 mod winograd;
 pub(crate) use conv::Win3;
-pub(crate) use depthwise::depthwise;
+pub(crate) use depthwise::PlaneKernel;
 mod deform;
 mod depthwise;
 pub(crate) mod depthwise_rows;

@@ -49,60 +49,98 @@ pub fn depthwise<T: Real>(
     if p == 0 {
         return;
     }
-    if let (Some(sp), Some(xf), Some(wf)) = (SimdPlan::new(win), T::as_f32_ref(x), T::as_f32_ref(w))
-    {
-        let bf = bias.and_then(T::as_f32_ref);
-        let of = T::as_f32s(out).expect("f32 input, f32 output");
-        of.par_chunks_mut(p)
-            .with_min_len(TASK_ELEMS.div_ceil(p))
-            .enumerate()
-            .for_each(|(plane, o)| {
-                let (img, oc) = (plane / m, plane % m);
-                let xc = &xf[(img * c + oc / mult) * is..][..is];
-                let taps = &wf[oc * kl..][..kl];
-                sp.plane(xc, taps, bf.map(|b| b[oc]), act, o);
-                if act == Some(Act::Silu) {
-                    Act::Silu.apply_slice(o);
-                }
-            });
-        return;
-    }
-    if let Some(rp) = RowPlan::new(win) {
-        out.par_chunks_mut(p)
-            .with_min_len(TASK_ELEMS.div_ceil(p))
-            .enumerate()
-            .for_each_init(
-                // Zeroed once: the padding stays zero from plane to plane.
-                || vec![T::zero(); rp.buf_len()],
-                |buf, (plane, o)| {
-                    let (img, oc) = (plane / m, plane % m);
-                    let xc = &x[(img * c + oc / mult) * is..][..is];
-                    let taps = &w[oc * kl..][..kl];
-                    rp.copy_interior(xc, buf);
-                    rows_apply(&rp, buf, taps, bias.map(|b| b[oc]), o);
-                    if let (Some(act), Some(v)) = (act, T::as_f32s(o)) {
-                        act.apply_slice(v);
-                    }
-                },
-            );
-        return;
-    }
+    let kernel = PlaneKernel::new::<T>(win);
     out.par_chunks_mut(p)
         .with_min_len(TASK_ELEMS.div_ceil(p))
         .enumerate()
-        .for_each(|(plane, o)| {
-            let (img, oc) = (plane / m, plane % m);
-            let xc = &x[(img * c + oc / mult) * is..][..is];
-            let taps = &w[oc * kl..][..kl];
-            o.fill(T::zero());
-            plane_taps(xc, taps, win, o);
-            if let Some(b) = bias {
-                o.iter_mut().for_each(|v| *v += b[oc]);
+        .for_each_init(
+            || kernel.buffer(),
+            |buf, (plane, o)| {
+                let (img, oc) = (plane / m, plane % m);
+                let xc = &x[(img * c + oc / mult) * is..][..is];
+                let taps = &w[oc * kl..][..kl];
+                kernel.plane(win, xc, taps, bias.map(|b| b[oc]), act, o, buf);
+            },
+        );
+}
+
+/// How each plane of one 2-D depthwise layer is computed, chosen once for the layer: the
+/// float Conv and the integer depthwise of a QDQ unit (whose sums of shifted 8-bit values
+/// are exact in f32) share it.
+pub(crate) enum PlaneKernel {
+    /// The AVX-512 kernels, reading the plane in place (f32 only).
+    Simd(SimdPlan),
+    /// The row kernel, from a zero-padded, phase-split copy of the plane.
+    Rows(RowPlan),
+    /// The general tap loop.
+    Taps,
+}
+
+impl PlaneKernel {
+    /// The fastest kernel for `win` and element type `T` on this CPU.
+    pub(crate) fn new<T: Real>(win: &Win3) -> PlaneKernel {
+        if T::as_f32_ref(&[]).is_some() {
+            if let Some(sp) = SimdPlan::new(win) {
+                return PlaneKernel::Simd(sp);
             }
-            if let (Some(act), Some(v)) = (act, T::as_f32s(o)) {
-                act.apply_slice(v);
+        }
+        match RowPlan::new(win) {
+            Some(rp) => PlaneKernel::Rows(rp),
+            None => PlaneKernel::Taps,
+        }
+    }
+
+    /// A task's scratch buffer for [`PlaneKernel::plane`]: zeroed once, since the padding
+    /// of the row kernel's copy stays zero from plane to plane of the layer.
+    pub(crate) fn buffer<T: Real>(&self) -> Vec<T> {
+        match self {
+            PlaneKernel::Rows(rp) => vec![T::zero(); rp.buf_len()],
+            _ => Vec::new(),
+        }
+    }
+
+    /// One output plane `o` from the input plane `xc` (of `win.big`), the filter's taps,
+    /// its bias and activation; `buf` is this layer's [`PlaneKernel::buffer`].
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn plane<T: Real>(
+        &self,
+        win: &Win3,
+        xc: &[T],
+        taps: &[T],
+        bias: Option<T>,
+        act: Option<Act>,
+        o: &mut [T],
+        buf: &mut [T],
+    ) {
+        match self {
+            PlaneKernel::Simd(sp) => {
+                let f32s = (T::as_f32_ref(xc), T::as_f32_ref(taps), T::as_f32s(o));
+                let (Some(xf), Some(wf), Some(of)) = f32s else {
+                    unreachable!("the SIMD depthwise kernels are planned for f32 only")
+                };
+                let bf = bias.map(|b| b.as_f64() as f32);
+                sp.plane(xf, wf, bf, act, of);
+                if act == Some(Act::Silu) {
+                    Act::Silu.apply_slice(of);
+                }
+                return;
             }
-        });
+            PlaneKernel::Rows(rp) => {
+                rp.copy_interior(xc, buf);
+                rows_apply(rp, buf, taps, bias, o);
+            }
+            PlaneKernel::Taps => {
+                o.fill(T::zero());
+                plane_taps(xc, taps, win, o);
+                if let Some(b) = bias {
+                    o.iter_mut().for_each(|v| *v += b);
+                }
+            }
+        }
+        if let (Some(act), Some(v)) = (act, T::as_f32s(o)) {
+            act.apply_slice(v);
+        }
+    }
 }
 
 /// Adds every tap of one filter, applied to one input plane, into one output plane.

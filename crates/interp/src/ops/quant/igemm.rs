@@ -195,6 +195,8 @@ thread_local! {
     /// Each thread's packed block of B for [`gemm8`], kept between calls and runs: a fresh
     /// one per task costs more in page clearing than the packing itself.
     static PACK8: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    /// The calling thread's packed B for a [`gemm8`] whose tasks share it, kept likewise.
+    static SHARED8: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// Bytes of packed B per task of [`gemm8`] (as [`B_BLOCK`]: 128 KiB).
@@ -248,21 +250,19 @@ impl PackedA8 {
     }
 }
 
+/// Bytes of B's columns `c0 .. c0 + cols` packed by [`pack_b8`].
+fn packed8_len(k: usize, cols: usize) -> usize {
+    cols.div_ceil(NR) * k.div_ceil(4) * NR * 4
+}
+
 /// Packs columns `c0 .. c0 + cols` of B (`[k][p]` row-major bytes, each XORed with
 /// `flip`) as `[cols / NR][k / 4][NR][4]` bytes (four consecutive k of one column
-/// together), into `buf`. Padding columns and k are 0 (A's padding is 0 too).
-fn pack_b8(
-    b: &[u8],
-    (k, p): (usize, usize),
-    (c0, cols): (usize, usize),
-    flip: u8,
-    buf: &mut Vec<u8>,
-) {
+/// together), into `buf` ([`packed8_len`] bytes), every byte written. Padding columns and k
+/// are 0 (A's padding is 0 too). `c0` is a multiple of [`NR`], so a block's panels are the same bytes whether
+/// it is packed alone or with the rest of B.
+fn pack_b8(b: &[u8], (k, p): (usize, usize), (c0, cols): (usize, usize), flip: u8, buf: &mut [u8]) {
     let kq = k.div_ceil(4);
     let panels = cols.div_ceil(NR);
-    let len = panels * kq * NR * 4;
-    buf.clear();
-    buf.resize(len, 0);
     let zero = [0u8; NR];
     for q in 0..kq {
         let row = |j: usize| -> &[u8] {
@@ -297,11 +297,11 @@ fn pack_b8(
                     &mut dst[64 * piece..64 * piece + 64],
                 );
             }
-            for jj in 16 * whole..n {
+            // The rest, and the padding (k past the last row, columns past the last).
+            for jj in 16 * whole..NR {
                 for (t, r) in rows.iter().enumerate() {
-                    if let Some(&v) = r.get(j0 + jj) {
-                        dst[jj * 4 + t] = v ^ flip;
-                    }
+                    let v = r.get(j0 + jj).filter(|_| jj < n);
+                    dst[jj * 4 + t] = v.map_or(0, |&v| v ^ flip);
                 }
             }
         }
@@ -332,29 +332,56 @@ pub fn gemm8<T: Send>(
     let tasks = split_tasks(out, m, p, nc);
     let ctx = Ctx8 {
         a,
-        b,
-        p,
-        flip,
         zp,
         vnni: kernel == Kernel::Avx512Vnni && simd::avx512vnni(),
     };
-    let run = |buf: &mut Vec<u8>, task: Task<'_, T>| {
+    let run = |panels: &[u8], task: Task<'_, T>| {
         if ctx.vnni {
-            simd::task8_avx512vnni(&ctx, buf, task, &emit)
+            simd::task8_avx512vnni(&ctx, panels, task, &emit)
         } else {
-            task8(&ctx, buf, task, &emit)
+            task8(&ctx, panels, task, &emit)
         }
     };
+    // Each task packs its own block of B, into its thread's buffer.
+    let pack_and_run = |buf: &mut Vec<u8>, task: Task<'_, T>| {
+        let (c0, cols) = (task.1, task.2.first().map_or(0, |r| r.len()));
+        buf.resize(packed8_len(k, cols), 0);
+        pack_b8(b, (k, p), (c0, cols), flip, buf);
+        run(buf, task)
+    };
+    let col_blocks = p.div_ceil(nc);
     if tasks.len() == 1 || rayon::current_num_threads() == 1 {
         PACK8.with(|cell| match cell.try_borrow_mut() {
-            Ok(mut buf) => tasks.into_iter().for_each(|t| run(&mut buf, t)),
-            Err(_) => tasks.into_iter().for_each(|t| run(&mut Vec::new(), t)),
+            Ok(mut buf) => tasks.into_iter().for_each(|t| pack_and_run(&mut buf, t)),
+            Err(_) => tasks
+                .into_iter()
+                .for_each(|t| pack_and_run(&mut Vec::new(), t)),
+        });
+    } else if tasks.len() > col_blocks {
+        // Rows are split too (a small image): the tasks of a column block would each pack
+        // the same block. B is packed once instead, its panels in parallel, and shared.
+        let with_shared = |shared: &mut Vec<u8>| {
+            let panel = packed8_len(k, NR);
+            shared.resize(packed8_len(k, p), 0);
+            shared
+                .par_chunks_mut(panel)
+                .enumerate()
+                .for_each(|(j, dst)| pack_b8(b, (k, p), (j * NR, NR.min(p - j * NR)), flip, dst));
+            tasks.into_par_iter().for_each(|t| {
+                let (c0, cols) = (t.1, t.2.first().map_or(0, |r| r.len()));
+                let first = c0 / NR * panel;
+                run(&shared[first..first + packed8_len(k, cols)], t)
+            });
+        };
+        SHARED8.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut shared) => with_shared(&mut shared),
+            Err(_) => with_shared(&mut Vec::new()),
         });
     } else {
         tasks.into_par_iter().for_each(|t| {
             PACK8.with(|cell| match cell.try_borrow_mut() {
-                Ok(mut buf) => run(&mut buf, t),
-                Err(_) => run(&mut Vec::new(), t),
+                Ok(mut buf) => pack_and_run(&mut buf, t),
+                Err(_) => pack_and_run(&mut Vec::new(), t),
             })
         });
     }
@@ -363,25 +390,22 @@ pub fn gemm8<T: Send>(
 /// What every task of one [`gemm8`] reads.
 struct Ctx8<'a> {
     a: &'a PackedA8,
-    b: &'a [u8],
-    p: usize,
-    flip: u8,
     zp: i32,
     vnni: bool,
 }
 
-/// One task of [`gemm8`]: packs its block of B, then computes and emits its tiles.
+/// One task of [`gemm8`]: computes and emits its tiles from its block of B, packed
+/// ([`pack_b8`]) into `buf`.
 #[inline(always)]
 fn task8<T>(
     ctx: &Ctx8<'_>,
-    buf: &mut Vec<u8>,
-    (r0, c0, mut rows): Task<'_, T>,
+    buf: &[u8],
+    (r0, _, mut rows): Task<'_, T>,
     emit: &impl Fn(usize, &[i32], &mut [T]),
 ) {
     let a = ctx.a;
     let kq = a.kq;
     let cols = rows.first().map_or(0, |r| r.len());
-    pack_b8(ctx.b, (a.k, ctx.p), (c0, cols), ctx.flip, buf);
     let mut tile = [[0i32; NR]; MR];
     for (bi, rblock) in rows.chunks_mut(MR).enumerate() {
         let mb = r0 / MR + bi;
@@ -639,7 +663,7 @@ mod simd {
     /// lanes wide and the tile kernel inlines), after checking the CPU has it.
     pub(super) fn task8_avx512vnni<T>(
         ctx: &super::Ctx8<'_>,
-        buf: &mut Vec<u8>,
+        buf: &[u8],
         task: super::Task<'_, T>,
         emit: &impl Fn(usize, &[i32], &mut [T]),
     ) {
@@ -656,7 +680,7 @@ mod simd {
     #[target_feature(enable = "avx512f,avx512vnni")]
     fn task8_impl<T>(
         ctx: &super::Ctx8<'_>,
-        buf: &mut Vec<u8>,
+        buf: &[u8],
         task: super::Task<'_, T>,
         emit: &impl Fn(usize, &[i32], &mut [T]),
     ) {

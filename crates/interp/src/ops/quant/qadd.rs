@@ -13,6 +13,7 @@ use rayon::prelude::*;
 
 use super::qconv::QInt;
 use super::qdq::round_even_f32;
+use crate::pool::Pool;
 use crate::{bail, Array, KernelError};
 
 /// Elements per block of lane arithmetic.
@@ -94,22 +95,28 @@ impl QAdd {
         }
     }
 
-    pub(crate) fn run(&self, a: &Array, b: &Array) -> Result<Array, KernelError> {
+    pub(crate) fn run(
+        &self,
+        a: &Array,
+        b: &Array,
+        pool: Option<&Pool>,
+    ) -> Result<Array, KernelError> {
         fn go<A: QInt, B: QInt>(
             u: &QAdd,
             a: &ArrayD<A>,
             b: &ArrayD<B>,
+            pool: Option<&Pool>,
         ) -> Result<Array, KernelError> {
             Ok(match u.y_dtype {
-                DType::U8 => Array::U8(u.typed(a, b)?),
-                _ => Array::I8(u.typed(a, b)?),
+                DType::U8 => Array::U8(u.typed(a, b, pool)?),
+                _ => Array::I8(u.typed(a, b, pool)?),
             })
         }
         match (a, b) {
-            (Array::U8(a), Array::U8(b)) => go(self, a, b),
-            (Array::U8(a), Array::I8(b)) => go(self, a, b),
-            (Array::I8(a), Array::U8(b)) => go(self, a, b),
-            (Array::I8(a), Array::I8(b)) => go(self, a, b),
+            (Array::U8(a), Array::U8(b)) => go(self, a, b, pool),
+            (Array::U8(a), Array::I8(b)) => go(self, a, b, pool),
+            (Array::I8(a), Array::U8(b)) => go(self, a, b, pool),
+            (Array::I8(a), Array::I8(b)) => go(self, a, b, pool),
             (a, b) => bail!("Add of quantized {} and {}", a.dtype(), b.dtype()),
         }
     }
@@ -118,6 +125,7 @@ impl QAdd {
         &self,
         a: &ArrayD<A>,
         b: &ArrayD<B>,
+        pool: Option<&Pool>,
     ) -> Result<ArrayD<Y>, KernelError> {
         let (oa, ob) = (self.a, self.b);
         if a.shape() == b.shape() {
@@ -130,7 +138,8 @@ impl QAdd {
                 let tb: Vec<f32> = (0..=255u8)
                     .map(|v| ob.dequantize(B::from_byte(v).to_i16()))
                     .collect();
-                let mut out = vec![Y::from_byte(0); xs.len()];
+                // Every element is written below.
+                let mut out: Vec<Y> = Pool::take(pool, xs.len());
                 out.par_chunks_mut(LANES)
                     .zip(xs.par_chunks(LANES).zip(ys.par_chunks(LANES)))
                     .with_min_len(4096 / LANES)

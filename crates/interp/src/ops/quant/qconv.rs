@@ -19,13 +19,14 @@ use rayon::prelude::*;
 
 use super::igemm::{gemm, gemm8, i8_bytes, Kernel, PackedA, PackedA8};
 use super::integer::Conv;
-use super::qdepthwise::{self, Plane};
+use super::qdepthwise;
 use crate::ops::elem::MAX_ELEMS;
-use crate::ops::nn::{depthwise, Win3};
+use crate::ops::nn::Win3;
+use crate::pool::Pool;
 use crate::{bail, Array, KernelError};
 
 /// An 8-bit quantized element type.
-pub(crate) trait QInt: Copy + Send + Sync {
+pub(crate) trait QInt: Copy + Send + Sync + num_traits::Zero + 'static {
     const LO: f32;
     const HI: f32;
     /// `v`, already rounded and within [LO, HI].
@@ -179,9 +180,6 @@ enum Weights {
     Depthwise(Vec<f32>),
 }
 
-/// Output elements per parallel depthwise task, at least (as the float kernel's).
-const TASK_ELEMS: usize = 1 << 12;
-
 /// A planned integer convolution.
 #[derive(Debug, Clone)]
 pub(crate) struct QConv {
@@ -250,13 +248,19 @@ impl QConv {
         })
     }
 
-    /// Runs the unit on `x_q` with the given GEMM kernel.
-    pub(crate) fn run(&self, x: &Array, kernel: Kernel) -> Result<Array, KernelError> {
+    /// Runs the unit on `x_q` with the given GEMM kernel; the output buffer comes from
+    /// `pool` when it has one of that size.
+    pub(crate) fn run(
+        &self,
+        x: &Array,
+        kernel: Kernel,
+        pool: Option<&Pool>,
+    ) -> Result<Array, KernelError> {
         match (x, self.y_dtype) {
-            (Array::U8(a), DType::U8) => Ok(Array::U8(self.run_typed(a, kernel)?)),
-            (Array::U8(a), _) => Ok(Array::I8(self.run_typed(a, kernel)?)),
-            (Array::I8(a), DType::U8) => Ok(Array::U8(self.run_typed(a, kernel)?)),
-            (Array::I8(a), _) => Ok(Array::I8(self.run_typed(a, kernel)?)),
+            (Array::U8(a), DType::U8) => Ok(Array::U8(self.run_typed(a, kernel, pool)?)),
+            (Array::U8(a), _) => Ok(Array::I8(self.run_typed(a, kernel, pool)?)),
+            (Array::I8(a), DType::U8) => Ok(Array::U8(self.run_typed(a, kernel, pool)?)),
+            (Array::I8(a), _) => Ok(Array::I8(self.run_typed(a, kernel, pool)?)),
             (other, _) => bail!(
                 "the quantized input is {}, the unit expects {}",
                 other.dtype(),
@@ -269,6 +273,7 @@ impl QConv {
         &self,
         x: &ArrayD<X>,
         kernel: Kernel,
+        pool: Option<&Pool>,
     ) -> Result<ArrayD<Y>, KernelError> {
         let geo = Conv::new(&self.attrs, x.shape(), &self.w_shape)?;
         if geo.in_sp.len() != 2 {
@@ -292,7 +297,8 @@ impl QConv {
             .as_slice()
             .ok_or_else(|| KernelError::new("input is not contiguous"))?;
         let zp = self.x_zp;
-        let mut out = vec![Y::from_f32(0.0); total];
+        // Every element is written below (each image's every channel and position).
+        let mut out: Vec<Y> = Pool::take(pool, total);
         for (img, out_img) in out.chunks_mut(m * p.max(1)).enumerate() {
             let x_img = &xs[img * c * h * w..(img + 1) * c * h * w];
             if p == 0 {
@@ -308,52 +314,7 @@ impl QConv {
                         d: [1, geo.dil[0], geo.dil[1]],
                         pb: [0, geo.pad_begin[0], geo.pad_begin[1]],
                     };
-                    let kk = win.k_len();
-                    let shift = |v: X| (v.to_i16() - zp) as f32;
-                    let plane = Plane {
-                        h,
-                        w,
-                        oh,
-                        ow,
-                        kh: geo.k[0],
-                        kw: geo.k[1],
-                        sy: geo.strides[0],
-                        sx: geo.strides[1],
-                        py: geo.pad_begin[0],
-                        px: geo.pad_begin[1],
-                    };
-                    match geo.dil == [1, 1] && plane.supported() {
-                        // One channel at a time from its input plane to its output plane,
-                        // all in cache.
-                        true => out_img
-                            .par_chunks_mut(p)
-                            .with_min_len(TASK_ELEMS.div_ceil(p))
-                            .enumerate()
-                            .for_each(|(ch, orow)| {
-                                let x_ch = &x_img[ch * h * w..][..h * w];
-                                let taps = &wts[ch * kk..][..kk];
-                                qdepthwise::channel(
-                                    &plane,
-                                    x_ch,
-                                    zp,
-                                    taps,
-                                    &self.requant,
-                                    ch,
-                                    orow,
-                                );
-                            }),
-                        // Dilated filters: the general depthwise loop over the image.
-                        false => {
-                            let xf: Vec<f32> = x_img.iter().map(|&v| shift(v)).collect();
-                            let mut sums = vec![0f32; m * p];
-                            depthwise(&xf, wts, None, None, c, 1, &win, &mut sums);
-                            out_img
-                                .par_chunks_mut(p)
-                                .zip(sums.par_chunks(p))
-                                .enumerate()
-                                .for_each(|(ch, (o, s))| self.requant.row(ch, s, o));
-                        }
-                    }
+                    qdepthwise::image(&win, x_img, zp, wts, &self.requant, out_img);
                 }
                 Weights::Gemm { pairs, quads } => {
                     let (cg, mg) = (c / g, m / g);

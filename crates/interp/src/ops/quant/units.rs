@@ -25,6 +25,7 @@ use super::igemm::Kernel;
 use super::qadd::{Operand, QAdd};
 use super::qconv::{QConv, Requant};
 use crate::plan::{Act, Plan};
+use crate::pool::Pool;
 use crate::{Array, Data, KernelError};
 
 /// A unit, run in place of the node that ends it.
@@ -47,10 +48,15 @@ pub(crate) enum Kind {
 
 impl Unit {
     /// Computes the unit's output from its inputs (in [`Unit::inputs`] order).
-    pub(crate) fn run(&self, inputs: &[&Array], kernel: Kernel) -> Result<Array, KernelError> {
+    pub(crate) fn run(
+        &self,
+        inputs: &[&Array],
+        kernel: Kernel,
+        pool: Option<&Pool>,
+    ) -> Result<Array, KernelError> {
         match (&self.kind, inputs) {
-            (Kind::Conv(c), &[x]) => c.run(x, kernel),
-            (Kind::Add(a), &[x, y]) => a.run(x, y),
+            (Kind::Conv(c), &[x]) => c.run(x, kernel, pool),
+            (Kind::Add(a), &[x, y]) => a.run(x, y, pool),
             _ => Err(KernelError::new("a QDQ unit was given the wrong inputs")),
         }
     }
@@ -642,7 +648,7 @@ mod tests {
             let Data::Tensor(xq) = xq else { panic!() };
             let results: Vec<Array> = Kernel::available()
                 .into_iter()
-                .map(|kern| conv.run(&xq, kern).unwrap())
+                .map(|kern| conv.run(&xq, kern, None).unwrap())
                 .collect();
             assert!(
                 results.windows(2).all(|w| w[0] == w[1]),
