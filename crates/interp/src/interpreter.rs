@@ -185,6 +185,7 @@ impl<'g> Interpreter<'g> {
                 .ok_or_else(|| InterpError::UnknownInput(name.clone()))?;
             positional[i] = Some(data);
         }
+        let _awake = crate::awake::Awake::start();
         let outputs = execute(
             self.graph,
             &self.opsets,

@@ -13,6 +13,8 @@
 //! bit-identical for any thread count.
 
 mod array;
+mod awake;
+pub use awake::spin_during_runs;
 mod ctx;
 mod error;
 mod interpreter;

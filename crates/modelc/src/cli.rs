@@ -436,6 +436,16 @@ pub enum HeapUse {
 }
 
 impl Command {
+    /// Runs one model at a time, never two side by side on the thread pool (`run`,
+    /// `verify`, `diff`): the interpreter may keep its threads spinning between kernels
+    /// ([`modelc_interp::spin_during_runs`]).
+    fn runs_one_at_a_time(&self) -> bool {
+        matches!(
+            self,
+            Command::Run { .. } | Command::Verify { .. } | Command::Diff { .. }
+        )
+    }
+
     fn heap_use(&self) -> HeapUse {
         match self {
             Command::Run { .. }
@@ -469,6 +479,11 @@ where
         }
     };
     heap(cli.command.heap_use());
+    // Only the binary: its main thread runs every command, one at a time. (Python may call
+    // from several threads at once.)
+    if on_this_thread && cli.command.runs_one_at_a_time() {
+        modelc_interp::spin_during_runs(true);
+    }
     let pool = if on_this_thread {
         Some(modelc_interp::set_threads_on_this_thread(
             cli.threads.map(usize::from),

@@ -18,6 +18,8 @@ use crate::{bail, Array, KernelError};
 
 /// Elements per block of lane arithmetic.
 const LANES: usize = 16;
+/// Elements per parallel task.
+const TASK: usize = 4096;
 
 /// One quantized operand: scale and zero point.
 #[derive(Debug, Clone, Copy)]
@@ -70,7 +72,7 @@ impl QAdd {
     /// past ±1024 (in units of y_scale) every output saturates, and within that range
     /// adding 1.5 · 2²³ rounds half to even and leaves the integer in the float's low bits
     /// (as [`round_even_f32`]). Sums of finite 8-bit values are finite: no NaN arises.
-    #[inline]
+    #[inline(always)]
     fn quantize_lanes<Y: QInt>(&self, v: &[f32; LANES], out: &mut [Y]) {
         const MAGIC: f32 = 12_582_912.0;
         const MAGIC_BITS: i32 = 0x4B40_0000;
@@ -140,16 +142,9 @@ impl QAdd {
                     .collect();
                 // Every element is written below.
                 let mut out: Vec<Y> = Pool::take(pool, xs.len());
-                out.par_chunks_mut(LANES)
-                    .zip(xs.par_chunks(LANES).zip(ys.par_chunks(LANES)))
-                    .with_min_len(4096 / LANES)
-                    .for_each(|(o, (x, y))| {
-                        let mut v = [0f32; LANES];
-                        for ((v, &x), &y) in v.iter_mut().zip(x).zip(y) {
-                            *v = ta[x.byte() as usize] + tb[y.byte() as usize];
-                        }
-                        self.quantize_lanes(&v, o);
-                    });
+                out.par_chunks_mut(TASK)
+                    .zip(xs.par_chunks(TASK).zip(ys.par_chunks(TASK)))
+                    .for_each(|(o, (x, y))| lanes::add(self, (&ta, &tb), x, y, o));
                 return Ok(ArrayD::from_shape_vec(a.raw_dim(), out)?);
             }
         }
@@ -166,5 +161,66 @@ impl QAdd {
         Ok(Zip::from(&va)
             .and(&vb)
             .map_collect(|&x, &y| self.quantize(x + y)))
+    }
+}
+
+/// The same-shape loop, compiled a second time for AVX-512 (chosen at run time), where the
+/// table lookups become gathers and the lane arithmetic sixteen wide.
+#[allow(unsafe_code)]
+mod lanes {
+    use super::{QAdd, QInt, LANES};
+
+    /// `o[i]` = the quantized `ta[x[i]] + tb[y[i]]`.
+    pub(super) fn add<A: QInt, B: QInt, Y: QInt>(
+        u: &QAdd,
+        tables: (&[f32], &[f32]),
+        x: &[A],
+        y: &[B],
+        o: &mut [Y],
+    ) {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU has AVX-512F, the only feature the function is compiled for.
+            unsafe { add_avx512(u, tables, x, y, o) };
+            return;
+        }
+        add_body(u, tables, x, y, o)
+    }
+
+    #[inline(always)]
+    fn add_body<A: QInt, B: QInt, Y: QInt>(
+        u: &QAdd,
+        (ta, tb): (&[f32], &[f32]),
+        x: &[A],
+        y: &[B],
+        o: &mut [Y],
+    ) {
+        let (ta, tb): (&[f32; 256], &[f32; 256]) = (
+            ta.try_into().expect("256 values"),
+            tb.try_into().expect("256 values"),
+        );
+        for ((o, x), y) in o
+            .chunks_mut(LANES)
+            .zip(x.chunks(LANES))
+            .zip(y.chunks(LANES))
+        {
+            let mut v = [0f32; LANES];
+            for ((v, &x), &y) in v.iter_mut().zip(x).zip(y) {
+                *v = ta[x.byte() as usize] + tb[y.byte() as usize];
+            }
+            u.quantize_lanes(&v, o);
+        }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    fn add_avx512<A: QInt, B: QInt, Y: QInt>(
+        u: &QAdd,
+        tables: (&[f32], &[f32]),
+        x: &[A],
+        y: &[B],
+        o: &mut [Y],
+    ) {
+        add_body(u, tables, x, y, o)
     }
 }
