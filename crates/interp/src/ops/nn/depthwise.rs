@@ -6,10 +6,11 @@
 //! f32 2-D planes with dilation 1 take the AVX-512 kernels of [`super::depthwise_simd`]
 //! where the CPU has them and the geometry is theirs (stride 1 with "same" padding across,
 //! or stride 2 onto rows of at most 8), reading the plane in place. Other 2-D planes with
-//! dilation 1 take the row kernel ([`super::depthwise_rows`]): the plane is copied once into a zero-padded,
-//! stride-phase-split buffer, then each output row is computed in register-sized blocks
-//! with every tap unrolled over contiguous input. Other planes take the general tap loop
-//! here.
+//! dilation 1 take the row kernel ([`super::depthwise_rows`]): the plane is copied once into
+//! a zero-padded, stride-phase-split buffer, then each output row is computed in
+//! register-sized blocks with every tap unrolled over contiguous input. Other planes take
+//! the general tap loop here. [`PlaneKernel`] makes the choice once per layer, for this
+//! Conv and for the integer depthwise of QDQ models (`quant::qdepthwise`).
 //!
 //! Both compute each output element the same way — zero, plus every tap's product in
 //! (depth, row, column) order, then the bias (as a separate Add would: fusing a bias Add

@@ -4,8 +4,8 @@
 //!
 //! `acc[c][p] = Σ (x_q − x_zp) · (w_q[c] − w_zp[c])` is exact: in i32 by the integer GEMM of
 //! [`super::igemm`] for grouped and dense convolutions, and for depthwise ones in f32 by the
-//! float depthwise row kernel ([`crate::ops::nn::depthwise_rows`]), which is exact there
-//! because every product and partial sum is an integer below 2²⁴ (checked when planned);
+//! float Conv's depthwise kernels ([`super::qdepthwise`]), which are exact there because
+//! every product and partial sum is an integer below 2²⁴ (checked when planned);
 //! the output is `saturate(round_half_even(acc · m[c] + b[c] / y_scale) + y_zp)` with
 //! `m[c] = x_scale · w_scale[c] / y_scale` and the activation's bounds divided by `y_scale`,
 //! in f32. The float path rounds differently in two places: it sums the dequantized
