@@ -52,7 +52,7 @@ pub fn depthwise<T: Real>(
     }
     let kernel = PlaneKernel::new::<T>(win);
     out.par_chunks_mut(p)
-        .with_min_len(TASK_ELEMS.div_ceil(p))
+        .with_min_len(PlaneKernel::planes_per_task(p))
         .enumerate()
         .for_each_init(
             || kernel.buffer(),
@@ -89,6 +89,12 @@ impl PlaneKernel {
             Some(rp) => PlaneKernel::Rows(rp),
             None => PlaneKernel::Taps,
         }
+    }
+
+    /// Planes of `p` outputs each parallel task takes, at least: small planes (7×7) are
+    /// too small to be tasks alone.
+    pub(crate) fn planes_per_task(p: usize) -> usize {
+        TASK_ELEMS.div_ceil(p.max(1))
     }
 
     /// A task's scratch buffer for [`PlaneKernel::plane`]: zeroed once, since the padding

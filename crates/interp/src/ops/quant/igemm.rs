@@ -258,8 +258,8 @@ fn packed8_len(k: usize, cols: usize) -> usize {
 /// Packs columns `c0 .. c0 + cols` of B (`[k][p]` row-major bytes, each XORed with
 /// `flip`) as `[cols / NR][k / 4][NR][4]` bytes (four consecutive k of one column
 /// together), into `buf` ([`packed8_len`] bytes), every byte written. Padding columns and k
-/// are 0 (A's padding is 0 too). `c0` is a multiple of [`NR`], so a block's panels are the same bytes whether
-/// it is packed alone or with the rest of B.
+/// are 0 (A's padding is 0 too). `c0` is a multiple of [`NR`], so a block's panels are the
+/// same bytes whether it is packed alone or with the rest of B.
 fn pack_b8(b: &[u8], (k, p): (usize, usize), (c0, cols): (usize, usize), flip: u8, buf: &mut [u8]) {
     let kq = k.div_ceil(4);
     let panels = cols.div_ceil(NR);

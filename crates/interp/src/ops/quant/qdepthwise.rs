@@ -15,9 +15,6 @@ use rayon::prelude::*;
 use super::qconv::{QInt, Requant};
 use crate::ops::nn::{PlaneKernel, Win3};
 
-/// Output elements per parallel task, at least (7×7 planes are too small to be tasks).
-const TASK_ELEMS: usize = 1 << 12;
-
 /// One image: `x` its `c` input planes of `win.big`, `zp` their zero point, `taps` the
 /// `c` filters' shifted weights (`win.k_len()` each), `out` its `c` output planes of
 /// `win.small`.
@@ -35,7 +32,7 @@ pub(crate) fn image<X: QInt, Y: QInt>(
     }
     let kernel = PlaneKernel::new::<f32>(win);
     out.par_chunks_mut(p)
-        .with_min_len(TASK_ELEMS.div_ceil(p))
+        .with_min_len(PlaneKernel::planes_per_task(p))
         .enumerate()
         .for_each_init(
             || (kernel.buffer::<f32>(), vec![0f32; is], vec![0f32; p]),
