@@ -26,6 +26,9 @@ pub struct OpCtx<'a> {
     /// A BatchNormalization the plan fused after this node (a Conv), applied before
     /// `epilogue`; `epilogue_done` covers both.
     pub(crate) affine: Option<&'a Affine>,
+    /// A bias the plan fused after this node (a MatMul's `Add`), one value per column of
+    /// the product, applied before `epilogue`; `epilogue_done` covers it too.
+    pub(crate) col_bias: Option<&'a [f32]>,
     pub(crate) epilogue_done: Cell<bool>,
     /// Buffers of dropped values, for outputs the kernel overwrites entirely.
     pub(crate) pool: Option<&'a Pool>,
@@ -50,6 +53,7 @@ impl<'a> OpCtx<'a> {
             opsets: &[],
             epilogue: None,
             affine: None,
+            col_bias: None,
             epilogue_done: Cell::new(false),
             pool: None,
             slot: None,

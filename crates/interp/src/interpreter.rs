@@ -11,7 +11,7 @@ use crate::ops::quant::units::Units;
 use crate::ops::{lookup, Kernel};
 use crate::plan::{opset_of, Plan};
 use crate::pool::Pool;
-use crate::profile::{conv_kind, Profile};
+use crate::profile::{conv_kind, matmul_kind, Profile};
 use crate::{Array, Data, InterpError};
 
 /// A callback that sees each computed value (see [`Interpreter::run_observed`]).
@@ -455,6 +455,7 @@ fn execute(
                 let fused_here = plan.fused.get(&id).filter(|_| fuse);
                 let epilogue = fused_here.and_then(|f| f.act);
                 let affine = fused_here.and_then(|f| f.affine.as_deref());
+                let col_bias = fused_here.and_then(|f| f.col_bias.as_deref());
                 let epilogue_done;
                 let outputs = {
                     let get = |v: &ValueRef| {
@@ -482,6 +483,7 @@ fn execute(
                         opsets,
                         epilogue,
                         affine,
+                        col_bias: col_bias.map(|b| &b.0[..]),
                         epilogue_done: std::cell::Cell::new(false),
                         pool,
                         slot: consts.and_then(|c| c.slots.get(&id)),
@@ -514,6 +516,16 @@ fn execute(
                     match (fused, data) {
                         (Some(f), Data::Tensor(Array::F32(mut a))) => {
                             if !epilogue_done {
+                                if let Some(bias) = &f.col_bias {
+                                    if !bias.apply(&mut a) {
+                                        a = bias.broadcast_add(&a).map_err(|source| {
+                                            InterpError::Kernel {
+                                                node: node_label(graph.node(f.into.node)),
+                                                source,
+                                            }
+                                        })?;
+                                    }
+                                }
                                 if let Some(affine) = &f.affine {
                                     if !affine.apply(&mut a) {
                                         return Err(InterpError::Kernel {
@@ -543,15 +555,18 @@ fn execute(
                     }
                 }
                 if let (Some(p), Some(t)) = (profile.as_mut(), started) {
-                    let kind = (*op == OnnxOp::Conv)
-                        .then(|| {
-                            let w = input_refs.get(1).copied().flatten()?;
-                            match values.get(&w)?.as_ref() {
-                                Data::Tensor(a) => Some(conv_kind(node, a.shape())),
-                                _ => None,
-                            }
-                        })
-                        .flatten();
+                    let shape = |slot: usize| {
+                        let v = input_refs.get(slot).copied().flatten()?;
+                        match values.get(&v)?.as_ref() {
+                            Data::Tensor(a) => Some(a.shape().to_vec()),
+                            _ => None,
+                        }
+                    };
+                    let kind = match *op {
+                        OnnxOp::Conv => shape(1).map(|w| conv_kind(node, &w)),
+                        OnnxOp::MatMul => shape(0).zip(shape(1)).map(|(a, b)| matmul_kind(&a, &b)),
+                        _ => None,
+                    };
                     let name = kind.as_deref().unwrap_or(op.name());
                     match fused_act {
                         None => p.add(name, t.elapsed()),
@@ -642,6 +657,7 @@ fn precompute(
         opsets,
         epilogue: None,
         affine: None,
+        col_bias: None,
         epilogue_done: std::cell::Cell::new(false),
         pool: None,
         slot: None,

@@ -134,9 +134,54 @@ impl Affine {
     }
 }
 
-/// A producer whose first output goes, after `affine` and then `act`, straight to `into`.
+/// A fused `MatMul → Add(b)`: `b` a constant f32 vector, one value per column of the
+/// product (its last axis), added as the Add kernel adds it.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct ColBias(pub Vec<f32>);
+
+impl ColBias {
+    /// Adds the bias along the last axis of a standard-layout array; `false` when the
+    /// last dimension differs from the bias's length (then nothing is changed).
+    pub(crate) fn apply(&self, x: &mut ArrayD<f32>) -> bool {
+        let n = self.0.len();
+        if x.shape().last() != Some(&n) {
+            return false;
+        }
+        let Some(v) = x.as_slice_mut() else {
+            return false;
+        };
+        // Tasks of whole rows, about 16K values each.
+        v.par_chunks_mut(n * (1usize << 14).div_ceil(n))
+            .for_each(|rows| {
+                for row in rows.chunks_exact_mut(n) {
+                    row.iter_mut().zip(&self.0).for_each(|(y, b)| *y += b);
+                }
+            });
+        true
+    }
+
+    /// `x + bias` broadcast numpy's way, for a product whose last dimension is not the
+    /// bias's length (a product of one column, say), as the Add kernel computes it.
+    pub(crate) fn broadcast_add(&self, x: &ArrayD<f32>) -> Result<ArrayD<f32>, crate::KernelError> {
+        let b = ndarray::ArrayView1::from(&self.0[..]);
+        let shape = crate::ops::util::broadcast_shapes(x.shape(), b.shape())?;
+        let too = |what: &str| crate::KernelError::new(format!("Add: cannot broadcast {what}"));
+        let mut out = x
+            .broadcast(ndarray::IxDyn(&shape))
+            .ok_or_else(|| too("the product"))?
+            .to_owned();
+        out += &b
+            .broadcast(ndarray::IxDyn(&shape))
+            .ok_or_else(|| too("the bias"))?;
+        Ok(out)
+    }
+}
+
+/// A producer whose first output goes, after `col_bias` or `affine`, and then `act`,
+/// straight to `into`.
 #[derive(Debug, Clone)]
 pub(crate) struct Fused {
+    pub col_bias: Option<std::sync::Arc<ColBias>>,
     pub affine: Option<std::sync::Arc<Affine>>,
     pub act: Option<Act>,
     pub into: ValueRef,
@@ -146,6 +191,9 @@ impl Fused {
     /// The fused ops' names as a profile shows them after the producer's.
     pub(crate) fn names(&self) -> String {
         let mut s = String::new();
+        if self.col_bias.is_some() {
+            s.push_str("+Add");
+        }
         if self.affine.is_some() {
             s.push_str("+BatchNormalization");
         }
@@ -236,8 +284,18 @@ impl Plan {
             if graph.outputs().contains(&v) {
                 continue;
             }
-            // Conv → BatchNormalization: the normalization, then an activation after it.
+            // MatMul → Add(bias): the bias, then an activation after it.
             let mut v = v;
+            let mut bias = None;
+            if onnx_op(graph, id) == Some(OnnxOp::MatMul) {
+                if let (Some(1), &[(n, _)]) = (self.uses.get(&v), graph.users(v).as_slice()) {
+                    if let Some(b) = col_bias(graph, v, n, opsets, consts) {
+                        bias = Some((n, std::sync::Arc::new(b)));
+                        v = ValueRef::new(n, 0);
+                    }
+                }
+            }
+            // Conv → BatchNormalization: the normalization, then an activation after it.
             let mut bn = None;
             if onnx_op(graph, id) == Some(OnnxOp::Conv) {
                 if let (Some(1), &[(n, 0)]) = (self.uses.get(&v), graph.users(v).as_slice()) {
@@ -262,10 +320,15 @@ impl Plan {
             if let Some((n, _)) = bn {
                 self.absorbed.insert(n, id);
             }
+            let col_bias = bias.as_ref().map(|(_, b)| b.clone());
+            if let Some((n, _)) = bias {
+                self.absorbed.insert(n, id);
+            }
             if let Some((act, last, sigmoid)) = found {
                 self.fused.insert(
                     id,
                     Fused {
+                        col_bias,
                         affine,
                         act: Some(act),
                         into: ValueRef::new(last, 0),
@@ -275,10 +338,11 @@ impl Plan {
                 if let Some(s) = sigmoid {
                     self.absorbed.insert(s, id);
                 }
-            } else if affine.is_some() {
+            } else if affine.is_some() || col_bias.is_some() {
                 self.fused.insert(
                     id,
                     Fused {
+                        col_bias,
                         affine,
                         act: None,
                         into: v,
@@ -337,6 +401,37 @@ fn single_act(
                 lo: bound(1)?,
                 hi: bound(2)?,
             })
+        }
+        _ => None,
+    }
+}
+
+/// The bias of Add node `add` reading MatMul result `v`, when its other operand is a
+/// constant f32 vector of at least two values (one per column; a single value would
+/// broadcast over the whole product) and the Add broadcasts numpy's way (opset 7 on).
+fn col_bias(
+    graph: &Graph,
+    v: ValueRef,
+    add: NodeId,
+    opsets: &[OpsetImport],
+    consts: &HashMap<ValueRef, Data>,
+) -> Option<ColBias> {
+    let node = graph.node(add);
+    if onnx_op(graph, add)? != OnnxOp::Add
+        || opset_of(OnnxOp::Add, opsets) < 7
+        || node.outputs.len() != 1
+        || !graph.captures_of(add).is_empty()
+    {
+        return None;
+    }
+    let other = match graph.inputs_of(add).as_slice() {
+        [Some(a), Some(b)] if *a == v && *b != v => *b,
+        [Some(a), Some(b)] if *b == v && *a != v => *a,
+        _ => return None,
+    };
+    match consts.get(&other)? {
+        Data::Tensor(Array::F32(b)) if b.ndim() == 1 && b.len() >= 2 => {
+            Some(ColBias(b.iter().copied().collect()))
         }
         _ => None,
     }
@@ -596,5 +691,96 @@ mod tests {
         // The Relu outputs are not all zero (the test would not see a skipped BN otherwise).
         assert!(fb[0].iter().any(|&v| f32::from_bits(v) > 0.0));
         assert!(fb[1].iter().any(|&v| f32::from_bits(v) < 0.0));
+    }
+
+    #[test]
+    fn fuses_a_matmul_bias_bit_identically() {
+        // A projection with its bias (bias first in the Add), one followed by a Relu, a
+        // product of one column whose 4-value bias broadcasts it (fused, then applied by
+        // the interpreter), a scalar bias (not fused), and a bias Add read twice.
+        let (m, k, n) = (20, 24, 40);
+        let src = format!(
+            "graph main(%x: f32[2,{m},{k}]) -> (%a1, %r2, %a3, %a4, %a5, %m5) {{
+  %w = const f32[{k},{n}] {w}
+  %w1 = const f32[{k},1] {w1}
+  %b = const f32[{n}] {b}
+  %b4 = const f32[4] {b4}
+  %s = const f32[1] [0.5]
+  %m1 = MatMul(%x, %w)
+  %a1 = Add(%b, %m1)
+  %m2 = MatMul(%x, %w)
+  %a2 = Add(%m2, %b)
+  %r2 = Relu(%a2)
+  %m3 = MatMul(%x, %w1)
+  %a3 = Add(%m3, %b4)
+  %m4 = MatMul(%x, %w)
+  %a4 = Add(%m4, %s)
+  %m5 = MatMul(%x, %w)
+  %a5 = Add(%m5, %b)
+}}",
+            w = list(k * n, 5, 0.0),
+            w1 = list(k, 6, 0.0),
+            b = list(n, 7, 0.0),
+            b4 = list(4, 8, 0.0),
+        );
+        let g = parse_graph(&src, None).unwrap();
+        let opsets = [OpsetImport {
+            domain: String::new(),
+            version: 17,
+        }];
+        let interp = Interpreter::for_graph(&g, &opsets).unwrap();
+        let name = |id: NodeId| g.node(id).outputs[0].name.clone();
+        let mut fused: Vec<(String, usize, Option<Act>, String)> = interp
+            .plan
+            .fused
+            .iter()
+            .map(|(&p, f)| {
+                let len = f.col_bias.as_ref().map_or(0, |b| b.0.len());
+                (name(p), len, f.act, name(f.into.node))
+            })
+            .collect();
+        fused.sort_by(|a, b| a.0.cmp(&b.0));
+        assert_eq!(
+            fused,
+            vec![
+                ("m1".into(), n, None, "a1".into()),
+                ("m2".into(), n, Some(Act::Relu), "r2".into()),
+                ("m3".into(), 4, None, "a3".into()),
+            ]
+        );
+        let x: Vec<f32> = (0..2 * m * k)
+            .map(|i| ((i * 7919) % 1009) as f32 / 500.0 - 1.0)
+            .collect();
+        let ins = vec![(
+            "x".to_string(),
+            Data::Tensor(Array::F32(
+                ArrayD::from_shape_vec(IxDyn(&[2, m, k]), x).unwrap(),
+            )),
+        )];
+        let fused = interp.run(ins.clone()).unwrap();
+        let unfused = interp.run_observed(ins, &mut |_, _| {}).unwrap();
+        let (fb, ub) = (bits(&fused), bits(&unfused));
+        assert_eq!(fb, ub);
+        assert_eq!(fb[2].len(), 2 * m * 4, "the one-column product broadcasts");
+        assert!(fb[1].iter().any(|&v| f32::from_bits(v) > 0.0));
+        assert!(fb[1].iter().any(|&v| f32::from_bits(v) == 0.0));
+        // The fused bias is the Add's: the same bits as the product plus the bias.
+        let Data::Tensor(Array::F32(prod)) = &fused[5].1 else {
+            panic!()
+        };
+        let b: Vec<f32> = list(n, 7, 0.0)
+            .trim_matches(|c| c == '[' || c == ']')
+            .split(", ")
+            .map(|v| v.parse().unwrap())
+            .collect();
+        for (row, (got, p)) in fb[0]
+            .chunks(n)
+            .zip(prod.as_slice().unwrap().chunks(n))
+            .enumerate()
+        {
+            for c in 0..n {
+                assert_eq!(got[c], (b[c] + p[c]).to_bits(), "row {row} column {c}");
+            }
+        }
     }
 }

@@ -37,6 +37,25 @@ pub(crate) fn conv_kind(node: &modelc_ir::Node, w: &[usize]) -> String {
     name
 }
 
+/// The profile name of a MatMul of operands shaped `a` and `b`: `MatMul 128x256·256x1024`
+/// (the trailing two dimensions, with a leading `4×` for 4 products), so the products of
+/// a transformer (projections, attention, feed-forward) are timed apart.
+pub(crate) fn matmul_kind(a: &[usize], b: &[usize]) -> String {
+    let two = |s: &[usize]| match s {
+        [] => String::new(),
+        [k] => k.to_string(),
+        [.., r, c] => format!("{r}x{c}"),
+    };
+    let batch = |s: &[usize]| s.iter().rev().skip(2).product::<usize>();
+    let n = batch(a).max(batch(b));
+    let lead = if n > 1 {
+        format!("{n}×")
+    } else {
+        String::new()
+    };
+    format!("MatMul {lead}{}·{}", two(a), two(b))
+}
+
 impl Profile {
     pub(crate) fn add(&mut self, op: &str, time: Duration) {
         let t = match self.by_op.get_mut(op) {

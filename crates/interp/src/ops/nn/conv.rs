@@ -418,6 +418,7 @@ fn conv_packed(
                 affine,
                 act,
                 ch0: g * mg,
+                ..Epilogue::default()
             };
             let xg = &xf[(img * c + g * cg) * is..][..cg * is];
             let og =

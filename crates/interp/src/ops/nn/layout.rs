@@ -137,6 +137,7 @@ pub fn call(kernel: Kernel, ctx: &OpCtx<'_>) -> Result<Vec<Data>, KernelError> {
         opsets: ctx.opsets,
         epilogue: None,
         affine: None,
+        col_bias: None,
         epilogue_done: std::cell::Cell::new(false),
         pool: ctx.pool,
         slot: ctx.slot,

@@ -12,6 +12,7 @@
 use ndarray::{Array2, ArrayD, ArrayView2, ArrayViewD, ArrayViewMut2, Axis, Ix2, IxDyn};
 use num_traits::{WrappingAdd, WrappingMul, Zero};
 
+use super::packed_gemm::{self, PackedX};
 use crate::ops::elem::{checked_count, float_dispatch, mat_mul, Real};
 use crate::ops::util::{broadcast_shapes, one};
 use crate::{bail, Array, Data, KernelError, OpCtx};
@@ -127,9 +128,69 @@ fn matmul_float<T: Real>(a: &Array, b: &Array) -> Result<Array, KernelError> {
     T::wrap(out, a.dtype())
 }
 
+/// `a · w` for an f32 `a` (rows of at least a panel, contiguous) and a constant 2-D `w`
+/// (at least a vector of columns) packed once per interpreter ([`PackedX`]); `None` when
+/// the product is not of that form (the caller then computes it as any other).
+fn matmul_packed(
+    ctx: &OpCtx<'_>,
+    a: &ArrayD<f32>,
+    w: &ArrayD<f32>,
+) -> Result<Option<ArrayD<f32>>, KernelError> {
+    let (Some(&k), [k2, n]) = (a.shape().last(), w.shape()) else {
+        return Ok(None);
+    };
+    let rows = a.len().checked_div(k).unwrap_or(0);
+    if !packed_gemm::available()
+        || a.ndim() < 2
+        || k == 0
+        || k != *k2
+        || rows < packed_gemm::MR
+        || *n < 16
+        || !a.is_standard_layout()
+    {
+        return Ok(None);
+    }
+    let Some(packed) =
+        ctx.prepared(|| PackedX::new(w.view().into_dimensionality::<Ix2>().expect("a 2-D weight")))
+    else {
+        return Ok(None);
+    };
+    let mut shape = a.shape().to_vec();
+    *shape.last_mut().expect("rank >= 2") = *n;
+    let mut out = ctx.out_buffer::<f32>(rows * n);
+    let lhs = a
+        .view()
+        .into_shape_with_order((rows, k))
+        .map_err(|e| KernelError::new(e.to_string()))?;
+    // The plan's fused bias and activation, applied to the tile in registers (a bias of
+    // another length broadcasts: then the interpreter applies both).
+    let col_bias = ctx.col_bias.filter(|b| b.len() == *n);
+    let epi = packed_gemm::Epilogue {
+        col_bias,
+        act: ctx
+            .epilogue
+            .filter(|_| ctx.col_bias.is_none() || col_bias.is_some()),
+        ..packed_gemm::Epilogue::default()
+    };
+    packed_gemm::product_packed(
+        lhs,
+        packed,
+        &epi,
+        ArrayViewMut2::from_shape((rows, *n), &mut out[..])?,
+    );
+    ctx.epilogue_done
+        .set(epi.col_bias.is_some() || epi.act.is_some());
+    Ok(Some(ArrayD::from_shape_vec(IxDyn(&shape), out)?))
+}
+
 pub fn matmul(ctx: &OpCtx<'_>) -> Result<Vec<Data>, KernelError> {
     let a = ctx.input(0)?;
     let b = ctx.input(1)?;
+    if let (Array::F32(x), Array::F32(w)) = (a, b) {
+        if let Some(out) = matmul_packed(ctx, x, w)? {
+            return one(Array::F32(out));
+        }
+    }
     if a.dtype() != b.dtype() {
         bail!(
             "MatMul operands differ in type: {} and {}",

@@ -52,7 +52,7 @@ fn axis_last_perm(rank: usize, axis: usize) -> (Vec<usize>, Vec<usize>) {
 }
 
 /// Elements per parallel task of [`map_lanes`], at least.
-const LANE_ELEMS: usize = 1 << 13;
+pub(super) const LANE_ELEMS: usize = 1 << 13;
 
 /// Applies `f` to every 1-D lane of `a` along `axis` (each lane a contiguous mutable
 /// slice; lanes run as rayon tasks); returns the result in standard layout.
