@@ -546,22 +546,45 @@ mod tests {
             .collect()
     }
 
+    fn opsets() -> [OpsetImport; 1] {
+        [OpsetImport {
+            domain: String::new(),
+            version: 17,
+        }]
+    }
+
+    /// The plan's fusions as (producer, what `key` reads of the fusion, value written),
+    /// sorted by producer.
+    fn fusions<K>(
+        interp: &Interpreter<'_>,
+        g: &Graph,
+        key: impl Fn(&Fused) -> K,
+    ) -> Vec<(String, K, String)> {
+        let name = |id: NodeId| g.node(id).outputs[0].name.clone();
+        let mut fused: Vec<_> = interp
+            .plan
+            .fused
+            .iter()
+            .map(|(&p, f)| (name(p), key(f), name(f.into.node)))
+            .collect();
+        fused.sort_by(|a, b| a.0.cmp(&b.0));
+        fused
+    }
+
+    /// The outputs' bits of a run with the fusions, checked against a run without them
+    /// (an observer sees every value, so nothing fuses).
+    fn fused_and_unfused(interp: &Interpreter<'_>, ins: Vec<(String, Data)>) -> Vec<Vec<u32>> {
+        let fused = bits(&interp.run(ins.clone()).unwrap());
+        let unfused = bits(&interp.run_observed(ins, &mut |_, _| {}).unwrap());
+        assert_eq!(fused, unfused);
+        fused
+    }
+
     #[test]
     fn fuses_single_use_activations_and_computes_what_the_nodes_compute() {
         let g = parse_graph(SRC, None).unwrap();
-        let opsets = [OpsetImport {
-            domain: String::new(),
-            version: 17,
-        }];
-        let interp = Interpreter::for_graph(&g, &opsets).unwrap();
-        let plan = &interp.plan;
-        let name = |id: NodeId| g.node(id).outputs[0].name.clone();
-        let mut fused: Vec<(String, Option<Act>, String)> = plan
-            .fused
-            .iter()
-            .map(|(&p, f)| (name(p), f.act, name(f.into.node)))
-            .collect();
-        fused.sort_by(|a, b| a.0.cmp(&b.0));
+        let interp = Interpreter::for_graph(&g, &opsets()).unwrap();
+        let fused = fusions(&interp, &g, |f| f.act);
         // Relu after Add fuses; the Clip after it reads the fused result (a fused node is
         // never a producer); SiLU with Mul's operands either way round; %q is a graph
         // output, so its Relu stays a node; a Clip whose bounds are `Constant` nodes fuses.
@@ -588,16 +611,9 @@ mod tests {
             ))
         };
         let ins = vec![("x".to_string(), arr(&x)), ("b".to_string(), arr(&b))];
-        let fused = interp.run(ins.clone()).unwrap();
-        let unfused = interp.run_observed(ins, &mut |_, _| {}).unwrap();
-        assert_eq!(bits(&fused), bits(&unfused));
-        let Data::Tensor(Array::F32(c)) = &fused[0].1 else {
-            panic!()
-        };
-        assert_eq!(
-            c.iter().copied().collect::<Vec<_>>()[..5],
-            [0.0, 0.0, 0.0, 0.2, 0.25]
-        );
+        let fused = fused_and_unfused(&interp, ins);
+        let c: Vec<f32> = fused[0].iter().map(|&b| f32::from_bits(b)).collect();
+        assert_eq!(c[..5], [0.0, 0.0, 0.0, 0.2, 0.25]);
     }
 
     fn list(len: usize, seed: usize, lo: f32) -> String {
@@ -654,25 +670,13 @@ mod tests {
             bn4 = bn("4", 40),
         );
         let g = parse_graph(&src, None).unwrap();
-        let opsets = [OpsetImport {
-            domain: String::new(),
-            version: 17,
-        }];
-        let interp = Interpreter::for_graph(&g, &opsets).unwrap();
-        let name = |id: NodeId| g.node(id).outputs[0].name.clone();
-        let mut fused: Vec<(String, bool, Option<Act>, String)> = interp
-            .plan
-            .fused
-            .iter()
-            .map(|(&p, f)| (name(p), f.affine.is_some(), f.act, name(f.into.node)))
-            .collect();
-        fused.sort_by(|a, b| a.0.cmp(&b.0));
+        let interp = Interpreter::for_graph(&g, &opsets()).unwrap();
         assert_eq!(
-            fused,
+            fusions(&interp, &g, |f| (f.affine.is_some(), f.act)),
             vec![
-                ("c1".into(), true, Some(Act::Relu), "r1".into()),
-                ("c2".into(), true, None, "n2".into()),
-                ("c3".into(), true, Some(Act::Relu), "r3".into()),
+                ("c1".into(), (true, Some(Act::Relu)), "r1".into()),
+                ("c2".into(), (true, None), "n2".into()),
+                ("c3".into(), (true, Some(Act::Relu)), "r3".into()),
             ]
         );
         let x: Vec<f32> = (0..c * hw * hw)
@@ -684,10 +688,7 @@ mod tests {
                 ArrayD::from_shape_vec(IxDyn(&[1, c, hw, hw]), x).unwrap(),
             )),
         )];
-        let fused = interp.run(ins.clone()).unwrap();
-        let unfused = interp.run_observed(ins, &mut |_, _| {}).unwrap();
-        let (fb, ub) = (bits(&fused), bits(&unfused));
-        assert_eq!(fb, ub);
+        let fb = fused_and_unfused(&interp, ins);
         // The Relu outputs are not all zero (the test would not see a skipped BN otherwise).
         assert!(fb[0].iter().any(|&v| f32::from_bits(v) > 0.0));
         assert!(fb[1].iter().any(|&v| f32::from_bits(v) < 0.0));
@@ -724,28 +725,14 @@ mod tests {
             b4 = list(4, 8, 0.0),
         );
         let g = parse_graph(&src, None).unwrap();
-        let opsets = [OpsetImport {
-            domain: String::new(),
-            version: 17,
-        }];
-        let interp = Interpreter::for_graph(&g, &opsets).unwrap();
-        let name = |id: NodeId| g.node(id).outputs[0].name.clone();
-        let mut fused: Vec<(String, usize, Option<Act>, String)> = interp
-            .plan
-            .fused
-            .iter()
-            .map(|(&p, f)| {
-                let len = f.col_bias.as_ref().map_or(0, |b| b.0.len());
-                (name(p), len, f.act, name(f.into.node))
-            })
-            .collect();
-        fused.sort_by(|a, b| a.0.cmp(&b.0));
+        let interp = Interpreter::for_graph(&g, &opsets()).unwrap();
+        let bias_len = |f: &Fused| f.col_bias.as_ref().map_or(0, |b| b.0.len());
         assert_eq!(
-            fused,
+            fusions(&interp, &g, |f| (bias_len(f), f.act)),
             vec![
-                ("m1".into(), n, None, "a1".into()),
-                ("m2".into(), n, Some(Act::Relu), "r2".into()),
-                ("m3".into(), 4, None, "a3".into()),
+                ("m1".into(), (n, None), "a1".into()),
+                ("m2".into(), (n, Some(Act::Relu)), "r2".into()),
+                ("m3".into(), (4, None), "a3".into()),
             ]
         );
         let x: Vec<f32> = (0..2 * m * k)
@@ -757,29 +744,21 @@ mod tests {
                 ArrayD::from_shape_vec(IxDyn(&[2, m, k]), x).unwrap(),
             )),
         )];
-        let fused = interp.run(ins.clone()).unwrap();
-        let unfused = interp.run_observed(ins, &mut |_, _| {}).unwrap();
-        let (fb, ub) = (bits(&fused), bits(&unfused));
-        assert_eq!(fb, ub);
+        let fb = fused_and_unfused(&interp, ins);
         assert_eq!(fb[2].len(), 2 * m * 4, "the one-column product broadcasts");
         assert!(fb[1].iter().any(|&v| f32::from_bits(v) > 0.0));
         assert!(fb[1].iter().any(|&v| f32::from_bits(v) == 0.0));
         // The fused bias is the Add's: the same bits as the product plus the bias.
-        let Data::Tensor(Array::F32(prod)) = &fused[5].1 else {
-            panic!()
-        };
+        let prod = &fb[5];
         let b: Vec<f32> = list(n, 7, 0.0)
             .trim_matches(|c| c == '[' || c == ']')
             .split(", ")
             .map(|v| v.parse().unwrap())
             .collect();
-        for (row, (got, p)) in fb[0]
-            .chunks(n)
-            .zip(prod.as_slice().unwrap().chunks(n))
-            .enumerate()
-        {
+        for (row, (got, p)) in fb[0].chunks(n).zip(prod.chunks(n)).enumerate() {
             for c in 0..n {
-                assert_eq!(got[c], (b[c] + p[c]).to_bits(), "row {row} column {c}");
+                let want = b[c] + f32::from_bits(p[c]);
+                assert_eq!(got[c], want.to_bits(), "row {row} column {c}");
             }
         }
     }
